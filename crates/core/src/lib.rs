@@ -1,0 +1,13 @@
+//! Cardwatch's domain: validated identifiers, the estate's entities, the card state machine,
+//! the import/export record contract, the audit chain's rules and the demo estate.
+//!
+//! Pure by design: no I/O, no clocks, no async. Callers pass "today" and "now" in.
+
+pub mod audit;
+pub mod card_status;
+pub mod date;
+pub mod demo;
+pub mod estate;
+pub mod ids;
+pub mod records;
+pub mod vocab;

@@ -1,0 +1,854 @@
+//! The import/export contract: ten record kinds, their columns, natural keys and references, and
+//! the parsing of one row into a validated entity. Storage and file handling live elsewhere; this
+//! module only turns text fields into values (and back) and says what is wrong with them.
+
+use std::fmt;
+
+use crate::card_status::CardStatus;
+use crate::date::{Date, Timestamp};
+use crate::estate::*;
+use crate::ids::{ActivityCode, CardSerial, Email, Hostname, OdsCode, RoleCode, Uuid};
+use crate::vocab::{
+    parse_bool, HashAlgorithm, OrgType, PositionStatus, Purpose, RaRole, ReaderStatus, UpdateRing,
+};
+
+/// The type of a column, which decides how it is stored and printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColType {
+    /// Text.
+    Text,
+    /// A whole number.
+    Int,
+    /// yes/no.
+    Bool,
+    /// A calendar date.
+    Date,
+    /// A UTC moment.
+    Timestamp,
+}
+
+/// One column of a record kind.
+#[derive(Clone, Copy, Debug)]
+pub struct Column {
+    /// Header name, also the database column name.
+    pub name: &'static str,
+    /// Type.
+    pub ty: ColType,
+    /// Whether an empty value is refused.
+    pub required: bool,
+}
+
+const fn col(name: &'static str, ty: ColType, required: bool) -> Column {
+    Column { name, ty, required }
+}
+use ColType::{Bool as B, Date as D, Int as I, Text as T, Timestamp as Ts};
+
+/// The kinds of record that can be imported and exported, in dependency order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// `organisations.csv`
+    Organisations,
+    /// `sites.csv`
+    Sites,
+    /// `people.csv`
+    People,
+    /// `cards.csv`
+    Cards,
+    /// `certificates.csv`
+    Certificates,
+    /// `positions.csv`
+    Positions,
+    /// `workstations.csv`
+    Workstations,
+    /// `software.csv`
+    Software,
+    /// `readers.csv`
+    Readers,
+    /// `stock.csv`
+    Stock,
+}
+
+/// A reference from one record to another by natural key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reference {
+    /// The column holding the reference.
+    pub column: &'static str,
+    /// The kind referred to.
+    pub target: Kind,
+    /// The key referred to.
+    pub key: String,
+}
+
+impl Kind {
+    /// Every kind, in the order an import applies them (referenced kinds first).
+    pub const ALL: [Kind; 10] = [
+        Kind::Organisations,
+        Kind::Sites,
+        Kind::People,
+        Kind::Cards,
+        Kind::Certificates,
+        Kind::Positions,
+        Kind::Workstations,
+        Kind::Software,
+        Kind::Readers,
+        Kind::Stock,
+    ];
+
+    /// The plural name, used for files (`people.csv`) and database tables.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Kind::Organisations => "organisations",
+            Kind::Sites => "sites",
+            Kind::People => "people",
+            Kind::Cards => "cards",
+            Kind::Certificates => "certificates",
+            Kind::Positions => "positions",
+            Kind::Workstations => "workstations",
+            Kind::Software => "software",
+            Kind::Readers => "readers",
+            Kind::Stock => "stock",
+        }
+    }
+
+    /// Parses a kind's name.
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.name().eq_ignore_ascii_case(s.trim()))
+    }
+
+    /// The columns, in canonical (export) order.
+    pub const fn columns(self) -> &'static [Column] {
+        match self {
+            Kind::Organisations => {
+                const C: &[Column] = &[
+                    col("ods_code", T, true),
+                    col("name", T, true),
+                    col("type", T, true),
+                    col("parent_ods", T, false),
+                ];
+                C
+            }
+            Kind::Sites => {
+                const C: &[Column] = &[
+                    col("site_ods", T, true),
+                    col("organisation_ods", T, true),
+                    col("name", T, true),
+                    col("core_hours", T, false),
+                ];
+                C
+            }
+            Kind::People => {
+                const C: &[Column] = &[
+                    col("uuid", T, true),
+                    col("name", T, true),
+                    col("email", T, false),
+                    col("staff_role", T, false),
+                    col("site_ods", T, true),
+                    col("employment_end", D, false),
+                    col("local_admin", B, true),
+                    col("ra_roles", T, false),
+                ];
+                C
+            }
+            Kind::Cards => {
+                const C: &[Column] = &[
+                    col("card_serial", T, true),
+                    col("holder_uuid", T, true),
+                    col("series", I, true),
+                    col("status", T, true),
+                    col("issued_on", D, true),
+                    col("last_used_on", D, false),
+                ];
+                C
+            }
+            Kind::Certificates => {
+                const C: &[Column] = &[
+                    col("card_serial", T, true),
+                    col("purpose", T, true),
+                    col("serial_number", T, true),
+                    col("issuer", T, true),
+                    col("not_before", D, true),
+                    col("not_after", D, true),
+                    col("hash_algorithm", T, true),
+                ];
+                C
+            }
+            Kind::Positions => {
+                const C: &[Column] = &[
+                    col("holder_uuid", T, true),
+                    col("ods_code", T, true),
+                    col("role_code", T, true),
+                    col("role_name", T, false),
+                    col("activity_codes", T, false),
+                    col("status", T, true),
+                    col("approved_on", D, false),
+                ];
+                C
+            }
+            Kind::Workstations => {
+                const C: &[Column] = &[
+                    col("hostname", T, true),
+                    col("site_ods", T, true),
+                    col("os", T, false),
+                    col("os_build", T, false),
+                    col("update_ring", T, true),
+                    col("last_seen", Ts, false),
+                ];
+                C
+            }
+            Kind::Software => {
+                const C: &[Column] = &[
+                    col("hostname", T, true),
+                    col("component", T, true),
+                    col("version", T, true),
+                ];
+                C
+            }
+            Kind::Readers => {
+                const C: &[Column] = &[
+                    col("reader_serial", T, true),
+                    col("vendor", T, true),
+                    col("model", T, true),
+                    col("firmware", T, false),
+                    col("hostname", T, false),
+                    col("site_ods", T, true),
+                    col("status", T, true),
+                ];
+                C
+            }
+            Kind::Stock => {
+                const C: &[Column] = &[
+                    col("site_ods", T, true),
+                    col("item", T, true),
+                    col("quantity", I, true),
+                    col("minimum", I, true),
+                ];
+                C
+            }
+        }
+    }
+
+    /// How many leading columns form the natural key.
+    pub const fn key_len(self) -> usize {
+        match self {
+            Kind::Certificates | Kind::Positions => 3,
+            Kind::Software | Kind::Stock => 2,
+            _ => 1,
+        }
+    }
+
+    /// The kind whose header is exactly this set of column names (any order, any case).
+    pub fn from_header<S: AsRef<str>>(header: &[S]) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| {
+            let cols = k.columns();
+            cols.len() == header.len()
+                && cols.iter().all(|c| {
+                    header
+                        .iter()
+                        .any(|h| h.as_ref().trim().eq_ignore_ascii_case(c.name))
+                })
+        })
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A stored value of one column.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// Absent (an empty optional field).
+    Null,
+    /// Text.
+    Text(String),
+    /// Whole number.
+    Int(i64),
+    /// yes/no.
+    Bool(bool),
+    /// Date.
+    Date(Date),
+    /// UTC moment.
+    Timestamp(Timestamp),
+}
+
+impl Value {
+    /// The CSV text of the value (absent is empty; booleans are yes/no).
+    pub fn to_csv(&self) -> String {
+        match self {
+            Value::Null => String::new(),
+            Value::Text(s) => s.clone(),
+            Value::Int(n) => n.to_string(),
+            Value::Bool(b) => if *b { "yes" } else { "no" }.to_owned(),
+            Value::Date(d) => d.to_string(),
+            Value::Timestamp(t) => t.to_string(),
+        }
+    }
+
+    /// The JSON form of the value.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Null => serde_json::Value::Null,
+            Value::Int(n) => (*n).into(),
+            Value::Bool(b) => (*b).into(),
+            other => other.to_csv().into(),
+        }
+    }
+}
+
+/// One thing wrong with one field of a row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// The column.
+    pub column: &'static str,
+    /// The value as written in the file.
+    pub value: String,
+    /// What is wrong and what to do, joined by " — ".
+    pub message: String,
+}
+
+/// A validated record of any kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Record {
+    /// An organisation.
+    Organisation(Organisation),
+    /// A site.
+    Site(Site),
+    /// A person.
+    Person(Person),
+    /// A card.
+    Card(Card),
+    /// A certificate.
+    Certificate(Certificate),
+    /// A position.
+    Position(Position),
+    /// A workstation.
+    Workstation(Workstation),
+    /// Installed software.
+    Software(Software),
+    /// A reader.
+    Reader(Reader),
+    /// Stock.
+    Stock(Stock),
+}
+
+/// Collects field errors while a row is parsed, so that every bad field is reported at once.
+struct RowParser<'a> {
+    kind: Kind,
+    fields: &'a [&'a str],
+    errors: Vec<FieldError>,
+}
+
+const MAX_TEXT: usize = 200;
+
+impl<'a> RowParser<'a> {
+    fn fail(&mut self, i: usize, message: String) {
+        self.errors.push(FieldError {
+            column: self.kind.columns()[i].name,
+            value: self.fields[i].to_owned(),
+            message,
+        });
+    }
+
+    /// A field, parsed when present; `None` inside when empty and optional.
+    fn field<T, E: fmt::Display>(
+        &mut self,
+        i: usize,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<Option<T>> {
+        let raw = self.fields[i].trim();
+        if raw.is_empty() {
+            if self.kind.columns()[i].required {
+                let name = self.kind.columns()[i].name;
+                self.fail(i, format!("{name} is required — fill it in"));
+                return None;
+            }
+            return Some(None);
+        }
+        match parse(raw) {
+            Ok(v) => Some(Some(v)),
+            Err(e) => {
+                self.fail(i, e.to_string());
+                None
+            }
+        }
+    }
+
+    fn req<T, E: fmt::Display>(
+        &mut self,
+        i: usize,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        self.field(i, parse).flatten()
+    }
+
+    fn text(&mut self, i: usize) -> Option<String> {
+        self.field(i, |s| {
+            if s.len() > MAX_TEXT {
+                Err(format!("longer than {MAX_TEXT} characters — shorten it"))
+            } else if s.chars().any(char::is_control) {
+                Err("contains a control character (tab or line break) — remove it".into())
+            } else {
+                Ok(s.to_owned())
+            }
+        })
+        .map(Option::unwrap_or_default)
+    }
+
+    fn opt_text(&mut self, i: usize) -> Option<Option<String>> {
+        self.text(i).map(|s| (!s.is_empty()).then_some(s))
+    }
+
+    fn date(&mut self, i: usize) -> Option<Option<Date>> {
+        self.field(i, Date::parse)
+    }
+
+    fn count(&mut self, i: usize) -> Option<u32> {
+        self.req(i, |s| {
+            s.parse::<u32>()
+                .map_err(|_| "not a whole number of 0 or more — write digits only".to_owned())
+        })
+    }
+
+    fn list<T, E: fmt::Display>(
+        &mut self,
+        i: usize,
+        parse: impl Fn(&str) -> Result<T, E>,
+    ) -> Option<Vec<T>>
+    where
+        T: Ord,
+    {
+        self.field(i, |s| {
+            let mut items = s
+                .split([' ', ',', ';'])
+                .filter(|w| !w.is_empty())
+                .map(|w| parse(w).map_err(|e| format!("{w:?}: {e}")))
+                .collect::<Result<Vec<T>, String>>()?;
+            items.sort();
+            items.dedup();
+            Ok::<_, String>(items)
+        })
+        .map(Option::unwrap_or_default)
+    }
+
+    fn vocab<T, E: fmt::Display>(
+        &mut self,
+        i: usize,
+        parse: fn(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        self.req(i, |s| {
+            parse(s).map_err(|e| format!("{e} — use one of the listed words"))
+        })
+    }
+}
+
+macro_rules! all_some {
+    ($p:ident, $($v:ident),+ => $build:expr) => {
+        match ($($v,)+) {
+            ($(Some($v),)+) if $p.errors.is_empty() => Ok($build),
+            _ => Err($p.errors),
+        }
+    };
+}
+
+impl Record {
+    /// Parses one row whose fields are in the kind's canonical column order.
+    pub fn parse(kind: Kind, fields: &[&str]) -> Result<Record, Vec<FieldError>> {
+        debug_assert_eq!(fields.len(), kind.columns().len());
+        let mut p = RowParser {
+            kind,
+            fields,
+            errors: Vec::new(),
+        };
+        match kind {
+            Kind::Organisations => {
+                let ods_code = p.req(0, OdsCode::parse);
+                let name = p.text(1);
+                let org_type = p.vocab(2, OrgType::parse);
+                let parent_ods = p.field(3, OdsCode::parse);
+                all_some!(p, ods_code, name, org_type, parent_ods =>
+                    Record::Organisation(Organisation { ods_code, name, org_type, parent_ods }))
+            }
+            Kind::Sites => {
+                let site_ods = p.req(0, OdsCode::parse);
+                let organisation_ods = p.req(1, OdsCode::parse);
+                let name = p.text(2);
+                let core_hours = p.field(3, CoreHours::parse);
+                all_some!(p, site_ods, organisation_ods, name, core_hours =>
+                    Record::Site(Site { site_ods, organisation_ods, name, core_hours }))
+            }
+            Kind::People => {
+                let uuid = p.req(0, Uuid::parse);
+                let name = p.text(1);
+                let email = p.field(2, Email::parse);
+                let staff_role = p.text(3);
+                let site_ods = p.req(4, OdsCode::parse);
+                let employment_end = p.date(5);
+                let local_admin = p.req(6, |s| {
+                    parse_bool(s).map_err(|e| format!("{e} — write yes or no"))
+                });
+                let ra_roles = p.list(7, RaRole::parse);
+                all_some!(p, uuid, name, email, staff_role, site_ods, employment_end, local_admin, ra_roles =>
+                    Record::Person(Person { uuid, name, email, staff_role, site_ods, employment_end, local_admin, ra_roles }))
+            }
+            Kind::Cards => {
+                let card_serial = p.req(0, CardSerial::parse);
+                let holder_uuid = p.req(1, Uuid::parse);
+                let series = p.req(2, |s| {
+                    s.parse::<i64>().ok().and_then(Series::new).ok_or(
+                        "card series is a number from 4 to 10 — read it from the back of the card",
+                    )
+                });
+                let status = p.vocab(3, CardStatus::parse);
+                let issued_on = p.req(4, Date::parse);
+                let last_used_on = p.date(5);
+                if let (Some(i), Some(Some(u))) = (issued_on, last_used_on) {
+                    if u < i {
+                        p.fail(
+                            5,
+                            format!("last used before it was issued ({i}) — check both dates"),
+                        );
+                    }
+                }
+                all_some!(p, card_serial, holder_uuid, series, status, issued_on, last_used_on =>
+                    Record::Card(Card { card_serial, holder_uuid, series, status, issued_on, last_used_on }))
+            }
+            Kind::Certificates => {
+                let card_serial = p.req(0, CardSerial::parse);
+                let purpose = p.vocab(1, Purpose::parse);
+                let serial_number = p.req(2, |s| {
+                    let ok = s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b':');
+                    ok.then(|| s.to_ascii_uppercase())
+                        .ok_or("a certificate serial is up to 64 hex digits — copy it from the certificate")
+                });
+                let issuer = p.text(3);
+                let not_before = p.req(4, Date::parse);
+                let not_after = p.req(5, Date::parse);
+                if let (Some(b), Some(a)) = (not_before, not_after) {
+                    if a < b {
+                        p.fail(
+                            5,
+                            format!(
+                                "not_after is before not_before ({b}) — check the validity dates"
+                            ),
+                        );
+                    }
+                }
+                let hash_algorithm = p.vocab(6, HashAlgorithm::parse);
+                all_some!(p, card_serial, purpose, serial_number, issuer, not_before, not_after, hash_algorithm =>
+                    Record::Certificate(Certificate { card_serial, purpose, serial_number, issuer, not_before, not_after, hash_algorithm }))
+            }
+            Kind::Positions => {
+                let holder_uuid = p.req(0, Uuid::parse);
+                let ods_code = p.req(1, OdsCode::parse);
+                let role_code = p.req(2, RoleCode::parse);
+                let role_name = p.text(3);
+                let activity_codes = p.list(4, ActivityCode::parse);
+                let status = p.vocab(5, PositionStatus::parse);
+                let approved_on = p.date(6);
+                all_some!(p, holder_uuid, ods_code, role_code, role_name, activity_codes, status, approved_on =>
+                    Record::Position(Position { holder_uuid, ods_code, role_code, role_name, activity_codes, status, approved_on }))
+            }
+            Kind::Workstations => {
+                let hostname = p.req(0, Hostname::parse);
+                let site_ods = p.req(1, OdsCode::parse);
+                let os = p.text(2);
+                let os_build = p.text(3);
+                // An empty ring means the default, broad.
+                let update_ring = if p.fields[4].trim().is_empty() {
+                    Some(UpdateRing::Broad)
+                } else {
+                    p.vocab(4, UpdateRing::parse)
+                };
+                let last_seen = p.field(5, Timestamp::parse);
+                all_some!(p, hostname, site_ods, os, os_build, update_ring, last_seen =>
+                    Record::Workstation(Workstation { hostname, site_ods, os, os_build, update_ring, last_seen }))
+            }
+            Kind::Software => {
+                let hostname = p.req(0, Hostname::parse);
+                let component = p.text(1).map(|c| c.to_ascii_lowercase());
+                let version = p.text(2);
+                all_some!(p, hostname, component, version =>
+                    Record::Software(Software { hostname, component, version }))
+            }
+            Kind::Readers => {
+                let reader_serial = p.text(0);
+                let vendor = p.text(1);
+                let model = p.text(2);
+                let firmware = p.opt_text(3);
+                let hostname = p.field(4, Hostname::parse);
+                let site_ods = p.req(5, OdsCode::parse);
+                let status = p.vocab(6, ReaderStatus::parse);
+                all_some!(p, reader_serial, vendor, model, firmware, hostname, site_ods, status =>
+                    Record::Reader(Reader { reader_serial, vendor, model, firmware, hostname, site_ods, status }))
+            }
+            Kind::Stock => {
+                let site_ods = p.req(0, OdsCode::parse);
+                let item = p.text(1).map(|c| c.to_ascii_lowercase());
+                let quantity = p.count(2);
+                let minimum = p.count(3);
+                all_some!(p, site_ods, item, quantity, minimum =>
+                    Record::Stock(Stock { site_ods, item, quantity, minimum }))
+            }
+        }
+    }
+
+    /// The record's kind.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Record::Organisation(_) => Kind::Organisations,
+            Record::Site(_) => Kind::Sites,
+            Record::Person(_) => Kind::People,
+            Record::Card(_) => Kind::Cards,
+            Record::Certificate(_) => Kind::Certificates,
+            Record::Position(_) => Kind::Positions,
+            Record::Workstation(_) => Kind::Workstations,
+            Record::Software(_) => Kind::Software,
+            Record::Reader(_) => Kind::Readers,
+            Record::Stock(_) => Kind::Stock,
+        }
+    }
+
+    /// The values in canonical column order, as stored.
+    pub fn values(&self) -> Vec<Value> {
+        fn t(s: &impl AsRef<str>) -> Value {
+            Value::Text(s.as_ref().to_owned())
+        }
+        fn ot<S: AsRef<str>>(s: &Option<S>) -> Value {
+            s.as_ref().map_or(Value::Null, t)
+        }
+        fn od(d: Option<Date>) -> Value {
+            d.map_or(Value::Null, Value::Date)
+        }
+        fn words<S: fmt::Display>(items: &[S]) -> Value {
+            if items.is_empty() {
+                return Value::Null;
+            }
+            let joined: Vec<String> = items.iter().map(ToString::to_string).collect();
+            Value::Text(joined.join(" "))
+        }
+        let opt_str = |s: &str| {
+            if s.is_empty() {
+                Value::Null
+            } else {
+                t(&s)
+            }
+        };
+        match self {
+            Record::Organisation(o) => vec![
+                t(&o.ods_code),
+                t(&o.name),
+                t(&o.org_type.as_str()),
+                ot(&o.parent_ods),
+            ],
+            Record::Site(s) => vec![
+                t(&s.site_ods),
+                t(&s.organisation_ods),
+                t(&s.name),
+                s.core_hours
+                    .as_ref()
+                    .map_or(Value::Null, |h| Value::Text(h.to_string())),
+            ],
+            Record::Person(p) => vec![
+                t(&p.uuid),
+                t(&p.name),
+                ot(&p.email),
+                opt_str(&p.staff_role),
+                t(&p.site_ods),
+                od(p.employment_end),
+                Value::Bool(p.local_admin),
+                words(&p.ra_roles),
+            ],
+            Record::Card(c) => vec![
+                t(&c.card_serial),
+                t(&c.holder_uuid),
+                Value::Int(i64::from(c.series.number())),
+                t(&c.status.as_str()),
+                Value::Date(c.issued_on),
+                od(c.last_used_on),
+            ],
+            Record::Certificate(c) => vec![
+                t(&c.card_serial),
+                t(&c.purpose.as_str()),
+                t(&c.serial_number),
+                t(&c.issuer),
+                Value::Date(c.not_before),
+                Value::Date(c.not_after),
+                t(&c.hash_algorithm.as_str()),
+            ],
+            Record::Position(p) => vec![
+                t(&p.holder_uuid),
+                t(&p.ods_code),
+                t(&p.role_code),
+                opt_str(&p.role_name),
+                words(&p.activity_codes),
+                t(&p.status.as_str()),
+                od(p.approved_on),
+            ],
+            Record::Workstation(w) => vec![
+                t(&w.hostname),
+                t(&w.site_ods),
+                opt_str(&w.os),
+                opt_str(&w.os_build),
+                t(&w.update_ring.as_str()),
+                w.last_seen.map_or(Value::Null, Value::Timestamp),
+            ],
+            Record::Software(s) => vec![t(&s.hostname), t(&s.component), t(&s.version)],
+            Record::Reader(r) => vec![
+                t(&r.reader_serial),
+                t(&r.vendor),
+                t(&r.model),
+                ot(&r.firmware),
+                ot(&r.hostname),
+                t(&r.site_ods),
+                t(&r.status.as_str()),
+            ],
+            Record::Stock(s) => vec![
+                t(&s.site_ods),
+                t(&s.item),
+                Value::Int(i64::from(s.quantity)),
+                Value::Int(i64::from(s.minimum)),
+            ],
+        }
+    }
+
+    /// The other records this one refers to.
+    pub fn references(&self) -> Vec<Reference> {
+        let r = |column, target, key: &dyn AsRef<str>| Reference {
+            column,
+            target,
+            key: key.as_ref().to_owned(),
+        };
+        match self {
+            Record::Organisation(o) => o
+                .parent_ods
+                .iter()
+                .map(|p| r("parent_ods", Kind::Organisations, p))
+                .collect(),
+            Record::Site(s) => vec![r(
+                "organisation_ods",
+                Kind::Organisations,
+                &s.organisation_ods,
+            )],
+            Record::Person(p) => vec![r("site_ods", Kind::Sites, &p.site_ods)],
+            Record::Card(c) => vec![r("holder_uuid", Kind::People, &c.holder_uuid)],
+            Record::Certificate(c) => vec![r("card_serial", Kind::Cards, &c.card_serial)],
+            Record::Position(p) => vec![
+                r("holder_uuid", Kind::People, &p.holder_uuid),
+                r("ods_code", Kind::Organisations, &p.ods_code),
+            ],
+            Record::Workstation(w) => vec![r("site_ods", Kind::Sites, &w.site_ods)],
+            Record::Software(s) => vec![r("hostname", Kind::Workstations, &s.hostname)],
+            Record::Reader(rd) => {
+                let mut refs = vec![r("site_ods", Kind::Sites, &rd.site_ods)];
+                refs.extend(
+                    rd.hostname
+                        .iter()
+                        .map(|h| r("hostname", Kind::Workstations, h)),
+                );
+                refs
+            }
+            Record::Stock(s) => vec![r("site_ods", Kind::Sites, &s.site_ods)],
+        }
+    }
+}
+
+/// The natural key of a row of values, as one string (parts joined by a unit separator).
+pub fn key_of(kind: Kind, values: &[Value]) -> String {
+    let mut key = String::new();
+    for (n, v) in values[..kind.key_len()].iter().enumerate() {
+        if n > 0 {
+            key.push('\u{1f}');
+        }
+        key.push_str(&v.to_csv());
+    }
+    key
+}
+
+/// A natural key made readable for messages (`A1/signing/01AB`).
+pub fn display_key(key: &str) -> String {
+    key.replace('\u{1f}', "/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(kind: Kind, line: &str) -> Result<Record, Vec<FieldError>> {
+        let fields: Vec<&str> = line.split(',').collect();
+        Record::parse(kind, &fields)
+    }
+
+    #[test]
+    fn header_detects_kind_in_any_order() {
+        let h = [
+            "holder_uuid",
+            "card_serial",
+            "SERIES",
+            "status",
+            "issued_on",
+            "last_used_on",
+        ];
+        assert_eq!(Kind::from_header(&h), Some(Kind::Cards));
+        assert_eq!(Kind::from_header(&["uuid", "name"]), None);
+    }
+
+    #[test]
+    fn every_bad_field_is_reported() {
+        let errs = parse(Kind::Cards, "CS1,1.23457E+11,3,misplaced,31/02/2026,").unwrap_err();
+        let cols: Vec<_> = errs.iter().map(|e| e.column).collect();
+        assert_eq!(
+            cols,
+            [
+                "card_serial",
+                "holder_uuid",
+                "series",
+                "status",
+                "issued_on"
+            ]
+        );
+        assert!(errs[1].message.contains("scientific notation"));
+    }
+
+    #[test]
+    fn certificate_dates_in_order() {
+        let e = parse(
+            Kind::Certificates,
+            "CS0001,signing,01AB,NHS Signing G2,2026-01-01,2025-12-31,sha256",
+        )
+        .unwrap_err();
+        assert_eq!(e[0].column, "not_after");
+        let ok = parse(
+            Kind::Certificates,
+            "cs0001,SIGN,01ab,NHS Signing G2,01/01/2026,2028-01-01,SHA-256",
+        )
+        .unwrap();
+        let v = ok.values();
+        assert_eq!(
+            key_of(Kind::Certificates, &v),
+            "CS0001\u{1f}signing\u{1f}01AB"
+        );
+        assert_eq!(v[6], Value::Text("sha256".into()));
+    }
+
+    #[test]
+    fn lists_are_sorted_and_deduplicated() {
+        let r = parse(
+            Kind::People,
+            "012345678901,Ann Lee,,GP,A81001,,Y,sponsor ra_agent sponsor",
+        )
+        .unwrap();
+        assert_eq!(r.values()[7], Value::Text("ra_agent sponsor".into()));
+        assert_eq!(r.values()[6], Value::Bool(true));
+        assert_eq!(r.references()[0].key, "A81001");
+    }
+
+    #[test]
+    fn empty_ring_means_broad() {
+        let r = parse(Kind::Workstations, "WS1,A81001,Windows 11,22631,,").unwrap();
+        assert_eq!(r.values()[4], Value::Text("broad".into()));
+    }
+}

@@ -1,0 +1,1 @@
+//! Cardwatch storage (being built: see issue 2 notes).
