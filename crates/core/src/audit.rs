@@ -27,6 +27,8 @@ pub struct AuditRecord {
     pub entity_kind: String,
     /// The entity's natural key.
     pub entity_key: String,
+    /// Why, in words (a status change's reason, the file an update came from); may be empty.
+    pub note: String,
     /// JSON of the entity before the change, if it existed.
     pub before: Option<String>,
     /// JSON of the entity after the change, if it still exists.
@@ -60,6 +62,7 @@ impl AuditRecord {
         field(self.action.as_bytes());
         field(self.entity_kind.as_bytes());
         field(self.entity_key.as_bytes());
+        field(self.note.as_bytes());
         for side in [&self.before, &self.after] {
             match side {
                 Some(json) => {
@@ -172,6 +175,7 @@ mod tests {
                     action: "update".into(),
                     entity_kind: "cards".into(),
                     entity_key: format!("CS{seq}"),
+                    note: String::new(),
                     before: Some(r#"{"status":"active"}"#.into()),
                     after: Some(r#"{"status":"locked"}"#.into()),
                 }

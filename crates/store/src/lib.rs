@@ -1,1 +1,181 @@
-//! Cardwatch storage (being built: see issue 2 notes).
+//! Cardwatch's storage: one [`Store`] trait, two backends (embedded SQLite, PostgreSQL), per-
+//! dialect migrations, and the audit chain written in the same transaction as each change.
+//!
+//! The trait is synchronous: SQLite is an in-process library, and bulk import to PostgreSQL is a
+//! `COPY` stream, both of which are simplest and fastest driven from one thread. The server calls
+//! the store from `spawn_blocking`.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use cardwatch_core::audit::{ChainBreak, StoredAudit};
+use cardwatch_core::card_status::CardStatus;
+use cardwatch_core::date::{Date, Timestamp};
+use cardwatch_core::ids::CardSerial;
+use cardwatch_core::records::{Kind, Value};
+
+mod files;
+pub mod import;
+mod pool;
+mod postgres;
+mod sql;
+mod sqlite;
+mod tx;
+mod url;
+
+pub use files::{export, write_demo, Format, RecordWriter};
+pub use import::{
+    FileReport, ImportInput, ImportOptions, ImportProblem, ImportReport, InputData, Location,
+    Progress,
+};
+pub use url::DatabaseUrl;
+
+/// Who makes a change, and when: recorded in the audit log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// The actor (operator name, `cli:<user>`, agent id…).
+    pub actor: String,
+    /// When the change is made.
+    pub at: Timestamp,
+}
+
+/// Errors from the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database URL could not be used.
+    #[error("{0}")]
+    Url(String),
+    /// The database refused or failed an operation.
+    #[error("database error: {0}")]
+    Database(String),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What happened.
+        source: std::io::Error,
+    },
+    /// An import found bad rows; nothing was written.
+    #[error("{} problem(s) found; nothing was imported", .0.len())]
+    Rejected(Vec<ImportProblem>),
+    /// The thing asked for does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// A request that breaks a rule (an illegal card status change, a missing reason).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+impl From<::postgres::Error> for StoreError {
+    fn from(e: ::postgres::Error) -> Self {
+        // The Display of a postgres error omits the server's message; include it.
+        match e.as_db_error() {
+            Some(db) => StoreError::Database(format!("{}: {}", db.code().code(), db.message())),
+            None => StoreError::Database(e.to_string()),
+        }
+    }
+}
+
+/// The result of checking the audit chain.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AuditVerdict {
+    /// Every record is intact; this many were checked.
+    Intact(i64),
+    /// The first break found.
+    Broken(ChainBreak),
+}
+
+/// A certificate with its holder, for "expiring soonest" lists.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ExpiringCertificate {
+    /// The card.
+    pub card_serial: String,
+    /// authentication or signing.
+    pub purpose: String,
+    /// Last valid day.
+    pub not_after: Date,
+    /// Holder's UUID.
+    pub holder_uuid: String,
+    /// Holder's name.
+    pub holder_name: String,
+    /// Holder's site.
+    pub site_ods: String,
+}
+
+/// Which backend a store is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file.
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        })
+    }
+}
+
+/// Everything Cardwatch keeps, behind one interface with a backend per database.
+pub trait Store: Send + Sync {
+    /// Which backend this is.
+    fn backend(&self) -> Backend;
+
+    /// Where the data is, for logs (never includes a password).
+    fn describe(&self) -> String;
+
+    /// Imports files in one transaction: all of them, or (on any bad row) none.
+    fn import(
+        &self,
+        inputs: &[ImportInput],
+        options: &ImportOptions,
+        change: &Change,
+    ) -> Result<ImportReport, StoreError>;
+
+    /// Streams every record of a kind, in natural-key order, as values in column order.
+    fn export(
+        &self,
+        kind: Kind,
+        each: &mut dyn FnMut(&[Value]) -> std::io::Result<()>,
+    ) -> Result<u64, StoreError>;
+
+    /// Changes a card's status through the state machine, audited.
+    fn set_card_status(
+        &self,
+        card: &CardSerial,
+        to: CardStatus,
+        reason: &str,
+        change: &Change,
+    ) -> Result<CardStatus, StoreError>;
+
+    /// Audit records after `after_seq`, oldest first, at most `limit`.
+    fn audit_records(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredAudit>, StoreError>;
+
+    /// Walks the whole audit chain and reports the first break, if any.
+    fn verify_audit(&self) -> Result<AuditVerdict, StoreError>;
+
+    /// The certificates of active cards that expire soonest (expired ones first).
+    fn expiring_certificates(&self, limit: usize) -> Result<Vec<ExpiringCertificate>, StoreError>;
+
+    /// How many records of each kind there are.
+    fn counts(&self) -> Result<Vec<(Kind, i64)>, StoreError>;
+}
+
+/// Opens (creating and migrating as needed) the store a URL names.
+pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
+    match DatabaseUrl::parse(url)? {
+        DatabaseUrl::Sqlite(path) => Ok(Box::new(sqlite::SqliteStore::open(&path)?)),
+        DatabaseUrl::Postgres(url) => Ok(Box::new(postgres::PgStore::open(&url)?)),
+    }
+}

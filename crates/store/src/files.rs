@@ -1,0 +1,168 @@
+//! Writing records out: export of a kind as CSV or JSON, and the demo estate as CSV files.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use cardwatch_core::demo::{self, DemoConfig};
+use cardwatch_core::records::{Kind, Value};
+
+use crate::{Store, StoreError};
+
+/// Export formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// CSV with a header, as `import` reads.
+    Csv,
+    /// A JSON array of objects keyed by column name, as `import` reads from a `.json` file.
+    Json,
+}
+
+impl Format {
+    /// Parses `csv` or `json`.
+    pub fn parse(s: &str) -> Result<Format, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "csv" => Ok(Format::Csv),
+            "json" => Ok(Format::Json),
+            other => Err(format!("unknown format {other:?} — use csv or json")),
+        }
+    }
+}
+
+/// Writes rows of one kind as CSV or JSON.
+#[derive(Debug)]
+pub struct RecordWriter<W: Write> {
+    kind: Kind,
+    format: Format,
+    out: W,
+    rows: u64,
+    line: String,
+}
+
+fn csv_field(out: &mut String, s: &str) {
+    if s.contains([',', '"', '\n', '\r']) || s.starts_with(' ') || s.ends_with(' ') {
+        out.push('"');
+        out.push_str(&s.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(s);
+    }
+}
+
+impl<W: Write> RecordWriter<W> {
+    /// Starts the output (the CSV header, or the JSON array's opening).
+    pub fn new(kind: Kind, format: Format, mut out: W) -> io::Result<RecordWriter<W>> {
+        match format {
+            Format::Csv => {
+                let names: Vec<&str> = kind.columns().iter().map(|c| c.name).collect();
+                writeln!(out, "{}", names.join(","))?;
+            }
+            Format::Json => out.write_all(b"[")?,
+        }
+        Ok(RecordWriter {
+            kind,
+            format,
+            out,
+            rows: 0,
+            line: String::new(),
+        })
+    }
+
+    /// Writes one row of values in canonical column order.
+    pub fn write(&mut self, values: &[Value]) -> io::Result<()> {
+        self.line.clear();
+        match self.format {
+            Format::Csv => {
+                for (i, v) in values.iter().enumerate() {
+                    if i > 0 {
+                        self.line.push(',');
+                    }
+                    csv_field(&mut self.line, &v.to_csv());
+                }
+                self.line.push('\n');
+            }
+            Format::Json => {
+                let map: serde_json::Map<String, serde_json::Value> = self
+                    .kind
+                    .columns()
+                    .iter()
+                    .zip(values)
+                    .map(|(c, v)| (c.name.to_owned(), v.to_json()))
+                    .collect();
+                self.line
+                    .push_str(if self.rows == 0 { "\n  " } else { ",\n  " });
+                self.line
+                    .push_str(&serde_json::Value::Object(map).to_string());
+            }
+        }
+        self.rows += 1;
+        self.out.write_all(self.line.as_bytes())
+    }
+
+    /// Ends the output and returns the writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        if self.format == Format::Json {
+            self.out
+                .write_all(if self.rows == 0 { b"]\n" } else { b"\n]\n" })?;
+        }
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+/// Exports every record of a kind, in key order, to `out`. Returns the number of records.
+pub fn export(
+    store: &dyn Store,
+    kind: Kind,
+    format: Format,
+    out: impl Write,
+) -> Result<u64, StoreError> {
+    let io = |source| StoreError::Io {
+        path: PathBuf::from("(output)"),
+        source,
+    };
+    let mut w = RecordWriter::new(kind, format, out).map_err(io)?;
+    let n = store.export(kind, &mut |values| w.write(values))?;
+    w.finish().map_err(io)?;
+    Ok(n)
+}
+
+/// Writes the demo estate as one CSV file per kind into `dir` (created if missing). Returns the
+/// files written, in import order.
+pub fn write_demo(cfg: &DemoConfig, dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| StoreError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let paths: Vec<PathBuf> = Kind::ALL
+        .iter()
+        .map(|k| dir.join(format!("{}.csv", k.name())))
+        .collect();
+    let mut writers = Vec::with_capacity(paths.len());
+    for (k, p) in Kind::ALL.iter().zip(&paths) {
+        let f = File::create(p).map_err(io(p))?;
+        writers.push(
+            RecordWriter::new(*k, Format::Csv, BufWriter::with_capacity(1 << 16, f))
+                .map_err(io(p))?,
+        );
+    }
+    let mut failed: Option<(usize, io::Error)> = None;
+    demo::generate(cfg, |record| {
+        if failed.is_some() {
+            return;
+        }
+        // Kind::ALL lists the kinds in declaration order, so the discriminant is the index.
+        let i = record.kind() as usize;
+        if let Err(e) = writers[i].write(&record.values()) {
+            failed = Some((i, e));
+        }
+    });
+    if let Some((i, e)) = failed {
+        return Err(io(&paths[i])(e));
+    }
+    for (w, p) in writers.into_iter().zip(&paths) {
+        w.finish().map_err(io(p))?;
+    }
+    Ok(paths)
+}

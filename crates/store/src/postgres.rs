@@ -1,0 +1,597 @@
+//! The PostgreSQL backend. Every round trip to a server costs far more than the work it carries,
+//! so rows are handled a batch at a time: one query checks a batch's references, one finds its
+//! existing records, and new records stream in through `COPY`.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+
+use cardwatch_core::audit::{self, AuditRecord, StoredAudit};
+use cardwatch_core::card_status::CardStatus;
+use cardwatch_core::date::{Date, Timestamp};
+use cardwatch_core::ids::CardSerial;
+use cardwatch_core::records::{key_of, ColType, Kind, Value};
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::ToSql;
+use postgres::{Client, NoTls, Transaction};
+
+use crate::import::{self, ImportInput, ImportOptions, ImportReport};
+use crate::pool::Pool;
+use crate::sql::{self, ident, Dialect};
+use crate::tx::{self, check_update, Outcome, Row, Tx};
+use crate::{AuditVerdict, Backend, Change, ExpiringCertificate, Store, StoreError};
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "estate",
+    include_str!("../migrations/postgres/0001_estate.sql"),
+)];
+
+/// Any number, so long as no other program's advisory lock uses it: serialises migrations when
+/// several Cardwatch processes start at once.
+const MIGRATION_LOCK: i64 = 0x00ca_4d3a_7c00;
+
+/// A Cardwatch store in a PostgreSQL database.
+pub(crate) struct PgStore {
+    shown: String,
+    pool: Pool<Client>,
+}
+
+fn connect(url: &str) -> Result<Client, StoreError> {
+    Client::connect(url, NoTls).map_err(|e| {
+        StoreError::Database(format!(
+            "cannot connect to PostgreSQL at {}: {} — check the server is running and the URL",
+            redact(url),
+            crate::StoreError::from(e)
+        ))
+    })
+}
+
+/// The URL without its password, for messages and logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl PgStore {
+    pub(crate) fn open(url: &str) -> Result<PgStore, StoreError> {
+        let mut client = connect(url)?;
+        migrate(&mut client)?;
+        let owned = url.to_owned();
+        Ok(PgStore {
+            shown: redact(url),
+            pool: Pool::new(4, Box::new(move || connect(&owned))),
+        })
+    }
+
+    fn write<T>(
+        &self,
+        commit: bool,
+        f: impl FnOnce(&mut PgTx<'_, '_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut client = self.pool.get()?;
+        let result = (|| {
+            let mut tx = client.transaction()?;
+            let mut ptx = PgTx {
+                tx: &mut tx,
+                known: HashSet::new(),
+            };
+            let out = f(&mut ptx)?;
+            if commit {
+                tx.commit()?;
+            } else {
+                tx.rollback()?;
+            }
+            Ok(out)
+        })();
+        if result.is_err() && client.is_closed() {
+            client.discard();
+        }
+        result
+    }
+}
+
+fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version BIGINT PRIMARY KEY, name TEXT NOT NULL,
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+    )?;
+    for (version, name, text) in MIGRATIONS {
+        let done = tx
+            .query_opt(
+                "SELECT 1 FROM schema_migrations WHERE version = $1",
+                &[version],
+            )?
+            .is_some();
+        if !done {
+            tx.batch_execute(text).map_err(|e| {
+                StoreError::Database(format!(
+                    "migration {version} {name}: {}",
+                    StoreError::from(e)
+                ))
+            })?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                &[version, name],
+            )?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// The select list for a kind: dates as ISO text and moments as unix seconds, which the driver
+/// reads without extra crates.
+fn select_list(kind: Kind, prefix: &str) -> String {
+    sql::column_list(kind, |c, i| match kind.columns()[i].ty {
+        ColType::Date => format!("to_char({prefix}{c}, 'YYYY-MM-DD')"),
+        ColType::Timestamp => format!("extract(epoch from {prefix}{c})::bigint"),
+        _ => format!("{prefix}{c}"),
+    })
+}
+
+fn read_values(kind: Kind, row: &postgres::Row) -> Result<Vec<Value>, StoreError> {
+    kind.columns()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let v = match c.ty {
+                ColType::Text => row.try_get::<_, Option<String>>(i)?.map(Value::Text),
+                ColType::Int => row.try_get::<_, Option<i64>>(i)?.map(Value::Int),
+                ColType::Bool => row.try_get::<_, Option<bool>>(i)?.map(Value::Bool),
+                ColType::Date => match row.try_get::<_, Option<String>>(i)? {
+                    Some(s) => Some(Value::Date(
+                        Date::parse(&s).map_err(|e| StoreError::Database(e.to_string()))?,
+                    )),
+                    None => None,
+                },
+                ColType::Timestamp => row
+                    .try_get::<_, Option<i64>>(i)?
+                    .map(|t| Value::Timestamp(Timestamp::from_unix(t))),
+            };
+            Ok(v.unwrap_or(Value::Null))
+        })
+        .collect()
+}
+
+/// Parameters as the placeholders of [`Dialect::param`] expect them.
+fn params(values: &[Value]) -> Vec<Box<dyn ToSql + Sync>> {
+    values
+        .iter()
+        .map(|v| -> Box<dyn ToSql + Sync> {
+            match v {
+                Value::Null => Box::new(None::<String>),
+                Value::Text(s) => Box::new(s.clone()),
+                Value::Int(n) => Box::new(*n),
+                Value::Bool(b) => Box::new(*b),
+                Value::Date(d) => Box::new(d.to_string()),
+                Value::Timestamp(t) => Box::new(t.unix()),
+            }
+        })
+        .collect()
+}
+
+fn as_refs(p: &[Box<dyn ToSql + Sync>]) -> Vec<&(dyn ToSql + Sync)> {
+    p.iter().map(|b| b.as_ref()).collect()
+}
+
+/// Appends a value in `COPY … FROM STDIN` text format.
+fn copy_value(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Null => out.extend_from_slice(b"\\N"),
+        Value::Text(s) => {
+            for b in s.bytes() {
+                match b {
+                    b'\\' => out.extend_from_slice(b"\\\\"),
+                    b'\t' => out.extend_from_slice(b"\\t"),
+                    b'\n' => out.extend_from_slice(b"\\n"),
+                    b'\r' => out.extend_from_slice(b"\\r"),
+                    _ => out.push(b),
+                }
+            }
+        }
+        Value::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Value::Bool(b) => out.push(if *b { b't' } else { b'f' }),
+        Value::Date(d) => out.extend_from_slice(d.to_string().as_bytes()),
+        Value::Timestamp(t) => out.extend_from_slice(t.to_string().as_bytes()),
+    }
+}
+
+struct PgTx<'a, 'b> {
+    tx: &'a mut Transaction<'b>,
+    /// Keys confirmed to exist, so a batch asks only about keys not seen before.
+    known: HashSet<(Kind, String)>,
+}
+
+impl PgTx<'_, '_> {
+    /// Which of these keys of `kind` do not exist.
+    fn missing(&mut self, kind: Kind, keys: HashSet<&str>) -> Result<HashSet<String>, StoreError> {
+        let ask: Vec<&str> = keys
+            .into_iter()
+            .filter(|k| !self.known.contains(&(kind, (*k).to_owned())))
+            .collect();
+        if ask.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let col = ident(kind.columns()[0].name);
+        let found: HashSet<String> = self
+            .tx
+            .query(
+                &format!("SELECT {col} FROM {} WHERE {col} = ANY($1)", kind.name()),
+                &[&ask],
+            )?
+            .into_iter()
+            .map(|r| r.get(0))
+            .collect();
+        if self.known.len() > 200_000 {
+            self.known.clear();
+        }
+        let missing = ask
+            .iter()
+            .filter(|k| !found.contains(**k))
+            .map(|k| (*k).to_owned())
+            .collect();
+        self.known.extend(found.into_iter().map(|k| (kind, k)));
+        Ok(missing)
+    }
+
+    /// The existing records among these rows' keys, by key.
+    fn existing(
+        &mut self,
+        kind: Kind,
+        rows: &[&Row],
+    ) -> Result<HashMap<String, Vec<Value>>, StoreError> {
+        let n = kind.key_len();
+        let key_cols = &kind.columns()[..n];
+        let arrays: Vec<Vec<String>> = (0..n)
+            .map(|i| rows.iter().map(|r| r.values[i].to_csv()).collect())
+            .collect();
+        let aliases: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
+        let unnest: Vec<String> = (1..=n).map(|i| format!("${i}::text[]")).collect();
+        let on: Vec<String> = key_cols
+            .iter()
+            .zip(&aliases)
+            .map(|(c, a)| format!("t.{} = u.{a}", ident(c.name)))
+            .collect();
+        let query = format!(
+            "SELECT {} FROM {} t JOIN unnest({}) AS u({}) ON {}",
+            select_list(kind, "t."),
+            kind.name(),
+            unnest.join(", "),
+            aliases.join(", "),
+            on.join(" AND ")
+        );
+        let params: Vec<&(dyn ToSql + Sync)> =
+            arrays.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
+        let mut out = HashMap::new();
+        for row in self.tx.query(&query, &params)? {
+            let values = read_values(kind, &row)?;
+            out.insert(key_of(kind, &values), values);
+        }
+        Ok(out)
+    }
+}
+
+impl Tx for PgTx<'_, '_> {
+    fn apply(&mut self, kind: Kind, rows: &[Row]) -> Result<Vec<Outcome>, StoreError> {
+        // 1. References: one query per referenced kind for the whole batch.
+        let mut wanted: HashMap<Kind, HashSet<&str>> = HashMap::new();
+        for row in rows {
+            for r in &row.refs {
+                wanted.entry(r.target).or_default().insert(&r.key);
+            }
+        }
+        let mut missing: HashMap<Kind, HashSet<String>> = HashMap::new();
+        for (target, keys) in wanted {
+            missing.insert(target, self.missing(target, keys)?);
+        }
+        let mut out: Vec<Option<Outcome>> = rows
+            .iter()
+            .map(|row| {
+                row.refs
+                    .iter()
+                    .position(|r| missing.get(&r.target).is_some_and(|m| m.contains(&r.key)))
+                    .map(Outcome::MissingRef)
+            })
+            .collect();
+        // 2. Existing records for the rest.
+        let live: Vec<&Row> = rows
+            .iter()
+            .zip(&out)
+            .filter(|(_, o)| o.is_none())
+            .map(|(r, _)| r)
+            .collect();
+        let existing = self.existing(kind, &live)?;
+        // 3. New records by COPY; changed ones updated one by one (rare in bulk loads).
+        let mut copy = Vec::new();
+        let update = sql::update(kind, Dialect::Postgres);
+        for (row, slot) in rows.iter().zip(out.iter_mut()) {
+            if slot.is_some() {
+                continue;
+            }
+            *slot = Some(match existing.get(&key_of(kind, &row.values)) {
+                None => {
+                    for (i, v) in row.values.iter().enumerate() {
+                        if i > 0 {
+                            copy.push(b'\t');
+                        }
+                        copy_value(&mut copy, v);
+                    }
+                    copy.push(b'\n');
+                    Outcome::Created
+                }
+                Some(before) if *before == row.values => Outcome::Unchanged,
+                Some(before) => match check_update(kind, before, &row.values) {
+                    Err((column, message)) => Outcome::Refused { column, message },
+                    Ok(()) => {
+                        let p = params(&row.values);
+                        self.tx.execute(&update, &as_refs(&p))?;
+                        Outcome::Updated {
+                            before: before.clone(),
+                        }
+                    }
+                },
+            });
+        }
+        if !copy.is_empty() {
+            let mut w = self.tx.copy_in(&format!(
+                "COPY {} ({}) FROM STDIN",
+                kind.name(),
+                sql::column_list(kind, |c, _| c.to_owned())
+            ))?;
+            w.write_all(&copy)
+                .map_err(|e| StoreError::Database(format!("COPY into {kind}: {e}")))?;
+            w.finish()?;
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+
+    fn exists(&mut self, kind: Kind, key: &str) -> Result<bool, StoreError> {
+        Ok(!self.missing(kind, HashSet::from([key]))?.contains(key))
+    }
+
+    fn get(&mut self, kind: Kind, key: &str) -> Result<Option<Vec<Value>>, StoreError> {
+        let query = format!(
+            "SELECT {} FROM {} WHERE {} FOR UPDATE",
+            select_list(kind, ""),
+            kind.name(),
+            sql::key_match(kind, Dialect::Postgres)
+        );
+        match self.tx.query_opt(&query, &[&key])? {
+            Some(row) => Ok(Some(read_values(kind, &row)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn update(&mut self, kind: Kind, values: &[Value]) -> Result<(), StoreError> {
+        let p = params(values);
+        self.tx
+            .execute(&sql::update(kind, Dialect::Postgres), &as_refs(&p))?;
+        Ok(())
+    }
+
+    fn audit_head(&mut self) -> Result<(i64, String), StoreError> {
+        // The row lock orders concurrent writers: each appends after the one before commits.
+        let row = self.tx.query_one(
+            "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+            &[],
+        )?;
+        Ok((row.get(0), row.get(1)))
+    }
+
+    fn insert_audit(&mut self, records: &[StoredAudit]) -> Result<(), StoreError> {
+        let stmt = self.tx.prepare(
+            "INSERT INTO audit_log (seq, at, actor, action, entity_kind, entity_key, note, before,
+                                    after, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )?;
+        for s in records {
+            let r = &s.record;
+            self.tx.execute(
+                &stmt,
+                &[
+                    &r.seq,
+                    &r.at.unix(),
+                    &r.actor,
+                    &r.action,
+                    &r.entity_kind,
+                    &r.entity_key,
+                    &r.note,
+                    &r.before,
+                    &r.after,
+                    &s.prev_hash,
+                    &s.hash,
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn set_audit_head(&mut self, seq: i64, hash: &str) -> Result<(), StoreError> {
+        self.tx.execute(
+            "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
+            &[&seq, &hash],
+        )?;
+        Ok(())
+    }
+}
+
+const AUDIT_COLUMNS: &str =
+    "seq, at, actor, action, entity_kind, entity_key, note, before, after, prev_hash, hash";
+
+fn read_audit(r: &postgres::Row) -> Result<StoredAudit, postgres::Error> {
+    Ok(StoredAudit {
+        record: AuditRecord {
+            seq: r.try_get(0)?,
+            at: Timestamp::from_unix(r.try_get(1)?),
+            actor: r.try_get(2)?,
+            action: r.try_get(3)?,
+            entity_kind: r.try_get(4)?,
+            entity_key: r.try_get(5)?,
+            note: r.try_get(6)?,
+            before: r.try_get(7)?,
+            after: r.try_get(8)?,
+        },
+        prev_hash: r.try_get(9)?,
+        hash: r.try_get(10)?,
+    })
+}
+
+const NO_PARAMS: [&(dyn ToSql + Sync); 0] = [];
+
+impl Store for PgStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    fn describe(&self) -> String {
+        self.shown.clone()
+    }
+
+    fn import(
+        &self,
+        inputs: &[ImportInput],
+        options: &ImportOptions,
+        change: &Change,
+    ) -> Result<ImportReport, StoreError> {
+        self.write(!options.check_only, |tx| {
+            import::run(tx, inputs, options, change)
+        })
+    }
+
+    fn export(
+        &self,
+        kind: Kind,
+        each: &mut dyn FnMut(&[Value]) -> std::io::Result<()>,
+    ) -> Result<u64, StoreError> {
+        let mut client = self.pool.get()?;
+        let mut tx = client.transaction()?;
+        let query = format!(
+            "SELECT {} FROM {} ORDER BY {}",
+            select_list(kind, ""),
+            kind.name(),
+            sql::key_order(kind)
+        );
+        // A portal streams rows in chunks: the whole table is never in memory.
+        let portal = tx.bind(&query, &NO_PARAMS)?;
+        let mut n = 0;
+        loop {
+            let rows = tx.query_portal(&portal, 10_000)?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                let values = read_values(kind, row)?;
+                each(&values).map_err(|source| StoreError::Io {
+                    path: "(output)".into(),
+                    source,
+                })?;
+                n += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
+    fn set_card_status(
+        &self,
+        card: &CardSerial,
+        to: CardStatus,
+        reason: &str,
+        change: &Change,
+    ) -> Result<CardStatus, StoreError> {
+        self.write(true, |tx| {
+            tx::set_card_status(tx, card.as_ref(), to, reason, change)
+        })
+    }
+
+    fn audit_records(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredAudit>, StoreError> {
+        let mut client = self.pool.get()?;
+        let rows = client.query(
+            &format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"),
+            &[&after_seq, &(limit as i64)],
+        )?;
+        Ok(rows.iter().map(read_audit).collect::<Result<_, _>>()?)
+    }
+
+    fn verify_audit(&self) -> Result<AuditVerdict, StoreError> {
+        let mut client = self.pool.get()?;
+        // One snapshot: the head and the records as of the same moment.
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()?;
+        let head = tx.query_one("SELECT seq, hash FROM audit_head WHERE id = 1", &[])?;
+        let head: (i64, String) = (head.get(0), head.get(1));
+        let mut failed = None;
+        let rows = tx
+            .query_raw(
+                &format!("SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY seq"),
+                NO_PARAMS,
+            )?
+            .iterator()
+            .map_while(|r| {
+                r.and_then(|r| read_audit(&r))
+                    .map_err(|e| failed = Some(e))
+                    .ok()
+            });
+        let verdict = audit::verify(rows, Some(head));
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        Ok(match verdict {
+            Ok(n) => AuditVerdict::Intact(n),
+            Err(b) => AuditVerdict::Broken(b),
+        })
+    }
+
+    fn expiring_certificates(&self, limit: usize) -> Result<Vec<ExpiringCertificate>, StoreError> {
+        let mut client = self.pool.get()?;
+        let rows = client.query(
+            "SELECT c.card_serial, c.purpose, to_char(c.not_after, 'YYYY-MM-DD'), p.uuid, p.name,
+                    p.site_ods
+             FROM certificates c
+             JOIN cards k ON k.card_serial = c.card_serial
+             JOIN people p ON p.uuid = k.holder_uuid
+             WHERE k.status = 'active'
+             ORDER BY c.not_after, c.card_serial, c.purpose
+             LIMIT $1",
+            &[&(limit as i64)],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok(ExpiringCertificate {
+                    card_serial: r.get(0),
+                    purpose: r.get(1),
+                    not_after: Date::parse(r.get(2))
+                        .map_err(|e| StoreError::Database(e.to_string()))?,
+                    holder_uuid: r.get(3),
+                    holder_name: r.get(4),
+                    site_ods: r.get(5),
+                })
+            })
+            .collect()
+    }
+
+    fn counts(&self) -> Result<Vec<(Kind, i64)>, StoreError> {
+        let mut client = self.pool.get()?;
+        Kind::ALL
+            .into_iter()
+            .map(|k| {
+                let row = client.query_one(&format!("SELECT count(*) FROM {}", k.name()), &[])?;
+                Ok((k, row.get(0)))
+            })
+            .collect()
+    }
+}

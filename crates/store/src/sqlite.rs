@@ -1,0 +1,464 @@
+//! The embedded SQLite backend: one file, WAL journal, foreign keys on, row-by-row prepared
+//! statements (in-process calls cost microseconds, so batching buys nothing here).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cardwatch_core::audit::{self, AuditRecord, StoredAudit};
+use cardwatch_core::card_status::CardStatus;
+use cardwatch_core::date::{Date, Timestamp};
+use cardwatch_core::ids::CardSerial;
+use cardwatch_core::records::{ColType, Kind, Value};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{params, Connection, OptionalExtension, ToSql, TransactionBehavior};
+
+use crate::import::{self, ImportInput, ImportOptions, ImportReport};
+use crate::pool::Pool;
+use crate::sql::{self, Dialect};
+use crate::tx::{self, check_update, Outcome, Row, Tx};
+use crate::{AuditVerdict, Backend, Change, ExpiringCertificate, Store, StoreError};
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "estate",
+    include_str!("../migrations/sqlite/0001_estate.sql"),
+)];
+
+/// A Cardwatch store in an SQLite file.
+pub(crate) struct SqliteStore {
+    path: PathBuf,
+    pool: Pool<Connection>,
+}
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)
+        .map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+    )?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+impl SqliteStore {
+    pub(crate) fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.is_dir() {
+                return Err(StoreError::Url(format!(
+                    "cannot create {}: the folder {} does not exist — create it or choose another path",
+                    path.display(),
+                    dir.display()
+                )));
+            }
+        }
+        let mut conn = connect(path)?;
+        migrate(&mut conn)?;
+        let owned = path.to_owned();
+        let pool = Pool::new(4, Box::new(move || connect(&owned)));
+        Ok(SqliteStore {
+            path: path.to_owned(),
+            pool,
+        })
+    }
+
+    /// Runs `f` in an immediate (write-locking) transaction; commits on success.
+    fn write<T>(
+        &self,
+        commit: bool,
+        f: impl FnOnce(&mut SqliteTx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.pool.get()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut stx = SqliteTx {
+            tx: &tx,
+            known: HashSet::new(),
+        };
+        let out = f(&mut stx)?;
+        if commit {
+            tx.commit()?;
+        } else {
+            tx.rollback()?;
+        }
+        Ok(out)
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    )?;
+    for (version, name, text) in MIGRATIONS {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let done: Option<i64> = tx
+            .query_row(
+                "SELECT version FROM schema_migrations WHERE version = ?1",
+                [version],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if done.is_none() {
+            tx.execute_batch(text)
+                .map_err(|e| StoreError::Database(format!("migration {version} {name}: {e}")))?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at)
+                 VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+                params![version, name],
+            )?;
+        }
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// A value bound as SQLite stores it: dates and moments as ISO text, yes/no as 0/1.
+struct Bind<'a>(&'a Value);
+
+impl ToSql for Bind<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self.0 {
+            Value::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Value::Int(n) => ToSqlOutput::from(*n),
+            Value::Bool(b) => ToSqlOutput::from(i64::from(*b)),
+            Value::Date(d) => ToSqlOutput::from(d.to_string()),
+            Value::Timestamp(t) => ToSqlOutput::from(t.to_string()),
+        })
+    }
+}
+
+/// Reads a row's columns back into values by the kind's column types.
+fn read_values(kind: Kind, row: &rusqlite::Row<'_>) -> rusqlite::Result<Vec<Value>> {
+    kind.columns()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| read_value(c.ty, row.get_ref(i)?, i))
+        .collect()
+}
+
+fn read_value(ty: ColType, v: ValueRef<'_>, i: usize) -> rusqlite::Result<Value> {
+    let bad = |what: String| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            v.data_type(),
+            format!("stored value is not a {what}").into(),
+        )
+    };
+    if let ValueRef::Null = v {
+        return Ok(Value::Null);
+    }
+    Ok(match ty {
+        ColType::Text => Value::Text(v.as_str()?.to_owned()),
+        ColType::Int => Value::Int(v.as_i64()?),
+        ColType::Bool => Value::Bool(v.as_i64()? != 0),
+        ColType::Date => {
+            Value::Date(Date::parse(v.as_str()?).map_err(|e| bad(format!("date ({e})")))?)
+        }
+        ColType::Timestamp => Value::Timestamp(
+            Timestamp::parse(v.as_str()?).map_err(|e| bad(format!("moment ({e})")))?,
+        ),
+    })
+}
+
+fn binds(values: &[Value]) -> impl Iterator<Item = Bind<'_>> {
+    values.iter().map(Bind)
+}
+
+/// An open SQLite write transaction.
+struct SqliteTx<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+    /// Keys confirmed to exist, per kind: most rows refer to the same few sites, or to the card
+    /// on the row before, so this saves most reference lookups. Cleared when large.
+    known: HashSet<(Kind, String)>,
+}
+
+impl SqliteTx<'_> {
+    fn key_exists(&mut self, kind: Kind, key: &str) -> Result<bool, StoreError> {
+        if self.known.contains(&(kind, key.to_owned())) {
+            return Ok(true);
+        }
+        let found = self.exists(kind, key)?;
+        if found {
+            if self.known.len() > 100_000 {
+                self.known.clear();
+            }
+            self.known.insert((kind, key.to_owned()));
+        }
+        Ok(found)
+    }
+}
+
+impl Tx for SqliteTx<'_> {
+    fn apply(&mut self, kind: Kind, rows: &[Row]) -> Result<Vec<Outcome>, StoreError> {
+        let insert_sql = sql::insert(kind, Dialect::Sqlite);
+        let select_sql = format!(
+            "SELECT {} FROM {} WHERE {}",
+            sql::column_list(kind, |c, _| c.to_owned()),
+            kind.name(),
+            sql::key_match(kind, Dialect::Sqlite)
+        );
+        let mut out = Vec::with_capacity(rows.len());
+        'rows: for row in rows {
+            for (i, r) in row.refs.iter().enumerate() {
+                if !self.key_exists(r.target, &r.key)? {
+                    out.push(Outcome::MissingRef(i));
+                    continue 'rows;
+                }
+            }
+            let mut insert = self.tx.prepare_cached(&insert_sql)?;
+            if insert.execute(rusqlite::params_from_iter(binds(&row.values)))? == 1 {
+                out.push(Outcome::Created);
+                continue;
+            }
+            let before = self.tx.prepare_cached(&select_sql)?.query_row(
+                rusqlite::params_from_iter(binds(&row.values[..kind.key_len()])),
+                |r| read_values(kind, r),
+            )?;
+            if before == row.values {
+                out.push(Outcome::Unchanged);
+            } else if let Err((column, message)) = check_update(kind, &before, &row.values) {
+                out.push(Outcome::Refused { column, message });
+            } else {
+                self.update(kind, &row.values)?;
+                out.push(Outcome::Updated { before });
+            }
+        }
+        Ok(out)
+    }
+
+    fn exists(&mut self, kind: Kind, key: &str) -> Result<bool, StoreError> {
+        let sql = format!(
+            "SELECT 1 FROM {} WHERE {}",
+            kind.name(),
+            sql::key_match(kind, Dialect::Sqlite)
+        );
+        Ok(self
+            .tx
+            .prepare_cached(&sql)?
+            .query_row([key], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    fn get(&mut self, kind: Kind, key: &str) -> Result<Option<Vec<Value>>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {}",
+            sql::column_list(kind, |c, _| c.to_owned()),
+            kind.name(),
+            sql::key_match(kind, Dialect::Sqlite)
+        );
+        Ok(self
+            .tx
+            .prepare_cached(&sql)?
+            .query_row([key], |r| read_values(kind, r))
+            .optional()?)
+    }
+
+    fn update(&mut self, kind: Kind, values: &[Value]) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached(&sql::update(kind, Dialect::Sqlite))?
+            .execute(rusqlite::params_from_iter(binds(values)))?;
+        Ok(())
+    }
+
+    fn audit_head(&mut self) -> Result<(i64, String), StoreError> {
+        // BEGIN IMMEDIATE already holds the database's write lock, so the head cannot move.
+        Ok(self
+            .tx
+            .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?)
+    }
+
+    fn insert_audit(&mut self, records: &[StoredAudit]) -> Result<(), StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO audit_log (seq, at, actor, action, entity_kind, entity_key, note, before,
+                                    after, prev_hash, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?;
+        for s in records {
+            let r = &s.record;
+            stmt.execute(params![
+                r.seq,
+                r.at.unix(),
+                r.actor,
+                r.action,
+                r.entity_kind,
+                r.entity_key,
+                r.note,
+                r.before,
+                r.after,
+                s.prev_hash,
+                s.hash
+            ])?;
+        }
+        Ok(())
+    }
+
+    fn set_audit_head(&mut self, seq: i64, hash: &str) -> Result<(), StoreError> {
+        self.tx.execute(
+            "UPDATE audit_head SET seq = ?1, hash = ?2 WHERE id = 1",
+            params![seq, hash],
+        )?;
+        Ok(())
+    }
+}
+
+const AUDIT_COLUMNS: &str =
+    "seq, at, actor, action, entity_kind, entity_key, note, before, after, prev_hash, hash";
+
+fn read_audit(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredAudit> {
+    Ok(StoredAudit {
+        record: AuditRecord {
+            seq: r.get(0)?,
+            at: Timestamp::from_unix(r.get(1)?),
+            actor: r.get(2)?,
+            action: r.get(3)?,
+            entity_kind: r.get(4)?,
+            entity_key: r.get(5)?,
+            note: r.get(6)?,
+            before: r.get(7)?,
+            after: r.get(8)?,
+        },
+        prev_hash: r.get(9)?,
+        hash: r.get(10)?,
+    })
+}
+
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    fn describe(&self) -> String {
+        format!("sqlite://{}", self.path.display())
+    }
+
+    fn import(
+        &self,
+        inputs: &[ImportInput],
+        options: &ImportOptions,
+        change: &Change,
+    ) -> Result<ImportReport, StoreError> {
+        self.write(!options.check_only, |tx| {
+            import::run(tx, inputs, options, change)
+        })
+    }
+
+    fn export(
+        &self,
+        kind: Kind,
+        each: &mut dyn FnMut(&[Value]) -> std::io::Result<()>,
+    ) -> Result<u64, StoreError> {
+        let conn = self.pool.get()?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {} FROM {} ORDER BY {}",
+            sql::column_list(kind, |c, _| c.to_owned()),
+            kind.name(),
+            sql::key_order(kind)
+        ))?;
+        let mut rows = stmt.query([])?;
+        let mut n = 0;
+        while let Some(row) = rows.next()? {
+            let values = read_values(kind, row)?;
+            each(&values).map_err(|source| StoreError::Io {
+                path: PathBuf::from("(output)"),
+                source,
+            })?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn set_card_status(
+        &self,
+        card: &CardSerial,
+        to: CardStatus,
+        reason: &str,
+        change: &Change,
+    ) -> Result<CardStatus, StoreError> {
+        self.write(true, |tx| {
+            tx::set_card_status(tx, card.as_ref(), to, reason, change)
+        })
+    }
+
+    fn audit_records(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredAudit>, StoreError> {
+        let conn = self.pool.get()?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![after_seq, limit as i64], read_audit)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn verify_audit(&self) -> Result<AuditVerdict, StoreError> {
+        let mut conn = self.pool.get()?;
+        // One read transaction: the head and the records are seen at the same moment.
+        let tx = conn.transaction()?;
+        let head: (i64, String) =
+            tx.query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        let mut stmt = tx.prepare(&format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY rowid"
+        ))?;
+        let mut failed = None;
+        let rows = stmt
+            .query_map([], read_audit)?
+            .map_while(|r| r.map_err(|e| failed = Some(e)).ok());
+        let verdict = audit::verify(rows, Some(head));
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        Ok(match verdict {
+            Ok(n) => AuditVerdict::Intact(n),
+            Err(b) => AuditVerdict::Broken(b),
+        })
+    }
+
+    fn expiring_certificates(&self, limit: usize) -> Result<Vec<ExpiringCertificate>, StoreError> {
+        let conn = self.pool.get()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT c.card_serial, c.purpose, c.not_after, p.uuid, p.name, p.site_ods
+             FROM certificates c
+             JOIN cards k ON k.card_serial = c.card_serial
+             JOIN people p ON p.uuid = k.holder_uuid
+             WHERE k.status = 'active'
+             ORDER BY c.not_after, c.card_serial, c.purpose
+             LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            let not_after: String = r.get(2)?;
+            Ok(ExpiringCertificate {
+                card_serial: r.get(0)?,
+                purpose: r.get(1)?,
+                not_after: Date::parse(&not_after).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        2,
+                        rusqlite::types::Type::Text,
+                        e.into(),
+                    )
+                })?,
+                holder_uuid: r.get(3)?,
+                holder_name: r.get(4)?,
+                site_ods: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn counts(&self) -> Result<Vec<(Kind, i64)>, StoreError> {
+        let conn = self.pool.get()?;
+        Kind::ALL
+            .into_iter()
+            .map(|k| {
+                let n = conn.query_row(&format!("SELECT count(*) FROM {}", k.name()), [], |r| {
+                    r.get(0)
+                })?;
+                Ok((k, n))
+            })
+            .collect()
+    }
+}

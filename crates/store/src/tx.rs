@@ -1,0 +1,143 @@
+//! What a backend's open transaction must do, and the store operations written once on top of it
+//! (imports, status changes), so that both backends follow the same rules.
+
+use cardwatch_core::audit::AuditRecord;
+use cardwatch_core::card_status::CardStatus;
+use cardwatch_core::records::{display_key, Kind, Reference, Value};
+
+use crate::import::{AuditChain, Location};
+use crate::{Change, StoreError};
+
+/// A validated row on its way into the store.
+#[derive(Debug)]
+pub(crate) struct Row {
+    /// Where it came from, for messages.
+    pub(crate) at: Location,
+    /// Values in canonical column order.
+    pub(crate) values: Vec<Value>,
+    /// References to other kinds that must exist.
+    pub(crate) refs: Vec<Reference>,
+}
+
+/// What became of one row.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// A new record was written.
+    Created,
+    /// The record was already exactly so.
+    Unchanged,
+    /// The record changed; this is how it was.
+    Updated { before: Vec<Value> },
+    /// The reference at this index into `Row::refs` names nothing; nothing was written.
+    MissingRef(usize),
+    /// The change breaks a rule (a card status the state machine refuses); nothing was written.
+    Refused {
+        column: &'static str,
+        message: String,
+    },
+}
+
+/// A backend's transaction, as the shared operations need it.
+pub(crate) trait Tx {
+    /// Writes rows of one kind: new keys inserted, changed records updated (when
+    /// [`check_update`] allows), references checked. One outcome per row, in order.
+    fn apply(&mut self, kind: Kind, rows: &[Row]) -> Result<Vec<Outcome>, StoreError>;
+    /// Whether a record with this (single-column) key exists.
+    fn exists(&mut self, kind: Kind, key: &str) -> Result<bool, StoreError>;
+    /// A record by its (single-column) key.
+    fn get(&mut self, kind: Kind, key: &str) -> Result<Option<Vec<Value>>, StoreError>;
+    /// Replaces a record's values (same key).
+    fn update(&mut self, kind: Kind, values: &[Value]) -> Result<(), StoreError>;
+    /// The newest audit record's `(seq, hash)`, locked until the transaction ends.
+    fn audit_head(&mut self) -> Result<(i64, String), StoreError>;
+    /// Appends sealed audit records.
+    fn insert_audit(
+        &mut self,
+        records: &[cardwatch_core::audit::StoredAudit],
+    ) -> Result<(), StoreError>;
+    /// Moves the head to the newest record.
+    fn set_audit_head(&mut self, seq: i64, hash: &str) -> Result<(), StoreError>;
+}
+
+/// Whether a record may change from `before` to `after`: the one rule today is the card state
+/// machine (a lost card cannot come back into use by import).
+pub(crate) fn check_update(
+    kind: Kind,
+    before: &[Value],
+    after: &[Value],
+) -> Result<(), (&'static str, String)> {
+    if kind != Kind::Cards {
+        return Ok(());
+    }
+    const STATUS: usize = 3;
+    let (Value::Text(from), Value::Text(to)) = (&before[STATUS], &after[STATUS]) else {
+        return Ok(());
+    };
+    let (Ok(from), Ok(to)) = (CardStatus::parse(from), CardStatus::parse(to)) else {
+        return Ok(());
+    };
+    from.transition(to)
+        .map(|_| ())
+        .map_err(|e| ("status", e.to_string()))
+}
+
+/// A record's values as a JSON object keyed by column name, for the audit log.
+pub(crate) fn values_json(kind: Kind, values: &[Value]) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = kind
+        .columns()
+        .iter()
+        .zip(values)
+        .map(|(c, v)| (c.name.to_owned(), v.to_json()))
+        .collect();
+    serde_json::Value::Object(map).to_string()
+}
+
+/// Changes a card's status through the state machine and audits it, inside `tx`.
+pub(crate) fn set_card_status(
+    tx: &mut dyn Tx,
+    card: &str,
+    to: CardStatus,
+    reason: &str,
+    change: &Change,
+) -> Result<CardStatus, StoreError> {
+    if reason.trim().is_empty() {
+        return Err(StoreError::Invalid(
+            "a status change needs a reason — say why (e.g. \"reported lost by holder\")".into(),
+        ));
+    }
+    let before = tx.get(Kind::Cards, card)?.ok_or_else(|| {
+        StoreError::NotFound(format!(
+            "card {card} is not in the estate — check the serial, or import it in cards.csv"
+        ))
+    })?;
+    let mut after = before.clone();
+    after[3] = Value::Text(to.as_str().to_owned());
+    check_update(Kind::Cards, &before, &after)
+        .map_err(|(_, message)| StoreError::Invalid(format!("card {card}: {message}")))?;
+    let from = match &before[3] {
+        Value::Text(s) => CardStatus::parse(s).map_err(|e| StoreError::Database(e.to_string()))?,
+        other => return Err(StoreError::Database(format!("card status {other:?}"))),
+    };
+    if from == to {
+        return Ok(to);
+    }
+    tx.update(Kind::Cards, &after)?;
+    let (seq, hash) = tx.audit_head()?;
+    let mut chain = AuditChain { seq, hash };
+    chain.append(
+        tx,
+        vec![AuditRecord {
+            seq: 0,
+            at: change.at,
+            actor: change.actor.clone(),
+            action: "status".into(),
+            entity_kind: Kind::Cards.name().into(),
+            entity_key: display_key(card),
+            note: reason.trim().to_owned(),
+            before: Some(values_json(Kind::Cards, &before)),
+            after: Some(values_json(Kind::Cards, &after)),
+        }],
+    )?;
+    tx.set_audit_head(chain.seq, &chain.hash)?;
+    Ok(to)
+}

@@ -1,0 +1,458 @@
+//! Every store operation, run the same way on SQLite and on PostgreSQL.
+
+mod common;
+
+use cardwatch_core::audit::ChainBreak;
+use cardwatch_core::card_status::CardStatus;
+use cardwatch_core::ids::CardSerial;
+use cardwatch_core::records::Kind;
+use cardwatch_store::{
+    AuditVerdict, Format, ImportInput, ImportOptions, ImportProblem, Location, StoreError,
+};
+use common::{change, demo_inputs, import, TestDb};
+
+const ORGS: &str = "ods_code,name,type,parent_ods
+A81001,Riverside Surgery,gp_practice,Q0001
+Q0001,NHS Test ICB,icb,
+";
+const SITES: &str = "site_ods,organisation_ods,name,core_hours
+A81001,A81001,Riverside Surgery,Mon-Fri 08:00-18:30
+";
+const PEOPLE: &str = "uuid,name,email,staff_role,site_ods,employment_end,local_admin,ra_roles
+555123456789,Dr Asha Patel,asha.patel@nhs.net,GP,A81001,,yes,sponsor
+555123456790,Sam Jones,,Receptionist,A81001,,no,
+";
+const CARDS: &str = "card_serial,holder_uuid,series,status,issued_on,last_used_on
+CS000001,555123456789,9,active,2024-01-10,2026-11-20
+CS000002,555123456790,10,lost,2023-05-01,
+";
+const CERTS: &str = "card_serial,purpose,serial_number,issuer,not_before,not_after,hash_algorithm
+CS000001,authentication,0A1B,NHS Level 1B,2024-01-10,2027-01-09,sha256
+CS000001,signing,0A1C,NHS Level 1B,2024-01-10,2027-01-09,SHA-256
+";
+
+fn base() -> Vec<ImportInput> {
+    vec![
+        ImportInput::bytes("organisations.csv", ORGS),
+        ImportInput::bytes("sites.csv", SITES),
+        ImportInput::bytes("people.csv", PEOPLE),
+        ImportInput::bytes("cards.csv", CARDS),
+        ImportInput::bytes("certificates.csv", CERTS),
+    ]
+}
+
+fn seeded(db: &TestDb) {
+    import(db, &base());
+}
+
+/// Imports one bad file over the base estate and returns the problems, checking that the store
+/// did not change at all.
+fn rejected(db: &TestDb, name: &str, text: &str) -> Vec<ImportProblem> {
+    seeded(db);
+    let before = (db.snapshot(), db.audit_len());
+    let err = db
+        .store
+        .import(
+            &[ImportInput::bytes(name, text)],
+            &ImportOptions::default(),
+            &change(),
+        )
+        .expect_err("the import should be refused");
+    assert_eq!(
+        (db.snapshot(), db.audit_len()),
+        before,
+        "a refused import changed the store"
+    );
+    match err {
+        StoreError::Rejected(p) => p,
+        other => panic!("expected a rejection, got {other}"),
+    }
+}
+
+fn one(problems: &[ImportProblem]) -> &ImportProblem {
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    &problems[0]
+}
+
+fn assert_at(p: &ImportProblem, line: u64, column: &str, says: &str) {
+    assert_eq!(p.at, Location::Line(line), "{p}");
+    assert_eq!(p.column.as_deref(), Some(column), "{p}");
+    assert!(p.message.contains(says), "{p} should say {says:?}");
+}
+
+// ---- the good paths ----
+
+fn demo_import_counts(db: &TestDb) {
+    let report = import(db, &demo_inputs(3, 7));
+    let counts = db.store.counts().expect("counts");
+    for f in &report.files {
+        let n = counts.iter().find(|(k, _)| *k == f.kind).map(|c| c.1);
+        assert_eq!(n, Some(f.created as i64), "{}", f.file);
+        assert_eq!(f.rows, f.created);
+    }
+    assert!(counts.iter().all(|(_, n)| *n > 0), "{counts:?}");
+    assert_eq!(
+        db.store.verify_audit().expect("verify"),
+        AuditVerdict::Intact(10)
+    );
+}
+
+fn reimport_changes_nothing(db: &TestDb) {
+    let inputs = demo_inputs(2, 1);
+    import(db, &inputs);
+    let before = (db.snapshot(), db.audit_len());
+    let again = import(db, &inputs);
+    assert!(again
+        .files
+        .iter()
+        .all(|f| f.created == 0 && f.updated == 0 && f.unchanged == f.rows));
+    assert_eq!((db.snapshot(), db.audit_len()), before);
+}
+
+fn update_is_audited(db: &TestDb) {
+    seeded(db);
+    let n = db.audit_len();
+    let edited = PEOPLE.replace("Sam Jones", "Samuel Jones");
+    let report = import(db, &[ImportInput::bytes("people.csv", edited)]);
+    assert_eq!((report.files[0].updated, report.files[0].unchanged), (1, 1));
+    let records = db.store.audit_records(n as i64, 10).expect("audit");
+    assert_eq!(records.len(), 2, "one update and the file's summary");
+    let update = &records[0].record;
+    assert_eq!(
+        (update.action.as_str(), update.entity_key.as_str()),
+        ("update", "555123456790")
+    );
+    assert!(update
+        .before
+        .as_deref()
+        .unwrap_or("")
+        .contains("\"Sam Jones\""));
+    assert!(update
+        .after
+        .as_deref()
+        .unwrap_or("")
+        .contains("\"Samuel Jones\""));
+    assert_eq!(update.actor, "test");
+    assert_eq!(records[1].record.action, "import");
+    assert!(matches!(
+        db.store.verify_audit().expect("verify"),
+        AuditVerdict::Intact(_)
+    ));
+}
+
+fn round_trip(db: &TestDb, format: Format, ext: &str) {
+    import(db, &demo_inputs(2, 42));
+    let first = db.snapshot();
+    let files: Vec<ImportInput> = Kind::ALL
+        .iter()
+        .map(|k| {
+            let mut out = Vec::new();
+            cardwatch_store::export(&*db.store, *k, format, &mut out).expect("export");
+            ImportInput::bytes(format!("{}.{ext}", k.name()), out)
+        })
+        .collect();
+    let fresh = if db.store.backend() == cardwatch_store::Backend::Sqlite {
+        TestDb::sqlite()
+    } else {
+        TestDb::postgres()
+    };
+    import(&fresh, &files);
+    assert_eq!(fresh.snapshot(), first);
+}
+
+fn round_trip_csv(db: &TestDb) {
+    round_trip(db, Format::Csv, "csv");
+}
+
+fn round_trip_json(db: &TestDb) {
+    round_trip(db, Format::Json, "json");
+}
+
+fn check_only_writes_nothing(db: &TestDb) {
+    let report = db
+        .store
+        .import(
+            &base(),
+            &ImportOptions {
+                check_only: true,
+                ..ImportOptions::default()
+            },
+            &change(),
+        )
+        .expect("valid files pass the check");
+    assert!(report.checked_only);
+    assert_eq!(report.files.iter().map(|f| f.created).sum::<u64>(), 9);
+    assert!(db.store.counts().expect("counts").iter().all(|c| c.1 == 0));
+    assert_eq!(db.audit_len(), 0);
+}
+
+fn bom_crlf_uk_dates_and_any_order(db: &TestDb) {
+    // Files given children first, columns shuffled, Windows line ends, a BOM, UK dates.
+    let cards = "\u{feff}status,card_serial,holder_uuid,series,issued_on,last_used_on\r\n\
+                 active,CS000001,555123456789,9,10/01/2024,20/11/2026\r\n";
+    let report = import(
+        db,
+        &[
+            ImportInput::bytes("cards.csv", cards),
+            ImportInput::bytes("people.csv", PEOPLE),
+            ImportInput::bytes("sites.csv", SITES),
+            ImportInput::bytes("organisations.csv", ORGS),
+        ],
+    );
+    let kinds: Vec<Kind> = report.files.iter().map(|f| f.kind).collect();
+    assert_eq!(
+        kinds,
+        [Kind::Organisations, Kind::Sites, Kind::People, Kind::Cards]
+    );
+    let mut out = Vec::new();
+    cardwatch_store::export(&*db.store, Kind::Cards, Format::Csv, &mut out).expect("export");
+    assert_eq!(
+        String::from_utf8(out).expect("utf-8"),
+        "card_serial,holder_uuid,series,status,issued_on,last_used_on\n\
+         CS000001,555123456789,9,active,2024-01-10,2026-11-20\n"
+    );
+}
+
+fn card_status_changes(db: &TestDb) {
+    seeded(db);
+    let lost = CardSerial::parse("CS000002").expect("serial");
+    let n = db.audit_len();
+    let err = db
+        .store
+        .set_card_status(&lost, CardStatus::Active, "found it", &change())
+        .expect_err("lost → active is refused");
+    assert!(err.to_string().contains("lost"), "{err}");
+    assert_eq!(db.audit_len(), n);
+    let to = db
+        .store
+        .set_card_status(
+            &lost,
+            CardStatus::Cancelled,
+            "reported lost, cancelled by RA",
+            &change(),
+        )
+        .expect("lost → cancelled");
+    assert_eq!(to, CardStatus::Cancelled);
+    let rec = db.store.audit_records(n as i64, 5).expect("audit");
+    assert_eq!(rec.len(), 1);
+    assert_eq!(rec[0].record.action, "status");
+    assert_eq!(rec[0].record.note, "reported lost, cancelled by RA");
+    let missing = CardSerial::parse("CS999999").expect("serial");
+    let err = db
+        .store
+        .set_card_status(&missing, CardStatus::Locked, "x", &change())
+        .expect_err("no such card");
+    assert!(matches!(err, StoreError::NotFound(_)), "{err}");
+    assert!(matches!(
+        db.store.verify_audit().expect("verify"),
+        AuditVerdict::Intact(6)
+    ));
+}
+
+fn reopening_migrates_once(db: &TestDb) {
+    seeded(db);
+    let again = cardwatch_store::open(&db.url).expect("reopen");
+    assert_eq!(
+        again.counts().expect("counts"),
+        db.store.counts().expect("counts")
+    );
+}
+
+fn expiring_soonest_first(db: &TestDb) {
+    import(db, &demo_inputs(2, 3));
+    let list = db.store.expiring_certificates(20).expect("expiring");
+    assert_eq!(list.len(), 20);
+    assert!(list.windows(2).all(|w| w[0].not_after <= w[1].not_after));
+}
+
+// ---- bad input: one test per kind of error, each naming line and column ----
+
+fn damaged_uuid(db: &TestDb) {
+    let text = PEOPLE.replace("555123456790", "5.5512E+11");
+    let p = rejected(db, "people.csv", &text);
+    assert_at(one(&p), 3, "uuid", "spreadsheet");
+    assert_eq!(p[0].value.as_deref(), Some("5.5512E+11"));
+    assert!(
+        p[0].to_string()
+            .starts_with("people.csv:3: uuid: 5.5512E+11: "),
+        "{}",
+        p[0]
+    );
+}
+
+fn uuid_lost_leading_zero(db: &TestDb) {
+    // 055512345678 after a spreadsheet treated it as a number.
+    let text = format!("{PEOPLE}55512345678,Jo Bloggs,,GP,A81001,,no,\n");
+    let p = rejected(db, "people.csv", &text);
+    assert_at(one(&p), 4, "uuid", "11 digits");
+}
+
+fn unknown_reference(db: &TestDb) {
+    let text = CARDS.replace("CS000002,555123456790", "CS000002,555000000001");
+    let p = rejected(db, "cards.csv", &text);
+    assert_at(one(&p), 3, "holder_uuid", "no such person");
+}
+
+fn duplicate_key(db: &TestDb) {
+    let text = format!("{CARDS}CS000001,555123456790,9,active,2024-02-01,\n");
+    let p = rejected(db, "cards.csv", &text);
+    assert_at(one(&p), 4, "card_serial", "line 2");
+}
+
+fn wrong_enum_value(db: &TestDb) {
+    let text = CARDS.replace(",lost,", ",misplaced,");
+    let p = rejected(db, "cards.csv", &text);
+    assert_at(one(&p), 3, "status", "not one of: active, locked");
+}
+
+fn impossible_date(db: &TestDb) {
+    let text = CARDS.replace("2023-05-01", "2023-02-30");
+    let p = rejected(db, "cards.csv", &text);
+    assert_at(one(&p), 3, "issued_on", "no such day");
+}
+
+fn not_after_before_not_before(db: &TestDb) {
+    let text = CERTS.replace("2024-01-10,2027-01-09,SHA", "2024-01-10,2023-01-09,SHA");
+    let p = rejected(db, "certificates.csv", &text);
+    assert_at(one(&p), 3, "not_after", "before not_before");
+}
+
+fn illegal_status_change(db: &TestDb) {
+    let text = CARDS.replace(",lost,", ",active,");
+    let p = rejected(db, "cards.csv", &text);
+    assert_at(one(&p), 3, "status", "lost");
+}
+
+fn extra_column(db: &TestDb) {
+    let text = CARDS
+        .replace("last_used_on\n", "last_used_on,notes\n")
+        .replace("2026-11-20\n", "2026-11-20,x\n")
+        .replace("2023-05-01,\n", "2023-05-01,,\n");
+    let p = rejected(db, "cards.csv", &text);
+    let p = one(&p);
+    assert_eq!(p.at, Location::File);
+    assert!(p.message.contains("\"notes\" is not part of cards"), "{p}");
+}
+
+fn missing_column(db: &TestDb) {
+    let text = "card_serial,holder_uuid,series,status,issued_on\nCS000003,555123456789,9,active,2024-01-01\n";
+    let p = rejected(db, "cards.csv", text);
+    assert!(
+        one(&p).message.contains("last_used_on is missing"),
+        "{}",
+        p[0]
+    );
+}
+
+fn wrong_field_count(db: &TestDb) {
+    let text = format!("{CARDS}CS000003,555123456789,9,active\n");
+    let p = rejected(db, "cards.csv", &text);
+    let p = one(&p);
+    assert_eq!(p.at, Location::Line(4));
+    assert!(p.message.contains("4 fields but the header has 6"), "{p}");
+}
+
+fn every_bad_row_listed(db: &TestDb) {
+    let text = "card_serial,holder_uuid,series,status,issued_on,last_used_on
+CS000010,555123456789,11,active,2024-01-10,
+CS000011,555123456789,9,gone,2024-01-10,
+CS000012,1.23457E+11,9,active,31/02/2024,
+";
+    let p = rejected(db, "cards.csv", text);
+    let at: Vec<(u64, &str)> = p
+        .iter()
+        .map(|p| (p.line().unwrap_or(0), p.column.as_deref().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        at,
+        [
+            (2, "series"),
+            (3, "status"),
+            (4, "holder_uuid"),
+            (4, "issued_on")
+        ]
+    );
+}
+
+// ---- the audit chain ----
+
+fn audited(db: &TestDb) {
+    seeded(db); // five files, five summary records
+    assert_eq!(
+        db.store.verify_audit().expect("verify"),
+        AuditVerdict::Intact(5)
+    );
+}
+
+fn tamper_edit(db: &TestDb) {
+    audited(db);
+    db.raw("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3");
+    assert_eq!(
+        db.store.verify_audit().expect("verify"),
+        AuditVerdict::Broken(ChainBreak::Edited { seq: 3 })
+    );
+}
+
+fn tamper_delete(db: &TestDb) {
+    audited(db);
+    db.raw("DELETE FROM audit_log WHERE seq = 2");
+    assert_eq!(
+        db.store.verify_audit().expect("verify"),
+        AuditVerdict::Broken(ChainBreak::Sequence {
+            expected: 2,
+            found: 3
+        })
+    );
+}
+
+fn tamper_delete_newest(db: &TestDb) {
+    audited(db);
+    db.raw("DELETE FROM audit_log WHERE seq = 5");
+    assert_eq!(
+        db.store.verify_audit().expect("verify"),
+        AuditVerdict::Broken(ChainBreak::Truncated { last: 4, head: 5 })
+    );
+}
+
+fn tamper_reorder(db: &TestDb) {
+    audited(db);
+    db.raw(
+        "UPDATE audit_log SET seq = -1 WHERE seq = 2;
+         UPDATE audit_log SET seq = 2 WHERE seq = 3;
+         UPDATE audit_log SET seq = 3 WHERE seq = -1;",
+    );
+    match db.store.verify_audit().expect("verify") {
+        AuditVerdict::Broken(b) => assert!(b.to_string().contains("record 2"), "{b}"),
+        v => panic!("reordering went unnoticed: {v:?}"),
+    }
+}
+
+on_both_backends!(
+    demo_import_counts,
+    reimport_changes_nothing,
+    update_is_audited,
+    round_trip_csv,
+    round_trip_json,
+    check_only_writes_nothing,
+    bom_crlf_uk_dates_and_any_order,
+    card_status_changes,
+    reopening_migrates_once,
+    expiring_soonest_first,
+    damaged_uuid,
+    uuid_lost_leading_zero,
+    unknown_reference,
+    duplicate_key,
+    wrong_enum_value,
+    impossible_date,
+    not_after_before_not_before,
+    illegal_status_change,
+    extra_column,
+    missing_column,
+    wrong_field_count,
+    every_bad_row_listed,
+    audited,
+    tamper_edit,
+    tamper_delete,
+    tamper_delete_newest,
+    tamper_reorder,
+);
