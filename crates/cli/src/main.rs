@@ -1,1 +1,490 @@
-fn main() {}
+//! `cardwatch`: serve the estate, import and export it, make a demo estate, check the audit chain,
+//! change a card's status.
+//!
+//! Exit status: 0 done; 1 failed (bad arguments, database unreachable); 2 input refused (an import
+//! with bad rows, an illegal status change); 3 the audit chain is broken.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use cardwatch_core::card_status::CardStatus;
+use cardwatch_core::date::{Date, Timestamp};
+use cardwatch_core::demo::DemoConfig;
+use cardwatch_core::ids::CardSerial;
+use cardwatch_core::records::Kind;
+use cardwatch_store::{
+    AuditVerdict, Change, Format, ImportInput, ImportOptions, ImportReport, Progress, Store,
+    StoreError,
+};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cardwatch",
+    version,
+    about = "Keeps an NHS smartcard estate working"
+)]
+struct Cli {
+    /// Where the estate is kept: a file path or sqlite://PATH (embedded SQLite), or
+    /// postgres://USER@HOST/DB. Default: cardwatch.sqlite (cardwatch-demo.sqlite for
+    /// `serve --demo`).
+    #[arg(long, global = true, env = "CARDWATCH_DATABASE_URL")]
+    database_url: Option<String>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve the web pages, health and metrics.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: String,
+        /// Fill an embedded SQLite file with a demo estate first (when no --database-url is
+        /// given, cardwatch-demo.sqlite).
+        #[arg(long)]
+        demo: bool,
+        /// Practices in the demo estate.
+        #[arg(long, default_value_t = 25)]
+        practices: u32,
+    },
+    /// Import CSV (or JSON) files: all of them, or — if any row is bad — none.
+    Import {
+        /// The files; each file's kind comes from its header.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Read every file as this kind (organisations, sites, people, cards, certificates,
+        /// positions, workstations, software, readers, stock).
+        #[arg(long, value_parser = parse_kind)]
+        kind: Option<Kind>,
+        /// Validate only; write nothing.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Write every record of a kind to standard output (or --out), in key order.
+    Export {
+        /// organisations, sites, people, cards, certificates, positions, workstations,
+        /// software, readers or stock.
+        #[arg(value_parser = parse_kind)]
+        kind: Kind,
+        /// csv or json.
+        #[arg(long, default_value = "csv", value_parser = Format::parse)]
+        format: Format,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Make a deterministic synthetic estate: into the store, or as CSV files with --out.
+    Demo {
+        /// GP practices (ignored when --holders is given).
+        #[arg(long, default_value_t = 25)]
+        practices: u32,
+        /// Total card holders, spread over practices at the national average (e.g. 1000000).
+        #[arg(long)]
+        holders: Option<u64>,
+        /// Random seed: the same seed gives the same estate.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The day the estate is seen from (default today).
+        #[arg(long, value_parser = parse_date)]
+        today: Option<Date>,
+        /// Write CSV files into this folder instead of the store.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// The audit chain.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Cards.
+    Card {
+        #[command(subcommand)]
+        command: CardCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Check every record's hash and link; name the first broken record.
+    Verify,
+    /// Print audit records as JSON lines, oldest first.
+    Show {
+        /// Start after this record.
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CardCommand {
+    /// Change a card's status (active, locked, blocked, lost, stolen, damaged, cancelled,
+    /// retired), as the card state machine allows.
+    SetStatus {
+        /// The card's serial number.
+        serial: String,
+        /// The new status.
+        status: String,
+        /// Why (kept in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+fn parse_kind(s: &str) -> Result<Kind, String> {
+    Kind::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+        format!("unknown kind {s:?} — use one of: {}", names.join(", "))
+    })
+}
+
+fn parse_date(s: &str) -> Result<Date, String> {
+    Date::parse(s).map_err(|e| e.to_string())
+}
+
+fn now() -> Timestamp {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    Timestamp::from_unix(secs)
+}
+
+fn today() -> Date {
+    now().date()
+}
+
+fn change() -> Change {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
+    Change {
+        actor: format!("cli:{user}"),
+        at: now(),
+    }
+}
+
+/// A failure that maps to an exit status other than 1.
+#[derive(Debug)]
+struct Exit(u8);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}", self.0)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if let Some(Exit(code)) = e.downcast_ref::<Exit>() {
+                return ExitCode::from(*code);
+            }
+            // `cardwatch export … | head` closes the pipe early: not a failure.
+            if let Some(StoreError::Io { source, .. }) = e.downcast_ref::<StoreError>() {
+                if source.kind() == io::ErrorKind::BrokenPipe {
+                    return ExitCode::SUCCESS;
+                }
+            }
+            eprintln!("cardwatch: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn open(url: &str) -> Result<Box<dyn Store>> {
+    cardwatch_store::open(url).with_context(|| "cannot open the store".to_string())
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let url = cli.database_url;
+    let database_url = url.clone().unwrap_or_else(|| "cardwatch.sqlite".to_owned());
+    match cli.command {
+        Command::Serve {
+            bind,
+            demo,
+            practices,
+        } => {
+            let url = match url {
+                Some(u) => u,
+                None if demo => "cardwatch-demo.sqlite".to_owned(),
+                None => database_url,
+            };
+            let store = open(&url)?;
+            if demo {
+                fill_demo(&*store, practices)?;
+            }
+            serve(Arc::from(store), &bind)
+        }
+        Command::Import { files, kind, check } => {
+            let store = open(&database_url)?;
+            let inputs: Vec<ImportInput> = files.iter().map(ImportInput::file).collect();
+            let options = ImportOptions {
+                kind,
+                check_only: check,
+                progress: progress_bar(),
+            };
+            let started = Instant::now();
+            let report = import(&*store, &inputs, &options)?;
+            print_report(&report, started);
+            Ok(())
+        }
+        Command::Export { kind, format, out } => {
+            let store = open(&database_url)?;
+            match out {
+                Some(path) => {
+                    let f = std::fs::File::create(&path)
+                        .with_context(|| format!("cannot create {}", path.display()))?;
+                    cardwatch_store::export(&*store, kind, format, io::BufWriter::new(f))?;
+                }
+                None => {
+                    let stdout = io::stdout().lock();
+                    cardwatch_store::export(&*store, kind, format, io::BufWriter::new(stdout))?;
+                }
+            }
+            Ok(())
+        }
+        Command::Demo {
+            practices,
+            holders,
+            seed,
+            today: day,
+            out,
+        } => {
+            let day = day.unwrap_or_else(today);
+            let cfg = match holders {
+                Some(h) => DemoConfig::national(h, seed, day),
+                None => DemoConfig {
+                    practices,
+                    holders: None,
+                    seed,
+                    today: day,
+                },
+            };
+            let started = Instant::now();
+            match out {
+                Some(dir) => {
+                    let files = cardwatch_store::write_demo(&cfg, &dir)?;
+                    eprintln!(
+                        "wrote {} files to {} in {:.1}s",
+                        files.len(),
+                        dir.display(),
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+                None => {
+                    let store = open(&database_url)?;
+                    let report = demo_into(&*store, &cfg)?;
+                    print_report(&report, started);
+                }
+            }
+            Ok(())
+        }
+        Command::Audit { command } => {
+            let store = open(&database_url)?;
+            match command {
+                AuditCommand::Verify => match store.verify_audit()? {
+                    AuditVerdict::Intact(n) => {
+                        println!("audit chain intact: {n} records");
+                        Ok(())
+                    }
+                    AuditVerdict::Broken(b) => {
+                        eprintln!("audit chain BROKEN: {b}");
+                        Err(Exit(3).into())
+                    }
+                },
+                AuditCommand::Show { after, limit } => {
+                    let mut out = io::stdout().lock();
+                    for r in store.audit_records(after, limit)? {
+                        writeln!(out, "{}", serde_json::to_string(&r)?)?;
+                    }
+                    Ok(())
+                }
+            }
+        }
+        Command::Card {
+            command:
+                CardCommand::SetStatus {
+                    serial,
+                    status,
+                    reason,
+                },
+        } => {
+            let serial = CardSerial::parse(&serial).map_err(|e| anyhow::anyhow!("serial: {e}"))?;
+            let to = CardStatus::parse(&status).map_err(|e| anyhow::anyhow!("status: {e}"))?;
+            let store = open(&database_url)?;
+            match store.set_card_status(&serial, to, &reason, &change()) {
+                Ok(s) => {
+                    println!("card {} is now {s}", serial.as_ref());
+                    Ok(())
+                }
+                Err(e @ (StoreError::Invalid(_) | StoreError::NotFound(_))) => {
+                    eprintln!("cardwatch: {e}");
+                    Err(Exit(2).into())
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Runs an import; a refusal lists every problem on stderr and exits 2.
+fn import(
+    store: &dyn Store,
+    inputs: &[ImportInput],
+    options: &ImportOptions,
+) -> Result<ImportReport> {
+    match store.import(inputs, options, &change()) {
+        Ok(r) => Ok(r),
+        Err(StoreError::Rejected(problems)) => {
+            let mut err = io::stderr().lock();
+            for p in &problems {
+                let _ = writeln!(err, "{p}");
+            }
+            let _ = writeln!(
+                err,
+                "cardwatch: {} problem(s); nothing was imported — correct the rows above and run again",
+                problems.len()
+            );
+            Err(Exit(2).into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn print_report(report: &ImportReport, started: Instant) {
+    let secs = started.elapsed().as_secs_f64();
+    let mut rows = 0;
+    for f in &report.files {
+        rows += f.rows;
+        println!(
+            "{:<14} {:>9} rows: {} new, {} changed, {} unchanged  ({})",
+            f.kind, f.rows, f.created, f.updated, f.unchanged, f.file
+        );
+    }
+    let verb = if report.checked_only {
+        "checked (nothing written)"
+    } else {
+        "imported"
+    };
+    println!(
+        "{verb} {rows} rows in {secs:.1}s ({:.0} rows/s)",
+        rows as f64 / secs.max(1e-9)
+    );
+}
+
+/// Generates a demo estate into a temporary folder and imports it.
+fn demo_into(store: &dyn Store, cfg: &DemoConfig) -> Result<ImportReport> {
+    let dir = tempfile::tempdir().context("cannot make a temporary folder")?;
+    let files = cardwatch_store::write_demo(cfg, dir.path())?;
+    let inputs: Vec<ImportInput> = files.iter().map(ImportInput::file).collect();
+    let options = ImportOptions {
+        progress: progress_bar(),
+        ..ImportOptions::default()
+    };
+    import(store, &inputs, &options)
+}
+
+/// Fills an empty store with a demo estate; leaves one that holds data alone.
+fn fill_demo(store: &dyn Store, practices: u32) -> Result<()> {
+    let people = store
+        .counts()?
+        .into_iter()
+        .find(|(k, _)| *k == Kind::People)
+        .map_or(0, |c| c.1);
+    if people > 0 {
+        eprintln!("{} already holds an estate; serving it", store.describe());
+        return Ok(());
+    }
+    let cfg = DemoConfig {
+        practices,
+        holders: None,
+        seed: 1,
+        today: today(),
+    };
+    let started = Instant::now();
+    let report = demo_into(store, &cfg)?;
+    let rows: u64 = report.files.iter().map(|f| f.rows).sum();
+    eprintln!(
+        "filled {} with a demo estate of {practices} practices ({rows} records) in {:.1}s",
+        store.describe(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn serve(store: Arc<dyn Store>, bind: &str) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| {
+            format!("cannot listen on {bind} — is another program using it? try --bind 127.0.0.1:0")
+        })?;
+        let addr = listener.local_addr()?;
+        println!(
+            "Cardwatch is serving {} at http://{addr}/",
+            store.describe()
+        );
+        io::stdout().flush()?;
+        let app = cardwatch_server::router(store, today);
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        Ok(())
+    })
+}
+
+/// A progress bar over bytes read, on a terminal only.
+fn progress_bar() -> Option<Arc<dyn Progress>> {
+    if !io::stderr().is_terminal() {
+        return None;
+    }
+    Some(Arc::new(Bar(indicatif::ProgressBar::hidden())))
+}
+
+struct Bar(indicatif::ProgressBar);
+
+impl Progress for Bar {
+    fn start(&self, file: &str, total: u64) {
+        self.0
+            .set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        self.0.reset();
+        self.0.set_length(total);
+        self.0.set_position(0);
+        self.0.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg:<28} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        self.0.set_message(file.to_owned());
+    }
+
+    fn advance(&self, done: u64) {
+        self.0.set_position(done);
+    }
+
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}

@@ -1,1 +1,172 @@
-//! placeholder
+//! Cardwatch's HTTP server: health and metrics for operators, and a first plain page of the
+//! certificates that expire soonest. The store is synchronous, so every handler runs its store
+//! calls on the blocking thread pool.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use cardwatch_core::date::Date;
+use cardwatch_store::{Store, StoreError};
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    store: Arc<dyn Store>,
+    started: Instant,
+    today: fn() -> Date,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.store.describe())
+            .finish()
+    }
+}
+
+/// The server's routes over a store. `today` is the clock the pages count days from.
+pub fn router(store: Arc<dyn Store>, today: fn() -> Date) -> Router {
+    let state = AppState {
+        store,
+        started: Instant::now(),
+        today,
+    };
+    Router::new()
+        .route("/", get(expiring_page))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// A failure shown to the client without internals; the detail goes to the log.
+struct Failure(StoreError);
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        tracing::error!(error = %self.0, "request failed");
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the database is not answering — see the server log\n",
+        )
+            .into_response()
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, Failure> {
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || f(&*store))
+        .await
+        .map_err(|e| Failure(StoreError::Database(format!("worker failed: {e}"))))?
+        .map_err(Failure)
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    let backend = state.store.backend();
+    match blocking(&state, |s| s.ping()).await {
+        Ok(()) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            format!("{{\"status\":\"ok\",\"database\":\"{backend}\"}}\n"),
+        )
+            .into_response(),
+        Err(f) => f.into_response(),
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Result<Response, Failure> {
+    let (counts, audit) = blocking(&state, |s| Ok((s.counts()?, s.audit_length()?))).await?;
+    let mut out = String::new();
+    out.push_str("# HELP cardwatch_records Records in the estate, by kind.\n");
+    out.push_str("# TYPE cardwatch_records gauge\n");
+    for (kind, n) in counts {
+        let _ = writeln!(out, "cardwatch_records{{kind=\"{kind}\"}} {n}");
+    }
+    out.push_str("# HELP cardwatch_audit_records Records in the audit chain.\n");
+    out.push_str("# TYPE cardwatch_audit_records gauge\n");
+    let _ = writeln!(out, "cardwatch_audit_records {audit}");
+    out.push_str("# HELP cardwatch_uptime_seconds Seconds since the server started.\n");
+    out.push_str("# TYPE cardwatch_uptime_seconds gauge\n");
+    let _ = writeln!(
+        out,
+        "cardwatch_uptime_seconds {}",
+        state.started.elapsed().as_secs()
+    );
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The certificates of cards in use that expire soonest. Holders are shown by card and site
+/// only: names are personal data, and this page has no sign-in yet.
+async fn expiring_page(State(state): State<AppState>) -> Result<Html<String>, Failure> {
+    let certs = blocking(&state, |s| s.expiring_certificates(100)).await?;
+    let today = (state.today)();
+    let mut rows = String::new();
+    for c in &certs {
+        let days = today.days_until(c.not_after);
+        let when = match days {
+            d if d < 0 => format!("expired {} days ago", -d),
+            0 => "expires today".to_owned(),
+            d => format!("{d} days"),
+        };
+        let class = match days {
+            d if d < 0 => "expired",
+            d if d <= 30 => "soon",
+            d if d <= 90 => "window",
+            _ => "",
+        };
+        let _ = writeln!(
+            rows,
+            "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&c.card_serial),
+            escape(&c.purpose),
+            c.not_after,
+            escape(&when),
+            escape(&c.site_ods),
+        );
+    }
+    let empty = if certs.is_empty() {
+        "<p>No certificates yet: import the estate with <code>cardwatch import</code>.</p>"
+    } else {
+        ""
+    };
+    Ok(Html(format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Cardwatch — certificates expiring soonest</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #212b32; }}
+table {{ border-collapse: collapse; }} th, td {{ padding: .3rem .8rem; border-bottom: 1px solid #d8dde0; text-align: left; }}
+tr.expired td {{ background: #f6d5d5; }} tr.soon td {{ background: #fbe8c8; }} tr.window td {{ background: #fff9d6; }}
+</style></head>
+<body>
+<h1>Certificates expiring soonest</h1>
+<p>Cards in use, as of {today}. Expired and due within 30 days first; an expired certificate needs an RA in person, one inside 90 days can be renewed by its holder.</p>
+{empty}<table>
+<thead><tr><th>Card</th><th>Certificate</th><th>Last valid day</th><th>Time left</th><th>Site</th></tr></thead>
+<tbody>
+{rows}</tbody></table>
+</body></html>
+"#
+    )))
+}

@@ -82,17 +82,19 @@ impl<W: Write> RecordWriter<W> {
                 self.line.push('\n');
             }
             Format::Json => {
-                let map: serde_json::Map<String, serde_json::Value> = self
-                    .kind
-                    .columns()
-                    .iter()
-                    .zip(values)
-                    .map(|(c, v)| (c.name.to_owned(), v.to_json()))
-                    .collect();
+                // Written by hand to keep the columns in contract order.
                 self.line
-                    .push_str(if self.rows == 0 { "\n  " } else { ",\n  " });
-                self.line
-                    .push_str(&serde_json::Value::Object(map).to_string());
+                    .push_str(if self.rows == 0 { "\n  {" } else { ",\n  {" });
+                for (i, (c, v)) in self.kind.columns().iter().zip(values).enumerate() {
+                    if i > 0 {
+                        self.line.push(',');
+                    }
+                    self.line.push('"');
+                    self.line.push_str(c.name);
+                    self.line.push_str("\":");
+                    self.line.push_str(&v.to_json().to_string());
+                }
+                self.line.push('}');
             }
         }
         self.rows += 1;

@@ -135,6 +135,9 @@ pub trait Store: Send + Sync {
     /// Where the data is, for logs (never includes a password).
     fn describe(&self) -> String;
 
+    /// Checks the database answers.
+    fn ping(&self) -> Result<(), StoreError>;
+
     /// Imports files in one transaction: all of them, or (on any bad row) none.
     fn import(
         &self,
@@ -161,6 +164,9 @@ pub trait Store: Send + Sync {
 
     /// Audit records after `after_seq`, oldest first, at most `limit`.
     fn audit_records(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredAudit>, StoreError>;
+
+    /// How many records the audit chain holds (its head's sequence number).
+    fn audit_length(&self) -> Result<i64, StoreError>;
 
     /// Walks the whole audit chain and reports the first break, if any.
     fn verify_audit(&self) -> Result<AuditVerdict, StoreError>;

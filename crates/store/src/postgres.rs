@@ -458,6 +458,15 @@ impl Store for PgStore {
         self.shown.clone()
     }
 
+    fn ping(&self) -> Result<(), StoreError> {
+        let mut client = self.pool.get()?;
+        if let Err(e) = client.simple_query("SELECT 1") {
+            client.discard();
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
     fn import(
         &self,
         inputs: &[ImportInput],
@@ -522,6 +531,13 @@ impl Store for PgStore {
             &[&after_seq, &(limit as i64)],
         )?;
         Ok(rows.iter().map(read_audit).collect::<Result<_, _>>()?)
+    }
+
+    fn audit_length(&self) -> Result<i64, StoreError> {
+        let mut client = self.pool.get()?;
+        Ok(client
+            .query_one("SELECT seq FROM audit_head WHERE id = 1", &[])?
+            .get(0))
     }
 
     fn verify_audit(&self) -> Result<AuditVerdict, StoreError> {

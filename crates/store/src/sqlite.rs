@@ -336,6 +336,11 @@ impl Store for SqliteStore {
         format!("sqlite://{}", self.path.display())
     }
 
+    fn ping(&self) -> Result<(), StoreError> {
+        self.pool.get()?.query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     fn import(
         &self,
         inputs: &[ImportInput],
@@ -391,6 +396,11 @@ impl Store for SqliteStore {
         ))?;
         let rows = stmt.query_map(params![after_seq, limit as i64], read_audit)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn audit_length(&self) -> Result<i64, StoreError> {
+        let conn = self.pool.get()?;
+        Ok(conn.query_row("SELECT seq FROM audit_head WHERE id = 1", [], |r| r.get(0))?)
     }
 
     fn verify_audit(&self) -> Result<AuditVerdict, StoreError> {

@@ -1,0 +1,243 @@
+//! The `cardwatch` command as users run it: exit statuses, messages, files, and the server.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn cardwatch(db: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cardwatch"))
+        .env_remove("CARDWATCH_DATABASE_URL")
+        .env("RUST_LOG", "warn")
+        .arg("--database-url")
+        .arg(db)
+        .args(args)
+        .output()
+        .expect("run cardwatch")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+fn demo_files(dir: &Path) -> Vec<String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_cardwatch"))
+        .args([
+            "demo",
+            "--practices",
+            "3",
+            "--seed",
+            "9",
+            "--today",
+            "2026-11-22",
+            "--out",
+        ])
+        .arg(dir)
+        .output()
+        .expect("run");
+    ok(&out);
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").path().display().to_string())
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn import_export_and_reimport() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("cw.sqlite").display().to_string();
+    let files = demo_files(&tmp.path().join("demo"));
+    let mut args = vec!["import"];
+    args.extend(files.iter().map(String::as_str));
+    let first = ok(&cardwatch(&db, &args));
+    assert!(first.contains("imported"), "{first}");
+    let again = ok(&cardwatch(&db, &args));
+    assert!(
+        !again.contains(" 1 new") && again.contains("0 new, 0 changed"),
+        "{again}"
+    );
+
+    let csv = ok(&cardwatch(&db, &["export", "cards"]));
+    assert!(csv.starts_with("card_serial,holder_uuid,series,status,issued_on,last_used_on\n"));
+    let json = ok(&cardwatch(&db, &["export", "sites", "--format", "json"]));
+    let parsed: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+    assert!(parsed.as_array().is_some_and(|a| !a.is_empty()));
+
+    assert!(ok(&cardwatch(&db, &["audit", "verify"])).contains("intact: 10 records"));
+}
+
+#[test]
+fn bad_rows_exit_2_and_name_line_and_column() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("cw.sqlite").display().to_string();
+    let bad = tmp.path().join("people.csv");
+    std::fs::write(
+        &bad,
+        "uuid,name,email,staff_role,site_ods,employment_end,local_admin,ra_roles\n\
+         1.23457E+11,Jo,,GP,A81001,,maybe,\n",
+    )
+    .expect("write");
+    let out = cardwatch(&db, &["import", &bad.display().to_string()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    let file = bad.display().to_string();
+    assert!(
+        err.contains(&format!("{file}:2: uuid: 1.23457E+11: ")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{file}:2: local_admin: maybe: ")),
+        "{err}"
+    );
+    assert!(err.contains("nothing was imported"), "{err}");
+    // --check with the same file: the same refusal, and still nothing written.
+    let out = cardwatch(&db, &["import", "--check", &file]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(ok(&cardwatch(&db, &["export", "people"])).lines().count() == 1);
+}
+
+#[test]
+fn tampered_audit_exits_3_naming_the_record() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("cw.sqlite");
+    let url = db.display().to_string();
+    let files = demo_files(&tmp.path().join("demo"));
+    let mut args = vec!["import"];
+    args.extend(files.iter().map(String::as_str));
+    ok(&cardwatch(&url, &args));
+    assert!(edit_audit_with_sqlite3(&db), "edited the audit log");
+    let out = cardwatch(&url, &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        text(&out.stderr).contains("audit record 4 was edited"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// Edits record 4 with the sqlite3 command, as someone with file access could.
+fn edit_audit_with_sqlite3(db: &Path) -> bool {
+    Command::new("sqlite3")
+        .arg(db)
+        .arg(
+            "UPDATE audit_log SET after = replace(after, '\"created\"', '\"made\"') WHERE seq = 4;",
+        )
+        .status()
+        .expect("sqlite3 (scripts/test installs it)")
+        .success()
+}
+
+#[test]
+fn card_status_rules_and_unknown_scheme() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("cw.sqlite").display().to_string();
+    let files = demo_files(&tmp.path().join("demo"));
+    let mut args = vec!["import"];
+    args.extend(files.iter().map(String::as_str));
+    ok(&cardwatch(&db, &args));
+    let s = ok(&cardwatch(
+        &db,
+        &[
+            "card",
+            "set-status",
+            "CS0000000001",
+            "lost",
+            "--reason",
+            "left in a taxi",
+        ],
+    ));
+    assert!(s.contains("now lost"), "{s}");
+    let out = cardwatch(
+        &db,
+        &[
+            "card",
+            "set-status",
+            "CS0000000001",
+            "active",
+            "--reason",
+            "found",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("lost"), "{}", text(&out.stderr));
+
+    let out = cardwatch("mysql://root@localhost/cw", &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("unknown database scheme \"mysql\""));
+}
+
+fn get(addr: &str, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut body = String::new();
+    s.read_to_string(&mut body).expect("read");
+    let status = body
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, body)
+}
+
+#[test]
+fn serve_demo_answers_health_metrics_and_page() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cardwatch"))
+        .env("RUST_LOG", "warn")
+        .args(["--database-url", &db, "serve", "--demo", "--practices", "2"])
+        .args(["--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_owned();
+    let health = get(&addr, "/healthz");
+    let metrics = get(&addr, "/metrics");
+    let page = get(&addr, "/");
+    let missing = get(&addr, "/nothing-here");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(health.0, 200);
+    assert!(health.1.contains("\"status\":\"ok\""), "{}", health.1);
+    assert_eq!(metrics.0, 200);
+    assert!(
+        metrics.1.contains("cardwatch_records{kind=\"cards\"}"),
+        "{}",
+        metrics.1
+    );
+    assert!(
+        metrics.1.contains("cardwatch_audit_records 10"),
+        "{}",
+        metrics.1
+    );
+    assert_eq!(page.0, 200);
+    assert!(page.1.contains("<td>CS"), "{}", page.1);
+    assert_eq!(missing.0, 404);
+}
