@@ -120,10 +120,33 @@ impl Date {
     }
 }
 
+impl Date {
+    /// The ISO form `yyyy-mm-dd` as bytes. Bulk import and export print millions of dates; this
+    /// is several times faster than the formatting machinery.
+    pub fn iso(self) -> [u8; 10] {
+        let (y, m, d) = self.ymd();
+        let (y, m, d) = (y as u32, m, d);
+        let digit = |n: u32| b'0' + (n % 10) as u8;
+        [
+            digit(y / 1000),
+            digit(y / 100),
+            digit(y / 10),
+            digit(y),
+            b'-',
+            digit(m / 10),
+            digit(m),
+            b'-',
+            digit(d / 10),
+            digit(d),
+        ]
+    }
+}
+
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (y, m, d) = self.ymd();
-        write!(f, "{y:04}-{m:02}-{d:02}")
+        let iso = self.iso();
+        // Every byte is an ASCII digit or '-'.
+        f.pad(std::str::from_utf8(&iso).map_err(|_| fmt::Error)?)
     }
 }
 

@@ -45,6 +45,12 @@ macro_rules! string_id {
                 &self.0
             }
         }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.0
+            }
+        }
     };
 }
 

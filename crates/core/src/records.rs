@@ -229,6 +229,23 @@ impl Kind {
         }
     }
 
+    /// The columns (by index) that name a record of another kind (or, for an organisation's
+    /// parent, of the same kind).
+    pub const fn reference_columns(self) -> &'static [(usize, Kind)] {
+        match self {
+            Kind::Organisations => &[(3, Kind::Organisations)],
+            Kind::Sites => &[(1, Kind::Organisations)],
+            Kind::People => &[(4, Kind::Sites)],
+            Kind::Workstations => &[(1, Kind::Sites)],
+            Kind::Cards => &[(1, Kind::People)],
+            Kind::Certificates => &[(0, Kind::Cards)],
+            Kind::Positions => &[(0, Kind::People), (1, Kind::Organisations)],
+            Kind::Software => &[(0, Kind::Workstations)],
+            Kind::Readers => &[(5, Kind::Sites), (4, Kind::Workstations)],
+            Kind::Stock => &[(0, Kind::Sites)],
+        }
+    }
+
     /// How many leading columns form the natural key.
     pub const fn key_len(self) -> usize {
         match self {
@@ -620,11 +637,16 @@ impl Record {
 
     /// The values in canonical column order, as stored.
     pub fn values(&self) -> Vec<Value> {
-        fn t(s: &impl AsRef<str>) -> Value {
-            Value::Text(s.as_ref().to_owned())
+        self.clone().into_values()
+    }
+
+    /// The values in canonical column order, as stored, without copying the text.
+    pub fn into_values(self) -> Vec<Value> {
+        fn t(s: impl Into<String>) -> Value {
+            Value::Text(s.into())
         }
-        fn ot<S: AsRef<str>>(s: &Option<S>) -> Value {
-            s.as_ref().map_or(Value::Null, t)
+        fn ot<S: Into<String>>(s: Option<S>) -> Value {
+            s.map_or(Value::Null, t)
         }
         fn od(d: Option<Date>) -> Value {
             d.map_or(Value::Null, Value::Date)
@@ -636,85 +658,85 @@ impl Record {
             let joined: Vec<String> = items.iter().map(ToString::to_string).collect();
             Value::Text(joined.join(" "))
         }
-        let opt_str = |s: &str| {
+        let opt_str = |s: String| {
             if s.is_empty() {
                 Value::Null
             } else {
-                t(&s)
+                Value::Text(s)
             }
         };
         match self {
             Record::Organisation(o) => vec![
-                t(&o.ods_code),
-                t(&o.name),
-                t(&o.org_type.as_str()),
-                ot(&o.parent_ods),
+                t(o.ods_code),
+                t(o.name),
+                t(o.org_type.as_str()),
+                ot(o.parent_ods),
             ],
             Record::Site(s) => vec![
-                t(&s.site_ods),
-                t(&s.organisation_ods),
-                t(&s.name),
+                t(s.site_ods),
+                t(s.organisation_ods),
+                t(s.name),
                 s.core_hours
                     .as_ref()
                     .map_or(Value::Null, |h| Value::Text(h.to_string())),
             ],
             Record::Person(p) => vec![
-                t(&p.uuid),
-                t(&p.name),
-                ot(&p.email),
-                opt_str(&p.staff_role),
-                t(&p.site_ods),
+                t(p.uuid),
+                t(p.name),
+                ot(p.email),
+                opt_str(p.staff_role),
+                t(p.site_ods),
                 od(p.employment_end),
                 Value::Bool(p.local_admin),
                 words(&p.ra_roles),
             ],
             Record::Card(c) => vec![
-                t(&c.card_serial),
-                t(&c.holder_uuid),
+                t(c.card_serial),
+                t(c.holder_uuid),
                 Value::Int(i64::from(c.series.number())),
-                t(&c.status.as_str()),
+                t(c.status.as_str()),
                 Value::Date(c.issued_on),
                 od(c.last_used_on),
             ],
             Record::Certificate(c) => vec![
-                t(&c.card_serial),
-                t(&c.purpose.as_str()),
-                t(&c.serial_number),
-                t(&c.issuer),
+                t(c.card_serial),
+                t(c.purpose.as_str()),
+                t(c.serial_number),
+                t(c.issuer),
                 Value::Date(c.not_before),
                 Value::Date(c.not_after),
-                t(&c.hash_algorithm.as_str()),
+                t(c.hash_algorithm.as_str()),
             ],
             Record::Position(p) => vec![
-                t(&p.holder_uuid),
-                t(&p.ods_code),
-                t(&p.role_code),
-                opt_str(&p.role_name),
+                t(p.holder_uuid),
+                t(p.ods_code),
+                t(p.role_code),
+                opt_str(p.role_name),
                 words(&p.activity_codes),
-                t(&p.status.as_str()),
+                t(p.status.as_str()),
                 od(p.approved_on),
             ],
             Record::Workstation(w) => vec![
-                t(&w.hostname),
-                t(&w.site_ods),
-                opt_str(&w.os),
-                opt_str(&w.os_build),
-                t(&w.update_ring.as_str()),
+                t(w.hostname),
+                t(w.site_ods),
+                opt_str(w.os),
+                opt_str(w.os_build),
+                t(w.update_ring.as_str()),
                 w.last_seen.map_or(Value::Null, Value::Timestamp),
             ],
-            Record::Software(s) => vec![t(&s.hostname), t(&s.component), t(&s.version)],
+            Record::Software(s) => vec![t(s.hostname), t(s.component), t(s.version)],
             Record::Reader(r) => vec![
-                t(&r.reader_serial),
-                t(&r.vendor),
-                t(&r.model),
-                ot(&r.firmware),
-                ot(&r.hostname),
-                t(&r.site_ods),
-                t(&r.status.as_str()),
+                t(r.reader_serial),
+                t(r.vendor),
+                t(r.model),
+                ot(r.firmware),
+                ot(r.hostname),
+                t(r.site_ods),
+                t(r.status.as_str()),
             ],
             Record::Stock(s) => vec![
-                t(&s.site_ods),
-                t(&s.item),
+                t(s.site_ods),
+                t(s.item),
                 Value::Int(i64::from(s.quantity)),
                 Value::Int(i64::from(s.minimum)),
             ],
@@ -723,43 +745,23 @@ impl Record {
 
     /// The other records this one refers to.
     pub fn references(&self) -> Vec<Reference> {
-        let r = |column, target, key: &dyn AsRef<str>| Reference {
-            column,
-            target,
-            key: key.as_ref().to_owned(),
-        };
-        match self {
-            Record::Organisation(o) => o
-                .parent_ods
-                .iter()
-                .map(|p| r("parent_ods", Kind::Organisations, p))
-                .collect(),
-            Record::Site(s) => vec![r(
-                "organisation_ods",
-                Kind::Organisations,
-                &s.organisation_ods,
-            )],
-            Record::Person(p) => vec![r("site_ods", Kind::Sites, &p.site_ods)],
-            Record::Card(c) => vec![r("holder_uuid", Kind::People, &c.holder_uuid)],
-            Record::Certificate(c) => vec![r("card_serial", Kind::Cards, &c.card_serial)],
-            Record::Position(p) => vec![
-                r("holder_uuid", Kind::People, &p.holder_uuid),
-                r("ods_code", Kind::Organisations, &p.ods_code),
-            ],
-            Record::Workstation(w) => vec![r("site_ods", Kind::Sites, &w.site_ods)],
-            Record::Software(s) => vec![r("hostname", Kind::Workstations, &s.hostname)],
-            Record::Reader(rd) => {
-                let mut refs = vec![r("site_ods", Kind::Sites, &rd.site_ods)];
-                refs.extend(
-                    rd.hostname
-                        .iter()
-                        .map(|h| r("hostname", Kind::Workstations, h)),
-                );
-                refs
-            }
-            Record::Stock(s) => vec![r("site_ods", Kind::Sites, &s.site_ods)],
-        }
+        references_of(self.kind(), &self.values())
     }
+}
+
+/// The references held by a row of values of `kind` (absent optional ones left out).
+pub fn references_of(kind: Kind, values: &[Value]) -> Vec<Reference> {
+    kind.reference_columns()
+        .iter()
+        .filter_map(|&(i, target)| match &values[i] {
+            Value::Text(key) => Some(Reference {
+                column: kind.columns()[i].name,
+                target,
+                key: key.clone(),
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The natural key of a row of values, as one string (parts joined by a unit separator).
@@ -786,6 +788,17 @@ mod tests {
     fn parse(kind: Kind, line: &str) -> Result<Record, Vec<FieldError>> {
         let fields: Vec<&str> = line.split(',').collect();
         Record::parse(kind, &fields)
+    }
+
+    #[test]
+    fn reference_columns_name_key_columns_of_their_targets() {
+        for kind in Kind::ALL {
+            for &(i, target) in kind.reference_columns() {
+                let col = kind.columns()[i];
+                assert_eq!(col.ty, ColType::Text, "{kind}.{}", col.name);
+                assert_eq!(target.key_len(), 1, "{kind}.{} → {target}", col.name);
+            }
+        }
     }
 
     #[test]

@@ -7,13 +7,13 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::fs::File;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cardwatch_core::audit::AuditRecord;
-use cardwatch_core::records::{display_key, key_of, Kind, Record, Reference};
+use cardwatch_core::records::{display_key, key_of, references_of, Kind, Record, Reference};
 use sha2::{Digest, Sha256};
 
 use crate::tx::{values_json, Outcome, Row, Tx};
@@ -347,13 +347,31 @@ struct FileRun<'a> {
     batch: Vec<Row>,
     /// Hash of each key seen so far → its line. A 64-bit hash keeps memory flat on national files;
     /// the chance of two different keys colliding among 2 million is about one in ten million.
-    seen: HashMap<u64, u64>,
+    seen: HashMap<u64, u64, BuildHasherDefault<Prehashed>>,
     /// Keys of this file, for kinds that refer to themselves (an organisation's parent).
     own_keys: HashSet<String>,
     /// Self-references to resolve when the whole file has been read: (line, reference).
     pending: Vec<(u64, Reference)>,
     report: FileReport,
     audit: AuditChain,
+}
+
+/// The keys of `FileRun::seen` are already SipHash values: hashing them again is wasted work.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 /// The audit chain's tip while a transaction appends to it.
@@ -414,7 +432,8 @@ impl FileRun<'_> {
                 return Ok(());
             }
         };
-        let values = record.values();
+        let values = record.into_values();
+        let mut refs = references_of(self.kind, &values);
         let key = key_of(self.kind, &values);
         let mut h = DefaultHasher::new();
         key.hash(&mut h);
@@ -439,7 +458,6 @@ impl FileRun<'_> {
             ));
             return Ok(());
         }
-        let mut refs = record.references();
         if refs.iter().any(|r| r.target == self.kind) {
             self.own_keys.insert(key);
             let (own, other): (Vec<_>, Vec<_>) =
@@ -547,7 +565,7 @@ pub(crate) fn run(
             kind: layout.kind,
             change,
             batch: Vec::with_capacity(BATCH),
-            seen: HashMap::new(),
+            seen: HashMap::default(),
             own_keys: HashSet::new(),
             pending: Vec::new(),
             report: FileReport {
@@ -561,6 +579,7 @@ pub(crate) fn run(
             },
             audit: chain,
         };
+        tx.begin_bulk(layout.kind, input.len())?;
         if let Some(p) = &options.progress {
             p.start(&input.name, input.len());
         }
@@ -574,6 +593,7 @@ pub(crate) fn run(
         }
         run.report.sha256 = read?;
         run.finish(tx, &mut problems)?;
+        tx.end_bulk()?;
         let r = &run.report;
         if r.created + r.updated > 0 {
             let summary = serde_json::json!({

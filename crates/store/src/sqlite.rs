@@ -73,7 +73,8 @@ impl SqliteStore {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut stx = SqliteTx {
             tx: &tx,
-            known: HashSet::new(),
+            known: Default::default(),
+            dropped: Vec::new(),
         };
         let out = f(&mut stx)?;
         if commit {
@@ -82,6 +83,40 @@ impl SqliteStore {
             tx.rollback()?;
         }
         Ok(out)
+    }
+
+    /// [`Self::write`] for bulk imports. The import checks every reference itself (to report
+    /// the line), so SQLite's own foreign-key checks would repeat each lookup: they are off for
+    /// the import's connection while it runs, and back on before the connection is reused.
+    fn bulk_write<T>(
+        &self,
+        commit: bool,
+        f: impl FnOnce(&mut SqliteTx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.pool.get()?;
+        conn.execute_batch("PRAGMA foreign_keys = OFF; PRAGMA cache_size = -65536;")?;
+        let result = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut stx = SqliteTx {
+                tx: &tx,
+                known: Default::default(),
+                dropped: Vec::new(),
+            };
+            let out = f(&mut stx)?;
+            if commit {
+                tx.commit()?;
+            } else {
+                tx.rollback()?;
+            }
+            Ok(out)
+        })();
+        if conn
+            .execute_batch("PRAGMA foreign_keys = ON; PRAGMA cache_size = -2000;")
+            .is_err()
+        {
+            conn.discard();
+        }
+        result
     }
 }
 
@@ -171,48 +206,69 @@ struct SqliteTx<'a> {
     tx: &'a rusqlite::Transaction<'a>,
     /// Keys confirmed to exist, per kind: most rows refer to the same few sites, or to the card
     /// on the row before, so this saves most reference lookups. Cleared when large.
-    known: HashSet<(Kind, String)>,
+    known: [HashSet<String>; Kind::ALL.len()],
+    /// Definitions of indexes dropped for a bulk load, to build again at its end.
+    dropped: Vec<String>,
+}
+
+/// Files smaller than this are imported with the indexes in place.
+const BULK_BYTES: u64 = 8 << 20;
+
+fn exists_sql(kind: Kind) -> String {
+    format!(
+        "SELECT 1 FROM {} WHERE {}",
+        kind.name(),
+        sql::key_match(kind, Dialect::Sqlite)
+    )
 }
 
 impl SqliteTx<'_> {
-    fn key_exists(&mut self, kind: Kind, key: &str) -> Result<bool, StoreError> {
-        if self.known.contains(&(kind, key.to_owned())) {
-            return Ok(true);
-        }
-        let found = self.exists(kind, key)?;
-        if found {
-            if self.known.len() > 100_000 {
-                self.known.clear();
-            }
-            self.known.insert((kind, key.to_owned()));
-        }
-        Ok(found)
+    fn exists_any(&self, kind: Kind) -> Result<bool, StoreError> {
+        let sql = format!("SELECT 1 FROM {} LIMIT 1", kind.name());
+        Ok(self.tx.prepare(&sql)?.exists([])?)
     }
 }
 
 impl Tx for SqliteTx<'_> {
     fn apply(&mut self, kind: Kind, rows: &[Row]) -> Result<Vec<Outcome>, StoreError> {
-        let insert_sql = sql::insert(kind, Dialect::Sqlite);
-        let select_sql = format!(
+        // Statements are prepared once per batch, not looked up in the cache once per row.
+        let tx = self.tx;
+        let mut insert = tx.prepare(&sql::insert(kind, Dialect::Sqlite))?;
+        let mut select = tx.prepare(&format!(
             "SELECT {} FROM {} WHERE {}",
             sql::column_list(kind, |c, _| c.to_owned()),
             kind.name(),
             sql::key_match(kind, Dialect::Sqlite)
-        );
+        ))?;
+        let mut lookups: Vec<(Kind, rusqlite::Statement<'_>)> = Vec::new();
         let mut out = Vec::with_capacity(rows.len());
         'rows: for row in rows {
             for (i, r) in row.refs.iter().enumerate() {
-                if !self.key_exists(r.target, &r.key)? {
+                let known = &mut self.known[r.target as usize];
+                if known.contains(&r.key) {
+                    continue;
+                }
+                let n = match lookups.iter().position(|(k, _)| *k == r.target) {
+                    Some(n) => n,
+                    None => {
+                        lookups.push((r.target, tx.prepare(&exists_sql(r.target))?));
+                        lookups.len() - 1
+                    }
+                };
+                if !lookups[n].1.exists([&r.key])? {
                     out.push(Outcome::MissingRef(i));
                     continue 'rows;
                 }
+                if known.len() > 100_000 {
+                    known.clear();
+                }
+                known.insert(r.key.clone());
             }
-            let mut insert = self.tx.prepare_cached(&insert_sql)?;
             if insert.execute(rusqlite::params_from_iter(binds(&row.values)))? == 1 {
                 out.push(Outcome::Created);
                 continue;
             }
-            let before = self.tx.prepare_cached(&select_sql)?.query_row(
+            let before = select.query_row(
                 rusqlite::params_from_iter(binds(&row.values[..kind.key_len()])),
                 |r| read_values(kind, r),
             )?;
@@ -228,18 +284,36 @@ impl Tx for SqliteTx<'_> {
         Ok(out)
     }
 
+    fn begin_bulk(&mut self, kind: Kind, bytes: u64) -> Result<(), StoreError> {
+        // Filling an empty table from a large file: drop its secondary indexes and build them
+        // once at the end (a sort), instead of one random B-tree insert per row. Inside the
+        // transaction, so a refused import puts them back.
+        if bytes < BULK_BYTES || self.exists_any(kind)? {
+            return Ok(());
+        }
+        let mut stmt = self.tx.prepare(
+            "SELECT name, sql FROM sqlite_master
+             WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL",
+        )?;
+        let indexes: Vec<(String, String)> = stmt
+            .query_map([kind.name()], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        for (name, _) in &indexes {
+            self.tx.execute_batch(&format!("DROP INDEX \"{name}\""))?;
+        }
+        self.dropped = indexes.into_iter().map(|(_, sql)| sql).collect();
+        Ok(())
+    }
+
+    fn end_bulk(&mut self) -> Result<(), StoreError> {
+        for sql in std::mem::take(&mut self.dropped) {
+            self.tx.execute_batch(&sql)?;
+        }
+        Ok(())
+    }
+
     fn exists(&mut self, kind: Kind, key: &str) -> Result<bool, StoreError> {
-        let sql = format!(
-            "SELECT 1 FROM {} WHERE {}",
-            kind.name(),
-            sql::key_match(kind, Dialect::Sqlite)
-        );
-        Ok(self
-            .tx
-            .prepare_cached(&sql)?
-            .query_row([key], |_| Ok(()))
-            .optional()?
-            .is_some())
+        Ok(self.tx.prepare_cached(&exists_sql(kind))?.exists([key])?)
     }
 
     fn get(&mut self, kind: Kind, key: &str) -> Result<Option<Vec<Value>>, StoreError> {
@@ -347,7 +421,7 @@ impl Store for SqliteStore {
         options: &ImportOptions,
         change: &Change,
     ) -> Result<ImportReport, StoreError> {
-        self.write(!options.check_only, |tx| {
+        self.bulk_write(!options.check_only, |tx| {
             import::run(tx, inputs, options, change)
         })
     }

@@ -42,6 +42,15 @@ pub(crate) trait Tx {
     /// Writes rows of one kind: new keys inserted, changed records updated (when
     /// [`check_update`] allows), references checked. One outcome per row, in order.
     fn apply(&mut self, kind: Kind, rows: &[Row]) -> Result<Vec<Outcome>, StoreError>;
+    /// A file of `bytes` bytes of this kind is about to be applied (a backend may prepare for a
+    /// bulk load).
+    fn begin_bulk(&mut self, _kind: Kind, _bytes: u64) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// The file begun last is fully applied.
+    fn end_bulk(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Whether a record with this (single-column) key exists.
     fn exists(&mut self, kind: Kind, key: &str) -> Result<bool, StoreError>;
     /// A record by its (single-column) key.
