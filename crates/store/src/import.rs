@@ -3,25 +3,27 @@
 //! backend in batches inside one transaction. Every problem is collected with its file, line and
 //! column, so one run lists them all; any problem rejects the whole import.
 
-use std::collections::hash_map::DefaultHasher;
-use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::fs::File;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
-use std::io::{self, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
 
 use cardwatch_core::audit::AuditRecord;
-use cardwatch_core::records::{display_key, key_of, references_of, Kind, Record, Reference};
-use sha2::{Digest, Sha256};
+use cardwatch_core::records::{display_key, key_of, Kind, Reference};
 
 use crate::tx::{values_json, Outcome, Row, Tx};
 use crate::{Change, StoreError};
 
+mod read;
+
 /// Rows handed to the backend at a time: large enough that PostgreSQL round trips vanish, small
 /// enough that memory stays flat.
 const BATCH: usize = 5_000;
+/// Batches parsed ahead of the writer: enough to keep both threads busy, few enough to bound
+/// memory.
+const AHEAD: usize = 4;
 /// Problems kept in full; beyond this only a count is kept, so a wholly wrong file cannot exhaust
 /// memory.
 const MAX_PROBLEMS: usize = 10_000;
@@ -206,7 +208,7 @@ pub struct ImportReport {
 
 /// A collector that keeps the first problems and counts the rest.
 #[derive(Default)]
-struct Problems {
+pub(crate) struct Problems {
     list: Vec<ImportProblem>,
     more: usize,
 }
@@ -220,7 +222,22 @@ impl Problems {
         }
     }
 
-    fn into_error(mut self) -> Option<StoreError> {
+    fn absorb(&mut self, other: Problems) {
+        for p in other.list {
+            self.push(p);
+        }
+        self.more += other.more;
+    }
+
+    /// Orders problems by line (stable: a row's problems stay in column order).
+    fn sort(&mut self) {
+        self.list.sort_by_key(|p| match p.at {
+            Location::File => 0,
+            Location::Line(n) | Location::Item(n) => n,
+        });
+    }
+
+    fn take_error(&mut self) -> Option<StoreError> {
         if self.list.is_empty() {
             return None;
         }
@@ -238,7 +255,7 @@ impl Problems {
                 ),
             });
         }
-        Some(StoreError::Rejected(self.list))
+        Some(StoreError::Rejected(std::mem::take(&mut self.list)))
     }
 }
 
@@ -249,128 +266,6 @@ fn file_problem(file: &str, message: String) -> ImportProblem {
         column: None,
         value: None,
         message,
-    }
-}
-
-/// How a file's columns map onto its kind's canonical columns.
-struct Layout {
-    kind: Kind,
-    /// For each canonical column, its index in the file's rows.
-    index: Vec<usize>,
-}
-
-/// Decides a file's kind and column layout from its header, or says exactly what is wrong.
-fn layout(input: &ImportInput, header: &[String], forced: Option<Kind>) -> Result<Layout, String> {
-    let norm: Vec<String> = header
-        .iter()
-        .map(|h| h.trim().to_ascii_lowercase())
-        .collect();
-    let stem = Path::new(&input.name)
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .and_then(Kind::parse);
-    let kind = match forced.or_else(|| Kind::from_header(&norm)).or(stem) {
-        Some(k) => k,
-        None => {
-            // The kind sharing most columns is the best guess for the message.
-            let best = Kind::ALL
-                .into_iter()
-                .max_by_key(|k| {
-                    k.columns()
-                        .iter()
-                        .filter(|c| norm.iter().any(|h| h == c.name))
-                        .count()
-                })
-                .unwrap_or(Kind::Organisations);
-            let shared = best
-                .columns()
-                .iter()
-                .filter(|c| norm.iter().any(|h| h == c.name))
-                .count();
-            if shared == 0 {
-                return Err(format!(
-                    "cannot tell what this file holds from its header ({}) — the header must name \
-                     the columns of one kind (see docs/IMPORT.md), or pass --kind",
-                    header.join(",")
-                ));
-            }
-            best
-        }
-    };
-    let mut problems = Vec::new();
-    let mut seen = HashSet::new();
-    for h in &norm {
-        if !seen.insert(h.as_str()) {
-            problems.push(format!("column {h} appears twice"));
-        } else if !kind.columns().iter().any(|c| c.name == h) {
-            problems.push(format!("column {h:?} is not part of {kind}"));
-        }
-    }
-    let mut index = Vec::with_capacity(kind.columns().len());
-    for c in kind.columns() {
-        match norm.iter().position(|h| h == c.name) {
-            Some(i) => index.push(i),
-            None => problems.push(format!("column {} is missing", c.name)),
-        }
-    }
-    if problems.is_empty() {
-        Ok(Layout { kind, index })
-    } else {
-        let names: Vec<&str> = kind.columns().iter().map(|c| c.name).collect();
-        Err(format!(
-            "{} — a {kind} file has exactly these columns, in any order: {}",
-            problems.join("; "),
-            names.join(",")
-        ))
-    }
-}
-
-/// A reader that hashes what passes through it, so the file's SHA-256 costs no second read.
-struct Hashing<R> {
-    inner: R,
-    hasher: Sha256,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-}
-
-/// Rows of one file on their way to the backend, with the bookkeeping that spans batches.
-struct FileRun<'a> {
-    file: &'a str,
-    kind: Kind,
-    change: &'a Change,
-    batch: Vec<Row>,
-    /// Hash of each key seen so far → its line. A 64-bit hash keeps memory flat on national files;
-    /// the chance of two different keys colliding among 2 million is about one in ten million.
-    seen: HashMap<u64, u64, BuildHasherDefault<Prehashed>>,
-    /// Keys of this file, for kinds that refer to themselves (an organisation's parent).
-    own_keys: HashSet<String>,
-    /// Self-references to resolve when the whole file has been read: (line, reference).
-    pending: Vec<(u64, Reference)>,
-    report: FileReport,
-    audit: AuditChain,
-}
-
-/// The keys of `FileRun::seen` are already SipHash values: hashing them again is wasted work.
-#[derive(Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
     }
 }
 
@@ -402,84 +297,35 @@ impl AuditChain {
     }
 }
 
-impl FileRun<'_> {
-    fn problem(&self, at: Location, column: &str, value: &str, message: String) -> ImportProblem {
-        ImportProblem {
+/// Books the backend's outcomes for one file's rows: counts, audit records, problems.
+struct Applier<'a> {
+    file: &'a str,
+    kind: Kind,
+    change: &'a Change,
+    report: FileReport,
+    problems: Problems,
+}
+
+impl Applier<'_> {
+    fn problem(&mut self, at: Location, column: &str, value: &str, message: String) {
+        self.problems.push(ImportProblem {
             file: self.file.to_owned(),
             at,
             column: Some(column.to_owned()),
             value: Some(value.to_owned()),
             message,
-        }
+        });
     }
 
-    /// Validates one row (fields in canonical order) and queues it.
-    fn row(
+    fn apply(
         &mut self,
         tx: &mut dyn Tx,
-        at: Location,
-        line: u64,
-        fields: &[&str],
-        problems: &mut Problems,
+        chain: &mut AuditChain,
+        batch: &[Row],
     ) -> Result<(), StoreError> {
-        self.report.rows += 1;
-        let record = match Record::parse(self.kind, fields) {
-            Ok(r) => r,
-            Err(errors) => {
-                for e in errors {
-                    problems.push(self.problem(at, e.column, &e.value, e.message));
-                }
-                return Ok(());
-            }
-        };
-        let values = record.into_values();
-        let mut refs = references_of(self.kind, &values);
-        let key = key_of(self.kind, &values);
-        let mut h = DefaultHasher::new();
-        key.hash(&mut h);
-        if let Some(first) = self.seen.insert(h.finish(), line) {
-            let key_cols: Vec<&str> = self.kind.columns()[..self.kind.key_len()]
-                .iter()
-                .map(|c| c.name)
-                .collect();
-            let first = match at {
-                Location::Item(_) => format!("item {first}"),
-                _ => format!("line {first}"),
-            };
-            problems.push(self.problem(
-                at,
-                key_cols[0],
-                fields[0],
-                format!(
-                    "duplicate key: {first} has the same {} ({}) — keep one of the two rows",
-                    key_cols.join(" + "),
-                    display_key(&key)
-                ),
-            ));
-            return Ok(());
-        }
-        if refs.iter().any(|r| r.target == self.kind) {
-            self.own_keys.insert(key);
-            let (own, other): (Vec<_>, Vec<_>) =
-                refs.into_iter().partition(|r| r.target == self.kind);
-            self.pending.extend(own.into_iter().map(|r| (line, r)));
-            refs = other;
-        }
-        self.batch.push(Row { at, values, refs });
-        if self.batch.len() >= BATCH {
-            self.flush(tx, problems)?;
-        }
-        Ok(())
-    }
-
-    /// Sends the queued rows to the backend and books the outcomes.
-    fn flush(&mut self, tx: &mut dyn Tx, problems: &mut Problems) -> Result<(), StoreError> {
-        if self.batch.is_empty() {
-            return Ok(());
-        }
-        let outcomes = tx.apply(self.kind, &self.batch)?;
+        let outcomes = tx.apply(self.kind, batch)?;
         let mut audit = Vec::new();
-        for (row, outcome) in self.batch.iter().zip(outcomes) {
+        for (row, outcome) in batch.iter().zip(outcomes) {
             match outcome {
                 Outcome::Created => self.report.created += 1,
                 Outcome::Unchanged => self.report.unchanged += 1,
@@ -499,37 +345,47 @@ impl FileRun<'_> {
                 }
                 Outcome::MissingRef(i) => {
                     let r = &row.refs[i];
-                    problems.push(self.problem(row.at, r.column, &r.key, missing_message(r)));
+                    self.problem(row.at, r.column, &r.key, missing_message(r));
                 }
                 Outcome::Refused { column, message } => {
-                    let col = self
+                    let value = self
                         .kind
                         .columns()
                         .iter()
                         .position(|c| c.name == column)
                         .map_or(String::new(), |i| row.values[i].to_csv());
-                    problems.push(self.problem(row.at, column, &col, message));
+                    self.problem(row.at, column, &value, message);
                 }
             }
         }
-        self.batch.clear();
-        self.audit.append(tx, audit)
+        chain.append(tx, audit)
     }
 
-    /// Resolves self-references once the whole file is known.
-    fn finish(&mut self, tx: &mut dyn Tx, problems: &mut Problems) -> Result<(), StoreError> {
-        self.flush(tx, problems)?;
-        for (line, r) in std::mem::take(&mut self.pending) {
-            if !self.own_keys.contains(&r.key) && !tx.exists(r.target, &r.key)? {
-                problems.push(self.problem(
-                    Location::Line(line),
-                    r.column,
-                    &r.key,
-                    missing_message(&r),
-                ));
+    /// Writes one file: a reader thread parses and validates while this thread writes.
+    fn run_file(
+        &mut self,
+        tx: &mut dyn Tx,
+        chain: &mut AuditChain,
+        input: &ImportInput,
+        layout: &read::Layout,
+        options: &ImportOptions,
+    ) -> Result<read::Parsed, StoreError> {
+        let (send, receive) = sync_channel::<Vec<Row>>(AHEAD);
+        std::thread::scope(|scope| {
+            let reader = scope.spawn(move || read::parse_file(input, layout, options, send));
+            let mut written = Ok(());
+            for batch in receive.iter() {
+                written = self.apply(tx, chain, &batch);
+                if written.is_err() {
+                    break; // dropping the receiver stops the reader
+                }
             }
-        }
-        Ok(())
+            drop(receive);
+            let parsed = reader
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            written.and(parsed)
+        })
     }
 }
 
@@ -546,13 +402,13 @@ pub(crate) fn run(
     // given, and a wrong header is reported before any row is read.
     let mut plan = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
-        match header(input).and_then(|h| layout(input, &h, options.kind)) {
+        match read::header(input).and_then(|h| read::layout(input, &h, options.kind)) {
             Ok(l) => plan.push((i, l)),
             Err(message) => problems.push(file_problem(&input.name, message)),
         }
     }
-    if !problems.list.is_empty() {
-        return Err(problems.into_error().unwrap_or_else(|| unreachable!()));
+    if let Some(e) = problems.take_error() {
+        return Err(e);
     }
     plan.sort_by_key(|(i, l)| (l.kind, *i));
     let (seq, hash) = tx.audit_head()?;
@@ -560,14 +416,10 @@ pub(crate) fn run(
     let mut files = Vec::new();
     for (i, layout) in plan {
         let input = &inputs[i];
-        let mut run = FileRun {
+        let mut applier = Applier {
             file: &input.name,
             kind: layout.kind,
             change,
-            batch: Vec::with_capacity(BATCH),
-            seen: HashMap::default(),
-            own_keys: HashSet::new(),
-            pending: Vec::new(),
             report: FileReport {
                 file: input.name.clone(),
                 kind: layout.kind,
@@ -577,46 +429,54 @@ pub(crate) fn run(
                 updated: 0,
                 unchanged: 0,
             },
-            audit: chain,
+            problems: Problems::default(),
         };
         tx.begin_bulk(layout.kind, input.len())?;
         if let Some(p) = &options.progress {
             p.start(&input.name, input.len());
         }
-        let read = if input.is_json() {
-            read_json(tx, input, &layout, &mut run, &mut problems)
-        } else {
-            read_csv(tx, input, &layout, options, &mut run, &mut problems)
-        };
+        let parsed = applier.run_file(tx, &mut chain, input, &layout, options);
         if let Some(p) = &options.progress {
             p.finish();
         }
-        run.report.sha256 = read?;
-        run.finish(tx, &mut problems)?;
+        let parsed = parsed?;
+        // Self-references can point forwards in the file: resolved once every row is in.
+        for (line, r) in &parsed.pending {
+            if !parsed.own_keys.contains(&r.key) && !tx.exists(r.target, &r.key)? {
+                applier.problem(Location::Line(*line), r.column, &r.key, missing_message(r));
+            }
+        }
         tx.end_bulk()?;
-        let r = &run.report;
-        if r.created + r.updated > 0 {
+        let mut report = applier.report;
+        report.rows = parsed.rows;
+        report.sha256 = parsed.sha256;
+        // The reader and the writer each found problems; list them in file order.
+        let mut found = parsed.problems;
+        found.absorb(applier.problems);
+        found.sort();
+        problems.absorb(found);
+        if report.created + report.updated > 0 {
             let summary = serde_json::json!({
-                "file": r.file, "sha256": r.sha256, "rows": r.rows,
-                "created": r.created, "updated": r.updated, "unchanged": r.unchanged,
+                "file": report.file, "sha256": report.sha256, "rows": report.rows,
+                "created": report.created, "updated": report.updated,
+                "unchanged": report.unchanged,
             });
             let record = AuditRecord {
                 seq: 0,
                 at: change.at,
                 actor: change.actor.clone(),
                 action: "import".into(),
-                entity_kind: r.kind.name().into(),
-                entity_key: r.file.clone(),
+                entity_kind: report.kind.name().into(),
+                entity_key: report.file.clone(),
                 note: String::new(),
                 before: None,
                 after: Some(summary.to_string()),
             };
-            run.audit.append(tx, vec![record])?;
+            chain.append(tx, vec![record])?;
         }
-        files.push(run.report);
-        chain = run.audit;
+        files.push(report);
     }
-    if let Some(e) = problems.into_error() {
+    if let Some(e) = problems.take_error() {
         return Err(e);
     }
     tx.set_audit_head(chain.seq, &chain.hash)?;
@@ -624,167 +484,6 @@ pub(crate) fn run(
         files,
         checked_only: options.check_only,
     })
-}
-
-/// The column names of a file: its first CSV record, or the keys of its first JSON object.
-fn header(input: &ImportInput) -> Result<Vec<String>, String> {
-    let reader = input.open().map_err(|e| e.to_string())?;
-    if input.is_json() {
-        let items = parse_json(reader)?;
-        return Ok(items
-            .first()
-            .map(|o| o.keys().cloned().collect())
-            .unwrap_or_default());
-    }
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(reader);
-    let mut rec = csv::StringRecord::new();
-    match rdr.read_record(&mut rec) {
-        Ok(true) => Ok(rec
-            .iter()
-            .map(|s| s.trim_start_matches('\u{feff}').to_owned())
-            .collect()),
-        Ok(false) => Err("the file is empty — it needs a header line naming its columns".into()),
-        Err(e) => Err(csv_message(&e)),
-    }
-}
-
-fn csv_message(e: &csv::Error) -> String {
-    match e.kind() {
-        csv::ErrorKind::Utf8 { .. } => {
-            "the text is not UTF-8 — save the file as \"CSV UTF-8\" and import it again".into()
-        }
-        _ => format!("{e} — check the file is comma-separated text"),
-    }
-}
-
-/// Streams a CSV file's rows into the run; returns the file's SHA-256.
-fn read_csv(
-    tx: &mut dyn Tx,
-    input: &ImportInput,
-    layout: &Layout,
-    options: &ImportOptions,
-    run: &mut FileRun<'_>,
-    problems: &mut Problems,
-) -> Result<String, StoreError> {
-    let hashing = Hashing {
-        inner: input.open()?,
-        hasher: Sha256::new(),
-    };
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(hashing);
-    let mut rec = csv::StringRecord::new();
-    let mut width = 0;
-    loop {
-        match rdr.read_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                if let csv::ErrorKind::Io(io) = e.kind() {
-                    return Err(StoreError::Database(format!("{}: {io}", input.name)));
-                }
-                problems.push(ImportProblem {
-                    file: input.name.clone(),
-                    at: Location::Line(line),
-                    column: None,
-                    value: None,
-                    message: csv_message(&e),
-                });
-                continue;
-            }
-        }
-        let line = rec.position().map_or(0, |p| p.line());
-        if width == 0 {
-            width = rec.len(); // the header, already understood
-            continue;
-        }
-        if line.is_multiple_of(4096) {
-            if let Some(p) = &options.progress {
-                p.advance(rdr.position().byte());
-            }
-        }
-        if rec.iter().all(|f| f.trim().is_empty()) {
-            continue; // spreadsheets leave rows of bare commas at the end
-        }
-        if rec.len() != width {
-            problems.push(ImportProblem {
-                file: input.name.clone(),
-                at: Location::Line(line),
-                column: None,
-                value: None,
-                message: format!(
-                    "the row has {} fields but the header has {width} — quote values that contain commas",
-                    rec.len()
-                ),
-            });
-            continue;
-        }
-        let fields: Vec<&str> = layout.index.iter().map(|&i| &rec[i]).collect();
-        run.row(tx, Location::Line(line), line, &fields, problems)?;
-    }
-    Ok(hex::encode(rdr.into_inner().hasher.finalize()))
-}
-
-fn parse_json(
-    reader: impl Read,
-) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, String> {
-    serde_json::from_reader(reader).map_err(|e| {
-        format!(
-            "not a JSON array of objects ({e}) — export one with `cardwatch export KIND --format json`"
-        )
-    })
-}
-
-/// Reads a JSON array of objects (as `export --format json` writes) into the run.
-fn read_json(
-    tx: &mut dyn Tx,
-    input: &ImportInput,
-    layout: &Layout,
-    run: &mut FileRun<'_>,
-    problems: &mut Problems,
-) -> Result<String, StoreError> {
-    let mut bytes = Vec::new();
-    input
-        .open()?
-        .read_to_end(&mut bytes)
-        .map_err(|e| StoreError::Database(format!("{}: {e}", input.name)))?;
-    let items = parse_json(&bytes[..])
-        .map_err(|m| StoreError::Rejected(vec![file_problem(&input.name, m)]))?;
-    let columns = layout.kind.columns();
-    for (n, item) in items.iter().enumerate() {
-        let n = n as u64 + 1;
-        let at = Location::Item(n);
-        if let Some(extra) = item
-            .keys()
-            .find(|k| !columns.iter().any(|c| c.name == k.as_str()))
-        {
-            problems.push(ImportProblem {
-                file: input.name.clone(),
-                at,
-                column: Some(extra.clone()),
-                value: None,
-                message: format!("{extra:?} is not a column of {} — remove it", layout.kind),
-            });
-            continue;
-        }
-        let owned: Vec<String> = columns
-            .iter()
-            .map(|c| match item.get(c.name) {
-                None | Some(serde_json::Value::Null) => String::new(),
-                Some(serde_json::Value::String(s)) => s.clone(),
-                Some(serde_json::Value::Bool(b)) => if *b { "yes" } else { "no" }.to_owned(),
-                Some(other) => other.to_string(),
-            })
-            .collect();
-        let fields: Vec<&str> = owned.iter().map(String::as_str).collect();
-        run.row(tx, at, n, &fields, problems)?;
-    }
-    Ok(hex::encode(Sha256::digest(&bytes)))
 }
 
 fn missing_message(r: &Reference) -> String {

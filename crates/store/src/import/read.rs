@@ -1,0 +1,424 @@
+//! The reading half of an import, run on a thread of its own so that parsing and validating
+//! one batch overlaps with the database writing the one before: header to layout, CSV (streamed)
+//! or JSON to validated rows, duplicate keys found, every problem kept with its line.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::mpsc::SyncSender;
+
+use cardwatch_core::records::{display_key, key_of, references_of, Kind, Record, Reference};
+use sha2::{Digest, Sha256};
+
+use super::{ImportInput, ImportOptions, ImportProblem, Location, Problems, BATCH};
+use crate::tx::Row;
+use crate::StoreError;
+
+/// How a file's columns map onto its kind's canonical columns.
+pub(super) struct Layout {
+    pub(super) kind: Kind,
+    /// For each canonical column, its index in the file's rows.
+    index: Vec<usize>,
+}
+
+/// Decides a file's kind and column layout from its header, or says exactly what is wrong.
+pub(super) fn layout(
+    input: &ImportInput,
+    header: &[String],
+    forced: Option<Kind>,
+) -> Result<Layout, String> {
+    let norm: Vec<String> = header
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    let stem = Path::new(&input.name)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(Kind::parse);
+    let kind = match forced.or_else(|| Kind::from_header(&norm)).or(stem) {
+        Some(k) => k,
+        None => {
+            // The kind sharing most columns is the best guess for the message.
+            let best = Kind::ALL
+                .into_iter()
+                .max_by_key(|k| {
+                    k.columns()
+                        .iter()
+                        .filter(|c| norm.iter().any(|h| h == c.name))
+                        .count()
+                })
+                .unwrap_or(Kind::Organisations);
+            let shared = best
+                .columns()
+                .iter()
+                .filter(|c| norm.iter().any(|h| h == c.name))
+                .count();
+            if shared == 0 {
+                return Err(format!(
+                    "cannot tell what this file holds from its header ({}) — the header must name \
+                     the columns of one kind (see docs/IMPORT.md), or pass --kind",
+                    header.join(",")
+                ));
+            }
+            best
+        }
+    };
+    let mut problems = Vec::new();
+    let mut seen = HashSet::new();
+    for h in &norm {
+        if !seen.insert(h.as_str()) {
+            problems.push(format!("column {h} appears twice"));
+        } else if !kind.columns().iter().any(|c| c.name == h) {
+            problems.push(format!("column {h:?} is not part of {kind}"));
+        }
+    }
+    let mut index = Vec::with_capacity(kind.columns().len());
+    for c in kind.columns() {
+        match norm.iter().position(|h| h == c.name) {
+            Some(i) => index.push(i),
+            None => problems.push(format!("column {} is missing", c.name)),
+        }
+    }
+    if problems.is_empty() {
+        Ok(Layout { kind, index })
+    } else {
+        let names: Vec<&str> = kind.columns().iter().map(|c| c.name).collect();
+        Err(format!(
+            "{} — a {kind} file has exactly these columns, in any order: {}",
+            problems.join("; "),
+            names.join(",")
+        ))
+    }
+}
+
+/// The column names of a file: its first CSV record, or the keys of its first JSON object.
+pub(super) fn header(input: &ImportInput) -> Result<Vec<String>, String> {
+    let reader = input.open().map_err(|e| e.to_string())?;
+    if input.is_json() {
+        let items = parse_json(reader)?;
+        return Ok(items
+            .first()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default());
+    }
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(reader);
+    let mut rec = csv::StringRecord::new();
+    match rdr.read_record(&mut rec) {
+        Ok(true) => Ok(rec
+            .iter()
+            .map(|s| s.trim_start_matches('\u{feff}').to_owned())
+            .collect()),
+        Ok(false) => Err("the file is empty — it needs a header line naming its columns".into()),
+        Err(e) => Err(csv_message(&e)),
+    }
+}
+
+fn csv_message(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { .. } => {
+            "the text is not UTF-8 — save the file as \"CSV UTF-8\" and import it again".into()
+        }
+        _ => format!("{e} — check the file is comma-separated text"),
+    }
+}
+
+fn parse_json(
+    reader: impl Read,
+) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, String> {
+    serde_json::from_reader(reader).map_err(|e| {
+        format!(
+            "not a JSON array of objects ({e}) — export one with `cardwatch export KIND --format json`"
+        )
+    })
+}
+
+/// What reading a file produced besides its rows.
+pub(super) struct Parsed {
+    /// SHA-256 of the file's bytes.
+    pub(super) sha256: String,
+    /// Data rows read (good or bad).
+    pub(super) rows: u64,
+    /// Problems found while reading.
+    pub(super) problems: Problems,
+    /// Self-references to resolve once all rows are written: (line, reference).
+    pub(super) pending: Vec<(u64, Reference)>,
+    /// Keys of this file, for those self-references.
+    pub(super) own_keys: HashSet<String>,
+}
+
+/// Validates rows and sends them on in batches.
+struct Parser<'a> {
+    file: &'a str,
+    kind: Kind,
+    send: SyncSender<Vec<Row>>,
+    batch: Vec<Row>,
+    /// Hash of each key seen so far → its line. A 64-bit hash keeps memory flat on national files;
+    /// the chance of two different keys colliding among 2 million is about one in ten million.
+    seen: HashMap<u64, u64, BuildHasherDefault<Prehashed>>,
+    parsed: Parsed,
+}
+
+/// The applying side has stopped (it failed, and will report why).
+struct Stopped;
+
+impl Parser<'_> {
+    fn problem(&mut self, at: Location, column: &str, value: &str, message: String) {
+        self.parsed.problems.push(ImportProblem {
+            file: self.file.to_owned(),
+            at,
+            column: Some(column.to_owned()),
+            value: Some(value.to_owned()),
+            message,
+        });
+    }
+
+    fn file_problem(&mut self, at: Location, message: String) {
+        self.parsed.problems.push(ImportProblem {
+            file: self.file.to_owned(),
+            at,
+            column: None,
+            value: None,
+            message,
+        });
+    }
+
+    /// Validates one row (fields in canonical order) and queues it.
+    fn row(&mut self, at: Location, line: u64, fields: &[&str]) -> Result<(), Stopped> {
+        self.parsed.rows += 1;
+        let record = match Record::parse(self.kind, fields) {
+            Ok(r) => r,
+            Err(errors) => {
+                for e in errors {
+                    self.problem(at, e.column, &e.value, e.message);
+                }
+                return Ok(());
+            }
+        };
+        let values = record.into_values();
+        let mut refs = references_of(self.kind, &values);
+        let key = key_of(self.kind, &values);
+        let mut h = DefaultHasher::new();
+        key.hash(&mut h);
+        if let Some(first) = self.seen.insert(h.finish(), line) {
+            let key_cols: Vec<&str> = self.kind.columns()[..self.kind.key_len()]
+                .iter()
+                .map(|c| c.name)
+                .collect();
+            let first = match at {
+                Location::Item(_) => format!("item {first}"),
+                _ => format!("line {first}"),
+            };
+            let message = format!(
+                "duplicate key: {first} has the same {} ({}) — keep one of the two rows",
+                key_cols.join(" + "),
+                display_key(&key)
+            );
+            self.problem(at, key_cols[0], fields[0], message);
+            return Ok(());
+        }
+        if refs.iter().any(|r| r.target == self.kind) {
+            self.parsed.own_keys.insert(key);
+            let (own, other): (Vec<_>, Vec<_>) =
+                refs.into_iter().partition(|r| r.target == self.kind);
+            self.parsed
+                .pending
+                .extend(own.into_iter().map(|r| (line, r)));
+            refs = other;
+        }
+        self.batch.push(Row { at, values, refs });
+        if self.batch.len() >= BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), Stopped> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        self.send.send(batch).map_err(|_| Stopped)
+    }
+}
+
+/// Reads a whole file, sending its validated rows in batches. Returns when the file is read or
+/// the receiver has gone.
+pub(super) fn parse_file(
+    input: &ImportInput,
+    layout: &Layout,
+    options: &ImportOptions,
+    send: SyncSender<Vec<Row>>,
+) -> Result<Parsed, StoreError> {
+    let mut p = Parser {
+        file: &input.name,
+        kind: layout.kind,
+        send,
+        batch: Vec::with_capacity(BATCH),
+        seen: HashMap::default(),
+        parsed: Parsed {
+            sha256: String::new(),
+            rows: 0,
+            problems: Problems::default(),
+            pending: Vec::new(),
+            own_keys: HashSet::new(),
+        },
+    };
+    let sha256 = if input.is_json() {
+        read_json(input, layout, &mut p)?
+    } else {
+        read_csv(input, layout, options, &mut p)?
+    };
+    // A closed channel means the writer failed; its error is the one reported.
+    let _ = p.flush();
+    p.parsed.sha256 = sha256;
+    Ok(p.parsed)
+}
+
+/// Streams a CSV file's rows into the parser; returns the file's SHA-256.
+fn read_csv(
+    input: &ImportInput,
+    layout: &Layout,
+    options: &ImportOptions,
+    p: &mut Parser<'_>,
+) -> Result<String, StoreError> {
+    let hashing = Hashing {
+        inner: input.open()?,
+        hasher: Sha256::new(),
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(hashing);
+    let mut rec = csv::StringRecord::new();
+    let mut width = 0;
+    loop {
+        match rdr.read_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                if let csv::ErrorKind::Io(io) = e.kind() {
+                    return Err(StoreError::Io {
+                        path: input.name.clone().into(),
+                        source: io::Error::new(io.kind(), io.to_string()),
+                    });
+                }
+                p.file_problem(Location::Line(line), csv_message(&e));
+                continue;
+            }
+        }
+        let line = rec.position().map_or(0, |p| p.line());
+        if width == 0 {
+            width = rec.len(); // the header, already understood
+            continue;
+        }
+        if line.is_multiple_of(4096) {
+            if let Some(progress) = &options.progress {
+                progress.advance(rdr.position().byte());
+            }
+        }
+        if rec.iter().all(|f| f.trim().is_empty()) {
+            continue; // spreadsheets leave rows of bare commas at the end
+        }
+        if rec.len() != width {
+            let message = format!(
+                "the row has {} fields but the header has {width} — quote values that contain commas",
+                rec.len()
+            );
+            p.file_problem(Location::Line(line), message);
+            continue;
+        }
+        let fields: Vec<&str> = layout.index.iter().map(|&i| &rec[i]).collect();
+        if p.row(Location::Line(line), line, &fields).is_err() {
+            break;
+        }
+    }
+    Ok(hex::encode(rdr.into_inner().hasher.finalize()))
+}
+
+/// Reads a JSON array of objects (as `export --format json` writes) into the parser.
+fn read_json(
+    input: &ImportInput,
+    layout: &Layout,
+    p: &mut Parser<'_>,
+) -> Result<String, StoreError> {
+    let mut bytes = Vec::new();
+    input
+        .open()?
+        .read_to_end(&mut bytes)
+        .map_err(|source| StoreError::Io {
+            path: input.name.clone().into(),
+            source,
+        })?;
+    let items = match parse_json(&bytes[..]) {
+        Ok(items) => items,
+        Err(message) => {
+            p.file_problem(Location::File, message);
+            return Ok(hex::encode(Sha256::digest(&bytes)));
+        }
+    };
+    let columns = layout.kind.columns();
+    for (n, item) in items.iter().enumerate() {
+        let n = n as u64 + 1;
+        let at = Location::Item(n);
+        if let Some(extra) = item
+            .keys()
+            .find(|k| !columns.iter().any(|c| c.name == k.as_str()))
+        {
+            let message = format!("{extra:?} is not a column of {} — remove it", layout.kind);
+            p.problem(at, extra, "", message);
+            continue;
+        }
+        let owned: Vec<String> = columns
+            .iter()
+            .map(|c| match item.get(c.name) {
+                None | Some(serde_json::Value::Null) => String::new(),
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(serde_json::Value::Bool(b)) => if *b { "yes" } else { "no" }.to_owned(),
+                Some(other) => other.to_string(),
+            })
+            .collect();
+        let fields: Vec<&str> = owned.iter().map(String::as_str).collect();
+        if p.row(at, n, &fields).is_err() {
+            break;
+        }
+    }
+    Ok(hex::encode(Sha256::digest(&bytes)))
+}
+
+/// A reader that hashes what passes through it, so the file's SHA-256 costs no second read.
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// The keys of `Parser::seen` are already SipHash values: hashing them again is wasted work.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
