@@ -239,6 +239,7 @@ fn run(cli: Cli) -> Result<()> {
                 kind,
                 check_only: check,
                 progress: progress_bar(),
+                ..ImportOptions::default()
             };
             let started = Instant::now();
             let report = import(&*store, &inputs, &options)?;

@@ -108,7 +108,14 @@ pub struct ImportOptions {
     pub check_only: bool,
     /// Where to report progress.
     pub progress: Option<Arc<dyn Progress>>,
+    /// Files at least this large, going into an empty table, load in bulk: the table's
+    /// secondary indexes (and on PostgreSQL its foreign keys) are rebuilt once at the end
+    /// instead of row by row. `None` means [`BULK_FROM_BYTES`].
+    pub bulk_from_bytes: Option<u64>,
 }
+
+/// Default size from which a file loads in bulk (see [`ImportOptions::bulk_from_bytes`]).
+pub const BULK_FROM_BYTES: u64 = 8 << 20;
 
 impl fmt::Debug for ImportOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -116,6 +123,7 @@ impl fmt::Debug for ImportOptions {
             .field("kind", &self.kind)
             .field("check_only", &self.check_only)
             .field("progress", &self.progress.is_some())
+            .field("bulk_from_bytes", &self.bulk_from_bytes)
             .finish()
     }
 }
@@ -431,7 +439,8 @@ pub(crate) fn run(
             },
             problems: Problems::default(),
         };
-        tx.begin_bulk(layout.kind, input.len())?;
+        let bulk = input.len() >= options.bulk_from_bytes.unwrap_or(BULK_FROM_BYTES);
+        tx.begin_bulk(layout.kind, bulk)?;
         if let Some(p) = &options.progress {
             p.start(&input.name, input.len());
         }

@@ -26,7 +26,7 @@ mod url;
 pub use files::{export, write_demo, Format, RecordWriter};
 pub use import::{
     FileReport, ImportInput, ImportOptions, ImportProblem, ImportReport, InputData, Location,
-    Progress,
+    Progress, BULK_FROM_BYTES,
 };
 pub use url::DatabaseUrl;
 

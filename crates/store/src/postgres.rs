@@ -82,6 +82,9 @@ impl PgStore {
             let mut ptx = PgTx {
                 tx: &mut tx,
                 known: HashSet::new(),
+                fresh: false,
+                dropped: Vec::new(),
+                bulk: None,
             };
             let out = f(&mut ptx)?;
             if commit {
@@ -211,6 +214,13 @@ struct PgTx<'a, 'b> {
     tx: &'a mut Transaction<'b>,
     /// Keys confirmed to exist, so a batch asks only about keys not seen before.
     known: HashSet<(Kind, String)>,
+    /// The table being filled was empty when its file began: every row is new (the reader has
+    /// already refused duplicates), so nothing need be looked up.
+    fresh: bool,
+    /// Constraints and indexes dropped for a bulk load, to restore at its end.
+    dropped: Vec<String>,
+    /// The table loaded in bulk, to analyse afterwards.
+    bulk: Option<Kind>,
 }
 
 impl PgTx<'_, '_> {
@@ -245,38 +255,32 @@ impl PgTx<'_, '_> {
         Ok(missing)
     }
 
-    /// The existing records among these rows' keys, by key.
+    /// The existing records among these rows' keys, by key. Asked by the first key column
+    /// (`= ANY`, which the primary key's index serves whatever the planner's statistics say);
+    /// rows sharing only that column are dropped here.
     fn existing(
         &mut self,
         kind: Kind,
         rows: &[&Row],
     ) -> Result<HashMap<String, Vec<Value>>, StoreError> {
-        let n = kind.key_len();
-        let key_cols = &kind.columns()[..n];
-        let arrays: Vec<Vec<String>> = (0..n)
-            .map(|i| rows.iter().map(|r| r.values[i].to_csv()).collect())
-            .collect();
-        let aliases: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
-        let unnest: Vec<String> = (1..=n).map(|i| format!("${i}::text[]")).collect();
-        let on: Vec<String> = key_cols
-            .iter()
-            .zip(&aliases)
-            .map(|(c, a)| format!("t.{} = u.{a}", ident(c.name)))
-            .collect();
+        if self.fresh || rows.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let first: Vec<String> = rows.iter().map(|r| r.values[0].to_csv()).collect();
+        let wanted: HashSet<String> = rows.iter().map(|r| key_of(kind, &r.values)).collect();
         let query = format!(
-            "SELECT {} FROM {} t JOIN unnest({}) AS u({}) ON {}",
-            select_list(kind, "t."),
+            "SELECT {} FROM {} WHERE {} = ANY($1)",
+            select_list(kind, ""),
             kind.name(),
-            unnest.join(", "),
-            aliases.join(", "),
-            on.join(" AND ")
+            ident(kind.columns()[0].name)
         );
-        let params: Vec<&(dyn ToSql + Sync)> =
-            arrays.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
         let mut out = HashMap::new();
-        for row in self.tx.query(&query, &params)? {
+        for row in self.tx.query(&query, &[&first])? {
             let values = read_values(kind, &row)?;
-            out.insert(key_of(kind, &values), values);
+            let key = key_of(kind, &values);
+            if wanted.contains(&key) {
+                out.insert(key, values);
+            }
         }
         Ok(out)
     }
@@ -358,6 +362,66 @@ impl Tx for PgTx<'_, '_> {
 
     fn exists(&mut self, kind: Kind, key: &str) -> Result<bool, StoreError> {
         Ok(!self.missing(kind, HashSet::from([key]))?.contains(key))
+    }
+
+    fn begin_bulk(&mut self, kind: Kind, bulk: bool) -> Result<(), StoreError> {
+        let table = kind.name();
+        self.fresh = self
+            .tx
+            .query_opt(&format!("SELECT 1 FROM {table} LIMIT 1"), &[])?
+            .is_none();
+        if !self.fresh || !bulk {
+            return Ok(());
+        }
+        // Filling an empty table from a large file: its foreign keys (which the import checks
+        // itself, row by row, to name the line) and secondary indexes go, and come back at the
+        // end in one pass each. Inside the transaction: a refused import restores them.
+        let fks = self.tx.query(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+             WHERE conrelid = $1::text::regclass AND contype = 'f'",
+            &[&table],
+        )?;
+        let indexes = self.tx.query(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i
+             WHERE i.schemaname = current_schema() AND i.tablename = $1
+               AND NOT EXISTS (SELECT 1 FROM pg_constraint c
+                               WHERE c.conname = i.indexname AND c.contype IN ('p', 'u'))",
+            &[&table],
+        )?;
+        // ALTER TABLE refuses while deferred checks are queued: run them now.
+        self.tx
+            .batch_execute("SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED")?;
+        for fk in &fks {
+            let (name, def): (String, String) = (fk.get(0), fk.get(1));
+            self.tx
+                .batch_execute(&format!("ALTER TABLE {table} DROP CONSTRAINT \"{name}\""))?;
+            self.dropped.push(format!(
+                "ALTER TABLE {table} ADD CONSTRAINT \"{name}\" {def}"
+            ));
+        }
+        for ix in &indexes {
+            let (name, def): (String, String) = (ix.get(0), ix.get(1));
+            self.tx.batch_execute(&format!("DROP INDEX \"{name}\""))?;
+            self.dropped.push(def);
+        }
+        self.bulk = Some(kind);
+        Ok(())
+    }
+
+    fn end_bulk(&mut self) -> Result<(), StoreError> {
+        if !self.dropped.is_empty() {
+            self.tx
+                .batch_execute("SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED")?;
+        }
+        for sql in std::mem::take(&mut self.dropped) {
+            self.tx.batch_execute(&sql)?;
+        }
+        if let Some(kind) = self.bulk.take() {
+            // The planner's statistics still describe an empty table.
+            self.tx.batch_execute(&format!("ANALYZE {}", kind.name()))?;
+        }
+        self.fresh = false;
+        Ok(())
     }
 
     fn get(&mut self, kind: Kind, key: &str) -> Result<Option<Vec<Value>>, StoreError> {

@@ -211,9 +211,6 @@ struct SqliteTx<'a> {
     dropped: Vec<String>,
 }
 
-/// Files smaller than this are imported with the indexes in place.
-const BULK_BYTES: u64 = 8 << 20;
-
 fn exists_sql(kind: Kind) -> String {
     format!(
         "SELECT 1 FROM {} WHERE {}",
@@ -284,11 +281,11 @@ impl Tx for SqliteTx<'_> {
         Ok(out)
     }
 
-    fn begin_bulk(&mut self, kind: Kind, bytes: u64) -> Result<(), StoreError> {
+    fn begin_bulk(&mut self, kind: Kind, bulk: bool) -> Result<(), StoreError> {
         // Filling an empty table from a large file: drop its secondary indexes and build them
         // once at the end (a sort), instead of one random B-tree insert per row. Inside the
         // transaction, so a refused import puts them back.
-        if bytes < BULK_BYTES || self.exists_any(kind)? {
+        if !bulk || self.exists_any(kind)? {
             return Ok(());
         }
         let mut stmt = self.tx.prepare(

@@ -42,9 +42,9 @@ pub(crate) trait Tx {
     /// Writes rows of one kind: new keys inserted, changed records updated (when
     /// [`check_update`] allows), references checked. One outcome per row, in order.
     fn apply(&mut self, kind: Kind, rows: &[Row]) -> Result<Vec<Outcome>, StoreError>;
-    /// A file of `bytes` bytes of this kind is about to be applied (a backend may prepare for a
-    /// bulk load).
-    fn begin_bulk(&mut self, _kind: Kind, _bytes: u64) -> Result<(), StoreError> {
+    /// A file of this kind is about to be applied; `bulk` when it is large enough that the
+    /// backend may prepare for a bulk load.
+    fn begin_bulk(&mut self, _kind: Kind, _bulk: bool) -> Result<(), StoreError> {
         Ok(())
     }
     /// The file begun last is fully applied.

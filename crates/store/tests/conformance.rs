@@ -265,6 +265,56 @@ fn expiring_soonest_first(db: &TestDb) {
     assert!(list.windows(2).all(|w| w[0].not_after <= w[1].not_after));
 }
 
+fn bulk() -> ImportOptions {
+    ImportOptions {
+        bulk_from_bytes: Some(0),
+        ..ImportOptions::default()
+    }
+}
+
+fn bulk_load_matches_row_by_row(db: &TestDb) {
+    let schema = db.schema_objects();
+    let inputs = demo_inputs(3, 11);
+    db.store
+        .import(&inputs, &bulk(), &change())
+        .expect("bulk import");
+    assert_eq!(db.schema_objects(), schema, "indexes and keys are back");
+    let row_by_row = if db.store.backend() == cardwatch_store::Backend::Sqlite {
+        TestDb::sqlite()
+    } else {
+        TestDb::postgres()
+    };
+    import(&row_by_row, &inputs);
+    assert_eq!(db.snapshot(), row_by_row.snapshot());
+    // Loaded in bulk, then changed row by row: the usual rules hold.
+    let again = db.store.import(&inputs, &bulk(), &change()).expect("again");
+    assert!(again.files.iter().all(|f| f.unchanged == f.rows));
+}
+
+fn bulk_load_refused_restores_everything(db: &TestDb) {
+    seeded(db);
+    let schema = db.schema_objects();
+    let before = (db.snapshot(), db.audit_len());
+    let positions = "holder_uuid,ods_code,role_code,role_name,activity_codes,status,approved_on
+555123456789,A81001,R8000,Clinical Practitioner,B0420,active,2024-01-10
+555123456790,A99999,R8001,Nurse,,active,2024-01-10
+";
+    let err = db
+        .store
+        .import(
+            &[ImportInput::bytes("positions.csv", positions)],
+            &bulk(),
+            &change(),
+        )
+        .expect_err("unknown organisation");
+    let StoreError::Rejected(p) = err else {
+        panic!("expected a rejection: {err}")
+    };
+    assert_at(one(&p), 3, "ods_code", "no such organisation");
+    assert_eq!((db.snapshot(), db.audit_len()), before);
+    assert_eq!(db.schema_objects(), schema);
+}
+
 // ---- bad input: one test per kind of error, each naming line and column ----
 
 fn damaged_uuid(db: &TestDb) {
@@ -438,6 +488,8 @@ on_both_backends!(
     card_status_changes,
     reopening_migrates_once,
     expiring_soonest_first,
+    bulk_load_matches_row_by_row,
+    bulk_load_refused_restores_everything,
     damaged_uuid,
     uuid_lost_leading_zero,
     unknown_reference,

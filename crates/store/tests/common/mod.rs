@@ -87,6 +87,33 @@ impl TestDb {
         String::from_utf8(out).expect("utf-8")
     }
 
+    /// The schema's indexes and foreign keys, as sorted names: to show a bulk load put them back.
+    pub fn schema_objects(&self) -> Vec<String> {
+        let mut names: Vec<String> = if self.pg_name.is_some() {
+            let mut c = postgres::Client::connect(&self.url, postgres::NoTls).expect("connect");
+            c.query(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'
+                 UNION ALL SELECT conname || ' ' || pg_get_constraintdef(oid)
+                 FROM pg_constraint WHERE contype = 'f'",
+                &[],
+            )
+            .expect("schema")
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+        } else {
+            let path = self.url.trim_start_matches("sqlite://");
+            let c = rusqlite::Connection::open(path).expect("open");
+            let mut stmt = c
+                .prepare("SELECT name || ' ' || coalesce(sql, '') FROM sqlite_master WHERE type = 'index'")
+                .expect("schema");
+            let rows = stmt.query_map([], |r| r.get(0)).expect("schema");
+            rows.collect::<Result<_, _>>().expect("schema")
+        };
+        names.sort();
+        names
+    }
+
     pub fn audit_len(&self) -> usize {
         self.store.audit_records(0, 1_000_000).expect("audit").len()
     }
