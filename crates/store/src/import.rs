@@ -7,11 +7,11 @@ use std::fmt;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{channel, sync_channel};
 use std::sync::Arc;
 
 use cardwatch_core::audit::AuditRecord;
-use cardwatch_core::records::{display_key, key_of, Kind, Reference};
+use cardwatch_core::records::{display_key, key_of, Kind};
 
 use crate::tx::{values_json, Outcome, Row, Tx};
 use crate::{Change, StoreError};
@@ -351,9 +351,16 @@ impl Applier<'_> {
                         after: Some(values_json(self.kind, &row.values)),
                     });
                 }
-                Outcome::MissingRef(i) => {
-                    let r = &row.refs[i];
-                    self.problem(row.at, r.column, &r.key, missing_message(r));
+                Outcome::MissingRef(col) => {
+                    let column = self.kind.columns()[col].name;
+                    let target = self
+                        .kind
+                        .reference_columns()
+                        .iter()
+                        .find(|(c, _)| *c == col)
+                        .map_or(self.kind, |r| r.1);
+                    let key = row.values[col].to_csv();
+                    self.problem(row.at, column, &key, missing_message(target));
                 }
                 Outcome::Refused { column, message } => {
                     let value = self
@@ -379,14 +386,17 @@ impl Applier<'_> {
         options: &ImportOptions,
     ) -> Result<read::Parsed, StoreError> {
         let (send, receive) = sync_channel::<Vec<Row>>(AHEAD);
+        let (recycle, recycled) = channel::<Vec<Row>>();
         std::thread::scope(|scope| {
-            let reader = scope.spawn(move || read::parse_file(input, layout, options, send));
+            let reader =
+                scope.spawn(move || read::parse_file(input, layout, options, send, recycled));
             let mut written = Ok(());
             for batch in receive.iter() {
                 written = self.apply(tx, chain, &batch);
                 if written.is_err() {
                     break; // dropping the receiver stops the reader
                 }
+                let _ = recycle.send(batch);
             }
             drop(receive);
             let parsed = reader
@@ -452,7 +462,12 @@ pub(crate) fn run(
         // Self-references can point forwards in the file: resolved once every row is in.
         for (line, r) in &parsed.pending {
             if !parsed.own_keys.contains(&r.key) && !tx.exists(r.target, &r.key)? {
-                applier.problem(Location::Line(*line), r.column, &r.key, missing_message(r));
+                applier.problem(
+                    Location::Line(*line),
+                    r.column,
+                    &r.key,
+                    missing_message(r.target),
+                );
             }
         }
         tx.end_bulk()?;
@@ -495,8 +510,8 @@ pub(crate) fn run(
     })
 }
 
-fn missing_message(r: &Reference) -> String {
-    let hint = match r.target {
+fn missing_message(target: Kind) -> String {
+    let hint = match target {
         Kind::Organisations => "import organisations.csv with it first, or correct the code",
         Kind::Sites => "add the site to sites.csv, or correct the code",
         Kind::People => "add the person to people.csv, or correct the UUID",
@@ -504,7 +519,7 @@ fn missing_message(r: &Reference) -> String {
         Kind::Workstations => "add the workstation to workstations.csv, or correct the hostname",
         _ => "add it first, or correct the reference",
     };
-    format!("no such {} in the estate — {hint}", singular(r.target))
+    format!("no such {} in the estate — {hint}", singular(target))
 }
 
 fn singular(kind: Kind) -> &'static str {

@@ -291,8 +291,8 @@ impl Tx for PgTx<'_, '_> {
         // 1. References: one query per referenced kind for the whole batch.
         let mut wanted: HashMap<Kind, HashSet<&str>> = HashMap::new();
         for row in rows {
-            for r in &row.refs {
-                wanted.entry(r.target).or_default().insert(&r.key);
+            for (_, target, key) in row.refs(kind) {
+                wanted.entry(target).or_default().insert(key);
             }
         }
         let mut missing: HashMap<Kind, HashSet<String>> = HashMap::new();
@@ -302,10 +302,9 @@ impl Tx for PgTx<'_, '_> {
         let mut out: Vec<Option<Outcome>> = rows
             .iter()
             .map(|row| {
-                row.refs
-                    .iter()
-                    .position(|r| missing.get(&r.target).is_some_and(|m| m.contains(&r.key)))
-                    .map(Outcome::MissingRef)
+                row.refs(kind)
+                    .find(|(_, target, key)| missing.get(target).is_some_and(|m| m.contains(*key)))
+                    .map(|(col, _, _)| Outcome::MissingRef(col))
             })
             .collect();
         // 2. Existing records for the rest.

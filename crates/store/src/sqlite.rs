@@ -240,26 +240,26 @@ impl Tx for SqliteTx<'_> {
         let mut lookups: Vec<(Kind, rusqlite::Statement<'_>)> = Vec::new();
         let mut out = Vec::with_capacity(rows.len());
         'rows: for row in rows {
-            for (i, r) in row.refs.iter().enumerate() {
-                let known = &mut self.known[r.target as usize];
-                if known.contains(&r.key) {
+            for (col, target, key) in row.refs(kind) {
+                let known = &mut self.known[target as usize];
+                if known.contains(key) {
                     continue;
                 }
-                let n = match lookups.iter().position(|(k, _)| *k == r.target) {
+                let n = match lookups.iter().position(|(k, _)| *k == target) {
                     Some(n) => n,
                     None => {
-                        lookups.push((r.target, tx.prepare(&exists_sql(r.target))?));
+                        lookups.push((target, tx.prepare(&exists_sql(target))?));
                         lookups.len() - 1
                     }
                 };
-                if !lookups[n].1.exists([&r.key])? {
-                    out.push(Outcome::MissingRef(i));
+                if !lookups[n].1.exists([key])? {
+                    out.push(Outcome::MissingRef(col));
                     continue 'rows;
                 }
                 if known.len() > 100_000 {
                     known.clear();
                 }
-                known.insert(r.key.clone());
+                known.insert(key.to_owned());
             }
             if insert.execute(rusqlite::params_from_iter(binds(&row.values)))? == 1 {
                 out.push(Outcome::Created);

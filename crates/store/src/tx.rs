@@ -3,7 +3,7 @@
 
 use cardwatch_core::audit::AuditRecord;
 use cardwatch_core::card_status::CardStatus;
-use cardwatch_core::records::{display_key, Kind, Reference, Value};
+use cardwatch_core::records::{display_key, Kind, Value};
 
 use crate::import::{AuditChain, Location};
 use crate::{Change, StoreError};
@@ -15,8 +15,21 @@ pub(crate) struct Row {
     pub(crate) at: Location,
     /// Values in canonical column order.
     pub(crate) values: Vec<Value>,
-    /// References to other kinds that must exist.
-    pub(crate) refs: Vec<Reference>,
+}
+
+impl Row {
+    /// The references to other kinds this row makes, as (column index, target, key). A kind's
+    /// references to itself (an organisation's parent) are resolved by the import once the whole
+    /// file is in, since they may point forwards.
+    pub(crate) fn refs(&self, kind: Kind) -> impl Iterator<Item = (usize, Kind, &str)> {
+        kind.reference_columns()
+            .iter()
+            .filter(move |(_, target)| *target != kind)
+            .filter_map(|&(col, target)| match &self.values[col] {
+                Value::Text(key) => Some((col, target, key.as_str())),
+                _ => None,
+            })
+    }
 }
 
 /// What became of one row.
@@ -28,7 +41,7 @@ pub(crate) enum Outcome {
     Unchanged,
     /// The record changed; this is how it was.
     Updated { before: Vec<Value> },
-    /// The reference at this index into `Row::refs` names nothing; nothing was written.
+    /// The reference in this column names nothing; nothing was written.
     MissingRef(usize),
     /// The change breaks a rule (a card status the state machine refuses); nothing was written.
     Refused {

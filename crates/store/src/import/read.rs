@@ -7,9 +7,9 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::io::{self, Read};
 use std::path::Path;
-use std::sync::mpsc::SyncSender;
+use std::sync::mpsc::{Receiver, SyncSender};
 
-use cardwatch_core::records::{display_key, key_of, references_of, Kind, Record, Reference};
+use cardwatch_core::records::{display_key, key_of, references_of, Kind, Record, Reference, Value};
 use sha2::{Digest, Sha256};
 
 use super::{ImportInput, ImportOptions, ImportProblem, Location, Problems, BATCH};
@@ -156,6 +156,9 @@ struct Parser<'a> {
     file: &'a str,
     kind: Kind,
     send: SyncSender<Vec<Row>>,
+    /// Batches the writer has finished with. Their rows are freed here, on the thread that
+    /// allocated them: freeing across threads makes the allocator contend for its locks.
+    recycle: Receiver<Vec<Row>>,
     batch: Vec<Row>,
     /// Hash of each key seen so far → its line. A 64-bit hash keeps memory flat on national files;
     /// the chance of two different keys colliding among 2 million is about one in ten million.
@@ -200,11 +203,16 @@ impl Parser<'_> {
             }
         };
         let values = record.into_values();
-        let mut refs = references_of(self.kind, &values);
-        let key = key_of(self.kind, &values);
+        // The key is hashed part by part: no string is built for it on the common path.
         let mut h = DefaultHasher::new();
-        key.hash(&mut h);
+        for v in &values[..self.kind.key_len()] {
+            match v {
+                Value::Text(s) => s.hash(&mut h),
+                other => other.to_csv().hash(&mut h),
+            }
+        }
         if let Some(first) = self.seen.insert(h.finish(), line) {
+            let key = key_of(self.kind, &values);
             let key_cols: Vec<&str> = self.kind.columns()[..self.kind.key_len()]
                 .iter()
                 .map(|c| c.name)
@@ -221,16 +229,19 @@ impl Parser<'_> {
             self.problem(at, key_cols[0], fields[0], message);
             return Ok(());
         }
-        if refs.iter().any(|r| r.target == self.kind) {
-            self.parsed.own_keys.insert(key);
-            let (own, other): (Vec<_>, Vec<_>) =
-                refs.into_iter().partition(|r| r.target == self.kind);
-            self.parsed
-                .pending
-                .extend(own.into_iter().map(|r| (line, r)));
-            refs = other;
+        if self
+            .kind
+            .reference_columns()
+            .iter()
+            .any(|r| r.1 == self.kind)
+        {
+            self.parsed.own_keys.insert(key_of(self.kind, &values));
+            let own = references_of(self.kind, &values)
+                .into_iter()
+                .filter(|r| r.target == self.kind);
+            self.parsed.pending.extend(own.map(|r| (line, r)));
         }
-        self.batch.push(Row { at, values, refs });
+        self.batch.push(Row { at, values });
         if self.batch.len() >= BATCH {
             self.flush()?;
         }
@@ -241,7 +252,14 @@ impl Parser<'_> {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        let next = match self.recycle.try_recv() {
+            Ok(mut used) => {
+                used.clear();
+                used
+            }
+            Err(_) => Vec::with_capacity(BATCH),
+        };
+        let batch = std::mem::replace(&mut self.batch, next);
         self.send.send(batch).map_err(|_| Stopped)
     }
 }
@@ -253,11 +271,13 @@ pub(super) fn parse_file(
     layout: &Layout,
     options: &ImportOptions,
     send: SyncSender<Vec<Row>>,
+    recycle: Receiver<Vec<Row>>,
 ) -> Result<Parsed, StoreError> {
     let mut p = Parser {
         file: &input.name,
         kind: layout.kind,
         send,
+        recycle,
         batch: Vec::with_capacity(BATCH),
         seen: HashMap::default(),
         parsed: Parsed {
@@ -333,8 +353,13 @@ fn read_csv(
             p.file_problem(Location::Line(line), message);
             continue;
         }
-        let fields: Vec<&str> = layout.index.iter().map(|&i| &rec[i]).collect();
-        if p.row(Location::Line(line), line, &fields).is_err() {
+        // No kind has more than eight columns: the fields fit on the stack.
+        let mut fields = [""; 8];
+        for (f, &i) in fields.iter_mut().zip(&layout.index) {
+            *f = &rec[i];
+        }
+        let fields = &fields[..layout.index.len()];
+        if p.row(Location::Line(line), line, fields).is_err() {
             break;
         }
     }
