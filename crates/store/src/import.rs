@@ -384,12 +384,13 @@ impl Applier<'_> {
         input: &ImportInput,
         layout: &read::Layout,
         options: &ImportOptions,
+        loaded: &read::Loaded,
     ) -> Result<read::Parsed, StoreError> {
         let (send, receive) = sync_channel::<Vec<Row>>(AHEAD);
         let (recycle, recycled) = channel::<Vec<Row>>();
         std::thread::scope(|scope| {
-            let reader =
-                scope.spawn(move || read::parse_file(input, layout, options, send, recycled));
+            let reader = scope
+                .spawn(move || read::parse_file(input, layout, options, send, recycled, loaded));
             let mut written = Ok(());
             for batch in receive.iter() {
                 written = self.apply(tx, chain, &batch);
@@ -432,6 +433,7 @@ pub(crate) fn run(
     let (seq, hash) = tx.audit_head()?;
     let mut chain = AuditChain { seq, hash };
     let mut files = Vec::new();
+    let mut loaded: read::Loaded = Default::default();
     for (i, layout) in plan {
         let input = &inputs[i];
         let mut applier = Applier {
@@ -454,7 +456,7 @@ pub(crate) fn run(
         if let Some(p) = &options.progress {
             p.start(&input.name, input.len());
         }
-        let parsed = applier.run_file(tx, &mut chain, input, &layout, options);
+        let parsed = applier.run_file(tx, &mut chain, input, &layout, options, &loaded);
         if let Some(p) = &options.progress {
             p.finish();
         }
@@ -471,6 +473,15 @@ pub(crate) fn run(
             }
         }
         tx.end_bulk()?;
+        let slot = &mut loaded[layout.kind as usize];
+        *slot = Some(Arc::new(match slot.take() {
+            None => parsed.key_hashes,
+            Some(earlier) => {
+                let mut all = [&earlier[..], &parsed.key_hashes[..]].concat();
+                all.sort_unstable();
+                all
+            }
+        }));
         let mut report = applier.report;
         report.rows = parsed.rows;
         report.sha256 = parsed.sha256;

@@ -290,7 +290,7 @@ impl Tx for PgTx<'_, '_> {
     fn apply(&mut self, kind: Kind, rows: &[Row]) -> Result<Vec<Outcome>, StoreError> {
         // 1. References: one query per referenced kind for the whole batch.
         let mut wanted: HashMap<Kind, HashSet<&str>> = HashMap::new();
-        for row in rows {
+        for row in rows.iter().filter(|r| !r.refs_loaded) {
             for (_, target, key) in row.refs(kind) {
                 wanted.entry(target).or_default().insert(key);
             }
@@ -302,6 +302,9 @@ impl Tx for PgTx<'_, '_> {
         let mut out: Vec<Option<Outcome>> = rows
             .iter()
             .map(|row| {
+                if row.refs_loaded {
+                    return None;
+                }
                 row.refs(kind)
                     .find(|(_, target, key)| missing.get(target).is_some_and(|m| m.contains(*key)))
                     .map(|(col, _, _)| Outcome::MissingRef(col))
@@ -372,12 +375,23 @@ impl Tx for PgTx<'_, '_> {
         if !self.fresh || !bulk {
             return Ok(());
         }
-        // Filling an empty table from a large file: its foreign keys (which the import checks
-        // itself, row by row, to name the line) and secondary indexes go, and come back at the
-        // end in one pass each. Inside the transaction: a refused import restores them.
-        let fks = self.tx.query(
+        // Filling an empty table from a large file: its keys and indexes go, and come back at
+        // the end built in one pass each (a sort, not a B-tree insert per row). Its foreign keys
+        // are checked by the import itself, row by row, to name the line; the primary key's
+        // uniqueness by the reader's duplicate check. Foreign keys of other tables that point at
+        // this one must go with its primary key; those tables are empty, since this one is.
+        // All inside the transaction: a refused import restores everything.
+        let pk = self.tx.query_opt(
             "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
-             WHERE conrelid = $1::text::regclass AND contype = 'f'",
+             WHERE conrelid = $1::text::regclass AND contype = 'p'",
+            &[&table],
+        )?;
+        let fks = self.tx.query(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)
+             FROM pg_constraint
+             WHERE contype = 'f' AND (conrelid = $1::text::regclass
+                                      OR confrelid = $1::text::regclass)
+             ORDER BY conrelid = $1::text::regclass DESC, conname",
             &[&table],
         )?;
         let indexes = self.tx.query(
@@ -390,19 +404,29 @@ impl Tx for PgTx<'_, '_> {
         // ALTER TABLE refuses while deferred checks are queued: run them now.
         self.tx
             .batch_execute("SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED")?;
+        // Restored in this order: primary key, then indexes, then foreign keys.
+        let mut restore = Vec::new();
         for fk in &fks {
-            let (name, def): (String, String) = (fk.get(0), fk.get(1));
+            let (on, name, def): (String, String, String) = (fk.get(0), fk.get(1), fk.get(2));
             self.tx
-                .batch_execute(&format!("ALTER TABLE {table} DROP CONSTRAINT \"{name}\""))?;
-            self.dropped.push(format!(
-                "ALTER TABLE {table} ADD CONSTRAINT \"{name}\" {def}"
-            ));
+                .batch_execute(&format!("ALTER TABLE {on} DROP CONSTRAINT \"{name}\""))?;
+            restore.push(format!("ALTER TABLE {on} ADD CONSTRAINT \"{name}\" {def}"));
         }
         for ix in &indexes {
             let (name, def): (String, String) = (ix.get(0), ix.get(1));
             self.tx.batch_execute(&format!("DROP INDEX \"{name}\""))?;
-            self.dropped.push(def);
+            restore.insert(0, def);
         }
+        if let Some(pk) = pk {
+            let (name, def): (String, String) = (pk.get(0), pk.get(1));
+            self.tx
+                .batch_execute(&format!("ALTER TABLE {table} DROP CONSTRAINT \"{name}\""))?;
+            restore.insert(
+                0,
+                format!("ALTER TABLE {table} ADD CONSTRAINT \"{name}\" {def}"),
+            );
+        }
+        self.dropped = restore;
         self.bulk = Some(kind);
         Ok(())
     }

@@ -15,6 +15,11 @@ pub(crate) struct Row {
     pub(crate) at: Location,
     /// Values in canonical column order.
     pub(crate) values: Vec<Value>,
+    /// Every reference names a key that an earlier file of this import holds (by a 64-bit hash
+    /// of the key). PostgreSQL skips its lookup for such rows, leaving the rare false match to
+    /// its foreign keys, which are checked before commit; SQLite, whose foreign keys are off
+    /// during an import, always looks.
+    pub(crate) refs_loaded: bool,
 }
 
 impl Row {

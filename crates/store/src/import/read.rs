@@ -149,6 +149,24 @@ pub(super) struct Parsed {
     pub(super) pending: Vec<(u64, Reference)>,
     /// Keys of this file, for those self-references.
     pub(super) own_keys: HashSet<String>,
+    /// Hashes of every key in the file, sorted: later files' references are looked up here.
+    pub(super) key_hashes: Vec<u64>,
+}
+
+/// Hashes of the keys each kind's files in this import hold (sorted), so references to rows
+/// this import is writing can be recognised without asking the database.
+pub(super) type Loaded = [Option<std::sync::Arc<Vec<u64>>>; Kind::ALL.len()];
+
+/// The hash of a key, given its parts (the same for a key and a reference to it).
+fn key_hash<'v>(parts: impl IntoIterator<Item = &'v Value>) -> u64 {
+    let mut h = DefaultHasher::new();
+    for v in parts {
+        match v {
+            Value::Text(s) => s.hash(&mut h),
+            other => other.to_csv().hash(&mut h),
+        }
+    }
+    h.finish()
 }
 
 /// Validates rows and sends them on in batches.
@@ -163,6 +181,7 @@ struct Parser<'a> {
     /// Hash of each key seen so far → its line. A 64-bit hash keeps memory flat on national files;
     /// the chance of two different keys colliding among 2 million is about one in ten million.
     seen: HashMap<u64, u64, BuildHasherDefault<Prehashed>>,
+    loaded: &'a Loaded,
     parsed: Parsed,
 }
 
@@ -204,14 +223,8 @@ impl Parser<'_> {
         };
         let values = record.into_values();
         // The key is hashed part by part: no string is built for it on the common path.
-        let mut h = DefaultHasher::new();
-        for v in &values[..self.kind.key_len()] {
-            match v {
-                Value::Text(s) => s.hash(&mut h),
-                other => other.to_csv().hash(&mut h),
-            }
-        }
-        if let Some(first) = self.seen.insert(h.finish(), line) {
+        let hash = key_hash(&values[..self.kind.key_len()]);
+        if let Some(first) = self.seen.insert(hash, line) {
             let key = key_of(self.kind, &values);
             let key_cols: Vec<&str> = self.kind.columns()[..self.kind.key_len()]
                 .iter()
@@ -241,11 +254,34 @@ impl Parser<'_> {
                 .filter(|r| r.target == self.kind);
             self.parsed.pending.extend(own.map(|r| (line, r)));
         }
-        self.batch.push(Row { at, values });
+        let refs_loaded = self.refs_loaded(&values);
+        self.batch.push(Row {
+            at,
+            values,
+            refs_loaded,
+        });
         if self.batch.len() >= BATCH {
             self.flush()?;
         }
         Ok(())
+    }
+
+    /// Whether every reference of the row names a key that an earlier file of this import holds.
+    fn refs_loaded(&self, values: &[Value]) -> bool {
+        let mut any = false;
+        for &(col, target) in self.kind.reference_columns() {
+            if target == self.kind || values[col] == Value::Null {
+                continue;
+            }
+            let found = self.loaded[target as usize]
+                .as_ref()
+                .is_some_and(|keys| keys.binary_search(&key_hash([&values[col]])).is_ok());
+            if !found {
+                return false;
+            }
+            any = true;
+        }
+        any
     }
 
     fn flush(&mut self) -> Result<(), Stopped> {
@@ -272,6 +308,7 @@ pub(super) fn parse_file(
     options: &ImportOptions,
     send: SyncSender<Vec<Row>>,
     recycle: Receiver<Vec<Row>>,
+    loaded: &Loaded,
 ) -> Result<Parsed, StoreError> {
     let mut p = Parser {
         file: &input.name,
@@ -280,12 +317,14 @@ pub(super) fn parse_file(
         recycle,
         batch: Vec::with_capacity(BATCH),
         seen: HashMap::default(),
+        loaded,
         parsed: Parsed {
             sha256: String::new(),
             rows: 0,
             problems: Problems::default(),
             pending: Vec::new(),
             own_keys: HashSet::new(),
+            key_hashes: Vec::new(),
         },
     };
     let sha256 = if input.is_json() {
@@ -296,6 +335,10 @@ pub(super) fn parse_file(
     // A closed channel means the writer failed; its error is the one reported.
     let _ = p.flush();
     p.parsed.sha256 = sha256;
+    // Sorted hashes take a quarter of the map's memory and answer by binary search.
+    let mut hashes: Vec<u64> = std::mem::take(&mut p.seen).into_keys().collect();
+    hashes.sort_unstable();
+    p.parsed.key_hashes = hashes;
     Ok(p.parsed)
 }
 
