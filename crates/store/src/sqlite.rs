@@ -63,38 +63,21 @@ impl SqliteStore {
         })
     }
 
-    /// Runs `f` in an immediate (write-locking) transaction; commits on success.
+    /// Runs `f` in an immediate (write-locking) transaction; commits on success when `commit`.
+    ///
+    /// For a `bulk` import, SQLite's own foreign-key checks are off while it runs: the import
+    /// checks every reference itself (to report the line), so they would repeat each lookup.
+    /// They are back on before the connection is reused.
     fn write<T>(
         &self,
+        bulk: bool,
         commit: bool,
         f: impl FnOnce(&mut SqliteTx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.pool.get()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut stx = SqliteTx {
-            tx: &tx,
-            known: Default::default(),
-            dropped: Vec::new(),
-        };
-        let out = f(&mut stx)?;
-        if commit {
-            tx.commit()?;
-        } else {
-            tx.rollback()?;
+        if bulk {
+            conn.execute_batch("PRAGMA foreign_keys = OFF; PRAGMA cache_size = -65536;")?;
         }
-        Ok(out)
-    }
-
-    /// [`Self::write`] for bulk imports. The import checks every reference itself (to report
-    /// the line), so SQLite's own foreign-key checks would repeat each lookup: they are off for
-    /// the import's connection while it runs, and back on before the connection is reused.
-    fn bulk_write<T>(
-        &self,
-        commit: bool,
-        f: impl FnOnce(&mut SqliteTx<'_>) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let mut conn = self.pool.get()?;
-        conn.execute_batch("PRAGMA foreign_keys = OFF; PRAGMA cache_size = -65536;")?;
         let result = (|| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut stx = SqliteTx {
@@ -110,9 +93,10 @@ impl SqliteStore {
             }
             Ok(out)
         })();
-        if conn
-            .execute_batch("PRAGMA foreign_keys = ON; PRAGMA cache_size = -2000;")
-            .is_err()
+        if bulk
+            && conn
+                .execute_batch("PRAGMA foreign_keys = ON; PRAGMA cache_size = -2000;")
+                .is_err()
         {
             conn.discard();
         }
@@ -418,7 +402,7 @@ impl Store for SqliteStore {
         options: &ImportOptions,
         change: &Change,
     ) -> Result<ImportReport, StoreError> {
-        self.bulk_write(!options.check_only, |tx| {
+        self.write(true, !options.check_only, |tx| {
             import::run(tx, inputs, options, change)
         })
     }
@@ -455,7 +439,7 @@ impl Store for SqliteStore {
         reason: &str,
         change: &Change,
     ) -> Result<CardStatus, StoreError> {
-        self.write(true, |tx| {
+        self.write(false, true, |tx| {
             tx::set_card_status(tx, card.as_ref(), to, reason, change)
         })
     }
