@@ -216,7 +216,7 @@ pub struct ImportReport {
 
 /// A collector that keeps the first problems and counts the rest.
 #[derive(Default)]
-pub(crate) struct Problems {
+struct Problems {
     list: Vec<ImportProblem>,
     more: usize,
 }

@@ -90,6 +90,8 @@ impl PgStore {
             if commit {
                 tx.commit()?;
             } else {
+                // A check must fail where the commit would: run the deferred key checks.
+                tx.batch_execute("SET CONSTRAINTS ALL IMMEDIATE")?;
                 tx.rollback()?;
             }
             Ok(out)
