@@ -55,16 +55,21 @@ fn demo_files(dir: &Path) -> Vec<String> {
     files
 }
 
+/// `cardwatch import` of every file, as the user would type it.
+fn import_all(db: &str, files: &[String]) -> Output {
+    let mut args = vec!["import"];
+    args.extend(files.iter().map(String::as_str));
+    cardwatch(db, &args)
+}
+
 #[test]
 fn import_export_and_reimport() {
     let tmp = tempfile::tempdir().expect("tmp");
     let db = tmp.path().join("cw.sqlite").display().to_string();
     let files = demo_files(&tmp.path().join("demo"));
-    let mut args = vec!["import"];
-    args.extend(files.iter().map(String::as_str));
-    let first = ok(&cardwatch(&db, &args));
+    let first = ok(&import_all(&db, &files));
     assert!(first.contains("imported"), "{first}");
-    let again = ok(&cardwatch(&db, &args));
+    let again = ok(&import_all(&db, &files));
     assert!(
         !again.contains(" 1 new") && again.contains("0 new, 0 changed"),
         "{again}"
@@ -115,9 +120,7 @@ fn tampered_audit_exits_3_naming_the_record() {
     let db = tmp.path().join("cw.sqlite");
     let url = db.display().to_string();
     let files = demo_files(&tmp.path().join("demo"));
-    let mut args = vec!["import"];
-    args.extend(files.iter().map(String::as_str));
-    ok(&cardwatch(&url, &args));
+    ok(&import_all(&url, &files));
     assert!(edit_audit_with_sqlite3(&db), "edited the audit log");
     let out = cardwatch(&url, &["audit", "verify"]);
     assert_eq!(out.status.code(), Some(3));
@@ -145,9 +148,7 @@ fn card_status_rules_and_unknown_scheme() {
     let tmp = tempfile::tempdir().expect("tmp");
     let db = tmp.path().join("cw.sqlite").display().to_string();
     let files = demo_files(&tmp.path().join("demo"));
-    let mut args = vec!["import"];
-    args.extend(files.iter().map(String::as_str));
-    ok(&cardwatch(&db, &args));
+    ok(&import_all(&db, &files));
     let s = ok(&cardwatch(
         &db,
         &[

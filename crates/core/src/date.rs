@@ -118,9 +118,7 @@ impl Date {
         }
         Err(DateError::Layout)
     }
-}
 
-impl Date {
     /// The ISO form `yyyy-mm-dd` as bytes. Bulk import and export print millions of dates; this
     /// is several times faster than the formatting machinery.
     pub fn iso(self) -> [u8; 10] {

@@ -10,4 +10,5 @@ pub mod demo;
 pub mod estate;
 pub mod ids;
 pub mod records;
+pub mod renewal;
 pub mod vocab;

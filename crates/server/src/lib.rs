@@ -12,6 +12,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use cardwatch_core::date::Date;
+use cardwatch_core::renewal::Window;
 use cardwatch_store::{Store, StoreError};
 
 /// What handlers share.
@@ -130,11 +131,11 @@ async fn expiring_page(State(state): State<AppState>) -> Result<Html<String>, Fa
             0 => "expires today".to_owned(),
             d => format!("{d} days"),
         };
-        let class = match days {
-            d if d < 0 => "expired",
-            d if d <= 30 => "soon",
-            d if d <= 90 => "window",
-            _ => "",
+        let class = match Window::of(today, c.not_after) {
+            Window::Expired => "expired",
+            Window::Urgent => "soon",
+            Window::Renewable => "window",
+            Window::Valid => "",
         };
         let _ = writeln!(
             rows,

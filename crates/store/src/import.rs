@@ -351,16 +351,10 @@ impl Applier<'_> {
                         after: Some(values_json(self.kind, &row.values)),
                     });
                 }
-                Outcome::MissingRef(col) => {
-                    let column = self.kind.columns()[col].name;
-                    let target = self
-                        .kind
-                        .reference_columns()
-                        .iter()
-                        .find(|(c, _)| *c == col)
-                        .map_or(self.kind, |r| r.1);
-                    let key = row.values[col].to_csv();
-                    self.problem(row.at, column, &key, missing_message(target));
+                Outcome::MissingRef { column, target } => {
+                    let name = self.kind.columns()[column].name;
+                    let key = row.values[column].to_csv();
+                    self.problem(row.at, name, &key, missing_message(target));
                 }
                 Outcome::Refused { column, message } => {
                     let value = self
@@ -421,7 +415,7 @@ pub(crate) fn run(
     // given, and a wrong header is reported before any row is read.
     let mut plan = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
-        match read::header(input).and_then(|h| read::layout(input, &h, options.kind)) {
+        match read::header(input).and_then(|h| read::layout(input, h, options.kind)) {
             Ok(l) => plan.push((i, l)),
             Err(message) => problems.push(file_problem(&input.name, message)),
         }
@@ -451,10 +445,13 @@ pub(crate) fn run(
             },
             problems: Problems::default(),
         };
-        let bulk = input.len() >= options.bulk_from_bytes.unwrap_or(BULK_FROM_BYTES);
-        tx.begin_bulk(layout.kind, bulk)?;
+        let size = input.len();
+        tx.begin_bulk(
+            layout.kind,
+            size >= options.bulk_from_bytes.unwrap_or(BULK_FROM_BYTES),
+        )?;
         if let Some(p) = &options.progress {
-            p.start(&input.name, input.len());
+            p.start(&input.name, size);
         }
         let parsed = applier.run_file(tx, &mut chain, input, &layout, options, &loaded);
         if let Some(p) = &options.progress {

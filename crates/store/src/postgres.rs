@@ -81,7 +81,7 @@ impl PgStore {
             let mut tx = client.transaction()?;
             let mut ptx = PgTx {
                 tx: &mut tx,
-                known: HashSet::new(),
+                known: Default::default(),
                 fresh: false,
                 dropped: Vec::new(),
                 bulk: None,
@@ -207,15 +207,15 @@ fn copy_value(out: &mut Vec<u8>, v: &Value) {
         }
         Value::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
         Value::Bool(b) => out.push(if *b { b't' } else { b'f' }),
-        Value::Date(d) => out.extend_from_slice(d.to_string().as_bytes()),
+        Value::Date(d) => out.extend_from_slice(&d.iso()),
         Value::Timestamp(t) => out.extend_from_slice(t.to_string().as_bytes()),
     }
 }
 
 struct PgTx<'a, 'b> {
     tx: &'a mut Transaction<'b>,
-    /// Keys confirmed to exist, so a batch asks only about keys not seen before.
-    known: HashSet<(Kind, String)>,
+    /// Keys confirmed to exist, per kind, so a batch asks only about keys not seen before.
+    known: [HashSet<String>; Kind::ALL.len()],
     /// The table being filled was empty when its file began: every row is new (the reader has
     /// already refused duplicates), so nothing need be looked up.
     fresh: bool,
@@ -228,10 +228,8 @@ struct PgTx<'a, 'b> {
 impl PgTx<'_, '_> {
     /// Which of these keys of `kind` do not exist.
     fn missing(&mut self, kind: Kind, keys: HashSet<&str>) -> Result<HashSet<String>, StoreError> {
-        let ask: Vec<&str> = keys
-            .into_iter()
-            .filter(|k| !self.known.contains(&(kind, (*k).to_owned())))
-            .collect();
+        let known = &mut self.known[kind as usize];
+        let ask: Vec<&str> = keys.into_iter().filter(|k| !known.contains(*k)).collect();
         if ask.is_empty() {
             return Ok(HashSet::new());
         }
@@ -245,15 +243,16 @@ impl PgTx<'_, '_> {
             .into_iter()
             .map(|r| r.get(0))
             .collect();
-        if self.known.len() > 200_000 {
-            self.known.clear();
-        }
         let missing = ask
             .iter()
             .filter(|k| !found.contains(**k))
             .map(|k| (*k).to_owned())
             .collect();
-        self.known.extend(found.into_iter().map(|k| (kind, k)));
+        let known = &mut self.known[kind as usize];
+        if known.len() > 200_000 {
+            known.clear();
+        }
+        known.extend(found);
         Ok(missing)
     }
 
@@ -309,7 +308,7 @@ impl Tx for PgTx<'_, '_> {
                 }
                 row.refs(kind)
                     .find(|(_, target, key)| missing.get(target).is_some_and(|m| m.contains(*key)))
-                    .map(|(col, _, _)| Outcome::MissingRef(col))
+                    .map(|(column, target, _)| Outcome::MissingRef { column, target })
             })
             .collect();
         // 2. Existing records for the rest.
@@ -451,10 +450,8 @@ impl Tx for PgTx<'_, '_> {
 
     fn get(&mut self, kind: Kind, key: &str) -> Result<Option<Vec<Value>>, StoreError> {
         let query = format!(
-            "SELECT {} FROM {} WHERE {} FOR UPDATE",
-            select_list(kind, ""),
-            kind.name(),
-            sql::key_match(kind, Dialect::Postgres)
+            "{} FOR UPDATE",
+            sql::select_by_key(kind, &select_list(kind, ""), Dialect::Postgres)
         );
         match self.tx.query_opt(&query, &[&key])? {
             Some(row) => Ok(Some(read_values(kind, &row)?)),
@@ -479,11 +476,7 @@ impl Tx for PgTx<'_, '_> {
     }
 
     fn insert_audit(&mut self, records: &[StoredAudit]) -> Result<(), StoreError> {
-        let stmt = self.tx.prepare(
-            "INSERT INTO audit_log (seq, at, actor, action, entity_kind, entity_key, note, before,
-                                    after, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )?;
+        let stmt = self.tx.prepare(&sql::insert_audit(Dialect::Postgres))?;
         for s in records {
             let r = &s.record;
             self.tx.execute(
@@ -514,9 +507,6 @@ impl Tx for PgTx<'_, '_> {
         Ok(())
     }
 }
-
-const AUDIT_COLUMNS: &str =
-    "seq, at, actor, action, entity_kind, entity_key, note, before, after, prev_hash, hash";
 
 fn read_audit(r: &postgres::Row) -> Result<StoredAudit, postgres::Error> {
     Ok(StoredAudit {
@@ -616,7 +606,10 @@ impl Store for PgStore {
     fn audit_records(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredAudit>, StoreError> {
         let mut client = self.pool.get()?;
         let rows = client.query(
-            &format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"),
+            &format!(
+                "SELECT {} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+                sql::AUDIT_COLUMNS
+            ),
             &[&after_seq, &(limit as i64)],
         )?;
         Ok(rows.iter().map(read_audit).collect::<Result<_, _>>()?)
@@ -642,7 +635,7 @@ impl Store for PgStore {
         let mut failed = None;
         let rows = tx
             .query_raw(
-                &format!("SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY seq"),
+                &format!("SELECT {} FROM audit_log ORDER BY seq", sql::AUDIT_COLUMNS),
                 NO_PARAMS,
             )?
             .iterator()

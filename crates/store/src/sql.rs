@@ -14,13 +14,22 @@ impl Dialect {
     /// moments as unix seconds (the driver has no date types without extra crates), so its
     /// placeholders carry the conversion.
     pub(crate) fn param(self, ty: ColType, n: usize) -> String {
+        let p = self.plain_param(n);
         match (self, ty) {
-            (Dialect::Sqlite, _) => format!("?{n}"),
-            (Dialect::Postgres, ColType::Text) => format!("${n}::text"),
-            (Dialect::Postgres, ColType::Int) => format!("${n}::bigint"),
-            (Dialect::Postgres, ColType::Bool) => format!("${n}::boolean"),
-            (Dialect::Postgres, ColType::Date) => format!("${n}::text::date"),
-            (Dialect::Postgres, ColType::Timestamp) => format!("to_timestamp(${n}::bigint)"),
+            (Dialect::Sqlite, _) => p,
+            (Dialect::Postgres, ColType::Text) => format!("{p}::text"),
+            (Dialect::Postgres, ColType::Int) => format!("{p}::bigint"),
+            (Dialect::Postgres, ColType::Bool) => format!("{p}::boolean"),
+            (Dialect::Postgres, ColType::Date) => format!("{p}::text::date"),
+            (Dialect::Postgres, ColType::Timestamp) => format!("to_timestamp({p}::bigint)"),
+        }
+    }
+
+    /// The n-th parameter, sent as the column stores it.
+    fn plain_param(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => format!("?{n}"),
+            Dialect::Postgres => format!("${n}"),
         }
     }
 }
@@ -49,6 +58,28 @@ pub(crate) fn key_match(kind: Kind, d: Dialect) -> String {
         .map(|(i, c)| format!("{} = {}", ident(c.name), d.param(c.ty, i + 1)))
         .collect::<Vec<_>>()
         .join(" AND ")
+}
+
+/// `SELECT list FROM table WHERE` the key matches the first parameters.
+pub(crate) fn select_by_key(kind: Kind, list: &str, d: Dialect) -> String {
+    format!(
+        "SELECT {list} FROM {} WHERE {}",
+        kind.name(),
+        key_match(kind, d)
+    )
+}
+
+/// The audit log's columns, in the order records are written and read.
+pub(crate) const AUDIT_COLUMNS: &str =
+    "seq, at, actor, action, entity_kind, entity_key, note, before, after, prev_hash, hash";
+
+/// Appends one audit record (parameters in [`AUDIT_COLUMNS`] order).
+pub(crate) fn insert_audit(d: Dialect) -> String {
+    let params: Vec<String> = (1..=11).map(|n| d.plain_param(n)).collect();
+    format!(
+        "INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ({})",
+        params.join(", ")
+    )
 }
 
 /// `ORDER BY` over the key columns.

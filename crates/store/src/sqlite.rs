@@ -196,11 +196,12 @@ struct SqliteTx<'a> {
 }
 
 fn exists_sql(kind: Kind) -> String {
-    format!(
-        "SELECT 1 FROM {} WHERE {}",
-        kind.name(),
-        sql::key_match(kind, Dialect::Sqlite)
-    )
+    sql::select_by_key(kind, "1", Dialect::Sqlite)
+}
+
+fn select_sql(kind: Kind) -> String {
+    let list = sql::column_list(kind, |c, _| c.to_owned());
+    sql::select_by_key(kind, &list, Dialect::Sqlite)
 }
 
 impl SqliteTx<'_> {
@@ -215,12 +216,7 @@ impl Tx for SqliteTx<'_> {
         // Statements are prepared once per batch, not looked up in the cache once per row.
         let tx = self.tx;
         let mut insert = tx.prepare(&sql::insert(kind, Dialect::Sqlite))?;
-        let mut select = tx.prepare(&format!(
-            "SELECT {} FROM {} WHERE {}",
-            sql::column_list(kind, |c, _| c.to_owned()),
-            kind.name(),
-            sql::key_match(kind, Dialect::Sqlite)
-        ))?;
+        let mut select = tx.prepare(&select_sql(kind))?;
         let mut lookups: Vec<(Kind, rusqlite::Statement<'_>)> = Vec::new();
         let mut out = Vec::with_capacity(rows.len());
         'rows: for row in rows {
@@ -237,7 +233,10 @@ impl Tx for SqliteTx<'_> {
                     }
                 };
                 if !lookups[n].1.exists([key])? {
-                    out.push(Outcome::MissingRef(col));
+                    out.push(Outcome::MissingRef {
+                        column: col,
+                        target,
+                    });
                     continue 'rows;
                 }
                 if known.len() > 100_000 {
@@ -298,15 +297,9 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn get(&mut self, kind: Kind, key: &str) -> Result<Option<Vec<Value>>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM {} WHERE {}",
-            sql::column_list(kind, |c, _| c.to_owned()),
-            kind.name(),
-            sql::key_match(kind, Dialect::Sqlite)
-        );
         Ok(self
             .tx
-            .prepare_cached(&sql)?
+            .prepare_cached(&select_sql(kind))?
             .query_row([key], |r| read_values(kind, r))
             .optional()?)
     }
@@ -328,11 +321,9 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn insert_audit(&mut self, records: &[StoredAudit]) -> Result<(), StoreError> {
-        let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO audit_log (seq, at, actor, action, entity_kind, entity_key, note, before,
-                                    after, prev_hash, hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )?;
+        let mut stmt = self
+            .tx
+            .prepare_cached(&sql::insert_audit(Dialect::Sqlite))?;
         for s in records {
             let r = &s.record;
             stmt.execute(params![
@@ -360,9 +351,6 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 }
-
-const AUDIT_COLUMNS: &str =
-    "seq, at, actor, action, entity_kind, entity_key, note, before, after, prev_hash, hash";
 
 fn read_audit(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredAudit> {
     Ok(StoredAudit {
@@ -447,7 +435,8 @@ impl Store for SqliteStore {
     fn audit_records(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredAudit>, StoreError> {
         let conn = self.pool.get()?;
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+            "SELECT {} FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            sql::AUDIT_COLUMNS
         ))?;
         let rows = stmt.query_map(params![after_seq, limit as i64], read_audit)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -467,7 +456,8 @@ impl Store for SqliteStore {
                 Ok((r.get(0)?, r.get(1)?))
             })?;
         let mut stmt = tx.prepare(&format!(
-            "SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY rowid"
+            "SELECT {} FROM audit_log ORDER BY seq",
+            sql::AUDIT_COLUMNS
         ))?;
         let mut failed = None;
         let rows = stmt

@@ -46,8 +46,8 @@ pub(crate) enum Outcome {
     Unchanged,
     /// The record changed; this is how it was.
     Updated { before: Vec<Value> },
-    /// The reference in this column names nothing; nothing was written.
-    MissingRef(usize),
+    /// The reference in this column (to a record of `target`) names nothing; nothing was written.
+    MissingRef { column: usize, target: Kind },
     /// The change breaks a rule (a card status the state machine refuses); nothing was written.
     Refused {
         column: &'static str,

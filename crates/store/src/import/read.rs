@@ -16,20 +16,34 @@ use super::{ImportInput, ImportOptions, ImportProblem, Location, Problems, BATCH
 use crate::tx::Row;
 use crate::StoreError;
 
+/// A JSON document, read and parsed once when its header is looked at.
+pub(super) struct JsonDoc {
+    items: Vec<serde_json::Map<String, serde_json::Value>>,
+    sha256: String,
+}
+
+/// A file's column names, and for JSON the document they came from.
+pub(super) struct Header {
+    names: Vec<String>,
+    json: Option<JsonDoc>,
+}
+
 /// How a file's columns map onto its kind's canonical columns.
 pub(super) struct Layout {
     pub(super) kind: Kind,
     /// For each canonical column, its index in the file's rows.
     index: Vec<usize>,
+    json: Option<JsonDoc>,
 }
 
 /// Decides a file's kind and column layout from its header, or says exactly what is wrong.
 pub(super) fn layout(
     input: &ImportInput,
-    header: &[String],
+    header: Header,
     forced: Option<Kind>,
 ) -> Result<Layout, String> {
     let norm: Vec<String> = header
+        .names
         .iter()
         .map(|h| h.trim().to_ascii_lowercase())
         .collect();
@@ -41,25 +55,22 @@ pub(super) fn layout(
         Some(k) => k,
         None => {
             // The kind sharing most columns is the best guess for the message.
-            let best = Kind::ALL
+            let (shared, best) = Kind::ALL
                 .into_iter()
-                .max_by_key(|k| {
-                    k.columns()
+                .map(|k| {
+                    let shared = k
+                        .columns()
                         .iter()
-                        .filter(|c| norm.iter().any(|h| h == c.name))
-                        .count()
+                        .filter(|c| norm.iter().any(|h| h == c.name));
+                    (shared.count(), k)
                 })
-                .unwrap_or(Kind::Organisations);
-            let shared = best
-                .columns()
-                .iter()
-                .filter(|c| norm.iter().any(|h| h == c.name))
-                .count();
+                .max()
+                .unwrap_or((0, Kind::Organisations));
             if shared == 0 {
                 return Err(format!(
                     "cannot tell what this file holds from its header ({}) — the header must name \
                      the columns of one kind (see docs/IMPORT.md), or pass --kind",
-                    header.join(",")
+                    header.names.join(",")
                 ));
             }
             best
@@ -82,7 +93,11 @@ pub(super) fn layout(
         }
     }
     if problems.is_empty() {
-        Ok(Layout { kind, index })
+        Ok(Layout {
+            kind,
+            index,
+            json: header.json,
+        })
     } else {
         let names: Vec<&str> = kind.columns().iter().map(|c| c.name).collect();
         Err(format!(
@@ -94,14 +109,22 @@ pub(super) fn layout(
 }
 
 /// The column names of a file: its first CSV record, or the keys of its first JSON object.
-pub(super) fn header(input: &ImportInput) -> Result<Vec<String>, String> {
-    let reader = input.open().map_err(|e| e.to_string())?;
+pub(super) fn header(input: &ImportInput) -> Result<Header, String> {
+    let mut reader = input.open().map_err(|e| e.to_string())?;
     if input.is_json() {
-        let items = parse_json(reader)?;
-        return Ok(items
-            .first()
-            .map(|o| o.keys().cloned().collect())
-            .unwrap_or_default());
+        let mut bytes = Vec::new();
+        reader.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+        let items = parse_json(&bytes[..])?;
+        return Ok(Header {
+            names: items
+                .first()
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default(),
+            json: Some(JsonDoc {
+                items,
+                sha256: hex::encode(Sha256::digest(&bytes)),
+            }),
+        });
     }
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -109,10 +132,13 @@ pub(super) fn header(input: &ImportInput) -> Result<Vec<String>, String> {
         .from_reader(reader);
     let mut rec = csv::StringRecord::new();
     match rdr.read_record(&mut rec) {
-        Ok(true) => Ok(rec
-            .iter()
-            .map(|s| s.trim_start_matches('\u{feff}').to_owned())
-            .collect()),
+        Ok(true) => Ok(Header {
+            names: rec
+                .iter()
+                .map(|s| s.trim_start_matches('\u{feff}').to_owned())
+                .collect(),
+            json: None,
+        }),
         Ok(false) => Err("the file is empty — it needs a header line naming its columns".into()),
         Err(e) => Err(csv_message(&e)),
     }
@@ -327,10 +353,9 @@ pub(super) fn parse_file(
             key_hashes: Vec::new(),
         },
     };
-    let sha256 = if input.is_json() {
-        read_json(input, layout, &mut p)?
-    } else {
-        read_csv(input, layout, options, &mut p)?
+    let sha256 = match &layout.json {
+        Some(doc) => read_json(doc, layout.kind, &mut p),
+        None => read_csv(input, layout, options, &mut p)?,
     };
     // A closed channel means the writer failed; its error is the one reported.
     let _ = p.flush();
@@ -365,13 +390,12 @@ fn read_csv(
             Ok(true) => {}
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
-                if let csv::ErrorKind::Io(io) = e.kind() {
-                    return Err(StoreError::Io {
-                        path: input.name.clone().into(),
-                        source: io::Error::new(io.kind(), io.to_string()),
-                    });
+                let message = csv_message(&e);
+                if let csv::ErrorKind::Io(source) = e.into_kind() {
+                    let path = input.name.clone().into();
+                    return Err(StoreError::Io { path, source });
                 }
-                p.file_problem(Location::Line(line), csv_message(&e));
+                p.file_problem(Location::Line(line), message);
                 continue;
             }
         }
@@ -409,28 +433,11 @@ fn read_csv(
     Ok(hex::encode(rdr.into_inner().hasher.finalize()))
 }
 
-/// Reads a JSON array of objects (as `export --format json` writes) into the parser.
-fn read_json(
-    input: &ImportInput,
-    layout: &Layout,
-    p: &mut Parser<'_>,
-) -> Result<String, StoreError> {
-    let mut bytes = Vec::new();
-    input
-        .open()?
-        .read_to_end(&mut bytes)
-        .map_err(|source| StoreError::Io {
-            path: input.name.clone().into(),
-            source,
-        })?;
-    let items = match parse_json(&bytes[..]) {
-        Ok(items) => items,
-        Err(message) => {
-            p.file_problem(Location::File, message);
-            return Ok(hex::encode(Sha256::digest(&bytes)));
-        }
-    };
-    let columns = layout.kind.columns();
+/// Feeds a JSON array of objects (as `export --format json` writes) to the parser; returns
+/// the document's SHA-256.
+fn read_json(doc: &JsonDoc, kind: Kind, p: &mut Parser<'_>) -> String {
+    let items = &doc.items;
+    let columns = kind.columns();
     for (n, item) in items.iter().enumerate() {
         let n = n as u64 + 1;
         let at = Location::Item(n);
@@ -438,7 +445,7 @@ fn read_json(
             .keys()
             .find(|k| !columns.iter().any(|c| c.name == k.as_str()))
         {
-            let message = format!("{extra:?} is not a column of {} — remove it", layout.kind);
+            let message = format!("{extra:?} is not a column of {kind} — remove it");
             p.problem(at, extra, "", message);
             continue;
         }
@@ -456,7 +463,7 @@ fn read_json(
             break;
         }
     }
-    Ok(hex::encode(Sha256::digest(&bytes)))
+    doc.sha256.clone()
 }
 
 /// A reader that hashes what passes through it, so the file's SHA-256 costs no second read.
