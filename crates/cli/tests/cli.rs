@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 fn cardwatch(db: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cardwatch"))
@@ -197,13 +197,18 @@ fn get(addr: &str, path: &str) -> (u16, String) {
     (status, body)
 }
 
-#[test]
-fn serve_demo_answers_health_metrics_and_page() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+/// Starts `serve --demo` on a free port; returns the process and its address.
+fn serve_demo(db: &str, practices: &str) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cardwatch"))
         .env("RUST_LOG", "warn")
-        .args(["--database-url", &db, "serve", "--demo", "--practices", "2"])
+        .args([
+            "--database-url",
+            db,
+            "serve",
+            "--demo",
+            "--practices",
+            practices,
+        ])
         .args(["--bind", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -219,12 +224,24 @@ fn serve_demo_answers_health_metrics_and_page() {
         .and_then(|r| r.split('/').next())
         .unwrap_or_else(|| panic!("no URL in {line:?}"))
         .to_owned();
+    (child, addr)
+}
+
+fn stop(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn serve_demo_answers_health_metrics_and_page() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr) = serve_demo(&db, "2");
     let health = get(&addr, "/healthz");
     let metrics = get(&addr, "/metrics");
     let page = get(&addr, "/");
     let missing = get(&addr, "/nothing-here");
-    let _ = child.kill();
-    let _ = child.wait();
+    stop(child);
     assert_eq!(health.0, 200);
     assert!(health.1.contains("\"status\":\"ok\""), "{}", health.1);
     assert_eq!(metrics.0, 200);
@@ -241,4 +258,21 @@ fn serve_demo_answers_health_metrics_and_page() {
     assert_eq!(page.0, 200);
     assert!(page.1.contains("<td>CS"), "{}", page.1);
     assert_eq!(missing.0, 404);
+
+    // Started again on the same file with a bigger demo: the estate there is served, not
+    // topped up.
+    let (child, addr) = serve_demo(&db, "4");
+    let again = get(&addr, "/metrics");
+    stop(child);
+    assert!(
+        again.1.contains("cardwatch_audit_records 10"),
+        "{}",
+        again.1
+    );
+    let cards = |m: &str| {
+        m.lines()
+            .find(|l| l.starts_with("cardwatch_records{kind=\"cards\"}"))
+            .map(str::to_owned)
+    };
+    assert_eq!(cards(&again.1), cards(&metrics.1));
 }

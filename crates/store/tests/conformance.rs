@@ -402,6 +402,35 @@ fn wrong_field_count(db: &TestDb) {
     assert!(p.message.contains("4 fields but the header has 6"), "{p}");
 }
 
+fn json_bad_items_named_by_item(db: &TestDb) {
+    let text = r#"[
+  {"card_serial":"CS000003","holder_uuid":"555123456789","series":9,"status":"active","issued_on":"2024-01-10","last_used_on":null},
+  {"card_serial":"CS000004","holder_uuid":"555123456789","series":9,"status":"active","issued_on":"2024-01-10","last_used_on":null,"colour":"green"},
+  {"card_serial":"CS000005","holder_uuid":"555123456789","series":3,"status":"active","issued_on":"2024-01-10","last_used_on":null}
+]"#;
+    let p = rejected(db, "cards.json", text);
+    let at: Vec<(Location, &str)> = p
+        .iter()
+        .map(|p| (p.at, p.column.as_deref().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        at,
+        [(Location::Item(2), "colour"), (Location::Item(3), "series")]
+    );
+    assert!(
+        p[0].to_string().starts_with("cards.json: item 2: colour: "),
+        "{}",
+        p[0]
+    );
+}
+
+fn json_not_an_array(db: &TestDb) {
+    let p = rejected(db, "cards.json", "{\"card_serial\": \"CS000003\"}");
+    let p = one(&p);
+    assert_eq!(p.at, Location::File);
+    assert!(p.message.contains("not a JSON array of objects"), "{p}");
+}
+
 fn every_bad_row_listed(db: &TestDb) {
     let text = "card_serial,holder_uuid,series,status,issued_on,last_used_on
 CS000010,555123456789,11,active,2024-01-10,
@@ -502,6 +531,8 @@ on_both_backends!(
     missing_column,
     wrong_field_count,
     every_bad_row_listed,
+    json_bad_items_named_by_item,
+    json_not_an_array,
     audited,
     tamper_edit,
     tamper_delete,
