@@ -81,7 +81,7 @@ fn import_export_and_reimport() {
     let parsed: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
     assert!(parsed.as_array().is_some_and(|a| !a.is_empty()));
 
-    assert!(ok(&cardwatch(&db, &["audit", "verify"])).contains("intact: 10 records"));
+    assert!(ok(&cardwatch(&db, &["audit", "verify"])).contains("intact: 11 records"));
 }
 
 #[test]
@@ -251,7 +251,7 @@ fn serve_demo_answers_health_metrics_and_page() {
         metrics.1
     );
     assert!(
-        metrics.1.contains("cardwatch_audit_records 10"),
+        metrics.1.contains("cardwatch_audit_records 11"),
         "{}",
         metrics.1
     );
@@ -265,7 +265,7 @@ fn serve_demo_answers_health_metrics_and_page() {
     let again = get(&addr, "/metrics");
     stop(child);
     assert!(
-        again.1.contains("cardwatch_audit_records 10"),
+        again.1.contains("cardwatch_audit_records 11"),
         "{}",
         again.1
     );

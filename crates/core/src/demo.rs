@@ -425,6 +425,25 @@ fn practice(
             issued_on,
             last_used_on,
         }));
+        // Lockouts in the last 60 days: a locked card has one or more (some, repeatedly); a few
+        // others locked once and were unlocked.
+        let lockouts = if status == CardStatus::Locked {
+            rng.weighted(&[0, 50, 20, 20, 10])
+        } else {
+            usize::from(rng.chance(0.02))
+        };
+        let mut at = Timestamp::start_of(today).unix() - 60 * 86_400;
+        for n in 0..lockouts {
+            at += rng.range(3_600, 14 * 86_400);
+            let locked_at = Timestamp::from_unix(at.min(Timestamp::start_of(today).unix()));
+            let still_locked = status == CardStatus::Locked && n + 1 == lockouts;
+            emit(Record::Lockout(Lockout {
+                card_serial: card_serial.clone(),
+                locked_at,
+                unlocked_at: (!still_locked)
+                    .then(|| Timestamp::from_unix(locked_at.unix() + rng.range(600, 86_400))),
+            }));
+        }
         for purpose in [Purpose::Authentication, Purpose::Signing] {
             // Expiries spread over three years, with a tail already expired and a slice inside
             // the 90-day window.
@@ -455,6 +474,11 @@ fn practice(
 
         let pending = rng.chance(0.02);
         let removed = leaver && rng.chance(0.5);
+        let requested_on = if pending {
+            today.add_days(-rng.range(0, 30) as i32)
+        } else {
+            issued_on.add_days(-rng.range(0, 10) as i32)
+        };
         emit(Record::Position(Position {
             holder_uuid: uuid,
             ods_code: ods.clone(),
@@ -476,6 +500,7 @@ fn practice(
             } else {
                 PositionStatus::Active
             },
+            requested_on: Some(requested_on),
             approved_on: (!pending).then(|| issued_on.add_days(rng.range(0, 20) as i32).min(today)),
         }));
     }
@@ -483,6 +508,13 @@ fn practice(
     // Workstations: about one for every three staff, one canary and two pilots per site.
     let workstations = (staff / 3).max(1);
     let old_ia = rng.chance(0.15);
+    // Most practices update out of hours; some have broad-ring machines updating at lunchtime,
+    // inside core hours.
+    let window = must(CoreHours::parse(if rng.chance(0.1) {
+        "Wed 12:00-14:00"
+    } else {
+        "Tue 19:00-22:00"
+    }));
     for w in 0..workstations {
         let hostname = must(Hostname::parse(&format!(
             "{}-ws{:03}",
@@ -514,6 +546,7 @@ fn practice(
             last_seen: Some(Timestamp::from_unix(
                 Timestamp::start_of(today).unix() + 12 * 3600 - seen_ago,
             )),
+            update_window: Some(window.clone()),
         }));
         let ia = if old_ia && rng.chance(0.6) {
             "2.4.9.2"

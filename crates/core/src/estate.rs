@@ -127,6 +127,8 @@ pub struct Position {
     pub activity_codes: Vec<ActivityCode>,
     /// Approval state.
     pub status: PositionStatus,
+    /// When a sponsor asked for it.
+    pub requested_on: Option<Date>,
     /// When the RA approved it.
     pub approved_on: Option<Date>,
 }
@@ -146,6 +148,8 @@ pub struct Workstation {
     pub update_ring: UpdateRing,
     /// Last time an agent or import saw it.
     pub last_seen: Option<Timestamp>,
+    /// When updates may be installed (same form as core hours), if scheduled.
+    pub update_window: Option<CoreHours>,
 }
 
 /// A smartcard software component installed on a workstation.
@@ -190,6 +194,17 @@ pub struct Stock {
     pub quantity: u32,
     /// Minimum to keep.
     pub minimum: u32,
+}
+
+/// One time a card was locked (three wrong PINs), and when it was unlocked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Lockout {
+    /// The card.
+    pub card_serial: CardSerial,
+    /// When it locked.
+    pub locked_at: Timestamp,
+    /// When it was unlocked, if it has been.
+    pub unlocked_at: Option<Timestamp>,
 }
 
 /// A third-party service that acts with practice smartcards, and what it needs to work.

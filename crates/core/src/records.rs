@@ -66,6 +66,8 @@ pub enum Kind {
     Readers,
     /// `stock.csv`
     Stock,
+    /// `lockouts.csv`
+    Lockouts,
 }
 
 /// A reference from one record to another by natural key.
@@ -81,7 +83,7 @@ pub struct Reference {
 
 impl Kind {
     /// Every kind, in the order an import applies them (referenced kinds first).
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Organisations,
         Kind::Sites,
         Kind::People,
@@ -92,6 +94,7 @@ impl Kind {
         Kind::Software,
         Kind::Readers,
         Kind::Stock,
+        Kind::Lockouts,
     ];
 
     /// The plural name, used for files (`people.csv`) and database tables.
@@ -107,6 +110,7 @@ impl Kind {
             Kind::Software => "software",
             Kind::Readers => "readers",
             Kind::Stock => "stock",
+            Kind::Lockouts => "lockouts",
         }
     }
 
@@ -182,6 +186,7 @@ impl Kind {
                     col("role_name", T, false),
                     col("activity_codes", T, false),
                     col("status", T, true),
+                    col("requested_on", D, false),
                     col("approved_on", D, false),
                 ];
                 C
@@ -194,6 +199,7 @@ impl Kind {
                     col("os_build", T, false),
                     col("update_ring", T, true),
                     col("last_seen", Ts, false),
+                    col("update_window", T, false),
                 ];
                 C
             }
@@ -226,6 +232,14 @@ impl Kind {
                 ];
                 C
             }
+            Kind::Lockouts => {
+                const C: &[Column] = &[
+                    col("card_serial", T, true),
+                    col("locked_at", Ts, true),
+                    col("unlocked_at", Ts, false),
+                ];
+                C
+            }
         }
     }
 
@@ -243,6 +257,7 @@ impl Kind {
             Kind::Software => &[(0, Kind::Workstations)],
             Kind::Readers => &[(5, Kind::Sites), (4, Kind::Workstations)],
             Kind::Stock => &[(0, Kind::Sites)],
+            Kind::Lockouts => &[(0, Kind::Cards)],
         }
     }
 
@@ -250,7 +265,7 @@ impl Kind {
     pub const fn key_len(self) -> usize {
         match self {
             Kind::Certificates | Kind::Positions => 3,
-            Kind::Software | Kind::Stock => 2,
+            Kind::Software | Kind::Stock | Kind::Lockouts => 2,
             _ => 1,
         }
     }
@@ -356,6 +371,8 @@ pub enum Record {
     Reader(Reader),
     /// Stock.
     Stock(Stock),
+    /// A lockout of a card.
+    Lockout(Lockout),
 }
 
 /// Collects field errors while a row is parsed, so that every bad field is reported at once.
@@ -571,9 +588,18 @@ impl Record {
                 let role_name = p.text(3);
                 let activity_codes = p.list(4, ActivityCode::parse);
                 let status = p.vocab(5, PositionStatus::parse);
-                let approved_on = p.date(6);
-                all_some!(p, holder_uuid, ods_code, role_code, role_name, activity_codes, status, approved_on =>
-                    Record::Position(Position { holder_uuid, ods_code, role_code, role_name, activity_codes, status, approved_on }))
+                let requested_on = p.date(6);
+                let approved_on = p.date(7);
+                if let (Some(Some(r)), Some(Some(a))) = (requested_on, approved_on) {
+                    if a < r {
+                        p.fail(
+                            7,
+                            format!("approved before it was requested ({r}) — check both dates"),
+                        );
+                    }
+                }
+                all_some!(p, holder_uuid, ods_code, role_code, role_name, activity_codes, status, requested_on, approved_on =>
+                    Record::Position(Position { holder_uuid, ods_code, role_code, role_name, activity_codes, status, requested_on, approved_on }))
             }
             Kind::Workstations => {
                 let hostname = p.req(0, Hostname::parse);
@@ -587,8 +613,10 @@ impl Record {
                     p.vocab(4, UpdateRing::parse)
                 };
                 let last_seen = p.field(5, Timestamp::parse);
-                all_some!(p, hostname, site_ods, os, os_build, update_ring, last_seen =>
-                    Record::Workstation(Workstation { hostname, site_ods, os, os_build, update_ring, last_seen }))
+                // The same form as a site's core hours: the times updates may be installed.
+                let update_window = p.field(6, CoreHours::parse);
+                all_some!(p, hostname, site_ods, os, os_build, update_ring, last_seen, update_window =>
+                    Record::Workstation(Workstation { hostname, site_ods, os, os_build, update_ring, last_seen, update_window }))
             }
             Kind::Software => {
                 let hostname = p.req(0, Hostname::parse);
@@ -616,6 +644,21 @@ impl Record {
                 all_some!(p, site_ods, item, quantity, minimum =>
                     Record::Stock(Stock { site_ods, item, quantity, minimum }))
             }
+            Kind::Lockouts => {
+                let card_serial = p.req(0, CardSerial::parse);
+                let locked_at = p.req(1, Timestamp::parse);
+                let unlocked_at = p.field(2, Timestamp::parse);
+                if let (Some(l), Some(Some(u))) = (locked_at, unlocked_at) {
+                    if u < l {
+                        p.fail(
+                            2,
+                            format!("unlocked before it was locked ({l}) — check both times"),
+                        );
+                    }
+                }
+                all_some!(p, card_serial, locked_at, unlocked_at =>
+                    Record::Lockout(Lockout { card_serial, locked_at, unlocked_at }))
+            }
         }
     }
 
@@ -632,6 +675,7 @@ impl Record {
             Record::Software(_) => Kind::Software,
             Record::Reader(_) => Kind::Readers,
             Record::Stock(_) => Kind::Stock,
+            Record::Lockout(_) => Kind::Lockouts,
         }
     }
 
@@ -714,6 +758,7 @@ impl Record {
                 opt_str(p.role_name),
                 words(&p.activity_codes),
                 t(p.status.as_str()),
+                od(p.requested_on),
                 od(p.approved_on),
             ],
             Record::Workstation(w) => vec![
@@ -723,6 +768,9 @@ impl Record {
                 opt_str(w.os_build),
                 t(w.update_ring.as_str()),
                 w.last_seen.map_or(Value::Null, Value::Timestamp),
+                w.update_window
+                    .as_ref()
+                    .map_or(Value::Null, |h| Value::Text(h.to_string())),
             ],
             Record::Software(s) => vec![t(s.hostname), t(s.component), t(s.version)],
             Record::Reader(r) => vec![
@@ -739,6 +787,11 @@ impl Record {
                 t(s.item),
                 Value::Int(i64::from(s.quantity)),
                 Value::Int(i64::from(s.minimum)),
+            ],
+            Record::Lockout(l) => vec![
+                t(l.card_serial),
+                Value::Timestamp(l.locked_at),
+                l.unlocked_at.map_or(Value::Null, Value::Timestamp),
             ],
         }
     }
@@ -866,8 +919,26 @@ mod tests {
     }
 
     #[test]
+    fn times_in_order() {
+        let e = parse(Kind::Lockouts, "CS0001,2026-11-20T10:00,2026-11-20T09:00").unwrap_err();
+        assert_eq!(e[0].column, "unlocked_at");
+        assert!(e[0].message.contains("unlocked before it was locked"));
+        let e = parse(
+            Kind::Positions,
+            "012345678901,A81001,R8000,,,approved,2026-03-02,2026-03-01",
+        )
+        .unwrap_err();
+        assert_eq!(e[0].column, "approved_on");
+        let ok = parse(Kind::Lockouts, "cs0001,2026-11-20T10:00,").unwrap();
+        assert_eq!(
+            key_of(Kind::Lockouts, &ok.values()),
+            "CS0001\u{1f}2026-11-20T10:00:00Z"
+        );
+    }
+
+    #[test]
     fn empty_ring_means_broad() {
-        let r = parse(Kind::Workstations, "WS1,A81001,Windows 11,22631,,").unwrap();
+        let r = parse(Kind::Workstations, "WS1,A81001,Windows 11,22631,,,").unwrap();
         assert_eq!(r.values()[4], Value::Text("broad".into()));
     }
 }

@@ -542,5 +542,6 @@ fn singular(kind: Kind) -> &'static str {
         Kind::Software => "software",
         Kind::Readers => "reader",
         Kind::Stock => "stock item",
+        Kind::Lockouts => "lockout",
     }
 }

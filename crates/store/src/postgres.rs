@@ -20,11 +20,18 @@ use crate::sql::{self, ident, Dialect};
 use crate::tx::{self, check_update, Outcome, Row, Tx};
 use crate::{AuditVerdict, Backend, Change, ExpiringCertificate, Store, StoreError};
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "estate",
-    include_str!("../migrations/postgres/0001_estate.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "estate",
+        include_str!("../migrations/postgres/0001_estate.sql"),
+    ),
+    (
+        2,
+        "prevent",
+        include_str!("../migrations/postgres/0002_prevent.sql"),
+    ),
+];
 
 /// Any number, so long as no other program's advisory lock uses it: serialises migrations when
 /// several Cardwatch processes start at once.

@@ -19,11 +19,18 @@ use crate::sql::{self, Dialect};
 use crate::tx::{self, check_update, Outcome, Row, Tx};
 use crate::{AuditVerdict, Backend, Change, ExpiringCertificate, Store, StoreError};
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "estate",
-    include_str!("../migrations/sqlite/0001_estate.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "estate",
+        include_str!("../migrations/sqlite/0001_estate.sql"),
+    ),
+    (
+        2,
+        "prevent",
+        include_str!("../migrations/sqlite/0002_prevent.sql"),
+    ),
+];
 
 /// A Cardwatch store in an SQLite file.
 pub(crate) struct SqliteStore {

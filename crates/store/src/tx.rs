@@ -149,6 +149,19 @@ pub(crate) fn set_card_status(
         return Ok(to);
     }
     tx.update(Kind::Cards, &after)?;
+    if to == CardStatus::Locked {
+        // Each lock is kept as a lockout, which the repeated-lockouts health check counts.
+        let lockout = Row {
+            at: Location::File,
+            values: vec![
+                Value::Text(card.to_owned()),
+                Value::Timestamp(change.at),
+                Value::Null,
+            ],
+            refs_loaded: true,
+        };
+        tx.apply(Kind::Lockouts, std::slice::from_ref(&lockout))?;
+    }
     let (seq, hash) = tx.audit_head()?;
     let mut chain = AuditChain { seq, hash };
     chain.append(
