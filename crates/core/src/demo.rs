@@ -425,16 +425,16 @@ fn practice(
             issued_on,
             last_used_on,
         }));
-        // Lockouts in the last 60 days: a locked card has one or more (some, repeatedly); a few
+        // Lockouts in the last 30 days: a locked card has one or more (some, repeatedly); a few
         // others locked once and were unlocked.
         let lockouts = if status == CardStatus::Locked {
             rng.weighted(&[0, 50, 20, 20, 10])
         } else {
             usize::from(rng.chance(0.02))
         };
-        let mut at = Timestamp::start_of(today).unix() - 60 * 86_400;
+        let mut at = Timestamp::start_of(today).unix() - 30 * 86_400;
         for n in 0..lockouts {
-            at += rng.range(3_600, 14 * 86_400);
+            at += rng.range(3_600, 7 * 86_400);
             let locked_at = Timestamp::from_unix(at.min(Timestamp::start_of(today).unix()));
             let still_locked = status == CardStatus::Locked && n + 1 == lockouts;
             emit(Record::Lockout(Lockout {

@@ -5,9 +5,11 @@
 
 pub mod audit;
 pub mod card_status;
+pub mod catalogue;
 pub mod date;
 pub mod demo;
 pub mod estate;
+pub mod health;
 pub mod ids;
 pub mod records;
 pub mod renewal;

@@ -1,0 +1,969 @@
+//! Health checks: pure rules over the whole estate, each turning a known cause of smartcard
+//! failure into a finding before it stops a clinic. Every finding names its rule, how serious it
+//! is, what it is about, where, who should act, by when, why, and the fix in plain words.
+//!
+//! Findings are recomputed from the estate each time, never kept by hand: a fixed condition
+//! simply stops producing its finding. A finding's id is its rule and subject, so that what a
+//! person decided about it (acknowledged, snoozed) still applies on the next run; rules that
+//! escalate (a certificate's 90 → 30 → 7 days → expired) have one rule id per step, so a snooze
+//! of the early warning never hides the later one.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::card_status::CardStatus;
+use crate::catalogue::{Catalogue, Presence, Version};
+use crate::date::{Date, Timestamp};
+use crate::estate::*;
+use crate::ids::ActivityCode;
+use crate::vocab::{HashAlgorithm, PositionStatus, Purpose, ReaderStatus, UpdateRing};
+
+macro_rules! ordered_words {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal,)+ }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum $name { $($(#[$vdoc])* $variant,)+ }
+
+        impl $name {
+            /// Every value, in order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The text form.
+            pub const fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text,)+ }
+            }
+
+            /// Parses the text form (any case).
+            pub fn parse(s: &str) -> Result<$name, String> {
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
+                    .ok_or_else(|| format!(
+                        "{s:?} is not one of: {}",
+                        $name::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+                    ))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.pad(self.as_str())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+
+ordered_words!(
+    /// How serious a finding is, least first.
+    Severity {
+        /// Worth knowing; act when convenient.
+        Info = "info",
+        /// Will cause trouble if left.
+        Warning = "warning",
+        /// Act this week.
+        Urgent = "urgent",
+        /// Stopping someone working now.
+        Critical = "critical",
+    }
+);
+
+impl Severity {
+    /// One step more serious (critical stays critical).
+    pub fn raised(self) -> Severity {
+        match self {
+            Severity::Info => Severity::Warning,
+            Severity::Warning => Severity::Urgent,
+            _ => Severity::Critical,
+        }
+    }
+}
+
+ordered_words!(
+    /// Who should act on a finding.
+    Owner {
+        /// The card holder.
+        Holder = "holder",
+        /// The practice manager.
+        PracticeManager = "practice_manager",
+        /// IT support.
+        It = "it",
+        /// The Registration Authority.
+        Ra = "ra",
+    }
+);
+
+ordered_words!(
+    /// What a finding is about.
+    SubjectKind {
+        /// A smartcard.
+        Card = "card",
+        /// A person.
+        Person = "person",
+        /// A workstation.
+        Workstation = "workstation",
+        /// A reader.
+        Reader = "reader",
+        /// A site.
+        Site = "site",
+    }
+);
+
+/// One problem found in the estate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Stable id: the rule and the subject (`cert-signing-30d/CS0000000042`).
+    pub id: String,
+    /// The rule that found it.
+    pub rule: &'static str,
+    /// How serious.
+    pub severity: Severity,
+    /// What kind of thing it is about.
+    pub subject_kind: SubjectKind,
+    /// Which one (card serial, UUID, hostname, reader serial, site ODS).
+    pub subject: String,
+    /// The site it belongs to.
+    pub site: String,
+    /// Who should act.
+    pub owner: Owner,
+    /// By when.
+    pub due: Date,
+    /// Why it matters, in one line.
+    pub why: String,
+    /// What to do, in plain words.
+    pub fix: String,
+}
+
+/// The limits the rules use; every one can be changed in the configuration's `[health]` table.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Thresholds {
+    /// Days before expiry that users may self-renew (and are prompted at each login).
+    pub renewal_window_days: i32,
+    /// Days before expiry that a certificate is urgent.
+    pub soon_days: i32,
+    /// Days before expiry that a certificate is about to stop someone working.
+    pub imminent_days: i32,
+    /// Days without use that make an active card dormant.
+    pub dormant_days: i32,
+    /// Lockouts within `lockout_window_days` that count as repeated.
+    pub lockouts: usize,
+    /// The window for repeated lockouts, in days.
+    pub lockout_window_days: i32,
+    /// Working days a role request may wait for RA approval.
+    pub approval_working_days: i32,
+    /// Spare readers each site should keep.
+    pub min_spare_readers: usize,
+    /// Trained local smartcard admins each site should have.
+    pub min_local_admins: usize,
+    /// Activity codes that make a position's holder someone who must sign (prescribers).
+    pub prescribing_activities: Vec<String>,
+}
+
+impl Default for Thresholds {
+    fn default() -> Thresholds {
+        Thresholds {
+            renewal_window_days: 90,
+            soon_days: 30,
+            imminent_days: 7,
+            dormant_days: 90,
+            lockouts: 3,
+            lockout_window_days: 30,
+            approval_working_days: 10,
+            min_spare_readers: 2,
+            min_local_admins: 2,
+            // Independent and supplementary prescribing, verifying and dispensing prescriptions.
+            prescribing_activities: ["B0420", "B0440", "B0068", "B0058", "B0570"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+}
+
+impl Thresholds {
+    /// Refuses limits that make no sense, naming the setting.
+    pub fn validate(&self) -> Result<(), String> {
+        let days = [
+            ("renewal_window_days", self.renewal_window_days),
+            ("soon_days", self.soon_days),
+            ("imminent_days", self.imminent_days),
+            ("dormant_days", self.dormant_days),
+            ("lockout_window_days", self.lockout_window_days),
+            ("approval_working_days", self.approval_working_days),
+        ];
+        if let Some((name, n)) = days.iter().find(|(_, n)| !(1..=3650).contains(n)) {
+            return Err(format!(
+                "health.{name} = {n}: must be 1 to 3650 days — fix the configuration"
+            ));
+        }
+        if !(self.imminent_days < self.soon_days && self.soon_days < self.renewal_window_days) {
+            return Err(format!(
+                "health: imminent_days ({}) < soon_days ({}) < renewal_window_days ({}) must hold — fix the configuration",
+                self.imminent_days, self.soon_days, self.renewal_window_days
+            ));
+        }
+        if self.lockouts == 0 {
+            return Err("health.lockouts must be at least 1 — fix the configuration".into());
+        }
+        if let Some(bad) = self
+            .prescribing_activities
+            .iter()
+            .find(|c| ActivityCode::parse(c).is_err())
+        {
+            return Err(format!(
+                "health.prescribing_activities: {bad:?} is not an activity code (B and four digits)"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The whole estate as the rules read it.
+#[derive(Clone, Debug, Default)]
+pub struct Estate {
+    /// Sites.
+    pub sites: Vec<Site>,
+    /// People.
+    pub people: Vec<Person>,
+    /// Cards.
+    pub cards: Vec<Card>,
+    /// Certificates.
+    pub certificates: Vec<Certificate>,
+    /// Positions.
+    pub positions: Vec<Position>,
+    /// Workstations.
+    pub workstations: Vec<Workstation>,
+    /// Installed software.
+    pub software: Vec<Software>,
+    /// Readers.
+    pub readers: Vec<Reader>,
+    /// Stock.
+    pub stock: Vec<Stock>,
+    /// Lockouts.
+    pub lockouts: Vec<Lockout>,
+}
+
+/// Everything a check needs besides the estate.
+#[derive(Clone, Copy, Debug)]
+pub struct Context<'a> {
+    /// The day the check is made.
+    pub today: Date,
+    /// What is current and retired.
+    pub catalogue: &'a Catalogue,
+    /// The limits.
+    pub thresholds: &'a Thresholds,
+}
+
+/// Cards in these states are still their holder's card: their certificates and series matter.
+fn in_use(status: CardStatus) -> bool {
+    matches!(
+        status,
+        CardStatus::Active | CardStatus::Locked | CardStatus::Blocked
+    )
+}
+
+struct Out {
+    today: Date,
+    findings: Vec<Finding>,
+}
+
+impl Out {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        rule: &'static str,
+        severity: Severity,
+        subject_kind: SubjectKind,
+        subject: &str,
+        site: &str,
+        owner: Owner,
+        due: Date,
+        why: String,
+        fix: String,
+    ) {
+        self.findings.push(Finding {
+            id: format!("{rule}/{subject}"),
+            rule,
+            severity,
+            subject_kind,
+            subject: subject.to_owned(),
+            site: site.to_owned(),
+            owner,
+            due: due.max(self.today),
+            why,
+            fix,
+        });
+    }
+}
+
+/// Runs every rule over the estate: findings ordered by site, most serious first, then rule and
+/// subject.
+pub fn check(estate: &Estate, cx: &Context<'_>) -> Vec<Finding> {
+    let mut out = Out {
+        today: cx.today,
+        findings: Vec::new(),
+    };
+    let people: HashMap<&str, &Person> =
+        estate.people.iter().map(|p| (p.uuid.as_str(), p)).collect();
+    let prescribers = prescribers(estate, cx.thresholds);
+    certificates(estate, cx, &people, &prescribers, &mut out);
+    cards(estate, cx, &people, &prescribers, &mut out);
+    leavers_and_requests(estate, cx, &people, &mut out);
+    workstations(estate, cx, &mut out);
+    sites(estate, cx, &mut out);
+    let mut findings = out.findings;
+    findings.sort_by(|a, b| {
+        (a.site.as_str(), b.severity, a.rule, a.subject.as_str()).cmp(&(
+            b.site.as_str(),
+            a.severity,
+            b.rule,
+            b.subject.as_str(),
+        ))
+    });
+    findings
+}
+
+/// Holders of an active or approved position carrying a prescribing activity code.
+fn prescribers<'a>(estate: &'a Estate, t: &Thresholds) -> HashSet<&'a str> {
+    estate
+        .positions
+        .iter()
+        .filter(|p| matches!(p.status, PositionStatus::Active | PositionStatus::Approved))
+        .filter(|p| {
+            p.activity_codes
+                .iter()
+                .any(|a| t.prescribing_activities.iter().any(|c| c == a.as_str()))
+        })
+        .map(|p| p.holder_uuid.as_str())
+        .collect()
+}
+
+fn certificates(
+    estate: &Estate,
+    cx: &Context<'_>,
+    people: &HashMap<&str, &Person>,
+    prescribers: &HashSet<&str>,
+    out: &mut Out,
+) {
+    let t = cx.thresholds;
+    let cards: HashMap<&str, &Card> = estate
+        .cards
+        .iter()
+        .filter(|c| in_use(c.status))
+        .map(|c| (c.card_serial.as_str(), c))
+        .collect();
+    // A renewed certificate sits beside the one it replaced: judge the newest of each purpose.
+    let mut newest: HashMap<(&str, Purpose), &Certificate> = HashMap::new();
+    for c in &estate.certificates {
+        if !cards.contains_key(c.card_serial.as_str()) {
+            continue;
+        }
+        newest
+            .entry((c.card_serial.as_str(), c.purpose))
+            .and_modify(|best| {
+                if c.not_after > best.not_after {
+                    *best = c;
+                }
+            })
+            .or_insert(c);
+    }
+    for ((serial, purpose), cert) in newest {
+        let card = cards[serial];
+        let holder = card.holder_uuid.as_str();
+        let site = people.get(holder).map_or("", |p| p.site_ods.as_str());
+        let prescriber = prescribers.contains(holder);
+        if purpose == Purpose::Signing && prescriber && cert.hash_algorithm == HashAlgorithm::Sha1 {
+            out.push(
+                "sha1-signing-prescriber",
+                Severity::Urgent,
+                SubjectKind::Card,
+                serial,
+                site,
+                Owner::Ra,
+                cx.today.add_days(7),
+                format!("the signing certificate of a prescriber ({holder}) uses SHA-1; electronic prescriptions need SHA-256"),
+                "issue a card of series 8 or later with a SHA-256 signing certificate (RA, in person)".into(),
+            );
+        }
+        let days = cx.today.days_until(cert.not_after);
+        let (step, severity, owner, fix) = if days < 0 {
+            (
+                "expired",
+                Severity::Critical,
+                Owner::Ra,
+                "book the holder in person with an RA Manager or RA Agent to renew it: expired certificates cannot be self-renewed".to_owned(),
+            )
+        } else if days <= t.imminent_days {
+            (
+                "7d",
+                Severity::Urgent,
+                Owner::Holder,
+                "self-renew today: sign in on a connected workstation and accept the renewal prompt (a Sponsor or Local Smartcard Administrator can help); once expired it needs an RA in person".to_owned(),
+            )
+        } else if days <= t.soon_days {
+            (
+                "30d",
+                Severity::Warning,
+                Owner::Holder,
+                "self-renew this week: sign in on a connected workstation and accept the renewal prompt".to_owned(),
+            )
+        } else if days <= t.renewal_window_days {
+            (
+                "90d",
+                Severity::Info,
+                Owner::Holder,
+                "self-renew now, at the next sign-in prompt — no RA visit needed while inside the window".to_owned(),
+            )
+        } else {
+            continue;
+        };
+        // Prescribers' signing certificates are judged a level higher: without them no
+        // prescription is signed.
+        let severity = if purpose == Purpose::Signing && prescriber {
+            severity.raised()
+        } else {
+            severity
+        };
+        let rule = match (purpose, step) {
+            (Purpose::Authentication, "expired") => "cert-authentication-expired",
+            (Purpose::Authentication, "7d") => "cert-authentication-7d",
+            (Purpose::Authentication, "30d") => "cert-authentication-30d",
+            (Purpose::Authentication, _) => "cert-authentication-90d",
+            (Purpose::Signing, "expired") => "cert-signing-expired",
+            (Purpose::Signing, "7d") => "cert-signing-7d",
+            (Purpose::Signing, "30d") => "cert-signing-30d",
+            (Purpose::Signing, _) => "cert-signing-90d",
+        };
+        let what = match purpose {
+            Purpose::Authentication => "authentication certificate (sign-in)",
+            Purpose::Signing if prescriber => "signing certificate of a prescriber",
+            Purpose::Signing => "signing certificate",
+        };
+        let why = if days < 0 {
+            format!("{what} expired on {}", cert.not_after)
+        } else {
+            format!("{what} expires on {} ({days} days)", cert.not_after)
+        };
+        let due = if days < 0 { cx.today } else { cert.not_after };
+        out.push(
+            rule,
+            severity,
+            SubjectKind::Card,
+            serial,
+            site,
+            owner,
+            due,
+            why,
+            fix,
+        );
+    }
+}
+
+fn cards(
+    estate: &Estate,
+    cx: &Context<'_>,
+    people: &HashMap<&str, &Person>,
+    prescribers: &HashSet<&str>,
+    out: &mut Out,
+) {
+    let t = cx.thresholds;
+    let mut lockouts: HashMap<&str, usize> = HashMap::new();
+    let since = Timestamp::start_of(cx.today.add_days(1 - t.lockout_window_days));
+    for l in &estate.lockouts {
+        if l.locked_at >= since {
+            *lockouts.entry(l.card_serial.as_str()).or_default() += 1;
+        }
+    }
+    for card in estate.cards.iter().filter(|c| in_use(c.status)) {
+        let serial = card.card_serial.as_str();
+        let holder = card.holder_uuid.as_str();
+        let site = people.get(holder).map_or("", |p| p.site_ods.as_str());
+        if let Some(series) = cx.catalogue.series(card.series.number()) {
+            match series.stops_working {
+                Some(stop) if stop <= cx.today => out.push(
+                    "series-retired",
+                    Severity::Critical,
+                    SubjectKind::Card,
+                    serial,
+                    site,
+                    Owner::Ra,
+                    cx.today,
+                    format!("series {} ({}) cards stopped working on {stop}", series.series, series.maker),
+                    "issue a replacement card of a current series (RA, in person) and cancel this one".into(),
+                ),
+                Some(stop) => out.push(
+                    "series-retiring",
+                    if cx.today.days_until(stop) <= t.renewal_window_days { Severity::Urgent } else { Severity::Warning },
+                    SubjectKind::Card,
+                    serial,
+                    site,
+                    Owner::Ra,
+                    stop,
+                    format!("series {} ({}) cards stop working on {stop}", series.series, series.maker),
+                    "book a replacement card of a current series before that date (RA, in person)".into(),
+                ),
+                None => {}
+            }
+            if !series.sign && prescribers.contains(holder) {
+                out.push(
+                    "series-cannot-sign",
+                    Severity::Urgent,
+                    SubjectKind::Card,
+                    serial,
+                    site,
+                    Owner::Ra,
+                    cx.today.add_days(7),
+                    format!(
+                        "a prescriber holds a series {} card, which cannot sign",
+                        series.series
+                    ),
+                    "issue a card that can sign (series 8 or 9) so prescriptions can be signed"
+                        .into(),
+                );
+            }
+        }
+        if let Some(&n) = lockouts.get(serial) {
+            if n >= t.lockouts {
+                out.push(
+                    "repeated-lockouts",
+                    Severity::Warning,
+                    SubjectKind::Card,
+                    serial,
+                    site,
+                    Owner::PracticeManager,
+                    cx.today.add_days(7),
+                    format!("locked {n} times in the last {} days", t.lockout_window_days),
+                    "talk to the holder: check the PIN they use and the card on another reader; set up self-service unlock (needs an email on their profile)".into(),
+                );
+            }
+        }
+        if card.status == CardStatus::Active {
+            let last = card.last_used_on.unwrap_or(card.issued_on);
+            let idle = last.days_until(cx.today);
+            if idle >= t.dormant_days {
+                out.push(
+                    "card-dormant",
+                    Severity::Info,
+                    SubjectKind::Card,
+                    serial,
+                    site,
+                    Owner::PracticeManager,
+                    cx.today.add_days(30),
+                    format!("not used for {idle} days (since {last})"),
+                    "check the holder still needs it; if not, ask the RA to cancel it".into(),
+                );
+            }
+        }
+    }
+}
+
+/// Working days (Monday to Friday) from `from` to `to`, not counting `from`.
+fn working_days_between(from: Date, to: Date) -> i32 {
+    let mut n = 0;
+    let mut d = from;
+    while d < to {
+        d = d.add_days(1);
+        if d.weekday() < 5 {
+            n += 1;
+        }
+    }
+    n
+}
+
+fn leavers_and_requests(
+    estate: &Estate,
+    cx: &Context<'_>,
+    people: &HashMap<&str, &Person>,
+    out: &mut Out,
+) {
+    let gone = |uuid: &str| {
+        people
+            .get(uuid)
+            .and_then(|p| p.employment_end)
+            .is_some_and(|end| end < cx.today)
+    };
+    for card in &estate.cards {
+        let holder = card.holder_uuid.as_str();
+        if in_use(card.status) && gone(holder) {
+            let p = people[holder];
+            out.push(
+                "leaver-card",
+                Severity::Urgent,
+                SubjectKind::Card,
+                card.card_serial.as_str(),
+                p.site_ods.as_str(),
+                Owner::Ra,
+                cx.today,
+                format!(
+                    "the holder left on {} and the card is still {}",
+                    p.employment_end.unwrap_or(cx.today),
+                    card.status
+                ),
+                "ask the RA to cancel the card (or close the holder's access at this organisation) and collect it".into(),
+            );
+        }
+    }
+    for pos in &estate.positions {
+        let holder = pos.holder_uuid.as_str();
+        let site = people.get(holder).map_or("", |p| p.site_ods.as_str());
+        let subject = format!("{}/{}/{}", holder, pos.ods_code, pos.role_code);
+        if gone(holder) && pos.status != PositionStatus::Removed {
+            out.push(
+                "leaver-position",
+                Severity::Urgent,
+                SubjectKind::Person,
+                &subject,
+                site,
+                Owner::Ra,
+                cx.today,
+                format!(
+                    "a leaver still has the {} position {} at {}",
+                    pos.status, pos.role_code, pos.ods_code
+                ),
+                "ask the RA or a sponsor to remove the position in the Care Identity Service"
+                    .into(),
+            );
+        } else if pos.status == PositionStatus::Requested {
+            if let Some(asked) = pos.requested_on {
+                let waited = working_days_between(asked, cx.today);
+                if waited > cx.thresholds.approval_working_days {
+                    out.push(
+                        "request-awaiting-ra",
+                        Severity::Warning,
+                        SubjectKind::Person,
+                        &subject,
+                        site,
+                        Owner::Ra,
+                        cx.today.add_days(2),
+                        format!(
+                            "role request {} at {} has waited {waited} working days for RA approval (since {asked})",
+                            pos.role_code, pos.ods_code
+                        ),
+                        "ask the RA to approve or reject the request; the holder cannot use the role until then".into(),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn workstations(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
+    let mut installed: HashMap<&str, Vec<&Software>> = HashMap::new();
+    for s in &estate.software {
+        installed.entry(s.hostname.as_str()).or_default().push(s);
+    }
+    let core_hours: HashMap<&str, &CoreHours> = estate
+        .sites
+        .iter()
+        .filter_map(|s| s.core_hours.as_ref().map(|h| (s.site_ods.as_str(), h)))
+        .collect();
+    for ws in &estate.workstations {
+        let host = ws.hostname.as_str();
+        let site = ws.site_ods.as_str();
+        let here = installed.get(host).map(Vec::as_slice).unwrap_or_default();
+        for entry in &cx.catalogue.software {
+            let found = here.iter().find(|s| s.component == entry.id);
+            match (entry.presence, found) {
+                (Presence::Required, None) => out.push(
+                    "software-missing",
+                    Severity::Urgent,
+                    SubjectKind::Workstation,
+                    &format!("{host}/{}", entry.id),
+                    site,
+                    Owner::It,
+                    cx.today.add_days(7),
+                    format!(
+                        "{} is not installed; every clinical workstation needs it",
+                        entry.name
+                    ),
+                    format!(
+                        "install the current {}{} and restart the workstation",
+                        entry.name,
+                        entry
+                            .current
+                            .as_ref()
+                            .map(|v| format!(" ({v})"))
+                            .unwrap_or_default()
+                    ),
+                ),
+                (Presence::Remove, Some(s)) => out.push(
+                    "software-to-remove",
+                    Severity::Warning,
+                    SubjectKind::Workstation,
+                    &format!("{host}/{}", entry.id),
+                    site,
+                    Owner::It,
+                    cx.today.add_days(30),
+                    format!(
+                        "{} {} is still installed and is being withdrawn",
+                        entry.name, s.version
+                    ),
+                    format!(
+                        "uninstall {} out of clinic hours, then check a card signs in and signs",
+                        entry.name
+                    ),
+                ),
+                (_, Some(s)) => software_version(entry, s, host, site, cx, out),
+                _ => {}
+            }
+        }
+        if let (Some(window), Some(hours)) = (&ws.update_window, core_hours.get(site)) {
+            if let Some(clash) = overlap(window, hours) {
+                out.push(
+                    "updates-in-clinic-hours",
+                    Severity::Warning,
+                    SubjectKind::Workstation,
+                    host,
+                    site,
+                    Owner::It,
+                    cx.today.add_days(14),
+                    format!("updates are scheduled {window}, inside core clinic hours ({hours}) at {clash}"),
+                    "move the update window out of hours (evenings or weekends) so a failed update cannot stop a clinic".into(),
+                );
+            }
+        }
+    }
+    // Updates should reach one machine first: a site with several workstations and none in the
+    // canary ring has nowhere to try them.
+    let mut by_site: HashMap<&str, (usize, bool)> = HashMap::new();
+    for ws in &estate.workstations {
+        let e = by_site.entry(ws.site_ods.as_str()).or_default();
+        e.0 += 1;
+        e.1 |= ws.update_ring == UpdateRing::Canary;
+    }
+    for (site, (n, canary)) in by_site {
+        if n >= 2 && !canary {
+            out.push(
+                "no-canary-workstation",
+                Severity::Warning,
+                SubjectKind::Site,
+                site,
+                site,
+                Owner::It,
+                cx.today.add_days(30),
+                format!("none of the site's {n} workstations is in the canary ring, so updates are not tried on one machine first"),
+                "put one workstation in the canary ring; roll updates to the rest after it has worked for a day".into(),
+            );
+        }
+    }
+    for r in &estate.readers {
+        if !matches!(r.status, ReaderStatus::InService | ReaderStatus::Spare) {
+            continue;
+        }
+        let (Some(fw), Some(model)) = (&r.firmware, cx.catalogue.reader(&r.vendor, &r.model))
+        else {
+            continue;
+        };
+        let Ok(fw) = Version::parse(fw) else { continue };
+        if fw < model.current_firmware {
+            out.push(
+                "reader-firmware-old",
+                Severity::Warning,
+                SubjectKind::Reader,
+                &r.reader_serial,
+                r.site_ods.as_str(),
+                Owner::It,
+                cx.today.add_days(30),
+                format!(
+                    "{} {} firmware {fw} is older than the current {} (old firmware can break signing while sign-in works)",
+                    r.vendor, r.model, model.current_firmware
+                ),
+                "update the firmware with the vendor's utility (needs an admin account)".into(),
+            );
+        }
+    }
+}
+
+fn software_version(
+    entry: &crate::catalogue::SoftwareEntry,
+    s: &Software,
+    host: &str,
+    site: &str,
+    cx: &Context<'_>,
+    out: &mut Out,
+) {
+    let Ok(v) = Version::parse(&s.version) else {
+        return;
+    };
+    let subject = format!("{host}/{}", entry.id);
+    let retired = entry
+        .retired
+        .iter()
+        .find(|r| r.version == v && r.on <= cx.today);
+    let below = match (&entry.mandatory_minimum, entry.mandatory_from) {
+        (Some(min), Some(from)) if &v < min => Some((min, from)),
+        _ => None,
+    };
+    let fix = format!(
+        "install {} {} out of clinic hours and restart the workstation",
+        entry.name,
+        entry
+            .current
+            .as_ref()
+            .or(entry.mandatory_minimum.as_ref())
+            .map_or("(current)".to_owned(), ToString::to_string)
+    );
+    if let Some((min, from)) = below {
+        let (severity, why) = if from <= cx.today {
+            (
+                Severity::Urgent,
+                format!(
+                    "{} {v} is below the mandatory {min} (mandatory since {from}); smartcards may stop working here",
+                    entry.name
+                ),
+            )
+        } else {
+            (
+                Severity::Warning,
+                format!(
+                    "{} {v} is below {min}, which becomes mandatory on {from}",
+                    entry.name
+                ),
+            )
+        };
+        out.push(
+            "software-below-mandatory",
+            severity,
+            SubjectKind::Workstation,
+            &subject,
+            site,
+            Owner::It,
+            if from <= cx.today {
+                cx.today.add_days(7)
+            } else {
+                from
+            },
+            why,
+            fix,
+        );
+    } else if let Some(r) = retired {
+        out.push(
+            "software-retired-version",
+            Severity::Urgent,
+            SubjectKind::Workstation,
+            &subject,
+            site,
+            Owner::It,
+            cx.today.add_days(7),
+            format!("{} {v} was retired on {}", entry.name, r.on),
+            fix,
+        );
+    } else if entry.current.as_ref().is_some_and(|cur| &v < cur) {
+        out.push(
+            "software-outdated",
+            Severity::Info,
+            SubjectKind::Workstation,
+            &subject,
+            site,
+            Owner::It,
+            cx.today.add_days(60),
+            format!(
+                "{} {v} is older than the current {} (signing breaks first when middleware falls behind)",
+                entry.name,
+                entry.current.as_ref().map_or("", Version::as_str)
+            ),
+            fix,
+        );
+    }
+}
+
+/// The first day and time at which an update window falls inside core hours, if any.
+fn overlap(window: &CoreHours, hours: &CoreHours) -> Option<String> {
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    for w in window.spans() {
+        for h in hours.spans() {
+            let days = w.days & h.days;
+            let start = w.opens.max(h.opens);
+            if days != 0 && start < w.closes.min(h.closes) {
+                let day = days.trailing_zeros() as usize;
+                return Some(format!("{} {:02}:{:02}", DAYS[day], start / 60, start % 60));
+            }
+        }
+    }
+    None
+}
+
+fn sites(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
+    let t = cx.thresholds;
+    let mut spares: HashMap<&str, usize> = HashMap::new();
+    for r in &estate.readers {
+        if r.status == ReaderStatus::Spare {
+            *spares.entry(r.site_ods.as_str()).or_default() += 1;
+        }
+    }
+    let mut admins: HashMap<&str, usize> = HashMap::new();
+    for p in &estate.people {
+        let here = p.employment_end.is_none_or(|end| end >= cx.today);
+        if p.local_admin && here {
+            *admins.entry(p.site_ods.as_str()).or_default() += 1;
+        }
+    }
+    for site in &estate.sites {
+        let ods = site.site_ods.as_str();
+        let n = spares.get(ods).copied().unwrap_or(0);
+        if n < t.min_spare_readers {
+            out.push(
+                "spare-readers-low",
+                Severity::Warning,
+                SubjectKind::Site,
+                ods,
+                ods,
+                Owner::PracticeManager,
+                cx.today.add_days(14),
+                format!(
+                    "{n} spare reader(s) on site; keep at least {}",
+                    t.min_spare_readers
+                ),
+                "order spare readers so a failed reader is swapped in minutes, not days".into(),
+            );
+        }
+        let n = admins.get(ods).copied().unwrap_or(0);
+        if n < t.min_local_admins {
+            out.push(
+                "local-admins-low",
+                Severity::Warning,
+                SubjectKind::Site,
+                ods,
+                ods,
+                Owner::PracticeManager,
+                cx.today.add_days(30),
+                format!(
+                    "{n} trained local smartcard admin(s) on site; at least {} means one is always in",
+                    t.min_local_admins
+                ),
+                "train another member of staff (not IT) to unlock cards and help with renewals".into(),
+            );
+        }
+    }
+    for s in &estate.stock {
+        if s.quantity < s.minimum {
+            let what = match s.item.as_str() {
+                "card" => "spare cards",
+                "reader" => "spare readers (stock count)",
+                other => other,
+            };
+            out.push(
+                "stock-below-minimum",
+                Severity::Warning,
+                SubjectKind::Site,
+                &format!("{}/{}", s.site_ods, s.item),
+                s.site_ods.as_str(),
+                Owner::PracticeManager,
+                cx.today.add_days(14),
+                format!("{what}: {} in stock, minimum {}", s.quantity, s.minimum),
+                format!("order {} more {what}", s.minimum - s.quantity),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,579 @@
+//! Every rule with a case that fires and a near miss that does not.
+
+use super::*;
+use crate::records::{Kind, Record};
+
+const TODAY: &str = "2026-11-18"; // a Wednesday
+
+fn today() -> Date {
+    Date::parse(TODAY).unwrap()
+}
+
+fn day(offset: i32) -> String {
+    today().add_days(offset).to_string()
+}
+
+fn add(e: &mut Estate, kind: Kind, line: &str) {
+    let fields: Vec<&str> = line.split(',').collect();
+    match Record::parse(kind, &fields).unwrap_or_else(|err| panic!("{line}: {err:?}")) {
+        Record::Site(x) => e.sites.push(x),
+        Record::Person(x) => e.people.push(x),
+        Record::Card(x) => e.cards.push(x),
+        Record::Certificate(x) => e.certificates.push(x),
+        Record::Position(x) => e.positions.push(x),
+        Record::Workstation(x) => e.workstations.push(x),
+        Record::Software(x) => e.software.push(x),
+        Record::Reader(x) => e.readers.push(x),
+        Record::Stock(x) => e.stock.push(x),
+        Record::Lockout(x) => e.lockouts.push(x),
+        Record::Organisation(_) => {}
+    }
+}
+
+const HOLDER: &str = "555000000001";
+const CARD: &str = "CS0000000001";
+
+/// One healthy site: nothing to find.
+fn healthy() -> Estate {
+    let mut e = Estate::default();
+    add(
+        &mut e,
+        Kind::Sites,
+        "A81001,A81001,Riverside,Mon-Fri 08:00-18:30",
+    );
+    add(
+        &mut e,
+        Kind::People,
+        &format!("{HOLDER},Ann Lee,ann@nhs.net,GP,A81001,,yes,"),
+    );
+    add(
+        &mut e,
+        Kind::People,
+        "555000000002,Bob Roe,,Receptionist,A81001,,yes,",
+    );
+    add(
+        &mut e,
+        Kind::Cards,
+        &format!("{CARD},{HOLDER},9,active,2024-01-01,{}", day(-1)),
+    );
+    add(
+        &mut e,
+        Kind::Cards,
+        &format!("CS0000000002,555000000002,8,active,2024-01-01,{}", day(0)),
+    );
+    for (card, purpose) in [
+        (CARD, "authentication"),
+        (CARD, "signing"),
+        ("CS0000000002", "authentication"),
+        ("CS0000000002", "signing"),
+    ] {
+        add(
+            &mut e,
+            Kind::Certificates,
+            &format!("{card},{purpose},01,NHS G2,2024-01-01,{},sha256", day(400)),
+        );
+    }
+    add(
+        &mut e,
+        Kind::Positions,
+        &format!("{HOLDER},A81001,R8000,,B0825,active,,2024-01-01"),
+    );
+    add(
+        &mut e,
+        Kind::Workstations,
+        "a81001-ws001,A81001,Windows 11,26100,canary,,Tue 19:00-22:00",
+    );
+    add(
+        &mut e,
+        Kind::Workstations,
+        "a81001-ws002,A81001,Windows 11,26100,broad,,Tue 19:00-22:00",
+    );
+    for ws in ["a81001-ws001", "a81001-ws002"] {
+        add(
+            &mut e,
+            Kind::Software,
+            &format!("{ws},identity-agent,2.4.10.0"),
+        );
+        add(
+            &mut e,
+            Kind::Software,
+            &format!("{ws},credential-management,1.6.1.12"),
+        );
+        add(
+            &mut e,
+            Kind::Software,
+            &format!("{ws},oberthur-middleware,6.2.0.4"),
+        );
+    }
+    add(
+        &mut e,
+        Kind::Readers,
+        "RD1,HID Omnikey,3121,6.00,a81001-ws001,A81001,in_service",
+    );
+    add(
+        &mut e,
+        Kind::Readers,
+        "RD2,HID Omnikey,3121,6.00,,A81001,spare",
+    );
+    add(
+        &mut e,
+        Kind::Readers,
+        "RD3,HID Omnikey,3021,6.00,,A81001,spare",
+    );
+    add(&mut e, Kind::Stock, "A81001,card,5,5");
+    e
+}
+
+fn run_with(e: &Estate, t: &Thresholds, cat: &Catalogue) -> Vec<Finding> {
+    check(
+        e,
+        &Context {
+            today: today(),
+            catalogue: cat,
+            thresholds: t,
+        },
+    )
+}
+
+fn run(e: &Estate) -> Vec<Finding> {
+    run_with(e, &Thresholds::default(), &Catalogue::shipped())
+}
+
+fn rules(e: &Estate) -> Vec<&'static str> {
+    run(e).iter().map(|f| f.rule).collect()
+}
+
+fn one(e: &Estate, rule: &str) -> Finding {
+    let found: Vec<Finding> = run(e).into_iter().filter(|f| f.rule == rule).collect();
+    assert_eq!(found.len(), 1, "{rule}: {found:#?}");
+    found.into_iter().next().unwrap()
+}
+
+fn set_cert(e: &mut Estate, purpose: Purpose, days: i32) {
+    for c in &mut e.certificates {
+        if c.card_serial.as_str() == CARD && c.purpose == purpose {
+            c.not_after = today().add_days(days);
+        }
+    }
+}
+
+fn make_prescriber(e: &mut Estate) {
+    e.positions[0].activity_codes = vec![ActivityCode::parse("B0420").unwrap()];
+}
+
+#[test]
+fn a_healthy_site_has_no_findings() {
+    assert_eq!(run(&healthy()), vec![]);
+}
+
+#[test]
+fn certificate_bands_and_their_edges() {
+    for (days, rule, severity, owner) in [
+        (91, None, None, None),
+        (
+            90,
+            Some("cert-authentication-90d"),
+            Some(Severity::Info),
+            Some(Owner::Holder),
+        ),
+        (
+            31,
+            Some("cert-authentication-90d"),
+            Some(Severity::Info),
+            Some(Owner::Holder),
+        ),
+        (
+            30,
+            Some("cert-authentication-30d"),
+            Some(Severity::Warning),
+            Some(Owner::Holder),
+        ),
+        (
+            8,
+            Some("cert-authentication-30d"),
+            Some(Severity::Warning),
+            Some(Owner::Holder),
+        ),
+        (
+            7,
+            Some("cert-authentication-7d"),
+            Some(Severity::Urgent),
+            Some(Owner::Holder),
+        ),
+        (
+            0,
+            Some("cert-authentication-7d"),
+            Some(Severity::Urgent),
+            Some(Owner::Holder),
+        ),
+        (
+            -1,
+            Some("cert-authentication-expired"),
+            Some(Severity::Critical),
+            Some(Owner::Ra),
+        ),
+    ] {
+        let mut e = healthy();
+        set_cert(&mut e, Purpose::Authentication, days);
+        let found = run(&e);
+        match rule {
+            None => assert_eq!(found, vec![], "{days} days"),
+            Some(rule) => {
+                assert_eq!(found.len(), 1, "{days} days: {found:#?}");
+                let f = &found[0];
+                assert_eq!(
+                    (f.rule, Some(f.severity), Some(f.owner)),
+                    (rule, severity, owner),
+                    "{days} days"
+                );
+                assert_eq!(f.id, format!("{rule}/{CARD}"));
+                assert_eq!(f.site, "A81001");
+            }
+        }
+    }
+    let mut e = healthy();
+    set_cert(&mut e, Purpose::Authentication, -1);
+    assert!(one(&e, "cert-authentication-expired")
+        .fix
+        .contains("in person"));
+    set_cert(&mut e, Purpose::Authentication, 60);
+    assert!(one(&e, "cert-authentication-90d")
+        .fix
+        .contains("self-renew"));
+}
+
+#[test]
+fn signing_is_judged_separately_and_raised_for_prescribers() {
+    let mut e = healthy();
+    set_cert(&mut e, Purpose::Signing, 20);
+    let f = one(&e, "cert-signing-30d");
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(!rules(&e)
+        .iter()
+        .any(|r| r.starts_with("cert-authentication")));
+    make_prescriber(&mut e);
+    let f = one(&e, "cert-signing-30d");
+    assert_eq!(f.severity, Severity::Urgent);
+    assert!(f.why.contains("prescriber"));
+    // A prescriber's authentication certificate is not raised.
+    set_cert(&mut e, Purpose::Authentication, 20);
+    assert_eq!(
+        one(&e, "cert-authentication-30d").severity,
+        Severity::Warning
+    );
+}
+
+#[test]
+fn the_newest_certificate_of_a_purpose_is_judged() {
+    let mut e = healthy();
+    add(
+        &mut e,
+        Kind::Certificates,
+        &format!("{CARD},signing,00,NHS G2,2022-01-01,{},sha256", day(-300)),
+    );
+    assert_eq!(run(&e), vec![]);
+}
+
+#[test]
+fn cards_out_of_use_are_not_judged() {
+    let mut e = healthy();
+    set_cert(&mut e, Purpose::Authentication, -5);
+    e.cards[0].status = CardStatus::Lost;
+    assert_eq!(run(&e), vec![]);
+}
+
+#[test]
+fn retired_and_retiring_series() {
+    let mut e = healthy();
+    e.cards[0].series = Series::new(5).unwrap();
+    let f = one(&e, "series-retired");
+    assert_eq!((f.severity, f.owner), (Severity::Critical, Owner::Ra));
+    e.cards[0].series = Series::new(8).unwrap();
+    assert_eq!(run(&e), vec![]);
+    // A series announced to stop in the future: urgent inside 90 days, a warning before.
+    let over = |date: String| {
+        Catalogue::shipped().overlay(Catalogue::parse("o.toml", &format!(
+            "[[series]]\nseries = 8\nmaker = \"Oberthur\"\nauthenticate = true\nsign = true\nsha256 = true\nstops_working = {date}\nsource = \"test\"\nas_of = 2026-01-01\n"
+        )).unwrap())
+    };
+    let t = Thresholds::default();
+    let f: Vec<_> = run_with(&e, &t, &over(day(90)))
+        .into_iter()
+        .filter(|f| f.rule == "series-retiring")
+        .collect();
+    assert_eq!(f[0].severity, Severity::Urgent);
+    let f: Vec<_> = run_with(&e, &t, &over(day(91)))
+        .into_iter()
+        .filter(|f| f.rule == "series-retiring")
+        .collect();
+    assert_eq!(f[0].severity, Severity::Warning);
+}
+
+#[test]
+fn series_10_for_someone_who_must_sign() {
+    let mut e = healthy();
+    e.cards[0].series = Series::new(10).unwrap();
+    assert_eq!(
+        run(&e),
+        vec![],
+        "series 10 is fine for someone who does not sign"
+    );
+    make_prescriber(&mut e);
+    assert_eq!(one(&e, "series-cannot-sign").owner, Owner::Ra);
+}
+
+#[test]
+fn sha1_signing_for_a_prescriber() {
+    let mut e = healthy();
+    for c in &mut e.certificates {
+        c.hash_algorithm = HashAlgorithm::Sha1;
+    }
+    assert_eq!(run(&e), vec![], "SHA-1 matters only to prescribers");
+    make_prescriber(&mut e);
+    let f = one(&e, "sha1-signing-prescriber");
+    assert_eq!(f.subject, CARD);
+}
+
+#[test]
+fn middleware_versions_against_the_catalogue() {
+    let mut e = healthy();
+    e.software[0].version = "2.4.9.2".into(); // identity agent on ws001
+    let f = one(&e, "software-below-mandatory");
+    assert_eq!((f.severity, f.owner), (Severity::Urgent, Owner::It));
+    assert_eq!(f.subject, "a81001-ws001/identity-agent");
+    // Before the mandatory date the same version is a warning due on that date.
+    let early = Date::parse("2025-09-01").unwrap();
+    let mut e2 = e.clone();
+    for c in &mut e2.certificates {
+        c.not_after = early.add_days(400);
+    }
+    let t = Thresholds::default();
+    let cat = Catalogue::shipped();
+    let f: Vec<_> = check(
+        &e2,
+        &Context {
+            today: early,
+            catalogue: &cat,
+            thresholds: &t,
+        },
+    )
+    .into_iter()
+    .filter(|f| f.rule == "software-below-mandatory")
+    .collect();
+    assert_eq!(f[0].severity, Severity::Warning);
+    assert_eq!(f[0].due, Date::parse("2025-10-12").unwrap());
+    // Older than current but not below a minimum: information.
+    let mut e = healthy();
+    e.software[2].version = "6.1.0.3".into();
+    assert_eq!(one(&e, "software-outdated").severity, Severity::Info);
+    e.software[2].version = "6.2.0.4".into();
+    assert_eq!(run(&e), vec![]);
+}
+
+#[test]
+fn gemalto_present_and_oberthur_missing() {
+    let mut e = healthy();
+    add(
+        &mut e,
+        Kind::Software,
+        "a81001-ws002,gemalto-middleware,7.3.0.1",
+    );
+    assert_eq!(
+        one(&e, "software-to-remove").subject,
+        "a81001-ws002/gemalto-middleware"
+    );
+    let mut e = healthy();
+    e.software.retain(|s| {
+        !(s.hostname.as_str() == "a81001-ws002" && s.component == "oberthur-middleware")
+    });
+    let f = one(&e, "software-missing");
+    assert_eq!(f.subject, "a81001-ws002/oberthur-middleware");
+}
+
+#[test]
+fn reader_firmware_below_current() {
+    let mut e = healthy();
+    e.readers[0].firmware = Some("5.10".into());
+    assert_eq!(one(&e, "reader-firmware-old").subject, "RD1");
+    e.readers[0].status = ReaderStatus::Faulty;
+    assert_eq!(run(&e), vec![], "a faulty reader is not judged on firmware");
+    let mut e = healthy();
+    e.readers[0].firmware = None;
+    assert_eq!(run(&e), vec![], "unknown firmware is not a finding");
+}
+
+#[test]
+fn spare_readers_stock_and_local_admins() {
+    let mut e = healthy();
+    e.readers.pop();
+    assert_eq!(one(&e, "spare-readers-low").subject, "A81001");
+    let mut e = healthy();
+    e.stock[0].quantity = 4;
+    let f = one(&e, "stock-below-minimum");
+    assert!(f.why.contains("spare cards"), "{f:?}");
+    let mut e = healthy();
+    e.people[1].local_admin = false;
+    assert_eq!(one(&e, "local-admins-low").owner, Owner::PracticeManager);
+    let mut e = healthy();
+    e.people[1].employment_end = Some(today().add_days(-1));
+    e.cards[1].status = CardStatus::Cancelled;
+    assert_eq!(
+        rules(&e),
+        vec!["local-admins-low"],
+        "a leaver is no longer an admin"
+    );
+}
+
+#[test]
+fn leavers_with_cards_or_positions() {
+    let mut e = healthy();
+    e.people[0].employment_end = Some(today());
+    assert_eq!(run(&e), vec![], "still employed on their last day");
+    e.people[0].employment_end = Some(today().add_days(-1));
+    let r = rules(&e);
+    assert!(
+        r.contains(&"leaver-card") && r.contains(&"leaver-position"),
+        "{r:?}"
+    );
+    e.cards[0].status = CardStatus::Cancelled;
+    e.positions[0].status = PositionStatus::Removed;
+    assert_eq!(rules(&e), vec!["local-admins-low"], "only that the leaver was an admin");
+}
+
+#[test]
+fn role_requests_waiting_for_the_ra() {
+    // 2026-11-18 is a Wednesday: 11 working days back is Monday 2 November.
+    let mut e = healthy();
+    e.positions[0].status = PositionStatus::Requested;
+    e.positions[0].approved_on = None;
+    e.positions[0].requested_on = Some(Date::parse("2026-11-03").unwrap()); // 11 working days
+    assert!(one(&e, "request-awaiting-ra")
+        .why
+        .contains("11 working days"));
+    e.positions[0].requested_on = Some(Date::parse("2026-11-04").unwrap()); // 10
+    assert_eq!(run(&e), vec![]);
+}
+
+#[test]
+fn repeated_lockouts_in_the_window() {
+    let mut e = healthy();
+    for d in [-29, -10, -1] {
+        add(&mut e, Kind::Lockouts, &format!("{CARD},{}T09:00,", day(d)));
+    }
+    assert!(one(&e, "repeated-lockouts").why.contains("3 times"));
+    e.lockouts[0].locked_at = Timestamp::parse(&format!("{}T09:00", day(-30))).unwrap();
+    assert_eq!(run(&e), vec![], "the third lockout is outside the 30 days");
+}
+
+#[test]
+fn dormant_cards() {
+    let mut e = healthy();
+    e.cards[0].last_used_on = Some(today().add_days(-89));
+    assert_eq!(run(&e), vec![]);
+    e.cards[0].last_used_on = Some(today().add_days(-90));
+    assert_eq!(one(&e, "card-dormant").severity, Severity::Info);
+}
+
+#[test]
+fn updates_inside_clinic_hours_or_not_tried_first() {
+    let mut e = healthy();
+    e.workstations[1].update_window =
+        Some(CoreHours::parse("Sat 09:00-12:00; Wed 12:00-14:00").unwrap());
+    assert!(one(&e, "updates-in-clinic-hours").why.contains("Wed 12:00"));
+    e.workstations[1].update_window = Some(CoreHours::parse("Mon-Fri 18:30-20:00").unwrap());
+    assert_eq!(run(&e), vec![], "starting at closing time is outside");
+    e.workstations[0].update_ring = UpdateRing::Pilot;
+    assert_eq!(one(&e, "no-canary-workstation").subject, "A81001");
+    e.workstations.pop();
+    assert_eq!(run(&e), vec![], "one workstation is its own first machine");
+}
+
+#[test]
+fn thresholds_are_configurable_and_checked() {
+    let mut e = healthy();
+    e.cards[0].last_used_on = Some(today().add_days(-45));
+    let t: Thresholds = toml::from_str("dormant_days = 30").unwrap();
+    assert_eq!(t.soon_days, 30, "others keep their defaults");
+    let found = run_with(&e, &t, &Catalogue::shipped());
+    assert_eq!(found[0].rule, "card-dormant");
+    let bad = Thresholds {
+        soon_days: 100,
+        ..Thresholds::default()
+    };
+    assert!(bad.validate().unwrap_err().contains("soon_days"));
+    let bad = Thresholds {
+        prescribing_activities: vec!["X1".into()],
+        ..Thresholds::default()
+    };
+    assert!(bad.validate().unwrap_err().contains("X1"));
+    assert!(Thresholds::default().validate().is_ok());
+}
+
+#[test]
+fn findings_are_ordered_by_site_then_severity() {
+    let mut e = healthy();
+    set_cert(&mut e, Purpose::Authentication, 60);
+    set_cert(&mut e, Purpose::Signing, -1);
+    e.readers.pop();
+    let sev: Vec<Severity> = run(&e).iter().map(|f| f.severity).collect();
+    let mut sorted = sev.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(sev, sorted);
+}
+
+#[test]
+fn the_demo_estate_exercises_every_rule() {
+    let mut e = Estate::default();
+    let cfg = crate::demo::DemoConfig {
+        practices: 40,
+        holders: None,
+        seed: 3,
+        today: today(),
+    };
+    crate::demo::generate(&cfg, |r| match r {
+        Record::Site(x) => e.sites.push(x),
+        Record::Person(x) => e.people.push(x),
+        Record::Card(x) => e.cards.push(x),
+        Record::Certificate(x) => e.certificates.push(x),
+        Record::Position(x) => e.positions.push(x),
+        Record::Workstation(x) => e.workstations.push(x),
+        Record::Software(x) => e.software.push(x),
+        Record::Reader(x) => e.readers.push(x),
+        Record::Stock(x) => e.stock.push(x),
+        Record::Lockout(x) => e.lockouts.push(x),
+        Record::Organisation(_) => {}
+    });
+    let found: HashSet<&str> = run(&e).iter().map(|f| f.rule).collect();
+    let mut missing: Vec<&str> = [
+        "cert-authentication-90d",
+        "cert-authentication-30d",
+        "cert-authentication-7d",
+        "cert-authentication-expired",
+        "cert-signing-90d",
+        "cert-signing-30d",
+        "cert-signing-7d",
+        "cert-signing-expired",
+        "series-retired",
+        "series-cannot-sign",
+        "sha1-signing-prescriber",
+        "software-below-mandatory",
+        "software-outdated",
+        "software-to-remove",
+        "software-missing",
+        "reader-firmware-old",
+        "spare-readers-low",
+        "stock-below-minimum",
+        "local-admins-low",
+        "leaver-card",
+        "leaver-position",
+        "request-awaiting-ra",
+        "repeated-lockouts",
+        "card-dormant",
+        "updates-in-clinic-hours",
+    ]
+    .into_iter()
+    .filter(|r| !found.contains(r))
+    .collect();
+    missing.sort();
+    assert_eq!(missing, Vec::<&str>::new());
+}
