@@ -251,6 +251,26 @@ pub struct Estate {
     pub lockouts: Vec<Lockout>,
 }
 
+impl Estate {
+    /// Adds a record to its list (organisations are not judged and are left out).
+    pub fn push(&mut self, record: crate::records::Record) {
+        use crate::records::Record;
+        match record {
+            Record::Site(x) => self.sites.push(x),
+            Record::Person(x) => self.people.push(x),
+            Record::Card(x) => self.cards.push(x),
+            Record::Certificate(x) => self.certificates.push(x),
+            Record::Position(x) => self.positions.push(x),
+            Record::Workstation(x) => self.workstations.push(x),
+            Record::Software(x) => self.software.push(x),
+            Record::Reader(x) => self.readers.push(x),
+            Record::Stock(x) => self.stock.push(x),
+            Record::Lockout(x) => self.lockouts.push(x),
+            Record::Organisation(_) => {}
+        }
+    }
+}
+
 /// Everything a check needs besides the estate.
 #[derive(Clone, Copy, Debug)]
 pub struct Context<'a> {
@@ -963,6 +983,126 @@ fn sites(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
             );
         }
     }
+}
+
+ordered_words!(
+    /// What a person decided about a finding.
+    NoteState {
+        /// Seen and being dealt with: still shown, no longer alerts.
+        Acknowledged = "acknowledged",
+        /// Put off: hidden until the note expires.
+        Snoozed = "snoozed",
+    }
+);
+
+/// A person's acknowledgement or snooze of one finding, until a day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FindingNote {
+    /// The finding's id.
+    pub finding_id: String,
+    /// Acknowledged or snoozed.
+    pub state: NoteState,
+    /// Why, in the person's words.
+    pub reason: String,
+    /// Who.
+    pub actor: String,
+    /// When.
+    pub noted_at: Timestamp,
+    /// The last day the note applies.
+    pub until: Date,
+}
+
+/// The longest a finding can be put off: long enough for a quarter's work, short enough that
+/// nothing is forgotten.
+pub const MAX_NOTE_DAYS: i32 = 180;
+
+impl FindingNote {
+    /// A validated note: a reason is required, and the note must end between today and
+    /// [`MAX_NOTE_DAYS`] from now.
+    pub fn new(
+        finding_id: &str,
+        state: NoteState,
+        reason: &str,
+        until: Date,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<FindingNote, String> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(format!(
+                "{state} needs a reason — say why (e.g. \"renewal booked for 3 Dec\")"
+            ));
+        }
+        if reason.chars().count() > 500 || reason.chars().any(char::is_control) {
+            return Err(
+                "the reason must be one line of at most 500 characters — shorten it".into(),
+            );
+        }
+        let today = now.date();
+        if until < today {
+            return Err(format!(
+                "until {until} is in the past — give a day from {today}"
+            ));
+        }
+        if today.days_until(until) > MAX_NOTE_DAYS {
+            return Err(format!(
+                "until {until} is more than {MAX_NOTE_DAYS} days away — choose a nearer day and review it then"
+            ));
+        }
+        Ok(FindingNote {
+            finding_id: finding_id.to_owned(),
+            state,
+            reason: reason.to_owned(),
+            actor: actor.to_owned(),
+            noted_at: now,
+            until,
+        })
+    }
+
+    /// Whether the note still applies on `today`.
+    pub fn applies(&self, today: Date) -> bool {
+        today <= self.until
+    }
+}
+
+/// A finding with what was decided about it, if that still applies.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Noted {
+    /// The finding.
+    #[serde(flatten)]
+    pub finding: Finding,
+    /// `open`, `acknowledged` or `snoozed`.
+    pub state: &'static str,
+    /// The note, while it applies.
+    pub note: Option<FindingNote>,
+}
+
+impl Noted {
+    /// Whether it should alert (open: neither acknowledged nor snoozed).
+    pub fn is_open(&self) -> bool {
+        self.note.is_none()
+    }
+}
+
+/// Joins findings with the notes that still apply. A note whose finding is gone (the condition
+/// was fixed) or whose day has passed has no effect.
+pub fn with_notes(findings: Vec<Finding>, notes: &[FindingNote], today: Date) -> Vec<Noted> {
+    let live: HashMap<&str, &FindingNote> = notes
+        .iter()
+        .filter(|n| n.applies(today))
+        .map(|n| (n.finding_id.as_str(), n))
+        .collect();
+    findings
+        .into_iter()
+        .map(|finding| {
+            let note = live.get(finding.id.as_str()).map(|n| (*n).clone());
+            Noted {
+                state: note.as_ref().map_or("open", |n| n.state.as_str()),
+                finding,
+                note,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -190,15 +190,6 @@ impl ActivityCode {
         }
         Ok(ActivityCode(s))
     }
-
-    /// Activity codes that let the holder prescribe or sign prescriptions; their signing
-    /// certificates matter more than anyone's.
-    pub fn is_prescribing(&self) -> bool {
-        matches!(
-            self.0.as_str(),
-            "B0420" | "B0440" | "B0068" | "B0058" | "B0570"
-        )
-    }
 }
 
 string_id!(
@@ -290,8 +281,7 @@ mod tests {
             "S8000:G8000:R8000"
         );
         assert!(RoleCode::parse("R80").is_err());
-        assert!(ActivityCode::parse("B0420").unwrap().is_prescribing());
-        assert!(!ActivityCode::parse("b0825").unwrap().is_prescribing());
+        assert_eq!(ActivityCode::parse("b0825").unwrap().as_str(), "B0825");
         assert!(ActivityCode::parse("C0420").is_err());
     }
 

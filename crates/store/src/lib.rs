@@ -11,9 +11,11 @@ use std::path::PathBuf;
 use cardwatch_core::audit::{ChainBreak, StoredAudit};
 use cardwatch_core::card_status::CardStatus;
 use cardwatch_core::date::{Date, Timestamp};
+use cardwatch_core::health::FindingNote;
 use cardwatch_core::ids::CardSerial;
 use cardwatch_core::records::{Kind, Value};
 
+mod estate;
 mod files;
 pub mod import;
 mod pool;
@@ -23,6 +25,7 @@ mod sqlite;
 mod tx;
 mod url;
 
+pub use estate::load_estate;
 pub use files::{export, write_demo, Format, RecordWriter};
 pub use import::{
     FileReport, ImportInput, ImportOptions, ImportProblem, ImportReport, InputData, Location,
@@ -176,6 +179,20 @@ pub trait Store: Send + Sync {
 
     /// How many records of each kind there are.
     fn counts(&self) -> Result<Vec<(Kind, i64)>, StoreError>;
+
+    /// Every acknowledgement and snooze of a finding (expired ones too; they no longer apply).
+    fn finding_notes(&self) -> Result<Vec<FindingNote>, StoreError>;
+
+    /// Acknowledges or snoozes a finding (replacing an earlier note on it), audited.
+    fn note_finding(&self, note: &FindingNote, change: &Change) -> Result<(), StoreError>;
+
+    /// Removes a finding's note so that it is open again, audited; false when it had none.
+    fn reopen_finding(
+        &self,
+        finding_id: &str,
+        reason: &str,
+        change: &Change,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Opens (creating and migrating as needed) the store a URL names.

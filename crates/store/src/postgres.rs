@@ -8,6 +8,7 @@ use std::io::Write;
 use cardwatch_core::audit::{self, AuditRecord, StoredAudit};
 use cardwatch_core::card_status::CardStatus;
 use cardwatch_core::date::{Date, Timestamp};
+use cardwatch_core::health::FindingNote;
 use cardwatch_core::ids::CardSerial;
 use cardwatch_core::records::{key_of, ColType, Kind, Value};
 use postgres::fallible_iterator::FallibleIterator;
@@ -513,6 +514,54 @@ impl Tx for PgTx<'_, '_> {
         )?;
         Ok(())
     }
+
+    fn finding_note(&mut self, id: &str) -> Result<Option<FindingNote>, StoreError> {
+        let row = self.tx.query_opt(
+            &format!("SELECT {NOTE_SELECT} FROM finding_notes WHERE finding_id = $1"),
+            &[&id],
+        )?;
+        row.map(|r| note(&r)).transpose()
+    }
+
+    fn put_finding_note(&mut self, id: &str, note: Option<&FindingNote>) -> Result<(), StoreError> {
+        match note {
+            None => self
+                .tx
+                .execute("DELETE FROM finding_notes WHERE finding_id = $1", &[&id])?,
+            Some(n) => self.tx.execute(
+                &format!(
+                    "INSERT INTO finding_notes ({}) VALUES ($1, $2, $3, $4, $5, $6::text::date)
+                     ON CONFLICT (finding_id) DO UPDATE SET state = EXCLUDED.state,
+                       reason = EXCLUDED.reason, actor = EXCLUDED.actor,
+                       noted_at = EXCLUDED.noted_at, until = EXCLUDED.until",
+                    tx::NOTE_COLUMNS
+                ),
+                &[
+                    &id,
+                    &n.state.as_str(),
+                    &n.reason,
+                    &n.actor,
+                    &n.noted_at.unix(),
+                    &n.until.to_string(),
+                ],
+            )?,
+        };
+        Ok(())
+    }
+}
+
+/// The note columns, the date as ISO text.
+const NOTE_SELECT: &str = "finding_id, state, reason, actor, noted_at, until::text";
+
+fn note(r: &postgres::Row) -> Result<FindingNote, StoreError> {
+    tx::note_from_columns(
+        r.try_get(0)?,
+        r.try_get(1)?,
+        r.try_get(2)?,
+        r.try_get(3)?,
+        r.try_get(4)?,
+        r.try_get(5)?,
+    )
 }
 
 fn read_audit(r: &postgres::Row) -> Result<StoredAudit, postgres::Error> {
@@ -607,6 +656,32 @@ impl Store for PgStore {
     ) -> Result<CardStatus, StoreError> {
         self.write(true, |tx| {
             tx::set_card_status(tx, card.as_ref(), to, reason, change)
+        })
+    }
+
+    fn finding_notes(&self) -> Result<Vec<FindingNote>, StoreError> {
+        let mut client = self.pool.get()?;
+        let rows = client.query(
+            &format!("SELECT {NOTE_SELECT} FROM finding_notes ORDER BY finding_id"),
+            &[],
+        )?;
+        rows.iter().map(note).collect()
+    }
+
+    fn note_finding(&self, n: &FindingNote, change: &Change) -> Result<(), StoreError> {
+        self.write(true, |tx| {
+            tx::note_finding(tx, &n.finding_id, Some(n), &n.reason, change).map(|_| ())
+        })
+    }
+
+    fn reopen_finding(
+        &self,
+        finding_id: &str,
+        reason: &str,
+        change: &Change,
+    ) -> Result<bool, StoreError> {
+        self.write(true, |tx| {
+            tx::note_finding(tx, finding_id, None, reason, change)
         })
     }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use cardwatch_core::audit::{self, AuditRecord, StoredAudit};
 use cardwatch_core::card_status::CardStatus;
 use cardwatch_core::date::{Date, Timestamp};
+use cardwatch_core::health::FindingNote;
 use cardwatch_core::ids::CardSerial;
 use cardwatch_core::records::{ColType, Kind, Value};
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -357,6 +358,55 @@ impl Tx for SqliteTx<'_> {
         )?;
         Ok(())
     }
+
+    fn finding_note(&mut self, id: &str) -> Result<Option<FindingNote>, StoreError> {
+        let mut stmt = self.tx.prepare_cached(&format!(
+            "SELECT {} FROM finding_notes WHERE finding_id = ?1",
+            tx::NOTE_COLUMNS
+        ))?;
+        let row = stmt.query_row([id], note_columns).optional()?;
+        row.map(note).transpose()
+    }
+
+    fn put_finding_note(&mut self, id: &str, note: Option<&FindingNote>) -> Result<(), StoreError> {
+        match note {
+            None => self
+                .tx
+                .execute("DELETE FROM finding_notes WHERE finding_id = ?1", [id])?,
+            Some(n) => self.tx.execute(
+                &format!(
+                    "INSERT OR REPLACE INTO finding_notes ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    tx::NOTE_COLUMNS
+                ),
+                params![
+                    id,
+                    n.state.as_str(),
+                    n.reason,
+                    n.actor,
+                    n.noted_at.unix(),
+                    n.until.to_string()
+                ],
+            )?,
+        };
+        Ok(())
+    }
+}
+
+type NoteColumns = (String, String, String, String, i64, String);
+
+fn note_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<NoteColumns> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+fn note(c: NoteColumns) -> Result<FindingNote, StoreError> {
+    tx::note_from_columns(c.0, &c.1, c.2, c.3, c.4, &c.5)
 }
 
 fn read_audit(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredAudit> {
@@ -436,6 +486,33 @@ impl Store for SqliteStore {
     ) -> Result<CardStatus, StoreError> {
         self.write(false, true, |tx| {
             tx::set_card_status(tx, card.as_ref(), to, reason, change)
+        })
+    }
+
+    fn finding_notes(&self) -> Result<Vec<FindingNote>, StoreError> {
+        let conn = self.pool.get()?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {} FROM finding_notes ORDER BY finding_id",
+            tx::NOTE_COLUMNS
+        ))?;
+        let rows = stmt.query_map([], note_columns)?;
+        rows.map(|r| note(r?)).collect()
+    }
+
+    fn note_finding(&self, n: &FindingNote, change: &Change) -> Result<(), StoreError> {
+        self.write(false, true, |tx| {
+            tx::note_finding(tx, &n.finding_id, Some(n), &n.reason, change).map(|_| ())
+        })
+    }
+
+    fn reopen_finding(
+        &self,
+        finding_id: &str,
+        reason: &str,
+        change: &Change,
+    ) -> Result<bool, StoreError> {
+        self.write(false, true, |tx| {
+            tx::note_finding(tx, finding_id, None, reason, change)
         })
     }
 

@@ -3,6 +3,8 @@
 
 use cardwatch_core::audit::AuditRecord;
 use cardwatch_core::card_status::CardStatus;
+use cardwatch_core::date::{Date, Timestamp};
+use cardwatch_core::health::{FindingNote, NoteState};
 use cardwatch_core::records::{display_key, Kind, Value};
 
 use crate::import::{AuditChain, Location};
@@ -84,6 +86,10 @@ pub(crate) trait Tx {
     ) -> Result<(), StoreError>;
     /// Moves the head to the newest record.
     fn set_audit_head(&mut self, seq: i64, hash: &str) -> Result<(), StoreError>;
+    /// The note on a finding, if any.
+    fn finding_note(&mut self, id: &str) -> Result<Option<FindingNote>, StoreError>;
+    /// Writes (or, with `None`, deletes) the note on a finding.
+    fn put_finding_note(&mut self, id: &str, note: Option<&FindingNote>) -> Result<(), StoreError>;
 }
 
 /// Whether a record may change from `before` to `after`: the one rule today is the card state
@@ -180,4 +186,67 @@ pub(crate) fn set_card_status(
     )?;
     tx.set_audit_head(chain.seq, &chain.hash)?;
     Ok(to)
+}
+
+/// Replaces (or with `None` removes) the note on a finding and audits the change, inside `tx`.
+/// Returns whether there was a note before.
+pub(crate) fn note_finding(
+    tx: &mut dyn Tx,
+    id: &str,
+    note: Option<&FindingNote>,
+    reason: &str,
+    change: &Change,
+) -> Result<bool, StoreError> {
+    if reason.trim().is_empty() {
+        return Err(StoreError::Invalid(
+            "a change to a finding needs a reason — say why".into(),
+        ));
+    }
+    let before = tx.finding_note(id)?;
+    if note.is_none() && before.is_none() {
+        return Ok(false);
+    }
+    tx.put_finding_note(id, note)?;
+    let json = |n: &FindingNote| serde_json::to_string(n).unwrap_or_default();
+    let (seq, hash) = tx.audit_head()?;
+    let mut chain = AuditChain { seq, hash };
+    chain.append(
+        tx,
+        vec![AuditRecord {
+            seq: 0,
+            at: change.at,
+            actor: change.actor.clone(),
+            action: note.map_or("reopen", |n| n.state.as_str()).into(),
+            entity_kind: "finding".into(),
+            entity_key: id.to_owned(),
+            note: reason.trim().to_owned(),
+            before: before.as_ref().map(json),
+            after: note.map(json),
+        }],
+    )?;
+    tx.set_audit_head(chain.seq, &chain.hash)?;
+    Ok(before.is_some())
+}
+
+/// A stored finding note's columns, as both backends read them.
+pub(crate) const NOTE_COLUMNS: &str = "finding_id, state, reason, actor, noted_at, until";
+
+/// A finding note from its stored columns.
+pub(crate) fn note_from_columns(
+    finding_id: String,
+    state: &str,
+    reason: String,
+    actor: String,
+    noted_at: i64,
+    until: &str,
+) -> Result<FindingNote, StoreError> {
+    let bad = |what: String| StoreError::Database(format!("finding note {finding_id}: {what}"));
+    Ok(FindingNote {
+        state: NoteState::parse(state).map_err(bad)?,
+        until: Date::parse(until).map_err(|e| bad(e.to_string()))?,
+        noted_at: Timestamp::from_unix(noted_at),
+        finding_id,
+        reason,
+        actor,
+    })
 }

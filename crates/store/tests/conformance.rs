@@ -4,12 +4,15 @@ mod common;
 
 use cardwatch_core::audit::ChainBreak;
 use cardwatch_core::card_status::CardStatus;
+use cardwatch_core::catalogue::Catalogue;
+use cardwatch_core::demo::DemoConfig;
+use cardwatch_core::health::{check, Context, Estate, FindingNote, NoteState, Thresholds};
 use cardwatch_core::ids::CardSerial;
 use cardwatch_core::records::Kind;
 use cardwatch_store::{
     AuditVerdict, Format, ImportInput, ImportOptions, ImportProblem, Location, StoreError,
 };
-use common::{change, demo_inputs, import, TestDb};
+use common::{change, demo_inputs, import, today, TestDb};
 
 const ORGS: &str = "ods_code,name,type,parent_ods
 A81001,Riverside Surgery,gp_practice,Q0001
@@ -246,6 +249,105 @@ fn card_status_changes(db: &TestDb) {
     assert!(matches!(
         db.store.verify_audit().expect("verify"),
         AuditVerdict::Intact(6)
+    ));
+}
+
+fn locking_a_card_records_a_lockout(db: &TestDb) {
+    seeded(db);
+    let card = CardSerial::parse("CS000001").expect("serial");
+    db.store
+        .set_card_status(&card, CardStatus::Locked, "three wrong PINs", &change())
+        .expect("active → locked");
+    let mut out = Vec::new();
+    cardwatch_store::export(&*db.store, Kind::Lockouts, Format::Csv, &mut out).expect("export");
+    assert_eq!(
+        String::from_utf8(out).expect("utf-8"),
+        "card_serial,locked_at,unlocked_at\nCS000001,2026-11-22T09:00:00Z,\n"
+    );
+}
+
+fn estate_loads_for_the_health_checks(db: &TestDb) {
+    let report = import(db, &demo_inputs(3, 7));
+    let estate = cardwatch_store::load_estate(&*db.store).expect("estate");
+    let rows = |k: Kind| {
+        report
+            .files
+            .iter()
+            .find(|f| f.kind == k)
+            .map_or(0, |f| f.rows)
+    };
+    assert_eq!(estate.people.len() as u64, rows(Kind::People));
+    assert_eq!(estate.certificates.len() as u64, rows(Kind::Certificates));
+    assert_eq!(estate.lockouts.len() as u64, rows(Kind::Lockouts));
+    assert_eq!(estate.software.len() as u64, rows(Kind::Software));
+    // The same estate from either backend gives the same findings.
+    let mut direct = Estate::default();
+    let cfg = DemoConfig {
+        practices: 3,
+        holders: None,
+        seed: 7,
+        today: today(),
+    };
+    cardwatch_core::demo::generate(&cfg, |r| direct.push(r));
+    let catalogue = Catalogue::shipped();
+    let thresholds = Thresholds::default();
+    let cx = Context {
+        today: today(),
+        catalogue: &catalogue,
+        thresholds: &thresholds,
+    };
+    let found = check(&estate, &cx);
+    assert!(!found.is_empty());
+    assert_eq!(found, check(&direct, &cx));
+}
+
+fn finding_notes_are_kept_and_audited(db: &TestDb) {
+    seeded(db);
+    let n = db.audit_len();
+    let now = change().at;
+    let id = "cert-signing-30d/CS000001";
+    let note = FindingNote::new(
+        id,
+        NoteState::Snoozed,
+        "renewal booked",
+        today().add_days(7),
+        "test",
+        now,
+    )
+    .expect("note");
+    db.store.note_finding(&note, &change()).expect("snooze");
+    assert_eq!(db.store.finding_notes().expect("notes"), vec![note.clone()]);
+    // A second note replaces the first.
+    let ack = FindingNote {
+        state: NoteState::Acknowledged,
+        reason: "RA told".into(),
+        ..note
+    };
+    db.store.note_finding(&ack, &change()).expect("acknowledge");
+    assert_eq!(db.store.finding_notes().expect("notes"), vec![ack]);
+    assert!(db
+        .store
+        .reopen_finding(id, "booking cancelled", &change())
+        .expect("reopen"));
+    assert!(db.store.finding_notes().expect("notes").is_empty());
+    assert!(!db
+        .store
+        .reopen_finding(id, "again", &change())
+        .expect("reopen nothing"));
+    let records = db.store.audit_records(n as i64, 10).expect("audit");
+    let actions: Vec<&str> = records.iter().map(|r| r.record.action.as_str()).collect();
+    assert_eq!(actions, ["snoozed", "acknowledged", "reopen"]);
+    assert_eq!(records[1].record.entity_key, id);
+    assert!(records[1]
+        .record
+        .before
+        .as_deref()
+        .unwrap_or("")
+        .contains("renewal booked"));
+    assert_eq!(records[2].record.note, "booking cancelled");
+    assert!(matches!(
+        db.store.verify_audit().expect("verify"),
+        AuditVerdict::Intact(_)
     ));
 }
 
@@ -516,6 +618,9 @@ on_both_backends!(
     check_only_writes_nothing,
     bom_crlf_uk_dates_and_any_order,
     card_status_changes,
+    locking_a_card_records_a_lockout,
+    estate_loads_for_the_health_checks,
+    finding_notes_are_kept_and_audited,
     reopening_migrates_once,
     expiring_soonest_first,
     bulk_load_matches_row_by_row,

@@ -15,19 +15,7 @@ fn day(offset: i32) -> String {
 
 fn add(e: &mut Estate, kind: Kind, line: &str) {
     let fields: Vec<&str> = line.split(',').collect();
-    match Record::parse(kind, &fields).unwrap_or_else(|err| panic!("{line}: {err:?}")) {
-        Record::Site(x) => e.sites.push(x),
-        Record::Person(x) => e.people.push(x),
-        Record::Card(x) => e.cards.push(x),
-        Record::Certificate(x) => e.certificates.push(x),
-        Record::Position(x) => e.positions.push(x),
-        Record::Workstation(x) => e.workstations.push(x),
-        Record::Software(x) => e.software.push(x),
-        Record::Reader(x) => e.readers.push(x),
-        Record::Stock(x) => e.stock.push(x),
-        Record::Lockout(x) => e.lockouts.push(x),
-        Record::Organisation(_) => {}
-    }
+    e.push(Record::parse(kind, &fields).unwrap_or_else(|err| panic!("{line}: {err:?}")));
 }
 
 const HOLDER: &str = "555000000001";
@@ -437,7 +425,11 @@ fn leavers_with_cards_or_positions() {
     );
     e.cards[0].status = CardStatus::Cancelled;
     e.positions[0].status = PositionStatus::Removed;
-    assert_eq!(rules(&e), vec!["local-admins-low"], "only that the leaver was an admin");
+    assert_eq!(
+        rules(&e),
+        vec!["local-admins-low"],
+        "only that the leaver was an admin"
+    );
 }
 
 #[test]
@@ -530,19 +522,7 @@ fn the_demo_estate_exercises_every_rule() {
         seed: 3,
         today: today(),
     };
-    crate::demo::generate(&cfg, |r| match r {
-        Record::Site(x) => e.sites.push(x),
-        Record::Person(x) => e.people.push(x),
-        Record::Card(x) => e.cards.push(x),
-        Record::Certificate(x) => e.certificates.push(x),
-        Record::Position(x) => e.positions.push(x),
-        Record::Workstation(x) => e.workstations.push(x),
-        Record::Software(x) => e.software.push(x),
-        Record::Reader(x) => e.readers.push(x),
-        Record::Stock(x) => e.stock.push(x),
-        Record::Lockout(x) => e.lockouts.push(x),
-        Record::Organisation(_) => {}
-    });
+    crate::demo::generate(&cfg, |r| e.push(r));
     let found: HashSet<&str> = run(&e).iter().map(|f| f.rule).collect();
     let mut missing: Vec<&str> = [
         "cert-authentication-90d",
@@ -576,4 +556,59 @@ fn the_demo_estate_exercises_every_rule() {
     .collect();
     missing.sort();
     assert_eq!(missing, Vec::<&str>::new());
+}
+
+#[test]
+fn notes_apply_until_their_day_and_need_a_reason() {
+    let mut e = healthy();
+    set_cert(&mut e, Purpose::Authentication, 20);
+    let now = Timestamp::start_of(today());
+    let id = format!("cert-authentication-30d/{CARD}");
+    assert!(
+        FindingNote::new(&id, NoteState::Snoozed, " ", today(), "ann", now)
+            .unwrap_err()
+            .contains("reason")
+    );
+    assert!(FindingNote::new(
+        &id,
+        NoteState::Snoozed,
+        "x",
+        today().add_days(-1),
+        "ann",
+        now
+    )
+    .unwrap_err()
+    .contains("past"));
+    assert!(FindingNote::new(
+        &id,
+        NoteState::Snoozed,
+        "x",
+        today().add_days(181),
+        "ann",
+        now
+    )
+    .unwrap_err()
+    .contains("180"));
+    let note = FindingNote::new(
+        &id,
+        NoteState::Snoozed,
+        "renewal booked",
+        today().add_days(3),
+        "ann",
+        now,
+    )
+    .unwrap();
+    let noted = with_notes(run(&e), std::slice::from_ref(&note), today());
+    assert_eq!(noted[0].state, "snoozed");
+    assert!(!noted[0].is_open());
+    let later = today().add_days(4);
+    let noted = with_notes(run(&e), std::slice::from_ref(&note), later);
+    assert_eq!(noted[0].state, "open", "the snooze has run out");
+    // Escalation is a new finding: the snooze of the 30-day warning does not hide the 7-day one.
+    set_cert(&mut e, Purpose::Authentication, 5);
+    let noted = with_notes(run(&e), &[note], today());
+    assert_eq!(
+        (noted[0].finding.rule, noted[0].state),
+        ("cert-authentication-7d", "open")
+    );
 }
