@@ -1,8 +1,12 @@
 //! `cardwatch`: serve the estate, import and export it, make a demo estate, check the audit chain,
-//! change a card's status.
+//! change a card's status, run the health checks and act on their findings.
 //!
 //! Exit status: 0 done; 1 failed (bad arguments, database unreachable); 2 input refused (an import
-//! with bad rows, an illegal status change); 3 the audit chain is broken.
+//! with bad rows, an illegal status change, a bad catalogue override); 3 the audit chain is
+//! broken; 4 `check --fail-on` found an open finding at or above that severity.
+
+mod checks;
+mod config;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -14,6 +18,7 @@ use anyhow::{Context, Result};
 use cardwatch_core::card_status::CardStatus;
 use cardwatch_core::date::{Date, Timestamp};
 use cardwatch_core::demo::DemoConfig;
+use cardwatch_core::health::{Filter, NoteState, Severity};
 use cardwatch_core::ids::CardSerial;
 use cardwatch_core::records::Kind;
 use cardwatch_store::{
@@ -34,6 +39,14 @@ struct Cli {
     /// `serve --demo`).
     #[arg(long, global = true, env = "CARDWATCH_DATABASE_URL")]
     database_url: Option<String>,
+
+    /// A configuration file (TOML): `catalogue = "FILE"`, and `[health]` limits.
+    #[arg(long, global = true, env = "CARDWATCH_CONFIG")]
+    config: Option<PathBuf>,
+
+    /// An operator's catalogue (TOML), laid over the shipped one.
+    #[arg(long, global = true, env = "CARDWATCH_CATALOGUE")]
+    catalogue: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -107,6 +120,82 @@ enum Command {
     Card {
         #[command(subcommand)]
         command: CardCommand,
+    },
+    /// Run every health check over the estate: findings grouped by site and severity.
+    Check {
+        /// Only this site's findings.
+        #[arg(long)]
+        site: Option<String>,
+        /// table, json or csv.
+        #[arg(long, default_value = "table", value_parser = checks::Output::parse)]
+        format: checks::Output,
+        /// Exit 4 when an open finding at or above this severity exists (info, warning,
+        /// urgent, critical).
+        #[arg(long, value_parser = checks::parse_severity)]
+        fail_on: Option<Severity>,
+        /// Only findings at or above this severity.
+        #[arg(long, value_parser = checks::parse_severity)]
+        min_severity: Option<Severity>,
+        /// Show snoozed findings too.
+        #[arg(long)]
+        all: bool,
+        /// Judge the estate as of this day (default today).
+        #[arg(long, value_parser = parse_date)]
+        today: Option<Date>,
+    },
+    /// Acknowledge, snooze or reopen a finding (audited).
+    Finding {
+        #[command(subcommand)]
+        command: FindingCommand,
+    },
+    /// The catalogue of software, card series and reader firmware the checks use.
+    Catalogue {
+        #[command(subcommand)]
+        command: CatalogueCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum FindingCommand {
+    /// Seen and being dealt with: still shown, no longer fails `check --fail-on`.
+    Ack {
+        /// The finding's id (from `cardwatch check --format csv`).
+        id: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// The last day it applies (default 30 days from today).
+        #[arg(long, value_parser = parse_date)]
+        until: Option<Date>,
+    },
+    /// Put off: hidden until the day given.
+    Snooze {
+        /// The finding's id.
+        id: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// The last day it is hidden (default 7 days from today).
+        #[arg(long, value_parser = parse_date)]
+        until: Option<Date>,
+    },
+    /// Remove an acknowledgement or snooze.
+    Reopen {
+        /// The finding's id.
+        id: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CatalogueCommand {
+    /// Print the catalogue in force, with each entry's source and date.
+    Show {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -213,7 +302,8 @@ fn open(url: &str) -> Result<Box<dyn Store>> {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let url = cli.database_url;
+    let settings = || config::load(cli.config.as_deref(), cli.catalogue.as_deref());
+    let url = cli.database_url.clone();
     let database_url = url.clone().unwrap_or_else(|| "cardwatch.sqlite".to_owned());
     match cli.command {
         Command::Serve {
@@ -226,11 +316,17 @@ fn run(cli: Cli) -> Result<()> {
                 None if demo => "cardwatch-demo.sqlite".to_owned(),
                 None => database_url,
             };
+            let settings = settings()?;
+            checks::warn_refused(&settings);
             let store = open(&url)?;
             if demo {
                 fill_demo(&*store, practices)?;
             }
-            serve(Arc::from(store), &bind)
+            let checks = cardwatch_server::Checks {
+                catalogue: settings.catalogue,
+                thresholds: settings.thresholds,
+            };
+            serve(Arc::from(store), &bind, checks)
         }
         Command::Import { files, kind, check } => {
             let store = open(&database_url)?;
@@ -342,6 +438,56 @@ fn run(cli: Cli) -> Result<()> {
                 Err(e) => Err(e.into()),
             }
         }
+        Command::Check {
+            site,
+            format,
+            fail_on,
+            min_severity,
+            all,
+            today: day,
+        } => {
+            let settings = settings()?;
+            let store = open(&database_url)?;
+            let filter = Filter {
+                site,
+                min_severity,
+                include_snoozed: all,
+            };
+            let day = day.unwrap_or_else(today);
+            checks::check(&*store, &settings, day, &filter, format, fail_on)
+        }
+        Command::Finding { command } => {
+            let settings = settings()?;
+            let store = open(&database_url)?;
+            let change = change();
+            let day = change.at.date();
+            match command {
+                FindingCommand::Ack { id, reason, until } => checks::note(
+                    &*store,
+                    &settings,
+                    &change,
+                    &id,
+                    NoteState::Acknowledged,
+                    &reason,
+                    until.unwrap_or(day.add_days(30)),
+                ),
+                FindingCommand::Snooze { id, reason, until } => checks::note(
+                    &*store,
+                    &settings,
+                    &change,
+                    &id,
+                    NoteState::Snoozed,
+                    &reason,
+                    until.unwrap_or(day.add_days(7)),
+                ),
+                FindingCommand::Reopen { id, reason } => {
+                    checks::reopen(&*store, &change, &id, &reason)
+                }
+            }
+        }
+        Command::Catalogue {
+            command: CatalogueCommand::Show { json },
+        } => checks::show_catalogue(&settings()?, json),
     }
 }
 
@@ -426,7 +572,7 @@ fn fill_demo(store: &dyn Store, practices: u32) -> Result<()> {
     Ok(())
 }
 
-fn serve(store: Arc<dyn Store>, bind: &str) -> Result<()> {
+fn serve(store: Arc<dyn Store>, bind: &str, checks: cardwatch_server::Checks) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -440,7 +586,7 @@ fn serve(store: Arc<dyn Store>, bind: &str) -> Result<()> {
             store.describe()
         );
         io::stdout().flush()?;
-        let app = cardwatch_server::router(store, today);
+        let app = cardwatch_server::router(store, today, checks);
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;

@@ -1,66 +1,11 @@
 //! The `cardwatch` command as users run it: exit statuses, messages, files, and the server.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 
-fn cardwatch(db: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cardwatch"))
-        .env_remove("CARDWATCH_DATABASE_URL")
-        .env("RUST_LOG", "warn")
-        .arg("--database-url")
-        .arg(db)
-        .args(args)
-        .output()
-        .expect("run cardwatch")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-fn demo_files(dir: &Path) -> Vec<String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_cardwatch"))
-        .args([
-            "demo",
-            "--practices",
-            "3",
-            "--seed",
-            "9",
-            "--today",
-            "2026-11-22",
-            "--out",
-        ])
-        .arg(dir)
-        .output()
-        .expect("run");
-    ok(&out);
-    let mut files: Vec<String> = std::fs::read_dir(dir)
-        .expect("dir")
-        .map(|e| e.expect("entry").path().display().to_string())
-        .collect();
-    files.sort();
-    files
-}
-
-/// `cardwatch import` of every file, as the user would type it.
-fn import_all(db: &str, files: &[String]) -> Output {
-    let mut args = vec!["import"];
-    args.extend(files.iter().map(String::as_str));
-    cardwatch(db, &args)
-}
+use common::*;
 
 #[test]
 fn import_export_and_reimport() {
@@ -178,58 +123,6 @@ fn card_status_rules_and_unknown_scheme() {
     let out = cardwatch("mysql://root@localhost/cw", &["audit", "verify"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("unknown database scheme \"mysql\""));
-}
-
-fn get(addr: &str, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send");
-    let mut body = String::new();
-    s.read_to_string(&mut body).expect("read");
-    let status = body
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, body)
-}
-
-/// Starts `serve --demo` on a free port; returns the process and its address.
-fn serve_demo(db: &str, practices: &str) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cardwatch"))
-        .env("RUST_LOG", "warn")
-        .args([
-            "--database-url",
-            db,
-            "serve",
-            "--demo",
-            "--practices",
-            practices,
-        ])
-        .args(["--bind", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read");
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_owned();
-    (child, addr)
-}
-
-fn stop(mut child: Child) {
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[test]

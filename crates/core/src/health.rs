@@ -409,7 +409,7 @@ fn certificates(
                 site,
                 Owner::Ra,
                 cx.today.add_days(7),
-                format!("the signing certificate of a prescriber ({holder}) uses SHA-1; electronic prescriptions need SHA-256"),
+                "the signing certificate of a prescriber uses SHA-1; electronic prescriptions need SHA-256".into(),
                 "issue a card of series 8 or later with a SHA-256 signing certificate (RA, in person)".into(),
             );
         }
@@ -1103,6 +1103,73 @@ pub fn with_notes(findings: Vec<Finding>, notes: &[FindingNote], today: Date) ->
             }
         })
         .collect()
+}
+
+/// Which findings to show.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Only this site's.
+    pub site: Option<String>,
+    /// Only at or above this severity.
+    pub min_severity: Option<Severity>,
+    /// Also those snoozed (hidden by default; acknowledged ones are always shown).
+    pub include_snoozed: bool,
+}
+
+impl Filter {
+    /// Whether a finding passes.
+    pub fn keep(&self, n: &Noted) -> bool {
+        self.site
+            .as_deref()
+            .is_none_or(|s| n.finding.site.eq_ignore_ascii_case(s))
+            && self.min_severity.is_none_or(|m| n.finding.severity >= m)
+            && (self.include_snoozed || n.state != NoteState::Snoozed.as_str())
+    }
+}
+
+/// The columns of a findings CSV export.
+pub const CSV_COLUMNS: [&str; 13] = [
+    "id",
+    "rule",
+    "severity",
+    "state",
+    "subject_kind",
+    "subject",
+    "site",
+    "owner",
+    "due",
+    "why",
+    "fix",
+    "note_reason",
+    "note_until",
+];
+
+impl Noted {
+    /// The fields of a CSV row, in [`CSV_COLUMNS`] order.
+    pub fn csv_fields(&self) -> [String; 13] {
+        let f = &self.finding;
+        [
+            f.id.clone(),
+            f.rule.to_owned(),
+            f.severity.as_str().to_owned(),
+            self.state.to_owned(),
+            f.subject_kind.as_str().to_owned(),
+            f.subject.clone(),
+            f.site.clone(),
+            f.owner.as_str().to_owned(),
+            f.due.to_string(),
+            f.why.clone(),
+            f.fix.clone(),
+            self.note
+                .as_ref()
+                .map(|n| n.reason.clone())
+                .unwrap_or_default(),
+            self.note
+                .as_ref()
+                .map(|n| n.until.to_string())
+                .unwrap_or_default(),
+        ]
+    }
 }
 
 #[cfg(test)]

@@ -11,9 +11,22 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use cardwatch_core::catalogue::Catalogue;
 use cardwatch_core::date::Date;
+use cardwatch_core::health::Thresholds;
 use cardwatch_core::renewal::Window;
 use cardwatch_store::{Store, StoreError};
+
+mod findings;
+
+/// What the health checks read besides the estate.
+#[derive(Debug)]
+pub struct Checks {
+    /// The catalogue in force.
+    pub catalogue: Catalogue,
+    /// The limits.
+    pub thresholds: Thresholds,
+}
 
 /// What handlers share.
 #[derive(Clone)]
@@ -21,6 +34,7 @@ pub struct AppState {
     store: Arc<dyn Store>,
     started: Instant,
     today: fn() -> Date,
+    checks: Arc<Checks>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -32,14 +46,17 @@ impl std::fmt::Debug for AppState {
 }
 
 /// The server's routes over a store. `today` is the clock the pages count days from.
-pub fn router(store: Arc<dyn Store>, today: fn() -> Date) -> Router {
+pub fn router(store: Arc<dyn Store>, today: fn() -> Date, checks: Checks) -> Router {
     let state = AppState {
         store,
         started: Instant::now(),
         today,
+        checks: Arc::new(checks),
     };
     Router::new()
         .route("/", get(expiring_page))
+        .route("/findings", get(findings::page))
+        .route("/api/v1/findings", get(findings::api))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(state)

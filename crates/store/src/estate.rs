@@ -1,6 +1,6 @@
 //! Reading the whole estate for the health checks, one kind per thread.
 
-use cardwatch_core::health::Estate;
+use cardwatch_core::health::{check, with_notes, Context, Estate, Noted};
 use cardwatch_core::records::{display_key, key_of, Kind, Record};
 
 use crate::{Store, StoreError};
@@ -70,4 +70,12 @@ pub fn load_estate(store: &dyn Store) -> Result<Estate, StoreError> {
         }
     }
     Ok(estate)
+}
+
+/// The findings of a full health check, each with the note that still applies to it.
+pub fn current_findings(store: &dyn Store, cx: &Context<'_>) -> Result<Vec<Noted>, StoreError> {
+    let estate = load_estate(store)?;
+    let findings = check(&estate, cx);
+    drop(estate);
+    Ok(with_notes(findings, &store.finding_notes()?, cx.today))
 }

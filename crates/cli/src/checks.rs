@@ -1,0 +1,281 @@
+//! `cardwatch check`, `cardwatch finding …` and `cardwatch catalogue show`: the health checks
+//! from the command line, for people and for monitoring.
+
+use std::io::{self, Write};
+
+use anyhow::Result;
+use cardwatch_core::catalogue::Catalogue;
+use cardwatch_core::date::Date;
+use cardwatch_core::health::{
+    Context, Filter, FindingNote, NoteState, Noted, Severity, CSV_COLUMNS,
+};
+use cardwatch_store::{current_findings, Change, Store, StoreError};
+
+use crate::config::Settings;
+use crate::Exit;
+
+/// How `check` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Grouped by site and severity, for people.
+    Table,
+    /// One JSON array.
+    Json,
+    /// CSV with a header.
+    Csv,
+}
+
+impl Output {
+    /// Parses `table`, `json` or `csv`.
+    pub fn parse(s: &str) -> Result<Output, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "table" => Ok(Output::Table),
+            "json" => Ok(Output::Json),
+            "csv" => Ok(Output::Csv),
+            _ => Err(format!("unknown format {s:?} — use table, json or csv")),
+        }
+    }
+}
+
+/// Exit status when a finding at or above `--fail-on` is open.
+pub const EXIT_FINDINGS: u8 = 4;
+
+/// Warns (on stderr) that an operator's catalogue was refused and the shipped one is in force.
+pub fn warn_refused(settings: &Settings) {
+    if let Some(e) = &settings.catalogue_refused {
+        eprintln!("cardwatch: catalogue override refused: {e}");
+        eprintln!(
+            "cardwatch: the shipped catalogue stays in force — correct the file and run again"
+        );
+    }
+}
+
+fn context<'a>(settings: &'a Settings, today: Date) -> Context<'a> {
+    Context {
+        today,
+        catalogue: &settings.catalogue,
+        thresholds: &settings.thresholds,
+    }
+}
+
+/// Runs the full health check and prints what passes the filter.
+pub fn check(
+    store: &dyn Store,
+    settings: &Settings,
+    today: Date,
+    filter: &Filter,
+    output: Output,
+    fail_on: Option<Severity>,
+) -> Result<()> {
+    warn_refused(settings);
+    let all = current_findings(store, &context(settings, today))?;
+    let shown: Vec<&Noted> = all.iter().filter(|n| filter.keep(n)).collect();
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    match output {
+        Output::Json => {
+            serde_json::to_writer_pretty(&mut out, &shown)?;
+            writeln!(out)?;
+        }
+        Output::Csv => {
+            let mut w = csv::Writer::from_writer(&mut out);
+            w.write_record(CSV_COLUMNS)?;
+            for n in &shown {
+                w.write_record(n.csv_fields())?;
+            }
+            w.flush()?;
+        }
+        Output::Table => table(&mut out, &shown, today)?,
+    }
+    out.flush()?;
+    let failing = fail_on.map_or(0, |level| {
+        shown
+            .iter()
+            .filter(|n| n.is_open() && n.finding.severity >= level)
+            .count()
+    });
+    if failing > 0 {
+        if let Some(level) = fail_on {
+            eprintln!("cardwatch: {failing} open finding(s) at or above {level}");
+        }
+        return Err(Exit(EXIT_FINDINGS).into());
+    }
+    Ok(())
+}
+
+fn table(out: &mut impl Write, shown: &[&Noted], today: Date) -> io::Result<()> {
+    let mut site = None;
+    let mut severity = None;
+    for n in shown {
+        let f = &n.finding;
+        if site != Some(f.site.as_str()) {
+            writeln!(
+                out,
+                "\n== site {} ==",
+                if f.site.is_empty() { "(none)" } else { &f.site }
+            )?;
+            site = Some(f.site.as_str());
+            severity = None;
+        }
+        if severity != Some(f.severity) {
+            writeln!(out, "  {}", f.severity.as_str().to_uppercase())?;
+            severity = Some(f.severity);
+        }
+        let state = match &n.note {
+            Some(note) => format!("  [{} until {}: {}]", note.state, note.until, note.reason),
+            None => String::new(),
+        };
+        writeln!(
+            out,
+            "    {:<26} {:<12} {:<40} due {}  {}{state}",
+            f.rule,
+            f.owner.as_str(),
+            format!("{} {}", f.subject_kind, f.subject),
+            f.due,
+            f.why
+        )?;
+        writeln!(out, "      fix: {}", f.fix)?;
+    }
+    let count = |s: Severity| shown.iter().filter(|n| n.finding.severity == s).count();
+    writeln!(
+        out,
+        "\n{} finding(s) on {today}: {} critical, {} urgent, {} warning, {} info",
+        shown.len(),
+        count(Severity::Critical),
+        count(Severity::Urgent),
+        count(Severity::Warning),
+        count(Severity::Info)
+    )
+}
+
+/// Acknowledges or snoozes a finding that the check finds today.
+pub fn note(
+    store: &dyn Store,
+    settings: &Settings,
+    change: &Change,
+    id: &str,
+    state: NoteState,
+    reason: &str,
+    until: Date,
+) -> Result<()> {
+    let today = change.at.date();
+    let findings = current_findings(store, &context(settings, today))?;
+    if !findings.iter().any(|n| n.finding.id == id) {
+        eprintln!(
+            "cardwatch: no finding {id:?} today — copy the id from `cardwatch check --format csv` (fixed conditions close their findings by themselves)"
+        );
+        return Err(Exit(2).into());
+    }
+    let note = match FindingNote::new(id, state, reason, until, &change.actor, change.at) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("cardwatch: {e}");
+            return Err(Exit(2).into());
+        }
+    };
+    store.note_finding(&note, change)?;
+    println!("{id} {state} until {until}");
+    Ok(())
+}
+
+/// Reopens a finding.
+pub fn reopen(store: &dyn Store, change: &Change, id: &str, reason: &str) -> Result<()> {
+    match store.reopen_finding(id, reason, change) {
+        Ok(true) => {
+            println!("{id} is open again");
+            Ok(())
+        }
+        Ok(false) => {
+            println!("{id} had no acknowledgement or snooze; nothing changed");
+            Ok(())
+        }
+        Err(e @ StoreError::Invalid(_)) => {
+            eprintln!("cardwatch: {e}");
+            Err(Exit(2).into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Prints the catalogue in force, with each entry's source; exits 2 when an override was refused.
+pub fn show_catalogue(settings: &Settings, json: bool) -> Result<()> {
+    let c: &Catalogue = &settings.catalogue;
+    let mut out = io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, c)?;
+        writeln!(out)?;
+    } else {
+        let opt = |v: &Option<_>| {
+            v.as_ref()
+                .map_or("-".to_owned(), |v: &cardwatch_core::catalogue::Version| {
+                    v.to_string()
+                })
+        };
+        writeln!(out, "SOFTWARE")?;
+        for s in &c.software {
+            writeln!(
+                out,
+                "  {:<22} {:<9} current {:<10} mandatory {}{}",
+                s.id,
+                format!("{:?}", s.presence).to_lowercase(),
+                opt(&s.current),
+                opt(&s.mandatory_minimum),
+                s.mandatory_from
+                    .map(|d| format!(" from {d}"))
+                    .unwrap_or_default()
+            )?;
+            for r in &s.retired {
+                writeln!(out, "      retired {} on {}", r.version, r.on)?;
+            }
+            writeln!(
+                out,
+                "      source: {} (as of {})",
+                s.source.source, s.source.as_of
+            )?;
+        }
+        writeln!(out, "CARD SERIES")?;
+        for s in &c.series {
+            let yes = |b: bool| if b { "yes" } else { "no" };
+            writeln!(
+                out,
+                "  series {:<3} {:<28} authenticate {:<3} sign {:<3} sha256 {:<3} {}",
+                s.series,
+                s.maker,
+                yes(s.authenticate),
+                yes(s.sign),
+                yes(s.sha256),
+                s.stops_working
+                    .map(|d| format!("stops working {d}"))
+                    .unwrap_or_default()
+            )?;
+            writeln!(
+                out,
+                "      source: {} (as of {})",
+                s.source.source, s.source.as_of
+            )?;
+        }
+        writeln!(out, "READERS")?;
+        for r in &c.readers {
+            writeln!(
+                out,
+                "  {:<18} {:<22} current firmware {}",
+                r.vendor, r.model, r.current_firmware
+            )?;
+            writeln!(
+                out,
+                "      source: {} (as of {})",
+                r.source.source, r.source.as_of
+            )?;
+        }
+    }
+    drop(out);
+    if settings.catalogue_refused.is_some() {
+        warn_refused(settings);
+        return Err(Exit(2).into());
+    }
+    Ok(())
+}
+
+/// Parses a severity for `--fail-on`.
+pub fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::parse(s)
+}

@@ -1,0 +1,92 @@
+//! The configuration file and the catalogue override: read once at start, refused with the file,
+//! line and reason when malformed.
+//!
+//! ```toml
+//! catalogue = "/etc/cardwatch/catalogue-local.toml"   # laid over the shipped catalogue
+//!
+//! [health]
+//! dormant_days = 60
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Result};
+use cardwatch_core::catalogue::{Catalogue, CatalogueError};
+use cardwatch_core::health::Thresholds;
+use serde::Deserialize;
+
+/// The configuration file's contents.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    /// An operator's catalogue, laid over the shipped one.
+    catalogue: Option<PathBuf>,
+    /// Health-check limits.
+    #[serde(default)]
+    health: Thresholds,
+}
+
+/// What the commands need from configuration.
+#[derive(Debug)]
+pub struct Settings {
+    /// The catalogue in force.
+    pub catalogue: Catalogue,
+    /// Why an operator's catalogue was refused, when it was (the shipped one is then in force).
+    pub catalogue_refused: Option<CatalogueError>,
+    /// Health-check limits.
+    pub thresholds: Thresholds,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Reads the configuration file (if any) and the catalogue override (`--catalogue`, else the
+/// file's `catalogue`). A bad configuration file is an error; a bad catalogue override is
+/// reported in [`Settings::catalogue_refused`] and the shipped catalogue stays in force.
+pub fn load(config: Option<&Path>, catalogue: Option<&Path>) -> Result<Settings> {
+    let file = match config {
+        None => File::default(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow!("cannot read the configuration {}: {e}", path.display()))?;
+            let file: File = toml::from_str(&text).map_err(|e| {
+                anyhow!(
+                    "{}:{}: {} — fix the configuration file",
+                    path.display(),
+                    line_of(&text, e.span().map_or(0, |s| s.start)),
+                    e.message().trim()
+                )
+            })?;
+            file.health
+                .validate()
+                .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+            file
+        }
+    };
+    let shipped = Catalogue::shipped();
+    let over = catalogue.map(Path::to_path_buf).or(file.catalogue);
+    let (catalogue, catalogue_refused) = match over {
+        None => (shipped, None),
+        Some(path) => match read_catalogue(&path) {
+            Ok(over) => (shipped.overlay(over), None),
+            Err(e) => (shipped, Some(e)),
+        },
+    };
+    Ok(Settings {
+        catalogue,
+        catalogue_refused,
+        thresholds: file.health,
+    })
+}
+
+fn read_catalogue(path: &Path) -> Result<Catalogue, CatalogueError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| CatalogueError {
+        file: name.clone(),
+        line: 0,
+        column: 0,
+        message: format!("cannot read it: {e}"),
+    })?;
+    Catalogue::parse(&name, &text)
+}

@@ -1,0 +1,267 @@
+//! `cardwatch check`, `finding`, `catalogue` and the findings API, as users run them.
+
+mod common;
+
+use common::*;
+
+/// A store with the small demo estate, judged as of the day it was generated.
+fn demo_store(tmp: &tempfile::TempDir) -> String {
+    let db = tmp.path().join("estate.sqlite").display().to_string();
+    let dir = tmp.path().join("csv");
+    let files = demo_files(&dir);
+    ok(&import_all(&db, &files));
+    db
+}
+
+const DAY: &str = "2026-11-22";
+
+#[test]
+fn check_prints_groups_and_formats_and_fails_on_severity() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = demo_store(&tmp);
+    let table = ok(&cardwatch(&db, &["check", "--today", DAY]));
+    assert!(table.contains("== site "), "{table}");
+    assert!(
+        table.contains("CRITICAL") && table.contains("fix: "),
+        "{table}"
+    );
+    assert!(table.contains("finding(s) on 2026-11-22"), "{table}");
+
+    let json = ok(&cardwatch(
+        &db,
+        &["check", "--today", DAY, "--format", "json"],
+    ));
+    let all: serde_json::Value = serde_json::from_str(&json).expect("json");
+    let all = all.as_array().expect("array");
+    assert!(all.len() > 10);
+    let site = all[0]["site"].as_str().expect("site").to_owned();
+    let csv = ok(&cardwatch(
+        &db,
+        &["check", "--today", DAY, "--format", "csv", "--site", &site],
+    ));
+    let mut lines = csv.lines();
+    assert!(lines
+        .next()
+        .expect("header")
+        .starts_with("id,rule,severity,state,"));
+    assert!(lines.all(|l| l.contains(&format!(",{site},"))), "{csv}");
+
+    // Monitoring: exit 4 when an open finding at or above the level exists, 0 when none.
+    let out = cardwatch(
+        &db,
+        &[
+            "check",
+            "--today",
+            DAY,
+            "--format",
+            "csv",
+            "--fail-on",
+            "critical",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("at or above critical"));
+    let out = cardwatch(
+        &db,
+        &[
+            "check",
+            "--today",
+            DAY,
+            "--site",
+            "NOSUCH",
+            "--fail-on",
+            "info",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let out = cardwatch(&db, &["check", "--fail-on", "severe"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("info, warning, urgent, critical"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn snooze_hides_ack_keeps_and_both_are_audited() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = demo_store(&tmp);
+    let today = ok(&cardwatch(&db, &["catalogue", "show"])); // settings load with no config
+    assert!(today.contains("identity-agent"));
+    // The commands judge "today" by the clock: use a finding that holds whatever the day.
+    let csv = ok(&cardwatch(&db, &["check", "--format", "csv"]));
+    let id = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().expect("id").to_owned())
+        .find(|id| id.starts_with("spare-readers-low/") || id.starts_with("stock-below-minimum/"))
+        .expect("a site finding");
+    let audit_before = ok(&cardwatch(&db, &["audit", "verify"]));
+    ok(&cardwatch(
+        &db,
+        &["finding", "snooze", &id, "--reason", "readers ordered"],
+    ));
+    let hidden = ok(&cardwatch(&db, &["check", "--format", "csv"]));
+    assert!(
+        !hidden.contains(&format!("{id},")),
+        "a snoozed finding is hidden"
+    );
+    let shown = ok(&cardwatch(&db, &["check", "--format", "csv", "--all"]));
+    assert!(shown.contains(&format!("{id},")) && shown.contains(",snoozed,"));
+    ok(&cardwatch(
+        &db,
+        &["finding", "ack", &id, "--reason", "on order"],
+    ));
+    let acked = ok(&cardwatch(&db, &["check", "--format", "csv"]));
+    assert!(acked.contains(&format!("{id},")) && acked.contains(",acknowledged,"));
+    ok(&cardwatch(
+        &db,
+        &["finding", "reopen", &id, "--reason", "order cancelled"],
+    ));
+    let after = ok(&cardwatch(&db, &["audit", "verify"]));
+    assert_ne!(audit_before, after);
+    let log = ok(&cardwatch(&db, &["audit", "show", "--limit", "1000"]));
+    for action in ["\"snoozed\"", "\"acknowledged\"", "\"reopen\""] {
+        assert!(log.contains(action), "{action} not audited");
+    }
+
+    // Bad input: an unknown finding, no reason, a day in the past.
+    let out = cardwatch(
+        &db,
+        &["finding", "snooze", "no-such/finding", "--reason", "x"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no finding"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = cardwatch(&db, &["finding", "ack", &id, "--reason", "  "]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("reason"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = cardwatch(
+        &db,
+        &[
+            "finding",
+            "snooze",
+            &id,
+            "--reason",
+            "x",
+            "--until",
+            "2020-01-01",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("in the past"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn catalogue_override_laid_over_or_refused_with_its_line() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("c.sqlite").display().to_string();
+    let good = tmp.path().join("good.toml");
+    std::fs::write(
+        &good,
+        "[[readers]]\nvendor = \"Acme\"\nmodel = \"K1\"\ncurrent_firmware = \"2.1\"\nsource = \"Acme notice 7\"\nas_of = 2026-11-01\n",
+    )
+    .expect("write");
+    let shown = ok(&cardwatch(
+        &db,
+        &[
+            "--catalogue",
+            good.to_str().expect("path"),
+            "catalogue",
+            "show",
+        ],
+    ));
+    assert!(
+        shown.contains("Acme") && shown.contains("Acme notice 7"),
+        "{shown}"
+    );
+    assert!(shown.contains("identity-agent"), "the shipped entries stay");
+
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[software]]\nid = \"identity-agent\"\nname = \"IA\"\npresence = \"always\"\n",
+    )
+    .expect("write");
+    let out = cardwatch(
+        &db,
+        &[
+            "--catalogue",
+            bad.to_str().expect("path"),
+            "catalogue",
+            "show",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("bad.toml:4:"), "{err}");
+    assert!(err.contains("shipped catalogue stays in force"), "{err}");
+    assert!(
+        text(&out.stdout).contains("2.4.10.0"),
+        "the shipped catalogue is shown"
+    );
+    // Other commands warn and carry on with the shipped catalogue.
+    let out = cardwatch(&db, &["--catalogue", bad.to_str().expect("path"), "check"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stderr).contains("refused"));
+
+    // A bad configuration file is an error naming its line.
+    let cfg = tmp.path().join("cardwatch.toml");
+    std::fs::write(&cfg, "[health]\ndormant_days = 60\nlockout_days = 3\n").expect("write");
+    let out = cardwatch(&db, &["--config", cfg.to_str().expect("path"), "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("cardwatch.toml:3:"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::write(&cfg, "[health]\nsoon_days = 100\n").expect("write");
+    let out = cardwatch(&db, &["--config", cfg.to_str().expect("path"), "check"]);
+    assert!(
+        text(&out.stderr).contains("soon_days"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn findings_api_and_page() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr) = serve_demo(&db, "2");
+    let api = get(&addr, "/api/v1/findings?min_severity=urgent&limit=5");
+    let csv = get(&addr, "/api/v1/findings?format=csv");
+    let bad = get(&addr, "/api/v1/findings?min_severity=bad");
+    let unknown = get(&addr, "/api/v1/findings?colour=red");
+    let page = get(&addr, "/findings");
+    stop(child);
+    assert_eq!(api.0, 200, "{}", api.1);
+    let body = api.1.split("\r\n\r\n").nth(1).expect("body");
+    let v: serde_json::Value = serde_json::from_str(body).expect("json");
+    let findings = v["findings"].as_array().expect("findings");
+    assert!(findings.len() <= 5 && !findings.is_empty());
+    assert!(v["total"].as_u64().expect("total") >= findings.len() as u64);
+    assert!(findings
+        .iter()
+        .all(|f| matches!(f["severity"].as_str(), Some("urgent" | "critical"))));
+    assert_eq!(csv.0, 200);
+    assert!(csv.1.contains("id,rule,severity,state,subject_kind"));
+    assert_eq!(bad.0, 400);
+    assert!(bad.1.contains("\"field\":\"min_severity\""), "{}", bad.1);
+    assert_eq!(unknown.0, 400);
+    assert!(unknown.1.contains("colour"));
+    assert_eq!(page.0, 200);
+    assert!(page.1.contains("<h1>Findings</h1>") && page.1.contains("Fix:"));
+}

@@ -1,0 +1,234 @@
+//! The findings of the health checks: `GET /api/v1/findings` (JSON or CSV) and a plain page at
+//! `/findings`, both with the filters of `cardwatch check`.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use cardwatch_core::health::{Context, Filter, Noted, Severity, CSV_COLUMNS};
+use cardwatch_store::current_findings;
+use serde_json::json;
+
+use crate::{blocking, escape, AppState};
+
+/// The most findings one API page returns.
+const MAX_LIMIT: usize = 10_000;
+
+/// The query parameters both views accept, validated.
+struct Params {
+    filter: Filter,
+    csv: bool,
+    offset: usize,
+    limit: usize,
+}
+
+/// A refused parameter, answered `{error: {code, message, field}}` with status 400.
+struct BadParam {
+    field: String,
+    message: String,
+}
+
+fn bad_request(field: &str, message: String) -> BadParam {
+    BadParam {
+        field: field.to_owned(),
+        message,
+    }
+}
+
+impl IntoResponse for BadParam {
+    fn into_response(self) -> Response {
+        let error =
+            json!({"code": "invalid_parameter", "message": self.message, "field": self.field});
+        (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({ "error": error })),
+        )
+            .into_response()
+    }
+}
+
+fn params(q: &HashMap<String, String>) -> Result<Params, BadParam> {
+    const KNOWN: [&str; 6] = ["site", "min_severity", "all", "format", "offset", "limit"];
+    if let Some(k) = q.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(bad_request(
+            k,
+            format!("unknown parameter {k:?} — use {}", KNOWN.join(", ")),
+        ));
+    }
+    let get = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let number = |k: &str, default: usize| match get(k) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<usize>()
+            .map_err(|_| bad_request(k, format!("{k} {v:?} is not a whole number"))),
+    };
+    let min_severity = get("min_severity")
+        .map(|v| Severity::parse(v).map_err(|e| bad_request("min_severity", e)))
+        .transpose()?;
+    let all = match get("all") {
+        None | Some("false" | "no" | "0") => false,
+        Some("true" | "yes" | "1") => true,
+        Some(v) => return Err(bad_request("all", format!("all {v:?}: use true or false"))),
+    };
+    let csv = match get("format") {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(v) => {
+            return Err(bad_request(
+                "format",
+                format!("format {v:?}: use json or csv"),
+            ))
+        }
+    };
+    let limit = number("limit", 1_000)?;
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(bad_request(
+            "limit",
+            format!("limit must be 1 to {MAX_LIMIT}"),
+        ));
+    }
+    Ok(Params {
+        filter: Filter {
+            site: get("site").map(str::to_owned),
+            min_severity,
+            include_snoozed: all,
+        },
+        csv,
+        offset: number("offset", 0)?,
+        limit,
+    })
+}
+
+async fn compute(state: &AppState, filter: Filter) -> Result<Vec<Noted>, Response> {
+    let today = (state.today)();
+    let checks = state.checks.clone();
+    let all = blocking(state, move |s| {
+        let cx = Context {
+            today,
+            catalogue: &checks.catalogue,
+            thresholds: &checks.thresholds,
+        };
+        current_findings(s, &cx)
+    })
+    .await
+    .map_err(IntoResponse::into_response)?;
+    Ok(all.into_iter().filter(|n| filter.keep(n)).collect())
+}
+
+/// `GET /api/v1/findings?site=&min_severity=&all=&format=json|csv&offset=&limit=`
+pub(crate) async fn api(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let p = match params(&q) {
+        Ok(p) => p,
+        Err(r) => return r.into_response(),
+    };
+    let found = match compute(&state, p.filter).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    if p.csv {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let rows = std::iter::once(CSV_COLUMNS.map(String::from))
+            .chain(found.iter().map(Noted::csv_fields));
+        for row in rows {
+            if w.write_record(&row).is_err() {
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
+        }
+        let body = w.into_inner().unwrap_or_default();
+        return (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"findings.csv\"",
+                ),
+            ],
+            body,
+        )
+            .into_response();
+    }
+    let page: Vec<&Noted> = found.iter().skip(p.offset).take(p.limit).collect();
+    axum::Json(json!({
+        "today": (state.today)(),
+        "total": found.len(),
+        "offset": p.offset,
+        "limit": p.limit,
+        "findings": page,
+    }))
+    .into_response()
+}
+
+/// `GET /findings`: a plain page with the same filters.
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let p = match params(&q) {
+        Ok(p) => p,
+        Err(r) => return r.into_response(),
+    };
+    let site = p.filter.site.clone().unwrap_or_default();
+    let min = p.filter.min_severity;
+    let found = match compute(&state, p.filter).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let mut rows = String::new();
+    for n in found.iter().skip(p.offset).take(p.limit) {
+        let f = &n.finding;
+        let note = n
+            .note
+            .as_ref()
+            .map(|x| format!("{} until {}: {}", x.state, x.until, escape(&x.reason)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            rows,
+            "<tr class=\"{sev}\"><td>{site}</td><td>{sev}</td><td>{rule}</td><td>{kind} {subject}</td><td>{owner}</td><td>{due}</td><td>{why}<br><small>Fix: {fix}</small></td><td>{note}</td></tr>",
+            site = escape(&f.site),
+            sev = f.severity,
+            rule = f.rule,
+            kind = f.subject_kind,
+            subject = escape(&f.subject),
+            owner = f.owner,
+            due = f.due,
+            why = escape(&f.why),
+            fix = escape(&f.fix),
+        );
+    }
+    let options: String = Severity::ALL
+        .iter()
+        .map(|s| {
+            let sel = if Some(*s) == min { " selected" } else { "" };
+            format!("<option{sel}>{s}</option>")
+        })
+        .collect();
+    let shown = found.len().min(p.limit);
+    Html(format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Cardwatch — findings</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #212b32; }}
+table {{ border-collapse: collapse; }} th, td {{ padding: .3rem .6rem; border-bottom: 1px solid #d8dde0; text-align: left; vertical-align: top; }}
+tr.critical td {{ background: #f6d5d5; }} tr.urgent td {{ background: #fbe8c8; }} tr.warning td {{ background: #fff9d6; }}
+</style></head>
+<body>
+<h1>Findings</h1>
+<form method="get"><label>Site <input name="site" value="{site}"></label>
+<label>At least <select name="min_severity"><option value="">any</option>{options}</select></label>
+<button>Filter</button> <a href="/api/v1/findings?format=csv&amp;site={site}">Download CSV</a></form>
+<p>{total} finding(s), showing {shown}. Acknowledge or snooze with <code>cardwatch finding ack|snooze ID --reason …</code>.</p>
+<table><thead><tr><th>Site</th><th>Severity</th><th>Rule</th><th>Subject</th><th>Who acts</th><th>Due</th><th>Why and fix</th><th>Note</th></tr></thead>
+<tbody>
+{rows}</tbody></table>
+</body></html>
+"#,
+        site = escape(&site),
+        total = found.len(),
+    ))
+    .into_response()
+}
