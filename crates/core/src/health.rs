@@ -8,7 +8,7 @@
 //! escalate (a certificate's 90 → 30 → 7 days → expired) have one rule id per step, so a snooze
 //! of the early warning never hides the later one.
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use crate::card_status::CardStatus;
 use crate::catalogue::{Catalogue, Presence, Version};
 use crate::date::{Date, Timestamp};
-use crate::estate::*;
+use crate::estate::CoreHours;
+use crate::fasthash::FastMap;
 use crate::ids::ActivityCode;
 use crate::vocab::{HashAlgorithm, PositionStatus, Purpose, ReaderStatus, UpdateRing};
 
@@ -61,6 +62,9 @@ macro_rules! ordered_words {
         }
     };
 }
+
+mod estate;
+pub use estate::*;
 
 ordered_words!(
     /// How serious a finding is, least first.
@@ -139,7 +143,7 @@ pub struct Finding {
     /// Why it matters, in one line.
     pub why: String,
     /// What to do, in plain words.
-    pub fix: String,
+    pub fix: Cow<'static, str>,
 }
 
 /// The limits the rules use; every one can be changed in the configuration's `[health]` table.
@@ -226,51 +230,6 @@ impl Thresholds {
     }
 }
 
-/// The whole estate as the rules read it.
-#[derive(Clone, Debug, Default)]
-pub struct Estate {
-    /// Sites.
-    pub sites: Vec<Site>,
-    /// People.
-    pub people: Vec<Person>,
-    /// Cards.
-    pub cards: Vec<Card>,
-    /// Certificates.
-    pub certificates: Vec<Certificate>,
-    /// Positions.
-    pub positions: Vec<Position>,
-    /// Workstations.
-    pub workstations: Vec<Workstation>,
-    /// Installed software.
-    pub software: Vec<Software>,
-    /// Readers.
-    pub readers: Vec<Reader>,
-    /// Stock.
-    pub stock: Vec<Stock>,
-    /// Lockouts.
-    pub lockouts: Vec<Lockout>,
-}
-
-impl Estate {
-    /// Adds a record to its list (organisations are not judged and are left out).
-    pub fn push(&mut self, record: crate::records::Record) {
-        use crate::records::Record;
-        match record {
-            Record::Site(x) => self.sites.push(x),
-            Record::Person(x) => self.people.push(x),
-            Record::Card(x) => self.cards.push(x),
-            Record::Certificate(x) => self.certificates.push(x),
-            Record::Position(x) => self.positions.push(x),
-            Record::Workstation(x) => self.workstations.push(x),
-            Record::Software(x) => self.software.push(x),
-            Record::Reader(x) => self.readers.push(x),
-            Record::Stock(x) => self.stock.push(x),
-            Record::Lockout(x) => self.lockouts.push(x),
-            Record::Organisation(_) => {}
-        }
-    }
-}
-
 /// Everything a check needs besides the estate.
 #[derive(Clone, Copy, Debug)]
 pub struct Context<'a> {
@@ -307,7 +266,7 @@ impl Out {
         owner: Owner,
         due: Date,
         why: String,
-        fix: String,
+        fix: Cow<'static, str>,
     ) {
         self.findings.push(Finding {
             id: format!("{rule}/{subject}"),
@@ -325,262 +284,404 @@ impl Out {
 }
 
 /// Runs every rule over the estate: findings ordered by site, most serious first, then rule and
-/// subject.
-pub fn check(estate: &Estate, cx: &Context<'_>) -> Vec<Finding> {
+/// subject. The estate's lists are first put in key order (free when, as from the store, they
+/// already are), so that cards meet their certificates and lockouts, people their positions,
+/// and workstations their software, by merging rather than by millions of hash lookups.
+pub fn check(estate: &mut Estate, cx: &Context<'_>) -> Vec<Finding> {
+    estate.sort();
+    let estate = &*estate;
     let mut out = Out {
         today: cx.today,
         findings: Vec::new(),
     };
-    let people: HashMap<&str, &Person> =
-        estate.people.iter().map(|p| (p.uuid.as_str(), p)).collect();
-    let prescribers = prescribers(estate, cx.thresholds);
-    certificates(estate, cx, &people, &prescribers, &mut out);
-    cards(estate, cx, &people, &prescribers, &mut out);
-    leavers_and_requests(estate, cx, &people, &mut out);
+    let holders = Holders::new(estate, cx.thresholds);
+    cards(estate, cx, &holders, &mut out);
+    positions(estate, cx, &holders, &mut out);
     workstations(estate, cx, &mut out);
     sites(estate, cx, &mut out);
-    let mut findings = out.findings;
-    findings.sort_by(|a, b| {
-        (a.site.as_str(), b.severity, a.rule, a.subject.as_str()).cmp(&(
-            b.site.as_str(),
-            a.severity,
-            b.rule,
-            b.subject.as_str(),
-        ))
-    });
-    findings
+    sort_findings(&mut out.findings);
+    out.findings
 }
 
-/// Holders of an active or approved position carrying a prescribing activity code.
-fn prescribers<'a>(estate: &'a Estate, t: &Thresholds) -> HashSet<&'a str> {
-    estate
-        .positions
+/// Orders findings by site, most serious first, rule, subject. Sites and rules are ranked once
+/// so that most comparisons are of integers, not strings.
+fn sort_findings(findings: &mut Vec<Finding>) {
+    let mut sites: Vec<&str> = findings.iter().map(|f| f.site.as_str()).collect();
+    sites.sort_unstable();
+    sites.dedup();
+    let mut rules: Vec<&str> = findings.iter().map(|f| f.rule).collect();
+    rules.sort_unstable();
+    rules.dedup();
+    let site_rank: FastMap<&str, u32> = sites
         .iter()
-        .filter(|p| matches!(p.status, PositionStatus::Active | PositionStatus::Approved))
-        .filter(|p| {
-            p.activity_codes
-                .iter()
-                .any(|a| t.prescribing_activities.iter().any(|c| c == a.as_str()))
+        .enumerate()
+        .map(|(i, s)| (*s, i as u32))
+        .collect();
+    let rule_rank: FastMap<&str, u32> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (*r, i as u32))
+        .collect();
+    let mut keyed: Vec<(u32, std::cmp::Reverse<Severity>, u32, usize)> = findings
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            (
+                site_rank[f.site.as_str()],
+                std::cmp::Reverse(f.severity),
+                rule_rank[f.rule],
+                i,
+            )
         })
-        .map(|p| p.holder_uuid.as_str())
-        .collect()
+        .collect();
+    keyed.sort_unstable_by(|a, b| {
+        (a.0, a.1, a.2)
+            .cmp(&(b.0, b.1, b.2))
+            .then_with(|| findings[a.3].subject.cmp(&findings[b.3].subject))
+    });
+    let mut slots: Vec<Option<Finding>> = std::mem::take(findings).into_iter().map(Some).collect();
+    findings.extend(keyed.iter().filter_map(|k| slots[k.3].take()));
 }
 
-fn certificates(
-    estate: &Estate,
+/// A person as the card and position rules see them.
+struct Holder<'a> {
+    site: &'a str,
+    /// Holds an active or approved position with a prescribing activity code.
+    prescriber: bool,
+    /// Their last day, when it has passed.
+    left: Option<Date>,
+}
+
+/// Everyone's holder facts, and which person each card belongs to.
+struct Holders<'a> {
+    people: Vec<Holder<'a>>,
+    /// Per card (same order as `estate.cards`), the holder's index in `people`.
+    of_card: Vec<Option<u32>>,
+    /// Per position, the holder's index in `people`.
+    of_position: Vec<Option<u32>>,
+}
+
+impl<'a> Holders<'a> {
+    fn new(estate: &'a Estate, t: &Thresholds) -> Holders<'a> {
+        let mut people: Vec<Holder<'a>> = estate
+            .people
+            .iter()
+            .map(|p| Holder {
+                site: &p.site_ods,
+                prescriber: false,
+                left: p.employment_end,
+            })
+            .collect();
+        // Positions and people are both in UUID order: one merge pass.
+        let mut of_position = Vec::with_capacity(estate.positions.len());
+        let mut at = 0;
+        for pos in &estate.positions {
+            while at < estate.people.len()
+                && estate.people[at].uuid.as_str() < pos.holder_uuid.as_str()
+            {
+                at += 1;
+            }
+            let found = (at < estate.people.len() && estate.people[at].uuid == pos.holder_uuid)
+                .then_some(at);
+            if let Some(i) = found {
+                let prescribing = matches!(
+                    pos.status,
+                    PositionStatus::Active | PositionStatus::Approved
+                ) && pos
+                    .activity_codes
+                    .split_whitespace()
+                    .any(|a| t.prescribing_activities.iter().any(|c| c == a));
+                people[i].prescriber |= prescribing;
+            }
+            of_position.push(found.map(|i| i as u32));
+        }
+        // Cards are in serial order, not holder order: one lookup each.
+        let index: FastMap<&str, u32> = estate
+            .people
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.uuid.as_str(), i as u32))
+            .collect();
+        let of_card = estate
+            .cards
+            .iter()
+            .map(|c| index.get(c.holder_uuid.as_str()).copied())
+            .collect();
+        Holders {
+            people,
+            of_card,
+            of_position,
+        }
+    }
+
+    fn of_card(&self, card: usize) -> Option<&Holder<'a>> {
+        self.of_card[card].map(|i| &self.people[i as usize])
+    }
+}
+
+/// For each card in order, the slice of a sorted list that belongs to it: a merge walk.
+struct Groups<'a, T> {
+    items: &'a [T],
+    at: usize,
+    key: fn(&T) -> &str,
+}
+
+impl<'a, T> Groups<'a, T> {
+    fn new(items: &'a [T], key: fn(&T) -> &str) -> Groups<'a, T> {
+        Groups { items, at: 0, key }
+    }
+
+    /// The items whose key is `k`; keys must be asked for in increasing order.
+    fn of(&mut self, k: &str) -> &'a [T] {
+        while self.at < self.items.len() && (self.key)(&self.items[self.at]) < k {
+            self.at += 1;
+        }
+        let start = self.at;
+        while self.at < self.items.len() && (self.key)(&self.items[self.at]) == k {
+            self.at += 1;
+        }
+        &self.items[start..self.at]
+    }
+}
+
+fn cards(estate: &Estate, cx: &Context<'_>, holders: &Holders<'_>, out: &mut Out) {
+    let t = cx.thresholds;
+    let since = Timestamp::start_of(cx.today.add_days(1 - t.lockout_window_days));
+    let mut certs = Groups::new(&estate.certificates, |c| &c.card_serial);
+    let mut locks = Groups::new(&estate.lockouts, |l| &l.card_serial);
+    for (i, card) in estate.cards.iter().enumerate() {
+        let serial = card.card_serial.as_str();
+        let holder = holders.of_card(i);
+        let site = holder.map_or("", |h| h.site);
+        let prescriber = holder.is_some_and(|h| h.prescriber);
+        let card_certs = certs.of(serial);
+        let card_locks = locks.of(serial);
+        if !in_use(card.status) {
+            continue;
+        }
+        if let Some(left) = holder.and_then(|h| h.left).filter(|d| *d < cx.today) {
+            out.push(
+                "leaver-card",
+                Severity::Urgent,
+                SubjectKind::Card,
+                serial,
+                site,
+                Owner::Ra,
+                cx.today,
+                format!("the holder left on {left} and the card is still {}", card.status),
+                "ask the RA to cancel the card (or close the holder's access at this organisation) and collect it".into(),
+            );
+        }
+        for purpose in [Purpose::Authentication, Purpose::Signing] {
+            // A renewed certificate sits beside the one it replaced: judge the newest.
+            if let Some(cert) = card_certs
+                .iter()
+                .filter(|c| c.purpose == purpose)
+                .max_by_key(|c| c.not_after)
+            {
+                certificate(cert, serial, site, prescriber, cx, out);
+            }
+        }
+        card_rules(card, serial, site, prescriber, card_locks, since, cx, out);
+    }
+}
+
+/// The expiry bands of one certificate (the newest of its purpose on a card in use).
+fn certificate(
+    cert: &CertificateFacts,
+    serial: &str,
+    site: &str,
+    prescriber: bool,
     cx: &Context<'_>,
-    people: &HashMap<&str, &Person>,
-    prescribers: &HashSet<&str>,
     out: &mut Out,
 ) {
     let t = cx.thresholds;
-    let cards: HashMap<&str, &Card> = estate
-        .cards
-        .iter()
-        .filter(|c| in_use(c.status))
-        .map(|c| (c.card_serial.as_str(), c))
-        .collect();
-    // A renewed certificate sits beside the one it replaced: judge the newest of each purpose.
-    let mut newest: HashMap<(&str, Purpose), &Certificate> = HashMap::new();
-    for c in &estate.certificates {
-        if !cards.contains_key(c.card_serial.as_str()) {
-            continue;
-        }
-        newest
-            .entry((c.card_serial.as_str(), c.purpose))
-            .and_modify(|best| {
-                if c.not_after > best.not_after {
-                    *best = c;
-                }
-            })
-            .or_insert(c);
+    let purpose = cert.purpose;
+    if purpose == Purpose::Signing && prescriber && cert.hash_algorithm == HashAlgorithm::Sha1 {
+        out.push(
+            "sha1-signing-prescriber",
+            Severity::Urgent,
+            SubjectKind::Card,
+            serial,
+            site,
+            Owner::Ra,
+            cx.today.add_days(7),
+            "the signing certificate of a prescriber uses SHA-1; electronic prescriptions need SHA-256".into(),
+            "issue a card of series 8 or later with a SHA-256 signing certificate (RA, in person)".into(),
+        );
     }
-    for ((serial, purpose), cert) in newest {
-        let card = cards[serial];
-        let holder = card.holder_uuid.as_str();
-        let site = people.get(holder).map_or("", |p| p.site_ods.as_str());
-        let prescriber = prescribers.contains(holder);
-        if purpose == Purpose::Signing && prescriber && cert.hash_algorithm == HashAlgorithm::Sha1 {
+    let days = cx.today.days_until(cert.not_after);
+    let (step, severity, owner, fix) = if days < 0 {
+        (
+            "expired",
+            Severity::Critical,
+            Owner::Ra,
+            "book the holder in person with an RA Manager or RA Agent to renew it: expired certificates cannot be self-renewed",
+        )
+    } else if days <= t.imminent_days {
+        (
+            "7d",
+            Severity::Urgent,
+            Owner::Holder,
+            "self-renew today: sign in on a connected workstation and accept the renewal prompt (a Sponsor or Local Smartcard Administrator can help); once expired it needs an RA in person",
+        )
+    } else if days <= t.soon_days {
+        (
+            "30d",
+            Severity::Warning,
+            Owner::Holder,
+            "self-renew this week: sign in on a connected workstation and accept the renewal prompt",
+        )
+    } else if days <= t.renewal_window_days {
+        (
+            "90d",
+            Severity::Info,
+            Owner::Holder,
+            "self-renew now, at the next sign-in prompt — no RA visit needed while inside the window",
+        )
+    } else {
+        return;
+    };
+    // Prescribers' signing certificates are judged a level higher: without them no
+    // prescription is signed.
+    let severity = if purpose == Purpose::Signing && prescriber {
+        severity.raised()
+    } else {
+        severity
+    };
+    let rule = match (purpose, step) {
+        (Purpose::Authentication, "expired") => "cert-authentication-expired",
+        (Purpose::Authentication, "7d") => "cert-authentication-7d",
+        (Purpose::Authentication, "30d") => "cert-authentication-30d",
+        (Purpose::Authentication, _) => "cert-authentication-90d",
+        (Purpose::Signing, "expired") => "cert-signing-expired",
+        (Purpose::Signing, "7d") => "cert-signing-7d",
+        (Purpose::Signing, "30d") => "cert-signing-30d",
+        (Purpose::Signing, _) => "cert-signing-90d",
+    };
+    let what = match purpose {
+        Purpose::Authentication => "authentication certificate (sign-in)",
+        Purpose::Signing if prescriber => "signing certificate of a prescriber",
+        Purpose::Signing => "signing certificate",
+    };
+    let why = if days < 0 {
+        format!("{what} expired on {}", cert.not_after)
+    } else {
+        format!("{what} expires on {} ({days} days)", cert.not_after)
+    };
+    let due = if days < 0 { cx.today } else { cert.not_after };
+    out.push(
+        rule,
+        severity,
+        SubjectKind::Card,
+        serial,
+        site,
+        owner,
+        due,
+        why,
+        fix.into(),
+    );
+}
+
+/// The rules about the card itself: its series, its lockouts, its use.
+#[allow(clippy::too_many_arguments)]
+fn card_rules(
+    card: &CardFacts,
+    serial: &str,
+    site: &str,
+    prescriber: bool,
+    locks: &[LockoutFacts],
+    since: Timestamp,
+    cx: &Context<'_>,
+    out: &mut Out,
+) {
+    let t = cx.thresholds;
+    if let Some(series) = cx.catalogue.series(card.series) {
+        match series.stops_working {
+            Some(stop) if stop <= cx.today => out.push(
+                "series-retired",
+                Severity::Critical,
+                SubjectKind::Card,
+                serial,
+                site,
+                Owner::Ra,
+                cx.today,
+                format!(
+                    "series {} ({}) cards stopped working on {stop}",
+                    series.series, series.maker
+                ),
+                "issue a replacement card of a current series (RA, in person) and cancel this one"
+                    .into(),
+            ),
+            Some(stop) => out.push(
+                "series-retiring",
+                if cx.today.days_until(stop) <= t.renewal_window_days {
+                    Severity::Urgent
+                } else {
+                    Severity::Warning
+                },
+                SubjectKind::Card,
+                serial,
+                site,
+                Owner::Ra,
+                stop,
+                format!(
+                    "series {} ({}) cards stop working on {stop}",
+                    series.series, series.maker
+                ),
+                "book a replacement card of a current series before that date (RA, in person)"
+                    .into(),
+            ),
+            None => {}
+        }
+        if !series.sign && prescriber {
             out.push(
-                "sha1-signing-prescriber",
+                "series-cannot-sign",
                 Severity::Urgent,
                 SubjectKind::Card,
                 serial,
                 site,
                 Owner::Ra,
                 cx.today.add_days(7),
-                "the signing certificate of a prescriber uses SHA-1; electronic prescriptions need SHA-256".into(),
-                "issue a card of series 8 or later with a SHA-256 signing certificate (RA, in person)".into(),
+                format!(
+                    "a prescriber holds a series {} card, which cannot sign",
+                    series.series
+                ),
+                "issue a card that can sign (series 8 or 9) so prescriptions can be signed".into(),
             );
         }
-        let days = cx.today.days_until(cert.not_after);
-        let (step, severity, owner, fix) = if days < 0 {
-            (
-                "expired",
-                Severity::Critical,
-                Owner::Ra,
-                "book the holder in person with an RA Manager or RA Agent to renew it: expired certificates cannot be self-renewed".to_owned(),
-            )
-        } else if days <= t.imminent_days {
-            (
-                "7d",
-                Severity::Urgent,
-                Owner::Holder,
-                "self-renew today: sign in on a connected workstation and accept the renewal prompt (a Sponsor or Local Smartcard Administrator can help); once expired it needs an RA in person".to_owned(),
-            )
-        } else if days <= t.soon_days {
-            (
-                "30d",
+    }
+    let n = locks.iter().filter(|l| l.locked_at >= since).count();
+    {
+        if n >= t.lockouts {
+            out.push(
+                "repeated-lockouts",
                 Severity::Warning,
-                Owner::Holder,
-                "self-renew this week: sign in on a connected workstation and accept the renewal prompt".to_owned(),
-            )
-        } else if days <= t.renewal_window_days {
-            (
-                "90d",
+                SubjectKind::Card,
+                serial,
+                site,
+                Owner::PracticeManager,
+                cx.today.add_days(7),
+                format!("locked {n} times in the last {} days", t.lockout_window_days),
+                "talk to the holder: check the PIN they use and the card on another reader; set up self-service unlock (needs an email on their profile)".into(),
+            );
+        }
+    }
+    if card.status == CardStatus::Active {
+        let last = card.last_used_on.unwrap_or(card.issued_on);
+        let idle = last.days_until(cx.today);
+        if idle >= t.dormant_days {
+            out.push(
+                "card-dormant",
                 Severity::Info,
-                Owner::Holder,
-                "self-renew now, at the next sign-in prompt — no RA visit needed while inside the window".to_owned(),
-            )
-        } else {
-            continue;
-        };
-        // Prescribers' signing certificates are judged a level higher: without them no
-        // prescription is signed.
-        let severity = if purpose == Purpose::Signing && prescriber {
-            severity.raised()
-        } else {
-            severity
-        };
-        let rule = match (purpose, step) {
-            (Purpose::Authentication, "expired") => "cert-authentication-expired",
-            (Purpose::Authentication, "7d") => "cert-authentication-7d",
-            (Purpose::Authentication, "30d") => "cert-authentication-30d",
-            (Purpose::Authentication, _) => "cert-authentication-90d",
-            (Purpose::Signing, "expired") => "cert-signing-expired",
-            (Purpose::Signing, "7d") => "cert-signing-7d",
-            (Purpose::Signing, "30d") => "cert-signing-30d",
-            (Purpose::Signing, _) => "cert-signing-90d",
-        };
-        let what = match purpose {
-            Purpose::Authentication => "authentication certificate (sign-in)",
-            Purpose::Signing if prescriber => "signing certificate of a prescriber",
-            Purpose::Signing => "signing certificate",
-        };
-        let why = if days < 0 {
-            format!("{what} expired on {}", cert.not_after)
-        } else {
-            format!("{what} expires on {} ({days} days)", cert.not_after)
-        };
-        let due = if days < 0 { cx.today } else { cert.not_after };
-        out.push(
-            rule,
-            severity,
-            SubjectKind::Card,
-            serial,
-            site,
-            owner,
-            due,
-            why,
-            fix,
-        );
-    }
-}
-
-fn cards(
-    estate: &Estate,
-    cx: &Context<'_>,
-    people: &HashMap<&str, &Person>,
-    prescribers: &HashSet<&str>,
-    out: &mut Out,
-) {
-    let t = cx.thresholds;
-    let mut lockouts: HashMap<&str, usize> = HashMap::new();
-    let since = Timestamp::start_of(cx.today.add_days(1 - t.lockout_window_days));
-    for l in &estate.lockouts {
-        if l.locked_at >= since {
-            *lockouts.entry(l.card_serial.as_str()).or_default() += 1;
-        }
-    }
-    for card in estate.cards.iter().filter(|c| in_use(c.status)) {
-        let serial = card.card_serial.as_str();
-        let holder = card.holder_uuid.as_str();
-        let site = people.get(holder).map_or("", |p| p.site_ods.as_str());
-        if let Some(series) = cx.catalogue.series(card.series.number()) {
-            match series.stops_working {
-                Some(stop) if stop <= cx.today => out.push(
-                    "series-retired",
-                    Severity::Critical,
-                    SubjectKind::Card,
-                    serial,
-                    site,
-                    Owner::Ra,
-                    cx.today,
-                    format!("series {} ({}) cards stopped working on {stop}", series.series, series.maker),
-                    "issue a replacement card of a current series (RA, in person) and cancel this one".into(),
-                ),
-                Some(stop) => out.push(
-                    "series-retiring",
-                    if cx.today.days_until(stop) <= t.renewal_window_days { Severity::Urgent } else { Severity::Warning },
-                    SubjectKind::Card,
-                    serial,
-                    site,
-                    Owner::Ra,
-                    stop,
-                    format!("series {} ({}) cards stop working on {stop}", series.series, series.maker),
-                    "book a replacement card of a current series before that date (RA, in person)".into(),
-                ),
-                None => {}
-            }
-            if !series.sign && prescribers.contains(holder) {
-                out.push(
-                    "series-cannot-sign",
-                    Severity::Urgent,
-                    SubjectKind::Card,
-                    serial,
-                    site,
-                    Owner::Ra,
-                    cx.today.add_days(7),
-                    format!(
-                        "a prescriber holds a series {} card, which cannot sign",
-                        series.series
-                    ),
-                    "issue a card that can sign (series 8 or 9) so prescriptions can be signed"
-                        .into(),
-                );
-            }
-        }
-        if let Some(&n) = lockouts.get(serial) {
-            if n >= t.lockouts {
-                out.push(
-                    "repeated-lockouts",
-                    Severity::Warning,
-                    SubjectKind::Card,
-                    serial,
-                    site,
-                    Owner::PracticeManager,
-                    cx.today.add_days(7),
-                    format!("locked {n} times in the last {} days", t.lockout_window_days),
-                    "talk to the holder: check the PIN they use and the card on another reader; set up self-service unlock (needs an email on their profile)".into(),
-                );
-            }
-        }
-        if card.status == CardStatus::Active {
-            let last = card.last_used_on.unwrap_or(card.issued_on);
-            let idle = last.days_until(cx.today);
-            if idle >= t.dormant_days {
-                out.push(
-                    "card-dormant",
-                    Severity::Info,
-                    SubjectKind::Card,
-                    serial,
-                    site,
-                    Owner::PracticeManager,
-                    cx.today.add_days(30),
-                    format!("not used for {idle} days (since {last})"),
-                    "check the holder still needs it; if not, ask the RA to cancel it".into(),
-                );
-            }
+                SubjectKind::Card,
+                serial,
+                site,
+                Owner::PracticeManager,
+                cx.today.add_days(30),
+                format!("not used for {idle} days (since {last})"),
+                "check the holder still needs it; if not, ask the RA to cancel it".into(),
+            );
         }
     }
 }
@@ -598,49 +699,18 @@ fn working_days_between(from: Date, to: Date) -> i32 {
     n
 }
 
-fn leavers_and_requests(
-    estate: &Estate,
-    cx: &Context<'_>,
-    people: &HashMap<&str, &Person>,
-    out: &mut Out,
-) {
-    let gone = |uuid: &str| {
-        people
-            .get(uuid)
-            .and_then(|p| p.employment_end)
-            .is_some_and(|end| end < cx.today)
-    };
-    for card in &estate.cards {
-        let holder = card.holder_uuid.as_str();
-        if in_use(card.status) && gone(holder) {
-            let p = people[holder];
-            out.push(
-                "leaver-card",
-                Severity::Urgent,
-                SubjectKind::Card,
-                card.card_serial.as_str(),
-                p.site_ods.as_str(),
-                Owner::Ra,
-                cx.today,
-                format!(
-                    "the holder left on {} and the card is still {}",
-                    p.employment_end.unwrap_or(cx.today),
-                    card.status
-                ),
-                "ask the RA to cancel the card (or close the holder's access at this organisation) and collect it".into(),
-            );
-        }
-    }
-    for pos in &estate.positions {
-        let holder = pos.holder_uuid.as_str();
-        let site = people.get(holder).map_or("", |p| p.site_ods.as_str());
-        let subject = format!("{}/{}/{}", holder, pos.ods_code, pos.role_code);
-        if gone(holder) && pos.status != PositionStatus::Removed {
+fn positions(estate: &Estate, cx: &Context<'_>, holders: &Holders<'_>, out: &mut Out) {
+    for (pos, holder) in estate.positions.iter().zip(&holders.of_position) {
+        let holder = holder.map(|i| &holders.people[i as usize]);
+        let site = holder.map_or("", |h| h.site);
+        let subject = || format!("{}/{}/{}", pos.holder_uuid, pos.ods_code, pos.role_code);
+        let left = holder.and_then(|h| h.left).filter(|d| *d < cx.today);
+        if left.is_some() && pos.status != PositionStatus::Removed {
             out.push(
                 "leaver-position",
                 Severity::Urgent,
                 SubjectKind::Person,
-                &subject,
+                &subject(),
                 site,
                 Owner::Ra,
                 cx.today,
@@ -659,7 +729,7 @@ fn leavers_and_requests(
                         "request-awaiting-ra",
                         Severity::Warning,
                         SubjectKind::Person,
-                        &subject,
+                        &subject(),
                         site,
                         Owner::Ra,
                         cx.today.add_days(2),
@@ -676,11 +746,8 @@ fn leavers_and_requests(
 }
 
 fn workstations(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
-    let mut installed: HashMap<&str, Vec<&Software>> = HashMap::new();
-    for s in &estate.software {
-        installed.entry(s.hostname.as_str()).or_default().push(s);
-    }
-    let core_hours: HashMap<&str, &CoreHours> = estate
+    let mut installed = Groups::new(&estate.software, |s| &s.hostname);
+    let core_hours: FastMap<&str, &CoreHours> = estate
         .sites
         .iter()
         .filter_map(|s| s.core_hours.as_ref().map(|h| (s.site_ods.as_str(), h)))
@@ -688,7 +755,7 @@ fn workstations(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
     for ws in &estate.workstations {
         let host = ws.hostname.as_str();
         let site = ws.site_ods.as_str();
-        let here = installed.get(host).map(Vec::as_slice).unwrap_or_default();
+        let here = installed.of(host);
         for entry in &cx.catalogue.software {
             let found = here.iter().find(|s| s.component == entry.id);
             match (entry.presence, found) {
@@ -712,7 +779,8 @@ fn workstations(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
                             .as_ref()
                             .map(|v| format!(" ({v})"))
                             .unwrap_or_default()
-                    ),
+                    )
+                    .into(),
                 ),
                 (Presence::Remove, Some(s)) => out.push(
                     "software-to-remove",
@@ -729,7 +797,8 @@ fn workstations(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
                     format!(
                         "uninstall {} out of clinic hours, then check a card signs in and signs",
                         entry.name
-                    ),
+                    )
+                    .into(),
                 ),
                 (_, Some(s)) => software_version(entry, s, host, site, cx, out),
                 _ => {}
@@ -753,7 +822,7 @@ fn workstations(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
     }
     // Updates should reach one machine first: a site with several workstations and none in the
     // canary ring has nowhere to try them.
-    let mut by_site: HashMap<&str, (usize, bool)> = HashMap::new();
+    let mut by_site: FastMap<&str, (usize, bool)> = FastMap::default();
     for ws in &estate.workstations {
         let e = by_site.entry(ws.site_ods.as_str()).or_default();
         e.0 += 1;
@@ -804,7 +873,7 @@ fn workstations(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
 
 fn software_version(
     entry: &crate::catalogue::SoftwareEntry,
-    s: &Software,
+    s: &SoftwareFacts,
     host: &str,
     site: &str,
     cx: &Context<'_>,
@@ -862,7 +931,7 @@ fn software_version(
                 from
             },
             why,
-            fix,
+            fix.into(),
         );
     } else if let Some(r) = retired {
         out.push(
@@ -874,7 +943,7 @@ fn software_version(
             Owner::It,
             cx.today.add_days(7),
             format!("{} {v} was retired on {}", entry.name, r.on),
-            fix,
+            fix.into(),
         );
     } else if entry.current.as_ref().is_some_and(|cur| &v < cur) {
         out.push(
@@ -890,7 +959,7 @@ fn software_version(
                 entry.name,
                 entry.current.as_ref().map_or("", Version::as_str)
             ),
-            fix,
+            fix.into(),
         );
     }
 }
@@ -913,13 +982,13 @@ fn overlap(window: &CoreHours, hours: &CoreHours) -> Option<String> {
 
 fn sites(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
     let t = cx.thresholds;
-    let mut spares: HashMap<&str, usize> = HashMap::new();
+    let mut spares: FastMap<&str, usize> = FastMap::default();
     for r in &estate.readers {
         if r.status == ReaderStatus::Spare {
             *spares.entry(r.site_ods.as_str()).or_default() += 1;
         }
     }
-    let mut admins: HashMap<&str, usize> = HashMap::new();
+    let mut admins: FastMap<&str, usize> = FastMap::default();
     for p in &estate.people {
         let here = p.employment_end.is_none_or(|end| end >= cx.today);
         if p.local_admin && here {
@@ -979,7 +1048,7 @@ fn sites(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
                 Owner::PracticeManager,
                 cx.today.add_days(14),
                 format!("{what}: {} in stock, minimum {}", s.quantity, s.minimum),
-                format!("order {} more {what}", s.minimum - s.quantity),
+                format!("order {} more {what}", s.minimum - s.quantity).into(),
             );
         }
     }
@@ -1087,7 +1156,7 @@ impl Noted {
 /// Joins findings with the notes that still apply. A note whose finding is gone (the condition
 /// was fixed) or whose day has passed has no effect.
 pub fn with_notes(findings: Vec<Finding>, notes: &[FindingNote], today: Date) -> Vec<Noted> {
-    let live: HashMap<&str, &FindingNote> = notes
+    let live: FastMap<&str, &FindingNote> = notes
         .iter()
         .filter(|n| n.applies(today))
         .map(|n| (n.finding_id.as_str(), n))
@@ -1159,7 +1228,7 @@ impl Noted {
             f.owner.as_str().to_owned(),
             f.due.to_string(),
             f.why.clone(),
-            f.fix.clone(),
+            f.fix.to_string(),
             self.note
                 .as_ref()
                 .map(|n| n.reason.clone())

@@ -9,6 +9,7 @@ pub mod catalogue;
 pub mod date;
 pub mod demo;
 pub mod estate;
+pub mod fasthash;
 pub mod health;
 pub mod ids;
 pub mod records;

@@ -662,14 +662,6 @@ impl Record {
         }
     }
 
-    /// Rebuilds a record from stored values (in column order, as [`Record::into_values`] gives
-    /// them), validating them again: a value changed behind the store's back is caught here.
-    pub fn from_values(kind: Kind, values: &[Value]) -> Result<Record, Vec<FieldError>> {
-        let text: Vec<String> = values.iter().map(Value::to_csv).collect();
-        let fields: Vec<&str> = text.iter().map(String::as_str).collect();
-        Record::parse(kind, &fields)
-    }
-
     /// The record's kind.
     pub fn kind(&self) -> Kind {
         match self {

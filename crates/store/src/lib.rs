@@ -154,6 +154,19 @@ pub trait Store: Send + Sync {
         &self,
         kind: Kind,
         each: &mut dyn FnMut(&[Value]) -> std::io::Result<()>,
+    ) -> Result<u64, StoreError> {
+        let all: Vec<usize> = (0..kind.columns().len()).collect();
+        self.scan(kind, &all, &mut |values| each(values))
+    }
+
+    /// Streams some columns (indexes into the kind's columns) of every record of a kind, in
+    /// natural-key order: what a reader needs, and no more. The values are lent for the call
+    /// (one buffer serves every row); take what you keep out of them.
+    fn scan(
+        &self,
+        kind: Kind,
+        columns: &[usize],
+        each: &mut dyn FnMut(&mut [Value]) -> std::io::Result<()>,
     ) -> Result<u64, StoreError>;
 
     /// Changes a card's status through the state machine, audited.

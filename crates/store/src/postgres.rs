@@ -146,25 +146,49 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
 /// The select list for a kind: dates as ISO text and moments as unix seconds, which the driver
 /// reads without extra crates.
 fn select_list(kind: Kind, prefix: &str) -> String {
-    sql::column_list(kind, |c, i| match kind.columns()[i].ty {
-        ColType::Date => format!("to_char({prefix}{c}, 'YYYY-MM-DD')"),
-        ColType::Timestamp => format!("extract(epoch from {prefix}{c})::bigint"),
-        _ => format!("{prefix}{c}"),
-    })
+    let all: Vec<usize> = (0..kind.columns().len()).collect();
+    select_columns(kind, &all, prefix)
+}
+
+/// Some columns of a kind, dates as ISO text and moments as unix seconds.
+fn select_columns(kind: Kind, columns: &[usize], prefix: &str) -> String {
+    columns
+        .iter()
+        .map(|&i| {
+            let c = kind.columns()[i];
+            let name = ident(c.name);
+            match c.ty {
+                ColType::Date => format!("to_char({prefix}{name}, 'YYYY-MM-DD')"),
+                ColType::Timestamp => format!("extract(epoch from {prefix}{name})::bigint"),
+                _ => format!("{prefix}{name}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn read_values(kind: Kind, row: &postgres::Row) -> Result<Vec<Value>, StoreError> {
-    kind.columns()
+    let all: Vec<usize> = (0..kind.columns().len()).collect();
+    read_columns(kind, &all, row)
+}
+
+/// The row's values, the row holding the columns [`select_columns`] chose.
+fn read_columns(
+    kind: Kind,
+    columns: &[usize],
+    row: &postgres::Row,
+) -> Result<Vec<Value>, StoreError> {
+    columns
         .iter()
         .enumerate()
-        .map(|(i, c)| {
-            let v = match c.ty {
+        .map(|(i, &col)| {
+            let v = match kind.columns()[col].ty {
                 ColType::Text => row.try_get::<_, Option<String>>(i)?.map(Value::Text),
                 ColType::Int => row.try_get::<_, Option<i64>>(i)?.map(Value::Int),
                 ColType::Bool => row.try_get::<_, Option<bool>>(i)?.map(Value::Bool),
-                ColType::Date => match row.try_get::<_, Option<String>>(i)? {
+                ColType::Date => match row.try_get::<_, Option<&str>>(i)? {
                     Some(s) => Some(Value::Date(
-                        Date::parse(&s).map_err(|e| StoreError::Database(e.to_string()))?,
+                        Date::parse(s).map_err(|e| StoreError::Database(e.to_string()))?,
                     )),
                     None => None,
                 },
@@ -613,16 +637,17 @@ impl Store for PgStore {
         })
     }
 
-    fn export(
+    fn scan(
         &self,
         kind: Kind,
-        each: &mut dyn FnMut(&[Value]) -> std::io::Result<()>,
+        columns: &[usize],
+        each: &mut dyn FnMut(&mut [Value]) -> std::io::Result<()>,
     ) -> Result<u64, StoreError> {
         let mut client = self.pool.get()?;
         let mut tx = client.transaction()?;
         let query = format!(
             "SELECT {} FROM {} ORDER BY {}",
-            select_list(kind, ""),
+            select_columns(kind, columns, ""),
             kind.name(),
             sql::key_order(kind)
         );
@@ -635,8 +660,8 @@ impl Store for PgStore {
                 break;
             }
             for row in &rows {
-                let values = read_values(kind, row)?;
-                each(&values).map_err(|source| StoreError::Io {
+                let mut values = read_columns(kind, columns, row)?;
+                each(&mut values).map_err(|source| StoreError::Io {
                     path: "(output)".into(),
                     source,
                 })?;

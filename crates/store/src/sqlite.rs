@@ -452,23 +452,32 @@ impl Store for SqliteStore {
         })
     }
 
-    fn export(
+    fn scan(
         &self,
         kind: Kind,
-        each: &mut dyn FnMut(&[Value]) -> std::io::Result<()>,
+        columns: &[usize],
+        each: &mut dyn FnMut(&mut [Value]) -> std::io::Result<()>,
     ) -> Result<u64, StoreError> {
         let conn = self.pool.get()?;
+        let list: Vec<String> = columns
+            .iter()
+            .map(|&i| sql::ident(kind.columns()[i].name))
+            .collect();
         let mut stmt = conn.prepare(&format!(
             "SELECT {} FROM {} ORDER BY {}",
-            sql::column_list(kind, |c, _| c.to_owned()),
+            list.join(", "),
             kind.name(),
             sql::key_order(kind)
         ))?;
         let mut rows = stmt.query([])?;
         let mut n = 0;
+        let mut values = Vec::with_capacity(columns.len());
         while let Some(row) = rows.next()? {
-            let values = read_values(kind, row)?;
-            each(&values).map_err(|source| StoreError::Io {
+            values.clear();
+            for (i, &c) in columns.iter().enumerate() {
+                values.push(read_value(kind.columns()[c].ty, row.get_ref(i)?, i)?);
+            }
+            each(&mut values).map_err(|source| StoreError::Io {
                 path: PathBuf::from("(output)"),
                 source,
             })?;

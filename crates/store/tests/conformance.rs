@@ -268,7 +268,7 @@ fn locking_a_card_records_a_lockout(db: &TestDb) {
 
 fn estate_loads_for_the_health_checks(db: &TestDb) {
     let report = import(db, &demo_inputs(3, 7));
-    let estate = cardwatch_store::load_estate(&*db.store).expect("estate");
+    let mut estate = cardwatch_store::load_estate(&*db.store).expect("estate");
     let rows = |k: Kind| {
         report
             .files
@@ -296,9 +296,9 @@ fn estate_loads_for_the_health_checks(db: &TestDb) {
         catalogue: &catalogue,
         thresholds: &thresholds,
     };
-    let found = check(&estate, &cx);
+    let found = check(&mut estate, &cx);
     assert!(!found.is_empty());
-    assert_eq!(found, check(&direct, &cx));
+    assert_eq!(found, check(&mut direct, &cx));
 }
 
 fn finding_notes_are_kept_and_audited(db: &TestDb) {

@@ -1,0 +1,365 @@
+//! The estate as the health rules read it: for each kind, only the facts some rule uses. A full
+//! check reads millions of rows, so names, emails and issuers are never loaded for it.
+
+use crate::card_status::CardStatus;
+use crate::date::{Date, Timestamp};
+use crate::estate::CoreHours;
+use crate::records::{Kind, Record, Value};
+use crate::vocab::{HashAlgorithm, PositionStatus, Purpose, ReaderStatus, UpdateRing};
+
+/// A site: its clinic hours.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SiteFacts {
+    /// ODS code.
+    pub site_ods: String,
+    /// Core clinic hours.
+    pub core_hours: Option<CoreHours>,
+}
+
+/// A person: where they work, whether they have left, whether they are a trained local admin.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PersonFacts {
+    /// UUID.
+    pub uuid: String,
+    /// Site.
+    pub site_ods: String,
+    /// Last day of employment.
+    pub employment_end: Option<Date>,
+    /// Trained local smartcard admin.
+    pub local_admin: bool,
+}
+
+/// A card.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CardFacts {
+    /// Serial.
+    pub card_serial: String,
+    /// Holder's UUID.
+    pub holder_uuid: String,
+    /// Series number.
+    pub series: u8,
+    /// Status.
+    pub status: CardStatus,
+    /// Issued on.
+    pub issued_on: Date,
+    /// Last used on.
+    pub last_used_on: Option<Date>,
+}
+
+/// A certificate: what it is for, when it ends, how it signs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertificateFacts {
+    /// The card.
+    pub card_serial: String,
+    /// Authentication or signing.
+    pub purpose: Purpose,
+    /// Last valid day.
+    pub not_after: Date,
+    /// Hash algorithm.
+    pub hash_algorithm: HashAlgorithm,
+}
+
+/// A position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PositionFacts {
+    /// Holder.
+    pub holder_uuid: String,
+    /// Organisation.
+    pub ods_code: String,
+    /// Role code.
+    pub role_code: String,
+    /// Activity codes, space-separated as stored.
+    pub activity_codes: String,
+    /// Status.
+    pub status: PositionStatus,
+    /// When requested.
+    pub requested_on: Option<Date>,
+}
+
+/// A workstation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkstationFacts {
+    /// Host name.
+    pub hostname: String,
+    /// Site.
+    pub site_ods: String,
+    /// Update ring.
+    pub update_ring: UpdateRing,
+    /// When updates are installed.
+    pub update_window: Option<CoreHours>,
+}
+
+/// Software installed on a workstation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SoftwareFacts {
+    /// Host name.
+    pub hostname: String,
+    /// Component id.
+    pub component: String,
+    /// Version.
+    pub version: String,
+}
+
+/// A reader.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReaderFacts {
+    /// Serial.
+    pub reader_serial: String,
+    /// Vendor.
+    pub vendor: String,
+    /// Model.
+    pub model: String,
+    /// Firmware.
+    pub firmware: Option<String>,
+    /// Site.
+    pub site_ods: String,
+    /// Status.
+    pub status: ReaderStatus,
+}
+
+/// A stock line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StockFacts {
+    /// Site.
+    pub site_ods: String,
+    /// Item.
+    pub item: String,
+    /// In stock.
+    pub quantity: u32,
+    /// Minimum.
+    pub minimum: u32,
+}
+
+/// A lockout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockoutFacts {
+    /// The card.
+    pub card_serial: String,
+    /// When it locked.
+    pub locked_at: Timestamp,
+}
+
+/// The whole estate as the rules read it.
+#[derive(Clone, Debug, Default)]
+pub struct Estate {
+    /// Sites.
+    pub sites: Vec<SiteFacts>,
+    /// People.
+    pub people: Vec<PersonFacts>,
+    /// Cards.
+    pub cards: Vec<CardFacts>,
+    /// Certificates.
+    pub certificates: Vec<CertificateFacts>,
+    /// Positions.
+    pub positions: Vec<PositionFacts>,
+    /// Workstations.
+    pub workstations: Vec<WorkstationFacts>,
+    /// Installed software.
+    pub software: Vec<SoftwareFacts>,
+    /// Readers.
+    pub readers: Vec<ReaderFacts>,
+    /// Stock.
+    pub stock: Vec<StockFacts>,
+    /// Lockouts.
+    pub lockouts: Vec<LockoutFacts>,
+}
+
+/// The columns (indexes into [`Kind::columns`]) each kind's facts are read from, in the order
+/// [`Estate::push_values`] expects them.
+pub fn fact_columns(kind: Kind) -> &'static [usize] {
+    match kind {
+        Kind::Organisations => &[],
+        Kind::Sites => &[0, 3],
+        Kind::People => &[0, 4, 5, 6],
+        Kind::Cards => &[0, 1, 2, 3, 4, 5],
+        Kind::Certificates => &[0, 1, 5, 6],
+        Kind::Positions => &[0, 1, 2, 4, 5, 6],
+        Kind::Workstations => &[0, 1, 4, 6],
+        Kind::Software => &[0, 1, 2],
+        Kind::Readers => &[0, 1, 2, 3, 5, 6],
+        Kind::Stock => &[0, 1, 2, 3],
+        Kind::Lockouts => &[0, 1],
+    }
+}
+
+/// Takes stored values apart, saying which column held what, when a value is not as stored.
+struct Take<'a> {
+    kind: Kind,
+    values: &'a mut [Value],
+    at: usize,
+}
+
+impl Take<'_> {
+    fn bad<T>(&self, what: &str) -> Result<T, String> {
+        let col = self.kind.columns()[fact_columns(self.kind)[self.at - 1]].name;
+        Err(format!(
+            "stored {} has a bad {col} ({what}) — correct it with an import",
+            self.kind
+        ))
+    }
+
+    fn next(&mut self) -> Value {
+        self.at += 1;
+        std::mem::replace(&mut self.values[self.at - 1], Value::Null)
+    }
+
+    fn text(&mut self) -> Result<String, String> {
+        match self.next() {
+            Value::Text(s) => Ok(s),
+            _ => self.bad("missing"),
+        }
+    }
+
+    fn opt_text(&mut self) -> Option<String> {
+        match self.next() {
+            Value::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn date(&mut self) -> Result<Date, String> {
+        match self.next() {
+            Value::Date(d) => Ok(d),
+            _ => self.bad("not a date"),
+        }
+    }
+
+    fn opt_date(&mut self) -> Option<Date> {
+        match self.next() {
+            Value::Date(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    fn int(&mut self) -> Result<i64, String> {
+        match self.next() {
+            Value::Int(n) => Ok(n),
+            _ => self.bad("not a number"),
+        }
+    }
+
+    fn word<T, E: std::fmt::Display>(
+        &mut self,
+        parse: impl Fn(&str) -> Result<T, E>,
+    ) -> Result<T, String> {
+        let s = self.text()?;
+        parse(&s).or_else(|e| self.bad(&format!("{s:?}: {e}")))
+    }
+
+    fn hours(&mut self) -> Result<Option<CoreHours>, String> {
+        match self.opt_text() {
+            None => Ok(None),
+            Some(s) => CoreHours::parse(&s)
+                .map(Some)
+                .or_else(|e| self.bad(&e.to_string())),
+        }
+    }
+}
+
+impl Estate {
+    /// Adds one record's facts from stored values: the columns [`fact_columns`] names, in that
+    /// order. A value that cannot be as stored (edited behind the store's back) is an error.
+    pub fn push_values(&mut self, kind: Kind, values: &mut [Value]) -> Result<(), String> {
+        let mut t = Take {
+            kind,
+            values,
+            at: 0,
+        };
+        match kind {
+            Kind::Organisations => {}
+            Kind::Sites => self.sites.push(SiteFacts {
+                site_ods: t.text()?,
+                core_hours: t.hours()?,
+            }),
+            Kind::People => self.people.push(PersonFacts {
+                uuid: t.text()?,
+                site_ods: t.text()?,
+                employment_end: t.opt_date(),
+                local_admin: matches!(t.next(), Value::Bool(true)),
+            }),
+            Kind::Cards => self.cards.push(CardFacts {
+                card_serial: t.text()?,
+                holder_uuid: t.text()?,
+                series: u8::try_from(t.int()?).or_else(|_| t.bad("not a series"))?,
+                status: t.word(CardStatus::parse)?,
+                issued_on: t.date()?,
+                last_used_on: t.opt_date(),
+            }),
+            Kind::Certificates => self.certificates.push(CertificateFacts {
+                card_serial: t.text()?,
+                purpose: t.word(Purpose::parse)?,
+                not_after: t.date()?,
+                hash_algorithm: t.word(HashAlgorithm::parse)?,
+            }),
+            Kind::Positions => self.positions.push(PositionFacts {
+                holder_uuid: t.text()?,
+                ods_code: t.text()?,
+                role_code: t.text()?,
+                activity_codes: t.opt_text().unwrap_or_default(),
+                status: t.word(PositionStatus::parse)?,
+                requested_on: t.opt_date(),
+            }),
+            Kind::Workstations => self.workstations.push(WorkstationFacts {
+                hostname: t.text()?,
+                site_ods: t.text()?,
+                update_ring: t.word(UpdateRing::parse)?,
+                update_window: t.hours()?,
+            }),
+            Kind::Software => self.software.push(SoftwareFacts {
+                hostname: t.text()?,
+                component: t.text()?,
+                version: t.text()?,
+            }),
+            Kind::Readers => self.readers.push(ReaderFacts {
+                reader_serial: t.text()?,
+                vendor: t.text()?,
+                model: t.text()?,
+                firmware: t.opt_text(),
+                site_ods: t.text()?,
+                status: t.word(ReaderStatus::parse)?,
+            }),
+            Kind::Stock => self.stock.push(StockFacts {
+                site_ods: t.text()?,
+                item: t.text()?,
+                quantity: u32::try_from(t.int()?).or_else(|_| t.bad("negative"))?,
+                minimum: u32::try_from(t.int()?).or_else(|_| t.bad("negative"))?,
+            }),
+            Kind::Lockouts => self.lockouts.push(LockoutFacts {
+                card_serial: t.text()?,
+                locked_at: match t.next() {
+                    Value::Timestamp(at) => at,
+                    _ => return t.bad("not a moment"),
+                },
+            }),
+        }
+        Ok(())
+    }
+
+    /// Puts the lists the rules merge in key order. The store reads them in that order already,
+    /// and a stable sort of sorted input is one pass.
+    pub fn sort(&mut self) {
+        fn by<T>(items: &mut [T], key: fn(&T) -> &str) {
+            // Checked first: a sort would allocate scratch space even for sorted input.
+            if !items.is_sorted_by(|a, b| key(a) <= key(b)) {
+                items.sort_by(|a, b| key(a).cmp(key(b)));
+            }
+        }
+        by(&mut self.people, |p| &p.uuid);
+        by(&mut self.cards, |c| &c.card_serial);
+        by(&mut self.certificates, |c| &c.card_serial);
+        by(&mut self.lockouts, |l| &l.card_serial);
+        by(&mut self.positions, |p| &p.holder_uuid);
+        by(&mut self.workstations, |w| &w.hostname);
+        by(&mut self.software, |s| &s.hostname);
+    }
+
+    /// Adds a whole record's facts.
+    pub fn push(&mut self, record: Record) {
+        let kind = record.kind();
+        let all = record.into_values();
+        let mut values: Vec<Value> = fact_columns(kind).iter().map(|&i| all[i].clone()).collect();
+        // A validated record's values are exactly as the store keeps them.
+        self.push_values(kind, &mut values)
+            .unwrap_or_else(|e| unreachable!("a validated record: {e}"));
+    }
+}
