@@ -80,7 +80,7 @@ pub fn check(
             let mut w = csv::Writer::from_writer(&mut out);
             w.write_record(CSV_COLUMNS)?;
             for n in &shown {
-                w.write_record(n.csv_fields())?;
+                w.write_record(n.csv_fields().iter().map(|f| f.as_bytes()))?;
             }
             w.flush()?;
         }

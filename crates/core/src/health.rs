@@ -1214,29 +1214,24 @@ pub const CSV_COLUMNS: [&str; 13] = [
 ];
 
 impl Noted {
-    /// The fields of a CSV row, in [`CSV_COLUMNS`] order.
-    pub fn csv_fields(&self) -> [String; 13] {
+    /// The fields of a CSV row, in [`CSV_COLUMNS`] order, borrowed where they can be.
+    pub fn csv_fields(&self) -> [Cow<'_, str>; 13] {
         let f = &self.finding;
+        let note = self.note.as_ref();
         [
-            f.id.clone(),
-            f.rule.to_owned(),
-            f.severity.as_str().to_owned(),
-            self.state.to_owned(),
-            f.subject_kind.as_str().to_owned(),
-            f.subject.clone(),
-            f.site.clone(),
-            f.owner.as_str().to_owned(),
-            f.due.to_string(),
-            f.why.clone(),
-            f.fix.to_string(),
-            self.note
-                .as_ref()
-                .map(|n| n.reason.clone())
-                .unwrap_or_default(),
-            self.note
-                .as_ref()
-                .map(|n| n.until.to_string())
-                .unwrap_or_default(),
+            Cow::Borrowed(f.id.as_str()),
+            Cow::Borrowed(f.rule),
+            Cow::Borrowed(f.severity.as_str()),
+            Cow::Borrowed(self.state),
+            Cow::Borrowed(f.subject_kind.as_str()),
+            Cow::Borrowed(f.subject.as_str()),
+            Cow::Borrowed(f.site.as_str()),
+            Cow::Borrowed(f.owner.as_str()),
+            Cow::Owned(f.due.to_string()),
+            Cow::Borrowed(f.why.as_str()),
+            Cow::Borrowed(&f.fix),
+            note.map_or(Cow::Borrowed(""), |n| Cow::Borrowed(n.reason.as_str())),
+            note.map_or(Cow::Borrowed(""), |n| Cow::Owned(n.until.to_string())),
         ]
     }
 }

@@ -132,12 +132,12 @@ pub(crate) async fn api(
     };
     if p.csv {
         let mut w = csv::Writer::from_writer(Vec::new());
-        let rows = std::iter::once(CSV_COLUMNS.map(String::from))
-            .chain(found.iter().map(Noted::csv_fields));
-        for row in rows {
-            if w.write_record(&row).is_err() {
-                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-            }
+        let header = w.write_record(CSV_COLUMNS);
+        let rows = found
+            .iter()
+            .try_for_each(|n| w.write_record(n.csv_fields().iter().map(|f| f.as_bytes())));
+        if header.and(rows).is_err() {
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
         let body = w.into_inner().unwrap_or_default();
         return (
