@@ -55,6 +55,7 @@ fn context<'a>(settings: &'a Settings, today: Date) -> Context<'a> {
         today,
         catalogue: &settings.catalogue,
         thresholds: &settings.thresholds,
+        calendar: &settings.calendar,
     }
 }
 

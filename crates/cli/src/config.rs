@@ -11,7 +11,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Result};
+use cardwatch_core::calendar::Calendar;
 use cardwatch_core::catalogue::{Catalogue, CatalogueError};
+use cardwatch_core::date::Date;
 use cardwatch_core::health::Thresholds;
 use serde::Deserialize;
 
@@ -24,6 +26,18 @@ struct File {
     /// Health-check limits.
     #[serde(default)]
     health: Thresholds,
+    /// Renewal planning.
+    #[serde(default)]
+    planner: Planner,
+}
+
+/// The `[planner]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Planner {
+    /// Days the RA team does not work besides weekends and bank holidays (ISO dates).
+    #[serde(default)]
+    closed: Vec<toml::value::Datetime>,
 }
 
 /// What the commands need from configuration.
@@ -35,6 +49,8 @@ pub struct Settings {
     pub catalogue_refused: Option<CatalogueError>,
     /// Health-check limits.
     pub thresholds: Thresholds,
+    /// The RA teams' working days.
+    pub calendar: Calendar,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -73,10 +89,17 @@ pub fn load(config: Option<&Path>, catalogue: Option<&Path>) -> Result<Settings>
             Err(e) => (shipped, Some(e)),
         },
     };
+    let mut closed = Vec::new();
+    for d in &file.planner.closed {
+        closed.push(Date::parse(&d.to_string()).map_err(|e| {
+            anyhow!("configuration planner.closed: {d}: {e} — write dates as 2026-12-24")
+        })?);
+    }
     Ok(Settings {
         catalogue,
         catalogue_refused,
         thresholds: file.health,
+        calendar: Calendar::england_and_wales().with_closed(closed),
     })
 }
 

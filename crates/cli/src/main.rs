@@ -325,6 +325,7 @@ fn run(cli: Cli) -> Result<()> {
             let checks = cardwatch_server::Checks {
                 catalogue: settings.catalogue,
                 thresholds: settings.thresholds,
+                calendar: settings.calendar,
             };
             serve(Arc::from(store), &bind, checks)
         }

@@ -13,6 +13,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::calendar::Calendar;
 use crate::card_status::CardStatus;
 use crate::catalogue::{Catalogue, Presence, Version};
 use crate::date::{Date, Timestamp};
@@ -239,6 +240,8 @@ pub struct Context<'a> {
     pub catalogue: &'a Catalogue,
     /// The limits.
     pub thresholds: &'a Thresholds,
+    /// Working days (for how long a request has waited).
+    pub calendar: &'a Calendar,
 }
 
 /// Cards in these states are still their holder's card: their certificates and series matter.
@@ -686,19 +689,6 @@ fn card_rules(
     }
 }
 
-/// Working days (Monday to Friday) from `from` to `to`, not counting `from`.
-fn working_days_between(from: Date, to: Date) -> i32 {
-    let mut n = 0;
-    let mut d = from;
-    while d < to {
-        d = d.add_days(1);
-        if d.weekday() < 5 {
-            n += 1;
-        }
-    }
-    n
-}
-
 fn positions(estate: &Estate, cx: &Context<'_>, holders: &Holders<'_>, out: &mut Out) {
     for (pos, holder) in estate.positions.iter().zip(&holders.of_position) {
         let holder = holder.map(|i| &holders.people[i as usize]);
@@ -723,7 +713,7 @@ fn positions(estate: &Estate, cx: &Context<'_>, holders: &Holders<'_>, out: &mut
             );
         } else if pos.status == PositionStatus::Requested {
             if let Some(asked) = pos.requested_on {
-                let waited = working_days_between(asked, cx.today);
+                let waited = cx.calendar.working_days_between(asked, cx.today);
                 if waited > cx.thresholds.approval_working_days {
                     out.push(
                         "request-awaiting-ra",

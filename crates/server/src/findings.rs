@@ -109,6 +109,7 @@ async fn compute(state: &AppState, filter: Filter) -> Result<Vec<Noted>, Respons
             today,
             catalogue: &checks.catalogue,
             thresholds: &checks.thresholds,
+            calendar: &checks.calendar,
         };
         current_findings(s, &cx)
     })

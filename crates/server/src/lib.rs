@@ -11,6 +11,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use cardwatch_core::calendar::Calendar;
 use cardwatch_core::catalogue::Catalogue;
 use cardwatch_core::date::Date;
 use cardwatch_core::health::Thresholds;
@@ -26,6 +27,8 @@ pub struct Checks {
     pub catalogue: Catalogue,
     /// The limits.
     pub thresholds: Thresholds,
+    /// RA teams' working days.
+    pub calendar: Calendar,
 }
 
 /// What handlers share.

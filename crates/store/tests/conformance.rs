@@ -3,6 +3,7 @@
 mod common;
 
 use cardwatch_core::audit::ChainBreak;
+use cardwatch_core::calendar::Calendar;
 use cardwatch_core::card_status::CardStatus;
 use cardwatch_core::catalogue::Catalogue;
 use cardwatch_core::demo::DemoConfig;
@@ -291,10 +292,12 @@ fn estate_loads_for_the_health_checks(db: &TestDb) {
     cardwatch_core::demo::generate(&cfg, |r| direct.push(r));
     let catalogue = Catalogue::shipped();
     let thresholds = Thresholds::default();
+    let calendar = Calendar::england_and_wales();
     let cx = Context {
         today: today(),
         catalogue: &catalogue,
         thresholds: &thresholds,
+        calendar: &calendar,
     };
     let found = check(&mut estate, &cx);
     assert!(!found.is_empty());

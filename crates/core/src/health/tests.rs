@@ -1,6 +1,7 @@
 //! Every rule with a case that fires and a near miss that does not.
 
 use super::*;
+use crate::calendar::Calendar;
 use crate::records::{Kind, Record};
 
 const TODAY: &str = "2026-11-18"; // a Wednesday
@@ -119,6 +120,7 @@ fn run_with(e: &Estate, t: &Thresholds, cat: &Catalogue) -> Vec<Finding> {
             today: today(),
             catalogue: cat,
             thresholds: t,
+            calendar: &Calendar::england_and_wales(),
         },
     )
 }
@@ -343,6 +345,7 @@ fn middleware_versions_against_the_catalogue() {
             today: early,
             catalogue: &cat,
             thresholds: &t,
+            calendar: &Calendar::england_and_wales(),
         },
     )
     .into_iter()
