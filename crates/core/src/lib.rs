@@ -13,6 +13,7 @@ pub mod estate;
 pub mod fasthash;
 pub mod health;
 pub mod ids;
+pub mod planner;
 pub mod records;
 pub mod renewal;
 pub mod vocab;

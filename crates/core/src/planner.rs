@@ -1,0 +1,434 @@
+//! The renewal planner: a target day for every certificate renewal, inside its holder's 90-day
+//! self-renewal window, that keeps each working day's load within the RA team's capacity, and
+//! the comparison with everyone waiting for the login prompt. See `docs/PLANNER.md`.
+//!
+//! Each renewal is one unit of work on one working day. A certificate can be renewed from
+//! `window_days` before its last valid day up to that day; after it, it has lapsed and needs an
+//! RA in person. Scheduling unit jobs with release days and deadlines on days of equal capacity
+//! is matching in a convex bipartite graph, and taking each day in turn and giving its places to
+//! the waiting jobs with the earliest deadlines (Glover, 1967) finds a largest on-time set: the
+//! lapses reported are the fewest possible. Ties go to prescribers' signing certificates, and
+//! within a day they come first.
+
+use std::collections::VecDeque;
+
+use serde::Serialize;
+
+use crate::calendar::Calendar;
+use crate::date::Date;
+
+/// One renewal to plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Job {
+    /// The certificate's last valid day.
+    pub expiry: Date,
+    /// A prescriber's signing certificate: favoured.
+    pub priority: bool,
+}
+
+/// What the plan works within.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings<'a> {
+    /// The first day that can be planned.
+    pub from: Date,
+    /// Renewals the RA team can handle per working day.
+    pub capacity: u32,
+    /// Days before expiry that renewal opens (90).
+    pub window_days: i32,
+    /// The team's working days.
+    pub calendar: &'a Calendar,
+}
+
+/// The result for one job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Target {
+    /// The planned day.
+    pub date: Date,
+    /// Days it is planned after expiry (0: on time).
+    pub lapsed_days: u32,
+}
+
+/// Totals of a plan or a simulation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    /// Renewals.
+    pub renewals: usize,
+    /// Renewals done after their certificate expired (holders locked out meanwhile).
+    pub lapsed: usize,
+    /// Of those, already expired on the first day.
+    pub already_expired: usize,
+    /// The sum over lapsed renewals of the days without a valid certificate.
+    pub lapsed_holder_days: u64,
+    /// The most renewals on one day.
+    pub peak_day: u32,
+    /// The most renewals asked for and not yet done at the end of a working day.
+    pub peak_queue: usize,
+    /// The last day of work.
+    pub last_day: Option<Date>,
+}
+
+/// One week of the forecast (weeks start on Monday).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Week {
+    /// The Monday.
+    pub starts: Date,
+    /// Certificates whose last valid day falls in the week.
+    pub expiring: u32,
+    /// Renewals planned in the week.
+    pub planned: u32,
+    /// The team's capacity in the week (working days × daily capacity).
+    pub capacity: u32,
+}
+
+/// A plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// Per job, in the order given.
+    pub targets: Vec<Target>,
+    /// Totals.
+    pub outcome: Outcome,
+    /// The smallest daily capacity with which no certificate still valid on the first day
+    /// lapses.
+    pub capacity_for_no_lapses: u32,
+    /// Weekly forecast from the first day's week to the last day of work or expiry.
+    pub weeks: Vec<Week>,
+}
+
+/// Which days, counted from `from`, are working days: worked out once each, as far as needed.
+struct Days<'a> {
+    from: Date,
+    calendar: &'a Calendar,
+    working: Vec<bool>,
+}
+
+impl<'a> Days<'a> {
+    fn new(from: Date, calendar: &'a Calendar) -> Days<'a> {
+        Days {
+            from,
+            calendar,
+            working: Vec::with_capacity(1200),
+        }
+    }
+
+    fn is_working(&mut self, day: usize) -> bool {
+        while self.working.len() <= day {
+            let d = self.from.add_days(self.working.len() as i32);
+            self.working.push(self.calendar.is_working(d));
+        }
+        self.working[day]
+    }
+}
+
+/// Jobs waiting, by deadline day: a bucket queue (deadlines are small integers), the earliest
+/// deadline found by a cursor that only moves back when a job with an earlier deadline arrives.
+struct Waiting {
+    /// Per deadline (offset by `base`): favoured jobs, then the rest.
+    buckets: Vec<(Vec<u32>, Vec<u32>)>,
+    base: i64,
+    cursor: usize,
+    len: usize,
+}
+
+impl Waiting {
+    fn new(min_deadline: i64, max_deadline: i64) -> Waiting {
+        let n = (max_deadline - min_deadline + 1).max(1) as usize;
+        Waiting {
+            buckets: vec![(Vec::new(), Vec::new()); n],
+            base: min_deadline,
+            cursor: n,
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, deadline: i64, priority: bool, job: u32) {
+        let b = (deadline - self.base) as usize;
+        let bucket = &mut self.buckets[b];
+        if priority {
+            bucket.0.push(job);
+        } else {
+            bucket.1.push(job);
+        }
+        self.cursor = self.cursor.min(b);
+        self.len += 1;
+    }
+
+    /// The waiting job with the earliest deadline (favoured first), and that deadline.
+    fn pop(&mut self) -> Option<(u32, i64)> {
+        while self.cursor < self.buckets.len() {
+            let (fav, rest) = &mut self.buckets[self.cursor];
+            if let Some(j) = fav.pop().or_else(|| rest.pop()) {
+                self.len -= 1;
+                return Some((j, self.cursor as i64 + self.base));
+            }
+            self.cursor += 1;
+        }
+        None
+    }
+
+    /// The earliest deadline waiting.
+    fn earliest(&mut self) -> Option<i64> {
+        while self.cursor < self.buckets.len() {
+            let (fav, rest) = &self.buckets[self.cursor];
+            if !fav.is_empty() || !rest.is_empty() {
+                return Some(self.cursor as i64 + self.base);
+            }
+            self.cursor += 1;
+        }
+        None
+    }
+}
+
+/// Plans every job. Deterministic: the same jobs and settings give the same plan.
+pub fn plan(jobs: &[Job], s: &Settings<'_>) -> Plan {
+    assert!(s.capacity > 0, "capacity is validated by the caller");
+    let deadline = |j: &Job| i64::from(s.from.days_until(j.expiry));
+    // Releases by day (day 0 holds every job whose window is already open).
+    let (min_d, max_d) = jobs.iter().fold((0i64, 0i64), |(lo, hi), j| {
+        let d = deadline(j);
+        (lo.min(d), hi.max(d))
+    });
+    let last_release = (max_d - i64::from(s.window_days)).max(0) as usize;
+    let mut released: Vec<Vec<u32>> = vec![Vec::new(); last_release + 1];
+    for (i, j) in jobs.iter().enumerate() {
+        let r = (deadline(j) - i64::from(s.window_days)).max(0) as usize;
+        released[r].push(i as u32);
+    }
+    let mut waiting = Waiting::new(min_d, max_d);
+    let mut late: VecDeque<(u32, i64)> = VecDeque::new();
+    let mut targets = vec![
+        Target {
+            date: s.from,
+            lapsed_days: 0,
+        };
+        jobs.len()
+    ];
+    let mut days = Days::new(s.from, s.calendar);
+    let mut outcome = Outcome {
+        renewals: jobs.len(),
+        already_expired: jobs.iter().filter(|j| deadline(j) < 0).count(),
+        ..Outcome::default()
+    };
+    let mut done = 0usize;
+    let mut day = 0usize;
+    while done < jobs.len() {
+        if let Some(new) = released.get(day) {
+            for &i in new {
+                waiting.push(deadline(&jobs[i as usize]), jobs[i as usize].priority, i);
+            }
+        }
+        // Jobs whose last day has passed can no longer be on time: they wait, oldest first,
+        // for places no on-time job needs.
+        while let Some(d) = waiting.earliest() {
+            if d >= day as i64 {
+                break;
+            }
+            if let Some(job) = waiting.pop() {
+                late.push_back(job);
+            }
+        }
+        if days.is_working(day) {
+            let mut load = 0u32;
+            while load < s.capacity {
+                let next = match waiting.earliest() {
+                    Some(_) => waiting.pop(),
+                    None => late.pop_front(),
+                };
+                let Some((i, d)) = next else { break };
+                targets[i as usize] = Target {
+                    date: s.from.add_days(day as i32),
+                    lapsed_days: (day as i64 - d).max(0) as u32,
+                };
+                load += 1;
+            }
+            done += load as usize;
+            outcome.peak_day = outcome.peak_day.max(load);
+            outcome.peak_queue = outcome.peak_queue.max(late.len());
+            if load > 0 {
+                outcome.last_day = Some(s.from.add_days(day as i32));
+            }
+        }
+        day += 1;
+    }
+    for t in &targets {
+        if t.lapsed_days > 0 {
+            outcome.lapsed += 1;
+            outcome.lapsed_holder_days += u64::from(t.lapsed_days);
+        }
+    }
+    let capacity_for_no_lapses = capacity_needed(jobs, s, &mut days);
+    let weeks = weekly(jobs, &targets, s, &mut days);
+    Plan {
+        targets,
+        outcome,
+        capacity_for_no_lapses,
+        weeks,
+    }
+}
+
+/// The least daily capacity with which every job still valid on the first day is on time. By
+/// Hall's condition for interval scheduling, that is the largest, over spans of days [a, b], of
+/// the jobs that must be done inside the span divided by its working days (rounded up).
+fn capacity_needed(jobs: &[Job], s: &Settings<'_>, days: &mut Days<'_>) -> u32 {
+    let horizon = jobs
+        .iter()
+        .map(|j| s.from.days_until(j.expiry))
+        .max()
+        .unwrap_or(0)
+        .max(0) as usize;
+    // Jobs by deadline day; prefix sums of them and of working days.
+    let mut by_deadline = vec![0u64; horizon + 2];
+    for j in jobs {
+        let d = s.from.days_until(j.expiry);
+        if d >= 0 {
+            by_deadline[d as usize] += 1;
+        }
+    }
+    let mut jobs_upto = vec![0u64; horizon + 2]; // jobs with deadline < i
+    let mut work_upto = vec![0u64; horizon + 2]; // working days < i
+    for i in 0..=horizon {
+        jobs_upto[i + 1] = jobs_upto[i] + by_deadline[i];
+        work_upto[i + 1] = work_upto[i] + u64::from(days.is_working(i));
+    }
+    let w = s.window_days.max(0) as usize;
+    let mut need = 0u64;
+    for a in 0..=horizon {
+        // Jobs that cannot start before day a: released on a or later, i.e. deadline ≥ a + w
+        // (every job when a is the first day).
+        let first_deadline = if a == 0 { 0 } else { a + w };
+        if first_deadline > horizon {
+            break;
+        }
+        for b in first_deadline..=horizon {
+            let n = jobs_upto[b + 1] - jobs_upto[first_deadline];
+            if n == 0 {
+                continue;
+            }
+            let work = work_upto[b + 1] - work_upto[a];
+            let cap = if work == 0 {
+                u64::MAX
+            } else {
+                n.div_ceil(work)
+            };
+            need = need.max(cap);
+        }
+    }
+    need.min(u64::from(u32::MAX)) as u32
+}
+
+fn weekly(jobs: &[Job], targets: &[Target], s: &Settings<'_>, days: &mut Days<'_>) -> Vec<Week> {
+    let monday = s.from.add_days(-(s.from.weekday() as i32));
+    let last = jobs
+        .iter()
+        .map(|j| j.expiry)
+        .chain(targets.iter().map(|t| t.date))
+        .max()
+        .unwrap_or(s.from)
+        .max(s.from);
+    let n = (monday.days_until(last) / 7 + 1) as usize;
+    let mut weeks: Vec<Week> = (0..n)
+        .map(|w| Week {
+            starts: monday.add_days(7 * w as i32),
+            expiring: 0,
+            planned: 0,
+            capacity: 0,
+        })
+        .collect();
+    let week_of = |d: Date| {
+        let k = monday.days_until(d);
+        (k >= 0).then_some((k / 7) as usize)
+    };
+    for j in jobs {
+        if let Some(w) = week_of(j.expiry) {
+            weeks[w].expiring += 1;
+        }
+    }
+    for t in targets {
+        if let Some(w) = week_of(t.date) {
+            weeks[w].planned += 1;
+        }
+    }
+    for (w, week) in weeks.iter_mut().enumerate() {
+        for k in 0..7 {
+            let day = monday.add_days(7 * w as i32 + k);
+            let idx = s.from.days_until(day);
+            if idx >= 0 && days.is_working(idx as usize) {
+                week.capacity += s.capacity;
+            }
+        }
+    }
+    weeks
+}
+
+/// "Everyone waits for the prompt": each holder asks for renewal on a day in the last
+/// `react_days` before expiry (spread evenly, in a fixed order), or on the first day when that is
+/// past; the team works through requests first come, first served, `capacity` a working day.
+pub fn wait_for_prompt(jobs: &[Job], s: &Settings<'_>, react_days: i32) -> Outcome {
+    let react = react_days.max(1);
+    // Request day per job: spread by a multiplicative hash of its index, so the simulation is
+    // deterministic and the spread even.
+    let mut requests: Vec<(i64, i64)> = jobs
+        .iter()
+        .enumerate()
+        .map(|(i, j)| {
+            let deadline = i64::from(s.from.days_until(j.expiry));
+            let spread = ((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % react as u64;
+            ((deadline - spread as i64).max(0), deadline)
+        })
+        .collect();
+    requests.sort_unstable();
+    let mut days = Days::new(s.from, s.calendar);
+    let mut out = Outcome {
+        renewals: jobs.len(),
+        already_expired: requests.iter().filter(|r| r.1 < 0).count(),
+        ..Outcome::default()
+    };
+    let mut queue: VecDeque<i64> = VecDeque::new();
+    let mut next = 0usize;
+    let mut day = 0i64;
+    while next < requests.len() || !queue.is_empty() {
+        while next < requests.len() && requests[next].0 <= day {
+            queue.push_back(requests[next].1);
+            next += 1;
+        }
+        if days.is_working(day as usize) {
+            let mut load = 0;
+            while load < s.capacity {
+                let Some(deadline) = queue.pop_front() else {
+                    break;
+                };
+                if day > deadline {
+                    out.lapsed += 1;
+                    out.lapsed_holder_days += (day - deadline) as u64;
+                }
+                load += 1;
+            }
+            out.peak_day = out.peak_day.max(load);
+            out.peak_queue = out.peak_queue.max(queue.len());
+            if load > 0 {
+                out.last_day = Some(s.from.add_days(day as i32));
+            }
+        }
+        day += 1;
+    }
+    out
+}
+
+/// A synthetic national picture: `background` certificates expiring evenly over three years
+/// from `from`, and `spike` more all on `spike_day` (as the 140,000 due on 27 June 2022).
+pub fn spike_scenario(background: usize, spike: usize, spike_day: Date, from: Date) -> Vec<Job> {
+    let mut jobs = Vec::with_capacity(background + spike);
+    for i in 0..background {
+        jobs.push(Job {
+            expiry: from.add_days((i * 1095 / background.max(1)) as i32),
+            priority: i % 10 == 0,
+        });
+    }
+    jobs.extend((0..spike).map(|i| Job {
+        expiry: spike_day,
+        priority: i % 10 == 0,
+    }));
+    jobs
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,246 @@
+//! The planner's promises, checked on random estates against a brute-force optimum, and the
+//! national spike of 27 June 2022 against everyone waiting for the prompt.
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn from() -> Date {
+    Date::parse("2026-11-23").unwrap() // a Monday
+}
+
+fn settings(capacity: u32, window_days: i32, calendar: &Calendar) -> Settings<'_> {
+    Settings {
+        from: from(),
+        capacity,
+        window_days,
+        calendar,
+    }
+}
+
+/// The most jobs still valid on the first day that any schedule can do on time: a maximum
+/// matching of jobs to (working day, place) slots inside their windows, by augmenting paths.
+fn best_on_time(jobs: &[Job], s: &Settings<'_>) -> usize {
+    let horizon = jobs
+        .iter()
+        .map(|j| s.from.days_until(j.expiry))
+        .max()
+        .unwrap_or(0)
+        .max(0);
+    let mut slots = Vec::new();
+    for d in 0..=horizon {
+        if s.calendar.is_working(s.from.add_days(d)) {
+            for _ in 0..s.capacity {
+                slots.push(d);
+            }
+        }
+    }
+    let valid: Vec<(i32, i32)> = jobs
+        .iter()
+        .map(|j| s.from.days_until(j.expiry))
+        .filter(|d| *d >= 0)
+        .map(|d| ((d - s.window_days).max(0), d))
+        .collect();
+    let mut owner: Vec<Option<usize>> = vec![None; slots.len()];
+    fn augment(
+        j: usize,
+        valid: &[(i32, i32)],
+        slots: &[i32],
+        owner: &mut [Option<usize>],
+        seen: &mut [bool],
+    ) -> bool {
+        for (k, &day) in slots.iter().enumerate() {
+            if seen[k] || day < valid[j].0 || day > valid[j].1 {
+                continue;
+            }
+            seen[k] = true;
+            if owner[k].is_none_or(|o| augment(o, valid, slots, owner, seen)) {
+                owner[k] = Some(j);
+                return true;
+            }
+        }
+        false
+    }
+    (0..valid.len())
+        .filter(|&j| augment(j, &valid, &slots, &mut owner, &mut vec![false; slots.len()]))
+        .count()
+}
+
+fn check_plan(jobs: &[Job], s: &Settings<'_>) -> Plan {
+    let plan = plan(jobs, s);
+    let mut load = std::collections::HashMap::new();
+    for (t, j) in plan.targets.iter().zip(jobs) {
+        assert!(t.date >= s.from);
+        assert!(
+            s.calendar.is_working(t.date),
+            "{} is not a working day",
+            t.date
+        );
+        *load.entry(t.date).or_insert(0u32) += 1;
+        if t.lapsed_days == 0 {
+            // On time: inside the window, on or before the last valid day.
+            assert!(
+                t.date <= j.expiry && t.date >= j.expiry.add_days(-s.window_days),
+                "{t:?} {j:?}"
+            );
+        } else {
+            assert_eq!(
+                t.date,
+                j.expiry.add_days(t.lapsed_days as i32),
+                "{t:?} {j:?}"
+            );
+        }
+    }
+    assert!(
+        load.values().all(|&n| n <= s.capacity),
+        "over capacity: {load:?}"
+    );
+    plan
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn plans_are_valid_within_capacity_and_lapse_least(
+        offsets in prop::collection::vec((-5i32..60, any::<bool>()), 0..40),
+        capacity in 1u32..4,
+        window_days in 3i32..20,
+    ) {
+        let calendar = Calendar::weekends_only();
+        let s = settings(capacity, window_days, &calendar);
+        let jobs: Vec<Job> = offsets
+            .iter()
+            .map(|&(d, priority)| Job { expiry: from().add_days(d), priority })
+            .collect();
+        let plan = check_plan(&jobs, &s);
+        let valid = jobs.iter().filter(|j| j.expiry >= from()).count();
+        let on_time = plan.targets.iter().filter(|t| t.lapsed_days == 0).count();
+        // The fewest lapses possible; none when the capacity suffices.
+        prop_assert_eq!(on_time, best_on_time(&jobs, &s));
+        prop_assert_eq!(plan.outcome.lapsed, jobs.len() - on_time);
+        // The capacity it reports as enough is enough, and one less is not.
+        let enough = plan.capacity_for_no_lapses.max(1);
+        let with = settings(enough, window_days, &calendar);
+        prop_assert_eq!(best_on_time(&jobs, &with), valid);
+        if enough > 1 {
+            let short = settings(enough - 1, window_days, &calendar);
+            prop_assert!(best_on_time(&jobs, &short) < valid);
+        }
+    }
+}
+
+#[test]
+fn enough_capacity_means_no_lapses_and_prescribers_first() {
+    let calendar = Calendar::england_and_wales();
+    let s = settings(2, 90, &calendar);
+    let jobs = vec![
+        Job {
+            expiry: from().add_days(10),
+            priority: false,
+        },
+        Job {
+            expiry: from().add_days(10),
+            priority: false,
+        },
+        Job {
+            expiry: from().add_days(10),
+            priority: true,
+        },
+    ];
+    let plan = check_plan(&jobs, &s);
+    assert_eq!(plan.outcome.lapsed, 0);
+    assert_eq!(
+        plan.targets[2].date,
+        from(),
+        "the prescriber's signing renewal goes first"
+    );
+    assert_eq!(plan.outcome.peak_day, 2);
+    assert_eq!(plan.capacity_for_no_lapses, 1);
+    assert_eq!(plan.weeks[0].capacity, 10);
+    assert_eq!(plan.weeks[1].expiring, 3);
+}
+
+#[test]
+fn exactly_at_capacity_and_one_over() {
+    let calendar = Calendar::weekends_only();
+    // Five jobs due on Friday, window of 4 days: Mon..Fri is 5 working days.
+    let due = from().add_days(4);
+    let jobs = vec![
+        Job {
+            expiry: due,
+            priority: false
+        };
+        5
+    ];
+    let plan = check_plan(&jobs, &settings(1, 4, &calendar));
+    assert_eq!(plan.outcome.lapsed, 0, "exactly at capacity");
+    let mut six = jobs.clone();
+    six.push(Job {
+        expiry: due,
+        priority: false,
+    });
+    let plan = check_plan(&six, &settings(1, 4, &calendar));
+    assert_eq!(plan.outcome.lapsed, 1, "one over capacity lapses one");
+    assert_eq!(
+        plan.outcome.lapsed_holder_days, 3,
+        "done the next Monday, 3 days late"
+    );
+    assert_eq!(plan.capacity_for_no_lapses, 2);
+}
+
+#[test]
+fn expired_certificates_are_lapsed_and_done_first_with_spare_places() {
+    let calendar = Calendar::weekends_only();
+    let jobs = vec![
+        Job {
+            expiry: from().add_days(-3),
+            priority: false,
+        },
+        Job {
+            expiry: from().add_days(30),
+            priority: false,
+        },
+    ];
+    let plan = check_plan(&jobs, &settings(1, 90, &calendar));
+    assert_eq!(plan.outcome.already_expired, 1);
+    assert_eq!(plan.outcome.lapsed, 1);
+    // The valid one could wait, but earliest deadline goes first: the expired one's deadline
+    // has passed, so it takes the places no valid job needs.
+    assert_eq!(plan.targets[1].date, from());
+    assert_eq!(plan.targets[0].date, from().add_days(1));
+    assert_eq!(plan.targets[0].lapsed_days, 4);
+}
+
+#[test]
+fn the_national_spike_lapses_no_one_where_waiting_for_the_prompt_lapses_thousands() {
+    // 140,000 certificates due on one Monday (as on 27 June 2022), over a background of 200,000
+    // spread across three years; an RA capacity that can absorb the spike over its 90-day
+    // window but not over the last month, when everyone waits for the prompt.
+    let calendar = Calendar::england_and_wales();
+    let spike_day = from().add_days(140);
+    let jobs = spike_scenario(200_000, 140_000, spike_day, from());
+    let s = settings(3_000, 90, &calendar);
+    let plan = check_plan(&jobs, &s);
+    let wait = wait_for_prompt(&jobs, &s, 30);
+    assert_eq!(plan.outcome.lapsed, 0, "{:?}", plan.outcome);
+    assert!(plan.capacity_for_no_lapses <= 3_000);
+    assert!(wait.lapsed > 50_000, "{wait:?}");
+    assert!(
+        wait.lapsed_holder_days > 10 * wait.lapsed as u64 / 2,
+        "{wait:?}"
+    );
+    assert!(wait.peak_queue > 50_000, "{wait:?}");
+    assert_eq!(plan.outcome.peak_queue, 0);
+    // With too little capacity the plan still lapses fewer holders than waiting does.
+    let short = settings(1_500, 90, &calendar);
+    let (p, w) = (
+        plan_outcome(&jobs, &short),
+        wait_for_prompt(&jobs, &short, 30),
+    );
+    assert!(p.lapsed > 0 && p.lapsed < w.lapsed, "{p:?} {w:?}");
+}
+
+fn plan_outcome(jobs: &[Job], s: &Settings<'_>) -> Outcome {
+    plan(jobs, s).outcome
+}
