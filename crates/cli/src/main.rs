@@ -7,6 +7,7 @@
 
 mod checks;
 mod config;
+mod plan;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -142,6 +143,25 @@ enum Command {
         /// Judge the estate as of this day (default today).
         #[arg(long, value_parser = parse_date)]
         today: Option<Date>,
+    },
+    /// Plan certificate renewals within the RA team's capacity, against waiting for the prompt.
+    Plan {
+        /// Renewals the RA team can handle per working day.
+        #[arg(long)]
+        capacity: u32,
+        /// First day of the plan (default today).
+        #[arg(long, value_parser = parse_date)]
+        from: Option<Date>,
+        /// Only this site's renewals in csv, json and ics output.
+        #[arg(long)]
+        site: Option<String>,
+        /// In the comparison, how many days before expiry people act when they wait for the
+        /// prompt.
+        #[arg(long, default_value_t = 30)]
+        wait_days: i32,
+        /// table, csv, json or ics.
+        #[arg(long, default_value = "table", value_parser = plan::Format::parse)]
+        format: plan::Format,
     },
     /// Acknowledge, snooze or reopen a finding (audited).
     Finding {
@@ -456,6 +476,24 @@ fn run(cli: Cli) -> Result<()> {
             };
             let day = day.unwrap_or_else(today);
             checks::check(&*store, &settings, day, &filter, format, fail_on)
+        }
+        Command::Plan {
+            capacity,
+            from,
+            site,
+            wait_days,
+            format,
+        } => {
+            let settings = settings()?;
+            let store = open(&database_url)?;
+            let req = plan::Request {
+                capacity,
+                from: from.unwrap_or_else(today),
+                site,
+                wait_days,
+                format,
+            };
+            plan::run(&*store, &settings, &req, now())
         }
         Command::Finding { command } => {
             let settings = settings()?;

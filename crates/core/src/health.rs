@@ -306,6 +306,41 @@ pub fn check(estate: &mut Estate, cx: &Context<'_>) -> Vec<Finding> {
     out.findings
 }
 
+/// Every certificate to renew: the newest of each purpose on each card in use, with its holder's
+/// site and whether it is a prescriber's signing certificate. In card and purpose order.
+pub fn renewals(estate: &mut Estate, t: &Thresholds) -> Vec<crate::planner::Renewal> {
+    estate.sort();
+    let estate = &*estate;
+    let holders = Holders::new(estate, t);
+    let mut certs = Groups::new(&estate.certificates, |c| &c.card_serial);
+    let mut out = Vec::with_capacity(estate.certificates.len());
+    for (i, card) in estate.cards.iter().enumerate() {
+        let card_certs = certs.of(&card.card_serial);
+        if !in_use(card.status) {
+            continue;
+        }
+        let holder = holders.of_card(i);
+        for purpose in [Purpose::Authentication, Purpose::Signing] {
+            let newest = card_certs
+                .iter()
+                .filter(|c| c.purpose == purpose)
+                .max_by_key(|c| c.not_after);
+            if let Some(cert) = newest {
+                out.push(crate::planner::Renewal {
+                    card_serial: card.card_serial.clone(),
+                    purpose,
+                    holder_uuid: card.holder_uuid.clone(),
+                    site: holder.map_or("", |h| h.site).to_owned(),
+                    expiry: cert.not_after,
+                    prescriber_signing: purpose == Purpose::Signing
+                        && holder.is_some_and(|h| h.prescriber),
+                });
+            }
+        }
+    }
+    out
+}
+
 /// Orders findings by site, most serious first, rule, subject. Sites and rules are ranked once
 /// so that most comparisons are of integers, not strings.
 fn sort_findings(findings: &mut Vec<Finding>) {

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod estate;
 pub mod fasthash;
 pub mod health;
+pub mod ics;
 pub mod ids;
 pub mod planner;
 pub mod records;

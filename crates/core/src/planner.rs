@@ -26,6 +26,96 @@ pub struct Job {
     pub priority: bool,
 }
 
+/// A certificate to renew, as the planner's callers list it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Renewal {
+    /// The card.
+    pub card_serial: String,
+    /// Authentication or signing.
+    pub purpose: crate::vocab::Purpose,
+    /// The holder.
+    pub holder_uuid: String,
+    /// The holder's site.
+    pub site: String,
+    /// Last valid day.
+    pub expiry: Date,
+    /// The signing certificate of a prescriber.
+    pub prescriber_signing: bool,
+}
+
+impl Renewal {
+    /// The job the planner places.
+    pub fn job(&self) -> Job {
+        Job {
+            expiry: self.expiry,
+            priority: self.prescriber_signing,
+        }
+    }
+}
+
+/// The columns of a plan's CSV export, one row per renewal.
+pub const CSV_COLUMNS: [&str; 9] = [
+    "card_serial",
+    "purpose",
+    "holder_uuid",
+    "site",
+    "expires",
+    "target",
+    "lapsed_days",
+    "prescriber_signing",
+    "action",
+];
+
+impl Renewal {
+    /// What the holder does on the target day.
+    pub fn action(&self, t: &Target) -> &'static str {
+        if t.lapsed_days == 0 {
+            "self-renew at a connected workstation (accept the sign-in prompt)"
+        } else {
+            "book an RA appointment in person: the certificate will have expired"
+        }
+    }
+
+    /// A CSV row, in [`CSV_COLUMNS`] order.
+    pub fn csv_fields(&self, t: &Target) -> [String; 9] {
+        [
+            self.card_serial.clone(),
+            self.purpose.as_str().to_owned(),
+            self.holder_uuid.clone(),
+            self.site.clone(),
+            self.expiry.to_string(),
+            t.date.to_string(),
+            t.lapsed_days.to_string(),
+            if self.prescriber_signing { "yes" } else { "no" }.to_owned(),
+            self.action(t).to_owned(),
+        ]
+    }
+
+    /// The target day as a calendar event, with a reminder the working day before.
+    pub fn event(&self, t: &Target) -> crate::ics::Event {
+        crate::ics::Event {
+            uid: format!(
+                "renewal-{}-{}-{}@cardwatch",
+                self.card_serial, self.purpose, self.expiry
+            ),
+            date: t.date,
+            summary: format!(
+                "Renew smartcard {} certificate (card {})",
+                self.purpose, self.card_serial
+            ),
+            description: format!(
+                "The {} certificate on card {} expires on {}. Planned day: {}. {}.",
+                self.purpose,
+                self.card_serial,
+                self.expiry,
+                t.date,
+                self.action(t)
+            ),
+            remind_days_before: 1,
+        }
+    }
+}
+
 /// What the plan works within.
 #[derive(Clone, Copy, Debug)]
 pub struct Settings<'a> {
@@ -179,22 +269,50 @@ impl Waiting {
 }
 
 /// Plans every job. Deterministic: the same jobs and settings give the same plan.
+///
+/// Three passes. First, the largest set of jobs that can be on time (earliest deadline first,
+/// day by day). Second, the latest day each of those could be done (the same, backwards in
+/// time), which says how many places each day must keep for them. Third, day by day: the jobs
+/// that cannot wait any longer; then, in the places left, holders who have lapsed (they are
+/// locked out now), oldest first; then on-time renewals pulled forward, earliest deadline first,
+/// so that capacity not needed today is not wasted.
 pub fn plan(jobs: &[Job], s: &Settings<'_>) -> Plan {
     assert!(s.capacity > 0, "capacity is validated by the caller");
-    let deadline = |j: &Job| i64::from(s.from.days_until(j.expiry));
-    // Releases by day (day 0 holds every job whose window is already open).
-    let (min_d, max_d) = jobs.iter().fold((0i64, 0i64), |(lo, hi), j| {
-        let d = deadline(j);
-        (lo.min(d), hi.max(d))
-    });
-    let last_release = (max_d - i64::from(s.window_days)).max(0) as usize;
-    let mut released: Vec<Vec<u32>> = vec![Vec::new(); last_release + 1];
-    for (i, j) in jobs.iter().enumerate() {
-        let r = (deadline(j) - i64::from(s.window_days)).max(0) as usize;
+    let mut days = Days::new(s.from, s.calendar);
+    let deadlines: Vec<i64> = jobs
+        .iter()
+        .map(|j| i64::from(s.from.days_until(j.expiry)))
+        .collect();
+    let releases: Vec<usize> = deadlines
+        .iter()
+        .map(|d| (d - i64::from(s.window_days)).max(0) as usize)
+        .collect();
+    let on_time = on_time_set(jobs, &deadlines, &releases, s, &mut days);
+    let latest = latest_days(&deadlines, &releases, &on_time, s, &mut days);
+
+    let (min_d, max_d) = deadlines
+        .iter()
+        .fold((0i64, 0i64), |(lo, hi), &d| (lo.min(d), hi.max(d)));
+    let mut released: Vec<Vec<u32>> = vec![Vec::new(); releases.iter().max().map_or(1, |r| r + 1)];
+    for (i, &r) in releases.iter().enumerate() {
         released[r].push(i as u32);
     }
-    let mut waiting = Waiting::new(min_d, max_d);
-    let mut late: VecDeque<(u32, i64)> = VecDeque::new();
+    let mut must: Vec<Vec<u32>> = vec![
+        Vec::new();
+        latest
+            .iter()
+            .filter(|&&d| d != NONE)
+            .max()
+            .map_or(1, |&d| d as usize + 1)
+    ];
+    for (i, &d) in latest.iter().enumerate() {
+        if d != NONE {
+            must[d as usize].push(i as u32);
+        }
+    }
+    let mut early = Waiting::new(min_d, max_d);
+    let mut lapsing = Waiting::new(min_d, max_d);
+    let mut done = vec![false; jobs.len()];
     let mut targets = vec![
         Target {
             date: s.from,
@@ -202,47 +320,52 @@ pub fn plan(jobs: &[Job], s: &Settings<'_>) -> Plan {
         };
         jobs.len()
     ];
-    let mut days = Days::new(s.from, s.calendar);
     let mut outcome = Outcome {
         renewals: jobs.len(),
-        already_expired: jobs.iter().filter(|j| deadline(j) < 0).count(),
+        already_expired: deadlines.iter().filter(|&&d| d < 0).count(),
         ..Outcome::default()
     };
-    let mut done = 0usize;
+    let mut left = jobs.len();
     let mut day = 0usize;
-    while done < jobs.len() {
-        if let Some(new) = released.get(day) {
-            for &i in new {
-                waiting.push(deadline(&jobs[i as usize]), jobs[i as usize].priority, i);
-            }
-        }
-        // Jobs whose last day has passed can no longer be on time: they wait, oldest first,
-        // for places no on-time job needs.
-        while let Some(d) = waiting.earliest() {
-            if d >= day as i64 {
-                break;
-            }
-            if let Some(job) = waiting.pop() {
-                late.push_back(job);
-            }
+    while left > 0 {
+        for &i in released.get(day).map(Vec::as_slice).unwrap_or_default() {
+            let q = if on_time[i as usize] {
+                &mut early
+            } else {
+                &mut lapsing
+            };
+            q.push(deadlines[i as usize], jobs[i as usize].priority, i);
         }
         if days.is_working(day) {
             let mut load = 0u32;
-            while load < s.capacity {
-                let next = match waiting.earliest() {
-                    Some(_) => waiting.pop(),
-                    None => late.pop_front(),
-                };
-                let Some((i, d)) = next else { break };
-                targets[i as usize] = Target {
+            // Places a job today, unless it was placed before (a job pulled forward still sits
+            // in the list for its latest day).
+            let mut take = |i: u32| {
+                let i = i as usize;
+                if done[i] {
+                    return 0;
+                }
+                done[i] = true;
+                targets[i] = Target {
                     date: s.from.add_days(day as i32),
-                    lapsed_days: (day as i64 - d).max(0) as u32,
+                    lapsed_days: (day as i64 - deadlines[i]).max(0) as u32,
                 };
-                load += 1;
+                1
+            };
+            for &i in must.get(day).map(Vec::as_slice).unwrap_or_default() {
+                load += take(i);
             }
-            done += load as usize;
+            while load < s.capacity {
+                let Some((i, _)) = lapsing.pop() else { break };
+                load += take(i);
+            }
+            while load < s.capacity {
+                let Some((i, _)) = early.pop() else { break };
+                load += take(i);
+            }
+            left -= load as usize;
             outcome.peak_day = outcome.peak_day.max(load);
-            outcome.peak_queue = outcome.peak_queue.max(late.len());
+            outcome.peak_queue = outcome.peak_queue.max(lapsing.len);
             if load > 0 {
                 outcome.last_day = Some(s.from.add_days(day as i32));
             }
@@ -263,6 +386,87 @@ pub fn plan(jobs: &[Job], s: &Settings<'_>) -> Plan {
         capacity_for_no_lapses,
         weeks,
     }
+}
+
+/// No day: the job is not in the on-time set.
+const NONE: u32 = u32::MAX;
+
+/// Which jobs a largest on-time set holds: each working day, its places go to the released
+/// jobs with the earliest deadlines (favoured first on a tie); a job whose deadline passes
+/// unplaced cannot be on time.
+fn on_time_set(
+    jobs: &[Job],
+    deadlines: &[i64],
+    releases: &[usize],
+    s: &Settings<'_>,
+    days: &mut Days<'_>,
+) -> Vec<bool> {
+    let mut on_time = vec![false; jobs.len()];
+    let max_d = deadlines.iter().copied().max().unwrap_or(0);
+    if max_d < 0 {
+        return on_time;
+    }
+    let mut released: Vec<Vec<u32>> = vec![Vec::new(); max_d as usize + 1];
+    for (i, &r) in releases.iter().enumerate() {
+        if deadlines[i] >= 0 {
+            released[r].push(i as u32);
+        }
+    }
+    let mut waiting = Waiting::new(0, max_d);
+    for (day, new) in released.iter().enumerate() {
+        for &i in new {
+            waiting.push(deadlines[i as usize], jobs[i as usize].priority, i);
+        }
+        // Past their deadline: drop them.
+        while waiting.earliest().is_some_and(|d| d < day as i64) {
+            waiting.pop();
+        }
+        if days.is_working(day) {
+            for _ in 0..s.capacity {
+                let Some((i, _)) = waiting.pop() else { break };
+                on_time[i as usize] = true;
+            }
+        }
+    }
+    on_time
+}
+
+/// For each job of the on-time set, the latest day it can be done with the whole set still on
+/// time: earliest-deadline-first run backwards (latest release first, from the last deadline).
+fn latest_days(
+    deadlines: &[i64],
+    releases: &[usize],
+    on_time: &[bool],
+    s: &Settings<'_>,
+    days: &mut Days<'_>,
+) -> Vec<u32> {
+    let mut latest = vec![NONE; deadlines.len()];
+    let Some(max_d) = (0..deadlines.len())
+        .filter(|&i| on_time[i])
+        .map(|i| deadlines[i])
+        .max()
+    else {
+        return latest;
+    };
+    let max_r = releases.iter().copied().max().unwrap_or(0) as i64;
+    let mut by_deadline: Vec<Vec<u32>> = vec![Vec::new(); max_d as usize + 1];
+    for i in (0..deadlines.len()).filter(|&i| on_time[i]) {
+        by_deadline[deadlines[i] as usize].push(i as u32);
+    }
+    // Keyed so that the smallest key is the latest release.
+    let mut waiting = Waiting::new(0, max_r);
+    for day in (0..=max_d as usize).rev() {
+        for &i in &by_deadline[day] {
+            waiting.push(max_r - releases[i as usize] as i64, false, i);
+        }
+        if days.is_working(day) {
+            for _ in 0..s.capacity {
+                let Some((i, _)) = waiting.pop() else { break };
+                latest[i as usize] = day as u32;
+            }
+        }
+    }
+    latest
 }
 
 /// The least daily capacity with which every job still valid on the first day is on time. By

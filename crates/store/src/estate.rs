@@ -1,7 +1,10 @@
 //! Reading the estate for the health checks: only the columns the rules use, each kind on its
 //! own connection and thread, so the database's work overlaps the building of the facts.
 
-use cardwatch_core::health::{check, fact_columns, with_notes, Context, Estate, Noted};
+use cardwatch_core::health::{
+    check, fact_columns, renewals, with_notes, Context, Estate, Noted, Thresholds,
+};
+use cardwatch_core::planner::Renewal;
 use cardwatch_core::records::Kind;
 
 use crate::{Store, StoreError};
@@ -37,8 +40,13 @@ fn read_kind(store: &dyn Store, kind: Kind) -> Result<Estate, StoreError> {
 
 /// Reads every kind the health checks use.
 pub fn load_estate(store: &dyn Store) -> Result<Estate, StoreError> {
+    load_kinds(store, &KINDS)
+}
+
+/// Reads the facts of some kinds (the others are left empty).
+fn load_kinds(store: &dyn Store, kinds: &[Kind]) -> Result<Estate, StoreError> {
     let parts: Vec<Result<Estate, StoreError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = KINDS
+        let handles: Vec<_> = kinds
             .iter()
             .map(|&kind| s.spawn(move || read_kind(store, kind)))
             .collect();
@@ -87,4 +95,18 @@ pub fn current_findings(store: &dyn Store, cx: &Context<'_>) -> Result<Vec<Noted
     let noted = with_notes(findings, &store.finding_notes()?, cx.today);
     tracing::debug!(?loaded, ?checked, total = ?started.elapsed(), findings = noted.len(), "health check");
     Ok(noted)
+}
+
+/// Every certificate the renewal planner places (the newest of each purpose on each card in use).
+pub fn renewals_due(store: &dyn Store, t: &Thresholds) -> Result<Vec<Renewal>, StoreError> {
+    let mut estate = load_kinds(
+        store,
+        &[
+            Kind::People,
+            Kind::Cards,
+            Kind::Certificates,
+            Kind::Positions,
+        ],
+    )?;
+    Ok(renewals(&mut estate, t))
 }

@@ -25,7 +25,7 @@ mod sqlite;
 mod tx;
 mod url;
 
-pub use estate::{current_findings, load_estate};
+pub use estate::{current_findings, load_estate, renewals_due};
 pub use files::{export, write_demo, Format, RecordWriter};
 pub use import::{
     FileReport, ImportInput, ImportOptions, ImportProblem, ImportReport, InputData, Location,

@@ -205,11 +205,10 @@ fn expired_certificates_are_lapsed_and_done_first_with_spare_places() {
     let plan = check_plan(&jobs, &settings(1, 90, &calendar));
     assert_eq!(plan.outcome.already_expired, 1);
     assert_eq!(plan.outcome.lapsed, 1);
-    // The valid one could wait, but earliest deadline goes first: the expired one's deadline
-    // has passed, so it takes the places no valid job needs.
-    assert_eq!(plan.targets[1].date, from());
-    assert_eq!(plan.targets[0].date, from().add_days(1));
-    assert_eq!(plan.targets[0].lapsed_days, 4);
+    // The valid one can wait: the locked-out holder goes first.
+    assert_eq!(plan.targets[0].date, from());
+    assert_eq!(plan.targets[1].date, from().add_days(1));
+    assert_eq!(plan.targets[0].lapsed_days, 3);
 }
 
 #[test]

@@ -1,0 +1,213 @@
+//! `cardwatch plan`: the renewal plan for the estate, beside what happens if everyone waits
+//! for the login prompt.
+
+use std::io::{self, Write};
+
+use anyhow::Result;
+use cardwatch_core::date::{Date, Timestamp};
+use cardwatch_core::planner::{
+    self, Outcome, Plan, Renewal, Settings as PlanSettings, CSV_COLUMNS,
+};
+use cardwatch_store::{renewals_due, Store};
+
+use crate::config::Settings;
+use crate::Exit;
+
+/// How `plan` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A summary and the weekly forecast.
+    Table,
+    /// Everything as JSON.
+    Json,
+    /// One row per renewal.
+    Csv,
+    /// One calendar event per renewal (iCalendar).
+    Ics,
+}
+
+impl Format {
+    /// Parses `table`, `json`, `csv` or `ics`.
+    pub fn parse(s: &str) -> Result<Format, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "table" => Ok(Format::Table),
+            "json" => Ok(Format::Json),
+            "csv" => Ok(Format::Csv),
+            "ics" => Ok(Format::Ics),
+            _ => Err(format!(
+                "unknown format {s:?} — use table, csv, json or ics"
+            )),
+        }
+    }
+}
+
+/// What to plan.
+#[derive(Debug)]
+pub struct Request {
+    /// Renewals per working day.
+    pub capacity: u32,
+    /// First day.
+    pub from: Date,
+    /// Only this site's renewals in the output (the plan is for everyone: capacity is shared).
+    pub site: Option<String>,
+    /// How many days before expiry people act when they wait for the prompt.
+    pub wait_days: i32,
+    /// Output.
+    pub format: Format,
+}
+
+/// Plans and prints.
+pub fn run(store: &dyn Store, settings: &Settings, req: &Request, now: Timestamp) -> Result<()> {
+    if req.capacity == 0 {
+        eprintln!("cardwatch: --capacity must be at least 1 renewal a working day");
+        return Err(Exit(2).into());
+    }
+    if !(1..=90).contains(&req.wait_days) {
+        eprintln!("cardwatch: --wait-days must be 1 to 90");
+        return Err(Exit(2).into());
+    }
+    let renewals = renewals_due(store, &settings.thresholds)?;
+    let jobs: Vec<_> = renewals.iter().map(Renewal::job).collect();
+    let s = PlanSettings {
+        from: req.from,
+        capacity: req.capacity,
+        window_days: settings.thresholds.renewal_window_days,
+        calendar: &settings.calendar,
+    };
+    let plan = planner::plan(&jobs, &s);
+    let wait = planner::wait_for_prompt(&jobs, &s, req.wait_days);
+    let shown: Vec<usize> = (0..renewals.len())
+        .filter(|&i| {
+            req.site
+                .as_deref()
+                .is_none_or(|site| renewals[i].site.eq_ignore_ascii_case(site))
+        })
+        .collect();
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    match req.format {
+        Format::Table => table(&mut out, req, &plan, &wait)?,
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(&mut out);
+            w.write_record(CSV_COLUMNS)?;
+            for &i in &shown {
+                w.write_record(renewals[i].csv_fields(&plan.targets[i]))?;
+            }
+            w.flush()?;
+        }
+        Format::Json => {
+            let rows: Vec<serde_json::Value> = shown
+                .iter()
+                .map(|&i| {
+                    let mut v = serde_json::to_value(&renewals[i]).unwrap_or_default();
+                    v["target"] = plan.targets[i].date.to_string().into();
+                    v["lapsed_days"] = plan.targets[i].lapsed_days.into();
+                    v
+                })
+                .collect();
+            let doc = serde_json::json!({
+                "from": req.from,
+                "capacity": req.capacity,
+                "plan": plan.outcome,
+                "wait_for_prompt": wait,
+                "capacity_for_no_lapses": plan.capacity_for_no_lapses,
+                "weeks": plan.weeks,
+                "renewals": rows,
+            });
+            serde_json::to_writer_pretty(&mut out, &doc)?;
+            writeln!(out)?;
+        }
+        Format::Ics => {
+            let events: Vec<_> = shown
+                .iter()
+                .map(|&i| renewals[i].event(&plan.targets[i]))
+                .collect();
+            out.write_all(
+                cardwatch_core::ics::calendar("Smartcard renewals", &events, now).as_bytes(),
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn table(out: &mut impl Write, req: &Request, plan: &Plan, wait: &Outcome) -> io::Result<()> {
+    let p = &plan.outcome;
+    writeln!(
+        out,
+        "Renewal plan from {} with {} renewals a working day ({} certificates)",
+        req.from, req.capacity, p.renewals
+    )?;
+    writeln!(out)?;
+    writeln!(out, "{:<44} {:>14} {:>18}", "", "plan", "wait for prompt")?;
+    let row = |out: &mut dyn Write, what: &str, a: String, b: String| {
+        writeln!(out, "{what:<44} {a:>14} {b:>18}")
+    };
+    row(
+        out,
+        "certificates that lapse",
+        p.lapsed.to_string(),
+        wait.lapsed.to_string(),
+    )?;
+    row(
+        out,
+        "  of which already expired",
+        p.already_expired.to_string(),
+        wait.already_expired.to_string(),
+    )?;
+    row(
+        out,
+        "holder-days without a valid certificate",
+        p.lapsed_holder_days.to_string(),
+        wait.lapsed_holder_days.to_string(),
+    )?;
+    row(
+        out,
+        "busiest day (renewals)",
+        p.peak_day.to_string(),
+        wait.peak_day.to_string(),
+    )?;
+    row(
+        out,
+        "longest RA queue",
+        p.peak_queue.to_string(),
+        wait.peak_queue.to_string(),
+    )?;
+    let last = |o: &Outcome| o.last_day.map_or("-".to_owned(), |d| d.to_string());
+    row(out, "last renewal", last(p), last(wait))?;
+    writeln!(out)?;
+    let new_lapses = p.lapsed - p.already_expired;
+    if new_lapses == 0 {
+        writeln!(
+            out,
+            "No certificate still valid today lapses under the plan."
+        )?;
+    } else {
+        writeln!(
+            out,
+            "{new_lapses} certificate(s) still valid today lapse whatever is done at this capacity; \
+             {} renewals a working day would save them all.",
+            plan.capacity_for_no_lapses
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(out, "Weekly forecast (next 26 weeks)")?;
+    writeln!(
+        out,
+        "{:<12} {:>10} {:>10} {:>10}",
+        "week of", "expiring", "planned", "capacity"
+    )?;
+    for w in plan.weeks.iter().take(26) {
+        writeln!(
+            out,
+            "{:<12} {:>10} {:>10} {:>10}",
+            w.starts.to_string(),
+            w.expiring,
+            w.planned,
+            w.capacity
+        )?;
+    }
+    writeln!(
+        out,
+        "\nEach holder's target day: --format csv (or ics for calendars); --site ODS for one site."
+    )
+}
