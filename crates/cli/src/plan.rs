@@ -5,9 +5,7 @@ use std::io::{self, Write};
 
 use anyhow::Result;
 use cardwatch_core::date::{Date, Timestamp};
-use cardwatch_core::planner::{
-    self, Outcome, Plan, Renewal, Settings as PlanSettings, CSV_COLUMNS,
-};
+use cardwatch_core::planner::{Outcome, Plan, Report, Settings as PlanSettings, CSV_COLUMNS};
 use cardwatch_store::{renewals_due, Store};
 
 use crate::config::Settings;
@@ -66,52 +64,38 @@ pub fn run(store: &dyn Store, settings: &Settings, req: &Request, now: Timestamp
         eprintln!("cardwatch: --wait-days must be 1 to 90");
         return Err(Exit(2).into());
     }
-    let renewals = renewals_due(store, &settings.thresholds)?;
-    let jobs: Vec<_> = renewals.iter().map(Renewal::job).collect();
     let s = PlanSettings {
         from: req.from,
         capacity: req.capacity,
         window_days: settings.thresholds.renewal_window_days,
         calendar: &settings.calendar,
     };
-    let plan = planner::plan(&jobs, &s);
-    let wait = planner::wait_for_prompt(&jobs, &s, req.wait_days);
-    let shown: Vec<usize> = (0..renewals.len())
-        .filter(|&i| {
-            req.site
-                .as_deref()
-                .is_none_or(|site| renewals[i].site.eq_ignore_ascii_case(site))
-        })
-        .collect();
+    let report = Report::new(
+        renewals_due(store, &settings.thresholds)?,
+        &s,
+        req.wait_days,
+    );
+    let shown = report.of_site(req.site.as_deref());
     let mut out = io::BufWriter::new(io::stdout().lock());
     match req.format {
-        Format::Table => table(&mut out, req, &plan, &wait)?,
+        Format::Table => table(&mut out, req, &report.plan, &report.wait)?,
         Format::Csv => {
             let mut w = csv::Writer::from_writer(&mut out);
             w.write_record(CSV_COLUMNS)?;
             for &i in &shown {
-                w.write_record(renewals[i].csv_fields(&plan.targets[i]))?;
+                w.write_record(report.renewals[i].csv_fields(&report.plan.targets[i]))?;
             }
             w.flush()?;
         }
         Format::Json => {
-            let rows: Vec<serde_json::Value> = shown
-                .iter()
-                .map(|&i| {
-                    let mut v = serde_json::to_value(&renewals[i]).unwrap_or_default();
-                    v["target"] = plan.targets[i].date.to_string().into();
-                    v["lapsed_days"] = plan.targets[i].lapsed_days.into();
-                    v
-                })
-                .collect();
             let doc = serde_json::json!({
                 "from": req.from,
                 "capacity": req.capacity,
-                "plan": plan.outcome,
-                "wait_for_prompt": wait,
-                "capacity_for_no_lapses": plan.capacity_for_no_lapses,
-                "weeks": plan.weeks,
-                "renewals": rows,
+                "plan": report.plan.outcome,
+                "wait_for_prompt": report.wait,
+                "capacity_for_no_lapses": report.plan.capacity_for_no_lapses,
+                "weeks": report.plan.weeks,
+                "renewals": shown.iter().map(|&i| report.json_row(i)).collect::<Vec<_>>(),
             });
             serde_json::to_writer_pretty(&mut out, &doc)?;
             writeln!(out)?;
@@ -119,7 +103,7 @@ pub fn run(store: &dyn Store, settings: &Settings, req: &Request, now: Timestamp
         Format::Ics => {
             let events: Vec<_> = shown
                 .iter()
-                .map(|&i| renewals[i].event(&plan.targets[i]))
+                .map(|&i| report.renewals[i].event(&report.plan.targets[i]))
                 .collect();
             out.write_all(
                 cardwatch_core::ics::calendar("Smartcard renewals", &events, now).as_bytes(),

@@ -265,3 +265,103 @@ fn findings_api_and_page() {
     assert_eq!(page.0, 200);
     assert!(page.1.contains("<h1>Findings</h1>") && page.1.contains("Fix:"));
 }
+
+#[test]
+fn plan_prints_compares_and_exports() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = demo_store(&tmp);
+    let args = ["plan", "--capacity", "20", "--from", "2026-11-23"];
+    let table = ok(&cardwatch(&db, &args));
+    assert!(
+        table.contains("Renewal plan from 2026-11-23 with 20 renewals a working day"),
+        "{table}"
+    );
+    assert!(
+        table.contains("wait for prompt") && table.contains("Weekly forecast"),
+        "{table}"
+    );
+
+    let json = ok(&cardwatch(
+        &db,
+        &[&args[..], &["--format", "json"]].concat(),
+    ));
+    let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+    let renewals = v["renewals"].as_array().expect("renewals");
+    assert!(!renewals.is_empty());
+    assert!(
+        v["plan"]["lapsed"].as_u64().expect("lapsed")
+            <= v["wait_for_prompt"]["lapsed"].as_u64().expect("lapsed")
+    );
+    for r in renewals {
+        let (target, expiry) = (
+            r["target"].as_str().expect("t"),
+            r["expiry"].as_str().expect("e"),
+        );
+        if r["lapsed_days"] == 0 {
+            assert!(target <= expiry, "{r}");
+        }
+    }
+    let csv = ok(&cardwatch(&db, &[&args[..], &["--format", "csv"]].concat()));
+    assert_eq!(csv.lines().count(), renewals.len() + 1);
+    let site = renewals[0]["site"].as_str().expect("site");
+    let one = ok(&cardwatch(
+        &db,
+        &[&args[..], &["--format", "csv", "--site", site]].concat(),
+    ));
+    assert!(one
+        .lines()
+        .skip(1)
+        .all(|l| l.contains(&format!(",{site},"))));
+    let ics = ok(&cardwatch(
+        &db,
+        &[&args[..], &["--format", "ics", "--site", site]].concat(),
+    ));
+    assert!(
+        ics.starts_with("BEGIN:VCALENDAR\r\n")
+            && ics.contains("BEGIN:VEVENT")
+            && ics.contains("TRIGGER:-P1D")
+    );
+
+    let out = cardwatch(&db, &["plan", "--capacity", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("at least 1"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = cardwatch(&db, &["plan", "--capacity", "5", "--format", "pdf"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("table, csv, json or ics"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn plan_api() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr) = serve_demo(&db, "2");
+    let json = get(&addr, "/api/v1/plan?capacity=10&from=2026-11-23&limit=3");
+    let ics = get(&addr, "/api/v1/plan?capacity=10&format=ics");
+    let missing = get(&addr, "/api/v1/plan");
+    let bad = get(&addr, "/api/v1/plan?capacity=10&from=31/02/2026");
+    stop(child);
+    assert_eq!(json.0, 200, "{}", json.1);
+    let v: serde_json::Value =
+        serde_json::from_str(json.1.split("\r\n\r\n").nth(1).expect("body")).expect("json");
+    assert_eq!(v["renewals"].as_array().expect("renewals").len(), 3);
+    assert!(v["total"].as_u64().expect("total") > 3);
+    assert!(!v["weeks"].as_array().expect("weeks").is_empty());
+    assert_eq!(ics.0, 200);
+    assert!(ics.1.contains("text/calendar") && ics.1.contains("BEGIN:VCALENDAR"));
+    assert_eq!(missing.0, 400);
+    assert!(
+        missing.1.contains("\"field\":\"capacity\""),
+        "{}",
+        missing.1
+    );
+    assert_eq!(bad.0, 400);
+    assert!(bad.1.contains("\"field\":\"from\""), "{}", bad.1);
+}

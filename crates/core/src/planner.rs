@@ -563,6 +563,46 @@ fn weekly(jobs: &[Job], targets: &[Target], s: &Settings<'_>, days: &mut Days<'_
     weeks
 }
 
+/// The renewals, their plan, and what waiting for the prompt would do instead.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The certificates, in card order.
+    pub renewals: Vec<Renewal>,
+    /// The plan (targets in the same order).
+    pub plan: Plan,
+    /// Everyone waiting for the prompt.
+    pub wait: Outcome,
+}
+
+impl Report {
+    /// Plans the renewals and simulates waiting (`react_days` before expiry) with the same team.
+    pub fn new(renewals: Vec<Renewal>, s: &Settings<'_>, react_days: i32) -> Report {
+        let jobs: Vec<Job> = renewals.iter().map(Renewal::job).collect();
+        Report {
+            plan: plan(&jobs, s),
+            wait: wait_for_prompt(&jobs, s, react_days),
+            renewals,
+        }
+    }
+
+    /// The indexes of one site's renewals (all when no site is given).
+    pub fn of_site(&self, site: Option<&str>) -> Vec<usize> {
+        (0..self.renewals.len())
+            .filter(|&i| site.is_none_or(|s| self.renewals[i].site.eq_ignore_ascii_case(s)))
+            .collect()
+    }
+
+    /// A renewal with its target, as JSON.
+    pub fn json_row(&self, i: usize) -> serde_json::Value {
+        let t = &self.plan.targets[i];
+        let mut v = serde_json::to_value(&self.renewals[i]).unwrap_or_default();
+        v["target"] = t.date.to_string().into();
+        v["lapsed_days"] = t.lapsed_days.into();
+        v["action"] = self.renewals[i].action(t).into();
+        v
+    }
+}
+
 /// "Everyone waits for the prompt": each holder asks for renewal on a day in the last
 /// `react_days` before expiry (spread evenly, in a fixed order), or on the first day when that is
 /// past; the team works through requests first come, first served, `capacity` a working day.

@@ -25,12 +25,12 @@ struct Params {
 }
 
 /// A refused parameter, answered `{error: {code, message, field}}` with status 400.
-struct BadParam {
+pub(crate) struct BadParam {
     field: String,
     message: String,
 }
 
-fn bad_request(field: &str, message: String) -> BadParam {
+pub(crate) fn bad_request(field: &str, message: String) -> BadParam {
     BadParam {
         field: field.to_owned(),
         message,

@@ -19,6 +19,7 @@ use cardwatch_core::renewal::Window;
 use cardwatch_store::{Store, StoreError};
 
 mod findings;
+mod plan;
 
 /// What the health checks read besides the estate.
 #[derive(Debug)]
@@ -60,6 +61,7 @@ pub fn router(store: Arc<dyn Store>, today: fn() -> Date, checks: Checks) -> Rou
         .route("/", get(expiring_page))
         .route("/findings", get(findings::page))
         .route("/api/v1/findings", get(findings::api))
+        .route("/api/v1/plan", get(plan::api))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(state)
