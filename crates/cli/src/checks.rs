@@ -7,7 +7,7 @@ use anyhow::Result;
 use cardwatch_core::catalogue::Catalogue;
 use cardwatch_core::date::Date;
 use cardwatch_core::health::{
-    Context, Filter, FindingNote, NoteState, Noted, Severity, CSV_COLUMNS,
+    Context, Family, Filter, FindingNote, NoteState, Noted, Severity, CSV_COLUMNS,
 };
 use cardwatch_store::{current_findings, Change, Store, StoreError};
 
@@ -67,9 +67,10 @@ pub fn check(
     filter: &Filter,
     output: Output,
     fail_on: Option<Severity>,
+    families: &[Family],
 ) -> Result<()> {
     warn_refused(settings);
-    let all = current_findings(store, &context(settings, today))?;
+    let all = current_findings(store, &context(settings, today), families)?;
     let shown: Vec<&Noted> = all.iter().filter(|n| filter.keep(n)).collect();
     let mut out = io::BufWriter::new(io::stdout().lock());
     match output {
@@ -159,7 +160,7 @@ pub fn note(
     until: Date,
 ) -> Result<()> {
     let today = change.at.date();
-    let findings = current_findings(store, &context(settings, today))?;
+    let findings = current_findings(store, &context(settings, today), Family::ALL)?;
     if !findings.iter().any(|n| n.finding.id == id) {
         eprintln!(
             "cardwatch: no finding {id:?} today — copy the id from `cardwatch check --format csv` (fixed conditions close their findings by themselves)"

@@ -19,7 +19,7 @@ use anyhow::{Context, Result};
 use cardwatch_core::card_status::CardStatus;
 use cardwatch_core::date::{Date, Timestamp};
 use cardwatch_core::demo::DemoConfig;
-use cardwatch_core::health::{Filter, NoteState, Severity};
+use cardwatch_core::health::{Family, Filter, NoteState, Severity};
 use cardwatch_core::ids::CardSerial;
 use cardwatch_core::records::Kind;
 use cardwatch_store::{
@@ -143,6 +143,10 @@ enum Command {
         /// Judge the estate as of this day (default today).
         #[arg(long, value_parser = parse_date)]
         today: Option<Date>,
+        /// Run only these groups of rules (certificates, cards, positions, workstations,
+        /// sites), comma-separated; only what they need is read.
+        #[arg(long, value_delimiter = ',', value_parser = Family::parse)]
+        only: Vec<Family>,
     },
     /// Plan certificate renewals within the RA team's capacity, against waiting for the prompt.
     Plan {
@@ -466,6 +470,7 @@ fn run(cli: Cli) -> Result<()> {
             min_severity,
             all,
             today: day,
+            only,
         } => {
             let settings = settings()?;
             let store = open(&database_url)?;
@@ -475,7 +480,12 @@ fn run(cli: Cli) -> Result<()> {
                 include_snoozed: all,
             };
             let day = day.unwrap_or_else(today);
-            checks::check(&*store, &settings, day, &filter, format, fail_on)
+            let families = if only.is_empty() {
+                Family::ALL
+            } else {
+                &only[..]
+            };
+            checks::check(&*store, &settings, day, &filter, format, fail_on, families)
         }
         Command::Plan {
             capacity,

@@ -46,6 +46,31 @@ fn check_prints_groups_and_formats_and_fails_on_severity() {
         .starts_with("id,rule,severity,state,"));
     assert!(lines.all(|l| l.contains(&format!(",{site},"))), "{csv}");
 
+    // One family of rules on its own.
+    let certs = ok(&cardwatch(
+        &db,
+        &[
+            "check",
+            "--today",
+            DAY,
+            "--format",
+            "csv",
+            "--only",
+            "certificates",
+        ],
+    ));
+    assert!(certs.lines().count() > 1);
+    assert!(
+        certs
+            .lines()
+            .skip(1)
+            .all(|l| l.starts_with("cert-") || l.starts_with("sha1-")),
+        "{certs}"
+    );
+    let out = cardwatch(&db, &["check", "--only", "printers"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("certificates, cards, positions, workstations, sites"));
+
     // Monitoring: exit 4 when an open finding at or above the level exists, 0 when none.
     let out = cardwatch(
         &db,

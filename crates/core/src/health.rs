@@ -20,6 +20,7 @@ use crate::date::{Date, Timestamp};
 use crate::estate::CoreHours;
 use crate::fasthash::FastMap;
 use crate::ids::ActivityCode;
+use crate::records::Kind;
 use crate::vocab::{HashAlgorithm, PositionStatus, Purpose, ReaderStatus, UpdateRing};
 
 macro_rules! ordered_words {
@@ -286,22 +287,82 @@ impl Out {
     }
 }
 
+ordered_words!(
+    /// A group of rules that read the same parts of the estate, to run on their own.
+    Family {
+        /// Certificate expiry bands and SHA-1 signing.
+        Certificates = "certificates",
+        /// Card series, lockouts, dormant cards, leavers' cards.
+        Cards = "cards",
+        /// Leavers' positions and requests waiting for the RA.
+        Positions = "positions",
+        /// Smartcard software, update windows and rings, reader firmware.
+        Workstations = "workstations",
+        /// Spare readers, stock and local admins per site.
+        Sites = "sites",
+    }
+);
+
+impl Family {
+    /// The kinds of record the family's rules read.
+    pub fn kinds(self) -> &'static [Kind] {
+        match self {
+            Family::Certificates => &[
+                Kind::People,
+                Kind::Cards,
+                Kind::Certificates,
+                Kind::Positions,
+            ],
+            Family::Cards => &[Kind::People, Kind::Cards, Kind::Positions, Kind::Lockouts],
+            Family::Positions => &[Kind::People, Kind::Positions],
+            Family::Workstations => &[
+                Kind::Sites,
+                Kind::Workstations,
+                Kind::Software,
+                Kind::Readers,
+            ],
+            Family::Sites => &[Kind::Sites, Kind::People, Kind::Readers, Kind::Stock],
+        }
+    }
+}
+
 /// Runs every rule over the estate: findings ordered by site, most serious first, then rule and
 /// subject. The estate's lists are first put in key order (free when, as from the store, they
 /// already are), so that cards meet their certificates and lockouts, people their positions,
 /// and workstations their software, by merging rather than by millions of hash lookups.
 pub fn check(estate: &mut Estate, cx: &Context<'_>) -> Vec<Finding> {
+    check_only(estate, cx, Family::ALL)
+}
+
+/// Runs the rules of some families only (the estate needs only their [`Family::kinds`]).
+pub fn check_only(estate: &mut Estate, cx: &Context<'_>, families: &[Family]) -> Vec<Finding> {
     estate.sort();
     let estate = &*estate;
+    let on = |f: Family| families.contains(&f);
     let mut out = Out {
         today: cx.today,
         findings: Vec::new(),
     };
     let holders = Holders::new(estate, cx.thresholds);
-    cards(estate, cx, &holders, &mut out);
-    positions(estate, cx, &holders, &mut out);
-    workstations(estate, cx, &mut out);
-    sites(estate, cx, &mut out);
+    if on(Family::Certificates) || on(Family::Cards) {
+        cards(
+            estate,
+            cx,
+            &holders,
+            on(Family::Certificates),
+            on(Family::Cards),
+            &mut out,
+        );
+    }
+    if on(Family::Positions) {
+        positions(estate, cx, &holders, &mut out);
+    }
+    if on(Family::Workstations) {
+        workstations(estate, cx, &mut out);
+    }
+    if on(Family::Sites) {
+        sites(estate, cx, &mut out);
+    }
     sort_findings(&mut out.findings);
     out.findings
 }
@@ -482,7 +543,14 @@ impl<'a, T> Groups<'a, T> {
     }
 }
 
-fn cards(estate: &Estate, cx: &Context<'_>, holders: &Holders<'_>, out: &mut Out) {
+fn cards(
+    estate: &Estate,
+    cx: &Context<'_>,
+    holders: &Holders<'_>,
+    certificate_rules: bool,
+    card_rules_on: bool,
+    out: &mut Out,
+) {
     let t = cx.thresholds;
     let since = Timestamp::start_of(cx.today.add_days(1 - t.lockout_window_days));
     let mut certs = Groups::new(&estate.certificates, |c| &c.card_serial);
@@ -497,7 +565,8 @@ fn cards(estate: &Estate, cx: &Context<'_>, holders: &Holders<'_>, out: &mut Out
         if !in_use(card.status) {
             continue;
         }
-        if let Some(left) = holder.and_then(|h| h.left).filter(|d| *d < cx.today) {
+        let left = holder.and_then(|h| h.left).filter(|d| *d < cx.today);
+        if let Some(left) = left.filter(|_| card_rules_on) {
             out.push(
                 "leaver-card",
                 Severity::Urgent,
@@ -510,7 +579,10 @@ fn cards(estate: &Estate, cx: &Context<'_>, holders: &Holders<'_>, out: &mut Out
                 "ask the RA to cancel the card (or close the holder's access at this organisation) and collect it".into(),
             );
         }
-        for purpose in [Purpose::Authentication, Purpose::Signing] {
+        for purpose in [Purpose::Authentication, Purpose::Signing]
+            .into_iter()
+            .filter(|_| certificate_rules)
+        {
             // A renewed certificate sits beside the one it replaced: judge the newest.
             if let Some(cert) = card_certs
                 .iter()
@@ -520,7 +592,9 @@ fn cards(estate: &Estate, cx: &Context<'_>, holders: &Holders<'_>, out: &mut Out
                 certificate(cert, serial, site, prescriber, cx, out);
             }
         }
-        card_rules(card, serial, site, prescriber, card_locks, since, cx, out);
+        if card_rules_on {
+            card_rules(card, serial, site, prescriber, card_locks, since, cx, out);
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use cardwatch_core::health::{Context, Filter, Noted, Severity, CSV_COLUMNS};
+use cardwatch_core::health::{Context, Family, Filter, Noted, Severity, CSV_COLUMNS};
 use cardwatch_store::current_findings;
 use serde_json::json;
 
@@ -111,7 +111,7 @@ async fn compute(state: &AppState, filter: Filter) -> Result<Vec<Noted>, Respons
             thresholds: &checks.thresholds,
             calendar: &checks.calendar,
         };
-        current_findings(s, &cx)
+        current_findings(s, &cx, Family::ALL)
     })
     .await
     .map_err(IntoResponse::into_response)?;

@@ -2,7 +2,7 @@
 //! own connection and thread, so the database's work overlaps the building of the facts.
 
 use cardwatch_core::health::{
-    check, fact_columns, renewals, with_notes, Context, Estate, Noted, Thresholds,
+    check_only, fact_columns, renewals, with_notes, Context, Estate, Family, Noted, Thresholds,
 };
 use cardwatch_core::planner::Renewal;
 use cardwatch_core::records::Kind;
@@ -82,12 +82,20 @@ fn load_kinds(store: &dyn Store, kinds: &[Kind]) -> Result<Estate, StoreError> {
     Ok(estate)
 }
 
-/// The findings of a full health check, each with the note that still applies to it.
-pub fn current_findings(store: &dyn Store, cx: &Context<'_>) -> Result<Vec<Noted>, StoreError> {
+/// The findings of a health check (of every family, or some), each with the note that still
+/// applies to it.
+pub fn current_findings(
+    store: &dyn Store,
+    cx: &Context<'_>,
+    families: &[Family],
+) -> Result<Vec<Noted>, StoreError> {
     let started = std::time::Instant::now();
-    let mut estate = load_estate(store)?;
+    let mut kinds: Vec<Kind> = families.iter().flat_map(|f| f.kinds()).copied().collect();
+    kinds.sort();
+    kinds.dedup();
+    let mut estate = load_kinds(store, &kinds)?;
     let loaded = started.elapsed();
-    let findings = check(&mut estate, cx);
+    let findings = check_only(&mut estate, cx, families);
     let checked = started.elapsed();
     // Freeing millions of small strings takes a while: let another thread do it while the
     // notes are read and the findings printed.
