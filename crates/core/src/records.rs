@@ -337,6 +337,38 @@ impl Value {
     }
 }
 
+/// A stored value lent while a row is read: text borrowed from the database's buffer, so that
+/// a reader copies only what it keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cell<'a> {
+    /// Absent.
+    Null,
+    /// Text.
+    Text(&'a str),
+    /// Whole number.
+    Int(i64),
+    /// yes/no.
+    Bool(bool),
+    /// Date.
+    Date(Date),
+    /// UTC moment.
+    Timestamp(Timestamp),
+}
+
+impl Cell<'_> {
+    /// An owned value.
+    pub fn to_value(self) -> Value {
+        match self {
+            Cell::Null => Value::Null,
+            Cell::Text(s) => Value::Text(s.to_owned()),
+            Cell::Int(n) => Value::Int(n),
+            Cell::Bool(b) => Value::Bool(b),
+            Cell::Date(d) => Value::Date(d),
+            Cell::Timestamp(t) => Value::Timestamp(t),
+        }
+    }
+}
+
 /// One thing wrong with one field of a row.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FieldError {

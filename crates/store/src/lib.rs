@@ -13,7 +13,7 @@ use cardwatch_core::card_status::CardStatus;
 use cardwatch_core::date::{Date, Timestamp};
 use cardwatch_core::health::FindingNote;
 use cardwatch_core::ids::CardSerial;
-use cardwatch_core::records::{Kind, Value};
+use cardwatch_core::records::{Cell, Kind, Value};
 
 mod estate;
 mod files;
@@ -156,17 +156,20 @@ pub trait Store: Send + Sync {
         each: &mut dyn FnMut(&[Value]) -> std::io::Result<()>,
     ) -> Result<u64, StoreError> {
         let all: Vec<usize> = (0..kind.columns().len()).collect();
-        self.scan(kind, &all, &mut |values| each(values))
+        self.scan(kind, &all, &mut |cells| {
+            let values: Vec<Value> = cells.iter().map(|c| c.to_value()).collect();
+            each(&values)
+        })
     }
 
     /// Streams some columns (indexes into the kind's columns) of every record of a kind, in
-    /// natural-key order: what a reader needs, and no more. The values are lent for the call
-    /// (one buffer serves every row); take what you keep out of them.
+    /// natural-key order: what a reader needs, and no more. The cells are lent for the call;
+    /// copy what you keep.
     fn scan(
         &self,
         kind: Kind,
         columns: &[usize],
-        each: &mut dyn FnMut(&mut [Value]) -> std::io::Result<()>,
+        each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
     ) -> Result<u64, StoreError>;
 
     /// Changes a card's status through the state machine, audited.

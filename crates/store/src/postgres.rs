@@ -10,7 +10,7 @@ use cardwatch_core::card_status::CardStatus;
 use cardwatch_core::date::{Date, Timestamp};
 use cardwatch_core::health::FindingNote;
 use cardwatch_core::ids::CardSerial;
-use cardwatch_core::records::{key_of, ColType, Kind, Value};
+use cardwatch_core::records::{key_of, Cell, ColType, Kind, Value};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Transaction};
@@ -169,34 +169,37 @@ fn select_columns(kind: Kind, columns: &[usize], prefix: &str) -> String {
 
 fn read_values(kind: Kind, row: &postgres::Row) -> Result<Vec<Value>, StoreError> {
     let all: Vec<usize> = (0..kind.columns().len()).collect();
-    read_columns(kind, &all, row)
+    Ok(read_cells(kind, &all, row)?
+        .iter()
+        .map(|c| c.to_value())
+        .collect())
 }
 
 /// The row's values, the row holding the columns [`select_columns`] chose.
-fn read_columns(
+fn read_cells<'r>(
     kind: Kind,
     columns: &[usize],
-    row: &postgres::Row,
-) -> Result<Vec<Value>, StoreError> {
+    row: &'r postgres::Row,
+) -> Result<Vec<Cell<'r>>, StoreError> {
     columns
         .iter()
         .enumerate()
         .map(|(i, &col)| {
             let v = match kind.columns()[col].ty {
-                ColType::Text => row.try_get::<_, Option<String>>(i)?.map(Value::Text),
-                ColType::Int => row.try_get::<_, Option<i64>>(i)?.map(Value::Int),
-                ColType::Bool => row.try_get::<_, Option<bool>>(i)?.map(Value::Bool),
+                ColType::Text => row.try_get::<_, Option<&str>>(i)?.map(Cell::Text),
+                ColType::Int => row.try_get::<_, Option<i64>>(i)?.map(Cell::Int),
+                ColType::Bool => row.try_get::<_, Option<bool>>(i)?.map(Cell::Bool),
                 ColType::Date => match row.try_get::<_, Option<&str>>(i)? {
-                    Some(s) => Some(Value::Date(
+                    Some(s) => Some(Cell::Date(
                         Date::parse(s).map_err(|e| StoreError::Database(e.to_string()))?,
                     )),
                     None => None,
                 },
                 ColType::Timestamp => row
                     .try_get::<_, Option<i64>>(i)?
-                    .map(|t| Value::Timestamp(Timestamp::from_unix(t))),
+                    .map(|t| Cell::Timestamp(Timestamp::from_unix(t))),
             };
-            Ok(v.unwrap_or(Value::Null))
+            Ok(v.unwrap_or(Cell::Null))
         })
         .collect()
 }
@@ -641,7 +644,7 @@ impl Store for PgStore {
         &self,
         kind: Kind,
         columns: &[usize],
-        each: &mut dyn FnMut(&mut [Value]) -> std::io::Result<()>,
+        each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
     ) -> Result<u64, StoreError> {
         let mut client = self.pool.get()?;
         let mut tx = client.transaction()?;
@@ -660,8 +663,8 @@ impl Store for PgStore {
                 break;
             }
             for row in &rows {
-                let mut values = read_columns(kind, columns, row)?;
-                each(&mut values).map_err(|source| StoreError::Io {
+                let cells = read_cells(kind, columns, row)?;
+                each(&cells).map_err(|source| StoreError::Io {
                     path: "(output)".into(),
                     source,
                 })?;

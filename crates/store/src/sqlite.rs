@@ -10,7 +10,7 @@ use cardwatch_core::card_status::CardStatus;
 use cardwatch_core::date::{Date, Timestamp};
 use cardwatch_core::health::FindingNote;
 use cardwatch_core::ids::CardSerial;
-use cardwatch_core::records::{ColType, Kind, Value};
+use cardwatch_core::records::{Cell, ColType, Kind, Value};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, ToSql, TransactionBehavior};
 
@@ -165,7 +165,14 @@ fn read_values(kind: Kind, row: &rusqlite::Row<'_>) -> rusqlite::Result<Vec<Valu
         .collect()
 }
 
+/// The most columns a kind has.
+const MAX_COLUMNS: usize = 12;
+
 fn read_value(ty: ColType, v: ValueRef<'_>, i: usize) -> rusqlite::Result<Value> {
+    read_cell(ty, v, i).map(Cell::to_value)
+}
+
+fn read_cell(ty: ColType, v: ValueRef<'_>, i: usize) -> rusqlite::Result<Cell<'_>> {
     let bad = |what: String| {
         rusqlite::Error::FromSqlConversionFailure(
             i,
@@ -174,16 +181,16 @@ fn read_value(ty: ColType, v: ValueRef<'_>, i: usize) -> rusqlite::Result<Value>
         )
     };
     if let ValueRef::Null = v {
-        return Ok(Value::Null);
+        return Ok(Cell::Null);
     }
     Ok(match ty {
-        ColType::Text => Value::Text(v.as_str()?.to_owned()),
-        ColType::Int => Value::Int(v.as_i64()?),
-        ColType::Bool => Value::Bool(v.as_i64()? != 0),
+        ColType::Text => Cell::Text(v.as_str()?),
+        ColType::Int => Cell::Int(v.as_i64()?),
+        ColType::Bool => Cell::Bool(v.as_i64()? != 0),
         ColType::Date => {
-            Value::Date(Date::parse(v.as_str()?).map_err(|e| bad(format!("date ({e})")))?)
+            Cell::Date(Date::parse(v.as_str()?).map_err(|e| bad(format!("date ({e})")))?)
         }
-        ColType::Timestamp => Value::Timestamp(
+        ColType::Timestamp => Cell::Timestamp(
             Timestamp::parse(v.as_str()?).map_err(|e| bad(format!("moment ({e})")))?,
         ),
     })
@@ -456,7 +463,7 @@ impl Store for SqliteStore {
         &self,
         kind: Kind,
         columns: &[usize],
-        each: &mut dyn FnMut(&mut [Value]) -> std::io::Result<()>,
+        each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
     ) -> Result<u64, StoreError> {
         let conn = self.pool.get()?;
         let list: Vec<String> = columns
@@ -471,13 +478,13 @@ impl Store for SqliteStore {
         ))?;
         let mut rows = stmt.query([])?;
         let mut n = 0;
-        let mut values = Vec::with_capacity(columns.len());
         while let Some(row) = rows.next()? {
-            values.clear();
+            // The cells borrow the row's text, so they live for this row only.
+            let mut cells = [Cell::Null; MAX_COLUMNS];
             for (i, &c) in columns.iter().enumerate() {
-                values.push(read_value(kind.columns()[c].ty, row.get_ref(i)?, i)?);
+                cells[i] = read_cell(kind.columns()[c].ty, row.get_ref(i)?, i)?;
             }
-            each(&mut values).map_err(|source| StoreError::Io {
+            each(&cells[..columns.len()]).map_err(|source| StoreError::Io {
                 path: PathBuf::from("(output)"),
                 source,
             })?;

@@ -4,7 +4,7 @@
 use crate::card_status::CardStatus;
 use crate::date::{Date, Timestamp};
 use crate::estate::CoreHours;
-use crate::records::{Kind, Record, Value};
+use crate::records::{Cell, Kind, Record, Value};
 use crate::vocab::{HashAlgorithm, PositionStatus, Purpose, ReaderStatus, UpdateRing};
 
 /// A site: its clinic hours.
@@ -183,13 +183,13 @@ pub fn fact_columns(kind: Kind) -> &'static [usize] {
 }
 
 /// Takes stored values apart, saying which column held what, when a value is not as stored.
-struct Take<'a> {
+struct Take<'a, 'b> {
     kind: Kind,
-    values: &'a mut [Value],
+    cells: &'a [Cell<'b>],
     at: usize,
 }
 
-impl Take<'_> {
+impl<'b> Take<'_, 'b> {
     fn bad<T>(&self, what: &str) -> Result<T, String> {
         let col = self.kind.columns()[fact_columns(self.kind)[self.at - 1]].name;
         Err(format!(
@@ -198,42 +198,46 @@ impl Take<'_> {
         ))
     }
 
-    fn next(&mut self) -> Value {
+    fn next(&mut self) -> Cell<'b> {
         self.at += 1;
-        std::mem::replace(&mut self.values[self.at - 1], Value::Null)
+        self.cells[self.at - 1]
     }
 
-    fn text(&mut self) -> Result<String, String> {
+    fn str(&mut self) -> Result<&'b str, String> {
         match self.next() {
-            Value::Text(s) => Ok(s),
+            Cell::Text(s) => Ok(s),
             _ => self.bad("missing"),
         }
     }
 
+    fn text(&mut self) -> Result<String, String> {
+        self.str().map(str::to_owned)
+    }
+
     fn opt_text(&mut self) -> Option<String> {
         match self.next() {
-            Value::Text(s) => Some(s),
+            Cell::Text(s) => Some(s.to_owned()),
             _ => None,
         }
     }
 
     fn date(&mut self) -> Result<Date, String> {
         match self.next() {
-            Value::Date(d) => Ok(d),
+            Cell::Date(d) => Ok(d),
             _ => self.bad("not a date"),
         }
     }
 
     fn opt_date(&mut self) -> Option<Date> {
         match self.next() {
-            Value::Date(d) => Some(d),
+            Cell::Date(d) => Some(d),
             _ => None,
         }
     }
 
     fn int(&mut self) -> Result<i64, String> {
         match self.next() {
-            Value::Int(n) => Ok(n),
+            Cell::Int(n) => Ok(n),
             _ => self.bad("not a number"),
         }
     }
@@ -242,16 +246,16 @@ impl Take<'_> {
         &mut self,
         parse: impl Fn(&str) -> Result<T, E>,
     ) -> Result<T, String> {
-        let s = self.text()?;
-        parse(&s).or_else(|e| self.bad(&format!("{s:?}: {e}")))
+        let s = self.str()?;
+        parse(s).or_else(|e| self.bad(&format!("{s:?}: {e}")))
     }
 
     fn hours(&mut self) -> Result<Option<CoreHours>, String> {
-        match self.opt_text() {
-            None => Ok(None),
-            Some(s) => CoreHours::parse(&s)
+        match self.next() {
+            Cell::Text(s) => CoreHours::parse(s)
                 .map(Some)
                 .or_else(|e| self.bad(&e.to_string())),
+            _ => Ok(None),
         }
     }
 }
@@ -259,12 +263,8 @@ impl Take<'_> {
 impl Estate {
     /// Adds one record's facts from stored values: the columns [`fact_columns`] names, in that
     /// order. A value that cannot be as stored (edited behind the store's back) is an error.
-    pub fn push_values(&mut self, kind: Kind, values: &mut [Value]) -> Result<(), String> {
-        let mut t = Take {
-            kind,
-            values,
-            at: 0,
-        };
+    pub fn push_values(&mut self, kind: Kind, cells: &[Cell<'_>]) -> Result<(), String> {
+        let mut t = Take { kind, cells, at: 0 };
         match kind {
             Kind::Organisations => {}
             Kind::Sites => self.sites.push(SiteFacts {
@@ -275,7 +275,7 @@ impl Estate {
                 uuid: t.text()?,
                 site_ods: t.text()?,
                 employment_end: t.opt_date(),
-                local_admin: matches!(t.next(), Value::Bool(true)),
+                local_admin: matches!(t.next(), Cell::Bool(true)),
             }),
             Kind::Cards => self.cards.push(CardFacts {
                 card_serial: t.text()?,
@@ -327,7 +327,7 @@ impl Estate {
             Kind::Lockouts => self.lockouts.push(LockoutFacts {
                 card_serial: t.text()?,
                 locked_at: match t.next() {
-                    Value::Timestamp(at) => at,
+                    Cell::Timestamp(at) => at,
                     _ => return t.bad("not a moment"),
                 },
             }),
@@ -357,9 +357,19 @@ impl Estate {
     pub fn push(&mut self, record: Record) {
         let kind = record.kind();
         let all = record.into_values();
-        let mut values: Vec<Value> = fact_columns(kind).iter().map(|&i| all[i].clone()).collect();
+        let cells: Vec<Cell<'_>> = fact_columns(kind)
+            .iter()
+            .map(|&i| match &all[i] {
+                Value::Null => Cell::Null,
+                Value::Text(s) => Cell::Text(s),
+                Value::Int(n) => Cell::Int(*n),
+                Value::Bool(b) => Cell::Bool(*b),
+                Value::Date(d) => Cell::Date(*d),
+                Value::Timestamp(t) => Cell::Timestamp(*t),
+            })
+            .collect();
         // A validated record's values are exactly as the store keeps them.
-        self.push_values(kind, &mut values)
+        self.push_values(kind, &cells)
             .unwrap_or_else(|e| unreachable!("a validated record: {e}"));
     }
 }
