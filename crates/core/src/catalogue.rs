@@ -39,34 +39,39 @@ impl Version {
 
 impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
-        let mut a = self.0.split(['.', '-', '_']);
-        let mut b = other.0.split(['.', '-', '_']);
-        loop {
-            match (a.next(), b.next()) {
-                (None, None) => return Ordering::Equal,
-                // 6.0 and 6.0.0 are the same version.
-                (Some(x), None) => {
-                    return if zero(x) && a.all(zero) {
-                        Ordering::Equal
-                    } else {
-                        Ordering::Greater
-                    }
+        compare(&self.0, &other.0)
+    }
+}
+
+/// Compares two version texts part by part (see [`Version`]), without building either.
+pub fn compare(a: &str, b: &str) -> Ordering {
+    let mut a = a.split(['.', '-', '_']);
+    let mut b = b.split(['.', '-', '_']);
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return Ordering::Equal,
+            // 6.0 and 6.0.0 are the same version.
+            (Some(x), None) => {
+                return if zero(x) && a.all(zero) {
+                    Ordering::Equal
+                } else {
+                    Ordering::Greater
                 }
-                (None, Some(y)) => {
-                    return if zero(y) && b.all(zero) {
-                        Ordering::Equal
-                    } else {
-                        Ordering::Less
-                    }
+            }
+            (None, Some(y)) => {
+                return if zero(y) && b.all(zero) {
+                    Ordering::Equal
+                } else {
+                    Ordering::Less
                 }
-                (Some(x), Some(y)) => {
-                    let o = match (x.parse::<u64>(), y.parse::<u64>()) {
-                        (Ok(m), Ok(n)) => m.cmp(&n),
-                        _ => x.cmp(y),
-                    };
-                    if o != Ordering::Equal {
-                        return o;
-                    }
+            }
+            (Some(x), Some(y)) => {
+                let o = match (x.parse::<u64>(), y.parse::<u64>()) {
+                    (Ok(m), Ok(n)) => m.cmp(&n),
+                    _ => x.cmp(y),
+                };
+                if o != Ordering::Equal {
+                    return o;
                 }
             }
         }

@@ -9,13 +9,14 @@
 //! of the early warning never hides the later one.
 
 use std::borrow::Cow;
+use std::cmp::Ordering;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::Calendar;
 use crate::card_status::CardStatus;
-use crate::catalogue::{Catalogue, Presence, Version};
+use crate::catalogue::{compare, Catalogue, Presence, Version};
 use crate::date::{Date, Timestamp};
 use crate::estate::CoreHours;
 use crate::fasthash::FastMap;
@@ -950,8 +951,7 @@ fn workstations(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
         else {
             continue;
         };
-        let Ok(fw) = Version::parse(fw) else { continue };
-        if fw < model.current_firmware {
+        if compare(fw, model.current_firmware.as_str()) == Ordering::Less {
             out.push(
                 "reader-firmware-old",
                 Severity::Warning,
@@ -978,18 +978,22 @@ fn software_version(
     cx: &Context<'_>,
     out: &mut Out,
 ) {
-    let Ok(v) = Version::parse(&s.version) else {
-        return;
-    };
-    let subject = format!("{host}/{}", entry.id);
+    // Compared as text, part by part: most installs are current, and need no allocation.
+    let v = s.version.as_str();
+    let older = |than: &Version| compare(v, than.as_str()) == Ordering::Less;
     let retired = entry
         .retired
         .iter()
-        .find(|r| r.version == v && r.on <= cx.today);
+        .find(|r| compare(v, r.version.as_str()) == Ordering::Equal && r.on <= cx.today);
     let below = match (&entry.mandatory_minimum, entry.mandatory_from) {
-        (Some(min), Some(from)) if &v < min => Some((min, from)),
+        (Some(min), Some(from)) if older(min) => Some((min, from)),
         _ => None,
     };
+    let outdated = entry.current.as_ref().is_some_and(older);
+    if below.is_none() && retired.is_none() && !outdated {
+        return;
+    }
+    let subject = format!("{host}/{}", entry.id);
     let fix = format!(
         "install {} {} out of clinic hours and restart the workstation",
         entry.name,
@@ -1044,7 +1048,7 @@ fn software_version(
             format!("{} {v} was retired on {}", entry.name, r.on),
             fix.into(),
         );
-    } else if entry.current.as_ref().is_some_and(|cur| &v < cur) {
+    } else if outdated {
         out.push(
             "software-outdated",
             Severity::Info,
