@@ -854,10 +854,10 @@ fn workstations(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
         .collect();
     for ws in &estate.workstations {
         let host = ws.hostname.as_str();
-        let site = ws.site_ods.as_str();
+        let site = &*ws.site_ods;
         let here = installed.of(host);
         for entry in &cx.catalogue.software {
-            let found = here.iter().find(|s| s.component == entry.id);
+            let found = here.iter().find(|s| *s.component == *entry.id);
             match (entry.presence, found) {
                 (Presence::Required, None) => out.push(
                     "software-missing",
@@ -924,7 +924,7 @@ fn workstations(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
     // canary ring has nowhere to try them.
     let mut by_site: FastMap<&str, (usize, bool)> = FastMap::default();
     for ws in &estate.workstations {
-        let e = by_site.entry(ws.site_ods.as_str()).or_default();
+        let e = by_site.entry(&*ws.site_ods).or_default();
         e.0 += 1;
         e.1 |= ws.update_ring == UpdateRing::Canary;
     }
@@ -957,7 +957,7 @@ fn workstations(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
                 Severity::Warning,
                 SubjectKind::Reader,
                 &r.reader_serial,
-                r.site_ods.as_str(),
+                &r.site_ods,
                 Owner::It,
                 cx.today.add_days(30),
                 format!(
@@ -979,7 +979,7 @@ fn software_version(
     out: &mut Out,
 ) {
     // Compared as text, part by part: most installs are current, and need no allocation.
-    let v = s.version.as_str();
+    let v = &*s.version;
     let older = |than: &Version| compare(v, than.as_str()) == Ordering::Less;
     let retired = entry
         .retired
@@ -1088,14 +1088,14 @@ fn sites(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
     let mut spares: FastMap<&str, usize> = FastMap::default();
     for r in &estate.readers {
         if r.status == ReaderStatus::Spare {
-            *spares.entry(r.site_ods.as_str()).or_default() += 1;
+            *spares.entry(&*r.site_ods).or_default() += 1;
         }
     }
     let mut admins: FastMap<&str, usize> = FastMap::default();
     for p in &estate.people {
         let here = p.employment_end.is_none_or(|end| end >= cx.today);
         if p.local_admin && here {
-            *admins.entry(p.site_ods.as_str()).or_default() += 1;
+            *admins.entry(&*p.site_ods).or_default() += 1;
         }
     }
     for site in &estate.sites {
@@ -1137,7 +1137,7 @@ fn sites(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
     }
     for s in &estate.stock {
         if s.quantity < s.minimum {
-            let what = match s.item.as_str() {
+            let what = match &*s.item {
                 "card" => "spare cards",
                 "reader" => "spare readers (stock count)",
                 other => other,
@@ -1147,7 +1147,7 @@ fn sites(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
                 Severity::Warning,
                 SubjectKind::Site,
                 &format!("{}/{}", s.site_ods, s.item),
-                s.site_ods.as_str(),
+                &s.site_ods,
                 Owner::PracticeManager,
                 cx.today.add_days(14),
                 format!("{what}: {} in stock, minimum {}", s.quantity, s.minimum),

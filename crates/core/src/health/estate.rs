@@ -1,9 +1,12 @@
 //! The estate as the health rules read it: for each kind, only the facts some rule uses. A full
 //! check reads millions of rows, so names, emails and issuers are never loaded for it.
 
+use std::sync::Arc;
+
 use crate::card_status::CardStatus;
 use crate::date::{Date, Timestamp};
 use crate::estate::CoreHours;
+use crate::fasthash::FastSet;
 use crate::records::{Cell, Kind, Record, Value};
 use crate::vocab::{HashAlgorithm, PositionStatus, Purpose, ReaderStatus, UpdateRing};
 
@@ -22,7 +25,7 @@ pub struct PersonFacts {
     /// UUID.
     pub uuid: String,
     /// Site.
-    pub site_ods: String,
+    pub site_ods: Arc<str>,
     /// Last day of employment.
     pub employment_end: Option<Date>,
     /// Trained local smartcard admin.
@@ -50,7 +53,7 @@ pub struct CardFacts {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CertificateFacts {
     /// The card.
-    pub card_serial: String,
+    pub card_serial: Arc<str>,
     /// Authentication or signing.
     pub purpose: Purpose,
     /// Last valid day.
@@ -65,11 +68,11 @@ pub struct PositionFacts {
     /// Holder.
     pub holder_uuid: String,
     /// Organisation.
-    pub ods_code: String,
+    pub ods_code: Arc<str>,
     /// Role code.
-    pub role_code: String,
+    pub role_code: Arc<str>,
     /// Activity codes, space-separated as stored.
-    pub activity_codes: String,
+    pub activity_codes: Arc<str>,
     /// Status.
     pub status: PositionStatus,
     /// When requested.
@@ -82,7 +85,7 @@ pub struct WorkstationFacts {
     /// Host name.
     pub hostname: String,
     /// Site.
-    pub site_ods: String,
+    pub site_ods: Arc<str>,
     /// Update ring.
     pub update_ring: UpdateRing,
     /// When updates are installed.
@@ -93,11 +96,11 @@ pub struct WorkstationFacts {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SoftwareFacts {
     /// Host name.
-    pub hostname: String,
+    pub hostname: Arc<str>,
     /// Component id.
-    pub component: String,
+    pub component: Arc<str>,
     /// Version.
-    pub version: String,
+    pub version: Arc<str>,
 }
 
 /// A reader.
@@ -106,13 +109,13 @@ pub struct ReaderFacts {
     /// Serial.
     pub reader_serial: String,
     /// Vendor.
-    pub vendor: String,
+    pub vendor: Arc<str>,
     /// Model.
-    pub model: String,
+    pub model: Arc<str>,
     /// Firmware.
-    pub firmware: Option<String>,
+    pub firmware: Option<Arc<str>>,
     /// Site.
-    pub site_ods: String,
+    pub site_ods: Arc<str>,
     /// Status.
     pub status: ReaderStatus,
 }
@@ -121,9 +124,9 @@ pub struct ReaderFacts {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StockFacts {
     /// Site.
-    pub site_ods: String,
+    pub site_ods: Arc<str>,
     /// Item.
-    pub item: String,
+    pub item: Arc<str>,
     /// In stock.
     pub quantity: u32,
     /// Minimum.
@@ -134,7 +137,7 @@ pub struct StockFacts {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LockoutFacts {
     /// The card.
-    pub card_serial: String,
+    pub card_serial: Arc<str>,
     /// When it locked.
     pub locked_at: Timestamp,
 }
@@ -162,6 +165,41 @@ pub struct Estate {
     pub stock: Vec<StockFacts>,
     /// Lockouts.
     pub lockouts: Vec<LockoutFacts>,
+    /// Text shared between facts while they are read.
+    strings: Strings,
+}
+
+/// Shares text between facts: a value seen before (a site code, a software version) is one
+/// allocation however many rows hold it, and a key repeated on consecutive rows (the card of a
+/// card's two certificates) is shared without a lookup.
+#[derive(Clone, Debug, Default)]
+struct Strings {
+    seen: FastSet<Arc<str>>,
+    last: [Option<Arc<str>>; 12],
+}
+
+impl Strings {
+    /// For low-cardinality text: one copy per distinct value.
+    fn common(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.seen.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.seen.insert(a.clone());
+        a
+    }
+
+    /// For keys that repeat on consecutive rows: shared with the row before when equal.
+    fn repeated(&mut self, column: usize, s: &str) -> Arc<str> {
+        match &self.last[column] {
+            Some(a) if &**a == s => a.clone(),
+            _ => {
+                let a: Arc<str> = Arc::from(s);
+                self.last[column] = Some(a.clone());
+                a
+            }
+        }
+    }
 }
 
 /// The columns (indexes into [`Kind::columns`]) each kind's facts are read from, in the order
@@ -187,6 +225,7 @@ struct Take<'a, 'b> {
     kind: Kind,
     cells: &'a [Cell<'b>],
     at: usize,
+    strings: &'a mut Strings,
 }
 
 impl<'b> Take<'_, 'b> {
@@ -214,11 +253,21 @@ impl<'b> Take<'_, 'b> {
         self.str().map(str::to_owned)
     }
 
-    fn opt_text(&mut self) -> Option<String> {
+    fn common(&mut self) -> Result<Arc<str>, String> {
+        let s = self.str()?;
+        Ok(self.strings.common(s))
+    }
+
+    fn opt_common(&mut self) -> Option<Arc<str>> {
         match self.next() {
-            Cell::Text(s) => Some(s.to_owned()),
+            Cell::Text(s) => Some(self.strings.common(s)),
             _ => None,
         }
+    }
+
+    fn repeated(&mut self) -> Result<Arc<str>, String> {
+        let s = self.str()?;
+        Ok(self.strings.repeated(self.at - 1, s))
     }
 
     fn date(&mut self) -> Result<Date, String> {
@@ -264,7 +313,12 @@ impl Estate {
     /// Adds one record's facts from stored values: the columns [`fact_columns`] names, in that
     /// order. A value that cannot be as stored (edited behind the store's back) is an error.
     pub fn push_values(&mut self, kind: Kind, cells: &[Cell<'_>]) -> Result<(), String> {
-        let mut t = Take { kind, cells, at: 0 };
+        let mut t = Take {
+            kind,
+            cells,
+            at: 0,
+            strings: &mut self.strings,
+        };
         match kind {
             Kind::Organisations => {}
             Kind::Sites => self.sites.push(SiteFacts {
@@ -273,7 +327,7 @@ impl Estate {
             }),
             Kind::People => self.people.push(PersonFacts {
                 uuid: t.text()?,
-                site_ods: t.text()?,
+                site_ods: t.common()?,
                 employment_end: t.opt_date(),
                 local_admin: matches!(t.next(), Cell::Bool(true)),
             }),
@@ -286,46 +340,46 @@ impl Estate {
                 last_used_on: t.opt_date(),
             }),
             Kind::Certificates => self.certificates.push(CertificateFacts {
-                card_serial: t.text()?,
+                card_serial: t.repeated()?,
                 purpose: t.word(Purpose::parse)?,
                 not_after: t.date()?,
                 hash_algorithm: t.word(HashAlgorithm::parse)?,
             }),
             Kind::Positions => self.positions.push(PositionFacts {
                 holder_uuid: t.text()?,
-                ods_code: t.text()?,
-                role_code: t.text()?,
-                activity_codes: t.opt_text().unwrap_or_default(),
+                ods_code: t.common()?,
+                role_code: t.common()?,
+                activity_codes: t.opt_common().unwrap_or_else(|| Arc::from("")),
                 status: t.word(PositionStatus::parse)?,
                 requested_on: t.opt_date(),
             }),
             Kind::Workstations => self.workstations.push(WorkstationFacts {
                 hostname: t.text()?,
-                site_ods: t.text()?,
+                site_ods: t.common()?,
                 update_ring: t.word(UpdateRing::parse)?,
                 update_window: t.hours()?,
             }),
             Kind::Software => self.software.push(SoftwareFacts {
-                hostname: t.text()?,
-                component: t.text()?,
-                version: t.text()?,
+                hostname: t.repeated()?,
+                component: t.common()?,
+                version: t.common()?,
             }),
             Kind::Readers => self.readers.push(ReaderFacts {
                 reader_serial: t.text()?,
-                vendor: t.text()?,
-                model: t.text()?,
-                firmware: t.opt_text(),
-                site_ods: t.text()?,
+                vendor: t.common()?,
+                model: t.common()?,
+                firmware: t.opt_common(),
+                site_ods: t.common()?,
                 status: t.word(ReaderStatus::parse)?,
             }),
             Kind::Stock => self.stock.push(StockFacts {
-                site_ods: t.text()?,
-                item: t.text()?,
+                site_ods: t.common()?,
+                item: t.common()?,
                 quantity: u32::try_from(t.int()?).or_else(|_| t.bad("negative"))?,
                 minimum: u32::try_from(t.int()?).or_else(|_| t.bad("negative"))?,
             }),
             Kind::Lockouts => self.lockouts.push(LockoutFacts {
-                card_serial: t.text()?,
+                card_serial: t.repeated()?,
                 locked_at: match t.next() {
                     Cell::Timestamp(at) => at,
                     _ => return t.bad("not a moment"),

@@ -141,7 +141,7 @@ fn one(e: &Estate, rule: &str) -> Finding {
 
 fn set_cert(e: &mut Estate, purpose: Purpose, days: i32) {
     for c in &mut e.certificates {
-        if c.card_serial.as_str() == CARD && c.purpose == purpose {
+        if &*c.card_serial == CARD && c.purpose == purpose {
             c.not_after = today().add_days(days);
         }
     }
@@ -375,7 +375,7 @@ fn gemalto_present_and_oberthur_missing() {
     );
     let mut e = healthy();
     e.software.retain(|s| {
-        !(s.hostname.as_str() == "a81001-ws002" && s.component == "oberthur-middleware")
+        !(&*s.hostname == "a81001-ws002" && &*s.component == "oberthur-middleware")
     });
     let f = one(&e, "software-missing");
     assert_eq!(f.subject, "a81001-ws002/oberthur-middleware");
