@@ -44,7 +44,10 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
         .map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))?;
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        // Reads through a memory map: a full health check reads the whole file, and copying
+        // every page through read() calls cost a fifth of its time.
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
+         PRAGMA mmap_size = 4294967296;",
     )?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
