@@ -3,7 +3,7 @@
 //! existing records, and new records stream in through `COPY`.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
+use std::io::{BufRead, Write};
 
 use cardwatch_core::audit::{self, AuditRecord, StoredAudit};
 use cardwatch_core::card_status::CardStatus;
@@ -202,6 +202,62 @@ fn read_cells<'r>(
             Ok(v.unwrap_or(Cell::Null))
         })
         .collect()
+}
+
+/// Some columns of a kind for COPY TO STDOUT: moments as unix seconds, the rest as stored.
+fn copy_columns(kind: Kind, columns: &[usize]) -> String {
+    columns
+        .iter()
+        .map(|&i| {
+            let c = kind.columns()[i];
+            match c.ty {
+                ColType::Timestamp => format!("extract(epoch from {})::bigint", ident(c.name)),
+                _ => ident(c.name),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Undoes COPY's text escapes (`\\`, `\t`, `\n`, `\r`, and any other escaped character).
+fn unescape_copy(f: &str) -> String {
+    let mut out = String::with_capacity(f.len());
+    let mut chars = f.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}
+
+/// One COPY text field (`\N` is NULL) as a cell of the column's type.
+fn copy_cell(ty: ColType, f: &str) -> Result<Cell<'_>, String> {
+    if f == "\\N" {
+        return Ok(Cell::Null);
+    }
+    let bad = |what: &str| format!("{f:?} is not a {what}");
+    Ok(match ty {
+        ColType::Text => Cell::Text(f),
+        ColType::Int => Cell::Int(f.parse().map_err(|_| bad("number"))?),
+        ColType::Bool => Cell::Bool(match f {
+            "t" => true,
+            "f" => false,
+            _ => return Err(bad("boolean")),
+        }),
+        ColType::Date => Cell::Date(Date::parse(f).map_err(|_| bad("date"))?),
+        ColType::Timestamp => {
+            Cell::Timestamp(Timestamp::from_unix(f.parse().map_err(|_| bad("moment"))?))
+        }
+    })
 }
 
 /// Parameters as the placeholders of [`Dialect::param`] expect them.
@@ -646,32 +702,63 @@ impl Store for PgStore {
         columns: &[usize],
         each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
     ) -> Result<u64, StoreError> {
+        // COPY … TO STDOUT streams text rows several times faster than fetching rows through a
+        // portal, and the text of DATE columns is already ISO.
         let mut client = self.pool.get()?;
-        let mut tx = client.transaction()?;
+        client.batch_execute("SET datestyle = 'ISO, YMD'")?;
         let query = format!(
-            "SELECT {} FROM {} ORDER BY {}",
-            select_columns(kind, columns, ""),
+            "COPY (SELECT {} FROM {} ORDER BY {}) TO STDOUT",
+            copy_columns(kind, columns),
             kind.name(),
             sql::key_order(kind)
         );
-        // A portal streams rows in chunks: the whole table is never in memory.
-        let portal = tx.bind(&query, &NO_PARAMS)?;
+        let mut reader = std::io::BufReader::with_capacity(1 << 16, client.copy_out(&query)?);
+        let io = |source| StoreError::Io {
+            path: "(database)".into(),
+            source,
+        };
+        let mut line = Vec::new();
+        let mut unescaped: Vec<String> = vec![String::new(); columns.len()];
         let mut n = 0;
         loop {
-            let rows = tx.query_portal(&portal, 10_000)?;
-            if rows.is_empty() {
+            line.clear();
+            if reader.read_until(b'\n', &mut line).map_err(io)? == 0 {
                 break;
             }
-            for row in &rows {
-                let cells = read_cells(kind, columns, row)?;
-                each(&cells).map_err(|source| StoreError::Io {
-                    path: "(output)".into(),
-                    source,
-                })?;
-                n += 1;
+            if line.last() == Some(&b'\n') {
+                line.pop();
             }
+            let text = std::str::from_utf8(&line)
+                .map_err(|e| StoreError::Database(format!("{kind}: not UTF-8 from COPY: {e}")))?;
+            let fields: Vec<&str> = text.split('\t').collect();
+            if fields.len() != columns.len() {
+                return Err(StoreError::Database(format!(
+                    "{kind}: COPY gave {} fields, expected {}",
+                    fields.len(),
+                    columns.len()
+                )));
+            }
+            for (f, buf) in fields.iter().zip(unescaped.iter_mut()) {
+                if f.contains('\\') && *f != "\\N" {
+                    *buf = unescape_copy(f);
+                }
+            }
+            let mut cells = [Cell::Null; 12];
+            for (i, (&col, f)) in columns.iter().zip(&fields).enumerate() {
+                let f: &str = if *f != "\\N" && f.contains('\\') {
+                    &unescaped[i]
+                } else {
+                    f
+                };
+                cells[i] = copy_cell(kind.columns()[col].ty, f)
+                    .map_err(|e| StoreError::Database(format!("{kind}: {e}")))?;
+            }
+            each(&cells[..columns.len()]).map_err(|source| StoreError::Io {
+                path: "(output)".into(),
+                source,
+            })?;
+            n += 1;
         }
-        tx.commit()?;
         Ok(n)
     }
 

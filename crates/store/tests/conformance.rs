@@ -354,6 +354,16 @@ fn finding_notes_are_kept_and_audited(db: &TestDb) {
     ));
 }
 
+fn text_with_backslashes_and_quotes_round_trips(db: &TestDb) {
+    let orgs =
+        "ods_code,name,type,parent_ods\nQ0001,\"Back\\slash \\N and \\t, \"\"quoted\"\"\",icb,\n";
+    import(db, &[ImportInput::bytes("organisations.csv", orgs)]);
+    let mut out = Vec::new();
+    cardwatch_store::export(&*db.store, Kind::Organisations, Format::Csv, &mut out)
+        .expect("export");
+    assert_eq!(String::from_utf8(out).expect("utf-8"), orgs);
+}
+
 fn reopening_migrates_once(db: &TestDb) {
     seeded(db);
     let again = cardwatch_store::open(&db.url).expect("reopen");
@@ -624,6 +634,7 @@ on_both_backends!(
     locking_a_card_records_a_lockout,
     estate_loads_for_the_health_checks,
     finding_notes_are_kept_and_audited,
+    text_with_backslashes_and_quotes_round_trips,
     reopening_migrates_once,
     expiring_soonest_first,
     bulk_load_matches_row_by_row,

@@ -374,9 +374,8 @@ fn gemalto_present_and_oberthur_missing() {
         "a81001-ws002/gemalto-middleware"
     );
     let mut e = healthy();
-    e.software.retain(|s| {
-        !(&*s.hostname == "a81001-ws002" && &*s.component == "oberthur-middleware")
-    });
+    e.software
+        .retain(|s| !(&*s.hostname == "a81001-ws002" && &*s.component == "oberthur-middleware"));
     let f = one(&e, "software-missing");
     assert_eq!(f.subject, "a81001-ws002/oberthur-middleware");
 }
