@@ -156,19 +156,21 @@ pub trait Store: Send + Sync {
         each: &mut dyn FnMut(&[Value]) -> std::io::Result<()>,
     ) -> Result<u64, StoreError> {
         let all: Vec<usize> = (0..kind.columns().len()).collect();
-        self.scan(kind, &all, &mut |cells| {
+        self.scan(kind, &all, true, &mut |cells| {
             let values: Vec<Value> = cells.iter().map(|c| c.to_value()).collect();
             each(&values)
         })
     }
 
-    /// Streams some columns (indexes into the kind's columns) of every record of a kind, in
-    /// natural-key order: what a reader needs, and no more. The cells are lent for the call;
-    /// copy what you keep.
+    /// Streams some columns (indexes into the kind's columns) of every record of a kind: what a
+    /// reader needs, and no more. In natural-key order when `ordered`; otherwise in whatever
+    /// order is cheapest (usually still key order, as records are loaded in it). The cells are
+    /// lent for the call; copy what you keep.
     fn scan(
         &self,
         kind: Kind,
         columns: &[usize],
+        ordered: bool,
         each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
     ) -> Result<u64, StoreError>;
 

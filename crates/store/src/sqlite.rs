@@ -466,6 +466,8 @@ impl Store for SqliteStore {
         &self,
         kind: Kind,
         columns: &[usize],
+        // Tables are kept in key order (WITHOUT ROWID): ordering is free.
+        _ordered: bool,
         each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
     ) -> Result<u64, StoreError> {
         let conn = self.pool.get()?;
