@@ -469,6 +469,40 @@ fn latest_days(
     latest
 }
 
+/// Beyond this many days ahead the search over spans of days (quadratic in days) gives way to
+/// bisection over capacities. Real certificates last three years; a far later date is most
+/// likely a mistake in the data, and must not make the plan take hours.
+const MAX_SPAN_SEARCH_DAYS: usize = 4_000;
+
+/// The least capacity with which every job still valid on the first day is on time, by
+/// bisection: each step is one earliest-deadline pass.
+fn capacity_by_bisection(jobs: &[Job], s: &Settings<'_>, days: &mut Days<'_>) -> u32 {
+    let deadlines: Vec<i64> = jobs
+        .iter()
+        .map(|j| i64::from(s.from.days_until(j.expiry)))
+        .collect();
+    let releases: Vec<usize> = deadlines
+        .iter()
+        .map(|d| (d - i64::from(s.window_days)).max(0) as usize)
+        .collect();
+    let valid = deadlines.iter().filter(|&&d| d >= 0).count();
+    let (mut lo, mut hi) = (1u32, u32::try_from(valid.max(1)).unwrap_or(u32::MAX));
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let with = Settings {
+            capacity: mid,
+            ..*s
+        };
+        let on_time = on_time_set(jobs, &deadlines, &releases, &with, days);
+        if on_time.iter().filter(|&&t| t).count() == valid {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    lo
+}
+
 /// The least daily capacity with which every job still valid on the first day is on time. By
 /// Hall's condition for interval scheduling, that is the largest, over spans of days [a, b], of
 /// the jobs that must be done inside the span divided by its working days (rounded up).
@@ -479,6 +513,9 @@ fn capacity_needed(jobs: &[Job], s: &Settings<'_>, days: &mut Days<'_>) -> u32 {
         .max()
         .unwrap_or(0)
         .max(0) as usize;
+    if horizon > MAX_SPAN_SEARCH_DAYS {
+        return capacity_by_bisection(jobs, s, days);
+    }
     // Jobs by deadline day; prefix sums of them and of working days.
     let mut by_deadline = vec![0u64; horizon + 2];
     for j in jobs {

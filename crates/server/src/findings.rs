@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use cardwatch_core::health::{Context, Family, Filter, Noted, Severity, CSV_COLUMNS};
 use cardwatch_store::current_findings;
@@ -132,26 +132,13 @@ pub(crate) async fn api(
         Err(r) => return r,
     };
     if p.csv {
-        let mut w = csv::Writer::from_writer(Vec::new());
-        let header = w.write_record(CSV_COLUMNS);
-        let rows = found
-            .iter()
-            .try_for_each(|n| w.write_record(n.csv_fields().iter().map(|f| f.as_bytes())));
-        if header.and(rows).is_err() {
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
-        let body = w.into_inner().unwrap_or_default();
-        return (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"findings.csv\"",
-                ),
-            ],
-            body,
-        )
-            .into_response();
+        return crate::csv_download(
+            "findings.csv",
+            &CSV_COLUMNS,
+            found
+                .iter()
+                .map(|n| n.csv_fields().map(|f| f.into_owned().into_bytes())),
+        );
     }
     let page: Vec<&Noted> = found.iter().skip(p.offset).take(p.limit).collect();
     axum::Json(json!({

@@ -125,6 +125,32 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, Failure> {
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
 }
 
+/// A CSV download: the header, then each row's fields (written as they come, not collected).
+fn csv_download<R, F>(filename: &str, header: &[&str], rows: impl Iterator<Item = R>) -> Response
+where
+    R: IntoIterator<Item = F>,
+    F: AsRef<[u8]>,
+{
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let written = w
+        .write_record(header)
+        .and_then(|()| rows.into_iter().try_for_each(|r| w.write_record(r)));
+    match (written, w.into_inner()) {
+        (Ok(()), Ok(body)) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{filename}\""),
+                ),
+            ],
+            body,
+        )
+            .into_response(),
+        _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {

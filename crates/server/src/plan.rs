@@ -114,25 +114,13 @@ pub(crate) async fn api(
     };
     let shown = report.of_site(p.site.as_deref());
     match p.format {
-        "csv" => {
-            let mut w = csv::Writer::from_writer(Vec::new());
-            let written = w.write_record(CSV_COLUMNS).and_then(|()| {
-                shown.iter().try_for_each(|&i| {
-                    w.write_record(report.renewals[i].csv_fields(&report.plan.targets[i]))
-                })
-            });
-            match (written, w.into_inner()) {
-                (Ok(()), Ok(body)) => (
-                    [
-                        (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                        (header::CONTENT_DISPOSITION, "attachment; filename=\"renewal-plan.csv\""),
-                    ],
-                    body,
-                )
-                    .into_response(),
-                _ => axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-            }
-        }
+        "csv" => crate::csv_download(
+            "renewal-plan.csv",
+            &CSV_COLUMNS,
+            shown
+                .iter()
+                .map(|&i| report.renewals[i].csv_fields(&report.plan.targets[i])),
+        ),
         "ics" => {
             let events: Vec<_> = shown
                 .iter()

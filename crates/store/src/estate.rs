@@ -9,20 +9,6 @@ use cardwatch_core::records::Kind;
 
 use crate::{Store, StoreError};
 
-/// The kinds the health checks read (organisations are not judged).
-const KINDS: [Kind; 10] = [
-    Kind::Sites,
-    Kind::People,
-    Kind::Cards,
-    Kind::Certificates,
-    Kind::Positions,
-    Kind::Workstations,
-    Kind::Software,
-    Kind::Readers,
-    Kind::Stock,
-    Kind::Lockouts,
-];
-
 fn read_kind(store: &dyn Store, kind: Kind) -> Result<Estate, StoreError> {
     let mut part = Estate::default();
     let mut bad = None;
@@ -42,7 +28,8 @@ fn read_kind(store: &dyn Store, kind: Kind) -> Result<Estate, StoreError> {
 
 /// Reads every kind the health checks use.
 pub fn load_estate(store: &dyn Store) -> Result<Estate, StoreError> {
-    load_kinds(store, &KINDS)
+    // Every kind but organisations, which no rule judges.
+    load_kinds(store, &Kind::ALL[1..])
 }
 
 /// Reads the facts of some kinds (the others are left empty).

@@ -168,23 +168,16 @@ pub(crate) fn set_card_status(
         };
         tx.apply(Kind::Lockouts, std::slice::from_ref(&lockout))?;
     }
-    let (seq, hash) = tx.audit_head()?;
-    let mut chain = AuditChain { seq, hash };
-    chain.append(
+    append_one(
         tx,
-        vec![AuditRecord {
-            seq: 0,
-            at: change.at,
-            actor: change.actor.clone(),
-            action: "status".into(),
-            entity_kind: Kind::Cards.name().into(),
-            entity_key: display_key(card),
-            note: reason.trim().to_owned(),
-            before: Some(values_json(Kind::Cards, &before)),
-            after: Some(values_json(Kind::Cards, &after)),
-        }],
+        change,
+        "status",
+        Kind::Cards.name(),
+        &display_key(card),
+        reason,
+        Some(values_json(Kind::Cards, &before)),
+        Some(values_json(Kind::Cards, &after)),
     )?;
-    tx.set_audit_head(chain.seq, &chain.hash)?;
     Ok(to)
 }
 
@@ -208,23 +201,16 @@ pub(crate) fn note_finding(
     }
     tx.put_finding_note(id, note)?;
     let json = |n: &FindingNote| serde_json::to_string(n).unwrap_or_default();
-    let (seq, hash) = tx.audit_head()?;
-    let mut chain = AuditChain { seq, hash };
-    chain.append(
+    append_one(
         tx,
-        vec![AuditRecord {
-            seq: 0,
-            at: change.at,
-            actor: change.actor.clone(),
-            action: note.map_or("reopen", |n| n.state.as_str()).into(),
-            entity_kind: "finding".into(),
-            entity_key: id.to_owned(),
-            note: reason.trim().to_owned(),
-            before: before.as_ref().map(json),
-            after: note.map(json),
-        }],
+        change,
+        note.map_or("reopen", |n| n.state.as_str()),
+        "finding",
+        id,
+        reason,
+        before.as_ref().map(json),
+        note.map(json),
     )?;
-    tx.set_audit_head(chain.seq, &chain.hash)?;
     Ok(before.is_some())
 }
 
@@ -249,4 +235,35 @@ pub(crate) fn note_from_columns(
         reason,
         actor,
     })
+}
+
+/// Appends one record to the audit chain inside `tx` and moves the head.
+#[allow(clippy::too_many_arguments)]
+fn append_one(
+    tx: &mut dyn Tx,
+    change: &Change,
+    action: &str,
+    entity_kind: &str,
+    entity_key: &str,
+    note: &str,
+    before: Option<String>,
+    after: Option<String>,
+) -> Result<(), StoreError> {
+    let (seq, hash) = tx.audit_head()?;
+    let mut chain = AuditChain { seq, hash };
+    chain.append(
+        tx,
+        vec![AuditRecord {
+            seq: 0,
+            at: change.at,
+            actor: change.actor.clone(),
+            action: action.to_owned(),
+            entity_kind: entity_kind.to_owned(),
+            entity_key: entity_key.to_owned(),
+            note: note.trim().to_owned(),
+            before,
+            after,
+        }],
+    )?;
+    tx.set_audit_head(chain.seq, &chain.hash)
 }

@@ -243,3 +243,23 @@ fn the_national_spike_lapses_no_one_where_waiting_for_the_prompt_lapses_thousand
 fn plan_outcome(jobs: &[Job], s: &Settings<'_>) -> Outcome {
     plan(jobs, s).outcome
 }
+
+#[test]
+fn a_far_future_date_does_not_stall_the_plan() {
+    let calendar = Calendar::weekends_only();
+    let mut jobs = vec![
+        Job {
+            expiry: from().add_days(4),
+            priority: false
+        };
+        10
+    ];
+    jobs.push(Job {
+        expiry: Date::parse("2100-01-01").unwrap(),
+        priority: false,
+    });
+    let plan = check_plan(&jobs, &settings(2, 4, &calendar));
+    // Ten due on Friday with a four-day window: Monday to Friday at two a day fits them.
+    assert_eq!(plan.outcome.lapsed, 0);
+    assert_eq!(plan.capacity_for_no_lapses, 2);
+}
