@@ -15,6 +15,8 @@ use cardwatch_core::calendar::Calendar;
 use cardwatch_core::catalogue::{Catalogue, CatalogueError};
 use cardwatch_core::date::Date;
 use cardwatch_core::health::Thresholds;
+use cardwatch_core::ids::OdsCode;
+use cardwatch_core::planner::Team;
 use serde::Deserialize;
 
 /// The configuration file's contents.
@@ -35,9 +37,21 @@ struct File {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Planner {
-    /// Days the RA team does not work besides weekends and bank holidays (ISO dates).
+    /// Days the RA teams do not work besides weekends and bank holidays (ISO dates).
     #[serde(default)]
     closed: Vec<toml::value::Datetime>,
+    /// RA teams, each with its capacity and the ODS codes it serves.
+    #[serde(default)]
+    teams: Vec<TeamEntry>,
+}
+
+/// One `[[planner.teams]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TeamEntry {
+    name: String,
+    capacity: u32,
+    serves: Vec<String>,
 }
 
 /// What the commands need from configuration.
@@ -51,6 +65,8 @@ pub struct Settings {
     pub thresholds: Thresholds,
     /// The RA teams' working days.
     pub calendar: Calendar,
+    /// RA teams.
+    pub teams: Vec<Team>,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -95,11 +111,45 @@ pub fn load(config: Option<&Path>, catalogue: Option<&Path>) -> Result<Settings>
             anyhow!("configuration planner.closed: {d}: {e} — write dates as 2026-12-24")
         })?);
     }
+    let where_ = config.map_or_else(String::new, |p| format!("{}: ", p.display()));
+    let mut teams: Vec<Team> = Vec::new();
+    for t in file.planner.teams {
+        let name = t.name.trim().to_owned();
+        let problem = if name.is_empty() {
+            Some("a team needs a name".to_owned())
+        } else if teams.iter().any(|o| o.name == name) {
+            Some(format!("team {name:?} is listed twice"))
+        } else if t.capacity == 0 {
+            Some(format!(
+                "team {name:?}: capacity must be at least 1 renewal a working day"
+            ))
+        } else if t.serves.is_empty() {
+            Some(format!(
+                "team {name:?}: serves names no site, organisation or ICB"
+            ))
+        } else {
+            t.serves
+                .iter()
+                .find(|c| OdsCode::parse(c).is_err())
+                .map(|c| format!("team {name:?}: {c:?} is not an ODS code"))
+        };
+        if let Some(p) = problem {
+            return Err(anyhow!(
+                "{where_}planner.teams: {p} — fix the configuration"
+            ));
+        }
+        teams.push(Team {
+            name,
+            capacity: t.capacity,
+            serves: t.serves,
+        });
+    }
     Ok(Settings {
         catalogue,
         catalogue_refused,
         thresholds: file.health,
         calendar: Calendar::england_and_wales().with_closed(closed),
+        teams,
     })
 }
 

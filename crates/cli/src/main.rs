@@ -150,9 +150,10 @@ enum Command {
     },
     /// Plan certificate renewals within the RA team's capacity, against waiting for the prompt.
     Plan {
-        /// Renewals the RA team can handle per working day.
+        /// Renewals the RA team can handle per working day (for everyone the configuration's
+        /// RA teams do not serve).
         #[arg(long)]
-        capacity: u32,
+        capacity: Option<u32>,
         /// First day of the plan (default today).
         #[arg(long, value_parser = parse_date)]
         from: Option<Date>,
@@ -350,6 +351,7 @@ fn run(cli: Cli) -> Result<()> {
                 catalogue: settings.catalogue,
                 thresholds: settings.thresholds,
                 calendar: settings.calendar,
+                teams: settings.teams,
             };
             serve(Arc::from(store), &bind, checks)
         }

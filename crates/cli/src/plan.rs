@@ -5,7 +5,9 @@ use std::io::{self, Write};
 
 use anyhow::Result;
 use cardwatch_core::date::{Date, Timestamp};
-use cardwatch_core::planner::{Outcome, Plan, Report, Settings as PlanSettings, CSV_COLUMNS};
+use cardwatch_core::planner::{
+    plan_teams, Outcome, Settings as PlanSettings, TeamPlan, CSV_COLUMNS,
+};
 use cardwatch_store::{renewals_due, Store};
 
 use crate::config::Settings;
@@ -42,8 +44,8 @@ impl Format {
 /// What to plan.
 #[derive(Debug)]
 pub struct Request {
-    /// Renewals per working day.
-    pub capacity: u32,
+    /// Renewals per working day, for everyone no configured RA team serves.
+    pub capacity: Option<u32>,
     /// First day.
     pub from: Date,
     /// Only this site's renewals in the output (the plan is for everyone: capacity is shared).
@@ -56,54 +58,84 @@ pub struct Request {
 
 /// Plans and prints.
 pub fn run(store: &dyn Store, settings: &Settings, req: &Request, now: Timestamp) -> Result<()> {
-    if req.capacity == 0 {
-        eprintln!("cardwatch: --capacity must be at least 1 renewal a working day");
-        return Err(Exit(2).into());
+    let refuse = |message: &str| -> Result<()> {
+        eprintln!("cardwatch: {message}");
+        Err(Exit(2).into())
+    };
+    if req.capacity == Some(0) {
+        return refuse("--capacity must be at least 1 renewal a working day");
+    }
+    if req.capacity.is_none() && settings.teams.is_empty() {
+        return refuse("give --capacity N (renewals a working day), or RA teams in the configuration's [[planner.teams]]");
     }
     if !(1..=90).contains(&req.wait_days) {
-        eprintln!("cardwatch: --wait-days must be 1 to 90");
-        return Err(Exit(2).into());
+        return refuse("--wait-days must be 1 to 90");
     }
     let s = PlanSettings {
         from: req.from,
-        capacity: req.capacity,
+        capacity: 1,
         window_days: settings.thresholds.renewal_window_days,
         calendar: &settings.calendar,
     };
-    let report = Report::new(
-        renewals_due(store, &settings.thresholds)?,
-        &s,
-        req.wait_days,
-    );
-    let shown = report.of_site(req.site.as_deref());
+    let renewals = renewals_due(store, &settings.thresholds)?;
+    let plans = match plan_teams(renewals, &settings.teams, req.capacity, &s, req.wait_days) {
+        Ok(p) => p,
+        Err(e) => return refuse(&e.to_string()),
+    };
+    let site = req.site.as_deref();
     let mut out = io::BufWriter::new(io::stdout().lock());
     match req.format {
-        Format::Table => table(&mut out, req, &report.plan, &report.wait)?,
+        Format::Table => {
+            for p in &plans {
+                table(&mut out, req.from, p)?;
+            }
+            writeln!(
+                out,
+                "Each holder's target day: --format csv (or ics for calendars); --site ODS for one site."
+            )?;
+        }
         Format::Csv => {
             let mut w = csv::Writer::from_writer(&mut out);
             w.write_record(CSV_COLUMNS)?;
-            for &i in &shown {
-                w.write_record(report.renewals[i].csv_fields(&report.plan.targets[i]))?;
+            for p in &plans {
+                let r = &p.report;
+                for i in r.of_site(site) {
+                    w.write_record(r.renewals[i].csv_fields(&r.plan.targets[i], &p.team))?;
+                }
             }
             w.flush()?;
         }
         Format::Json => {
-            let doc = serde_json::json!({
-                "from": req.from,
-                "capacity": req.capacity,
-                "plan": report.plan.outcome,
-                "wait_for_prompt": report.wait,
-                "capacity_for_no_lapses": report.plan.capacity_for_no_lapses,
-                "weeks": report.plan.weeks,
-                "renewals": shown.iter().map(|&i| report.json_row(i)).collect::<Vec<_>>(),
-            });
-            serde_json::to_writer_pretty(&mut out, &doc)?;
+            let teams: Vec<serde_json::Value> = plans
+                .iter()
+                .map(|p| {
+                    let r = &p.report;
+                    serde_json::json!({
+                        "team": p.team,
+                        "capacity": p.capacity,
+                        "plan": r.plan.outcome,
+                        "wait_for_prompt": r.wait,
+                        "capacity_for_no_lapses": r.plan.capacity_for_no_lapses,
+                        "weeks": r.plan.weeks,
+                        "renewals": r.of_site(site).into_iter().map(|i| r.json_row(i)).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            serde_json::to_writer_pretty(
+                &mut out,
+                &serde_json::json!({ "from": req.from, "teams": teams }),
+            )?;
             writeln!(out)?;
         }
         Format::Ics => {
-            let events: Vec<_> = shown
+            let events: Vec<_> = plans
                 .iter()
-                .map(|&i| report.renewals[i].event(&report.plan.targets[i]))
+                .flat_map(|p| {
+                    let r = &p.report;
+                    r.of_site(site)
+                        .into_iter()
+                        .map(move |i| r.renewals[i].event(&r.plan.targets[i]))
+                })
                 .collect();
             out.write_all(
                 cardwatch_core::ics::calendar("Smartcard renewals", &events, now).as_bytes(),
@@ -114,12 +146,13 @@ pub fn run(store: &dyn Store, settings: &Settings, req: &Request, now: Timestamp
     Ok(())
 }
 
-fn table(out: &mut impl Write, req: &Request, plan: &Plan, wait: &Outcome) -> io::Result<()> {
+fn table(out: &mut impl Write, from: Date, team: &TeamPlan) -> io::Result<()> {
+    let (plan, wait) = (&team.report.plan, &team.report.wait);
     let p = &plan.outcome;
     writeln!(
         out,
-        "Renewal plan from {} with {} renewals a working day ({} certificates)",
-        req.from, req.capacity, p.renewals
+        "Renewal plan for RA team {} from {from} with {} renewals a working day ({} certificates)",
+        team.team, team.capacity, p.renewals
     )?;
     writeln!(out)?;
     writeln!(out, "{:<44} {:>14} {:>18}", "", "plan", "wait for prompt")?;
@@ -190,8 +223,5 @@ fn table(out: &mut impl Write, req: &Request, plan: &Plan, wait: &Outcome) -> io
             w.capacity
         )?;
     }
-    writeln!(
-        out,
-        "\nEach holder's target day: --format csv (or ics for calendars); --site ODS for one site."
-    )
+    writeln!(out)
 }

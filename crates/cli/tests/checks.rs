@@ -298,7 +298,9 @@ fn plan_prints_compares_and_exports() {
     let args = ["plan", "--capacity", "20", "--from", "2026-11-23"];
     let table = ok(&cardwatch(&db, &args));
     assert!(
-        table.contains("Renewal plan from 2026-11-23 with 20 renewals a working day"),
+        table.contains(
+            "Renewal plan for RA team all from 2026-11-23 with 20 renewals a working day"
+        ),
         "{table}"
     );
     assert!(
@@ -311,11 +313,13 @@ fn plan_prints_compares_and_exports() {
         &[&args[..], &["--format", "json"]].concat(),
     ));
     let v: serde_json::Value = serde_json::from_str(&json).expect("json");
-    let renewals = v["renewals"].as_array().expect("renewals");
+    let team = &v["teams"][0];
+    assert_eq!(team["team"], "all");
+    let renewals = team["renewals"].as_array().expect("renewals");
     assert!(!renewals.is_empty());
     assert!(
-        v["plan"]["lapsed"].as_u64().expect("lapsed")
-            <= v["wait_for_prompt"]["lapsed"].as_u64().expect("lapsed")
+        team["plan"]["lapsed"].as_u64().expect("lapsed")
+            <= team["wait_for_prompt"]["lapsed"].as_u64().expect("lapsed")
     );
     for r in renewals {
         let (target, expiry) = (
@@ -345,6 +349,76 @@ fn plan_prints_compares_and_exports() {
         ics.starts_with("BEGIN:VCALENDAR\r\n")
             && ics.contains("BEGIN:VEVENT")
             && ics.contains("TRIGGER:-P1D")
+    );
+
+    // RA teams from the configuration: one serves the first site, everyone else shares --capacity.
+    let cfg = tmp.path().join("teams.toml");
+    std::fs::write(
+        &cfg,
+        format!("[[planner.teams]]\nname = \"North RA\"\ncapacity = 5\nserves = [\"{site}\"]\n"),
+    )
+    .expect("write");
+    let cfg = cfg.to_str().expect("path");
+    let csv = ok(&cardwatch(
+        &db,
+        &[
+            "--config",
+            cfg,
+            "plan",
+            "--capacity",
+            "20",
+            "--from",
+            "2026-11-23",
+            "--format",
+            "csv",
+        ],
+    ));
+    assert!(csv.lines().next().expect("header").ends_with(",ra_team"));
+    assert!(
+        csv.lines()
+            .any(|l| l.contains(&format!(",{site},")) && l.ends_with(",North RA")),
+        "{csv}"
+    );
+    assert!(csv.lines().any(|l| l.ends_with(",everyone else")));
+    // The team serves the site and, through its organisation, any branch it runs.
+    assert!(csv
+        .lines()
+        .skip(1)
+        .filter(|l| l.contains(&format!(",{site},")))
+        .all(|l| l.ends_with(",North RA")));
+    let table = ok(&cardwatch(
+        &db,
+        &[
+            "--config",
+            cfg,
+            "plan",
+            "--capacity",
+            "20",
+            "--from",
+            "2026-11-23",
+        ],
+    ));
+    assert!(
+        table.contains("RA team North RA") && table.contains("RA team everyone else"),
+        "{table}"
+    );
+    let out = cardwatch(&db, &["--config", cfg, "plan"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no RA team serves"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::write(
+        tmp.path().join("teams.toml"),
+        "[[planner.teams]]\nname = \"X\"\ncapacity = 0\nserves = [\"A81001\"]\n",
+    )
+    .expect("write");
+    let out = cardwatch(&db, &["--config", cfg, "plan", "--capacity", "5"]);
+    assert!(
+        text(&out.stderr).contains("capacity must be at least 1"),
+        "{}",
+        text(&out.stderr)
     );
 
     let out = cardwatch(&db, &["plan", "--capacity", "0"]);
@@ -378,7 +452,7 @@ fn plan_api() {
         serde_json::from_str(json.1.split("\r\n\r\n").nth(1).expect("body")).expect("json");
     assert_eq!(v["renewals"].as_array().expect("renewals").len(), 3);
     assert!(v["total"].as_u64().expect("total") > 3);
-    assert!(!v["weeks"].as_array().expect("weeks").is_empty());
+    assert!(!v["teams"][0]["weeks"].as_array().expect("weeks").is_empty());
     assert_eq!(ics.0, 200);
     assert!(ics.1.contains("text/calendar") && ics.1.contains("BEGIN:VCALENDAR"));
     assert_eq!(missing.0, 400);

@@ -11,6 +11,7 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -374,6 +375,21 @@ pub fn renewals(estate: &mut Estate, t: &Thresholds) -> Vec<crate::planner::Rene
     estate.sort();
     let estate = &*estate;
     let holders = Holders::new(estate, t);
+    // Each site's organisation and that organisation's parent, for RA teams to match on.
+    let parents: FastMap<&str, &Option<Arc<str>>> = estate
+        .organisations
+        .iter()
+        .map(|o| (o.ods_code.as_str(), &o.parent_ods))
+        .collect();
+    let above: FastMap<&str, [Option<Arc<str>>; 2]> = estate
+        .sites
+        .iter()
+        .map(|s| {
+            let org = s.organisation_ods.clone();
+            let parent = parents.get(&*org).and_then(|p| (*p).clone());
+            (s.site_ods.as_str(), [Some(org), parent])
+        })
+        .collect();
     let mut certs = Groups::new(&estate.certificates, |c| &c.card_serial);
     let mut out = Vec::with_capacity(estate.certificates.len());
     for (i, card) in estate.cards.iter().enumerate() {
@@ -396,6 +412,10 @@ pub fn renewals(estate: &mut Estate, t: &Thresholds) -> Vec<crate::planner::Rene
                     expiry: cert.not_after,
                     prescriber_signing: purpose == Purpose::Signing
                         && holder.is_some_and(|h| h.prescriber),
+                    organisations: holder
+                        .and_then(|h| above.get(h.site))
+                        .cloned()
+                        .unwrap_or_default(),
                 });
             }
         }

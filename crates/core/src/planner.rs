@@ -11,6 +11,7 @@
 //! within a day they come first.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -41,6 +42,112 @@ pub struct Renewal {
     pub expiry: Date,
     /// The signing certificate of a prescriber.
     pub prescriber_signing: bool,
+    /// The organisation running the site, and its parent (an ICB): with the site, what an RA
+    /// team's `serves` list can name.
+    #[serde(skip)]
+    pub organisations: [Option<Arc<str>>; 2],
+}
+
+/// An RA team: its daily capacity and the sites it serves (named by site, organisation or
+/// parent organisation ODS code).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Team {
+    /// Name.
+    pub name: String,
+    /// Renewals per working day.
+    pub capacity: u32,
+    /// ODS codes of sites, organisations or ICBs.
+    pub serves: Vec<String>,
+}
+
+impl Renewal {
+    /// Whether the team serves this renewal's site.
+    pub fn served_by(&self, team: &Team) -> bool {
+        team.serves.iter().any(|code| {
+            code.eq_ignore_ascii_case(&self.site)
+                || self
+                    .organisations
+                    .iter()
+                    .flatten()
+                    .any(|o| code.eq_ignore_ascii_case(o))
+        })
+    }
+}
+
+/// One team's plan.
+#[derive(Clone, Debug)]
+pub struct TeamPlan {
+    /// The team's name.
+    pub team: String,
+    /// Its capacity.
+    pub capacity: u32,
+    /// Its renewals, plan and comparison.
+    pub report: Report,
+}
+
+/// Renewals that no team serves (and no capacity was given for the rest).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{count} renewal(s) at sites no RA team serves (e.g. site {example}) — add the site, its organisation or its ICB to a team's `serves`, or give a capacity for everyone else")]
+pub struct Unserved {
+    /// How many.
+    pub count: usize,
+    /// One of their sites.
+    pub example: String,
+}
+
+/// Splits the renewals between RA teams (the first team that serves a site takes it; those no
+/// team serves go to "everyone else" with capacity `rest`) and plans each team on its own.
+pub fn plan_teams(
+    renewals: Vec<Renewal>,
+    teams: &[Team],
+    rest: Option<u32>,
+    s: &Settings<'_>,
+    react_days: i32,
+) -> Result<Vec<TeamPlan>, Unserved> {
+    let mut shares: Vec<Vec<Renewal>> = vec![Vec::new(); teams.len() + 1];
+    for r in renewals {
+        let k = teams
+            .iter()
+            .position(|t| r.served_by(t))
+            .unwrap_or(teams.len());
+        shares[k].push(r);
+    }
+    let others = shares.pop().unwrap_or_default();
+    if rest.is_none() && !others.is_empty() {
+        return Err(Unserved {
+            count: others.len(),
+            example: others[0].site.clone(),
+        });
+    }
+    let mut plans: Vec<TeamPlan> = teams
+        .iter()
+        .zip(shares)
+        .map(|(t, share)| TeamPlan {
+            team: t.name.clone(),
+            capacity: t.capacity,
+            report: Report::new(
+                share,
+                &Settings {
+                    capacity: t.capacity,
+                    ..*s
+                },
+                react_days,
+            ),
+        })
+        .collect();
+    if let Some(capacity) = rest.filter(|_| !others.is_empty() || teams.is_empty()) {
+        plans.push(TeamPlan {
+            team: if teams.is_empty() {
+                "all"
+            } else {
+                "everyone else"
+            }
+            .to_owned(),
+            capacity,
+            report: Report::new(others, &Settings { capacity, ..*s }, react_days),
+        });
+    }
+    Ok(plans)
 }
 
 impl Renewal {
@@ -54,7 +161,7 @@ impl Renewal {
 }
 
 /// The columns of a plan's CSV export, one row per renewal.
-pub const CSV_COLUMNS: [&str; 9] = [
+pub const CSV_COLUMNS: [&str; 10] = [
     "card_serial",
     "purpose",
     "holder_uuid",
@@ -64,6 +171,7 @@ pub const CSV_COLUMNS: [&str; 9] = [
     "lapsed_days",
     "prescriber_signing",
     "action",
+    "ra_team",
 ];
 
 impl Renewal {
@@ -77,7 +185,7 @@ impl Renewal {
     }
 
     /// A CSV row, in [`CSV_COLUMNS`] order.
-    pub fn csv_fields(&self, t: &Target) -> [String; 9] {
+    pub fn csv_fields(&self, t: &Target, team: &str) -> [String; 10] {
         [
             self.card_serial.clone(),
             self.purpose.as_str().to_owned(),
@@ -88,6 +196,7 @@ impl Renewal {
             t.lapsed_days.to_string(),
             if self.prescriber_signing { "yes" } else { "no" }.to_owned(),
             self.action(t).to_owned(),
+            team.to_owned(),
         ]
     }
 

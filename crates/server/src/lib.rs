@@ -15,6 +15,7 @@ use cardwatch_core::calendar::Calendar;
 use cardwatch_core::catalogue::Catalogue;
 use cardwatch_core::date::Date;
 use cardwatch_core::health::Thresholds;
+use cardwatch_core::planner::Team;
 use cardwatch_core::renewal::Window;
 use cardwatch_store::{Store, StoreError};
 
@@ -30,6 +31,8 @@ pub struct Checks {
     pub thresholds: Thresholds,
     /// RA teams' working days.
     pub calendar: Calendar,
+    /// RA teams and the sites they serve.
+    pub teams: Vec<Team>,
 }
 
 /// What handlers share.

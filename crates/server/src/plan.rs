@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::date::{Date, Timestamp};
-use cardwatch_core::planner::{Report, Settings, CSV_COLUMNS};
+use cardwatch_core::planner::{plan_teams, Settings, TeamPlan, CSV_COLUMNS};
 use cardwatch_store::renewals_due;
 use serde_json::json;
 
@@ -14,7 +14,7 @@ use crate::findings::{bad_request, BadParam};
 use crate::{blocking, AppState};
 
 struct Params {
-    capacity: u32,
+    capacity: Option<u32>,
     from: Option<Date>,
     site: Option<String>,
     wait_days: i32,
@@ -54,7 +54,7 @@ fn params(q: &HashMap<String, String>) -> Result<Params, BadParam> {
             }
         };
         if range.contains(&v) {
-            Ok(v)
+            Ok(Some(v))
         } else {
             Err(bad_request(
                 k,
@@ -63,12 +63,12 @@ fn params(q: &HashMap<String, String>) -> Result<Params, BadParam> {
         }
     };
     Ok(Params {
-        capacity: number("capacity", None, 1..=1_000_000)? as u32,
+        capacity: number("capacity", None, 1..=1_000_000)?.map(|c| c as u32),
         from: get("from")
             .map(|v| Date::parse(v).map_err(|e| bad_request("from", format!("from {v:?}: {e}"))))
             .transpose()?,
         site: get("site").map(str::to_owned),
-        wait_days: number("wait_days", Some(30), 1..=90)? as i32,
+        wait_days: number("wait_days", Some(30), 1..=90)?.unwrap_or(30) as i32,
         format: match get("format") {
             None | Some("json") => "json",
             Some("csv") => "csv",
@@ -80,8 +80,8 @@ fn params(q: &HashMap<String, String>) -> Result<Params, BadParam> {
                 ))
             }
         },
-        offset: number("offset", Some(0), 0..=u64::MAX)? as usize,
-        limit: number("limit", Some(1_000), 1..=10_000)? as usize,
+        offset: number("offset", Some(0), 0..=u64::MAX)?.unwrap_or(0) as usize,
+        limit: number("limit", Some(1_000), 1..=10_000)?.unwrap_or(1_000) as usize,
     })
 }
 
@@ -96,35 +96,54 @@ pub(crate) async fn api(
     };
     let from = p.from.unwrap_or_else(state.today);
     let checks = state.checks.clone();
-    let (capacity, wait_days) = (p.capacity, p.wait_days);
-    let report = match blocking(&state, move |s| {
+    if p.capacity.is_none() && checks.teams.is_empty() {
+        return bad_request(
+            "capacity",
+            "capacity is required (renewals a working day): no RA teams are configured".into(),
+        )
+        .into_response();
+    }
+    let (rest, wait_days) = (p.capacity, p.wait_days);
+    let plans = match blocking(&state, move |s| {
         let renewals = renewals_due(s, &checks.thresholds)?;
         let settings = Settings {
             from,
-            capacity,
+            capacity: 1,
             window_days: checks.thresholds.renewal_window_days,
             calendar: &checks.calendar,
         };
-        Ok(Report::new(renewals, &settings, wait_days))
+        Ok(plan_teams(
+            renewals,
+            &checks.teams,
+            rest,
+            &settings,
+            wait_days,
+        ))
     })
     .await
     {
-        Ok(r) => r,
+        Ok(Ok(r)) => r,
+        Ok(Err(unserved)) => return bad_request("capacity", unserved.to_string()).into_response(),
         Err(f) => return f.into_response(),
     };
-    let shown = report.of_site(p.site.as_deref());
+    let site = p.site.as_deref();
+    // Every shown renewal as (team, index into its report).
+    let shown: Vec<(&TeamPlan, usize)> = plans
+        .iter()
+        .flat_map(|t| t.report.of_site(site).into_iter().map(move |i| (t, i)))
+        .collect();
     match p.format {
         "csv" => crate::csv_download(
             "renewal-plan.csv",
             &CSV_COLUMNS,
             shown
                 .iter()
-                .map(|&i| report.renewals[i].csv_fields(&report.plan.targets[i])),
+                .map(|&(t, i)| t.report.renewals[i].csv_fields(&t.report.plan.targets[i], &t.team)),
         ),
         "ics" => {
             let events: Vec<_> = shown
                 .iter()
-                .map(|&i| report.renewals[i].event(&report.plan.targets[i]))
+                .map(|&(t, i)| t.report.renewals[i].event(&t.report.plan.targets[i]))
                 .collect();
             let now = Timestamp::start_of((state.today)());
             (
@@ -133,18 +152,39 @@ pub(crate) async fn api(
             )
                 .into_response()
         }
-        _ => axum::Json(json!({
-            "from": from,
-            "capacity": p.capacity,
-            "plan": report.plan.outcome,
-            "wait_for_prompt": report.wait,
-            "capacity_for_no_lapses": report.plan.capacity_for_no_lapses,
-            "weeks": report.plan.weeks,
-            "total": shown.len(),
-            "offset": p.offset,
-            "limit": p.limit,
-            "renewals": shown.iter().skip(p.offset).take(p.limit).map(|&i| report.json_row(i)).collect::<Vec<_>>(),
-        }))
-        .into_response(),
+        _ => {
+            let teams: Vec<_> = plans
+                .iter()
+                .map(|t| {
+                    json!({
+                        "team": t.team,
+                        "capacity": t.capacity,
+                        "plan": t.report.plan.outcome,
+                        "wait_for_prompt": t.report.wait,
+                        "capacity_for_no_lapses": t.report.plan.capacity_for_no_lapses,
+                        "weeks": t.report.plan.weeks,
+                    })
+                })
+                .collect();
+            let renewals: Vec<_> = shown
+                .iter()
+                .skip(p.offset)
+                .take(p.limit)
+                .map(|&(t, i)| {
+                    let mut row = t.report.json_row(i);
+                    row["ra_team"] = t.team.clone().into();
+                    row
+                })
+                .collect();
+            axum::Json(json!({
+                "from": from,
+                "teams": teams,
+                "total": shown.len(),
+                "offset": p.offset,
+                "limit": p.limit,
+                "renewals": renewals,
+            }))
+            .into_response()
+        }
     }
 }

@@ -56,6 +56,7 @@ fn load_kinds(store: &dyn Store, kinds: &[Kind]) -> Result<Estate, StoreError> {
             ($($f:ident),+) => { $( if !p.$f.is_empty() { estate.$f = p.$f; } )+ };
         }
         take!(
+            organisations,
             sites,
             people,
             cards,
@@ -99,6 +100,8 @@ pub fn renewals_due(store: &dyn Store, t: &Thresholds) -> Result<Vec<Renewal>, S
     let mut estate = load_kinds(
         store,
         &[
+            Kind::Organisations,
+            Kind::Sites,
             Kind::People,
             Kind::Cards,
             Kind::Certificates,

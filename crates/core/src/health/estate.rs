@@ -15,8 +15,19 @@ use crate::vocab::{HashAlgorithm, PositionStatus, Purpose, ReaderStatus, UpdateR
 pub struct SiteFacts {
     /// ODS code.
     pub site_ods: String,
+    /// The organisation running it.
+    pub organisation_ods: Arc<str>,
     /// Core clinic hours.
     pub core_hours: Option<CoreHours>,
+}
+
+/// An organisation: where it sits in the hierarchy (a practice's ICB), for RA teams.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrganisationFacts {
+    /// ODS code.
+    pub ods_code: String,
+    /// Parent organisation.
+    pub parent_ods: Option<Arc<str>>,
 }
 
 /// A person: where they work, whether they have left, whether they are a trained local admin.
@@ -145,6 +156,8 @@ pub struct LockoutFacts {
 /// The whole estate as the rules read it.
 #[derive(Clone, Debug, Default)]
 pub struct Estate {
+    /// Organisations.
+    pub organisations: Vec<OrganisationFacts>,
     /// Sites.
     pub sites: Vec<SiteFacts>,
     /// People.
@@ -206,8 +219,8 @@ impl Strings {
 /// [`Estate::push_values`] expects them.
 pub fn fact_columns(kind: Kind) -> &'static [usize] {
     match kind {
-        Kind::Organisations => &[],
-        Kind::Sites => &[0, 3],
+        Kind::Organisations => &[0, 3],
+        Kind::Sites => &[0, 1, 3],
         Kind::People => &[0, 4, 5, 6],
         Kind::Cards => &[0, 1, 2, 3, 4, 5],
         Kind::Certificates => &[0, 1, 5, 6],
@@ -320,9 +333,13 @@ impl Estate {
             strings: &mut self.strings,
         };
         match kind {
-            Kind::Organisations => {}
+            Kind::Organisations => self.organisations.push(OrganisationFacts {
+                ods_code: t.text()?,
+                parent_ods: t.opt_common(),
+            }),
             Kind::Sites => self.sites.push(SiteFacts {
                 site_ods: t.text()?,
+                organisation_ods: t.common()?,
                 core_hours: t.hours()?,
             }),
             Kind::People => self.people.push(PersonFacts {

@@ -3,6 +3,8 @@
 
 use proptest::prelude::*;
 
+use std::sync::Arc;
+
 use super::*;
 
 fn from() -> Date {
@@ -262,4 +264,57 @@ fn a_far_future_date_does_not_stall_the_plan() {
     // Ten due on Friday with a four-day window: Monday to Friday at two a day fits them.
     assert_eq!(plan.outcome.lapsed, 0);
     assert_eq!(plan.capacity_for_no_lapses, 2);
+}
+
+#[test]
+fn teams_take_the_sites_they_serve_and_the_rest_share_the_remainder() {
+    let calendar = Calendar::weekends_only();
+    let renewal = |site: &str, org: &str, icb: Option<&str>| Renewal {
+        card_serial: format!("CS-{site}"),
+        purpose: crate::vocab::Purpose::Signing,
+        holder_uuid: "555000000001".into(),
+        site: site.into(),
+        expiry: from().add_days(20),
+        prescriber_signing: false,
+        organisations: [Some(Arc::from(org)), icb.map(Arc::from)],
+    };
+    let renewals = vec![
+        renewal("A81001", "A81001", Some("Q0001")),
+        renewal("A81001001", "A81001", Some("Q0001")),
+        renewal("B82002", "B82002", Some("Q0002")),
+    ];
+    let north = Team {
+        name: "North".into(),
+        capacity: 3,
+        serves: vec!["q0001".into()],
+    };
+    let s = settings(1, 90, &calendar);
+    let plans = plan_teams(
+        renewals.clone(),
+        std::slice::from_ref(&north),
+        Some(7),
+        &s,
+        30,
+    )
+    .unwrap();
+    assert_eq!(plans.len(), 2);
+    assert_eq!(
+        (
+            plans[0].team.as_str(),
+            plans[0].capacity,
+            plans[0].report.renewals.len()
+        ),
+        ("North", 3, 2)
+    );
+    assert_eq!(
+        (
+            plans[1].team.as_str(),
+            plans[1].capacity,
+            plans[1].report.renewals.len()
+        ),
+        ("everyone else", 7, 1)
+    );
+    // Without a capacity for the rest, renewals no team serves are refused, naming a site.
+    let e = plan_teams(renewals, &[north], None, &s, 30).unwrap_err();
+    assert_eq!((e.count, e.example.as_str()), (1, "B82002"));
 }
