@@ -3,18 +3,24 @@
 
 use cardwatch_core::health::{
     check_only, fact_columns, renewals, with_notes, Context, Estate, Family, Noted, Thresholds,
+    LEAN_POSITION_COLUMNS,
 };
 use cardwatch_core::planner::Renewal;
 use cardwatch_core::records::Kind;
 
 use crate::{Store, StoreError};
 
-fn read_kind(store: &dyn Store, kind: Kind) -> Result<Estate, StoreError> {
+fn read_kind(store: &dyn Store, kind: Kind, lean: bool) -> Result<Estate, StoreError> {
     let mut part = Estate::default();
     let mut bad = None;
     // The rules sort what they merge, and a sorted list costs one pass to check: no need to
     // make the database sort.
-    store.scan(kind, fact_columns(kind), false, &mut |values| {
+    let columns = if lean && kind == Kind::Positions {
+        LEAN_POSITION_COLUMNS
+    } else {
+        fact_columns(kind)
+    };
+    store.scan(kind, columns, false, &mut |values| {
         if let Err(e) = part.push_values(kind, values) {
             bad.get_or_insert(e);
         }
@@ -29,15 +35,16 @@ fn read_kind(store: &dyn Store, kind: Kind) -> Result<Estate, StoreError> {
 /// Reads every kind the health checks use.
 pub fn load_estate(store: &dyn Store) -> Result<Estate, StoreError> {
     // Every kind but organisations, which no rule judges.
-    load_kinds(store, &Kind::ALL[1..])
+    load_kinds(store, &Kind::ALL[1..], false)
 }
 
 /// Reads the facts of some kinds (the others are left empty).
-fn load_kinds(store: &dyn Store, kinds: &[Kind]) -> Result<Estate, StoreError> {
+/// With `lean`, positions are read only for whether they prescribe.
+fn load_kinds(store: &dyn Store, kinds: &[Kind], lean: bool) -> Result<Estate, StoreError> {
     let parts: Vec<Result<Estate, StoreError>> = std::thread::scope(|s| {
         let handles: Vec<_> = kinds
             .iter()
-            .map(|&kind| s.spawn(move || read_kind(store, kind)))
+            .map(|&kind| s.spawn(move || read_kind(store, kind, lean)))
             .collect();
         handles
             .into_iter()
@@ -83,7 +90,8 @@ pub fn current_findings(
     let mut kinds: Vec<Kind> = families.iter().flat_map(|f| f.kinds()).copied().collect();
     kinds.sort();
     kinds.dedup();
-    let mut estate = load_kinds(store, &kinds)?;
+    let lean = !families.contains(&Family::Positions);
+    let mut estate = load_kinds(store, &kinds, lean)?;
     let loaded = started.elapsed();
     let findings = check_only(&mut estate, cx, families);
     let checked = started.elapsed();
@@ -107,6 +115,7 @@ pub fn renewals_due(store: &dyn Store, t: &Thresholds) -> Result<Vec<Renewal>, S
             Kind::Certificates,
             Kind::Positions,
         ],
+        true,
     )?;
     Ok(renewals(&mut estate, t))
 }

@@ -215,8 +215,14 @@ impl Strings {
     }
 }
 
+/// A position's holder, activity codes and status: all the certificate and card rules need of
+/// a million positions (which of them prescribe). The organisation, role and request date are
+/// read only for the position rules.
+pub const LEAN_POSITION_COLUMNS: &[usize] = &[0, 4, 5];
+
 /// The columns (indexes into [`Kind::columns`]) each kind's facts are read from, in the order
-/// [`Estate::push_values`] expects them.
+/// [`Estate::push_values`] expects them. Positions may also be read with
+/// [`LEAN_POSITION_COLUMNS`].
 pub fn fact_columns(kind: Kind) -> &'static [usize] {
     match kind {
         Kind::Organisations => &[0, 3],
@@ -243,7 +249,13 @@ struct Take<'a, 'b> {
 
 impl<'b> Take<'_, 'b> {
     fn bad<T>(&self, what: &str) -> Result<T, String> {
-        let col = self.kind.columns()[fact_columns(self.kind)[self.at - 1]].name;
+        let columns =
+            if self.kind == Kind::Positions && self.cells.len() == LEAN_POSITION_COLUMNS.len() {
+                LEAN_POSITION_COLUMNS
+            } else {
+                fact_columns(self.kind)
+            };
+        let col = self.kind.columns()[columns[self.at - 1]].name;
         Err(format!(
             "stored {} has a bad {col} ({what}) — correct it with an import",
             self.kind
@@ -362,6 +374,17 @@ impl Estate {
                 not_after: t.date()?,
                 hash_algorithm: t.word(HashAlgorithm::parse)?,
             }),
+            Kind::Positions if cells.len() == LEAN_POSITION_COLUMNS.len() => {
+                let none = t.strings.common("");
+                self.positions.push(PositionFacts {
+                    holder_uuid: t.text()?,
+                    ods_code: none.clone(),
+                    role_code: none.clone(),
+                    activity_codes: t.opt_common().unwrap_or(none),
+                    status: t.word(PositionStatus::parse)?,
+                    requested_on: None,
+                })
+            }
             Kind::Positions => self.positions.push(PositionFacts {
                 holder_uuid: t.text()?,
                 ods_code: t.common()?,
