@@ -161,7 +161,7 @@ pub fn note(
 ) -> Result<()> {
     let today = change.at.date();
     let findings = current_findings(store, &context(settings, today), Family::ALL)?;
-    if !findings.iter().any(|n| n.finding.id == id) {
+    if !findings.iter().any(|n| n.finding.has_id(id)) {
         eprintln!(
             "cardwatch: no finding {id:?} today — copy the id from `cardwatch check --format csv` (fixed conditions close their findings by themselves)"
         );

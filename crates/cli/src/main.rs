@@ -311,15 +311,28 @@ fn main() -> ExitCode {
                 return ExitCode::from(*code);
             }
             // `cardwatch export … | head` closes the pipe early: not a failure.
-            if let Some(StoreError::Io { source, .. }) = e.downcast_ref::<StoreError>() {
-                if source.kind() == io::ErrorKind::BrokenPipe {
-                    return ExitCode::SUCCESS;
-                }
+            if closed_pipe(&e) {
+                return ExitCode::SUCCESS;
             }
             eprintln!("cardwatch: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether the error is output going to a pipe its reader closed (`| head`).
+fn closed_pipe(e: &anyhow::Error) -> bool {
+    let broken = |io: &io::Error| io.kind() == io::ErrorKind::BrokenPipe;
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>().is_some_and(broken)
+            || matches!(c.downcast_ref::<StoreError>(), Some(StoreError::Io { source, .. }) if broken(source))
+            || c.downcast_ref::<serde_json::Error>()
+                .is_some_and(|j| j.io_error_kind() == Some(io::ErrorKind::BrokenPipe))
+            || c.downcast_ref::<csv::Error>().is_some_and(|c| match c.kind() {
+                csv::ErrorKind::Io(io) => broken(io),
+                _ => false,
+            })
+    })
 }
 
 fn open(url: &str) -> Result<Box<dyn Store>> {

@@ -125,11 +125,10 @@ ordered_words!(
     }
 );
 
-/// One problem found in the estate.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// One problem found in the estate. Its stable id, the rule and the subject
+/// (`cert-signing-30d/CS0000000042`), is written out when needed rather than kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
-    /// Stable id: the rule and the subject (`cert-signing-30d/CS0000000042`).
-    pub id: String,
     /// The rule that found it.
     pub rule: &'static str,
     /// How serious.
@@ -148,6 +147,36 @@ pub struct Finding {
     pub why: String,
     /// What to do, in plain words.
     pub fix: Cow<'static, str>,
+}
+
+impl Finding {
+    /// The stable id: rule and subject.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.rule, self.subject)
+    }
+
+    /// Whether `id` is this finding's id (without building it).
+    pub fn has_id(&self, id: &str) -> bool {
+        id.split_once('/') == Some((self.rule, self.subject.as_str()))
+    }
+}
+
+impl Serialize for Finding {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Finding", 11)?;
+        st.serialize_field("id", &self.id())?;
+        st.serialize_field("rule", self.rule)?;
+        st.serialize_field("severity", &self.severity)?;
+        st.serialize_field("subject_kind", &self.subject_kind)?;
+        st.serialize_field("subject", &self.subject)?;
+        st.serialize_field("site", &self.site)?;
+        st.serialize_field("owner", &self.owner)?;
+        st.serialize_field("due", &self.due)?;
+        st.serialize_field("why", &self.why)?;
+        st.serialize_field("fix", &self.fix)?;
+        st.end()
+    }
 }
 
 /// The limits the rules use; every one can be changed in the configuration's `[health]` table.
@@ -275,7 +304,6 @@ impl Out {
         fix: Cow<'static, str>,
     ) {
         self.findings.push(Finding {
-            id: format!("{rule}/{subject}"),
             rule,
             severity,
             subject_kind,
@@ -459,8 +487,19 @@ fn sort_findings(findings: &mut Vec<Finding>) {
             .cmp(&(b.0, b.1, b.2))
             .then_with(|| findings[a.3].subject.cmp(&findings[b.3].subject))
     });
-    let mut slots: Vec<Option<Finding>> = std::mem::take(findings).into_iter().map(Some).collect();
-    findings.extend(keyed.iter().filter_map(|k| slots[k.3].take()));
+    // Put each finding in its place by following the permutation's cycles: swaps in place,
+    // no second vector of findings.
+    let mut order: Vec<usize> = keyed.iter().map(|k| k.3).collect();
+    for start in 0..order.len() {
+        let mut at = start;
+        while order[at] != start {
+            let from = order[at];
+            findings.swap(at, from);
+            order[at] = at;
+            at = from;
+        }
+        order[at] = at;
+    }
 }
 
 /// A person as the card and position rules see them.
@@ -1279,15 +1318,18 @@ impl Noted {
 /// Joins findings with the notes that still apply. A note whose finding is gone (the condition
 /// was fixed) or whose day has passed has no effect.
 pub fn with_notes(findings: Vec<Finding>, notes: &[FindingNote], today: Date) -> Vec<Noted> {
-    let live: FastMap<&str, &FindingNote> = notes
+    // Keyed by (rule, subject): an id is the rule, a slash, and the subject (rules have none).
+    let live: FastMap<(&str, &str), &FindingNote> = notes
         .iter()
         .filter(|n| n.applies(today))
-        .map(|n| (n.finding_id.as_str(), n))
+        .filter_map(|n| n.finding_id.split_once('/').map(|k| (k, n)))
         .collect();
     findings
         .into_iter()
         .map(|finding| {
-            let note = live.get(finding.id.as_str()).map(|n| (*n).clone());
+            let note = live
+                .get(&(finding.rule, finding.subject.as_str()))
+                .map(|n| (*n).clone());
             Noted {
                 state: note.as_ref().map_or("open", |n| n.state.as_str()),
                 finding,
@@ -1342,7 +1384,7 @@ impl Noted {
         let f = &self.finding;
         let note = self.note.as_ref();
         [
-            Cow::Borrowed(f.id.as_str()),
+            Cow::Owned(f.id()),
             Cow::Borrowed(f.rule),
             Cow::Borrowed(f.severity.as_str()),
             Cow::Borrowed(self.state),

@@ -216,7 +216,7 @@ fn certificate_bands_and_their_edges() {
                     (rule, severity, owner),
                     "{days} days"
                 );
-                assert_eq!(f.id, format!("{rule}/{CARD}"));
+                assert_eq!(f.id(), format!("{rule}/{CARD}"));
                 assert_eq!(f.site, "A81001");
             }
         }
