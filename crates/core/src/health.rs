@@ -453,7 +453,7 @@ pub fn renewals(estate: &mut Estate, t: &Thresholds) -> Vec<crate::planner::Rene
 
 /// Orders findings by site, most serious first, rule, subject. Sites and rules are ranked once
 /// so that most comparisons are of integers, not strings.
-fn sort_findings(findings: &mut Vec<Finding>) {
+fn sort_findings(findings: &mut [Finding]) {
     let mut sites: Vec<&str> = findings.iter().map(|f| f.site.as_str()).collect();
     sites.sort_unstable();
     sites.dedup();
