@@ -17,4 +17,5 @@ pub mod ids;
 pub mod planner;
 pub mod records;
 pub mod renewal;
+pub mod triage;
 pub mod vocab;

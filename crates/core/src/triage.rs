@@ -1,0 +1,17 @@
+//! Fix fast: the triage knowledge base, the decision-theoretic engine that picks the next step,
+//! matching what a user sees to a symptom, learning from resolved incidents, and the simulation
+//! that measures the engine against the documents' fixed order and an oracle.
+
+mod engine;
+mod kb;
+mod learning;
+pub mod matching;
+mod simulate;
+
+pub use engine::*;
+pub use kb::*;
+pub use learning::*;
+pub use simulate::*;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,604 @@
+use super::*;
+
+fn kb() -> KnowledgeBase {
+    KnowledgeBase::shipped()
+}
+
+fn sym(kb: &KnowledgeBase, id: &str) -> usize {
+    kb.symptom(id).unwrap_or_else(|| panic!("no symptom {id}"))
+}
+
+fn advise(kb: &KnowledgeBase, id: &str, observations: &[(&str, &str)]) -> Advice {
+    let case = Case {
+        observations: observations
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect(),
+        ..Case::default()
+    };
+    kb.advise(sym(kb, id), &case).unwrap()
+}
+
+fn fact(key: &str, value: &str) -> Fact {
+    Fact {
+        key: key.into(),
+        value: value.into(),
+        because: format!("the estate says {key} is {value}"),
+    }
+}
+
+/// The shipped files plus one more, for loader tests.
+fn with_extra(text: &str) -> Result<KnowledgeBase, KbError> {
+    let mut files = SHIPPED.to_vec();
+    files.push(("extra.toml", text));
+    KnowledgeBase::load(&files)
+}
+
+#[test]
+fn shipped_base_has_every_symptom_the_issue_names() {
+    let kb = kb();
+    assert!(kb.symptoms.len() >= 12, "{}", kb.symptoms.len());
+    for id in [
+        "card-not-recognised",
+        "pin-rejected",
+        "card-locked",
+        "cannot-sign",
+        "limited-functionality",
+        "spine-timeouts",
+        "after-update",
+        "renewal-prompt",
+        "err1002",
+        "auth-failure",
+        "auth-failure-400-645",
+        "error-1000",
+        "inf1014-err5022",
+        "no-signing-certificate",
+        "pr30007",
+        "credentials-not-valid",
+        "smartcard-blocked",
+        "onboarding-ods-missing",
+        "onboarding-emis-sign-in",
+        "onboarding-emis-cdb",
+        "onboarding-permission",
+        "onboarding-systmone-profile",
+    ] {
+        sym(&kb, id);
+    }
+    // Seed 002's figures: middleware about 8 in 10, the three common causes about 19 in 20.
+    let s = &kb.symptoms[sym(&kb, "cannot-sign")];
+    let p = |c: &str| s.causes.iter().find(|x| kb.causes[x.0].id == c).unwrap().1;
+    assert!((p("middleware-outdated") - 0.8).abs() < 1e-9);
+    let three = p("middleware-outdated") + p("signing-cert-expired") + p("reader-firmware-old");
+    assert!((three - 0.95).abs() < 1e-9, "{three}");
+    // Every fact has a source.
+    assert!(kb.causes.iter().all(|c| !c.source.is_empty()));
+    assert!(kb.checks.iter().all(|c| !c.source.is_empty()));
+    assert!(kb.fixes.iter().all(|f| !f.source.is_empty()));
+}
+
+#[test]
+fn error_texts_resolve_to_their_symptoms() {
+    let kb = kb();
+    let cases = [
+        ("ERR1002 : Unable to read the card", "err1002"),
+        ("  err1002  ", "err1002"),
+        ("Error 1002", "err1002"),
+        ("Smartcard Authentication Failure 500_123", "auth-failure"),
+        ("400_301", "auth-failure"),
+        (
+            "Smartcard Authentication Failure (400_645)",
+            "auth-failure-400-645",
+        ),
+        ("error 1000", "error-1000"),
+        (
+            "Error: INF1014:Scanning for Smartcard ERR5022: Operation cannot be completed",
+            "inf1014-err5022",
+        ),
+        (
+            "0x53494705 No X.509 Signing certificate found",
+            "no-signing-certificate",
+        ),
+        (
+            "no x.509 signing certificate found",
+            "no-signing-certificate",
+        ),
+        ("PR30007 Unable to find CM process", "pr30007"),
+        (
+            "The user credentials presented are not valid.",
+            "credentials-not-valid",
+        ),
+        (
+            "THE USER CREDENTIALS   PRESENTED ARE NOT VALID",
+            "credentials-not-valid",
+        ),
+        ("Your Smartcard is blocked", "smartcard-blocked"),
+        (
+            "There was a problem reading your Smartcard. Please restart the Identity Agent.",
+            "card-not-recognised",
+        ),
+        ("PIN works to log in but not to sign", "cannot-sign"),
+        ("signing failed on a prescription", "cannot-sign"),
+        (
+            "ODS code not present on smartcard Identity Agent",
+            "onboarding-ods-missing",
+        ),
+        ("Sign in to EMIS failed", "onboarding-emis-sign-in"),
+        ("EMIS CDB did not match set up", "onboarding-emis-cdb"),
+        (
+            "Insufficient permission to perform registrations",
+            "onboarding-permission",
+        ),
+        ("SystmOne profile error", "onboarding-systmone-profile"),
+        ("cannot-sign", "cannot-sign"),
+        // Part of a message: the user typed only the start of it.
+        ("unable to find cm", "pr30007"),
+    ];
+    for (text, want) in cases {
+        let m =
+            matching::find_symptom(&kb, text).unwrap_or_else(|| panic!("{text:?} matched nothing"));
+        assert_eq!(
+            kb.symptoms[m.symptom].id, want,
+            "{text:?} (pattern {:?})",
+            m.pattern
+        );
+    }
+    assert!(matching::find_symptom(&kb, "").is_none());
+    assert!(matching::find_symptom(&kb, "the printer is out of toner").is_none());
+    // Codes match whole words only: a longer number is another code.
+    assert!(matching::find_symptom(&kb, "err10025").is_none());
+}
+
+#[test]
+fn first_steps_per_symptom() {
+    let kb = kb();
+    // (symptom, kind, id) with nothing known: the cheapest likely step first.
+    let expected = [
+        ("card-not-recognised", StepKind::Check, "ia-window"),
+        ("pin-rejected", StepKind::Check, "pin-sure"),
+        ("card-locked", StepKind::Check, "card-status"),
+        ("cannot-sign", StepKind::Check, "middleware-version"),
+        ("limited-functionality", StepKind::Check, "roles-shown"),
+        ("spine-timeouts", StepKind::Check, "other-sites-open"),
+        ("after-update", StepKind::Check, "ia-version"),
+        ("renewal-prompt", StepKind::Check, "auth-cert-status"),
+        ("err1002", StepKind::Check, "cis-domains-open"),
+        ("auth-failure", StepKind::Check, "roles-shown"),
+        ("auth-failure-400-645", StepKind::Check, "cm-status"),
+        ("error-1000", StepKind::Check, "ia-window"),
+        ("inf1014-err5022", StepKind::Check, "cis-domains-open"),
+        (
+            "no-signing-certificate",
+            StepKind::Check,
+            "signing-cert-status",
+        ),
+        ("pr30007", StepKind::Fix, "start-cm"),
+        ("credentials-not-valid", StepKind::Check, "roles-shown"),
+        ("smartcard-blocked", StepKind::Check, "card-status"),
+        (
+            "onboarding-ods-missing",
+            StepKind::Check,
+            "position-approved",
+        ),
+        (
+            "onboarding-emis-sign-in",
+            StepKind::Check,
+            "emis-account-exists",
+        ),
+        ("onboarding-emis-cdb", StepKind::Fix, "correct-emis-cdb"),
+        ("onboarding-permission", StepKind::Check, "role-kind"),
+        (
+            "onboarding-systmone-profile",
+            StepKind::Fix,
+            "correct-systmone-profile",
+        ),
+    ];
+    assert_eq!(
+        expected.len(),
+        kb.symptoms.len(),
+        "a scenario for every symptom"
+    );
+    for (s, kind, id) in expected {
+        let a = advise(&kb, s, &[]);
+        assert_eq!(
+            (a.next.kind, a.next.id.as_str()),
+            (kind, id),
+            "{s}: {}",
+            a.next.reason
+        );
+        assert!(!a.escalate, "{s}");
+        assert!(
+            a.next.reason.starts_with("Most likely: "),
+            "{}",
+            a.next.reason
+        );
+        assert!(a.next.cost_minutes > 0.0);
+    }
+}
+
+#[test]
+fn cannot_sign_follows_seed_002_and_reissues_last() {
+    let kb = kb();
+    // Middleware confirmed out of date: update it.
+    let a = advise(&kb, "cannot-sign", &[("middleware-version", "outdated")]);
+    assert_eq!(a.next.id, "update-middleware", "{}", a.next.reason);
+    assert_eq!(kb.causes[a.posterior[0].0].id, "middleware-outdated");
+    assert!(a.posterior[0].1 > 0.95);
+    // Middleware current: the signing certificate is next in line.
+    let a = advise(&kb, "cannot-sign", &[("middleware-version", "current")]);
+    let top = &kb.causes[a.posterior[0].0].id;
+    assert!(
+        top == "signing-cert-expired" || top == "reader-firmware-old",
+        "{top}"
+    );
+    // Walk the whole way with every fix failing: re-issue comes after the other fixes.
+    let mut obs: Vec<(String, String)> = Vec::new();
+    let mut fixes = Vec::new();
+    for _ in 0..20 {
+        let case = Case {
+            observations: obs.clone(),
+            ..Case::default()
+        };
+        let a = kb.advise(sym(&kb, "cannot-sign"), &case).unwrap();
+        match a.next.kind {
+            StepKind::Check => obs.push((a.next.id.clone(), a.next.results[0].clone())),
+            StepKind::Fix => {
+                fixes.push(a.next.id.clone());
+                obs.push((a.next.id.clone(), NOT_FIXED.into()));
+            }
+            StepKind::Escalate => {
+                assert!(a.escalate);
+                break;
+            }
+            StepKind::Done => unreachable!(),
+        }
+    }
+    if let Some(i) = fixes.iter().position(|f| f == "reissue-card") {
+        assert_eq!(i, fixes.len() - 1, "{fixes:?}");
+        assert!(fixes.contains(&"update-middleware".to_owned()), "{fixes:?}");
+    }
+}
+
+#[test]
+fn known_facts_are_used_not_asked() {
+    let kb = kb();
+    let case = Case {
+        facts: vec![fact("software.oberthur-middleware", "outdated")],
+        ..Case::default()
+    };
+    let a = kb.advise(sym(&kb, "cannot-sign"), &case).unwrap();
+    assert_eq!(a.next.id, "update-middleware");
+    assert_eq!(a.known.len(), 1);
+    assert_eq!(a.known[0].check, "middleware-version");
+    assert!(a.known[0].because.starts_with("not asked: the estate says"));
+    // The middleware is current and the signing certificate expired: straight to the refresh,
+    // neither question asked.
+    let case = Case {
+        facts: vec![
+            fact("software.oberthur-middleware", "current"),
+            fact("cert.signing", "expired"),
+        ],
+        ..Case::default()
+    };
+    let a = kb.advise(sym(&kb, "cannot-sign"), &case).unwrap();
+    assert_eq!(a.next.kind, StepKind::Fix, "{}", a.next.reason);
+    assert_eq!(kb.causes[a.posterior[0].0].id, "signing-cert-expired");
+    assert_eq!(a.known.len(), 2);
+    assert!(a.minutes_spent == 0.0, "facts cost nothing");
+    // A fact with a value the check does not know is no evidence.
+    let case = Case {
+        facts: vec![fact("software.oberthur-middleware", "purple")],
+        ..Case::default()
+    };
+    let a = kb.advise(sym(&kb, "cannot-sign"), &case).unwrap();
+    assert!(a.known.is_empty());
+    // An answer given by a person wins over a fact.
+    let case = Case {
+        observations: vec![("middleware-version".into(), "current".into())],
+        facts: vec![fact("software.oberthur-middleware", "outdated")],
+        ..Case::default()
+    };
+    let a = kb.advise(sym(&kb, "cannot-sign"), &case).unwrap();
+    assert!(a.known.is_empty());
+    assert_ne!(a.next.id, "update-middleware");
+}
+
+#[test]
+fn escalation_triggers() {
+    let kb = kb();
+    let s = sym(&kb, "card-not-recognised");
+    // Time: 20 minutes by default.
+    let case = Case {
+        elapsed_minutes: Some(20.0),
+        ..Case::default()
+    };
+    let a = kb.advise(s, &case).unwrap();
+    assert!(a.escalate);
+    assert_eq!(a.next.kind, StepKind::Escalate);
+    assert!(
+        a.escalate_because[0].contains("20 minutes"),
+        "{:?}",
+        a.escalate_because
+    );
+    let case = Case {
+        elapsed_minutes: Some(19.0),
+        ..Case::default()
+    };
+    assert!(!kb.advise(s, &case).unwrap().escalate);
+    // The steps' own minutes count when no clock is given.
+    let a = advise(
+        &kb,
+        "cannot-sign",
+        &[
+            ("update-middleware", NOT_FIXED),
+            ("refresh-signing-cert", NOT_FIXED),
+        ],
+    );
+    assert!(a.minutes_spent >= 25.0);
+    assert!(a.escalate, "{:?}", a.escalate_because);
+    // A cluster: one other person at the site.
+    let case = Case {
+        others_affected: 1,
+        ..Case::default()
+    };
+    let a = kb.advise(s, &case).unwrap();
+    assert!(
+        a.escalate_because.iter().any(|b| b.contains("2 people")),
+        "{:?}",
+        a.escalate_because
+    );
+    let case = Case {
+        others_affected: 0,
+        ..Case::default()
+    };
+    assert!(!kb.advise(s, &case).unwrap().escalate);
+    // Exhausted: the only fix failed.
+    let a = advise(
+        &kb,
+        "onboarding-emis-cdb",
+        &[("correct-emis-cdb", NOT_FIXED)],
+    );
+    assert!(a.escalate);
+    assert!(
+        a.escalate_because.iter().any(|b| b.contains("every fix")),
+        "{:?}",
+        a.escalate_because
+    );
+    // Answers that fit no cause.
+    let a = advise(
+        &kb,
+        "card-locked",
+        &[
+            ("card-series", "series-10"),
+            ("card-status", "active"),
+            ("screen-says-locked", "no"),
+        ],
+    );
+    let _ = a; // possible but unlikely: still a valid advice
+    let a = advise(
+        &kb,
+        "onboarding-permission",
+        &[("role-kind", "service-role")],
+    );
+    assert!(!a.escalate);
+}
+
+#[test]
+fn a_fix_that_works_closes_with_its_cause() {
+    let kb = kb();
+    let a = advise(
+        &kb,
+        "cannot-sign",
+        &[
+            ("middleware-version", "outdated"),
+            ("update-middleware", FIXED),
+        ],
+    );
+    assert_eq!(a.next.kind, StepKind::Done);
+    assert_eq!(
+        kb.causes[a.confirmed_cause.unwrap()].id,
+        "middleware-outdated"
+    );
+    assert!((a.minutes_spent - 18.0).abs() < 1e-9, "{}", a.minutes_spent);
+}
+
+#[test]
+fn bad_observations_are_named() {
+    let kb = kb();
+    let s = sym(&kb, "cannot-sign");
+    let case = |id: &str, r: &str| Case {
+        observations: vec![(id.into(), r.into())],
+        ..Case::default()
+    };
+    let e = kb.advise(s, &case("no-such-check", "yes")).unwrap_err();
+    assert_eq!(e.step_id(), Some("no-such-check"));
+    let e = kb
+        .advise(s, &case("middleware-version", "maybe"))
+        .unwrap_err();
+    assert!(e.to_string().contains("current, outdated, missing"), "{e}");
+    let e = kb.advise(s, &case("update-middleware", "yes")).unwrap_err();
+    assert!(e.to_string().contains("fixed, not-fixed"), "{e}");
+    let bad = Case {
+        priors: Some(vec![0.5, 0.5]),
+        ..Case::default()
+    };
+    assert!(matches!(
+        kb.advise(s, &bad),
+        Err(CaseError::BadPriors { .. })
+    ));
+}
+
+#[test]
+fn guardrails_in_every_path() {
+    let kb = kb();
+    for (i, _) in kb.symptoms.iter().enumerate() {
+        for case in [
+            Case::default(),
+            Case {
+                elapsed_minutes: Some(60.0),
+                ..Case::default()
+            },
+        ] {
+            let a = kb.advise(i, &case).unwrap();
+            assert!(a.guardrail.contains("Never use another person's card"));
+            assert!(a.guardrail.contains("read-only"));
+            assert!(!suggests_sharing(&a.next.prompt), "{}", a.next.prompt);
+        }
+    }
+    assert!(suggests_sharing("Borrow a colleague's card for now"));
+    assert!(suggests_sharing("Ask someone to sign on their behalf"));
+    assert!(suggests_sharing("Share the card until the new one arrives"));
+    assert!(!suggests_sharing("Swap in a spare reader"));
+    let e = with_extra(
+        "[[fix]]\nid = \"lend-card\"\nprompt = \"Let them use a colleague's card until the RA visits.\"\nwho = \"reception\"\ncost_minutes = 1\nsource = \"no\"\n[fix.repairs]\ncard-faulty = 1.0\n",
+    )
+    .unwrap_err();
+    assert_eq!((e.file.as_str(), e.line), ("extra.toml", 1), "{e}");
+    assert!(e.message.contains("never advises"), "{e}");
+}
+
+#[test]
+fn loader_refuses_inconsistent_bases_with_file_and_line() {
+    // A probability out of range, at its line.
+    let e = with_extra("[[symptom]]\nid = \"x\"\nname = \"X\"\nsource = \"s\"\n[symptom.causes]\ncard-faulty = 1.5\n").unwrap_err();
+    assert_eq!((e.file.as_str(), e.line), ("extra.toml", 6), "{e}");
+    assert!(e.message.contains("not a probability"), "{e}");
+    // Priors that do not add up to one.
+    let e = with_extra("[[symptom]]\nid = \"x\"\nname = \"X\"\nsource = \"s\"\n[symptom.causes]\ncard-faulty = 0.5\nwrong-pin = 0.2\n").unwrap_err();
+    assert!(e.message.contains("add up to 0.700"), "{e}");
+    // An unknown cause.
+    let e = with_extra(
+        "[[symptom]]\nid = \"x\"\nname = \"X\"\nsource = \"s\"\n[symptom.causes]\nbad-luck = 1.0\n",
+    )
+    .unwrap_err();
+    assert_eq!(e.line, 6, "{e}");
+    assert!(
+        e.message.contains("\"bad-luck\", which no file defines"),
+        "{e}"
+    );
+    // A symptom with no causes.
+    let e = with_extra("[[symptom]]\nid = \"x\"\nname = \"X\"\nsource = \"s\"\ncauses = {}\n")
+        .unwrap_err();
+    assert_eq!(e.line, 5, "{e}");
+    assert!(e.message.contains("has no causes"), "{e}");
+    // A check's result that is not one of its results.
+    let e = with_extra("[[check]]\nid = \"c\"\nkind = \"question\"\nprompt = \"?\"\nwho = \"reception\"\ncost_minutes = 1\nresults = [\"yes\", \"no\"]\nsource = \"s\"\n[check.likelihood]\ncard-faulty = { perhaps = 0.5 }\notherwise = { yes = 0.5 }\n").unwrap_err();
+    assert_eq!(e.line, 10, "{e}");
+    assert!(e.message.contains("not one of"), "{e}");
+    // A check row that does not add up.
+    let e = with_extra("[[check]]\nid = \"c\"\nkind = \"question\"\nprompt = \"?\"\nwho = \"reception\"\ncost_minutes = 1\nresults = [\"yes\", \"no\"]\nsource = \"s\"\n[check.likelihood]\ncard-faulty = { yes = 0.5, no = 0.4 }\notherwise = { yes = 0.5 }\n").unwrap_err();
+    assert!(e.message.contains("add up to 0.900"), "{e}");
+    // A fix naming an unknown cause, a negative cost, a mistyped field, an id twice in a file.
+    let e = with_extra("[[fix]]\nid = \"f\"\nprompt = \"p\"\nwho = \"it\"\ncost_minutes = 5\nsource = \"s\"\n[fix.repairs]\nghosts = 0.5\n").unwrap_err();
+    assert_eq!(e.line, 8, "{e}");
+    let e = with_extra("[[fix]]\nid = \"f\"\nprompt = \"p\"\nwho = \"it\"\ncost_minutes = -5\nsource = \"s\"\n[fix.repairs]\ncard-faulty = 0.5\n").unwrap_err();
+    assert_eq!(e.line, 5, "{e}");
+    let e = with_extra("[[cause]]\nid = \"a\"\nname = \"A\"\nsauce = \"s\"\n").unwrap_err();
+    assert!(e.message.contains("sauce"), "{e}");
+    let e = with_extra("[[cause]]\nid = \"a\"\nname = \"A\"\nsource = \"s\"\n\n[[cause]]\nid = \"a\"\nname = \"B\"\nsource = \"s\"\n").unwrap_err();
+    assert_eq!(e.line, 7, "{e}");
+    let e = with_extra("[[cause]]\nid = \"Bad Id\"\nname = \"A\"\nsource = \"s\"\n").unwrap_err();
+    assert!(e.message.contains("lower-case"), "{e}");
+    // A cause no fix repairs cannot be a symptom's cause.
+    let e = with_extra("[[cause]]\nid = \"gremlins\"\nname = \"G\"\nsource = \"s\"\n[[symptom]]\nid = \"x\"\nname = \"X\"\nsource = \"s\"\n[symptom.causes]\ngremlins = 1.0\n").unwrap_err();
+    assert!(e.message.contains("no fix repairs"), "{e}");
+    // Settings out of range.
+    let e = with_extra("[settings]\nescalate_after_minutes = 0\nescalation_minutes = 60\ncluster_people = 2\ncluster_window_minutes = 60\nprior_strength = 20\nguardrail = \"g\"\nsource = \"s\"\n").unwrap_err();
+    assert!(e.message.contains("15 to 20"), "{e}");
+}
+
+#[test]
+fn an_override_replaces_by_id() {
+    let kb = with_extra("[[fix]]\nid = \"update-middleware\"\nprompt = \"Run the practice's middleware installer.\"\nwho = \"it\"\ncost_minutes = 5\nsource = \"local\"\n[fix.repairs]\nmiddleware-outdated = 0.99\n").unwrap();
+    let f = &kb.fixes[kb.fix("update-middleware").unwrap()];
+    assert_eq!(f.cost_minutes, 5.0);
+    assert_eq!(kb.fixes.len(), KnowledgeBase::shipped().fixes.len());
+    // Cheaper now: straight to it, no check first.
+    let a = kb
+        .advise(sym(&kb, "cannot-sign"), &Case::default())
+        .unwrap();
+    assert_eq!(a.next.id, "update-middleware");
+}
+
+#[test]
+fn learning_nudges_then_dominates() {
+    let kb = kb();
+    let s = sym(&kb, "cannot-sign");
+    let firmware = kb.cause("reader-firmware-old").unwrap();
+    let k = kb.symptoms[s]
+        .causes
+        .iter()
+        .position(|c| c.0 == firmware)
+        .unwrap();
+    let shipped = kb.symptoms[s].causes[k].1;
+    let mut site = Tally::new();
+    site.add(&kb, s, firmware, 5.0);
+    let nudged = learned_priors(&kb, s, &Tally::new(), Some(&site))[k];
+    assert!(nudged > shipped && nudged < 0.5, "{shipped} → {nudged}");
+    site.add(&kb, s, firmware, 295.0);
+    let dominated = learned_priors(&kb, s, &Tally::new(), Some(&site))[k];
+    assert!(dominated > 0.9, "{dominated}");
+    // The site's counts do not move the estate's priors, and the estate's move the site's.
+    let mut estate = Tally::new();
+    estate.add_by_id(&kb, "cannot-sign", "signing-cert-expired", 100.0);
+    let p = learned_priors(&kb, s, &estate, None);
+    assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+    let cert = kb.symptoms[s]
+        .causes
+        .iter()
+        .position(|c| kb.causes[c.0].id == "signing-cert-expired")
+        .unwrap();
+    assert!(p[cert] > 0.8);
+    // Unknown ids are ignored.
+    estate.add_by_id(&kb, "cannot-sign", "no-such-cause", 9.0);
+    assert_eq!(estate.total(s), 100.0);
+    // Learned priors change the first step.
+    let case = Case {
+        priors: Some(learned_priors(&kb, s, &Tally::new(), Some(&site))),
+        ..Case::default()
+    };
+    let a = kb.advise(s, &case).unwrap();
+    assert_ne!(a.next.id, "middleware-version");
+}
+
+#[test]
+fn simulation_beats_the_fixed_order_and_learns() {
+    let kb = kb();
+    let r = simulate(
+        &kb,
+        &SimConfig {
+            n: 600,
+            seed: 7,
+            symptom: None,
+        },
+    );
+    assert!(r.engine.mean < r.fixed_order.mean, "{r:?}");
+    assert!(r.engine_with_estate.mean <= r.engine.mean, "{r:?}");
+    assert!(r.oracle.mean <= r.engine.mean, "{r:?}");
+    assert!(r.engine.p95 >= r.engine.mean);
+    assert!(r.learning.after_200 < r.learning.before, "{:?}", r.learning);
+    assert_eq!(r.learning.symptom, "cannot-sign");
+    // Deterministic for a seed.
+    let again = simulate(
+        &kb,
+        &SimConfig {
+            n: 600,
+            seed: 7,
+            symptom: None,
+        },
+    );
+    assert_eq!(r, again);
+    // One symptom only.
+    let s = sym(&kb, "onboarding-emis-cdb");
+    let r = simulate(
+        &kb,
+        &SimConfig {
+            n: 200,
+            seed: 1,
+            symptom: Some(s),
+        },
+    );
+    assert_eq!(
+        r.engine.mean, r.oracle.mean,
+        "a single cause leaves nothing to find out"
+    );
+}
