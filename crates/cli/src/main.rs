@@ -8,6 +8,7 @@
 mod checks;
 mod config;
 mod plan;
+mod triage;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -22,6 +23,7 @@ use cardwatch_core::demo::DemoConfig;
 use cardwatch_core::health::{Family, Filter, NoteState, Severity};
 use cardwatch_core::ids::CardSerial;
 use cardwatch_core::records::Kind;
+use cardwatch_core::triage::{Case, SimConfig};
 use cardwatch_store::{
     AuditVerdict, Change, Format, ImportInput, ImportOptions, ImportReport, Progress, Store,
     StoreError,
@@ -48,6 +50,10 @@ struct Cli {
     /// An operator's catalogue (TOML), laid over the shipped one.
     #[arg(long, global = true, env = "CARDWATCH_CATALOGUE")]
     catalogue: Option<PathBuf>,
+
+    /// A folder of triage knowledge-base files (*.toml), laid over the shipped ones by id.
+    #[arg(long, global = true, env = "CARDWATCH_TRIAGE_KB")]
+    triage_kb: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -177,6 +183,60 @@ enum Command {
     Catalogue {
         #[command(subcommand)]
         command: CatalogueCommand,
+    },
+    /// Fix fast: the next step for a symptom (with --symptom or --error-text), or a wizard that
+    /// asks what the user sees and guides one step at a time.
+    #[command(args_conflicts_with_subcommands = true)]
+    Triage {
+        #[command(subcommand)]
+        command: Option<TriageCommand>,
+        #[command(flatten)]
+        args: TriageArgs,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct TriageArgs {
+    /// The symptom's id (see --list).
+    #[arg(long, conflicts_with = "error_text")]
+    symptom: Option<String>,
+    /// The error text or code the user sees, as they would type it.
+    #[arg(long)]
+    error_text: Option<String>,
+    /// What a check showed or a fix did, CHECK=RESULT (FIX=fixed|not-fixed); repeat in order.
+    #[arg(long = "observe", value_parser = triage::parse_observation)]
+    observations: Vec<(String, String)>,
+    /// Minutes since the fault was reported (escalation after the knowledge base's limit).
+    #[arg(long)]
+    elapsed: Option<f64>,
+    /// Other people at the site who reported the same symptom within the hour.
+    #[arg(long, default_value_t = 0)]
+    others: u32,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// List the symptoms and their ids.
+    #[arg(long)]
+    list: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum TriageCommand {
+    /// Measure the engine on simulated faults against the documents' fixed order and an oracle
+    /// that knows the cause, and show what learning from incidents gains.
+    Simulate {
+        /// Simulated faults.
+        #[arg(long, default_value_t = 10_000)]
+        n: usize,
+        /// Random seed: the same seed gives the same figures.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Only this symptom (default: every symptom equally often; learning on cannot-sign).
+        #[arg(long)]
+        symptom: Option<String>,
+        /// Print one JSON object: engine, fixed_order, oracle ({mean, p95}) and learning.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -365,6 +425,7 @@ fn run(cli: Cli) -> Result<()> {
                 thresholds: settings.thresholds,
                 calendar: settings.calendar,
                 teams: settings.teams,
+                triage: triage::knowledge_base(cli.triage_kb.as_deref())?,
             };
             serve(Arc::from(store), &bind, checks)
         }
@@ -552,6 +613,51 @@ fn run(cli: Cli) -> Result<()> {
         Command::Catalogue {
             command: CatalogueCommand::Show { json },
         } => checks::show_catalogue(&settings()?, json),
+        Command::Triage { command, args } => {
+            let kb = triage::knowledge_base(cli.triage_kb.as_deref())?;
+            match command {
+                Some(TriageCommand::Simulate {
+                    n,
+                    seed,
+                    symptom,
+                    json,
+                }) => {
+                    let symptom = match symptom {
+                        None => None,
+                        Some(id) => Some(
+                            kb.resolve(Some(&id), None)
+                                .map_err(|e| {
+                                    eprintln!("cardwatch: {}", e.message);
+                                    Exit(2)
+                                })?
+                                .0,
+                        ),
+                    };
+                    triage::run_simulation(&kb, &SimConfig { n, seed, symptom }, json)
+                }
+                None if args.list => triage::list(&kb),
+                None => {
+                    let case = Case {
+                        observations: args.observations,
+                        elapsed_minutes: args.elapsed,
+                        others_affected: args.others,
+                        ..Case::default()
+                    };
+                    if args.symptom.is_none() && args.error_text.is_none() {
+                        return triage::wizard(&kb, case);
+                    }
+                    triage::scripted(
+                        &kb,
+                        triage::Scripted {
+                            symptom: args.symptom.as_deref(),
+                            error_text: args.error_text.as_deref(),
+                            case,
+                            json: args.json,
+                        },
+                    )
+                }
+            }
+        }
     }
 }
 

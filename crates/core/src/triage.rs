@@ -6,11 +6,13 @@ mod engine;
 mod kb;
 mod learning;
 pub mod matching;
+mod report;
 mod simulate;
 
 pub use engine::*;
 pub use kb::*;
 pub use learning::*;
+pub use report::*;
 pub use simulate::*;
 
 #[cfg(test)]

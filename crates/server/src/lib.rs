@@ -9,7 +9,7 @@ use std::time::Instant;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use cardwatch_core::calendar::Calendar;
 use cardwatch_core::catalogue::Catalogue;
@@ -17,10 +17,12 @@ use cardwatch_core::date::Date;
 use cardwatch_core::health::Thresholds;
 use cardwatch_core::planner::Team;
 use cardwatch_core::renewal::Window;
+use cardwatch_core::triage::KnowledgeBase;
 use cardwatch_store::{Store, StoreError};
 
 mod findings;
 mod plan;
+mod triage;
 
 /// What the health checks read besides the estate.
 #[derive(Debug)]
@@ -33,6 +35,8 @@ pub struct Checks {
     pub calendar: Calendar,
     /// RA teams and the sites they serve.
     pub teams: Vec<Team>,
+    /// The triage knowledge base in force.
+    pub triage: KnowledgeBase,
 }
 
 /// What handlers share.
@@ -65,6 +69,7 @@ pub fn router(store: Arc<dyn Store>, today: fn() -> Date, checks: Checks) -> Rou
         .route("/findings", get(findings::page))
         .route("/api/v1/findings", get(findings::api))
         .route("/api/v1/plan", get(plan::api))
+        .route("/api/v1/triage/next", post(triage::next))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(state)
