@@ -21,7 +21,8 @@ fn main() {
                 match a.next.kind {
                     StepKind::Check => {
                         let r = rng.range(0, a.next.results.len() as i64) as usize;
-                        case.observations.push((a.next.id, a.next.results[r].clone()));
+                        case.observations
+                            .push((a.next.id, a.next.results[r].clone()));
                     }
                     StepKind::Fix => case.observations.push((a.next.id, NOT_FIXED.into())),
                     StepKind::Escalate | StepKind::Done => break,
