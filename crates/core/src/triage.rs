@@ -3,6 +3,7 @@
 //! that measures the engine against the documents' fixed order and an oracle.
 
 mod engine;
+mod incident;
 mod kb;
 mod learning;
 pub mod matching;
@@ -10,6 +11,7 @@ mod report;
 mod simulate;
 
 pub use engine::*;
+pub use incident::*;
 pub use kb::*;
 pub use learning::*;
 pub use report::*;

@@ -14,10 +14,12 @@ use cardwatch_core::date::{Date, Timestamp};
 use cardwatch_core::health::FindingNote;
 use cardwatch_core::ids::CardSerial;
 use cardwatch_core::records::{Cell, Kind, Value};
+use cardwatch_core::triage::{CauseCount, Incident, IncidentStatus, IncidentStep, NewIncident};
 
 mod estate;
 mod files;
 pub mod import;
+mod incidents;
 mod pool;
 mod postgres;
 mod sql;
@@ -211,6 +213,45 @@ pub trait Store: Send + Sync {
         reason: &str,
         change: &Change,
     ) -> Result<bool, StoreError>;
+
+    /// Opens a triage incident, audited; returns its number.
+    fn open_incident(&self, n: &NewIncident, change: &Change) -> Result<i64, StoreError>;
+
+    /// Appends a step to an open incident, audited; a closed or unknown one is refused.
+    fn record_incident_step(
+        &self,
+        id: i64,
+        step: &IncidentStep,
+        change: &Change,
+    ) -> Result<(), StoreError>;
+
+    /// Closes an open incident as resolved (with the confirmed cause) or escalated, audited;
+    /// minutes to fix are counted from its opening to `change.at`.
+    fn close_incident(
+        &self,
+        id: i64,
+        status: IncidentStatus,
+        cause: Option<&str>,
+        change: &Change,
+    ) -> Result<Incident, StoreError>;
+
+    /// One incident.
+    fn incident(&self, id: i64) -> Result<Option<Incident>, StoreError>;
+
+    /// The newest incidents, at most `limit`.
+    fn incidents(&self, limit: usize) -> Result<Vec<Incident>, StoreError>;
+
+    /// Resolved incidents counted by site, symptom and confirmed cause: what triage learns from.
+    fn incident_cause_counts(&self) -> Result<Vec<CauseCount>, StoreError>;
+
+    /// Incidents of a symptom at a site opened since a moment, other than `except`.
+    fn recent_reports(
+        &self,
+        site: &str,
+        symptom: &str,
+        since: Timestamp,
+        except: Option<i64>,
+    ) -> Result<u32, StoreError>;
 }
 
 /// Opens (creating and migrating as needed) the store a URL names.

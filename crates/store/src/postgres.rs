@@ -2,6 +2,8 @@
 //! so rows are handled a batch at a time: one query checks a batch's references, one finds its
 //! existing records, and new records stream in through `COPY`.
 
+mod incidents;
+
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 
@@ -20,6 +22,7 @@ use crate::pool::Pool;
 use crate::sql::{self, ident, Dialect};
 use crate::tx::{self, check_update, Outcome, Row, Tx};
 use crate::{AuditVerdict, Backend, Change, ExpiringCertificate, Store, StoreError};
+use cardwatch_core::triage::{CauseCount, Incident, IncidentStatus, IncidentStep, NewIncident};
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -31,6 +34,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "prevent",
         include_str!("../migrations/postgres/0002_prevent.sql"),
+    ),
+    (
+        3,
+        "incidents",
+        include_str!("../migrations/postgres/0003_incidents.sql"),
     ),
 ];
 
@@ -821,6 +829,55 @@ impl Store for PgStore {
         self.write(true, |tx| {
             tx::note_finding(tx, finding_id, None, reason, change)
         })
+    }
+
+    fn open_incident(&self, n: &NewIncident, change: &Change) -> Result<i64, StoreError> {
+        self.write(true, |tx| crate::incidents::open(tx, n, change))
+    }
+
+    fn record_incident_step(
+        &self,
+        id: i64,
+        step: &IncidentStep,
+        change: &Change,
+    ) -> Result<(), StoreError> {
+        self.write(true, |tx| {
+            crate::incidents::record_step(tx, id, step, change)
+        })
+    }
+
+    fn close_incident(
+        &self,
+        id: i64,
+        status: IncidentStatus,
+        cause: Option<&str>,
+        change: &Change,
+    ) -> Result<Incident, StoreError> {
+        self.write(true, |tx| {
+            crate::incidents::close(tx, id, status, cause, change)
+        })
+    }
+
+    fn incident(&self, id: i64) -> Result<Option<Incident>, StoreError> {
+        incidents::one(&mut *self.pool.get()?, id)
+    }
+
+    fn incidents(&self, limit: usize) -> Result<Vec<Incident>, StoreError> {
+        incidents::newest(&mut *self.pool.get()?, limit)
+    }
+
+    fn incident_cause_counts(&self) -> Result<Vec<CauseCount>, StoreError> {
+        incidents::cause_counts(&mut *self.pool.get()?)
+    }
+
+    fn recent_reports(
+        &self,
+        site: &str,
+        symptom: &str,
+        since: Timestamp,
+        except: Option<i64>,
+    ) -> Result<u32, StoreError> {
+        incidents::recent(&mut *self.pool.get()?, site, symptom, since, except)
     }
 
     fn audit_records(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredAudit>, StoreError> {

@@ -1,6 +1,8 @@
 //! The embedded SQLite backend: one file, WAL journal, foreign keys on, row-by-row prepared
 //! statements (in-process calls cost microseconds, so batching buys nothing here).
 
+mod incidents;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -19,6 +21,7 @@ use crate::pool::Pool;
 use crate::sql::{self, Dialect};
 use crate::tx::{self, check_update, Outcome, Row, Tx};
 use crate::{AuditVerdict, Backend, Change, ExpiringCertificate, Store, StoreError};
+use cardwatch_core::triage::{CauseCount, Incident, IncidentStatus, IncidentStep, NewIncident};
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -30,6 +33,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "prevent",
         include_str!("../migrations/sqlite/0002_prevent.sql"),
+    ),
+    (
+        3,
+        "incidents",
+        include_str!("../migrations/sqlite/0003_incidents.sql"),
     ),
 ];
 
@@ -535,6 +543,55 @@ impl Store for SqliteStore {
         self.write(false, true, |tx| {
             tx::note_finding(tx, finding_id, None, reason, change)
         })
+    }
+
+    fn open_incident(&self, n: &NewIncident, change: &Change) -> Result<i64, StoreError> {
+        self.write(false, true, |tx| crate::incidents::open(tx, n, change))
+    }
+
+    fn record_incident_step(
+        &self,
+        id: i64,
+        step: &IncidentStep,
+        change: &Change,
+    ) -> Result<(), StoreError> {
+        self.write(false, true, |tx| {
+            crate::incidents::record_step(tx, id, step, change)
+        })
+    }
+
+    fn close_incident(
+        &self,
+        id: i64,
+        status: IncidentStatus,
+        cause: Option<&str>,
+        change: &Change,
+    ) -> Result<Incident, StoreError> {
+        self.write(false, true, |tx| {
+            crate::incidents::close(tx, id, status, cause, change)
+        })
+    }
+
+    fn incident(&self, id: i64) -> Result<Option<Incident>, StoreError> {
+        incidents::one(&*self.pool.get()?, id)
+    }
+
+    fn incidents(&self, limit: usize) -> Result<Vec<Incident>, StoreError> {
+        incidents::newest(&*self.pool.get()?, limit)
+    }
+
+    fn incident_cause_counts(&self) -> Result<Vec<CauseCount>, StoreError> {
+        incidents::cause_counts(&*self.pool.get()?)
+    }
+
+    fn recent_reports(
+        &self,
+        site: &str,
+        symptom: &str,
+        since: Timestamp,
+        except: Option<i64>,
+    ) -> Result<u32, StoreError> {
+        incidents::recent(&*self.pool.get()?, site, symptom, since, except)
     }
 
     fn audit_records(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredAudit>, StoreError> {

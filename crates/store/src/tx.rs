@@ -239,7 +239,7 @@ pub(crate) fn note_from_columns(
 
 /// Appends one record to the audit chain inside `tx` and moves the head.
 #[allow(clippy::too_many_arguments)]
-fn append_one(
+pub(crate) fn append_one(
     tx: &mut dyn Tx,
     change: &Change,
     action: &str,

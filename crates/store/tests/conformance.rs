@@ -6,12 +6,14 @@ use cardwatch_core::audit::ChainBreak;
 use cardwatch_core::calendar::Calendar;
 use cardwatch_core::card_status::CardStatus;
 use cardwatch_core::catalogue::Catalogue;
+use cardwatch_core::date::Timestamp;
 use cardwatch_core::demo::DemoConfig;
 use cardwatch_core::health::{check, Context, Estate, FindingNote, NoteState, Thresholds};
 use cardwatch_core::ids::CardSerial;
 use cardwatch_core::records::Kind;
+use cardwatch_core::triage::{CauseCount, IncidentStatus, IncidentStep, NewIncident};
 use cardwatch_store::{
-    AuditVerdict, Format, ImportInput, ImportOptions, ImportProblem, Location, StoreError,
+    AuditVerdict, Change, Format, ImportInput, ImportOptions, ImportProblem, Location, StoreError,
 };
 use common::{change, demo_inputs, import, today, TestDb};
 
@@ -354,6 +356,166 @@ fn finding_notes_are_kept_and_audited(db: &TestDb) {
     ));
 }
 
+fn at(time: &str) -> Change {
+    Change {
+        actor: "reception".into(),
+        at: Timestamp::parse(time).expect("time"),
+    }
+}
+
+fn incidents_are_kept_counted_and_audited(db: &TestDb) {
+    let n = db.audit_len();
+    let opened = NewIncident {
+        reporter: "reception".into(),
+        site: Some("A81001".into()),
+        card_serial: Some("CS000001".into()),
+        hostname: Some("GP-A81001-01".into()),
+        application: Some("emis-web".into()),
+        doing: Some("signing a prescription".into()),
+        symptom: "cannot-sign".into(),
+        error_text: Some("0x53494705 No X.509 Signing certificate found".into()),
+    };
+    let id = db
+        .store
+        .open_incident(&opened, &at("2026-11-22T09:00:00Z"))
+        .expect("open");
+    let step = |t: &str, id: &str, r: &str| IncidentStep {
+        at: Timestamp::parse(t).expect("time"),
+        id: id.into(),
+        result: r.into(),
+    };
+    let steps = [
+        step("2026-11-22T09:03:00Z", "middleware-version", "outdated"),
+        step("2026-11-22T09:18:00Z", "update-middleware", "fixed"),
+    ];
+    for s in &steps {
+        db.store
+            .record_incident_step(id, s, &at("2026-11-22T09:18:00Z"))
+            .expect("step");
+    }
+    let closed = db
+        .store
+        .close_incident(
+            id,
+            IncidentStatus::Resolved,
+            Some("middleware-outdated"),
+            &at("2026-11-22T09:18:00Z"),
+        )
+        .expect("close");
+    assert_eq!(closed.minutes_to_fix, Some(18.0));
+    let stored = db.store.incident(id).expect("read").expect("there");
+    assert_eq!(stored, closed);
+    assert_eq!(stored.opened, opened);
+    assert_eq!(stored.steps, steps);
+    assert_eq!(stored.status, IncidentStatus::Resolved);
+    assert!(stored.fixed());
+
+    // A closed incident takes no more steps; an unknown one none at all.
+    let e = db
+        .store
+        .record_incident_step(id, &steps[0], &change())
+        .unwrap_err();
+    assert!(e.to_string().contains("already resolved"), "{e}");
+    let e = db
+        .store
+        .record_incident_step(id + 100, &steps[0], &change())
+        .unwrap_err();
+    assert!(e.to_string().contains("no incident"), "{e}");
+    let e = db
+        .store
+        .open_incident(
+            &NewIncident {
+                reporter: " ".into(),
+                ..opened.clone()
+            },
+            &change(),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("reporter is empty"), "{e}");
+
+    // A second at the site within the hour, an escalated one elsewhere.
+    let second = db
+        .store
+        .open_incident(&opened, &at("2026-11-22T09:40:00Z"))
+        .expect("open");
+    let elsewhere = db
+        .store
+        .open_incident(
+            &NewIncident {
+                site: Some("B82002".into()),
+                ..opened.clone()
+            },
+            &at("2026-11-22T09:41:00Z"),
+        )
+        .expect("open");
+    db.store
+        .close_incident(
+            elsewhere,
+            IncidentStatus::Escalated,
+            None,
+            &at("2026-11-22T10:01:00Z"),
+        )
+        .expect("escalate");
+    let since = Timestamp::parse("2026-11-22T08:45:00Z").expect("time");
+    assert_eq!(
+        db.store
+            .recent_reports("A81001", "cannot-sign", since, Some(second))
+            .expect("recent"),
+        1
+    );
+    assert_eq!(
+        db.store
+            .recent_reports("A81001", "cannot-sign", since, None)
+            .expect("recent"),
+        2
+    );
+    assert_eq!(
+        db.store
+            .recent_reports("A81001", "err1002", since, None)
+            .expect("recent"),
+        0
+    );
+
+    // Only resolved incidents with a confirmed cause teach.
+    assert_eq!(
+        db.store.incident_cause_counts().expect("counts"),
+        vec![CauseCount {
+            site: Some("A81001".into()),
+            symptom: "cannot-sign".into(),
+            cause: "middleware-outdated".into(),
+            n: 1,
+        }]
+    );
+    let newest: Vec<i64> = db
+        .store
+        .incidents(2)
+        .expect("list")
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(newest, vec![elsewhere, second]);
+
+    let records = db.store.audit_records(n as i64, 20).expect("audit");
+    let actions: Vec<&str> = records.iter().map(|r| r.record.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "open",
+            "step",
+            "step",
+            "resolved",
+            "open",
+            "open",
+            "escalated"
+        ]
+    );
+    assert!(records.iter().all(|r| r.record.entity_kind == "incident"));
+    assert!(matches!(
+        db.store.verify_audit().expect("verify"),
+        AuditVerdict::Intact(_)
+    ));
+}
+
 fn text_with_backslashes_and_quotes_round_trips(db: &TestDb) {
     let orgs =
         "ods_code,name,type,parent_ods\nQ0001,\"Back\\slash \\N and \\t, \"\"quoted\"\"\",icb,\n";
@@ -634,6 +796,7 @@ on_both_backends!(
     locking_a_card_records_a_lockout,
     estate_loads_for_the_health_checks,
     finding_notes_are_kept_and_audited,
+    incidents_are_kept_counted_and_audited,
     text_with_backslashes_and_quotes_round_trips,
     reopening_migrates_once,
     expiring_soonest_first,
