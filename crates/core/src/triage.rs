@@ -3,6 +3,7 @@
 //! that measures the engine against the documents' fixed order and an oracle.
 
 mod engine;
+mod facts;
 mod incident;
 mod kb;
 mod learning;
@@ -11,6 +12,7 @@ mod report;
 mod simulate;
 
 pub use engine::*;
+pub use facts::{estate_facts, Context as TriageContext};
 pub use incident::*;
 pub use kb::*;
 pub use learning::*;

@@ -24,6 +24,7 @@ mod pool;
 mod postgres;
 mod sql;
 mod sqlite;
+mod triage;
 mod tx;
 mod url;
 
@@ -33,6 +34,7 @@ pub use import::{
     FileReport, ImportInput, ImportOptions, ImportProblem, ImportReport, InputData, Location,
     Progress, BULK_FROM_BYTES,
 };
+pub use triage::triage_context;
 pub use url::DatabaseUrl;
 
 /// Who makes a change, and when: recorded in the audit log.
@@ -213,6 +215,16 @@ pub trait Store: Send + Sync {
         reason: &str,
         change: &Change,
     ) -> Result<bool, StoreError>;
+
+    /// Records of a kind whose (text) column equals a value — a card's certificates, a holder's
+    /// positions, a workstation's software — in key order, at most `limit`.
+    fn records_where(
+        &self,
+        kind: Kind,
+        column: &str,
+        value: &str,
+        limit: usize,
+    ) -> Result<Vec<Vec<Value>>, StoreError>;
 
     /// Opens a triage incident, audited; returns its number.
     fn open_incident(&self, n: &NewIncident, change: &Change) -> Result<i64, StoreError>;

@@ -831,6 +831,18 @@ impl Store for PgStore {
         })
     }
 
+    fn records_where(
+        &self,
+        kind: Kind,
+        column: &str,
+        value: &str,
+        limit: usize,
+    ) -> Result<Vec<Vec<Value>>, StoreError> {
+        let query = sql::select_where(kind, &select_list(kind, ""), column, Dialect::Postgres)?;
+        let rows = self.pool.get()?.query(&query, &[&value, &(limit as i64)])?;
+        rows.iter().map(|r| read_values(kind, r)).collect()
+    }
+
     fn open_incident(&self, n: &NewIncident, change: &Change) -> Result<i64, StoreError> {
         self.write(true, |tx| crate::incidents::open(tx, n, change))
     }

@@ -124,3 +124,32 @@ pub(crate) fn insert(kind: Kind, d: Dialect) -> String {
         column_list(kind, |c, _| c.to_owned())
     )
 }
+
+/// `SELECT list FROM table WHERE column = first parameter ORDER BY key LIMIT second`, or an error
+/// naming the kind's columns when `column` is not one of them.
+pub(crate) fn select_where(
+    kind: Kind,
+    list: &str,
+    column: &str,
+    d: Dialect,
+) -> Result<String, crate::StoreError> {
+    if !kind.columns().iter().any(|c| c.name == column) {
+        let names: Vec<&str> = kind.columns().iter().map(|c| c.name).collect();
+        return Err(crate::StoreError::Invalid(format!(
+            "{kind} has no column {column:?} — use one of: {}",
+            names.join(", ")
+        )));
+    }
+    let key: Vec<String> = kind.columns()[..kind.key_len()]
+        .iter()
+        .map(|c| ident(c.name))
+        .collect();
+    Ok(format!(
+        "SELECT {list} FROM {} WHERE {} = {} ORDER BY {} LIMIT {}",
+        kind.name(),
+        ident(column),
+        d.plain_param(1),
+        key.join(", "),
+        d.plain_param(2)
+    ))
+}

@@ -545,6 +545,21 @@ impl Store for SqliteStore {
         })
     }
 
+    fn records_where(
+        &self,
+        kind: Kind,
+        column: &str,
+        value: &str,
+        limit: usize,
+    ) -> Result<Vec<Vec<Value>>, StoreError> {
+        let list = sql::column_list(kind, |c, _| c.to_owned());
+        let query = sql::select_where(kind, &list, column, Dialect::Sqlite)?;
+        let conn = self.pool.get()?;
+        let mut stmt = conn.prepare_cached(&query)?;
+        let rows = stmt.query_map(params![value, limit as i64], |r| read_values(kind, r))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn open_incident(&self, n: &NewIncident, change: &Change) -> Result<i64, StoreError> {
         self.write(false, true, |tx| crate::incidents::open(tx, n, change))
     }

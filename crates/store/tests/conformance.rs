@@ -9,11 +9,12 @@ use cardwatch_core::catalogue::Catalogue;
 use cardwatch_core::date::Timestamp;
 use cardwatch_core::demo::DemoConfig;
 use cardwatch_core::health::{check, Context, Estate, FindingNote, NoteState, Thresholds};
-use cardwatch_core::ids::CardSerial;
+use cardwatch_core::ids::{CardSerial, Hostname};
 use cardwatch_core::records::Kind;
 use cardwatch_core::triage::{CauseCount, IncidentStatus, IncidentStep, NewIncident};
 use cardwatch_store::{
-    AuditVerdict, Change, Format, ImportInput, ImportOptions, ImportProblem, Location, StoreError,
+    triage_context, AuditVerdict, Change, Format, ImportInput, ImportOptions, ImportProblem,
+    Location, StoreError,
 };
 use common::{change, demo_inputs, import, today, TestDb};
 
@@ -516,6 +517,56 @@ fn incidents_are_kept_counted_and_audited(db: &TestDb) {
     ));
 }
 
+fn triage_context_reads_one_card_and_workstation(db: &TestDb) {
+    seeded(db);
+    import(
+        db,
+        &[
+            ImportInput::bytes(
+                "positions.csv",
+                "holder_uuid,ods_code,role_code,role_name,activity_codes,status,requested_on,approved_on\n555123456789,A81001,R8000,Clinical Practitioner,B0420,active,,2024-01-02\n",
+            ),
+            ImportInput::bytes(
+                "workstations.csv",
+                "hostname,site_ods,os,os_build,update_ring,last_seen,update_window\nGP-A81001-01,A81001,Windows 11,22631,pilot,,\n",
+            ),
+            ImportInput::bytes(
+                "software.csv",
+                "hostname,component,version\ngp-a81001-01,oberthur-middleware,6.2.0.4\n",
+            ),
+            ImportInput::bytes(
+                "readers.csv",
+                "reader_serial,vendor,model,firmware,hostname,site_ods,status\nRD1,HID Omnikey,3121,1.0,gp-a81001-01,A81001,in_service\nRD2,HID Omnikey,3121,1.0,,A81001,spare\n",
+            ),
+        ],
+    );
+    let serial = CardSerial::parse("cs000001").expect("serial");
+    let host = Hostname::parse("GP-A81001-01").expect("host");
+    let cx = triage_context(&*db.store, None, Some(&serial), Some(&host)).expect("context");
+    assert_eq!(
+        cx.card.as_ref().map(|c| c.card_serial.as_str()),
+        Some("CS000001")
+    );
+    assert_eq!(cx.certificates.len(), 2);
+    assert_eq!(cx.positions.len(), 1);
+    assert_eq!(cx.software.len(), 1);
+    assert_eq!(cx.readers.len(), 1, "the spare is not on the workstation");
+    assert_eq!(cx.site.as_deref(), Some("A81001"), "the workstation's site");
+    // Unknown card and workstation: nothing, not an error.
+    let other = CardSerial::parse("CS999999").expect("serial");
+    let cx = triage_context(&*db.store, None, Some(&other), None).expect("context");
+    assert!(cx.card.is_none() && cx.certificates.is_empty() && cx.hostname.is_none());
+    // A column the kind does not have is refused by name.
+    let e = db
+        .store
+        .records_where(Kind::Cards, "colour", "red", 5)
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("cards has no column \"colour\""),
+        "{e}"
+    );
+}
+
 fn text_with_backslashes_and_quotes_round_trips(db: &TestDb) {
     let orgs =
         "ods_code,name,type,parent_ods\nQ0001,\"Back\\slash \\N and \\t, \"\"quoted\"\"\",icb,\n";
@@ -797,6 +848,7 @@ on_both_backends!(
     estate_loads_for_the_health_checks,
     finding_notes_are_kept_and_audited,
     incidents_are_kept_counted_and_audited,
+    triage_context_reads_one_card_and_workstation,
     text_with_backslashes_and_quotes_round_trips,
     reopening_migrates_once,
     expiring_soonest_first,

@@ -602,3 +602,116 @@ fn simulation_beats_the_fixed_order_and_learns() {
         "a single cause leaves nothing to find out"
     );
 }
+
+fn record(kind: crate::records::Kind, csv: &str) -> crate::records::Record {
+    let fields: Vec<&str> = csv.split(',').collect();
+    crate::records::Record::parse(kind, &fields).unwrap_or_else(|e| panic!("{csv}: {e:?}"))
+}
+
+fn context() -> TriageContext {
+    use crate::records::{Kind, Record};
+    let Record::Card(card) = record(Kind::Cards, "CS000001,555123456789,9,active,2024-01-10,")
+    else {
+        unreachable!()
+    };
+    let cert = |csv| match record(Kind::Certificates, csv) {
+        Record::Certificate(c) => c,
+        _ => unreachable!(),
+    };
+    let Record::Position(pos) = record(
+        Kind::Positions,
+        "555123456789,A81001,R8000,Clinical Practitioner,B0420 B0068,active,,2024-01-02",
+    ) else {
+        unreachable!()
+    };
+    let sw = |csv| match record(Kind::Software, csv) {
+        Record::Software(s) => s,
+        _ => unreachable!(),
+    };
+    let Record::Reader(reader) = record(
+        Kind::Readers,
+        "RD1,HID Omnikey,3121,1.0,GP-A81001-01,A81001,in_service",
+    ) else {
+        unreachable!()
+    };
+    TriageContext {
+        site: Some("A81001".into()),
+        card: Some(card),
+        certificates: vec![
+            cert("CS000001,authentication,01,NHS,2024-01-10,2027-06-30,sha256"),
+            cert("CS000001,signing,02,NHS,2024-01-10,2026-11-01,sha256"),
+        ],
+        positions: vec![pos],
+        hostname: Some("GP-A81001-01".into()),
+        software: vec![
+            sw("GP-A81001-01,oberthur-middleware,6.0.0.1"),
+            sw("GP-A81001-01,identity-agent,2.4.10.0"),
+            sw("GP-A81001-01,gemalto-middleware,7.1"),
+        ],
+        readers: vec![reader],
+    }
+}
+
+#[test]
+fn the_estate_answers_lookups() {
+    let kb = kb();
+    let catalogue = crate::catalogue::Catalogue::shipped();
+    let today = crate::date::Date::parse("2026-11-22").unwrap();
+    let prescribing = vec!["B0420".to_owned()];
+    let facts = estate_facts(&context(), &catalogue, today, &prescribing);
+    let get = |k: &str| {
+        facts
+            .iter()
+            .find(|f| f.key == k)
+            .map(|f| f.value.as_str())
+            .unwrap_or_else(|| panic!("no fact {k}: {facts:?}"))
+    };
+    assert_eq!(get("card.status"), "active");
+    assert_eq!(get("card.series"), "other");
+    assert_eq!(get("cert.signing"), "expired");
+    assert_eq!(get("cert.authentication"), "valid");
+    assert_eq!(get("position.status"), "active");
+    assert_eq!(get("position.at-site"), "yes");
+    assert_eq!(get("position.activity-codes"), "yes");
+    assert_eq!(get("software.oberthur-middleware"), "outdated");
+    assert_eq!(get("software.identity-agent"), "current");
+    assert_eq!(get("software.credential-management"), "missing");
+    assert_eq!(get("software.gemalto-middleware"), "present");
+    assert_eq!(get("reader.firmware"), "outdated");
+    assert!(facts.iter().all(|f| !f.because.is_empty()));
+    let sign = facts.iter().find(|f| f.key == "cert.signing").unwrap();
+    assert!(sign.because.contains("2026-11-01"), "{}", sign.because);
+
+    // With them, "cannot sign" asks none of the lookups the estate answered.
+    let case = Case {
+        facts: facts.clone(),
+        ..Case::default()
+    };
+    let a = kb.advise(sym(&kb, "cannot-sign"), &case).unwrap();
+    let known: Vec<&str> = a.known.iter().map(|k| k.check.as_str()).collect();
+    for c in [
+        "middleware-version",
+        "signing-cert-status",
+        "reader-firmware",
+        "card-series",
+    ] {
+        assert!(known.contains(&c), "{c} not used: {known:?}");
+    }
+    assert_eq!(a.next.kind, StepKind::Fix, "{}", a.next.reason);
+
+    // Near misses: a signing certificate 31 days out is valid, 30 expiring; nothing about an
+    // unknown workstation.
+    let mut cx = context();
+    cx.certificates[1].not_after = today.add_days(31);
+    cx.hostname = None;
+    let facts = estate_facts(&cx, &catalogue, today, &prescribing);
+    assert!(facts
+        .iter()
+        .any(|f| f.key == "cert.signing" && f.value == "valid"));
+    assert!(!facts.iter().any(|f| f.key.starts_with("software.")));
+    cx.certificates[1].not_after = today.add_days(30);
+    let facts = estate_facts(&cx, &catalogue, today, &prescribing);
+    assert!(facts
+        .iter()
+        .any(|f| f.key == "cert.signing" && f.value == "expiring"));
+}

@@ -1,0 +1,89 @@
+//! Reading what the estate knows about one triage: the card, its certificates, the holder's
+//! positions, and the workstation's software and readers — a handful of keyed lookups.
+
+use cardwatch_core::ids::{CardSerial, Hostname, OdsCode};
+use cardwatch_core::records::{Kind, Record, Value};
+use cardwatch_core::triage::TriageContext;
+
+use crate::{Store, StoreError};
+
+/// More rows than any card, holder or workstation has: a cap, not a page.
+const MOST: usize = 200;
+
+fn records(
+    store: &dyn Store,
+    kind: Kind,
+    column: &str,
+    value: &str,
+) -> Result<Vec<Record>, StoreError> {
+    store
+        .records_where(kind, column, value, MOST)?
+        .into_iter()
+        .map(|values| {
+            let fields: Vec<String> = values.iter().map(Value::to_csv).collect();
+            let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+            Record::parse(kind, &fields).map_err(|e| {
+                StoreError::Database(format!("a stored {kind} record no longer parses: {e:?}"))
+            })
+        })
+        .collect()
+}
+
+/// The estate's records for a triage at `site`, about `card_serial` on `hostname` (each if
+/// given and known).
+pub fn triage_context(
+    store: &dyn Store,
+    site: Option<&OdsCode>,
+    card_serial: Option<&CardSerial>,
+    hostname: Option<&Hostname>,
+) -> Result<TriageContext, StoreError> {
+    let mut cx = TriageContext {
+        site: site.map(|s| s.as_str().to_owned()),
+        ..TriageContext::default()
+    };
+    if let Some(serial) = card_serial.map(CardSerial::as_str) {
+        if let Some(Record::Card(card)) = records(store, Kind::Cards, "card_serial", serial)?
+            .into_iter()
+            .next()
+        {
+            for r in records(store, Kind::Certificates, "card_serial", serial)? {
+                if let Record::Certificate(c) = r {
+                    cx.certificates.push(c);
+                }
+            }
+            for r in records(
+                store,
+                Kind::Positions,
+                "holder_uuid",
+                card.holder_uuid.as_str(),
+            )? {
+                if let Record::Position(p) = r {
+                    cx.positions.push(p);
+                }
+            }
+            cx.card = Some(card);
+        }
+    }
+    if let Some(host) = hostname.map(Hostname::as_str) {
+        if let Some(Record::Workstation(w)) = records(store, Kind::Workstations, "hostname", host)?
+            .into_iter()
+            .next()
+        {
+            for r in records(store, Kind::Software, "hostname", host)? {
+                if let Record::Software(s) = r {
+                    cx.software.push(s);
+                }
+            }
+            for r in records(store, Kind::Readers, "hostname", host)? {
+                if let Record::Reader(rd) = r {
+                    cx.readers.push(rd);
+                }
+            }
+            if cx.site.is_none() {
+                cx.site = Some(w.site_ods.as_str().to_owned());
+            }
+            cx.hostname = Some(host.to_owned());
+        }
+    }
+    Ok(cx)
+}
