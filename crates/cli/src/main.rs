@@ -184,6 +184,11 @@ enum Command {
         #[command(subcommand)]
         command: CatalogueCommand,
     },
+    /// Triage incidents: list, show, and the escalation packet.
+    Incident {
+        #[command(subcommand)]
+        command: IncidentCommand,
+    },
     /// Fix fast: the next step for a symptom (with --symptom or --error-text), or a wizard that
     /// asks what the user sees and guides one step at a time.
     #[command(args_conflicts_with_subcommands = true)]
@@ -212,12 +217,55 @@ struct TriageArgs {
     /// Other people at the site who reported the same symptom within the hour.
     #[arg(long, default_value_t = 0)]
     others: u32,
+    /// The site (ODS code): past incidents there and the cluster rule are taken into account.
+    #[arg(long)]
+    site: Option<String>,
+    /// The card's serial: its status, series and certificates are read from the estate.
+    #[arg(long)]
+    card: Option<String>,
+    /// The workstation: its smartcard software and readers are read from the estate.
+    #[arg(long)]
+    hostname: Option<String>,
+    /// The application in use (emis-web, systmone, vision, eps, care-identity, nhsmail, other),
+    /// recorded on the wizard's incident.
+    #[arg(long, value_parser = cardwatch_core::triage::parse_application)]
+    application: Option<String>,
+    /// What the user was doing, recorded on the wizard's incident.
+    #[arg(long)]
+    doing: Option<String>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
     /// List the symptoms and their ids.
     #[arg(long)]
     list: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum IncidentCommand {
+    /// The newest incidents.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One incident with every step, as JSON.
+    Show {
+        /// The incident's number.
+        id: i64,
+    },
+    /// The escalation packet for an incident (person, card UUID, application, exact error,
+    /// Windows build, readers, software, every check and result).
+    Packet {
+        /// The incident's number.
+        id: i64,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -336,6 +384,20 @@ fn today() -> Date {
     now().date()
 }
 
+/// What the server and the triage read besides the estate.
+fn server_checks(
+    settings: config::Settings,
+    triage: cardwatch_core::triage::KnowledgeBase,
+) -> cardwatch_server::Checks {
+    cardwatch_server::Checks {
+        catalogue: settings.catalogue,
+        thresholds: settings.thresholds,
+        calendar: settings.calendar,
+        teams: settings.teams,
+        triage,
+    }
+}
+
 fn change() -> Change {
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
     Change {
@@ -420,13 +482,7 @@ fn run(cli: Cli) -> Result<()> {
             if demo {
                 fill_demo(&*store, practices)?;
             }
-            let checks = cardwatch_server::Checks {
-                catalogue: settings.catalogue,
-                thresholds: settings.thresholds,
-                calendar: settings.calendar,
-                teams: settings.teams,
-                triage: triage::knowledge_base(cli.triage_kb.as_deref())?,
-            };
+            let checks = server_checks(settings, triage::knowledge_base(cli.triage_kb.as_deref())?);
             serve(Arc::from(store), &bind, checks)
         }
         Command::Import { files, kind, check } => {
@@ -613,8 +669,25 @@ fn run(cli: Cli) -> Result<()> {
         Command::Catalogue {
             command: CatalogueCommand::Show { json },
         } => checks::show_catalogue(&settings()?, json),
+        Command::Incident { command } => {
+            let store = open(&database_url)?;
+            match command {
+                IncidentCommand::List { limit, json } => {
+                    triage::list_incidents(&*store, limit, json)
+                }
+                IncidentCommand::Show { id } => triage::show_incident(&*store, id),
+                IncidentCommand::Packet { id, json } => {
+                    let settings = settings()?;
+                    let kb = triage::knowledge_base(cli.triage_kb.as_deref())?;
+                    triage::packet(&server_checks(settings, kb), &*store, id, json)
+                }
+            }
+        }
         Command::Triage { command, args } => {
-            let kb = triage::knowledge_base(cli.triage_kb.as_deref())?;
+            let settings = settings()?;
+            checks::warn_refused(&settings);
+            let checks = server_checks(settings, triage::knowledge_base(cli.triage_kb.as_deref())?);
+            let kb = &checks.triage;
             match command {
                 Some(TriageCommand::Simulate {
                     n,
@@ -633,25 +706,39 @@ fn run(cli: Cli) -> Result<()> {
                                 .0,
                         ),
                     };
-                    triage::run_simulation(&kb, &SimConfig { n, seed, symptom }, json)
+                    triage::run_simulation(kb, &SimConfig { n, seed, symptom }, json)
                 }
-                None if args.list => triage::list(&kb),
+                None if args.list => triage::list(kb),
                 None => {
+                    let desk = triage::desk(
+                        args.site.as_deref(),
+                        args.card.as_deref(),
+                        args.hostname.as_deref(),
+                    )?;
+                    if args.symptom.is_none() && args.error_text.is_none() {
+                        let store = open(&database_url)?;
+                        let opening = triage::Opening {
+                            desk,
+                            reporter: change().actor,
+                            application: args.application,
+                            doing: args.doing,
+                        };
+                        return triage::wizard(&checks, &*store, opening);
+                    }
                     let case = Case {
                         observations: args.observations,
                         elapsed_minutes: args.elapsed,
                         others_affected: args.others,
                         ..Case::default()
                     };
-                    if args.symptom.is_none() && args.error_text.is_none() {
-                        return triage::wizard(&kb, case);
-                    }
                     triage::scripted(
-                        &kb,
+                        &checks,
+                        || open(&database_url),
                         triage::Scripted {
                             symptom: args.symptom.as_deref(),
                             error_text: args.error_text.as_deref(),
                             case,
+                            desk,
                             json: args.json,
                         },
                     )
@@ -756,7 +843,7 @@ fn serve(store: Arc<dyn Store>, bind: &str, checks: cardwatch_server::Checks) ->
             store.describe()
         );
         io::stdout().flush()?;
-        let app = cardwatch_server::router(store, today, checks);
+        let app = cardwatch_server::router(store, now, checks);
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;

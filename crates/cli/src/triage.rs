@@ -6,8 +6,12 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use cardwatch_core::triage::{
-    minutes_text, simulate, Advice, Case, KnowledgeBase, SimConfig, StepKind, SHIPPED,
+    minutes_text, simulate, Advice, Case, IncidentStatus, IncidentStep, KnowledgeBase, NewIncident,
+    SimConfig, StepKind, SHIPPED,
 };
+use cardwatch_server::triage::{parse_desk, prepare, Desk};
+use cardwatch_server::Checks;
+use cardwatch_store::Store;
 
 use crate::Exit;
 
@@ -55,21 +59,42 @@ pub struct Scripted<'a> {
     pub error_text: Option<&'a str>,
     /// What happened so far.
     pub case: Case,
+    /// Where: with any of site, card or workstation, the estate and past incidents are read.
+    pub desk: Desk,
     /// As one JSON object.
     pub json: bool,
 }
 
-/// One step's advice for a scripted request.
-pub fn scripted(kb: &KnowledgeBase, req: Scripted<'_>) -> Result<()> {
-    let refuse = |field: &str, message: &str| -> anyhow::Error {
-        eprintln!("cardwatch: {field}: {message}");
-        Exit(2).into()
-    };
+fn refuse(field: &str, message: &str) -> anyhow::Error {
+    eprintln!("cardwatch: {field}: {message}");
+    Exit(2).into()
+}
+
+/// Parses `--site`, `--card` and `--hostname`, refusing a bad one by name (exit 2).
+pub fn desk(site: Option<&str>, card: Option<&str>, hostname: Option<&str>) -> Result<Desk> {
+    parse_desk(site, card, hostname).map_err(|(field, message)| refuse(field, &message))
+}
+
+/// One step's advice for a scripted request. The store (from `open`) is read only when the
+/// request names a site, card or workstation.
+pub fn scripted(
+    checks: &Checks,
+    open: impl FnOnce() -> Result<Box<dyn Store>>,
+    req: Scripted<'_>,
+) -> Result<()> {
+    let kb = &checks.triage;
     let (symptom, matched) = kb
         .resolve(req.symptom, req.error_text)
         .map_err(|e| refuse(&e.field, &e.message))?;
+    let d = &req.desk;
+    let case = if d.site.is_some() || d.card.is_some() || d.hostname.is_some() {
+        let store = open()?;
+        prepare(&*store, checks, symptom, d, crate::now(), None, req.case)?.1
+    } else {
+        req.case
+    };
     let advice = kb
-        .answer(symptom, &req.case)
+        .answer(symptom, &case)
         .map_err(|e| refuse(&e.field, &e.message))?;
     let mut out = io::stdout().lock();
     if req.json {
@@ -118,9 +143,25 @@ fn write_advice(out: &mut impl Write, kb: &KnowledgeBase, a: &Advice) -> io::Res
     writeln!(out, "\n{}", a.guardrail)
 }
 
-/// The wizard: asks what the user sees, then one step at a time until the card works or it is
-/// time to escalate. Reads answers line by line, so it can be driven from a script too.
-pub fn wizard(kb: &KnowledgeBase, base: Case) -> Result<()> {
+/// Who is at the desk, for the incident the wizard records.
+#[derive(Debug, Default)]
+pub struct Opening {
+    /// Where.
+    pub desk: Desk,
+    /// Who runs the triage.
+    pub reporter: String,
+    /// The application in use.
+    pub application: Option<String>,
+    /// What the user was doing.
+    pub doing: Option<String>,
+}
+
+/// The wizard: asks what the user sees, opens an incident, then one step at a time — each
+/// answer recorded with its time — until a fix works (resolved, with the cause it confirms) or
+/// it is time to escalate (escalated, with the packet). Reads answers line by line, so it can be
+/// driven from a script too.
+pub fn wizard(checks: &Checks, store: &dyn Store, opening: Opening) -> Result<()> {
+    let kb = &checks.triage;
     let stdin = io::stdin();
     let mut lines = stdin.lock().lines();
     let mut out = io::stdout().lock();
@@ -129,7 +170,7 @@ pub fn wizard(kb: &KnowledgeBase, base: Case) -> Result<()> {
         out.flush()?;
         Ok(lines.next().transpose()?.map(|l| l.trim().to_owned()))
     };
-    let symptom = loop {
+    let (symptom, text) = loop {
         let Some(text) = ask(
             &mut out,
             "What does the user see? (the error text or code, or a symptom id): ",
@@ -138,20 +179,57 @@ pub fn wizard(kb: &KnowledgeBase, base: Case) -> Result<()> {
             return Ok(());
         };
         match kb.resolve(None, Some(&text)) {
-            Ok((s, _)) => break s,
+            Ok((s, _)) => break (s, text),
             Err(e) => writeln!(out, "{} Try again, or type one of: {}", e.message, ids(kb))?,
         }
     };
-    let mut case = base;
+    let d = &opening.desk;
+    let id = store.open_incident(
+        &NewIncident {
+            reporter: opening.reporter.clone(),
+            site: d.site.as_ref().map(|s| s.as_str().to_owned()),
+            card_serial: d.card.as_ref().map(|c| c.as_str().to_owned()),
+            hostname: d.hostname.as_ref().map(|h| h.as_str().to_owned()),
+            application: opening.application.clone(),
+            doing: opening.doing.clone(),
+            symptom: kb.symptoms[symptom].id.clone(),
+            error_text: (kb.symptoms[symptom].id != text).then_some(text),
+        },
+        &crate::change(),
+    )?;
+    writeln!(out, "Incident {id} opened.")?;
     loop {
+        let incident = store
+            .incident(id)?
+            .context("the incident just opened is gone")?;
+        let now = crate::now();
+        let (cx, case) = prepare(store, checks, symptom, d, now, Some(id), incident.case(now))?;
         let advice = kb
             .answer(symptom, &case)
             .map_err(|e| anyhow::anyhow!("{}: {}", e.field, e.message))?;
         writeln!(out)?;
         write_advice(&mut out, kb, &advice)?;
         let step = &advice.next;
-        if matches!(step.kind, StepKind::Escalate | StepKind::Done) {
-            return Ok(());
+        match step.kind {
+            StepKind::Done => {
+                let cause = advice.confirmed_cause.map(|c| kb.causes[c].id.as_str());
+                let closed =
+                    store.close_incident(id, IncidentStatus::Resolved, cause, &crate::change())?;
+                writeln!(
+                    out,
+                    "Incident {id} resolved in {:.0} minutes.",
+                    closed.minutes_to_fix.unwrap_or(0.0)
+                )?;
+                return Ok(());
+            }
+            StepKind::Escalate => {
+                let packet = kb.packet(&incident, &advice, &cx, now);
+                store.close_incident(id, IncidentStatus::Escalated, None, &crate::change())?;
+                writeln!(out, "\n{}", packet.to_text())?;
+                writeln!(out, "Incident {id} escalated: send the packet above to support (`cardwatch incident packet {id}` prints it again).")?;
+                return Ok(());
+            }
+            StepKind::Check | StepKind::Fix => {}
         }
         let answer = loop {
             let Some(a) = ask(
@@ -159,7 +237,7 @@ pub fn wizard(kb: &KnowledgeBase, base: Case) -> Result<()> {
                 &format!("Answer ({}): ", step.results.join(" | ")),
             )?
             else {
-                writeln!(out, "\nStopped before an answer.")?;
+                writeln!(out, "\nStopped before an answer; incident {id} stays open.")?;
                 return Ok(());
             };
             if step.results.contains(&a) {
@@ -167,7 +245,15 @@ pub fn wizard(kb: &KnowledgeBase, base: Case) -> Result<()> {
             }
             writeln!(out, "{a:?} is not one of: {}", step.results.join(", "))?;
         };
-        case.observations.push((step.id.clone(), answer));
+        store.record_incident_step(
+            id,
+            &IncidentStep {
+                at: crate::now(),
+                id: step.id.clone(),
+                result: answer,
+            },
+            &crate::change(),
+        )?;
     }
 }
 
@@ -226,5 +312,84 @@ pub fn run_simulation(kb: &KnowledgeBase, cfg: &SimConfig, json: bool) -> Result
         "\nLearning on {} at a site where {}:\n  shipped priors {:.1}, after 50 incidents {:.1}, after 200 {:.1} (oracle {:.1})",
         l.symptom, l.site_mix, l.before, l.after_50, l.after_200, l.oracle
     )?;
+    Ok(())
+}
+
+/// `cardwatch incident list`: the newest incidents.
+pub fn list_incidents(store: &dyn Store, limit: usize, json: bool) -> Result<()> {
+    let incidents = store.incidents(limit)?;
+    let mut out = io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &incidents)?;
+        return Ok(writeln!(out)?);
+    }
+    writeln!(
+        out,
+        "{:>6}  {:<20}  {:<9}  {:<9}  {:<24}  {:>7}  cause",
+        "id", "opened", "status", "site", "symptom", "minutes"
+    )?;
+    for i in &incidents {
+        writeln!(
+            out,
+            "{:>6}  {:<20}  {:<9}  {:<9}  {:<24}  {:>7}  {}",
+            i.id,
+            i.opened_at.to_string(),
+            i.status.as_str(),
+            i.opened.site.as_deref().unwrap_or("-"),
+            i.opened.symptom,
+            i.minutes_to_fix.map_or("-".into(), |m| format!("{m:.0}")),
+            i.confirmed_cause.as_deref().unwrap_or("-")
+        )?;
+    }
+    Ok(())
+}
+
+fn stored(store: &dyn Store, id: i64) -> Result<cardwatch_core::triage::Incident> {
+    store.incident(id)?.ok_or_else(|| {
+        eprintln!("cardwatch: there is no incident {id} — see `cardwatch incident list`");
+        Exit(2).into()
+    })
+}
+
+/// `cardwatch incident show ID`: the incident as JSON.
+pub fn show_incident(store: &dyn Store, id: i64) -> Result<()> {
+    let i = stored(store, id)?;
+    let mut out = io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &i)?;
+    Ok(writeln!(out)?)
+}
+
+/// `cardwatch incident packet ID`: the escalation packet, as text or JSON.
+pub fn packet(checks: &Checks, store: &dyn Store, id: i64, json: bool) -> Result<()> {
+    let kb = &checks.triage;
+    let inc = stored(store, id)?;
+    let Some(symptom) = kb.symptom(&inc.opened.symptom) else {
+        eprintln!(
+            "cardwatch: incident {id}'s symptom {:?} is not in the knowledge base in force",
+            inc.opened.symptom
+        );
+        return Err(Exit(2).into());
+    };
+    let desk = desk(
+        inc.opened.site.as_deref(),
+        inc.opened.card_serial.as_deref(),
+        inc.opened.hostname.as_deref(),
+    )?;
+    let now = inc.closed_at.unwrap_or_else(crate::now);
+    let (cx, case) = prepare(store, checks, symptom, &desk, now, Some(id), inc.case(now))?;
+    let advice = kb
+        .answer(symptom, &case)
+        .map_err(|e| anyhow::anyhow!("{}: {}", e.field, e.message))?;
+    let mut p = kb.packet(&inc, &advice, &cx, now);
+    if p.escalate_because.is_empty() {
+        p.escalate_because.push("asked for by the operator".into());
+    }
+    let mut out = io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &p)?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{}", p.to_text())?;
+    }
     Ok(())
 }

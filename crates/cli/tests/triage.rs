@@ -259,7 +259,29 @@ fn next_step_api() {
         r#"{"symptom": "cannot-sign", "pin": "123456"}"#,
     );
     let not_json = post_json(&addr, "/api/v1/triage/next", "symptom=cannot-sign");
+    let with_estate = post_json(
+        &addr,
+        "/api/v1/triage/next",
+        r#"{"symptom": "cannot-sign", "card_serial": "cs0000000001", "hostname": "A10000-WS001"}"#,
+    );
+    let bad_card = post_json(
+        &addr,
+        "/api/v1/triage/next",
+        r#"{"symptom": "cannot-sign", "card_serial": "CS 1!"}"#,
+    );
     stop(child);
+    assert_eq!(with_estate.0, 200, "{}", with_estate.1);
+    let v = body_json(&with_estate.1);
+    let known: Vec<&str> = v["known"]
+        .as_array()
+        .expect("known")
+        .iter()
+        .map(|k| k["check"].as_str().expect("check"))
+        .collect();
+    assert!(known.contains(&"signing-cert-status"), "{v}");
+    assert!(known.contains(&"middleware-version"), "{v}");
+    assert_eq!(bad_card.0, 400, "{}", bad_card.1);
+    assert_eq!(body_json(&bad_card.1)["error"]["field"], "card_serial");
 
     assert_eq!(first.0, 200, "{}", first.1);
     let v = body_json(&first.1);
@@ -285,4 +307,289 @@ fn next_step_api() {
     }
     // A PIN sent by mistake is refused, never echoed back.
     assert!(!bad_field.1.contains("123456"), "{}", bad_field.1);
+}
+
+/// A demo estate in a fresh SQLite file: (tmp dir, database path).
+fn demo_db() -> (tempfile::TempDir, String) {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    ok(&cardwatch(
+        &db,
+        &[
+            "demo",
+            "--practices",
+            "2",
+            "--seed",
+            "3",
+            "--today",
+            "2026-11-22",
+        ],
+    ));
+    (tmp, db)
+}
+
+fn wizard(db: &str, args: &[&str], answers: &str) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cardwatch"))
+        .env("RUST_LOG", "warn")
+        .env("USER", "reception")
+        .args(["--database-url", db, "triage"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(answers.as_bytes())
+        .expect("write");
+    ok(&child.wait_with_output().expect("wait"))
+}
+
+#[test]
+fn the_wizard_records_an_incident_and_uses_the_estate() {
+    let (_tmp, db) = demo_db();
+    // Card CS0000000001 is series 8 with a valid signing certificate; a10000-ws001 has current
+    // middleware and reader firmware: none of that is asked.
+    let s = wizard(
+        &db,
+        &[
+            "--card",
+            "cs0000000001",
+            "--hostname",
+            "A10000-WS001",
+            "--application",
+            "EMIS Web",
+            "--doing",
+            "signing a prescription",
+        ],
+        "PIN works to log in but not to sign\nyes\nfixed\n",
+    );
+    assert!(s.contains("Incident 1 opened."), "{s}");
+    assert!(
+        s.contains("known: middleware-version = current (not asked: the estate records"),
+        "{s}"
+    );
+    assert!(s.contains("known: signing-cert-status = valid"), "{s}");
+    assert!(s.contains("Incident 1 resolved"), "{s}");
+    let list: serde_json::Value =
+        serde_json::from_str(&ok(&cardwatch(&db, &["incident", "list", "--json"]))).expect("json");
+    let i = &list[0];
+    assert_eq!(i["id"], 1);
+    assert_eq!(i["status"], "resolved");
+    assert_eq!(i["symptom"], "cannot-sign");
+    assert_eq!(i["card_serial"], "CS0000000001");
+    assert_eq!(i["hostname"], "a10000-ws001");
+    assert_eq!(i["site"], serde_json::Value::Null, "no --site given");
+    assert_eq!(i["application"], "emis-web");
+    assert_eq!(i["error_text"], "PIN works to log in but not to sign");
+    assert_eq!(i["reporter"], "cli:reception");
+    let steps = i["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), 2, "{i}");
+    assert!(steps[0]["at"].as_str().expect("at").ends_with('Z'));
+    assert_eq!(steps[1]["result"], "fixed");
+    assert!(i["confirmed_cause"].is_string(), "{i}");
+    assert!(i["minutes_to_fix"].as_f64().is_some());
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&cardwatch(&db, &["incident", "show", "1"]))).expect("json");
+    assert_eq!(shown, *i);
+    // The audit chain holds the incident's every step.
+    ok(&cardwatch(&db, &["audit", "verify"]));
+    let audit = ok(&cardwatch(&db, &["audit", "show", "--limit", "1000"]));
+    assert!(
+        audit.matches("\"entity_kind\":\"incident\"").count() >= 4,
+        "open, two steps, resolved"
+    );
+    // Bad ids.
+    let out = cardwatch(&db, &["incident", "show", "99"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no incident 99"),
+        "{}",
+        text(&out.stderr)
+    );
+    let err = wizard_refused(&db, &["--card", "not a serial!"]);
+    assert!(err.contains("card_serial"), "{err}");
+}
+
+fn wizard_refused(db: &str, args: &[&str]) -> String {
+    let mut all = vec!["triage"];
+    all.extend_from_slice(args);
+    let out = cardwatch(db, &all);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    text(&out.stderr)
+}
+
+#[test]
+fn escalation_prints_the_packet() {
+    let (_tmp, db) = demo_db();
+    let s = wizard(
+        &db,
+        &["--card", "CS0000000001", "--hostname", "a10000-ws001", "--application", "eps", "--doing", "signing a prescription"],
+        "0x53494705 No X.509 Signing certificate found\nno\nnot-fixed\nnot-fixed\nnot-fixed\nnot-fixed\nnot-fixed\nnot-fixed\n",
+    );
+    assert!(s.contains("SMARTCARD ESCALATION — incident 1"), "{s}");
+    for want in [
+        "Card UUID                005550000005",
+        "Exact error              0x53494705 No X.509 Signing certificate found",
+        "Windows build            Windows",
+        "Application              eps",
+        "Doing                    signing a prescription",
+        "Readers                  Thales IDBridge CT40 firmware",
+        "oberthur-middleware 6.2.0.4",
+        "check other-workstation: no",
+        "Never use another person's card",
+    ] {
+        assert!(s.contains(want), "{want:?} missing:\n{s}");
+    }
+    let p: serde_json::Value =
+        serde_json::from_str(&ok(&cardwatch(&db, &["incident", "packet", "1", "--json"])))
+            .expect("json");
+    assert_eq!(p["incident"], 1);
+    assert_eq!(p["card_uuid"], "005550000005");
+    assert!(p["person"].is_string());
+    assert!(!p["steps"].as_array().expect("steps").is_empty());
+    assert!(!p["escalate_because"].as_array().expect("why").is_empty());
+    let list: serde_json::Value =
+        serde_json::from_str(&ok(&cardwatch(&db, &["incident", "list", "--json"]))).expect("json");
+    assert_eq!(list[0]["status"], "escalated");
+}
+
+#[test]
+fn two_reports_at_a_site_within_the_hour_escalate() {
+    let (_tmp, db) = demo_db();
+    // The first report: the wizard stops before any answer, the incident stays open.
+    let s = wizard(&db, &["--site", "A10000"], "ERR1002\n");
+    assert!(s.contains("stays open"), "{s}");
+    let v = json(&cardwatch(
+        &db,
+        &[
+            "triage",
+            "--symptom",
+            "err1002",
+            "--site",
+            "a10000",
+            "--json",
+        ],
+    ));
+    assert_eq!(v["escalate"], true, "{v}");
+    assert!(
+        v["escalate_because"][0]
+            .as_str()
+            .expect("why")
+            .contains("2 people"),
+        "{v}"
+    );
+    // Another site, or another symptom: no cluster.
+    let v = json(&cardwatch(
+        &db,
+        &[
+            "triage",
+            "--symptom",
+            "err1002",
+            "--site",
+            "A10001",
+            "--json",
+        ],
+    ));
+    assert_eq!(v["escalate"], false, "{v}");
+    let v = json(&cardwatch(
+        &db,
+        &[
+            "triage",
+            "--symptom",
+            "cannot-sign",
+            "--site",
+            "A10000",
+            "--json",
+        ],
+    ));
+    assert_eq!(v["escalate"], false, "{v}");
+}
+
+#[test]
+fn resolved_incidents_teach_the_site() {
+    use cardwatch_core::date::Timestamp;
+    use cardwatch_core::triage::{IncidentStatus, NewIncident};
+    use cardwatch_store::Change;
+
+    let (_tmp, db) = demo_db();
+    let before = json(&cardwatch(
+        &db,
+        &[
+            "triage",
+            "--symptom",
+            "cannot-sign",
+            "--site",
+            "A10000",
+            "--json",
+        ],
+    ));
+    let shipped = before["posterior"]["reader-firmware-old"]
+        .as_f64()
+        .expect("p");
+    {
+        let store = cardwatch_store::open(&db).expect("open");
+        let change = Change {
+            actor: "test".into(),
+            at: Timestamp::parse("2026-11-01T10:00:00Z").expect("time"),
+        };
+        for _ in 0..30 {
+            let id = store
+                .open_incident(
+                    &NewIncident {
+                        reporter: "test".into(),
+                        site: Some("A10000".into()),
+                        symptom: "cannot-sign".into(),
+                        ..NewIncident::default()
+                    },
+                    &change,
+                )
+                .expect("open");
+            store
+                .close_incident(
+                    id,
+                    IncidentStatus::Resolved,
+                    Some("reader-firmware-old"),
+                    &change,
+                )
+                .expect("close");
+        }
+    }
+    let here = json(&cardwatch(
+        &db,
+        &[
+            "triage",
+            "--symptom",
+            "cannot-sign",
+            "--site",
+            "A10000",
+            "--json",
+        ],
+    ));
+    let learned = here["posterior"]["reader-firmware-old"]
+        .as_f64()
+        .expect("p");
+    assert!(learned > 0.5, "{shipped} → {learned}");
+    // Another site learns from the estate too, less.
+    let there = json(&cardwatch(
+        &db,
+        &[
+            "triage",
+            "--symptom",
+            "cannot-sign",
+            "--site",
+            "A10001",
+            "--json",
+        ],
+    ));
+    let estate = there["posterior"]["reader-firmware-old"]
+        .as_f64()
+        .expect("p");
+    assert!(
+        estate > shipped && estate < learned,
+        "{shipped} < {estate} < {learned}"
+    );
 }

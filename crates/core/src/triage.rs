@@ -8,6 +8,7 @@ mod incident;
 mod kb;
 mod learning;
 pub mod matching;
+mod packet;
 mod report;
 mod simulate;
 
@@ -16,6 +17,7 @@ pub use facts::{estate_facts, Context as TriageContext};
 pub use incident::*;
 pub use kb::*;
 pub use learning::*;
+pub use packet::*;
 pub use report::*;
 pub use simulate::*;
 

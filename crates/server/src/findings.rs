@@ -102,7 +102,7 @@ fn params(q: &HashMap<String, String>) -> Result<Params, BadParam> {
 }
 
 async fn compute(state: &AppState, filter: Filter) -> Result<Vec<Noted>, Response> {
-    let today = (state.today)();
+    let today = (state.now)().date();
     let checks = state.checks.clone();
     let all = blocking(state, move |s| {
         let cx = Context {
@@ -142,7 +142,7 @@ pub(crate) async fn api(
     }
     let page: Vec<&Noted> = found.iter().skip(p.offset).take(p.limit).collect();
     axum::Json(json!({
-        "today": (state.today)(),
+        "today": (state.now)().date(),
         "total": found.len(),
         "offset": p.offset,
         "limit": p.limit,

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use cardwatch_core::calendar::Calendar;
 use cardwatch_core::catalogue::Catalogue;
-use cardwatch_core::date::Date;
+use cardwatch_core::date::Timestamp;
 use cardwatch_core::health::Thresholds;
 use cardwatch_core::planner::Team;
 use cardwatch_core::renewal::Window;
@@ -22,7 +22,7 @@ use cardwatch_store::{Store, StoreError};
 
 mod findings;
 mod plan;
-mod triage;
+pub mod triage;
 
 /// What the health checks read besides the estate.
 #[derive(Debug)]
@@ -44,7 +44,7 @@ pub struct Checks {
 pub struct AppState {
     store: Arc<dyn Store>,
     started: Instant,
-    today: fn() -> Date,
+    now: fn() -> Timestamp,
     checks: Arc<Checks>,
 }
 
@@ -56,12 +56,12 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-/// The server's routes over a store. `today` is the clock the pages count days from.
-pub fn router(store: Arc<dyn Store>, today: fn() -> Date, checks: Checks) -> Router {
+/// The server's routes over a store. `now` is the clock the pages count days from.
+pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> Router {
     let state = AppState {
         store,
         started: Instant::now(),
-        today,
+        now,
         checks: Arc::new(checks),
     };
     Router::new()
@@ -178,7 +178,7 @@ fn escape(s: &str) -> String {
 /// only: names are personal data, and this page has no sign-in yet.
 async fn expiring_page(State(state): State<AppState>) -> Result<Html<String>, Failure> {
     let certs = blocking(&state, |s| s.expiring_certificates(100)).await?;
-    let today = (state.today)();
+    let today = (state.now)().date();
     let mut rows = String::new();
     for c in &certs {
         let days = today.days_until(c.not_after);

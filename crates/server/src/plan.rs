@@ -94,7 +94,7 @@ pub(crate) async fn api(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let from = p.from.unwrap_or_else(state.today);
+    let from = p.from.unwrap_or_else(|| (state.now)().date());
     let checks = state.checks.clone();
     if p.capacity.is_none() && checks.teams.is_empty() {
         return bad_request(
@@ -145,7 +145,7 @@ pub(crate) async fn api(
                 .iter()
                 .map(|&(t, i)| t.report.renewals[i].event(&t.report.plan.targets[i]))
                 .collect();
-            let now = Timestamp::start_of((state.today)());
+            let now = Timestamp::start_of((state.now)().date());
             (
                 [(header::CONTENT_TYPE, "text/calendar; charset=utf-8")],
                 cardwatch_core::ics::calendar("Smartcard renewals", &events, now),

@@ -7,11 +7,91 @@ use std::collections::BTreeMap;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use cardwatch_core::triage::{Case, Fact};
+use cardwatch_core::date::Timestamp;
+use cardwatch_core::ids::{CardSerial, Hostname, OdsCode};
+use cardwatch_core::triage::{estate_facts, learned_priors, tallies, Case, Fact, TriageContext};
+use cardwatch_store::{triage_context, Store, StoreError};
 use serde::Deserialize;
 
 use crate::findings::bad_request;
-use crate::AppState;
+use crate::{AppState, Checks};
+
+/// Where a triage happens: the site, the card and the workstation, each if known.
+#[derive(Clone, Debug, Default)]
+pub struct Desk {
+    /// The site's ODS code.
+    pub site: Option<OdsCode>,
+    /// The card's serial.
+    pub card: Option<CardSerial>,
+    /// The workstation.
+    pub hostname: Option<Hostname>,
+}
+
+/// What the estate and past incidents bring to a triage of `symptom` at a desk: the estate's
+/// facts (after the caller's own, which win), priors learned from resolved incidents at the site
+/// and in the estate, and how many others at the site reported the symptom within the cluster
+/// window (`incident`, if this triage is one, not counted).
+pub fn prepare(
+    store: &dyn Store,
+    checks: &Checks,
+    symptom: usize,
+    desk: &Desk,
+    now: Timestamp,
+    incident: Option<i64>,
+    mut case: Case,
+) -> Result<(TriageContext, Case), StoreError> {
+    let kb = &checks.triage;
+    let cx = triage_context(
+        store,
+        desk.site.as_ref(),
+        desk.card.as_ref(),
+        desk.hostname.as_ref(),
+    )?;
+    case.facts.extend(estate_facts(
+        &cx,
+        &checks.catalogue,
+        now.date(),
+        &checks.thresholds.prescribing_activities,
+    ));
+    let counts = store.incident_cause_counts()?;
+    if !counts.is_empty() {
+        let (estate, site) = tallies(kb, &counts, cx.site.as_deref());
+        case.priors = Some(learned_priors(kb, symptom, &estate, Some(&site)));
+    }
+    if let Some(site) = &cx.site {
+        let window = i64::from(kb.settings.cluster_window_minutes) * 60;
+        let since = Timestamp::from_unix(now.unix() - window);
+        case.others_affected = case.others_affected.max(store.recent_reports(
+            site,
+            &kb.symptoms[symptom].id,
+            since,
+            incident,
+        )?);
+    }
+    Ok((cx, case))
+}
+
+/// Parses the desk's fields, naming the one at fault.
+pub fn parse_desk(
+    site: Option<&str>,
+    card: Option<&str>,
+    hostname: Option<&str>,
+) -> Result<Desk, (&'static str, String)> {
+    Ok(Desk {
+        site: site
+            .map(OdsCode::parse)
+            .transpose()
+            .map_err(|e| ("site", e.to_string()))?,
+        card: card
+            .map(CardSerial::parse)
+            .transpose()
+            .map_err(|e| ("card_serial", e.to_string()))?,
+        hostname: hostname
+            .map(Hostname::parse)
+            .transpose()
+            .map_err(|e| ("hostname", e.to_string()))?,
+    })
+}
 
 /// The request body.
 #[derive(Deserialize)]
@@ -27,6 +107,9 @@ struct NextRequest {
     elapsed_minutes: Option<f64>,
     #[serde(default)]
     others_affected: u32,
+    site: Option<String>,
+    card_serial: Option<String>,
+    hostname: Option<String>,
 }
 
 pub(crate) async fn next(State(state): State<AppState>, body: Bytes) -> Response {
@@ -49,12 +132,20 @@ pub(crate) async fn next(State(state): State<AppState>, body: Bytes) -> Response
             .into_response();
         }
     }
+    let desk = match parse_desk(
+        req.site.as_deref(),
+        req.card_serial.as_deref(),
+        req.hostname.as_deref(),
+    ) {
+        Ok(d) => d,
+        Err((field, message)) => return bad_request(field, message).into_response(),
+    };
     let kb = &state.checks.triage;
     let (symptom, matched) = match kb.resolve(req.symptom.as_deref(), req.error_text.as_deref()) {
         Ok(x) => x,
         Err(e) => return bad_request(&e.field, e.message).into_response(),
     };
-    let case = Case {
+    let given = Case {
         observations: req.observations.into_iter().collect(),
         facts: req
             .facts
@@ -68,6 +159,16 @@ pub(crate) async fn next(State(state): State<AppState>, body: Bytes) -> Response
         priors: None,
         elapsed_minutes: req.elapsed_minutes,
         others_affected: req.others_affected,
+    };
+    let checks = state.checks.clone();
+    let now = (state.now)();
+    let prepared = crate::blocking(&state, move |store| {
+        prepare(store, &checks, symptom, &desk, now, None, given)
+    })
+    .await;
+    let case = match prepared {
+        Ok((_, case)) => case,
+        Err(f) => return f.into_response(),
     };
     match kb.answer(symptom, &case) {
         Ok(advice) => axum::Json(kb.advice_json(&advice, matched.as_deref())).into_response(),

@@ -61,6 +61,13 @@ pub fn triage_context(
                     cx.positions.push(p);
                 }
             }
+            if let Some(Record::Person(p)) =
+                records(store, Kind::People, "uuid", card.holder_uuid.as_str())?
+                    .into_iter()
+                    .next()
+            {
+                cx.holder_name = Some(p.name);
+            }
             cx.card = Some(card);
         }
     }
@@ -83,6 +90,7 @@ pub fn triage_context(
                 cx.site = Some(w.site_ods.as_str().to_owned());
             }
             cx.hostname = Some(host.to_owned());
+            cx.workstation = Some(w);
         }
     }
     Ok(cx)

@@ -6,7 +6,7 @@
 use crate::card_status::CardStatus;
 use crate::catalogue::{compare, Catalogue, Presence};
 use crate::date::Date;
-use crate::estate::{Card, Certificate, Position, Reader, Software};
+use crate::estate::{Card, Certificate, Position, Reader, Software, Workstation};
 use crate::vocab::{PositionStatus, Purpose};
 
 use super::engine::Fact;
@@ -22,6 +22,10 @@ pub struct Context {
     pub certificates: Vec<Certificate>,
     /// The holder's positions.
     pub positions: Vec<Position>,
+    /// The holder's name, if the estate has them.
+    pub holder_name: Option<String>,
+    /// The workstation, if the estate has it.
+    pub workstation: Option<Workstation>,
     /// The workstation's hostname, if the estate has it (its software and readers are then
     /// known: an absent component is missing, not unknown).
     pub hostname: Option<String>,

@@ -642,6 +642,8 @@ fn context() -> TriageContext {
             cert("CS000001,signing,02,NHS,2024-01-10,2026-11-01,sha256"),
         ],
         positions: vec![pos],
+        holder_name: Some("Dr Asha Patel".into()),
+        workstation: None,
         hostname: Some("GP-A81001-01".into()),
         software: vec![
             sw("GP-A81001-01,oberthur-middleware,6.0.0.1"),
