@@ -6,6 +6,12 @@
 //!
 //! [health]
 //! dormant_days = 60
+//!
+//! [[contacts]]                                          # on the sites' cheat sheets
+//! role = "IT service desk"
+//! name = "Riverside IT"
+//! phone = "0161 000 0000"
+//! serves = ["A81001"]                                   # none: every site
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -17,6 +23,7 @@ use cardwatch_core::date::Date;
 use cardwatch_core::health::Thresholds;
 use cardwatch_core::ids::OdsCode;
 use cardwatch_core::planner::Team;
+use cardwatch_core::triage::Contact;
 use serde::Deserialize;
 
 /// The configuration file's contents.
@@ -31,6 +38,9 @@ struct File {
     /// Renewal planning.
     #[serde(default)]
     planner: Planner,
+    /// Local contacts for the cheat sheets.
+    #[serde(default)]
+    contacts: Vec<Contact>,
 }
 
 /// The `[planner]` table.
@@ -67,6 +77,8 @@ pub struct Settings {
     pub calendar: Calendar,
     /// RA teams.
     pub teams: Vec<Team>,
+    /// Local contacts for the cheat sheets.
+    pub contacts: Vec<Contact>,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -144,7 +156,35 @@ pub fn load(config: Option<&Path>, catalogue: Option<&Path>) -> Result<Settings>
             serves: t.serves,
         });
     }
+    for c in &file.contacts {
+        let problem = if c.role.trim().is_empty() || c.name.trim().is_empty() {
+            Some("a contact needs a role and a name".to_owned())
+        } else if c.phone.is_none() && c.email.is_none() {
+            Some(format!("contact {:?} needs a phone or an email", c.name))
+        } else {
+            c.serves
+                .iter()
+                .find(|s| OdsCode::parse(s).is_err())
+                .map(|s| format!("contact {:?}: {s:?} is not an ODS code", c.name))
+        };
+        if let Some(p) = problem {
+            return Err(anyhow!("{where_}contacts: {p} — fix the configuration"));
+        }
+    }
+    let contacts = file
+        .contacts
+        .into_iter()
+        .map(|mut c| {
+            c.serves = c
+                .serves
+                .iter()
+                .map(|s| s.trim().to_ascii_uppercase())
+                .collect();
+            c
+        })
+        .collect();
     Ok(Settings {
+        contacts,
         catalogue,
         catalogue_refused,
         thresholds: file.health,

@@ -184,6 +184,16 @@ enum Command {
         #[command(subcommand)]
         command: CatalogueCommand,
     },
+    /// A site's one-page cheat sheet: what reception does when a card fails, in the order that
+    /// site's incidents make likeliest, when to escalate, who to call.
+    Cheatsheet {
+        /// The site's ODS code.
+        #[arg(long)]
+        site: String,
+        /// text or html (prints on one A4 page).
+        #[arg(long, default_value = "text", value_parser = ["text", "html"])]
+        format: String,
+    },
     /// Triage incidents: list, show, and the escalation packet.
     Incident {
         #[command(subcommand)]
@@ -394,6 +404,7 @@ fn server_checks(
         thresholds: settings.thresholds,
         calendar: settings.calendar,
         teams: settings.teams,
+        contacts: settings.contacts,
         triage,
     }
 }
@@ -669,6 +680,24 @@ fn run(cli: Cli) -> Result<()> {
         Command::Catalogue {
             command: CatalogueCommand::Show { json },
         } => checks::show_catalogue(&settings()?, json),
+        Command::Cheatsheet { site, format } => {
+            let site = cardwatch_core::ids::OdsCode::parse(&site).map_err(|e| {
+                eprintln!("cardwatch: --site: {e}");
+                Exit(2)
+            })?;
+            let settings = settings()?;
+            let kb = triage::knowledge_base(cli.triage_kb.as_deref())?;
+            let checks = server_checks(settings, kb);
+            let store = open(&database_url)?;
+            let sheet = cardwatch_server::triage::cheat_sheet(&*store, &checks, &site)?;
+            let out = if format == "html" {
+                sheet.to_html()
+            } else {
+                sheet.to_text()
+            };
+            io::stdout().lock().write_all(out.as_bytes())?;
+            Ok(())
+        }
         Command::Incident { command } => {
             let store = open(&database_url)?;
             match command {

@@ -593,3 +593,83 @@ fn resolved_incidents_teach_the_site() {
         "{shipped} < {estate} < {learned}"
     );
 }
+
+#[test]
+fn cheat_sheet_for_a_site_with_its_contacts() {
+    let (tmp, db) = demo_db();
+    let cfg = tmp.path().join("cardwatch.toml");
+    std::fs::write(
+        &cfg,
+        "[[contacts]]\nrole = \"IT service desk\"\nname = \"Riverside IT\"\nphone = \"0161 000 0000\"\nserves = [\"a10000\"]\n\n[[contacts]]\nrole = \"IT\"\nname = \"Other IT\"\nemail = \"it@example.nhs.uk\"\nserves = [\"B99999\"]\n",
+    )
+    .expect("write");
+    let cfg = cfg.display().to_string();
+    let text = ok(&cardwatch(
+        &db,
+        &["--config", &cfg, "cheatsheet", "--site", "A10000"],
+    ));
+    assert!(text.starts_with("When a smartcard fails — "), "{text}");
+    assert!(text.contains("(A10000)"), "{text}");
+    assert!(
+        text.contains("IT service desk: Riverside IT, 0161 000 0000"),
+        "{text}"
+    );
+    assert!(!text.contains("Other IT"), "{text}");
+    assert!(text.contains("Logs in but cannot sign"), "{text}");
+    let html = ok(&cardwatch(
+        &db,
+        &[
+            "--config",
+            &cfg,
+            "cheatsheet",
+            "--site",
+            "A10000",
+            "--format",
+            "html",
+        ],
+    ));
+    assert!(
+        html.starts_with("<!doctype html>") && html.contains("size: A4"),
+        "{html}"
+    );
+
+    let out = cardwatch(&db, &["cheatsheet", "--site", "not an ods!"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text_of(&out).contains("--site"), "{}", text_of(&out));
+    std::fs::write(
+        &cfg,
+        "[[contacts]]\nrole = \"IT\"\nname = \"No way to reach\"\n",
+    )
+    .expect("write");
+    let out = cardwatch(&db, &["--config", &cfg, "cheatsheet", "--site", "A10000"]);
+    assert!(!out.status.success());
+    assert!(
+        text_of(&out).contains("needs a phone or an email"),
+        "{}",
+        text_of(&out)
+    );
+}
+
+fn text_of(out: &std::process::Output) -> String {
+    text(&out.stderr)
+}
+
+#[test]
+fn cheat_sheet_page() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr) = serve_demo(&db, "1");
+    let page = get(&addr, "/cheatsheet?site=A10000");
+    let missing = get(&addr, "/cheatsheet");
+    let bad = get(&addr, "/cheatsheet?site=%21%21");
+    stop(child);
+    assert_eq!(page.0, 200, "{}", page.1);
+    assert!(
+        page.1.contains("text/html") && page.1.contains("When a smartcard fails"),
+        "{}",
+        page.1
+    );
+    assert_eq!(missing.0, 400);
+    assert!(missing.1.contains("\"field\":\"site\""), "{}", missing.1);
+    assert_eq!(bad.0, 400);
+}

@@ -2,6 +2,7 @@
 //! matching what a user sees to a symptom, learning from resolved incidents, and the simulation
 //! that measures the engine against the documents' fixed order and an oracle.
 
+mod cheatsheet;
 mod engine;
 mod facts;
 mod incident;
@@ -12,6 +13,7 @@ mod packet;
 mod report;
 mod simulate;
 
+pub use cheatsheet::*;
 pub use engine::*;
 pub use facts::{estate_facts, Context as TriageContext};
 pub use incident::*;

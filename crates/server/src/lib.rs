@@ -17,7 +17,7 @@ use cardwatch_core::date::Timestamp;
 use cardwatch_core::health::Thresholds;
 use cardwatch_core::planner::Team;
 use cardwatch_core::renewal::Window;
-use cardwatch_core::triage::KnowledgeBase;
+use cardwatch_core::triage::{Contact, KnowledgeBase};
 use cardwatch_store::{Store, StoreError};
 
 mod findings;
@@ -37,6 +37,8 @@ pub struct Checks {
     pub teams: Vec<Team>,
     /// The triage knowledge base in force.
     pub triage: KnowledgeBase,
+    /// Local contacts for the cheat sheets.
+    pub contacts: Vec<Contact>,
 }
 
 /// What handlers share.
@@ -70,6 +72,7 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/api/v1/findings", get(findings::api))
         .route("/api/v1/plan", get(plan::api))
         .route("/api/v1/triage/next", post(triage::next))
+        .route("/cheatsheet", get(triage::cheat_sheet_page))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(state)

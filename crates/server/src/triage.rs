@@ -1,6 +1,8 @@
-//! `POST /api/v1/triage/next`: stateless — the caller sends the symptom (or the text the user
-//! saw) and every observation so far, and gets the next step, the posterior over causes, the
-//! reason and whether to escalate.
+//! Triage over HTTP and what every front end shares: `POST /api/v1/triage/next` is stateless —
+//! the caller sends the symptom (or the text the user saw) and every observation so far, and
+//! gets the next step, the posterior over causes, the reason and whether to escalate; `prepare`
+//! brings in the estate's facts, learned priors and the cluster rule; `/cheatsheet` prints a
+//! site's one-page sheet.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +11,10 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::date::Timestamp;
 use cardwatch_core::ids::{CardSerial, Hostname, OdsCode};
-use cardwatch_core::triage::{estate_facts, learned_priors, tallies, Case, Fact, TriageContext};
+use cardwatch_core::records::{Kind, Value};
+use cardwatch_core::triage::{
+    estate_facts, learned_priors, tallies, Case, CheatSheet, Fact, TriageContext,
+};
 use cardwatch_store::{triage_context, Store, StoreError};
 use serde::Deserialize;
 
@@ -69,6 +74,32 @@ pub fn prepare(
         )?);
     }
     Ok((cx, case))
+}
+
+/// The cheat sheet for a site: its name from the estate, each symptom's steps in the order the
+/// site's resolved incidents (and the estate's) make likeliest, and its contacts.
+pub fn cheat_sheet(
+    store: &dyn Store,
+    checks: &Checks,
+    site: &OdsCode,
+) -> Result<CheatSheet, StoreError> {
+    let kb = &checks.triage;
+    let name = match store
+        .records_where(Kind::Sites, "site_ods", site.as_str(), 1)?
+        .first()
+        .and_then(|v| v.get(2))
+    {
+        Some(Value::Text(n)) => Some(n.clone()),
+        _ => None,
+    };
+    let counts = store.incident_cause_counts()?;
+    let (estate, local) = tallies(kb, &counts, Some(site.as_str()));
+    Ok(kb.cheat_sheet(
+        site.as_str(),
+        name.as_deref(),
+        |s| (!counts.is_empty()).then(|| learned_priors(kb, s, &estate, Some(&local))),
+        &checks.contacts,
+    ))
 }
 
 /// Parses the desk's fields, naming the one at fault.
@@ -173,5 +204,25 @@ pub(crate) async fn next(State(state): State<AppState>, body: Bytes) -> Response
     match kb.answer(symptom, &case) {
         Ok(advice) => axum::Json(kb.advice_json(&advice, matched.as_deref())).into_response(),
         Err(e) => bad_request(&e.field, e.message).into_response(),
+    }
+}
+
+/// `GET /cheatsheet?site=ODS`: the site's cheat sheet as a page that prints on one A4 sheet.
+pub(crate) async fn cheat_sheet_page(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<BTreeMap<String, String>>,
+) -> Response {
+    let site = match q.get("site").map(|s| OdsCode::parse(s)) {
+        Some(Ok(s)) => s,
+        Some(Err(e)) => return bad_request("site", e.to_string()).into_response(),
+        None => {
+            return bad_request("site", "give the site's ODS code, e.g. ?site=A81001".into())
+                .into_response()
+        }
+    };
+    let checks = state.checks.clone();
+    match crate::blocking(&state, move |store| cheat_sheet(store, &checks, &site)).await {
+        Ok(sheet) => axum::response::Html(sheet.to_html()).into_response(),
+        Err(f) => f.into_response(),
     }
 }

@@ -120,6 +120,9 @@ pub struct Settings {
     pub prior_strength: f64,
     /// Said with every step: what to do meanwhile, and what never to do.
     pub guardrail: String,
+    /// The everyday symptoms a site's cheat sheet covers, in order.
+    #[serde(default)]
+    pub cheat_sheet: Vec<String>,
     /// Where these come from.
     pub source: String,
 }

@@ -717,3 +717,75 @@ fn the_estate_answers_lookups() {
         .iter()
         .any(|f| f.key == "cert.signing" && f.value == "expiring"));
 }
+
+#[test]
+fn cheat_sheet_for_a_site() {
+    let kb = kb();
+    let contacts = vec![
+        Contact {
+            role: "IT service desk".into(),
+            name: "Riverside IT".into(),
+            phone: Some("0161 000 0000".into()),
+            email: None,
+            serves: vec!["A81001".into()],
+        },
+        Contact {
+            role: "Registration Authority".into(),
+            name: "ICB RA team".into(),
+            phone: None,
+            email: Some("ra@example.nhs.uk".into()),
+            serves: vec![],
+        },
+        Contact {
+            role: "IT".into(),
+            name: "Elsewhere IT".into(),
+            phone: None,
+            email: None,
+            serves: vec!["B82002".into()],
+        },
+    ];
+    let sheet = kb.cheat_sheet("A81001", Some("Riverside Surgery"), |_| None, &contacts);
+    assert_eq!(sheet.sections.len(), kb.settings.cheat_sheet.len());
+    for s in &sheet.sections {
+        assert!(!s.steps.is_empty() && s.steps.len() <= 4, "{s:?}");
+        for step in &s.steps {
+            let who = kb
+                .checks
+                .iter()
+                .map(|c| (&c.prompt, c.who))
+                .chain(kb.fixes.iter().map(|f| (&f.prompt, f.who)))
+                .find(|(p, _)| *p == step)
+                .map(|x| x.1)
+                .unwrap();
+            assert!(who.at_the_desk(), "{step} needs {who:?}");
+        }
+    }
+    assert_eq!(
+        sheet.contacts.len(),
+        2,
+        "the other site's contact is left off"
+    );
+    let text = sheet.to_text();
+    assert!(text.contains("Riverside Surgery (A81001)"));
+    assert!(text.contains("within 20 minutes"));
+    assert!(text.contains("Never use another person's card"));
+    let html = sheet.to_html();
+    assert!(html.contains("size: A4"));
+    assert!(
+        html.contains("<li>IT service desk: Riverside IT, 0161 000 0000</li>"),
+        "{html}"
+    );
+    // The order follows the site's own history.
+    let s = sym(&kb, "cannot-sign");
+    let firmware = kb.cause("reader-firmware-old").unwrap();
+    let mut site = Tally::new();
+    site.add(&kb, s, firmware, 200.0);
+    let learned = learned_priors(&kb, s, &Tally::new(), Some(&site));
+    let shipped_steps = kb.desk_steps(s, None);
+    let local_steps = kb.desk_steps(s, Some(learned));
+    assert_ne!(
+        shipped_steps.first(),
+        local_steps.first(),
+        "{shipped_steps:?}"
+    );
+}

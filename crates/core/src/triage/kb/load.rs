@@ -219,6 +219,7 @@ impl KnowledgeBase {
     pub fn load(files: &[(&str, &str)]) -> Result<KnowledgeBase, KbError> {
         let files = Files(files.to_vec());
         let mut settings: Option<Settings> = None;
+        let mut settings_at = (0, 0);
         let mut causes = Table::new();
         let mut checks = Table::new();
         let mut fixes = Table::new();
@@ -233,6 +234,7 @@ impl KnowledgeBase {
             })?;
             if let Some(s) = raw.settings {
                 let span = s.span();
+                settings_at = (f, span.start);
                 let s = s.into_inner();
                 check_settings(&files, f, span.start, &s)?;
                 settings = Some(s);
@@ -345,6 +347,18 @@ impl KnowledgeBase {
             handover,
         };
         kb.check_guardrails(&files, &causes, &checks, &fixes)?;
+        if let Some(id) = kb
+            .settings
+            .cheat_sheet
+            .iter()
+            .find(|id| kb.symptom(id).is_none())
+        {
+            return Err(files.error(
+                settings_at.0,
+                settings_at.1,
+                format!("cheat_sheet names symptom {id:?}, which no file defines"),
+            ));
+        }
         Ok(kb)
     }
 

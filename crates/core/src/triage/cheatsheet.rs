@@ -1,0 +1,240 @@
+//! The one-page cheat sheet for a site's reception (seed 000 and 001: a poster of what to do when
+//! a card fails): for the everyday symptoms, the checks and fixes someone without IT rights can do,
+//! in the order the engine would take them at that site; when to escalate; who to call; and what
+//! never to do.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use super::engine::{Case, StepKind, NOT_FIXED};
+use super::kb::KnowledgeBase;
+
+/// A local contact, from the configuration (`[[contacts]]`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    /// What they are for ("IT service desk", "Registration Authority").
+    pub role: String,
+    /// Name or team.
+    pub name: String,
+    /// Telephone.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Email.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Sites, organisations or ICBs (ODS codes) they serve; empty for every site.
+    #[serde(default)]
+    pub serves: Vec<String>,
+}
+
+/// Steps at the desk for one symptom.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SheetSection {
+    /// The symptom's name.
+    pub symptom: String,
+    /// What to do, in order.
+    pub steps: Vec<String>,
+}
+
+/// The cheat sheet.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CheatSheet {
+    /// The site's ODS code.
+    pub site: String,
+    /// The site's name, if known.
+    pub site_name: Option<String>,
+    /// One section per everyday symptom.
+    pub sections: Vec<SheetSection>,
+    /// When to call for help.
+    pub escalate_when: Vec<String>,
+    /// Who to call.
+    pub contacts: Vec<Contact>,
+    /// What never to do.
+    pub guardrail: String,
+}
+
+/// At most this many steps per symptom: the page must stay one page.
+const STEPS_PER_SYMPTOM: usize = 4;
+
+impl KnowledgeBase {
+    /// The steps a person at the desk takes for a symptom, in the engine's order with these
+    /// priors: the engine's likeliest path (each check answered as most likely, each fix not
+    /// working), keeping the steps that need no IT rights.
+    pub fn desk_steps(&self, symptom: usize, priors: Option<Vec<f64>>) -> Vec<String> {
+        let mut case = Case {
+            priors,
+            ..Case::default()
+        };
+        let mut steps = Vec::new();
+        for _ in 0..(self.checks.len() + self.fixes.len()) {
+            let Ok(a) = self.advise(symptom, &case) else {
+                break;
+            };
+            let next = &a.next;
+            let answer = match next.kind {
+                StepKind::Check => {
+                    // The likeliest answer under the current posterior.
+                    let ch = &self.checks[self.check(&next.id).unwrap_or(0)];
+                    (0..ch.results.len())
+                        .max_by(|&x, &y| {
+                            let p = |r: usize| -> f64 {
+                                a.posterior
+                                    .iter()
+                                    .map(|&(c, w)| w * ch.likelihood[c][r])
+                                    .sum()
+                            };
+                            p(x).total_cmp(&p(y))
+                        })
+                        .map_or(String::new(), |r| ch.results[r].clone())
+                }
+                StepKind::Fix => NOT_FIXED.to_owned(),
+                StepKind::Escalate | StepKind::Done => break,
+            };
+            if next.who.is_some_and(|w| w.at_the_desk()) && steps.len() < STEPS_PER_SYMPTOM {
+                steps.push(next.prompt.clone());
+            }
+            // Steps taken meanwhile add minutes; the sheet lists the order, not the clock.
+            case.elapsed_minutes = Some(0.0);
+            case.observations.push((next.id.clone(), answer));
+        }
+        steps
+    }
+
+    /// The cheat sheet for a site; `priors` gives a symptom's learned priors there, if any.
+    pub fn cheat_sheet(
+        &self,
+        site: &str,
+        site_name: Option<&str>,
+        priors: impl Fn(usize) -> Option<Vec<f64>>,
+        contacts: &[Contact],
+    ) -> CheatSheet {
+        let sections = self
+            .settings
+            .cheat_sheet
+            .iter()
+            .filter_map(|id| self.symptom(id))
+            .map(|s| SheetSection {
+                symptom: self.symptoms[s].name.clone(),
+                steps: self.desk_steps(s, priors(s)),
+            })
+            .collect();
+        let s = &self.settings;
+        CheatSheet {
+            site: site.to_owned(),
+            site_name: site_name.map(str::to_owned),
+            sections,
+            escalate_when: vec![
+                format!(
+                    "The steps above have not fixed it within {:.0} minutes.",
+                    s.escalate_after_minutes
+                ),
+                format!(
+                    "{} or more people at the site have the same problem within {} minutes.",
+                    s.cluster_people, s.cluster_window_minutes
+                ),
+                "The card is damaged, or the screen says it is blocked or cancelled.".into(),
+            ],
+            contacts: contacts
+                .iter()
+                .filter(|c| c.serves.is_empty() || c.serves.iter().any(|x| x == site))
+                .cloned()
+                .collect(),
+            guardrail: s.guardrail.clone(),
+        }
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+impl CheatSheet {
+    fn title(&self) -> String {
+        match &self.site_name {
+            Some(n) => format!("When a smartcard fails — {n} ({})", self.site),
+            None => format!("When a smartcard fails — {}", self.site),
+        }
+    }
+
+    fn contact_line(c: &Contact) -> String {
+        let mut line = format!("{}: {}", c.role, c.name);
+        for v in [&c.phone, &c.email].into_iter().flatten() {
+            let _ = write!(line, ", {v}");
+        }
+        line
+    }
+
+    /// Plain text.
+    pub fn to_text(&self) -> String {
+        let mut t = String::new();
+        let _ = writeln!(t, "{}\n", self.title());
+        for s in &self.sections {
+            let _ = writeln!(t, "{}", s.symptom);
+            for (i, step) in s.steps.iter().enumerate() {
+                let _ = writeln!(t, "  {}. {step}", i + 1);
+            }
+            let _ = writeln!(t);
+        }
+        let _ = writeln!(t, "Call for help when:");
+        for e in &self.escalate_when {
+            let _ = writeln!(t, "  - {e}");
+        }
+        let _ = writeln!(t, "\nWho to call:");
+        if self.contacts.is_empty() {
+            let _ = writeln!(
+                t,
+                "  (no contacts configured: add [[contacts]] to the configuration)"
+            );
+        }
+        for c in &self.contacts {
+            let _ = writeln!(t, "  {}", Self::contact_line(c));
+        }
+        let _ = writeln!(t, "\n{}", self.guardrail);
+        t
+    }
+
+    /// A page that prints on one A4 sheet.
+    pub fn to_html(&self) -> String {
+        let mut h = String::new();
+        let title = escape(&self.title());
+        let _ = write!(
+            h,
+            "<!doctype html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\"><title>{title}</title>\n<style>\
+             @page {{ size: A4; margin: 12mm; }} body {{ font-family: Arial, sans-serif; font-size: 10.5pt; \
+             line-height: 1.3; max-width: 186mm; margin: 0 auto; color: #212b32; }} h1 {{ font-size: 16pt; \
+             margin: 0 0 6pt; }} h2 {{ font-size: 11.5pt; margin: 8pt 0 2pt; }} ol, ul {{ margin: 0; \
+             padding-left: 16pt; }} .never {{ border: 2pt solid #d5281b; padding: 4pt 6pt; margin-top: 8pt; \
+             font-weight: bold; }} .cols {{ columns: 2; column-gap: 10mm; }} section {{ break-inside: avoid; }}\
+             </style></head>\n<body>\n<h1>{title}</h1>\n<div class=\"cols\">\n"
+        );
+        for s in &self.sections {
+            let _ = write!(h, "<section><h2>{}</h2><ol>", escape(&s.symptom));
+            for step in &s.steps {
+                let _ = write!(h, "<li>{}</li>", escape(step));
+            }
+            let _ = writeln!(h, "</ol></section>");
+        }
+        let _ = writeln!(h, "</div>\n<h2>Call for help when</h2><ul>");
+        for e in &self.escalate_when {
+            let _ = write!(h, "<li>{}</li>", escape(e));
+        }
+        let _ = writeln!(h, "</ul>\n<h2>Who to call</h2><ul>");
+        if self.contacts.is_empty() {
+            let _ = write!(h, "<li>No contacts configured yet.</li>");
+        }
+        for c in &self.contacts {
+            let _ = write!(h, "<li>{}</li>", escape(&Self::contact_line(c)));
+        }
+        let _ = writeln!(
+            h,
+            "</ul>\n<p class=\"never\">{}</p>\n</body></html>",
+            escape(&self.guardrail)
+        );
+        h
+    }
+}
