@@ -673,3 +673,55 @@ fn cheat_sheet_page() {
     assert!(missing.1.contains("\"field\":\"site\""), "{}", missing.1);
     assert_eq!(bad.0, 400);
 }
+
+#[test]
+fn web_wizard_one_question_per_page() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr) = serve_demo(&db, "1");
+    let start = get(&addr, "/triage");
+    let first = get(
+        &addr,
+        "/triage?error_text=PIN+works+to+log+in%2C+but+not+to+sign",
+    );
+    // Follow the first answer link on the page.
+    let href = first
+        .1
+        .split("<a href=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("an answer link")
+        .replace("&amp;", "&");
+    let second = get(&addr, &href);
+    let unknown = get(&addr, "/triage?error_text=my+coffee+is+cold");
+    let bad = get(&addr, "/triage?symptom=cannot-sign&obs=nonsense");
+    let escalated = get(&addr, "/triage?symptom=err1002&obs=card-seated%3Ayes&card_serial=CS0000000001&site=A10000&obs=cis-domains-open%3Ano&obs=allow-domains%3Anot-fixed&obs=reseat-card%3Anot-fixed&obs=remove-extra-card%3Anot-fixed");
+    stop(child);
+    assert_eq!(start.0, 200);
+    assert!(
+        start.1.contains("<form method=\"get\" action=\"/triage\">"),
+        "{}",
+        start.1
+    );
+    assert_eq!(first.0, 200, "{}", first.1);
+    assert!(first.1.contains("Logs in but cannot sign"), "{}", first.1);
+    assert!(first.1.contains("<h2>Check</h2>"), "{}", first.1);
+    assert!(first.1.contains("Why: Most likely:"), "{}", first.1);
+    assert!(first.1.contains("Never use another person"), "{}", first.1);
+    assert!(href.contains("obs=middleware-version%3A"), "{href}");
+    assert_eq!(second.0, 200, "{}", second.1);
+    assert_ne!(first.1, second.1);
+    assert!(
+        unknown.1.contains("matches no known symptom")
+            && unknown.1.contains("/triage?symptom=cannot-sign"),
+        "{}",
+        unknown.1
+    );
+    assert_eq!(bad.0, 400, "{}", bad.1);
+    assert_eq!(escalated.0, 200, "{}", escalated.1);
+    assert!(
+        escalated.1.contains("Escalate now") || escalated.1.contains("<h2>"),
+        "{}",
+        escalated.1
+    );
+}

@@ -23,6 +23,7 @@ use cardwatch_store::{Store, StoreError};
 mod findings;
 mod plan;
 pub mod triage;
+mod wizard;
 
 /// What the health checks read besides the estate.
 #[derive(Debug)]
@@ -73,6 +74,7 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/api/v1/plan", get(plan::api))
         .route("/api/v1/triage/next", post(triage::next))
         .route("/cheatsheet", get(triage::cheat_sheet_page))
+        .route("/triage", get(wizard::page_handler))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(state)

@@ -1,0 +1,247 @@
+//! `GET /triage`: the plain web wizard. Stateless, like the API: every answer so far travels in
+//! the page's links (`obs=CHECK:RESULT`, repeated), so it works with JavaScript off and the back
+//! button undoes an answer. One question per page, with its reason.
+
+use std::fmt::Write as _;
+
+use axum::extract::{RawQuery, State};
+use axum::response::{Html, IntoResponse, Response};
+use cardwatch_core::triage::{Case, StepKind};
+
+use crate::findings::bad_request;
+use crate::triage::{parse_desk, prepare};
+use crate::AppState;
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Percent-encodes a query value.
+fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// Decodes one `application/x-www-form-urlencoded` value.
+fn dec(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
+}
+
+fn page(title: &str, body: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{} — Cardwatch</title></head>\n<body>\n<h1>{}</h1>\n{body}\n\
+         <p><a href=\"/triage\">Start again</a></p>\n</body></html>\n",
+        escape(title),
+        escape(title)
+    ))
+}
+
+pub(crate) async fn page_handler(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
+    let mut symptom = None;
+    let mut error_text = None;
+    let mut obs: Vec<(String, String)> = Vec::new();
+    let (mut site, mut card, mut host) = (None, None, None);
+    for pair in q
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = dec(v);
+        let v = v.trim();
+        if v.is_empty() {
+            continue;
+        }
+        match k {
+            "symptom" => symptom = Some(v.to_owned()),
+            "error_text" => error_text = Some(v.to_owned()),
+            "site" => site = Some(v.to_owned()),
+            "card_serial" => card = Some(v.to_owned()),
+            "hostname" => host = Some(v.to_owned()),
+            "obs" => match v.split_once(':') {
+                Some((id, r)) => obs.push((id.to_owned(), r.to_owned())),
+                None => {
+                    return bad_request("obs", format!("{v:?} is not CHECK:RESULT"))
+                        .into_response()
+                }
+            },
+            _ => {
+                return bad_request(
+                    k,
+                    format!("unknown parameter {k:?} — use symptom, error_text, obs, site, card_serial, hostname"),
+                )
+                .into_response()
+            }
+        }
+    }
+    if symptom.is_none() && error_text.is_none() {
+        return page(
+            "Smartcard problem",
+            "<form method=\"get\" action=\"/triage\">\n<p><label for=\"error_text\">What does the user see? \
+             Type the error text or code as shown.</label></p>\n\
+             <p><input id=\"error_text\" name=\"error_text\" size=\"60\"></p>\n\
+             <p><label for=\"site\">Site (ODS code, optional)</label> <input id=\"site\" name=\"site\" size=\"10\"></p>\n\
+             <p><label for=\"card_serial\">Card serial (optional)</label> <input id=\"card_serial\" name=\"card_serial\" size=\"16\"></p>\n\
+             <p><label for=\"hostname\">Workstation (optional)</label> <input id=\"hostname\" name=\"hostname\" size=\"20\"></p>\n\
+             <p><button type=\"submit\">Find the first step</button></p>\n</form>",
+        )
+        .into_response();
+    }
+    let desk = match parse_desk(site.as_deref(), card.as_deref(), host.as_deref()) {
+        Ok(d) => d,
+        Err((field, message)) => return bad_request(field, message).into_response(),
+    };
+    let kb = &state.checks.triage;
+    let (s, _) = match kb.resolve(symptom.as_deref(), error_text.as_deref()) {
+        Ok(x) => x,
+        Err(e) => {
+            let body = format!(
+                "<p>{}</p>\n<p>Symptoms Cardwatch knows:</p>\n<ul>{}</ul>",
+                escape(&e.message),
+                kb.symptoms
+                    .iter()
+                    .map(|x| format!(
+                        "<li><a href=\"/triage?symptom={}\">{}</a></li>",
+                        enc(&x.id),
+                        escape(&x.name)
+                    ))
+                    .collect::<String>()
+            );
+            return page("Smartcard problem", &body).into_response();
+        }
+    };
+    let given = Case {
+        observations: obs.clone(),
+        ..Case::default()
+    };
+    let checks = state.checks.clone();
+    let now = (state.now)();
+    let prepared = crate::blocking(&state, {
+        let desk = desk.clone();
+        move |store| prepare(store, &checks, s, &desk, now, None, given)
+    })
+    .await;
+    let case = match prepared {
+        Ok((_, c)) => c,
+        Err(f) => return f.into_response(),
+    };
+    let a = match kb.answer(s, &case) {
+        Ok(a) => a,
+        Err(e) => return bad_request(&e.field, e.message).into_response(),
+    };
+    // The link that carries everything so far, plus one more answer.
+    let mut base = format!("/triage?symptom={}", enc(&kb.symptoms[s].id));
+    for (k, v) in [("site", &site), ("card_serial", &card), ("hostname", &host)] {
+        if let Some(v) = v {
+            let _ = write!(base, "&{k}={}", enc(v));
+        }
+    }
+    for (id, r) in &obs {
+        let _ = write!(base, "&obs={}", enc(&format!("{id}:{r}")));
+    }
+    let mut body = String::new();
+    let _ = writeln!(body, "<p>{}</p>", escape(&kb.symptoms[s].name));
+    if !a.known.is_empty() {
+        let _ = writeln!(body, "<h2>Already known</h2><ul>");
+        for k in &a.known {
+            let _ = write!(
+                body,
+                "<li>{}: {} — {}</li>",
+                escape(&k.check),
+                escape(&k.result),
+                escape(&k.because)
+            );
+        }
+        let _ = writeln!(body, "</ul>");
+    }
+    let next = &a.next;
+    match next.kind {
+        StepKind::Check | StepKind::Fix => {
+            let what = if next.kind == StepKind::Check {
+                "Check"
+            } else {
+                "Try this fix"
+            };
+            let _ = writeln!(
+                body,
+                "<h2>{what}</h2>\n<p><strong>{}</strong></p>",
+                escape(&next.prompt)
+            );
+            let _ = writeln!(body, "<p>Why: {}</p>", escape(&next.reason));
+            let _ = writeln!(body, "<p>Answer:</p><ul>");
+            for r in &next.results {
+                let href = format!("{base}&obs={}", enc(&format!("{}:{r}", next.id)));
+                let _ = write!(
+                    body,
+                    "<li><a href=\"{}\">{}</a></li>",
+                    escape(&href),
+                    escape(r)
+                );
+            }
+            let _ = writeln!(body, "</ul>");
+        }
+        StepKind::Escalate => {
+            let _ = writeln!(body, "<h2>Escalate now</h2><ul>");
+            for b in &a.escalate_because {
+                let _ = write!(body, "<li>{}</li>", escape(b));
+            }
+            let _ = writeln!(
+                body,
+                "</ul><p>{}</p><p>Run the triage as an incident (<code>cardwatch triage</code>) to print the escalation packet.</p>",
+                escape(&next.prompt)
+            );
+        }
+        StepKind::Done => {
+            let _ = writeln!(body, "<h2>Fixed</h2><p>{}</p>", escape(&next.reason));
+        }
+    }
+    let _ = writeln!(body, "<h2>Likeliest causes</h2><ol>");
+    for &(c, p) in a.posterior.iter().take(3) {
+        let _ = write!(
+            body,
+            "<li>{} — {:.0}%</li>",
+            escape(&kb.causes[c].name),
+            p * 100.0
+        );
+    }
+    let _ = writeln!(
+        body,
+        "</ol>\n<p><strong>{}</strong></p>",
+        escape(&a.guardrail)
+    );
+    page("Smartcard problem", &body).into_response()
+}
