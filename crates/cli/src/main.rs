@@ -272,9 +272,9 @@ enum IncidentCommand {
     Packet {
         /// The incident's number.
         id: i64,
-        /// As JSON.
-        #[arg(long)]
-        json: bool,
+        /// text, json, or html (a page that prints on A4).
+        #[arg(long, default_value = "text", value_parser = ["text", "json", "html"])]
+        format: String,
     },
 }
 
@@ -705,10 +705,10 @@ fn run(cli: Cli) -> Result<()> {
                     triage::list_incidents(&*store, limit, json)
                 }
                 IncidentCommand::Show { id } => triage::show_incident(&*store, id),
-                IncidentCommand::Packet { id, json } => {
+                IncidentCommand::Packet { id, format } => {
                     let settings = settings()?;
                     let kb = triage::knowledge_base(cli.triage_kb.as_deref())?;
-                    triage::packet(&server_checks(settings, kb), &*store, id, json)
+                    triage::packet(&server_checks(settings, kb), &*store, id, &format)
                 }
             }
         }

@@ -359,8 +359,8 @@ pub fn show_incident(store: &dyn Store, id: i64) -> Result<()> {
     Ok(writeln!(out)?)
 }
 
-/// `cardwatch incident packet ID`: the escalation packet, as text or JSON.
-pub fn packet(checks: &Checks, store: &dyn Store, id: i64, json: bool) -> Result<()> {
+/// `cardwatch incident packet ID`: the escalation packet, as text, JSON or a printable page.
+pub fn packet(checks: &Checks, store: &dyn Store, id: i64, format: &str) -> Result<()> {
     let kb = &checks.triage;
     let inc = stored(store, id)?;
     let Some(symptom) = kb.symptom(&inc.opened.symptom) else {
@@ -385,11 +385,13 @@ pub fn packet(checks: &Checks, store: &dyn Store, id: i64, json: bool) -> Result
         p.escalate_because.push("asked for by the operator".into());
     }
     let mut out = io::stdout().lock();
-    if json {
-        serde_json::to_writer_pretty(&mut out, &p)?;
-        writeln!(out)?;
-    } else {
-        write!(out, "{}", p.to_text())?;
+    match format {
+        "json" => {
+            serde_json::to_writer_pretty(&mut out, &p)?;
+            writeln!(out)?;
+        }
+        "html" => write!(out, "{}", p.to_html())?,
+        _ => write!(out, "{}", p.to_text())?,
     }
     Ok(())
 }

@@ -444,9 +444,11 @@ fn escalation_prints_the_packet() {
     ] {
         assert!(s.contains(want), "{want:?} missing:\n{s}");
     }
-    let p: serde_json::Value =
-        serde_json::from_str(&ok(&cardwatch(&db, &["incident", "packet", "1", "--json"])))
-            .expect("json");
+    let p: serde_json::Value = serde_json::from_str(&ok(&cardwatch(
+        &db,
+        &["incident", "packet", "1", "--format", "json"],
+    )))
+    .expect("json");
     assert_eq!(p["incident"], 1);
     assert_eq!(p["card_uuid"], "005550000005");
     assert!(p["person"].is_string());
