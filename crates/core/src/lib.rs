@@ -3,6 +3,7 @@
 //!
 //! Pure by design: no I/O, no clocks, no async. Callers pass "today" and "now" in.
 
+pub mod access;
 pub mod audit;
 pub mod calendar;
 pub mod card_status;
