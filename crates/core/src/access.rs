@@ -235,6 +235,43 @@ pub fn locked_until(
     (now < until).then_some(until)
 }
 
+/// A new operator, as an administrator adds them (the password already hashed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewUser {
+    /// Their user name.
+    pub username: Username,
+    /// Their name as shown.
+    pub display_name: String,
+    /// Their role.
+    pub role: Role,
+    /// The organisations their work covers.
+    pub organisations: Vec<OdsCode>,
+    /// The argon2id hash of their password (PHC string).
+    pub password_hash: String,
+}
+
+/// An operator as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    /// What they were added with.
+    pub user: NewUser,
+    /// Disabled operators cannot sign in.
+    pub disabled: bool,
+    /// Failed sign-ins in a row.
+    pub failures: u32,
+    /// The last failed sign-in.
+    pub last_failure: Option<Timestamp>,
+    /// When they were added.
+    pub created_at: Timestamp,
+}
+
+impl User {
+    /// Their scope.
+    pub fn scope(&self) -> Scope {
+        Scope::of(self.user.role, &self.user.organisations)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use cardwatch_core::access::{NewUser, User, Username};
 use cardwatch_core::audit::{ChainBreak, StoredAudit};
 use cardwatch_core::card_status::CardStatus;
 use cardwatch_core::date::{Date, Timestamp};
@@ -27,6 +28,7 @@ mod sqlite;
 mod triage;
 mod tx;
 mod url;
+mod users;
 
 pub use estate::{current_findings, load_estate, renewals_due};
 pub use files::{export, write_demo, Format, RecordWriter};
@@ -225,6 +227,54 @@ pub trait Store: Send + Sync {
         value: &str,
         limit: usize,
     ) -> Result<Vec<Vec<Value>>, StoreError>;
+
+    /// Adds an operator, audited (never with the password hash).
+    fn add_user(&self, u: &NewUser, change: &Change) -> Result<(), StoreError>;
+
+    /// An operator.
+    fn user(&self, name: &Username) -> Result<Option<User>, StoreError>;
+
+    /// Every operator, by user name.
+    fn users(&self) -> Result<Vec<User>, StoreError>;
+
+    /// Sets an operator's password hash, clears their failures and ends their sessions, audited.
+    fn set_user_password(
+        &self,
+        name: &Username,
+        hash: &str,
+        change: &Change,
+    ) -> Result<(), StoreError>;
+
+    /// Disables (ending their sessions) or re-enables an operator, audited.
+    fn set_user_disabled(
+        &self,
+        name: &Username,
+        disabled: bool,
+        change: &Change,
+    ) -> Result<(), StoreError>;
+
+    /// Counts a failed sign-in, or clears the count after a good one.
+    fn record_sign_in(&self, name: &Username, ok: bool, at: Timestamp) -> Result<(), StoreError>;
+
+    /// Starts a session, known by the SHA-256 of its token.
+    fn create_session(
+        &self,
+        token_hash: &str,
+        name: &Username,
+        csrf: &str,
+        at: Timestamp,
+        expires: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// The operator and CSRF token of a live session (not expired, operator not disabled).
+    fn session(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<(User, String)>, StoreError>;
+
+    /// Ends a session.
+    fn end_session(&self, token_hash: &str) -> Result<(), StoreError>;
 
     /// Opens a triage incident, audited; returns its number.
     fn open_incident(&self, n: &NewIncident, change: &Change) -> Result<i64, StoreError>;

@@ -3,10 +3,12 @@
 //! existing records, and new records stream in through `COPY`.
 
 mod incidents;
+mod users;
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 
+use cardwatch_core::access::{NewUser, User, Username};
 use cardwatch_core::audit::{self, AuditRecord, StoredAudit};
 use cardwatch_core::card_status::CardStatus;
 use cardwatch_core::date::{Date, Timestamp};
@@ -39,6 +41,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "incidents",
         include_str!("../migrations/postgres/0003_incidents.sql"),
+    ),
+    (
+        4,
+        "users",
+        include_str!("../migrations/postgres/0004_users.sql"),
     ),
 ];
 
@@ -841,6 +848,67 @@ impl Store for PgStore {
         let query = sql::select_where(kind, &select_list(kind, ""), column, Dialect::Postgres)?;
         let rows = self.pool.get()?.query(&query, &[&value, &(limit as i64)])?;
         rows.iter().map(|r| read_values(kind, r)).collect()
+    }
+
+    fn add_user(&self, u: &NewUser, change: &Change) -> Result<(), StoreError> {
+        self.write(true, |tx| crate::users::add(tx, u, change))
+    }
+
+    fn user(&self, name: &Username) -> Result<Option<User>, StoreError> {
+        users::one(&mut *self.pool.get()?, name)
+    }
+
+    fn users(&self) -> Result<Vec<User>, StoreError> {
+        users::all(&mut *self.pool.get()?)
+    }
+
+    fn set_user_password(
+        &self,
+        name: &Username,
+        hash: &str,
+        change: &Change,
+    ) -> Result<(), StoreError> {
+        self.write(true, |tx| {
+            crate::users::set_password(tx, name, hash, change)
+        })
+    }
+
+    fn set_user_disabled(
+        &self,
+        name: &Username,
+        disabled: bool,
+        change: &Change,
+    ) -> Result<(), StoreError> {
+        self.write(true, |tx| {
+            crate::users::set_disabled(tx, name, disabled, change)
+        })
+    }
+
+    fn record_sign_in(&self, name: &Username, ok: bool, at: Timestamp) -> Result<(), StoreError> {
+        users::sign_in(&mut *self.pool.get()?, name, ok, at)
+    }
+
+    fn create_session(
+        &self,
+        token_hash: &str,
+        name: &Username,
+        csrf: &str,
+        at: Timestamp,
+        expires: Timestamp,
+    ) -> Result<(), StoreError> {
+        users::create_session(&mut *self.pool.get()?, token_hash, name, csrf, at, expires)
+    }
+
+    fn session(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<(User, String)>, StoreError> {
+        users::session(&mut *self.pool.get()?, token_hash, now)
+    }
+
+    fn end_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        users::end_session(&mut *self.pool.get()?, token_hash)
     }
 
     fn open_incident(&self, n: &NewIncident, change: &Change) -> Result<i64, StoreError> {

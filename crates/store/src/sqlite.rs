@@ -2,11 +2,13 @@
 //! statements (in-process calls cost microseconds, so batching buys nothing here).
 
 mod incidents;
+mod users;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use cardwatch_core::access::{NewUser, User, Username};
 use cardwatch_core::audit::{self, AuditRecord, StoredAudit};
 use cardwatch_core::card_status::CardStatus;
 use cardwatch_core::date::{Date, Timestamp};
@@ -38,6 +40,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "incidents",
         include_str!("../migrations/sqlite/0003_incidents.sql"),
+    ),
+    (
+        4,
+        "users",
+        include_str!("../migrations/sqlite/0004_users.sql"),
     ),
 ];
 
@@ -558,6 +565,67 @@ impl Store for SqliteStore {
         let mut stmt = conn.prepare_cached(&query)?;
         let rows = stmt.query_map(params![value, limit as i64], |r| read_values(kind, r))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn add_user(&self, u: &NewUser, change: &Change) -> Result<(), StoreError> {
+        self.write(false, true, |tx| crate::users::add(tx, u, change))
+    }
+
+    fn user(&self, name: &Username) -> Result<Option<User>, StoreError> {
+        users::one(&*self.pool.get()?, name)
+    }
+
+    fn users(&self) -> Result<Vec<User>, StoreError> {
+        users::all(&*self.pool.get()?)
+    }
+
+    fn set_user_password(
+        &self,
+        name: &Username,
+        hash: &str,
+        change: &Change,
+    ) -> Result<(), StoreError> {
+        self.write(false, true, |tx| {
+            crate::users::set_password(tx, name, hash, change)
+        })
+    }
+
+    fn set_user_disabled(
+        &self,
+        name: &Username,
+        disabled: bool,
+        change: &Change,
+    ) -> Result<(), StoreError> {
+        self.write(false, true, |tx| {
+            crate::users::set_disabled(tx, name, disabled, change)
+        })
+    }
+
+    fn record_sign_in(&self, name: &Username, ok: bool, at: Timestamp) -> Result<(), StoreError> {
+        users::sign_in(&*self.pool.get()?, name, ok, at)
+    }
+
+    fn create_session(
+        &self,
+        token_hash: &str,
+        name: &Username,
+        csrf: &str,
+        at: Timestamp,
+        expires: Timestamp,
+    ) -> Result<(), StoreError> {
+        users::create_session(&*self.pool.get()?, token_hash, name, csrf, at, expires)
+    }
+
+    fn session(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<(User, String)>, StoreError> {
+        users::session(&*self.pool.get()?, token_hash, now)
+    }
+
+    fn end_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        users::end_session(&*self.pool.get()?, token_hash)
     }
 
     fn open_incident(&self, n: &NewIncident, change: &Change) -> Result<i64, StoreError> {

@@ -2,6 +2,7 @@
 
 mod common;
 
+use cardwatch_core::access::{NewUser, Role, Username};
 use cardwatch_core::audit::ChainBreak;
 use cardwatch_core::calendar::Calendar;
 use cardwatch_core::card_status::CardStatus;
@@ -9,7 +10,7 @@ use cardwatch_core::catalogue::Catalogue;
 use cardwatch_core::date::Timestamp;
 use cardwatch_core::demo::DemoConfig;
 use cardwatch_core::health::{check, Context, Estate, FindingNote, NoteState, Thresholds};
-use cardwatch_core::ids::{CardSerial, Hostname};
+use cardwatch_core::ids::{CardSerial, Hostname, OdsCode};
 use cardwatch_core::records::Kind;
 use cardwatch_core::triage::{CauseCount, IncidentStatus, IncidentStep, NewIncident};
 use cardwatch_store::{
@@ -567,6 +568,115 @@ fn triage_context_reads_one_card_and_workstation(db: &TestDb) {
     );
 }
 
+fn operators_and_sessions(db: &TestDb) {
+    let n = db.audit_len();
+    let name = Username::parse("Asha.Patel@nhs.net").expect("name");
+    let new = NewUser {
+        username: name.clone(),
+        display_name: "Asha Patel".into(),
+        role: Role::PracticeManager,
+        organisations: vec![OdsCode::parse("A81001").expect("ods")],
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+    };
+    db.store.add_user(&new, &change()).expect("add");
+    let e = db.store.add_user(&new, &change()).unwrap_err();
+    assert!(e.to_string().contains("already an operator"), "{e}");
+    let u = db.store.user(&name).expect("read").expect("there");
+    assert_eq!(u.user, new);
+    assert!(!u.disabled && u.failures == 0);
+    assert_eq!(db.store.users().expect("all").len(), 1);
+
+    let at = change().at;
+    let later = |s: i64| Timestamp::from_unix(at.unix() + s);
+    db.store
+        .record_sign_in(&name, false, later(1))
+        .expect("fail");
+    db.store
+        .record_sign_in(&name, false, later(2))
+        .expect("fail");
+    let u = db.store.user(&name).expect("read").expect("there");
+    assert_eq!((u.failures, u.last_failure), (2, Some(later(2))));
+    db.store.record_sign_in(&name, true, later(3)).expect("ok");
+    assert_eq!(
+        db.store.user(&name).expect("read").expect("there").failures,
+        0
+    );
+
+    db.store
+        .create_session("hash-1", &name, "csrf-1", later(3), later(3600))
+        .expect("session");
+    let (who, csrf) = db
+        .store
+        .session("hash-1", later(10))
+        .expect("read")
+        .expect("live");
+    assert_eq!(
+        (who.user.username.as_str(), csrf.as_str()),
+        ("asha.patel@nhs.net", "csrf-1")
+    );
+    assert!(
+        db.store
+            .session("hash-1", later(3600))
+            .expect("read")
+            .is_none(),
+        "expired"
+    );
+    assert!(db
+        .store
+        .session("other", later(10))
+        .expect("read")
+        .is_none());
+    // A new password ends the sessions; so does disabling.
+    db.store
+        .set_user_password(&name, "$argon2id$new", &change())
+        .expect("reset");
+    assert!(db
+        .store
+        .session("hash-1", later(10))
+        .expect("read")
+        .is_none());
+    db.store
+        .create_session("hash-2", &name, "csrf-2", later(20), later(3600))
+        .expect("session");
+    db.store
+        .set_user_disabled(&name, true, &change())
+        .expect("disable");
+    assert!(db
+        .store
+        .session("hash-2", later(30))
+        .expect("read")
+        .is_none());
+    assert!(db.store.user(&name).expect("read").expect("there").disabled);
+    db.store
+        .set_user_disabled(&name, false, &change())
+        .expect("enable");
+    db.store
+        .create_session("hash-3", &name, "csrf-3", later(40), later(3600))
+        .expect("session");
+    db.store.end_session("hash-3").expect("end");
+    assert!(db
+        .store
+        .session("hash-3", later(50))
+        .expect("read")
+        .is_none());
+    let nobody = Username::parse("nobody").expect("name");
+    let e = db
+        .store
+        .set_user_disabled(&nobody, true, &change())
+        .unwrap_err();
+    assert!(e.to_string().contains("no operator nobody"), "{e}");
+
+    let records = db.store.audit_records(n as i64, 20).expect("audit");
+    let actions: Vec<&str> = records.iter().map(|r| r.record.action.as_str()).collect();
+    assert_eq!(actions, ["add", "reset-password", "disable", "enable"]);
+    assert!(
+        records
+            .iter()
+            .all(|r| !r.record.after.as_deref().unwrap_or("").contains("argon2")),
+        "no password hash in the audit log"
+    );
+}
+
 fn text_with_backslashes_and_quotes_round_trips(db: &TestDb) {
     let orgs =
         "ods_code,name,type,parent_ods\nQ0001,\"Back\\slash \\N and \\t, \"\"quoted\"\"\",icb,\n";
@@ -849,6 +959,7 @@ on_both_backends!(
     finding_notes_are_kept_and_audited,
     incidents_are_kept_counted_and_audited,
     triage_context_reads_one_card_and_workstation,
+    operators_and_sessions,
     text_with_backslashes_and_quotes_round_trips,
     reopening_migrates_once,
     expiring_soonest_first,

@@ -1,0 +1,157 @@
+//! Operators and sessions in PostgreSQL.
+
+use cardwatch_core::access::{NewUser, User, Username};
+use cardwatch_core::date::Timestamp;
+use postgres::GenericClient;
+
+use super::PgTx;
+use crate::tx::Tx;
+use crate::users::{from_columns, organisations, Columns, UserTx, COLUMNS};
+use crate::StoreError;
+
+fn columns(r: &postgres::Row) -> Result<Columns, postgres::Error> {
+    Ok((
+        r.try_get(0)?,
+        r.try_get(1)?,
+        r.try_get(2)?,
+        r.try_get(3)?,
+        r.try_get(4)?,
+        r.try_get(5)?,
+        i64::from(r.try_get::<_, i32>(6)?),
+        r.try_get(7)?,
+        r.try_get(8)?,
+    ))
+}
+
+impl UserTx for PgTx<'_, '_> {
+    fn as_tx(&mut self) -> &mut dyn Tx {
+        self
+    }
+
+    fn insert_user(&mut self, u: &NewUser, at: Timestamp) -> Result<bool, StoreError> {
+        let n = self.tx.execute(
+            "INSERT INTO users (username, display_name, role, organisations, password_hash, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (username) DO NOTHING",
+            &[
+                &u.username.as_str(),
+                &u.display_name.trim(),
+                &u.role.as_str(),
+                &organisations(u),
+                &u.password_hash,
+                &at.unix(),
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn user_for_update(&mut self, name: &Username) -> Result<Option<User>, StoreError> {
+        let row = self.tx.query_opt(
+            &format!("SELECT {COLUMNS} FROM users WHERE username = $1 FOR UPDATE"),
+            &[&name.as_str()],
+        )?;
+        row.map(|r| from_columns(columns(&r)?)).transpose()
+    }
+
+    fn put_user(&mut self, u: &User) -> Result<(), StoreError> {
+        self.tx.execute(
+            "UPDATE users SET password_hash = $2, disabled = $3, failures = $4, last_failure = $5 \
+             WHERE username = $1",
+            &[
+                &u.user.username.as_str(),
+                &u.user.password_hash,
+                &u.disabled,
+                &(u.failures.min(i32::MAX as u32) as i32),
+                &u.last_failure.map(Timestamp::unix),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn end_sessions(&mut self, name: &Username) -> Result<(), StoreError> {
+        self.tx.execute(
+            "DELETE FROM sessions WHERE username = $1",
+            &[&name.as_str()],
+        )?;
+        Ok(())
+    }
+}
+
+pub(super) fn one(c: &mut impl GenericClient, name: &Username) -> Result<Option<User>, StoreError> {
+    let row = c.query_opt(
+        &format!("SELECT {COLUMNS} FROM users WHERE username = $1"),
+        &[&name.as_str()],
+    )?;
+    row.map(|r| from_columns(columns(&r)?)).transpose()
+}
+
+pub(super) fn all(c: &mut impl GenericClient) -> Result<Vec<User>, StoreError> {
+    let rows = c.query(
+        &format!("SELECT {COLUMNS} FROM users ORDER BY username"),
+        &[],
+    )?;
+    rows.iter().map(|r| from_columns(columns(r)?)).collect()
+}
+
+pub(super) fn sign_in(
+    c: &mut impl GenericClient,
+    name: &Username,
+    ok: bool,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    if ok {
+        c.execute(
+            "UPDATE users SET failures = 0, last_failure = NULL WHERE username = $1",
+            &[&name.as_str()],
+        )?;
+    } else {
+        c.execute(
+            "UPDATE users SET failures = failures + 1, last_failure = $2 WHERE username = $1",
+            &[&name.as_str(), &at.unix()],
+        )?;
+    }
+    Ok(())
+}
+
+pub(super) fn create_session(
+    c: &mut impl GenericClient,
+    token_hash: &str,
+    name: &Username,
+    csrf: &str,
+    at: Timestamp,
+    expires: Timestamp,
+) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO sessions (token_hash, username, csrf, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+        &[
+            &token_hash,
+            &name.as_str(),
+            &csrf,
+            &at.unix(),
+            &expires.unix(),
+        ],
+    )?;
+    Ok(())
+}
+
+pub(super) fn session(
+    c: &mut impl GenericClient,
+    token_hash: &str,
+    now: Timestamp,
+) -> Result<Option<(User, String)>, StoreError> {
+    let row = c.query_opt(
+        "SELECT u.username, s.csrf FROM sessions s JOIN users u ON u.username = s.username \
+         WHERE s.token_hash = $1 AND s.expires_at > $2 AND NOT u.disabled",
+        &[&token_hash, &now.unix()],
+    )?;
+    let Some(row) = row else { return Ok(None) };
+    let name: String = row.try_get(0)?;
+    let csrf: String = row.try_get(1)?;
+    let name = Username::parse(&name).map_err(|e| StoreError::Database(e.to_string()))?;
+    Ok(one(c, &name)?.map(|u| (u, csrf)))
+}
+
+pub(super) fn end_session(c: &mut impl GenericClient, token_hash: &str) -> Result<(), StoreError> {
+    c.execute("DELETE FROM sessions WHERE token_hash = $1", &[&token_hash])?;
+    Ok(())
+}

@@ -1,0 +1,153 @@
+//! Operators and sessions in SQLite.
+
+use cardwatch_core::access::{NewUser, User, Username};
+use cardwatch_core::date::Timestamp;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::SqliteTx;
+use crate::tx::Tx;
+use crate::users::{from_columns, organisations, Columns, UserTx, COLUMNS};
+use crate::StoreError;
+
+fn columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<Columns> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+    ))
+}
+
+fn put(conn: &Connection, u: &User) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE users SET password_hash = ?2, disabled = ?3, failures = ?4, last_failure = ?5 \
+         WHERE username = ?1",
+        params![
+            u.user.username.as_str(),
+            u.user.password_hash,
+            u.disabled,
+            i64::from(u.failures),
+            u.last_failure.map(Timestamp::unix)
+        ],
+    )?;
+    Ok(())
+}
+
+impl UserTx for SqliteTx<'_> {
+    fn as_tx(&mut self) -> &mut dyn Tx {
+        self
+    }
+
+    fn insert_user(&mut self, u: &NewUser, at: Timestamp) -> Result<bool, StoreError> {
+        let n = self.tx.execute(
+            "INSERT OR IGNORE INTO users (username, display_name, role, organisations, \
+             password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                u.username.as_str(),
+                u.display_name.trim(),
+                u.role.as_str(),
+                organisations(u),
+                u.password_hash,
+                at.unix()
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn user_for_update(&mut self, name: &Username) -> Result<Option<User>, StoreError> {
+        one(self.tx, name)
+    }
+
+    fn put_user(&mut self, u: &User) -> Result<(), StoreError> {
+        put(self.tx, u)
+    }
+
+    fn end_sessions(&mut self, name: &Username) -> Result<(), StoreError> {
+        self.tx
+            .execute("DELETE FROM sessions WHERE username = ?1", [name.as_str()])?;
+        Ok(())
+    }
+}
+
+pub(super) fn one(conn: &Connection, name: &Username) -> Result<Option<User>, StoreError> {
+    let row = conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM users WHERE username = ?1"),
+            [name.as_str()],
+            columns,
+        )
+        .optional()?;
+    row.map(from_columns).transpose()
+}
+
+pub(super) fn all(conn: &Connection) -> Result<Vec<User>, StoreError> {
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM users ORDER BY username"))?;
+    let rows = stmt.query_map([], columns)?;
+    rows.map(|r| from_columns(r?)).collect()
+}
+
+pub(super) fn sign_in(
+    conn: &Connection,
+    name: &Username,
+    ok: bool,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    if ok {
+        conn.execute(
+            "UPDATE users SET failures = 0, last_failure = NULL WHERE username = ?1",
+            [name.as_str()],
+        )?;
+    } else {
+        conn.execute(
+            "UPDATE users SET failures = failures + 1, last_failure = ?2 WHERE username = ?1",
+            params![name.as_str(), at.unix()],
+        )?;
+    }
+    Ok(())
+}
+
+pub(super) fn create_session(
+    conn: &Connection,
+    token_hash: &str,
+    name: &Username,
+    csrf: &str,
+    at: Timestamp,
+    expires: Timestamp,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO sessions (token_hash, username, csrf, created_at, expires_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![token_hash, name.as_str(), csrf, at.unix(), expires.unix()],
+    )?;
+    Ok(())
+}
+
+pub(super) fn session(
+    conn: &Connection,
+    token_hash: &str,
+    now: Timestamp,
+) -> Result<Option<(User, String)>, StoreError> {
+    let row = conn
+        .query_row(
+            "SELECT u.username, s.csrf FROM sessions s JOIN users u ON u.username = s.username \
+             WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND NOT u.disabled",
+            params![token_hash, now.unix()],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+        )
+        .optional()?;
+    let Some((name, csrf)) = row else {
+        return Ok(None);
+    };
+    let name = Username::parse(&name).map_err(|e| StoreError::Database(e.to_string()))?;
+    Ok(one(conn, &name)?.map(|u| (u, csrf)))
+}
+
+pub(super) fn end_session(conn: &Connection, token_hash: &str) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash])?;
+    Ok(())
+}
