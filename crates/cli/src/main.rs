@@ -9,6 +9,7 @@ mod checks;
 mod config;
 mod plan;
 mod triage;
+mod users;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -194,6 +195,11 @@ enum Command {
         #[arg(long, default_value = "text", value_parser = ["text", "html"])]
         format: String,
     },
+    /// Operators who sign in to the web pages and API.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Triage incidents: list, show, and the escalation packet.
     Incident {
         #[command(subcommand)]
@@ -249,6 +255,42 @@ struct TriageArgs {
     /// List the symptoms and their ids.
     #[arg(long)]
     list: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Add an operator. The password is read from standard input when it is not a terminal;
+    /// otherwise a random one is made and printed once.
+    Add {
+        /// Their user name (e.g. their NHSmail address).
+        username: String,
+        /// Their name as shown.
+        #[arg(long)]
+        name: String,
+        /// administrator, support, practice_manager, registration_authority or auditor.
+        #[arg(long)]
+        role: String,
+        /// An organisation, site or ICB (ODS code) their work covers; repeat for more.
+        #[arg(long = "org")]
+        organisations: Vec<String>,
+    },
+    /// Every operator.
+    List,
+    /// Stop an operator signing in (their sessions end).
+    Disable {
+        /// The user name.
+        username: String,
+    },
+    /// Let a disabled operator sign in again.
+    Enable {
+        /// The user name.
+        username: String,
+    },
+    /// Set a new password (from standard input, or random and printed); sessions end.
+    ResetPassword {
+        /// The user name.
+        username: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -698,6 +740,7 @@ fn run(cli: Cli) -> Result<()> {
             io::stdout().lock().write_all(out.as_bytes())?;
             Ok(())
         }
+        Command::User { command } => users::run(&*open(&database_url)?, command),
         Command::Incident { command } => {
             let store = open(&database_url)?;
             match command {

@@ -20,6 +20,7 @@ use cardwatch_core::renewal::Window;
 use cardwatch_core::triage::{Contact, KnowledgeBase};
 use cardwatch_store::{Store, StoreError};
 
+pub mod auth;
 mod findings;
 mod plan;
 pub mod triage;
@@ -75,6 +76,11 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/api/v1/triage/next", post(triage::next))
         .route("/cheatsheet", get(triage::cheat_sheet_page))
         .route("/triage", get(wizard::page_handler))
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/account", get(auth::account))
+        .route("/account/password", post(auth::change_password))
+        .route("/api/v1/me", get(auth::me))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(state)

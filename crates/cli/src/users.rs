@@ -1,0 +1,134 @@
+//! `cardwatch user`: add, list, disable, enable and reset operators. Passwords come from
+//! standard input when it is not a terminal (for scripts), otherwise a random one is printed
+//! once; they are hashed with argon2id before they reach the store.
+
+use std::io::{self, BufRead, IsTerminal, Write};
+
+use anyhow::Result;
+use cardwatch_core::access::{check_password, NewUser, Role, Username};
+use cardwatch_core::ids::OdsCode;
+use cardwatch_server::auth::{hash_password, random_password};
+use cardwatch_store::Store;
+
+use crate::{change, Exit, UserCommand};
+
+fn refuse(message: impl std::fmt::Display) -> anyhow::Error {
+    eprintln!("cardwatch: {message}");
+    Exit(2).into()
+}
+
+/// The password to set: the first line of standard input, or a random one (printed).
+fn password() -> Result<(String, bool)> {
+    let stdin = io::stdin();
+    if stdin.is_terminal() {
+        return Ok((random_password(), true));
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    let pw = line.trim_end_matches(['\r', '\n']).to_owned();
+    check_password(&pw).map_err(refuse)?;
+    Ok((pw, false))
+}
+
+/// A change the store refused is bad input (exit 2); anything else is a failure.
+fn refused(e: cardwatch_store::StoreError) -> anyhow::Error {
+    match e {
+        cardwatch_store::StoreError::Invalid(m) => refuse(m),
+        other => other.into(),
+    }
+}
+
+fn name(s: &str) -> Result<Username> {
+    Username::parse(s).map_err(refuse)
+}
+
+/// Runs one `user` command.
+pub fn run(store: &dyn Store, command: UserCommand) -> Result<()> {
+    let mut out = io::stdout().lock();
+    match command {
+        UserCommand::Add {
+            username,
+            name: display,
+            role,
+            organisations,
+        } => {
+            let role = Role::parse(&role).map_err(refuse)?;
+            let organisations = organisations
+                .iter()
+                .map(|o| OdsCode::parse(o).map_err(|e| refuse(format!("--org {o:?}: {e}"))))
+                .collect::<Result<Vec<_>>>()?;
+            if organisations.is_empty() && !role.sees_everything() {
+                return Err(refuse(format!(
+                    "a {role} works for particular organisations — give at least one --org ODS"
+                )));
+            }
+            let username = name(&username)?;
+            let (pw, random) = password()?;
+            let user = NewUser {
+                username: username.clone(),
+                display_name: display,
+                role,
+                organisations,
+                password_hash: hash_password(&pw),
+            };
+            store.add_user(&user, &change()).map_err(refused)?;
+            writeln!(out, "added {username} ({role})")?;
+            if random {
+                writeln!(
+                    out,
+                    "password: {pw}\n(give it to them privately; they change it at /account)"
+                )?;
+            }
+        }
+        UserCommand::List => {
+            writeln!(
+                out,
+                "{:<32} {:<24} {:<22} {:<8} organisations",
+                "user", "name", "role", "state"
+            )?;
+            for u in store.users()? {
+                let orgs: Vec<&str> = u.user.organisations.iter().map(OdsCode::as_str).collect();
+                writeln!(
+                    out,
+                    "{:<32} {:<24} {:<22} {:<8} {}",
+                    u.user.username.as_str(),
+                    u.user.display_name,
+                    u.user.role.as_str(),
+                    if u.disabled { "disabled" } else { "active" },
+                    if u.user.role.sees_everything() {
+                        "all".to_owned()
+                    } else {
+                        orgs.join(" ")
+                    }
+                )?;
+            }
+        }
+        UserCommand::Disable { username } => {
+            store
+                .set_user_disabled(&name(&username)?, true, &change())
+                .map_err(refused)?;
+            writeln!(out, "disabled {username}")?;
+        }
+        UserCommand::Enable { username } => {
+            store
+                .set_user_disabled(&name(&username)?, false, &change())
+                .map_err(refused)?;
+            writeln!(out, "enabled {username}")?;
+        }
+        UserCommand::ResetPassword { username } => {
+            let username = name(&username)?;
+            let (pw, random) = password()?;
+            store
+                .set_user_password(&username, &hash_password(&pw), &change())
+                .map_err(refused)?;
+            writeln!(
+                out,
+                "new password set for {username}; their sessions have ended"
+            )?;
+            if random {
+                writeln!(out, "password: {pw}")?;
+            }
+        }
+    }
+    Ok(())
+}

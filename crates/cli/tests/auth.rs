@@ -1,0 +1,472 @@
+//! Operators and sign-in, as an administrator and a browser use them.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use common::*;
+
+/// `cardwatch user …` with a password on standard input.
+fn user(db: &str, args: &[&str], password: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cardwatch"))
+        .env("RUST_LOG", "warn")
+        .args(["--database-url", db, "user"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    if let Some(p) = password {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{p}\n").as_bytes())
+            .expect("write");
+    }
+    child.wait_with_output().expect("wait")
+}
+
+const PW: &str = "riverside surgery reception";
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.replace(' ', "+").replace('@', "%40")))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn csrf_of(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a csrf field")
+        .to_owned()
+}
+
+#[test]
+fn operators_are_added_listed_disabled_and_reset() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("t.sqlite").display().to_string();
+    let out = ok(&user(
+        &db,
+        &[
+            "add",
+            "Asha.Patel@nhs.net",
+            "--name",
+            "Asha Patel",
+            "--role",
+            "practice-manager",
+            "--org",
+            "a81001",
+        ],
+        Some(PW),
+    ));
+    assert!(
+        out.contains("added asha.patel@nhs.net (practice_manager)"),
+        "{out}"
+    );
+    assert!(!out.contains(PW), "a password from stdin is not echoed");
+    let list = ok(&user(&db, &["list"], None));
+    assert!(
+        list.contains("asha.patel@nhs.net") && list.contains("A81001") && list.contains("active"),
+        "{list}"
+    );
+
+    for (args, pw, want) in [
+        (
+            vec![
+                "add", "x", "--name", "X", "--role", "support", "--org", "A1",
+            ],
+            Some(PW),
+            "not a user name",
+        ),
+        (
+            vec![
+                "add", "bob", "--name", "Bob", "--role", "king", "--org", "A1",
+            ],
+            Some(PW),
+            "not a role",
+        ),
+        (
+            vec!["add", "bob", "--name", "Bob", "--role", "support"],
+            Some(PW),
+            "at least one --org",
+        ),
+        (
+            vec![
+                "add", "bob", "--name", "Bob", "--role", "support", "--org", "A!",
+            ],
+            Some(PW),
+            "--org",
+        ),
+        (
+            vec![
+                "add", "bob", "--name", "Bob", "--role", "support", "--org", "A1",
+            ],
+            Some("short"),
+            "at least 12",
+        ),
+        (
+            vec![
+                "add",
+                "asha.patel@nhs.net",
+                "--name",
+                "Asha",
+                "--role",
+                "auditor",
+            ],
+            Some(PW),
+            "already an operator",
+        ),
+        (vec!["disable", "nobody"], None, "no operator nobody"),
+    ] {
+        let out = user(&db, &args, pw);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stdout)
+        );
+        assert!(
+            text(&out.stderr).contains(want),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    ok(&user(&db, &["disable", "asha.patel@nhs.net"], None));
+    assert!(ok(&user(&db, &["list"], None)).contains("disabled"));
+    ok(&user(&db, &["enable", "asha.patel@nhs.net"], None));
+    let out = ok(&user(
+        &db,
+        &["reset-password", "asha.patel@nhs.net"],
+        Some("a brand new passphrase"),
+    ));
+    assert!(out.contains("sessions have ended"), "{out}");
+    ok(&cardwatch(&db, &["audit", "verify"]));
+    let audit = ok(&cardwatch(&db, &["audit", "show"]));
+    assert!(audit.contains("\"entity_kind\":\"user\""), "{audit}");
+    assert!(
+        !audit.contains("argon2"),
+        "no password hash in the audit log"
+    );
+}
+
+#[test]
+fn sign_in_session_csrf_and_sign_out() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "pm@nhs.net",
+            "--name",
+            "Pat Manager",
+            "--role",
+            "practice_manager",
+            "--org",
+            "A10000",
+        ],
+        Some(PW),
+    ));
+    let (child, addr) = serve_demo(&db, "1");
+
+    let anonymous = request(&addr, "GET", "/account", None, None);
+    let api = request(&addr, "GET", "/api/v1/me", None, None);
+    let wrong = request(
+        &addr,
+        "POST",
+        "/login",
+        None,
+        Some(&form(&[
+            ("username", "pm@nhs.net"),
+            ("password", "not it at all"),
+            ("next", "/account"),
+        ])),
+    );
+    let unknown = request(
+        &addr,
+        "POST",
+        "/login",
+        None,
+        Some(&form(&[("username", "ghost@nhs.net"), ("password", PW)])),
+    );
+    let good = request(
+        &addr,
+        "POST",
+        "/login",
+        None,
+        Some(&form(&[
+            ("username", "PM@nhs.net"),
+            ("password", PW),
+            ("next", "/account"),
+        ])),
+    );
+    let open_redirect = request(
+        &addr,
+        "POST",
+        "/login",
+        None,
+        Some(&form(&[
+            ("username", "pm@nhs.net"),
+            ("password", PW),
+            ("next", "//evil.example/"),
+        ])),
+    );
+    let token = set_cookie(&good.1, "cw_session").expect("a session cookie");
+    let cookie = format!("cw_session={token}");
+    let account = request(&addr, "GET", "/account", Some(&cookie), None);
+    let me = request(&addr, "GET", "/api/v1/me", Some(&cookie), None);
+    let csrf = csrf_of(&account.1);
+    let forged = request(&addr, "POST", "/logout", Some(&cookie), Some("csrf=0000"));
+    let still = request(&addr, "GET", "/account", Some(&cookie), None);
+    let out = request(
+        &addr,
+        "POST",
+        "/logout",
+        Some(&cookie),
+        Some(&format!("csrf={csrf}")),
+    );
+    let after = request(&addr, "GET", "/account", Some(&cookie), None);
+    let me_after = request(&addr, "GET", "/api/v1/me", Some(&cookie), None);
+    stop(child);
+    assert_eq!(me_after.0, 401, "{}", me_after.1);
+
+    assert_eq!(anonymous.0, 303, "{}", anonymous.1);
+    assert!(
+        anonymous.1.contains("location: /login?next=%2Faccount"),
+        "{}",
+        anonymous.1
+    );
+    assert_eq!(api.0, 401, "{}", api.1);
+    assert!(api.1.contains("\"code\":\"not_signed_in\""), "{}", api.1);
+    assert_eq!(me.0, 200, "{}", me.1);
+    let v = body_json(&me.1);
+    assert_eq!(v["username"], "pm@nhs.net");
+    assert_eq!(v["role"], "practice_manager");
+    assert_eq!(v["organisations"][0], "A10000");
+    assert_eq!(wrong.0, 401, "{}", wrong.1);
+    assert!(wrong.1.contains("The user name or password is wrong."));
+    assert_eq!(unknown.0, 401);
+    assert!(
+        unknown.1.contains("The user name or password is wrong."),
+        "the same words for an unknown name"
+    );
+    assert_eq!(good.0, 303, "{}", good.1);
+    assert!(good.1.contains("location: /account"), "{}", good.1);
+    let set = good
+        .1
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie"))
+        .expect("set-cookie");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+    assert!(
+        open_redirect.1.contains("location: /\r\n"),
+        "{}",
+        open_redirect.1
+    );
+    assert_eq!(account.0, 200, "{}", account.1);
+    assert!(
+        account.1.contains("Pat Manager") && account.1.contains("A10000"),
+        "{}",
+        account.1
+    );
+    assert_eq!(forged.0, 403, "{}", forged.1);
+    assert_eq!(still.0, 200, "a forged sign-out does nothing");
+    assert_eq!(out.0, 303);
+    assert!(out.1.contains("Max-Age=0"), "{}", out.1);
+    assert_eq!(after.0, 303, "the session has ended");
+}
+
+#[test]
+fn five_failures_make_the_account_wait_and_a_disabled_one_cannot_sign_in() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "ra@nhs.net",
+            "--name",
+            "Ravi Agent",
+            "--role",
+            "registration_authority",
+            "--org",
+            "QOP",
+        ],
+        Some(PW),
+    ));
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "gone@nhs.net",
+            "--name",
+            "Left Already",
+            "--role",
+            "auditor",
+        ],
+        Some(PW),
+    ));
+    ok(&user(&db, &["disable", "gone@nhs.net"], None));
+    let (child, addr) = serve_demo(&db, "1");
+    let bad = form(&[
+        ("username", "ra@nhs.net"),
+        ("password", "wrong wrong wrong"),
+    ]);
+    let fails: Vec<u16> = (0..5)
+        .map(|_| request(&addr, "POST", "/login", None, Some(&bad)).0)
+        .collect();
+    let locked = request(
+        &addr,
+        "POST",
+        "/login",
+        None,
+        Some(&form(&[("username", "ra@nhs.net"), ("password", PW)])),
+    );
+    let disabled = request(
+        &addr,
+        "POST",
+        "/login",
+        None,
+        Some(&form(&[("username", "gone@nhs.net"), ("password", PW)])),
+    );
+    stop(child);
+    assert_eq!(fails, vec![401; 5]);
+    assert_eq!(locked.0, 401, "{}", locked.1);
+    assert!(
+        locked.1.contains("Too many failed sign-ins"),
+        "{}",
+        locked.1
+    );
+    assert_eq!(disabled.0, 401);
+    assert!(disabled.1.contains("disabled"), "{}", disabled.1);
+    // An administrator's reset lets them in again.
+    ok(&user(
+        &db,
+        &["reset-password", "ra@nhs.net"],
+        Some("another long passphrase"),
+    ));
+    let (child, addr) = serve_demo(&db, "1");
+    let back = request(
+        &addr,
+        "POST",
+        "/login",
+        None,
+        Some(&form(&[
+            ("username", "ra@nhs.net"),
+            ("password", "another long passphrase"),
+        ])),
+    );
+    stop(child);
+    assert_eq!(back.0, 303, "{}", back.1);
+}
+
+#[test]
+fn password_change_needs_the_current_one_and_a_good_new_one() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "it@nhs.net",
+            "--name",
+            "IT Support",
+            "--role",
+            "support",
+            "--org",
+            "QOP",
+        ],
+        Some(PW),
+    ));
+    let (child, addr) = serve_demo(&db, "1");
+    let good = request(
+        &addr,
+        "POST",
+        "/login",
+        None,
+        Some(&form(&[("username", "it@nhs.net"), ("password", PW)])),
+    );
+    let cookie = format!(
+        "cw_session={}",
+        set_cookie(&good.1, "cw_session").expect("cookie")
+    );
+    let csrf = csrf_of(&request(&addr, "GET", "/account", Some(&cookie), None).1);
+    let wrong_current = request(
+        &addr,
+        "POST",
+        "/account/password",
+        Some(&cookie),
+        Some(&form(&[
+            ("csrf", &csrf),
+            ("current", "nope"),
+            ("new", "a perfectly long one"),
+        ])),
+    );
+    let too_short = request(
+        &addr,
+        "POST",
+        "/account/password",
+        Some(&cookie),
+        Some(&form(&[("csrf", &csrf), ("current", PW), ("new", "short")])),
+    );
+    let changed = request(
+        &addr,
+        "POST",
+        "/account/password",
+        Some(&cookie),
+        Some(&form(&[
+            ("csrf", &csrf),
+            ("current", PW),
+            ("new", "a perfectly long one"),
+        ])),
+    );
+    let old_session = request(&addr, "GET", "/account", Some(&cookie), None);
+    let new_cookie = format!(
+        "cw_session={}",
+        set_cookie(&changed.1, "cw_session").expect("a fresh session")
+    );
+    let new_session = request(&addr, "GET", "/account", Some(&new_cookie), None);
+    let old_pw = request(
+        &addr,
+        "POST",
+        "/login",
+        None,
+        Some(&form(&[("username", "it@nhs.net"), ("password", PW)])),
+    );
+    let new_pw = request(
+        &addr,
+        "POST",
+        "/login",
+        None,
+        Some(&form(&[
+            ("username", "it@nhs.net"),
+            ("password", "a perfectly long one"),
+        ])),
+    );
+    stop(child);
+    assert_eq!(wrong_current.0, 400);
+    assert!(
+        wrong_current.1.contains("current password is wrong"),
+        "{}",
+        wrong_current.1
+    );
+    assert_eq!(too_short.0, 400);
+    assert!(too_short.1.contains("at least 12"), "{}", too_short.1);
+    assert_eq!(changed.0, 303, "{}", changed.1);
+    assert_eq!(
+        old_session.0, 303,
+        "the old session ended with the old password"
+    );
+    assert_eq!(new_session.0, 200);
+    assert_eq!(old_pw.0, 401);
+    assert_eq!(new_pw.0, 303);
+}

@@ -1,0 +1,519 @@
+//! Sign-in: argon2id password hashes, server-side sessions behind an HttpOnly cookie, a CSRF
+//! token per session checked on every state-changing form, and a wait after repeated failures.
+//! [`Caller`] is the only way a handler learns who is asking; a request without a live session
+//! never reaches a handler that takes one.
+
+use std::fmt::Write as _;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::{Form, FromRequestParts, State};
+use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use cardwatch_core::access::{check_password, locked_until, User, Username};
+use cardwatch_core::date::Timestamp;
+use rand_core::{OsRng, RngCore};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "cw_session";
+/// How long a session lasts: one working day.
+pub const SESSION_SECONDS: i64 = 12 * 3600;
+
+/// An argon2id hash (PHC string) of a password, with a fresh salt.
+pub fn hash_password(password: &str) -> String {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        // Hashing only fails on parameters out of range; the defaults are not.
+        .unwrap_or_else(|e| panic!("argon2id with default parameters failed: {e}"))
+}
+
+/// Whether a password matches a stored hash.
+pub fn verify_password(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A random secret: 32 bytes from the operating system, as hex.
+pub fn random_token() -> String {
+    let mut b = [0u8; 32];
+    OsRng.fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+/// A random password for a new or reset operator: five groups of four letters and digits.
+pub fn random_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let mut b = [0u8; 20];
+    OsRng.fill_bytes(&mut b);
+    let mut out = String::new();
+    for (i, x) in b.iter().enumerate() {
+        if i > 0 && i % 4 == 0 {
+            out.push('-');
+        }
+        out.push(ALPHABET[*x as usize % ALPHABET.len()] as char);
+    }
+    out
+}
+
+/// How a session is stored: the SHA-256 of its token, never the token.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A hash to verify against when the user name is unknown, so that a wrong name takes as long
+/// as a wrong password.
+fn decoy() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| hash_password("not a password anyone has"))
+}
+
+/// Why a sign-in was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// Unknown name or wrong password: the same words for both.
+    Wrong,
+    /// Too many failures: try again after this moment.
+    Wait(Timestamp),
+    /// The operator is disabled.
+    Disabled,
+}
+
+impl Refused {
+    fn message(&self) -> String {
+        match self {
+            Refused::Wrong => "The user name or password is wrong.".into(),
+            Refused::Wait(t) => format!(
+                "Too many failed sign-ins: try again after {t}, or ask an administrator to reset the password."
+            ),
+            Refused::Disabled => "This account is disabled — ask an administrator.".into(),
+        }
+    }
+}
+
+/// Checks a user name and password, counting failures; returns the operator.
+pub fn sign_in(
+    store: &dyn cardwatch_store::Store,
+    name: &str,
+    password: &str,
+    now: Timestamp,
+) -> Result<Result<User, Refused>, cardwatch_store::StoreError> {
+    let Ok(name) = Username::parse(name) else {
+        verify_password(decoy(), password);
+        return Ok(Err(Refused::Wrong));
+    };
+    let Some(user) = store.user(&name)? else {
+        verify_password(decoy(), password);
+        return Ok(Err(Refused::Wrong));
+    };
+    if let Some(until) = locked_until(user.failures, user.last_failure, now) {
+        return Ok(Err(Refused::Wait(until)));
+    }
+    if !verify_password(&user.user.password_hash, password) {
+        store.record_sign_in(&name, false, now)?;
+        return Ok(Err(Refused::Wrong));
+    }
+    if user.disabled {
+        return Ok(Err(Refused::Disabled));
+    }
+    store.record_sign_in(&name, true, now)?;
+    Ok(Ok(user))
+}
+
+/// Starts a session for an operator: the cookie to set and its CSRF token.
+fn start_session(
+    store: &dyn cardwatch_store::Store,
+    user: &User,
+    now: Timestamp,
+) -> Result<(String, String), cardwatch_store::StoreError> {
+    let token = random_token();
+    let csrf = random_token();
+    store.create_session(
+        &token_hash(&token),
+        &user.user.username,
+        &csrf,
+        now,
+        Timestamp::from_unix(now.unix() + SESSION_SECONDS),
+    )?;
+    Ok((token, csrf))
+}
+
+/// The session cookie: HttpOnly always, SameSite=Lax, Secure when the request came over TLS
+/// (directly or through a proxy that says so).
+fn cookie(value: &str, max_age: i64, headers: &HeaderMap) -> HeaderValue {
+    let secure = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    let c = format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+        if secure { "; Secure" } else { "" }
+    );
+    HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_owned())
+        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The signed-in operator making a request.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// Who.
+    pub user: User,
+    /// The session's CSRF token, for forms.
+    pub csrf: String,
+    /// The session's token hash.
+    token_hash: String,
+}
+
+impl Caller {
+    /// Refuses a state-changing request whose form does not carry the session's CSRF token.
+    pub fn check_csrf(&self, given: &str) -> Result<(), Forbidden> {
+        // Compared in full whatever the first difference, so timing says nothing.
+        let same = given.len() == self.csrf.len()
+            && given
+                .bytes()
+                .zip(self.csrf.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if same {
+            Ok(())
+        } else {
+            Err(Forbidden)
+        }
+    }
+}
+
+/// A form without the session's CSRF token.
+#[derive(Debug)]
+pub struct Forbidden;
+
+impl IntoResponse for Forbidden {
+    fn into_response(self) -> Response {
+        (
+            StatusCode::FORBIDDEN,
+            Html(page(
+                "Form expired",
+                "<p>This form has expired or did not come from Cardwatch. Go back, reload the page and try again.</p>",
+            )),
+        )
+            .into_response()
+    }
+}
+
+/// Without a live session: pages send the browser to sign in; the API answers 401.
+#[derive(Debug)]
+struct NotSignedIn {
+    api: bool,
+    path: String,
+}
+
+impl IntoResponse for NotSignedIn {
+    fn into_response(self) -> Response {
+        if self.api {
+            let body = serde_json::json!({"error": {"code": "not_signed_in",
+                "message": "sign in first: POST /login, then send the session cookie"}});
+            return (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+        }
+        let next = if self.path.starts_with('/') && !self.path.starts_with("//") {
+            self.path
+        } else {
+            "/".into()
+        };
+        let location = format!("/login?next={}", crate::wizard::enc(&next));
+        (
+            StatusCode::SEE_OTHER,
+            [(
+                LOCATION,
+                HeaderValue::from_str(&location).unwrap_or(HeaderValue::from_static("/login")),
+            )],
+        )
+            .into_response()
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let refused = || {
+            NotSignedIn {
+                api: parts.uri.path().starts_with("/api/"),
+                path: parts
+                    .uri
+                    .path_and_query()
+                    .map_or("/".into(), |p| p.as_str().to_owned()),
+            }
+            .into_response()
+        };
+        let Some(token) = session_token(&parts.headers) else {
+            return Err(refused());
+        };
+        let hash = token_hash(&token);
+        let now = (state.now)();
+        let found = crate::blocking(state, {
+            let hash = hash.clone();
+            move |s| s.session(&hash, now)
+        })
+        .await
+        .map_err(IntoResponse::into_response)?;
+        match found {
+            Some((user, csrf)) => Ok(Caller {
+                user,
+                csrf,
+                token_hash: hash,
+            }),
+            None => Err(refused()),
+        }
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{t} — Cardwatch</title></head>\n<body>\n<h1>{t}</h1>\n{body}\n</body></html>\n",
+        t = escape(title)
+    )
+}
+
+/// A message at the top of a form, read out by screen readers.
+fn alert(message: Option<&str>) -> String {
+    message.map_or(String::new(), |m| {
+        format!("<p role=\"alert\"><strong>{}</strong></p>\n", escape(m))
+    })
+}
+
+fn login_form(next: &str, message: Option<&str>) -> String {
+    let mut b = alert(message);
+    let _ = write!(
+        b,
+        "<form method=\"post\" action=\"/login\">\n\
+         <input type=\"hidden\" name=\"next\" value=\"{}\">\n\
+         <p><label for=\"username\">User name</label><br><input id=\"username\" name=\"username\" autocomplete=\"username\" required></p>\n\
+         <p><label for=\"password\">Password</label><br><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></p>\n\
+         <p><button type=\"submit\">Sign in</button></p>\n</form>",
+        escape(next)
+    );
+    page("Sign in", &b)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct NextQuery {
+    next: Option<String>,
+}
+
+pub(crate) async fn login_page(
+    axum::extract::Query(q): axum::extract::Query<NextQuery>,
+) -> Html<String> {
+    Html(login_form(q.next.as_deref().unwrap_or("/"), None))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LoginForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    // Only a path on this server: never an open redirect.
+    let next = if f.next.starts_with('/') && !f.next.starts_with("//") {
+        f.next.clone()
+    } else {
+        "/".to_owned()
+    };
+    let now = (state.now)();
+    let result = crate::blocking(&state, move |s| {
+        Ok(match sign_in(s, &f.username, &f.password, now)? {
+            Ok(user) => Ok(start_session(s, &user, now)?.0),
+            Err(r) => Err(r),
+        })
+    })
+    .await;
+    match result {
+        Ok(Ok(token)) => (
+            StatusCode::SEE_OTHER,
+            [
+                (SET_COOKIE, cookie(&token, SESSION_SECONDS, &headers)),
+                (
+                    LOCATION,
+                    HeaderValue::from_str(&next).unwrap_or(HeaderValue::from_static("/")),
+                ),
+            ],
+        )
+            .into_response(),
+        Ok(Err(refused)) => {
+            tracing::warn!(?refused, "sign-in refused");
+            (
+                StatusCode::UNAUTHORIZED,
+                Html(login_form(&next, Some(&refused.message()))),
+            )
+                .into_response()
+        }
+        Err(f) => f.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Err(r) = caller.check_csrf(&f.csrf) {
+        return r.into_response();
+    }
+    let hash = caller.token_hash.clone();
+    if let Err(f) = crate::blocking(&state, move |s| s.end_session(&hash)).await {
+        return f.into_response();
+    }
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (SET_COOKIE, cookie("", 0, &headers)),
+            (LOCATION, HeaderValue::from_static("/login")),
+        ],
+    )
+        .into_response()
+}
+
+fn account_page(caller: &Caller, message: Option<&str>) -> String {
+    let u = &caller.user.user;
+    let orgs: Vec<&str> = u.organisations.iter().map(|o| o.as_str()).collect();
+    let mut b = alert(message);
+    let _ = write!(
+        b,
+        "<p>Signed in as <strong>{}</strong> ({}), {}; organisations: {}.</p>\n\
+         <h2>Change your password</h2>\n<form method=\"post\" action=\"/account/password\">\n\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
+         <p><label for=\"current\">Current password</label><br><input id=\"current\" name=\"current\" type=\"password\" autocomplete=\"current-password\" required></p>\n\
+         <p><label for=\"new\">New password (at least 12 characters)</label><br><input id=\"new\" name=\"new\" type=\"password\" autocomplete=\"new-password\" required></p>\n\
+         <p><button type=\"submit\">Change password</button></p>\n</form>\n\
+         <form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <p><button type=\"submit\">Sign out</button></p></form>",
+        escape(&u.display_name),
+        escape(u.username.as_str()),
+        u.role.as_str().replace('_', " "),
+        if caller.user.user.role.sees_everything() { "all".to_owned() } else { escape(&orgs.join(", ")) },
+        csrf = escape(&caller.csrf),
+    );
+    page("Your account", &b)
+}
+
+pub(crate) async fn account(caller: Caller) -> Html<String> {
+    Html(account_page(&caller, None))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    current: String,
+    new: String,
+}
+
+pub(crate) async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Form(f): Form<PasswordForm>,
+) -> Response {
+    if let Err(r) = caller.check_csrf(&f.csrf) {
+        return r.into_response();
+    }
+    if !verify_password(&caller.user.user.password_hash, &f.current) {
+        return (
+            StatusCode::BAD_REQUEST,
+            Html(account_page(
+                &caller,
+                Some("The current password is wrong; nothing was changed."),
+            )),
+        )
+            .into_response();
+    }
+    if let Err(e) = check_password(&f.new) {
+        return (
+            StatusCode::BAD_REQUEST,
+            Html(account_page(&caller, Some(&e.0))),
+        )
+            .into_response();
+    }
+    let now = (state.now)();
+    let user = caller.user.clone();
+    let result = crate::blocking(&state, move |s| {
+        let change = cardwatch_store::Change {
+            actor: format!("web:{}", user.user.username),
+            at: now,
+        };
+        // A new password ends every session, this one included; a fresh one replaces it.
+        s.set_user_password(&user.user.username, &hash_password(&f.new), &change)?;
+        start_session(s, &user, now)
+    })
+    .await;
+    match result {
+        Ok((token, _)) => (
+            StatusCode::SEE_OTHER,
+            [
+                (SET_COOKIE, cookie(&token, SESSION_SECONDS, &headers)),
+                (LOCATION, HeaderValue::from_static("/account")),
+            ],
+        )
+            .into_response(),
+        Err(f) => f.into_response(),
+    }
+}
+
+/// `GET /api/v1/me`: who the session belongs to, their role and organisations.
+pub(crate) async fn me(caller: Caller) -> axum::Json<serde_json::Value> {
+    let u = &caller.user.user;
+    axum::Json(serde_json::json!({
+        "username": u.username.as_str(),
+        "name": u.display_name,
+        "role": u.role.as_str(),
+        "organisations": u.organisations.iter().map(|o| o.as_str()).collect::<Vec<_>>(),
+        "all_organisations": u.role.sees_everything(),
+    }))
+}
