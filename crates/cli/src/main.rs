@@ -532,11 +532,13 @@ fn run(cli: Cli) -> Result<()> {
             let settings = settings()?;
             checks::warn_refused(&settings);
             let store = open(&url)?;
+            let mut sign_in = None;
             if demo {
                 fill_demo(&*store, practices)?;
+                sign_in = Some(users::demo_operator(&*store)?);
             }
             let checks = server_checks(settings, triage::knowledge_base(cli.triage_kb.as_deref())?);
-            serve(Arc::from(store), &bind, checks)
+            serve(Arc::from(store), &bind, checks, sign_in)
         }
         Command::Import { files, kind, check } => {
             let store = open(&database_url)?;
@@ -901,7 +903,13 @@ fn fill_demo(store: &dyn Store, practices: u32) -> Result<()> {
     Ok(())
 }
 
-fn serve(store: Arc<dyn Store>, bind: &str, checks: cardwatch_server::Checks) -> Result<()> {
+/// Serves until interrupted; `sign_in` (the demo's) is printed on the same line as the address.
+fn serve(
+    store: Arc<dyn Store>,
+    bind: &str,
+    checks: cardwatch_server::Checks,
+    sign_in: Option<String>,
+) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -911,8 +919,9 @@ fn serve(store: Arc<dyn Store>, bind: &str, checks: cardwatch_server::Checks) ->
         })?;
         let addr = listener.local_addr()?;
         println!(
-            "Cardwatch is serving {} at http://{addr}/",
-            store.describe()
+            "Cardwatch is serving {} at http://{addr}/{}",
+            store.describe(),
+            sign_in.map_or(String::new(), |s| format!(" — {s}"))
         );
         io::stdout().flush()?;
         let app = cardwatch_server::router(store, now, checks);

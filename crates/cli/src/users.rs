@@ -132,3 +132,26 @@ pub fn run(store: &dyn Store, command: UserCommand) -> Result<()> {
     }
     Ok(())
 }
+
+/// The demo's operator: `demo`, an administrator, with a fresh random password each time the
+/// demo starts (printed beside the address, so only whoever started it can sign in).
+pub fn demo_operator(store: &dyn Store) -> Result<String> {
+    let name = Username::parse("demo").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let pw = random_password();
+    let hash = hash_password(&pw);
+    if store.user(&name)?.is_some() {
+        store.set_user_password(&name, &hash, &change())?;
+    } else {
+        store.add_user(
+            &NewUser {
+                username: name,
+                display_name: "Demo administrator".into(),
+                role: Role::Administrator,
+                organisations: Vec::new(),
+                password_hash: hash,
+            },
+            &change(),
+        )?;
+    }
+    Ok(format!("sign in as demo with password {pw}"))
+}

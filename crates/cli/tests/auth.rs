@@ -470,3 +470,194 @@ fn password_change_needs_the_current_one_and_a_good_new_one() {
     assert_eq!(old_pw.0, 401);
     assert_eq!(new_pw.0, 303);
 }
+
+/// A card held by someone at `site`, from the store's export.
+fn card_at(db: &str, site: &str) -> String {
+    let people = ok(&cardwatch(db, &["export", "people"]));
+    let at: Vec<&str> = people
+        .lines()
+        .skip(1)
+        .filter(|l| l.split(',').nth(4) == Some(site))
+        .filter_map(|l| l.split(',').next())
+        .collect();
+    let cards = ok(&cardwatch(db, &["export", "cards"]));
+    cards
+        .lines()
+        .skip(1)
+        .find(|l| l.split(',').nth(1).is_some_and(|h| at.contains(&h)))
+        .and_then(|l| l.split(',').next())
+        .unwrap_or_else(|| panic!("no card at {site}"))
+        .to_owned()
+}
+
+fn signed_in(addr: &str, name: &str) -> String {
+    let r = request(
+        addr,
+        "POST",
+        "/login",
+        None,
+        Some(&form(&[("username", name), ("password", PW)])),
+    );
+    assert_eq!(r.0, 303, "{}", r.1);
+    format!(
+        "cw_session={}",
+        set_cookie(&r.1, "cw_session").expect("cookie")
+    )
+}
+
+#[test]
+fn every_route_is_scoped_to_the_callers_organisations() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, _) = serve_demo_signed_in(&db, "2");
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "pm@nhs.net",
+            "--name",
+            "Pat Manager",
+            "--role",
+            "practice_manager",
+            "--org",
+            "A10000",
+        ],
+        Some(PW),
+    ));
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "audit@nhs.net",
+            "--name",
+            "Ann Auditor",
+            "--role",
+            "auditor",
+        ],
+        Some(PW),
+    ));
+    let theirs = card_at(&db, "A10001");
+    let mine = card_at(&db, "A10000");
+    let pm = signed_in(&addr, "pm@nhs.net");
+    let auditor = signed_in(&addr, "audit@nhs.net");
+
+    let findings = get_as(&addr, "/api/v1/findings?limit=10000", &pm);
+    let plan = get_as(&addr, "/api/v1/plan?capacity=10&limit=10000", &pm);
+    let home = get_as(&addr, "/", &pm);
+    let own_sheet = get_as(&addr, "/cheatsheet?site=A10000", &pm);
+    let other_sheet = get_as(&addr, "/cheatsheet?site=A10001", &pm);
+    let own_card = post_json(
+        &addr,
+        "/api/v1/triage/next",
+        &pm,
+        &format!(r#"{{"symptom": "cannot-sign", "card_serial": "{mine}"}}"#),
+    );
+    let other_card = post_json(
+        &addr,
+        "/api/v1/triage/next",
+        &pm,
+        &format!(r#"{{"symptom": "cannot-sign", "card_serial": "{theirs}"}}"#),
+    );
+    let other_site = post_json(
+        &addr,
+        "/api/v1/triage/next",
+        &pm,
+        r#"{"symptom": "err1002", "site": "A10001"}"#,
+    );
+    let other_wizard = get_as(
+        &addr,
+        &format!("/triage?symptom=cannot-sign&card_serial={theirs}"),
+        &pm,
+    );
+    let audit_findings = get_as(&addr, "/api/v1/findings?limit=10000", &auditor);
+    let audit_triage = post_json(
+        &addr,
+        "/api/v1/triage/next",
+        &auditor,
+        r#"{"symptom": "err1002"}"#,
+    );
+    let anonymous: Vec<(u16, String)> = [
+        "/",
+        "/findings",
+        "/api/v1/findings",
+        "/api/v1/plan?capacity=10",
+        "/triage",
+        "/cheatsheet?site=A10000",
+        "/api/v1/me",
+    ]
+    .iter()
+    .map(|p| get(&addr, p))
+    .collect();
+    let anonymous_triage = request(&addr, "POST", "/api/v1/triage/next", None, Some("{}"));
+    stop(child);
+
+    let v = body_json(&findings.1);
+    let sites: std::collections::BTreeSet<&str> = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["site"].as_str().expect("site"))
+        .collect();
+    assert_eq!(
+        sites.into_iter().collect::<Vec<_>>(),
+        vec!["A10000"],
+        "{}",
+        findings.1
+    );
+    let v = body_json(&plan.1);
+    assert!(
+        v["renewals"]
+            .as_array()
+            .expect("renewals")
+            .iter()
+            .all(|r| r["site"] == "A10000"),
+        "{}",
+        plan.1
+    );
+    assert!(v["total"].as_u64().expect("total") > 0);
+    assert_eq!(home.0, 200);
+    assert!(!home.1.contains("<td>A10001</td>"), "{}", home.1);
+    assert_eq!(own_sheet.0, 200);
+    assert_eq!(other_sheet.0, 403);
+    assert_eq!(own_card.0, 200, "{}", own_card.1);
+    assert!(!body_json(&own_card.1)["known"]
+        .as_array()
+        .expect("known")
+        .is_empty());
+    assert_eq!(other_card.0, 403, "{}", other_card.1);
+    assert_eq!(body_json(&other_card.1)["error"]["field"], "card_serial");
+    assert!(
+        !other_card.1.contains("signing certificate"),
+        "nothing about the card leaks: {}",
+        other_card.1
+    );
+    assert_eq!(other_site.0, 403);
+    assert_eq!(other_wizard.0, 403);
+    assert_eq!(audit_findings.0, 200);
+    let v = body_json(&audit_findings.1);
+    let sites: std::collections::BTreeSet<&str> = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["site"].as_str().expect("site"))
+        .collect();
+    assert!(
+        sites.contains("A10000") && sites.contains("A10001"),
+        "an auditor reads everything"
+    );
+    assert_eq!(audit_triage.0, 403, "{}", audit_triage.1);
+    for ((status, response), path) in anonymous.iter().zip([
+        "/",
+        "/findings",
+        "/api/v1/findings",
+        "/api/v1/plan",
+        "/triage",
+        "/cheatsheet",
+        "/api/v1/me",
+    ]) {
+        let want = if path.starts_with("/api/") { 401 } else { 303 };
+        assert_eq!(*status, want, "{path}: {response}");
+        assert!(!response.contains("CS0"), "{path} leaks a card: {response}");
+    }
+    assert_eq!(anonymous_triage.0, 401);
+}

@@ -265,12 +265,16 @@ fn catalogue_override_laid_over_or_refused_with_its_line() {
 fn findings_api_and_page() {
     let tmp = tempfile::tempdir().expect("tmp");
     let db = tmp.path().join("demo.sqlite").display().to_string();
-    let (child, addr) = serve_demo(&db, "2");
-    let api = get(&addr, "/api/v1/findings?min_severity=urgent&limit=5");
-    let csv = get(&addr, "/api/v1/findings?format=csv");
-    let bad = get(&addr, "/api/v1/findings?min_severity=bad");
-    let unknown = get(&addr, "/api/v1/findings?colour=red");
-    let page = get(&addr, "/findings");
+    let (child, addr, cookie) = serve_demo_signed_in(&db, "2");
+    let api = get_as(
+        &addr,
+        "/api/v1/findings?min_severity=urgent&limit=5",
+        &cookie,
+    );
+    let csv = get_as(&addr, "/api/v1/findings?format=csv", &cookie);
+    let bad = get_as(&addr, "/api/v1/findings?min_severity=bad", &cookie);
+    let unknown = get_as(&addr, "/api/v1/findings?colour=red", &cookie);
+    let page = get_as(&addr, "/findings", &cookie);
     stop(child);
     assert_eq!(api.0, 200, "{}", api.1);
     let body = api.1.split("\r\n\r\n").nth(1).expect("body");
@@ -441,11 +445,15 @@ fn plan_prints_compares_and_exports() {
 fn plan_api() {
     let tmp = tempfile::tempdir().expect("tmp");
     let db = tmp.path().join("demo.sqlite").display().to_string();
-    let (child, addr) = serve_demo(&db, "2");
-    let json = get(&addr, "/api/v1/plan?capacity=10&from=2026-11-23&limit=3");
-    let ics = get(&addr, "/api/v1/plan?capacity=10&format=ics");
-    let missing = get(&addr, "/api/v1/plan");
-    let bad = get(&addr, "/api/v1/plan?capacity=10&from=31/02/2026");
+    let (child, addr, cookie) = serve_demo_signed_in(&db, "2");
+    let json = get_as(
+        &addr,
+        "/api/v1/plan?capacity=10&from=2026-11-23&limit=3",
+        &cookie,
+    );
+    let ics = get_as(&addr, "/api/v1/plan?capacity=10&format=ics", &cookie);
+    let missing = get_as(&addr, "/api/v1/plan", &cookie);
+    let bad = get_as(&addr, "/api/v1/plan?capacity=10&from=31/02/2026", &cookie);
     stop(child);
     assert_eq!(json.0, 200, "{}", json.1);
     let v: serde_json::Value =

@@ -129,10 +129,11 @@ fn card_status_rules_and_unknown_scheme() {
 fn serve_demo_answers_health_metrics_and_page() {
     let tmp = tempfile::tempdir().expect("tmp");
     let db = tmp.path().join("demo.sqlite").display().to_string();
-    let (child, addr) = serve_demo(&db, "2");
+    let (child, addr, cookie) = serve_demo_signed_in(&db, "2");
     let health = get(&addr, "/healthz");
     let metrics = get(&addr, "/metrics");
-    let page = get(&addr, "/");
+    let page = get_as(&addr, "/", &cookie);
+    let anonymous = get(&addr, "/");
     let missing = get(&addr, "/nothing-here");
     stop(child);
     assert_eq!(health.0, 200);
@@ -143,22 +144,26 @@ fn serve_demo_answers_health_metrics_and_page() {
         "{}",
         metrics.1
     );
+    // Eleven demo files imported, and the demo operator added.
     assert!(
-        metrics.1.contains("cardwatch_audit_records 11"),
+        metrics.1.contains("cardwatch_audit_records 12"),
         "{}",
         metrics.1
     );
+    assert_eq!(anonymous.0, 303, "the estate is for signed-in operators");
+    assert!(anonymous.1.contains("location: /login"), "{}", anonymous.1);
     assert_eq!(page.0, 200);
     assert!(page.1.contains("<td>CS"), "{}", page.1);
     assert_eq!(missing.0, 404);
 
     // Started again on the same file with a bigger demo: the estate there is served, not
     // topped up.
-    let (child, addr) = serve_demo(&db, "4");
+    let (child, addr, _) = serve_demo_signed_in(&db, "4");
     let again = get(&addr, "/metrics");
     stop(child);
+    // Only the demo operator's fresh password is new.
     assert!(
-        again.1.contains("cardwatch_audit_records 11"),
+        again.1.contains("cardwatch_audit_records 13"),
         "{}",
         again.1
     );

@@ -236,37 +236,48 @@ fn simulate_reports_engine_fixed_order_oracle_and_learning() {
 fn next_step_api() {
     let tmp = tempfile::tempdir().expect("tmp");
     let db = tmp.path().join("demo.sqlite").display().to_string();
-    let (child, addr) = serve_demo(&db, "1");
+    let (child, addr, cookie) = serve_demo_signed_in(&db, "1");
     let first = post_json(
         &addr,
         "/api/v1/triage/next",
+        &cookie,
         r#"{"error_text": "Smartcard Authentication Failure 400_645"}"#,
     );
     let later = post_json(
         &addr,
         "/api/v1/triage/next",
+        &cookie,
         r#"{"symptom": "cannot-sign", "observations": {"update-middleware": "not-fixed"}, "facts": {"cert.signing": "expired"}}"#,
     );
-    let unknown = post_json(&addr, "/api/v1/triage/next", r#"{"symptom": "nope"}"#);
+    let unknown = post_json(
+        &addr,
+        "/api/v1/triage/next",
+        &cookie,
+        r#"{"symptom": "nope"}"#,
+    );
     let bad_obs = post_json(
         &addr,
         "/api/v1/triage/next",
+        &cookie,
         r#"{"symptom": "cannot-sign", "observations": {"middleware-version": "blue"}}"#,
     );
     let bad_field = post_json(
         &addr,
         "/api/v1/triage/next",
+        &cookie,
         r#"{"symptom": "cannot-sign", "pin": "123456"}"#,
     );
-    let not_json = post_json(&addr, "/api/v1/triage/next", "symptom=cannot-sign");
+    let not_json = post_json(&addr, "/api/v1/triage/next", &cookie, "symptom=cannot-sign");
     let with_estate = post_json(
         &addr,
         "/api/v1/triage/next",
+        &cookie,
         r#"{"symptom": "cannot-sign", "card_serial": "cs0000000001", "hostname": "A10000-WS001"}"#,
     );
     let bad_card = post_json(
         &addr,
         "/api/v1/triage/next",
+        &cookie,
         r#"{"symptom": "cannot-sign", "card_serial": "CS 1!"}"#,
     );
     stop(child);
@@ -660,10 +671,10 @@ fn text_of(out: &std::process::Output) -> String {
 fn cheat_sheet_page() {
     let tmp = tempfile::tempdir().expect("tmp");
     let db = tmp.path().join("demo.sqlite").display().to_string();
-    let (child, addr) = serve_demo(&db, "1");
-    let page = get(&addr, "/cheatsheet?site=A10000");
-    let missing = get(&addr, "/cheatsheet");
-    let bad = get(&addr, "/cheatsheet?site=%21%21");
+    let (child, addr, cookie) = serve_demo_signed_in(&db, "1");
+    let page = get_as(&addr, "/cheatsheet?site=A10000", &cookie);
+    let missing = get_as(&addr, "/cheatsheet", &cookie);
+    let bad = get_as(&addr, "/cheatsheet?site=%21%21", &cookie);
     stop(child);
     assert_eq!(page.0, 200, "{}", page.1);
     assert!(
@@ -680,11 +691,12 @@ fn cheat_sheet_page() {
 fn web_wizard_one_question_per_page() {
     let tmp = tempfile::tempdir().expect("tmp");
     let db = tmp.path().join("demo.sqlite").display().to_string();
-    let (child, addr) = serve_demo(&db, "1");
-    let start = get(&addr, "/triage");
-    let first = get(
+    let (child, addr, cookie) = serve_demo_signed_in(&db, "1");
+    let start = get_as(&addr, "/triage", &cookie);
+    let first = get_as(
         &addr,
         "/triage?error_text=PIN+works+to+log+in%2C+but+not+to+sign",
+        &cookie,
     );
     // Follow the first answer link on the page.
     let href = first
@@ -694,10 +706,10 @@ fn web_wizard_one_question_per_page() {
         .and_then(|r| r.split('"').next())
         .expect("an answer link")
         .replace("&amp;", "&");
-    let second = get(&addr, &href);
-    let unknown = get(&addr, "/triage?error_text=my+coffee+is+cold");
-    let bad = get(&addr, "/triage?symptom=cannot-sign&obs=nonsense");
-    let escalated = get(&addr, "/triage?symptom=err1002&obs=card-seated%3Ayes&card_serial=CS0000000001&site=A10000&obs=cis-domains-open%3Ano&obs=allow-domains%3Anot-fixed&obs=reseat-card%3Anot-fixed&obs=remove-extra-card%3Anot-fixed");
+    let second = get_as(&addr, &href, &cookie);
+    let unknown = get_as(&addr, "/triage?error_text=my+coffee+is+cold", &cookie);
+    let bad = get_as(&addr, "/triage?symptom=cannot-sign&obs=nonsense", &cookie);
+    let escalated = get_as(&addr, "/triage?symptom=err1002&obs=card-seated%3Ayes&card_serial=CS0000000001&site=A10000&obs=cis-domains-open%3Ano&obs=allow-domains%3Anot-fixed&obs=reseat-card%3Anot-fixed&obs=remove-extra-card%3Anot-fixed", &cookie);
     stop(child);
     assert_eq!(start.0, 200);
     assert!(

@@ -7,10 +7,13 @@ use std::fmt::Write as _;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
+use cardwatch_core::access::Permission;
 use cardwatch_core::health::{Context, Family, Filter, Noted, Severity, CSV_COLUMNS};
 use cardwatch_store::current_findings;
 use serde_json::json;
 
+use crate::auth::Caller;
+use crate::scope::{viewer, Viewer};
 use crate::{blocking, escape, AppState};
 
 /// The most findings one API page returns.
@@ -101,7 +104,11 @@ fn params(q: &HashMap<String, String>) -> Result<Params, BadParam> {
     })
 }
 
-async fn compute(state: &AppState, filter: Filter) -> Result<Vec<Noted>, Response> {
+async fn compute(
+    state: &AppState,
+    filter: Filter,
+    viewer: &Viewer,
+) -> Result<Vec<Noted>, Response> {
     let today = (state.now)().date();
     let checks = state.checks.clone();
     let all = blocking(state, move |s| {
@@ -115,19 +122,27 @@ async fn compute(state: &AppState, filter: Filter) -> Result<Vec<Noted>, Respons
     })
     .await
     .map_err(IntoResponse::into_response)?;
-    Ok(all.into_iter().filter(|n| filter.keep(n)).collect())
+    Ok(all
+        .into_iter()
+        .filter(|n| filter.keep(n) && viewer.sees_site(&n.finding.site))
+        .collect())
 }
 
 /// `GET /api/v1/findings?site=&min_severity=&all=&format=json|csv&offset=&limit=`
 pub(crate) async fn api(
     State(state): State<AppState>,
+    caller: Caller,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
+    let viewer = match viewer(&state, caller, Permission::ViewEstate, true).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
     let p = match params(&q) {
         Ok(p) => p,
         Err(r) => return r.into_response(),
     };
-    let found = match compute(&state, p.filter).await {
+    let found = match compute(&state, p.filter, &viewer).await {
         Ok(f) => f,
         Err(r) => return r,
     };
@@ -154,15 +169,20 @@ pub(crate) async fn api(
 /// `GET /findings`: a plain page with the same filters.
 pub(crate) async fn page(
     State(state): State<AppState>,
+    caller: Caller,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
+    let viewer = match viewer(&state, caller, Permission::ViewEstate, false).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
     let p = match params(&q) {
         Ok(p) => p,
         Err(r) => return r.into_response(),
     };
     let site = p.filter.site.clone().unwrap_or_default();
     let min = p.filter.min_severity;
-    let found = match compute(&state, p.filter).await {
+    let found = match compute(&state, p.filter, &viewer).await {
         Ok(f) => f,
         Err(r) => return r,
     };

@@ -11,6 +11,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use cardwatch_core::access::Permission;
 use cardwatch_core::calendar::Calendar;
 use cardwatch_core::catalogue::Catalogue;
 use cardwatch_core::date::Timestamp;
@@ -23,6 +24,7 @@ use cardwatch_store::{Store, StoreError};
 pub mod auth;
 mod findings;
 mod plan;
+pub mod scope;
 pub mod triage;
 mod wizard;
 
@@ -187,11 +189,18 @@ fn escape(s: &str) -> String {
 
 /// The certificates of cards in use that expire soonest. Holders are shown by card and site
 /// only: names are personal data, and this page has no sign-in yet.
-async fn expiring_page(State(state): State<AppState>) -> Result<Html<String>, Failure> {
-    let certs = blocking(&state, |s| s.expiring_certificates(100)).await?;
+async fn expiring_page(State(state): State<AppState>, caller: auth::Caller) -> Response {
+    let viewer = match scope::viewer(&state, caller, Permission::ViewEstate, false).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let certs = match blocking(&state, |s| s.expiring_certificates(100)).await {
+        Ok(c) => c,
+        Err(f) => return f.into_response(),
+    };
     let today = (state.now)().date();
     let mut rows = String::new();
-    for c in &certs {
+    for c in certs.iter().filter(|c| viewer.sees_site(&c.site_ods)) {
         let days = today.days_until(c.not_after);
         let when = match days {
             d if d < 0 => format!("expired {} days ago", -d),
@@ -219,7 +228,7 @@ async fn expiring_page(State(state): State<AppState>) -> Result<Html<String>, Fa
     } else {
         ""
     };
-    Ok(Html(format!(
+    Html(format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Cardwatch — certificates expiring soonest</title>
 <style>
@@ -234,7 +243,10 @@ tr.expired td {{ background: #f6d5d5; }} tr.soon td {{ background: #fbe8c8; }} t
 <thead><tr><th>Card</th><th>Certificate</th><th>Last valid day</th><th>Time left</th><th>Site</th></tr></thead>
 <tbody>
 {rows}</tbody></table>
+<p>Signed in as {who}. <a href="/findings">Findings</a> · <a href="/triage">Triage</a> · <a href="/account">Your account</a></p>
 </body></html>
-"#
-    )))
+"#,
+        who = escape(viewer.caller.user.user.username.as_str()),
+    ))
+    .into_response()
 }

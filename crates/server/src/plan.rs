@@ -5,12 +5,15 @@ use std::collections::HashMap;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use cardwatch_core::access::Permission;
 use cardwatch_core::date::{Date, Timestamp};
 use cardwatch_core::planner::{plan_teams, Settings, TeamPlan, CSV_COLUMNS};
 use cardwatch_store::renewals_due;
 use serde_json::json;
 
+use crate::auth::Caller;
 use crate::findings::{bad_request, BadParam};
+use crate::scope::viewer;
 use crate::{blocking, AppState};
 
 struct Params {
@@ -88,8 +91,13 @@ fn params(q: &HashMap<String, String>) -> Result<Params, BadParam> {
 /// `GET /api/v1/plan?capacity=N&from=&site=&wait_days=&format=json|csv|ics&offset=&limit=`
 pub(crate) async fn api(
     State(state): State<AppState>,
+    caller: Caller,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
+    let viewer = match viewer(&state, caller, Permission::ViewEstate, true).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
     let p = match params(&q) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
@@ -131,6 +139,7 @@ pub(crate) async fn api(
     let shown: Vec<(&TeamPlan, usize)> = plans
         .iter()
         .flat_map(|t| t.report.of_site(site).into_iter().map(move |i| (t, i)))
+        .filter(|(t, i)| viewer.sees_site(&t.report.renewals[*i].site))
         .collect();
     match p.format {
         "csv" => crate::csv_download(

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use cardwatch_core::access::Permission;
 use cardwatch_core::date::Timestamp;
 use cardwatch_core::ids::{CardSerial, Hostname, OdsCode};
 use cardwatch_core::records::{Kind, Value};
@@ -18,7 +19,9 @@ use cardwatch_core::triage::{
 use cardwatch_store::{triage_context, Store, StoreError};
 use serde::Deserialize;
 
+use crate::auth::Caller;
 use crate::findings::bad_request;
+use crate::scope::{refuse, viewer, Viewer};
 use crate::{AppState, Checks};
 
 /// Where a triage happens: the site, the card and the workstation, each if known.
@@ -102,6 +105,43 @@ pub fn cheat_sheet(
     ))
 }
 
+/// The first place of a triage the viewer's organisations do not cover, as (field, message):
+/// then nothing the estate knows about it may be shown.
+pub(crate) fn outside(
+    viewer: &Viewer,
+    desk: &Desk,
+    cx: &TriageContext,
+) -> Option<(&'static str, String)> {
+    if let Some(s) = &desk.site {
+        if !viewer.sees_site(s.as_str()) {
+            return Some(("site", format!("{s} is not one of your organisations")));
+        }
+    }
+    if let Some(w) = &cx.workstation {
+        if !viewer.sees_site(w.site_ods.as_str()) {
+            return Some((
+                "hostname",
+                format!(
+                    "workstation {} is at {}, outside your organisations",
+                    w.hostname, w.site_ods
+                ),
+            ));
+        }
+    }
+    if let (Some(card), Some(site)) = (&cx.card, &cx.holder_site) {
+        if !viewer.sees_site(site) {
+            return Some((
+                "card_serial",
+                format!(
+                    "card {} is held at {site}, outside your organisations",
+                    card.card_serial
+                ),
+            ));
+        }
+    }
+    None
+}
+
 /// Parses the desk's fields, naming the one at fault.
 pub fn parse_desk(
     site: Option<&str>,
@@ -143,7 +183,11 @@ struct NextRequest {
     hostname: Option<String>,
 }
 
-pub(crate) async fn next(State(state): State<AppState>, body: Bytes) -> Response {
+pub(crate) async fn next(State(state): State<AppState>, caller: Caller, body: Bytes) -> Response {
+    let viewer = match viewer(&state, caller, Permission::Triage, true).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
     let req: NextRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
@@ -193,12 +237,18 @@ pub(crate) async fn next(State(state): State<AppState>, body: Bytes) -> Response
     };
     let checks = state.checks.clone();
     let now = (state.now)();
-    let prepared = crate::blocking(&state, move |store| {
-        prepare(store, &checks, symptom, &desk, now, None, given)
+    let prepared = crate::blocking(&state, {
+        let desk = desk.clone();
+        move |store| prepare(store, &checks, symptom, &desk, now, None, given)
     })
     .await;
     let case = match prepared {
-        Ok((_, case)) => case,
+        Ok((cx, case)) => {
+            if let Some((field, message)) = outside(&viewer, &desk, &cx) {
+                return refuse(true, Some(field), &message);
+            }
+            case
+        }
         Err(f) => return f.into_response(),
     };
     match kb.answer(symptom, &case) {
@@ -210,8 +260,13 @@ pub(crate) async fn next(State(state): State<AppState>, body: Bytes) -> Response
 /// `GET /cheatsheet?site=ODS`: the site's cheat sheet as a page that prints on one A4 sheet.
 pub(crate) async fn cheat_sheet_page(
     State(state): State<AppState>,
+    caller: Caller,
     axum::extract::Query(q): axum::extract::Query<BTreeMap<String, String>>,
 ) -> Response {
+    let viewer = match viewer(&state, caller, Permission::ViewEstate, false).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
     let site = match q.get("site").map(|s| OdsCode::parse(s)) {
         Some(Ok(s)) => s,
         Some(Err(e)) => return bad_request("site", e.to_string()).into_response(),
@@ -220,6 +275,13 @@ pub(crate) async fn cheat_sheet_page(
                 .into_response()
         }
     };
+    if !viewer.sees_site(site.as_str()) {
+        return refuse(
+            false,
+            Some("site"),
+            &format!("{site} is not one of your organisations"),
+        );
+    }
     let checks = state.checks.clone();
     match crate::blocking(&state, move |store| cheat_sheet(store, &checks, &site)).await {
         Ok(sheet) => axum::response::Html(sheet.to_html()).into_response(),

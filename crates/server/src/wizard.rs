@@ -6,10 +6,13 @@ use std::fmt::Write as _;
 
 use axum::extract::{RawQuery, State};
 use axum::response::{Html, IntoResponse, Response};
+use cardwatch_core::access::Permission;
 use cardwatch_core::triage::{Case, StepKind};
 
+use crate::auth::Caller;
 use crate::findings::bad_request;
-use crate::triage::{parse_desk, prepare};
+use crate::scope::{refuse, viewer};
+use crate::triage::{outside, parse_desk, prepare};
 use crate::AppState;
 
 fn escape(s: &str) -> String {
@@ -69,7 +72,15 @@ fn page(title: &str, body: &str) -> Html<String> {
     ))
 }
 
-pub(crate) async fn page_handler(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
+pub(crate) async fn page_handler(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let viewer = match viewer(&state, caller, Permission::Triage, false).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
     let mut symptom = None;
     let mut error_text = None;
     let mut obs: Vec<(String, String)> = Vec::new();
@@ -156,7 +167,12 @@ pub(crate) async fn page_handler(State(state): State<AppState>, RawQuery(q): Raw
     })
     .await;
     let case = match prepared {
-        Ok((_, c)) => c,
+        Ok((cx, c)) => {
+            if let Some((field, message)) = outside(&viewer, &desk, &cx) {
+                return refuse(false, Some(field), &message);
+            }
+            c
+        }
         Err(f) => return f.into_response(),
     };
     let a = match kb.answer(s, &case) {

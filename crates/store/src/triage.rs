@@ -66,6 +66,7 @@ pub fn triage_context(
                     .into_iter()
                     .next()
             {
+                cx.holder_site = Some(p.site_ods.as_str().to_owned());
                 cx.holder_name = Some(p.name);
             }
             cx.card = Some(card);

@@ -82,6 +82,38 @@ pub fn get(addr: &str, path: &str) -> (u16, String) {
 
 /// Starts `serve --demo` on a free port; returns the process and its address.
 pub fn serve_demo(db: &str, practices: &str) -> (Child, String) {
+    let (child, addr, _) = serve_demo_banner(db, practices);
+    (child, addr)
+}
+
+/// Starts `serve --demo` and signs in as its operator; returns the process, its address and the
+/// session cookie (`cw_session=…`).
+pub fn serve_demo_signed_in(db: &str, practices: &str) -> (Child, String, String) {
+    let (child, addr, banner) = serve_demo_banner(db, practices);
+    let password = banner
+        .split("password ")
+        .nth(1)
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no demo password in {banner:?}"))
+        .to_owned();
+    let (status, response) = request(
+        &addr,
+        "POST",
+        "/login",
+        None,
+        Some(&format!("username=demo&password={password}")),
+    );
+    assert_eq!(status, 303, "{response}");
+    let token = set_cookie(&response, "cw_session").expect("a session cookie");
+    (child, addr, format!("cw_session={token}"))
+}
+
+/// A GET with a session cookie.
+pub fn get_as(addr: &str, path: &str, cookie: &str) -> (u16, String) {
+    request(addr, "GET", path, Some(cookie), None)
+}
+
+fn serve_demo_banner(db: &str, practices: &str) -> (Child, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cardwatch"))
         .env("RUST_LOG", "warn")
         .args([
@@ -107,7 +139,7 @@ pub fn serve_demo(db: &str, practices: &str) -> (Child, String) {
         .and_then(|r| r.split('/').next())
         .unwrap_or_else(|| panic!("no URL in {line:?}"))
         .to_owned();
-    (child, addr)
+    (child, addr, line)
 }
 
 pub fn stop(mut child: Child) {
@@ -115,12 +147,12 @@ pub fn stop(mut child: Child) {
     let _ = child.wait();
 }
 
-/// A JSON POST; returns the status and the whole response.
-pub fn post_json(addr: &str, path: &str, body: &str) -> (u16, String) {
+/// A JSON POST with a session cookie; returns the status and the whole response.
+pub fn post_json(addr: &str, path: &str, cookie: &str, body: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).expect("connect");
     write!(
         s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .expect("send");

@@ -24,6 +24,8 @@ pub struct Context {
     pub positions: Vec<Position>,
     /// The holder's name, if the estate has them.
     pub holder_name: Option<String>,
+    /// The holder's site, if the estate has them.
+    pub holder_site: Option<String>,
     /// The workstation, if the estate has it.
     pub workstation: Option<Workstation>,
     /// The workstation's hostname, if the estate has it (its software and readers are then

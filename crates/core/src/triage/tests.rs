@@ -643,6 +643,7 @@ fn context() -> TriageContext {
         ],
         positions: vec![pos],
         holder_name: Some("Dr Asha Patel".into()),
+        holder_site: Some("A81001".into()),
         workstation: None,
         hostname: Some("GP-A81001-01".into()),
         software: vec![

@@ -1,0 +1,112 @@
+//! The one place a request's reach is decided: a [`Viewer`] is the signed-in caller with a
+//! permission checked and their organisations resolved to the sites they cover. Handlers get
+//! estate data only through a viewer, so a new handler cannot forget the scoping.
+
+use std::collections::HashMap;
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use cardwatch_core::access::{Permission, Scope};
+use cardwatch_core::records::{Cell, Kind};
+
+use crate::auth::Caller;
+use crate::AppState;
+
+/// A caller allowed one kind of work, and the sites it covers.
+#[derive(Debug)]
+pub struct Viewer {
+    /// Who.
+    pub caller: Caller,
+    scope: Scope,
+    /// Site → (organisation, the organisation's parent), for scoped callers only.
+    sites: HashMap<String, (String, Option<String>)>,
+}
+
+impl Viewer {
+    /// Whether the caller's organisations cover this site (or organisation).
+    pub fn sees_site(&self, site: &str) -> bool {
+        match self.sites.get(site) {
+            Some((org, parent)) => self.scope.covers(site, org, parent.as_deref()),
+            None => self.scope.covers(site, site, None),
+        }
+    }
+}
+
+/// A refusal: JSON for the API, a page otherwise.
+pub fn refuse(api: bool, field: Option<&str>, message: &str) -> Response {
+    if api {
+        let mut error = serde_json::json!({"code": "forbidden", "message": message});
+        if let Some(f) = field {
+            error["field"] = f.into();
+        }
+        return (
+            StatusCode::FORBIDDEN,
+            axum::Json(serde_json::json!({ "error": error })),
+        )
+            .into_response();
+    }
+    let body = format!(
+        "<!doctype html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\"><title>Not allowed — Cardwatch</title></head>\
+         <body><h1>Not allowed</h1><p>{}</p><p><a href=\"/account\">Your account</a></p></body></html>\n",
+        message.replace('&', "&amp;").replace('<', "&lt;")
+    );
+    (StatusCode::FORBIDDEN, Html(body)).into_response()
+}
+
+/// The caller as a viewer for work needing `need`; refused (403) without that permission.
+pub async fn viewer(
+    state: &AppState,
+    caller: Caller,
+    need: Permission,
+    api: bool,
+) -> Result<Viewer, Response> {
+    let role = caller.user.user.role;
+    if !role.can(need) {
+        return Err(refuse(
+            api,
+            None,
+            &format!(
+                "a {} cannot do this — ask an administrator",
+                role.as_str().replace('_', " ")
+            ),
+        ));
+    }
+    let scope = caller.user.scope();
+    let sites = match scope {
+        Scope::All => HashMap::new(),
+        Scope::Only(_) => crate::blocking(state, site_map)
+            .await
+            .map_err(IntoResponse::into_response)?,
+    };
+    Ok(Viewer {
+        caller,
+        scope,
+        sites,
+    })
+}
+
+/// Every site's organisation and that organisation's parent.
+fn site_map(
+    store: &dyn cardwatch_store::Store,
+) -> Result<HashMap<String, (String, Option<String>)>, cardwatch_store::StoreError> {
+    let text = |c: &Cell<'_>| match c {
+        Cell::Text(s) => Some((*s).to_owned()),
+        _ => None,
+    };
+    let mut parents: HashMap<String, Option<String>> = HashMap::new();
+    store.scan(Kind::Organisations, &[0, 3], false, &mut |row| {
+        if let Some(ods) = text(&row[0]) {
+            parents.insert(ods, text(&row[1]));
+        }
+        Ok(())
+    })?;
+    let mut sites = HashMap::new();
+    store.scan(Kind::Sites, &[0, 1], false, &mut |row| {
+        if let (Some(site), Some(org)) = (text(&row[0]), text(&row[1])) {
+            let parent = parents.get(&org).cloned().flatten();
+            sites.insert(site, (org, parent));
+        }
+        Ok(())
+    })?;
+    Ok(sites)
+}
