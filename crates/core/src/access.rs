@@ -272,6 +272,53 @@ impl User {
     }
 }
 
+/// What a token opens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenKind {
+    /// The JSON API, as its operator (`Authorization: Bearer …`).
+    Api,
+    /// A calendar feed's address, read-only, of the operator's organisations or one site.
+    Calendar,
+}
+
+impl TokenKind {
+    /// The text form.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Api => "api",
+            TokenKind::Calendar => "calendar",
+        }
+    }
+
+    /// Parses the text form.
+    pub fn parse(s: &str) -> Result<TokenKind, String> {
+        match s {
+            "api" => Ok(TokenKind::Api),
+            "calendar" => Ok(TokenKind::Calendar),
+            _ => Err(format!("{s:?} is not api or calendar")),
+        }
+    }
+}
+
+/// A token as stored (its secret is never kept, only its hash).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Token {
+    /// Short public id, for lists and revoking.
+    pub id: String,
+    /// Whose it is: it acts with their role and organisations.
+    pub username: Username,
+    /// What it is for, in the operator's words.
+    pub name: String,
+    /// API or calendar.
+    pub kind: TokenKind,
+    /// For a calendar: one site only, else all the operator's.
+    pub site: Option<OdsCode>,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// When it was revoked.
+    pub revoked_at: Option<Timestamp>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

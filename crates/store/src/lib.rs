@@ -8,7 +8,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use cardwatch_core::access::{NewUser, User, Username};
+use cardwatch_core::access::{NewUser, Token, User, Username};
 use cardwatch_core::audit::{ChainBreak, StoredAudit};
 use cardwatch_core::card_status::CardStatus;
 use cardwatch_core::date::{Date, Timestamp};
@@ -275,6 +275,18 @@ pub trait Store: Send + Sync {
 
     /// Ends a session.
     fn end_session(&self, token_hash: &str) -> Result<(), StoreError>;
+
+    /// Stores a new token (API or calendar) under the SHA-256 of its secret, audited.
+    fn add_token(&self, t: &Token, hash: &str, change: &Change) -> Result<(), StoreError>;
+
+    /// Tokens, of one operator or all, oldest first (revoked ones included).
+    fn tokens(&self, owner: Option<&Username>) -> Result<Vec<Token>, StoreError>;
+
+    /// Revokes a token by its public id, audited.
+    fn revoke_token(&self, id: &str, change: &Change) -> Result<(), StoreError>;
+
+    /// The live token with this hash and its operator (not revoked, operator not disabled).
+    fn live_token(&self, hash: &str) -> Result<Option<(Token, User)>, StoreError>;
 
     /// Opens a triage incident, audited; returns its number.
     fn open_incident(&self, n: &NewIncident, change: &Change) -> Result<i64, StoreError>;

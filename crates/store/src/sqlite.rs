@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cardwatch_core::access::{NewUser, User, Username};
+use cardwatch_core::access::{NewUser, Token, User, Username};
 use cardwatch_core::audit::{self, AuditRecord, StoredAudit};
 use cardwatch_core::card_status::CardStatus;
 use cardwatch_core::date::{Date, Timestamp};
@@ -45,6 +45,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "users",
         include_str!("../migrations/sqlite/0004_users.sql"),
+    ),
+    (
+        5,
+        "tokens",
+        include_str!("../migrations/sqlite/0005_tokens.sql"),
     ),
 ];
 
@@ -626,6 +631,24 @@ impl Store for SqliteStore {
 
     fn end_session(&self, token_hash: &str) -> Result<(), StoreError> {
         users::end_session(&*self.pool.get()?, token_hash)
+    }
+
+    fn add_token(&self, t: &Token, hash: &str, change: &Change) -> Result<(), StoreError> {
+        self.write(false, true, |tx| {
+            crate::users::add_token(tx, t, hash, change)
+        })
+    }
+
+    fn tokens(&self, owner: Option<&Username>) -> Result<Vec<Token>, StoreError> {
+        users::tokens(&*self.pool.get()?, owner)
+    }
+
+    fn revoke_token(&self, id: &str, change: &Change) -> Result<(), StoreError> {
+        self.write(false, true, |tx| crate::users::revoke_token(tx, id, change))
+    }
+
+    fn live_token(&self, hash: &str) -> Result<Option<(Token, User)>, StoreError> {
+        users::live_token(&*self.pool.get()?, hash)
     }
 
     fn open_incident(&self, n: &NewIncident, change: &Change) -> Result<i64, StoreError> {

@@ -2,7 +2,7 @@
 //! (adding an operator, a new password, disabling), written once on top; the audit records
 //! never hold a password hash.
 
-use cardwatch_core::access::{NewUser, Role, User, Username};
+use cardwatch_core::access::{NewUser, Role, Token, TokenKind, User, Username};
 use cardwatch_core::date::Timestamp;
 use cardwatch_core::ids::OdsCode;
 
@@ -69,6 +69,115 @@ pub(crate) trait UserTx {
     fn put_user(&mut self, u: &User) -> Result<(), StoreError>;
     /// Ends every session of an operator.
     fn end_sessions(&mut self, name: &Username) -> Result<(), StoreError>;
+    /// Stores a token under the hash of its secret.
+    fn insert_token(&mut self, t: &Token, hash: &str) -> Result<(), StoreError>;
+    /// A token by its public id, locked until the transaction ends.
+    fn token_for_update(&mut self, id: &str) -> Result<Option<Token>, StoreError>;
+    /// Marks a token revoked.
+    fn put_revoked(&mut self, id: &str, at: Timestamp) -> Result<(), StoreError>;
+}
+
+/// The columns both backends read a token from, in [`token_from_columns`] order.
+pub(crate) const TOKEN_COLUMNS: &str = "id, username, name, kind, site, created_at, revoked_at";
+
+/// A token's stored columns.
+pub(crate) type TokenColumns = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    Option<i64>,
+);
+
+/// A token from stored columns.
+pub(crate) fn token_from_columns(c: TokenColumns) -> Result<Token, StoreError> {
+    let bad = |what: String| StoreError::Database(format!("token {}: {what}", c.0));
+    Ok(Token {
+        username: Username::parse(&c.1).map_err(|e| bad(e.to_string()))?,
+        name: c.2,
+        kind: TokenKind::parse(&c.3).map_err(bad)?,
+        site: c
+            .4
+            .as_deref()
+            .map(OdsCode::parse)
+            .transpose()
+            .map_err(|e| bad(e.to_string()))?,
+        created_at: Timestamp::from_unix(c.5),
+        revoked_at: c.6.map(Timestamp::from_unix),
+        id: c.0,
+    })
+}
+
+fn token_json(t: &Token) -> String {
+    serde_json::json!({
+        "id": t.id,
+        "username": t.username.as_str(),
+        "name": t.name,
+        "kind": t.kind.as_str(),
+        "site": t.site.as_ref().map(OdsCode::as_str),
+    })
+    .to_string()
+}
+
+/// Stores a new token for an existing, enabled operator, audited (never with its secret).
+pub(crate) fn add_token(
+    tx: &mut dyn UserTx,
+    t: &Token,
+    hash: &str,
+    change: &Change,
+) -> Result<(), StoreError> {
+    if t.name.trim().is_empty() {
+        return Err(StoreError::Invalid(
+            "a token needs a name saying what it is for — give --name".into(),
+        ));
+    }
+    let owner = existing(tx, &t.username)?;
+    if owner.disabled {
+        return Err(StoreError::Invalid(format!(
+            "{} is disabled — enable them first",
+            t.username
+        )));
+    }
+    tx.insert_token(t, hash)?;
+    append_one(
+        tx.as_tx(),
+        change,
+        "add",
+        "token",
+        &t.id,
+        "",
+        None,
+        Some(token_json(t)),
+    )
+}
+
+/// Revokes a token, audited; revoking twice changes nothing.
+pub(crate) fn revoke_token(
+    tx: &mut dyn UserTx,
+    id: &str,
+    change: &Change,
+) -> Result<(), StoreError> {
+    let t = tx.token_for_update(id)?.ok_or_else(|| {
+        StoreError::Invalid(format!(
+            "there is no token {id} — see `cardwatch token list`"
+        ))
+    })?;
+    if t.revoked_at.is_some() {
+        return Ok(());
+    }
+    tx.put_revoked(id, change.at)?;
+    append_one(
+        tx.as_tx(),
+        change,
+        "revoke",
+        "token",
+        id,
+        "",
+        Some(token_json(&t)),
+        None,
+    )
 }
 
 /// What an audit record says of an operator: never the password hash.

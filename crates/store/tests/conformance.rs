@@ -2,7 +2,7 @@
 
 mod common;
 
-use cardwatch_core::access::{NewUser, Role, Username};
+use cardwatch_core::access::{NewUser, Role, Token, TokenKind, Username};
 use cardwatch_core::audit::ChainBreak;
 use cardwatch_core::calendar::Calendar;
 use cardwatch_core::card_status::CardStatus;
@@ -677,6 +677,79 @@ fn operators_and_sessions(db: &TestDb) {
     );
 }
 
+fn tokens_are_kept_by_hash_and_revoked(db: &TestDb) {
+    let name = Username::parse("robot").expect("name");
+    db.store
+        .add_user(
+            &NewUser {
+                username: name.clone(),
+                display_name: "Monitoring".into(),
+                role: Role::Support,
+                organisations: vec![OdsCode::parse("QOP").expect("ods")],
+                password_hash: "$argon2id$x".into(),
+            },
+            &change(),
+        )
+        .expect("add");
+    let n = db.audit_len();
+    let token = |id: &str, kind: TokenKind, site: Option<&str>| Token {
+        id: id.into(),
+        username: name.clone(),
+        name: format!("{id} for tests"),
+        kind,
+        site: site.map(|s| OdsCode::parse(s).expect("ods")),
+        created_at: change().at,
+        revoked_at: None,
+    };
+    let api = token("t1", TokenKind::Api, None);
+    let cal = token("t2", TokenKind::Calendar, Some("A81001"));
+    db.store.add_token(&api, "hash-1", &change()).expect("add");
+    db.store.add_token(&cal, "hash-2", &change()).expect("add");
+    let (t, u) = db.store.live_token("hash-1").expect("read").expect("live");
+    assert_eq!((t, u.user.username), (api.clone(), name.clone()));
+    assert_eq!(
+        db.store.tokens(Some(&name)).expect("list"),
+        vec![api.clone(), cal.clone()]
+    );
+    assert_eq!(db.store.tokens(None).expect("list").len(), 2);
+    assert!(db.store.live_token("nope").expect("read").is_none());
+    db.store.revoke_token("t1", &change()).expect("revoke");
+    db.store
+        .revoke_token("t1", &change())
+        .expect("revoking twice is fine");
+    assert!(db.store.live_token("hash-1").expect("read").is_none());
+    assert!(db.store.tokens(None).expect("list")[0].revoked_at.is_some());
+    // A disabled owner's tokens stop working.
+    db.store
+        .set_user_disabled(&name, true, &change())
+        .expect("disable");
+    assert!(db.store.live_token("hash-2").expect("read").is_none());
+    let e = db
+        .store
+        .add_token(&token("t3", TokenKind::Api, None), "hash-3", &change())
+        .unwrap_err();
+    assert!(e.to_string().contains("disabled"), "{e}");
+    let e = db.store.revoke_token("t9", &change()).unwrap_err();
+    assert!(e.to_string().contains("no token t9"), "{e}");
+    let records = db.store.audit_records(n as i64, 20).expect("audit");
+    let actions: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| (r.record.action.as_str(), r.record.entity_kind.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("add", "token"),
+            ("add", "token"),
+            ("revoke", "token"),
+            ("disable", "user")
+        ]
+    );
+    assert!(records
+        .iter()
+        .all(|r| !format!("{:?}", r.record).contains("hash-")));
+}
+
 fn text_with_backslashes_and_quotes_round_trips(db: &TestDb) {
     let orgs =
         "ods_code,name,type,parent_ods\nQ0001,\"Back\\slash \\N and \\t, \"\"quoted\"\"\",icb,\n";
@@ -960,6 +1033,7 @@ on_both_backends!(
     incidents_are_kept_counted_and_audited,
     triage_context_reads_one_card_and_workstation,
     operators_and_sessions,
+    tokens_are_kept_by_hash_and_revoked,
     text_with_backslashes_and_quotes_round_trips,
     reopening_migrates_once,
     expiring_soonest_first,

@@ -1,12 +1,15 @@
 //! Operators and sessions in PostgreSQL.
 
-use cardwatch_core::access::{NewUser, User, Username};
+use cardwatch_core::access::{NewUser, Token, User, Username};
 use cardwatch_core::date::Timestamp;
 use postgres::GenericClient;
 
 use super::PgTx;
 use crate::tx::Tx;
-use crate::users::{from_columns, organisations, Columns, UserTx, COLUMNS};
+use crate::users::{
+    from_columns, organisations, token_from_columns, Columns, TokenColumns, UserTx, COLUMNS,
+    TOKEN_COLUMNS,
+};
 use crate::StoreError;
 
 fn columns(r: &postgres::Row) -> Result<Columns, postgres::Error> {
@@ -74,6 +77,84 @@ impl UserTx for PgTx<'_, '_> {
         )?;
         Ok(())
     }
+
+    fn insert_token(&mut self, t: &Token, hash: &str) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO tokens (token_hash, id, username, name, kind, site, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &hash,
+                &t.id,
+                &t.username.as_str(),
+                &t.name.trim(),
+                &t.kind.as_str(),
+                &t.site.as_ref().map(|s| s.as_str()),
+                &t.created_at.unix(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn token_for_update(&mut self, id: &str) -> Result<Option<Token>, StoreError> {
+        let row = self.tx.query_opt(
+            &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = $1 FOR UPDATE"),
+            &[&id],
+        )?;
+        row.map(|r| token_from_columns(token_columns(&r)?))
+            .transpose()
+    }
+
+    fn put_revoked(&mut self, id: &str, at: Timestamp) -> Result<(), StoreError> {
+        self.tx.execute(
+            "UPDATE tokens SET revoked_at = $2 WHERE id = $1",
+            &[&id, &at.unix()],
+        )?;
+        Ok(())
+    }
+}
+
+fn token_columns(r: &postgres::Row) -> Result<TokenColumns, postgres::Error> {
+    Ok((
+        r.try_get(0)?,
+        r.try_get(1)?,
+        r.try_get(2)?,
+        r.try_get(3)?,
+        r.try_get(4)?,
+        r.try_get(5)?,
+        r.try_get(6)?,
+    ))
+}
+
+pub(super) fn tokens(
+    c: &mut impl GenericClient,
+    owner: Option<&Username>,
+) -> Result<Vec<Token>, StoreError> {
+    let rows = c.query(
+        &format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens WHERE $1::text IS NULL OR username = $1 ORDER BY created_at, id"
+        ),
+        &[&owner.map(Username::as_str)],
+    )?;
+    rows.iter()
+        .map(|r| token_from_columns(token_columns(r)?))
+        .collect()
+}
+
+pub(super) fn live_token(
+    c: &mut impl GenericClient,
+    hash: &str,
+) -> Result<Option<(Token, User)>, StoreError> {
+    let row = c.query_opt(
+        &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE token_hash = $1 AND revoked_at IS NULL"),
+        &[&hash],
+    )?;
+    let Some(t) = row
+        .map(|r| token_from_columns(token_columns(&r)?))
+        .transpose()?
+    else {
+        return Ok(None);
+    };
+    Ok(one(c, &t.username)?.filter(|u| !u.disabled).map(|u| (t, u)))
 }
 
 pub(super) fn one(c: &mut impl GenericClient, name: &Username) -> Result<Option<User>, StoreError> {

@@ -1,12 +1,15 @@
 //! Operators and sessions in SQLite.
 
-use cardwatch_core::access::{NewUser, User, Username};
+use cardwatch_core::access::{NewUser, Token, User, Username};
 use cardwatch_core::date::Timestamp;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::SqliteTx;
 use crate::tx::Tx;
-use crate::users::{from_columns, organisations, Columns, UserTx, COLUMNS};
+use crate::users::{
+    from_columns, organisations, token_from_columns, Columns, TokenColumns, UserTx, COLUMNS,
+    TOKEN_COLUMNS,
+};
 use crate::StoreError;
 
 fn columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<Columns> {
@@ -72,6 +75,87 @@ impl UserTx for SqliteTx<'_> {
             .execute("DELETE FROM sessions WHERE username = ?1", [name.as_str()])?;
         Ok(())
     }
+
+    fn insert_token(&mut self, t: &Token, hash: &str) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO tokens (token_hash, id, username, name, kind, site, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                hash,
+                t.id,
+                t.username.as_str(),
+                t.name.trim(),
+                t.kind.as_str(),
+                t.site.as_ref().map(|s| s.as_str()),
+                t.created_at.unix()
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn token_for_update(&mut self, id: &str) -> Result<Option<Token>, StoreError> {
+        let row = self
+            .tx
+            .query_row(
+                &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = ?1"),
+                [id],
+                token_columns,
+            )
+            .optional()?;
+        row.map(token_from_columns).transpose()
+    }
+
+    fn put_revoked(&mut self, id: &str, at: Timestamp) -> Result<(), StoreError> {
+        self.tx.execute(
+            "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1",
+            params![id, at.unix()],
+        )?;
+        Ok(())
+    }
+}
+
+fn token_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenColumns> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+    ))
+}
+
+pub(super) fn tokens(
+    conn: &Connection,
+    owner: Option<&Username>,
+) -> Result<Vec<Token>, StoreError> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM tokens WHERE ?1 IS NULL OR username = ?1 ORDER BY created_at, id"
+    ))?;
+    let rows = stmt.query_map([owner.map(Username::as_str)], token_columns)?;
+    rows.map(|r| token_from_columns(r?)).collect()
+}
+
+pub(super) fn live_token(
+    conn: &Connection,
+    hash: &str,
+) -> Result<Option<(Token, User)>, StoreError> {
+    let row = conn
+        .query_row(
+            &format!(
+                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE token_hash = ?1 AND revoked_at IS NULL"
+            ),
+            [hash],
+            token_columns,
+        )
+        .optional()?;
+    let Some(t) = row.map(token_from_columns).transpose()? else {
+        return Ok(None);
+    };
+    Ok(one(conn, &t.username)?
+        .filter(|u| !u.disabled)
+        .map(|u| (t, u)))
 }
 
 pub(super) fn one(conn: &Connection, name: &Username) -> Result<Option<User>, StoreError> {
