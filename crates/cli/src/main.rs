@@ -200,6 +200,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Tokens: for scripts using the API, and secret calendar feed addresses.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Triage incidents: list, show, and the escalation packet.
     Incident {
         #[command(subcommand)]
@@ -290,6 +295,36 @@ enum UserCommand {
     ResetPassword {
         /// The user name.
         username: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenCommand {
+    /// Make a token for an operator; its secret is printed once and never kept.
+    Add {
+        /// Whose: it acts with their role and organisations.
+        #[arg(long)]
+        user: String,
+        /// What it is for.
+        #[arg(long)]
+        name: String,
+        /// A calendar feed address instead of an API token.
+        #[arg(long)]
+        calendar: bool,
+        /// For a calendar: this site only.
+        #[arg(long, requires = "calendar")]
+        site: Option<String>,
+    },
+    /// Tokens (all, or one operator's), revoked ones included.
+    List {
+        /// Only this operator's.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke a token by its id.
+    Revoke {
+        /// The id shown by `token list`.
+        id: String,
     },
 }
 
@@ -743,6 +778,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::User { command } => users::run(&*open(&database_url)?, command),
+        Command::Token { command } => users::tokens(&*open(&database_url)?, command),
         Command::Incident { command } => {
             let store = open(&database_url)?;
             match command {

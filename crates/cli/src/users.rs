@@ -5,12 +5,12 @@
 use std::io::{self, BufRead, IsTerminal, Write};
 
 use anyhow::Result;
-use cardwatch_core::access::{check_password, NewUser, Role, Username};
+use cardwatch_core::access::{check_password, NewUser, Role, Token, TokenKind, Username};
 use cardwatch_core::ids::OdsCode;
-use cardwatch_server::auth::{hash_password, random_password};
+use cardwatch_server::auth::{hash_password, new_token_secret, random_password, token_hash};
 use cardwatch_store::Store;
 
-use crate::{change, Exit, UserCommand};
+use crate::{change, now, Exit, TokenCommand, UserCommand};
 
 fn refuse(message: impl std::fmt::Display) -> anyhow::Error {
     eprintln!("cardwatch: {message}");
@@ -154,4 +154,78 @@ pub fn demo_operator(store: &dyn Store) -> Result<String> {
         )?;
     }
     Ok(format!("sign in as demo with password {pw}"))
+}
+
+/// Runs one `token` command.
+pub fn tokens(store: &dyn Store, command: TokenCommand) -> Result<()> {
+    let mut out = io::stdout().lock();
+    match command {
+        TokenCommand::Add {
+            user,
+            name: what,
+            calendar,
+            site,
+        } => {
+            let site = site
+                .map(|s| OdsCode::parse(&s).map_err(|e| refuse(format!("--site {s:?}: {e}"))))
+                .transpose()?;
+            let secret = new_token_secret();
+            let hash = token_hash(&secret);
+            let token = Token {
+                id: hash[..12].to_owned(),
+                username: name(&user)?,
+                name: what,
+                kind: if calendar {
+                    TokenKind::Calendar
+                } else {
+                    TokenKind::Api
+                },
+                site,
+                created_at: now(),
+                revoked_at: None,
+            };
+            store.add_token(&token, &hash, &change()).map_err(refused)?;
+            writeln!(
+                out,
+                "token {} for {} ({})",
+                token.id,
+                token.username,
+                token.kind.as_str()
+            )?;
+            if calendar {
+                writeln!(out, "feed: /feeds/{secret}.ics  (add the server's address in front; anyone with it can read the feed)")?;
+            } else {
+                writeln!(out, "secret: {secret}\n(send it as `Authorization: Bearer <secret>`; it is shown only now)")?;
+            }
+        }
+        TokenCommand::List { user } => {
+            let owner = user.as_deref().map(name).transpose()?;
+            writeln!(
+                out,
+                "{:<13} {:<32} {:<9} {:<10} {:<8} name",
+                "id", "user", "kind", "site", "state"
+            )?;
+            for t in store.tokens(owner.as_ref())? {
+                writeln!(
+                    out,
+                    "{:<13} {:<32} {:<9} {:<10} {:<8} {}",
+                    t.id,
+                    t.username.as_str(),
+                    t.kind.as_str(),
+                    t.site.as_ref().map_or("-", OdsCode::as_str),
+                    if t.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "live"
+                    },
+                    t.name
+                )?;
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            store.revoke_token(&id, &change()).map_err(refused)?;
+            writeln!(out, "revoked {id}")?;
+        }
+    }
+    Ok(())
 }

@@ -661,3 +661,175 @@ fn every_route_is_scoped_to_the_callers_organisations() {
     }
     assert_eq!(anonymous_triage.0, 401);
 }
+
+fn token(db: &str, args: &[&str]) -> String {
+    let mut all = vec!["token"];
+    all.extend_from_slice(args);
+    ok(&cardwatch(db, &all))
+}
+
+#[test]
+fn api_tokens_sign_scripts_in_until_revoked() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, _) = serve_demo_signed_in(&db, "2");
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "robot@nhs.net",
+            "--name",
+            "Monitoring",
+            "--role",
+            "support",
+            "--org",
+            "A10000",
+        ],
+        Some(PW),
+    ));
+    let out = token(&db, &["add", "--user", "robot@nhs.net", "--name", "nagios"]);
+    let secret = out
+        .split("secret: ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("secret")
+        .to_owned();
+    let id = out.split_whitespace().nth(1).expect("id").to_owned();
+    let bearer = |path: &str, secret: &str| {
+        let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+        use std::io::Read;
+        write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {secret}\r\nConnection: close\r\n\r\n").expect("send");
+        let mut r = String::new();
+        s.read_to_string(&mut r).expect("read");
+        r
+    };
+    let me = bearer("/api/v1/me", &secret);
+    let findings = bearer("/api/v1/findings?limit=10000", &secret);
+    let page = bearer("/findings", &secret);
+    let forged = bearer("/api/v1/me", &format!("cwt_{}", "0".repeat(64)));
+    token(&db, &["revoke", &id]);
+    let revoked = bearer("/api/v1/me", &secret);
+    stop(child);
+    assert!(me.starts_with("HTTP/1.1 200"), "{me}");
+    assert_eq!(body_json(&me)["username"], "robot@nhs.net");
+    let v = body_json(&findings);
+    assert!(
+        v["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .all(|f| f["site"] == "A10000"),
+        "scoped like its owner"
+    );
+    assert!(
+        page.starts_with("HTTP/1.1 303"),
+        "a token opens the API only: {page}"
+    );
+    assert!(forged.starts_with("HTTP/1.1 401"), "{forged}");
+    assert!(revoked.starts_with("HTTP/1.1 401"), "{revoked}");
+    let list = token(&db, &["list"]);
+    assert!(list.contains(&id) && list.contains("revoked"), "{list}");
+    assert!(!list.contains(&secret));
+    let out = cardwatch(&db, &["token", "revoke", "nothing"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn calendar_feed_parses_with_an_independent_parser() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, _) = serve_demo_signed_in(&db, "2");
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "pm@nhs.net",
+            "--name",
+            "Pat Manager",
+            "--role",
+            "practice_manager",
+            "--org",
+            "A10000",
+        ],
+        Some(PW),
+    ));
+    let out = token(
+        &db,
+        &[
+            "add",
+            "--user",
+            "pm@nhs.net",
+            "--name",
+            "practice calendar",
+            "--calendar",
+        ],
+    );
+    let path = out
+        .split("feed: ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("feed")
+        .to_owned();
+    let id = out.split_whitespace().nth(1).expect("id").to_owned();
+    let site_only = token(
+        &db,
+        &[
+            "add",
+            "--user",
+            "pm@nhs.net",
+            "--name",
+            "other site",
+            "--calendar",
+            "--site",
+            "A10001",
+        ],
+    );
+    let other_path = site_only
+        .split("feed: ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("feed")
+        .to_owned();
+    let feed = get(&addr, &path);
+    let other = get(&addr, &other_path);
+    let junk = get(&addr, "/feeds/nonsense.ics");
+    token(&db, &["revoke", &id]);
+    let revoked = get(&addr, &path);
+    stop(child);
+    assert_eq!(feed.0, 200, "{}", feed.1);
+    assert!(feed.1.contains("text/calendar"));
+    let body = feed.1.split("\r\n\r\n").nth(1).expect("body").to_owned();
+    let file = tmp.path().join("feed.ics");
+    std::fs::write(&file, &body).expect("write");
+    let script = r#"
+import sys, icalendar
+cal = icalendar.Calendar.from_ical(open(sys.argv[1], 'rb').read())
+events = [c for c in cal.walk() if c.name == 'VEVENT']
+alarms = [c for c in cal.walk() if c.name == 'VALARM']
+sites = sorted({str(e.get('summary')).split('site ')[-1].rstrip(')') for e in events})
+assert all(e.get('dtstart') is not None and e.get('uid') for e in events)
+print(len(events), len(alarms), ','.join(sites))
+"#;
+    let out = Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&file)
+        .output()
+        .expect("python3 (scripts/test installs python3-icalendar)");
+    let parsed = ok(&out);
+    let mut parts = parsed.split_whitespace();
+    let events: usize = parts.next().expect("events").parse().expect("n");
+    let alarms: usize = parts.next().expect("alarms").parse().expect("n");
+    assert!(events > 0, "{parsed}");
+    assert_eq!(alarms, events, "every event has its reminder");
+    assert_eq!(
+        parts.next(),
+        Some("A10000"),
+        "only the practice's own site: {parsed}"
+    );
+    // A site outside the owner's organisations gives an empty calendar, not its certificates.
+    assert_eq!(other.0, 200);
+    assert!(!other.1.contains("BEGIN:VEVENT"), "{}", other.1);
+    assert_eq!(junk.0, 404);
+    assert_eq!(revoked.0, 404);
+}

@@ -8,11 +8,11 @@ use std::fmt::Write as _;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use axum::extract::{Form, FromRequestParts, State};
-use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
+use axum::http::header::{AUTHORIZATION, COOKIE, LOCATION, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use cardwatch_core::access::{check_password, locked_until, User, Username};
+use cardwatch_core::access::{check_password, locked_until, TokenKind, User, Username};
 use cardwatch_core::date::Timestamp;
 use rand_core::{OsRng, RngCore};
 use serde::Deserialize;
@@ -164,6 +164,29 @@ fn cookie(value: &str, max_age: i64, headers: &HeaderMap) -> HeaderValue {
     HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+/// An API token's shape: a prefix that says what it is, then 64 hex digits.
+pub const TOKEN_PREFIX: &str = "cwt_";
+
+/// A new token's secret.
+pub fn new_token_secret() -> String {
+    format!("{TOKEN_PREFIX}{}", random_token())
+}
+
+/// Whether text has a token's shape (so nothing else is looked up).
+pub fn token_shaped(t: &str) -> bool {
+    t.strip_prefix(TOKEN_PREFIX)
+        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let t = v
+        .strip_prefix("Bearer ")
+        .or_else(|| v.strip_prefix("bearer "))?
+        .trim();
+    token_shaped(t).then(|| t.to_owned())
+}
+
 fn session_token(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(COOKIE)
@@ -188,10 +211,21 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The operator behind a token (no session, so no forms).
+    pub(crate) fn by_token(user: User) -> Caller {
+        Caller {
+            user,
+            csrf: String::new(),
+            token_hash: String::new(),
+        }
+    }
+
     /// Refuses a state-changing request whose form does not carry the session's CSRF token.
     pub fn check_csrf(&self, given: &str) -> Result<(), Forbidden> {
         // Compared in full whatever the first difference, so timing says nothing.
-        let same = given.len() == self.csrf.len()
+        // A caller by API token has no session and no forms to send.
+        let same = !self.csrf.is_empty()
+            && given.len() == self.csrf.len()
             && given
                 .bytes()
                 .zip(self.csrf.bytes())
@@ -270,6 +304,17 @@ impl FromRequestParts<AppState> for Caller {
             }
             .into_response()
         };
+        let api = parts.uri.path().starts_with("/api/");
+        if let (true, Some(token)) = (api, bearer(&parts.headers)) {
+            let hash = token_hash(&token);
+            let found = crate::blocking(state, move |s| s.live_token(&hash))
+                .await
+                .map_err(IntoResponse::into_response)?;
+            return match found {
+                Some((t, user)) if t.kind == TokenKind::Api => Ok(Caller::by_token(user)),
+                _ => Err(refused()),
+            };
+        }
         let Some(token) = session_token(&parts.headers) else {
             return Err(refused());
         };

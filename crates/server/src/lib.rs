@@ -22,6 +22,7 @@ use cardwatch_core::triage::{Contact, KnowledgeBase};
 use cardwatch_store::{Store, StoreError};
 
 pub mod auth;
+mod feeds;
 mod findings;
 mod plan;
 pub mod scope;
@@ -83,6 +84,7 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/account", get(auth::account))
         .route("/account/password", post(auth::change_password))
         .route("/api/v1/me", get(auth::me))
+        .route("/feeds/{file}", get(feeds::feed))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(state)

@@ -71,18 +71,25 @@ pub async fn viewer(
             ),
         ));
     }
-    let scope = caller.user.scope();
-    let sites = match scope {
-        Scope::All => HashMap::new(),
-        Scope::Only(_) => crate::blocking(state, site_map)
-            .await
-            .map_err(IntoResponse::into_response)?,
-    };
-    Ok(Viewer {
-        caller,
-        scope,
-        sites,
-    })
+    Viewer::of(state, caller).await
+}
+
+impl Viewer {
+    /// The caller with their organisations resolved to sites (no permission checked).
+    pub(crate) async fn of(state: &AppState, caller: Caller) -> Result<Viewer, Response> {
+        let scope = caller.user.scope();
+        let sites = match scope {
+            Scope::All => HashMap::new(),
+            Scope::Only(_) => crate::blocking(state, site_map)
+                .await
+                .map_err(IntoResponse::into_response)?,
+        };
+        Ok(Viewer {
+            caller,
+            scope,
+            sites,
+        })
+    }
 }
 
 /// Every site's organisation and that organisation's parent.
