@@ -292,7 +292,11 @@ fn findings_api_and_page() {
     assert_eq!(unknown.0, 400);
     assert!(unknown.1.contains("colour"));
     assert_eq!(page.0, 200);
-    assert!(page.1.contains("<h1>Findings</h1>") && page.1.contains("Fix:"));
+    assert!(
+        page.1
+            .contains("<h1 class=\"nhsuk-heading-l\">Findings</h1>")
+            && page.1.contains("Fix:")
+    );
 }
 
 #[test]

@@ -135,6 +135,9 @@ fn serve_demo_answers_health_metrics_and_page() {
     let page = get_as(&addr, "/", &cookie);
     let anonymous = get(&addr, "/");
     let missing = get(&addr, "/nothing-here");
+    let css = get(&addr, "/assets/nhsuk-frontend.min.css");
+    let icon = get(&addr, "/assets/images/favicon.svg");
+    let no_icon = get(&addr, "/assets/images/nope.svg");
     stop(child);
     assert_eq!(health.0, 200);
     assert!(health.1.contains("\"status\":\"ok\""), "{}", health.1);
@@ -153,8 +156,21 @@ fn serve_demo_answers_health_metrics_and_page() {
     assert_eq!(anonymous.0, 303, "the estate is for signed-in operators");
     assert!(anonymous.1.contains("location: /login"), "{}", anonymous.1);
     assert_eq!(page.0, 200);
-    assert!(page.1.contains("<td>CS"), "{}", page.1);
+    assert!(
+        page.1.contains("<td class=\"nhsuk-table__cell\">CS"),
+        "{}",
+        page.1
+    );
+    assert!(
+        page.1.contains("/assets/nhsuk-frontend.min.css"),
+        "the NHS.UK look"
+    );
     assert_eq!(missing.0, 404);
+    assert_eq!(css.0, 200);
+    assert!(css.1.contains("text/css") && css.1.contains(".nhsuk-header"), "the vendored stylesheet");
+    assert_eq!(icon.0, 200);
+    assert!(icon.1.contains("image/svg+xml"));
+    assert_eq!(no_icon.0, 404);
 
     // Started again on the same file with a bigger demo: the estate there is served, not
     // topped up.

@@ -18,7 +18,7 @@ use rand_core::{OsRng, RngCore};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::AppState;
+use crate::{escape, AppState};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "cw_session";
@@ -249,6 +249,7 @@ impl IntoResponse for Forbidden {
             StatusCode::FORBIDDEN,
             Html(page(
                 "Form expired",
+                None,
                 "<p>This form has expired or did not come from Cardwatch. Go back, reload the page and try again.</p>",
             )),
         )
@@ -337,41 +338,43 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+fn page(title: &str, caller: Option<&Caller>, body: &str) -> String {
+    crate::layout::page(title, caller, body).0
 }
 
-fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{t} — Cardwatch</title></head>\n<body>\n<h1>{t}</h1>\n{body}\n</body></html>\n",
-        t = escape(title)
-    )
-}
-
-/// A message at the top of a form, read out by screen readers.
+/// A message at the top of a form, in the NHS.UK error summary, read out by screen readers.
 fn alert(message: Option<&str>) -> String {
     message.map_or(String::new(), |m| {
-        format!("<p role=\"alert\"><strong>{}</strong></p>\n", escape(m))
+        format!(
+            "<div class=\"nhsuk-error-summary\" role=\"alert\" tabindex=\"-1\">\
+             <h2 class=\"nhsuk-error-summary__title\">There is a problem</h2>\
+             <div class=\"nhsuk-error-summary__body\"><p>{}</p></div></div>\n",
+            escape(m)
+        )
     })
+}
+
+/// A labelled input in the NHS.UK form style.
+fn field(id: &str, label: &str, kind: &str, autocomplete: &str) -> String {
+    format!(
+        "<div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"{id}\">{label}</label>\
+         <input class=\"nhsuk-input nhsuk-u-width-two-thirds\" id=\"{id}\" name=\"{id}\" type=\"{kind}\" \
+         autocomplete=\"{autocomplete}\" required></div>\n"
+    )
 }
 
 fn login_form(next: &str, message: Option<&str>) -> String {
     let mut b = alert(message);
     let _ = write!(
         b,
-        "<form method=\"post\" action=\"/login\">\n\
-         <input type=\"hidden\" name=\"next\" value=\"{}\">\n\
-         <p><label for=\"username\">User name</label><br><input id=\"username\" name=\"username\" autocomplete=\"username\" required></p>\n\
-         <p><label for=\"password\">Password</label><br><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></p>\n\
-         <p><button type=\"submit\">Sign in</button></p>\n</form>",
-        escape(next)
+        "<form method=\"post\" action=\"/login\" novalidate>\n\
+         <input type=\"hidden\" name=\"next\" value=\"{}\">\n{}{}\
+         <button class=\"nhsuk-button\" type=\"submit\">Sign in</button>\n</form>",
+        escape(next),
+        field("username", "User name", "text", "username"),
+        field("password", "Password", "password", "current-password"),
     );
-    page("Sign in", &b)
+    page("Sign in", None, &b)
 }
 
 #[derive(Deserialize)]
@@ -471,21 +474,20 @@ fn account_page(caller: &Caller, message: Option<&str>) -> String {
     let mut b = alert(message);
     let _ = write!(
         b,
-        "<p>Signed in as <strong>{}</strong> ({}), {}; organisations: {}.</p>\n\
-         <h2>Change your password</h2>\n<form method=\"post\" action=\"/account/password\">\n\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
-         <p><label for=\"current\">Current password</label><br><input id=\"current\" name=\"current\" type=\"password\" autocomplete=\"current-password\" required></p>\n\
-         <p><label for=\"new\">New password (at least 12 characters)</label><br><input id=\"new\" name=\"new\" type=\"password\" autocomplete=\"new-password\" required></p>\n\
-         <p><button type=\"submit\">Change password</button></p>\n</form>\n\
-         <form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <p><button type=\"submit\">Sign out</button></p></form>",
+        "<p class=\"nhsuk-body\">Signed in as <strong>{}</strong> ({}), {}; organisations: {}.</p>\n\
+         <h2 class=\"nhsuk-heading-m\">Change your password</h2>\n\
+         <form method=\"post\" action=\"/account/password\" novalidate>\n\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n{}{}\
+         <button class=\"nhsuk-button\" type=\"submit\">Change password</button>\n</form>",
         escape(&u.display_name),
         escape(u.username.as_str()),
         u.role.as_str().replace('_', " "),
         if caller.user.user.role.sees_everything() { "all".to_owned() } else { escape(&orgs.join(", ")) },
+        field("current", "Current password", "password", "current-password"),
+        field("new", "New password (at least 12 characters)", "password", "new-password"),
         csrf = escape(&caller.csrf),
     );
-    page("Your account", &b)
+    page("Your account", Some(caller), &b)
 }
 
 pub(crate) async fn account(caller: Caller) -> Html<String> {

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::health::{Context, Family, Filter, Noted, Severity, CSV_COLUMNS};
 use cardwatch_store::current_findings;
@@ -196,7 +196,7 @@ pub(crate) async fn page(
             .unwrap_or_default();
         let _ = writeln!(
             rows,
-            "<tr class=\"{sev}\"><td>{site}</td><td>{sev}</td><td>{rule}</td><td>{kind} {subject}</td><td>{owner}</td><td>{due}</td><td>{why}<br><small>Fix: {fix}</small></td><td>{note}</td></tr>",
+            "<tr class=\"nhsuk-table__row {sev}\"><td class=\"nhsuk-table__cell\">{site}</td><td class=\"nhsuk-table__cell\">{sev}</td><td class=\"nhsuk-table__cell\">{rule}</td><td class=\"nhsuk-table__cell\">{kind} {subject}</td><td class=\"nhsuk-table__cell\">{owner}</td><td class=\"nhsuk-table__cell\">{due}</td><td class=\"nhsuk-table__cell\">{why}<br><small>Fix: {fix}</small></td><td class=\"nhsuk-table__cell\">{note}</td></tr>",
             site = escape(&f.site),
             sev = f.severity,
             rule = f.rule,
@@ -216,27 +216,17 @@ pub(crate) async fn page(
         })
         .collect();
     let shown = found.len().min(p.limit);
-    Html(format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Cardwatch — findings</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #212b32; }}
-table {{ border-collapse: collapse; }} th, td {{ padding: .3rem .6rem; border-bottom: 1px solid #d8dde0; text-align: left; vertical-align: top; }}
-tr.critical td {{ background: #f6d5d5; }} tr.urgent td {{ background: #fbe8c8; }} tr.warning td {{ background: #fff9d6; }}
-</style></head>
-<body>
-<h1>Findings</h1>
-<form method="get"><label>Site <input name="site" value="{site}"></label>
-<label>At least <select name="min_severity"><option value="">any</option>{options}</select></label>
-<button>Filter</button> <a href="/api/v1/findings?format=csv&amp;site={site}">Download CSV</a></form>
-<p>{total} finding(s), showing {shown}. Acknowledge or snooze with <code>cardwatch finding ack|snooze ID --reason …</code>.</p>
-<table><thead><tr><th>Site</th><th>Severity</th><th>Rule</th><th>Subject</th><th>Who acts</th><th>Due</th><th>Why and fix</th><th>Note</th></tr></thead>
-<tbody>
-{rows}</tbody></table>
-</body></html>
-"#,
+    let body = format!(
+        r#"<form method="get" class="nhsuk-u-margin-bottom-4">
+<div class="nhsuk-form-group"><label class="nhsuk-label" for="site">Site</label><input class="nhsuk-input nhsuk-input--width-10" id="site" name="site" value="{site}"></div>
+<div class="nhsuk-form-group"><label class="nhsuk-label" for="min_severity">At least</label><select class="nhsuk-select" id="min_severity" name="min_severity"><option value="">any</option>{options}</select></div>
+<button class="nhsuk-button nhsuk-button--secondary">Filter</button> <a class="nhsuk-link" href="/api/v1/findings?format=csv&amp;site={site}">Download CSV</a></form>
+<p class="nhsuk-body">{total} finding(s), showing {shown}. Acknowledge or snooze with <code>cardwatch finding ack|snooze ID --reason …</code>.</p>
+<table class="nhsuk-table"><thead class="nhsuk-table__head"><tr class="nhsuk-table__row"><th class="nhsuk-table__header" scope="col">Site</th><th class="nhsuk-table__header" scope="col">Severity</th><th class="nhsuk-table__header" scope="col">Rule</th><th class="nhsuk-table__header" scope="col">Subject</th><th class="nhsuk-table__header" scope="col">Who acts</th><th class="nhsuk-table__header" scope="col">Due</th><th class="nhsuk-table__header" scope="col">Why and fix</th><th class="nhsuk-table__header" scope="col">Note</th></tr></thead>
+<tbody class="nhsuk-table__body">
+{rows}</tbody></table>"#,
         site = escape(&site),
         total = found.len(),
-    ))
-    .into_response()
+    );
+    crate::layout::page("Findings", Some(&viewer.caller), &body).into_response()
 }

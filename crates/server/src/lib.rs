@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use cardwatch_core::access::Permission;
@@ -24,6 +24,7 @@ use cardwatch_store::{Store, StoreError};
 pub mod auth;
 mod feeds;
 mod findings;
+pub mod layout;
 mod plan;
 pub mod scope;
 pub mod triage;
@@ -85,6 +86,9 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/account/password", post(auth::change_password))
         .route("/api/v1/me", get(auth::me))
         .route("/feeds/{file}", get(feeds::feed))
+        .route("/assets/nhsuk-frontend.min.css", get(layout::css))
+        .route("/assets/nhsuk-frontend.min.js", get(layout::js))
+        .route("/assets/images/{name}", get(layout::image))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(state)
@@ -174,7 +178,8 @@ where
     }
 }
 
-fn escape(s: &str) -> String {
+/// Text made safe inside HTML.
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -217,7 +222,7 @@ async fn expiring_page(State(state): State<AppState>, caller: auth::Caller) -> R
         };
         let _ = writeln!(
             rows,
-            "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr class=\"nhsuk-table__row {class}\"><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td></tr>",
             escape(&c.card_serial),
             escape(&c.purpose),
             c.not_after,
@@ -230,25 +235,12 @@ async fn expiring_page(State(state): State<AppState>, caller: auth::Caller) -> R
     } else {
         ""
     };
-    Html(format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Cardwatch — certificates expiring soonest</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #212b32; }}
-table {{ border-collapse: collapse; }} th, td {{ padding: .3rem .8rem; border-bottom: 1px solid #d8dde0; text-align: left; }}
-tr.expired td {{ background: #f6d5d5; }} tr.soon td {{ background: #fbe8c8; }} tr.window td {{ background: #fff9d6; }}
-</style></head>
-<body>
-<h1>Certificates expiring soonest</h1>
-<p>Cards in use, as of {today}. Expired and due within 30 days first; an expired certificate needs an RA in person, one inside 90 days can be renewed by its holder.</p>
-{empty}<table>
-<thead><tr><th>Card</th><th>Certificate</th><th>Last valid day</th><th>Time left</th><th>Site</th></tr></thead>
-<tbody>
-{rows}</tbody></table>
-<p>Signed in as {who}. <a href="/findings">Findings</a> · <a href="/triage">Triage</a> · <a href="/account">Your account</a></p>
-</body></html>
-"#,
-        who = escape(viewer.caller.user.user.username.as_str()),
-    ))
-    .into_response()
+    let body = format!(
+        r#"<p class="nhsuk-body">Cards in use, as of {today}. Expired and due within 30 days first; an expired certificate needs an RA in person, one inside 90 days can be renewed by its holder.</p>
+{empty}<table class="nhsuk-table">
+<thead class="nhsuk-table__head"><tr class="nhsuk-table__row"><th class="nhsuk-table__header" scope="col">Card</th><th class="nhsuk-table__header" scope="col">Certificate</th><th class="nhsuk-table__header" scope="col">Last valid day</th><th class="nhsuk-table__header" scope="col">Time left</th><th class="nhsuk-table__header" scope="col">Site</th></tr></thead>
+<tbody class="nhsuk-table__body">
+{rows}</tbody></table>"#
+    );
+    layout::page("Certificates expiring soonest", Some(&viewer.caller), &body).into_response()
 }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::{Permission, Scope};
 use cardwatch_core::records::{Cell, Kind};
 
@@ -46,11 +46,14 @@ pub fn refuse(api: bool, field: Option<&str>, message: &str) -> Response {
             .into_response();
     }
     let body = format!(
-        "<!doctype html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\"><title>Not allowed — Cardwatch</title></head>\
-         <body><h1>Not allowed</h1><p>{}</p><p><a href=\"/account\">Your account</a></p></body></html>\n",
-        message.replace('&', "&amp;").replace('<', "&lt;")
+        "<p class=\"nhsuk-body\">{}</p><p class=\"nhsuk-body\"><a href=\"/account\">Your account</a></p>",
+        crate::escape(message)
     );
-    (StatusCode::FORBIDDEN, Html(body)).into_response()
+    (
+        StatusCode::FORBIDDEN,
+        crate::layout::page("Not allowed", None, &body),
+    )
+        .into_response()
 }
 
 /// The caller as a viewer for work needing `need`; refused (403) without that permission.

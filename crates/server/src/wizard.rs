@@ -13,14 +13,7 @@ use crate::auth::Caller;
 use crate::findings::bad_request;
 use crate::scope::{refuse, viewer};
 use crate::triage::{outside, parse_desk, prepare};
-use crate::AppState;
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+use crate::{escape, AppState};
 
 /// Percent-encodes a query value.
 pub(crate) fn enc(s: &str) -> String {
@@ -61,15 +54,12 @@ fn hex(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
 
-fn page(title: &str, body: &str) -> Html<String> {
-    Html(format!(
-        "<!doctype html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{} — Cardwatch</title></head>\n<body>\n<h1>{}</h1>\n{body}\n\
-         <p><a href=\"/triage\">Start again</a></p>\n</body></html>\n",
-        escape(title),
-        escape(title)
-    ))
+fn page(title: &str, caller: &Caller, body: &str) -> Html<String> {
+    crate::layout::page(
+        title,
+        Some(caller),
+        &format!("{body}\n<p class=\"nhsuk-body\"><a href=\"/triage\">Start again</a></p>"),
+    )
 }
 
 pub(crate) async fn page_handler(
@@ -122,6 +112,7 @@ pub(crate) async fn page_handler(
     if symptom.is_none() && error_text.is_none() {
         return page(
             "Smartcard problem",
+            &viewer.caller,
             "<form method=\"get\" action=\"/triage\">\n<p><label for=\"error_text\">What does the user see? \
              Type the error text or code as shown.</label></p>\n\
              <p><input id=\"error_text\" name=\"error_text\" size=\"60\"></p>\n\
@@ -152,7 +143,7 @@ pub(crate) async fn page_handler(
                     ))
                     .collect::<String>()
             );
-            return page("Smartcard problem", &body).into_response();
+            return page("Smartcard problem", &viewer.caller, &body).into_response();
         }
     };
     let given = Case {
@@ -259,5 +250,5 @@ pub(crate) async fn page_handler(
         "</ol>\n<p><strong>{}</strong></p>",
         escape(&a.guardrail)
     );
-    page("Smartcard problem", &body).into_response()
+    page("Smartcard problem", &viewer.caller, &body).into_response()
 }

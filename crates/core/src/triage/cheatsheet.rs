@@ -146,7 +146,8 @@ impl KnowledgeBase {
     }
 }
 
-fn escape(s: &str) -> String {
+/// Text made safe inside HTML (the cheat sheet's and the packet's pages).
+pub(super) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::cheatsheet::escape;
 use super::engine::Advice;
 use super::facts::Context;
 use super::incident::Incident;
@@ -172,13 +173,6 @@ impl KnowledgeBase {
             guardrail: advice.guardrail.clone(),
         }
     }
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 impl Packet {
