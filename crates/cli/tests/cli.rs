@@ -167,7 +167,10 @@ fn serve_demo_answers_health_metrics_and_page() {
     );
     assert_eq!(missing.0, 404);
     assert_eq!(css.0, 200);
-    assert!(css.1.contains("text/css") && css.1.contains(".nhsuk-header"), "the vendored stylesheet");
+    assert!(
+        css.1.contains("text/css") && css.1.contains(".nhsuk-header"),
+        "the vendored stylesheet"
+    );
     assert_eq!(icon.0, 200);
     assert!(icon.1.contains("image/svg+xml"));
     assert_eq!(no_icon.0, 404);

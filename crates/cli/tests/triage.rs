@@ -739,3 +739,60 @@ fn web_wizard_one_question_per_page() {
         escalated.1
     );
 }
+
+#[test]
+fn cheat_sheet_prints_on_one_a4_page_in_chromium() {
+    let (tmp, db) = demo_db();
+    let html = tmp.path().join("sheet.html");
+    let pdf = tmp.path().join("sheet.pdf");
+    std::fs::write(
+        &html,
+        ok(&cardwatch(
+            &db,
+            &["cheatsheet", "--site", "A10000", "--format", "html"],
+        )),
+    )
+    .expect("write");
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-pdf-header-footer",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            tmp.path().join("chromium").display()
+        ))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .expect("chromium (scripts/test installs it)");
+    assert!(
+        pdf.exists(),
+        "chromium printed nothing: {}",
+        text(&out.stderr)
+    );
+    let bytes = std::fs::read(&pdf).expect("pdf");
+    let s = String::from_utf8_lossy(&bytes);
+    let pages = s.matches("/Type /Page").count() - s.matches("/Type /Pages").count();
+    assert_eq!(pages, 1, "the cheat sheet must print on one page");
+    let media = s
+        .split("/MediaBox [")
+        .nth(1)
+        .and_then(|r| r.split(']').next())
+        .expect("a media box");
+    let dims: Vec<f64> = media
+        .split_whitespace()
+        .map(|x| x.parse().expect("number"))
+        .collect();
+    assert!(
+        (dims[2] - 595.0).abs() < 2.0 && (dims[3] - 842.0).abs() < 2.0,
+        "A4, not {media}"
+    );
+}
