@@ -842,3 +842,80 @@ print(len(events), len(alarms), ','.join(sites))
     assert_eq!(junk.0, 404);
     assert_eq!(revoked.0, 404);
 }
+
+#[test]
+fn the_audit_log_is_for_auditors_and_administrators() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, admin) = serve_demo_signed_in(&db, "1");
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "audit@nhs.net",
+            "--name",
+            "Ann Auditor",
+            "--role",
+            "auditor",
+        ],
+        Some(PW),
+    ));
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "pm@nhs.net",
+            "--name",
+            "Pat Manager",
+            "--role",
+            "practice_manager",
+            "--org",
+            "A10000",
+        ],
+        Some(PW),
+    ));
+    let auditor = signed_in(&addr, "audit@nhs.net");
+    let pm = signed_in(&addr, "pm@nhs.net");
+    let page = get_as(&addr, "/audit?entity=user", &auditor);
+    let api = get_as(&addr, "/api/v1/audit?entity=user&limit=1", &admin);
+    let csv = get_as(&addr, "/api/v1/audit?format=csv", &auditor);
+    let denied = get_as(&addr, "/audit", &pm);
+    let denied_api = get_as(&addr, "/api/v1/audit", &pm);
+    let bad = get_as(&addr, "/api/v1/audit?limit=0", &admin);
+    stop(child);
+    assert_eq!(page.0, 200, "{}", page.1);
+    assert!(
+        page.1.contains("audit@nhs.net") && page.1.contains("pm@nhs.net"),
+        "{}",
+        page.1
+    );
+    assert!(
+        page.1.contains(">Audit log</a>"),
+        "the menu offers it to an auditor"
+    );
+    assert!(
+        !page.1.contains(">import<"),
+        "filtered to users: {}",
+        page.1
+    );
+    let v = body_json(&api.1);
+    assert_eq!(v["records"].as_array().expect("records").len(), 1);
+    assert_eq!(v["records"][0]["entity_key"], "pm@nhs.net", "newest first");
+    assert!(
+        v["older"].as_str().expect("older").contains("before="),
+        "{v}"
+    );
+    assert_eq!(csv.0, 200);
+    assert!(
+        csv.1
+            .contains("seq,at,actor,action,entity_kind,entity_key,note"),
+        "{}",
+        csv.1
+    );
+    assert_eq!(denied.0, 403);
+    assert!(!denied.1.contains(">Audit log</a>"));
+    assert_eq!(denied_api.0, 403);
+    assert_eq!(body_json(&denied_api.1)["error"]["code"], "forbidden");
+    assert_eq!(bad.0, 400);
+    assert_eq!(body_json(&bad.1)["error"]["field"], "limit");
+}

@@ -7,6 +7,8 @@ use axum::extract::Path;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
+use cardwatch_core::access::Permission;
+
 use crate::auth::Caller;
 
 #[derive(Template)]
@@ -15,6 +17,7 @@ struct Layout<'a> {
     title: &'a str,
     who: Option<&'a str>,
     csrf: &'a str,
+    audit: bool,
     body: &'a str,
 }
 
@@ -24,6 +27,7 @@ pub fn page(title: &str, caller: Option<&Caller>, body: &str) -> Html<String> {
         title,
         who: caller.map(|c| c.user.user.username.as_str()),
         csrf: caller.map_or("", |c| c.csrf.as_str()),
+        audit: caller.is_some_and(|c| c.user.user.role.can(Permission::ViewAudit)),
         body,
     };
     // Rendering only fails on a formatter error writing into a String, which cannot happen.

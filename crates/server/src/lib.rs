@@ -21,6 +21,7 @@ use cardwatch_core::renewal::Window;
 use cardwatch_core::triage::{Contact, KnowledgeBase};
 use cardwatch_store::{Store, StoreError};
 
+mod audit;
 pub mod auth;
 mod feeds;
 mod findings;
@@ -86,6 +87,8 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/account/password", post(auth::change_password))
         .route("/api/v1/me", get(auth::me))
         .route("/feeds/{file}", get(feeds::feed))
+        .route("/audit", get(audit::page))
+        .route("/api/v1/audit", get(audit::api))
         .route("/assets/nhsuk-frontend.min.css", get(layout::css))
         .route("/assets/nhsuk-frontend.min.js", get(layout::js))
         .route("/assets/images/{name}", get(layout::image))

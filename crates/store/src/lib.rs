@@ -118,6 +118,21 @@ pub struct ExpiringCertificate {
     pub site_ods: String,
 }
 
+/// What to look for in the audit log; every filter optional.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only this kind of entity (`cards`, `user`, `incident`, …).
+    pub entity_kind: Option<String>,
+    /// Only this entity's key.
+    pub entity_key: Option<String>,
+    /// Only this actor.
+    pub actor: Option<String>,
+    /// Only records older than this sequence number (the next page).
+    pub before_seq: Option<i64>,
+    /// At most this many.
+    pub limit: usize,
+}
+
 /// Which backend a store is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -191,6 +206,9 @@ pub trait Store: Send + Sync {
 
     /// Audit records after `after_seq`, oldest first, at most `limit`.
     fn audit_records(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredAudit>, StoreError>;
+
+    /// Audit records matching a query, newest first.
+    fn audit_search(&self, q: &AuditQuery) -> Result<Vec<StoredAudit>, StoreError>;
 
     /// How many records the audit chain holds (its head's sequence number).
     fn audit_length(&self) -> Result<i64, StoreError>;

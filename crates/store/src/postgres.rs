@@ -23,7 +23,7 @@ use crate::import::{self, ImportInput, ImportOptions, ImportReport};
 use crate::pool::Pool;
 use crate::sql::{self, ident, Dialect};
 use crate::tx::{self, check_update, Outcome, Row, Tx};
-use crate::{AuditVerdict, Backend, Change, ExpiringCertificate, Store, StoreError};
+use crate::{AuditQuery, AuditVerdict, Backend, Change, ExpiringCertificate, Store, StoreError};
 use cardwatch_core::triage::{CauseCount, Incident, IncidentStatus, IncidentStep, NewIncident};
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -979,6 +979,26 @@ impl Store for PgStore {
         except: Option<i64>,
     ) -> Result<u32, StoreError> {
         incidents::recent(&mut *self.pool.get()?, site, symptom, since, except)
+    }
+
+    fn audit_search(&self, q: &AuditQuery) -> Result<Vec<StoredAudit>, StoreError> {
+        let mut client = self.pool.get()?;
+        let rows = client.query(
+            &format!(
+                "SELECT {} FROM audit_log WHERE ($1::text IS NULL OR entity_kind = $1) \
+                 AND ($2::text IS NULL OR entity_key = $2) AND ($3::text IS NULL OR actor = $3) \
+                 AND ($4::bigint IS NULL OR seq < $4) ORDER BY seq DESC LIMIT $5",
+                sql::AUDIT_COLUMNS
+            ),
+            &[
+                &q.entity_kind,
+                &q.entity_key,
+                &q.actor,
+                &q.before_seq,
+                &(q.limit as i64),
+            ],
+        )?;
+        Ok(rows.iter().map(read_audit).collect::<Result<_, _>>()?)
     }
 
     fn audit_records(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredAudit>, StoreError> {

@@ -22,7 +22,7 @@ use crate::import::{self, ImportInput, ImportOptions, ImportReport};
 use crate::pool::Pool;
 use crate::sql::{self, Dialect};
 use crate::tx::{self, check_update, Outcome, Row, Tx};
-use crate::{AuditVerdict, Backend, Change, ExpiringCertificate, Store, StoreError};
+use crate::{AuditQuery, AuditVerdict, Backend, Change, ExpiringCertificate, Store, StoreError};
 use cardwatch_core::triage::{CauseCount, Incident, IncidentStatus, IncidentStep, NewIncident};
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -707,6 +707,27 @@ impl Store for SqliteStore {
             sql::AUDIT_COLUMNS
         ))?;
         let rows = stmt.query_map(params![after_seq, limit as i64], read_audit)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn audit_search(&self, q: &AuditQuery) -> Result<Vec<StoredAudit>, StoreError> {
+        let conn = self.pool.get()?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {} FROM audit_log WHERE (?1 IS NULL OR entity_kind = ?1) \
+             AND (?2 IS NULL OR entity_key = ?2) AND (?3 IS NULL OR actor = ?3) \
+             AND (?4 IS NULL OR seq < ?4) ORDER BY seq DESC LIMIT ?5",
+            sql::AUDIT_COLUMNS
+        ))?;
+        let rows = stmt.query_map(
+            params![
+                q.entity_kind,
+                q.entity_key,
+                q.actor,
+                q.before_seq,
+                q.limit as i64
+            ],
+            read_audit,
+        )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -14,8 +14,8 @@ use cardwatch_core::ids::{CardSerial, Hostname, OdsCode};
 use cardwatch_core::records::Kind;
 use cardwatch_core::triage::{CauseCount, IncidentStatus, IncidentStep, NewIncident};
 use cardwatch_store::{
-    triage_context, AuditVerdict, Change, Format, ImportInput, ImportOptions, ImportProblem,
-    Location, StoreError,
+    triage_context, AuditQuery, AuditVerdict, Change, Format, ImportInput, ImportOptions,
+    ImportProblem, Location, StoreError,
 };
 use common::{change, demo_inputs, import, today, TestDb};
 
@@ -750,6 +750,73 @@ fn tokens_are_kept_by_hash_and_revoked(db: &TestDb) {
         .all(|r| !format!("{:?}", r.record).contains("hash-")));
 }
 
+fn audit_search_filters_and_pages_newest_first(db: &TestDb) {
+    seeded(db);
+    let card = CardSerial::parse("CS000001").expect("serial");
+    let someone = Change {
+        actor: "ra-agent".into(),
+        at: change().at,
+    };
+    db.store
+        .set_card_status(&card, CardStatus::Locked, "three wrong passcodes", &someone)
+        .expect("lock");
+    db.store
+        .set_card_status(&card, CardStatus::Active, "unlocked by sponsor", &someone)
+        .expect("unlock");
+    let all = db
+        .store
+        .audit_search(&AuditQuery {
+            limit: 100,
+            ..AuditQuery::default()
+        })
+        .expect("search");
+    assert_eq!(all.len(), db.audit_len());
+    assert!(
+        all.windows(2).all(|w| w[0].record.seq > w[1].record.seq),
+        "newest first"
+    );
+    let by_actor = db
+        .store
+        .audit_search(&AuditQuery {
+            actor: Some("ra-agent".into()),
+            limit: 100,
+            ..AuditQuery::default()
+        })
+        .expect("search");
+    assert_eq!(by_actor.len(), 2);
+    assert_eq!(by_actor[0].record.note, "unlocked by sponsor");
+    let by_key = db
+        .store
+        .audit_search(&AuditQuery {
+            entity_kind: Some(by_actor[0].record.entity_kind.clone()),
+            entity_key: Some("CS000001".into()),
+            limit: 1,
+            ..AuditQuery::default()
+        })
+        .expect("search");
+    assert_eq!(by_key.len(), 1, "the limit holds");
+    let older = db
+        .store
+        .audit_search(&AuditQuery {
+            actor: Some("ra-agent".into()),
+            before_seq: Some(by_actor[0].record.seq),
+            limit: 100,
+            ..AuditQuery::default()
+        })
+        .expect("search");
+    assert_eq!(older.len(), 1);
+    assert_eq!(older[0].record.note, "three wrong passcodes");
+    assert!(db
+        .store
+        .audit_search(&AuditQuery {
+            actor: Some("nobody".into()),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .expect("search")
+        .is_empty());
+}
+
 fn text_with_backslashes_and_quotes_round_trips(db: &TestDb) {
     let orgs =
         "ods_code,name,type,parent_ods\nQ0001,\"Back\\slash \\N and \\t, \"\"quoted\"\"\",icb,\n";
@@ -1034,6 +1101,7 @@ on_both_backends!(
     triage_context_reads_one_card_and_workstation,
     operators_and_sessions,
     tokens_are_kept_by_hash_and_revoked,
+    audit_search_filters_and_pages_newest_first,
     text_with_backslashes_and_quotes_round_trips,
     reopening_migrates_once,
     expiring_soonest_first,
