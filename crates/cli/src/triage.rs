@@ -184,10 +184,19 @@ pub fn wizard(checks: &Checks, store: &dyn Store, opening: Opening) -> Result<()
         }
     };
     let d = &opening.desk;
+    // The site is the one given, else the workstation's, else the card holder's: incidents are
+    // seen, counted and learned from by site.
+    let known = cardwatch_store::triage_context(
+        store,
+        d.site.as_ref(),
+        d.card.as_ref(),
+        d.hostname.as_ref(),
+    )?;
+    let site = known.site.or(known.holder_site);
     let id = store.open_incident(
         &NewIncident {
             reporter: opening.reporter.clone(),
-            site: d.site.as_ref().map(|s| s.as_str().to_owned()),
+            site,
             card_serial: d.card.as_ref().map(|c| c.as_str().to_owned()),
             hostname: d.hostname.as_ref().map(|h| h.as_str().to_owned()),
             application: opening.application.clone(),

@@ -919,3 +919,105 @@ fn the_audit_log_is_for_auditors_and_administrators() {
     assert_eq!(bad.0, 400);
     assert_eq!(body_json(&bad.1)["error"]["field"], "limit");
 }
+
+#[test]
+fn incidents_and_packets_stay_within_the_callers_organisations() {
+    use cardwatch_core::date::Timestamp;
+    use cardwatch_core::triage::NewIncident;
+    use cardwatch_store::Change;
+
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, _) = serve_demo_signed_in(&db, "2");
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "pm@nhs.net",
+            "--name",
+            "Pat Manager",
+            "--role",
+            "practice_manager",
+            "--org",
+            "A10000",
+        ],
+        Some(PW),
+    ));
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "audit@nhs.net",
+            "--name",
+            "Ann Auditor",
+            "--role",
+            "auditor",
+        ],
+        Some(PW),
+    ));
+    let ids: Vec<i64> = {
+        let store = cardwatch_store::open(&db).expect("open");
+        let change = Change {
+            actor: "test".into(),
+            at: Timestamp::parse("2026-11-20T10:00:00Z").expect("time"),
+        };
+        [Some("A10000"), Some("A10001"), None]
+            .iter()
+            .map(|site| {
+                store
+                    .open_incident(
+                        &NewIncident {
+                            reporter: "reception".into(),
+                            site: site.map(str::to_owned),
+                            symptom: "cannot-sign".into(),
+                            error_text: Some("signing failed".into()),
+                            ..NewIncident::default()
+                        },
+                        &change,
+                    )
+                    .expect("open")
+            })
+            .collect()
+    };
+    let pm = signed_in(&addr, "pm@nhs.net");
+    let auditor = signed_in(&addr, "audit@nhs.net");
+    let mine = get_as(&addr, "/api/v1/incidents", &pm);
+    let page = get_as(&addr, "/incidents", &pm);
+    let own_packet = get_as(&addr, &format!("/incidents/{}/packet", ids[0]), &pm);
+    let other_packet = get_as(&addr, &format!("/incidents/{}/packet", ids[1]), &pm);
+    let all = get_as(&addr, "/api/v1/incidents", &auditor);
+    let auditor_packet = get_as(&addr, &format!("/incidents/{}/packet", ids[1]), &auditor);
+    let bad = get_as(&addr, "/api/v1/incidents?limit=none", &pm);
+    stop(child);
+    let listed = |r: &(u16, String)| -> Vec<i64> {
+        body_json(&r.1)["incidents"]
+            .as_array()
+            .expect("incidents")
+            .iter()
+            .map(|i| i["id"].as_i64().expect("id"))
+            .collect()
+    };
+    assert_eq!(listed(&mine), vec![ids[0]], "{}", mine.1);
+    assert!(
+        page.1.contains(&format!("/incidents/{}/packet", ids[0])),
+        "{}",
+        page.1
+    );
+    assert!(
+        !page.1.contains(&format!("/incidents/{}/packet", ids[1])),
+        "{}",
+        page.1
+    );
+    assert_eq!(own_packet.0, 200, "{}", own_packet.1);
+    assert!(
+        own_packet.1.contains("SMARTCARD ESCALATION") && own_packet.1.contains("size: A4"),
+        "{}",
+        own_packet.1
+    );
+    assert_eq!(other_packet.0, 404, "{}", other_packet.1);
+    let mut every = listed(&all);
+    every.sort();
+    assert_eq!(every, ids, "an auditor sees every incident");
+    assert_eq!(auditor_packet.0, 200);
+    assert_eq!(bad.0, 400);
+}

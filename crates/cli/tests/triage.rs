@@ -393,7 +393,7 @@ fn the_wizard_records_an_incident_and_uses_the_estate() {
     assert_eq!(i["symptom"], "cannot-sign");
     assert_eq!(i["card_serial"], "CS0000000001");
     assert_eq!(i["hostname"], "a10000-ws001");
-    assert_eq!(i["site"], serde_json::Value::Null, "no --site given");
+    assert_eq!(i["site"], "A10000", "no --site given: the workstation's");
     assert_eq!(i["application"], "emis-web");
     assert_eq!(i["error_text"], "PIN works to log in but not to sign");
     assert_eq!(i["reporter"], "cli:reception");

@@ -25,6 +25,7 @@ mod audit;
 pub mod auth;
 mod feeds;
 mod findings;
+mod incidents;
 pub mod layout;
 mod plan;
 pub mod scope;
@@ -88,6 +89,9 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/api/v1/me", get(auth::me))
         .route("/feeds/{file}", get(feeds::feed))
         .route("/audit", get(audit::page))
+        .route("/incidents", get(incidents::page))
+        .route("/api/v1/incidents", get(incidents::api))
+        .route("/incidents/{id}/packet", get(incidents::packet))
         .route("/api/v1/audit", get(audit::api))
         .route("/assets/nhsuk-frontend.min.css", get(layout::css))
         .route("/assets/nhsuk-frontend.min.js", get(layout::js))
