@@ -1021,3 +1021,41 @@ fn incidents_and_packets_stay_within_the_callers_organisations() {
     assert_eq!(auditor_packet.0, 200);
     assert_eq!(bad.0, 400);
 }
+
+#[test]
+fn the_openapi_document_matches_the_routes_and_validates() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, admin) = serve_demo_signed_in(&db, "1");
+    let doc = get(&addr, "/api/v1/openapi.json");
+    assert_eq!(doc.0, 200, "{}", doc.1);
+    let v = body_json(&doc.1);
+    assert_eq!(v["openapi"], "3.1.0");
+    let paths = v["paths"].as_object().expect("paths");
+    assert!(paths.len() >= 6, "{paths:?}");
+    // Every documented route is served: never a 404.
+    let mut answers = Vec::new();
+    for (path, ops) in paths {
+        for method in ops.as_object().expect("ops").keys() {
+            let r = match method.as_str() {
+                "get" => get_as(&addr, path, &admin),
+                "post" => post_json(&addr, path, &admin, "{}"),
+                other => panic!("{other}"),
+            };
+            answers.push((path.clone(), r.0));
+        }
+    }
+    stop(child);
+    for (path, status) in &answers {
+        assert!([200, 400].contains(status), "{path} answered {status}");
+    }
+    // An independent validator agrees it is OpenAPI 3.1.
+    let file = tmp.path().join("openapi.json");
+    std::fs::write(&file, doc.1.split("\r\n\r\n").nth(1).expect("body")).expect("write");
+    let out = Command::new("python3")
+        .args(["-c", "import sys, json; from openapi_spec_validator import validate; validate(json.load(open(sys.argv[1]))); print('valid')"])
+        .arg(&file)
+        .output()
+        .expect("python3 with openapi-spec-validator (scripts/test installs it)");
+    assert!(ok(&out).contains("valid"));
+}

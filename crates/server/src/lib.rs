@@ -21,6 +21,7 @@ use cardwatch_core::renewal::Window;
 use cardwatch_core::triage::{Contact, KnowledgeBase};
 use cardwatch_store::{Store, StoreError};
 
+pub mod api;
 mod audit;
 pub mod auth;
 mod feeds;
@@ -75,24 +76,19 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         checks: Arc::new(checks),
     };
     Router::new()
+        .merge(api::routes())
         .route("/", get(expiring_page))
         .route("/findings", get(findings::page))
-        .route("/api/v1/findings", get(findings::api))
-        .route("/api/v1/plan", get(plan::api))
-        .route("/api/v1/triage/next", post(triage::next))
         .route("/cheatsheet", get(triage::cheat_sheet_page))
         .route("/triage", get(wizard::page_handler))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/account", get(auth::account))
         .route("/account/password", post(auth::change_password))
-        .route("/api/v1/me", get(auth::me))
         .route("/feeds/{file}", get(feeds::feed))
         .route("/audit", get(audit::page))
         .route("/incidents", get(incidents::page))
-        .route("/api/v1/incidents", get(incidents::api))
         .route("/incidents/{id}/packet", get(incidents::packet))
-        .route("/api/v1/audit", get(audit::api))
         .route("/assets/nhsuk-frontend.min.css", get(layout::css))
         .route("/assets/nhsuk-frontend.min.js", get(layout::js))
         .route("/assets/images/{name}", get(layout::image))

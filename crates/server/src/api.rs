@@ -1,0 +1,232 @@
+//! The JSON API's one table: every `/api/v1` route with its handler, parameters and answers.
+//! The router mounts the routes from it and `GET /api/v1/openapi.json` is written from it, so
+//! the document cannot drift from what the server does.
+
+use axum::routing::{get, post, MethodRouter};
+use serde_json::{json, Map, Value};
+
+use crate::{audit, auth, findings, incidents, plan, triage, AppState};
+
+/// Where a parameter goes and what it holds.
+struct Param {
+    name: &'static str,
+    kind: &'static str,
+    required: bool,
+    about: &'static str,
+}
+
+const fn p(name: &'static str, kind: &'static str, about: &'static str) -> Param {
+    Param {
+        name,
+        kind,
+        required: false,
+        about,
+    }
+}
+
+/// One API route.
+struct Endpoint {
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    /// Who may call it.
+    needs: &'static str,
+    query: &'static [Param],
+    /// The JSON body's fields, for a POST.
+    body: &'static [Param],
+    /// Other answers than JSON (`text/csv`, `text/calendar`).
+    also: &'static [&'static str],
+    handler: fn() -> MethodRouter<AppState>,
+}
+
+const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        method: "get",
+        path: "/api/v1/me",
+        summary: "The signed-in operator: user name, role, organisations.",
+        needs: "any signed-in operator",
+        query: &[],
+        body: &[],
+        also: &[],
+        handler: || get(auth::me),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/findings",
+        summary: "Health-check findings of the caller's sites, most serious first.",
+        needs: "view estate",
+        query: &[
+            p("site", "string", "Only this site (ODS code)."),
+            p("min_severity", "string", "info, warning, urgent or critical."),
+            p("all", "boolean", "Include snoozed findings."),
+            p("format", "string", "json (default) or csv."),
+            p("offset", "integer", "Skip this many."),
+            p("limit", "integer", "At most this many."),
+        ],
+        body: &[],
+        also: &["text/csv"],
+        handler: || get(findings::api),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/plan",
+        summary: "The renewal plan: weekly forecast, target day per certificate, the wait-for-the-prompt comparison.",
+        needs: "view estate",
+        query: &[
+            Param {
+                name: "capacity",
+                kind: "integer",
+                required: false,
+                about: "Renewals a working day for sites no configured RA team serves (required when none is configured).",
+            },
+            p("from", "string", "First day of the plan (ISO date)."),
+            p("site", "string", "Only this site's renewals."),
+            p("wait_days", "integer", "Days before expiry people act when they wait for the prompt."),
+            p("format", "string", "json (default), csv or ics."),
+            p("offset", "integer", "Skip this many renewals."),
+            p("limit", "integer", "At most this many renewals."),
+        ],
+        body: &[],
+        also: &["text/csv", "text/calendar"],
+        handler: || get(plan::api),
+    },
+    Endpoint {
+        method: "post",
+        path: "/api/v1/triage/next",
+        summary: "The next triage step for a symptom and the observations so far, with the posterior over causes and whether to escalate. Stateless.",
+        needs: "triage",
+        query: &[],
+        body: &[
+            p("symptom", "string", "A symptom id (or give error_text)."),
+            p("error_text", "string", "The error text or code the user sees."),
+            p("observations", "object", "Check or fix id → result, so far."),
+            p("facts", "object", "Facts already known (an agent's probes), key → value."),
+            p("site", "string", "The site (ODS code)."),
+            p("card_serial", "string", "The card."),
+            p("hostname", "string", "The workstation."),
+            p("elapsed_minutes", "number", "Minutes since the fault was reported."),
+            p("others_affected", "integer", "Others at the site with the same symptom this hour."),
+        ],
+        also: &[],
+        handler: || post(triage::next),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/incidents",
+        summary: "Triage incidents of the caller's sites, newest first.",
+        needs: "view estate",
+        query: &[p("limit", "integer", "At most this many (1 to 5000, default 200).")],
+        body: &[],
+        also: &[],
+        handler: || get(incidents::api),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/audit",
+        summary: "The audit log, newest first, with a link to older records.",
+        needs: "view audit (administrators, auditors)",
+        query: &[
+            p("entity", "string", "Only this kind of entity."),
+            p("key", "string", "Only this entity's key."),
+            p("actor", "string", "Only this actor."),
+            p("before", "integer", "Only records before this sequence number."),
+            p("limit", "integer", "At most this many (1 to 1000, default 100)."),
+            p("format", "string", "json (default) or csv."),
+        ],
+        body: &[],
+        also: &["text/csv"],
+        handler: || get(audit::api),
+    },
+];
+
+/// The API routes, mounted from the table.
+pub(crate) fn routes() -> axum::Router<AppState> {
+    ENDPOINTS
+        .iter()
+        .fold(axum::Router::new(), |r, e| r.route(e.path, (e.handler)()))
+        .route("/api/v1/openapi.json", get(openapi))
+}
+
+fn schema(kind: &str) -> Value {
+    json!({ "type": kind })
+}
+
+/// The OpenAPI 3.1 document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for e in ENDPOINTS {
+        let parameters: Vec<Value> = e
+            .query
+            .iter()
+            .map(|q| {
+                json!({"name": q.name, "in": "query", "required": q.required,
+                       "description": q.about, "schema": schema(q.kind)})
+            })
+            .collect();
+        let mut content = Map::new();
+        content.insert(
+            "application/json".into(),
+            json!({"schema": {"type": "object"}}),
+        );
+        for t in e.also {
+            content.insert((*t).into(), json!({"schema": {"type": "string"}}));
+        }
+        let mut op = json!({
+            "summary": e.summary,
+            "description": format!("Needs: {}.", e.needs),
+            "parameters": parameters,
+            "responses": {
+                "200": {"description": "OK", "content": content},
+                "400": {"$ref": "#/components/responses/Invalid"},
+                "401": {"$ref": "#/components/responses/NotSignedIn"},
+                "403": {"$ref": "#/components/responses/Forbidden"},
+            },
+            "security": [{"session": []}, {"token": []}],
+        });
+        if !e.body.is_empty() {
+            let props: Map<String, Value> = e
+                .body
+                .iter()
+                .map(|b| {
+                    (
+                        b.name.to_owned(),
+                        json!({"type": b.kind, "description": b.about}),
+                    )
+                })
+                .collect();
+            op["requestBody"] = json!({"required": true, "content": {"application/json": {
+                "schema": {"type": "object", "properties": props, "additionalProperties": false}}}});
+        }
+        paths
+            .entry(e.path)
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .map(|m| m.insert(e.method.to_owned(), op));
+    }
+    let error = json!({"type": "object", "required": ["error"], "properties": {"error": {
+        "type": "object", "required": ["code", "message"], "properties": {
+            "code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}}}}});
+    let answer = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Cardwatch API", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "Every answer is scoped to the caller's organisations. Errors are {error: {code, message, field?}}."},
+        "paths": paths,
+        "components": {
+            "schemas": {"Error": error},
+            "responses": {
+                "Invalid": answer("A parameter or body field is wrong; field names it."),
+                "NotSignedIn": answer("No session cookie or API token."),
+                "Forbidden": answer("The caller's role or organisations do not allow it."),
+            },
+            "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": "cw_session"},
+                "token": {"type": "http", "scheme": "bearer", "description": "An API token from `cardwatch token add`."},
+            },
+        },
+    })
+}
+
+async fn openapi() -> axum::Json<Value> {
+    axum::Json(document())
+}
