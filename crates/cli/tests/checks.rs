@@ -458,7 +458,28 @@ fn plan_api() {
     let ics = get_as(&addr, "/api/v1/plan?capacity=10&format=ics", &cookie);
     let missing = get_as(&addr, "/api/v1/plan", &cookie);
     let bad = get_as(&addr, "/api/v1/plan?capacity=10&from=31/02/2026", &cookie);
+    let page = get_as(&addr, "/plan?capacity=3", &cookie);
+    let form = get_as(&addr, "/plan", &cookie);
+    let bad_page = get_as(&addr, "/plan?capacity=lots", &cookie);
     stop(child);
+    assert_eq!(page.0, 200, "{}", page.1);
+    assert!(
+        page.1.contains("<svg") && page.1.contains("<polyline"),
+        "a chart with the capacity line"
+    );
+    assert!(page.1.contains("nhsuk-table__caption"), "and its table");
+    assert!(page.1.contains("waiting for the prompt"), "{}", page.1);
+    assert!(
+        page.1.contains("/api/v1/plan?capacity=3&amp;format=csv"),
+        "{}",
+        page.1
+    );
+    assert_eq!(form.0, 200);
+    assert!(
+        !form.1.contains("<svg"),
+        "no plan without a capacity or teams"
+    );
+    assert_eq!(bad_page.0, 400);
     assert_eq!(json.0, 200, "{}", json.1);
     let v: serde_json::Value =
         serde_json::from_str(json.1.split("\r\n\r\n").nth(1).expect("body")).expect("json");

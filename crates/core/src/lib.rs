@@ -8,6 +8,7 @@ pub mod audit;
 pub mod calendar;
 pub mod card_status;
 pub mod catalogue;
+pub mod chart;
 pub mod date;
 pub mod demo;
 pub mod estate;

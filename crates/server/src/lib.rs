@@ -87,6 +87,7 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/account/password", post(auth::change_password))
         .route("/feeds/{file}", get(feeds::feed))
         .route("/audit", get(audit::page))
+        .route("/plan", get(plan::page))
         .route("/incidents", get(incidents::page))
         .route("/incidents/{id}/packet", get(incidents::packet))
         .route("/assets/nhsuk-frontend.min.css", get(layout::css))

@@ -1,11 +1,13 @@
 //! `GET /api/v1/plan`: the renewal plan with the options of `cardwatch plan`.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
+use cardwatch_core::chart::{Bar, BarChart};
 use cardwatch_core::date::{Date, Timestamp};
 use cardwatch_core::planner::{plan_teams, Settings, TeamPlan, CSV_COLUMNS};
 use cardwatch_store::renewals_due;
@@ -14,7 +16,7 @@ use serde_json::json;
 use crate::auth::Caller;
 use crate::findings::{bad_request, BadParam};
 use crate::scope::viewer;
-use crate::{blocking, AppState};
+use crate::{blocking, escape, AppState};
 
 struct Params {
     capacity: Option<u32>,
@@ -88,31 +90,18 @@ fn params(q: &HashMap<String, String>) -> Result<Params, BadParam> {
     })
 }
 
-/// `GET /api/v1/plan?capacity=N&from=&site=&wait_days=&format=json|csv|ics&offset=&limit=`
-pub(crate) async fn api(
-    State(state): State<AppState>,
-    caller: Caller,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let viewer = match viewer(&state, caller, Permission::ViewEstate, true).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let p = match params(&q) {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
-    let from = p.from.unwrap_or_else(|| (state.now)().date());
+/// Plans every RA team's renewals from `from`.
+async fn compute(state: &AppState, p: &Params, from: Date) -> Result<Vec<TeamPlan>, Response> {
     let checks = state.checks.clone();
     if p.capacity.is_none() && checks.teams.is_empty() {
-        return bad_request(
+        return Err(bad_request(
             "capacity",
             "capacity is required (renewals a working day): no RA teams are configured".into(),
         )
-        .into_response();
+        .into_response());
     }
     let (rest, wait_days) = (p.capacity, p.wait_days);
-    let plans = match blocking(&state, move |s| {
+    let plans = match blocking(state, move |s| {
         let renewals = renewals_due(s, &checks.thresholds)?;
         let settings = Settings {
             from,
@@ -131,8 +120,32 @@ pub(crate) async fn api(
     .await
     {
         Ok(Ok(r)) => r,
-        Ok(Err(unserved)) => return bad_request("capacity", unserved.to_string()).into_response(),
-        Err(f) => return f.into_response(),
+        Ok(Err(unserved)) => {
+            return Err(bad_request("capacity", unserved.to_string()).into_response())
+        }
+        Err(f) => return Err(f.into_response()),
+    };
+    Ok(plans)
+}
+
+/// `GET /api/v1/plan?capacity=N&from=&site=&wait_days=&format=json|csv|ics&offset=&limit=`
+pub(crate) async fn api(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let viewer = match viewer(&state, caller, Permission::ViewEstate, true).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let p = match params(&q) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let from = p.from.unwrap_or_else(|| (state.now)().date());
+    let plans = match compute(&state, &p, from).await {
+        Ok(plans) => plans,
+        Err(r) => return r,
     };
     let site = p.site.as_deref();
     // Every shown renewal as (team, index into its report).
@@ -196,4 +209,83 @@ pub(crate) async fn api(
             .into_response()
         }
     }
+}
+
+/// `GET /plan?capacity=N&from=…`: each RA team's next 52 weeks — certificates expiring, renewals
+/// planned, and capacity — as a chart with its table, and the plan against waiting for the prompt.
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let viewer = match viewer(&state, caller, Permission::ViewEstate, false).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let mut body = String::from(
+        "<form method=\"get\" class=\"nhsuk-u-margin-bottom-4\"><div class=\"nhsuk-form-group\">\
+         <label class=\"nhsuk-label\" for=\"capacity\">Renewals the RA team can do a working day</label>\
+         <input class=\"nhsuk-input nhsuk-input--width-4\" id=\"capacity\" name=\"capacity\" inputmode=\"numeric\"></div>\
+         <button class=\"nhsuk-button nhsuk-button--secondary\">Plan</button></form>\n",
+    );
+    let wants_plan = q.contains_key("capacity") || !state.checks.teams.is_empty();
+    if wants_plan {
+        let p = match params(&q) {
+            Ok(p) => p,
+            Err(e) => return e.into_response(),
+        };
+        let from = p.from.unwrap_or_else(|| (state.now)().date());
+        let plans = match compute(&state, &p, from).await {
+            Ok(plans) => plans,
+            Err(r) => return r,
+        };
+        for t in &plans {
+            let weeks: Vec<_> = t.report.plan.weeks.iter().take(52).collect();
+            let chart = BarChart {
+                title: format!(
+                    "{}: certificates expiring and renewals planned per week, against capacity",
+                    t.team
+                ),
+                series: vec!["expiring".into(), "planned".into()],
+                bars: weeks
+                    .iter()
+                    .map(|w| Bar {
+                        label: w.starts.to_string(),
+                        values: vec![f64::from(w.expiring), f64::from(w.planned)],
+                    })
+                    .collect(),
+                limit: Some((
+                    "capacity".into(),
+                    weeks.iter().map(|w| f64::from(w.capacity)).collect(),
+                )),
+            };
+            let o = &t.report.plan.outcome;
+            let _ = writeln!(
+                body,
+                "<h2 class=\"nhsuk-heading-m\">{}</h2>\n<p class=\"nhsuk-body\">{} a working day. Planned: {} lapse(s); waiting for the prompt: {} lapse(s).</p>\n<figure>{}</figure>\n<details class=\"nhsuk-details\"><summary class=\"nhsuk-details__summary\"><span class=\"nhsuk-details__summary-text\">The chart's figures as a table</span></summary><div class=\"nhsuk-details__text\">{}</div></details>",
+                escape(&t.team),
+                t.capacity,
+                o.lapsed,
+                t.report.wait.lapsed,
+                chart.svg(900.0, 280.0),
+                chart.table()
+            );
+        }
+        let _ = write!(
+            body,
+            "<p class=\"nhsuk-body\">Download the plan for your sites: <a href=\"/api/v1/plan?{q}&amp;format=csv\">CSV</a> · <a href=\"/api/v1/plan?{q}&amp;format=ics\">calendar</a>.</p>",
+            q = escape(&p_query(&q)),
+        );
+    }
+    crate::layout::page("Renewal plan", Some(&viewer.caller), &body).into_response()
+}
+
+/// The page's query again, for its download links.
+fn p_query(q: &HashMap<String, String>) -> String {
+    let mut keys: Vec<_> = q.iter().filter(|(k, _)| k.as_str() != "format").collect();
+    keys.sort();
+    keys.iter()
+        .map(|(k, v)| format!("{k}={}", crate::wizard::enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
