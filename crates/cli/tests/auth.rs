@@ -961,7 +961,7 @@ fn incidents_and_packets_stay_within_the_callers_organisations() {
             actor: "test".into(),
             at: Timestamp::parse("2026-11-20T10:00:00Z").expect("time"),
         };
-        [Some("A10000"), Some("A10001"), None]
+        let ids: Vec<i64> = [Some("A10000"), Some("A10001"), None]
             .iter()
             .map(|site| {
                 store
@@ -977,7 +977,20 @@ fn incidents_and_packets_stay_within_the_callers_organisations() {
                     )
                     .expect("open")
             })
-            .collect()
+            .collect();
+        let closed = Change {
+            actor: "test".into(),
+            at: Timestamp::parse("2026-11-20T10:18:00Z").expect("time"),
+        };
+        store
+            .close_incident(
+                ids[0],
+                cardwatch_core::triage::IncidentStatus::Resolved,
+                Some("middleware-outdated"),
+                &closed,
+            )
+            .expect("close");
+        ids
     };
     let pm = signed_in(&addr, "pm@nhs.net");
     let auditor = signed_in(&addr, "audit@nhs.net");

@@ -33,8 +33,10 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// NHS.UK colours for the series, then the limit line.
+/// NHS.UK colours for the series (blue, warm yellow, green, red).
 const COLOURS: [&str; 4] = ["#005eb8", "#ffb81c", "#007f3b", "#d5281b"];
+/// The limit line's colour (NHS dark grey).
+const LIMIT: &str = "#425563";
 
 impl BarChart {
     /// The chart as SVG, `width` by `height` user units.
@@ -81,7 +83,7 @@ impl BarChart {
                     "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{bar_w:.1}\" height=\"{:.1}\" fill=\"{}\"/>",
                     y(*v),
                     top + plot_h - y(*v),
-                    COLOURS[j % 3]
+                    COLOURS[j % COLOURS.len()]
                 );
             }
             // About eight labels along the axis, whatever the number of bars.
@@ -106,7 +108,7 @@ impl BarChart {
                 s,
                 "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>",
                 points.join(" "),
-                COLOURS[3]
+                LIMIT
             );
         }
         // The key.
@@ -118,9 +120,9 @@ impl BarChart {
         for (j, name) in names.enumerate() {
             let x = left + 140.0 * j as f64;
             let colour = if j < self.series.len() {
-                COLOURS[j % 3]
+                COLOURS[j % COLOURS.len()]
             } else {
-                COLOURS[3]
+                LIMIT
             };
             let _ = write!(
                 s,

@@ -8,6 +8,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
+use cardwatch_core::chart::{Bar, BarChart};
 use cardwatch_core::health::{Context, Family, Filter, Noted, Severity, CSV_COLUMNS};
 use cardwatch_store::current_findings;
 use serde_json::json;
@@ -216,6 +217,7 @@ pub(crate) async fn page(
         })
         .collect();
     let shown = found.len().min(p.limit);
+    let chart = by_site(&found);
     let body = format!(
         r#"<form method="get" class="nhsuk-u-margin-bottom-4">
 <div class="nhsuk-form-group"><label class="nhsuk-label" for="site">Site</label><input class="nhsuk-input nhsuk-input--width-10" id="site" name="site" value="{site}"></div>
@@ -224,9 +226,45 @@ pub(crate) async fn page(
 <p class="nhsuk-body">{total} finding(s), showing {shown}. Acknowledge or snooze with <code>cardwatch finding ack|snooze ID --reason …</code>.</p>
 <table class="nhsuk-table"><thead class="nhsuk-table__head"><tr class="nhsuk-table__row"><th class="nhsuk-table__header" scope="col">Site</th><th class="nhsuk-table__header" scope="col">Severity</th><th class="nhsuk-table__header" scope="col">Rule</th><th class="nhsuk-table__header" scope="col">Subject</th><th class="nhsuk-table__header" scope="col">Who acts</th><th class="nhsuk-table__header" scope="col">Due</th><th class="nhsuk-table__header" scope="col">Why and fix</th><th class="nhsuk-table__header" scope="col">Note</th></tr></thead>
 <tbody class="nhsuk-table__body">
-{rows}</tbody></table>"#,
+{rows}</tbody></table>
+<h2 class="nhsuk-heading-m">By site and severity</h2>
+<figure>{svg}</figure>
+<details class="nhsuk-details"><summary class="nhsuk-details__summary"><span class="nhsuk-details__summary-text">The chart's figures as a table</span></summary><div class="nhsuk-details__text">{table}</div></details>"#,
         site = escape(&site),
         total = found.len(),
+        svg = chart.svg(900.0, 260.0),
+        table = chart.table(),
     );
     crate::layout::page("Findings", Some(&viewer.caller), &body).into_response()
+}
+
+/// Findings counted by site and severity: the 20 sites with most, most first.
+fn by_site(found: &[Noted]) -> BarChart {
+    let mut counts: std::collections::BTreeMap<&str, [f64; 4]> = Default::default();
+    for n in found {
+        let i = Severity::ALL
+            .iter()
+            .position(|s| *s == n.finding.severity)
+            .unwrap_or(0)
+            .min(3);
+        counts.entry(n.finding.site.as_str()).or_default()[i] += 1.0;
+    }
+    let mut sites: Vec<_> = counts.into_iter().collect();
+    sites.sort_by(|a, b| b.1.iter().sum::<f64>().total_cmp(&a.1.iter().sum::<f64>()));
+    BarChart {
+        title: "Findings by site and severity (the 20 sites with most)".into(),
+        series: Severity::ALL
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect(),
+        bars: sites
+            .into_iter()
+            .take(20)
+            .map(|(site, c)| Bar {
+                label: site.to_owned(),
+                values: c.to_vec(),
+            })
+            .collect(),
+        limit: None,
+    }
 }

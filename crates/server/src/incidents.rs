@@ -10,6 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use cardwatch_core::access::Permission;
+use cardwatch_core::chart::{Bar, BarChart};
 use cardwatch_core::triage::Incident;
 use serde_json::json;
 
@@ -93,13 +94,28 @@ pub(crate) async fn page(
             id = i.id,
         );
     }
+    let (causes, minutes) = charts(&list);
+    let figure = |c: &BarChart| {
+        format!(
+            "<figure>{}</figure><details class=\"nhsuk-details\"><summary class=\"nhsuk-details__summary\">\
+             <span class=\"nhsuk-details__summary-text\">The chart's figures as a table</span></summary>\
+             <div class=\"nhsuk-details__text\">{}</div></details>",
+            c.svg(900.0, 240.0),
+            c.table()
+        )
+    };
+    let charts = format!(
+        "<h2 class=\"nhsuk-heading-m\">Confirmed causes</h2>{}<h2 class=\"nhsuk-heading-m\">Minutes to fix, by week</h2>{}",
+        figure(&causes),
+        figure(&minutes)
+    );
     let body = format!(
         "<p class=\"nhsuk-body\">Triage runs, newest first. Start one with <a href=\"/triage\">the wizard</a> or <code>cardwatch triage</code>.</p>\n\
          <table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\">\
          <th class=\"nhsuk-table__header\" scope=\"col\">Incident</th><th class=\"nhsuk-table__header\" scope=\"col\">Opened</th>\
          <th class=\"nhsuk-table__header\" scope=\"col\">Site</th><th class=\"nhsuk-table__header\" scope=\"col\">Symptom</th>\
          <th class=\"nhsuk-table__header\" scope=\"col\">Status</th><th class=\"nhsuk-table__header\" scope=\"col\">Minutes</th>\
-         <th class=\"nhsuk-table__header\" scope=\"col\">Confirmed cause</th></tr></thead>\n<tbody class=\"nhsuk-table__body\">\n{rows}</tbody></table>"
+         <th class=\"nhsuk-table__header\" scope=\"col\">Confirmed cause</th></tr></thead>\n<tbody class=\"nhsuk-table__body\">\n{rows}</tbody></table>\n{charts}"
     );
     crate::layout::page("Incidents", Some(&v.caller), &body).into_response()
 }
@@ -158,4 +174,49 @@ pub(crate) async fn packet(
         p.escalate_because.push("asked for by the operator".into());
     }
     Html(p.to_html()).into_response()
+}
+
+/// Resolved incidents by confirmed cause, and mean minutes to fix per week (oldest first).
+fn charts(list: &[Incident]) -> (BarChart, BarChart) {
+    let mut causes: std::collections::BTreeMap<&str, f64> = Default::default();
+    let mut weeks: std::collections::BTreeMap<i32, (f64, f64)> = Default::default();
+    for i in list {
+        if let Some(c) = &i.confirmed_cause {
+            *causes.entry(c.as_str()).or_default() += 1.0;
+        }
+        if let Some(m) = i.minutes_to_fix {
+            // Weeks counted from Monday 1970-01-05.
+            let week = (i.opened_at.date().days() - 4).div_euclid(7);
+            let w = weeks.entry(week).or_default();
+            w.0 += m;
+            w.1 += 1.0;
+        }
+    }
+    let mut causes: Vec<_> = causes.into_iter().collect();
+    causes.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let by_cause = BarChart {
+        title: "Resolved incidents by confirmed cause".into(),
+        series: vec!["incidents".into()],
+        bars: causes
+            .into_iter()
+            .map(|(c, n)| Bar {
+                label: c.to_owned(),
+                values: vec![n],
+            })
+            .collect(),
+        limit: None,
+    };
+    let minutes = BarChart {
+        title: "Mean minutes to fix, by week".into(),
+        series: vec!["mean minutes".into()],
+        bars: weeks
+            .into_iter()
+            .map(|(w, (total, n))| Bar {
+                label: cardwatch_core::date::Date::from_days(w * 7 + 4).to_string(),
+                values: vec![total / n],
+            })
+            .collect(),
+        limit: None,
+    };
+    (by_cause, minutes)
 }
