@@ -1072,3 +1072,89 @@ fn the_openapi_document_matches_the_routes_and_validates() {
         .expect("python3 with openapi-spec-validator (scripts/test installs it)");
     assert!(ok(&out).contains("valid"));
 }
+
+#[test]
+fn estate_lists_filter_sort_page_and_stay_in_scope() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, admin) = serve_demo_signed_in(&db, "2");
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "pm@nhs.net",
+            "--name",
+            "Pat Manager",
+            "--role",
+            "practice_manager",
+            "--org",
+            "A10000",
+        ],
+        Some(PW),
+    ));
+    let pm = signed_in(&addr, "pm@nhs.net");
+    let sites = get_as(&addr, "/api/v1/estate/sites", &pm);
+    let all_sites = get_as(&addr, "/api/v1/estate/sites", &admin);
+    let people = get_as(
+        &addr,
+        "/api/v1/estate/people?sort=name&order=desc&limit=3",
+        &pm,
+    );
+    let second = get_as(
+        &addr,
+        "/api/v1/estate/people?sort=name&order=desc&limit=3&offset=3",
+        &pm,
+    );
+    let filtered = get_as(&addr, "/api/v1/estate/workstations?q=ws001", &pm);
+    let csv = get_as(&addr, "/api/v1/estate/readers?format=csv", &pm);
+    let page = get_as(&addr, "/estate/people?sort=name", &pm);
+    let bad_kind = get_as(&addr, "/api/v1/estate/secrets", &pm);
+    let bad_sort = get_as(&addr, "/api/v1/estate/people?sort=salary", &pm);
+    stop(child);
+    let items = |r: &(u16, String)| body_json(&r.1)["items"].as_array().expect("items").clone();
+    let mine = items(&sites);
+    assert_eq!(mine.len(), 1, "{}", sites.1);
+    assert_eq!(mine[0]["site_ods"], "A10000");
+    assert!(items(&all_sites).len() >= 2);
+    let names: Vec<String> = items(&people)
+        .iter()
+        .map(|p| p["name"].as_str().expect("name").to_owned())
+        .collect();
+    assert_eq!(names.len(), 3);
+    assert!(
+        names.windows(2).all(|w| w[0] >= w[1]),
+        "descending: {names:?}"
+    );
+    assert!(items(&people).iter().all(|p| p["site_ods"] == "A10000"));
+    let next: Vec<String> = items(&second)
+        .iter()
+        .map(|p| p["name"].as_str().expect("name").to_owned())
+        .collect();
+    assert!(next.first() <= names.last(), "the next page follows on");
+    assert!(body_json(&people.1)["total"].as_u64().expect("total") > 3);
+    let ws = items(&filtered);
+    assert!(
+        !ws.is_empty()
+            && ws
+                .iter()
+                .all(|w| w["hostname"].as_str().expect("host").contains("ws001")),
+        "{}",
+        filtered.1
+    );
+    assert!(
+        csv.1
+            .contains("reader_serial,vendor,model,firmware,hostname,site_ods,status"),
+        "{}",
+        csv.1
+    );
+    assert!(!csv.1.contains(",A10001,"), "scoped CSV too");
+    assert_eq!(page.0, 200);
+    assert!(page.1.contains("aria-sort=\"ascending\""), "{}", page.1);
+    assert_eq!(bad_kind.0, 400);
+    assert_eq!(body_json(&bad_kind.1)["error"]["field"], "kind");
+    assert_eq!(bad_sort.0, 400);
+    assert!(body_json(&bad_sort.1)["error"]["message"]
+        .as_str()
+        .expect("message")
+        .contains("no column \"salary\""));
+}

@@ -5,7 +5,7 @@
 use axum::routing::{get, post, MethodRouter};
 use serde_json::{json, Map, Value};
 
-use crate::{audit, auth, findings, incidents, plan, triage, AppState};
+use crate::{audit, auth, estate, findings, incidents, plan, triage, AppState};
 
 /// Where a parameter goes and what it holds.
 struct Param {
@@ -137,6 +137,23 @@ const ENDPOINTS: &[Endpoint] = &[
         also: &["text/csv"],
         handler: || get(audit::api),
     },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/estate/{kind}",
+        summary: "Records of one kind (organisations, sites, people, workstations, readers, stock) at the caller's sites, filtered, sorted and paged.",
+        needs: "view estate (people: view people)",
+        query: &[
+            p("q", "string", "Only records with a column containing this text."),
+            p("sort", "string", "The column to sort by."),
+            p("order", "string", "asc (default) or desc."),
+            p("offset", "integer", "Skip this many."),
+            p("limit", "integer", "At most this many (default 100, up to 5000)."),
+            p("format", "string", "json (default) or csv (every match)."),
+        ],
+        body: &[],
+        also: &["text/csv"],
+        handler: || get(estate::api),
+    },
 ];
 
 /// The API routes, mounted from the table.
@@ -155,14 +172,17 @@ fn schema(kind: &str) -> Value {
 pub fn document() -> Value {
     let mut paths = Map::new();
     for e in ENDPOINTS {
-        let parameters: Vec<Value> = e
-            .query
-            .iter()
-            .map(|q| {
-                json!({"name": q.name, "in": "query", "required": q.required,
-                       "description": q.about, "schema": schema(q.kind)})
-            })
+        // Path parameters (`{kind}`) come first, then the query's.
+        let mut parameters: Vec<Value> = e
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": schema("string")}))
             .collect();
+        parameters.extend(e.query.iter().map(|q| {
+            json!({"name": q.name, "in": "query", "required": q.required,
+                   "description": q.about, "schema": schema(q.kind)})
+        }));
         let mut content = Map::new();
         content.insert(
             "application/json".into(),

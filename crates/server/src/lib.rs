@@ -24,6 +24,7 @@ use cardwatch_store::{Store, StoreError};
 pub mod api;
 mod audit;
 pub mod auth;
+mod estate;
 mod feeds;
 mod findings;
 mod incidents;
@@ -88,6 +89,7 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/feeds/{file}", get(feeds::feed))
         .route("/audit", get(audit::page))
         .route("/plan", get(plan::page))
+        .route("/estate/{kind}", get(estate::page))
         .route("/incidents", get(incidents::page))
         .route("/incidents/{id}/packet", get(incidents::packet))
         .route("/assets/nhsuk-frontend.min.css", get(layout::css))
