@@ -1158,3 +1158,69 @@ fn estate_lists_filter_sort_page_and_stay_in_scope() {
         .expect("message")
         .contains("no column \"salary\""));
 }
+
+#[test]
+fn a_cards_page_shows_its_certificates_history_and_incidents_in_scope() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, admin) = serve_demo_signed_in(&db, "2");
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "pm@nhs.net",
+            "--name",
+            "Pat Manager",
+            "--role",
+            "practice_manager",
+            "--org",
+            "A10000",
+        ],
+        Some(PW),
+    ));
+    let mine = card_at(&db, "A10000");
+    let theirs = card_at(&db, "A10001");
+    ok(&cardwatch(
+        &db,
+        &[
+            "card",
+            "set-status",
+            &mine,
+            "locked",
+            "--reason",
+            "three wrong passcodes",
+        ],
+    ));
+    let pm = signed_in(&addr, "pm@nhs.net");
+    let page = get_as(&addr, &format!("/cards/{mine}"), &pm);
+    let api = get_as(
+        &addr,
+        &format!("/api/v1/cards/{}", mine.to_lowercase()),
+        &pm,
+    );
+    let other = get_as(&addr, &format!("/api/v1/cards/{theirs}"), &pm);
+    let other_page = get_as(&addr, &format!("/cards/{theirs}"), &pm);
+    let admin_other = get_as(&addr, &format!("/api/v1/cards/{theirs}"), &admin);
+    let bad = get_as(&addr, "/api/v1/cards/not%20a%20card", &pm);
+    stop(child);
+    assert_eq!(page.0, 200, "{}", page.1);
+    assert!(
+        page.1.contains("Status history") && page.1.contains("three wrong passcodes"),
+        "{}",
+        page.1
+    );
+    let v = body_json(&api.1);
+    assert_eq!(v["card"]["card_serial"], mine.as_str());
+    assert_eq!(v["certificates"].as_array().expect("certs").len(), 2);
+    assert!(v["certificates"][0]["state"].is_string());
+    assert_eq!(v["holder"]["site"], "A10000");
+    assert_eq!(v["status_history"][0]["action"], "status");
+    assert_eq!(other.0, 404, "{}", other.1);
+    assert!(
+        !other.1.contains("certificates"),
+        "nothing about another organisation's card"
+    );
+    assert_eq!(other_page.0, 404);
+    assert_eq!(admin_other.0, 200);
+    assert_eq!(bad.0, 400);
+}

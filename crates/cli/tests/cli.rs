@@ -157,7 +157,8 @@ fn serve_demo_answers_health_metrics_and_page() {
     assert!(anonymous.1.contains("location: /login"), "{}", anonymous.1);
     assert_eq!(page.0, 200);
     assert!(
-        page.1.contains("<td class=\"nhsuk-table__cell\">CS"),
+        page.1
+            .contains("<td class=\"nhsuk-table__cell\"><a href=\"/cards/CS"),
         "{}",
         page.1
     );

@@ -5,7 +5,7 @@
 use axum::routing::{get, post, MethodRouter};
 use serde_json::{json, Map, Value};
 
-use crate::{audit, auth, estate, findings, incidents, plan, triage, AppState};
+use crate::{audit, auth, cards, estate, findings, incidents, plan, triage, AppState};
 
 /// Where a parameter goes and what it holds.
 struct Param {
@@ -153,6 +153,16 @@ const ENDPOINTS: &[Endpoint] = &[
         body: &[],
         also: &["text/csv"],
         handler: || get(estate::api),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/cards/{serial}",
+        summary: "One card: holder, both certificates with their state, positions, status history and incidents.",
+        needs: "view people; the holder at one of the caller's sites",
+        query: &[],
+        body: &[],
+        also: &[],
+        handler: || get(cards::api),
     },
 ];
 

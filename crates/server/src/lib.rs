@@ -24,6 +24,7 @@ use cardwatch_store::{Store, StoreError};
 pub mod api;
 mod audit;
 pub mod auth;
+mod cards;
 mod estate;
 mod feeds;
 mod findings;
@@ -90,6 +91,7 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/audit", get(audit::page))
         .route("/plan", get(plan::page))
         .route("/estate/{kind}", get(estate::page))
+        .route("/cards/{serial}", get(cards::page))
         .route("/incidents", get(incidents::page))
         .route("/incidents/{id}/packet", get(incidents::packet))
         .route("/assets/nhsuk-frontend.min.css", get(layout::css))
@@ -228,12 +230,12 @@ async fn expiring_page(State(state): State<AppState>, caller: auth::Caller) -> R
         };
         let _ = writeln!(
             rows,
-            "<tr class=\"nhsuk-table__row {class}\"><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td></tr>",
-            escape(&c.card_serial),
+            "<tr class=\"nhsuk-table__row {class}\"><td class=\"nhsuk-table__cell\"><a href=\"/cards/{serial}\">{serial}</a></td><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td></tr>",
             escape(&c.purpose),
             c.not_after,
             escape(&when),
             escape(&c.site_ods),
+            serial = escape(&c.card_serial),
         );
     }
     let empty = if certs.is_empty() {

@@ -1,0 +1,239 @@
+//! A card's page: `GET /cards/{serial}` and its JSON twin `GET /api/v1/cards/{serial}` — the
+//! card, its holder, both certificates with how long they have left, the holder's positions,
+//! the card's status history from the audit log, and its incidents. A card held outside the
+//! caller's organisations is answered as not found.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use cardwatch_core::access::Permission;
+use cardwatch_core::audit::StoredAudit;
+use cardwatch_core::ids::CardSerial;
+use cardwatch_core::renewal::Window;
+use cardwatch_core::triage::{Incident, TriageContext};
+use cardwatch_store::{triage_context, AuditQuery};
+use serde_json::json;
+
+use crate::auth::Caller;
+use crate::findings::bad_request;
+use crate::scope::viewer;
+use crate::{blocking, escape, AppState};
+
+struct CardView {
+    cx: TriageContext,
+    history: Vec<StoredAudit>,
+    incidents: Vec<Incident>,
+}
+
+async fn load(
+    state: &AppState,
+    caller: Caller,
+    serial: &str,
+    api: bool,
+) -> Result<(Caller, CardView), Response> {
+    let serial = CardSerial::parse(serial)
+        .map_err(|e| bad_request("serial", e.to_string()).into_response())?;
+    let v = viewer(state, caller, Permission::ViewPeople, api).await?;
+    let s = serial.clone();
+    let view = blocking(state, move |store| {
+        let cx = triage_context(store, None, Some(&s), None)?;
+        let history = store.audit_search(&AuditQuery {
+            entity_kind: Some("cards".into()),
+            entity_key: Some(s.as_str().to_owned()),
+            limit: 200,
+            ..AuditQuery::default()
+        })?;
+        let incidents = store
+            .incidents(5000)?
+            .into_iter()
+            .filter(|i| i.opened.card_serial.as_deref() == Some(s.as_str()))
+            .collect();
+        Ok(CardView {
+            cx,
+            history,
+            incidents,
+        })
+    })
+    .await
+    .map_err(IntoResponse::into_response)?;
+    let visible = view.cx.card.is_some()
+        && view
+            .cx
+            .holder_site
+            .as_deref()
+            .is_some_and(|site| v.sees_site(site));
+    if !visible {
+        let message = format!("no card {serial} among your organisations' cards");
+        return Err(if api {
+            (
+                StatusCode::NOT_FOUND,
+                axum::Json(json!({"error": {"code": "not_found", "message": message}})),
+            )
+                .into_response()
+        } else {
+            (
+                StatusCode::NOT_FOUND,
+                crate::layout::page(
+                    "Card not found",
+                    Some(&v.caller),
+                    &format!("<p class=\"nhsuk-body\">{}</p>", escape(&message)),
+                ),
+            )
+                .into_response()
+        });
+    }
+    Ok((v.caller, view))
+}
+
+fn band(today: cardwatch_core::date::Date, not_after: cardwatch_core::date::Date) -> &'static str {
+    match Window::of(today, not_after) {
+        Window::Expired => "expired: book an RA in person",
+        Window::Urgent => "expires within 30 days: renew at the login prompt now",
+        Window::Renewable => "inside its 90-day window: the holder can renew",
+        Window::Valid => "valid",
+    }
+}
+
+pub(crate) async fn api(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(serial): Path<String>,
+) -> Response {
+    let (_, view) = match load(&state, caller, &serial, true).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let today = (state.now)().date();
+    let cx = &view.cx;
+    let card = cx
+        .card
+        .as_ref()
+        .map(|c| serde_json::to_value(c).unwrap_or_default());
+    let certificates: Vec<_> = cx
+        .certificates
+        .iter()
+        .map(|c| {
+            let mut v = serde_json::to_value(c).unwrap_or_default();
+            v["state"] = band(today, c.not_after).into();
+            v
+        })
+        .collect();
+    axum::Json(json!({
+        "card": card,
+        "holder": {"name": cx.holder_name, "site": cx.holder_site},
+        "certificates": certificates,
+        "positions": cx.positions,
+        "status_history": view.history,
+        "incidents": view.incidents,
+    }))
+    .into_response()
+}
+
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(serial): Path<String>,
+) -> Response {
+    let (caller, view) = match load(&state, caller, &serial, false).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let today = (state.now)().date();
+    let cx = &view.cx;
+    let Some(card) = &cx.card else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let cell = |s: &str| format!("<td class=\"nhsuk-table__cell\">{}</td>", escape(s));
+    let head = |cols: &[&str]| {
+        cols.iter()
+            .map(|c| format!("<th class=\"nhsuk-table__header\" scope=\"col\">{c}</th>"))
+            .collect::<String>()
+    };
+    let table = |cols: &[&str], rows: String| {
+        format!(
+            "<table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\">{}</tr></thead><tbody class=\"nhsuk-table__body\">{rows}</tbody></table>",
+            head(cols)
+        )
+    };
+    let certs: String = cx
+        .certificates
+        .iter()
+        .map(|c| {
+            format!(
+                "<tr class=\"nhsuk-table__row\">{}{}{}{}{}</tr>",
+                cell(&c.purpose.to_string()),
+                cell(&c.issuer),
+                cell(&c.not_after.to_string()),
+                cell(&c.hash_algorithm.to_string()),
+                cell(band(today, c.not_after))
+            )
+        })
+        .collect();
+    let positions: String = cx
+        .positions
+        .iter()
+        .map(|p| {
+            let codes: Vec<&str> = p.activity_codes.iter().map(|a| a.as_str()).collect();
+            format!(
+                "<tr class=\"nhsuk-table__row\">{}{}{}{}</tr>",
+                cell(p.ods_code.as_str()),
+                cell(&format!("{} {}", p.role_code.as_str(), p.role_name)),
+                cell(&codes.join(" ")),
+                cell(p.status.as_str())
+            )
+        })
+        .collect();
+    let history: String = view
+        .history
+        .iter()
+        .map(|h| {
+            let r = &h.record;
+            format!(
+                "<tr class=\"nhsuk-table__row\">{}{}{}{}</tr>",
+                cell(&r.at.to_string()),
+                cell(&r.actor),
+                cell(&r.action),
+                cell(&r.note)
+            )
+        })
+        .collect();
+    let incidents: String = view
+        .incidents
+        .iter()
+        .map(|i| {
+            format!(
+                "<tr class=\"nhsuk-table__row\"><td class=\"nhsuk-table__cell\"><a href=\"/incidents/{id}/packet\">{id}</a></td>{}{}{}</tr>",
+                cell(&i.opened_at.to_string()),
+                cell(&i.opened.symptom),
+                cell(i.status.as_str()),
+                id = i.id
+            )
+        })
+        .collect();
+    let body = format!(
+        "<dl class=\"nhsuk-summary-list\">\
+         <div class=\"nhsuk-summary-list__row\"><dt class=\"nhsuk-summary-list__key\">Holder</dt><dd class=\"nhsuk-summary-list__value\">{} ({})</dd></div>\
+         <div class=\"nhsuk-summary-list__row\"><dt class=\"nhsuk-summary-list__key\">Site</dt><dd class=\"nhsuk-summary-list__value\">{}</dd></div>\
+         <div class=\"nhsuk-summary-list__row\"><dt class=\"nhsuk-summary-list__key\">Series</dt><dd class=\"nhsuk-summary-list__value\">{}</dd></div>\
+         <div class=\"nhsuk-summary-list__row\"><dt class=\"nhsuk-summary-list__key\">Status</dt><dd class=\"nhsuk-summary-list__value\">{}</dd></div>\
+         <div class=\"nhsuk-summary-list__row\"><dt class=\"nhsuk-summary-list__key\">Last used</dt><dd class=\"nhsuk-summary-list__value\">{}</dd></div></dl>\n\
+         <h2 class=\"nhsuk-heading-m\">Certificates</h2>{}\n<h2 class=\"nhsuk-heading-m\">Positions</h2>{}\n\
+         <h2 class=\"nhsuk-heading-m\">Status history</h2>{}\n<h2 class=\"nhsuk-heading-m\">Incidents</h2>{}",
+        escape(cx.holder_name.as_deref().unwrap_or("not known")),
+        escape(card.holder_uuid.as_str()),
+        escape(cx.holder_site.as_deref().unwrap_or("-")),
+        card.series.number(),
+        card.status,
+        card.last_used_on.map_or("not recorded".into(), |d| d.to_string()),
+        table(&["Certificate", "Issuer", "Last valid day", "Hash", "State"], certs),
+        table(&["Organisation", "Role", "Activity codes", "Status"], positions),
+        table(&["When", "Who", "What", "Why"], history),
+        table(&["Incident", "Opened", "Symptom", "Status"], incidents),
+    );
+    crate::layout::page(
+        &format!("Card {}", card.card_serial.as_str()),
+        Some(&caller),
+        &body,
+    )
+    .into_response()
+}
