@@ -1224,3 +1224,227 @@ fn a_cards_page_shows_its_certificates_history_and_incidents_in_scope() {
     assert_eq!(admin_other.0, 200);
     assert_eq!(bad.0, 400);
 }
+
+/// Every route × every role, on the caller's own organisation's objects and another's:
+/// exactly the expected status, and nothing from the other organisation in a refusal.
+#[test]
+fn authorisation_matrix() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, admin) = serve_demo_signed_in(&db, "2");
+    for (name, role) in [
+        ("support@nhs.net", "support"),
+        ("pm@nhs.net", "practice_manager"),
+        ("ra@nhs.net", "registration_authority"),
+    ] {
+        ok(&user(
+            &db,
+            &[
+                "add", name, "--name", role, "--role", role, "--org", "A10000",
+            ],
+            Some(PW),
+        ));
+    }
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "audit@nhs.net",
+            "--name",
+            "Auditor",
+            "--role",
+            "auditor",
+        ],
+        Some(PW),
+    ));
+    let mine = card_at(&db, "A10000");
+    let theirs = card_at(&db, "A10001");
+    let callers: Vec<(&str, Option<String>)> = vec![
+        ("anonymous", None),
+        ("administrator", Some(admin)),
+        ("support", Some(signed_in(&addr, "support@nhs.net"))),
+        ("practice_manager", Some(signed_in(&addr, "pm@nhs.net"))),
+        (
+            "registration_authority",
+            Some(signed_in(&addr, "ra@nhs.net")),
+        ),
+        ("auditor", Some(signed_in(&addr, "audit@nhs.net"))),
+    ];
+    // (method, path, body, expected status for: anonymous, administrator, support,
+    // practice manager, RA, auditor).
+    let own_triage = format!(r#"{{"symptom": "cannot-sign", "card_serial": "{mine}"}}"#);
+    let other_triage = format!(r#"{{"symptom": "cannot-sign", "card_serial": "{theirs}"}}"#);
+    let routes: Vec<(&str, String, String, [u16; 6])> = vec![
+        (
+            "GET",
+            "/".into(),
+            String::new(),
+            [303, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/findings".into(),
+            String::new(),
+            [303, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/findings".into(),
+            String::new(),
+            [401, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/plan?capacity=5".into(),
+            String::new(),
+            [303, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/plan?capacity=5".into(),
+            String::new(),
+            [401, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/estate/people".into(),
+            String::new(),
+            [303, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/estate/sites".into(),
+            String::new(),
+            [401, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            format!("/cards/{mine}"),
+            String::new(),
+            [303, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            format!("/api/v1/cards/{theirs}"),
+            String::new(),
+            [401, 200, 404, 404, 404, 200],
+        ),
+        (
+            "GET",
+            format!("/cards/{theirs}"),
+            String::new(),
+            [303, 200, 404, 404, 404, 200],
+        ),
+        (
+            "GET",
+            "/triage?symptom=err1002".into(),
+            String::new(),
+            [303, 200, 200, 200, 200, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/triage/next".into(),
+            own_triage,
+            [401, 200, 200, 200, 200, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/triage/next".into(),
+            other_triage,
+            [401, 200, 403, 403, 403, 403],
+        ),
+        (
+            "GET",
+            "/cheatsheet?site=A10000".into(),
+            String::new(),
+            [303, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/cheatsheet?site=A10001".into(),
+            String::new(),
+            [303, 200, 403, 403, 403, 200],
+        ),
+        (
+            "GET",
+            "/incidents".into(),
+            String::new(),
+            [303, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/incidents".into(),
+            String::new(),
+            [401, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/audit".into(),
+            String::new(),
+            [303, 200, 403, 403, 403, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/audit".into(),
+            String::new(),
+            [401, 200, 403, 403, 403, 200],
+        ),
+        (
+            "GET",
+            "/account".into(),
+            String::new(),
+            [303, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/me".into(),
+            String::new(),
+            [401, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/healthz".into(),
+            String::new(),
+            [200, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/openapi.json".into(),
+            String::new(),
+            [200, 200, 200, 200, 200, 200],
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (method, path, body, expected) in &routes {
+        for ((role, cookie), want) in callers.iter().zip(expected) {
+            let r = match (*method, cookie) {
+                ("GET", c) => request(&addr, "GET", path, c.as_deref(), None),
+                ("POST", Some(c)) => post_json(&addr, path, c, body),
+                ("POST", None) => request(&addr, "POST", path, None, Some(body)),
+                _ => unreachable!(),
+            };
+            if r.0 != *want {
+                wrong.push(format!(
+                    "{method} {path} as {role}: {} (expected {want})",
+                    r.0
+                ));
+            }
+            if r.0 >= 300
+                && r.1.contains(&theirs)
+                && !path.contains(&theirs)
+                && !body.contains(&theirs)
+            {
+                wrong.push(format!(
+                    "{method} {path} as {role}: a refusal names the other card"
+                ));
+            }
+            if r.0 >= 400 && (r.1.contains("A10001") && !path.contains("A10001")) {
+                wrong.push(format!(
+                    "{method} {path} as {role}: a refusal names the other site"
+                ));
+            }
+        }
+    }
+    stop(child);
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

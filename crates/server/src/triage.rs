@@ -122,18 +122,19 @@ pub(crate) fn outside(
             return Some((
                 "hostname",
                 format!(
-                    "workstation {} is at {}, outside your organisations",
-                    w.hostname, w.site_ods
+                    "workstation {} is not at one of your organisations' sites",
+                    w.hostname
                 ),
             ));
         }
     }
+    // Where another organisation's card or workstation is, is not said.
     if let (Some(card), Some(site)) = (&cx.card, &cx.holder_site) {
         if !viewer.sees_site(site) {
             return Some((
                 "card_serial",
                 format!(
-                    "card {} is held at {site}, outside your organisations",
+                    "card {} is not among your organisations' cards",
                     card.card_serial
                 ),
             ));
