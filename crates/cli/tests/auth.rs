@@ -1448,3 +1448,155 @@ fn authorisation_matrix() {
     stop(child);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+#[test]
+fn administrators_manage_operators_in_the_browser() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, admin) = serve_demo_signed_in(&db, "1");
+    let page = get_as(&addr, "/admin/users", &admin);
+    let csrf = csrf_of(&page.1);
+    let post = |path: &str, pairs: &[(&str, &str)]| {
+        request(&addr, "POST", path, Some(&admin), Some(&form(pairs)))
+    };
+    let added = post(
+        "/admin/users/add",
+        &[
+            ("csrf", &csrf),
+            ("username", "new.pm@nhs.net"),
+            ("name", "New PM"),
+            ("role", "practice_manager"),
+            ("organisations", "A10000"),
+        ],
+    );
+    let password = added
+        .1
+        .split("shown only now: ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .expect("a password")
+        .to_owned();
+    let first = request(
+        &addr,
+        "POST",
+        "/login",
+        None,
+        Some(&form(&[
+            ("username", "new.pm@nhs.net"),
+            ("password", &password),
+        ])),
+    );
+    let refused = post(
+        "/admin/users/add",
+        &[
+            ("csrf", &csrf),
+            ("username", "x2@nhs.net"),
+            ("name", "X"),
+            ("role", "emperor"),
+            ("organisations", "A10000"),
+        ],
+    );
+    let no_org = post(
+        "/admin/users/add",
+        &[
+            ("csrf", &csrf),
+            ("username", "x3@nhs.net"),
+            ("name", "X"),
+            ("role", "support"),
+            ("organisations", ""),
+        ],
+    );
+    let forged = post(
+        "/admin/users/add",
+        &[
+            ("csrf", "nope"),
+            ("username", "x4@nhs.net"),
+            ("name", "X"),
+            ("role", "auditor"),
+        ],
+    );
+    let myself = post(
+        "/admin/users/disable",
+        &[("csrf", &csrf), ("username", "demo")],
+    );
+    let disabled = post(
+        "/admin/users/disable",
+        &[("csrf", &csrf), ("username", "new.pm@nhs.net")],
+    );
+    let after_disable = request(
+        &addr,
+        "POST",
+        "/login",
+        None,
+        Some(&form(&[
+            ("username", "new.pm@nhs.net"),
+            ("password", &password),
+        ])),
+    );
+    post(
+        "/admin/users/enable",
+        &[("csrf", &csrf), ("username", "new.pm@nhs.net")],
+    );
+    let reset = post(
+        "/admin/users/reset",
+        &[("csrf", &csrf), ("username", "new.pm@nhs.net")],
+    );
+    let fresh = reset
+        .1
+        .split("shown only now: ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .expect("a new password")
+        .to_owned();
+    let old = request(
+        &addr,
+        "POST",
+        "/login",
+        None,
+        Some(&form(&[
+            ("username", "new.pm@nhs.net"),
+            ("password", &password),
+        ])),
+    );
+    let new = request(
+        &addr,
+        "POST",
+        "/login",
+        None,
+        Some(&form(&[
+            ("username", "new.pm@nhs.net"),
+            ("password", &fresh),
+        ])),
+    );
+    let pm = format!(
+        "cw_session={}",
+        set_cookie(&new.1, "cw_session").expect("cookie")
+    );
+    let pm_page = get_as(&addr, "/admin/users", &pm);
+    stop(child);
+    assert_eq!(page.0, 200);
+    assert!(
+        page.1.contains(">Operators</a>") && page.1.contains("demo"),
+        "{}",
+        page.1
+    );
+    assert_eq!(added.0, 200, "{}", added.1);
+    assert_eq!(first.0, 303, "the new operator signs in: {}", first.1);
+    assert_eq!(refused.0, 400);
+    assert!(refused.1.contains("is not a role"), "{}", refused.1);
+    assert_eq!(no_org.0, 400);
+    assert!(no_org.1.contains("at least one ODS code"));
+    assert_eq!(forged.0, 403);
+    assert!(myself.1.contains("cannot disable yourself"));
+    assert!(disabled.1.contains("Disabled new.pm@nhs.net"));
+    assert_eq!(after_disable.0, 401);
+    assert_eq!(old.0, 401, "the old password no longer works");
+    assert_eq!(new.0, 303);
+    assert_eq!(pm_page.0, 403);
+    assert!(!pm_page.1.contains(">Operators</a>"));
+    let audit = ok(&cardwatch(&db, &["audit", "show", "--limit", "1000"]));
+    assert!(
+        audit.contains("\"actor\":\"web:demo\""),
+        "changes made in the browser are audited"
+    );
+}

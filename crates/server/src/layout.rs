@@ -18,6 +18,7 @@ struct Layout<'a> {
     who: Option<&'a str>,
     csrf: &'a str,
     audit: bool,
+    admin: bool,
     body: &'a str,
 }
 
@@ -28,6 +29,7 @@ pub fn page(title: &str, caller: Option<&Caller>, body: &str) -> Html<String> {
         who: caller.map(|c| c.user.user.username.as_str()),
         csrf: caller.map_or("", |c| c.csrf.as_str()),
         audit: caller.is_some_and(|c| c.user.user.role.can(Permission::ViewAudit)),
+        admin: caller.is_some_and(|c| c.user.user.role.can(Permission::ManageUsers)),
         body,
     };
     // Rendering only fails on a formatter error writing into a String, which cannot happen.

@@ -21,6 +21,7 @@ use cardwatch_core::renewal::Window;
 use cardwatch_core::triage::{Contact, KnowledgeBase};
 use cardwatch_store::{Store, StoreError};
 
+mod admin;
 pub mod api;
 mod audit;
 pub mod auth;
@@ -91,6 +92,11 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/audit", get(audit::page))
         .route("/plan", get(plan::page))
         .route("/estate/{kind}", get(estate::page))
+        .route("/admin/users", get(admin::page))
+        .route("/admin/users/add", post(admin::add))
+        .route("/admin/users/disable", post(admin::disable))
+        .route("/admin/users/enable", post(admin::enable))
+        .route("/admin/users/reset", post(admin::reset))
         .route("/cards/{serial}", get(cards::page))
         .route("/incidents", get(incidents::page))
         .route("/incidents/{id}/packet", get(incidents::packet))
@@ -103,7 +109,7 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
 }
 
 /// A failure shown to the client without internals; the detail goes to the log.
-struct Failure(StoreError);
+pub(crate) struct Failure(pub(crate) StoreError);
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
