@@ -122,12 +122,33 @@ fn change(caller: &Caller, state: &AppState) -> Change {
     }
 }
 
-/// What an operator is told after a change: the outcome, or why it was refused.
-fn outcome(r: Result<String, StoreError>) -> Result<(bool, String), Response> {
+/// What an operator is told after a change: the outcome, or why it was refused; `None` when
+/// the store failed (the page then says so).
+fn outcome(r: Result<String, StoreError>) -> Option<(bool, String)> {
     match r {
-        Ok(m) => Ok((true, m)),
-        Err(StoreError::Invalid(m)) => Ok((false, m)),
-        Err(e) => Err(crate::Failure(e).into_response()),
+        Ok(m) => Some((true, m)),
+        Err(StoreError::Invalid(m)) => Some((false, m)),
+        Err(e) => {
+            tracing::error!(error = %e, "operator change failed");
+            None
+        }
+    }
+}
+
+/// The list again with the outcome of a change, or the store's failure.
+async fn after(
+    state: &AppState,
+    caller: &Caller,
+    r: Result<Result<String, StoreError>, crate::Failure>,
+) -> Response {
+    match r.map(outcome) {
+        Ok(Some(message)) => list(state, caller, Some(message)).await,
+        Ok(None) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the database is not answering — see the server log\n",
+        )
+            .into_response(),
+        Err(f) => f.into_response(),
     }
 }
 
@@ -178,13 +199,7 @@ pub(crate) async fn add(
         }))
     })
     .await;
-    match result
-        .map_err(IntoResponse::into_response)
-        .and_then(outcome)
-    {
-        Ok(message) => list(&state, &caller, Some(message)).await,
-        Err(r) => r,
-    }
+    after(&state, &caller, result).await
 }
 
 #[derive(Deserialize)]
@@ -228,13 +243,7 @@ async fn one(state: AppState, caller: Caller, f: UserForm, action: &'static str)
         })
     })
     .await;
-    match result
-        .map_err(IntoResponse::into_response)
-        .and_then(outcome)
-    {
-        Ok(message) => list(&state, &caller, Some(message)).await,
-        Err(r) => r,
-    }
+    after(&state, &caller, result).await
 }
 
 pub(crate) async fn disable(

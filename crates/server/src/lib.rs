@@ -109,7 +109,7 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
 }
 
 /// A failure shown to the client without internals; the detail goes to the log.
-pub(crate) struct Failure(pub(crate) StoreError);
+pub(crate) struct Failure(StoreError);
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
