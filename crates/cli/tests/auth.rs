@@ -1600,3 +1600,45 @@ fn administrators_manage_operators_in_the_browser() {
         "changes made in the browser are audited"
     );
 }
+
+#[test]
+fn every_page_passes_axe_in_chromium() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, admin) = serve_demo_signed_in(&db, "2");
+    let card = card_at(&db, "A10000");
+    let pages = [
+        "/".to_owned(),
+        "/findings".into(),
+        "/plan?capacity=3".into(),
+        "/triage".into(),
+        "/triage?symptom=cannot-sign".into(),
+        "/incidents".into(),
+        "/audit".into(),
+        "/account".into(),
+        "/estate/people".into(),
+        "/admin/users".into(),
+        format!("/cards/{card}"),
+        "/login".into(),
+    ];
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser/a11y.mjs");
+    let out = Command::new("node")
+        .arg(&script)
+        .arg(format!("http://{addr}"))
+        .arg(&admin)
+        .args(&pages)
+        .output()
+        .expect("node (scripts/test installs the browser tests' packages)");
+    stop(child);
+    let report: serde_json::Value = serde_json::from_str(&ok(&out)).expect("json");
+    for p in &pages {
+        assert_eq!(report[p]["status"], 200, "{p}: {report}");
+        let v = report[p]["violations"].as_array().expect("violations");
+        assert!(
+            v.is_empty(),
+            "{p}: {}",
+            serde_json::to_string_pretty(v).unwrap_or_default()
+        );
+    }
+}
