@@ -1642,3 +1642,150 @@ fn every_page_passes_axe_in_chromium() {
         );
     }
 }
+
+#[test]
+fn findings_are_acknowledged_and_reopened_in_the_browser() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, _) = serve_demo_signed_in(&db, "2");
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "pm@nhs.net",
+            "--name",
+            "Pat Manager",
+            "--role",
+            "practice_manager",
+            "--org",
+            "A10000",
+        ],
+        Some(PW),
+    ));
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "audit@nhs.net",
+            "--name",
+            "Ann Auditor",
+            "--role",
+            "auditor",
+        ],
+        Some(PW),
+    ));
+    let pm = signed_in(&addr, "pm@nhs.net");
+    let auditor = signed_in(&addr, "audit@nhs.net");
+    let page = get_as(&addr, "/findings", &pm);
+    let csrf = csrf_of(&page.1);
+    let id = page
+        .1
+        .split("name=\"id\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a finding's form")
+        .replace("&amp;", "&");
+    let theirs = ok(&cardwatch(
+        &db,
+        &["check", "--site", "A10001", "--format", "csv"],
+    ));
+    let other_id = theirs
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split(',').next())
+        .expect("a finding at A10001")
+        .to_owned();
+    let post = |cookie: &str, pairs: &[(&str, &str)]| {
+        request(
+            &addr,
+            "POST",
+            "/findings/note",
+            Some(cookie),
+            Some(&form(pairs)),
+        )
+    };
+    let no_reason = post(
+        &pm,
+        &[
+            ("csrf", &csrf),
+            ("id", &id),
+            ("action", "acknowledged"),
+            ("reason", ""),
+        ],
+    );
+    let forged = post(
+        &pm,
+        &[
+            ("csrf", "x"),
+            ("id", &id),
+            ("action", "acknowledged"),
+            ("reason", "on it"),
+        ],
+    );
+    let other = post(
+        &pm,
+        &[
+            ("csrf", &csrf),
+            ("id", &other_id),
+            ("action", "acknowledged"),
+            ("reason", "on it"),
+        ],
+    );
+    let acked = post(
+        &pm,
+        &[
+            ("csrf", &csrf),
+            ("id", &id),
+            ("action", "acknowledged"),
+            ("reason", "renewal booked"),
+        ],
+    );
+    let after = get_as(&addr, "/api/v1/findings?limit=10000", &pm);
+    let reopened = post(
+        &pm,
+        &[
+            ("csrf", &csrf),
+            ("id", &id),
+            ("action", "reopen"),
+            ("reason", "booking cancelled"),
+        ],
+    );
+    let audit_page = get_as(&addr, "/findings", &auditor);
+    let audit_try = request(
+        &addr,
+        "POST",
+        "/findings/note",
+        Some(&auditor),
+        Some(&form(&[
+            ("csrf", "x"),
+            ("id", &id),
+            ("action", "snoozed"),
+            ("reason", "x"),
+        ])),
+    );
+    stop(child);
+    assert_eq!(no_reason.0, 400, "{}", no_reason.1);
+    assert!(no_reason.1.contains("needs a reason"));
+    assert_eq!(forged.0, 403);
+    assert_eq!(other.0, 403, "another organisation's finding");
+    assert_eq!(acked.0, 303, "{}", acked.1);
+    let v = body_json(&after.1);
+    let noted = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["note"]["reason"] == "renewal booked");
+    assert!(noted.is_some(), "the note shows: {}", after.1);
+    assert_eq!(reopened.0, 303);
+    assert!(
+        !audit_page.1.contains("/findings/note"),
+        "no forms for a read-only auditor"
+    );
+    assert_eq!(audit_try.0, 403);
+    let audit = ok(&cardwatch(&db, &["audit", "show", "--limit", "1000"]));
+    assert!(
+        audit.contains("\"action\":\"acknowledged\"")
+            && audit.contains("\"actor\":\"web:pm@nhs.net\""),
+        "audited"
+    );
+}

@@ -9,7 +9,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::chart::{Bar, BarChart};
-use cardwatch_core::health::{Context, Family, Filter, Noted, Severity, CSV_COLUMNS};
+use cardwatch_core::health::{
+    Context, Family, Filter, FindingNote, NoteState, Noted, Severity, CSV_COLUMNS,
+};
 use cardwatch_store::current_findings;
 use serde_json::json;
 
@@ -187,9 +189,28 @@ pub(crate) async fn page(
         Ok(f) => f,
         Err(r) => return r,
     };
+    let can_act = viewer.caller.user.user.role.can(Permission::ActOnFindings);
+    let csrf = escape(&viewer.caller.csrf);
     let mut rows = String::new();
     for n in found.iter().skip(p.offset).take(p.limit) {
         let f = &n.finding;
+        let act = if can_act {
+            let id = escape(&f.id());
+            let reopen = if n.note.is_some() {
+                "<option value=\"reopen\">reopen</option>"
+            } else {
+                ""
+            };
+            format!(
+                "<form method=\"post\" action=\"/findings/note\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+                 <input type=\"hidden\" name=\"id\" value=\"{id}\">\
+                 <label class=\"nhsuk-u-visually-hidden\" for=\"a-{id}\">Action</label><select class=\"nhsuk-select\" id=\"a-{id}\" name=\"action\"><option value=\"acknowledged\">acknowledge</option><option value=\"snoozed\">snooze</option>{reopen}</select>\
+                 <label class=\"nhsuk-u-visually-hidden\" for=\"r-{id}\">Reason</label><input class=\"nhsuk-input\" id=\"r-{id}\" name=\"reason\" placeholder=\"reason\">\
+                 <button class=\"nhsuk-button nhsuk-button--secondary nhsuk-button--small\">Save</button></form>"
+            )
+        } else {
+            String::new()
+        };
         let note = n
             .note
             .as_ref()
@@ -197,7 +218,7 @@ pub(crate) async fn page(
             .unwrap_or_default();
         let _ = writeln!(
             rows,
-            "<tr class=\"nhsuk-table__row {sev}\"><td class=\"nhsuk-table__cell\">{site}</td><td class=\"nhsuk-table__cell\">{sev}</td><td class=\"nhsuk-table__cell\">{rule}</td><td class=\"nhsuk-table__cell\">{kind} {subject}</td><td class=\"nhsuk-table__cell\">{owner}</td><td class=\"nhsuk-table__cell\">{due}</td><td class=\"nhsuk-table__cell\">{why}<br><small>Fix: {fix}</small></td><td class=\"nhsuk-table__cell\">{note}</td></tr>",
+            "<tr class=\"nhsuk-table__row {sev}\"><td class=\"nhsuk-table__cell\">{site}</td><td class=\"nhsuk-table__cell\">{sev}</td><td class=\"nhsuk-table__cell\">{rule}</td><td class=\"nhsuk-table__cell\">{kind} {subject}</td><td class=\"nhsuk-table__cell\">{owner}</td><td class=\"nhsuk-table__cell\">{due}</td><td class=\"nhsuk-table__cell\">{why}<br><small>Fix: {fix}</small></td><td class=\"nhsuk-table__cell\">{note}{act}</td></tr>",
             site = escape(&f.site),
             sev = f.severity,
             rule = f.rule,
@@ -223,7 +244,7 @@ pub(crate) async fn page(
 <div class="nhsuk-form-group"><label class="nhsuk-label" for="site">Site</label><input class="nhsuk-input nhsuk-input--width-10" id="site" name="site" value="{site}"></div>
 <div class="nhsuk-form-group"><label class="nhsuk-label" for="min_severity">At least</label><select class="nhsuk-select" id="min_severity" name="min_severity"><option value="">any</option>{options}</select></div>
 <button class="nhsuk-button nhsuk-button--secondary">Filter</button> <a class="nhsuk-link" href="/api/v1/findings?format=csv&amp;site={site}">Download CSV</a></form>
-<p class="nhsuk-body">{total} finding(s), showing {shown}. Acknowledge or snooze with <code>cardwatch finding ack|snooze ID --reason …</code>.</p>
+<p class="nhsuk-body">{total} finding(s), showing {shown}. Acknowledge (30 days) or snooze (7 days) each with a reason; it is audited.</p>
 <table class="nhsuk-table"><thead class="nhsuk-table__head"><tr class="nhsuk-table__row"><th class="nhsuk-table__header" scope="col">Site</th><th class="nhsuk-table__header" scope="col">Severity</th><th class="nhsuk-table__header" scope="col">Rule</th><th class="nhsuk-table__header" scope="col">Subject</th><th class="nhsuk-table__header" scope="col">Who acts</th><th class="nhsuk-table__header" scope="col">Due</th><th class="nhsuk-table__header" scope="col">Why and fix</th><th class="nhsuk-table__header" scope="col">Note</th></tr></thead>
 <tbody class="nhsuk-table__body">
 {rows}</tbody></table>
@@ -266,5 +287,90 @@ fn by_site(found: &[Noted]) -> BarChart {
             })
             .collect(),
         limit: None,
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct NoteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /findings/note`: acknowledge (30 days), snooze (7 days) or reopen a finding of the
+/// caller's sites, with a reason; audited.
+pub(crate) async fn note(
+    State(state): State<AppState>,
+    caller: Caller,
+    axum::extract::Form(f): axum::extract::Form<NoteForm>,
+) -> Response {
+    let viewer = match viewer(&state, caller, Permission::ActOnFindings, false).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if let Err(r) = viewer.caller.check_csrf(&f.csrf) {
+        return r.into_response();
+    }
+    let everything = Filter {
+        site: None,
+        min_severity: None,
+        include_snoozed: true,
+    };
+    let found = match compute(&state, everything, &viewer).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    if !found.iter().any(|n| n.finding.has_id(&f.id)) {
+        return crate::scope::refuse(false, Some("id"), "no such finding among your sites today (a fixed condition closes its finding by itself)");
+    }
+    let now = (state.now)();
+    let change = cardwatch_store::Change {
+        actor: format!("web:{}", viewer.caller.user.user.username),
+        at: now,
+    };
+    let id = f.id.clone();
+    let note = match f.action.as_str() {
+        "acknowledged" | "snoozed" => {
+            let (state_, days) = if f.action == "snoozed" {
+                (NoteState::Snoozed, 7)
+            } else {
+                (NoteState::Acknowledged, 30)
+            };
+            match FindingNote::new(&id, state_, &f.reason, now.date().add_days(days), &change.actor, now) {
+                Ok(n) => Some(n),
+                Err(e) => return (axum::http::StatusCode::BAD_REQUEST, crate::layout::page("Findings", Some(&viewer.caller), &format!("<p class=\"nhsuk-body\">{}</p><p class=\"nhsuk-body\"><a href=\"/findings\">Back to the findings</a></p>", escape(&e)))).into_response(),
+            }
+        }
+        "reopen" if f.reason.trim().is_empty() => {
+            return bad_request("reason", "reopening needs a reason — say why".into())
+                .into_response()
+        }
+        "reopen" => None,
+        other => {
+            return bad_request(
+                "action",
+                format!("{other:?} is not acknowledged, snoozed or reopen"),
+            )
+            .into_response()
+        }
+    };
+    let reason = f.reason.clone();
+    let done = blocking(&state, move |s| match note {
+        Some(n) => s.note_finding(&n, &change),
+        None => s.reopen_finding(&id, &reason, &change).map(|_| ()),
+    })
+    .await;
+    match done {
+        Ok(()) => (
+            axum::http::StatusCode::SEE_OTHER,
+            [(axum::http::header::LOCATION, "/findings?all=yes")],
+        )
+            .into_response(),
+        Err(f) => f.into_response(),
     }
 }

@@ -82,6 +82,7 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .merge(api::routes())
         .route("/", get(expiring_page))
         .route("/findings", get(findings::page))
+        .route("/findings/note", post(findings::note))
         .route("/cheatsheet", get(triage::cheat_sheet_page))
         .route("/triage", get(wizard::page_handler))
         .route("/login", get(auth::login_page).post(auth::login))
