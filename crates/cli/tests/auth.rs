@@ -1789,3 +1789,57 @@ fn findings_are_acknowledged_and_reopened_in_the_browser() {
         "audited"
     );
 }
+
+#[test]
+fn schemathesis_finds_no_server_error() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, _) = serve_demo_signed_in(&db, "2");
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "robot@nhs.net",
+            "--name",
+            "Fuzzer",
+            "--role",
+            "administrator",
+        ],
+        Some(PW),
+    ));
+    let out = token(
+        &db,
+        &["add", "--user", "robot@nhs.net", "--name", "schemathesis"],
+    );
+    let secret = out
+        .split("secret: ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("secret")
+        .to_owned();
+    let run = Command::new("schemathesis")
+        .args(["run", &format!("http://{addr}/api/v1/openapi.json")])
+        .args(["-H", &format!("Authorization: Bearer {secret}")])
+        .args([
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "25",
+            "--seed",
+            "7",
+        ])
+        .output()
+        .expect("schemathesis (scripts/test installs it)");
+    stop(child);
+    assert!(
+        run.status.success(),
+        "schemathesis found a server error:\n{}\n{}",
+        text(&run.stdout),
+        text(&run.stderr)
+    );
+    assert!(
+        text(&run.stdout).contains("passed"),
+        "{}",
+        text(&run.stdout)
+    );
+}
