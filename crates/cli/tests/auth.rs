@@ -1843,3 +1843,69 @@ fn schemathesis_finds_no_server_error() {
         text(&run.stdout)
     );
 }
+
+#[test]
+fn a_person_in_chromium_signs_in_opens_a_card_acknowledges_and_escalates() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, _) = serve_demo_signed_in(&db, "2");
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "pm@nhs.net",
+            "--name",
+            "Pat Manager",
+            "--role",
+            "practice_manager",
+            "--org",
+            "A10000",
+        ],
+        Some(PW),
+    ));
+    // Screenshots are kept as the test's artefacts.
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser/flow.mjs");
+    let run = Command::new("node")
+        .arg(&script)
+        .arg(format!("http://{addr}"))
+        .args(["pm@nhs.net", PW])
+        .arg(&out)
+        .output()
+        .expect("node (scripts/test installs the browser tests' packages)");
+    stop(child);
+    let seen: serde_json::Value =
+        serde_json::from_str(&ok(&run)).unwrap_or_else(|e| panic!("{e}: {}", text(&run.stderr)));
+    assert_eq!(seen["redirectedToSignIn"], true, "{seen}");
+    assert!(
+        seen["overview"]
+            .as_str()
+            .expect("h1")
+            .contains("Certificates expiring"),
+        "{seen}"
+    );
+    assert!(
+        seen["card"].as_str().expect("h1").starts_with("Card CS"),
+        "{seen}"
+    );
+    assert_eq!(seen["acknowledged"], true, "{seen}");
+    assert_eq!(seen["escalated"], true, "{seen}");
+    assert_eq!(seen["packet"], true, "{seen}");
+    for f in [
+        "1-overview.png",
+        "2-card.png",
+        "3-findings.png",
+        "4-triage.png",
+        "5-escalate.png",
+        "6-packet.png",
+        "packet.pdf",
+    ] {
+        assert!(out.join(f).exists(), "{f} was not saved");
+    }
+    let list = ok(&cardwatch(&db, &["incident", "list", "--json"]));
+    assert!(
+        list.contains("\"status\": \"escalated\"") && list.contains("web:pm@nhs.net"),
+        "{list}"
+    );
+}

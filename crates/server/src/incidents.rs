@@ -1,7 +1,7 @@
 //! Incidents behind sign-in: `GET /incidents` (newest first, the caller's sites only) and its
 //! JSON twin, and `GET /incidents/{id}/packet` — the escalation packet as a page that prints on
 //! A4, for operators allowed to see people. An incident with no site is seen only by those who
-//! see every organisation.
+//! see every organisation and by whoever recorded it.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -21,10 +21,13 @@ use crate::triage::{parse_desk, prepare};
 use crate::{blocking, escape, AppState};
 
 fn visible(v: &Viewer, i: &Incident) -> bool {
-    match &i.opened.site {
-        Some(site) => v.sees_site(site),
-        None => v.caller.user.user.role.sees_everything(),
-    }
+    let me = &v.caller.user.user;
+    // Whoever recorded an incident in the browser sees it, site or none.
+    i.opened.reporter == format!("web:{}", me.username)
+        || match &i.opened.site {
+            Some(site) => v.sees_site(site),
+            None => me.role.sees_everything(),
+        }
 }
 
 async fn listed(

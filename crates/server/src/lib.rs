@@ -85,6 +85,7 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/findings/note", post(findings::note))
         .route("/cheatsheet", get(triage::cheat_sheet_page))
         .route("/triage", get(wizard::page_handler))
+        .route("/triage/record", post(wizard::record))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/account", get(auth::account))

@@ -172,6 +172,10 @@ pub(crate) async fn page_handler(
     };
     // The link that carries everything so far, plus one more answer.
     let mut base = format!("/triage?symptom={}", enc(&kb.symptoms[s].id));
+    // The user's own words travel on, for the incident's exact error.
+    if let Some(t) = &error_text {
+        let _ = write!(base, "&error_text={}", enc(t));
+    }
     for (k, v) in [("site", &site), ("card_serial", &card), ("hostname", &host)] {
         if let Some(v) = v {
             let _ = write!(base, "&{k}={}", enc(v));
@@ -228,12 +232,23 @@ pub(crate) async fn page_handler(
             }
             let _ = writeln!(
                 body,
-                "</ul><p>{}</p><p>Run the triage as an incident (<code>cardwatch triage</code>) to print the escalation packet.</p>",
-                escape(&next.prompt)
+                "</ul><p>{}</p>{}",
+                escape(&next.prompt),
+                record_form(
+                    &viewer.caller,
+                    &base,
+                    "escalated",
+                    "Record the incident and print the escalation packet"
+                )
             );
         }
         StepKind::Done => {
-            let _ = writeln!(body, "<h2>Fixed</h2><p>{}</p>", escape(&next.reason));
+            let _ = writeln!(
+                body,
+                "<h2>Fixed</h2><p>{}</p>{}",
+                escape(&next.reason),
+                record_form(&viewer.caller, &base, "resolved", "Record the incident")
+            );
         }
     }
     let _ = writeln!(body, "<h2>Likeliest causes</h2><ol>");
@@ -251,4 +266,183 @@ pub(crate) async fn page_handler(
         escape(&a.guardrail)
     );
     page("Smartcard problem", &viewer.caller, &body).into_response()
+}
+
+/// A form that records what the wizard's links carry as an incident (the answers stamped now).
+fn record_form(caller: &Caller, base: &str, outcome: &str, label: &str) -> String {
+    let query = base.split_once('?').map_or("", |(_, q)| q);
+    format!(
+        "<form method=\"post\" action=\"/triage/record\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+         <input type=\"hidden\" name=\"query\" value=\"{}\"><input type=\"hidden\" name=\"outcome\" value=\"{outcome}\">\
+         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"application\">Application (emis-web, systmone, vision, eps, …)</label>\
+         <input class=\"nhsuk-input nhsuk-input--width-20\" id=\"application\" name=\"application\"></div>\
+         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"doing\">What the user was doing</label>\
+         <input class=\"nhsuk-input nhsuk-u-width-two-thirds\" id=\"doing\" name=\"doing\"></div>\
+         <button class=\"nhsuk-button\">{label}</button></form>",
+        escape(&caller.csrf),
+        escape(query)
+    )
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct RecordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    query: String,
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    application: String,
+    #[serde(default)]
+    doing: String,
+}
+
+/// `POST /triage/record`: the web wizard's run kept as an incident — its answers as steps, then
+/// escalated (to the packet) or resolved with the cause the last fix confirms.
+pub(crate) async fn record(
+    State(state): State<AppState>,
+    caller: Caller,
+    axum::extract::Form(f): axum::extract::Form<RecordForm>,
+) -> Response {
+    let viewer = match viewer(&state, caller, Permission::Triage, false).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if let Err(r) = viewer.caller.check_csrf(&f.csrf) {
+        return r.into_response();
+    }
+    let mut symptom = None;
+    let mut error_text = None;
+    let (mut site, mut card, mut host) = (None, None, None);
+    let mut obs: Vec<(String, String)> = Vec::new();
+    for pair in f.query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = dec(v);
+        match k {
+            "symptom" => symptom = Some(v),
+            "error_text" => error_text = Some(v),
+            "site" => site = Some(v),
+            "card_serial" => card = Some(v),
+            "hostname" => host = Some(v),
+            "obs" => {
+                if let Some((id, r)) = v.split_once(':') {
+                    obs.push((id.to_owned(), r.to_owned()));
+                }
+            }
+            _ => {}
+        }
+    }
+    let application = match f.application.trim() {
+        "" => None,
+        a => match cardwatch_core::triage::parse_application(a) {
+            Ok(a) => Some(a),
+            Err(e) => return bad_request("application", e).into_response(),
+        },
+    };
+    let desk = match parse_desk(site.as_deref(), card.as_deref(), host.as_deref()) {
+        Ok(d) => d,
+        Err((field, message)) => return bad_request(field, message).into_response(),
+    };
+    let kb = &state.checks.triage;
+    let (s, _) = match kb.resolve(symptom.as_deref(), error_text.as_deref()) {
+        Ok(x) => x,
+        Err(e) => return bad_request(&e.field, e.message).into_response(),
+    };
+    let outcome = match f.outcome.as_str() {
+        "escalated" => cardwatch_core::triage::IncidentStatus::Escalated,
+        "resolved" => cardwatch_core::triage::IncidentStatus::Resolved,
+        other => {
+            return bad_request("outcome", format!("{other:?} is not escalated or resolved"))
+                .into_response()
+        }
+    };
+    let now = (state.now)();
+    let checks = state.checks.clone();
+    let reporter = format!("web:{}", viewer.caller.user.user.username);
+    let doing = Some(f.doing.trim().to_owned()).filter(|d| !d.is_empty());
+    let symptom_id = kb.symptoms[s].id.clone();
+    let result = crate::blocking(&state, {
+        let desk = desk.clone();
+        move |store| {
+            let (cx, case) = prepare(
+                store,
+                &checks,
+                s,
+                &desk,
+                now,
+                None,
+                Case {
+                    observations: obs.clone(),
+                    ..Case::default()
+                },
+            )?;
+            Ok((cx, case))
+        }
+    })
+    .await;
+    let (cx, case) = match result {
+        Ok(x) => x,
+        Err(f) => return f.into_response(),
+    };
+    if let Some((field, message)) = outside(&viewer, &desk, &cx) {
+        return refuse(false, Some(field), &message);
+    }
+    let advice = match kb.answer(s, &case) {
+        Ok(a) => a,
+        Err(e) => return bad_request(&e.field, e.message).into_response(),
+    };
+    let cause = advice.confirmed_cause.map(|c| kb.causes[c].id.clone());
+    // No site named or found: an operator of one organisation is at that one.
+    let only = match viewer.caller.user.user.organisations.as_slice() {
+        [one] => Some(one.as_str().to_owned()),
+        _ => None,
+    };
+    let opened = cardwatch_core::triage::NewIncident {
+        reporter: reporter.clone(),
+        site: cx.site.clone().or(cx.holder_site.clone()).or(only),
+        card_serial: desk.card.as_ref().map(|c| c.as_str().to_owned()),
+        hostname: desk.hostname.as_ref().map(|h| h.as_str().to_owned()),
+        application,
+        doing,
+        symptom: symptom_id,
+        error_text,
+    };
+    let steps = case.observations.clone();
+    let made = crate::blocking(&state, move |store| {
+        let change = cardwatch_store::Change {
+            actor: reporter,
+            at: now,
+        };
+        let id = store.open_incident(&opened, &change)?;
+        for (step, result) in steps {
+            store.record_incident_step(
+                id,
+                &cardwatch_core::triage::IncidentStep {
+                    at: now,
+                    id: step,
+                    result,
+                },
+                &change,
+            )?;
+        }
+        store.close_incident(id, outcome, cause.as_deref(), &change)?;
+        Ok(id)
+    })
+    .await;
+    match made {
+        Ok(id) => {
+            let to = if outcome == cardwatch_core::triage::IncidentStatus::Escalated {
+                format!("/incidents/{id}/packet")
+            } else {
+                "/incidents".to_owned()
+            };
+            (
+                axum::http::StatusCode::SEE_OTHER,
+                [(axum::http::header::LOCATION, to)],
+            )
+                .into_response()
+        }
+        Err(f) => f.into_response(),
+    }
 }

@@ -34,7 +34,7 @@ pub struct Case {
     pub facts: Vec<Fact>,
     /// Learned priors over the symptom's causes (in the symptom's order), if any.
     pub priors: Option<Vec<f64>>,
-    /// Minutes since the fault was reported, if known; otherwise the steps' costs are added up.
+    /// Minutes since the fault was reported, if known; the steps' own minutes count when more.
     pub elapsed_minutes: Option<f64>,
     /// Other people at the same site who reported the same symptom within the cluster window.
     pub others_affected: u32,
@@ -473,7 +473,9 @@ impl KnowledgeBase {
         }
 
         let mut because = Vec::new();
-        let elapsed = case.elapsed_minutes.unwrap_or(minutes_spent);
+        // The clock since the report, or the steps' own minutes if more (steps recorded together
+        // afterwards, or a clock not given).
+        let elapsed = case.elapsed_minutes.unwrap_or(0.0).max(minutes_spent);
         if elapsed >= settings.escalate_after_minutes {
             because.push(format!(
                 "{elapsed:.0} minutes have gone on this fault (escalate after {:.0})",

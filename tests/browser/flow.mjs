@@ -1,0 +1,57 @@
+// A person's way through Cardwatch in Debian's headless Chromium: sign in, the overview, a card,
+// acknowledge a finding, a triage to escalation, the packet printed. Screenshots and the packet
+// PDF go to OUT_DIR. Prints one JSON object of what it saw.
+//   node flow.mjs BASE_URL USER PASSWORD OUT_DIR
+import { mkdirSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+
+const [base, user, password, out] = process.argv.slice(2);
+mkdirSync(out, { recursive: true });
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const page = await (await browser.newContext({ viewport: { width: 1200, height: 900 } })).newPage();
+const seen = {};
+const shot = async (name) => page.screenshot({ path: `${out}/${name}.png`, fullPage: false });
+
+await page.goto(base + '/');
+seen.redirectedToSignIn = page.url().includes('/login');
+await page.fill('#username', user);
+await page.fill('#password', password);
+await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+seen.overview = await page.textContent('h1');
+await shot('1-overview');
+
+await Promise.all([page.waitForNavigation(), page.click('a[href^="/cards/"]')]);
+seen.card = await page.textContent('h1');
+await shot('2-card');
+
+await page.goto(base + '/findings');
+await page.fill('form[action="/findings/note"] input[name=reason]', 'spares ordered');
+await Promise.all([page.waitForNavigation(), page.click('form[action="/findings/note"] button')]);
+seen.acknowledged = (await page.content()).includes('spares ordered');
+await shot('3-findings');
+
+await page.goto(base + '/triage');
+await page.fill('#error_text', 'ERR1002 : Unable to read the card');
+await Promise.all([page.waitForNavigation(), page.click('form[action="/triage"] button')]);
+await shot('4-triage');
+for (let i = 0; i < 20 && !(await page.content()).includes('Escalate now'); i++) {
+  // The last answer on the page: a "no" or "not-fixed" keeps the fault going.
+  const answers = await page.$$('main ul li a[href*="obs="]');
+  await Promise.all([page.waitForNavigation(), answers[answers.length - 1].click()]);
+}
+seen.escalated = (await page.content()).includes('Escalate now');
+await shot('5-escalate');
+await page.fill('#application', 'emis-web');
+await page.fill('#doing', 'logging in at reception');
+await Promise.all([page.waitForNavigation(), page.click('form[action="/triage/record"] button')]);
+seen.packet = (await page.content()).includes('SMARTCARD ESCALATION');
+seen.packetUrl = page.url().replace(base, '');
+await shot('6-packet');
+await page.pdf({ path: `${out}/packet.pdf`, format: 'A4' });
+
+await browser.close();
+console.log(JSON.stringify(seen));
