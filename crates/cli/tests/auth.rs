@@ -1909,3 +1909,78 @@ fn a_person_in_chromium_signs_in_opens_a_card_acknowledges_and_escalates() {
         "{list}"
     );
 }
+
+#[test]
+fn operators_make_and_revoke_their_own_calendar_feeds() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, _) = serve_demo_signed_in(&db, "2");
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "pm@nhs.net",
+            "--name",
+            "Pat Manager",
+            "--role",
+            "practice_manager",
+            "--org",
+            "A10000",
+        ],
+        Some(PW),
+    ));
+    let pm = signed_in(&addr, "pm@nhs.net");
+    let csrf = csrf_of(&get_as(&addr, "/account", &pm).1);
+    let post = |path: &str, pairs: &[(&str, &str)]| {
+        request(&addr, "POST", path, Some(&pm), Some(&form(pairs)))
+    };
+    let made = post(
+        "/account/feeds",
+        &[
+            ("csrf", &csrf),
+            ("name", "practice calendar"),
+            ("site", "A10000"),
+        ],
+    );
+    let feed = made
+        .1
+        .split("shown only now: ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .expect("the address")
+        .to_owned();
+    let calendar = get(&addr, &feed);
+    let other_site = post(
+        "/account/feeds",
+        &[("csrf", &csrf), ("name", "theirs"), ("site", "A10001")],
+    );
+    let forged = post("/account/feeds", &[("csrf", "x"), ("name", "x")]);
+    let id = made
+        .1
+        .split("name=\"id\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the feed's id")
+        .to_owned();
+    let revoked = post("/account/feeds/revoke", &[("csrf", &csrf), ("id", &id)]);
+    let after = get(&addr, &feed);
+    let someone_elses = post(
+        "/account/feeds/revoke",
+        &[("csrf", &csrf), ("id", "000000000000")],
+    );
+    stop(child);
+    assert_eq!(made.0, 200, "{}", made.1);
+    assert!(
+        made.1.contains("practice calendar") && made.1.contains("A10000"),
+        "{}",
+        made.1
+    );
+    assert_eq!(calendar.0, 200);
+    assert!(calendar.1.contains("BEGIN:VCALENDAR"));
+    assert_eq!(other_site.0, 403);
+    assert_eq!(forged.0, 403);
+    assert_eq!(revoked.0, 200);
+    assert!(revoked.1.contains("revoked"), "{}", revoked.1);
+    assert_eq!(after.0, 404, "a revoked feed is gone");
+    assert_eq!(someone_elses.0, 400);
+}

@@ -468,6 +468,13 @@ pub(crate) async fn logout(
         .into_response()
 }
 
+/// The account page: who, the password form, and `extra` (the calendar feeds' section).
+pub(crate) fn account_page_with(caller: &Caller, message: Option<&str>, extra: &str) -> String {
+    let page = account_page(caller, message);
+    // The feeds' section goes inside the page's main content, after the password form.
+    page.replacen("</form>\n", &format!("</form>\n{extra}"), 1)
+}
+
 fn account_page(caller: &Caller, message: Option<&str>) -> String {
     let u = &caller.user.user;
     let orgs: Vec<&str> = u.organisations.iter().map(|o| o.as_str()).collect();
@@ -490,8 +497,8 @@ fn account_page(caller: &Caller, message: Option<&str>) -> String {
     page("Your account", Some(caller), &b)
 }
 
-pub(crate) async fn account(caller: Caller) -> Html<String> {
-    Html(account_page(&caller, None))
+pub(crate) async fn account(State(state): State<AppState>, caller: Caller) -> Response {
+    crate::feeds::account(&state, &caller, None).await
 }
 
 #[derive(Deserialize)]

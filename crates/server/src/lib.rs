@@ -90,6 +90,8 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/logout", post(auth::logout))
         .route("/account", get(auth::account))
         .route("/account/password", post(auth::change_password))
+        .route("/account/feeds", post(feeds::make))
+        .route("/account/feeds/revoke", post(feeds::revoke))
         .route("/feeds/{file}", get(feeds::feed))
         .route("/audit", get(audit::page))
         .route("/plan", get(plan::page))
