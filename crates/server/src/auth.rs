@@ -468,14 +468,12 @@ pub(crate) async fn logout(
         .into_response()
 }
 
-/// The account page: who, the password form, and `extra` (the calendar feeds' section).
-pub(crate) fn account_page_with(caller: &Caller, message: Option<&str>, extra: &str) -> String {
-    let page = account_page(caller, message);
-    // The feeds' section goes inside the page's main content, after the password form.
-    page.replacen("</form>\n", &format!("</form>\n{extra}"), 1)
+fn account_page(caller: &Caller, message: Option<&str>) -> String {
+    account_page_with(caller, message, "")
 }
 
-fn account_page(caller: &Caller, message: Option<&str>) -> String {
+/// The account page: who, the password form, and `extra` (the calendar feeds' section).
+pub(crate) fn account_page_with(caller: &Caller, message: Option<&str>, extra: &str) -> String {
     let u = &caller.user.user;
     let orgs: Vec<&str> = u.organisations.iter().map(|o| o.as_str()).collect();
     let mut b = alert(message);
@@ -485,7 +483,7 @@ fn account_page(caller: &Caller, message: Option<&str>) -> String {
          <h2 class=\"nhsuk-heading-m\">Change your password</h2>\n\
          <form method=\"post\" action=\"/account/password\" novalidate>\n\
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n{}{}\
-         <button class=\"nhsuk-button\" type=\"submit\">Change password</button>\n</form>",
+         <button class=\"nhsuk-button\" type=\"submit\">Change password</button>\n</form>\n{extra}",
         escape(&u.display_name),
         escape(u.username.as_str()),
         u.role.as_str().replace('_', " "),
