@@ -1879,10 +1879,7 @@ fn a_person_in_chromium_signs_in_opens_a_card_acknowledges_and_escalates() {
         serde_json::from_str(&ok(&run)).unwrap_or_else(|e| panic!("{e}: {}", text(&run.stderr)));
     assert_eq!(seen["redirectedToSignIn"], true, "{seen}");
     assert!(
-        seen["overview"]
-            .as_str()
-            .expect("h1")
-            .contains("Certificates expiring"),
+        seen["overview"].as_str().expect("h1").contains("Overview"),
         "{seen}"
     );
     assert!(
@@ -1983,4 +1980,78 @@ fn operators_make_and_revoke_their_own_calendar_feeds() {
     assert!(revoked.1.contains("revoked"), "{}", revoked.1);
     assert_eq!(after.0, 404, "a revoked feed is gone");
     assert_eq!(someone_elses.0, 400);
+}
+
+#[test]
+fn the_overview_counts_the_callers_sites_and_follows_every_change() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, admin) = serve_demo_signed_in(&db, "2");
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "pm@nhs.net",
+            "--name",
+            "Pat Manager",
+            "--role",
+            "practice_manager",
+            "--org",
+            "A10000",
+        ],
+        Some(PW),
+    ));
+    let pm = signed_in(&addr, "pm@nhs.net");
+    let mine = body_json(&get_as(&addr, "/api/v1/overview", &pm).1);
+    let all = body_json(&get_as(&addr, "/api/v1/overview", &admin).1);
+    let findings = body_json(&get_as(&addr, "/api/v1/findings?limit=10000", &pm).1);
+    let list = findings["findings"].as_array().expect("findings");
+    let rules = |suffix: &str| {
+        list.iter()
+            .filter(|f| {
+                f["rule"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with("cert-") && r.ends_with(suffix))
+            })
+            .count() as u64
+    };
+    assert_eq!(mine["expired"].as_u64(), Some(rules("-expired")), "{mine}");
+    assert_eq!(
+        mine["within_30_days"].as_u64(),
+        Some(rules("-30d")),
+        "{mine}"
+    );
+    let urgent = list
+        .iter()
+        .filter(|f| matches!(f["severity"].as_str(), Some("urgent" | "critical")))
+        .count() as u64;
+    assert_eq!(mine["urgent_findings"].as_u64(), Some(urgent));
+    assert!(all["within_90_days"].as_u64() >= mine["within_90_days"].as_u64());
+    assert!(
+        all["urgent_findings"].as_u64() > mine["urgent_findings"].as_u64(),
+        "the administrator sees both practices"
+    );
+    let home = get_as(&addr, "/", &pm);
+    assert!(home.1.contains("urgent or critical findings"), "{}", home.1);
+    // A change made elsewhere (the CLI) shows at once: the cached check follows the audit chain.
+    let id = list
+        .iter()
+        .find(|f| f["note"].is_null())
+        .and_then(|f| f["id"].as_str())
+        .expect("an open finding")
+        .to_owned();
+    ok(&cardwatch(
+        &db,
+        &["finding", "snooze", &id, "--reason", "waiting for stock"],
+    ));
+    let after = body_json(&get_as(&addr, "/api/v1/findings?limit=10000", &pm).1);
+    stop(child);
+    assert!(
+        !after["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .any(|f| f["id"] == id.as_str()),
+        "snoozed: hidden"
+    );
 }

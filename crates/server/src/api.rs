@@ -5,7 +5,7 @@
 use axum::routing::{get, post, MethodRouter};
 use serde_json::{json, Map, Value};
 
-use crate::{audit, auth, cards, estate, findings, incidents, plan, triage, AppState};
+use crate::{audit, auth, cards, estate, findings, incidents, overview, plan, triage, AppState};
 
 /// Where a parameter goes and what it holds.
 struct Param {
@@ -40,6 +40,16 @@ struct Endpoint {
 }
 
 const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        method: "get",
+        path: "/api/v1/overview",
+        summary: "The caller's organisations at a glance: certificates expired and expiring within 7, 30 and 90 days, urgent findings, open incidents, spares below minimum, software below mandatory.",
+        needs: "view estate",
+        query: &[],
+        body: &[],
+        also: &[],
+        handler: || get(overview::api),
+    },
     Endpoint {
         method: "get",
         path: "/api/v1/me",

@@ -107,12 +107,29 @@ fn params(q: &HashMap<String, String>) -> Result<Params, BadParam> {
     })
 }
 
-async fn compute(
-    state: &AppState,
-    filter: Filter,
-    viewer: &Viewer,
-) -> Result<Vec<Noted>, Response> {
+/// A full health check and what it was computed from: every change to the estate (and every
+/// note on a finding) adds to the audit chain, so an unchanged chain length on the same day means
+/// the findings are still right.
+#[derive(Debug)]
+pub(crate) struct Cached {
+    audit_length: i64,
+    day: cardwatch_core::date::Date,
+    findings: std::sync::Arc<Vec<Noted>>,
+}
+
+/// Every current finding of the estate, from the cache when the estate and the day are unchanged.
+/// One request computes at a time; the others wait for its answer rather than repeat the work.
+pub(crate) async fn all_findings(state: &AppState) -> Result<std::sync::Arc<Vec<Noted>>, Response> {
     let today = (state.now)().date();
+    let mut cache = state.findings.lock().await;
+    let length = blocking(state, |s| s.audit_length())
+        .await
+        .map_err(IntoResponse::into_response)?;
+    if let Some(c) = cache.as_ref() {
+        if c.audit_length == length && c.day == today {
+            return Ok(c.findings.clone());
+        }
+    }
     let checks = state.checks.clone();
     let all = blocking(state, move |s| {
         let cx = Context {
@@ -125,9 +142,25 @@ async fn compute(
     })
     .await
     .map_err(IntoResponse::into_response)?;
+    let findings = std::sync::Arc::new(all);
+    *cache = Some(Cached {
+        audit_length: length,
+        day: today,
+        findings: findings.clone(),
+    });
+    Ok(findings)
+}
+
+async fn compute(
+    state: &AppState,
+    filter: Filter,
+    viewer: &Viewer,
+) -> Result<Vec<Noted>, Response> {
+    let all = all_findings(state).await?;
     Ok(all
-        .into_iter()
+        .iter()
         .filter(|n| filter.keep(n) && viewer.sees_site(&n.finding.site))
+        .cloned()
         .collect())
 }
 

@@ -31,6 +31,7 @@ mod feeds;
 mod findings;
 mod incidents;
 pub mod layout;
+mod overview;
 mod plan;
 pub mod scope;
 pub mod triage;
@@ -60,6 +61,8 @@ pub struct AppState {
     started: Instant,
     now: fn() -> Timestamp,
     checks: Arc<Checks>,
+    /// The last full health check, reused while the estate and the day are unchanged.
+    findings: Arc<tokio::sync::Mutex<Option<findings::Cached>>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -77,6 +80,7 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         started: Instant::now(),
         now,
         checks: Arc::new(checks),
+        findings: Arc::default(),
     };
     Router::new()
         .merge(api::routes())
@@ -219,6 +223,10 @@ async fn expiring_page(State(state): State<AppState>, caller: auth::Caller) -> R
         Ok(v) => v,
         Err(r) => return r,
     };
+    let panel = match overview::panel(&state, &viewer).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
     let certs = match blocking(&state, |s| s.expiring_certificates(100)).await {
         Ok(c) => c,
         Err(f) => return f.into_response(),
@@ -254,11 +262,13 @@ async fn expiring_page(State(state): State<AppState>, caller: auth::Caller) -> R
         ""
     };
     let body = format!(
-        r#"<p class="nhsuk-body">Cards in use, as of {today}. Expired and due within 30 days first; an expired certificate needs an RA in person, one inside 90 days can be renewed by its holder.</p>
+        r#"{panel}
+<h2 class="nhsuk-heading-m">Certificates expiring soonest</h2>
+<p class="nhsuk-body">Cards in use, as of {today}. Expired and due within 30 days first; an expired certificate needs an RA in person, one inside 90 days can be renewed by its holder.</p>
 {empty}<table class="nhsuk-table">
 <thead class="nhsuk-table__head"><tr class="nhsuk-table__row"><th class="nhsuk-table__header" scope="col">Card</th><th class="nhsuk-table__header" scope="col">Certificate</th><th class="nhsuk-table__header" scope="col">Last valid day</th><th class="nhsuk-table__header" scope="col">Time left</th><th class="nhsuk-table__header" scope="col">Site</th></tr></thead>
 <tbody class="nhsuk-table__body">
 {rows}</tbody></table>"#
     );
-    layout::page("Certificates expiring soonest", Some(&viewer.caller), &body).into_response()
+    layout::page("Overview", Some(&viewer.caller), &body).into_response()
 }

@@ -1,0 +1,124 @@
+//! The overview of the caller's organisations — certificates expiring within 7, 30 and 90 days
+//! and already expired, urgent and critical findings, open incidents, spares below minimum, and
+//! software below the mandatory version — counted from the cached health check, so the page
+//! costs a pass over the findings, not a new check.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use cardwatch_core::access::Permission;
+use cardwatch_core::health::Severity;
+use cardwatch_core::triage::IncidentStatus;
+use serde::Serialize;
+
+use crate::auth::Caller;
+use crate::findings::all_findings;
+use crate::scope::{viewer, Viewer};
+use crate::{blocking, AppState};
+
+/// The overview's figures.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub(crate) struct Overview {
+    /// Certificates already expired.
+    pub expired: usize,
+    /// Expiring within 7 days.
+    pub within_7_days: usize,
+    /// Within 30 days (after 7).
+    pub within_30_days: usize,
+    /// Within the 90-day window (after 30).
+    pub within_90_days: usize,
+    /// Findings at urgent or critical.
+    pub urgent_findings: usize,
+    /// Incidents still open.
+    pub open_incidents: usize,
+    /// Sites short of spare readers or other stock.
+    pub spares_below_minimum: usize,
+    /// Workstations with software below the mandatory version.
+    pub software_below_mandatory: usize,
+}
+
+async fn count(state: &AppState, v: &Viewer) -> Result<Overview, Response> {
+    let all = all_findings(state).await?;
+    let mut o = Overview::default();
+    for n in all.iter().filter(|n| v.sees_site(&n.finding.site)) {
+        let f = &n.finding;
+        let rule = f.rule;
+        if rule.starts_with("cert-") {
+            if rule.ends_with("-expired") {
+                o.expired += 1;
+            } else if rule.ends_with("-7d") {
+                o.within_7_days += 1;
+            } else if rule.ends_with("-30d") {
+                o.within_30_days += 1;
+            } else if rule.ends_with("-90d") {
+                o.within_90_days += 1;
+            }
+        }
+        if f.severity >= Severity::Urgent {
+            o.urgent_findings += 1;
+        }
+        match rule {
+            "spare-readers-low" | "stock-below-minimum" => o.spares_below_minimum += 1,
+            "software-below-mandatory" => o.software_below_mandatory += 1,
+            _ => {}
+        }
+    }
+    let incidents = blocking(state, |s| s.incidents(10_000))
+        .await
+        .map_err(IntoResponse::into_response)?;
+    o.open_incidents = incidents
+        .iter()
+        .filter(|i| i.status == IncidentStatus::Open)
+        .filter(|i| i.opened.site.as_deref().is_some_and(|s| v.sees_site(s)))
+        .count();
+    Ok(o)
+}
+
+/// `GET /api/v1/overview`.
+pub(crate) async fn api(State(state): State<AppState>, caller: Caller) -> Response {
+    let v = match viewer(&state, caller, Permission::ViewEstate, true).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match count(&state, &v).await {
+        Ok(o) => axum::Json(o).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// The overview's panel, for the home page.
+pub(crate) async fn panel(state: &AppState, v: &Viewer) -> Result<String, Response> {
+    let o = count(state, v).await?;
+    let item = |n: usize, label: &str, href: &str| {
+        format!(
+            "<li class=\"nhsuk-grid-column-one-quarter nhsuk-u-margin-bottom-3\"><a class=\"nhsuk-link\" href=\"{href}\">\
+             <span class=\"nhsuk-heading-l nhsuk-u-margin-bottom-0\">{n}</span><span class=\"nhsuk-body\">{label}</span></a></li>"
+        )
+    };
+    Ok(format!(
+        "<ul class=\"nhsuk-grid-row nhsuk-list\">{}{}{}{}{}{}{}{}</ul>",
+        item(
+            o.expired,
+            "certificates expired",
+            "/findings?min_severity=critical"
+        ),
+        item(
+            o.within_7_days,
+            "expiring within 7 days",
+            "/findings?min_severity=urgent"
+        ),
+        item(o.within_30_days, "within 30 days", "/findings"),
+        item(o.within_90_days, "in the 90-day window", "/plan"),
+        item(
+            o.urgent_findings,
+            "urgent or critical findings",
+            "/findings?min_severity=urgent"
+        ),
+        item(o.open_incidents, "open incidents", "/incidents"),
+        item(o.spares_below_minimum, "sites short of spares", "/findings"),
+        item(
+            o.software_below_mandatory,
+            "workstations below mandatory software",
+            "/findings"
+        ),
+    ))
+}
