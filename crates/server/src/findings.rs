@@ -114,12 +114,52 @@ fn params(q: &HashMap<String, String>) -> Result<Params, BadParam> {
 pub(crate) struct Cached {
     audit_length: i64,
     day: cardwatch_core::date::Date,
-    findings: std::sync::Arc<Vec<Noted>>,
+    check: Check,
+}
+
+/// Every current finding, and by site: the indexes of its findings (in rank order) and the
+/// overview's counts, so a practice's request touches its own findings only.
+#[derive(Clone, Debug)]
+pub(crate) struct Check {
+    /// Every finding, most serious first.
+    pub all: std::sync::Arc<Vec<Noted>>,
+    /// Site → its findings' indexes and counts.
+    pub sites: std::sync::Arc<HashMap<String, (Vec<u32>, crate::overview::Overview)>>,
+}
+
+impl Check {
+    fn new(all: Vec<Noted>) -> Check {
+        let mut sites: HashMap<String, (Vec<u32>, crate::overview::Overview)> = HashMap::new();
+        for (i, n) in all.iter().enumerate() {
+            let e = sites.entry(n.finding.site.to_string()).or_default();
+            e.0.push(i as u32);
+            e.1.add(&n.finding);
+        }
+        Check {
+            all: std::sync::Arc::new(all),
+            sites: std::sync::Arc::new(sites),
+        }
+    }
+
+    /// The viewer's findings that pass a filter, in rank order.
+    pub fn visible<'a>(&'a self, viewer: &Viewer, filter: &'a Filter) -> Vec<&'a Noted> {
+        let mut idx: Vec<u32> = self
+            .sites
+            .iter()
+            .filter(|(site, _)| viewer.sees_site(site))
+            .flat_map(|(_, (i, _))| i.iter().copied())
+            .collect();
+        idx.sort_unstable();
+        idx.into_iter()
+            .map(|i| &self.all[i as usize])
+            .filter(|n| filter.keep(n))
+            .collect()
+    }
 }
 
 /// Every current finding of the estate, from the cache when the estate and the day are unchanged.
 /// One request computes at a time; the others wait for its answer rather than repeat the work.
-pub(crate) async fn all_findings(state: &AppState) -> Result<std::sync::Arc<Vec<Noted>>, Response> {
+pub(crate) async fn all_findings(state: &AppState) -> Result<Check, Response> {
     let today = (state.now)().date();
     let mut cache = state.findings.lock().await;
     let length = blocking(state, |s| s.audit_length())
@@ -127,7 +167,7 @@ pub(crate) async fn all_findings(state: &AppState) -> Result<std::sync::Arc<Vec<
         .map_err(IntoResponse::into_response)?;
     if let Some(c) = cache.as_ref() {
         if c.audit_length == length && c.day == today {
-            return Ok(c.findings.clone());
+            return Ok(c.check.clone());
         }
     }
     let checks = state.checks.clone();
@@ -142,13 +182,13 @@ pub(crate) async fn all_findings(state: &AppState) -> Result<std::sync::Arc<Vec<
     })
     .await
     .map_err(IntoResponse::into_response)?;
-    let findings = std::sync::Arc::new(all);
+    let check = Check::new(all);
     *cache = Some(Cached {
         audit_length: length,
         day: today,
-        findings: findings.clone(),
+        check: check.clone(),
     });
-    Ok(findings)
+    Ok(check)
 }
 
 async fn compute(
@@ -156,10 +196,10 @@ async fn compute(
     filter: Filter,
     viewer: &Viewer,
 ) -> Result<Vec<Noted>, Response> {
-    let all = all_findings(state).await?;
-    Ok(all
-        .iter()
-        .filter(|n| filter.keep(n) && viewer.sees_site(&n.finding.site))
+    let check = all_findings(state).await?;
+    Ok(check
+        .visible(viewer, &filter)
+        .into_iter()
         .cloned()
         .collect())
 }

@@ -63,6 +63,8 @@ pub struct AppState {
     checks: Arc<Checks>,
     /// The last full health check, reused while the estate and the day are unchanged.
     findings: Arc<tokio::sync::Mutex<Option<findings::Cached>>>,
+    /// The site map scoped callers are resolved with, and the chain length it was read at.
+    sites: Arc<tokio::sync::Mutex<Option<scope::CachedSites>>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -81,6 +83,7 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         now,
         checks: Arc::new(checks),
         findings: Arc::default(),
+        sites: Arc::default(),
     };
     Router::new()
         .merge(api::routes())

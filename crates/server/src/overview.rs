@@ -36,11 +36,10 @@ pub(crate) struct Overview {
     pub software_below_mandatory: usize,
 }
 
-async fn count(state: &AppState, v: &Viewer) -> Result<Overview, Response> {
-    let all = all_findings(state).await?;
-    let mut o = Overview::default();
-    for n in all.iter().filter(|n| v.sees_site(&n.finding.site)) {
-        let f = &n.finding;
+impl Overview {
+    /// Counts one finding.
+    pub(crate) fn add(&mut self, f: &cardwatch_core::health::Finding) {
+        let o = self;
         let rule = f.rule;
         if rule.starts_with("cert-") {
             if rule.ends_with("-expired") {
@@ -61,6 +60,29 @@ async fn count(state: &AppState, v: &Viewer) -> Result<Overview, Response> {
             "software-below-mandatory" => o.software_below_mandatory += 1,
             _ => {}
         }
+    }
+
+    fn plus(&mut self, x: &Overview) {
+        self.expired += x.expired;
+        self.within_7_days += x.within_7_days;
+        self.within_30_days += x.within_30_days;
+        self.within_90_days += x.within_90_days;
+        self.urgent_findings += x.urgent_findings;
+        self.spares_below_minimum += x.spares_below_minimum;
+        self.software_below_mandatory += x.software_below_mandatory;
+    }
+}
+
+async fn count(state: &AppState, v: &Viewer) -> Result<Overview, Response> {
+    let check = all_findings(state).await?;
+    let mut o = Overview::default();
+    for (_, counts) in check
+        .sites
+        .iter()
+        .filter(|(site, _)| v.sees_site(site))
+        .map(|(s, (_, c))| (s, c))
+    {
+        o.plus(counts);
     }
     let incidents = blocking(state, |s| s.incidents(10_000))
         .await

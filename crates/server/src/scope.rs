@@ -3,6 +3,7 @@
 //! estate data only through a viewer, so a new handler cannot forget the scoping.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -19,12 +20,21 @@ pub struct Viewer {
     pub caller: Caller,
     scope: Scope,
     /// Site → (organisation, the organisation's parent), for scoped callers only.
-    sites: HashMap<String, (String, Option<String>)>,
+    sites: Arc<SiteMap>,
 }
+
+/// Site → (organisation, the organisation's parent).
+pub(crate) type SiteMap = HashMap<String, (String, Option<String>)>;
+
+/// The site map and the audit chain's length when it was read.
+pub(crate) type CachedSites = (i64, Arc<SiteMap>);
 
 impl Viewer {
     /// Whether the caller's organisations cover this site (or organisation).
     pub fn sees_site(&self, site: &str) -> bool {
+        if self.scope == Scope::All {
+            return true;
+        }
         match self.sites.get(site) {
             Some((org, parent)) => self.scope.covers(site, org, parent.as_deref()),
             None => self.scope.covers(site, site, None),
@@ -82,10 +92,8 @@ impl Viewer {
     pub(crate) async fn of(state: &AppState, caller: Caller) -> Result<Viewer, Response> {
         let scope = caller.user.scope();
         let sites = match scope {
-            Scope::All => HashMap::new(),
-            Scope::Only(_) => crate::blocking(state, site_map)
-                .await
-                .map_err(IntoResponse::into_response)?,
+            Scope::All => Arc::default(),
+            Scope::Only(_) => sites(state).await?,
         };
         Ok(Viewer {
             caller,
@@ -93,6 +101,27 @@ impl Viewer {
             sites,
         })
     }
+}
+
+/// The site map, read again only when the audit chain has grown (an import or edit may have
+/// moved a site).
+async fn sites(state: &AppState) -> Result<Arc<SiteMap>, Response> {
+    let length = crate::blocking(state, |s| s.audit_length())
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let mut cache = state.sites.lock().await;
+    if let Some((at, map)) = cache.as_ref() {
+        if *at == length {
+            return Ok(map.clone());
+        }
+    }
+    let map = Arc::new(
+        crate::blocking(state, site_map)
+            .await
+            .map_err(IntoResponse::into_response)?,
+    );
+    *cache = Some((length, map.clone()));
+    Ok(map)
 }
 
 /// Every site's organisation and that organisation's parent.
