@@ -125,10 +125,18 @@ pub(crate) struct Check {
     pub all: std::sync::Arc<Vec<Noted>>,
     /// Site → its findings' indexes and counts.
     pub sites: std::sync::Arc<HashMap<String, (Vec<u32>, crate::overview::Overview)>>,
+    /// The certificates expiring soonest, estate-wide (the home page's table).
+    pub expiring: std::sync::Arc<Vec<cardwatch_store::ExpiringCertificate>>,
+    /// Incidents still open: (site, count).
+    pub open_incidents: std::sync::Arc<Vec<(Option<String>, usize)>>,
 }
 
 impl Check {
-    fn new(all: Vec<Noted>) -> Check {
+    fn new(
+        all: Vec<Noted>,
+        expiring: Vec<cardwatch_store::ExpiringCertificate>,
+        open_incidents: Vec<(Option<String>, usize)>,
+    ) -> Check {
         let mut sites: HashMap<String, (Vec<u32>, crate::overview::Overview)> = HashMap::new();
         for (i, n) in all.iter().enumerate() {
             let e = sites.entry(n.finding.site.to_string()).or_default();
@@ -138,6 +146,8 @@ impl Check {
         Check {
             all: std::sync::Arc::new(all),
             sites: std::sync::Arc::new(sites),
+            expiring: std::sync::Arc::new(expiring),
+            open_incidents: std::sync::Arc::new(open_incidents),
         }
     }
 
@@ -161,10 +171,11 @@ impl Check {
 /// One request computes at a time; the others wait for its answer rather than repeat the work.
 pub(crate) async fn all_findings(state: &AppState) -> Result<Check, Response> {
     let today = (state.now)().date();
-    let mut cache = state.findings.lock().await;
+    // The chain's length is read before waiting for the cache, so requests do not queue on it.
     let length = blocking(state, |s| s.audit_length())
         .await
         .map_err(IntoResponse::into_response)?;
+    let mut cache = state.findings.lock().await;
     if let Some(c) = cache.as_ref() {
         if c.audit_length == length && c.day == today {
             return Ok(c.check.clone());
@@ -178,11 +189,19 @@ pub(crate) async fn all_findings(state: &AppState) -> Result<Check, Response> {
             thresholds: &checks.thresholds,
             calendar: &checks.calendar,
         };
-        current_findings(s, &cx, Family::ALL)
+        let findings = current_findings(s, &cx, Family::ALL)?;
+        let expiring = s.expiring_certificates(100)?;
+        let mut open: HashMap<Option<String>, usize> = HashMap::new();
+        for i in s.incidents(100_000)? {
+            if i.status == cardwatch_core::triage::IncidentStatus::Open {
+                *open.entry(i.opened.site).or_default() += 1;
+            }
+        }
+        Ok((findings, expiring, open.into_iter().collect()))
     })
     .await
     .map_err(IntoResponse::into_response)?;
-    let check = Check::new(all);
+    let check = Check::new(all.0, all.1, all.2);
     *cache = Some(Cached {
         audit_length: length,
         day: today,

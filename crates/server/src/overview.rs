@@ -7,13 +7,12 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::health::Severity;
-use cardwatch_core::triage::IncidentStatus;
 use serde::Serialize;
 
 use crate::auth::Caller;
 use crate::findings::all_findings;
 use crate::scope::{viewer, Viewer};
-use crate::{blocking, AppState};
+use crate::AppState;
 
 /// The overview's figures.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -84,14 +83,12 @@ async fn count(state: &AppState, v: &Viewer) -> Result<Overview, Response> {
     {
         o.plus(counts);
     }
-    let incidents = blocking(state, |s| s.incidents(10_000))
-        .await
-        .map_err(IntoResponse::into_response)?;
-    o.open_incidents = incidents
+    o.open_incidents = check
+        .open_incidents
         .iter()
-        .filter(|i| i.status == IncidentStatus::Open)
-        .filter(|i| i.opened.site.as_deref().is_some_and(|s| v.sees_site(s)))
-        .count();
+        .filter(|(site, _)| site.as_deref().is_some_and(|s| v.sees_site(s)))
+        .map(|(_, n)| n)
+        .sum();
     Ok(o)
 }
 
