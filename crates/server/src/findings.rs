@@ -172,9 +172,7 @@ impl Check {
 pub(crate) async fn all_findings(state: &AppState) -> Result<Check, Response> {
     let today = (state.now)().date();
     // The chain's length is read before waiting for the cache, so requests do not queue on it.
-    let length = blocking(state, |s| s.audit_length())
-        .await
-        .map_err(IntoResponse::into_response)?;
+    let length = crate::version(state).await?;
     let mut cache = state.findings.lock().await;
     if let Some(c) = cache.as_ref() {
         if c.audit_length == length && c.day == today {

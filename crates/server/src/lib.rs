@@ -67,6 +67,14 @@ pub struct AppState {
     sites: Arc<tokio::sync::Mutex<Option<scope::CachedSites>>>,
 }
 
+/// The estate's version: the audit chain's length, which every change to the estate advances.
+/// Read on every request that uses a cache, so a change is seen by the very next request.
+pub(crate) async fn version(state: &AppState) -> Result<i64, Response> {
+    blocking(state, |s| s.audit_length())
+        .await
+        .map_err(IntoResponse::into_response)
+}
+
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")

@@ -106,9 +106,7 @@ impl Viewer {
 /// The site map, read again only when the audit chain has grown (an import or edit may have
 /// moved a site).
 async fn sites(state: &AppState) -> Result<Arc<SiteMap>, Response> {
-    let length = crate::blocking(state, |s| s.audit_length())
-        .await
-        .map_err(IntoResponse::into_response)?;
+    let length = crate::version(state).await?;
     let mut cache = state.sites.lock().await;
     if let Some((at, map)) = cache.as_ref() {
         if *at == length {

@@ -90,12 +90,16 @@ fn redact(url: &str) -> String {
 
 impl PgStore {
     pub(crate) fn open(url: &str) -> Result<PgStore, StoreError> {
+        /// Connections kept open between requests (PostgreSQL allows 100 by default).
+        const IDLE_CONNECTIONS: usize = 32;
         let mut client = connect(url)?;
         migrate(&mut client)?;
         let owned = url.to_owned();
         Ok(PgStore {
             shown: redact(url),
-            pool: Pool::new(4, Box::new(move || connect(&owned))),
+            // Enough idle connections for a busy server's workers: under load, opening a
+            // connection per request (a new server process each) costs more than the query.
+            pool: Pool::new(IDLE_CONNECTIONS, Box::new(move || connect(&owned))),
         })
     }
 

@@ -13,6 +13,13 @@ use crate::{Change, StoreError};
 pub(crate) const COLUMNS: &str = "username, display_name, role, organisations, password_hash, \
     disabled, failures, last_failure, created_at";
 
+/// The operator's columns prefixed for a join with `u`, then the session's CSRF token: one
+/// query finds a live session and its operator.
+pub(crate) fn session_columns() -> String {
+    let cols: Vec<String> = COLUMNS.split(", ").map(|c| format!("u.{c}")).collect();
+    format!("{}, s.csrf", cols.join(", "))
+}
+
 /// An operator's stored columns.
 pub(crate) type Columns = (
     String,

@@ -7,8 +7,8 @@ use postgres::GenericClient;
 use super::PgTx;
 use crate::tx::Tx;
 use crate::users::{
-    from_columns, organisations, token_from_columns, Columns, TokenColumns, UserTx, COLUMNS,
-    TOKEN_COLUMNS,
+    from_columns, organisations, session_columns, token_from_columns, Columns, TokenColumns,
+    UserTx, COLUMNS, TOKEN_COLUMNS,
 };
 use crate::StoreError;
 
@@ -221,15 +221,15 @@ pub(super) fn session(
     now: Timestamp,
 ) -> Result<Option<(User, String)>, StoreError> {
     let row = c.query_opt(
-        "SELECT u.username, s.csrf FROM sessions s JOIN users u ON u.username = s.username \
-         WHERE s.token_hash = $1 AND s.expires_at > $2 AND NOT u.disabled",
+        &format!(
+            "SELECT {} FROM sessions s JOIN users u ON u.username = s.username \
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND NOT u.disabled",
+            session_columns()
+        ),
         &[&token_hash, &now.unix()],
     )?;
-    let Some(row) = row else { return Ok(None) };
-    let name: String = row.try_get(0)?;
-    let csrf: String = row.try_get(1)?;
-    let name = Username::parse(&name).map_err(|e| StoreError::Database(e.to_string()))?;
-    Ok(one(c, &name)?.map(|u| (u, csrf)))
+    row.map(|r| Ok((from_columns(columns(&r)?)?, r.try_get::<_, String>(9)?)))
+        .transpose()
 }
 
 pub(super) fn end_session(c: &mut impl GenericClient, token_hash: &str) -> Result<(), StoreError> {

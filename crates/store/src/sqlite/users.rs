@@ -7,8 +7,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::SqliteTx;
 use crate::tx::Tx;
 use crate::users::{
-    from_columns, organisations, token_from_columns, Columns, TokenColumns, UserTx, COLUMNS,
-    TOKEN_COLUMNS,
+    from_columns, organisations, session_columns, token_from_columns, Columns, TokenColumns,
+    UserTx, COLUMNS, TOKEN_COLUMNS,
 };
 use crate::StoreError;
 
@@ -217,18 +217,17 @@ pub(super) fn session(
     now: Timestamp,
 ) -> Result<Option<(User, String)>, StoreError> {
     let row = conn
-        .query_row(
-            "SELECT u.username, s.csrf FROM sessions s JOIN users u ON u.username = s.username \
+        .prepare_cached(&format!(
+            "SELECT {} FROM sessions s JOIN users u ON u.username = s.username \
              WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND NOT u.disabled",
-            params![token_hash, now.unix()],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
-        )
+            session_columns()
+        ))?
+        .query_row(params![token_hash, now.unix()], |r| {
+            Ok((columns(r)?, r.get::<_, String>(9)?))
+        })
         .optional()?;
-    let Some((name, csrf)) = row else {
-        return Ok(None);
-    };
-    let name = Username::parse(&name).map_err(|e| StoreError::Database(e.to_string()))?;
-    Ok(one(conn, &name)?.map(|u| (u, csrf)))
+    row.map(|(c, csrf)| Ok((from_columns(c)?, csrf)))
+        .transpose()
 }
 
 pub(super) fn end_session(conn: &Connection, token_hash: &str) -> Result<(), StoreError> {
