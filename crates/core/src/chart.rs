@@ -137,6 +137,17 @@ impl BarChart {
         s
     }
 
+    /// The chart and, in an NHS.UK details element, its table: what a page shows.
+    pub fn figure(&self, width: f64, height: f64) -> String {
+        format!(
+            "<figure>{}</figure>\n<details class=\"nhsuk-details\"><summary class=\"nhsuk-details__summary\">\
+             <span class=\"nhsuk-details__summary-text\">The chart's figures as a table</span></summary>\
+             <div class=\"nhsuk-details__text\">{}</div></details>",
+            self.svg(width, height),
+            self.table()
+        )
+    }
+
     /// The same data as an HTML table (NHS.UK classes), the chart's text alternative.
     pub fn table(&self) -> String {
         let mut t = format!(

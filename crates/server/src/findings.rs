@@ -339,12 +339,10 @@ pub(crate) async fn page(
 <tbody class="nhsuk-table__body">
 {rows}</tbody></table>
 <h2 class="nhsuk-heading-m">By site and severity</h2>
-<figure>{svg}</figure>
-<details class="nhsuk-details"><summary class="nhsuk-details__summary"><span class="nhsuk-details__summary-text">The chart's figures as a table</span></summary><div class="nhsuk-details__text">{table}</div></details>"#,
+{figure}"#,
         site = escape(&site),
         total = found.len(),
-        svg = chart.svg(900.0, 260.0),
-        table = chart.table(),
+        figure = chart.figure(900.0, 260.0),
     );
     crate::layout::page("Findings", Some(&viewer.caller), &body).into_response()
 }

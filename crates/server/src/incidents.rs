@@ -98,19 +98,10 @@ pub(crate) async fn page(
         );
     }
     let (causes, minutes) = charts(&list);
-    let figure = |c: &BarChart| {
-        format!(
-            "<figure>{}</figure><details class=\"nhsuk-details\"><summary class=\"nhsuk-details__summary\">\
-             <span class=\"nhsuk-details__summary-text\">The chart's figures as a table</span></summary>\
-             <div class=\"nhsuk-details__text\">{}</div></details>",
-            c.svg(900.0, 240.0),
-            c.table()
-        )
-    };
     let charts = format!(
         "<h2 class=\"nhsuk-heading-m\">Confirmed causes</h2>{}<h2 class=\"nhsuk-heading-m\">Minutes to fix, by week</h2>{}",
-        figure(&causes),
-        figure(&minutes)
+        causes.figure(900.0, 240.0),
+        minutes.figure(900.0, 240.0)
     );
     let body = format!(
         "<p class=\"nhsuk-body\">Triage runs, newest first. Start one with <a href=\"/triage\">the wizard</a> or <code>cardwatch triage</code>.</p>\n\

@@ -262,13 +262,12 @@ pub(crate) async fn page(
             let o = &t.report.plan.outcome;
             let _ = writeln!(
                 body,
-                "<h2 class=\"nhsuk-heading-m\">{}</h2>\n<p class=\"nhsuk-body\">{} a working day. Planned: {} lapse(s); waiting for the prompt: {} lapse(s).</p>\n<figure>{}</figure>\n<details class=\"nhsuk-details\"><summary class=\"nhsuk-details__summary\"><span class=\"nhsuk-details__summary-text\">The chart's figures as a table</span></summary><div class=\"nhsuk-details__text\">{}</div></details>",
+                "<h2 class=\"nhsuk-heading-m\">{}</h2>\n<p class=\"nhsuk-body\">{} a working day. Planned: {} lapse(s); waiting for the prompt: {} lapse(s).</p>\n{}",
                 escape(&t.team),
                 t.capacity,
                 o.lapsed,
                 t.report.wait.lapsed,
-                chart.svg(900.0, 280.0),
-                chart.table()
+                chart.figure(900.0, 280.0)
             );
         }
         let _ = write!(

@@ -149,21 +149,13 @@ pub fn stop(mut child: Child) {
 
 /// A JSON POST with a session cookie; returns the status and the whole response.
 pub fn post_json(addr: &str, path: &str, cookie: &str, body: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+    send(
+        addr,
+        "POST",
+        path,
+        Some(cookie),
+        Some(("application/json", body)),
     )
-    .expect("send");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, out)
 }
 
 /// The body of an HTTP response, parsed as JSON.
@@ -181,19 +173,35 @@ pub fn request(
     cookie: Option<&str>,
     form: Option<&str>,
 ) -> (u16, String) {
+    send(
+        addr,
+        method,
+        path,
+        cookie,
+        form.map(|f| ("application/x-www-form-urlencoded", f)),
+    )
+}
+
+fn send(
+    addr: &str,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    body: Option<(&str, &str)>,
+) -> (u16, String) {
     let mut s = TcpStream::connect(addr).expect("connect");
-    let body = form.unwrap_or("");
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     if let Some(c) = cookie {
         head.push_str(&format!("Cookie: {c}\r\n"));
     }
-    if form.is_some() {
+    let content = body.map_or("", |(_, b)| b);
+    if let Some((kind, b)) = body {
         head.push_str(&format!(
-            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-            body.len()
+            "Content-Type: {kind}\r\nContent-Length: {}\r\n",
+            b.len()
         ));
     }
-    write!(s, "{head}\r\n{body}").expect("send");
+    write!(s, "{head}\r\n{content}").expect("send");
     let mut out = String::new();
     s.read_to_string(&mut out).expect("read");
     let status = out
