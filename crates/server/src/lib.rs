@@ -234,15 +234,13 @@ async fn expiring_page(State(state): State<AppState>, caller: auth::Caller) -> R
         Ok(v) => v,
         Err(r) => return r,
     };
-    let panel = match overview::panel(&state, &viewer).await {
-        Ok(p) => p,
+    // The counts and the table come with the cached check: the page costs no query of its own.
+    let check = match findings::all_findings(&state).await {
+        Ok(c) => c,
         Err(r) => return r,
     };
-    // The table comes with the cached check, so the page costs no query of its own.
-    let certs = match findings::all_findings(&state).await {
-        Ok(c) => c.expiring,
-        Err(r) => return r,
-    };
+    let panel = overview::panel(&check, &viewer);
+    let certs = check.expiring.clone();
     let today = (state.now)().date();
     let mut rows = String::new();
     for c in certs.iter().filter(|c| viewer.sees_site(&c.site_ods)) {

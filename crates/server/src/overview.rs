@@ -10,7 +10,7 @@ use cardwatch_core::health::Severity;
 use serde::Serialize;
 
 use crate::auth::Caller;
-use crate::findings::all_findings;
+use crate::findings::{all_findings, Check};
 use crate::scope::{viewer, Viewer};
 use crate::AppState;
 
@@ -72,8 +72,7 @@ impl Overview {
     }
 }
 
-async fn count(state: &AppState, v: &Viewer) -> Result<Overview, Response> {
-    let check = all_findings(state).await?;
+fn count(check: &Check, v: &Viewer) -> Overview {
     let mut o = Overview::default();
     for (_, counts) in check
         .sites
@@ -89,7 +88,7 @@ async fn count(state: &AppState, v: &Viewer) -> Result<Overview, Response> {
         .filter(|(site, _)| site.as_deref().is_some_and(|s| v.sees_site(s)))
         .map(|(_, n)| n)
         .sum();
-    Ok(o)
+    o
 }
 
 /// `GET /api/v1/overview`.
@@ -98,22 +97,22 @@ pub(crate) async fn api(State(state): State<AppState>, caller: Caller) -> Respon
         Ok(v) => v,
         Err(r) => return r,
     };
-    match count(&state, &v).await {
-        Ok(o) => axum::Json(o).into_response(),
+    match all_findings(&state).await {
+        Ok(check) => axum::Json(count(&check, &v)).into_response(),
         Err(r) => r,
     }
 }
 
-/// The overview's panel, for the home page.
-pub(crate) async fn panel(state: &AppState, v: &Viewer) -> Result<String, Response> {
-    let o = count(state, v).await?;
+/// The overview's panel, for the home page, from the check the page already holds.
+pub(crate) fn panel(check: &Check, v: &Viewer) -> String {
+    let o = count(check, v);
     let item = |n: usize, label: &str, href: &str| {
         format!(
             "<li class=\"nhsuk-grid-column-one-quarter nhsuk-u-margin-bottom-3\"><a class=\"nhsuk-link\" href=\"{href}\">\
              <span class=\"nhsuk-heading-l nhsuk-u-margin-bottom-0\">{n}</span><span class=\"nhsuk-body\">{label}</span></a></li>"
         )
     };
-    Ok(format!(
+    format!(
         "<ul class=\"nhsuk-grid-row nhsuk-list\">{}{}{}{}{}{}{}{}</ul>",
         item(
             o.expired,
@@ -139,5 +138,5 @@ pub(crate) async fn panel(state: &AppState, v: &Viewer) -> Result<String, Respon
             "workstations below mandatory software",
             "/findings"
         ),
-    ))
+    )
 }
