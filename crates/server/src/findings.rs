@@ -169,10 +169,14 @@ impl Check {
 
 /// Every current finding of the estate, from the cache when the estate and the day are unchanged.
 /// One request computes at a time; the others wait for its answer rather than repeat the work.
-pub(crate) async fn all_findings(state: &AppState) -> Result<Check, Response> {
+/// `known` is the estate's version when this request has read it already (a scoped viewer has).
+pub(crate) async fn all_findings(state: &AppState, known: Option<i64>) -> Result<Check, Response> {
     let today = (state.now)().date();
     // The chain's length is read before waiting for the cache, so requests do not queue on it.
-    let length = crate::version(state).await?;
+    let length = match known {
+        Some(v) => v,
+        None => crate::version(state).await?,
+    };
     let mut cache = state.findings.lock().await;
     if let Some(c) = cache.as_ref() {
         if c.audit_length == length && c.day == today {
@@ -213,7 +217,7 @@ async fn compute(
     filter: Filter,
     viewer: &Viewer,
 ) -> Result<Vec<Noted>, Response> {
-    let check = all_findings(state).await?;
+    let check = all_findings(state, viewer.version).await?;
     Ok(check
         .visible(viewer, &filter)
         .into_iter()

@@ -235,7 +235,7 @@ async fn expiring_page(State(state): State<AppState>, caller: auth::Caller) -> R
         Err(r) => return r,
     };
     // The counts and the table come with the cached check: the page costs no query of its own.
-    let check = match findings::all_findings(&state).await {
+    let check = match findings::all_findings(&state, viewer.version).await {
         Ok(c) => c,
         Err(r) => return r,
     };

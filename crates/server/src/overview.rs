@@ -97,7 +97,7 @@ pub(crate) async fn api(State(state): State<AppState>, caller: Caller) -> Respon
         Ok(v) => v,
         Err(r) => return r,
     };
-    match all_findings(&state).await {
+    match all_findings(&state, v.version).await {
         Ok(check) => axum::Json(count(&check, &v)).into_response(),
         Err(r) => r,
     }

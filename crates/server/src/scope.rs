@@ -21,6 +21,9 @@ pub struct Viewer {
     scope: Scope,
     /// Site → (organisation, the organisation's parent), for scoped callers only.
     sites: Arc<SiteMap>,
+    /// The estate's version when the site map was checked (scoped callers), to be reused by
+    /// the same request's other caches.
+    pub(crate) version: Option<i64>,
 }
 
 /// Site → (organisation, the organisation's parent).
@@ -91,26 +94,30 @@ impl Viewer {
     /// The caller with their organisations resolved to sites (no permission checked).
     pub(crate) async fn of(state: &AppState, caller: Caller) -> Result<Viewer, Response> {
         let scope = caller.user.scope();
-        let sites = match scope {
-            Scope::All => Arc::default(),
-            Scope::Only(_) => sites(state).await?,
+        let (sites, version) = match scope {
+            Scope::All => (Arc::default(), None),
+            Scope::Only(_) => {
+                let (map, v) = sites(state).await?;
+                (map, Some(v))
+            }
         };
         Ok(Viewer {
             caller,
             scope,
             sites,
+            version,
         })
     }
 }
 
 /// The site map, read again only when the audit chain has grown (an import or edit may have
 /// moved a site).
-async fn sites(state: &AppState) -> Result<Arc<SiteMap>, Response> {
+async fn sites(state: &AppState) -> Result<(Arc<SiteMap>, i64), Response> {
     let length = crate::version(state).await?;
     let mut cache = state.sites.lock().await;
     if let Some((at, map)) = cache.as_ref() {
         if *at == length {
-            return Ok(map.clone());
+            return Ok((map.clone(), length));
         }
     }
     let map = Arc::new(
@@ -119,7 +126,7 @@ async fn sites(state: &AppState) -> Result<Arc<SiteMap>, Response> {
             .map_err(IntoResponse::into_response)?,
     );
     *cache = Some((length, map.clone()));
-    Ok(map)
+    Ok((map, length))
 }
 
 /// Every site's organisation and that organisation's parent.
