@@ -1817,7 +1817,9 @@ fn schemathesis_finds_no_server_error() {
         .and_then(|r| r.split_whitespace().next())
         .expect("secret")
         .to_owned();
+    // Run in the temporary folder: schemathesis keeps a cache where it runs.
     let run = Command::new("schemathesis")
+        .current_dir(tmp.path())
         .args(["run", &format!("http://{addr}/api/v1/openapi.json")])
         .args(["-H", &format!("Authorization: Bearer {secret}")])
         .args([
