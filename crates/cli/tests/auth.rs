@@ -490,6 +490,17 @@ fn card_at(db: &str, site: &str) -> String {
         .to_owned()
 }
 
+/// Someone at `site`, from the store's export.
+fn person_at(db: &str, site: &str) -> String {
+    ok(&cardwatch(db, &["export", "people"]))
+        .lines()
+        .skip(1)
+        .find(|l| l.split(',').nth(4) == Some(site))
+        .and_then(|l| l.split(',').next())
+        .unwrap_or_else(|| panic!("no one at {site}"))
+        .to_owned()
+}
+
 fn signed_in(addr: &str, name: &str) -> String {
     let r = request(
         addr,
@@ -1259,6 +1270,8 @@ fn authorisation_matrix() {
     ));
     let mine = card_at(&db, "A10000");
     let theirs = card_at(&db, "A10001");
+    let my_person = person_at(&db, "A10000");
+    let their_person = person_at(&db, "A10001");
     let callers: Vec<(&str, Option<String>)> = vec![
         ("anonymous", None),
         ("administrator", Some(admin)),
@@ -1334,6 +1347,18 @@ fn authorisation_matrix() {
             format!("/cards/{theirs}"),
             String::new(),
             [303, 200, 404, 404, 404, 200],
+        ),
+        (
+            "GET",
+            format!("/people/{their_person}"),
+            String::new(),
+            [303, 200, 404, 404, 404, 200],
+        ),
+        (
+            "GET",
+            format!("/api/v1/people/{my_person}"),
+            String::new(),
+            [401, 200, 200, 200, 200, 200],
         ),
         (
             "GET",
@@ -1619,6 +1644,7 @@ fn every_page_passes_axe_in_chromium() {
         "/estate/people".into(),
         "/admin/users".into(),
         format!("/cards/{card}"),
+        format!("/people/{}", person_at(&db, "A10000")),
         "/login".into(),
     ];
     let script =
@@ -2055,5 +2081,70 @@ fn the_overview_counts_the_callers_sites_and_follows_every_change() {
             .iter()
             .any(|f| f["id"] == id.as_str()),
         "snoozed: hidden"
+    );
+}
+
+#[test]
+fn a_persons_page_shows_positions_cards_and_both_certificates_in_scope() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, _) = serve_demo_signed_in(&db, "2");
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "pm@nhs.net",
+            "--name",
+            "Pat Manager",
+            "--role",
+            "practice_manager",
+            "--org",
+            "A10000",
+        ],
+        Some(PW),
+    ));
+    let pm = signed_in(&addr, "pm@nhs.net");
+    let card = card_at(&db, "A10000");
+    let holder = ok(&cardwatch(&db, &["export", "cards"]))
+        .lines()
+        .find(|l| l.starts_with(&card))
+        .and_then(|l| l.split(',').nth(1))
+        .expect("holder")
+        .to_owned();
+    let api = get_as(&addr, &format!("/api/v1/people/{holder}"), &pm);
+    let page = get_as(&addr, &format!("/people/{holder}"), &pm);
+    let other = get_as(
+        &addr,
+        &format!("/api/v1/people/{}", person_at(&db, "A10001")),
+        &pm,
+    );
+    let bad = get_as(&addr, "/api/v1/people/1.23457E%2B11", &pm);
+    let list = get_as(&addr, "/estate/people", &pm);
+    stop(child);
+    assert_eq!(api.0, 200, "{}", api.1);
+    let v = body_json(&api.1);
+    assert_eq!(v["person"]["uuid"], holder.as_str());
+    let cards = v["cards"].as_array().expect("cards");
+    let this = cards
+        .iter()
+        .find(|c| c["card"]["card_serial"] == card.as_str())
+        .expect("the card");
+    assert_eq!(
+        this["certificates"].as_array().expect("certs").len(),
+        2,
+        "both certificates"
+    );
+    assert!(this["certificates"][0]["state"].is_string());
+    assert_eq!(page.0, 200);
+    assert!(
+        page.1.contains(&format!("/cards/{card}")) && page.1.contains("Positions"),
+        "{}",
+        page.1
+    );
+    assert_eq!(other.0, 404);
+    assert_eq!(bad.0, 400, "a spreadsheet-mangled UUID is named: {}", bad.1);
+    assert!(
+        list.1.contains("<a href=\"/people/"),
+        "the list links each person"
     );
 }

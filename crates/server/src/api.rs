@@ -5,7 +5,9 @@
 use axum::routing::{get, post, MethodRouter};
 use serde_json::{json, Map, Value};
 
-use crate::{audit, auth, cards, estate, findings, incidents, overview, plan, triage, AppState};
+use crate::{
+    audit, auth, cards, estate, findings, incidents, overview, people, plan, triage, AppState,
+};
 
 /// Where a parameter goes and what it holds.
 struct Param {
@@ -173,6 +175,16 @@ const ENDPOINTS: &[Endpoint] = &[
         body: &[],
         also: &[],
         handler: || get(cards::api),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/people/{uuid}",
+        summary: "One person: their positions and each of their cards with both certificates and their state.",
+        needs: "view people; the person at one of the caller's sites",
+        query: &[],
+        body: &[],
+        also: &[],
+        handler: || get(people::api),
     },
 ];
 

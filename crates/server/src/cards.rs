@@ -212,7 +212,7 @@ pub(crate) async fn page(
         .collect();
     let body = format!(
         "<dl class=\"nhsuk-summary-list\">\
-         <div class=\"nhsuk-summary-list__row\"><dt class=\"nhsuk-summary-list__key\">Holder</dt><dd class=\"nhsuk-summary-list__value\">{} ({})</dd></div>\
+         <div class=\"nhsuk-summary-list__row\"><dt class=\"nhsuk-summary-list__key\">Holder</dt><dd class=\"nhsuk-summary-list__value\"><a href=\"/people/{uuid}\">{} ({uuid})</a></dd></div>\
          <div class=\"nhsuk-summary-list__row\"><dt class=\"nhsuk-summary-list__key\">Site</dt><dd class=\"nhsuk-summary-list__value\">{}</dd></div>\
          <div class=\"nhsuk-summary-list__row\"><dt class=\"nhsuk-summary-list__key\">Series</dt><dd class=\"nhsuk-summary-list__value\">{}</dd></div>\
          <div class=\"nhsuk-summary-list__row\"><dt class=\"nhsuk-summary-list__key\">Status</dt><dd class=\"nhsuk-summary-list__value\">{}</dd></div>\
@@ -220,7 +220,6 @@ pub(crate) async fn page(
          <h2 class=\"nhsuk-heading-m\">Certificates</h2>{}\n<h2 class=\"nhsuk-heading-m\">Positions</h2>{}\n\
          <h2 class=\"nhsuk-heading-m\">Status history</h2>{}\n<h2 class=\"nhsuk-heading-m\">Incidents</h2>{}",
         escape(cx.holder_name.as_deref().unwrap_or("not known")),
-        escape(card.holder_uuid.as_str()),
         escape(cx.holder_site.as_deref().unwrap_or("-")),
         card.series.number(),
         card.status,
@@ -229,6 +228,7 @@ pub(crate) async fn page(
         table(&["Organisation", "Role", "Activity codes", "Status"], positions),
         table(&["When", "Who", "What", "Why"], history),
         table(&["Incident", "Opened", "Symptom", "Status"], incidents),
+        uuid = escape(card.holder_uuid.as_str()),
     );
     crate::layout::page(
         &format!("Card {}", card.card_serial.as_str()),

@@ -240,12 +240,17 @@ pub(crate) async fn page(
     let mut body_rows = String::new();
     for r in found.iter().skip(p.offset).take(p.limit) {
         body_rows.push_str("<tr class=\"nhsuk-table__row\">");
-        for x in r {
-            let _ = write!(
-                body_rows,
-                "<td class=\"nhsuk-table__cell\">{}</td>",
-                escape(&x.to_csv())
-            );
+        for (i, x) in r.iter().enumerate() {
+            let text = escape(&x.to_csv());
+            // A person's UUID opens their page.
+            if p.kind == Kind::People && i == 0 {
+                let _ = write!(
+                    body_rows,
+                    "<td class=\"nhsuk-table__cell\"><a href=\"/people/{text}\">{text}</a></td>"
+                );
+            } else {
+                let _ = write!(body_rows, "<td class=\"nhsuk-table__cell\">{text}</td>");
+            }
         }
         body_rows.push_str("</tr>\n");
     }

@@ -32,6 +32,7 @@ mod findings;
 mod incidents;
 pub mod layout;
 mod overview;
+mod people;
 mod plan;
 pub mod scope;
 pub mod triage;
@@ -117,6 +118,7 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/admin/users/enable", post(admin::enable))
         .route("/admin/users/reset", post(admin::reset))
         .route("/cards/{serial}", get(cards::page))
+        .route("/people/{uuid}", get(people::page))
         .route("/incidents", get(incidents::page))
         .route("/incidents/{id}/packet", get(incidents::packet))
         .route("/assets/nhsuk-frontend.min.css", get(layout::css))
