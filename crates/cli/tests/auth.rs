@@ -1645,6 +1645,7 @@ fn every_page_passes_axe_in_chromium() {
         "/admin/users".into(),
         format!("/cards/{card}"),
         format!("/people/{}", person_at(&db, "A10000")),
+        "/workstations/a10000-ws001".into(),
         "/login".into(),
     ];
     let script =
@@ -2146,5 +2147,58 @@ fn a_persons_page_shows_positions_cards_and_both_certificates_in_scope() {
     assert!(
         list.1.contains("<a href=\"/people/"),
         "the list links each person"
+    );
+}
+
+#[test]
+fn a_workstations_page_judges_its_software_against_the_catalogue() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, _) = serve_demo_signed_in(&db, "2");
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "pm@nhs.net",
+            "--name",
+            "Pat Manager",
+            "--role",
+            "practice_manager",
+            "--org",
+            "A10000",
+        ],
+        Some(PW),
+    ));
+    let pm = signed_in(&addr, "pm@nhs.net");
+    let api = get_as(&addr, "/api/v1/workstations/A10000-WS001", &pm);
+    let page = get_as(&addr, "/workstations/a10000-ws001", &pm);
+    let other = get_as(&addr, "/api/v1/workstations/a10001-ws001", &pm);
+    let bad = get_as(&addr, "/api/v1/workstations/not%20a%20host", &pm);
+    let list = get_as(&addr, "/estate/workstations", &pm);
+    stop(child);
+    assert_eq!(api.0, 200, "{}", api.1);
+    let v = body_json(&api.1);
+    assert_eq!(v["workstation"]["hostname"], "a10000-ws001");
+    let sw = v["software"].as_array().expect("software");
+    let ia = sw
+        .iter()
+        .find(|s| s["component"] == "identity-agent")
+        .expect("identity agent judged");
+    assert!(
+        ["current", "outdated", "missing"].contains(&ia["verdict"].as_str().expect("verdict")),
+        "{ia}"
+    );
+    assert!(
+        sw.iter().any(|s| s["component"] == "gemalto-middleware"),
+        "software to remove is judged too"
+    );
+    assert!(!v["readers"].as_array().expect("readers").is_empty());
+    assert_eq!(page.0, 200);
+    assert!(page.1.contains("against the catalogue"), "{}", page.1);
+    assert_eq!(other.0, 404);
+    assert_eq!(bad.0, 400);
+    assert!(
+        list.1.contains("<a href=\"/workstations/"),
+        "the list links each workstation"
     );
 }

@@ -6,7 +6,8 @@ use axum::routing::{get, post, MethodRouter};
 use serde_json::{json, Map, Value};
 
 use crate::{
-    audit, auth, cards, estate, findings, incidents, overview, people, plan, triage, AppState,
+    audit, auth, cards, estate, findings, incidents, overview, people, plan, triage, workstations,
+    AppState,
 };
 
 /// Where a parameter goes and what it holds.
@@ -185,6 +186,16 @@ const ENDPOINTS: &[Endpoint] = &[
         body: &[],
         also: &[],
         handler: || get(people::api),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/workstations/{hostname}",
+        summary: "One workstation: its smartcard software judged against the catalogue, and its readers with firmware.",
+        needs: "view estate; the workstation at one of the caller's sites",
+        query: &[],
+        body: &[],
+        also: &[],
+        handler: || get(workstations::api),
     },
 ];
 

@@ -242,11 +242,16 @@ pub(crate) async fn page(
         body_rows.push_str("<tr class=\"nhsuk-table__row\">");
         for (i, x) in r.iter().enumerate() {
             let text = escape(&x.to_csv());
-            // A person's UUID opens their page.
-            if p.kind == Kind::People && i == 0 {
+            // A person's UUID and a workstation's name open their pages.
+            let page = match (p.kind, i) {
+                (Kind::People, 0) => Some("people"),
+                (Kind::Workstations, 0) => Some("workstations"),
+                _ => None,
+            };
+            if let Some(page) = page {
                 let _ = write!(
                     body_rows,
-                    "<td class=\"nhsuk-table__cell\"><a href=\"/people/{text}\">{text}</a></td>"
+                    "<td class=\"nhsuk-table__cell\"><a href=\"/{page}/{text}\">{text}</a></td>"
                 );
             } else {
                 let _ = write!(body_rows, "<td class=\"nhsuk-table__cell\">{text}</td>");

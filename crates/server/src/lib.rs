@@ -37,6 +37,7 @@ mod plan;
 pub mod scope;
 pub mod triage;
 mod wizard;
+mod workstations;
 
 /// What the health checks read besides the estate.
 #[derive(Debug)]
@@ -119,6 +120,7 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/admin/users/reset", post(admin::reset))
         .route("/cards/{serial}", get(cards::page))
         .route("/people/{uuid}", get(people::page))
+        .route("/workstations/{hostname}", get(workstations::page))
         .route("/incidents", get(incidents::page))
         .route("/incidents/{id}/packet", get(incidents::packet))
         .route("/assets/nhsuk-frontend.min.css", get(layout::css))
