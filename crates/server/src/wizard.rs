@@ -10,7 +10,7 @@ use cardwatch_core::access::Permission;
 use cardwatch_core::triage::{Case, StepKind};
 
 use crate::auth::Caller;
-use crate::findings::bad_request;
+use crate::findings::{bad_request, BadParam};
 use crate::scope::{refuse, viewer};
 use crate::triage::{outside, parse_desk, prepare};
 use crate::{escape, AppState};
@@ -62,6 +62,50 @@ fn page(title: &str, caller: &Caller, body: &str) -> Html<String> {
     )
 }
 
+/// What the wizard's address carries: the symptom or the user's words, where, and the answers.
+#[derive(Default)]
+struct WizardQuery {
+    symptom: Option<String>,
+    error_text: Option<String>,
+    site: Option<String>,
+    card: Option<String>,
+    host: Option<String>,
+    obs: Vec<(String, String)>,
+}
+
+impl WizardQuery {
+    /// Parses the query string, naming a parameter that is wrong.
+    fn parse(q: &str) -> Result<WizardQuery, BadParam> {
+        let mut w = WizardQuery::default();
+        for pair in q.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let v = dec(v);
+            let v = v.trim();
+            if v.is_empty() {
+                continue;
+            }
+            match k {
+                "symptom" => w.symptom = Some(v.to_owned()),
+                "error_text" => w.error_text = Some(v.to_owned()),
+                "site" => w.site = Some(v.to_owned()),
+                "card_serial" => w.card = Some(v.to_owned()),
+                "hostname" => w.host = Some(v.to_owned()),
+                "obs" => match v.split_once(':') {
+                    Some((id, r)) => w.obs.push((id.to_owned(), r.to_owned())),
+                    None => return Err(bad_request("obs", format!("{v:?} is not CHECK:RESULT"))),
+                },
+                _ => {
+                    return Err(bad_request(
+                        k,
+                        format!("unknown parameter {k:?} — use symptom, error_text, obs, site, card_serial, hostname"),
+                    ))
+                }
+            }
+        }
+        Ok(w)
+    }
+}
+
 pub(crate) async fn page_handler(
     State(state): State<AppState>,
     caller: Caller,
@@ -71,44 +115,17 @@ pub(crate) async fn page_handler(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let mut symptom = None;
-    let mut error_text = None;
-    let mut obs: Vec<(String, String)> = Vec::new();
-    let (mut site, mut card, mut host) = (None, None, None);
-    for pair in q
-        .as_deref()
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-    {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let v = dec(v);
-        let v = v.trim();
-        if v.is_empty() {
-            continue;
-        }
-        match k {
-            "symptom" => symptom = Some(v.to_owned()),
-            "error_text" => error_text = Some(v.to_owned()),
-            "site" => site = Some(v.to_owned()),
-            "card_serial" => card = Some(v.to_owned()),
-            "hostname" => host = Some(v.to_owned()),
-            "obs" => match v.split_once(':') {
-                Some((id, r)) => obs.push((id.to_owned(), r.to_owned())),
-                None => {
-                    return bad_request("obs", format!("{v:?} is not CHECK:RESULT"))
-                        .into_response()
-                }
-            },
-            _ => {
-                return bad_request(
-                    k,
-                    format!("unknown parameter {k:?} — use symptom, error_text, obs, site, card_serial, hostname"),
-                )
-                .into_response()
-            }
-        }
-    }
+    let WizardQuery {
+        symptom,
+        error_text,
+        site,
+        card,
+        host,
+        obs,
+    } = match WizardQuery::parse(q.as_deref().unwrap_or("")) {
+        Ok(w) => w,
+        Err(e) => return e.into_response(),
+    };
     if symptom.is_none() && error_text.is_none() {
         return page(
             "Smartcard problem",
@@ -312,27 +329,17 @@ pub(crate) async fn record(
     if let Err(r) = viewer.caller.check_csrf(&f.csrf) {
         return r.into_response();
     }
-    let mut symptom = None;
-    let mut error_text = None;
-    let (mut site, mut card, mut host) = (None, None, None);
-    let mut obs: Vec<(String, String)> = Vec::new();
-    for pair in f.query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let v = dec(v);
-        match k {
-            "symptom" => symptom = Some(v),
-            "error_text" => error_text = Some(v),
-            "site" => site = Some(v),
-            "card_serial" => card = Some(v),
-            "hostname" => host = Some(v),
-            "obs" => {
-                if let Some((id, r)) = v.split_once(':') {
-                    obs.push((id.to_owned(), r.to_owned()));
-                }
-            }
-            _ => {}
-        }
-    }
+    let WizardQuery {
+        symptom,
+        error_text,
+        site,
+        card,
+        host,
+        obs,
+    } = match WizardQuery::parse(&f.query) {
+        Ok(w) => w,
+        Err(e) => return e.into_response(),
+    };
     let application = match f.application.trim() {
         "" => None,
         a => match cardwatch_core::triage::parse_application(a) {
