@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::auth::Caller;
 use crate::findings::bad_request;
-use crate::scope::viewer;
+use crate::scope::{not_found, viewer};
 use crate::{blocking, escape, AppState};
 
 struct CardView {
@@ -64,23 +64,7 @@ async fn load(
             .is_some_and(|site| v.sees_site(site));
     if !visible {
         let message = format!("no card {serial} among your organisations' cards");
-        return Err(if api {
-            (
-                StatusCode::NOT_FOUND,
-                axum::Json(json!({"error": {"code": "not_found", "message": message}})),
-            )
-                .into_response()
-        } else {
-            (
-                StatusCode::NOT_FOUND,
-                crate::layout::page(
-                    "Card not found",
-                    Some(&v.caller),
-                    &format!("<p class=\"nhsuk-body\">{}</p>", escape(&message)),
-                ),
-            )
-                .into_response()
-        });
+        return Err(not_found(api, &v.caller, &message));
     }
     Ok((v.caller, view))
 }

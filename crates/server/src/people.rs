@@ -3,19 +3,18 @@
 //! site is answered as not found.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::estate::{Card, Certificate, Person, Position};
 use cardwatch_core::ids::Uuid;
-use cardwatch_core::records::{Kind, Record, Value};
+use cardwatch_core::records::{Kind, Record};
 use cardwatch_core::renewal::Window;
-use cardwatch_store::{Store, StoreError};
+use cardwatch_store::{records_of, Store, StoreError};
 use serde_json::json;
 
 use crate::auth::Caller;
 use crate::findings::bad_request;
-use crate::scope::viewer;
+use crate::scope::{not_found, viewer};
 use crate::{blocking, escape, AppState};
 
 struct PersonView {
@@ -24,33 +23,14 @@ struct PersonView {
     cards: Vec<(Card, Vec<Certificate>)>,
 }
 
-fn records(
-    store: &dyn Store,
-    kind: Kind,
-    column: &str,
-    key: &str,
-) -> Result<Vec<Record>, StoreError> {
-    store
-        .records_where(kind, column, key, 200)?
-        .into_iter()
-        .map(|values| {
-            let fields: Vec<String> = values.iter().map(Value::to_csv).collect();
-            let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
-            Record::parse(kind, &fields).map_err(|e| {
-                StoreError::Database(format!("a stored {kind} record no longer parses: {e:?}"))
-            })
-        })
-        .collect()
-}
-
 fn load(store: &dyn Store, uuid: &Uuid) -> Result<Option<PersonView>, StoreError> {
-    let Some(Record::Person(person)) = records(store, Kind::People, "uuid", uuid.as_str())?
+    let Some(Record::Person(person)) = records_of(store, Kind::People, "uuid", uuid.as_str())?
         .into_iter()
         .next()
     else {
         return Ok(None);
     };
-    let positions = records(store, Kind::Positions, "holder_uuid", uuid.as_str())?
+    let positions = records_of(store, Kind::Positions, "holder_uuid", uuid.as_str())?
         .into_iter()
         .filter_map(|r| match r {
             Record::Position(p) => Some(p),
@@ -58,9 +38,9 @@ fn load(store: &dyn Store, uuid: &Uuid) -> Result<Option<PersonView>, StoreError
         })
         .collect();
     let mut cards = Vec::new();
-    for r in records(store, Kind::Cards, "holder_uuid", uuid.as_str())? {
+    for r in records_of(store, Kind::Cards, "holder_uuid", uuid.as_str())? {
         if let Record::Card(card) = r {
-            let certs = records(
+            let certs = records_of(
                 store,
                 Kind::Certificates,
                 "card_serial",
@@ -100,23 +80,7 @@ async fn find(
         Some(p) => Ok((v.caller, p)),
         None => {
             let message = format!("no one with UUID {uuid} among your organisations' people");
-            Err(if api {
-                (
-                    StatusCode::NOT_FOUND,
-                    axum::Json(json!({"error": {"code": "not_found", "message": message}})),
-                )
-                    .into_response()
-            } else {
-                (
-                    StatusCode::NOT_FOUND,
-                    crate::layout::page(
-                        "Not found",
-                        Some(&v.caller),
-                        &format!("<p class=\"nhsuk-body\">{}</p>", escape(&message)),
-                    ),
-                )
-                    .into_response()
-            })
+            Err(not_found(api, &v.caller, &message))
         }
     }
 }

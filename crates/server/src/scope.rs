@@ -69,6 +69,21 @@ pub fn refuse(api: bool, field: Option<&str>, message: &str) -> Response {
         .into_response()
 }
 
+/// Something outside the caller's organisations, answered as if it did not exist: JSON for the
+/// API, a page otherwise.
+pub fn not_found(api: bool, caller: &Caller, message: &str) -> Response {
+    if api {
+        let body = serde_json::json!({"error": {"code": "not_found", "message": message}});
+        return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
+    }
+    let body = format!("<p class=\"nhsuk-body\">{}</p>", crate::escape(message));
+    (
+        StatusCode::NOT_FOUND,
+        crate::layout::page("Not found", Some(caller), &body),
+    )
+        .into_response()
+}
+
 /// The caller as a viewer for work needing `need`; refused (403) without that permission.
 pub async fn viewer(
     state: &AppState,

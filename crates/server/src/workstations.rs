@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::auth::Caller;
 use crate::findings::bad_request;
-use crate::scope::viewer;
+use crate::scope::{not_found, viewer};
 use crate::{blocking, escape, AppState};
 
 /// What the page shows: the workstation, each component with its version and verdict, readers.
@@ -41,23 +41,7 @@ async fn load(
         .is_some_and(|w| v.sees_site(w.site_ods.as_str()));
     if !visible {
         let message = format!("no workstation {host} among your organisations' sites");
-        return Err(if api {
-            (
-                StatusCode::NOT_FOUND,
-                axum::Json(json!({"error": {"code": "not_found", "message": message}})),
-            )
-                .into_response()
-        } else {
-            (
-                StatusCode::NOT_FOUND,
-                crate::layout::page(
-                    "Not found",
-                    Some(&v.caller),
-                    &format!("<p class=\"nhsuk-body\">{}</p>", escape(&message)),
-                ),
-            )
-                .into_response()
-        });
+        return Err(not_found(api, &v.caller, &message));
     }
     let today = (state.now)().date();
     // The catalogue's verdicts are the facts triage reads: one judgement of "current".

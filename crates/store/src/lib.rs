@@ -36,7 +36,7 @@ pub use import::{
     FileReport, ImportInput, ImportOptions, ImportProblem, ImportReport, InputData, Location,
     Progress, BULK_FROM_BYTES,
 };
-pub use triage::triage_context;
+pub use triage::{records_of, triage_context};
 pub use url::DatabaseUrl;
 
 /// Who makes a change, and when: recorded in the audit log.

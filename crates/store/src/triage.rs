@@ -10,7 +10,9 @@ use crate::{Store, StoreError};
 /// More rows than any card, holder or workstation has: a cap, not a page.
 const MOST: usize = 200;
 
-fn records(
+/// Records of a kind whose (text) column equals a value, parsed and checked as on import — a
+/// card's certificates, a holder's positions, a workstation's software.
+pub fn records_of(
     store: &dyn Store,
     kind: Kind,
     column: &str,
@@ -42,16 +44,16 @@ pub fn triage_context(
         ..TriageContext::default()
     };
     if let Some(serial) = card_serial.map(CardSerial::as_str) {
-        if let Some(Record::Card(card)) = records(store, Kind::Cards, "card_serial", serial)?
+        if let Some(Record::Card(card)) = records_of(store, Kind::Cards, "card_serial", serial)?
             .into_iter()
             .next()
         {
-            for r in records(store, Kind::Certificates, "card_serial", serial)? {
+            for r in records_of(store, Kind::Certificates, "card_serial", serial)? {
                 if let Record::Certificate(c) = r {
                     cx.certificates.push(c);
                 }
             }
-            for r in records(
+            for r in records_of(
                 store,
                 Kind::Positions,
                 "holder_uuid",
@@ -62,7 +64,7 @@ pub fn triage_context(
                 }
             }
             if let Some(Record::Person(p)) =
-                records(store, Kind::People, "uuid", card.holder_uuid.as_str())?
+                records_of(store, Kind::People, "uuid", card.holder_uuid.as_str())?
                     .into_iter()
                     .next()
             {
@@ -73,16 +75,17 @@ pub fn triage_context(
         }
     }
     if let Some(host) = hostname.map(Hostname::as_str) {
-        if let Some(Record::Workstation(w)) = records(store, Kind::Workstations, "hostname", host)?
-            .into_iter()
-            .next()
+        if let Some(Record::Workstation(w)) =
+            records_of(store, Kind::Workstations, "hostname", host)?
+                .into_iter()
+                .next()
         {
-            for r in records(store, Kind::Software, "hostname", host)? {
+            for r in records_of(store, Kind::Software, "hostname", host)? {
                 if let Record::Software(s) = r {
                     cx.software.push(s);
                 }
             }
-            for r in records(store, Kind::Readers, "hostname", host)? {
+            for r in records_of(store, Kind::Readers, "hostname", host)? {
                 if let Record::Reader(rd) = r {
                     cx.readers.push(rd);
                 }
