@@ -18,9 +18,11 @@ use cardwatch_core::records::{Cell, Kind, Value};
 use cardwatch_core::triage::{CauseCount, Incident, IncidentStatus, IncidentStep, NewIncident};
 
 mod estate;
+pub mod exec;
 mod files;
 pub mod import;
 mod incidents;
+pub mod notify;
 mod pool;
 mod postgres;
 mod sql;
@@ -335,6 +337,13 @@ pub trait Store: Send + Sync {
 
     /// Resolved incidents counted by site, symptom and confirmed cause: what triage learns from.
     fn incident_cause_counts(&self) -> Result<Vec<CauseCount>, StoreError>;
+
+    /// Runs `f` in one transaction, with SQL written once for both backends; committed when
+    /// `f` returns `Ok`. The scheduler and the notifier work through this (see [`exec`]).
+    fn transaction(
+        &self,
+        f: &mut dyn FnMut(&mut dyn exec::Exec) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
 
     /// Incidents of a symptom at a site opened since a moment, other than `except`.
     fn recent_reports(

@@ -19,6 +19,7 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Transaction};
 
+use crate::exec::{Entry, Exec, P, V};
 use crate::import::{self, ImportInput, ImportOptions, ImportReport};
 use crate::pool::Pool;
 use crate::sql::{self, ident, Dialect};
@@ -51,6 +52,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "tokens",
         include_str!("../migrations/postgres/0005_tokens.sql"),
+    ),
+    (
+        6,
+        "notify",
+        include_str!("../migrations/postgres/0006_notify.sql"),
     ),
 ];
 
@@ -985,6 +991,13 @@ impl Store for PgStore {
         incidents::recent(&mut *self.pool.get()?, site, symptom, since, except)
     }
 
+    fn transaction(
+        &self,
+        f: &mut dyn FnMut(&mut dyn Exec) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.write(true, |tx| f(tx))
+    }
+
     fn audit_search(&self, q: &AuditQuery) -> Result<Vec<StoredAudit>, StoreError> {
         let mut client = self.pool.get()?;
         let rows = client.query(
@@ -1093,5 +1106,58 @@ impl Store for PgStore {
                 Ok((k, row.get(0)))
             })
             .collect()
+    }
+}
+
+/// Parameters as the driver takes them: numbers as `BIGINT`, text as `TEXT`.
+fn pg_params<'a>(params: &[P<'a>]) -> Vec<Box<dyn ToSql + Sync + 'a>> {
+    params
+        .iter()
+        .map(|p| -> Box<dyn ToSql + Sync + 'a> {
+            match *p {
+                P::I(n) => Box::new(n),
+                P::T(t) => Box::new(t),
+                // Untyped NULLs take the column's type from the statement.
+                P::Null => Box::new(None::<String>),
+            }
+        })
+        .collect()
+}
+
+impl Exec for PgTx<'_, '_> {
+    fn exec(&mut self, sql: &str, params: &[P<'_>]) -> Result<u64, StoreError> {
+        let owned = pg_params(params);
+        let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| &**b).collect();
+        Ok(self.tx.execute(sql, &refs)?)
+    }
+
+    fn rows(&mut self, sql: &str, params: &[P<'_>]) -> Result<Vec<Vec<V>>, StoreError> {
+        let owned = pg_params(params);
+        let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| &**b).collect();
+        let rows = self.tx.query(sql, &refs)?;
+        rows.iter()
+            .map(|r| {
+                (0..r.len())
+                    .map(|i| {
+                        let ty = r.columns()[i].type_();
+                        Ok(if *ty == postgres::types::Type::INT8 {
+                            r.try_get::<_, Option<i64>>(i)?.map_or(V::Null, V::I)
+                        } else if *ty == postgres::types::Type::INT4 {
+                            r.try_get::<_, Option<i32>>(i)?
+                                .map_or(V::Null, |n| V::I(n.into()))
+                        } else if *ty == postgres::types::Type::BOOL {
+                            r.try_get::<_, Option<bool>>(i)?
+                                .map_or(V::Null, |b| V::I(b.into()))
+                        } else {
+                            r.try_get::<_, Option<String>>(i)?.map_or(V::Null, V::T)
+                        })
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn audit(&mut self, change: &Change, entry: &Entry<'_>) -> Result<(), StoreError> {
+        crate::exec::audit(self, change, entry)
     }
 }

@@ -18,6 +18,7 @@ use cardwatch_core::records::{Cell, ColType, Kind, Value};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, ToSql, TransactionBehavior};
 
+use crate::exec::{sqlite_placeholders, Entry, Exec, P, V};
 use crate::import::{self, ImportInput, ImportOptions, ImportReport};
 use crate::pool::Pool;
 use crate::sql::{self, Dialect};
@@ -50,6 +51,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "tokens",
         include_str!("../migrations/sqlite/0005_tokens.sql"),
+    ),
+    (
+        6,
+        "notify",
+        include_str!("../migrations/sqlite/0006_notify.sql"),
     ),
 ];
 
@@ -700,6 +706,13 @@ impl Store for SqliteStore {
         incidents::recent(&*self.pool.get()?, site, symptom, since, except)
     }
 
+    fn transaction(
+        &self,
+        f: &mut dyn FnMut(&mut dyn Exec) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.write(false, true, |tx| f(tx))
+    }
+
     fn audit_records(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredAudit>, StoreError> {
         let conn = self.pool.get()?;
         let mut stmt = conn.prepare_cached(&format!(
@@ -804,5 +817,45 @@ impl Store for SqliteStore {
                 Ok((k, n))
             })
             .collect()
+    }
+}
+
+impl ToSql for P<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match *self {
+            P::I(n) => ToSqlOutput::Borrowed(ValueRef::Integer(n)),
+            P::T(t) => ToSqlOutput::Borrowed(ValueRef::Text(t.as_bytes())),
+            P::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+        })
+    }
+}
+
+impl Exec for SqliteTx<'_> {
+    fn exec(&mut self, sql: &str, params: &[P<'_>]) -> Result<u64, StoreError> {
+        let mut stmt = self.tx.prepare_cached(&sqlite_placeholders(sql))?;
+        Ok(stmt.execute(rusqlite::params_from_iter(params))? as u64)
+    }
+
+    fn rows(&mut self, sql: &str, params: &[P<'_>]) -> Result<Vec<Vec<V>>, StoreError> {
+        let mut stmt = self.tx.prepare_cached(&sqlite_placeholders(sql))?;
+        let n = stmt.column_count();
+        let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
+            (0..n)
+                .map(|i| {
+                    Ok(match r.get_ref(i)? {
+                        ValueRef::Integer(v) => V::I(v),
+                        ValueRef::Text(t) => V::T(String::from_utf8_lossy(t).into_owned()),
+                        ValueRef::Null => V::Null,
+                        ValueRef::Real(f) => V::I(f as i64),
+                        ValueRef::Blob(b) => V::T(String::from_utf8_lossy(b).into_owned()),
+                    })
+                })
+                .collect()
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn audit(&mut self, change: &Change, entry: &Entry<'_>) -> Result<(), StoreError> {
+        crate::exec::audit(self, change, entry)
     }
 }

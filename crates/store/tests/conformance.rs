@@ -1085,6 +1085,223 @@ fn tamper_reorder(db: &TestDb) {
     }
 }
 
+fn scheduled_runs_happen_once_and_are_taken_over_after_their_lease(db: &TestDb) {
+    use cardwatch_store::notify::{
+        abandoned_runs, claim_run, finish_run, job_runs, renew_run, Claim,
+    };
+    let t = |s: i64| Timestamp::from_unix(1_800_000_000 + s);
+    let store = &*db.store;
+    assert_eq!(
+        claim_run(store, "digest", t(0), "a", t(0), 30).unwrap(),
+        Claim::Run { attempt: 1 }
+    );
+    assert_eq!(
+        claim_run(store, "digest", t(0), "b", t(1), 30).unwrap(),
+        Claim::Taken
+    );
+    // Another slot or another job is a run of its own.
+    assert_eq!(
+        claim_run(store, "digest", t(60), "b", t(60), 30).unwrap(),
+        Claim::Run { attempt: 1 }
+    );
+    assert_eq!(
+        claim_run(store, "purge", t(0), "b", t(1), 30).unwrap(),
+        Claim::Run { attempt: 1 }
+    );
+    // A renewed lease keeps the run; an expired one is taken over, once.
+    assert!(renew_run(store, "digest", t(0), "a", t(40)).unwrap());
+    assert!(
+        !renew_run(store, "digest", t(0), "b", t(40)).unwrap(),
+        "not b's"
+    );
+    assert!(abandoned_runs(store, "digest", t(35)).unwrap().is_empty());
+    assert_eq!(
+        claim_run(store, "digest", t(0), "b", t(35), 30).unwrap(),
+        Claim::Taken
+    );
+    assert_eq!(abandoned_runs(store, "digest", t(41)).unwrap(), vec![t(0)]);
+    assert_eq!(
+        claim_run(store, "digest", t(0), "b", t(41), 30).unwrap(),
+        Claim::Run { attempt: 2 }
+    );
+    assert_eq!(
+        claim_run(store, "digest", t(0), "c", t(42), 30).unwrap(),
+        Claim::Taken
+    );
+    // The old owner can no longer finish or renew it.
+    assert!(!renew_run(store, "digest", t(0), "a", t(90)).unwrap());
+    finish_run(store, "digest", t(0), "a", t(43), Ok("late")).unwrap();
+    finish_run(store, "digest", t(0), "b", t(44), Ok("3 messages")).unwrap();
+    finish_run(store, "purge", t(0), "b", t(44), Err("disk full")).unwrap();
+    assert_eq!(
+        claim_run(store, "digest", t(0), "c", t(500), 30).unwrap(),
+        Claim::Taken,
+        "done"
+    );
+    let runs = job_runs(store, Some("digest"), 10).unwrap();
+    assert_eq!(runs.len(), 2);
+    let first = &runs[1];
+    assert_eq!(
+        (first.state.as_str(), first.owner.as_str(), first.attempts),
+        ("done", "b", 2)
+    );
+    assert_eq!(first.detail.as_deref(), Some("3 messages"));
+    let purge = job_runs(store, Some("purge"), 10).unwrap();
+    assert_eq!(
+        (purge[0].state.as_str(), purge[0].detail.as_deref()),
+        ("failed", Some("disk full"))
+    );
+    assert_eq!(job_runs(store, None, 10).unwrap().len(), 3);
+}
+
+fn messages_are_recorded_once_and_claimed_once(db: &TestDb) {
+    use cardwatch_core::notify::{Channel, Message};
+    use cardwatch_store::notify::{
+        claim_due, enqueue, mark_failed, mark_sent, outbox, outbox_counts,
+    };
+    let t = |s: i64| Timestamp::from_unix(1_800_000_000 + s);
+    let store = &*db.store;
+    let msg = |key: &str, at: i64| Message {
+        key: key.into(),
+        channel: Channel::Email,
+        recipient: "pm@example.nhs.uk".into(),
+        subject: "Digest \\ 'quoted'".into(),
+        text: "text".into(),
+        html: "<p>html</p>".into(),
+        not_before: t(at),
+    };
+    assert_eq!(
+        enqueue(store, &[msg("k1", 0), msg("k2", 0), msg("k3", 100)], t(0)).unwrap(),
+        3
+    );
+    assert_eq!(
+        enqueue(store, &[msg("k1", 0), msg("k2", 0)], t(1)).unwrap(),
+        0,
+        "keys recorded once"
+    );
+    let a = claim_due(store, "a", t(10), 30, 1).unwrap();
+    let b = claim_due(store, "b", t(10), 30, 10).unwrap();
+    assert_eq!(
+        (a.len(), b.len()),
+        (1, 1),
+        "k3 not due yet; each claimed once"
+    );
+    assert_ne!(a[0].key, b[0].key);
+    assert_eq!(a[0].subject, "Digest \\ 'quoted'");
+    assert!(
+        claim_due(store, "c", t(20), 30, 10).unwrap().is_empty(),
+        "leased"
+    );
+    mark_sent(store, a[0].id, "a", t(21)).unwrap();
+    mark_failed(store, b[0].id, "b", "relay refused", Some(t(50))).unwrap();
+    assert!(claim_due(store, "c", t(45), 30, 10).unwrap().is_empty());
+    let again = claim_due(store, "c", t(100), 30, 10).unwrap();
+    assert_eq!(again.len(), 2, "the retry and k3");
+    assert_eq!(
+        again.iter().find(|o| o.key == b[0].key).unwrap().attempts,
+        2
+    );
+    // c dies holding them: after the lease another replica takes them.
+    let d = claim_due(store, "d", t(131), 30, 10).unwrap();
+    assert_eq!(d.len(), 2);
+    mark_sent(store, d[0].id, "c", t(132)).unwrap();
+    assert_eq!(
+        outbox(store, Some("sent"), 10).unwrap().len(),
+        1,
+        "c no longer owns it"
+    );
+    mark_sent(store, d[0].id, "d", t(132)).unwrap();
+    mark_failed(store, d[1].id, "d", "gave up", None).unwrap();
+    assert_eq!(
+        outbox_counts(store).unwrap(),
+        vec![("failed".to_owned(), 1), ("sent".to_owned(), 2)]
+    );
+    let failed = outbox(store, Some("failed"), 10).unwrap();
+    assert_eq!(failed[0].last_error.as_deref(), Some("gave up"));
+}
+
+fn notification_preferences_and_webhooks_are_audited(db: &TestDb) {
+    use cardwatch_core::health::Severity;
+    use cardwatch_core::notify::{Frequency, HookFormat, Quiet};
+    use cardwatch_store::notify::{
+        put_webhook, remove_webhook, set_last_digest, set_prefs, subscribers, unsubscribe,
+        webhooks, Prefs, Webhook,
+    };
+    let store = &*db.store;
+    let mut prefs = Prefs {
+        username: "pm.one".into(),
+        email: "pm@example.nhs.uk".into(),
+        frequency: Frequency::Daily,
+        min_severity: Severity::Urgent,
+        quiet: Some(Quiet::parse("20:00-07:00").unwrap()),
+    };
+    let e = set_prefs(store, &prefs, "secret", &change()).unwrap_err();
+    assert!(e.to_string().contains("no operator pm.one"), "{e}");
+    db.store
+        .add_user(
+            &NewUser {
+                username: Username::parse("pm.one").unwrap(),
+                display_name: "PM".into(),
+                role: Role::PracticeManager,
+                organisations: vec![OdsCode::parse("A81001").unwrap()],
+                password_hash: "x".into(),
+            },
+            &change(),
+        )
+        .unwrap();
+    let n = db.audit_len();
+    set_prefs(store, &prefs, "secret", &change()).unwrap();
+    prefs.frequency = Frequency::Weekly;
+    set_prefs(store, &prefs, "other", &change()).unwrap();
+    let subs = subscribers(store).unwrap();
+    assert_eq!(subs.len(), 1);
+    assert_eq!(subs[0].prefs, prefs);
+    assert_eq!(subs[0].unsubscribe, "secret", "the link's secret is kept");
+    set_last_digest(store, "pm.one", &["a/1".into(), "b/2".into()]).unwrap();
+    assert_eq!(
+        subscribers(store).unwrap()[0].last_digest,
+        vec!["a/1", "b/2"]
+    );
+    assert_eq!(unsubscribe(store, "nope", &change()).unwrap(), None);
+    assert_eq!(
+        unsubscribe(store, "secret", &change()).unwrap().as_deref(),
+        Some("pm.one")
+    );
+    assert_eq!(
+        subscribers(store).unwrap()[0].prefs.frequency,
+        Frequency::Off
+    );
+    let hook = Webhook {
+        name: "teams-it".into(),
+        url: "http://127.0.0.1:9/hook".into(),
+        format: HookFormat::Teams,
+        secret: "s3cret".into(),
+        min_severity: Severity::Critical,
+    };
+    put_webhook(store, &hook, &change()).unwrap();
+    assert_eq!(webhooks(store).unwrap(), vec![hook.clone()]);
+    remove_webhook(store, "teams-it", &change()).unwrap();
+    assert!(webhooks(store).unwrap().is_empty());
+    assert!(remove_webhook(store, "teams-it", &change()).is_err());
+    assert_eq!(
+        db.audit_len(),
+        n + 5,
+        "two prefs, unsubscribe, add and remove a webhook"
+    );
+    let records = db.store.audit_records(n as i64, 10).unwrap();
+    assert!(
+        records.iter().all(
+            |r| !r.record.after.as_deref().unwrap_or("").contains("s3cret")
+                && !r.record.before.as_deref().unwrap_or("").contains("s3cret")
+        ),
+        "no secret in the audit"
+    );
+    assert!(matches!(
+        db.store.verify_audit().unwrap(),
+        AuditVerdict::Intact(_)
+    ));
+}
+
 on_both_backends!(
     demo_import_counts,
     reimport_changes_nothing,
@@ -1126,4 +1343,7 @@ on_both_backends!(
     tamper_delete,
     tamper_delete_newest,
     tamper_reorder,
+    scheduled_runs_happen_once_and_are_taken_over_after_their_lease,
+    messages_are_recorded_once_and_claimed_once,
+    notification_preferences_and_webhooks_are_audited,
 );
