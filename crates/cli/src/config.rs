@@ -7,6 +7,14 @@
 //! [health]
 //! dormant_days = 60
 //!
+//! [notify]                                              # email, webhooks, the scheduler
+//! smtp_url = "smtp://user:pass@relay.example:587?tls=starttls"   # or CARDWATCH_SMTP_URL
+//! from = "Cardwatch <cardwatch@example.nhs.uk>"
+//! public_url = "https://cardwatch.example.nhs.uk"         # for links in messages
+//!
+//! [schedule]                                            # cron-like, UTC; "off" stops a job
+//! digest = "0 30 6 * * *"
+//!
 //! [[contacts]]                                          # on the sites' cheat sheets
 //! role = "IT service desk"
 //! name = "Riverside IT"
@@ -23,7 +31,10 @@ use cardwatch_core::date::Date;
 use cardwatch_core::health::Thresholds;
 use cardwatch_core::ids::OdsCode;
 use cardwatch_core::planner::Team;
+use cardwatch_core::schedule::Schedule;
 use cardwatch_core::triage::Contact;
+use cardwatch_server::jobs::{Job, Notify};
+use cardwatch_server::send::SmtpRelay;
 use serde::Deserialize;
 
 /// The configuration file's contents.
@@ -41,6 +52,28 @@ struct File {
     /// Local contacts for the cheat sheets.
     #[serde(default)]
     contacts: Vec<Contact>,
+    /// Email, webhooks and the scheduler's settings.
+    #[serde(default)]
+    notify: NotifyEntry,
+    /// Each job's schedule (cron-like, UTC), or "off".
+    #[serde(default)]
+    schedule: std::collections::BTreeMap<String, String>,
+}
+
+/// The `[notify]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotifyEntry {
+    smtp_url: Option<String>,
+    from: Option<String>,
+    public_url: Option<String>,
+    lease_seconds: Option<i64>,
+    retries: Option<u32>,
+    retry_base_seconds: Option<i64>,
+    catch_up_seconds: Option<i64>,
+    retention_days: Option<i64>,
+    ra_capacity: Option<u32>,
+    scheduler: Option<bool>,
 }
 
 /// The `[planner]` table.
@@ -79,6 +112,8 @@ pub struct Settings {
     pub teams: Vec<Team>,
     /// Local contacts for the cheat sheets.
     pub contacts: Vec<Contact>,
+    /// The scheduler, email and webhooks.
+    pub notify: Notify,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -183,7 +218,10 @@ pub fn load(config: Option<&Path>, catalogue: Option<&Path>) -> Result<Settings>
             c
         })
         .collect();
+    let notify = notify(file.notify, &file.schedule)
+        .map_err(|e| anyhow!("{where_}{e} — fix the configuration"))?;
     Ok(Settings {
+        notify,
         contacts,
         catalogue,
         catalogue_refused,
@@ -191,6 +229,65 @@ pub fn load(config: Option<&Path>, catalogue: Option<&Path>) -> Result<Settings>
         calendar: Calendar::england_and_wales().with_closed(closed),
         teams,
     })
+}
+
+/// The `[notify]` and `[schedule]` tables over the defaults; `CARDWATCH_SMTP_URL` wins over
+/// `smtp_url`.
+fn notify(
+    n: NotifyEntry,
+    schedule: &std::collections::BTreeMap<String, String>,
+) -> std::result::Result<Notify, String> {
+    let mut out = Notify::default();
+    let smtp = std::env::var("CARDWATCH_SMTP_URL")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .or(n.smtp_url);
+    if let Some(url) = smtp {
+        out.smtp = Some(SmtpRelay::parse(url.trim())?);
+    }
+    if let Some(from) = n.from {
+        if !from.contains('@') {
+            return Err(format!("notify.from: {from:?} is not an email address"));
+        }
+        out.from = from;
+    }
+    if let Some(u) = n.public_url {
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            return Err(format!(
+                "notify.public_url: {u:?} must start with http:// or https://"
+            ));
+        }
+        out.public_url = u.trim_end_matches('/').to_owned();
+    }
+    let positive = |name: &str, v: Option<i64>, d: i64| match v {
+        Some(x) if x < 1 => Err(format!("notify.{name}: {x} must be at least 1")),
+        Some(x) => Ok(x),
+        None => Ok(d),
+    };
+    out.lease_seconds = positive("lease_seconds", n.lease_seconds, out.lease_seconds)?;
+    out.catch_up_seconds = positive("catch_up_seconds", n.catch_up_seconds, out.catch_up_seconds)?;
+    out.retention_days = positive("retention_days", n.retention_days, out.retention_days)?;
+    out.retry_base_seconds = positive(
+        "retry_base_seconds",
+        n.retry_base_seconds,
+        out.retry_base_seconds,
+    )?;
+    out.retries = n.retries.unwrap_or(out.retries).max(1);
+    out.ra_capacity = positive(
+        "ra_capacity",
+        n.ra_capacity.map(i64::from),
+        i64::from(out.ra_capacity),
+    )? as u32;
+    out.enabled = n.scheduler.unwrap_or(true);
+    for (name, text) in schedule {
+        let job = Job::parse(name).map_err(|e| format!("schedule: {e}"))?;
+        out.schedules.retain(|(j, _)| *j != job);
+        if text.trim() != "off" {
+            let s = Schedule::parse(text).map_err(|e| format!("schedule.{name}: {e}"))?;
+            out.schedules.push((job, s));
+        }
+    }
+    Ok(out)
 }
 
 fn read_catalogue(path: &Path) -> Result<Catalogue, CatalogueError> {

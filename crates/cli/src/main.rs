@@ -7,6 +7,7 @@
 
 mod checks;
 mod config;
+mod notify;
 mod plan;
 mod triage;
 mod users;
@@ -199,6 +200,21 @@ enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// The scheduler's runs and the outbox; run a job now.
+    Jobs {
+        #[command(subcommand)]
+        command: Option<notify::JobsCommand>,
+    },
+    /// Email digests: operators' settings, and a test message.
+    Notify {
+        #[command(subcommand)]
+        command: notify::NotifyCommand,
+    },
+    /// Webhooks (JSON, Microsoft Teams, Slack), signed with HMAC-SHA-256.
+    Webhook {
+        #[command(subcommand)]
+        command: notify::WebhookCommand,
     },
     /// Tokens: for scripts using the API, and secret calendar feed addresses.
     Token {
@@ -482,6 +498,7 @@ fn server_checks(
         calendar: settings.calendar,
         teams: settings.teams,
         contacts: settings.contacts,
+        notify: settings.notify,
         triage,
     }
 }
@@ -778,6 +795,17 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::User { command } => users::run(&*open(&database_url)?, command),
+        Command::Jobs { command } => {
+            let settings = settings()?;
+            let checks = server_checks(settings, triage::knowledge_base(cli.triage_kb.as_deref())?);
+            notify::jobs(Arc::from(open(&database_url)?), checks, command)
+        }
+        Command::Notify { command } => {
+            let settings = settings()?;
+            let checks = server_checks(settings, triage::knowledge_base(cli.triage_kb.as_deref())?);
+            notify::notify(&*open(&database_url)?, &checks, command)
+        }
+        Command::Webhook { command } => notify::webhook(&*open(&database_url)?, command),
         Command::Token { command } => users::tokens(&*open(&database_url)?, command),
         Command::Incident { command } => {
             let store = open(&database_url)?;

@@ -30,11 +30,13 @@ mod estate;
 mod feeds;
 mod findings;
 mod incidents;
+pub mod jobs;
 pub mod layout;
 mod overview;
 mod people;
 mod plan;
 pub mod scope;
+pub mod send;
 pub mod triage;
 mod wizard;
 mod workstations;
@@ -54,6 +56,8 @@ pub struct Checks {
     pub triage: KnowledgeBase,
     /// Local contacts for the cheat sheets.
     pub contacts: Vec<Contact>,
+    /// The scheduler, email and webhooks.
+    pub notify: jobs::Notify,
 }
 
 /// What handlers share.
@@ -86,15 +90,10 @@ impl std::fmt::Debug for AppState {
 }
 
 /// The server's routes over a store. `now` is the clock the pages count days from.
+/// The scheduler starts with it (inside the caller's runtime) unless `notify.enabled` is off.
 pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> Router {
-    let state = AppState {
-        store,
-        started: Instant::now(),
-        now,
-        checks: Arc::new(checks),
-        findings: Arc::default(),
-        sites: Arc::default(),
-    };
+    let state = state(store, now, checks);
+    jobs::spawn(state.clone());
     Router::new()
         .merge(api::routes())
         .route("/", get(expiring_page))
@@ -129,6 +128,17 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(state)
+}
+
+fn state(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> AppState {
+    AppState {
+        store,
+        started: Instant::now(),
+        now,
+        checks: Arc::new(checks),
+        findings: Arc::default(),
+        sites: Arc::default(),
+    }
 }
 
 /// A failure shown to the client without internals; the detail goes to the log.

@@ -1,0 +1,667 @@
+//! The recurring jobs, declared in one place ([`Job`]), and the scheduler that runs each
+//! scheduled moment exactly once across every `cardwatch serve` sharing the database.
+//!
+//! Each replica walks every job's schedule and, for each moment that has come (up to
+//! `catch_up_seconds` late), tries to claim the run in the database; the claim is a row keyed by
+//! job and moment, so one replica wins. The winner renews its lease while the job runs; if it
+//! dies, the row stays `running` past its lease and the next replica to look takes it over.
+//! Jobs only write messages to the outbox (under idempotency keys); `deliver` sends them.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cardwatch_core::access::Permission;
+use cardwatch_core::date::{Date, Timestamp};
+use cardwatch_core::notify::{
+    digest, hook_body, reminder, reminder_stage, uk_offset, Channel, DigestFor, Message,
+    ReminderFor,
+};
+use cardwatch_core::planner::{plan_teams, Settings};
+use cardwatch_core::records::{Cell, Kind};
+use cardwatch_core::schedule::Schedule;
+use cardwatch_store::notify::{self as outbox, Claim, Outgoing};
+use cardwatch_store::{renewals_due, Store, StoreError};
+
+use crate::auth::Caller;
+use crate::scope::Viewer;
+use crate::send::SmtpRelay;
+use crate::AppState;
+
+macro_rules! jobs {
+    ($($variant:ident = $name:literal, $schedule:literal, $doc:literal;)+) => {
+        /// A recurring job.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Job { $(#[doc = $doc] $variant,)+ }
+
+        impl Job {
+            /// Every job.
+            pub const ALL: &'static [Job] = &[$(Job::$variant,)+];
+
+            /// Its name in configuration and in the runs table.
+            pub const fn name(self) -> &'static str {
+                match self { $(Job::$variant => $name,)+ }
+            }
+
+            /// Its schedule unless configured (UTC).
+            pub const fn default_schedule(self) -> &'static str {
+                match self { $(Job::$variant => $schedule,)+ }
+            }
+
+            /// What it does.
+            pub const fn about(self) -> &'static str {
+                match self { $(Job::$variant => $doc,)+ }
+            }
+        }
+    };
+}
+
+jobs! {
+    Findings = "findings", "0 */15 * * * *", "Recompute the health findings, so pages and digests start from a fresh check.";
+    Digest = "digest", "0 30 6 * * *", "Write each operator's digest of new and urgent findings, and the webhooks' summaries.";
+    Reminders = "reminders", "0 0 7 * * *", "Write holders' renewal reminders 90, 30 and 7 days before their planned dates.";
+    Stock = "stock", "0 0 8 * * 1-5", "Tell the webhooks which sites are short of spare cards and readers.";
+    Deliver = "deliver", "*/10 * * * * *", "Send what the outbox holds, retrying failures with backoff.";
+    Purge = "purge", "0 0 3 * * *", "Delete sent messages and finished runs past the retention period.";
+}
+
+impl Job {
+    /// A job by name.
+    pub fn parse(s: &str) -> Result<Job, String> {
+        Job::ALL
+            .iter()
+            .copied()
+            .find(|j| j.name() == s.trim())
+            .ok_or_else(|| {
+                format!(
+                    "{s:?} is not a job: {}",
+                    Job::ALL
+                        .iter()
+                        .map(|j| j.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
+    }
+}
+
+/// What the scheduler and the senders are configured with.
+#[derive(Clone, Debug)]
+pub struct Notify {
+    /// Each job's schedule; a job left out does not run.
+    pub schedules: Vec<(Job, Schedule)>,
+    /// The SMTP relay; without one, email waits in the outbox.
+    pub smtp: Option<SmtpRelay>,
+    /// The sender address.
+    pub from: String,
+    /// The address people reach this server at, for links in messages.
+    pub public_url: String,
+    /// How long a claimed run or message is held before another replica may take it.
+    pub lease_seconds: i64,
+    /// Tries before a message is marked failed.
+    pub retries: u32,
+    /// The wait after a first failed try; it doubles with each further failure.
+    pub retry_base_seconds: i64,
+    /// How late a scheduled moment may still be run (after a restart).
+    pub catch_up_seconds: i64,
+    /// Days sent messages and finished runs are kept.
+    pub retention_days: i64,
+    /// Renewals per working day for sites no RA team in `[planner]` serves.
+    pub ra_capacity: u32,
+    /// Whether the scheduler runs in this process.
+    pub enabled: bool,
+}
+
+impl Default for Notify {
+    fn default() -> Notify {
+        Notify {
+            schedules: Job::ALL
+                .iter()
+                .filter_map(|&j| Some((j, Schedule::parse(j.default_schedule()).ok()?)))
+                .collect(),
+            smtp: None,
+            from: "Cardwatch <cardwatch@localhost>".to_owned(),
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            lease_seconds: 60,
+            retries: 5,
+            retry_base_seconds: 30,
+            catch_up_seconds: 3600,
+            retention_days: 90,
+            ra_capacity: 50,
+            enabled: true,
+        }
+    }
+}
+
+/// This process's name in the runs and outbox tables: host, process id and a random part.
+fn owner_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "host".to_owned());
+    let mut r = [0u8; 3];
+    let _ = rand_core::RngCore::try_fill_bytes(&mut rand_core::OsRng, &mut r);
+    format!("{}:{}:{}", host.trim(), std::process::id(), hex::encode(r))
+}
+
+/// Runs the scheduler until the process ends.
+pub(crate) fn spawn(state: AppState) {
+    if !state.checks.notify.enabled || state.checks.notify.schedules.is_empty() {
+        return;
+    }
+    tokio::spawn(async move {
+        let owner: Arc<str> = owner_id().into();
+        tracing::info!(%owner, "scheduler started");
+        let now = (state.now)().unix();
+        // Each job's cursor: the moment after which its next slot is looked for.
+        let mut cursor: HashMap<Job, i64> = state
+            .checks
+            .notify
+            .schedules
+            .iter()
+            .map(|(j, _)| (*j, now - state.checks.notify.catch_up_seconds))
+            .collect();
+        let mut busy: HashSet<Job> = HashSet::new();
+        let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
+        let mut last_abandoned_check = 0i64;
+        loop {
+            while let Ok(j) = done_rx.try_recv() {
+                busy.remove(&j);
+            }
+            let now = (state.now)().unix();
+            let look_for_abandoned = now - last_abandoned_check >= 2;
+            if look_for_abandoned {
+                last_abandoned_check = now;
+            }
+            for (job, schedule) in &state.checks.notify.schedules {
+                if busy.contains(job) {
+                    continue;
+                }
+                let mut next = None;
+                if look_for_abandoned {
+                    let (j, t) = (job.name(), Timestamp::from_unix(now));
+                    if let Ok(Ok(slots)) =
+                        crate::blocking(&state, move |s| Ok(outbox::abandoned_runs(s, j, t))).await
+                    {
+                        next = slots.into_iter().next();
+                    }
+                }
+                if next.is_none() {
+                    let c = cursor.get(job).copied().unwrap_or(now);
+                    let floor = c.max(now - state.checks.notify.catch_up_seconds);
+                    if let Some(slot) = schedule.next_after(floor).filter(|&s| s <= now) {
+                        cursor.insert(*job, slot);
+                        next = Some(Timestamp::from_unix(slot));
+                    }
+                }
+                let Some(slot) = next else { continue };
+                let claim = {
+                    let (j, o, lease) =
+                        (job.name(), owner.clone(), state.checks.notify.lease_seconds);
+                    crate::blocking(&state, move |s| {
+                        outbox::claim_run(s, j, slot, &o, Timestamp::from_unix(now), lease)
+                    })
+                    .await
+                };
+                match claim {
+                    Ok(Claim::Run { attempt }) => {
+                        busy.insert(*job);
+                        let (state, owner, job, done) =
+                            (state.clone(), owner.clone(), *job, done_tx.clone());
+                        tokio::spawn(async move {
+                            run_claimed(&state, &owner, job, slot, attempt).await;
+                            let _ = done.send(job);
+                        });
+                    }
+                    Ok(Claim::Taken) => {}
+                    Err(e) => tracing::warn!(job = job.name(), error = %e.0, "cannot claim a run"),
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+}
+
+/// Runs a claimed run, renewing its lease meanwhile, and records how it ended.
+async fn run_claimed(state: &AppState, owner: &Arc<str>, job: Job, slot: Timestamp, attempt: i64) {
+    let lease = state.checks.notify.lease_seconds;
+    tracing::info!(job = job.name(), %slot, attempt, "job started");
+    let renew = {
+        let (state, owner) = (state.clone(), owner.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis((lease * 1000 / 3).max(200) as u64)).await;
+                let until = Timestamp::from_unix((state.now)().unix() + lease);
+                let o = owner.clone();
+                match crate::blocking(&state, move |s| {
+                    outbox::renew_run(s, job.name(), slot, &o, until)
+                })
+                .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(job = job.name(), %slot, "lost the run's lease to another replica");
+                        return;
+                    }
+                    Err(e) => tracing::warn!(error = %e.0, "cannot renew a lease"),
+                }
+            }
+        })
+    };
+    let outcome = run(state, owner, job, slot).await;
+    renew.abort();
+    let now = (state.now)();
+    match &outcome {
+        Ok(d) => tracing::info!(job = job.name(), %slot, detail = %d, "job done"),
+        Err(e) => tracing::error!(job = job.name(), %slot, error = %e, "job failed"),
+    }
+    let o = owner.clone();
+    let _ = crate::blocking(state, move |s| {
+        outbox::finish_run(
+            s,
+            job.name(),
+            slot,
+            &o,
+            now,
+            outcome.as_deref().map_err(String::as_str),
+        )
+    })
+    .await;
+}
+
+/// Runs one job for one moment; a summary, or why it failed.
+pub(crate) async fn run(
+    state: &AppState,
+    owner: &str,
+    job: Job,
+    slot: Timestamp,
+) -> Result<String, String> {
+    let db = |e: StoreError| e.to_string();
+    match job {
+        Job::Findings => {
+            let check = crate::findings::all_findings(state, None)
+                .await
+                .map_err(|_| "the health check failed — see the log".to_owned())?;
+            Ok(format!("{} findings", check.all.len()))
+        }
+        Job::Digest => digests(state, slot).await,
+        Job::Reminders => {
+            let (checks, today) = (state.checks.clone(), (state.now)().date());
+            let messages = crate::blocking(state, move |s| reminders(s, &checks, today))
+                .await
+                .map_err(|f| db(f.0))?;
+            enqueue(state, messages).await
+        }
+        Job::Stock => {
+            let check = crate::findings::all_findings(state, None)
+                .await
+                .map_err(|_| "the health check failed — see the log".to_owned())?;
+            let short: Vec<String> = check
+                .all
+                .iter()
+                .filter(|n| n.state == "open")
+                .filter(|n| matches!(n.finding.rule, "stock-below-minimum" | "spare-readers-low"))
+                .map(|n| format!("{}: {}", n.finding.site, n.finding.why))
+                .collect();
+            if short.is_empty() {
+                return Ok("no site short of spares".to_owned());
+            }
+            let hooks = crate::blocking(state, |s| outbox::webhooks(s))
+                .await
+                .map_err(|f| db(f.0))?;
+            let link = format!(
+                "{}/findings?rule=stock-below-minimum",
+                state.checks.notify.public_url
+            );
+            let messages = hooks
+                .iter()
+                .map(|h| Message {
+                    key: format!("stock:{}:{}", h.name, slot.unix()),
+                    channel: Channel::Webhook,
+                    recipient: h.name.clone(),
+                    subject: "Sites short of spares".into(),
+                    text: hook_body(
+                        h.format,
+                        "stock",
+                        &format!("{} sites short of spare cards or readers", short.len()),
+                        &short,
+                        &link,
+                    ),
+                    html: String::new(),
+                    not_before: slot,
+                })
+                .collect();
+            enqueue(state, messages).await
+        }
+        Job::Deliver => deliver(state, owner).await,
+        Job::Purge => {
+            let before = Timestamp::from_unix(
+                (state.now)().unix() - state.checks.notify.retention_days * 86_400,
+            );
+            let (sent, runs) = crate::blocking(state, move |s| outbox::purge(s, before))
+                .await
+                .map_err(|f| db(f.0))?;
+            Ok(format!("deleted {sent} sent messages and {runs} runs"))
+        }
+    }
+}
+
+async fn enqueue(state: &AppState, messages: Vec<Message>) -> Result<String, String> {
+    let n = messages.len();
+    let now = (state.now)();
+    let new = crate::blocking(state, move |s| outbox::enqueue(s, &messages, now))
+        .await
+        .map_err(|f| f.0.to_string())?;
+    Ok(format!("{new} new messages ({} already recorded)", n - new))
+}
+
+/// Each subscribed operator's digest over their organisations, and each webhook's summary.
+async fn digests(state: &AppState, slot: Timestamp) -> Result<String, String> {
+    let check = crate::findings::all_findings(state, None)
+        .await
+        .map_err(|_| "the health check failed — see the log".to_owned())?;
+    let (subs, hooks) = crate::blocking(state, |s| {
+        Ok((outbox::subscribers(s)?, outbox::webhooks(s)?))
+    })
+    .await
+    .map_err(|f| f.0.to_string())?;
+    let notify = &state.checks.notify;
+    // Weekly digests go on the Monday run (UK date).
+    let monday = Timestamp::from_unix(slot.unix() + uk_offset(slot.unix()))
+        .date()
+        .weekday()
+        == 0;
+    let open: Vec<&cardwatch_core::health::Noted> =
+        check.all.iter().filter(|n| n.state == "open").collect();
+    let mut messages = Vec::new();
+    let mut covered = Vec::new();
+    for sub in &subs {
+        use cardwatch_core::notify::Frequency;
+        let p = &sub.prefs;
+        if p.frequency == Frequency::Off || (p.frequency == Frequency::Weekly && !monday) {
+            continue;
+        }
+        let name = p.username.clone();
+        let user = crate::blocking(state, move |s| {
+            let u = cardwatch_core::access::Username::parse(&name)
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            s.user(&u)
+        })
+        .await
+        .map_err(|f| f.0.to_string())?;
+        let Some(user) = user.filter(|u| !u.disabled && u.user.role.can(Permission::ViewEstate))
+        else {
+            continue;
+        };
+        let viewer = Viewer::of(state, Caller::by_token(user))
+            .await
+            .map_err(|_| "cannot resolve an operator's organisations".to_owned())?;
+        let theirs: Vec<&cardwatch_core::health::Finding> = open
+            .iter()
+            .filter(|n| viewer.sees_site(&n.finding.site))
+            .map(|n| &n.finding)
+            .collect();
+        let seen: HashSet<String> = sub.last_digest.iter().cloned().collect();
+        let who = DigestFor {
+            username: &p.username,
+            email: &p.email,
+            min_severity: p.min_severity,
+            seen: &seen,
+            unsubscribe: &sub.unsubscribe,
+        };
+        if let Some((mut m, ids)) = digest(&who, &theirs, slot, &notify.public_url) {
+            if let Some(q) = p.quiet {
+                m.not_before = q.release(slot);
+            }
+            messages.push(m);
+            covered.push((p.username.clone(), ids));
+        }
+    }
+    for h in &hooks {
+        let items: Vec<String> = open
+            .iter()
+            .filter(|n| n.finding.severity >= h.min_severity)
+            .take(20)
+            .map(|n| {
+                let f = &n.finding;
+                format!("[{}] {} at {}: {}", f.severity, f.subject, f.site, f.why)
+            })
+            .collect();
+        let count = open
+            .iter()
+            .filter(|n| n.finding.severity >= h.min_severity)
+            .count();
+        if count == 0 {
+            continue;
+        }
+        let title = format!("{count} open findings at or above {}", h.min_severity);
+        messages.push(Message {
+            key: format!("digest:{}:{}", h.name, slot.unix()),
+            channel: Channel::Webhook,
+            recipient: h.name.clone(),
+            subject: title.clone(),
+            text: hook_body(
+                h.format,
+                "digest",
+                &title,
+                &items,
+                &format!("{}/findings", notify.public_url),
+            ),
+            html: String::new(),
+            not_before: slot,
+        });
+    }
+    let summary = enqueue(state, messages).await?;
+    crate::blocking(state, move |s| {
+        for (name, ids) in &covered {
+            outbox::set_last_digest(s, name, ids)?;
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|f| f.0.to_string())?;
+    Ok(summary)
+}
+
+/// Reminders due today for the renewal plan's certificates, to holders with an address.
+fn reminders(
+    store: &dyn Store,
+    checks: &crate::Checks,
+    today: Date,
+) -> Result<Vec<Message>, StoreError> {
+    let renewals = renewals_due(store, &checks.thresholds)?;
+    let settings = Settings {
+        from: today,
+        capacity: 1,
+        window_days: checks.thresholds.renewal_window_days,
+        calendar: &checks.calendar,
+    };
+    let plans = plan_teams(
+        renewals,
+        &checks.teams,
+        Some(checks.notify.ra_capacity),
+        &settings,
+        0,
+    )
+    .map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let mut holders: HashMap<String, (String, String)> = HashMap::new();
+    store.scan(Kind::People, &[0, 1, 2], false, &mut |row| {
+        if let (Cell::Text(uuid), Cell::Text(name), Cell::Text(email)) = (&row[0], &row[1], &row[2])
+        {
+            if !email.is_empty() {
+                holders.insert(
+                    (*uuid).to_owned(),
+                    ((*name).to_owned(), (*email).to_owned()),
+                );
+            }
+        }
+        Ok(())
+    })?;
+    let mut out = Vec::new();
+    for team in &plans {
+        let report = &team.report;
+        for (r, t) in report.renewals.iter().zip(&report.plan.targets) {
+            let Some(stage) = reminder_stage(today, t.date) else {
+                continue;
+            };
+            let Some((name, email)) = holders.get(&r.holder_uuid) else {
+                continue;
+            };
+            out.push(reminder(
+                &ReminderFor {
+                    card_serial: &r.card_serial,
+                    purpose: r.purpose.as_str(),
+                    expiry: r.expiry,
+                    planned: t.date,
+                    name,
+                    email,
+                    ra: &team.team,
+                },
+                stage,
+                today,
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The wait before try `n + 1` after `n` failures: `first` seconds doubling, capped at an hour,
+/// with up to a fifth more at random so replicas and recipients are not retried in lockstep.
+fn backoff(first: i64, failures: i64) -> i64 {
+    let base = (first << (failures.clamp(1, 8) - 1)).min(3600);
+    let mut r = [0u8; 2];
+    let _ = rand_core::RngCore::try_fill_bytes(&mut rand_core::OsRng, &mut r);
+    base + base * i64::from(u16::from_le_bytes(r) % 200) / 1000
+}
+
+/// Sends what is due, a batch at a time, until nothing is.
+async fn deliver(state: &AppState, owner: &str) -> Result<String, String> {
+    let notify = state.checks.notify.clone();
+    let owner = owner.to_owned();
+    let now = state.now;
+    crate::blocking(state, move |s| {
+        let hooks: HashMap<String, outbox::Webhook> = outbox::webhooks(s)?
+            .into_iter()
+            .map(|h| (h.name.clone(), h))
+            .collect();
+        let mut transport = None;
+        let (mut sent, mut failed) = (0usize, 0usize);
+        loop {
+            let batch = outbox::claim_due(s, &owner, now(), notify.lease_seconds, 50)?;
+            if batch.is_empty() {
+                break;
+            }
+            for m in batch {
+                let result = send_one(&notify, &hooks, &mut transport, &m, now().unix());
+                match result {
+                    Ok(()) => {
+                        outbox::mark_sent(s, m.id, &owner, now())?;
+                        sent += 1;
+                    }
+                    Err(e) => {
+                        let retry = (m.attempts < i64::from(notify.retries))
+                            .then(|| Timestamp::from_unix(now().unix() + backoff(notify.retry_base_seconds, m.attempts)));
+                        tracing::warn!(key = %m.key, attempt = m.attempts, error = %e, retry = retry.is_some(), "message not sent");
+                        outbox::mark_failed(s, m.id, &owner, &e, retry)?;
+                        failed += 1;
+                    }
+                }
+            }
+        }
+        Ok(format!("sent {sent}, failed {failed}"))
+    })
+    .await
+    .map_err(|f| f.0.to_string())
+}
+
+/// Sends one message by its channel.
+pub fn send_one(
+    notify: &Notify,
+    hooks: &HashMap<String, outbox::Webhook>,
+    transport: &mut Option<lettre::SmtpTransport>,
+    m: &Outgoing,
+    now: i64,
+) -> Result<(), String> {
+    match m.channel.as_str() {
+        "email" => {
+            let relay = notify.smtp.as_ref().ok_or(
+                "no SMTP relay is configured — set smtp_url in [notify] or CARDWATCH_SMTP_URL",
+            )?;
+            if transport.is_none() {
+                *transport = Some(relay.transport()?);
+            }
+            let t = transport.as_ref().ok_or("no transport")?;
+            crate::send::email(t, &notify.from, m)
+        }
+        "webhook" => {
+            let hook = hooks
+                .get(&m.recipient)
+                .ok_or_else(|| format!("the webhook {:?} has been removed", m.recipient))?;
+            crate::send::webhook(hook, m, now)
+        }
+        other => Err(format!("unknown channel {other:?}")),
+    }
+}
+
+/// Runs one job now, through the same claim as the scheduler (so it cannot run beside a
+/// scheduled run of the same moment): for `cardwatch jobs run` and `cardwatch notify test`.
+pub async fn run_now(
+    store: Arc<dyn Store>,
+    now: fn() -> Timestamp,
+    checks: crate::Checks,
+    job: Job,
+) -> Result<String, String> {
+    let state = crate::state(store, now, checks);
+    let owner: Arc<str> = owner_id().into();
+    let slot = now();
+    let o = owner.clone();
+    let lease = state.checks.notify.lease_seconds;
+    let claim = crate::blocking(&state, move |s| {
+        outbox::claim_run(s, job.name(), slot, &o, slot, lease)
+    })
+    .await
+    .map_err(|f| f.0.to_string())?;
+    let Claim::Run { attempt } = claim else {
+        return Err(format!("{} is already running for this second", job.name()));
+    };
+    run_claimed(&state, &owner, job, slot, attempt).await;
+    let runs = crate::blocking(&state, move |s| outbox::job_runs(s, Some(job.name()), 1))
+        .await
+        .map_err(|f| f.0.to_string())?;
+    match runs.into_iter().next() {
+        Some(r) if r.state == "done" => Ok(r.detail.unwrap_or_default()),
+        Some(r) => Err(r.detail.unwrap_or_else(|| r.state.clone())),
+        None => Err("the run was not recorded".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_job_has_a_valid_default_schedule_and_a_unique_name() {
+        let mut names = HashSet::new();
+        for j in Job::ALL {
+            assert!(
+                Schedule::parse(j.default_schedule()).is_ok(),
+                "{}",
+                j.name()
+            );
+            assert!(names.insert(j.name()));
+            assert_eq!(Job::parse(j.name()), Ok(*j));
+        }
+        assert_eq!(Notify::default().schedules.len(), Job::ALL.len());
+        assert!(Job::parse("digests")
+            .unwrap_err()
+            .contains("findings, digest"));
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        for (n, lo) in [(1, 30), (2, 60), (3, 120), (7, 1920), (20, 3600)] {
+            let b = backoff(30, n);
+            assert!((lo..=lo + lo / 5).contains(&b), "{n}: {b}");
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! Sending what the outbox holds: email over SMTP (`lettre`) and webhooks over HTTP(S)
+//! (`ureq`), each blocking, run on the blocking pool. Nothing here decides what to send.
+
+use std::time::Duration;
+
+use cardwatch_core::notify::sign;
+use cardwatch_store::notify::{Outgoing, Webhook};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{SmtpTransport, Transport};
+use sha2::{Digest, Sha256};
+
+/// How the SMTP connection is secured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain text (a relay on loopback).
+    None,
+    /// STARTTLS, required.
+    StartTls,
+    /// TLS from the first byte (`smtps://`, port 465).
+    Wrapper,
+}
+
+/// A relay from `smtp_url`: `smtp://[user:pass@]host[:port][?tls=starttls|none]` or
+/// `smtps://[user:pass@]host[:port]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmtpRelay {
+    host: String,
+    port: u16,
+    tls: SmtpTls,
+    credentials: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for SmtpRelay {
+    // The password never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self)
+    }
+}
+
+impl std::fmt::Display for SmtpRelay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tls = match self.tls {
+            SmtpTls::None => "no TLS",
+            SmtpTls::StartTls => "STARTTLS",
+            SmtpTls::Wrapper => "TLS",
+        };
+        write!(f, "{}:{} ({tls})", self.host, self.port)
+    }
+}
+
+fn percent_decode(s: &str) -> Result<String, String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| format!("{:?} has a broken %-escape", s))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| format!("{s:?} is not UTF-8 once decoded"))
+}
+
+impl SmtpRelay {
+    /// Parses an SMTP URL; the error says what is wrong and shows the accepted forms.
+    pub fn parse(url: &str) -> Result<SmtpRelay, String> {
+        let forms = "use smtp://user:pass@relay.example:587?tls=starttls, smtps://relay.example:465 or smtp://127.0.0.1:2525";
+        let bad = |why: &str| format!("smtp_url: {why} — {forms}");
+        let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("no scheme"))?;
+        let (rest, query) = match rest.split_once('?') {
+            Some((r, q)) => (r, Some(q)),
+            None => (rest, None),
+        };
+        let rest = rest.trim_end_matches('/');
+        let (userinfo, hostport) = match rest.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, rest),
+        };
+        let mut tls = match scheme {
+            "smtp" => SmtpTls::None,
+            "smtps" => SmtpTls::Wrapper,
+            other => return Err(bad(&format!("the scheme {other:?} is not smtp or smtps"))),
+        };
+        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("tls", "starttls" | "required")) if scheme == "smtp" => {
+                    tls = SmtpTls::StartTls
+                }
+                Some(("tls", "none")) if scheme == "smtp" => tls = SmtpTls::None,
+                _ => return Err(bad(&format!("{pair:?} is not a known setting"))),
+            }
+        }
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((h, p)) => (
+                h,
+                p.parse::<u16>()
+                    .map_err(|_| bad(&format!("the port {p:?} is not a number")))?,
+            ),
+            None => (
+                hostport,
+                match tls {
+                    SmtpTls::Wrapper => 465,
+                    SmtpTls::StartTls => 587,
+                    SmtpTls::None => 25,
+                },
+            ),
+        };
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
+        let credentials = match userinfo {
+            None => None,
+            Some(u) => {
+                let (user, pass) = u.split_once(':').unwrap_or((u, ""));
+                Some((
+                    percent_decode(user).map_err(|e| bad(&e))?,
+                    percent_decode(pass).map_err(|e| bad(&e))?,
+                ))
+            }
+        };
+        Ok(SmtpRelay {
+            host: host.to_owned(),
+            port,
+            tls,
+            credentials,
+        })
+    }
+
+    /// A connection to the relay (opened on first use).
+    pub fn transport(&self) -> Result<SmtpTransport, String> {
+        let params = || {
+            TlsParameters::new(self.host.clone()).map_err(|e| format!("TLS for {}: {e}", self.host))
+        };
+        let tls = match self.tls {
+            SmtpTls::None => Tls::None,
+            SmtpTls::StartTls => Tls::Required(params()?),
+            SmtpTls::Wrapper => Tls::Wrapper(params()?),
+        };
+        let mut b = SmtpTransport::builder_dangerous(&self.host)
+            .port(self.port)
+            .tls(tls)
+            .timeout(Some(Duration::from_secs(20)));
+        if let Some((u, p)) = &self.credentials {
+            b = b.credentials(Credentials::new(u.clone(), p.clone()));
+        }
+        Ok(b.build())
+    }
+}
+
+/// The Message-ID for an idempotency key: the same on every retry, so a receiving system can
+/// recognise a repeat.
+pub fn message_id(key: &str) -> String {
+    let h = Sha256::digest(key.as_bytes());
+    format!("<{}@cardwatch.invalid>", hex::encode(&h[..16]))
+}
+
+/// Sends one email with its plain-text and HTML parts.
+pub fn email(t: &SmtpTransport, from: &str, m: &Outgoing) -> Result<(), String> {
+    let from: Mailbox = from
+        .parse()
+        .map_err(|e| format!("the sender {from:?} is not an address: {e}"))?;
+    let to: Mailbox = m
+        .recipient
+        .parse()
+        .map_err(|e| format!("the recipient {:?} is not an address: {e}", m.recipient))?;
+    let msg = lettre::Message::builder()
+        .from(from)
+        .to(to)
+        .subject(m.subject.clone())
+        .message_id(Some(message_id(&m.key)))
+        .multipart(MultiPart::alternative_plain_html(
+            m.text.clone(),
+            m.html.clone(),
+        ))
+        .map_err(|e| format!("cannot build the message: {e}"))?;
+    t.send(&msg).map(drop).map_err(|e| format!("SMTP: {e}"))
+}
+
+/// Posts one webhook message with its signature headers; any status other than 2xx fails.
+pub fn webhook(hook: &Webhook, m: &Outgoing, now: i64) -> Result<(), String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(15)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let resp = agent
+        .post(&hook.url)
+        .header("Content-Type", "application/json")
+        .header(
+            "X-Cardwatch-Event",
+            m.key.split(':').next().unwrap_or("event"),
+        )
+        .header("X-Cardwatch-Delivery", &message_id(&m.key))
+        .header("X-Cardwatch-Timestamp", &now.to_string())
+        .header(
+            "X-Cardwatch-Signature",
+            &sign(hook.secret.as_bytes(), now, &m.text),
+        )
+        .send(m.text.as_str())
+        .map_err(|e| format!("{}: {e}", hook.url))?;
+    let status = resp.status().as_u16();
+    if (200..300).contains(&status) {
+        Ok(())
+    } else {
+        Err(format!("{} answered HTTP {status}", hook.url))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smtp_urls_of_every_accepted_form() {
+        let r = SmtpRelay::parse("smtp://user%40nhs.net:p%3Ass@relay.example:587?tls=starttls")
+            .unwrap();
+        assert_eq!(r.host, "relay.example");
+        assert_eq!((r.port, r.tls), (587, SmtpTls::StartTls));
+        assert_eq!(r.credentials, Some(("user@nhs.net".into(), "p:ss".into())));
+        assert!(!format!("{r:?}").contains("p:ss"), "no password in logs");
+        let local = SmtpRelay::parse("smtp://127.0.0.1:2525").unwrap();
+        assert_eq!(
+            (local.port, local.tls, local.credentials),
+            (2525, SmtpTls::None, None)
+        );
+        assert_eq!(SmtpRelay::parse("smtps://relay.example").unwrap().port, 465);
+        assert_eq!(
+            SmtpRelay::parse("smtp://relay.example?tls=starttls")
+                .unwrap()
+                .port,
+            587
+        );
+        for (bad, says) in [
+            ("relay.example:25", "no scheme"),
+            ("http://relay.example", "not smtp or smtps"),
+            ("smtp://relay.example:port", "not a number"),
+            ("smtp://relay.example?tls=maybe", "not a known setting"),
+            ("smtp://:25", "no host"),
+            ("smtp://u%zz:p@relay.example", "%-escape"),
+        ] {
+            let e = SmtpRelay::parse(bad).unwrap_err();
+            assert!(e.contains(says) && e.contains("smtp://"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_key_always_gives_the_same_message_id() {
+        assert_eq!(message_id("digest:pm:1"), message_id("digest:pm:1"));
+        assert_ne!(message_id("digest:pm:1"), message_id("digest:pm:2"));
+    }
+}
