@@ -153,13 +153,18 @@ pub(crate) fn spawn(state: AppState) {
         let owner: Arc<str> = owner_id().into();
         tracing::info!(%owner, "scheduler started");
         let now = (state.now)().unix();
-        // Each job's cursor: the moment after which its next slot is looked for.
+        // Each job's cursor: the moment after which its next slot is looked for. A replica
+        // starts at the latest moment missed within the catch-up window (run unless another
+        // replica ran it), not at every moment missed.
         let mut cursor: HashMap<Job, i64> = state
             .checks
             .notify
             .schedules
             .iter()
-            .map(|(j, _)| (*j, now - state.checks.notify.catch_up_seconds))
+            .map(|(j, s)| {
+                let missed = s.last_at_or_before(now, state.checks.notify.catch_up_seconds);
+                (*j, missed.map_or(now, |m| m - 1))
+            })
             .collect();
         let mut busy: HashSet<Job> = HashSet::new();
         let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
@@ -188,8 +193,7 @@ pub(crate) fn spawn(state: AppState) {
                 }
                 if next.is_none() {
                     let c = cursor.get(job).copied().unwrap_or(now);
-                    let floor = c.max(now - state.checks.notify.catch_up_seconds);
-                    if let Some(slot) = schedule.next_after(floor).filter(|&s| s <= now) {
+                    if let Some(slot) = schedule.next_after(c).filter(|&s| s <= now) {
                         cursor.insert(*job, slot);
                         next = Some(Timestamp::from_unix(slot));
                     }
@@ -546,8 +550,11 @@ async fn deliver(state: &AppState, owner: &str) -> Result<String, String> {
             .collect();
         let mut transport = None;
         let (mut sent, mut failed) = (0usize, 0usize);
+        // One message per claim: a claim's lease then always outlasts its sending (a batch
+        // claimed at once could outlive its lease on a slow relay and be sent twice).
+        let email = notify.smtp.is_some();
         loop {
-            let batch = outbox::claim_due(s, &owner, now(), notify.lease_seconds, 50)?;
+            let batch = outbox::claim_due(s, &owner, now(), notify.lease_seconds, 1, email)?;
             if batch.is_empty() {
                 break;
             }
@@ -568,7 +575,12 @@ async fn deliver(state: &AppState, owner: &str) -> Result<String, String> {
                 }
             }
         }
-        Ok(format!("sent {sent}, failed {failed}"))
+        let waiting = if email {
+            String::new()
+        } else {
+            "; email waits for an SMTP relay (smtp_url)".to_owned()
+        };
+        Ok(format!("sent {sent}, failed {failed}{waiting}"))
     })
     .await
     .map_err(|f| f.0.to_string())

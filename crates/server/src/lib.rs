@@ -38,6 +38,7 @@ mod plan;
 pub mod scope;
 pub mod send;
 pub mod triage;
+mod unsubscribe;
 mod wizard;
 mod workstations;
 
@@ -109,6 +110,10 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/account/feeds", post(feeds::make))
         .route("/account/feeds/revoke", post(feeds::revoke))
         .route("/feeds/{file}", get(feeds::feed))
+        .route(
+            "/unsubscribe/{secret}",
+            get(unsubscribe::ask).post(unsubscribe::confirm),
+        )
         .route("/audit", get(audit::page))
         .route("/plan", get(plan::page))
         .route("/estate/{kind}", get(estate::page))

@@ -274,19 +274,21 @@ fn outgoing(mut r: Vec<V>) -> Outgoing {
 }
 
 /// Claims up to `limit` messages due for sending (or left `sending` by a replica whose lease
-/// expired) for `owner`.
+/// expired) for `owner`; emails only when `email` (a relay is configured).
 pub fn claim_due(
     store: &dyn Store,
     owner: &str,
     now: Timestamp,
     lease_secs: i64,
     limit: usize,
+    email: bool,
 ) -> Result<Vec<Outgoing>, StoreError> {
     with_exec(store, |x| {
         // The due condition is repeated outside the sub-select: PostgreSQL re-checks it on a row
         // another replica claimed meanwhile, so no message is claimed twice.
         let due =
-            "((state = 'pending' AND next_at <= $3) OR (state = 'sending' AND lease_until < $3))";
+            "((state = 'pending' AND next_at <= $3) OR (state = 'sending' AND lease_until < $3)) \
+                   AND (channel <> 'email' OR CAST($5 AS BIGINT) = 1)";
         let rows = x.rows(
             &format!(
                 "UPDATE outbox SET state = 'sending', owner = $1, lease_until = $2, \
@@ -298,6 +300,7 @@ pub fn claim_due(
                 (now.unix() + lease_secs).into(),
                 now.unix().into(),
                 (limit as i64).into(),
+                i64::from(email).into(),
             ],
         )?;
         let mut out: Vec<Outgoing> = rows.into_iter().map(outgoing).collect();

@@ -1179,8 +1179,14 @@ fn messages_are_recorded_once_and_claimed_once(db: &TestDb) {
         0,
         "keys recorded once"
     );
-    let a = claim_due(store, "a", t(10), 30, 1).unwrap();
-    let b = claim_due(store, "b", t(10), 30, 10).unwrap();
+    assert!(
+        claim_due(store, "z", t(10), 30, 10, false)
+            .unwrap()
+            .is_empty(),
+        "no relay: emails stay pending"
+    );
+    let a = claim_due(store, "a", t(10), 30, 1, true).unwrap();
+    let b = claim_due(store, "b", t(10), 30, 10, true).unwrap();
     assert_eq!(
         (a.len(), b.len()),
         (1, 1),
@@ -1189,20 +1195,24 @@ fn messages_are_recorded_once_and_claimed_once(db: &TestDb) {
     assert_ne!(a[0].key, b[0].key);
     assert_eq!(a[0].subject, "Digest \\ 'quoted'");
     assert!(
-        claim_due(store, "c", t(20), 30, 10).unwrap().is_empty(),
+        claim_due(store, "c", t(20), 30, 10, true)
+            .unwrap()
+            .is_empty(),
         "leased"
     );
     mark_sent(store, a[0].id, "a", t(21)).unwrap();
     mark_failed(store, b[0].id, "b", "relay refused", Some(t(50))).unwrap();
-    assert!(claim_due(store, "c", t(45), 30, 10).unwrap().is_empty());
-    let again = claim_due(store, "c", t(100), 30, 10).unwrap();
+    assert!(claim_due(store, "c", t(45), 30, 10, true)
+        .unwrap()
+        .is_empty());
+    let again = claim_due(store, "c", t(100), 30, 10, true).unwrap();
     assert_eq!(again.len(), 2, "the retry and k3");
     assert_eq!(
         again.iter().find(|o| o.key == b[0].key).unwrap().attempts,
         2
     );
     // c dies holding them: after the lease another replica takes them.
-    let d = claim_due(store, "d", t(131), 30, 10).unwrap();
+    let d = claim_due(store, "d", t(131), 30, 10, true).unwrap();
     assert_eq!(d.len(), 2);
     mark_sent(store, d[0].id, "c", t(132)).unwrap();
     assert_eq!(
