@@ -180,7 +180,11 @@ pub fn jobs(store: Arc<dyn Store>, checks: Checks, command: Option<JobsCommand>)
         }
         JobsCommand::Run { job } => {
             let job = Job::parse(&job).map_err(refuse)?;
-            match block_on(jobs::run_now(store, now, checks, job))? {
+            // The store outlives the runtime: a PostgreSQL connection must not be closed on
+            // one of its threads.
+            let outcome = block_on(jobs::run_now(store.clone(), now, checks, job))?;
+            drop(store);
+            match outcome {
                 Ok(detail) => {
                     println!("{}: {detail}", job.name());
                     Ok(())
