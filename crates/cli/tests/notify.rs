@@ -210,7 +210,8 @@ fn digests_and_reminders_arrive_with_both_parts_and_a_working_unsubscribe_link()
     assert!(raw.contains("Content-Type: text/plain") && raw.contains("Content-Type: text/html"));
     let body = unqp(raw);
     // Only the manager's own organisation's findings.
-    assert!(body.contains(" at A10000"), "{body}");
+    assert!(body.contains(" at A10000 ("), "{body}");
+    assert!(body.contains(" at A10000001 ("), "the practice's branch site: {body}");
     assert!(
         !body.contains(" at A10001 "),
         "another organisation's finding: {body}"

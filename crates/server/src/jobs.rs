@@ -377,6 +377,17 @@ async fn digests(state: &AppState, slot: Timestamp) -> Result<String, String> {
         == 0;
     let open: Vec<&cardwatch_core::health::Noted> =
         check.all.iter().filter(|n| n.state == "open").collect();
+    let (map, _) = crate::scope::sites(state)
+        .await
+        .map_err(|_| "cannot read the sites".to_owned())?;
+    let index = crate::scope::SiteIndex::new(&map, check.sites.keys());
+    let users: HashMap<String, cardwatch_core::access::User> =
+        crate::blocking(state, |s| s.users())
+            .await
+            .map_err(|f| f.0.to_string())?
+            .into_iter()
+            .map(|u| (u.user.username.as_str().to_owned(), u))
+            .collect();
     let mut messages = Vec::new();
     let mut covered = Vec::new();
     for sub in &subs {
@@ -385,26 +396,25 @@ async fn digests(state: &AppState, slot: Timestamp) -> Result<String, String> {
         if p.frequency == Frequency::Off || (p.frequency == Frequency::Weekly && !monday) {
             continue;
         }
-        let name = p.username.clone();
-        let user = crate::blocking(state, move |s| {
-            let u = cardwatch_core::access::Username::parse(&name)
-                .map_err(|e| StoreError::Invalid(e.to_string()))?;
-            s.user(&u)
-        })
-        .await
-        .map_err(|f| f.0.to_string())?;
-        let Some(user) = user.filter(|u| !u.disabled && u.user.role.can(Permission::ViewEstate))
+        let Some(user) = users
+            .get(&p.username)
+            .filter(|u| !u.disabled && u.user.role.can(Permission::ViewEstate))
         else {
             continue;
         };
-        let viewer = Viewer::of(state, Caller::by_token(user))
-            .await
-            .map_err(|_| "cannot resolve an operator's organisations".to_owned())?;
-        let theirs: Vec<&cardwatch_core::health::Finding> = open
-            .iter()
-            .filter(|n| viewer.sees_site(&n.finding.site))
-            .map(|n| &n.finding)
-            .collect();
+        let viewer = Viewer::with_sites(Caller::by_token(user.clone()), map.clone());
+        // Findings are indexed by site: an operator's own sites are read, not every finding.
+        let theirs: Vec<&cardwatch_core::health::Finding> = match viewer.sites_in(&index) {
+            None => open.iter().map(|n| &n.finding).collect(),
+            Some(sites) => sites
+                .iter()
+                .filter_map(|s| check.sites.get(*s))
+                .flat_map(|(idx, _)| idx.iter())
+                .map(|&i| &check.all[i as usize])
+                .filter(|n| n.state == "open")
+                .map(|n| &n.finding)
+                .collect(),
+        };
         let seen: HashSet<String> = sub.last_digest.iter().cloned().collect();
         let who = DigestFor {
             username: &p.username,
@@ -456,14 +466,9 @@ async fn digests(state: &AppState, slot: Timestamp) -> Result<String, String> {
         });
     }
     let summary = enqueue(state, messages).await?;
-    crate::blocking(state, move |s| {
-        for (name, ids) in &covered {
-            outbox::set_last_digest(s, name, ids)?;
-        }
-        Ok(())
-    })
-    .await
-    .map_err(|f| f.0.to_string())?;
+    crate::blocking(state, move |s| outbox::set_last_digests(s, &covered))
+        .await
+        .map_err(|f| f.0.to_string())?;
     Ok(summary)
 }
 

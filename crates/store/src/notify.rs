@@ -503,17 +503,19 @@ pub fn subscribers(store: &dyn Store) -> Result<Vec<Subscriber>, StoreError> {
     with_exec(store, |x| read_subscribers(x, None))
 }
 
-/// Remembers the findings a digest covered, so the next one can say what is new.
-pub fn set_last_digest(
+/// Remembers the findings each digest covered, so the next can say what is new: one
+/// transaction for every operator of a run.
+pub fn set_last_digests(
     store: &dyn Store,
-    username: &str,
-    ids: &[String],
+    covered: &[(String, Vec<String>)],
 ) -> Result<(), StoreError> {
     with_exec(store, |x| {
-        x.exec(
-            "UPDATE notify_prefs SET last_digest = $2 WHERE username = $1",
-            &[username.into(), ids.join(" ").as_str().into()],
-        )?;
+        for (username, ids) in covered {
+            x.exec(
+                "UPDATE notify_prefs SET last_digest = $2 WHERE username = $1",
+                &[username.as_str().into(), ids.join(" ").as_str().into()],
+            )?;
+        }
         Ok(())
     })
 }

@@ -1234,7 +1234,7 @@ fn notification_preferences_and_webhooks_are_audited(db: &TestDb) {
     use cardwatch_core::health::Severity;
     use cardwatch_core::notify::{Frequency, HookFormat, Quiet};
     use cardwatch_store::notify::{
-        put_webhook, remove_webhook, set_last_digest, set_prefs, subscribers, unsubscribe,
+        put_webhook, remove_webhook, set_last_digests, set_prefs, subscribers, unsubscribe,
         webhooks, Prefs, Webhook,
     };
     let store = &*db.store;
@@ -1267,7 +1267,11 @@ fn notification_preferences_and_webhooks_are_audited(db: &TestDb) {
     assert_eq!(subs.len(), 1);
     assert_eq!(subs[0].prefs, prefs);
     assert_eq!(subs[0].unsubscribe, "secret", "the link's secret is kept");
-    set_last_digest(store, "pm.one", &["a/1".into(), "b/2".into()]).unwrap();
+    set_last_digests(
+        store,
+        &[("pm.one".into(), vec!["a/1".into(), "b/2".into()])],
+    )
+    .unwrap();
     assert_eq!(
         subscribers(store).unwrap()[0].last_digest,
         vec!["a/1", "b/2"]
