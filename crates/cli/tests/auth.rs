@@ -1416,6 +1416,18 @@ fn authorisation_matrix() {
         ),
         (
             "GET",
+            "/admin/jobs".into(),
+            String::new(),
+            [303, 200, 403, 403, 403, 403],
+        ),
+        (
+            "GET",
+            "/api/v1/jobs".into(),
+            String::new(),
+            [401, 200, 403, 403, 403, 403],
+        ),
+        (
+            "GET",
             "/account".into(),
             String::new(),
             [303, 200, 200, 200, 200, 200],
@@ -1643,6 +1655,7 @@ fn every_page_passes_axe_in_chromium() {
         "/account".into(),
         "/estate/people".into(),
         "/admin/users".into(),
+        "/admin/jobs".into(),
         format!("/cards/{card}"),
         format!("/people/{}", person_at(&db, "A10000")),
         "/workstations/a10000-ws001".into(),

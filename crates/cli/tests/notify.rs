@@ -211,7 +211,10 @@ fn digests_and_reminders_arrive_with_both_parts_and_a_working_unsubscribe_link()
     let body = unqp(raw);
     // Only the manager's own organisation's findings.
     assert!(body.contains(" at A10000 ("), "{body}");
-    assert!(body.contains(" at A10000001 ("), "the practice's branch site: {body}");
+    assert!(
+        body.contains(" at A10000001 ("),
+        "the practice's branch site: {body}"
+    );
     assert!(
         !body.contains(" at A10001 "),
         "another organisation's finding: {body}"
@@ -722,4 +725,35 @@ fn a_replica_killed_mid_run_leaves_the_run_to_the_other() {
     }
     assert!(per_key.values().all(|&n| n == 1), "a message arrived twice");
     assert_eq!(got.len(), total, "every message arrived");
+}
+
+#[test]
+fn a_message_that_keeps_failing_is_shown_as_failed_with_its_error() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = estate(dir.path());
+    // Nothing listens on this port: every try is refused.
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "[notify]\nsmtp_url = \"smtp://127.0.0.1:{}\"\nretries = 1\n",
+            free_port()
+        ),
+    );
+    ok(&with_config(&db, &cfg, &["jobs", "run", "digest"]));
+    let out = ok(&with_config(&db, &cfg, &["jobs", "run", "deliver"]));
+    assert!(out.contains("sent 0, failed 1"), "{out}");
+    let listing = ok(&cardwatch(&db, &["jobs"]));
+    assert!(listing.contains("outbox: 1 failed"), "{listing}");
+    assert!(
+        listing.contains("failed: digest:pm.one:") && listing.contains("after 1 tries: SMTP"),
+        "{listing}"
+    );
+    let j = jobs_json(&db);
+    assert_eq!(j["failed"][0]["recipient"], "pm@example.nhs.uk");
+    assert!(j["runs"].as_array().is_some_and(|r| r
+        .iter()
+        .any(|r| r["job"] == "deliver" && r["state"] == "done")));
+    // A failed message is not tried again.
+    let again = ok(&with_config(&db, &cfg, &["jobs", "run", "deliver"]));
+    assert!(again.contains("sent 0, failed 0"), "{again}");
 }

@@ -55,6 +55,16 @@ const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         method: "get",
+        path: "/api/v1/jobs",
+        summary: "The scheduler: each job's schedule, the newest runs, the outbox by state and the messages that failed.",
+        needs: "manage users (administrators)",
+        query: &[],
+        body: &[],
+        also: &[],
+        handler: || get(crate::jobs_page::api),
+    },
+    Endpoint {
+        method: "get",
         path: "/api/v1/me",
         summary: "The signed-in operator: user name, role, organisations.",
         needs: "any signed-in operator",

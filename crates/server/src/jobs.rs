@@ -630,16 +630,31 @@ pub async fn run_now(
 ) -> Result<String, String> {
     let state = crate::state(store, now, checks);
     let owner: Arc<str> = owner_id().into();
-    let slot = now();
-    let o = owner.clone();
     let lease = state.checks.notify.lease_seconds;
-    let claim = crate::blocking(&state, move |s| {
-        outbox::claim_run(s, job.name(), slot, &o, slot, lease)
-    })
-    .await
-    .map_err(|f| f.0.to_string())?;
-    let Claim::Run { attempt } = claim else {
-        return Err(format!("{} is already running for this second", job.name()));
+    // A moment is one second: a run already made this second (by us or a scheduler) is
+    // followed by one the next second, not refused.
+    let mut tries = 0;
+    let (slot, attempt) = loop {
+        let slot = now();
+        let o = owner.clone();
+        let claim = crate::blocking(&state, move |s| {
+            outbox::claim_run(s, job.name(), slot, &o, slot, lease)
+        })
+        .await
+        .map_err(|f| f.0.to_string())?;
+        match claim {
+            Claim::Run { attempt } => break (slot, attempt),
+            Claim::Taken if tries < 3 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Claim::Taken => {
+                return Err(format!(
+                    "{} is running elsewhere — try again shortly",
+                    job.name()
+                ))
+            }
+        }
     };
     run_claimed(&state, &owner, job, slot, attempt).await;
     let runs = crate::blocking(&state, move |s| outbox::job_runs(s, Some(job.name()), 1))

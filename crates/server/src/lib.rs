@@ -31,6 +31,7 @@ mod feeds;
 mod findings;
 mod incidents;
 pub mod jobs;
+mod jobs_page;
 pub mod layout;
 mod overview;
 mod people;
@@ -118,6 +119,7 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/plan", get(plan::page))
         .route("/estate/{kind}", get(estate::page))
         .route("/admin/users", get(admin::page))
+        .route("/admin/jobs", get(jobs_page::page))
         .route("/admin/users/add", post(admin::add))
         .route("/admin/users/disable", post(admin::disable))
         .route("/admin/users/enable", post(admin::enable))
