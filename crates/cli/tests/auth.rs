@@ -2215,3 +2215,78 @@ fn a_workstations_page_judges_its_software_against_the_catalogue() {
         "the list links each workstation"
     );
 }
+
+#[test]
+fn operators_set_their_digest_on_the_account_page() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, cookie) = serve_demo_signed_in(&db, "2");
+    let page = get_as(&addr, "/account", &cookie);
+    assert!(page.1.contains("Digest by email"), "{}", page.1);
+    let csrf = csrf_of(&page.1);
+    let save = |fields: &[(&str, &str)]| {
+        request(
+            &addr,
+            "POST",
+            "/account/digest",
+            Some(&cookie),
+            Some(&form(fields)),
+        )
+    };
+    // No CSRF token: refused, nothing saved.
+    let forged = save(&[
+        ("email", "demo@nhs.net"),
+        ("frequency", "daily"),
+        ("min_severity", "urgent"),
+    ]);
+    assert_eq!(forged.0, 403, "{}", forged.1);
+    for (field, value, says) in [
+        ("email", "not-an-address", "is not an email address"),
+        ("frequency", "hourly", "not daily, weekly or off"),
+        ("min_severity", "dire", "is not one of"),
+        ("quiet", "22-06", "HH:MM-HH:MM"),
+    ] {
+        let mut fields = vec![
+            ("csrf", csrf.as_str()),
+            ("email", "demo@nhs.net"),
+            ("frequency", "daily"),
+            ("min_severity", "urgent"),
+            ("quiet", ""),
+        ];
+        fields.retain(|(k, _)| *k != field);
+        fields.push((field, value));
+        let r = save(&fields);
+        assert_eq!(r.0, 400, "{field}: {}", r.1);
+        assert!(
+            r.1.contains(says) && r.1.contains(field),
+            "{field}: {}",
+            r.1
+        );
+    }
+    assert!(
+        !ok(&cardwatch(&db, &["notify", "list"])).contains("demo"),
+        "nothing half-saved"
+    );
+    let r = save(&[
+        ("csrf", &csrf),
+        ("email", "demo@nhs.net"),
+        ("frequency", "weekly"),
+        ("min_severity", "warning"),
+        ("quiet", "20:00-07:00"),
+    ]);
+    assert_eq!(r.0, 200, "{}", r.1);
+    assert!(r.1.contains("Digest settings saved") && r.1.contains("value=\"20:00-07:00\""));
+    assert!(
+        r.1.contains("<option value=\"weekly\" selected>"),
+        "{}",
+        r.1
+    );
+    stop(child);
+    let list = ok(&cardwatch(&db, &["notify", "list"]));
+    assert!(
+        list.contains("demo@nhs.net") && list.contains("weekly") && list.contains("20:00-07:00"),
+        "{list}"
+    );
+    let audit = ok(&cardwatch(&db, &["audit", "verify"]));
+    assert!(audit.contains("intact"), "{audit}");
+}

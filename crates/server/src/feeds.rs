@@ -180,7 +180,16 @@ pub(crate) async fn account(state: &AppState, caller: &Caller, notice: Option<St
          <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"feed-site\">One site only (ODS code, optional)</label><input class=\"nhsuk-input nhsuk-input--width-10\" id=\"feed-site\" name=\"site\"></div>\
          <button class=\"nhsuk-button nhsuk-button--secondary\">Make a feed</button></form>\n"
     );
-    Html(crate::auth::account_page_with(caller, None, &extra)).into_response()
+    let digest = match crate::digest_prefs::section(state, caller).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    Html(crate::auth::account_page_with(
+        caller,
+        None,
+        &format!("{extra}{digest}"),
+    ))
+    .into_response()
 }
 
 #[derive(serde::Deserialize)]

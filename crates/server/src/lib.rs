@@ -26,6 +26,7 @@ pub mod api;
 mod audit;
 pub mod auth;
 mod cards;
+mod digest_prefs;
 mod estate;
 mod feeds;
 mod findings;
@@ -109,6 +110,7 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/account", get(auth::account))
         .route("/account/password", post(auth::change_password))
         .route("/account/feeds", post(feeds::make))
+        .route("/account/digest", post(digest_prefs::save))
         .route("/account/feeds/revoke", post(feeds::revoke))
         .route("/feeds/{file}", get(feeds::feed))
         .route(
