@@ -419,6 +419,11 @@ fn webhooks_are_signed_retried_and_logged() {
         ],
     ));
     ok(&with_config(&db, &cfg, &["jobs", "run", "digest"]));
+    let stock = ok(&with_config(&db, &cfg, &["jobs", "run", "stock"]));
+    assert!(
+        stock.contains("stock: 3 new messages"),
+        "one per webhook: {stock}"
+    );
     // The first request is answered 503; the retries follow the backoff.
     for _ in 0..6 {
         ok(&with_config(&db, &cfg, &["jobs", "run", "deliver"]));
@@ -433,13 +438,25 @@ fn webhooks_are_signed_retried_and_logged() {
         .collect();
     let delivered: Vec<&serde_json::Value> =
         lines.iter().filter(|l| l["answered"] == 204).collect();
-    assert_eq!(delivered.len(), 2, "teams-it and ops once each: {lines:?}");
+    assert_eq!(
+        delivered.len(),
+        4,
+        "digest and stock to teams-it and ops, once each: {lines:?}"
+    );
+    let short = delivered
+        .iter()
+        .find(|l| l["body"]["event"] == "stock")
+        .expect("the stock alert");
+    assert!(short["body"]["title"]
+        .as_str()
+        .unwrap_or("")
+        .contains("short of spare"));
     assert!(delivered.iter().all(|l| l["signature_ok"] == true));
     let ids: HashSet<&str> = delivered
         .iter()
         .filter_map(|l| l["delivery"].as_str())
         .collect();
-    assert_eq!(ids.len(), 2);
+    assert_eq!(ids.len(), 4);
     assert!(
         lines.iter().any(|l| l["answered"] == 503),
         "the first try failed"
@@ -465,7 +482,7 @@ fn webhooks_are_signed_retried_and_logged() {
         .filter(|l| l["answered"] == 401)
         .all(|l| l["signature_ok"] == false));
     let j = jobs_json(&db);
-    assert_eq!(j["outbox"]["sent"].as_u64(), Some(2), "{j}");
+    assert_eq!(j["outbox"]["sent"].as_u64(), Some(4), "{j}");
 
     // notify test: a clear error for an unknown name; the audit holds the changes.
     let t = cardwatch(&db, &["notify", "test", "--webhook", "nope"]);
