@@ -70,6 +70,7 @@ struct NotifyEntry {
     lease_seconds: Option<i64>,
     retries: Option<u32>,
     retry_base_seconds: Option<i64>,
+    delivery_workers: Option<i64>,
     catch_up_seconds: Option<i64>,
     retention_days: Option<i64>,
     ra_capacity: Option<u32>,
@@ -272,6 +273,7 @@ fn notify(
         n.retry_base_seconds,
         out.retry_base_seconds,
     )?;
+    out.delivery_workers = positive("delivery_workers", n.delivery_workers, 4)?.min(64) as usize;
     out.retries = n.retries.unwrap_or(out.retries).max(1);
     out.ra_capacity = positive(
         "ra_capacity",

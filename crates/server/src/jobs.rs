@@ -102,6 +102,8 @@ pub struct Notify {
     pub retries: u32,
     /// The wait after a first failed try; it doubles with each further failure.
     pub retry_base_seconds: i64,
+    /// Messages sent at once, each over its own connection.
+    pub delivery_workers: usize,
     /// How late a scheduled moment may still be run (after a restart).
     pub catch_up_seconds: i64,
     /// Days sent messages and finished runs are kept.
@@ -125,6 +127,7 @@ impl Default for Notify {
             lease_seconds: 60,
             retries: 5,
             retry_base_seconds: 30,
+            delivery_workers: 4,
             catch_up_seconds: 3600,
             retention_days: 90,
             ra_capacity: 50,
@@ -553,33 +556,49 @@ async fn deliver(state: &AppState, owner: &str) -> Result<String, String> {
             .into_iter()
             .map(|h| (h.name.clone(), h))
             .collect();
-        let mut transport = None;
-        let (mut sent, mut failed) = (0usize, 0usize);
-        // One message per claim: a claim's lease then always outlasts its sending (a batch
-        // claimed at once could outlive its lease on a slow relay and be sent twice).
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let (sent, failed) = (AtomicUsize::new(0), AtomicUsize::new(0));
         let email = notify.smtp.is_some();
-        loop {
-            let batch = outbox::claim_due(s, &owner, now(), notify.lease_seconds, 1, email)?;
-            if batch.is_empty() {
-                break;
-            }
-            for m in batch {
-                let result = send_one(&notify, &hooks, &mut transport, &m, now().unix());
-                match result {
+        // Several senders, each with its own connection: a relay's answer to each message is a
+        // round trip (and lettre's last write waits on TCP's delayed acknowledgement), so one
+        // connection alone would leave both ends mostly idle.
+        let worker = || -> Result<(), StoreError> {
+            let mut transport = None;
+            // One message per claim: a claim's lease then always outlasts its sending (a batch
+            // claimed at once could outlive its lease on a slow relay and be sent twice).
+            while let Some(m) = outbox::claim_due(s, &owner, now(), notify.lease_seconds, 1, email)?
+                .into_iter()
+                .next()
+            {
+                match send_one(&notify, &hooks, &mut transport, &m, now().unix()) {
                     Ok(()) => {
                         outbox::mark_sent(s, m.id, &owner, now())?;
-                        sent += 1;
+                        sent.fetch_add(1, Ordering::Relaxed);
                     }
                     Err(e) => {
-                        let retry = (m.attempts < i64::from(notify.retries))
-                            .then(|| Timestamp::from_unix(now().unix() + backoff(notify.retry_base_seconds, m.attempts)));
+                        let retry = (m.attempts < i64::from(notify.retries)).then(|| {
+                            Timestamp::from_unix(
+                                now().unix() + backoff(notify.retry_base_seconds, m.attempts),
+                            )
+                        });
                         tracing::warn!(key = %m.key, attempt = m.attempts, error = %e, retry = retry.is_some(), "message not sent");
                         outbox::mark_failed(s, m.id, &owner, &e, retry)?;
-                        failed += 1;
+                        failed.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }
-        }
+            Ok(())
+        };
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..notify.delivery_workers.max(1))
+                .map(|_| scope.spawn(worker))
+                .collect();
+            handles.into_iter().try_for_each(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(StoreError::Database("a sender panicked".into())))
+            })
+        })?;
+        let (sent, failed) = (sent.into_inner(), failed.into_inner());
         let waiting = if email {
             String::new()
         } else {

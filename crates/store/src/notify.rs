@@ -284,27 +284,59 @@ pub fn claim_due(
     email: bool,
 ) -> Result<Vec<Outgoing>, StoreError> {
     with_exec(store, |x| {
-        // The due condition is repeated outside the sub-select: PostgreSQL re-checks it on a row
-        // another replica claimed meanwhile, so no message is claimed twice.
-        let due =
-            "((state = 'pending' AND next_at <= $3) OR (state = 'sending' AND lease_until < $3)) \
-                   AND (channel <> 'email' OR CAST($5 AS BIGINT) = 1)";
-        let rows = x.rows(
-            &format!(
-                "UPDATE outbox SET state = 'sending', owner = $1, lease_until = $2, \
-                 attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE {due} \
-                 ORDER BY id LIMIT $4) AND {due} RETURNING {OUTGOING}"
-            ),
-            &[
-                owner.into(),
-                (now.unix() + lease_secs).into(),
-                now.unix().into(),
-                (limit as i64).into(),
-                i64::from(email).into(),
-            ],
-        )?;
-        let mut out: Vec<Outgoing> = rows.into_iter().map(outgoing).collect();
-        out.sort_by_key(|o| o.id);
+        let channel = "(channel <> 'email' OR CAST($2 AS BIGINT) = 1)";
+        let cut = [
+            now.unix().into(),
+            i64::from(email).into(),
+            (limit as i64).into(),
+        ];
+        // Messages a dead sender left, then the due ones oldest first: each query walks the
+        // (state, next_at) index, so a claim costs the same with a million messages waiting.
+        let mut ids: Vec<i64> = x
+            .rows(
+                &format!(
+                    "SELECT id FROM outbox WHERE state = 'sending' AND lease_until < $1 \
+                     AND {channel} ORDER BY id LIMIT $3"
+                ),
+                &cut,
+            )?
+            .iter()
+            .map(|r| r[0].int())
+            .collect();
+        if ids.len() < limit {
+            ids.extend(
+                x.rows(
+                    &format!(
+                        "SELECT id FROM outbox WHERE state = 'pending' AND next_at <= $1 \
+                         AND {channel} ORDER BY next_at, id LIMIT $3"
+                    ),
+                    &cut,
+                )?
+                .iter()
+                .map(|r| r[0].int())
+                .take(limit - ids.len()),
+            );
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            // The due condition again, on the row itself: PostgreSQL re-checks it after waiting
+            // for another replica's claim, so no message is claimed twice.
+            let row = x.rows(
+                &format!(
+                    "UPDATE outbox SET state = 'sending', owner = $2, lease_until = $3, \
+                     attempts = attempts + 1 WHERE id = $1 AND ((state = 'pending' \
+                     AND next_at <= $4) OR (state = 'sending' AND lease_until < $4)) \
+                     RETURNING {OUTGOING}"
+                ),
+                &[
+                    id.into(),
+                    owner.into(),
+                    (now.unix() + lease_secs).into(),
+                    now.unix().into(),
+                ],
+            )?;
+            out.extend(row.into_iter().map(outgoing));
+        }
         Ok(out)
     })
 }

@@ -37,7 +37,7 @@ CREATE TABLE outbox (
     sent_at     BIGINT,
     last_error  TEXT
 );
-CREATE INDEX outbox_due ON outbox (state, next_at);
+CREATE INDEX outbox_due ON outbox (state, next_at, id);
 
 -- Who is told what, and when.
 CREATE TABLE notify_prefs (
