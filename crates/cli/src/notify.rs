@@ -47,7 +47,7 @@ pub enum NotifyCommand {
         /// An address to email.
         #[arg(long, conflicts_with = "webhook", required_unless_present = "webhook")]
         email: Option<String>,
-        /// A webhook (by name, as `cardwatch webhook list` shows) to post to.
+        /// A webhook to post to: its name (as `cardwatch webhook list` shows) or an address.
         #[arg(long)]
         webhook: Option<String>,
     },
@@ -219,7 +219,7 @@ pub fn notify(store: &dyn Store, checks: &Checks, command: NotifyCommand) -> Res
     match command {
         NotifyCommand::Test { email, webhook } => {
             let at = now();
-            let hooks: HashMap<String, Webhook> = store::webhooks(store)?
+            let mut hooks: HashMap<String, Webhook> = store::webhooks(store)?
                 .into_iter()
                 .map(|h| (h.name.clone(), h))
                 .collect();
@@ -242,9 +242,20 @@ pub fn notify(store: &dyn Store, checks: &Checks, command: NotifyCommand) -> Res
                     last_error: None,
                 },
                 (None, Some(name)) => {
+                    // An address not yet added as a webhook gets a generic JSON body, signed
+                    // with an empty secret.
+                    if name.starts_with("https://") || name.starts_with("http://") {
+                        hooks.entry(name.clone()).or_insert_with(|| Webhook {
+                            name: name.clone(),
+                            url: name.clone(),
+                            format: HookFormat::Json,
+                            secret: String::new(),
+                            min_severity: Severity::Info,
+                        });
+                    }
                     let hook = hooks.get(name).ok_or_else(|| {
                         refuse(format!(
-                            "no webhook {name:?} — `cardwatch webhook list` shows them"
+                            "no webhook {name:?} — give a name `cardwatch webhook list` shows, or an https:// address"
                         ))
                     })?;
                     Outgoing {

@@ -488,6 +488,44 @@ fn webhooks_are_signed_retried_and_logged() {
     let t = cardwatch(&db, &["notify", "test", "--webhook", "nope"]);
     assert_eq!(t.status.code(), Some(2));
     assert!(text(&t.stderr).contains("webhook list"));
+    // A test post straight to an address, before it is added: signed with an empty secret.
+    let log2 = dir.path().join("direct.jsonl");
+    let mut direct = Command::new("/usr/bin/python3")
+        .arg(format!("{SCRIPTS}/hook_receiver.py"))
+        .args(["--secret", "", "--out"])
+        .arg(&log2)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    BufReader::new(direct.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("ready");
+    let port2 = line.split_whitespace().nth(1).expect("port").to_owned();
+    let sent = ok(&cardwatch(
+        &db,
+        &[
+            "notify",
+            "test",
+            "--webhook",
+            &format!("http://127.0.0.1:{port2}/x"),
+        ],
+    ));
+    assert!(sent.contains("sent a test message"), "{sent}");
+    let _ = direct.kill();
+    let _ = direct.wait();
+    let got: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&log2)
+            .expect("log")
+            .lines()
+            .next()
+            .expect("a post"),
+    )
+    .expect("json");
+    assert_eq!(got["signature_ok"], true, "{got}");
+    assert_eq!(got["body"]["event"], "test");
     ok(&cardwatch(&db, &["webhook", "remove", "forged"]));
     assert!(!ok(&cardwatch(&db, &["webhook", "list"])).contains("forged"));
 }
