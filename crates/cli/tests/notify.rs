@@ -81,6 +81,53 @@ impl Drop for Smtp {
     }
 }
 
+/// The webhook receiver, checking signatures with `secret` and logging each request.
+struct Receiver {
+    child: Child,
+    log: PathBuf,
+    url: String,
+}
+
+impl Receiver {
+    fn start(secret: &str, fail: u32, log: PathBuf) -> Receiver {
+        let mut child = Command::new("/usr/bin/python3")
+            .arg(format!("{SCRIPTS}/hook_receiver.py"))
+            .args(["--secret", secret, "--fail", &fail.to_string(), "--out"])
+            .arg(&log)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("ready");
+        let port = line.split_whitespace().nth(1).expect("port").to_owned();
+        Receiver {
+            child,
+            log,
+            url: format!("http://127.0.0.1:{port}/hook"),
+        }
+    }
+
+    /// Every request so far, as the receiver logged it.
+    fn requests(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .collect()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
     raw.lines()
         .take_while(|l| !l.is_empty())
@@ -363,22 +410,8 @@ fn a_relay_that_refuses_or_vanishes_mid_batch_gets_every_message_once_when_it_re
 fn webhooks_are_signed_retried_and_logged() {
     let dir = tempfile::tempdir().expect("dir");
     let db = estate(dir.path());
-    let log = dir.path().join("hooks.jsonl");
-    let mut receiver = Command::new("/usr/bin/python3")
-        .arg(format!("{SCRIPTS}/hook_receiver.py"))
-        .args(["--secret", "shared-secret-1", "--fail", "1", "--out"])
-        .arg(&log)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python3");
-    let mut line = String::new();
-    BufReader::new(receiver.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("ready");
-    let port = line.split_whitespace().nth(1).expect("port").to_owned();
-    let url = format!("http://127.0.0.1:{port}/hook");
+    let receiver = Receiver::start("shared-secret-1", 1, dir.path().join("hooks.jsonl"));
+    let url = receiver.url.clone();
     let cfg = config(dir.path(), "[notify]\nretry_base_seconds = 1\n");
 
     // Bad input is refused with what to do.
@@ -429,13 +462,8 @@ fn webhooks_are_signed_retried_and_logged() {
         ok(&with_config(&db, &cfg, &["jobs", "run", "deliver"]));
         std::thread::sleep(Duration::from_millis(1300));
     }
-    let _ = receiver.kill();
-    let _ = receiver.wait();
-    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&log)
-        .expect("log")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json"))
-        .collect();
+    let lines = receiver.requests();
+    drop(receiver);
     let delivered: Vec<&serde_json::Value> =
         lines.iter().filter(|l| l["answered"] == 204).collect();
     assert_eq!(
@@ -461,14 +489,20 @@ fn webhooks_are_signed_retried_and_logged() {
         lines.iter().any(|l| l["answered"] == 503),
         "the first try failed"
     );
-    let teams = delivered
+    let teams: Vec<&str> = delivered
         .iter()
-        .find(|l| l["body"]["@type"] == "MessageCard")
-        .expect("a Teams card");
-    assert!(teams["body"]["title"]
-        .as_str()
-        .unwrap_or("")
-        .contains("open findings"));
+        .filter(|l| l["body"]["@type"] == "MessageCard")
+        .filter_map(|l| l["body"]["title"].as_str())
+        .collect();
+    assert_eq!(
+        teams.len(),
+        2,
+        "the digest and the stock alert as Teams cards"
+    );
+    assert!(
+        teams.iter().any(|t| t.contains("open findings")),
+        "{teams:?}"
+    );
     let generic = delivered
         .iter()
         .find(|l| l["body"]["event"] == "digest")
@@ -489,41 +523,13 @@ fn webhooks_are_signed_retried_and_logged() {
     assert_eq!(t.status.code(), Some(2));
     assert!(text(&t.stderr).contains("webhook list"));
     // A test post straight to an address, before it is added: signed with an empty secret.
-    let log2 = dir.path().join("direct.jsonl");
-    let mut direct = Command::new("/usr/bin/python3")
-        .arg(format!("{SCRIPTS}/hook_receiver.py"))
-        .args(["--secret", "", "--out"])
-        .arg(&log2)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python3");
-    let mut line = String::new();
-    BufReader::new(direct.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("ready");
-    let port2 = line.split_whitespace().nth(1).expect("port").to_owned();
+    let direct = Receiver::start("", 0, dir.path().join("direct.jsonl"));
     let sent = ok(&cardwatch(
         &db,
-        &[
-            "notify",
-            "test",
-            "--webhook",
-            &format!("http://127.0.0.1:{port2}/x"),
-        ],
+        &["notify", "test", "--webhook", &direct.url],
     ));
     assert!(sent.contains("sent a test message"), "{sent}");
-    let _ = direct.kill();
-    let _ = direct.wait();
-    let got: serde_json::Value = serde_json::from_str(
-        std::fs::read_to_string(&log2)
-            .expect("log")
-            .lines()
-            .next()
-            .expect("a post"),
-    )
-    .expect("json");
+    let got = direct.requests().pop().expect("a post");
     assert_eq!(got["signature_ok"], true, "{got}");
     assert_eq!(got["body"]["event"], "test");
     ok(&cardwatch(&db, &["webhook", "remove", "forged"]));
