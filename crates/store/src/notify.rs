@@ -292,52 +292,64 @@ pub fn claim_due(
         ];
         // Messages a dead sender left, then the due ones oldest first: each query walks the
         // (state, next_at) index, so a claim costs the same with a million messages waiting.
-        let mut ids: Vec<i64> = x
-            .rows(
-                &format!(
-                    "SELECT id FROM outbox WHERE state = 'sending' AND lease_until < $1 \
-                     AND {channel} ORDER BY id LIMIT $3"
-                ),
-                &cut,
-            )?
-            .iter()
-            .map(|r| r[0].int())
-            .collect();
-        if ids.len() < limit {
-            ids.extend(
-                x.rows(
+        // Two senders may pick the same message; the one that loses looks again (each statement
+        // sees what the other has committed), so an empty answer always means nothing is due.
+        for _ in 0..1000 {
+            let mut ids: Vec<i64> = x
+                .rows(
                     &format!(
-                        "SELECT id FROM outbox WHERE state = 'pending' AND next_at <= $1 \
-                         AND {channel} ORDER BY next_at, id LIMIT $3"
+                        "SELECT id FROM outbox WHERE state = 'sending' AND lease_until < $1 \
+                         AND {channel} ORDER BY id LIMIT $3"
                     ),
                     &cut,
                 )?
                 .iter()
                 .map(|r| r[0].int())
-                .take(limit - ids.len()),
-            );
+                .collect();
+            if ids.len() < limit {
+                ids.extend(
+                    x.rows(
+                        &format!(
+                            "SELECT id FROM outbox WHERE state = 'pending' AND next_at <= $1 \
+                             AND {channel} ORDER BY next_at, id LIMIT $3"
+                        ),
+                        &cut,
+                    )?
+                    .iter()
+                    .map(|r| r[0].int())
+                    .take(limit - ids.len()),
+                );
+            }
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                // The due condition again, on the row itself: PostgreSQL re-checks it after
+                // waiting for another sender's claim, so no message is claimed twice.
+                let row = x.rows(
+                    &format!(
+                        "UPDATE outbox SET state = 'sending', owner = $2, lease_until = $3, \
+                         attempts = attempts + 1 WHERE id = $1 AND ((state = 'pending' \
+                         AND next_at <= $4) OR (state = 'sending' AND lease_until < $4)) \
+                         RETURNING {OUTGOING}"
+                    ),
+                    &[
+                        id.into(),
+                        owner.into(),
+                        (now.unix() + lease_secs).into(),
+                        now.unix().into(),
+                    ],
+                )?;
+                out.extend(row.into_iter().map(outgoing));
+            }
+            if !out.is_empty() {
+                return Ok(out);
+            }
         }
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            // The due condition again, on the row itself: PostgreSQL re-checks it after waiting
-            // for another replica's claim, so no message is claimed twice.
-            let row = x.rows(
-                &format!(
-                    "UPDATE outbox SET state = 'sending', owner = $2, lease_until = $3, \
-                     attempts = attempts + 1 WHERE id = $1 AND ((state = 'pending' \
-                     AND next_at <= $4) OR (state = 'sending' AND lease_until < $4)) \
-                     RETURNING {OUTGOING}"
-                ),
-                &[
-                    id.into(),
-                    owner.into(),
-                    (now.unix() + lease_secs).into(),
-                    now.unix().into(),
-                ],
-            )?;
-            out.extend(row.into_iter().map(outgoing));
-        }
-        Ok(out)
+        Err(StoreError::Database(
+            "could not claim a message after 1000 tries: other senders took each one".into(),
+        ))
     })
 }
 

@@ -1230,6 +1230,47 @@ fn messages_are_recorded_once_and_claimed_once(db: &TestDb) {
     assert_eq!(failed[0].last_error.as_deref(), Some("gave up"));
 }
 
+fn concurrent_senders_claim_every_message_once(db: &TestDb) {
+    use cardwatch_core::notify::{Channel, Message};
+    use cardwatch_store::notify::{claim_due, enqueue, mark_sent};
+    let t = Timestamp::from_unix(1_800_000_000);
+    let store = &*db.store;
+    let messages: Vec<Message> = (0..120)
+        .map(|i| Message {
+            key: format!("k{i}"),
+            channel: Channel::Email,
+            recipient: "a@example.nhs.uk".into(),
+            subject: "s".into(),
+            text: "t".into(),
+            html: "h".into(),
+            not_before: t,
+        })
+        .collect();
+    assert_eq!(enqueue(store, &messages, t).unwrap(), 120);
+    let claimed: Vec<i64> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..4)
+            .map(|w| {
+                s.spawn(move || {
+                    let owner = format!("w{w}");
+                    let mut mine = Vec::new();
+                    while let Some(m) = claim_due(store, &owner, t, 60, 1, true).unwrap().pop() {
+                        mark_sent(store, m.id, &owner, t).unwrap();
+                        mine.push(m.id);
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let unique: std::collections::HashSet<i64> = claimed.iter().copied().collect();
+    assert_eq!(claimed.len(), 120, "every message claimed, none twice");
+    assert_eq!(unique.len(), 120);
+}
+
 fn notification_preferences_and_webhooks_are_audited(db: &TestDb) {
     use cardwatch_core::health::Severity;
     use cardwatch_core::notify::{Frequency, HookFormat, Quiet};
@@ -1359,5 +1400,6 @@ on_both_backends!(
     tamper_reorder,
     scheduled_runs_happen_once_and_are_taken_over_after_their_lease,
     messages_are_recorded_once_and_claimed_once,
+    concurrent_senders_claim_every_message_once,
     notification_preferences_and_webhooks_are_audited,
 );
