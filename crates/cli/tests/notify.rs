@@ -750,8 +750,12 @@ fn a_replica_killed_mid_run_leaves_the_run_to_the_other() {
                 break r;
             }
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(20));
     };
+    // The senders' first messages have just been accepted; a quarter of a second on, each is
+    // half-way through its next conversation with the slow relay — mid-run, away from the few
+    // milliseconds between the relay's acceptance and the outbox recording it (docs/NOTIFY.md).
+    std::thread::sleep(Duration::from_millis(250));
     assert!(
         killed_owner.contains(&format!(":{}:", a.id())),
         "{killed_owner}"
