@@ -185,23 +185,26 @@ pub(crate) fn spawn(state: AppState) {
                 if busy.contains(job) {
                     continue;
                 }
+                // (slot, whether it is the cursor's next moment)
                 let mut next = None;
                 if look_for_abandoned {
                     let (j, t) = (job.name(), Timestamp::from_unix(now));
                     if let Ok(Ok(slots)) =
                         crate::blocking(&state, move |s| Ok(outbox::abandoned_runs(s, j, t))).await
                     {
-                        next = slots.into_iter().next();
+                        next = slots.into_iter().next().map(|s| (s, false));
                     }
                 }
                 if next.is_none() {
                     let c = cursor.get(job).copied().unwrap_or(now);
-                    if let Some(slot) = schedule.next_after(c).filter(|&s| s <= now) {
-                        cursor.insert(*job, slot);
-                        next = Some(Timestamp::from_unix(slot));
-                    }
+                    next = schedule
+                        .next_after(c)
+                        .filter(|&s| s <= now)
+                        .map(|s| (Timestamp::from_unix(s), true));
                 }
-                let Some(slot) = next else { continue };
+                let Some((slot, moves_cursor)) = next else {
+                    continue;
+                };
                 let claim = {
                     let (j, o, lease) =
                         (job.name(), owner.clone(), state.checks.notify.lease_seconds);
@@ -210,6 +213,11 @@ pub(crate) fn spawn(state: AppState) {
                     })
                     .await
                 };
+                // The cursor moves once the database has answered: a moment is never skipped
+                // because the database was briefly unreachable.
+                if moves_cursor && claim.is_ok() {
+                    cursor.insert(*job, slot.unix());
+                }
                 match claim {
                     Ok(Claim::Run { attempt }) => {
                         busy.insert(*job);
