@@ -275,7 +275,46 @@ fn findings_api_and_page() {
     let bad = get_as(&addr, "/api/v1/findings?min_severity=bad", &cookie);
     let unknown = get_as(&addr, "/api/v1/findings?colour=red", &cookie);
     let page = get_as(&addr, "/findings", &cookie);
+    let by_due = get_as(&addr, "/api/v1/findings?sort=due&order=desc", &cookie);
+    let bad_sort = get_as(&addr, "/api/v1/findings?sort=colour", &cookie);
+    let bad_order = get_as(&addr, "/api/v1/findings?sort=due&order=up", &cookie);
+    let sorted_page = get_as(&addr, "/findings?sort=site&order=asc&limit=3", &cookie);
+    let second = get_as(
+        &addr,
+        "/findings?sort=site&order=asc&limit=3&offset=3",
+        &cookie,
+    );
     stop(child);
+    let dues: Vec<String> = body_json(&by_due.1)["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["due"].as_str().expect("due").to_owned())
+        .collect();
+    assert!(dues.len() > 3);
+    assert!(
+        dues.windows(2).all(|w| w[0] >= w[1]),
+        "latest due first: {dues:?}"
+    );
+    assert_eq!(bad_sort.0, 400);
+    assert!(bad_sort.1.contains("\"field\":\"sort\"") && bad_sort.1.contains("severity"));
+    assert_eq!(bad_order.0, 400);
+    assert!(
+        bad_order.1.contains("\"field\":\"order\""),
+        "{}",
+        bad_order.1
+    );
+    assert!(
+        sorted_page.1.contains("aria-sort=\"ascending\""),
+        "{}",
+        sorted_page.1
+    );
+    assert!(
+        sorted_page.1.contains("sort=site&amp;order=desc"),
+        "the header turns it round"
+    );
+    assert!(sorted_page.1.contains(">Next 3</a>") && !sorted_page.1.contains(">Previous 3</a>"));
+    assert!(second.1.contains(">Previous 3</a>") && second.1.contains("from number 4"));
     assert_eq!(api.0, 200, "{}", api.1);
     let body = api.1.split("\r\n\r\n").nth(1).expect("body");
     let v: serde_json::Value = serde_json::from_str(body).expect("json");

@@ -83,6 +83,8 @@ const ENDPOINTS: &[Endpoint] = &[
             p("min_severity", "string", "info, warning, urgent or critical."),
             p("all", "boolean", "Include snoozed findings."),
             p("format", "string", "json (default) or csv."),
+            p("sort", "string", "site, severity, rule, subject, owner or due (default: most serious first)."),
+            p("order", "string", "asc (default) or desc."),
             p("offset", "integer", "Skip this many."),
             p("limit", "integer", "At most this many."),
         ],

@@ -28,6 +28,32 @@ struct Params {
     csv: bool,
     offset: usize,
     limit: usize,
+    /// A column to sort by and whether descending; none keeps the check's order (most
+    /// serious first).
+    sort: Option<(&'static str, bool)>,
+}
+
+/// The columns findings sort by.
+const SORTABLE: [&str; 6] = ["site", "severity", "rule", "subject", "owner", "due"];
+
+/// Sorts findings by a column (ties keep the check's order).
+fn sort(found: &mut [Noted], by: &str, descending: bool) {
+    found.sort_by(|a, b| {
+        let (x, y) = (&a.finding, &b.finding);
+        let o = match by {
+            "site" => x.site.cmp(&y.site),
+            "severity" => x.severity.cmp(&y.severity),
+            "rule" => x.rule.cmp(y.rule),
+            "subject" => x.subject.cmp(&y.subject),
+            "owner" => x.owner.cmp(&y.owner),
+            _ => x.due.cmp(&y.due),
+        };
+        if descending {
+            o.reverse()
+        } else {
+            o
+        }
+    });
 }
 
 /// A refused parameter, answered `{error: {code, message, field}}` with status 400.
@@ -56,7 +82,16 @@ impl IntoResponse for BadParam {
 }
 
 fn params(q: &HashMap<String, String>) -> Result<Params, BadParam> {
-    const KNOWN: [&str; 6] = ["site", "min_severity", "all", "format", "offset", "limit"];
+    const KNOWN: [&str; 8] = [
+        "site",
+        "min_severity",
+        "all",
+        "format",
+        "offset",
+        "limit",
+        "sort",
+        "order",
+    ];
     if let Some(k) = q.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(bad_request(
             k,
@@ -88,6 +123,28 @@ fn params(q: &HashMap<String, String>) -> Result<Params, BadParam> {
             ))
         }
     };
+    let descending = match get("order") {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(v) => {
+            return Err(bad_request(
+                "order",
+                format!("order {v:?}: use asc or desc"),
+            ))
+        }
+    };
+    let sort = match get("sort") {
+        None => None,
+        Some(v) => Some((
+            SORTABLE.iter().copied().find(|c| *c == v).ok_or_else(|| {
+                bad_request(
+                    "sort",
+                    format!("sort {v:?}: use one of {}", SORTABLE.join(", ")),
+                )
+            })?,
+            descending,
+        )),
+    };
     let limit = number("limit", 1_000)?;
     if limit == 0 || limit > MAX_LIMIT {
         return Err(bad_request(
@@ -104,6 +161,7 @@ fn params(q: &HashMap<String, String>) -> Result<Params, BadParam> {
         csv,
         offset: number("offset", 0)?,
         limit,
+        sort,
     })
 }
 
@@ -212,17 +270,17 @@ pub(crate) async fn all_findings(state: &AppState, known: Option<i64>) -> Result
     Ok(check)
 }
 
-async fn compute(
-    state: &AppState,
-    filter: Filter,
-    viewer: &Viewer,
-) -> Result<Vec<Noted>, Response> {
+async fn compute(state: &AppState, p: &Params, viewer: &Viewer) -> Result<Vec<Noted>, Response> {
     let check = all_findings(state, viewer.version).await?;
-    Ok(check
-        .visible(viewer, &filter)
+    let mut found: Vec<Noted> = check
+        .visible(viewer, &p.filter)
         .into_iter()
         .cloned()
-        .collect())
+        .collect();
+    if let Some((by, descending)) = p.sort {
+        sort(&mut found, by, descending);
+    }
+    Ok(found)
 }
 
 /// `GET /api/v1/findings?site=&min_severity=&all=&format=json|csv&offset=&limit=`
@@ -239,7 +297,7 @@ pub(crate) async fn api(
         Ok(p) => p,
         Err(r) => return r.into_response(),
     };
-    let found = match compute(&state, p.filter, &viewer).await {
+    let found = match compute(&state, &p, &viewer).await {
         Ok(f) => f,
         Err(r) => return r,
     };
@@ -279,7 +337,7 @@ pub(crate) async fn page(
     };
     let site = p.filter.site.clone().unwrap_or_default();
     let min = p.filter.min_severity;
-    let found = match compute(&state, p.filter, &viewer).await {
+    let found = match compute(&state, &p, &viewer).await {
         Ok(f) => f,
         Err(r) => return r,
     };
@@ -331,21 +389,81 @@ pub(crate) async fn page(
             format!("<option{sel}>{s}</option>")
         })
         .collect();
-    let shown = found.len().min(p.limit);
+    let shown = found.len().saturating_sub(p.offset).min(p.limit);
     let chart = by_site(&found);
+    // Links that keep the filters: a column's header sorts by it (again: the other way), and
+    // the page links move through the list.
+    let (by, desc) = p.sort.unwrap_or(("", false));
+    let link = |sort: &str, descending: bool, offset: usize| {
+        format!(
+            "/findings?site={}&amp;min_severity={}&amp;sort={sort}&amp;order={}&amp;offset={offset}&amp;limit={}",
+            escape(&site),
+            min.map_or("", |m| m.as_str()),
+            if descending { "desc" } else { "asc" },
+            p.limit
+        )
+    };
+    let mut head = String::new();
+    for (label, key) in [
+        ("Site", "site"),
+        ("Severity", "severity"),
+        ("Rule", "rule"),
+        ("Subject", "subject"),
+        ("Who acts", "owner"),
+        ("Due", "due"),
+        ("Why and fix", ""),
+        ("Note", ""),
+    ] {
+        if key.is_empty() {
+            let _ = write!(
+                head,
+                "<th class=\"nhsuk-table__header\" scope=\"col\">{label}</th>"
+            );
+            continue;
+        }
+        let (aria, mark) = match (key == by, desc) {
+            (true, false) => (" aria-sort=\"ascending\"", " ▲"),
+            (true, true) => (" aria-sort=\"descending\"", " ▼"),
+            _ => ("", ""),
+        };
+        let _ = write!(
+            head,
+            "<th class=\"nhsuk-table__header\" scope=\"col\"{aria}><a href=\"{}\">{label}{mark}</a></th>",
+            link(key, key == by && !desc, 0)
+        );
+    }
+    let mut pages = String::new();
+    if p.offset > 0 {
+        let _ = write!(
+            pages,
+            "<a class=\"nhsuk-link\" href=\"{}\">Previous {}</a> ",
+            link(by, desc, p.offset.saturating_sub(p.limit)),
+            p.limit
+        );
+    }
+    if p.offset + p.limit < found.len() {
+        let _ = write!(
+            pages,
+            "<a class=\"nhsuk-link\" href=\"{}\">Next {}</a>",
+            link(by, desc, p.offset + p.limit),
+            p.limit
+        );
+    }
     let body = format!(
         r#"<form method="get" class="nhsuk-u-margin-bottom-4">
 <div class="nhsuk-form-group"><label class="nhsuk-label" for="site">Site</label><input class="nhsuk-input nhsuk-input--width-10" id="site" name="site" value="{site}"></div>
 <div class="nhsuk-form-group"><label class="nhsuk-label" for="min_severity">At least</label><select class="nhsuk-select" id="min_severity" name="min_severity"><option value="">any</option>{options}</select></div>
 <button class="nhsuk-button nhsuk-button--secondary">Filter</button> <a class="nhsuk-link" href="/api/v1/findings?format=csv&amp;site={site}">Download CSV</a></form>
-<p class="nhsuk-body">{total} finding(s), showing {shown}. Acknowledge (30 days) or snooze (7 days) each with a reason; it is audited.</p>
-<table class="nhsuk-table"><thead class="nhsuk-table__head"><tr class="nhsuk-table__row"><th class="nhsuk-table__header" scope="col">Site</th><th class="nhsuk-table__header" scope="col">Severity</th><th class="nhsuk-table__header" scope="col">Rule</th><th class="nhsuk-table__header" scope="col">Subject</th><th class="nhsuk-table__header" scope="col">Who acts</th><th class="nhsuk-table__header" scope="col">Due</th><th class="nhsuk-table__header" scope="col">Why and fix</th><th class="nhsuk-table__header" scope="col">Note</th></tr></thead>
+<p class="nhsuk-body">{total} finding(s), showing {shown} from number {first}. Acknowledge (30 days) or snooze (7 days) each with a reason; it is audited.</p>
+<table class="nhsuk-table"><thead class="nhsuk-table__head"><tr class="nhsuk-table__row">{head}</tr></thead>
 <tbody class="nhsuk-table__body">
 {rows}</tbody></table>
+<p class="nhsuk-body">{pages}</p>
 <h2 class="nhsuk-heading-m">By site and severity</h2>
 {figure}"#,
         site = escape(&site),
         total = found.len(),
+        first = p.offset + 1,
         figure = chart.figure(900.0, 260.0),
     );
     crate::layout::page("Findings", Some(&viewer.caller), &body).into_response()
@@ -408,12 +526,18 @@ pub(crate) async fn note(
     if let Err(r) = viewer.caller.check_csrf(&f.csrf) {
         return r.into_response();
     }
-    let everything = Filter {
-        site: None,
-        min_severity: None,
-        include_snoozed: true,
+    let everything = Params {
+        filter: Filter {
+            site: None,
+            min_severity: None,
+            include_snoozed: true,
+        },
+        csv: false,
+        offset: 0,
+        limit: MAX_LIMIT,
+        sort: None,
     };
-    let found = match compute(&state, everything, &viewer).await {
+    let found = match compute(&state, &everything, &viewer).await {
         Ok(f) => f,
         Err(r) => return r,
     };
