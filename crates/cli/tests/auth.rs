@@ -1012,6 +1012,17 @@ fn incidents_and_packets_stay_within_the_callers_organisations() {
     let all = get_as(&addr, "/api/v1/incidents", &auditor);
     let auditor_packet = get_as(&addr, &format!("/incidents/{}/packet", ids[1]), &auditor);
     let bad = get_as(&addr, "/api/v1/incidents?limit=none", &pm);
+    let resolved = get_as(&addr, "/api/v1/incidents?status=resolved", &auditor);
+    let by_site = get_as(&addr, "/api/v1/incidents?site=a10001&sort=id", &auditor);
+    let by_site_ok = get_as(&addr, "/api/v1/incidents?site=a10001", &auditor);
+    let oldest = get_as(
+        &addr,
+        "/api/v1/incidents?sort=opened&order=asc&limit=1&offset=1",
+        &auditor,
+    );
+    let csv = get_as(&addr, "/api/v1/incidents?format=csv&status=resolved", &pm);
+    let sorted_page = get_as(&addr, "/incidents?sort=minutes&order=desc", &auditor);
+    let bad_status = get_as(&addr, "/api/v1/incidents?status=closed", &pm);
     stop(child);
     let listed = |r: &(u16, String)| -> Vec<i64> {
         body_json(&r.1)["incidents"]
@@ -1044,6 +1055,29 @@ fn incidents_and_packets_stay_within_the_callers_organisations() {
     assert_eq!(every, ids, "an auditor sees every incident");
     assert_eq!(auditor_packet.0, 200);
     assert_eq!(bad.0, 400);
+    assert_eq!(listed(&resolved), vec![ids[0]]);
+    assert_eq!(by_site.0, 400, "sort by an unknown column");
+    assert!(by_site.1.contains("\"field\":\"sort\""), "{}", by_site.1);
+    assert_eq!(listed(&by_site_ok), vec![ids[1]]);
+    assert_eq!(listed(&oldest), vec![ids[1]], "the second oldest");
+    assert_eq!(body_json(&oldest.1)["total"], 3);
+    assert_eq!(csv.0, 200);
+    assert!(csv.1.contains(
+        "id,opened_at,site,symptom,application,status,minutes_to_fix,confirmed_cause,closed_at"
+    ));
+    assert!(csv.1.contains(&format!("\n{},", ids[0])) && csv.1.contains("middleware-outdated"));
+    assert!(
+        sorted_page.1.contains("aria-sort=\"descending\""),
+        "{}",
+        sorted_page.1
+    );
+    assert!(sorted_page.1.contains("Download CSV"));
+    assert_eq!(bad_status.0, 400);
+    assert!(
+        bad_status.1.contains("\"field\":\"status\""),
+        "{}",
+        bad_status.1
+    );
 }
 
 #[test]

@@ -11,11 +11,11 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::chart::{Bar, BarChart};
-use cardwatch_core::triage::Incident;
+use cardwatch_core::triage::{Incident, IncidentStatus};
 use serde_json::json;
 
 use crate::auth::Caller;
-use crate::findings::bad_request;
+use crate::findings::{bad_request, BadParam};
 use crate::scope::{refuse, viewer, Viewer};
 use crate::triage::{parse_desk, prepare};
 use crate::{blocking, escape, AppState};
@@ -30,36 +30,155 @@ fn visible(v: &Viewer, i: &Incident) -> bool {
         }
 }
 
+/// The list's query: filters, sort, page and format, validated.
+struct ListQuery {
+    status: Option<IncidentStatus>,
+    site: Option<String>,
+    sort: &'static str,
+    descending: bool,
+    offset: usize,
+    limit: usize,
+    csv: bool,
+}
+
+/// The columns the list sorts by.
+const SORTABLE: [&str; 6] = ["opened", "site", "symptom", "status", "minutes", "cause"];
+
+fn list_query(q: &HashMap<String, String>) -> Result<ListQuery, BadParam> {
+    const KNOWN: [&str; 7] = [
+        "status", "site", "sort", "order", "offset", "limit", "format",
+    ];
+    let bad = |field: &str, m: String| bad_request(field, m);
+    if let Some(k) = q.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(bad(
+            k,
+            format!("unknown parameter {k:?} — use {}", KNOWN.join(", ")),
+        ));
+    }
+    let get = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let number = |k: &str, default: usize, range: std::ops::RangeInclusive<usize>| match get(k) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| {
+                bad(
+                    k,
+                    format!(
+                        "{k} {v:?}: give a whole number from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
+                )
+            }),
+    };
+    Ok(ListQuery {
+        status: get("status")
+            .map(|v| IncidentStatus::parse(v).map_err(|e| bad("status", e)))
+            .transpose()?,
+        site: get("site").map(|v| v.to_ascii_uppercase()),
+        sort: match get("sort") {
+            None => "opened",
+            Some(v) => SORTABLE.iter().copied().find(|c| *c == v).ok_or_else(|| {
+                bad(
+                    "sort",
+                    format!("sort {v:?}: use one of {}", SORTABLE.join(", ")),
+                )
+            })?,
+        },
+        descending: match get("order") {
+            None => get("sort").is_none(),
+            Some("asc") => false,
+            Some("desc") => true,
+            Some(v) => return Err(bad("order", format!("order {v:?}: use asc or desc"))),
+        },
+        offset: number("offset", 0, 0..=1_000_000)?,
+        limit: number("limit", 200, 1..=5000)?,
+        csv: match get("format") {
+            None | Some("json" | "html") => false,
+            Some("csv") => true,
+            Some(v) => return Err(bad("format", format!("format {v:?}: use json or csv"))),
+        },
+    })
+}
+
+/// The caller's incidents that match, sorted: (all of them, the query).
 async fn listed(
     state: &AppState,
     caller: Caller,
     q: &HashMap<String, String>,
     api: bool,
-) -> Result<(Viewer, Vec<Incident>), Response> {
+) -> Result<(Viewer, Vec<Incident>, ListQuery), Response> {
     let v = viewer(state, caller, Permission::ViewEstate, api).await?;
-    if let Some(k) = q.keys().find(|k| k.as_str() != "limit") {
-        return Err(bad_request(k, format!("unknown parameter {k:?} — use limit")).into_response());
-    }
-    let limit = match q.get("limit").map(|l| l.parse::<usize>()) {
-        None => 200,
-        Some(Ok(n)) if (1..=5000).contains(&n) => n,
-        Some(_) => {
-            return Err(
-                bad_request("limit", "give a whole number from 1 to 5000".into()).into_response(),
-            )
-        }
-    };
-    // Read more than the page, then keep the caller's: a scoped caller still gets a full page
-    // when other sites are busier.
-    let all = blocking(state, move |s| s.incidents(limit * 10))
+    let lq = list_query(q).map_err(IntoResponse::into_response)?;
+    // The newest 100,000: far more than any site keeps open, and a bound on one request.
+    let all = blocking(state, move |s| s.incidents(100_000))
         .await
         .map_err(IntoResponse::into_response)?;
-    let mine = all
+    let mut mine: Vec<Incident> = all
         .into_iter()
         .filter(|i| visible(&v, i))
-        .take(limit)
+        .filter(|i| lq.status.is_none_or(|s| i.status == s))
+        .filter(|i| {
+            lq.site
+                .as_deref()
+                .is_none_or(|s| i.opened.site.as_deref() == Some(s))
+        })
         .collect();
-    Ok((v, mine))
+    mine.sort_by(|a, b| {
+        let o = match lq.sort {
+            "site" => a.opened.site.cmp(&b.opened.site),
+            "symptom" => a.opened.symptom.cmp(&b.opened.symptom),
+            "status" => a.status.as_str().cmp(b.status.as_str()),
+            "minutes" => a
+                .minutes_to_fix
+                .unwrap_or(f64::INFINITY)
+                .total_cmp(&b.minutes_to_fix.unwrap_or(f64::INFINITY)),
+            "cause" => a.confirmed_cause.cmp(&b.confirmed_cause),
+            _ => a.opened_at.cmp(&b.opened_at),
+        }
+        .then(a.id.cmp(&b.id));
+        if lq.descending {
+            o.reverse()
+        } else {
+            o
+        }
+    });
+    Ok((v, mine, lq))
+}
+
+const CSV_HEADER: [&str; 9] = [
+    "id",
+    "opened_at",
+    "site",
+    "symptom",
+    "application",
+    "status",
+    "minutes_to_fix",
+    "confirmed_cause",
+    "closed_at",
+];
+
+fn csv(list: &[Incident]) -> Response {
+    crate::csv_download(
+        "incidents.csv",
+        &CSV_HEADER,
+        list.iter().map(|i| {
+            [
+                i.id.to_string(),
+                i.opened_at.to_string(),
+                i.opened.site.clone().unwrap_or_default(),
+                i.opened.symptom.clone(),
+                i.opened.application.clone().unwrap_or_default(),
+                i.status.as_str().to_owned(),
+                i.minutes_to_fix
+                    .map_or(String::new(), |m| format!("{m:.1}")),
+                i.confirmed_cause.clone().unwrap_or_default(),
+                i.closed_at.map_or(String::new(), |t| t.to_string()),
+            ]
+        }),
+    )
 }
 
 pub(crate) async fn api(
@@ -68,7 +187,14 @@ pub(crate) async fn api(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     match listed(&state, caller, &q, true).await {
-        Ok((_, list)) => axum::Json(json!({ "incidents": list })).into_response(),
+        Ok((_, list, lq)) if lq.csv => csv(&list),
+        Ok((_, list, lq)) => {
+            let page: Vec<&Incident> = list.iter().skip(lq.offset).take(lq.limit).collect();
+            axum::Json(json!({
+                "total": list.len(), "offset": lq.offset, "limit": lq.limit, "incidents": page,
+            }))
+            .into_response()
+        }
         Err(r) => r,
     }
 }
@@ -78,13 +204,13 @@ pub(crate) async fn page(
     caller: Caller,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let (v, list) = match listed(&state, caller, &q, false).await {
+    let (v, list, lq) = match listed(&state, caller, &q, false).await {
         Ok(x) => x,
         Err(r) => return r,
     };
     let cell = |s: &str| format!("<td class=\"nhsuk-table__cell\">{}</td>", escape(s));
     let mut rows = String::new();
-    for i in &list {
+    for i in list.iter().skip(lq.offset).take(lq.limit) {
         let _ = writeln!(
             rows,
             "<tr class=\"nhsuk-table__row\"><td class=\"nhsuk-table__cell\"><a href=\"/incidents/{id}/packet\">{id}</a></td>{}{}{}{}{}{}</tr>",
@@ -97,6 +223,66 @@ pub(crate) async fn page(
             id = i.id,
         );
     }
+    let status = lq.status.map_or("", |s| s.as_str());
+    let site = lq.site.clone().unwrap_or_default();
+    let link = |sort: &str, descending: bool, offset: usize, format: &str| {
+        format!(
+            "/{}incidents?status={status}&amp;site={}&amp;sort={sort}&amp;order={}&amp;offset={offset}&amp;limit={}{format}",
+            if format.is_empty() { "" } else { "api/v1/" },
+            escape(&site),
+            if descending { "desc" } else { "asc" },
+            lq.limit
+        )
+    };
+    let mut head = String::from("<th class=\"nhsuk-table__header\" scope=\"col\">Incident</th>");
+    for (label, key) in [
+        ("Opened", "opened"),
+        ("Site", "site"),
+        ("Symptom", "symptom"),
+        ("Status", "status"),
+        ("Minutes", "minutes"),
+        ("Confirmed cause", "cause"),
+    ] {
+        let (aria, mark) = match (key == lq.sort, lq.descending) {
+            (true, false) => (" aria-sort=\"ascending\"", " ▲"),
+            (true, true) => (" aria-sort=\"descending\"", " ▼"),
+            _ => ("", ""),
+        };
+        let _ = write!(
+            head,
+            "<th class=\"nhsuk-table__header\" scope=\"col\"{aria}><a href=\"{}\">{label}{mark}</a></th>",
+            link(key, key == lq.sort && !lq.descending, 0, "")
+        );
+    }
+    let mut pages = String::new();
+    if lq.offset > 0 {
+        let _ = write!(
+            pages,
+            "<a class=\"nhsuk-link\" href=\"{}\">Previous {}</a> ",
+            link(
+                lq.sort,
+                lq.descending,
+                lq.offset.saturating_sub(lq.limit),
+                ""
+            ),
+            lq.limit
+        );
+    }
+    if lq.offset + lq.limit < list.len() {
+        let _ = write!(
+            pages,
+            "<a class=\"nhsuk-link\" href=\"{}\">Next {}</a>",
+            link(lq.sort, lq.descending, lq.offset + lq.limit, ""),
+            lq.limit
+        );
+    }
+    let options: String = ["open", "resolved", "escalated"]
+        .iter()
+        .map(|o| {
+            let sel = if *o == status { " selected" } else { "" };
+            format!("<option value=\"{o}\"{sel}>{o}</option>")
+        })
+        .collect();
     let (causes, minutes) = charts(&list);
     let charts = format!(
         "<h2 class=\"nhsuk-heading-m\">Confirmed causes</h2>{}<h2 class=\"nhsuk-heading-m\">Minutes to fix, by week</h2>{}",
@@ -104,12 +290,16 @@ pub(crate) async fn page(
         minutes.figure(900.0, 240.0)
     );
     let body = format!(
-        "<p class=\"nhsuk-body\">Triage runs, newest first. Start one with <a href=\"/triage\">the wizard</a> or <code>cardwatch triage</code>.</p>\n\
-         <table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\">\
-         <th class=\"nhsuk-table__header\" scope=\"col\">Incident</th><th class=\"nhsuk-table__header\" scope=\"col\">Opened</th>\
-         <th class=\"nhsuk-table__header\" scope=\"col\">Site</th><th class=\"nhsuk-table__header\" scope=\"col\">Symptom</th>\
-         <th class=\"nhsuk-table__header\" scope=\"col\">Status</th><th class=\"nhsuk-table__header\" scope=\"col\">Minutes</th>\
-         <th class=\"nhsuk-table__header\" scope=\"col\">Confirmed cause</th></tr></thead>\n<tbody class=\"nhsuk-table__body\">\n{rows}</tbody></table>\n{charts}"
+        "<p class=\"nhsuk-body\">Triage runs, newest first unless sorted. Start one with <a href=\"/triage\">the wizard</a> or <code>cardwatch triage</code>.</p>\n\
+         <form method=\"get\" class=\"nhsuk-u-margin-bottom-4\">\
+         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"status\">Status</label><select class=\"nhsuk-select\" id=\"status\" name=\"status\"><option value=\"\">any</option>{options}</select></div>\
+         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"site\">Site</label><input class=\"nhsuk-input nhsuk-input--width-10\" id=\"site\" name=\"site\" value=\"{}\"></div>\
+         <button class=\"nhsuk-button nhsuk-button--secondary\">Filter</button> <a class=\"nhsuk-link\" href=\"{}\">Download CSV</a></form>\n\
+         <p class=\"nhsuk-body\">{} incident(s).</p>\
+         <table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\">{head}</tr></thead>\n<tbody class=\"nhsuk-table__body\">\n{rows}</tbody></table>\n<p class=\"nhsuk-body\">{pages}</p>\n{charts}",
+        escape(&site),
+        link(lq.sort, lq.descending, 0, "&amp;format=csv"),
+        list.len(),
     );
     crate::layout::page("Incidents", Some(&v.caller), &body).into_response()
 }
