@@ -1450,6 +1450,24 @@ fn authorisation_matrix() {
         ),
         (
             "GET",
+            "/admin/sites".into(),
+            String::new(),
+            [303, 200, 200, 403, 403, 403],
+        ),
+        (
+            "GET",
+            "/admin/sites?site=A10000".into(),
+            String::new(),
+            [303, 200, 200, 403, 403, 403],
+        ),
+        (
+            "GET",
+            "/admin/sites?site=A10001".into(),
+            String::new(),
+            [303, 200, 404, 403, 403, 403],
+        ),
+        (
+            "GET",
             "/admin/jobs".into(),
             String::new(),
             [303, 200, 403, 403, 403, 403],
@@ -1690,6 +1708,8 @@ fn every_page_passes_axe_in_chromium() {
         "/estate/people".into(),
         "/admin/users".into(),
         "/admin/jobs".into(),
+        "/admin/sites".into(),
+        "/admin/sites?site=A10000".into(),
         format!("/cards/{card}"),
         format!("/people/{}", person_at(&db, "A10000")),
         "/workstations/a10000-ws001".into(),
@@ -2323,4 +2343,152 @@ fn operators_set_their_digest_on_the_account_page() {
     );
     let audit = ok(&cardwatch(&db, &["audit", "verify"]));
     assert!(audit.contains("intact"), "{audit}");
+}
+
+#[test]
+fn sites_core_hours_and_contacts_are_administered_in_the_browser() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, _) = serve_demo_signed_in(&db, "2");
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "support@nhs.net",
+            "--name",
+            "Sam Support",
+            "--role",
+            "support",
+            "--org",
+            "A10000",
+        ],
+        Some(PW),
+    ));
+    let support = signed_in(&addr, "support@nhs.net");
+    let page = get_as(&addr, "/admin/sites?site=A10000", &support);
+    assert_eq!(page.0, 200, "{}", page.1);
+    let csrf = csrf_of(&page.1);
+    let post = |path: &str, fields: &[(&str, &str)]| {
+        request(&addr, "POST", path, Some(&support), Some(&form(fields)))
+    };
+    // Bad hours: refused with the import's own words; nothing changes.
+    let before = ok(&cardwatch(&db, &["export", "sites"]));
+    let bad = post(
+        "/admin/sites/hours",
+        &[
+            ("csrf", &csrf),
+            ("site", "A10000"),
+            ("core_hours", "Mon-Fri 25:00-18:30"),
+        ],
+    );
+    assert_eq!(bad.0, 200);
+    assert!(
+        bad.1.contains("Not saved") && bad.1.contains("25:00"),
+        "{}",
+        bad.1
+    );
+    assert_eq!(
+        ok(&cardwatch(&db, &["export", "sites"])),
+        before,
+        "nothing half-written"
+    );
+    let good = post(
+        "/admin/sites/hours",
+        &[
+            ("csrf", &csrf),
+            ("site", "A10000"),
+            ("core_hours", "Mon-Fri 07:30-19:00"),
+        ],
+    );
+    assert!(good.1.contains("Core hours saved"), "{}", good.1);
+    assert!(ok(&cardwatch(&db, &["export", "sites"])).contains("A10000,A10000,"));
+    assert!(ok(&cardwatch(&db, &["export", "sites"])).contains("Mon-Fri 07:30-19:00"));
+    // Another organisation's site is not there for this operator; no token, no change.
+    let other = post(
+        "/admin/sites/hours",
+        &[
+            ("csrf", &csrf),
+            ("site", "A10001"),
+            ("core_hours", "Mon-Fri 07:30-19:00"),
+        ],
+    );
+    assert_eq!(other.0, 404, "{}", other.1);
+    assert!(!other.1.contains("Riverside Medical Practice 2"));
+    let forged = post(
+        "/admin/sites/hours",
+        &[
+            ("csrf", "nope"),
+            ("site", "A10000"),
+            ("core_hours", "Mon-Fri 09:00-17:00"),
+        ],
+    );
+    assert_eq!(forged.0, 403);
+    // Contacts: refused without a way to reach them; added; on the cheat sheet; removed.
+    let unreachable = post(
+        "/admin/sites/contacts",
+        &[
+            ("csrf", &csrf),
+            ("site", "A10000"),
+            ("role", "IT service desk"),
+            ("name", "Riverside IT"),
+        ],
+    );
+    assert!(
+        unreachable.1.contains("give a phone number or an email"),
+        "{}",
+        unreachable.1
+    );
+    let added = post(
+        "/admin/sites/contacts",
+        &[
+            ("csrf", &csrf),
+            ("site", "A10000"),
+            ("role", "IT service desk"),
+            ("name", "Riverside IT"),
+            ("phone", "0161 496 0000"),
+        ],
+    );
+    assert!(
+        added.1.contains("Contact added") && added.1.contains("0161 496 0000"),
+        "{}",
+        added.1
+    );
+    let sheet = get_as(&addr, "/cheatsheet?site=A10000", &support);
+    assert!(
+        sheet.1.contains("Riverside IT") && sheet.1.contains("0161 496 0000"),
+        "{}",
+        sheet.1
+    );
+    let removed = post(
+        "/admin/sites/contacts/remove",
+        &[
+            ("csrf", &csrf),
+            ("site", "A10000"),
+            ("role", "IT service desk"),
+            ("name", "Riverside IT"),
+        ],
+    );
+    assert!(removed.1.contains("Contact removed"), "{}", removed.1);
+    stop(child);
+    let audit = ok(&cardwatch(&db, &["audit", "verify"]));
+    assert!(audit.contains("intact"), "{audit}");
+    let trail: Vec<serde_json::Value> =
+        ok(&cardwatch(&db, &["audit", "show", "--limit", "100000"]))
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .filter(|r: &serde_json::Value| {
+                r["entity_kind"] == "site_contact" || r["entity_kind"] == "sites"
+            })
+            .collect();
+    let actions: Vec<&str> = trail.iter().filter_map(|r| r["action"].as_str()).collect();
+    assert!(
+        actions.contains(&"create") && actions.contains(&"delete"),
+        "{trail:?}"
+    );
+    assert!(
+        trail
+            .iter()
+            .any(|r| r["actor"] == "web:support@nhs.net" && r["entity_kind"] == "sites"),
+        "the hours change: {trail:?}"
+    );
 }

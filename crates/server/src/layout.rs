@@ -19,6 +19,7 @@ struct Layout<'a> {
     csrf: &'a str,
     audit: bool,
     admin: bool,
+    sites: bool,
     body: &'a str,
 }
 
@@ -30,6 +31,7 @@ pub fn page(title: &str, caller: Option<&Caller>, body: &str) -> Html<String> {
         csrf: caller.map_or("", |c| c.csrf.as_str()),
         audit: caller.is_some_and(|c| c.user.user.role.can(Permission::ViewAudit)),
         admin: caller.is_some_and(|c| c.user.user.role.can(Permission::ManageUsers)),
+        sites: caller.is_some_and(|c| c.user.user.role.can(Permission::EditEstate)),
         body,
     };
     // Rendering only fails on a formatter error writing into a String, which cannot happen.

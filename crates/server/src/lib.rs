@@ -39,6 +39,7 @@ mod people;
 mod plan;
 pub mod scope;
 pub mod send;
+mod sites_admin;
 pub mod triage;
 mod unsubscribe;
 mod wizard;
@@ -122,6 +123,13 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/estate/{kind}", get(estate::page))
         .route("/admin/users", get(admin::page))
         .route("/admin/jobs", get(jobs_page::page))
+        .route("/admin/sites", get(sites_admin::page))
+        .route("/admin/sites/hours", post(sites_admin::hours))
+        .route("/admin/sites/contacts", post(sites_admin::add_contact))
+        .route(
+            "/admin/sites/contacts/remove",
+            post(sites_admin::remove_contact),
+        )
         .route("/admin/users/add", post(admin::add))
         .route("/admin/users/disable", post(admin::disable))
         .route("/admin/users/enable", post(admin::enable))

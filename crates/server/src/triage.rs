@@ -97,11 +97,14 @@ pub fn cheat_sheet(
     };
     let counts = store.incident_cause_counts()?;
     let (estate, local) = tallies(kb, &counts, Some(site.as_str()));
+    // The site's own contacts first, then the configuration's.
+    let mut contacts = cardwatch_store::contacts::site_contacts(store, site.as_str())?;
+    contacts.extend(checks.contacts.iter().cloned());
     Ok(kb.cheat_sheet(
         site.as_str(),
         name.as_deref(),
         |s| (!counts.is_empty()).then(|| learned_priors(kb, s, &estate, Some(&local))),
-        &checks.contacts,
+        &contacts,
     ))
 }
 

@@ -1271,6 +1271,44 @@ fn concurrent_senders_claim_every_message_once(db: &TestDb) {
     assert_eq!(unique.len(), 120);
 }
 
+fn site_contacts_are_kept_and_audited(db: &TestDb) {
+    use cardwatch_core::triage::Contact;
+    use cardwatch_store::contacts::{add_site_contact, remove_site_contact, site_contacts};
+    let store = &*db.store;
+    let n = db.audit_len();
+    let it = Contact {
+        role: "IT service desk".into(),
+        name: "Riverside IT".into(),
+        phone: Some("0161 000 0000".into()),
+        email: None,
+        serves: vec![],
+    };
+    add_site_contact(store, "A81001", &it, &change()).unwrap();
+    let again = add_site_contact(store, "A81001", &it, &change()).unwrap_err();
+    assert!(
+        again.to_string().contains("already has Riverside IT"),
+        "{again}"
+    );
+    let got = site_contacts(store, "A81001").unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        (got[0].phone.as_deref(), got[0].serves.clone()),
+        (Some("0161 000 0000"), vec!["A81001".to_owned()])
+    );
+    assert!(site_contacts(store, "A81002").unwrap().is_empty());
+    assert!(remove_site_contact(store, "A81001", "IT service desk", "Nobody", &change()).is_err());
+    remove_site_contact(
+        store,
+        "A81001",
+        "IT service desk",
+        "Riverside IT",
+        &change(),
+    )
+    .unwrap();
+    assert!(site_contacts(store, "A81001").unwrap().is_empty());
+    assert_eq!(db.audit_len(), n + 2, "added and removed");
+}
+
 fn notification_preferences_and_webhooks_are_audited(db: &TestDb) {
     use cardwatch_core::health::Severity;
     use cardwatch_core::notify::{Frequency, HookFormat, Quiet};
@@ -1401,5 +1439,6 @@ on_both_backends!(
     scheduled_runs_happen_once_and_are_taken_over_after_their_lease,
     messages_are_recorded_once_and_claimed_once,
     concurrent_senders_claim_every_message_once,
+    site_contacts_are_kept_and_audited,
     notification_preferences_and_webhooks_are_audited,
 );

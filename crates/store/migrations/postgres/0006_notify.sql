@@ -58,3 +58,15 @@ CREATE TABLE webhooks (
     min_severity TEXT NOT NULL,
     created_at  BIGINT NOT NULL
 );
+
+-- Whom a site's reception calls (administration page; audited), beside the configuration's
+-- [[contacts]], on the site's cheat sheet.
+CREATE TABLE site_contacts (
+    site       TEXT COLLATE "C" NOT NULL,
+    role       TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    phone      TEXT,
+    email      TEXT,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (site, role, name)
+);

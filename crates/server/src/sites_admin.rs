@@ -1,0 +1,352 @@
+//! Administration of sites: each site's core clinic hours (which the health checks hold
+//! updates against) and its own contacts (on its cheat sheet), for operators who may edit the
+//! estate, within their organisations. Core hours are changed through the import's own path —
+//! a one-row `sites.csv` — so they are validated and audited exactly as an import is.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use cardwatch_core::access::Permission;
+use cardwatch_core::ids::OdsCode;
+use cardwatch_core::records::{Kind, Value};
+use cardwatch_core::triage::Contact;
+use cardwatch_store::contacts;
+use cardwatch_store::{Change, ImportInput, ImportOptions, StoreError};
+use serde::Deserialize;
+
+use crate::auth::Caller;
+use crate::scope::{not_found, viewer, Viewer};
+use crate::{blocking, escape, layout, AppState};
+
+/// A site's stored record: (ODS code, organisation, name, core hours).
+type SiteRow = (String, String, String, String);
+
+fn text(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::Text(s)) => s.clone(),
+        _ => String::new(),
+    }
+}
+
+/// The site, if it exists and the viewer covers it (another organisation's site is answered as
+/// if it did not exist).
+async fn site_of(state: &AppState, v: &Viewer, code: &str) -> Result<SiteRow, Response> {
+    let missing = || {
+        not_found(
+            false,
+            &v.caller,
+            &format!("no site {code} among your organisations' sites"),
+        )
+    };
+    let Ok(ods) = OdsCode::parse(code) else {
+        return Err(missing());
+    };
+    if !v.sees_site(ods.as_str()) {
+        return Err(missing());
+    }
+    let key = ods.as_str().to_owned();
+    let row = blocking(state, move |s| {
+        s.records_where(Kind::Sites, "site_ods", &key, 1)
+    })
+    .await
+    .map_err(IntoResponse::into_response)?;
+    let r = row.into_iter().next().ok_or_else(missing)?;
+    Ok((
+        text(r.first()),
+        text(r.get(1)),
+        text(r.get(2)),
+        text(r.get(3)),
+    ))
+}
+
+fn change(v: &Viewer, state: &AppState) -> Change {
+    Change {
+        actor: format!("web:{}", v.caller.user.user.username),
+        at: (state.now)(),
+    }
+}
+
+/// `GET /admin/sites` (the caller's sites) and `GET /admin/sites?site=ODS` (one site's form).
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let v = match viewer(&state, caller, Permission::EditEstate, false).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match q.get("site").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        Some(code) => one(&state, &v, code, None).await,
+        None => list(&state, &v).await,
+    }
+}
+
+async fn list(state: &AppState, v: &Viewer) -> Response {
+    let rows = match blocking(state, |s| {
+        let mut out = Vec::new();
+        s.scan(Kind::Sites, &[0, 2, 3], false, &mut |r| {
+            let t = |i: usize| match &r[i] {
+                cardwatch_core::records::Cell::Text(s) => (*s).to_owned(),
+                _ => String::new(),
+            };
+            out.push((t(0), t(1), t(2)));
+            Ok(())
+        })?;
+        Ok(out)
+    })
+    .await
+    {
+        Ok(r) => r,
+        Err(f) => return f.into_response(),
+    };
+    let mut body = String::new();
+    for (code, name, hours) in rows.iter().filter(|r| v.sees_site(&r.0)) {
+        let _ = write!(
+            body,
+            "<tr class=\"nhsuk-table__row\"><td class=\"nhsuk-table__cell\"><a href=\"/admin/sites?site={c}\">{c}</a></td><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td></tr>",
+            escape(name),
+            escape(hours),
+            c = escape(code),
+        );
+    }
+    let page = format!(
+        "<h1 class=\"nhsuk-heading-l\">Sites</h1><p class=\"nhsuk-body\">Each site's core clinic hours (updates scheduled inside them are flagged) and the contacts on its cheat sheet. Choose a site to change them.</p>\
+         <table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\"><th class=\"nhsuk-table__header\" scope=\"col\">Site</th><th class=\"nhsuk-table__header\" scope=\"col\">Name</th><th class=\"nhsuk-table__header\" scope=\"col\">Core hours</th></tr></thead><tbody class=\"nhsuk-table__body\">{body}</tbody></table>"
+    );
+    layout::page("Sites", Some(&v.caller), &page).into_response()
+}
+
+/// One site's page, with a message after a change (`Ok` said, `Err` refused).
+async fn one(
+    state: &AppState,
+    v: &Viewer,
+    code: &str,
+    said: Option<Result<String, String>>,
+) -> Response {
+    let (ods, _, name, hours) = match site_of(state, v, code).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let key = ods.clone();
+    let listed = match blocking(state, move |s| contacts::site_contacts(s, &key)).await {
+        Ok(c) => c,
+        Err(f) => return f.into_response(),
+    };
+    let csrf = escape(&v.caller.csrf);
+    let site = escape(&ods);
+    let mut rows = String::new();
+    for c in &listed {
+        let _ = write!(
+            rows,
+            "<tr class=\"nhsuk-table__row\"><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td>\
+             <td class=\"nhsuk-table__cell\"><form method=\"post\" action=\"/admin/sites/contacts/remove\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"site\" value=\"{site}\"><input type=\"hidden\" name=\"role\" value=\"{}\"><input type=\"hidden\" name=\"name\" value=\"{}\"><button class=\"nhsuk-button nhsuk-button--secondary nhsuk-button--small\">Remove</button></form></td></tr>",
+            escape(&c.role),
+            escape(&c.name),
+            escape(c.phone.as_deref().unwrap_or("")),
+            escape(c.email.as_deref().unwrap_or("")),
+            escape(&c.role),
+            escape(&c.name),
+        );
+    }
+    let message = match said {
+        Some(Ok(m)) => format!("<div class=\"nhsuk-inset-text\"><p>{}</p></div>", escape(&m)),
+        Some(Err(m)) => format!(
+            "<div class=\"nhsuk-error-summary\" role=\"alert\" tabindex=\"-1\"><h2 class=\"nhsuk-error-summary__title\">Not saved</h2><div class=\"nhsuk-error-summary__body\"><p>{}</p></div></div>",
+            escape(&m)
+        ),
+        None => String::new(),
+    };
+    let body = format!(
+        "<h1 class=\"nhsuk-heading-l\">{site} {}</h1>{message}\
+         <h2 class=\"nhsuk-heading-m\">Core clinic hours</h2>\
+         <form method=\"post\" action=\"/admin/sites/hours\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"site\" value=\"{site}\">\
+         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"core_hours\">Hours, e.g. Mon-Fri 08:00-18:30; Sat 09:00-12:00</label><input class=\"nhsuk-input nhsuk-u-width-one-half\" id=\"core_hours\" name=\"core_hours\" value=\"{}\"></div>\
+         <button class=\"nhsuk-button nhsuk-button--secondary\">Save hours</button></form>\
+         <h2 class=\"nhsuk-heading-m\">Contacts on the cheat sheet</h2>\
+         <table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\"><th class=\"nhsuk-table__header\" scope=\"col\">For</th><th class=\"nhsuk-table__header\" scope=\"col\">Name</th><th class=\"nhsuk-table__header\" scope=\"col\">Phone</th><th class=\"nhsuk-table__header\" scope=\"col\">Email</th><th class=\"nhsuk-table__header\" scope=\"col\">Change</th></tr></thead><tbody class=\"nhsuk-table__body\">{rows}</tbody></table>\
+         <form method=\"post\" action=\"/admin/sites/contacts\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"site\" value=\"{site}\">\
+         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"c-role\">What they are for (e.g. IT service desk, Registration Authority)</label><input class=\"nhsuk-input nhsuk-u-width-one-half\" id=\"c-role\" name=\"role\"></div>\
+         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"c-name\">Name or team</label><input class=\"nhsuk-input nhsuk-u-width-one-half\" id=\"c-name\" name=\"name\"></div>\
+         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"c-phone\">Phone</label><input class=\"nhsuk-input nhsuk-input--width-20\" id=\"c-phone\" name=\"phone\" type=\"tel\"></div>\
+         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"c-email\">Email</label><input class=\"nhsuk-input nhsuk-u-width-one-half\" id=\"c-email\" name=\"email\" type=\"email\"></div>\
+         <button class=\"nhsuk-button nhsuk-button--secondary\">Add contact</button></form>\
+         <p class=\"nhsuk-body\"><a href=\"/cheatsheet?site={site}\">The site's cheat sheet</a> · <a href=\"/admin/sites\">All sites</a></p>",
+        escape(&name),
+        escape(&hours),
+    );
+    layout::page(&format!("Site {ods}"), Some(&v.caller), &body).into_response()
+}
+
+#[derive(Deserialize)]
+pub(crate) struct HoursForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    site: String,
+    #[serde(default)]
+    core_hours: String,
+}
+
+/// `POST /admin/sites/hours`: the site's record again with new hours, through the import.
+pub(crate) async fn hours(
+    State(state): State<AppState>,
+    caller: Caller,
+    axum::extract::Form(f): axum::extract::Form<HoursForm>,
+) -> Response {
+    let v = match viewer(&state, caller, Permission::EditEstate, false).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if let Err(r) = v.caller.check_csrf(&f.csrf) {
+        return r.into_response();
+    }
+    let (ods, org, name, _) = match site_of(&state, &v, &f.site).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let row = w
+        .write_record(["site_ods", "organisation_ods", "name", "core_hours"])
+        .and_then(|()| w.write_record([&ods, &org, &name, f.core_hours.trim()]));
+    let Ok(data) = row
+        .map_err(|_| ())
+        .and_then(|()| w.into_inner().map_err(|_| ()))
+    else {
+        return one(
+            &state,
+            &v,
+            &ods,
+            Some(Err("the hours could not be written".into())),
+        )
+        .await;
+    };
+    let change = change(&v, &state);
+    let outcome = blocking(&state, move |s| {
+        match s.import(
+            &[ImportInput::bytes("sites.csv", data)],
+            &ImportOptions::default(),
+            &change,
+        ) {
+            Ok(_) => Ok(Ok(())),
+            Err(StoreError::Rejected(problems)) => Ok(Err(problems
+                .iter()
+                .map(|p| format!("{}: {}", p.value.as_deref().unwrap_or(""), p.message))
+                .collect::<Vec<_>>()
+                .join("; "))),
+            Err(e) => Err(e),
+        }
+    })
+    .await;
+    match outcome {
+        Ok(Ok(())) => one(&state, &v, &ods, Some(Ok("Core hours saved.".into()))).await,
+        Ok(Err(why)) => one(&state, &v, &ods, Some(Err(why))).await,
+        Err(f) => f.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ContactForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    site: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// `POST /admin/sites/contacts`: adds a contact.
+pub(crate) async fn add_contact(
+    State(state): State<AppState>,
+    caller: Caller,
+    axum::extract::Form(f): axum::extract::Form<ContactForm>,
+) -> Response {
+    let v = match viewer(&state, caller, Permission::EditEstate, false).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if let Err(r) = v.caller.check_csrf(&f.csrf) {
+        return r.into_response();
+    }
+    let (ods, ..) = match site_of(&state, &v, &f.site).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+    let c = Contact {
+        role: f.role.trim().to_owned(),
+        name: f.name.trim().to_owned(),
+        phone: some(&f.phone),
+        email: some(&f.email),
+        serves: vec![],
+    };
+    let problem = if c.role.is_empty() || c.name.is_empty() {
+        Some("a contact needs what they are for and a name")
+    } else if c.phone.is_none() && c.email.is_none() {
+        Some("give a phone number or an email address, so reception can reach them")
+    } else if c
+        .email
+        .as_deref()
+        .is_some_and(|e| !e.contains('@') || e.contains(' '))
+    {
+        Some("the email address is not one")
+    } else {
+        None
+    };
+    if let Some(p) = problem {
+        return one(&state, &v, &ods, Some(Err(p.to_owned()))).await;
+    }
+    let (change, key) = (change(&v, &state), ods.clone());
+    let outcome = blocking(&state, move |s| {
+        match contacts::add_site_contact(s, &key, &c, &change) {
+            Err(StoreError::Invalid(m)) => Ok(Err(m)),
+            other => other.map(Ok),
+        }
+    })
+    .await;
+    match outcome {
+        Ok(Ok(())) => one(&state, &v, &ods, Some(Ok("Contact added.".into()))).await,
+        Ok(Err(m)) => one(&state, &v, &ods, Some(Err(m))).await,
+        Err(f) => f.into_response(),
+    }
+}
+
+/// `POST /admin/sites/contacts/remove`
+pub(crate) async fn remove_contact(
+    State(state): State<AppState>,
+    caller: Caller,
+    axum::extract::Form(f): axum::extract::Form<ContactForm>,
+) -> Response {
+    let v = match viewer(&state, caller, Permission::EditEstate, false).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if let Err(r) = v.caller.check_csrf(&f.csrf) {
+        return r.into_response();
+    }
+    let (ods, ..) = match site_of(&state, &v, &f.site).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let (change, key, role, name) = (change(&v, &state), ods.clone(), f.role, f.name);
+    let outcome = blocking(&state, move |s| {
+        match contacts::remove_site_contact(s, &key, &role, &name, &change) {
+            Err(StoreError::NotFound(m)) => Ok(Err(m)),
+            other => other.map(Ok),
+        }
+    })
+    .await;
+    match outcome {
+        Ok(Ok(())) => one(&state, &v, &ods, Some(Ok("Contact removed.".into()))).await,
+        Ok(Err(m)) => one(&state, &v, &ods, Some(Err(m))).await,
+        Err(f) => f.into_response(),
+    }
+}
