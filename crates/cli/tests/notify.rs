@@ -580,6 +580,17 @@ fn bad_notify_configuration_is_refused_with_the_place_and_the_fix() {
     );
 }
 
+/// A demo estate in a fresh PostgreSQL database, with a practice manager who wants digests.
+fn pg_estate() -> String {
+    let db = pg_database();
+    ok(&cardwatch(
+        &db,
+        &["demo", "--practices", "3", "--seed", "9"],
+    ));
+    subscriber(&db);
+    db
+}
+
 /// A fresh PostgreSQL database for one test.
 fn pg_database() -> String {
     let admin = std::env::var("CARDWATCH_TEST_PG")
@@ -626,36 +637,15 @@ fn runs_of<'a>(j: &'a serde_json::Value, job: &str) -> Vec<&'a serde_json::Value
 }
 
 fn unix(t: &serde_json::Value) -> i64 {
-    cardwatch_core_time(t.as_str().expect("time"))
-}
-
-/// `2026-11-27T10:00:00Z` → Unix seconds (days from civil, as in the core's date module).
-fn cardwatch_core_time(s: &str) -> i64 {
-    let (y, m, d) = (&s[0..4], &s[5..7], &s[8..10]);
-    let (y, m, d): (i64, i64, i64) = (y.parse().unwrap(), m.parse().unwrap(), d.parse().unwrap());
-    let (h, mi, se): (i64, i64, i64) = (
-        s[11..13].parse().unwrap(),
-        s[14..16].parse().unwrap(),
-        s[17..19].parse().unwrap(),
-    );
-    let y2 = if m <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    days * 86_400 + h * 3600 + mi * 60 + se
+    cardwatch_core::date::Timestamp::parse(t.as_str().expect("time"))
+        .expect("a timestamp")
+        .unix()
 }
 
 #[test]
 fn two_replicas_on_one_postgresql_run_each_second_exactly_once_for_sixty_runs() {
     let dir = tempfile::tempdir().expect("dir");
-    let db = pg_database();
-    ok(&cardwatch(
-        &db,
-        &["demo", "--practices", "3", "--seed", "9"],
-    ));
-    subscriber(&db);
+    let db = pg_estate();
     let port = free_port();
     let smtp = Smtp::start(port, &dir.path().join("mail"), &[]);
     let cfg = config(
@@ -702,12 +692,7 @@ fn two_replicas_on_one_postgresql_run_each_second_exactly_once_for_sixty_runs() 
 #[test]
 fn a_replica_killed_mid_run_leaves_the_run_to_the_other() {
     let dir = tempfile::tempdir().expect("dir");
-    let db = pg_database();
-    ok(&cardwatch(
-        &db,
-        &["demo", "--practices", "3", "--seed", "9"],
-    ));
-    subscriber(&db);
+    let db = pg_estate();
     let port = free_port();
     // A slow relay, so a delivery run lasts long enough to be interrupted.
     let smtp = Smtp::start(port, &dir.path().join("mail"), &["--delay-rcpt", "0.5"]);

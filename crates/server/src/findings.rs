@@ -403,52 +403,24 @@ pub(crate) async fn page(
             p.limit
         )
     };
-    let mut head = String::new();
-    for (label, key) in [
-        ("Site", "site"),
-        ("Severity", "severity"),
-        ("Rule", "rule"),
-        ("Subject", "subject"),
-        ("Who acts", "owner"),
-        ("Due", "due"),
-        ("Why and fix", ""),
-        ("Note", ""),
-    ] {
-        if key.is_empty() {
-            let _ = write!(
-                head,
-                "<th class=\"nhsuk-table__header\" scope=\"col\">{label}</th>"
-            );
-            continue;
-        }
-        let (aria, mark) = match (key == by, desc) {
-            (true, false) => (" aria-sort=\"ascending\"", " ▲"),
-            (true, true) => (" aria-sort=\"descending\"", " ▼"),
-            _ => ("", ""),
-        };
-        let _ = write!(
-            head,
-            "<th class=\"nhsuk-table__header\" scope=\"col\"{aria}><a href=\"{}\">{label}{mark}</a></th>",
-            link(key, key == by && !desc, 0)
-        );
-    }
-    let mut pages = String::new();
-    if p.offset > 0 {
-        let _ = write!(
-            pages,
-            "<a class=\"nhsuk-link\" href=\"{}\">Previous {}</a> ",
-            link(by, desc, p.offset.saturating_sub(p.limit)),
-            p.limit
-        );
-    }
-    if p.offset + p.limit < found.len() {
-        let _ = write!(
-            pages,
-            "<a class=\"nhsuk-link\" href=\"{}\">Next {}</a>",
-            link(by, desc, p.offset + p.limit),
-            p.limit
-        );
-    }
+    let head = crate::layout::sortable_header(
+        &[
+            ("Site", "site"),
+            ("Severity", "severity"),
+            ("Rule", "rule"),
+            ("Subject", "subject"),
+            ("Who acts", "owner"),
+            ("Due", "due"),
+            ("Why and fix", ""),
+            ("Note", ""),
+        ],
+        by,
+        desc,
+        |key, descending| link(key, descending, 0),
+    );
+    let pages = crate::layout::pager(p.offset, p.limit, found.len(), |offset| {
+        link(by, desc, offset)
+    });
     let body = format!(
         r#"<form method="get" class="nhsuk-u-margin-bottom-4">
 <div class="nhsuk-form-group"><label class="nhsuk-label" for="site">Site</label><input class="nhsuk-input nhsuk-input--width-10" id="site" name="site" value="{site}"></div>

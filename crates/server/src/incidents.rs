@@ -234,48 +234,23 @@ pub(crate) async fn page(
             lq.limit
         )
     };
-    let mut head = String::from("<th class=\"nhsuk-table__header\" scope=\"col\">Incident</th>");
-    for (label, key) in [
-        ("Opened", "opened"),
-        ("Site", "site"),
-        ("Symptom", "symptom"),
-        ("Status", "status"),
-        ("Minutes", "minutes"),
-        ("Confirmed cause", "cause"),
-    ] {
-        let (aria, mark) = match (key == lq.sort, lq.descending) {
-            (true, false) => (" aria-sort=\"ascending\"", " ▲"),
-            (true, true) => (" aria-sort=\"descending\"", " ▼"),
-            _ => ("", ""),
-        };
-        let _ = write!(
-            head,
-            "<th class=\"nhsuk-table__header\" scope=\"col\"{aria}><a href=\"{}\">{label}{mark}</a></th>",
-            link(key, key == lq.sort && !lq.descending, 0, "")
-        );
-    }
-    let mut pages = String::new();
-    if lq.offset > 0 {
-        let _ = write!(
-            pages,
-            "<a class=\"nhsuk-link\" href=\"{}\">Previous {}</a> ",
-            link(
-                lq.sort,
-                lq.descending,
-                lq.offset.saturating_sub(lq.limit),
-                ""
-            ),
-            lq.limit
-        );
-    }
-    if lq.offset + lq.limit < list.len() {
-        let _ = write!(
-            pages,
-            "<a class=\"nhsuk-link\" href=\"{}\">Next {}</a>",
-            link(lq.sort, lq.descending, lq.offset + lq.limit, ""),
-            lq.limit
-        );
-    }
+    let head = crate::layout::sortable_header(
+        &[
+            ("Incident", ""),
+            ("Opened", "opened"),
+            ("Site", "site"),
+            ("Symptom", "symptom"),
+            ("Status", "status"),
+            ("Minutes", "minutes"),
+            ("Confirmed cause", "cause"),
+        ],
+        lq.sort,
+        lq.descending,
+        |key, descending| link(key, descending, 0, ""),
+    );
+    let pages = crate::layout::pager(lq.offset, lq.limit, list.len(), |offset| {
+        link(lq.sort, lq.descending, offset, "")
+    });
     let options: String = ["open", "resolved", "escalated"]
         .iter()
         .map(|o| {

@@ -89,3 +89,58 @@ pub(crate) async fn image(Path(name): Path<String>) -> Response {
         None => (StatusCode::NOT_FOUND, "no such asset\n").into_response(),
     }
 }
+
+/// A table's header row whose sortable columns (those with a key) link to sorting by them — the
+/// current one the other way round — and say how they are sorted (`aria-sort`).
+pub(crate) fn sortable_header(
+    columns: &[(&str, &str)],
+    by: &str,
+    descending: bool,
+    link: impl Fn(&str, bool) -> String,
+) -> String {
+    use std::fmt::Write as _;
+    let mut head = String::new();
+    for (label, key) in columns {
+        if key.is_empty() {
+            let _ = write!(
+                head,
+                "<th class=\"nhsuk-table__header\" scope=\"col\">{label}</th>"
+            );
+            continue;
+        }
+        let (aria, mark) = match (*key == by, descending) {
+            (true, false) => (" aria-sort=\"ascending\"", " ▲"),
+            (true, true) => (" aria-sort=\"descending\"", " ▼"),
+            _ => ("", ""),
+        };
+        let _ = write!(
+            head,
+            "<th class=\"nhsuk-table__header\" scope=\"col\"{aria}><a href=\"{}\">{label}{mark}</a></th>",
+            link(key, *key == by && !descending)
+        );
+    }
+    head
+}
+
+/// "Previous N" and "Next N" links for a list of `total` shown `limit` at a time from `offset`.
+pub(crate) fn pager(
+    offset: usize,
+    limit: usize,
+    total: usize,
+    link: impl Fn(usize) -> String,
+) -> String {
+    let mut out = String::new();
+    if offset > 0 {
+        out.push_str(&format!(
+            "<a class=\"nhsuk-link\" href=\"{}\">Previous {limit}</a> ",
+            link(offset.saturating_sub(limit))
+        ));
+    }
+    if offset + limit < total {
+        out.push_str(&format!(
+            "<a class=\"nhsuk-link\" href=\"{}\">Next {limit}</a>",
+            link(offset + limit)
+        ));
+    }
+    out
+}

@@ -61,6 +61,36 @@ async fn site_of(state: &AppState, v: &Viewer, code: &str) -> Result<SiteRow, Re
     ))
 }
 
+/// A form's caller, allowed to edit the estate, with a good CSRF token, and the site it names.
+async fn editing(
+    state: &AppState,
+    caller: Caller,
+    csrf: &str,
+    site: &str,
+) -> Result<(Viewer, SiteRow), Response> {
+    let v = viewer(state, caller, Permission::EditEstate, false).await?;
+    v.caller
+        .check_csrf(csrf)
+        .map_err(IntoResponse::into_response)?;
+    let row = site_of(state, &v, site).await?;
+    Ok((v, row))
+}
+
+/// The site's page again, saying how a change went.
+async fn answer(
+    state: &AppState,
+    v: &Viewer,
+    ods: &str,
+    outcome: Result<Result<(), String>, crate::Failure>,
+    done: &str,
+) -> Response {
+    match outcome {
+        Ok(Ok(())) => one(state, v, ods, Some(Ok(done.to_owned()))).await,
+        Ok(Err(why)) => one(state, v, ods, Some(Err(why))).await,
+        Err(f) => f.into_response(),
+    }
+}
+
 fn change(v: &Viewer, state: &AppState) -> Change {
     Change {
         actor: format!("web:{}", v.caller.user.user.username),
@@ -196,15 +226,8 @@ pub(crate) async fn hours(
     caller: Caller,
     axum::extract::Form(f): axum::extract::Form<HoursForm>,
 ) -> Response {
-    let v = match viewer(&state, caller, Permission::EditEstate, false).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    if let Err(r) = v.caller.check_csrf(&f.csrf) {
-        return r.into_response();
-    }
-    let (ods, org, name, _) = match site_of(&state, &v, &f.site).await {
-        Ok(s) => s,
+    let (v, (ods, org, name, _)) = match editing(&state, caller, &f.csrf, &f.site).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -240,11 +263,7 @@ pub(crate) async fn hours(
         }
     })
     .await;
-    match outcome {
-        Ok(Ok(())) => one(&state, &v, &ods, Some(Ok("Core hours saved.".into()))).await,
-        Ok(Err(why)) => one(&state, &v, &ods, Some(Err(why))).await,
-        Err(f) => f.into_response(),
-    }
+    answer(&state, &v, &ods, outcome, "Core hours saved.").await
 }
 
 #[derive(Deserialize)]
@@ -269,15 +288,8 @@ pub(crate) async fn add_contact(
     caller: Caller,
     axum::extract::Form(f): axum::extract::Form<ContactForm>,
 ) -> Response {
-    let v = match viewer(&state, caller, Permission::EditEstate, false).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    if let Err(r) = v.caller.check_csrf(&f.csrf) {
-        return r.into_response();
-    }
-    let (ods, ..) = match site_of(&state, &v, &f.site).await {
-        Ok(s) => s,
+    let (v, (ods, ..)) = match editing(&state, caller, &f.csrf, &f.site).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
@@ -312,11 +324,7 @@ pub(crate) async fn add_contact(
         }
     })
     .await;
-    match outcome {
-        Ok(Ok(())) => one(&state, &v, &ods, Some(Ok("Contact added.".into()))).await,
-        Ok(Err(m)) => one(&state, &v, &ods, Some(Err(m))).await,
-        Err(f) => f.into_response(),
-    }
+    answer(&state, &v, &ods, outcome, "Contact added.").await
 }
 
 /// `POST /admin/sites/contacts/remove`
@@ -325,15 +333,8 @@ pub(crate) async fn remove_contact(
     caller: Caller,
     axum::extract::Form(f): axum::extract::Form<ContactForm>,
 ) -> Response {
-    let v = match viewer(&state, caller, Permission::EditEstate, false).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    if let Err(r) = v.caller.check_csrf(&f.csrf) {
-        return r.into_response();
-    }
-    let (ods, ..) = match site_of(&state, &v, &f.site).await {
-        Ok(s) => s,
+    let (v, (ods, ..)) = match editing(&state, caller, &f.csrf, &f.site).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let (change, key, role, name) = (change(&v, &state), ods.clone(), f.role, f.name);
@@ -344,9 +345,5 @@ pub(crate) async fn remove_contact(
         }
     })
     .await;
-    match outcome {
-        Ok(Ok(())) => one(&state, &v, &ods, Some(Ok("Contact removed.".into()))).await,
-        Ok(Err(m)) => one(&state, &v, &ods, Some(Err(m))).await,
-        Err(f) => f.into_response(),
-    }
+    answer(&state, &v, &ods, outcome, "Contact removed.").await
 }
