@@ -240,7 +240,11 @@ pub(crate) fn spawn(state: AppState) {
 /// Runs a claimed run, renewing its lease meanwhile, and records how it ended.
 async fn run_claimed(state: &AppState, owner: &Arc<str>, job: Job, slot: Timestamp, attempt: i64) {
     let lease = state.checks.notify.lease_seconds;
-    tracing::info!(job = job.name(), %slot, attempt, "job started");
+    if attempt > 1 {
+        tracing::info!(job = job.name(), %slot, attempt, "taking over a run another server left");
+    } else {
+        tracing::debug!(job = job.name(), %slot, "job started");
+    }
     let renew = {
         let (state, owner) = (state.clone(), owner.clone());
         tokio::spawn(async move {
@@ -267,7 +271,7 @@ async fn run_claimed(state: &AppState, owner: &Arc<str>, job: Job, slot: Timesta
     renew.abort();
     let now = (state.now)();
     match &outcome {
-        Ok(d) => tracing::info!(job = job.name(), %slot, detail = %d, "job done"),
+        Ok(d) => tracing::debug!(job = job.name(), %slot, detail = %d, "job done"),
         Err(e) => tracing::error!(job = job.name(), %slot, error = %e, "job failed"),
     }
     let o = owner.clone();
