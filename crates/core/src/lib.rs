@@ -18,6 +18,7 @@ pub mod ics;
 pub mod ids;
 pub mod notify;
 pub mod planner;
+pub mod reader;
 pub mod records;
 pub mod renewal;
 pub mod schedule;

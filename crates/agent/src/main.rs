@@ -1,0 +1,76 @@
+//! `cardwatch-agent`: runs on a workstation and reads its smartcard readers and cards for real.
+
+mod pcsc_readers;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use cardwatch_core::reader::Firmware;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cardwatch-agent",
+    version,
+    about = "Reads this workstation's smartcard readers and cards"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Every reader: vendor, model, firmware, whether a card is in it and its ATR.
+    Readers {
+        /// One JSON object: `readers`, `cards`, `warnings`.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Readers { json } => {
+            let found = pcsc_readers::readers()?;
+            if json {
+                println!("{}", serde_json::to_string(&found)?);
+                return Ok(());
+            }
+            for r in &found.readers {
+                let firmware = match &r.firmware {
+                    Firmware::Version(v) => v.clone(),
+                    Firmware::Unsupported => "not reported".to_owned(),
+                };
+                println!(
+                    "{}: {}; firmware {firmware}{}",
+                    r.name,
+                    match &r.atr {
+                        Some(atr) => format!("card present, ATR {atr}"),
+                        None => "no card".to_owned(),
+                    },
+                    match (&r.vendor, &r.model) {
+                        (Some(v), Some(m)) => format!("; {v} {m}"),
+                        (Some(v), None) => format!("; {v}"),
+                        (None, Some(m)) => format!("; {m}"),
+                        (None, None) => String::new(),
+                    }
+                );
+            }
+            for w in &found.warnings {
+                println!("warning: {w}");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cardwatch-agent: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

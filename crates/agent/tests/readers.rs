@@ -1,0 +1,145 @@
+//! The agent against real PC/SC: pcscd with the vpcd virtual reader driver, and vicc virtual
+//! cards inserted and removed by starting and stopping them (scripts/test installs and starts
+//! them; TESTING-NOTES.md has the recipe).
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn agent(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cardwatch-agent"))
+        .args(args)
+        .output()
+        .expect("run cardwatch-agent")
+}
+
+fn readers() -> serde_json::Value {
+    let out = agent(&["readers", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+/// A virtual card in vpcd's slot for `port` (35963 is "Virtual PCD 00 00", 35964 "… 00 01").
+struct Card(Child);
+
+impl Card {
+    fn insert(port: u16) -> Card {
+        Card(
+            Command::new("python3")
+                .env(
+                    "PYTHONPATH",
+                    "/usr/lib/python3/site-packages/virtualsmartcard",
+                )
+                .args([
+                    "/usr/bin/vicc",
+                    "--type",
+                    "iso7816",
+                    "--port",
+                    &port.to_string(),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("vicc (scripts/test installs python3-virtualsmartcard)"),
+        )
+    }
+}
+
+impl Drop for Card {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until the readers look as `want` says, returning them.
+fn until(what: &str, want: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = readers();
+        if want(&r) {
+            return r;
+        }
+        assert!(Instant::now() < deadline, "{what}: {r}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn present(r: &serde_json::Value, name: &str) -> bool {
+    r["readers"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|x| x["name"] == name))
+        .is_some_and(|x| x["card_present"] == true)
+}
+
+#[test]
+fn readers_and_cards_come_and_go_as_pcsc_sees_them() {
+    let none = until("the virtual readers, empty", |r| {
+        !present(r, "Virtual PCD 00 00") && !present(r, "Virtual PCD 00 01")
+    });
+    let names: Vec<&str> = none["readers"]
+        .as_array()
+        .expect("readers")
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert!(names.contains(&"Virtual PCD 00 00"), "{none}");
+    // vpcd's driver reports no firmware: a result, not an error.
+    assert_eq!(none["readers"][0]["firmware"], "unsupported");
+
+    let first = Card::insert(35963);
+    let one = until("a card in the first reader", |r| {
+        present(r, "Virtual PCD 00 00")
+    });
+    let reader = one["readers"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|x| x["name"] == "Virtual PCD 00 00"))
+        .expect("reader");
+    assert_eq!(reader["atr"], "3B 95 13 81 01 80 73 FF 01 00 0B");
+    assert_eq!(one["cards"], 1);
+    assert_eq!(one["warnings"], serde_json::json!([]));
+
+    // A second card at once: warned about, in JSON and in words.
+    let second = Card::insert(35964);
+    let two = until("cards in both readers", |r| r["cards"] == 2);
+    assert!(
+        two["warnings"][0]
+            .as_str()
+            .unwrap_or("")
+            .contains("ERR1002"),
+        "{two}"
+    );
+    let text = String::from_utf8_lossy(&agent(&["readers"]).stdout).into_owned();
+    assert!(
+        text.contains("Virtual PCD 00 00: card present, ATR 3B 95"),
+        "{text}"
+    );
+    assert!(
+        text.contains("warning: 2 cards are attached at once"),
+        "{text}"
+    );
+
+    // Removing them is seen too.
+    drop(second);
+    drop(first);
+    until("both cards removed", |r| r["cards"] == 0);
+}
+
+#[test]
+fn no_pcsc_service_is_a_clear_error() {
+    // pcsc-lite's client finds the service through this socket; none listens at this path.
+    let out = Command::new(env!("CARGO_BIN_EXE_cardwatch-agent"))
+        .env("PCSCLITE_CSOCK_NAME", "/nonexistent/pcscd.comm")
+        .args(["readers"])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("the PC/SC service is not running") && err.contains("pcscd"),
+        "{err}"
+    );
+}
