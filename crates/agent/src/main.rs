@@ -1,7 +1,9 @@
 //! `cardwatch-agent`: runs on a workstation and reads its smartcard readers and cards for real.
 
 mod pcsc_readers;
+mod pkcs11_certs;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -24,6 +26,15 @@ enum Command {
     /// Every reader: vendor, model, firmware, whether a card is in it and its ATR.
     Readers {
         /// One JSON object: `readers`, `cards`, `warnings`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The certificates on the cards: which signs in and which signs, issuer, validity, hash.
+    Certificates {
+        /// The smartcard middleware's PKCS#11 module (default: the first known one installed).
+        #[arg(long, env = "CARDWATCH_PKCS11_MODULE")]
+        module: Option<PathBuf>,
+        /// A JSON array.
         #[arg(long)]
         json: bool,
     },
@@ -59,6 +70,32 @@ fn run(cli: Cli) -> Result<()> {
             }
             for w in &found.warnings {
                 println!("warning: {w}");
+            }
+            Ok(())
+        }
+        Command::Certificates { module, json } => {
+            let module = pkcs11_certs::module(module.as_deref())?;
+            let certs = pkcs11_certs::certificates(&module)?;
+            if json {
+                println!("{}", serde_json::to_string(&certs)?);
+                return Ok(());
+            }
+            if certs.is_empty() {
+                println!("no certificate on any card ({})", module.display());
+            }
+            for c in &certs {
+                println!(
+                    "{} {:?}: {}, valid {} to {}, {}, issued by {}",
+                    c.token,
+                    c.label,
+                    serde_json::to_value(c.purpose)?
+                        .as_str()
+                        .unwrap_or("unknown"),
+                    c.not_before,
+                    c.not_after,
+                    c.hash_algorithm,
+                    c.issuer
+                );
             }
             Ok(())
         }

@@ -1,0 +1,99 @@
+//! Certificates on the cards, through the smartcard middleware's PKCS#11 module: every token,
+//! every certificate object on it, parsed with `x509-parser` and sorted into authentication and
+//! signing by key usage. Reading certificates needs no PIN.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context as _, Result};
+use cardwatch_core::date::Timestamp;
+use cardwatch_core::reader::{cert_purpose, hash_of_signature, CardCertificate};
+use cryptoki::context::{CInitializeArgs, Pkcs11};
+use cryptoki::object::{Attribute, AttributeType, ObjectClass};
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+/// Where smartcard middleware installs its PKCS#11 module, tried in order when none is given.
+/// Only paths we have seen are listed; other middleware is named with `--module`.
+const KNOWN_MODULES: &[&str] = &[
+    "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so",
+    "/usr/lib/opensc-pkcs11.so",
+    "/usr/local/lib/opensc-pkcs11.so",
+    "/Library/OpenSC/lib/opensc-pkcs11.so",
+];
+
+/// The module to load: the one given, or the first known one present.
+pub fn module(given: Option<&Path>) -> Result<PathBuf> {
+    if let Some(p) = given {
+        if !p.exists() {
+            return Err(anyhow!(
+                "no PKCS#11 module at {} — give the smartcard middleware's module with --module",
+                p.display()
+            ));
+        }
+        return Ok(p.to_owned());
+    }
+    KNOWN_MODULES
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .ok_or_else(|| {
+            anyhow!(
+                "no PKCS#11 module found (looked for {}) — install the smartcard middleware or give its module with --module",
+                KNOWN_MODULES.join(", ")
+            )
+        })
+}
+
+/// One certificate object's DER, parsed.
+fn parse(token: &str, label: &str, der: &[u8]) -> Result<CardCertificate> {
+    let (_, cert) = X509Certificate::from_der(der)
+        .map_err(|e| anyhow!("token {token}: certificate {label:?} does not parse: {e}"))?;
+    let key_usage = cert
+        .key_usage()
+        .ok()
+        .flatten()
+        .map(|k| (k.value.digital_signature(), k.value.non_repudiation()));
+    let validity = cert.validity();
+    Ok(CardCertificate {
+        token: token.to_owned(),
+        label: label.to_owned(),
+        purpose: cert_purpose(key_usage),
+        subject: cert.subject().to_string(),
+        issuer: cert.issuer().to_string(),
+        serial_number: cert.raw_serial_as_string().replace(':', ""),
+        not_before: Timestamp::from_unix(validity.not_before.timestamp()),
+        not_after: Timestamp::from_unix(validity.not_after.timestamp()),
+        hash_algorithm: hash_of_signature(&cert.signature_algorithm.algorithm.to_id_string()),
+    })
+}
+
+/// Every certificate on every token the module sees.
+pub fn certificates(module: &Path) -> Result<Vec<CardCertificate>> {
+    let p11 = Pkcs11::new(module)
+        .with_context(|| format!("cannot load the PKCS#11 module {}", module.display()))?;
+    p11.initialize(CInitializeArgs::OsThreads)
+        .context("the PKCS#11 module would not start")?;
+    let mut out = Vec::new();
+    for slot in p11.get_slots_with_token()? {
+        let info = p11.get_token_info(slot)?;
+        // A blank card (or a module's spare slot) holds nothing to read.
+        if !info.token_initialized() {
+            continue;
+        }
+        let token = info.label().trim().to_owned();
+        let session = p11.open_ro_session(slot)?;
+        for object in session.find_objects(&[Attribute::Class(ObjectClass::CERTIFICATE)])? {
+            let attrs =
+                session.get_attributes(object, &[AttributeType::Label, AttributeType::Value])?;
+            let (mut label, mut der) = (String::new(), Vec::new());
+            for a in attrs {
+                match a {
+                    Attribute::Label(l) => label = String::from_utf8_lossy(&l).into_owned(),
+                    Attribute::Value(v) => der = v,
+                    _ => {}
+                }
+            }
+            out.push(parse(&token, &label, &der)?);
+        }
+    }
+    Ok(out)
+}
