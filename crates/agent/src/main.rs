@@ -2,6 +2,7 @@
 
 mod pcsc_readers;
 mod pkcs11_certs;
+mod sign_test;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +38,19 @@ enum Command {
         /// A JSON array.
         #[arg(long)]
         json: bool,
+    },
+    /// Check this workstation's readers and cards; with --sign-test, sign with the card.
+    Diagnose {
+        /// Ask for the card's PIN and sign a random challenge with its signing key, checked
+        /// against its signing certificate. The PIN is never stored, logged or sent.
+        #[arg(long)]
+        sign_test: bool,
+        /// The smartcard middleware's PKCS#11 module.
+        #[arg(long, env = "CARDWATCH_PKCS11_MODULE")]
+        module: Option<PathBuf>,
+        /// The card to test (its token label) when more than one is inserted.
+        #[arg(long)]
+        token: Option<String>,
     },
 }
 
@@ -95,6 +109,34 @@ fn run(cli: Cli) -> Result<()> {
                     c.not_after,
                     c.hash_algorithm,
                     c.issuer
+                );
+            }
+            Ok(())
+        }
+        Command::Diagnose {
+            sign_test,
+            module,
+            token,
+        } => {
+            let module = pkcs11_certs::module(module.as_deref())?;
+            let certs = pkcs11_certs::certificates(&module)?;
+            println!("{} certificate(s) on the inserted cards:", certs.len());
+            for c in &certs {
+                println!(
+                    "  {} {}: valid until {}",
+                    c.token,
+                    serde_json::to_value(c.purpose)?
+                        .as_str()
+                        .unwrap_or("unknown"),
+                    c.not_after
+                );
+            }
+            if sign_test {
+                let pin = sign_test::read_pin()?;
+                let done = sign_test::run(&module, token.as_deref(), pin)?;
+                println!(
+                    "signing self-test passed: card {} signed a random challenge and the signature matches its signing certificate ({})",
+                    done.token, done.subject
                 );
             }
             Ok(())

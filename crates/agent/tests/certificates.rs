@@ -89,6 +89,44 @@ fn card(dir: &Path, conf: &str, label: &str, certs: &[(&str, &str, u32, &str)]) 
     }
 }
 
+/// Puts the private key made with a certificate onto the card under `id` (as middleware pairs
+/// them: same CKA_ID).
+fn key(dir: &Path, conf: &str, label: &str, name: &str, id: &str) {
+    let p8 = dir.join(format!("{label}-{name}.p8"));
+    run(Command::new("openssl")
+        .args(["pkcs8", "-topk8", "-nocrypt", "-in"])
+        .arg(dir.join(format!("{label}-{name}.key")))
+        .arg("-out")
+        .arg(&p8));
+    run(Command::new("softhsm2-util")
+        .env("SOFTHSM2_CONF", conf)
+        .arg("--import")
+        .arg(&p8)
+        .args([
+            "--token", label, "--label", name, "--id", id, "--pin", "123456",
+        ]));
+}
+
+/// The agent with `input` on its standard input (the PIN, as a script would give it).
+fn agent_with(conf: &str, args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cardwatch-agent"))
+        .env("SOFTHSM2_CONF", conf)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write");
+    child.wait_with_output().expect("wait")
+}
+
 fn agent(conf: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cardwatch-agent"))
         .env("SOFTHSM2_CONF", conf)
@@ -189,4 +227,88 @@ fn a_missing_or_wrong_module_is_a_clear_error() {
     let err = String::from_utf8_lossy(&wrong.stderr);
     assert!(!wrong.status.success());
     assert!(err.contains("cannot load the PKCS#11 module"), "{err}");
+}
+
+#[test]
+fn the_signing_self_test_signs_with_the_card_and_never_retries_a_pin() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let conf = softhsm(tmp.path());
+    card(
+        tmp.path(),
+        &conf,
+        "CARD-CS0001",
+        &[
+            ("auth", "digitalSignature", 30, "sha256"),
+            ("sign", "nonRepudiation", 400, "sha256"),
+        ],
+    );
+    key(tmp.path(), &conf, "CARD-CS0001", "sign", "02");
+    let test = ["diagnose", "--sign-test", "--module", SOFTHSM];
+    let good = agent_with(&conf, &test, "123456\n");
+    let out = String::from_utf8_lossy(&good.stdout);
+    assert!(
+        good.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    assert!(
+        out.contains("signing self-test passed: card CARD-CS0001"),
+        "{out}"
+    );
+    assert!(!out.contains("123456"), "the PIN is never shown");
+
+    let wrong = agent_with(&conf, &test, "000000\n");
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(!wrong.status.success());
+    assert!(
+        err.contains("did not accept the PIN") && err.contains("will not be tried again"),
+        "{err}"
+    );
+    assert!(!err.contains("000000") && !String::from_utf8_lossy(&wrong.stdout).contains("000000"));
+    // The holder's real PIN still works: the agent spent one try, not three.
+    assert!(agent_with(&conf, &test, "123456\n").status.success());
+
+    let empty = agent_with(&conf, &test, "\n");
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("no PIN was given"));
+
+    // A key that does not belong to the signing certificate: the card signs, the check fails.
+    card(
+        tmp.path(),
+        &conf,
+        "CARD-CS0002",
+        &[
+            ("sign", "nonRepudiation", 400, "sha256"),
+            ("other", "digitalSignature", 30, "sha256"),
+        ],
+    );
+    key(tmp.path(), &conf, "CARD-CS0002", "other", "01");
+    let two = [
+        "diagnose",
+        "--sign-test",
+        "--module",
+        SOFTHSM,
+        "--token",
+        "CARD-CS0002",
+    ];
+    let bad = agent_with(&conf, &two, "123456\n");
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("does not match its signing certificate"),
+        "{err}"
+    );
+    // Two cards in: the test asks which.
+    let which = agent_with(&conf, &test, "123456\n");
+    assert!(String::from_utf8_lossy(&which.stderr).contains("2 cards are inserted"));
+
+    // A card that cannot sign says so before any PIN reaches it.
+    let tmp2 = tempfile::tempdir().expect("tmp");
+    let conf2 = softhsm(tmp2.path());
+    card(
+        tmp2.path(),
+        &conf2,
+        "CARD-CS0003",
+        &[("auth", "digitalSignature", 30, "sha256")],
+    );
+    let no = agent_with(&conf2, &test, "123456\n");
+    assert!(String::from_utf8_lossy(&no.stderr).contains("has no signing certificate"));
 }
