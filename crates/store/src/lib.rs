@@ -17,6 +17,7 @@ use cardwatch_core::ids::CardSerial;
 use cardwatch_core::records::{Cell, Kind, Value};
 use cardwatch_core::triage::{CauseCount, Incident, IncidentStatus, IncidentStep, NewIncident};
 
+pub mod agents;
 pub mod contacts;
 mod estate;
 pub mod exec;

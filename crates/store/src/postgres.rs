@@ -58,6 +58,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "notify",
         include_str!("../migrations/postgres/0006_notify.sql"),
     ),
+    (
+        7,
+        "agents",
+        include_str!("../migrations/postgres/0007_agents.sql"),
+    ),
 ];
 
 /// Any number, so long as no other program's advisory lock uses it: serialises migrations when

@@ -57,6 +57,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "notify",
         include_str!("../migrations/sqlite/0006_notify.sql"),
     ),
+    (
+        7,
+        "agents",
+        include_str!("../migrations/sqlite/0007_agents.sql"),
+    ),
 ];
 
 /// A Cardwatch store in an SQLite file.

@@ -1309,6 +1309,59 @@ fn site_contacts_are_kept_and_audited(db: &TestDb) {
     assert_eq!(db.audit_len(), n + 2, "added and removed");
 }
 
+fn agents_enrol_once_per_token_and_can_be_revoked(db: &TestDb) {
+    use cardwatch_store::agents::{add_enrolment_token, agent_seen, agents, enrol, revoke_agent};
+    let store = &*db.store;
+    let t = |s: i64| Timestamp::from_unix(1_800_000_000 + s);
+    let at = |s: i64| Change {
+        actor: "cli:root".into(),
+        at: t(s),
+    };
+    let n = db.audit_len();
+    add_enrolment_token(store, "h1", "et1", t(3600), &at(0)).unwrap();
+    add_enrolment_token(store, "h2", "et2", t(10), &at(0)).unwrap();
+    enrol(store, "h1", "ag1", "a10000-ws001", "0.1.0", "c1", &at(5)).unwrap();
+    let again = enrol(store, "h1", "ag2", "a10000-ws002", "0.1.0", "c2", &at(6)).unwrap_err();
+    assert!(again.to_string().contains("used already"), "{again}");
+    let late = enrol(store, "h2", "ag3", "a10000-ws003", "0.1.0", "c3", &at(20)).unwrap_err();
+    assert!(late.to_string().contains("expired"), "{late}");
+    let unknown = enrol(store, "nope", "ag4", "h", "0.1.0", "c4", &at(20)).unwrap_err();
+    assert!(
+        unknown.to_string().contains("not one this server made"),
+        "{unknown}"
+    );
+    let seen = agent_seen(store, "c1", "0.2.0", t(30))
+        .unwrap()
+        .expect("live");
+    assert_eq!(
+        (seen.id.as_str(), seen.version.as_str(), seen.last_seen),
+        ("ag1", "0.2.0", Some(t(30)))
+    );
+    assert!(agent_seen(store, "c2", "0.1.0", t(30)).unwrap().is_none());
+    revoke_agent(store, "ag1", &at(40)).unwrap();
+    assert!(
+        agent_seen(store, "c1", "0.2.0", t(50)).unwrap().is_none(),
+        "revoked"
+    );
+    assert!(revoke_agent(store, "ag1", &at(41)).is_err());
+    let all = agents(store).unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].revoked_at, Some(t(40)));
+    assert_eq!(
+        db.audit_len(),
+        n + 4,
+        "two tokens, one enrolment, one revocation"
+    );
+    let records = db.store.audit_records(n as i64, 10).unwrap();
+    assert!(
+        records
+            .iter()
+            .all(|r| !format!("{:?}", r.record).contains("\"h1\"")
+                && !format!("{:?}", r.record).contains("c1")),
+        "no secret's hash in the audit"
+    );
+}
+
 fn notification_preferences_and_webhooks_are_audited(db: &TestDb) {
     use cardwatch_core::health::Severity;
     use cardwatch_core::notify::{Frequency, HookFormat, Quiet};
@@ -1440,5 +1493,6 @@ on_both_backends!(
     messages_are_recorded_once_and_claimed_once,
     concurrent_senders_claim_every_message_once,
     site_contacts_are_kept_and_audited,
+    agents_enrol_once_per_token_and_can_be_revoked,
     notification_preferences_and_webhooks_are_audited,
 );

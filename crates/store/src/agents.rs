@@ -1,0 +1,189 @@
+//! Workstation agents and their enrolment: one-time tokens an administrator makes, exchanged by
+//! an agent for its own credential; agents seen and revoked. Only SHA-256 hashes of the secrets
+//! are stored, and the audit records never hold one. Written once for both backends.
+
+use cardwatch_core::date::Timestamp;
+use serde::Serialize;
+
+use crate::exec::{with_exec, Entry, V};
+use crate::{Change, Store, StoreError};
+
+/// An enrolled agent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Agent {
+    /// Its id.
+    pub id: String,
+    /// The workstation it runs on.
+    pub hostname: String,
+    /// Its version when it enrolled or last reported.
+    pub version: String,
+    /// When it enrolled.
+    pub enrolled_at: Timestamp,
+    /// When it was last heard from.
+    pub last_seen: Option<Timestamp>,
+    /// When it was revoked.
+    pub revoked_at: Option<Timestamp>,
+}
+
+const COLUMNS: &str = "id, hostname, version, enrolled_at, last_seen, revoked_at";
+
+fn agent(mut r: Vec<V>) -> Agent {
+    let mut take = |i: usize| std::mem::replace(&mut r[i], V::Null);
+    Agent {
+        id: take(0).into_text(),
+        hostname: take(1).into_text(),
+        version: take(2).into_text(),
+        enrolled_at: Timestamp::from_unix(take(3).int()),
+        last_seen: take(4).opt_int().map(Timestamp::from_unix),
+        revoked_at: take(5).opt_int().map(Timestamp::from_unix),
+    }
+}
+
+/// Records a one-time enrolment token by the hash of its secret (audited by its public id).
+pub fn add_enrolment_token(
+    store: &dyn Store,
+    hash: &str,
+    id: &str,
+    expires_at: Timestamp,
+    change: &Change,
+) -> Result<(), StoreError> {
+    with_exec(store, |x| {
+        x.exec(
+            "INSERT INTO enrolment_tokens (token_hash, id, created_by, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                hash.into(),
+                id.into(),
+                change.actor.as_str().into(),
+                change.at.unix().into(),
+                expires_at.unix().into(),
+            ],
+        )?;
+        x.audit(
+            change,
+            &Entry {
+                action: "create",
+                kind: "enrolment_token",
+                key: id,
+                before: None,
+                after: Some(serde_json::json!({ "expires_at": expires_at }).to_string()),
+            },
+        )
+    })
+}
+
+/// Exchanges an enrolment token (by hash) for an agent with its own credential (by hash): the
+/// token is spent in the same transaction, so it enrols one agent only. A token that is unknown,
+/// spent or expired is refused with which.
+pub fn enrol(
+    store: &dyn Store,
+    token_hash: &str,
+    agent_id: &str,
+    hostname: &str,
+    version: &str,
+    credential_hash: &str,
+    change: &Change,
+) -> Result<(), StoreError> {
+    with_exec(store, |x| {
+        let now = change.at.unix();
+        let spent = x.exec(
+            "UPDATE enrolment_tokens SET used_at = $2, agent_id = $3 WHERE token_hash = $1 \
+             AND used_at IS NULL AND expires_at > $2",
+            &[token_hash.into(), now.into(), agent_id.into()],
+        )?;
+        if spent == 0 {
+            let row = x.rows(
+                "SELECT used_at, expires_at FROM enrolment_tokens WHERE token_hash = $1",
+                &[token_hash.into()],
+            )?;
+            return Err(StoreError::Invalid(match row.first() {
+                None => "the enrolment token is not one this server made — ask an administrator for a new one".into(),
+                Some(r) if r[0].opt_int().is_some() => "the enrolment token has been used already: each enrols one agent — ask an administrator for a new one".into(),
+                Some(_) => "the enrolment token has expired — ask an administrator for a new one".into(),
+            }));
+        }
+        x.exec(
+            "INSERT INTO agents (id, hostname, credential_hash, version, enrolled_at, last_seen) \
+             VALUES ($1, $2, $3, $4, $5, $5)",
+            &[
+                agent_id.into(),
+                hostname.into(),
+                credential_hash.into(),
+                version.into(),
+                now.into(),
+            ],
+        )?;
+        x.audit(
+            change,
+            &Entry {
+                action: "create",
+                kind: "agent",
+                key: agent_id,
+                before: None,
+                after: Some(
+                    serde_json::json!({ "hostname": hostname, "version": version }).to_string(),
+                ),
+            },
+        )
+    })
+}
+
+/// The live agent holding a credential (by hash), marked seen now with the version it reports;
+/// `None` for an unknown or revoked credential.
+pub fn agent_seen(
+    store: &dyn Store,
+    credential_hash: &str,
+    version: &str,
+    now: Timestamp,
+) -> Result<Option<Agent>, StoreError> {
+    with_exec(store, |x| {
+        Ok(x.rows(
+            &format!(
+                "UPDATE agents SET last_seen = $2, version = $3 WHERE credential_hash = $1 \
+                     AND revoked_at IS NULL RETURNING {COLUMNS}"
+            ),
+            &[credential_hash.into(), now.unix().into(), version.into()],
+        )?
+        .into_iter()
+        .next()
+        .map(agent))
+    })
+}
+
+/// Every agent, newest first.
+pub fn agents(store: &dyn Store) -> Result<Vec<Agent>, StoreError> {
+    with_exec(store, |x| {
+        Ok(x.rows(
+            &format!("SELECT {COLUMNS} FROM agents ORDER BY enrolled_at DESC, id"),
+            &[],
+        )?
+        .into_iter()
+        .map(agent)
+        .collect())
+    })
+}
+
+/// Revokes an agent (audited): its credential is refused from now on.
+pub fn revoke_agent(store: &dyn Store, id: &str, change: &Change) -> Result<(), StoreError> {
+    with_exec(store, |x| {
+        let done = x.exec(
+            "UPDATE agents SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+            &[id.into(), change.at.unix().into()],
+        )?;
+        if done == 0 {
+            return Err(StoreError::NotFound(format!(
+                "no live agent {id} — `cardwatch agent list` shows them"
+            )));
+        }
+        x.audit(
+            change,
+            &Entry {
+                action: "revoke",
+                kind: "agent",
+                key: id,
+                before: None,
+                after: None,
+            },
+        )
+    })
+}
