@@ -5,6 +5,7 @@
 //! with bad rows, an illegal status change, a bad catalogue override); 3 the audit chain is
 //! broken; 4 `check --fail-on` found an open finding at or above that severity.
 
+mod agents;
 mod checks;
 mod config;
 mod notify;
@@ -200,6 +201,11 @@ enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Workstation agents: enrolment tokens, the agents enrolled, revoking one.
+    Agent {
+        #[command(subcommand)]
+        command: agents::AgentCommand,
     },
     /// The scheduler's runs and the outbox; run a job now.
     Jobs {
@@ -805,6 +811,7 @@ fn run(cli: Cli) -> Result<()> {
             let checks = server_checks(settings, triage::knowledge_base(cli.triage_kb.as_deref())?);
             notify::notify(&*open(&database_url)?, &checks, command)
         }
+        Command::Agent { command } => agents::run(&*open(&database_url)?, command),
         Command::Webhook { command } => notify::webhook(&*open(&database_url)?, command),
         Command::Token { command } => users::tokens(&*open(&database_url)?, command),
         Command::Incident { command } => {

@@ -22,6 +22,7 @@ use cardwatch_core::triage::{Contact, KnowledgeBase};
 use cardwatch_store::{Store, StoreError};
 
 mod admin;
+mod agents;
 pub mod api;
 mod audit;
 pub mod auth;

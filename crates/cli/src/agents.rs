@@ -1,0 +1,74 @@
+//! `cardwatch agent`: one-time enrolment tokens for workstation agents, the agents enrolled,
+//! and revoking one.
+
+use anyhow::Result;
+use cardwatch_core::date::Timestamp;
+use cardwatch_server::auth::{new_token_secret, random_token, token_hash};
+use cardwatch_store::agents;
+use cardwatch_store::{Store, StoreError};
+use clap::Subcommand;
+
+use crate::{change, Exit};
+
+/// `cardwatch agent …`
+#[derive(Subcommand, Debug)]
+pub enum AgentCommand {
+    /// Make a one-time enrolment token (printed once) for `cardwatch-agent enrol`.
+    Token {
+        /// Hours until it expires (1 to 720).
+        #[arg(long, default_value_t = 24)]
+        hours: u32,
+    },
+    /// The agents enrolled: workstation, version, last seen, revoked.
+    List,
+    /// Revoke an agent: its credential is refused from now on.
+    Revoke {
+        /// The agent's id (`cardwatch agent list`).
+        id: String,
+    },
+}
+
+/// `cardwatch agent`.
+pub fn run(store: &dyn Store, command: AgentCommand) -> Result<()> {
+    match command {
+        AgentCommand::Token { hours } => {
+            if !(1..=720).contains(&hours) {
+                eprintln!("cardwatch: --hours {hours}: give 1 to 720");
+                return Err(Exit(2).into());
+            }
+            let c = change();
+            let secret = new_token_secret();
+            let id = format!("et_{}", &random_token()[..8]);
+            let expires = Timestamp::from_unix(c.at.unix() + i64::from(hours) * 3600);
+            agents::add_enrolment_token(store, &token_hash(&secret), &id, expires, &c)?;
+            println!("enrolment token {id}, one use, expires {expires}:\n{secret}");
+            Ok(())
+        }
+        AgentCommand::List => {
+            for a in agents::agents(store)? {
+                println!(
+                    "{:<16} {:<24} {:<8} enrolled {} last seen {}{}",
+                    a.id,
+                    a.hostname,
+                    a.version,
+                    a.enrolled_at,
+                    a.last_seen.map_or("never".to_owned(), |t| t.to_string()),
+                    a.revoked_at
+                        .map_or(String::new(), |t| format!(" REVOKED {t}"))
+                );
+            }
+            Ok(())
+        }
+        AgentCommand::Revoke { id } => match agents::revoke_agent(store, &id, &change()) {
+            Ok(()) => {
+                println!("agent {id} revoked");
+                Ok(())
+            }
+            Err(StoreError::NotFound(m)) => {
+                eprintln!("cardwatch: {m}");
+                Err(Exit(2).into())
+            }
+            Err(e) => Err(e.into()),
+        },
+    }
+}

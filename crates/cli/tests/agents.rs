@@ -1,0 +1,126 @@
+//! Agent enrolment over the HTTP API of a real `cardwatch serve`: a one-time token from the
+//! CLI, exchanged once for a credential; heartbeats with it; revocation; old agents refused.
+
+mod common;
+
+use common::{body_json, cardwatch, ok, serve_demo, stop, text};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+/// A POST with JSON and extra headers; (status, whole response).
+fn post(addr: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    write!(s, "{head}\r\n{body}").expect("send");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, out)
+}
+
+fn token(db: &str, args: &[&str]) -> String {
+    let mut all = vec!["agent", "token"];
+    all.extend_from_slice(args);
+    ok(&cardwatch(db, &all))
+        .lines()
+        .last()
+        .expect("the token")
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn an_agent_enrols_once_reports_and_is_revoked() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr) = serve_demo(&db, "1");
+    let secret = token(&db, &[]);
+    let enrol = |t: &str, version: &str| {
+        post(
+            &addr,
+            "/api/v1/agents/enrol",
+            &[],
+            &format!(r#"{{"token": "{t}", "hostname": "a10000-ws001", "version": "{version}"}}"#),
+        )
+    };
+    let old = enrol(&secret, "0.0.1");
+    assert_eq!(old.0, 426, "{}", old.1);
+    assert!(old.1.contains("update the agent"));
+    let first = enrol(&secret, "0.1.0");
+    assert_eq!(first.0, 201, "{}", first.1);
+    let v = body_json(&first.1);
+    let credential = v["credential"].as_str().expect("credential").to_owned();
+    let agent_id = v["agent_id"].as_str().expect("id").to_owned();
+    let again = enrol(&secret, "0.1.0");
+    assert_eq!(again.0, 401);
+    assert!(
+        again.1.contains("used already") && again.1.contains("\"field\":\"token\""),
+        "{}",
+        again.1
+    );
+    let bogus = enrol("cw_not-a-token", "0.1.0");
+    assert!(bogus.1.contains("not one this server made"), "{}", bogus.1);
+    let bad_host = post(
+        &addr,
+        "/api/v1/agents/enrol",
+        &[],
+        &format!(
+            r#"{{"token": "{}", "hostname": "bad host!", "version": "0.1.0"}}"#,
+            token(&db, &[])
+        ),
+    );
+    assert_eq!(bad_host.0, 400);
+    assert!(
+        bad_host.1.contains("\"field\":\"hostname\""),
+        "{}",
+        bad_host.1
+    );
+    let not_json = post(&addr, "/api/v1/agents/enrol", &[], "{oops");
+    assert_eq!(not_json.0, 400, "{}", not_json.1);
+
+    let auth = format!("Agent {credential}");
+    let beat = |version: &str| {
+        post(
+            &addr,
+            "/api/v1/agents/heartbeat",
+            &[
+                ("Authorization", &auth),
+                ("X-Cardwatch-Agent-Version", version),
+            ],
+            "",
+        )
+    };
+    let alive = beat("0.1.2");
+    assert_eq!(alive.0, 200, "{}", alive.1);
+    assert_eq!(body_json(&alive.1)["agent_id"], agent_id.as_str());
+    assert!(body_json(&alive.1)["server_time"].is_string());
+    assert_eq!(beat("0.0.9").0, 426);
+    assert_eq!(beat("").0, 400, "a request without its version is refused");
+    let listed = ok(&cardwatch(&db, &["agent", "list"]));
+    assert!(
+        listed.contains(&agent_id) && listed.contains("a10000-ws001") && listed.contains("0.1.2"),
+        "{listed}"
+    );
+
+    ok(&cardwatch(&db, &["agent", "revoke", &agent_id]));
+    let refused = beat("0.1.2");
+    assert_eq!(refused.0, 401, "{}", refused.1);
+    assert!(refused.1.contains("revoked"));
+    let twice = cardwatch(&db, &["agent", "revoke", &agent_id]);
+    assert_eq!(twice.status.code(), Some(2));
+    assert!(text(&twice.stderr).contains("no live agent"));
+    let bad_hours = cardwatch(&db, &["agent", "token", "--hours", "0"]);
+    assert_eq!(bad_hours.status.code(), Some(2));
+    stop(child);
+    assert!(ok(&cardwatch(&db, &["audit", "verify"])).contains("intact"));
+}

@@ -1,0 +1,185 @@
+//! The agents' side of the API: `POST /api/v1/agents/enrol` exchanges a one-time enrolment
+//! token for the agent's own credential, and `POST /api/v1/agents/heartbeat` is how an enrolled
+//! agent says it is alive (with `Authorization: Agent CREDENTIAL`). Every agent request carries
+//! `X-Cardwatch-Agent-Version`; an agent older than the server understands is refused (426).
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use cardwatch_core::ids::Hostname;
+use cardwatch_store::agents;
+use cardwatch_store::{Change, StoreError};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::{new_token_secret, random_token, token_hash};
+use crate::{blocking, AppState};
+
+/// The oldest agent this server understands.
+pub const MIN_AGENT_VERSION: (u32, u32, u32) = (0, 1, 0);
+
+fn error(status: StatusCode, code: &str, message: String, field: Option<&str>) -> Response {
+    (
+        status,
+        Json(json!({"error": {"code": code, "message": message, "field": field}})),
+    )
+        .into_response()
+}
+
+/// `major.minor.patch`, each a number.
+fn parse_version(s: &str) -> Option<(u32, u32, u32)> {
+    let mut it = s.trim().split('.').map(|p| p.parse::<u32>().ok());
+    let v = (it.next()??, it.next()??, it.next()??);
+    it.next().is_none().then_some(v)
+}
+
+/// Why an agent's version is refused (unreadable or too old), if it is.
+fn version_refused(v: &str) -> Option<Response> {
+    match parse_version(v) {
+        None => Some(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_version",
+            format!("agent version {v:?} is not major.minor.patch"),
+            Some("version"),
+        )),
+        Some(got) if got < MIN_AGENT_VERSION => Some(error(
+            StatusCode::UPGRADE_REQUIRED,
+            "agent_too_old",
+            format!(
+                "agent {v} is older than this server understands ({}.{}.{} or later): update the agent",
+                MIN_AGENT_VERSION.0, MIN_AGENT_VERSION.1, MIN_AGENT_VERSION.2
+            ),
+            None,
+        )),
+        Some(_) => None,
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct EnrolBody {
+    token: String,
+    hostname: String,
+    version: String,
+}
+
+/// `POST /api/v1/agents/enrol` `{token, hostname, version}` → 201 `{agent_id, credential}`.
+pub(crate) async fn enrol(
+    State(state): State<AppState>,
+    body: Result<Json<EnrolBody>, JsonRejection>,
+) -> Response {
+    let Json(b) = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                format!(
+                    "{} — send {{\"token\", \"hostname\", \"version\"}}",
+                    e.body_text()
+                ),
+                None,
+            )
+        }
+    };
+    if let Some(r) = version_refused(&b.version) {
+        return r;
+    }
+    let hostname = match Hostname::parse(&b.hostname) {
+        Ok(h) => h,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_parameter",
+                e.to_string(),
+                Some("hostname"),
+            )
+        }
+    };
+    let agent_id = format!("ag_{}", &random_token()[..12]);
+    let credential = new_token_secret();
+    let (hash, cred_hash) = (token_hash(b.token.trim()), token_hash(&credential));
+    let change = Change {
+        actor: format!("agent:{agent_id}"),
+        at: (state.now)(),
+    };
+    let (id, host, version) = (
+        agent_id.clone(),
+        hostname.as_str().to_owned(),
+        b.version.clone(),
+    );
+    let done = blocking(&state, move |s| {
+        match agents::enrol(s, &hash, &id, &host, &version, &cred_hash, &change) {
+            Err(StoreError::Invalid(m)) => Ok(Err(m)),
+            other => other.map(Ok),
+        }
+    })
+    .await;
+    match done {
+        Ok(Ok(())) => (
+            StatusCode::CREATED,
+            Json(json!({"agent_id": agent_id, "credential": credential})),
+        )
+            .into_response(),
+        Ok(Err(m)) => error(
+            StatusCode::UNAUTHORIZED,
+            "enrolment_refused",
+            m,
+            Some("token"),
+        ),
+        Err(f) => f.into_response(),
+    }
+}
+
+/// `POST /api/v1/agents/heartbeat` → `{agent_id, server_time}` (the agent measures its clock's
+/// offset from it).
+pub(crate) async fn heartbeat(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let version = headers
+        .get("x-cardwatch-agent-version")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if let Some(r) = version_refused(version) {
+        return r;
+    }
+    let credential = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Agent "))
+        .map(str::trim);
+    let Some(credential) = credential else {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "not_enrolled",
+            "no agent credential: enrol first (cardwatch-agent enrol)".into(),
+            None,
+        );
+    };
+    let (hash, version, now) = (token_hash(credential), version.to_owned(), (state.now)());
+    match blocking(&state, move |s| agents::agent_seen(s, &hash, &version, now)).await {
+        Ok(Some(a)) => Json(json!({"agent_id": a.id, "server_time": now})).into_response(),
+        Ok(None) => error(
+            StatusCode::UNAUTHORIZED,
+            "not_enrolled",
+            "this agent's credential is unknown or revoked: enrol it again with a new token".into(),
+            None,
+        ),
+        Err(f) => f.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_three_numbers_compared_in_order() {
+        assert_eq!(parse_version("0.1.0"), Some((0, 1, 0)));
+        assert_eq!(parse_version("1.10.2"), Some((1, 10, 2)));
+        for bad in ["", "1.2", "1.2.3.4", "a.b.c", "1.-2.3"] {
+            assert_eq!(parse_version(bad), None, "{bad}");
+        }
+        assert!(version_refused("0.0.9").is_some());
+        assert!(version_refused("0.1.0").is_none());
+    }
+}
