@@ -2,6 +2,7 @@
 
 mod pcsc_readers;
 mod pkcs11_certs;
+mod server;
 mod sign_test;
 
 use std::path::PathBuf;
@@ -38,6 +39,38 @@ enum Command {
         /// A JSON array.
         #[arg(long)]
         json: bool,
+    },
+    /// Enrol with a Cardwatch server, exchanging a one-time token for this agent's credential.
+    Enrol {
+        /// The server, https://…
+        #[arg(long)]
+        server: String,
+        /// The one-time enrolment token (`cardwatch agent token`).
+        #[arg(long)]
+        token: String,
+        /// Check the server's certificate against this PEM file (its own, or its CA's).
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
+        /// This workstation's name (default: the system's host name).
+        #[arg(long)]
+        hostname: Option<String>,
+        /// Where the agent keeps its credential.
+        #[arg(
+            long,
+            env = "CARDWATCH_AGENT_STATE",
+            default_value = "/var/lib/cardwatch-agent"
+        )]
+        state_dir: PathBuf,
+    },
+    /// Tell the server this agent is alive (and see the clock offset).
+    Heartbeat {
+        /// Where the agent keeps its credential.
+        #[arg(
+            long,
+            env = "CARDWATCH_AGENT_STATE",
+            default_value = "/var/lib/cardwatch-agent"
+        )]
+        state_dir: PathBuf,
     },
     /// Check this workstation's readers and cards; with --sign-test, sign with the card.
     Diagnose {
@@ -111,6 +144,36 @@ fn run(cli: Cli) -> Result<()> {
                     c.issuer
                 );
             }
+            Ok(())
+        }
+        Command::Enrol {
+            server,
+            token,
+            ca_file,
+            hostname,
+            state_dir,
+        } => {
+            let hostname = match hostname {
+                Some(h) => h,
+                None => std::fs::read_to_string("/etc/hostname")
+                    .map(|h| h.trim().to_owned())
+                    .map_err(|_| {
+                        anyhow::anyhow!("cannot tell this workstation's name — give --hostname")
+                    })?,
+            };
+            let e = server::enrol(&server, &token, &hostname, ca_file.as_deref(), &state_dir)?;
+            println!(
+                "enrolled as agent {} with {}; credential kept in {}",
+                e.agent_id,
+                e.server,
+                state_dir.join("agent.json").display()
+            );
+            Ok(())
+        }
+        Command::Heartbeat { state_dir } => {
+            let e = server::load(&state_dir)?;
+            let server_time = server::heartbeat(&e)?;
+            println!("{} answered; its time is {server_time}", e.server);
             Ok(())
         }
         Command::Diagnose {

@@ -10,6 +10,7 @@ mod checks;
 mod config;
 mod notify;
 mod plan;
+mod tls;
 mod triage;
 mod users;
 
@@ -76,6 +77,12 @@ enum Command {
         /// Practices in the demo estate.
         #[arg(long, default_value_t = 25)]
         practices: u32,
+        /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's PEM private key.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Import CSV (or JSON) files: all of them, or — if any row is bad — none.
     Import {
@@ -581,7 +588,13 @@ fn run(cli: Cli) -> Result<()> {
             bind,
             demo,
             practices,
+            tls_cert,
+            tls_key,
         } => {
+            let tls = match (&tls_cert, &tls_key) {
+                (Some(c), Some(k)) => Some(tls::config(c, k)?),
+                _ => None,
+            };
             let url = match url {
                 Some(u) => u,
                 None if demo => "cardwatch-demo.sqlite".to_owned(),
@@ -596,7 +609,7 @@ fn run(cli: Cli) -> Result<()> {
                 sign_in = Some(users::demo_operator(&*store)?);
             }
             let checks = server_checks(settings, triage::knowledge_base(cli.triage_kb.as_deref())?);
-            serve(Arc::from(store), &bind, checks, sign_in)
+            serve(Arc::from(store), &bind, checks, sign_in, tls)
         }
         Command::Import { files, kind, check } => {
             let store = open(&database_url)?;
@@ -980,6 +993,7 @@ fn serve(
     bind: &str,
     checks: cardwatch_server::Checks,
     sign_in: Option<String>,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 ) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -990,12 +1004,16 @@ fn serve(
         })?;
         let addr = listener.local_addr()?;
         println!(
-            "Cardwatch is serving {} at http://{addr}/{}",
+            "Cardwatch is serving {} at {}://{addr}/{}",
             store.describe(),
+            if tls.is_some() { "https" } else { "http" },
             sign_in.map_or(String::new(), |s| format!(" — {s}"))
         );
         io::stdout().flush()?;
         let app = cardwatch_server::router(store, now, checks);
+        if let Some(tls) = tls {
+            return tls::serve(listener, app, tls).await;
+        }
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;

@@ -124,3 +124,159 @@ fn an_agent_enrols_once_reports_and_is_revoked() {
     stop(child);
     assert!(ok(&cardwatch(&db, &["audit", "verify"])).contains("intact"));
 }
+
+/// The agent binary, built beside `cardwatch` by a workspace build.
+fn agent_bin() -> std::path::PathBuf {
+    let p = std::path::Path::new(env!("CARGO_BIN_EXE_cardwatch")).with_file_name("cardwatch-agent");
+    assert!(
+        p.exists(),
+        "{} is missing: build the workspace (scripts/test does)",
+        p.display()
+    );
+    p
+}
+
+fn agent(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(agent_bin())
+        .env_remove("CARDWATCH_AGENT_STATE")
+        .args(args)
+        .output()
+        .expect("run cardwatch-agent")
+}
+
+#[test]
+fn an_agent_enrols_over_https_with_a_pinned_certificate_and_keeps_its_credential_private() {
+    use std::io::BufRead;
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        // An end-entity certificate, as a server's own should be (it is pinned as its own root).
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "extendedKeyUsage=serverAuth", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(made.status.success());
+    let db = dir.join("demo.sqlite").display().to_string();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_cardwatch"))
+        .env("RUST_LOG", "warn")
+        .args([
+            "--database-url",
+            &db,
+            "serve",
+            "--demo",
+            "--practices",
+            "1",
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("serve");
+    let mut line = String::new();
+    std::io::BufReader::new(server.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("banner");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("https://"))
+        .unwrap_or_else(|| panic!("no https address in {line:?}"))
+        .trim_end_matches('/')
+        .to_owned();
+    let state = dir.join("state");
+    let (state_s, cert_s) = (state.display().to_string(), cert.display().to_string());
+    let secret = token(&db, &[]);
+    let enrol = |server: &str, with_ca: bool, t: &str| {
+        let mut a = vec![
+            "enrol",
+            "--server",
+            server,
+            "--token",
+            t,
+            "--hostname",
+            "a10000-ws001",
+            "--state-dir",
+            &state_s,
+        ];
+        if with_ca {
+            a.extend(["--ca-file", &cert_s]);
+        }
+        agent(&a)
+    };
+    let plain = enrol(&url.replace("https://", "http://"), true, &secret);
+    assert!(
+        text(&plain.stderr).contains("HTTPS only"),
+        "{}",
+        text(&plain.stderr)
+    );
+    let unpinned = enrol(&url, false, &secret);
+    assert!(
+        !unpinned.status.success(),
+        "a self-signed server is not trusted without its certificate"
+    );
+    assert!(
+        text(&unpinned.stderr).contains("cannot reach"),
+        "{}",
+        text(&unpinned.stderr)
+    );
+    let ok_enrol = enrol(&url, true, &secret);
+    assert!(ok_enrol.status.success(), "{}", text(&ok_enrol.stderr));
+    assert!(text(&ok_enrol.stdout).contains("enrolled as agent ag_"));
+    let file = state.join("agent.json");
+    let mode = std::fs::metadata(&file)
+        .expect("credential file")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "only the agent's user reads its credential");
+    let again = enrol(&url, true, &secret);
+    assert!(
+        text(&again.stderr).contains("used already"),
+        "{}",
+        text(&again.stderr)
+    );
+    let beat = agent(&["heartbeat", "--state-dir", &state_s]);
+    assert!(beat.status.success(), "{}", text(&beat.stderr));
+    assert!(text(&beat.stdout).contains("answered; its time is"));
+    let id = ok(&cardwatch(&db, &["agent", "list"]))
+        .split_whitespace()
+        .next()
+        .expect("an agent")
+        .to_owned();
+    ok(&cardwatch(&db, &["agent", "revoke", &id]));
+    let refused = agent(&["heartbeat", "--state-dir", &state_s]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("revoked"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let missing = agent(&[
+        "heartbeat",
+        "--state-dir",
+        &dir.join("none").display().to_string(),
+    ]);
+    assert!(text(&missing.stderr).contains("not enrolled"));
+    stop(server);
+}
