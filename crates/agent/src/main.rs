@@ -4,6 +4,7 @@ mod pcsc_readers;
 mod pkcs11_certs;
 mod server;
 mod sign_test;
+mod spool;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,6 +72,26 @@ enum Command {
             default_value = "/var/lib/cardwatch-agent"
         )]
         state_dir: PathBuf,
+    },
+    /// Queue this workstation's inventory (readers and cards) and send everything queued,
+    /// retrying with backoff; what cannot be sent waits in the spool for next time.
+    Report {
+        /// Where the agent keeps its credential and spool.
+        #[arg(
+            long,
+            env = "CARDWATCH_AGENT_STATE",
+            default_value = "/var/lib/cardwatch-agent"
+        )]
+        state_dir: PathBuf,
+        /// Tries before giving up for now.
+        #[arg(long, default_value_t = 5)]
+        retries: u32,
+        /// The first wait between tries, in milliseconds (doubling, capped at a minute).
+        #[arg(long, default_value_t = 1000)]
+        backoff_ms: u64,
+        /// The most events the spool keeps while the server is unreachable.
+        #[arg(long, default_value_t = 10_000)]
+        max_spool: usize,
     },
     /// Check this workstation's readers and cards; with --sign-test, sign with the card.
     Diagnose {
@@ -176,6 +197,29 @@ fn run(cli: Cli) -> Result<()> {
             println!("{} answered; its time is {server_time}", e.server);
             Ok(())
         }
+        Command::Report {
+            state_dir,
+            retries,
+            backoff_ms,
+            max_spool,
+        } => {
+            let enrolled = server::load(&state_dir)?;
+            let spool = spool::Spool::new(&state_dir, max_spool);
+            let now = now();
+            let inventory = match pcsc_readers::readers() {
+                Ok(r) => spool::event("inventory", serde_json::to_value(&r)?, now),
+                Err(e) => {
+                    spool::event("inventory", serde_json::json!({"pcsc": e.to_string()}), now)
+                }
+            };
+            let dropped = spool.push(vec![inventory], now)?;
+            if dropped > 0 {
+                eprintln!(
+                    "cardwatch-agent: the spool was full: the {dropped} oldest events were dropped"
+                );
+            }
+            send_spool(&enrolled, &spool, retries, backoff_ms)
+        }
         Command::Diagnose {
             sign_test,
             module,
@@ -205,6 +249,59 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn now() -> cardwatch_core::date::Timestamp {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    cardwatch_core::date::Timestamp::from_unix(secs)
+}
+
+/// Sends the spool in batches, retrying a failed batch with jittered, capped backoff; stops for
+/// now when the tries run out (the events stay queued).
+fn send_spool(
+    e: &server::Enrolled,
+    spool: &spool::Spool,
+    retries: u32,
+    backoff_ms: u64,
+) -> Result<()> {
+    const BATCH: usize = 500;
+    let (mut accepted, mut duplicates) = (0, 0);
+    loop {
+        let waiting = spool.read()?;
+        if waiting.is_empty() {
+            break;
+        }
+        let batch = &waiting[..waiting.len().min(BATCH)];
+        let mut tries = 0;
+        let sent = loop {
+            match server::send_events(e, batch) {
+                Ok(r) => break r,
+                Err(err) if tries + 1 >= retries.max(1) => {
+                    return Err(err.context(format!(
+                        "{} event(s) wait in the spool for the next report",
+                        waiting.len()
+                    )))
+                }
+                Err(err) => {
+                    tries += 1;
+                    let wait = (backoff_ms << (tries - 1).min(16)).min(60_000);
+                    let mut j = [0u8; 1];
+                    let _ =
+                        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut j);
+                    let wait = wait + wait * u64::from(j[0] % 50) / 255;
+                    eprintln!("cardwatch-agent: {err:#}; trying again in {wait} ms");
+                    std::thread::sleep(std::time::Duration::from_millis(wait));
+                }
+            }
+        };
+        spool.remove_first(batch.len())?;
+        accepted += sent.0;
+        duplicates += sent.1;
+    }
+    println!("reported: {accepted} new event(s), {duplicates} the server already had");
+    Ok(())
 }
 
 fn main() -> ExitCode {

@@ -140,3 +140,26 @@ pub fn heartbeat(e: &Enrolled) -> Result<String> {
     let v: serde_json::Value = serde_json::from_str(&text)?;
     Ok(v["server_time"].as_str().unwrap_or_default().to_owned())
 }
+
+/// Sends events in one batch: (accepted, duplicates).
+pub fn send_events(e: &Enrolled, events: &[serde_json::Value]) -> Result<(u64, u64)> {
+    let http = client(&e.server, e.ca_file.as_deref())?;
+    let body = serde_json::json!({ "events": events });
+    let mut resp = http
+        .post(&format!("{}/api/v1/agents/events", e.server))
+        .header("Authorization", &format!("Agent {}", e.credential))
+        .header("X-Cardwatch-Agent-Version", VERSION)
+        .header("Content-Type", "application/json")
+        .send(body.to_string().as_str())
+        .map_err(|err| anyhow!("cannot reach {}: {err}", e.server))?;
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    if status != 200 {
+        return Err(refusal(status, &text));
+    }
+    let v: serde_json::Value = serde_json::from_str(&text)?;
+    Ok((
+        v["accepted"].as_u64().unwrap_or(0),
+        v["duplicates"].as_u64().unwrap_or(0),
+    ))
+}

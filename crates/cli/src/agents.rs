@@ -21,6 +21,14 @@ pub enum AgentCommand {
     },
     /// The agents enrolled: workstation, version, last seen, revoked.
     List,
+    /// An agent's newest reported events, as JSON lines.
+    Events {
+        /// The agent's id.
+        id: String,
+        /// How many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
     /// Revoke an agent: its credential is refused from now on.
     Revoke {
         /// The agent's id (`cardwatch agent list`).
@@ -56,6 +64,12 @@ pub fn run(store: &dyn Store, command: AgentCommand) -> Result<()> {
                     a.revoked_at
                         .map_or(String::new(), |t| format!(" REVOKED {t}"))
                 );
+            }
+            Ok(())
+        }
+        AgentCommand::Events { id, limit } => {
+            for e in agents::agent_events(store, &id, limit)? {
+                println!("{}", serde_json::to_string(&e)?);
             }
             Ok(())
         }

@@ -280,3 +280,156 @@ fn an_agent_enrols_over_https_with_a_pinned_certificate_and_keeps_its_credential
     assert!(text(&missing.stderr).contains("not enrolled"));
     stop(server);
 }
+
+/// A TLS server on a given port over `db`, with the test's certificate.
+fn tls_server(
+    db: &str,
+    port: u16,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cardwatch"))
+        .env("RUST_LOG", "warn")
+        .args([
+            "--database-url",
+            db,
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .arg("--tls-cert")
+        .arg(cert)
+        .arg("--tls-key")
+        .arg(key)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("serve");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("banner");
+    assert!(line.contains("https://"), "{line}");
+    child
+}
+
+fn certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(made.status.success());
+    (cert, key)
+}
+
+#[test]
+fn reports_wait_in_the_spool_while_the_server_is_down_and_arrive_once() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let (cert, key) = certificate(dir);
+    let db = dir.join("cw.sqlite").display().to_string();
+    ok(&cardwatch(&db, &["demo", "--practices", "1"]));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let url = format!("https://127.0.0.1:{port}");
+    let state = dir.join("state").display().to_string();
+    let server = tls_server(&db, port, &cert, &key);
+    let t = token(&db, &[]);
+    let enrolled = agent(&[
+        "enrol",
+        "--server",
+        &url,
+        "--token",
+        &t,
+        "--ca-file",
+        &cert.display().to_string(),
+        "--hostname",
+        "a10000-ws001",
+        "--state-dir",
+        &state,
+    ]);
+    assert!(enrolled.status.success(), "{}", text(&enrolled.stderr));
+    let id = ok(&cardwatch(&db, &["agent", "list"]))
+        .split_whitespace()
+        .next()
+        .expect("agent")
+        .to_owned();
+    let report = |extra: &[&str]| {
+        let mut a = vec!["report", "--state-dir", &state, "--backoff-ms", "50"];
+        a.extend_from_slice(extra);
+        agent(&a)
+    };
+    let first = report(&[]);
+    assert!(
+        text(&first.stdout).contains("reported: 1 new event(s), 0"),
+        "{}",
+        text(&first.stderr)
+    );
+    stop(server);
+
+    // Server down: each report queues its inventory and keeps it.
+    for n in 1..=3 {
+        let down = report(&["--retries", "2"]);
+        assert!(!down.status.success());
+        let err = text(&down.stderr);
+        assert!(
+            err.contains(&format!("{n} event(s) wait in the spool")),
+            "{err}"
+        );
+        assert!(
+            err.contains("trying again in"),
+            "retried with backoff: {err}"
+        );
+    }
+    // A spool of at most 3 keeps the newest and says what it dropped.
+    let full = report(&["--retries", "1", "--max-spool", "3"]);
+    assert!(
+        text(&full.stderr).contains("the 2 oldest events were dropped"),
+        "{}",
+        text(&full.stderr)
+    );
+    let spool_file = dir.join("state").join("spool.jsonl");
+    let queued = std::fs::read_to_string(&spool_file).expect("spool");
+    assert_eq!(queued.lines().count(), 3);
+    assert!(queued.contains("spool_overflow"));
+
+    // Back up: everything queued arrives, once; a batch sent again adds nothing.
+    let server = tls_server(&db, port, &cert, &key);
+    let back = report(&[]);
+    assert!(
+        text(&back.stdout).contains("reported: 4 new event(s), 0"),
+        "{}{}",
+        text(&back.stdout),
+        text(&back.stderr)
+    );
+    std::fs::write(&spool_file, &queued).expect("restore the old spool");
+    let again = report(&[]);
+    assert!(
+        text(&again.stdout).contains("reported: 1 new event(s), 3 the server already had"),
+        "{}",
+        text(&again.stdout)
+    );
+    stop(server);
+    let events = ok(&cardwatch(&db, &["agent", "events", &id]));
+    assert_eq!(events.lines().count(), 6, "{events}");
+    assert_eq!(events.matches("spool_overflow").count(), 1);
+}

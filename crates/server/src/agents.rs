@@ -132,38 +132,94 @@ pub(crate) async fn enrol(
     }
 }
 
-/// `POST /api/v1/agents/heartbeat` → `{agent_id, server_time}` (the agent measures its clock's
-/// offset from it).
-pub(crate) async fn heartbeat(State(state): State<AppState>, headers: HeaderMap) -> Response {
+/// The enrolled, live agent a request comes from (its version checked), or the refusal.
+async fn agent_of(state: &AppState, headers: &HeaderMap) -> Result<agents::Agent, Response> {
     let version = headers
         .get("x-cardwatch-agent-version")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if let Some(r) = version_refused(version) {
-        return r;
+        return Err(r);
     }
+    let not_enrolled =
+        |m: &str| error(StatusCode::UNAUTHORIZED, "not_enrolled", m.to_owned(), None);
     let credential = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Agent "))
-        .map(str::trim);
-    let Some(credential) = credential else {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "not_enrolled",
-            "no agent credential: enrol first (cardwatch-agent enrol)".into(),
-            None,
-        );
-    };
+        .map(str::trim)
+        .ok_or_else(|| not_enrolled("no agent credential: enrol first (cardwatch-agent enrol)"))?;
     let (hash, version, now) = (token_hash(credential), version.to_owned(), (state.now)());
-    match blocking(&state, move |s| agents::agent_seen(s, &hash, &version, now)).await {
-        Ok(Some(a)) => Json(json!({"agent_id": a.id, "server_time": now})).into_response(),
-        Ok(None) => error(
-            StatusCode::UNAUTHORIZED,
-            "not_enrolled",
-            "this agent's credential is unknown or revoked: enrol it again with a new token".into(),
-            None,
-        ),
+    match blocking(state, move |s| agents::agent_seen(s, &hash, &version, now)).await {
+        Ok(Some(a)) => Ok(a),
+        Ok(None) => Err(not_enrolled(
+            "this agent's credential is unknown or revoked: enrol it again with a new token",
+        )),
+        Err(f) => Err(f.into_response()),
+    }
+}
+
+/// `POST /api/v1/agents/heartbeat` → `{agent_id, server_time}` (the agent measures its clock's
+/// offset from it).
+pub(crate) async fn heartbeat(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match agent_of(&state, &headers).await {
+        Ok(a) => Json(json!({"agent_id": a.id, "server_time": (state.now)()})).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// The most events one batch may carry.
+pub const MAX_BATCH: usize = 1000;
+
+#[derive(Deserialize)]
+pub(crate) struct EventsBody {
+    events: Vec<agents::AgentEvent>,
+}
+
+/// `POST /api/v1/agents/events` `{events: [{id, at, kind, data}]}` → `{accepted, duplicates}`:
+/// each event is recorded once by its id, so a retried batch adds nothing.
+pub(crate) async fn events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<EventsBody>, JsonRejection>,
+) -> Response {
+    let agent = match agent_of(&state, &headers).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let Json(b) = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                format!(
+                    "{} — send {{\"events\": [{{\"id\", \"at\", \"kind\", \"data\"}}]}}",
+                    e.body_text()
+                ),
+                Some("events"),
+            )
+        }
+    };
+    if b.events.len() > MAX_BATCH || b.events.iter().any(|e| e.id.is_empty() || e.id.len() > 100) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            format!(
+                "a batch holds 1 to {MAX_BATCH} events, each with an id of 1 to 100 characters"
+            ),
+            Some("events"),
+        );
+    }
+    let now = (state.now)();
+    match blocking(&state, move |s| {
+        agents::record_events(s, &agent.id, &b.events, now)
+    })
+    .await
+    {
+        Ok((accepted, duplicates)) => {
+            Json(json!({"accepted": accepted, "duplicates": duplicates})).into_response()
+        }
         Err(f) => f.into_response(),
     }
 }

@@ -88,6 +88,16 @@ const ENDPOINTS: &[Endpoint] = &[
         handler: || post(crate::agents::heartbeat),
     },
     Endpoint {
+        method: "post",
+        path: "/api/v1/agents/events",
+        summary: "An enrolled agent reports a batch of events (card inserted/removed, reader attached/detached, diagnosis results): each recorded once by its id, so a retried batch adds nothing. {accepted, duplicates}.",
+        needs: "an agent credential",
+        query: &[],
+        body: &[p("events", "array", "Up to 1000 events, each {id, at, kind, data}.")],
+        also: &[],
+        handler: || post(crate::agents::events),
+    },
+    Endpoint {
         method: "get",
         path: "/api/v1/me",
         summary: "The signed-in operator: user name, role, organisations.",

@@ -187,3 +187,66 @@ pub fn revoke_agent(store: &dyn Store, id: &str, change: &Change) -> Result<(), 
         )
     })
 }
+
+/// One event an agent reports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct AgentEvent {
+    /// Unique per agent: a retry sends the same id.
+    pub id: String,
+    /// When it happened on the workstation.
+    pub at: Timestamp,
+    /// What happened (`card_inserted`, `reader_detached`, `diagnosis`, …).
+    pub kind: String,
+    /// Its details.
+    pub data: serde_json::Value,
+}
+
+/// Records a batch of an agent's events, each at most once: (new, already recorded).
+pub fn record_events(
+    store: &dyn Store,
+    agent_id: &str,
+    events: &[AgentEvent],
+    now: Timestamp,
+) -> Result<(usize, usize), StoreError> {
+    with_exec(store, |x| {
+        let mut new = 0;
+        for e in events {
+            new += x.exec(
+                "INSERT INTO agent_events (agent_id, event_id, at, kind, data, received_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                &[
+                    agent_id.into(),
+                    e.id.as_str().into(),
+                    e.at.unix().into(),
+                    e.kind.as_str().into(),
+                    e.data.to_string().as_str().into(),
+                    now.unix().into(),
+                ],
+            )? as usize;
+        }
+        Ok((new, events.len() - new))
+    })
+}
+
+/// An agent's newest events.
+pub fn agent_events(
+    store: &dyn Store,
+    agent_id: &str,
+    limit: usize,
+) -> Result<Vec<AgentEvent>, StoreError> {
+    with_exec(store, |x| {
+        Ok(x.rows(
+            "SELECT event_id, at, kind, data FROM agent_events WHERE agent_id = $1 \
+                 ORDER BY at DESC, event_id LIMIT $2",
+            &[agent_id.into(), (limit as i64).into()],
+        )?
+        .into_iter()
+        .map(|r| AgentEvent {
+            id: r[0].text().to_owned(),
+            at: Timestamp::from_unix(r[1].int()),
+            kind: r[2].text().to_owned(),
+            data: serde_json::from_str(r[3].text()).unwrap_or_default(),
+        })
+        .collect())
+    })
+}

@@ -63,6 +63,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "agents",
         include_str!("../migrations/postgres/0007_agents.sql"),
     ),
+    (
+        8,
+        "agent_events",
+        include_str!("../migrations/postgres/0008_agent_events.sql"),
+    ),
 ];
 
 /// Any number, so long as no other program's advisory lock uses it: serialises migrations when

@@ -62,6 +62,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "agents",
         include_str!("../migrations/sqlite/0007_agents.sql"),
     ),
+    (
+        8,
+        "agent_events",
+        include_str!("../migrations/sqlite/0008_agent_events.sql"),
+    ),
 ];
 
 /// A Cardwatch store in an SQLite file.

@@ -1,0 +1,97 @@
+//! The disk spool: events wait here until the server has them, so nothing is lost while the
+//! server is down. One JSON line per event in `spool.jsonl`, rewritten whole (write a new file,
+//! then rename) so a crash never leaves half a spool. A full spool drops its oldest events and
+//! says so with an event of its own.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context, Result};
+use cardwatch_core::date::Timestamp;
+use serde_json::json;
+
+/// An event as the server takes it: `{id, at, kind, data}`.
+pub type Event = serde_json::Value;
+
+/// The spool of one agent's state folder.
+#[derive(Debug)]
+pub struct Spool {
+    path: PathBuf,
+    max: usize,
+}
+
+fn new_id() -> String {
+    let mut b = [0u8; 12];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// An event happening now.
+pub fn event(kind: &str, data: serde_json::Value, now: Timestamp) -> Event {
+    json!({"id": new_id(), "at": now, "kind": kind, "data": data})
+}
+
+impl Spool {
+    /// The spool in `state`, holding at most `max` events.
+    pub fn new(state: &Path, max: usize) -> Spool {
+        Spool {
+            path: state.join("spool.jsonl"),
+            max: max.max(2),
+        }
+    }
+
+    /// Every waiting event, oldest first.
+    pub fn read(&self) -> Result<Vec<Event>> {
+        match std::fs::read_to_string(&self.path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", self.path.display())),
+            Ok(text) => text
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .enumerate()
+                .map(|(i, l)| {
+                    serde_json::from_str(l)
+                        .map_err(|e| anyhow!("{}:{}: {e}", self.path.display(), i + 1))
+                })
+                .collect(),
+        }
+    }
+
+    fn write(&self, events: &[Event]) -> Result<()> {
+        let tmp = self.path.with_extension("jsonl.tmp");
+        let mut f = std::fs::File::create(&tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        for e in events {
+            writeln!(f, "{e}")?;
+        }
+        f.sync_all()?;
+        std::fs::rename(&tmp, &self.path)?;
+        Ok(())
+    }
+
+    /// Adds events; when the spool would overflow, the oldest go and an event says how many.
+    pub fn push(&self, new: Vec<Event>, now: Timestamp) -> Result<usize> {
+        let mut all = self.read()?;
+        all.extend(new);
+        let mut dropped = 0;
+        if all.len() > self.max {
+            // Room for the notice itself.
+            dropped = all.len() - (self.max - 1);
+            all.drain(..dropped);
+            all.push(event(
+                "spool_overflow",
+                json!({"dropped": dropped, "note": "the server was unreachable too long: the oldest events were dropped"}),
+                now,
+            ));
+        }
+        self.write(&all)?;
+        Ok(dropped)
+    }
+
+    /// Removes the first `n` events (the server has them).
+    pub fn remove_first(&self, n: usize) -> Result<()> {
+        let mut all = self.read()?;
+        all.drain(..n.min(all.len()));
+        self.write(&all)
+    }
+}
