@@ -66,12 +66,18 @@ fn parse(token: &str, label: &str, der: &[u8]) -> Result<CardCertificate> {
     })
 }
 
-/// Every certificate on every token the module sees.
-pub fn certificates(module: &Path) -> Result<Vec<CardCertificate>> {
+/// The middleware's module, loaded and started.
+pub fn open(module: &Path) -> Result<Pkcs11> {
     let p11 = Pkcs11::new(module)
         .with_context(|| format!("cannot load the PKCS#11 module {}", module.display()))?;
     p11.initialize(CInitializeArgs::OsThreads)
         .context("the PKCS#11 module would not start")?;
+    Ok(p11)
+}
+
+/// Every certificate on every token the module sees.
+pub fn certificates(module: &Path) -> Result<Vec<CardCertificate>> {
+    let p11 = open(module)?;
     let mut out = Vec::new();
     for slot in p11.get_slots_with_token()? {
         let info = p11.get_token_info(slot)?;

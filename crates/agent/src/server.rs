@@ -59,6 +59,29 @@ fn refusal(status: u16, body: &str) -> anyhow::Error {
     anyhow!("the server refused: {message}")
 }
 
+/// A POST with this agent's version (and credential, once enrolled); (status, body).
+fn post(
+    http: &ureq::Agent,
+    url: &str,
+    credential: Option<&str>,
+    body: Option<&serde_json::Value>,
+) -> Result<(u16, String)> {
+    let mut req = http
+        .post(url)
+        .header("X-Cardwatch-Agent-Version", VERSION)
+        .header("Content-Type", "application/json");
+    if let Some(c) = credential {
+        req = req.header("Authorization", &format!("Agent {c}"));
+    }
+    let sent = match body {
+        Some(b) => req.send(b.to_string().as_str()),
+        None => req.send_empty(),
+    };
+    let mut resp = sent.map_err(|e| anyhow!("cannot reach {url}: {e}"))?;
+    let status = resp.status().as_u16();
+    Ok((status, resp.body_mut().read_to_string().unwrap_or_default()))
+}
+
 /// Writes the enrolment where only this user can read it (mode 0600, folder 0700).
 fn save(state: &Path, e: &Enrolled) -> Result<()> {
     std::fs::create_dir_all(state).with_context(|| format!("cannot create {}", state.display()))?;
@@ -101,14 +124,12 @@ pub fn enrol(
     let server = server.trim_end_matches('/');
     let http = client(server, ca_file)?;
     let body = serde_json::json!({"token": token, "hostname": hostname, "version": VERSION});
-    let mut resp = http
-        .post(&format!("{server}/api/v1/agents/enrol"))
-        .header("X-Cardwatch-Agent-Version", VERSION)
-        .header("Content-Type", "application/json")
-        .send(body.to_string().as_str())
-        .map_err(|e| anyhow!("cannot reach {server}: {e}"))?;
-    let status = resp.status().as_u16();
-    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    let (status, text) = post(
+        &http,
+        &format!("{server}/api/v1/agents/enrol"),
+        None,
+        Some(&body),
+    )?;
     if status != 201 {
         return Err(refusal(status, &text));
     }
@@ -126,14 +147,8 @@ pub fn enrol(
 /// Says this agent is alive; the server's time, for the clock offset.
 pub fn heartbeat(e: &Enrolled) -> Result<String> {
     let http = client(&e.server, e.ca_file.as_deref())?;
-    let mut resp = http
-        .post(&format!("{}/api/v1/agents/heartbeat", e.server))
-        .header("Authorization", &format!("Agent {}", e.credential))
-        .header("X-Cardwatch-Agent-Version", VERSION)
-        .send_empty()
-        .map_err(|err| anyhow!("cannot reach {}: {err}", e.server))?;
-    let status = resp.status().as_u16();
-    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    let url = format!("{}/api/v1/agents/heartbeat", e.server);
+    let (status, text) = post(&http, &url, Some(&e.credential), None)?;
     if status != 200 {
         return Err(refusal(status, &text));
     }
@@ -145,15 +160,8 @@ pub fn heartbeat(e: &Enrolled) -> Result<String> {
 pub fn send_events(e: &Enrolled, events: &[serde_json::Value]) -> Result<(u64, u64)> {
     let http = client(&e.server, e.ca_file.as_deref())?;
     let body = serde_json::json!({ "events": events });
-    let mut resp = http
-        .post(&format!("{}/api/v1/agents/events", e.server))
-        .header("Authorization", &format!("Agent {}", e.credential))
-        .header("X-Cardwatch-Agent-Version", VERSION)
-        .header("Content-Type", "application/json")
-        .send(body.to_string().as_str())
-        .map_err(|err| anyhow!("cannot reach {}: {err}", e.server))?;
-    let status = resp.status().as_u16();
-    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    let url = format!("{}/api/v1/agents/events", e.server);
+    let (status, text) = post(&http, &url, Some(&e.credential), Some(&body))?;
     if status != 200 {
         return Err(refusal(status, &text));
     }

@@ -7,8 +7,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
-use anyhow::{anyhow, Context as _, Result};
-use cryptoki::context::{CInitializeArgs, Pkcs11};
+use anyhow::{anyhow, Result};
 use cryptoki::error::{Error as P11Error, RvError};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, ObjectClass};
@@ -88,10 +87,7 @@ fn login_refused(e: P11Error) -> anyhow::Error {
 /// Signs a random challenge with the signing key of the card `token` (or the only card) and
 /// verifies the signature with its signing certificate. The PIN is consumed.
 pub fn run(module: &Path, token: Option<&str>, pin: Zeroizing<String>) -> Result<Outcome> {
-    let p11 = Pkcs11::new(module)
-        .with_context(|| format!("cannot load the PKCS#11 module {}", module.display()))?;
-    p11.initialize(CInitializeArgs::OsThreads)
-        .context("the PKCS#11 module would not start")?;
+    let p11 = crate::pkcs11_certs::open(module)?;
     let mut cards = Vec::new();
     for slot in p11.get_slots_with_token()? {
         let info = p11.get_token_info(slot)?;

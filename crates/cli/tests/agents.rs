@@ -125,6 +125,13 @@ fn an_agent_enrols_once_reports_and_is_revoked() {
     assert!(ok(&cardwatch(&db, &["audit", "verify"])).contains("intact"));
 }
 
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port")
+}
+
 /// The agent binary, built beside `cardwatch` by a workspace build.
 fn agent_bin() -> std::path::PathBuf {
     let p = std::path::Path::new(env!("CARGO_BIN_EXE_cardwatch")).with_file_name("cardwatch-agent");
@@ -146,64 +153,15 @@ fn agent(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn an_agent_enrols_over_https_with_a_pinned_certificate_and_keeps_its_credential_private() {
-    use std::io::BufRead;
     use std::os::unix::fs::PermissionsExt;
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path();
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-        ])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
-        // An end-entity certificate, as a server's own should be (it is pinned as its own root).
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .args(["-addext", "extendedKeyUsage=serverAuth", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl");
-    assert!(made.status.success());
+    let (cert, key) = certificate(dir);
     let db = dir.join("demo.sqlite").display().to_string();
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_cardwatch"))
-        .env("RUST_LOG", "warn")
-        .args([
-            "--database-url",
-            &db,
-            "serve",
-            "--demo",
-            "--practices",
-            "1",
-            "--bind",
-            "127.0.0.1:0",
-        ])
-        .arg("--tls-cert")
-        .arg(&cert)
-        .arg("--tls-key")
-        .arg(&key)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("serve");
-    let mut line = String::new();
-    std::io::BufReader::new(server.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("banner");
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("https://"))
-        .unwrap_or_else(|| panic!("no https address in {line:?}"))
-        .trim_end_matches('/')
-        .to_owned();
+    ok(&cardwatch(&db, &["demo", "--practices", "1"]));
+    let port = free_port();
+    let server = tls_server(&db, port, &cert, &key);
+    let url = format!("https://127.0.0.1:{port}");
     let state = dir.join("state");
     let (state_s, cert_s) = (state.display().to_string(), cert.display().to_string());
     let secret = token(&db, &[]);
@@ -346,10 +304,7 @@ fn reports_wait_in_the_spool_while_the_server_is_down_and_arrive_once() {
     let (cert, key) = certificate(dir);
     let db = dir.join("cw.sqlite").display().to_string();
     ok(&cardwatch(&db, &["demo", "--practices", "1"]));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
+    let port = free_port();
     let url = format!("https://127.0.0.1:{port}");
     let state = dir.join("state").display().to_string();
     let server = tls_server(&db, port, &cert, &key);
