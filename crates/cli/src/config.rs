@@ -193,17 +193,7 @@ pub fn load(config: Option<&Path>, catalogue: Option<&Path>) -> Result<Settings>
         });
     }
     for c in &file.contacts {
-        let problem = if c.role.trim().is_empty() || c.name.trim().is_empty() {
-            Some("a contact needs a role and a name".to_owned())
-        } else if c.phone.is_none() && c.email.is_none() {
-            Some(format!("contact {:?} needs a phone or an email", c.name))
-        } else {
-            c.serves
-                .iter()
-                .find(|s| OdsCode::parse(s).is_err())
-                .map(|s| format!("contact {:?}: {s:?} is not an ODS code", c.name))
-        };
-        if let Some(p) = problem {
+        if let Some(p) = c.problem() {
             return Err(anyhow!("{where_}contacts: {p} — fix the configuration"));
         }
     }

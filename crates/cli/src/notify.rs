@@ -194,12 +194,7 @@ pub fn jobs(store: Arc<dyn Store>, checks: Checks, command: Option<JobsCommand>)
         }
         JobsCommand::Schedule => {
             for j in Job::ALL {
-                let s = checks
-                    .notify
-                    .schedules
-                    .iter()
-                    .find(|(k, _)| k == j)
-                    .map_or("off".to_owned(), |(_, s)| s.to_string());
+                let s = checks.notify.schedule_text(*j);
                 println!("{:<10} {:<18} {}", j.name(), s, j.about());
             }
             Ok(())
@@ -294,7 +289,7 @@ pub fn notify(store: &dyn Store, checks: &Checks, command: NotifyCommand) -> Res
             min_severity,
             quiet,
         } => {
-            if !email.contains('@') || email.contains(char::is_whitespace) {
+            if cardwatch_core::ids::Email::parse(&email).is_err() {
                 return Err(refuse(format!("--email {email:?} is not an email address")));
             }
             let prefs = Prefs {

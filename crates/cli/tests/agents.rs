@@ -4,28 +4,16 @@
 mod common;
 
 use common::{body_json, cardwatch, ok, serve_demo, stop, text};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 
-/// A POST with JSON and extra headers; (status, whole response).
+/// A JSON POST with extra headers; (status, whole response).
 fn post(addr: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    let mut head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    write!(s, "{head}\r\n{body}").expect("send");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, out)
+    common::send_with(
+        addr,
+        "POST",
+        path,
+        headers,
+        Some(("application/json", body)),
+    )
 }
 
 fn token(db: &str, args: &[&str]) -> String {

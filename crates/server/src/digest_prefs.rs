@@ -14,14 +14,10 @@ use crate::{blocking, escape, AppState};
 /// The section, filled with the operator's current settings.
 pub(crate) async fn section(state: &AppState, caller: &Caller) -> Result<String, Response> {
     let name = caller.user.user.username.as_str().to_owned();
-    let current = blocking(state, move |s| {
-        Ok(notify::subscribers(s)?
-            .into_iter()
-            .find(|x| x.prefs.username == name))
-    })
-    .await
-    .map_err(IntoResponse::into_response)?
-    .map(|s| s.prefs);
+    let current = blocking(state, move |s| notify::subscriber(s, &name))
+        .await
+        .map_err(IntoResponse::into_response)?
+        .map(|s| s.prefs);
     let csrf = escape(&caller.csrf);
     let email = current.as_ref().map_or("", |p| p.email.as_str());
     let freq = current.as_ref().map_or(Frequency::Off, |p| p.frequency);
@@ -85,7 +81,7 @@ pub(crate) async fn save(
             .into_response()
     };
     let email = f.email.trim().to_owned();
-    if !email.contains('@') || email.contains(char::is_whitespace) {
+    if cardwatch_core::ids::Email::parse(&email).is_err() {
         return refuse("email", format!("{email:?} is not an email address"));
     }
     let frequency = match Frequency::parse(&f.frequency) {

@@ -136,6 +136,16 @@ impl Default for Notify {
     }
 }
 
+impl Notify {
+    /// A job's schedule as written, or `off`.
+    pub fn schedule_text(&self, job: Job) -> String {
+        self.schedules
+            .iter()
+            .find(|(j, _)| *j == job)
+            .map_or("off".to_owned(), |(_, s)| s.to_string())
+    }
+}
+
 /// This process's name in the runs and outbox tables: host, process id and a random part.
 fn owner_id() -> String {
     let host = std::fs::read_to_string("/etc/hostname")
@@ -177,24 +187,25 @@ pub(crate) fn spawn(state: AppState) {
                 busy.remove(&j);
             }
             let now = (state.now)().unix();
-            let look_for_abandoned = now - last_abandoned_check >= 2;
-            if look_for_abandoned {
+            // Runs a dead replica left, looked for every two seconds in one query for all jobs.
+            let mut abandoned: Vec<(String, Timestamp)> = Vec::new();
+            if now - last_abandoned_check >= 2 {
                 last_abandoned_check = now;
+                let t = Timestamp::from_unix(now);
+                match crate::blocking(&state, move |s| outbox::abandoned_runs(s, t)).await {
+                    Ok(found) => abandoned = found,
+                    Err(e) => tracing::warn!(error = %e.0, "cannot look for abandoned runs"),
+                }
             }
             for (job, schedule) in &state.checks.notify.schedules {
                 if busy.contains(job) {
                     continue;
                 }
                 // (slot, whether it is the cursor's next moment)
-                let mut next = None;
-                if look_for_abandoned {
-                    let (j, t) = (job.name(), Timestamp::from_unix(now));
-                    if let Ok(Ok(slots)) =
-                        crate::blocking(&state, move |s| Ok(outbox::abandoned_runs(s, j, t))).await
-                    {
-                        next = slots.into_iter().next().map(|s| (s, false));
-                    }
-                }
+                let mut next = abandoned
+                    .iter()
+                    .find(|(j, _)| j == job.name())
+                    .map(|&(_, slot)| (slot, false));
                 if next.is_none() {
                     let c = cursor.get(job).copied().unwrap_or(now);
                     next = schedule

@@ -40,16 +40,7 @@ async fn load(state: &AppState, caller: Caller, api: bool) -> Result<(Caller, Vi
 fn schedule(state: &AppState) -> Vec<(Job, String)> {
     Job::ALL
         .iter()
-        .map(|j| {
-            let s = state
-                .checks
-                .notify
-                .schedules
-                .iter()
-                .find(|(k, _)| k == j)
-                .map_or("off".to_owned(), |(_, s)| s.to_string());
-            (*j, s)
-        })
+        .map(|j| (*j, state.checks.notify.schedule_text(*j)))
         .collect()
 }
 

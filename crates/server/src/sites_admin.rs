@@ -300,21 +300,9 @@ pub(crate) async fn add_contact(
         email: some(&f.email),
         serves: vec![],
     };
-    let problem = if c.role.is_empty() || c.name.is_empty() {
-        Some("a contact needs what they are for and a name")
-    } else if c.phone.is_none() && c.email.is_none() {
-        Some("give a phone number or an email address, so reception can reach them")
-    } else if c
-        .email
-        .as_deref()
-        .is_some_and(|e| !e.contains('@') || e.contains(' '))
-    {
-        Some("the email address is not one")
-    } else {
-        None
-    };
+    let problem = c.problem();
     if let Some(p) = problem {
-        return one(&state, &v, &ods, Some(Err(p.to_owned()))).await;
+        return one(&state, &v, &ods, Some(Err(p))).await;
     }
     let (change, key) = (change(&v, &state), ods.clone());
     let outcome = blocking(&state, move |s| {

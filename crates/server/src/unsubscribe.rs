@@ -27,10 +27,7 @@ fn unknown() -> Response {
 pub(crate) async fn ask(State(state): State<AppState>, Path(secret): Path<String>) -> Response {
     let s = secret.clone();
     let who = blocking(&state, move |st| {
-        Ok(notify::subscribers(st)?
-            .into_iter()
-            .find(|x| x.unsubscribe == s)
-            .map(|x| x.prefs.email))
+        Ok(notify::subscriber_by_secret(st, &s)?.map(|x| x.prefs.email))
     })
     .await;
     match who {

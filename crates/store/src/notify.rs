@@ -96,20 +96,22 @@ pub fn claim_run(
     })
 }
 
-/// Runs of `job` left `running` by a replica whose lease has expired.
+/// Runs left `running` by a replica whose lease has expired, as (job, slot), oldest first.
 pub fn abandoned_runs(
     store: &dyn Store,
-    job: &str,
     now: Timestamp,
-) -> Result<Vec<Timestamp>, StoreError> {
+) -> Result<Vec<(String, Timestamp)>, StoreError> {
     with_exec(store, |x| {
         Ok(x.rows(
-            "SELECT slot FROM job_runs WHERE job = $1 AND state = 'running' AND lease_until < $2 \
-             ORDER BY slot",
-            &[job.into(), now.unix().into()],
+            "SELECT job, slot FROM job_runs WHERE state = 'running' AND lease_until < $1 \
+             ORDER BY slot, job",
+            &[now.unix().into()],
         )?
-        .iter()
-        .map(|r| Timestamp::from_unix(r[0].int()))
+        .into_iter()
+        .map(|mut r| {
+            let slot = Timestamp::from_unix(r[1].int());
+            (std::mem::replace(&mut r[0], V::Null).into_text(), slot)
+        })
         .collect())
     })
 }
@@ -479,7 +481,7 @@ pub fn set_prefs(
     change: &Change,
 ) -> Result<(), StoreError> {
     with_exec(store, |x| {
-        let before = read_subscribers(x, Some(&p.username))?.pop();
+        let before = read_subscribers(x, Which::Named(&p.username))?.pop();
         let quiet = p.quiet.map(|q| q.to_string());
         x.exec(
             "INSERT INTO notify_prefs (username, email, frequency, min_severity, quiet, \
@@ -517,11 +519,26 @@ pub fn set_prefs(
     })
 }
 
-fn read_subscribers(x: &mut dyn Exec, one: Option<&str>) -> Result<Vec<Subscriber>, StoreError> {
+/// Which subscribers to read.
+#[derive(Clone, Copy)]
+enum Which<'a> {
+    All,
+    Named(&'a str),
+    Secret(&'a str),
+}
+
+fn read_subscribers(x: &mut dyn Exec, which: Which<'_>) -> Result<Vec<Subscriber>, StoreError> {
+    let (filter, value) = match which {
+        Which::All => ("", None),
+        Which::Named(n) => ("WHERE username = $1", Some(n)),
+        Which::Secret(s) => ("WHERE unsubscribe = $1", Some(s)),
+    };
     let rows = x.rows(
-        "SELECT username, email, frequency, min_severity, quiet, unsubscribe, last_digest \
-         FROM notify_prefs WHERE (username = $1 OR $1 = '') ORDER BY username",
-        &[one.unwrap_or("").into()],
+        &format!(
+            "SELECT username, email, frequency, min_severity, quiet, unsubscribe, last_digest \
+             FROM notify_prefs {filter} ORDER BY username"
+        ),
+        &value.map(|v| vec![v.into()]).unwrap_or_default(),
     )?;
     rows.into_iter()
         .map(|r| {
@@ -544,7 +561,24 @@ fn read_subscribers(x: &mut dyn Exec, one: Option<&str>) -> Result<Vec<Subscribe
 
 /// Every operator's preferences.
 pub fn subscribers(store: &dyn Store) -> Result<Vec<Subscriber>, StoreError> {
-    with_exec(store, |x| read_subscribers(x, None))
+    with_exec(store, |x| read_subscribers(x, Which::All))
+}
+
+/// One operator's preferences, if they have any.
+pub fn subscriber(store: &dyn Store, username: &str) -> Result<Option<Subscriber>, StoreError> {
+    with_exec(store, |x| {
+        Ok(read_subscribers(x, Which::Named(username))?.pop())
+    })
+}
+
+/// The holder of an unsubscribe secret, if any.
+pub fn subscriber_by_secret(
+    store: &dyn Store,
+    secret: &str,
+) -> Result<Option<Subscriber>, StoreError> {
+    with_exec(store, |x| {
+        Ok(read_subscribers(x, Which::Secret(secret))?.pop())
+    })
 }
 
 /// Remembers the findings each digest covered, so the next can say what is new: one
@@ -572,19 +606,15 @@ pub fn unsubscribe(
     change: &Change,
 ) -> Result<Option<String>, StoreError> {
     with_exec(store, |x| {
-        let rows = x.rows(
-            "SELECT username FROM notify_prefs WHERE unsubscribe = $1",
-            &[secret.into()],
-        )?;
-        let Some(name) = rows.first().map(|r| r[0].text().to_owned()) else {
+        let Some(before) = read_subscribers(x, Which::Secret(secret))?.pop() else {
             return Ok(None);
         };
-        let before = read_subscribers(x, Some(&name))?.pop();
+        let name = before.prefs.username.clone();
         x.exec(
             "UPDATE notify_prefs SET frequency = 'off' WHERE username = $1",
             &[name.as_str().into()],
         )?;
-        let after = read_subscribers(x, Some(&name))?.pop();
+        let after = read_subscribers(x, Which::Named(&name))?.pop();
         x.audit(
             &Change {
                 actor: format!("unsubscribe:{name}"),
@@ -594,7 +624,7 @@ pub fn unsubscribe(
                 action: "update",
                 kind: "notify_prefs",
                 key: &name,
-                before: before.map(|b| prefs_json(&b.prefs)),
+                before: Some(prefs_json(&before.prefs)),
                 after: after.map(|a| prefs_json(&a.prefs)),
             },
         )?;

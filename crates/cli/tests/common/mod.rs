@@ -189,10 +189,23 @@ fn send(
     cookie: Option<&str>,
     body: Option<(&str, &str)>,
 ) -> (u16, String) {
+    let cookie = cookie.map(|c| ("Cookie", c));
+    send_with(addr, method, path, cookie.as_slice(), body)
+}
+
+/// An HTTP request with any headers and an optional (content type, body); returns the status
+/// and the whole response.
+pub fn send_with(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<(&str, &str)>,
+) -> (u16, String) {
     let mut s = TcpStream::connect(addr).expect("connect");
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if let Some(c) = cookie {
-        head.push_str(&format!("Cookie: {c}\r\n"));
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
     }
     let content = body.map_or("", |(_, b)| b);
     if let Some((kind, b)) = body {

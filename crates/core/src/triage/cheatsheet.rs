@@ -29,6 +29,37 @@ pub struct Contact {
     pub serves: Vec<String>,
 }
 
+impl Contact {
+    /// What stops reception using this contact, if anything: the same rule for the
+    /// configuration's contacts and the ones kept for a site.
+    pub fn problem(&self) -> Option<String> {
+        if self.role.trim().is_empty() || self.name.trim().is_empty() {
+            return Some("a contact needs a role (what they are for) and a name".to_owned());
+        }
+        if self.phone.is_none() && self.email.is_none() {
+            return Some(format!(
+                "contact {:?} needs a phone or an email — give a phone number or an email \
+                 address, so reception can reach them",
+                self.name
+            ));
+        }
+        if let Some(e) = self
+            .email
+            .as_deref()
+            .filter(|e| crate::ids::Email::parse(e).is_err())
+        {
+            return Some(format!(
+                "contact {:?}: {e:?} is not an email address",
+                self.name
+            ));
+        }
+        self.serves
+            .iter()
+            .find(|s| crate::ids::OdsCode::parse(s).is_err())
+            .map(|s| format!("contact {:?}: {s:?} is not an ODS code", self.name))
+    }
+}
+
 /// Steps at the desk for one symptom.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SheetSection {
