@@ -35,6 +35,21 @@ impl Frequency {
         }
     }
 
+    /// Whether a digest run at `slot` sends to someone who wants it this often: daily ones
+    /// every run, weekly ones on the run that falls on a Monday in the UK, never when off.
+    pub fn due_at(self, slot: Timestamp) -> bool {
+        match self {
+            Frequency::Daily => true,
+            Frequency::Weekly => {
+                Timestamp::from_unix(slot.unix() + uk_offset(slot.unix()))
+                    .date()
+                    .weekday()
+                    == 0
+            }
+            Frequency::Off => false,
+        }
+    }
+
     /// The stored word.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -507,6 +522,17 @@ mod tests {
             format!("sha256={}", hmac(b"Jefe", "12.body"))
         );
         assert_ne!(sign(b"Jefe", 12, "body"), sign(b"Jefe", 13, "body"));
+    }
+
+    #[test]
+    fn weekly_digests_go_on_the_uk_monday_run_and_off_never() {
+        let t = |s: &str| Timestamp::parse(s).unwrap();
+        // 2026-11-30 is a Monday; 23:30 UTC on Sunday 2026-07-05 is already Monday in BST.
+        assert!(Frequency::Weekly.due_at(t("2026-11-30T06:30:00Z")));
+        assert!(!Frequency::Weekly.due_at(t("2026-11-27T06:30:00Z")));
+        assert!(Frequency::Weekly.due_at(t("2026-07-05T23:30:00Z")));
+        assert!(Frequency::Daily.due_at(t("2026-11-27T06:30:00Z")));
+        assert!(!Frequency::Off.due_at(t("2026-11-30T06:30:00Z")));
     }
 
     #[test]

@@ -14,8 +14,7 @@ use std::time::Duration;
 use cardwatch_core::access::Permission;
 use cardwatch_core::date::{Date, Timestamp};
 use cardwatch_core::notify::{
-    digest, hook_body, reminder, reminder_stage, uk_offset, Channel, DigestFor, Message,
-    ReminderFor,
+    digest, hook_body, reminder, reminder_stage, Channel, DigestFor, Message, ReminderFor,
 };
 use cardwatch_core::planner::{plan_teams, Settings};
 use cardwatch_core::records::{Cell, Kind};
@@ -396,11 +395,6 @@ async fn digests(state: &AppState, slot: Timestamp) -> Result<String, String> {
     .await
     .map_err(|f| f.0.to_string())?;
     let notify = &state.checks.notify;
-    // Weekly digests go on the Monday run (UK date).
-    let monday = Timestamp::from_unix(slot.unix() + uk_offset(slot.unix()))
-        .date()
-        .weekday()
-        == 0;
     let open: Vec<&cardwatch_core::health::Noted> =
         check.all.iter().filter(|n| n.state == "open").collect();
     let (map, _) = crate::scope::sites(state)
@@ -417,9 +411,8 @@ async fn digests(state: &AppState, slot: Timestamp) -> Result<String, String> {
     let mut messages = Vec::new();
     let mut covered = Vec::new();
     for sub in &subs {
-        use cardwatch_core::notify::Frequency;
         let p = &sub.prefs;
-        if p.frequency == Frequency::Off || (p.frequency == Frequency::Weekly && !monday) {
+        if !p.frequency.due_at(slot) {
             continue;
         }
         let Some(user) = users

@@ -1236,6 +1236,18 @@ fn messages_are_recorded_once_and_claimed_once(db: &TestDb) {
     );
     let failed = outbox(store, Some("failed"), 10).unwrap();
     assert_eq!(failed[0].last_error.as_deref(), Some("gave up"));
+    // Retention: sent messages older than the cut go; failed ones stay to be seen.
+    use cardwatch_store::notify::purge;
+    assert_eq!(
+        purge(store, t(132)).unwrap().0,
+        1,
+        "sent before the cut; the one at it stays"
+    );
+    assert_eq!(purge(store, t(133)).unwrap().0, 1);
+    assert_eq!(
+        outbox_counts(store).unwrap(),
+        vec![("failed".to_owned(), 1)]
+    );
 }
 
 fn concurrent_senders_claim_every_message_once(db: &TestDb) {
