@@ -156,13 +156,11 @@ fn run(cli: Cli) -> Result<()> {
                     "{} {:?}: {}, valid {} to {}, {}, issued by {}",
                     c.token,
                     c.label,
-                    serde_json::to_value(c.purpose)?
-                        .as_str()
-                        .unwrap_or("unknown"),
-                    c.not_before,
-                    c.not_after,
-                    c.hash_algorithm,
-                    c.issuer
+                    c.cert.purpose.as_str(),
+                    c.cert.not_before,
+                    c.cert.not_after,
+                    c.cert.hash_algorithm,
+                    c.cert.issuer
                 );
             }
             Ok(())
@@ -232,10 +230,8 @@ fn run(cli: Cli) -> Result<()> {
                 println!(
                     "  {} {}: valid until {}",
                     c.token,
-                    serde_json::to_value(c.purpose)?
-                        .as_str()
-                        .unwrap_or("unknown"),
-                    c.not_after
+                    c.cert.purpose.as_str(),
+                    c.cert.not_after
                 );
             }
             if sign_test {

@@ -5,11 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context as _, Result};
-use cardwatch_core::date::Timestamp;
-use cardwatch_core::reader::{cert_purpose, hash_of_signature, CardCertificate};
+use cardwatch_core::reader::CardCertificate;
+use cardwatch_core::x509::parse_der;
 use cryptoki::context::{CInitializeArgs, Pkcs11};
 use cryptoki::object::{Attribute, AttributeType, ObjectClass};
-use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// Where smartcard middleware installs its PKCS#11 module, tried in order when none is given.
 /// Only paths we have seen are listed; other middleware is named with `--module`.
@@ -43,29 +42,6 @@ pub fn module(given: Option<&Path>) -> Result<PathBuf> {
         })
 }
 
-/// One certificate object's DER, parsed.
-fn parse(token: &str, label: &str, der: &[u8]) -> Result<CardCertificate> {
-    let (_, cert) = X509Certificate::from_der(der)
-        .map_err(|e| anyhow!("token {token}: certificate {label:?} does not parse: {e}"))?;
-    let key_usage = cert
-        .key_usage()
-        .ok()
-        .flatten()
-        .map(|k| (k.value.digital_signature(), k.value.non_repudiation()));
-    let validity = cert.validity();
-    Ok(CardCertificate {
-        token: token.to_owned(),
-        label: label.to_owned(),
-        purpose: cert_purpose(key_usage),
-        subject: cert.subject().to_string(),
-        issuer: cert.issuer().to_string(),
-        serial_number: cert.raw_serial_as_string().replace(':', ""),
-        not_before: Timestamp::from_unix(validity.not_before.timestamp()),
-        not_after: Timestamp::from_unix(validity.not_after.timestamp()),
-        hash_algorithm: hash_of_signature(&cert.signature_algorithm.algorithm.to_id_string()),
-    })
-}
-
 /// The middleware's module, loaded and started.
 pub fn open(module: &Path) -> Result<Pkcs11> {
     let p11 = Pkcs11::new(module)
@@ -86,6 +62,7 @@ pub fn certificates(module: &Path) -> Result<Vec<CardCertificate>> {
             continue;
         }
         let token = info.label().trim().to_owned();
+        let token_serial = info.serial_number().trim().to_owned();
         let session = p11.open_ro_session(slot)?;
         for object in session.find_objects(&[Attribute::Class(ObjectClass::CERTIFICATE)])? {
             let attrs =
@@ -98,7 +75,14 @@ pub fn certificates(module: &Path) -> Result<Vec<CardCertificate>> {
                     _ => {}
                 }
             }
-            out.push(parse(&token, &label, &der)?);
+            let cert = parse_der(&der)
+                .map_err(|e| anyhow!("token {token}: certificate {label:?}: {e}"))?;
+            out.push(CardCertificate {
+                token: token.clone(),
+                token_serial: token_serial.clone(),
+                label,
+                cert,
+            });
         }
     }
     Ok(out)

@@ -6,6 +6,7 @@
 //! broken; 4 `check --fail-on` found an open finding at or above that severity.
 
 mod agents;
+mod certs;
 mod checks;
 mod config;
 mod notify;
@@ -208,6 +209,11 @@ enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Certificates in files: `certs scan PATH…`.
+    Certs {
+        #[command(subcommand)]
+        command: certs::CertsCommand,
     },
     /// Workstation agents: enrolment tokens, the agents enrolled, revoking one.
     Agent {
@@ -824,6 +830,7 @@ fn run(cli: Cli) -> Result<()> {
             let checks = server_checks(settings, triage::knowledge_base(cli.triage_kb.as_deref())?);
             notify::notify(&*open(&database_url)?, &checks, command)
         }
+        Command::Certs { command } => certs::run(command, now()),
         Command::Agent { command } => agents::run(&*open(&database_url)?, command),
         Command::Webhook { command } => notify::webhook(&*open(&database_url)?, command),
         Command::Token { command } => users::tokens(&*open(&database_url)?, command),

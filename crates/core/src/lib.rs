@@ -24,3 +24,4 @@ pub mod renewal;
 pub mod schedule;
 pub mod triage;
 pub mod vocab;
+pub mod x509;

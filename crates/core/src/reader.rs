@@ -1,13 +1,14 @@
 //! What a workstation agent reads from PC/SC and PKCS#11, decoded without I/O: a reader's
 //! firmware version from `SCARD_ATTR_VENDOR_IFD_VERSION`, an ATR as text, the report of a
 //! workstation's readers with the one warning the documents tie to readers themselves (more than
-//! one card attached at once, a known cause of ERR1002), and which certificate on a card is for
-//! signing in and which for signing.
+//! one card attached at once, a known cause of ERR1002), and the certificates found on a card.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::x509::CertificateInfo;
 
 /// A reader's firmware: a version, or the reader's driver does not say.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Firmware {
     /// `major.minor.build`.
@@ -45,7 +46,7 @@ pub fn atr_text(atr: &[u8]) -> String {
 }
 
 /// One reader as the agent found it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reader {
     /// The name PC/SC knows it by.
     pub name: String,
@@ -62,7 +63,7 @@ pub struct Reader {
 }
 
 /// Every reader of a workstation and what they add up to.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Readers {
     /// The readers, in PC/SC's order.
     pub readers: Vec<Reader>,
@@ -97,62 +98,18 @@ impl Readers {
 }
 
 /// A certificate found on a card (a PKCS#11 token), as the agent reports it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CardCertificate {
     /// The token's label (for an NHS card, its serial or holder).
     pub token: String,
+    /// The token's serial number, as the middleware reports it (the card's serial).
+    #[serde(default)]
+    pub token_serial: String,
     /// The object's label on the token.
     pub label: String,
-    /// Authentication, signing, or unknown.
-    pub purpose: CertPurpose,
-    /// Subject, as RFC 4514 text.
-    pub subject: String,
-    /// Issuer, as RFC 4514 text.
-    pub issuer: String,
-    /// Serial number, hex.
-    pub serial_number: String,
-    /// Valid from (Unix seconds, UTC).
-    pub not_before: crate::date::Timestamp,
-    /// Valid until (Unix seconds, UTC).
-    pub not_after: crate::date::Timestamp,
-    /// The hash of the certificate's own signature (`sha1`, `sha256`…).
-    pub hash_algorithm: String,
-}
-
-/// What a certificate on a card is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CertPurpose {
-    /// Signing in (key usage digital signature, without non-repudiation).
-    Authentication,
-    /// Signing prescriptions and records (key usage non-repudiation).
-    Signing,
-    /// The key usage does not say.
-    Unknown,
-}
-
-/// A card certificate's purpose from its key usage: non-repudiation (content commitment) marks
-/// the signing certificate, digital signature alone the authentication one.
-pub fn cert_purpose(key_usage: Option<(bool, bool)>) -> CertPurpose {
-    match key_usage {
-        Some((_, true)) => CertPurpose::Signing,
-        Some((true, false)) => CertPurpose::Authentication,
-        _ => CertPurpose::Unknown,
-    }
-}
-
-/// The hash a signature algorithm (by OID) uses, as the catalogue and health rules name it.
-pub fn hash_of_signature(oid: &str) -> String {
-    match oid {
-        "1.2.840.113549.1.1.5" | "1.2.840.10040.4.3" | "1.2.840.10045.4.1" => "sha1",
-        "1.2.840.113549.1.1.11" | "1.2.840.10045.4.3.2" | "2.16.840.1.101.3.4.3.2" => "sha256",
-        "1.2.840.113549.1.1.12" | "1.2.840.10045.4.3.3" => "sha384",
-        "1.2.840.113549.1.1.13" | "1.2.840.10045.4.3.4" => "sha512",
-        "1.2.840.113549.1.1.4" => "md5",
-        "1.2.840.113549.1.1.10" => "rsassa-pss",
-        other => return format!("unknown ({other})"),
-    }
-    .to_owned()
+    /// The certificate itself.
+    #[serde(flatten)]
+    pub cert: CertificateInfo,
 }
 
 #[cfg(test)]
@@ -183,20 +140,6 @@ mod tests {
         assert_eq!(text_attribute(Some(b"\0")), None);
         assert_eq!(text_attribute(None), None);
         assert_eq!(atr_text(&[0x3b, 0x95, 0x13]), "3B 95 13");
-    }
-
-    #[test]
-    fn purposes_from_key_usage_and_hashes_from_signature_algorithms() {
-        assert_eq!(
-            cert_purpose(Some((true, false))),
-            CertPurpose::Authentication
-        );
-        assert_eq!(cert_purpose(Some((false, true))), CertPurpose::Signing);
-        assert_eq!(cert_purpose(Some((true, true))), CertPurpose::Signing);
-        assert_eq!(cert_purpose(None), CertPurpose::Unknown);
-        assert_eq!(hash_of_signature("1.2.840.113549.1.1.5"), "sha1");
-        assert_eq!(hash_of_signature("1.2.840.113549.1.1.11"), "sha256");
-        assert_eq!(hash_of_signature("1.2.3"), "unknown (1.2.3)");
     }
 
     #[test]
