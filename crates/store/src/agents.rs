@@ -5,7 +5,7 @@
 use cardwatch_core::date::Timestamp;
 use serde::Serialize;
 
-use crate::exec::{with_exec, Entry, V};
+use crate::exec::{with_exec, Entry, P, V};
 use crate::{Change, Store, StoreError};
 
 /// An enrolled agent.
@@ -201,6 +201,10 @@ pub struct AgentEvent {
     pub data: serde_json::Value,
 }
 
+/// Events per INSERT: many rows a statement (one round trip to PostgreSQL for each chunk, not
+/// each event), few enough parameters for either backend.
+const EVENTS_PER_INSERT: usize = 250;
+
 /// Records a batch of an agent's events, each at most once: (new, already recorded).
 pub fn record_events(
     store: &dyn Store,
@@ -208,21 +212,32 @@ pub fn record_events(
     events: &[AgentEvent],
     now: Timestamp,
 ) -> Result<(usize, usize), StoreError> {
+    let data: Vec<String> = events.iter().map(|e| e.data.to_string()).collect();
     with_exec(store, |x| {
         let mut new = 0;
-        for e in events {
-            new += x.exec(
-                "INSERT INTO agent_events (agent_id, event_id, at, kind, data, received_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                &[
-                    agent_id.into(),
-                    e.id.as_str().into(),
-                    e.at.unix().into(),
-                    e.kind.as_str().into(),
-                    e.data.to_string().as_str().into(),
-                    now.unix().into(),
-                ],
-            )? as usize;
+        for (chunk, data) in events
+            .chunks(EVENTS_PER_INSERT)
+            .zip(data.chunks(EVENTS_PER_INSERT))
+        {
+            let mut sql = String::from(
+                "INSERT INTO agent_events (agent_id, received_at, event_id, at, kind, data) VALUES ",
+            );
+            let mut params = vec![P::T(agent_id), P::I(now.unix())];
+            for (i, (e, d)) in chunk.iter().zip(data).enumerate() {
+                let n = 3 + 4 * i;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "($1, $2, ${n}, ${}, ${}, ${})",
+                    n + 1,
+                    n + 2,
+                    n + 3
+                ));
+                params.extend([P::T(&e.id), P::I(e.at.unix()), P::T(&e.kind), P::T(d)]);
+            }
+            sql.push_str(" ON CONFLICT DO NOTHING");
+            new += x.exec(&sql, &params)? as usize;
         }
         Ok((new, events.len() - new))
     })

@@ -1372,6 +1372,21 @@ fn agents_enrol_once_per_token_and_can_be_revoked(db: &TestDb) {
         n + 4,
         "two tokens, one enrolment, one revocation"
     );
+    // Events: more than one INSERT's worth, each recorded once — a repeat inside the batch and
+    // a whole batch sent again add nothing.
+    use cardwatch_store::agents::{agent_events, record_events, AgentEvent};
+    let ev = |i: usize| AgentEvent {
+        id: format!("e{i}"),
+        at: t(100 + i as i64),
+        kind: "card_inserted".into(),
+        data: serde_json::json!({"reader": format!("R{i}")}),
+    };
+    let mut batch: Vec<AgentEvent> = (0..600).map(ev).collect();
+    batch.push(ev(7));
+    assert_eq!(record_events(store, "ag1", &batch, t(900)).unwrap(), (600, 1));
+    assert_eq!(record_events(store, "ag1", &batch, t(901)).unwrap(), (0, 601));
+    let newest = agent_events(store, "ag1", 2).unwrap();
+    assert_eq!(newest, vec![ev(599), ev(598)]);
     let records = db.store.audit_records(n as i64, 10).unwrap();
     assert!(
         records
