@@ -135,15 +135,18 @@ fn spawn(cmd: &mut Command, marker: &str) -> (Child, String) {
         .spawn()
         .expect("spawn");
     let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(out.read_line(&mut line).expect("read") > 0, "no address");
-        if let Some(rest) = line.split(marker).nth(1) {
-            let addr = rest.split('/').next().unwrap_or(rest).trim().to_owned();
-            return (child, addr);
-        }
-    }
+    let addr = out
+        .by_ref()
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            let rest = l.split(marker).nth(1)?;
+            Some(rest.split('/').next().unwrap_or(rest).trim().to_owned())
+        })
+        .unwrap_or_default();
+    // Keep reading what else it prints, so it never writes to a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    (child, addr)
 }
 
 fn stop(mut child: Child) {
