@@ -16,6 +16,7 @@ pub mod fasthash;
 pub mod health;
 pub mod ics;
 pub mod ids;
+pub mod inventory;
 pub mod notify;
 pub mod planner;
 pub mod reader;

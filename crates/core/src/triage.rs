@@ -15,7 +15,7 @@ mod simulate;
 
 pub use cheatsheet::*;
 pub use engine::*;
-pub use facts::{estate_facts, Context as TriageContext};
+pub use facts::{agent_facts, estate_facts, Context as TriageContext};
 pub use incident::*;
 pub use kb::*;
 pub use learning::*;

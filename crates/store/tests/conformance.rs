@@ -1383,8 +1383,14 @@ fn agents_enrol_once_per_token_and_can_be_revoked(db: &TestDb) {
     };
     let mut batch: Vec<AgentEvent> = (0..600).map(ev).collect();
     batch.push(ev(7));
-    assert_eq!(record_events(store, "ag1", &batch, t(900)).unwrap(), (600, 1));
-    assert_eq!(record_events(store, "ag1", &batch, t(901)).unwrap(), (0, 601));
+    assert_eq!(
+        record_events(store, "ag1", &batch, t(900)).unwrap(),
+        (600, 1)
+    );
+    assert_eq!(
+        record_events(store, "ag1", &batch, t(901)).unwrap(),
+        (0, 601)
+    );
     let newest = agent_events(store, "ag1", 2).unwrap();
     assert_eq!(newest, vec![ev(599), ev(598)]);
     let records = db.store.audit_records(n as i64, 10).unwrap();

@@ -6,8 +6,11 @@
 use crate::card_status::CardStatus;
 use crate::catalogue::{compare, Catalogue, Presence};
 use crate::date::Date;
+use crate::date::Timestamp;
 use crate::estate::{Card, Certificate, Position, Reader, Software, Workstation};
+use crate::inventory::{in_use, Inventory, Probes, RENEWAL_WINDOW_DAYS, SIGNING_SOON_DAYS};
 use crate::vocab::{PositionStatus, Purpose};
+use crate::x509::CertPurpose;
 
 use super::engine::Fact;
 
@@ -37,11 +40,6 @@ pub struct Context {
     pub readers: Vec<Reader>,
 }
 
-/// Days before expiry at which a signing certificate counts as expiring (seed 002: within 30).
-const SIGNING_SOON_DAYS: i32 = 30;
-/// The self-renewal window.
-const RENEWAL_WINDOW_DAYS: i32 = 90;
-
 fn fact(key: &str, value: &str, because: String) -> Fact {
     Fact {
         key: key.to_owned(),
@@ -67,8 +65,23 @@ pub fn estate_facts(
         position_facts(cx, prescribing, &mut out);
     }
     if let Some(host) = &cx.hostname {
-        software_facts(host, &cx.software, catalogue, today, &mut out);
-        reader_fact(host, &cx.readers, catalogue, &mut out);
+        let installed = cx
+            .software
+            .iter()
+            .map(|s| (s.component.as_str(), s.version.as_str()));
+        software_facts(
+            host,
+            installed,
+            "the estate records",
+            catalogue,
+            today,
+            &mut out,
+        );
+        let readers = cx
+            .readers
+            .iter()
+            .filter_map(|r| Some((r.vendor.as_str(), r.model.as_str(), r.firmware.as_deref()?)));
+        reader_fact(host, readers, "the estate records", catalogue, &mut out);
     }
     out
 }
@@ -117,7 +130,20 @@ fn cert_fact(
     else {
         return;
     };
-    let left = today.days_until(cert.not_after);
+    let (key, value) = cert_verdict(purpose, i64::from(today.days_until(cert.not_after)));
+    out.push(fact(
+        key,
+        value,
+        format!(
+            "the estate has the {purpose} certificate of card {} valid until {}",
+            card.card_serial.as_str(),
+            cert.not_after
+        ),
+    ));
+}
+
+/// The fact key of a certificate's purpose and its value with `left` days to run.
+fn cert_verdict(purpose: Purpose, left: i64) -> (&'static str, &'static str) {
     let (key, soon, near) = match purpose {
         Purpose::Signing => ("cert.signing", SIGNING_SOON_DAYS, "expiring"),
         Purpose::Authentication => ("cert.authentication", RENEWAL_WINDOW_DAYS, "in-window"),
@@ -129,15 +155,7 @@ fn cert_fact(
     } else {
         "valid"
     };
-    out.push(fact(
-        key,
-        value,
-        format!(
-            "the estate has the {purpose} certificate of card {} valid until {}",
-            card.card_serial.as_str(),
-            cert.not_after
-        ),
-    ));
+    (key, value)
 }
 
 fn position_facts(cx: &Context, prescribing: &[String], out: &mut Vec<Fact>) {
@@ -189,18 +207,21 @@ fn position_facts(cx: &Context, prescribing: &[String], out: &mut Vec<Fact>) {
     ));
 }
 
-fn software_facts(
+/// Each catalogue component's verdict from the versions found on `host` (component, version);
+/// `source` says who found them ("the estate records", "the agent found").
+fn software_facts<'a>(
     host: &str,
-    installed: &[Software],
+    installed: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+    source: &str,
     catalogue: &Catalogue,
     today: Date,
     out: &mut Vec<Fact>,
 ) {
     for entry in &catalogue.software {
         let found = installed
-            .iter()
-            .find(|s| s.component == entry.id)
-            .map(|s| s.version.as_str());
+            .clone()
+            .find(|(c, _)| *c == entry.id)
+            .map(|(_, v)| v);
         let key = format!("software.{}", entry.id);
         let value = match (entry.presence, found) {
             (Presence::Remove, Some(_)) => "present",
@@ -226,24 +247,27 @@ fn software_facts(
             .current
             .as_ref()
             .map_or(String::new(), |c| format!(", current {c}"));
-        out.push(fact(
-            &key,
-            value,
-            format!("the estate records {what}{against}"),
-        ));
+        out.push(fact(&key, value, format!("{source} {what}{against}")));
     }
 }
 
-fn reader_fact(host: &str, readers: &[Reader], catalogue: &Catalogue, out: &mut Vec<Fact>) {
+/// The firmware verdict over `host`'s readers (vendor, model, firmware).
+fn reader_fact<'a>(
+    host: &str,
+    readers: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
+    source: &str,
+    catalogue: &Catalogue,
+    out: &mut Vec<Fact>,
+) {
     let mut judged = None;
-    for r in readers {
-        let (Some(fw), Some(entry)) = (&r.firmware, catalogue.reader(&r.vendor, &r.model)) else {
+    for (vendor, model, fw) in readers {
+        let Some(entry) = catalogue.reader(vendor, model) else {
             continue;
         };
         let old = compare(fw, entry.current_firmware.as_str()).is_lt();
         let because = format!(
-            "the estate records {} {} firmware {fw} on {host}, current {}",
-            r.vendor, r.model, entry.current_firmware
+            "{source} {vendor} {model} firmware {fw} on {host}, current {}",
+            entry.current_firmware
         );
         // One outdated reader is enough to say so.
         if old || judged.is_none() {
@@ -256,4 +280,122 @@ fn reader_fact(host: &str, readers: &[Reader], catalogue: &Catalogue, out: &mut 
     if let Some((value, because)) = judged {
         out.push(fact("reader.firmware", value, because));
     }
+}
+
+/// The facts an agent's report gives, as of `now`: what it saw of the readers and cards, the
+/// certificates on the card, the smartcard software, and its automatic checks. They go before
+/// the estate's facts, which may be older.
+pub fn agent_facts(
+    inv: &Inventory,
+    probes: Option<&Probes>,
+    catalogue: &Catalogue,
+    now: Timestamp,
+) -> Vec<Fact> {
+    let mut out = Vec::new();
+    let host = inv.hostname.as_str();
+    let found = |what: String| format!("the agent on {host} found {what}");
+    if let Some(r) = &inv.readers {
+        let seated = match r.cards {
+            0 => "not-inserted",
+            1 => "yes",
+            _ => "two-cards",
+        };
+        out.push(fact(
+            "agent.card-seated",
+            seated,
+            found(format!(
+                "{} card(s) in {} reader(s)",
+                r.cards,
+                r.readers.len()
+            )),
+        ));
+        // A reader the vendor's driver serves names its vendor; none at all says the driver
+        // (or the reader) is missing. A reader without a vendor name proves neither.
+        if r.readers.is_empty() {
+            out.push(fact(
+                "agent.reader-driver-ok",
+                "no",
+                found("no smartcard reader".into()),
+            ));
+        } else if let Some(named) = r.readers.iter().find(|x| x.vendor.is_some()) {
+            out.push(fact(
+                "agent.reader-driver-ok",
+                "yes",
+                found(format!("{} served by its vendor's driver", named.name)),
+            ));
+        }
+        let readers = r.readers.iter().filter_map(|x| match &x.firmware {
+            crate::reader::Firmware::Version(v) => {
+                Some((x.vendor.as_deref()?, x.model.as_deref()?, v.as_str()))
+            }
+            crate::reader::Firmware::Unsupported => None,
+        });
+        reader_fact(host, readers, "the agent found", catalogue, &mut out);
+    }
+    if let Some(certs) = &inv.certificates {
+        for (purpose, p) in [
+            (CertPurpose::Signing, Purpose::Signing),
+            (CertPurpose::Authentication, Purpose::Authentication),
+        ] {
+            if let Some(c) = in_use(certs, purpose) {
+                let (key, value) = cert_verdict(p, c.cert.days_left(now));
+                out.push(fact(
+                    key,
+                    value,
+                    found(format!(
+                        "the {p} certificate of card {} valid until {}",
+                        c.token,
+                        c.cert.not_after.date()
+                    )),
+                ));
+            }
+        }
+    }
+    let installed = inv
+        .software
+        .iter()
+        .map(|s| (s.component.as_str(), s.version.as_str()));
+    software_facts(
+        host,
+        installed,
+        "the agent found",
+        catalogue,
+        now.date(),
+        &mut out,
+    );
+    if let Some(p) = probes {
+        if let Some(up) = p.credential_management_running() {
+            let ports: Vec<String> = p
+                .credential_management_ports
+                .iter()
+                .map(|(port, up)| format!("{port} {}", if *up { "answers" } else { "closed" }))
+                .collect();
+            out.push(fact(
+                "agent.credential-management-running",
+                if up { "running" } else { "not-running" },
+                found(format!(
+                    "Credential Management's local ports: {}",
+                    ports.join(", ")
+                )),
+            ));
+        }
+        if let Some(all) = p.endpoints_reachable() {
+            let down: Vec<&str> = p
+                .endpoints
+                .iter()
+                .filter(|e| !e.reachable)
+                .map(|e| e.url.as_str())
+                .collect();
+            out.push(fact(
+                "agent.cis-domains-reachable",
+                if all { "yes" } else { "no" },
+                found(if all {
+                    format!("all {} NHS endpoints reachable over TLS", p.endpoints.len())
+                } else {
+                    format!("unreachable over TLS: {}", down.join(", "))
+                }),
+            ));
+        }
+    }
+    out
 }

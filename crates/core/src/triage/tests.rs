@@ -303,6 +303,103 @@ fn known_facts_are_used_not_asked() {
 }
 
 #[test]
+fn an_agents_report_answers_the_checks_it_can_see() {
+    use crate::catalogue::Catalogue;
+    use crate::date::Timestamp;
+    use crate::inventory::{Installed, Inventory, Probes};
+    use crate::reader::{CardCertificate, Firmware, Reader, Readers};
+    use crate::x509::{CertPurpose, CertificateInfo};
+    let kb = kb();
+    let now = Timestamp::from_unix(1_800_000_000);
+    let cert = |purpose: CertPurpose, days: i64| CardCertificate {
+        token: "CARD-1".into(),
+        token_serial: "SC0001".into(),
+        label: purpose.as_str().into(),
+        cert: CertificateInfo {
+            purpose,
+            subject: "CN=Asha Patel".into(),
+            issuer: "CN=NHS".into(),
+            serial_number: "01".into(),
+            not_before: Timestamp::from_unix(0),
+            not_after: Timestamp::from_unix(now.unix() + days * 86_400),
+            hash_algorithm: "sha256".into(),
+        },
+    };
+    let reader = |card: bool| Reader {
+        name: "OMNIKEY 3121 00 00".into(),
+        vendor: Some("HID Global".into()),
+        model: None,
+        firmware: Firmware::Unsupported,
+        card_present: card,
+        atr: None,
+    };
+    let mut inv = Inventory {
+        hostname: "GP-A81001-03".into(),
+        agent_version: "0.1.0".into(),
+        os: None,
+        readers: Some(Readers::new(vec![reader(true)])),
+        certificates: Some(vec![
+            cert(CertPurpose::Authentication, 300),
+            cert(CertPurpose::Signing, -2),
+        ]),
+        software: vec![Installed {
+            component: "oberthur-middleware".into(),
+            version: "99.0".into(),
+            source: "test".into(),
+        }],
+        problems: vec![],
+    };
+    let probes = Probes {
+        credential_management_ports: vec![(43487, false)],
+        ..Probes::default()
+    };
+    let facts = agent_facts(&inv, Some(&probes), &Catalogue::shipped(), now);
+    let value = |facts: &[Fact], k: &str| {
+        facts
+            .iter()
+            .find(|f| f.key == k)
+            .map(|f| f.value.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(value(&facts, "cert.signing"), "expired");
+    assert_eq!(value(&facts, "cert.authentication"), "valid");
+    assert_eq!(value(&facts, "agent.card-seated"), "yes");
+    assert_eq!(value(&facts, "agent.reader-driver-ok"), "yes");
+    assert_eq!(value(&facts, "software.oberthur-middleware"), "current");
+    assert_eq!(value(&facts, "software.identity-agent"), "missing");
+    assert_eq!(
+        value(&facts, "agent.credential-management-running"),
+        "not-running"
+    );
+    assert!(
+        facts
+            .iter()
+            .all(|f| f.because.starts_with("the agent") && f.because.contains("GP-A81001-03")),
+        "{facts:?}"
+    );
+    // Nothing asked that the agent answered: the expired signing certificate is the cause.
+    let case = Case {
+        facts,
+        ..Case::default()
+    };
+    let a = kb.advise(sym(&kb, "cannot-sign"), &case).unwrap();
+    assert_eq!(kb.causes[a.posterior[0].0].id, "signing-cert-expired");
+    assert!(a.known.iter().any(|k| k.check == "signing-cert-status"));
+    // Two cards attached is seen, not asked; no reader at all says the driver is missing; an
+    // unreadable part gives no fact at all.
+    inv.readers = Some(Readers::new(vec![reader(true), reader(true)]));
+    inv.certificates = None;
+    let facts = agent_facts(&inv, None, &Catalogue::shipped(), now);
+    assert_eq!(value(&facts, "agent.card-seated"), "two-cards");
+    assert_eq!(value(&facts, "cert.signing"), "");
+    assert_eq!(value(&facts, "agent.credential-management-running"), "");
+    inv.readers = Some(Readers::new(vec![]));
+    let facts = agent_facts(&inv, None, &Catalogue::shipped(), now);
+    assert_eq!(value(&facts, "agent.reader-driver-ok"), "no");
+    assert_eq!(value(&facts, "agent.card-seated"), "not-inserted");
+}
+
+#[test]
 fn escalation_triggers() {
     let kb = kb();
     let s = sym(&kb, "card-not-recognised");

@@ -1,0 +1,286 @@
+//! What a workstation agent reports: its inventory (OS, readers and cards, the certificates on
+//! the cards, smartcard software) and the results of its automatic checks (Credential
+//! Management's local ports, the reachability of the NHS endpoints, the clock). The agent builds
+//! these; the server reads the same types to update the estate and to answer triage checks; the
+//! verdicts on a card's certificates are worded here once for both.
+
+use serde::{Deserialize, Serialize};
+
+use crate::date::Timestamp;
+use crate::reader::{CardCertificate, Readers};
+use crate::x509::CertPurpose;
+
+/// The operating system.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Os {
+    /// Its name ("Windows 11 Enterprise", "Debian GNU/Linux 12 (bookworm)").
+    pub name: String,
+    /// Its build ("22631.4460", a kernel release).
+    pub build: String,
+}
+
+/// A smartcard software component found installed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Installed {
+    /// Catalogue id (`identity-agent`, `oberthur-middleware`…).
+    pub component: String,
+    /// The version found.
+    pub version: String,
+    /// How it was found ("registry: NHS Identity Agent", "dpkg: opensc", "file: …").
+    pub source: String,
+}
+
+/// A workstation's inventory. Parts the agent could not read are `None`, with the reason in
+/// `problems` — an unreadable part is never reported as empty.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inventory {
+    /// The workstation's host name.
+    pub hostname: String,
+    /// The agent's version.
+    pub agent_version: String,
+    /// The operating system, if known.
+    pub os: Option<Os>,
+    /// Readers and cards, if PC/SC answered.
+    pub readers: Option<Readers>,
+    /// Certificates on the inserted cards, if the PKCS#11 module could be read.
+    pub certificates: Option<Vec<CardCertificate>>,
+    /// Smartcard software found by the configured probes.
+    pub software: Vec<Installed>,
+    /// What could not be read, in plain words.
+    #[serde(default)]
+    pub problems: Vec<String>,
+}
+
+/// One configured endpoint's reachability over TLS.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// Its address.
+    pub url: String,
+    /// Whether a TLS connection was made and the server answered.
+    pub reachable: bool,
+    /// The answer or the error.
+    pub detail: String,
+}
+
+/// The agent's automatic checks.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Probes {
+    /// The local ports tried for Credential Management, and which answered.
+    pub credential_management_ports: Vec<(u16, bool)>,
+    /// The endpoints tried.
+    pub endpoints: Vec<Endpoint>,
+    /// This clock minus the server's, in seconds, when the server was asked.
+    pub clock_offset_seconds: Option<i64>,
+}
+
+impl Probes {
+    /// Whether Credential Management answers on any of its ports (`None`: none configured).
+    pub fn credential_management_running(&self) -> Option<bool> {
+        (!self.credential_management_ports.is_empty())
+            .then(|| self.credential_management_ports.iter().any(|(_, up)| *up))
+    }
+
+    /// Whether every configured endpoint answered (`None`: none configured).
+    pub fn endpoints_reachable(&self) -> Option<bool> {
+        (!self.endpoints.is_empty()).then(|| self.endpoints.iter().all(|e| e.reachable))
+    }
+}
+
+/// A diagnosis: the inventory and checks at one moment, for a symptom if one was given.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diagnosis {
+    /// The symptom id asked about.
+    pub symptom: Option<String>,
+    /// When it was made.
+    pub at: Timestamp,
+    /// What the workstation holds.
+    pub inventory: Inventory,
+    /// What the checks found.
+    pub probes: Probes,
+}
+
+/// Days before expiry at which a signing certificate counts as expiring (seed 002: within 30).
+pub const SIGNING_SOON_DAYS: i64 = 30;
+/// The self-renewal window before an authentication certificate expires.
+pub const RENEWAL_WINDOW_DAYS: i64 = 90;
+
+/// The certificate of a purpose in use on a card: the newest.
+pub fn in_use(certs: &[CardCertificate], purpose: CertPurpose) -> Option<&CardCertificate> {
+    certs
+        .iter()
+        .filter(|c| c.cert.purpose == purpose)
+        .max_by_key(|c| c.cert.not_after)
+}
+
+/// What the certificates on the inserted cards mean for the person at the desk, one line each,
+/// worst first: expired authentication (cannot log in), expired or missing signing (logs in,
+/// cannot sign), SHA-1 signing, then certificates near their end.
+pub fn certificate_verdicts(certs: &[CardCertificate], now: Timestamp) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut tokens: Vec<&str> = Vec::new();
+    for c in certs {
+        if !tokens.contains(&c.token.as_str()) {
+            tokens.push(&c.token);
+        }
+    }
+    for token in tokens {
+        let on: Vec<CardCertificate> = certs.iter().filter(|c| c.token == token).cloned().collect();
+        let auth = in_use(&on, CertPurpose::Authentication);
+        let sign = in_use(&on, CertPurpose::Signing);
+        let day = |c: &CardCertificate| c.cert.not_after.date().to_string();
+        let left = |c: &CardCertificate| c.cert.days_left(now);
+        match auth {
+            None => out.push(format!(
+                "card {token}: no authentication certificate — the card cannot log in; the RA must re-issue it"
+            )),
+            Some(a) if left(a) < 0 => out.push(format!(
+                "card {token}: cannot log in: authentication certificate expired on {} — renew in person with the RA",
+                day(a)
+            )),
+            Some(a) if left(a) <= RENEWAL_WINDOW_DAYS => out.push(format!(
+                "card {token}: authentication certificate expires on {} ({} days): self-renew now, inside the 90-day window",
+                day(a),
+                left(a)
+            )),
+            Some(_) => {}
+        }
+        let logs_in = auth.is_some_and(|a| left(a) >= 0);
+        match sign {
+            None if logs_in => out.push(format!(
+                "card {token}: logs in, cannot sign: no signing certificate on the card (a series 10 card cannot sign)"
+            )),
+            Some(s) if left(s) < 0 && logs_in => out.push(format!(
+                "card {token}: logs in, cannot sign: signing certificate expired on {} — renew it (RA)",
+                day(s)
+            )),
+            Some(s) if left(s) < 0 => out.push(format!(
+                "card {token}: signing certificate expired on {}",
+                day(s)
+            )),
+            Some(s) if s.cert.hash_algorithm == "sha1" => out.push(format!(
+                "card {token}: signing certificate uses SHA-1: electronic prescriptions need SHA-256 (series 8 or later)"
+            )),
+            Some(s) if left(s) <= SIGNING_SOON_DAYS => out.push(format!(
+                "card {token}: signing certificate expires on {} ({} days)",
+                day(s),
+                left(s)
+            )),
+            _ => {}
+        }
+        if let (Some(a), Some(s)) = (auth, sign) {
+            if left(a) > RENEWAL_WINDOW_DAYS
+                && left(s) > SIGNING_SOON_DAYS
+                && s.cert.hash_algorithm != "sha1"
+            {
+                out.push(format!(
+                    "card {token}: both certificates valid (authentication until {}, signing until {})",
+                    day(a),
+                    day(s)
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::x509::CertificateInfo;
+
+    const DAY: i64 = 86_400;
+
+    fn cert(token: &str, purpose: CertPurpose, days: i64, hash: &str) -> CardCertificate {
+        CardCertificate {
+            token: token.into(),
+            token_serial: String::new(),
+            label: purpose.as_str().into(),
+            cert: CertificateInfo {
+                purpose,
+                subject: "CN=Asha Patel".into(),
+                issuer: "CN=NHS Level 1C".into(),
+                serial_number: "01".into(),
+                not_before: Timestamp::from_unix(0),
+                not_after: Timestamp::from_unix(1_800_000_000 + days * DAY),
+                hash_algorithm: hash.into(),
+            },
+        }
+    }
+
+    fn verdicts(certs: &[CardCertificate]) -> String {
+        certificate_verdicts(certs, Timestamp::from_unix(1_800_000_000)).join("\n")
+    }
+
+    #[test]
+    fn an_expired_signing_certificate_on_a_card_that_logs_in_is_said_plainly() {
+        let v = verdicts(&[
+            cert("C1", CertPurpose::Authentication, 400, "sha256"),
+            cert("C1", CertPurpose::Signing, -3, "sha256"),
+        ]);
+        assert!(
+            v.starts_with(
+                "card C1: logs in, cannot sign: signing certificate expired on 2027-01-12"
+            ),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn each_state_of_the_two_certificates_has_its_own_words() {
+        let ok = verdicts(&[
+            cert("C1", CertPurpose::Authentication, 400, "sha256"),
+            cert("C1", CertPurpose::Signing, 400, "sha256"),
+        ]);
+        assert!(ok.contains("both certificates valid"), "{ok}");
+        let expired = verdicts(&[cert("C1", CertPurpose::Authentication, -1, "sha256")]);
+        assert!(
+            expired.contains("cannot log in") && expired.contains("in person"),
+            "{expired}"
+        );
+        let window = verdicts(&[
+            cert("C1", CertPurpose::Authentication, 60, "sha256"),
+            cert("C1", CertPurpose::Signing, 400, "sha256"),
+        ]);
+        assert!(
+            window.contains("self-renew now") && !window.contains("both"),
+            "{window}"
+        );
+        let series10 = verdicts(&[cert("C1", CertPurpose::Authentication, 400, "sha256")]);
+        assert!(series10.contains("no signing certificate"), "{series10}");
+        let sha1 = verdicts(&[
+            cert("C1", CertPurpose::Authentication, 400, "sha256"),
+            cert("C1", CertPurpose::Signing, 400, "sha1"),
+        ]);
+        assert!(sha1.contains("SHA-1"), "{sha1}");
+        let soon = verdicts(&[
+            cert("C1", CertPurpose::Authentication, 400, "sha256"),
+            cert("C1", CertPurpose::Signing, 10, "sha256"),
+        ]);
+        assert!(
+            soon.contains("signing certificate expires on") && soon.contains("(10 days)"),
+            "{soon}"
+        );
+        // The newest certificate of a purpose is the one in use.
+        let renewed = verdicts(&[
+            cert("C1", CertPurpose::Authentication, 400, "sha256"),
+            cert("C1", CertPurpose::Signing, -30, "sha256"),
+            cert("C1", CertPurpose::Signing, 700, "sha256"),
+        ]);
+        assert!(renewed.contains("both certificates valid"), "{renewed}");
+    }
+
+    #[test]
+    fn probes_say_nothing_when_nothing_was_configured() {
+        let mut p = Probes::default();
+        assert_eq!(p.credential_management_running(), None);
+        assert_eq!(p.endpoints_reachable(), None);
+        p.credential_management_ports = vec![(43487, false), (43488, true)];
+        assert_eq!(p.credential_management_running(), Some(true));
+        p.endpoints.push(Endpoint {
+            url: "https://a".into(),
+            reachable: false,
+            detail: "refused".into(),
+        });
+        assert_eq!(p.endpoints_reachable(), Some(false));
+    }
+}
