@@ -1,7 +1,10 @@
 //! `cardwatch-agent`: runs on a workstation and reads its smartcard readers and cards for real.
 
+mod collect;
+mod diagnose;
 mod pcsc_readers;
 mod pkcs11_certs;
+mod probes;
 mod server;
 mod sign_test;
 mod spool;
@@ -73,7 +76,8 @@ enum Command {
         )]
         state_dir: PathBuf,
     },
-    /// Queue this workstation's inventory (readers and cards) and send everything queued,
+    /// Queue this workstation's inventory (OS, readers, cards and their certificates, smartcard
+    /// software) and send everything queued,
     /// retrying with backoff; what cannot be sent waits in the spool for next time.
     Report {
         /// Where the agent keeps its credential and spool.
@@ -92,9 +96,24 @@ enum Command {
         /// The most events the spool keeps while the server is unreachable.
         #[arg(long, default_value_t = 10_000)]
         max_spool: usize,
+        /// The smartcard middleware's PKCS#11 module (default: the first known one installed).
+        #[arg(long, env = "CARDWATCH_PKCS11_MODULE")]
+        module: Option<PathBuf>,
+        /// The probes file (default: the built-in probes).
+        #[arg(long, env = "CARDWATCH_AGENT_PROBES")]
+        probes: Option<PathBuf>,
+        /// This workstation's name (default: the system's host name).
+        #[arg(long)]
+        hostname: Option<String>,
     },
-    /// Check this workstation's readers and cards; with --sign-test, sign with the card.
+    /// Run the automatic checks (readers, cards and their certificates, smartcard software,
+    /// Credential Management, NHS endpoints, clock) and say what they found, which triage
+    /// checks they answer and what to do next; with --sign-test, sign with the card. An
+    /// enrolled agent also reports the diagnosis, so a triage on this workstation uses it.
     Diagnose {
+        /// The symptom: its id (`cannot-sign`) or the error text the user saw.
+        #[arg(long)]
+        symptom: Option<String>,
         /// Ask for the card's PIN and sign a random challenge with its signing key, checked
         /// against its signing certificate. The PIN is never stored, logged or sent.
         #[arg(long)]
@@ -105,6 +124,22 @@ enum Command {
         /// The card to test (its token label) when more than one is inserted.
         #[arg(long)]
         token: Option<String>,
+        /// The probes file (default: the built-in probes).
+        #[arg(long, env = "CARDWATCH_AGENT_PROBES")]
+        probes: Option<PathBuf>,
+        /// This workstation's name (default: the system's host name).
+        #[arg(long)]
+        hostname: Option<String>,
+        /// Where the agent keeps its credential and spool.
+        #[arg(
+            long,
+            env = "CARDWATCH_AGENT_STATE",
+            default_value = "/var/lib/cardwatch-agent"
+        )]
+        state_dir: PathBuf,
+        /// One JSON object: the diagnosis, the verdicts, the facts, the packet fields.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -172,14 +207,7 @@ fn run(cli: Cli) -> Result<()> {
             hostname,
             state_dir,
         } => {
-            let hostname = match hostname {
-                Some(h) => h,
-                None => std::fs::read_to_string("/etc/hostname")
-                    .map(|h| h.trim().to_owned())
-                    .map_err(|_| {
-                        anyhow::anyhow!("cannot tell this workstation's name — give --hostname")
-                    })?,
-            };
+            let hostname = collect::hostname(hostname)?;
             let e = server::enrol(&server, &token, &hostname, ca_file.as_deref(), &state_dir)?;
             println!(
                 "enrolled as agent {} with {}; credential kept in {}",
@@ -200,16 +228,17 @@ fn run(cli: Cli) -> Result<()> {
             retries,
             backoff_ms,
             max_spool,
+            module,
+            probes,
+            hostname,
         } => {
             let enrolled = server::load(&state_dir)?;
             let spool = spool::Spool::new(&state_dir, max_spool);
             let now = now();
-            let inventory = match pcsc_readers::readers() {
-                Ok(r) => spool::event("inventory", serde_json::to_value(&r)?, now),
-                Err(e) => {
-                    spool::event("inventory", serde_json::json!({"pcsc": e.to_string()}), now)
-                }
-            };
+            let config = probes::Config::load(probes.as_deref())?;
+            let host = collect::hostname(hostname)?;
+            let inv = collect::inventory(&host, module.as_deref(), &config);
+            let inventory = spool::event("inventory", serde_json::to_value(&inv)?, now);
             let dropped = spool.push(vec![inventory], now)?;
             if dropped > 0 {
                 eprintln!(
@@ -219,22 +248,55 @@ fn run(cli: Cli) -> Result<()> {
             send_spool(&enrolled, &spool, retries, backoff_ms)
         }
         Command::Diagnose {
+            symptom,
             sign_test,
             module,
             token,
+            probes,
+            hostname,
+            state_dir,
+            json,
         } => {
-            let module = pkcs11_certs::module(module.as_deref())?;
-            let certs = pkcs11_certs::certificates(&module)?;
-            println!("{} certificate(s) on the inserted cards:", certs.len());
-            for c in &certs {
-                println!(
-                    "  {} {}: valid until {}",
-                    c.token,
-                    c.cert.purpose.as_str(),
-                    c.cert.not_after
+            let kb = cardwatch_core::triage::KnowledgeBase::shipped();
+            let catalogue = cardwatch_core::catalogue::Catalogue::shipped();
+            let symptom = match symptom {
+                Some(s) => Some(diagnose::symptom(&kb, &s).map_err(anyhow::Error::msg)?),
+                None => None,
+            };
+            let config = probes::Config::load(probes.as_deref())?;
+            let host = collect::hostname(hostname)?;
+            let enrolled = server::load(&state_dir).ok();
+            let inventory = collect::inventory(&host, module.as_deref(), &config);
+            let (d, problems) = collect::diagnosis(
+                symptom.map(|s| kb.symptoms[s].id.clone()),
+                inventory,
+                &config,
+                enrolled.as_ref(),
+                now(),
+            );
+            if json {
+                println!("{}", diagnose::json(&d, &catalogue, &problems));
+            } else {
+                print!(
+                    "{}",
+                    diagnose::text(&d, &kb, &catalogue, symptom, &problems)
                 );
             }
+            if let Some(e) = &enrolled {
+                let spool = spool::Spool::new(&state_dir, 10_000);
+                spool.push(
+                    vec![spool::event("diagnosis", serde_json::to_value(&d)?, d.at)],
+                    d.at,
+                )?;
+                match send_spool(e, &spool, 1, 0) {
+                    Ok(()) => {
+                        eprintln!("cardwatch-agent: the diagnosis is reported to {}", e.server)
+                    }
+                    Err(err) => eprintln!("cardwatch-agent: {err:#}"),
+                }
+            }
             if sign_test {
+                let module = pkcs11_certs::module(module.as_deref())?;
                 let pin = sign_test::read_pin()?;
                 let done = sign_test::run(&module, token.as_deref(), pin)?;
                 println!(

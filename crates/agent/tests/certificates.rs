@@ -32,8 +32,58 @@ fn softhsm(dir: &Path) -> String {
     conf.display().to_string()
 }
 
-/// A card: a token holding a certificate per (label, key usage, days, digest).
-fn card(dir: &Path, conf: &str, label: &str, certs: &[(&str, &str, u32, &str)]) {
+/// `now` moved by `days`, as openssl's `YYYYMMDDHHMMSSZ`.
+fn openssl_time(days: i64) -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    cardwatch_core::date::Timestamp::from_unix(secs + days * 86_400)
+        .to_string()
+        .replace(['-', ':', 'T'], "")
+}
+
+/// An expired self-signed certificate (`openssl req` in OpenSSL 3.0 cannot backdate; `openssl
+/// ca` can): valid from 400 days ago until `days` (negative) from now.
+fn expired(dir: &Path, stem: &str, usage: &str, days: i64, digest: &str) {
+    std::fs::write(
+        dir.join("ca.cnf"),
+        format!(
+            "[ca]\ndefault_ca = own\n[own]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\n\
+             default_md = {digest}\npolicy = any\ncopy_extensions = copy\nunique_subject = no\n\
+             [any]\ncommonName = supplied\norganizationName = optional\n"
+        ),
+    )
+    .expect("ca.cnf");
+    std::fs::write(dir.join("index.txt"), "").expect("index");
+    std::fs::write(dir.join("serial"), "1000\n").expect("serial");
+    run(Command::new("openssl")
+        .current_dir(dir)
+        .args(["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout"])
+        .arg(format!("{stem}.key"))
+        .arg("-out")
+        .arg(format!("{stem}.csr"))
+        .args(["-subj", "/CN=Asha Patel/O=NHS", "-addext"])
+        .arg(format!("keyUsage=critical,{usage}")));
+    run(Command::new("openssl")
+        .current_dir(dir)
+        .args(["ca", "-batch", "-config", "ca.cnf", "-selfsign", "-keyfile"])
+        .arg(format!("{stem}.key"))
+        .arg("-in")
+        .arg(format!("{stem}.csr"))
+        .args([
+            "-startdate",
+            &openssl_time(-400),
+            "-enddate",
+            &openssl_time(days),
+        ])
+        .arg("-out")
+        .arg(format!("{stem}.pem")));
+}
+
+/// A card: a token holding a certificate per (label, key usage, days, digest); negative days
+/// make a certificate that expired that many days ago.
+fn card(dir: &Path, conf: &str, label: &str, certs: &[(&str, &str, i64, &str)]) {
     run(Command::new("softhsm2-util")
         .env("SOFTHSM2_CONF", conf)
         .args([
@@ -49,17 +99,21 @@ fn card(dir: &Path, conf: &str, label: &str, certs: &[(&str, &str, u32, &str)]) 
     for (i, (name, usage, days, digest)) in certs.iter().enumerate() {
         let pem = dir.join(format!("{label}-{name}.pem"));
         let der = dir.join(format!("{label}-{name}.der"));
-        run(Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout"])
-            .arg(dir.join(format!("{label}-{name}.key")))
-            .arg("-out")
-            .arg(&pem)
-            .args(["-days", &days.to_string(), "-subj", "/CN=Asha Patel/O=NHS"])
-            .args([
-                "-addext",
-                &format!("keyUsage=critical,{usage}"),
-                &format!("-{digest}"),
-            ]));
+        if *days < 0 {
+            expired(dir, &format!("{label}-{name}"), usage, *days, digest);
+        } else {
+            run(Command::new("openssl")
+                .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout"])
+                .arg(dir.join(format!("{label}-{name}.key")))
+                .arg("-out")
+                .arg(&pem)
+                .args(["-days", &days.to_string(), "-subj", "/CN=Asha Patel/O=NHS"])
+                .args([
+                    "-addext",
+                    &format!("keyUsage=critical,{usage}"),
+                    &format!("-{digest}"),
+                ]));
+        }
         run(Command::new("openssl")
             .args(["x509", "-outform", "der", "-in"])
             .arg(&pem)
@@ -311,4 +365,154 @@ fn the_signing_self_test_signs_with_the_card_and_never_retries_a_pin() {
     );
     let no = agent_with(&conf2, &test, "123456\n");
     assert!(String::from_utf8_lossy(&no.stderr).contains("has no signing certificate"));
+}
+
+/// Probes for the tests: the middleware and the Identity Agent through version files at their
+/// current versions, OpenSC through the package manager (a real installed package, outside the
+/// catalogue), Credential Management on a port nothing listens on.
+fn probes(dir: &Path) -> String {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    std::fs::write(dir.join("ia-version.txt"), "2.4.10.0\n").expect("version");
+    std::fs::write(dir.join("oberthur.txt"), "Version 6.2.0.4\n").expect("version");
+    let path = dir.join("probes.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[[software]]\ncomponent = \"oberthur-middleware\"\nfile = \"{}\"\n\n\
+             [[software]]\ncomponent = \"identity-agent\"\nfile = \"{}\"\n\n\
+             [[software]]\ncomponent = \"opensc\"\npackage = \"opensc\"\n\n\
+             [credential_management]\nports = [{closed}]\n",
+            dir.join("oberthur.txt").display(),
+            dir.join("ia-version.txt").display()
+        ),
+    )
+    .expect("probes");
+    path.display().to_string()
+}
+
+#[test]
+fn diagnose_says_a_card_that_logs_in_cannot_sign_when_its_signing_certificate_expired() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let conf = softhsm(tmp.path());
+    card(
+        tmp.path(),
+        &conf,
+        "CARD-CS0001",
+        &[
+            ("auth", "digitalSignature", 300, "sha256"),
+            ("sign", "nonRepudiation", -10, "sha256"),
+        ],
+    );
+    let probes = probes(tmp.path());
+    let state = tmp.path().join("state").display().to_string();
+    let args = [
+        "diagnose",
+        "--symptom",
+        "cannot-sign",
+        "--module",
+        SOFTHSM,
+        "--probes",
+        &probes,
+        "--state-dir",
+        &state,
+        "--hostname",
+        "GP-A81001-03",
+    ];
+    let out = agent(&conf, &args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let day = openssl_time(-10);
+    let day = format!("{}-{}-{}", &day[..4], &day[4..6], &day[6..8]);
+    for want in [
+        format!("card CARD-CS0001: logs in, cannot sign: signing certificate expired on {day}"),
+        "For \"Logs in but cannot sign".to_owned(),
+        "→ expired (not asked: the agent on GP-A81001-03 found the signing certificate".to_owned(),
+        "Most likely: Signing certificate expired or not refreshed".to_owned(),
+        "identity-agent 2.4.10.0 (file: ".to_owned(),
+        "oberthur-middleware 6.2.0.4 (file: ".to_owned(),
+        "opensc 0.".to_owned(),
+        "Credential Management does not answer on its local ports".to_owned(),
+        "- hostname: GP-A81001-03".to_owned(),
+    ] {
+        assert!(text.contains(&want), "{want:?} in\n{text}");
+    }
+
+    // The same as JSON, with the facts a server triage would use.
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let out = agent(&conf, &json_args);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let fact = |k: &str| {
+        v["facts"]
+            .as_array()
+            .expect("facts")
+            .iter()
+            .find(|f| f["key"] == k)
+            .map(|f| f["value"].as_str().unwrap_or_default().to_owned())
+    };
+    assert_eq!(fact("cert.signing").as_deref(), Some("expired"));
+    assert_eq!(fact("cert.authentication").as_deref(), Some("valid"));
+    assert_eq!(fact("software.identity-agent").as_deref(), Some("current"));
+    assert_eq!(
+        fact("agent.credential-management-running").as_deref(),
+        Some("not-running")
+    );
+    assert_eq!(v["diagnosis"]["symptom"], "cannot-sign");
+
+    // Both valid: said so.
+    let tmp2 = tempfile::tempdir().expect("tmp");
+    let conf2 = softhsm(tmp2.path());
+    card(
+        tmp2.path(),
+        &conf2,
+        "CARD-CS0002",
+        &[
+            ("auth", "digitalSignature", 300, "sha256"),
+            ("sign", "nonRepudiation", 300, "sha256"),
+        ],
+    );
+    let out = agent(&conf2, &args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("card CARD-CS0002: both certificates valid"),
+        "{text}"
+    );
+
+    // An unknown symptom is refused with the ones there are; the user's error text works.
+    let bad = agent(
+        &conf,
+        &["diagnose", "--symptom", "purple", "--state-dir", &state],
+    );
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && err.contains("cannot-sign"),
+        "{err}"
+    );
+    let typed = agent(
+        &conf,
+        &[
+            "diagnose",
+            "--symptom",
+            "Your Smartcard is blocked",
+            "--module",
+            SOFTHSM,
+            "--probes",
+            &probes,
+            "--state-dir",
+            &state,
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&typed.stdout).contains("For \"'Your Smartcard is blocked'\""),
+        "{}",
+        String::from_utf8_lossy(&typed.stdout)
+    );
 }

@@ -1,0 +1,82 @@
+//! Gathering this workstation's inventory and running the automatic checks. A part that cannot
+//! be read (PC/SC stopped, no PKCS#11 module) is left out with the reason, never reported empty.
+
+use std::path::Path;
+
+use anyhow::{anyhow, Result};
+use cardwatch_core::date::Timestamp;
+use cardwatch_core::inventory::{Diagnosis, Inventory, Probes};
+
+use crate::{pcsc_readers, pkcs11_certs, probes, server};
+
+/// This workstation's name: the one given, else the system's.
+pub fn hostname(given: Option<String>) -> Result<String> {
+    if let Some(h) = given {
+        return Ok(h);
+    }
+    std::env::var("COMPUTERNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| anyhow!("cannot tell this workstation's name — give --hostname"))
+}
+
+/// The inventory now; `module` is the PKCS#11 module asked for, if any.
+pub fn inventory(hostname: &str, module: Option<&Path>, config: &probes::Config) -> Inventory {
+    let mut problems = Vec::new();
+    let readers = pcsc_readers::readers()
+        .map_err(|e| problems.push(format!("readers: {e:#}")))
+        .ok();
+    let certificates = pkcs11_certs::module(module)
+        .and_then(|m| pkcs11_certs::certificates(&m))
+        .map_err(|e| problems.push(format!("card certificates: {e:#}")))
+        .ok();
+    Inventory {
+        hostname: hostname.to_owned(),
+        agent_version: server::VERSION.to_owned(),
+        os: probes::os(),
+        readers,
+        certificates,
+        software: probes::software(config),
+        problems,
+    }
+}
+
+/// A diagnosis now: the inventory and every automatic check; the clock against the server's
+/// when this agent is enrolled.
+pub fn diagnosis(
+    symptom: Option<String>,
+    inventory: Inventory,
+    config: &probes::Config,
+    enrolled: Option<&server::Enrolled>,
+    now: Timestamp,
+) -> (Diagnosis, Vec<String>) {
+    let mut problems = Vec::new();
+    let endpoints = probes::endpoints(&config.endpoints).unwrap_or_else(|e| {
+        problems.push(format!("endpoints: {e:#}"));
+        Vec::new()
+    });
+    let clock_offset_seconds = enrolled.and_then(|e| match server::heartbeat(e) {
+        Ok(t) => Timestamp::parse(&t).ok().map(|s| now.unix() - s.unix()),
+        Err(err) => {
+            problems.push(format!("clock: the server did not answer: {err:#}"));
+            None
+        }
+    });
+    let probes = Probes {
+        credential_management_ports: probes::ports(&config.credential_management.ports),
+        endpoints,
+        clock_offset_seconds,
+    };
+    (
+        Diagnosis {
+            symptom,
+            at: now,
+            inventory,
+            probes,
+        },
+        problems,
+    )
+}
