@@ -236,7 +236,9 @@ fn run(cli: Cli) -> Result<()> {
             let spool = spool::Spool::new(&state_dir, max_spool);
             let now = now();
             let config = probes::Config::load(probes.as_deref())?;
-            let host = collect::hostname(hostname)?;
+            let host = collect::hostname(
+                hostname.or_else(|| Some(enrolled.hostname.clone()).filter(|h| !h.is_empty())),
+            )?;
             let inv = collect::inventory(&host, module.as_deref(), &config);
             let inventory = spool::event("inventory", serde_json::to_value(&inv)?, now);
             let dropped = spool.push(vec![inventory], now)?;
@@ -264,8 +266,13 @@ fn run(cli: Cli) -> Result<()> {
                 None => None,
             };
             let config = probes::Config::load(probes.as_deref())?;
-            let host = collect::hostname(hostname)?;
             let enrolled = server::load(&state_dir).ok();
+            let host = collect::hostname(hostname.or_else(|| {
+                enrolled
+                    .as_ref()
+                    .map(|e| e.hostname.clone())
+                    .filter(|h| !h.is_empty())
+            }))?;
             let inventory = collect::inventory(&host, module.as_deref(), &config);
             let (d, problems) = collect::diagnosis(
                 symptom.map(|s| kb.symptoms[s].id.clone()),

@@ -21,6 +21,9 @@ pub struct Enrolled {
     pub server: String,
     /// This agent's id.
     pub agent_id: String,
+    /// The workstation it enrolled as (the server records its reports against this name).
+    #[serde(default)]
+    pub hostname: String,
     /// This agent's credential (the only copy; the server keeps a hash).
     pub credential: String,
     /// The CA file the server's certificate is checked against, if not the public roots.
@@ -137,6 +140,7 @@ pub fn enrol(
     let e = Enrolled {
         server: server.to_owned(),
         agent_id: v["agent_id"].as_str().unwrap_or_default().to_owned(),
+        hostname: hostname.to_owned(),
         credential: v["credential"].as_str().unwrap_or_default().to_owned(),
         ca_file: ca_file.map(Path::to_path_buf),
     };

@@ -46,6 +46,9 @@ pub struct Inventory {
     pub certificates: Option<Vec<CardCertificate>>,
     /// Smartcard software found by the configured probes.
     pub software: Vec<Installed>,
+    /// The components the probes looked for: one looked for and not found is not installed.
+    #[serde(default)]
+    pub probed: Vec<String>,
     /// What could not be read, in plain words.
     #[serde(default)]
     pub problems: Vec<String>,

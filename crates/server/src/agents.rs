@@ -9,7 +9,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cardwatch_core::ids::Hostname;
+use cardwatch_core::inventory::Inventory;
 use cardwatch_store::agents;
+use cardwatch_store::inventory::apply_inventory;
 use cardwatch_store::{Change, StoreError};
 use serde::Deserialize;
 use serde_json::json;
@@ -213,7 +215,9 @@ pub(crate) async fn events(
     }
     let now = (state.now)();
     match blocking(&state, move |s| {
-        agents::record_events(s, &agent.id, &b.events, now)
+        let counts = agents::record_events(s, &agent.id, &b.events, now)?;
+        estate_inventory(s, &agent, &b.events, now)?;
+        Ok(counts)
     })
     .await
     {
@@ -221,6 +225,46 @@ pub(crate) async fn events(
             Json(json!({"accepted": accepted, "duplicates": duplicates})).into_response()
         }
         Err(f) => f.into_response(),
+    }
+}
+
+/// The newest inventory in a batch, if newer than the one the estate has from this agent, into
+/// the estate (audited as the agent). An inventory that cannot be read is noted on the agent,
+/// not refused: the events are the agent's record either way.
+fn estate_inventory(
+    store: &dyn cardwatch_store::Store,
+    agent: &agents::Agent,
+    events: &[agents::AgentEvent],
+    now: cardwatch_core::date::Timestamp,
+) -> Result<(), StoreError> {
+    let Some(newest) = events
+        .iter()
+        .filter(|e| e.kind == "inventory")
+        .filter(|e| agent.inventory_at.is_none_or(|t| e.at > t))
+        .max_by_key(|e| e.at)
+    else {
+        return Ok(());
+    };
+    let change = Change {
+        actor: format!("agent:{}", agent.id),
+        at: now,
+    };
+    match serde_json::from_value::<Inventory>(newest.data.clone()) {
+        Ok(inv) => match apply_inventory(store, agent, &inv, newest.at, &change) {
+            Ok(_) => Ok(()),
+            // A report the estate's rules refuse (a bad version text, say) is the agent's
+            // problem to see, not a reason to lose its events.
+            Err(e @ (StoreError::Rejected(_) | StoreError::Invalid(_))) => {
+                agents::note_inventory(store, &agent.id, newest.at, &format!("refused: {e}"))
+            }
+            Err(e) => Err(e),
+        },
+        Err(e) => agents::note_inventory(
+            store,
+            &agent.id,
+            newest.at,
+            &format!("the inventory could not be read: {e}"),
+        ),
     }
 }
 

@@ -14,7 +14,7 @@ use cardwatch_core::date::Timestamp;
 use cardwatch_core::ids::{CardSerial, Hostname, OdsCode};
 use cardwatch_core::records::{Kind, Value};
 use cardwatch_core::triage::{
-    estate_facts, learned_priors, tallies, Case, CheatSheet, Fact, TriageContext,
+    agent_facts, estate_facts, learned_priors, tallies, Case, CheatSheet, Fact, TriageContext,
 };
 use cardwatch_store::{triage_context, Store, StoreError};
 use serde::Deserialize;
@@ -35,8 +35,13 @@ pub struct Desk {
     pub hostname: Option<Hostname>,
 }
 
-/// What the estate and past incidents bring to a triage of `symptom` at a desk: the estate's
-/// facts (after the caller's own, which win), priors learned from resolved incidents at the site
+/// How long an agent's diagnosis answers a triage: a card is taken out and a service stops
+/// within minutes, so only a recent one counts.
+const AGENT_DIAGNOSIS_FRESH_SECONDS: i64 = 3600;
+
+/// What the estate and past incidents bring to a triage of `symptom` at a desk: the facts of the
+/// workstation agent's diagnosis within the last hour, then the estate's (all after the
+/// caller's own, which win; the agent's are fresher than the estate's), priors learned from resolved incidents at the site
 /// and in the estate, and how many others at the site reported the symptom within the cluster
 /// window (`incident`, if this triage is one, not counted).
 pub fn prepare(
@@ -55,6 +60,17 @@ pub fn prepare(
         desk.card.as_ref(),
         desk.hostname.as_ref(),
     )?;
+    if let Some(host) = &desk.hostname {
+        let since = Timestamp::from_unix(now.unix() - AGENT_DIAGNOSIS_FRESH_SECONDS);
+        if let Some(d) = cardwatch_store::agents::latest_diagnosis(store, host.as_str(), since)? {
+            case.facts.extend(agent_facts(
+                &d.inventory,
+                Some(&d.probes),
+                &checks.catalogue,
+                now,
+            ));
+        }
+    }
     case.facts.extend(estate_facts(
         &cx,
         &checks.catalogue,

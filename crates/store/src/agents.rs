@@ -23,9 +23,16 @@ pub struct Agent {
     pub last_seen: Option<Timestamp>,
     /// When it was revoked.
     pub revoked_at: Option<Timestamp>,
+    /// The site its enrolment token placed it at, if any.
+    pub site_ods: Option<String>,
+    /// When its latest inventory reached the estate.
+    pub inventory_at: Option<Timestamp>,
+    /// What became of its latest inventory, in plain words.
+    pub inventory_note: Option<String>,
 }
 
-const COLUMNS: &str = "id, hostname, version, enrolled_at, last_seen, revoked_at";
+const COLUMNS: &str = "id, hostname, version, enrolled_at, last_seen, revoked_at, site_ods, \
+                       inventory_at, inventory_note";
 
 fn agent(mut r: Vec<V>) -> Agent {
     let mut take = |i: usize| std::mem::replace(&mut r[i], V::Null);
@@ -36,27 +43,40 @@ fn agent(mut r: Vec<V>) -> Agent {
         enrolled_at: Timestamp::from_unix(take(3).int()),
         last_seen: take(4).opt_int().map(Timestamp::from_unix),
         revoked_at: take(5).opt_int().map(Timestamp::from_unix),
+        site_ods: take(6).opt_text().map(str::to_owned),
+        inventory_at: take(7).opt_int().map(Timestamp::from_unix),
+        inventory_note: take(8).opt_text().map(str::to_owned),
     }
 }
 
-/// Records a one-time enrolment token by the hash of its secret (audited by its public id).
+/// Records a one-time enrolment token by the hash of its secret (audited by its public id); an
+/// agent enrolled with it places a workstation the estate does not know yet at `site`.
 pub fn add_enrolment_token(
     store: &dyn Store,
     hash: &str,
     id: &str,
     expires_at: Timestamp,
+    site: Option<&str>,
     change: &Change,
 ) -> Result<(), StoreError> {
     with_exec(store, |x| {
+        if let Some(site) = site {
+            if x.rows("SELECT 1 FROM sites WHERE site_ods = $1", &[site.into()])?.is_empty() {
+                return Err(StoreError::Invalid(format!(
+                    "no site {site} in the estate — give a site's ODS code (cardwatch export sites)"
+                )));
+            }
+        }
         x.exec(
-            "INSERT INTO enrolment_tokens (token_hash, id, created_by, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO enrolment_tokens (token_hash, id, created_by, created_at, expires_at, \
+             site_ods) VALUES ($1, $2, $3, $4, $5, $6)",
             &[
                 hash.into(),
                 id.into(),
                 change.actor.as_str().into(),
                 change.at.unix().into(),
                 expires_at.unix().into(),
+                site.into(),
             ],
         )?;
         x.audit(
@@ -66,7 +86,9 @@ pub fn add_enrolment_token(
                 kind: "enrolment_token",
                 key: id,
                 before: None,
-                after: Some(serde_json::json!({ "expires_at": expires_at }).to_string()),
+                after: Some(
+                    serde_json::json!({ "expires_at": expires_at, "site_ods": site }).to_string(),
+                ),
             },
         )
     })
@@ -103,14 +125,16 @@ pub fn enrol(
             }));
         }
         x.exec(
-            "INSERT INTO agents (id, hostname, credential_hash, version, enrolled_at, last_seen) \
-             VALUES ($1, $2, $3, $4, $5, $5)",
+            "INSERT INTO agents (id, hostname, credential_hash, version, enrolled_at, last_seen, \
+             site_ods) VALUES ($1, $2, $3, $4, $5, $5, \
+             (SELECT site_ods FROM enrolment_tokens WHERE token_hash = $6))",
             &[
                 agent_id.into(),
                 hostname.into(),
                 credential_hash.into(),
                 version.into(),
                 now.into(),
+                token_hash.into(),
             ],
         )?;
         x.audit(
@@ -160,6 +184,22 @@ pub fn agents(store: &dyn Store) -> Result<Vec<Agent>, StoreError> {
         .into_iter()
         .map(agent)
         .collect())
+    })
+}
+
+/// Keeps what became of an agent's latest inventory (made at `at`) on its record.
+pub fn note_inventory(
+    store: &dyn Store,
+    agent_id: &str,
+    at: Timestamp,
+    said: &str,
+) -> Result<(), StoreError> {
+    with_exec(store, |x| {
+        x.exec(
+            "UPDATE agents SET inventory_at = $2, inventory_note = $3 WHERE id = $1",
+            &[agent_id.into(), at.unix().into(), said.into()],
+        )
+        .map(drop)
     })
 }
 
@@ -263,5 +303,25 @@ pub fn agent_events(
             data: serde_json::from_str(r[3].text()).unwrap_or_default(),
         })
         .collect())
+    })
+}
+
+/// The newest diagnosis since `since` from a live agent on `hostname`, if any (one that cannot be
+/// read is passed over).
+pub fn latest_diagnosis(
+    store: &dyn Store,
+    hostname: &str,
+    since: Timestamp,
+) -> Result<Option<cardwatch_core::inventory::Diagnosis>, StoreError> {
+    with_exec(store, |x| {
+        let rows = x.rows(
+            "SELECT e.data FROM agent_events e JOIN agents a ON a.id = e.agent_id \
+             WHERE a.hostname = $1 AND a.revoked_at IS NULL AND e.kind = 'diagnosis' \
+             AND e.at >= $2 ORDER BY e.at DESC LIMIT 5",
+            &[hostname.into(), since.unix().into()],
+        )?;
+        Ok(rows
+            .iter()
+            .find_map(|r| serde_json::from_str(r[0].text()).ok()))
     })
 }

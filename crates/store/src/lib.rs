@@ -23,6 +23,7 @@ mod estate;
 pub mod exec;
 mod files;
 pub mod import;
+pub mod inventory;
 mod incidents;
 pub mod notify;
 mod pool;

@@ -68,6 +68,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "agent_events",
         include_str!("../migrations/postgres/0008_agent_events.sql"),
     ),
+    (
+        9,
+        "agent_inventory",
+        include_str!("../migrations/postgres/0009_agent_inventory.sql"),
+    ),
 ];
 
 /// Any number, so long as no other program's advisory lock uses it: serialises migrations when

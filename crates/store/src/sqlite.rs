@@ -67,6 +67,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "agent_events",
         include_str!("../migrations/sqlite/0008_agent_events.sql"),
     ),
+    (
+        9,
+        "agent_inventory",
+        include_str!("../migrations/sqlite/0009_agent_inventory.sql"),
+    ),
 ];
 
 /// A Cardwatch store in an SQLite file.

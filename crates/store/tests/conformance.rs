@@ -1338,8 +1338,8 @@ fn agents_enrol_once_per_token_and_can_be_revoked(db: &TestDb) {
         at: t(s),
     };
     let n = db.audit_len();
-    add_enrolment_token(store, "h1", "et1", t(3600), &at(0)).unwrap();
-    add_enrolment_token(store, "h2", "et2", t(10), &at(0)).unwrap();
+    add_enrolment_token(store, "h1", "et1", t(3600), None, &at(0)).unwrap();
+    add_enrolment_token(store, "h2", "et2", t(10), None, &at(0)).unwrap();
     enrol(store, "h1", "ag1", "a10000-ws001", "0.1.0", "c1", &at(5)).unwrap();
     let again = enrol(store, "h1", "ag2", "a10000-ws002", "0.1.0", "c2", &at(6)).unwrap_err();
     assert!(again.to_string().contains("used already"), "{again}");

@@ -347,6 +347,7 @@ fn an_agents_report_answers_the_checks_it_can_see() {
             version: "99.0".into(),
             source: "test".into(),
         }],
+        probed: vec!["oberthur-middleware".into()],
         problems: vec![],
     };
     let probes = Probes {
