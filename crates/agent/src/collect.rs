@@ -40,7 +40,11 @@ pub fn inventory(hostname: &str, module: Option<&Path>, config: &probes::Config)
         readers,
         certificates,
         software: probes::software(config),
-        probed: config.software.iter().map(|p| p.component.clone()).collect(),
+        probed: config
+            .software
+            .iter()
+            .map(|p| p.component.clone())
+            .collect(),
         problems,
     }
 }

@@ -2,6 +2,8 @@
 //! CLI, exchanged once for a credential; heartbeats with it; revocation; old agents refused.
 
 mod common;
+#[path = "../../agent/tests/softhsm/mod.rs"]
+mod softhsm;
 
 use common::{body_json, cardwatch, ok, serve_demo, stop, text};
 
@@ -375,4 +377,209 @@ fn reports_wait_in_the_spool_while_the_server_is_down_and_arrive_once() {
     let events = ok(&cardwatch(&db, &["agent", "events", &id]));
     assert_eq!(events.lines().count(), 6, "{events}");
     assert_eq!(events.matches("spool_overflow").count(), 1);
+}
+
+/// The agent with SoftHSM2's tokens standing in for the inserted cards.
+fn agent_with_cards(conf: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(agent_bin())
+        .env_remove("CARDWATCH_AGENT_STATE")
+        .env("SOFTHSM2_CONF", conf)
+        .args(args)
+        .output()
+        .expect("run cardwatch-agent")
+}
+
+/// The second field of the CSV line of `kind` whose first field is `key`, …: the whole line.
+fn exported(db: &str, kind: &str, contains: &str) -> Vec<String> {
+    ok(&cardwatch(db, &["export", kind]))
+        .lines()
+        .filter(|l| l.contains(contains))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn an_agents_inventory_updates_the_estate_and_its_diagnosis_answers_a_triage() {
+    use softhsm::{card, softhsm, SOFTHSM};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let (cert, key) = certificate(dir);
+    let db = dir.join("cw.sqlite").display().to_string();
+    ok(&cardwatch(&db, &["demo", "--practices", "1"]));
+    // A card that logs in but whose signing certificate expired, known to the estate by the
+    // serial its middleware reports.
+    let conf = softhsm(dir);
+    card(
+        dir,
+        &conf,
+        "ASHA",
+        &[
+            ("auth", "digitalSignature", 300, "sha256"),
+            ("sign", "nonRepudiation", -10, "sha256"),
+        ],
+    );
+    let listed = agent_with_cards(&conf, &["certificates", "--module", SOFTHSM, "--json"]);
+    let certs: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("json");
+    let serial = certs[0]["token_serial"]
+        .as_str()
+        .expect("serial")
+        .to_ascii_uppercase();
+    let holder = ok(&cardwatch(&db, &["export", "people"]))
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split(',').next())
+        .expect("a person")
+        .to_owned();
+    let cards = dir.join("cards.csv");
+    std::fs::write(
+        &cards,
+        format!("card_serial,holder_uuid,series,status,issued_on,last_used_on\n{serial},{holder},9,active,2025-01-01,\n"),
+    )
+    .expect("cards.csv");
+    ok(&cardwatch(&db, &["import", &cards.display().to_string()]));
+
+    let port = free_port();
+    let url = format!("https://127.0.0.1:{port}");
+    let server = tls_server(&db, port, &cert, &key);
+    let unknown_site = cardwatch(&db, &["agent", "token", "--site", "Z99999"]);
+    assert_eq!(unknown_site.status.code(), Some(2));
+    assert!(text(&unknown_site.stderr).contains("no site Z99999"));
+    let t = token(&db, &["--site", "A10000"]);
+    let state = dir.join("state").display().to_string();
+    let enrolled = agent(&[
+        "enrol",
+        "--server",
+        &url,
+        "--token",
+        &t,
+        "--ca-file",
+        &cert.display().to_string(),
+        "--hostname",
+        "NEW-WS-01",
+        "--state-dir",
+        &state,
+    ]);
+    assert!(enrolled.status.success(), "{}", text(&enrolled.stderr));
+    let gemalto = dir.join("gemalto.txt");
+    std::fs::write(&gemalto, "7.1.0\n").expect("gemalto");
+    std::fs::write(dir.join("oberthur.txt"), "6.2.0.4\n").expect("oberthur");
+    let probes = dir.join("probes.toml");
+    std::fs::write(
+        &probes,
+        format!(
+            "[[software]]\ncomponent = \"oberthur-middleware\"\nfile = \"{}\"\n\n\
+             [[software]]\ncomponent = \"gemalto-middleware\"\nfile = \"{}\"\n\n\
+             [credential_management]\nports = [{}]\n",
+            dir.join("oberthur.txt").display(),
+            gemalto.display(),
+            free_port()
+        ),
+    )
+    .expect("probes");
+    let probes = probes.display().to_string();
+    let report = || {
+        let out = agent_with_cards(
+            &conf,
+            &[
+                "report",
+                "--state-dir",
+                &state,
+                "--module",
+                SOFTHSM,
+                "--probes",
+                &probes,
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    };
+    report();
+
+    // The new workstation (host names are kept in lower case) stands at the token's site with its OS; its software, its readers
+    // and the card's certificates are in the estate.
+    let ws = exported(&db, "workstations", "new-ws-01");
+    assert_eq!(
+        ws.len(),
+        1,
+        "{ws:?}\n{}",
+        ok(&cardwatch(&db, &["agent", "list", "--json"]))
+    );
+    assert!(
+        ws[0].starts_with("new-ws-01,A10000,") && ws[0].contains(",broad,"),
+        "{ws:?}"
+    );
+    let sw = exported(&db, "software", "new-ws-01").join("\n");
+    assert!(sw.contains("new-ws-01,oberthur-middleware,6.2.0.4"), "{sw}");
+    assert!(sw.contains("new-ws-01,gemalto-middleware,7.1.0"), "{sw}");
+    let readers = exported(&db, "readers", "new-ws-01/");
+    assert!(!readers.is_empty(), "the virtual readers are recorded");
+    let signing = exported(&db, "certificates", &format!("{serial},signing"));
+    assert_eq!(signing.len(), 1, "{signing:?}");
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(&cardwatch(&db, &["agent", "list", "--json"]))).expect("json");
+    let note = listed[0]["inventory_note"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        note.starts_with("new-ws-01: ") && note.contains("added"),
+        "{note}"
+    );
+    let audit = ok(&cardwatch(&db, &["audit", "verify"]));
+    assert!(audit.contains("intact"), "{audit}");
+
+    // Gemalto uninstalled: the next inventory removes it; nothing else changes.
+    std::fs::remove_file(&gemalto).expect("uninstall");
+    report();
+    let sw = exported(&db, "software", "new-ws-01").join("\n");
+    assert!(!sw.contains("gemalto"), "{sw}");
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(&cardwatch(&db, &["agent", "list", "--json"]))).expect("json");
+    let note = listed[0]["inventory_note"].as_str().unwrap_or_default();
+    assert!(
+        note.contains("1 uninstalled component(s) removed"),
+        "{note}"
+    );
+
+    // The agent's diagnosis answers a triage on that workstation: the expired signing
+    // certificate is seen, not asked.
+    let diagnosed = agent_with_cards(
+        &conf,
+        &[
+            "diagnose",
+            "--symptom",
+            "cannot-sign",
+            "--state-dir",
+            &state,
+            "--module",
+            SOFTHSM,
+            "--probes",
+            &probes,
+        ],
+    );
+    assert!(
+        text(&diagnosed.stderr).contains("the diagnosis is reported"),
+        "{}",
+        text(&diagnosed.stderr)
+    );
+    let triage = ok(&cardwatch(
+        &db,
+        &[
+            "triage",
+            "--symptom",
+            "cannot-sign",
+            "--hostname",
+            "NEW-WS-01",
+            "--json",
+        ],
+    ));
+    assert!(
+        triage.contains("not asked: the agent on NEW-WS-01 found the signing certificate"),
+        "{triage}"
+    );
+    stop(server);
 }

@@ -240,7 +240,8 @@ fn estate_inventory(
     let Some(newest) = events
         .iter()
         .filter(|e| e.kind == "inventory")
-        .filter(|e| agent.inventory_at.is_none_or(|t| e.at > t))
+        // Same second counts: applying an inventory again changes nothing.
+        .filter(|e| agent.inventory_at.is_none_or(|t| e.at >= t))
         .max_by_key(|e| e.at)
     else {
         return Ok(());

@@ -61,7 +61,9 @@ pub fn add_enrolment_token(
 ) -> Result<(), StoreError> {
     with_exec(store, |x| {
         if let Some(site) = site {
-            if x.rows("SELECT 1 FROM sites WHERE site_ods = $1", &[site.into()])?.is_empty() {
+            if x.rows("SELECT 1 FROM sites WHERE site_ods = $1", &[site.into()])?
+                .is_empty()
+            {
                 return Err(StoreError::Invalid(format!(
                     "no site {site} in the estate — give a site's ODS code (cardwatch export sites)"
                 )));

@@ -39,7 +39,10 @@ pub fn apply_inventory(
             let serial = c.token_serial.to_ascii_uppercase();
             if !cards.contains(&serial)
                 && !x
-                    .rows("SELECT 1 FROM cards WHERE card_serial = $1", &[serial.as_str().into()])?
+                    .rows(
+                        "SELECT 1 FROM cards WHERE card_serial = $1",
+                        &[serial.as_str().into()],
+                    )?
                     .is_empty()
             {
                 cards.push(serial);
@@ -198,7 +201,12 @@ fn remove_uninstalled(
 }
 
 /// Keeps what became of the inventory on the agent's record; returns it.
-fn note(store: &dyn Store, agent: &Agent, at: Timestamp, said: String) -> Result<String, StoreError> {
+fn note(
+    store: &dyn Store,
+    agent: &Agent,
+    at: Timestamp,
+    said: String,
+) -> Result<String, StoreError> {
     crate::agents::note_inventory(store, &agent.id, at, &said)?;
     Ok(said)
 }
