@@ -5,6 +5,7 @@ mod diagnose;
 mod pcsc_readers;
 mod pkcs11_certs;
 mod probes;
+mod run;
 mod server;
 mod sign_test;
 mod spool;
@@ -65,6 +66,45 @@ enum Command {
             default_value = "/var/lib/cardwatch-agent"
         )]
         state_dir: PathBuf,
+    },
+    /// The service: watch the readers and report card and reader events as they happen, the
+    /// inventory when it changes and every --interval, keeping what cannot be sent in the
+    /// spool. Enrols first when given --server and --enrol and not enrolled yet.
+    Run {
+        /// The server, https://… (with --enrol).
+        #[arg(long, requires = "enrol")]
+        server: Option<String>,
+        /// A one-time enrolment token, used when this agent is not enrolled yet.
+        #[arg(long, requires = "server")]
+        enrol: Option<String>,
+        /// Check the server's certificate against this PEM file.
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
+        /// This workstation's name (default: the enrolled one, else the system's).
+        #[arg(long)]
+        hostname: Option<String>,
+        /// Seconds between inventories sent as a heartbeat.
+        #[arg(long, default_value_t = 900)]
+        interval: u64,
+        /// The smartcard middleware's PKCS#11 module (default: the first known one installed).
+        #[arg(long, env = "CARDWATCH_PKCS11_MODULE")]
+        module: Option<PathBuf>,
+        /// The probes file (default: the built-in probes).
+        #[arg(long, env = "CARDWATCH_AGENT_PROBES")]
+        probes: Option<PathBuf>,
+        /// Where the agent keeps its credential and spool.
+        #[arg(
+            long,
+            env = "CARDWATCH_AGENT_STATE",
+            default_value = "/var/lib/cardwatch-agent"
+        )]
+        state_dir: PathBuf,
+        /// The most events the spool keeps while the server is unreachable.
+        #[arg(long, default_value_t = 10_000)]
+        max_spool: usize,
+        /// Print each event as a JSON line as it happens.
+        #[arg(long)]
+        print_events: bool,
     },
     /// Tell the server this agent is alive (and see the clock offset).
     Heartbeat {
@@ -217,6 +257,28 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Run {
+            server,
+            enrol,
+            ca_file,
+            hostname,
+            interval,
+            module,
+            probes,
+            state_dir,
+            max_spool,
+            print_events,
+        } => run::run(run::Options {
+            state_dir,
+            enrol: server.zip(enrol),
+            ca_file,
+            hostname,
+            interval: std::time::Duration::from_secs(interval.max(1)),
+            module,
+            probes,
+            max_spool,
+            print_events,
+        }),
         Command::Heartbeat { state_dir } => {
             let e = server::load(&state_dir)?;
             let server_time = server::heartbeat(&e)?;
@@ -247,7 +309,9 @@ fn run(cli: Cli) -> Result<()> {
                     "cardwatch-agent: the spool was full: the {dropped} oldest events were dropped"
                 );
             }
-            send_spool(&enrolled, &spool, retries, backoff_ms)
+            let (accepted, duplicates) = spool.send(&enrolled, retries, backoff_ms)?;
+            println!("reported: {accepted} new event(s), {duplicates} the server already had");
+            Ok(())
         }
         Command::Diagnose {
             symptom,
@@ -295,8 +359,8 @@ fn run(cli: Cli) -> Result<()> {
                     vec![spool::event("diagnosis", serde_json::to_value(&d)?, d.at)],
                     d.at,
                 )?;
-                match send_spool(e, &spool, 1, 0) {
-                    Ok(()) => {
+                match spool.send(e, 1, 0) {
+                    Ok(_) => {
                         eprintln!("cardwatch-agent: the diagnosis is reported to {}", e.server)
                     }
                     Err(err) => eprintln!("cardwatch-agent: {err:#}"),
@@ -321,52 +385,6 @@ fn now() -> cardwatch_core::date::Timestamp {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
     cardwatch_core::date::Timestamp::from_unix(secs)
-}
-
-/// Sends the spool in batches, retrying a failed batch with jittered, capped backoff; stops for
-/// now when the tries run out (the events stay queued).
-fn send_spool(
-    e: &server::Enrolled,
-    spool: &spool::Spool,
-    retries: u32,
-    backoff_ms: u64,
-) -> Result<()> {
-    const BATCH: usize = 500;
-    let (mut accepted, mut duplicates) = (0, 0);
-    loop {
-        let waiting = spool.read()?;
-        if waiting.is_empty() {
-            break;
-        }
-        let batch = &waiting[..waiting.len().min(BATCH)];
-        let mut tries = 0;
-        let sent = loop {
-            match server::send_events(e, batch) {
-                Ok(r) => break r,
-                Err(err) if tries + 1 >= retries.max(1) => {
-                    return Err(err.context(format!(
-                        "{} event(s) wait in the spool for the next report",
-                        waiting.len()
-                    )))
-                }
-                Err(err) => {
-                    tries += 1;
-                    let wait = (backoff_ms << (tries - 1).min(16)).min(60_000);
-                    let mut j = [0u8; 1];
-                    let _ =
-                        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut j);
-                    let wait = wait + wait * u64::from(j[0] % 50) / 255;
-                    eprintln!("cardwatch-agent: {err:#}; trying again in {wait} ms");
-                    std::thread::sleep(std::time::Duration::from_millis(wait));
-                }
-            }
-        };
-        spool.remove_first(batch.len())?;
-        accepted += sent.0;
-        duplicates += sent.1;
-    }
-    println!("reported: {accepted} new event(s), {duplicates} the server already had");
-    Ok(())
 }
 
 fn main() -> ExitCode {

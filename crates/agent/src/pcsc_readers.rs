@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
-use cardwatch_core::reader::{atr_text, firmware, text_attribute, Reader, Readers};
-use pcsc::{Attribute, Context, Protocols, ReaderState, Scope, ShareMode, State};
+use cardwatch_core::reader::{atr_text, firmware, text_attribute, Reader, Readers, Seen};
+use pcsc::{Attribute, Context, Protocols, ReaderState, Scope, ShareMode, State, PNP_NOTIFICATION};
 
 /// Why PC/SC could not be reached, in words that say what to do.
 fn unreachable(e: pcsc::Error) -> anyhow::Error {
@@ -58,4 +58,88 @@ pub fn readers() -> Result<Readers> {
         })
         .collect();
     Ok(Readers::new(found))
+}
+
+/// Watches the readers: each call waits for PC/SC to report a change (a card in or out, a
+/// reader plugged or unplugged) or for the timeout, and returns what it sees. A stopped PC/SC
+/// service is an error for that call; the next call connects afresh.
+#[derive(Default)]
+pub struct Watcher {
+    ctx: Option<Context>,
+    states: Vec<ReaderState>,
+}
+
+impl std::fmt::Debug for Watcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watcher")
+            .field("readers", &self.states.len())
+            .finish()
+    }
+}
+
+impl Watcher {
+    /// What the readers show after a change, or after `timeout` without one.
+    pub fn wait(&mut self, timeout: Duration) -> Result<Vec<Seen>> {
+        let done = self.try_wait(timeout);
+        if done.is_err() {
+            // Start over with a new context next time (pcscd restarted, say).
+            self.ctx = None;
+            self.states.clear();
+        }
+        done
+    }
+
+    fn try_wait(&mut self, timeout: Duration) -> Result<Vec<Seen>> {
+        if self.ctx.is_none() {
+            self.ctx = Some(Context::establish(Scope::User).map_err(unreachable)?);
+        }
+        let Some(ctx) = &self.ctx else {
+            return Ok(Vec::new());
+        };
+        let names = match ctx.list_readers_owned() {
+            Ok(n) => n,
+            Err(pcsc::Error::NoReadersAvailable) => Vec::new(),
+            Err(e) => return Err(unreachable(e)),
+        };
+        let pnp = PNP_NOTIFICATION();
+        self.states
+            .retain(|s| s.name() == pnp || names.iter().any(|n| n.as_c_str() == s.name()));
+        if !self.states.iter().any(|s| s.name() == pnp) {
+            self.states.insert(0, ReaderState::new(pnp, State::UNAWARE));
+        }
+        let mut fresh = false;
+        for n in names {
+            if !self.states.iter().any(|s| s.name() == n.as_c_str()) {
+                self.states.push(ReaderState::new(n, State::UNAWARE));
+                fresh = true;
+            }
+        }
+        if fresh {
+            // Learn the new readers' state at once, without waiting.
+            match ctx.get_status_change(Duration::ZERO, &mut self.states) {
+                Ok(()) | Err(pcsc::Error::Timeout) => {}
+                Err(e) => return Err(unreachable(e)),
+            }
+        }
+        for s in &mut self.states {
+            s.sync_current_state();
+        }
+        match ctx.get_status_change(timeout, &mut self.states) {
+            Ok(()) | Err(pcsc::Error::Timeout) => {}
+            Err(e) => return Err(unreachable(e)),
+        }
+        Ok(self
+            .states
+            .iter()
+            .filter(|s| s.name() != pnp)
+            .filter(|s| !s.event_state().intersects(State::UNKNOWN | State::IGNORE))
+            .map(|s| Seen {
+                name: s.name().to_string_lossy().into_owned(),
+                atr: s
+                    .event_state()
+                    .contains(State::PRESENT)
+                    .then(|| atr_text(s.atr())),
+            })
+            .collect())
+    }
 }

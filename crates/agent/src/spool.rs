@@ -95,3 +95,57 @@ impl Spool {
         self.write(&all)
     }
 }
+
+/// The wait before try `tries` + 1 after a failure: `base_ms` doubling, capped at a minute, with
+/// up to a fifth more at random so agents that lost the server together do not return together.
+pub fn backoff(base_ms: u64, tries: u32) -> std::time::Duration {
+    let wait = (base_ms << tries.saturating_sub(1).min(16)).min(60_000);
+    let mut j = [0u8; 1];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut j);
+    std::time::Duration::from_millis(wait + wait * u64::from(j[0] % 50) / 255)
+}
+
+impl Spool {
+    /// Sends what waits in batches, retrying a failed batch `retries` times with [`backoff`];
+    /// stops for now when the tries run out (the events stay queued). (new, duplicates).
+    pub fn send(
+        &self,
+        e: &crate::server::Enrolled,
+        retries: u32,
+        backoff_ms: u64,
+    ) -> Result<(u64, u64)> {
+        const BATCH: usize = 500;
+        let (mut accepted, mut duplicates) = (0, 0);
+        loop {
+            let waiting = self.read()?;
+            if waiting.is_empty() {
+                return Ok((accepted, duplicates));
+            }
+            let batch = &waiting[..waiting.len().min(BATCH)];
+            let mut tries = 0;
+            let sent = loop {
+                match crate::server::send_events(e, batch) {
+                    Ok(r) => break r,
+                    Err(err) if tries + 1 >= retries.max(1) => {
+                        return Err(err.context(format!(
+                            "{} event(s) wait in the spool for the next report",
+                            waiting.len()
+                        )))
+                    }
+                    Err(err) => {
+                        tries += 1;
+                        let wait = backoff(backoff_ms, tries);
+                        eprintln!(
+                            "cardwatch-agent: {err:#}; trying again in {} ms",
+                            wait.as_millis()
+                        );
+                        std::thread::sleep(wait);
+                    }
+                }
+            };
+            self.remove_first(batch.len())?;
+            accepted += sent.0;
+            duplicates += sent.1;
+        }
+    }
+}

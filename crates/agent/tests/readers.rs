@@ -2,8 +2,13 @@
 //! cards inserted and removed by starting and stopping them (scripts/test installs and starts
 //! them; TESTING-NOTES.md has the recipe).
 
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// vpcd has two slots: the tests that put cards in them take turns.
+static SLOTS: Mutex<()> = Mutex::new(());
 
 fn agent(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cardwatch-agent"))
@@ -77,6 +82,7 @@ fn present(r: &serde_json::Value, name: &str) -> bool {
 
 #[test]
 fn readers_and_cards_come_and_go_as_pcsc_sees_them() {
+    let _slots = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
     let none = until("the virtual readers, empty", |r| {
         !present(r, "Virtual PCD 00 00") && !present(r, "Virtual PCD 00 01")
     });
@@ -142,4 +148,82 @@ fn no_pcsc_service_is_a_clear_error() {
         err.contains("the PC/SC service is not running") && err.contains("pcscd"),
         "{err}"
     );
+}
+
+/// The next event the running agent prints of `kind`, within 20 s.
+fn next_event(lines: &std::sync::mpsc::Receiver<String>, kind: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no {kind} event"));
+        let e: serde_json::Value = serde_json::from_str(&line).expect("a JSON event");
+        if e["kind"] == kind {
+            return e;
+        }
+    }
+}
+
+#[test]
+fn the_running_agent_reports_cards_inserted_and_removed_as_they_happen() {
+    let _slots = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().expect("tmp");
+    let state = tmp.path().display().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cardwatch-agent"))
+        .args([
+            "run",
+            "--print-events",
+            "--interval",
+            "3600",
+            "--state-dir",
+            &state,
+        ])
+        .args(["--module", "/nonexistent/pkcs11.so"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run");
+    let out = BufReader::new(child.stdout.take().expect("stdout"));
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in out.lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    // First the inventory (the card reading fails without a module: said, not fatal).
+    let inv = next_event(&lines, "inventory");
+    assert!(
+        inv["data"]["problems"][0]
+            .as_str()
+            .unwrap_or("")
+            .contains("no PKCS#11 module"),
+        "{inv}"
+    );
+    let card = Card::insert(35963);
+    let inserted = next_event(&lines, "card_inserted");
+    assert_eq!(inserted["data"]["reader"], "Virtual PCD 00 00");
+    assert_eq!(inserted["data"]["atr"], "3B 95 13 81 01 80 73 FF 01 00 0B");
+    // A card coming makes a fresh inventory.
+    let again = next_event(&lines, "inventory");
+    assert_eq!(again["data"]["readers"]["cards"], 1, "{again}");
+    drop(card);
+    let removed = next_event(&lines, "card_removed");
+    assert_eq!(removed["data"]["reader"], "Virtual PCD 00 00");
+    let _ = child.kill();
+    let _ = child.wait();
+    // Not enrolled: every event waits in the spool, each once.
+    let spool = std::fs::read_to_string(tmp.path().join("spool.jsonl")).expect("spool");
+    let ids: Vec<String> = spool
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")["id"].to_string())
+        .collect();
+    assert!(
+        spool.contains("card_inserted") && spool.contains("card_removed"),
+        "{spool}"
+    );
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len());
 }

@@ -112,6 +112,51 @@ pub struct CardCertificate {
     pub cert: CertificateInfo,
 }
 
+/// A reader as PC/SC shows it at a moment: its name, and the ATR of the card in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Seen {
+    /// The reader's name.
+    pub name: String,
+    /// The inserted card's ATR, if a card is in it.
+    pub atr: Option<String>,
+}
+
+/// The events between two views of the readers, as `(kind, data)`: `reader_attached`,
+/// `reader_detached`, `card_inserted` (with the ATR), `card_removed`; a reader that leaves with
+/// a card in it gives both. Readers are matched by name.
+pub fn changes(before: &[Seen], after: &[Seen]) -> Vec<(&'static str, serde_json::Value)> {
+    use serde_json::json;
+    let mut out = Vec::new();
+    for b in before {
+        if !after.iter().any(|a| a.name == b.name) {
+            if b.atr.is_some() {
+                out.push(("card_removed", json!({"reader": b.name})));
+            }
+            out.push(("reader_detached", json!({"reader": b.name})));
+        }
+    }
+    for a in after {
+        let was = before.iter().find(|b| b.name == a.name);
+        if was.is_none() {
+            out.push(("reader_attached", json!({"reader": a.name})));
+        }
+        let had = was.and_then(|b| b.atr.as_ref());
+        match (had, &a.atr) {
+            (Some(_), None) => out.push(("card_removed", json!({"reader": a.name}))),
+            (None, Some(atr)) => {
+                out.push(("card_inserted", json!({"reader": a.name, "atr": atr})));
+            }
+            // Another card swapped in between two looks.
+            (Some(old), Some(atr)) if old != atr => {
+                out.push(("card_removed", json!({"reader": a.name})));
+                out.push(("card_inserted", json!({"reader": a.name, "atr": atr})));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +185,29 @@ mod tests {
         assert_eq!(text_attribute(Some(b"\0")), None);
         assert_eq!(text_attribute(None), None);
         assert_eq!(atr_text(&[0x3b, 0x95, 0x13]), "3B 95 13");
+    }
+
+    #[test]
+    fn changes_between_two_views_are_events() {
+        let seen = |name: &str, atr: Option<&str>| Seen {
+            name: name.into(),
+            atr: atr.map(str::to_owned),
+        };
+        let kinds = |b: &[Seen], a: &[Seen]| -> Vec<&str> {
+            changes(b, a).into_iter().map(|(k, _)| k).collect()
+        };
+        let empty = [seen("R1", None)];
+        let card = [seen("R1", Some("3B 01"))];
+        assert!(kinds(&empty, &empty).is_empty());
+        assert_eq!(kinds(&empty, &card), ["card_inserted"]);
+        assert_eq!(changes(&empty, &card)[0].1["atr"], "3B 01");
+        assert_eq!(kinds(&card, &empty), ["card_removed"]);
+        assert_eq!(kinds(&[], &card), ["reader_attached", "card_inserted"]);
+        assert_eq!(kinds(&card, &[]), ["card_removed", "reader_detached"]);
+        assert_eq!(
+            kinds(&card, &[seen("R1", Some("3B 02"))]),
+            ["card_removed", "card_inserted"]
+        );
     }
 
     #[test]
