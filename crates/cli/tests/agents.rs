@@ -581,5 +581,40 @@ fn an_agents_inventory_updates_the_estate_and_its_diagnosis_answers_a_triage() {
         triage.contains("not asked: the agent on NEW-WS-01 found the signing certificate"),
         "{triage}"
     );
+
+    // The service: enrolled, it sends its inventory at once and as a heartbeat.
+    let id = listed[0]["id"].as_str().expect("id").to_owned();
+    let inventories = || {
+        ok(&cardwatch(
+            &db,
+            &["agent", "events", &id, "--limit", "1000"],
+        ))
+        .matches("\"kind\":\"inventory\"")
+        .count()
+    };
+    let before = inventories();
+    let mut service = std::process::Command::new(agent_bin())
+        .env("SOFTHSM2_CONF", &conf)
+        .args([
+            "run",
+            "--state-dir",
+            &state,
+            "--module",
+            SOFTHSM,
+            "--probes",
+            &probes,
+        ])
+        .args(["--interval", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while inventories() < before + 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let _ = service.kill();
+    let _ = service.wait();
+    assert!(inventories() >= before + 2, "two heartbeats arrived");
     stop(server);
 }
