@@ -618,3 +618,87 @@ fn an_agents_inventory_updates_the_estate_and_its_diagnosis_answers_a_triage() {
     assert!(inventories() >= before + 2, "two heartbeats arrived");
     stop(server);
 }
+
+#[test]
+fn administrators_make_tokens_and_revoke_agents_on_the_agents_page() {
+    use common::{csrf_of, form, get_as, request, serve_demo_signed_in};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, admin) = serve_demo_signed_in(&db, "1");
+    let (status, page) = get_as(&addr, "/admin/agents", &admin);
+    assert_eq!(status, 200);
+    assert!(page.contains("No agent has enrolled yet"), "{page}");
+    let csrf = csrf_of(&page);
+    let post = |path: &str, pairs: &[(&str, &str)]| {
+        request(&addr, "POST", path, Some(&admin), Some(&form(pairs)))
+    };
+    let made = post(
+        "/admin/agents/token",
+        &[("csrf", &csrf), ("site", "a10000"), ("hours", "2")],
+    );
+    let secret = made
+        .1
+        .split("shown only now: ")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .expect("the token")
+        .trim()
+        .to_owned();
+    for (pairs, want) in [
+        (
+            vec![("csrf", csrf.as_str()), ("hours", "0")],
+            "give a whole number from 1 to 720",
+        ),
+        (
+            vec![("csrf", csrf.as_str()), ("hours", "2"), ("site", "Z99999")],
+            "no site Z99999",
+        ),
+        (
+            vec![
+                ("csrf", csrf.as_str()),
+                ("hours", "2"),
+                ("site", "not an ods!"),
+            ],
+            "Site: ",
+        ),
+    ] {
+        let (status, body) = post("/admin/agents/token", &pairs);
+        assert_eq!(status, 200);
+        assert!(body.contains(want), "{want}: {body}");
+    }
+    let forged = post("/admin/agents/token", &[("csrf", "nope"), ("hours", "2")]);
+    assert_eq!(forged.0, 403);
+
+    let (status, enrolled) = post_json_agent(&addr, &secret, "a10000-ws009");
+    assert_eq!(status, 201, "{enrolled}");
+    let (_, page) = get_as(&addr, "/admin/agents", &admin);
+    assert!(
+        page.contains("a10000-ws009") && page.contains("A10000"),
+        "{page}"
+    );
+    let (_, api) = get_as(&addr, "/api/v1/agents", &admin);
+    let v = body_json(&api);
+    let id = v["agents"][0]["id"].as_str().expect("id").to_owned();
+    assert_eq!(v["agents"][0]["site_ods"], "A10000");
+
+    let revoked = post("/admin/agents/revoke", &[("csrf", &csrf), ("id", &id)]);
+    assert!(revoked.1.contains("is revoked"), "{}", revoked.1);
+    let again = post("/admin/agents/revoke", &[("csrf", &csrf), ("id", &id)]);
+    assert!(again.1.contains("no live agent"), "{}", again.1);
+    let (_, page) = get_as(&addr, "/admin/agents", &admin);
+    assert!(page.contains("revoked 20"), "{page}");
+    stop(child);
+    let audit = ok(&cardwatch(&db, &["audit", "verify"]));
+    assert!(audit.contains("intact"), "{audit}");
+}
+
+/// An agent's enrolment request with a token (over plain HTTP: the server takes it; the agent
+/// itself only sends HTTPS).
+fn post_json_agent(addr: &str, token: &str, hostname: &str) -> (u16, String) {
+    post(
+        addr,
+        "/api/v1/agents/enrol",
+        &[],
+        &format!(r#"{{"token":"{token}","hostname":"{hostname}","version":"0.1.0"}}"#),
+    )
+}

@@ -31,22 +31,6 @@ fn user(db: &str, args: &[&str], password: Option<&str>) -> Output {
 
 const PW: &str = "riverside surgery reception";
 
-fn form(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={}", v.replace(' ', "+").replace('@', "%40")))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn csrf_of(page: &str) -> String {
-    page.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .expect("a csrf field")
-        .to_owned()
-}
-
 #[test]
 fn operators_are_added_listed_disabled_and_reset() {
     let tmp = tempfile::tempdir().expect("tmp");
@@ -1480,6 +1464,18 @@ fn authorisation_matrix() {
         ),
         (
             "GET",
+            "/admin/agents".into(),
+            String::new(),
+            [303, 200, 403, 403, 403, 403],
+        ),
+        (
+            "GET",
+            "/api/v1/agents".into(),
+            String::new(),
+            [401, 200, 403, 403, 403, 403],
+        ),
+        (
+            "GET",
             "/account".into(),
             String::new(),
             [303, 200, 200, 200, 200, 200],
@@ -1708,6 +1704,7 @@ fn every_page_passes_axe_in_chromium() {
         "/estate/people".into(),
         "/admin/users".into(),
         "/admin/jobs".into(),
+        "/admin/agents".into(),
         "/admin/sites".into(),
         "/admin/sites?site=A10000".into(),
         format!("/cards/{card}"),

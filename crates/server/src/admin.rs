@@ -115,7 +115,7 @@ pub(crate) struct AddForm {
     organisations: String,
 }
 
-fn change(caller: &Caller, state: &AppState) -> Change {
+pub(crate) fn change(caller: &Caller, state: &AppState) -> Change {
     Change {
         actor: format!("web:{}", caller.user.user.username),
         at: (state.now)(),
@@ -124,7 +124,7 @@ fn change(caller: &Caller, state: &AppState) -> Change {
 
 /// What an operator is told after a change: the outcome, or why it was refused; `None` when
 /// the store failed (the page then says so).
-fn outcome(r: Result<String, StoreError>) -> Option<(bool, String)> {
+pub(crate) fn outcome(r: Result<String, StoreError>) -> Option<(bool, String)> {
     match r {
         Ok(m) => Some((true, m)),
         Err(StoreError::Invalid(m)) => Some((false, m)),

@@ -64,6 +64,16 @@ const ENDPOINTS: &[Endpoint] = &[
         handler: || get(crate::jobs_page::api),
     },
     Endpoint {
+        method: "get",
+        path: "/api/v1/agents",
+        summary: "The workstation agents: workstation, version, enrolled, last heard from, revoked, the site their token named, and what became of their latest inventory.",
+        needs: "manage users (administrators)",
+        query: &[],
+        body: &[],
+        also: &[],
+        handler: || get(crate::agents_page::api),
+    },
+    Endpoint {
         method: "post",
         path: "/api/v1/agents/enrol",
         summary: "A workstation agent exchanges a one-time enrolment token (from `cardwatch agent token`) for its own credential: 201 {agent_id, credential}; 401 when the token is unknown, used or expired; 426 when the agent is too old.",

@@ -23,6 +23,7 @@ use cardwatch_store::{Store, StoreError};
 
 mod admin;
 mod agents;
+mod agents_page;
 pub mod api;
 mod audit;
 pub mod auth;
@@ -124,6 +125,9 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/estate/{kind}", get(estate::page))
         .route("/admin/users", get(admin::page))
         .route("/admin/jobs", get(jobs_page::page))
+        .route("/admin/agents", get(agents_page::page))
+        .route("/admin/agents/token", post(agents_page::token))
+        .route("/admin/agents/revoke", post(agents_page::revoke))
         .route("/admin/sites", get(sites_admin::page))
         .route("/admin/sites/hours", post(sites_admin::hours))
         .route("/admin/sites/contacts", post(sites_admin::add_contact))

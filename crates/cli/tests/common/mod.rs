@@ -237,3 +237,21 @@ pub fn set_cookie(response: &str, name: &str) -> Option<String> {
             (k == name).then(|| rest.split(';').next().unwrap_or("").to_owned())
         })
 }
+
+/// A form body (spaces and @ encoded, as the tests' values need).
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.replace(' ', "+").replace('@', "%40")))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The CSRF token in a page's first form.
+pub fn csrf_of(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a csrf field")
+        .to_owned()
+}
