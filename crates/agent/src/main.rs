@@ -282,7 +282,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Heartbeat { state_dir } => {
             let e = server::load(&state_dir)?;
             let server_time = server::heartbeat(&e)?;
-            println!("{} answered; its time is {server_time}", e.server);
+            let offset = cardwatch_core::date::Timestamp::parse(&server_time)
+                .map(|t| now().unix() - t.unix())
+                .map_or(String::new(), |o| format!(" (this clock is {o} s off)"));
+            println!("{} answered; its time is {server_time}{offset}", e.server);
             Ok(())
         }
         Command::Report {
@@ -353,12 +356,23 @@ fn run(cli: Cli) -> Result<()> {
                     diagnose::text(&d, &kb, &catalogue, symptom, &problems)
                 );
             }
+            // The self-test's outcome is an event too (never the PIN): what the card did.
+            let signed = sign_test.then(|| -> Result<sign_test::Outcome> {
+                let module = pkcs11_certs::module(module.as_deref())?;
+                let pin = sign_test::read_pin()?;
+                sign_test::run(&module, token.as_deref(), pin)
+            });
+            let mut events = vec![spool::event("diagnosis", serde_json::to_value(&d)?, d.at)];
+            if let Some(r) = &signed {
+                let outcome = match r {
+                    Ok(done) => serde_json::json!({"passed": true, "token": done.token}),
+                    Err(e) => serde_json::json!({"passed": false, "why": format!("{e:#}")}),
+                };
+                events.push(spool::event("signing_test", outcome, now()));
+            }
             if let Some(e) = &enrolled {
                 let spool = spool::Spool::new(&state_dir, 10_000);
-                spool.push(
-                    vec![spool::event("diagnosis", serde_json::to_value(&d)?, d.at)],
-                    d.at,
-                )?;
+                spool.push(events, d.at)?;
                 match spool.send(e, 1, 0) {
                     Ok(_) => {
                         eprintln!("cardwatch-agent: the diagnosis is reported to {}", e.server)
@@ -366,10 +380,8 @@ fn run(cli: Cli) -> Result<()> {
                     Err(err) => eprintln!("cardwatch-agent: {err:#}"),
                 }
             }
-            if sign_test {
-                let module = pkcs11_certs::module(module.as_deref())?;
-                let pin = sign_test::read_pin()?;
-                let done = sign_test::run(&module, token.as_deref(), pin)?;
+            if let Some(r) = signed {
+                let done = r?;
                 println!(
                     "signing self-test passed: card {} signed a random challenge and the signature matches its signing certificate ({})",
                     done.token, done.subject

@@ -1,6 +1,7 @@
 //! `cardwatch-agent run`: the service. It watches the readers through PC/SC and queues an event
 //! for every card inserted or removed and every reader attached or detached; sends the
-//! inventory when a card comes or goes and every `--interval` as a heartbeat; and sends what is
+//! inventory when it changes (looked at every minute, and when a card comes or goes) and every
+//! `--interval` as a heartbeat, with the clock's offset from the server's; and sends what is
 //! queued, backing off (jittered, capped) while the server cannot be reached. Events wait in the
 //! disk spool meanwhile, so stopping the agent or losing the server loses nothing.
 
@@ -43,6 +44,11 @@ pub struct Options {
 const SETTLE: Duration = Duration::from_secs(2);
 /// The longest the loop sleeps in PC/SC before looking at its timers again.
 const TICK: Duration = Duration::from_secs(30);
+/// How often the inventory is read to see whether it changed (software updated, say).
+const LOOK_EVERY: Duration = Duration::from_secs(60);
+/// A clock further than this from the server's is reported: Kerberos and TLS start failing at
+/// five minutes.
+const CLOCK_SLACK_SECONDS: i64 = 120;
 
 /// Runs until stopped.
 pub fn run(o: Options) -> Result<()> {
@@ -77,6 +83,8 @@ pub fn run(o: Options) -> Result<()> {
     let mut view: Option<Vec<Seen>> = None;
     let mut pcsc_down = false;
     let mut next_inventory = Instant::now();
+    let mut next_heartbeat = Instant::now();
+    let mut last_sent: Option<serde_json::Value> = None;
     let mut next_send = Instant::now();
     let mut failures = 0u32;
     loop {
@@ -118,15 +126,29 @@ pub fn run(o: Options) -> Result<()> {
             }
         }
         if Instant::now() >= next_inventory {
-            let inv = collect::inventory(&host, o.module.as_deref(), &config);
-            new.push(event(
-                "inventory",
-                serde_json::to_value(&inv)?,
-                crate::now(),
-            ));
-            next_inventory = Instant::now() + o.interval;
-            // Sent with the inventory, not before: no need to wake the server twice.
-            next_send = next_send.min(Instant::now());
+            let inv =
+                serde_json::to_value(collect::inventory(&host, o.module.as_deref(), &config))?;
+            let beat = Instant::now() >= next_heartbeat;
+            if beat || last_sent.as_ref() != Some(&inv) {
+                new.push(event("inventory", inv.clone(), crate::now()));
+                last_sent = Some(inv);
+                next_heartbeat = Instant::now() + o.interval;
+                // Sent with the inventory, not before: no need to wake the server twice.
+                next_send = next_send.min(Instant::now());
+            }
+            if let (true, Some(e)) = (beat, &enrolled) {
+                if let Some(offset) = clock_offset(e) {
+                    if offset.abs() > CLOCK_SLACK_SECONDS {
+                        eprintln!("cardwatch-agent: this clock is {offset} s off the server's");
+                        new.push(event(
+                            "clock_offset",
+                            json!({"seconds": offset}),
+                            crate::now(),
+                        ));
+                    }
+                }
+            }
+            next_inventory = Instant::now() + LOOK_EVERY.min(o.interval);
         }
         if !new.is_empty() {
             let sends = new.iter().any(|e| e["kind"] != "inventory");
@@ -166,4 +188,11 @@ pub fn run(o: Options) -> Result<()> {
             }
         }
     }
+}
+
+/// This clock minus the server's, in seconds, if the server answers.
+fn clock_offset(e: &server::Enrolled) -> Option<i64> {
+    let t = server::heartbeat(e).ok()?;
+    let server_time = cardwatch_core::date::Timestamp::parse(&t).ok()?;
+    Some(crate::now().unix() - server_time.unix())
 }

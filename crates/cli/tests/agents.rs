@@ -582,8 +582,51 @@ fn an_agents_inventory_updates_the_estate_and_its_diagnosis_answers_a_triage() {
         "{triage}"
     );
 
-    // The service: enrolled, it sends its inventory at once and as a heartbeat.
+    // A signing self-test's outcome is reported; the PIN never is.
     let id = listed[0]["id"].as_str().expect("id").to_owned();
+    let mut tested = std::process::Command::new(agent_bin())
+        .env("SOFTHSM2_CONF", &conf)
+        .args([
+            "diagnose",
+            "--sign-test",
+            "--state-dir",
+            &state,
+            "--module",
+            SOFTHSM,
+        ])
+        .args(["--probes", &probes])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("diagnose");
+    {
+        use std::io::Write;
+        let mut stdin = tested.stdin.take().expect("stdin");
+        stdin.write_all(b"000000\n").expect("pin");
+    }
+    let tested = tested.wait_with_output().expect("diagnose");
+    assert!(!tested.status.success());
+    assert!(
+        text(&tested.stderr).contains("did not accept the PIN"),
+        "{}",
+        text(&tested.stderr)
+    );
+    let events = ok(&cardwatch(&db, &["agent", "events", &id]));
+    let outcome = events
+        .lines()
+        .find(|l| l.contains("\"signing_test\""))
+        .unwrap_or_else(|| panic!("a signing_test event in {events}"));
+    assert!(
+        outcome.contains("\"passed\":false") && outcome.contains("PIN"),
+        "{outcome}"
+    );
+    assert!(
+        !events.contains("000000"),
+        "the PIN never leaves the workstation"
+    );
+
+    // The service: enrolled, it sends its inventory at once and as a heartbeat.
     let inventories = || {
         ok(&cardwatch(
             &db,
