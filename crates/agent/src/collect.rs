@@ -23,6 +23,15 @@ pub fn hostname(given: Option<String>) -> Result<String> {
         .ok_or_else(|| anyhow!("cannot tell this workstation's name — give --hostname"))
 }
 
+/// The name to report as: the one given, else the one enrolled with, else the system's.
+pub fn this_host(given: Option<String>, enrolled: Option<&server::Enrolled>) -> Result<String> {
+    hostname(given.or_else(|| {
+        enrolled
+            .map(|e| e.hostname.clone())
+            .filter(|h| !h.is_empty())
+    }))
+}
+
 /// The inventory now; `module` is the PKCS#11 module asked for, if any.
 pub fn inventory(hostname: &str, module: Option<&Path>, config: &probes::Config) -> Inventory {
     let mut problems = Vec::new();

@@ -28,6 +28,32 @@ struct Cli {
     command: Command,
 }
 
+/// Where the agent keeps its credential and spool.
+#[derive(clap::Args, Debug)]
+struct StateDir {
+    /// Where the agent keeps its credential and spool.
+    #[arg(
+        long = "state-dir",
+        env = "CARDWATCH_AGENT_STATE",
+        default_value = "/var/lib/cardwatch-agent"
+    )]
+    path: PathBuf,
+}
+
+/// Where the agent looks: the middleware's module, the probes, this workstation's name.
+#[derive(clap::Args, Debug)]
+struct Looks {
+    /// The smartcard middleware's PKCS#11 module (default: the first known one installed).
+    #[arg(long, env = "CARDWATCH_PKCS11_MODULE")]
+    module: Option<PathBuf>,
+    /// The probes file (default: the built-in probes).
+    #[arg(long, env = "CARDWATCH_AGENT_PROBES")]
+    probes: Option<PathBuf>,
+    /// This workstation's name (default: the enrolled one, else the system's).
+    #[arg(long)]
+    hostname: Option<String>,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Every reader: vendor, model, firmware, whether a card is in it and its ATR.
@@ -59,13 +85,8 @@ enum Command {
         /// This workstation's name (default: the system's host name).
         #[arg(long)]
         hostname: Option<String>,
-        /// Where the agent keeps its credential.
-        #[arg(
-            long,
-            env = "CARDWATCH_AGENT_STATE",
-            default_value = "/var/lib/cardwatch-agent"
-        )]
-        state_dir: PathBuf,
+        #[command(flatten)]
+        state: StateDir,
     },
     /// The service: watch the readers and report card and reader events as they happen, the
     /// inventory when it changes and every --interval, keeping what cannot be sent in the
@@ -80,25 +101,13 @@ enum Command {
         /// Check the server's certificate against this PEM file.
         #[arg(long)]
         ca_file: Option<PathBuf>,
-        /// This workstation's name (default: the enrolled one, else the system's).
-        #[arg(long)]
-        hostname: Option<String>,
         /// Seconds between inventories sent as a heartbeat.
         #[arg(long, default_value_t = 900)]
         interval: u64,
-        /// The smartcard middleware's PKCS#11 module (default: the first known one installed).
-        #[arg(long, env = "CARDWATCH_PKCS11_MODULE")]
-        module: Option<PathBuf>,
-        /// The probes file (default: the built-in probes).
-        #[arg(long, env = "CARDWATCH_AGENT_PROBES")]
-        probes: Option<PathBuf>,
-        /// Where the agent keeps its credential and spool.
-        #[arg(
-            long,
-            env = "CARDWATCH_AGENT_STATE",
-            default_value = "/var/lib/cardwatch-agent"
-        )]
-        state_dir: PathBuf,
+        #[command(flatten)]
+        looks: Looks,
+        #[command(flatten)]
+        state: StateDir,
         /// The most events the spool keeps while the server is unreachable.
         #[arg(long, default_value_t = 10_000)]
         max_spool: usize,
@@ -108,25 +117,15 @@ enum Command {
     },
     /// Tell the server this agent is alive (and see the clock offset).
     Heartbeat {
-        /// Where the agent keeps its credential.
-        #[arg(
-            long,
-            env = "CARDWATCH_AGENT_STATE",
-            default_value = "/var/lib/cardwatch-agent"
-        )]
-        state_dir: PathBuf,
+        #[command(flatten)]
+        state: StateDir,
     },
     /// Queue this workstation's inventory (OS, readers, cards and their certificates, smartcard
     /// software) and send everything queued,
     /// retrying with backoff; what cannot be sent waits in the spool for next time.
     Report {
-        /// Where the agent keeps its credential and spool.
-        #[arg(
-            long,
-            env = "CARDWATCH_AGENT_STATE",
-            default_value = "/var/lib/cardwatch-agent"
-        )]
-        state_dir: PathBuf,
+        #[command(flatten)]
+        state: StateDir,
         /// Tries before giving up for now.
         #[arg(long, default_value_t = 5)]
         retries: u32,
@@ -136,15 +135,8 @@ enum Command {
         /// The most events the spool keeps while the server is unreachable.
         #[arg(long, default_value_t = 10_000)]
         max_spool: usize,
-        /// The smartcard middleware's PKCS#11 module (default: the first known one installed).
-        #[arg(long, env = "CARDWATCH_PKCS11_MODULE")]
-        module: Option<PathBuf>,
-        /// The probes file (default: the built-in probes).
-        #[arg(long, env = "CARDWATCH_AGENT_PROBES")]
-        probes: Option<PathBuf>,
-        /// This workstation's name (default: the system's host name).
-        #[arg(long)]
-        hostname: Option<String>,
+        #[command(flatten)]
+        looks: Looks,
     },
     /// Run the automatic checks (readers, cards and their certificates, smartcard software,
     /// Credential Management, NHS endpoints, clock) and say what they found, which triage
@@ -158,25 +150,13 @@ enum Command {
         /// against its signing certificate. The PIN is never stored, logged or sent.
         #[arg(long)]
         sign_test: bool,
-        /// The smartcard middleware's PKCS#11 module.
-        #[arg(long, env = "CARDWATCH_PKCS11_MODULE")]
-        module: Option<PathBuf>,
         /// The card to test (its token label) when more than one is inserted.
         #[arg(long)]
         token: Option<String>,
-        /// The probes file (default: the built-in probes).
-        #[arg(long, env = "CARDWATCH_AGENT_PROBES")]
-        probes: Option<PathBuf>,
-        /// This workstation's name (default: the system's host name).
-        #[arg(long)]
-        hostname: Option<String>,
-        /// Where the agent keeps its credential and spool.
-        #[arg(
-            long,
-            env = "CARDWATCH_AGENT_STATE",
-            default_value = "/var/lib/cardwatch-agent"
-        )]
-        state_dir: PathBuf,
+        #[command(flatten)]
+        looks: Looks,
+        #[command(flatten)]
+        state: StateDir,
         /// One JSON object: the diagnosis, the verdicts, the facts, the packet fields.
         #[arg(long)]
         json: bool,
@@ -245,8 +225,9 @@ fn run(cli: Cli) -> Result<()> {
             token,
             ca_file,
             hostname,
-            state_dir,
+            state,
         } => {
+            let state_dir = state.path;
             let hostname = collect::hostname(hostname)?;
             let e = server::enrol(&server, &token, &hostname, ca_file.as_deref(), &state_dir)?;
             println!(
@@ -261,26 +242,24 @@ fn run(cli: Cli) -> Result<()> {
             server,
             enrol,
             ca_file,
-            hostname,
             interval,
-            module,
-            probes,
-            state_dir,
+            looks,
+            state,
             max_spool,
             print_events,
         } => run::run(run::Options {
-            state_dir,
+            state_dir: state.path,
             enrol: server.zip(enrol),
             ca_file,
-            hostname,
+            hostname: looks.hostname,
             interval: std::time::Duration::from_secs(interval.max(1)),
-            module,
-            probes,
+            module: looks.module,
+            probes: looks.probes,
             max_spool,
             print_events,
         }),
-        Command::Heartbeat { state_dir } => {
-            let e = server::load(&state_dir)?;
+        Command::Heartbeat { state } => {
+            let e = server::load(&state.path)?;
             let server_time = server::heartbeat(&e)?;
             let offset = cardwatch_core::date::Timestamp::parse(&server_time)
                 .map(|t| now().unix() - t.unix())
@@ -289,22 +268,18 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Report {
-            state_dir,
+            state,
             retries,
             backoff_ms,
             max_spool,
-            module,
-            probes,
-            hostname,
+            looks,
         } => {
-            let enrolled = server::load(&state_dir)?;
-            let spool = spool::Spool::new(&state_dir, max_spool);
+            let enrolled = server::load(&state.path)?;
+            let spool = spool::Spool::new(&state.path, max_spool);
             let now = now();
-            let config = probes::Config::load(probes.as_deref())?;
-            let host = collect::hostname(
-                hostname.or_else(|| Some(enrolled.hostname.clone()).filter(|h| !h.is_empty())),
-            )?;
-            let inv = collect::inventory(&host, module.as_deref(), &config);
+            let config = probes::Config::load(looks.probes.as_deref())?;
+            let host = collect::this_host(looks.hostname, Some(&enrolled))?;
+            let inv = collect::inventory(&host, looks.module.as_deref(), &config);
             let inventory = spool::event("inventory", serde_json::to_value(&inv)?, now);
             let dropped = spool.push(vec![inventory], now)?;
             if dropped > 0 {
@@ -319,27 +294,21 @@ fn run(cli: Cli) -> Result<()> {
         Command::Diagnose {
             symptom,
             sign_test,
-            module,
             token,
-            probes,
-            hostname,
-            state_dir,
+            looks,
+            state,
             json,
         } => {
+            let (module, state_dir) = (looks.module, state.path);
             let kb = cardwatch_core::triage::KnowledgeBase::shipped();
             let catalogue = cardwatch_core::catalogue::Catalogue::shipped();
             let symptom = match symptom {
                 Some(s) => Some(diagnose::symptom(&kb, &s).map_err(anyhow::Error::msg)?),
                 None => None,
             };
-            let config = probes::Config::load(probes.as_deref())?;
+            let config = probes::Config::load(looks.probes.as_deref())?;
             let enrolled = server::load(&state_dir).ok();
-            let host = collect::hostname(hostname.or_else(|| {
-                enrolled
-                    .as_ref()
-                    .map(|e| e.hostname.clone())
-                    .filter(|h| !h.is_empty())
-            }))?;
+            let host = collect::this_host(looks.hostname, enrolled.as_ref())?;
             let inventory = collect::inventory(&host, module.as_deref(), &config);
             let (d, problems) = collect::diagnosis(
                 symptom.map(|s| kb.symptoms[s].id.clone()),

@@ -70,12 +70,7 @@ pub fn run(o: Options) -> Result<()> {
             None
         }
     };
-    let host = collect::hostname(o.hostname.clone().or_else(|| {
-        enrolled
-            .as_ref()
-            .map(|e| e.hostname.clone())
-            .filter(|h| !h.is_empty())
-    }))?;
+    let host = collect::this_host(o.hostname.clone(), enrolled.as_ref())?;
     let config = probes::Config::load(o.probes.as_deref())?;
     std::fs::create_dir_all(&o.state_dir)?;
     let spool = Spool::new(&o.state_dir, o.max_spool);

@@ -7,7 +7,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// vpcd has two slots: the tests that put cards in them take turns.
+/// vpcd has two slots: the tests that put cards in them take turns (under nextest, its
+/// `vpcd-slots` test group does this across processes: .config/nextest.toml).
 static SLOTS: Mutex<()> = Mutex::new(());
 
 fn agent(args: &[&str]) -> Output {

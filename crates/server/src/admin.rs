@@ -124,7 +124,7 @@ pub(crate) fn change(caller: &Caller, state: &AppState) -> Change {
 
 /// What an operator is told after a change: the outcome, or why it was refused; `None` when
 /// the store failed (the page then says so).
-pub(crate) fn outcome(r: Result<String, StoreError>) -> Option<(bool, String)> {
+fn outcome(r: Result<String, StoreError>) -> Option<(bool, String)> {
     match r {
         Ok(m) => Some((true, m)),
         Err(StoreError::Invalid(m)) => Some((false, m)),
@@ -135,20 +135,33 @@ pub(crate) fn outcome(r: Result<String, StoreError>) -> Option<(bool, String)> {
     }
 }
 
+/// What a page says after a change (its outcome, or why it was refused), or the answer when the
+/// store failed.
+pub(crate) fn settled(
+    r: Result<Result<String, StoreError>, crate::Failure>,
+) -> Result<(bool, String), Box<Response>> {
+    match r.map(outcome) {
+        Ok(Some(message)) => Ok(message),
+        Ok(None) => Err(Box::new(
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database is not answering — see the server log\n",
+            )
+                .into_response(),
+        )),
+        Err(f) => Err(Box::new(f.into_response())),
+    }
+}
+
 /// The list again with the outcome of a change, or the store's failure.
 async fn after(
     state: &AppState,
     caller: &Caller,
     r: Result<Result<String, StoreError>, crate::Failure>,
 ) -> Response {
-    match r.map(outcome) {
-        Ok(Some(message)) => list(state, caller, Some(message)).await,
-        Ok(None) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the database is not answering — see the server log\n",
-        )
-            .into_response(),
-        Err(f) => f.into_response(),
+    match settled(r) {
+        Ok(message) => list(state, caller, Some(message)).await,
+        Err(r) => *r,
     }
 }
 

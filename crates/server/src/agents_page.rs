@@ -6,7 +6,6 @@
 use std::fmt::Write as _;
 
 use axum::extract::{Form, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cardwatch_core::access::Permission;
@@ -17,7 +16,7 @@ use cardwatch_store::StoreError;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::admin::{change, outcome};
+use crate::admin::{change, settled};
 use crate::auth::{new_token_secret, random_token, token_hash, Caller};
 use crate::scope::viewer;
 use crate::{blocking, escape, layout, AppState};
@@ -29,6 +28,15 @@ async fn admin(state: &AppState, caller: Caller, api: bool) -> Result<Caller, Re
     Ok(viewer(state, caller, Permission::ManageUsers, api)
         .await?
         .caller)
+}
+
+/// An administrator sending one of this page's forms, its CSRF token checked.
+async fn form_sender(state: &AppState, caller: Caller, csrf: &str) -> Result<Caller, Response> {
+    let caller = admin(state, caller, false).await?;
+    caller
+        .check_csrf(csrf)
+        .map_err(IntoResponse::into_response)?;
+    Ok(caller)
 }
 
 async fn list(state: &AppState) -> Result<Vec<Agent>, Response> {
@@ -152,13 +160,10 @@ pub(crate) async fn token(
     caller: Caller,
     Form(f): Form<TokenForm>,
 ) -> Response {
-    let caller = match admin(&state, caller, false).await {
+    let caller = match form_sender(&state, caller, &f.csrf).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Err(r) = caller.check_csrf(&f.csrf) {
-        return r.into_response();
-    }
     let hours = match f.hours.trim().parse::<i64>() {
         Ok(h) if (1..=720).contains(&h) => h,
         _ => {
@@ -209,13 +214,10 @@ pub(crate) async fn revoke(
     caller: Caller,
     Form(f): Form<RevokeForm>,
 ) -> Response {
-    let caller = match admin(&state, caller, false).await {
+    let caller = match form_sender(&state, caller, &f.csrf).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Err(r) = caller.check_csrf(&f.csrf) {
-        return r.into_response();
-    }
     let change = change(&caller, &state);
     let id = f.id.trim().to_owned();
     let done = blocking(&state, move |s| {
@@ -236,13 +238,8 @@ async fn after(
     caller: &Caller,
     r: Result<Result<String, StoreError>, crate::Failure>,
 ) -> Response {
-    match r.map(outcome) {
-        Ok(Some(message)) => render(state, caller, Some(message)).await,
-        Ok(None) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the database is not answering — see the server log\n",
-        )
-            .into_response(),
-        Err(f) => f.into_response(),
+    match settled(r) {
+        Ok(message) => render(state, caller, Some(message)).await,
+        Err(r) => *r,
     }
 }
