@@ -154,8 +154,13 @@ pub fn enrol(
     })
 }
 
-/// The live agent holding a credential (by hash), marked seen now with the version it reports;
-/// `None` for an unknown or revoked credential.
+/// How stale an agent's `last_seen` may get before a request writes it again: a busy agent
+/// sends many batches a minute, and a write for each would make the store's one writer the
+/// ingest's limit.
+const SEEN_TO_SECONDS: i64 = 60;
+
+/// The live agent holding a credential (by hash), marked seen now (to the minute) with the
+/// version it reports; `None` for an unknown or revoked credential.
 pub fn agent_seen(
     store: &dyn Store,
     credential_hash: &str,
@@ -163,16 +168,31 @@ pub fn agent_seen(
     now: Timestamp,
 ) -> Result<Option<Agent>, StoreError> {
     with_exec(store, |x| {
-        Ok(x.rows(
-            &format!(
-                "UPDATE agents SET last_seen = $2, version = $3 WHERE credential_hash = $1 \
-                     AND revoked_at IS NULL RETURNING {COLUMNS}"
-            ),
-            &[credential_hash.into(), now.unix().into(), version.into()],
-        )?
-        .into_iter()
-        .next()
-        .map(agent))
+        let Some(mut a) = x
+            .rows(
+                &format!(
+                    "SELECT {COLUMNS} FROM agents WHERE credential_hash = $1 AND revoked_at IS NULL"
+                ),
+                &[credential_hash.into()],
+            )?
+            .into_iter()
+            .next()
+            .map(agent)
+        else {
+            return Ok(None);
+        };
+        let stale = a
+            .last_seen
+            .is_none_or(|t| now.unix() - t.unix() >= SEEN_TO_SECONDS);
+        if stale || a.version != version {
+            x.exec(
+                "UPDATE agents SET last_seen = $2, version = $3 WHERE id = $1",
+                &[a.id.as_str().into(), now.unix().into(), version.into()],
+            )?;
+            a.last_seen = Some(now);
+            a.version = version.to_owned();
+        }
+        Ok(Some(a))
     })
 }
 

@@ -1355,8 +1355,19 @@ fn agents_enrol_once_per_token_and_can_be_revoked(db: &TestDb) {
         .expect("live");
     assert_eq!(
         (seen.id.as_str(), seen.version.as_str(), seen.last_seen),
-        ("ag1", "0.2.0", Some(t(30)))
+        ("ag1", "0.2.0", Some(t(30))),
+        "a new version is written at once"
     );
+    // Seen again within the minute: not written; after it, written.
+    let again = agent_seen(store, "c1", "0.2.0", t(60))
+        .unwrap()
+        .expect("live");
+    assert_eq!(again.last_seen, Some(t(30)));
+    let later = agent_seen(store, "c1", "0.2.0", t(95))
+        .unwrap()
+        .expect("live");
+    assert_eq!(later.last_seen, Some(t(95)));
+    assert_eq!(agents(store).unwrap()[0].last_seen, Some(t(95)));
     assert!(agent_seen(store, "c2", "0.1.0", t(30)).unwrap().is_none());
     revoke_agent(store, "ag1", &at(40)).unwrap();
     assert!(
