@@ -10,10 +10,18 @@ use cardwatch_core::x509::parse_der;
 use cryptoki::context::{CInitializeArgs, Pkcs11};
 use cryptoki::object::{Attribute, AttributeType, ObjectClass};
 
-/// Where smartcard middleware installs its PKCS#11 module, tried in order when none is given.
-/// Only paths we have seen are listed; other middleware is named with `--module`.
+/// Where smartcard middleware installs its PKCS#11 module, tried in order when none is given:
+/// the NHS estate's Oberthur (IDEMIA) middleware on Windows, then OpenSC on each system. Other
+/// middleware is named with `--module`.
+#[cfg(windows)]
+const KNOWN_MODULES: &[&str] = &[
+    r"C:\Windows\System32\OcsCryptoki.dll",
+    r"C:\Program Files\OpenSC Project\OpenSC\pkcs11\opensc-pkcs11.dll",
+];
+#[cfg(not(windows))]
 const KNOWN_MODULES: &[&str] = &[
     "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so",
+    "/usr/lib/aarch64-linux-gnu/opensc-pkcs11.so",
     "/usr/lib/opensc-pkcs11.so",
     "/usr/local/lib/opensc-pkcs11.so",
     "/Library/OpenSC/lib/opensc-pkcs11.so",
