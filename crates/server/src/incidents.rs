@@ -19,6 +19,7 @@ use crate::findings::{bad_request, BadParam};
 use crate::scope::{refuse, viewer, Viewer};
 use crate::triage::{parse_desk, prepare};
 use crate::{blocking, escape, AppState};
+use cardwatch_store::{incident_page, incident_tally, IncidentQuery, IncidentSort, IncidentTally};
 
 fn visible(v: &Viewer, i: &Incident) -> bool {
     let me = &v.caller.user.user;
@@ -42,7 +43,14 @@ struct ListQuery {
 }
 
 /// The columns the list sorts by.
-const SORTABLE: [&str; 6] = ["opened", "site", "symptom", "status", "minutes", "cause"];
+const SORTABLE: [(&str, IncidentSort); 6] = [
+    ("opened", IncidentSort::Opened),
+    ("site", IncidentSort::Site),
+    ("symptom", IncidentSort::Symptom),
+    ("status", IncidentSort::Status),
+    ("minutes", IncidentSort::Minutes),
+    ("cause", IncidentSort::Cause),
+];
 
 fn list_query(q: &HashMap<String, String>) -> Result<ListQuery, BadParam> {
     const KNOWN: [&str; 7] = [
@@ -80,12 +88,17 @@ fn list_query(q: &HashMap<String, String>) -> Result<ListQuery, BadParam> {
         site: get("site").map(|v| v.to_ascii_uppercase()),
         sort: match get("sort") {
             None => "opened",
-            Some(v) => SORTABLE.iter().copied().find(|c| *c == v).ok_or_else(|| {
-                bad(
-                    "sort",
-                    format!("sort {v:?}: use one of {}", SORTABLE.join(", ")),
-                )
-            })?,
+            Some(v) => SORTABLE
+                .iter()
+                .find(|(name, _)| *name == v)
+                .map(|(name, _)| *name)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = SORTABLE.iter().map(|(n, _)| *n).collect();
+                    bad(
+                        "sort",
+                        format!("sort {v:?}: use one of {}", names.join(", ")),
+                    )
+                })?,
         },
         descending: match get("order") {
             None => get("sort").is_none(),
@@ -103,49 +116,36 @@ fn list_query(q: &HashMap<String, String>) -> Result<ListQuery, BadParam> {
     })
 }
 
-/// The caller's incidents that match, sorted: (all of them, the query).
+/// The caller's incidents that match, sorted and paged by the database: (the caller, how many
+/// match in all, the page — every match for CSV —, the list's query and the store's).
 async fn listed(
     state: &AppState,
     caller: Caller,
     q: &HashMap<String, String>,
     api: bool,
-) -> Result<(Viewer, Vec<Incident>, ListQuery), Response> {
+) -> Result<(Viewer, u64, Vec<Incident>, ListQuery, IncidentQuery), Response> {
     let v = viewer(state, caller, Permission::ViewEstate, api).await?;
     let lq = list_query(q).map_err(IntoResponse::into_response)?;
-    // The newest 100,000: far more than any site keeps open, and a bound on one request.
-    let all = blocking(state, move |s| s.incidents(100_000))
+    let me = &v.caller.user.user;
+    let query = IncidentQuery {
+        sites: v.visible_sites(),
+        siteless: me.role.sees_everything(),
+        reporter: format!("web:{}", me.username),
+        status: lq.status,
+        site: lq.site.clone(),
+        sort: SORTABLE
+            .iter()
+            .find(|(name, _)| *name == lq.sort)
+            .map_or(IncidentSort::Opened, |(_, s)| *s),
+        descending: lq.descending,
+        offset: if lq.csv { 0 } else { lq.offset },
+        limit: (!lq.csv).then_some(lq.limit),
+    };
+    let asked = query.clone();
+    let (total, page) = blocking(state, move |s| incident_page(s, &asked))
         .await
         .map_err(IntoResponse::into_response)?;
-    let mut mine: Vec<Incident> = all
-        .into_iter()
-        .filter(|i| visible(&v, i))
-        .filter(|i| lq.status.is_none_or(|s| i.status == s))
-        .filter(|i| {
-            lq.site
-                .as_deref()
-                .is_none_or(|s| i.opened.site.as_deref() == Some(s))
-        })
-        .collect();
-    mine.sort_by(|a, b| {
-        let o = match lq.sort {
-            "site" => a.opened.site.cmp(&b.opened.site),
-            "symptom" => a.opened.symptom.cmp(&b.opened.symptom),
-            "status" => a.status.as_str().cmp(b.status.as_str()),
-            "minutes" => a
-                .minutes_to_fix
-                .unwrap_or(f64::INFINITY)
-                .total_cmp(&b.minutes_to_fix.unwrap_or(f64::INFINITY)),
-            "cause" => a.confirmed_cause.cmp(&b.confirmed_cause),
-            _ => a.opened_at.cmp(&b.opened_at),
-        }
-        .then(a.id.cmp(&b.id));
-        if lq.descending {
-            o.reverse()
-        } else {
-            o
-        }
-    });
-    Ok((v, mine, lq))
+    Ok((v, total, page, lq, query))
 }
 
 const CSV_HEADER: [&str; 9] = [
@@ -187,14 +187,11 @@ pub(crate) async fn api(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     match listed(&state, caller, &q, true).await {
-        Ok((_, list, lq)) if lq.csv => csv(&list),
-        Ok((_, list, lq)) => {
-            let page: Vec<&Incident> = list.iter().skip(lq.offset).take(lq.limit).collect();
-            axum::Json(json!({
-                "total": list.len(), "offset": lq.offset, "limit": lq.limit, "incidents": page,
-            }))
-            .into_response()
-        }
+        Ok((_, _, list, lq, _)) if lq.csv => csv(&list),
+        Ok((_, total, page, lq, _)) => axum::Json(json!({
+            "total": total, "offset": lq.offset, "limit": lq.limit, "incidents": page,
+        }))
+        .into_response(),
         Err(r) => r,
     }
 }
@@ -204,13 +201,13 @@ pub(crate) async fn page(
     caller: Caller,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let (v, list, lq) = match listed(&state, caller, &q, false).await {
+    let (v, total, list, lq, query) = match listed(&state, caller, &q, false).await {
         Ok(x) => x,
         Err(r) => return r,
     };
     let cell = |s: &str| format!("<td class=\"nhsuk-table__cell\">{}</td>", escape(s));
     let mut rows = String::new();
-    for i in list.iter().skip(lq.offset).take(lq.limit) {
+    for i in &list {
         let _ = writeln!(
             rows,
             "<tr class=\"nhsuk-table__row\"><td class=\"nhsuk-table__cell\"><a href=\"/incidents/{id}/packet\">{id}</a></td>{}{}{}{}{}{}</tr>",
@@ -248,7 +245,7 @@ pub(crate) async fn page(
         lq.descending,
         |key, descending| link(key, descending, 0, ""),
     );
-    let pages = crate::layout::pager(lq.offset, lq.limit, list.len(), |offset| {
+    let pages = crate::layout::pager(lq.offset, lq.limit, total as usize, |offset| {
         link(lq.sort, lq.descending, offset, "")
     });
     let options: String = ["open", "resolved", "escalated"]
@@ -258,7 +255,10 @@ pub(crate) async fn page(
             format!("<option value=\"{o}\"{sel}>{o}</option>")
         })
         .collect();
-    let (causes, minutes) = charts(&list);
+    let (causes, minutes) = match blocking(&state, move |s| incident_tally(s, &query)).await {
+        Ok(t) => charts(&t),
+        Err(f) => return f.into_response(),
+    };
     let charts = format!(
         "<h2 class=\"nhsuk-heading-m\">Confirmed causes</h2>{}<h2 class=\"nhsuk-heading-m\">Minutes to fix, by week</h2>{}",
         causes.figure(900.0, 240.0),
@@ -274,7 +274,7 @@ pub(crate) async fn page(
          <table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\">{head}</tr></thead>\n<tbody class=\"nhsuk-table__body\">\n{rows}</tbody></table>\n<p class=\"nhsuk-body\">{pages}</p>\n{charts}",
         escape(&site),
         link(lq.sort, lq.descending, 0, "&amp;format=csv"),
-        list.len(),
+        total,
     );
     crate::layout::page("Incidents", Some(&v.caller), &body).into_response()
 }
@@ -336,21 +336,17 @@ pub(crate) async fn packet(
 }
 
 /// Resolved incidents by confirmed cause, and mean minutes to fix per week (oldest first).
-fn charts(list: &[Incident]) -> (BarChart, BarChart) {
-    let mut causes: std::collections::BTreeMap<&str, f64> = Default::default();
-    let mut weeks: std::collections::BTreeMap<i32, (f64, f64)> = Default::default();
-    for i in list {
-        if let Some(c) = &i.confirmed_cause {
-            *causes.entry(c.as_str()).or_default() += 1.0;
-        }
-        if let Some(m) = i.minutes_to_fix {
-            // Weeks counted from Monday 1970-01-05.
-            let week = (i.opened_at.date().days() - 4).div_euclid(7);
-            let w = weeks.entry(week).or_default();
-            w.0 += m;
-            w.1 += 1.0;
-        }
-    }
+fn charts(t: &IncidentTally) -> (BarChart, BarChart) {
+    let causes: Vec<(&str, f64)> = t
+        .causes
+        .iter()
+        .map(|(c, n)| (c.as_str(), *n as f64))
+        .collect();
+    let weeks: Vec<(i64, (f64, f64))> = t
+        .weeks
+        .iter()
+        .map(|(w, total, n)| (*w, (*total, *n as f64)))
+        .collect();
     let mut causes: Vec<_> = causes.into_iter().collect();
     causes.sort_by(|a, b| b.1.total_cmp(&a.1));
     let by_cause = BarChart {
@@ -371,7 +367,7 @@ fn charts(list: &[Incident]) -> (BarChart, BarChart) {
         bars: weeks
             .into_iter()
             .map(|(w, (total, n))| Bar {
-                label: cardwatch_core::date::Date::from_days(w * 7 + 4).to_string(),
+                label: cardwatch_core::date::Date::from_days((w * 7 + 4) as i32).to_string(),
                 values: vec![total / n],
             })
             .collect(),

@@ -33,6 +33,24 @@ pub(crate) type SiteMap = HashMap<String, (String, Option<String>)>;
 pub(crate) type CachedSites = (i64, Arc<SiteMap>);
 
 impl Viewer {
+    /// The ODS codes the caller sees — every site of the estate they cover and their own
+    /// organisations' codes — for a query to filter by; `None` when they see every site.
+    pub fn visible_sites(&self) -> Option<Vec<String>> {
+        let Scope::Only(own) = &self.scope else {
+            return None;
+        };
+        let mut codes: Vec<String> = self
+            .sites
+            .keys()
+            .filter(|s| self.sees_site(s))
+            .cloned()
+            .chain(own.iter().map(|o| o.as_str().to_owned()))
+            .collect();
+        codes.sort();
+        codes.dedup();
+        Some(codes)
+    }
+
     /// Whether the caller's organisations cover this site (or organisation).
     pub fn sees_site(&self, site: &str) -> bool {
         if self.scope == Scope::All {

@@ -152,6 +152,23 @@ pub fn with_exec<T>(
     out.ok_or_else(|| StoreError::Database("the transaction did not run".into()))
 }
 
+/// Runs `f`, which only reads, in one read transaction of `store`.
+pub fn with_read<T>(
+    store: &(impl crate::Store + ?Sized),
+    f: impl FnOnce(&mut dyn Exec) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let mut f = Some(f);
+    let mut out = None;
+    store.read_transaction(&mut |x| {
+        let f = f
+            .take()
+            .ok_or_else(|| StoreError::Database("run twice".into()))?;
+        out = Some(f(x)?);
+        Ok(())
+    })?;
+    out.ok_or_else(|| StoreError::Database("the transaction did not run".into()))
+}
+
 /// `$1` → `?1` for SQLite (which would otherwise number `$`-named parameters by first use).
 pub(crate) fn sqlite_placeholders(sql: &str) -> String {
     sql.replace('$', "?")

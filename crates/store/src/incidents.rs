@@ -184,3 +184,201 @@ pub(crate) fn close(
     )?;
     Ok(i)
 }
+
+/// What a list of incidents sorts by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IncidentSort {
+    /// When opened.
+    Opened,
+    /// The site.
+    Site,
+    /// The symptom.
+    Symptom,
+    /// The status.
+    Status,
+    /// Minutes to fix (unfixed last).
+    Minutes,
+    /// The confirmed cause.
+    Cause,
+}
+
+impl IncidentSort {
+    /// Its SQL ordering expression (constant text: never from the caller).
+    fn sql(self) -> &'static str {
+        match self {
+            IncidentSort::Opened => "opened_at",
+            IncidentSort::Site => "site",
+            IncidentSort::Symptom => "symptom",
+            IncidentSort::Status => "status",
+            // Unfixed ones count as taking forever.
+            IncidentSort::Minutes => "COALESCE(minutes_to_fix, 1e18)",
+            IncidentSort::Cause => "confirmed_cause",
+        }
+    }
+}
+
+/// Which incidents a caller may see and wants, sorted and paged.
+#[derive(Clone, Debug)]
+pub struct IncidentQuery {
+    /// The sites the caller sees; `None` for every site.
+    pub sites: Option<Vec<String>>,
+    /// Whether incidents recorded without a site are seen (callers who see everything).
+    pub siteless: bool,
+    /// Whoever recorded an incident sees it, whatever its site (`web:USERNAME`).
+    pub reporter: String,
+    /// Only this status.
+    pub status: Option<IncidentStatus>,
+    /// Only this site.
+    pub site: Option<String>,
+    /// The order.
+    pub sort: IncidentSort,
+    /// Newest (or largest) first.
+    pub descending: bool,
+    /// Skip this many.
+    pub offset: usize,
+    /// At most this many; `None` for all.
+    pub limit: Option<usize>,
+}
+
+/// The WHERE clause of a query, with its parameters (`$1`…).
+fn filter(q: &IncidentQuery) -> (String, Vec<crate::exec::P<'_>>) {
+    use crate::exec::P;
+    // (A text flag: PostgreSQL would take `$2 = 1` for a 32-bit integer.)
+    let mut params: Vec<P> = vec![
+        P::T(&q.reporter),
+        P::T(if q.siteless { "yes" } else { "no" }),
+    ];
+    // Seen: recorded by the caller, or at a site they see, or site-less for those who see all.
+    let mut sql = String::from("(reporter = $1 OR (site IS NULL AND $2 = 'yes')");
+    match &q.sites {
+        None => sql.push_str(" OR site IS NOT NULL)"),
+        Some(sites) if sites.is_empty() => sql.push(')'),
+        Some(sites) => {
+            let marks: Vec<String> = (0..sites.len())
+                .map(|i| format!("${}", params.len() + 1 + i))
+                .collect();
+            sql.push_str(&format!(" OR site IN ({}))", marks.join(", ")));
+            params.extend(sites.iter().map(|s| P::T(s)));
+        }
+    }
+    if let Some(status) = q.status {
+        params.push(P::T(status.as_str()));
+        sql.push_str(&format!(" AND status = ${}", params.len()));
+    }
+    if let Some(site) = &q.site {
+        params.push(P::T(site));
+        sql.push_str(&format!(" AND site = ${}", params.len()));
+    }
+    (sql, params)
+}
+
+/// The incidents a query asks for, filtered, sorted and paged in the database: (how many match
+/// in all, the page).
+pub fn page(
+    store: &dyn crate::Store,
+    q: &IncidentQuery,
+) -> Result<(u64, Vec<Incident>), StoreError> {
+    use crate::exec::{with_read, P, V};
+    let (filter, params) = filter(q);
+    let dir = if q.descending { "DESC" } else { "ASC" };
+    // NULLs sort as the smallest in both orders on both backends.
+    let order = format!(
+        "CASE WHEN {0} IS NULL THEN 0 ELSE 1 END {dir}, {0} {dir}, id {dir}",
+        q.sort.sql()
+    );
+    let n = params.len();
+    let mut page_params = params.clone();
+    page_params.push(P::I(q.limit.map_or(i64::MAX, |l| l as i64)));
+    page_params.push(P::I(q.offset as i64));
+    // The executor carries integers and text: minutes come back as text.
+    let cols = COLUMNS.replace("minutes_to_fix", "CAST(minutes_to_fix AS TEXT)");
+    with_read(store, |x| {
+        let total = x
+            .rows(
+                &format!("SELECT COUNT(*) FROM incidents WHERE {filter}"),
+                &params,
+            )?
+            .first()
+            .map_or(0, |r| r[0].int()) as u64;
+        let rows = x.rows(
+            &format!(
+                "SELECT {cols} FROM incidents WHERE {filter} ORDER BY {order} LIMIT ${} OFFSET ${}",
+                n + 1,
+                n + 2
+            ),
+            &page_params,
+        )?;
+        let list = rows
+            .into_iter()
+            .map(|mut r| {
+                let mut take = |i: usize| std::mem::replace(&mut r[i], V::Null);
+                from_columns((
+                    take(0).int(),
+                    take(1).int(),
+                    take(2).into_text(),
+                    take(3).opt_text().map(str::to_owned),
+                    take(4).opt_text().map(str::to_owned),
+                    take(5).opt_text().map(str::to_owned),
+                    take(6).opt_text().map(str::to_owned),
+                    take(7).opt_text().map(str::to_owned),
+                    take(8).into_text(),
+                    take(9).opt_text().map(str::to_owned),
+                    take(10).into_text(),
+                    take(11).into_text(),
+                    take(12).opt_text().map(str::to_owned),
+                    take(13).opt_text().and_then(|m| m.parse().ok()),
+                    take(14).opt_int(),
+                ))
+            })
+            .collect::<Result<Vec<Incident>, StoreError>>()?;
+        Ok((total, list))
+    })
+}
+
+/// What the charts of a list need over every incident that matches (not just one page).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IncidentTally {
+    /// Confirmed causes and how many incidents each.
+    pub causes: Vec<(String, u64)>,
+    /// Weeks (counted from Monday 1970-01-05) with the incidents fixed in them: (week, total
+    /// minutes to fix, how many).
+    pub weeks: Vec<(i64, f64, u64)>,
+}
+
+/// The causes and the minutes to fix by week of every incident a query matches.
+pub fn tally(store: &dyn crate::Store, q: &IncidentQuery) -> Result<IncidentTally, StoreError> {
+    let (filter, params) = filter(q);
+    crate::exec::with_read(store, |x| {
+        let causes = x
+            .rows(
+                &format!(
+                    "SELECT confirmed_cause, COUNT(*) FROM incidents WHERE {filter} \
+                     AND confirmed_cause IS NOT NULL GROUP BY confirmed_cause"
+                ),
+                &params,
+            )?
+            .into_iter()
+            .map(|r| (r[0].text().to_owned(), r[1].int() as u64))
+            .collect();
+        // Days since 1970-01-01 less four, in whole weeks: the same integer division on both.
+        let weeks = x
+            .rows(
+                &format!(
+                    "SELECT (opened_at / 86400 - 4) / 7 AS week, \
+                     CAST(SUM(minutes_to_fix) AS TEXT), COUNT(*) FROM incidents \
+                     WHERE {filter} AND minutes_to_fix IS NOT NULL GROUP BY week ORDER BY week"
+                ),
+                &params,
+            )?
+            .into_iter()
+            .map(|r| {
+                (
+                    r[0].int(),
+                    r[1].text().parse().unwrap_or(0.0),
+                    r[2].int() as u64,
+                )
+            })
+            .collect();
+        Ok(IncidentTally { causes, weeks })
+    })
+}

@@ -41,6 +41,9 @@ pub use import::{
     FileReport, ImportInput, ImportOptions, ImportProblem, ImportReport, InputData, Location,
     Progress, BULK_FROM_BYTES,
 };
+pub use incidents::{
+    page as incident_page, tally as incident_tally, IncidentQuery, IncidentSort, IncidentTally,
+};
 pub use triage::{records_of, triage_context};
 pub use url::DatabaseUrl;
 
@@ -347,6 +350,15 @@ pub trait Store: Send + Sync {
         &self,
         f: &mut dyn FnMut(&mut dyn exec::Exec) -> Result<(), StoreError>,
     ) -> Result<(), StoreError>;
+
+    /// Runs `f`, which only reads, in one transaction (one consistent view); by default the
+    /// same as [`Store::transaction`]. SQLite's takes no write lock.
+    fn read_transaction(
+        &self,
+        f: &mut dyn FnMut(&mut dyn exec::Exec) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.transaction(f)
+    }
 
     /// Incidents of a symptom at a site opened since a moment, other than `except`.
     fn recent_reports(

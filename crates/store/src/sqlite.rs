@@ -728,6 +728,22 @@ impl Store for SqliteStore {
         self.write(false, true, |tx| f(tx))
     }
 
+    fn read_transaction(
+        &self,
+        f: &mut dyn FnMut(&mut dyn Exec) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.pool.get()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let mut stx = SqliteTx {
+            tx: &tx,
+            known: Default::default(),
+            dropped: Vec::new(),
+        };
+        f(&mut stx)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     fn audit_records(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredAudit>, StoreError> {
         let conn = self.pool.get()?;
         let mut stmt = conn.prepare_cached(&format!(

@@ -497,6 +497,75 @@ fn incidents_are_kept_counted_and_audited(db: &TestDb) {
         .collect();
     assert_eq!(newest, vec![elsewhere, second]);
 
+    // The list in the database: scoped, filtered, sorted, paged; the tally over every match.
+    use cardwatch_store::{incident_page, incident_tally, IncidentQuery, IncidentSort};
+    let mine = IncidentQuery {
+        sites: Some(vec!["A81001".into()]),
+        siteless: false,
+        reporter: "web:someone".into(),
+        status: None,
+        site: None,
+        sort: IncidentSort::Opened,
+        descending: true,
+        offset: 0,
+        limit: Some(1),
+    };
+    let (total, page) = incident_page(&*db.store, &mine).expect("page");
+    assert_eq!((total, page.len()), (2, 1), "B82002's is not theirs");
+    assert_eq!(page[0].id, second);
+    let next = incident_page(
+        &*db.store,
+        &IncidentQuery {
+            offset: 1,
+            ..mine.clone()
+        },
+    )
+    .expect("page")
+    .1;
+    assert_eq!(
+        next[0], closed,
+        "a page holds whole incidents, steps and minutes too"
+    );
+    let by_minutes = IncidentQuery {
+        sites: None,
+        sort: IncidentSort::Minutes,
+        descending: false,
+        limit: None,
+        ..mine.clone()
+    };
+    let all: Vec<i64> = incident_page(&*db.store, &by_minutes)
+        .expect("page")
+        .1
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(all[0], id, "the fixed one first, the unfixed after");
+    let escalated = IncidentQuery {
+        sites: None,
+        status: Some(IncidentStatus::Escalated),
+        ..mine.clone()
+    };
+    assert_eq!(incident_page(&*db.store, &escalated).expect("page").0, 1);
+    let nobody = IncidentQuery {
+        sites: Some(vec![]),
+        ..mine.clone()
+    };
+    assert_eq!(incident_page(&*db.store, &nobody).expect("page").0, 0);
+    let reporter = IncidentQuery {
+        reporter: "reception".into(),
+        ..nobody.clone()
+    };
+    assert_eq!(
+        incident_page(&*db.store, &reporter).expect("page").0,
+        3,
+        "whoever recorded them sees them all"
+    );
+    let t = incident_tally(&*db.store, &by_minutes).expect("tally");
+    assert_eq!(t.causes, vec![("middleware-outdated".to_owned(), 1)]);
+    // Both closed ones (resolved in 18 minutes, escalated after 20) in the week that began on
+    // Monday 2026-11-16, day 20,773 since 1970: week (20,773 − 4) / 7.
+    assert_eq!(t.weeks, vec![((20773 - 4) / 7, 38.0, 2)]);
+
     let records = db.store.audit_records(n as i64, 20).expect("audit");
     let actions: Vec<&str> = records.iter().map(|r| r.record.action.as_str()).collect();
     assert_eq!(
