@@ -11,7 +11,7 @@ use cardwatch_core::audit::StoredAudit;
 use cardwatch_core::ids::CardSerial;
 use cardwatch_core::renewal::Window;
 use cardwatch_core::triage::{Incident, TriageContext};
-use cardwatch_store::{triage_context, AuditQuery};
+use cardwatch_store::{incident_page, triage_context, AuditQuery, IncidentQuery, IncidentSort};
 use serde_json::json;
 
 use crate::auth::Caller;
@@ -43,11 +43,23 @@ async fn load(
             limit: 200,
             ..AuditQuery::default()
         })?;
-        let incidents = store
-            .incidents(5000)?
-            .into_iter()
-            .filter(|i| i.opened.card_serial.as_deref() == Some(s.as_str()))
-            .collect();
+        // The card's own, newest first: whoever may see the card sees its incidents.
+        let incidents = incident_page(
+            store,
+            &IncidentQuery {
+                sites: None,
+                siteless: true,
+                reporter: String::new(),
+                status: None,
+                site: None,
+                card_serial: Some(s.as_str().to_owned()),
+                sort: IncidentSort::Opened,
+                descending: true,
+                offset: 0,
+                limit: Some(200),
+            },
+        )?
+        .1;
         Ok(CardView {
             cx,
             history,

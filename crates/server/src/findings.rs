@@ -251,13 +251,8 @@ pub(crate) async fn all_findings(state: &AppState, known: Option<i64>) -> Result
         };
         let findings = current_findings(s, &cx, Family::ALL)?;
         let expiring = s.expiring_certificates(100)?;
-        let mut open: HashMap<Option<String>, usize> = HashMap::new();
-        for i in s.incidents(100_000)? {
-            if i.status == cardwatch_core::triage::IncidentStatus::Open {
-                *open.entry(i.opened.site).or_default() += 1;
-            }
-        }
-        Ok((findings, expiring, open.into_iter().collect()))
+        let open = cardwatch_store::open_incidents_by_site(s)?;
+        Ok((findings, expiring, open))
     })
     .await
     .map_err(IntoResponse::into_response)?;

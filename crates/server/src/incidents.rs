@@ -133,6 +133,7 @@ async fn listed(
         reporter: format!("web:{}", me.username),
         status: lq.status,
         site: lq.site.clone(),
+        card_serial: None,
         sort: SORTABLE
             .iter()
             .find(|(name, _)| *name == lq.sort)

@@ -230,6 +230,8 @@ pub struct IncidentQuery {
     pub status: Option<IncidentStatus>,
     /// Only this site.
     pub site: Option<String>,
+    /// Only this card's.
+    pub card_serial: Option<String>,
     /// The order.
     pub sort: IncidentSort,
     /// Newest (or largest) first.
@@ -268,6 +270,10 @@ fn filter(q: &IncidentQuery) -> (String, Vec<crate::exec::P<'_>>) {
     if let Some(site) = &q.site {
         params.push(P::T(site));
         sql.push_str(&format!(" AND site = ${}", params.len()));
+    }
+    if let Some(card) = &q.card_serial {
+        params.push(P::T(card));
+        sql.push_str(&format!(" AND card_serial = ${}", params.len()));
     }
     (sql, params)
 }
@@ -380,5 +386,18 @@ pub fn tally(store: &dyn crate::Store, q: &IncidentQuery) -> Result<IncidentTall
             })
             .collect();
         Ok(IncidentTally { causes, weeks })
+    })
+}
+
+/// How many incidents are open at each site (`None`: recorded without one).
+pub fn open_by_site(store: &dyn crate::Store) -> Result<Vec<(Option<String>, usize)>, StoreError> {
+    crate::exec::with_read(store, |x| {
+        Ok(x.rows(
+            "SELECT site, COUNT(*) FROM incidents WHERE status = 'open' GROUP BY site",
+            &[],
+        )?
+        .into_iter()
+        .map(|r| (r[0].opt_text().map(str::to_owned), r[1].int() as usize))
+        .collect())
     })
 }

@@ -42,7 +42,8 @@ pub use import::{
     Progress, BULK_FROM_BYTES,
 };
 pub use incidents::{
-    page as incident_page, tally as incident_tally, IncidentQuery, IncidentSort, IncidentTally,
+    open_by_site as open_incidents_by_site, page as incident_page, tally as incident_tally,
+    IncidentQuery, IncidentSort, IncidentTally,
 };
 pub use triage::{records_of, triage_context};
 pub use url::DatabaseUrl;

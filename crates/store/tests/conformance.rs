@@ -505,6 +505,7 @@ fn incidents_are_kept_counted_and_audited(db: &TestDb) {
         reporter: "web:someone".into(),
         status: None,
         site: None,
+        card_serial: None,
         sort: IncidentSort::Opened,
         descending: true,
         offset: 0,
@@ -559,6 +560,20 @@ fn incidents_are_kept_counted_and_audited(db: &TestDb) {
         incident_page(&*db.store, &reporter).expect("page").0,
         3,
         "whoever recorded them sees them all"
+    );
+    let card = IncidentQuery {
+        card_serial: Some("CS000001".into()),
+        ..by_minutes.clone()
+    };
+    assert_eq!(incident_page(&*db.store, &card).expect("page").0, 3);
+    let other_card = IncidentQuery {
+        card_serial: Some("CS999999".into()),
+        ..by_minutes.clone()
+    };
+    assert_eq!(incident_page(&*db.store, &other_card).expect("page").0, 0);
+    assert_eq!(
+        cardwatch_store::open_incidents_by_site(&*db.store).expect("open"),
+        vec![(Some("A81001".to_owned()), 1)]
     );
     let t = incident_tally(&*db.store, &by_minutes).expect("tally");
     assert_eq!(t.causes, vec![("middleware-outdated".to_owned(), 1)]);
