@@ -2489,3 +2489,103 @@ fn sites_core_hours_and_contacts_are_administered_in_the_browser() {
         "the hours change: {trail:?}"
     );
 }
+
+#[test]
+fn registration_authorities_change_a_cards_status_in_the_browser() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, _) = serve_demo_signed_in(&db, "2");
+    for (name, role) in [
+        ("ra@nhs.net", "registration_authority"),
+        ("pm@nhs.net", "practice_manager"),
+    ] {
+        ok(&user(
+            &db,
+            &[
+                "add", name, "--name", "Op", "--role", role, "--org", "A10000",
+            ],
+            Some(PW),
+        ));
+    }
+    let (ra, pm) = (
+        signed_in(&addr, "ra@nhs.net"),
+        signed_in(&addr, "pm@nhs.net"),
+    );
+    let (mine, theirs) = (card_at(&db, "A10000"), card_at(&db, "A10001"));
+    let path = format!("/cards/{mine}");
+    let (status, page) = get_as(&addr, &path, &ra);
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Change status") && page.contains("value=\"locked\""),
+        "{page}"
+    );
+    let csrf = csrf_of(&page);
+    let post = |cookie: &str, card: &str, pairs: &[(&str, &str)]| {
+        request(
+            &addr,
+            "POST",
+            &format!("/cards/{card}/status"),
+            Some(cookie),
+            Some(&form(pairs)),
+        )
+    };
+    let send = |cookie: &str, card: &str, (status, reason): (&str, &str)| {
+        post(
+            cookie,
+            card,
+            &[("csrf", &csrf), ("status", status), ("reason", reason)],
+        )
+    };
+    let to = |status: &'static str, reason: &'static str| (status, reason);
+
+    let locked = send(
+        &ra,
+        &mine,
+        to("locked", "three wrong passcodes at reception"),
+    );
+    assert!(locked.1.contains("it is now locked"), "{}", locked.1);
+    let lost = send(&ra, &mine, to("lost", "left on the bus"));
+    assert!(lost.1.contains("it is now lost"), "{}", lost.1);
+    // The state machine holds: a lost card never becomes active again.
+    let back = send(&ra, &mine, to("active", "found it"));
+    assert!(back.1.contains("never trusted again"), "{}", back.1);
+    let (_, page) = get_as(&addr, &path, &ra);
+    assert!(!page.contains("value=\"active\""), "not offered either");
+    let no_reason = send(&ra, &mine, to("cancelled", "  "));
+    assert!(no_reason.1.contains("Say why"), "{}", no_reason.1);
+    let nonsense = send(&ra, &mine, to("purple", "because"));
+    assert!(nonsense.1.contains("purple"), "{}", nonsense.1);
+
+    // Not theirs to change, not their card, not without the form's token.
+    let pm_page = get_as(&addr, &path, &pm).1;
+    assert!(
+        !pm_page.contains("Change status"),
+        "practice managers see no form"
+    );
+    let pm_csrf = csrf_of(&get_as(&addr, "/account", &pm).1);
+    let refused = post(
+        &pm,
+        &mine,
+        &[("csrf", &pm_csrf), ("status", "cancelled"), ("reason", "x")],
+    );
+    assert_eq!(refused.0, 403);
+    let other = send(&ra, &theirs, to("locked", "not mine"));
+    assert_eq!(other.0, 404);
+    let forged = post(
+        &ra,
+        &mine,
+        &[("csrf", "nope"), ("status", "cancelled"), ("reason", "x")],
+    );
+    assert_eq!(forged.0, 403);
+    stop(child);
+
+    // Each change is in the audit log with its reason, and the chain holds.
+    let cards = ok(&cardwatch(&db, &["export", "cards"]));
+    assert!(
+        cards
+            .lines()
+            .any(|l| l.starts_with(&format!("{mine},")) && l.contains(",lost,")),
+        "{cards}"
+    );
+    assert!(ok(&cardwatch(&db, &["audit", "verify"])).contains("intact"));
+}

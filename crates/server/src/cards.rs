@@ -1,13 +1,15 @@
 //! A card's page: `GET /cards/{serial}` and its JSON twin `GET /api/v1/cards/{serial}` — the
 //! card, its holder, both certificates with how long they have left, the holder's positions,
 //! the card's status history from the audit log, and its incidents. A card held outside the
-//! caller's organisations is answered as not found.
+//! caller's organisations is answered as not found. Operators who manage cards change its status
+//! there (`POST /cards/{serial}/status`), through the card's state machine, with a reason, audited.
 
-use axum::extract::{Path, State};
+use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::audit::StoredAudit;
+use cardwatch_core::card_status::CardStatus;
 use cardwatch_core::ids::CardSerial;
 use cardwatch_core::renewal::Window;
 use cardwatch_core::triage::{Incident, TriageContext};
@@ -17,7 +19,7 @@ use serde_json::json;
 use crate::auth::Caller;
 use crate::findings::bad_request;
 use crate::scope::{not_found, viewer};
-use crate::{blocking, escape, AppState};
+use crate::{admin, blocking, escape, AppState};
 
 struct CardView {
     cx: TriageContext,
@@ -130,7 +132,17 @@ pub(crate) async fn page(
     caller: Caller,
     Path(serial): Path<String>,
 ) -> Response {
-    let (caller, view) = match load(&state, caller, &serial, false).await {
+    render(&state, caller, &serial, None).await
+}
+
+/// The card's page, with the outcome of a status change when there was one.
+async fn render(
+    state: &AppState,
+    caller: Caller,
+    serial: &str,
+    said: Option<(bool, String)>,
+) -> Response {
+    let (caller, view) = match load(state, caller, serial, false).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -226,10 +238,107 @@ pub(crate) async fn page(
         table(&["Incident", "Opened", "Symptom", "Status"], incidents),
         uuid = escape(card.holder_uuid.as_str()),
     );
+    let said = said.map_or(String::new(), |(ok, m)| {
+        let class = if ok {
+            "nhsuk-inset-text"
+        } else {
+            "nhsuk-error-summary"
+        };
+        format!(
+            "<div class=\"{class}\" role=\"alert\"><p class=\"nhsuk-body\">{}</p></div>",
+            escape(&m)
+        )
+    });
+    let change = if caller.user.user.role.can(Permission::ManageCards) {
+        status_form(&caller, card)
+    } else {
+        String::new()
+    };
+    let body = format!("{said}{body}{change}");
     crate::layout::page(
         &format!("Card {}", card.card_serial.as_str()),
         Some(&caller),
         &body,
     )
     .into_response()
+}
+
+/// The form that changes a card's status: only the statuses its state machine allows from here.
+fn status_form(caller: &Caller, card: &cardwatch_core::estate::Card) -> String {
+    let options: String = CardStatus::ALL
+        .iter()
+        .filter(|&&to| to != card.status && card.status.transition(to).is_ok())
+        .map(|to| format!("<option value=\"{0}\">{0}</option>", to.as_str()))
+        .collect();
+    if options.is_empty() {
+        return format!(
+            "<h2 class=\"nhsuk-heading-m\">Change status</h2><p class=\"nhsuk-body\">A {} card's record is closed: issue a new card.</p>",
+            card.status
+        );
+    }
+    format!(
+        "<h2 class=\"nhsuk-heading-m\">Change status</h2>\
+         <form method=\"post\" action=\"/cards/{serial}/status\" novalidate><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"status\">New status</label><select class=\"nhsuk-select\" id=\"status\" name=\"status\">{options}</select></div>\
+         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"reason\">Why (kept in the audit log)</label><input class=\"nhsuk-input\" id=\"reason\" name=\"reason\" type=\"text\" maxlength=\"200\"></div>\
+         <button class=\"nhsuk-button\" type=\"submit\">Change status</button></form>",
+        serial = escape(card.card_serial.as_str()),
+        csrf = escape(&caller.csrf),
+    )
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct StatusForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /cards/{serial}/status`: the card's status changed through its state machine, with the
+/// reason in the audit log; the page again with the outcome.
+pub(crate) async fn change_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(serial): Path<String>,
+    Form(f): Form<StatusForm>,
+) -> Response {
+    let v = match viewer(&state, caller, Permission::ManageCards, false).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if let Err(r) = v.caller.check_csrf(&f.csrf) {
+        return r.into_response();
+    }
+    // The card must be one the caller sees: the page's own check answers otherwise.
+    let caller = match load(&state, v.caller, &serial, false).await {
+        Ok((c, _)) => c,
+        Err(r) => return r,
+    };
+    let reason = f.reason.trim().to_owned();
+    let to = match CardStatus::parse(&f.status) {
+        Err(e) => {
+            let m = format!("Status {:?}: {e}", f.status);
+            return render(&state, caller, &serial, Some((false, m))).await;
+        }
+        Ok(_) if reason.is_empty() || reason.chars().count() > 200 => {
+            let m = "Say why in 1 to 200 characters: the reason is kept in the audit log.";
+            return render(&state, caller, &serial, Some((false, m.into()))).await;
+        }
+        Ok(to) => to,
+    };
+    let (Ok(card), change) = (CardSerial::parse(&serial), admin::change(&caller, &state)) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let done = blocking(&state, move |s| {
+        Ok(s.set_card_status(&card, to, &reason, &change)
+            .map(|from| format!("The card was {from}; it is now {to}.")))
+    })
+    .await;
+    match admin::settled(done) {
+        Ok(message) => render(&state, caller, &serial, Some(message)).await,
+        Err(r) => *r,
+    }
 }

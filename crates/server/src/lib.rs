@@ -140,6 +140,7 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/admin/users/enable", post(admin::enable))
         .route("/admin/users/reset", post(admin::reset))
         .route("/cards/{serial}", get(cards::page))
+        .route("/cards/{serial}/status", post(cards::change_status))
         .route("/people/{uuid}", get(people::page))
         .route("/workstations/{hostname}", get(workstations::page))
         .route("/incidents", get(incidents::page))
