@@ -993,6 +993,22 @@ fn damaged_uuid(db: &TestDb) {
     );
 }
 
+fn crlf_files_name_the_right_line(db: &TestDb) {
+    // As a spreadsheet on Windows saves it: every line ends in CRLF.
+    let text = PEOPLE
+        .replace("555123456790", "5.5512E+11")
+        .replace('\n', "\r\n");
+    let p = rejected(db, "people.csv", &text);
+    assert_at(one(&p), 3, "uuid", "spreadsheet");
+    let text = format!("{PEOPLE}55512345678,Jo Bloggs,,GP,A81001,,no,\n").replace('\n', "\r\n");
+    assert_at(
+        one(&rejected(db, "people.csv", &text)),
+        4,
+        "uuid",
+        "11 digits",
+    );
+}
+
 fn uuid_lost_leading_zero(db: &TestDb) {
     // 055512345678 after a spreadsheet treated it as a number.
     let text = format!("{PEOPLE}55512345678,Jo Bloggs,,GP,A81001,,no,\n");
@@ -1607,6 +1623,7 @@ on_both_backends!(
     bulk_load_matches_row_by_row,
     bulk_load_refused_restores_everything,
     damaged_uuid,
+    crlf_files_name_the_right_line,
     uuid_lost_leading_zero,
     unknown_reference,
     duplicate_key,

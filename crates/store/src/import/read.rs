@@ -381,7 +381,7 @@ fn read_csv(
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(hashing);
+        .from_reader(Lf::new(hashing));
     let mut rec = csv::StringRecord::new();
     let mut width = 0;
     loop {
@@ -430,7 +430,7 @@ fn read_csv(
             break;
         }
     }
-    Ok(hex::encode(rdr.into_inner().hasher.finalize()))
+    Ok(hex::encode(rdr.into_inner().inner.hasher.finalize()))
 }
 
 /// Feeds a JSON array of objects (as `export --format json` writes) to the parser; returns
@@ -466,6 +466,71 @@ fn read_json(doc: &JsonDoc, kind: Kind, p: &mut Parser<'_>) -> String {
     doc.sha256.clone()
 }
 
+/// A reader that turns each CRLF into LF. The csv crate numbers the records after a CRLF one
+/// line short (rust-csv issue #395: it stops at the `\r` and counts the line at the `\n`), and
+/// a spreadsheet saved on Windows writes CRLF: without this, every problem in such a file would
+/// name the line above the bad one.
+struct Lf<R> {
+    inner: R,
+    /// A `\r` that ended the last read, held back until the next byte shows whether a `\n`
+    /// follows.
+    held_cr: bool,
+}
+
+impl<R> Lf<R> {
+    fn new(inner: R) -> Lf<R> {
+        Lf {
+            inner,
+            held_cr: false,
+        }
+    }
+}
+
+impl<R: Read> Read for Lf<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.len() < 2 {
+            // Too small to hold back a byte: pass through (csv's buffer is never this small).
+            if std::mem::take(&mut self.held_cr) && !buf.is_empty() {
+                buf[0] = b'\r';
+                return Ok(1);
+            }
+            return self.inner.read(buf);
+        }
+        loop {
+            let start = usize::from(self.held_cr);
+            let n = self.inner.read(&mut buf[start..])?;
+            if self.held_cr {
+                buf[0] = b'\r';
+            }
+            let total = start + n;
+            if n == 0 {
+                // The end: a held `\r` is a lone one.
+                self.held_cr = false;
+                return Ok(total);
+            }
+            if !buf[..total].contains(&b'\r') {
+                // The common case (LF files): nothing to do, found at memchr's speed.
+                return Ok(total);
+            }
+            let mut w = 0;
+            for i in 0..total {
+                if i + 1 < total && buf[i] == b'\r' && buf[i + 1] == b'\n' {
+                    continue;
+                }
+                buf[w] = buf[i];
+                w += 1;
+            }
+            self.held_cr = buf[w - 1] == b'\r';
+            if self.held_cr {
+                w -= 1;
+            }
+            if w > 0 {
+                return Ok(w);
+            }
+        }
+    }
+}
+
 /// A reader that hashes what passes through it, so the file's SHA-256 costs no second read.
 struct Hashing<R> {
     inner: R,
@@ -495,5 +560,45 @@ impl Hasher for Prehashed {
     }
     fn write_u64(&mut self, n: u64) {
         self.0 = n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hands out its bytes a few at a time, as a slow pipe would.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.1.min(self.0.len()).min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn crlf_becomes_lf_whatever_the_chunks_and_a_lone_cr_stays() {
+        let input = b"a,b\r\n1,2\r\n\"x\ry\",3\r\nend\r";
+        for chunk in 1..=input.len() {
+            for buf in [2usize, 3, 8, 64] {
+                let mut r = Lf::new(Trickle(input, chunk));
+                let mut out = Vec::new();
+                let mut b = vec![0u8; buf];
+                loop {
+                    let n = r.read(&mut b).expect("read");
+                    if n == 0 {
+                        break;
+                    }
+                    out.extend_from_slice(&b[..n]);
+                }
+                assert_eq!(
+                    out, b"a,b\n1,2\n\"x\ry\",3\nend\r",
+                    "chunk {chunk}, buffer {buf}"
+                );
+            }
+        }
     }
 }
