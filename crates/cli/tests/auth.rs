@@ -1705,6 +1705,7 @@ fn every_page_passes_axe_in_chromium() {
         "/admin/users".into(),
         "/admin/jobs".into(),
         "/admin/agents".into(),
+        "/admin/import".into(),
         "/admin/sites".into(),
         "/admin/sites?site=A10000".into(),
         format!("/cards/{card}"),
@@ -2587,5 +2588,109 @@ fn registration_authorities_change_a_cards_status_in_the_browser() {
             .any(|l| l.starts_with(&format!("{mine},")) && l.contains(",lost,")),
         "{cards}"
     );
+    assert!(ok(&cardwatch(&db, &["audit", "verify"])).contains("intact"));
+}
+
+/// A multipart form: text fields, then files as (name, content).
+fn multipart(fields: &[(&str, &str)], files: &[(&str, &str)]) -> (String, String) {
+    let boundary = "cardwatch-test-boundary";
+    let mut body = String::new();
+    for (k, v) in fields {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+        ));
+    }
+    for (name, content) in files {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\nContent-Type: text/csv\r\n\r\n{content}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[test]
+fn administrators_import_estate_files_in_the_browser() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, admin) = serve_demo_signed_in(&db, "1");
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "support@nhs.net",
+            "--name",
+            "Sue",
+            "--role",
+            "support",
+            "--org",
+            "A10000",
+        ],
+        Some(PW),
+    ));
+    let support = signed_in(&addr, "support@nhs.net");
+    let (status, page) = get_as(&addr, "/admin/import", &admin);
+    assert_eq!(status, 200);
+    let csrf = csrf_of(&page);
+    let upload = |cookie: &str, fields: &[(&str, &str)], files: &[(&str, &str)]| {
+        let (kind, body) = multipart(fields, files);
+        common::send_with(
+            &addr,
+            "POST",
+            "/admin/import",
+            &[("Cookie", cookie)],
+            Some((&kind, &body)),
+        )
+    };
+    let site = "site_ods,organisation_ods,name,core_hours\r\nA10009,A10000,Riverside Branch Surgery,Mon-Fri 08:00-18:30\r\n";
+    let sites = || ok(&cardwatch(&db, &["export", "sites"]));
+
+    let checked = upload(
+        &admin,
+        &[("csrf", &csrf), ("check", "yes")],
+        &[("sites.csv", site)],
+    );
+    assert_eq!(checked.0, 200, "{}", checked.1);
+    assert!(checked.1.contains("Nothing was written"), "{}", checked.1);
+    assert!(!sites().contains("A10009"));
+    let done = upload(&admin, &[("csrf", &csrf)], &[("sites.csv", site)]);
+    assert!(
+        done.1.contains("Imported, and recorded in the audit log"),
+        "{}",
+        done.1
+    );
+    assert!(sites().contains("A10009,A10000,Riverside Branch Surgery"));
+    let again = upload(&admin, &[("csrf", &csrf)], &[("sites.csv", site)]);
+    assert!(
+        again.1.contains("<td class=\"nhsuk-table__cell\">1</td><td class=\"nhsuk-table__cell\">0</td><td class=\"nhsuk-table__cell\">0</td><td class=\"nhsuk-table__cell\">1</td>"),
+        "the same file again changes nothing: {}",
+        again.1
+    );
+
+    // A bad row refuses every file, each problem named by file, line and column.
+    let people = "uuid,name,email,staff_role,site_ods,employment_end,local_admin,ra_roles\r\n1.23457E+11,Ann Bad,ann@nhs.net,GP,A10000,,no,\r\n";
+    let more = "site_ods,organisation_ods,name,core_hours\r\nA10008,A10000,Another Branch,Mon-Fri 08:00-18:30\r\n";
+    let bad = upload(
+        &admin,
+        &[("csrf", &csrf)],
+        &[("people.csv", people), ("more-sites.csv", more)],
+    );
+    assert_eq!(bad.0, 400, "{}", bad.1);
+    assert!(
+        bad.1.contains("nothing was imported") && bad.1.contains("people.csv:2: uuid: 1.23457E+11"),
+        "{}",
+        bad.1
+    );
+    assert!(!sites().contains("A10008"), "nothing half-imported");
+    let none = upload(&admin, &[("csrf", &csrf)], &[]);
+    assert_eq!(none.0, 400);
+    assert!(none.1.contains("Choose at least one file"));
+    let forged = upload(&admin, &[("csrf", "nope")], &[("sites.csv", site)]);
+    assert_eq!(forged.0, 403);
+    // Only those who see every organisation import.
+    assert_eq!(get_as(&addr, "/admin/import", &support).0, 403);
+    let theirs = upload(&support, &[("csrf", &csrf)], &[("sites.csv", site)]);
+    assert_eq!(theirs.0, 403);
+    stop(child);
     assert!(ok(&cardwatch(&db, &["audit", "verify"])).contains("intact"));
 }

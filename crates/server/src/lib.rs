@@ -32,6 +32,7 @@ mod digest_prefs;
 mod estate;
 mod feeds;
 mod findings;
+mod import_page;
 mod incidents;
 pub mod jobs;
 mod jobs_page;
@@ -125,6 +126,12 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/estate/{kind}", get(estate::page))
         .route("/admin/users", get(admin::page))
         .route("/admin/jobs", get(jobs_page::page))
+        .route(
+            "/admin/import",
+            get(import_page::page).post(import_page::import).layer(
+                axum::extract::DefaultBodyLimit::max(import_page::MAX_UPLOAD_BYTES),
+            ),
+        )
         .route("/admin/agents", get(agents_page::page))
         .route("/admin/agents/token", post(agents_page::token))
         .route("/admin/agents/revoke", post(agents_page::revoke))
