@@ -151,19 +151,25 @@ fn no_pcsc_service_is_a_clear_error() {
     );
 }
 
-/// The next event the running agent prints of `kind`, within 20 s.
-fn next_event(lines: &std::sync::mpsc::Receiver<String>, kind: &str) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
+/// The next event the running agent prints of `kind`, within `secs` seconds.
+fn event_within(
+    lines: &std::sync::mpsc::Receiver<String>,
+    kind: &str,
+    secs: u64,
+) -> Option<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let line = lines
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("no {kind} event"));
+        let line = lines.recv_timeout(left).ok()?;
         let e: serde_json::Value = serde_json::from_str(&line).expect("a JSON event");
         if e["kind"] == kind {
-            return e;
+            return Some(e);
         }
     }
+}
+
+fn next_event(lines: &std::sync::mpsc::Receiver<String>, kind: &str) -> serde_json::Value {
+    event_within(lines, kind, 20).unwrap_or_else(|| panic!("no {kind} event"))
 }
 
 #[test]
@@ -201,8 +207,21 @@ fn the_running_agent_reports_cards_inserted_and_removed_as_they_happen() {
             .contains("no PKCS#11 module"),
         "{inv}"
     );
-    let card = Card::insert(35963);
-    let inserted = next_event(&lines, "card_inserted");
+    let mut card = Card::insert(35963);
+    let inserted = match event_within(&lines, "card_inserted", 10) {
+        Some(e) => e,
+        None => {
+            // Under a full test run vicc now and then fails to reach vpcd's slot. That is the
+            // test's card not going in, not the agent missing it — unless PC/SC saw the card.
+            assert!(
+                !present(&readers(), "Virtual PCD 00 00"),
+                "PC/SC sees the card but the agent reported no card_inserted"
+            );
+            drop(card);
+            card = Card::insert(35963);
+            next_event(&lines, "card_inserted")
+        }
+    };
     assert_eq!(inserted["data"]["reader"], "Virtual PCD 00 00");
     assert_eq!(inserted["data"]["atr"], "3B 95 13 81 01 80 73 FF 01 00 0B");
     // A card coming makes a fresh inventory.
