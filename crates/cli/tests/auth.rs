@@ -2694,3 +2694,128 @@ fn administrators_import_estate_files_in_the_browser() {
     stop(child);
     assert!(ok(&cardwatch(&db, &["audit", "verify"])).contains("intact"));
 }
+
+#[test]
+fn registration_authorities_approve_and_remove_positions_in_the_browser() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, _) = serve_demo_signed_in(&db, "2");
+    for (name, role) in [
+        ("ra@nhs.net", "registration_authority"),
+        ("pm@nhs.net", "practice_manager"),
+    ] {
+        ok(&user(
+            &db,
+            &[
+                "add", name, "--name", "Op", "--role", role, "--org", "A10000",
+            ],
+            Some(PW),
+        ));
+    }
+    // A sponsor's request, waiting for the RA.
+    let (mine, theirs) = (person_at(&db, "A10000"), person_at(&db, "A10001"));
+    let file = tmp.path().join("positions.csv");
+    std::fs::write(
+        &file,
+        format!("holder_uuid,ods_code,role_code,role_name,activity_codes,status,requested_on,approved_on\n{mine},A10000,R8003,Health Professional Access Role,B0570,requested,2026-11-20,\n"),
+    )
+    .expect("positions.csv");
+    ok(&cardwatch(&db, &["import", &file.display().to_string()]));
+    let (ra, pm) = (
+        signed_in(&addr, "ra@nhs.net"),
+        signed_in(&addr, "pm@nhs.net"),
+    );
+    let path = format!("/people/{mine}");
+    let page = get_as(&addr, &path, &ra).1;
+    assert!(
+        page.contains("id=\"to-A10000-R8003\"") && page.contains("value=\"approved\""),
+        "{page}"
+    );
+    let csrf = csrf_of(&page);
+    let send = |cookie: &str, who: &str, status: &str, csrf: &str| {
+        request(
+            &addr,
+            "POST",
+            &format!("/people/{who}/positions"),
+            Some(cookie),
+            Some(&form(&[
+                ("csrf", csrf),
+                ("ods_code", "A10000"),
+                ("role_code", "R8003"),
+                ("status", status),
+            ])),
+        )
+    };
+    let position = || {
+        ok(&cardwatch(&db, &["export", "positions"]))
+            .lines()
+            .find(|l| l.starts_with(&format!("{mine},A10000,R8003,")))
+            .expect("the position")
+            .to_owned()
+    };
+    let approved = send(&ra, &mine, "approved", &csrf);
+    assert!(
+        approved.1.contains("was requested; it is now approved"),
+        "{}",
+        approved.1
+    );
+    let today = ok(&cardwatch(&db, &["export", "positions"]));
+    assert!(position().contains(",approved,2026-11-20,"), "{today}");
+    assert!(
+        !position().ends_with(','),
+        "the approval is dated: {}",
+        position()
+    );
+    let back = send(&ra, &mine, "requested", &csrf);
+    assert!(
+        back.1
+            .contains("can become active or removed — not requested"),
+        "{}",
+        back.1
+    );
+    assert!(send(&ra, &mine, "active", &csrf)
+        .1
+        .contains("it is now active"));
+    assert!(send(&ra, &mine, "removed", &csrf)
+        .1
+        .contains("it is now removed"));
+    assert!(position().contains(",removed,"));
+    let again = send(&ra, &mine, "active", &csrf);
+    assert!(
+        again.1.contains("ask for it again as a new request"),
+        "{}",
+        again.1
+    );
+    assert!(
+        !get_as(&addr, &path, &ra)
+            .1
+            .contains("id=\"to-A10000-R8003\""),
+        "no form once removed"
+    );
+
+    // Not theirs to change, not their person, not without the form's token, not a made-up one.
+    assert!(!get_as(&addr, &path, &pm).1.contains(">Change<"));
+    let pm_csrf = csrf_of(&get_as(&addr, "/account", &pm).1);
+    assert_eq!(send(&pm, &mine, "approved", &pm_csrf).0, 403);
+    assert_eq!(send(&ra, &theirs, "approved", &csrf).0, 404);
+    assert_eq!(send(&ra, &mine, "approved", "nope").0, 403);
+    let none = request(
+        &addr,
+        "POST",
+        &format!("/people/{mine}/positions"),
+        Some(&ra),
+        Some(&form(&[
+            ("csrf", &csrf),
+            ("ods_code", "A10000"),
+            ("role_code", "R9999"),
+            ("status", "approved"),
+        ])),
+    );
+    assert!(
+        none.1.contains("holds no position R9999 at A10000"),
+        "{}",
+        none.1
+    );
+    stop(child);
+    assert!(ok(&cardwatch(&db, &["audit", "verify"])).contains("intact"));
+}

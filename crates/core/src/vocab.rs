@@ -159,9 +159,32 @@ pub fn parse_bool(s: &str) -> Result<bool, VocabError> {
     }
 }
 
+impl PositionStatus {
+    /// What a position may become next: a request is approved or withdrawn, an approved one
+    /// comes into force or is withdrawn, one in force is removed; a removed one is asked for
+    /// again as a new request.
+    pub const fn next(self) -> &'static [PositionStatus] {
+        use PositionStatus::*;
+        match self {
+            Requested => &[Approved, Removed],
+            Approved => &[Active, Removed],
+            Active => &[Removed],
+            Removed => &[],
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn positions_move_forward_only() {
+        use PositionStatus::*;
+        assert_eq!(Requested.next(), &[Approved, Removed]);
+        assert!(Active.next().contains(&Removed) && !Active.next().contains(&Requested));
+        assert!(Removed.next().is_empty());
+    }
 
     #[test]
     fn aliases_and_case() {

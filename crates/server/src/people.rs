@@ -2,13 +2,15 @@
 //! positions, and each of their cards with both certificates. Someone at another organisation's
 //! site is answered as not found.
 
-use axum::extract::{Path, State};
+use axum::extract::{Form, Path, State};
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::estate::{Card, Certificate, Person, Position};
 use cardwatch_core::ids::Uuid;
 use cardwatch_core::records::{Kind, Record};
 use cardwatch_core::renewal::Window;
+use cardwatch_core::vocab::PositionStatus;
+use cardwatch_store::positions::set_position_status;
 use cardwatch_store::{records_of, Store, StoreError};
 use serde_json::json;
 
@@ -128,10 +130,21 @@ pub(crate) async fn page(
     caller: Caller,
     Path(uuid): Path<String>,
 ) -> Response {
-    let (caller, p) = match find(&state, caller, &uuid, false).await {
+    render(&state, caller, &uuid, None).await
+}
+
+/// The person's page, with the outcome of a position's change when there was one.
+async fn render(
+    state: &AppState,
+    caller: Caller,
+    uuid: &str,
+    said: Option<(bool, String)>,
+) -> Response {
+    let (caller, p) = match find(state, caller, uuid, false).await {
         Ok(x) => x,
         Err(r) => return r,
     };
+    let manages = caller.user.user.role.can(Permission::ManageCards);
     let today = (state.now)().date();
     let cell = |s: &str| format!("<td class=\"nhsuk-table__cell\">{}</td>", escape(s));
     let head = |cols: &[&str]| -> String {
@@ -144,12 +157,22 @@ pub(crate) async fn page(
         .iter()
         .map(|x| {
             let codes: Vec<&str> = x.activity_codes.iter().map(|a| a.as_str()).collect();
+            let change = if manages {
+                position_form(&caller, p.person.uuid.as_str(), x)
+            } else {
+                String::new()
+            };
             format!(
-                "<tr class=\"nhsuk-table__row\">{}{}{}{}</tr>",
+                "<tr class=\"nhsuk-table__row\">{}{}{}{}{}</tr>",
                 cell(x.ods_code.as_str()),
                 cell(&format!("{} {}", x.role_code.as_str(), x.role_name)),
                 cell(&codes.join(" ")),
-                cell(x.status.as_str())
+                cell(x.status.as_str()),
+                if manages {
+                    format!("<td class=\"nhsuk-table__cell\">{change}</td>")
+                } else {
+                    String::new()
+                }
             )
         })
         .collect();
@@ -179,8 +202,117 @@ pub(crate) async fn page(
         escape(&person.staff_role),
         escape(person.site_ods.as_str()),
         person.employment_end.map_or("-".into(), |d| d.to_string()),
-        head(&["Organisation", "Role", "Activity codes", "Status"]),
+        head(if manages {
+            &["Organisation", "Role", "Activity codes", "Status", "Change"]
+        } else {
+            &["Organisation", "Role", "Activity codes", "Status"]
+        }),
         head(&["Card", "Card status", "Certificate", "Last valid day", "State"]),
     );
+    let said = said.map_or(String::new(), |(ok, m)| {
+        let class = if ok {
+            "nhsuk-inset-text"
+        } else {
+            "nhsuk-error-summary"
+        };
+        format!(
+            "<div class=\"{class}\" role=\"alert\"><p class=\"nhsuk-body\">{}</p></div>",
+            escape(&m)
+        )
+    });
+    let body = format!("{said}{body}");
     crate::layout::page(&person.name, Some(&caller), &body).into_response()
+}
+
+/// A position's next statuses as a small form (none once removed).
+fn position_form(caller: &Caller, uuid: &str, x: &Position) -> String {
+    let next = x.status.next();
+    if next.is_empty() {
+        return String::new();
+    }
+    let options: String = next
+        .iter()
+        .map(|s| format!("<option value=\"{0}\">{0}</option>", s.as_str()))
+        .collect();
+    let id = format!(
+        "to-{}-{}",
+        x.ods_code.as_str(),
+        x.role_code.as_str().replace(':', "-")
+    );
+    format!(
+        "<form method=\"post\" action=\"/people/{uuid}/positions\" class=\"nhsuk-u-margin-bottom-0\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"ods_code\" value=\"{ods}\">\
+         <input type=\"hidden\" name=\"role_code\" value=\"{role}\">\
+         <label class=\"nhsuk-label\" for=\"{id}\">New status</label><select class=\"nhsuk-select\" id=\"{id}\" name=\"status\">{options}</select> \
+         <button class=\"nhsuk-button nhsuk-button--secondary nhsuk-u-margin-bottom-0\" type=\"submit\">Change</button></form>",
+        uuid = escape(uuid),
+        csrf = escape(&caller.csrf),
+        ods = escape(x.ods_code.as_str()),
+        role = escape(x.role_code.as_str()),
+        id = escape(&id),
+    )
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct PositionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    ods_code: String,
+    #[serde(default)]
+    role_code: String,
+    #[serde(default)]
+    status: String,
+}
+
+/// `POST /people/{uuid}/positions`: a position approved, brought into force or removed by
+/// someone who manages cards and positions; audited through the import.
+pub(crate) async fn change_position(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(uuid): Path<String>,
+    Form(f): Form<PositionForm>,
+) -> Response {
+    let v = match viewer(&state, caller, Permission::ManageCards, false).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if let Err(r) = v.caller.check_csrf(&f.csrf) {
+        return r.into_response();
+    }
+    // Only a person the caller sees.
+    let caller = match find(&state, v.caller, &uuid, false).await {
+        Ok((c, _)) => c,
+        Err(r) => return r,
+    };
+    let to = match PositionStatus::parse(&f.status) {
+        Ok(t) => t,
+        Err(e) => {
+            let m = format!("Status {:?}: {e}", f.status);
+            return render(&state, caller, &uuid, Some((false, m))).await;
+        }
+    };
+    let change = crate::admin::change(&caller, &state);
+    let today = change.at.date();
+    let (holder, ods, role) = (
+        uuid.clone(),
+        f.ods_code.trim().to_ascii_uppercase(),
+        f.role_code.trim().to_ascii_uppercase(),
+    );
+    let done = blocking(&state, move |s| {
+        Ok(
+            match set_position_status(s, &holder, &ods, &role, to, today, &change) {
+                Ok(from) => Ok(format!(
+                    "Position {role} at {ods} was {from}; it is now {to}."
+                )),
+                Err(StoreError::NotFound(m)) => Err(StoreError::Invalid(m)),
+                Err(e) => Err(e),
+            },
+        )
+    })
+    .await;
+    match crate::admin::settled(done) {
+        Ok(message) => render(&state, caller, &uuid, Some(message)).await,
+        Err(r) => *r,
+    }
 }

@@ -27,6 +27,7 @@ mod incidents;
 pub mod inventory;
 pub mod notify;
 mod pool;
+pub mod positions;
 mod postgres;
 mod sql;
 mod sqlite;
