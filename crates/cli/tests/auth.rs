@@ -2467,6 +2467,44 @@ fn sites_core_hours_and_contacts_are_administered_in_the_browser() {
         ],
     );
     assert!(removed.1.contains("Contact removed"), "{}", removed.1);
+
+    // Spare stock: counted and its reorder level set through the import; a bad count refused.
+    let stock = |quantity: &str, minimum: &str| {
+        post(
+            "/admin/sites/stock",
+            &[
+                ("csrf", &csrf),
+                ("site", "A10000"),
+                ("item", "Reader"),
+                ("quantity", quantity),
+                ("minimum", minimum),
+            ],
+        )
+    };
+    let saved = stock("5", "2");
+    assert!(saved.1.contains("Spare reader saved"), "{}", saved.1);
+    assert!(
+        ok(&cardwatch(&db, &["export", "stock"])).contains("A10000,reader,5,2"),
+        "the count is in the estate"
+    );
+    let bad = stock("lots", "2");
+    assert!(
+        bad.1.contains("Not saved") && bad.1.contains("quantity lots"),
+        "{}",
+        bad.1
+    );
+    assert!(ok(&cardwatch(&db, &["export", "stock"])).contains("A10000,reader,5,2"));
+    let elsewhere = post(
+        "/admin/sites/stock",
+        &[
+            ("csrf", &csrf),
+            ("site", "A10001"),
+            ("item", "reader"),
+            ("quantity", "9"),
+            ("minimum", "2"),
+        ],
+    );
+    assert_eq!(elsewhere.0, 404, "another organisation's site");
     stop(child);
     let audit = ok(&cardwatch(&db, &["audit", "verify"]));
     assert!(audit.contains("intact"), "{audit}");

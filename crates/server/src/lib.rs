@@ -137,6 +137,7 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/admin/agents/revoke", post(agents_page::revoke))
         .route("/admin/sites", get(sites_admin::page))
         .route("/admin/sites/hours", post(sites_admin::hours))
+        .route("/admin/sites/stock", post(sites_admin::stock))
         .route("/admin/sites/contacts", post(sites_admin::add_contact))
         .route(
             "/admin/sites/contacts/remove",

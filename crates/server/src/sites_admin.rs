@@ -1,7 +1,8 @@
 //! Administration of sites: each site's core clinic hours (which the health checks hold
 //! updates against) and its own contacts (on its cheat sheet), for operators who may edit the
-//! estate, within their organisations. Core hours are changed through the import's own path —
-//! a one-row `sites.csv` — so they are validated and audited exactly as an import is.
+//! estate, within their organisations, and its spare stock. Core hours and stock are changed
+//! through the import's own path — a one-row `sites.csv` or `stock.csv` — so they are validated
+//! and audited exactly as an import is.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -161,10 +162,27 @@ async fn one(
         Err(r) => return r,
     };
     let key = ods.clone();
-    let listed = match blocking(state, move |s| contacts::site_contacts(s, &key)).await {
+    let read = blocking(state, move |s| {
+        Ok((
+            contacts::site_contacts(s, &key)?,
+            s.records_where(Kind::Stock, "site_ods", &key, 1000)?,
+        ))
+    });
+    let (listed, stock) = match read.await {
         Ok(c) => c,
         Err(f) => return f.into_response(),
     };
+    let mut spares = String::new();
+    for r in &stock {
+        let n = |i: usize| r.get(i).map(Value::to_csv).unwrap_or_default();
+        let _ = write!(
+            spares,
+            "<tr class=\"nhsuk-table__row\"><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td></tr>",
+            escape(&n(1)),
+            escape(&n(2)),
+            escape(&n(3)),
+        );
+    }
     let csrf = escape(&v.caller.csrf);
     let site = escape(&ods);
     let mut rows = String::new();
@@ -195,6 +213,13 @@ async fn one(
          <form method=\"post\" action=\"/admin/sites/hours\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"site\" value=\"{site}\">\
          <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"core_hours\">Hours, e.g. Mon-Fri 08:00-18:30; Sat 09:00-12:00</label><input class=\"nhsuk-input nhsuk-u-width-one-half\" id=\"core_hours\" name=\"core_hours\" value=\"{}\"></div>\
          <button class=\"nhsuk-button nhsuk-button--secondary\">Save hours</button></form>\
+         <h2 class=\"nhsuk-heading-m\">Spare stock</h2>\
+         <table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\"><th class=\"nhsuk-table__header\" scope=\"col\">Item</th><th class=\"nhsuk-table__header\" scope=\"col\">Spare</th><th class=\"nhsuk-table__header\" scope=\"col\">Order more below</th></tr></thead><tbody class=\"nhsuk-table__body\">{spares}</tbody></table>\
+         <form method=\"post\" action=\"/admin/sites/stock\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"site\" value=\"{site}\">\
+         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"s-item\">Item (reader, card, or another)</label><input class=\"nhsuk-input nhsuk-input--width-20\" id=\"s-item\" name=\"item\" value=\"reader\"></div>\
+         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"s-quantity\">Spare now</label><input class=\"nhsuk-input nhsuk-input--width-4\" id=\"s-quantity\" name=\"quantity\" inputmode=\"numeric\"></div>\
+         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"s-minimum\">Order more below</label><input class=\"nhsuk-input nhsuk-input--width-4\" id=\"s-minimum\" name=\"minimum\" inputmode=\"numeric\" value=\"2\"></div>\
+         <button class=\"nhsuk-button nhsuk-button--secondary\">Save stock</button></form>\
          <h2 class=\"nhsuk-heading-m\">Contacts on the cheat sheet</h2>\
          <table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\"><th class=\"nhsuk-table__header\" scope=\"col\">For</th><th class=\"nhsuk-table__header\" scope=\"col\">Name</th><th class=\"nhsuk-table__header\" scope=\"col\">Phone</th><th class=\"nhsuk-table__header\" scope=\"col\">Email</th><th class=\"nhsuk-table__header\" scope=\"col\">Change</th></tr></thead><tbody class=\"nhsuk-table__body\">{rows}</tbody></table>\
          <form method=\"post\" action=\"/admin/sites/contacts\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"site\" value=\"{site}\">\
@@ -208,6 +233,91 @@ async fn one(
         escape(&hours),
     );
     layout::page(&format!("Site {ods}"), Some(&v.caller), &body).into_response()
+}
+
+/// One record through the import — validated and audited as any import is: `Ok(Ok)`, or the
+/// problems in words.
+async fn import_one(
+    state: &AppState,
+    v: &Viewer,
+    file: &'static str,
+    header: &[&str],
+    row: &[&str],
+) -> Result<Result<(), String>, crate::Failure> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let written = w
+        .write_record(header)
+        .and_then(|()| w.write_record(row))
+        .map_err(|e| e.to_string())
+        .and_then(|()| w.into_inner().map_err(|e| e.to_string()));
+    let data = match written {
+        Ok(d) => d,
+        Err(e) => return Ok(Err(format!("the record could not be written: {e}"))),
+    };
+    let change = change(v, state);
+    blocking(state, move |s| {
+        match s.import(
+            &[ImportInput::bytes(file, data)],
+            &ImportOptions::default(),
+            &change,
+        ) {
+            Ok(_) => Ok(Ok(())),
+            Err(StoreError::Rejected(problems)) => Ok(Err(problems
+                .iter()
+                .map(|p| {
+                    let column = p
+                        .column
+                        .as_deref()
+                        .map_or(String::new(), |c| format!("{c} "));
+                    format!(
+                        "{column}{}: {}",
+                        p.value.as_deref().unwrap_or(""),
+                        p.message
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "))),
+            Err(e) => Err(e),
+        }
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct StockForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    site: String,
+    #[serde(default)]
+    item: String,
+    #[serde(default)]
+    quantity: String,
+    #[serde(default)]
+    minimum: String,
+}
+
+/// `POST /admin/sites/stock`: how many of an item the site holds spare, and the level below
+/// which more must be ordered, through the import (a new item or a changed count).
+pub(crate) async fn stock(
+    State(state): State<AppState>,
+    caller: Caller,
+    axum::extract::Form(f): axum::extract::Form<StockForm>,
+) -> Response {
+    let (v, (ods, ..)) = match editing(&state, caller, &f.csrf, &f.site).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let item = f.item.trim().to_ascii_lowercase();
+    let outcome = import_one(
+        &state,
+        &v,
+        "stock.csv",
+        &["site_ods", "item", "quantity", "minimum"],
+        &[&ods, &item, f.quantity.trim(), f.minimum.trim()],
+    )
+    .await;
+    answer(&state, &v, &ods, outcome, &format!("Spare {item} saved.")).await
 }
 
 #[derive(Deserialize)]
@@ -230,38 +340,13 @@ pub(crate) async fn hours(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let row = w
-        .write_record(["site_ods", "organisation_ods", "name", "core_hours"])
-        .and_then(|()| w.write_record([&ods, &org, &name, f.core_hours.trim()]));
-    let Ok(data) = row
-        .map_err(|_| ())
-        .and_then(|()| w.into_inner().map_err(|_| ()))
-    else {
-        return one(
-            &state,
-            &v,
-            &ods,
-            Some(Err("the hours could not be written".into())),
-        )
-        .await;
-    };
-    let change = change(&v, &state);
-    let outcome = blocking(&state, move |s| {
-        match s.import(
-            &[ImportInput::bytes("sites.csv", data)],
-            &ImportOptions::default(),
-            &change,
-        ) {
-            Ok(_) => Ok(Ok(())),
-            Err(StoreError::Rejected(problems)) => Ok(Err(problems
-                .iter()
-                .map(|p| format!("{}: {}", p.value.as_deref().unwrap_or(""), p.message))
-                .collect::<Vec<_>>()
-                .join("; "))),
-            Err(e) => Err(e),
-        }
-    })
+    let outcome = import_one(
+        &state,
+        &v,
+        "sites.csv",
+        &["site_ods", "organisation_ods", "name", "core_hours"],
+        &[&ods, &org, &name, f.core_hours.trim()],
+    )
     .await;
     answer(&state, &v, &ods, outcome, "Core hours saved.").await
 }
