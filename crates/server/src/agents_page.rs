@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::admin::{change, settled};
 use crate::auth::{new_token_secret, random_token, token_hash, Caller};
-use crate::scope::viewer;
+use crate::scope::{form_viewer, viewer};
 use crate::{blocking, escape, layout, AppState};
 
 /// An agent not heard from for this long is shown as silent.
@@ -28,15 +28,6 @@ async fn admin(state: &AppState, caller: Caller, api: bool) -> Result<Caller, Re
     Ok(viewer(state, caller, Permission::ManageUsers, api)
         .await?
         .caller)
-}
-
-/// An administrator sending one of this page's forms, its CSRF token checked.
-async fn form_sender(state: &AppState, caller: Caller, csrf: &str) -> Result<Caller, Response> {
-    let caller = admin(state, caller, false).await?;
-    caller
-        .check_csrf(csrf)
-        .map_err(IntoResponse::into_response)?;
-    Ok(caller)
 }
 
 async fn list(state: &AppState) -> Result<Vec<Agent>, Response> {
@@ -121,17 +112,7 @@ async fn render(state: &AppState, caller: &Caller, message: Option<(bool, String
             "<table class=\"nhsuk-table\"><caption class=\"nhsuk-table__caption\">Enrolled agents</caption><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\">{head}</tr></thead><tbody class=\"nhsuk-table__body\">{rows}</tbody></table>"
         )
     };
-    let said = message.map_or(String::new(), |(ok, m)| {
-        let class = if ok {
-            "nhsuk-inset-text"
-        } else {
-            "nhsuk-error-summary"
-        };
-        format!(
-            "<div class=\"{class}\" role=\"alert\"><p class=\"nhsuk-body\">{}</p></div>",
-            escape(&m)
-        )
-    });
+    let said = crate::layout::said(message);
     let body = format!(
         r#"<h1 class="nhsuk-heading-l">Workstation agents</h1>{said}
 <p class="nhsuk-body">An agent reads its workstation's readers, cards and smartcard software and reports them here. To enrol one, make a one-time token and run <code>cardwatch-agent run --server URL --enrol TOKEN</code> on the workstation.</p>
@@ -160,8 +141,8 @@ pub(crate) async fn token(
     caller: Caller,
     Form(f): Form<TokenForm>,
 ) -> Response {
-    let caller = match form_sender(&state, caller, &f.csrf).await {
-        Ok(c) => c,
+    let caller = match form_viewer(&state, caller, Permission::ManageUsers, &f.csrf).await {
+        Ok(v) => v.caller,
         Err(r) => return r,
     };
     let hours = match f.hours.trim().parse::<i64>() {
@@ -214,8 +195,8 @@ pub(crate) async fn revoke(
     caller: Caller,
     Form(f): Form<RevokeForm>,
 ) -> Response {
-    let caller = match form_sender(&state, caller, &f.csrf).await {
-        Ok(c) => c,
+    let caller = match form_viewer(&state, caller, Permission::ManageUsers, &f.csrf).await {
+        Ok(v) => v.caller,
         Err(r) => return r,
     };
     let change = change(&caller, &state);

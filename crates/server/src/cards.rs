@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::auth::Caller;
 use crate::findings::bad_request;
-use crate::scope::{not_found, viewer};
+use crate::scope::{form_viewer, not_found, viewer};
 use crate::{admin, blocking, escape, AppState};
 
 struct CardView {
@@ -238,17 +238,7 @@ async fn render(
         table(&["Incident", "Opened", "Symptom", "Status"], incidents),
         uuid = escape(card.holder_uuid.as_str()),
     );
-    let said = said.map_or(String::new(), |(ok, m)| {
-        let class = if ok {
-            "nhsuk-inset-text"
-        } else {
-            "nhsuk-error-summary"
-        };
-        format!(
-            "<div class=\"{class}\" role=\"alert\"><p class=\"nhsuk-body\">{}</p></div>",
-            escape(&m)
-        )
-    });
+    let said = crate::layout::said(said);
     let change = if caller.user.user.role.can(Permission::ManageCards) {
         status_form(&caller, card)
     } else {
@@ -305,13 +295,10 @@ pub(crate) async fn change_status(
     Path(serial): Path<String>,
     Form(f): Form<StatusForm>,
 ) -> Response {
-    let v = match viewer(&state, caller, Permission::ManageCards, false).await {
+    let v = match form_viewer(&state, caller, Permission::ManageCards, &f.csrf).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if let Err(r) = v.caller.check_csrf(&f.csrf) {
-        return r.into_response();
-    }
     // The card must be one the caller sees: the page's own check answers otherwise.
     let caller = match load(&state, v.caller, &serial, false).await {
         Ok((c, _)) => c,

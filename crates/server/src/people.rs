@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::auth::Caller;
 use crate::findings::bad_request;
-use crate::scope::{not_found, viewer};
+use crate::scope::{form_viewer, not_found, viewer};
 use crate::{blocking, escape, AppState};
 
 struct PersonView {
@@ -209,17 +209,7 @@ async fn render(
         }),
         head(&["Card", "Card status", "Certificate", "Last valid day", "State"]),
     );
-    let said = said.map_or(String::new(), |(ok, m)| {
-        let class = if ok {
-            "nhsuk-inset-text"
-        } else {
-            "nhsuk-error-summary"
-        };
-        format!(
-            "<div class=\"{class}\" role=\"alert\"><p class=\"nhsuk-body\">{}</p></div>",
-            escape(&m)
-        )
-    });
+    let said = crate::layout::said(said);
     let body = format!("{said}{body}");
     crate::layout::page(&person.name, Some(&caller), &body).into_response()
 }
@@ -273,13 +263,10 @@ pub(crate) async fn change_position(
     Path(uuid): Path<String>,
     Form(f): Form<PositionForm>,
 ) -> Response {
-    let v = match viewer(&state, caller, Permission::ManageCards, false).await {
+    let v = match form_viewer(&state, caller, Permission::ManageCards, &f.csrf).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if let Err(r) = v.caller.check_csrf(&f.csrf) {
-        return r.into_response();
-    }
     // Only a person the caller sees.
     let caller = match find(&state, v.caller, &uuid, false).await {
         Ok((c, _)) => c,

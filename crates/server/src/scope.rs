@@ -123,6 +123,20 @@ pub async fn viewer(
     Viewer::of(state, caller).await
 }
 
+/// The sender of a page's form: allowed `need`, and the form's CSRF token checked.
+pub async fn form_viewer(
+    state: &AppState,
+    caller: Caller,
+    need: Permission,
+    csrf: &str,
+) -> Result<Viewer, Response> {
+    let v = viewer(state, caller, need, false).await?;
+    v.caller
+        .check_csrf(csrf)
+        .map_err(IntoResponse::into_response)?;
+    Ok(v)
+}
+
 impl Viewer {
     /// The caller with their organisations resolved to sites (no permission checked).
     pub(crate) async fn of(state: &AppState, caller: Caller) -> Result<Viewer, Response> {

@@ -18,7 +18,7 @@ use cardwatch_store::{Change, ImportInput, ImportOptions, StoreError};
 use serde::Deserialize;
 
 use crate::auth::Caller;
-use crate::scope::{not_found, viewer, Viewer};
+use crate::scope::{form_viewer, not_found, viewer, Viewer};
 use crate::{blocking, escape, layout, AppState};
 
 /// A site's stored record: (ODS code, organisation, name, core hours).
@@ -69,10 +69,7 @@ async fn editing(
     csrf: &str,
     site: &str,
 ) -> Result<(Viewer, SiteRow), Response> {
-    let v = viewer(state, caller, Permission::EditEstate, false).await?;
-    v.caller
-        .check_csrf(csrf)
-        .map_err(IntoResponse::into_response)?;
+    let v = form_viewer(state, caller, Permission::EditEstate, csrf).await?;
     let row = site_of(state, &v, site).await?;
     Ok((v, row))
 }
