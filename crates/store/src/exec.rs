@@ -135,14 +135,17 @@ pub trait Exec {
     fn audit(&mut self, change: &Change, entry: &Entry<'_>) -> Result<(), StoreError>;
 }
 
-/// Runs `f` in one transaction of `store`, committed when it returns `Ok`.
-pub fn with_exec<T>(
-    store: &(impl crate::Store + ?Sized),
+/// Runs `f` once inside `within` (a store's transaction, which takes its work as a `FnMut`),
+/// handing back what `f` returns.
+fn once<T>(
+    within: impl FnOnce(
+        &mut dyn FnMut(&mut dyn Exec) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>,
     f: impl FnOnce(&mut dyn Exec) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
     let mut f = Some(f);
     let mut out = None;
-    store.transaction(&mut |x| {
+    within(&mut |x| {
         let f = f
             .take()
             .ok_or_else(|| StoreError::Database("run twice".into()))?;
@@ -152,21 +155,20 @@ pub fn with_exec<T>(
     out.ok_or_else(|| StoreError::Database("the transaction did not run".into()))
 }
 
+/// Runs `f` in one transaction of `store`, committed when it returns `Ok`.
+pub fn with_exec<T>(
+    store: &(impl crate::Store + ?Sized),
+    f: impl FnOnce(&mut dyn Exec) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    once(|g| store.transaction(g), f)
+}
+
 /// Runs `f`, which only reads, in one read transaction of `store`.
 pub fn with_read<T>(
     store: &(impl crate::Store + ?Sized),
     f: impl FnOnce(&mut dyn Exec) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    let mut f = Some(f);
-    let mut out = None;
-    store.read_transaction(&mut |x| {
-        let f = f
-            .take()
-            .ok_or_else(|| StoreError::Database("run twice".into()))?;
-        out = Some(f(x)?);
-        Ok(())
-    })?;
-    out.ok_or_else(|| StoreError::Database("the transaction did not run".into()))
+    once(|g| store.read_transaction(g), f)
 }
 
 /// `$1` → `?1` for SQLite (which would otherwise number `$`-named parameters by first use).
