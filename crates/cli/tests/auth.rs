@@ -1470,6 +1470,18 @@ fn authorisation_matrix() {
         ),
         (
             "GET",
+            "/reviews".into(),
+            String::new(),
+            [303, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/reviews?show=all".into(),
+            String::new(),
+            [401, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
             "/api/v1/agents".into(),
             String::new(),
             [401, 200, 403, 403, 403, 403],
@@ -1661,7 +1673,10 @@ fn administrators_manage_operators_in_the_browser() {
     stop(child);
     assert_eq!(page.0, 200);
     assert!(
-        page.1.contains(">Operators</a>") && page.1.contains("demo"),
+        page.1.contains(">Administration</a>")
+            && page.1.contains("href=\"/admin/agents\"")
+            && page.1.contains("href=\"/admin/import\"")
+            && page.1.contains("demo"),
         "{}",
         page.1
     );
@@ -1706,6 +1721,7 @@ fn every_page_passes_axe_in_chromium() {
         "/admin/jobs".into(),
         "/admin/agents".into(),
         "/admin/import".into(),
+        "/reviews?show=all".into(),
         "/admin/sites".into(),
         "/admin/sites?site=A10000".into(),
         format!("/cards/{card}"),
@@ -2854,6 +2870,117 @@ fn registration_authorities_approve_and_remove_positions_in_the_browser() {
         "{}",
         none.1
     );
+    stop(child);
+    assert!(ok(&cardwatch(&db, &["audit", "verify"])).contains("intact"));
+}
+
+#[test]
+fn access_reviews_keep_and_remove_positions_in_scope() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, _) = serve_demo_signed_in(&db, "2");
+    for (name, role) in [
+        ("ra@nhs.net", "registration_authority"),
+        ("pm@nhs.net", "practice_manager"),
+    ] {
+        ok(&user(
+            &db,
+            &[
+                "add", name, "--name", "Op", "--role", role, "--org", "A10000",
+            ],
+            Some(PW),
+        ));
+    }
+    let (mine, theirs) = (person_at(&db, "A10000"), person_at(&db, "A10001"));
+    let file = tmp.path().join("positions.csv");
+    std::fs::write(
+        &file,
+        format!("holder_uuid,ods_code,role_code,role_name,activity_codes,status,requested_on,approved_on\n{mine},A10000,R8003,Health Professional Access Role,B0570,active,2024-01-02,2024-01-05\n{theirs},A10001,R8003,Health Professional Access Role,B0570,active,2024-01-02,2024-01-05\n"),
+    )
+    .expect("positions.csv");
+    ok(&cardwatch(&db, &["import", &file.display().to_string()]));
+    let (ra, pm) = (
+        signed_in(&addr, "ra@nhs.net"),
+        signed_in(&addr, "pm@nhs.net"),
+    );
+    let (status, page) = get_as(&addr, "/reviews", &ra);
+    assert_eq!(status, 200);
+    assert!(page.contains(&format!("href=\"/people/{mine}\"")), "{page}");
+    assert!(
+        !page.contains(&theirs),
+        "another organisation's holder is not listed"
+    );
+    assert!(page.contains(">Decide<"));
+    let csrf = csrf_of(&page);
+    let decide = |cookie: &str, who: &str, decision: &str, reason: &str, csrf: &str| {
+        request(
+            &addr,
+            "POST",
+            "/reviews",
+            Some(cookie),
+            Some(&form(&[
+                ("csrf", csrf),
+                ("holder_uuid", who),
+                ("ods_code", "A10000"),
+                ("role_code", "R8003"),
+                ("decision", decision),
+                ("reason", reason),
+            ])),
+        )
+    };
+    let kept = decide(&ra, &mine, "keep", "still prescribes here", &csrf);
+    assert!(kept.1.contains("Kept: R8003 at A10000"), "{}", kept.1);
+    // Reviewed now: no longer due, but listed with everything.
+    let reviewed = |show: &str| {
+        let path = format!("/api/v1/reviews?show={show}&limit=5000");
+        let v = body_json(&get_as(&addr, &path, &ra).1);
+        v["positions"]
+            .as_array()
+            .and_then(|a| {
+                a.iter()
+                    .find(|r| r["holder_uuid"] == mine.as_str() && r["role_code"] == "R8003")
+            })
+            .cloned()
+    };
+    assert!(reviewed("due").is_none(), "reviewed now: not due");
+    let row = reviewed("all").expect("the reviewed position");
+    assert_eq!(row["last"]["decision"], "keep");
+    assert_eq!(row["last"]["reason"], "still prescribes here");
+    assert_eq!(row["last"]["reviewer"], "web:ra@nhs.net");
+    let bad = get_as(&addr, "/api/v1/reviews?show=some", &ra);
+    assert_eq!(bad.0, 400, "{}", bad.1);
+
+    let no_reason = decide(&ra, &mine, "keep", " ", &csrf);
+    assert!(no_reason.1.contains("Say why"), "{}", no_reason.1);
+    let odd = decide(&ra, &mine, "maybe", "hmm", &csrf);
+    assert!(odd.1.contains("use keep or remove"), "{}", odd.1);
+    let removed = decide(&ra, &mine, "remove", "left the practice", &csrf);
+    assert!(
+        removed.1.contains("Removed: R8003 at A10000"),
+        "{}",
+        removed.1
+    );
+    assert!(
+        ok(&cardwatch(&db, &["export", "positions"])).contains(&format!(
+            "{mine},A10000,R8003,Health Professional Access Role,B0570,removed"
+        ))
+    );
+    let gone = decide(&ra, &mine, "keep", "again", &csrf);
+    assert!(
+        gone.1
+            .contains("holds no position R8003 at A10000 in force"),
+        "{}",
+        gone.1
+    );
+
+    // A practice manager sees the list but decides nothing; no one decides for another
+    // organisation's holder or without the form's token.
+    let pm_page = get_as(&addr, "/reviews?show=all", &pm).1;
+    assert!(!pm_page.contains(">Decide<"));
+    let pm_csrf = csrf_of(&get_as(&addr, "/account", &pm).1);
+    assert_eq!(decide(&pm, &mine, "keep", "fine", &pm_csrf).0, 403);
+    assert_eq!(decide(&ra, &theirs, "keep", "fine", &csrf).0, 404);
+    assert_eq!(decide(&ra, &mine, "keep", "fine", "nope").0, 403);
     stop(child);
     assert!(ok(&cardwatch(&db, &["audit", "verify"])).contains("intact"));
 }

@@ -65,6 +65,20 @@ const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         method: "get",
+        path: "/api/v1/reviews",
+        summary: "Access reviews: the positions in force at the caller's sites with each one's latest decision; by default only those not reviewed within a year.",
+        needs: "view people",
+        query: &[
+            p("show", "string", "due (default) or all"),
+            p("offset", "integer", "Skip this many."),
+            p("limit", "integer", "At most this many (1 to 5000; 200 by default)."),
+        ],
+        body: &[],
+        also: &[],
+        handler: || get(crate::reviews::api),
+    },
+    Endpoint {
+        method: "get",
         path: "/api/v1/agents",
         summary: "The workstation agents: workstation, version, enrolled, last heard from, revoked, the site their token named, and what became of their latest inventory.",
         needs: "manage users (administrators)",

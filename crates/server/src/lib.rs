@@ -40,6 +40,7 @@ pub mod layout;
 mod overview;
 mod people;
 mod plan;
+mod reviews;
 pub mod scope;
 pub mod send;
 mod sites_admin;
@@ -122,6 +123,7 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
             get(unsubscribe::ask).post(unsubscribe::confirm),
         )
         .route("/audit", get(audit::page))
+        .route("/reviews", get(reviews::page).post(reviews::decide))
         .route("/plan", get(plan::page))
         .route("/estate/{kind}", get(estate::page))
         .route("/admin/users", get(admin::page))

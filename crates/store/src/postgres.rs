@@ -73,6 +73,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "agent_inventory",
         include_str!("../migrations/postgres/0009_agent_inventory.sql"),
     ),
+    (
+        10,
+        "access_reviews",
+        include_str!("../migrations/postgres/0010_access_reviews.sql"),
+    ),
 ];
 
 /// Any number, so long as no other program's advisory lock uses it: serialises migrations when

@@ -72,6 +72,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "agent_inventory",
         include_str!("../migrations/sqlite/0009_agent_inventory.sql"),
     ),
+    (
+        10,
+        "access_reviews",
+        include_str!("../migrations/sqlite/0010_access_reviews.sql"),
+    ),
 ];
 
 /// A Cardwatch store in an SQLite file.

@@ -1009,6 +1009,144 @@ fn crlf_files_name_the_right_line(db: &TestDb) {
     );
 }
 
+fn positions_are_reviewed_and_moved_on(db: &TestDb) {
+    use cardwatch_core::vocab::PositionStatus;
+    use cardwatch_store::positions::set_position_status;
+    use cardwatch_store::reviews::{record, to_review, Decision, ReviewQuery};
+    seeded(db);
+    import(
+        db,
+        &[ImportInput::bytes(
+            "positions.csv",
+            "holder_uuid,ods_code,role_code,role_name,activity_codes,status,requested_on,approved_on\n\
+             555123456789,A81001,R8000,Clinical Practitioner,B0570,active,2024-01-02,2024-01-05\n\
+             555123456790,A81001,R8001,Receptionist,,requested,2026-11-20,\n",
+        )],
+    );
+    let store = &*db.store;
+    let t = |s: i64| Timestamp::from_unix(1_800_000_000 + s);
+    let at = |s: i64| Change {
+        actor: "web:ra".into(),
+        at: t(s),
+    };
+    let all = ReviewQuery {
+        sites: Some(vec!["A81001".into()]),
+        not_since: None,
+        offset: 0,
+        limit: 10,
+    };
+    let (n, list) = to_review(store, &all).unwrap();
+    assert_eq!(n, 1, "only positions in force are reviewed");
+    assert_eq!(
+        (
+            list[0].role_code.as_str(),
+            list[0].approved_on.as_deref(),
+            &list[0].last
+        ),
+        ("R8000", Some("2024-01-05"), &None)
+    );
+    let audit = db.audit_len();
+    record(
+        store,
+        "555123456789",
+        "A81001",
+        "R8000",
+        Decision::Keep,
+        "still a GP here",
+        &at(0),
+    )
+    .unwrap();
+    record(
+        store,
+        "555123456789",
+        "A81001",
+        "R8000",
+        Decision::Keep,
+        "checked again",
+        &at(10),
+    )
+    .unwrap();
+    assert_eq!(db.audit_len(), audit + 2);
+    let last = to_review(store, &all).unwrap().1[0]
+        .last
+        .clone()
+        .expect("reviewed");
+    assert_eq!(
+        (last.at, last.reason.as_str()),
+        (t(10), "checked again"),
+        "the newest decision"
+    );
+    let due = ReviewQuery {
+        not_since: Some(t(5)),
+        ..all.clone()
+    };
+    assert_eq!(to_review(store, &due).unwrap().0, 0, "reviewed since");
+    let elsewhere = ReviewQuery {
+        sites: Some(vec!["B99999".into()]),
+        ..all.clone()
+    };
+    assert_eq!(to_review(store, &elsewhere).unwrap().0, 0);
+
+    // The request is approved (dated), then brought into force; a step back is refused.
+    let today = cardwatch_core::date::Date::parse("2026-11-27").unwrap();
+    let ra = at(20);
+    let from = set_position_status(
+        store,
+        "555123456790",
+        "A81001",
+        "R8001",
+        PositionStatus::Approved,
+        today,
+        &ra,
+    )
+    .unwrap();
+    assert_eq!(from, PositionStatus::Requested);
+    let e = set_position_status(
+        store,
+        "555123456790",
+        "A81001",
+        "R8001",
+        PositionStatus::Requested,
+        today,
+        &ra,
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("can become active or removed"),
+        "{e}"
+    );
+    set_position_status(
+        store,
+        "555123456790",
+        "A81001",
+        "R8001",
+        PositionStatus::Active,
+        today,
+        &ra,
+    )
+    .unwrap();
+    let (n, list) = to_review(store, &all).unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(
+        list.iter()
+            .find(|r| r.role_code == "R8001")
+            .and_then(|r| r.approved_on.clone())
+            .as_deref(),
+        Some("2026-11-27")
+    );
+    let e = set_position_status(
+        store,
+        "555123456790",
+        "A81001",
+        "R9999",
+        PositionStatus::Active,
+        today,
+        &ra,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("holds no position"), "{e}");
+}
+
 fn uuid_lost_leading_zero(db: &TestDb) {
     // 055512345678 after a spreadsheet treated it as a number.
     let text = format!("{PEOPLE}55512345678,Jo Bloggs,,GP,A81001,,no,\n");
@@ -1624,6 +1762,7 @@ on_both_backends!(
     bulk_load_refused_restores_everything,
     damaged_uuid,
     crlf_files_name_the_right_line,
+    positions_are_reviewed_and_moved_on,
     uuid_lost_leading_zero,
     unknown_reference,
     duplicate_key,
