@@ -1693,7 +1693,7 @@ fn administrators_manage_operators_in_the_browser() {
     assert_eq!(old.0, 401, "the old password no longer works");
     assert_eq!(new.0, 303);
     assert_eq!(pm_page.0, 403);
-    assert!(!pm_page.1.contains(">Operators</a>"));
+    assert!(!pm_page.1.contains(">Administration</a>"));
     let audit = ok(&cardwatch(&db, &["audit", "show", "--limit", "1000"]));
     assert!(
         audit.contains("\"actor\":\"web:demo\""),
