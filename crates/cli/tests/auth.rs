@@ -2984,3 +2984,77 @@ fn access_reviews_keep_and_remove_positions_in_scope() {
     stop(child);
     assert!(ok(&cardwatch(&db, &["audit", "verify"])).contains("intact"));
 }
+
+#[test]
+fn everything_held_about_a_person_exports_for_a_subject_access_request() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, admin) = serve_demo_signed_in(&db, "1");
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "pm@nhs.net",
+            "--name",
+            "Pat",
+            "--role",
+            "practice_manager",
+            "--org",
+            "A10000",
+        ],
+        Some(PW),
+    ));
+    let pm = signed_in(&addr, "pm@nhs.net");
+    let card = card_at(&db, "A10000");
+    let holder = ok(&cardwatch(&db, &["export", "cards"]))
+        .lines()
+        .find(|l| l.starts_with(&format!("{card},")))
+        .and_then(|l| l.split(',').nth(1))
+        .expect("holder")
+        .to_owned();
+    // Something about the card in the audit log: a status change.
+    ok(&cardwatch(
+        &db,
+        &[
+            "card",
+            "set-status",
+            &card,
+            "locked",
+            "--reason",
+            "three wrong PINs",
+        ],
+    ));
+    let page = get_as(&addr, &format!("/people/{holder}"), &admin).1;
+    assert!(
+        page.contains(&format!("href=\"/people/{holder}/export\"")),
+        "{page}"
+    );
+    let (status, response) = get_as(&addr, &format!("/people/{holder}/export"), &admin);
+    assert_eq!(status, 200);
+    assert!(
+        response.contains(&format!("filename=\"person-{holder}.json\"")),
+        "{response}"
+    );
+    let v = body_json(&response);
+    assert_eq!(v["person"]["uuid"], holder.as_str());
+    assert!(v["cards"]
+        .as_array()
+        .is_some_and(|c| c.iter().any(|c| c["card"]["card_serial"] == card.as_str())));
+    let audit = v["audit"].as_array().expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|a| a["entity_key"] == card.as_str() && a["note"] == "three wrong PINs"),
+        "{audit:?}"
+    );
+    // Not for a practice manager; not for a person who does not exist.
+    assert!(!get_as(&addr, &format!("/people/{holder}"), &pm)
+        .1
+        .contains("/export\""));
+    assert_eq!(
+        get_as(&addr, &format!("/people/{holder}/export"), &pm).0,
+        403
+    );
+    assert_eq!(get_as(&addr, "/people/999999999999/export", &admin).0, 404);
+    stop(child);
+}

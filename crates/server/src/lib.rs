@@ -153,6 +153,7 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/cards/{serial}/status", post(cards::change_status))
         .route("/people/{uuid}", get(people::page))
         .route("/people/{uuid}/positions", post(people::change_position))
+        .route("/people/{uuid}/export", get(people::export))
         .route("/workstations/{hostname}", get(workstations::page))
         .route("/incidents", get(incidents::page))
         .route("/incidents/{id}/packet", get(incidents::packet))

@@ -210,7 +210,15 @@ async fn render(
         head(&["Card", "Card status", "Certificate", "Last valid day", "State"]),
     );
     let said = crate::layout::said(said);
-    let body = format!("{said}{body}");
+    let export = if caller.user.user.role.can(Permission::ViewAudit) {
+        format!(
+            "<p class=\"nhsuk-body\"><a href=\"/people/{}/export\">Everything held about this person</a> (JSON, for a subject access request).</p>",
+            escape(person.uuid.as_str())
+        )
+    } else {
+        String::new()
+    };
+    let body = format!("{said}{body}{export}");
     crate::layout::page(&person.name, Some(&caller), &body).into_response()
 }
 
@@ -302,4 +310,105 @@ pub(crate) async fn change_position(
         Ok(message) => render(&state, caller, &uuid, Some(message)).await,
         Err(r) => *r,
     }
+}
+
+/// `GET /people/{uuid}/export`: everything Cardwatch holds about one person, as one JSON file —
+/// their record, positions, cards with both certificates, the incidents about their cards,
+/// access-review decisions and every audit record about any of these (a subject access
+/// request). For those who may read the audit log, within their organisations.
+pub(crate) async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(uuid): Path<String>,
+) -> Response {
+    if let Err(r) = viewer(&state, caller.clone(), Permission::ViewAudit, false).await {
+        return r;
+    }
+    let (_, p) = match find(&state, caller, &uuid, false).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let holder = p.person.uuid.as_str().to_owned();
+    let serials: Vec<String> = p
+        .cards
+        .iter()
+        .map(|(c, _)| c.card_serial.as_str().to_owned())
+        .collect();
+    let positions: Vec<String> = p
+        .positions
+        .iter()
+        .map(|x| {
+            format!(
+                "{holder}\u{1f}{}\u{1f}{}",
+                x.ods_code.as_str(),
+                x.role_code.as_str()
+            )
+        })
+        .collect();
+    let gathered = blocking(&state, move |s| {
+        let mut incidents = Vec::new();
+        for serial in &serials {
+            let q = cardwatch_store::IncidentQuery {
+                sites: None,
+                siteless: true,
+                reporter: String::new(),
+                status: None,
+                site: None,
+                card_serial: Some(serial.clone()),
+                sort: cardwatch_store::IncidentSort::Opened,
+                descending: false,
+                offset: 0,
+                limit: None,
+            };
+            incidents.extend(cardwatch_store::incident_page(s, &q)?.1);
+        }
+        let mut audit = Vec::new();
+        for key in std::iter::once(&holder).chain(&serials).chain(&positions) {
+            audit.extend(s.audit_search(&cardwatch_store::AuditQuery {
+                entity_key: Some(key.clone()),
+                limit: 100_000,
+                ..cardwatch_store::AuditQuery::default()
+            })?);
+        }
+        audit.sort_by_key(|a| a.record.seq);
+        let reviews = cardwatch_store::reviews::decisions_of(s, &holder)?;
+        Ok((incidents, audit, reviews))
+    })
+    .await;
+    let (incidents, audit, reviews) = match gathered {
+        Ok(g) => g,
+        Err(f) => return f.into_response(),
+    };
+    let cards: Vec<_> = p
+        .cards
+        .iter()
+        .map(|(card, certs)| json!({"card": card, "certificates": certs}))
+        .collect();
+    let reviews: Vec<_> = reviews
+        .iter()
+        .map(|(ods, role, d)| json!({"ods_code": ods, "role_code": role, "decision": d}))
+        .collect();
+    let body = json!({
+        "exported_at": (state.now)(),
+        "person": p.person,
+        "positions": p.positions,
+        "cards": cards,
+        "incidents": incidents,
+        "access_reviews": reviews,
+        "audit": audit,
+    });
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/json".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"person-{uuid}.json\""),
+            ),
+        ],
+        body.to_string(),
+    )
+        .into_response()
 }

@@ -200,3 +200,32 @@ pub fn record(
         )
     })
 }
+
+/// Every decision on a holder's positions, newest first: (organisation, role, the decision).
+pub fn decisions_of(
+    store: &dyn Store,
+    holder: &str,
+) -> Result<Vec<(String, String, Decided)>, StoreError> {
+    with_read(store, |x| {
+        Ok(x.rows(
+            "SELECT ods_code, role_code, decided_at, reviewer, decision, reason \
+                 FROM access_reviews WHERE holder_uuid = $1 ORDER BY decided_at DESC",
+            &[holder.into()],
+        )?
+        .into_iter()
+        .map(|mut r| {
+            let mut take = |i: usize| std::mem::replace(&mut r[i], V::Null);
+            (
+                take(0).into_text(),
+                take(1).into_text(),
+                Decided {
+                    at: Timestamp::from_unix(take(2).int()),
+                    reviewer: take(3).into_text(),
+                    decision: take(4).into_text(),
+                    reason: take(5).into_text(),
+                },
+            )
+        })
+        .collect())
+    })
+}
