@@ -55,7 +55,16 @@ pub fn inventory(hostname: &str, module: Option<&Path>, config: &probes::Config)
             .map(|p| p.component.clone())
             .collect(),
         problems,
+        // Asked of the server only with a heartbeat: it would make every inventory differ.
+        clock_offset_seconds: None,
     }
+}
+
+/// This clock minus the server's, in seconds, if the server answers.
+pub fn clock_offset(e: &server::Enrolled) -> Option<i64> {
+    let t = server::heartbeat(e).ok()?;
+    let server_time = Timestamp::parse(&t).ok()?;
+    Some(crate::now().unix() - server_time.unix())
 }
 
 /// A diagnosis now: the inventory and every automatic check; the clock against the server's
@@ -72,12 +81,12 @@ pub fn diagnosis(
         problems.push(format!("endpoints: {e:#}"));
         Vec::new()
     });
-    let clock_offset_seconds = enrolled.and_then(|e| match server::heartbeat(e) {
-        Ok(t) => Timestamp::parse(&t).ok().map(|s| now.unix() - s.unix()),
-        Err(err) => {
-            problems.push(format!("clock: the server did not answer: {err:#}"));
-            None
+    let clock_offset_seconds = enrolled.and_then(|e| {
+        let offset = clock_offset(e);
+        if offset.is_none() {
+            problems.push("clock: the server did not answer".to_owned());
         }
+        offset
     });
     let probes = Probes {
         credential_management_ports: probes::ports(&config.credential_management.ports),

@@ -279,7 +279,8 @@ fn run(cli: Cli) -> Result<()> {
             let now = now();
             let config = probes::Config::load(looks.probes.as_deref())?;
             let host = collect::this_host(looks.hostname, Some(&enrolled))?;
-            let inv = collect::inventory(&host, looks.module.as_deref(), &config);
+            let mut inv = collect::inventory(&host, looks.module.as_deref(), &config);
+            inv.clock_offset_seconds = collect::clock_offset(&enrolled);
             let inventory = spool::event("inventory", serde_json::to_value(&inv)?, now);
             let dropped = spool.push(vec![inventory], now)?;
             if dropped > 0 {

@@ -121,27 +121,33 @@ pub fn run(o: Options) -> Result<()> {
             }
         }
         if Instant::now() >= next_inventory {
-            let inv =
-                serde_json::to_value(collect::inventory(&host, o.module.as_deref(), &config))?;
+            let mut inv = collect::inventory(&host, o.module.as_deref(), &config);
+            let seen = serde_json::to_value(&inv)?;
             let beat = Instant::now() >= next_heartbeat;
-            if beat || last_sent.as_ref() != Some(&inv) {
-                new.push(event("inventory", inv.clone(), crate::now()));
-                last_sent = Some(inv);
+            if beat || last_sent.as_ref() != Some(&seen) {
+                // The heartbeat also carries the clock's offset from the server's.
+                if let (true, Some(e)) = (beat, &enrolled) {
+                    inv.clock_offset_seconds = collect::clock_offset(e);
+                    if let Some(offset) = inv.clock_offset_seconds {
+                        if offset.abs() > CLOCK_SLACK_SECONDS {
+                            eprintln!("cardwatch-agent: this clock is {offset} s off the server's");
+                            new.push(event(
+                                "clock_offset",
+                                json!({"seconds": offset}),
+                                crate::now(),
+                            ));
+                        }
+                    }
+                }
+                new.push(event(
+                    "inventory",
+                    serde_json::to_value(&inv)?,
+                    crate::now(),
+                ));
+                last_sent = Some(seen);
                 next_heartbeat = Instant::now() + o.interval;
                 // Sent with the inventory, not before: no need to wake the server twice.
                 next_send = next_send.min(Instant::now());
-            }
-            if let (true, Some(e)) = (beat, &enrolled) {
-                if let Some(offset) = clock_offset(e) {
-                    if offset.abs() > CLOCK_SLACK_SECONDS {
-                        eprintln!("cardwatch-agent: this clock is {offset} s off the server's");
-                        new.push(event(
-                            "clock_offset",
-                            json!({"seconds": offset}),
-                            crate::now(),
-                        ));
-                    }
-                }
             }
             next_inventory = Instant::now() + LOOK_EVERY.min(o.interval);
         }
@@ -183,11 +189,4 @@ pub fn run(o: Options) -> Result<()> {
             }
         }
     }
-}
-
-/// This clock minus the server's, in seconds, if the server answers.
-fn clock_offset(e: &server::Enrolled) -> Option<i64> {
-    let t = server::heartbeat(e).ok()?;
-    let server_time = cardwatch_core::date::Timestamp::parse(&t).ok()?;
-    Some(crate::now().unix() - server_time.unix())
 }

@@ -204,6 +204,9 @@ pub struct Thresholds {
     pub min_local_admins: usize,
     /// Activity codes that make a position's holder someone who must sign (prescribers).
     pub prescribing_activities: Vec<String>,
+    /// Seconds a workstation's clock may be off the server's (Kerberos refuses sign-in at five
+    /// minutes; TLS checks certificate times).
+    pub clock_skew_seconds: i64,
 }
 
 impl Default for Thresholds {
@@ -222,6 +225,7 @@ impl Default for Thresholds {
             prescribing_activities: ["B0420", "B0440", "B0068", "B0058", "B0570"]
                 .map(String::from)
                 .to_vec(),
+            clock_skew_seconds: 120,
         }
     }
 }
@@ -250,6 +254,12 @@ impl Thresholds {
         }
         if self.lockouts == 0 {
             return Err("health.lockouts must be at least 1 — fix the configuration".into());
+        }
+        if !(1..=86_400).contains(&self.clock_skew_seconds) {
+            return Err(format!(
+                "health.clock_skew_seconds = {}: must be 1 to 86400 — fix the configuration",
+                self.clock_skew_seconds
+            ));
         }
         if let Some(bad) = self
             .prescribing_activities
@@ -980,6 +990,7 @@ fn workstations(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
             }
         }
     }
+    clock_skew(estate, cx, out);
     // Updates should reach one machine first: a site with several workstations and none in the
     // canary ring has nowhere to try them.
     let mut by_site: FastMap<&str, (usize, bool)> = FastMap::default();
@@ -1128,6 +1139,47 @@ fn software_version(
 }
 
 /// The first day and time at which an update window falls inside core hours, if any.
+/// How recent an agent's clock report must be to be judged: an older one says nothing of now.
+const CLOCK_REPORT_DAYS: i32 = 7;
+
+/// Workstations whose agents last reported a clock further off the server's than allowed.
+fn clock_skew(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
+    let clocks: FastMap<&str, &ClockFacts> = estate
+        .clocks
+        .iter()
+        .map(|c| (c.hostname.as_str(), c))
+        .collect();
+    for ws in &estate.workstations {
+        let Some(c) = clocks.get(ws.hostname.as_str()) else {
+            continue;
+        };
+        if c.offset_seconds.abs() <= cx.thresholds.clock_skew_seconds
+            || c.at.date() < cx.today.add_days(-CLOCK_REPORT_DAYS)
+        {
+            continue;
+        }
+        let (n, way) = if c.offset_seconds > 0 {
+            (c.offset_seconds, "ahead of")
+        } else {
+            (-c.offset_seconds, "behind")
+        };
+        out.push(
+            "workstation-clock-skew",
+            Severity::Warning,
+            SubjectKind::Workstation,
+            &ws.hostname,
+            &ws.site_ods,
+            Owner::It,
+            cx.today.add_days(7),
+            format!(
+                "its clock was {n} s {way} the server's when its agent last reported ({}); smartcard sign-in fails at five minutes",
+                c.at
+            ),
+            "set the workstation to take its time from the domain (w32tm /resync) and check the agent's next report".into(),
+        );
+    }
+}
+
 fn overlap(window: &CoreHours, hours: &CoreHours) -> Option<String> {
     const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
     for w in window.spans() {

@@ -52,6 +52,9 @@ pub struct Inventory {
     /// What could not be read, in plain words.
     #[serde(default)]
     pub problems: Vec<String>,
+    /// This clock minus the server's, in seconds, when the agent asked the server just before.
+    #[serde(default)]
+    pub clock_offset_seconds: Option<i64>,
 }
 
 /// One configured endpoint's reachability over TLS.

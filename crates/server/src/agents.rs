@@ -251,7 +251,13 @@ fn estate_inventory(
         at: now,
     };
     match serde_json::from_value::<Inventory>(newest.data.clone()) {
-        Ok(inv) => match apply_inventory(store, agent, &inv, newest.at, &change) {
+        Ok(inv) => match inv
+            .clock_offset_seconds
+            .map_or(Ok(()), |o| {
+                agents::note_clock(store, &agent.id, o, newest.at)
+            })
+            .and_then(|()| apply_inventory(store, agent, &inv, newest.at, &change))
+        {
             Ok(_) => Ok(()),
             // A report the estate's rules refuse (a bad version text, say) is the agent's
             // problem to see, not a reason to lose its events.

@@ -347,3 +347,42 @@ pub fn latest_diagnosis(
             .find_map(|r| serde_json::from_str(r[0].text()).ok()))
     })
 }
+
+/// Keeps an agent's latest report of its clock against the server's.
+pub fn note_clock(
+    store: &dyn Store,
+    agent_id: &str,
+    offset_seconds: i64,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    with_exec(store, |x| {
+        x.exec(
+            "UPDATE agents SET clock_offset = $2, clock_at = $3 WHERE id = $1",
+            &[agent_id.into(), offset_seconds.into(), at.unix().into()],
+        )
+        .map(drop)
+    })
+}
+
+/// Each live agent's latest clock report, for the health check (newest per workstation).
+pub fn clocks(store: &dyn Store) -> Result<Vec<cardwatch_core::health::ClockFacts>, StoreError> {
+    crate::exec::with_read(store, |x| {
+        let mut out: Vec<cardwatch_core::health::ClockFacts> = Vec::new();
+        for r in x.rows(
+            "SELECT hostname, clock_offset, clock_at FROM agents \
+             WHERE revoked_at IS NULL AND clock_at IS NOT NULL ORDER BY clock_at DESC",
+            &[],
+        )? {
+            // Two agents on one workstation (one re-enrolled): the newest report counts.
+            if out.iter().any(|c| c.hostname == r[0].text()) {
+                continue;
+            }
+            out.push(cardwatch_core::health::ClockFacts {
+                hostname: r[0].text().to_owned(),
+                offset_seconds: r[1].int(),
+                at: Timestamp::from_unix(r[2].int()),
+            });
+        }
+        Ok(out)
+    })
+}

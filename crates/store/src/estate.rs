@@ -34,8 +34,10 @@ fn read_kind(store: &dyn Store, kind: Kind, lean: bool) -> Result<Estate, StoreE
 
 /// Reads every kind the health checks use.
 pub fn load_estate(store: &dyn Store) -> Result<Estate, StoreError> {
-    // Every kind but organisations, which no rule judges.
-    load_kinds(store, &Kind::ALL[1..], false)
+    // Every kind but organisations, which no rule judges; and the agents' clocks.
+    let mut estate = load_kinds(store, &Kind::ALL[1..], false)?;
+    estate.clocks = crate::agents::clocks(store)?;
+    Ok(estate)
 }
 
 /// Reads the facts of some kinds (the others are left empty).
@@ -92,6 +94,9 @@ pub fn current_findings(
     kinds.dedup();
     let lean = !families.contains(&Family::Positions);
     let mut estate = load_kinds(store, &kinds, lean)?;
+    if families.contains(&Family::Workstations) {
+        estate.clocks = crate::agents::clocks(store)?;
+    }
     let loaded = started.elapsed();
     let findings = check_only(&mut estate, cx, families);
     let checked = started.elapsed();

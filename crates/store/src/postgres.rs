@@ -78,6 +78,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "access_reviews",
         include_str!("../migrations/postgres/0010_access_reviews.sql"),
     ),
+    (
+        11,
+        "agent_clock",
+        include_str!("../migrations/postgres/0011_agent_clock.sql"),
+    ),
 ];
 
 /// Any number, so long as no other program's advisory lock uses it: serialises migrations when

@@ -77,6 +77,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "access_reviews",
         include_str!("../migrations/sqlite/0010_access_reviews.sql"),
     ),
+    (
+        11,
+        "agent_clock",
+        include_str!("../migrations/sqlite/0011_agent_clock.sql"),
+    ),
 ];
 
 /// A Cardwatch store in an SQLite file.

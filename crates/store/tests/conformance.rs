@@ -1147,6 +1147,48 @@ fn positions_are_reviewed_and_moved_on(db: &TestDb) {
     assert!(e.to_string().contains("holds no position"), "{e}");
 }
 
+fn agents_clocks_reach_the_health_check(db: &TestDb) {
+    use cardwatch_store::agents::{add_enrolment_token, enrol, note_clock, revoke_agent};
+    let store = &*db.store;
+    let t = |s: i64| Timestamp::from_unix(1_800_000_000 + s);
+    let at = |s: i64| Change {
+        actor: "cli:root".into(),
+        at: t(s),
+    };
+    for (n, agent) in ["ag1", "ag2"].iter().enumerate() {
+        let hash = format!("h{n}");
+        add_enrolment_token(store, &hash, &format!("et{n}"), t(3600), None, &at(0)).unwrap();
+        enrol(
+            store,
+            &hash,
+            agent,
+            "a81001-ws001",
+            "0.1.0",
+            &format!("c{n}"),
+            &at(1),
+        )
+        .unwrap();
+    }
+    note_clock(store, "ag1", 400, t(10)).unwrap();
+    note_clock(store, "ag2", -3, t(20)).unwrap();
+    let clocks = cardwatch_store::load_estate(store).unwrap().clocks;
+    assert_eq!(clocks.len(), 1, "one workstation, its newest report");
+    assert_eq!(
+        (
+            clocks[0].hostname.as_str(),
+            clocks[0].offset_seconds,
+            clocks[0].at
+        ),
+        ("a81001-ws001", -3, t(20))
+    );
+    revoke_agent(store, "ag2", &at(30)).unwrap();
+    let clocks = cardwatch_store::load_estate(store).unwrap().clocks;
+    assert_eq!(
+        clocks[0].offset_seconds, 400,
+        "a revoked agent's reports no longer count"
+    );
+}
+
 fn uuid_lost_leading_zero(db: &TestDb) {
     // 055512345678 after a spreadsheet treated it as a number.
     let text = format!("{PEOPLE}55512345678,Jo Bloggs,,GP,A81001,,no,\n");
@@ -1763,6 +1805,7 @@ on_both_backends!(
     damaged_uuid,
     crlf_files_name_the_right_line,
     positions_are_reviewed_and_moved_on,
+    agents_clocks_reach_the_health_check,
     uuid_lost_leading_zero,
     unknown_reference,
     duplicate_key,

@@ -153,6 +153,17 @@ pub struct LockoutFacts {
     pub locked_at: Timestamp,
 }
 
+/// A workstation's clock against the server's, as its agent last reported it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClockFacts {
+    /// Host name.
+    pub hostname: String,
+    /// The workstation's clock minus the server's, in seconds.
+    pub offset_seconds: i64,
+    /// When the agent reported it.
+    pub at: Timestamp,
+}
+
 /// The whole estate as the rules read it.
 #[derive(Clone, Debug, Default)]
 pub struct Estate {
@@ -178,6 +189,8 @@ pub struct Estate {
     pub stock: Vec<StockFacts>,
     /// Lockouts.
     pub lockouts: Vec<LockoutFacts>,
+    /// Workstations' clocks, from their agents (not a record kind: the store reads them apart).
+    pub clocks: Vec<ClockFacts>,
     /// Text shared between facts while they are read.
     strings: Strings,
 }

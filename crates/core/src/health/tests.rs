@@ -468,6 +468,51 @@ fn dormant_cards() {
 }
 
 #[test]
+fn a_workstation_clock_off_the_servers_is_found_while_the_report_is_recent() {
+    let mut e = healthy();
+    let host = e.workstations[0].hostname.clone();
+    let at =
+        |days: i32| crate::date::Timestamp::parse(&format!("{}T09:00:00Z", day(days))).unwrap();
+    let clock = |offset: i64, days: i32| ClockFacts {
+        hostname: host.clone(),
+        offset_seconds: offset,
+        at: at(days),
+    };
+    e.clocks = vec![clock(90, 0)];
+    assert_eq!(run(&e), vec![], "within the two minutes allowed");
+    e.clocks = vec![clock(-400, -1)];
+    let f = one(&e, "workstation-clock-skew");
+    assert_eq!((f.subject.as_str(), f.owner), (host.as_str(), Owner::It));
+    assert!(f.why.contains("400 s behind the server's"), "{}", f.why);
+    e.clocks = vec![clock(400, -8)];
+    assert_eq!(
+        run(&e),
+        vec![],
+        "a report over a week old says nothing of now"
+    );
+    e.clocks = vec![ClockFacts {
+        hostname: "not-in-the-estate".into(),
+        ..clock(900, 0)
+    }];
+    assert_eq!(run(&e), vec![], "only the estate's workstations are judged");
+    let strict = Thresholds {
+        clock_skew_seconds: 60,
+        ..Thresholds::default()
+    };
+    e.clocks = vec![clock(90, 0)];
+    assert_eq!(
+        run_with(&e, &strict, &Catalogue::shipped())[0].rule,
+        "workstation-clock-skew"
+    );
+    assert!(Thresholds {
+        clock_skew_seconds: 0,
+        ..Thresholds::default()
+    }
+    .validate()
+    .is_err());
+}
+
+#[test]
 fn updates_inside_clinic_hours_or_not_tried_first() {
     let mut e = healthy();
     e.workstations[1].update_window =

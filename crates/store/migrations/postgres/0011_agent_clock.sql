@@ -1,0 +1,4 @@
+-- A workstation's clock against the server's, as its agent last reported it (SPEC "Prevent":
+-- workstation clock skew).
+ALTER TABLE agents ADD COLUMN clock_offset BIGINT;
+ALTER TABLE agents ADD COLUMN clock_at BIGINT;
