@@ -2771,7 +2771,7 @@ fn registration_authorities_approve_and_remove_positions_in_the_browser() {
     let file = tmp.path().join("positions.csv");
     std::fs::write(
         &file,
-        format!("holder_uuid,ods_code,role_code,role_name,activity_codes,status,requested_on,approved_on\n{mine},A10000,R8003,Health Professional Access Role,B0570,requested,2026-11-20,\n"),
+        format!("holder_uuid,ods_code,role_code,role_name,activity_codes,status,requested_on,approved_on\n{mine},A10000,R8003,Health Professional Access Role,B0570,requested,2026-11-20,\n{mine},A10001,R8004,Health Professional Access Role,B0570,requested,2026-11-20,\n"),
     )
     .expect("positions.csv");
     ok(&cardwatch(&db, &["import", &file.display().to_string()]));
@@ -2870,6 +2870,20 @@ fn registration_authorities_approve_and_remove_positions_in_the_browser() {
         "{}",
         none.1
     );
+    // The same person's role at another organisation is out of this RA's reach.
+    let other_org = request(
+        &addr,
+        "POST",
+        &format!("/people/{mine}/positions"),
+        Some(&ra),
+        Some(&form(&[
+            ("csrf", &csrf),
+            ("ods_code", "A10001"),
+            ("role_code", "R8004"),
+            ("status", "approved"),
+        ])),
+    );
+    assert_eq!(other_org.0, 404, "{}", other_org.1);
     stop(child);
     assert!(ok(&cardwatch(&db, &["audit", "verify"])).contains("intact"));
 }

@@ -275,9 +275,18 @@ pub(crate) async fn change_position(
         Ok(v) => v,
         Err(r) => return r,
     };
-    // Only a person the caller sees.
+    // Only a person the caller sees, and a position at an organisation they cover: someone
+    // working for two organisations keeps the other's roles out of reach.
+    let covered = v.sees_site(f.ods_code.trim().to_ascii_uppercase().as_str());
     let caller = match find(&state, v.caller, &uuid, false).await {
-        Ok((c, _)) => c,
+        Ok((c, _)) if covered => c,
+        Ok((c, _)) => {
+            let m = format!(
+                "no position at {} among your organisations",
+                f.ods_code.trim()
+            );
+            return not_found(false, &c, &m);
+        }
         Err(r) => return r,
     };
     let to = match PositionStatus::parse(&f.status) {

@@ -239,7 +239,9 @@ pub(crate) async fn decide(
             .and_then(|r| r.get(4).map(|v| v.to_csv())),
         Err(f) => return f.into_response(),
     };
-    if !site.as_deref().is_some_and(|s| v.sees_site(s)) {
+    // The holder is one the caller sees, and the position is at an organisation they cover.
+    let ods_covered = v.sees_site(f.ods_code.trim().to_ascii_uppercase().as_str());
+    if !ods_covered || !site.as_deref().is_some_and(|s| v.sees_site(s)) {
         let m = format!("no one with UUID {holder} among your organisations' people");
         return not_found(false, &v.caller, &m);
     }
