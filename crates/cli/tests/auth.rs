@@ -2550,22 +2550,8 @@ fn registration_authorities_change_a_cards_status_in_the_browser() {
     let tmp = tempfile::tempdir().expect("tmp");
     let db = tmp.path().join("demo.sqlite").display().to_string();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
-    for (name, role) in [
-        ("ra@nhs.net", "registration_authority"),
-        ("pm@nhs.net", "practice_manager"),
-    ] {
-        ok(&user(
-            &db,
-            &[
-                "add", name, "--name", "Op", "--role", role, "--org", "A10000",
-            ],
-            Some(PW),
-        ));
-    }
-    let (ra, pm) = (
-        signed_in(&addr, "ra@nhs.net"),
-        signed_in(&addr, "pm@nhs.net"),
-    );
+    add_ra_and_pm(&db);
+    let (ra, pm) = (signed_in(&addr, RA), signed_in(&addr, PM));
     let (mine, theirs) = (card_at(&db, "A10000"), card_at(&db, "A10001"));
     let path = format!("/cards/{mine}");
     let (status, page) = get_as(&addr, &path, &ra);
@@ -2754,18 +2740,7 @@ fn registration_authorities_approve_and_remove_positions_in_the_browser() {
     let tmp = tempfile::tempdir().expect("tmp");
     let db = tmp.path().join("demo.sqlite").display().to_string();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
-    for (name, role) in [
-        ("ra@nhs.net", "registration_authority"),
-        ("pm@nhs.net", "practice_manager"),
-    ] {
-        ok(&user(
-            &db,
-            &[
-                "add", name, "--name", "Op", "--role", role, "--org", "A10000",
-            ],
-            Some(PW),
-        ));
-    }
+    add_ra_and_pm(&db);
     // A sponsor's request, waiting for the RA.
     let (mine, theirs) = (person_at(&db, "A10000"), person_at(&db, "A10001"));
     let file = tmp.path().join("positions.csv");
@@ -2775,10 +2750,7 @@ fn registration_authorities_approve_and_remove_positions_in_the_browser() {
     )
     .expect("positions.csv");
     ok(&cardwatch(&db, &["import", &file.display().to_string()]));
-    let (ra, pm) = (
-        signed_in(&addr, "ra@nhs.net"),
-        signed_in(&addr, "pm@nhs.net"),
-    );
+    let (ra, pm) = (signed_in(&addr, RA), signed_in(&addr, PM));
     let path = format!("/people/{mine}");
     let page = get_as(&addr, &path, &ra).1;
     assert!(
@@ -2893,18 +2865,7 @@ fn access_reviews_keep_and_remove_positions_in_scope() {
     let tmp = tempfile::tempdir().expect("tmp");
     let db = tmp.path().join("demo.sqlite").display().to_string();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
-    for (name, role) in [
-        ("ra@nhs.net", "registration_authority"),
-        ("pm@nhs.net", "practice_manager"),
-    ] {
-        ok(&user(
-            &db,
-            &[
-                "add", name, "--name", "Op", "--role", role, "--org", "A10000",
-            ],
-            Some(PW),
-        ));
-    }
+    add_ra_and_pm(&db);
     let (mine, theirs) = (person_at(&db, "A10000"), person_at(&db, "A10001"));
     let file = tmp.path().join("positions.csv");
     std::fs::write(
@@ -2913,10 +2874,7 @@ fn access_reviews_keep_and_remove_positions_in_scope() {
     )
     .expect("positions.csv");
     ok(&cardwatch(&db, &["import", &file.display().to_string()]));
-    let (ra, pm) = (
-        signed_in(&addr, "ra@nhs.net"),
-        signed_in(&addr, "pm@nhs.net"),
-    );
+    let (ra, pm) = (signed_in(&addr, RA), signed_in(&addr, PM));
     let (status, page) = get_as(&addr, "/reviews", &ra);
     assert_eq!(status, 200);
     assert!(page.contains(&format!("href=\"/people/{mine}\"")), "{page}");
@@ -3071,4 +3029,20 @@ fn everything_held_about_a_person_exports_for_a_subject_access_request() {
     );
     assert_eq!(get_as(&addr, "/people/999999999999/export", &admin).0, 404);
     stop(child);
+}
+
+const RA: &str = "ra@nhs.net";
+const PM: &str = "pm@nhs.net";
+
+/// A registration authority and a practice manager at A10000 (sign them in with `RA`, `PM`).
+fn add_ra_and_pm(db: &str) {
+    for (name, role) in [(RA, "registration_authority"), (PM, "practice_manager")] {
+        ok(&user(
+            db,
+            &[
+                "add", name, "--name", "Op", "--role", role, "--org", "A10000",
+            ],
+            Some(PW),
+        ));
+    }
 }
