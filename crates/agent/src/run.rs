@@ -146,13 +146,10 @@ pub fn run(o: Options) -> Result<()> {
                 ));
                 last_sent = Some(seen);
                 next_heartbeat = Instant::now() + o.interval;
-                // Sent with the inventory, not before: no need to wake the server twice.
-                next_send = next_send.min(Instant::now());
             }
             next_inventory = Instant::now() + LOOK_EVERY.min(o.interval);
         }
         if !new.is_empty() {
-            let sends = new.iter().any(|e| e["kind"] != "inventory");
             // Printed once safely in the spool.
             let printed = o.print_events.then(|| new.clone());
             let dropped = spool.push(new, crate::now())?;
@@ -164,7 +161,8 @@ pub fn run(o: Options) -> Result<()> {
                     "cardwatch-agent: the spool was full: the {dropped} oldest events were dropped"
                 );
             }
-            if sends && failures == 0 {
+            // Sent at once — unless the server is failing, when the backoff decides.
+            if failures == 0 {
                 next_send = Instant::now();
             }
         }
