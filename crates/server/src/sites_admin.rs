@@ -237,27 +237,17 @@ async fn one(
 async fn import_one(
     state: &AppState,
     v: &Viewer,
-    file: &'static str,
-    header: &[&str],
-    row: &[&str],
+    kind: &'static str,
+    fields: &[(&str, &str)],
 ) -> Result<Result<(), String>, crate::Failure> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let written = w
-        .write_record(header)
-        .and_then(|()| w.write_record(row))
-        .map_err(|e| e.to_string())
-        .and_then(|()| w.into_inner().map_err(|e| e.to_string()));
-    let data = match written {
-        Ok(d) => d,
-        Err(e) => return Ok(Err(format!("the record could not be written: {e}"))),
-    };
+    let record: serde_json::Map<String, serde_json::Value> = fields
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
+        .collect();
+    let input = ImportInput::records(kind, vec![serde_json::Value::Object(record)]);
     let change = change(v, state);
     blocking(state, move |s| {
-        match s.import(
-            &[ImportInput::bytes(file, data)],
-            &ImportOptions::default(),
-            &change,
-        ) {
+        match s.import(&[input], &ImportOptions::default(), &change) {
             Ok(_) => Ok(Ok(())),
             Err(StoreError::Rejected(problems)) => Ok(Err(problems
                 .iter()
@@ -309,9 +299,13 @@ pub(crate) async fn stock(
     let outcome = import_one(
         &state,
         &v,
-        "stock.csv",
-        &["site_ods", "item", "quantity", "minimum"],
-        &[&ods, &item, f.quantity.trim(), f.minimum.trim()],
+        "stock",
+        &[
+            ("site_ods", &ods),
+            ("item", &item),
+            ("quantity", f.quantity.trim()),
+            ("minimum", f.minimum.trim()),
+        ],
     )
     .await;
     answer(&state, &v, &ods, outcome, &format!("Spare {item} saved.")).await
@@ -340,9 +334,13 @@ pub(crate) async fn hours(
     let outcome = import_one(
         &state,
         &v,
-        "sites.csv",
-        &["site_ods", "organisation_ods", "name", "core_hours"],
-        &[&ods, &org, &name, f.core_hours.trim()],
+        "sites",
+        &[
+            ("site_ods", &ods),
+            ("organisation_ods", &org),
+            ("name", &name),
+            ("core_hours", f.core_hours.trim()),
+        ],
     )
     .await;
     answer(&state, &v, &ods, outcome, "Core hours saved.").await

@@ -10,7 +10,7 @@ use cardwatch_core::date::Timestamp;
 use cardwatch_core::inventory::Inventory;
 use cardwatch_core::reader::Firmware;
 use cardwatch_core::x509::CertPurpose;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::agents::Agent;
 use crate::exec::{with_exec, Entry};
@@ -127,10 +127,7 @@ pub fn apply_inventory(
         .iter()
         .filter(|(_, rows)| !rows.is_empty())
         .map(|(kind, rows)| {
-            ImportInput::bytes(
-                format!("agent {} {kind}.json", agent.id),
-                Value::Array(rows.clone()).to_string(),
-            )
+            ImportInput::records(&format!("agent {} {kind}", agent.id), rows.clone())
         })
         .collect();
     let report = store.import(&inputs, &ImportOptions::default(), change)?;

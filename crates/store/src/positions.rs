@@ -52,10 +52,7 @@ pub fn set_position_status(
     if matches!(to, PositionStatus::Approved | PositionStatus::Active) && unapproved {
         record.insert("approved_on".into(), Value::String(today.to_string()));
     }
-    let file = ImportInput::bytes(
-        "position.json",
-        Value::Array(vec![Value::Object(record)]).to_string(),
-    );
+    let file = ImportInput::records("position", vec![Value::Object(record)]);
     store.import(&[file], &ImportOptions::default(), change)?;
     Ok(from)
 }
