@@ -12,9 +12,7 @@ use axum::Json;
 use cardwatch_core::access::Permission;
 use cardwatch_core::date::Timestamp;
 use cardwatch_core::records::Kind;
-use cardwatch_core::vocab::PositionStatus;
-use cardwatch_store::positions::set_position_status;
-use cardwatch_store::reviews::{record, to_review, Decision, ReviewQuery, ToReview};
+use cardwatch_store::reviews::{decide as decide_on, to_review, Decision, ReviewQuery, ToReview};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -260,43 +258,19 @@ pub(crate) async fn decide(
         f.role_code.trim().to_ascii_uppercase(),
     );
     let done = blocking(&state, move |s| {
-        let removed = match decision {
-            Decision::Remove => set_position_status(
-                s,
-                &holder,
-                &ods,
-                &role,
-                PositionStatus::Removed,
-                change.at.date(),
-                &change,
-            )
-            .map(|_| ()),
-            // Only a position in force is attested.
-            Decision::Keep => s
-                .records_where(Kind::Positions, "holder_uuid", &holder, 10_000)
-                .and_then(|rows| {
-                    let in_force = rows.iter().any(|r| {
-                        r[1].to_csv() == ods && r[2].to_csv() == role && r[5].to_csv() == "active"
-                    });
-                    if in_force {
-                        Ok(())
-                    } else {
-                        Err(cardwatch_store::StoreError::Invalid(format!(
-                            "{holder} holds no position {role} at {ods} in force"
-                        )))
+        Ok(
+            decide_on(s, &holder, &ods, &role, decision, &reason, &change)
+                .map(|()| match decision {
+                    Decision::Keep => format!("Kept: {role} at {ods} for {holder}, reviewed now."),
+                    Decision::Remove => format!("Removed: {role} at {ods} for {holder}."),
+                })
+                .map_err(|e| match e {
+                    cardwatch_store::StoreError::NotFound(m) => {
+                        cardwatch_store::StoreError::Invalid(m)
                     }
+                    other => other,
                 }),
-        };
-        Ok(removed
-            .and_then(|()| record(s, &holder, &ods, &role, decision, &reason, &change))
-            .map(|()| match decision {
-                Decision::Keep => format!("Kept: {role} at {ods} for {holder}, reviewed now."),
-                Decision::Remove => format!("Removed: {role} at {ods} for {holder}."),
-            })
-            .map_err(|e| match e {
-                cardwatch_store::StoreError::NotFound(m) => cardwatch_store::StoreError::Invalid(m),
-                other => other,
-            }))
+        )
     })
     .await;
     match settled(done) {

@@ -162,8 +162,9 @@ pub fn to_review(store: &dyn Store, q: &ReviewQuery) -> Result<(u64, Vec<ToRevie
     })
 }
 
-/// Records a decision on a holder's position (audited as `access_review`).
-pub fn record(
+/// Decides on a holder's position in force (audited as `access_review`): keep attests it; remove
+/// takes it away through its lifecycle first. A position not in force is refused.
+pub fn decide(
     store: &dyn Store,
     holder: &str,
     ods: &str,
@@ -172,7 +173,31 @@ pub fn record(
     reason: &str,
     change: &Change,
 ) -> Result<(), StoreError> {
+    if decision == Decision::Remove {
+        crate::positions::set_position_status(
+            store,
+            holder,
+            ods,
+            role,
+            cardwatch_core::vocab::PositionStatus::Removed,
+            change.at.date(),
+            change,
+        )?;
+    }
     with_exec(store, |x| {
+        // Kept only while in force; a removal was checked by the lifecycle just above.
+        if decision == Decision::Keep
+            && x.rows(
+                "SELECT 1 FROM positions WHERE holder_uuid = $1 AND ods_code = $2 \
+                 AND role_code = $3 AND status = 'active'",
+                &[holder.into(), ods.into(), role.into()],
+            )?
+            .is_empty()
+        {
+            return Err(StoreError::Invalid(format!(
+                "{holder} holds no position {role} at {ods} in force"
+            )));
+        }
         x.exec(
             "INSERT INTO access_reviews (holder_uuid, ods_code, role_code, decided_at, reviewer, \
              decision, reason) VALUES ($1, $2, $3, $4, $5, $6, $7) \

@@ -1012,7 +1012,7 @@ fn crlf_files_name_the_right_line(db: &TestDb) {
 fn positions_are_reviewed_and_moved_on(db: &TestDb) {
     use cardwatch_core::vocab::PositionStatus;
     use cardwatch_store::positions::set_position_status;
-    use cardwatch_store::reviews::{record, to_review, Decision, ReviewQuery};
+    use cardwatch_store::reviews::{decide, to_review, Decision, ReviewQuery};
     seeded(db);
     import(
         db,
@@ -1046,7 +1046,7 @@ fn positions_are_reviewed_and_moved_on(db: &TestDb) {
         ("R8000", Some("2024-01-05"), &None)
     );
     let audit = db.audit_len();
-    record(
+    decide(
         store,
         "555123456789",
         "A81001",
@@ -1056,7 +1056,7 @@ fn positions_are_reviewed_and_moved_on(db: &TestDb) {
         &at(0),
     )
     .unwrap();
-    record(
+    decide(
         store,
         "555123456789",
         "A81001",
