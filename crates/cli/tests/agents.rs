@@ -529,6 +529,12 @@ fn an_agents_inventory_updates_the_estate_and_its_diagnosis_answers_a_triage() {
         note.starts_with("new-ws-01: ") && note.contains("added"),
         "{note}"
     );
+    assert!(
+        listed[0]["clock_offset"]
+            .as_i64()
+            .is_some_and(|o| o.abs() < 60),
+        "the report carried the clock's offset and the server kept it: {listed}"
+    );
     let audit = ok(&cardwatch(&db, &["audit", "verify"]));
     assert!(audit.contains("intact"), "{audit}");
 

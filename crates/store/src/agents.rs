@@ -29,10 +29,12 @@ pub struct Agent {
     pub inventory_at: Option<Timestamp>,
     /// What became of its latest inventory, in plain words.
     pub inventory_note: Option<String>,
+    /// Its clock minus the server's, in seconds, as it last reported.
+    pub clock_offset: Option<i64>,
 }
 
 const COLUMNS: &str = "id, hostname, version, enrolled_at, last_seen, revoked_at, site_ods, \
-                       inventory_at, inventory_note";
+                       inventory_at, inventory_note, clock_offset";
 
 fn agent(mut r: Vec<V>) -> Agent {
     let mut take = |i: usize| std::mem::replace(&mut r[i], V::Null);
@@ -46,6 +48,7 @@ fn agent(mut r: Vec<V>) -> Agent {
         site_ods: take(6).opt_text().map(str::to_owned),
         inventory_at: take(7).opt_int().map(Timestamp::from_unix),
         inventory_note: take(8).opt_text().map(str::to_owned),
+        clock_offset: take(9).opt_int(),
     }
 }
 
