@@ -40,10 +40,12 @@ impl From<Option<i64>> for P<'_> {
 }
 
 /// A value read back.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum V {
     /// A whole number.
     I(i64),
+    /// A real number (minutes to fix, and their sums).
+    R(f64),
     /// Text.
     T(String),
     /// No value.
@@ -63,6 +65,15 @@ impl V {
     pub fn opt_int(&self) -> Option<i64> {
         match self {
             V::I(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// The number as a real, if there is one (a whole number too).
+    pub fn opt_real(&self) -> Option<f64> {
+        match self {
+            V::R(x) => Some(*x),
+            V::I(n) => Some(*n as f64),
             _ => None,
         }
     }

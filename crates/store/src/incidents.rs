@@ -296,8 +296,6 @@ pub fn page(
     let mut page_params = params.clone();
     page_params.push(P::I(q.limit.map_or(i64::MAX, |l| l as i64)));
     page_params.push(P::I(q.offset as i64));
-    // The executor carries integers and text: minutes come back as text.
-    let cols = COLUMNS.replace("minutes_to_fix", "CAST(minutes_to_fix AS TEXT)");
     with_read(store, |x| {
         let total = x
             .rows(
@@ -308,7 +306,7 @@ pub fn page(
             .map_or(0, |r| r[0].int()) as u64;
         let rows = x.rows(
             &format!(
-                "SELECT {cols} FROM incidents WHERE {filter} ORDER BY {order} LIMIT ${} OFFSET ${}",
+                "SELECT {COLUMNS} FROM incidents WHERE {filter} ORDER BY {order} LIMIT ${} OFFSET ${}",
                 n + 1,
                 n + 2
             ),
@@ -332,7 +330,7 @@ pub fn page(
                     take(10).into_text(),
                     take(11).into_text(),
                     take(12).opt_text().map(str::to_owned),
-                    take(13).opt_text().and_then(|m| m.parse().ok()),
+                    take(13).opt_real(),
                     take(14).opt_int(),
                 ))
             })
@@ -371,7 +369,7 @@ pub fn tally(store: &dyn crate::Store, q: &IncidentQuery) -> Result<IncidentTall
             .rows(
                 &format!(
                     "SELECT (opened_at / 86400 - 4) / 7 AS week, \
-                     CAST(SUM(minutes_to_fix) AS TEXT), COUNT(*) FROM incidents \
+                     SUM(minutes_to_fix), COUNT(*) FROM incidents \
                      WHERE {filter} AND minutes_to_fix IS NOT NULL GROUP BY week ORDER BY week"
                 ),
                 &params,
@@ -380,7 +378,7 @@ pub fn tally(store: &dyn crate::Store, q: &IncidentQuery) -> Result<IncidentTall
             .map(|r| {
                 (
                     r[0].int(),
-                    r[1].text().parse().unwrap_or(0.0),
+                    r[1].opt_real().unwrap_or(0.0),
                     r[2].int() as u64,
                 )
             })

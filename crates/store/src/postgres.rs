@@ -1173,6 +1173,8 @@ impl Exec for PgTx<'_, '_> {
                         } else if *ty == postgres::types::Type::BOOL {
                             r.try_get::<_, Option<bool>>(i)?
                                 .map_or(V::Null, |b| V::I(b.into()))
+                        } else if *ty == postgres::types::Type::FLOAT8 {
+                            r.try_get::<_, Option<f64>>(i)?.map_or(V::Null, V::R)
                         } else {
                             r.try_get::<_, Option<String>>(i)?.map_or(V::Null, V::T)
                         })

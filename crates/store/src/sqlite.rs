@@ -887,7 +887,7 @@ impl Exec for SqliteTx<'_> {
                         ValueRef::Integer(v) => V::I(v),
                         ValueRef::Text(t) => V::T(String::from_utf8_lossy(t).into_owned()),
                         ValueRef::Null => V::Null,
-                        ValueRef::Real(f) => V::I(f as i64),
+                        ValueRef::Real(f) => V::R(f),
                         ValueRef::Blob(b) => V::T(String::from_utf8_lossy(b).into_owned()),
                     })
                 })
