@@ -245,13 +245,12 @@ pub struct IncidentQuery {
 /// The WHERE clause of a query, with its parameters (`$1`…).
 fn filter(q: &IncidentQuery) -> (String, Vec<crate::exec::P<'_>>) {
     use crate::exec::P;
-    // (A text flag: PostgreSQL would take `$2 = 1` for a 32-bit integer.)
-    let mut params: Vec<P> = vec![
-        P::T(&q.reporter),
-        P::T(if q.siteless { "yes" } else { "no" }),
-    ];
+    let mut params: Vec<P> = vec![P::T(&q.reporter)];
     // Seen: recorded by the caller, or at a site they see, or site-less for those who see all.
-    let mut sql = String::from("(reporter = $1 OR (site IS NULL AND $2 = 'yes')");
+    let mut sql = String::from("(reporter = $1");
+    if q.siteless {
+        sql.push_str(" OR site IS NULL");
+    }
     match &q.sites {
         None => sql.push_str(" OR site IS NOT NULL)"),
         Some(sites) if sites.is_empty() => sql.push(')'),
