@@ -161,7 +161,7 @@ enum Command {
         #[arg(long, value_parser = parse_date)]
         today: Option<Date>,
         /// Run only these groups of rules (certificates, cards, positions, workstations,
-        /// sites), comma-separated; only what they need is read.
+        /// sites, integrations), comma-separated; only what they need is read.
         #[arg(long, value_delimiter = ',', value_parser = Family::parse)]
         only: Vec<Family>,
     },

@@ -26,7 +26,10 @@ fn import_export_and_reimport() {
     let parsed: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
     assert!(parsed.as_array().is_some_and(|a| !a.is_empty()));
 
-    assert!(ok(&cardwatch(&db, &["audit", "verify"])).contains("intact: 11 records"));
+    assert!(
+        ok(&cardwatch(&db, &["audit", "verify"])).contains("intact: 13 records"),
+        "one import record per kind"
+    );
 }
 
 #[test]

@@ -10,10 +10,13 @@
 use crate::card_status::CardStatus;
 use crate::date::{Date, Timestamp};
 use crate::estate::*;
-use crate::ids::{ActivityCode, CardSerial, Email, Hostname, OdsCode, RoleCode, Uuid};
+use crate::ids::{
+    ActivityCode, CardSerial, Email, Hostname, IntegrationId, OdsCode, RoleCode, Uuid,
+};
 use crate::records::Record;
 use crate::vocab::{
-    HashAlgorithm, OrgType, PositionStatus, Purpose, RaRole, ReaderStatus, UpdateRing,
+    ClinicalSystem, HashAlgorithm, OrgType, PositionStatus, Purpose, RaRole, ReaderStatus,
+    UpdateRing,
 };
 
 /// How big an estate to make, and from which seed.
@@ -330,6 +333,8 @@ fn practice(
         }));
     }
 
+    // Each holder's card, role and position status, for the practice's integration.
+    let mut held: Vec<(CardSerial, &'static str, PositionStatus)> = Vec::new();
     let mut admins = 0;
     let admin_target = rng.weighted(&[10, 25, 65]); // some sites have 0 or 1 trained admins
     for s in 0..staff {
@@ -479,6 +484,14 @@ fn practice(
         } else {
             issued_on.add_days(-rng.range(0, 10) as i32)
         };
+        let position_status = if pending {
+            PositionStatus::Requested
+        } else if removed {
+            PositionStatus::Removed
+        } else {
+            PositionStatus::Active
+        };
+        held.push((card_serial, role.role_code, position_status));
         emit(Record::Position(Position {
             holder_uuid: uuid,
             ods_code: ods.clone(),
@@ -493,13 +506,7 @@ fn practice(
                 codes.sort();
                 codes
             },
-            status: if pending {
-                PositionStatus::Requested
-            } else if removed {
-                PositionStatus::Removed
-            } else {
-                PositionStatus::Active
-            },
+            status: position_status,
             requested_on: Some(requested_on),
             approved_on: (!pending).then(|| issued_on.add_days(rng.range(0, 20) as i32).min(today)),
         }));
@@ -627,6 +634,98 @@ fn practice(
             item: "reader".into(),
             quantity: spares,
             minimum: 2,
+        }));
+    }
+    integration(cfg, p, &ods, &held, emit);
+}
+
+/// About three practices in ten have a digital assistant that acts with two or three of their
+/// cards, set up with the mistakes seed 004 lists now and then: a card without the admin role,
+/// an EMIS account missing or shared, an EMIS CDB or SystmOne profile name mistyped. Drawn from
+/// a stream of its own, so the rest of the estate is the same with or without it.
+fn integration(
+    cfg: &DemoConfig,
+    p: u32,
+    ods: &OdsCode,
+    held: &[(CardSerial, &'static str, PositionStatus)],
+    emit: &mut impl FnMut(Record),
+) {
+    let mut rng = Rng::new(cfg.seed ^ (u64::from(p) + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93));
+    if !rng.chance(0.3) {
+        return;
+    }
+    let admin: Vec<usize> = (0..held.len()).filter(|&i| held[i].1 == "R8008").collect();
+    let other: Vec<usize> = (0..held.len()).filter(|&i| held[i].1 != "R8008").collect();
+    let mut chosen: Vec<usize> = Vec::new();
+    for _ in 0..rng.range(2, 4) {
+        let pool = if other.is_empty() || rng.chance(0.9) {
+            &admin
+        } else {
+            &other
+        };
+        if !pool.is_empty() {
+            chosen.push(*rng.pick(pool));
+        }
+    }
+    chosen.sort_unstable();
+    chosen.dedup();
+    let code = ods.as_str().to_ascii_lowercase();
+    let integration = must(IntegrationId::parse(&format!("ht1-{code}")));
+    let emis = rng.chance(0.55);
+    let (emis_cdb, service_emis_cdb, systmone_profile, service_systmone_profile) = if emis {
+        let cdb = rng.range(10_000, 100_000).to_string();
+        let given = if rng.chance(0.1) {
+            // Two digits swapped as they were typed in.
+            let mut d: Vec<char> = cdb.chars().collect();
+            d.swap(1, 2);
+            d.into_iter().collect()
+        } else {
+            cdb.clone()
+        };
+        (rng.chance(0.95).then_some(cdb), Some(given), None, None)
+    } else {
+        let name = "Digital Assistant".to_owned();
+        let given = if rng.chance(0.1) {
+            "Digital Asistant".to_owned()
+        } else {
+            name.clone()
+        };
+        (None, None, rng.chance(0.95).then_some(name), Some(given))
+    };
+    emit(Record::Integration(Integration {
+        integration: integration.clone(),
+        service: "Healthtech-1 Digital Assistant".into(),
+        site_ods: ods.clone(),
+        clinical_system: if emis {
+            ClinicalSystem::Emis
+        } else {
+            ClinicalSystem::Systmone
+        },
+        required_roles: vec![must(RoleCode::parse("R8008"))],
+        required_activity_codes: vec![],
+        emis_cdb,
+        service_emis_cdb,
+        systmone_profile,
+        service_systmone_profile,
+    }));
+    let mut last_user: Option<String> = None;
+    for (n, &i) in chosen.iter().enumerate() {
+        let emis_username = emis
+            .then(|| {
+                if rng.chance(0.05) {
+                    last_user.clone()
+                } else if rng.chance(0.08) {
+                    None
+                } else {
+                    Some(format!("{code}.assist{}", n + 1))
+                }
+            })
+            .flatten();
+        last_user = emis_username.clone().or(last_user);
+        emit(Record::IntegrationCard(IntegrationCard {
+            integration: integration.clone(),
+            card_serial: held[i].0.clone(),
+            emis_username,
         }));
     }
 }

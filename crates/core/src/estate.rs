@@ -7,9 +7,12 @@ use serde::Serialize;
 
 use crate::card_status::CardStatus;
 use crate::date::{Date, Timestamp};
-use crate::ids::{ActivityCode, CardSerial, Email, Hostname, OdsCode, RoleCode, Uuid};
+use crate::ids::{
+    ActivityCode, CardSerial, Email, Hostname, IntegrationId, OdsCode, RoleCode, Uuid,
+};
 use crate::vocab::{
-    HashAlgorithm, OrgType, PositionStatus, Purpose, RaRole, ReaderStatus, UpdateRing,
+    ClinicalSystem, HashAlgorithm, OrgType, PositionStatus, Purpose, RaRole, ReaderStatus,
+    UpdateRing,
 };
 
 /// An organisation known by its ODS code (practice, branch, PCN, ICB, trust…).
@@ -207,21 +210,43 @@ pub struct Lockout {
     pub unlocked_at: Option<Timestamp>,
 }
 
-/// A third-party service that acts with practice smartcards, and what it needs to work.
+/// A third-party service that acts with a practice's smartcards (a digital assistant that
+/// registers patients, a document workflow tool…), with what it needs of them. Both sides of each
+/// identifier are kept — the practice's own and the one the service was given at set-up — because
+/// the service's synchronisation fails on any difference, and finding it first is the point.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct IntegrationProfile {
-    /// The practice using the service.
-    pub ods_code: OdsCode,
-    /// Service name.
+pub struct Integration {
+    /// Short id chosen by the operator (`ht1-a81001`).
+    pub integration: IntegrationId,
+    /// The service's name.
     pub service: String,
-    /// Role the cards need.
-    pub required_role: Option<RoleCode>,
-    /// Activity codes the cards need.
-    pub required_activities: Vec<ActivityCode>,
-    /// EMIS CDB number, when the practice uses EMIS Web.
+    /// The practice site the service acts for.
+    pub site_ods: OdsCode,
+    /// The practice's clinical system.
+    pub clinical_system: ClinicalSystem,
+    /// Role codes one of which each card's position must have (empty: any role).
+    pub required_roles: Vec<RoleCode>,
+    /// Activity codes each card's position must carry, all of them.
+    pub required_activity_codes: Vec<ActivityCode>,
+    /// The practice's EMIS CDB number, as EMIS Web shows it.
     pub emis_cdb: Option<String>,
-    /// SystmOne profile name, when the practice uses SystmOne.
+    /// The EMIS CDB number the service was given at set-up.
+    pub service_emis_cdb: Option<String>,
+    /// The SystmOne profile set up for the service's cards, as SystmOne names it.
     pub systmone_profile: Option<String>,
+    /// The SystmOne profile name the service was given at set-up.
+    pub service_systmone_profile: Option<String>,
+}
+
+/// One card a service acts with, and the clinical-system account it signs in as.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IntegrationCard {
+    /// The integration.
+    pub integration: IntegrationId,
+    /// The card.
+    pub card_serial: CardSerial,
+    /// The EMIS Web user name created for this card (EMIS practices need one per card).
+    pub emis_username: Option<String>,
 }
 
 const DAY_NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];

@@ -67,6 +67,7 @@ macro_rules! ordered_words {
 }
 
 mod estate;
+mod integrations;
 mod notes;
 pub use estate::*;
 pub use notes::*;
@@ -123,6 +124,8 @@ ordered_words!(
         Reader = "reader",
         /// A site.
         Site = "site",
+        /// A service acting with practice cards (or one of its cards).
+        Integration = "integration",
     }
 );
 
@@ -341,6 +344,8 @@ ordered_words!(
         Workstations = "workstations",
         /// Spare readers, stock and local admins per site.
         Sites = "sites",
+        /// Readiness of services that act with practice cards.
+        Integrations = "integrations",
     }
 );
 
@@ -363,6 +368,13 @@ impl Family {
                 Kind::Readers,
             ],
             Family::Sites => &[Kind::Sites, Kind::People, Kind::Readers, Kind::Stock],
+            Family::Integrations => &[
+                Kind::Sites,
+                Kind::Cards,
+                Kind::Positions,
+                Kind::Integrations,
+                Kind::IntegrationCards,
+            ],
         }
     }
 }
@@ -403,6 +415,9 @@ pub fn check_only(estate: &mut Estate, cx: &Context<'_>, families: &[Family]) ->
     }
     if on(Family::Sites) {
         sites(estate, cx, &mut out);
+    }
+    if on(Family::Integrations) {
+        integrations::integrations(estate, cx, &mut out);
     }
     sort_findings(&mut out.findings);
     out.findings

@@ -215,6 +215,28 @@ impl Hostname {
 }
 
 string_id!(
+    /// The operator's short name for one integration profile, kept in lower case.
+    IntegrationId
+);
+
+impl IntegrationId {
+    /// Parses an integration id: 2–40 letters, digits, hyphens, underscores or dots.
+    pub fn parse(s: &str) -> Result<IntegrationId, IdError> {
+        let s = s.trim();
+        let ok = (2..=40).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !ok {
+            return Err(err(
+                "an integration id is 2 to 40 letters, digits, hyphens, underscores or dots",
+                "name it after the service and practice, e.g. ht1-a81001",
+            ));
+        }
+        Ok(IntegrationId(s.to_ascii_lowercase()))
+    }
+}
+
+string_id!(
     /// An email address, checked for shape only (something@domain).
     Email
 );

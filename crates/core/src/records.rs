@@ -1,4 +1,4 @@
-//! The import/export contract: ten record kinds, their columns, natural keys and references, and
+//! The import/export contract: the record kinds, their columns, natural keys and references, and
 //! the parsing of one row into a validated entity. Storage and file handling live elsewhere; this
 //! module only turns text fields into values (and back) and says what is wrong with them.
 
@@ -7,9 +7,12 @@ use std::fmt;
 use crate::card_status::CardStatus;
 use crate::date::{Date, Timestamp};
 use crate::estate::*;
-use crate::ids::{ActivityCode, CardSerial, Email, Hostname, OdsCode, RoleCode, Uuid};
+use crate::ids::{
+    ActivityCode, CardSerial, Email, Hostname, IntegrationId, OdsCode, RoleCode, Uuid,
+};
 use crate::vocab::{
-    parse_bool, HashAlgorithm, OrgType, PositionStatus, Purpose, RaRole, ReaderStatus, UpdateRing,
+    parse_bool, ClinicalSystem, HashAlgorithm, OrgType, PositionStatus, Purpose, RaRole,
+    ReaderStatus, UpdateRing,
 };
 
 /// The type of a column, which decides how it is stored and printed.
@@ -68,6 +71,10 @@ pub enum Kind {
     Stock,
     /// `lockouts.csv`
     Lockouts,
+    /// `integrations.csv`
+    Integrations,
+    /// `integration_cards.csv`
+    IntegrationCards,
 }
 
 /// A reference from one record to another by natural key.
@@ -83,7 +90,7 @@ pub struct Reference {
 
 impl Kind {
     /// Every kind, in the order an import applies them (referenced kinds first).
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Organisations,
         Kind::Sites,
         Kind::People,
@@ -95,6 +102,8 @@ impl Kind {
         Kind::Readers,
         Kind::Stock,
         Kind::Lockouts,
+        Kind::Integrations,
+        Kind::IntegrationCards,
     ];
 
     /// The plural name, used for files (`people.csv`) and database tables.
@@ -111,6 +120,8 @@ impl Kind {
             Kind::Readers => "readers",
             Kind::Stock => "stock",
             Kind::Lockouts => "lockouts",
+            Kind::Integrations => "integrations",
+            Kind::IntegrationCards => "integration_cards",
         }
     }
 
@@ -240,6 +251,29 @@ impl Kind {
                 ];
                 C
             }
+            Kind::Integrations => {
+                const C: &[Column] = &[
+                    col("integration", T, true),
+                    col("service", T, true),
+                    col("site_ods", T, true),
+                    col("clinical_system", T, true),
+                    col("required_roles", T, false),
+                    col("required_activity_codes", T, false),
+                    col("emis_cdb", T, false),
+                    col("service_emis_cdb", T, false),
+                    col("systmone_profile", T, false),
+                    col("service_systmone_profile", T, false),
+                ];
+                C
+            }
+            Kind::IntegrationCards => {
+                const C: &[Column] = &[
+                    col("integration", T, true),
+                    col("card_serial", T, true),
+                    col("emis_username", T, false),
+                ];
+                C
+            }
         }
     }
 
@@ -258,6 +292,8 @@ impl Kind {
             Kind::Readers => &[(5, Kind::Sites), (4, Kind::Workstations)],
             Kind::Stock => &[(0, Kind::Sites)],
             Kind::Lockouts => &[(0, Kind::Cards)],
+            Kind::Integrations => &[(2, Kind::Sites)],
+            Kind::IntegrationCards => &[(0, Kind::Integrations), (1, Kind::Cards)],
         }
     }
 
@@ -265,7 +301,7 @@ impl Kind {
     pub const fn key_len(self) -> usize {
         match self {
             Kind::Certificates | Kind::Positions => 3,
-            Kind::Software | Kind::Stock | Kind::Lockouts => 2,
+            Kind::Software | Kind::Stock | Kind::Lockouts | Kind::IntegrationCards => 2,
             _ => 1,
         }
     }
@@ -283,6 +319,20 @@ impl Kind {
         })
     }
 }
+
+/// The most columns any kind has, for readers that keep a row's fields on the stack.
+pub const MAX_COLUMNS: usize = {
+    let mut max = 0;
+    let mut i = 0;
+    while i < Kind::ALL.len() {
+        let n = Kind::ALL[i].columns().len();
+        if n > max {
+            max = n;
+        }
+        i += 1;
+    }
+    max
+};
 
 impl serde::Serialize for Kind {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -405,6 +455,19 @@ pub enum Record {
     Stock(Stock),
     /// A lockout of a card.
     Lockout(Lockout),
+    /// A service acting with practice cards.
+    Integration(Integration),
+    /// A card such a service acts with.
+    IntegrationCard(IntegrationCard),
+}
+
+/// An EMIS CDB number: the practice's database number, digits only.
+fn parse_cdb(s: &str) -> Result<String, &'static str> {
+    if s.len() <= 10 && s.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(s.to_owned())
+    } else {
+        Err("an EMIS CDB is a number of up to 10 digits — copy it from EMIS Web (the practice's CDB number)")
+    }
 }
 
 /// Collects field errors while a row is parsed, so that every bad field is reported at once.
@@ -691,6 +754,48 @@ impl Record {
                 all_some!(p, card_serial, locked_at, unlocked_at =>
                     Record::Lockout(Lockout { card_serial, locked_at, unlocked_at }))
             }
+            Kind::Integrations => {
+                let integration = p.req(0, IntegrationId::parse);
+                let service = p.text(1);
+                let site_ods = p.req(2, OdsCode::parse);
+                let clinical_system = p.vocab(3, ClinicalSystem::parse);
+                let required_roles = p.list(4, RoleCode::parse);
+                let required_activity_codes = p.list(5, ActivityCode::parse);
+                let emis_cdb = p.field(6, parse_cdb);
+                let service_emis_cdb = p.field(7, parse_cdb);
+                let systmone_profile = p.opt_text(8);
+                let service_systmone_profile = p.opt_text(9);
+                // Each system's identifiers belong to that system only: an EMIS CDB on a
+                // SystmOne practice is a mistake somewhere, and the readiness check would
+                // otherwise judge the wrong thing.
+                if let Some(system) = clinical_system {
+                    for (i, only) in [
+                        (6, ClinicalSystem::Emis),
+                        (7, ClinicalSystem::Emis),
+                        (8, ClinicalSystem::Systmone),
+                        (9, ClinicalSystem::Systmone),
+                    ] {
+                        if system != only && !p.fields[i].trim().is_empty() {
+                            p.fail(i, format!("only for {only} practices, but clinical_system is {system} — clear it or correct clinical_system"));
+                        }
+                    }
+                }
+                all_some!(p, integration, service, site_ods, clinical_system, required_roles, required_activity_codes, emis_cdb, service_emis_cdb, systmone_profile, service_systmone_profile =>
+                    Record::Integration(Integration { integration, service, site_ods, clinical_system, required_roles, required_activity_codes, emis_cdb, service_emis_cdb, systmone_profile, service_systmone_profile }))
+            }
+            Kind::IntegrationCards => {
+                let integration = p.req(0, IntegrationId::parse);
+                let card_serial = p.req(1, CardSerial::parse);
+                let emis_username = p.field(2, |s| {
+                    if s.len() > 64 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                        Err("an EMIS user name is up to 64 characters without spaces — copy it from EMIS Web's user list")
+                    } else {
+                        Ok(s.to_owned())
+                    }
+                });
+                all_some!(p, integration, card_serial, emis_username =>
+                    Record::IntegrationCard(IntegrationCard { integration, card_serial, emis_username }))
+            }
         }
     }
 
@@ -708,6 +813,8 @@ impl Record {
             Record::Reader(_) => Kind::Readers,
             Record::Stock(_) => Kind::Stock,
             Record::Lockout(_) => Kind::Lockouts,
+            Record::Integration(_) => Kind::Integrations,
+            Record::IntegrationCard(_) => Kind::IntegrationCards,
         }
     }
 
@@ -825,6 +932,21 @@ impl Record {
                 Value::Timestamp(l.locked_at),
                 l.unlocked_at.map_or(Value::Null, Value::Timestamp),
             ],
+            Record::Integration(i) => vec![
+                t(i.integration),
+                t(i.service),
+                t(i.site_ods),
+                t(i.clinical_system.as_str()),
+                words(&i.required_roles),
+                words(&i.required_activity_codes),
+                ot(i.emis_cdb),
+                ot(i.service_emis_cdb),
+                ot(i.systmone_profile),
+                ot(i.service_systmone_profile),
+            ],
+            Record::IntegrationCard(c) => {
+                vec![t(c.integration), t(c.card_serial), ot(c.emis_username)]
+            }
         }
     }
 
@@ -965,6 +1087,42 @@ mod tests {
         assert_eq!(
             key_of(Kind::Lockouts, &ok.values()),
             "CS0001\u{1f}2026-11-20T10:00:00Z"
+        );
+    }
+
+    #[test]
+    fn integrations_keep_each_system_to_its_own_identifiers() {
+        let r = parse(
+            Kind::Integrations,
+            "HT1-A81001,Healthtech-1,a81001,EMIS Web,R8008 R8008,B0825,01234,01234,,",
+        )
+        .unwrap();
+        let v = r.values();
+        assert_eq!(v[0], Value::Text("ht1-a81001".into()));
+        assert_eq!(v[3], Value::Text("emis".into()));
+        assert_eq!(v[4], Value::Text("R8008".into()));
+        assert_eq!(v[6], Value::Text("01234".into()), "leading zeros kept");
+        assert_eq!(r.references()[0].key, "A81001");
+        let e = parse(
+            Kind::Integrations,
+            "ht1,Healthtech-1,A81001,tpp,,,12345,,Digital Assistant,",
+        )
+        .unwrap_err();
+        assert_eq!((e.len(), e[0].column), (1, "emis_cdb"));
+        assert!(
+            e[0].message.contains("only for emis practices"),
+            "{}",
+            e[0].message
+        );
+        let e = parse(Kind::Integrations, "x,Healthtech-1,A81001,emis,,,12 345,,,").unwrap_err();
+        let cols: Vec<_> = e.iter().map(|e| e.column).collect();
+        assert_eq!(cols, ["integration", "emis_cdb"]);
+        let e = parse(Kind::IntegrationCards, "ht1,CS0001,ann lee").unwrap_err();
+        assert_eq!(e[0].column, "emis_username");
+        let ok = parse(Kind::IntegrationCards, "HT1,cs0001,").unwrap();
+        assert_eq!(
+            key_of(Kind::IntegrationCards, &ok.values()),
+            "ht1\u{1f}CS0001"
         );
     }
 

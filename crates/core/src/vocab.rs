@@ -149,6 +149,20 @@ vocab!(
     }
 );
 
+vocab!(
+    /// The clinical system a practice runs, which decides what an integration must match.
+    ClinicalSystem {
+        /// EMIS Web.
+        Emis = "emis" | "emis web" | "emisweb",
+        /// TPP SystmOne.
+        Systmone = "systmone" | "tpp" | "tpp systmone" | "s1",
+        /// Vision.
+        Vision = "vision",
+        /// Anything else.
+        Other = "other",
+    }
+);
+
 /// Parses yes/no in the forms spreadsheets and people write them.
 pub fn parse_bool(s: &str) -> Result<bool, VocabError> {
     const WORDS: &[&str] = &["yes", "no"];

@@ -75,7 +75,9 @@ fn load_kinds(store: &dyn Store, kinds: &[Kind], lean: bool) -> Result<Estate, S
             software,
             readers,
             stock,
-            lockouts
+            lockouts,
+            integrations,
+            integration_cards
         );
     }
     Ok(estate)
@@ -92,7 +94,8 @@ pub fn current_findings(
     let mut kinds: Vec<Kind> = families.iter().flat_map(|f| f.kinds()).copied().collect();
     kinds.sort();
     kinds.dedup();
-    let lean = !families.contains(&Family::Positions);
+    // The integration rules match positions' organisations and roles too.
+    let lean = !families.contains(&Family::Positions) && !families.contains(&Family::Integrations);
     let mut estate = load_kinds(store, &kinds, lean)?;
     if families.contains(&Family::Workstations) {
         estate.clocks = crate::agents::clocks(store)?;

@@ -552,5 +552,7 @@ fn singular(kind: Kind) -> &'static str {
         Kind::Readers => "reader",
         Kind::Stock => "stock item",
         Kind::Lockouts => "lockout",
+        Kind::Integrations => "integration",
+        Kind::IntegrationCards => "integration card",
     }
 }

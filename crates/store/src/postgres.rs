@@ -83,6 +83,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "agent_clock",
         include_str!("../migrations/postgres/0011_agent_clock.sql"),
     ),
+    (
+        12,
+        "integrations",
+        include_str!("../migrations/postgres/0012_integrations.sql"),
+    ),
 ];
 
 /// Any number, so long as no other program's advisory lock uses it: serialises migrations when

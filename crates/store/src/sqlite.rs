@@ -82,6 +82,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "agent_clock",
         include_str!("../migrations/sqlite/0011_agent_clock.sql"),
     ),
+    (
+        12,
+        "integrations",
+        include_str!("../migrations/sqlite/0012_integrations.sql"),
+    ),
 ];
 
 /// A Cardwatch store in an SQLite file.

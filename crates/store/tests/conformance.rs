@@ -9,7 +9,9 @@ use cardwatch_core::card_status::CardStatus;
 use cardwatch_core::catalogue::Catalogue;
 use cardwatch_core::date::Timestamp;
 use cardwatch_core::demo::DemoConfig;
-use cardwatch_core::health::{check, Context, Estate, FindingNote, NoteState, Thresholds};
+use cardwatch_core::health::{
+    check, check_only, Context, Estate, Family, FindingNote, NoteState, Thresholds,
+};
 use cardwatch_core::ids::{CardSerial, Hostname, OdsCode};
 use cardwatch_core::records::Kind;
 use cardwatch_core::triage::{CauseCount, IncidentStatus, IncidentStep, NewIncident};
@@ -1189,6 +1191,73 @@ fn agents_clocks_reach_the_health_check(db: &TestDb) {
     );
 }
 
+const INTEGRATIONS: &str = "integration,service,site_ods,clinical_system,required_roles,required_activity_codes,emis_cdb,service_emis_cdb,systmone_profile,service_systmone_profile
+ht1-a81001,Healthtech-1 Digital Assistant,A81001,emis,R8008,,01234,01243,,
+";
+const INTEGRATION_CARDS: &str = "integration,card_serial,emis_username
+ht1-a81001,CS000001,a81001.assist1
+";
+
+fn integration_profiles_reach_the_health_check(db: &TestDb) {
+    seeded(db);
+    let positions =
+        "holder_uuid,ods_code,role_code,role_name,activity_codes,status,requested_on,approved_on
+555123456789,A81001,R8008,Admin,B0825,active,,2024-01-10
+";
+    import(
+        db,
+        &[
+            ImportInput::bytes("positions.csv", positions),
+            ImportInput::bytes("integrations.csv", INTEGRATIONS),
+            ImportInput::bytes("integration_cards.csv", INTEGRATION_CARDS),
+        ],
+    );
+    let mut estate = cardwatch_store::load_estate(&*db.store).unwrap();
+    let cx = Context {
+        today: today(),
+        catalogue: &Catalogue::shipped(),
+        thresholds: &Thresholds::default(),
+        calendar: &Calendar::england_and_wales(),
+    };
+    let found: Vec<(String, String)> = check_only(&mut estate, &cx, &[Family::Integrations])
+        .into_iter()
+        .map(|f| (f.rule.to_owned(), f.subject))
+        .collect();
+    assert_eq!(
+        found,
+        [("integration-emis-cdb".to_owned(), "ht1-a81001".to_owned())],
+        "the CDB the service holds differs (leading zero kept); the card is ready"
+    );
+}
+
+fn integration_files_refused_with_every_problem(db: &TestDb) {
+    seeded(db);
+    let before = (db.snapshot(), db.audit_len());
+    let integrations = format!(
+        "{INTEGRATIONS}s1-a81001,Healthtech-1,A81001,systmone,,,55555,,Digital Assistant,Digital Assistant\n"
+    );
+    let cards = format!("{INTEGRATION_CARDS}ht1-b99999,CS000002,\nht1-a81001,CS999999,\n");
+    let err = db
+        .store
+        .import(
+            &[
+                ImportInput::bytes("integrations.csv", integrations),
+                ImportInput::bytes("integration_cards.csv", cards),
+            ],
+            &ImportOptions::default(),
+            &change(),
+        )
+        .expect_err("refused");
+    assert_eq!((db.snapshot(), db.audit_len()), before, "nothing written");
+    let StoreError::Rejected(p) = err else {
+        panic!("expected a rejection, got {err}")
+    };
+    assert_eq!(p.len(), 3, "{p:#?}");
+    assert_at(&p[0], 3, "emis_cdb", "only for emis practices");
+    assert_at(&p[1], 3, "integration", "no such integration");
+    assert_at(&p[2], 4, "card_serial", "no such card");
+}
+
 fn uuid_lost_leading_zero(db: &TestDb) {
     // 055512345678 after a spreadsheet treated it as a number.
     let text = format!("{PEOPLE}55512345678,Jo Bloggs,,GP,A81001,,no,\n");
@@ -1807,6 +1876,8 @@ on_both_backends!(
     positions_are_reviewed_and_moved_on,
     agents_clocks_reach_the_health_check,
     uuid_lost_leading_zero,
+    integration_profiles_reach_the_health_check,
+    integration_files_refused_with_every_problem,
     unknown_reference,
     duplicate_key,
     wrong_enum_value,

@@ -8,7 +8,9 @@ use crate::date::{Date, Timestamp};
 use crate::estate::CoreHours;
 use crate::fasthash::FastSet;
 use crate::records::{Cell, Kind, Record, Value};
-use crate::vocab::{HashAlgorithm, PositionStatus, Purpose, ReaderStatus, UpdateRing};
+use crate::vocab::{
+    ClinicalSystem, HashAlgorithm, PositionStatus, Purpose, ReaderStatus, UpdateRing,
+};
 
 /// A site: its clinic hours.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -153,6 +155,43 @@ pub struct LockoutFacts {
     pub locked_at: Timestamp,
 }
 
+/// A service acting with practice cards: what its cards need, and both sides of each identifier
+/// the service checks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IntegrationFacts {
+    /// Id.
+    pub integration: String,
+    /// The service's name.
+    pub service: String,
+    /// The practice site.
+    pub site_ods: Arc<str>,
+    /// The practice's clinical system.
+    pub clinical_system: ClinicalSystem,
+    /// Role codes, space-separated as stored (empty: any role).
+    pub required_roles: Arc<str>,
+    /// Activity codes, space-separated as stored.
+    pub required_activity_codes: Arc<str>,
+    /// The practice's EMIS CDB.
+    pub emis_cdb: Option<Arc<str>>,
+    /// The EMIS CDB the service holds.
+    pub service_emis_cdb: Option<Arc<str>>,
+    /// The SystmOne profile name.
+    pub systmone_profile: Option<Arc<str>>,
+    /// The SystmOne profile name the service holds.
+    pub service_systmone_profile: Option<Arc<str>>,
+}
+
+/// A card an integration acts with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IntegrationCardFacts {
+    /// The integration.
+    pub integration: Arc<str>,
+    /// The card.
+    pub card_serial: String,
+    /// The EMIS user name for this card.
+    pub emis_username: Option<Arc<str>>,
+}
+
 /// A workstation's clock against the server's, as its agent last reported it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClockFacts {
@@ -189,6 +228,10 @@ pub struct Estate {
     pub stock: Vec<StockFacts>,
     /// Lockouts.
     pub lockouts: Vec<LockoutFacts>,
+    /// Integrations.
+    pub integrations: Vec<IntegrationFacts>,
+    /// Cards of integrations.
+    pub integration_cards: Vec<IntegrationCardFacts>,
     /// Workstations' clocks, from their agents (not a record kind: the store reads them apart).
     pub clocks: Vec<ClockFacts>,
     /// Text shared between facts while they are read.
@@ -249,6 +292,8 @@ pub fn fact_columns(kind: Kind) -> &'static [usize] {
         Kind::Readers => &[0, 1, 2, 3, 5, 6],
         Kind::Stock => &[0, 1, 2, 3],
         Kind::Lockouts => &[0, 1],
+        Kind::Integrations => &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        Kind::IntegrationCards => &[0, 1, 2],
     }
 }
 
@@ -438,6 +483,23 @@ impl Estate {
                     _ => return t.bad("not a moment"),
                 },
             }),
+            Kind::Integrations => self.integrations.push(IntegrationFacts {
+                integration: t.text()?,
+                service: t.text()?,
+                site_ods: t.common()?,
+                clinical_system: t.word(ClinicalSystem::parse)?,
+                required_roles: t.opt_common().unwrap_or_else(|| Arc::from("")),
+                required_activity_codes: t.opt_common().unwrap_or_else(|| Arc::from("")),
+                emis_cdb: t.opt_common(),
+                service_emis_cdb: t.opt_common(),
+                systmone_profile: t.opt_common(),
+                service_systmone_profile: t.opt_common(),
+            }),
+            Kind::IntegrationCards => self.integration_cards.push(IntegrationCardFacts {
+                integration: t.repeated()?,
+                card_serial: t.text()?,
+                emis_username: t.opt_common(),
+            }),
         }
         Ok(())
     }
@@ -458,6 +520,9 @@ impl Estate {
         by(&mut self.positions, |p| &p.holder_uuid);
         by(&mut self.workstations, |w| &w.hostname);
         by(&mut self.software, |s| &s.hostname);
+        by(&mut self.integrations, |i| &i.integration);
+        // Cards of an integration follow their integration; within it, order does not matter.
+        by(&mut self.integration_cards, |c| &c.integration);
     }
 
     /// Adds a whole record's facts.

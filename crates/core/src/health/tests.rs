@@ -658,3 +658,176 @@ fn notes_apply_until_their_day_and_need_a_reason() {
         ("cert-authentication-7d", "open")
     );
 }
+
+/// The healthy site with a digital assistant acting with both its cards: Bob's admin role is in
+/// force, each card has its own EMIS account, and the service holds the practice's CDB.
+fn with_integration() -> Estate {
+    let mut e = healthy();
+    add(
+        &mut e,
+        Kind::Positions,
+        "555000000002,A81001,R8008,,B0825,active,,2024-01-01",
+    );
+    // Ann's card acts for the service too: her GP role includes the admin role's code here.
+    e.positions[0].role_code = "R8008".into();
+    add(
+        &mut e,
+        Kind::Integrations,
+        "ht1-a81001,Healthtech-1 Digital Assistant,A81001,EMIS Web,R8008,B0825,12345,12345,,",
+    );
+    add(
+        &mut e,
+        Kind::IntegrationCards,
+        &format!("ht1-a81001,{CARD},a81001.assist1"),
+    );
+    add(
+        &mut e,
+        Kind::IntegrationCards,
+        "ht1-a81001,CS0000000002,a81001.assist2",
+    );
+    e
+}
+
+fn integration_rules(e: &Estate) -> Vec<(&'static str, String)> {
+    run(e)
+        .into_iter()
+        .filter(|f| f.rule.starts_with("integration-"))
+        .map(|f| (f.rule, f.subject))
+        .collect()
+}
+
+#[test]
+fn a_ready_integration_has_no_findings() {
+    assert_eq!(run(&with_integration()), vec![]);
+}
+
+#[test]
+fn emis_cdb_compared_with_the_one_the_service_holds() {
+    let mut e = with_integration();
+    e.integrations[0].service_emis_cdb = Some("13245".into());
+    let f = one(&e, "integration-emis-cdb");
+    assert_eq!(
+        (f.severity, f.subject_kind, f.subject.as_str(), f.owner),
+        (
+            Severity::Urgent,
+            SubjectKind::Integration,
+            "ht1-a81001",
+            Owner::PracticeManager
+        )
+    );
+    assert!(
+        f.why.contains("\"13245\"") && f.why.contains("\"12345\""),
+        "{}",
+        f.why
+    );
+    assert!(f.fix.contains("Your practice"));
+    e.integrations[0].service_emis_cdb = None;
+    assert_eq!(one(&e, "integration-emis-cdb").severity, Severity::Warning);
+    e.integrations[0].service_emis_cdb = Some("12345".into());
+    e.integrations[0].emis_cdb = None;
+    assert_eq!(one(&e, "integration-emis-cdb").severity, Severity::Info);
+}
+
+#[test]
+fn systmone_profile_compared_and_emis_accounts_not_asked_for() {
+    let mut e = with_integration();
+    let i = &mut e.integrations[0];
+    i.clinical_system = crate::vocab::ClinicalSystem::Systmone;
+    i.emis_cdb = None;
+    i.service_emis_cdb = None;
+    i.systmone_profile = Some("Digital Assistant".into());
+    i.service_systmone_profile = Some("Digital Assistant".into());
+    for c in &mut e.integration_cards {
+        c.emis_username = None;
+    }
+    assert_eq!(integration_rules(&e), vec![]);
+    e.integrations[0].service_systmone_profile = Some("Digital Asistant".into());
+    let f = one(&e, "integration-systmone-profile");
+    assert!(f.fix.contains("SystmOne"), "{}", f.fix);
+}
+
+#[test]
+fn the_practice_ods_code_must_be_on_each_card() {
+    let mut e = with_integration();
+    // Bob's role is at another practice: this practice's code is not on his card.
+    e.positions[1].ods_code = "B82002".into();
+    let f = one(&e, "integration-ods-missing");
+    assert_eq!(f.subject, "ht1-a81001/CS0000000002");
+    assert!(f.why.contains("no role at A81001"), "{}", f.why);
+    assert!(f.fix.contains("admin staff role"), "{}", f.fix);
+    // A role asked for but not yet approved is named as such.
+    e.positions[1].ods_code = "A81001".into();
+    e.positions[1].status = PositionStatus::Requested;
+    let f = one(&e, "integration-ods-missing");
+    assert!(
+        f.why.contains("is requested, not yet in force"),
+        "{}",
+        f.why
+    );
+    assert!(f.fix.contains("RA to approve"), "{}", f.fix);
+}
+
+#[test]
+fn a_role_too_low_for_the_service_is_found() {
+    let mut e = with_integration();
+    e.positions[0].role_code = "R8000".into();
+    let f = one(&e, "integration-role-insufficient");
+    assert_eq!(
+        (f.subject.as_str(), f.owner),
+        ("ht1-a81001/CS0000000001", Owner::Ra)
+    );
+    assert!(
+        f.why.contains("(R8000)") && f.why.contains("role R8008 with activities B0825"),
+        "{}",
+        f.why
+    );
+    // The right role without an activity the service needs is too low as well.
+    e.positions[0].role_code = "R8008".into();
+    e.positions[0].activity_codes = "B1300".into();
+    one(&e, "integration-role-insufficient");
+    // With nothing required, any role in force at the practice will do.
+    e.integrations[0].required_roles = "".into();
+    e.integrations[0].required_activity_codes = "".into();
+    assert_eq!(integration_rules(&e), vec![]);
+}
+
+#[test]
+fn each_card_needs_its_own_emis_account() {
+    let mut e = with_integration();
+    e.integration_cards[1].emis_username = None;
+    let f = one(&e, "integration-emis-account");
+    assert_eq!(f.subject, "ht1-a81001/CS0000000002");
+    e.integration_cards[1].emis_username = Some("a81001.assist1".into());
+    let shared = integration_rules(&e);
+    assert_eq!(
+        shared,
+        vec![
+            (
+                "integration-emis-account",
+                "ht1-a81001/CS0000000001".to_owned()
+            ),
+            (
+                "integration-emis-account",
+                "ht1-a81001/CS0000000002".to_owned()
+            ),
+        ]
+    );
+    let f = run(&e)
+        .into_iter()
+        .find(|f| f.rule == "integration-emis-account")
+        .unwrap();
+    assert!(
+        f.why
+            .contains("shares the EMIS Web account \"a81001.assist1\" with CS0000000002"),
+        "{}",
+        f.why
+    );
+}
+
+#[test]
+fn a_card_the_service_cannot_use_is_found() {
+    let mut e = with_integration();
+    e.cards[1].status = CardStatus::Locked;
+    let f = one(&e, "integration-card-unusable");
+    assert!(f.why.contains("is locked"), "{}", f.why);
+}

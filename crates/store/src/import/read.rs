@@ -9,7 +9,9 @@ use std::io::{self, Read};
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender};
 
-use cardwatch_core::records::{display_key, key_of, references_of, Kind, Record, Reference, Value};
+use cardwatch_core::records::{
+    display_key, key_of, references_of, Kind, Record, Reference, Value, MAX_COLUMNS,
+};
 use sha2::{Digest, Sha256};
 
 use super::{ImportInput, ImportOptions, ImportProblem, Location, Problems, BATCH};
@@ -420,8 +422,7 @@ fn read_csv(
             p.file_problem(Location::Line(line), message);
             continue;
         }
-        // No kind has more than eight columns: the fields fit on the stack.
-        let mut fields = [""; 8];
+        let mut fields = [""; MAX_COLUMNS];
         for (f, &i) in fields.iter_mut().zip(&layout.index) {
             *f = &rec[i];
         }
