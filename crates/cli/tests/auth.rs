@@ -485,6 +485,36 @@ fn person_at(db: &str, site: &str) -> String {
         .to_owned()
 }
 
+/// Gives the site a service acting with one of its cards, set up with two onboarding errors:
+/// the EMIS CDB it holds is mistyped and the card has no EMIS account. Returns the card.
+fn integration_at(db: &str, dir: &std::path::Path, site: &str) -> String {
+    let card = card_at(db, site);
+    let profiles = dir.join("integrations.csv");
+    std::fs::write(
+        &profiles,
+        format!(
+            "integration,service,site_ods,clinical_system,required_roles,required_activity_codes,emis_cdb,service_emis_cdb,systmone_profile,service_systmone_profile\n\
+             t1-{site},Test Assistant,{site},emis,,,11111,11112,,\n"
+        ),
+    )
+    .expect("write");
+    let cards = dir.join("integration_cards.csv");
+    std::fs::write(
+        &cards,
+        format!("integration,card_serial,emis_username\nt1-{site},{card},\n"),
+    )
+    .expect("write");
+    ok(&cardwatch(
+        db,
+        &[
+            "import",
+            &profiles.display().to_string(),
+            &cards.display().to_string(),
+        ],
+    ));
+    card
+}
+
 fn signed_in(addr: &str, name: &str) -> String {
     let r = request(
         addr,
@@ -1288,6 +1318,7 @@ fn authorisation_matrix() {
     ));
     let mine = card_at(&db, "A10000");
     let theirs = card_at(&db, "A10001");
+    integration_at(&db, tmp.path(), "A10001");
     let my_person = person_at(&db, "A10000");
     let their_person = person_at(&db, "A10001");
     let callers: Vec<(&str, Option<String>)> = vec![
@@ -1365,6 +1396,18 @@ fn authorisation_matrix() {
             format!("/cards/{theirs}"),
             String::new(),
             [303, 200, 404, 404, 404, 200],
+        ),
+        (
+            "GET",
+            "/integrations/t1-a10001".into(),
+            String::new(),
+            [303, 200, 404, 404, 404, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/integrations/t1-a10001".into(),
+            String::new(),
+            [401, 200, 404, 404, 404, 200],
         ),
         (
             "GET",
@@ -1707,6 +1750,7 @@ fn every_page_passes_axe_in_chromium() {
     let db = tmp.path().join("demo.sqlite").display().to_string();
     let (child, addr, admin) = serve_demo_signed_in(&db, "2");
     let card = card_at(&db, "A10000");
+    integration_at(&db, tmp.path(), "A10000");
     let pages = [
         "/".to_owned(),
         "/findings".into(),
@@ -1727,6 +1771,8 @@ fn every_page_passes_axe_in_chromium() {
         format!("/cards/{card}"),
         format!("/people/{}", person_at(&db, "A10000")),
         "/workstations/a10000-ws001".into(),
+        "/integrations/t1-a10000".into(),
+        "/estate/integrations".into(),
         "/login".into(),
     ];
     let script =
@@ -2282,6 +2328,68 @@ fn a_workstations_page_judges_its_software_against_the_catalogue() {
         list.1.contains("<a href=\"/workstations/"),
         "the list links each workstation"
     );
+}
+
+#[test]
+fn an_integrations_page_says_what_would_stop_its_synchronisation() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, _) = serve_demo_signed_in(&db, "2");
+    let card = integration_at(&db, tmp.path(), "A10000");
+    integration_at(&db, tmp.path(), "A10001");
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "pm@nhs.net",
+            "--name",
+            "Pat Manager",
+            "--role",
+            "practice_manager",
+            "--org",
+            "A10000",
+        ],
+        Some(PW),
+    ));
+    let pm = signed_in(&addr, "pm@nhs.net");
+    let api = get_as(&addr, "/api/v1/integrations/T1-A10000", &pm);
+    let page = get_as(&addr, "/integrations/t1-a10000", &pm);
+    let other = get_as(&addr, "/api/v1/integrations/t1-a10001", &pm);
+    let bad = get_as(&addr, "/api/v1/integrations/not%20an%20id", &pm);
+    let list = get_as(&addr, "/estate/integrations", &pm);
+    let listed = get_as(&addr, "/api/v1/estate/integrations", &pm);
+    stop(child);
+    assert_eq!(api.0, 200, "{}", api.1);
+    let v = body_json(&api.1);
+    assert_eq!(v["integration"]["service_emis_cdb"], "11112");
+    assert_eq!(v["ready"], false);
+    let rules = |findings: &serde_json::Value| -> Vec<String> {
+        findings
+            .as_array()
+            .expect("findings")
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    assert_eq!(rules(&v["findings"]), ["integration-emis-cdb"]);
+    assert_eq!(v["cards"][0]["card_serial"], card.as_str());
+    assert!(
+        rules(&v["cards"][0]["findings"]).contains(&"integration-emis-account".to_owned()),
+        "{}",
+        v["cards"]
+    );
+    assert_eq!(page.0, 200);
+    assert!(page.1.contains("Not ready"), "{}", page.1);
+    assert!(page.1.contains("&quot;11112&quot;") || page.1.contains("11112"));
+    assert!(page.1.contains(&format!("href=\"/cards/{card}\"")));
+    assert_eq!(other.0, 404, "another organisation's profile is not found");
+    assert_eq!(bad.0, 400, "{}", bad.1);
+    assert!(
+        list.1.contains("<a href=\"/integrations/t1-a10000\">"),
+        "the list links each profile"
+    );
+    let items = body_json(&listed.1);
+    assert_eq!(items["total"], 1, "only the caller's organisation: {items}");
 }
 
 #[test]

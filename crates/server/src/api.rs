@@ -6,8 +6,8 @@ use axum::routing::{get, post, MethodRouter};
 use serde_json::{json, Map, Value};
 
 use crate::{
-    audit, auth, cards, estate, findings, incidents, overview, people, plan, triage, workstations,
-    AppState,
+    audit, auth, cards, estate, findings, incidents, integrations, overview, people, plan, triage,
+    workstations, AppState,
 };
 
 /// Where a parameter goes and what it holds.
@@ -231,7 +231,7 @@ const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         method: "get",
         path: "/api/v1/estate/{kind}",
-        summary: "Records of one kind (organisations, sites, people, workstations, readers, stock) at the caller's sites, filtered, sorted and paged.",
+        summary: "Records of one kind (organisations, sites, people, workstations, readers, stock, integrations) at the caller's sites, filtered, sorted and paged.",
         needs: "view estate (people: view people)",
         query: &[
             p("q", "string", "Only records with a column containing this text."),
@@ -274,6 +274,16 @@ const ENDPOINTS: &[Endpoint] = &[
         body: &[],
         also: &[],
         handler: || get(workstations::api),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/integrations/{id}",
+        summary: "One integration profile (a service acting with practice cards): both sides of each identifier it checks, its cards, and whether it is ready to synchronise, with the findings that say why not.",
+        needs: "view estate; the profile's site among the caller's",
+        query: &[],
+        body: &[],
+        also: &[],
+        handler: || get(integrations::api),
     },
 ];
 

@@ -1,5 +1,5 @@
 //! The estate's lists: `GET /estate/{kind}` (a page) and `GET /api/v1/estate/{kind}` (JSON or
-//! CSV) for organisations, sites, people, workstations, readers and stock — each filtered by
+//! CSV) for organisations, sites, people, workstations, readers, stock and integrations — each filtered by
 //! text, sorted by any column, paged, and limited to the caller's sites. People need the right
 //! to see people.
 
@@ -26,6 +26,7 @@ const LISTED: &[(Kind, &str)] = &[
     (Kind::Workstations, "site_ods"),
     (Kind::Readers, "site_ods"),
     (Kind::Stock, "site_ods"),
+    (Kind::Integrations, "site_ods"),
 ];
 
 struct Params {
@@ -242,10 +243,11 @@ pub(crate) async fn page(
         body_rows.push_str("<tr class=\"nhsuk-table__row\">");
         for (i, x) in r.iter().enumerate() {
             let text = escape(&x.to_csv());
-            // A person's UUID and a workstation's name open their pages.
+            // A person's UUID, a workstation's name and an integration's id open their pages.
             let page = match (p.kind, i) {
                 (Kind::People, 0) => Some("people"),
                 (Kind::Workstations, 0) => Some("workstations"),
+                (Kind::Integrations, 0) => Some("integrations"),
                 _ => None,
             };
             if let Some(page) = page {

@@ -34,6 +34,7 @@ mod feeds;
 mod findings;
 mod import_page;
 mod incidents;
+mod integrations;
 pub mod jobs;
 mod jobs_page;
 pub mod layout;
@@ -155,6 +156,7 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/people/{uuid}/positions", post(people::change_position))
         .route("/people/{uuid}/export", get(people::export))
         .route("/workstations/{hostname}", get(workstations::page))
+        .route("/integrations/{id}", get(integrations::page))
         .route("/incidents", get(incidents::page))
         .route("/incidents/{id}/packet", get(incidents::packet))
         .route("/assets/nhsuk-frontend.min.css", get(layout::css))
