@@ -71,6 +71,19 @@ pub fn triage_context(
                 cx.holder_site = Some(p.site_ods.as_str().to_owned());
                 cx.holder_name = Some(p.name);
             }
+            for r in records_of(store, Kind::IntegrationCards, "card_serial", serial)? {
+                let Record::IntegrationCard(link) = r else {
+                    continue;
+                };
+                let id = link.integration.as_str();
+                if let Some(Record::Integration(i)) =
+                    records_of(store, Kind::Integrations, "integration", id)?
+                        .into_iter()
+                        .next()
+                {
+                    cx.integrations.push((i, link));
+                }
+            }
             cx.card = Some(card);
         }
     }

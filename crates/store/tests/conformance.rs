@@ -1228,6 +1228,16 @@ fn integration_profiles_reach_the_health_check(db: &TestDb) {
         [("integration-emis-cdb".to_owned(), "ht1-a81001".to_owned())],
         "the CDB the service holds differs (leading zero kept); the card is ready"
     );
+    // A triage of the card knows the service it acts with.
+    let card = CardSerial::parse("CS000001").unwrap();
+    let cx = triage_context(&*db.store, None, Some(&card), None).unwrap();
+    let [(i, link)] = &cx.integrations[..] else {
+        panic!("one integration: {:?}", cx.integrations)
+    };
+    assert_eq!(
+        (i.integration.as_str(), link.emis_username.as_deref()),
+        ("ht1-a81001", Some("a81001.assist1"))
+    );
 }
 
 fn integration_files_refused_with_every_problem(db: &TestDb) {

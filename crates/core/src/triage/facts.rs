@@ -7,9 +7,11 @@ use crate::card_status::CardStatus;
 use crate::catalogue::{compare, Catalogue, Presence};
 use crate::date::Date;
 use crate::date::Timestamp;
-use crate::estate::{Card, Certificate, Position, Reader, Software, Workstation};
+use crate::estate::{
+    Card, Certificate, Integration, IntegrationCard, Position, Reader, Software, Workstation,
+};
 use crate::inventory::{in_use, Inventory, Probes, RENEWAL_WINDOW_DAYS, SIGNING_SOON_DAYS};
-use crate::vocab::{PositionStatus, Purpose};
+use crate::vocab::{ClinicalSystem, PositionStatus, Purpose};
 use crate::x509::CertPurpose;
 
 use super::engine::Fact;
@@ -38,6 +40,8 @@ pub struct Context {
     pub software: Vec<Software>,
     /// Readers plugged into it.
     pub readers: Vec<Reader>,
+    /// The services that act with the card, each with the card's entry (its EMIS account).
+    pub integrations: Vec<(Integration, IntegrationCard)>,
 }
 
 fn fact(key: &str, value: &str, because: String) -> Fact {
@@ -63,6 +67,7 @@ pub fn estate_facts(
             cert_fact(card, &cx.certificates, purpose, today, &mut out);
         }
         position_facts(cx, prescribing, &mut out);
+        integration_facts(cx, &mut out);
     }
     if let Some(host) = &cx.hostname {
         let installed = cx
@@ -156,6 +161,58 @@ fn cert_verdict(purpose: Purpose, left: i64) -> (&'static str, &'static str) {
         "valid"
     };
     (key, value)
+}
+
+/// What the integration profile says of the onboarding checks: whether the card has its own
+/// EMIS account, and whether the EMIS CDB or SystmOne profile name the service holds is the
+/// practice's. Only when one service at the site acts with the card: with several, which one
+/// failed is not known.
+fn integration_facts(cx: &Context, out: &mut Vec<Fact>) {
+    let here: Vec<&(Integration, IntegrationCard)> = cx
+        .integrations
+        .iter()
+        .filter(|(i, _)| cx.site.as_deref().is_none_or(|s| i.site_ods.as_str() == s))
+        .collect();
+    let [(i, link)] = here[..] else {
+        return;
+    };
+    let because = |what: &str| {
+        format!(
+            "{what} in the integration profile {} ({})",
+            i.integration, i.service
+        )
+    };
+    let same = |a: &Option<String>, b: &Option<String>| match (a, b) {
+        (Some(a), Some(b)) => Some(if a.trim() == b.trim() { "yes" } else { "no" }),
+        _ => None,
+    };
+    match i.clinical_system {
+        ClinicalSystem::Emis => {
+            let account = if link.emis_username.is_some() {
+                "yes"
+            } else {
+                "no"
+            };
+            out.push(fact(
+                "integration.emis-account",
+                account,
+                because("the card's EMIS account"),
+            ));
+            if let Some(v) = same(&i.emis_cdb, &i.service_emis_cdb) {
+                out.push(fact("integration.emis-cdb", v, because("both EMIS CDBs")));
+            }
+        }
+        ClinicalSystem::Systmone => {
+            if let Some(v) = same(&i.systmone_profile, &i.service_systmone_profile) {
+                out.push(fact(
+                    "integration.systmone-profile",
+                    v,
+                    because("both SystmOne profile names"),
+                ));
+            }
+        }
+        ClinicalSystem::Vision | ClinicalSystem::Other => {}
+    }
 }
 
 fn position_facts(cx: &Context, prescribing: &[String], out: &mut Vec<Fact>) {

@@ -751,6 +751,7 @@ fn context() -> TriageContext {
             sw("GP-A81001-01,gemalto-middleware,7.1"),
         ],
         readers: vec![reader],
+        integrations: vec![],
     }
 }
 
@@ -816,6 +817,47 @@ fn the_estate_answers_lookups() {
     assert!(facts
         .iter()
         .any(|f| f.key == "cert.signing" && f.value == "expiring"));
+}
+
+#[test]
+fn the_integration_profile_answers_onboarding_checks() {
+    use crate::records::{Kind, Record};
+    let kb = kb();
+    let catalogue = crate::catalogue::Catalogue::shipped();
+    let today = crate::date::Date::parse("2026-11-22").unwrap();
+    let mut cx = context();
+    let Record::Integration(i) = record(
+        Kind::Integrations,
+        "ht1-a81001,Healthtech-1,A81001,emis,R8000,,12345,12354,,",
+    ) else {
+        unreachable!()
+    };
+    let Record::IntegrationCard(link) = record(Kind::IntegrationCards, "ht1-a81001,CS000001,")
+    else {
+        unreachable!()
+    };
+    cx.integrations.push((i, link));
+    let facts = estate_facts(&cx, &catalogue, today, &[]);
+    let get = |k: &str| facts.iter().find(|f| f.key == k).map(|f| f.value.as_str());
+    assert_eq!(get("integration.emis-cdb"), Some("no"));
+    assert_eq!(get("integration.emis-account"), Some("no"));
+    assert!(get("integration.systmone-profile").is_none());
+    let case = Case {
+        facts: facts.clone(),
+        ..Case::default()
+    };
+    // "Sign in to EMIS failed": the profile says the card has no EMIS account, so nobody is
+    // asked and the first step is to create one.
+    let a = kb
+        .advise(sym(&kb, "onboarding-emis-sign-in"), &case)
+        .unwrap();
+    let known: Vec<&str> = a.known.iter().map(|k| k.check.as_str()).collect();
+    assert_eq!(known, ["emis-account-exists"]);
+    assert_eq!(a.next.id, "create-emis-account", "{}", a.next.reason);
+    // The profile of another site says nothing about this one.
+    cx.site = Some("B82002".into());
+    let facts = estate_facts(&cx, &catalogue, today, &[]);
+    assert!(!facts.iter().any(|f| f.key.starts_with("integration.")));
 }
 
 #[test]
