@@ -1399,6 +1399,12 @@ fn authorisation_matrix() {
         ),
         (
             "GET",
+            "/api/v1/reports".into(),
+            String::new(),
+            [401, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
             "/integrations/t1-a10001".into(),
             String::new(),
             [303, 200, 404, 404, 404, 200],
@@ -1773,6 +1779,7 @@ fn every_page_passes_axe_in_chromium() {
         "/workstations/a10000-ws001".into(),
         "/integrations/t1-a10000".into(),
         "/estate/integrations".into(),
+        "/reports".into(),
         "/login".into(),
     ];
     let script =
@@ -2390,6 +2397,64 @@ fn an_integrations_page_says_what_would_stop_its_synchronisation() {
     );
     let items = body_json(&listed.1);
     assert_eq!(items["total"], 1, "only the caller's organisation: {items}");
+}
+
+#[test]
+fn reports_show_time_lost_and_failure_rates_for_the_callers_sites_only() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, admin) = serve_demo_signed_in(&db, "2");
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "pm@nhs.net",
+            "--name",
+            "Pat Manager",
+            "--role",
+            "practice_manager",
+            "--org",
+            "A10000",
+        ],
+        Some(PW),
+    ));
+    let pm = signed_in(&addr, "pm@nhs.net");
+    let mine = get_as(&addr, "/api/v1/reports?days=30", &pm);
+    let all = get_as(&addr, "/api/v1/reports", &admin);
+    let page = get_as(&addr, "/reports?days=30", &pm);
+    let bad: Vec<u16> = ["days=0", "days=731", "days=soon", "weeks=2"]
+        .iter()
+        .map(|q| get_as(&addr, &format!("/api/v1/reports?{q}"), &pm).0)
+        .collect();
+    stop(child);
+    let machines = |body: &str| -> u64 {
+        body_json(body)["versions"]
+            .as_array()
+            .expect("versions")
+            .iter()
+            .filter(|v| v["component"] == "identity-agent")
+            .map(|v| v["machines"].as_u64().unwrap_or(0))
+            .sum()
+    };
+    assert_eq!(mine.0, 200, "{}", mine.1);
+    let v = body_json(&mine.1);
+    assert_eq!(v["days"], 30);
+    assert!(v["staff_time_lost"]["holder_minutes"].is_number(), "{v}");
+    assert!(
+        machines(&mine.1) > 0,
+        "the practice's workstations are counted"
+    );
+    assert!(
+        machines(&mine.1) < machines(&all.1),
+        "a practice manager sees their own workstations only"
+    );
+    assert_eq!(page.0, 200);
+    assert!(
+        page.1.contains("Failure rate by software version"),
+        "{}",
+        page.1
+    );
+    assert_eq!(bad, [400, 400, 400, 400]);
 }
 
 #[test]

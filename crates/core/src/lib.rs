@@ -22,6 +22,7 @@ pub mod planner;
 pub mod reader;
 pub mod records;
 pub mod renewal;
+pub mod reports;
 pub mod schedule;
 pub mod triage;
 pub mod vocab;

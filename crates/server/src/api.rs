@@ -6,8 +6,8 @@ use axum::routing::{get, post, MethodRouter};
 use serde_json::{json, Map, Value};
 
 use crate::{
-    audit, auth, cards, estate, findings, incidents, integrations, overview, people, plan, triage,
-    workstations, AppState,
+    audit, auth, cards, estate, findings, incidents, integrations, overview, people, plan, reports,
+    triage, workstations, AppState,
 };
 
 /// Where a parameter goes and what it holds.
@@ -284,6 +284,16 @@ const ENDPOINTS: &[Endpoint] = &[
         body: &[],
         also: &[],
         handler: || get(integrations::api),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/reports",
+        summary: "Staff time lost to card failures over a period, and the failure rate of each smartcard software version against the component's other versions, suspects named.",
+        needs: "view estate",
+        query: &[p("days", "integer", "The period, in days back from today (1 to 730, default 90).")],
+        body: &[],
+        also: &[],
+        handler: || get(reports::api),
     },
 ];
 

@@ -266,7 +266,7 @@ pub(crate) async fn page(
         minutes.figure(900.0, 240.0)
     );
     let body = format!(
-        "<p class=\"nhsuk-body\">Triage runs, newest first unless sorted. Start one with <a href=\"/triage\">the wizard</a> or <code>cardwatch triage</code>.</p>\n\
+        "<p class=\"nhsuk-body\">Triage runs, newest first unless sorted. Start one with <a href=\"/triage\">the wizard</a> or <code>cardwatch triage</code>. <a href=\"/reports\">Reports</a>: staff time lost, failure rate by software version.</p>\n\
          <form method=\"get\" class=\"nhsuk-u-margin-bottom-4\">\
          <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"status\">Status</label><select class=\"nhsuk-select\" id=\"status\" name=\"status\"><option value=\"\">any</option>{options}</select></div>\
          <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"site\">Site</label><input class=\"nhsuk-input nhsuk-input--width-10\" id=\"site\" name=\"site\" value=\"{}\"></div>\

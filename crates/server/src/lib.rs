@@ -41,6 +41,7 @@ pub mod layout;
 mod overview;
 mod people;
 mod plan;
+mod reports;
 mod reviews;
 pub mod scope;
 pub mod send;
@@ -157,6 +158,7 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/people/{uuid}/export", get(people::export))
         .route("/workstations/{hostname}", get(workstations::page))
         .route("/integrations/{id}", get(integrations::page))
+        .route("/reports", get(reports::page))
         .route("/incidents", get(incidents::page))
         .route("/incidents/{id}/packet", get(incidents::packet))
         .route("/assets/nhsuk-frontend.min.css", get(layout::css))

@@ -243,7 +243,7 @@ pub struct IncidentQuery {
 }
 
 /// The WHERE clause of a query, with its parameters (`$1`…).
-fn filter(q: &IncidentQuery) -> (String, Vec<crate::exec::P<'_>>) {
+pub(crate) fn filter(q: &IncidentQuery) -> (String, Vec<crate::exec::P<'_>>) {
     use crate::exec::P;
     let mut params: Vec<P> = vec![P::T(&q.reporter)];
     // Seen: recorded by the caller, or at a site they see, or site-less for those who see all.

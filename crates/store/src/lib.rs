@@ -29,6 +29,7 @@ pub mod notify;
 mod pool;
 pub mod positions;
 mod postgres;
+pub mod reports;
 pub mod reviews;
 mod sql;
 mod sqlite;

@@ -1268,6 +1268,100 @@ fn integration_files_refused_with_every_problem(db: &TestDb) {
     assert_at(&p[2], 4, "card_serial", "no such card");
 }
 
+fn reports_count_time_lost_and_incidents_by_software_version(db: &TestDb) {
+    use cardwatch_store::reports::{time_lost, version_counts};
+    use cardwatch_store::{IncidentQuery, IncidentSort};
+    seeded(db);
+    let workstations = "hostname,site_ods,os,os_build,update_ring,last_seen,update_window
+ws1,A81001,,,,,
+ws2,A81001,,,,,
+ws3,A81001,,,,,
+";
+    let software = "hostname,component,version
+ws1,oberthur-middleware,6.1.0.3
+ws2,oberthur-middleware,6.1.0.3
+ws3,oberthur-middleware,6.2.0.4
+ws3,identity-agent,2.4.10.0
+";
+    import(
+        db,
+        &[
+            ImportInput::bytes("workstations.csv", workstations),
+            ImportInput::bytes("software.csv", software),
+        ],
+    );
+    // Two incidents on ws1 (one fixed in 18 minutes), one on ws3 long ago.
+    for (host, opened, closed) in [
+        ("ws1", "2026-11-20T09:00:00Z", Some("2026-11-20T09:18:00Z")),
+        ("ws1", "2026-11-21T09:00:00Z", None),
+        ("ws3", "2026-01-01T09:00:00Z", Some("2026-01-01T10:00:00Z")),
+    ] {
+        let id = db
+            .store
+            .open_incident(
+                &NewIncident {
+                    reporter: "reception".into(),
+                    site: Some("A81001".into()),
+                    card_serial: None,
+                    hostname: Some(host.into()),
+                    application: None,
+                    doing: None,
+                    symptom: "cannot-sign".into(),
+                    error_text: None,
+                },
+                &at(opened),
+            )
+            .unwrap();
+        if let Some(closed) = closed {
+            db.store
+                .close_incident(id, IncidentStatus::Resolved, None, &at(closed))
+                .unwrap();
+        }
+    }
+    let since = Timestamp::parse("2026-11-01T00:00:00Z").unwrap();
+    let all = IncidentQuery {
+        sites: None,
+        siteless: true,
+        reporter: String::new(),
+        status: None,
+        site: None,
+        card_serial: None,
+        sort: IncidentSort::Opened,
+        descending: false,
+        offset: 0,
+        limit: None,
+    };
+    assert_eq!(time_lost(&*db.store, &all, since).unwrap(), (1, 18.0));
+    let counts = version_counts(&*db.store, None, since).unwrap();
+    let got: Vec<(&str, &str, u64, u64, u64)> = counts
+        .iter()
+        .map(|c| {
+            (
+                c.component.as_str(),
+                c.version.as_str(),
+                c.machines,
+                c.affected,
+                c.incidents,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("identity-agent", "2.4.10.0", 1, 0, 0),
+            ("oberthur-middleware", "6.1.0.3", 2, 1, 2),
+            ("oberthur-middleware", "6.2.0.4", 1, 0, 0),
+        ]
+    );
+    let elsewhere = ["B82002".to_owned()];
+    assert!(version_counts(&*db.store, Some(&elsewhere), since)
+        .unwrap()
+        .is_empty());
+    assert!(version_counts(&*db.store, Some(&[]), since)
+        .unwrap()
+        .is_empty());
+}
+
 fn uuid_lost_leading_zero(db: &TestDb) {
     // 055512345678 after a spreadsheet treated it as a number.
     let text = format!("{PEOPLE}55512345678,Jo Bloggs,,GP,A81001,,no,\n");
@@ -1888,6 +1982,7 @@ on_both_backends!(
     uuid_lost_leading_zero,
     integration_profiles_reach_the_health_check,
     integration_files_refused_with_every_problem,
+    reports_count_time_lost_and_incidents_by_software_version,
     unknown_reference,
     duplicate_key,
     wrong_enum_value,
