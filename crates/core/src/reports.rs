@@ -1,14 +1,15 @@
 //! Reports over incidents and the estate: how much staff time card failures cost, and which
-//! software versions the failures follow. A version whose machines fail clearly more often than
+//! software versions, Windows builds or reader firmware the failures follow. A version whose machines fail clearly more often than
 //! the machines on the component's other versions is named as a suspect, with the machines
 //! affected, so a bad update is found from the pattern rather than one call at a time.
 
 use serde::Serialize;
 
-/// Machines on one version of one component, and how many of them had incidents in the window.
+/// Machines on one version of one component (smartcard software, the Windows build, a reader
+/// model's firmware), and how many of them had incidents in the window.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VersionCount {
-    /// Component id (`oberthur-middleware`).
+    /// Component id (`oberthur-middleware`, `windows`, `reader HID Omnikey 3121`).
     pub component: String,
     /// Version.
     pub version: String,
@@ -18,6 +19,8 @@ pub struct VersionCount {
     pub affected: u64,
     /// Incidents on those workstations.
     pub incidents: u64,
+    /// The workstations with an incident.
+    pub affected_hosts: Vec<String>,
 }
 
 /// One version's failure rate against the rest of its component's machines.
@@ -33,6 +36,8 @@ pub struct VersionRate {
     pub affected: u64,
     /// Incidents on them.
     pub incidents: u64,
+    /// For a suspect, the machines with an incident (to look at first); empty otherwise.
+    pub affected_hosts: Vec<String>,
     /// Share of its machines with an incident.
     pub rate: f64,
     /// The same share over the component's other versions (none when it has no other).
@@ -73,6 +78,11 @@ pub fn version_rates(counts: &[VersionCount]) -> Vec<VersionRate> {
                 machines: c.machines,
                 affected: c.affected,
                 incidents: c.incidents,
+                affected_hosts: if suspect {
+                    c.affected_hosts.clone()
+                } else {
+                    Vec::new()
+                },
                 rate,
                 others_rate,
                 suspect,
@@ -119,6 +129,7 @@ mod tests {
             machines,
             affected,
             incidents: affected,
+            affected_hosts: (0..affected).map(|n| format!("ws{n}")).collect(),
         }
     }
 
@@ -129,7 +140,13 @@ mod tests {
         assert!(rates[0].suspect, "{rates:?}");
         assert!((rates[0].rate - 0.15).abs() < 1e-9);
         assert_eq!(rates[0].others_rate, Some(0.02));
+        assert_eq!(
+            rates[0].affected_hosts.len(),
+            9,
+            "a suspect names its machines"
+        );
         assert!(!rates[1].suspect);
+        assert!(rates[1].affected_hosts.is_empty());
     }
 
     #[test]

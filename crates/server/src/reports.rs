@@ -1,6 +1,6 @@
 //! Reports: `GET /reports` and `GET /api/v1/reports` — the staff time card failures cost over a
-//! period, and the failure rate of each smartcard software version, with the versions failures
-//! follow named as suspects. The other reports live with what they report on: expiries per week
+//! period, and the failure rate of each smartcard software version, Windows build and reader
+//! firmware, with the versions failures follow named as suspects, and their machines. The other reports live with what they report on: expiries per week
 //! against RA capacity on the plan, incidents by cause and time to fix on the incidents page.
 
 use std::collections::HashMap;
@@ -17,6 +17,9 @@ use crate::auth::Caller;
 use crate::findings::{bad_request, BadParam};
 use crate::scope::viewer;
 use crate::{blocking, escape, AppState};
+
+/// Machines named per suspect on the page (the JSON has them all).
+const MACHINES_LISTED: usize = 20;
 
 /// What the reports show for one caller and period.
 struct Report {
@@ -125,15 +128,29 @@ pub(crate) async fn page(
     let suspects: Vec<&VersionRate> = r.rates.iter().filter(|v| v.suspect).collect();
     let mut warning = String::new();
     for s in &suspects {
+        // The machines to look at first, as links to their pages.
+        let machines: Vec<String> = s
+            .affected_hosts
+            .iter()
+            .take(MACHINES_LISTED)
+            .map(|h| format!("<a href=\"/workstations/{0}\">{0}</a>", escape(h)))
+            .collect();
+        let more = s.affected_hosts.len().saturating_sub(MACHINES_LISTED);
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
         let _ = write!(
             warning,
-            "<li>{} {}: {} of its {} workstations had an incident ({}), against {} on the component's other versions — hold its rollout and look at those machines first.</li>",
+            "<li>{} {}: {} of its {} workstations had an incident ({}), against {} on the other versions — hold its rollout and look at these machines first: {}{more}.</li>",
             escape(&s.component),
             escape(&s.version),
             s.affected,
             s.machines,
             percent(s.rate),
             s.others_rate.map_or("-".into(), percent),
+            machines.join(", "),
         );
     }
     let suspects = if warning.is_empty() {
@@ -170,8 +187,9 @@ pub(crate) async fn page(
          and whoever helped them spent at least as long. Clinics overrun and prescriptions wait \
          on top of this; see <a href=\"/incidents\">incidents by cause and time to fix</a>.</p>\n\
          <h2 class=\"nhsuk-heading-m\">Failure rate by software version</h2>\
-         <p class=\"nhsuk-body\">Workstations on each version of their smartcard software, and the share \
-         that had an incident in the period, against the same share on the component's other versions. \
+         <p class=\"nhsuk-body\">Workstations on each version of their smartcard software, Windows build \
+         (<em>windows</em>) and reader firmware (<em>reader</em> and the model), and the share that had \
+         an incident in the period, against the same share on the other versions. \
          A version is a suspect when its share is at least twice the others', on at least three \
          machines, and unlikely to be chance.</p>{suspects}\
          <table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\">{}{}{}{}{}{}{}</tr></thead>\

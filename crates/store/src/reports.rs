@@ -34,9 +34,10 @@ pub fn time_lost(
     })
 }
 
-/// For each version of each component installed at the sites (`None`: every site), how many
-/// workstations have it, how many of them had an incident opened since `since`, and how many
-/// incidents those were.
+/// For each version of each smartcard software component, each Windows build (component
+/// `windows`) and each reader model's firmware (`reader VENDOR MODEL`) at the sites (`None`: every
+/// site): how many workstations have it, how many of them had an incident opened since `since`,
+/// how many incidents those were, and which machines they were.
 pub fn version_counts(
     store: &dyn crate::Store,
     sites: Option<&[String]>,
@@ -44,26 +45,46 @@ pub fn version_counts(
 ) -> Result<Vec<VersionCount>, StoreError> {
     let mut params = vec![P::I(since.unix())];
     let scope = match sites {
-        None => String::new(),
+        None => "TRUE".to_owned(),
         Some([]) => return Ok(Vec::new()),
         Some(sites) => {
             let marks: Vec<String> = (0..sites.len()).map(|i| format!("${}", i + 2)).collect();
             params.extend(sites.iter().map(|s| P::T(s)));
-            format!("WHERE w.site_ods IN ({})", marks.join(", "))
+            format!("w.site_ods IN ({})", marks.join(", "))
         }
     };
+    // The three things a machine runs that a bad release can break, as (component, version,
+    // hostname) over the workstations in scope: joined once to count machines, once to
+    // incidents to find the machines that failed.
+    let versions = format!(
+        "SELECT s.component AS component, s.version AS version, s.hostname AS hostname \
+         FROM software s JOIN workstations w ON w.hostname = s.hostname WHERE {scope} \
+         UNION ALL SELECT 'windows', w.os_build, w.hostname FROM workstations w \
+         WHERE w.os_build IS NOT NULL AND {scope} \
+         UNION ALL SELECT 'reader ' || r.vendor || ' ' || r.model, r.firmware, r.hostname \
+         FROM readers r JOIN workstations w ON w.hostname = r.hostname \
+         WHERE r.firmware IS NOT NULL AND {scope}"
+    );
     with_read(store, |x| {
         let rows = x.rows(
             &format!(
-                "SELECT s.component, s.version, COUNT(DISTINCT s.hostname), \
-                 COUNT(DISTINCT i.hostname), COUNT(i.id) \
-                 FROM software s JOIN workstations w ON w.hostname = s.hostname \
-                 LEFT JOIN incidents i ON i.hostname = s.hostname AND i.opened_at >= $1 \
-                 {scope} GROUP BY s.component, s.version ORDER BY s.component, s.version"
+                "SELECT v.component, v.version, COUNT(DISTINCT v.hostname), \
+                 COUNT(DISTINCT i.hostname), COUNT(DISTINCT i.id) \
+                 FROM ({versions}) v \
+                 LEFT JOIN incidents i ON i.hostname = v.hostname AND i.opened_at >= $1 \
+                 GROUP BY v.component, v.version ORDER BY v.component, v.version"
             ),
             &params,
         )?;
-        Ok(rows
+        let failed = x.rows(
+            &format!(
+                "SELECT DISTINCT v.component, v.version, v.hostname FROM ({versions}) v \
+                 JOIN incidents i ON i.hostname = v.hostname AND i.opened_at >= $1 \
+                 ORDER BY v.component, v.version, v.hostname"
+            ),
+            &params,
+        )?;
+        let mut out: Vec<VersionCount> = rows
             .into_iter()
             .map(|r| VersionCount {
                 component: r[0].text().to_owned(),
@@ -71,7 +92,18 @@ pub fn version_counts(
                 machines: r[2].int() as u64,
                 affected: r[3].int() as u64,
                 incidents: r[4].int() as u64,
+                affected_hosts: Vec::new(),
             })
-            .collect())
+            .collect();
+        for r in failed {
+            let (component, version) = (r[0].text(), r[1].text());
+            if let Some(c) = out
+                .iter_mut()
+                .find(|c| c.component == component && c.version == version)
+            {
+                c.affected_hosts.push(r[2].text().to_owned());
+            }
+        }
+        Ok(out)
     })
 }

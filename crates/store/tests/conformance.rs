@@ -1273,9 +1273,13 @@ fn reports_count_time_lost_and_incidents_by_software_version(db: &TestDb) {
     use cardwatch_store::{IncidentQuery, IncidentSort};
     seeded(db);
     let workstations = "hostname,site_ods,os,os_build,update_ring,last_seen,update_window
-ws1,A81001,,,,,
-ws2,A81001,,,,,
-ws3,A81001,,,,,
+ws1,A81001,Windows 11,22631,,,
+ws2,A81001,Windows 11,22631,,,
+ws3,A81001,Windows 11,26100,,,
+";
+    let readers = "reader_serial,vendor,model,firmware,hostname,site_ods,status
+RD1,HID Omnikey,3121,6.00,ws1,A81001,in_service
+RD2,HID Omnikey,3121,,ws2,A81001,in_service
 ";
     let software = "hostname,component,version
 ws1,oberthur-middleware,6.1.0.3
@@ -1288,6 +1292,7 @@ ws3,identity-agent,2.4.10.0
         &[
             ImportInput::bytes("workstations.csv", workstations),
             ImportInput::bytes("software.csv", software),
+            ImportInput::bytes("readers.csv", readers),
         ],
     );
     // Two incidents on ws1 (one fixed in 18 minutes), one on ws3 long ago.
@@ -1333,7 +1338,7 @@ ws3,identity-agent,2.4.10.0
     };
     assert_eq!(time_lost(&*db.store, &all, since).unwrap(), (1, 18.0));
     let counts = version_counts(&*db.store, None, since).unwrap();
-    let got: Vec<(&str, &str, u64, u64, u64)> = counts
+    let got: Vec<(&str, &str, u64, u64, u64, Vec<String>)> = counts
         .iter()
         .map(|c| {
             (
@@ -1342,15 +1347,20 @@ ws3,identity-agent,2.4.10.0
                 c.machines,
                 c.affected,
                 c.incidents,
+                c.affected_hosts.clone(),
             )
         })
         .collect();
+    let ws1 = || vec!["ws1".to_owned()];
     assert_eq!(
         got,
         [
-            ("identity-agent", "2.4.10.0", 1, 0, 0),
-            ("oberthur-middleware", "6.1.0.3", 2, 1, 2),
-            ("oberthur-middleware", "6.2.0.4", 1, 0, 0),
+            ("identity-agent", "2.4.10.0", 1, 0, 0, vec![]),
+            ("oberthur-middleware", "6.1.0.3", 2, 1, 2, ws1()),
+            ("oberthur-middleware", "6.2.0.4", 1, 0, 0, vec![]),
+            ("reader HID Omnikey 3121", "6.00", 1, 1, 2, ws1()),
+            ("windows", "22631", 2, 1, 2, ws1()),
+            ("windows", "26100", 1, 0, 0, vec![]),
         ]
     );
     let elsewhere = ["B82002".to_owned()];
