@@ -245,6 +245,20 @@ enum Command {
         #[command(subcommand)]
         command: IncidentCommand,
     },
+    /// Retention of personal data: the leavers whose name, email and staff role are past
+    /// `[health] leaver_retention_days` with nothing of theirs in force (`--apply` erases them,
+    /// as the server's `retention` job does each night).
+    Retention {
+        /// Erase them (audited, without the data); without it, only list them.
+        #[arg(long)]
+        apply: bool,
+        /// Judge as of this day (default today).
+        #[arg(long, value_parser = parse_date)]
+        today: Option<Date>,
+        /// json instead of a line each.
+        #[arg(long)]
+        json: bool,
+    },
     /// Fix fast: the next step for a symptom (with --symptom or --error-text), or a wizard that
     /// asks what the user sees and guides one step at a time.
     #[command(args_conflicts_with_subcommands = true)]
@@ -679,6 +693,41 @@ fn run(cli: Cli) -> Result<()> {
                     let report = demo_into(&*store, &cfg)?;
                     print_report(&report, started);
                 }
+            }
+            Ok(())
+        }
+        Command::Retention {
+            apply,
+            today: day,
+            json,
+        } => {
+            let store = open(&database_url)?;
+            let settings = settings()?;
+            let days = settings.thresholds.leaver_retention_days;
+            let cutoff = day.unwrap_or_else(today).add_days(-days);
+            let list = if apply {
+                cardwatch_store::retention::erase(&*store, cutoff, None, &change())?
+            } else {
+                cardwatch_store::retention::due(&*store, cutoff, None)?
+            };
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"left_before": cutoff, "erased": apply, "people": list})
+                );
+            } else {
+                for d in &list {
+                    println!("{}  {}  left {}", d.uuid, d.site_ods, d.employment_end);
+                }
+                let what = if apply {
+                    "erased"
+                } else {
+                    "due for erasure (run with --apply to erase)"
+                };
+                println!(
+                    "{} leaver(s) who left before {cutoff} ({days} days) {what}",
+                    list.len()
+                );
             }
             Ok(())
         }

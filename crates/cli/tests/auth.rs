@@ -1399,6 +1399,12 @@ fn authorisation_matrix() {
         ),
         (
             "GET",
+            "/api/v1/retention".into(),
+            String::new(),
+            [401, 200, 403, 403, 403, 403],
+        ),
+        (
+            "GET",
             "/api/v1/reports".into(),
             String::new(),
             [401, 200, 200, 200, 200, 200],
@@ -1780,6 +1786,7 @@ fn every_page_passes_axe_in_chromium() {
         "/integrations/t1-a10000".into(),
         "/estate/integrations".into(),
         "/reports".into(),
+        "/admin/retention".into(),
         "/login".into(),
     ];
     let script =
@@ -2455,6 +2462,92 @@ fn reports_show_time_lost_and_failure_rates_for_the_callers_sites_only() {
         page.1
     );
     assert_eq!(bad, [400, 400, 400, 400]);
+}
+
+#[test]
+fn administrators_erase_leavers_past_the_retention_period() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, admin) = serve_demo_signed_in(&db, "2");
+    // Someone who left long ago, with no card and no position: due for erasure.
+    let people = tmp.path().join("people.csv");
+    std::fs::write(
+        &people,
+        "uuid,name,email,staff_role,site_ods,employment_end,local_admin,ra_roles\n\
+         555999999999,Olive Leaver,olive.leaver@nhs.net,Receptionist,A10000,2010-01-31,no,\n",
+    )
+    .expect("write");
+    ok(&cardwatch(&db, &["import", &people.display().to_string()]));
+    ok(&user(
+        &db,
+        &[
+            "add",
+            "pm@nhs.net",
+            "--name",
+            "Pat Manager",
+            "--role",
+            "practice_manager",
+            "--org",
+            "A10000",
+        ],
+        Some(PW),
+    ));
+    let pm = signed_in(&addr, "pm@nhs.net");
+    let listed = get_as(&addr, "/api/v1/retention", &admin);
+    let refused = get_as(&addr, "/admin/retention", &pm);
+    let (_, page) = get_as(&addr, "/admin/retention", &admin);
+    let csrf = csrf_of(&page);
+    let post = |pairs: &[(&str, &str)]| {
+        request(
+            &addr,
+            "POST",
+            "/admin/retention",
+            Some(&admin),
+            Some(&form(pairs)),
+        )
+    };
+    let forged = post(&[("csrf", "nope")]);
+    let before = get_as(&addr, "/api/v1/people/555999999999", &admin);
+    let erased = post(&[("csrf", &csrf)]);
+    let after = get_as(&addr, "/api/v1/people/555999999999", &admin);
+    let again = get_as(&addr, "/api/v1/retention", &admin);
+    stop(child);
+    assert_eq!(listed.0, 200, "{}", listed.1);
+    let due: Vec<String> = body_json(&listed.1)["due"]
+        .as_array()
+        .expect("due")
+        .iter()
+        .map(|d| d["uuid"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(due, ["555999999999"], "only the long-gone leaver");
+    assert_eq!(refused.0, 403);
+    assert!(page.contains("555999999999"), "{page}");
+    assert_eq!(forged.0, 403);
+    assert!(before.1.contains("Olive Leaver"), "{}", before.1);
+    assert_eq!(erased.0, 200);
+    assert!(
+        erased
+            .1
+            .contains("Erased the name, email and staff role of 1 leaver"),
+        "{}",
+        erased.1
+    );
+    assert!(
+        !after.1.contains("Olive") && after.1.contains("(erased)"),
+        "{}",
+        after.1
+    );
+    assert!(!after.1.contains("olive.leaver@nhs.net"));
+    assert!(body_json(&again.1)["due"]
+        .as_array()
+        .expect("due")
+        .is_empty());
+    let audit = ok(&cardwatch(&db, &["audit", "show", "--limit", "100000"]));
+    let erase = audit
+        .lines()
+        .find(|l| l.contains("\"erase\""))
+        .expect("an erase record");
+    assert!(!erase.contains("Olive"), "{erase}");
 }
 
 #[test]

@@ -197,3 +197,41 @@ fn serve_demo_answers_health_metrics_and_page() {
     };
     assert_eq!(cards(&again.1), cards(&metrics.1));
 }
+
+#[test]
+fn retention_lists_then_erases_leavers_past_the_period() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("cw.sqlite").display().to_string();
+    let files = demo_files(&tmp.path().join("demo"));
+    ok(&import_all(&db, &files));
+    let people = tmp.path().join("people.csv");
+    std::fs::write(
+        &people,
+        "uuid,name,email,staff_role,site_ods,employment_end,local_admin,ra_roles\n\
+         555999999999,Olive Leaver,,Receptionist,A10000,31/01/2010,no,\n",
+    )
+    .expect("write");
+    ok(&cardwatch(&db, &["import", &people.display().to_string()]));
+    let listed = ok(&cardwatch(&db, &["retention"]));
+    assert!(
+        listed.contains("555999999999  A10000  left 2010-01-31"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("1 leaver(s)") && listed.contains("run with --apply"),
+        "{listed}"
+    );
+    assert!(
+        ok(&cardwatch(&db, &["export", "people"])).contains("Olive Leaver"),
+        "listing erases nothing"
+    );
+    let applied = ok(&cardwatch(&db, &["retention", "--apply", "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&applied).expect("json");
+    assert_eq!(
+        (v["erased"].as_bool(), v["people"][0]["uuid"].as_str()),
+        (Some(true), Some("555999999999"))
+    );
+    assert!(!ok(&cardwatch(&db, &["export", "people"])).contains("Olive"));
+    assert!(ok(&cardwatch(&db, &["retention"])).starts_with("0 leaver(s)"));
+    assert!(ok(&cardwatch(&db, &["audit", "verify"])).contains("intact"));
+}

@@ -210,6 +210,10 @@ pub struct Thresholds {
     /// Seconds a workstation's clock may be off the server's (Kerberos refuses sign-in at five
     /// minutes; TLS checks certificate times).
     pub clock_skew_seconds: i64,
+    /// Days after a leaver's last day of employment that their name, email and staff role are
+    /// kept (once nothing of theirs is in force); then the `retention` job erases them. Set it to
+    /// the organisation's records retention schedule.
+    pub leaver_retention_days: i32,
 }
 
 impl Default for Thresholds {
@@ -229,6 +233,7 @@ impl Default for Thresholds {
                 .map(String::from)
                 .to_vec(),
             clock_skew_seconds: 120,
+            leaver_retention_days: 6 * 365,
         }
     }
 }
@@ -253,6 +258,12 @@ impl Thresholds {
             return Err(format!(
                 "health: imminent_days ({}) < soon_days ({}) < renewal_window_days ({}) must hold — fix the configuration",
                 self.imminent_days, self.soon_days, self.renewal_window_days
+            ));
+        }
+        if !(30..=36_500).contains(&self.leaver_retention_days) {
+            return Err(format!(
+                "health.leaver_retention_days = {}: must be 30 to 36500 days — fix the configuration",
+                self.leaver_retention_days
             ));
         }
         if self.lockouts == 0 {

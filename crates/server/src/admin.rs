@@ -66,7 +66,7 @@ async fn list(state: &AppState, caller: &Caller, message: Option<(bool, String)>
     let body = format!(
         "{notice}<p class=\"nhsuk-body\">Administration also has: <a href=\"/admin/jobs\">scheduled jobs and the outbox</a> · \
          <a href=\"/admin/agents\">workstation agents</a> · <a href=\"/admin/import\">importing estate files</a> · \
-         <a href=\"/admin/sites\">sites</a>.</p>\
+         <a href=\"/admin/sites\">sites</a> · <a href=\"/admin/retention\">retention of personal data</a>.</p>\
          <h2 class=\"nhsuk-heading-m\">Operators</h2><table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\">\
          <th class=\"nhsuk-table__header\" scope=\"col\">User name</th><th class=\"nhsuk-table__header\" scope=\"col\">Name</th>\
          <th class=\"nhsuk-table__header\" scope=\"col\">Role</th><th class=\"nhsuk-table__header\" scope=\"col\">Organisations</th>\

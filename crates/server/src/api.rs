@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use crate::{
     audit, auth, cards, estate, findings, incidents, integrations, overview, people, plan, reports,
-    triage, workstations, AppState,
+    retention_page, triage, workstations, AppState,
 };
 
 /// Where a parameter goes and what it holds.
@@ -294,6 +294,16 @@ const ENDPOINTS: &[Endpoint] = &[
         body: &[],
         also: &[],
         handler: || get(reports::api),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/retention",
+        summary: "Leavers whose name, email and staff role are past the retention period with nothing of theirs in force: the retention job's next erasures.",
+        needs: "manage users (administrators)",
+        query: &[],
+        body: &[],
+        also: &[],
+        handler: || get(retention_page::api),
     },
 ];
 

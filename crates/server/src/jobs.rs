@@ -62,6 +62,7 @@ jobs! {
     Stock = "stock", "0 0 8 * * 1-5", "Tell the webhooks which sites are short of spare cards and readers.";
     Deliver = "deliver", "*/10 * * * * *", "Send what the outbox holds, retrying failures with backoff.";
     Purge = "purge", "0 0 3 * * *", "Delete sent messages and finished runs past the retention period.";
+    Retention = "retention", "0 30 3 * * *", "Erase leavers' names, emails and staff roles past the retention period (health.leaver_retention_days).";
 }
 
 impl Job {
@@ -371,6 +372,25 @@ pub(crate) async fn run(
                 .await
                 .map_err(|f| db(f.0))?;
             Ok(format!("deleted {sent} sent messages and {runs} runs"))
+        }
+        Job::Retention => {
+            let now = (state.now)();
+            let cutoff = now
+                .date()
+                .add_days(-state.checks.thresholds.leaver_retention_days);
+            let change = cardwatch_store::Change {
+                actor: "job:retention".into(),
+                at: now,
+            };
+            let erased = crate::blocking(state, move |s| {
+                cardwatch_store::retention::erase(s, cutoff, None, &change)
+            })
+            .await
+            .map_err(|f| db(f.0))?;
+            Ok(format!(
+                "erased the personal data of {} leaver(s) who left before {cutoff}",
+                erased.len()
+            ))
         }
     }
 }

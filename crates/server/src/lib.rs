@@ -42,6 +42,7 @@ mod overview;
 mod people;
 mod plan;
 mod reports;
+mod retention_page;
 mod reviews;
 pub mod scope;
 pub mod send;
@@ -159,6 +160,10 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/workstations/{hostname}", get(workstations::page))
         .route("/integrations/{id}", get(integrations::page))
         .route("/reports", get(reports::page))
+        .route(
+            "/admin/retention",
+            get(retention_page::page).post(retention_page::erase),
+        )
         .route("/incidents", get(incidents::page))
         .route("/incidents/{id}/packet", get(incidents::packet))
         .route("/assets/nhsuk-frontend.min.css", get(layout::css))

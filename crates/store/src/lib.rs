@@ -30,6 +30,7 @@ mod pool;
 pub mod positions;
 mod postgres;
 pub mod reports;
+pub mod retention;
 pub mod reviews;
 mod sql;
 mod sqlite;

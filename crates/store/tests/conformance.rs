@@ -7,7 +7,7 @@ use cardwatch_core::audit::ChainBreak;
 use cardwatch_core::calendar::Calendar;
 use cardwatch_core::card_status::CardStatus;
 use cardwatch_core::catalogue::Catalogue;
-use cardwatch_core::date::Timestamp;
+use cardwatch_core::date::{Date, Timestamp};
 use cardwatch_core::demo::DemoConfig;
 use cardwatch_core::health::{
     check, check_only, Context, Estate, Family, FindingNote, NoteState, Thresholds,
@@ -1338,29 +1338,25 @@ ws3,identity-agent,2.4.10.0
     };
     assert_eq!(time_lost(&*db.store, &all, since).unwrap(), (1, 18.0));
     let counts = version_counts(&*db.store, None, since).unwrap();
-    let got: Vec<(&str, &str, u64, u64, u64, Vec<String>)> = counts
+    // component version: machines/affected/incidents [machines with an incident]
+    let got: Vec<String> = counts
         .iter()
         .map(|c| {
-            (
-                c.component.as_str(),
-                c.version.as_str(),
-                c.machines,
-                c.affected,
-                c.incidents,
-                c.affected_hosts.clone(),
+            format!(
+                "{} {}: {}/{}/{} {:?}",
+                c.component, c.version, c.machines, c.affected, c.incidents, c.affected_hosts
             )
         })
         .collect();
-    let ws1 = || vec!["ws1".to_owned()];
     assert_eq!(
         got,
         [
-            ("identity-agent", "2.4.10.0", 1, 0, 0, vec![]),
-            ("oberthur-middleware", "6.1.0.3", 2, 1, 2, ws1()),
-            ("oberthur-middleware", "6.2.0.4", 1, 0, 0, vec![]),
-            ("reader HID Omnikey 3121", "6.00", 1, 1, 2, ws1()),
-            ("windows", "22631", 2, 1, 2, ws1()),
-            ("windows", "26100", 1, 0, 0, vec![]),
+            "identity-agent 2.4.10.0: 1/0/0 []",
+            "oberthur-middleware 6.1.0.3: 2/1/2 [\"ws1\"]",
+            "oberthur-middleware 6.2.0.4: 1/0/0 []",
+            "reader HID Omnikey 3121 6.00: 1/1/2 [\"ws1\"]",
+            "windows 22631: 2/1/2 [\"ws1\"]",
+            "windows 26100: 1/0/0 []",
         ]
     );
     let elsewhere = ["B82002".to_owned()];
@@ -1370,6 +1366,73 @@ ws3,identity-agent,2.4.10.0
     assert!(version_counts(&*db.store, Some(&[]), since)
         .unwrap()
         .is_empty());
+}
+
+fn leavers_personal_data_is_erased_after_retention(db: &TestDb) {
+    use cardwatch_store::retention::{due, erase, ERASED};
+    seeded(db);
+    // Both left in January 2019; Asha's card is still active, Sam's was lost.
+    let left = PEOPLE
+        .replace("A81001,,yes,sponsor", "A81001,2019-01-31,yes,sponsor")
+        .replace(
+            "Receptionist,A81001,,no,",
+            "Receptionist,A81001,2019-01-31,no,",
+        );
+    import(db, &[ImportInput::bytes("people.csv", left)]);
+    let cutoff = Date::parse("2020-11-22").unwrap();
+    let uuids = |list: Vec<cardwatch_store::retention::Due>| -> Vec<String> {
+        list.into_iter().map(|d| d.uuid).collect()
+    };
+    let sam = vec!["555123456790".to_owned()];
+    assert_eq!(uuids(due(&*db.store, cutoff, None).unwrap()), sam);
+    assert!(
+        due(&*db.store, Date::parse("2019-01-31").unwrap(), None)
+            .unwrap()
+            .is_empty(),
+        "not before the period has passed"
+    );
+    let elsewhere = ["B82002".to_owned()];
+    assert!(erase(&*db.store, cutoff, Some(&elsewhere), &change())
+        .unwrap()
+        .is_empty());
+    let n = db.audit_len();
+    assert_eq!(
+        uuids(erase(&*db.store, cutoff, None, &change()).unwrap()),
+        sam
+    );
+    let mut out = Vec::new();
+    cardwatch_store::export(&*db.store, Kind::People, Format::Csv, &mut out).unwrap();
+    let people = String::from_utf8(out).unwrap();
+    assert!(
+        people.contains(&format!("555123456790,{ERASED},,,A81001,2019-01-31,no,")),
+        "{people}"
+    );
+    assert!(
+        people.contains("Dr Asha Patel"),
+        "a card in use keeps its holder"
+    );
+    let records = db.store.audit_records(n as i64, 10).unwrap();
+    assert_eq!(records.len(), 1);
+    let r = &records[0].record;
+    assert_eq!(
+        (r.action.as_str(), r.entity_key.as_str()),
+        ("erase", "555123456790")
+    );
+    let logged = format!("{:?}{:?}", r.before, r.after);
+    assert!(
+        !logged.contains("Sam") && !logged.contains("Receptionist"),
+        "{logged}"
+    );
+    assert!(matches!(
+        db.store.verify_audit().unwrap(),
+        AuditVerdict::Intact(_)
+    ));
+    assert!(
+        erase(&*db.store, cutoff, None, &change())
+            .unwrap()
+            .is_empty(),
+        "once"
+    );
 }
 
 fn uuid_lost_leading_zero(db: &TestDb) {
@@ -1993,6 +2056,7 @@ on_both_backends!(
     integration_profiles_reach_the_health_check,
     integration_files_refused_with_every_problem,
     reports_count_time_lost_and_incidents_by_software_version,
+    leavers_personal_data_is_erased_after_retention,
     unknown_reference,
     duplicate_key,
     wrong_enum_value,

@@ -544,6 +544,14 @@ fn thresholds_are_configurable_and_checked() {
         ..Thresholds::default()
     };
     assert!(bad.validate().unwrap_err().contains("X1"));
+    let bad = Thresholds {
+        leaver_retention_days: 7,
+        ..Thresholds::default()
+    };
+    assert!(bad
+        .validate()
+        .unwrap_err()
+        .contains("leaver_retention_days = 7"));
     assert!(Thresholds::default().validate().is_ok());
 }
 
