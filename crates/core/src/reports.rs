@@ -5,6 +5,8 @@
 
 use serde::Serialize;
 
+use crate::vocab::UpdateRing;
+
 /// Machines on one version of one component (smartcard software, the Windows build, a reader
 /// model's firmware), and how many of them had incidents in the window.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,6 +23,35 @@ pub struct VersionCount {
     pub incidents: u64,
     /// The workstations with an incident.
     pub affected_hosts: Vec<String>,
+    /// The same by update ring (a ring absent has none of these machines).
+    pub rings: Vec<RingCount>,
+}
+
+/// A version's machines in one update ring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct RingCount {
+    /// The ring.
+    pub ring: UpdateRing,
+    /// Its workstations on the version.
+    pub machines: u64,
+    /// Of those, with an incident.
+    pub affected: u64,
+}
+
+/// What to do with a suspect version's staged rollout (canary → pilot → broad).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum Rollout {
+    /// Not beyond the rings it failed in yet: stop it there.
+    Hold {
+        /// The widest ring it has reached.
+        reached: UpdateRing,
+    },
+    /// Already on machines in the broad ring: take it back there first.
+    RollBack {
+        /// Broad-ring workstations on it.
+        broad_machines: u64,
+    },
 }
 
 /// One version's failure rate against the rest of its component's machines.
@@ -38,6 +69,10 @@ pub struct VersionRate {
     pub incidents: u64,
     /// For a suspect, the machines with an incident (to look at first); empty otherwise.
     pub affected_hosts: Vec<String>,
+    /// Its machines by update ring.
+    pub rings: Vec<RingCount>,
+    /// For a suspect, what to do with its rollout.
+    pub rollout: Option<Rollout>,
     /// Share of its machines with an incident.
     pub rate: f64,
     /// The same share over the component's other versions (none when it has no other).
@@ -83,6 +118,8 @@ pub fn version_rates(counts: &[VersionCount]) -> Vec<VersionRate> {
                 } else {
                     Vec::new()
                 },
+                rings: c.rings.clone(),
+                rollout: suspect.then(|| rollout(&c.rings)),
                 rate,
                 others_rate,
                 suspect,
@@ -96,6 +133,23 @@ pub fn version_rates(counts: &[VersionCount]) -> Vec<VersionRate> {
             .then_with(|| crate::catalogue::compare(&a.version, &b.version))
     });
     out
+}
+
+/// A suspect's rollout: held at the widest ring it reached, or rolled back where it is broad.
+fn rollout(rings: &[RingCount]) -> Rollout {
+    let on = |r: UpdateRing| rings.iter().find(|c| c.ring == r && c.machines > 0);
+    match on(UpdateRing::Broad) {
+        Some(broad) => Rollout::RollBack {
+            broad_machines: broad.machines,
+        },
+        None => Rollout::Hold {
+            reached: if on(UpdateRing::Pilot).is_some() {
+                UpdateRing::Pilot
+            } else {
+                UpdateRing::Canary
+            },
+        },
+    }
 }
 
 fn share(part: u64, whole: u64) -> f64 {
@@ -130,6 +184,11 @@ mod tests {
             affected,
             incidents: affected,
             affected_hosts: (0..affected).map(|n| format!("ws{n}")).collect(),
+            rings: vec![RingCount {
+                ring: UpdateRing::Broad,
+                machines,
+                affected,
+            }],
         }
     }
 
@@ -145,8 +204,44 @@ mod tests {
             9,
             "a suspect names its machines"
         );
+        assert_eq!(
+            rates[0].rollout,
+            Some(Rollout::RollBack { broad_machines: 60 })
+        );
         assert!(!rates[1].suspect);
         assert!(rates[1].affected_hosts.is_empty());
+    }
+
+    #[test]
+    fn a_suspect_still_in_its_first_rings_is_held_there() {
+        let ring = |ring, machines, affected| RingCount {
+            ring,
+            machines,
+            affected,
+        };
+        let held = rollout(&[
+            ring(UpdateRing::Canary, 1, 1),
+            ring(UpdateRing::Pilot, 4, 3),
+        ]);
+        assert_eq!(
+            held,
+            Rollout::Hold {
+                reached: UpdateRing::Pilot
+            }
+        );
+        assert_eq!(
+            rollout(&[ring(UpdateRing::Canary, 1, 1)]),
+            Rollout::Hold {
+                reached: UpdateRing::Canary
+            }
+        );
+        assert_eq!(
+            rollout(&[
+                ring(UpdateRing::Canary, 1, 1),
+                ring(UpdateRing::Broad, 9, 2)
+            ]),
+            Rollout::RollBack { broad_machines: 9 }
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
-use cardwatch_core::reports::{version_rates, VersionRate};
+use cardwatch_core::reports::{version_rates, Rollout, VersionRate};
 use cardwatch_store::{IncidentQuery, IncidentSort};
 use serde_json::json;
 
@@ -141,14 +141,29 @@ pub(crate) async fn page(
         } else {
             String::new()
         };
+        let rollout = match &s.rollout {
+            Some(Rollout::Hold { reached }) => format!(
+                "<strong>Hold its rollout</strong> where it is (it has reached the {reached} ring): do not widen it"
+            ),
+            Some(Rollout::RollBack { broad_machines }) => format!(
+                "<strong>Roll it back</strong>: it is already on {broad_machines} broad-ring workstation(s)"
+            ),
+            None => String::new(),
+        };
+        let rings: Vec<String> = s
+            .rings
+            .iter()
+            .map(|r| format!("{} {} of {}", r.ring, r.affected, r.machines))
+            .collect();
         let _ = write!(
             warning,
-            "<li>{} {}: {} of its {} workstations had an incident ({}), against {} on the other versions — hold its rollout and look at these machines first: {}{more}.</li>",
+            "<li>{} {}: {} of its {} workstations had an incident ({}; by ring: {}), against {} on the other versions. {rollout}, and look at these machines first: {}{more}.</li>",
             escape(&s.component),
             escape(&s.version),
             s.affected,
             s.machines,
             percent(s.rate),
+            rings.join(", "),
             s.others_rate.map_or("-".into(), percent),
             machines.join(", "),
         );

@@ -2,7 +2,8 @@
 //! versions of the workstations they happened on. The judging is `core::reports`.
 
 use cardwatch_core::date::Timestamp;
-use cardwatch_core::reports::VersionCount;
+use cardwatch_core::reports::{RingCount, VersionCount};
+use cardwatch_core::vocab::UpdateRing;
 
 use crate::exec::{with_read, P};
 use crate::incidents::{filter, IncidentQuery};
@@ -57,22 +58,24 @@ pub fn version_counts(
     // hostname) over the workstations in scope: joined once to count machines, once to
     // incidents to find the machines that failed.
     let versions = format!(
-        "SELECT s.component AS component, s.version AS version, s.hostname AS hostname \
+        "SELECT s.component AS component, s.version AS version, s.hostname AS hostname, \
+         w.update_ring AS ring \
          FROM software s JOIN workstations w ON w.hostname = s.hostname WHERE {scope} \
-         UNION ALL SELECT 'windows', w.os_build, w.hostname FROM workstations w \
+         UNION ALL SELECT 'windows', w.os_build, w.hostname, w.update_ring FROM workstations w \
          WHERE w.os_build IS NOT NULL AND {scope} \
-         UNION ALL SELECT 'reader ' || r.vendor || ' ' || r.model, r.firmware, r.hostname \
-         FROM readers r JOIN workstations w ON w.hostname = r.hostname \
+         UNION ALL SELECT 'reader ' || r.vendor || ' ' || r.model, r.firmware, r.hostname, \
+         w.update_ring FROM readers r JOIN workstations w ON w.hostname = r.hostname \
          WHERE r.firmware IS NOT NULL AND {scope}"
     );
     with_read(store, |x| {
         let rows = x.rows(
             &format!(
-                "SELECT v.component, v.version, COUNT(DISTINCT v.hostname), \
+                "SELECT v.component, v.version, v.ring, COUNT(DISTINCT v.hostname), \
                  COUNT(DISTINCT i.hostname), COUNT(DISTINCT i.id) \
                  FROM ({versions}) v \
                  LEFT JOIN incidents i ON i.hostname = v.hostname AND i.opened_at >= $1 \
-                 GROUP BY v.component, v.version ORDER BY v.component, v.version"
+                 GROUP BY v.component, v.version, v.ring \
+                 ORDER BY v.component, v.version, v.ring"
             ),
             &params,
         )?;
@@ -84,17 +87,40 @@ pub fn version_counts(
             ),
             &params,
         )?;
-        let mut out: Vec<VersionCount> = rows
-            .into_iter()
-            .map(|r| VersionCount {
-                component: r[0].text().to_owned(),
-                version: r[1].text().to_owned(),
-                machines: r[2].int() as u64,
-                affected: r[3].int() as u64,
-                incidents: r[4].int() as u64,
-                affected_hosts: Vec::new(),
-            })
-            .collect();
+        // One row per ring: a workstation is in one ring, so the version's totals are sums.
+        let mut out: Vec<VersionCount> = Vec::new();
+        for r in rows {
+            let (component, version) = (r[0].text(), r[1].text());
+            let ring = UpdateRing::parse(r[2].text()).map_err(|e| {
+                StoreError::Database(format!("a stored workstation's update ring: {e}"))
+            })?;
+            let (machines, affected, incidents) =
+                (r[3].int() as u64, r[4].int() as u64, r[5].int() as u64);
+            let at = match out.last() {
+                Some(c) if c.component == component && c.version == version => out.len() - 1,
+                _ => {
+                    out.push(VersionCount {
+                        component: component.to_owned(),
+                        version: version.to_owned(),
+                        machines: 0,
+                        affected: 0,
+                        incidents: 0,
+                        affected_hosts: Vec::new(),
+                        rings: Vec::new(),
+                    });
+                    out.len() - 1
+                }
+            };
+            let c = &mut out[at];
+            c.machines += machines;
+            c.affected += affected;
+            c.incidents += incidents;
+            c.rings.push(RingCount {
+                ring,
+                machines,
+                affected,
+            });
+        }
         for r in failed {
             let (component, version) = (r[0].text(), r[1].text());
             if let Some(c) = out

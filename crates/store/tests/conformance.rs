@@ -1273,7 +1273,7 @@ fn reports_count_time_lost_and_incidents_by_software_version(db: &TestDb) {
     use cardwatch_store::{IncidentQuery, IncidentSort};
     seeded(db);
     let workstations = "hostname,site_ods,os,os_build,update_ring,last_seen,update_window
-ws1,A81001,Windows 11,22631,,,
+ws1,A81001,Windows 11,22631,canary,,
 ws2,A81001,Windows 11,22631,,,
 ws3,A81001,Windows 11,26100,,,
 ";
@@ -1359,6 +1359,13 @@ ws3,identity-agent,2.4.10.0
             "windows 26100: 1/0/0 []",
         ]
     );
+    // By ring: ws1 (canary) failed, ws2 (broad) did not.
+    let rings: Vec<String> = counts[1]
+        .rings
+        .iter()
+        .map(|r| format!("{} {}/{}", r.ring, r.machines, r.affected))
+        .collect();
+    assert_eq!(rings, ["broad 1/0", "canary 1/1"]);
     let elsewhere = ["B82002".to_owned()];
     assert!(version_counts(&*db.store, Some(&elsewhere), since)
         .unwrap()
