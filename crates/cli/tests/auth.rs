@@ -1137,21 +1137,8 @@ fn estate_lists_filter_sort_page_and_stay_in_scope() {
     let tmp = tempfile::tempdir().expect("tmp");
     let db = tmp.path().join("demo.sqlite").display().to_string();
     let (child, addr, admin) = serve_demo_signed_in(&db, "2");
-    ok(&user(
-        &db,
-        &[
-            "add",
-            "pm@nhs.net",
-            "--name",
-            "Pat Manager",
-            "--role",
-            "practice_manager",
-            "--org",
-            "A10000",
-        ],
-        Some(PW),
-    ));
-    let pm = signed_in(&addr, "pm@nhs.net");
+    add_pm(&db);
+    let pm = signed_in(&addr, PM);
     let sites = get_as(&addr, "/api/v1/estate/sites", &pm);
     let all_sites = get_as(&addr, "/api/v1/estate/sites", &admin);
     let people = get_as(
@@ -2082,21 +2069,8 @@ fn operators_make_and_revoke_their_own_calendar_feeds() {
     let tmp = tempfile::tempdir().expect("tmp");
     let db = tmp.path().join("demo.sqlite").display().to_string();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
-    ok(&user(
-        &db,
-        &[
-            "add",
-            "pm@nhs.net",
-            "--name",
-            "Pat Manager",
-            "--role",
-            "practice_manager",
-            "--org",
-            "A10000",
-        ],
-        Some(PW),
-    ));
-    let pm = signed_in(&addr, "pm@nhs.net");
+    add_pm(&db);
+    let pm = signed_in(&addr, PM);
     let csrf = csrf_of(&get_as(&addr, "/account", &pm).1);
     let post = |path: &str, pairs: &[(&str, &str)]| {
         request(&addr, "POST", path, Some(&pm), Some(&form(pairs)))
@@ -2157,21 +2131,8 @@ fn the_overview_counts_the_callers_sites_and_follows_every_change() {
     let tmp = tempfile::tempdir().expect("tmp");
     let db = tmp.path().join("demo.sqlite").display().to_string();
     let (child, addr, admin) = serve_demo_signed_in(&db, "2");
-    ok(&user(
-        &db,
-        &[
-            "add",
-            "pm@nhs.net",
-            "--name",
-            "Pat Manager",
-            "--role",
-            "practice_manager",
-            "--org",
-            "A10000",
-        ],
-        Some(PW),
-    ));
-    let pm = signed_in(&addr, "pm@nhs.net");
+    add_pm(&db);
+    let pm = signed_in(&addr, PM);
     let mine = body_json(&get_as(&addr, "/api/v1/overview", &pm).1);
     let all = body_json(&get_as(&addr, "/api/v1/overview", &admin).1);
     let findings = body_json(&get_as(&addr, "/api/v1/findings?limit=10000", &pm).1);
@@ -2231,21 +2192,8 @@ fn a_persons_page_shows_positions_cards_and_both_certificates_in_scope() {
     let tmp = tempfile::tempdir().expect("tmp");
     let db = tmp.path().join("demo.sqlite").display().to_string();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
-    ok(&user(
-        &db,
-        &[
-            "add",
-            "pm@nhs.net",
-            "--name",
-            "Pat Manager",
-            "--role",
-            "practice_manager",
-            "--org",
-            "A10000",
-        ],
-        Some(PW),
-    ));
-    let pm = signed_in(&addr, "pm@nhs.net");
+    add_pm(&db);
+    let pm = signed_in(&addr, PM);
     let card = card_at(&db, "A10000");
     let holder = ok(&cardwatch(&db, &["export", "cards"]))
         .lines()
@@ -2296,21 +2244,8 @@ fn a_workstations_page_judges_its_software_against_the_catalogue() {
     let tmp = tempfile::tempdir().expect("tmp");
     let db = tmp.path().join("demo.sqlite").display().to_string();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
-    ok(&user(
-        &db,
-        &[
-            "add",
-            "pm@nhs.net",
-            "--name",
-            "Pat Manager",
-            "--role",
-            "practice_manager",
-            "--org",
-            "A10000",
-        ],
-        Some(PW),
-    ));
-    let pm = signed_in(&addr, "pm@nhs.net");
+    add_pm(&db);
+    let pm = signed_in(&addr, PM);
     let api = get_as(&addr, "/api/v1/workstations/A10000-WS001", &pm);
     let page = get_as(&addr, "/workstations/a10000-ws001", &pm);
     let other = get_as(&addr, "/api/v1/workstations/a10001-ws001", &pm);
@@ -2351,21 +2286,8 @@ fn an_integrations_page_says_what_would_stop_its_synchronisation() {
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
     let card = integration_at(&db, tmp.path(), "A10000");
     integration_at(&db, tmp.path(), "A10001");
-    ok(&user(
-        &db,
-        &[
-            "add",
-            "pm@nhs.net",
-            "--name",
-            "Pat Manager",
-            "--role",
-            "practice_manager",
-            "--org",
-            "A10000",
-        ],
-        Some(PW),
-    ));
-    let pm = signed_in(&addr, "pm@nhs.net");
+    add_pm(&db);
+    let pm = signed_in(&addr, PM);
     let api = get_as(&addr, "/api/v1/integrations/T1-A10000", &pm);
     let page = get_as(&addr, "/integrations/t1-a10000", &pm);
     let other = get_as(&addr, "/api/v1/integrations/t1-a10001", &pm);
@@ -2411,21 +2333,8 @@ fn reports_show_time_lost_and_failure_rates_for_the_callers_sites_only() {
     let tmp = tempfile::tempdir().expect("tmp");
     let db = tmp.path().join("demo.sqlite").display().to_string();
     let (child, addr, admin) = serve_demo_signed_in(&db, "2");
-    ok(&user(
-        &db,
-        &[
-            "add",
-            "pm@nhs.net",
-            "--name",
-            "Pat Manager",
-            "--role",
-            "practice_manager",
-            "--org",
-            "A10000",
-        ],
-        Some(PW),
-    ));
-    let pm = signed_in(&addr, "pm@nhs.net");
+    add_pm(&db);
+    let pm = signed_in(&addr, PM);
     let mine = get_as(&addr, "/api/v1/reports?days=30", &pm);
     let all = get_as(&addr, "/api/v1/reports", &admin);
     let page = get_as(&addr, "/reports?days=30", &pm);
@@ -2478,21 +2387,8 @@ fn administrators_erase_leavers_past_the_retention_period() {
     )
     .expect("write");
     ok(&cardwatch(&db, &["import", &people.display().to_string()]));
-    ok(&user(
-        &db,
-        &[
-            "add",
-            "pm@nhs.net",
-            "--name",
-            "Pat Manager",
-            "--role",
-            "practice_manager",
-            "--org",
-            "A10000",
-        ],
-        Some(PW),
-    ));
-    let pm = signed_in(&addr, "pm@nhs.net");
+    add_pm(&db);
+    let pm = signed_in(&addr, PM);
     let listed = get_as(&addr, "/api/v1/retention", &admin);
     let refused = get_as(&addr, "/admin/retention", &pm);
     let (_, page) = get_as(&addr, "/admin/retention", &admin);
@@ -3299,6 +3195,24 @@ fn everything_held_about_a_person_exports_for_a_subject_access_request() {
 
 const RA: &str = "ra@nhs.net";
 const PM: &str = "pm@nhs.net";
+
+/// A practice manager at A10000 (sign in with `PM`).
+fn add_pm(db: &str) {
+    ok(&user(
+        db,
+        &[
+            "add",
+            PM,
+            "--name",
+            "Pat Manager",
+            "--role",
+            "practice_manager",
+            "--org",
+            "A10000",
+        ],
+        Some(PW),
+    ));
+}
 
 /// A registration authority and a practice manager at A10000 (sign them in with `RA`, `PM`).
 fn add_ra_and_pm(db: &str) {

@@ -1,7 +1,8 @@
 //! Reports over incidents and the estate: how much staff time card failures cost, and which
-//! software versions, Windows builds or reader firmware the failures follow. A version whose machines fail clearly more often than
-//! the machines on the component's other versions is named as a suspect, with the machines
-//! affected, so a bad update is found from the pattern rather than one call at a time.
+//! software versions, Windows builds or reader firmware the failures follow. A version whose
+//! machines fail clearly more often than the machines on the component's other versions is named
+//! as a suspect, with the machines affected, so a bad update is found from the pattern rather
+//! than one call at a time.
 
 use serde::Serialize;
 
@@ -9,7 +10,7 @@ use crate::vocab::UpdateRing;
 
 /// Machines on one version of one component (smartcard software, the Windows build, a reader
 /// model's firmware), and how many of them had incidents in the window.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct VersionCount {
     /// Component id (`oberthur-middleware`, `windows`, `reader HID Omnikey 3121`).
     pub component: String,
@@ -57,20 +58,9 @@ pub enum Rollout {
 /// One version's failure rate against the rest of its component's machines.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct VersionRate {
-    /// Component id.
-    pub component: String,
-    /// Version.
-    pub version: String,
-    /// Workstations with it.
-    pub machines: u64,
-    /// Of those, with an incident.
-    pub affected: u64,
-    /// Incidents on them.
-    pub incidents: u64,
-    /// For a suspect, the machines with an incident (to look at first); empty otherwise.
-    pub affected_hosts: Vec<String>,
-    /// Its machines by update ring.
-    pub rings: Vec<RingCount>,
+    /// The counts; for a version that is not a suspect, without the machines' names.
+    #[serde(flatten)]
+    pub count: VersionCount,
     /// For a suspect, what to do with its rollout.
     pub rollout: Option<Rollout>,
     /// Share of its machines with an incident.
@@ -108,17 +98,14 @@ pub fn version_rates(counts: &[VersionCount]) -> Vec<VersionRate> {
                     && z_score(c.affected, c.machines, affected, machines) >= SUSPECT_Z
             });
             VersionRate {
-                component: c.component.clone(),
-                version: c.version.clone(),
-                machines: c.machines,
-                affected: c.affected,
-                incidents: c.incidents,
-                affected_hosts: if suspect {
-                    c.affected_hosts.clone()
-                } else {
-                    Vec::new()
+                count: VersionCount {
+                    affected_hosts: if suspect {
+                        c.affected_hosts.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    ..c.clone()
                 },
-                rings: c.rings.clone(),
                 rollout: suspect.then(|| rollout(&c.rings)),
                 rate,
                 others_rate,
@@ -129,8 +116,8 @@ pub fn version_rates(counts: &[VersionCount]) -> Vec<VersionRate> {
     out.sort_by(|a, b| {
         b.suspect
             .cmp(&a.suspect)
-            .then_with(|| a.component.cmp(&b.component))
-            .then_with(|| crate::catalogue::compare(&a.version, &b.version))
+            .then_with(|| a.count.component.cmp(&b.count.component))
+            .then_with(|| crate::catalogue::compare(&a.count.version, &b.count.version))
     });
     out
 }
@@ -195,12 +182,12 @@ mod tests {
     #[test]
     fn a_version_failures_follow_is_named() {
         let rates = version_rates(&[count("6.2.0.4", 400, 8), count("6.1.0.3", 60, 9)]);
-        assert_eq!(rates[0].version, "6.1.0.3");
+        assert_eq!(rates[0].count.version, "6.1.0.3");
         assert!(rates[0].suspect, "{rates:?}");
         assert!((rates[0].rate - 0.15).abs() < 1e-9);
         assert_eq!(rates[0].others_rate, Some(0.02));
         assert_eq!(
-            rates[0].affected_hosts.len(),
+            rates[0].count.affected_hosts.len(),
             9,
             "a suspect names its machines"
         );
@@ -209,7 +196,7 @@ mod tests {
             Some(Rollout::RollBack { broad_machines: 60 })
         );
         assert!(!rates[1].suspect);
-        assert!(rates[1].affected_hosts.is_empty());
+        assert!(rates[1].count.affected_hosts.is_empty());
     }
 
     #[test]

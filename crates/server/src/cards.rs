@@ -13,7 +13,7 @@ use cardwatch_core::card_status::CardStatus;
 use cardwatch_core::ids::CardSerial;
 use cardwatch_core::renewal::Window;
 use cardwatch_core::triage::{Incident, TriageContext};
-use cardwatch_store::{incident_page, triage_context, AuditQuery, IncidentQuery, IncidentSort};
+use cardwatch_store::{incident_page, triage_context, AuditQuery, IncidentQuery};
 use serde_json::json;
 
 use crate::auth::Caller;
@@ -49,16 +49,9 @@ async fn load(
         let incidents = incident_page(
             store,
             &IncidentQuery {
-                sites: None,
-                siteless: true,
-                reporter: String::new(),
-                status: None,
-                site: None,
-                card_serial: Some(s.as_str().to_owned()),
-                sort: IncidentSort::Opened,
                 descending: true,
-                offset: 0,
                 limit: Some(200),
+                ..IncidentQuery::of_card(s.as_str())
             },
         )?
         .1;

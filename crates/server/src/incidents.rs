@@ -116,6 +116,24 @@ fn list_query(q: &HashMap<String, String>) -> Result<ListQuery, BadParam> {
     })
 }
 
+/// Every incident the viewer may see (at their sites, recorded by them, or without a site for
+/// those who see everything), oldest first, unpaged: the base of every incident query.
+pub(crate) fn seen_by(v: &Viewer) -> IncidentQuery {
+    let me = &v.caller.user.user;
+    IncidentQuery {
+        sites: v.visible_sites(),
+        siteless: me.role.sees_everything(),
+        reporter: format!("web:{}", me.username),
+        status: None,
+        site: None,
+        card_serial: None,
+        sort: IncidentSort::Opened,
+        descending: false,
+        offset: 0,
+        limit: None,
+    }
+}
+
 /// The caller's incidents that match, sorted and paged by the database: (the caller, how many
 /// match in all, the page — every match for CSV —, the list's query and the store's).
 async fn listed(
@@ -126,14 +144,9 @@ async fn listed(
 ) -> Result<(Viewer, u64, Vec<Incident>, ListQuery, IncidentQuery), Response> {
     let v = viewer(state, caller, Permission::ViewEstate, api).await?;
     let lq = list_query(q).map_err(IntoResponse::into_response)?;
-    let me = &v.caller.user.user;
     let query = IncidentQuery {
-        sites: v.visible_sites(),
-        siteless: me.role.sees_everything(),
-        reporter: format!("web:{}", me.username),
         status: lq.status,
         site: lq.site.clone(),
-        card_serial: None,
         sort: SORTABLE
             .iter()
             .find(|(name, _)| *name == lq.sort)
@@ -141,6 +154,7 @@ async fn listed(
         descending: lq.descending,
         offset: if lq.csv { 0 } else { lq.offset },
         limit: (!lq.csv).then_some(lq.limit),
+        ..seen_by(&v)
     };
     let asked = query.clone();
     let (total, page) = blocking(state, move |s| incident_page(s, &asked))

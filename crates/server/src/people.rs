@@ -357,18 +357,7 @@ pub(crate) async fn export(
     let gathered = blocking(&state, move |s| {
         let mut incidents = Vec::new();
         for serial in &serials {
-            let q = cardwatch_store::IncidentQuery {
-                sites: None,
-                siteless: true,
-                reporter: String::new(),
-                status: None,
-                site: None,
-                card_serial: Some(serial.clone()),
-                sort: cardwatch_store::IncidentSort::Opened,
-                descending: false,
-                offset: 0,
-                limit: None,
-            };
+            let q = cardwatch_store::IncidentQuery::of_card(serial);
             incidents.extend(cardwatch_store::incident_page(s, &q)?.1);
         }
         let mut audit = Vec::new();

@@ -10,7 +10,6 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::reports::{version_rates, Rollout, VersionRate};
-use cardwatch_store::{IncidentQuery, IncidentSort};
 use serde_json::json;
 
 use crate::auth::Caller;
@@ -60,19 +59,7 @@ async fn report(
 ) -> Result<(Caller, Report), Response> {
     let days = days(q).map_err(IntoResponse::into_response)?;
     let v = viewer(state, caller, Permission::ViewEstate, api).await?;
-    let me = &v.caller.user.user;
-    let query = IncidentQuery {
-        sites: v.visible_sites(),
-        siteless: me.role.sees_everything(),
-        reporter: format!("web:{}", me.username),
-        status: None,
-        site: None,
-        card_serial: None,
-        sort: IncidentSort::Opened,
-        descending: false,
-        offset: 0,
-        limit: None,
-    };
+    let query = crate::incidents::seen_by(&v);
     let since = cardwatch_core::date::Timestamp::start_of((state.now)().date().add_days(-days));
     let (lost, counts) = blocking(state, move |s| {
         let lost = cardwatch_store::reports::time_lost(s, &query, since)?;
@@ -130,12 +117,13 @@ pub(crate) async fn page(
     for s in &suspects {
         // The machines to look at first, as links to their pages.
         let machines: Vec<String> = s
+            .count
             .affected_hosts
             .iter()
             .take(MACHINES_LISTED)
             .map(|h| format!("<a href=\"/workstations/{0}\">{0}</a>", escape(h)))
             .collect();
-        let more = s.affected_hosts.len().saturating_sub(MACHINES_LISTED);
+        let more = s.count.affected_hosts.len().saturating_sub(MACHINES_LISTED);
         let more = if more > 0 {
             format!(" and {more} more")
         } else {
@@ -151,6 +139,7 @@ pub(crate) async fn page(
             None => String::new(),
         };
         let rings: Vec<String> = s
+            .count
             .rings
             .iter()
             .map(|r| format!("{} {} of {}", r.ring, r.affected, r.machines))
@@ -158,10 +147,10 @@ pub(crate) async fn page(
         let _ = write!(
             warning,
             "<li>{} {}: {} of its {} workstations had an incident ({}; by ring: {}), against {} on the other versions. {rollout}, and look at these machines first: {}{more}.</li>",
-            escape(&s.component),
-            escape(&s.version),
-            s.affected,
-            s.machines,
+            escape(&s.count.component),
+            escape(&s.count.version),
+            s.count.affected,
+            s.count.machines,
             percent(s.rate),
             rings.join(", "),
             s.others_rate.map_or("-".into(), percent),
@@ -180,10 +169,10 @@ pub(crate) async fn page(
         .map(|v| {
             format!(
                 "<tr class=\"nhsuk-table__row\">{}{}{}{}{}{}{}</tr>",
-                cell(&escape(&v.component)),
-                cell(&escape(&v.version)),
-                cell(&v.machines.to_string()),
-                cell(&v.incidents.to_string()),
+                cell(&escape(&v.count.component)),
+                cell(&escape(&v.count.version)),
+                cell(&v.count.machines.to_string()),
+                cell(&v.count.incidents.to_string()),
                 cell(&percent(v.rate)),
                 cell(&v.others_rate.map_or("-".into(), percent)),
                 cell(if v.suspect { "suspect" } else { "" }),

@@ -242,6 +242,25 @@ pub struct IncidentQuery {
     pub limit: Option<usize>,
 }
 
+impl IncidentQuery {
+    /// Every incident about one card, whoever recorded it, oldest first and unpaged: for pages
+    /// that have already decided the caller may see the card.
+    pub fn of_card(serial: &str) -> IncidentQuery {
+        IncidentQuery {
+            sites: None,
+            siteless: true,
+            reporter: String::new(),
+            status: None,
+            site: None,
+            card_serial: Some(serial.to_owned()),
+            sort: IncidentSort::Opened,
+            descending: false,
+            offset: 0,
+            limit: None,
+        }
+    }
+}
+
 /// The WHERE clause of a query, with its parameters (`$1`…).
 pub(crate) fn filter(q: &IncidentQuery) -> (String, Vec<crate::exec::P<'_>>) {
     use crate::exec::P;

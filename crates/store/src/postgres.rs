@@ -88,6 +88,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "integrations",
         include_str!("../migrations/postgres/0012_integrations.sql"),
     ),
+    (
+        13,
+        "lookup_indexes",
+        include_str!("../migrations/postgres/0013_lookup_indexes.sql"),
+    ),
 ];
 
 /// Any number, so long as no other program's advisory lock uses it: serialises migrations when

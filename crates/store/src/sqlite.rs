@@ -87,6 +87,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "integrations",
         include_str!("../migrations/sqlite/0012_integrations.sql"),
     ),
+    (
+        13,
+        "lookup_indexes",
+        include_str!("../migrations/sqlite/0013_lookup_indexes.sql"),
+    ),
 ];
 
 /// A Cardwatch store in an SQLite file.

@@ -1,0 +1,4 @@
+-- Lookups by workstation that had no index: a workstation's readers (its page, triage, the
+-- reports' firmware counts for a practice) and its incidents (the reports' failure rates).
+CREATE INDEX readers_hostname ON readers (hostname);
+CREATE INDEX incidents_hostname ON incidents (hostname, opened_at);
