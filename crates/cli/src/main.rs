@@ -144,6 +144,9 @@ enum Command {
         /// Only this site's findings.
         #[arg(long)]
         site: Option<String>,
+        /// Only rules whose id starts with this (`spare-readers-low`, `integration-`).
+        #[arg(long)]
+        rule: Option<String>,
         /// table, json or csv.
         #[arg(long, default_value = "table", value_parser = checks::Output::parse)]
         format: checks::Output,
@@ -778,6 +781,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Check {
             site,
+            rule,
             format,
             fail_on,
             min_severity,
@@ -791,6 +795,7 @@ fn run(cli: Cli) -> Result<()> {
                 site,
                 min_severity,
                 include_snoozed: all,
+                rule,
             };
             let day = day.unwrap_or_else(today);
             let families = if only.is_empty() {

@@ -2294,7 +2294,22 @@ fn an_integrations_page_says_what_would_stop_its_synchronisation() {
     let bad = get_as(&addr, "/api/v1/integrations/not%20an%20id", &pm);
     let list = get_as(&addr, "/estate/integrations", &pm);
     let listed = get_as(&addr, "/api/v1/estate/integrations", &pm);
+    let readiness = get_as(&addr, "/api/v1/findings?rule=integration-", &pm);
+    let filtered_page = get_as(&addr, "/findings?rule=integration-emis", &pm);
     stop(child);
+    let found = body_json(&readiness.1);
+    let rules: Vec<&str> = found["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap_or(""))
+        .collect();
+    assert!(rules.contains(&"integration-emis-cdb"), "{rules:?}");
+    assert!(
+        rules.iter().all(|r| r.starts_with("integration-")),
+        "{rules:?}"
+    );
+    assert!(filtered_page.1.contains("value=\"integration-emis\""));
     assert_eq!(api.0, 200, "{}", api.1);
     let v = body_json(&api.1);
     assert_eq!(v["integration"]["service_emis_cdb"], "11112");

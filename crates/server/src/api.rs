@@ -139,6 +139,7 @@ const ENDPOINTS: &[Endpoint] = &[
         query: &[
             p("site", "string", "Only this site (ODS code)."),
             p("min_severity", "string", "info, warning, urgent or critical."),
+            p("rule", "string", "Only rules whose id starts with this (a rule, or a group such as integration-)."),
             p("all", "boolean", "Include snoozed findings."),
             p("format", "string", "json (default) or csv."),
             p("sort", "string", "site, severity, rule, subject, owner or due (default: most serious first)."),

@@ -82,9 +82,10 @@ impl IntoResponse for BadParam {
 }
 
 fn params(q: &HashMap<String, String>) -> Result<Params, BadParam> {
-    const KNOWN: [&str; 8] = [
+    const KNOWN: [&str; 9] = [
         "site",
         "min_severity",
+        "rule",
         "all",
         "format",
         "offset",
@@ -157,6 +158,7 @@ fn params(q: &HashMap<String, String>) -> Result<Params, BadParam> {
             site: get("site").map(str::to_owned),
             min_severity,
             include_snoozed: all,
+            rule: get("rule").map(str::to_owned),
         },
         csv,
         offset: number("offset", 0)?,
@@ -332,6 +334,7 @@ pub(crate) async fn page(
     };
     let site = p.filter.site.clone().unwrap_or_default();
     let min = p.filter.min_severity;
+    let rule = p.filter.rule.clone().unwrap_or_default();
     let found = match compute(&state, &p, &viewer).await {
         Ok(f) => f,
         Err(r) => return r,
@@ -391,9 +394,10 @@ pub(crate) async fn page(
     let (by, desc) = p.sort.unwrap_or(("", false));
     let link = |sort: &str, descending: bool, offset: usize| {
         format!(
-            "/findings?site={}&amp;min_severity={}&amp;sort={sort}&amp;order={}&amp;offset={offset}&amp;limit={}",
+            "/findings?site={}&amp;min_severity={}&amp;rule={}&amp;sort={sort}&amp;order={}&amp;offset={offset}&amp;limit={}",
             escape(&site),
             min.map_or("", |m| m.as_str()),
+            crate::wizard::enc(&rule),
             if descending { "desc" } else { "asc" },
             p.limit
         )
@@ -420,7 +424,8 @@ pub(crate) async fn page(
         r#"<form method="get" class="nhsuk-u-margin-bottom-4">
 <div class="nhsuk-form-group"><label class="nhsuk-label" for="site">Site</label><input class="nhsuk-input nhsuk-input--width-10" id="site" name="site" value="{site}"></div>
 <div class="nhsuk-form-group"><label class="nhsuk-label" for="min_severity">At least</label><select class="nhsuk-select" id="min_severity" name="min_severity"><option value="">any</option>{options}</select></div>
-<button class="nhsuk-button nhsuk-button--secondary">Filter</button> <a class="nhsuk-link" href="/api/v1/findings?format=csv&amp;site={site}">Download CSV</a></form>
+<div class="nhsuk-form-group"><label class="nhsuk-label" for="rule">Rule, or how its id starts (e.g. integration-)</label><input class="nhsuk-input nhsuk-input--width-20" id="rule" name="rule" value="{rule_value}"></div>
+<button class="nhsuk-button nhsuk-button--secondary">Filter</button> <a class="nhsuk-link" href="/api/v1/findings?format=csv&amp;site={site}&amp;rule={rule_query}">Download CSV</a></form>
 <p class="nhsuk-body">{total} finding(s), showing {shown} from number {first}. Acknowledge (30 days) or snooze (7 days) each with a reason; it is audited.</p>
 <table class="nhsuk-table"><thead class="nhsuk-table__head"><tr class="nhsuk-table__row">{head}</tr></thead>
 <tbody class="nhsuk-table__body">
@@ -429,6 +434,8 @@ pub(crate) async fn page(
 <h2 class="nhsuk-heading-m">By site and severity</h2>
 {figure}"#,
         site = escape(&site),
+        rule_value = escape(&rule),
+        rule_query = crate::wizard::enc(&rule),
         total = found.len(),
         first = p.offset + 1,
         figure = chart.figure(900.0, 260.0),
@@ -498,6 +505,7 @@ pub(crate) async fn note(
             site: None,
             min_severity: None,
             include_snoozed: true,
+            rule: None,
         },
         csv: false,
         offset: 0,

@@ -207,7 +207,7 @@ pub(crate) async fn page(
     }
     let th = |c: &str| format!("<th class=\"nhsuk-table__header\" scope=\"col\">{c}</th>");
     let body = format!(
-        "<p class=\"nhsuk-body\">At site {site}. <a href=\"/estate/integrations\">All integrations</a> · <a href=\"/api/v1/integrations/{id}\">JSON</a></p>\
+        "<p class=\"nhsuk-body\">At site {site}. <a href=\"/estate/integrations\">All integrations</a> · <a href=\"/findings?site={site}&amp;rule=integration-\">the site's integration findings</a> (acknowledge or snooze them there) · <a href=\"/api/v1/integrations/{id}\">JSON</a></p>\
          <dl class=\"nhsuk-summary-list\">{facts}</dl>\n<h2 class=\"nhsuk-heading-m\">Readiness</h2>{verdict}\n\
          <h2 class=\"nhsuk-heading-m\">Cards the service acts with</h2><table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\">{}{}{}</tr></thead><tbody class=\"nhsuk-table__body\">{rows}</tbody></table>",
         th("Card"),

@@ -141,6 +141,9 @@ pub struct Filter {
     pub min_severity: Option<Severity>,
     /// Also those snoozed (hidden by default; acknowledged ones are always shown).
     pub include_snoozed: bool,
+    /// Only rules whose id starts with this: one rule (`spare-readers-low`) or a group of them
+    /// (`integration-`, `cert-signing-`).
+    pub rule: Option<String>,
 }
 
 impl Filter {
@@ -151,6 +154,10 @@ impl Filter {
             .is_none_or(|s| n.finding.site.eq_ignore_ascii_case(s))
             && self.min_severity.is_none_or(|m| n.finding.severity >= m)
             && (self.include_snoozed || n.state != NoteState::Snoozed.as_str())
+            && self
+                .rule
+                .as_deref()
+                .is_none_or(|r| n.finding.rule.starts_with(r))
     }
 }
 
