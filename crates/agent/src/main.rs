@@ -327,16 +327,23 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
             // The self-test's outcome is an event too (never the PIN): what the card did.
-            let signed = sign_test.then(|| -> Result<sign_test::Outcome> {
-                let module = pkcs11_certs::module(module.as_deref())?;
-                let pin = sign_test::read_pin()?;
-                sign_test::run(&module, token.as_deref(), pin)
-            });
+            let signed = sign_test.then(
+                || -> std::result::Result<sign_test::Outcome, sign_test::Failure> {
+                    let module = pkcs11_certs::module(module.as_deref())
+                        .map_err(sign_test::Failure::setup)?;
+                    let pin = sign_test::read_pin().map_err(sign_test::Failure::setup)?;
+                    sign_test::run(&module, token.as_deref(), pin)
+                },
+            );
             let mut events = vec![spool::event("diagnosis", serde_json::to_value(&d)?, d.at)];
             if let Some(r) = &signed {
                 let outcome = match r {
                     Ok(done) => serde_json::json!({"passed": true, "token": done.token}),
-                    Err(e) => serde_json::json!({"passed": false, "why": format!("{e:#}")}),
+                    Err(f) => serde_json::json!({
+                        "passed": false,
+                        "stage": f.stage.as_str(),
+                        "why": format!("{:#}", f.error),
+                    }),
                 };
                 events.push(spool::event("signing_test", outcome, now()));
             }
@@ -351,7 +358,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
             if let Some(r) = signed {
-                let done = r?;
+                let done = r.map_err(|f| f.error)?;
                 println!(
                     "signing self-test passed: card {} signed a random challenge and the signature matches its signing certificate ({})",
                     done.token, done.subject

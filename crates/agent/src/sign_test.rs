@@ -8,13 +8,61 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
 use anyhow::{anyhow, Result};
+use cryptoki::context::Pkcs11;
 use cryptoki::error::{Error as P11Error, RvError};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, ObjectClass};
-use cryptoki::session::UserType;
+use cryptoki::session::{Session, UserType};
 use cryptoki::types::AuthPin;
 use x509_parser::prelude::{FromDer, X509Certificate};
 use zeroize::Zeroizing;
+
+/// Where a self-test stopped, which says whose the failure is: a failure before the PIN (no
+/// card, no signing certificate) or at it (a wrong PIN) is about the card or the holder; one at
+/// sign-in for another reason, or while signing, can be the workstation's middleware — what the
+/// server's failure rates by version count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Finding the card and its signing certificate.
+    Setup,
+    /// The PIN was refused, or the card is locked.
+    Pin,
+    /// The card refused the sign-in for another reason.
+    Login,
+    /// Signing, or checking the signature.
+    Signing,
+}
+
+impl Stage {
+    /// The text form, in the `signing_test` event.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Stage::Setup => "setup",
+            Stage::Pin => "pin",
+            Stage::Login => "login",
+            Stage::Signing => "signing",
+        }
+    }
+}
+
+/// A self-test that failed: where, and why in plain words.
+#[derive(Debug)]
+pub struct Failure {
+    /// Where it stopped.
+    pub stage: Stage,
+    /// Why.
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    /// A failure before the card was asked for anything.
+    pub fn setup(error: anyhow::Error) -> Failure {
+        Failure {
+            stage: Stage::Setup,
+            error,
+        }
+    }
+}
 
 /// How the self-test went.
 #[derive(Debug)]
@@ -70,24 +118,63 @@ impl Drop for Echo {
 }
 
 /// What a refused login means for the holder, in plain words.
-fn login_refused(e: P11Error) -> anyhow::Error {
-    match e {
-        P11Error::Pkcs11(RvError::PinIncorrect, _) => anyhow!(
-            "the card did not accept the PIN. It was tried once and will not be tried again: \
-             three wrong PINs lock a card. Check the PIN with the holder before another test"
+fn login_refused(e: P11Error) -> Failure {
+    let (stage, error) = match e {
+        P11Error::Pkcs11(RvError::PinIncorrect, _) => (
+            Stage::Pin,
+            anyhow!(
+                "the card did not accept the PIN. It was tried once and will not be tried again: \
+                 three wrong PINs lock a card. Check the PIN with the holder before another test"
+            ),
         ),
-        P11Error::Pkcs11(RvError::PinLocked, _) => anyhow!(
-            "the card is locked after too many wrong PINs: a Local Smartcard Administrator or \
-             the RA can unlock it (the holder needs their card and ID)"
+        P11Error::Pkcs11(RvError::PinLocked, _) => (
+            Stage::Pin,
+            anyhow!(
+                "the card is locked after too many wrong PINs: a Local Smartcard Administrator or \
+                 the RA can unlock it (the holder needs their card and ID)"
+            ),
         ),
-        other => anyhow!("the card refused the sign-in: {other}"),
-    }
+        other => (
+            Stage::Login,
+            anyhow!("the card refused the sign-in: {other}"),
+        ),
+    };
+    Failure { stage, error }
 }
 
 /// Signs a random challenge with the signing key of the card `token` (or the only card) and
 /// verifies the signature with its signing certificate. The PIN is consumed.
-pub fn run(module: &Path, token: Option<&str>, pin: Zeroizing<String>) -> Result<Outcome> {
-    let p11 = crate::pkcs11_certs::open(module)?;
+pub fn run(
+    module: &Path,
+    token: Option<&str>,
+    pin: Zeroizing<String>,
+) -> std::result::Result<Outcome, Failure> {
+    let p11 = crate::pkcs11_certs::open(module).map_err(Failure::setup)?;
+    let (session, label, id, subject, public_key) =
+        signing_certificate(&p11, token).map_err(Failure::setup)?;
+    // The PIN goes to the card and nowhere else; its copy is wiped when `auth` drops.
+    let auth = AuthPin::new(pin.as_str().into());
+    drop(pin);
+    session
+        .login(UserType::User, Some(&auth))
+        .map_err(login_refused)?;
+    drop(auth);
+    sign_and_check(&session, &label, id, &public_key).map_err(|error| Failure {
+        stage: Stage::Signing,
+        error,
+    })?;
+    Ok(Outcome {
+        token: label,
+        subject,
+    })
+}
+
+/// The card's session and label, and its signing certificate's key id, subject and public key.
+type Found = (Session, String, Vec<u8>, String, Vec<u8>);
+
+/// Finds the card (`token`, or the only one) and its signing certificate, before asking the card
+/// for anything.
+fn signing_certificate(p11: &Pkcs11, token: Option<&str>) -> Result<Found> {
     let mut cards = Vec::new();
     for slot in p11.get_slots_with_token()? {
         let info = p11.get_token_info(slot)?;
@@ -114,7 +201,6 @@ pub fn run(module: &Path, token: Option<&str>, pin: Zeroizing<String>) -> Result
         }
     };
     let session = p11.open_ro_session(slot)?;
-    // Find the signing certificate before asking the card for anything.
     let mut signing = None;
     for object in session.find_objects(&[Attribute::Class(ObjectClass::CERTIFICATE)])? {
         let mut der = Vec::new();
@@ -145,13 +231,12 @@ pub fn run(module: &Path, token: Option<&str>, pin: Zeroizing<String>) -> Result
     }
     let (id, subject, public_key) = signing
         .ok_or_else(|| anyhow!("card {label} has no signing certificate (key usage non-repudiation): it can sign in but not sign — a card that can sign is needed"))?;
-    // The PIN goes to the card and nowhere else; its copy is wiped when `auth` drops.
-    let auth = AuthPin::new(pin.as_str().into());
-    drop(pin);
-    session
-        .login(UserType::User, Some(&auth))
-        .map_err(login_refused)?;
-    drop(auth);
+    Ok((session, label, id, subject, public_key))
+}
+
+/// Signs a random challenge with the key beside the signing certificate, and checks the
+/// signature with the certificate's public key.
+fn sign_and_check(session: &Session, label: &str, id: Vec<u8>, public_key: &[u8]) -> Result<()> {
     let key = session
         .find_objects(&[
             Attribute::Class(ObjectClass::PRIVATE_KEY),
@@ -171,14 +256,10 @@ pub fn run(module: &Path, token: Option<&str>, pin: Zeroizing<String>) -> Result
     let _ = session.logout();
     ring::signature::UnparsedPublicKey::new(
         &ring::signature::RSA_PKCS1_2048_8192_SHA256,
-        &public_key,
+        public_key,
     )
     .verify(&challenge, &signature)
     .map_err(|_| {
         anyhow!("card {label} signed, but the signature does not match its signing certificate: the card needs replacing")
-    })?;
-    Ok(Outcome {
-        token: label,
-        subject,
     })
 }

@@ -624,7 +624,9 @@ fn an_agents_inventory_updates_the_estate_and_its_diagnosis_answers_a_triage() {
         .find(|l| l.contains("\"signing_test\""))
         .unwrap_or_else(|| panic!("a signing_test event in {events}"));
     assert!(
-        outcome.contains("\"passed\":false") && outcome.contains("PIN"),
+        outcome.contains("\"passed\":false")
+            && outcome.contains("\"stage\":\"pin\"")
+            && outcome.contains("PIN"),
         "{outcome}"
     );
     assert!(

@@ -9,7 +9,8 @@ use serde::Serialize;
 use crate::vocab::UpdateRing;
 
 /// Machines on one version of one component (smartcard software, the Windows build, a reader
-/// model's firmware), and how many of them had incidents in the window.
+/// model's firmware), and how many of them failed in the window (an incident raised on them, or a
+/// signing self-test that failed at sign-in or while signing).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct VersionCount {
     /// Component id (`oberthur-middleware`, `windows`, `reader HID Omnikey 3121`).
@@ -18,11 +19,11 @@ pub struct VersionCount {
     pub version: String,
     /// Workstations with this version installed.
     pub machines: u64,
-    /// Of those, how many had at least one incident.
+    /// Of those, how many failed at least once.
     pub affected: u64,
-    /// Incidents on those workstations.
-    pub incidents: u64,
-    /// The workstations with an incident.
+    /// Failures on those workstations.
+    pub failures: u64,
+    /// The workstations that failed.
     pub affected_hosts: Vec<String>,
     /// The same by update ring (a ring absent has none of these machines).
     pub rings: Vec<RingCount>,
@@ -35,7 +36,7 @@ pub struct RingCount {
     pub ring: UpdateRing,
     /// Its workstations on the version.
     pub machines: u64,
-    /// Of those, with an incident.
+    /// Of those, that failed.
     pub affected: u64,
 }
 
@@ -63,7 +64,7 @@ pub struct VersionRate {
     pub count: VersionCount,
     /// For a suspect, what to do with its rollout.
     pub rollout: Option<Rollout>,
-    /// Share of its machines with an incident.
+    /// Share of its machines that failed.
     pub rate: f64,
     /// The same share over the component's other versions (none when it has no other).
     pub others_rate: Option<f64>,
@@ -169,7 +170,7 @@ mod tests {
             version: version.into(),
             machines,
             affected,
-            incidents: affected,
+            failures: affected,
             affected_hosts: (0..affected).map(|n| format!("ws{n}")).collect(),
             rings: vec![RingCount {
                 ring: UpdateRing::Broad,

@@ -1,7 +1,8 @@
 //! Reports: `GET /reports` and `GET /api/v1/reports` — the staff time card failures cost over a
 //! period, and the failure rate of each smartcard software version, Windows build and reader
-//! firmware, with the versions failures follow named as suspects, and their machines. The other reports live with what they report on: expiries per week
-//! against RA capacity on the plan, incidents by cause and time to fix on the incidents page.
+//! firmware, with the versions failures follow named as suspects, and their machines. The other
+//! reports live with what they report on: expiries per week against RA capacity on the plan,
+//! incidents by cause and time to fix on the incidents page.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -146,7 +147,7 @@ pub(crate) async fn page(
             .collect();
         let _ = write!(
             warning,
-            "<li>{} {}: {} of its {} workstations had an incident ({}; by ring: {}), against {} on the other versions. {rollout}, and look at these machines first: {}{more}.</li>",
+            "<li>{} {}: {} of its {} workstations failed ({}; by ring: {}), against {} on the other versions. {rollout}, and look at these machines first: {}{more}.</li>",
             escape(&s.count.component),
             escape(&s.count.version),
             s.count.affected,
@@ -172,7 +173,7 @@ pub(crate) async fn page(
                 cell(&escape(&v.count.component)),
                 cell(&escape(&v.count.version)),
                 cell(&v.count.machines.to_string()),
-                cell(&v.count.incidents.to_string()),
+                cell(&v.count.failures.to_string()),
                 cell(&percent(v.rate)),
                 cell(&v.others_rate.map_or("-".into(), percent)),
                 cell(if v.suspect { "suspect" } else { "" }),
@@ -193,7 +194,9 @@ pub(crate) async fn page(
          <h2 class=\"nhsuk-heading-m\">Failure rate by software version</h2>\
          <p class=\"nhsuk-body\">Workstations on each version of their smartcard software, Windows build \
          (<em>windows</em>) and reader firmware (<em>reader</em> and the model), and the share that had \
-         an incident in the period, against the same share on the other versions. \
+         failed in the period — an incident raised on it, or a signing self-test its agent ran that \
+         the card refused at sign-in (not for the PIN) or while signing — against the same share on \
+         the other versions. \
          A version is a suspect when its share is at least twice the others', on at least three \
          machines, and unlikely to be chance.</p>{suspects}\
          <table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\">{}{}{}{}{}{}{}</tr></thead>\
@@ -205,8 +208,8 @@ pub(crate) async fn page(
         th("Component"),
         th("Version"),
         th("Workstations"),
-        th("Incidents"),
-        th("Share with an incident"),
+        th("Failures"),
+        th("Share that failed"),
         th("Other versions"),
         th("Verdict"),
         days = r.days,

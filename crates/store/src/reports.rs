@@ -1,4 +1,4 @@
-//! What the reports read: the staff time incidents cost, and incidents against the software
+//! What the reports read: the staff time incidents cost, and failures against the software
 //! versions of the workstations they happened on. The judging is `core::reports`.
 
 use cardwatch_core::date::Timestamp;
@@ -37,8 +37,10 @@ pub fn time_lost(
 
 /// For each version of each smartcard software component, each Windows build (component
 /// `windows`) and each reader model's firmware (`reader VENDOR MODEL`) at the sites (`None`: every
-/// site): how many workstations have it, how many of them had an incident opened since `since`,
-/// how many incidents those were, and which machines they were.
+/// site): how many workstations have it, how many of them failed since `since`, how many failures
+/// those were, and which machines they were. A failure is an incident raised on the workstation,
+/// or a signing self-test its agent ran that the card refused at sign-in for a reason other than
+/// the PIN, or while signing (stages `login` and `signing`: what middleware can cause).
 pub fn version_counts(
     store: &dyn crate::Store,
     sites: Option<&[String]>,
@@ -56,7 +58,7 @@ pub fn version_counts(
     };
     // The three things a machine runs that a bad release can break, as (component, version,
     // hostname) over the workstations in scope: joined once to count machines, once to
-    // incidents to find the machines that failed.
+    // failures to find the machines that failed.
     let versions = format!(
         "SELECT s.component AS component, s.version AS version, s.hostname AS hostname, \
          w.update_ring AS ring \
@@ -67,13 +69,19 @@ pub fn version_counts(
          w.update_ring FROM readers r JOIN workstations w ON w.hostname = r.hostname \
          WHERE r.firmware IS NOT NULL AND {scope}"
     );
+    // The events' data is compact JSON with sorted keys, as the server stored it.
+    let failures = "SELECT i.hostname AS hostname, 'incident ' || CAST(i.id AS TEXT) AS failure \
+         FROM incidents i WHERE i.opened_at >= $1 AND i.hostname IS NOT NULL \
+         UNION ALL SELECT a.hostname, 'agent ' || e.agent_id || ' ' || e.event_id \
+         FROM agents a JOIN agent_events e ON e.agent_id = a.id \
+         WHERE e.kind = 'signing_test' AND e.at >= $1 \
+         AND (e.data LIKE '%\"stage\":\"login\"%' OR e.data LIKE '%\"stage\":\"signing\"%')";
     with_read(store, |x| {
         let rows = x.rows(
             &format!(
                 "SELECT v.component, v.version, v.ring, COUNT(DISTINCT v.hostname), \
-                 COUNT(DISTINCT i.hostname), COUNT(DISTINCT i.id) \
-                 FROM ({versions}) v \
-                 LEFT JOIN incidents i ON i.hostname = v.hostname AND i.opened_at >= $1 \
+                 COUNT(DISTINCT f.hostname), COUNT(DISTINCT f.failure) \
+                 FROM ({versions}) v LEFT JOIN ({failures}) f ON f.hostname = v.hostname \
                  GROUP BY v.component, v.version, v.ring \
                  ORDER BY v.component, v.version, v.ring"
             ),
@@ -82,7 +90,7 @@ pub fn version_counts(
         let failed = x.rows(
             &format!(
                 "SELECT DISTINCT v.component, v.version, v.hostname FROM ({versions}) v \
-                 JOIN incidents i ON i.hostname = v.hostname AND i.opened_at >= $1 \
+                 JOIN ({failures}) f ON f.hostname = v.hostname \
                  ORDER BY v.component, v.version, v.hostname"
             ),
             &params,
@@ -94,7 +102,7 @@ pub fn version_counts(
             let ring = UpdateRing::parse(r[2].text()).map_err(|e| {
                 StoreError::Database(format!("a stored workstation's update ring: {e}"))
             })?;
-            let (machines, affected, incidents) =
+            let (machines, affected, failures) =
                 (r[3].int() as u64, r[4].int() as u64, r[5].int() as u64);
             let at = match out.last() {
                 Some(c) if c.component == component && c.version == version => out.len() - 1,
@@ -104,7 +112,7 @@ pub fn version_counts(
                         version: version.to_owned(),
                         machines: 0,
                         affected: 0,
-                        incidents: 0,
+                        failures: 0,
                         affected_hosts: Vec::new(),
                         rings: Vec::new(),
                     });
@@ -114,7 +122,7 @@ pub fn version_counts(
             let c = &mut out[at];
             c.machines += machines;
             c.affected += affected;
-            c.incidents += incidents;
+            c.failures += failures;
             c.rings.push(RingCount {
                 ring,
                 machines,

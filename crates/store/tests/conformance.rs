@@ -1323,6 +1323,31 @@ ws3,identity-agent,2.4.10.0
                 .unwrap();
         }
     }
+    // ws3's agent: a signing self-test the card refused while signing (counted, once however
+    // often it is sent) and one with a wrong PIN (the holder's, not counted).
+    {
+        use cardwatch_store::agents::{add_enrolment_token, enrol, record_events, AgentEvent};
+        let when = Timestamp::parse("2026-11-21T10:00:00Z").unwrap();
+        let t = Change {
+            actor: "cli:root".into(),
+            at: when,
+        };
+        let expires = Timestamp::from_unix(when.unix() + 3600);
+        add_enrolment_token(&*db.store, "h", "et", expires, None, &t).unwrap();
+        enrol(&*db.store, "h", "ag3", "ws3", "0.1.0", "c3", &t).unwrap();
+        let test = |id: &str, stage: &str| AgentEvent {
+            id: id.into(),
+            at: when,
+            kind: "signing_test".into(),
+            data: serde_json::json!({"passed": false, "stage": stage, "why": "x"}),
+        };
+        let sent = [
+            test("e1", "signing"),
+            test("e1", "signing"),
+            test("e2", "pin"),
+        ];
+        record_events(&*db.store, "ag3", &sent, when).unwrap();
+    }
     let since = Timestamp::parse("2026-11-01T00:00:00Z").unwrap();
     let all = IncidentQuery {
         sites: None,
@@ -1338,25 +1363,25 @@ ws3,identity-agent,2.4.10.0
     };
     assert_eq!(time_lost(&*db.store, &all, since).unwrap(), (1, 18.0));
     let counts = version_counts(&*db.store, None, since).unwrap();
-    // component version: machines/affected/incidents [machines with an incident]
+    // component version: machines/failed/failures [machines that failed]
     let got: Vec<String> = counts
         .iter()
         .map(|c| {
             format!(
                 "{} {}: {}/{}/{} {:?}",
-                c.component, c.version, c.machines, c.affected, c.incidents, c.affected_hosts
+                c.component, c.version, c.machines, c.affected, c.failures, c.affected_hosts
             )
         })
         .collect();
     assert_eq!(
         got,
         [
-            "identity-agent 2.4.10.0: 1/0/0 []",
+            "identity-agent 2.4.10.0: 1/1/1 [\"ws3\"]",
             "oberthur-middleware 6.1.0.3: 2/1/2 [\"ws1\"]",
-            "oberthur-middleware 6.2.0.4: 1/0/0 []",
+            "oberthur-middleware 6.2.0.4: 1/1/1 [\"ws3\"]",
             "reader HID Omnikey 3121 6.00: 1/1/2 [\"ws1\"]",
             "windows 22631: 2/1/2 [\"ws1\"]",
-            "windows 26100: 1/0/0 []",
+            "windows 26100: 1/1/1 [\"ws3\"]",
         ]
     );
     // By ring: ws1 (canary) failed, ws2 (broad) did not.
