@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Context, Out, Owner, Severity, SubjectKind};
+use super::{Context, Groups, Out, Owner, Severity, SubjectKind};
 use crate::card_status::CardStatus;
 use crate::fasthash::FastMap;
 use crate::health::{CardFacts, Estate, IntegrationCardFacts, IntegrationFacts, PositionFacts};
@@ -19,20 +19,9 @@ pub(super) fn integrations(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
         .map(|s| (s.site_ods.as_str(), &*s.organisation_ods))
         .collect();
     // Integrations, and their cards, are in id order after `Estate::sort`: one merge pass.
-    let mut at = 0;
+    let mut links = Groups::new(&estate.integration_cards, |c| &c.integration);
     for i in &estate.integrations {
-        while at < estate.integration_cards.len()
-            && *estate.integration_cards[at].integration < *i.integration
-        {
-            at += 1;
-        }
-        let from = at;
-        while at < estate.integration_cards.len()
-            && *estate.integration_cards[at].integration == *i.integration
-        {
-            at += 1;
-        }
-        let cards = &estate.integration_cards[from..at];
+        let cards = links.of(&i.integration);
         let org = organisation.get(&*i.site_ods).copied().unwrap_or("");
         identifiers(i, cx, out);
         for card in cards {
