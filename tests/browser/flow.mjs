@@ -1,5 +1,6 @@
 // A person's way through Cardwatch in Debian's headless Chromium: sign in, the overview, a card,
-// acknowledge a finding, a triage to escalation, the packet printed. Screenshots and the packet
+// acknowledge a finding, a triage to escalation, the packet printed, the reports, and a service's
+// readiness from the estate's list of integrations. Screenshots and the packet
 // PDF go to OUT_DIR. Prints one JSON object of what it saw.
 //   node flow.mjs BASE_URL USER PASSWORD OUT_DIR
 import { mkdirSync } from 'node:fs';
@@ -52,6 +53,16 @@ seen.packet = (await page.content()).includes('SMARTCARD ESCALATION');
 seen.packetUrl = page.url().replace(base, '');
 await shot('6-packet');
 await page.pdf({ path: `${out}/packet.pdf`, format: 'A4' });
+
+await page.goto(base + '/reports');
+seen.reports = (await page.content()).includes('Failure rate by software version');
+await shot('7-reports');
+
+await page.goto(base + '/estate/integrations');
+await Promise.all([page.waitForNavigation(), page.click('a[href^="/integrations/"]')]);
+seen.integration = await page.textContent('h1');
+seen.integrationNotReady = (await page.content()).includes('Not ready');
+await shot('8-integration');
 
 await browser.close();
 console.log(JSON.stringify(seen));

@@ -2006,20 +2006,8 @@ fn a_person_in_chromium_signs_in_opens_a_card_acknowledges_and_escalates() {
     let tmp = tempfile::tempdir().expect("tmp");
     let db = tmp.path().join("demo.sqlite").display().to_string();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
-    ok(&user(
-        &db,
-        &[
-            "add",
-            "pm@nhs.net",
-            "--name",
-            "Pat Manager",
-            "--role",
-            "practice_manager",
-            "--org",
-            "A10000",
-        ],
-        Some(PW),
-    ));
+    add_pm(&db);
+    integration_at(&db, tmp.path(), "A10000");
     // Screenshots are kept as the test's artefacts.
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
     let script =
@@ -2027,7 +2015,7 @@ fn a_person_in_chromium_signs_in_opens_a_card_acknowledges_and_escalates() {
     let run = Command::new("node")
         .arg(&script)
         .arg(format!("http://{addr}"))
-        .args(["pm@nhs.net", PW])
+        .args([PM, PW])
         .arg(&out)
         .output()
         .expect("node (scripts/test installs the browser tests' packages)");
@@ -2046,6 +2034,9 @@ fn a_person_in_chromium_signs_in_opens_a_card_acknowledges_and_escalates() {
     assert_eq!(seen["acknowledged"], true, "{seen}");
     assert_eq!(seen["escalated"], true, "{seen}");
     assert_eq!(seen["packet"], true, "{seen}");
+    assert_eq!(seen["reports"], true, "{seen}");
+    assert_eq!(seen["integration"], "Integration t1-a10000", "{seen}");
+    assert_eq!(seen["integrationNotReady"], true, "{seen}");
     for f in [
         "1-overview.png",
         "2-card.png",
@@ -2054,6 +2045,8 @@ fn a_person_in_chromium_signs_in_opens_a_card_acknowledges_and_escalates() {
         "5-escalate.png",
         "6-packet.png",
         "packet.pdf",
+        "7-reports.png",
+        "8-integration.png",
     ] {
         assert!(out.join(f).exists(), "{f} was not saved");
     }

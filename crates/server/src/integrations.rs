@@ -141,36 +141,45 @@ pub(crate) async fn page(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let text = |k: &str| match view.profile.get(k) {
+    // A column's text, or what its absence means.
+    let text = |k: &str, absent: &str| match view.profile.get(k) {
         Some(serde_json::Value::String(s)) => escape(s),
-        _ => "not recorded".to_owned(),
+        _ => absent.to_owned(),
     };
-    let mut facts = String::new();
-    for (label, ours, theirs) in [
-        ("Service", "service", ""),
-        ("Clinical system", "clinical_system", ""),
-        ("Roles the cards need", "required_roles", ""),
+    let system = text("clinical_system", "");
+    let mut rows = vec![
+        ("Service", text("service", "")),
+        ("Clinical system", system.clone()),
+        (
+            "Roles the cards need",
+            text("required_roles", "any role at the practice"),
+        ),
         (
             "Activity codes the cards need",
-            "required_activity_codes",
-            "",
+            text("required_activity_codes", "none"),
         ),
-        (
+    ];
+    // Only the identifiers the practice's own system checks.
+    let pair = |ours: &str, theirs: &str| {
+        format!(
+            "{} / {}",
+            text(ours, "not recorded"),
+            text(theirs, "not recorded")
+        )
+    };
+    match system.as_str() {
+        "emis" => rows.push((
             "EMIS CDB (practice / service)",
-            "emis_cdb",
-            "service_emis_cdb",
-        ),
-        (
+            pair("emis_cdb", "service_emis_cdb"),
+        )),
+        "systmone" => rows.push((
             "SystmOne profile (practice / service)",
-            "systmone_profile",
-            "service_systmone_profile",
-        ),
-    ] {
-        let value = if theirs.is_empty() {
-            text(ours)
-        } else {
-            format!("{} / {}", text(ours), text(theirs))
-        };
+            pair("systmone_profile", "service_systmone_profile"),
+        )),
+        _ => {}
+    }
+    let mut facts = String::new();
+    for (label, value) in rows {
         let _ = write!(
             facts,
             "<div class=\"nhsuk-summary-list__row\"><dt class=\"nhsuk-summary-list__key\">{label}</dt><dd class=\"nhsuk-summary-list__value\">{value}</dd></div>"

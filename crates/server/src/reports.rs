@@ -188,13 +188,13 @@ pub(crate) async fn page(
          <button class=\"nhsuk-button nhsuk-button--secondary\">Show</button> <a href=\"/api/v1/reports?days={days}\">JSON</a></form>\n\
          <h2 class=\"nhsuk-heading-m\">Staff time lost</h2>\
          <p class=\"nhsuk-body\">{ended} incident(s) in the last {days} days ended with a time to fix: \
-         <strong>{hours:.1} hours</strong> in which a card holder could not work with their card — \
+         <strong>{hours:.1} hours</strong> ({minutes:.0} minutes) in which a card holder could not work with their card — \
          and whoever helped them spent at least as long. Clinics overrun and prescriptions wait \
          on top of this; see <a href=\"/incidents\">incidents by cause and time to fix</a>.</p>\n\
          <h2 class=\"nhsuk-heading-m\">Failure rate by software version</h2>\
          <p class=\"nhsuk-body\">Workstations on each version of their smartcard software, Windows build \
-         (<em>windows</em>) and reader firmware (<em>reader</em> and the model), and the share that had \
-         failed in the period — an incident raised on it, or a signing self-test its agent ran that \
+         (<em>windows</em>) and reader firmware (<em>reader</em> and the model), and the share of them \
+         that failed in the period — an incident raised on it, or a signing self-test its agent ran that \
          the card refused at sign-in (not for the PIN) or while signing — against the same share on \
          the other versions. \
          A version is a suspect when its share is at least twice the others', on at least three \
@@ -213,6 +213,7 @@ pub(crate) async fn page(
         th("Other versions"),
         th("Verdict"),
         days = r.days,
+        minutes = r.minutes,
         ended = r.ended,
     );
     crate::layout::page("Reports", Some(&caller), &body).into_response()
