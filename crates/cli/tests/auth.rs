@@ -570,6 +570,7 @@ fn every_route_is_scoped_to_the_callers_organisations() {
     let plan = get_as(&addr, "/api/v1/plan?capacity=10&limit=10000", &pm);
     let home = get_as(&addr, "/", &pm);
     let own_sheet = get_as(&addr, "/cheatsheet?site=A10000", &pm);
+    let sheet_json = get_as(&addr, "/api/v1/cheatsheet?site=A10000", &pm);
     let other_sheet = get_as(&addr, "/cheatsheet?site=A10001", &pm);
     let own_card = post_json(
         &addr,
@@ -653,6 +654,13 @@ fn every_route_is_scoped_to_the_callers_organisations() {
     );
     assert_eq!(own_sheet.0, 200);
     assert_eq!(other_sheet.0, 403);
+    let sheet = body_json(&sheet_json.1);
+    assert_eq!(sheet["site"], "A10000", "{sheet}");
+    assert!(
+        !sheet["sections"].as_array().expect("sections").is_empty()
+            && sheet["sections"][0]["steps"].is_array(),
+        "the JSON twin holds what the printed sheet does: {sheet}"
+    );
     assert_eq!(own_card.0, 200, "{}", own_card.1);
     assert!(!body_json(&own_card.1)["known"]
         .as_array()
@@ -1449,6 +1457,24 @@ fn authorisation_matrix() {
             "/cheatsheet?site=A10001".into(),
             String::new(),
             [303, 200, 403, 403, 403, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/cheatsheet?site=A10000".into(),
+            String::new(),
+            [401, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/cheatsheet?site=A10001".into(),
+            String::new(),
+            [401, 200, 403, 403, 403, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/users".into(),
+            String::new(),
+            [401, 200, 403, 403, 403, 403],
         ),
         (
             "GET",
@@ -2399,6 +2425,7 @@ fn administrators_erase_leavers_past_the_retention_period() {
     let pm = signed_in(&addr, PM);
     let listed = get_as(&addr, "/api/v1/retention", &admin);
     let refused = get_as(&addr, "/admin/retention", &pm);
+    let operators = get_as(&addr, "/api/v1/users", &admin);
     let (_, page) = get_as(&addr, "/admin/retention", &admin);
     let csrf = csrf_of(&page);
     let post = |pairs: &[(&str, &str)]| {
@@ -2425,6 +2452,18 @@ fn administrators_erase_leavers_past_the_retention_period() {
         .collect();
     assert_eq!(due, ["555999999999"], "only the long-gone leaver");
     assert_eq!(refused.0, 403);
+    let users = body_json(&operators.1);
+    let pm_row = users["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["username"] == PM)
+        .expect("the practice manager is listed");
+    assert_eq!(
+        (pm_row["role"].as_str(), pm_row["organisations"][0].as_str()),
+        (Some("practice_manager"), Some("A10000"))
+    );
+    assert!(!operators.1.contains("argon2"), "never a password hash");
     assert!(page.contains("555999999999"), "{page}");
     assert_eq!(forged.0, 403);
     assert!(before.1.contains("Olive Leaver"), "{}", before.1);

@@ -97,6 +97,36 @@ async fn admin(state: &AppState, caller: Caller) -> Result<Caller, Response> {
         .caller)
 }
 
+/// `GET /api/v1/users`: every operator, with role, organisations and state — never a password
+/// hash.
+pub(crate) async fn api(State(state): State<AppState>, caller: Caller) -> Response {
+    if let Err(r) = viewer(&state, caller, Permission::ManageUsers, true).await {
+        return r;
+    }
+    match blocking(&state, |s| s.users()).await {
+        Ok(users) => {
+            let users: Vec<serde_json::Value> = users
+                .iter()
+                .map(|u| {
+                    let orgs: Vec<&str> =
+                        u.user.organisations.iter().map(OdsCode::as_str).collect();
+                    serde_json::json!({
+                        "username": u.user.username.as_str(),
+                        "name": u.user.display_name,
+                        "role": u.user.role.as_str(),
+                        "organisations": orgs,
+                        "disabled": u.disabled,
+                        "failed_sign_ins": u.failures,
+                        "created_at": u.created_at,
+                    })
+                })
+                .collect();
+            axum::Json(serde_json::json!({ "users": users })).into_response()
+        }
+        Err(f) => f.into_response(),
+    }
+}
+
 pub(crate) async fn page(State(state): State<AppState>, caller: Caller) -> Response {
     match admin(&state, caller).await {
         Ok(c) => list(&state, &c, None).await,

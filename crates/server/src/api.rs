@@ -6,8 +6,8 @@ use axum::routing::{get, post, MethodRouter};
 use serde_json::{json, Map, Value};
 
 use crate::{
-    audit, auth, cards, estate, findings, incidents, integrations, overview, people, plan, reports,
-    retention_page, triage, workstations, AppState,
+    admin, audit, auth, cards, estate, findings, incidents, integrations, overview, people, plan,
+    reports, retention_page, triage, workstations, AppState,
 };
 
 /// Where a parameter goes and what it holds.
@@ -305,6 +305,26 @@ const ENDPOINTS: &[Endpoint] = &[
         body: &[],
         also: &[],
         handler: || get(retention_page::api),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/users",
+        summary: "Every operator: username, name, role, organisations, whether disabled, failed sign-ins in a row. Never a password hash.",
+        needs: "manage users (administrators)",
+        query: &[],
+        body: &[],
+        also: &[],
+        handler: || get(admin::api),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/cheatsheet",
+        summary: "A site's cheat sheet: what to do when a card fails, per everyday symptom in the engine's order for the site, when to escalate, local contacts.",
+        needs: "view estate; the site among the caller's",
+        query: &[p("site", "string", "The site (ODS code).")],
+        body: &[],
+        also: &[],
+        handler: || get(triage::cheat_sheet_api),
     },
 ];
 

@@ -278,33 +278,57 @@ pub(crate) async fn next(State(state): State<AppState>, caller: Caller, body: By
 }
 
 /// `GET /cheatsheet?site=ODS`: the site's cheat sheet as a page that prints on one A4 sheet.
+/// The cheat sheet of the site `?site=` names, if the caller sees that site.
+async fn site_sheet(
+    state: &AppState,
+    caller: Caller,
+    q: &BTreeMap<String, String>,
+    api: bool,
+) -> Result<CheatSheet, Response> {
+    let viewer = viewer(state, caller, Permission::ViewEstate, api).await?;
+    let site = match q.get("site").map(|s| OdsCode::parse(s)) {
+        Some(Ok(s)) => s,
+        Some(Err(e)) => return Err(bad_request("site", e.to_string()).into_response()),
+        None => {
+            return Err(
+                bad_request("site", "give the site's ODS code, e.g. ?site=A81001".into())
+                    .into_response(),
+            )
+        }
+    };
+    if !viewer.sees_site(site.as_str()) {
+        return Err(refuse(
+            api,
+            Some("site"),
+            &format!("{site} is not one of your organisations"),
+        ));
+    }
+    let checks = state.checks.clone();
+    crate::blocking(state, move |store| cheat_sheet(store, &checks, &site))
+        .await
+        .map_err(IntoResponse::into_response)
+}
+
+/// `GET /cheatsheet?site=`: the one-page sheet, to print.
 pub(crate) async fn cheat_sheet_page(
     State(state): State<AppState>,
     caller: Caller,
     axum::extract::Query(q): axum::extract::Query<BTreeMap<String, String>>,
 ) -> Response {
-    let viewer = match viewer(&state, caller, Permission::ViewEstate, false).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let site = match q.get("site").map(|s| OdsCode::parse(s)) {
-        Some(Ok(s)) => s,
-        Some(Err(e)) => return bad_request("site", e.to_string()).into_response(),
-        None => {
-            return bad_request("site", "give the site's ODS code, e.g. ?site=A81001".into())
-                .into_response()
-        }
-    };
-    if !viewer.sees_site(site.as_str()) {
-        return refuse(
-            false,
-            Some("site"),
-            &format!("{site} is not one of your organisations"),
-        );
-    }
-    let checks = state.checks.clone();
-    match crate::blocking(&state, move |store| cheat_sheet(store, &checks, &site)).await {
+    match site_sheet(&state, caller, &q, false).await {
         Ok(sheet) => axum::response::Html(sheet.to_html()).into_response(),
-        Err(f) => f.into_response(),
+        Err(r) => r,
+    }
+}
+
+/// `GET /api/v1/cheatsheet?site=`: the same sheet as JSON.
+pub(crate) async fn cheat_sheet_api(
+    State(state): State<AppState>,
+    caller: Caller,
+    axum::extract::Query(q): axum::extract::Query<BTreeMap<String, String>>,
+) -> Response {
+    match site_sheet(&state, caller, &q, true).await {
+        Ok(sheet) => axum::Json(sheet).into_response(),
+        Err(r) => r,
     }
 }
