@@ -39,6 +39,47 @@ impl From<Option<i64>> for P<'_> {
     }
 }
 
+/// `column IN ($k, …)` over `values`, their parameters appended to `params` (numbered after
+/// those already there). `values` must not be empty: an empty `IN ()` is no SQL.
+pub(crate) fn in_list<'a>(column: &str, values: &'a [String], params: &mut Vec<P<'a>>) -> String {
+    let marks: Vec<String> = (1..=values.len())
+        .map(|i| format!("${}", params.len() + i))
+        .collect();
+    params.extend(values.iter().map(|v| P::T(v)));
+    format!("{column} IN ({})", marks.join(", "))
+}
+
+/// How many rows `from_where` (`… WHERE …`, after FROM) matches, and one page of them: `columns`
+/// in `order`, at most `limit` (all when `None`) after skipping `offset` — both in the caller's
+/// read transaction, so the count and the page agree.
+pub(crate) fn counted_page(
+    x: &mut dyn Exec,
+    columns: &str,
+    from_where: &str,
+    order: &str,
+    params: &[P<'_>],
+    limit: Option<usize>,
+    offset: usize,
+) -> Result<(u64, Vec<Vec<V>>), StoreError> {
+    let total = x
+        .rows(&format!("SELECT COUNT(*) FROM {from_where}"), params)?
+        .first()
+        .map_or(0, |r| r[0].int()) as u64;
+    let n = params.len();
+    let mut page_params = params.to_vec();
+    page_params.push(P::I(limit.map_or(i64::MAX, |l| l as i64)));
+    page_params.push(P::I(offset as i64));
+    let rows = x.rows(
+        &format!(
+            "SELECT {columns} FROM {from_where} ORDER BY {order} LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        ),
+        &page_params,
+    )?;
+    Ok((total, rows))
+}
+
 /// A value read back.
 #[derive(Clone, Debug, PartialEq)]
 pub enum V {

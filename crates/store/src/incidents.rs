@@ -274,11 +274,8 @@ pub(crate) fn filter(q: &IncidentQuery) -> (String, Vec<crate::exec::P<'_>>) {
         None => sql.push_str(" OR site IS NOT NULL)"),
         Some(sites) if sites.is_empty() => sql.push(')'),
         Some(sites) => {
-            let marks: Vec<String> = (0..sites.len())
-                .map(|i| format!("${}", params.len() + 1 + i))
-                .collect();
-            sql.push_str(&format!(" OR site IN ({}))", marks.join(", ")));
-            params.extend(sites.iter().map(|s| P::T(s)));
+            let within = crate::exec::in_list("site", sites, &mut params);
+            sql.push_str(&format!(" OR {within})"));
         }
     }
     if let Some(status) = q.status {
@@ -302,7 +299,7 @@ pub fn page(
     store: &dyn crate::Store,
     q: &IncidentQuery,
 ) -> Result<(u64, Vec<Incident>), StoreError> {
-    use crate::exec::{with_read, P, V};
+    use crate::exec::{counted_page, with_read, V};
     let (filter, params) = filter(q);
     let dir = if q.descending { "DESC" } else { "ASC" };
     // NULLs sort as the smallest in both orders on both backends.
@@ -310,25 +307,15 @@ pub fn page(
         "CASE WHEN {0} IS NULL THEN 0 ELSE 1 END {dir}, {0} {dir}, id {dir}",
         q.sort.sql()
     );
-    let n = params.len();
-    let mut page_params = params.clone();
-    page_params.push(P::I(q.limit.map_or(i64::MAX, |l| l as i64)));
-    page_params.push(P::I(q.offset as i64));
     with_read(store, |x| {
-        let total = x
-            .rows(
-                &format!("SELECT COUNT(*) FROM incidents WHERE {filter}"),
-                &params,
-            )?
-            .first()
-            .map_or(0, |r| r[0].int()) as u64;
-        let rows = x.rows(
-            &format!(
-                "SELECT {COLUMNS} FROM incidents WHERE {filter} ORDER BY {order} LIMIT ${} OFFSET ${}",
-                n + 1,
-                n + 2
-            ),
-            &page_params,
+        let (total, rows) = counted_page(
+            x,
+            COLUMNS,
+            &format!("incidents WHERE {filter}"),
+            &order,
+            &params,
+            q.limit,
+            q.offset,
         )?;
         let list = rows
             .into_iter()

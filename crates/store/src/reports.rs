@@ -50,11 +50,7 @@ pub fn version_counts(
     let scope = match sites {
         None => "TRUE".to_owned(),
         Some([]) => return Ok(Vec::new()),
-        Some(sites) => {
-            let marks: Vec<String> = (0..sites.len()).map(|i| format!("${}", i + 2)).collect();
-            params.extend(sites.iter().map(|s| P::T(s)));
-            format!("w.site_ods IN ({})", marks.join(", "))
-        }
+        Some(sites) => crate::exec::in_list("w.site_ods", sites, &mut params),
     };
     // The three things a machine runs that a bad release can break, as (component, version,
     // hostname) over the workstations in scope: joined once to count machines, once to

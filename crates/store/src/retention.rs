@@ -38,11 +38,10 @@ fn due_in(
     let scope = match sites {
         None => String::new(),
         Some([]) => return Ok(Vec::new()),
-        Some(sites) => {
-            let marks: Vec<String> = (0..sites.len()).map(|i| format!("${}", i + 3)).collect();
-            params.extend(sites.iter().map(|s| P::T(s)));
-            format!(" AND p.site_ods IN ({})", marks.join(", "))
-        }
+        Some(sites) => format!(
+            " AND {}",
+            crate::exec::in_list("p.site_ods", sites, &mut params)
+        ),
     };
     // Dates compare as ISO text on both backends (PostgreSQL's date prints as yyyy-mm-dd).
     let rows = x.rows(

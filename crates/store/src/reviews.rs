@@ -95,9 +95,8 @@ pub fn to_review(store: &dyn Store, q: &ReviewQuery) -> Result<(u64, Vec<ToRevie
         if sites.is_empty() {
             return Ok((0, Vec::new()));
         }
-        let marks: Vec<String> = (1..=sites.len()).map(|i| format!("${i}")).collect();
-        filter.push_str(&format!(" AND pe.site_ods IN ({})", marks.join(", ")));
-        params.extend(sites.iter().map(|s| P::T(s)));
+        let within = crate::exec::in_list("pe.site_ods", sites, &mut params);
+        filter.push_str(&format!(" AND {within}"));
     }
     if let Some(t) = q.not_since {
         params.push(P::I(t.unix()));
@@ -112,29 +111,17 @@ pub fn to_review(store: &dyn Store, q: &ReviewQuery) -> Result<(u64, Vec<ToRevie
          AND r.role_code = p.role_code AND r.decided_at = (SELECT MAX(r2.decided_at) \
          FROM access_reviews r2 WHERE r2.holder_uuid = p.holder_uuid \
          AND r2.ods_code = p.ods_code AND r2.role_code = p.role_code)";
-    let n = params.len();
-    let mut page_params = params.clone();
-    page_params.push(P::I(q.limit as i64));
-    page_params.push(P::I(q.offset as i64));
     with_read(store, |x| {
-        let total = x
-            .rows(
-                &format!("SELECT COUNT(*) FROM {from} WHERE {filter}"),
-                &params,
-            )?
-            .first()
-            .map_or(0, |r| r[0].int()) as u64;
-        let rows = x.rows(
-            &format!(
-                "SELECT p.holder_uuid, pe.name, pe.site_ods, p.ods_code, p.role_code, p.role_name, \
-                 p.activity_codes, CAST(p.approved_on AS TEXT), r.decided_at, r.reviewer, \
-                 r.decision, r.reason FROM {from} WHERE {filter} \
-                 ORDER BY pe.site_ods, pe.name, p.holder_uuid, p.ods_code, p.role_code \
-                 LIMIT ${} OFFSET ${}",
-                n + 1,
-                n + 2
-            ),
-            &page_params,
+        let (total, rows) = crate::exec::counted_page(
+            x,
+            "p.holder_uuid, pe.name, pe.site_ods, p.ods_code, p.role_code, p.role_name, \
+             p.activity_codes, CAST(p.approved_on AS TEXT), r.decided_at, r.reviewer, \
+             r.decision, r.reason",
+            &format!("{from} WHERE {filter}"),
+            "pe.site_ods, pe.name, p.holder_uuid, p.ods_code, p.role_code",
+            &params,
+            Some(q.limit),
+            q.offset,
         )?;
         let list = rows
             .into_iter()
