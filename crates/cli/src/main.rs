@@ -707,7 +707,9 @@ fn run(cli: Cli) -> Result<()> {
             let store = open(&database_url)?;
             let settings = settings()?;
             let days = settings.thresholds.leaver_retention_days;
-            let cutoff = day.unwrap_or_else(today).add_days(-days);
+            let cutoff = settings
+                .thresholds
+                .leavers_erased_before(day.unwrap_or_else(today));
             let list = if apply {
                 cardwatch_store::retention::erase(&*store, cutoff, None, &change())?
             } else {

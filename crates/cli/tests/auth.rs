@@ -485,33 +485,39 @@ fn person_at(db: &str, site: &str) -> String {
         .to_owned()
 }
 
+/// Writes estate files (name, contents) into `dir` and imports them all at once.
+fn import_files(db: &str, dir: &std::path::Path, files: &[(&str, String)]) {
+    let mut args = vec!["import".to_owned()];
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write");
+        args.push(path.display().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ok(&cardwatch(db, &args));
+}
+
 /// Gives the site a service acting with one of its cards, set up with two onboarding errors:
 /// the EMIS CDB it holds is mistyped and the card has no EMIS account. Returns the card.
 fn integration_at(db: &str, dir: &std::path::Path, site: &str) -> String {
     let card = card_at(db, site);
-    let profiles = dir.join("integrations.csv");
-    std::fs::write(
-        &profiles,
-        format!(
-            "integration,service,site_ods,clinical_system,required_roles,required_activity_codes,emis_cdb,service_emis_cdb,systmone_profile,service_systmone_profile\n\
-             t1-{site},Test Assistant,{site},emis,,,11111,11112,,\n"
-        ),
-    )
-    .expect("write");
-    let cards = dir.join("integration_cards.csv");
-    std::fs::write(
-        &cards,
-        format!("integration,card_serial,emis_username\nt1-{site},{card},\n"),
-    )
-    .expect("write");
-    ok(&cardwatch(
+    import_files(
         db,
+        dir,
         &[
-            "import",
-            &profiles.display().to_string(),
-            &cards.display().to_string(),
+            (
+                "integrations.csv",
+                format!(
+                    "integration,service,site_ods,clinical_system,required_roles,required_activity_codes,emis_cdb,service_emis_cdb,systmone_profile,service_systmone_profile\n\
+                     t1-{site},Test Assistant,{site},emis,,,11111,11112,,\n"
+                ),
+            ),
+            (
+                "integration_cards.csv",
+                format!("integration,card_serial,emis_username\nt1-{site},{card},\n"),
+            ),
         ],
-    ));
+    );
     card
 }
 
@@ -2413,14 +2419,16 @@ fn administrators_erase_leavers_past_the_retention_period() {
     let db = tmp.path().join("demo.sqlite").display().to_string();
     let (child, addr, admin) = serve_demo_signed_in(&db, "2");
     // Someone who left long ago, with no card and no position: due for erasure.
-    let people = tmp.path().join("people.csv");
-    std::fs::write(
-        &people,
-        "uuid,name,email,staff_role,site_ods,employment_end,local_admin,ra_roles\n\
-         555999999999,Olive Leaver,olive.leaver@nhs.net,Receptionist,A10000,2010-01-31,no,\n",
-    )
-    .expect("write");
-    ok(&cardwatch(&db, &["import", &people.display().to_string()]));
+    import_files(
+        &db,
+        tmp.path(),
+        &[(
+            "people.csv",
+            "uuid,name,email,staff_role,site_ods,employment_end,local_admin,ra_roles\n\
+             555999999999,Olive Leaver,olive.leaver@nhs.net,Receptionist,A10000,2010-01-31,no,\n"
+                .to_owned(),
+        )],
+    );
     add_pm(&db);
     let pm = signed_in(&addr, PM);
     let listed = get_as(&addr, "/api/v1/retention", &admin);
@@ -2952,13 +2960,7 @@ fn registration_authorities_approve_and_remove_positions_in_the_browser() {
     add_ra_and_pm(&db);
     // A sponsor's request, waiting for the RA.
     let (mine, theirs) = (person_at(&db, "A10000"), person_at(&db, "A10001"));
-    let file = tmp.path().join("positions.csv");
-    std::fs::write(
-        &file,
-        format!("holder_uuid,ods_code,role_code,role_name,activity_codes,status,requested_on,approved_on\n{mine},A10000,R8003,Health Professional Access Role,B0570,requested,2026-11-20,\n{mine},A10001,R8004,Health Professional Access Role,B0570,requested,2026-11-20,\n"),
-    )
-    .expect("positions.csv");
-    ok(&cardwatch(&db, &["import", &file.display().to_string()]));
+    import_files(&db, tmp.path(), &[("positions.csv", format!("holder_uuid,ods_code,role_code,role_name,activity_codes,status,requested_on,approved_on\n{mine},A10000,R8003,Health Professional Access Role,B0570,requested,2026-11-20,\n{mine},A10001,R8004,Health Professional Access Role,B0570,requested,2026-11-20,\n"))]);
     let (ra, pm) = (signed_in(&addr, RA), signed_in(&addr, PM));
     let path = format!("/people/{mine}");
     let page = get_as(&addr, &path, &ra).1;
@@ -3076,13 +3078,7 @@ fn access_reviews_keep_and_remove_positions_in_scope() {
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
     add_ra_and_pm(&db);
     let (mine, theirs) = (person_at(&db, "A10000"), person_at(&db, "A10001"));
-    let file = tmp.path().join("positions.csv");
-    std::fs::write(
-        &file,
-        format!("holder_uuid,ods_code,role_code,role_name,activity_codes,status,requested_on,approved_on\n{mine},A10000,R8003,Health Professional Access Role,B0570,active,2024-01-02,2024-01-05\n{theirs},A10001,R8003,Health Professional Access Role,B0570,active,2024-01-02,2024-01-05\n"),
-    )
-    .expect("positions.csv");
-    ok(&cardwatch(&db, &["import", &file.display().to_string()]));
+    import_files(&db, tmp.path(), &[("positions.csv", format!("holder_uuid,ods_code,role_code,role_name,activity_codes,status,requested_on,approved_on\n{mine},A10000,R8003,Health Professional Access Role,B0570,active,2024-01-02,2024-01-05\n{theirs},A10001,R8003,Health Professional Access Role,B0570,active,2024-01-02,2024-01-05\n"))]);
     let (ra, pm) = (signed_in(&addr, RA), signed_in(&addr, PM));
     let (status, page) = get_as(&addr, "/reviews", &ra);
     assert_eq!(status, 200);

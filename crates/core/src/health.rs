@@ -70,6 +70,7 @@ mod estate;
 mod integrations;
 mod notes;
 pub use estate::*;
+pub use integrations::integration_card_subject;
 pub use notes::*;
 
 ordered_words!(
@@ -239,6 +240,12 @@ impl Default for Thresholds {
 }
 
 impl Thresholds {
+    /// The last day of employment before which, seen from `today`, a leaver's personal data is
+    /// past its retention period.
+    pub fn leavers_erased_before(&self, today: Date) -> Date {
+        today.add_days(-self.leaver_retention_days)
+    }
+
     /// Refuses limits that make no sense, naming the setting.
     pub fn validate(&self) -> Result<(), String> {
         let days = [

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
-use cardwatch_core::health::Noted;
+use cardwatch_core::health::{integration_card_subject, Noted};
 use cardwatch_core::ids::IntegrationId;
 use cardwatch_core::records::{Kind, Value};
 use serde_json::{json, Map};
@@ -62,7 +62,6 @@ async fn load(state: &AppState, caller: Caller, id: &str, api: bool) -> Result<V
     // unchanged); this profile's findings are among its site's.
     let check = all_findings(state, v.version).await?;
     let id = id.to_string();
-    let prefix = format!("{id}/");
     let mine: Vec<&Noted> = check
         .sites
         .get(&site)
@@ -77,7 +76,7 @@ async fn load(state: &AppState, caller: Caller, id: &str, api: bool) -> Result<V
     let cards = cards
         .into_iter()
         .map(|row| {
-            let findings = about(&format!("{prefix}{}", row[1].to_csv()));
+            let findings = about(&integration_card_subject(&id, &row[1].to_csv()));
             (row, findings)
         })
         .collect();

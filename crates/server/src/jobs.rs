@@ -375,9 +375,7 @@ pub(crate) async fn run(
         }
         Job::Retention => {
             let now = (state.now)();
-            let cutoff = now
-                .date()
-                .add_days(-state.checks.thresholds.leaver_retention_days);
+            let cutoff = state.checks.thresholds.leavers_erased_before(now.date());
             let change = cardwatch_store::Change {
                 actor: "job:retention".into(),
                 at: now,

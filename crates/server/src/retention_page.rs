@@ -22,9 +22,10 @@ use crate::{blocking, escape, layout, AppState};
 
 /// The last day of employment before which leavers' data is erased.
 fn cutoff(state: &AppState) -> Date {
-    (state.now)()
-        .date()
-        .add_days(-state.checks.thresholds.leaver_retention_days)
+    state
+        .checks
+        .thresholds
+        .leavers_erased_before((state.now)().date())
 }
 
 async fn due(state: &AppState, v: &Viewer) -> Result<Vec<Due>, Response> {

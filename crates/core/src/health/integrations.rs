@@ -12,6 +12,12 @@ use crate::fasthash::FastMap;
 use crate::health::{CardFacts, Estate, IntegrationCardFacts, IntegrationFacts, PositionFacts};
 use crate::vocab::{ClinicalSystem, PositionStatus};
 
+/// The subject of a finding about one card of an integration (`ht1-a81001/CS0000000042`); a
+/// finding about the integration as a whole has its id alone.
+pub fn integration_card_subject(integration: &str, card_serial: &str) -> String {
+    format!("{integration}/{card_serial}")
+}
+
 pub(super) fn integrations(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
     let organisation: FastMap<&str, &str> = estate
         .sites
@@ -107,7 +113,7 @@ fn card_readiness(
     out: &mut Out,
 ) {
     let serial = link.card_serial.as_str();
-    let subject = format!("{}/{serial}", i.integration);
+    let subject = integration_card_subject(&i.integration, serial);
     let push = |out: &mut Out, rule, severity, owner, days, why: String, fix: String| {
         out.push(
             rule,
@@ -230,7 +236,7 @@ fn shared_accounts(
                 "integration-emis-account",
                 Severity::Urgent,
                 SubjectKind::Integration,
-                &format!("{}/{serial}", i.integration),
+                &integration_card_subject(&i.integration, serial),
                 &i.site_ods,
                 Owner::PracticeManager,
                 cx.today.add_days(7),
