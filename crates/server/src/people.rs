@@ -343,37 +343,12 @@ pub(crate) async fn export(
         .iter()
         .map(|(c, _)| c.card_serial.as_str().to_owned())
         .collect();
-    let positions: Vec<String> = p
-        .positions
-        .iter()
-        .map(|x| {
-            format!(
-                "{holder}\u{1f}{}\u{1f}{}",
-                x.ods_code.as_str(),
-                x.role_code.as_str()
-            )
-        })
-        .collect();
+    let positions = p.positions.clone();
     let gathered = blocking(&state, move |s| {
-        let mut incidents = Vec::new();
-        for serial in &serials {
-            let q = cardwatch_store::IncidentQuery::of_card(serial);
-            incidents.extend(cardwatch_store::incident_page(s, &q)?.1);
-        }
-        let mut audit = Vec::new();
-        for key in std::iter::once(&holder).chain(&serials).chain(&positions) {
-            audit.extend(s.audit_search(&cardwatch_store::AuditQuery {
-                entity_key: Some(key.clone()),
-                limit: 100_000,
-                ..cardwatch_store::AuditQuery::default()
-            })?);
-        }
-        audit.sort_by_key(|a| a.record.seq);
-        let reviews = cardwatch_store::reviews::decisions_of(s, &holder)?;
-        Ok((incidents, audit, reviews))
+        cardwatch_store::subject::about_person(s, &holder, &serials, &positions)
     })
     .await;
-    let (incidents, audit, reviews) = match gathered {
+    let about = match gathered {
         Ok(g) => g,
         Err(f) => return f.into_response(),
     };
@@ -382,7 +357,8 @@ pub(crate) async fn export(
         .iter()
         .map(|(card, certs)| json!({"card": card, "certificates": certs}))
         .collect();
-    let reviews: Vec<_> = reviews
+    let reviews: Vec<_> = about
+        .reviews
         .iter()
         .map(|(ods, role, d)| json!({"ods_code": ods, "role_code": role, "decision": d}))
         .collect();
@@ -391,9 +367,9 @@ pub(crate) async fn export(
         "person": p.person,
         "positions": p.positions,
         "cards": cards,
-        "incidents": incidents,
+        "incidents": about.incidents,
         "access_reviews": reviews,
-        "audit": audit,
+        "audit": about.audit,
     });
     (
         [

@@ -34,6 +34,7 @@ pub mod retention;
 pub mod reviews;
 mod sql;
 mod sqlite;
+pub mod subject;
 mod triage;
 mod tx;
 mod url;
