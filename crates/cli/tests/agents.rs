@@ -141,6 +141,30 @@ fn agent(args: &[&str]) -> std::process::Output {
         .expect("run cardwatch-agent")
 }
 
+/// `cardwatch-agent enrol` with a one-time token over HTTPS pinned to `cert`, as `hostname`.
+fn enrol(
+    url: &str,
+    token: &str,
+    cert: &std::path::Path,
+    hostname: &str,
+    state: &str,
+) -> std::process::Output {
+    let cert = cert.display().to_string();
+    agent(&[
+        "enrol",
+        "--server",
+        url,
+        "--token",
+        token,
+        "--ca-file",
+        &cert,
+        "--hostname",
+        hostname,
+        "--state-dir",
+        state,
+    ])
+}
+
 #[test]
 fn an_agent_enrols_over_https_with_a_pinned_certificate_and_keeps_its_credential_private() {
     use std::os::unix::fs::PermissionsExt;
@@ -299,19 +323,7 @@ fn reports_wait_in_the_spool_while_the_server_is_down_and_arrive_once() {
     let state = dir.join("state").display().to_string();
     let server = tls_server(&db, port, &cert, &key);
     let t = token(&db, &[]);
-    let enrolled = agent(&[
-        "enrol",
-        "--server",
-        &url,
-        "--token",
-        &t,
-        "--ca-file",
-        &cert.display().to_string(),
-        "--hostname",
-        "a10000-ws001",
-        "--state-dir",
-        &state,
-    ]);
+    let enrolled = enrol(&url, &t, &cert, "a10000-ws001", &state);
     assert!(enrolled.status.success(), "{}", text(&enrolled.stderr));
     let id = ok(&cardwatch(&db, &["agent", "list"]))
         .split_whitespace()
@@ -446,19 +458,7 @@ fn an_agents_inventory_updates_the_estate_and_its_diagnosis_answers_a_triage() {
     assert!(text(&unknown_site.stderr).contains("no site Z99999"));
     let t = token(&db, &["--site", "A10000"]);
     let state = dir.join("state").display().to_string();
-    let enrolled = agent(&[
-        "enrol",
-        "--server",
-        &url,
-        "--token",
-        &t,
-        "--ca-file",
-        &cert.display().to_string(),
-        "--hostname",
-        "NEW-WS-01",
-        "--state-dir",
-        &state,
-    ]);
+    let enrolled = enrol(&url, &t, &cert, "NEW-WS-01", &state);
     assert!(enrolled.status.success(), "{}", text(&enrolled.stderr));
     let gemalto = dir.join("gemalto.txt");
     std::fs::write(&gemalto, "7.1.0\n").expect("gemalto");
