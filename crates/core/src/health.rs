@@ -368,6 +368,12 @@ ordered_words!(
 );
 
 impl Family {
+    /// Whether the family's rules read positions' organisations and roles, not only whether
+    /// they prescribe ([`LEAN_POSITION_COLUMNS`] is enough for the others).
+    pub fn reads_position_roles(self) -> bool {
+        matches!(self, Family::Positions | Family::Integrations)
+    }
+
     /// The kinds of record the family's rules read.
     pub fn kinds(self) -> &'static [Kind] {
         match self {

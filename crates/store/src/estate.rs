@@ -94,8 +94,7 @@ pub fn current_findings(
     let mut kinds: Vec<Kind> = families.iter().flat_map(|f| f.kinds()).copied().collect();
     kinds.sort();
     kinds.dedup();
-    // The integration rules match positions' organisations and roles too.
-    let lean = !families.contains(&Family::Positions) && !families.contains(&Family::Integrations);
+    let lean = !families.iter().any(|f| f.reads_position_roles());
     let mut estate = load_kinds(store, &kinds, lean)?;
     if families.contains(&Family::Workstations) {
         estate.clocks = crate::agents::clocks(store)?;
