@@ -143,20 +143,7 @@ fn operators_are_added_listed_disabled_and_reset() {
 fn sign_in_session_csrf_and_sign_out() {
     let tmp = tempfile::tempdir().expect("tmp");
     let db = tmp.path().join("demo.sqlite").display().to_string();
-    ok(&user(
-        &db,
-        &[
-            "add",
-            "pm@nhs.net",
-            "--name",
-            "Pat Manager",
-            "--role",
-            "practice_manager",
-            "--org",
-            "A10000",
-        ],
-        Some(PW),
-    ));
+    add_pm(&db);
     let (child, addr) = serve_demo(&db, "1");
 
     let anonymous = request(&addr, "GET", "/account", None, None);
@@ -541,20 +528,7 @@ fn every_route_is_scoped_to_the_callers_organisations() {
     let tmp = tempfile::tempdir().expect("tmp");
     let db = tmp.path().join("demo.sqlite").display().to_string();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
-    ok(&user(
-        &db,
-        &[
-            "add",
-            "pm@nhs.net",
-            "--name",
-            "Pat Manager",
-            "--role",
-            "practice_manager",
-            "--org",
-            "A10000",
-        ],
-        Some(PW),
-    ));
+    add_pm(&db);
     ok(&user(
         &db,
         &[
@@ -787,20 +761,7 @@ fn calendar_feed_parses_with_an_independent_parser() {
     let tmp = tempfile::tempdir().expect("tmp");
     let db = tmp.path().join("demo.sqlite").display().to_string();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
-    ok(&user(
-        &db,
-        &[
-            "add",
-            "pm@nhs.net",
-            "--name",
-            "Pat Manager",
-            "--role",
-            "practice_manager",
-            "--org",
-            "A10000",
-        ],
-        Some(PW),
-    ));
+    add_pm(&db);
     let out = token(
         &db,
         &[
@@ -899,20 +860,7 @@ fn the_audit_log_is_for_auditors_and_administrators() {
         ],
         Some(PW),
     ));
-    ok(&user(
-        &db,
-        &[
-            "add",
-            "pm@nhs.net",
-            "--name",
-            "Pat Manager",
-            "--role",
-            "practice_manager",
-            "--org",
-            "A10000",
-        ],
-        Some(PW),
-    ));
+    add_pm(&db);
     let auditor = signed_in(&addr, "audit@nhs.net");
     let pm = signed_in(&addr, "pm@nhs.net");
     let page = get_as(&addr, "/audit?entity=user", &auditor);
@@ -968,20 +916,7 @@ fn incidents_and_packets_stay_within_the_callers_organisations() {
     let tmp = tempfile::tempdir().expect("tmp");
     let db = tmp.path().join("demo.sqlite").display().to_string();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
-    ok(&user(
-        &db,
-        &[
-            "add",
-            "pm@nhs.net",
-            "--name",
-            "Pat Manager",
-            "--role",
-            "practice_manager",
-            "--org",
-            "A10000",
-        ],
-        Some(PW),
-    ));
+    add_pm(&db);
     ok(&user(
         &db,
         &[
@@ -1224,20 +1159,7 @@ fn a_cards_page_shows_its_certificates_history_and_incidents_in_scope() {
     let tmp = tempfile::tempdir().expect("tmp");
     let db = tmp.path().join("demo.sqlite").display().to_string();
     let (child, addr, admin) = serve_demo_signed_in(&db, "2");
-    ok(&user(
-        &db,
-        &[
-            "add",
-            "pm@nhs.net",
-            "--name",
-            "Pat Manager",
-            "--role",
-            "practice_manager",
-            "--org",
-            "A10000",
-        ],
-        Some(PW),
-    ));
+    add_pm(&db);
     let mine = card_at(&db, "A10000");
     let theirs = card_at(&db, "A10001");
     ok(&cardwatch(
@@ -1835,20 +1757,7 @@ fn findings_are_acknowledged_and_reopened_in_the_browser() {
     let tmp = tempfile::tempdir().expect("tmp");
     let db = tmp.path().join("demo.sqlite").display().to_string();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
-    ok(&user(
-        &db,
-        &[
-            "add",
-            "pm@nhs.net",
-            "--name",
-            "Pat Manager",
-            "--role",
-            "practice_manager",
-            "--org",
-            "A10000",
-        ],
-        Some(PW),
-    ));
+    add_pm(&db);
     ok(&user(
         &db,
         &[
@@ -2499,6 +2408,76 @@ fn administrators_erase_leavers_past_the_retention_period() {
         .find(|l| l.contains("\"erase\""))
         .expect("an erase record");
     assert!(!erase.contains("Olive"), "{erase}");
+}
+
+#[test]
+fn reports_name_a_version_failures_follow_and_hold_its_rollout() {
+    use cardwatch_core::date::Timestamp;
+    use cardwatch_core::triage::NewIncident;
+    use cardwatch_store::Change;
+
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (child, addr, admin) = serve_demo_signed_in(&db, "2");
+    // Three machines (the canary and both pilots of A10000) take a new middleware release, and
+    // each then has an incident; no other machine does.
+    let hosts = ["a10000-ws001", "a10000-ws002", "a10000-ws003"];
+    let software: String = hosts
+        .iter()
+        .map(|h| format!("{h},oberthur-middleware,6.3.0.1\n"))
+        .collect();
+    import_files(
+        &db,
+        tmp.path(),
+        &[(
+            "software.csv",
+            format!("hostname,component,version\n{software}"),
+        )],
+    );
+    {
+        let store = cardwatch_store::open(&db).expect("open");
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs() as i64;
+        let change = Change {
+            actor: "test".into(),
+            at: Timestamp::from_unix(secs - 3600),
+        };
+        for h in hosts {
+            let opened = NewIncident {
+                reporter: "reception".into(),
+                site: Some("A10000".into()),
+                card_serial: None,
+                hostname: Some(h.into()),
+                application: Some("emis-web".into()),
+                doing: None,
+                symptom: "cannot-sign".into(),
+                error_text: None,
+            };
+            store.open_incident(&opened, &change).expect("incident");
+        }
+    }
+    let api = get_as(&addr, "/api/v1/reports", &admin);
+    let page = get_as(&addr, "/reports", &admin);
+    stop(child);
+    let v = body_json(&api.1);
+    let first = &v["versions"][0];
+    assert_eq!(
+        (first["component"].as_str(), first["version"].as_str()),
+        (Some("oberthur-middleware"), Some("6.3.0.1")),
+        "the suspect comes first: {v}"
+    );
+    assert_eq!(first["suspect"], true);
+    assert_eq!(first["affected"], 3);
+    assert_eq!(first["affected_hosts"], serde_json::json!(hosts));
+    assert_eq!(
+        first["rollout"],
+        serde_json::json!({"action": "hold", "reached": "pilot"})
+    );
+    assert!(page.1.contains("Failures follow a version"), "{}", page.1);
+    assert!(page.1.contains("Hold its rollout"), "{}", page.1);
+    assert!(page.1.contains("href=\"/workstations/a10000-ws002\""));
 }
 
 #[test]

@@ -67,6 +67,27 @@ fn check_prints_groups_and_formats_and_fails_on_severity() {
             .all(|l| l.starts_with("cert-") || l.starts_with("sha1-")),
         "{certs}"
     );
+    // A group of rules by how their ids start.
+    let signing = ok(&cardwatch(
+        &db,
+        &[
+            "check",
+            "--today",
+            DAY,
+            "--format",
+            "csv",
+            "--rule",
+            "cert-signing-",
+        ],
+    ));
+    assert!(signing.lines().count() > 1);
+    assert!(
+        signing
+            .lines()
+            .skip(1)
+            .all(|l| l.starts_with("cert-signing-")),
+        "{signing}"
+    );
     let out = cardwatch(&db, &["check", "--only", "printers"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("certificates, cards, positions, workstations, sites"));
