@@ -971,6 +971,16 @@ pub fn references_of(kind: Kind, values: &[Value]) -> Vec<Reference> {
         .collect()
 }
 
+/// A row of values of `kind` as a JSON object keyed by column name (the audit log's before and
+/// after, the API's records).
+pub fn row_json(kind: Kind, values: &[Value]) -> serde_json::Map<String, serde_json::Value> {
+    kind.columns()
+        .iter()
+        .zip(values)
+        .map(|(c, v)| (c.name.to_owned(), v.to_json()))
+        .collect()
+}
+
 /// The natural key of a row of values, as one string (parts joined by a unit separator).
 pub fn key_of(kind: Kind, values: &[Value]) -> String {
     let mut key = String::new();

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
-use cardwatch_core::records::{Kind, Value};
+use cardwatch_core::records::{row_json, Kind, Value};
 use serde_json::{json, Map};
 
 use crate::auth::Caller;
@@ -190,14 +190,7 @@ pub(crate) async fn api(
                 .map(|r| r.iter().map(Value::to_csv).collect::<Vec<_>>()),
         );
     }
-    let items: Vec<Map<String, serde_json::Value>> = page
-        .map(|r| {
-            cols.iter()
-                .zip(r)
-                .map(|(c, v)| (c.name.to_owned(), v.to_json()))
-                .collect()
-        })
-        .collect();
+    let items: Vec<Map<String, serde_json::Value>> = page.map(|r| row_json(p.kind, r)).collect();
     axum::Json(json!({"kind": p.kind.name(), "total": found.len(), "offset": p.offset, "limit": p.limit, "items": items})).into_response()
 }
 

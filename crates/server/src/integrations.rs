@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::health::{integration_card_subject, Noted};
 use cardwatch_core::ids::IntegrationId;
-use cardwatch_core::records::{Kind, Value};
+use cardwatch_core::records::{row_json, Kind, Value};
 use serde_json::{json, Map};
 
 use crate::auth::Caller;
@@ -31,14 +31,6 @@ struct View {
     cards: Vec<(Vec<Value>, Vec<Noted>)>,
     /// Findings about the profile as a whole.
     findings: Vec<Noted>,
-}
-
-fn as_map(kind: Kind, row: &[Value]) -> Map<String, serde_json::Value> {
-    kind.columns()
-        .iter()
-        .zip(row)
-        .map(|(c, v)| (c.name.to_owned(), v.to_json()))
-        .collect()
 }
 
 async fn load(state: &AppState, caller: Caller, id: &str, api: bool) -> Result<View, Response> {
@@ -84,7 +76,7 @@ async fn load(state: &AppState, caller: Caller, id: &str, api: bool) -> Result<V
         caller: v.caller,
         findings: about(&id),
         id,
-        profile: as_map(Kind::Integrations, &profile),
+        profile: row_json(Kind::Integrations, &profile),
         site,
         cards,
     })
@@ -103,7 +95,7 @@ pub(crate) async fn api(
         .cards
         .iter()
         .map(|(row, findings)| {
-            let mut card = as_map(Kind::IntegrationCards, row);
+            let mut card = row_json(Kind::IntegrationCards, row);
             card.remove("integration");
             card.insert("ready".into(), findings.is_empty().into());
             card.insert("findings".into(), json!(findings));

@@ -116,13 +116,7 @@ pub(crate) fn check_update(
 
 /// A record's values as a JSON object keyed by column name, for the audit log.
 pub(crate) fn values_json(kind: Kind, values: &[Value]) -> String {
-    let map: serde_json::Map<String, serde_json::Value> = kind
-        .columns()
-        .iter()
-        .zip(values)
-        .map(|(c, v)| (c.name.to_owned(), v.to_json()))
-        .collect();
-    serde_json::Value::Object(map).to_string()
+    serde_json::Value::Object(cardwatch_core::records::row_json(kind, values)).to_string()
 }
 
 /// Changes a card's status through the state machine and audits it, inside `tx`.
