@@ -305,16 +305,43 @@ pub fn run_simulation(kb: &KnowledgeBase, cfg: &SimConfig, json: bool) -> Result
         "{} simulated faults ({scope}), minutes to fix:",
         r.trials
     )?;
-    writeln!(out, "{:<34} {:>8} {:>8}", "strategy", "mean", "p95")?;
+    writeln!(out, "{:<38} {:>8} {:>8}", "strategy", "mean", "p95")?;
     for (name, m) in [
         ("engine (every answer asked)", r.engine),
-        ("engine (estate answers lookups)", r.engine_with_estate),
+        ("engine (the estate answering)", r.engine_with_estate),
+        ("engine (estate and agent answering)", r.engine_with_agent),
         ("fixed order of the documents", r.fixed_order),
         ("oracle (knows the cause)", r.oracle),
     ] {
-        writeln!(out, "{name:<34} {:>8.1} {:>8.1}", m.mean, m.p95)?;
+        writeln!(out, "{name:<38} {:>8.1} {:>8.1}", m.mean, m.p95)?;
     }
     writeln!(out, "engine ÷ oracle: {:.2}", r.engine_over_oracle)?;
+    writeln!(
+        out,
+        "\nExpected minutes, exactly (every branch weighed, no sampling):"
+    )?;
+    writeln!(
+        out,
+        "{:<50} {:>7} {:>7} {:>7} {:>9} {:>9}",
+        "the engine knowing", "engine", "best", "oracle", "engine ÷", "best ÷"
+    )?;
+    for x in &r.exact {
+        let or_dash =
+            |v: Option<f64>, digits: usize| v.map_or("—".to_owned(), |v| format!("{v:.digits$}"));
+        writeln!(
+            out,
+            "{:<50} {:>7.1} {:>7} {:>7.1} {:>9.3} {:>9}",
+            x.answered.describe(),
+            x.engine,
+            or_dash(x.best, 1),
+            x.oracle,
+            x.engine_over_oracle,
+            or_dash(x.best_over_oracle, 3)
+        )?;
+    }
+    if !cfg.best {
+        writeln!(out, "(--best searches for the best any strategy can do)")?;
+    }
     let l = &r.learning;
     writeln!(
         out,

@@ -4,6 +4,7 @@
 
 mod cheatsheet;
 mod engine;
+mod exact;
 mod facts;
 mod incident;
 mod kb;
@@ -15,6 +16,7 @@ mod simulate;
 
 pub use cheatsheet::*;
 pub use engine::*;
+pub use exact::{expected, Answered, Expected};
 pub use facts::{agent_facts, estate_facts, Context as TriageContext};
 pub use incident::*;
 pub use kb::*;

@@ -247,22 +247,22 @@ impl KnowledgeBase {
             return (self.settings.escalation_minutes, None);
         }
         let mut w: Vec<f64> = weights.iter().map(|x| x / total).collect();
-        let handover = |w: &[f64]| -> f64 {
+        // The fixes tried, and those placed in the order so far: support would not repeat them.
+        let mut placed = tried.to_vec();
+        let handover = |w: &[f64], placed: &[bool]| -> f64 {
             w.iter()
                 .zip(&sym.causes)
-                .map(|(x, &(c, _))| x * self.handover[c])
+                .map(|(x, &(c, _))| x * self.handover_minutes(c, |f| placed[f]))
                 .sum()
         };
-        // The symptom's fixes already placed in the order (the loader caps a symptom at 128).
-        let mut done: u128 = 0;
         let mut spent = 0.0;
-        let mut best = (handover(&w), None);
+        let mut best = (handover(&w, &placed), None);
         let mut first = None;
         loop {
             let reach: f64 = w.iter().sum();
-            let mut pick: Option<(f64, usize)> = None; // (efficiency, position in sym.fixes)
-            for (k, &f) in sym.fixes.iter().enumerate() {
-                if tried[f] || done & (1 << k) != 0 {
+            let mut pick: Option<(f64, usize)> = None; // (efficiency, fix)
+            for &f in &sym.fixes {
+                if placed[f] {
                     continue;
                 }
                 let fix = &self.fixes[f];
@@ -273,19 +273,18 @@ impl KnowledgeBase {
                     .sum();
                 let e = p / fix.cost_minutes;
                 if p > 1e-12 && pick.is_none_or(|(b, _)| e > b) {
-                    pick = Some((e, k));
+                    pick = Some((e, f));
                 }
             }
-            let Some((_, k)) = pick else { break };
-            let f = sym.fixes[k];
-            done |= 1 << k;
+            let Some((_, f)) = pick else { break };
+            placed[f] = true;
             first.get_or_insert(f);
             spent += reach * self.fixes[f].cost_minutes;
             for (x, &(c, _)) in w.iter_mut().zip(&sym.causes) {
                 *x *= 1.0 - self.fixes[f].success[c];
             }
             // Stopping here and handing over what is left.
-            let here = spent + handover(&w);
+            let here = spent + handover(&w, &placed);
             if here < best.0 - 1e-9 {
                 best = (here, first);
             }
@@ -329,6 +328,27 @@ impl KnowledgeBase {
         let total: f64 = weights.iter().sum();
         if total <= 0.0 {
             return best;
+        }
+        // The first repair, then deciding afresh on its failure: a failed fix is evidence too,
+        // and may make a check worth asking that was not before.
+        if let Some(f) = first {
+            let fix = &self.fixes[f];
+            let after: Vec<f64> = weights
+                .iter()
+                .zip(&sym.causes)
+                .map(|(w, &(c, _))| w * (1.0 - fix.success[c]))
+                .collect();
+            let p_fail = after.iter().sum::<f64>() / total;
+            let mut tried_after = tried.to_vec();
+            tried_after[f] = true;
+            let expected = fix.cost_minutes
+                + p_fail
+                    * self
+                        .lookahead(symptom, &after, asked, &tried_after, depth - 1)
+                        .0;
+            if expected < best.0 - 1e-9 {
+                best = (expected, Decision::Fix(f));
+            }
         }
         let mut scratch = weights.to_vec();
         for &ch in &sym.checks {

@@ -215,9 +215,9 @@ pub struct KnowledgeBase {
     pub fixes: Vec<Fix>,
     /// Every symptom.
     pub symptoms: Vec<Symptom>,
-    /// Expected minutes of handing a fault with this cause over to support: the hand-over
-    /// itself, then support trying the cause's fixes in their best order (by cause).
-    pub handover: Vec<f64>,
+    /// Each cause's fixes (indices into `fixes`) in the order that clears it soonest on
+    /// average: success ÷ cost, best first.
+    pub cause_fixes: Vec<Vec<usize>>,
 }
 
 /// A knowledge-base file that cannot be used, with the place and the reason.
@@ -254,22 +254,34 @@ impl KnowledgeBase {
     pub fn cause(&self, id: &str) -> Option<usize> {
         self.causes.iter().position(|c| c.id == id)
     }
-}
 
-/// Expected minutes to clear a known cause: its fixes in order of success ÷ cost, then
-/// `fallback` minutes if none works.
-pub fn known_cause_cost(fixes: &[Fix], cause: usize, fallback: f64) -> f64 {
-    let mut order: Vec<&Fix> = fixes.iter().filter(|f| f.success[cause] > 0.0).collect();
-    order.sort_by(|a, b| {
-        (b.success[cause] / b.cost_minutes).total_cmp(&(a.success[cause] / a.cost_minutes))
-    });
-    let mut reach = 1.0;
-    let mut cost = 0.0;
-    for f in order {
-        cost += reach * f.cost_minutes;
-        reach *= 1.0 - f.success[cause];
+    /// Expected minutes to clear a fault whose cause is known, trying its fixes not in `tried`
+    /// best first; a hand-over to support (`escalation_minutes`) when none of them works.
+    pub fn known_cause_minutes(&self, cause: usize, tried: impl Fn(usize) -> bool) -> f64 {
+        let mut reach = 1.0;
+        let mut minutes = 0.0;
+        for &f in &self.cause_fixes[cause] {
+            if tried(f) {
+                continue;
+            }
+            minutes += reach * self.fixes[f].cost_minutes;
+            reach *= 1.0 - self.fixes[f].success[cause];
+        }
+        minutes + reach * self.settings.escalation_minutes
     }
-    cost + reach * fallback
+
+    /// Expected minutes of handing a fault with this cause over to support after the fixes in
+    /// `tried`: the hand-over itself, then support working as if it knew the cause with the fixes
+    /// not yet tried (it does not repeat what failed at the desk), handing on once more if none
+    /// of them works. With no fix left to try, the hand-over is all there is.
+    pub fn handover_minutes(&self, cause: usize, tried: impl Fn(usize) -> bool) -> f64 {
+        let esc = self.settings.escalation_minutes;
+        if self.cause_fixes[cause].iter().all(|&f| tried(f)) {
+            esc
+        } else {
+            esc + self.known_cause_minutes(cause, tried)
+        }
+    }
 }
 
 /// True when a text would have someone use another person's card or sign for them.

@@ -7,7 +7,8 @@
 use serde::Serialize;
 
 use super::engine::Decision;
-use super::kb::{CheckKind, KnowledgeBase};
+use super::exact::{expected, Answered};
+use super::kb::KnowledgeBase;
 use super::learning::{learned_priors, Tally};
 use crate::demo::Rng;
 
@@ -20,6 +21,9 @@ pub struct SimConfig {
     pub seed: u64,
     /// Only this symptom (index); all of them, equally often, otherwise.
     pub symptom: Option<usize>,
+    /// Also search exhaustively for the best any strategy can do (minutes of work on the
+    /// largest symptoms).
+    pub best: bool,
 }
 
 /// Mean and 95th-percentile minutes to fix.
@@ -58,18 +62,41 @@ pub struct SimReport {
     pub trials: usize,
     /// The decision-theoretic engine, every answer asked.
     pub engine: Minutes,
-    /// The engine when the estate answers its lookups (software versions, certificates, card
-    /// status, series, reader firmware, positions) before the first step.
+    /// The engine when the estate answers what it knows (software versions, certificates, card
+    /// status and series, reader firmware, positions, integration profiles) before the first
+    /// step.
     pub engine_with_estate: Minutes,
+    /// The engine when a workstation agent answers its probes as well.
+    pub engine_with_agent: Minutes,
     /// The documents' fixed order (seed 002's middleware → certificate → firmware → re-issue for
     /// signing; each symptom's `fixed_order`).
     pub fixed_order: Minutes,
     /// An oracle that knows the cause and applies its best fixes.
     pub oracle: Minutes,
-    /// The engine's mean over the oracle's.
+    /// The engine's mean over the oracle's (every answer asked).
     pub engine_over_oracle: f64,
+    /// The same comparison computed exactly — every branch weighed by its probability, no
+    /// sampling — for each of what the engine may know without asking.
+    pub exact: Vec<ExactRow>,
     /// Learning on a skewed site.
     pub learning: Learning,
+}
+
+/// Expected minutes over the simulated symptoms (each equally often), computed exactly.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ExactRow {
+    /// What the engine knows without asking.
+    pub answered: Answered,
+    /// The engine's expected minutes.
+    pub engine: f64,
+    /// The best any strategy can reach knowing the same (when searched for).
+    pub best: Option<f64>,
+    /// The oracle's.
+    pub oracle: f64,
+    /// The engine's over the oracle's.
+    pub engine_over_oracle: f64,
+    /// The best strategy's over the oracle's: no engine can do better than this.
+    pub best_over_oracle: Option<f64>,
 }
 
 /// One simulated fault: its symptom, its true cause and the luck of each step.
@@ -126,20 +153,17 @@ impl Trial {
     }
 }
 
-/// Minutes the engine takes on a trial, with the given priors. With `estate`, the lookups the
-/// estate answers (those with a `fact`) are known before the first step, as they are when
-/// Cardwatch holds the card, the workstation and the reader.
-fn run_engine(kb: &KnowledgeBase, t: &Trial, priors: Option<&[f64]>, estate: bool) -> f64 {
+/// Minutes the engine takes on a trial, with the given priors. The checks `answered` covers are
+/// known before the first step, as they are when Cardwatch holds the card, the workstation and
+/// the reader (and an agent runs there).
+fn run_engine(kb: &KnowledgeBase, t: &Trial, priors: Option<&[f64]>, answered: Answered) -> f64 {
     let Ok(mut state) = kb.start(t.symptom, priors) else {
         return kb.settings.escalation_minutes;
     };
-    if estate {
-        for &ch in &kb.symptoms[t.symptom].checks {
-            let check = &kb.checks[ch];
-            if check.kind == CheckKind::Lookup && check.fact.is_some() {
-                let r = t.answer(kb, ch);
-                kb.observe(t.symptom, &mut state, ch, r);
-            }
+    for &ch in &kb.symptoms[t.symptom].checks {
+        if answered.answers(&kb.checks[ch]) {
+            let r = t.answer(kb, ch);
+            kb.observe(t.symptom, &mut state, ch, r);
         }
     }
     // Every step asks or tries something new, so this ends; the bound is a belt and braces.
@@ -179,40 +203,32 @@ fn run_fixed(kb: &KnowledgeBase, t: &Trial) -> f64 {
 
 /// Minutes an oracle takes: it knows the cause and tries only the fixes for it, best first.
 fn run_oracle(kb: &KnowledgeBase, t: &Trial) -> f64 {
-    knowing(kb, t, &vec![false; kb.fixes.len()]).unwrap_or(f64::NAN)
+    knowing(kb, t, &vec![false; kb.fixes.len()])
 }
 
 /// Minutes of a hand-over: support takes it (`escalation_minutes`), then works as the oracle
-/// would with the fixes not yet tried.
+/// would with the fixes not yet tried — the draw of what [`KnowledgeBase::handover_minutes`]
+/// expects.
 fn hand_over(kb: &KnowledgeBase, t: &Trial, tried: &[bool]) -> f64 {
-    kb.settings.escalation_minutes + knowing(kb, t, tried).unwrap_or(0.0)
+    let left = kb.cause_fixes[t.cause].iter().any(|&f| !tried[f]);
+    kb.settings.escalation_minutes + if left { knowing(kb, t, tried) } else { 0.0 }
 }
 
 /// Minutes to clear the trial's fault knowing its cause, with the untried fixes in order of
-/// success ÷ cost; when none works, those minutes plus a hand-over.
-fn knowing(kb: &KnowledgeBase, t: &Trial, tried: &[bool]) -> Option<f64> {
-    let mut fixes: Vec<usize> = kb
-        .fixes
-        .iter()
-        .enumerate()
-        .filter(|&(f, fix)| !tried[f] && fix.success[t.cause] > 0.0)
-        .map(|(f, _)| f)
-        .collect();
-    if fixes.is_empty() {
-        return None;
-    }
-    fixes.sort_by(|&a, &b| {
-        let e = |f: usize| kb.fixes[f].success[t.cause] / kb.fixes[f].cost_minutes;
-        e(b).total_cmp(&e(a))
-    });
+/// success ÷ cost; when none works (or none is left), those minutes plus a hand-over — the
+/// draw of what [`KnowledgeBase::known_cause_minutes`] expects.
+fn knowing(kb: &KnowledgeBase, t: &Trial, tried: &[bool]) -> f64 {
     let mut spent = 0.0;
-    for f in fixes {
+    for &f in &kb.cause_fixes[t.cause] {
+        if tried[f] {
+            continue;
+        }
         spent += kb.fixes[f].cost_minutes;
         if t.works(kb, f) {
-            return Some(spent);
+            return spent;
         }
     }
-    Some(spent + kb.settings.escalation_minutes)
+    spent + kb.settings.escalation_minutes
 }
 
 fn summary(mut xs: Vec<f64>) -> Minutes {
@@ -245,13 +261,15 @@ pub fn simulate(kb: &KnowledgeBase, cfg: &SimConfig) -> SimReport {
     };
     let mut engine = Vec::with_capacity(cfg.n);
     let mut with_estate = Vec::with_capacity(cfg.n);
+    let mut with_agent = Vec::with_capacity(cfg.n);
     let mut fixed = Vec::with_capacity(cfg.n);
     let mut oracle = Vec::with_capacity(cfg.n);
     for i in 0..cfg.n {
         let s = symptoms[i % symptoms.len()];
         let t = Trial::new(kb, &mut rng, s, &shipped_mix(kb, s));
-        engine.push(run_engine(kb, &t, None, false));
-        with_estate.push(run_engine(kb, &t, None, true));
+        engine.push(run_engine(kb, &t, None, Answered::Nothing));
+        with_estate.push(run_engine(kb, &t, None, Answered::Estate));
+        with_agent.push(run_engine(kb, &t, None, Answered::EstateAndAgent));
         fixed.push(run_fixed(kb, &t));
         oracle.push(run_oracle(kb, &t));
     }
@@ -266,10 +284,40 @@ pub fn simulate(kb: &KnowledgeBase, cfg: &SimConfig) -> SimReport {
         trials: cfg.n,
         engine,
         engine_with_estate: summary(with_estate),
+        engine_with_agent: summary(with_agent),
         fixed_order: summary(fixed),
         engine_over_oracle: engine.mean / oracle.mean,
+        exact: Answered::ALL
+            .iter()
+            .map(|&a| exact_row(kb, &symptoms, a, cfg.best))
+            .collect(),
         oracle,
         learning: learning(kb, learn_on, cfg.n, &mut rng),
+    }
+}
+
+/// The exact expected minutes over `symptoms`, each equally often.
+fn exact_row(kb: &KnowledgeBase, symptoms: &[usize], answered: Answered, best: bool) -> ExactRow {
+    let mut engine = 0.0;
+    let mut oracle = 0.0;
+    let mut floor = Some(0.0);
+    for &s in symptoms {
+        let Some(x) = expected(kb, s, None, answered, best) else {
+            continue;
+        };
+        engine += x.engine;
+        oracle += x.oracle;
+        floor = floor.zip(x.best).map(|(a, b)| a + b);
+    }
+    let n = symptoms.len() as f64;
+    let best = if best { floor.map(|b| b / n) } else { None };
+    ExactRow {
+        answered,
+        engine: engine / n,
+        best,
+        oracle: oracle / n,
+        engine_over_oracle: engine / oracle,
+        best_over_oracle: best.map(|b| b * n / oracle),
     }
 }
 
@@ -297,7 +345,7 @@ fn learning(kb: &KnowledgeBase, symptom: usize, n: usize, rng: &mut Rng) -> Lear
             let k = i % symptoms.len();
             let s = symptoms[k];
             let t = Trial::new(kb, &mut rng_eval, s, &skewed(s));
-            e.push(run_engine(kb, &t, Some(&priors[k]), false));
+            e.push(run_engine(kb, &t, Some(&priors[k]), Answered::Nothing));
             o.push(run_oracle(kb, &t));
         }
         (summary(e).mean, summary(o).mean)

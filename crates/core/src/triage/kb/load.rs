@@ -332,10 +332,14 @@ impl KnowledgeBase {
                 &fixes_out,
             )?);
         }
-        let handover = (0..causes_out.len())
+        let cause_fixes = (0..causes_out.len())
             .map(|c| {
-                settings.escalation_minutes
-                    + known_cause_cost(&fixes_out, c, settings.escalation_minutes)
+                let mut order: Vec<usize> = (0..fixes_out.len())
+                    .filter(|&f| fixes_out[f].success[c] > 0.0)
+                    .collect();
+                let e = |f: usize| fixes_out[f].success[c] / fixes_out[f].cost_minutes;
+                order.sort_by(|&a, &b| e(b).total_cmp(&e(a)));
+                order
             })
             .collect();
         let kb = KnowledgeBase {
@@ -344,7 +348,7 @@ impl KnowledgeBase {
             checks: checks_out,
             fixes: fixes_out,
             symptoms: symptoms_out,
-            handover,
+            cause_fixes,
         };
         kb.check_guardrails(&files, &causes, &checks, &fixes)?;
         if let Some(id) = kb
