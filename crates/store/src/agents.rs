@@ -351,6 +351,28 @@ pub fn latest_diagnosis(
     })
 }
 
+/// When a live agent on `hostname` last saw a signing self-test pass, and on which card (its
+/// token label), if one ever has: the escalation packet's "last successful signing".
+pub fn last_signing(
+    store: &dyn Store,
+    hostname: &str,
+) -> Result<Option<(Timestamp, String)>, StoreError> {
+    with_exec(store, |x| {
+        // The events' data is compact JSON as the server stored it.
+        let rows = x.rows(
+            "SELECT e.at, e.data FROM agent_events e JOIN agents a ON a.id = e.agent_id \
+             WHERE a.hostname = $1 AND a.revoked_at IS NULL AND e.kind = 'signing_test' \
+             AND e.data LIKE '%\"passed\":true%' ORDER BY e.at DESC LIMIT 1",
+            &[hostname.into()],
+        )?;
+        Ok(rows.first().map(|r| {
+            let data: serde_json::Value = serde_json::from_str(r[1].text()).unwrap_or_default();
+            let token = data["token"].as_str().unwrap_or("unnamed").to_owned();
+            (Timestamp::from_unix(r[0].int()), token)
+        }))
+    })
+}
+
 /// Keeps an agent's latest report of its clock against the server's.
 pub fn note_clock(
     store: &dyn Store,

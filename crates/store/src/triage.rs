@@ -109,6 +109,8 @@ pub fn triage_context(
             cx.hostname = Some(host.to_owned());
             cx.workstation = Some(w);
         }
+        // An agent may run on a workstation the estate has not imported yet.
+        cx.last_signing = crate::agents::last_signing(store, host)?;
     }
     Ok(cx)
 }

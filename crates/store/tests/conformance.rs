@@ -639,6 +639,73 @@ fn triage_context_reads_one_card_and_workstation(db: &TestDb) {
     assert_eq!(cx.software.len(), 1);
     assert_eq!(cx.readers.len(), 1, "the spare is not on the workstation");
     assert_eq!(cx.site.as_deref(), Some("A81001"), "the workstation's site");
+    assert_eq!(cx.last_signing, None, "no agent has reported a signing");
+    // The workstation's agent saw a signing self-test pass, then one refused; another
+    // workstation's passed later. The packet's last successful signing is this one's pass.
+    {
+        use cardwatch_store::agents::{add_enrolment_token, enrol, record_events, AgentEvent};
+        let at = |s: &str| Timestamp::parse(s).expect("time");
+        let t = Change {
+            actor: "cli:root".into(),
+            at: at("2026-11-20T09:00:00Z"),
+        };
+        let expires = at("2026-11-20T10:00:00Z");
+        // Hostnames as the server keeps them: normalised.
+        for (n, host) in [(1, "gp-a81001-01"), (2, "gp-a81001-02")] {
+            add_enrolment_token(
+                &*db.store,
+                &format!("h{n}"),
+                &format!("et{n}"),
+                expires,
+                None,
+                &t,
+            )
+            .expect("token");
+            enrol(
+                &*db.store,
+                &format!("h{n}"),
+                &format!("ag{n}"),
+                host,
+                "0.1.0",
+                &format!("c{n}"),
+                &t,
+            )
+            .expect("enrol");
+        }
+        let test = |id: &str, when: &str, data: serde_json::Value| AgentEvent {
+            id: id.into(),
+            at: at(when),
+            kind: "signing_test".into(),
+            data,
+        };
+        let passed = serde_json::json!({"passed": true, "token": "CS000001"});
+        let refused = serde_json::json!({"passed": false, "stage": "signing", "why": "x"});
+        record_events(
+            &*db.store,
+            "ag1",
+            &[
+                test("e1", "2026-11-20T09:30:00Z", passed.clone()),
+                test("e2", "2026-11-20T09:40:00Z", refused),
+            ],
+            at("2026-11-20T09:41:00Z"),
+        )
+        .expect("events");
+        record_events(
+            &*db.store,
+            "ag2",
+            &[test("e3", "2026-11-20T09:50:00Z", passed)],
+            at("2026-11-20T09:51:00Z"),
+        )
+        .expect("events");
+    }
+    let cx = triage_context(&*db.store, None, Some(&serial), Some(&host)).expect("context");
+    assert_eq!(
+        cx.last_signing,
+        Some((
+            Timestamp::parse("2026-11-20T09:30:00Z").expect("time"),
+            "CS000001".to_owned()
+        ))
+    );
     // Unknown card and workstation: nothing, not an error.
     let other = CardSerial::parse("CS999999").expect("serial");
     let cx = triage_context(&*db.store, None, Some(&other), None).expect("context");

@@ -42,6 +42,9 @@ pub struct Context {
     pub readers: Vec<Reader>,
     /// The services that act with the card, each with the card's entry (its EMIS account).
     pub integrations: Vec<(Integration, IntegrationCard)>,
+    /// When an agent on the workstation last saw a signing self-test pass, and the card's token
+    /// label.
+    pub last_signing: Option<(Timestamp, String)>,
 }
 
 fn fact(key: &str, value: &str, because: String) -> Fact {

@@ -76,7 +76,7 @@ pub struct Packet {
     pub software: Vec<String>,
     /// The card's last recorded successful use (authentication).
     pub last_successful_use: Option<String>,
-    /// The last successful signing, when an agent has reported one.
+    /// The last successful signing on the workstation, when its agent has seen one.
     pub last_successful_signing: Option<String>,
     /// Why it is escalated.
     pub escalate_because: Vec<String>,
@@ -156,7 +156,9 @@ impl KnowledgeBase {
                 .as_ref()
                 .and_then(|c| c.last_used_on)
                 .map(|d| d.to_string()),
-            last_successful_signing: None,
+            last_successful_signing: cx.last_signing.as_ref().map(|(at, token)| {
+                format!("{at}: card {token}, the workstation agent's signing self-test")
+            }),
             escalate_because: advice.escalate_because.clone(),
             likely_causes: advice
                 .posterior

@@ -757,6 +757,7 @@ fn context() -> TriageContext {
         ],
         readers: vec![reader],
         integrations: vec![],
+        last_signing: None,
     }
 }
 
@@ -1017,4 +1018,46 @@ fn exact_expectations_match_the_sampled_simulation() {
         close(r.oracle.mean, row.oracle, "oracle");
     }
     assert!(r.engine_with_agent.mean <= r.engine_with_estate.mean + 1e-9);
+}
+
+#[test]
+fn the_packet_names_the_workstations_last_successful_signing() {
+    let kb = kb();
+    use crate::date::Timestamp;
+    let at = Timestamp::parse("2026-11-20T10:00:00Z").unwrap();
+    let inc = Incident {
+        id: 7,
+        opened_at: at,
+        opened: NewIncident {
+            reporter: "cli:root".into(),
+            card_serial: Some("CS000001".into()),
+            hostname: Some("GP-A81001-01".into()),
+            symptom: "cannot-sign".into(),
+            ..NewIncident::default()
+        },
+        steps: Vec::new(),
+        status: IncidentStatus::Escalated,
+        confirmed_cause: None,
+        minutes_to_fix: None,
+        closed_at: None,
+    };
+    let s = sym(&kb, "cannot-sign");
+    let advice = kb.advise(s, &Case::default()).unwrap();
+    let mut cx = context();
+    let packet = kb.packet(&inc, &advice, &cx, at);
+    assert_eq!(
+        packet.last_successful_signing, None,
+        "no agent has seen one"
+    );
+    cx.last_signing = Some((
+        Timestamp::parse("2026-11-19T16:05:00Z").unwrap(),
+        "CS000001".into(),
+    ));
+    let text = kb.packet(&inc, &advice, &cx, at).to_text();
+    assert!(
+        text.contains(
+            "2026-11-19T16:05:00Z: card CS000001, the workstation agent's signing self-test"
+        ),
+        "{text}"
+    );
 }
