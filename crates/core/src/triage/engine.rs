@@ -216,20 +216,56 @@ impl KnowledgeBase {
 
     /// Updates the state with a check's answer (by result index).
     pub fn observe(&self, symptom: usize, state: &mut State, check: usize, result: usize) {
-        let sym = &self.symptoms[symptom];
-        for (w, &(c, _)) in state.weights.iter_mut().zip(&sym.causes) {
-            *w *= self.checks[check].likelihood[c][result];
-        }
+        state.weights = self.answered(symptom, &state.weights, check, result);
         state.asked[check] = true;
     }
 
     /// Updates the state with a fix that did not work.
     pub fn fix_failed(&self, symptom: usize, state: &mut State, fix: usize) {
-        let sym = &self.symptoms[symptom];
-        for (w, &(c, _)) in state.weights.iter_mut().zip(&sym.causes) {
-            *w *= 1.0 - self.fixes[fix].success[c];
-        }
+        state.weights = self.failed(symptom, &state.weights, fix);
         state.tried[fix] = true;
+    }
+
+    /// The weights after a check's answer (by result index); their sum over the weights'
+    /// before is the answer's probability.
+    pub fn answered(
+        &self,
+        symptom: usize,
+        weights: &[f64],
+        check: usize,
+        result: usize,
+    ) -> Vec<f64> {
+        let likelihood = &self.checks[check].likelihood;
+        weights
+            .iter()
+            .zip(&self.symptoms[symptom].causes)
+            .map(|(w, &(c, _))| w * likelihood[c][result])
+            .collect()
+    }
+
+    /// The weights after a fix did not work; their sum over the weights' before is the chance
+    /// it fails.
+    pub fn failed(&self, symptom: usize, weights: &[f64], fix: usize) -> Vec<f64> {
+        let success = &self.fixes[fix].success;
+        weights
+            .iter()
+            .zip(&self.symptoms[symptom].causes)
+            .map(|(w, &(c, _))| w * (1.0 - success[c]))
+            .collect()
+    }
+
+    /// Expected minutes of handing over from these weights (need not be normalised) after the
+    /// fixes in `tried`.
+    pub fn handover_expected(&self, symptom: usize, weights: &[f64], tried: &[bool]) -> f64 {
+        let total: f64 = weights.iter().sum();
+        if total <= 0.0 {
+            return 0.0;
+        }
+        weights
+            .iter()
+            .zip(&self.symptoms[symptom].causes)
+            .map(|(w, &(c, _))| w / total * self.handover_minutes(c, |f| tried[f]))
+            .sum()
     }
 
     /// The expected minutes to fix from this state by repairs alone, in the best order and
@@ -249,14 +285,8 @@ impl KnowledgeBase {
         let mut w: Vec<f64> = weights.iter().map(|x| x / total).collect();
         // The fixes tried, and those placed in the order so far: support would not repeat them.
         let mut placed = tried.to_vec();
-        let handover = |w: &[f64], placed: &[bool]| -> f64 {
-            w.iter()
-                .zip(&sym.causes)
-                .map(|(x, &(c, _))| x * self.handover_minutes(c, |f| placed[f]))
-                .sum()
-        };
         let mut spent = 0.0;
-        let mut best = (handover(&w, &placed), None);
+        let mut best = (self.handover_expected(symptom, &w, &placed), None);
         let mut first = None;
         loop {
             let reach: f64 = w.iter().sum();
@@ -283,8 +313,9 @@ impl KnowledgeBase {
             for (x, &(c, _)) in w.iter_mut().zip(&sym.causes) {
                 *x *= 1.0 - self.fixes[f].success[c];
             }
-            // Stopping here and handing over what is left.
-            let here = spent + handover(&w, &placed);
+            // Stopping here and handing over what is left (`w` sums to its probability).
+            let left: f64 = w.iter().sum();
+            let here = spent + left * self.handover_expected(symptom, &w, &placed);
             if here < best.0 - 1e-9 {
                 best = (here, first);
             }
@@ -333,11 +364,7 @@ impl KnowledgeBase {
         // and may make a check worth asking that was not before.
         if let Some(f) = first {
             let fix = &self.fixes[f];
-            let after: Vec<f64> = weights
-                .iter()
-                .zip(&sym.causes)
-                .map(|(w, &(c, _))| w * (1.0 - fix.success[c]))
-                .collect();
+            let after = self.failed(symptom, weights, f);
             let p_fail = after.iter().sum::<f64>() / total;
             let mut tried_after = tried.to_vec();
             tried_after[f] = true;

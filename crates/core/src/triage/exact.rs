@@ -137,16 +137,6 @@ fn with_answers(
     sum
 }
 
-/// Expected minutes of a hand-over from these weights after the fixes tried.
-fn handover(kb: &KnowledgeBase, symptom: usize, weights: &[f64], tried: &[bool]) -> f64 {
-    let total: f64 = weights.iter().sum();
-    weights
-        .iter()
-        .zip(&kb.symptoms[symptom].causes)
-        .map(|(w, &(c, _))| w / total * kb.handover_minutes(c, |f| tried[f]))
-        .sum()
-}
-
 /// The engine's expected minutes from a state, following its decision on every branch.
 fn engine_from(kb: &KnowledgeBase, symptom: usize, state: &State) -> f64 {
     let total: f64 = state.weights.iter().sum();
@@ -178,7 +168,7 @@ fn engine_from(kb: &KnowledgeBase, symptom: usize, state: &State) -> f64 {
             };
             kb.fixes[f].cost_minutes + p_fail * after
         }
-        Decision::Handover => handover(kb, symptom, &state.weights, &state.tried),
+        Decision::Handover => kb.handover_expected(symptom, &state.weights, &state.tried),
     }
 }
 
@@ -261,17 +251,13 @@ impl<'a> Search<'a> {
         let total: f64 = w.iter().sum();
         // Repairing in the engine's order is a strategy too: its minutes bound the search.
         let mut best = kb.repair_cost(self.symptom, w, tried).0;
-        best = best.min(handover(kb, self.symptom, w, tried));
+        best = best.min(kb.handover_expected(self.symptom, w, tried));
         for (k, &f) in sym.fixes.iter().enumerate() {
             let fix = &kb.fixes[f];
             if tried[f] || fix.cost_minutes >= best {
                 continue;
             }
-            let after: Vec<f64> = w
-                .iter()
-                .zip(&sym.causes)
-                .map(|(x, &(c, _))| x * (1.0 - fix.success[c]))
-                .collect();
+            let after = kb.failed(self.symptom, w, f);
             let p_fail = after.iter().sum::<f64>() / total;
             if p_fail > 1.0 - 1e-12 {
                 continue;
@@ -303,11 +289,7 @@ impl<'a> Search<'a> {
                 if v >= best {
                     break;
                 }
-                let next: Vec<f64> = w
-                    .iter()
-                    .zip(&sym.causes)
-                    .map(|(x, &(c, _))| x * check.likelihood[c][r])
-                    .collect();
+                let next = kb.answered(self.symptom, w, ch, r);
                 let p = next.iter().sum::<f64>() / total;
                 if p > 1e-12 {
                     let key = answers + self.radix[i] * (r as u128 + 1);
