@@ -124,13 +124,7 @@ pub(crate) fn seen_by(v: &Viewer) -> IncidentQuery {
         sites: v.visible_sites(),
         siteless: me.role.sees_everything(),
         reporter: format!("web:{}", me.username),
-        status: None,
-        site: None,
-        card_serial: None,
-        sort: IncidentSort::Opened,
-        descending: false,
-        offset: 0,
-        limit: None,
+        ..IncidentQuery::everything()
     }
 }
 

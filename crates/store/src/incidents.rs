@@ -243,20 +243,29 @@ pub struct IncidentQuery {
 }
 
 impl IncidentQuery {
-    /// Every incident about one card, whoever recorded it, oldest first and unpaged: for pages
-    /// that have already decided the caller may see the card.
-    pub fn of_card(serial: &str) -> IncidentQuery {
+    /// Every incident, whoever recorded it, oldest first and unpaged: the base the narrower
+    /// queries are built on.
+    pub fn everything() -> IncidentQuery {
         IncidentQuery {
             sites: None,
             siteless: true,
             reporter: String::new(),
             status: None,
             site: None,
-            card_serial: Some(serial.to_owned()),
+            card_serial: None,
             sort: IncidentSort::Opened,
             descending: false,
             offset: 0,
             limit: None,
+        }
+    }
+
+    /// Every incident about one card, whoever recorded it, oldest first and unpaged: for pages
+    /// that have already decided the caller may see the card.
+    pub fn of_card(serial: &str) -> IncidentQuery {
+        IncidentQuery {
+            card_serial: Some(serial.to_owned()),
+            ..IncidentQuery::everything()
         }
     }
 }
