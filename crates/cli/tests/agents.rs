@@ -5,7 +5,7 @@ mod common;
 #[path = "../../agent/tests/softhsm/mod.rs"]
 mod softhsm;
 
-use common::{body_json, cardwatch, ok, serve_demo, stop, text};
+use common::{body_json, cardwatch, ok, scratch_db, serve_demo, stop, text};
 
 /// A JSON POST with extra headers; (status, whole response).
 fn post(addr: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
@@ -31,8 +31,7 @@ fn token(db: &str, args: &[&str]) -> String {
 
 #[test]
 fn an_agent_enrols_once_reports_and_is_revoked() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     let (child, addr) = serve_demo(&db, "1");
     let secret = token(&db, &[]);
     let enrol = |t: &str, version: &str| {
@@ -673,8 +672,7 @@ fn an_agents_inventory_updates_the_estate_and_its_diagnosis_answers_a_triage() {
 #[test]
 fn administrators_make_tokens_and_revoke_agents_on_the_agents_page() {
     use common::{csrf_of, form, get_as, request, serve_demo_signed_in};
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     let (child, addr, admin) = serve_demo_signed_in(&db, "1");
     let (status, page) = get_as(&addr, "/admin/agents", &admin);
     assert_eq!(status, 200);

@@ -33,8 +33,7 @@ const PW: &str = "riverside surgery reception";
 
 #[test]
 fn operators_are_added_listed_disabled_and_reset() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("t.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     let out = ok(&user(
         &db,
         &[
@@ -141,8 +140,7 @@ fn operators_are_added_listed_disabled_and_reset() {
 
 #[test]
 fn sign_in_session_csrf_and_sign_out() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     add_pm(&db);
     let (child, addr) = serve_demo(&db, "1");
 
@@ -258,8 +256,7 @@ fn sign_in_session_csrf_and_sign_out() {
 
 #[test]
 fn five_failures_make_the_account_wait_and_a_disabled_one_cannot_sign_in() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     ok(&user(
         &db,
         &[
@@ -342,8 +339,7 @@ fn five_failures_make_the_account_wait_and_a_disabled_one_cannot_sign_in() {
 
 #[test]
 fn password_change_needs_the_current_one_and_a_good_new_one() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     ok(&user(
         &db,
         &[
@@ -525,8 +521,7 @@ fn signed_in(addr: &str, name: &str) -> String {
 
 #[test]
 fn every_route_is_scoped_to_the_callers_organisations() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
     add_pm(&db);
     ok(&user(
@@ -692,8 +687,7 @@ fn token(db: &str, args: &[&str]) -> String {
 
 #[test]
 fn api_tokens_sign_scripts_in_until_revoked() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
     ok(&user(
         &db,
@@ -758,8 +752,7 @@ fn api_tokens_sign_scripts_in_until_revoked() {
 
 #[test]
 fn calendar_feed_parses_with_an_independent_parser() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (tmp, db) = scratch_db();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
     add_pm(&db);
     let out = token(
@@ -845,8 +838,7 @@ print(len(events), len(alarms), ','.join(sites))
 
 #[test]
 fn the_audit_log_is_for_auditors_and_administrators() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     let (child, addr, admin) = serve_demo_signed_in(&db, "1");
     ok(&user(
         &db,
@@ -913,8 +905,7 @@ fn incidents_and_packets_stay_within_the_callers_organisations() {
     use cardwatch_core::triage::NewIncident;
     use cardwatch_store::Change;
 
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
     add_pm(&db);
     ok(&user(
@@ -1045,8 +1036,7 @@ fn incidents_and_packets_stay_within_the_callers_organisations() {
 
 #[test]
 fn the_openapi_document_matches_the_routes_and_validates() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (tmp, db) = scratch_db();
     let (child, addr, admin) = serve_demo_signed_in(&db, "1");
     let doc = get(&addr, "/api/v1/openapi.json");
     assert_eq!(doc.0, 200, "{}", doc.1);
@@ -1083,8 +1073,7 @@ fn the_openapi_document_matches_the_routes_and_validates() {
 
 #[test]
 fn estate_lists_filter_sort_page_and_stay_in_scope() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     let (child, addr, admin) = serve_demo_signed_in(&db, "2");
     add_pm(&db);
     let pm = signed_in(&addr, PM);
@@ -1156,8 +1145,7 @@ fn estate_lists_filter_sort_page_and_stay_in_scope() {
 
 #[test]
 fn a_cards_page_shows_its_certificates_history_and_incidents_in_scope() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     let (child, addr, admin) = serve_demo_signed_in(&db, "2");
     add_pm(&db);
     let mine = card_at(&db, "A10000");
@@ -1211,8 +1199,7 @@ fn a_cards_page_shows_its_certificates_history_and_incidents_in_scope() {
 /// exactly the expected status, and nothing from the other organisation in a refusal.
 #[test]
 fn authorisation_matrix() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (tmp, db) = scratch_db();
     let (child, addr, admin) = serve_demo_signed_in(&db, "2");
     for (name, role) in [
         ("support@nhs.net", "support"),
@@ -1544,8 +1531,7 @@ fn authorisation_matrix() {
 
 #[test]
 fn administrators_manage_operators_in_the_browser() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     let (child, addr, admin) = serve_demo_signed_in(&db, "1");
     let page = get_as(&addr, "/admin/users", &admin);
     let csrf = csrf_of(&page.1);
@@ -1699,8 +1685,7 @@ fn administrators_manage_operators_in_the_browser() {
 
 #[test]
 fn every_page_passes_axe_in_chromium() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (tmp, db) = scratch_db();
     let (child, addr, admin) = serve_demo_signed_in(&db, "2");
     let card = card_at(&db, "A10000");
     integration_at(&db, tmp.path(), "A10000");
@@ -1754,8 +1739,7 @@ fn every_page_passes_axe_in_chromium() {
 
 #[test]
 fn findings_are_acknowledged_and_reopened_in_the_browser() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
     add_pm(&db);
     ok(&user(
@@ -1888,8 +1872,7 @@ fn findings_are_acknowledged_and_reopened_in_the_browser() {
 
 #[test]
 fn schemathesis_finds_no_server_error() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (tmp, db) = scratch_db();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
     ok(&user(
         &db,
@@ -1944,8 +1927,7 @@ fn schemathesis_finds_no_server_error() {
 
 #[test]
 fn a_person_in_chromium_signs_in_opens_a_card_acknowledges_and_escalates() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (tmp, db) = scratch_db();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
     add_pm(&db);
     integration_at(&db, tmp.path(), "A10000");
@@ -2000,8 +1982,7 @@ fn a_person_in_chromium_signs_in_opens_a_card_acknowledges_and_escalates() {
 
 #[test]
 fn operators_make_and_revoke_their_own_calendar_feeds() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
     add_pm(&db);
     let pm = signed_in(&addr, PM);
@@ -2062,8 +2043,7 @@ fn operators_make_and_revoke_their_own_calendar_feeds() {
 
 #[test]
 fn the_overview_counts_the_callers_sites_and_follows_every_change() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     let (child, addr, admin) = serve_demo_signed_in(&db, "2");
     add_pm(&db);
     let pm = signed_in(&addr, PM);
@@ -2123,8 +2103,7 @@ fn the_overview_counts_the_callers_sites_and_follows_every_change() {
 
 #[test]
 fn a_persons_page_shows_positions_cards_and_both_certificates_in_scope() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
     add_pm(&db);
     let pm = signed_in(&addr, PM);
@@ -2175,8 +2154,7 @@ fn a_persons_page_shows_positions_cards_and_both_certificates_in_scope() {
 
 #[test]
 fn a_workstations_page_judges_its_software_against_the_catalogue() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
     add_pm(&db);
     let pm = signed_in(&addr, PM);
@@ -2215,8 +2193,7 @@ fn a_workstations_page_judges_its_software_against_the_catalogue() {
 
 #[test]
 fn an_integrations_page_says_what_would_stop_its_synchronisation() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (tmp, db) = scratch_db();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
     let card = integration_at(&db, tmp.path(), "A10000");
     integration_at(&db, tmp.path(), "A10001");
@@ -2279,8 +2256,7 @@ fn an_integrations_page_says_what_would_stop_its_synchronisation() {
 
 #[test]
 fn reports_show_time_lost_and_failure_rates_for_the_callers_sites_only() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     let (child, addr, admin) = serve_demo_signed_in(&db, "2");
     add_pm(&db);
     let pm = signed_in(&addr, PM);
@@ -2324,8 +2300,7 @@ fn reports_show_time_lost_and_failure_rates_for_the_callers_sites_only() {
 
 #[test]
 fn administrators_erase_leavers_past_the_retention_period() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (tmp, db) = scratch_db();
     let (child, addr, admin) = serve_demo_signed_in(&db, "2");
     // Someone who left long ago, with no card and no position: due for erasure.
     import_files(
@@ -2416,8 +2391,7 @@ fn reports_name_a_version_failures_follow_and_hold_its_rollout() {
     use cardwatch_core::triage::NewIncident;
     use cardwatch_store::Change;
 
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (tmp, db) = scratch_db();
     let (child, addr, admin) = serve_demo_signed_in(&db, "2");
     // Three machines (the canary and both pilots of A10000) take a new middleware release, and
     // each then has an incident; no other machine does.
@@ -2482,8 +2456,7 @@ fn reports_name_a_version_failures_follow_and_hold_its_rollout() {
 
 #[test]
 fn operators_set_their_digest_on_the_account_page() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     let (child, addr, cookie) = serve_demo_signed_in(&db, "2");
     let page = get_as(&addr, "/account", &cookie);
     assert!(page.1.contains("Digest by email"), "{}", page.1);
@@ -2557,8 +2530,7 @@ fn operators_set_their_digest_on_the_account_page() {
 
 #[test]
 fn sites_core_hours_and_contacts_are_administered_in_the_browser() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
     ok(&user(
         &db,
@@ -2743,8 +2715,7 @@ fn sites_core_hours_and_contacts_are_administered_in_the_browser() {
 
 #[test]
 fn registration_authorities_change_a_cards_status_in_the_browser() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
     add_ra_and_pm(&db);
     let (ra, pm) = (signed_in(&addr, RA), signed_in(&addr, PM));
@@ -2847,8 +2818,7 @@ fn multipart(fields: &[(&str, &str)], files: &[(&str, &str)]) -> (String, String
 
 #[test]
 fn administrators_import_estate_files_in_the_browser() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     let (child, addr, admin) = serve_demo_signed_in(&db, "1");
     ok(&user(
         &db,
@@ -2933,8 +2903,7 @@ fn administrators_import_estate_files_in_the_browser() {
 
 #[test]
 fn registration_authorities_approve_and_remove_positions_in_the_browser() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (tmp, db) = scratch_db();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
     add_ra_and_pm(&db);
     // A sponsor's request, waiting for the RA.
@@ -3052,8 +3021,7 @@ fn registration_authorities_approve_and_remove_positions_in_the_browser() {
 
 #[test]
 fn access_reviews_keep_and_remove_positions_in_scope() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (tmp, db) = scratch_db();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
     add_ra_and_pm(&db);
     let (mine, theirs) = (person_at(&db, "A10000"), person_at(&db, "A10001"));
@@ -3143,8 +3111,7 @@ fn access_reviews_keep_and_remove_positions_in_scope() {
 
 #[test]
 fn everything_held_about_a_person_exports_for_a_subject_access_request() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     let (child, addr, admin) = serve_demo_signed_in(&db, "1");
     ok(&user(
         &db,

@@ -46,19 +46,14 @@ fn check_prints_groups_and_formats_and_fails_on_severity() {
         .starts_with("id,rule,severity,state,"));
     assert!(lines.all(|l| l.contains(&format!(",{site},"))), "{csv}");
 
-    // One family of rules on its own.
-    let certs = ok(&cardwatch(
-        &db,
-        &[
-            "check",
-            "--today",
-            DAY,
-            "--format",
-            "csv",
-            "--only",
-            "certificates",
-        ],
-    ));
+    // One family of rules on its own, and a group of rules by how their ids start.
+    let csv_with = |flag: &str, value: &str| {
+        ok(&cardwatch(
+            &db,
+            &["check", "--today", DAY, "--format", "csv", flag, value],
+        ))
+    };
+    let certs = csv_with("--only", "certificates");
     assert!(certs.lines().count() > 1);
     assert!(
         certs
@@ -67,19 +62,7 @@ fn check_prints_groups_and_formats_and_fails_on_severity() {
             .all(|l| l.starts_with("cert-") || l.starts_with("sha1-")),
         "{certs}"
     );
-    // A group of rules by how their ids start.
-    let signing = ok(&cardwatch(
-        &db,
-        &[
-            "check",
-            "--today",
-            DAY,
-            "--format",
-            "csv",
-            "--rule",
-            "cert-signing-",
-        ],
-    ));
+    let signing = csv_with("--rule", "cert-signing-");
     assert!(signing.lines().count() > 1);
     assert!(
         signing
@@ -212,8 +195,7 @@ fn snooze_hides_ack_keeps_and_both_are_audited() {
 
 #[test]
 fn catalogue_override_laid_over_or_refused_with_its_line() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("c.sqlite").display().to_string();
+    let (tmp, db) = scratch_db();
     let good = tmp.path().join("good.toml");
     std::fs::write(
         &good,
@@ -284,8 +266,7 @@ fn catalogue_override_laid_over_or_refused_with_its_line() {
 
 #[test]
 fn findings_api_and_page() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     let (child, addr, cookie) = serve_demo_signed_in(&db, "2");
     let api = get_as(
         &addr,
@@ -507,8 +488,7 @@ fn plan_prints_compares_and_exports() {
 
 #[test]
 fn plan_api() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     let (child, addr, cookie) = serve_demo_signed_in(&db, "2");
     let json = get_as(
         &addr,

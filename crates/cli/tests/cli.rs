@@ -9,8 +9,7 @@ use common::*;
 
 #[test]
 fn import_export_and_reimport() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("cw.sqlite").display().to_string();
+    let (tmp, db) = scratch_db();
     let files = demo_files(&tmp.path().join("demo"));
     let first = ok(&import_all(&db, &files));
     assert!(first.contains("imported"), "{first}");
@@ -34,8 +33,7 @@ fn import_export_and_reimport() {
 
 #[test]
 fn bad_rows_exit_2_and_name_line_and_column() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("cw.sqlite").display().to_string();
+    let (tmp, db) = scratch_db();
     let bad = tmp.path().join("people.csv");
     std::fs::write(
         &bad,
@@ -93,8 +91,7 @@ fn edit_audit_with_sqlite3(db: &Path) -> bool {
 
 #[test]
 fn card_status_rules_and_unknown_scheme() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("cw.sqlite").display().to_string();
+    let (tmp, db) = scratch_db();
     let files = demo_files(&tmp.path().join("demo"));
     ok(&import_all(&db, &files));
     let s = ok(&cardwatch(
@@ -130,8 +127,7 @@ fn card_status_rules_and_unknown_scheme() {
 
 #[test]
 fn serve_demo_answers_health_metrics_and_page() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     let (child, addr, cookie) = serve_demo_signed_in(&db, "2");
     let health = get(&addr, "/healthz");
     let metrics = get(&addr, "/metrics");
@@ -200,8 +196,7 @@ fn serve_demo_answers_health_metrics_and_page() {
 
 #[test]
 fn retention_lists_then_erases_leavers_past_the_period() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("cw.sqlite").display().to_string();
+    let (tmp, db) = scratch_db();
     let files = demo_files(&tmp.path().join("demo"));
     ok(&import_all(&db, &files));
     let people = tmp.path().join("people.csv");

@@ -8,8 +8,7 @@ use std::process::{Command, Stdio};
 use common::*;
 
 fn triage(args: &[&str]) -> std::process::Output {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("t.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     let mut all = vec!["triage"];
     all.extend_from_slice(args);
     cardwatch(&db, &all)
@@ -265,8 +264,7 @@ fn simulate_reports_engine_fixed_order_oracle_and_learning() {
 
 #[test]
 fn next_step_api() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     let (child, addr, cookie) = serve_demo_signed_in(&db, "1");
     let first = post_json(
         &addr,
@@ -353,8 +351,7 @@ fn next_step_api() {
 
 /// A demo estate in a fresh SQLite file: (tmp dir, database path).
 fn demo_db() -> (tempfile::TempDir, String) {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (tmp, db) = scratch_db();
     ok(&cardwatch(
         &db,
         &[
@@ -703,8 +700,7 @@ fn text_of(out: &std::process::Output) -> String {
 
 #[test]
 fn cheat_sheet_page() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     let (child, addr, cookie) = serve_demo_signed_in(&db, "1");
     let page = get_as(&addr, "/cheatsheet?site=A10000", &cookie);
     let missing = get_as(&addr, "/cheatsheet", &cookie);
@@ -723,8 +719,7 @@ fn cheat_sheet_page() {
 
 #[test]
 fn web_wizard_one_question_per_page() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("demo.sqlite").display().to_string();
+    let (_tmp, db) = scratch_db();
     let (child, addr, cookie) = serve_demo_signed_in(&db, "1");
     let start = get_as(&addr, "/triage", &cookie);
     let first = get_as(

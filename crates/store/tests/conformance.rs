@@ -643,35 +643,11 @@ fn triage_context_reads_one_card_and_workstation(db: &TestDb) {
     // The workstation's agent saw a signing self-test pass, then one refused; another
     // workstation's passed later. The packet's last successful signing is this one's pass.
     {
-        use cardwatch_store::agents::{add_enrolment_token, enrol, record_events, AgentEvent};
+        use cardwatch_store::agents::{record_events, AgentEvent};
         let at = |s: &str| Timestamp::parse(s).expect("time");
-        let t = Change {
-            actor: "cli:root".into(),
-            at: at("2026-11-20T09:00:00Z"),
-        };
-        let expires = at("2026-11-20T10:00:00Z");
         // Hostnames as the server keeps them: normalised.
-        for (n, host) in [(1, "gp-a81001-01"), (2, "gp-a81001-02")] {
-            add_enrolment_token(
-                &*db.store,
-                &format!("h{n}"),
-                &format!("et{n}"),
-                expires,
-                None,
-                &t,
-            )
-            .expect("token");
-            enrol(
-                &*db.store,
-                &format!("h{n}"),
-                &format!("ag{n}"),
-                host,
-                "0.1.0",
-                &format!("c{n}"),
-                &t,
-            )
-            .expect("enrol");
-        }
+        enrolled(db, "ag1", "gp-a81001-01", at("2026-11-20T09:00:00Z"));
+        enrolled(db, "ag2", "gp-a81001-02", at("2026-11-20T09:00:00Z"));
         let test = |id: &str, when: &str, data: serde_json::Value| AgentEvent {
             id: id.into(),
             at: at(when),
@@ -1216,27 +1192,47 @@ fn positions_are_reviewed_and_moved_on(db: &TestDb) {
     assert!(e.to_string().contains("holds no position"), "{e}");
 }
 
+/// An agent enrolled on `hostname` at `at` with a token of its own (the token's and the
+/// credential's hashes named after the agent).
+fn enrolled(db: &TestDb, agent: &str, hostname: &str, at: Timestamp) {
+    use cardwatch_store::agents::{add_enrolment_token, enrol};
+    let change = Change {
+        actor: "cli:root".into(),
+        at,
+    };
+    let token = format!("h-{agent}");
+    let expires = Timestamp::from_unix(at.unix() + 3600);
+    add_enrolment_token(
+        &*db.store,
+        &token,
+        &format!("et-{agent}"),
+        expires,
+        None,
+        &change,
+    )
+    .expect("enrolment token");
+    enrol(
+        &*db.store,
+        &token,
+        agent,
+        hostname,
+        "0.1.0",
+        &format!("c-{agent}"),
+        &change,
+    )
+    .expect("enrol");
+}
+
 fn agents_clocks_reach_the_health_check(db: &TestDb) {
-    use cardwatch_store::agents::{add_enrolment_token, enrol, note_clock, revoke_agent};
+    use cardwatch_store::agents::{note_clock, revoke_agent};
     let store = &*db.store;
     let t = |s: i64| Timestamp::from_unix(1_800_000_000 + s);
     let at = |s: i64| Change {
         actor: "cli:root".into(),
         at: t(s),
     };
-    for (n, agent) in ["ag1", "ag2"].iter().enumerate() {
-        let hash = format!("h{n}");
-        add_enrolment_token(store, &hash, &format!("et{n}"), t(3600), None, &at(0)).unwrap();
-        enrol(
-            store,
-            &hash,
-            agent,
-            "a81001-ws001",
-            "0.1.0",
-            &format!("c{n}"),
-            &at(1),
-        )
-        .unwrap();
+    for agent in ["ag1", "ag2"] {
+        enrolled(db, agent, "a81001-ws001", t(1));
     }
     note_clock(store, "ag1", 400, t(10)).unwrap();
     note_clock(store, "ag2", -3, t(20)).unwrap();
@@ -1337,7 +1333,7 @@ fn integration_files_refused_with_every_problem(db: &TestDb) {
 
 fn reports_count_time_lost_and_incidents_by_software_version(db: &TestDb) {
     use cardwatch_store::reports::{time_lost, version_counts};
-    use cardwatch_store::{IncidentQuery, IncidentSort};
+    use cardwatch_store::IncidentQuery;
     seeded(db);
     let workstations = "hostname,site_ods,os,os_build,update_ring,last_seen,update_window
 ws1,A81001,Windows 11,22631,canary,,
@@ -1393,15 +1389,9 @@ ws3,identity-agent,2.4.10.0
     // ws3's agent: a signing self-test the card refused while signing (counted, once however
     // often it is sent) and one with a wrong PIN (the holder's, not counted).
     {
-        use cardwatch_store::agents::{add_enrolment_token, enrol, record_events, AgentEvent};
+        use cardwatch_store::agents::{record_events, AgentEvent};
         let when = Timestamp::parse("2026-11-21T10:00:00Z").unwrap();
-        let t = Change {
-            actor: "cli:root".into(),
-            at: when,
-        };
-        let expires = Timestamp::from_unix(when.unix() + 3600);
-        add_enrolment_token(&*db.store, "h", "et", expires, None, &t).unwrap();
-        enrol(&*db.store, "h", "ag3", "ws3", "0.1.0", "c3", &t).unwrap();
+        enrolled(db, "ag3", "ws3", when);
         let test = |id: &str, stage: &str| AgentEvent {
             id: id.into(),
             at: when,
@@ -1416,18 +1406,7 @@ ws3,identity-agent,2.4.10.0
         record_events(&*db.store, "ag3", &sent, when).unwrap();
     }
     let since = Timestamp::parse("2026-11-01T00:00:00Z").unwrap();
-    let all = IncidentQuery {
-        sites: None,
-        siteless: true,
-        reporter: String::new(),
-        status: None,
-        site: None,
-        card_serial: None,
-        sort: IncidentSort::Opened,
-        descending: false,
-        offset: 0,
-        limit: None,
-    };
+    let all = IncidentQuery::everything();
     assert_eq!(time_lost(&*db.store, &all, since).unwrap(), (1, 18.0));
     let counts = version_counts(&*db.store, None, since).unwrap();
     // component version: machines/failed/failures [machines that failed]

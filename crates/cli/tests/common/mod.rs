@@ -255,3 +255,11 @@ pub fn csrf_of(page: &str) -> String {
         .expect("a csrf field")
         .to_owned()
 }
+
+/// A scratch folder and the path of a SQLite database in it (created by the first command that
+/// opens it); the folder goes when the first value is dropped.
+pub fn scratch_db() -> (tempfile::TempDir, String) {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("cardwatch.sqlite").display().to_string();
+    (tmp, db)
+}
