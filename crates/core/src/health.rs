@@ -727,6 +727,15 @@ fn cards(
     }
 }
 
+/// The last day a certificate can expire on and still be judged by the certificate rules (the
+/// end of the renewal window). Those rules find something on a card only when one of its
+/// certificates expires by then or is a SHA-1 signing certificate, so a store may read the
+/// other cards' certificates, cards, holders and positions not at all for
+/// [`Family::Certificates`] alone: a few hundred thousand rows of a national estate, not millions.
+pub fn certificate_reach(cx: &Context<'_>) -> Date {
+    cx.today.add_days(cx.thresholds.renewal_window_days)
+}
+
 /// The expiry bands of one certificate (the newest of its purpose on a card in use).
 fn certificate(
     cert: &CertificateFacts,

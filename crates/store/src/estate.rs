@@ -2,15 +2,21 @@
 //! own connection and thread, so the database's work overlaps the building of the facts.
 
 use cardwatch_core::health::{
-    check_only, fact_columns, renewals, with_notes, Context, Estate, Family, Noted, Thresholds,
-    LEAN_POSITION_COLUMNS,
+    certificate_reach, check_only, fact_columns, renewals, with_notes, Context, Estate, Family,
+    Noted, Thresholds, LEAN_POSITION_COLUMNS,
 };
 use cardwatch_core::planner::Renewal;
-use cardwatch_core::records::Kind;
+use cardwatch_core::records::{Cell, Kind};
 
 use crate::{Store, StoreError};
 
-fn read_kind(store: &dyn Store, kind: Kind, lean: bool) -> Result<Estate, StoreError> {
+/// Reads the facts of one kind: every record, or those whose first key column is in `keys`.
+fn read_kind(
+    store: &dyn Store,
+    kind: Kind,
+    lean: bool,
+    keys: Option<&[&str]>,
+) -> Result<Estate, StoreError> {
     let mut part = Estate::default();
     let mut bad = None;
     // The rules sort what they merge, and a sorted list costs one pass to check: no need to
@@ -20,12 +26,16 @@ fn read_kind(store: &dyn Store, kind: Kind, lean: bool) -> Result<Estate, StoreE
     } else {
         fact_columns(kind)
     };
-    store.scan(kind, columns, false, &mut |values| {
+    let mut each = |values: &[Cell<'_>]| {
         if let Err(e) = part.push_values(kind, values) {
             bad.get_or_insert(e);
         }
         Ok(())
-    })?;
+    };
+    match keys {
+        Some(keys) => store.scan_keyed(kind, columns, keys, &mut each)?,
+        None => store.scan(kind, columns, false, &mut each)?,
+    };
     match bad {
         Some(message) => Err(StoreError::Database(message)),
         None => Ok(part),
@@ -35,18 +45,23 @@ fn read_kind(store: &dyn Store, kind: Kind, lean: bool) -> Result<Estate, StoreE
 /// Reads every kind the health checks use.
 pub fn load_estate(store: &dyn Store) -> Result<Estate, StoreError> {
     // Every kind but organisations, which no rule judges; and the agents' clocks.
-    let mut estate = load_kinds(store, &Kind::ALL[1..], false)?;
+    let kinds: Vec<(Kind, Option<&[&str]>)> = Kind::ALL[1..].iter().map(|&k| (k, None)).collect();
+    let mut estate = load_kinds(store, &kinds, false)?;
     estate.clocks = crate::agents::clocks(store)?;
     Ok(estate)
 }
 
-/// Reads the facts of some kinds (the others are left empty).
-/// With `lean`, positions are read only for whether they prescribe.
-fn load_kinds(store: &dyn Store, kinds: &[Kind], lean: bool) -> Result<Estate, StoreError> {
+/// Reads the facts of some kinds, each whole or only the records of some keys (the other
+/// kinds are left empty). With `lean`, positions are read only for whether they prescribe.
+fn load_kinds(
+    store: &dyn Store,
+    kinds: &[(Kind, Option<&[&str]>)],
+    lean: bool,
+) -> Result<Estate, StoreError> {
     let parts: Vec<Result<Estate, StoreError>> = std::thread::scope(|s| {
         let handles: Vec<_> = kinds
             .iter()
-            .map(|&kind| s.spawn(move || read_kind(store, kind, lean)))
+            .map(|&(kind, keys)| s.spawn(move || read_kind(store, kind, lean, keys)))
             .collect();
         handles
             .into_iter()
@@ -83,6 +98,45 @@ fn load_kinds(store: &dyn Store, kinds: &[Kind], lean: bool) -> Result<Estate, S
     Ok(estate)
 }
 
+/// What the certificate rules read, of only the cards they can find something on
+/// ([`certificate_reach`]): those cards and their certificates, and the cards' holders and
+/// their positions, read as soon as the cards are (while the certificates still are).
+fn load_certificate_reach(store: &dyn Store, cx: &Context<'_>) -> Result<Estate, StoreError> {
+    let started = std::time::Instant::now();
+    let serials = store.cards_with_certificates_due(certificate_reach(cx))?;
+    let serials: Vec<&str> = serials.iter().map(String::as_str).collect();
+    let found = started.elapsed();
+    let (certificates, estate) = std::thread::scope(|s| {
+        let certificates = s.spawn(|| read_kind(store, Kind::Certificates, true, Some(&serials)));
+        let holders_and_positions = || {
+            let cards = read_kind(store, Kind::Cards, true, Some(&serials))?;
+            let mut holders: Vec<&str> =
+                cards.cards.iter().map(|c| c.holder_uuid.as_str()).collect();
+            holders.sort_unstable();
+            holders.dedup();
+            let mut estate = load_kinds(
+                store,
+                &[
+                    (Kind::People, Some(&holders)),
+                    (Kind::Positions, Some(&holders)),
+                ],
+                true,
+            )?;
+            estate.cards = cards.cards;
+            Ok::<_, StoreError>(estate)
+        };
+        let estate = holders_and_positions();
+        let certificates = certificates
+            .join()
+            .unwrap_or_else(|_| Err(StoreError::Database("a reader thread panicked".into())));
+        (certificates, estate)
+    });
+    let mut estate = estate?;
+    estate.certificates = certificates?.certificates;
+    tracing::debug!(?found, read = ?started.elapsed(), cards = serials.len(), "cards the certificate rules can judge");
+    Ok(estate)
+}
+
 /// The findings of a health check (of every family, or some), each with the note that still
 /// applies to it.
 pub fn current_findings(
@@ -91,11 +145,19 @@ pub fn current_findings(
     families: &[Family],
 ) -> Result<Vec<Noted>, StoreError> {
     let started = std::time::Instant::now();
-    let mut kinds: Vec<Kind> = families.iter().flat_map(|f| f.kinds()).copied().collect();
-    kinds.sort();
-    kinds.dedup();
-    let lean = !families.iter().any(|f| f.reads_position_roles());
-    let mut estate = load_kinds(store, &kinds, lean)?;
+    let mut estate = if families == [Family::Certificates] {
+        load_certificate_reach(store, cx)?
+    } else {
+        let mut kinds: Vec<(Kind, Option<&[&str]>)> = families
+            .iter()
+            .flat_map(|f| f.kinds())
+            .map(|&k| (k, None))
+            .collect();
+        kinds.sort_by_key(|k| k.0);
+        kinds.dedup_by_key(|k| k.0);
+        let lean = !families.iter().any(|f| f.reads_position_roles());
+        load_kinds(store, &kinds, lean)?
+    };
     if families.contains(&Family::Workstations) {
         estate.clocks = crate::agents::clocks(store)?;
     }
@@ -112,17 +174,15 @@ pub fn current_findings(
 
 /// Every certificate the renewal planner places (the newest of each purpose on each card in use).
 pub fn renewals_due(store: &dyn Store, t: &Thresholds) -> Result<Vec<Renewal>, StoreError> {
-    let mut estate = load_kinds(
-        store,
-        &[
-            Kind::Organisations,
-            Kind::Sites,
-            Kind::People,
-            Kind::Cards,
-            Kind::Certificates,
-            Kind::Positions,
-        ],
-        true,
-    )?;
+    let kinds = [
+        Kind::Organisations,
+        Kind::Sites,
+        Kind::People,
+        Kind::Cards,
+        Kind::Certificates,
+        Kind::Positions,
+    ]
+    .map(|k| (k, None));
+    let mut estate = load_kinds(store, &kinds, true)?;
     Ok(renewals(&mut estate, t))
 }

@@ -209,6 +209,22 @@ pub trait Store: Send + Sync {
         each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
     ) -> Result<u64, StoreError>;
 
+    /// Streams some columns of the records of a kind whose first key column (a card's serial
+    /// for cards and certificates, a person's UUID for people and positions) is one of `keys`:
+    /// the rows of a few thousand cards or people without reading the whole table.
+    fn scan_keyed(
+        &self,
+        kind: Kind,
+        columns: &[usize],
+        keys: &[&str],
+        each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
+    ) -> Result<u64, StoreError>;
+
+    /// The serials of the cards holding a certificate that expires on or before `by`, or a
+    /// SHA-1 signing certificate: the only cards the certificate rules can find anything on
+    /// ([`cardwatch_core::health::certificate_reach`]). Sorted, each once.
+    fn cards_with_certificates_due(&self, by: Date) -> Result<Vec<String>, StoreError>;
+
     /// Changes a card's status through the state machine, audited.
     fn set_card_status(
         &self,

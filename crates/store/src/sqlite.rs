@@ -92,6 +92,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "lookup_indexes",
         include_str!("../migrations/sqlite/0013_lookup_indexes.sql"),
     ),
+    (
+        14,
+        "sha1_signing",
+        include_str!("../migrations/sqlite/0014_sha1_signing.sql"),
+    ),
 ];
 
 /// A Cardwatch store in an SQLite file.
@@ -234,6 +239,38 @@ const MAX_COLUMNS: usize = 12;
 
 fn read_value(ty: ColType, v: ValueRef<'_>, i: usize) -> rusqlite::Result<Value> {
     read_cell(ty, v, i).map(Cell::to_value)
+}
+
+/// The SELECT list of some of a kind's columns.
+fn column_list(kind: Kind, columns: &[usize]) -> String {
+    let list: Vec<String> = columns
+        .iter()
+        .map(|&i| sql::ident(kind.columns()[i].name))
+        .collect();
+    list.join(", ")
+}
+
+/// Hands each row of a scan to `each` as cells of the kind's column types.
+fn stream_cells(
+    kind: Kind,
+    columns: &[usize],
+    mut rows: rusqlite::Rows<'_>,
+    each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
+) -> Result<u64, StoreError> {
+    let mut n = 0;
+    while let Some(row) = rows.next()? {
+        // The cells borrow the row's text, so they live for this row only.
+        let mut cells = [Cell::Null; MAX_COLUMNS];
+        for (i, &c) in columns.iter().enumerate() {
+            cells[i] = read_cell(kind.columns()[c].ty, row.get_ref(i)?, i)?;
+        }
+        each(&cells[..columns.len()]).map_err(|source| StoreError::Io {
+            path: PathBuf::from("(output)"),
+            source,
+        })?;
+        n += 1;
+    }
+    Ok(n)
 }
 
 fn read_cell(ty: ColType, v: ValueRef<'_>, i: usize) -> rusqlite::Result<Cell<'_>> {
@@ -532,31 +569,51 @@ impl Store for SqliteStore {
         each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
     ) -> Result<u64, StoreError> {
         let conn = self.pool.get()?;
-        let list: Vec<String> = columns
-            .iter()
-            .map(|&i| sql::ident(kind.columns()[i].name))
-            .collect();
         let mut stmt = conn.prepare(&format!(
             "SELECT {} FROM {} ORDER BY {}",
-            list.join(", "),
+            column_list(kind, columns),
             kind.name(),
             sql::key_order(kind)
         ))?;
-        let mut rows = stmt.query([])?;
-        let mut n = 0;
-        while let Some(row) = rows.next()? {
-            // The cells borrow the row's text, so they live for this row only.
-            let mut cells = [Cell::Null; MAX_COLUMNS];
-            for (i, &c) in columns.iter().enumerate() {
-                cells[i] = read_cell(kind.columns()[c].ty, row.get_ref(i)?, i)?;
-            }
-            each(&cells[..columns.len()]).map_err(|source| StoreError::Io {
-                path: PathBuf::from("(output)"),
-                source,
-            })?;
-            n += 1;
-        }
+        let n = stream_cells(kind, columns, stmt.query([])?, each)?;
         Ok(n)
+    }
+
+    fn scan_keyed(
+        &self,
+        kind: Kind,
+        columns: &[usize],
+        keys: &[&str],
+        each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
+    ) -> Result<u64, StoreError> {
+        // The keys go as one JSON array: SQLite walks it and looks each key up in the table,
+        // which is ordered by its key.
+        let conn = self.pool.get()?;
+        let keys = serde_json::to_string(keys).map_err(|e| StoreError::Database(e.to_string()))?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {} FROM {} WHERE {} IN (SELECT value FROM json_each(?1)) ORDER BY {}",
+            column_list(kind, columns),
+            kind.name(),
+            sql::ident(kind.columns()[0].name),
+            sql::key_order(kind)
+        ))?;
+        let n = stream_cells(kind, columns, stmt.query([keys])?, each)?;
+        Ok(n)
+    }
+
+    fn cards_with_certificates_due(&self, by: Date) -> Result<Vec<String>, StoreError> {
+        let conn = self.pool.get()?;
+        // Two searches, each on its own index (the dates' holds the card serial too; the SHA-1
+        // condition is written out, not a parameter, so that migration 0014's partial index
+        // serves it): with OR, SQLite would read every certificate. UNION sorts and dedups.
+        let mut stmt = conn.prepare_cached(
+            "SELECT card_serial FROM certificates WHERE not_after <= ?1
+             UNION
+             SELECT card_serial FROM certificates
+             WHERE purpose = 'signing' AND hash_algorithm = 'sha1'",
+        )?;
+        let rows = stmt.query_map([by.to_string()], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn set_card_status(

@@ -10,14 +10,15 @@ use cardwatch_core::catalogue::Catalogue;
 use cardwatch_core::date::{Date, Timestamp};
 use cardwatch_core::demo::DemoConfig;
 use cardwatch_core::health::{
-    check, check_only, Context, Estate, Family, FindingNote, NoteState, Thresholds,
+    certificate_reach, check, check_only, Context, Estate, Family, FindingNote, NoteState,
+    Thresholds,
 };
 use cardwatch_core::ids::{CardSerial, Hostname, OdsCode};
-use cardwatch_core::records::Kind;
+use cardwatch_core::records::{Cell, Kind};
 use cardwatch_core::triage::{CauseCount, IncidentStatus, IncidentStep, NewIncident};
 use cardwatch_store::{
-    triage_context, AuditQuery, AuditVerdict, Change, Format, ImportInput, ImportOptions,
-    ImportProblem, Location, StoreError,
+    current_findings, triage_context, AuditQuery, AuditVerdict, Change, Format, ImportInput,
+    ImportOptions, ImportProblem, Location, StoreError,
 };
 use common::{change, demo_inputs, import, today, TestDb};
 
@@ -308,6 +309,154 @@ fn estate_loads_for_the_health_checks(db: &TestDb) {
     let found = check(&mut estate, &cx);
     assert!(!found.is_empty());
     assert_eq!(found, check(&mut direct, &cx));
+}
+
+/// Beside the demo estate: a prescriber whose SHA-1 signing certificate is years from expiry,
+/// a card whose certificate inside the window was renewed already, and a card with nothing due.
+const REACH_PEOPLE: &str = "uuid,name,email,staff_role,site_ods,employment_end,local_admin,ra_roles
+555123456791,Dr Ola Lee,,GP,A81001,,no,
+555123456792,Kim Ray,,Nurse,A81001,,no,
+";
+const REACH_CARDS: &str = "card_serial,holder_uuid,series,status,issued_on,last_used_on
+CS000003,555123456791,8,active,2024-01-10,2026-11-20
+CS000004,555123456792,9,active,2023-12-01,2026-11-20
+CS000005,555123456792,9,active,2025-01-01,2026-11-20
+";
+const REACH_CERTS: &str =
+    "card_serial,purpose,serial_number,issuer,not_before,not_after,hash_algorithm
+CS000003,authentication,0B01,NHS Level 1B,2025-05-01,2028-05-01,sha256
+CS000003,signing,0B02,NHS Level 1B,2025-05-01,2028-05-01,sha1
+CS000004,authentication,0C01,NHS Level 1B,2023-12-01,2026-12-01,sha256
+CS000004,authentication,0C02,NHS Level 1B,2026-11-01,2029-11-01,sha256
+CS000004,signing,0C03,NHS Level 1B,2026-11-01,2029-11-01,sha256
+CS000005,authentication,0D01,NHS Level 1B,2025-01-01,2028-01-01,sha256
+";
+const REACH_POSITIONS: &str =
+    "holder_uuid,ods_code,role_code,role_name,activity_codes,status,requested_on,approved_on
+555123456791,A81001,R8000,Clinical Practitioner Access Role,B0420 B0264,active,2024-01-02,2024-01-10
+";
+
+fn certificate_rules_read_only_the_cards_they_can_judge(db: &TestDb) {
+    import(db, &demo_inputs(2, 5));
+    import(db, &base());
+    import(
+        db,
+        &[
+            ImportInput::bytes("people.csv", REACH_PEOPLE),
+            ImportInput::bytes("cards.csv", REACH_CARDS),
+            ImportInput::bytes("certificates.csv", REACH_CERTS),
+            ImportInput::bytes("positions.csv", REACH_POSITIONS),
+        ],
+    );
+    let catalogue = Catalogue::shipped();
+    let thresholds = Thresholds::default();
+    let calendar = Calendar::england_and_wales();
+    let cx = Context {
+        today: today(),
+        catalogue: &catalogue,
+        thresholds: &thresholds,
+        calendar: &calendar,
+    };
+    let reach = certificate_reach(&cx);
+
+    // The cards found are exactly those with a certificate due by the reach or signing with
+    // SHA-1, as the whole table says.
+    let due = db.store.cards_with_certificates_due(reach).expect("due");
+    let mut expected = Vec::new();
+    db.store
+        .scan(Kind::Certificates, &[0, 1, 5, 6], false, &mut |c| {
+            let (Cell::Text(serial), Cell::Text(purpose), Cell::Date(not_after), Cell::Text(hash)) =
+                (c[0], c[1], c[2], c[3])
+            else {
+                panic!("certificate cells {c:?}")
+            };
+            if not_after <= reach || (purpose == "signing" && hash == "sha1") {
+                expected.push(serial.to_owned());
+            }
+            Ok(())
+        })
+        .expect("scan");
+    expected.sort();
+    expected.dedup();
+    assert_eq!(due, expected);
+    for (serial, found) in [
+        ("CS000001", true),
+        ("CS000003", true),
+        ("CS000004", true),
+        ("CS000005", false),
+    ] {
+        assert_eq!(due.iter().any(|d| d == serial), found, "{serial}");
+    }
+
+    // A keyed read gives those keys' records and no others; unknown keys and none are no error.
+    let mut rows = Vec::new();
+    let n = db
+        .store
+        .scan_keyed(
+            Kind::Certificates,
+            &[0, 2],
+            &["CS000005", "CS000004", "CS999999"],
+            &mut |c| {
+                rows.push(format!("{:?}", (c[0], c[1])));
+                Ok(())
+            },
+        )
+        .expect("keyed");
+    rows.sort();
+    assert_eq!(n, 4);
+    assert_eq!(
+        rows,
+        [
+            "(Text(\"CS000004\"), Text(\"0C01\"))",
+            "(Text(\"CS000004\"), Text(\"0C02\"))",
+            "(Text(\"CS000004\"), Text(\"0C03\"))",
+            "(Text(\"CS000005\"), Text(\"0D01\"))"
+        ]
+    );
+    let none = db
+        .store
+        .scan_keyed(Kind::People, &[0], &[], &mut |_| panic!("no keys, no rows"))
+        .expect("no keys");
+    assert_eq!(none, 0);
+    let odd = db
+        .store
+        .scan_keyed(
+            Kind::Cards,
+            &[0],
+            &[r#"O'Neil"\{x,}"#, "CS000001"],
+            &mut |_| Ok(()),
+        )
+        .expect("a key with quotes, a backslash, braces and a comma is only a key");
+    assert_eq!(odd, 1);
+
+    // The certificate rules over those cards alone find what they find over the whole estate.
+    let narrowed: Vec<_> = current_findings(&*db.store, &cx, &[Family::Certificates])
+        .expect("narrowed")
+        .into_iter()
+        .map(|n| n.finding)
+        .collect();
+    let mut whole = cardwatch_store::load_estate(&*db.store).expect("estate");
+    assert_eq!(
+        narrowed,
+        check_only(&mut whole, &cx, &[Family::Certificates])
+    );
+    let on = |serial: &str| -> Vec<&str> {
+        narrowed
+            .iter()
+            .filter(|f| f.subject == serial)
+            .map(|f| f.rule)
+            .collect()
+    };
+    assert_eq!(on("CS000003"), ["sha1-signing-prescriber"]);
+    assert!(
+        on("CS000004").is_empty(),
+        "renewed already: {:?}",
+        on("CS000004")
+    );
+    assert_eq!(
+        on("CS000001"),
+        ["cert-authentication-90d", "cert-signing-90d"]
+    );
 }
 
 fn finding_notes_are_kept_and_audited(db: &TestDb) {
@@ -2115,6 +2264,7 @@ on_both_backends!(
     card_status_changes,
     locking_a_card_records_a_lockout,
     estate_loads_for_the_health_checks,
+    certificate_rules_read_only_the_cards_they_can_judge,
     finding_notes_are_kept_and_audited,
     incidents_are_kept_counted_and_audited,
     triage_context_reads_one_card_and_workstation,
