@@ -1,5 +1,6 @@
 //! Reading the estate for the health checks: only the columns the rules use, each kind on its
-//! own connection and thread, so the database's work overlaps the building of the facts.
+//! own connection and thread, so the database's work overlaps the building of the facts; and
+//! for the certificate rules alone, only the cards they can find something on.
 
 use cardwatch_core::health::{
     certificate_reach, check_only, fact_columns, renewals, with_notes, Context, Estate, Family,
@@ -63,14 +64,7 @@ fn load_kinds(
             .iter()
             .map(|&(kind, keys)| s.spawn(move || read_kind(store, kind, lean, keys)))
             .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(StoreError::Database("a reader thread panicked".into()))
-                })
-            })
-            .collect()
+        handles.into_iter().map(joined).collect()
     });
     // Each part holds one kind; moving its list in is free.
     let mut estate = Estate::default();
@@ -98,6 +92,14 @@ fn load_kinds(
     Ok(estate)
 }
 
+fn joined<T>(
+    reader: std::thread::ScopedJoinHandle<'_, Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    reader
+        .join()
+        .unwrap_or_else(|_| Err(StoreError::Database("a reader thread panicked".into())))
+}
+
 /// What the certificate rules read, of only the cards they can find something on
 /// ([`certificate_reach`]): those cards and their certificates, and the cards' holders and
 /// their positions, read as soon as the cards are (while the certificates still are).
@@ -108,7 +110,7 @@ fn load_certificate_reach(store: &dyn Store, cx: &Context<'_>) -> Result<Estate,
     let found = started.elapsed();
     let (certificates, estate) = std::thread::scope(|s| {
         let certificates = s.spawn(|| read_kind(store, Kind::Certificates, true, Some(&serials)));
-        let holders_and_positions = || {
+        let cards_and_holders = || {
             let cards = read_kind(store, Kind::Cards, true, Some(&serials))?;
             let mut holders: Vec<&str> =
                 cards.cards.iter().map(|c| c.holder_uuid.as_str()).collect();
@@ -125,11 +127,9 @@ fn load_certificate_reach(store: &dyn Store, cx: &Context<'_>) -> Result<Estate,
             estate.cards = cards.cards;
             Ok::<_, StoreError>(estate)
         };
-        let estate = holders_and_positions();
-        let certificates = certificates
-            .join()
-            .unwrap_or_else(|_| Err(StoreError::Database("a reader thread panicked".into())));
-        (certificates, estate)
+        // The cards and their holders are read while the certificates are.
+        let estate = cards_and_holders();
+        (joined(certificates), estate)
     });
     let mut estate = estate?;
     estate.certificates = certificates?.certificates;

@@ -710,11 +710,15 @@ impl Tx for PgTx<'_, '_> {
                 .batch_execute("SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED")?;
         }
         for sql in std::mem::take(&mut self.dropped) {
+            let started = std::time::Instant::now();
             self.tx.batch_execute(&sql)?;
+            tracing::debug!(took = ?started.elapsed(), sql, "restored after a bulk load");
         }
         if let Some(kind) = self.bulk.take() {
             // The planner's statistics still describe an empty table.
+            let started = std::time::Instant::now();
             self.tx.batch_execute(&format!("ANALYZE {}", kind.name()))?;
+            tracing::debug!(took = ?started.elapsed(), %kind, "analysed after a bulk load");
         }
         self.fresh = false;
         Ok(())
