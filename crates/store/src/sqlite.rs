@@ -336,7 +336,10 @@ impl Tx for SqliteTx<'_> {
         let mut lookups: Vec<(Kind, rusqlite::Statement<'_>)> = Vec::new();
         let mut out = Vec::with_capacity(rows.len());
         'rows: for row in rows {
-            for (col, target, key) in row.refs(kind) {
+            // References to records an earlier file of this import wrote (by the reader's key
+            // hashes) need no lookup: a national cards file names a million different holders.
+            let refs = row.refs(kind).filter(|_| !row.refs_loaded);
+            for (col, target, key) in refs {
                 let known = &mut self.known[target as usize];
                 if known.contains(key) {
                     continue;
