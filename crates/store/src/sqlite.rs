@@ -99,6 +99,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
+/// The page cache of a bulk import's connection (`PRAGMA cache_size`: negative is KiB).
+const BULK_CACHE: i32 = -65536;
+
 /// A Cardwatch store in an SQLite file.
 pub(crate) struct SqliteStore {
     path: PathBuf,
@@ -153,7 +156,9 @@ impl SqliteStore {
     ) -> Result<T, StoreError> {
         let mut conn = self.pool.get()?;
         if bulk {
-            conn.execute_batch("PRAGMA foreign_keys = OFF; PRAGMA cache_size = -65536;")?;
+            conn.execute_batch(&format!(
+                "PRAGMA foreign_keys = OFF; PRAGMA cache_size = {BULK_CACHE};"
+            ))?;
         }
         let result = (|| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -405,10 +410,27 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn end_bulk(&mut self) -> Result<(), StoreError> {
-        for sql in std::mem::take(&mut self.dropped) {
-            self.tx.execute_batch(&sql)?;
+        if self.dropped.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        // An index is built by sorting its entries in runs of the page cache's size and merging
+        // them. Small runs sort faster than large ones, and a helper thread sorts one while the
+        // next is filled: the certificates' expiry index (2 M entries) took 2.1 s with the bulk
+        // load's 64 MB cache and no helper, 1.0 s with 8 MB and one (measured with sqlite3).
+        self.tx
+            .execute_batch("PRAGMA cache_size = -8192; PRAGMA threads = 1;")?;
+        let built = (|| {
+            for sql in std::mem::take(&mut self.dropped) {
+                let started = std::time::Instant::now();
+                self.tx.execute_batch(&sql)?;
+                tracing::debug!(took = ?started.elapsed(), sql, "rebuilt after a bulk load");
+            }
+            Ok(())
+        })();
+        self.tx.execute_batch(&format!(
+            "PRAGMA cache_size = {BULK_CACHE}; PRAGMA threads = 0;"
+        ))?;
+        built
     }
 
     fn exists(&mut self, kind: Kind, key: &str) -> Result<bool, StoreError> {
