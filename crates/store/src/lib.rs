@@ -210,8 +210,8 @@ pub trait Store: Send + Sync {
     ) -> Result<u64, StoreError>;
 
     /// Streams some columns of the records of a kind whose first key column (a card's serial
-    /// for cards and certificates, a person's UUID for people and positions) is one of `keys`:
-    /// the rows of a few thousand cards or people without reading the whole table.
+    /// for cards and certificates, a person's UUID for people and positions) is one of `keys`,
+    /// in no particular order: some cards' or people's rows without the rest of the table.
     fn scan_keyed(
         &self,
         kind: Kind,

@@ -342,15 +342,6 @@ impl<R: std::io::Read> BinaryRows<R> {
 const PG_EPOCH_DAYS: i32 = 10_957;
 
 /// One binary field as a cell of the column's type.
-/// The SELECT list of some of a kind's columns.
-fn column_list(kind: Kind, columns: &[usize]) -> String {
-    let list: Vec<String> = columns
-        .iter()
-        .map(|&i| ident(kind.columns()[i].name))
-        .collect();
-    list.join(", ")
-}
-
 /// A text array as an SQL literal (`'{"a","b"}'`): each element quoted, `"` and `\\` escaped
 /// for the array, `'` doubled for the string.
 fn array_literal(items: &[&str]) -> String {
@@ -895,7 +886,7 @@ impl Store for PgStore {
         };
         let select = format!(
             "SELECT {} FROM {}{order}",
-            column_list(kind, columns),
+            sql::some_columns(kind, columns),
             kind.name()
         );
         copy_cells(&mut *self.pool.get()?, &select, kind, columns, each)
@@ -913,7 +904,7 @@ impl Store for PgStore {
         // several times what COPY does.
         let select = format!(
             "SELECT {} FROM {} WHERE {} = ANY({}::text[])",
-            column_list(kind, columns),
+            sql::some_columns(kind, columns),
             kind.name(),
             ident(kind.columns()[0].name),
             array_literal(keys),

@@ -50,6 +50,15 @@ pub(crate) fn column_list(kind: Kind, expr: impl Fn(&str, usize) -> String) -> S
         .join(", ")
 }
 
+/// The SELECT list of some of a kind's columns (indexes into its columns).
+pub(crate) fn some_columns(kind: Kind, columns: &[usize]) -> String {
+    columns
+        .iter()
+        .map(|&i| ident(kind.columns()[i].name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `k1 = ?1 AND k2 = ?2 …` over the key columns.
 pub(crate) fn key_match(kind: Kind, d: Dialect) -> String {
     kind.columns()[..kind.key_len()]

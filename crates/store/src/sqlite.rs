@@ -246,15 +246,6 @@ fn read_value(ty: ColType, v: ValueRef<'_>, i: usize) -> rusqlite::Result<Value>
     read_cell(ty, v, i).map(Cell::to_value)
 }
 
-/// The SELECT list of some of a kind's columns.
-fn column_list(kind: Kind, columns: &[usize]) -> String {
-    let list: Vec<String> = columns
-        .iter()
-        .map(|&i| sql::ident(kind.columns()[i].name))
-        .collect();
-    list.join(", ")
-}
-
 /// Hands each row of a scan to `each` as cells of the kind's column types.
 fn stream_cells(
     kind: Kind,
@@ -596,7 +587,7 @@ impl Store for SqliteStore {
         let conn = self.pool.get()?;
         let mut stmt = conn.prepare(&format!(
             "SELECT {} FROM {} ORDER BY {}",
-            column_list(kind, columns),
+            sql::some_columns(kind, columns),
             kind.name(),
             sql::key_order(kind)
         ))?;
@@ -617,7 +608,7 @@ impl Store for SqliteStore {
         let keys = serde_json::to_string(keys).map_err(|e| StoreError::Database(e.to_string()))?;
         let mut stmt = conn.prepare(&format!(
             "SELECT {} FROM {} WHERE {} IN (SELECT value FROM json_each(?1)) ORDER BY {}",
-            column_list(kind, columns),
+            sql::some_columns(kind, columns),
             kind.name(),
             sql::ident(kind.columns()[0].name),
             sql::key_order(kind)

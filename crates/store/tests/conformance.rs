@@ -297,14 +297,11 @@ fn estate_loads_for_the_health_checks(db: &TestDb) {
         today: today(),
     };
     cardwatch_core::demo::generate(&cfg, |r| direct.push(r));
-    let catalogue = Catalogue::shipped();
-    let thresholds = Thresholds::default();
-    let calendar = Calendar::england_and_wales();
     let cx = Context {
         today: today(),
-        catalogue: &catalogue,
-        thresholds: &thresholds,
-        calendar: &calendar,
+        catalogue: &Catalogue::shipped(),
+        thresholds: &Thresholds::default(),
+        calendar: &Calendar::england_and_wales(),
     };
     let found = check(&mut estate, &cx);
     assert!(!found.is_empty());
@@ -348,14 +345,11 @@ fn certificate_rules_read_only_the_cards_they_can_judge(db: &TestDb) {
             ImportInput::bytes("positions.csv", REACH_POSITIONS),
         ],
     );
-    let catalogue = Catalogue::shipped();
-    let thresholds = Thresholds::default();
-    let calendar = Calendar::england_and_wales();
     let cx = Context {
         today: today(),
-        catalogue: &catalogue,
-        thresholds: &thresholds,
-        calendar: &calendar,
+        catalogue: &Catalogue::shipped(),
+        thresholds: &Thresholds::default(),
+        calendar: &Calendar::england_and_wales(),
     };
     let reach = certificate_reach(&cx);
 
