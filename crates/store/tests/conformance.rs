@@ -1099,6 +1099,46 @@ fn text_with_backslashes_and_quotes_round_trips(db: &TestDb) {
     assert_eq!(String::from_utf8(out).expect("utf-8"), orgs);
 }
 
+/// Dates and times either side of 2000-01-01 (PostgreSQL's binary epoch), both booleans, whole
+/// numbers and empty optional fields come back from the store as they went in.
+fn every_value_type_round_trips(db: &TestDb) {
+    let people = "uuid,name,email,staff_role,site_ods,employment_end,local_admin,ra_roles
+555123456791,Old Hand,,,A81001,1999-12-31,yes,
+555123456792,New Hand,new@nhs.net,Nurse,A81001,2000-01-01,no,sponsor
+";
+    let cards = "card_serial,holder_uuid,series,status,issued_on,last_used_on
+CS000003,555123456791,4,retired,1998-03-01,1999-12-31
+CS000004,555123456792,10,active,2000-01-02,
+";
+    let workstations = "hostname,site_ods,os,os_build,update_ring,last_seen,update_window
+gp-a81001-01,A81001,Windows 10,19045,canary,1999-12-31T23:59:59Z,
+gp-a81001-02,A81001,Windows 11,22631,broad,2000-01-01T00:00:01Z,
+";
+    seeded(db);
+    import(
+        db,
+        &[
+            ImportInput::bytes("people.csv", people),
+            ImportInput::bytes("cards.csv", cards),
+            ImportInput::bytes("workstations.csv", workstations),
+        ],
+    );
+    let exported = |kind: Kind| {
+        let mut out = Vec::new();
+        cardwatch_store::export(&*db.store, kind, Format::Csv, &mut out).expect("export");
+        String::from_utf8(out).expect("utf-8")
+    };
+    let people_out = exported(Kind::People);
+    for line in people.lines().skip(1) {
+        assert!(people_out.contains(line), "{line} in\n{people_out}");
+    }
+    let cards_out = exported(Kind::Cards);
+    for line in cards.lines().skip(1) {
+        assert!(cards_out.contains(line), "{line} in\n{cards_out}");
+    }
+    assert_eq!(exported(Kind::Workstations), workstations);
+}
+
 fn reopening_migrates_once(db: &TestDb) {
     seeded(db);
     let again = cardwatch_store::open(&db.url).expect("reopen");
@@ -2266,6 +2306,7 @@ on_both_backends!(
     tokens_are_kept_by_hash_and_revoked,
     audit_search_filters_and_pages_newest_first,
     text_with_backslashes_and_quotes_round_trips,
+    every_value_type_round_trips,
     reopening_migrates_once,
     expiring_soonest_first,
     bulk_load_matches_row_by_row,
