@@ -101,8 +101,8 @@ fn joined<T>(
 }
 
 /// What the certificate rules read, of only the cards they can find something on
-/// ([`certificate_reach`]): those cards and their certificates, and the cards' holders and
-/// their positions, read as soon as the cards are (while the certificates still are).
+/// ([`certificate_reach`]): those cards and their certificates, the cards' holders and the
+/// holders' positions.
 fn load_certificate_reach(store: &dyn Store, cx: &Context<'_>) -> Result<Estate, StoreError> {
     let started = std::time::Instant::now();
     let serials = store.cards_with_certificates_due(certificate_reach(cx))?;
@@ -127,7 +127,8 @@ fn load_certificate_reach(store: &dyn Store, cx: &Context<'_>) -> Result<Estate,
             estate.cards = cards.cards;
             Ok::<_, StoreError>(estate)
         };
-        // The cards and their holders are read while the certificates are.
+        // The holders are known once the cards are in: read them while the certificates
+        // are still streaming.
         let estate = cards_and_holders();
         (joined(certificates), estate)
     });
