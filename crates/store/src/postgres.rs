@@ -341,7 +341,6 @@ impl<R: std::io::Read> BinaryRows<R> {
 /// PostgreSQL's binary dates and timestamps count from 2000-01-01.
 const PG_EPOCH_DAYS: i32 = 10_957;
 
-/// One binary field as a cell of the column's type.
 /// A text array as an SQL literal (`'{"a","b"}'`): each element quoted, `"` and `\\` escaped
 /// for the array, `'` doubled for the string.
 fn array_literal(items: &[&str]) -> String {
@@ -400,6 +399,7 @@ fn copy_cells(
     Ok(n)
 }
 
+/// One binary field as a cell of the column's type.
 fn binary_cell(ty: ColType, f: Option<&[u8]>) -> Result<Cell<'_>, String> {
     let Some(f) = f else { return Ok(Cell::Null) };
     let fixed = |n: usize| {
@@ -453,12 +453,11 @@ fn as_refs(p: &[Box<dyn ToSql + Sync>]) -> Vec<&(dyn ToSql + Sync)> {
     p.iter().map(|b| b.as_ref()).collect()
 }
 
-/// Appends a value in `COPY … FROM STDIN` text format.
 /// The start of a binary COPY stream: its signature, no flags, no header extension.
 const COPY_BINARY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 
 /// One row of a binary COPY stream. Binary spares the server parsing text into dates, numbers and
-/// booleans — about a fifth of loading the national estate — and the client formatting them.
+/// booleans, and the client formatting them.
 fn copy_row(out: &mut Vec<u8>, values: &[Value]) {
     out.extend_from_slice(&(values.len() as i16).to_be_bytes());
     for v in values {
