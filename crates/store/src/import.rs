@@ -16,6 +16,7 @@ use cardwatch_core::records::{display_key, key_of, Kind};
 use crate::tx::{values_json, Outcome, Row, Tx};
 use crate::{Change, StoreError};
 
+mod key_code;
 mod read;
 
 /// Rows handed to the backend at a time: large enough that PostgreSQL round trips vanish, small
@@ -481,9 +482,9 @@ pub(crate) fn run(
         tx.end_bulk()?;
         let slot = &mut loaded[layout.kind as usize];
         *slot = Some(Arc::new(match slot.take() {
-            None => parsed.key_hashes,
+            None => parsed.key_codes,
             Some(earlier) => {
-                let mut all = [&earlier[..], &parsed.key_hashes[..]].concat();
+                let mut all = [&earlier[..], &parsed.key_codes[..]].concat();
                 all.sort_unstable();
                 all
             }

@@ -166,7 +166,6 @@ impl SqliteStore {
                 tx: &tx,
                 known: Default::default(),
                 dropped: Vec::new(),
-                bulk: None,
             };
             let out = f(&mut stx)?;
             if commit {
@@ -306,9 +305,6 @@ struct SqliteTx<'a> {
     known: [HashSet<String>; Kind::ALL.len()],
     /// Definitions of indexes dropped for a bulk load, to build again at its end.
     dropped: Vec<String>,
-    /// The empty table being filled from a large file: its rows' references to earlier files
-    /// of the import are trusted by key hash, and checked all at once at the end.
-    bulk: Option<Kind>,
 }
 
 fn exists_sql(kind: Kind) -> String {
@@ -325,28 +321,6 @@ impl SqliteTx<'_> {
         let sql = format!("SELECT 1 FROM {} LIMIT 1", kind.name());
         Ok(self.tx.prepare(&sql)?.exists([])?)
     }
-
-    /// Every reference of a table just filled in bulk names a record, exactly: the rows were
-    /// let through on a 64-bit hash of the key, which two different keys can share. This is
-    /// what PostgreSQL's foreign keys do when they come back after a bulk load, done by SQLite's
-    /// own check (its foreign keys are off during an import), in C and in one pass.
-    fn check_references(&self, kind: Kind) -> Result<(), StoreError> {
-        let mut stmt = self
-            .tx
-            .prepare(&format!("PRAGMA foreign_key_check({})", kind.name()))?;
-        let broken: Vec<String> = stmt
-            .query_map([], |r| r.get::<_, String>(2))?
-            .collect::<Result<_, _>>()?;
-        match broken.first() {
-            None => Ok(()),
-            Some(parent) => Err(StoreError::Database(format!(
-                "{kind}: {} record(s) name a {parent} record that does not exist, though the \
-                 import matched them to an earlier file's keys; nothing was written — import \
-                 the files again, and report it if it repeats",
-                broken.len()
-            ))),
-        }
-    }
 }
 
 impl Tx for SqliteTx<'_> {
@@ -358,11 +332,9 @@ impl Tx for SqliteTx<'_> {
         let mut lookups: Vec<(Kind, rusqlite::Statement<'_>)> = Vec::new();
         let mut out = Vec::with_capacity(rows.len());
         'rows: for row in rows {
-            // In a bulk load, references to records an earlier file of this import wrote (by the
-            // reader's key hashes) are not looked up one by one — a national cards file names a
-            // million different holders — but checked together by `end_bulk`.
-            let by_hash = self.bulk == Some(kind) && row.refs_loaded;
-            let refs = row.refs(kind).filter(|_| !by_hash);
+            // References to records an earlier file of this import wrote are known by the
+            // reader's exact key codes, and not looked up again.
+            let refs = row.refs(kind).filter(|_| !row.refs_loaded);
             for (col, target, key) in refs {
                 let known = &mut self.known[target as usize];
                 if known.contains(key) {
@@ -425,16 +397,10 @@ impl Tx for SqliteTx<'_> {
             self.tx.execute_batch(&format!("DROP INDEX \"{name}\""))?;
         }
         self.dropped = indexes.into_iter().map(|(_, sql)| sql).collect();
-        self.bulk = Some(kind);
         Ok(())
     }
 
     fn end_bulk(&mut self) -> Result<(), StoreError> {
-        if let Some(kind) = self.bulk.take() {
-            let started = std::time::Instant::now();
-            self.check_references(kind)?;
-            tracing::debug!(took = ?started.elapsed(), %kind, "references checked after a bulk load");
-        }
         if self.dropped.is_empty() {
             return Ok(());
         }
@@ -865,7 +831,6 @@ impl Store for SqliteStore {
             tx: &tx,
             known: Default::default(),
             dropped: Vec::new(),
-            bulk: None,
         };
         f(&mut stx)?;
         tx.commit()?;
@@ -1016,34 +981,5 @@ impl Exec for SqliteTx<'_> {
 
     fn audit(&mut self, change: &Change, entry: &Entry<'_>) -> Result<(), StoreError> {
         crate::exec::audit(self, change, entry)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A bulk load's references, let through on their keys' hashes, are checked exactly at its
-    /// end: a row naming no record refuses the load, and nothing is kept.
-    #[test]
-    fn a_bulk_load_naming_a_missing_record_is_refused_whole() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = SqliteStore::open(&dir.path().join("cw.sqlite")).expect("store");
-        let outcome = store.write(true, true, |tx| {
-            tx.begin_bulk(Kind::Cards, true)?;
-            // As if the reader had matched the holder to an earlier file by a colliding hash.
-            tx.tx.execute(
-                "INSERT INTO cards (card_serial, holder_uuid, series, status, issued_on)
-                 VALUES ('CS000009', '555000000000', 9, 'active', '2026-01-05')",
-                [],
-            )?;
-            tx.end_bulk()
-        });
-        let message = outcome.expect_err("a card without its holder").to_string();
-        assert!(
-            message.contains("cards: 1 record(s) name a people record that does not exist"),
-            "{message}"
-        );
-        assert_eq!(store.counts().expect("counts")[3], (Kind::Cards, 0));
     }
 }

@@ -17,11 +17,8 @@ pub(crate) struct Row {
     pub(crate) at: Location,
     /// Values in canonical column order.
     pub(crate) values: Vec<Value>,
-    /// Every reference names a key that an earlier file of this import holds (by a 64-bit hash
-    /// of the key). PostgreSQL skips its lookup for such rows, leaving the rare false match to
-    /// its foreign keys, which are checked before commit; SQLite skips it in a bulk load only,
-    /// and checks the whole table's references at its end (its foreign keys are off during an
-    /// import).
+    /// Every reference names a key that an earlier file of this import holds, matched on the
+    /// key's exact code (`import::key_code`), so neither backend looks it up again.
     pub(crate) refs_loaded: bool,
 }
 

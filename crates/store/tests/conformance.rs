@@ -1206,6 +1206,55 @@ fn bulk_load_refused_restores_everything(db: &TestDb) {
     assert_eq!(db.schema_objects(), schema);
 }
 
+/// A later file's references to an earlier file's keys are recognised without asking the
+/// database only when they are certainly the same key: one that differs by a leading zero (a
+/// 13-digit UUID beside a 12-digit one of the same number) or by case-folded text that could be
+/// hashed alike is still looked up, and named when it is missing — in a bulk load and row by row.
+fn references_to_an_earlier_file_are_matched_exactly(db: &TestDb) {
+    for options in [bulk(), ImportOptions::default()] {
+        let orgs_sites = &base()[..2];
+        let cards = "card_serial,holder_uuid,series,status,issued_on,last_used_on
+CS000001,555123456789,9,active,2024-01-10,
+CS000002,0555123456789,9,active,2024-01-10,
+CS000003,555123456790,9,active,2024-01-10,
+";
+        let mut inputs = orgs_sites.to_vec();
+        inputs.push(ImportInput::bytes("people.csv", PEOPLE));
+        inputs.push(ImportInput::bytes("cards.csv", cards));
+        let err = db
+            .store
+            .import(&inputs, &options, &change())
+            .expect_err("a holder that is not in people.csv");
+        let StoreError::Rejected(p) = err else {
+            panic!("expected a rejection: {err}")
+        };
+        assert_at(one(&p), 3, "holder_uuid", "no such person");
+        assert_eq!(db.store.counts().expect("counts")[3], (Kind::Cards, 0));
+        // The certificates file names its cards by serial; a long or lower-case serial's code is
+        // a hash, and a hash is never trusted on its own.
+        let cards = "card_serial,holder_uuid,series,status,issued_on,last_used_on
+CS0000000000000000001,555123456789,9,active,2024-01-10,
+";
+        let certs = "card_serial,purpose,serial_number,issuer,not_before,not_after,hash_algorithm
+CS0000000000000000001,authentication,0A1B,NHS Level 1B,2024-01-10,2027-01-09,sha256
+CS0000000000000000002,authentication,0A1C,NHS Level 1B,2024-01-10,2027-01-09,sha256
+";
+        let mut inputs = orgs_sites.to_vec();
+        inputs.push(ImportInput::bytes("people.csv", PEOPLE));
+        inputs.push(ImportInput::bytes("cards.csv", cards));
+        inputs.push(ImportInput::bytes("certificates.csv", certs));
+        let err = db
+            .store
+            .import(&inputs, &options, &change())
+            .expect_err("a card that is not in cards.csv");
+        let StoreError::Rejected(p) = err else {
+            panic!("expected a rejection: {err}")
+        };
+        assert_at(one(&p), 3, "card_serial", "no such card");
+        assert_eq!(db.store.counts().expect("counts")[3], (Kind::Cards, 0));
+    }
+}
+
 // ---- bad input: one test per kind of error, each naming line and column ----
 
 fn damaged_uuid(db: &TestDb) {
@@ -2311,6 +2360,7 @@ on_both_backends!(
     expiring_soonest_first,
     bulk_load_matches_row_by_row,
     bulk_load_refused_restores_everything,
+    references_to_an_earlier_file_are_matched_exactly,
     damaged_uuid,
     crlf_files_name_the_right_line,
     positions_are_reviewed_and_moved_on,

@@ -2,17 +2,18 @@
 //! one batch overlaps with the database writing the one before: header to layout, CSV (streamed)
 //! or JSON to validated rows, duplicate keys found, every problem kept with its line.
 
-use std::collections::hash_map::DefaultHasher;
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::collections::HashSet;
 use std::io::{self, Read};
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender};
 
+use cardwatch_core::fasthash::FastMap;
 use cardwatch_core::records::{
     display_key, key_of, references_of, Kind, Record, Reference, Value, MAX_COLUMNS,
 };
 use sha2::{Digest, Sha256};
+
+use super::key_code::KeyCode;
 
 use super::{ImportInput, ImportOptions, ImportProblem, Location, Problems, BATCH};
 use crate::tx::Row;
@@ -177,25 +178,13 @@ pub(super) struct Parsed {
     pub(super) pending: Vec<(u64, Reference)>,
     /// Keys of this file, for those self-references.
     pub(super) own_keys: HashSet<String>,
-    /// Hashes of every key in the file, sorted: later files' references are looked up here.
-    pub(super) key_hashes: Vec<u64>,
+    /// The codes of every key in the file, sorted: later files' references are looked up here.
+    pub(super) key_codes: Vec<KeyCode>,
 }
 
-/// Hashes of the keys each kind's files in this import hold (sorted), so references to rows
+/// The codes of the keys each kind's files in this import hold (sorted), so references to rows
 /// this import is writing can be recognised without asking the database.
-pub(super) type Loaded = [Option<std::sync::Arc<Vec<u64>>>; Kind::ALL.len()];
-
-/// The hash of a key, given its parts (the same for a key and a reference to it).
-fn key_hash<'v>(parts: impl IntoIterator<Item = &'v Value>) -> u64 {
-    let mut h = DefaultHasher::new();
-    for v in parts {
-        match v {
-            Value::Text(s) => s.hash(&mut h),
-            other => other.to_csv().hash(&mut h),
-        }
-    }
-    h.finish()
-}
+pub(super) type Loaded = [Option<std::sync::Arc<Vec<KeyCode>>>; Kind::ALL.len()];
 
 /// Validates rows and sends them on in batches.
 struct Parser<'a> {
@@ -206,9 +195,10 @@ struct Parser<'a> {
     /// allocated them: freeing across threads makes the allocator contend for its locks.
     recycle: Receiver<Vec<Row>>,
     batch: Vec<Row>,
-    /// Hash of each key seen so far → its line. A 64-bit hash keeps memory flat on national files;
-    /// the chance of two different keys colliding among 2 million is about one in ten million.
-    seen: HashMap<u64, u64, BuildHasherDefault<Prehashed>>,
+    /// Code of each key seen so far → its line. 64 bits keep memory flat on national files. A
+    /// hashed key (not a packed one) could share its code with another: the chance among 2 million
+    /// is about one in ten million, and the second row would be refused as a duplicate.
+    seen: FastMap<KeyCode, u64>,
     loaded: &'a Loaded,
     parsed: Parsed,
 }
@@ -250,9 +240,9 @@ impl Parser<'_> {
             }
         };
         let values = record.into_values();
-        // The key is hashed part by part: no string is built for it on the common path.
-        let hash = key_hash(&values[..self.kind.key_len()]);
-        if let Some(first) = self.seen.insert(hash, line) {
+        // No string is built for the key on the common path.
+        let code = KeyCode::of(&values[..self.kind.key_len()]);
+        if let Some(first) = self.seen.insert(code, line) {
             let key = key_of(self.kind, &values);
             let key_cols: Vec<&str> = self.kind.columns()[..self.kind.key_len()]
                 .iter()
@@ -294,16 +284,19 @@ impl Parser<'_> {
         Ok(())
     }
 
-    /// Whether every reference of the row names a key that an earlier file of this import holds.
+    /// Whether every reference of the row names a key that an earlier file of this import holds,
+    /// certainly: a match on a hashed key's code does not count.
     fn refs_loaded(&self, values: &[Value]) -> bool {
         let mut any = false;
         for &(col, target) in self.kind.reference_columns() {
             if target == self.kind || values[col] == Value::Null {
                 continue;
             }
-            let found = self.loaded[target as usize]
-                .as_ref()
-                .is_some_and(|keys| keys.binary_search(&key_hash([&values[col]])).is_ok());
+            let code = KeyCode::of(std::slice::from_ref(&values[col]));
+            let found = code.exact()
+                && self.loaded[target as usize]
+                    .as_ref()
+                    .is_some_and(|keys| keys.binary_search(&code).is_ok());
             if !found {
                 return false;
             }
@@ -344,7 +337,7 @@ pub(super) fn parse_file(
         send,
         recycle,
         batch: Vec::with_capacity(BATCH),
-        seen: HashMap::default(),
+        seen: FastMap::default(),
         loaded,
         parsed: Parsed {
             sha256: String::new(),
@@ -352,7 +345,7 @@ pub(super) fn parse_file(
             problems: Problems::default(),
             pending: Vec::new(),
             own_keys: HashSet::new(),
-            key_hashes: Vec::new(),
+            key_codes: Vec::new(),
         },
     };
     let sha256 = match &layout.json {
@@ -362,10 +355,10 @@ pub(super) fn parse_file(
     // A closed channel means the writer failed; its error is the one reported.
     let _ = p.flush();
     p.parsed.sha256 = sha256;
-    // Sorted hashes take a quarter of the map's memory and answer by binary search.
-    let mut hashes: Vec<u64> = std::mem::take(&mut p.seen).into_keys().collect();
-    hashes.sort_unstable();
-    p.parsed.key_hashes = hashes;
+    // Sorted codes take a quarter of the map's memory and answer by binary search.
+    let mut codes: Vec<KeyCode> = std::mem::take(&mut p.seen).into_keys().collect();
+    codes.sort_unstable();
+    p.parsed.key_codes = codes;
     Ok(p.parsed)
 }
 
@@ -543,24 +536,6 @@ impl<R: Read> Read for Hashing<R> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
         Ok(n)
-    }
-}
-
-/// The keys of `Parser::seen` are already SipHash values: hashing them again is wasted work.
-#[derive(Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
     }
 }
 
