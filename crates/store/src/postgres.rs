@@ -2,6 +2,7 @@
 //! so rows are handled a batch at a time: one query checks a batch's references, one finds its
 //! existing records, and new records stream in through `COPY`.
 
+mod copy_out;
 mod incidents;
 mod users;
 
@@ -14,11 +15,12 @@ use cardwatch_core::card_status::CardStatus;
 use cardwatch_core::date::{Date, Timestamp};
 use cardwatch_core::health::FindingNote;
 use cardwatch_core::ids::CardSerial;
-use cardwatch_core::records::{key_of, Cell, ColType, Kind, Value};
+use cardwatch_core::records::{key_of, Cell, ColType, Kind, Value, MAX_COLUMNS};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Transaction};
 
+use self::copy_out::{Fields, Streamer};
 use crate::exec::{Entry, Exec, P, V};
 use crate::import::{self, ImportInput, ImportOptions, ImportReport};
 use crate::pool::Pool;
@@ -108,16 +110,19 @@ const MIGRATION_LOCK: i64 = 0x00ca_4d3a_7c00;
 pub(crate) struct PgStore {
     shown: String,
     pool: Pool<Client>,
+    /// Connections for large reads (`copy_out`).
+    streamers: Pool<Streamer>,
 }
 
 fn connect(url: &str) -> Result<Client, StoreError> {
-    Client::connect(url, NoTls).map_err(|e| {
-        StoreError::Database(format!(
-            "cannot connect to PostgreSQL at {}: {} — check the server is running and the URL",
-            redact(url),
-            crate::StoreError::from(e)
-        ))
-    })
+    Client::connect(url, NoTls).map_err(|e| unreachable_server(url, &StoreError::from(e)))
+}
+
+fn unreachable_server(url: &str, e: &dyn std::fmt::Display) -> StoreError {
+    StoreError::Database(format!(
+        "cannot connect to PostgreSQL at {}: {e} — check the server is running and the URL",
+        redact(url),
+    ))
 }
 
 /// The URL without its password, for messages and logs.
@@ -141,11 +146,20 @@ impl PgStore {
         let mut client = connect(url)?;
         migrate(&mut client)?;
         let owned = url.to_owned();
+        let for_streams = url.to_owned();
         Ok(PgStore {
             shown: redact(url),
             // Enough idle connections for a busy server's workers: under load, opening a
             // connection per request (a new server process each) costs more than the query.
             pool: Pool::new(IDLE_CONNECTIONS, Box::new(move || connect(&owned))),
+            // Large reads run a few at a time (the health checks read four tables at once).
+            streamers: Pool::new(
+                4,
+                Box::new(move || {
+                    Streamer::connect(&for_streams)
+                        .map_err(|e| unreachable_server(&for_streams, &e))
+                }),
+            ),
         })
     }
 
@@ -274,70 +288,6 @@ fn read_cells<'r>(
         .collect()
 }
 
-/// Rows of a `COPY … TO STDOUT (FORMAT binary)` stream: each row's fields read into one
-/// buffer, NULLs marked.
-struct BinaryRows<R> {
-    reader: R,
-    buf: Vec<u8>,
-    /// Per field: start and end in `buf`, or `None` for NULL.
-    fields: Vec<Option<(usize, usize)>>,
-}
-
-impl<R: std::io::Read> BinaryRows<R> {
-    fn new(mut reader: R) -> Result<Self, String> {
-        let mut header = [0u8; 19];
-        reader.read_exact(&mut header).map_err(|e| e.to_string())?;
-        if &header[..11] != b"PGCOPY\n\xff\r\n\0" {
-            return Err("not a binary COPY stream".into());
-        }
-        let extension = u32::from_be_bytes([header[15], header[16], header[17], header[18]]);
-        let mut skip = vec![0u8; extension as usize];
-        reader.read_exact(&mut skip).map_err(|e| e.to_string())?;
-        Ok(BinaryRows {
-            reader,
-            buf: Vec::new(),
-            fields: Vec::new(),
-        })
-    }
-
-    fn read<const N: usize>(&mut self) -> Result<[u8; N], String> {
-        let mut b = [0u8; N];
-        self.reader.read_exact(&mut b).map_err(|e| e.to_string())?;
-        Ok(b)
-    }
-
-    /// Reads the next row; false at the end of the stream.
-    fn next_row(&mut self, expected: usize) -> Result<bool, String> {
-        let count = i16::from_be_bytes(self.read::<2>()?);
-        if count == -1 {
-            return Ok(false);
-        }
-        if count as usize != expected {
-            return Err(format!("{count} fields, expected {expected}"));
-        }
-        self.buf.clear();
-        self.fields.clear();
-        for _ in 0..count {
-            let len = i32::from_be_bytes(self.read::<4>()?);
-            if len < 0 {
-                self.fields.push(None);
-                continue;
-            }
-            let start = self.buf.len();
-            self.buf.resize(start + len as usize, 0);
-            self.reader
-                .read_exact(&mut self.buf[start..])
-                .map_err(|e| e.to_string())?;
-            self.fields.push(Some((start, start + len as usize)));
-        }
-        Ok(true)
-    }
-
-    fn field(&self, i: usize) -> Option<&[u8]> {
-        self.fields[i].map(|(a, b)| &self.buf[a..b])
-    }
-}
-
 /// PostgreSQL's binary dates and timestamps count from 2000-01-01.
 const PG_EPOCH_DAYS: i32 = 10_957;
 
@@ -371,32 +321,30 @@ fn array_literal(items: &[&str]) -> String {
 /// `COPY … TO STDOUT (FORMAT binary)`: several times faster than fetching them through a
 /// portal, and binary spares the server formatting dates and numbers as text.
 fn copy_cells(
-    client: &mut Client,
+    streamers: &Pool<Streamer>,
     select: &str,
     kind: Kind,
     columns: &[usize],
     each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
 ) -> Result<u64, StoreError> {
-    // JIT compiling a plain scan costs more than it saves.
-    client.batch_execute("SET jit = off")?;
-    let query = format!("COPY ({select}) TO STDOUT (FORMAT binary)");
-    let reader = std::io::BufReader::with_capacity(1 << 16, client.copy_out(&query)?);
-    let mut rows = BinaryRows::new(reader)
-        .map_err(|e| StoreError::Database(format!("{kind}: COPY header: {e}")))?;
+    let mut conn = streamers.get()?;
     let bad = |e: String| StoreError::Database(format!("{kind}: COPY: {e}"));
-    let mut n = 0;
-    while rows.next_row(columns.len()).map_err(bad)? {
-        let mut cells = [Cell::Null; 12];
+    let mut row = |fields: &Fields<'_>| {
+        let mut cells = [Cell::Null; MAX_COLUMNS];
         for (i, &col) in columns.iter().enumerate() {
-            cells[i] = binary_cell(kind.columns()[col].ty, rows.field(i)).map_err(bad)?;
+            cells[i] = binary_cell(kind.columns()[col].ty, fields[i]).map_err(bad)?;
         }
         each(&cells[..columns.len()]).map_err(|source| StoreError::Io {
             path: "(output)".into(),
             source,
-        })?;
-        n += 1;
+        })
+    };
+    let read = conn.copy_rows(select, columns.len(), &mut row);
+    if read.is_err() {
+        // The stream may have been left half read.
+        conn.discard();
     }
-    Ok(n)
+    read
 }
 
 /// One binary field as a cell of the column's type.
@@ -891,7 +839,7 @@ impl Store for PgStore {
             sql::some_columns(kind, columns),
             kind.name()
         );
-        copy_cells(&mut *self.pool.get()?, &select, kind, columns, each)
+        copy_cells(&self.streamers, &select, kind, columns, each)
     }
 
     fn scan_keyed(
@@ -911,7 +859,7 @@ impl Store for PgStore {
             ident(kind.columns()[0].name),
             array_literal(keys),
         );
-        copy_cells(&mut *self.pool.get()?, &select, kind, columns, each)
+        copy_cells(&self.streamers, &select, kind, columns, each)
     }
 
     fn cards_with_certificates_due(&self, by: Date) -> Result<Vec<String>, StoreError> {
@@ -924,7 +872,7 @@ impl Store for PgStore {
         );
         let mut serials = Vec::new();
         copy_cells(
-            &mut *self.pool.get()?,
+            &self.streamers,
             &select,
             Kind::Certificates,
             &[0],
