@@ -541,7 +541,13 @@ impl Tx for PgTx<'_, '_> {
             if slot.is_some() {
                 continue;
             }
-            *slot = Some(match existing.get(&key_of(kind, &row.values)) {
+            // Into an empty table nothing exists: no key string is built per row.
+            let before = if existing.is_empty() {
+                None
+            } else {
+                existing.get(&key_of(kind, &row.values))
+            };
+            *slot = Some(match before {
                 None => {
                     if copy.is_empty() {
                         copy.extend_from_slice(COPY_BINARY_HEADER);
