@@ -1218,18 +1218,26 @@ CS000001,555123456789,9,active,2024-01-10,
 CS000002,0555123456789,9,active,2024-01-10,
 CS000003,555123456790,9,active,2024-01-10,
 ";
-        let mut inputs = orgs_sites.to_vec();
-        inputs.push(ImportInput::bytes("people.csv", PEOPLE));
-        inputs.push(ImportInput::bytes("cards.csv", cards));
-        let err = db
-            .store
-            .import(&inputs, &options, &change())
-            .expect_err("a holder that is not in people.csv");
-        let StoreError::Rejected(p) = err else {
-            panic!("expected a rejection: {err}")
+        let refused = |files: &[(&str, &str)]| {
+            let mut inputs = orgs_sites.to_vec();
+            inputs.push(ImportInput::bytes("people.csv", PEOPLE));
+            inputs.extend(
+                files
+                    .iter()
+                    .map(|&(name, text)| ImportInput::bytes(name, text)),
+            );
+            let err = db
+                .store
+                .import(&inputs, &options, &change())
+                .expect_err("a reference to nothing");
+            assert_eq!(db.store.counts().expect("counts")[3], (Kind::Cards, 0));
+            match err {
+                StoreError::Rejected(p) => p,
+                other => panic!("expected a rejection: {other}"),
+            }
         };
+        let p = refused(&[("cards.csv", cards)]);
         assert_at(one(&p), 3, "holder_uuid", "no such person");
-        assert_eq!(db.store.counts().expect("counts")[3], (Kind::Cards, 0));
         // The certificates file names its cards by serial; a long or lower-case serial's code is
         // a hash, and a hash is never trusted on its own.
         let cards = "card_serial,holder_uuid,series,status,issued_on,last_used_on
@@ -1239,19 +1247,8 @@ CS0000000000000000001,555123456789,9,active,2024-01-10,
 CS0000000000000000001,authentication,0A1B,NHS Level 1B,2024-01-10,2027-01-09,sha256
 CS0000000000000000002,authentication,0A1C,NHS Level 1B,2024-01-10,2027-01-09,sha256
 ";
-        let mut inputs = orgs_sites.to_vec();
-        inputs.push(ImportInput::bytes("people.csv", PEOPLE));
-        inputs.push(ImportInput::bytes("cards.csv", cards));
-        inputs.push(ImportInput::bytes("certificates.csv", certs));
-        let err = db
-            .store
-            .import(&inputs, &options, &change())
-            .expect_err("a card that is not in cards.csv");
-        let StoreError::Rejected(p) = err else {
-            panic!("expected a rejection: {err}")
-        };
+        let p = refused(&[("cards.csv", cards), ("certificates.csv", certs)]);
         assert_at(one(&p), 3, "card_serial", "no such card");
-        assert_eq!(db.store.counts().expect("counts")[3], (Kind::Cards, 0));
     }
 }
 
