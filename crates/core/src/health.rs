@@ -501,26 +501,34 @@ pub fn renewals(estate: &mut Estate, t: &Thresholds) -> Vec<crate::planner::Rene
     out
 }
 
-/// Orders findings by site, most serious first, rule, subject. Sites and rules are ranked once
-/// so that most comparisons are of integers, not strings.
+/// Orders findings by site, most serious first, rule, subject. Sites and rules are ranked once,
+/// and each subject's first 16 bytes carried in the key, so that nearly every comparison is of
+/// integers held in the key itself (card serials and UUIDs fit whole) rather than of strings
+/// reached through the findings.
 fn sort_findings(findings: &mut [Finding]) {
-    let mut sites: Vec<&str> = findings.iter().map(|f| f.site.as_str()).collect();
-    sites.sort_unstable();
-    sites.dedup();
-    let mut rules: Vec<&str> = findings.iter().map(|f| f.rule).collect();
-    rules.sort_unstable();
-    rules.dedup();
-    let site_rank: FastMap<&str, u32> = sites
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (*s, i as u32))
-        .collect();
-    let rule_rank: FastMap<&str, u32> = rules
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (*r, i as u32))
-        .collect();
-    let mut keyed: Vec<(u32, std::cmp::Reverse<Severity>, u32, usize)> = findings
+    /// The distinct values' ranks in sorted order: a hash pass, then a sort of the few distinct.
+    fn ranks<'a>(values: impl Iterator<Item = &'a str>) -> FastMap<&'a str, u32> {
+        let mut rank: FastMap<&str, u32> = FastMap::default();
+        for v in values {
+            rank.entry(v).or_insert(0);
+        }
+        let mut distinct: Vec<&str> = rank.keys().copied().collect();
+        distinct.sort_unstable();
+        for (i, v) in distinct.into_iter().enumerate() {
+            rank.insert(v, i as u32);
+        }
+        rank
+    }
+    /// The first 16 bytes, zero-padded: ordered as the strings are, up to ties broken in full.
+    fn prefix(s: &str) -> u128 {
+        let mut b = [0u8; 16];
+        let n = s.len().min(16);
+        b[..n].copy_from_slice(&s.as_bytes()[..n]);
+        u128::from_be_bytes(b)
+    }
+    let site_rank = ranks(findings.iter().map(|f| f.site.as_str()));
+    let rule_rank = ranks(findings.iter().map(|f| f.rule));
+    let mut keyed: Vec<(u32, std::cmp::Reverse<Severity>, u32, u128, usize)> = findings
         .iter()
         .enumerate()
         .map(|(i, f)| {
@@ -528,18 +536,19 @@ fn sort_findings(findings: &mut [Finding]) {
                 site_rank[f.site.as_str()],
                 std::cmp::Reverse(f.severity),
                 rule_rank[f.rule],
+                prefix(&f.subject),
                 i,
             )
         })
         .collect();
     keyed.sort_unstable_by(|a, b| {
-        (a.0, a.1, a.2)
-            .cmp(&(b.0, b.1, b.2))
-            .then_with(|| findings[a.3].subject.cmp(&findings[b.3].subject))
+        (a.0, a.1, a.2, a.3)
+            .cmp(&(b.0, b.1, b.2, b.3))
+            .then_with(|| findings[a.4].subject.cmp(&findings[b.4].subject))
     });
     // Put each finding in its place by following the permutation's cycles: swaps in place,
     // no second vector of findings.
-    let mut order: Vec<usize> = keyed.iter().map(|k| k.3).collect();
+    let mut order: Vec<usize> = keyed.iter().map(|k| k.4).collect();
     for start in 0..order.len() {
         let mut at = start;
         while order[at] != start {

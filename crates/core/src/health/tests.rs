@@ -568,6 +568,63 @@ fn findings_are_ordered_by_site_then_severity() {
 }
 
 #[test]
+fn findings_sort_as_a_plain_sort_by_site_severity_rule_and_subject_would() {
+    // Subjects that share their first 16 bytes, are prefixes of each other, or are empty: the
+    // sort's integer keys must break no tie the strings would not.
+    let subjects = [
+        "CS0000000000000002",
+        "CS0000000000000001",
+        "CS000000000000000",
+        "CS0000000000000000",
+        "CS00000000000000",
+        "555123456789",
+        "",
+        "a",
+        "A81001",
+    ];
+    let sites = ["B1", "A10", "A1", ""];
+    let rules = [
+        "series-retired",
+        "cert-signing-30d",
+        "cert-authentication-7d",
+    ];
+    let severities = [Severity::Info, Severity::Critical, Severity::Warning];
+    let mut findings = Vec::new();
+    // A fixed shuffle: every combination, in an order unrelated to the sorted one.
+    for i in 0..subjects.len() * sites.len() * rules.len() * severities.len() {
+        let n = (i * 7919) % (subjects.len() * sites.len() * rules.len() * severities.len());
+        findings.push(Finding {
+            rule: rules[n % rules.len()],
+            severity: severities[(n / 3) % severities.len()],
+            subject_kind: SubjectKind::Card,
+            subject: subjects[(n / 9) % subjects.len()].into(),
+            site: sites[(n / 81) % sites.len()].into(),
+            owner: Owner::Ra,
+            due: today(),
+            why: String::new(),
+            fix: "".into(),
+        });
+    }
+    let mut plain = findings.clone();
+    plain.sort_by(|a, b| {
+        (
+            a.site.as_str(),
+            std::cmp::Reverse(a.severity),
+            a.rule,
+            a.subject.as_str(),
+        )
+            .cmp(&(
+                b.site.as_str(),
+                std::cmp::Reverse(b.severity),
+                b.rule,
+                b.subject.as_str(),
+            ))
+    });
+    sort_findings(&mut findings);
+    assert_eq!(findings, plain);
+}
+
+#[test]
 fn the_demo_estate_exercises_every_rule() {
     let mut e = Estate::default();
     let cfg = crate::demo::DemoConfig {
