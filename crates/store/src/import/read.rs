@@ -14,7 +14,6 @@ use cardwatch_core::records::{
 use sha2::{Digest, Sha256};
 
 use super::key_code::KeyCode;
-
 use super::{ImportInput, ImportOptions, ImportProblem, Location, Problems, BATCH};
 use crate::tx::Row;
 use crate::StoreError;
