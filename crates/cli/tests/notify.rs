@@ -591,7 +591,7 @@ fn bad_notify_configuration_is_refused_with_the_place_and_the_fix() {
 }
 
 /// A demo estate in a fresh PostgreSQL database, with a practice manager who wants digests.
-fn pg_estate() -> String {
+fn pg_estate() -> PgDatabase {
     let db = pg_database();
     ok(&cardwatch(
         &db,
@@ -601,8 +601,32 @@ fn pg_estate() -> String {
     db
 }
 
-/// A fresh PostgreSQL database for one test.
-fn pg_database() -> String {
+/// A fresh PostgreSQL database for one test, dropped when the test ends.
+struct PgDatabase {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl std::ops::Deref for PgDatabase {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(&self.admin, postgres::NoTls) {
+            let _ = c.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+fn pg_database() -> PgDatabase {
     let admin = std::env::var("CARDWATCH_TEST_PG")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
     let name = format!("cw_notify_{}_{}", std::process::id(), free_port());
@@ -610,7 +634,8 @@ fn pg_database() -> String {
     c.batch_execute(&format!("CREATE DATABASE {name}"))
         .expect("create");
     let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    format!("{base}/{name}")
+    let url = format!("{base}/{name}");
+    PgDatabase { admin, name, url }
 }
 
 fn replica(db: &str, cfg: &str) -> Child {
