@@ -401,8 +401,9 @@ fn as_refs(p: &[Box<dyn ToSql + Sync>]) -> Vec<&(dyn ToSql + Sync)> {
     p.iter().map(|b| b.as_ref()).collect()
 }
 
-/// The start of a binary COPY stream: its signature, no flags, no header extension.
-const COPY_BINARY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+/// The signature a binary COPY stream starts with (then 32 bits of flags and the length of a
+/// header extension), written by the import and checked by `copy_out`.
+const COPY_SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
 
 /// One row of a binary COPY stream. Binary spares the server parsing text into dates, numbers and
 /// booleans, and the client formatting them.
@@ -550,7 +551,9 @@ impl Tx for PgTx<'_, '_> {
             *slot = Some(match before {
                 None => {
                     if copy.is_empty() {
-                        copy.extend_from_slice(COPY_BINARY_HEADER);
+                        // No flags, no header extension.
+                        copy.extend_from_slice(COPY_SIGNATURE);
+                        copy.extend_from_slice(&[0; 8]);
                     }
                     copy_row(&mut copy, &row.values);
                     Outcome::Created
@@ -869,12 +872,12 @@ impl Store for PgStore {
     }
 
     fn cards_with_certificates_due(&self, by: Date) -> Result<Vec<String>, StoreError> {
-        // The SHA-1 condition is written out, not a parameter, so that the partial index of
-        // migration 0014 serves it (and `certificates_not_after` the dates: one bitmap OR).
-        // `by` is a validated date, safe to write into the query.
+        // The partial index of migration 0014 serves the SHA-1 condition, `certificates_not_after`
+        // the dates: one bitmap OR. `by` is a validated date, safe to write into the query.
         let select = format!(
             "SELECT card_serial FROM certificates
-             WHERE not_after <= DATE '{by}' OR (purpose = 'signing' AND hash_algorithm = 'sha1')"
+             WHERE not_after <= DATE '{by}' OR ({})",
+            sql::SHA1_SIGNING
         );
         let mut serials = Vec::new();
         copy_cells(

@@ -50,6 +50,11 @@ pub(crate) fn column_list(kind: Kind, expr: impl Fn(&str, usize) -> String) -> S
         .join(", ")
 }
 
+/// Certificates that are SHA-1 signing certificates, written exactly as the predicate of
+/// migration 0014's partial index (both dialects) so that the planners use that index: as a
+/// parameter, or reworded, it would not match.
+pub(crate) const SHA1_SIGNING: &str = "purpose = 'signing' AND hash_algorithm = 'sha1'";
+
 /// The SELECT list of some of a kind's columns (indexes into its columns).
 pub(crate) fn some_columns(kind: Kind, columns: &[usize]) -> String {
     columns

@@ -619,15 +619,15 @@ impl Store for SqliteStore {
 
     fn cards_with_certificates_due(&self, by: Date) -> Result<Vec<String>, StoreError> {
         let conn = self.pool.get()?;
-        // Two searches, each on its own index (the dates' holds the card serial too; the SHA-1
-        // condition is written out, not a parameter, so that migration 0014's partial index
-        // serves it): with OR, SQLite would read every certificate. UNION sorts and dedups.
-        let mut stmt = conn.prepare_cached(
+        // Two searches, each on its own index (the dates' holds the card serial too; migration
+        // 0014's partial index the SHA-1 condition): with OR, SQLite would read every
+        // certificate. UNION sorts and dedups.
+        let mut stmt = conn.prepare_cached(&format!(
             "SELECT card_serial FROM certificates WHERE not_after <= ?1
              UNION
-             SELECT card_serial FROM certificates
-             WHERE purpose = 'signing' AND hash_algorithm = 'sha1'",
-        )?;
+             SELECT card_serial FROM certificates WHERE {}",
+            sql::SHA1_SIGNING
+        ))?;
         let rows = stmt.query_map([by.to_string()], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -13,6 +13,7 @@ use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 use tokio_postgres::{Client, NoTls};
 
+use super::COPY_SIGNATURE;
 use crate::StoreError;
 
 /// One row's fields, `None` for NULL.
@@ -91,7 +92,6 @@ struct CopyRows {
 
 /// The binary COPY signature, flags and header-extension length.
 const HEADER_LEN: usize = 19;
-const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
 
 fn be_i16(b: &[u8], at: usize) -> Option<i16> {
     Some(i16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?))
@@ -142,7 +142,7 @@ impl CopyRows {
             let Some(extension) = be_i32(buf, HEADER_LEN - 4) else {
                 return Ok(0);
             };
-            if !buf.starts_with(SIGNATURE) {
+            if !buf.starts_with(COPY_SIGNATURE) {
                 return Err(bad("it is not binary COPY".into()));
             }
             let Some(len) = usize::try_from(extension)
@@ -210,7 +210,7 @@ mod tests {
 
     /// A binary COPY stream as PostgreSQL writes it, with a header extension.
     fn stream(rows: &[Vec<Option<&[u8]>>]) -> Vec<u8> {
-        let mut out = SIGNATURE.to_vec();
+        let mut out = COPY_SIGNATURE.to_vec();
         out.extend_from_slice(&0i32.to_be_bytes());
         out.extend_from_slice(&3i32.to_be_bytes());
         out.extend_from_slice(b"ext");
