@@ -463,7 +463,9 @@ pub(crate) fn run(
         if let Some(p) = &options.progress {
             p.start(&input.name, size);
         }
+        let started = std::time::Instant::now();
         let parsed = applier.run_file(tx, &mut chain, input, &layout, options, &loaded);
+        tracing::debug!(took = ?started.elapsed(), file = input.name, "read and written");
         if let Some(p) = &options.progress {
             p.finish();
         }

@@ -177,6 +177,7 @@ impl PgStore {
                 fresh: false,
                 dropped: Vec::new(),
                 bulk: None,
+                checks_off: false,
             };
             let out = f(&mut ptx)?;
             if commit {
@@ -439,6 +440,8 @@ struct PgTx<'a, 'b> {
     dropped: Vec<String>,
     /// The table loaded in bulk, to analyse afterwards.
     bulk: Option<Kind>,
+    /// The bulk load runs with `session_replication_role = replica`: see `begin_bulk`.
+    checks_off: bool,
 }
 
 impl PgTx<'_, '_> {
@@ -500,6 +503,28 @@ impl PgTx<'_, '_> {
             }
         }
         Ok(out)
+    }
+
+    /// Sets `session_replication_role = replica` for the rest of the bulk load, under which
+    /// the server fires no foreign-key checks for the rows added (as `pg_restore
+    /// --disable-triggers` loads). Only a superuser, or a role granted `SET` on the parameter
+    /// (PostgreSQL 15), may; for any other role this returns `false` and changes nothing.
+    fn turn_checks_off(&mut self) -> Result<bool, StoreError> {
+        self.tx.batch_execute("SAVEPOINT checks_off")?;
+        match self
+            .tx
+            .batch_execute("SET LOCAL session_replication_role = replica")
+        {
+            Ok(()) => {
+                self.tx.batch_execute("RELEASE SAVEPOINT checks_off")?;
+                self.checks_off = true;
+            }
+            Err(e) if e.code() == Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) => {
+                self.tx.batch_execute("ROLLBACK TO SAVEPOINT checks_off")?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(self.checks_off)
     }
 }
 
@@ -610,7 +635,8 @@ impl Tx for PgTx<'_, '_> {
             &[&table],
         )?;
         let fks = self.tx.query(
-            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid),
+                    confrelid::regclass::text
              FROM pg_constraint
              WHERE contype = 'f' AND (conrelid = $1::text::regclass
                                       OR confrelid = $1::text::regclass)
@@ -627,9 +653,24 @@ impl Tx for PgTx<'_, '_> {
         // ALTER TABLE refuses while deferred checks are queued: run them now.
         self.tx
             .batch_execute("SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED")?;
+        // This table's own foreign keys to other tables can stay if the server may be told not
+        // to check the rows this load adds: the import has matched every reference itself,
+        // exactly (an earlier file's keys by exact code, the rest looked up in this
+        // transaction), and re-adding a key would make the server check 2 M references again,
+        // a full join. The tables referred to are locked against writes until the commit, so
+        // what was looked up cannot go away.
+        let own =
+            |fk: &postgres::Row| fk.get::<_, String>(0) == table && fk.get::<_, String>(3) != table;
+        if fks.iter().any(own) && self.turn_checks_off()? {
+            for fk in fks.iter().filter(|fk| own(fk)) {
+                let target: String = fk.get(3);
+                self.tx
+                    .batch_execute(&format!("LOCK TABLE {target} IN SHARE MODE"))?;
+            }
+        }
         // Restored in this order: primary key, then indexes, then foreign keys.
         let mut restore = Vec::new();
-        for fk in &fks {
+        for fk in fks.iter().filter(|fk| !(self.checks_off && own(fk))) {
             let (on, name, def): (String, String, String) = (fk.get(0), fk.get(1), fk.get(2));
             self.tx
                 .batch_execute(&format!("ALTER TABLE {on} DROP CONSTRAINT \"{name}\""))?;
@@ -655,6 +696,10 @@ impl Tx for PgTx<'_, '_> {
     }
 
     fn end_bulk(&mut self) -> Result<(), StoreError> {
+        if std::mem::take(&mut self.checks_off) {
+            self.tx
+                .batch_execute("SET LOCAL session_replication_role = origin")?;
+        }
         if !self.dropped.is_empty() {
             self.tx
                 .batch_execute("SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED")?;

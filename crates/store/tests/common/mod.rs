@@ -23,6 +23,8 @@ pub struct TestDb {
     pub url: String,
     _dir: Option<tempfile::TempDir>,
     pg_name: Option<String>,
+    /// A role made for this database alone, dropped with it.
+    pg_role: Option<String>,
 }
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -36,10 +38,21 @@ impl TestDb {
             url,
             _dir: Some(dir),
             pg_name: None,
+            pg_role: None,
         }
     }
 
     pub fn postgres() -> TestDb {
+        TestDb::postgres_owned_by(None)
+    }
+
+    /// A PostgreSQL database owned by a role of its own that is not a superuser, as a hosted
+    /// PostgreSQL gives an application.
+    pub fn postgres_ordinary_role() -> TestDb {
+        TestDb::postgres_owned_by(Some(()))
+    }
+
+    fn postgres_owned_by(own_role: Option<()>) -> TestDb {
         let admin = pg_admin_url();
         let name = format!(
             "cw_test_{}_{}_{}",
@@ -52,29 +65,78 @@ impl TestDb {
         );
         let mut client = postgres::Client::connect(&admin, postgres::NoTls)
             .unwrap_or_else(|e| panic!("PostgreSQL at {admin} (CARDWATCH_TEST_PG): {e}"));
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("create test database");
         let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-        let url = format!("{base}/{name}");
+        let (url, role) = match own_role {
+            None => {
+                client
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .expect("create test database");
+                (format!("{base}/{name}"), None)
+            }
+            Some(()) => {
+                client
+                    .batch_execute(&format!("CREATE ROLE {name} LOGIN NOSUPERUSER"))
+                    .expect("create test role");
+                client
+                    .batch_execute(&format!("CREATE DATABASE {name} OWNER {name}"))
+                    .expect("create test database");
+                // The same server, signed in as the new role (trust authentication).
+                let host = base
+                    .rsplit_once('@')
+                    .map_or_else(|| base.trim_start_matches("postgres://"), |(_, h)| h);
+                (
+                    format!("postgres://{name}@{host}/{name}"),
+                    Some(name.clone()),
+                )
+            }
+        };
         TestDb {
             store: cardwatch_store::open(&url).expect("open postgres store"),
             url,
             _dir: None,
             pg_name: Some(name),
+            pg_role: role,
         }
     }
 
     /// Runs SQL directly against the database, behind the store's back.
     pub fn raw(&self, sql: &str) {
+        self.try_raw(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// Runs SQL directly against the database (SQLite with its foreign keys on, as the store
+    /// runs it); the database's refusal, if it refuses.
+    pub fn try_raw(&self, sql: &str) -> Result<(), String> {
         if self.pg_name.is_some() {
             let mut c = postgres::Client::connect(&self.url, postgres::NoTls).expect("connect");
-            c.batch_execute(sql).expect(sql);
+            c.batch_execute(sql).map_err(|e| {
+                e.as_db_error()
+                    .map_or(e.to_string(), |d| d.message().to_owned())
+            })
         } else {
             let path = self.url.trim_start_matches("sqlite://");
             let c = rusqlite::Connection::open(path).expect("open");
-            c.execute_batch(sql).expect(sql);
+            c.execute_batch("PRAGMA foreign_keys = ON")
+                .expect("foreign keys on");
+            c.execute_batch(sql).map_err(|e| e.to_string())
         }
+    }
+
+    /// The foreign keys PostgreSQL has not checked over the rows it holds (none on SQLite, which
+    /// has no such state).
+    pub fn unvalidated_keys(&self) -> Vec<String> {
+        if self.pg_name.is_none() {
+            return Vec::new();
+        }
+        let mut c = postgres::Client::connect(&self.url, postgres::NoTls).expect("connect");
+        c.query(
+            "SELECT conname FROM pg_constraint WHERE contype = 'f' AND NOT convalidated",
+            &[],
+        )
+        .expect("constraints")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
     }
 
     /// Every kind exported as CSV, concatenated: a fingerprint of the whole estate.
@@ -126,6 +188,9 @@ impl Drop for TestDb {
             // ends them instead.
             if let Ok(mut c) = postgres::Client::connect(&pg_admin_url(), postgres::NoTls) {
                 let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                if let Some(role) = &self.pg_role {
+                    let _ = c.batch_execute(&format!("DROP ROLE IF EXISTS {role}"));
+                }
             }
         }
     }
