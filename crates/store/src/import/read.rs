@@ -7,13 +7,12 @@ use std::io::{self, Read};
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender};
 
-use cardwatch_core::fasthash::FastMap;
 use cardwatch_core::records::{
     display_key, key_of, references_of, Kind, Record, Reference, Value, MAX_COLUMNS,
 };
 use sha2::{Digest, Sha256};
 
-use super::key_code::KeyCode;
+use super::key_code::{KeyCode, SeenCodes};
 use super::{ImportInput, ImportOptions, ImportProblem, Location, Problems, BATCH};
 use crate::tx::Row;
 use crate::StoreError;
@@ -197,7 +196,12 @@ struct Parser<'a> {
     /// Code of each key seen so far → its line. 64 bits keep memory flat on national files. A
     /// hashed key (not a packed one) could share its code with another: the chance among 2 million
     /// is about one in ten million, and the second row would be refused as a duplicate.
-    seen: FastMap<KeyCode, u64>,
+    seen: SeenCodes,
+    /// The last row queued, whose key is checked against `seen` when the next row comes (or the
+    /// batch goes): by then its slot has come from memory. Its first field as written, for the
+    /// message if it is a duplicate.
+    unsettled: Option<(KeyCode, u64)>,
+    unsettled_field: String,
     loaded: &'a Loaded,
     parsed: Parsed,
 }
@@ -241,46 +245,68 @@ impl Parser<'_> {
         let values = record.into_values();
         // No string is built for the key on the common path.
         let code = KeyCode::of(&values[..self.kind.key_len()]);
-        if let Some(first) = self.seen.insert(code, line) {
-            let key = key_of(self.kind, &values);
-            let key_cols: Vec<&str> = self.kind.columns()[..self.kind.key_len()]
-                .iter()
-                .map(|c| c.name)
-                .collect();
-            let first = match at {
-                Location::Item(_) => format!("item {first}"),
-                _ => format!("line {first}"),
-            };
-            let message = format!(
-                "duplicate key: {first} has the same {} ({}) — keep one of the two rows",
-                key_cols.join(" + "),
-                display_key(&key)
-            );
-            self.problem(at, key_cols[0], fields[0], message);
-            return Ok(());
-        }
-        if self
-            .kind
-            .reference_columns()
-            .iter()
-            .any(|r| r.1 == self.kind)
-        {
-            self.parsed.own_keys.insert(key_of(self.kind, &values));
-            let own = references_of(self.kind, &values)
-                .into_iter()
-                .filter(|r| r.target == self.kind);
-            self.parsed.pending.extend(own.map(|r| (line, r)));
-        }
+        self.seen.touch(code);
+        self.settle();
         let refs_loaded = self.refs_loaded(&values);
         self.batch.push(Row {
             at,
             values,
             refs_loaded,
         });
+        self.unsettled = Some((code, line));
+        self.unsettled_field.clear();
+        self.unsettled_field.push_str(fields[0]);
         if self.batch.len() >= BATCH {
             self.flush()?;
         }
         Ok(())
+    }
+
+    /// Records the key of the row queued last, or takes that row back out if its key was seen
+    /// before.
+    fn settle(&mut self) {
+        let Some((code, line)) = self.unsettled.take() else {
+            return;
+        };
+        let first = self.seen.insert(code, line);
+        // The unsettled row is the last queued.
+        let Some(row) = self.batch.last() else {
+            return;
+        };
+        let Some(first) = first else {
+            if self
+                .kind
+                .reference_columns()
+                .iter()
+                .any(|r| r.1 == self.kind)
+            {
+                self.parsed.own_keys.insert(key_of(self.kind, &row.values));
+                let own = references_of(self.kind, &row.values)
+                    .into_iter()
+                    .filter(|r| r.target == self.kind);
+                self.parsed.pending.extend(own.map(|r| (line, r)));
+            }
+            return;
+        };
+        let key = key_of(self.kind, &row.values);
+        let at = row.at;
+        self.batch.pop();
+        let key_cols: Vec<&str> = self.kind.columns()[..self.kind.key_len()]
+            .iter()
+            .map(|c| c.name)
+            .collect();
+        let first = match at {
+            Location::Item(_) => format!("item {first}"),
+            _ => format!("line {first}"),
+        };
+        let message = format!(
+            "duplicate key: {first} has the same {} ({}) — keep one of the two rows",
+            key_cols.join(" + "),
+            display_key(&key)
+        );
+        let field = std::mem::take(&mut self.unsettled_field);
+        self.problem(at, key_cols[0], &field, message);
+        self.unsettled_field = field;
     }
 
     /// Whether every reference of the row names a key that an earlier file of this import holds,
@@ -305,6 +331,7 @@ impl Parser<'_> {
     }
 
     fn flush(&mut self) -> Result<(), Stopped> {
+        self.settle();
         if self.batch.is_empty() {
             return Ok(());
         }
@@ -336,7 +363,9 @@ pub(super) fn parse_file(
         send,
         recycle,
         batch: Vec::with_capacity(BATCH),
-        seen: FastMap::default(),
+        seen: SeenCodes::new(),
+        unsettled: None,
+        unsettled_field: String::new(),
         loaded,
         parsed: Parsed {
             sha256: String::new(),
@@ -354,10 +383,8 @@ pub(super) fn parse_file(
     // A closed channel means the writer failed; its error is the one reported.
     let _ = p.flush();
     p.parsed.sha256 = sha256;
-    // Sorted codes take a quarter of the map's memory and answer by binary search.
-    let mut codes: Vec<KeyCode> = std::mem::take(&mut p.seen).into_keys().collect();
-    codes.sort_unstable();
-    p.parsed.key_codes = codes;
+    // Sorted codes take a quarter of the table's memory and answer by binary search.
+    p.parsed.key_codes = std::mem::replace(&mut p.seen, SeenCodes::new()).into_sorted();
     Ok(p.parsed)
 }
 
