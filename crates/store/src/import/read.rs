@@ -197,11 +197,6 @@ struct Parser<'a> {
     /// hashed key (not a packed one) could share its code with another: the chance among 2 million
     /// is about one in ten million, and the second row would be refused as a duplicate.
     seen: SeenCodes,
-    /// The last row queued, whose key is checked against `seen` when the next row comes (or the
-    /// batch goes): by then its slot has come from memory. Its first field as written, for the
-    /// message if it is a duplicate.
-    unsettled: Option<(KeyCode, u64)>,
-    unsettled_field: String,
     loaded: &'a Loaded,
     parsed: Parsed,
 }
@@ -244,69 +239,53 @@ impl Parser<'_> {
         };
         let values = record.into_values();
         // No string is built for the key on the common path.
-        let code = KeyCode::of(&values[..self.kind.key_len()]);
-        self.seen.touch(code);
-        self.settle();
+        let key_len = self.kind.key_len();
+        let code = KeyCode::of(&values[..key_len]);
+        let first_part = if key_len == 1 {
+            code
+        } else {
+            KeyCode::of(&values[..1])
+        };
+        if let Some(first) = self.seen.insert(code, first_part, line) {
+            let key = key_of(self.kind, &values);
+            let key_cols: Vec<&str> = self.kind.columns()[..self.kind.key_len()]
+                .iter()
+                .map(|c| c.name)
+                .collect();
+            let first = match at {
+                Location::Item(_) => format!("item {first}"),
+                _ => format!("line {first}"),
+            };
+            let message = format!(
+                "duplicate key: {first} has the same {} ({}) — keep one of the two rows",
+                key_cols.join(" + "),
+                display_key(&key)
+            );
+            self.problem(at, key_cols[0], fields[0], message);
+            return Ok(());
+        }
+        if self
+            .kind
+            .reference_columns()
+            .iter()
+            .any(|r| r.1 == self.kind)
+        {
+            self.parsed.own_keys.insert(key_of(self.kind, &values));
+            let own = references_of(self.kind, &values)
+                .into_iter()
+                .filter(|r| r.target == self.kind);
+            self.parsed.pending.extend(own.map(|r| (line, r)));
+        }
         let refs_loaded = self.refs_loaded(&values);
         self.batch.push(Row {
             at,
             values,
             refs_loaded,
         });
-        self.unsettled = Some((code, line));
-        self.unsettled_field.clear();
-        self.unsettled_field.push_str(fields[0]);
         if self.batch.len() >= BATCH {
             self.flush()?;
         }
         Ok(())
-    }
-
-    /// Records the key of the row queued last, or takes that row back out if its key was seen
-    /// before.
-    fn settle(&mut self) {
-        let Some((code, line)) = self.unsettled.take() else {
-            return;
-        };
-        let first = self.seen.insert(code, line);
-        // The unsettled row is the last queued.
-        let Some(row) = self.batch.last() else {
-            return;
-        };
-        let Some(first) = first else {
-            if self
-                .kind
-                .reference_columns()
-                .iter()
-                .any(|r| r.1 == self.kind)
-            {
-                self.parsed.own_keys.insert(key_of(self.kind, &row.values));
-                let own = references_of(self.kind, &row.values)
-                    .into_iter()
-                    .filter(|r| r.target == self.kind);
-                self.parsed.pending.extend(own.map(|r| (line, r)));
-            }
-            return;
-        };
-        let key = key_of(self.kind, &row.values);
-        let at = row.at;
-        self.batch.pop();
-        let key_cols: Vec<&str> = self.kind.columns()[..self.kind.key_len()]
-            .iter()
-            .map(|c| c.name)
-            .collect();
-        let first = match at {
-            Location::Item(_) => format!("item {first}"),
-            _ => format!("line {first}"),
-        };
-        let message = format!(
-            "duplicate key: {first} has the same {} ({}) — keep one of the two rows",
-            key_cols.join(" + "),
-            display_key(&key)
-        );
-        let field = std::mem::take(&mut self.unsettled_field);
-        self.problem(at, key_cols[0], &field, message);
-        self.unsettled_field = field;
     }
 
     /// Whether every reference of the row names a key that an earlier file of this import holds,
@@ -331,7 +310,6 @@ impl Parser<'_> {
     }
 
     fn flush(&mut self) -> Result<(), Stopped> {
-        self.settle();
         if self.batch.is_empty() {
             return Ok(());
         }
@@ -363,9 +341,7 @@ pub(super) fn parse_file(
         send,
         recycle,
         batch: Vec::with_capacity(BATCH),
-        seen: SeenCodes::new(),
-        unsettled: None,
-        unsettled_field: String::new(),
+        seen: SeenCodes::default(),
         loaded,
         parsed: Parsed {
             sha256: String::new(),
@@ -383,8 +359,8 @@ pub(super) fn parse_file(
     // A closed channel means the writer failed; its error is the one reported.
     let _ = p.flush();
     p.parsed.sha256 = sha256;
-    // Sorted codes take a quarter of the table's memory and answer by binary search.
-    p.parsed.key_codes = std::mem::replace(&mut p.seen, SeenCodes::new()).into_sorted();
+    // Sorted codes answer by binary search.
+    p.parsed.key_codes = std::mem::take(&mut p.seen).into_sorted();
     Ok(p.parsed)
 }
 
