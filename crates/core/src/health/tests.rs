@@ -625,6 +625,43 @@ fn findings_sort_as_a_plain_sort_by_site_severity_rule_and_subject_would() {
 }
 
 #[test]
+fn the_cards_judged_in_two_halves_give_what_one_pass_gives() {
+    let mut e = Estate::default();
+    let cfg = crate::demo::DemoConfig {
+        practices: 40,
+        holders: None,
+        seed: 5,
+        today: today(),
+    };
+    crate::demo::generate(&cfg, |r| e.push(r));
+    e.sort();
+    let t = Thresholds::default();
+    let catalogue = Catalogue::shipped();
+    let cx = Context {
+        today: today(),
+        catalogue: &catalogue,
+        thresholds: &t,
+        calendar: &Calendar::england_and_wales(),
+    };
+    let holders = Holders::new(&e, &t);
+    let judged = |halves: bool| {
+        let mut out = Out {
+            today: cx.today,
+            findings: Vec::new(),
+        };
+        if halves {
+            cards(&e, &cx, &holders, true, true, &mut out);
+        } else {
+            cards_in(&e, 0..e.cards.len(), &cx, &holders, true, true, &mut out);
+        }
+        out.findings
+    };
+    let one_pass = judged(false);
+    assert!(one_pass.len() > 100, "the demo estate has card findings");
+    assert_eq!(judged(true), one_pass);
+}
+
+#[test]
 fn the_demo_estate_exercises_every_rule() {
     let mut e = Estate::default();
     let cfg = crate::demo::DemoConfig {
