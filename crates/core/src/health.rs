@@ -537,7 +537,8 @@ fn sort_findings(findings: &mut [Finding]) {
     }
     let site_rank = ranks(findings.iter().map(|f| f.site.as_str()));
     let rule_rank = ranks(findings.iter().map(|f| f.rule));
-    let mut keyed: Vec<(u32, std::cmp::Reverse<Severity>, u32, u128, usize)> = findings
+    type Key = (u32, std::cmp::Reverse<Severity>, u32, u128, usize);
+    let mut keyed: Vec<Key> = findings
         .iter()
         .enumerate()
         .map(|(i, f)| {
@@ -550,14 +551,34 @@ fn sort_findings(findings: &mut [Finding]) {
             )
         })
         .collect();
-    keyed.sort_unstable_by(|a, b| {
+    let all: &[Finding] = findings;
+    let cmp = |a: &Key, b: &Key| {
         (a.0, a.1, a.2, a.3)
             .cmp(&(b.0, b.1, b.2, b.3))
-            .then_with(|| findings[a.4].subject.cmp(&findings[b.4].subject))
+            .then_with(|| all[a.4].subject.cmp(&all[b.4].subject))
+            .then(a.4.cmp(&b.4))
+    };
+    // Each half sorted on its own core, then merged.
+    let mid = keyed.len() / 2;
+    let (left, right) = keyed.split_at_mut(mid);
+    std::thread::scope(|s| {
+        s.spawn(|| left.sort_unstable_by(cmp));
+        right.sort_unstable_by(cmp);
     });
+    let (left, right) = keyed.split_at(mid);
+    let mut order: Vec<usize> = Vec::with_capacity(keyed.len());
+    let (mut l, mut r) = (left.iter().peekable(), right.iter().peekable());
+    while let (Some(a), Some(b)) = (l.peek(), r.peek()) {
+        let next = if cmp(b, a).is_lt() {
+            r.next()
+        } else {
+            l.next()
+        };
+        order.extend(next.map(|k| k.4));
+    }
+    order.extend(l.chain(r).map(|k| k.4));
     // Put each finding in its place by following the permutation's cycles: swaps in place,
     // no second vector of findings.
-    let mut order: Vec<usize> = keyed.iter().map(|k| k.4).collect();
     for start in 0..order.len() {
         let mut at = start;
         while order[at] != start {

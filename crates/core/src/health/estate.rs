@@ -504,8 +504,8 @@ impl Estate {
         Ok(())
     }
 
-    /// Puts the lists the rules merge in key order. The store reads them in that order already,
-    /// and a stable sort of sorted input is one pass.
+    /// Puts the lists the rules merge in key order (stably). A freshly loaded store reads them in
+    /// that order already, which one pass checks.
     pub fn sort(&mut self) {
         fn by<T>(items: &mut [T], key: fn(&T) -> &str) {
             // Checked first: a sort would allocate scratch space even for sorted input.
@@ -513,15 +513,17 @@ impl Estate {
                 items.sort_by(|a, b| key(a).cmp(key(b)));
             }
         }
-        // A database's tables drift from key order as rows are updated, and the certificates
-        // (two per card) then take as long to sort as the rest: on the second core meanwhile.
-        let certificates = &mut self.certificates;
+        // A database's tables drift from key order as rows are updated: the largest lists are
+        // then sorted on the second core meanwhile.
+        let (certificates, positions) = (&mut self.certificates, &mut self.positions);
         std::thread::scope(|s| {
-            s.spawn(|| by(certificates, |c| &c.card_serial));
+            s.spawn(|| {
+                by(certificates, |c| &c.card_serial);
+                by(positions, |p| &p.holder_uuid);
+            });
             by(&mut self.people, |p| &p.uuid);
             by(&mut self.cards, |c| &c.card_serial);
             by(&mut self.lockouts, |l| &l.card_serial);
-            by(&mut self.positions, |p| &p.holder_uuid);
             by(&mut self.workstations, |w| &w.hostname);
             by(&mut self.software, |s| &s.hostname);
             by(&mut self.integrations, |i| &i.integration);
