@@ -624,16 +624,22 @@ fn findings_sort_as_a_plain_sort_by_site_severity_rule_and_subject_would() {
     assert_eq!(findings, plain);
 }
 
-#[test]
-fn the_cards_judged_in_two_halves_give_what_one_pass_gives() {
+/// A demo estate of 40 practices.
+fn demo_estate(seed: u64) -> Estate {
     let mut e = Estate::default();
     let cfg = crate::demo::DemoConfig {
         practices: 40,
         holders: None,
-        seed: 5,
+        seed,
         today: today(),
     };
     crate::demo::generate(&cfg, |r| e.push(r));
+    e
+}
+
+#[test]
+fn the_cards_judged_in_two_halves_give_what_one_pass_gives() {
+    let mut e = demo_estate(5);
     e.sort();
     let t = Thresholds::default();
     let catalogue = Catalogue::shipped();
@@ -663,14 +669,7 @@ fn the_cards_judged_in_two_halves_give_what_one_pass_gives() {
 
 #[test]
 fn the_demo_estate_exercises_every_rule() {
-    let mut e = Estate::default();
-    let cfg = crate::demo::DemoConfig {
-        practices: 40,
-        holders: None,
-        seed: 3,
-        today: today(),
-    };
-    crate::demo::generate(&cfg, |r| e.push(r));
+    let e = demo_estate(3);
     let found: std::collections::HashSet<&str> = run(&e).iter().map(|f| f.rule).collect();
     let mut missing: Vec<&str> = [
         "cert-authentication-90d",
