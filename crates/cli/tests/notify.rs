@@ -720,7 +720,15 @@ fn two_replicas_on_one_postgresql_run_each_second_exactly_once_for_sixty_runs() 
     let distinct: HashSet<&&str> = ids.iter().collect();
     assert_eq!(distinct.len(), ids.len(), "a message arrived twice");
     let sent = j["outbox"]["sent"].as_u64().unwrap_or(0) as usize;
-    assert_eq!(got.len(), sent, "{j}");
+    // The replicas are killed, maybe between the SMTP server taking a message and the outbox
+    // recording it: such a message is still "sending" (a later run sends it again, under the
+    // same Message-ID). Every message recorded sent arrived, and only those in flight besides.
+    let sending = j["outbox"]["sending"].as_u64().unwrap_or(0) as usize;
+    assert!(
+        (sent..=sent + sending).contains(&got.len()),
+        "{} arrived: {j}",
+        got.len()
+    );
     assert!(sent >= 60, "{sent} digests for 60+ runs");
 }
 
