@@ -1762,8 +1762,8 @@ fn unknown_reference(db: &TestDb) {
 }
 
 fn duplicate_key(db: &TestDb) {
-    // One with rows after it, one the file's last row (the reader settles each row's key as the
-    // next row comes, or at the end), each named once, with the line it repeats.
+    // One with rows after it, one the file's last row, each named once with the line it repeats;
+    // the second repeats a key that came in order, the first one that did not.
     let again = "555123456790,9,active,2024-02-01,";
     let text = format!("{CARDS}CS000001,{again}\nCS000009,{again}\nCS000009,{again}\n");
     let p = rejected(db, "cards.csv", &text);

@@ -248,7 +248,7 @@ impl Parser<'_> {
         };
         if let Some(first) = self.seen.insert(code, first_part, line) {
             let key = key_of(self.kind, &values);
-            let key_cols: Vec<&str> = self.kind.columns()[..self.kind.key_len()]
+            let key_cols: Vec<&str> = self.kind.columns()[..key_len]
                 .iter()
                 .map(|c| c.name)
                 .collect();
