@@ -104,21 +104,18 @@ impl SeenCodes {
     pub(super) fn insert(&mut self, code: KeyCode, first_part: KeyCode, line: u64) -> Option<u64> {
         if let SeenCodes::InOrder { seen, run } = self {
             // Only a packed code orders keys: equal codes are equal first parts.
-            match *run {
-                Some((start, last)) if first_part.exact() && first_part.0 == last => {
-                    if let Some(s) = seen[start..].iter().find(|s| s[0] == code.0) {
-                        return Some(s[1]);
+            let in_order = first_part.exact() && run.is_none_or(|(_, last)| first_part.0 >= last);
+            if in_order {
+                match *run {
+                    Some((start, last)) if last == first_part.0 => {
+                        if let Some(s) = seen[start..].iter().find(|s| s[0] == code.0) {
+                            return Some(s[1]);
+                        }
                     }
-                    seen.push([code.0, line]);
-                    return None;
+                    _ => *run = Some((seen.len(), first_part.0)),
                 }
-                Some((_, last)) if first_part.exact() && first_part.0 < last => {}
-                _ if first_part.exact() => {
-                    *run = Some((seen.len(), first_part.0));
-                    seen.push([code.0, line]);
-                    return None;
-                }
-                _ => {}
+                seen.push([code.0, line]);
+                return None;
             }
             let mut table = CodeTable::default();
             for s in seen.drain(..) {
@@ -126,10 +123,10 @@ impl SeenCodes {
             }
             *self = SeenCodes::Table(table);
         }
-        match self {
-            SeenCodes::Table(table) => table.insert(code, line),
-            SeenCodes::InOrder { .. } => unreachable!("moved to a table above"),
-        }
+        let SeenCodes::Table(table) = self else {
+            unreachable!("moved to a table above")
+        };
+        table.insert(code, line)
     }
 
     /// Every code seen, sorted.

@@ -43,16 +43,16 @@ impl TestDb {
     }
 
     pub fn postgres() -> TestDb {
-        TestDb::postgres_owned_by(None)
+        TestDb::postgres_owned_by(false)
     }
 
     /// A PostgreSQL database owned by a role of its own that is not a superuser, as a hosted
     /// PostgreSQL gives an application.
     pub fn postgres_ordinary_role() -> TestDb {
-        TestDb::postgres_owned_by(Some(()))
+        TestDb::postgres_owned_by(true)
     }
 
-    fn postgres_owned_by(own_role: Option<()>) -> TestDb {
+    fn postgres_owned_by(own_role: bool) -> TestDb {
         let admin = pg_admin_url();
         let name = format!(
             "cw_test_{}_{}_{}",
@@ -67,13 +67,13 @@ impl TestDb {
             .unwrap_or_else(|e| panic!("PostgreSQL at {admin} (CARDWATCH_TEST_PG): {e}"));
         let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
         let (url, role) = match own_role {
-            None => {
+            false => {
                 client
                     .batch_execute(&format!("CREATE DATABASE {name}"))
                     .expect("create test database");
                 (format!("{base}/{name}"), None)
             }
-            Some(()) => {
+            true => {
                 client
                     .batch_execute(&format!("CREATE ROLE {name} LOGIN NOSUPERUSER"))
                     .expect("create test role");
