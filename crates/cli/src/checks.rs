@@ -72,23 +72,18 @@ pub fn check(
     warn_refused(settings);
     let all = current_findings(store, &context(settings, today), families)?;
     let shown: Vec<&Noted> = all.iter().filter(|n| filter.keep(n)).collect();
+    let started = std::time::Instant::now();
     let mut out = io::BufWriter::new(io::stdout().lock());
     match output {
         Output::Json => {
             serde_json::to_writer_pretty(&mut out, &shown)?;
             writeln!(out)?;
         }
-        Output::Csv => {
-            let mut w = csv::Writer::from_writer(&mut out);
-            w.write_record(CSV_COLUMNS)?;
-            for n in &shown {
-                w.write_record(n.csv_fields().iter().map(|f| f.as_bytes()))?;
-            }
-            w.flush()?;
-        }
+        Output::Csv => csv_rows(&mut out, &shown, CSV_CHUNK)?,
         Output::Table => table(&mut out, &shown, today)?,
     }
     out.flush()?;
+    tracing::debug!(took = ?started.elapsed(), rows = shown.len(), "printed");
     let failing = fail_on.map_or(0, |level| {
         shown
             .iter()
@@ -106,6 +101,56 @@ pub fn check(
         return Err(Exit(EXIT_FINDINGS).into());
     }
     Ok(())
+}
+
+/// Rows formatted at a time when printing CSV: a few megabytes.
+const CSV_CHUNK: usize = 16_384;
+
+/// Findings as CSV with a header. A national estate's 771,000 rows (230 MB) take about half a
+/// second to format on one core, so every other chunk of `chunk` rows is formatted on a second
+/// thread; chunks are written in order, and at most a few are held at once.
+fn csv_rows(out: &mut impl Write, shown: &[&Noted], chunk: usize) -> Result<()> {
+    fn format(rows: &[&Noted], buf: Vec<u8>) -> Result<Vec<u8>> {
+        let mut w = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(buf);
+        for n in rows {
+            w.write_record(n.csv_fields().iter().map(|f| f.as_bytes()))?;
+        }
+        Ok(w.into_inner().map_err(|e| e.into_error())?)
+    }
+    let mut header = csv::Writer::from_writer(Vec::new());
+    header.write_record(CSV_COLUMNS)?;
+    out.write_all(&header.into_inner().map_err(|e| e.into_error())?)?;
+    let chunks: Vec<&[&Noted]> = shown.chunks(chunk).collect();
+    let chunks = &chunks;
+    std::thread::scope(|s| {
+        let (send, formatted) = std::sync::mpsc::sync_channel::<Result<Vec<u8>>>(2);
+        let (recycle, spare) = std::sync::mpsc::channel::<Vec<u8>>();
+        s.spawn(move || {
+            for rows in chunks.iter().skip(1).step_by(2) {
+                let buf = spare.try_recv().unwrap_or_default();
+                if send.send(format(rows, buf)).is_err() {
+                    break; // the writer stopped on an error
+                }
+            }
+        });
+        let mut own = Vec::new();
+        for (i, rows) in chunks.iter().enumerate() {
+            if i % 2 == 0 {
+                own = format(rows, std::mem::take(&mut own))?;
+                out.write_all(&own)?;
+                own.clear();
+            } else {
+                let mut theirs = formatted.recv()??;
+                out.write_all(&theirs)?;
+                theirs.clear();
+                let _ = recycle.send(theirs);
+            }
+        }
+        // Returning drops `formatted`, which stops the other thread if this one stopped early.
+        Ok(())
+    })
 }
 
 fn table(out: &mut impl Write, shown: &[&Noted], today: Date) -> io::Result<()> {
@@ -284,4 +329,59 @@ pub fn show_catalogue(settings: &Settings, json: bool) -> Result<()> {
 /// Parses a severity for `--fail-on`.
 pub fn parse_severity(s: &str) -> Result<Severity, String> {
     Severity::parse(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use cardwatch_core::health::{Finding, Owner, SubjectKind};
+
+    use super::*;
+
+    fn noted(i: usize) -> Noted {
+        Noted {
+            finding: Finding {
+                rule: "cert-signing-30d",
+                severity: Severity::Urgent,
+                subject_kind: SubjectKind::Card,
+                subject: format!("CS{i:010}"),
+                site: "Y01234".into(),
+                owner: Owner::Holder,
+                due: Date::from_days(20_000 + i as i32),
+                why: format!("expires in {i} days, \"renew\", now\nplease"),
+                fix: Cow::Borrowed("Book a renewal"),
+            },
+            state: "open",
+            note: None,
+        }
+    }
+
+    #[test]
+    fn csv_printed_in_chunks_on_two_threads_is_csv_printed_in_one_pass() {
+        let all: Vec<Noted> = (0..7).map(noted).collect();
+        let shown: Vec<&Noted> = all.iter().collect();
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(CSV_COLUMNS).unwrap();
+        for n in &shown {
+            w.write_record(n.csv_fields().iter().map(|f| f.as_bytes()))
+                .unwrap();
+        }
+        let expected = w.into_inner().unwrap();
+        for chunk in [1, 2, 3, 6, 7, 100] {
+            let mut out = Vec::new();
+            csv_rows(&mut out, &shown, chunk).unwrap();
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                String::from_utf8(expected.clone()).unwrap(),
+                "chunks of {chunk}"
+            );
+        }
+        let mut out = Vec::new();
+        csv_rows(&mut out, &[], 2).unwrap();
+        assert_eq!(
+            out,
+            expected[..expected.iter().position(|&b| b == b'\n').unwrap() + 1]
+        );
+    }
 }
