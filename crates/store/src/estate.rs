@@ -1,7 +1,9 @@
 //! Reading the estate for the health checks: only the columns the rules use, each kind on its
-//! own connection and thread, so the database's work overlaps the building of the facts; and
-//! for the certificate rules alone, only the cards they can find something on.
+//! own connection and thread, so the database's work overlaps the building of the facts; only
+//! the certificates of the cards the certificate rules can find something on; and for those
+//! rules alone, only those cards, their holders and positions.
 
+use cardwatch_core::date::Date;
 use cardwatch_core::health::{
     certificate_reach, check_only, fact_columns, renewals, with_notes, Context, Estate, Family,
     Noted, Thresholds, LEAN_POSITION_COLUMNS,
@@ -11,13 +13,26 @@ use cardwatch_core::records::{Cell, Kind};
 
 use crate::{Store, StoreError};
 
-/// Reads the facts of one kind: every record, or those whose first key column is in `keys`.
+/// Which records of a kind to read.
+#[derive(Clone, Copy)]
+enum Records<'a> {
+    /// Every record.
+    All,
+    /// Those whose first key column is one of these.
+    Keyed(&'a [&'a str]),
+    /// The certificates of the cards with one expiring by this day or signing with SHA-1: the
+    /// only ones the certificate rules can find something on ([`certificate_reach`]).
+    CertificatesDue(Date),
+}
+
+/// Reads the facts of one kind.
 fn read_kind(
     store: &dyn Store,
     kind: Kind,
     lean: bool,
-    keys: Option<&[&str]>,
+    records: Records<'_>,
 ) -> Result<Estate, StoreError> {
+    let started = std::time::Instant::now();
     let mut part = Estate::default();
     let mut bad = None;
     // The rules sort what they merge, and a sorted list costs one pass to check: no need to
@@ -33,10 +48,16 @@ fn read_kind(
         }
         Ok(())
     };
-    match keys {
-        Some(keys) => store.scan_keyed(kind, columns, keys, &mut each)?,
-        None => store.scan(kind, columns, false, &mut each)?,
+    let rows = match records {
+        Records::All => store.scan(kind, columns, false, &mut each)?,
+        Records::Keyed(keys) => store.scan_keyed(kind, columns, keys, &mut each)?,
+        Records::CertificatesDue(by) => {
+            let serials = store.cards_with_certificates_due(by)?;
+            let serials: Vec<&str> = serials.iter().map(String::as_str).collect();
+            store.scan_keyed(kind, columns, &serials, &mut each)?
+        }
     };
+    tracing::debug!(%kind, rows, took = ?started.elapsed(), "read");
     match bad {
         Some(message) => Err(StoreError::Database(message)),
         None => Ok(part),
@@ -46,23 +67,23 @@ fn read_kind(
 /// Reads every kind the health checks use.
 pub fn load_estate(store: &dyn Store) -> Result<Estate, StoreError> {
     // Every kind but organisations, which no rule judges; and the agents' clocks.
-    let kinds: Vec<(Kind, Option<&[&str]>)> = Kind::ALL[1..].iter().map(|&k| (k, None)).collect();
+    let kinds: Vec<(Kind, Records)> = Kind::ALL[1..].iter().map(|&k| (k, Records::All)).collect();
     let mut estate = load_kinds(store, &kinds, false)?;
     estate.clocks = crate::agents::clocks(store)?;
     Ok(estate)
 }
 
-/// Reads the facts of some kinds, each whole or only the records of some keys (the other
-/// kinds are left empty). With `lean`, positions are read only for whether they prescribe.
+/// Reads the facts of some kinds, each whole or only some records (the other kinds are left
+/// empty). With `lean`, positions are read only for whether they prescribe.
 fn load_kinds(
     store: &dyn Store,
-    kinds: &[(Kind, Option<&[&str]>)],
+    kinds: &[(Kind, Records<'_>)],
     lean: bool,
 ) -> Result<Estate, StoreError> {
     let parts: Vec<Result<Estate, StoreError>> = std::thread::scope(|s| {
         let handles: Vec<_> = kinds
             .iter()
-            .map(|&(kind, keys)| s.spawn(move || read_kind(store, kind, lean, keys)))
+            .map(|&(kind, records)| s.spawn(move || read_kind(store, kind, lean, records)))
             .collect();
         handles.into_iter().map(joined).collect()
     });
@@ -109,9 +130,10 @@ fn load_certificate_reach(store: &dyn Store, cx: &Context<'_>) -> Result<Estate,
     let serials: Vec<&str> = serials.iter().map(String::as_str).collect();
     let found = started.elapsed();
     let (certificates, estate) = std::thread::scope(|s| {
-        let certificates = s.spawn(|| read_kind(store, Kind::Certificates, true, Some(&serials)));
+        let certificates =
+            s.spawn(|| read_kind(store, Kind::Certificates, true, Records::Keyed(&serials)));
         let cards_and_holders = || {
-            let cards = read_kind(store, Kind::Cards, true, Some(&serials))?;
+            let cards = read_kind(store, Kind::Cards, true, Records::Keyed(&serials))?;
             let mut holders: Vec<&str> =
                 cards.cards.iter().map(|c| c.holder_uuid.as_str()).collect();
             holders.sort_unstable();
@@ -119,8 +141,8 @@ fn load_certificate_reach(store: &dyn Store, cx: &Context<'_>) -> Result<Estate,
             let mut estate = load_kinds(
                 store,
                 &[
-                    (Kind::People, Some(&holders)),
-                    (Kind::Positions, Some(&holders)),
+                    (Kind::People, Records::Keyed(&holders)),
+                    (Kind::Positions, Records::Keyed(&holders)),
                 ],
                 true,
             )?;
@@ -149,10 +171,21 @@ pub fn current_findings(
     let mut estate = if families == [Family::Certificates] {
         load_certificate_reach(store, cx)?
     } else {
-        let mut kinds: Vec<(Kind, Option<&[&str]>)> = families
+        // Only the certificate rules read certificates.
+        let due = Records::CertificatesDue(certificate_reach(cx));
+        let mut kinds: Vec<(Kind, Records)> = families
             .iter()
             .flat_map(|f| f.kinds())
-            .map(|&k| (k, None))
+            .map(|&k| {
+                (
+                    k,
+                    if k == Kind::Certificates {
+                        due
+                    } else {
+                        Records::All
+                    },
+                )
+            })
             .collect();
         kinds.sort_by_key(|k| k.0);
         kinds.dedup_by_key(|k| k.0);
@@ -183,7 +216,7 @@ pub fn renewals_due(store: &dyn Store, t: &Thresholds) -> Result<Vec<Renewal>, S
         Kind::Certificates,
         Kind::Positions,
     ]
-    .map(|k| (k, None));
+    .map(|k| (k, Records::All));
     let mut estate = load_kinds(store, &kinds, true)?;
     Ok(renewals(&mut estate, t))
 }

@@ -451,6 +451,17 @@ fn certificate_rules_read_only_the_cards_they_can_judge(db: &TestDb) {
         on("CS000001"),
         ["cert-authentication-90d", "cert-signing-90d"]
     );
+
+    // The full check reads only those cards' certificates too, and finds what every rule finds
+    // over the whole estate.
+    let full: Vec<_> = current_findings(&*db.store, &cx, Family::ALL)
+        .expect("full")
+        .into_iter()
+        .map(|n| n.finding)
+        .collect();
+    let mut whole = cardwatch_store::load_estate(&*db.store).expect("estate");
+    assert_eq!(full, check_only(&mut whole, &cx, Family::ALL));
+    assert!(full.iter().any(|f| f.rule == "cert-signing-90d"));
 }
 
 fn finding_notes_are_kept_and_audited(db: &TestDb) {
