@@ -20,9 +20,9 @@ enum Records<'a> {
     All,
     /// Those whose first key column is one of these.
     Keyed(&'a [&'a str]),
-    /// The certificates of the cards with one expiring by this day or signing with SHA-1: the
-    /// only ones the certificate rules can find something on ([`certificate_reach`]).
-    CertificatesDue(Date),
+    /// Those of the cards with a certificate expiring by this day or signing with SHA-1: the
+    /// only cards the certificate rules can find something on ([`certificate_reach`]).
+    OfCardsDue(Date),
 }
 
 /// Reads the facts of one kind.
@@ -51,7 +51,7 @@ fn read_kind(
     let rows = match records {
         Records::All => store.scan(kind, columns, false, &mut each)?,
         Records::Keyed(keys) => store.scan_keyed(kind, columns, keys, &mut each)?,
-        Records::CertificatesDue(by) => {
+        Records::OfCardsDue(by) => {
             let serials = store.cards_with_certificates_due(by)?;
             let serials: Vec<&str> = serials.iter().map(String::as_str).collect();
             store.scan_keyed(kind, columns, &serials, &mut each)?
@@ -171,8 +171,8 @@ pub fn current_findings(
     let mut estate = if families == [Family::Certificates] {
         load_certificate_reach(store, cx)?
     } else {
-        // Only the certificate rules read certificates.
-        let due = Records::CertificatesDue(certificate_reach(cx));
+        // The certificate rules are the only ones that read certificates.
+        let due = Records::OfCardsDue(certificate_reach(cx));
         let mut kinds: Vec<(Kind, Records)> = families
             .iter()
             .flat_map(|f| f.kinds())
