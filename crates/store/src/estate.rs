@@ -13,6 +13,33 @@ use cardwatch_core::records::{Cell, Kind};
 
 use crate::{Store, StoreError};
 
+/// A card the certificate rules can judge ([`Store::cards_with_certificates_due`]).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DueCard {
+    pub serial: String,
+    /// Whether one of the certificates that made it due is a signing certificate. Only then can
+    /// who prescribes change what the rules find on the card (a prescriber's signing
+    /// certificate is judged a level higher; SHA-1 matters only for prescribers' signing).
+    pub signing: bool,
+}
+
+impl DueCard {
+    /// The due cards from (serial, signing) pairs in any order, repeats allowed: sorted, each
+    /// card once, signing if any of its pairs is.
+    pub(crate) fn from_pairs(mut pairs: Vec<(String, bool)>) -> Vec<DueCard> {
+        // Sorting here costs less than making the server do it.
+        pairs.sort_unstable();
+        let mut due: Vec<DueCard> = Vec::with_capacity(pairs.len());
+        for (serial, signing) in pairs {
+            match due.last_mut() {
+                Some(last) if last.serial == serial => last.signing |= signing,
+                _ => due.push(DueCard { serial, signing }),
+            }
+        }
+        due
+    }
+}
+
 /// Which records of a kind to read.
 #[derive(Clone, Copy)]
 enum Records<'a> {
@@ -52,8 +79,8 @@ fn read_kind(
         Records::All => store.scan(kind, columns, false, &mut each)?,
         Records::Keyed(keys) => store.scan_keyed(kind, columns, keys, &mut each)?,
         Records::OfCardsDue(by) => {
-            let serials = store.cards_with_certificates_due(by)?;
-            let serials: Vec<&str> = serials.iter().map(String::as_str).collect();
+            let due = store.cards_with_certificates_due(by)?;
+            let serials: Vec<&str> = due.iter().map(|d| d.serial.as_str()).collect();
             store.scan_keyed(kind, columns, &serials, &mut each)?
         }
     };
@@ -122,12 +149,12 @@ fn joined<T>(
 }
 
 /// What the certificate rules read, of only the cards they can find something on
-/// ([`certificate_reach`]): those cards and their certificates, the cards' holders and the
-/// holders' positions.
+/// ([`certificate_reach`]): those cards and their certificates, the cards' holders, and the
+/// positions of the holders of cards due for a signing certificate.
 fn load_certificate_reach(store: &dyn Store, cx: &Context<'_>) -> Result<Estate, StoreError> {
     let started = std::time::Instant::now();
-    let serials = store.cards_with_certificates_due(certificate_reach(cx))?;
-    let serials: Vec<&str> = serials.iter().map(String::as_str).collect();
+    let due = store.cards_with_certificates_due(certificate_reach(cx))?;
+    let serials: Vec<&str> = due.iter().map(|d| d.serial.as_str()).collect();
     let found = started.elapsed();
     let (certificates, estate) = std::thread::scope(|s| {
         let certificates =
@@ -136,13 +163,28 @@ fn load_certificate_reach(store: &dyn Store, cx: &Context<'_>) -> Result<Estate,
             let cards = read_kind(store, Kind::Cards, true, Records::Keyed(&serials))?;
             let mut holders: Vec<&str> =
                 cards.cards.iter().map(|c| c.holder_uuid.as_str()).collect();
-            holders.sort_unstable();
-            holders.dedup();
+            // Who prescribes matters only to signing certificates: a holder whose cards are due
+            // for authentication alone is judged the same either way, so their positions (about
+            // half of those holders' at national size) are not read.
+            let mut signers: Vec<&str> = cards
+                .cards
+                .iter()
+                .filter(|c| {
+                    serials
+                        .binary_search(&c.card_serial.as_str())
+                        .is_ok_and(|i| due[i].signing)
+                })
+                .map(|c| c.holder_uuid.as_str())
+                .collect();
+            for list in [&mut holders, &mut signers] {
+                list.sort_unstable();
+                list.dedup();
+            }
             let mut estate = load_kinds(
                 store,
                 &[
                     (Kind::People, Records::Keyed(&holders)),
-                    (Kind::Positions, Records::Keyed(&holders)),
+                    (Kind::Positions, Records::Keyed(&signers)),
                 ],
                 true,
             )?;

@@ -40,7 +40,7 @@ mod tx;
 mod url;
 mod users;
 
-pub use estate::{current_findings, load_estate, renewals_due};
+pub use estate::{current_findings, load_estate, renewals_due, DueCard};
 pub use files::{export, write_demo, Format, RecordWriter};
 pub use import::{
     FileReport, ImportInput, ImportOptions, ImportProblem, ImportReport, InputData, Location,
@@ -220,10 +220,10 @@ pub trait Store: Send + Sync {
         each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
     ) -> Result<u64, StoreError>;
 
-    /// The serials of the cards holding a certificate that expires on or before `by`, or a
-    /// SHA-1 signing certificate: the only cards the certificate rules can find anything on
-    /// ([`cardwatch_core::health::certificate_reach`]). Sorted, each once.
-    fn cards_with_certificates_due(&self, by: Date) -> Result<Vec<String>, StoreError>;
+    /// The cards holding a certificate that expires on or before `by`, or a SHA-1 signing
+    /// certificate: the only cards the certificate rules can find anything on
+    /// ([`cardwatch_core::health::certificate_reach`]). In serial order, each once.
+    fn cards_with_certificates_due(&self, by: Date) -> Result<Vec<DueCard>, StoreError>;
 
     /// Changes a card's status through the state machine, audited.
     fn set_card_status(

@@ -26,7 +26,9 @@ use crate::import::{self, ImportInput, ImportOptions, ImportReport};
 use crate::pool::Pool;
 use crate::sql::{self, ident, Dialect};
 use crate::tx::{self, check_update, Outcome, Row, Tx};
-use crate::{AuditQuery, AuditVerdict, Backend, Change, ExpiringCertificate, Store, StoreError};
+use crate::{
+    AuditQuery, AuditVerdict, Backend, Change, DueCard, ExpiringCertificate, Store, StoreError,
+};
 use cardwatch_core::triage::{CauseCount, Incident, IncidentStatus, IncidentStep, NewIncident};
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -916,31 +918,28 @@ impl Store for PgStore {
         copy_cells(&self.streamers, &select, kind, columns, each)
     }
 
-    fn cards_with_certificates_due(&self, by: Date) -> Result<Vec<String>, StoreError> {
+    fn cards_with_certificates_due(&self, by: Date) -> Result<Vec<DueCard>, StoreError> {
         // The partial index of migration 0014 serves the SHA-1 condition, `certificates_not_after`
         // the dates: one bitmap OR. `by` is a validated date, safe to write into the query.
         let select = format!(
-            "SELECT card_serial FROM certificates
+            "SELECT card_serial, purpose FROM certificates
              WHERE not_after <= DATE '{by}' OR ({})",
             sql::SHA1_SIGNING
         );
-        let mut serials = Vec::new();
+        let mut pairs = Vec::new();
         copy_cells(
             &self.streamers,
             &select,
             Kind::Certificates,
-            &[0],
+            &[0, 1],
             &mut |cells| {
-                if let Cell::Text(serial) = cells[0] {
-                    serials.push(serial.to_owned());
+                if let [Cell::Text(serial), Cell::Text(purpose)] = cells {
+                    pairs.push(((*serial).to_owned(), *purpose == "signing"));
                 }
                 Ok(())
             },
         )?;
-        // Sorting here costs less than making the server do it.
-        serials.sort_unstable();
-        serials.dedup();
-        Ok(serials)
+        Ok(DueCard::from_pairs(pairs))
     }
 
     fn set_card_status(

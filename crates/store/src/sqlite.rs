@@ -23,7 +23,9 @@ use crate::import::{self, ImportInput, ImportOptions, ImportReport};
 use crate::pool::Pool;
 use crate::sql::{self, Dialect};
 use crate::tx::{self, check_update, Outcome, Row, Tx};
-use crate::{AuditQuery, AuditVerdict, Backend, Change, ExpiringCertificate, Store, StoreError};
+use crate::{
+    AuditQuery, AuditVerdict, Backend, Change, DueCard, ExpiringCertificate, Store, StoreError,
+};
 use cardwatch_core::triage::{CauseCount, Incident, IncidentStatus, IncidentStep, NewIncident};
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -617,19 +619,19 @@ impl Store for SqliteStore {
         Ok(n)
     }
 
-    fn cards_with_certificates_due(&self, by: Date) -> Result<Vec<String>, StoreError> {
+    fn cards_with_certificates_due(&self, by: Date) -> Result<Vec<DueCard>, StoreError> {
         let conn = self.pool.get()?;
-        // Two searches, each on its own index (the dates' holds the card serial too; migration
-        // 0014's partial index the SHA-1 condition): with OR, SQLite would read every
-        // certificate. UNION sorts and dedups.
+        // Two searches, each on its own index (both hold the table's key, so the card serial and
+        // the purpose too; migration 0014's partial index the SHA-1 condition): with OR, SQLite
+        // would read every certificate. UNION sorts and dedups.
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT card_serial FROM certificates WHERE not_after <= ?1
+            "SELECT card_serial, purpose = 'signing' FROM certificates WHERE not_after <= ?1
              UNION
-             SELECT card_serial FROM certificates WHERE {}",
+             SELECT card_serial, 1 FROM certificates WHERE {}",
             sql::SHA1_SIGNING
         ))?;
-        let rows = stmt.query_map([by.to_string()], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = stmt.query_map([by.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(DueCard::from_pairs(rows.collect::<Result<_, _>>()?))
     }
 
     fn set_card_status(

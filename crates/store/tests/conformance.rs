@@ -17,8 +17,8 @@ use cardwatch_core::ids::{CardSerial, Hostname, OdsCode};
 use cardwatch_core::records::{Cell, Kind};
 use cardwatch_core::triage::{CauseCount, IncidentStatus, IncidentStep, NewIncident};
 use cardwatch_store::{
-    current_findings, triage_context, AuditQuery, AuditVerdict, Change, Format, ImportInput,
-    ImportOptions, ImportProblem, Location, StoreError,
+    current_findings, triage_context, AuditQuery, AuditVerdict, Change, DueCard, Format,
+    ImportInput, ImportOptions, ImportProblem, Location, StoreError,
 };
 use common::{change, demo_inputs, import, today, TestDb};
 
@@ -309,15 +309,18 @@ fn estate_loads_for_the_health_checks(db: &TestDb) {
 }
 
 /// Beside the demo estate: a prescriber whose SHA-1 signing certificate is years from expiry,
-/// a card whose certificate inside the window was renewed already, and a card with nothing due.
+/// a card whose certificate inside the window was renewed already, a card with nothing due, and
+/// a prescriber with only an authentication certificate due (their positions need not be read).
 const REACH_PEOPLE: &str = "uuid,name,email,staff_role,site_ods,employment_end,local_admin,ra_roles
 555123456791,Dr Ola Lee,,GP,A81001,,no,
 555123456792,Kim Ray,,Nurse,A81001,,no,
+555123456793,Dr Sam Orr,,GP,A81001,,no,
 ";
 const REACH_CARDS: &str = "card_serial,holder_uuid,series,status,issued_on,last_used_on
 CS000003,555123456791,8,active,2024-01-10,2026-11-20
 CS000004,555123456792,9,active,2023-12-01,2026-11-20
 CS000005,555123456792,9,active,2025-01-01,2026-11-20
+CS000006,555123456793,9,active,2024-01-01,2026-11-20
 ";
 const REACH_CERTS: &str =
     "card_serial,purpose,serial_number,issuer,not_before,not_after,hash_algorithm
@@ -327,10 +330,13 @@ CS000004,authentication,0C01,NHS Level 1B,2023-12-01,2026-12-01,sha256
 CS000004,authentication,0C02,NHS Level 1B,2026-11-01,2029-11-01,sha256
 CS000004,signing,0C03,NHS Level 1B,2026-11-01,2029-11-01,sha256
 CS000005,authentication,0D01,NHS Level 1B,2025-01-01,2028-01-01,sha256
+CS000006,authentication,0E01,NHS Level 1B,2024-01-01,2026-12-20,sha256
+CS000006,signing,0E02,NHS Level 1B,2025-06-01,2028-06-01,sha256
 ";
 const REACH_POSITIONS: &str =
     "holder_uuid,ods_code,role_code,role_name,activity_codes,status,requested_on,approved_on
 555123456791,A81001,R8000,Clinical Practitioner Access Role,B0420 B0264,active,2024-01-02,2024-01-10
+555123456793,A81001,R8000,Clinical Practitioner Access Role,B0420,active,2024-01-02,2024-01-10
 ";
 
 fn certificate_rules_read_only_the_cards_they_can_judge(db: &TestDb) {
@@ -354,9 +360,10 @@ fn certificate_rules_read_only_the_cards_they_can_judge(db: &TestDb) {
     let reach = certificate_reach(&cx);
 
     // The cards found are exactly those with a certificate due by the reach or signing with
-    // SHA-1, as the whole table says.
+    // SHA-1, as the whole table says, each marked signing when a signing certificate is among
+    // those.
     let due = db.store.cards_with_certificates_due(reach).expect("due");
-    let mut expected = Vec::new();
+    let mut expected: Vec<DueCard> = Vec::new();
     db.store
         .scan(Kind::Certificates, &[0, 1, 5, 6], false, &mut |c| {
             let (Cell::Text(serial), Cell::Text(purpose), Cell::Date(not_after), Cell::Text(hash)) =
@@ -365,21 +372,30 @@ fn certificate_rules_read_only_the_cards_they_can_judge(db: &TestDb) {
                 panic!("certificate cells {c:?}")
             };
             if not_after <= reach || (purpose == "signing" && hash == "sha1") {
-                expected.push(serial.to_owned());
+                let signing = purpose == "signing";
+                match expected.iter_mut().find(|d| d.serial == serial) {
+                    Some(d) => d.signing |= signing,
+                    None => expected.push(DueCard {
+                        serial: serial.to_owned(),
+                        signing,
+                    }),
+                }
             }
             Ok(())
         })
         .expect("scan");
     expected.sort();
-    expected.dedup();
     assert_eq!(due, expected);
+    assert!(due.iter().any(|d| d.signing) && due.iter().any(|d| !d.signing));
     for (serial, found) in [
-        ("CS000001", true),
-        ("CS000003", true),
-        ("CS000004", true),
-        ("CS000005", false),
+        ("CS000001", Some(true)),
+        ("CS000003", Some(true)),
+        ("CS000004", Some(false)),
+        ("CS000005", None),
+        ("CS000006", Some(false)),
     ] {
-        assert_eq!(due.iter().any(|d| d == serial), found, "{serial}");
+        let got = due.iter().find(|d| d.serial == serial).map(|d| d.signing);
+        assert_eq!(got, found, "{serial}");
     }
 
     // A keyed read gives those keys' records and no others; unknown keys and none are no error.
@@ -451,6 +467,7 @@ fn certificate_rules_read_only_the_cards_they_can_judge(db: &TestDb) {
         on("CS000001"),
         ["cert-authentication-90d", "cert-signing-90d"]
     );
+    assert_eq!(on("CS000006"), ["cert-authentication-30d"]);
 
     // The full check reads only those cards' certificates too, and finds what every rule finds
     // over the whole estate.
