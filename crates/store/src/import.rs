@@ -19,12 +19,14 @@ use crate::{Change, StoreError};
 mod key_code;
 mod read;
 
-/// Rows handed to the backend at a time: large enough that PostgreSQL round trips vanish, small
-/// enough that memory stays flat.
-const BATCH: usize = 5_000;
+/// Rows handed to the backend at a time: large enough that PostgreSQL's per-`COPY` costs vanish
+/// (a national import into PostgreSQL took 10–20% less time and client CPU with 20,000 than with
+/// 5,000), small enough that memory stays flat (≈200 MB at peak into SQLite, ≈140 MB into
+/// PostgreSQL).
+const BATCH: usize = 20_000;
 /// Batches parsed ahead of the writer: enough to keep both threads busy, few enough to bound
 /// memory.
-const AHEAD: usize = 4;
+const AHEAD: usize = 2;
 /// Problems kept in full; beyond this only a count is kept, so a wholly wrong file cannot exhaust
 /// memory.
 const MAX_PROBLEMS: usize = 10_000;
