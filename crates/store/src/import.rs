@@ -23,7 +23,7 @@ mod read;
 /// (a national import into PostgreSQL took 10–20% less time and client CPU with 20,000 than with
 /// 5,000), small enough that memory stays flat (≈200 MB at peak into SQLite, ≈140 MB into
 /// PostgreSQL).
-const BATCH: usize = 20_000;
+pub const BATCH: usize = 20_000;
 /// Batches parsed ahead of the writer: enough to keep both threads busy, few enough to bound
 /// memory.
 const AHEAD: usize = 2;

@@ -1215,6 +1215,96 @@ fn bulk_load_matches_row_by_row(db: &TestDb) {
     assert!(again.files.iter().all(|f| f.unchanged == f.rows));
 }
 
+/// Files of several batches (the reader hands the writer `BATCH` rows at a time), into empty
+/// tables: problems in later batches are named at their lines, a key repeated across batches is
+/// caught, references to another file of the same import are found across batches, and a good
+/// import writes every row once — in a bulk load and row by row.
+fn imports_larger_than_a_batch(db: &TestDb) {
+    use std::fmt::Write as _;
+    import(
+        db,
+        &[
+            ImportInput::bytes("organisations.csv", ORGS),
+            ImportInput::bytes("sites.csv", SITES),
+        ],
+    );
+    // Three batches, the last one partial.
+    let n = 2 * cardwatch_store::import::BATCH + 5_000;
+    let mut people = String::from(PEOPLE.lines().next().expect("header"));
+    let mut cards = String::from(CARDS.lines().next().expect("header"));
+    for i in 0..n {
+        let uuid = 600_000_000_000 + i;
+        write!(people, "\n{uuid},Person {i},,GP,A81001,,no,").expect("people");
+        write!(cards, "\nCS{i:08},{uuid},9,active,2024-01-10,2026-11-20").expect("cards");
+    }
+    people.push('\n');
+    cards.push('\n');
+    // Line numbers: the header is line 1, row i is line i + 2.
+    let wrong_status = cardwatch_store::import::BATCH + 10;
+    let mut bad = cards.replacen(
+        &format!(
+            "CS{wrong_status:08},{},9,active",
+            600_000_000_000 + wrong_status
+        ),
+        &format!(
+            "CS{wrong_status:08},{},9,misplaced",
+            600_000_000_000 + wrong_status
+        ),
+        1,
+    );
+    bad.push_str("CS00000000,600000000000,9,active,2024-01-10,2026-11-20\n");
+    bad.push_str("CSX0000001,699999999999,9,active,2024-01-10,2026-11-20\n");
+    let inputs = |cards: &str| {
+        [
+            ImportInput::bytes("people.csv", people.clone()),
+            ImportInput::bytes("cards.csv", cards.to_owned()),
+        ]
+    };
+    for options in [bulk(), ImportOptions::default()] {
+        let before = (db.snapshot(), db.audit_len());
+        let err = db
+            .store
+            .import(&inputs(&bad), &options, &change())
+            .expect_err("refused");
+        assert_eq!(
+            (db.snapshot(), db.audit_len()),
+            before,
+            "a refused import changed the store"
+        );
+        let StoreError::Rejected(p) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(p.len(), 3, "{p:#?}");
+        assert_at(&p[0], wrong_status as u64 + 2, "status", "not one of");
+        assert_at(&p[1], n as u64 + 2, "card_serial", "line 2");
+        assert_at(&p[2], n as u64 + 3, "holder_uuid", "no such person");
+    }
+    let report = db
+        .store
+        .import(&inputs(&cards), &bulk(), &change())
+        .expect("good");
+    let counts = db.store.counts().expect("counts");
+    for kind in [Kind::People, Kind::Cards] {
+        let count = counts.iter().find(|(k, _)| *k == kind).map(|c| c.1);
+        assert_eq!(count, Some(n as i64), "{kind}");
+    }
+    assert!(report
+        .files
+        .iter()
+        .all(|f| f.rows == n as u64 && f.created == n as u64));
+    // Again, row by row against what is there: nothing changes, nothing is audited.
+    let audit = db.audit_len();
+    let again = db
+        .store
+        .import(&inputs(&cards), &ImportOptions::default(), &change())
+        .expect("again");
+    assert!(again
+        .files
+        .iter()
+        .all(|f| f.unchanged == n as u64 && f.created == 0));
+    assert_eq!(db.audit_len(), audit);
+}
+
 fn bulk_load_refused_restores_everything(db: &TestDb) {
     seeded(db);
     let schema = db.schema_objects();
@@ -2406,6 +2496,7 @@ on_both_backends!(
     expiring_soonest_first,
     bulk_load_matches_row_by_row,
     bulk_load_refused_restores_everything,
+    imports_larger_than_a_batch,
     references_to_an_earlier_file_are_matched_exactly,
     damaged_uuid,
     crlf_files_name_the_right_line,
