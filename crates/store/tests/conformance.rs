@@ -1230,29 +1230,24 @@ fn imports_larger_than_a_batch(db: &TestDb) {
     );
     // Three batches, the last one partial.
     let n = 2 * cardwatch_store::import::BATCH + 5_000;
+    let uuid = |i: usize| 600_000_000_000 + i;
+    let card = |i: usize| format!("CS{i:08},{},9,active,2024-01-10,2026-11-20", uuid(i));
     let mut people = String::from(PEOPLE.lines().next().expect("header"));
     let mut cards = String::from(CARDS.lines().next().expect("header"));
     for i in 0..n {
-        let uuid = 600_000_000_000 + i;
-        write!(people, "\n{uuid},Person {i},,GP,A81001,,no,").expect("people");
-        write!(cards, "\nCS{i:08},{uuid},9,active,2024-01-10,2026-11-20").expect("cards");
+        write!(people, "\n{},Person {i},,GP,A81001,,no,", uuid(i)).expect("people");
+        write!(cards, "\n{}", card(i)).expect("cards");
     }
     people.push('\n');
     cards.push('\n');
     // Line numbers: the header is line 1, row i is line i + 2.
     let wrong_status = cardwatch_store::import::BATCH + 10;
     let mut bad = cards.replacen(
-        &format!(
-            "CS{wrong_status:08},{},9,active",
-            600_000_000_000 + wrong_status
-        ),
-        &format!(
-            "CS{wrong_status:08},{},9,misplaced",
-            600_000_000_000 + wrong_status
-        ),
+        &card(wrong_status),
+        &card(wrong_status).replace(",active,", ",misplaced,"),
         1,
     );
-    bad.push_str("CS00000000,600000000000,9,active,2024-01-10,2026-11-20\n");
+    bad.push_str(&format!("{}\n", card(0)));
     bad.push_str("CSX0000001,699999999999,9,active,2024-01-10,2026-11-20\n");
     let inputs = |cards: &str| {
         [
