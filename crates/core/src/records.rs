@@ -376,6 +376,18 @@ impl Value {
         }
     }
 
+    /// The value lent as a cell.
+    pub fn as_cell(&self) -> Cell<'_> {
+        match self {
+            Value::Null => Cell::Null,
+            Value::Text(s) => Cell::Text(s),
+            Value::Int(n) => Cell::Int(*n),
+            Value::Bool(b) => Cell::Bool(*b),
+            Value::Date(d) => Cell::Date(*d),
+            Value::Timestamp(t) => Cell::Timestamp(*t),
+        }
+    }
+
     /// The JSON form of the value.
     pub fn to_json(&self) -> serde_json::Value {
         match self {
@@ -820,132 +832,144 @@ impl Record {
 
     /// The values in canonical column order, as stored.
     pub fn values(&self) -> Vec<Value> {
-        self.clone().into_values()
+        self.with_cells(|cells| cells.iter().map(|c| c.to_value()).collect())
     }
 
-    /// The values in canonical column order, as stored, without copying the text.
-    pub fn into_values(self) -> Vec<Value> {
-        fn t(s: impl Into<String>) -> Value {
-            Value::Text(s.into())
+    /// Lends the values in canonical column order, as stored, to `f`, with text borrowed from
+    /// the record: an import keeps millions of rows' values, and copies them once, into its own
+    /// buffer, instead of allocating a string per field.
+    pub fn with_cells<R>(&self, f: impl FnOnce(&[Cell<'_>]) -> R) -> R {
+        fn t(s: &(impl AsRef<str> + ?Sized)) -> Cell<'_> {
+            Cell::Text(s.as_ref())
         }
-        fn ot<S: Into<String>>(s: Option<S>) -> Value {
-            s.map_or(Value::Null, t)
+        fn ot<S: AsRef<str>>(s: &Option<S>) -> Cell<'_> {
+            s.as_ref().map_or(Cell::Null, |s| Cell::Text(s.as_ref()))
         }
-        fn od(d: Option<Date>) -> Value {
-            d.map_or(Value::Null, Value::Date)
-        }
-        fn words<S: fmt::Display>(items: &[S]) -> Value {
-            if items.is_empty() {
-                return Value::Null;
-            }
-            let joined: Vec<String> = items.iter().map(ToString::to_string).collect();
-            Value::Text(joined.join(" "))
-        }
-        let opt_str = |s: String| {
+        /// Optional text kept as an empty string in the record.
+        fn et(s: &str) -> Cell<'_> {
             if s.is_empty() {
-                Value::Null
+                Cell::Null
             } else {
-                Value::Text(s)
+                Cell::Text(s)
             }
+        }
+        fn od(d: Option<Date>) -> Cell<'static> {
+            d.map_or(Cell::Null, Cell::Date)
+        }
+        fn words<S: fmt::Display>(items: &[S]) -> String {
+            let mut out = String::new();
+            for (n, item) in items.iter().enumerate() {
+                if n > 0 {
+                    out.push(' ');
+                }
+                // Writing into a String cannot fail.
+                let _ = fmt::Write::write_fmt(&mut out, format_args!("{item}"));
+            }
+            out
+        }
+        fn hours(h: &Option<CoreHours>) -> String {
+            h.as_ref().map(ToString::to_string).unwrap_or_default()
+        }
+        // Text the record does not hold as stored (word lists, hours) is written out first; no
+        // kind has more than two such columns.
+        let [a, b] = match self {
+            Record::Site(s) => [hours(&s.core_hours), String::new()],
+            Record::Person(p) => [words(&p.ra_roles), String::new()],
+            Record::Position(p) => [words(&p.activity_codes), String::new()],
+            Record::Workstation(w) => [hours(&w.update_window), String::new()],
+            Record::Integration(i) => [words(&i.required_roles), words(&i.required_activity_codes)],
+            _ => Default::default(),
         };
+        let (a, b) = (et(&a), et(&b));
         match self {
-            Record::Organisation(o) => vec![
-                t(o.ods_code),
-                t(o.name),
+            Record::Organisation(o) => f(&[
+                t(&o.ods_code),
+                t(&o.name),
                 t(o.org_type.as_str()),
-                ot(o.parent_ods),
-            ],
-            Record::Site(s) => vec![
-                t(s.site_ods),
-                t(s.organisation_ods),
-                t(s.name),
-                s.core_hours
-                    .as_ref()
-                    .map_or(Value::Null, |h| Value::Text(h.to_string())),
-            ],
-            Record::Person(p) => vec![
-                t(p.uuid),
-                t(p.name),
-                ot(p.email),
-                opt_str(p.staff_role),
-                t(p.site_ods),
+                ot(&o.parent_ods),
+            ]),
+            Record::Site(s) => f(&[t(&s.site_ods), t(&s.organisation_ods), t(&s.name), a]),
+            Record::Person(p) => f(&[
+                t(&p.uuid),
+                t(&p.name),
+                ot(&p.email),
+                et(&p.staff_role),
+                t(&p.site_ods),
                 od(p.employment_end),
-                Value::Bool(p.local_admin),
-                words(&p.ra_roles),
-            ],
-            Record::Card(c) => vec![
-                t(c.card_serial),
-                t(c.holder_uuid),
-                Value::Int(i64::from(c.series.number())),
+                Cell::Bool(p.local_admin),
+                a,
+            ]),
+            Record::Card(c) => f(&[
+                t(&c.card_serial),
+                t(&c.holder_uuid),
+                Cell::Int(i64::from(c.series.number())),
                 t(c.status.as_str()),
-                Value::Date(c.issued_on),
+                Cell::Date(c.issued_on),
                 od(c.last_used_on),
-            ],
-            Record::Certificate(c) => vec![
-                t(c.card_serial),
+            ]),
+            Record::Certificate(c) => f(&[
+                t(&c.card_serial),
                 t(c.purpose.as_str()),
-                t(c.serial_number),
-                t(c.issuer),
-                Value::Date(c.not_before),
-                Value::Date(c.not_after),
+                t(&c.serial_number),
+                t(&c.issuer),
+                Cell::Date(c.not_before),
+                Cell::Date(c.not_after),
                 t(c.hash_algorithm.as_str()),
-            ],
-            Record::Position(p) => vec![
-                t(p.holder_uuid),
-                t(p.ods_code),
-                t(p.role_code),
-                opt_str(p.role_name),
-                words(&p.activity_codes),
+            ]),
+            Record::Position(p) => f(&[
+                t(&p.holder_uuid),
+                t(&p.ods_code),
+                t(&p.role_code),
+                et(&p.role_name),
+                a,
                 t(p.status.as_str()),
                 od(p.requested_on),
                 od(p.approved_on),
-            ],
-            Record::Workstation(w) => vec![
-                t(w.hostname),
-                t(w.site_ods),
-                opt_str(w.os),
-                opt_str(w.os_build),
+            ]),
+            Record::Workstation(w) => f(&[
+                t(&w.hostname),
+                t(&w.site_ods),
+                et(&w.os),
+                et(&w.os_build),
                 t(w.update_ring.as_str()),
-                w.last_seen.map_or(Value::Null, Value::Timestamp),
-                w.update_window
-                    .as_ref()
-                    .map_or(Value::Null, |h| Value::Text(h.to_string())),
-            ],
-            Record::Software(s) => vec![t(s.hostname), t(s.component), t(s.version)],
-            Record::Reader(r) => vec![
-                t(r.reader_serial),
-                t(r.vendor),
-                t(r.model),
-                ot(r.firmware),
-                ot(r.hostname),
-                t(r.site_ods),
+                w.last_seen.map_or(Cell::Null, Cell::Timestamp),
+                a,
+            ]),
+            Record::Software(s) => f(&[t(&s.hostname), t(&s.component), t(&s.version)]),
+            Record::Reader(r) => f(&[
+                t(&r.reader_serial),
+                t(&r.vendor),
+                t(&r.model),
+                ot(&r.firmware),
+                ot(&r.hostname),
+                t(&r.site_ods),
                 t(r.status.as_str()),
-            ],
-            Record::Stock(s) => vec![
-                t(s.site_ods),
-                t(s.item),
-                Value::Int(i64::from(s.quantity)),
-                Value::Int(i64::from(s.minimum)),
-            ],
-            Record::Lockout(l) => vec![
-                t(l.card_serial),
-                Value::Timestamp(l.locked_at),
-                l.unlocked_at.map_or(Value::Null, Value::Timestamp),
-            ],
-            Record::Integration(i) => vec![
-                t(i.integration),
-                t(i.service),
-                t(i.site_ods),
+            ]),
+            Record::Stock(s) => f(&[
+                t(&s.site_ods),
+                t(&s.item),
+                Cell::Int(i64::from(s.quantity)),
+                Cell::Int(i64::from(s.minimum)),
+            ]),
+            Record::Lockout(l) => f(&[
+                t(&l.card_serial),
+                Cell::Timestamp(l.locked_at),
+                l.unlocked_at.map_or(Cell::Null, Cell::Timestamp),
+            ]),
+            Record::Integration(i) => f(&[
+                t(&i.integration),
+                t(&i.service),
+                t(&i.site_ods),
                 t(i.clinical_system.as_str()),
-                words(&i.required_roles),
-                words(&i.required_activity_codes),
-                ot(i.emis_cdb),
-                ot(i.service_emis_cdb),
-                ot(i.systmone_profile),
-                ot(i.service_systmone_profile),
-            ],
+                a,
+                b,
+                ot(&i.emis_cdb),
+                ot(&i.service_emis_cdb),
+                ot(&i.systmone_profile),
+                ot(&i.service_systmone_profile),
+            ]),
             Record::IntegrationCard(c) => {
-                vec![t(c.integration), t(c.card_serial), ot(c.emis_username)]
+                f(&[t(&c.integration), t(&c.card_serial), ot(&c.emis_username)])
             }
         }
     }

@@ -156,7 +156,7 @@ pub fn write_demo(cfg: &DemoConfig, dir: &Path) -> Result<Vec<PathBuf>, StoreErr
         }
         // Kind::ALL lists the kinds in declaration order, so the discriminant is the index.
         let i = record.kind() as usize;
-        if let Err(e) = writers[i].write(&record.into_values()) {
+        if let Err(e) = writers[i].write(&record.values()) {
             failed = Some((i, e));
         }
     });

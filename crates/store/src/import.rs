@@ -13,7 +13,8 @@ use std::sync::Arc;
 use cardwatch_core::audit::AuditRecord;
 use cardwatch_core::records::{display_key, key_of, Kind};
 
-use crate::tx::{values_json, Outcome, Row, Tx};
+use crate::batch::Batch;
+use crate::tx::{values_json, Outcome, Tx};
 use crate::{Change, StoreError};
 
 mod key_code;
@@ -341,31 +342,32 @@ impl Applier<'_> {
         &mut self,
         tx: &mut dyn Tx,
         chain: &mut AuditChain,
-        batch: &[Row],
+        batch: &Batch,
     ) -> Result<(), StoreError> {
-        let outcomes = tx.apply(self.kind, batch)?;
+        let outcomes = tx.apply(batch)?;
         let mut audit = Vec::new();
-        for (row, outcome) in batch.iter().zip(outcomes) {
+        for (row, outcome) in batch.rows().zip(outcomes) {
             match outcome {
                 Outcome::Created => self.report.created += 1,
                 Outcome::Unchanged => self.report.unchanged += 1,
                 Outcome::Updated { before } => {
                     self.report.updated += 1;
+                    let after = row.values();
                     audit.push(AuditRecord {
                         seq: 0,
                         at: self.change.at,
                         actor: self.change.actor.clone(),
                         action: "update".into(),
                         entity_kind: self.kind.name().into(),
-                        entity_key: display_key(&key_of(self.kind, &row.values)),
+                        entity_key: display_key(&key_of(self.kind, &after)),
                         note: format!("import {}", self.file),
                         before: Some(values_json(self.kind, &before)),
-                        after: Some(values_json(self.kind, &row.values)),
+                        after: Some(values_json(self.kind, &after)),
                     });
                 }
                 Outcome::MissingRef { column, target } => {
                     let name = self.kind.columns()[column].name;
-                    let key = row.values[column].to_csv();
+                    let key = row.cell(column).to_value().to_csv();
                     self.problem(row.at, name, &key, missing_message(target));
                 }
                 Outcome::Refused { column, message } => {
@@ -374,7 +376,7 @@ impl Applier<'_> {
                         .columns()
                         .iter()
                         .position(|c| c.name == column)
-                        .map_or(String::new(), |i| row.values[i].to_csv());
+                        .map_or(String::new(), |i| row.cell(i).to_value().to_csv());
                     self.problem(row.at, column, &value, message);
                 }
             }
@@ -392,8 +394,8 @@ impl Applier<'_> {
         options: &ImportOptions,
         loaded: &read::Loaded,
     ) -> Result<read::Parsed, StoreError> {
-        let (send, receive) = sync_channel::<Vec<Row>>(AHEAD);
-        let (recycle, recycled) = channel::<Vec<Row>>();
+        let (send, receive) = sync_channel::<Batch>(AHEAD);
+        let (recycle, recycled) = channel::<Batch>();
         std::thread::scope(|scope| {
             let reader = scope
                 .spawn(move || read::parse_file(input, layout, options, send, recycled, loaded));

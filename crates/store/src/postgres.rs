@@ -21,11 +21,12 @@ use postgres::types::ToSql;
 use postgres::{Client, NoTls, Transaction};
 
 use self::copy_out::{Fields, Streamer};
+use crate::batch::{Batch, Row};
 use crate::exec::{Entry, Exec, P, V};
 use crate::import::{self, ImportInput, ImportOptions, ImportReport};
 use crate::pool::Pool;
 use crate::sql::{self, ident, Dialect};
-use crate::tx::{self, check_update, Outcome, Row, Tx};
+use crate::tx::{self, check_update, Outcome, Tx};
 use crate::{
     AuditQuery, AuditVerdict, Backend, Change, DueCard, ExpiringCertificate, Store, StoreError,
 };
@@ -180,6 +181,7 @@ impl PgStore {
                 dropped: Vec::new(),
                 bulk: None,
                 checks_off: false,
+                copy: Vec::new(),
             };
             let out = f(&mut ptx)?;
             if commit {
@@ -410,19 +412,19 @@ const COPY_SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
 
 /// One row of a binary COPY stream. Binary spares the server parsing text into dates, numbers and
 /// booleans, and the client formatting them.
-fn copy_row(out: &mut Vec<u8>, values: &[Value]) {
-    out.extend_from_slice(&(values.len() as i16).to_be_bytes());
-    for v in values {
-        let field: &[u8] = match v {
-            Value::Null => {
+fn copy_row<'a>(out: &mut Vec<u8>, cells: impl ExactSizeIterator<Item = Cell<'a>>) {
+    out.extend_from_slice(&(cells.len() as i16).to_be_bytes());
+    for cell in cells {
+        let field: &[u8] = match cell {
+            Cell::Null => {
                 out.extend_from_slice(&(-1i32).to_be_bytes());
                 continue;
             }
-            Value::Text(s) => s.as_bytes(),
-            Value::Int(n) => &n.to_be_bytes(),
-            Value::Bool(b) => &[u8::from(*b)],
-            Value::Date(d) => &(d.days() - PG_EPOCH_DAYS).to_be_bytes(),
-            Value::Timestamp(t) => {
+            Cell::Text(s) => s.as_bytes(),
+            Cell::Int(n) => &n.to_be_bytes(),
+            Cell::Bool(b) => &[u8::from(b)],
+            Cell::Date(d) => &(d.days() - PG_EPOCH_DAYS).to_be_bytes(),
+            Cell::Timestamp(t) => {
                 &((t.unix() - i64::from(PG_EPOCH_DAYS) * 86_400) * 1_000_000).to_be_bytes()
             }
         };
@@ -444,6 +446,9 @@ struct PgTx<'a, 'b> {
     bulk: Option<Kind>,
     /// The bulk load runs with `session_replication_role = replica`: see `begin_bulk`.
     checks_off: bool,
+    /// The binary `COPY` data of a batch, kept from one batch to the next so that it does not
+    /// grow (and move) again each time.
+    copy: Vec<u8>,
 }
 
 impl PgTx<'_, '_> {
@@ -483,13 +488,13 @@ impl PgTx<'_, '_> {
     fn existing(
         &mut self,
         kind: Kind,
-        rows: &[&Row],
+        rows: &[Row<'_>],
     ) -> Result<HashMap<String, Vec<Value>>, StoreError> {
         if self.fresh || rows.is_empty() {
             return Ok(HashMap::new());
         }
-        let first: Vec<String> = rows.iter().map(|r| r.values[0].to_csv()).collect();
-        let wanted: HashSet<String> = rows.iter().map(|r| key_of(kind, &r.values)).collect();
+        let first: Vec<String> = rows.iter().map(|r| r.cell(0).to_value().to_csv()).collect();
+        let wanted: HashSet<String> = rows.iter().map(|r| key_of(kind, &r.values())).collect();
         let query = format!(
             "SELECT {} FROM {} WHERE {} = ANY($1)",
             select_list(kind, ""),
@@ -531,11 +536,12 @@ impl PgTx<'_, '_> {
 }
 
 impl Tx for PgTx<'_, '_> {
-    fn apply(&mut self, kind: Kind, rows: &[Row]) -> Result<Vec<Outcome>, StoreError> {
+    fn apply(&mut self, batch: &Batch) -> Result<Vec<Outcome>, StoreError> {
+        let kind = batch.kind();
         // 1. References: one query per referenced kind for the whole batch.
         let mut wanted: HashMap<Kind, HashSet<&str>> = HashMap::new();
-        for row in rows.iter().filter(|r| !r.refs_loaded) {
-            for (_, target, key) in row.refs(kind) {
+        for row in batch.rows().filter(|r| !r.refs_loaded) {
+            for (_, target, key) in row.refs() {
                 wanted.entry(target).or_default().insert(key);
             }
         }
@@ -543,29 +549,30 @@ impl Tx for PgTx<'_, '_> {
         for (target, keys) in wanted {
             missing.insert(target, self.missing(target, keys)?);
         }
-        let mut out: Vec<Option<Outcome>> = rows
-            .iter()
+        let mut out: Vec<Option<Outcome>> = batch
+            .rows()
             .map(|row| {
                 if row.refs_loaded {
                     return None;
                 }
-                row.refs(kind)
+                row.refs()
                     .find(|(_, target, key)| missing.get(target).is_some_and(|m| m.contains(*key)))
                     .map(|(column, target, _)| Outcome::MissingRef { column, target })
             })
             .collect();
         // 2. Existing records for the rest.
-        let live: Vec<&Row> = rows
-            .iter()
+        let live: Vec<Row<'_>> = batch
+            .rows()
             .zip(&out)
             .filter(|(_, o)| o.is_none())
             .map(|(r, _)| r)
             .collect();
         let existing = self.existing(kind, &live)?;
         // 3. New records by COPY; changed ones updated one by one (rare in bulk loads).
-        let mut copy = Vec::new();
+        let mut copy = std::mem::take(&mut self.copy);
+        copy.clear();
         let update = sql::update(kind, Dialect::Postgres);
-        for (row, slot) in rows.iter().zip(out.iter_mut()) {
+        for (row, slot) in batch.rows().zip(out.iter_mut()) {
             if slot.is_some() {
                 continue;
             }
@@ -573,7 +580,7 @@ impl Tx for PgTx<'_, '_> {
             let before = if existing.is_empty() {
                 None
             } else {
-                existing.get(&key_of(kind, &row.values))
+                existing.get(&key_of(kind, &row.values()))
             };
             *slot = Some(match before {
                 None => {
@@ -582,14 +589,16 @@ impl Tx for PgTx<'_, '_> {
                         copy.extend_from_slice(COPY_SIGNATURE);
                         copy.extend_from_slice(&[0; 8]);
                     }
-                    copy_row(&mut copy, &row.values);
+                    copy_row(&mut copy, row.cells());
                     Outcome::Created
                 }
-                Some(before) if *before == row.values => Outcome::Unchanged,
-                Some(before) => match check_update(kind, before, &row.values) {
+                Some(before) if before.iter().map(Value::as_cell).eq(row.cells()) => {
+                    Outcome::Unchanged
+                }
+                Some(before) => match check_update(kind, before, &row.values()) {
                     Err((column, message)) => Outcome::Refused { column, message },
                     Ok(()) => {
-                        let p = params(&row.values);
+                        let p = params(&row.values());
                         self.tx.execute(&update, &as_refs(&p))?;
                         Outcome::Updated {
                             before: before.clone(),
@@ -609,6 +618,7 @@ impl Tx for PgTx<'_, '_> {
                 .map_err(|e| StoreError::Database(format!("COPY into {kind}: {e}")))?;
             w.finish()?;
         }
+        self.copy = copy;
         Ok(out.into_iter().flatten().collect())
     }
 

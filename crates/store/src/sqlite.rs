@@ -18,11 +18,12 @@ use cardwatch_core::records::{Cell, ColType, Kind, Value};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, ToSql, TransactionBehavior};
 
+use crate::batch::Batch;
 use crate::exec::{sqlite_placeholders, Entry, Exec, P, V};
 use crate::import::{self, ImportInput, ImportOptions, ImportReport};
 use crate::pool::Pool;
 use crate::sql::{self, Dialect};
-use crate::tx::{self, check_update, Outcome, Row, Tx};
+use crate::tx::{self, check_update, Outcome, Tx};
 use crate::{
     AuditQuery, AuditVerdict, Backend, Change, DueCard, ExpiringCertificate, Store, StoreError,
 };
@@ -217,17 +218,17 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 }
 
 /// A value bound as SQLite stores it: dates and moments as ISO text, yes/no as 0/1.
-struct Bind<'a>(&'a Value);
+struct Bind<'a>(Cell<'a>);
 
 impl ToSql for Bind<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
         Ok(match self.0 {
-            Value::Null => ToSqlOutput::Borrowed(ValueRef::Null),
-            Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
-            Value::Int(n) => ToSqlOutput::from(*n),
-            Value::Bool(b) => ToSqlOutput::from(i64::from(*b)),
-            Value::Date(d) => ToSqlOutput::from(d.to_string()),
-            Value::Timestamp(t) => ToSqlOutput::from(t.to_string()),
+            Cell::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Cell::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Cell::Int(n) => ToSqlOutput::from(n),
+            Cell::Bool(b) => ToSqlOutput::from(i64::from(b)),
+            Cell::Date(d) => ToSqlOutput::from(d.to_string()),
+            Cell::Timestamp(t) => ToSqlOutput::from(t.to_string()),
         })
     }
 }
@@ -296,7 +297,7 @@ fn read_cell(ty: ColType, v: ValueRef<'_>, i: usize) -> rusqlite::Result<Cell<'_
 }
 
 fn binds(values: &[Value]) -> impl Iterator<Item = Bind<'_>> {
-    values.iter().map(Bind)
+    values.iter().map(|v| Bind(v.as_cell()))
 }
 
 /// An open SQLite write transaction.
@@ -326,17 +327,18 @@ impl SqliteTx<'_> {
 }
 
 impl Tx for SqliteTx<'_> {
-    fn apply(&mut self, kind: Kind, rows: &[Row]) -> Result<Vec<Outcome>, StoreError> {
+    fn apply(&mut self, batch: &Batch) -> Result<Vec<Outcome>, StoreError> {
+        let kind = batch.kind();
         // Statements are prepared once per batch, not looked up in the cache once per row.
         let tx = self.tx;
         let mut insert = tx.prepare(&sql::insert(kind, Dialect::Sqlite))?;
         let mut select = tx.prepare(&select_sql(kind))?;
         let mut lookups: Vec<(Kind, rusqlite::Statement<'_>)> = Vec::new();
-        let mut out = Vec::with_capacity(rows.len());
-        'rows: for row in rows {
+        let mut out = Vec::with_capacity(batch.len());
+        'rows: for row in batch.rows() {
             // References to records an earlier file of this import wrote are known by the
             // reader's exact key codes, and not looked up again.
-            let refs = row.refs(kind).filter(|_| !row.refs_loaded);
+            let refs = row.refs().filter(|_| !row.refs_loaded);
             for (col, target, key) in refs {
                 let known = &mut self.known[target as usize];
                 if known.contains(key) {
@@ -361,20 +363,23 @@ impl Tx for SqliteTx<'_> {
                 }
                 known.insert(key.to_owned());
             }
-            if insert.execute(rusqlite::params_from_iter(binds(&row.values)))? == 1 {
+            if insert.execute(rusqlite::params_from_iter(row.cells().map(Bind)))? == 1 {
                 out.push(Outcome::Created);
                 continue;
             }
             let before = select.query_row(
-                rusqlite::params_from_iter(binds(&row.values[..kind.key_len()])),
+                rusqlite::params_from_iter(row.cells().take(kind.key_len()).map(Bind)),
                 |r| read_values(kind, r),
             )?;
-            if before == row.values {
+            if before.iter().map(Value::as_cell).eq(row.cells()) {
                 out.push(Outcome::Unchanged);
-            } else if let Err((column, message)) = check_update(kind, &before, &row.values) {
+                continue;
+            }
+            let after = row.values();
+            if let Err((column, message)) = check_update(kind, &before, &after) {
                 out.push(Outcome::Refused { column, message });
             } else {
-                self.update(kind, &row.values)?;
+                self.update(kind, &after)?;
                 out.push(Outcome::Updated { before });
             }
         }

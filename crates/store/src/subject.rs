@@ -36,7 +36,7 @@ pub fn about_person(
     // Audit records name an entity by its natural key, as the import writes it.
     let position_keys = positions
         .iter()
-        .map(|p| key_of(Kind::Positions, &Record::Position(p.clone()).into_values()));
+        .map(|p| key_of(Kind::Positions, &Record::Position(p.clone()).values()));
     let keys = std::iter::once(uuid.to_owned())
         .chain(cards.iter().cloned())
         .chain(position_keys);

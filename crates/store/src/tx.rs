@@ -5,37 +5,11 @@ use cardwatch_core::audit::AuditRecord;
 use cardwatch_core::card_status::CardStatus;
 use cardwatch_core::date::{Date, Timestamp};
 use cardwatch_core::health::{FindingNote, NoteState};
-use cardwatch_core::records::{display_key, Kind, Value};
+use cardwatch_core::records::{display_key, Cell, Kind, Value};
 
+use crate::batch::Batch;
 use crate::import::{AuditChain, Location};
 use crate::{Change, StoreError};
-
-/// A validated row on its way into the store.
-#[derive(Debug)]
-pub(crate) struct Row {
-    /// Where it came from, for messages.
-    pub(crate) at: Location,
-    /// Values in canonical column order.
-    pub(crate) values: Vec<Value>,
-    /// Every reference names a key that an earlier file of this import holds, matched on the
-    /// key's exact code (`import::key_code`), so neither backend looks it up again.
-    pub(crate) refs_loaded: bool,
-}
-
-impl Row {
-    /// The references to other kinds this row makes, as (column index, target, key). A kind's
-    /// references to itself (an organisation's parent) are resolved by the import once the whole
-    /// file is in, since they may point forwards.
-    pub(crate) fn refs(&self, kind: Kind) -> impl Iterator<Item = (usize, Kind, &str)> {
-        kind.reference_columns()
-            .iter()
-            .filter(move |(_, target)| *target != kind)
-            .filter_map(|&(col, target)| match &self.values[col] {
-                Value::Text(key) => Some((col, target, key.as_str())),
-                _ => None,
-            })
-    }
-}
 
 /// What became of one row.
 #[derive(Debug, PartialEq, Eq)]
@@ -57,9 +31,9 @@ pub(crate) enum Outcome {
 
 /// A backend's transaction, as the shared operations need it.
 pub(crate) trait Tx {
-    /// Writes rows of one kind: new keys inserted, changed records updated (when
+    /// Writes a batch of rows: new keys inserted, changed records updated (when
     /// [`check_update`] allows), references checked. One outcome per row, in order.
-    fn apply(&mut self, kind: Kind, rows: &[Row]) -> Result<Vec<Outcome>, StoreError>;
+    fn apply(&mut self, batch: &Batch) -> Result<Vec<Outcome>, StoreError>;
     /// A file of this kind is about to be applied; `bulk` when it is large enough that the
     /// backend may prepare for a bulk load.
     fn begin_bulk(&mut self, _kind: Kind, _bulk: bool) -> Result<(), StoreError> {
@@ -149,16 +123,10 @@ pub(crate) fn set_card_status(
     tx.update(Kind::Cards, &after)?;
     if to == CardStatus::Locked {
         // Each lock is kept as a lockout, which the repeated-lockouts health check counts.
-        let lockout = Row {
-            at: Location::File,
-            values: vec![
-                Value::Text(card.to_owned()),
-                Value::Timestamp(change.at),
-                Value::Null,
-            ],
-            refs_loaded: true,
-        };
-        tx.apply(Kind::Lockouts, std::slice::from_ref(&lockout))?;
+        let mut lockout = Batch::with_capacity(Kind::Lockouts, 1);
+        let cells = [Cell::Text(card), Cell::Timestamp(change.at), Cell::Null];
+        lockout.push(Location::File, &cells, true);
+        tx.apply(&lockout)?;
     }
     append_one(
         tx,

@@ -7,7 +7,7 @@ use crate::card_status::CardStatus;
 use crate::date::{Date, Timestamp};
 use crate::estate::CoreHours;
 use crate::fasthash::FastSet;
-use crate::records::{Cell, Kind, Record, Value};
+use crate::records::{Cell, Kind, Record};
 use crate::vocab::{
     ClinicalSystem, HashAlgorithm, PositionStatus, Purpose, ReaderStatus, UpdateRing,
 };
@@ -535,20 +535,11 @@ impl Estate {
     /// Adds a whole record's facts.
     pub fn push(&mut self, record: Record) {
         let kind = record.kind();
-        let all = record.into_values();
-        let cells: Vec<Cell<'_>> = fact_columns(kind)
-            .iter()
-            .map(|&i| match &all[i] {
-                Value::Null => Cell::Null,
-                Value::Text(s) => Cell::Text(s),
-                Value::Int(n) => Cell::Int(*n),
-                Value::Bool(b) => Cell::Bool(*b),
-                Value::Date(d) => Cell::Date(*d),
-                Value::Timestamp(t) => Cell::Timestamp(*t),
-            })
-            .collect();
-        // A validated record's values are exactly as the store keeps them.
-        self.push_values(kind, &cells)
-            .unwrap_or_else(|e| unreachable!("a validated record: {e}"));
+        record.with_cells(|all| {
+            let cells: Vec<Cell<'_>> = fact_columns(kind).iter().map(|&i| all[i]).collect();
+            // A validated record's values are exactly as the store keeps them.
+            self.push_values(kind, &cells)
+                .unwrap_or_else(|e| unreachable!("a validated record: {e}"));
+        });
     }
 }

@@ -8,13 +8,13 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender};
 
 use cardwatch_core::records::{
-    display_key, key_of, references_of, Kind, Record, Reference, Value, MAX_COLUMNS,
+    display_key, key_of, references_of, Cell, Kind, Record, Reference, Value, MAX_COLUMNS,
 };
 use sha2::{Digest, Sha256};
 
-use super::key_code::{KeyCode, SeenCodes};
+use super::key_code::{find_near, KeyCode, SeenCodes};
 use super::{ImportInput, ImportOptions, ImportProblem, Location, Problems, BATCH};
-use crate::tx::Row;
+use crate::batch::Batch;
 use crate::StoreError;
 
 /// A JSON document, read and parsed once when its header is looked at.
@@ -188,16 +188,17 @@ pub(super) type Loaded = [Option<std::sync::Arc<Vec<KeyCode>>>; Kind::ALL.len()]
 struct Parser<'a> {
     file: &'a str,
     kind: Kind,
-    send: SyncSender<Vec<Row>>,
-    /// Batches the writer has finished with. Their rows are freed here, on the thread that
-    /// allocated them: freeing across threads makes the allocator contend for its locks.
-    recycle: Receiver<Vec<Row>>,
-    batch: Vec<Row>,
+    send: SyncSender<Batch>,
+    /// Batches the writer has finished with, to fill again.
+    recycle: Receiver<Batch>,
+    batch: Batch,
     /// Code of each key seen so far → its line. 64 bits keep memory flat on national files. A
     /// hashed key (not a packed one) could share its code with another: the chance among 2 million
     /// is about one in ten million, and the second row would be refused as a duplicate.
     seen: SeenCodes,
     loaded: &'a Loaded,
+    /// Per reference column, where in its earlier file's keys the last lookup ended.
+    near: Vec<usize>,
     parsed: Parsed,
 }
 
@@ -228,26 +229,35 @@ impl Parser<'_> {
     /// Validates one row (fields in canonical order) and queues it.
     fn row(&mut self, at: Location, line: u64, fields: &[&str]) -> Result<(), Stopped> {
         self.parsed.rows += 1;
-        let record = match Record::parse(self.kind, fields) {
-            Ok(r) => r,
+        match Record::parse(self.kind, fields) {
+            Ok(record) => record.with_cells(|cells| self.accept(at, line, fields, cells)),
             Err(errors) => {
                 for e in errors {
                     self.problem(at, e.column, &e.value, e.message);
                 }
-                return Ok(());
+                Ok(())
             }
-        };
-        let values = record.into_values();
+        }
+    }
+
+    /// Queues a valid row unless its key was seen before.
+    fn accept(
+        &mut self,
+        at: Location,
+        line: u64,
+        fields: &[&str],
+        cells: &[Cell<'_>],
+    ) -> Result<(), Stopped> {
         // No string is built for the key on the common path.
         let key_len = self.kind.key_len();
-        let code = KeyCode::of(&values[..key_len]);
+        let code = KeyCode::of(&cells[..key_len]);
         let first_part = if key_len == 1 {
             code
         } else {
-            KeyCode::of(&values[..1])
+            KeyCode::of(&cells[..1])
         };
         if let Some(first) = self.seen.insert(code, first_part, line) {
-            let key = key_of(self.kind, &values);
+            let key = key_of(self.kind, &owned(cells));
             let key_cols: Vec<&str> = self.kind.columns()[..key_len]
                 .iter()
                 .map(|c| c.name)
@@ -270,18 +280,15 @@ impl Parser<'_> {
             .iter()
             .any(|r| r.1 == self.kind)
         {
+            let values = owned(cells);
             self.parsed.own_keys.insert(key_of(self.kind, &values));
             let own = references_of(self.kind, &values)
                 .into_iter()
                 .filter(|r| r.target == self.kind);
             self.parsed.pending.extend(own.map(|r| (line, r)));
         }
-        let refs_loaded = self.refs_loaded(&values);
-        self.batch.push(Row {
-            at,
-            values,
-            refs_loaded,
-        });
+        let refs_loaded = self.refs_loaded(cells);
+        self.batch.push(at, cells, refs_loaded);
         if self.batch.len() >= BATCH {
             self.flush()?;
         }
@@ -290,17 +297,17 @@ impl Parser<'_> {
 
     /// Whether every reference of the row names a key that an earlier file of this import holds,
     /// certainly: a match on a hashed key's code does not count.
-    fn refs_loaded(&self, values: &[Value]) -> bool {
+    fn refs_loaded(&mut self, cells: &[Cell<'_>]) -> bool {
         let mut any = false;
-        for &(col, target) in self.kind.reference_columns() {
-            if target == self.kind || values[col] == Value::Null {
+        for (n, &(col, target)) in self.kind.reference_columns().iter().enumerate() {
+            if target == self.kind || cells[col] == Cell::Null {
                 continue;
             }
-            let code = KeyCode::of(std::slice::from_ref(&values[col]));
+            let code = KeyCode::of(&cells[col..=col]);
             let found = code.exact()
                 && self.loaded[target as usize]
                     .as_ref()
-                    .is_some_and(|keys| keys.binary_search(&code).is_ok());
+                    .is_some_and(|keys| find_near(keys, code, &mut self.near[n]));
             if !found {
                 return false;
             }
@@ -318,11 +325,17 @@ impl Parser<'_> {
                 used.clear();
                 used
             }
-            Err(_) => Vec::with_capacity(BATCH),
+            Err(_) => Batch::with_capacity(self.kind, BATCH),
         };
         let batch = std::mem::replace(&mut self.batch, next);
         self.send.send(batch).map_err(|_| Stopped)
     }
+}
+
+/// A row's values, owned: for the rarer paths (a duplicate to describe, a file that refers to
+/// itself).
+fn owned(cells: &[Cell<'_>]) -> Vec<Value> {
+    cells.iter().map(|c| c.to_value()).collect()
 }
 
 /// Reads a whole file, sending its validated rows in batches. Returns when the file is read or
@@ -331,8 +344,8 @@ pub(super) fn parse_file(
     input: &ImportInput,
     layout: &Layout,
     options: &ImportOptions,
-    send: SyncSender<Vec<Row>>,
-    recycle: Receiver<Vec<Row>>,
+    send: SyncSender<Batch>,
+    recycle: Receiver<Batch>,
     loaded: &Loaded,
 ) -> Result<Parsed, StoreError> {
     let mut p = Parser {
@@ -340,9 +353,10 @@ pub(super) fn parse_file(
         kind: layout.kind,
         send,
         recycle,
-        batch: Vec::with_capacity(BATCH),
+        batch: Batch::with_capacity(layout.kind, BATCH),
         seen: SeenCodes::default(),
         loaded,
+        near: vec![0; layout.kind.reference_columns().len()],
         parsed: Parsed {
             sha256: String::new(),
             rows: 0,
