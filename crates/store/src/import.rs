@@ -400,13 +400,18 @@ impl Applier<'_> {
             let reader = scope
                 .spawn(move || read::parse_file(input, layout, options, send, recycled, loaded));
             let mut written = Ok(());
+            // Which side waits for the other tells where a faster import must look.
+            let mut writing = std::time::Duration::ZERO;
             for batch in receive.iter() {
+                let started = std::time::Instant::now();
                 written = self.apply(tx, chain, &batch);
+                writing += started.elapsed();
                 if written.is_err() {
                     break; // dropping the receiver stops the reader
                 }
                 let _ = recycle.send(batch);
             }
+            tracing::debug!(?writing, file = input.name, "batches written");
             drop(receive);
             let parsed = reader
                 .join()

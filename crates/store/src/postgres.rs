@@ -406,6 +406,10 @@ fn as_refs(p: &[Box<dyn ToSql + Sync>]) -> Vec<&(dyn ToSql + Sync)> {
     p.iter().map(|b| b.as_ref()).collect()
 }
 
+/// How much binary `COPY` data is encoded before it is sent on: small enough that the server
+/// starts on a batch soon after it is begun, large enough that sending costs little.
+const COPY_CHUNK: usize = 64 << 10;
+
 /// The signature a binary COPY stream starts with (then 32 bits of flags and the length of a
 /// header extension), written by the import and checked by `copy_out`.
 const COPY_SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
@@ -568,10 +572,19 @@ impl Tx for PgTx<'_, '_> {
             .map(|(r, _)| r)
             .collect();
         let existing = self.existing(kind, &live)?;
-        // 3. New records by COPY; changed ones updated one by one (rare in bulk loads).
-        let mut copy = std::mem::take(&mut self.copy);
-        copy.clear();
-        let update = sql::update(kind, Dialect::Postgres);
+        // 3. New records by COPY, sent in chunks while the rest of the batch is encoded so that
+        //    the server is not kept waiting; changed ones updated one by one once the COPY is
+        //    done (rare in bulk loads; no key is both new and changed in one batch).
+        let statement = format!(
+            "COPY {} ({}) FROM STDIN (FORMAT binary)",
+            kind.name(),
+            sql::column_list(kind, |c, _| c.to_owned())
+        );
+        let send = |w: &mut postgres::CopyInWriter<'_>, data: &[u8]| {
+            w.write_all(data)
+                .map_err(|e| StoreError::Database(format!("COPY into {kind}: {e}")))
+        };
+        let mut changed = Vec::new();
         for (row, slot) in batch.rows().zip(out.iter_mut()) {
             if slot.is_some() {
                 continue;
@@ -583,42 +596,53 @@ impl Tx for PgTx<'_, '_> {
                 existing.get(&key_of(kind, &row.values()))
             };
             *slot = Some(match before {
-                None => {
-                    if copy.is_empty() {
-                        // No flags, no header extension.
-                        copy.extend_from_slice(COPY_SIGNATURE);
-                        copy.extend_from_slice(&[0; 8]);
-                    }
-                    copy_row(&mut copy, row.cells());
-                    Outcome::Created
-                }
+                None => Outcome::Created,
                 Some(before) if before.iter().map(Value::as_cell).eq(row.cells()) => {
                     Outcome::Unchanged
                 }
-                Some(before) => match check_update(kind, before, &row.values()) {
-                    Err((column, message)) => Outcome::Refused { column, message },
-                    Ok(()) => {
-                        let p = params(&row.values());
-                        self.tx.execute(&update, &as_refs(&p))?;
-                        Outcome::Updated {
-                            before: before.clone(),
+                Some(before) => {
+                    let after = row.values();
+                    match check_update(kind, before, &after) {
+                        Err((column, message)) => Outcome::Refused { column, message },
+                        Ok(()) => {
+                            changed.push(after);
+                            Outcome::Updated {
+                                before: before.clone(),
+                            }
                         }
                     }
-                },
+                }
             });
         }
-        if !copy.is_empty() {
+        let mut created = batch
+            .rows()
+            .zip(&out)
+            .filter(|(_, o)| matches!(o, Some(Outcome::Created)))
+            .peekable();
+        let mut copy = std::mem::take(&mut self.copy);
+        if created.peek().is_some() {
+            let mut w = self.tx.copy_in(&statement)?;
+            copy.clear();
+            // No flags, no header extension.
+            copy.extend_from_slice(COPY_SIGNATURE);
+            copy.extend_from_slice(&[0; 8]);
+            for (row, _) in created {
+                copy_row(&mut copy, row.cells());
+                if copy.len() >= COPY_CHUNK {
+                    send(&mut w, &copy)?;
+                    copy.clear();
+                }
+            }
             copy.extend_from_slice(&(-1i16).to_be_bytes());
-            let mut w = self.tx.copy_in(&format!(
-                "COPY {} ({}) FROM STDIN (FORMAT binary)",
-                kind.name(),
-                sql::column_list(kind, |c, _| c.to_owned())
-            ))?;
-            w.write_all(&copy)
-                .map_err(|e| StoreError::Database(format!("COPY into {kind}: {e}")))?;
+            send(&mut w, &copy)?;
             w.finish()?;
         }
         self.copy = copy;
+        let update = sql::update(kind, Dialect::Postgres);
+        for after in changed {
+            let p = params(&after);
+            self.tx.execute(&update, &as_refs(&p))?;
+        }
         Ok(out.into_iter().flatten().collect())
     }
 
