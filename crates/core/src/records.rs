@@ -366,14 +366,7 @@ pub enum Value {
 impl Value {
     /// The CSV text of the value (absent is empty; booleans are yes/no).
     pub fn to_csv(&self) -> String {
-        match self {
-            Value::Null => String::new(),
-            Value::Text(s) => s.clone(),
-            Value::Int(n) => n.to_string(),
-            Value::Bool(b) => if *b { "yes" } else { "no" }.to_owned(),
-            Value::Date(d) => d.to_string(),
-            Value::Timestamp(t) => t.to_string(),
-        }
+        self.as_cell().to_csv()
     }
 
     /// The value lent as a cell.
@@ -390,12 +383,7 @@ impl Value {
 
     /// The JSON form of the value.
     pub fn to_json(&self) -> serde_json::Value {
-        match self {
-            Value::Null => serde_json::Value::Null,
-            Value::Int(n) => (*n).into(),
-            Value::Bool(b) => (*b).into(),
-            other => other.to_csv().into(),
-        }
+        self.as_cell().to_json()
     }
 }
 
@@ -418,6 +406,28 @@ pub enum Cell<'a> {
 }
 
 impl Cell<'_> {
+    /// The CSV text of the value (absent is empty; booleans are yes/no).
+    pub fn to_csv(&self) -> String {
+        match *self {
+            Cell::Null => String::new(),
+            Cell::Text(s) => s.to_owned(),
+            Cell::Int(n) => n.to_string(),
+            Cell::Bool(b) => if b { "yes" } else { "no" }.to_owned(),
+            Cell::Date(d) => d.to_string(),
+            Cell::Timestamp(t) => t.to_string(),
+        }
+    }
+
+    /// The JSON form of the value.
+    pub fn to_json(&self) -> serde_json::Value {
+        match *self {
+            Cell::Null => serde_json::Value::Null,
+            Cell::Int(n) => n.into(),
+            Cell::Bool(b) => b.into(),
+            other => other.to_csv().into(),
+        }
+    }
+
     /// An owned value.
     pub fn to_value(self) -> Value {
         match self {

@@ -5,7 +5,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use cardwatch_core::demo::{self, DemoConfig};
-use cardwatch_core::records::{Kind, Value};
+use cardwatch_core::records::{Cell, Kind};
 
 use crate::{Store, StoreError};
 
@@ -69,15 +69,18 @@ impl<W: Write> RecordWriter<W> {
     }
 
     /// Writes one row of values in canonical column order.
-    pub fn write(&mut self, values: &[Value]) -> io::Result<()> {
+    pub fn write(&mut self, cells: &[Cell<'_>]) -> io::Result<()> {
         self.line.clear();
         match self.format {
             Format::Csv => {
-                for (i, v) in values.iter().enumerate() {
+                for (i, cell) in cells.iter().enumerate() {
                     if i > 0 {
                         self.line.push(',');
                     }
-                    csv_field(&mut self.line, &v.to_csv());
+                    match cell {
+                        Cell::Text(s) => csv_field(&mut self.line, s),
+                        other => csv_field(&mut self.line, &other.to_csv()),
+                    }
                 }
                 self.line.push('\n');
             }
@@ -85,7 +88,7 @@ impl<W: Write> RecordWriter<W> {
                 // Written by hand to keep the columns in contract order.
                 self.line
                     .push_str(if self.rows == 0 { "\n  {" } else { ",\n  {" });
-                for (i, (c, v)) in self.kind.columns().iter().zip(values).enumerate() {
+                for (i, (c, v)) in self.kind.columns().iter().zip(cells).enumerate() {
                     if i > 0 {
                         self.line.push(',');
                     }
@@ -124,7 +127,8 @@ pub fn export(
         source,
     };
     let mut w = RecordWriter::new(kind, format, out).map_err(io)?;
-    let n = store.export(kind, &mut |values| w.write(values))?;
+    let all: Vec<usize> = (0..kind.columns().len()).collect();
+    let n = store.scan(kind, &all, true, &mut |cells| w.write(cells))?;
     w.finish().map_err(io)?;
     Ok(n)
 }
@@ -156,7 +160,7 @@ pub fn write_demo(cfg: &DemoConfig, dir: &Path) -> Result<Vec<PathBuf>, StoreErr
         }
         // Kind::ALL lists the kinds in declaration order, so the discriminant is the index.
         let i = record.kind() as usize;
-        if let Err(e) = writers[i].write(&record.values()) {
+        if let Err(e) = record.with_cells(|cells| writers[i].write(cells)) {
             failed = Some((i, e));
         }
     });
