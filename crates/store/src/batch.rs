@@ -180,6 +180,8 @@ mod tests {
         for round in 0..2 {
             batch.push(Location::Line(2), &first, true);
             batch.push(Location::Line(3), &second, false);
+            // Only these two rows' text: nothing of an earlier round is kept.
+            assert_eq!(batch.text.len(), "CS1123456789012activeélost".len());
             let rows: Vec<Row<'_>> = batch.rows().collect();
             assert_eq!(rows.len(), 2, "round {round}");
             assert_eq!(rows[0].cells().collect::<Vec<_>>(), first);

@@ -22,8 +22,8 @@ mod read;
 
 /// Rows handed to the backend at a time: large enough that PostgreSQL's per-`COPY` costs fade
 /// (a national import into PostgreSQL took 9.24 s against 9.81 s with 5,000, mean of five
-/// alternating runs), small enough that memory stays flat (190–230 MB at peak into SQLite,
-/// 130–140 MB into PostgreSQL). `pub` for the tests that cross batch boundaries.
+/// alternating runs), small enough that memory stays flat (190–215 MB at peak into SQLite,
+/// 120–140 MB into PostgreSQL). `pub` for the tests that cross batch boundaries.
 pub const BATCH: usize = 20_000;
 /// Batches parsed ahead of the writer: enough to keep both threads busy, few enough to bound
 /// memory.
