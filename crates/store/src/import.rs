@@ -367,7 +367,7 @@ impl Applier<'_> {
                 }
                 Outcome::MissingRef { column, target } => {
                     let name = self.kind.columns()[column].name;
-                    let key = row.cell(column).to_value().to_csv();
+                    let key = row.cell(column).to_csv();
                     self.problem(row.at, name, &key, missing_message(target));
                 }
                 Outcome::Refused { column, message } => {
@@ -376,7 +376,7 @@ impl Applier<'_> {
                         .columns()
                         .iter()
                         .position(|c| c.name == column)
-                        .map_or(String::new(), |i| row.cell(i).to_value().to_csv());
+                        .map_or(String::new(), |i| row.cell(i).to_csv());
                     self.problem(row.at, column, &value, message);
                 }
             }

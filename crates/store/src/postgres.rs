@@ -181,7 +181,6 @@ impl PgStore {
                 dropped: Vec::new(),
                 bulk: None,
                 checks_off: false,
-                copy: Vec::new(),
             };
             let out = f(&mut ptx)?;
             if commit {
@@ -450,9 +449,6 @@ struct PgTx<'a, 'b> {
     bulk: Option<Kind>,
     /// The bulk load runs with `session_replication_role = replica`: see `begin_bulk`.
     checks_off: bool,
-    /// The binary `COPY` data of a batch, kept from one batch to the next so that it does not
-    /// grow (and move) again each time.
-    copy: Vec<u8>,
 }
 
 impl PgTx<'_, '_> {
@@ -497,7 +493,7 @@ impl PgTx<'_, '_> {
         if self.fresh || rows.is_empty() {
             return Ok(HashMap::new());
         }
-        let first: Vec<String> = rows.iter().map(|r| r.cell(0).to_value().to_csv()).collect();
+        let first: Vec<String> = rows.iter().map(|r| r.cell(0).to_csv()).collect();
         let wanted: HashSet<String> = rows.iter().map(|r| key_of(kind, &r.values())).collect();
         let query = format!(
             "SELECT {} FROM {} WHERE {} = ANY($1)",
@@ -619,10 +615,10 @@ impl Tx for PgTx<'_, '_> {
             .zip(&out)
             .filter(|(_, o)| matches!(o, Some(Outcome::Created)))
             .peekable();
-        let mut copy = std::mem::take(&mut self.copy);
         if created.peek().is_some() {
             let mut w = self.tx.copy_in(&statement)?;
-            copy.clear();
+            // A chunk and the row that crosses its end.
+            let mut copy = Vec::with_capacity(2 * COPY_CHUNK);
             // No flags, no header extension.
             copy.extend_from_slice(COPY_SIGNATURE);
             copy.extend_from_slice(&[0; 8]);
@@ -637,7 +633,6 @@ impl Tx for PgTx<'_, '_> {
             send(&mut w, &copy)?;
             w.finish()?;
         }
-        self.copy = copy;
         let update = sql::update(kind, Dialect::Postgres);
         for after in changed {
             let p = params(&after);

@@ -29,7 +29,7 @@ impl KeyCode {
         for part in parts {
             match part {
                 Cell::Text(s) => s.hash(&mut h),
-                other => other.to_value().to_csv().hash(&mut h),
+                other => other.to_csv().hash(&mut h),
             }
         }
         KeyCode(h.finish() | HASHED)
