@@ -14,7 +14,7 @@ use cardwatch_core::card_status::CardStatus;
 use cardwatch_core::date::{Date, Timestamp};
 use cardwatch_core::health::FindingNote;
 use cardwatch_core::ids::CardSerial;
-use cardwatch_core::records::{Cell, ColType, Kind, Value};
+use cardwatch_core::records::{Cell, ColType, Kind, Value, MAX_COLUMNS};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, ToSql, TransactionBehavior};
 
@@ -241,9 +241,6 @@ fn read_values(kind: Kind, row: &rusqlite::Row<'_>) -> rusqlite::Result<Vec<Valu
         .map(|(i, c)| read_value(c.ty, row.get_ref(i)?, i))
         .collect()
 }
-
-/// The most columns a kind has.
-const MAX_COLUMNS: usize = 12;
 
 fn read_value(ty: ColType, v: ValueRef<'_>, i: usize) -> rusqlite::Result<Value> {
     read_cell(ty, v, i).map(Cell::to_value)
