@@ -842,7 +842,7 @@ impl Record {
 
     /// The values in canonical column order, as stored.
     pub fn values(&self) -> Vec<Value> {
-        self.with_cells(|cells| cells.iter().map(|c| c.to_value()).collect())
+        self.with_cells(to_values)
     }
 
     /// Lends the values in canonical column order, as stored, to `f`, with text borrowed from
@@ -988,6 +988,11 @@ impl Record {
     pub fn references(&self) -> Vec<Reference> {
         references_of(self.kind(), &self.values())
     }
+}
+
+/// Lent cells as owned values, for what keeps them beyond the loan.
+pub fn to_values(cells: &[Cell<'_>]) -> Vec<Value> {
+    cells.iter().map(|c| c.to_value()).collect()
 }
 
 /// The references held by a row of values of `kind` (absent optional ones left out).

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
-use cardwatch_core::records::{row_json, Kind, Value};
+use cardwatch_core::records::{row_json, to_values, Kind, Value};
 use serde_json::{json, Map};
 
 use crate::auth::Caller;
@@ -124,8 +124,8 @@ async fn rows(state: &AppState, v: &Viewer, p: &Params) -> Result<Vec<Vec<Value>
     let kind = p.kind;
     let mut all: Vec<Vec<Value>> = blocking(state, move |s| {
         let mut out = Vec::new();
-        s.export(kind, &mut |values| {
-            out.push(values.to_vec());
+        s.export(kind, &mut |cells| {
+            out.push(to_values(cells));
             Ok(())
         })?;
         Ok(out)

@@ -127,8 +127,7 @@ pub fn export(
         source,
     };
     let mut w = RecordWriter::new(kind, format, out).map_err(io)?;
-    let all: Vec<usize> = (0..kind.columns().len()).collect();
-    let n = store.scan(kind, &all, true, &mut |cells| w.write(cells))?;
+    let n = store.export(kind, &mut |cells| w.write(cells))?;
     w.finish().map_err(io)?;
     Ok(n)
 }

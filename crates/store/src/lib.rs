@@ -185,17 +185,15 @@ pub trait Store: Send + Sync {
         change: &Change,
     ) -> Result<ImportReport, StoreError>;
 
-    /// Streams every record of a kind, in natural-key order, as values in column order.
+    /// Streams every record of a kind, in natural-key order, as cells in column order (lent for
+    /// the call, as by [`Store::scan`]).
     fn export(
         &self,
         kind: Kind,
-        each: &mut dyn FnMut(&[Value]) -> std::io::Result<()>,
+        each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
     ) -> Result<u64, StoreError> {
         let all: Vec<usize> = (0..kind.columns().len()).collect();
-        self.scan(kind, &all, true, &mut |cells| {
-            let values: Vec<Value> = cells.iter().map(|c| c.to_value()).collect();
-            each(&values)
-        })
+        self.scan(kind, &all, true, each)
     }
 
     /// Streams some columns (indexes into the kind's columns) of every record of a kind: what a

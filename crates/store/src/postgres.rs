@@ -15,7 +15,7 @@ use cardwatch_core::card_status::CardStatus;
 use cardwatch_core::date::{Date, Timestamp};
 use cardwatch_core::health::FindingNote;
 use cardwatch_core::ids::CardSerial;
-use cardwatch_core::records::{key_of, Cell, ColType, Kind, Value, MAX_COLUMNS};
+use cardwatch_core::records::{key_of, to_values, Cell, ColType, Kind, Value, MAX_COLUMNS};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Transaction};
@@ -257,10 +257,7 @@ fn select_columns(kind: Kind, columns: &[usize], prefix: &str) -> String {
 
 fn read_values(kind: Kind, row: &postgres::Row) -> Result<Vec<Value>, StoreError> {
     let all: Vec<usize> = (0..kind.columns().len()).collect();
-    Ok(read_cells(kind, &all, row)?
-        .iter()
-        .map(|c| c.to_value())
-        .collect())
+    Ok(to_values(&read_cells(kind, &all, row)?))
 }
 
 /// The row's values, the row holding the columns [`select_columns`] chose.

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender};
 
 use cardwatch_core::records::{
-    display_key, key_of, references_of, Cell, Kind, Record, Reference, Value, MAX_COLUMNS,
+    display_key, key_of, references_of, to_values, Cell, Kind, Record, Reference, MAX_COLUMNS,
 };
 use sha2::{Digest, Sha256};
 
@@ -257,7 +257,7 @@ impl Parser<'_> {
             KeyCode::of(&cells[..1])
         };
         if let Some(first) = self.seen.insert(code, first_part, line) {
-            let key = key_of(self.kind, &owned(cells));
+            let key = key_of(self.kind, &to_values(cells));
             let key_cols: Vec<&str> = self.kind.columns()[..key_len]
                 .iter()
                 .map(|c| c.name)
@@ -280,7 +280,7 @@ impl Parser<'_> {
             .iter()
             .any(|r| r.1 == self.kind)
         {
-            let values = owned(cells);
+            let values = to_values(cells);
             self.parsed.own_keys.insert(key_of(self.kind, &values));
             let own = references_of(self.kind, &values)
                 .into_iter()
@@ -330,12 +330,6 @@ impl Parser<'_> {
         let batch = std::mem::replace(&mut self.batch, next);
         self.send.send(batch).map_err(|_| Stopped)
     }
-}
-
-/// A row's values, owned: for the rarer paths (a duplicate to describe, a file that refers to
-/// itself).
-fn owned(cells: &[Cell<'_>]) -> Vec<Value> {
-    cells.iter().map(|c| c.to_value()).collect()
 }
 
 /// Reads a whole file, sending its validated rows in batches. Returns when the file is read or
