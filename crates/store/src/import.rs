@@ -298,9 +298,9 @@ pub(crate) struct AuditChain {
 
 impl AuditChain {
     /// Seals records onto the chain and hands them to the backend.
-    pub(crate) fn append(
+    pub(crate) fn append<T: Tx + ?Sized>(
         &mut self,
-        tx: &mut dyn Tx,
+        tx: &mut T,
         records: Vec<AuditRecord>,
     ) -> Result<(), StoreError> {
         if records.is_empty() {
@@ -338,13 +338,9 @@ impl Applier<'_> {
         });
     }
 
-    fn apply(
-        &mut self,
-        tx: &mut dyn Tx,
-        chain: &mut AuditChain,
-        batch: &Batch,
-    ) -> Result<(), StoreError> {
-        let outcomes = tx.apply(batch)?;
+    /// Counts a written batch's outcomes, lists its problems, and returns the audit records of
+    /// the records it changed.
+    fn book(&mut self, batch: &Batch, outcomes: Vec<Outcome>) -> Vec<AuditRecord> {
         let mut audit = Vec::new();
         for (row, outcome) in batch.rows().zip(outcomes) {
             match outcome {
@@ -381,7 +377,7 @@ impl Applier<'_> {
                 }
             }
         }
-        chain.append(tx, audit)
+        audit
     }
 
     /// Writes one file: a reader thread parses and validates while this thread writes.
@@ -399,19 +395,23 @@ impl Applier<'_> {
         std::thread::scope(|scope| {
             let reader = scope
                 .spawn(move || read::parse_file(input, layout, options, send, recycled, loaded));
-            let mut written = Ok(());
             // Which side waits for the other tells where a faster import must look.
-            let mut writing = std::time::Duration::ZERO;
-            for batch in receive.iter() {
-                let started = std::time::Instant::now();
-                written = self.apply(tx, chain, &batch);
-                writing += started.elapsed();
-                if written.is_err() {
-                    break; // dropping the receiver stops the reader
-                }
+            let started = std::time::Instant::now();
+            let mut waiting = std::time::Duration::ZERO;
+            let mut batches = std::iter::from_fn(|| {
+                let asked = std::time::Instant::now();
+                let batch = receive.recv().ok();
+                waiting += asked.elapsed();
+                batch
+            });
+            let written = tx.apply_all(&mut batches, chain, &mut |batch, outcomes| {
+                let audit = self.book(&batch, outcomes);
                 let _ = recycle.send(batch);
-            }
+                audit
+            });
+            let writing = started.elapsed().saturating_sub(waiting);
             tracing::debug!(?writing, file = input.name, "batches written");
+            // On an error this stops the reader.
             drop(receive);
             let parsed = reader
                 .join()

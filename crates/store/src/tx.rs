@@ -12,7 +12,7 @@ use crate::import::{AuditChain, Location};
 use crate::{Change, StoreError};
 
 /// What became of one row.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Outcome {
     /// A new record was written.
     Created,
@@ -29,11 +29,25 @@ pub(crate) enum Outcome {
     },
 }
 
+/// Books a written batch's outcomes and returns the audit records they call for.
+pub(crate) type Book<'a> = dyn FnMut(Batch, Vec<Outcome>) -> Vec<AuditRecord> + 'a;
+
 /// A backend's transaction, as the shared operations need it.
 pub(crate) trait Tx {
     /// Writes a batch of rows: new keys inserted, changed records updated (when
     /// [`check_update`] allows), references checked. One outcome per row, in order.
     fn apply(&mut self, batch: &Batch) -> Result<Vec<Outcome>, StoreError>;
+    /// Writes a file's batches as they come, handing each back with its outcomes to `book`,
+    /// which says what to add to the audit chain for them. The default applies each batch on
+    /// its own; a backend may run consecutive batches into one bulk write.
+    fn apply_all(
+        &mut self,
+        batches: &mut dyn Iterator<Item = Batch>,
+        chain: &mut AuditChain,
+        book: &mut Book<'_>,
+    ) -> Result<(), StoreError> {
+        apply_each(self, batches, chain, book)
+    }
     /// A file of this kind is about to be applied; `bulk` when it is large enough that the
     /// backend may prepare for a bulk load.
     fn begin_bulk(&mut self, _kind: Kind, _bulk: bool) -> Result<(), StoreError> {
@@ -62,6 +76,21 @@ pub(crate) trait Tx {
     fn finding_note(&mut self, id: &str) -> Result<Option<FindingNote>, StoreError>;
     /// Writes (or, with `None`, deletes) the note on a finding.
     fn put_finding_note(&mut self, id: &str, note: Option<&FindingNote>) -> Result<(), StoreError>;
+}
+
+/// [`Tx::apply_all`] a batch at a time.
+pub(crate) fn apply_each<T: Tx + ?Sized>(
+    tx: &mut T,
+    batches: &mut dyn Iterator<Item = Batch>,
+    chain: &mut AuditChain,
+    book: &mut Book<'_>,
+) -> Result<(), StoreError> {
+    for batch in batches {
+        let outcomes = tx.apply(&batch)?;
+        let audit = book(batch, outcomes);
+        chain.append(tx, audit)?;
+    }
+    Ok(())
 }
 
 /// Whether a record may change from `before` to `after`: the one rule today is the card state

@@ -1300,6 +1300,106 @@ fn imports_larger_than_a_batch(db: &TestDb) {
     assert_eq!(db.audit_len(), audit);
 }
 
+/// A file into an empty table whose later batches name a key that only the store holds (no file
+/// of the import does): the rows around such a lookup, before and after it, are each written
+/// once (PostgreSQL streams the batches into one `COPY` and ends it there), and one that names
+/// nothing is reported at its line — in a bulk load and row by row.
+fn empty_table_batches_around_a_lookup(db: &TestDb) {
+    use std::fmt::Write as _;
+    let stored = "699999999998";
+    import(
+        db,
+        &[
+            ImportInput::bytes("organisations.csv", ORGS),
+            ImportInput::bytes("sites.csv", SITES),
+            ImportInput::bytes(
+                "people.csv",
+                format!(
+                    "{}\n{stored},Kept,,GP,A81001,,no,\n",
+                    PEOPLE.lines().next().expect("header")
+                ),
+            ),
+        ],
+    );
+    let batch = cardwatch_store::import::BATCH;
+    let n = 3 * batch + 7;
+    let uuid = |i: usize| 600_000_000_000 + i;
+    // The second and fourth batches each hold one card of the stored person.
+    let of_stored = [batch + 3, 3 * batch + 1];
+    let holder = |i: usize| {
+        if of_stored.contains(&i) {
+            stored.to_owned()
+        } else {
+            uuid(i).to_string()
+        }
+    };
+    let mut people = String::from(PEOPLE.lines().next().expect("header"));
+    let mut cards = String::from(CARDS.lines().next().expect("header"));
+    for i in 0..n {
+        write!(people, "\n{},Person {i},,GP,A81001,,no,", uuid(i)).expect("people");
+        write!(cards, "\nCS{i:08},{},9,active,2024-01-10,", holder(i)).expect("cards");
+    }
+    people.push('\n');
+    cards.push('\n');
+    let inputs = |cards: &str| {
+        [
+            ImportInput::bytes("people.csv", people.clone()),
+            ImportInput::bytes("cards.csv", cards.to_owned()),
+        ]
+    };
+    // A holder no one has, in the third batch: named at its line (row i is line i + 2).
+    let nobody = 2 * batch + 5;
+    let bad = cards.replacen(
+        &format!("CS{nobody:08},{}", uuid(nobody)),
+        &format!("CS{nobody:08},699999999997"),
+        1,
+    );
+    for options in [bulk(), ImportOptions::default()] {
+        let before = (db.snapshot(), db.audit_len());
+        let err = db
+            .store
+            .import(&inputs(&bad), &options, &change())
+            .expect_err("refused");
+        assert_eq!((db.snapshot(), db.audit_len()), before);
+        let StoreError::Rejected(p) = err else {
+            panic!("{err:?}")
+        };
+        assert_at(one(&p), nobody as u64 + 2, "holder_uuid", "no such person");
+    }
+    let report = db
+        .store
+        .import(&inputs(&cards), &bulk(), &change())
+        .expect("good");
+    let cards_file = &report.files[1];
+    assert_eq!((cards_file.rows, cards_file.created), (n as u64, n as u64));
+    let counts = db.store.counts().expect("counts");
+    assert_eq!(
+        counts.iter().find(|(k, _)| *k == Kind::Cards).map(|c| c.1),
+        Some(n as i64)
+    );
+    let mut exported = Vec::new();
+    cardwatch_store::export(
+        &*db.store,
+        Kind::Cards,
+        cardwatch_store::Format::Csv,
+        &mut exported,
+    )
+    .expect("export");
+    let exported = String::from_utf8(exported).expect("utf-8");
+    for i in [
+        0,
+        batch - 1,
+        batch,
+        batch + 3,
+        batch + 4,
+        3 * batch + 1,
+        n - 1,
+    ] {
+        let line = format!("CS{i:08},{},9,active,2024-01-10,", holder(i));
+        assert_eq!(exported.matches(&line).count(), 1, "{line}");
+    }
+}
+
 fn bulk_load_refused_restores_everything(db: &TestDb) {
     seeded(db);
     let schema = db.schema_objects();
@@ -2492,6 +2592,7 @@ on_both_backends!(
     bulk_load_matches_row_by_row,
     bulk_load_refused_restores_everything,
     imports_larger_than_a_batch,
+    empty_table_batches_around_a_lookup,
     references_to_an_earlier_file_are_matched_exactly,
     damaged_uuid,
     crlf_files_name_the_right_line,
