@@ -60,14 +60,19 @@ fn seeded(db: &TestDb) {
 /// did not change at all.
 fn rejected(db: &TestDb, name: &str, text: &str) -> Vec<ImportProblem> {
     seeded(db);
+    refused(
+        db,
+        &[ImportInput::bytes(name, text)],
+        &ImportOptions::default(),
+    )
+}
+
+/// The problems an import is refused for, having checked that it changed nothing.
+fn refused(db: &TestDb, inputs: &[ImportInput], options: &ImportOptions) -> Vec<ImportProblem> {
     let before = (db.snapshot(), db.audit_len());
     let err = db
         .store
-        .import(
-            &[ImportInput::bytes(name, text)],
-            &ImportOptions::default(),
-            &change(),
-        )
+        .import(inputs, options, &change())
         .expect_err("the import should be refused");
     assert_eq!(
         (db.snapshot(), db.audit_len()),
@@ -1215,12 +1220,30 @@ fn bulk_load_matches_row_by_row(db: &TestDb) {
     assert!(again.files.iter().all(|f| f.unchanged == f.rows));
 }
 
+/// The UUID of the `i`th person of [`many_people_and_cards`].
+fn many_uuid(i: usize) -> usize {
+    600_000_000_000 + i
+}
+
+/// A people file of `n` people at one site and a cards file whose rows are `card(0..n)`.
+fn many_people_and_cards(n: usize, card: impl Fn(usize) -> String) -> (String, String) {
+    use std::fmt::Write as _;
+    let mut people = String::from(PEOPLE.lines().next().expect("header"));
+    let mut cards = String::from(CARDS.lines().next().expect("header"));
+    for i in 0..n {
+        write!(people, "\n{},Person {i},,GP,A81001,,no,", many_uuid(i)).expect("people");
+        write!(cards, "\n{}", card(i)).expect("cards");
+    }
+    people.push('\n');
+    cards.push('\n');
+    (people, cards)
+}
+
 /// Files of several batches (the reader hands the writer `BATCH` rows at a time), into empty
 /// tables: problems in later batches are named at their lines, a key repeated across batches is
 /// caught, references to another file of the same import are found across batches, and a good
 /// import writes every row once — in a bulk load and row by row.
 fn imports_larger_than_a_batch(db: &TestDb) {
-    use std::fmt::Write as _;
     import(
         db,
         &[
@@ -1230,16 +1253,8 @@ fn imports_larger_than_a_batch(db: &TestDb) {
     );
     // Three batches, the last one partial.
     let n = 2 * cardwatch_store::import::BATCH + 5_000;
-    let uuid = |i: usize| 600_000_000_000 + i;
-    let card = |i: usize| format!("CS{i:08},{},9,active,2024-01-10,2026-11-20", uuid(i));
-    let mut people = String::from(PEOPLE.lines().next().expect("header"));
-    let mut cards = String::from(CARDS.lines().next().expect("header"));
-    for i in 0..n {
-        write!(people, "\n{},Person {i},,GP,A81001,,no,", uuid(i)).expect("people");
-        write!(cards, "\n{}", card(i)).expect("cards");
-    }
-    people.push('\n');
-    cards.push('\n');
+    let card = |i: usize| format!("CS{i:08},{},9,active,2024-01-10,2026-11-20", many_uuid(i));
+    let (people, cards) = many_people_and_cards(n, card);
     // Line numbers: the header is line 1, row i is line i + 2.
     let wrong_status = cardwatch_store::import::BATCH + 10;
     let mut bad = cards.replacen(
@@ -1256,19 +1271,7 @@ fn imports_larger_than_a_batch(db: &TestDb) {
         ]
     };
     for options in [bulk(), ImportOptions::default()] {
-        let before = (db.snapshot(), db.audit_len());
-        let err = db
-            .store
-            .import(&inputs(&bad), &options, &change())
-            .expect_err("refused");
-        assert_eq!(
-            (db.snapshot(), db.audit_len()),
-            before,
-            "a refused import changed the store"
-        );
-        let StoreError::Rejected(p) = err else {
-            panic!("{err:?}")
-        };
+        let p = refused(db, &inputs(&bad), &options);
         assert_eq!(p.len(), 3, "{p:#?}");
         assert_at(&p[0], wrong_status as u64 + 2, "status", "not one of");
         assert_at(&p[1], n as u64 + 2, "card_serial", "line 2");
@@ -1305,7 +1308,6 @@ fn imports_larger_than_a_batch(db: &TestDb) {
 /// once (PostgreSQL streams the batches into one `COPY` and ends it there), and one that names
 /// nothing is reported at its line — in a bulk load and row by row.
 fn empty_table_batches_around_a_lookup(db: &TestDb) {
-    use std::fmt::Write as _;
     let stored = "699999999998";
     import(
         db,
@@ -1323,24 +1325,17 @@ fn empty_table_batches_around_a_lookup(db: &TestDb) {
     );
     let batch = cardwatch_store::import::BATCH;
     let n = 3 * batch + 7;
-    let uuid = |i: usize| 600_000_000_000 + i;
     // The second and fourth batches each hold one card of the stored person.
     let of_stored = [batch + 3, 3 * batch + 1];
-    let holder = |i: usize| {
-        if of_stored.contains(&i) {
+    let card = |i: usize| {
+        let holder = if of_stored.contains(&i) {
             stored.to_owned()
         } else {
-            uuid(i).to_string()
-        }
+            many_uuid(i).to_string()
+        };
+        format!("CS{i:08},{holder},9,active,2024-01-10,")
     };
-    let mut people = String::from(PEOPLE.lines().next().expect("header"));
-    let mut cards = String::from(CARDS.lines().next().expect("header"));
-    for i in 0..n {
-        write!(people, "\n{},Person {i},,GP,A81001,,no,", uuid(i)).expect("people");
-        write!(cards, "\nCS{i:08},{},9,active,2024-01-10,", holder(i)).expect("cards");
-    }
-    people.push('\n');
-    cards.push('\n');
+    let (people, cards) = many_people_and_cards(n, card);
     let inputs = |cards: &str| {
         [
             ImportInput::bytes("people.csv", people.clone()),
@@ -1350,20 +1345,12 @@ fn empty_table_batches_around_a_lookup(db: &TestDb) {
     // A holder no one has, in the third batch: named at its line (row i is line i + 2).
     let nobody = 2 * batch + 5;
     let bad = cards.replacen(
-        &format!("CS{nobody:08},{}", uuid(nobody)),
+        &format!("CS{nobody:08},{}", many_uuid(nobody)),
         &format!("CS{nobody:08},699999999997"),
         1,
     );
     for options in [bulk(), ImportOptions::default()] {
-        let before = (db.snapshot(), db.audit_len());
-        let err = db
-            .store
-            .import(&inputs(&bad), &options, &change())
-            .expect_err("refused");
-        assert_eq!((db.snapshot(), db.audit_len()), before);
-        let StoreError::Rejected(p) = err else {
-            panic!("{err:?}")
-        };
+        let p = refused(db, &inputs(&bad), &options);
         assert_at(one(&p), nobody as u64 + 2, "holder_uuid", "no such person");
     }
     let report = db
@@ -1395,7 +1382,7 @@ fn empty_table_batches_around_a_lookup(db: &TestDb) {
         3 * batch + 1,
         n - 1,
     ] {
-        let line = format!("CS{i:08},{},9,active,2024-01-10,", holder(i));
+        let line = card(i);
         assert_eq!(exported.matches(&line).count(), 1, "{line}");
     }
 }
@@ -1403,25 +1390,17 @@ fn empty_table_batches_around_a_lookup(db: &TestDb) {
 fn bulk_load_refused_restores_everything(db: &TestDb) {
     seeded(db);
     let schema = db.schema_objects();
-    let before = (db.snapshot(), db.audit_len());
     let positions =
         "holder_uuid,ods_code,role_code,role_name,activity_codes,status,requested_on,approved_on
 555123456789,A81001,R8000,Clinical Practitioner,B0420,active,,2024-01-10
 555123456790,A99999,R8001,Nurse,,active,,2024-01-10
 ";
-    let err = db
-        .store
-        .import(
-            &[ImportInput::bytes("positions.csv", positions)],
-            &bulk(),
-            &change(),
-        )
-        .expect_err("unknown organisation");
-    let StoreError::Rejected(p) = err else {
-        panic!("expected a rejection: {err}")
-    };
+    let p = refused(
+        db,
+        &[ImportInput::bytes("positions.csv", positions)],
+        &bulk(),
+    );
     assert_at(one(&p), 3, "ods_code", "no such organisation");
-    assert_eq!((db.snapshot(), db.audit_len()), before);
     assert_eq!(db.schema_objects(), schema);
 }
 
@@ -1753,26 +1732,18 @@ fn integration_profiles_reach_the_health_check(db: &TestDb) {
 
 fn integration_files_refused_with_every_problem(db: &TestDb) {
     seeded(db);
-    let before = (db.snapshot(), db.audit_len());
     let integrations = format!(
         "{INTEGRATIONS}s1-a81001,Healthtech-1,A81001,systmone,,,55555,,Digital Assistant,Digital Assistant\n"
     );
     let cards = format!("{INTEGRATION_CARDS}ht1-b99999,CS000002,\nht1-a81001,CS999999,\n");
-    let err = db
-        .store
-        .import(
-            &[
-                ImportInput::bytes("integrations.csv", integrations),
-                ImportInput::bytes("integration_cards.csv", cards),
-            ],
-            &ImportOptions::default(),
-            &change(),
-        )
-        .expect_err("refused");
-    assert_eq!((db.snapshot(), db.audit_len()), before, "nothing written");
-    let StoreError::Rejected(p) = err else {
-        panic!("expected a rejection, got {err}")
-    };
+    let p = refused(
+        db,
+        &[
+            ImportInput::bytes("integrations.csv", integrations),
+            ImportInput::bytes("integration_cards.csv", cards),
+        ],
+        &ImportOptions::default(),
+    );
     assert_eq!(p.len(), 3, "{p:#?}");
     assert_at(&p[0], 3, "emis_cdb", "only for emis practices");
     assert_at(&p[1], 3, "integration", "no such integration");
