@@ -979,6 +979,10 @@ impl Store for PgStore {
         change: &Change,
     ) -> Result<ImportReport, StoreError> {
         self.write(!options.check_only, |tx| {
+            // A national file is one COPY and each rebuilt key one sort: statements that can
+            // outlast a `statement_timeout` set for the role's everyday queries, as hosted
+            // servers often do. Like `pg_restore`, the import lifts it for its own transaction.
+            tx.tx.batch_execute("SET LOCAL statement_timeout = 0")?;
             import::run(tx, inputs, options, change)
         })
     }

@@ -2538,6 +2538,41 @@ fn postgres_bulk_loads_by_an_ordinary_role() {
     references_to_an_earlier_file_are_matched_exactly(&TestDb::postgres_ordinary_role());
 }
 
+/// A hosted PostgreSQL often gives the application's role a `statement_timeout` for everyday
+/// queries. An import's statements are long by nature (a file is one `COPY`, a key one sort), so
+/// the import lifts the timeout for its own transaction: here its first statement waits behind a
+/// lock for five times the role's timeout, and the import still completes.
+#[test]
+fn postgres_import_outlasts_the_roles_statement_timeout() {
+    let db = TestDb::postgres_ordinary_role();
+    db.raw("ALTER ROLE CURRENT_USER SET statement_timeout = '100ms'");
+    // Opened after the change, so that its connections carry the timeout.
+    let store = cardwatch_store::open(&db.url).expect("open");
+    let mut other = ::postgres::Client::connect(&db.url, ::postgres::NoTls).expect("connect");
+    let mut holding = other.transaction().expect("begin");
+    holding
+        .batch_execute("SET LOCAL statement_timeout = 0; LOCK TABLE organisations")
+        .expect("lock");
+    let report = std::thread::scope(|scope| {
+        let import = scope.spawn(|| store.import(&base(), &ImportOptions::default(), &change()));
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        holding.commit().expect("release");
+        import.join().expect("import thread")
+    })
+    .unwrap_or_else(|e| panic!("the import was cut short: {e}"));
+    assert!(report
+        .files
+        .iter()
+        .all(|f| f.created == f.rows && f.rows > 0));
+    // The role's everyday queries keep their timeout.
+    let mut plain = ::postgres::Client::connect(&db.url, ::postgres::NoTls).expect("connect");
+    let timeout: String = plain
+        .query_one("SHOW statement_timeout", &[])
+        .expect("show")
+        .get(0);
+    assert_eq!(timeout, "100ms");
+}
+
 on_both_backends!(
     demo_import_counts,
     reimport_changes_nothing,
