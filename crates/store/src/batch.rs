@@ -132,6 +132,11 @@ impl<'a> Row<'a> {
         (0..self.slots.len()).map(move |col| self.cell(col))
     }
 
+    /// Whether these stored values are exactly the row's (an import that changes nothing).
+    pub(crate) fn matches(self, values: &[Value]) -> bool {
+        values.iter().map(Value::as_cell).eq(self.cells())
+    }
+
     /// The values, owned (for the rarer paths: updates, audit records).
     pub(crate) fn values(self) -> Vec<Value> {
         self.cells().map(Cell::to_value).collect()

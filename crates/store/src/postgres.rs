@@ -646,9 +646,7 @@ impl Tx for PgTx<'_, '_> {
             };
             *slot = Some(match before {
                 None => Outcome::Created,
-                Some(before) if before.iter().map(Value::as_cell).eq(row.cells()) => {
-                    Outcome::Unchanged
-                }
+                Some(before) if row.matches(before) => Outcome::Unchanged,
                 Some(before) => {
                     let after = row.values();
                     match check_update(kind, before, &after) {

@@ -368,7 +368,7 @@ impl Tx for SqliteTx<'_> {
                 rusqlite::params_from_iter(row.cells().take(kind.key_len()).map(Bind)),
                 |r| read_values(kind, r),
             )?;
-            if before.iter().map(Value::as_cell).eq(row.cells()) {
+            if row.matches(&before) {
                 out.push(Outcome::Unchanged);
                 continue;
             }
