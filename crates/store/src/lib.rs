@@ -26,6 +26,7 @@ mod files;
 pub mod import;
 mod incidents;
 pub mod inventory;
+mod migrations;
 pub mod notify;
 mod pool;
 pub mod positions;

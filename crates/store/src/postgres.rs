@@ -25,6 +25,7 @@ use self::copy_out::{Fields, Streamer};
 use crate::batch::{Batch, Row};
 use crate::exec::{Entry, Exec, P, V};
 use crate::import::{self, AuditChain, ImportInput, ImportOptions, ImportReport};
+use crate::migrations;
 use crate::pool::Pool;
 use crate::sql::{self, ident, Dialect};
 use crate::tx::{self, check_update, Book, Outcome, Tx};
@@ -32,79 +33,6 @@ use crate::{
     AuditQuery, AuditVerdict, Backend, Change, DueCard, ExpiringCertificate, Store, StoreError,
 };
 use cardwatch_core::triage::{CauseCount, Incident, IncidentStatus, IncidentStep, NewIncident};
-
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "estate",
-        include_str!("../migrations/postgres/0001_estate.sql"),
-    ),
-    (
-        2,
-        "prevent",
-        include_str!("../migrations/postgres/0002_prevent.sql"),
-    ),
-    (
-        3,
-        "incidents",
-        include_str!("../migrations/postgres/0003_incidents.sql"),
-    ),
-    (
-        4,
-        "users",
-        include_str!("../migrations/postgres/0004_users.sql"),
-    ),
-    (
-        5,
-        "tokens",
-        include_str!("../migrations/postgres/0005_tokens.sql"),
-    ),
-    (
-        6,
-        "notify",
-        include_str!("../migrations/postgres/0006_notify.sql"),
-    ),
-    (
-        7,
-        "agents",
-        include_str!("../migrations/postgres/0007_agents.sql"),
-    ),
-    (
-        8,
-        "agent_events",
-        include_str!("../migrations/postgres/0008_agent_events.sql"),
-    ),
-    (
-        9,
-        "agent_inventory",
-        include_str!("../migrations/postgres/0009_agent_inventory.sql"),
-    ),
-    (
-        10,
-        "access_reviews",
-        include_str!("../migrations/postgres/0010_access_reviews.sql"),
-    ),
-    (
-        11,
-        "agent_clock",
-        include_str!("../migrations/postgres/0011_agent_clock.sql"),
-    ),
-    (
-        12,
-        "integrations",
-        include_str!("../migrations/postgres/0012_integrations.sql"),
-    ),
-    (
-        13,
-        "lookup_indexes",
-        include_str!("../migrations/postgres/0013_lookup_indexes.sql"),
-    ),
-    (
-        14,
-        "sha1_signing",
-        include_str!("../migrations/postgres/0014_sha1_signing.sql"),
-    ),
-];
 
 /// Any number, so long as no other program's advisory lock uses it: serialises migrations when
 /// several Cardwatch processes start at once.
@@ -208,7 +136,7 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
              version BIGINT PRIMARY KEY, name TEXT NOT NULL,
              applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
     )?;
-    for (version, name, text) in MIGRATIONS {
+    for (version, name, text) in migrations::POSTGRES {
         let done = tx
             .query_opt(
                 "SELECT 1 FROM schema_migrations WHERE version = $1",

@@ -21,6 +21,7 @@ use rusqlite::{params, Connection, OptionalExtension, ToSql, TransactionBehavior
 use crate::batch::Batch;
 use crate::exec::{sqlite_placeholders, Entry, Exec, P, V};
 use crate::import::{self, ImportInput, ImportOptions, ImportReport};
+use crate::migrations;
 use crate::pool::Pool;
 use crate::sql::{self, Dialect};
 use crate::tx::{self, check_update, Outcome, Tx};
@@ -28,79 +29,6 @@ use crate::{
     AuditQuery, AuditVerdict, Backend, Change, DueCard, ExpiringCertificate, Store, StoreError,
 };
 use cardwatch_core::triage::{CauseCount, Incident, IncidentStatus, IncidentStep, NewIncident};
-
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "estate",
-        include_str!("../migrations/sqlite/0001_estate.sql"),
-    ),
-    (
-        2,
-        "prevent",
-        include_str!("../migrations/sqlite/0002_prevent.sql"),
-    ),
-    (
-        3,
-        "incidents",
-        include_str!("../migrations/sqlite/0003_incidents.sql"),
-    ),
-    (
-        4,
-        "users",
-        include_str!("../migrations/sqlite/0004_users.sql"),
-    ),
-    (
-        5,
-        "tokens",
-        include_str!("../migrations/sqlite/0005_tokens.sql"),
-    ),
-    (
-        6,
-        "notify",
-        include_str!("../migrations/sqlite/0006_notify.sql"),
-    ),
-    (
-        7,
-        "agents",
-        include_str!("../migrations/sqlite/0007_agents.sql"),
-    ),
-    (
-        8,
-        "agent_events",
-        include_str!("../migrations/sqlite/0008_agent_events.sql"),
-    ),
-    (
-        9,
-        "agent_inventory",
-        include_str!("../migrations/sqlite/0009_agent_inventory.sql"),
-    ),
-    (
-        10,
-        "access_reviews",
-        include_str!("../migrations/sqlite/0010_access_reviews.sql"),
-    ),
-    (
-        11,
-        "agent_clock",
-        include_str!("../migrations/sqlite/0011_agent_clock.sql"),
-    ),
-    (
-        12,
-        "integrations",
-        include_str!("../migrations/sqlite/0012_integrations.sql"),
-    ),
-    (
-        13,
-        "lookup_indexes",
-        include_str!("../migrations/sqlite/0013_lookup_indexes.sql"),
-    ),
-    (
-        14,
-        "sha1_signing",
-        include_str!("../migrations/sqlite/0014_sha1_signing.sql"),
-    ),
-];
 
 /// The page cache of a bulk import's connection (`PRAGMA cache_size`: negative is KiB).
 const BULK_CACHE: i32 = -65536;
@@ -194,7 +122,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         "CREATE TABLE IF NOT EXISTS schema_migrations (
              version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
     )?;
-    for (version, name, text) in MIGRATIONS {
+    for (version, name, text) in migrations::SQLITE {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let done: Option<i64> = tx
             .query_row(

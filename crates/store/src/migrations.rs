@@ -1,0 +1,38 @@
+//! The schema's migrations: one list, with a SQL file per dialect for each.
+
+/// A migration's version, its name, and its SQL in one dialect.
+pub(crate) type Migration = (i64, &'static str, &'static str);
+
+/// Both dialects' lists from one: a migration cannot be added to one and forgotten in the
+/// other, since a file missing from either folder fails the build.
+macro_rules! migrations {
+    ($($version:literal $name:literal $file:literal,)*) => {
+        pub(crate) const SQLITE: &[Migration] = &[$((
+            $version,
+            $name,
+            include_str!(concat!("../migrations/sqlite/", $file, ".sql")),
+        )),*];
+        pub(crate) const POSTGRES: &[Migration] = &[$((
+            $version,
+            $name,
+            include_str!(concat!("../migrations/postgres/", $file, ".sql")),
+        )),*];
+    };
+}
+
+migrations! {
+    1 "estate" "0001_estate",
+    2 "prevent" "0002_prevent",
+    3 "incidents" "0003_incidents",
+    4 "users" "0004_users",
+    5 "tokens" "0005_tokens",
+    6 "notify" "0006_notify",
+    7 "agents" "0007_agents",
+    8 "agent_events" "0008_agent_events",
+    9 "agent_inventory" "0009_agent_inventory",
+    10 "access_reviews" "0010_access_reviews",
+    11 "agent_clock" "0011_agent_clock",
+    12 "integrations" "0012_integrations",
+    13 "lookup_indexes" "0013_lookup_indexes",
+    14 "sha1_signing" "0014_sha1_signing",
+}
