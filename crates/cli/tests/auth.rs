@@ -524,18 +524,7 @@ fn every_route_is_scoped_to_the_callers_organisations() {
     let (_tmp, db) = scratch_db();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
     add_pm(&db);
-    ok(&user(
-        &db,
-        &[
-            "add",
-            "audit@nhs.net",
-            "--name",
-            "Ann Auditor",
-            "--role",
-            "auditor",
-        ],
-        Some(PW),
-    ));
+    add_auditor(&db);
     let theirs = card_at(&db, "A10001");
     let mine = card_at(&db, "A10000");
     let pm = signed_in(&addr, "pm@nhs.net");
@@ -840,18 +829,7 @@ print(len(events), len(alarms), ','.join(sites))
 fn the_audit_log_is_for_auditors_and_administrators() {
     let (_tmp, db) = scratch_db();
     let (child, addr, admin) = serve_demo_signed_in(&db, "1");
-    ok(&user(
-        &db,
-        &[
-            "add",
-            "audit@nhs.net",
-            "--name",
-            "Ann Auditor",
-            "--role",
-            "auditor",
-        ],
-        Some(PW),
-    ));
+    add_auditor(&db);
     add_pm(&db);
     let auditor = signed_in(&addr, "audit@nhs.net");
     let pm = signed_in(&addr, "pm@nhs.net");
@@ -908,18 +886,7 @@ fn incidents_and_packets_stay_within_the_callers_organisations() {
     let (_tmp, db) = scratch_db();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
     add_pm(&db);
-    ok(&user(
-        &db,
-        &[
-            "add",
-            "audit@nhs.net",
-            "--name",
-            "Ann Auditor",
-            "--role",
-            "auditor",
-        ],
-        Some(PW),
-    ));
+    add_auditor(&db);
     let ids: Vec<i64> = {
         let store = cardwatch_store::open(&db).expect("open");
         let change = Change {
@@ -1742,18 +1709,7 @@ fn findings_are_acknowledged_and_reopened_in_the_browser() {
     let (_tmp, db) = scratch_db();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
     add_pm(&db);
-    ok(&user(
-        &db,
-        &[
-            "add",
-            "audit@nhs.net",
-            "--name",
-            "Ann Auditor",
-            "--role",
-            "auditor",
-        ],
-        Some(PW),
-    ));
+    add_auditor(&db);
     let pm = signed_in(&addr, "pm@nhs.net");
     let auditor = signed_in(&addr, "audit@nhs.net");
     let page = get_as(&addr, "/findings", &pm);
@@ -3186,6 +3142,22 @@ const RA: &str = "ra@nhs.net";
 const PM: &str = "pm@nhs.net";
 
 /// A practice manager at A10000 (sign in with `PM`).
+/// Adds `audit@nhs.net`, an auditor: sees every organisation, changes nothing.
+fn add_auditor(db: &str) {
+    ok(&user(
+        db,
+        &[
+            "add",
+            "audit@nhs.net",
+            "--name",
+            "Ann Auditor",
+            "--role",
+            "auditor",
+        ],
+        Some(PW),
+    ));
+}
+
 fn add_pm(db: &str) {
     ok(&user(
         db,
