@@ -2573,6 +2573,39 @@ fn postgres_import_outlasts_the_roles_statement_timeout() {
     assert_eq!(timeout, "100ms");
 }
 
+/// The same for large reads: an export (one `COPY … TO` per kind, seconds at national size)
+/// waits behind a lock for five times the role's timeout and still hands over every record.
+#[test]
+fn postgres_export_outlasts_the_roles_statement_timeout() {
+    let db = TestDb::postgres_ordinary_role();
+    db.store
+        .import(&base(), &ImportOptions::default(), &change())
+        .expect("import");
+    db.raw("ALTER ROLE CURRENT_USER SET statement_timeout = '100ms'");
+    // Opened after the change, so that its connections carry the timeout.
+    let store = cardwatch_store::open(&db.url).expect("open");
+    let mut other = ::postgres::Client::connect(&db.url, ::postgres::NoTls).expect("connect");
+    let mut holding = other.transaction().expect("begin");
+    holding
+        .batch_execute("SET LOCAL statement_timeout = 0; LOCK TABLE organisations")
+        .expect("lock");
+    let mut exported = 0;
+    let rows = std::thread::scope(|scope| {
+        let export = scope.spawn(|| {
+            store.export(Kind::Organisations, &mut |_| {
+                exported += 1;
+                Ok(())
+            })
+        });
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        holding.commit().expect("release");
+        export.join().expect("export thread")
+    })
+    .unwrap_or_else(|e| panic!("the export was cut short: {e}"));
+    assert!(rows > 0);
+    assert_eq!(exported, rows);
+}
+
 on_both_backends!(
     demo_import_counts,
     reimport_changes_nothing,

@@ -57,8 +57,12 @@ impl Streamer {
             return Err(StoreError::Database("the connection is closing".into()));
         };
         self.runtime.block_on(async {
-            // JIT compiling a plain scan costs more than it saves.
-            client.batch_execute("SET jit = off").await?;
+            // JIT compiling a plain scan costs more than it saves. A large read (a national
+            // export, a table for the health checks) is one statement of seconds: like
+            // `pg_dump`, it lifts a `statement_timeout` the role has for everyday queries.
+            client
+                .batch_execute("SET jit = off; SET statement_timeout = 0")
+                .await?;
             let query = format!("COPY ({select}) TO STDOUT (FORMAT binary)");
             let mut stream = pin!(client.copy_out(&query).await?);
             let mut rows = CopyRows::new(columns);
