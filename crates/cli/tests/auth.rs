@@ -3141,7 +3141,6 @@ fn everything_held_about_a_person_exports_for_a_subject_access_request() {
 const RA: &str = "ra@nhs.net";
 const PM: &str = "pm@nhs.net";
 
-/// A practice manager at A10000 (sign in with `PM`).
 /// Adds `audit@nhs.net`, an auditor: sees every organisation, changes nothing.
 fn add_auditor(db: &str) {
     ok(&user(
@@ -3158,6 +3157,7 @@ fn add_auditor(db: &str) {
     ));
 }
 
+/// A practice manager at A10000 (sign in with `PM`).
 fn add_pm(db: &str) {
     ok(&user(
         db,
