@@ -2545,19 +2545,8 @@ fn postgres_bulk_loads_by_an_ordinary_role() {
 #[test]
 fn postgres_import_outlasts_the_roles_statement_timeout() {
     let db = TestDb::postgres_ordinary_role();
-    db.raw("ALTER ROLE CURRENT_USER SET statement_timeout = '100ms'");
-    // Opened after the change, so that its connections carry the timeout.
-    let store = cardwatch_store::open(&db.url).expect("open");
-    let mut other = ::postgres::Client::connect(&db.url, ::postgres::NoTls).expect("connect");
-    let mut holding = other.transaction().expect("begin");
-    holding
-        .batch_execute("SET LOCAL statement_timeout = 0; LOCK TABLE organisations")
-        .expect("lock");
-    let report = std::thread::scope(|scope| {
-        let import = scope.spawn(|| store.import(&base(), &ImportOptions::default(), &change()));
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        holding.commit().expect("release");
-        import.join().expect("import thread")
+    let report = behind_a_lock_past_the_roles_timeout(&db, |store| {
+        store.import(&base(), &ImportOptions::default(), &change())
     })
     .unwrap_or_else(|e| panic!("the import was cut short: {e}"));
     assert!(report
@@ -2581,6 +2570,24 @@ fn postgres_export_outlasts_the_roles_statement_timeout() {
     db.store
         .import(&base(), &ImportOptions::default(), &change())
         .expect("import");
+    let mut exported = 0;
+    let rows = behind_a_lock_past_the_roles_timeout(&db, |store| {
+        store.export(Kind::Organisations, &mut |_| {
+            exported += 1;
+            Ok(())
+        })
+    })
+    .unwrap_or_else(|e| panic!("the export was cut short: {e}"));
+    assert!(rows > 0);
+    assert_eq!(exported, rows);
+}
+
+/// Runs `op` on a store opened after its role was given a 100 ms `statement_timeout`, while a
+/// second connection holds a lock on the organisations for 500 ms, five times that timeout.
+fn behind_a_lock_past_the_roles_timeout<T: Send>(
+    db: &TestDb,
+    op: impl FnOnce(&dyn cardwatch_store::Store) -> T + Send,
+) -> T {
     db.raw("ALTER ROLE CURRENT_USER SET statement_timeout = '100ms'");
     // Opened after the change, so that its connections carry the timeout.
     let store = cardwatch_store::open(&db.url).expect("open");
@@ -2589,21 +2596,12 @@ fn postgres_export_outlasts_the_roles_statement_timeout() {
     holding
         .batch_execute("SET LOCAL statement_timeout = 0; LOCK TABLE organisations")
         .expect("lock");
-    let mut exported = 0;
-    let rows = std::thread::scope(|scope| {
-        let export = scope.spawn(|| {
-            store.export(Kind::Organisations, &mut |_| {
-                exported += 1;
-                Ok(())
-            })
-        });
+    std::thread::scope(|scope| {
+        let running = scope.spawn(|| op(&*store));
         std::thread::sleep(std::time::Duration::from_millis(500));
         holding.commit().expect("release");
-        export.join().expect("export thread")
+        running.join().expect("operation thread")
     })
-    .unwrap_or_else(|e| panic!("the export was cut short: {e}"));
-    assert!(rows > 0);
-    assert_eq!(exported, rows);
 }
 
 on_both_backends!(
