@@ -8,6 +8,7 @@
 mod agents;
 mod certs;
 mod checks;
+mod clock;
 mod config;
 mod notify;
 mod plan;
@@ -19,7 +20,7 @@ use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use cardwatch_core::card_status::CardStatus;
@@ -59,6 +60,12 @@ struct Cli {
     /// A folder of triage knowledge-base files (*.toml), laid over the shipped ones by id.
     #[arg(long, global = true, env = "CARDWATCH_TRIAGE_KB")]
     triage_kb: Option<PathBuf>,
+
+    /// Run as though the clock read this when the command started (a date, or a date and time
+    /// in UTC), then moves on in real time: for rehearsing a day ahead, and for tests that build
+    /// an estate for a fixed day. Default: the system clock.
+    #[arg(long, global = true, env = "CARDWATCH_NOW", value_parser = parse_timestamp)]
+    now: Option<Timestamp>,
 
     #[command(subcommand)]
     command: Command,
@@ -516,16 +523,11 @@ fn parse_date(s: &str) -> Result<Date, String> {
     Date::parse(s).map_err(|e| e.to_string())
 }
 
-fn now() -> Timestamp {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    Timestamp::from_unix(secs)
+fn parse_timestamp(s: &str) -> Result<Timestamp, String> {
+    Timestamp::parse(s).map_err(|e| e.to_string())
 }
 
-fn today() -> Date {
-    now().date()
-}
+use clock::{now, today};
 
 /// What the server and the triage read besides the estate.
 fn server_checks(
@@ -571,6 +573,7 @@ fn main() -> ExitCode {
         .with_writer(io::stderr)
         .init();
     let cli = Cli::parse();
+    clock::start_at(cli.now);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

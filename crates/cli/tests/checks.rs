@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 
-/// A store with the small demo estate, judged as of the day it was generated.
+/// A store with the small demo estate for `DAY`; the tests on it run on that day's clock.
 fn demo_store(tmp: &tempfile::TempDir) -> String {
     let db = tmp.path().join("estate.sqlite").display().to_string();
     let dir = tmp.path().join("csv");
@@ -13,13 +13,11 @@ fn demo_store(tmp: &tempfile::TempDir) -> String {
     db
 }
 
-const DAY: &str = "2026-11-22";
-
 #[test]
 fn check_prints_groups_and_formats_and_fails_on_severity() {
     let tmp = tempfile::tempdir().expect("tmp");
     let db = demo_store(&tmp);
-    let table = ok(&cardwatch(&db, &["check", "--today", DAY]));
+    let table = ok(&cardwatch_on(DAY, &db, &["check", "--today", DAY]));
     assert!(table.contains("== site "), "{table}");
     assert!(
         table.contains("CRITICAL") && table.contains("fix: "),
@@ -27,7 +25,8 @@ fn check_prints_groups_and_formats_and_fails_on_severity() {
     );
     assert!(table.contains("finding(s) on 2026-11-22"), "{table}");
 
-    let json = ok(&cardwatch(
+    let json = ok(&cardwatch_on(
+        DAY,
         &db,
         &["check", "--today", DAY, "--format", "json"],
     ));
@@ -35,7 +34,8 @@ fn check_prints_groups_and_formats_and_fails_on_severity() {
     let all = all.as_array().expect("array");
     assert!(all.len() > 10);
     let site = all[0]["site"].as_str().expect("site").to_owned();
-    let csv = ok(&cardwatch(
+    let csv = ok(&cardwatch_on(
+        DAY,
         &db,
         &["check", "--today", DAY, "--format", "csv", "--site", &site],
     ));
@@ -48,7 +48,8 @@ fn check_prints_groups_and_formats_and_fails_on_severity() {
 
     // One family of rules on its own, and a group of rules by how their ids start.
     let csv_with = |flag: &str, value: &str| {
-        ok(&cardwatch(
+        ok(&cardwatch_on(
+            DAY,
             &db,
             &["check", "--today", DAY, "--format", "csv", flag, value],
         ))
@@ -71,12 +72,13 @@ fn check_prints_groups_and_formats_and_fails_on_severity() {
             .all(|l| l.starts_with("cert-signing-")),
         "{signing}"
     );
-    let out = cardwatch(&db, &["check", "--only", "printers"]);
+    let out = cardwatch_on(DAY, &db, &["check", "--only", "printers"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("certificates, cards, positions, workstations, sites"));
 
     // Monitoring: exit 4 when an open finding at or above the level exists, 0 when none.
-    let out = cardwatch(
+    let out = cardwatch_on(
+        DAY,
         &db,
         &[
             "check",
@@ -90,7 +92,8 @@ fn check_prints_groups_and_formats_and_fails_on_severity() {
     );
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("at or above critical"));
-    let out = cardwatch(
+    let out = cardwatch_on(
+        DAY,
         &db,
         &[
             "check",
@@ -103,7 +106,7 @@ fn check_prints_groups_and_formats_and_fails_on_severity() {
         ],
     );
     assert_eq!(out.status.code(), Some(0));
-    let out = cardwatch(&db, &["check", "--fail-on", "severe"]);
+    let out = cardwatch_on(DAY, &db, &["check", "--fail-on", "severe"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("info, warning, urgent, critical"),
@@ -116,47 +119,58 @@ fn check_prints_groups_and_formats_and_fails_on_severity() {
 fn snooze_hides_ack_keeps_and_both_are_audited() {
     let tmp = tempfile::tempdir().expect("tmp");
     let db = demo_store(&tmp);
-    let today = ok(&cardwatch(&db, &["catalogue", "show"])); // settings load with no config
+    let today = ok(&cardwatch_on(DAY, &db, &["catalogue", "show"])); // settings load with no config
     assert!(today.contains("identity-agent"));
-    // The commands judge "today" by the clock: use a finding that holds whatever the day.
-    let csv = ok(&cardwatch(&db, &["check", "--format", "csv"]));
+    let csv = ok(&cardwatch_on(DAY, &db, &["check", "--format", "csv"]));
     let id = csv
         .lines()
         .skip(1)
         .map(|l| l.split(',').next().expect("id").to_owned())
         .find(|id| id.starts_with("spare-readers-low/") || id.starts_with("stock-below-minimum/"))
         .expect("a site finding");
-    let audit_before = ok(&cardwatch(&db, &["audit", "verify"]));
-    ok(&cardwatch(
+    let audit_before = ok(&cardwatch_on(DAY, &db, &["audit", "verify"]));
+    ok(&cardwatch_on(
+        DAY,
         &db,
         &["finding", "snooze", &id, "--reason", "readers ordered"],
     ));
-    let hidden = ok(&cardwatch(&db, &["check", "--format", "csv"]));
+    let hidden = ok(&cardwatch_on(DAY, &db, &["check", "--format", "csv"]));
     assert!(
         !hidden.contains(&format!("{id},")),
         "a snoozed finding is hidden"
     );
-    let shown = ok(&cardwatch(&db, &["check", "--format", "csv", "--all"]));
+    let shown = ok(&cardwatch_on(
+        DAY,
+        &db,
+        &["check", "--format", "csv", "--all"],
+    ));
     assert!(shown.contains(&format!("{id},")) && shown.contains(",snoozed,"));
-    ok(&cardwatch(
+    ok(&cardwatch_on(
+        DAY,
         &db,
         &["finding", "ack", &id, "--reason", "on order"],
     ));
-    let acked = ok(&cardwatch(&db, &["check", "--format", "csv"]));
+    let acked = ok(&cardwatch_on(DAY, &db, &["check", "--format", "csv"]));
     assert!(acked.contains(&format!("{id},")) && acked.contains(",acknowledged,"));
-    ok(&cardwatch(
+    ok(&cardwatch_on(
+        DAY,
         &db,
         &["finding", "reopen", &id, "--reason", "order cancelled"],
     ));
-    let after = ok(&cardwatch(&db, &["audit", "verify"]));
+    let after = ok(&cardwatch_on(DAY, &db, &["audit", "verify"]));
     assert_ne!(audit_before, after);
-    let log = ok(&cardwatch(&db, &["audit", "show", "--limit", "1000"]));
+    let log = ok(&cardwatch_on(
+        DAY,
+        &db,
+        &["audit", "show", "--limit", "1000"],
+    ));
     for action in ["\"snoozed\"", "\"acknowledged\"", "\"reopen\""] {
         assert!(log.contains(action), "{action} not audited");
     }
 
     // Bad input: an unknown finding, no reason, a day in the past.
-    let out = cardwatch(
+    let out = cardwatch_on(
+        DAY,
         &db,
         &["finding", "snooze", "no-such/finding", "--reason", "x"],
     );
@@ -166,14 +180,15 @@ fn snooze_hides_ack_keeps_and_both_are_audited() {
         "{}",
         text(&out.stderr)
     );
-    let out = cardwatch(&db, &["finding", "ack", &id, "--reason", "  "]);
+    let out = cardwatch_on(DAY, &db, &["finding", "ack", &id, "--reason", "  "]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("reason"),
         "{}",
         text(&out.stderr)
     );
-    let out = cardwatch(
+    let out = cardwatch_on(
+        DAY,
         &db,
         &[
             "finding",
@@ -345,7 +360,7 @@ fn plan_prints_compares_and_exports() {
     let tmp = tempfile::tempdir().expect("tmp");
     let db = demo_store(&tmp);
     let args = ["plan", "--capacity", "20", "--from", "2026-11-23"];
-    let table = ok(&cardwatch(&db, &args));
+    let table = ok(&cardwatch_on(DAY, &db, &args));
     assert!(
         table.contains(
             "Renewal plan for RA team all from 2026-11-23 with 20 renewals a working day"
@@ -357,7 +372,8 @@ fn plan_prints_compares_and_exports() {
         "{table}"
     );
 
-    let json = ok(&cardwatch(
+    let json = ok(&cardwatch_on(
+        DAY,
         &db,
         &[&args[..], &["--format", "json"]].concat(),
     ));
@@ -379,10 +395,15 @@ fn plan_prints_compares_and_exports() {
             assert!(target <= expiry, "{r}");
         }
     }
-    let csv = ok(&cardwatch(&db, &[&args[..], &["--format", "csv"]].concat()));
+    let csv = ok(&cardwatch_on(
+        DAY,
+        &db,
+        &[&args[..], &["--format", "csv"]].concat(),
+    ));
     assert_eq!(csv.lines().count(), renewals.len() + 1);
     let site = renewals[0]["site"].as_str().expect("site");
-    let one = ok(&cardwatch(
+    let one = ok(&cardwatch_on(
+        DAY,
         &db,
         &[&args[..], &["--format", "csv", "--site", site]].concat(),
     ));
@@ -390,7 +411,8 @@ fn plan_prints_compares_and_exports() {
         .lines()
         .skip(1)
         .all(|l| l.contains(&format!(",{site},"))));
-    let ics = ok(&cardwatch(
+    let ics = ok(&cardwatch_on(
+        DAY,
         &db,
         &[&args[..], &["--format", "ics", "--site", site]].concat(),
     ));
@@ -408,7 +430,8 @@ fn plan_prints_compares_and_exports() {
     )
     .expect("write");
     let cfg = cfg.to_str().expect("path");
-    let csv = ok(&cardwatch(
+    let csv = ok(&cardwatch_on(
+        DAY,
         &db,
         &[
             "--config",
@@ -435,7 +458,8 @@ fn plan_prints_compares_and_exports() {
         .skip(1)
         .filter(|l| l.contains(&format!(",{site},")))
         .all(|l| l.ends_with(",North RA")));
-    let table = ok(&cardwatch(
+    let table = ok(&cardwatch_on(
+        DAY,
         &db,
         &[
             "--config",
@@ -451,7 +475,7 @@ fn plan_prints_compares_and_exports() {
         table.contains("RA team North RA") && table.contains("RA team everyone else"),
         "{table}"
     );
-    let out = cardwatch(&db, &["--config", cfg, "plan"]);
+    let out = cardwatch_on(DAY, &db, &["--config", cfg, "plan"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("no RA team serves"),
@@ -463,21 +487,21 @@ fn plan_prints_compares_and_exports() {
         "[[planner.teams]]\nname = \"X\"\ncapacity = 0\nserves = [\"A81001\"]\n",
     )
     .expect("write");
-    let out = cardwatch(&db, &["--config", cfg, "plan", "--capacity", "5"]);
+    let out = cardwatch_on(DAY, &db, &["--config", cfg, "plan", "--capacity", "5"]);
     assert!(
         text(&out.stderr).contains("capacity must be at least 1"),
         "{}",
         text(&out.stderr)
     );
 
-    let out = cardwatch(&db, &["plan", "--capacity", "0"]);
+    let out = cardwatch_on(DAY, &db, &["plan", "--capacity", "0"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("at least 1"),
         "{}",
         text(&out.stderr)
     );
-    let out = cardwatch(&db, &["plan", "--capacity", "5", "--format", "pdf"]);
+    let out = cardwatch_on(DAY, &db, &["plan", "--capacity", "5", "--format", "pdf"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("table, csv, json or ics"),

@@ -349,29 +349,21 @@ fn next_step_api() {
     assert!(!bad_field.1.contains("123456"), "{}", bad_field.1);
 }
 
-/// A demo estate in a fresh SQLite file: (tmp dir, database path).
+/// A demo estate for `DAY` in a fresh SQLite file: (tmp dir, database path). Every command on
+/// it runs on that day's clock (`cardwatch_on`, `wizard`).
 fn demo_db() -> (tempfile::TempDir, String) {
     let (tmp, db) = scratch_db();
     ok(&cardwatch(
         &db,
-        &[
-            "demo",
-            "--practices",
-            "2",
-            "--seed",
-            "3",
-            "--today",
-            "2026-11-22",
-        ],
+        &["demo", "--practices", "2", "--seed", "3", "--today", DAY],
     ));
     (tmp, db)
 }
 
 fn wizard(db: &str, args: &[&str], answers: &str) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cardwatch"))
-        .env("RUST_LOG", "warn")
+    let mut child = command(db, Some(DAY))
         .env("USER", "reception")
-        .args(["--database-url", db, "triage"])
+        .arg("triage")
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -415,8 +407,12 @@ fn the_wizard_records_an_incident_and_uses_the_estate() {
     );
     assert!(s.contains("known: signing-cert-status = valid"), "{s}");
     assert!(s.contains("Incident 1 resolved"), "{s}");
-    let list: serde_json::Value =
-        serde_json::from_str(&ok(&cardwatch(&db, &["incident", "list", "--json"]))).expect("json");
+    let list: serde_json::Value = serde_json::from_str(&ok(&cardwatch_on(
+        DAY,
+        &db,
+        &["incident", "list", "--json"],
+    )))
+    .expect("json");
     let i = &list[0];
     assert_eq!(i["id"], 1);
     assert_eq!(i["status"], "resolved");
@@ -435,17 +431,22 @@ fn the_wizard_records_an_incident_and_uses_the_estate() {
     assert!(i["confirmed_cause"].is_string(), "{i}");
     assert!(i["minutes_to_fix"].as_f64().is_some());
     let shown: serde_json::Value =
-        serde_json::from_str(&ok(&cardwatch(&db, &["incident", "show", "1"]))).expect("json");
+        serde_json::from_str(&ok(&cardwatch_on(DAY, &db, &["incident", "show", "1"])))
+            .expect("json");
     assert_eq!(shown, *i);
     // The audit chain holds the incident's every step.
-    ok(&cardwatch(&db, &["audit", "verify"]));
-    let audit = ok(&cardwatch(&db, &["audit", "show", "--limit", "1000"]));
+    ok(&cardwatch_on(DAY, &db, &["audit", "verify"]));
+    let audit = ok(&cardwatch_on(
+        DAY,
+        &db,
+        &["audit", "show", "--limit", "1000"],
+    ));
     assert!(
         audit.matches("\"entity_kind\":\"incident\"").count() >= 5,
         "open, three steps, resolved"
     );
     // Bad ids.
-    let out = cardwatch(&db, &["incident", "show", "99"]);
+    let out = cardwatch_on(DAY, &db, &["incident", "show", "99"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("no incident 99"),
@@ -459,7 +460,7 @@ fn the_wizard_records_an_incident_and_uses_the_estate() {
 fn wizard_refused(db: &str, args: &[&str]) -> String {
     let mut all = vec!["triage"];
     all.extend_from_slice(args);
-    let out = cardwatch(db, &all);
+    let out = cardwatch_on(DAY, db, &all);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
     text(&out.stderr)
 }
@@ -486,7 +487,8 @@ fn escalation_prints_the_packet() {
     ] {
         assert!(s.contains(want), "{want:?} missing:\n{s}");
     }
-    let p: serde_json::Value = serde_json::from_str(&ok(&cardwatch(
+    let p: serde_json::Value = serde_json::from_str(&ok(&cardwatch_on(
+        DAY,
         &db,
         &["incident", "packet", "1", "--format", "json"],
     )))
@@ -496,8 +498,12 @@ fn escalation_prints_the_packet() {
     assert!(p["person"].is_string());
     assert!(!p["steps"].as_array().expect("steps").is_empty());
     assert!(!p["escalate_because"].as_array().expect("why").is_empty());
-    let list: serde_json::Value =
-        serde_json::from_str(&ok(&cardwatch(&db, &["incident", "list", "--json"]))).expect("json");
+    let list: serde_json::Value = serde_json::from_str(&ok(&cardwatch_on(
+        DAY,
+        &db,
+        &["incident", "list", "--json"],
+    )))
+    .expect("json");
     assert_eq!(list[0]["status"], "escalated");
 }
 
@@ -507,7 +513,8 @@ fn two_reports_at_a_site_within_the_hour_escalate() {
     // The first report: the wizard stops before any answer, the incident stays open.
     let s = wizard(&db, &["--site", "A10000"], "ERR1002\n");
     assert!(s.contains("stays open"), "{s}");
-    let v = json(&cardwatch(
+    let v = json(&cardwatch_on(
+        DAY,
         &db,
         &[
             "triage",
@@ -527,7 +534,8 @@ fn two_reports_at_a_site_within_the_hour_escalate() {
         "{v}"
     );
     // Another site, or another symptom: no cluster.
-    let v = json(&cardwatch(
+    let v = json(&cardwatch_on(
+        DAY,
         &db,
         &[
             "triage",
@@ -539,7 +547,8 @@ fn two_reports_at_a_site_within_the_hour_escalate() {
         ],
     ));
     assert_eq!(v["escalate"], false, "{v}");
-    let v = json(&cardwatch(
+    let v = json(&cardwatch_on(
+        DAY,
         &db,
         &[
             "triage",
@@ -560,7 +569,8 @@ fn resolved_incidents_teach_the_site() {
     use cardwatch_store::Change;
 
     let (_tmp, db) = demo_db();
-    let before = json(&cardwatch(
+    let before = json(&cardwatch_on(
+        DAY,
         &db,
         &[
             "triage",
@@ -602,7 +612,8 @@ fn resolved_incidents_teach_the_site() {
                 .expect("close");
         }
     }
-    let here = json(&cardwatch(
+    let here = json(&cardwatch_on(
+        DAY,
         &db,
         &[
             "triage",
@@ -618,7 +629,8 @@ fn resolved_incidents_teach_the_site() {
         .expect("p");
     assert!(learned > 0.5, "{shipped} → {learned}");
     // Another site learns from the estate too, less.
-    let there = json(&cardwatch(
+    let there = json(&cardwatch_on(
+        DAY,
         &db,
         &[
             "triage",
@@ -648,7 +660,8 @@ fn cheat_sheet_for_a_site_with_its_contacts() {
     )
     .expect("write");
     let cfg = cfg.display().to_string();
-    let text = ok(&cardwatch(
+    let text = ok(&cardwatch_on(
+        DAY,
         &db,
         &["--config", &cfg, "cheatsheet", "--site", "A10000"],
     ));
@@ -660,7 +673,8 @@ fn cheat_sheet_for_a_site_with_its_contacts() {
     );
     assert!(!text.contains("Other IT"), "{text}");
     assert!(text.contains("Logs in but cannot sign"), "{text}");
-    let html = ok(&cardwatch(
+    let html = ok(&cardwatch_on(
+        DAY,
         &db,
         &[
             "--config",
@@ -677,7 +691,7 @@ fn cheat_sheet_for_a_site_with_its_contacts() {
         "{html}"
     );
 
-    let out = cardwatch(&db, &["cheatsheet", "--site", "not an ods!"]);
+    let out = cardwatch_on(DAY, &db, &["cheatsheet", "--site", "not an ods!"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text_of(&out).contains("--site"), "{}", text_of(&out));
     std::fs::write(
@@ -685,7 +699,11 @@ fn cheat_sheet_for_a_site_with_its_contacts() {
         "[[contacts]]\nrole = \"IT\"\nname = \"No way to reach\"\n",
     )
     .expect("write");
-    let out = cardwatch(&db, &["--config", &cfg, "cheatsheet", "--site", "A10000"]);
+    let out = cardwatch_on(
+        DAY,
+        &db,
+        &["--config", &cfg, "cheatsheet", "--site", "A10000"],
+    );
     assert!(!out.status.success());
     assert!(
         text_of(&out).contains("needs a phone or an email"),
@@ -776,7 +794,8 @@ fn cheat_sheet_prints_on_one_a4_page_in_chromium() {
     let pdf = tmp.path().join("sheet.pdf");
     std::fs::write(
         &html,
-        ok(&cardwatch(
+        ok(&cardwatch_on(
+            DAY,
             &db,
             &["cheatsheet", "--site", "A10000", "--format", "html"],
         )),

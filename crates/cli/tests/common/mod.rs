@@ -6,15 +6,39 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
+/// The day the tests' fixed demo estates are seen from. A test that builds its estate for this
+/// day runs every later command on it too (`cardwatch_on`), so it means the same on any date.
+pub const DAY: &str = "2026-11-22";
+
+/// `cardwatch` on the system's clock.
 pub fn cardwatch(db: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cardwatch"))
-        .env_remove("CARDWATCH_DATABASE_URL")
-        .env("RUST_LOG", "warn")
-        .arg("--database-url")
-        .arg(db)
+    command(db, None)
         .args(args)
         .output()
         .expect("run cardwatch")
+}
+
+/// `cardwatch` with its clock started on `day` (`CARDWATCH_NOW`).
+pub fn cardwatch_on(day: &str, db: &str, args: &[&str]) -> Output {
+    command(db, Some(day))
+        .args(args)
+        .output()
+        .expect("run cardwatch")
+}
+
+/// The binary with the test's database and, if given, the day its clock starts on; nothing of
+/// the caller's environment decides either.
+pub fn command(db: &str, day: Option<&str>) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cardwatch"));
+    c.env_remove("CARDWATCH_DATABASE_URL")
+        .env_remove("CARDWATCH_NOW")
+        .env("RUST_LOG", "warn")
+        .arg("--database-url")
+        .arg(db);
+    if let Some(day) = day {
+        c.env("CARDWATCH_NOW", day);
+    }
+    c
 }
 
 pub fn text(b: &[u8]) -> String {
@@ -41,7 +65,7 @@ pub fn demo_files(dir: &Path) -> Vec<String> {
             "--seed",
             "9",
             "--today",
-            "2026-11-22",
+            DAY,
             "--out",
         ])
         .arg(dir)
