@@ -2009,6 +2009,96 @@ fn wrong_field_count(db: &TestDb) {
     assert!(p.message.contains("4 fields but the header has 6"), "{p}");
 }
 
+/// A file saved in a spreadsheet's legacy encoding (Windows-1252 here: "é" is one byte) is
+/// refused at the line it breaks on, with what to do, and nothing is written.
+fn text_not_utf8_is_refused_with_its_line(db: &TestDb) {
+    seeded(db);
+    let mut text = b"uuid,name,email,staff_role,site_ods,employment_end,local_admin,ra_roles\n\
+555123456791,Ren Smith,,GP,A81001,,no,\n\
+555123456792,Ren"
+        .to_vec();
+    text.extend_from_slice(b"\xe9e Dubois,,Nurse,A81001,,no,\n");
+    let p = refused(
+        db,
+        &[ImportInput::bytes("people.csv", text)],
+        &ImportOptions::default(),
+    );
+    let p = one(&p);
+    assert_eq!(p.at, Location::Line(3), "{p}");
+    assert!(p.message.contains("not UTF-8"), "{p}");
+    assert!(p.message.contains("CSV UTF-8"), "says what to do: {p}");
+}
+
+/// Rows of bare commas (a spreadsheet's leftovers) and blank lines are passed over, not refused.
+fn empty_rows_are_skipped(db: &TestDb) {
+    seeded(db);
+    let text = "card_serial,holder_uuid,series,status,issued_on,last_used_on\n\
+                ,,,,,\n\
+                CS000003,555123456789,9,active,2024-01-10,\n\
+                \n\
+                , , ,,,\n";
+    let report = db
+        .store
+        .import(
+            &[ImportInput::bytes("cards.csv", text)],
+            &ImportOptions::default(),
+            &change(),
+        )
+        .expect("empty rows are passed over");
+    assert_eq!(report.files[0].rows, 1);
+    assert_eq!(report.files[0].created, 1);
+}
+
+/// A column named twice in the header is refused before any row is read: which of the two
+/// values was meant cannot be guessed.
+fn a_repeated_column_is_refused(db: &TestDb) {
+    let text = "card_serial,holder_uuid,series,status,issued_on,last_used_on,series\n\
+                CS000003,555123456789,9,active,2024-01-10,,10\n";
+    let p = rejected(db, "cards.csv", text);
+    let p = one(&p);
+    assert_eq!(p.at, Location::File);
+    assert!(p.message.contains("column series appears twice"), "{p}");
+}
+
+/// Writers racing on their own cards at once: every change is kept and the audit chain is
+/// whole. Each writer's transaction holds the chain's head until it commits; without that, two
+/// would link to the same record.
+fn concurrent_writers_keep_the_audit_chain_whole(db: &TestDb) {
+    const WRITERS: usize = 8;
+    const CHANGES: usize = 10;
+    seeded(db);
+    let mut cards = String::from("card_serial,holder_uuid,series,status,issued_on,last_used_on\n");
+    for w in 0..WRITERS {
+        cards.push_str(&format!("CS1000{w:02},555123456789,9,active,2024-01-10,\n"));
+    }
+    import(db, &[ImportInput::bytes("cards.csv", cards)]);
+    let before = db.audit_len();
+    let store = &*db.store;
+    std::thread::scope(|scope| {
+        for w in 0..WRITERS {
+            scope.spawn(move || {
+                let card = CardSerial::parse(&format!("CS1000{w:02}")).expect("serial");
+                for i in 0..CHANGES {
+                    let to = if i % 2 == 0 {
+                        CardStatus::Locked
+                    } else {
+                        CardStatus::Active
+                    };
+                    store
+                        .set_card_status(&card, to, "race", &change())
+                        .unwrap_or_else(|e| panic!("writer {w}, change {i}: {e}"));
+                }
+            });
+        }
+    });
+    let after = before + WRITERS * CHANGES;
+    assert_eq!(db.audit_len(), after, "every change audited once");
+    assert_eq!(
+        db.store.verify_audit().expect("verify"),
+        AuditVerdict::Intact(after as i64)
+    );
+}
+
 fn json_bad_items_named_by_item(db: &TestDb) {
     let text = r#"[
   {"card_serial":"CS000003","holder_uuid":"555123456789","series":9,"status":"active","issued_on":"2024-01-10","last_used_on":null},
@@ -2583,7 +2673,8 @@ fn postgres_export_outlasts_the_roles_statement_timeout() {
 }
 
 /// Runs `op` on a store opened after its role was given a 100 ms `statement_timeout`, while a
-/// second connection holds a lock on the organisations for 500 ms, five times that timeout.
+/// second connection holds a lock on the organisations: once `op` is seen waiting for it, for
+/// 500 ms more, five times that timeout.
 fn behind_a_lock_past_the_roles_timeout<T: Send>(
     db: &TestDb,
     op: impl FnOnce(&dyn cardwatch_store::Store) -> T + Send,
@@ -2596,8 +2687,26 @@ fn behind_a_lock_past_the_roles_timeout<T: Send>(
     holding
         .batch_execute("SET LOCAL statement_timeout = 0; LOCK TABLE organisations")
         .expect("lock");
+    let mut watch = ::postgres::Client::connect(&db.url, ::postgres::NoTls).expect("connect");
     std::thread::scope(|scope| {
         let running = scope.spawn(|| op(&*store));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while watch
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .expect("pg_stat_activity")
+            .get::<_, i64>(0)
+            == 0
+        {
+            assert!(
+                std::time::Instant::now() < deadline && !running.is_finished(),
+                "the operation never waited for the lock"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         std::thread::sleep(std::time::Duration::from_millis(500));
         holding.commit().expect("release");
         running.join().expect("operation thread")
@@ -2652,6 +2761,10 @@ on_both_backends!(
     every_bad_row_listed,
     json_bad_items_named_by_item,
     json_not_an_array,
+    text_not_utf8_is_refused_with_its_line,
+    empty_rows_are_skipped,
+    a_repeated_column_is_refused,
+    concurrent_writers_keep_the_audit_chain_whole,
     audited,
     tamper_edit,
     tamper_delete,
