@@ -6,13 +6,18 @@ mod softhsm;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use softhsm::{card, key, openssl_time, softhsm, SOFTHSM};
+use softhsm::{card, key, login_counter, logins, openssl_time, softhsm, SOFTHSM};
 
 /// The agent with `input` on its standard input (the PIN, as a script would give it).
 fn agent_with(conf: &str, args: &[&str], input: &str) -> Output {
+    agent_with_env(conf, &[], args, input)
+}
+
+fn agent_with_env(conf: &str, env: &[(&str, String)], args: &[&str], input: &str) -> Output {
     use std::io::Write;
     let mut child = Command::new(env!("CARGO_BIN_EXE_cardwatch-agent"))
         .env("SOFTHSM2_CONF", conf)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -158,16 +163,29 @@ fn the_signing_self_test_signs_with_the_card_and_never_retries_a_pin() {
     );
     assert!(!out.contains("123456"), "the PIN is never shown");
 
-    let wrong = agent_with(&conf, &test, "000000\n");
+    // A wrong PIN, through a module that counts the logins: SoftHSM2 itself never locks a
+    // token, so only the count shows the agent spent one of the holder's three tries.
+    let count = tmp.path().join("logins");
+    let (counting, env) = login_counter(tmp.path(), &count);
+    let counted = ["diagnose", "--sign-test", "--module", &counting];
+    let wrong = agent_with_env(&conf, &env, &counted, "000000\n");
     let err = String::from_utf8_lossy(&wrong.stderr);
+    assert_eq!(
+        logins(&count),
+        1,
+        "one try of the PIN, never a retry: {err}"
+    );
     assert!(!wrong.status.success());
     assert!(
         err.contains("did not accept the PIN") && err.contains("will not be tried again"),
         "{err}"
     );
     assert!(!err.contains("000000") && !String::from_utf8_lossy(&wrong.stdout).contains("000000"));
-    // The holder's real PIN still works: the agent spent one try, not three.
-    assert!(agent_with(&conf, &test, "123456\n").status.success());
+    // The holder's real PIN still works, with one more login.
+    assert!(agent_with_env(&conf, &env, &counted, "123456\n")
+        .status
+        .success());
+    assert_eq!(logins(&count), 2);
 
     let empty = agent_with(&conf, &test, "\n");
     assert!(String::from_utf8_lossy(&empty.stderr).contains("no PIN was given"));

@@ -20,6 +20,38 @@ pub fn run(cmd: &mut Command) -> Output {
     out
 }
 
+/// A PKCS#11 module in `dir` that passes every call to SoftHSM2 and writes a line to `count`
+/// for each `C_Login` (login_counter.c beside this file; built with the system's C compiler
+/// and p11-kit's PKCS#11 header).
+pub fn login_counter(dir: &Path, count: &Path) -> (String, [(&'static str, String); 2]) {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/softhsm/login_counter.c");
+    let module = dir.join("liblogincount.so");
+    run(Command::new("cc")
+        .args([
+            "-shared",
+            "-fPIC",
+            "-Wall",
+            "-Werror",
+            "-I/usr/include/p11-kit-1",
+            "-o",
+        ])
+        .arg(&module)
+        .arg(&source)
+        .arg("-ldl"));
+    (
+        module.display().to_string(),
+        [
+            ("REAL_PKCS11_MODULE", SOFTHSM.to_owned()),
+            ("LOGIN_COUNT_FILE", count.display().to_string()),
+        ],
+    )
+}
+
+/// The `C_Login` calls a `login_counter` module has seen.
+pub fn logins(count: &Path) -> usize {
+    std::fs::read_to_string(count).map_or(0, |s| s.lines().count())
+}
+
 /// A SoftHSM2 configuration with its tokens in `dir`.
 pub fn softhsm(dir: &Path) -> String {
     std::fs::create_dir_all(dir.join("tokens")).expect("tokens");
