@@ -9,6 +9,7 @@
 //!
 //! [notify]                                              # email, webhooks, the scheduler
 //! smtp_url = "smtp://user:pass@relay.example:587?tls=starttls"   # or CARDWATCH_SMTP_URL
+//! smtp_ca_file = "/etc/cardwatch/relay-ca.pem"            # trusted besides the public roots
 //! from = "Cardwatch <cardwatch@example.nhs.uk>"
 //! public_url = "https://cardwatch.example.nhs.uk"         # for links in messages
 //!
@@ -65,6 +66,7 @@ struct File {
 #[serde(deny_unknown_fields)]
 struct NotifyEntry {
     smtp_url: Option<String>,
+    smtp_ca_file: Option<PathBuf>,
     from: Option<String>,
     public_url: Option<String>,
     lease_seconds: Option<i64>,
@@ -234,7 +236,20 @@ fn notify(
         .filter(|s| !s.trim().is_empty())
         .or(n.smtp_url);
     if let Some(url) = smtp {
-        out.smtp = Some(SmtpRelay::parse(url.trim())?);
+        let relay = SmtpRelay::parse(url.trim())?;
+        out.smtp = Some(match n.smtp_ca_file {
+            Some(path) => {
+                let pem = std::fs::read(&path).map_err(|e| {
+                    format!("notify.smtp_ca_file: cannot read {}: {e}", path.display())
+                })?;
+                relay
+                    .trusting(pem)
+                    .map_err(|e| format!("notify.smtp_ca_file: {} {e}", path.display()))?
+            }
+            None => relay,
+        });
+    } else if n.smtp_ca_file.is_some() {
+        return Err("notify.smtp_ca_file is set but no smtp_url: set both, or neither".into());
     }
     if let Some(from) = n.from {
         if !from.contains('@') {

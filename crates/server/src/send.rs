@@ -7,7 +7,7 @@ use cardwatch_core::notify::sign;
 use cardwatch_store::notify::{Outgoing, Webhook};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{SmtpTransport, Transport};
 use sha2::{Digest, Sha256};
 
@@ -30,6 +30,9 @@ pub struct SmtpRelay {
     port: u16,
     tls: SmtpTls,
     credentials: Option<(String, String)>,
+    /// Certificate authorities trusted besides the public ones (PEM): an organisation's own
+    /// relay often has a certificate from its own authority.
+    roots: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for SmtpRelay {
@@ -132,13 +135,34 @@ impl SmtpRelay {
             port,
             tls,
             credentials,
+            roots: None,
+        })
+    }
+
+    /// The same relay, also trusting the certificate authorities in `pem` (`smtp_ca_file`).
+    pub fn trusting(self, pem: Vec<u8>) -> Result<SmtpRelay, String> {
+        if self.tls == SmtpTls::None {
+            return Err(
+                "is of no use: the relay is not reached over TLS — use smtps:// or \
+                        ?tls=starttls, or remove smtp_ca_file"
+                    .into(),
+            );
+        }
+        roots(&pem)?;
+        Ok(SmtpRelay {
+            roots: Some(pem),
+            ..self
         })
     }
 
     /// A connection to the relay (opened on first use).
     pub fn transport(&self) -> Result<SmtpTransport, String> {
         let params = || {
-            TlsParameters::new(self.host.clone()).map_err(|e| format!("TLS for {}: {e}", self.host))
+            let mut b = TlsParameters::builder(self.host.clone());
+            if let Some(pem) = &self.roots {
+                b = b.add_root_certificate(roots(pem)?);
+            }
+            b.build().map_err(|e| format!("TLS for {}: {e}", self.host))
         };
         let tls = match self.tls {
             SmtpTls::None => Tls::None,
@@ -154,6 +178,14 @@ impl SmtpRelay {
         }
         Ok(b.build())
     }
+}
+
+/// The certificates of a PEM file; none at all is an error, not an empty trust.
+fn roots(pem: &[u8]) -> Result<Certificate, String> {
+    if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+        return Err("holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into());
+    }
+    Certificate::from_pem(pem).map_err(|e| format!("is not a readable PEM certificate: {e}"))
 }
 
 /// The Message-ID for an idempotency key: the same on every retry, so a receiving system can
