@@ -1887,8 +1887,13 @@ fn a_person_in_chromium_signs_in_opens_a_card_acknowledges_and_escalates() {
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
     add_pm(&db);
     integration_at(&db, tmp.path(), "A10000");
-    // Screenshots are kept as the test's artefacts.
+    // Screenshots are kept as the test's artefacts; an earlier run's are cleared first, so
+    // that each one found below was made by this run.
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    match std::fs::remove_dir_all(&out) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => panic!("{}: {e}", out.display()),
+        _ => {}
+    }
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser/flow.mjs");
     let run = Command::new("node")
@@ -1927,7 +1932,16 @@ fn a_person_in_chromium_signs_in_opens_a_card_acknowledges_and_escalates() {
         "7-reports.png",
         "8-integration.png",
     ] {
-        assert!(out.join(f).exists(), "{f} was not saved");
+        let bytes = std::fs::read(out.join(f)).unwrap_or_else(|e| panic!("{f} was not saved: {e}"));
+        let magic: &[u8] = if f.ends_with(".pdf") {
+            b"%PDF"
+        } else {
+            b"\x89PNG"
+        };
+        assert!(
+            bytes.starts_with(magic) && bytes.len() > 1000,
+            "{f} is not a picture"
+        );
     }
     let list = ok(&cardwatch(&db, &["incident", "list", "--json"]));
     assert!(
@@ -2751,6 +2765,32 @@ fn registration_authorities_change_a_cards_status_in_the_browser() {
             .any(|l| l.starts_with(&format!("{mine},")) && l.contains(",lost,")),
         "{cards}"
     );
+    let audit = ok(&cardwatch(&db, &["audit", "show", "--limit", "100000"]));
+    let changes: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .filter(|r: &serde_json::Value| r["entity_kind"] == "cards" && r["action"] == "status")
+        .collect();
+    // The two changes made (locked, then lost), each once, by the RA, with the reason given.
+    let notes: Vec<&str> = changes.iter().filter_map(|c| c["note"].as_str()).collect();
+    assert_eq!(
+        notes,
+        ["three wrong passcodes at reception", "left on the bus"],
+        "{changes:?}"
+    );
+    for c in &changes {
+        assert_eq!(c["entity_key"], mine.as_str());
+        assert_eq!(c["actor"], format!("web:{RA}"));
+    }
+    let last = &changes[1];
+    assert!(last["before"]
+        .as_str()
+        .expect("before")
+        .contains("\"status\":\"locked\""));
+    assert!(last["after"]
+        .as_str()
+        .expect("after")
+        .contains("\"status\":\"lost\""));
     assert!(ok(&cardwatch(&db, &["audit", "verify"])).contains("intact"));
 }
 

@@ -464,7 +464,9 @@ fn escalation_triggers() {
         "{:?}",
         a.escalate_because
     );
-    // Answers that fit no cause.
+    // Answers that no cause makes likely still give a usable advice: a proper distribution
+    // over the causes, and a step that is not one of the checks already answered.
+    let answered = ["card-series", "card-status", "screen-says-locked"];
     let a = advise(
         &kb,
         "card-locked",
@@ -474,7 +476,13 @@ fn escalation_triggers() {
             ("screen-says-locked", "no"),
         ],
     );
-    let _ = a; // possible but unlikely: still a valid advice
+    let total: f64 = a.posterior.iter().map(|(_, p)| p).sum();
+    assert!(
+        (total - 1.0).abs() < 1e-9 && a.posterior.iter().all(|(_, p)| p.is_finite()),
+        "{:?}",
+        a.posterior
+    );
+    assert!(!answered.contains(&a.next.id.as_str()), "{:?}", a.next);
     let a = advise(
         &kb,
         "onboarding-permission",
