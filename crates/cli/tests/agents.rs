@@ -167,10 +167,9 @@ fn enrol(
 #[test]
 fn an_agent_enrols_over_https_with_a_pinned_certificate_and_keeps_its_credential_private() {
     use std::os::unix::fs::PermissionsExt;
-    let tmp = tempfile::tempdir().expect("tmp");
+    let (tmp, db) = scratch_db();
     let dir = tmp.path();
     let (cert, key) = certificate(dir);
-    let db = dir.join("demo.sqlite").display().to_string();
     ok(&cardwatch(&db, &["demo", "--practices", "1"]));
     let port = free_port();
     let server = tls_server(&db, port, &cert, &key);
@@ -312,10 +311,9 @@ fn certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf
 
 #[test]
 fn reports_wait_in_the_spool_while_the_server_is_down_and_arrive_once() {
-    let tmp = tempfile::tempdir().expect("tmp");
+    let (tmp, db) = scratch_db();
     let dir = tmp.path();
     let (cert, key) = certificate(dir);
-    let db = dir.join("cw.sqlite").display().to_string();
     ok(&cardwatch(&db, &["demo", "--practices", "1"]));
     let port = free_port();
     let url = format!("https://127.0.0.1:{port}");
@@ -412,10 +410,9 @@ fn exported(db: &str, kind: &str, contains: &str) -> Vec<String> {
 #[test]
 fn an_agents_inventory_updates_the_estate_and_its_diagnosis_answers_a_triage() {
     use softhsm::{card, softhsm, SOFTHSM};
-    let tmp = tempfile::tempdir().expect("tmp");
+    let (tmp, db) = scratch_db();
     let dir = tmp.path();
     let (cert, key) = certificate(dir);
-    let db = dir.join("cw.sqlite").display().to_string();
     ok(&cardwatch(&db, &["demo", "--practices", "1"]));
     // A card that logs in but whose signing certificate expired, known to the estate by the
     // serial its middleware reports.

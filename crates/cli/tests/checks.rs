@@ -5,18 +5,18 @@ mod common;
 use common::*;
 
 /// A store with the small demo estate for `DAY`; the tests on it run on that day's clock.
-fn demo_store(tmp: &tempfile::TempDir) -> String {
-    let db = tmp.path().join("estate.sqlite").display().to_string();
+fn demo_store(tmp: &tempfile::TempDir) -> (Option<PgDatabase>, String) {
+    let (store, db) = store_in(tmp.path());
     let dir = tmp.path().join("csv");
     let files = demo_files(&dir);
     ok(&import_all(&db, &files));
-    db
+    (store, db)
 }
 
 #[test]
 fn check_prints_groups_and_formats_and_fails_on_severity() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let db = demo_store(&tmp);
+    let (_store, db) = demo_store(&tmp);
     let table = ok(&cardwatch_on(DAY, &db, &["check", "--today", DAY]));
     assert!(table.contains("== site "), "{table}");
     assert!(
@@ -118,7 +118,7 @@ fn check_prints_groups_and_formats_and_fails_on_severity() {
 #[test]
 fn snooze_hides_ack_keeps_and_both_are_audited() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let db = demo_store(&tmp);
+    let (_store, db) = demo_store(&tmp);
     let today = ok(&cardwatch_on(DAY, &db, &["catalogue", "show"])); // settings load with no config
     assert!(today.contains("identity-agent"));
     let csv = ok(&cardwatch_on(DAY, &db, &["check", "--format", "csv"]));
@@ -358,7 +358,7 @@ fn findings_api_and_page() {
 #[test]
 fn plan_prints_compares_and_exports() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let db = demo_store(&tmp);
+    let (_store, db) = demo_store(&tmp);
     let args = ["plan", "--capacity", "20", "--from", "2026-11-23"];
     let table = ok(&cardwatch_on(DAY, &db, &args));
     assert!(

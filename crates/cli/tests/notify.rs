@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{cardwatch, get, ok, request, stop, text};
+use common::{cardwatch, get, ok, pg_database, request, stop, store_in, text, PgDatabase};
 
 const SCRIPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/notify");
 
@@ -154,15 +154,15 @@ fn unqp(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// A demo estate in a SQLite file with a practice manager who wants digests.
-fn estate(dir: &Path) -> String {
-    let db = format!("sqlite://{}", dir.join("cw.sqlite").display());
+/// A demo estate in the test's store (`store_in`) with a practice manager who wants digests.
+fn estate(dir: &Path) -> (Option<PgDatabase>, String) {
+    let (store, db) = store_in(dir);
     ok(&cardwatch(
         &db,
         &["demo", "--practices", "3", "--seed", "9"],
     ));
     subscriber(&db);
-    db
+    (store, db)
 }
 
 fn subscriber(db: &str) {
@@ -217,7 +217,7 @@ fn jobs_json(db: &str) -> serde_json::Value {
 #[test]
 fn digests_and_reminders_arrive_with_both_parts_and_a_working_unsubscribe_link() {
     let dir = tempfile::tempdir().expect("dir");
-    let db = estate(dir.path());
+    let (_store, db) = estate(dir.path());
     let port = free_port();
     let smtp = Smtp::start(port, &dir.path().join("mail"), &[]);
     let web = free_port();
@@ -330,7 +330,7 @@ fn digests_and_reminders_arrive_with_both_parts_and_a_working_unsubscribe_link()
 #[test]
 fn a_relay_that_refuses_or_vanishes_mid_batch_gets_every_message_once_when_it_returns() {
     let dir = tempfile::tempdir().expect("dir");
-    let db = estate(dir.path());
+    let (_store, db) = estate(dir.path());
     let port = free_port();
     let cfg = config(
         dir.path(),
@@ -419,7 +419,7 @@ fn a_relay_that_refuses_or_vanishes_mid_batch_gets_every_message_once_when_it_re
 #[test]
 fn webhooks_are_signed_retried_and_logged() {
     let dir = tempfile::tempdir().expect("dir");
-    let db = estate(dir.path());
+    let (_store, db) = estate(dir.path());
     let receiver = Receiver::start("shared-secret-1", 1, dir.path().join("hooks.jsonl"));
     let url = receiver.url.clone();
     let cfg = config(dir.path(), "[notify]\nretry_base_seconds = 1\n");
@@ -768,43 +768,6 @@ fn pg_estate() -> PgDatabase {
     db
 }
 
-/// A fresh PostgreSQL database for one test, dropped when the test ends.
-struct PgDatabase {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl std::ops::Deref for PgDatabase {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.url
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        if let Ok(mut c) = postgres::Client::connect(&self.admin, postgres::NoTls) {
-            let _ = c.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
-}
-
-fn pg_database() -> PgDatabase {
-    let admin = std::env::var("CARDWATCH_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let name = format!("cw_notify_{}_{}", std::process::id(), free_port());
-    let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("PostgreSQL");
-    c.batch_execute(&format!("CREATE DATABASE {name}"))
-        .expect("create");
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    let url = format!("{base}/{name}");
-    PgDatabase { admin, name, url }
-}
-
 fn replica(db: &str, cfg: &str) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cardwatch"))
         .env("RUST_LOG", "warn")
@@ -1006,7 +969,7 @@ fn a_replica_killed_mid_run_leaves_the_run_to_the_other() {
 #[test]
 fn a_message_that_keeps_failing_is_shown_as_failed_with_its_error() {
     let dir = tempfile::tempdir().expect("dir");
-    let db = estate(dir.path());
+    let (_store, db) = estate(dir.path());
     // Nothing listens on this port: every try is refused.
     let cfg = config(
         dir.path(),

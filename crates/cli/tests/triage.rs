@@ -136,7 +136,7 @@ fn an_operators_folder_overrides_and_a_bad_one_is_refused_by_line() {
         "[[fix]]\nid = \"update-middleware\"\nprompt = \"Run the practice's one-click middleware installer.\"\nwho = \"reception\"\ncost_minutes = 4\nsource = \"our IT\"\n[fix.repairs]\nmiddleware-outdated = 0.97\n",
     )
     .expect("write");
-    let db = tmp.path().join("t.sqlite").display().to_string();
+    let (_store, db) = store_in(tmp.path());
     let kb = dir.display().to_string();
     let v = json(&cardwatch(
         &db,
@@ -171,11 +171,8 @@ fn an_operators_folder_overrides_and_a_bad_one_is_refused_by_line() {
 
 #[test]
 fn wizard_asks_one_step_at_a_time() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cardwatch"))
-        .env("RUST_LOG", "warn")
-        .args(["--database-url"])
-        .arg(tmp.path().join("t.sqlite"))
+    let (_tmp, db) = scratch_db();
+    let mut child = command(&db, None)
         .arg("triage")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -351,7 +348,7 @@ fn next_step_api() {
 
 /// A demo estate for `DAY` in a fresh SQLite file: (tmp dir, database path). Every command on
 /// it runs on that day's clock (`cardwatch_on`, `wizard`).
-fn demo_db() -> (tempfile::TempDir, String) {
+fn demo_db() -> (Scratch, String) {
     let (tmp, db) = scratch_db();
     ok(&cardwatch(
         &db,

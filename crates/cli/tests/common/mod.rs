@@ -280,10 +280,81 @@ pub fn csrf_of(page: &str) -> String {
         .to_owned()
 }
 
-/// A scratch folder and the path of a SQLite database in it (created by the first command that
-/// opens it); the folder goes when the first value is dropped.
-pub fn scratch_db() -> (tempfile::TempDir, String) {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = tmp.path().join("cardwatch.sqlite").display().to_string();
-    (tmp, db)
+/// A scratch folder and the test's own store: a SQLite file in the folder (created by the first
+/// command that opens it), or, when `CARDWATCH_TEST_STORE=postgres` (scripts/test's second run),
+/// a PostgreSQL database of its own. Both go when the first value is dropped.
+pub fn scratch_db() -> (Scratch, String) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (store, db) = store_in(dir.path());
+    (Scratch { dir, _store: store }, db)
+}
+
+/// A scratch folder with the test's store (see `scratch_db`).
+pub struct Scratch {
+    dir: tempfile::TempDir,
+    _store: Option<PgDatabase>,
+}
+
+impl Scratch {
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// The test's store in `dir`: a SQLite file there, or a PostgreSQL database of its own when
+/// `CARDWATCH_TEST_STORE=postgres` (dropped with the first value). Anything else is refused, so
+/// a misspelt setting cannot quietly test SQLite twice.
+pub fn store_in(dir: &Path) -> (Option<PgDatabase>, String) {
+    match std::env::var("CARDWATCH_TEST_STORE").as_deref() {
+        Err(_) | Ok("sqlite") => (None, dir.join("cardwatch.sqlite").display().to_string()),
+        Ok("postgres") => {
+            let pg = pg_database();
+            let url = pg.url.clone();
+            (Some(pg), url)
+        }
+        Ok(other) => panic!("CARDWATCH_TEST_STORE={other:?}: use sqlite or postgres"),
+    }
+}
+
+/// A PostgreSQL database of the test's own on `CARDWATCH_TEST_PG`, dropped with the value.
+pub struct PgDatabase {
+    admin: String,
+    name: String,
+    pub url: String,
+}
+
+impl std::ops::Deref for PgDatabase {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(&self.admin, postgres::NoTls) {
+            let _ = c.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+pub fn pg_database() -> PgDatabase {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let admin = std::env::var("CARDWATCH_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let name = format!(
+        "cw_cli_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let mut c = postgres::Client::connect(&admin, postgres::NoTls)
+        .unwrap_or_else(|e| panic!("PostgreSQL at {admin} (CARDWATCH_TEST_PG): {e}"));
+    c.batch_execute(&format!("CREATE DATABASE {name}"))
+        .expect("create the test's database");
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    let url = format!("{base}/{name}");
+    PgDatabase { admin, name, url }
 }
