@@ -4,7 +4,7 @@
 use anyhow::Result;
 use cardwatch_core::date::Timestamp;
 use cardwatch_core::ids::OdsCode;
-use cardwatch_server::auth::{new_token_secret, random_token, token_hash};
+use cardwatch_server::web::auth::{new_token_secret, random_token, token_hash};
 use cardwatch_store::agents;
 use cardwatch_store::{Store, StoreError};
 use clap::Subcommand;

@@ -34,8 +34,8 @@ use cardwatch_core::ids::OdsCode;
 use cardwatch_core::planner::Team;
 use cardwatch_core::schedule::Schedule;
 use cardwatch_core::triage::Contact;
-use cardwatch_server::jobs::{Job, Notify};
-use cardwatch_server::send::SmtpRelay;
+use cardwatch_server::notify::jobs::{Job, Notify};
+use cardwatch_server::notify::send::SmtpRelay;
 use serde::Deserialize;
 
 /// The configuration file's contents.

@@ -873,7 +873,7 @@ fn run(cli: Cli) -> Result<()> {
             let kb = triage::knowledge_base(cli.triage_kb.as_deref())?;
             let checks = server_checks(settings, kb);
             let store = open(&database_url)?;
-            let sheet = cardwatch_server::triage::cheat_sheet(&*store, &checks, &site)?;
+            let sheet = cardwatch_server::fix::triage::cheat_sheet(&*store, &checks, &site)?;
             let out = if format == "html" {
                 sheet.to_html()
             } else {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Result};
 use cardwatch_core::health::Severity;
 use cardwatch_core::notify::{hook_body, Frequency, HookFormat, Quiet};
-use cardwatch_server::jobs::{self, Job};
+use cardwatch_server::notify::jobs::{self, Job};
 use cardwatch_server::Checks;
 use cardwatch_store::notify::{self as store, Outgoing, Prefs, Webhook};
 use cardwatch_store::{Store, StoreError};
@@ -304,7 +304,7 @@ pub fn notify(store: &dyn Store, checks: &Checks, command: NotifyCommand) -> Res
                     .transpose()
                     .map_err(refuse)?,
             };
-            let secret = cardwatch_server::auth::new_token_secret();
+            let secret = cardwatch_server::web::auth::new_token_secret();
             store::set_prefs(store, &prefs, &secret, &change()).map_err(store_refused)?;
             println!(
                 "{}: {} digest of {} and above to {}{}",
@@ -365,7 +365,7 @@ pub fn webhook(store: &dyn Store, command: WebhookCommand) -> Result<()> {
                 name,
                 url,
                 format: HookFormat::parse(&format).map_err(refuse)?,
-                secret: secret.unwrap_or_else(cardwatch_server::auth::new_token_secret),
+                secret: secret.unwrap_or_else(cardwatch_server::web::auth::new_token_secret),
                 min_severity: Severity::parse(&min_severity)
                     .map_err(|e| refuse(format!("--min-severity: {e}")))?,
             };

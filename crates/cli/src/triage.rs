@@ -9,7 +9,7 @@ use cardwatch_core::triage::{
     minutes_text, simulate, Advice, Case, IncidentStatus, IncidentStep, KnowledgeBase, NewIncident,
     SimConfig, StepKind, SHIPPED,
 };
-use cardwatch_server::triage::{parse_desk, prepare, Desk};
+use cardwatch_server::fix::triage::{parse_desk, prepare, Desk};
 use cardwatch_server::Checks;
 use cardwatch_store::Store;
 

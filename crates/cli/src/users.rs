@@ -7,7 +7,7 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use anyhow::Result;
 use cardwatch_core::access::{check_password, NewUser, Role, Token, TokenKind, Username};
 use cardwatch_core::ids::OdsCode;
-use cardwatch_server::auth::{hash_password, new_token_secret, random_password, token_hash};
+use cardwatch_server::web::auth::{hash_password, new_token_secret, random_password, token_hash};
 use cardwatch_store::Store;
 
 use crate::{change, now, Exit, TokenCommand, UserCommand};

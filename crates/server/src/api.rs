@@ -5,10 +5,15 @@
 use axum::routing::{get, post, MethodRouter};
 use serde_json::{json, Map, Value};
 
-use crate::{
-    admin, audit, auth, cards, estate, findings, incidents, integrations, overview, people, plan,
-    reports, retention_page, triage, workstations, AppState,
-};
+use crate::admin;
+use crate::agents;
+use crate::estate::{cards, integrations, lists, people, workstations};
+use crate::fix::{incidents, triage};
+use crate::govern::{audit, reports, retention, reviews};
+use crate::notify::jobs_page;
+use crate::prevent::{findings, overview, plan};
+use crate::web::auth;
+use crate::AppState;
 
 /// Where a parameter goes and what it holds.
 struct Param {
@@ -61,7 +66,7 @@ const ENDPOINTS: &[Endpoint] = &[
         query: &[],
         body: &[],
         also: &[],
-        handler: || get(crate::jobs_page::api),
+        handler: || get(jobs_page::api),
     },
     Endpoint {
         method: "get",
@@ -75,7 +80,7 @@ const ENDPOINTS: &[Endpoint] = &[
         ],
         body: &[],
         also: &[],
-        handler: || get(crate::reviews::api),
+        handler: || get(reviews::api),
     },
     Endpoint {
         method: "get",
@@ -85,7 +90,7 @@ const ENDPOINTS: &[Endpoint] = &[
         query: &[],
         body: &[],
         also: &[],
-        handler: || get(crate::agents_page::api),
+        handler: || get(agents::page::api),
     },
     Endpoint {
         method: "post",
@@ -99,7 +104,7 @@ const ENDPOINTS: &[Endpoint] = &[
             p("version", "string", "The agent's version, major.minor.patch."),
         ],
         also: &[],
-        handler: || post(crate::agents::enrol),
+        handler: || post(agents::api::enrol),
     },
     Endpoint {
         method: "post",
@@ -109,7 +114,7 @@ const ENDPOINTS: &[Endpoint] = &[
         query: &[],
         body: &[],
         also: &[],
-        handler: || post(crate::agents::heartbeat),
+        handler: || post(agents::api::heartbeat),
     },
     Endpoint {
         method: "post",
@@ -119,7 +124,7 @@ const ENDPOINTS: &[Endpoint] = &[
         query: &[],
         body: &[p("events", "array", "Up to 1000 events, each {id, at, kind, data}.")],
         also: &[],
-        handler: || post(crate::agents::events),
+        handler: || post(agents::api::events),
     },
     Endpoint {
         method: "get",
@@ -244,7 +249,7 @@ const ENDPOINTS: &[Endpoint] = &[
         ],
         body: &[],
         also: &["text/csv"],
-        handler: || get(estate::api),
+        handler: || get(lists::api),
     },
     Endpoint {
         method: "get",
@@ -304,7 +309,7 @@ const ENDPOINTS: &[Endpoint] = &[
         query: &[],
         body: &[],
         also: &[],
-        handler: || get(retention_page::api),
+        handler: || get(retention::api),
     },
     Endpoint {
         method: "get",
@@ -314,7 +319,7 @@ const ENDPOINTS: &[Endpoint] = &[
         query: &[],
         body: &[],
         also: &[],
-        handler: || get(admin::api),
+        handler: || get(admin::users::api),
     },
     Endpoint {
         method: "get",

@@ -1,15 +1,15 @@
 //! The account page's "Digest by email" section: an operator chooses where their digest goes,
 //! how often, how serious a finding must be, and their quiet hours. Saved changes are audited.
 
-use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::health::Severity;
 use cardwatch_core::notify::{Frequency, Quiet};
 use cardwatch_store::notify::{self, Prefs};
 use serde::Deserialize;
 
-use crate::auth::Caller;
-use crate::{blocking, escape, AppState};
+use crate::web::auth::Caller;
+use crate::web::{blocking, escape};
+use crate::AppState;
 
 /// The section, filled with the operator's current settings.
 pub(crate) async fn section(state: &AppState, caller: &Caller) -> Result<String, Response> {
@@ -56,7 +56,7 @@ pub(crate) async fn section(state: &AppState, caller: &Caller) -> Result<String,
 #[derive(Deserialize)]
 pub(crate) struct DigestForm {
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
     #[serde(default)]
     email: String,
     #[serde(default)]
@@ -67,36 +67,35 @@ pub(crate) struct DigestForm {
     quiet: String,
 }
 
-/// `POST /account/digest`
+/// Saves the caller's digest settings: the notice.
 pub(crate) async fn save(
-    State(state): State<AppState>,
-    caller: Caller,
-    axum::extract::Form(f): axum::extract::Form<DigestForm>,
-) -> Response {
-    if let Err(r) = caller.check_csrf(&f.csrf) {
-        return r.into_response();
-    }
+    state: &AppState,
+    caller: &Caller,
+    f: DigestForm,
+) -> Result<String, Response> {
     let refuse = |field: &str, m: String| {
-        crate::findings::bad_request(field, format!("{m} — change it and save again"))
-            .into_response()
+        crate::web::bad_request(field, format!("{m} — change it and save again")).into_response()
     };
     let email = f.email.trim().to_owned();
     if cardwatch_core::ids::Email::parse(&email).is_err() {
-        return refuse("email", format!("{email:?} is not an email address"));
+        return Err(refuse(
+            "email",
+            format!("{email:?} is not an email address"),
+        ));
     }
     let frequency = match Frequency::parse(&f.frequency) {
         Ok(x) => x,
-        Err(e) => return refuse("frequency", e),
+        Err(e) => return Err(refuse("frequency", e)),
     };
     let min_severity = match Severity::parse(&f.min_severity) {
         Ok(x) => x,
-        Err(e) => return refuse("min_severity", e),
+        Err(e) => return Err(refuse("min_severity", e)),
     };
     let quiet = match f.quiet.trim() {
         "" => None,
         q => match Quiet::parse(q) {
             Ok(x) => Some(x),
-            Err(e) => return refuse("quiet", e),
+            Err(e) => return Err(refuse("quiet", e)),
         },
     };
     let prefs = Prefs {
@@ -110,15 +109,13 @@ pub(crate) async fn save(
         actor: format!("web:{}", caller.user.user.username),
         at: (state.now)(),
     };
-    let secret = crate::auth::new_token_secret();
-    match blocking(&state, move |s| {
+    let secret = crate::web::auth::new_token_secret();
+    match blocking(state, move |s| {
         notify::set_prefs(s, &prefs, &secret, &change)
     })
     .await
     {
-        Ok(()) => {
-            crate::feeds::account(&state, &caller, Some("Digest settings saved.".into())).await
-        }
-        Err(f) => f.into_response(),
+        Ok(()) => Ok("Digest settings saved.".into()),
+        Err(f) => Err(f.into_response()),
     }
 }

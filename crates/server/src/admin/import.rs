@@ -11,10 +11,11 @@ use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_store::{ImportInput, ImportOptions, ImportReport, StoreError};
 
-use crate::admin::change;
-use crate::auth::Caller;
-use crate::scope::viewer;
-use crate::{blocking, escape, layout, AppState};
+use crate::web::auth::Caller;
+use crate::web::change;
+use crate::web::scope::viewer;
+use crate::web::{blocking, escape, layout};
+use crate::AppState;
 
 /// The largest upload the page takes; bigger estates go through `cardwatch import`.
 pub(crate) const MAX_UPLOAD_BYTES: usize = 32 << 20;

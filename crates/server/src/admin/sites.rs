@@ -17,9 +17,10 @@ use cardwatch_store::contacts;
 use cardwatch_store::{Change, ImportInput, ImportOptions, StoreError};
 use serde::Deserialize;
 
-use crate::auth::Caller;
-use crate::scope::{form_viewer, not_found, viewer, Viewer};
-use crate::{blocking, escape, layout, AppState};
+use crate::web::auth::Caller;
+use crate::web::scope::{form_viewer, not_found, viewer, Viewer};
+use crate::web::{blocking, escape, layout};
+use crate::AppState;
 
 /// A site's stored record: (ODS code, organisation, name, core hours).
 type SiteRow = (String, String, String, String);
@@ -79,7 +80,7 @@ async fn answer(
     state: &AppState,
     v: &Viewer,
     ods: &str,
-    outcome: Result<Result<(), String>, crate::Failure>,
+    outcome: Result<Result<(), String>, crate::web::Failure>,
     done: &str,
 ) -> Response {
     match outcome {
@@ -239,7 +240,7 @@ async fn import_one(
     v: &Viewer,
     kind: &'static str,
     fields: &[(&str, &str)],
-) -> Result<Result<(), String>, crate::Failure> {
+) -> Result<Result<(), String>, crate::web::Failure> {
     let record: serde_json::Map<String, serde_json::Value> = fields
         .iter()
         .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))

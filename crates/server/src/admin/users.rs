@@ -9,12 +9,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::{NewUser, Permission, Role, Username};
 use cardwatch_core::ids::OdsCode;
-use cardwatch_store::{Change, StoreError};
+use cardwatch_store::StoreError;
 use serde::Deserialize;
 
-use crate::auth::{hash_password, random_password, Caller};
-use crate::scope::viewer;
-use crate::{blocking, escape, AppState};
+use crate::web::auth::{hash_password, random_password, Caller};
+use crate::web::scope::viewer;
+use crate::web::{blocking, change, escape, settled};
+use crate::AppState;
 
 async fn list(state: &AppState, caller: &Caller, message: Option<(bool, String)>) -> Response {
     let users = match blocking(state, |s| s.users()).await {
@@ -86,7 +87,7 @@ async fn list(state: &AppState, caller: &Caller, message: Option<(bool, String)>
     };
     (
         status,
-        crate::layout::page("Operators", Some(caller), &body),
+        crate::web::layout::page("Operators", Some(caller), &body),
     )
         .into_response()
 }
@@ -148,49 +149,11 @@ pub(crate) struct AddForm {
     organisations: String,
 }
 
-pub(crate) fn change(caller: &Caller, state: &AppState) -> Change {
-    Change {
-        actor: format!("web:{}", caller.user.user.username),
-        at: (state.now)(),
-    }
-}
-
-/// What an operator is told after a change: the outcome, or why it was refused; `None` when
-/// the store failed (the page then says so).
-fn outcome(r: Result<String, StoreError>) -> Option<(bool, String)> {
-    match r {
-        Ok(m) => Some((true, m)),
-        Err(StoreError::Invalid(m)) => Some((false, m)),
-        Err(e) => {
-            tracing::error!(error = %e, "operator change failed");
-            None
-        }
-    }
-}
-
-/// What a page says after a change (its outcome, or why it was refused), or the answer when the
-/// store failed.
-pub(crate) fn settled(
-    r: Result<Result<String, StoreError>, crate::Failure>,
-) -> Result<(bool, String), Box<Response>> {
-    match r.map(outcome) {
-        Ok(Some(message)) => Ok(message),
-        Ok(None) => Err(Box::new(
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the database is not answering — see the server log\n",
-            )
-                .into_response(),
-        )),
-        Err(f) => Err(Box::new(f.into_response())),
-    }
-}
-
 /// The list again with the outcome of a change, or the store's failure.
 async fn after(
     state: &AppState,
     caller: &Caller,
-    r: Result<Result<String, StoreError>, crate::Failure>,
+    r: Result<Result<String, StoreError>, crate::web::Failure>,
 ) -> Response {
     match settled(r) {
         Ok(message) => list(state, caller, Some(message)).await,

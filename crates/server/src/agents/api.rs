@@ -16,8 +16,9 @@ use cardwatch_store::{Change, StoreError};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::{new_token_secret, random_token, token_hash};
-use crate::{blocking, AppState};
+use crate::web::auth::{new_token_secret, random_token, token_hash};
+use crate::web::blocking;
+use crate::AppState;
 
 /// The oldest agent this server understands.
 pub const MIN_AGENT_VERSION: (u32, u32, u32) = (0, 1, 0);

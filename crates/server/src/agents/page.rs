@@ -16,10 +16,11 @@ use cardwatch_store::StoreError;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::admin::{change, settled};
-use crate::auth::{new_token_secret, random_token, token_hash, Caller};
-use crate::scope::{form_viewer, viewer};
-use crate::{blocking, escape, layout, AppState};
+use crate::web::auth::{new_token_secret, random_token, token_hash, Caller};
+use crate::web::scope::{form_viewer, viewer};
+use crate::web::{blocking, escape, layout};
+use crate::web::{change, settled};
+use crate::AppState;
 
 /// An agent not heard from for this long is shown as silent.
 const SILENT_SECONDS: i64 = 2 * 3600;
@@ -112,7 +113,7 @@ async fn render(state: &AppState, caller: &Caller, message: Option<(bool, String
             "<table class=\"nhsuk-table\"><caption class=\"nhsuk-table__caption\">Enrolled agents</caption><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\">{head}</tr></thead><tbody class=\"nhsuk-table__body\">{rows}</tbody></table>"
         )
     };
-    let said = crate::layout::said(message);
+    let said = crate::web::layout::said(message);
     let body = format!(
         r#"<h1 class="nhsuk-heading-l">Workstation agents</h1>{said}
 <p class="nhsuk-body">An agent reads its workstation's readers, cards and smartcard software and reports them here. To enrol one, make a one-time token and run <code>cardwatch-agent run --server URL --enrol TOKEN</code> on the workstation.</p>
@@ -217,7 +218,7 @@ pub(crate) async fn revoke(
 async fn after(
     state: &AppState,
     caller: &Caller,
-    r: Result<Result<String, StoreError>, crate::Failure>,
+    r: Result<Result<String, StoreError>, crate::web::Failure>,
 ) -> Response {
     match settled(r) {
         Ok(message) => render(state, caller, Some(message)).await,

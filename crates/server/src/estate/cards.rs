@@ -16,10 +16,11 @@ use cardwatch_core::triage::{Incident, TriageContext};
 use cardwatch_store::{incident_page, triage_context, AuditQuery, IncidentQuery};
 use serde_json::json;
 
-use crate::auth::Caller;
-use crate::findings::bad_request;
-use crate::scope::{form_viewer, not_found, viewer};
-use crate::{admin, blocking, escape, AppState};
+use crate::web::auth::Caller;
+use crate::web::bad_request;
+use crate::web::scope::{form_viewer, not_found, viewer};
+use crate::web::{blocking, escape};
+use crate::AppState;
 
 struct CardView {
     cx: TriageContext,
@@ -231,14 +232,14 @@ async fn render(
         table(&["Incident", "Opened", "Symptom", "Status"], incidents),
         uuid = escape(card.holder_uuid.as_str()),
     );
-    let said = crate::layout::said(said);
+    let said = crate::web::layout::said(said);
     let change = if caller.user.user.role.can(Permission::ManageCards) {
         status_form(&caller, card)
     } else {
         String::new()
     };
     let body = format!("{said}{body}{change}");
-    crate::layout::page(
+    crate::web::layout::page(
         &format!("Card {}", card.card_serial.as_str()),
         Some(&caller),
         &body,
@@ -309,7 +310,10 @@ pub(crate) async fn change_status(
         }
         Ok(to) => to,
     };
-    let (Ok(card), change) = (CardSerial::parse(&serial), admin::change(&caller, &state)) else {
+    let (Ok(card), change) = (
+        CardSerial::parse(&serial),
+        crate::web::change(&caller, &state),
+    ) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let done = blocking(&state, move |s| {
@@ -317,7 +321,7 @@ pub(crate) async fn change_status(
             .map(|from| format!("The card was {from}; it is now {to}.")))
     })
     .await;
-    match admin::settled(done) {
+    match crate::web::settled(done) {
         Ok(message) => render(&state, caller, &serial, Some(message)).await,
         Err(r) => *r,
     }

@@ -14,10 +14,12 @@ use cardwatch_core::ids::IntegrationId;
 use cardwatch_core::records::{row_json, Kind, Value};
 use serde_json::{json, Map};
 
-use crate::auth::Caller;
-use crate::findings::{all_findings, bad_request};
-use crate::scope::{not_found, viewer};
-use crate::{blocking, escape, AppState};
+use crate::prevent::check::all_findings;
+use crate::web::auth::Caller;
+use crate::web::bad_request;
+use crate::web::scope::{not_found, viewer};
+use crate::web::{blocking, escape};
+use crate::AppState;
 
 /// The most cards one profile lists; a service acts with a handful.
 const MAX_CARDS: usize = 500;
@@ -216,7 +218,7 @@ pub(crate) async fn page(
         site = escape(&view.site),
         id = escape(&view.id),
     );
-    crate::layout::page(
+    crate::web::layout::page(
         &format!("Integration {}", view.id),
         Some(&view.caller),
         &body,

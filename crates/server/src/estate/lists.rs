@@ -13,10 +13,11 @@ use cardwatch_core::access::Permission;
 use cardwatch_core::records::{row_json, to_values, Kind, Value};
 use serde_json::{json, Map};
 
-use crate::auth::Caller;
-use crate::findings::{bad_request, BadParam};
-use crate::scope::{viewer, Viewer};
-use crate::{blocking, escape, AppState};
+use crate::web::auth::Caller;
+use crate::web::scope::{viewer, Viewer};
+use crate::web::{bad_request, BadParam};
+use crate::web::{blocking, escape};
+use crate::AppState;
 
 /// The kinds listed, with the column that places a record at a site (for scoping).
 const LISTED: &[(Kind, &str)] = &[
@@ -182,7 +183,7 @@ pub(crate) async fn api(
     let page = found.iter().skip(p.offset).take(p.limit);
     if p.csv {
         let header: Vec<&str> = cols.iter().map(|c| c.name).collect();
-        return crate::csv_download(
+        return crate::web::csv_download(
             &format!("{}.csv", p.kind.name()),
             &header,
             found
@@ -210,7 +211,7 @@ pub(crate) async fn page(
     let link = |sort: usize, desc: bool, offset: usize| {
         format!(
             "/estate/{name}?q={}&amp;sort={}&amp;order={}&amp;offset={offset}&amp;limit={}",
-            crate::wizard::enc(&filter),
+            crate::web::enc(&filter),
             cols[sort].name,
             if desc { "desc" } else { "asc" },
             p.limit
@@ -283,12 +284,12 @@ pub(crate) async fn page(
          <p class=\"nhsuk-body\">{total} record(s).</p>\n<table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\">{head}</tr></thead>\n\
          <tbody class=\"nhsuk-table__body\">\n{body_rows}</tbody></table>\n<p class=\"nhsuk-body\">{pager}</p>",
         f = escape(&filter),
-        fq = crate::wizard::enc(&filter),
+        fq = crate::web::enc(&filter),
         total = found.len(),
     );
     let mut title = name.to_owned();
     if let Some(first) = title.get_mut(0..1) {
         first.make_ascii_uppercase();
     }
-    crate::layout::page(&title, Some(&v.caller), &body).into_response()
+    crate::web::layout::page(&title, Some(&v.caller), &body).into_response()
 }

@@ -14,10 +14,11 @@ use cardwatch_store::positions::set_position_status;
 use cardwatch_store::{records_of, Store, StoreError};
 use serde_json::json;
 
-use crate::auth::Caller;
-use crate::findings::bad_request;
-use crate::scope::{form_viewer, not_found, viewer};
-use crate::{blocking, escape, AppState};
+use crate::web::auth::Caller;
+use crate::web::bad_request;
+use crate::web::scope::{form_viewer, not_found, viewer};
+use crate::web::{blocking, escape};
+use crate::AppState;
 
 struct PersonView {
     person: Person,
@@ -209,7 +210,7 @@ async fn render(
         }),
         head(&["Card", "Card status", "Certificate", "Last valid day", "State"]),
     );
-    let said = crate::layout::said(said);
+    let said = crate::web::layout::said(said);
     let export = if caller.user.user.role.can(Permission::ViewAudit) {
         format!(
             "<p class=\"nhsuk-body\"><a href=\"/people/{}/export\">Everything held about this person</a> (JSON, for a subject access request).</p>",
@@ -219,7 +220,7 @@ async fn render(
         String::new()
     };
     let body = format!("{said}{body}{export}");
-    crate::layout::page(&person.name, Some(&caller), &body).into_response()
+    crate::web::layout::page(&person.name, Some(&caller), &body).into_response()
 }
 
 /// A position's next statuses as a small form (none once removed).
@@ -296,7 +297,7 @@ pub(crate) async fn change_position(
             return render(&state, caller, &uuid, Some((false, m))).await;
         }
     };
-    let change = crate::admin::change(&caller, &state);
+    let change = crate::web::change(&caller, &state);
     let today = change.at.date();
     let (holder, ods, role) = (
         uuid.clone(),
@@ -315,7 +316,7 @@ pub(crate) async fn change_position(
         )
     })
     .await;
-    match crate::admin::settled(done) {
+    match crate::web::settled(done) {
         Ok(message) => render(&state, caller, &uuid, Some(message)).await,
         Err(r) => *r,
     }

@@ -11,10 +11,11 @@ use cardwatch_core::triage::estate_facts;
 use cardwatch_store::triage_context;
 use serde_json::json;
 
-use crate::auth::Caller;
-use crate::findings::bad_request;
-use crate::scope::{not_found, viewer};
-use crate::{blocking, escape, AppState};
+use crate::web::auth::Caller;
+use crate::web::bad_request;
+use crate::web::scope::{not_found, viewer};
+use crate::web::{blocking, escape};
+use crate::AppState;
 
 /// What the page shows: the workstation, each component with its version and verdict, readers.
 struct View {
@@ -147,7 +148,7 @@ pub(crate) async fn page(
         th("Firmware"),
         th("Status"),
     );
-    crate::layout::page(
+    crate::web::layout::page(
         &format!("Workstation {}", w.hostname.as_str()),
         Some(&caller),
         &body,

@@ -14,11 +14,12 @@ use cardwatch_core::chart::{Bar, BarChart};
 use cardwatch_core::triage::{Incident, IncidentStatus};
 use serde_json::json;
 
-use crate::auth::Caller;
-use crate::findings::{bad_request, BadParam};
-use crate::scope::{refuse, viewer, Viewer};
-use crate::triage::{parse_desk, prepare};
-use crate::{blocking, escape, AppState};
+use crate::fix::triage::{parse_desk, prepare};
+use crate::web::auth::Caller;
+use crate::web::scope::{refuse, viewer, Viewer};
+use crate::web::{bad_request, BadParam};
+use crate::web::{blocking, escape};
+use crate::AppState;
 use cardwatch_store::{incident_page, incident_tally, IncidentQuery, IncidentSort, IncidentTally};
 
 fn visible(v: &Viewer, i: &Incident) -> bool {
@@ -170,7 +171,7 @@ const CSV_HEADER: [&str; 9] = [
 ];
 
 fn csv(list: &[Incident]) -> Response {
-    crate::csv_download(
+    crate::web::csv_download(
         "incidents.csv",
         &CSV_HEADER,
         list.iter().map(|i| {
@@ -240,7 +241,7 @@ pub(crate) async fn page(
             lq.limit
         )
     };
-    let head = crate::layout::sortable_header(
+    let head = crate::web::layout::sortable_header(
         &[
             ("Incident", ""),
             ("Opened", "opened"),
@@ -254,7 +255,7 @@ pub(crate) async fn page(
         lq.descending,
         |key, descending| link(key, descending, 0, ""),
     );
-    let pages = crate::layout::pager(lq.offset, lq.limit, total as usize, |offset| {
+    let pages = crate::web::layout::pager(lq.offset, lq.limit, total as usize, |offset| {
         link(lq.sort, lq.descending, offset, "")
     });
     let options: String = ["open", "resolved", "escalated"]
@@ -285,7 +286,7 @@ pub(crate) async fn page(
         link(lq.sort, lq.descending, 0, "&amp;format=csv"),
         total,
     );
-    crate::layout::page("Incidents", Some(&v.caller), &body).into_response()
+    crate::web::layout::page("Incidents", Some(&v.caller), &body).into_response()
 }
 
 pub(crate) async fn packet(

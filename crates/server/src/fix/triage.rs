@@ -19,9 +19,9 @@ use cardwatch_core::triage::{
 use cardwatch_store::{triage_context, Store, StoreError};
 use serde::Deserialize;
 
-use crate::auth::Caller;
-use crate::findings::bad_request;
-use crate::scope::{refuse, viewer, Viewer};
+use crate::web::auth::Caller;
+use crate::web::bad_request;
+use crate::web::scope::{refuse, viewer, Viewer};
 use crate::{AppState, Checks};
 
 /// Where a triage happens: the site, the card and the workstation, each if known.
@@ -257,7 +257,7 @@ pub(crate) async fn next(State(state): State<AppState>, caller: Caller, body: By
     };
     let checks = state.checks.clone();
     let now = (state.now)();
-    let prepared = crate::blocking(&state, {
+    let prepared = crate::web::blocking(&state, {
         let desk = desk.clone();
         move |store| prepare(store, &checks, symptom, &desk, now, None, given)
     })
@@ -304,7 +304,7 @@ async fn site_sheet(
         ));
     }
     let checks = state.checks.clone();
-    crate::blocking(state, move |store| cheat_sheet(store, &checks, &site))
+    crate::web::blocking(state, move |store| cheat_sheet(store, &checks, &site))
         .await
         .map_err(IntoResponse::into_response)
 }

@@ -9,24 +9,12 @@ use axum::response::{Html, IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::triage::{Case, StepKind};
 
-use crate::auth::Caller;
-use crate::findings::{bad_request, BadParam};
-use crate::scope::{refuse, viewer};
-use crate::triage::{outside, parse_desk, prepare};
-use crate::{escape, AppState};
-
-/// Percent-encodes a query value.
-pub(crate) fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
+use crate::fix::triage::{outside, parse_desk, prepare};
+use crate::web::auth::Caller;
+use crate::web::scope::{refuse, viewer};
+use crate::web::{bad_request, BadParam};
+use crate::web::{enc, escape};
+use crate::AppState;
 
 /// Decodes one `application/x-www-form-urlencoded` value.
 fn dec(s: &str) -> String {
@@ -55,7 +43,7 @@ fn hex(c: u8) -> Option<u8> {
 }
 
 fn page(title: &str, caller: &Caller, body: &str) -> Html<String> {
-    crate::layout::page(
+    crate::web::layout::page(
         title,
         Some(caller),
         &format!("{body}\n<p class=\"nhsuk-body\"><a href=\"/triage\">Start again</a></p>"),
@@ -169,7 +157,7 @@ pub(crate) async fn page_handler(
     };
     let checks = state.checks.clone();
     let now = (state.now)();
-    let prepared = crate::blocking(&state, {
+    let prepared = crate::web::blocking(&state, {
         let desk = desk.clone();
         move |store| prepare(store, &checks, s, &desk, now, None, given)
     })
@@ -369,7 +357,7 @@ pub(crate) async fn record(
     let reporter = format!("web:{}", viewer.caller.user.user.username);
     let doing = Some(f.doing.trim().to_owned()).filter(|d| !d.is_empty());
     let symptom_id = kb.symptoms[s].id.clone();
-    let result = crate::blocking(&state, {
+    let result = crate::web::blocking(&state, {
         let desk = desk.clone();
         move |store| {
             let (cx, case) = prepare(
@@ -416,7 +404,7 @@ pub(crate) async fn record(
         error_text,
     };
     let steps = case.observations.clone();
-    let made = crate::blocking(&state, move |store| {
+    let made = crate::web::blocking(&state, move |store| {
         let change = cardwatch_store::Change {
             actor: reporter,
             at: now,

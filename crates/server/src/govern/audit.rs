@@ -12,10 +12,11 @@ use cardwatch_core::audit::StoredAudit;
 use cardwatch_store::AuditQuery;
 use serde_json::json;
 
-use crate::auth::Caller;
-use crate::findings::{bad_request, BadParam};
-use crate::scope::viewer;
-use crate::{blocking, escape, AppState};
+use crate::web::auth::Caller;
+use crate::web::scope::viewer;
+use crate::web::{bad_request, BadParam};
+use crate::web::{blocking, escape};
+use crate::AppState;
 
 const COLUMNS: [&str; 7] = [
     "seq",
@@ -104,7 +105,7 @@ fn older(q: &AuditQuery, records: &[StoredAudit], base: &str) -> Option<String> 
         ("actor", &q.actor),
     ] {
         if let Some(v) = v {
-            let _ = write!(link, "&{k}={}", crate::wizard::enc(v));
+            let _ = write!(link, "&{k}={}", crate::web::enc(v));
         }
     }
     Some(link)
@@ -120,7 +121,7 @@ pub(crate) async fn api(
         Err(r) => return r,
     };
     if csv {
-        return crate::csv_download(
+        return crate::web::csv_download(
             "audit.csv",
             &COLUMNS,
             records.iter().map(|r| {
@@ -191,5 +192,5 @@ pub(crate) async fn page(
         key = value(&query.entity_key),
         actor = value(&query.actor),
     );
-    crate::layout::page("Audit log", Some(&who), &body).into_response()
+    crate::web::layout::page("Audit log", Some(&who), &body).into_response()
 }

@@ -13,10 +13,11 @@ use cardwatch_core::access::Permission;
 use cardwatch_core::reports::{version_rates, Rollout, VersionRate};
 use serde_json::json;
 
-use crate::auth::Caller;
-use crate::findings::{bad_request, BadParam};
-use crate::scope::viewer;
-use crate::{blocking, escape, AppState};
+use crate::web::auth::Caller;
+use crate::web::scope::viewer;
+use crate::web::{bad_request, BadParam};
+use crate::web::{blocking, escape};
+use crate::AppState;
 
 /// Machines named per suspect on the page (the JSON has them all).
 const MACHINES_LISTED: usize = 20;
@@ -60,7 +61,7 @@ async fn report(
 ) -> Result<(Caller, Report), Response> {
     let days = days(q).map_err(IntoResponse::into_response)?;
     let v = viewer(state, caller, Permission::ViewEstate, api).await?;
-    let query = crate::incidents::seen_by(&v);
+    let query = crate::fix::incidents::seen_by(&v);
     let since = cardwatch_core::date::Timestamp::start_of((state.now)().date().add_days(-days));
     let (lost, counts) = blocking(state, move |s| {
         let lost = cardwatch_store::reports::time_lost(s, &query, since)?;
@@ -216,5 +217,5 @@ pub(crate) async fn page(
         minutes = r.minutes,
         ended = r.ended,
     );
-    crate::layout::page("Reports", Some(&caller), &body).into_response()
+    crate::web::layout::page("Reports", Some(&caller), &body).into_response()
 }

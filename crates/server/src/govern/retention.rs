@@ -15,10 +15,11 @@ use cardwatch_store::retention::{self, Due};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::admin::{change, settled};
-use crate::auth::Caller;
-use crate::scope::{form_viewer, viewer, Viewer};
-use crate::{blocking, escape, layout, AppState};
+use crate::web::auth::Caller;
+use crate::web::scope::{form_viewer, viewer, Viewer};
+use crate::web::{blocking, escape, layout};
+use crate::web::{change, settled};
+use crate::AppState;
 
 /// The last day of employment before which leavers' data is erased.
 fn cutoff(state: &AppState) -> Date {

@@ -16,11 +16,12 @@ use cardwatch_store::reviews::{decide as decide_on, to_review, Decision, ReviewQ
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::admin::{change, settled};
-use crate::auth::Caller;
-use crate::findings::{bad_request, BadParam};
-use crate::scope::{form_viewer, not_found, viewer, Viewer};
-use crate::{blocking, escape, layout, AppState};
+use crate::web::auth::Caller;
+use crate::web::scope::{form_viewer, not_found, viewer, Viewer};
+use crate::web::{bad_request, BadParam};
+use crate::web::{blocking, escape, layout};
+use crate::web::{change, settled};
+use crate::AppState;
 
 /// A position not reviewed for this long is due.
 const REVIEW_EVERY_DAYS: i64 = 365;

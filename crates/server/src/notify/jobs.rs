@@ -22,9 +22,9 @@ use cardwatch_core::schedule::Schedule;
 use cardwatch_store::notify::{self as outbox, Claim, Outgoing};
 use cardwatch_store::{renewals_due, Store, StoreError};
 
-use crate::auth::Caller;
-use crate::scope::Viewer;
-use crate::send::SmtpRelay;
+use crate::notify::send::SmtpRelay;
+use crate::web::auth::Caller;
+use crate::web::scope::Viewer;
 use crate::AppState;
 
 macro_rules! jobs {
@@ -192,7 +192,7 @@ pub(crate) fn spawn(state: AppState) {
             if now - last_abandoned_check >= 2 {
                 last_abandoned_check = now;
                 let t = Timestamp::from_unix(now);
-                match crate::blocking(&state, move |s| outbox::abandoned_runs(s, t)).await {
+                match crate::web::blocking(&state, move |s| outbox::abandoned_runs(s, t)).await {
                     Ok(found) => abandoned = found,
                     Err(e) => tracing::warn!(error = %e.0, "cannot look for abandoned runs"),
                 }
@@ -219,7 +219,7 @@ pub(crate) fn spawn(state: AppState) {
                 let claim = {
                     let (j, o, lease) =
                         (job.name(), owner.clone(), state.checks.notify.lease_seconds);
-                    crate::blocking(&state, move |s| {
+                    crate::web::blocking(&state, move |s| {
                         outbox::claim_run(s, j, slot, &o, Timestamp::from_unix(now), lease)
                     })
                     .await
@@ -263,7 +263,7 @@ async fn run_claimed(state: &AppState, owner: &Arc<str>, job: Job, slot: Timesta
                 tokio::time::sleep(Duration::from_millis((lease * 1000 / 3).max(200) as u64)).await;
                 let until = Timestamp::from_unix((state.now)().unix() + lease);
                 let o = owner.clone();
-                match crate::blocking(&state, move |s| {
+                match crate::web::blocking(&state, move |s| {
                     outbox::renew_run(s, job.name(), slot, &o, until)
                 })
                 .await
@@ -286,7 +286,7 @@ async fn run_claimed(state: &AppState, owner: &Arc<str>, job: Job, slot: Timesta
         Err(e) => tracing::error!(job = job.name(), %slot, error = %e, "job failed"),
     }
     let o = owner.clone();
-    let _ = crate::blocking(state, move |s| {
+    let _ = crate::web::blocking(state, move |s| {
         outbox::finish_run(
             s,
             job.name(),
@@ -309,7 +309,7 @@ pub(crate) async fn run(
     let db = |e: StoreError| e.to_string();
     match job {
         Job::Findings => {
-            let check = crate::findings::all_findings(state, None)
+            let check = crate::prevent::check::all_findings(state, None)
                 .await
                 .map_err(|_| "the health check failed — see the log".to_owned())?;
             Ok(format!("{} findings", check.all.len()))
@@ -317,13 +317,13 @@ pub(crate) async fn run(
         Job::Digest => digests(state, slot).await,
         Job::Reminders => {
             let (checks, today) = (state.checks.clone(), (state.now)().date());
-            let messages = crate::blocking(state, move |s| reminders(s, &checks, today))
+            let messages = crate::web::blocking(state, move |s| reminders(s, &checks, today))
                 .await
                 .map_err(|f| db(f.0))?;
             enqueue(state, messages).await
         }
         Job::Stock => {
-            let check = crate::findings::all_findings(state, None)
+            let check = crate::prevent::check::all_findings(state, None)
                 .await
                 .map_err(|_| "the health check failed — see the log".to_owned())?;
             let short: Vec<String> = check
@@ -336,7 +336,7 @@ pub(crate) async fn run(
             if short.is_empty() {
                 return Ok("no site short of spares".to_owned());
             }
-            let hooks = crate::blocking(state, |s| outbox::webhooks(s))
+            let hooks = crate::web::blocking(state, |s| outbox::webhooks(s))
                 .await
                 .map_err(|f| db(f.0))?;
             let link = format!(
@@ -368,7 +368,7 @@ pub(crate) async fn run(
             let before = Timestamp::from_unix(
                 (state.now)().unix() - state.checks.notify.retention_days * 86_400,
             );
-            let (sent, runs) = crate::blocking(state, move |s| outbox::purge(s, before))
+            let (sent, runs) = crate::web::blocking(state, move |s| outbox::purge(s, before))
                 .await
                 .map_err(|f| db(f.0))?;
             Ok(format!("deleted {sent} sent messages and {runs} runs"))
@@ -380,7 +380,7 @@ pub(crate) async fn run(
                 actor: "job:retention".into(),
                 at: now,
             };
-            let erased = crate::blocking(state, move |s| {
+            let erased = crate::web::blocking(state, move |s| {
                 cardwatch_store::retention::erase(s, cutoff, None, &change)
             })
             .await
@@ -396,7 +396,7 @@ pub(crate) async fn run(
 async fn enqueue(state: &AppState, messages: Vec<Message>) -> Result<String, String> {
     let n = messages.len();
     let now = (state.now)();
-    let new = crate::blocking(state, move |s| outbox::enqueue(s, &messages, now))
+    let new = crate::web::blocking(state, move |s| outbox::enqueue(s, &messages, now))
         .await
         .map_err(|f| f.0.to_string())?;
     Ok(format!("{new} new messages ({} already recorded)", n - new))
@@ -404,10 +404,10 @@ async fn enqueue(state: &AppState, messages: Vec<Message>) -> Result<String, Str
 
 /// Each subscribed operator's digest over their organisations, and each webhook's summary.
 async fn digests(state: &AppState, slot: Timestamp) -> Result<String, String> {
-    let check = crate::findings::all_findings(state, None)
+    let check = crate::prevent::check::all_findings(state, None)
         .await
         .map_err(|_| "the health check failed — see the log".to_owned())?;
-    let (subs, hooks) = crate::blocking(state, |s| {
+    let (subs, hooks) = crate::web::blocking(state, |s| {
         Ok((outbox::subscribers(s)?, outbox::webhooks(s)?))
     })
     .await
@@ -415,12 +415,12 @@ async fn digests(state: &AppState, slot: Timestamp) -> Result<String, String> {
     let notify = &state.checks.notify;
     let open: Vec<&cardwatch_core::health::Noted> =
         check.all.iter().filter(|n| n.state == "open").collect();
-    let (map, _) = crate::scope::sites(state)
+    let (map, _) = crate::web::scope::sites(state)
         .await
         .map_err(|_| "cannot read the sites".to_owned())?;
-    let index = crate::scope::SiteIndex::new(&map, check.sites.keys());
+    let index = crate::web::scope::SiteIndex::new(&map, check.sites.keys());
     let users: HashMap<String, cardwatch_core::access::User> =
-        crate::blocking(state, |s| s.users())
+        crate::web::blocking(state, |s| s.users())
             .await
             .map_err(|f| f.0.to_string())?
             .into_iter()
@@ -503,7 +503,7 @@ async fn digests(state: &AppState, slot: Timestamp) -> Result<String, String> {
         });
     }
     let summary = enqueue(state, messages).await?;
-    crate::blocking(state, move |s| outbox::set_last_digests(s, &covered))
+    crate::web::blocking(state, move |s| outbox::set_last_digests(s, &covered))
         .await
         .map_err(|f| f.0.to_string())?;
     Ok(summary)
@@ -585,7 +585,7 @@ async fn deliver(state: &AppState, owner: &str) -> Result<String, String> {
     let notify = state.checks.notify.clone();
     let owner = owner.to_owned();
     let now = state.now;
-    crate::blocking(state, move |s| {
+    crate::web::blocking(state, move |s| {
         let hooks: HashMap<String, outbox::Webhook> = outbox::webhooks(s)?
             .into_iter()
             .map(|h| (h.name.clone(), h))
@@ -661,13 +661,13 @@ pub fn send_one(
                 *transport = Some(relay.transport()?);
             }
             let t = transport.as_ref().ok_or("no transport")?;
-            crate::send::email(t, &notify.from, m)
+            crate::notify::send::email(t, &notify.from, m)
         }
         "webhook" => {
             let hook = hooks
                 .get(&m.recipient)
                 .ok_or_else(|| format!("the webhook {:?} has been removed", m.recipient))?;
-            crate::send::webhook(hook, m, now)
+            crate::notify::send::webhook(hook, m, now)
         }
         other => Err(format!("unknown channel {other:?}")),
     }
@@ -681,7 +681,7 @@ pub async fn run_now(
     checks: crate::Checks,
     job: Job,
 ) -> Result<String, String> {
-    let state = crate::state(store, now, checks);
+    let state = crate::AppState::new(store, now, checks);
     let owner: Arc<str> = owner_id().into();
     let lease = state.checks.notify.lease_seconds;
     // A moment is one second: a run already made this second (by us or a scheduler) is
@@ -690,7 +690,7 @@ pub async fn run_now(
     let (slot, attempt) = loop {
         let slot = now();
         let o = owner.clone();
-        let claim = crate::blocking(&state, move |s| {
+        let claim = crate::web::blocking(&state, move |s| {
             outbox::claim_run(s, job.name(), slot, &o, slot, lease)
         })
         .await
@@ -710,7 +710,7 @@ pub async fn run_now(
         }
     };
     run_claimed(&state, &owner, job, slot, attempt).await;
-    let runs = crate::blocking(&state, move |s| outbox::job_runs(s, Some(job.name()), 1))
+    let runs = crate::web::blocking(&state, move |s| outbox::job_runs(s, Some(job.name()), 1))
         .await
         .map_err(|f| f.0.to_string())?;
     match runs.into_iter().next() {

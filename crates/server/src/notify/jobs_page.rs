@@ -12,10 +12,11 @@ use cardwatch_core::access::Permission;
 use cardwatch_store::notify::{self, JobRun, Outgoing};
 use serde_json::json;
 
-use crate::auth::Caller;
-use crate::jobs::Job;
-use crate::scope::viewer;
-use crate::{blocking, escape, layout, AppState};
+use crate::notify::jobs::Job;
+use crate::web::auth::Caller;
+use crate::web::scope::viewer;
+use crate::web::{blocking, escape, layout};
+use crate::AppState;
 
 struct View {
     runs: Vec<JobRun>,

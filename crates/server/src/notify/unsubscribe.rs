@@ -7,7 +7,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_store::notify;
 
-use crate::{blocking, escape, layout, AppState};
+use crate::web::{blocking, escape, layout};
+use crate::AppState;
 
 fn unknown() -> Response {
     (

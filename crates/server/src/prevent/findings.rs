@@ -5,19 +5,17 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::chart::{Bar, BarChart};
-use cardwatch_core::health::{
-    Context, Family, Filter, FindingNote, NoteState, Noted, Severity, CSV_COLUMNS,
-};
-use cardwatch_store::current_findings;
+use cardwatch_core::health::{Filter, FindingNote, NoteState, Noted, Severity, CSV_COLUMNS};
 use serde_json::json;
 
-use crate::auth::Caller;
-use crate::scope::{viewer, Viewer};
-use crate::{blocking, escape, AppState};
+use crate::prevent::check::all_findings;
+use crate::web::auth::Caller;
+use crate::web::scope::{viewer, Viewer};
+use crate::web::{bad_request, blocking, escape, BadParam};
+use crate::AppState;
 
 /// The most findings one API page returns.
 const MAX_LIMIT: usize = 10_000;
@@ -54,31 +52,6 @@ fn sort(found: &mut [Noted], by: &str, descending: bool) {
             o
         }
     });
-}
-
-/// A refused parameter, answered `{error: {code, message, field}}` with status 400.
-pub(crate) struct BadParam {
-    field: String,
-    message: String,
-}
-
-pub(crate) fn bad_request(field: &str, message: String) -> BadParam {
-    BadParam {
-        field: field.to_owned(),
-        message,
-    }
-}
-
-impl IntoResponse for BadParam {
-    fn into_response(self) -> Response {
-        let error =
-            json!({"code": "invalid_parameter", "message": self.message, "field": self.field});
-        (
-            StatusCode::BAD_REQUEST,
-            axum::Json(json!({ "error": error })),
-        )
-            .into_response()
-    }
 }
 
 fn params(q: &HashMap<String, String>) -> Result<Params, BadParam> {
@@ -167,106 +140,6 @@ fn params(q: &HashMap<String, String>) -> Result<Params, BadParam> {
     })
 }
 
-/// A full health check and what it was computed from: every change to the estate (and every
-/// note on a finding) adds to the audit chain, so an unchanged chain length on the same day means
-/// the findings are still right.
-#[derive(Debug)]
-pub(crate) struct Cached {
-    audit_length: i64,
-    day: cardwatch_core::date::Date,
-    check: Check,
-}
-
-/// Every current finding, and by site: the indexes of its findings (in rank order) and the
-/// overview's counts, so a practice's request touches its own findings only.
-#[derive(Clone, Debug)]
-pub(crate) struct Check {
-    /// Every finding, most serious first.
-    pub all: std::sync::Arc<Vec<Noted>>,
-    /// Site → its findings' indexes and counts.
-    pub sites: std::sync::Arc<HashMap<String, (Vec<u32>, crate::overview::Overview)>>,
-    /// The certificates expiring soonest, estate-wide (the home page's table).
-    pub expiring: std::sync::Arc<Vec<cardwatch_store::ExpiringCertificate>>,
-    /// Incidents still open: (site, count).
-    pub open_incidents: std::sync::Arc<Vec<(Option<String>, usize)>>,
-}
-
-impl Check {
-    fn new(
-        all: Vec<Noted>,
-        expiring: Vec<cardwatch_store::ExpiringCertificate>,
-        open_incidents: Vec<(Option<String>, usize)>,
-    ) -> Check {
-        let mut sites: HashMap<String, (Vec<u32>, crate::overview::Overview)> = HashMap::new();
-        for (i, n) in all.iter().enumerate() {
-            let e = sites.entry(n.finding.site.to_string()).or_default();
-            e.0.push(i as u32);
-            e.1.add(&n.finding);
-        }
-        Check {
-            all: std::sync::Arc::new(all),
-            sites: std::sync::Arc::new(sites),
-            expiring: std::sync::Arc::new(expiring),
-            open_incidents: std::sync::Arc::new(open_incidents),
-        }
-    }
-
-    /// The viewer's findings that pass a filter, in rank order.
-    pub fn visible<'a>(&'a self, viewer: &Viewer, filter: &'a Filter) -> Vec<&'a Noted> {
-        let mut idx: Vec<u32> = self
-            .sites
-            .iter()
-            .filter(|(site, _)| viewer.sees_site(site))
-            .flat_map(|(_, (i, _))| i.iter().copied())
-            .collect();
-        idx.sort_unstable();
-        idx.into_iter()
-            .map(|i| &self.all[i as usize])
-            .filter(|n| filter.keep(n))
-            .collect()
-    }
-}
-
-/// Every current finding of the estate, from the cache when the estate and the day are unchanged.
-/// One request computes at a time; the others wait for its answer rather than repeat the work.
-/// `known` is the estate's version when this request has read it already (a scoped viewer has).
-pub(crate) async fn all_findings(state: &AppState, known: Option<i64>) -> Result<Check, Response> {
-    let today = (state.now)().date();
-    // The chain's length is read before waiting for the cache, so requests do not queue on it.
-    let length = match known {
-        Some(v) => v,
-        None => crate::version(state).await?,
-    };
-    let mut cache = state.findings.lock().await;
-    if let Some(c) = cache.as_ref() {
-        if c.audit_length == length && c.day == today {
-            return Ok(c.check.clone());
-        }
-    }
-    let checks = state.checks.clone();
-    let all = blocking(state, move |s| {
-        let cx = Context {
-            today,
-            catalogue: &checks.catalogue,
-            thresholds: &checks.thresholds,
-            calendar: &checks.calendar,
-        };
-        let findings = current_findings(s, &cx, Family::ALL)?;
-        let expiring = s.expiring_certificates(100)?;
-        let open = cardwatch_store::open_incidents_by_site(s)?;
-        Ok((findings, expiring, open))
-    })
-    .await
-    .map_err(IntoResponse::into_response)?;
-    let check = Check::new(all.0, all.1, all.2);
-    *cache = Some(Cached {
-        audit_length: length,
-        day: today,
-        check: check.clone(),
-    });
-    Ok(check)
-}
-
 async fn compute(state: &AppState, p: &Params, viewer: &Viewer) -> Result<Vec<Noted>, Response> {
     let check = all_findings(state, viewer.version).await?;
     let mut found: Vec<Noted> = check
@@ -299,7 +172,7 @@ pub(crate) async fn api(
         Err(r) => return r,
     };
     if p.csv {
-        return crate::csv_download(
+        return crate::web::csv_download(
             "findings.csv",
             &CSV_COLUMNS,
             found
@@ -397,12 +270,12 @@ pub(crate) async fn page(
             "/findings?site={}&amp;min_severity={}&amp;rule={}&amp;sort={sort}&amp;order={}&amp;offset={offset}&amp;limit={}",
             escape(&site),
             min.map_or("", |m| m.as_str()),
-            crate::wizard::enc(&rule),
+            crate::web::enc(&rule),
             if descending { "desc" } else { "asc" },
             p.limit
         )
     };
-    let head = crate::layout::sortable_header(
+    let head = crate::web::layout::sortable_header(
         &[
             ("Site", "site"),
             ("Severity", "severity"),
@@ -417,7 +290,7 @@ pub(crate) async fn page(
         desc,
         |key, descending| link(key, descending, 0),
     );
-    let pages = crate::layout::pager(p.offset, p.limit, found.len(), |offset| {
+    let pages = crate::web::layout::pager(p.offset, p.limit, found.len(), |offset| {
         link(by, desc, offset)
     });
     let body = format!(
@@ -435,12 +308,12 @@ pub(crate) async fn page(
 {figure}"#,
         site = escape(&site),
         rule_value = escape(&rule),
-        rule_query = crate::wizard::enc(&rule),
+        rule_query = crate::web::enc(&rule),
         total = found.len(),
         first = p.offset + 1,
         figure = chart.figure(900.0, 260.0),
     );
-    crate::layout::page("Findings", Some(&viewer.caller), &body).into_response()
+    crate::web::layout::page("Findings", Some(&viewer.caller), &body).into_response()
 }
 
 /// Findings counted by site and severity: the 20 sites with most, most first.
@@ -517,7 +390,7 @@ pub(crate) async fn note(
         Err(r) => return r,
     };
     if !found.iter().any(|n| n.finding.has_id(&f.id)) {
-        return crate::scope::refuse(false, Some("id"), "no such finding among your sites today (a fixed condition closes its finding by itself)");
+        return crate::web::scope::refuse(false, Some("id"), "no such finding among your sites today (a fixed condition closes its finding by itself)");
     }
     let now = (state.now)();
     let change = cardwatch_store::Change {
@@ -534,7 +407,7 @@ pub(crate) async fn note(
             };
             match FindingNote::new(&id, state_, &f.reason, now.date().add_days(days), &change.actor, now) {
                 Ok(n) => Some(n),
-                Err(e) => return (axum::http::StatusCode::BAD_REQUEST, crate::layout::page("Findings", Some(&viewer.caller), &format!("<p class=\"nhsuk-body\">{}</p><p class=\"nhsuk-body\"><a href=\"/findings\">Back to the findings</a></p>", escape(&e)))).into_response(),
+                Err(e) => return (axum::http::StatusCode::BAD_REQUEST, crate::web::layout::page("Findings", Some(&viewer.caller), &format!("<p class=\"nhsuk-body\">{}</p><p class=\"nhsuk-body\"><a href=\"/findings\">Back to the findings</a></p>", escape(&e)))).into_response(),
             }
         }
         "reopen" if f.reason.trim().is_empty() => {

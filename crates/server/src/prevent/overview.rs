@@ -6,90 +6,16 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
-use cardwatch_core::health::Severity;
-use serde::Serialize;
 
-use crate::auth::Caller;
-use crate::findings::{all_findings, Check};
-use crate::scope::{viewer, Viewer};
+use crate::web::auth::Caller;
+use std::fmt::Write as _;
+
+use cardwatch_core::renewal::Window;
+
+use crate::prevent::check::{all_findings, count, Check};
+use crate::web::scope::{viewer, Viewer};
+use crate::web::{escape, layout};
 use crate::AppState;
-
-/// The overview's figures.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub(crate) struct Overview {
-    /// Certificates already expired.
-    pub expired: usize,
-    /// Expiring within 7 days.
-    pub within_7_days: usize,
-    /// Within 30 days (after 7).
-    pub within_30_days: usize,
-    /// Within the 90-day window (after 30).
-    pub within_90_days: usize,
-    /// Findings at urgent or critical.
-    pub urgent_findings: usize,
-    /// Incidents still open.
-    pub open_incidents: usize,
-    /// Sites short of spare readers or other stock.
-    pub spares_below_minimum: usize,
-    /// Workstations with software below the mandatory version.
-    pub software_below_mandatory: usize,
-}
-
-impl Overview {
-    /// Counts one finding.
-    pub(crate) fn add(&mut self, f: &cardwatch_core::health::Finding) {
-        let o = self;
-        let rule = f.rule;
-        if rule.starts_with("cert-") {
-            if rule.ends_with("-expired") {
-                o.expired += 1;
-            } else if rule.ends_with("-7d") {
-                o.within_7_days += 1;
-            } else if rule.ends_with("-30d") {
-                o.within_30_days += 1;
-            } else if rule.ends_with("-90d") {
-                o.within_90_days += 1;
-            }
-        }
-        if f.severity >= Severity::Urgent {
-            o.urgent_findings += 1;
-        }
-        match rule {
-            "spare-readers-low" | "stock-below-minimum" => o.spares_below_minimum += 1,
-            "software-below-mandatory" => o.software_below_mandatory += 1,
-            _ => {}
-        }
-    }
-
-    fn plus(&mut self, x: &Overview) {
-        self.expired += x.expired;
-        self.within_7_days += x.within_7_days;
-        self.within_30_days += x.within_30_days;
-        self.within_90_days += x.within_90_days;
-        self.urgent_findings += x.urgent_findings;
-        self.spares_below_minimum += x.spares_below_minimum;
-        self.software_below_mandatory += x.software_below_mandatory;
-    }
-}
-
-fn count(check: &Check, v: &Viewer) -> Overview {
-    let mut o = Overview::default();
-    for (_, counts) in check
-        .sites
-        .iter()
-        .filter(|(site, _)| v.sees_site(site))
-        .map(|(s, (_, c))| (s, c))
-    {
-        o.plus(counts);
-    }
-    o.open_incidents = check
-        .open_incidents
-        .iter()
-        .filter(|(site, _)| site.as_deref().is_some_and(|s| v.sees_site(s)))
-        .map(|(_, n)| n)
-        .sum();
-    o
-}
 
 /// `GET /api/v1/overview`.
 pub(crate) async fn api(State(state): State<AppState>, caller: Caller) -> Response {
@@ -139,4 +65,60 @@ pub(crate) fn panel(check: &Check, v: &Viewer) -> String {
             "/findings"
         ),
     )
+}
+
+/// The home page: the overview's counts, then the certificates of cards in use that expire
+/// soonest. Holders are shown by card and site only.
+pub(crate) async fn page(State(state): State<AppState>, caller: Caller) -> Response {
+    let viewer = match viewer(&state, caller, Permission::ViewEstate, false).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    // The counts and the table come with the cached check: the page costs no query of its own.
+    let check = match all_findings(&state, viewer.version).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let panel = panel(&check, &viewer);
+    let certs = check.expiring.clone();
+    let today = (state.now)().date();
+    let mut rows = String::new();
+    for c in certs.iter().filter(|c| viewer.sees_site(&c.site_ods)) {
+        let days = today.days_until(c.not_after);
+        let when = match days {
+            d if d < 0 => format!("expired {} days ago", -d),
+            0 => "expires today".to_owned(),
+            d => format!("{d} days"),
+        };
+        let class = match Window::of(today, c.not_after) {
+            Window::Expired => "expired",
+            Window::Urgent => "soon",
+            Window::Renewable => "window",
+            Window::Valid => "",
+        };
+        let _ = writeln!(
+            rows,
+            "<tr class=\"nhsuk-table__row {class}\"><td class=\"nhsuk-table__cell\"><a href=\"/cards/{serial}\">{serial}</a></td><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td></tr>",
+            escape(&c.purpose),
+            c.not_after,
+            escape(&when),
+            escape(&c.site_ods),
+            serial = escape(&c.card_serial),
+        );
+    }
+    let empty = if certs.is_empty() {
+        "<p>No certificates yet: import the estate with <code>cardwatch import</code>.</p>"
+    } else {
+        ""
+    };
+    let body = format!(
+        r#"{panel}
+<h2 class="nhsuk-heading-m">Certificates expiring soonest</h2>
+<p class="nhsuk-body">Cards in use, as of {today}. Expired and due within 30 days first; an expired certificate needs an RA in person, one inside 90 days can be renewed by its holder.</p>
+{empty}<table class="nhsuk-table">
+<thead class="nhsuk-table__head"><tr class="nhsuk-table__row"><th class="nhsuk-table__header" scope="col">Card</th><th class="nhsuk-table__header" scope="col">Certificate</th><th class="nhsuk-table__header" scope="col">Last valid day</th><th class="nhsuk-table__header" scope="col">Time left</th><th class="nhsuk-table__header" scope="col">Site</th></tr></thead>
+<tbody class="nhsuk-table__body">
+{rows}</tbody></table>"#
+    );
+    layout::page("Overview", Some(&viewer.caller), &body).into_response()
 }

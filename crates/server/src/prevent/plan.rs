@@ -13,10 +13,11 @@ use cardwatch_core::planner::{plan_teams, Settings, TeamPlan, CSV_COLUMNS};
 use cardwatch_store::renewals_due;
 use serde_json::json;
 
-use crate::auth::Caller;
-use crate::findings::{bad_request, BadParam};
-use crate::scope::viewer;
-use crate::{blocking, escape, AppState};
+use crate::web::auth::Caller;
+use crate::web::scope::viewer;
+use crate::web::{bad_request, BadParam};
+use crate::web::{blocking, escape};
+use crate::AppState;
 
 struct Params {
     capacity: Option<u32>,
@@ -155,7 +156,7 @@ pub(crate) async fn api(
         .filter(|(t, i)| viewer.sees_site(&t.report.renewals[*i].site))
         .collect();
     match p.format {
-        "csv" => crate::csv_download(
+        "csv" => crate::web::csv_download(
             "renewal-plan.csv",
             &CSV_COLUMNS,
             shown
@@ -276,7 +277,7 @@ pub(crate) async fn page(
             q = escape(&p_query(&q)),
         );
     }
-    crate::layout::page("Renewal plan", Some(&viewer.caller), &body).into_response()
+    crate::web::layout::page("Renewal plan", Some(&viewer.caller), &body).into_response()
 }
 
 /// The page's query again, for its download links.
@@ -284,7 +285,7 @@ fn p_query(q: &HashMap<String, String>) -> String {
     let mut keys: Vec<_> = q.iter().filter(|(k, _)| k.as_str() != "format").collect();
     keys.sort();
     keys.iter()
-        .map(|(k, v)| format!("{k}={}", crate::wizard::enc(v)))
+        .map(|(k, v)| format!("{k}={}", crate::web::enc(v)))
         .collect::<Vec<_>>()
         .join("&")
 }

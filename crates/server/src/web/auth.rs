@@ -12,13 +12,16 @@ use axum::http::header::{AUTHORIZATION, COOKIE, LOCATION, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use cardwatch_core::access::{check_password, locked_until, TokenKind, User, Username};
+use cardwatch_core::access::{locked_until, TokenKind, User, Username};
 use cardwatch_core::date::Timestamp;
 use rand_core::{OsRng, RngCore};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::{escape, AppState};
+pub use crate::web::caller::{Caller, Forbidden};
+use crate::web::escape;
+use crate::web::layout::{alert, field};
+use crate::AppState;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "cw_session";
@@ -133,7 +136,7 @@ pub fn sign_in(
 }
 
 /// Starts a session for an operator: the cookie to set and its CSRF token.
-fn start_session(
+pub(crate) fn start_session(
     store: &dyn cardwatch_store::Store,
     user: &User,
     now: Timestamp,
@@ -152,7 +155,7 @@ fn start_session(
 
 /// The session cookie: HttpOnly always, SameSite=Lax, Secure when the request came over TLS
 /// (directly or through a proxy that says so).
-fn cookie(value: &str, max_age: i64, headers: &HeaderMap) -> HeaderValue {
+pub(crate) fn cookie(value: &str, max_age: i64, headers: &HeaderMap) -> HeaderValue {
     let secure = headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
@@ -199,50 +202,6 @@ fn session_token(headers: &HeaderMap) -> Option<String> {
         .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// The signed-in operator making a request.
-#[derive(Clone, Debug)]
-pub struct Caller {
-    /// Who.
-    pub user: User,
-    /// The session's CSRF token, for forms.
-    pub csrf: String,
-    /// The session's token hash.
-    token_hash: String,
-}
-
-impl Caller {
-    /// The operator behind a token (no session, so no forms).
-    pub(crate) fn by_token(user: User) -> Caller {
-        Caller {
-            user,
-            csrf: String::new(),
-            token_hash: String::new(),
-        }
-    }
-
-    /// Refuses a state-changing request whose form does not carry the session's CSRF token.
-    pub fn check_csrf(&self, given: &str) -> Result<(), Forbidden> {
-        // Compared in full whatever the first difference, so timing says nothing.
-        // A caller by API token has no session and no forms to send.
-        let same = !self.csrf.is_empty()
-            && given.len() == self.csrf.len()
-            && given
-                .bytes()
-                .zip(self.csrf.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0;
-        if same {
-            Ok(())
-        } else {
-            Err(Forbidden)
-        }
-    }
-}
-
-/// A form without the session's CSRF token.
-#[derive(Debug)]
-pub struct Forbidden;
-
 impl IntoResponse for Forbidden {
     fn into_response(self) -> Response {
         (
@@ -276,7 +235,7 @@ impl IntoResponse for NotSignedIn {
         } else {
             "/".into()
         };
-        let location = format!("/login?next={}", crate::wizard::enc(&next));
+        let location = format!("/login?next={}", crate::web::enc(&next));
         (
             StatusCode::SEE_OTHER,
             [(
@@ -308,7 +267,7 @@ impl FromRequestParts<AppState> for Caller {
         let api = parts.uri.path().starts_with("/api/");
         if let (true, Some(token)) = (api, bearer(&parts.headers)) {
             let hash = token_hash(&token);
-            let found = crate::blocking(state, move |s| s.live_token(&hash))
+            let found = crate::web::blocking(state, move |s| s.live_token(&hash))
                 .await
                 .map_err(IntoResponse::into_response)?;
             return match found {
@@ -321,7 +280,7 @@ impl FromRequestParts<AppState> for Caller {
         };
         let hash = token_hash(&token);
         let now = (state.now)();
-        let found = crate::blocking(state, {
+        let found = crate::web::blocking(state, {
             let hash = hash.clone();
             move |s| s.session(&hash, now)
         })
@@ -339,28 +298,7 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 fn page(title: &str, caller: Option<&Caller>, body: &str) -> String {
-    crate::layout::page(title, caller, body).0
-}
-
-/// A message at the top of a form, in the NHS.UK error summary, read out by screen readers.
-fn alert(message: Option<&str>) -> String {
-    message.map_or(String::new(), |m| {
-        format!(
-            "<div class=\"nhsuk-error-summary\" role=\"alert\" tabindex=\"-1\">\
-             <h2 class=\"nhsuk-error-summary__title\">There is a problem</h2>\
-             <div class=\"nhsuk-error-summary__body\"><p>{}</p></div></div>\n",
-            escape(m)
-        )
-    })
-}
-
-/// A labelled input in the NHS.UK form style.
-fn field(id: &str, label: &str, kind: &str, autocomplete: &str) -> String {
-    format!(
-        "<div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"{id}\">{label}</label>\
-         <input class=\"nhsuk-input nhsuk-u-width-two-thirds\" id=\"{id}\" name=\"{id}\" type=\"{kind}\" \
-         autocomplete=\"{autocomplete}\" required></div>\n"
-    )
+    crate::web::layout::page(title, caller, body).0
 }
 
 fn login_form(next: &str, message: Option<&str>) -> String {
@@ -408,7 +346,7 @@ pub(crate) async fn login(
         "/".to_owned()
     };
     let now = (state.now)();
-    let result = crate::blocking(&state, move |s| {
+    let result = crate::web::blocking(&state, move |s| {
         Ok(match sign_in(s, &f.username, &f.password, now)? {
             Ok(user) => Ok(start_session(s, &user, now)?.0),
             Err(r) => Err(r),
@@ -455,7 +393,7 @@ pub(crate) async fn logout(
         return r.into_response();
     }
     let hash = caller.token_hash.clone();
-    if let Err(f) = crate::blocking(&state, move |s| s.end_session(&hash)).await {
+    if let Err(f) = crate::web::blocking(&state, move |s| s.end_session(&hash)).await {
         return f.into_response();
     }
     (
@@ -466,96 +404,6 @@ pub(crate) async fn logout(
         ],
     )
         .into_response()
-}
-
-fn account_page(caller: &Caller, message: Option<&str>) -> String {
-    account_page_with(caller, message, "")
-}
-
-/// The account page: who, the password form, and `extra` (the calendar feeds' section).
-pub(crate) fn account_page_with(caller: &Caller, message: Option<&str>, extra: &str) -> String {
-    let u = &caller.user.user;
-    let orgs: Vec<&str> = u.organisations.iter().map(|o| o.as_str()).collect();
-    let mut b = alert(message);
-    let _ = write!(
-        b,
-        "<p class=\"nhsuk-body\">Signed in as <strong>{}</strong> ({}), {}; organisations: {}.</p>\n\
-         <h2 class=\"nhsuk-heading-m\">Change your password</h2>\n\
-         <form method=\"post\" action=\"/account/password\" novalidate>\n\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n{}{}\
-         <button class=\"nhsuk-button\" type=\"submit\">Change password</button>\n</form>\n{extra}",
-        escape(&u.display_name),
-        escape(u.username.as_str()),
-        u.role.as_str().replace('_', " "),
-        if caller.user.user.role.sees_everything() { "all".to_owned() } else { escape(&orgs.join(", ")) },
-        field("current", "Current password", "password", "current-password"),
-        field("new", "New password (at least 12 characters)", "password", "new-password"),
-        csrf = escape(&caller.csrf),
-    );
-    page("Your account", Some(caller), &b)
-}
-
-pub(crate) async fn account(State(state): State<AppState>, caller: Caller) -> Response {
-    crate::feeds::account(&state, &caller, None).await
-}
-
-#[derive(Deserialize)]
-pub(crate) struct PasswordForm {
-    #[serde(default)]
-    csrf: String,
-    current: String,
-    new: String,
-}
-
-pub(crate) async fn change_password(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    Form(f): Form<PasswordForm>,
-) -> Response {
-    if let Err(r) = caller.check_csrf(&f.csrf) {
-        return r.into_response();
-    }
-    if !verify_password(&caller.user.user.password_hash, &f.current) {
-        return (
-            StatusCode::BAD_REQUEST,
-            Html(account_page(
-                &caller,
-                Some("The current password is wrong; nothing was changed."),
-            )),
-        )
-            .into_response();
-    }
-    if let Err(e) = check_password(&f.new) {
-        return (
-            StatusCode::BAD_REQUEST,
-            Html(account_page(&caller, Some(&e.0))),
-        )
-            .into_response();
-    }
-    let now = (state.now)();
-    let user = caller.user.clone();
-    let result = crate::blocking(&state, move |s| {
-        let change = cardwatch_store::Change {
-            actor: format!("web:{}", user.user.username),
-            at: now,
-        };
-        // A new password ends every session, this one included; a fresh one replaces it.
-        s.set_user_password(&user.user.username, &hash_password(&f.new), &change)?;
-        start_session(s, &user, now)
-    })
-    .await;
-    match result {
-        Ok((token, _)) => (
-            StatusCode::SEE_OTHER,
-            [
-                (SET_COOKIE, cookie(&token, SESSION_SECONDS, &headers)),
-                (LOCATION, HeaderValue::from_static("/account")),
-            ],
-        )
-            .into_response(),
-        Err(f) => f.into_response(),
-    }
 }
 
 /// `GET /api/v1/me`: who the session belongs to, their role and organisations.

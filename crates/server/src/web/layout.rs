@@ -9,7 +9,8 @@ use axum::response::{Html, IntoResponse, Response};
 
 use cardwatch_core::access::Permission;
 
-use crate::auth::Caller;
+use crate::web::escape;
+use crate::web::Caller;
 
 #[derive(Template)]
 #[template(path = "layout.html")]
@@ -38,12 +39,12 @@ pub fn page(title: &str, caller: Option<&Caller>, body: &str) -> Html<String> {
     Html(layout.render().unwrap_or_default())
 }
 
-const CSS: &[u8] = include_bytes!("../assets/nhsuk/nhsuk-frontend.min.css");
-const JS: &[u8] = include_bytes!("../assets/nhsuk/nhsuk-frontend.min.js");
+const CSS: &[u8] = include_bytes!("../../assets/nhsuk/nhsuk-frontend.min.css");
+const JS: &[u8] = include_bytes!("../../assets/nhsuk/nhsuk-frontend.min.js");
 
 macro_rules! images {
     ($($name:literal),+ $(,)?) => {
-        &[$(($name, include_bytes!(concat!("../assets/nhsuk/images/", $name)) as &[u8])),+]
+        &[$(($name, include_bytes!(concat!("../../assets/nhsuk/images/", $name)) as &[u8])),+]
     };
 }
 
@@ -133,7 +134,7 @@ pub(crate) fn said(outcome: Option<(bool, String)>) -> String {
         };
         format!(
             "<div class=\"{class}\" role=\"alert\"><p class=\"nhsuk-body\">{}</p></div>",
-            crate::escape(&m)
+            escape(&m)
         )
     })
 }
@@ -158,4 +159,25 @@ pub(crate) fn pager(
         ));
     }
     out
+}
+
+/// A message at the top of a form, in the NHS.UK error summary, read out by screen readers.
+pub(crate) fn alert(message: Option<&str>) -> String {
+    message.map_or(String::new(), |m| {
+        format!(
+            "<div class=\"nhsuk-error-summary\" role=\"alert\" tabindex=\"-1\">\
+             <h2 class=\"nhsuk-error-summary__title\">There is a problem</h2>\
+             <div class=\"nhsuk-error-summary__body\"><p>{}</p></div></div>\n",
+            escape(m)
+        )
+    })
+}
+
+/// A labelled input in the NHS.UK form style.
+pub(crate) fn field(id: &str, label: &str, kind: &str, autocomplete: &str) -> String {
+    format!(
+        "<div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"{id}\">{label}</label>\
+         <input class=\"nhsuk-input nhsuk-u-width-two-thirds\" id=\"{id}\" name=\"{id}\" type=\"{kind}\" \
+         autocomplete=\"{autocomplete}\" required></div>\n"
+    )
 }

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::{Permission, Scope};
 use cardwatch_core::records::{Cell, Kind};
 
-use crate::auth::Caller;
+use crate::web::auth::Caller;
 use crate::AppState;
 
 /// A caller allowed one kind of work, and the sites it covers.
@@ -78,11 +78,11 @@ pub fn refuse(api: bool, field: Option<&str>, message: &str) -> Response {
     }
     let body = format!(
         "<p class=\"nhsuk-body\">{}</p><p class=\"nhsuk-body\"><a href=\"/account\">Your account</a></p>",
-        crate::escape(message)
+        crate::web::escape(message)
     );
     (
         StatusCode::FORBIDDEN,
-        crate::layout::page("Not allowed", None, &body),
+        crate::web::layout::page("Not allowed", None, &body),
     )
         .into_response()
 }
@@ -94,10 +94,13 @@ pub fn not_found(api: bool, caller: &Caller, message: &str) -> Response {
         let body = serde_json::json!({"error": {"code": "not_found", "message": message}});
         return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
     }
-    let body = format!("<p class=\"nhsuk-body\">{}</p>", crate::escape(message));
+    let body = format!(
+        "<p class=\"nhsuk-body\">{}</p>",
+        crate::web::escape(message)
+    );
     (
         StatusCode::NOT_FOUND,
-        crate::layout::page("Not found", Some(caller), &body),
+        crate::web::layout::page("Not found", Some(caller), &body),
     )
         .into_response()
 }
@@ -215,7 +218,7 @@ impl SiteIndex {
 /// The site map, read again only when the audit chain has grown (an import or edit may have
 /// moved a site).
 pub(crate) async fn sites(state: &AppState) -> Result<(Arc<SiteMap>, i64), Response> {
-    let length = crate::version(state).await?;
+    let length = crate::web::version(state).await?;
     let mut cache = state.sites.lock().await;
     if let Some((at, map)) = cache.as_ref() {
         if *at == length {
@@ -223,7 +226,7 @@ pub(crate) async fn sites(state: &AppState) -> Result<(Arc<SiteMap>, i64), Respo
         }
     }
     let map = Arc::new(
-        crate::blocking(state, site_map)
+        crate::web::blocking(state, site_map)
             .await
             .map_err(IntoResponse::into_response)?,
     );

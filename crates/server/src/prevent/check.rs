@@ -1,0 +1,192 @@
+//! The latest full health check, shared by every page and job that shows findings or counts
+//! them: computed once per change to the estate (and per day), then read from the cache.
+
+use std::collections::HashMap;
+
+use axum::response::{IntoResponse, Response};
+use cardwatch_core::health::{Context, Family, Filter, Noted, Severity};
+use cardwatch_store::current_findings;
+use serde::Serialize;
+
+use crate::web::blocking;
+use crate::web::scope::Viewer;
+use crate::AppState;
+
+/// A full health check and what it was computed from: every change to the estate (and every
+/// note on a finding) adds to the audit chain, so an unchanged chain length on the same day means
+/// the findings are still right.
+#[derive(Debug)]
+pub(crate) struct Cached {
+    audit_length: i64,
+    day: cardwatch_core::date::Date,
+    check: Check,
+}
+
+/// Every current finding, and by site: the indexes of its findings (in rank order) and the
+/// overview's counts, so a practice's request touches its own findings only.
+#[derive(Clone, Debug)]
+pub(crate) struct Check {
+    /// Every finding, most serious first.
+    pub all: std::sync::Arc<Vec<Noted>>,
+    /// Site → its findings' indexes and counts.
+    pub sites: std::sync::Arc<HashMap<String, (Vec<u32>, crate::prevent::check::Overview)>>,
+    /// The certificates expiring soonest, estate-wide (the home page's table).
+    pub expiring: std::sync::Arc<Vec<cardwatch_store::ExpiringCertificate>>,
+    /// Incidents still open: (site, count).
+    pub open_incidents: std::sync::Arc<Vec<(Option<String>, usize)>>,
+}
+
+impl Check {
+    fn new(
+        all: Vec<Noted>,
+        expiring: Vec<cardwatch_store::ExpiringCertificate>,
+        open_incidents: Vec<(Option<String>, usize)>,
+    ) -> Check {
+        let mut sites: HashMap<String, (Vec<u32>, crate::prevent::check::Overview)> =
+            HashMap::new();
+        for (i, n) in all.iter().enumerate() {
+            let e = sites.entry(n.finding.site.to_string()).or_default();
+            e.0.push(i as u32);
+            e.1.add(&n.finding);
+        }
+        Check {
+            all: std::sync::Arc::new(all),
+            sites: std::sync::Arc::new(sites),
+            expiring: std::sync::Arc::new(expiring),
+            open_incidents: std::sync::Arc::new(open_incidents),
+        }
+    }
+
+    /// The viewer's findings that pass a filter, in rank order.
+    pub fn visible<'a>(&'a self, viewer: &Viewer, filter: &'a Filter) -> Vec<&'a Noted> {
+        let mut idx: Vec<u32> = self
+            .sites
+            .iter()
+            .filter(|(site, _)| viewer.sees_site(site))
+            .flat_map(|(_, (i, _))| i.iter().copied())
+            .collect();
+        idx.sort_unstable();
+        idx.into_iter()
+            .map(|i| &self.all[i as usize])
+            .filter(|n| filter.keep(n))
+            .collect()
+    }
+}
+
+/// Every current finding of the estate, from the cache when the estate and the day are unchanged.
+/// One request computes at a time; the others wait for its answer rather than repeat the work.
+/// `known` is the estate's version when this request has read it already (a scoped viewer has).
+pub(crate) async fn all_findings(state: &AppState, known: Option<i64>) -> Result<Check, Response> {
+    let today = (state.now)().date();
+    // The chain's length is read before waiting for the cache, so requests do not queue on it.
+    let length = match known {
+        Some(v) => v,
+        None => crate::web::version(state).await?,
+    };
+    let mut cache = state.findings.lock().await;
+    if let Some(c) = cache.as_ref() {
+        if c.audit_length == length && c.day == today {
+            return Ok(c.check.clone());
+        }
+    }
+    let checks = state.checks.clone();
+    let all = blocking(state, move |s| {
+        let cx = Context {
+            today,
+            catalogue: &checks.catalogue,
+            thresholds: &checks.thresholds,
+            calendar: &checks.calendar,
+        };
+        let findings = current_findings(s, &cx, Family::ALL)?;
+        let expiring = s.expiring_certificates(100)?;
+        let open = cardwatch_store::open_incidents_by_site(s)?;
+        Ok((findings, expiring, open))
+    })
+    .await
+    .map_err(IntoResponse::into_response)?;
+    let check = Check::new(all.0, all.1, all.2);
+    *cache = Some(Cached {
+        audit_length: length,
+        day: today,
+        check: check.clone(),
+    });
+    Ok(check)
+}
+
+/// The overview's figures.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub(crate) struct Overview {
+    /// Certificates already expired.
+    pub expired: usize,
+    /// Expiring within 7 days.
+    pub within_7_days: usize,
+    /// Within 30 days (after 7).
+    pub within_30_days: usize,
+    /// Within the 90-day window (after 30).
+    pub within_90_days: usize,
+    /// Findings at urgent or critical.
+    pub urgent_findings: usize,
+    /// Incidents still open.
+    pub open_incidents: usize,
+    /// Sites short of spare readers or other stock.
+    pub spares_below_minimum: usize,
+    /// Workstations with software below the mandatory version.
+    pub software_below_mandatory: usize,
+}
+
+impl Overview {
+    /// Counts one finding.
+    pub(crate) fn add(&mut self, f: &cardwatch_core::health::Finding) {
+        let o = self;
+        let rule = f.rule;
+        if rule.starts_with("cert-") {
+            if rule.ends_with("-expired") {
+                o.expired += 1;
+            } else if rule.ends_with("-7d") {
+                o.within_7_days += 1;
+            } else if rule.ends_with("-30d") {
+                o.within_30_days += 1;
+            } else if rule.ends_with("-90d") {
+                o.within_90_days += 1;
+            }
+        }
+        if f.severity >= Severity::Urgent {
+            o.urgent_findings += 1;
+        }
+        match rule {
+            "spare-readers-low" | "stock-below-minimum" => o.spares_below_minimum += 1,
+            "software-below-mandatory" => o.software_below_mandatory += 1,
+            _ => {}
+        }
+    }
+
+    fn plus(&mut self, x: &Overview) {
+        self.expired += x.expired;
+        self.within_7_days += x.within_7_days;
+        self.within_30_days += x.within_30_days;
+        self.within_90_days += x.within_90_days;
+        self.urgent_findings += x.urgent_findings;
+        self.spares_below_minimum += x.spares_below_minimum;
+        self.software_below_mandatory += x.software_below_mandatory;
+    }
+}
+
+/// The overview's figures over the sites a viewer sees.
+pub(crate) fn count(check: &Check, v: &Viewer) -> Overview {
+    let mut o = Overview::default();
+    for (_, counts) in check
+        .sites
+        .iter()
+        .filter(|(site, _)| v.sees_site(site))
+        .map(|(s, (_, c))| (s, c))
+    {
+        o.plus(counts);
+    }
+    o.open_incidents = check
+        .open_incidents
+        .iter()
+        .filter(|(site, _)| site.as_deref().is_some_and(|s| v.sees_site(s)))
+        .map(|(_, n)| n)
+        .sum();
+    o
+}

@@ -1,0 +1,6 @@
+//! Prevent: the health check's findings, the overview counted from them, and the renewal plan.
+
+pub mod check;
+pub mod findings;
+pub mod overview;
+pub mod plan;

@@ -1,0 +1,174 @@
+//! What every page and API route stands on: running store calls off the async threads, the
+//! estate's version, refusals and failures, and the small encodings pages share. Nothing here
+//! knows a capability; the capabilities' folders build on it.
+
+use std::fmt::Write as _;
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use cardwatch_store::{Change, Store, StoreError};
+use serde_json::json;
+
+use crate::AppState;
+
+pub mod auth;
+pub mod caller;
+pub mod layout;
+pub mod scope;
+
+pub use caller::Caller;
+
+/// The estate's version: the audit chain's length, which every change to the estate advances.
+/// Read on every request that uses a cache, so a change is seen by the very next request.
+pub(crate) async fn version(state: &AppState) -> Result<i64, Response> {
+    blocking(state, |s| s.audit_length())
+        .await
+        .map_err(IntoResponse::into_response)
+}
+
+/// A failure shown to the client without internals; the detail goes to the log.
+pub(crate) struct Failure(pub(crate) StoreError);
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        tracing::error!(error = %self.0, "request failed");
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the database is not answering — see the server log\n",
+        )
+            .into_response()
+    }
+}
+
+pub(crate) async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, Failure> {
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || f(&*store))
+        .await
+        .map_err(|e| Failure(StoreError::Database(format!("worker failed: {e}"))))?
+        .map_err(Failure)
+}
+
+/// A CSV download: the header, then each row's fields (written as they come, not collected).
+pub(crate) fn csv_download<R, F>(
+    filename: &str,
+    header: &[&str],
+    rows: impl Iterator<Item = R>,
+) -> Response
+where
+    R: IntoIterator<Item = F>,
+    F: AsRef<[u8]>,
+{
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let written = w
+        .write_record(header)
+        .and_then(|()| rows.into_iter().try_for_each(|r| w.write_record(r)));
+    match (written, w.into_inner()) {
+        (Ok(()), Ok(body)) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{filename}\""),
+                ),
+            ],
+            body,
+        )
+            .into_response(),
+        _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// Text made safe inside HTML.
+pub(crate) fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Percent-encodes a query value.
+pub(crate) fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// A refused parameter, answered `{error: {code, message, field}}` with status 400.
+pub(crate) struct BadParam {
+    field: String,
+    message: String,
+}
+
+pub(crate) fn bad_request(field: &str, message: String) -> BadParam {
+    BadParam {
+        field: field.to_owned(),
+        message,
+    }
+}
+
+impl IntoResponse for BadParam {
+    fn into_response(self) -> Response {
+        let error =
+            json!({"code": "invalid_parameter", "message": self.message, "field": self.field});
+        (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({ "error": error })),
+        )
+            .into_response()
+    }
+}
+
+pub(crate) fn change(caller: &Caller, state: &AppState) -> Change {
+    Change {
+        actor: format!("web:{}", caller.user.user.username),
+        at: (state.now)(),
+    }
+}
+
+/// What an operator is told after a change: the outcome, or why it was refused; `None` when
+/// the store failed (the page then says so).
+fn outcome(r: Result<String, StoreError>) -> Option<(bool, String)> {
+    match r {
+        Ok(m) => Some((true, m)),
+        Err(StoreError::Invalid(m)) => Some((false, m)),
+        Err(e) => {
+            tracing::error!(error = %e, "operator change failed");
+            None
+        }
+    }
+}
+
+/// What a page says after a change (its outcome, or why it was refused), or the answer when the
+/// store failed.
+pub(crate) fn settled(
+    r: Result<Result<String, StoreError>, crate::web::Failure>,
+) -> Result<(bool, String), Box<Response>> {
+    match r.map(outcome) {
+        Ok(Some(message)) => Ok(message),
+        Ok(None) => Err(Box::new(
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database is not answering — see the server log\n",
+            )
+                .into_response(),
+        )),
+        Err(f) => Err(Box::new(f.into_response())),
+    }
+}
