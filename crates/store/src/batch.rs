@@ -5,7 +5,16 @@
 use cardwatch_core::date::{Date, Timestamp};
 use cardwatch_core::records::{Cell, Kind, Value};
 
-use crate::import::Location;
+/// Where in a file a problem is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// The file as a whole (its header, its encoding).
+    File,
+    /// A line of a CSV file, from 1 (the header is line 1).
+    Line(u64),
+    /// An item of a JSON array, from 1.
+    Item(u64),
+}
 
 /// A value whose text, if any, is `text[start..end]` of its batch.
 #[derive(Clone, Copy, Debug)]

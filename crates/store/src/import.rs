@@ -14,7 +14,8 @@ use cardwatch_core::audit::AuditRecord;
 use cardwatch_core::records::{display_key, key_of, Kind};
 
 use crate::batch::Batch;
-use crate::tx::{values_json, Outcome, Tx};
+pub use crate::batch::Location;
+use crate::tx::{values_json, AuditChain, Outcome, Tx};
 use crate::{Change, StoreError};
 
 mod key_code;
@@ -142,17 +143,6 @@ impl fmt::Debug for ImportOptions {
             .field("bulk_from_bytes", &self.bulk_from_bytes)
             .finish()
     }
-}
-
-/// Where in a file a problem is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Location {
-    /// The file as a whole (its header, its encoding).
-    File,
-    /// A line of a CSV file, from 1 (the header is line 1).
-    Line(u64),
-    /// An item of a JSON array, from 1.
-    Item(u64),
 }
 
 /// One thing wrong with an import.
@@ -290,34 +280,6 @@ fn file_problem(file: &str, message: String) -> ImportProblem {
         column: None,
         value: None,
         message,
-    }
-}
-
-/// The audit chain's tip while a transaction appends to it.
-pub(crate) struct AuditChain {
-    pub(crate) seq: i64,
-    pub(crate) hash: String,
-}
-
-impl AuditChain {
-    /// Seals records onto the chain and hands them to the backend.
-    pub(crate) fn append<T: Tx + ?Sized>(
-        &mut self,
-        tx: &mut T,
-        records: Vec<AuditRecord>,
-    ) -> Result<(), StoreError> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        let mut sealed = Vec::with_capacity(records.len());
-        for mut r in records {
-            self.seq += 1;
-            r.seq = self.seq;
-            let s = r.seal(std::mem::take(&mut self.hash));
-            self.hash = s.hash.clone();
-            sealed.push(s);
-        }
-        tx.insert_audit(&sealed)
     }
 }
 

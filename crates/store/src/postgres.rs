@@ -24,10 +24,11 @@ use postgres::{Client, NoTls, Transaction};
 use self::copy_out::{Fields, Streamer};
 use crate::batch::{Batch, Row};
 use crate::exec::{Entry, Exec, P, V};
-use crate::import::{self, AuditChain, ImportInput, ImportOptions, ImportReport};
+use crate::import::{self, ImportInput, ImportOptions, ImportReport};
 use crate::migrations;
 use crate::pool::Pool;
 use crate::sql::{self, ident, Dialect};
+use crate::tx::AuditChain;
 use crate::tx::{self, check_update, Book, Outcome, Tx};
 use crate::{
     AuditQuery, AuditVerdict, Backend, Change, DueCard, ExpiringCertificate, Store, StoreError,

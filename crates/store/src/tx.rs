@@ -7,9 +7,36 @@ use cardwatch_core::date::{Date, Timestamp};
 use cardwatch_core::health::{FindingNote, NoteState};
 use cardwatch_core::records::{display_key, Cell, Kind, Value};
 
-use crate::batch::Batch;
-use crate::import::{AuditChain, Location};
+use crate::batch::{Batch, Location};
 use crate::{Change, StoreError};
+
+/// The audit chain's tip while a transaction appends to it.
+pub(crate) struct AuditChain {
+    pub(crate) seq: i64,
+    pub(crate) hash: String,
+}
+
+impl AuditChain {
+    /// Seals records onto the chain and hands them to the backend.
+    pub(crate) fn append<T: Tx + ?Sized>(
+        &mut self,
+        tx: &mut T,
+        records: Vec<AuditRecord>,
+    ) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut sealed = Vec::with_capacity(records.len());
+        for mut r in records {
+            self.seq += 1;
+            r.seq = self.seq;
+            let s = r.seal(std::mem::take(&mut self.hash));
+            self.hash = s.hash.clone();
+            sealed.push(s);
+        }
+        tx.insert_audit(&sealed)
+    }
+}
 
 /// What became of one row.
 #[derive(Clone, Debug, PartialEq, Eq)]
