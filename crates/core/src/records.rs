@@ -208,7 +208,8 @@ impl Kind {
                     col("site_ods", T, true),
                     col("os", T, false),
                     col("os_build", T, false),
-                    col("update_ring", T, true),
+                    // Empty means broad, so it may be left out.
+                    col("update_ring", T, false),
                     col("last_seen", Ts, false),
                     col("update_window", T, false),
                 ];
@@ -306,21 +307,46 @@ impl Kind {
         }
     }
 
-    /// The kind whose header is exactly this set of column names (any order, any case).
+    /// The kind whose header this is (any order, any case): exactly its columns, or else the one
+    /// kind whose columns hold every name given and whose required columns are all there. A
+    /// file written before a kind gained an optional column (positions before `requested_on`)
+    /// is still known.
     pub fn from_header<S: AsRef<str>>(header: &[S]) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| {
+        let has = |c: &Column| {
+            header
+                .iter()
+                .any(|h| h.as_ref().trim().eq_ignore_ascii_case(c.name))
+        };
+        let exact = Kind::ALL
+            .into_iter()
+            .find(|&k| k.columns().len() == header.len() && k.columns().iter().all(has));
+        if exact.is_some() {
+            return exact;
+        }
+        let mut fits = Kind::ALL.into_iter().filter(|&k| {
             let cols = k.columns();
-            cols.len() == header.len()
-                && cols.iter().all(|c| {
-                    header
-                        .iter()
-                        .any(|h| h.as_ref().trim().eq_ignore_ascii_case(c.name))
-                })
-        })
+            header.iter().all(|h| {
+                cols.iter()
+                    .any(|c| h.as_ref().trim().eq_ignore_ascii_case(c.name))
+            }) && cols.iter().filter(|c| !c.may_be_absent()).all(has)
+        });
+        match (fits.next(), fits.next()) {
+            (Some(k), None) => Some(k),
+            _ => None,
+        }
     }
 }
 
-/// The most columns any kind has, for readers that keep a row's fields on the stack.
+impl Column {
+    /// Whether a file may leave this column out of its header: any column whose value may be
+    /// empty. An absent column says nothing about the records (see the import).
+    pub const fn may_be_absent(&self) -> bool {
+        !self.required
+    }
+}
+
+/// The most columns any kind has, for readers that keep a row's fields on the stack (at most
+/// 32, so that a set of columns fits in a `u32`).
 pub const MAX_COLUMNS: usize = {
     let mut max = 0;
     let mut i = 0;
@@ -331,6 +357,7 @@ pub const MAX_COLUMNS: usize = {
         }
         i += 1;
     }
+    assert!(max <= 32);
     max
 };
 
@@ -1069,6 +1096,43 @@ mod tests {
         ];
         assert_eq!(Kind::from_header(&h), Some(Kind::Cards));
         assert_eq!(Kind::from_header(&["uuid", "name"]), None);
+        // Optional columns may be left out; required ones may not.
+        assert_eq!(
+            Kind::from_header(&[
+                "holder_uuid",
+                "card_serial",
+                "series",
+                "status",
+                "issued_on"
+            ]),
+            Some(Kind::Cards)
+        );
+        assert_eq!(
+            Kind::from_header(&["holder_uuid", "card_serial", "series", "status"]),
+            None
+        );
+    }
+
+    /// A header of only a kind's required columns is never taken for another kind: the kind of
+    /// a file without its optional columns is never a guess.
+    #[test]
+    fn required_columns_alone_name_one_kind() {
+        for kind in Kind::ALL {
+            let required: Vec<&str> = kind
+                .columns()
+                .iter()
+                .filter(|c| !c.may_be_absent())
+                .map(|c| c.name)
+                .collect();
+            assert_eq!(Kind::from_header(&required), Some(kind), "{required:?}");
+            for c in &kind.columns()[..kind.key_len()] {
+                assert!(
+                    !c.may_be_absent(),
+                    "{kind}.{}: a key is never absent",
+                    c.name
+                );
+            }
+        }
     }
 
     #[test]

@@ -27,6 +27,9 @@ enum Slot {
     Timestamp(Timestamp),
 }
 
+/// A set of columns (bit `i` for column `i`): no kind has more than 32.
+pub(crate) type Keep = u32;
+
 /// Rows of one kind, in the order they were read.
 #[derive(Debug)]
 pub(crate) struct Batch {
@@ -35,8 +38,9 @@ pub(crate) struct Batch {
     text: String,
     /// `kind.columns().len()` slots per row.
     slots: Vec<Slot>,
-    /// Per row: where it came from, and whether its references are already known to exist.
-    rows: Vec<(Location, bool)>,
+    /// Per row: where it came from, whether its references are already known to exist, and
+    /// which columns it keeps as stored (see [`Row::keep`]).
+    rows: Vec<(Location, bool, Keep)>,
 }
 
 impl Batch {
@@ -57,8 +61,9 @@ impl Batch {
 
     /// Adds a row: its values in canonical column order, where it came from, and whether every
     /// reference it makes names a key an earlier file of this import holds (matched on the key's
-    /// exact code, `import::key_code`), so that neither backend looks it up again.
-    pub(crate) fn push(&mut self, at: Location, cells: &[Cell<'_>], refs_loaded: bool) {
+    /// exact code, `import::key_code`), so that neither backend looks it up again; and the
+    /// columns `keep` whose values count only for a new record (see [`Row::keep`]).
+    pub(crate) fn push(&mut self, at: Location, cells: &[Cell<'_>], refs_loaded: bool, keep: Keep) {
         debug_assert_eq!(cells.len(), self.kind.columns().len());
         for &cell in cells {
             let slot = match cell {
@@ -75,7 +80,7 @@ impl Batch {
             };
             self.slots.push(slot);
         }
-        self.rows.push((at, refs_loaded));
+        self.rows.push((at, refs_loaded, keep));
     }
 
     /// How many rows it holds.
@@ -101,10 +106,11 @@ impl Batch {
         self.rows
             .iter()
             .enumerate()
-            .map(move |(i, &(at, refs_loaded))| Row {
+            .map(move |(i, &(at, refs_loaded, keep))| Row {
                 kind: self.kind,
                 at,
                 refs_loaded,
+                keep,
                 slots: &self.slots[i * width..(i + 1) * width],
                 text: &self.text,
             })
@@ -119,6 +125,10 @@ pub(crate) struct Row<'a> {
     pub(crate) at: Location,
     /// Every reference names a key that an earlier file of this import holds.
     pub(crate) refs_loaded: bool,
+    /// Columns the file did not have (absent from its header, or from a JSON item): they say
+    /// nothing about the stored record, so an update keeps its values there, and only a new
+    /// record takes the row's (empty, or a default).
+    pub(crate) keep: Keep,
     slots: &'a [Slot],
     text: &'a str,
 }
@@ -141,9 +151,30 @@ impl<'a> Row<'a> {
         (0..self.slots.len()).map(move |col| self.cell(col))
     }
 
-    /// Whether these stored values are exactly the row's (an import that changes nothing).
+    /// Whether these stored values are exactly the row's (an import that changes nothing),
+    /// columns it keeps aside.
     pub(crate) fn matches(self, values: &[Value]) -> bool {
-        values.iter().map(Value::as_cell).eq(self.cells())
+        values
+            .iter()
+            .zip(self.cells())
+            .enumerate()
+            .all(|(i, (v, c))| self.keep & (1 << i) != 0 || v.as_cell() == c)
+    }
+
+    /// The record this row makes of the stored one: its own values, but the stored ones in
+    /// the columns it keeps.
+    pub(crate) fn values_over(self, before: &[Value]) -> Vec<Value> {
+        self.cells()
+            .zip(before)
+            .enumerate()
+            .map(|(i, (c, b))| {
+                if self.keep & (1 << i) != 0 {
+                    b.clone()
+                } else {
+                    c.to_value()
+                }
+            })
+            .collect()
     }
 
     /// The values, owned (for the rarer paths: updates, audit records).
@@ -192,8 +223,8 @@ mod tests {
         ];
         let mut batch = Batch::with_capacity(kind, 1);
         for round in 0..2 {
-            batch.push(Location::Line(2), &first, true);
-            batch.push(Location::Line(3), &second, false);
+            batch.push(Location::Line(2), &first, true, 0);
+            batch.push(Location::Line(3), &second, false, 0b10_0000);
             // Only these two rows' text: nothing of an earlier round is kept.
             assert_eq!(batch.text.len(), "CS1123456789012activeélost".len());
             let rows: Vec<Row<'_>> = batch.rows().collect();
@@ -209,6 +240,14 @@ mod tests {
                 rows[0].refs().collect::<Vec<_>>(),
                 [(1, Kind::People, "123456789012")]
             );
+            // A column kept: the stored value stays, and a difference there is no change.
+            let stored = rows[1].values_over(&rows[0].values());
+            assert_eq!(stored[5], Value::Null, "kept from the stored record");
+            assert_eq!(stored[3], Value::Text("lost".into()), "the row's own");
+            let mut before = rows[1].values();
+            before[5] = Value::Null;
+            assert!(rows[1].matches(&before));
+            assert!(!rows[0].matches(&before));
             // A batch cleared for reuse holds nothing of its earlier rows.
             batch.clear();
             assert!(batch.is_empty());

@@ -313,7 +313,7 @@ impl Applier<'_> {
                 Outcome::Unchanged => self.report.unchanged += 1,
                 Outcome::Updated { before } => {
                     self.report.updated += 1;
-                    let after = row.values();
+                    let after = row.values_over(&before);
                     audit.push(AuditRecord {
                         seq: 0,
                         at: self.change.at,

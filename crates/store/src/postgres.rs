@@ -577,7 +577,7 @@ impl Tx for PgTx<'_, '_> {
                 None => Outcome::Created,
                 Some(before) if row.matches(before) => Outcome::Unchanged,
                 Some(before) => {
-                    let after = row.values();
+                    let after = row.values_over(before);
                     match check_update(kind, before, &after) {
                         Err((column, message)) => Outcome::Refused { column, message },
                         Ok(()) => {

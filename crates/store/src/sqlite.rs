@@ -300,7 +300,7 @@ impl Tx for SqliteTx<'_> {
                 out.push(Outcome::Unchanged);
                 continue;
             }
-            let after = row.values();
+            let after = row.values_over(&before);
             if let Err((column, message)) = check_update(kind, &before, &after) {
                 out.push(Outcome::Refused { column, message });
             } else {

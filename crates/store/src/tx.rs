@@ -181,7 +181,7 @@ pub(crate) fn set_card_status(
         // Each lock is kept as a lockout, which the repeated-lockouts health check counts.
         let mut lockout = Batch::with_capacity(Kind::Lockouts, 1);
         let cells = [Cell::Text(card), Cell::Timestamp(change.at), Cell::Null];
-        lockout.push(Location::File, &cells, true);
+        lockout.push(Location::File, &cells, true, 0);
         tx.apply(&lockout)?;
     }
     append_one(

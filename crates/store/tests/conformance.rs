@@ -1992,12 +1992,198 @@ fn extra_column(db: &TestDb) {
 }
 
 fn missing_column(db: &TestDb) {
-    let text = "card_serial,holder_uuid,series,status,issued_on\nCS000003,555123456789,9,active,2024-01-01\n";
+    // issued_on is required: without it the file is refused, naming the column and the fix.
+    let text =
+        "card_serial,holder_uuid,series,status,last_used_on\nCS000003,555123456789,9,active,\n";
     let p = rejected(db, "cards.csv", text);
+    let p = one(&p);
+    assert_eq!(p.at, Location::File);
+    assert!(p.message.contains("column issued_on is missing"), "{p}");
     assert!(
-        one(&p).message.contains("last_used_on is missing"),
+        p.message.contains("add it to the header"),
+        "says what to do: {p}"
+    );
+}
+
+/// The CSV text of one kind as the store holds it.
+fn exported(db: &TestDb, kind: Kind) -> String {
+    let mut out = Vec::new();
+    cardwatch_store::export(&*db.store, kind, Format::Csv, &mut out).expect("export");
+    String::from_utf8(out).expect("utf-8")
+}
+
+/// Files written to the original contract — without the optional columns added since, or
+/// without any optional column at all — import; a missing required column is still refused.
+fn optional_columns_may_be_left_out(db: &TestDb) {
+    let files = [
+        ("organisations.csv", "ods_code,name,type\nQ0001,NHS Test ICB,icb\n"),
+        ("sites.csv", "site_ods,organisation_ods,name\nA81001,Q0001,Riverside Surgery\n"),
+        ("people.csv", "uuid,name,site_ods,local_admin\n555123456789,Dr Asha Patel,A81001,yes\n"),
+        ("cards.csv", "card_serial,holder_uuid,series,status,issued_on\nCS000001,555123456789,9,active,2024-01-10\n"),
+        ("positions.csv", "holder_uuid,ods_code,role_code,role_name,activity_codes,status,approved_on\n555123456789,Q0001,R8000,Clinical Practitioner Access Role,B0420,active,2024-01-10\n"),
+        ("workstations.csv", "hostname,site_ods,os,os_build,update_ring,last_seen\nws1,A81001,Windows 11,22631,broad,\n"),
+        ("readers.csv", "reader_serial,vendor,model,site_ods,status\nR1,HID,Omnikey 3021,A81001,spare\n"),
+        ("lockouts.csv", "card_serial,locked_at\nCS000001,2026-11-20T10:00\n"),
+        ("integrations.csv", "integration,service,site_ods,clinical_system\nht1,Healthtech-1,A81001,emis\n"),
+        ("integration_cards.csv", "integration,card_serial\nht1,CS000001\n"),
+    ];
+    let inputs: Vec<ImportInput> = files
+        .iter()
+        .map(|(name, text)| ImportInput::bytes(*name, *text))
+        .collect();
+    let report = import(db, &inputs);
+    assert!(report.files.iter().all(|f| f.created == 1), "{report:?}");
+    // A new record takes empty (or the default) for what the file leaves out.
+    let ws = exported(db, Kind::Workstations);
+    assert!(
+        ws.lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("ws1,A81001,Windows 11,22631,broad,,")),
+        "{ws}"
+    );
+    // Still refused: a missing required column, named, with what to do.
+    let p = refused(
+        db,
+        &[ImportInput::bytes(
+            "positions.csv",
+            "holder_uuid,ods_code,role_code,role_name\n555123456789,Q0001,R8001,Nurse\n",
+        )],
+        &ImportOptions::default(),
+    );
+    let p = one(&p);
+    assert!(
+        p.message
+            .contains("column status is missing — it is required"),
+        "{p}"
+    );
+    // And an unknown or repeated column, as before.
+    let p = refused(
+        db,
+        &[ImportInput::bytes("readers.csv", "reader_serial,vendor,model,site_ods,status,colour\nR1,HID,Omnikey 3021,A81001,spare,red\n")],
+        &ImportOptions::default(),
+    );
+    assert!(
+        one(&p)
+            .message
+            .contains("\"colour\" is not part of readers"),
         "{}",
         p[0]
+    );
+}
+
+/// A column left out of a file says nothing about the records: re-importing a file without it
+/// keeps what the store holds there, while an empty cell in a column that is there clears it.
+fn absent_columns_keep_stored_values(db: &TestDb) {
+    seeded(db);
+    let positions =
+        "holder_uuid,ods_code,role_code,role_name,activity_codes,status,requested_on,approved_on
+555123456789,A81001,R8000,Clinical Practitioner Access Role,B0420,active,2024-01-02,2024-01-10
+";
+    import(db, &[ImportInput::bytes("positions.csv", positions)]);
+    let stored = exported(db, Kind::Positions);
+    // The same positions without requested_on: nothing changes, nothing is audited.
+    let n = db.audit_len();
+    let older = "holder_uuid,ods_code,role_code,role_name,activity_codes,status,approved_on
+555123456789,A81001,R8000,Clinical Practitioner Access Role,B0420,active,2024-01-10
+";
+    let report = import(db, &[ImportInput::bytes("positions.csv", older)]);
+    assert_eq!((report.files[0].unchanged, report.files[0].updated), (1, 0));
+    assert_eq!(
+        (exported(db, Kind::Positions), db.audit_len()),
+        (stored.clone(), n)
+    );
+    // A change in a column that is there updates it and keeps requested_on.
+    let report = import(
+        db,
+        &[ImportInput::bytes(
+            "positions.csv",
+            older.replace("B0420", "B0420 B0068"),
+        )],
+    );
+    assert_eq!(report.files[0].updated, 1);
+    let now = exported(db, Kind::Positions);
+    assert!(
+        now.contains(",B0068 B0420,active,2024-01-02,2024-01-10"),
+        "{now}"
+    );
+    let update = &db.store.audit_records(n as i64, 10).expect("audit")[0].record;
+    assert!(
+        update
+            .after
+            .as_deref()
+            .is_some_and(|a| a.contains("\"requested_on\":\"2024-01-02\"")),
+        "{update:?}"
+    );
+    // An empty cell in a column that is there clears it.
+    import(
+        db,
+        &[ImportInput::bytes(
+            "positions.csv",
+            positions.replace("2024-01-02", ""),
+        )],
+    );
+    assert!(exported(db, Kind::Positions).contains(",active,,2024-01-10"));
+    // Workstations without update_ring keep their ring; new ones are broad.
+    let ws = "hostname,site_ods,os,os_build,update_ring,last_seen,update_window
+ws1,A81001,Windows 11,22631,canary,,Tue 19:00-22:00
+";
+    import(db, &[ImportInput::bytes("workstations.csv", ws)]);
+    let bare = "hostname,site_ods,os\nws1,A81001,Windows 11\nws2,A81001,Windows 10\n";
+    let report = import(db, &[ImportInput::bytes("workstations.csv", bare)]);
+    assert_eq!((report.files[0].created, report.files[0].unchanged), (1, 1));
+    let now = exported(db, Kind::Workstations);
+    assert!(
+        now.contains("ws1,A81001,Windows 11,22631,canary,,Tue 19:00-22:00"),
+        "{now}"
+    );
+    assert!(now.contains("ws2,A81001,Windows 10,,broad,,"), "{now}");
+}
+
+/// JSON alike: an item without an optional key imports (empty when new, the stored value kept
+/// when not); `null` clears; a missing required key is refused with its item.
+fn json_optional_fields_may_be_left_out(db: &TestDb) {
+    seeded(db);
+    let people = r#"[
+        {"uuid": "555123456789", "name": "Dr Asha Patel", "site_ods": "A81001", "local_admin": true},
+        {"uuid": "555123456791", "name": "Kim Ray", "site_ods": "A81001", "local_admin": false, "email": null},
+        {"uuid": "555123456790", "name": "Sam Jones", "site_ods": "A81001", "local_admin": false, "staff_role": null}
+    ]"#;
+    let report = import(db, &[ImportInput::bytes("people.json", people)]);
+    assert_eq!(
+        (
+            report.files[0].created,
+            report.files[0].unchanged,
+            report.files[0].updated
+        ),
+        (1, 1, 1),
+        "{report:?}"
+    );
+    let now = exported(db, Kind::People);
+    assert!(
+        now.contains("555123456789,Dr Asha Patel,asha.patel@nhs.net,GP,A81001,,yes,sponsor"),
+        "kept: {now}"
+    );
+    assert!(
+        now.contains("555123456790,Sam Jones,,,A81001,,no,"),
+        "cleared by null: {now}"
+    );
+    assert!(
+        now.contains("555123456791,Kim Ray,,,A81001,,no,"),
+        "new: {now}"
+    );
+    let p = refused(
+        db,
+        &[ImportInput::bytes(
+            "people.json",
+            r#"[{"uuid": "555123456789", "name": "Dr Asha Patel", "site_ods": "A81001", "local_admin": true}, {"uuid": "555123456792", "name": "Ola", "local_admin": true}]"#,
+        )],
+        &ImportOptions::default(),
+    );
+    let p = one(&p);
+    assert_eq!(
+        (p.at, p.column.as_deref()),
+        (Location::Item(2), Some("site_ods")),
+        "{p}"
     );
 }
 
@@ -2757,6 +2943,9 @@ on_both_backends!(
     illegal_status_change,
     extra_column,
     missing_column,
+    optional_columns_may_be_left_out,
+    absent_columns_keep_stored_values,
+    json_optional_fields_may_be_left_out,
     wrong_field_count,
     every_bad_row_listed,
     json_bad_items_named_by_item,

@@ -8,13 +8,14 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender};
 
 use cardwatch_core::records::{
-    display_key, key_of, references_of, to_values, Cell, Kind, Record, Reference, MAX_COLUMNS,
+    display_key, key_of, references_of, to_values, Cell, Column, Kind, Record, Reference,
+    MAX_COLUMNS,
 };
 use sha2::{Digest, Sha256};
 
 use super::key_code::{find_near, KeyCode, SeenCodes};
 use super::{ImportInput, ImportOptions, ImportProblem, Location, Problems, BATCH};
-use crate::batch::Batch;
+use crate::batch::{Batch, Keep};
 use crate::StoreError;
 
 /// A JSON document, read and parsed once when its header is looked at.
@@ -32,8 +33,11 @@ pub(super) struct Header {
 /// How a file's columns map onto its kind's canonical columns.
 pub(super) struct Layout {
     pub(super) kind: Kind,
-    /// For each canonical column, its index in the file's rows.
-    index: Vec<usize>,
+    /// For each canonical column, its index in the file's rows, or `None` when the header
+    /// leaves that (optional) column out.
+    index: Vec<Option<usize>>,
+    /// The columns the header leaves out, which every row keeps as stored.
+    absent: Keep,
     json: Option<JsonDoc>,
 }
 
@@ -87,24 +91,37 @@ pub(super) fn layout(
         }
     }
     let mut index = Vec::with_capacity(kind.columns().len());
-    for c in kind.columns() {
+    let mut absent: Keep = 0;
+    for (n, c) in kind.columns().iter().enumerate() {
         match norm.iter().position(|h| h == c.name) {
-            Some(i) => index.push(i),
-            None => problems.push(format!("column {} is missing", c.name)),
+            Some(i) => index.push(Some(i)),
+            // An optional column left out says nothing about the records: see `Row::keep`.
+            None if c.may_be_absent() => {
+                index.push(None);
+                absent |= 1 << n;
+            }
+            None => problems.push(format!(
+                "column {} is missing — it is required: add it to the header and fill it in",
+                c.name
+            )),
         }
     }
     if problems.is_empty() {
         Ok(Layout {
             kind,
             index,
+            absent,
             json: header.json,
         })
     } else {
-        let names: Vec<&str> = kind.columns().iter().map(|c| c.name).collect();
+        let (required, optional): (Vec<&Column>, Vec<&Column>) =
+            kind.columns().iter().partition(|c| !c.may_be_absent());
+        let names = |cs: Vec<&Column>| cs.iter().map(|c| c.name).collect::<Vec<_>>().join(",");
         Err(format!(
-            "{} — a {kind} file has exactly these columns, in any order: {}",
+            "{} — a {kind} file has these columns, in any order: {} (required), {} (optional)",
             problems.join("; "),
-            names.join(",")
+            names(required),
+            names(optional),
         ))
     }
 }
@@ -226,11 +243,12 @@ impl Parser<'_> {
         });
     }
 
-    /// Validates one row (fields in canonical order) and queues it.
-    fn row(&mut self, at: Location, line: u64, fields: &[&str]) -> Result<(), Stopped> {
+    /// Validates one row (fields in canonical order; those in `keep` were not in the file and
+    /// are empty) and queues it.
+    fn row(&mut self, at: Location, line: u64, fields: &[&str], keep: Keep) -> Result<(), Stopped> {
         self.parsed.rows += 1;
         match Record::parse(self.kind, fields) {
-            Ok(record) => record.with_cells(|cells| self.accept(at, line, fields, cells)),
+            Ok(record) => record.with_cells(|cells| self.accept(at, line, fields, cells, keep)),
             Err(errors) => {
                 for e in errors {
                     self.problem(at, e.column, &e.value, e.message);
@@ -247,6 +265,7 @@ impl Parser<'_> {
         line: u64,
         fields: &[&str],
         cells: &[Cell<'_>],
+        keep: Keep,
     ) -> Result<(), Stopped> {
         // No string is built for the key on the common path.
         let key_len = self.kind.key_len();
@@ -288,7 +307,7 @@ impl Parser<'_> {
             self.parsed.pending.extend(own.map(|r| (line, r)));
         }
         let refs_loaded = self.refs_loaded(cells);
-        self.batch.push(at, cells, refs_loaded);
+        self.batch.push(at, cells, refs_loaded, keep);
         if self.batch.len() >= BATCH {
             self.flush()?;
         }
@@ -426,11 +445,15 @@ fn read_csv(
             continue;
         }
         let mut fields = [""; MAX_COLUMNS];
-        for (f, &i) in fields.iter_mut().zip(&layout.index) {
-            *f = &rec[i];
+        for (f, i) in fields.iter_mut().zip(&layout.index) {
+            if let Some(i) = *i {
+                *f = &rec[i];
+            }
         }
         let fields = &fields[..layout.index.len()];
-        if p.row(Location::Line(line), line, fields).is_err() {
+        if p.row(Location::Line(line), line, fields, layout.absent)
+            .is_err()
+        {
             break;
         }
     }
@@ -453,6 +476,14 @@ fn read_json(doc: &JsonDoc, kind: Kind, p: &mut Parser<'_>) -> String {
             p.problem(at, extra, "", message);
             continue;
         }
+        // A key left out of an item, like a column left out of a CSV header, says nothing about
+        // the stored record; `null` or "" clears it.
+        let mut keep: Keep = 0;
+        for (n, c) in columns.iter().enumerate() {
+            if c.may_be_absent() && !item.contains_key(c.name) {
+                keep |= 1 << n;
+            }
+        }
         let owned: Vec<String> = columns
             .iter()
             .map(|c| match item.get(c.name) {
@@ -463,7 +494,7 @@ fn read_json(doc: &JsonDoc, kind: Kind, p: &mut Parser<'_>) -> String {
             })
             .collect();
         let fields: Vec<&str> = owned.iter().map(String::as_str).collect();
-        if p.row(at, n, &fields).is_err() {
+        if p.row(at, n, &fields, keep).is_err() {
             break;
         }
     }
