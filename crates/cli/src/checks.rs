@@ -261,60 +261,127 @@ pub fn show_catalogue(settings: &Settings, json: bool) -> Result<()> {
                     v.to_string()
                 })
         };
-        writeln!(out, "SOFTWARE")?;
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        // Each entry as (section, its lines, its source); confirmed ones are printed under their
+        // section, the unconfirmed gathered at the end with their count.
+        let mut entries: Vec<(&str, String, &cardwatch_core::catalogue::Source)> = Vec::new();
         for s in &c.software {
-            writeln!(
-                out,
-                "  {:<22} {:<9} current {:<10} mandatory {}{}",
+            let mut t = format!(
+                "  {:<22} {:<9} current {:<10} mandatory {}{}{}",
                 s.id,
                 format!("{:?}", s.presence).to_lowercase(),
                 opt(&s.current),
                 opt(&s.mandatory_minimum),
                 s.mandatory_from
                     .map(|d| format!(" from {d}"))
+                    .unwrap_or_default(),
+                s.client
+                    .as_ref()
+                    .map(|c| format!(" (on {c} workstations)"))
                     .unwrap_or_default()
-            )?;
+            );
             for r in &s.retired {
-                writeln!(out, "      retired {} on {}", r.version, r.on)?;
+                t.push_str(&format!("\n      retired {} on {}", r.version, r.on));
+            }
+            entries.push(("SOFTWARE", t, &s.source));
+        }
+        for cl in &c.clients {
+            let series: Vec<String> = cl
+                .series
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{}{}{}",
+                        s.series,
+                        if s.sign { "" } else { " (no signing)" },
+                        s.until.map(|d| format!(" until {d}")).unwrap_or_default()
+                    )
+                })
+                .collect();
+            entries.push((
+                "AUTHENTICATION CLIENTS",
+                format!(
+                    "  {:<6} {} — component {}{}{}\n      card series: {}",
+                    cl.id,
+                    cl.name,
+                    cl.component,
+                    cl.works_until
+                        .map(|d| format!(", works until {d}"))
+                        .unwrap_or_default(),
+                    cl.successor
+                        .as_ref()
+                        .map(|n| format!(", then {n}"))
+                        .unwrap_or_default(),
+                    series.join(", ")
+                ),
+                &cl.source,
+            ));
+        }
+        for a in &c.applications {
+            let ready = match a.cis2 {
+                cardwatch_core::catalogue::Readiness::Ready => "ready",
+                cardwatch_core::catalogue::Readiness::NotReady => "not ready",
+                cardwatch_core::catalogue::Readiness::Unconfirmed => "not known",
+            };
+            entries.push((
+                "APPLICATIONS",
+                format!("  {:<14} {:<52} CIS2 {ready}", a.id, a.name),
+                &a.source,
+            ));
+        }
+        for s in &c.series {
+            entries.push((
+                "CARD SERIES",
+                format!(
+                    "  series {:<3} {:<28} authenticate {:<3} sign {:<3} sha256 {:<3} {}",
+                    s.series,
+                    s.maker,
+                    yes(s.authenticate),
+                    yes(s.sign),
+                    yes(s.sha256),
+                    s.stops_working
+                        .map(|d| format!("stops working {d}"))
+                        .unwrap_or_default()
+                ),
+                &s.source,
+            ));
+        }
+        for r in &c.readers {
+            entries.push((
+                "READERS",
+                format!(
+                    "  {:<18} {:<22} current firmware {}",
+                    r.vendor, r.model, r.current_firmware
+                ),
+                &r.source,
+            ));
+        }
+        let (unconfirmed, confirmed): (Vec<_>, Vec<_>) =
+            entries.iter().partition(|(_, _, src)| src.unconfirmed());
+        let mut section = "";
+        for (head, text, src) in &confirmed {
+            if *head != section {
+                writeln!(out, "{head}")?;
+                section = head;
             }
             writeln!(
                 out,
-                "      source: {} (as of {})",
-                s.source.source, s.source.as_of
+                "{text}\n      source: {} (as of {})",
+                src.source, src.as_of
             )?;
         }
-        writeln!(out, "CARD SERIES")?;
-        for s in &c.series {
-            let yes = |b: bool| if b { "yes" } else { "no" };
+        writeln!(
+            out,
+            "UNCONFIRMED — {} fact(s) with no public source found: confirm them with NHS England or the supplier before relying on them",
+            unconfirmed.len()
+        )?;
+        for (head, text, src) in &unconfirmed {
             writeln!(
                 out,
-                "  series {:<3} {:<28} authenticate {:<3} sign {:<3} sha256 {:<3} {}",
-                s.series,
-                s.maker,
-                yes(s.authenticate),
-                yes(s.sign),
-                yes(s.sha256),
-                s.stops_working
-                    .map(|d| format!("stops working {d}"))
-                    .unwrap_or_default()
-            )?;
-            writeln!(
-                out,
-                "      source: {} (as of {})",
-                s.source.source, s.source.as_of
-            )?;
-        }
-        writeln!(out, "READERS")?;
-        for r in &c.readers {
-            writeln!(
-                out,
-                "  {:<18} {:<22} current firmware {}",
-                r.vendor, r.model, r.current_firmware
-            )?;
-            writeln!(
-                out,
-                "      source: {} (as of {})",
-                r.source.source, r.source.as_of
+                "{text}   [{}]\n      source: {} (as of {})",
+                head.to_lowercase(),
+                src.source,
+                src.as_of
             )?;
         }
     }

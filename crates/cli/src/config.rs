@@ -150,8 +150,8 @@ pub fn load(config: Option<&Path>, catalogue: Option<&Path>) -> Result<Settings>
     let over = catalogue.map(Path::to_path_buf).or(file.catalogue);
     let (catalogue, catalogue_refused) = match over {
         None => (shipped, None),
-        Some(path) => match read_catalogue(&path) {
-            Ok(over) => (shipped.overlay(over), None),
+        Some(path) => match read_catalogue(&path, shipped.clone()) {
+            Ok(laid) => (laid, None),
             Err(e) => (shipped, Some(e)),
         },
     };
@@ -297,7 +297,8 @@ fn notify(
     Ok(out)
 }
 
-fn read_catalogue(path: &Path) -> Result<Catalogue, CatalogueError> {
+/// The shipped catalogue with the operator's file at `path` laid over it.
+fn read_catalogue(path: &Path, shipped: Catalogue) -> Result<Catalogue, CatalogueError> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| CatalogueError {
         file: name.clone(),
@@ -305,5 +306,5 @@ fn read_catalogue(path: &Path) -> Result<Catalogue, CatalogueError> {
         column: 0,
         message: format!("cannot read it: {e}"),
     })?;
-    Catalogue::parse(&name, &text)
+    shipped.with_file(&name, &text)
 }

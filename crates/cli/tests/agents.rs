@@ -508,6 +508,18 @@ fn an_agents_inventory_updates_the_estate_and_its_diagnosis_answers_a_triage() {
         ws[0].starts_with("new-ws-01,A10000,") && ws[0].contains(",broad,"),
         "{ws:?}"
     );
+    // What only an import says — the applications used there — stays as imported when the
+    // agent reports again.
+    let apps = dir.join("workstations.csv");
+    std::fs::write(
+        &apps,
+        "hostname,site_ods,update_ring,applications\nnew-ws-01,A10000,broad,emis-web eps\n",
+    )
+    .expect("write");
+    ok(&cardwatch(&db, &["import", apps.to_str().expect("path")]));
+    report();
+    let ws = exported(&db, "workstations", "new-ws-01");
+    assert!(ws[0].ends_with(",emis-web eps"), "{ws:?}");
     let sw = exported(&db, "software", "new-ws-01").join("\n");
     assert!(sw.contains("new-ws-01,oberthur-middleware,6.2.0.4"), "{sw}");
     assert!(sw.contains("new-ws-01,gemalto-middleware,7.1.0"), "{sw}");

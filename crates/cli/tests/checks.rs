@@ -231,6 +231,23 @@ fn catalogue_override_laid_over_or_refused_with_its_line() {
         "{shown}"
     );
     assert!(shown.contains("identity-agent"), "the shipped entries stay");
+    // Facts with no public source come last, counted, each still with what it rests on.
+    let (sourced, unconfirmed) = shown
+        .split_once("UNCONFIRMED — ")
+        .unwrap_or_else(|| panic!("no unconfirmed section: {shown}"));
+    let count: usize = unconfirmed
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a count");
+    assert_eq!(
+        count,
+        unconfirmed.matches("source: unconfirmed").count(),
+        "{unconfirmed}"
+    );
+    assert!(unconfirmed.contains("emis-web") && !sourced.contains("emis-web"));
+    assert!(sourced.contains("Acme notice 7") && !sourced.contains("source: unconfirmed"));
+    assert!(sourced.contains("cis1") && sourced.contains("works until 2027-02-28"));
 
     let bad = tmp.path().join("bad.toml");
     std::fs::write(

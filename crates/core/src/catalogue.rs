@@ -146,11 +146,22 @@ fn date_req<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
-    /// A public page or announcement.
+    /// A public page or announcement, or `unconfirmed: …` with what the value rests on.
     pub source: String,
     /// When the fact was read from it.
     #[serde(deserialize_with = "date_req")]
     pub as_of: Date,
+}
+
+impl Source {
+    /// Whether no public source confirms the fact (its source begins `unconfirmed`): shown as
+    /// such, and listed last.
+    pub fn unconfirmed(&self) -> bool {
+        self.source
+            .trim_start()
+            .get(..11)
+            .is_some_and(|w| w.eq_ignore_ascii_case("unconfirmed"))
+    }
 }
 
 /// Whether a component must be on every workstation, must be removed, or may be.
@@ -196,6 +207,90 @@ pub struct SoftwareEntry {
     /// Versions withdrawn individually.
     #[serde(default)]
     pub retired: Vec<Retired>,
+    /// The authentication client (`[[clients]]` id) whose workstations need it; none: every
+    /// workstation.
+    pub client: Option<String>,
+    /// Where this comes from.
+    #[serde(flatten)]
+    pub source: Source,
+}
+
+/// What cards of one series can do with an authentication client, and until when.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSeries {
+    /// The card series.
+    pub series: u8,
+    /// Signs (prescriptions, other signed actions) as well as authenticating.
+    pub sign: bool,
+    /// The last day cards of this series work with this client, if it ends.
+    #[serde(default, deserialize_with = "date_opt")]
+    pub until: Option<Date>,
+}
+
+/// A workstation's authentication client: NHS Identity Agent (CIS1) or NHS Smartcard Connect
+/// (CIS2). Which one a workstation has is read from its installed software.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientEntry {
+    /// Its id (`cis1`, `cis2`).
+    pub id: String,
+    /// Its name as users see it.
+    pub name: String,
+    /// The software component (`software.csv`) whose presence means a workstation has it.
+    pub component: String,
+    /// The last day it works at all, if it is being retired.
+    #[serde(default, deserialize_with = "date_opt")]
+    pub works_until: Option<Date>,
+    /// The client to move to before then.
+    pub successor: Option<String>,
+    /// Install it only where every application in use supports it (CIS2 authentication).
+    #[serde(default)]
+    pub needs_ready_applications: bool,
+    /// The card series it works with.
+    #[serde(default)]
+    pub series: Vec<ClientSeries>,
+    /// Where this comes from.
+    #[serde(flatten)]
+    pub source: Source,
+}
+
+impl ClientEntry {
+    /// What cards of a series can do with this client on `day`: `None` when they do not work
+    /// with it (or no longer do), else whether they sign.
+    pub fn series_on(&self, series: u8, day: Date) -> Option<bool> {
+        let s = self.series.iter().find(|s| s.series == series)?;
+        let until = match (s.until, self.works_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        (until.is_none_or(|u| day <= u)).then_some(s.sign)
+    }
+}
+
+/// Whether an application supports CIS2 authentication (Smartcard Connect).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Readiness {
+    /// It does.
+    Ready,
+    /// It does not yet.
+    NotReady,
+    /// No public source says either way: check with its supplier before moving a workstation.
+    Unconfirmed,
+}
+
+/// A Spine-connected application used at workstations, and whether it supports CIS2.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationEntry {
+    /// Its id, as in `workstations.csv`'s `applications` and as a software component when
+    /// installed (`emis-web`).
+    pub id: String,
+    /// Its name as users see it.
+    pub name: String,
+    /// Whether it supports CIS2 authentication.
+    pub cis2: Readiness,
     /// Where this comes from.
     #[serde(flatten)]
     pub source: Source,
@@ -251,6 +346,12 @@ pub struct Catalogue {
     /// Reader models.
     #[serde(default)]
     pub readers: Vec<ReaderEntry>,
+    /// Authentication clients.
+    #[serde(default)]
+    pub clients: Vec<ClientEntry>,
+    /// Spine-connected applications.
+    #[serde(default)]
+    pub applications: Vec<ApplicationEntry>,
 }
 
 /// A catalogue file that cannot be used, with the place and the reason.
@@ -272,7 +373,49 @@ impl Catalogue {
     pub fn shipped() -> Catalogue {
         // The shipped file is tested; a failure here is a build that was never tested.
         Catalogue::parse("knowledge/catalogue.toml", SHIPPED)
+            .and_then(|c| c.checked("knowledge/catalogue.toml", SHIPPED))
             .unwrap_or_else(|e| panic!("the shipped catalogue is invalid: {e}"))
+    }
+
+    /// This catalogue with an operator's file laid over it (see [`Catalogue::overlay`]), refused
+    /// with the file's line when the file is malformed or names what the result does not hold.
+    pub fn with_file(self, file: &str, text: &str) -> Result<Catalogue, CatalogueError> {
+        self.overlay(Catalogue::parse(file, text)?)
+            .checked(file, text)
+    }
+
+    /// Checks what entries name across the catalogue — a client's successor, a software entry's
+    /// client — once every file is laid over the others; `text` is the file to point into.
+    fn checked(self, file: &str, text: &str) -> Result<Catalogue, CatalogueError> {
+        let at = |needle: &str, message: String| {
+            let before = &text[..text.find(needle).unwrap_or(0)];
+            CatalogueError {
+                file: file.to_owned(),
+                line: before.matches('\n').count() + 1,
+                column: 1,
+                message,
+            }
+        };
+        for c in &self.clients {
+            if let Some(next) = c.successor.as_deref().filter(|n| self.client(n).is_none()) {
+                return Err(at(
+                    &format!("\"{next}\""),
+                    format!(
+                        "client {:?}: successor {next:?} is not a listed client",
+                        c.id
+                    ),
+                ));
+            }
+        }
+        for s in &self.software {
+            if let Some(c) = s.client.as_deref().filter(|c| self.client(c).is_none()) {
+                return Err(at(
+                    &format!("\"{}\"", s.id),
+                    format!("software {:?}: client {c:?} is not a listed client — add it under [[clients]] or remove the line", s.id),
+                ));
+            }
+        }
+        Ok(self)
     }
 
     /// Parses and checks a catalogue file's text; `file` names it in errors.
@@ -335,6 +478,34 @@ impl Catalogue {
                 ));
             }
         }
+        let mut clients = BTreeMap::new();
+        for c in &cat.clients {
+            let here = find(&format!("\"{}\"", c.id));
+            if clients.insert(c.id.as_str(), ()).is_some() {
+                return Err(at(
+                    here,
+                    format!("client {:?} is listed twice — keep one entry", c.id),
+                ));
+            }
+            if let Some(s) = c.series.iter().find(|s| !(4..=10).contains(&s.series)) {
+                return Err(at(
+                    here,
+                    format!(
+                        "client {:?}: series {} is not a card series — use 4 to 10",
+                        c.id, s.series
+                    ),
+                ));
+            }
+        }
+        let mut apps = BTreeMap::new();
+        for a in &cat.applications {
+            if apps.insert(a.id.as_str(), ()).is_some() {
+                return Err(at(
+                    find(&format!("\"{}\"", a.id)),
+                    format!("application {:?} is listed twice — keep one entry", a.id),
+                ));
+            }
+        }
         Ok(cat)
     }
 
@@ -363,8 +534,30 @@ impl Catalogue {
                 None => self.readers.push(r),
             }
         }
+        for c in over.clients {
+            match self.clients.iter_mut().find(|x| x.id == c.id) {
+                Some(x) => *x = c,
+                None => self.clients.push(c),
+            }
+        }
+        for a in over.applications {
+            match self.applications.iter_mut().find(|x| x.id == a.id) {
+                Some(x) => *x = a,
+                None => self.applications.push(a),
+            }
+        }
         self.series.sort_by_key(|s| s.series);
         self
+    }
+
+    /// An authentication client by id.
+    pub fn client(&self, id: &str) -> Option<&ClientEntry> {
+        self.clients.iter().find(|c| c.id == id)
+    }
+
+    /// An application by id.
+    pub fn application(&self, id: &str) -> Option<&ApplicationEntry> {
+        self.applications.iter().find(|a| a.id == id)
     }
 
     /// A software component by id.

@@ -237,6 +237,29 @@ fn practice_ods(i: u32) -> OdsCode {
     OdsCode::parse(&code).unwrap_or_else(|_| unreachable!("generated ODS code"))
 }
 
+/// Which demo workstations have moved to Smartcard Connect, in the update policy's order: the
+/// canary machine first, then the pilot ring, in some practices; decided from the practice's and
+/// the machine's number rather than the random stream, so the rest of the estate stays as it was.
+fn moved_to_smartcard_connect(p: u32, w: u64) -> bool {
+    match p % 3 {
+        1 => w == 0,
+        2 => w <= 2,
+        _ => false,
+    }
+}
+
+/// The Spine-connected applications a demo workstation uses: the national services, the
+/// practice's clinical system, and NHSmail on some.
+fn applications(p: u32, w: u64) -> Vec<String> {
+    let system = if p % 2 == 0 { "emis-web" } else { "systmone" };
+    let mut apps = vec!["e-rs", "eps", "scr", system];
+    if w % 3 == 0 {
+        apps.push("nhsmail");
+    }
+    apps.sort_unstable();
+    apps.into_iter().map(str::to_owned).collect()
+}
+
 fn must<T, E: std::fmt::Debug>(r: Result<T, E>) -> T {
     // Generated values are built in valid shapes; a failure here is a bug in this module.
     r.unwrap_or_else(|e| unreachable!("demo generated an invalid value: {e:?}"))
@@ -554,23 +577,27 @@ fn practice(
                 Timestamp::start_of(today).unix() + 12 * 3600 - seen_ago,
             )),
             update_window: Some(window.clone()),
+            applications: applications(p, w),
         }));
         let ia = if old_ia && rng.chance(0.6) {
             "2.4.9.2"
         } else {
             "2.4.10.0"
         };
-        let mut software = vec![
-            (
-                "credential-management",
-                if rng.chance(0.1) {
-                    "1.6.0.45"
-                } else {
-                    "1.6.1.12"
-                },
-            ),
-            ("identity-agent", ia),
-        ];
+        let cm = if rng.chance(0.1) {
+            "1.6.0.45"
+        } else {
+            "1.6.1.12"
+        };
+        let mut software = if moved_to_smartcard_connect(p, w) {
+            vec![("smartcard-connect", "4.1")]
+        } else {
+            vec![("credential-management", cm), ("identity-agent", ia)]
+        };
+        if p % 3 == 2 && w == 3 {
+            // A move half done: the new client installed before the old one was taken off.
+            software.push(("smartcard-connect", "4.1"));
+        }
         if rng.chance(0.92) {
             software.push((
                 "oberthur-middleware",

@@ -153,6 +153,8 @@ pub struct Workstation {
     pub last_seen: Option<Timestamp>,
     /// When updates may be installed (same form as core hours), if scheduled.
     pub update_window: Option<CoreHours>,
+    /// The Spine-connected applications used there (the catalogue's application ids).
+    pub applications: Vec<String>,
 }
 
 /// A smartcard software component installed on a workstation.

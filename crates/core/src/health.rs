@@ -66,6 +66,7 @@ macro_rules! ordered_words {
     };
 }
 
+mod clients;
 mod estate;
 mod integrations;
 mod notes;
@@ -1083,7 +1084,15 @@ fn workstations(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
         let host = ws.hostname.as_str();
         let site = &*ws.site_ods;
         let here = installed.of(host);
+        let clients = clients::clients_of(here, cx.catalogue);
+        clients::judge(ws, here, &clients, cx, out);
         for entry in &cx.catalogue.software {
+            // A client's own software is judged only where that client is in use.
+            if let Some(c) = &entry.client {
+                if !clients.iter().any(|x| x.id == *c) {
+                    continue;
+                }
+            }
             let found = here.iter().find(|s| *s.component == *entry.id);
             match (entry.presence, found) {
                 (Presence::Required, None) => out.push(

@@ -88,6 +88,23 @@ pub struct Reference {
     pub key: String,
 }
 
+/// An application's id as the catalogue names it (`emis-web`): lower-case letters, digits and
+/// hyphens, so that a list of them reads back as written.
+pub fn application_id(s: &str) -> Result<String, String> {
+    let id = s.trim().to_ascii_lowercase();
+    if id.is_empty()
+        || id.len() > 40
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(format!(
+            "{s:?} is not an application id — use the catalogue's, e.g. emis-web, systmone, eps"
+        ));
+    }
+    Ok(id)
+}
+
 impl Kind {
     /// Every kind, in the order an import applies them (referenced kinds first).
     pub const ALL: [Kind; 13] = [
@@ -212,6 +229,7 @@ impl Kind {
                     col("update_ring", T, false),
                     col("last_seen", Ts, false),
                     col("update_window", T, false),
+                    col("applications", T, false),
                 ];
                 C
             }
@@ -759,8 +777,9 @@ impl Record {
                 let last_seen = p.field(5, Timestamp::parse);
                 // The same form as a site's core hours: the times updates may be installed.
                 let update_window = p.field(6, CoreHours::parse);
-                all_some!(p, hostname, site_ods, os, os_build, update_ring, last_seen, update_window =>
-                    Record::Workstation(Workstation { hostname, site_ods, os, os_build, update_ring, last_seen, update_window }))
+                let applications = p.list(7, application_id);
+                all_some!(p, hostname, site_ods, os, os_build, update_ring, last_seen, update_window, applications =>
+                    Record::Workstation(Workstation { hostname, site_ods, os, os_build, update_ring, last_seen, update_window, applications }))
             }
             Kind::Software => {
                 let hostname = p.req(0, Hostname::parse);
@@ -913,7 +932,7 @@ impl Record {
             Record::Site(s) => [hours(&s.core_hours), String::new()],
             Record::Person(p) => [words(&p.ra_roles), String::new()],
             Record::Position(p) => [words(&p.activity_codes), String::new()],
-            Record::Workstation(w) => [hours(&w.update_window), String::new()],
+            Record::Workstation(w) => [hours(&w.update_window), words(&w.applications)],
             Record::Integration(i) => [words(&i.required_roles), words(&i.required_activity_codes)],
             _ => Default::default(),
         };
@@ -971,6 +990,7 @@ impl Record {
                 t(w.update_ring.as_str()),
                 w.last_seen.map_or(Cell::Null, Cell::Timestamp),
                 a,
+                b,
             ]),
             Record::Software(s) => f(&[t(&s.hostname), t(&s.component), t(&s.version)]),
             Record::Reader(r) => f(&[
@@ -1241,7 +1261,7 @@ mod tests {
 
     #[test]
     fn empty_ring_means_broad() {
-        let r = parse(Kind::Workstations, "WS1,A81001,Windows 11,22631,,,").unwrap();
+        let r = parse(Kind::Workstations, "WS1,A81001,Windows 11,22631,,,,").unwrap();
         assert_eq!(r.values()[4], Value::Text("broad".into()));
     }
 }

@@ -35,4 +35,5 @@ migrations! {
     12 "integrations" "0012_integrations",
     13 "lookup_indexes" "0013_lookup_indexes",
     14 "sha1_signing" "0014_sha1_signing",
+    15 "workstation_applications" "0015_workstation_applications",
 }

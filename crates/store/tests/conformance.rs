@@ -1143,9 +1143,9 @@ fn every_value_type_round_trips(db: &TestDb) {
 CS000003,555123456791,4,retired,1998-03-01,1999-12-31
 CS000004,555123456792,10,active,2000-01-02,
 ";
-    let workstations = "hostname,site_ods,os,os_build,update_ring,last_seen,update_window
-gp-a81001-01,A81001,Windows 10,19045,canary,1999-12-31T23:59:59Z,
-gp-a81001-02,A81001,Windows 11,22631,broad,2000-01-01T00:00:01Z,
+    let workstations = "hostname,site_ods,os,os_build,update_ring,last_seen,update_window,applications
+gp-a81001-01,A81001,Windows 10,19045,canary,1999-12-31T23:59:59Z,,e-rs emis-web eps
+gp-a81001-02,A81001,Windows 11,22631,broad,2000-01-01T00:00:01Z,,
 ";
     seeded(db);
     import(

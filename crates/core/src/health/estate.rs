@@ -103,6 +103,8 @@ pub struct WorkstationFacts {
     pub update_ring: UpdateRing,
     /// When updates are installed.
     pub update_window: Option<CoreHours>,
+    /// The applications used there, space-separated catalogue ids.
+    pub applications: Option<Arc<str>>,
 }
 
 /// Software installed on a workstation.
@@ -287,7 +289,7 @@ pub fn fact_columns(kind: Kind) -> &'static [usize] {
         Kind::Cards => &[0, 1, 2, 3, 4, 5],
         Kind::Certificates => &[0, 1, 5, 6],
         Kind::Positions => &[0, 1, 2, 4, 5, 6],
-        Kind::Workstations => &[0, 1, 4, 6],
+        Kind::Workstations => &[0, 1, 4, 6, 7],
         Kind::Software => &[0, 1, 2],
         Kind::Readers => &[0, 1, 2, 3, 5, 6],
         Kind::Stock => &[0, 1, 2, 3],
@@ -456,6 +458,7 @@ impl Estate {
                 site_ods: t.common()?,
                 update_ring: t.word(UpdateRing::parse)?,
                 update_window: t.hours()?,
+                applications: t.opt_common(),
             }),
             Kind::Software => self.software.push(SoftwareFacts {
                 hostname: t.repeated()?,

@@ -70,23 +70,19 @@ fn healthy() -> Estate {
     add(
         &mut e,
         Kind::Workstations,
-        "a81001-ws001,A81001,Windows 11,26100,canary,,Tue 19:00-22:00",
+        "a81001-ws001,A81001,Windows 11,26100,canary,,Tue 19:00-22:00,",
     );
     add(
         &mut e,
         Kind::Workstations,
-        "a81001-ws002,A81001,Windows 11,26100,broad,,Tue 19:00-22:00",
+        "a81001-ws002,A81001,Windows 11,26100,broad,,Tue 19:00-22:00,",
     );
+    // Both on NHS Smartcard Connect, the client that stays after CIS1 retires.
     for ws in ["a81001-ws001", "a81001-ws002"] {
         add(
             &mut e,
             Kind::Software,
-            &format!("{ws},identity-agent,2.4.10.0"),
-        );
-        add(
-            &mut e,
-            Kind::Software,
-            &format!("{ws},credential-management,1.6.1.12"),
+            &format!("{ws},smartcard-connect,4.1"),
         );
         add(
             &mut e,
@@ -111,6 +107,26 @@ fn healthy() -> Estate {
     );
     add(&mut e, Kind::Stock, "A81001,card,5,5");
     e
+}
+
+/// `ws` still on NHS Identity Agent (CIS1) with Credential Management 1.x instead of Smartcard
+/// Connect; the software stays in key order, as the store gives it.
+fn on_identity_agent(e: &mut Estate, ws: &str, ia: &str) {
+    e.software
+        .retain(|s| !(&*s.hostname == ws && &*s.component == "smartcard-connect"));
+    add(
+        e,
+        Kind::Software,
+        &format!("{ws},credential-management,1.6.1.12"),
+    );
+    add(e, Kind::Software, &format!("{ws},identity-agent,{ia}"));
+    e.software
+        .sort_by(|a, b| (&a.hostname, &a.component).cmp(&(&b.hostname, &b.component)));
+}
+
+/// The findings of one rule.
+fn of_rule(e: &Estate, rule: &str) -> Vec<Finding> {
+    run(e).into_iter().filter(|f| f.rule == rule).collect()
 }
 
 fn run_with(e: &Estate, t: &Thresholds, cat: &Catalogue) -> Vec<Finding> {
@@ -327,7 +343,7 @@ fn sha1_signing_for_a_prescriber() {
 #[test]
 fn middleware_versions_against_the_catalogue() {
     let mut e = healthy();
-    e.software[0].version = "2.4.9.2".into(); // identity agent on ws001
+    on_identity_agent(&mut e, "a81001-ws001", "2.4.9.2");
     let f = one(&e, "software-below-mandatory");
     assert_eq!((f.severity, f.owner), (Severity::Urgent, Owner::It));
     assert_eq!(f.subject, "a81001-ws001/identity-agent");
@@ -355,10 +371,23 @@ fn middleware_versions_against_the_catalogue() {
     assert_eq!(f[0].due, Date::parse("2025-10-12").unwrap());
     // Older than current but not below a minimum: information.
     let mut e = healthy();
-    e.software[2].version = "6.1.0.3".into();
+    let oberthur = |e: &mut Estate| {
+        e.software
+            .iter_mut()
+            .find(|s| &*s.component == "oberthur-middleware")
+            .unwrap()
+            .version = "6.1.0.3".into();
+    };
+    oberthur(&mut e);
     assert_eq!(one(&e, "software-outdated").severity, Severity::Info);
-    e.software[2].version = "6.2.0.4".into();
+    let e = healthy();
     assert_eq!(run(&e), vec![]);
+    // Identity Agent and Credential Management are judged only where that client is in use: a
+    // workstation on Smartcard Connect needs neither.
+    let mut e = healthy();
+    on_identity_agent(&mut e, "a81001-ws001", "2.4.10.0");
+    assert!(of_rule(&e, "software-missing").is_empty());
+    assert!(of_rule(&e, "software-below-mandatory").is_empty());
 }
 
 #[test]
@@ -687,6 +716,9 @@ fn the_demo_estate_exercises_every_rule() {
         "software-outdated",
         "software-to-remove",
         "software-missing",
+        "auth-client-retiring",
+        "auth-client-move-blocked",
+        "auth-clients-both",
         "reader-firmware-old",
         "spare-readers-low",
         "stock-below-minimum",
@@ -931,4 +963,143 @@ fn a_card_the_service_cannot_use_is_found() {
     e.cards[1].status = CardStatus::Locked;
     let f = one(&e, "integration-card-unusable");
     assert!(f.why.contains("is locked"), "{}", f.why);
+}
+
+/// Findings of one rule on another day, with the shipped catalogue or another.
+fn of_rule_on(e: &Estate, rule: &str, day: &str, cat: &Catalogue) -> Vec<Finding> {
+    let mut e = e.clone();
+    let day = Date::parse(day).unwrap();
+    check(
+        &mut e,
+        &Context {
+            today: day,
+            catalogue: cat,
+            thresholds: &Thresholds::default(),
+            calendar: &Calendar::england_and_wales(),
+        },
+    )
+    .into_iter()
+    .filter(|f| f.rule == rule)
+    .collect()
+}
+
+#[test]
+fn identity_agent_workstations_are_told_the_cis1_deadline_as_it_nears() {
+    let cat = Catalogue::shipped();
+    // Near miss: on Smartcard Connect, nothing to move.
+    assert!(of_rule(&healthy(), "auth-client-retiring").is_empty());
+    let mut e = healthy();
+    on_identity_agent(&mut e, "a81001-ws001", "2.4.10.0");
+    let f = one(&e, "auth-client-retiring");
+    assert_eq!(f.subject, "a81001-ws001");
+    assert!(
+        f.why.contains("NHS Identity Agent") && f.why.contains("2027-02-28"),
+        "{}",
+        f.why
+    );
+    assert!(
+        f.fix.contains("NHS Smartcard Connect") && f.fix.contains("one machine first"),
+        "{}",
+        f.fix
+    );
+    assert_eq!(
+        f.due,
+        Date::parse("2027-02-14").unwrap(),
+        "two weeks' margin"
+    );
+    assert_eq!(f.severity, Severity::Info, "102 days left");
+    // The severity rises as the day nears, and after it the client no longer works.
+    for (day, severity) in [
+        ("2027-01-15", Severity::Warning),
+        ("2027-02-10", Severity::Urgent),
+        ("2027-02-28", Severity::Urgent),
+        ("2027-03-01", Severity::Critical),
+    ] {
+        let f = of_rule_on(&e, "auth-client-retiring", day, &cat);
+        assert_eq!(f[0].severity, severity, "{day}");
+    }
+    let after = of_rule_on(&e, "auth-client-retiring", "2027-03-01", &cat);
+    assert!(
+        after[0].why.contains("stopped working on 2027-02-28"),
+        "{}",
+        after[0].why
+    );
+    // The date is the catalogue's, not the code's: moved there, it moves here.
+    let moved = cat
+        .clone()
+        .with_file(
+            "over.toml",
+            "[[clients]]\nid = \"cis1\"\nname = \"NHS Identity Agent (CIS1 authentication)\"\ncomponent = \"identity-agent\"\nworks_until = 2027-06-30\nsuccessor = \"cis2\"\nsource = \"a later notice\"\nas_of = 2026-12-01\n",
+        )
+        .unwrap();
+    // A successor the result does not hold is refused with the file's line.
+    let err = cat
+        .clone()
+        .with_file(
+            "over.toml",
+            "[[clients]]\nid = \"cis1\"\nname = \"IA\"\ncomponent = \"identity-agent\"\nsuccessor = \"cis3\"\nsource = \"s\"\nas_of = 2026-12-01\n",
+        )
+        .unwrap_err();
+    assert_eq!(err.line, 5, "{err}");
+    assert!(
+        err.message.contains("\"cis3\" is not a listed client"),
+        "{err}"
+    );
+    let f = of_rule_on(&e, "auth-client-retiring", TODAY, &moved);
+    assert!(f[0].why.contains("2027-06-30"), "{}", f[0].why);
+}
+
+#[test]
+fn a_move_to_smartcard_connect_waits_for_every_application_used() {
+    let mut e = healthy();
+    on_identity_agent(&mut e, "a81001-ws001", "2.4.10.0");
+    // Near miss: only applications that support CIS2.
+    e.workstations[0].applications = Some("eps scr e-rs".into());
+    assert!(of_rule(&e, "auth-client-move-blocked").is_empty());
+    // One whose support is not confirmed, listed on the record, and one installed as software.
+    e.workstations[0].applications = Some("emis-web eps".into());
+    add(&mut e, Kind::Software, "a81001-ws001,systmone,1.0");
+    e.software
+        .sort_by(|a, b| (&a.hostname, &a.component).cmp(&(&b.hostname, &b.component)));
+    let f = one(&e, "auth-client-move-blocked");
+    assert_eq!(f.subject, "a81001-ws001");
+    assert!(
+        f.why.contains("EMIS Web (readiness unconfirmed)")
+            && f.why.contains("SystmOne (readiness unconfirmed)")
+            && !f.why.contains("Electronic Prescription"),
+        "{}",
+        f.why
+    );
+    // A workstation already on Smartcard Connect is not held up by anything.
+    let mut e = healthy();
+    e.workstations[1].applications = Some("emis-web".into());
+    assert!(of_rule(&e, "auth-client-move-blocked").is_empty());
+}
+
+#[test]
+fn two_clients_or_none_are_found() {
+    let mut e = healthy();
+    add(
+        &mut e,
+        Kind::Software,
+        "a81001-ws002,identity-agent,2.4.10.0",
+    );
+    e.software
+        .sort_by(|a, b| (&a.hostname, &a.component).cmp(&(&b.hostname, &b.component)));
+    let f = one(&e, "auth-clients-both");
+    assert_eq!(
+        (f.subject.as_str(), f.severity),
+        ("a81001-ws002", Severity::Urgent)
+    );
+    assert!(
+        f.why.contains("NHS Identity Agent") && f.why.contains("NHS Smartcard Connect"),
+        "{}",
+        f.why
+    );
+    let mut e = healthy();
+    e.software
+        .retain(|s| !(&*s.hostname == "a81001-ws002" && &*s.component == "smartcard-connect"));
+    let f = one(&e, "auth-client-missing");
+    assert!(f.fix.contains("NHS Smartcard Connect"), "{}", f.fix);
+    assert!(of_rule(&healthy(), "auth-client-missing").is_empty());
 }
