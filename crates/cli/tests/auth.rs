@@ -2887,6 +2887,81 @@ fn administrators_import_estate_files_in_the_browser() {
     let none = upload(&admin, &[("csrf", &csrf)], &[]);
     assert_eq!(none.0, 400);
     assert!(none.1.contains("Choose at least one file"));
+    // NHS England's ODS extracts, as published (no header, 27 quoted fields, CRLF).
+    let ods = |fields: &[(usize, &str)]| {
+        let mut f = vec![String::new(); 27];
+        for &(n, v) in fields {
+            f[n - 1] = v.to_owned();
+        }
+        let quoted: Vec<String> = f.iter().map(|v| format!("\"{v}\"")).collect();
+        format!("{}\r\n", quoted.join(","))
+    };
+    let epraccur = [
+        ods(&[
+            (1, "B82001"),
+            (2, "MOOR LANE SURGERY"),
+            (4, "QOQ"),
+            (11, "19740401"),
+            (13, "A"),
+            (15, "02Y"),
+            (26, "4"),
+        ]),
+        ods(&[
+            (1, "B82002"),
+            (2, "OLD MILL SURGERY"),
+            (4, "QOQ"),
+            (11, "19740401"),
+            (12, "20250331"),
+            (13, "C"),
+            (15, "02Y"),
+            (26, "4"),
+        ]),
+        ods(&[
+            (1, "Y02001"),
+            (2, "TOWN WALK-IN CENTRE"),
+            (4, "QOQ"),
+            (13, "A"),
+            (15, "02Y"),
+            (26, "1"),
+        ]),
+    ]
+    .concat();
+    let ebranchs = ods(&[
+        (1, "B82001001"),
+        (2, "MOOR LANE BRANCH"),
+        (4, "QOQ"),
+        (13, "A"),
+        (15, "B82001"),
+    ]);
+    let done = upload(
+        &admin,
+        &[("csrf", &csrf)],
+        &[("ebranchs.csv", &ebranchs), ("epraccur.csv", &epraccur)],
+    );
+    assert!(
+        done.1.contains("Imported, and recorded in the audit log"),
+        "{}",
+        done.1
+    );
+    assert!(sites().contains("B82001001,B82001,MOOR LANE BRANCH"));
+    let orgs = ok(&cardwatch(&db, &["export", "organisations"]));
+    assert!(
+        orgs.contains("B82002,OLD MILL SURGERY,gp_practice,QOQ,closed,2025-03-31"),
+        "{orgs}"
+    );
+    assert!(
+        !orgs.contains("Y02001"),
+        "a walk-in centre is not a practice"
+    );
+    let damaged = epraccur.replace("\"20250331\"", "\"2025-03-31\"");
+    let bad = upload(&admin, &[("csrf", &csrf)], &[("epraccur.csv", &damaged)]);
+    assert_eq!(bad.0, 400, "{}", bad.1);
+    assert!(
+        bad.1
+            .contains("epraccur.csv:2: column 12 (close date): 2025-03-31"),
+        "{}",
+        bad.1
+    );
     let forged = upload(&admin, &[("csrf", "nope")], &[("sites.csv", site)]);
     assert_eq!(forged.0, 403);
     // Only those who see every organisation import.

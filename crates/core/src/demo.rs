@@ -15,8 +15,8 @@ use crate::ids::{
 };
 use crate::records::Record;
 use crate::vocab::{
-    ClinicalSystem, HashAlgorithm, OrgType, PositionStatus, Purpose, RaRole, ReaderStatus,
-    UpdateRing,
+    ClinicalSystem, HashAlgorithm, OrgStatus, OrgType, PositionStatus, Purpose, RaRole,
+    ReaderStatus, UpdateRing,
 };
 
 /// How big an estate to make, and from which seed.
@@ -279,6 +279,8 @@ pub fn generate(cfg: &DemoConfig, mut emit: impl FnMut(Record)) {
             ),
             org_type: OrgType::Icb,
             parent_ods: None,
+            status: OrgStatus::Active,
+            closed_on: None,
         }));
     }
     let mut next_uuid: u64 = 5_550_000_000; // 12 digits with leading zeros: "005550000000"
@@ -325,6 +327,8 @@ fn practice(
         name: name.clone(),
         org_type: OrgType::GpPractice,
         parent_ods: Some(must(OdsCode::parse(&format!("Q{:04}", p % icbs)))),
+        status: OrgStatus::Active,
+        closed_on: None,
     }));
     let hours = must(CoreHours::parse("Mon-Fri 08:00-18:30"));
     let mut sites = vec![ods.clone()];
@@ -336,6 +340,8 @@ fn practice(
             name: format!("{place} Branch Surgery {}", p + 1),
             org_type: OrgType::Branch,
             parent_ods: Some(ods.clone()),
+            status: OrgStatus::Active,
+            closed_on: None,
         }));
         sites.push(branch);
     }

@@ -11,8 +11,8 @@ use crate::ids::{
     ActivityCode, CardSerial, Email, Hostname, IntegrationId, OdsCode, RoleCode, Uuid,
 };
 use crate::vocab::{
-    ClinicalSystem, HashAlgorithm, OrgType, PositionStatus, Purpose, RaRole, ReaderStatus,
-    UpdateRing,
+    ClinicalSystem, HashAlgorithm, OrgStatus, OrgType, PositionStatus, Purpose, RaRole,
+    ReaderStatus, UpdateRing,
 };
 
 /// An organisation known by its ODS code (practice, branch, PCN, ICB, trust…).
@@ -26,6 +26,10 @@ pub struct Organisation {
     pub org_type: OrgType,
     /// The parent organisation (e.g. the ICB of a practice).
     pub parent_ods: Option<OdsCode>,
+    /// Open, closed, dormant or proposed.
+    pub status: OrgStatus,
+    /// The day it closed, as ODS publishes it.
+    pub closed_on: Option<Date>,
 }
 
 /// A place where people work with cards: it has its own ODS code, stock and clinic hours.

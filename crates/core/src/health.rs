@@ -70,6 +70,7 @@ mod clients;
 mod estate;
 mod integrations;
 mod notes;
+mod organisations;
 pub use estate::*;
 pub use integrations::integration_card_subject;
 pub use notes::*;
@@ -392,7 +393,15 @@ impl Family {
                 Kind::Software,
                 Kind::Readers,
             ],
-            Family::Sites => &[Kind::Sites, Kind::People, Kind::Readers, Kind::Stock],
+            Family::Sites => &[
+                Kind::Organisations,
+                Kind::Sites,
+                Kind::People,
+                Kind::Cards,
+                Kind::Workstations,
+                Kind::Readers,
+                Kind::Stock,
+            ],
             Family::Integrations => &[
                 Kind::Sites,
                 Kind::Cards,
@@ -447,6 +456,7 @@ pub fn check_only(estate: &mut Estate, cx: &Context<'_>, families: &[Family]) ->
         }
         if on(Family::Sites) {
             sites(estate, cx, &mut out);
+            organisations::closed_in_use(estate, cx, &mut out);
         }
         if on(Family::Integrations) {
             integrations::integrations(estate, cx, &mut out);

@@ -18,6 +18,7 @@ pub mod ics;
 pub mod ids;
 pub mod inventory;
 pub mod notify;
+pub mod ods;
 pub mod planner;
 pub mod reader;
 pub mod records;

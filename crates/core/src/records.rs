@@ -11,7 +11,7 @@ use crate::ids::{
     ActivityCode, CardSerial, Email, Hostname, IntegrationId, OdsCode, RoleCode, Uuid,
 };
 use crate::vocab::{
-    parse_bool, ClinicalSystem, HashAlgorithm, OrgType, PositionStatus, Purpose, RaRole,
+    parse_bool, ClinicalSystem, HashAlgorithm, OrgStatus, OrgType, PositionStatus, Purpose, RaRole,
     ReaderStatus, UpdateRing,
 };
 
@@ -158,6 +158,9 @@ impl Kind {
                     col("name", T, true),
                     col("type", T, true),
                     col("parent_ods", T, false),
+                    // Empty means active.
+                    col("status", T, false),
+                    col("closed_on", D, false),
                 ];
                 C
             }
@@ -671,8 +674,15 @@ impl Record {
                 let name = p.text(1);
                 let org_type = p.vocab(2, OrgType::parse);
                 let parent_ods = p.field(3, OdsCode::parse);
-                all_some!(p, ods_code, name, org_type, parent_ods =>
-                    Record::Organisation(Organisation { ods_code, name, org_type, parent_ods }))
+                // An empty status means open: files written before organisations had one.
+                let status = if p.fields[4].trim().is_empty() {
+                    Some(OrgStatus::Active)
+                } else {
+                    p.vocab(4, OrgStatus::parse)
+                };
+                let closed_on = p.date(5);
+                all_some!(p, ods_code, name, org_type, parent_ods, status, closed_on =>
+                    Record::Organisation(Organisation { ods_code, name, org_type, parent_ods, status, closed_on }))
             }
             Kind::Sites => {
                 let site_ods = p.req(0, OdsCode::parse);
@@ -943,6 +953,8 @@ impl Record {
                 t(&o.name),
                 t(o.org_type.as_str()),
                 ot(&o.parent_ods),
+                t(o.status.as_str()),
+                od(o.closed_on),
             ]),
             Record::Site(s) => f(&[t(&s.site_ods), t(&s.organisation_ods), t(&s.name), a]),
             Record::Person(p) => f(&[

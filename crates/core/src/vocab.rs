@@ -56,6 +56,8 @@ vocab!(
     OrgType {
         /// Integrated care board.
         Icb = "icb",
+        /// Sub-ICB location (a former CCG): a practice's commissioner in ODS extracts.
+        SubIcb = "sub_icb",
         /// Primary care network.
         Pcn = "pcn",
         /// GP practice.
@@ -68,6 +70,20 @@ vocab!(
         Pharmacy = "pharmacy",
         /// Anything else.
         Other = "other",
+    }
+);
+
+vocab!(
+    /// Whether an organisation is open, as ODS publishes it.
+    OrgStatus {
+        /// Open.
+        Active = "active",
+        /// Closed: kept with its history, but nothing should still point at it.
+        Closed = "closed",
+        /// Dormant (not currently operating).
+        Dormant = "dormant",
+        /// Proposed (not yet open).
+        Proposed = "proposed",
     }
 );
 

@@ -399,15 +399,16 @@ pub(crate) fn run(
     // given, and a wrong header is reported before any row is read.
     let mut plan = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
-        match read::header(input).and_then(|h| read::layout(input, h, options.kind)) {
-            Ok(l) => plan.push((i, l)),
+        match read::header(input, options.kind).and_then(|h| read::layouts(input, h, options.kind))
+        {
+            Ok(ls) => plan.extend(ls.into_iter().map(|l| (i, l))),
             Err(message) => problems.push(file_problem(&input.name, message)),
         }
     }
     if let Some(e) = problems.take_error() {
         return Err(e);
     }
-    plan.sort_by_key(|(i, l)| (l.kind, *i));
+    plan.sort_by_key(|(i, l)| (l.kind, l.rank, *i));
     let (seq, hash) = tx.audit_head()?;
     let mut chain = AuditChain { seq, hash };
     let mut files = Vec::new();

@@ -36,4 +36,5 @@ migrations! {
     13 "lookup_indexes" "0013_lookup_indexes",
     14 "sha1_signing" "0014_sha1_signing",
     15 "workstation_applications" "0015_workstation_applications",
+    16 "organisation_status" "0016_organisation_status",
 }

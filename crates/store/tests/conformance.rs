@@ -1123,8 +1123,7 @@ fn audit_search_filters_and_pages_newest_first(db: &TestDb) {
 }
 
 fn text_with_backslashes_and_quotes_round_trips(db: &TestDb) {
-    let orgs =
-        "ods_code,name,type,parent_ods\nQ0001,\"Back\\slash \\N and \\t, \"\"quoted\"\"\",icb,\n";
+    let orgs = "ods_code,name,type,parent_ods,status,closed_on\nQ0001,\"Back\\slash \\N and \\t, \"\"quoted\"\"\",icb,,closed,1999-12-31\n";
     import(db, &[ImportInput::bytes("organisations.csv", orgs)]);
     let mut out = Vec::new();
     cardwatch_store::export(&*db.store, Kind::Organisations, Format::Csv, &mut out)
@@ -1143,7 +1142,8 @@ fn every_value_type_round_trips(db: &TestDb) {
 CS000003,555123456791,4,retired,1998-03-01,1999-12-31
 CS000004,555123456792,10,active,2000-01-02,
 ";
-    let workstations = "hostname,site_ods,os,os_build,update_ring,last_seen,update_window,applications
+    let workstations =
+        "hostname,site_ods,os,os_build,update_ring,last_seen,update_window,applications
 gp-a81001-01,A81001,Windows 10,19045,canary,1999-12-31T23:59:59Z,,e-rs emis-web eps
 gp-a81001-02,A81001,Windows 11,22631,broad,2000-01-01T00:00:01Z,,
 ";
@@ -2139,6 +2139,242 @@ ws1,A81001,Windows 11,22631,canary,,Tue 19:00-22:00
     assert!(now.contains("ws2,A81001,Windows 10,,broad,,"), "{now}");
 }
 
+/// An ODS extract line as NHS England publishes it: 27 fields, every one quoted, CRLF.
+fn ods_line(fields: &[(usize, &str)]) -> String {
+    let mut f = vec![String::new(); 27];
+    for &(n, v) in fields {
+        f[n - 1] = v.to_owned();
+    }
+    let quoted: Vec<String> = f.iter().map(|v| format!("\"{v}\"")).collect();
+    format!("{}\r\n", quoted.join(","))
+}
+
+fn practice(code: &str, name: &str, close: &str, status: &str, setting: &str) -> String {
+    ods_line(&[
+        (1, code),
+        (2, name),
+        (3, "Y63"),
+        (4, "QHM"),
+        (5, "THE HEALTH CENTRE"),
+        (6, "LAWSON STREET"),
+        (7, "STOCKTON-ON-TEES"),
+        (8, "CLEVELAND"),
+        (10, "TS18 1HU"),
+        (11, "19740401"),
+        (12, close),
+        (13, status),
+        (14, "B"),
+        (15, "16C"),
+        (16, "20130401"),
+        (18, "01642 672351"),
+        (22, "0"),
+        (24, "16C"),
+        (26, setting),
+    ])
+}
+
+fn branch(code: &str, name: &str, parent: &str) -> String {
+    ods_line(&[
+        (1, code),
+        (2, name),
+        (3, "Y63"),
+        (4, "QHM"),
+        (5, "CHAPEL ROAD"),
+        (7, "BILLINGHAM"),
+        (10, "TS23 1AB"),
+        (11, "19900101"),
+        (13, "A"),
+        (15, parent),
+    ])
+}
+
+/// A few practices as `epraccur.csv` holds them: one open, one closed (kept, with its close
+/// date), one spelled out as newer files do, and a walk-in centre (setting 1) that is not a
+/// practice.
+fn epraccur() -> String {
+    [
+        practice("A81001", "THE DENSHAM SURGERY", "", "A", "4"),
+        practice("A81002", "QUEENS PARK MEDICAL CENTRE", "20250331", "C", "4"),
+        practice("A81004", "ACKLAM MEDICAL CENTRE", "", "ACTIVE", "4"),
+        practice("Y02625", "STOCKTON WALK-IN CENTRE", "", "A", "1"),
+    ]
+    .concat()
+}
+
+fn ebranchs() -> String {
+    [
+        branch("A81001001", "DENSHAM BRANCH SURGERY", "A81001"),
+        branch("A81004001", "ACKLAM BRANCH", "A81004"),
+    ]
+    .concat()
+}
+
+/// `cardwatch import epraccur.csv ebranchs.csv`: practices under their ICB (and sub-ICB
+/// location), branch surgeries as sites of their practice, closed practices marked closed,
+/// other settings left out; names and hours the store already has are kept, and importing
+/// the same extracts again changes nothing.
+fn ods_extracts_become_practices_and_sites(db: &TestDb) {
+    // The ICB already known by its name, and the practice's site with its hours.
+    seeded(db);
+    import(
+        db,
+        &[ImportInput::bytes(
+            "organisations.csv",
+            "ods_code,name,type\nQHM,NHS North East and North Cumbria ICB,icb\n",
+        )],
+    );
+    // Branches first: they apply after the practices they name whatever the order given.
+    let inputs = [
+        ImportInput::bytes("ebranchs.csv", ebranchs()),
+        ImportInput::bytes("epraccur.csv", epraccur()),
+    ];
+    let report = import(db, &inputs);
+    // A81001 was Riverside Surgery under Q0001: the extract renames it and moves it to QHM.
+    let files: Vec<(&str, Kind, u64, u64)> = report
+        .files
+        .iter()
+        .map(|f| (f.file.as_str(), f.kind, f.created, f.updated))
+        .collect();
+    assert_eq!(
+        files,
+        [
+            ("epraccur.csv", Kind::Organisations, 3, 1),
+            ("ebranchs.csv", Kind::Organisations, 2, 0),
+            ("epraccur.csv", Kind::Sites, 2, 1),
+            ("ebranchs.csv", Kind::Sites, 2, 0),
+        ],
+        "{report:?}"
+    );
+    let orgs = exported(db, Kind::Organisations);
+    for line in [
+        "QHM,NHS North East and North Cumbria ICB,icb,,active,",
+        "16C,Sub-ICB location 16C,sub_icb,QHM,active,",
+        "A81001,THE DENSHAM SURGERY,gp_practice,QHM,active,",
+        "A81002,QUEENS PARK MEDICAL CENTRE,gp_practice,QHM,closed,2025-03-31",
+        "A81004,ACKLAM MEDICAL CENTRE,gp_practice,QHM,active,",
+        "A81001001,DENSHAM BRANCH SURGERY,branch,A81001,active,",
+    ] {
+        assert!(orgs.lines().any(|l| l == line), "{line} in\n{orgs}");
+    }
+    assert!(
+        !orgs.contains("Y02625"),
+        "a walk-in centre is not a practice:\n{orgs}"
+    );
+    let sites = exported(db, Kind::Sites);
+    for line in [
+        "A81001,A81001,THE DENSHAM SURGERY,Mon-Fri 08:00-18:30",
+        "A81001001,A81001,DENSHAM BRANCH SURGERY,",
+        "A81002,A81002,QUEENS PARK MEDICAL CENTRE,",
+        "A81004001,A81004,ACKLAM BRANCH,",
+    ] {
+        assert!(sites.lines().any(|l| l == line), "{line} in\n{sites}");
+    }
+    let before = (db.snapshot(), db.audit_len());
+    let again = import(db, &inputs);
+    assert!(
+        again.files.iter().all(|f| f.created + f.updated == 0),
+        "{again:?}"
+    );
+    assert_eq!((db.snapshot(), db.audit_len()), before);
+    // A later extract closes a practice: an update, audited like any other.
+    let closing = epraccur().replace(
+        "\"19740401\",\"\",\"A\",\"B\"",
+        "\"19740401\",\"20261130\",\"C\",\"B\"",
+    );
+    let n = db.audit_len();
+    let report = import(db, &[ImportInput::bytes("epraccur.csv", closing)]);
+    let updated: Vec<u64> = report.files.iter().map(|f| f.updated).collect();
+    assert_eq!(updated, [1, 0], "{report:?}");
+    let update = &db.store.audit_records(n as i64, 10).expect("audit")[0].record;
+    assert_eq!(update.entity_key, "A81001");
+    assert!(exported(db, Kind::Organisations)
+        .contains("A81001,THE DENSHAM SURGERY,gp_practice,QHM,closed,2026-11-30"));
+}
+
+/// A damaged line is refused with its line number and what is wrong, and nothing is written.
+fn ods_damaged_line_is_refused(db: &TestDb) {
+    seeded(db);
+    let damaged = [
+        practice("A81001", "THE DENSHAM SURGERY", "", "A", "4"),
+        practice("A81002", "QUEENS PARK MEDICAL CENTRE", "2025033", "X", "4"),
+        practice("A81004", "ACKLAM MEDICAL CENTRE", "", "A", "4").replacen("\",\"", "\"\"", 1),
+    ]
+    .concat();
+    let p = refused(
+        db,
+        &[
+            ImportInput::bytes("epraccur.csv", damaged),
+            ImportInput::bytes("ebranchs.csv", ebranchs()),
+        ],
+        &ImportOptions::default(),
+    );
+    let shown: Vec<String> = p.iter().map(ToString::to_string).collect();
+    assert_at(
+        &p[0],
+        2,
+        "column 12 (close date)",
+        "is not a date as YYYYMMDD",
+    );
+    assert_at(&p[1], 2, "column 13 (status)", "A (active), C (closed)");
+    assert_eq!(p[2].at, Location::Line(3), "{shown:#?}");
+    assert!(p[2].message.contains("has 26 fields"), "{shown:#?}");
+    assert!(
+        p[2].to_string().starts_with("epraccur.csv:3: "),
+        "{shown:#?}"
+    );
+    // A file named like an extract that is not one is refused before any row is read.
+    let p = refused(
+        db,
+        &[ImportInput::bytes("epraccur.csv", ORGS)],
+        &ImportOptions::default(),
+    );
+    assert!(
+        one(&p)
+            .message
+            .contains("named like an ODS practices extract"),
+        "{}",
+        p[0]
+    );
+}
+
+/// The ORD API's record of one practice: the practice, its sub-ICB location and its site;
+/// without an ICB in the record the practice keeps the parent the store has.
+fn ord_record_of_a_practice(db: &TestDb) {
+    seeded(db);
+    let ord = r#"{"Organisation": {
+        "Name": "RIVERSIDE SURGERY", "Status": "Inactive",
+        "Date": [{"Type": "Operational", "Start": "1974-04-01", "End": "2025-03-31"}],
+        "OrgId": {"root": "2.16.840.1.113883.2.1.3.2.4.18.48", "assigningAuthorityName": "HSCIC", "extension": "A81001"},
+        "Roles": {"Role": [{"id": "RO177", "primaryRole": true, "Status": "Active"}, {"id": "RO76", "primaryRole": false, "Status": "Active"}]},
+        "Rels": {"Rel": [{"id": "RE4", "Status": "Active", "Target": {"OrgId": {"extension": "16C"}, "PrimaryRoleId": {"id": "RO98"}}}]}
+    }}"#;
+    let report = import(db, &[ImportInput::bytes("A81001.json", ord)]);
+    assert_eq!(report.files.len(), 2, "{report:?}");
+    let orgs = exported(db, Kind::Organisations);
+    assert!(
+        orgs.contains("A81001,RIVERSIDE SURGERY,gp_practice,Q0001,closed,2025-03-31"),
+        "{orgs}"
+    );
+    assert!(
+        orgs.contains("16C,Sub-ICB location 16C,sub_icb,,active,"),
+        "{orgs}"
+    );
+    let again = import(db, &[ImportInput::bytes("A81001.json", ord)]);
+    assert!(
+        again.files.iter().all(|f| f.created + f.updated == 0),
+        "{again:?}"
+    );
+    let p = refused(
+        db,
+        &[ImportInput::bytes(
+            "trust.json",
+            ord.replace("RO76", "RO197"),
+        )],
+        &ImportOptions::default(),
+    );
+    assert!(one(&p).message.contains("not a GP practice"), "{}", p[0]);
+}
+
 /// JSON alike: an item without an optional key imports (empty when new, the stored value kept
 /// when not); `null` clears; a missing required key is refused with its item.
 fn json_optional_fields_may_be_left_out(db: &TestDb) {
@@ -2946,6 +3182,9 @@ on_both_backends!(
     optional_columns_may_be_left_out,
     absent_columns_keep_stored_values,
     json_optional_fields_may_be_left_out,
+    ods_extracts_become_practices_and_sites,
+    ods_damaged_line_is_refused,
+    ord_record_of_a_practice,
     wrong_field_count,
     every_bad_row_listed,
     json_bad_items_named_by_item,

@@ -9,7 +9,7 @@ use crate::estate::CoreHours;
 use crate::fasthash::FastSet;
 use crate::records::{Cell, Kind, Record};
 use crate::vocab::{
-    ClinicalSystem, HashAlgorithm, PositionStatus, Purpose, ReaderStatus, UpdateRing,
+    ClinicalSystem, HashAlgorithm, OrgStatus, PositionStatus, Purpose, ReaderStatus, UpdateRing,
 };
 
 /// A site: its clinic hours.
@@ -30,6 +30,10 @@ pub struct OrganisationFacts {
     pub ods_code: String,
     /// Parent organisation.
     pub parent_ods: Option<Arc<str>>,
+    /// Open or closed (a closed practice must have nothing left pointing at it).
+    pub status: OrgStatus,
+    /// When it closed.
+    pub closed_on: Option<Date>,
 }
 
 /// A person: where they work, whether they have left, whether they are a trained local admin.
@@ -283,7 +287,7 @@ pub const LEAN_POSITION_COLUMNS: &[usize] = &[0, 4, 5];
 /// [`LEAN_POSITION_COLUMNS`].
 pub fn fact_columns(kind: Kind) -> &'static [usize] {
     match kind {
-        Kind::Organisations => &[0, 3],
+        Kind::Organisations => &[0, 3, 4, 5],
         Kind::Sites => &[0, 1, 3],
         Kind::People => &[0, 4, 5, 6],
         Kind::Cards => &[0, 1, 2, 3, 4, 5],
@@ -408,6 +412,8 @@ impl Estate {
             Kind::Organisations => self.organisations.push(OrganisationFacts {
                 ods_code: t.text()?,
                 parent_ods: t.opt_common(),
+                status: t.word(OrgStatus::parse)?,
+                closed_on: t.opt_date(),
             }),
             Kind::Sites => self.sites.push(SiteFacts {
                 site_ods: t.text()?,

@@ -7,6 +7,7 @@ use std::io::{self, Read};
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender};
 
+use cardwatch_core::ods::{self, Extract, OdsOrganisation};
 use cardwatch_core::records::{
     display_key, key_of, references_of, to_values, Cell, Column, Kind, Record, Reference,
     MAX_COLUMNS,
@@ -24,10 +25,21 @@ pub(super) struct JsonDoc {
     sha256: String,
 }
 
-/// A file's column names, and for JSON the document they came from.
+/// A file's column names, and for JSON the document they came from; or, for a file NHS England
+/// publishes (an ODS extract, an ORD record), which one it is.
 pub(super) struct Header {
     names: Vec<String>,
     json: Option<JsonDoc>,
+    ods: Option<Ods>,
+}
+
+/// A published organisation file: read into organisation and site rows (`core::ods`).
+#[derive(Clone)]
+pub(super) enum Ods {
+    /// `epraccur.csv` or `ebranchs.csv`, read again for each kind it gives.
+    Extract(Extract),
+    /// The ORD API's record of one practice, already read, with its file's SHA-256.
+    Ord(Box<OdsOrganisation>, String),
 }
 
 /// How a file's columns map onto its kind's canonical columns.
@@ -39,14 +51,42 @@ pub(super) struct Layout {
     /// The columns the header leaves out, which every row keeps as stored.
     absent: Keep,
     json: Option<JsonDoc>,
+    /// A published organisation file, read as this layout's kind.
+    ods: Option<Ods>,
+    /// Files of one kind apply in this order, then as given (branches after the practices
+    /// they name).
+    pub(super) rank: u8,
 }
 
-/// Decides a file's kind and column layout from its header, or says exactly what is wrong.
-pub(super) fn layout(
+/// The layouts a file is read in: one, or for a published organisation file one per kind it
+/// gives (organisations, then sites).
+pub(super) fn layouts(
     input: &ImportInput,
     header: Header,
     forced: Option<Kind>,
-) -> Result<Layout, String> {
+) -> Result<Vec<Layout>, String> {
+    let Some(ods) = header.ods else {
+        return layout(input, header, forced).map(|l| vec![l]);
+    };
+    let rank = match &ods {
+        Ods::Extract(e) => e.rank(),
+        Ods::Ord(..) => Extract::Ord.rank(),
+    };
+    Ok([Kind::Organisations, Kind::Sites]
+        .into_iter()
+        .map(|kind| Layout {
+            kind,
+            index: Vec::new(),
+            absent: 0,
+            json: None,
+            ods: Some(ods.clone()),
+            rank,
+        })
+        .collect())
+}
+
+/// Decides a file's kind and column layout from its header, or says exactly what is wrong.
+fn layout(input: &ImportInput, header: Header, forced: Option<Kind>) -> Result<Layout, String> {
     let norm: Vec<String> = header
         .names
         .iter()
@@ -112,6 +152,8 @@ pub(super) fn layout(
             index,
             absent,
             json: header.json,
+            ods: None,
+            rank: 0,
         })
     } else {
         let (required, optional): (Vec<&Column>, Vec<&Column>) =
@@ -126,22 +168,37 @@ pub(super) fn layout(
     }
 }
 
-/// The column names of a file: its first CSV record, or the keys of its first JSON object.
-pub(super) fn header(input: &ImportInput) -> Result<Header, String> {
+/// The column names of a file: its first CSV record, or the keys of its first JSON object; or
+/// that it is a published organisation file — an ODS extract, known by its name and its first
+/// line's shape (it has no header), or an ORD record, known by its `Organisation`.
+pub(super) fn header(input: &ImportInput, forced: Option<Kind>) -> Result<Header, String> {
     let mut reader = input.open().map_err(|e| e.to_string())?;
     if input.is_json() {
         let mut bytes = Vec::new();
         reader.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        if forced.is_none() {
+            if let Ok(doc @ serde_json::Value::Object(_)) =
+                serde_json::from_slice::<serde_json::Value>(&bytes)
+            {
+                if doc.get("Organisation").is_some() {
+                    let org = ods::parse_ord(&doc)?;
+                    return Ok(Header {
+                        names: Vec::new(),
+                        json: None,
+                        ods: Some(Ods::Ord(Box::new(org), sha256)),
+                    });
+                }
+            }
+        }
         let items = parse_json(&bytes[..])?;
         return Ok(Header {
             names: items
                 .first()
                 .map(|o| o.keys().cloned().collect())
                 .unwrap_or_default(),
-            json: Some(JsonDoc {
-                items,
-                sha256: hex::encode(Sha256::digest(&bytes)),
-            }),
+            json: Some(JsonDoc { items, sha256 }),
+            ods: None,
         });
     }
     let mut rdr = csv::ReaderBuilder::new()
@@ -150,13 +207,34 @@ pub(super) fn header(input: &ImportInput) -> Result<Header, String> {
         .from_reader(reader);
     let mut rec = csv::StringRecord::new();
     match rdr.read_record(&mut rec) {
-        Ok(true) => Ok(Header {
-            names: rec
+        Ok(true) => {
+            let names: Vec<String> = rec
                 .iter()
                 .map(|s| s.trim_start_matches('\u{feff}').to_owned())
-                .collect(),
-            json: None,
-        }),
+                .collect();
+            let extract = Extract::from_name(&input.name).filter(|_| forced.is_none());
+            let ods = match extract {
+                Some(e) => {
+                    let first: Vec<&str> = names.iter().map(String::as_str).collect();
+                    if !ods::looks_like(&first) {
+                        return Err(format!(
+                            "named like {} but its first line is not one ({} fields, the first an \
+                             ODS code, no header) — import the file as NHS England publishes it, \
+                             or rename it if it is not an extract",
+                            e.describe(),
+                            ods::FIELDS
+                        ));
+                    }
+                    Some(Ods::Extract(e))
+                }
+                None => None,
+            };
+            Ok(Header {
+                names,
+                json: None,
+                ods,
+            })
+        }
         Ok(false) => Err("the file is empty — it needs a header line naming its columns".into()),
         Err(e) => Err(csv_message(&e)),
     }
@@ -379,9 +457,21 @@ pub(super) fn parse_file(
             key_codes: Vec::new(),
         },
     };
-    let sha256 = match &layout.json {
-        Some(doc) => read_json(doc, layout.kind, &mut p),
-        None => read_csv(input, layout, options, &mut p)?,
+    let sha256 = match (&layout.json, &layout.ods) {
+        (_, Some(Ods::Extract(extract))) => read_ods(input, *extract, options, &mut p)?,
+        (_, Some(Ods::Ord(org, sha256))) => {
+            let _ = ods_rows(
+                org,
+                layout.kind,
+                Location::Item(1),
+                1,
+                &mut HashSet::new(),
+                &mut p,
+            );
+            sha256.clone()
+        }
+        (Some(doc), None) => read_json(doc, layout.kind, &mut p),
+        (None, None) => read_csv(input, layout, options, &mut p)?,
     };
     // A closed channel means the writer failed; its error is the one reported.
     let _ = p.flush();
@@ -458,6 +548,99 @@ fn read_csv(
         }
     }
     Ok(hex::encode(rdr.into_inner().inner.hasher.finalize()))
+}
+
+/// Streams an ODS extract's lines into the parser as rows of its kind; returns the file's
+/// SHA-256. The file is read once per kind: a damaged line is reported by the first reading
+/// (organisations) and passed over by the second.
+fn read_ods(
+    input: &ImportInput,
+    extract: Extract,
+    options: &ImportOptions,
+    p: &mut Parser<'_>,
+) -> Result<String, StoreError> {
+    let hashing = Hashing {
+        inner: input.open()?,
+        hasher: Sha256::new(),
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(Lf::new(hashing));
+    let report = p.kind == Kind::Organisations;
+    let mut rec = csv::StringRecord::new();
+    // The ICBs and sub-ICB locations already given, each once however many practices name it.
+    let mut given = HashSet::new();
+    loop {
+        match rdr.read_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                let message = csv_message(&e);
+                if let csv::ErrorKind::Io(source) = e.into_kind() {
+                    let path = input.name.clone().into();
+                    return Err(StoreError::Io { path, source });
+                }
+                if report {
+                    p.file_problem(Location::Line(line), message);
+                }
+                continue;
+            }
+        }
+        let line = rec.position().map_or(0, |p| p.line());
+        if line.is_multiple_of(4096) {
+            if let Some(progress) = &options.progress {
+                progress.advance(rdr.position().byte());
+            }
+        }
+        if rec.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        let fields: Vec<&str> = rec.iter().collect();
+        let org = match ods::parse_line(extract, &fields) {
+            Ok(org) => org,
+            Err(errors) => {
+                for e in errors.into_iter().filter(|_| report) {
+                    p.problem(Location::Line(line), &e.column, &e.value, e.message);
+                }
+                continue;
+            }
+        };
+        // Walk-in centres, out-of-hours services and the like share the file: not practices.
+        if !org.gp_practice {
+            continue;
+        }
+        if ods_rows(&org, p.kind, Location::Line(line), line, &mut given, p).is_err() {
+            break;
+        }
+    }
+    Ok(hex::encode(rdr.into_inner().inner.hasher.finalize()))
+}
+
+/// Queues the rows of `kind` one published organisation gives; its ICB and sub-ICB location
+/// only the first time (`given`).
+fn ods_rows(
+    org: &OdsOrganisation,
+    kind: Kind,
+    at: Location,
+    line: u64,
+    given: &mut HashSet<String>,
+    p: &mut Parser<'_>,
+) -> Result<(), Stopped> {
+    let rows = match kind {
+        Kind::Organisations => org.organisations(),
+        _ => vec![org.site()],
+    };
+    let own = org.code.to_string();
+    for row in rows {
+        if row.fields[0] != own && !given.insert(row.fields[0].clone()) {
+            continue;
+        }
+        let fields: Vec<&str> = row.fields.iter().map(String::as_str).collect();
+        p.row(at, line, &fields, row.keep)?;
+    }
+    Ok(())
 }
 
 /// Feeds a JSON array of objects (as `export --format json` writes) to the parser; returns
