@@ -10,6 +10,7 @@ mod certs;
 mod checks;
 mod clock;
 mod config;
+mod migration;
 mod notify;
 mod plan;
 mod tls;
@@ -175,8 +176,12 @@ enum Command {
         #[arg(long, value_delimiter = ',', value_parser = Family::parse)]
         only: Vec<Family>,
     },
-    /// Plan certificate renewals within the RA team's capacity, against waiting for the prompt.
+    /// Plan certificate renewals within the RA team's capacity, against waiting for the prompt;
+    /// `plan migration` plans the move from a retiring authentication client.
+    #[command(args_conflicts_with_subcommands = true)]
     Plan {
+        #[command(subcommand)]
+        command: Option<PlanCommand>,
         /// Renewals the RA team can handle per working day (for everyone the configuration's
         /// RA teams do not serve).
         #[arg(long)]
@@ -436,6 +441,15 @@ enum TriageCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum PlanCommand {
+    /// Plan the move of every workstation from a retiring authentication client (NHS Identity
+    /// Agent) to its successor (NHS Smartcard Connect): per site, one machine first out of core
+    /// hours, then the pilot and broad rings, finished before the catalogue's date with a
+    /// margin; machines held up by an application are listed with what holds them up.
+    Migration(migration::Args),
 }
 
 #[derive(Subcommand, Debug)]
@@ -815,6 +829,11 @@ fn run(cli: Cli) -> Result<()> {
             checks::check(&*store, &settings, day, &filter, format, fail_on, families)
         }
         Command::Plan {
+            command: Some(PlanCommand::Migration(args)),
+            ..
+        } => migration::run(&*open(&database_url)?, &settings()?, &args, today()),
+        Command::Plan {
+            command: None,
             capacity,
             from,
             site,

@@ -578,3 +578,73 @@ fn plan_api() {
     assert_eq!(bad.0, 400);
     assert!(bad.1.contains("\"field\":\"from\""), "{}", bad.1);
 }
+
+#[test]
+fn the_move_to_smartcard_connect_is_planned_per_site_and_machine() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (_store, db) = demo_store(&tmp);
+    let table = ok(&cardwatch_on(DAY, &db, &["plan", "migration"]));
+    assert!(
+        table.contains("it stops working on 2027-02-28; every machine moved by 2027-02-14"),
+        "{table}"
+    );
+    assert!(table.contains("first machine, after "), "{table}");
+    assert!(
+        table.contains("held up by EMIS Web (readiness unconfirmed)"),
+        "{table}"
+    );
+    let csv = ok(&cardwatch_on(
+        DAY,
+        &db,
+        &["plan", "migration", "--format", "csv", "--per-day", "1"],
+    ));
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    // A day's limit of one machine: no two planned on the same day.
+    let mut days: Vec<&str> = rows
+        .iter()
+        .filter(|r| r[3] == "planned")
+        .map(|r| r[5])
+        .collect();
+    let planned = days.len();
+    days.sort_unstable();
+    days.dedup();
+    assert!(planned > 0 && days.len() == planned, "{csv}");
+    assert!(rows.iter().any(|r| r[3] == "moved"), "{csv}");
+    let json: serde_json::Value = serde_json::from_str(&ok(&cardwatch_on(
+        DAY,
+        &db,
+        &["plan", "migration", "--format", "json"],
+    )))
+    .expect("json");
+    let t = &json["totals"];
+    let listed: usize = json["plan"]["sites"]
+        .as_array()
+        .expect("sites")
+        .iter()
+        .map(|s| s["machines"].as_array().expect("machines").len())
+        .sum();
+    let counted: u64 = ["moved", "planned", "late", "blocked"]
+        .iter()
+        .map(|k| t[k].as_u64().expect("count"))
+        .sum();
+    assert_eq!(counted as usize, listed);
+    // Bad input: a site with nothing to move, a limit of none.
+    let out = cardwatch_on(DAY, &db, &["plan", "migration", "--site", "Z99999"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("Z99999"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = cardwatch_on(DAY, &db, &["plan", "migration", "--per-day", "0"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--per-day"),
+        "{}",
+        text(&out.stderr)
+    );
+}

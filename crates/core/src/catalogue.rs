@@ -560,6 +560,19 @@ impl Catalogue {
         self.applications.iter().find(|a| a.id == id)
     }
 
+    /// Of the applications `ids`, those not known to support CIS2 authentication, each as
+    /// "name (why)": what holds up a move to a client that needs ready applications.
+    pub fn not_ready<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+        ids.into_iter()
+            .filter_map(|id| match self.application(id) {
+                Some(a) if a.cis2 == Readiness::Ready => None,
+                Some(a) if a.cis2 == Readiness::NotReady => Some(format!("{} (not ready)", a.name)),
+                Some(a) => Some(format!("{} (readiness unconfirmed)", a.name)),
+                None => Some(format!("{id} (not in the catalogue)")),
+            })
+            .collect()
+    }
+
     /// A software component by id.
     pub fn software(&self, id: &str) -> Option<&SoftwareEntry> {
         self.software.iter().find(|s| s.id == id)

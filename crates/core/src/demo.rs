@@ -248,13 +248,18 @@ fn moved_to_smartcard_connect(p: u32, w: u64) -> bool {
     }
 }
 
-/// The Spine-connected applications a demo workstation uses: the national services, the
-/// practice's clinical system, and NHSmail on some.
+/// The Spine-connected applications a demo workstation uses: the national services and, on
+/// clinical machines, the practice's clinical system and NHSmail on some; every fourth machine
+/// is an administration desk (registration, referrals) without the clinical system.
 fn applications(p: u32, w: u64) -> Vec<String> {
-    let system = if p % 2 == 0 { "emis-web" } else { "systmone" };
-    let mut apps = vec!["e-rs", "eps", "scr", system];
-    if w % 3 == 0 {
-        apps.push("nhsmail");
+    let mut apps = vec!["e-rs", "eps", "scr"];
+    if w % 4 == 2 {
+        apps.push("care-identity");
+    } else {
+        apps.push(if p % 2 == 0 { "emis-web" } else { "systmone" });
+        if w % 3 == 0 {
+            apps.push("nhsmail");
+        }
     }
     apps.sort_unstable();
     apps.into_iter().map(str::to_owned).collect()

@@ -17,6 +17,7 @@ pub mod health;
 pub mod ics;
 pub mod ids;
 pub mod inventory;
+pub mod migration;
 pub mod notify;
 pub mod ods;
 pub mod planner;

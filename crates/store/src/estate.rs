@@ -100,6 +100,13 @@ pub fn load_estate(store: &dyn Store) -> Result<Estate, StoreError> {
     Ok(estate)
 }
 
+/// The sites, workstations and their software: what the move between authentication clients is
+/// planned from.
+pub fn load_workstations(store: &dyn Store) -> Result<Estate, StoreError> {
+    let kinds = [Kind::Sites, Kind::Workstations, Kind::Software].map(|k| (k, Records::All));
+    load_kinds(store, &kinds, true)
+}
+
 /// Reads the facts of some kinds, each whole or only some records (the other kinds are left
 /// empty). With `lean`, positions are read only for whether they prescribe.
 fn load_kinds(

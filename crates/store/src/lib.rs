@@ -42,7 +42,7 @@ mod tx;
 mod url;
 mod users;
 
-pub use estate::{current_findings, load_estate, renewals_due, DueCard};
+pub use estate::{current_findings, load_estate, load_workstations, renewals_due, DueCard};
 pub use files::{export, write_demo, Format, RecordWriter};
 pub use import::{
     FileReport, ImportInput, ImportOptions, ImportProblem, ImportReport, InputData, Location,

@@ -3,7 +3,7 @@
 //! working on a date the catalogue gives, two clients at once, none at all, and a move to the
 //! successor held up by an application that does not yet support it.
 
-use crate::catalogue::{Catalogue, ClientEntry, Readiness};
+use crate::catalogue::{Catalogue, ClientEntry};
 
 use super::{Context, Out, Owner, Severity, SoftwareFacts, SubjectKind, WorkstationFacts};
 
@@ -162,15 +162,9 @@ fn retiring(
     let Some(next) = next.filter(|n| n.needs_ready_applications) else {
         return;
     };
-    let waiting: Vec<String> = applications_of(ws, installed, cx.catalogue)
-        .into_iter()
-        .filter_map(|id| match cx.catalogue.application(id) {
-            Some(a) if a.cis2 == Readiness::Ready => None,
-            Some(a) if a.cis2 == Readiness::NotReady => Some(format!("{} (not ready)", a.name)),
-            Some(a) => Some(format!("{} (readiness unconfirmed)", a.name)),
-            None => Some(format!("{id} (not in the catalogue)")),
-        })
-        .collect();
+    let waiting = cx
+        .catalogue
+        .not_ready(applications_of(ws, installed, cx.catalogue));
     if waiting.is_empty() {
         return;
     }
