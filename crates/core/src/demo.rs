@@ -256,8 +256,12 @@ fn applications(p: u32, w: u64) -> Vec<String> {
     if w % 4 == 2 {
         apps.push("care-identity");
     } else {
-        apps.push(if p % 2 == 0 { "emis-web" } else { "systmone" });
-        if w % 3 == 0 {
+        apps.push(if p.is_multiple_of(2) {
+            "emis-web"
+        } else {
+            "systmone"
+        });
+        if w.is_multiple_of(3) {
             apps.push("nhsmail");
         }
     }
