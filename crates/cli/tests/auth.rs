@@ -2048,6 +2048,24 @@ fn the_overview_counts_the_callers_sites_and_follows_every_change() {
     );
     let home = get_as(&addr, "/", &pm);
     assert!(home.1.contains("urgent or critical findings"), "{}", home.1);
+    // One line says how many of the practice's workstations must move before CIS1 retires.
+    let to_move = list
+        .iter()
+        .filter(|f| f["rule"] == "auth-client-retiring")
+        .count() as u64;
+    assert!(to_move > 0);
+    assert_eq!(
+        mine["workstations_to_move"].as_u64(),
+        Some(to_move),
+        "{mine}"
+    );
+    assert!(
+        home.1.contains(&format!(
+            "{to_move} workstations</a> sign in with NHS Identity Agent (CIS1 authentication) and must move to NHS Smartcard Connect (CIS2 authentication) before 28 February 2027"
+        )),
+        "{}",
+        home.1
+    );
     // A change made elsewhere (the CLI) shows at once: the cached check follows the audit chain.
     let id = list
         .iter()

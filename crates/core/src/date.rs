@@ -88,6 +88,26 @@ impl Date {
         later.0 - self.0
     }
 
+    /// The date as people write it: "28 February 2027".
+    pub fn long(self) -> String {
+        const MONTHS: [&str; 12] = [
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ];
+        let (y, m, d) = self.ymd();
+        format!("{d} {} {y}", MONTHS[(m - 1) as usize])
+    }
+
     /// Day of the week, 0 = Monday … 6 = Sunday.
     pub const fn weekday(self) -> u32 {
         // 1970-01-01 was a Thursday (3).
@@ -281,6 +301,15 @@ mod tests {
         assert_eq!(Date::parse("2026/01/01"), Err(DateError::Layout));
         assert_eq!(Date::parse("01-01-2026"), Err(DateError::Layout));
         assert_eq!(Date::parse(""), Err(DateError::Layout));
+    }
+
+    #[test]
+    fn long_form_for_people() {
+        assert_eq!(
+            Date::parse("2027-02-28").unwrap().long(),
+            "28 February 2027"
+        );
+        assert_eq!(Date::parse("2026-12-05").unwrap().long(), "5 December 2026");
     }
 
     #[test]

@@ -132,6 +132,10 @@ pub(crate) struct Overview {
     pub spares_below_minimum: usize,
     /// Workstations with software below the mandatory version.
     pub software_below_mandatory: usize,
+    /// Workstations on an authentication client that stops working (Identity Agent, CIS1).
+    pub workstations_to_move: usize,
+    /// Of those, the ones held up by an application not ready for the successor.
+    pub workstations_held_up: usize,
 }
 
 impl Overview {
@@ -156,6 +160,8 @@ impl Overview {
         match rule {
             "spare-readers-low" | "stock-below-minimum" => o.spares_below_minimum += 1,
             "software-below-mandatory" => o.software_below_mandatory += 1,
+            "auth-client-retiring" => o.workstations_to_move += 1,
+            "auth-client-move-blocked" => o.workstations_held_up += 1,
             _ => {}
         }
     }
@@ -168,6 +174,8 @@ impl Overview {
         self.urgent_findings += x.urgent_findings;
         self.spares_below_minimum += x.spares_below_minimum;
         self.software_below_mandatory += x.software_below_mandatory;
+        self.workstations_to_move += x.workstations_to_move;
+        self.workstations_held_up += x.workstations_held_up;
     }
 }
 

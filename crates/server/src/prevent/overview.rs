@@ -12,6 +12,9 @@ use std::fmt::Write as _;
 
 use cardwatch_core::renewal::Window;
 
+use askama::Template;
+use cardwatch_core::catalogue::Catalogue;
+
 use crate::prevent::check::{all_findings, count, Check};
 use crate::web::scope::{viewer, Viewer};
 use crate::web::{escape, layout};
@@ -29,9 +32,38 @@ pub(crate) async fn api(State(state): State<AppState>, caller: Caller) -> Respon
     }
 }
 
+/// The line that says how many of the caller's workstations must move to the successor of a
+/// retiring authentication client, and by when (the catalogue's date).
+#[derive(askama::Template)]
+#[template(path = "deadline.html")]
+struct Deadline<'a> {
+    to_move: usize,
+    held_up: usize,
+    old: &'a str,
+    new: &'a str,
+    date: String,
+}
+
 /// The overview's panel, for the home page, from the check the page already holds.
-pub(crate) fn panel(check: &Check, v: &Viewer) -> String {
+pub(crate) fn panel(check: &Check, v: &Viewer, catalogue: &Catalogue) -> String {
     let o = count(check, v);
+    let retiring = catalogue.clients.iter().find_map(|c| {
+        let next = catalogue.client(c.successor.as_deref()?)?;
+        Some((c, next, c.works_until?))
+    });
+    let deadline = match retiring {
+        Some((old, new, end)) if o.workstations_to_move > 0 => Deadline {
+            to_move: o.workstations_to_move,
+            held_up: o.workstations_held_up,
+            old: &old.name,
+            new: &new.name,
+            date: end.long(),
+        }
+        .render()
+        // Rendering into a String cannot fail.
+        .unwrap_or_default(),
+        _ => String::new(),
+    };
     let item = |n: usize, label: &str, href: &str| {
         format!(
             "<li class=\"nhsuk-grid-column-one-quarter nhsuk-u-margin-bottom-3\"><a class=\"nhsuk-link\" href=\"{href}\">\
@@ -39,7 +71,7 @@ pub(crate) fn panel(check: &Check, v: &Viewer) -> String {
         )
     };
     format!(
-        "<ul class=\"nhsuk-grid-row nhsuk-list\">{}{}{}{}{}{}{}{}</ul>",
+        "{deadline}<ul class=\"nhsuk-grid-row nhsuk-list\">{}{}{}{}{}{}{}{}</ul>",
         item(
             o.expired,
             "certificates expired",
@@ -79,7 +111,7 @@ pub(crate) async fn page(State(state): State<AppState>, caller: Caller) -> Respo
         Ok(c) => c,
         Err(r) => return r,
     };
-    let panel = panel(&check, &viewer);
+    let panel = panel(&check, &viewer, &state.checks.catalogue);
     let certs = check.expiring.clone();
     let today = (state.now)().date();
     let mut rows = String::new();
