@@ -60,6 +60,83 @@ fn bad_rows_exit_2_and_name_line_and_column() {
     assert!(ok(&cardwatch(&db, &["export", "people"])).lines().count() == 1);
 }
 
+/// `cardwatch import epraccur.csv ebranchs.csv` with the files as NHS England publishes them:
+/// the practices, their branch surgeries and sites, and the walk-in centre left out; a damaged
+/// line exits 2 naming its line and column, and nothing is written.
+#[test]
+fn ods_extracts_import_from_the_command_line() {
+    let (tmp, db) = scratch_db();
+    let line = |fields: &[(usize, &str)]| {
+        let mut f = vec![String::new(); 27];
+        for &(n, v) in fields {
+            f[n - 1] = v.to_owned();
+        }
+        let quoted: Vec<String> = f.iter().map(|v| format!("\"{v}\"")).collect();
+        format!("{}\r\n", quoted.join(","))
+    };
+    let practice = |code: &str, status: &str, close: &str, setting: &str| {
+        line(&[
+            (1, code),
+            (2, "THE SURGERY"),
+            (3, "Y63"),
+            (4, "QHM"),
+            (10, "TS18 1HU"),
+            (11, "19740401"),
+            (12, close),
+            (13, status),
+            (15, "16C"),
+            (26, setting),
+        ])
+    };
+    let epraccur = tmp.path().join("epraccur.csv");
+    let ebranchs = tmp.path().join("ebranchs.csv");
+    let good = [
+        practice("A81001", "A", "", "4"),
+        practice("A81002", "C", "20250331", "4"),
+        practice("Y02625", "A", "", "1"),
+    ]
+    .concat();
+    std::fs::write(&epraccur, &good).expect("write");
+    std::fs::write(
+        &ebranchs,
+        line(&[(1, "A81001001"), (2, "BRANCH"), (13, "A"), (15, "A81001")]),
+    )
+    .expect("write");
+    let files = [
+        epraccur.display().to_string(),
+        ebranchs.display().to_string(),
+    ];
+    let out = ok(&cardwatch(&db, &["import", &files[1], &files[0]]));
+    assert!(
+        out.contains("sites                  2 rows: 2 new"),
+        "{out}"
+    );
+    let orgs = ok(&cardwatch(&db, &["export", "organisations"]));
+    assert!(
+        orgs.contains("A81002,THE SURGERY,gp_practice,QHM,closed,2025-03-31"),
+        "{orgs}"
+    );
+    assert!(!orgs.contains("Y02625"), "{orgs}");
+    let sites = ok(&cardwatch(&db, &["export", "sites"]));
+    assert!(sites.contains("A81001001,A81001,BRANCH,"), "{sites}");
+    let again = ok(&cardwatch(&db, &["import", &files[0], &files[1]]));
+    assert!(
+        !again.contains(" 1 new") && !again.contains("1 changed"),
+        "{again}"
+    );
+
+    std::fs::write(&epraccur, good.replace("\"C\"", "\"Z\"")).expect("write");
+    let before = ok(&cardwatch(&db, &["export", "organisations"]));
+    let out = cardwatch(&db, &["import", &files[0], &files[1]]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("{}:2: column 13 (status): Z: ", files[0])),
+        "{err}"
+    );
+    assert_eq!(ok(&cardwatch(&db, &["export", "organisations"])), before);
+}
+
 #[test]
 fn tampered_audit_exits_3_naming_the_record() {
     let tmp = tempfile::tempdir().expect("tmp");
