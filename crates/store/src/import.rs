@@ -353,7 +353,7 @@ impl Applier<'_> {
         input: &ImportInput,
         layout: &read::Layout,
         options: &ImportOptions,
-        loaded: &read::Loaded,
+        loaded: &read::Earlier,
     ) -> Result<read::Parsed, StoreError> {
         let (send, receive) = sync_channel::<Batch>(AHEAD);
         let (recycle, recycled) = channel::<Batch>();
@@ -412,7 +412,7 @@ pub(crate) fn run(
     let (seq, hash) = tx.audit_head()?;
     let mut chain = AuditChain { seq, hash };
     let mut files = Vec::new();
-    let mut loaded: read::Loaded = Default::default();
+    let mut loaded = read::Earlier::default();
     for (i, layout) in plan {
         let input = &inputs[i];
         let mut applier = Applier {
@@ -457,7 +457,8 @@ pub(crate) fn run(
             }
         }
         tx.end_bulk()?;
-        let slot = &mut loaded[layout.kind as usize];
+        loaded.not_practices.extend(parsed.not_practices);
+        let slot = &mut loaded.keys[layout.kind as usize];
         *slot = Some(Arc::new(match slot.take() {
             None => parsed.key_codes,
             Some(earlier) => {

@@ -2205,6 +2205,8 @@ fn ebranchs() -> String {
     [
         branch("A81001001", "DENSHAM BRANCH SURGERY", "A81001"),
         branch("A81004001", "ACKLAM BRANCH", "A81004"),
+        // Run by the walk-in centre: not a practice's branch, left out with it.
+        branch("Y02625001", "WALK-IN CENTRE SATELLITE", "Y02625"),
     ]
     .concat()
 }
@@ -2261,6 +2263,7 @@ fn ods_extracts_become_practices_and_sites(db: &TestDb) {
         "a walk-in centre is not a practice:\n{orgs}"
     );
     let sites = exported(db, Kind::Sites);
+    assert!(!sites.contains("Y02625001"), "nor its branch:\n{sites}");
     for line in [
         "A81001,A81001,THE DENSHAM SURGERY,Mon-Fri 08:00-18:30",
         "A81001001,A81001,DENSHAM BRANCH SURGERY,",

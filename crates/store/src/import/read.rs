@@ -273,11 +273,24 @@ pub(super) struct Parsed {
     pub(super) own_keys: HashSet<String>,
     /// The codes of every key in the file, sorted: later files' references are looked up here.
     pub(super) key_codes: Vec<KeyCode>,
+    /// Codes of an ODS practices extract's other prescribing settings, left out.
+    pub(super) not_practices: Vec<String>,
 }
 
 /// The codes of the keys each kind's files in this import hold (sorted), so references to rows
 /// this import is writing can be recognised without asking the database.
 pub(super) type Loaded = [Option<std::sync::Arc<Vec<KeyCode>>>; Kind::ALL.len()];
+
+/// What the files read earlier in this import hold.
+#[derive(Default)]
+pub(super) struct Earlier {
+    /// Their keys, by kind.
+    pub(super) keys: Loaded,
+    /// Codes an ODS practices extract left out as other prescribing settings (walk-in centres,
+    /// out-of-hours services…): a branch surgery they run is not a practice's either, and is left
+    /// out with them rather than refused for a parent the estate does not hold.
+    pub(super) not_practices: HashSet<String>,
+}
 
 /// Validates rows and sends them on in batches.
 struct Parser<'a> {
@@ -291,7 +304,7 @@ struct Parser<'a> {
     /// hashed key (not a packed one) could share its code with another: the chance among 2 million
     /// is about one in ten million, and the second row would be refused as a duplicate.
     seen: SeenCodes,
-    loaded: &'a Loaded,
+    loaded: &'a Earlier,
     /// Per reference column, where in its earlier file's keys the last lookup ended.
     near: Vec<usize>,
     parsed: Parsed,
@@ -402,7 +415,7 @@ impl Parser<'_> {
             }
             let code = KeyCode::of(&cells[col..=col]);
             let found = code.exact()
-                && self.loaded[target as usize]
+                && self.loaded.keys[target as usize]
                     .as_ref()
                     .is_some_and(|keys| find_near(keys, code, &mut self.near[n]));
             if !found {
@@ -437,7 +450,7 @@ pub(super) fn parse_file(
     options: &ImportOptions,
     send: SyncSender<Batch>,
     recycle: Receiver<Batch>,
-    loaded: &Loaded,
+    loaded: &Earlier,
 ) -> Result<Parsed, StoreError> {
     let mut p = Parser {
         file: &input.name,
@@ -455,6 +468,7 @@ pub(super) fn parse_file(
             pending: Vec::new(),
             own_keys: HashSet::new(),
             key_codes: Vec::new(),
+            not_practices: Vec::new(),
         },
     };
     let sha256 = match (&layout.json, &layout.ods) {
@@ -607,8 +621,18 @@ fn read_ods(
                 continue;
             }
         };
-        // Walk-in centres, out-of-hours services and the like share the file: not practices.
+        // Walk-in centres, out-of-hours services and the like share the file: not practices,
+        // and neither are the branch surgeries they run.
         if !org.gp_practice {
+            if report && extract == Extract::Practices {
+                p.parsed.not_practices.push(org.code.to_string());
+            }
+            continue;
+        }
+        let parent = org.commissioner.as_ref().map(ToString::to_string);
+        if extract == Extract::Branches
+            && parent.is_some_and(|c| p.loaded.not_practices.contains(&c))
+        {
             continue;
         }
         if ods_rows(&org, p.kind, Location::Line(line), line, &mut given, p).is_err() {
