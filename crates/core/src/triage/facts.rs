@@ -277,7 +277,27 @@ fn software_facts<'a>(
     today: Date,
     out: &mut Vec<Fact>,
 ) {
+    // The authentication client, from its component; software that belongs to another client
+    // than the one in use says nothing here (Identity Agent is rightly absent under Smartcard
+    // Connect). With no client at all, every component's absence is a fact.
+    let clients: Vec<&crate::catalogue::ClientEntry> = catalogue
+        .clients
+        .iter()
+        .filter(|c| installed.clone().any(|(s, _)| s == c.component))
+        .collect();
+    if let [client] = clients[..] {
+        out.push(fact(
+            "workstation.auth-client",
+            &client.component,
+            format!("{source} {} on {host}", client.name),
+        ));
+    }
     for entry in &catalogue.software {
+        if let Some(c) = &entry.client {
+            if !clients.is_empty() && !clients.iter().any(|x| x.id == *c) {
+                continue;
+            }
+        }
         let found = installed
             .clone()
             .find(|(c, _)| *c == entry.id)

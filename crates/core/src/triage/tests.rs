@@ -193,6 +193,12 @@ fn first_steps_per_symptom() {
             StepKind::Fix,
             "correct-systmone-profile",
         ),
+        ("no-pin-prompt", StepKind::Check, "reader-light"),
+        (
+            "still-signed-in-after-removal",
+            StepKind::Fix,
+            "explain-smartcard-connect",
+        ),
     ];
     assert_eq!(
         expected.len(),
@@ -257,6 +263,53 @@ fn cannot_sign_follows_seed_002_and_reissues_last() {
     if let Some(i) = fixes.iter().position(|f| f == "reissue-card") {
         assert_eq!(i, fixes.len() - 1, "{fixes:?}");
         assert!(fixes.contains(&"update-middleware".to_owned()), "{fixes:?}");
+    }
+}
+
+/// Under NHS Smartcard Connect no PIN box appears when the card goes in and taking it out does
+/// not sign out: said plainly, not treated as a fault, when the estate knows the client; on an
+/// Identity Agent workstation the same words lead to the usual checks.
+#[test]
+fn smartcard_connect_behaviour_is_explained_not_fixed() {
+    let kb = kb();
+    let on = |client: &str| Case {
+        facts: vec![fact("workstation.auth-client", client)],
+        ..Case::default()
+    };
+    for symptom in ["no-pin-prompt", "still-signed-in-after-removal"] {
+        let a = kb
+            .advise(sym(&kb, symptom), &on("smartcard-connect"))
+            .unwrap();
+        assert_eq!(a.next.id, "explain-smartcard-connect", "{symptom}");
+        assert!(
+            a.next.prompt.starts_with("Nothing needs fixing"),
+            "{}",
+            a.next.prompt
+        );
+        assert_eq!(a.known[0].check, "auth-client");
+        let a = kb.advise(sym(&kb, symptom), &on("identity-agent")).unwrap();
+        assert_ne!(a.next.id, "explain-smartcard-connect", "{symptom}");
+        assert!(
+            !a.posterior
+                .iter()
+                .any(|(c, p)| kb.causes[*c].id == "smartcard-connect-expected" && *p > 0.0),
+            "{symptom}: {:?}",
+            a.posterior
+        );
+    }
+    // What reception types finds the symptom.
+    for (text, want) in [
+        (
+            "dr says no pin box comes up when she puts her card in",
+            "no-pin-prompt",
+        ),
+        (
+            "still logged in after taking my card out",
+            "still-signed-in-after-removal",
+        ),
+    ] {
+        let m = matching::find_symptom(&kb, text).unwrap_or_else(|| panic!("{text:?}"));
+        assert_eq!(kb.symptoms[m.symptom].id, want, "{text:?}");
     }
 }
 
