@@ -81,6 +81,18 @@ impl Series {
     pub const fn number(self) -> u8 {
         self.0
     }
+
+    /// The series a card number gives: its first two digits (`08…`, `10…`), as printed at the
+    /// bottom right of the card's back; none when it does not begin with a series.
+    pub fn of_serial(serial: &str) -> Option<Series> {
+        let b = serial.as_bytes();
+        match b {
+            [a @ b'0'..=b'9', c @ b'0'..=b'9', ..] => {
+                Series::new(i64::from((a - b'0') * 10 + (c - b'0')))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// One physical smartcard.

@@ -190,7 +190,7 @@ impl Kind {
                 const C: &[Column] = &[
                     col("card_serial", T, true),
                     col("holder_uuid", T, true),
-                    col("series", I, true),
+                    col("series", I, false),
                     col("status", T, true),
                     col("issued_on", D, true),
                     col("last_used_on", D, false),
@@ -709,11 +709,31 @@ impl Record {
             Kind::Cards => {
                 let card_serial = p.req(0, CardSerial::parse);
                 let holder_uuid = p.req(1, Uuid::parse);
-                let series = p.req(2, |s| {
+                let from_serial = card_serial
+                    .as_ref()
+                    .and_then(|c| Series::of_serial(c.as_str()));
+                let series = match p.field(2, |s| {
                     s.parse::<i64>().ok().and_then(Series::new).ok_or(
                         "card series is a number from 4 to 10 — read it from the back of the card",
                     )
-                });
+                }) {
+                    // Left empty: the card number's first two digits say it.
+                    Some(None) => match from_serial {
+                        Some(s) => Some(s),
+                        None => {
+                            p.fail(2, "no series, and the card serial does not begin with one — write the series, 4 to 10 (the first two digits of the number at the bottom right of the card's back)".into());
+                            None
+                        }
+                    },
+                    Some(Some(s)) => match from_serial {
+                        Some(f) if f != s => {
+                            p.fail(2, format!("series {} but the card serial begins {:02} — the first two digits of the card's number are its series: check both", s.number(), f.number()));
+                            None
+                        }
+                        _ => Some(s),
+                    },
+                    None => None,
+                };
                 let status = p.vocab(3, CardStatus::parse);
                 let issued_on = p.req(4, Date::parse);
                 let last_used_on = p.date(5);
@@ -1203,6 +1223,29 @@ mod tests {
             "CS0001\u{1f}signing\u{1f}01AB"
         );
         assert_eq!(v[6], Value::Text("sha256".into()));
+    }
+
+    #[test]
+    fn a_cards_series_comes_from_its_number_when_left_out_and_must_agree_with_it() {
+        let series = |line: &str| match parse(Kind::Cards, line) {
+            Ok(Record::Card(c)) => Ok(c.series.number()),
+            Ok(_) => unreachable!(),
+            Err(e) => Err(e[0].message.clone()),
+        };
+        assert_eq!(series("0812345678,555123456789,,active,2024-01-10,"), Ok(8));
+        assert_eq!(
+            series("1012345678,555123456789,10,active,2024-01-10,"),
+            Ok(10)
+        );
+        // A number that does not begin with a series says nothing either way.
+        assert_eq!(series("CS000001,555123456789,9,active,2024-01-10,"), Ok(9));
+        let e = series("0812345678,555123456789,9,active,2024-01-10,").unwrap_err();
+        assert!(e.contains("series 9 but the card serial begins 08"), "{e}");
+        let e = series("CS000001,555123456789,,active,2024-01-10,").unwrap_err();
+        assert!(e.contains("no series") && e.contains("bottom right"), "{e}");
+        assert_eq!(Series::of_serial("0412"), Series::new(4));
+        assert_eq!(Series::of_serial("1112"), None);
+        assert_eq!(Series::of_serial("7"), None);
     }
 
     #[test]
