@@ -186,6 +186,29 @@ fn sign_in_session_csrf_and_sign_out() {
             ("next", "//evil.example/"),
         ])),
     );
+    // The known ways round a check that only looks at the first characters, read as a browser
+    // reads them: each lands on the home page.
+    for next in [
+        "/\\evil.example",
+        "/\t/evil.example",
+        "\\/evil.example",
+        "https:evil.example",
+        "/\n/evil.example",
+    ] {
+        let (status, response) = request(
+            &addr,
+            "POST",
+            "/login",
+            None,
+            Some(&form(&[
+                ("username", "pm@nhs.net"),
+                ("password", PW),
+                ("next", next),
+            ])),
+        );
+        assert_eq!(status, 303, "{next:?}: {response}");
+        assert!(response.contains("location: /\r\n"), "{next:?}: {response}");
+    }
     let token = set_cookie(&good.1, "cw_session").expect("a session cookie");
     let cookie = format!("cw_session={token}");
     let account = request(&addr, "GET", "/account", Some(&cookie), None);

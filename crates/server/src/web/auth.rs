@@ -230,11 +230,7 @@ impl IntoResponse for NotSignedIn {
                 "message": "sign in first: POST /login, then send the session cookie"}});
             return (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
         }
-        let next = if self.path.starts_with('/') && !self.path.starts_with("//") {
-            self.path
-        } else {
-            "/".into()
-        };
+        let next = on_this_server(&self.path);
         let location = format!("/login?next={}", crate::web::enc(&next));
         (
             StatusCode::SEE_OTHER,
@@ -301,6 +297,23 @@ fn page(title: &str, caller: Option<&Caller>, body: &str) -> String {
     crate::web::layout::page(title, caller, body).0
 }
 
+/// Where to send a browser after signing in: `next` resolved against this server's own origin
+/// by a URL parser that reads it as browsers do (backslashes as slashes, tabs and newlines
+/// dropped, schemes and hosts honoured), kept only when it stays on that origin; anything else
+/// is `/`. Never an open redirect.
+pub(crate) fn on_this_server(next: &str) -> String {
+    let Ok(home) = url::Url::parse("http://cardwatch.invalid/") else {
+        return "/".into();
+    };
+    match home.join(next) {
+        Ok(u) if u.origin() == home.origin() => match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_owned(),
+        },
+        _ => "/".into(),
+    }
+}
+
 fn login_form(next: &str, message: Option<&str>) -> String {
     let mut b = alert(message);
     let _ = write!(
@@ -339,12 +352,7 @@ pub(crate) async fn login(
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
-    // Only a path on this server: never an open redirect.
-    let next = if f.next.starts_with('/') && !f.next.starts_with("//") {
-        f.next.clone()
-    } else {
-        "/".to_owned()
-    };
+    let next = on_this_server(&f.next);
     let now = (state.now)();
     let result = crate::web::blocking(&state, move |s| {
         Ok(match sign_in(s, &f.username, &f.password, now)? {
@@ -416,4 +424,34 @@ pub(crate) async fn me(caller: Caller) -> axum::Json<serde_json::Value> {
         "organisations": u.organisations.iter().map(|o| o.as_str()).collect::<Vec<_>>(),
         "all_organisations": u.role.sees_everything(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::on_this_server;
+
+    #[test]
+    fn a_sign_in_redirect_stays_on_this_server() {
+        for (next, to) in [
+            ("/findings?site=A81001", "/findings?site=A81001"),
+            ("/cards/CS0001", "/cards/CS0001"),
+            ("", "/"),
+            ("//evil.example", "/"),
+            ("/\\evil.example", "/"),
+            ("\\/evil.example", "/"),
+            ("/\t/evil.example", "/"),
+            ("/\n/evil.example", "/"),
+            ("\t//evil.example/", "/"),
+            ("https:evil.example", "/"),
+            ("https://evil.example/x", "/"),
+            ("http://cardwatch.invalid@evil.example/", "/"),
+            ("javascript:alert(1)", "/"),
+            ("///evil.example", "/"),
+            // An encoded slash stays a path here: no browser makes a host of it.
+            ("/%2F%2Fevil.example", "/%2F%2Fevil.example"),
+            ("findings", "/findings"),
+        ] {
+            assert_eq!(on_this_server(next), to, "{next:?}");
+        }
+    }
 }
