@@ -158,9 +158,11 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/incidents/{id}/packet", get(fix::incidents::packet))
         .route("/assets/nhsuk-frontend.min.css", get(web::layout::css))
         .route("/assets/nhsuk-frontend.min.js", get(web::layout::js))
+        .route("/assets/js-enabled.js", get(web::layout::js_enabled))
         .route("/assets/images/{name}", get(web::layout::image))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .layer(axum::middleware::from_fn(web::headers::secure))
         .with_state(state)
 }
 

@@ -41,6 +41,7 @@ pub fn page(title: &str, caller: Option<&Caller>, body: &str) -> Html<String> {
 
 const CSS: &[u8] = include_bytes!("../../assets/nhsuk/nhsuk-frontend.min.css");
 const JS: &[u8] = include_bytes!("../../assets/nhsuk/nhsuk-frontend.min.js");
+const JS_ENABLED: &[u8] = include_bytes!("../../assets/js-enabled.js");
 
 macro_rules! images {
     ($($name:literal),+ $(,)?) => {
@@ -75,6 +76,10 @@ pub(crate) async fn css() -> Response {
 
 pub(crate) async fn js() -> Response {
     asset(JS, "text/javascript; charset=utf-8")
+}
+
+pub(crate) async fn js_enabled() -> Response {
+    asset(JS_ENABLED, "text/javascript; charset=utf-8")
 }
 
 pub(crate) async fn image(Path(name): Path<String>) -> Response {

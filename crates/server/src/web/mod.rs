@@ -13,6 +13,7 @@ use crate::AppState;
 
 pub mod auth;
 pub mod caller;
+pub mod headers;
 pub mod layout;
 pub mod scope;
 
