@@ -3303,6 +3303,42 @@ fn browser() -> Command {
     c
 }
 
+/// The plan of the move to Smartcard Connect over the API: made for the whole estate, shown for
+/// the caller's sites, with its parameters checked.
+#[test]
+fn the_migration_plan_api_shows_the_callers_sites() {
+    let (_tmp, db) = scratch_db();
+    let (child, addr, admin) = serve_demo_signed_in(&db, "3");
+    add_pm(&db);
+    let pm = signed_in(&addr, PM);
+    let all = body_json(&get_as(&addr, "/api/v1/plan/migration?per_day=5", &admin).1);
+    let mine = body_json(&get_as(&addr, "/api/v1/plan/migration", &pm).1);
+    let bad = get_as(&addr, "/api/v1/plan/migration?per_day=0", &admin);
+    let unknown = get_as(&addr, "/api/v1/plan/migration?capacity=3", &admin);
+    stop(child);
+    let sites = |v: &serde_json::Value| -> Vec<String> {
+        v["plan"]["sites"]
+            .as_array()
+            .expect("sites")
+            .iter()
+            .map(|s| s["site"].as_str().expect("site").to_owned())
+            .collect()
+    };
+    assert_eq!(all["plan"]["works_until"], "2027-02-28", "{all}");
+    assert!(sites(&all).iter().any(|s| s.starts_with("A10001")), "{all}");
+    let own = sites(&mine);
+    assert!(
+        !own.is_empty() && own.iter().all(|s| s.starts_with("A10000")),
+        "{own:?}"
+    );
+    let planned: u64 = all["totals"]["planned"].as_u64().unwrap_or(0)
+        + all["totals"]["late"].as_u64().unwrap_or(0);
+    assert!(planned > 0, "{all}");
+    assert_eq!(bad.0, 400, "{}", bad.1);
+    assert_eq!(body_json(&bad.1)["error"]["field"], "per_day");
+    assert_eq!(unknown.0, 400, "{}", unknown.1);
+}
+
 /// Every answer — pages, the API, sign-in, health, assets — carries the headers that keep it
 /// from being framed, sniffed, leaked by referrer or cached with personal data, and a policy
 /// that lets a page run only the server's own scripts.

@@ -11,7 +11,7 @@ use crate::estate::{cards, integrations, lists, people, workstations};
 use crate::fix::{incidents, triage};
 use crate::govern::{audit, reports, retention, reviews};
 use crate::notify::jobs_page;
-use crate::prevent::{findings, overview, plan};
+use crate::prevent::{findings, migration, overview, plan};
 use crate::web::auth;
 use crate::AppState;
 
@@ -178,6 +178,20 @@ const ENDPOINTS: &[Endpoint] = &[
         body: &[],
         also: &["text/csv", "text/calendar"],
         handler: || get(plan::api),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/plan/migration",
+        summary: "The move of the caller's workstations from a retiring authentication client (NHS Identity Agent) to its successor (NHS Smartcard Connect): per site, one machine first after core hours, then the pilot and broad rings, before the catalogue's date less a margin; machines held up by an application, with it. `plan` is null when no client is retiring.",
+        needs: "view estate",
+        query: &[
+            p("from", "string", "The first day a machine may move (ISO date; default today)."),
+            p("per_day", "integer", "Machines the IT team can move in a working day across the estate (1 to 100000; default no limit)."),
+            p("margin_days", "integer", "Days before the old client stops by which every machine should have moved (0 to 90; default 14)."),
+        ],
+        body: &[],
+        also: &[],
+        handler: || get(migration::api),
     },
     Endpoint {
         method: "post",

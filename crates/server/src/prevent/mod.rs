@@ -2,5 +2,6 @@
 
 pub mod check;
 pub mod findings;
+pub mod migration;
 pub mod overview;
 pub mod plan;
