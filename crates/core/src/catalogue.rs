@@ -555,6 +555,37 @@ impl Catalogue {
         self.clients.iter().find(|c| c.id == id)
     }
 
+    /// The first client that stops working on a date and has a successor, that successor, and
+    /// the client's last working day: the move the deadline rules and the plan are about.
+    pub fn retiring(&self) -> Option<(&ClientEntry, &ClientEntry, Date)> {
+        self.clients.iter().find_map(|c| {
+            let end = c.works_until?;
+            Some((c, self.client(c.successor.as_deref()?)?, end))
+        })
+    }
+
+    /// Of the applications listed on a workstation (space-separated ids) and the software
+    /// installed on it, those the catalogue knows as applications, without repeats.
+    pub fn applications_used<'a>(
+        &self,
+        listed: Option<&'a str>,
+        installed: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<&'a str> {
+        let mut apps: Vec<&str> = listed
+            .unwrap_or("")
+            .split(' ')
+            .filter(|a| !a.is_empty())
+            .chain(
+                installed
+                    .into_iter()
+                    .filter(|c| self.application(c).is_some()),
+            )
+            .collect();
+        apps.sort_unstable();
+        apps.dedup();
+        apps
+    }
+
     /// An application by id.
     pub fn application(&self, id: &str) -> Option<&ApplicationEntry> {
         self.applications.iter().find(|a| a.id == id)

@@ -154,15 +154,6 @@ impl MigrationPlan {
     }
 }
 
-/// The first retiring client with a successor in the catalogue, and that successor.
-fn retiring(cat: &Catalogue) -> Option<(&ClientEntry, &ClientEntry, Date)> {
-    cat.clients.iter().find_map(|c| {
-        let end = c.works_until?;
-        let next = cat.client(c.successor.as_deref()?)?;
-        Some((c, next, end))
-    })
-}
-
 /// Day slots with an optional limit per day, counted from `from`.
 struct Slots<'a> {
     from: Date,
@@ -205,7 +196,7 @@ impl Slots<'_> {
 
 /// The plan, or `None` when the catalogue has no client that is retiring into a successor.
 pub fn plan(estate: &Estate, cat: &Catalogue, s: &Settings<'_>) -> Option<MigrationPlan> {
-    let (old, new, end) = retiring(cat)?;
+    let (old, new, end) = cat.retiring()?;
     let move_by = end.add_days(-s.margin_days);
     // Which client each machine has, from its software (kept in key order by host).
     let mut has: FastMap<&str, (bool, bool, Vec<&str>)> = FastMap::default();
@@ -382,17 +373,7 @@ fn blockers(
     if !next.needs_ready_applications {
         return Vec::new();
     }
-    let mut apps: Vec<&str> = ws
-        .applications
-        .as_deref()
-        .unwrap_or("")
-        .split(' ')
-        .filter(|a| !a.is_empty())
-        .chain(installed.iter().copied())
-        .collect();
-    apps.sort_unstable();
-    apps.dedup();
-    cat.not_ready(apps)
+    cat.not_ready(cat.applications_used(ws.applications.as_deref(), installed.iter().copied()))
 }
 
 #[cfg(test)]

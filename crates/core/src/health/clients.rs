@@ -19,31 +19,6 @@ pub(super) fn clients_of<'c>(
         .collect()
 }
 
-/// The applications a workstation uses: those its record lists and those installed on it that the
-/// catalogue knows as applications, without repeats.
-pub(super) fn applications_of<'a>(
-    ws: &'a WorkstationFacts,
-    installed: &'a [SoftwareFacts],
-    catalogue: &Catalogue,
-) -> Vec<&'a str> {
-    let mut apps: Vec<&str> = ws
-        .applications
-        .as_deref()
-        .unwrap_or("")
-        .split(' ')
-        .filter(|a| !a.is_empty())
-        .chain(
-            installed
-                .iter()
-                .map(|s| &*s.component)
-                .filter(|c| catalogue.application(c).is_some()),
-        )
-        .collect();
-    apps.sort_unstable();
-    apps.dedup();
-    apps
-}
-
 /// How urgent a client's end is, by the days left to it.
 fn severity_before(days_left: i32) -> Severity {
     match days_left {
@@ -162,9 +137,11 @@ fn retiring(
     let Some(next) = next.filter(|n| n.needs_ready_applications) else {
         return;
     };
-    let waiting = cx
-        .catalogue
-        .not_ready(applications_of(ws, installed, cx.catalogue));
+    let installed = installed.iter().map(|s| &*s.component);
+    let waiting = cx.catalogue.not_ready(
+        cx.catalogue
+            .applications_used(ws.applications.as_deref(), installed),
+    );
     if waiting.is_empty() {
         return;
     }

@@ -3,19 +3,17 @@
 //! software below the mandatory version — counted from the cached health check, so the page
 //! costs a pass over the findings, not a new check.
 
+use std::fmt::Write as _;
+
+use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
-
-use crate::web::auth::Caller;
-use std::fmt::Write as _;
-
+use cardwatch_core::catalogue::Catalogue;
 use cardwatch_core::renewal::Window;
 
-use askama::Template;
-use cardwatch_core::catalogue::Catalogue;
-
 use crate::prevent::check::{all_findings, count, Check};
+use crate::web::auth::Caller;
 use crate::web::scope::{viewer, Viewer};
 use crate::web::{escape, layout};
 use crate::AppState;
@@ -32,10 +30,15 @@ pub(crate) async fn api(State(state): State<AppState>, caller: Caller) -> Respon
     }
 }
 
-/// The line that says how many of the caller's workstations must move to the successor of a
-/// retiring authentication client, and by when (the catalogue's date).
-#[derive(askama::Template)]
-#[template(path = "deadline.html")]
+/// The overview's tiles, and above them, while a client is retiring, how many of the caller's
+/// workstations must move to its successor and by when (the catalogue's date).
+#[derive(Template)]
+#[template(path = "overview_panel.html")]
+struct Panel<'a> {
+    deadline: Option<Deadline<'a>>,
+    tiles: [(usize, &'static str, &'static str); 8],
+}
+
 struct Deadline<'a> {
     to_move: usize,
     held_up: usize,
@@ -47,56 +50,41 @@ struct Deadline<'a> {
 /// The overview's panel, for the home page, from the check the page already holds.
 pub(crate) fn panel(check: &Check, v: &Viewer, catalogue: &Catalogue) -> String {
     let o = count(check, v);
-    let retiring = catalogue.clients.iter().find_map(|c| {
-        let next = catalogue.client(c.successor.as_deref()?)?;
-        Some((c, next, c.works_until?))
-    });
-    let deadline = match retiring {
-        Some((old, new, end)) if o.workstations_to_move > 0 => Deadline {
+    let deadline = catalogue
+        .retiring()
+        .filter(|_| o.workstations_to_move > 0)
+        .map(|(old, new, end)| Deadline {
             to_move: o.workstations_to_move,
             held_up: o.workstations_held_up,
             old: &old.name,
             new: &new.name,
             date: end.long(),
-        }
-        .render()
-        // Rendering into a String cannot fail.
-        .unwrap_or_default(),
-        _ => String::new(),
-    };
-    let item = |n: usize, label: &str, href: &str| {
-        format!(
-            "<li class=\"nhsuk-grid-column-one-quarter nhsuk-u-margin-bottom-3\"><a class=\"nhsuk-link\" href=\"{href}\">\
-             <span class=\"nhsuk-heading-l nhsuk-u-margin-bottom-0\">{n}</span><span class=\"nhsuk-body\">{label}</span></a></li>"
-        )
-    };
-    format!(
-        "{deadline}<ul class=\"nhsuk-grid-row nhsuk-list\">{}{}{}{}{}{}{}{}</ul>",
-        item(
-            o.expired,
-            "certificates expired",
-            "/findings?min_severity=critical"
-        ),
-        item(
-            o.within_7_days,
-            "expiring within 7 days",
-            "/findings?min_severity=urgent"
-        ),
-        item(o.within_30_days, "within 30 days", "/findings"),
-        item(o.within_90_days, "in the 90-day window", "/plan"),
-        item(
-            o.urgent_findings,
-            "urgent or critical findings",
-            "/findings?min_severity=urgent"
-        ),
-        item(o.open_incidents, "open incidents", "/incidents"),
-        item(o.spares_below_minimum, "sites short of spares", "/findings"),
-        item(
-            o.software_below_mandatory,
-            "workstations below mandatory software",
-            "/findings"
-        ),
-    )
+        });
+    let urgent = "/findings?min_severity=urgent";
+    Panel {
+        deadline,
+        tiles: [
+            (
+                o.expired,
+                "certificates expired",
+                "/findings?min_severity=critical",
+            ),
+            (o.within_7_days, "expiring within 7 days", urgent),
+            (o.within_30_days, "within 30 days", "/findings"),
+            (o.within_90_days, "in the 90-day window", "/plan"),
+            (o.urgent_findings, "urgent or critical findings", urgent),
+            (o.open_incidents, "open incidents", "/incidents"),
+            (o.spares_below_minimum, "sites short of spares", "/findings"),
+            (
+                o.software_below_mandatory,
+                "workstations below mandatory software",
+                "/findings",
+            ),
+        ],
+    }
+    .render()
+    // Rendering into a String cannot fail.
+    .unwrap_or_default()
 }
 
 /// The home page: the overview's counts, then the certificates of cards in use that expire
