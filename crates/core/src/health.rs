@@ -71,9 +71,11 @@ mod estate;
 mod integrations;
 mod notes;
 mod organisations;
+mod queue;
 pub use estate::*;
 pub use integrations::integration_card_subject;
 pub use notes::*;
+pub use queue::*;
 
 ordered_words!(
     /// How serious a finding is, least first.

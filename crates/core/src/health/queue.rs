@@ -1,0 +1,490 @@
+//! Findings as a work queue: grouped by what to do and who does it, the most urgent group first
+//! and the most urgent finding first within it; and the plain words a person reads for an owner,
+//! a severity and a rule, in place of the codes the API and exports keep.
+//!
+//! The order is computed once per health check ([`Queue::new`]); each request then filters and
+//! counts in one pass over it and collects its page in a second, so a page of 50 out of hundreds
+//! of thousands of findings never sorts or copies them.
+
+use super::{Finding, Noted, Owner, Severity, SubjectKind};
+use crate::date::Date;
+use crate::fasthash::FastMap;
+
+impl Owner {
+    /// Who acts, as people say it.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Owner::Holder => "Card holder",
+            Owner::PracticeManager => "Practice manager",
+            Owner::It => "IT support",
+            Owner::Ra => "Registration Authority",
+        }
+    }
+}
+
+impl Severity {
+    /// How serious, as a word for a tag.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Severity::Info => "Information",
+            Severity::Warning => "Warning",
+            Severity::Urgent => "Urgent",
+            Severity::Critical => "Critical",
+        }
+    }
+}
+
+impl SubjectKind {
+    /// What the finding is about, as a word.
+    pub const fn label(self) -> &'static str {
+        match self {
+            SubjectKind::Card => "Card",
+            SubjectKind::Person => "Person",
+            SubjectKind::Workstation => "Workstation",
+            SubjectKind::Reader => "Reader",
+            SubjectKind::Site => "Site",
+            SubjectKind::Integration => "Service card",
+        }
+    }
+}
+
+/// What to do about a rule's findings, in a few plain words: the heading of its group.
+const ACTIONS: &[(&str, &str)] = &[
+    (
+        "cert-authentication-90d",
+        "Renew sign-in certificates at the next prompt",
+    ),
+    (
+        "cert-authentication-30d",
+        "Renew sign-in certificates within 30 days",
+    ),
+    (
+        "cert-authentication-7d",
+        "Renew sign-in certificates this week",
+    ),
+    (
+        "cert-authentication-expired",
+        "Renew expired sign-in certificates in person",
+    ),
+    (
+        "cert-signing-90d",
+        "Renew signing certificates at the next prompt",
+    ),
+    (
+        "cert-signing-30d",
+        "Renew signing certificates within 30 days",
+    ),
+    ("cert-signing-7d", "Renew signing certificates this week"),
+    (
+        "cert-signing-expired",
+        "Renew expired signing certificates in person",
+    ),
+    (
+        "sha1-signing-prescriber",
+        "Replace prescribers' SHA-1 signing certificates",
+    ),
+    (
+        "series-retired",
+        "Replace cards of a series that has stopped working",
+    ),
+    ("series-retiring", "Replace cards of a series being retired"),
+    (
+        "series-cannot-sign",
+        "Give prescribers a card that can sign",
+    ),
+    (
+        "repeated-lockouts",
+        "Help people locked out of their card again and again",
+    ),
+    ("card-dormant", "Check cards no one has used for months"),
+    ("leaver-card", "Cancel leavers' cards"),
+    ("leaver-position", "End leavers' roles"),
+    (
+        "request-awaiting-ra",
+        "Approve role requests waiting too long",
+    ),
+    ("software-missing", "Install missing smartcard software"),
+    (
+        "auth-client-retiring",
+        "Move workstations to the new sign-in client",
+    ),
+    (
+        "auth-client-move-blocked",
+        "Confirm the applications holding up the move",
+    ),
+    ("auth-clients-both", "Remove one of two sign-in clients"),
+    ("auth-client-missing", "Install a sign-in client"),
+    (
+        "software-below-mandatory",
+        "Update software below the required version",
+    ),
+    (
+        "software-retired-version",
+        "Update software on a withdrawn version",
+    ),
+    ("software-outdated", "Update older software when convenient"),
+    ("software-to-remove", "Remove software that must go"),
+    (
+        "updates-in-clinic-hours",
+        "Move updates out of clinic hours",
+    ),
+    ("workstation-clock-skew", "Correct workstation clocks"),
+    (
+        "no-canary-workstation",
+        "Choose a workstation to try updates on first",
+    ),
+    ("reader-firmware-old", "Update card reader firmware"),
+    ("spare-readers-low", "Order spare card readers"),
+    ("stock-below-minimum", "Restock smartcard supplies"),
+    ("local-admins-low", "Train more local smartcard admins"),
+    (
+        "closed-practice-in-use",
+        "Move people and workstations off a closed practice",
+    ),
+    (
+        "integration-ods-missing",
+        "Add the practice to a service's card",
+    ),
+    (
+        "integration-role-insufficient",
+        "Give a service's card the role it needs",
+    ),
+    (
+        "integration-emis-account",
+        "Give each service card its own EMIS account",
+    ),
+    (
+        "integration-emis-cdb",
+        "Correct the EMIS CDB a service holds",
+    ),
+    (
+        "integration-systmone-profile",
+        "Correct the SystmOne profile a service holds",
+    ),
+    (
+        "integration-card-unusable",
+        "Unlock or replace a service's card",
+    ),
+];
+
+/// Every rule with an action, in the order above (families together).
+pub fn rules_with_actions() -> impl Iterator<Item = (&'static str, &'static str)> {
+    ACTIONS.iter().copied()
+}
+
+/// What to do about a rule's findings, in plain words; a rule without its own words (one added
+/// since) reads as its id in words.
+pub fn action(rule: &str) -> std::borrow::Cow<'static, str> {
+    match ACTIONS.iter().find(|(r, _)| *r == rule) {
+        Some((_, a)) => std::borrow::Cow::Borrowed(a),
+        None => {
+            let words = rule.replace('-', " ");
+            let mut c = words.chars();
+            std::borrow::Cow::Owned(
+                c.next()
+                    .map(|f| f.to_uppercase().chain(c).collect())
+                    .unwrap_or_default(),
+            )
+        }
+    }
+}
+
+/// A group of the queue: one thing to do, by one kind of person.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Group {
+    /// Who acts.
+    pub owner: Owner,
+    /// The rule behind it.
+    pub rule: &'static str,
+    /// Findings in it (after the filters).
+    pub count: usize,
+    /// The most serious of them.
+    pub worst: Severity,
+    /// The soonest any of them is due.
+    pub first_due: Date,
+}
+
+/// One page of the queue: every group of the filtered findings, most urgent first, their total,
+/// and the page's findings (as indexes into the check's list) with the group each belongs to.
+#[derive(Clone, Debug, Default)]
+pub struct QueuePage {
+    /// The groups, most urgent first: a group ranks by its most urgent finding.
+    pub groups: Vec<Group>,
+    /// Findings passing the filters.
+    pub total: usize,
+    /// The page: (index into `groups`, index into the findings), in queue order.
+    pub rows: Vec<(usize, u32)>,
+}
+
+/// The queue's order over one health check's findings, computed once.
+#[derive(Clone, Debug, Default)]
+pub struct Queue {
+    /// Finding indexes, most urgent first: most serious, then soonest due, then the check's order.
+    order: Vec<u32>,
+    /// Each finding's place in `order`, to put a subset in queue order.
+    place: Vec<u32>,
+    /// Each finding's group, an index into `keys`.
+    group: Vec<u16>,
+    /// The distinct (owner, rule) pairs.
+    keys: Vec<(Owner, &'static str)>,
+}
+
+fn urgency(f: &Finding) -> (std::cmp::Reverse<Severity>, Date) {
+    (std::cmp::Reverse(f.severity), f.due)
+}
+
+impl Queue {
+    /// The queue over a check's findings (in the check's order).
+    pub fn new(all: &[Noted]) -> Queue {
+        let mut order: Vec<u32> = (0..all.len() as u32).collect();
+        // Stable on the index, so equal findings keep the check's order.
+        order.sort_by_key(|&i| (urgency(&all[i as usize].finding), i));
+        let mut place = vec![0u32; all.len()];
+        for (p, &i) in order.iter().enumerate() {
+            place[i as usize] = p as u32;
+        }
+        let mut ids: FastMap<(Owner, &'static str), u16> = FastMap::default();
+        let mut keys = Vec::new();
+        let group = all
+            .iter()
+            .map(|n| {
+                let k = (n.finding.owner, n.finding.rule);
+                *ids.entry(k).or_insert_with(|| {
+                    keys.push(k);
+                    (keys.len() - 1) as u16
+                })
+            })
+            .collect();
+        Queue {
+            order,
+            place,
+            group,
+            keys,
+        }
+    }
+
+    /// Some findings' indexes put in queue order (a scoped viewer's few).
+    pub fn in_order(&self, mut idx: Vec<u32>) -> Vec<u32> {
+        idx.sort_unstable_by_key(|&i| self.place[i as usize]);
+        idx
+    }
+
+    /// Every finding's index, in queue order.
+    pub fn order(&self) -> &[u32] {
+        &self.order
+    }
+
+    /// The page `[offset, offset + limit)` of the findings among `candidates` (indexes in queue
+    /// order) that `keep` passes, grouped: each group's findings together, the group whose most
+    /// urgent finding comes first leading.
+    pub fn page(
+        &self,
+        all: &[Noted],
+        candidates: &[u32],
+        keep: impl Fn(&Noted) -> bool,
+        offset: usize,
+        limit: usize,
+    ) -> QueuePage {
+        const NONE: u32 = u32::MAX;
+        // A group's rank is the order of its first (most urgent) finding.
+        let mut rank = vec![NONE; self.keys.len()];
+        let mut groups: Vec<Group> = Vec::new();
+        for &i in candidates {
+            let n = &all[i as usize];
+            if !keep(n) {
+                continue;
+            }
+            let g = self.group[i as usize] as usize;
+            if rank[g] == NONE {
+                rank[g] = groups.len() as u32;
+                groups.push(Group {
+                    owner: self.keys[g].0,
+                    rule: self.keys[g].1,
+                    count: 0,
+                    worst: n.finding.severity,
+                    first_due: n.finding.due,
+                });
+            }
+            let x = &mut groups[rank[g] as usize];
+            x.count += 1;
+            x.first_due = x.first_due.min(n.finding.due);
+        }
+        let total: usize = groups.iter().map(|g| g.count).sum();
+        // How many of each group the page skips and takes.
+        let end = offset.saturating_add(limit).min(total);
+        let mut want: Vec<(usize, usize)> = Vec::with_capacity(groups.len());
+        let mut start = 0;
+        for g in &groups {
+            let (from, to) = (offset.max(start), end.min(start + g.count));
+            want.push(if from < to {
+                (from - start, to - from)
+            } else {
+                (0, 0)
+            });
+            start += g.count;
+        }
+        let mut left: usize = want.iter().map(|w| w.1).sum();
+        let mut seen = vec![0usize; groups.len()];
+        let mut picked: Vec<(usize, u32)> = Vec::with_capacity(left);
+        for &i in candidates {
+            if left == 0 {
+                break;
+            }
+            let g = rank[self.group[i as usize] as usize];
+            if g == NONE {
+                continue;
+            }
+            let g = g as usize;
+            let (skip, take) = want[g];
+            if take == 0 || seen[g] >= skip + take || !keep(&all[i as usize]) {
+                continue;
+            }
+            seen[g] += 1;
+            if seen[g] > skip {
+                picked.push((g, i));
+                left -= 1;
+            }
+        }
+        // Each group's findings are in queue order already; the groups go in rank order.
+        picked.sort_by_key(|&(g, _)| g);
+        QueuePage {
+            groups,
+            total,
+            rows: picked,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::with_notes;
+    use std::borrow::Cow;
+
+    fn finding(
+        rule: &'static str,
+        sev: Severity,
+        owner: Owner,
+        subject: &str,
+        due: i32,
+    ) -> Finding {
+        Finding {
+            rule,
+            severity: sev,
+            subject_kind: SubjectKind::Card,
+            subject: subject.into(),
+            site: "A81001".into(),
+            owner,
+            due: Date::from_ymd(2026, 12, 1).expect("date").add_days(due),
+            why: String::new(),
+            fix: Cow::Borrowed(""),
+        }
+    }
+
+    fn sample() -> Vec<Noted> {
+        let mut f = Vec::new();
+        for i in 0..7 {
+            f.push(finding(
+                "cert-signing-90d",
+                Severity::Info,
+                Owner::Holder,
+                &format!("h{i}"),
+                i,
+            ));
+        }
+        for i in 0..3 {
+            f.push(finding(
+                "spare-readers-low",
+                Severity::Warning,
+                Owner::PracticeManager,
+                &format!("p{i}"),
+                5 - i,
+            ));
+        }
+        f.push(finding(
+            "cert-signing-expired",
+            Severity::Critical,
+            Owner::Ra,
+            "r0",
+            0,
+        ));
+        f.push(finding(
+            "cert-signing-7d",
+            Severity::Urgent,
+            Owner::Holder,
+            "u0",
+            3,
+        ));
+        with_notes(f, &[], Date::from_ymd(2026, 12, 1).expect("date"))
+    }
+
+    #[test]
+    fn groups_rank_by_their_most_urgent_finding_and_add_up() {
+        let all = sample();
+        let q = Queue::new(&all);
+        let p = q.page(&all, q.order(), |_| true, 0, 100);
+        let names: Vec<_> = p.groups.iter().map(|g| (g.rule, g.count)).collect();
+        assert_eq!(
+            names,
+            [
+                ("cert-signing-expired", 1),
+                ("cert-signing-7d", 1),
+                ("spare-readers-low", 3),
+                ("cert-signing-90d", 7)
+            ]
+        );
+        assert_eq!(p.total, 12);
+        assert_eq!(p.rows.len(), 12);
+        // Within a group, the soonest due first.
+        let spares: Vec<&str> = p
+            .rows
+            .iter()
+            .filter(|(g, _)| *g == 2)
+            .map(|(_, i)| all[*i as usize].finding.subject.as_str())
+            .collect();
+        assert_eq!(spares, ["p2", "p1", "p0"]);
+    }
+
+    #[test]
+    fn pages_walk_every_finding_once_and_filters_count() {
+        let all = sample();
+        let q = Queue::new(&all);
+        let whole = q.page(&all, q.order(), |_| true, 0, usize::MAX);
+        let mut walked = Vec::new();
+        for offset in (0..20).step_by(5) {
+            let p = q.page(&all, q.order(), |_| true, offset, 5);
+            walked.extend(p.rows.iter().map(|r| r.1));
+        }
+        assert_eq!(walked, whole.rows.iter().map(|r| r.1).collect::<Vec<_>>());
+        let holders = q.page(&all, q.order(), |n| n.finding.owner == Owner::Holder, 0, 3);
+        assert_eq!(holders.total, 8);
+        assert_eq!(holders.groups.len(), 2);
+        assert_eq!(holders.rows.len(), 3);
+        let few = q.in_order(vec![11, 0, 10]);
+        assert_eq!(few, [10, 11, 0]);
+    }
+
+    #[test]
+    fn every_documented_rule_says_what_to_do() {
+        let doc = include_str!("../../../../docs/HEALTH.md");
+        let documented: Vec<&str> = doc
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .flat_map(|l| {
+                l.split('|')
+                    .nth(1)
+                    .unwrap_or("")
+                    .split('`')
+                    .skip(1)
+                    .step_by(2)
+            })
+            .filter(|r| !r.contains('…'))
+            .collect();
+        assert!(documented.len() > 30, "{documented:?}");
+        for r in documented {
+            assert!(ACTIONS.iter().any(|(a, _)| *a == r), "no action for {r}");
+        }
+        assert_eq!(action("made-up-rule"), "Made up rule");
+        assert_eq!(Owner::Ra.label(), "Registration Authority");
+    }
+}
