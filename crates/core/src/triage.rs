@@ -11,6 +11,7 @@ mod kb;
 mod learning;
 pub mod matching;
 mod packet;
+pub mod plain;
 mod report;
 mod simulate;
 

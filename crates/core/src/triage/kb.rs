@@ -10,6 +10,8 @@
 
 use serde::Deserialize;
 
+use super::plain::{Phrasing, Vocabulary};
+
 mod load;
 
 /// The shipped knowledge base, file by file.
@@ -29,6 +31,10 @@ pub const SHIPPED: &[(&str, &str)] = &[
     (
         "knowledge/triage/fixes.toml",
         include_str!("../../../../knowledge/triage/fixes.toml"),
+    ),
+    (
+        "knowledge/triage/words.toml",
+        include_str!("../../../../knowledge/triage/words.toml"),
     ),
     (
         "knowledge/triage/symptoms.toml",
@@ -189,6 +195,13 @@ pub struct Symptom {
     pub name: String,
     /// Texts and codes users see or type, normalised (see [`super::matching`]).
     pub texts: Vec<String>,
+    /// How people describe it in their own words (see [`super::plain`]).
+    pub phrasings: Vec<Phrasing>,
+    /// What it is in a receptionist's words, offered as a choice when a description fits it and
+    /// another equally ("The card logs in but will not sign").
+    pub plain: String,
+    /// Concepts that rule it out when a description says them ("expired" for a renewal prompt).
+    pub unless: Vec<String>,
     /// The causes that can lie behind it and their prior likelihoods (summing to one).
     pub causes: Vec<(usize, f64)>,
     /// The checks whose answers tell its causes apart.
@@ -215,6 +228,8 @@ pub struct KnowledgeBase {
     pub fixes: Vec<Fix>,
     /// Every symptom.
     pub symptoms: Vec<Symptom>,
+    /// The words people use, folded into the concepts phrasings are written in.
+    pub vocabulary: Vocabulary,
     /// Each cause's fixes (indices into `fixes`) in the order that clears it soonest on
     /// average: success ÷ cost, best first.
     pub cause_fixes: Vec<Vec<usize>>,

@@ -65,18 +65,17 @@ pub fn find_symptom(kb: &KnowledgeBase, typed: &str) -> Option<Match> {
         }
         for pattern in &symptom.texts {
             let p: Vec<&str> = pattern.split(' ').collect();
-            // A code (a word with a digit) beats prose, a whole pattern found in the text beats
-            // a partial match, a longer pattern a shorter one, and a literal character a `#`.
-            let code = p
-                .iter()
-                .any(|w| w.bytes().any(|b| b.is_ascii_digit() || b == b'#'));
+            // A code (a word with a digit) beats prose, and a code with more digits one with
+            // fewer ("400 645" beats "error 400"); a whole pattern found in the text beats a
+            // partial match, a longer pattern a shorter one, and a literal character a `#`.
+            let digits = pattern.bytes().filter(u8::is_ascii_digit).count();
             let score = if contains_words(&tokens, &p) {
                 2 * pattern.len() + 1 - 2 * pattern.matches('#').count()
             } else if tokens.len() >= 2 && text.len() >= 10 && contains_words(&p, &tokens) {
                 2 * text.len()
             } else {
                 continue;
-            } + if code { 1 << 20 } else { 0 };
+            } + (digits << 20);
             if best.is_none_or(|(b, _, _)| score > b) {
                 best = Some((score, s, pattern));
             }
@@ -106,4 +105,73 @@ fn word_matches(hay: &str, needle: &str) -> bool {
             .chars()
             .zip(needle.chars())
             .all(|(h, n)| if n == '#' { h.is_ascii_digit() } else { h == n })
+}
+
+/// What a description was recognised as.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Recognised {
+    /// One symptom, and the knowledge base's text or phrasing that decided it.
+    Symptom(Match),
+    /// Two or three symptoms fit equally well: ask which is closer (their `plain` names).
+    Choose(Vec<usize>),
+    /// Nothing in the knowledge base fits.
+    Nothing,
+}
+
+/// The most choices offered when a description fits several symptoms equally.
+const MOST_CHOICES: usize = 3;
+
+/// What a description typed in any words is: an error code or a message read off the screen
+/// decides at once (the longest one found, as [`find_symptom`]); otherwise everyday words are
+/// compared with every symptom's phrasings ([`super::plain`]), and a message's words found whole
+/// count as a phrasing of their length. The best fit wins; fits that tie are offered as a choice.
+pub fn recognise(kb: &KnowledgeBase, typed: &str) -> Recognised {
+    let reading = super::plain::Reading::new(kb, typed);
+    // Codes and messages are looked for in the words as mended ("eror 1002" is "error 1002").
+    let text = kb.vocabulary.mended(typed);
+    let exact = find_symptom(kb, &text).filter(|m| !reading.rules_out(m.symptom));
+    let coded = |p: &str| p.bytes().any(|b| b.is_ascii_digit() || b == b'#');
+    if let Some(m) = &exact {
+        if coded(&m.pattern) || m.pattern == kb.symptoms[m.symptom].id {
+            return Recognised::Symptom(m.clone());
+        }
+    }
+    let mut fits = reading.fits();
+    if let Some(m) = exact {
+        // A message quoted whole weighs its words; part of one typed alone weighs what was typed.
+        let words = if text.contains(m.pattern.as_str()) {
+            m.pattern.split(' ').count()
+        } else {
+            text.split(' ').count()
+        };
+        match fits.iter_mut().find(|f| f.symptom == m.symptom) {
+            Some(f) if f.weight >= words => {}
+            Some(f) => {
+                f.weight = words;
+                f.phrasing = m.pattern;
+            }
+            None => fits.push(super::plain::Fit {
+                symptom: m.symptom,
+                weight: words,
+                phrasing: m.pattern,
+            }),
+        }
+        fits.sort_by(|a, b| b.weight.cmp(&a.weight).then(a.symptom.cmp(&b.symptom)));
+    }
+    let Some(best) = fits.first() else {
+        return Recognised::Nothing;
+    };
+    let tied: Vec<usize> = fits
+        .iter()
+        .take_while(|f| f.weight == best.weight)
+        .map(|f| f.symptom)
+        .take(MOST_CHOICES)
+        .collect();
+    if tied.len() > 1 {
+        return Recognised::Choose(tied);
+    }
+    Recognised::Symptom(Match {
+        symptom: best.symptom,
+        pattern: best.phrasing.clone(),
+    })
 }

@@ -23,6 +23,16 @@ struct RawFile {
     fix: Vec<Spanned<RawFix>>,
     #[serde(default)]
     symptom: Vec<Spanned<RawSymptom>>,
+    #[serde(default)]
+    word: Vec<Spanned<RawWord>>,
+}
+
+/// A concept and the ways people say it (`word = "sign"`, `also = ["signing", "authorise"]`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWord {
+    id: Spanned<String>,
+    also: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -69,6 +79,11 @@ struct RawSymptom {
     name: String,
     #[serde(default)]
     texts: Vec<String>,
+    #[serde(default)]
+    phrasings: Vec<String>,
+    plain: Option<String>,
+    #[serde(default)]
+    unless: Vec<String>,
     causes: Spanned<BTreeMap<Spanned<String>, Spanned<f64>>>,
     /// The checks worth asking for it; by default every check that tells its causes apart.
     checks: Option<Vec<Spanned<String>>>,
@@ -224,6 +239,7 @@ impl KnowledgeBase {
         let mut checks = Table::new();
         let mut fixes = Table::new();
         let mut symptoms = Table::new();
+        let mut words = Table::new();
         for (f, (_, text)) in files.0.iter().enumerate() {
             let raw: RawFile = toml::from_str(text).map_err(|e| {
                 files.error(
@@ -258,6 +274,11 @@ impl KnowledgeBase {
                 let span = s.span();
                 let s = s.into_inner();
                 symptoms.put(&files, f, &s.id.clone(), span, s, "symptom")?;
+            }
+            for w in raw.word {
+                let span = w.span();
+                let w = w.into_inner();
+                words.put(&files, f, &w.id.clone(), span, w, "word")?;
             }
         }
         let settings = settings.ok_or_else(|| {
@@ -320,6 +341,7 @@ impl KnowledgeBase {
             });
         }
         let fix_ix = fixes.index();
+        let vocabulary = compile_vocabulary(&files, &words, &symptoms)?;
         let mut symptoms_out = Vec::new();
         for (id, p) in symptoms.in_order() {
             symptoms_out.push(compile_symptom(
@@ -330,6 +352,7 @@ impl KnowledgeBase {
                 &fix_ix,
                 &checks_out,
                 &fixes_out,
+                &vocabulary,
             )?);
         }
         let cause_fixes = (0..causes_out.len())
@@ -348,6 +371,7 @@ impl KnowledgeBase {
             checks: checks_out,
             fixes: fixes_out,
             symptoms: symptoms_out,
+            vocabulary,
             cause_fixes,
         };
         kb.check_guardrails(&files, &causes, &checks, &fixes)?;
@@ -561,6 +585,7 @@ fn compile_check(
     })
 }
 
+#[allow(clippy::too_many_arguments)] // the tables compiled so far, each read by name
 fn compile_symptom(
     files: &Files<'_>,
     p: &Placed<RawSymptom>,
@@ -569,6 +594,7 @@ fn compile_symptom(
     fix_ix: &HashMap<&str, usize>,
     checks: &[Check],
     fixes: &[Fix],
+    vocabulary: &Vocabulary,
 ) -> Result<Symptom, KbError> {
     let raw = &p.value;
     let err = |at: usize, m: String| files.error(p.file, at, m);
@@ -694,6 +720,13 @@ fn compile_symptom(
         }
         order
     };
+    let mut phrasings = Vec::new();
+    for t in &raw.phrasings {
+        phrasings.push(
+            Phrasing::parse(t, vocabulary)
+                .map_err(|m| err(p.span.start, format!("symptom {id:?}: {m}")))?,
+        );
+    }
     let mut texts = Vec::new();
     for t in &raw.texts {
         let n = crate::triage::matching::normalise_pattern(t);
@@ -709,12 +742,43 @@ fn compile_symptom(
         id: id.to_owned(),
         name: raw.name.clone(),
         texts,
+        phrasings,
+        plain: raw.plain.clone().unwrap_or_else(|| raw.name.clone()),
+        unless: raw
+            .unless
+            .iter()
+            .flat_map(|w| vocabulary.concepts(w))
+            .collect(),
         causes,
         checks: checks_for,
         fixes: fixes_for,
         fixed_order,
         source: raw.source.clone(),
     })
+}
+
+/// The vocabulary of every `[[word]]`, knowing too the words of every symptom's texts and
+/// phrasings, so a misspelling is mended to any word the base uses.
+fn compile_vocabulary(
+    files: &Files<'_>,
+    words: &Table<RawWord>,
+    symptoms: &Table<RawSymptom>,
+) -> Result<Vocabulary, KbError> {
+    let mut vocabulary = Vocabulary::new(
+        words
+            .in_order()
+            .map(|(id, p)| (id.as_str(), p.value.also.as_slice())),
+    )
+    .map_err(|(entry, m)| {
+        let (_, p) = words.in_order().nth(entry).expect("the entry refused");
+        files.error(p.file, p.span.start, m)
+    })?;
+    for (_, p) in symptoms.in_order() {
+        for t in p.value.texts.iter().chain(&p.value.phrasings) {
+            vocabulary.learn(t);
+        }
+    }
+    Ok(vocabulary)
 }
 
 /// A check tells a symptom's causes apart when some answer is likelier under one of them than

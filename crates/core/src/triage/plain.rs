@@ -1,0 +1,308 @@
+//! Finding the symptom from everyday words: "she can get on but it won't let her sign", "the pin
+//! box never comes up", "smartcrad not reconised". What people say is reduced to concepts — the
+//! knowledge base's `[[word]]` entries fold "signing", "authorise" and "sign off" into `sign`,
+//! "won't", "isn't" and "never" into `not` — after misspellings are mended against the words the
+//! knowledge base knows, and then compared with each symptom's `phrasings`: a phrasing matches
+//! when all its concepts are present, in any order, `not x` only where `x` is negated nearby.
+//!
+//! The matcher is data: how people describe a fault lives in `knowledge/triage/*.toml` beside
+//! the symptom, where support staff can add the words their callers use.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::kb::KnowledgeBase;
+use super::matching::normalise;
+
+/// The concept that negates what is near it.
+const NOT: &str = "not";
+/// The concept that says something did not work, negating what is near it too ("signing fails").
+const FAIL: &str = "fail";
+/// How many words before a concept a negation reaches ("won't let her sign": three).
+const NEGATION_BEFORE: usize = 4;
+/// How many words after a concept a negation or failure reaches ("signing isn't working").
+const NEGATION_AFTER: usize = 3;
+
+/// The knowledge base's vocabulary: every way of saying a concept, and the words it knows (what
+/// a misspelling is mended to).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Vocabulary {
+    /// A way of saying it (one or more normalised words) → the concept.
+    says: HashMap<String, String>,
+    /// The most words any way of saying takes.
+    longest: usize,
+    /// Every word the base knows: ways of saying, concepts, and the words of phrasings and texts.
+    known: BTreeSet<String>,
+}
+
+impl Vocabulary {
+    /// A vocabulary of `(concept, ways of saying it)`; a way of saying that two concepts claim is
+    /// refused, with the entry that claimed it second and both names.
+    pub fn new<'a>(
+        words: impl IntoIterator<Item = (&'a str, &'a [String])>,
+    ) -> Result<Vocabulary, (usize, String)> {
+        let mut v = Vocabulary::default();
+        for (entry, (concept, also)) in words.into_iter().enumerate() {
+            let refuse = |m: String| Err((entry, m));
+            v.known.insert(concept.to_owned());
+            for way in also {
+                let key = normalise(way);
+                if key.is_empty() {
+                    return refuse(format!(
+                        "word {concept:?}: {way:?} has no letters or digits to match"
+                    ));
+                }
+                if let Some(other) = v.says.get(&key) {
+                    if other != concept {
+                        return refuse(format!(
+                            "{way:?} is a way of saying both {other:?} and {concept:?} — keep it under one"
+                        ));
+                    }
+                }
+                v.known.extend(key.split(' ').map(str::to_owned));
+                v.longest = v.longest.max(key.split(' ').count());
+                v.says.insert(key, concept.to_owned());
+            }
+        }
+        Ok(v)
+    }
+
+    /// Adds the words of a phrasing or text to what misspellings are mended to.
+    pub fn learn(&mut self, text: &str) {
+        self.known
+            .extend(normalise(text).split(' ').map(str::to_owned));
+    }
+
+    /// Text normalised with its misspellings mended, words not folded into concepts.
+    pub fn mended(&self, text: &str) -> String {
+        let words: Vec<String> = normalise(text)
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .map(|w| self.mend(w))
+            .collect();
+        words.join(" ")
+    }
+
+    /// Text as concepts, in order: misspellings mended, each way of saying replaced by its
+    /// concept (the longest first, so "log in" is `login`, not `log` and `in`).
+    pub fn concepts(&self, text: &str) -> Vec<String> {
+        let mended = self.mended(text);
+        let words: Vec<&str> = mended.split(' ').filter(|w| !w.is_empty()).collect();
+        let mut out = Vec::with_capacity(words.len());
+        let mut i = 0;
+        while i < words.len() {
+            let found = (1..=self.longest.min(words.len() - i))
+                .rev()
+                .find_map(|n| self.says.get(&words[i..i + n].join(" ")).map(|c| (n, c)));
+            match found {
+                Some((n, concept)) => {
+                    out.push(concept.clone());
+                    i += n;
+                }
+                None => {
+                    out.push(words[i].to_owned());
+                    i += 1;
+                }
+            }
+        }
+        out
+    }
+
+    /// A word the base does not know, mended to the one known word it is a slip away from: one
+    /// letter added, dropped, changed or two swapped (two such slips in a long word). Short words
+    /// and words with digits are left alone: "pin" and "pen", "400" and "401" mean different things.
+    fn mend(&self, word: &str) -> String {
+        let len = word.chars().count();
+        if len < 4 || self.known.contains(word) || word.bytes().any(|b| b.is_ascii_digit()) {
+            return word.to_owned();
+        }
+        let reach = if len >= 8 { 2 } else { 1 };
+        let near: Vec<(usize, &String)> = self
+            .known
+            .iter()
+            .filter(|k| k.len().abs_diff(word.len()) <= reach && k.chars().count() >= 4)
+            .map(|k| (strsim::osa_distance(word, k), k))
+            .filter(|&(d, _)| d <= reach)
+            .collect();
+        let Some(closest) = near.iter().map(|&(d, _)| d).min() else {
+            return word.to_owned();
+        };
+        // Among the closest, a slip rarely changes the last letter ("expird" is "expired", not
+        // "expire"); what is left must all mean the same, or the word stays as typed.
+        let mut best: Vec<&String> = near
+            .iter()
+            .filter(|&&(d, _)| d == closest)
+            .map(|&(_, k)| k)
+            .collect();
+        if best.iter().any(|k| k.chars().last() == word.chars().last()) {
+            best.retain(|k| k.chars().last() == word.chars().last());
+        }
+        let meaning = |k: &String| self.says.get(k.as_str()).unwrap_or(k).clone();
+        match best.first() {
+            Some(first) if best.iter().all(|k| meaning(k) == meaning(first)) => (*first).clone(),
+            _ => word.to_owned(),
+        }
+    }
+}
+
+/// One concept a phrasing needs, perhaps negated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Term {
+    /// The concept.
+    pub concept: String,
+    /// True when the phrasing says `not` before it: the concept must be negated where it appears.
+    pub negated: bool,
+}
+
+/// A way of describing a symptom: concepts that must all be present, in any order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Phrasing {
+    /// As written in the knowledge base.
+    pub text: String,
+    /// What it needs.
+    pub terms: Vec<Term>,
+}
+
+impl Phrasing {
+    /// A phrasing as written (`"not sign"`, `"pin box not appear"`), in the vocabulary's concepts.
+    pub fn parse(text: &str, vocabulary: &Vocabulary) -> Result<Phrasing, String> {
+        let mut terms = Vec::new();
+        let mut negate = false;
+        for c in vocabulary.concepts(text) {
+            if c == NOT {
+                negate = true;
+                continue;
+            }
+            terms.push(Term {
+                concept: c,
+                negated: negate,
+            });
+            negate = false;
+        }
+        if negate {
+            return Err(format!(
+                "the phrasing {text:?} ends with a negation — say what is negated (\"not sign\")"
+            ));
+        }
+        if terms.is_empty() {
+            return Err(format!("the phrasing {text:?} has no words to match"));
+        }
+        Ok(Phrasing {
+            text: text.to_owned(),
+            terms,
+        })
+    }
+
+    /// How much it says: one for each concept and one for each negation, three for a code
+    /// (`x509`), which names one fault where words can name several.
+    pub fn weight(&self) -> usize {
+        self.terms
+            .iter()
+            .map(|t| {
+                let code = t.concept.bytes().any(|b| b.is_ascii_digit());
+                usize::from(t.negated) + if code { 3 } else { 1 }
+            })
+            .sum()
+    }
+
+    fn matches(&self, said: &Said) -> bool {
+        self.terms.iter().all(|t| {
+            said.at(&t.concept)
+                .iter()
+                .any(|&i| !t.negated || said.negated[i])
+        })
+    }
+}
+
+/// What was said, as concepts, with which of them are negated.
+#[derive(Debug)]
+struct Said {
+    concepts: Vec<String>,
+    negated: Vec<bool>,
+}
+
+impl Said {
+    fn new(concepts: Vec<String>) -> Said {
+        let negates = |c: &String| c == NOT || c == FAIL;
+        let negated = (0..concepts.len())
+            .map(|i| {
+                let before = i.saturating_sub(NEGATION_BEFORE)..i;
+                let after = i + 1..(i + 1 + NEGATION_AFTER).min(concepts.len());
+                concepts[before].iter().any(negates) || concepts[after].iter().any(negates)
+            })
+            .collect();
+        Said { concepts, negated }
+    }
+
+    fn at(&self, concept: &str) -> Vec<usize> {
+        self.concepts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| *c == concept)
+            .map(|(i, _)| i)
+            .collect()
+    }
+}
+
+/// A symptom a description fits, and how well.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fit {
+    /// The symptom's index in the knowledge base.
+    pub symptom: usize,
+    /// The weight of its best matching phrasing.
+    pub weight: usize,
+    /// That phrasing, as written.
+    pub phrasing: String,
+}
+
+/// A description read into concepts, ready to be compared with every symptom.
+#[derive(Debug)]
+pub struct Reading<'kb> {
+    kb: &'kb KnowledgeBase,
+    said: Said,
+}
+
+impl<'kb> Reading<'kb> {
+    /// Reads a description in the knowledge base's vocabulary.
+    pub fn new(kb: &'kb KnowledgeBase, text: &str) -> Reading<'kb> {
+        Reading {
+            kb,
+            said: Said::new(kb.vocabulary.concepts(text)),
+        }
+    }
+
+    /// True when the description says something that rules the symptom out (one of its
+    /// `unless` concepts, not negated): a certificate that "has expired" is never a renewal
+    /// prompt, since an expired certificate cannot be renewed at the desk.
+    pub fn rules_out(&self, symptom: usize) -> bool {
+        self.kb.symptoms[symptom]
+            .unless
+            .iter()
+            .any(|c| self.said.at(c).iter().any(|&i| !self.said.negated[i]))
+    }
+
+    /// Every symptom whose phrasings fit the description and that it does not rule out, best
+    /// first (one entry a symptom, ties in the knowledge base's order).
+    pub fn fits(&self) -> Vec<Fit> {
+        let mut out: Vec<Fit> = self
+            .kb
+            .symptoms
+            .iter()
+            .enumerate()
+            .filter(|&(s, _)| !self.rules_out(s))
+            .filter_map(|(s, symptom)| {
+                symptom
+                    .phrasings
+                    .iter()
+                    .filter(|p| p.matches(&self.said))
+                    .max_by_key(|p| p.weight())
+                    .map(|p| Fit {
+                        symptom: s,
+                        weight: p.weight(),
+                        phrasing: p.text.clone(),
+                    })
+            })
+            .collect();
+        out.sort_by(|a, b| b.weight.cmp(&a.weight).then(a.symptom.cmp(&b.symptom)));
+        out
+    }
+}

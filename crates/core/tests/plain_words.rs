@@ -1,0 +1,138 @@
+//! Plain-words triage measured on descriptions written apart from the matcher: the labelled set
+//! the phrasings were written against, and a held-out set nobody tuned them to. Each case is what
+//! reception types after a clinician says what went wrong, labelled with the one symptom it is
+//! (or `none`, which must match nothing). A tie offered as a choice counts as a miss.
+
+use cardwatch_core::triage::matching::{recognise, Recognised};
+use cardwatch_core::triage::KnowledgeBase;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Set {
+    case: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+struct Case {
+    text: String,
+    symptom: String,
+}
+
+struct Score {
+    cases: usize,
+    right: usize,
+    unrelated: usize,
+    unrelated_matched: usize,
+    misses: Vec<String>,
+}
+
+fn score(kb: &KnowledgeBase, file: &str) -> Score {
+    let path = format!("{}/tests/data/{file}", env!("CARGO_MANIFEST_DIR"));
+    let set: Set = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut s = Score {
+        cases: 0,
+        right: 0,
+        unrelated: 0,
+        unrelated_matched: 0,
+        misses: Vec::new(),
+    };
+    for case in &set.case {
+        assert!(
+            case.symptom == "none" || kb.symptom(&case.symptom).is_some(),
+            "{file}: {:?} is labelled {:?}, which the knowledge base does not have",
+            case.text,
+            case.symptom
+        );
+        let got = recognise(kb, &case.text);
+        let said = match &got {
+            Recognised::Symptom(m) => kb.symptoms[m.symptom].id.clone(),
+            Recognised::Choose(c) => format!(
+                "a choice of {}",
+                c.iter()
+                    .map(|&s| kb.symptoms[s].id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Recognised::Nothing => "none".to_owned(),
+        };
+        s.cases += 1;
+        if case.symptom == "none" {
+            s.unrelated += 1;
+        }
+        if said == case.symptom {
+            s.right += 1;
+        } else {
+            if case.symptom == "none" {
+                s.unrelated_matched += 1;
+            }
+            let by = match &got {
+                Recognised::Symptom(m) => format!(" (by {:?})", m.pattern),
+                _ => String::new(),
+            };
+            s.misses.push(format!(
+                "  {:?}: {} — got {said}{by}",
+                case.text, case.symptom
+            ));
+        }
+    }
+    s
+}
+
+fn report(name: &str, s: &Score) -> f64 {
+    let share = s.right as f64 / s.cases as f64;
+    println!(
+        "{name}: {}/{} right, top-1 {:.1}% (goal ≥ 90%); {} of {} unrelated descriptions matched a symptom (goal 0)",
+        s.right,
+        s.cases,
+        100.0 * share,
+        s.unrelated_matched,
+        s.unrelated
+    );
+    for m in &s.misses {
+        println!("{m}");
+    }
+    share
+}
+
+/// The knowledge base as the files on disk say (the same files the binary ships).
+fn knowledge_base() -> KnowledgeBase {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let files: Vec<(&str, String)> = cardwatch_core::triage::SHIPPED
+        .iter()
+        .map(|(name, _)| {
+            (
+                *name,
+                std::fs::read_to_string(format!("{root}/{name}")).unwrap(),
+            )
+        })
+        .collect();
+    let files: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    KnowledgeBase::load(&files).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn plain_words_find_the_symptom_in_nine_cases_of_ten() {
+    let kb = knowledge_base();
+    let s = score(&kb, "triage-descriptions.toml");
+    let share = report("labelled set", &s);
+    assert!(share >= 0.90, "top-1 {share:.3} is under 0.90");
+    assert_eq!(s.unrelated_matched, 0, "an unrelated description matched");
+}
+
+#[test]
+fn plain_words_generalise_to_descriptions_nobody_tuned_them_to() {
+    let kb = knowledge_base();
+    let s = score(&kb, "triage-descriptions-holdout.toml");
+    let share = report("held-out set", &s);
+    assert!(share >= 0.90, "top-1 {share:.3} is under 0.90");
+}
+
+#[test]
+fn plain_words_hold_on_a_second_set_their_author_never_read() {
+    let kb = knowledge_base();
+    let s = score(&kb, "triage-descriptions-unseen.toml");
+    let share = report("unseen set", &s);
+    // Its first reading was 70% (56 of 80): the floor keeps that from slipping back while the
+    // phrasings grow; docs/TRIAGE.md says why the figure is lower than the labelled set's.
+    assert!(share >= 0.70, "top-1 {share:.3} is under 0.70");
+}
