@@ -166,6 +166,9 @@ pub const LOOKAHEAD: u32 = 2;
 pub const FIXED: &str = "fixed";
 /// The result a fix has when it did not.
 pub const NOT_FIXED: &str = "not-fixed";
+/// The answer to a check that could not be made, or a fix that could not be tried (no admin
+/// rights, the holder gone home): it teaches nothing, and the step is not offered again.
+pub const CANNOT: &str = "cannot";
 
 /// The engine's working state: weights over the symptom's causes (in the symptom's order), what
 /// was asked and tried, minutes spent.
@@ -416,7 +419,15 @@ impl KnowledgeBase {
         let mut state = self.start(symptom, case.priors.as_deref())?;
         let mut fixed_by = None;
         for (id, result) in &case.observations {
-            if let Some(ch) = self.check(id) {
+            if result.trim() == CANNOT {
+                if let Some(ch) = self.check(id) {
+                    state.asked[ch] = true;
+                } else if let Some(f) = self.fix(id) {
+                    state.tried[f] = true;
+                } else {
+                    return Err(CaseError::UnknownStep { id: id.clone() });
+                }
+            } else if let Some(ch) = self.check(id) {
                 let check = &self.checks[ch];
                 let r = check
                     .results

@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 
 use super::engine::{Advice, Case};
 use super::kb::KnowledgeBase;
-use super::matching::find_symptom;
+use super::matching::{recognise, Recognised};
 
 /// A request that cannot be answered, with the field it is about.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -43,14 +43,24 @@ impl KnowledgeBase {
                     ),
                 )
             }),
-            (_, Some(text)) => find_symptom(self, text)
-                .map(|m| (m.symptom, Some(m.pattern)))
-                .ok_or_else(|| {
-                    refused(
-                        "error_text",
-                        format!("{text:?} matches no known symptom — give the exact error code or text, or choose a symptom id"),
-                    )
-                }),
+            (_, Some(text)) => match recognise(self, text) {
+                Recognised::Symptom(m) => Ok((m.symptom, Some(m.pattern))),
+                Recognised::Choose(choices) => Err(refused(
+                    "error_text",
+                    format!(
+                        "{text:?} could be any of these — choose one by its id: {}",
+                        choices
+                            .iter()
+                            .map(|&s| format!("{} ({})", self.symptoms[s].id, self.symptoms[s].plain))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
+                )),
+                Recognised::Nothing => Err(refused(
+                    "error_text",
+                    format!("{text:?} does not sound like a smartcard problem Cardwatch knows — say what the user sees in other words, or choose a symptom id"),
+                )),
+            },
             _ => Err(refused(
                 "symptom",
                 "give a symptom id or the error text the user saw".into(),

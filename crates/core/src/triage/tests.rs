@@ -1129,3 +1129,22 @@ fn the_packet_names_the_workstations_last_successful_signing() {
         "{text}"
     );
 }
+
+#[test]
+fn a_step_that_cannot_be_made_teaches_nothing_and_is_not_offered_again() {
+    let kb = kb();
+    let s = sym(&kb, "cannot-sign");
+    let first = kb.advise(s, &Case::default()).unwrap();
+    let case = Case {
+        observations: vec![(first.next.id.clone(), CANNOT.to_owned())],
+        ..Case::default()
+    };
+    let after = kb.advise(s, &case).unwrap();
+    assert_ne!(after.next.id, first.next.id);
+    assert_eq!(after.posterior, first.posterior, "nothing was learnt");
+    let unknown = Case {
+        observations: vec![("no-such-step".into(), CANNOT.to_owned())],
+        ..Case::default()
+    };
+    assert!(kb.advise(s, &unknown).is_err());
+}
