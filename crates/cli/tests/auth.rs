@@ -1673,6 +1673,10 @@ fn administrators_manage_operators_in_the_browser() {
     );
 }
 
+/// Every page, signed in, in real Chromium at a phone's width (390 px) and a desktop's (1280 px):
+/// no serious or critical axe violation, no sideways scroll of the page (wide tables scroll in
+/// their own box), the header's links folded into its "More" menu on the phone, and not one
+/// request to a host other than the server — nor, in the page's HTML, another host's address.
 #[test]
 fn every_page_passes_axe_in_chromium() {
     let (tmp, db) = scratch_db();
@@ -1705,26 +1709,111 @@ fn every_page_passes_axe_in_chromium() {
         "/admin/retention".into(),
         "/login".into(),
     ];
+    let html: Vec<(&String, String)> = pages
+        .iter()
+        .map(|p| (p, get_as(&addr, p, &admin).1))
+        .collect();
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser/a11y.mjs");
-    let out = browser()
-        .arg(&script)
-        .arg(format!("http://{addr}"))
-        .arg(&admin)
-        .args(&pages)
-        .output()
-        .expect("node (scripts/test installs the browser tests' packages)");
+    let reports: Vec<(u32, serde_json::Value)> = [390, 1280]
+        .into_iter()
+        .map(|width| {
+            let out = browser()
+                .arg(&script)
+                .arg(format!("--width={width}"))
+                .arg(format!("http://{addr}"))
+                .arg(&admin)
+                .args(&pages)
+                .output()
+                .expect("node (scripts/test installs the browser tests' packages)");
+            (width, serde_json::from_str(&ok(&out)).expect("json"))
+        })
+        .collect();
     stop(child);
-    let report: serde_json::Value = serde_json::from_str(&ok(&out)).expect("json");
-    for p in &pages {
-        assert_eq!(report[p]["status"], 200, "{p}: {report}");
-        let v = report[p]["violations"].as_array().expect("violations");
-        assert!(
-            v.is_empty(),
-            "{p}: {}",
-            serde_json::to_string_pretty(v).unwrap_or_default()
-        );
+    for (p, page) in &html {
+        let elsewhere = other_hosts(page, &addr);
+        assert!(elsewhere.is_empty(), "{p} names {elsewhere:?}");
     }
+    for (width, report) in &reports {
+        for p in &pages {
+            let r = &report[p];
+            assert_eq!(r["status"], 200, "{p} at {width} px: {r}");
+            let v = r["violations"].as_array().expect("violations");
+            assert!(
+                v.is_empty(),
+                "{p} at {width} px: {}",
+                serde_json::to_string_pretty(v).unwrap_or_default()
+            );
+            let w = &r["width"];
+            let px = |k: &str| {
+                w[k].as_u64()
+                    .unwrap_or_else(|| panic!("{p}: no {k} in {w}"))
+            };
+            assert!(
+                px("scroll") <= px("client") && px("client") <= px("inner"),
+                "{p} scrolls sideways at {width} px: {w}, past the edge: {}",
+                r["overflow"]
+            );
+            assert_eq!(r["offsite"], serde_json::json!([]), "{p} at {width} px");
+            if *width == 390 && p != "/login" {
+                assert_eq!(r["menu"], true, "{p}: the header's menu folds on a phone");
+            }
+        }
+    }
+}
+
+/// The addresses in a page or asset other than the server's own (`addr`) and the SVG namespace
+/// (a name in `xmlns`, never fetched).
+fn other_hosts(text: &str, addr: &str) -> Vec<String> {
+    let own = [
+        format!("http://{addr}"),
+        "http://www.w3.org/2000/svg".to_owned(),
+    ];
+    let mut found = Vec::new();
+    for scheme in ["https://", "http://"] {
+        for (at, _) in text.match_indices(scheme) {
+            let rest = &text[at..];
+            if !own.iter().any(|o| rest.starts_with(o.as_str())) {
+                found.push(rest.chars().take(60).collect());
+            }
+        }
+    }
+    found
+}
+
+/// What the server sends for its own assets (stylesheets, scripts, icons) names no other host: a
+/// stylesheet's font or a script's import from elsewhere would make every page wait on it.
+#[test]
+fn no_asset_names_another_host() {
+    let (_tmp, db) = scratch_db();
+    let (child, addr, _) = serve_demo_signed_in(&db, "1");
+    let assets: Vec<(&str, (u16, String))> = [
+        "/assets/nhsuk-frontend.min.css",
+        "/assets/nhsuk-frontend.min.js",
+        "/assets/cardwatch.css",
+        "/assets/cardwatch.js",
+        "/assets/js-enabled.js",
+        "/assets/images/favicon.svg",
+        "/assets/images/nhsuk-icon-arrow-down.svg",
+        "/assets/images/nhsuk-icon-arrow-up-down.svg",
+        "/assets/images/nhsuk-icon-arrow-up.svg",
+        "/assets/images/nhsuk-icon-cross.svg",
+        "/assets/images/nhsuk-icon-mask.svg",
+    ]
+    .into_iter()
+    .map(|a| (a, get(&addr, a)))
+    .collect();
+    stop(child);
+    for (path, (status, response)) in &assets {
+        assert_eq!(*status, 200, "{path}");
+        let elsewhere = other_hosts(response, &addr);
+        assert!(elsewhere.is_empty(), "{path} names {elsewhere:?}");
+    }
+    let css = &assets[0].1 .1;
+    assert!(
+        !css.contains("@font-face") && css.contains("font-family:Frutiger W01,arial,sans-serif"),
+        "the NHS.UK stylesheet keeps its font stack without loading a font"
+    );
 }
 
 #[test]

@@ -159,6 +159,8 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/assets/nhsuk-frontend.min.css", get(web::layout::css))
         .route("/assets/nhsuk-frontend.min.js", get(web::layout::js))
         .route("/assets/js-enabled.js", get(web::layout::js_enabled))
+        .route("/assets/cardwatch.css", get(web::layout::own_css))
+        .route("/assets/cardwatch.js", get(web::layout::own_js))
         .route("/assets/images/{name}", get(web::layout::image))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))

@@ -1,6 +1,8 @@
 //! Every page in the NHS.UK frontend's look: one layout (`templates/layout.html`, checked at
 //! compile time by askama) around a page's own markup, and the vendored frontend assets
-//! (`assets/nhsuk`, written only by `scripts/assets`) served from the binary.
+//! (`assets/nhsuk`, written only by `scripts/assets`) served from the binary, with Cardwatch's
+//! own stylesheet and module (`assets/cardwatch.{css,js}`) that make every page fit a phone.
+//! Nothing a page loads comes from another host.
 
 use askama::Template;
 use axum::extract::Path;
@@ -42,6 +44,8 @@ pub fn page(title: &str, caller: Option<&Caller>, body: &str) -> Html<String> {
 const CSS: &[u8] = include_bytes!("../../assets/nhsuk/nhsuk-frontend.min.css");
 const JS: &[u8] = include_bytes!("../../assets/nhsuk/nhsuk-frontend.min.js");
 const JS_ENABLED: &[u8] = include_bytes!("../../assets/js-enabled.js");
+const OWN_CSS: &[u8] = include_bytes!("../../assets/cardwatch.css");
+const OWN_JS: &[u8] = include_bytes!("../../assets/cardwatch.js");
 
 macro_rules! images {
     ($($name:literal),+ $(,)?) => {
@@ -80,6 +84,14 @@ pub(crate) async fn js() -> Response {
 
 pub(crate) async fn js_enabled() -> Response {
     asset(JS_ENABLED, "text/javascript; charset=utf-8")
+}
+
+pub(crate) async fn own_css() -> Response {
+    asset(OWN_CSS, "text/css; charset=utf-8")
+}
+
+pub(crate) async fn own_js() -> Response {
+    asset(OWN_JS, "text/javascript; charset=utf-8")
 }
 
 pub(crate) async fn image(Path(name): Path<String>) -> Response {

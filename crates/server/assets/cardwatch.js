@@ -1,0 +1,47 @@
+// Cardwatch's one module: it starts the NHS.UK frontend's components (the header's "More" menu
+// among them, which takes the navigation links that do not fit on a narrow screen) and puts every
+// table of a page's content in a box of its own that scrolls sideways, so the page itself never
+// does. A file of the server's own, as the Content-Security-Policy allows no inline script.
+import { initAll } from './nhsuk-frontend.min.js';
+
+initAll();
+
+const boxes = [];
+for (const table of document.querySelectorAll('main table')) {
+  if (table.parentElement.classList.contains('cardwatch-table-scroll')) continue;
+  const box = document.createElement('div');
+  box.className = 'cardwatch-table-scroll';
+  table.before(box);
+  box.append(table);
+  boxes.push(box);
+}
+
+// What a scrolling box holds, for a screen reader: the table's caption, else the heading above it.
+function nameOf(box) {
+  const caption = box.querySelector('caption');
+  if (caption && caption.textContent.trim()) return caption.textContent.trim();
+  for (let el = box.previousElementSibling; el; el = el.previousElementSibling) {
+    if (/^H[1-6]$/.test(el.tagName)) return `${el.textContent.trim()} (table)`;
+  }
+  return 'Table';
+}
+
+// Only a box that does scroll is a named region a keyboard can reach and scroll with the arrows;
+// one that fits adds no stop to the tab order.
+function mark() {
+  for (const box of boxes) {
+    if (box.scrollWidth > box.clientWidth) {
+      box.setAttribute('tabindex', '0');
+      box.setAttribute('role', 'region');
+      box.setAttribute('aria-label', nameOf(box));
+      box.classList.add('cardwatch-table-scroll--scrolls');
+    } else {
+      box.removeAttribute('tabindex');
+      box.removeAttribute('role');
+      box.removeAttribute('aria-label');
+      box.classList.remove('cardwatch-table-scroll--scrolls');
+    }
+  }
+}
+mark();
+window.addEventListener('resize', mark);
