@@ -29,7 +29,9 @@ await Promise.all([page.waitForNavigation(), page.click('a[href^="/cards/"]')]);
 seen.card = await page.textContent('h1');
 await shot('2-card');
 
+// The work queue's first finding, opened on its own page, acknowledged there with a reason.
 await page.goto(base + '/findings');
+await Promise.all([page.waitForNavigation(), page.click('main table a[href^="/findings/"]')]);
 await page.fill('form[action="/findings/note"] input[name=reason]', 'spares ordered');
 await Promise.all([page.waitForNavigation(), page.click('form[action="/findings/note"] button')]);
 seen.acknowledged = (await page.content()).includes('spares ordered');

@@ -347,8 +347,14 @@ fn findings_api_and_page() {
         sorted_page.1.contains("sort=site&amp;order=desc"),
         "the header turns it round"
     );
-    assert!(sorted_page.1.contains(">Next 3</a>") && !sorted_page.1.contains(">Previous 3</a>"));
-    assert!(second.1.contains(">Previous 3</a>") && second.1.contains("from number 4"));
+    // The NHS.UK pagination: a next page from the first, a previous one from the second.
+    assert!(
+        sorted_page.1.contains("offset=3\" rel=\"next\"")
+            && !sorted_page.1.contains("rel=\"prev\""),
+        "{}",
+        sorted_page.1
+    );
+    assert!(second.1.contains("rel=\"prev\"") && second.1.contains("Showing 4 to 6 of"));
     assert_eq!(api.0, 200, "{}", api.1);
     let body = api.1.split("\r\n\r\n").nth(1).expect("body");
     let v: serde_json::Value = serde_json::from_str(body).expect("json");

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use axum::response::{IntoResponse, Response};
-use cardwatch_core::health::{Context, Family, Filter, Noted, Severity};
+use cardwatch_core::health::{Context, Family, Noted, Severity};
 use cardwatch_store::current_findings;
 use serde::Serialize;
 
@@ -34,6 +34,9 @@ pub(crate) struct Check {
     pub expiring: std::sync::Arc<Vec<cardwatch_store::ExpiringCertificate>>,
     /// Incidents still open: (site, count).
     pub open_incidents: std::sync::Arc<Vec<(Option<String>, usize)>>,
+    /// The findings as a work queue: its order, computed once per check so that a page of it
+    /// costs a pass over the findings, not a sort.
+    pub queue: std::sync::Arc<cardwatch_core::health::Queue>,
 }
 
 impl Check {
@@ -49,7 +52,9 @@ impl Check {
             e.0.push(i as u32);
             e.1.add(&n.finding);
         }
+        let queue = cardwatch_core::health::Queue::new(&all);
         Check {
+            queue: std::sync::Arc::new(queue),
             all: std::sync::Arc::new(all),
             sites: std::sync::Arc::new(sites),
             expiring: std::sync::Arc::new(expiring),
@@ -57,19 +62,19 @@ impl Check {
         }
     }
 
-    /// The viewer's findings that pass a filter, in rank order.
-    pub fn visible<'a>(&'a self, viewer: &Viewer, filter: &'a Filter) -> Vec<&'a Noted> {
-        let mut idx: Vec<u32> = self
+    /// The viewer's findings' indexes in queue order: every finding for a viewer of the whole
+    /// estate (no copy), a scoped viewer's sites' findings gathered from the site index.
+    pub fn queue_candidates(&self, viewer: &Viewer) -> std::borrow::Cow<'_, [u32]> {
+        if viewer.visible_sites().is_none() {
+            return std::borrow::Cow::Borrowed(self.queue.order());
+        }
+        let idx: Vec<u32> = self
             .sites
             .iter()
             .filter(|(site, _)| viewer.sees_site(site))
             .flat_map(|(_, (i, _))| i.iter().copied())
             .collect();
-        idx.sort_unstable();
-        idx.into_iter()
-            .map(|i| &self.all[i as usize])
-            .filter(|n| filter.keep(n))
-            .collect()
+        std::borrow::Cow::Owned(self.queue.in_order(idx))
     }
 }
 

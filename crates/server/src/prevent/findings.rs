@@ -1,41 +1,244 @@
-//! The findings of the health checks: `GET /api/v1/findings` (JSON or CSV) and a plain page at
-//! `/findings`, both with the filters of `cardwatch check`.
+//! The findings of the health checks as a work queue: `GET /api/v1/findings` (JSON, paged by
+//! `limit` and an opaque `cursor`, or CSV) and the page `/findings`, both grouped by what to do
+//! and who does it, the most urgent first, with the filters of `cardwatch check` and an owner.
+//! Each page is cut from the cached check's queue order (`Check::queue`), so a request costs a
+//! pass over the caller's findings, never a sort or a copy of them.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
+use askama::Template;
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
-use cardwatch_core::chart::{Bar, BarChart};
-use cardwatch_core::health::{Filter, FindingNote, NoteState, Noted, Severity, CSV_COLUMNS};
+use cardwatch_core::health::{
+    action, rules_with_actions, Filter, Group, Noted, Owner, Severity, CSV_COLUMNS,
+};
 use serde_json::json;
 
-use crate::prevent::check::all_findings;
+use crate::prevent::check::{all_findings, Check};
 use crate::web::auth::Caller;
 use crate::web::scope::{viewer, Viewer};
-use crate::web::{bad_request, blocking, escape, BadParam};
+use crate::web::{bad_request, enc};
 use crate::AppState;
 
 /// The most findings one API page returns.
 const MAX_LIMIT: usize = 10_000;
 
-/// The query parameters both views accept, validated.
-struct Params {
-    filter: Filter,
-    csv: bool,
-    offset: usize,
-    limit: usize,
-    /// A column to sort by and whether descending; none keeps the check's order (most
-    /// serious first).
-    sort: Option<(&'static str, bool)>,
-}
+/// Findings a page shows unless asked otherwise.
+const DEFAULT_LIMIT: usize = 50;
 
-/// The columns findings sort by.
+/// The columns findings sort by (instead of the queue's order).
 const SORTABLE: [&str; 6] = ["site", "severity", "rule", "subject", "owner", "due"];
 
-/// Sorts findings by a column (ties keep the check's order).
-fn sort(found: &mut [Noted], by: &str, descending: bool) {
+/// The query parameters both views accept, validated.
+#[derive(Clone, Debug)]
+pub(crate) struct Params {
+    pub(crate) filter: Filter,
+    /// Only findings for this kind of person to act on.
+    pub(crate) owner: Option<Owner>,
+    csv: bool,
+    pub(crate) offset: usize,
+    pub(crate) limit: usize,
+    /// A column to sort by and whether descending; none keeps the queue's order.
+    pub(crate) sort: Option<(&'static str, bool)>,
+}
+
+/// A refused parameter: which, and why in words.
+#[derive(Debug)]
+pub(crate) struct Refused {
+    pub(crate) field: &'static str,
+    pub(crate) message: String,
+}
+
+fn refused(field: &'static str, message: String) -> Refused {
+    Refused { field, message }
+}
+
+/// Which view reads the parameters: each has a few of its own.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum View {
+    Api,
+    Page,
+}
+
+/// An API page's cursor: opaque to callers, the position of the next page's first finding.
+fn cursor(offset: usize) -> String {
+    hex::encode(format!("after {offset}"))
+}
+
+fn read_cursor(c: &str) -> Option<usize> {
+    let bytes = hex::decode(c).ok()?;
+    std::str::from_utf8(&bytes)
+        .ok()?
+        .strip_prefix("after ")?
+        .parse()
+        .ok()
+}
+
+pub(crate) fn params(q: &HashMap<String, String>, view: View) -> Result<Params, Refused> {
+    const KNOWN: [&str; 10] = [
+        "site",
+        "owner",
+        "min_severity",
+        "rule",
+        "all",
+        "format",
+        "offset",
+        "limit",
+        "sort",
+        "order",
+    ];
+    let own: &[&str] = match view {
+        View::Api => &["cursor"],
+        View::Page => &["done", "count"],
+    };
+    if let Some(k) = q
+        .keys()
+        .find(|k| !KNOWN.contains(&k.as_str()) && !own.contains(&k.as_str()))
+    {
+        return Err(refused(
+            "query",
+            format!(
+                "unknown parameter {k:?} — use {}, {}",
+                KNOWN.join(", "),
+                own.join(", ")
+            ),
+        ));
+    }
+    let get = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let number = |k: &'static str, default: usize| match get(k) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<usize>()
+            .map_err(|_| refused(k, format!("{k} {v:?} is not a whole number"))),
+    };
+    let min_severity = get("min_severity")
+        .map(|v| {
+            Severity::parse(v).map_err(|_| {
+                refused(
+                    "min_severity",
+                    format!("Severity {v:?} is not one of: info, warning, urgent, critical"),
+                )
+            })
+        })
+        .transpose()?;
+    let owner = get("owner")
+        .map(|v| {
+            Owner::ALL
+                .iter()
+                .copied()
+                .find(|o| o.as_str().eq_ignore_ascii_case(v) || o.label().eq_ignore_ascii_case(v))
+                .ok_or_else(|| {
+                    refused(
+                        "owner",
+                        format!("Who acts {v:?} is not one of: holder, practice_manager, it, ra"),
+                    )
+                })
+        })
+        .transpose()?;
+    let all = match get("all") {
+        None | Some("false" | "no" | "0") => false,
+        Some("true" | "yes" | "1") => true,
+        Some(v) => return Err(refused("all", format!("all {v:?}: use true or false"))),
+    };
+    let csv = match get("format") {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(v) => return Err(refused("format", format!("format {v:?}: use json or csv"))),
+    };
+    let descending = match get("order") {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(v) => return Err(refused("order", format!("order {v:?}: use asc or desc"))),
+    };
+    let sort = match get("sort") {
+        None => None,
+        Some(v) => Some((
+            SORTABLE.iter().copied().find(|c| *c == v).ok_or_else(|| {
+                refused(
+                    "sort",
+                    format!("sort {v:?}: use one of {}", SORTABLE.join(", ")),
+                )
+            })?,
+            descending,
+        )),
+    };
+    let limit = number("limit", DEFAULT_LIMIT)?;
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(refused("limit", format!("limit must be 1 to {MAX_LIMIT}")));
+    }
+    let offset = match (get("cursor"), get("offset")) {
+        (Some(_), Some(_)) => {
+            return Err(refused("cursor", "give cursor or offset, not both".into()))
+        }
+        (Some(c), None) => read_cursor(c).ok_or_else(|| {
+            refused(
+                "cursor",
+                "cursor is not one this server gave — start again without it".into(),
+            )
+        })?,
+        (None, _) => number("offset", 0)?,
+    };
+    Ok(Params {
+        filter: Filter {
+            site: get("site").map(str::to_owned),
+            min_severity,
+            include_snoozed: all,
+            rule: get("rule").map(str::to_owned),
+        },
+        owner,
+        csv,
+        offset,
+        limit,
+        sort,
+    })
+}
+
+impl Params {
+    /// Whether a finding passes the filters.
+    pub(crate) fn keep(&self, n: &Noted) -> bool {
+        self.filter.keep(n) && self.owner.is_none_or(|o| n.finding.owner == o)
+    }
+
+    /// The page's address with these filters, at another sort or offset.
+    pub(crate) fn href(&self, sort: Option<(&str, bool)>, offset: usize) -> String {
+        let mut q: Vec<String> = Vec::new();
+        let mut add = |k: &str, v: &str| {
+            if !v.is_empty() {
+                q.push(format!("{k}={}", enc(v)));
+            }
+        };
+        add("site", self.filter.site.as_deref().unwrap_or(""));
+        add("owner", self.owner.map_or("", |o| o.as_str()));
+        add(
+            "min_severity",
+            self.filter.min_severity.map_or("", |s| s.as_str()),
+        );
+        add("rule", self.filter.rule.as_deref().unwrap_or(""));
+        if self.filter.include_snoozed {
+            add("all", "yes");
+        }
+        if let Some((by, desc)) = sort {
+            add("sort", by);
+            add("order", if desc { "desc" } else { "asc" });
+        }
+        if self.limit != DEFAULT_LIMIT {
+            add("limit", &self.limit.to_string());
+        }
+        if offset > 0 {
+            add("offset", &offset.to_string());
+        }
+        if q.is_empty() {
+            "/findings".into()
+        } else {
+            format!("/findings?{}", q.join("&"))
+        }
+    }
+}
+
+/// Sorts findings by a column (ties keep the order they came in).
+fn sort(found: &mut [&Noted], by: &str, descending: bool) {
     found.sort_by(|a, b| {
         let (x, y) = (&a.finding, &b.finding);
         let o = match by {
@@ -54,106 +257,58 @@ fn sort(found: &mut [Noted], by: &str, descending: bool) {
     });
 }
 
-fn params(q: &HashMap<String, String>) -> Result<Params, BadParam> {
-    const KNOWN: [&str; 9] = [
-        "site",
-        "min_severity",
-        "rule",
-        "all",
-        "format",
-        "offset",
-        "limit",
-        "sort",
-        "order",
-    ];
-    if let Some(k) = q.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-        return Err(bad_request(
-            k,
-            format!("unknown parameter {k:?} — use {}", KNOWN.join(", ")),
-        ));
-    }
-    let get = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
-    let number = |k: &str, default: usize| match get(k) {
-        None => Ok(default),
-        Some(v) => v
-            .parse::<usize>()
-            .map_err(|_| bad_request(k, format!("{k} {v:?} is not a whole number"))),
-    };
-    let min_severity = get("min_severity")
-        .map(|v| Severity::parse(v).map_err(|e| bad_request("min_severity", e)))
-        .transpose()?;
-    let all = match get("all") {
-        None | Some("false" | "no" | "0") => false,
-        Some("true" | "yes" | "1") => true,
-        Some(v) => return Err(bad_request("all", format!("all {v:?}: use true or false"))),
-    };
-    let csv = match get("format") {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(v) => {
-            return Err(bad_request(
-                "format",
-                format!("format {v:?}: use json or csv"),
-            ))
-        }
-    };
-    let descending = match get("order") {
-        None | Some("asc") => false,
-        Some("desc") => true,
-        Some(v) => {
-            return Err(bad_request(
-                "order",
-                format!("order {v:?}: use asc or desc"),
-            ))
-        }
-    };
-    let sort = match get("sort") {
-        None => None,
-        Some(v) => Some((
-            SORTABLE.iter().copied().find(|c| *c == v).ok_or_else(|| {
-                bad_request(
-                    "sort",
-                    format!("sort {v:?}: use one of {}", SORTABLE.join(", ")),
-                )
-            })?,
-            descending,
-        )),
-    };
-    let limit = number("limit", 1_000)?;
-    if limit == 0 || limit > MAX_LIMIT {
-        return Err(bad_request(
-            "limit",
-            format!("limit must be 1 to {MAX_LIMIT}"),
-        ));
-    }
-    Ok(Params {
-        filter: Filter {
-            site: get("site").map(str::to_owned),
-            min_severity,
-            include_snoozed: all,
-            rule: get("rule").map(str::to_owned),
-        },
-        csv,
-        offset: number("offset", 0)?,
-        limit,
-        sort,
-    })
+/// One page of the caller's findings: the groups of all that pass the filters, their total,
+/// and the page's findings with their group (none when sorted by a column).
+pub(crate) struct Listing<'a> {
+    pub(crate) groups: Vec<Group>,
+    pub(crate) total: usize,
+    pub(crate) rows: Vec<(Option<usize>, &'a Noted)>,
 }
 
-async fn compute(state: &AppState, p: &Params, viewer: &Viewer) -> Result<Vec<Noted>, Response> {
-    let check = all_findings(state, viewer.version).await?;
-    let mut found: Vec<Noted> = check
-        .visible(viewer, &p.filter)
-        .into_iter()
-        .cloned()
-        .collect();
-    if let Some((by, descending)) = p.sort {
-        sort(&mut found, by, descending);
+pub(crate) fn listing<'a>(check: &'a Check, viewer: &Viewer, p: &Params) -> Listing<'a> {
+    let candidates = check.queue_candidates(viewer);
+    let all: &[Noted] = &check.all;
+    match p.sort {
+        None => {
+            let q = check
+                .queue
+                .page(all, &candidates, |n| p.keep(n), p.offset, p.limit);
+            Listing {
+                groups: q.groups,
+                total: q.total,
+                rows: q
+                    .rows
+                    .into_iter()
+                    .map(|(g, i)| (Some(g), &all[i as usize]))
+                    .collect(),
+            }
+        }
+        Some((by, descending)) => {
+            // Sorting by a column is asked for, not the default: it sorts the caller's findings.
+            let q = check.queue.page(all, &candidates, |n| p.keep(n), 0, 0);
+            let mut idx = candidates.into_owned();
+            idx.sort_unstable();
+            let mut found: Vec<&Noted> = idx
+                .iter()
+                .map(|&i| &all[i as usize])
+                .filter(|n| p.keep(n))
+                .collect();
+            sort(&mut found, by, descending);
+            Listing {
+                groups: q.groups,
+                total: q.total,
+                rows: found
+                    .into_iter()
+                    .skip(p.offset)
+                    .take(p.limit)
+                    .map(|n| (None, n))
+                    .collect(),
+            }
+        }
     }
-    Ok(found)
 }
 
-/// `GET /api/v1/findings?site=&min_severity=&all=&format=json|csv&offset=&limit=`
+/// `GET /api/v1/findings?site=&owner=&min_severity=&rule=&all=&format=json|csv&limit=&cursor=`
 pub(crate) async fn api(
     State(state): State<AppState>,
     caller: Caller,
@@ -163,35 +318,251 @@ pub(crate) async fn api(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let p = match params(&q) {
+    let mut p = match params(&q, View::Api) {
         Ok(p) => p,
-        Err(r) => return r.into_response(),
+        Err(e) => return bad_request(e.field, e.message).into_response(),
     };
-    let found = match compute(&state, &p, &viewer).await {
-        Ok(f) => f,
+    let check = match all_findings(&state, viewer.version).await {
+        Ok(c) => c,
         Err(r) => return r,
     };
     if p.csv {
+        // The export is every finding that passes, in the same order.
+        p.offset = 0;
+        p.limit = usize::MAX;
+        let list = listing(&check, &viewer, &p);
         return crate::web::csv_download(
             "findings.csv",
             &CSV_COLUMNS,
-            found
+            list.rows
                 .iter()
-                .map(|n| n.csv_fields().map(|f| f.into_owned().into_bytes())),
+                .map(|(_, n)| n.csv_fields().map(|f| f.into_owned().into_bytes())),
         );
     }
-    let page: Vec<&Noted> = found.iter().skip(p.offset).take(p.limit).collect();
+    let list = listing(&check, &viewer, &p);
+    let next = p.offset + list.rows.len();
+    let groups: Vec<_> = list
+        .groups
+        .iter()
+        .map(|g| {
+            json!({
+                "owner": g.owner,
+                "rule": g.rule,
+                "action": action(g.rule),
+                "count": g.count,
+                "worst": g.worst,
+                "first_due": g.first_due,
+            })
+        })
+        .collect();
+    let findings: Vec<&Noted> = list.rows.iter().map(|(_, n)| *n).collect();
     axum::Json(json!({
         "today": (state.now)().date(),
-        "total": found.len(),
+        "total": list.total,
         "offset": p.offset,
         "limit": p.limit,
-        "findings": page,
+        "next_cursor": (next < list.total).then(|| cursor(next)),
+        "groups": groups,
+        "findings": findings,
     }))
     .into_response()
 }
 
-/// `GET /findings`: a plain page with the same filters.
+/// What the filter form shows: what was typed, kept even when refused.
+#[derive(Default)]
+struct Typed {
+    site: String,
+    owner: String,
+    min_severity: String,
+    rule: String,
+}
+
+/// A link built by [`Params::href`] (values percent-encoded, so `&` is its one character to
+/// escape) made ready for an attribute.
+fn amp(href: String) -> String {
+    href.replace('&', "&amp;")
+}
+
+/// A choice in a select: its value, its words, whether chosen.
+struct Choice {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+/// A select's choices, with what was typed kept as a choice of its own when it is none of them.
+fn choices(known: Vec<(String, String)>, typed: &str) -> Vec<Choice> {
+    let mut out: Vec<Choice> = known
+        .into_iter()
+        .map(|(value, label)| Choice {
+            selected: !typed.is_empty() && value.eq_ignore_ascii_case(typed),
+            value,
+            label,
+        })
+        .collect();
+    if !typed.is_empty() && !out.iter().any(|c| c.selected) {
+        out.push(Choice {
+            value: typed.to_owned(),
+            label: typed.to_owned(),
+            selected: true,
+        });
+    }
+    out
+}
+
+struct GroupRow {
+    who: &'static str,
+    what: String,
+    count: usize,
+    worst: Severity,
+    tag: &'static str,
+    first_due: String,
+    href: String,
+}
+
+struct Row {
+    n: usize,
+    id: String,
+    href: String,
+    severity: Severity,
+    tag: &'static str,
+    kind: &'static str,
+    subject: String,
+    site: String,
+    due: String,
+    state: String,
+}
+
+struct Section {
+    heading: String,
+    fix: String,
+    count: usize,
+    rows: Vec<Row>,
+}
+
+struct Header {
+    label: &'static str,
+    href: String,
+    aria: &'static str,
+    mark: &'static str,
+}
+
+/// A numbered page link, or a gap.
+struct PageLink {
+    number: usize,
+    href: String,
+    current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "findings.html")]
+struct ListPage {
+    error: Option<Refused>,
+    done: Option<String>,
+    typed: Typed,
+    owners: Vec<Choice>,
+    severities: Vec<Choice>,
+    rules: Vec<Choice>,
+    include_snoozed: bool,
+    total: usize,
+    first: usize,
+    last: usize,
+    groups: Vec<GroupRow>,
+    sections: Vec<Section>,
+    header: Vec<Header>,
+    can_act: bool,
+    csrf: String,
+    back: String,
+    previous: Option<String>,
+    next: Option<String>,
+    pages: Vec<Option<PageLink>>,
+    csv: String,
+}
+
+impl ListPage {
+    /// Whether the refused parameter is this form field.
+    fn err(&self, field: &str) -> bool {
+        self.error.as_ref().is_some_and(|e| e.field == field)
+    }
+
+    fn message(&self) -> &str {
+        self.error.as_ref().map_or("", |e| e.message.as_str())
+    }
+
+    /// Where the error summary's link goes: the field, or the form when it is not one of its.
+    fn anchor(&self) -> &'static str {
+        match self.error.as_ref().map(|e| e.field) {
+            Some(f @ ("site" | "owner" | "min_severity" | "rule")) => f,
+            _ => "filters",
+        }
+    }
+}
+
+/// The tag colour of a severity (NHS.UK tags).
+pub(crate) fn tag(s: &Severity) -> &'static str {
+    match s {
+        Severity::Critical => "nhsuk-tag--red",
+        Severity::Urgent => "nhsuk-tag--orange",
+        Severity::Warning => "nhsuk-tag--yellow",
+        Severity::Info => "nhsuk-tag--blue",
+    }
+}
+
+/// A finding's own page.
+pub(crate) fn finding_href(n: &Noted) -> String {
+    format!(
+        "/findings/{}/{}",
+        enc(n.finding.rule),
+        enc(&n.finding.subject)
+    )
+}
+
+/// A finding's state in words.
+pub(crate) fn state_words(n: &Noted) -> String {
+    match &n.note {
+        None => "Open".into(),
+        Some(x) => format!(
+            "{} until {}",
+            if x.state == cardwatch_core::health::NoteState::Snoozed {
+                "Snoozed"
+            } else {
+                "Acknowledged"
+            },
+            x.until.long()
+        ),
+    }
+}
+
+/// Page numbers around the current one, the first and the last, with gaps (`None`) between.
+fn page_numbers(p: &Params, total: usize) -> Vec<Option<PageLink>> {
+    let pages = total.div_ceil(p.limit);
+    if pages <= 1 {
+        return Vec::new();
+    }
+    let current = p.offset / p.limit + 1;
+    let mut out = Vec::new();
+    let mut last_shown = 0;
+    for n in 1..=pages {
+        let near = n == 1 || n == pages || n.abs_diff(current) <= 1;
+        if !near {
+            continue;
+        }
+        if n > last_shown + 1 {
+            out.push(None);
+        }
+        out.push(Some(PageLink {
+            number: n,
+            href: amp(p.href(p.sort, (n - 1) * p.limit)),
+            current: n == current,
+        }));
+        last_shown = n;
+    }
+    out
+}
+
+/// `GET /findings`: the work queue — what to do and who does it, counted, then a page of the
+/// findings grouped the same way, with filters, paging and (for those who may act) a choice of
+/// findings to acknowledge or snooze together.
 pub(crate) async fn page(
     State(state): State<AppState>,
     caller: Caller,
@@ -201,240 +572,188 @@ pub(crate) async fn page(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let p = match params(&q) {
-        Ok(p) => p,
-        Err(r) => return r.into_response(),
+    let typed = Typed {
+        site: q.get("site").cloned().unwrap_or_default(),
+        owner: q.get("owner").cloned().unwrap_or_default(),
+        min_severity: q.get("min_severity").cloned().unwrap_or_default(),
+        rule: q.get("rule").cloned().unwrap_or_default(),
     };
-    let site = p.filter.site.clone().unwrap_or_default();
-    let min = p.filter.min_severity;
-    let rule = p.filter.rule.clone().unwrap_or_default();
-    let found = match compute(&state, &p, &viewer).await {
-        Ok(f) => f,
+    let owners = choices(
+        Owner::ALL
+            .iter()
+            .map(|o| (o.as_str().to_owned(), o.label().to_owned()))
+            .collect(),
+        &typed.owner,
+    );
+    let severities = choices(
+        Severity::ALL
+            .iter()
+            .rev()
+            .map(|s| (s.as_str().to_owned(), format!("{} or worse", s.label())))
+            .collect(),
+        &typed.min_severity,
+    );
+    let rules = choices(
+        rules_with_actions()
+            .map(|(r, a)| (r.to_owned(), a.to_owned()))
+            .collect(),
+        &typed.rule,
+    );
+    let can_act = viewer.caller.user.user.role.can(Permission::ActOnFindings);
+    let mut out = ListPage {
+        error: None,
+        done: None,
+        typed,
+        owners,
+        severities,
+        rules,
+        include_snoozed: false,
+        total: 0,
+        first: 0,
+        last: 0,
+        groups: Vec::new(),
+        sections: Vec::new(),
+        header: Vec::new(),
+        can_act,
+        csrf: viewer.caller.csrf.clone(),
+        back: String::new(),
+        previous: None,
+        next: None,
+        pages: Vec::new(),
+        csv: String::new(),
+    };
+    let p = match params(&q, View::Page) {
+        Ok(p) => p,
+        Err(e) => {
+            // The page again with the problem named and what was typed kept.
+            out.error = Some(e);
+            return (StatusCode::BAD_REQUEST, render(&out, &viewer)).into_response();
+        }
+    };
+    let check = match all_findings(&state, viewer.version).await {
+        Ok(c) => c,
         Err(r) => return r,
     };
-    let can_act = viewer.caller.user.user.role.can(Permission::ActOnFindings);
-    let csrf = escape(&viewer.caller.csrf);
-    let mut rows = String::new();
-    for n in found.iter().skip(p.offset).take(p.limit) {
-        let f = &n.finding;
-        let act = if can_act {
-            let id = escape(&f.id());
-            let reopen = if n.note.is_some() {
-                "<option value=\"reopen\">reopen</option>"
-            } else {
-                ""
-            };
-            format!(
-                "<form method=\"post\" action=\"/findings/note\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-                 <input type=\"hidden\" name=\"id\" value=\"{id}\">\
-                 <label class=\"nhsuk-u-visually-hidden\" for=\"a-{id}\">Action</label><select class=\"nhsuk-select\" id=\"a-{id}\" name=\"action\"><option value=\"acknowledged\">acknowledge</option><option value=\"snoozed\">snooze</option>{reopen}</select>\
-                 <label class=\"nhsuk-u-visually-hidden\" for=\"r-{id}\">Reason</label><input class=\"nhsuk-input\" id=\"r-{id}\" name=\"reason\" placeholder=\"reason\">\
-                 <button class=\"nhsuk-button nhsuk-button--secondary nhsuk-button--small\">Save</button></form>"
-            )
-        } else {
-            String::new()
-        };
-        let note = n
-            .note
-            .as_ref()
-            .map(|x| format!("{} until {}: {}", x.state, x.until, escape(&x.reason)))
-            .unwrap_or_default();
-        let _ = writeln!(
-            rows,
-            "<tr class=\"nhsuk-table__row {sev}\"><td class=\"nhsuk-table__cell\">{site}</td><td class=\"nhsuk-table__cell\">{sev}</td><td class=\"nhsuk-table__cell\">{rule}</td><td class=\"nhsuk-table__cell\">{kind} {subject}</td><td class=\"nhsuk-table__cell\">{owner}</td><td class=\"nhsuk-table__cell\">{due}</td><td class=\"nhsuk-table__cell\">{why}<br><small>Fix: {fix}</small></td><td class=\"nhsuk-table__cell\">{note}{act}</td></tr>",
-            site = escape(&f.site),
-            sev = f.severity,
-            rule = f.rule,
-            kind = f.subject_kind,
-            subject = escape(&f.subject),
-            owner = f.owner,
-            due = f.due,
-            why = escape(&f.why),
-            fix = escape(&f.fix),
-        );
-    }
-    let options: String = Severity::ALL
+    let list = listing(&check, &viewer, &p);
+    out.done = done(&q);
+    out.include_snoozed = p.filter.include_snoozed;
+    out.total = list.total;
+    out.first = (p.offset + 1).min(list.total);
+    out.last = p.offset + list.rows.len();
+    out.back = p.href(p.sort, p.offset);
+    out.csv = p.href(None, 0).replacen("/findings", "/api/v1/findings", 1);
+    out.csv.push(if out.csv.contains('?') { '&' } else { '?' });
+    out.csv.push_str("format=csv");
+    out.csv = amp(std::mem::take(&mut out.csv));
+    out.groups = list
+        .groups
         .iter()
-        .map(|s| {
-            let sel = if Some(*s) == min { " selected" } else { "" };
-            format!("<option{sel}>{s}</option>")
+        .map(|g| GroupRow {
+            who: g.owner.label(),
+            what: action(g.rule).into_owned(),
+            count: g.count,
+            worst: g.worst,
+            tag: tag(&g.worst),
+            first_due: g.first_due.long(),
+            href: amp(Params {
+                owner: Some(g.owner),
+                filter: Filter {
+                    rule: Some(g.rule.to_owned()),
+                    ..p.filter.clone()
+                },
+                offset: 0,
+                sort: None,
+                ..p.clone()
+            }
+            .href(None, 0)),
         })
         .collect();
-    let shown = found.len().saturating_sub(p.offset).min(p.limit);
-    let chart = by_site(&found);
-    // Links that keep the filters: a column's header sorts by it (again: the other way), and
-    // the page links move through the list.
-    let (by, desc) = p.sort.unwrap_or(("", false));
-    let link = |sort: &str, descending: bool, offset: usize| {
-        format!(
-            "/findings?site={}&amp;min_severity={}&amp;rule={}&amp;sort={sort}&amp;order={}&amp;offset={offset}&amp;limit={}",
-            escape(&site),
-            min.map_or("", |m| m.as_str()),
-            crate::web::enc(&rule),
-            if descending { "desc" } else { "asc" },
-            p.limit
-        )
-    };
-    let head = crate::web::layout::sortable_header(
-        &[
-            ("Site", "site"),
-            ("Severity", "severity"),
-            ("Rule", "rule"),
-            ("Subject", "subject"),
-            ("Who acts", "owner"),
-            ("Due", "due"),
-            ("Why and fix", ""),
-            ("Note", ""),
-        ],
-        by,
-        desc,
-        |key, descending| link(key, descending, 0),
-    );
-    let pages = crate::web::layout::pager(p.offset, p.limit, found.len(), |offset| {
-        link(by, desc, offset)
-    });
-    let body = format!(
-        r#"<form method="get" class="nhsuk-u-margin-bottom-4">
-<div class="nhsuk-form-group"><label class="nhsuk-label" for="site">Site</label><input class="nhsuk-input nhsuk-input--width-10" id="site" name="site" value="{site}"></div>
-<div class="nhsuk-form-group"><label class="nhsuk-label" for="min_severity">At least</label><select class="nhsuk-select" id="min_severity" name="min_severity"><option value="">any</option>{options}</select></div>
-<div class="nhsuk-form-group"><label class="nhsuk-label" for="rule">Rule, or how its id starts (e.g. integration-)</label><input class="nhsuk-input nhsuk-input--width-20" id="rule" name="rule" value="{rule_value}"></div>
-<button class="nhsuk-button nhsuk-button--secondary">Filter</button> <a class="nhsuk-link" href="/api/v1/findings?format=csv&amp;site={site}&amp;rule={rule_query}">Download CSV</a></form>
-<p class="nhsuk-body">{total} finding(s), showing {shown} from number {first}. Acknowledge (30 days) or snooze (7 days) each with a reason; it is audited.</p>
-<table class="nhsuk-table"><thead class="nhsuk-table__head"><tr class="nhsuk-table__row">{head}</tr></thead>
-<tbody class="nhsuk-table__body">
-{rows}</tbody></table>
-<p class="nhsuk-body">{pages}</p>
-<h2 class="nhsuk-heading-m">By site and severity</h2>
-{figure}"#,
-        site = escape(&site),
-        rule_value = escape(&rule),
-        rule_query = crate::web::enc(&rule),
-        total = found.len(),
-        first = p.offset + 1,
-        figure = chart.figure(900.0, 260.0),
-    );
-    crate::web::layout::page("Findings", Some(&viewer.caller), &body).into_response()
-}
-
-/// Findings counted by site and severity: the 20 sites with most, most first.
-fn by_site(found: &[Noted]) -> BarChart {
-    let mut counts: std::collections::BTreeMap<&str, [f64; 4]> = Default::default();
-    for n in found {
-        let i = Severity::ALL
-            .iter()
-            .position(|s| *s == n.finding.severity)
-            .unwrap_or(0)
-            .min(3);
-        counts.entry(n.finding.site.as_str()).or_default()[i] += 1.0;
-    }
-    let mut sites: Vec<_> = counts.into_iter().collect();
-    sites.sort_by(|a, b| b.1.iter().sum::<f64>().total_cmp(&a.1.iter().sum::<f64>()));
-    BarChart {
-        title: "Findings by site and severity (the 20 sites with most)".into(),
-        series: Severity::ALL
-            .iter()
-            .map(|s| s.as_str().to_owned())
-            .collect(),
-        bars: sites
-            .into_iter()
-            .take(20)
-            .map(|(site, c)| Bar {
-                label: site.to_owned(),
-                values: c.to_vec(),
-            })
-            .collect(),
-        limit: None,
-    }
-}
-
-#[derive(serde::Deserialize)]
-pub(crate) struct NoteForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    id: String,
-    #[serde(default)]
-    action: String,
-    #[serde(default)]
-    reason: String,
-}
-
-/// `POST /findings/note`: acknowledge (30 days), snooze (7 days) or reopen a finding of the
-/// caller's sites, with a reason; audited.
-pub(crate) async fn note(
-    State(state): State<AppState>,
-    caller: Caller,
-    axum::extract::Form(f): axum::extract::Form<NoteForm>,
-) -> Response {
-    let viewer = match viewer(&state, caller, Permission::ActOnFindings, false).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    if let Err(r) = viewer.caller.check_csrf(&f.csrf) {
-        return r.into_response();
-    }
-    let everything = Params {
-        filter: Filter {
-            site: None,
-            min_severity: None,
-            include_snoozed: true,
-            rule: None,
-        },
-        csv: false,
-        offset: 0,
-        limit: MAX_LIMIT,
-        sort: None,
-    };
-    let found = match compute(&state, &everything, &viewer).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    if !found.iter().any(|n| n.finding.has_id(&f.id)) {
-        return crate::web::scope::refuse(false, Some("id"), "no such finding among your sites today (a fixed condition closes its finding by itself)");
-    }
-    let now = (state.now)();
-    let change = cardwatch_store::Change {
-        actor: format!("web:{}", viewer.caller.user.user.username),
-        at: now,
-    };
-    let id = f.id.clone();
-    let note = match f.action.as_str() {
-        "acknowledged" | "snoozed" => {
-            let (state_, days) = if f.action == "snoozed" {
-                (NoteState::Snoozed, 7)
-            } else {
-                (NoteState::Acknowledged, 30)
-            };
-            match FindingNote::new(&id, state_, &f.reason, now.date().add_days(days), &change.actor, now) {
-                Ok(n) => Some(n),
-                Err(e) => return (axum::http::StatusCode::BAD_REQUEST, crate::web::layout::page("Findings", Some(&viewer.caller), &format!("<p class=\"nhsuk-body\">{}</p><p class=\"nhsuk-body\"><a href=\"/findings\">Back to the findings</a></p>", escape(&e)))).into_response(),
+    for (i, (g, n)) in list.rows.iter().enumerate() {
+        let f = &n.finding;
+        let row = Row {
+            n: i,
+            id: f.id(),
+            href: finding_href(n),
+            severity: f.severity,
+            tag: tag(&f.severity),
+            kind: f.subject_kind.label(),
+            subject: f.subject.clone(),
+            site: f.site.clone(),
+            due: f.due.long(),
+            state: state_words(n),
+        };
+        let heading = match g {
+            Some(g) => {
+                let g = &list.groups[*g];
+                format!("{}: {}", g.owner.label(), action(g.rule))
             }
+            None => match p.sort {
+                Some((by, _)) => format!("Sorted by {by}"),
+                None => String::new(),
+            },
+        };
+        match out.sections.last_mut() {
+            Some(s) if s.heading == heading => s.rows.push(row),
+            _ => out.sections.push(Section {
+                count: g.map_or(list.total, |g| list.groups[g].count),
+                fix: if g.is_some() {
+                    f.fix.to_string()
+                } else {
+                    String::new()
+                },
+                heading,
+                rows: vec![row],
+            }),
         }
-        "reopen" if f.reason.trim().is_empty() => {
-            return bad_request("reason", "reopening needs a reason — say why".into())
-                .into_response()
-        }
-        "reopen" => None,
-        other => {
-            return bad_request(
-                "action",
-                format!("{other:?} is not acknowledged, snoozed or reopen"),
-            )
-            .into_response()
-        }
-    };
-    let reason = f.reason.clone();
-    let done = blocking(&state, move |s| match note {
-        Some(n) => s.note_finding(&n, &change),
-        None => s.reopen_finding(&id, &reason, &change).map(|_| ()),
-    })
-    .await;
-    match done {
-        Ok(()) => (
-            axum::http::StatusCode::SEE_OTHER,
-            [(axum::http::header::LOCATION, "/findings?all=yes")],
-        )
-            .into_response(),
-        Err(f) => f.into_response(),
     }
+    let (by, desc) = p.sort.unwrap_or(("", false));
+    out.header = [
+        ("Severity", "severity"),
+        ("About", "subject"),
+        ("Site", "site"),
+        ("Due", "due"),
+    ]
+    .into_iter()
+    .map(|(label, key)| {
+        let (aria, mark) = match (key == by, desc) {
+            (true, false) => ("ascending", " ▲"),
+            (true, true) => ("descending", " ▼"),
+            _ => ("", ""),
+        };
+        Header {
+            label,
+            href: amp(p.href(Some((key, key == by && !desc)), 0)),
+            aria,
+            mark,
+        }
+    })
+    .collect();
+    if p.offset > 0 {
+        out.previous = Some(amp(p.href(p.sort, p.offset.saturating_sub(p.limit))));
+    }
+    if p.offset + p.limit < list.total {
+        out.next = Some(amp(p.href(p.sort, p.offset + p.limit)));
+    }
+    out.pages = page_numbers(&p, list.total);
+    render(&out, &viewer).into_response()
+}
+
+/// What the page says after a bulk change (`done=acknowledged&count=3`).
+fn done(q: &HashMap<String, String>) -> Option<String> {
+    let count: usize = q.get("count")?.parse().ok()?;
+    let (what, days) = match q.get("done")?.as_str() {
+        "acknowledged" => ("acknowledged", 30),
+        "snoozed" => ("snoozed", 7),
+        _ => return None,
+    };
+    Some(format!(
+        "{count} {} {what} for {days} days. Each is in the audit log.",
+        if count == 1 { "finding" } else { "findings" }
+    ))
+}
+
+fn render(out: &ListPage, viewer: &Viewer) -> axum::response::Html<String> {
+    // Rendering only fails on a formatter error writing into a String, which cannot happen.
+    let body = out.render().unwrap_or_default();
+    crate::web::layout::page("Findings", Some(&viewer.caller), &body)
 }

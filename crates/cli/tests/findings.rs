@@ -1,0 +1,400 @@
+//! The findings work queue over HTTP: grouped and counted, paged by cursor and by page with the
+//! filters kept, a refused filter shown on the page, bulk acknowledgement audited finding by
+//! finding, each finding's own page, a scoped operator's reach, and the page in Chromium at a
+//! phone's and a desktop's width.
+
+mod common;
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use common::*;
+
+const PW: &str = "riverside surgery reception";
+const PM: &str = "pm@nhs.net";
+
+fn user(db: &str, args: &[&str], password: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cardwatch"))
+        .env("RUST_LOG", "warn")
+        .args(["--database-url", db, "user"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    if let Some(p) = password {
+        let _ = child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{p}\n").as_bytes());
+    }
+    child.wait_with_output().expect("wait")
+}
+
+/// A practice manager at A10000, signed in.
+fn pm(db: &str, addr: &str) -> String {
+    ok(&user(
+        db,
+        &[
+            "add",
+            PM,
+            "--name",
+            "Pat",
+            "--role",
+            "practice_manager",
+            "--org",
+            "A10000",
+        ],
+        Some(PW),
+    ));
+    let r = request(
+        addr,
+        "POST",
+        "/login",
+        None,
+        Some(&form(&[("username", PM), ("password", PW)])),
+    );
+    assert_eq!(r.0, 303, "{}", r.1);
+    format!(
+        "cw_session={}",
+        set_cookie(&r.1, "cw_session").expect("cookie")
+    )
+}
+
+fn ids(v: &serde_json::Value) -> Vec<String> {
+    v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+fn group_sum(v: &serde_json::Value) -> u64 {
+    v["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .map(|g| g["count"].as_u64().expect("count"))
+        .sum()
+}
+
+/// The values of the page's ticked-row checkboxes, in order.
+fn ticks(page: &str) -> Vec<String> {
+    page.split("name=\"id\" value=\"")
+        .skip(1)
+        .map(|r| {
+            r.split('"')
+                .next()
+                .expect("value")
+                .replace("&#x2f;", "/")
+                .replace("&#47;", "/")
+        })
+        .collect()
+}
+
+#[test]
+fn the_api_pages_by_cursor_keeps_filters_and_counts_groups() {
+    let (_tmp, db) = scratch_db();
+    let (child, addr, admin) = serve_demo_signed_in(&db, "3");
+    let everything = body_json(&get_as(&addr, "/api/v1/findings?limit=10000", &admin).1);
+    // A walk by cursor, seven at a time.
+    let mut walked = Vec::new();
+    let mut path = "/api/v1/findings?limit=7".to_owned();
+    let mut pages = 0;
+    loop {
+        let v = body_json(&get_as(&addr, &path, &admin).1);
+        walked.extend(ids(&v));
+        pages += 1;
+        match v["next_cursor"].as_str() {
+            Some(c) => path = format!("/api/v1/findings?limit=7&cursor={c}"),
+            None => break,
+        }
+        assert!(pages < 10_000, "the walk ends");
+    }
+    let by_offset = body_json(&get_as(&addr, "/api/v1/findings?limit=7&offset=7", &admin).1);
+    let second = {
+        let first = body_json(&get_as(&addr, "/api/v1/findings?limit=7", &admin).1);
+        let c = first["next_cursor"]
+            .as_str()
+            .expect("a second page")
+            .to_owned();
+        body_json(
+            &get_as(
+                &addr,
+                &format!("/api/v1/findings?limit=7&cursor={c}"),
+                &admin,
+            )
+            .1,
+        )
+    };
+    // Filters kept from page to page.
+    let filtered = "owner=holder&rule=cert-&limit=2";
+    let f1 = body_json(&get_as(&addr, &format!("/api/v1/findings?{filtered}"), &admin).1);
+    let c = f1["next_cursor"].as_str().expect("more than 2").to_owned();
+    let f2 = body_json(
+        &get_as(
+            &addr,
+            &format!("/api/v1/findings?{filtered}&cursor={c}"),
+            &admin,
+        )
+        .1,
+    );
+    let default = body_json(&get_as(&addr, "/api/v1/findings", &admin).1);
+    let bad_cursor = get_as(&addr, "/api/v1/findings?cursor=zz", &admin);
+    let both = get_as(
+        &addr,
+        &format!("/api/v1/findings?cursor={c}&offset=3"),
+        &admin,
+    );
+    let bad_owner = get_as(&addr, "/api/v1/findings?owner=boss", &admin);
+    stop(child);
+
+    let all = ids(&everything);
+    let total = everything["total"].as_u64().expect("total") as usize;
+    assert_eq!(all.len(), total);
+    assert_eq!(walked, all, "the cursor walk is the whole queue in order");
+    let distinct: HashSet<&String> = walked.iter().collect();
+    assert_eq!(distinct.len(), total, "every finding exactly once");
+    assert_eq!(ids(&by_offset), ids(&second), "offset still pages");
+    assert_eq!(group_sum(&everything), total as u64, "the groups add up");
+    assert_eq!(default["limit"], 50);
+    assert_eq!(ids(&default).len(), 50.min(total));
+    for v in [&f1, &f2] {
+        assert_eq!(group_sum(v), v["total"].as_u64().expect("total"));
+        for f in v["findings"].as_array().expect("findings") {
+            assert_eq!(f["owner"], "holder", "{f}");
+            assert!(
+                f["rule"].as_str().is_some_and(|r| r.starts_with("cert-")),
+                "{f}"
+            );
+        }
+    }
+    assert_eq!(f1["total"], f2["total"]);
+    assert!(ids(&f1).iter().all(|i| !ids(&f2).contains(i)));
+    // The queue's first group is its most serious.
+    let groups = everything["groups"].as_array().expect("groups");
+    let rank = |s: &str| {
+        ["info", "warning", "urgent", "critical"]
+            .iter()
+            .position(|x| *x == s)
+    };
+    let worst: Vec<_> = groups
+        .iter()
+        .map(|g| rank(g["worst"].as_str().expect("worst")))
+        .collect();
+    assert_eq!(worst.first(), worst.iter().max(), "{groups:?}");
+    assert!(groups
+        .iter()
+        .all(|g| g["action"].as_str().is_some_and(|a| !a.is_empty())));
+    for (r, field) in [
+        (&bad_cursor, "cursor"),
+        (&both, "cursor"),
+        (&bad_owner, "owner"),
+    ] {
+        assert_eq!(r.0, 400, "{}", r.1);
+        assert!(r.1.contains(&format!("\"field\":\"{field}\"")), "{}", r.1);
+    }
+}
+
+#[test]
+fn the_page_groups_pages_with_filters_and_names_a_bad_filter() {
+    let (_tmp, db) = scratch_db();
+    let (child, addr, admin) = serve_demo_signed_in(&db, "3");
+    let page = get_as(&addr, "/findings?owner=holder&limit=5", &admin);
+    let next = get_as(&addr, "/findings?owner=holder&limit=5&offset=5", &admin);
+    let bad = get_as(
+        &addr,
+        "/findings?min_severity=abc&site=A10000&owner=ra",
+        &admin,
+    );
+    let id = ticks(&page.1).first().cloned().expect("a row");
+    let (rule, subject) = id.split_once('/').expect("an id");
+    let own = get_as(&addr, &format!("/findings/{rule}/{subject}"), &admin);
+    let missing = get_as(&addr, "/findings/cert-signing-7d/NOSUCHCARD", &admin);
+    stop(child);
+
+    assert_eq!(page.0, 200);
+    let body = &page.1;
+    assert!(body.contains("What to do, and who does it"), "{body}");
+    assert!(body.contains("Card holder") && !body.contains(">holder<"));
+    assert!(
+        body.contains("href=\"/findings?owner=holder&amp;limit=5&amp;offset=5\" rel=\"next\""),
+        "the next page keeps the filters: {body}"
+    );
+    assert!(body.contains("Showing 1 to 5 of"));
+    assert_eq!(ticks(body).len(), 5);
+    assert!(next.1.contains("Showing 6 to 10 of") && next.1.contains("rel=\"prev\""));
+    assert!(ticks(&next.1).iter().all(|i| !ticks(body).contains(i)));
+    // Dates in words, severities as tags.
+    assert!(body.contains("class=\"nhsuk-tag "));
+    assert!(
+        !body.contains(">2026-") && !body.contains(">2027-"),
+        "no ISO dates shown"
+    );
+
+    assert_eq!(bad.0, 400);
+    assert!(
+        bad.1.contains("<!DOCTYPE html>"),
+        "a page, not JSON: {}",
+        bad.1
+    );
+    assert!(bad.1.contains("nhsuk-error-summary") && bad.1.contains("href=\"#min_severity\""));
+    assert!(bad.1.contains("nhsuk-select--error"));
+    assert!(bad.1.contains("value=\"A10000\""), "the typed site is kept");
+    assert!(
+        bad.1.contains("<option value=\"abc\" selected>"),
+        "the typed severity is kept"
+    );
+    assert!(
+        bad.1.contains("<option value=\"ra\" selected>"),
+        "the chosen owner is kept"
+    );
+
+    assert_eq!(own.0, 200, "{}", own.1);
+    assert!(own.1.contains("nhsuk-summary-list") && own.1.contains("Why it matters"));
+    assert!(own.1.contains("Card holder") && own.1.contains("action=\"/findings/note\""));
+    assert_eq!(missing.0, 404);
+}
+
+#[test]
+fn bulk_acknowledgement_audits_each_finding_and_stays_in_scope() {
+    let (_tmp, db) = scratch_db();
+    let (child, addr, admin) = serve_demo_signed_in(&db, "3");
+    let pm = pm(&db, &addr);
+    let page = get_as(&addr, "/findings?owner=practice_manager", &pm);
+    let csrf = csrf_of(&page.1);
+    let chosen: Vec<String> = ticks(&page.1).into_iter().take(3).collect();
+    assert_eq!(chosen.len(), 3, "{}", page.1);
+    let theirs = body_json(&get_as(&addr, "/api/v1/findings?site=A10001", &admin).1);
+    let other = ids(&theirs).first().cloned().expect("a finding at A10001");
+    let post = |pairs: &[(&str, &str)]| {
+        request(
+            &addr,
+            "POST",
+            "/findings/bulk",
+            Some(&pm),
+            Some(&form(pairs)),
+        )
+    };
+    let mut pairs: Vec<(&str, &str)> = vec![
+        ("csrf", &csrf),
+        ("action", "acknowledged"),
+        ("reason", "readers ordered"),
+        ("back", "/findings?owner=practice_manager"),
+    ];
+    pairs.extend(chosen.iter().map(|i| ("id", i.as_str())));
+    let mut with_other = pairs.clone();
+    with_other.push(("id", &other));
+    let out_of_scope = post(&with_other);
+    let no_reason = post(&[
+        ("csrf", &csrf),
+        ("action", "snoozed"),
+        ("reason", ""),
+        ("id", &chosen[0]),
+    ]);
+    let none_ticked = post(&[("csrf", &csrf), ("action", "snoozed"), ("reason", "x")]);
+    let forged = post(&[
+        ("csrf", "x"),
+        ("action", "snoozed"),
+        ("reason", "x"),
+        ("id", &chosen[0]),
+    ]);
+    let done = post(&pairs);
+    let after = get_as(
+        &addr,
+        "/findings?owner=practice_manager&done=acknowledged&count=3",
+        &pm,
+    );
+    let mine = body_json(&get_as(&addr, "/api/v1/findings?limit=10000", &pm).1);
+    let estate = body_json(&get_as(&addr, "/api/v1/findings?limit=10000", &admin).1);
+    stop(child);
+
+    assert_eq!(
+        out_of_scope.0, 403,
+        "another organisation's finding: {}",
+        out_of_scope.1
+    );
+    assert_eq!(no_reason.0, 400);
+    assert!(no_reason.1.contains("needs a reason") && no_reason.1.contains("nhsuk-error-summary"));
+    assert_eq!(none_ticked.0, 400);
+    assert!(none_ticked.1.contains("Tick at least one finding"));
+    assert_eq!(forged.0, 403);
+    assert_eq!(done.0, 303, "{}", done.1);
+    assert!(
+        done.1
+            .contains("location: /findings?owner=practice_manager&done=acknowledged&count=3"),
+        "back to the same filters: {}",
+        done.1
+    );
+    assert!(after.1.contains("3 findings acknowledged for 30 days"));
+    let noted: Vec<&serde_json::Value> = mine["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["note"]["reason"] == "readers ordered")
+        .collect();
+    assert_eq!(noted.len(), 3, "{mine}");
+    let audit = ok(&cardwatch(&db, &["audit", "show", "--limit", "1000"]));
+    for id in &chosen {
+        let lines = audit
+            .lines()
+            .filter(|l| l.contains("\"action\":\"acknowledged\"") && l.contains(id.as_str()))
+            .count();
+        assert_eq!(lines, 1, "{id} audited once: {audit}");
+        assert!(audit.contains("web:pm@nhs.net"));
+    }
+    assert!(
+        !audit.contains(&other),
+        "nothing written for a refused batch"
+    );
+    // A scoped operator sees only their sites' findings, counted the same way.
+    let total = mine["total"].as_u64().expect("total");
+    assert!(total > 0 && total < estate["total"].as_u64().expect("total"));
+    assert_eq!(group_sum(&mine), total);
+    for f in mine["findings"].as_array().expect("findings") {
+        assert!(
+            f["site"].as_str().is_some_and(|s| s.starts_with("A10000")),
+            "{f}"
+        );
+    }
+}
+
+/// The findings page in Chromium at 390 and 1280 pixels wide: the page never scrolls sideways,
+/// axe finds nothing serious or critical, and ticking two rows acknowledges both.
+#[test]
+fn the_findings_page_fits_a_phone_and_a_desktop_in_chromium() {
+    let (_tmp, db) = scratch_db();
+    let (child, addr, admin) = serve_demo_signed_in(&db, "3");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser/findings.mjs");
+    let mut node = Command::new("node");
+    node.env_remove("LD_PRELOAD");
+    let out = node
+        .arg(&script)
+        .arg(format!("http://{addr}"))
+        .arg(&admin)
+        .output()
+        .expect("node (scripts/test installs the browser tests' packages)");
+    stop(child);
+    let report: serde_json::Value = serde_json::from_str(&ok(&out)).expect("json");
+    for width in ["390", "1280"] {
+        for page in ["queue", "finding", "refused"] {
+            let r = &report[width][page];
+            assert!(r["status"].as_u64().is_some(), "{width} {page}: {report}");
+            assert!(
+                r["scrollWidth"].as_u64() <= r["clientWidth"].as_u64(),
+                "{width} px, {page}: the page scrolls sideways: {report}"
+            );
+            assert_eq!(
+                r["violations"],
+                serde_json::json!([]),
+                "{width} {page}: {report}"
+            );
+        }
+    }
+    assert_eq!(report["acknowledged"], 2, "{report}");
+}

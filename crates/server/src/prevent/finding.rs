@@ -1,0 +1,309 @@
+//! One finding's page (`/findings/{rule}/{subject}`: why, the fix, who acts, its note, and the
+//! form to acknowledge, snooze or reopen it) and the changes to findings: one at a time
+//! (`POST /findings/note`) or the ticked rows of the work queue together (`POST
+//! /findings/bulk`), each with a reason, each finding audited on its own by the store.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use cardwatch_core::access::Permission;
+use cardwatch_core::health::{action, FindingNote, NoteState, Noted, Severity};
+
+use crate::prevent::check::{all_findings, Check};
+use crate::prevent::findings::{finding_href, params, state_words, tag, View};
+use crate::web::auth::Caller;
+use crate::web::scope::{not_found, refuse, viewer, Viewer};
+use crate::web::{bad_request, blocking};
+use crate::AppState;
+
+/// The most findings one bulk change takes (a page is 50; a longer page up to this).
+const MAX_BULK: usize = 500;
+
+/// The viewer's finding with this id (snoozed ones included), if it is among their sites today.
+fn find<'a>(check: &'a Check, viewer: &Viewer, id: &str) -> Option<&'a Noted> {
+    let candidates = check.queue_candidates(viewer);
+    candidates
+        .iter()
+        .map(|&i| &check.all[i as usize])
+        .find(|n| n.finding.has_id(id))
+}
+
+#[derive(Template)]
+#[template(path = "findings_finding.html")]
+struct FindingPage<'a> {
+    n: &'a Noted,
+    what: String,
+    who: &'static str,
+    severity: Severity,
+    tag: &'static str,
+    kind: &'static str,
+    due: String,
+    state: String,
+    noted_by: String,
+    can_act: bool,
+    csrf: &'a str,
+    list: String,
+}
+
+/// `GET /findings/{rule}/{subject}`: one finding in full, with its note form.
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((rule, subject)): Path<(String, String)>,
+) -> Response {
+    let viewer = match viewer(&state, caller, Permission::ViewEstate, false).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let check = match all_findings(&state, viewer.version).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let id = format!("{rule}/{subject}");
+    let Some(n) = find(&check, &viewer, &id) else {
+        return not_found(
+            false,
+            &viewer.caller,
+            "No such finding among your sites today — a fixed condition closes its finding by itself.",
+        );
+    };
+    let f = &n.finding;
+    let body = FindingPage {
+        n,
+        what: action(f.rule).into_owned(),
+        who: f.owner.label(),
+        severity: f.severity,
+        tag: tag(&f.severity),
+        kind: f.subject_kind.label(),
+        due: f.due.long(),
+        state: state_words(n),
+        noted_by: n.note.as_ref().map_or(String::new(), |x| {
+            format!(
+                "{}, {}",
+                x.actor.trim_start_matches("web:"),
+                x.noted_at.date().long()
+            )
+        }),
+        can_act: viewer.caller.user.user.role.can(Permission::ActOnFindings),
+        csrf: &viewer.caller.csrf,
+        list: format!("/findings?site={}", crate::web::enc(&f.site)),
+    }
+    .render()
+    .unwrap_or_default();
+    crate::web::layout::page(&body_title(n), Some(&viewer.caller), &body).into_response()
+}
+
+fn body_title(n: &Noted) -> String {
+    format!("{} {}", n.finding.subject_kind.label(), n.finding.subject)
+}
+
+#[derive(Template)]
+#[template(path = "findings_refused.html")]
+struct Refusal<'a> {
+    message: &'a str,
+    back: &'a str,
+}
+
+/// A refused change, on a page that names the problem and leads back.
+fn refused(viewer: &Viewer, message: &str, back: &str) -> Response {
+    let body = Refusal { message, back }.render().unwrap_or_default();
+    (
+        StatusCode::BAD_REQUEST,
+        crate::web::layout::page("Findings", Some(&viewer.caller), &body),
+    )
+        .into_response()
+}
+
+fn see_other(to: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_owned())]).into_response()
+}
+
+/// Acknowledged for 30 days or snoozed for 7, or none for another action.
+fn how_long(action: &str) -> Option<(NoteState, i32)> {
+    match action {
+        "acknowledged" => Some((NoteState::Acknowledged, 30)),
+        "snoozed" => Some((NoteState::Snoozed, 7)),
+        _ => None,
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct NoteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /findings/note`: acknowledge (30 days), snooze (7 days) or reopen a finding of the
+/// caller's sites, with a reason; audited. Back to the finding's page.
+pub(crate) async fn note(
+    State(state): State<AppState>,
+    caller: Caller,
+    axum::extract::Form(f): axum::extract::Form<NoteForm>,
+) -> Response {
+    let viewer = match viewer(&state, caller, Permission::ActOnFindings, false).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if let Err(r) = viewer.caller.check_csrf(&f.csrf) {
+        return r.into_response();
+    }
+    let check = match all_findings(&state, viewer.version).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Some(found) = find(&check, &viewer, &f.id) else {
+        return refuse(false, Some("id"), "no such finding among your sites today (a fixed condition closes its finding by itself)");
+    };
+    let back = finding_href(found);
+    let now = (state.now)();
+    let change = crate::web::change(&viewer.caller, &state);
+    let id = f.id.clone();
+    let note = match (how_long(&f.action), f.action.as_str()) {
+        (Some((kind, days)), _) => {
+            match FindingNote::new(
+                &id,
+                kind,
+                &f.reason,
+                now.date().add_days(days),
+                &change.actor,
+                now,
+            ) {
+                Ok(n) => Some(n),
+                Err(e) => return refused(&viewer, &e, &back),
+            }
+        }
+        (None, "reopen") if f.reason.trim().is_empty() => {
+            return bad_request("reason", "reopening needs a reason — say why".into())
+                .into_response()
+        }
+        (None, "reopen") => None,
+        (None, other) => {
+            return bad_request(
+                "action",
+                format!("{other:?} is not acknowledged, snoozed or reopen"),
+            )
+            .into_response()
+        }
+    };
+    let reason = f.reason.clone();
+    let done = blocking(&state, move |s| match note {
+        Some(n) => s.note_finding(&n, &change),
+        None => s.reopen_finding(&id, &reason, &change).map(|_| ()),
+    })
+    .await;
+    match done {
+        Ok(()) => see_other(&back),
+        Err(f) => f.into_response(),
+    }
+}
+
+/// `POST /findings/bulk` (form: csrf, id repeated, action, reason, back): the ticked findings
+/// acknowledged or snoozed with one reason — all or none: each must be the caller's and open to
+/// the change. Every note is written and audited as one acknowledgement would be.
+pub(crate) async fn bulk(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Response {
+    let viewer = match viewer(&state, caller, Permission::ActOnFindings, false).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let (mut csrf, mut ids, mut act, mut reason, mut back) = (
+        String::new(),
+        Vec::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+    );
+    for (k, v) in url::form_urlencoded::parse(&body) {
+        match &*k {
+            "csrf" => csrf = v.into_owned(),
+            "id" => ids.push(v.into_owned()),
+            "action" => act = v.into_owned(),
+            "reason" => reason = v.into_owned(),
+            "back" => back = v.into_owned(),
+            _ => {}
+        }
+    }
+    if let Err(r) = viewer.caller.check_csrf(&csrf) {
+        return r.into_response();
+    }
+    // Back to the same filters and page: rebuilt from the validated filters, never taken as
+    // given, so it can only lead to the findings page.
+    let filters = url::Url::parse(&format!("http://x{back}"))
+        .ok()
+        .filter(|u| u.path() == "/findings")
+        .map(|u| u.query_pairs().into_owned().collect())
+        .and_then(|q| params(&q, View::Page).ok());
+    let back = filters
+        .as_ref()
+        .map_or("/findings".to_owned(), |p| p.href(p.sort, p.offset));
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() {
+        return refused(
+            &viewer,
+            "Tick at least one finding, then choose what to do with them.",
+            &back,
+        );
+    }
+    if ids.len() > MAX_BULK {
+        return refused(
+            &viewer,
+            &format!("Tick at most {MAX_BULK} findings at a time."),
+            &back,
+        );
+    }
+    let Some((kind, days)) = how_long(&act) else {
+        return refused(
+            &viewer,
+            "Choose to acknowledge or snooze the ticked findings.",
+            &back,
+        );
+    };
+    let check = match all_findings(&state, viewer.version).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if let Some(missing) = ids.iter().find(|id| find(&check, &viewer, id).is_none()) {
+        return refuse(
+            false,
+            Some("id"),
+            &format!("{missing} is not a finding among your sites today (a fixed condition closes its finding by itself); nothing was changed"),
+        );
+    }
+    let now = (state.now)();
+    let change = crate::web::change(&viewer.caller, &state);
+    let mut notes = Vec::with_capacity(ids.len());
+    for id in &ids {
+        match FindingNote::new(
+            id,
+            kind,
+            &reason,
+            now.date().add_days(days),
+            &change.actor,
+            now,
+        ) {
+            Ok(n) => notes.push(n),
+            Err(e) => return refused(&viewer, &e, &back),
+        }
+    }
+    let count = notes.len();
+    let done = blocking(&state, move |s| {
+        notes.iter().try_for_each(|n| s.note_finding(n, &change))
+    })
+    .await;
+    if let Err(f) = done {
+        return f.into_response();
+    }
+    let sep = if back.contains('?') { '&' } else { '?' };
+    see_other(&format!("{back}{sep}done={act}&count={count}"))
+}
