@@ -38,15 +38,17 @@ seen.acknowledged = (await page.content()).includes('spares ordered');
 await shot('3-findings');
 
 await page.goto(base + '/triage');
-await page.fill('#error_text', 'ERR1002 : Unable to read the card');
+await page.fill('#text', 'ERR1002 : Unable to read the card');
 await Promise.all([page.waitForNavigation(), page.click('form[action="/triage"] button')]);
 await shot('4-triage');
-for (let i = 0; i < 20 && !(await page.content()).includes('Escalate now'); i++) {
-  // The last answer on the page: a "no" or "not-fixed" keeps the fault going.
-  const answers = await page.$$('main ul li a[href*="obs="]');
-  await Promise.all([page.waitForNavigation(), answers[answers.length - 1].click()]);
+const escalating = 'Record it and open the escalation packet';
+for (let i = 0; i < 20 && !(await page.content()).includes(escalating); i++) {
+  // The answer before "I can't check this": a "no" or "not fixed" keeps the fault going.
+  const answers = await page.$$('input[name="obs"]');
+  await answers[answers.length - 2].check();
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/triage"] button')]);
 }
-seen.escalated = (await page.content()).includes('Escalate now');
+seen.escalated = (await page.content()).includes(escalating);
 await shot('5-escalate');
 await page.fill('#application', 'emis-web');
 await page.fill('#doing', 'logging in at reception');

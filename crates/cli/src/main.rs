@@ -287,6 +287,10 @@ enum Command {
 
 #[derive(clap::Args, Debug)]
 struct TriageArgs {
+    /// What is happening, in any words ("the card logs in but won't sign"), or the error text
+    /// or code the user sees.
+    #[arg(value_name = "WHAT IS HAPPENING", conflicts_with_all = ["symptom", "error_text"])]
+    text: Option<String>,
     /// The symptom's id (see --list).
     #[arg(long, conflicts_with = "error_text")]
     symptom: Option<String>,
@@ -972,7 +976,8 @@ fn run(cli: Cli) -> Result<()> {
                         args.card.as_deref(),
                         args.hostname.as_deref(),
                     )?;
-                    if args.symptom.is_none() && args.error_text.is_none() {
+                    let error_text = args.text.or(args.error_text);
+                    if args.symptom.is_none() && error_text.is_none() {
                         let store = open(&database_url)?;
                         let opening = triage::Opening {
                             desk,
@@ -993,7 +998,7 @@ fn run(cli: Cli) -> Result<()> {
                         || open(&database_url),
                         triage::Scripted {
                             symptom: args.symptom.as_deref(),
-                            error_text: args.error_text.as_deref(),
+                            error_text: error_text.as_deref(),
                             case,
                             desk,
                             json: args.json,

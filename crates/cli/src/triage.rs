@@ -5,6 +5,7 @@ use std::io::{self, BufRead, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use cardwatch_core::triage::matching::{recognise, Recognised};
 use cardwatch_core::triage::{
     minutes_text, simulate, Advice, Case, IncidentStatus, IncidentStep, KnowledgeBase, NewIncident,
     SimConfig, StepKind, SHIPPED,
@@ -170,17 +171,37 @@ pub fn wizard(checks: &Checks, store: &dyn Store, opening: Opening) -> Result<()
         out.flush()?;
         Ok(lines.next().transpose()?.map(|l| l.trim().to_owned()))
     };
-    let (symptom, text) = loop {
+    let (symptom, text) = 'asked: loop {
         let Some(text) = ask(
             &mut out,
-            "What does the user see? (the error text or code, or a symptom id): ",
+            "What is happening? (in the clinician's words, or the error text or code): ",
         )?
         else {
             return Ok(());
         };
-        match kb.resolve(None, Some(&text)) {
-            Ok((s, _)) => break (s, text),
-            Err(e) => writeln!(out, "{} Try again, or type one of: {}", e.message, ids(kb))?,
+        if let Some(s) = kb.symptom(&text) {
+            break (s, text);
+        }
+        match recognise(kb, &text) {
+            Recognised::Symptom(m) => break (m.symptom, text),
+            Recognised::Choose(choices) => {
+                writeln!(out, "Which is closer to what is happening?")?;
+                for (n, &s) in choices.iter().enumerate() {
+                    writeln!(out, "  {}. {}", n + 1, kb.symptoms[s].plain)?;
+                }
+                let Some(pick) = ask(&mut out, "Type its number: ")? else {
+                    return Ok(());
+                };
+                match pick.parse::<usize>().ok().and_then(|n| choices.get(n.wrapping_sub(1))) {
+                    Some(&s) => break 'asked (s, text),
+                    None => writeln!(out, "{pick:?} is not one of the numbers. Start again.")?,
+                }
+            }
+            Recognised::Nothing => writeln!(
+                out,
+                "That does not sound like a smartcard problem Cardwatch knows. Say it another way, or type one of: {}",
+                ids(kb)
+            )?,
         }
     };
     let d = &opening.desk;

@@ -127,6 +127,38 @@ fn bad_requests_are_refused_with_what_and_where() {
 }
 
 #[test]
+fn what_is_happening_in_plain_words_reaches_a_first_step_or_one_question() {
+    let v = json(&triage(&[
+        "dr says her card logs her in fine but wont let her sign the scripts",
+        "--json",
+    ]));
+    assert_eq!(v["symptom"]["id"], "cannot-sign", "{v}");
+    assert_eq!(v["next"]["id"], "middleware-version", "{v}");
+    // A misspelt message still finds its code's symptom.
+    let v = json(&triage(&["eror 1002 for dr shah", "--json"]));
+    assert_eq!(v["symptom"]["id"], "err1002", "{v}");
+    // Words that fit two symptoms equally name both, with how to choose.
+    let out = triage(&["the reader light is off and it timed out"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("card-not-recognised") && err.contains("spine-timeouts"),
+        "{err}"
+    );
+    // Nothing about a smartcard: said so, not guessed.
+    let out = triage(&["the kettle in the staff room has broken"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("does not sound like a smartcard problem"),
+        "{}",
+        text(&out.stderr)
+    );
+    // The words and --symptom cannot both be given.
+    let out = triage(&["cant sign", "--symptom", "cannot-sign"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
 fn an_operators_folder_overrides_and_a_bad_one_is_refused_by_line() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().join("kb");
@@ -189,7 +221,7 @@ fn wizard_asks_one_step_at_a_time() {
         .expect("write");
     let out = child.wait_with_output().expect("wait");
     let s = ok(&out);
-    assert!(s.contains("matches no known symptom"), "{s}");
+    assert!(s.contains("does not sound like a smartcard problem"), "{s}");
     assert!(s.contains("Symptom: PR30007"), "{s}");
     assert!(
         s.contains("\"perhaps\" is not one of: fixed, not-fixed"),
@@ -344,6 +376,51 @@ fn next_step_api() {
     }
     // A PIN sent by mistake is refused, never echoed back.
     assert!(!bad_field.1.contains("123456"), "{}", bad_field.1);
+}
+
+#[test]
+fn the_first_step_api_reads_plain_words() {
+    let (_tmp, db) = scratch_db();
+    let (child, addr, cookie) = serve_demo_signed_in(&db, "1");
+    let ask = |q: &str| get_as(&addr, &format!("/api/v1/triage/next?{q}"), &cookie);
+    let plain =
+        ask("text=the%20pin%20box%20never%20comes%20up%20when%20she%20puts%20her%20card%20in");
+    let chosen = ask("text=the+reader+light+is+off+and+it+timed+out&symptom=spine-timeouts");
+    let tie = ask("text=the+reader+light+is+off+and+it+timed+out");
+    let nothing = ask("text=the+printer+is+jammed");
+    let empty = ask("text=");
+    let unknown = ask("words=cant+sign");
+    let anonymous = get(&addr, "/api/v1/triage/next?text=cant+sign");
+    stop(child);
+    assert_eq!(plain.0, 200, "{}", plain.1);
+    let v = body_json(&plain.1);
+    assert_eq!(v["symptom"]["id"], "card-not-recognised", "{v}");
+    assert!(v["next"]["id"].is_string(), "{v}");
+    assert_eq!(chosen.0, 200, "{}", chosen.1);
+    assert_eq!(body_json(&chosen.1)["symptom"]["id"], "spine-timeouts");
+    assert_eq!(tie.0, 200, "{}", tie.1);
+    let v = body_json(&tie.1);
+    assert_eq!(
+        v["question"], "Which is closer to what is happening?",
+        "{v}"
+    );
+    let ids: Vec<&str> = v["choices"]
+        .as_array()
+        .expect("choices")
+        .iter()
+        .map(|c| c["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(ids, ["card-not-recognised", "spine-timeouts"], "{v}");
+    assert!(v["choices"][0]["plain"].as_str().expect("plain").len() > 10);
+    for (r, field) in [
+        (&nothing, "error_text"),
+        (&empty, "text"),
+        (&unknown, "words"),
+    ] {
+        assert_eq!(r.0, 400, "{}", r.1);
+        assert_eq!(body_json(&r.1)["error"]["field"], field, "{}", r.1);
+    }
+    assert_eq!(anonymous.0, 401, "{}", anonymous.1);
 }
 
 /// A demo estate for `DAY` in a fresh SQLite file: (tmp dir, database path). Every command on
@@ -736,49 +813,116 @@ fn cheat_sheet_page() {
 fn web_wizard_one_question_per_page() {
     let (_tmp, db) = scratch_db();
     let (child, addr, cookie) = serve_demo_signed_in(&db, "1");
-    let start = get_as(&addr, "/triage", &cookie);
-    let first = get_as(
-        &addr,
-        "/triage?error_text=PIN+works+to+log+in%2C+but+not+to+sign",
-        &cookie,
-    );
-    // Follow the first answer link on the page.
-    let href = first
-        .1
-        .split("<a href=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .expect("an answer link")
-        .replace("&amp;", "&");
-    let second = get_as(&addr, &href, &cookie);
-    let unknown = get_as(&addr, "/triage?error_text=my+coffee+is+cold", &cookie);
-    let bad = get_as(&addr, "/triage?symptom=cannot-sign&obs=nonsense", &cookie);
-    let escalated = get_as(&addr, "/triage?symptom=err1002&obs=card-seated%3Ayes&card_serial=CS0000000001&site=A10000&obs=cis-domains-open%3Ano&obs=allow-domains%3Anot-fixed&obs=reseat-card%3Anot-fixed&obs=remove-extra-card%3Anot-fixed", &cookie);
+    let page = |q: &str| get_as(&addr, &format!("/triage{q}"), &cookie);
+    let start = page("");
+    let first = page("?text=PIN+works+to+log+in%2C+but+not+to+sign&site=A10000");
+    let second = page("?symptom=cannot-sign&text=PIN+works+to+log+in&site=A10000&obs=middleware-version%3Aoutdated");
+    let skipped = page("?symptom=cannot-sign&obs=middleware-version%3Acannot");
+    let old_link = page("?error_text=cant+sign");
+    let unknown = page("?text=my+coffee+is+cold&site=A10000");
+    let empty = page("?text=");
+    let tie = page("?text=the+reader+light+is+off+and+it+timed+out");
+    let bad_site = page("?text=cant+sign&site=not+a+code");
+    let bad = page("?symptom=cannot-sign&obs=nonsense");
+    let escalated = page("?symptom=err1002&obs=card-seated%3Ayes&card_serial=CS0000000001&site=A10000&obs=cis-domains-open%3Ano&obs=allow-domains%3Anot-fixed&obs=reseat-card%3Anot-fixed&obs=remove-extra-card%3Anot-fixed");
     stop(child);
     assert_eq!(start.0, 200);
+    assert!(start.1.contains("What is happening?"), "{}", start.1);
     assert!(
-        start.1.contains("<form method=\"get\" action=\"/triage\">"),
+        start
+            .1
+            .contains("<textarea class=\"nhsuk-textarea\" id=\"text\" name=\"text\""),
         "{}",
         start.1
     );
+
+    // One submit reaches a first concrete step, asked in radios with a plain reason.
     assert_eq!(first.0, 200, "{}", first.1);
-    assert!(first.1.contains("Logs in but cannot sign"), "{}", first.1);
-    assert!(first.1.contains("<h2>Check</h2>"), "{}", first.1);
-    assert!(first.1.contains("Why: Most likely:"), "{}", first.1);
-    assert!(first.1.contains("Never use another person"), "{}", first.1);
-    assert!(href.contains("obs=middleware-version%3A"), "{href}");
+    let f = &first.1;
+    assert!(f.contains("The card logs in but will not sign"), "{f}");
+    assert!(
+        f.contains("name=\"obs\" type=\"radio\" value=\"middleware-version:current\""),
+        "{f}"
+    );
+    assert!(f.contains("I can&#39;t check this"), "{f}");
+    assert!(
+        f.contains("The likeliest cause is smartcard middleware out of date"),
+        "{f}"
+    );
+    assert!(f.contains("Never use another person"), "{f}");
+    assert!(f.contains("How Cardwatch chose this step"), "{f}");
+    assert!(f.contains("Pass this to support now"), "{f}");
+    // What was typed and where travel on in the form.
+    assert!(
+        f.contains("name=\"text\" value=\"PIN works to log in, but not to sign\""),
+        "{f}"
+    );
+    assert!(f.contains("name=\"site\" value=\"A10000\""), "{f}");
+    // Back from the first step returns to the box with the words kept.
+    assert!(f.contains("class=\"nhsuk-back-link\" href=\"/triage?text=PIN+works+to+log+in%2C+but+not+to+sign&#38;site=A10000\""), "{f}");
+
     assert_eq!(second.0, 200, "{}", second.1);
     assert_ne!(first.1, second.1);
+    // Back undoes the last answer.
     assert!(
-        unknown.1.contains("matches no known symptom")
-            && unknown.1.contains("/triage?symptom=cannot-sign"),
+        second.1.contains(
+            "href=\"/triage?symptom=cannot-sign&#38;text=PIN+works+to+log+in&#38;site=A10000\""
+        ),
         "{}",
-        unknown.1
+        second.1
+    );
+    assert_eq!(skipped.0, 200, "{}", skipped.1);
+    assert!(
+        !skipped.1.contains("value=\"middleware-version:current\""),
+        "{}",
+        skipped.1
+    );
+    assert_eq!(old_link.0, 200, "{}", old_link.1);
+    assert!(
+        old_link.1.contains("The card logs in but will not sign"),
+        "{}",
+        old_link.1
+    );
+
+    // Words it does not know: the error summary, the words kept, and the problems to choose from.
+    assert_eq!(unknown.0, 200);
+    let u = &unknown.1;
+    assert!(
+        u.contains("nhsuk-error-summary") && u.contains("could not tell what the problem is"),
+        "{u}"
+    );
+    assert!(u.contains(">my coffee is cold</textarea>"), "{u}");
+    assert!(
+        u.contains(
+            "href=\"/triage?symptom=cannot-sign&#38;text=my+coffee+is+cold&#38;site=A10000\""
+        ),
+        "{u}"
+    );
+    assert!(empty.1.contains("Nothing was typed"), "{}", empty.1);
+    // Two problems equally likely: one plain question.
+    assert!(
+        tie.1.contains("Which is closer to what is happening?"),
+        "{}",
+        tie.1
+    );
+    assert!(tie.1.contains("value=\"spine-timeouts\""), "{}", tie.1);
+    assert!(
+        bad_site.1.contains("Check where it is happening")
+            && bad_site.1.contains("value=\"not a code\""),
+        "{}",
+        bad_site.1
     );
     assert_eq!(bad.0, 400, "{}", bad.1);
     assert_eq!(escalated.0, 200, "{}", escalated.1);
     assert!(
-        escalated.1.contains("Escalate now") || escalated.1.contains("<h2>"),
+        escalated.1.contains("Pass this to support now"),
+        "{}",
+        escalated.1
+    );
+    assert!(
+        escalated
+            .1
+            .contains("Record it and open the escalation packet"),
         "{}",
         escalated.1
     );

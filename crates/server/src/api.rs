@@ -217,6 +217,22 @@ const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         method: "get",
+        path: "/api/v1/triage/next",
+        summary: "The first triage step for what is happening, in any words: the advice (as the POST answers), or, when the words fit two or three symptoms equally, {question, choices: [{id, plain}]} to ask before choosing one with symptom.",
+        needs: "triage",
+        query: &[
+            p("text", "string", "What is happening, in the clinician's words, or the error text or code (or give symptom)."),
+            p("symptom", "string", "A symptom id, e.g. the choice made after a question."),
+            p("site", "string", "The site (ODS code)."),
+            p("card_serial", "string", "The card."),
+            p("hostname", "string", "The workstation."),
+        ],
+        body: &[],
+        also: &[],
+        handler: || get(triage::first_step),
+    },
+    Endpoint {
+        method: "get",
         path: "/api/v1/incidents",
         summary: "Triage incidents of the caller's sites, newest first: filtered, sorted, paged, or as CSV.",
         needs: "view estate",

@@ -13,11 +13,13 @@ use cardwatch_core::access::Permission;
 use cardwatch_core::date::Timestamp;
 use cardwatch_core::ids::{CardSerial, Hostname, OdsCode};
 use cardwatch_core::records::{Kind, Value};
+use cardwatch_core::triage::matching::{recognise, Recognised};
 use cardwatch_core::triage::{
     agent_facts, estate_facts, learned_priors, tallies, Case, CheatSheet, Fact, TriageContext,
 };
 use cardwatch_store::{triage_context, Store, StoreError};
 use serde::Deserialize;
+use serde_json::json;
 
 use crate::web::auth::Caller;
 use crate::web::bad_request;
@@ -218,6 +220,76 @@ pub(crate) async fn next(State(state): State<AppState>, caller: Caller, body: By
             .into_response()
         }
     };
+    answer(&state, &viewer, req).await
+}
+
+/// `GET /api/v1/triage/next?text=…`: the first step for what is happening, in any words (or by
+/// `symptom`), at a desk given by `site`, `card_serial` and `hostname`. When the words fit two or
+/// three symptoms equally, the answer is the question that tells them apart:
+/// `{question, choices: [{id, plain}]}`; ask again with the chosen `symptom` and the `text`.
+pub(crate) async fn first_step(
+    State(state): State<AppState>,
+    caller: Caller,
+    axum::extract::Query(q): axum::extract::Query<BTreeMap<String, String>>,
+) -> Response {
+    let viewer = match viewer(&state, caller, Permission::Triage, true).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    const KNOWN: [&str; 5] = ["text", "symptom", "site", "card_serial", "hostname"];
+    if let Some(k) = q.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return bad_request(
+            k,
+            format!("unknown parameter {k:?} — use {}", KNOWN.join(", ")),
+        )
+        .into_response();
+    }
+    let given = |k: &str| {
+        q.get(k)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let (text, symptom) = (given("text"), given("symptom"));
+    if symptom.is_none() {
+        let kb = &state.checks.triage;
+        match text.as_deref().map(|t| recognise(kb, t)) {
+            None => {
+                return bad_request(
+                    "text",
+                    "say what is happening, e.g. ?text=the card logs in but won't sign".into(),
+                )
+                .into_response()
+            }
+            Some(Recognised::Choose(choices)) => {
+                let choices: Vec<_> = choices
+                    .iter()
+                    .map(|&s| json!({"id": kb.symptoms[s].id, "plain": kb.symptoms[s].plain}))
+                    .collect();
+                return axum::Json(json!({
+                    "question": "Which is closer to what is happening?",
+                    "choices": choices,
+                }))
+                .into_response();
+            }
+            Some(_) => {}
+        }
+    }
+    let req = NextRequest {
+        symptom,
+        error_text: text,
+        observations: BTreeMap::new(),
+        facts: BTreeMap::new(),
+        elapsed_minutes: None,
+        others_affected: 0,
+        site: given("site"),
+        card_serial: given("card_serial"),
+        hostname: given("hostname"),
+    };
+    answer(&state, &viewer, req).await
+}
+
+/// The advice for a request, or why it is refused.
+async fn answer(state: &AppState, viewer: &Viewer, req: NextRequest) -> Response {
     if let Some(m) = req.elapsed_minutes {
         if !(m.is_finite() && m >= 0.0) {
             return bad_request(
@@ -257,14 +329,14 @@ pub(crate) async fn next(State(state): State<AppState>, caller: Caller, body: By
     };
     let checks = state.checks.clone();
     let now = (state.now)();
-    let prepared = crate::web::blocking(&state, {
+    let prepared = crate::web::blocking(state, {
         let desk = desk.clone();
         move |store| prepare(store, &checks, symptom, &desk, now, None, given)
     })
     .await;
     let case = match prepared {
         Ok((cx, case)) => {
-            if let Some((field, message)) = outside(&viewer, &desk, &cx) {
+            if let Some((field, message)) = outside(viewer, &desk, &cx) {
                 return refuse(true, Some(field), &message);
             }
             case

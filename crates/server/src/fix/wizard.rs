@@ -1,60 +1,30 @@
-//! `GET /triage`: the plain web wizard. Stateless, like the API: every answer so far travels in
-//! the page's links (`obs=CHECK:RESULT`, repeated), so it works with JavaScript off and the back
-//! button undoes an answer. One question per page, with its reason.
+//! `GET /triage`: the web wizard. Stateless, like the API: every answer so far travels in the
+//! page's address (`obs=CHECK:RESULT`, repeated), so it works with JavaScript off, the back link
+//! undoes the last answer, and an address can be passed on. One question a page, asked in NHS.UK
+//! radios, with its reason in plain words and the engine's figures kept for IT staff.
 
-use std::fmt::Write as _;
-
+use askama::Template;
 use axum::extract::{RawQuery, State};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
-use cardwatch_core::triage::{Case, StepKind};
+use cardwatch_core::triage::matching::{recognise, Recognised};
+use cardwatch_core::triage::{
+    minutes_text, Advice, Case, KnowledgeBase, StepKind, Who, CANNOT, FIXED, NOT_FIXED,
+};
 
 use crate::fix::triage::{outside, parse_desk, prepare};
 use crate::web::auth::Caller;
+use crate::web::bad_request;
 use crate::web::scope::{refuse, viewer};
-use crate::web::{bad_request, BadParam};
-use crate::web::{enc, escape};
 use crate::AppState;
 
-/// Decodes one `application/x-www-form-urlencoded` value.
-fn dec(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h * 16 + l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
-}
-
-fn page(title: &str, caller: &Caller, body: &str) -> Html<String> {
-    crate::web::layout::page(
-        title,
-        Some(caller),
-        &format!("{body}\n<p class=\"nhsuk-body\"><a href=\"/triage\">Start again</a></p>"),
-    )
-}
-
-/// What the wizard's address carries: the symptom or the user's words, where, and the answers.
+/// What the wizard's address carries: what is happening (or the symptom chosen), where, and the
+/// answers so far.
 #[derive(Default)]
 struct WizardQuery {
+    /// Present (perhaps empty) once the form was sent.
+    text: Option<String>,
     symptom: Option<String>,
-    error_text: Option<String>,
     site: Option<String>,
     card: Option<String>,
     host: Option<String>,
@@ -62,19 +32,21 @@ struct WizardQuery {
 }
 
 impl WizardQuery {
-    /// Parses the query string, naming a parameter that is wrong.
-    fn parse(q: &str) -> Result<WizardQuery, BadParam> {
+    /// Parses the query string, naming a parameter that is wrong. `error_text` is the older name
+    /// of `text`, kept so links already shared still open.
+    fn parse(q: &str) -> Result<WizardQuery, crate::web::BadParam> {
         let mut w = WizardQuery::default();
-        for pair in q.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let v = dec(v);
+        for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
             let v = v.trim();
+            if k == "text" || k == "error_text" {
+                w.text = Some(v.to_owned());
+                continue;
+            }
             if v.is_empty() {
                 continue;
             }
-            match k {
+            match &*k {
                 "symptom" => w.symptom = Some(v.to_owned()),
-                "error_text" => w.error_text = Some(v.to_owned()),
                 "site" => w.site = Some(v.to_owned()),
                 "card_serial" => w.card = Some(v.to_owned()),
                 "hostname" => w.host = Some(v.to_owned()),
@@ -84,14 +56,208 @@ impl WizardQuery {
                 },
                 _ => {
                     return Err(bad_request(
-                        k,
-                        format!("unknown parameter {k:?} — use symptom, error_text, obs, site, card_serial, hostname"),
+                        &k,
+                        format!("unknown parameter {k:?} — use text, symptom, obs, site, card_serial, hostname"),
                     ))
                 }
             }
         }
         Ok(w)
     }
+
+    /// The fields that say where, as (name, value).
+    fn desk(&self) -> Vec<(&'static str, String)> {
+        [
+            ("site", &self.site),
+            ("card_serial", &self.card),
+            ("hostname", &self.host),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+        .collect()
+    }
+
+    /// Everything carried from page to page except the answers, then the first `answers` of them.
+    fn carried(&self, answers: usize) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if let Some(s) = &self.symptom {
+            out.push(("symptom", s.clone()));
+        }
+        if let Some(t) = self.text.as_ref().filter(|t| !t.is_empty()) {
+            out.push(("text", t.clone()));
+        }
+        out.extend(self.desk());
+        out.extend(
+            self.obs
+                .iter()
+                .take(answers)
+                .map(|(id, r)| ("obs", format!("{id}:{r}"))),
+        );
+        out
+    }
+}
+
+/// The address of the wizard with these fields.
+fn address(fields: &[(&str, String)]) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish();
+    format!("/triage?{query}")
+}
+
+/// A problem with what was typed, shown in the NHS.UK error summary.
+struct Problem {
+    title: String,
+    detail: String,
+    field: &'static str,
+    link: String,
+}
+
+struct Choice {
+    id: String,
+    plain: String,
+}
+
+struct Listed {
+    href: String,
+    plain: String,
+}
+
+#[derive(Template)]
+#[template(path = "triage_start.html")]
+struct Start<'a> {
+    problem: Option<Problem>,
+    text: &'a str,
+    choices: Vec<Choice>,
+    desk: Vec<(&'static str, String)>,
+    site: &'a str,
+    card: &'a str,
+    host: &'a str,
+    symptoms: Vec<Listed>,
+}
+
+#[derive(Template)]
+#[template(path = "triage_step.html")]
+struct StepPage<'a> {
+    back: String,
+    symptom: &'a str,
+    known: Vec<String>,
+    escalate: bool,
+    done: bool,
+    because: &'a [String],
+    prompt: &'a str,
+    why: String,
+    carried: Vec<(&'static str, String)>,
+    answers: Vec<(String, String)>,
+    csrf: &'a str,
+    query: String,
+    outcome: &'static str,
+    record_label: &'static str,
+    guardrail: &'a str,
+    reason: &'a str,
+    causes: Vec<(String, String)>,
+}
+
+const TITLE: &str = "Smartcard problem";
+
+fn render(caller: &Caller, body: Result<String, askama::Error>) -> Response {
+    // Rendering only fails on a formatter error writing into a String, which cannot happen.
+    crate::web::layout::page(TITLE, Some(caller), &body.unwrap_or_default()).into_response()
+}
+
+/// The first page: the box, or the same page with the question that tells two symptoms apart,
+/// or with what went wrong and everything typed kept.
+fn start(
+    caller: &Caller,
+    kb: &KnowledgeBase,
+    w: &WizardQuery,
+    problem: Option<Problem>,
+    choices: Vec<usize>,
+) -> Response {
+    let listed = problem.is_some() && problem.as_ref().is_some_and(|p| p.field == "text");
+    let page = Start {
+        text: w.text.as_deref().unwrap_or(""),
+        choices: choices
+            .iter()
+            .map(|&s| Choice {
+                id: kb.symptoms[s].id.clone(),
+                plain: kb.symptoms[s].plain.clone(),
+            })
+            .collect(),
+        desk: w.desk(),
+        site: w.site.as_deref().unwrap_or(""),
+        card: w.card.as_deref().unwrap_or(""),
+        host: w.host.as_deref().unwrap_or(""),
+        symptoms: if listed {
+            kb.symptoms
+                .iter()
+                .map(|s| Listed {
+                    href: address(
+                        &[("symptom", s.id.clone())]
+                            .into_iter()
+                            .chain(w.carried(0).into_iter().filter(|(k, _)| *k != "symptom"))
+                            .collect::<Vec<_>>(),
+                    ),
+                    plain: s.plain.clone(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
+        problem,
+    };
+    render(caller, page.render())
+}
+
+/// Who does a step, as the desk would say it.
+fn who(w: Who) -> &'static str {
+    match w {
+        Who::Reception => "Anyone at the desk",
+        Who::Holder => "The card holder",
+        Who::PracticeManager => "The practice manager",
+        Who::It => "IT support",
+        Who::Ra => "The Registration Authority",
+    }
+}
+
+/// An answer in plain words.
+fn answer_label(kind: StepKind, result: &str) -> String {
+    match (kind, result) {
+        (_, FIXED) => "Yes, that fixed it".into(),
+        (_, NOT_FIXED) => "No, still not working".into(),
+        (StepKind::Fix, CANNOT) => "I can't try this".into(),
+        (_, CANNOT) => "I can't check this".into(),
+        (_, r) => {
+            let words = r.replace('-', " ");
+            let mut c = words.chars();
+            c.next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                .unwrap_or_default()
+        }
+    }
+}
+
+/// Why this step, in a sentence a receptionist can read out: the likeliest cause, who can do it
+/// and how long it takes.
+fn plain_why(kb: &KnowledgeBase, a: &Advice) -> String {
+    let cause = a.posterior.first().map(|&(c, p)| {
+        let name = &kb.causes[c].name;
+        let mut n = name.chars();
+        let lower = n
+            .next()
+            .map(|f| f.to_lowercase().collect::<String>() + n.as_str())
+            .unwrap_or_default();
+        format!(
+            "The likeliest cause is {lower} (about {:.0} in 100). ",
+            p * 100.0
+        )
+    });
+    let doer = a.next.who.map_or("Someone at the desk", who);
+    format!(
+        "{}{doer} can do this in about {}.",
+        cause.unwrap_or_default(),
+        minutes_text(a.next.cost_minutes)
+    )
 }
 
 pub(crate) async fn page_handler(
@@ -103,56 +269,62 @@ pub(crate) async fn page_handler(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let WizardQuery {
-        symptom,
-        error_text,
-        site,
-        card,
-        host,
-        obs,
-    } = match WizardQuery::parse(q.as_deref().unwrap_or("")) {
+    let mut w = match WizardQuery::parse(q.as_deref().unwrap_or("")) {
         Ok(w) => w,
         Err(e) => return e.into_response(),
     };
-    if symptom.is_none() && error_text.is_none() {
-        return page(
-            "Smartcard problem",
-            &viewer.caller,
-            "<form method=\"get\" action=\"/triage\">\n<p><label for=\"error_text\">What does the user see? \
-             Type the error text or code as shown.</label></p>\n\
-             <p><input id=\"error_text\" name=\"error_text\" size=\"60\"></p>\n\
-             <p><label for=\"site\">Site (ODS code, optional)</label> <input id=\"site\" name=\"site\" size=\"10\"></p>\n\
-             <p><label for=\"card_serial\">Card serial (optional)</label> <input id=\"card_serial\" name=\"card_serial\" size=\"16\"></p>\n\
-             <p><label for=\"hostname\">Workstation (optional)</label> <input id=\"hostname\" name=\"hostname\" size=\"20\"></p>\n\
-             <p><button type=\"submit\">Find the first step</button></p>\n</form>",
-        )
-        .into_response();
-    }
-    let desk = match parse_desk(site.as_deref(), card.as_deref(), host.as_deref()) {
-        Ok(d) => d,
-        Err((field, message)) => return bad_request(field, message).into_response(),
-    };
     let kb = &state.checks.triage;
-    let (s, _) = match kb.resolve(symptom.as_deref(), error_text.as_deref()) {
-        Ok(x) => x,
-        Err(e) => {
-            let body = format!(
-                "<p>{}</p>\n<p>Symptoms Cardwatch knows:</p>\n<ul>{}</ul>",
-                escape(&e.message),
-                kb.symptoms
-                    .iter()
-                    .map(|x| format!(
-                        "<li><a href=\"/triage?symptom={}\">{}</a></li>",
-                        enc(&x.id),
-                        escape(&x.name)
-                    ))
-                    .collect::<String>()
-            );
-            return page("Smartcard problem", &viewer.caller, &body).into_response();
+    let caller = &viewer.caller;
+    let desk = match parse_desk(w.site.as_deref(), w.card.as_deref(), w.host.as_deref()) {
+        Ok(d) => d,
+        Err((field, message)) => {
+            let problem = Problem {
+                title: "Check where it is happening".into(),
+                detail: message,
+                field,
+                link: match field {
+                    "site" => "Enter the practice's ODS code, like A81001".into(),
+                    "card_serial" => "Enter the card number as printed on the back".into(),
+                    _ => "Enter the computer's name as Windows shows it".into(),
+                },
+            };
+            return start(caller, kb, &w, Some(problem), Vec::new());
         }
     };
+    let s = match (&w.symptom, w.text.as_deref()) {
+        (Some(id), _) => match kb.symptom(id) {
+            Some(s) => s,
+            None => return bad_request("symptom", format!("no symptom {id:?}")).into_response(),
+        },
+        (None, None) => return start(caller, kb, &w, None, Vec::new()),
+        (None, Some("")) => {
+            let problem = Problem {
+                title: "There is a problem".into(),
+                detail: "Nothing was typed.".into(),
+                field: "text",
+                link: "Say what is happening, in the clinician's words".into(),
+            };
+            return start(caller, kb, &w, Some(problem), Vec::new());
+        }
+        (None, Some(text)) => match recognise(kb, text) {
+            Recognised::Symptom(m) => m.symptom,
+            Recognised::Choose(choices) => return start(caller, kb, &w, None, choices),
+            Recognised::Nothing => {
+                let problem = Problem {
+                    title: "Cardwatch could not tell what the problem is".into(),
+                    detail: format!(
+                        "“{text}” does not sound like a smartcard problem Cardwatch knows."
+                    ),
+                    field: "text",
+                    link: "Say it another way, or choose the problem from the list below".into(),
+                };
+                return start(caller, kb, &w, Some(problem), Vec::new());
+            }
+        },
+    };
+    w.symptom = Some(kb.symptoms[s].id.clone());
     let given = Case {
-        observations: obs.clone(),
+        observations: w.obs.clone(),
         ..Case::default()
     };
     let checks = state.checks.clone();
@@ -175,118 +347,73 @@ pub(crate) async fn page_handler(
         Ok(a) => a,
         Err(e) => return bad_request(&e.field, e.message).into_response(),
     };
-    // The link that carries everything so far, plus one more answer.
-    let mut base = format!("/triage?symptom={}", enc(&kb.symptoms[s].id));
-    // The user's own words travel on, for the incident's exact error.
-    if let Some(t) = &error_text {
-        let _ = write!(base, "&error_text={}", enc(t));
-    }
-    for (k, v) in [("site", &site), ("card_serial", &card), ("hostname", &host)] {
-        if let Some(v) = v {
-            let _ = write!(base, "&{k}={}", enc(v));
+    let carried = w.carried(w.obs.len());
+    // Back undoes the last answer; before any, it returns to the box with the words kept.
+    let back = match w.obs.len() {
+        0 => {
+            let mut first = w.carried(0);
+            first.retain(|(k, _)| *k != "symptom");
+            address(&first)
         }
-    }
-    for (id, r) in &obs {
-        let _ = write!(base, "&obs={}", enc(&format!("{id}:{r}")));
-    }
-    let mut body = String::new();
-    let _ = writeln!(body, "<p>{}</p>", escape(&kb.symptoms[s].name));
-    if !a.known.is_empty() {
-        let _ = writeln!(body, "<h2>Already known</h2><ul>");
-        for k in &a.known {
-            let _ = write!(
-                body,
-                "<li>{}: {} — {}</li>",
-                escape(&k.check),
-                escape(&k.result),
-                escape(&k.because)
-            );
-        }
-        let _ = writeln!(body, "</ul>");
-    }
+        n => address(&w.carried(n - 1)),
+    };
     let next = &a.next;
-    match next.kind {
-        StepKind::Check | StepKind::Fix => {
-            let what = if next.kind == StepKind::Check {
-                "Check"
-            } else {
-                "Try this fix"
-            };
-            let _ = writeln!(
-                body,
-                "<h2>{what}</h2>\n<p><strong>{}</strong></p>",
-                escape(&next.prompt)
-            );
-            let _ = writeln!(body, "<p>Why: {}</p>", escape(&next.reason));
-            let _ = writeln!(body, "<p>Answer:</p><ul>");
-            for r in &next.results {
-                let href = format!("{base}&obs={}", enc(&format!("{}:{r}", next.id)));
-                let _ = write!(
-                    body,
-                    "<li><a href=\"{}\">{}</a></li>",
-                    escape(&href),
-                    escape(r)
-                );
-            }
-            let _ = writeln!(body, "</ul>");
-        }
-        StepKind::Escalate => {
-            let _ = writeln!(body, "<h2>Escalate now</h2><ul>");
-            for b in &a.escalate_because {
-                let _ = write!(body, "<li>{}</li>", escape(b));
-            }
-            let _ = writeln!(
-                body,
-                "</ul><p>{}</p>{}",
-                escape(&next.prompt),
-                record_form(
-                    &viewer.caller,
-                    &base,
-                    "escalated",
-                    "Record the incident and print the escalation packet"
+    let (escalate, done) = (next.kind == StepKind::Escalate, next.kind == StepKind::Done);
+    let mut answers: Vec<(String, String)> = next
+        .results
+        .iter()
+        .map(|r| (format!("{}:{r}", next.id), answer_label(next.kind, r)))
+        .collect();
+    if matches!(next.kind, StepKind::Check | StepKind::Fix) {
+        answers.push((
+            format!("{}:{CANNOT}", next.id),
+            answer_label(next.kind, CANNOT),
+        ));
+    }
+    let page = StepPage {
+        back,
+        symptom: &kb.symptoms[s].plain,
+        known: a
+            .known
+            .iter()
+            .map(|k| {
+                format!(
+                    "{}: {} ({})",
+                    k.check.replace('-', " "),
+                    k.result.replace('-', " "),
+                    k.because
                 )
-            );
-        }
-        StepKind::Done => {
-            let _ = writeln!(
-                body,
-                "<h2>Fixed</h2><p>{}</p>{}",
-                escape(&next.reason),
-                record_form(&viewer.caller, &base, "resolved", "Record the incident")
-            );
-        }
-    }
-    let _ = writeln!(body, "<h2>Likeliest causes</h2><ol>");
-    for &(c, p) in a.posterior.iter().take(3) {
-        let _ = write!(
-            body,
-            "<li>{} — {:.0}%</li>",
-            escape(&kb.causes[c].name),
-            p * 100.0
-        );
-    }
-    let _ = writeln!(
-        body,
-        "</ol>\n<p><strong>{}</strong></p>",
-        escape(&a.guardrail)
-    );
-    page("Smartcard problem", &viewer.caller, &body).into_response()
-}
-
-/// A form that records what the wizard's links carry as an incident (the answers stamped now).
-fn record_form(caller: &Caller, base: &str, outcome: &str, label: &str) -> String {
-    let query = base.split_once('?').map_or("", |(_, q)| q);
-    format!(
-        "<form method=\"post\" action=\"/triage/record\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
-         <input type=\"hidden\" name=\"query\" value=\"{}\"><input type=\"hidden\" name=\"outcome\" value=\"{outcome}\">\
-         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"application\">Application (emis-web, systmone, vision, eps, …)</label>\
-         <input class=\"nhsuk-input nhsuk-input--width-20\" id=\"application\" name=\"application\"></div>\
-         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"doing\">What the user was doing</label>\
-         <input class=\"nhsuk-input nhsuk-u-width-two-thirds\" id=\"doing\" name=\"doing\"></div>\
-         <button class=\"nhsuk-button\">{label}</button></form>",
-        escape(&caller.csrf),
-        escape(query)
-    )
+            })
+            .collect(),
+        escalate,
+        done,
+        because: &a.escalate_because,
+        prompt: &next.prompt,
+        why: if done {
+            next.reason.clone()
+        } else {
+            plain_why(kb, &a)
+        },
+        query: address(&carried).trim_start_matches("/triage?").to_owned(),
+        carried,
+        answers,
+        csrf: &caller.csrf,
+        outcome: if done { "resolved" } else { "escalated" },
+        record_label: if done {
+            "Record the fix"
+        } else {
+            "Record it and open the escalation packet"
+        },
+        guardrail: &a.guardrail,
+        reason: &next.reason,
+        causes: a
+            .posterior
+            .iter()
+            .take(3)
+            .map(|&(c, p)| (kb.causes[c].name.clone(), format!("{:.0}", p * 100.0)))
+            .collect(),
+    };
+    render(caller, page.render())
 }
 
 #[derive(serde::Deserialize)]
@@ -319,7 +446,7 @@ pub(crate) async fn record(
     }
     let WizardQuery {
         symptom,
-        error_text,
+        text: error_text,
         site,
         card,
         host,
