@@ -212,7 +212,12 @@ impl KnowledgeBase {
         Ok(State {
             weights,
             asked: vec![false; self.checks.len()],
-            tried: vec![false; self.fixes.len()],
+            // A fix waiting for a confirming answer counts as tried until it comes.
+            tried: self
+                .fixes
+                .iter()
+                .map(|f| !f.only_after.is_empty())
+                .collect(),
             spent: 0.0,
         })
     }
@@ -221,6 +226,9 @@ impl KnowledgeBase {
     pub fn observe(&self, symptom: usize, state: &mut State, check: usize, result: usize) {
         state.weights = self.answered(symptom, &state.weights, check, result);
         state.asked[check] = true;
+        for &f in &self.unlocks[check][result] {
+            state.tried[f] = false;
+        }
     }
 
     /// Updates the state with a fix that did not work.
@@ -267,7 +275,11 @@ impl KnowledgeBase {
         weights
             .iter()
             .zip(&self.symptoms[symptom].causes)
-            .map(|(w, &(c, _))| w / total * self.handover_minutes(c, |f| tried[f]))
+            // Support is not held back by a fix waiting for an answer at the desk: it knows.
+            .map(|(w, &(c, _))| {
+                w / total
+                    * self.handover_minutes(c, |f| tried[f] && self.fixes[f].only_after.is_empty())
+            })
             .sum()
     }
 
@@ -395,6 +407,17 @@ impl KnowledgeBase {
                     p_r += *s;
                 }
                 if p_r > 0.0 {
+                    let unlocked;
+                    let tried = if self.unlocks[ch][r].is_empty() {
+                        tried
+                    } else {
+                        let mut t = tried.to_vec();
+                        for &f in &self.unlocks[ch][r] {
+                            t[f] = false;
+                        }
+                        unlocked = t;
+                        &unlocked
+                    };
                     let next = self.lookahead(symptom, &scratch, asked, tried, depth - 1).0;
                     expected += p_r / total * next;
                 }

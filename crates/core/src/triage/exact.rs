@@ -293,7 +293,21 @@ impl<'a> Search<'a> {
                 let p = next.iter().sum::<f64>() / total;
                 if p > 1e-12 {
                     let key = answers + self.radix[i] * (r as u128 + 1);
-                    v += p * self.value(&next, key, tried, tried_key)?;
+                    // A fix this answer makes available (unlocking is a function of the
+                    // answers, so the memo's key still names the state).
+                    let unlocked: Vec<usize> = kb.unlocks[ch][r]
+                        .iter()
+                        .copied()
+                        .filter(|&f| tried[f])
+                        .collect();
+                    for &f in &unlocked {
+                        tried[f] = false;
+                    }
+                    let rest = self.value(&next, key, tried, tried_key);
+                    for &f in &unlocked {
+                        tried[f] = true;
+                    }
+                    v += p * rest?;
                 }
             }
             best = best.min(v);

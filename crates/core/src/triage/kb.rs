@@ -182,6 +182,10 @@ pub struct Fix {
     pub success: Vec<f64>,
     /// Offered only when nothing else is left (a card re-issue).
     pub last_resort: bool,
+    /// Answers (check, result) of which one must have been given before it is offered — a
+    /// renewal the holder does themselves only once the certificate is known to be inside its
+    /// window, never on a guess; empty when it may be offered at once.
+    pub only_after: Vec<(usize, usize)>,
     /// Where the figures come from.
     pub source: String,
 }
@@ -233,6 +237,8 @@ pub struct KnowledgeBase {
     /// Each cause's fixes (indices into `fixes`) in the order that clears it soonest on
     /// average: success ÷ cost, best first.
     pub cause_fixes: Vec<Vec<usize>>,
+    /// The fixes each answer makes available, `unlocks[check][result]` (see [`Fix::only_after`]).
+    pub unlocks: Vec<Vec<Vec<usize>>>,
 }
 
 /// A knowledge-base file that cannot be used, with the place and the reason.

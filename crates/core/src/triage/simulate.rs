@@ -184,7 +184,14 @@ fn run_engine(kb: &KnowledgeBase, t: &Trial, priors: Option<&[f64]>, answered: A
             Decision::Handover => break,
         }
     }
-    state.spent + hand_over(kb, t, &state.tried)
+    // A fix still waiting for its confirming answer was never tried: support may use it.
+    let tried: Vec<bool> = state
+        .tried
+        .iter()
+        .zip(&kb.fixes)
+        .map(|(&t, f)| t && f.only_after.is_empty())
+        .collect();
+    state.spent + hand_over(kb, t, &tried)
 }
 
 /// Minutes the documents' fixed order takes.

@@ -162,7 +162,8 @@ fn first_steps_per_symptom() {
         ("spine-timeouts", StepKind::Check, "other-sites-open"),
         ("after-update", StepKind::Check, "ia-version"),
         // The prompt itself says renew; most are inside their window: renew first.
-        ("renewal-prompt", StepKind::Fix, "self-renew"),
+        // Self-renewal waits until the certificate is known to be inside its window.
+        ("renewal-prompt", StepKind::Check, "auth-cert-status"),
         ("err1002", StepKind::Check, "cis-domains-open"),
         ("auth-failure", StepKind::Check, "roles-shown"),
         ("auth-failure-400-645", StepKind::Check, "cm-status"),
@@ -1147,4 +1148,72 @@ fn a_step_that_cannot_be_made_teaches_nothing_and_is_not_offered_again() {
         ..Case::default()
     };
     assert!(kb.advise(s, &unknown).is_err());
+}
+
+/// Every state the two certificates can be in, for each symptom that is about them: triage never
+/// proposes that the holder renews an expired certificate themselves, and an expired
+/// authentication certificate reaches the RA renewal before any hand-over.
+#[test]
+fn an_expired_certificate_is_never_sent_to_self_renewal() {
+    let kb = kb();
+    for symptom in ["renewal-prompt", "credentials-not-valid", "cannot-sign"] {
+        let s = sym(&kb, symptom);
+        for auth in ["valid", "in-window", "expired", "unknown"] {
+            for signing in ["valid", "expiring", "expired", "unknown"] {
+                let mut facts = Vec::new();
+                if auth != "unknown" {
+                    facts.push(fact("cert.authentication", auth));
+                }
+                if signing != "unknown" {
+                    facts.push(fact("cert.signing", signing));
+                }
+                // Answer every check "as the certificates are", every fix "not fixed", and
+                // follow the engine to the end.
+                let mut case = Case {
+                    facts,
+                    ..Case::default()
+                };
+                let mut proposed = Vec::new();
+                for _ in 0..30 {
+                    let a = kb.advise(s, &case).unwrap();
+                    if matches!(a.next.kind, StepKind::Escalate | StepKind::Done) {
+                        break;
+                    }
+                    proposed.push(a.next.id.clone());
+                    let answer = match a.next.id.as_str() {
+                        "auth-cert-status" if auth != "unknown" => auth.to_owned(),
+                        "auth-cert-status" => "expired".to_owned(),
+                        "signing-cert-status" if signing != "unknown" => signing.to_owned(),
+                        _ if kb.fix(&a.next.id).is_some() => NOT_FIXED.to_owned(),
+                        _ => a.next.results[0].clone(),
+                    };
+                    case.observations.push((a.next.id.clone(), answer));
+                }
+                let state = format!("{symptom}, authentication {auth}, signing {signing}");
+                let first_renewal = proposed.iter().position(|p| p == "self-renew");
+                let expired = auth == "expired"
+                    || (auth == "unknown" && proposed.iter().any(|p| p == "auth-cert-status"));
+                if expired {
+                    assert_eq!(first_renewal, None, "{state}: {proposed:?}");
+                }
+                if let Some(at) = first_renewal {
+                    // Only once the certificate was seen inside its window.
+                    let seen = auth == "in-window"
+                        || case.observations[..at]
+                            .iter()
+                            .any(|(c, r)| c == "auth-cert-status" && r == "in-window");
+                    assert!(
+                        seen,
+                        "{state}: self-renewal before the window was confirmed: {proposed:?}"
+                    );
+                }
+                if symptom != "cannot-sign" && auth == "expired" {
+                    assert!(
+                        proposed.iter().any(|p| p == "ra-renew"),
+                        "{state}: no RA renewal before the hand-over: {proposed:?}"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -69,6 +69,9 @@ struct RawFix {
     repairs: BTreeMap<Spanned<String>, Spanned<f64>>,
     #[serde(default)]
     last_resort: bool,
+    /// `check=result` answers, one of which must be given before it is offered.
+    #[serde(default)]
+    only_after: Vec<Spanned<String>>,
     source: String,
 }
 
@@ -337,6 +340,7 @@ impl KnowledgeBase {
                 cost_minutes: minutes(&files, p.file, &raw.cost_minutes)?,
                 success,
                 last_resort: raw.last_resort,
+                only_after: only_after(&files, p.file, id, &raw.only_after, &checks_out)?,
                 source: raw.source.clone(),
             });
         }
@@ -365,6 +369,15 @@ impl KnowledgeBase {
                 order
             })
             .collect();
+        let mut unlocks: Vec<Vec<Vec<usize>>> = checks_out
+            .iter()
+            .map(|c| vec![Vec::new(); c.results.len()])
+            .collect();
+        for (f, fix) in fixes_out.iter().enumerate() {
+            for &(ch, r) in &fix.only_after {
+                unlocks[ch][r].push(f);
+            }
+        }
         let kb = KnowledgeBase {
             settings,
             causes: causes_out,
@@ -373,6 +386,7 @@ impl KnowledgeBase {
             symptoms: symptoms_out,
             vocabulary,
             cause_fixes,
+            unlocks,
         };
         kb.check_guardrails(&files, &causes, &checks, &fixes)?;
         if let Some(id) = kb
@@ -755,6 +769,37 @@ fn compile_symptom(
         fixed_order,
         source: raw.source.clone(),
     })
+}
+
+/// A fix's `only_after` answers as (check, result) indices, each `check=result` naming a check
+/// and one of its results.
+fn only_after(
+    files: &Files<'_>,
+    file: usize,
+    id: &str,
+    given: &[Spanned<String>],
+    checks: &[Check],
+) -> Result<Vec<(usize, usize)>, KbError> {
+    given
+        .iter()
+        .map(|a| {
+            let found = a.get_ref().split_once('=').and_then(|(c, r)| {
+                let ch = checks.iter().position(|x| x.id == c.trim())?;
+                let r = checks[ch].results.iter().position(|x| x == r.trim())?;
+                Some((ch, r))
+            });
+            found.ok_or_else(|| {
+                files.error(
+                    file,
+                    a.span().start,
+                    format!(
+                        "fix {id:?}: only_after {:?} must be CHECK=RESULT, naming a check and one of its results",
+                        a.get_ref()
+                    ),
+                )
+            })
+        })
+        .collect()
 }
 
 /// The vocabulary of every `[[word]]`, knowing too the words of every symptom's texts and
