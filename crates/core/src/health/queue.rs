@@ -223,10 +223,47 @@ pub struct Queue {
     order: Vec<u32>,
     /// Each finding's place in `order`, to put a subset in queue order.
     place: Vec<u32>,
-    /// Each finding's group, an index into `keys`.
-    group: Vec<u16>,
     /// The distinct (owner, rule) pairs.
     keys: Vec<(Owner, &'static str)>,
+    /// What the filters read of each finding, in queue order: a page's passes read these few
+    /// bytes in a row instead of reaching each finding across memory.
+    items: Vec<Item>,
+    /// The distinct sites and rules, by the ids items hold.
+    sites: Vec<String>,
+    rules: Vec<&'static str>,
+}
+
+/// What the filters read of one finding.
+#[derive(Clone, Copy, Debug)]
+struct Item {
+    group: u16,
+    rule: u16,
+    site: u32,
+    severity: Severity,
+    owner: Owner,
+    snoozed: bool,
+    due: Date,
+}
+
+/// The filters compiled against a queue's sites and rules.
+#[derive(Clone, Debug)]
+pub struct Wanted {
+    /// Per site id, whether wanted; none: any site.
+    sites: Option<Vec<bool>>,
+    rules: Option<Vec<bool>>,
+    min_severity: Option<Severity>,
+    include_snoozed: bool,
+    owner: Option<Owner>,
+}
+
+impl Wanted {
+    fn keeps(&self, x: &Item) -> bool {
+        self.min_severity.is_none_or(|m| x.severity >= m)
+            && (self.include_snoozed || !x.snoozed)
+            && self.owner.is_none_or(|o| x.owner == o)
+            && self.sites.as_ref().is_none_or(|s| s[x.site as usize])
+            && self.rules.as_ref().is_none_or(|r| r[x.rule as usize])
+    }
 }
 
 fn urgency(f: &Finding) -> (std::cmp::Reverse<Severity>, Date) {
@@ -245,7 +282,7 @@ impl Queue {
         }
         let mut ids: FastMap<(Owner, &'static str), u16> = FastMap::default();
         let mut keys = Vec::new();
-        let group = all
+        let group: Vec<u16> = all
             .iter()
             .map(|n| {
                 let k = (n.finding.owner, n.finding.rule);
@@ -255,18 +292,67 @@ impl Queue {
                 })
             })
             .collect();
+        let mut site_ids: FastMap<&str, u32> = FastMap::default();
+        let mut rule_ids: FastMap<&'static str, u16> = FastMap::default();
+        let (mut sites, mut rules) = (Vec::new(), Vec::new());
+        let items = order
+            .iter()
+            .map(|&i| {
+                let n = &all[i as usize];
+                let f = &n.finding;
+                let site = *site_ids.entry(f.site.as_str()).or_insert_with(|| {
+                    sites.push(f.site.clone());
+                    (sites.len() - 1) as u32
+                });
+                let rule = *rule_ids.entry(f.rule).or_insert_with(|| {
+                    rules.push(f.rule);
+                    (rules.len() - 1) as u16
+                });
+                Item {
+                    group: group[i as usize],
+                    rule,
+                    site,
+                    severity: f.severity,
+                    owner: f.owner,
+                    snoozed: n.state == super::NoteState::Snoozed.as_str(),
+                    due: f.due,
+                }
+            })
+            .collect();
         Queue {
             order,
             place,
-            group,
             keys,
+            items,
+            sites,
+            rules,
         }
     }
 
-    /// Some findings' indexes put in queue order (a scoped viewer's few).
-    pub fn in_order(&self, mut idx: Vec<u32>) -> Vec<u32> {
-        idx.sort_unstable_by_key(|&i| self.place[i as usize]);
-        idx
+    /// A filter and an owner compiled for [`Queue::page`]: as [`super::Filter::keep`] decides.
+    pub fn wanted(&self, filter: &super::Filter, owner: Option<Owner>) -> Wanted {
+        Wanted {
+            sites: filter.site.as_deref().map(|want| {
+                self.sites
+                    .iter()
+                    .map(|s| s.eq_ignore_ascii_case(want))
+                    .collect()
+            }),
+            rules: filter
+                .rule
+                .as_deref()
+                .map(|want| self.rules.iter().map(|r| r.starts_with(want)).collect()),
+            min_severity: filter.min_severity,
+            include_snoozed: filter.include_snoozed,
+            owner,
+        }
+    }
+
+    /// Some findings' places in the queue, in order (a scoped viewer's few).
+    pub fn places(&self, idx: impl Iterator<Item = u32>) -> Vec<u32> {
+        let mut p: Vec<u32> = idx.map(|i| self.place[i as usize]).collect();
+        p.sort_unstable();
+        p
     }
 
     /// Every finding's index, in queue order.
@@ -274,41 +360,57 @@ impl Queue {
         &self.order
     }
 
-    /// The page `[offset, offset + limit)` of the findings among `candidates` (indexes in queue
-    /// order) that `keep` passes, grouped: each group's findings together, the group whose most
-    /// urgent finding comes first leading.
+    /// The page `[offset, offset + limit)` of the findings at `places` in the queue (every
+    /// finding when none) that `wanted` keeps, grouped: each group's findings together, the group
+    /// whose most urgent finding comes first leading. Rows are (group, finding index).
     pub fn page(
         &self,
-        all: &[Noted],
-        candidates: &[u32],
-        keep: impl Fn(&Noted) -> bool,
+        places: Option<&[u32]>,
+        wanted: &Wanted,
         offset: usize,
         limit: usize,
     ) -> QueuePage {
         const NONE: u32 = u32::MAX;
+        let scan = |f: &mut dyn FnMut(u32, &Item) -> bool| match places {
+            None => {
+                for (p, x) in self.items.iter().enumerate() {
+                    if !f(p as u32, x) {
+                        break;
+                    }
+                }
+            }
+            Some(places) => {
+                for &p in places {
+                    if !f(p, &self.items[p as usize]) {
+                        break;
+                    }
+                }
+            }
+        };
         // A group's rank is the order of its first (most urgent) finding.
         let mut rank = vec![NONE; self.keys.len()];
         let mut groups: Vec<Group> = Vec::new();
-        for &i in candidates {
-            let n = &all[i as usize];
-            if !keep(n) {
-                continue;
+        scan(&mut |_, x| {
+            if !wanted.keeps(x) {
+                return true;
             }
-            let g = self.group[i as usize] as usize;
+            let g = x.group as usize;
+            let due = x.due;
             if rank[g] == NONE {
                 rank[g] = groups.len() as u32;
                 groups.push(Group {
                     owner: self.keys[g].0,
                     rule: self.keys[g].1,
                     count: 0,
-                    worst: n.finding.severity,
-                    first_due: n.finding.due,
+                    worst: x.severity,
+                    first_due: due,
                 });
             }
-            let x = &mut groups[rank[g] as usize];
-            x.count += 1;
-            x.first_due = x.first_due.min(n.finding.due);
-        }
+            let y = &mut groups[rank[g] as usize];
+            y.count += 1;
+            y.first_due = y.first_due.min(due);
+            true
+        });
         let total: usize = groups.iter().map(|g| g.count).sum();
         // How many of each group the page skips and takes.
         let end = offset.saturating_add(limit).min(total);
@@ -326,25 +428,26 @@ impl Queue {
         let mut left: usize = want.iter().map(|w| w.1).sum();
         let mut seen = vec![0usize; groups.len()];
         let mut picked: Vec<(usize, u32)> = Vec::with_capacity(left);
-        for &i in candidates {
+        scan(&mut |p, x| {
             if left == 0 {
-                break;
+                return false;
             }
-            let g = rank[self.group[i as usize] as usize];
+            let g = rank[x.group as usize];
             if g == NONE {
-                continue;
+                return true;
             }
             let g = g as usize;
             let (skip, take) = want[g];
-            if take == 0 || seen[g] >= skip + take || !keep(&all[i as usize]) {
-                continue;
+            if take == 0 || seen[g] >= skip + take || !wanted.keeps(x) {
+                return true;
             }
             seen[g] += 1;
             if seen[g] > skip {
-                picked.push((g, i));
+                picked.push((g, self.order[p as usize]));
                 left -= 1;
             }
-        }
+            true
+        });
         // Each group's findings are in queue order already; the groups go in rank order.
         picked.sort_by_key(|&(g, _)| g);
         QueuePage {
@@ -422,7 +525,8 @@ mod tests {
     fn groups_rank_by_their_most_urgent_finding_and_add_up() {
         let all = sample();
         let q = Queue::new(&all);
-        let p = q.page(&all, q.order(), |_| true, 0, 100);
+        let any = q.wanted(&Default::default(), None);
+        let p = q.page(None, &any, 0, 100);
         let names: Vec<_> = p.groups.iter().map(|g| (g.rule, g.count)).collect();
         assert_eq!(
             names,
@@ -449,19 +553,28 @@ mod tests {
     fn pages_walk_every_finding_once_and_filters_count() {
         let all = sample();
         let q = Queue::new(&all);
-        let whole = q.page(&all, q.order(), |_| true, 0, usize::MAX);
+        let any = q.wanted(&crate::health::Filter::default(), None);
+        let whole = q.page(None, &any, 0, usize::MAX);
         let mut walked = Vec::new();
         for offset in (0..20).step_by(5) {
-            let p = q.page(&all, q.order(), |_| true, offset, 5);
+            let p = q.page(None, &any, offset, 5);
             walked.extend(p.rows.iter().map(|r| r.1));
         }
         assert_eq!(walked, whole.rows.iter().map(|r| r.1).collect::<Vec<_>>());
-        let holders = q.page(&all, q.order(), |n| n.finding.owner == Owner::Holder, 0, 3);
+        let holders = q.page(
+            None,
+            &q.wanted(&Default::default(), Some(Owner::Holder)),
+            0,
+            3,
+        );
         assert_eq!(holders.total, 8);
         assert_eq!(holders.groups.len(), 2);
         assert_eq!(holders.rows.len(), 3);
-        let few = q.in_order(vec![11, 0, 10]);
-        assert_eq!(few, [10, 11, 0]);
+        // A subset by place: the same rows as the whole queue filtered to it.
+        let few = q.places([11, 0, 10].into_iter());
+        let p = q.page(Some(&few), &any, 0, 10);
+        let rows: Vec<u32> = p.rows.iter().map(|r| r.1).collect();
+        assert_eq!(rows, [10, 11, 0]);
     }
 
     #[test]

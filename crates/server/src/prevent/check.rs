@@ -62,19 +62,17 @@ impl Check {
         }
     }
 
-    /// The viewer's findings' indexes in queue order: every finding for a viewer of the whole
-    /// estate (no copy), a scoped viewer's sites' findings gathered from the site index.
-    pub fn queue_candidates(&self, viewer: &Viewer) -> std::borrow::Cow<'_, [u32]> {
-        if viewer.visible_sites().is_none() {
-            return std::borrow::Cow::Borrowed(self.queue.order());
-        }
-        let idx: Vec<u32> = self
-            .sites
-            .iter()
-            .filter(|(site, _)| viewer.sees_site(site))
-            .flat_map(|(_, (i, _))| i.iter().copied())
-            .collect();
-        std::borrow::Cow::Owned(self.queue.in_order(idx))
+    /// The viewer's findings' indexes: none for a viewer of the whole estate (every finding), a
+    /// scoped viewer's sites' findings gathered from the site index.
+    pub fn viewer_findings(&self, viewer: &Viewer) -> Option<Vec<u32>> {
+        viewer.visible_sites()?;
+        Some(
+            self.sites
+                .iter()
+                .filter(|(site, _)| viewer.sees_site(site))
+                .flat_map(|(_, (i, _))| i.iter().copied())
+                .collect(),
+        )
     }
 }
 

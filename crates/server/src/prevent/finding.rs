@@ -22,11 +22,13 @@ const MAX_BULK: usize = 500;
 
 /// The viewer's finding with this id (snoozed ones included), if it is among their sites today.
 fn find<'a>(check: &'a Check, viewer: &Viewer, id: &str) -> Option<&'a Noted> {
-    let candidates = check.queue_candidates(viewer);
-    candidates
-        .iter()
-        .map(|&i| &check.all[i as usize])
-        .find(|n| n.finding.has_id(id))
+    match check.viewer_findings(viewer) {
+        None => check.all.iter().find(|n| n.finding.has_id(id)),
+        Some(mine) => mine
+            .into_iter()
+            .map(|i| &check.all[i as usize])
+            .find(|n| n.finding.has_id(id)),
+    }
 }
 
 #[derive(Template)]

@@ -266,13 +266,15 @@ pub(crate) struct Listing<'a> {
 }
 
 pub(crate) fn listing<'a>(check: &'a Check, viewer: &Viewer, p: &Params) -> Listing<'a> {
-    let candidates = check.queue_candidates(viewer);
+    let mine = check.viewer_findings(viewer);
+    let places = mine.as_ref().map(|i| check.queue.places(i.iter().copied()));
+    let wanted = check.queue.wanted(&p.filter, p.owner);
     let all: &[Noted] = &check.all;
     match p.sort {
         None => {
             let q = check
                 .queue
-                .page(all, &candidates, |n| p.keep(n), p.offset, p.limit);
+                .page(places.as_deref(), &wanted, p.offset, p.limit);
             Listing {
                 groups: q.groups,
                 total: q.total,
@@ -285,8 +287,8 @@ pub(crate) fn listing<'a>(check: &'a Check, viewer: &Viewer, p: &Params) -> List
         }
         Some((by, descending)) => {
             // Sorting by a column is asked for, not the default: it sorts the caller's findings.
-            let q = check.queue.page(all, &candidates, |n| p.keep(n), 0, 0);
-            let mut idx = candidates.into_owned();
+            let q = check.queue.page(places.as_deref(), &wanted, 0, 0);
+            let mut idx = mine.unwrap_or_else(|| (0..all.len() as u32).collect());
             idx.sort_unstable();
             let mut found: Vec<&Noted> = idx
                 .iter()
