@@ -447,7 +447,14 @@ pub fn packet(checks: &Checks, store: &dyn Store, id: i64, format: &str) -> Resu
             serde_json::to_writer_pretty(&mut out, &p)?;
             writeln!(out)?;
         }
-        "html" => write!(out, "{}", p.to_html())?,
+        "html" => write!(
+            out,
+            "{}",
+            cardwatch_server::fix::print::packet_page(
+                &p,
+                cardwatch_server::fix::print::Styles::Inline
+            )
+        )?,
         _ => write!(out, "{}", p.to_text())?,
     }
     Ok(())

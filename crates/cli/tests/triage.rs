@@ -761,7 +761,7 @@ fn cheat_sheet_for_a_site_with_its_contacts() {
         ],
     ));
     assert!(
-        html.starts_with("<!doctype html>") && html.contains("size: A4"),
+        html.starts_with("<!DOCTYPE html>") && html.contains("size: A4"),
         "{html}"
     );
 
@@ -804,6 +804,15 @@ fn cheat_sheet_page() {
         "{}",
         page.1
     );
+    // Served, the page links its print stylesheet (the CSP refuses inline styles) and fits a phone.
+    assert!(
+        page.1
+            .contains("<link rel=\"stylesheet\" href=\"/assets/print.css\">")
+            && page.1.contains("name=\"viewport\"")
+            && !page.1.contains("<style>"),
+        "{}",
+        page.1
+    );
     assert_eq!(missing.0, 400);
     assert!(missing.1.contains("\"field\":\"site\""), "{}", missing.1);
     assert_eq!(bad.0, 400);
@@ -824,6 +833,20 @@ fn web_wizard_one_question_per_page() {
     let tie = page("?text=the+reader+light+is+off+and+it+timed+out");
     let bad_site = page("?text=cant+sign&site=not+a+code");
     let bad = page("?symptom=cannot-sign&obs=nonsense");
+    // The clock starts at the first step and travels on; 25 minutes later it escalates, an
+    // address a day old does not.
+    let opened: i64 = first
+        .1
+        .split("name=\"opened\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .and_then(|v| v.parse().ok())
+        .expect("the first step carries its clock");
+    let late = page(&format!("?symptom=cannot-sign&opened={}", opened - 25 * 60));
+    let stale = page(&format!(
+        "?symptom=cannot-sign&opened={}",
+        opened - 2 * 86_400
+    ));
     let escalated = page("?symptom=err1002&obs=card-seated%3Ayes&card_serial=CS0000000001&site=A10000&obs=cis-domains-open%3Ano&obs=allow-domains%3Anot-fixed&obs=reseat-card%3Anot-fixed&obs=remove-extra-card%3Anot-fixed");
     stop(child);
     assert_eq!(start.0, 200);
@@ -866,7 +889,7 @@ fn web_wizard_one_question_per_page() {
     // Back undoes the last answer.
     assert!(
         second.1.contains(
-            "href=\"/triage?symptom=cannot-sign&#38;text=PIN+works+to+log+in&#38;site=A10000\""
+            "href=\"/triage?symptom=cannot-sign&#38;text=PIN+works+to+log+in&#38;site=A10000&#38;opened="
         ),
         "{}",
         second.1
@@ -913,6 +936,18 @@ fn web_wizard_one_question_per_page() {
         bad_site.1
     );
     assert_eq!(bad.0, 400, "{}", bad.1);
+    assert!(
+        late.1
+            .contains("25 minutes have gone since the fault was reported"),
+        "{}",
+        late.1
+    );
+    assert!(
+        late.1.contains("Record it and open the escalation packet"),
+        "{}",
+        late.1
+    );
+    assert!(!stale.1.contains("minutes have gone"), "{}", stale.1);
     assert_eq!(escalated.0, 200, "{}", escalated.1);
     assert!(
         escalated.1.contains("Pass this to support now"),

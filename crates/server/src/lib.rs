@@ -163,6 +163,7 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/assets/js-enabled.js", get(web::layout::js_enabled))
         .route("/assets/cardwatch.css", get(web::layout::own_css))
         .route("/assets/cardwatch.js", get(web::layout::own_js))
+        .route("/assets/print.css", get(web::layout::print_css))
         .route("/assets/images/{name}", get(web::layout::image))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))

@@ -177,23 +177,17 @@ impl KnowledgeBase {
     }
 }
 
-/// Text made safe inside HTML (the cheat sheet's and the packet's pages).
-pub(super) fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 impl CheatSheet {
-    fn title(&self) -> String {
+    /// The sheet's title: "When a smartcard fails" and the site.
+    pub fn title(&self) -> String {
         match &self.site_name {
             Some(n) => format!("When a smartcard fails — {n} ({})", self.site),
             None => format!("When a smartcard fails — {}", self.site),
         }
     }
 
-    fn contact_line(c: &Contact) -> String {
+    /// A contact as one line: role, name, phone and email.
+    pub fn contact_line(c: &Contact) -> String {
         let mut line = format!("{}: {}", c.role, c.name);
         for v in [&c.phone, &c.email].into_iter().flatten() {
             let _ = write!(line, ", {v}");
@@ -228,45 +222,5 @@ impl CheatSheet {
         }
         let _ = writeln!(t, "\n{}", self.guardrail);
         t
-    }
-
-    /// A page that prints on one A4 sheet.
-    pub fn to_html(&self) -> String {
-        let mut h = String::new();
-        let title = escape(&self.title());
-        let _ = write!(
-            h,
-            "<!doctype html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\"><title>{title}</title>\n<style>\
-             @page {{ size: A4; margin: 12mm; }} body {{ font-family: Arial, sans-serif; font-size: 10.5pt; \
-             line-height: 1.3; max-width: 186mm; margin: 0 auto; color: #212b32; }} h1 {{ font-size: 16pt; \
-             margin: 0 0 6pt; }} h2 {{ font-size: 11.5pt; margin: 8pt 0 2pt; }} ol, ul {{ margin: 0; \
-             padding-left: 16pt; }} .never {{ border: 2pt solid #d5281b; padding: 4pt 6pt; margin-top: 8pt; \
-             font-weight: bold; }} .cols {{ columns: 2; column-gap: 10mm; }} section {{ break-inside: avoid; }}\
-             </style></head>\n<body>\n<h1>{title}</h1>\n<div class=\"cols\">\n"
-        );
-        for s in &self.sections {
-            let _ = write!(h, "<section><h2>{}</h2><ol>", escape(&s.symptom));
-            for step in &s.steps {
-                let _ = write!(h, "<li>{}</li>", escape(step));
-            }
-            let _ = writeln!(h, "</ol></section>");
-        }
-        let _ = writeln!(h, "</div>\n<h2>Call for help when</h2><ul>");
-        for e in &self.escalate_when {
-            let _ = write!(h, "<li>{}</li>", escape(e));
-        }
-        let _ = writeln!(h, "</ul>\n<h2>Who to call</h2><ul>");
-        if self.contacts.is_empty() {
-            let _ = write!(h, "<li>No contacts configured yet.</li>");
-        }
-        for c in &self.contacts {
-            let _ = write!(h, "<li>{}</li>", escape(&Self::contact_line(c)));
-        }
-        let _ = writeln!(
-            h,
-            "</ul>\n<p class=\"never\">{}</p>\n</body></html>",
-            escape(&self.guardrail)
-        );
-        h
     }
 }

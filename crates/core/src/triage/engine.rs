@@ -556,10 +556,16 @@ impl KnowledgeBase {
         let mut because = Vec::new();
         // The clock since the report, or the steps' own minutes if more (steps recorded together
         // afterwards, or a clock not given).
-        let elapsed = case.elapsed_minutes.unwrap_or(0.0).max(minutes_spent);
-        if elapsed >= settings.escalate_after_minutes {
+        // Said as what it is: time on the clock, or the steps' own estimate.
+        let clock = case.elapsed_minutes.unwrap_or(0.0);
+        if clock >= settings.escalate_after_minutes && clock >= minutes_spent {
             because.push(format!(
-                "{elapsed:.0} minutes have gone on this fault (escalate after {:.0})",
+                "{clock:.0} minutes have gone since the fault was reported (escalate after {:.0})",
+                settings.escalate_after_minutes
+            ));
+        } else if minutes_spent >= settings.escalate_after_minutes {
+            because.push(format!(
+                "the steps so far take about {minutes_spent:.0} minutes (escalate after {:.0})",
                 settings.escalate_after_minutes
             ));
         }

@@ -6,7 +6,6 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::cheatsheet::escape;
 use super::engine::Advice;
 use super::facts::Context;
 use super::incident::Incident;
@@ -178,25 +177,6 @@ impl KnowledgeBase {
 }
 
 impl Packet {
-    /// The packet as a page that prints on A4: the same fields as [`Packet::to_text`].
-    pub fn to_html(&self) -> String {
-        let text = self.to_text();
-        let mut lines = text.lines();
-        let title = escape(lines.next().unwrap_or_default());
-        let mut h = format!(
-            "<!doctype html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\"><title>{title}</title>\n\
-             <style>@page {{ size: A4; margin: 14mm; }} body {{ font-family: Arial, sans-serif; \
-             font-size: 10.5pt; }} pre {{ font-family: inherit; white-space: pre-wrap; }}</style>\
-             </head>\n<body>\n<h1>{title}</h1>\n<pre>"
-        );
-        for line in lines {
-            h.push_str(&escape(line));
-            h.push('\n');
-        }
-        h.push_str("</pre>\n</body></html>\n");
-        h
-    }
-
     /// The packet as plain text, for an email or a ticket.
     pub fn to_text(&self) -> String {
         let mut t = String::new();

@@ -342,7 +342,11 @@ pub(crate) async fn packet(
     if p.escalate_because.is_empty() {
         p.escalate_because.push("asked for by the operator".into());
     }
-    Html(p.to_html()).into_response()
+    Html(crate::fix::print::packet_page(
+        &p,
+        crate::fix::print::Styles::Served,
+    ))
+    .into_response()
 }
 
 /// Resolved incidents by confirmed cause, and mean minutes to fix per week (oldest first).

@@ -388,7 +388,11 @@ pub(crate) async fn cheat_sheet_page(
     axum::extract::Query(q): axum::extract::Query<BTreeMap<String, String>>,
 ) -> Response {
     match site_sheet(&state, caller, &q, false).await {
-        Ok(sheet) => axum::response::Html(sheet.to_html()).into_response(),
+        Ok(sheet) => axum::response::Html(crate::fix::print::cheat_sheet_page(
+            &sheet,
+            crate::fix::print::Styles::Served,
+        ))
+        .into_response(),
         Err(r) => r,
     }
 }

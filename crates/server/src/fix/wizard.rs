@@ -28,8 +28,14 @@ struct WizardQuery {
     site: Option<String>,
     card: Option<String>,
     host: Option<String>,
+    /// When the fault was first brought to the desk (Unix seconds), set by the first step.
+    opened: Option<i64>,
     obs: Vec<(String, String)>,
 }
+
+/// How long a wizard's clock runs: an address older than this is a stale link, not a fault still
+/// being worked on.
+const LONGEST_RUN_SECONDS: i64 = 24 * 3600;
 
 impl WizardQuery {
     /// Parses the query string, naming a parameter that is wrong. `error_text` is the older name
@@ -50,6 +56,10 @@ impl WizardQuery {
                 "site" => w.site = Some(v.to_owned()),
                 "card_serial" => w.card = Some(v.to_owned()),
                 "hostname" => w.host = Some(v.to_owned()),
+                "opened" => match v.parse() {
+                    Ok(t) => w.opened = Some(t),
+                    Err(_) => return Err(bad_request("opened", format!("{v:?} is not a time"))),
+                },
                 "obs" => match v.split_once(':') {
                     Some((id, r)) => w.obs.push((id.to_owned(), r.to_owned())),
                     None => return Err(bad_request("obs", format!("{v:?} is not CHECK:RESULT"))),
@@ -57,12 +67,20 @@ impl WizardQuery {
                 _ => {
                     return Err(bad_request(
                         &k,
-                        format!("unknown parameter {k:?} — use text, symptom, obs, site, card_serial, hostname"),
+                        format!("unknown parameter {k:?} — use text, symptom, obs, site, card_serial, hostname, opened"),
                     ))
                 }
             }
         }
         Ok(w)
+    }
+
+    /// Minutes since the fault was brought to the desk, by the clock, when the address is fresh.
+    fn elapsed_minutes(&self, now: i64) -> Option<f64> {
+        let gone = now - self.opened?;
+        (0..=LONGEST_RUN_SECONDS)
+            .contains(&gone)
+            .then(|| gone as f64 / 60.0)
     }
 
     /// The fields that say where, as (name, value).
@@ -87,6 +105,9 @@ impl WizardQuery {
             out.push(("text", t.clone()));
         }
         out.extend(self.desk());
+        if let Some(t) = self.opened {
+            out.push(("opened", t.to_string()));
+        }
         out.extend(
             self.obs
                 .iter()
@@ -323,12 +344,15 @@ pub(crate) async fn page_handler(
         },
     };
     w.symptom = Some(kb.symptoms[s].id.clone());
+    let now = (state.now)();
+    // The clock starts when the fault reaches its first step.
+    w.opened = w.opened.or(Some(now.unix()));
     let given = Case {
         observations: w.obs.clone(),
+        elapsed_minutes: w.elapsed_minutes(now.unix()),
         ..Case::default()
     };
     let checks = state.checks.clone();
-    let now = (state.now)();
     let prepared = crate::web::blocking(&state, {
         let desk = desk.clone();
         move |store| prepare(store, &checks, s, &desk, now, None, given)
@@ -352,7 +376,7 @@ pub(crate) async fn page_handler(
     let back = match w.obs.len() {
         0 => {
             let mut first = w.carried(0);
-            first.retain(|(k, _)| *k != "symptom");
+            first.retain(|(k, _)| *k != "symptom" && *k != "opened");
             address(&first)
         }
         n => address(&w.carried(n - 1)),
@@ -450,6 +474,7 @@ pub(crate) async fn record(
         site,
         card,
         host,
+        opened,
         obs,
     } = match WizardQuery::parse(&f.query) {
         Ok(w) => w,
@@ -496,6 +521,11 @@ pub(crate) async fn record(
                 None,
                 Case {
                     observations: obs.clone(),
+                    elapsed_minutes: WizardQuery {
+                        opened,
+                        ..WizardQuery::default()
+                    }
+                    .elapsed_minutes(now.unix()),
                     ..Case::default()
                 },
             )?;

@@ -45,6 +45,7 @@ const CSS: &[u8] = include_bytes!("../../assets/nhsuk/nhsuk-frontend.min.css");
 const JS: &[u8] = include_bytes!("../../assets/nhsuk/nhsuk-frontend.min.js");
 const JS_ENABLED: &[u8] = include_bytes!("../../assets/js-enabled.js");
 const OWN_CSS: &[u8] = include_bytes!("../../assets/cardwatch.css");
+const PRINT_CSS: &[u8] = include_bytes!("../../assets/print.css");
 const OWN_JS: &[u8] = include_bytes!("../../assets/cardwatch.js");
 
 macro_rules! images {
@@ -88,6 +89,10 @@ pub(crate) async fn js_enabled() -> Response {
 
 pub(crate) async fn own_css() -> Response {
     asset(OWN_CSS, "text/css; charset=utf-8")
+}
+
+pub(crate) async fn print_css() -> Response {
+    asset(PRINT_CSS, "text/css; charset=utf-8")
 }
 
 pub(crate) async fn own_js() -> Response {
