@@ -10,6 +10,7 @@ mod certs;
 mod checks;
 mod clock;
 mod config;
+mod demo;
 mod migration;
 mod notify;
 mod plan;
@@ -650,13 +651,14 @@ fn run(cli: Cli) -> Result<()> {
             };
             let settings = settings()?;
             checks::warn_refused(&settings);
+            let kb = triage::knowledge_base(cli.triage_kb.as_deref())?;
             let store = open(&url)?;
             let mut sign_in = None;
             if demo {
-                fill_demo(&*store, practices)?;
+                fill_demo(&*store, practices, &kb)?;
                 sign_in = Some(users::demo_operator(&*store)?);
             }
-            let checks = server_checks(settings, triage::knowledge_base(cli.triage_kb.as_deref())?);
+            let checks = server_checks(settings, kb);
             serve(Arc::from(store), &bind, checks, sign_in, tls)
         }
         Command::Import { files, kind, check } => {
@@ -1070,9 +1072,14 @@ fn demo_into(store: &dyn Store, cfg: &DemoConfig) -> Result<ImportReport> {
     import(store, &inputs, &options)
 }
 
-/// Fills an empty store with a demo estate; leaves one that holds data alone. Every write is
-/// audited, so an empty audit chain means an empty store: one row read, not ten tables counted.
-fn fill_demo(store: &dyn Store, practices: u32) -> Result<()> {
+/// Fills an empty store with a demo estate and its past (see [`demo`]); leaves one that holds
+/// data alone. Every write is audited, so an empty audit chain means an empty store: one row read,
+/// not ten tables counted.
+fn fill_demo(
+    store: &dyn Store,
+    practices: u32,
+    kb: &cardwatch_core::triage::KnowledgeBase,
+) -> Result<()> {
     if store.audit_length()? > 0 {
         eprintln!("{} already holds an estate; serving it", store.describe());
         return Ok(());
@@ -1084,11 +1091,15 @@ fn fill_demo(store: &dyn Store, practices: u32) -> Result<()> {
         today: today(),
     };
     let started = Instant::now();
-    let report = demo_into(store, &cfg)?;
-    let rows: u64 = report.files.iter().map(|f| f.rows).sum();
+    let filled = demo::fill(store, &cfg, kb)?;
+    let rows: u64 = filled.report.files.iter().map(|f| f.rows).sum();
     eprintln!(
-        "filled {} with a demo estate of {practices} practices ({rows} records) in {:.1}s",
+        "filled {} with a demo estate of {practices} practices ({rows} records, {} incidents over \
+         the last {} days, {} access reviews) in {:.1}s",
         store.describe(),
+        filled.history.incidents.len(),
+        cardwatch_core::demo::history::DAYS,
+        filled.history.reviews.len(),
         started.elapsed().as_secs_f64()
     );
     Ok(())

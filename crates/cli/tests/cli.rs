@@ -214,6 +214,8 @@ fn serve_demo_answers_health_metrics_and_page() {
     let css = get(&addr, "/assets/nhsuk-frontend.min.css");
     let icon = get(&addr, "/assets/images/favicon.svg");
     let no_icon = get(&addr, "/assets/images/nope.svg");
+    let incidents = body_json(&get_as(&addr, "/api/v1/incidents?limit=5000", &cookie).1);
+    let reviews = body_json(&get_as(&addr, "/api/v1/reviews?show=all&limit=5000", &cookie).1);
     stop(child);
     assert_eq!(health.0, 200);
     assert!(health.1.contains("\"status\":\"ok\""), "{}", health.1);
@@ -223,9 +225,26 @@ fn serve_demo_answers_health_metrics_and_page() {
         "{}",
         metrics.1
     );
-    // Eleven demo files imported, and the demo operator added.
+    // Eleven demo files imported, the demo's past written — each incident opened, each step
+    // recorded, each incident closed, each position's review decided — and the demo operator
+    // added.
+    let past: usize = incidents["incidents"]
+        .as_array()
+        .expect("incidents")
+        .iter()
+        .map(|i| 2 + i["steps"].as_array().expect("steps").len())
+        .sum::<usize>()
+        + reviews["positions"]
+            .as_array()
+            .expect("positions")
+            .iter()
+            .filter(|p| !p["last"].is_null())
+            .count();
+    assert!(past > 0, "the demo has a past");
     assert!(
-        metrics.1.contains("cardwatch_audit_records 12"),
+        metrics
+            .1
+            .contains(&format!("cardwatch_audit_records {}", 11 + past + 1)),
         "{}",
         metrics.1
     );

@@ -5,7 +5,11 @@
 //! order things are generated in. The mix is chosen to exercise every health check: retired and
 //! series-10 cards, certificates expired or inside their 90-day window, old middleware, Gemalto
 //! middleware left behind, old reader firmware, too few spares, leavers, locked cards, pending
-//! role requests.
+//! role requests — and a new Smartcard Connect release ([`PILOT_RELEASE`]) on the canary and pilot
+//! machines of some practices. [`history`] gives the same estate a past: incidents, access
+//! reviews and one site's run of lockouts.
+
+pub mod history;
 
 use crate::card_status::CardStatus;
 use crate::date::{Date, Timestamp};
@@ -236,6 +240,11 @@ fn practice_ods(i: u32) -> OdsCode {
     // The shape is always valid: one letter and five digits.
     OdsCode::parse(&code).unwrap_or_else(|_| unreachable!("generated ODS code"))
 }
+
+/// The Smartcard Connect release the practices that moved their pilot ring took, while the rest
+/// stay on 4.1: still in its first rings, so that failures following it call for holding its
+/// rollout (see [`history`]).
+pub const PILOT_RELEASE: (&str, &str) = ("smartcard-connect", "4.2");
 
 /// Which demo workstations have moved to Smartcard Connect, in the update policy's order: the
 /// canary machine first, then the pilot ring, in some practices; decided from the practice's and
@@ -605,7 +614,13 @@ fn practice(
             "1.6.1.12"
         };
         let mut software = if moved_to_smartcard_connect(p, w) {
-            vec![("smartcard-connect", "4.1")]
+            // Practices whose pilot ring moved took the release then current; the canary-only
+            // ones moved earlier, on 4.1.
+            vec![if p % 3 == 2 {
+                PILOT_RELEASE
+            } else {
+                ("smartcard-connect", "4.1")
+            }]
         } else {
             vec![("credential-management", cm), ("identity-agent", ia)]
         };

@@ -1,0 +1,208 @@
+//! `serve --demo` gives every page something true to show: ninety days of incidents before its
+//! day (resolved with causes, escalated, with minutes lost), a recent run of locked cards at one
+//! site, access reviews due at some sites, a release whose rollout the reports propose holding,
+//! priors learnt from the resolved incidents — all written through the store's audited
+//! operations, so the audit chain verifies; and the same day gives the same demo.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+
+use cardwatch_core::date::{Date, Timestamp};
+use common::*;
+
+/// Practices in the test's demo: enough for two practices on the pilot release.
+const PRACTICES: &str = "6";
+
+/// `serve --demo` with its clock started on [`DAY`], signed in as the demo's operator: the
+/// process, its address and the session cookie.
+fn serve_demo_on_day(db: &str) -> (Child, String, String) {
+    let mut child = command(db, Some(DAY))
+        .args(["serve", "--demo", "--practices", PRACTICES])
+        .args(["--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_owned();
+    let password = line
+        .split("password ")
+        .nth(1)
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no demo password in {line:?}"));
+    let (status, response) = request(
+        &addr,
+        "POST",
+        "/login",
+        None,
+        Some(&format!("username=demo&password={password}")),
+    );
+    assert_eq!(status, 303, "{response}");
+    let token = set_cookie(&response, "cw_session").expect("a session cookie");
+    (child, addr, format!("cw_session={token}"))
+}
+
+fn incidents(addr: &str, cookie: &str) -> Vec<serde_json::Value> {
+    let (status, body) = get_as(addr, "/api/v1/incidents?limit=5000", cookie);
+    assert_eq!(status, 200, "{body}");
+    body_json(&body)["incidents"]
+        .as_array()
+        .expect("incidents")
+        .clone()
+}
+
+fn text<'a>(v: &'a serde_json::Value, k: &str) -> &'a str {
+    v[k].as_str().unwrap_or("")
+}
+
+#[test]
+fn a_fresh_demo_has_a_past_every_page_can_show() {
+    let (_tmp, db) = scratch_db();
+    let (child, addr, cookie) = serve_demo_on_day(&db);
+    let list = incidents(&addr, &cookie);
+    let due = get_as(&addr, "/api/v1/reviews?limit=5000", &cookie);
+    let all = get_as(&addr, "/api/v1/reviews?show=all&limit=5000", &cookie);
+    let reviews_page = get_as(&addr, "/reviews", &cookie);
+    let reports = get_as(&addr, "/api/v1/reports", &cookie);
+    let reports_page = get_as(&addr, "/reports", &cookie);
+    let incidents_page = get_as(&addr, "/incidents", &cookie);
+    stop(child);
+
+    // Incidents over the ninety days before the day, none after it.
+    let day = Timestamp::start_of(Date::parse(DAY).expect("day"));
+    let first = Timestamp::start_of(Date::parse(DAY).expect("day").add_days(-90));
+    assert!(list.len() >= 30, "{} incidents", list.len());
+    let opened: Vec<Timestamp> = list
+        .iter()
+        .map(|i| Timestamp::parse(text(i, "opened_at")).expect("opened_at"))
+        .collect();
+    assert!(opened.iter().all(|&t| t >= first && t < day), "{opened:?}");
+    let span = opened.iter().max().expect("one").unix() - opened.iter().min().expect("one").unix();
+    assert!(span > 75 * 86_400, "spread over the ninety days: {span} s");
+    let with = |status: &'static str| list.iter().filter(move |i| text(i, "status") == status);
+    let resolved: Vec<_> = with("resolved").collect();
+    assert!(resolved.len() >= 15, "{} resolved", resolved.len());
+    assert!(
+        resolved
+            .iter()
+            .all(|i| !text(i, "confirmed_cause").is_empty()
+                && i["minutes_to_fix"].as_f64() > Some(0.0)),
+        "a resolved incident has its cause and its minutes"
+    );
+    assert!(with("escalated").count() >= 5, "some are handed over");
+    assert!(
+        list.iter()
+            .all(|i| !i["steps"].as_array().expect("steps").is_empty()),
+        "every incident has the steps the desk took"
+    );
+
+    // One site's run of locked cards within the last week.
+    let week = Timestamp::start_of(Date::parse(DAY).expect("day").add_days(-7));
+    let mut locked: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, &at) in list.iter().zip(&opened) {
+        if at >= week && ["card-locked", "pin-rejected"].contains(&text(i, "symptom")) {
+            *locked.entry(text(i, "site")).or_default() += 1;
+        }
+    }
+    let mut runs: Vec<usize> = locked.values().copied().collect();
+    runs.sort_unstable();
+    assert!(
+        runs.last() >= Some(&5) && runs.iter().rev().nth(1).is_none_or(|&n| n <= 2),
+        "one site stands out: {locked:?}"
+    );
+
+    // Reviews due at some sites, not at every one.
+    let sites = |r: &(u16, String)| -> BTreeSet<String> {
+        assert_eq!(r.0, 200, "{}", r.1);
+        body_json(&r.1)["positions"]
+            .as_array()
+            .expect("positions")
+            .iter()
+            .map(|p| text(p, "site_ods").to_owned())
+            .collect()
+    };
+    let (due_sites, all_sites) = (sites(&due), sites(&all));
+    assert!(!due_sites.is_empty(), "reviews are due somewhere");
+    assert!(
+        due_sites.len() < all_sites.len(),
+        "and not everywhere: {due_sites:?} of {all_sites:?}"
+    );
+    assert!(
+        body_json(&all.1)["positions"]
+            .as_array()
+            .expect("positions")
+            .iter()
+            .any(|p| p["last"]["decision"] == "keep"),
+        "positions reviewed within the year"
+    );
+    assert_eq!(reviews_page.0, 200);
+
+    // The reports: time lost, and the release whose rollout to hold.
+    let v = body_json(&reports.1);
+    assert!(
+        v["staff_time_lost"]["incidents"].as_u64() >= Some(30),
+        "{v}"
+    );
+    assert!(
+        v["staff_time_lost"]["holder_minutes"].as_f64() > Some(100.0),
+        "{v}"
+    );
+    let suspects: Vec<_> = v["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .filter(|r| r["suspect"] == true)
+        .collect();
+    assert_eq!(suspects.len(), 1, "{v}");
+    assert_eq!(
+        (text(suspects[0], "component"), text(suspects[0], "version")),
+        ("smartcard-connect", "4.2")
+    );
+    assert_eq!(
+        suspects[0]["rollout"],
+        serde_json::json!({"action": "hold", "reached": "pilot"})
+    );
+    assert!(
+        reports_page.1.contains("Failures follow a version")
+            && reports_page.1.contains("smartcard-connect 4.2")
+            && reports_page.1.contains("Hold its rollout"),
+        "{}",
+        reports_page.1
+    );
+    assert_eq!(incidents_page.0, 200);
+    assert!(incidents_page.1.contains("card-locked") || incidents_page.1.contains("locked"));
+
+    // Triage learns from the resolved incidents.
+    let store = cardwatch_store::open(&db).expect("open");
+    let counts = store.incident_cause_counts().expect("counts");
+    let learnt: u64 = counts.iter().map(|c| c.n).sum();
+    assert_eq!(learnt as usize, resolved.len());
+    drop(store);
+
+    // Every one of those writes is on the audit chain, whole.
+    ok(&cardwatch_on(DAY, &db, &["audit", "verify"]));
+}
+
+#[test]
+fn the_same_day_gives_the_same_demo() {
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let (_tmp, db) = scratch_db();
+        let (child, addr, cookie) = serve_demo_on_day(&db);
+        seen.push(incidents(&addr, &cookie));
+        stop(child);
+    }
+    assert!(!seen[0].is_empty());
+    assert_eq!(seen[0], seen[1]);
+}
