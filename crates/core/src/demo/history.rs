@@ -316,17 +316,19 @@ fn draw(rng: &mut Rng, weights: &[f64]) -> usize {
     weights.len().saturating_sub(1)
 }
 
-/// A weekday `1..=back` days before `today` (never today itself: the demo's past is done).
+/// A weekday `1..=back` days before `today` (never today itself: the demo's past is done). A
+/// weekend day moves to the Monday after it, or, where that would be today, to the Friday
+/// before, so no day falls outside the window.
 fn weekday_before(rng: &mut Rng, today: Date, back: i32) -> Date {
-    let back = back.max(1);
-    let mut day = today.add_days(-(rng.range(1, i64::from(back) + 1) as i32));
-    for _ in 0..7 {
-        if day.weekday() < 5 {
-            break;
-        }
-        day = day.add_days(-1);
+    let ago = rng.range(1, i64::from(back.max(3)) + 1) as i32;
+    let day = today.add_days(-ago);
+    match day.weekday() {
+        5 if ago > 2 => day.add_days(2),
+        5 => day.add_days(-1),
+        6 if ago > 1 => day.add_days(1),
+        6 => day.add_days(-2),
+        _ => day,
     }
-    day
 }
 
 /// A moment in the working day (08:00–18:00) of `day`, to the minute.

@@ -192,8 +192,11 @@ fn failures_follow_the_pilot_release_and_nothing_else() {
     // is the one suspect wherever it is installed (from three practices), held at the pilot ring,
     // and the background alone never names a version.
     let kb = kb();
-    for practices in 1..=30 {
-        let c = cfg(practices);
+    for (practices, d) in (1..=30).flat_map(|p| [(p, 0), (p, 3), (p, 5)]) {
+        let c = DemoConfig {
+            today: cfg(1).today.add_days(d),
+            ..cfg(practices)
+        };
         let h = history(&c, &kb);
         let rates = version_rates(&version_counts(&c, &h));
         let suspects: Vec<(String, String)> = rates
@@ -203,7 +206,7 @@ fn failures_follow_the_pilot_release_and_nothing_else() {
             .collect();
         if practices >= 3 {
             let held = (PILOT_RELEASE.0.to_owned(), PILOT_RELEASE.1.to_owned());
-            assert_eq!(suspects, [held], "{practices} practices");
+            assert_eq!(suspects, [held], "{practices} practices on {}", c.today);
             assert_eq!(
                 rates[0].rollout,
                 Some(crate::reports::Rollout::Hold {
@@ -211,7 +214,33 @@ fn failures_follow_the_pilot_release_and_nothing_else() {
                 })
             );
         } else {
-            assert!(suspects.is_empty(), "{practices} practices: {suspects:?}");
+            assert!(
+                suspects.is_empty(),
+                "{practices} practices on {}: {suspects:?}",
+                c.today
+            );
         }
+    }
+}
+
+#[test]
+fn whatever_the_day_of_the_week_the_past_stays_in_its_window_and_on_weekdays() {
+    let kb = kb();
+    for d in 0..7 {
+        let c = DemoConfig {
+            today: cfg(1).today.add_days(d),
+            ..cfg(8)
+        };
+        let h = history(&c, &kb);
+        let (first, today) = (
+            Timestamp::start_of(c.today.add_days(-DAYS)),
+            Timestamp::start_of(c.today),
+        );
+        for i in &h.incidents {
+            assert!(i.opened_at >= first && i.closed_at < today, "{i:?}");
+            assert!(i.opened_at.date().weekday() < 5, "{i:?}");
+        }
+        assert!(h.reviews.iter().all(|r| r.at < today));
+        assert!(h.lockouts.iter().all(|l| l.locked_at >= first));
     }
 }
