@@ -967,6 +967,7 @@ fn incidents_and_packets_stay_within_the_callers_organisations() {
     let csv = get_as(&addr, "/api/v1/incidents?format=csv&status=resolved", &pm);
     let sorted_page = get_as(&addr, "/incidents?sort=minutes&order=desc", &auditor);
     let bad_status = get_as(&addr, "/api/v1/incidents?status=closed", &pm);
+    let bad_status_page = get_as(&addr, "/incidents?status=closed&site=A10000", &pm);
     stop(child);
     let listed = |r: &(u16, String)| -> Vec<i64> {
         body_json(&r.1)["incidents"]
@@ -1001,7 +1002,10 @@ fn incidents_and_packets_stay_within_the_callers_organisations() {
     );
     assert_eq!(own_packet.0, 200, "{}", own_packet.1);
     assert!(
-        own_packet.1.contains("SMARTCARD ESCALATION") && own_packet.1.contains("size: A4"),
+        own_packet.1.contains("SMARTCARD ESCALATION")
+            && own_packet
+                .1
+                .contains("<link rel=\"stylesheet\" href=\"/assets/print.css\">"),
         "{}",
         own_packet.1
     );
@@ -1065,7 +1069,16 @@ fn incidents_and_packets_stay_within_the_callers_organisations() {
         "{}",
         sorted_page.1
     );
-    assert!(sorted_page.1.contains("Download CSV"));
+    assert!(sorted_page.1.contains("Download these incidents (CSV)"));
+    // A refused filter on the page: the error summary, in the page, not the API's JSON.
+    assert_eq!(bad_status_page.0, 400, "{}", bad_status_page.1);
+    assert!(
+        bad_status_page.1.contains("nhsuk-error-summary")
+            && bad_status_page.1.contains("href=\"#status\"")
+            && !bad_status_page.1.contains("\"code\":"),
+        "{}",
+        bad_status_page.1
+    );
     assert_eq!(bad_status.0, 400);
     assert!(
         bad_status.1.contains("\"field\":\"status\""),

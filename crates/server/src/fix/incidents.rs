@@ -4,14 +4,13 @@
 //! see every organisation and by whoever recorded it.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::chart::{Bar, BarChart};
-use cardwatch_core::triage::{Incident, IncidentStatus};
+use cardwatch_core::triage::{Incident, IncidentStatus, KnowledgeBase};
 use serde_json::json;
 
 use crate::fix::triage::{parse_desk, prepare};
@@ -206,87 +205,168 @@ pub(crate) async fn api(
     }
 }
 
+#[derive(askama::Template)]
+#[template(path = "incidents.html")]
+struct ListPage<'a> {
+    problem: Option<(String, String)>,
+    statuses: [(&'static str, &'static str); 3],
+    status: &'a str,
+    site: &'a str,
+    csv: String,
+    count: String,
+    head: String,
+    rows: Vec<Row>,
+    pages: String,
+    causes_chart: String,
+    minutes_chart: String,
+}
+
+struct Row {
+    id: i64,
+    opened: String,
+    site: String,
+    problem: String,
+    outcome: &'static str,
+    minutes: String,
+    cause: String,
+}
+
+/// An outcome as the desk says it.
+fn outcome(s: IncidentStatus) -> &'static str {
+    match s {
+        IncidentStatus::Open => "Still open",
+        IncidentStatus::Resolved => "Fixed",
+        IncidentStatus::Escalated => "Passed to support",
+    }
+}
+
+/// "5 December 2026 at 09:41".
+fn when(t: cardwatch_core::date::Timestamp) -> String {
+    let minute = t.unix().rem_euclid(86_400) / 60;
+    format!(
+        "{} at {:02}:{:02}",
+        t.date().long(),
+        minute / 60,
+        minute % 60
+    )
+}
+
+/// A number of things, the plural right.
+fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 pub(crate) async fn page(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
+    // A refused filter is shown on the page, with what was typed, not as the API's JSON.
+    let (problem, q) = match list_query(&q) {
+        Ok(_) => (None, q),
+        Err(e) => (Some(e), HashMap::new()),
+    };
+    let typed_status = q.get("status").cloned().unwrap_or_default();
     let (v, total, list, lq, query) = match listed(&state, caller, &q, false).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let cell = |s: &str| format!("<td class=\"nhsuk-table__cell\">{}</td>", escape(s));
-    let mut rows = String::new();
-    for i in &list {
-        let _ = writeln!(
-            rows,
-            "<tr class=\"nhsuk-table__row\"><td class=\"nhsuk-table__cell\"><a href=\"/incidents/{id}/packet\">{id}</a></td>{}{}{}{}{}{}</tr>",
-            cell(&i.opened_at.to_string()),
-            cell(i.opened.site.as_deref().unwrap_or("-")),
-            cell(&i.opened.symptom),
-            cell(i.status.as_str()),
-            cell(&i.minutes_to_fix.map_or("-".into(), |m| format!("{m:.0}"))),
-            cell(i.confirmed_cause.as_deref().unwrap_or("-")),
-            id = i.id,
-        );
-    }
+    let kb = &state.checks.triage;
+    let rows = list
+        .iter()
+        .map(|i| Row {
+            id: i.id,
+            opened: when(i.opened_at),
+            site: i.opened.site.clone().unwrap_or_else(|| "—".into()),
+            problem: kb
+                .symptom(&i.opened.symptom)
+                .map_or(i.opened.symptom.clone(), |s| kb.symptoms[s].plain.clone()),
+            outcome: outcome(i.status),
+            minutes: i.minutes_to_fix.map_or("—".into(), |m| {
+                counted(m.round() as u64, "minute", "minutes")
+            }),
+            cause: i.confirmed_cause.as_deref().map_or("—".into(), |c| {
+                kb.cause(c)
+                    .map_or(c.to_owned(), |x| kb.causes[x].name.clone())
+            }),
+        })
+        .collect();
     let status = lq.status.map_or("", |s| s.as_str());
     let site = lq.site.clone().unwrap_or_default();
-    let link = |sort: &str, descending: bool, offset: usize, format: &str| {
-        format!(
-            "/{}incidents?status={status}&amp;site={}&amp;sort={sort}&amp;order={}&amp;offset={offset}&amp;limit={}{format}",
-            if format.is_empty() { "" } else { "api/v1/" },
-            escape(&site),
-            if descending { "desc" } else { "asc" },
-            lq.limit
-        )
+    let link = |sort: &str, descending: bool, offset: usize, csv: bool| {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query
+            .append_pair("status", status)
+            .append_pair("site", &site)
+            .append_pair("sort", sort)
+            .append_pair("order", if descending { "desc" } else { "asc" })
+            .append_pair("offset", &offset.to_string())
+            .append_pair("limit", &lq.limit.to_string());
+        if csv {
+            query.append_pair("format", "csv");
+        }
+        let base = if csv {
+            "/api/v1/incidents"
+        } else {
+            "/incidents"
+        };
+        format!("{base}?{}", query.finish())
     };
+    // The header and pager helpers write markup, so their links go in escaped.
     let head = crate::web::layout::sortable_header(
         &[
             ("Incident", ""),
-            ("Opened", "opened"),
+            ("Reported", "opened"),
             ("Site", "site"),
-            ("Symptom", "symptom"),
-            ("Status", "status"),
-            ("Minutes", "minutes"),
-            ("Confirmed cause", "cause"),
+            ("Problem", "symptom"),
+            ("Outcome", "status"),
+            ("Time to fix", "minutes"),
+            ("Cause found", "cause"),
         ],
         lq.sort,
         lq.descending,
-        |key, descending| link(key, descending, 0, ""),
+        |key, descending| escape(&link(key, descending, 0, false)),
     );
     let pages = crate::web::layout::pager(lq.offset, lq.limit, total as usize, |offset| {
-        link(lq.sort, lq.descending, offset, "")
+        escape(&link(lq.sort, lq.descending, offset, false))
     });
-    let options: String = ["open", "resolved", "escalated"]
-        .iter()
-        .map(|o| {
-            let sel = if *o == status { " selected" } else { "" };
-            format!("<option value=\"{o}\"{sel}>{o}</option>")
-        })
-        .collect();
     let (causes, minutes) = match blocking(&state, move |s| incident_tally(s, &query)).await {
-        Ok(t) => charts(&t),
+        Ok(t) => charts(&t, kb),
         Err(f) => return f.into_response(),
     };
-    let charts = format!(
-        "<h2 class=\"nhsuk-heading-m\">Confirmed causes</h2>{}<h2 class=\"nhsuk-heading-m\">Minutes to fix, by week</h2>{}",
-        causes.figure(900.0, 240.0),
-        minutes.figure(900.0, 240.0)
-    );
-    let body = format!(
-        "<p class=\"nhsuk-body\">Triage runs, newest first unless sorted. Start one with <a href=\"/triage\">the wizard</a> or <code>cardwatch triage</code>. <a href=\"/reports\">Reports</a>: staff time lost, failure rate by software version.</p>\n\
-         <form method=\"get\" class=\"nhsuk-u-margin-bottom-4\">\
-         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"status\">Status</label><select class=\"nhsuk-select\" id=\"status\" name=\"status\"><option value=\"\">any</option>{options}</select></div>\
-         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"site\">Site</label><input class=\"nhsuk-input nhsuk-input--width-10\" id=\"site\" name=\"site\" value=\"{}\"></div>\
-         <button class=\"nhsuk-button nhsuk-button--secondary\">Filter</button> <a class=\"nhsuk-link\" href=\"{}\">Download CSV</a></form>\n\
-         <p class=\"nhsuk-body\">{} incident(s).</p>\
-         <table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\">{head}</tr></thead>\n<tbody class=\"nhsuk-table__body\">\n{rows}</tbody></table>\n<p class=\"nhsuk-body\">{pages}</p>\n{charts}",
-        escape(&site),
-        link(lq.sort, lq.descending, 0, "&amp;format=csv"),
-        total,
-    );
-    crate::web::layout::page("Incidents", Some(&v.caller), &body).into_response()
+    let page = ListPage {
+        problem: problem.map(|e| e.parts()),
+        statuses: [
+            ("open", "Still open"),
+            ("resolved", "Fixed"),
+            ("escalated", "Passed to support"),
+        ],
+        status: if status.is_empty() {
+            &typed_status
+        } else {
+            status
+        },
+        site: &site,
+        csv: link(lq.sort, lq.descending, 0, true),
+        count: format!("{}.", counted(total, "incident", "incidents")),
+        head,
+        rows,
+        pages,
+        causes_chart: causes.figure(900.0, 240.0),
+        minutes_chart: minutes.figure(900.0, 240.0),
+    };
+    let status_code = if page.problem.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    // Rendering only fails on a formatter error writing into a String, which cannot happen.
+    let body = askama::Template::render(&page).unwrap_or_default();
+    (
+        status_code,
+        crate::web::layout::page("Incidents", Some(&v.caller), &body),
+    )
+        .into_response()
 }
 
 pub(crate) async fn packet(
@@ -349,12 +429,18 @@ pub(crate) async fn packet(
     .into_response()
 }
 
-/// Resolved incidents by confirmed cause, and mean minutes to fix per week (oldest first).
-fn charts(t: &IncidentTally) -> (BarChart, BarChart) {
+/// Resolved incidents by the cause found (named in plain words), and mean minutes to fix per
+/// week (oldest first).
+fn charts(t: &IncidentTally, kb: &KnowledgeBase) -> (BarChart, BarChart) {
     let causes: Vec<(&str, f64)> = t
         .causes
         .iter()
-        .map(|(c, n)| (c.as_str(), *n as f64))
+        .map(|(c, n)| {
+            let name = kb
+                .cause(c)
+                .map_or(c.as_str(), |x| kb.causes[x].name.as_str());
+            (name, *n as f64)
+        })
         .collect();
     let weeks: Vec<(i64, (f64, f64))> = t
         .weeks
@@ -364,7 +450,7 @@ fn charts(t: &IncidentTally) -> (BarChart, BarChart) {
     let mut causes: Vec<_> = causes.into_iter().collect();
     causes.sort_by(|a, b| b.1.total_cmp(&a.1));
     let by_cause = BarChart {
-        title: "Resolved incidents by confirmed cause".into(),
+        title: "Fixed incidents by the cause found".into(),
         series: vec!["incidents".into()],
         bars: causes
             .into_iter()

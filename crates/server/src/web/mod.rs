@@ -117,6 +117,13 @@ pub(crate) struct BadParam {
     message: String,
 }
 
+impl BadParam {
+    /// The field and the message, for a page that shows the refusal in its error summary.
+    pub(crate) fn parts(self) -> (String, String) {
+        (self.field, self.message)
+    }
+}
+
 pub(crate) fn bad_request(field: &str, message: String) -> BadParam {
     BadParam {
         field: field.to_owned(),
