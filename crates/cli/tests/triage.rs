@@ -1020,3 +1020,66 @@ fn cheat_sheet_prints_on_one_a4_page_in_chromium() {
         "A4, not {media}"
     );
 }
+
+#[test]
+fn a_web_escalation_carries_what_the_desk_typed_and_the_estate_knows() {
+    let (_tmp, db) = scratch_db();
+    let (child, addr, cookie) = serve_demo_signed_in(&db, "1");
+    let step = get_as(
+        &addr,
+        "/triage?text=cant+sign+scripts&site=A10000&card_serial=CS0000000001&hostname=A10000-WS001",
+        &cookie,
+    );
+    let csrf = csrf_of(&step.1);
+    let query = "symptom%3Dcannot-sign%26text%3Dcant%2Bsign%2Bscripts%26site%3DA10000%26card_serial%3DCS0000000001%26hostname%3DA10000-WS001%26obs%3Dmiddleware-version%253Acurrent";
+    let recorded = request(
+        &addr,
+        "POST",
+        "/triage/record",
+        Some(&cookie),
+        Some(&format!(
+            "csrf={csrf}&query={query}&outcome=escalated&application=emis-web&doing=signing+repeats"
+        )),
+    );
+    let packet_at = recorded
+        .1
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no packet: {}", recorded.1))
+        .to_owned();
+    let packet = get_as(&addr, &packet_at, &cookie);
+    stop(child);
+    assert_eq!(recorded.0, 303, "{}", recorded.1);
+    assert_eq!(packet.0, 200, "{}", packet.1);
+    let p = &packet.1;
+    for (label, want) in [
+        ("Site", "A10000"),
+        ("Card serial", "CS0000000001"),
+        ("Application", "emis-web"),
+        ("Doing", "signing repeats"),
+        ("Exact error", "cant sign scripts"),
+        ("Workstation", "a10000-ws001"),
+    ] {
+        let line = p
+            .lines()
+            .find(|l| l.starts_with(label) && l[label.len()..].starts_with(' '))
+            .unwrap_or_else(|| panic!("no {label} line: {p}"));
+        assert!(line.contains(want), "{label}: {line}");
+    }
+    // What the estate knows about the card and the workstation is filled in, not "not known".
+    for label in [
+        "Person",
+        "Card UUID",
+        "Windows build",
+        "Readers",
+        "Smartcard software",
+    ] {
+        let line = p
+            .lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} line: {p}"));
+        assert!(!line.contains("not known"), "{line}");
+    }
+    assert!(p.contains("check middleware-version: current"), "{p}");
+}
