@@ -2,8 +2,6 @@
 //! estate's version, refusals and failures, and the small encodings pages share. Nothing here
 //! knows a capability; the capabilities' folders build on it.
 
-use std::fmt::Write as _;
-
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cardwatch_store::{Change, Store, StoreError};
@@ -82,33 +80,16 @@ where
     }
 }
 
-/// Text made safe inside HTML.
+/// Text made safe inside HTML, by askama's escaper (the one every template uses).
 pub(crate) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    askama::filters::escape(s, askama::filters::Html)
+        .map(|safe| safe.to_string())
+        .unwrap_or_default()
 }
 
-/// Percent-encodes a query value.
+/// A query value, form-encoded (`a b&c` → `a+b%26c`).
 pub(crate) fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// A refused parameter, answered `{error: {code, message, field}}` with status 400.
