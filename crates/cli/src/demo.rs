@@ -1,7 +1,7 @@
 //! `serve --demo`'s estate with its past: the synthetic estate imported as an operator would
 //! import it, then the history `core::demo::history` draws for it written through the store's
 //! ordinary operations — each incident opened, stepped and closed as the triage wizard records a
-//! run, each review decided as the reviews page does — at the moments they happened, so the audit
+//! run, each review decided as the reviews page decides one — at the moments they happened, so the audit
 //! chain holds them like any other change.
 
 use std::io::Write;
@@ -13,7 +13,7 @@ use cardwatch_core::demo::DemoConfig;
 use cardwatch_core::estate::Lockout;
 use cardwatch_core::records::{Kind, Record};
 use cardwatch_core::triage::KnowledgeBase;
-use cardwatch_store::reviews::{decide, Decision};
+use cardwatch_store::reviews::{keep_all, Kept};
 use cardwatch_store::{
     Change, Format, ImportInput, ImportOptions, ImportReport, RecordWriter, Store,
 };
@@ -83,17 +83,19 @@ pub fn fill(store: &dyn Store, cfg: &DemoConfig, kb: &KnowledgeBase) -> Result<F
         }
         store.close_incident(id, i.status, i.cause.as_deref(), &by(i.closed_at))?;
     }
-    for r in &past.reviews {
-        decide(
-            store,
-            &r.holder_uuid,
-            &r.ods_code,
-            &r.role_code,
-            Decision::Keep,
-            &r.reason,
-            &by(r.at),
-        )?;
-    }
+    // The reviews in one transaction: hundreds of past decisions, not hundreds of commits.
+    let kept: Vec<Kept> = past
+        .reviews
+        .iter()
+        .map(|r| Kept {
+            holder: &r.holder_uuid,
+            ods: &r.ods_code,
+            role: &r.role_code,
+            reason: &r.reason,
+            change: by(r.at),
+        })
+        .collect();
+    keep_all(store, &kept)?;
     Ok(Filled {
         report,
         history: past,

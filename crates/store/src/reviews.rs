@@ -172,44 +172,98 @@ pub fn decide(
         )?;
     }
     with_exec(store, |x| {
-        // Kept only while in force; a removal was checked by the lifecycle just above.
-        if decision == Decision::Keep
-            && x.rows(
-                "SELECT 1 FROM positions WHERE holder_uuid = $1 AND ods_code = $2 \
-                 AND role_code = $3 AND status = 'active'",
-                &[holder.into(), ods.into(), role.into()],
-            )?
-            .is_empty()
-        {
-            return Err(StoreError::Invalid(format!(
-                "{holder} holds no position {role} at {ods} in force"
-            )));
+        if decision == Decision::Keep {
+            keep(x, holder, ods, role, reason, change)
+        } else {
+            record(x, holder, ods, role, decision, reason, change)
         }
-        x.exec(
-            "INSERT INTO access_reviews (holder_uuid, ods_code, role_code, decided_at, reviewer, \
-             decision, reason) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (holder_uuid, ods_code, role_code, decided_at) DO UPDATE SET \
-             reviewer = excluded.reviewer, decision = excluded.decision, reason = excluded.reason",
-            &[
-                holder.into(),
-                ods.into(),
-                role.into(),
-                change.at.unix().into(),
-                change.actor.as_str().into(),
-                decision.as_str().into(),
-                reason.into(),
-            ],
-        )?;
-        x.audit(
-            change,
-            &Entry {
-                action: decision.as_str(),
-                kind: "access_review",
-                key: &format!("{holder}\u{1f}{ods}\u{1f}{role}"),
-                before: None,
-                after: Some(serde_json::json!({ "reason": reason }).to_string()),
-            },
-        )
+    })
+}
+
+/// Records a "keep", refused unless the position is in force.
+fn keep(
+    x: &mut dyn crate::exec::Exec,
+    holder: &str,
+    ods: &str,
+    role: &str,
+    reason: &str,
+    change: &Change,
+) -> Result<(), StoreError> {
+    if x.rows(
+        "SELECT 1 FROM positions WHERE holder_uuid = $1 AND ods_code = $2 \
+         AND role_code = $3 AND status = 'active'",
+        &[holder.into(), ods.into(), role.into()],
+    )?
+    .is_empty()
+    {
+        return Err(StoreError::Invalid(format!(
+            "{holder} holds no position {role} at {ods} in force"
+        )));
+    }
+    record(x, holder, ods, role, Decision::Keep, reason, change)
+}
+
+/// Writes a decision and its audit record.
+fn record(
+    x: &mut dyn crate::exec::Exec,
+    holder: &str,
+    ods: &str,
+    role: &str,
+    decision: Decision,
+    reason: &str,
+    change: &Change,
+) -> Result<(), StoreError> {
+    x.exec(
+        "INSERT INTO access_reviews (holder_uuid, ods_code, role_code, decided_at, reviewer, \
+         decision, reason) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (holder_uuid, ods_code, role_code, decided_at) DO UPDATE SET \
+         reviewer = excluded.reviewer, decision = excluded.decision, reason = excluded.reason",
+        &[
+            holder.into(),
+            ods.into(),
+            role.into(),
+            change.at.unix().into(),
+            change.actor.as_str().into(),
+            decision.as_str().into(),
+            reason.into(),
+        ],
+    )?;
+    x.audit(
+        change,
+        &Entry {
+            action: decision.as_str(),
+            kind: "access_review",
+            key: &format!("{holder}\u{1f}{ods}\u{1f}{role}"),
+            before: None,
+            after: Some(serde_json::json!({ "reason": reason }).to_string()),
+        },
+    )
+}
+
+/// A position in force attested as kept: its holder, where, the role, why, and who and when.
+#[derive(Clone, Debug)]
+pub struct Kept<'a> {
+    /// The holder's UUID.
+    pub holder: &'a str,
+    /// Where the role is held.
+    pub ods: &'a str,
+    /// The role's code.
+    pub role: &'a str,
+    /// Why it was kept.
+    pub reason: &'a str,
+    /// Who decided, and when.
+    pub change: Change,
+}
+
+/// Records many "keep" decisions in one transaction, each checked and audited as [`decide`]
+/// records one: for a backlog of reviews written at once (the demo's past), where a transaction
+/// each would cost a commit each. Any position not in force refuses the lot.
+pub fn keep_all(store: &dyn Store, kept: &[Kept<'_>]) -> Result<(), StoreError> {
+    with_exec(store, |x| {
+        for k in kept {
+            keep(x, k.holder, k.ods, k.role, k.reason, &k.change)?;
+        }
+        Ok(())
     })
 }
 
