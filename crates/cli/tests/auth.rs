@@ -1750,6 +1750,8 @@ fn every_page_passes_axe_in_chromium() {
         "/".to_owned(),
         "/findings".into(),
         "/plan?capacity=3".into(),
+        "/plan".into(),
+        "/plan?capacity=abc".into(),
         "/triage".into(),
         "/triage?symptom=cannot-sign".into(),
         "/triage?text=my+coffee+is+cold".into(),
@@ -1803,7 +1805,13 @@ fn every_page_passes_axe_in_chromium() {
     for (width, report) in &reports {
         for p in &pages {
             let r = &report[p];
-            assert_eq!(r["status"], 200, "{p} at {width} px: {r}");
+            // A refused value is shown on its page, with the status that says so.
+            let status = if p.as_str() == "/plan?capacity=abc" {
+                400
+            } else {
+                200
+            };
+            assert_eq!(r["status"], status, "{p} at {width} px: {r}");
             let v = r["violations"].as_array().expect("violations");
             assert!(
                 v.is_empty(),

@@ -533,6 +533,104 @@ fn plan_prints_compares_and_exports() {
     );
 }
 
+/// The body of an HTTP response.
+fn body(response: &str) -> &str {
+    response.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+}
+
+/// The renewal plan opens with its answer: the configured capacity (`[notify] ra_capacity`, 50
+/// when not set) is used and named, the chart of expiries against capacity is drawn, and the
+/// lapses with and without the plan are one sentence — the same figures as the API's at that
+/// capacity.
+#[test]
+fn the_plan_page_opens_with_an_answer_at_the_configured_capacity() {
+    let (_tmp, db) = scratch_db();
+    let (child, addr, cookie) = serve_demo_signed_in(&db, "2");
+    let first = get_as(&addr, "/plan", &cookie);
+    let api = get_as(&addr, "/api/v1/plan?capacity=50&limit=1", &cookie);
+    stop(child);
+    assert_eq!(first.0, 200, "{}", first.1);
+    let page = body(&first.1);
+    assert!(
+        page.contains("<svg") && page.contains("<polyline"),
+        "the chart with its capacity line: {page}"
+    );
+    assert!(page.contains("Certificates expiring") && page.contains("Capacity"));
+    assert!(
+        page.contains(
+            "The plan below uses 50 renewals a working day: the <code>ra_capacity</code> setting"
+        ),
+        "which capacity, and where it is set: {page}"
+    );
+    let v = body_json(&api.1);
+    let team = &v["teams"][0];
+    let (wait, planned) = (
+        team["wait_for_prompt"]["lapsed"].as_u64().expect("wait"),
+        team["plan"]["lapsed"].as_u64().expect("plan"),
+    );
+    assert!(wait > planned, "the demo shows what the plan saves: {team}");
+    let certificates = if wait == 1 {
+        "certificate would lapse before it is"
+    } else {
+        "certificates would lapse before they are"
+    };
+    let lapse = if planned == 1 { "lapses" } else { "lapse" };
+    let sentence = format!(
+        "Without a plan, {wait} {certificates} renewed; with this plan, {planned} {lapse} at 50 renewals a working day."
+    );
+    assert!(page.contains(&sentence), "{sentence}\n{page}");
+    assert!(
+        page.contains("/api/v1/plan?capacity=50&amp;format=csv"),
+        "the downloads carry the capacity used: {page}"
+    );
+}
+
+/// A capacity that cannot be planned with shows the page again: the NHS.UK error summary
+/// linking to the field, the field marked, what was typed kept, and no JSON; the API keeps its
+/// JSON error.
+#[test]
+fn a_bad_capacity_on_the_plan_page_is_shown_on_the_page() {
+    let (_tmp, db) = scratch_db();
+    let (child, addr, cookie) = serve_demo_signed_in(&db, "1");
+    let answers: Vec<(&str, (u16, String))> = ["abc", "-1", "0"]
+        .into_iter()
+        .map(|typed| {
+            (
+                typed,
+                get_as(&addr, &format!("/plan?capacity={typed}"), &cookie),
+            )
+        })
+        .collect();
+    let api = get_as(&addr, "/api/v1/plan?capacity=abc", &cookie);
+    stop(child);
+    for (typed, (status, response)) in answers {
+        assert_eq!(status, 400, "{typed}: {response}");
+        assert!(
+            response
+                .to_ascii_lowercase()
+                .contains("content-type: text/html"),
+            "{typed}: a page, not JSON: {response}"
+        );
+        let page = body(&response);
+        assert!(page.contains("<!DOCTYPE html>"), "{page}");
+        assert!(!page.contains("\"error\""), "{page}");
+        assert!(
+            page.contains("nhsuk-error-summary")
+                && page.contains("There is a problem")
+                && page.contains("href=\"#capacity\">Enter the renewals the RA team can do a working day as a whole number from 1 to 1,000,000"),
+            "{typed}: {page}"
+        );
+        assert!(page.contains("nhsuk-input--error"), "{page}");
+        assert!(
+            page.contains(&format!("value=\"{typed}\"")),
+            "{typed} kept in the field: {page}"
+        );
+        assert!(!page.contains("<svg"), "no plan for a refused capacity");
+    }
+    assert_eq!(api.0, 400);
+    assert!(api.1.contains("\"field\":\"capacity\""), "{}", api.1);
+}
+
 #[test]
 fn plan_api() {
     let (_tmp, db) = scratch_db();
@@ -546,7 +644,6 @@ fn plan_api() {
     let missing = get_as(&addr, "/api/v1/plan", &cookie);
     let bad = get_as(&addr, "/api/v1/plan?capacity=10&from=31/02/2026", &cookie);
     let page = get_as(&addr, "/plan?capacity=3", &cookie);
-    let form = get_as(&addr, "/plan", &cookie);
     let bad_page = get_as(&addr, "/plan?capacity=lots", &cookie);
     stop(child);
     assert_eq!(page.0, 200, "{}", page.1);
@@ -561,10 +658,10 @@ fn plan_api() {
         "{}",
         page.1
     );
-    assert_eq!(form.0, 200);
     assert!(
-        !form.1.contains("<svg"),
-        "no plan without a capacity or teams"
+        page.1.contains("with this plan,") && page.1.contains("at 3 renewals a working day."),
+        "{}",
+        page.1
     );
     assert_eq!(bad_page.0, 400);
     assert_eq!(json.0, 200, "{}", json.1);
@@ -653,4 +750,146 @@ fn the_move_to_smartcard_connect_is_planned_per_site_and_machine() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// An HTML attribute's value as written by askama, read back.
+fn unescape(s: &str) -> String {
+    s.replace("&amp;", "&")
+        .replace("&#38;", "&")
+        .replace("&#x2f;", "/")
+        .replace("&#47;", "/")
+        .replace("&#61;", "=")
+        .replace("&#x3d;", "=")
+}
+
+/// Every overview tile opens exactly the list it counts: following its link, the page shows the
+/// tile's number, the API for the same filters counts it too, and what the list holds is what
+/// the tile's words say (expired certificates only, sites rather than findings, …).
+#[test]
+fn every_overview_tile_opens_the_list_it_counts() {
+    let (_tmp, db) = scratch_db();
+    let (child, addr, cookie) = serve_demo_signed_in(&db, "2");
+    let home = get_as(&addr, "/", &cookie);
+    let every = body_json(&get_as(&addr, "/api/v1/findings?limit=10000", &cookie).1);
+    let sites = body_json(&get_as(&addr, "/api/v1/estate/sites", &cookie).1);
+    assert_eq!(home.0, 200, "{}", home.1);
+    let page = body(&home.1).to_owned();
+    // (count, words, link) of each tile, and the line about workstations to move.
+    let mut tiles: Vec<(u64, String, String)> = page
+        .split("<li class=\"nhsuk-grid-column-one-quarter nhsuk-u-margin-bottom-3\"><a class=\"nhsuk-link\" href=\"")
+        .skip(1)
+        .map(|t| {
+            let (href, rest) = t.split_once('"').expect("href");
+            let n = rest
+                .split("nhsuk-u-margin-bottom-0\">")
+                .nth(1)
+                .and_then(|r| r.split('<').next())
+                .expect("number");
+            let words = rest
+                .split("<span class=\"nhsuk-body\">")
+                .nth(1)
+                .and_then(|r| r.split('<').next())
+                .expect("words");
+            (
+                n.replace(',', "").parse().expect("a number"),
+                words.to_owned(),
+                unescape(href),
+            )
+        })
+        .collect();
+    assert_eq!(tiles.len(), 8, "{page}");
+    if let Some(line) = page.split("<div class=\"nhsuk-inset-text\">").nth(1) {
+        let link = line.split("href=\"").nth(1).expect("a link");
+        let (href, rest) = link.split_once('"').expect("href");
+        let n = rest[1..].split(' ').next().expect("number");
+        tiles.push((
+            n.parse().expect("a number"),
+            "workstations to move".into(),
+            unescape(href),
+        ));
+    }
+    let findings: Vec<&serde_json::Value> = every["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .collect();
+    let rule = |f: &serde_json::Value| f["rule"].as_str().unwrap_or("").to_owned();
+    let mut followed = Vec::new();
+    for (n, words, href) in &tiles {
+        let (path, query) = href.split_once('?').expect("every tile is filtered");
+        let (api, shown) = match path {
+            "/findings" => (
+                format!("/api/v1/findings?{query}&limit=10000"),
+                format!("{n} finding"),
+            ),
+            "/incidents" => (
+                format!("/api/v1/incidents?{query}&limit=5000"),
+                format!("{n} incident"),
+            ),
+            other => panic!("{words}: a tile opens {other}"),
+        };
+        let target = get_as(&addr, href, &cookie);
+        let listed = body_json(&get_as(&addr, &api, &cookie).1);
+        followed.push((n, words, href, target, listed, shown));
+    }
+    stop(child);
+    let estate_sites = sites["total"].as_u64().expect("sites");
+    for (n, words, href, target, listed, shown) in followed {
+        assert_eq!(target.0, 200, "{words}: {href}");
+        assert_eq!(
+            listed["total"].as_u64(),
+            Some(*n),
+            "{words}: {href} counts {listed}"
+        );
+        let html = body(&target.1);
+        if *n == 0 {
+            assert!(
+                html.contains("no findings match") || html.contains("0 incidents."),
+                "{words}: {href} shows none"
+            );
+        } else {
+            assert!(
+                html.contains(&shown),
+                "{words}: {href} shows {shown}: {html}"
+            );
+        }
+        let list: Vec<String> = listed["findings"]
+            .as_array()
+            .map(|l| l.iter().map(rule).collect())
+            .unwrap_or_default();
+        let only = |what: &dyn Fn(&str) -> bool| {
+            let everywhere = findings.iter().filter(|f| what(&rule(f))).count() as u64;
+            assert_eq!(everywhere, *n, "{words}: every such finding, and no other");
+            assert!(list.iter().all(|r| what(r)), "{words}: {list:?}");
+        };
+        let cert =
+            |r: &str, ends: &[&str]| r.starts_with("cert-") && ends.iter().any(|e| r.ends_with(e));
+        match words.as_str() {
+            "certificates expired" | "certificate expired" => only(&|r| cert(r, &["-expired"])),
+            w if w.contains("90-day renewal window") => {
+                only(&|r| cert(r, &["-7d", "-30d", "-90d"]))
+            }
+            w if w.contains("to renew this week") => {
+                assert!(list.iter().all(|r| cert(r, &["-7d", "-30d"])), "{list:?}");
+                let week = findings.iter().filter(|f| cert(&rule(f), &["-7d"])).count() as u64;
+                assert!(*n >= week, "every certificate within 7 days is in {n}");
+            }
+            w if w.contains("short of spare card readers") => {
+                let sites: std::collections::BTreeSet<&str> = listed["findings"]
+                    .as_array()
+                    .expect("findings")
+                    .iter()
+                    .filter_map(|f| f["site"].as_str())
+                    .collect();
+                assert_eq!(sites.len() as u64, *n, "one per site");
+                assert!(*n <= estate_sites, "{n} of {estate_sites} sites");
+            }
+            _ => {}
+        }
+    }
+    let expired = tiles
+        .iter()
+        .find(|t| t.1.contains("expired"))
+        .expect("expired");
+    assert!(expired.0 > 0, "the demo has expired certificates to count");
 }

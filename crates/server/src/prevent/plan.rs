@@ -1,10 +1,11 @@
-//! `GET /api/v1/plan`: the renewal plan with the options of `cardwatch plan`.
+//! `GET /api/v1/plan`: the renewal plan with the options of `cardwatch plan`; `GET /plan`: the
+//! same plan as a page that opens with its answer.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
+use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::chart::{Bar, BarChart};
@@ -13,10 +14,11 @@ use cardwatch_core::planner::{plan_teams, Settings, TeamPlan, CSV_COLUMNS};
 use cardwatch_store::renewals_due;
 use serde_json::json;
 
+use crate::prevent::overview::thousands;
 use crate::web::auth::Caller;
+use crate::web::blocking;
 use crate::web::scope::viewer;
 use crate::web::{bad_request, BadParam};
-use crate::web::{blocking, escape};
 use crate::AppState;
 
 struct Params {
@@ -91,18 +93,22 @@ fn params(q: &HashMap<String, String>) -> Result<Params, BadParam> {
     })
 }
 
-/// Plans every RA team's renewals from `from`.
-async fn compute(state: &AppState, p: &Params, from: Date) -> Result<Vec<TeamPlan>, Response> {
+/// Plans every RA team's renewals from `from`: the plans, or the parameter that cannot be
+/// planned with (the server's own failure as its response).
+async fn compute(
+    state: &AppState,
+    p: &Params,
+    from: Date,
+) -> Result<Result<Vec<TeamPlan>, BadParam>, Response> {
     let checks = state.checks.clone();
     if p.capacity.is_none() && checks.teams.is_empty() {
-        return Err(bad_request(
+        return Ok(Err(bad_request(
             "capacity",
             "capacity is required (renewals a working day): no RA teams are configured".into(),
-        )
-        .into_response());
+        )));
     }
     let (rest, wait_days) = (p.capacity, p.wait_days);
-    let plans = match blocking(state, move |s| {
+    match blocking(state, move |s| {
         let renewals = renewals_due(s, &checks.thresholds)?;
         let settings = Settings {
             from,
@@ -120,13 +126,10 @@ async fn compute(state: &AppState, p: &Params, from: Date) -> Result<Vec<TeamPla
     })
     .await
     {
-        Ok(Ok(r)) => r,
-        Ok(Err(unserved)) => {
-            return Err(bad_request("capacity", unserved.to_string()).into_response())
-        }
-        Err(f) => return Err(f.into_response()),
-    };
-    Ok(plans)
+        Ok(Ok(plans)) => Ok(Ok(plans)),
+        Ok(Err(unserved)) => Ok(Err(bad_request("capacity", unserved.to_string()))),
+        Err(f) => Err(f.into_response()),
+    }
 }
 
 /// `GET /api/v1/plan?capacity=N&from=&site=&wait_days=&format=json|csv|ics&offset=&limit=`
@@ -145,7 +148,8 @@ pub(crate) async fn api(
     };
     let from = p.from.unwrap_or_else(|| (state.now)().date());
     let plans = match compute(&state, &p, from).await {
-        Ok(plans) => plans,
+        Ok(Ok(plans)) => plans,
+        Ok(Err(bad)) => return bad.into_response(),
         Err(r) => return r,
     };
     let site = p.site.as_deref();
@@ -212,8 +216,141 @@ pub(crate) async fn api(
     }
 }
 
+/// One RA team's part of the page.
+struct TeamView {
+    /// Its name, when there are several to tell apart.
+    heading: Option<String>,
+    sentence: String,
+    /// The chart and its figures as a table (markup from `cardwatch_core::chart`, escaped there).
+    chart: String,
+}
+
+#[derive(Template)]
+#[template(path = "plan.html")]
+struct PlanPage {
+    /// The refused field's id in the form and what is wrong, in words.
+    error: Option<(&'static str, String)>,
+    /// The capacity as typed, kept when refused.
+    typed: String,
+    /// The capacity the plan uses for sites no RA team serves, in words.
+    capacity: String,
+    /// Whether that is the configured capacity (nothing typed).
+    configured: bool,
+    /// The configured capacity, in words.
+    configured_capacity: String,
+    /// Whether RA teams are configured (each plans at its own capacity).
+    teams_configured: bool,
+    /// Days before expiry people wait for the prompt in the comparison.
+    wait_days: i32,
+    summary: String,
+    expired: Option<String>,
+    teams: Vec<TeamView>,
+    csv: String,
+    ics: String,
+}
+
+/// "1 certificate", "1,240 certificates".
+fn certificates(n: usize) -> String {
+    format!(
+        "{} {}",
+        thousands(n),
+        if n == 1 {
+            "certificate"
+        } else {
+            "certificates"
+        }
+    )
+}
+
+/// "1 renewal a working day", "300 renewals a working day".
+fn per_day(n: u32) -> String {
+    format!(
+        "{} {} a working day",
+        thousands(n as usize),
+        if n == 1 { "renewal" } else { "renewals" }
+    )
+}
+
+/// The answer in one sentence: lapses waiting for the prompt, then with the plan.
+fn sentence(wait: usize, planned: usize, at: &str) -> String {
+    format!(
+        "Without a plan, {} would lapse before {} renewed; with this plan, {} {at}.",
+        certificates(wait),
+        if wait == 1 { "it is" } else { "they are" },
+        match planned {
+            1 => "1 lapses".to_owned(),
+            n => format!("{} lapse", thousands(n)),
+        },
+    )
+}
+
+/// A week's first day on the chart's axis: "5 Dec 2026".
+fn short(d: Date) -> String {
+    let long = d.long();
+    let mut parts = long.split(' ');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(day), Some(month), Some(year)) => {
+            format!("{day} {} {year}", month.get(..3).unwrap_or(month))
+        }
+        _ => long,
+    }
+}
+
+/// A team's chart of its next 52 weeks: certificates expiring and renewals planned, against
+/// its capacity.
+fn chart(t: &TeamPlan, named: bool) -> String {
+    let weeks: Vec<_> = t.report.plan.weeks.iter().take(52).collect();
+    let what = "certificates expiring and renewals planned each week, against capacity";
+    BarChart {
+        title: if named {
+            format!("{}: {what}", team_name(&t.team))
+        } else {
+            let mut c = what.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect())
+                .unwrap_or_default()
+        },
+        series: vec!["Certificates expiring".into(), "Renewals planned".into()],
+        bars: weeks
+            .iter()
+            .map(|w| Bar {
+                label: short(w.starts),
+                values: vec![f64::from(w.expiring), f64::from(w.planned)],
+            })
+            .collect(),
+        limit: Some((
+            "Capacity".into(),
+            weeks.iter().map(|w| f64::from(w.capacity)).collect(),
+        )),
+    }
+    .figure(900.0, 280.0)
+}
+
+/// A team's name as people read it (the planner's own names for the sites no team serves).
+fn team_name(team: &str) -> String {
+    match team {
+        "all" => "Every site".into(),
+        "everyone else" => "Sites no RA team serves".into(),
+        t => t.to_owned(),
+    }
+}
+
+/// The capacity field's value, or why it cannot be used, in words.
+fn typed_capacity(v: &str) -> Result<u32, String> {
+    v.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=1_000_000).contains(n))
+        .ok_or_else(|| {
+            "Enter the renewals the RA team can do a working day as a whole number from 1 to 1,000,000, like 50".to_owned()
+        })
+}
+
 /// `GET /plan?capacity=N&from=…`: each RA team's next 52 weeks — certificates expiring, renewals
-/// planned, and capacity — as a chart with its table, and the plan against waiting for the prompt.
+/// planned, and capacity — as a chart with its table, and the lapses with and without the plan
+/// in one sentence. With no capacity typed it plans at the configured one (`[notify]
+/// ra_capacity`, which the renewal reminders use too), so the first visit has its answer; a
+/// refused value shows the page again with the NHS.UK error summary and what was typed.
 pub(crate) async fn page(
     State(state): State<AppState>,
     caller: Caller,
@@ -223,69 +360,161 @@ pub(crate) async fn page(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let mut body = String::from(
-        "<form method=\"get\" class=\"nhsuk-u-margin-bottom-4\"><div class=\"nhsuk-form-group\">\
-         <label class=\"nhsuk-label\" for=\"capacity\">Renewals the RA team can do a working day</label>\
-         <input class=\"nhsuk-input nhsuk-input--width-4\" id=\"capacity\" name=\"capacity\" inputmode=\"numeric\"></div>\
-         <button class=\"nhsuk-button nhsuk-button--secondary\">Plan</button></form>\n",
-    );
-    let wants_plan = q.contains_key("capacity") || !state.checks.teams.is_empty();
-    if wants_plan {
-        let p = match params(&q) {
-            Ok(p) => p,
-            Err(e) => return e.into_response(),
-        };
-        let from = p.from.unwrap_or_else(|| (state.now)().date());
-        let plans = match compute(&state, &p, from).await {
-            Ok(plans) => plans,
-            Err(r) => return r,
-        };
-        for t in &plans {
-            let weeks: Vec<_> = t.report.plan.weeks.iter().take(52).collect();
-            let chart = BarChart {
-                title: format!(
-                    "{}: certificates expiring and renewals planned per week, against capacity",
-                    t.team
-                ),
-                series: vec!["expiring".into(), "planned".into()],
-                bars: weeks
-                    .iter()
-                    .map(|w| Bar {
-                        label: w.starts.to_string(),
-                        values: vec![f64::from(w.expiring), f64::from(w.planned)],
-                    })
-                    .collect(),
-                limit: Some((
-                    "capacity".into(),
-                    weeks.iter().map(|w| f64::from(w.capacity)).collect(),
-                )),
-            };
-            let o = &t.report.plan.outcome;
-            let _ = writeln!(
-                body,
-                "<h2 class=\"nhsuk-heading-m\">{}</h2>\n<p class=\"nhsuk-body\">{} a working day. Planned: {} lapse(s); waiting for the prompt: {} lapse(s).</p>\n{}",
-                escape(&t.team),
-                t.capacity,
-                o.lapsed,
-                t.report.wait.lapsed,
-                chart.figure(900.0, 280.0)
-            );
+    let configured = state.checks.notify.ra_capacity;
+    let typed = q.get("capacity").cloned().unwrap_or_default();
+    let mut out = PlanPage {
+        error: None,
+        typed: typed.clone(),
+        capacity: per_day(configured),
+        configured: typed.trim().is_empty(),
+        configured_capacity: per_day(configured),
+        teams_configured: !state.checks.teams.is_empty(),
+        wait_days: 30,
+        summary: String::new(),
+        expired: None,
+        teams: Vec::new(),
+        csv: String::new(),
+        ics: String::new(),
+    };
+    let refuse = |mut out: PlanPage, field: &str, message: String| {
+        out.error = Some((
+            if field == "capacity" {
+                "capacity"
+            } else {
+                "plan-form"
+            },
+            message,
+        ));
+        (StatusCode::BAD_REQUEST, render(&out, &viewer)).into_response()
+    };
+    let capacity = if out.configured {
+        configured
+    } else {
+        match typed_capacity(&typed) {
+            Ok(n) => n,
+            Err(m) => return refuse(out, "capacity", m),
         }
-        let _ = write!(
-            body,
-            "<p class=\"nhsuk-body\">Download the plan for your sites: <a href=\"/api/v1/plan?{q}&amp;format=csv\">CSV</a> · <a href=\"/api/v1/plan?{q}&amp;format=ics\">calendar</a>.</p>",
-            q = escape(&p_query(&q)),
-        );
+    };
+    let mut asked = q.clone();
+    asked.insert("capacity".into(), capacity.to_string());
+    let p = match params(&asked) {
+        Ok(p) => p,
+        Err(e) => {
+            let (field, message) = e.parts();
+            return refuse(out, &field, message);
+        }
+    };
+    out.capacity = per_day(capacity);
+    out.wait_days = p.wait_days;
+    let from = p.from.unwrap_or_else(|| (state.now)().date());
+    let plans = match compute(&state, &p, from).await {
+        Ok(Ok(plans)) => plans,
+        Ok(Err(e)) => {
+            let (field, message) = e.parts();
+            return refuse(out, &field, message);
+        }
+        Err(r) => return r,
+    };
+    let (wait, planned, expired) = plans.iter().fold((0, 0, 0), |(w, p, e), t| {
+        (
+            w + t.report.wait.lapsed,
+            p + t.report.plan.outcome.lapsed,
+            e + t.report.plan.outcome.already_expired,
+        )
+    });
+    let named = plans.len() > 1;
+    out.summary = sentence(
+        wait,
+        planned,
+        &if named {
+            "with each RA team at its own capacity".to_owned()
+        } else {
+            format!(
+                "at {}",
+                per_day(plans.first().map_or(capacity, |t| t.capacity))
+            )
+        },
+    );
+    if expired > 0 {
+        out.expired = Some(format!(
+            "{} of these had already expired on {}: {} holders need to see an RA in person whatever the plan.",
+            thousands(expired),
+            from.long(),
+            if expired == 1 { "its" } else { "their" },
+        ));
     }
-    crate::web::layout::page("Renewal plan", Some(&viewer.caller), &body).into_response()
+    out.teams = plans
+        .iter()
+        .map(|t| {
+            let o = &t.report.plan.outcome;
+            let mut sentence = if named {
+                sentence(
+                    t.report.wait.lapsed,
+                    o.lapsed,
+                    &format!("at {}", per_day(t.capacity)),
+                )
+            } else {
+                String::new()
+            };
+            if o.lapsed > o.already_expired {
+                if !sentence.is_empty() {
+                    sentence.push(' ');
+                }
+                sentence.push_str(&format!(
+                    "At {}, none still valid on {} would lapse.",
+                    per_day(t.report.plan.capacity_for_no_lapses),
+                    from.long()
+                ));
+            }
+            TeamView {
+                heading: named.then(|| team_name(&t.team)),
+                sentence,
+                chart: chart(t, named),
+            }
+        })
+        .collect();
+    let query = p_query(&asked);
+    out.csv = format!("/api/v1/plan?{query}&amp;format=csv");
+    out.ics = format!("/api/v1/plan?{query}&amp;format=ics");
+    render(&out, &viewer).into_response()
 }
 
-/// The page's query again, for its download links.
+fn render(out: &PlanPage, viewer: &crate::web::scope::Viewer) -> axum::response::Html<String> {
+    // Rendering only fails on a formatter error writing into a String, which cannot happen.
+    let body = out.render().unwrap_or_default();
+    crate::web::layout::page("Renewal plan", Some(&viewer.caller), &body)
+}
+
+/// The page's query again, for its download links, ready for an attribute: the values are
+/// percent-encoded and the keys known ones (`params` refuses others), so the `&` between them is
+/// the one character to escape, and the template writes the links as they are.
 fn p_query(q: &HashMap<String, String>) -> String {
     let mut keys: Vec<_> = q.iter().filter(|(k, _)| k.as_str() != "format").collect();
     keys.sort();
     keys.iter()
         .map(|(k, v)| format!("{k}={}", crate::web::enc(v)))
         .collect::<Vec<_>>()
-        .join("&")
+        .join("&amp;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_answer_reads_as_a_sentence() {
+        assert_eq!(
+            sentence(1_240, 0, &format!("at {}", per_day(300))),
+            "Without a plan, 1,240 certificates would lapse before they are renewed; with this plan, 0 lapse at 300 renewals a working day."
+        );
+        assert_eq!(
+            sentence(1, 1, &format!("at {}", per_day(1))),
+            "Without a plan, 1 certificate would lapse before it is renewed; with this plan, 1 lapses at 1 renewal a working day."
+        );
+        assert_eq!(short(Date::parse("2026-12-05").unwrap()), "5 Dec 2026");
+        assert!(typed_capacity(" 12 ").is_ok());
+        for bad in ["abc", "-1", "0", "1.5", "1000001"] {
+            assert!(typed_capacity(bad).is_err(), "{bad}");
+        }
+    }
 }
