@@ -5,11 +5,12 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
+use cardwatch_core::date::Timestamp;
 use cardwatch_core::records::{row_json, to_values, Kind, Value};
 use serde_json::{json, Map};
 
@@ -195,101 +196,302 @@ pub(crate) async fn api(
     axum::Json(json!({"kind": p.kind.name(), "total": found.len(), "offset": p.offset, "limit": p.limit, "items": items})).into_response()
 }
 
+/// Each list's title and what one and many of its records are called.
+fn named(kind: Kind) -> (&'static str, &'static str, &'static str) {
+    match kind {
+        Kind::Organisations => ("Organisations", "organisation", "organisations"),
+        Kind::Sites => ("Sites", "site", "sites"),
+        Kind::People => ("People", "person", "people"),
+        Kind::Workstations => ("Workstations", "workstation", "workstations"),
+        Kind::Readers => ("Card readers", "card reader", "card readers"),
+        Kind::Stock => ("Spare stock", "stock item", "stock items"),
+        Kind::Integrations => ("Integrations", "integration", "integrations"),
+        _ => ("Records", "record", "records"),
+    }
+}
+
+/// A column's name as the desk says it, not as the import file spells it.
+pub(crate) fn column_label(name: &str) -> String {
+    let plain = match name {
+        "ods_code" => "Organisation code",
+        "name" => "Name",
+        "type" => "Type",
+        "parent_ods" => "Part of (organisation code)",
+        "status" => "Status",
+        "closed_on" => "Closed on",
+        "site_ods" => "Site code",
+        "organisation_ods" => "Organisation code",
+        "core_hours" => "Opening hours",
+        "uuid" => "User ID (UUID)",
+        "email" => "Email",
+        "staff_role" => "Job",
+        "employment_end" => "Employment ends",
+        "local_admin" => "Local administrator",
+        "ra_roles" => "Registration Authority roles",
+        "hostname" => "Computer name",
+        "os" => "Operating system",
+        "os_build" => "Windows version",
+        "update_ring" => "Update group",
+        "last_seen" => "Last seen",
+        "update_window" => "Update time",
+        "applications" => "Applications",
+        "reader_serial" => "Reader serial number",
+        "vendor" => "Maker",
+        "model" => "Model",
+        "firmware" => "Firmware",
+        "item" => "Item",
+        "quantity" => "In stock",
+        "minimum" => "Keep at least",
+        "integration" => "Integration",
+        "service" => "Service",
+        "clinical_system" => "Clinical system",
+        "required_roles" => "Roles the cards need",
+        "required_activity_codes" => "Activity codes the cards need",
+        "emis_cdb" => "Practice EMIS CDB",
+        "service_emis_cdb" => "Service's EMIS CDB",
+        "systmone_profile" => "Practice SystmOne profile",
+        "service_systmone_profile" => "Service's SystmOne profile",
+        other => return sentence(&other.replace('_', " ")),
+    };
+    plain.to_owned()
+}
+
+/// A code written as words: "practice_manager" becomes "Practice manager".
+pub(crate) fn sentence(code: &str) -> String {
+    let words = code.replace('_', " ");
+    let mut chars = words.chars();
+    chars.next().map_or(String::new(), |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}
+
+/// "5 December 2026 at 09:41" (UTC, as stored).
+pub(crate) fn when(t: Timestamp) -> String {
+    let minute = t.unix().rem_euclid(86_400) / 60;
+    format!(
+        "{} at {:02}:{:02}",
+        t.date().long(),
+        minute / 60,
+        minute % 60
+    )
+}
+
+/// A number of things, the plural right: "1 card", "2 cards".
+pub(crate) fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A value as a person reads it: dates written out, yes or no, nothing as a dash.
+fn shown(v: &Value) -> String {
+    match v {
+        Value::Null => "—".to_owned(),
+        Value::Bool(true) => "Yes".to_owned(),
+        Value::Bool(false) => "No".to_owned(),
+        Value::Date(d) => d.long(),
+        Value::Timestamp(t) => when(*t),
+        other => other.to_csv(),
+    }
+}
+
+/// The path of a record's own page (`/people/{uuid}`), the key encoded as a path segment.
+pub(crate) fn page_of(section: &str, key: &str) -> String {
+    let Ok(mut url) = url::Url::parse("http://cardwatch/") else {
+        return String::new();
+    };
+    if let Ok(mut segments) = url.path_segments_mut() {
+        segments.push(section).push(key);
+    }
+    url.path().to_owned()
+}
+
+#[derive(askama::Template)]
+#[template(path = "estate_list.html")]
+struct ListPage {
+    problem: Option<(String, String)>,
+    kinds: Vec<(String, &'static str, bool)>,
+    name: &'static str,
+    title: &'static str,
+    many: &'static str,
+    listed: bool,
+    filter: String,
+    columns: Vec<(&'static str, String)>,
+    sort: String,
+    descending: bool,
+    csv: String,
+    count: String,
+    head: String,
+    rows: Vec<Vec<Cell>>,
+    pages: String,
+}
+
+struct Cell {
+    text: String,
+    link: Option<String>,
+}
+
+/// The fields the page's form has: a refusal of any other parameter points at the filter.
+fn anchor(field: &str) -> String {
+    match field {
+        "sort" | "order" => field.to_owned(),
+        "kind" => "kinds".to_owned(),
+        _ => "q".to_owned(),
+    }
+}
+
 pub(crate) async fn page(
     State(state): State<AppState>,
     caller: Caller,
     Path(kind): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let (v, p, found) = match prepared(&state, caller, &kind, &q, false).await {
+    // A refused parameter is shown on the page with what was typed; the list is shown without
+    // it (each refused one dropped in turn), not answered with the API's JSON.
+    let mut kept = q.clone();
+    let mut problem = None;
+    let mut status = StatusCode::OK;
+    while let Err(e) = params(&kind, &kept) {
+        let (field, message) = e.parts();
+        status = StatusCode::BAD_REQUEST;
+        if field == "kind" {
+            status = StatusCode::NOT_FOUND;
+            problem = Some((anchor(&field), message));
+            break;
+        }
+        problem.get_or_insert((anchor(&field), message));
+        if kept.remove(&field).is_none() {
+            break;
+        }
+    }
+    let typed = q.get("q").cloned().unwrap_or_default();
+    let kinds = |current: Option<Kind>| {
+        LISTED
+            .iter()
+            .map(|(k, _)| {
+                (
+                    page_of("estate", k.name()),
+                    named(*k).0,
+                    Some(*k) == current,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    if status == StatusCode::NOT_FOUND {
+        let v = match viewer(&state, caller, Permission::ViewEstate, false).await {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
+        let list = ListPage {
+            problem,
+            kinds: kinds(None),
+            name: "",
+            title: "",
+            many: "",
+            listed: false,
+            filter: String::new(),
+            columns: Vec::new(),
+            sort: String::new(),
+            descending: false,
+            csv: String::new(),
+            count: String::new(),
+            head: String::new(),
+            rows: Vec::new(),
+            pages: String::new(),
+        };
+        return respond(status, "No such list", &v.caller, &list);
+    }
+    let (v, p, found) = match prepared(&state, caller, &kind, &kept, false).await {
         Ok(x) => x,
         Err(r) => return r,
     };
     let cols = p.kind.columns();
     let name = p.kind.name();
     let filter = p.filter.clone().unwrap_or_default();
-    let link = |sort: usize, desc: bool, offset: usize| {
-        format!(
-            "/estate/{name}?q={}&amp;sort={}&amp;order={}&amp;offset={offset}&amp;limit={}",
-            crate::web::enc(&filter),
-            cols[sort].name,
-            if desc { "desc" } else { "asc" },
-            p.limit
-        )
-    };
-    let mut head = String::new();
-    for (i, c) in cols.iter().enumerate() {
-        let desc = i == p.sort && !p.descending;
-        let mark = match (i == p.sort, p.descending) {
-            (true, false) => " ▲",
-            (true, true) => " ▼",
-            _ => "",
-        };
-        let sorted = match (i == p.sort, p.descending) {
-            (true, false) => " aria-sort=\"ascending\"",
-            (true, true) => " aria-sort=\"descending\"",
-            _ => "",
-        };
-        let _ = write!(head, "<th class=\"nhsuk-table__header\" scope=\"col\"{sorted}><a href=\"{}\">{}{mark}</a></th>", link(i, desc, 0), c.name.replace('_', " "));
-    }
-    let mut body_rows = String::new();
-    for r in found.iter().skip(p.offset).take(p.limit) {
-        body_rows.push_str("<tr class=\"nhsuk-table__row\">");
-        for (i, x) in r.iter().enumerate() {
-            let text = escape(&x.to_csv());
-            // A person's UUID, a workstation's name and an integration's id open their pages.
-            let page = match (p.kind, i) {
-                (Kind::People, 0) => Some("people"),
-                (Kind::Workstations, 0) => Some("workstations"),
-                (Kind::Integrations, 0) => Some("integrations"),
-                _ => None,
-            };
-            if let Some(page) = page {
-                let _ = write!(
-                    body_rows,
-                    "<td class=\"nhsuk-table__cell\"><a href=\"/{page}/{text}\">{text}</a></td>"
-                );
-            } else {
-                let _ = write!(body_rows, "<td class=\"nhsuk-table__cell\">{text}</td>");
-            }
+    let link = |sort: usize, descending: bool, offset: usize, csv: bool| {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair("q", &filter);
+        if csv {
+            query.append_pair("format", "csv");
+            return format!("/api/v1/estate/{name}?{}", query.finish());
         }
-        body_rows.push_str("</tr>\n");
-    }
-    let mut pager = String::new();
-    if p.offset > 0 {
-        let _ = write!(
-            pager,
-            "<a href=\"{}\">Previous</a> ",
-            link(p.sort, p.descending, p.offset.saturating_sub(p.limit))
-        );
-    }
-    if p.offset + p.limit < found.len() {
-        let _ = write!(
-            pager,
-            "<a href=\"{}\">Next</a>",
-            link(p.sort, p.descending, p.offset + p.limit)
-        );
-    }
-    let kinds: String = LISTED
+        query
+            .append_pair("sort", cols[sort].name)
+            .append_pair("order", if descending { "desc" } else { "asc" })
+            .append_pair("offset", &offset.to_string())
+            .append_pair("limit", &p.limit.to_string());
+        format!("/estate/{name}?{}", query.finish())
+    };
+    let labels: Vec<String> = cols.iter().map(|c| column_label(c.name)).collect();
+    let keys: Vec<(&str, &str)> = labels
         .iter()
-        .map(|(k, _)| format!("<a href=\"/estate/{0}\">{0}</a>", k.name()))
-        .collect::<Vec<_>>()
-        .join(" · ");
-    let body = format!(
-        "<p class=\"nhsuk-body\">{kinds}</p>\n<form method=\"get\" class=\"nhsuk-u-margin-bottom-4\"><div class=\"nhsuk-form-group\">\
-         <label class=\"nhsuk-label\" for=\"q\">Filter (any column contains)</label>\
-         <input class=\"nhsuk-input nhsuk-input--width-20\" id=\"q\" name=\"q\" value=\"{f}\"></div>\
-         <button class=\"nhsuk-button nhsuk-button--secondary\">Filter</button> \
-         <a href=\"/api/v1/estate/{name}?q={fq}&amp;format=csv\">Download CSV</a></form>\n\
-         <p class=\"nhsuk-body\">{total} record(s).</p>\n<table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\">{head}</tr></thead>\n\
-         <tbody class=\"nhsuk-table__body\">\n{body_rows}</tbody></table>\n<p class=\"nhsuk-body\">{pager}</p>",
-        f = escape(&filter),
-        fq = crate::web::enc(&filter),
-        total = found.len(),
+        .zip(cols)
+        .map(|(label, c)| (label.as_str(), c.name))
+        .collect();
+    // The header and pager helpers write markup, so their links go in escaped.
+    let head = crate::web::layout::sortable_header(
+        &keys,
+        cols[p.sort].name,
+        p.descending,
+        |key, descending| {
+            let at = cols.iter().position(|c| c.name == key).unwrap_or(0);
+            escape(&link(at, descending, 0, false))
+        },
     );
-    let mut title = name.to_owned();
-    if let Some(first) = title.get_mut(0..1) {
-        first.make_ascii_uppercase();
-    }
-    crate::web::layout::page(&title, Some(&v.caller), &body).into_response()
+    let pages = crate::web::layout::pager(p.offset, p.limit, found.len(), |offset| {
+        escape(&link(p.sort, p.descending, offset, false))
+    });
+    // A person's UUID, a workstation's name and an integration's id open their pages.
+    let opens = match p.kind {
+        Kind::People => Some("people"),
+        Kind::Workstations => Some("workstations"),
+        Kind::Integrations => Some("integrations"),
+        _ => None,
+    };
+    let rows = found
+        .iter()
+        .skip(p.offset)
+        .take(p.limit)
+        .map(|r| {
+            r.iter()
+                .enumerate()
+                .map(|(i, x)| Cell {
+                    text: shown(x),
+                    link: opens
+                        .filter(|_| i == 0)
+                        .map(|section| page_of(section, &x.to_csv())),
+                })
+                .collect()
+        })
+        .collect();
+    let (title, one, many) = named(p.kind);
+    let list = ListPage {
+        problem,
+        kinds: kinds(Some(p.kind)),
+        name,
+        title,
+        many,
+        listed: true,
+        filter: if typed.trim().is_empty() {
+            filter.clone()
+        } else {
+            typed
+        },
+        columns: cols
+            .iter()
+            .map(|c| (c.name, column_label(c.name)))
+            .collect(),
+        sort: cols[p.sort].name.to_owned(),
+        descending: p.descending,
+        csv: link(p.sort, p.descending, 0, true),
+        count: format!("{}.", counted(found.len(), one, many)),
+        head,
+        rows,
+        pages,
+    };
+    respond(status, title, &v.caller, &list)
+}
+
+fn respond(status: StatusCode, title: &str, caller: &Caller, list: &ListPage) -> Response {
+    // Rendering only fails on a formatter error writing into a String, which cannot happen.
+    let body = askama::Template::render(list).unwrap_or_default();
+    (status, crate::web::layout::page(title, Some(caller), &body)).into_response()
 }

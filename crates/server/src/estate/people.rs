@@ -9,15 +9,16 @@ use cardwatch_core::estate::{Card, Certificate, Person, Position};
 use cardwatch_core::ids::Uuid;
 use cardwatch_core::records::{Kind, Record};
 use cardwatch_core::renewal::Window;
-use cardwatch_core::vocab::PositionStatus;
+use cardwatch_core::vocab::{PositionStatus, Purpose};
 use cardwatch_store::positions::set_position_status;
 use cardwatch_store::{records_of, Store, StoreError};
 use serde_json::json;
 
+use crate::estate::lists::{counted, page_of, sentence};
 use crate::web::auth::Caller;
 use crate::web::bad_request;
+use crate::web::blocking;
 use crate::web::scope::{form_viewer, not_found, viewer};
-use crate::web::{blocking, escape};
 use crate::AppState;
 
 struct PersonView {
@@ -97,6 +98,20 @@ fn state_of(today: cardwatch_core::date::Date, c: &Certificate) -> &'static str 
     }
 }
 
+/// How long a certificate has left, and what to do, in the desk's words. An expired one is never
+/// renewed at the computer: the holder goes to a Registration Authority.
+pub(crate) fn plain_state(
+    today: cardwatch_core::date::Date,
+    not_after: cardwatch_core::date::Date,
+) -> &'static str {
+    match Window::of(today, not_after) {
+        Window::Expired => "Expired: the holder must see a Registration Authority in person",
+        Window::Urgent => "Ends within 30 days: renew at the login prompt now",
+        Window::Renewable => "Can be renewed now (less than 90 days left)",
+        Window::Valid => "Valid",
+    }
+}
+
 pub(crate) async fn api(
     State(state): State<AppState>,
     caller: Caller,
@@ -134,6 +149,70 @@ pub(crate) async fn page(
     render(&state, caller, &uuid, None).await
 }
 
+#[derive(askama::Template)]
+#[template(path = "estate_person.html")]
+struct PersonPage {
+    done: Option<String>,
+    refused: Option<String>,
+    uuid: String,
+    job: String,
+    site: String,
+    ends: String,
+    manages: bool,
+    csrf: String,
+    action: String,
+    positions: Vec<PositionRow>,
+    cards: String,
+    certificates: Vec<CertificateRow>,
+    export: Option<String>,
+}
+
+struct PositionRow {
+    ods: String,
+    role: String,
+    codes: String,
+    status: String,
+    /// The form's id and the statuses it may move to (value, label); none once removed.
+    change: Option<(String, Vec<(&'static str, String)>)>,
+    role_code: String,
+}
+
+struct CertificateRow {
+    card: String,
+    link: String,
+    card_status: String,
+    purpose: &'static str,
+    last_day: String,
+    state: &'static str,
+}
+
+/// What a certificate is for, as the holder would say it.
+pub(crate) fn purpose(p: Purpose) -> &'static str {
+    match p {
+        Purpose::Authentication => "Logging in",
+        Purpose::Signing => "Signing records and prescriptions",
+    }
+}
+
+/// A role as it is known at the desk: its name, then its code.
+pub(crate) fn role(x: &Position) -> String {
+    if x.role_name.trim().is_empty() {
+        x.role_code.as_str().to_owned()
+    } else {
+        format!("{} ({})", x.role_name, x.role_code.as_str())
+    }
+}
+
+/// A position's activity codes, or that there are none.
+pub(crate) fn activity_codes(x: &Position) -> String {
+    let codes: Vec<&str> = x.activity_codes.iter().map(|a| a.as_str()).collect();
+    if codes.is_empty() {
+        "None".to_owned()
+    } else {
+        codes.join(", ")
+    }
+}
+
 /// The person's page, with the outcome of a position's change when there was one.
 async fn render(
     state: &AppState,
@@ -147,109 +226,81 @@ async fn render(
     };
     let manages = caller.user.user.role.can(Permission::ManageCards);
     let today = (state.now)().date();
-    let cell = |s: &str| format!("<td class=\"nhsuk-table__cell\">{}</td>", escape(s));
-    let head = |cols: &[&str]| -> String {
-        cols.iter()
-            .map(|c| format!("<th class=\"nhsuk-table__header\" scope=\"col\">{c}</th>"))
-            .collect()
-    };
-    let positions: String = p
+    let positions = p
         .positions
         .iter()
-        .map(|x| {
-            let codes: Vec<&str> = x.activity_codes.iter().map(|a| a.as_str()).collect();
-            let change = if manages {
-                position_form(&caller, p.person.uuid.as_str(), x)
-            } else {
-                String::new()
-            };
-            format!(
-                "<tr class=\"nhsuk-table__row\">{}{}{}{}{}</tr>",
-                cell(x.ods_code.as_str()),
-                cell(&format!("{} {}", x.role_code.as_str(), x.role_name)),
-                cell(&codes.join(" ")),
-                cell(x.status.as_str()),
-                if manages {
-                    format!("<td class=\"nhsuk-table__cell\">{change}</td>")
-                } else {
-                    String::new()
-                }
-            )
+        .map(|x| PositionRow {
+            ods: x.ods_code.as_str().to_owned(),
+            role: role(x),
+            codes: activity_codes(x),
+            status: sentence(x.status.as_str()),
+            change: (manages && !x.status.next().is_empty()).then(|| {
+                let id = format!(
+                    "to-{}-{}",
+                    x.ods_code.as_str(),
+                    x.role_code.as_str().replace(':', "-")
+                );
+                let options = x
+                    .status
+                    .next()
+                    .iter()
+                    .map(|s| (s.as_str(), sentence(s.as_str())))
+                    .collect();
+                (id, options)
+            }),
+            role_code: x.role_code.as_str().to_owned(),
         })
         .collect();
-    let mut cards = String::new();
-    for (card, certs) in &p.cards {
-        for c in certs {
-            cards.push_str(&format!(
-                "<tr class=\"nhsuk-table__row\"><td class=\"nhsuk-table__cell\"><a href=\"/cards/{s}\">{s}</a></td>{}{}{}{}</tr>",
-                cell(&card.status.to_string()),
-                cell(&c.purpose.to_string()),
-                cell(&c.not_after.to_string()),
-                cell(state_of(today, c)),
-                s = escape(card.card_serial.as_str()),
-            ));
-        }
-    }
-    let person = &p.person;
-    let body = format!(
-        "<dl class=\"nhsuk-summary-list\">\
-         <div class=\"nhsuk-summary-list__row\"><dt class=\"nhsuk-summary-list__key\">UUID</dt><dd class=\"nhsuk-summary-list__value\">{}</dd></div>\
-         <div class=\"nhsuk-summary-list__row\"><dt class=\"nhsuk-summary-list__key\">Staff role</dt><dd class=\"nhsuk-summary-list__value\">{}</dd></div>\
-         <div class=\"nhsuk-summary-list__row\"><dt class=\"nhsuk-summary-list__key\">Site</dt><dd class=\"nhsuk-summary-list__value\">{}</dd></div>\
-         <div class=\"nhsuk-summary-list__row\"><dt class=\"nhsuk-summary-list__key\">Employment ends</dt><dd class=\"nhsuk-summary-list__value\">{}</dd></div></dl>\n\
-         <h2 class=\"nhsuk-heading-m\">Positions</h2><table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\">{}</tr></thead><tbody class=\"nhsuk-table__body\">{positions}</tbody></table>\n\
-         <h2 class=\"nhsuk-heading-m\">Cards and certificates</h2><table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\">{}</tr></thead><tbody class=\"nhsuk-table__body\">{cards}</tbody></table>",
-        escape(person.uuid.as_str()),
-        escape(&person.staff_role),
-        escape(person.site_ods.as_str()),
-        person.employment_end.map_or("-".into(), |d| d.to_string()),
-        head(if manages {
-            &["Organisation", "Role", "Activity codes", "Status", "Change"]
-        } else {
-            &["Organisation", "Role", "Activity codes", "Status"]
-        }),
-        head(&["Card", "Card status", "Certificate", "Last valid day", "State"]),
-    );
-    let said = crate::web::layout::said(said);
-    let export = if caller.user.user.role.can(Permission::ViewAudit) {
-        format!(
-            "<p class=\"nhsuk-body\"><a href=\"/people/{}/export\">Everything held about this person</a> (JSON, for a subject access request).</p>",
-            escape(person.uuid.as_str())
-        )
-    } else {
-        String::new()
-    };
-    let body = format!("{said}{body}{export}");
-    crate::web::layout::page(&person.name, Some(&caller), &body).into_response()
-}
-
-/// A position's next statuses as a small form (none once removed).
-fn position_form(caller: &Caller, uuid: &str, x: &Position) -> String {
-    let next = x.status.next();
-    if next.is_empty() {
-        return String::new();
-    }
-    let options: String = next
+    let certificates = p
+        .cards
         .iter()
-        .map(|s| format!("<option value=\"{0}\">{0}</option>", s.as_str()))
+        .flat_map(|(card, certs)| {
+            certs.iter().map(move |c| CertificateRow {
+                card: card.card_serial.as_str().to_owned(),
+                link: page_of("cards", card.card_serial.as_str()),
+                card_status: sentence(card.status.as_str()),
+                purpose: purpose(c.purpose),
+                last_day: c.not_after.long(),
+                state: plain_state(today, c.not_after),
+            })
+        })
         .collect();
-    let id = format!(
-        "to-{}-{}",
-        x.ods_code.as_str(),
-        x.role_code.as_str().replace(':', "-")
-    );
-    format!(
-        "<form method=\"post\" action=\"/people/{uuid}/positions\" class=\"nhsuk-u-margin-bottom-0\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"ods_code\" value=\"{ods}\">\
-         <input type=\"hidden\" name=\"role_code\" value=\"{role}\">\
-         <label class=\"nhsuk-label\" for=\"{id}\">New status</label><select class=\"nhsuk-select\" id=\"{id}\" name=\"status\">{options}</select> \
-         <button class=\"nhsuk-button nhsuk-button--secondary nhsuk-u-margin-bottom-0\" type=\"submit\">Change</button></form>",
-        uuid = escape(uuid),
-        csrf = escape(&caller.csrf),
-        ods = escape(x.ods_code.as_str()),
-        role = escape(x.role_code.as_str()),
-        id = escape(&id),
-    )
+    let person = &p.person;
+    let home = page_of("people", person.uuid.as_str());
+    let (done, refused) = match said {
+        Some((true, m)) => (Some(m), None),
+        Some((false, m)) => (None, Some(m)),
+        None => (None, None),
+    };
+    let page = PersonPage {
+        done,
+        refused,
+        uuid: person.uuid.as_str().to_owned(),
+        job: if person.staff_role.trim().is_empty() {
+            "Not recorded".to_owned()
+        } else {
+            person.staff_role.clone()
+        },
+        site: person.site_ods.as_str().to_owned(),
+        ends: person
+            .employment_end
+            .map_or("Not recorded".into(), |d| d.long()),
+        manages,
+        csrf: caller.csrf.clone(),
+        action: format!("{home}/positions"),
+        positions,
+        cards: counted(p.cards.len(), "card", "cards"),
+        certificates,
+        export: caller
+            .user
+            .user
+            .role
+            .can(Permission::ViewAudit)
+            .then(|| format!("{home}/export")),
+    };
+    // Rendering only fails on a formatter error writing into a String, which cannot happen.
+    let body = askama::Template::render(&page).unwrap_or_default();
+    crate::web::layout::page(&person.name, Some(&caller), &body).into_response()
 }
 
 #[derive(serde::Deserialize)]
