@@ -12,14 +12,17 @@ use cardwatch_core::audit::StoredAudit;
 use cardwatch_core::card_status::CardStatus;
 use cardwatch_core::ids::CardSerial;
 use cardwatch_core::renewal::Window;
-use cardwatch_core::triage::{Incident, TriageContext};
+use cardwatch_core::triage::{Incident, IncidentStatus, TriageContext};
+use cardwatch_core::vocab::HashAlgorithm;
 use cardwatch_store::{incident_page, triage_context, AuditQuery, IncidentQuery};
 use serde_json::json;
 
+use crate::estate::lists::{counted, page_of, sentence, when};
+use crate::estate::people::{activity_codes, plain_state, purpose, role};
 use crate::web::auth::Caller;
 use crate::web::bad_request;
+use crate::web::blocking;
 use crate::web::scope::{form_viewer, not_found, viewer};
-use crate::web::{blocking, escape};
 use crate::AppState;
 
 struct CardView {
@@ -129,6 +132,59 @@ pub(crate) async fn page(
     render(&state, caller, &serial, None).await
 }
 
+#[derive(askama::Template)]
+#[template(path = "estate_card.html")]
+struct CardPage {
+    done: Option<String>,
+    refused: Option<String>,
+    holder: String,
+    holder_link: String,
+    site: String,
+    series: String,
+    status: String,
+    last_used: String,
+    certificates: Vec<[String; 5]>,
+    positions: Vec<[String; 4]>,
+    history: Vec<[String; 4]>,
+    incidents: Vec<IncidentRow>,
+    incidents_count: String,
+    /// For those who manage cards: the statuses it may move to (value, label), with where to send
+    /// the change and the form's token.
+    change: Option<Change>,
+}
+
+struct Change {
+    action: String,
+    csrf: String,
+    options: Vec<(&'static str, String)>,
+    closed: String,
+}
+
+struct IncidentRow {
+    link: String,
+    id: i64,
+    reported: String,
+    problem: String,
+    outcome: &'static str,
+}
+
+/// A certificate's hash as IT would check it, with why it matters.
+fn hash(h: HashAlgorithm) -> &'static str {
+    match h {
+        HashAlgorithm::Sha1 => "SHA-1 (too old for electronic prescriptions)",
+        HashAlgorithm::Sha256 => "SHA-256",
+    }
+}
+
+/// An incident's outcome as the desk says it.
+fn outcome(s: IncidentStatus) -> &'static str {
+    match s {
+        IncidentStatus::Open => "Still open",
+        IncidentStatus::Resolved => "Fixed",
+        IncidentStatus::Escalated => "Passed to support",
+    }
+}
+
 /// The card's page, with the outcome of a status change when there was one.
 async fn render(
     state: &AppState,
@@ -145,130 +201,116 @@ async fn render(
     let Some(card) = &cx.card else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let cell = |s: &str| format!("<td class=\"nhsuk-table__cell\">{}</td>", escape(s));
-    let head = |cols: &[&str]| {
-        cols.iter()
-            .map(|c| format!("<th class=\"nhsuk-table__header\" scope=\"col\">{c}</th>"))
-            .collect::<String>()
-    };
-    let table = |cols: &[&str], rows: String| {
-        format!(
-            "<table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\">{}</tr></thead><tbody class=\"nhsuk-table__body\">{rows}</tbody></table>",
-            head(cols)
-        )
-    };
-    let certs: String = cx
+    let kb = &state.checks.triage;
+    let certificates = cx
         .certificates
         .iter()
         .map(|c| {
-            format!(
-                "<tr class=\"nhsuk-table__row\">{}{}{}{}{}</tr>",
-                cell(&c.purpose.to_string()),
-                cell(&c.issuer),
-                cell(&c.not_after.to_string()),
-                cell(&c.hash_algorithm.to_string()),
-                cell(band(today, c.not_after))
-            )
+            [
+                purpose(c.purpose).to_owned(),
+                c.issuer.clone(),
+                c.not_after.long(),
+                hash(c.hash_algorithm).to_owned(),
+                plain_state(today, c.not_after).to_owned(),
+            ]
         })
         .collect();
-    let positions: String = cx
+    let positions = cx
         .positions
         .iter()
         .map(|p| {
-            let codes: Vec<&str> = p.activity_codes.iter().map(|a| a.as_str()).collect();
-            format!(
-                "<tr class=\"nhsuk-table__row\">{}{}{}{}</tr>",
-                cell(p.ods_code.as_str()),
-                cell(&format!("{} {}", p.role_code.as_str(), p.role_name)),
-                cell(&codes.join(" ")),
-                cell(p.status.as_str())
-            )
+            [
+                p.ods_code.as_str().to_owned(),
+                role(p),
+                activity_codes(p),
+                sentence(p.status.as_str()),
+            ]
         })
         .collect();
-    let history: String = view
+    let history = view
         .history
         .iter()
         .map(|h| {
             let r = &h.record;
-            format!(
-                "<tr class=\"nhsuk-table__row\">{}{}{}{}</tr>",
-                cell(&r.at.to_string()),
-                cell(&r.actor),
-                cell(&r.action),
-                cell(&r.note)
-            )
+            [
+                when(r.at),
+                r.actor.strip_prefix("web:").unwrap_or(&r.actor).to_owned(),
+                if r.action == "status" {
+                    "Status changed".to_owned()
+                } else {
+                    sentence(&r.action)
+                },
+                r.note.clone(),
+            ]
         })
         .collect();
-    let incidents: String = view
+    let incidents = view
         .incidents
         .iter()
-        .map(|i| {
-            format!(
-                "<tr class=\"nhsuk-table__row\"><td class=\"nhsuk-table__cell\"><a href=\"/incidents/{id}/packet\">{id}</a></td>{}{}{}</tr>",
-                cell(&i.opened_at.to_string()),
-                cell(&i.opened.symptom),
-                cell(i.status.as_str()),
-                id = i.id
-            )
+        .map(|i| IncidentRow {
+            link: format!("/incidents/{}/packet", i.id),
+            id: i.id,
+            reported: when(i.opened_at),
+            problem: kb
+                .symptom(&i.opened.symptom)
+                .map_or(i.opened.symptom.clone(), |s| kb.symptoms[s].plain.clone()),
+            outcome: outcome(i.status),
         })
         .collect();
-    let body = format!(
-        "<dl class=\"nhsuk-summary-list\">\
-         <div class=\"nhsuk-summary-list__row\"><dt class=\"nhsuk-summary-list__key\">Holder</dt><dd class=\"nhsuk-summary-list__value\"><a href=\"/people/{uuid}\">{} ({uuid})</a></dd></div>\
-         <div class=\"nhsuk-summary-list__row\"><dt class=\"nhsuk-summary-list__key\">Site</dt><dd class=\"nhsuk-summary-list__value\">{}</dd></div>\
-         <div class=\"nhsuk-summary-list__row\"><dt class=\"nhsuk-summary-list__key\">Series</dt><dd class=\"nhsuk-summary-list__value\">{}</dd></div>\
-         <div class=\"nhsuk-summary-list__row\"><dt class=\"nhsuk-summary-list__key\">Status</dt><dd class=\"nhsuk-summary-list__value\">{}</dd></div>\
-         <div class=\"nhsuk-summary-list__row\"><dt class=\"nhsuk-summary-list__key\">Last used</dt><dd class=\"nhsuk-summary-list__value\">{}</dd></div></dl>\n\
-         <h2 class=\"nhsuk-heading-m\">Certificates</h2>{}\n<h2 class=\"nhsuk-heading-m\">Positions</h2>{}\n\
-         <h2 class=\"nhsuk-heading-m\">Status history</h2>{}\n<h2 class=\"nhsuk-heading-m\">Incidents</h2>{}",
-        escape(cx.holder_name.as_deref().unwrap_or("not known")),
-        escape(cx.holder_site.as_deref().unwrap_or("-")),
-        card.series.number(),
-        card.status,
-        card.last_used_on.map_or("not recorded".into(), |d| d.to_string()),
-        table(&["Certificate", "Issuer", "Last valid day", "Hash", "State"], certs),
-        table(&["Organisation", "Role", "Activity codes", "Status"], positions),
-        table(&["When", "Who", "What", "Why"], history),
-        table(&["Incident", "Opened", "Symptom", "Status"], incidents),
-        uuid = escape(card.holder_uuid.as_str()),
-    );
-    let said = crate::web::layout::said(said);
-    let change = if caller.user.user.role.can(Permission::ManageCards) {
-        status_form(&caller, card)
-    } else {
-        String::new()
+    let (done, refused) = match said {
+        Some((true, m)) => (Some(m), None),
+        Some((false, m)) => (None, Some(m)),
+        None => (None, None),
     };
-    let body = format!("{said}{body}{change}");
+    let change = caller
+        .user
+        .user
+        .role
+        .can(Permission::ManageCards)
+        .then(|| Change {
+            action: format!("{}/status", page_of("cards", card.card_serial.as_str())),
+            csrf: caller.csrf.clone(),
+            // Only the statuses its state machine allows from here.
+            options: CardStatus::ALL
+                .iter()
+                .filter(|&&to| to != card.status && card.status.transition(to).is_ok())
+                .map(|to| (to.as_str(), sentence(to.as_str())))
+                .collect(),
+            closed: format!(
+                "A {} card's record is closed: issue a new card.",
+                card.status.as_str()
+            ),
+        });
+    let page = CardPage {
+        done,
+        refused,
+        holder: format!(
+            "{} ({})",
+            cx.holder_name.as_deref().unwrap_or("name not known"),
+            card.holder_uuid.as_str()
+        ),
+        holder_link: page_of("people", card.holder_uuid.as_str()),
+        site: cx.holder_site.clone().unwrap_or_else(|| "Not known".into()),
+        series: card.series.number().to_string(),
+        status: sentence(card.status.as_str()),
+        last_used: card
+            .last_used_on
+            .map_or("Not recorded".into(), |d| d.long()),
+        certificates,
+        positions,
+        history,
+        incidents_count: counted(view.incidents.len(), "incident", "incidents"),
+        incidents,
+        change,
+    };
+    // Rendering only fails on a formatter error writing into a String, which cannot happen.
+    let body = askama::Template::render(&page).unwrap_or_default();
     crate::web::layout::page(
         &format!("Card {}", card.card_serial.as_str()),
         Some(&caller),
         &body,
     )
     .into_response()
-}
-
-/// The form that changes a card's status: only the statuses its state machine allows from here.
-fn status_form(caller: &Caller, card: &cardwatch_core::estate::Card) -> String {
-    let options: String = CardStatus::ALL
-        .iter()
-        .filter(|&&to| to != card.status && card.status.transition(to).is_ok())
-        .map(|to| format!("<option value=\"{0}\">{0}</option>", to.as_str()))
-        .collect();
-    if options.is_empty() {
-        return format!(
-            "<h2 class=\"nhsuk-heading-m\">Change status</h2><p class=\"nhsuk-body\">A {} card's record is closed: issue a new card.</p>",
-            card.status
-        );
-    }
-    format!(
-        "<h2 class=\"nhsuk-heading-m\">Change status</h2>\
-         <form method=\"post\" action=\"/cards/{serial}/status\" novalidate><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"status\">New status</label><select class=\"nhsuk-select\" id=\"status\" name=\"status\">{options}</select></div>\
-         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"reason\">Why (kept in the audit log)</label><input class=\"nhsuk-input\" id=\"reason\" name=\"reason\" type=\"text\" maxlength=\"200\"></div>\
-         <button class=\"nhsuk-button\" type=\"submit\">Change status</button></form>",
-        serial = escape(card.card_serial.as_str()),
-        csrf = escape(&caller.csrf),
-    )
 }
 
 #[derive(serde::Deserialize)]
