@@ -4,8 +4,6 @@
 //! of its cards, so a practice manager sees the onboarding errors before the service does.
 //! Another organisation's profile is answered as not found.
 
-use std::fmt::Write as _;
-
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
@@ -14,11 +12,12 @@ use cardwatch_core::ids::IntegrationId;
 use cardwatch_core::records::{row_json, Kind, Value};
 use serde_json::{json, Map};
 
+use crate::estate::lists::{counted, page_of, sentence};
 use crate::prevent::check::all_findings;
 use crate::web::auth::Caller;
 use crate::web::bad_request;
+use crate::web::blocking;
 use crate::web::scope::{not_found, viewer};
-use crate::web::{blocking, escape};
 use crate::AppState;
 
 /// The most cards one profile lists; a service acts with a handful.
@@ -114,15 +113,50 @@ pub(crate) async fn api(
     .into_response()
 }
 
-/// A finding as one line: its severity, why, and the fix.
-fn finding_line(n: &Noted) -> String {
+/// A finding as the page shows it: how serious, why, and the fix.
+struct Line {
+    severity: String,
+    why: String,
+    fix: String,
+}
+
+fn line(n: &Noted) -> Line {
     let f = &n.finding;
-    format!(
-        "<li><strong class=\"nhsuk-tag\">{}</strong> {} — <em>{}</em></li>",
-        f.severity,
-        escape(&f.why),
-        escape(&f.fix)
-    )
+    Line {
+        severity: sentence(&f.severity.to_string()),
+        why: f.why.clone(),
+        fix: f.fix.to_string(),
+    }
+}
+
+struct CardRow {
+    serial: String,
+    link: String,
+    account: String,
+    findings: Vec<Line>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "estate_integration.html")]
+struct IntegrationPage {
+    site: String,
+    findings_link: String,
+    json: String,
+    facts: Vec<(&'static str, String)>,
+    ready: bool,
+    findings: Vec<Line>,
+    cards_count: String,
+    cards: Vec<CardRow>,
+}
+
+/// A clinical system as its users name it.
+fn system_name(code: &str) -> String {
+    match code {
+        "emis" => "EMIS Web".to_owned(),
+        "systmone" => "SystmOne".to_owned(),
+        "" => "Not recorded".to_owned(),
+        other => other.to_owned(),
+    }
 }
 
 pub(crate) async fn page(
@@ -136,20 +170,20 @@ pub(crate) async fn page(
     };
     // A column's text, or what its absence means.
     let text = |k: &str, absent: &str| match view.profile.get(k) {
-        Some(serde_json::Value::String(s)) => escape(s),
+        Some(serde_json::Value::String(s)) => s.clone(),
         _ => absent.to_owned(),
     };
     let system = text("clinical_system", "");
-    let mut rows = vec![
-        ("Service", text("service", "")),
-        ("Clinical system", system.clone()),
+    let mut facts = vec![
+        ("Service", text("service", "Not recorded")),
+        ("Clinical system", system_name(&system)),
         (
             "Roles the cards need",
-            text("required_roles", "any role at the practice"),
+            text("required_roles", "Any role at the practice"),
         ),
         (
             "Activity codes the cards need",
-            text("required_activity_codes", "none"),
+            text("required_activity_codes", "None"),
         ),
     ];
     // Only the identifiers the practice's own system checks.
@@ -161,63 +195,46 @@ pub(crate) async fn page(
         )
     };
     match system.as_str() {
-        "emis" => rows.push((
+        "emis" => facts.push((
             "EMIS CDB (practice / service)",
             pair("emis_cdb", "service_emis_cdb"),
         )),
-        "systmone" => rows.push((
+        "systmone" => facts.push((
             "SystmOne profile (practice / service)",
             pair("systmone_profile", "service_systmone_profile"),
         )),
         _ => {}
     }
-    let mut facts = String::new();
-    for (label, value) in rows {
-        let _ = write!(
-            facts,
-            "<div class=\"nhsuk-summary-list__row\"><dt class=\"nhsuk-summary-list__key\">{label}</dt><dd class=\"nhsuk-summary-list__value\">{value}</dd></div>"
-        );
-    }
     let ready = view.findings.is_empty() && view.cards.iter().all(|(_, f)| f.is_empty());
-    let verdict = if ready {
-        "<p class=\"nhsuk-body\"><strong>Ready:</strong> nothing found that would stop the service's next synchronisation.</p>".to_owned()
-    } else {
-        let lines: String = view.findings.iter().map(finding_line).collect();
-        format!(
-            "<p class=\"nhsuk-body\"><strong>Not ready:</strong> fix what is listed before the service synchronises.</p><ul class=\"nhsuk-list\">{lines}</ul>"
-        )
+    let cards = view
+        .cards
+        .iter()
+        .map(|(row, findings)| CardRow {
+            serial: row[1].to_csv(),
+            link: page_of("cards", &row[1].to_csv()),
+            account: match &row[2] {
+                Value::Null => "None recorded".to_owned(),
+                v => v.to_csv(),
+            },
+            findings: findings.iter().map(line).collect(),
+        })
+        .collect();
+    let mut findings_link = url::form_urlencoded::Serializer::new(String::new());
+    findings_link
+        .append_pair("site", &view.site)
+        .append_pair("rule", "integration-");
+    let page = IntegrationPage {
+        site: view.site.clone(),
+        findings_link: format!("/findings?{}", findings_link.finish()),
+        json: format!("/api/v1{}", page_of("integrations", &view.id)),
+        facts,
+        ready,
+        findings: view.findings.iter().map(line).collect(),
+        cards_count: counted(view.cards.len(), "card", "cards"),
+        cards,
     };
-    let mut rows = String::new();
-    for (row, findings) in &view.cards {
-        let serial = escape(&row[1].to_csv());
-        let account = match &row[2] {
-            Value::Null => "none recorded".to_owned(),
-            v => escape(&v.to_csv()),
-        };
-        let state = if findings.is_empty() {
-            "ready".to_owned()
-        } else {
-            format!(
-                "<ul class=\"nhsuk-list\">{}</ul>",
-                findings.iter().map(finding_line).collect::<String>()
-            )
-        };
-        let _ = write!(
-            rows,
-            "<tr class=\"nhsuk-table__row\"><td class=\"nhsuk-table__cell\"><a href=\"/cards/{serial}\">{serial}</a></td><td class=\"nhsuk-table__cell\">{account}</td><td class=\"nhsuk-table__cell\">{state}</td></tr>"
-        );
-    }
-    let th = |c: &str| format!("<th class=\"nhsuk-table__header\" scope=\"col\">{c}</th>");
-    let body = format!(
-        "<p class=\"nhsuk-body\">At site {site}. <a href=\"/estate/integrations\">All integrations</a> · <a href=\"/findings?site={site}&amp;rule=integration-\">the site's integration findings</a> (acknowledge or snooze them there) · <a href=\"/api/v1/integrations/{id}\">JSON</a></p>\
-         <dl class=\"nhsuk-summary-list\">{facts}</dl>\n<h2 class=\"nhsuk-heading-m\">Readiness</h2>{verdict}\n\
-         <h2 class=\"nhsuk-heading-m\">Cards the service acts with</h2><table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\">{}{}{}</tr></thead><tbody class=\"nhsuk-table__body\">{rows}</tbody></table>",
-        th("Card"),
-        th("EMIS account"),
-        th("Readiness"),
-        site = escape(&view.site),
-        id = escape(&view.id),
-    );
+    // Rendering only fails on a formatter error writing into a String, which cannot happen.
+    let body = askama::Template::render(&page).unwrap_or_default();
     crate::web::layout::page(
         &format!("Integration {}", view.id),
         Some(&view.caller),

@@ -11,10 +11,11 @@ use cardwatch_core::triage::estate_facts;
 use cardwatch_store::triage_context;
 use serde_json::json;
 
+use crate::estate::lists::{counted, sentence, when};
 use crate::web::auth::Caller;
 use crate::web::bad_request;
+use crate::web::blocking;
 use crate::web::scope::{not_found, viewer};
-use crate::web::{blocking, escape};
 use crate::AppState;
 
 /// What the page shows: the workstation, each component with its version and verdict, readers.
@@ -81,6 +82,22 @@ pub(crate) async fn api(
     .into_response()
 }
 
+#[derive(askama::Template)]
+#[template(path = "estate_workstation.html")]
+struct WorkstationPage {
+    site: String,
+    os: String,
+    build: String,
+    ring: String,
+    last_seen: String,
+    applications: String,
+    /// Each component: its name, what is installed, the verdict and why.
+    software: Vec<[String; 4]>,
+    /// Each reader: serial, model, firmware, status.
+    readers: Vec<[String; 4]>,
+    readers_count: String,
+}
+
 pub(crate) async fn page(
     State(state): State<AppState>,
     caller: Caller,
@@ -93,8 +110,7 @@ pub(crate) async fn page(
     let Some(w) = &view.cx.workstation else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let cell = |s: &str| format!("<td class=\"nhsuk-table__cell\">{}</td>", escape(s));
-    let software: String = view
+    let software = view
         .verdicts
         .iter()
         .map(|(component, verdict, because)| {
@@ -103,51 +119,54 @@ pub(crate) async fn page(
                 .software
                 .iter()
                 .find(|s| &s.component == component)
-                .map_or("not installed", |s| s.version.as_str());
-            format!(
-                "<tr class=\"nhsuk-table__row\">{}{}{}{}</tr>",
-                cell(component),
-                cell(installed),
-                cell(verdict),
-                cell(because)
-            )
+                .map_or("Not installed", |s| s.version.as_str());
+            [
+                sentence(&component.replace('-', " ")),
+                installed.to_owned(),
+                sentence(verdict),
+                because.clone(),
+            ]
         })
         .collect();
-    let readers: String = view
+    let readers = view
         .cx
         .readers
         .iter()
         .map(|r| {
-            format!(
-                "<tr class=\"nhsuk-table__row\">{}{}{}{}</tr>",
-                cell(&r.reader_serial),
-                cell(&format!("{} {}", r.vendor, r.model)),
-                cell(r.firmware.as_deref().unwrap_or("not reported")),
-                cell(r.status.as_str())
-            )
+            [
+                r.reader_serial.clone(),
+                format!("{} {}", r.vendor, r.model),
+                r.firmware.clone().unwrap_or_else(|| "Not reported".into()),
+                sentence(r.status.as_str()),
+            ]
         })
         .collect();
-    let th = |c: &str| format!("<th class=\"nhsuk-table__header\" scope=\"col\">{c}</th>");
-    let body = format!(
-        "<dl class=\"nhsuk-summary-list\">\
-         <div class=\"nhsuk-summary-list__row\"><dt class=\"nhsuk-summary-list__key\">Site</dt><dd class=\"nhsuk-summary-list__value\">{}</dd></div>\
-         <div class=\"nhsuk-summary-list__row\"><dt class=\"nhsuk-summary-list__key\">Operating system</dt><dd class=\"nhsuk-summary-list__value\">{} {}</dd></div>\
-         <div class=\"nhsuk-summary-list__row\"><dt class=\"nhsuk-summary-list__key\">Update ring</dt><dd class=\"nhsuk-summary-list__value\">{}</dd></div></dl>\n\
-         <h2 class=\"nhsuk-heading-m\">Smartcard software against the catalogue</h2><table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\">{}{}{}{}</tr></thead><tbody class=\"nhsuk-table__body\">{software}</tbody></table>\n\
-         <h2 class=\"nhsuk-heading-m\">Readers</h2><table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\">{}{}{}{}</tr></thead><tbody class=\"nhsuk-table__body\">{readers}</tbody></table>",
-        escape(w.site_ods.as_str()),
-        escape(&w.os),
-        escape(&w.os_build),
-        w.update_ring.as_str(),
-        th("Component"),
-        th("Installed"),
-        th("Verdict"),
-        th("Why"),
-        th("Serial"),
-        th("Model"),
-        th("Firmware"),
-        th("Status"),
-    );
+    let applications = if w.applications.is_empty() {
+        "None recorded".to_owned()
+    } else {
+        w.applications.join(", ")
+    };
+    let page = WorkstationPage {
+        site: w.site_ods.as_str().to_owned(),
+        os: if w.os.trim().is_empty() {
+            "Not recorded".to_owned()
+        } else {
+            w.os.clone()
+        },
+        build: if w.os_build.trim().is_empty() {
+            "Not recorded".to_owned()
+        } else {
+            w.os_build.clone()
+        },
+        ring: sentence(w.update_ring.as_str()),
+        last_seen: w.last_seen.map_or("Never".into(), when),
+        applications,
+        software,
+        readers_count: counted(view.cx.readers.len(), "reader", "readers"),
+        readers,
+    };
+    // Rendering only fails on a formatter error writing into a String, which cannot happen.
+    let body = askama::Template::render(&page).unwrap_or_default();
     crate::web::layout::page(
         &format!("Workstation {}", w.hostname.as_str()),
         Some(&caller),
