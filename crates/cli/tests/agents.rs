@@ -744,7 +744,17 @@ fn administrators_make_tokens_and_revoke_agents_on_the_agents_page() {
     let again = post("/admin/agents/revoke", &[("csrf", &csrf), ("id", &id)]);
     assert!(again.1.contains("no live agent"), "{}", again.1);
     let (_, page) = get_as(&addr, "/admin/agents", &admin);
-    assert!(page.contains("revoked 20"), "{page}");
+    // When it was revoked, written out: "Revoked on 5 December 2026 at 09:41".
+    let revoked_on = page
+        .split("Revoked on ")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .expect("when the agent was revoked");
+    let words: Vec<&str> = revoked_on.split_whitespace().collect();
+    assert!(
+        words.len() == 5 && words[2].starts_with("20") && words[3] == "at",
+        "{revoked_on}"
+    );
     stop(child);
     let audit = ok(&cardwatch(&db, &["audit", "verify"]));
     assert!(audit.contains("intact"), "{audit}");

@@ -3,8 +3,6 @@
 //! from and what became of its latest inventory; a one-time enrolment token made here (shown
 //! once), and an agent revoked (both audited).
 
-use std::fmt::Write as _;
-
 use axum::extract::{Form, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -18,7 +16,7 @@ use serde_json::json;
 
 use crate::web::auth::{new_token_secret, random_token, token_hash, Caller};
 use crate::web::scope::{form_viewer, viewer};
-use crate::web::{blocking, escape, layout};
+use crate::web::{blocking, layout};
 use crate::web::{change, settled};
 use crate::AppState;
 
@@ -56,73 +54,91 @@ pub(crate) async fn page(State(state): State<AppState>, caller: Caller) -> Respo
     }
 }
 
+#[derive(askama::Template)]
+#[template(path = "agents_page.html")]
+struct AgentsPage {
+    done: Option<String>,
+    refused: Option<String>,
+    csrf: String,
+    count: String,
+    agents: Vec<Row>,
+}
+
+struct Row {
+    hostname: String,
+    id: String,
+    version: String,
+    heard: String,
+    silent: bool,
+    site: String,
+    inventory: String,
+    live: bool,
+}
+
+/// "5 December 2026 at 09:41" (UTC, as stored). The agents sit beside the estate, not above it,
+/// so they keep their own copy of this small helper.
+fn when(t: Timestamp) -> String {
+    let minute = t.unix().rem_euclid(86_400) / 60;
+    format!(
+        "{} at {:02}:{:02}",
+        t.date().long(),
+        minute / 60,
+        minute % 60
+    )
+}
+
+/// A number of things, the plural right: "1 agent", "2 agents".
+fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 async fn render(state: &AppState, caller: &Caller, message: Option<(bool, String)>) -> Response {
     let all = match list(state).await {
         Ok(a) => a,
         Err(r) => return r,
     };
     let now = (state.now)();
-    let csrf = escape(&caller.csrf);
-    let cell = |s: &str| format!("<td class=\"nhsuk-table__cell\">{}</td>", escape(s));
-    let mut rows = String::new();
-    for a in &all {
-        let seen = match (a.revoked_at, a.last_seen) {
-            (Some(t), _) => format!("revoked {t}"),
-            (None, Some(t)) if now.unix() - t.unix() > SILENT_SECONDS => {
-                format!("SILENT since {t}")
-            }
-            (None, Some(t)) => t.to_string(),
-            (None, None) => "never".to_owned(),
-        };
-        let revoke = if a.revoked_at.is_some() {
-            String::new()
-        } else {
-            format!(
-                "<form method=\"post\" action=\"/admin/agents/revoke\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-                 <input type=\"hidden\" name=\"id\" value=\"{}\"><button class=\"nhsuk-button nhsuk-button--warning nhsuk-u-margin-bottom-0\" type=\"submit\">Revoke</button></form>",
-                escape(&a.id)
-            )
-        };
-        let _ = write!(
-            rows,
-            "<tr class=\"nhsuk-table__row\">{}{}{}{}{}{}<td class=\"nhsuk-table__cell\">{revoke}</td></tr>",
-            cell(&a.hostname),
-            cell(&a.id),
-            cell(&a.version),
-            cell(&seen),
-            cell(a.site_ods.as_deref().unwrap_or("")),
-            cell(a.inventory_note.as_deref().unwrap_or("no inventory yet")),
-        );
-    }
-    let table = if all.is_empty() {
-        "<p class=\"nhsuk-body\">No agent has enrolled yet.</p>".to_owned()
-    } else {
-        let head: String = [
-            "Workstation",
-            "Agent",
-            "Version",
-            "Last heard",
-            "Site",
-            "Latest inventory",
-            "",
-        ]
+    let agents = all
         .iter()
-        .map(|c| format!("<th class=\"nhsuk-table__header\" scope=\"col\">{c}</th>"))
+        .map(|a| {
+            let silent = a.revoked_at.is_none()
+                && a.last_seen
+                    .is_some_and(|t| now.unix() - t.unix() > SILENT_SECONDS);
+            let heard = match (a.revoked_at, a.last_seen) {
+                (Some(t), _) => format!("Revoked on {}", when(t)),
+                (None, Some(t)) if silent => format!("Silent since {}", when(t)),
+                (None, Some(t)) => when(t),
+                (None, None) => "Never".to_owned(),
+            };
+            Row {
+                hostname: a.hostname.clone(),
+                id: a.id.clone(),
+                version: a.version.clone(),
+                heard,
+                silent,
+                site: a.site_ods.clone().unwrap_or_else(|| "Not known".into()),
+                inventory: a
+                    .inventory_note
+                    .clone()
+                    .unwrap_or_else(|| "No inventory yet".into()),
+                live: a.revoked_at.is_none(),
+            }
+        })
         .collect();
-        format!(
-            "<table class=\"nhsuk-table\"><caption class=\"nhsuk-table__caption\">Enrolled agents</caption><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\">{head}</tr></thead><tbody class=\"nhsuk-table__body\">{rows}</tbody></table>"
-        )
+    let (done, refused) = match message {
+        Some((true, m)) => (Some(m), None),
+        Some((false, m)) => (None, Some(m)),
+        None => (None, None),
     };
-    let said = crate::web::layout::said(message);
-    let body = format!(
-        r#"<h1 class="nhsuk-heading-l">Workstation agents</h1>{said}
-<p class="nhsuk-body">An agent reads its workstation's readers, cards and smartcard software and reports them here. To enrol one, make a one-time token and run <code>cardwatch-agent run --server URL --enrol TOKEN</code> on the workstation.</p>
-<form method="post" action="/admin/agents/token" novalidate><input type="hidden" name="csrf" value="{csrf}">
-<div class="nhsuk-form-group"><label class="nhsuk-label" for="site">Site for a workstation the estate does not know yet (ODS code, optional)</label><input class="nhsuk-input nhsuk-input--width-10" id="site" name="site" type="text"></div>
-<div class="nhsuk-form-group"><label class="nhsuk-label" for="hours">Hours until the token expires (1 to 720)</label><input class="nhsuk-input nhsuk-input--width-4" id="hours" name="hours" type="text" inputmode="numeric" value="24"></div>
-<button class="nhsuk-button" type="submit">Make an enrolment token</button></form>
-{table}"#
-    );
+    let page = AgentsPage {
+        done,
+        refused,
+        csrf: caller.csrf.clone(),
+        count: counted(all.len(), "agent", "agents"),
+        agents,
+    };
+    // Rendering only fails on a formatter error writing into a String, which cannot happen.
+    let body = askama::Template::render(&page).unwrap_or_default();
     layout::page("Workstation agents", Some(caller), &body).into_response()
 }
 
@@ -175,7 +191,10 @@ pub(crate) async fn token(
             &change,
         )
         .map(|()| {
-            format!("Enrolment token {id}, one use, expires {expires} — shown only now: {secret}")
+            format!(
+                "Enrolment token {id}, for one use, expires on {} — shown only now: {secret}",
+                when(expires)
+            )
         }))
     })
     .await;
