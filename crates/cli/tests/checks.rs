@@ -834,8 +834,18 @@ fn every_overview_tile_opens_the_list_it_counts() {
     }
     stop(child);
     let estate_sites = sites["total"].as_u64().expect("sites");
+    let mut checked_a_family = false;
     for (n, words, href, target, listed, shown) in followed {
         assert_eq!(target.0, 200, "{words}: {href}");
+        // A filter by the start of rule ids is named in words, not shown as the raw prefix.
+        if href.contains("rule=cert-") {
+            checked_a_family = true;
+            assert!(
+                body(&target.1).contains("Renew certificates (every kind)")
+                    && !body(&target.1).contains(">cert-<"),
+                "{words}: {href}"
+            );
+        }
         assert_eq!(
             listed["total"].as_u64(),
             Some(*n),
@@ -892,4 +902,8 @@ fn every_overview_tile_opens_the_list_it_counts() {
         .find(|t| t.1.contains("expired"))
         .expect("expired");
     assert!(expired.0 > 0, "the demo has expired certificates to count");
+    assert!(
+        checked_a_family,
+        "a certificate tile filters by the start of rule ids"
+    );
 }

@@ -167,6 +167,33 @@ const ACTIONS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Families of rules a filter can name by the start of their ids (the overview's tiles do), in
+/// plain words.
+const FAMILIES: &[(&str, &str)] = &[
+    (
+        "cert-authentication-",
+        "Renew sign-in certificates (every kind)",
+    ),
+    ("cert-signing-", "Renew signing certificates (every kind)"),
+    ("cert-", "Renew certificates (every kind)"),
+    ("integration-", "Put integrations right (every kind)"),
+    ("auth-client", "Move to Smartcard Connect (every kind)"),
+    ("software-", "Put smartcard software right (every kind)"),
+    ("leaver-", "Close leavers' access (every kind)"),
+];
+
+/// What a rule filter covers, in plain words: the rule's action, a family's name for the start
+/// of rule ids, or the filter as typed when it is neither.
+pub fn filter_label(rule: &str) -> String {
+    if let Some((_, a)) = ACTIONS.iter().find(|(r, _)| *r == rule) {
+        return (*a).to_owned();
+    }
+    match FAMILIES.iter().find(|(prefix, _)| *prefix == rule) {
+        Some((_, name)) => (*name).to_owned(),
+        None => format!("Findings whose rule starts “{rule}”"),
+    }
+}
+
 /// Every rule with an action, in the order above (families together).
 pub fn rules_with_actions() -> impl Iterator<Item = (&'static str, &'static str)> {
     ACTIONS.iter().copied()

@@ -393,7 +393,13 @@ struct Choice {
 }
 
 /// A select's choices, with what was typed kept as a choice of its own when it is none of them.
-fn choices(known: Vec<(String, String)>, typed: &str) -> Vec<Choice> {
+/// The choices of a filter, the typed value kept as a choice of its own when it is none of them
+/// (labelled by `label`).
+fn choices(
+    known: Vec<(String, String)>,
+    typed: &str,
+    label: impl Fn(&str) -> String,
+) -> Vec<Choice> {
     let mut out: Vec<Choice> = known
         .into_iter()
         .map(|(value, label)| Choice {
@@ -405,7 +411,7 @@ fn choices(known: Vec<(String, String)>, typed: &str) -> Vec<Choice> {
     if !typed.is_empty() && !out.iter().any(|c| c.selected) {
         out.push(Choice {
             value: typed.to_owned(),
-            label: typed.to_owned(),
+            label: label(typed),
             selected: true,
         });
     }
@@ -586,6 +592,7 @@ pub(crate) async fn page(
             .map(|o| (o.as_str().to_owned(), o.label().to_owned()))
             .collect(),
         &typed.owner,
+        str::to_owned,
     );
     let severities = choices(
         Severity::ALL
@@ -594,12 +601,14 @@ pub(crate) async fn page(
             .map(|s| (s.as_str().to_owned(), format!("{} or worse", s.label())))
             .collect(),
         &typed.min_severity,
+        str::to_owned,
     );
     let rules = choices(
         rules_with_actions()
             .map(|(r, a)| (r.to_owned(), a.to_owned()))
             .collect(),
         &typed.rule,
+        cardwatch_core::health::filter_label,
     );
     let can_act = viewer.caller.user.user.role.can(Permission::ActOnFindings);
     let mut out = ListPage {
