@@ -175,7 +175,9 @@ fn a_fresh_demo_has_a_past_every_page_can_show() {
     );
     assert!(
         reports_page.1.contains("Failures follow a version")
-            && reports_page.1.contains("smartcard-connect 4.2")
+            && reports_page.1.contains(
+                "NHS Smartcard Connect (with NHS Credential Management 4.1), version 4.2"
+            )
             && reports_page.1.contains("Hold its rollout"),
         "{}",
         reports_page.1

@@ -3,9 +3,9 @@
 //! JSON twin (and CSV). The chain itself is checked by `cardwatch audit verify`.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::audit::StoredAudit;
@@ -13,9 +13,9 @@ use cardwatch_store::AuditQuery;
 use serde_json::json;
 
 use crate::web::auth::Caller;
+use crate::web::blocking;
 use crate::web::scope::viewer;
 use crate::web::{bad_request, BadParam};
-use crate::web::{blocking, escape};
 use crate::AppState;
 
 const COLUMNS: [&str; 7] = [
@@ -92,23 +92,26 @@ async fn search(
     Ok((found, query, csv))
 }
 
-/// The link to the next (older) page, keeping the filters.
+/// The link to the next (older) page, keeping the filters (form-encoded by the url crate).
 fn older(q: &AuditQuery, records: &[StoredAudit], base: &str) -> Option<String> {
     let last = records.last()?;
     if records.len() < q.limit {
         return None;
     }
-    let mut link = format!("{base}?before={}&limit={}", last.record.seq, q.limit);
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query
+        .append_pair("before", &last.record.seq.to_string())
+        .append_pair("limit", &q.limit.to_string());
     for (k, v) in [
         ("entity", &q.entity_kind),
         ("key", &q.entity_key),
         ("actor", &q.actor),
     ] {
         if let Some(v) = v {
-            let _ = write!(link, "&{k}={}", crate::web::enc(v));
+            query.append_pair(k, v);
         }
     }
-    Some(link)
+    Some(format!("{base}?{}", query.finish()))
 }
 
 pub(crate) async fn api(
@@ -145,52 +148,153 @@ pub(crate) async fn api(
     .into_response()
 }
 
+#[derive(askama::Template)]
+#[template(path = "audit.html")]
+struct AuditPage<'a> {
+    problem: Option<(String, String)>,
+    entity: &'a str,
+    key: &'a str,
+    actor: &'a str,
+    count: String,
+    rows: Vec<Row>,
+    older: Option<String>,
+}
+
+struct Row {
+    when: String,
+    who: String,
+    action: String,
+    kind: String,
+    key: String,
+    note: String,
+    seq: i64,
+}
+
+/// "5 December 2026 at 09:41" (UTC, as the log records it).
+fn when(t: cardwatch_core::date::Timestamp) -> String {
+    let minute = t.unix().rem_euclid(86_400) / 60;
+    format!(
+        "{} at {:02}:{:02}",
+        t.date().long(),
+        minute / 60,
+        minute % 60
+    )
+}
+
+/// Who made a change, as people say it: an operator's user name without the channel's prefix.
+fn who(actor: &str) -> String {
+    match actor.split_once(':') {
+        Some(("web", name)) => name.to_owned(),
+        Some(("cli", name)) => format!("{name} (command line)"),
+        _ => match actor {
+            "import" => "An import".to_owned(),
+            "unsubscribe" => "The unsubscribe link".to_owned(),
+            other => other.to_owned(),
+        },
+    }
+}
+
+/// What was done, in words; an action the page does not know is shown as recorded.
+fn action(a: &str) -> String {
+    match a {
+        "create" => "Added",
+        "update" => "Changed",
+        "delete" => "Removed",
+        "import" => "Imported",
+        "status" => "Changed the status of",
+        "revoke" => "Revoked",
+        "erase" => "Erased the personal data of",
+        other => return other.to_owned(),
+    }
+    .to_owned()
+}
+
+/// The kind of record, in words.
+fn kind(k: &str) -> String {
+    match k {
+        "people" => "Person",
+        "cards" => "Card",
+        "certificates" => "Certificate",
+        "positions" => "Position",
+        "sites" => "Site",
+        "organisations" => "Organisation",
+        "workstations" => "Workstation",
+        "software" => "Software on",
+        "readers" => "Card reader",
+        "stock" => "Spare stock at",
+        "user" => "Operator",
+        "incident" => "Incident",
+        "token" => "Token",
+        "webhook" => "Webhook",
+        "site_contact" => "Contact at",
+        "notify_prefs" => "Email digest of",
+        "agent" => "Workstation agent",
+        "enrolment_token" => "Agent enrolment token",
+        "access_review" => "Access review of",
+        other => return other.to_owned(),
+    }
+    .to_owned()
+}
+
 pub(crate) async fn page(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let who = caller.clone();
-    let (records, query, _) = match search(&state, caller, &q, false).await {
-        Ok(x) => x,
-        Err(r) => return r,
+    let who_asks = caller.clone();
+    let typed = |k: &str| q.get(k).cloned().unwrap_or_default();
+    // A refused filter is shown on the page with what was typed, never as the API's JSON.
+    let (records, query, problem) = match query(&q) {
+        Ok(_) => match search(&state, caller, &q, false).await {
+            Ok((records, query, _)) => (records, Some(query), None),
+            Err(r) => return r,
+        },
+        Err(e) => {
+            if let Err(r) = viewer(&state, caller, Permission::ViewAudit, false).await {
+                return r;
+            }
+            (Vec::new(), None, Some(e.parts()))
+        }
     };
-    let cell = |s: &str| format!("<td class=\"nhsuk-table__cell\">{}</td>", escape(s));
-    let mut rows = String::new();
-    for r in &records {
-        let x = &r.record;
-        let _ = writeln!(
-            rows,
-            "<tr class=\"nhsuk-table__row\">{}{}{}{}{}{}</tr>",
-            cell(&x.seq.to_string()),
-            cell(&x.at.to_string()),
-            cell(&x.actor),
-            cell(&x.action),
-            cell(&format!("{} {}", x.entity_kind, x.entity_key)),
-            cell(&x.note),
-        );
-    }
-    let value = |v: &Option<String>| escape(v.as_deref().unwrap_or(""));
-    let more = older(&query, &records, "/audit").map_or(String::new(), |l| {
-        format!(
-            "<p class=\"nhsuk-body\"><a href=\"{}\">Older records</a></p>",
-            escape(&l)
-        )
-    });
-    let body = format!(
-        r#"<form method="get" class="nhsuk-u-margin-bottom-4">
-<div class="nhsuk-form-group"><label class="nhsuk-label" for="entity">Entity kind (cards, people, user, incident, token…)</label><input class="nhsuk-input nhsuk-input--width-20" id="entity" name="entity" value="{entity}"></div>
-<div class="nhsuk-form-group"><label class="nhsuk-label" for="key">Entity key</label><input class="nhsuk-input nhsuk-input--width-20" id="key" name="key" value="{key}"></div>
-<div class="nhsuk-form-group"><label class="nhsuk-label" for="actor">Actor</label><input class="nhsuk-input nhsuk-input--width-20" id="actor" name="actor" value="{actor}"></div>
-<button class="nhsuk-button nhsuk-button--secondary">Filter</button></form>
-<table class="nhsuk-table"><thead class="nhsuk-table__head"><tr class="nhsuk-table__row"><th class="nhsuk-table__header" scope="col">Record</th><th class="nhsuk-table__header" scope="col">When</th><th class="nhsuk-table__header" scope="col">Who</th><th class="nhsuk-table__header" scope="col">What</th><th class="nhsuk-table__header" scope="col">Entity</th><th class="nhsuk-table__header" scope="col">Note</th></tr></thead>
-<tbody class="nhsuk-table__body">
-{rows}</tbody></table>
-{more}
-<p class="nhsuk-body">Check the whole chain with <code>cardwatch audit verify</code>.</p>"#,
-        entity = value(&query.entity_kind),
-        key = value(&query.entity_key),
-        actor = value(&query.actor),
-    );
-    crate::web::layout::page("Audit log", Some(&who), &body).into_response()
+    let rows: Vec<Row> = records
+        .iter()
+        .map(|r| {
+            let x = &r.record;
+            Row {
+                when: when(x.at),
+                who: who(&x.actor),
+                action: action(&x.action),
+                kind: kind(&x.entity_kind),
+                key: x.entity_key.clone(),
+                note: x.note.clone(),
+                seq: x.seq,
+            }
+        })
+        .collect();
+    let (entity, key, actor) = (typed("entity"), typed("key"), typed("actor"));
+    let page = AuditPage {
+        count: match rows.len() {
+            0 => "No changes match.".to_owned(),
+            1 => "1 change, the newest first.".to_owned(),
+            n => format!("{n} changes, the newest first."),
+        },
+        older: query.as_ref().and_then(|qq| older(qq, &records, "/audit")),
+        problem,
+        entity: &entity,
+        key: &key,
+        actor: &actor,
+        rows,
+    };
+    let status = if page.problem.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    // Rendering only fails on a formatter error writing into a String, which cannot happen.
+    let body = askama::Template::render(&page).unwrap_or_default();
+    (
+        status,
+        crate::web::layout::page("Audit log", Some(&who_asks), &body),
+    )
+        .into_response()
 }

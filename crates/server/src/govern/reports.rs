@@ -5,18 +5,18 @@
 //! incidents by cause and time to fix on the incidents page.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::reports::{version_rates, Rollout, VersionRate};
 use serde_json::json;
 
 use crate::web::auth::Caller;
+use crate::web::blocking;
 use crate::web::scope::viewer;
 use crate::web::{bad_request, BadParam};
-use crate::web::{blocking, escape};
 use crate::AppState;
 
 /// Machines named per suspect on the page (the JSON has them all).
@@ -104,118 +104,173 @@ fn percent(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
 
+/// A number of things, the plural right.
+fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[derive(askama::Template)]
+#[template(path = "reports.html")]
+struct ReportsPage {
+    problem: Option<(String, String)>,
+    typed: String,
+    days: i32,
+    ended: String,
+    hours: String,
+    minutes: String,
+    suspects: Vec<Suspect>,
+    rows: Vec<Row>,
+    json: String,
+}
+
+struct Suspect {
+    what: String,
+    failed: String,
+    /// What to do with its rollout: the words in bold, then the rest of the sentence.
+    rollout: Option<(String, String)>,
+    machines: Vec<String>,
+    more: String,
+}
+
+struct Row {
+    component: String,
+    version: String,
+    machines: u64,
+    failures: u64,
+    rate: String,
+    others: String,
+    verdict: &'static str,
+}
+
+/// A component as people know it: the catalogue's name for software, "Windows", or the card
+/// reader's model.
+fn component(state: &AppState, id: &str) -> String {
+    if id == "windows" {
+        return "Windows".into();
+    }
+    if let Some(model) = id.strip_prefix("reader ") {
+        return format!("Card reader firmware ({model})");
+    }
+    state
+        .checks
+        .catalogue
+        .software(id)
+        .map_or_else(|| id.to_owned(), |s| s.name.clone())
+}
+
 pub(crate) async fn page(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let (caller, r) = match report(&state, caller, &q, false).await {
+    let typed = q.get("days").cloned().unwrap_or_default();
+    // A refused period is shown on the page with what was typed, never as the API's JSON.
+    let refused = days(&q).err();
+    let ok_query = if refused.is_some() {
+        HashMap::new()
+    } else {
+        q.clone()
+    };
+    let (caller, r) = match report(&state, caller, &ok_query, false).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let hours = r.minutes / 60.0;
-    let suspects: Vec<&VersionRate> = r.rates.iter().filter(|v| v.suspect).collect();
-    let mut warning = String::new();
-    for s in &suspects {
-        // The machines to look at first, as links to their pages.
-        let machines: Vec<String> = s
-            .count
-            .affected_hosts
-            .iter()
-            .take(MACHINES_LISTED)
-            .map(|h| format!("<a href=\"/workstations/{0}\">{0}</a>", escape(h)))
-            .collect();
-        let more = s.count.affected_hosts.len().saturating_sub(MACHINES_LISTED);
-        let more = if more > 0 {
-            format!(" and {more} more")
-        } else {
-            String::new()
-        };
-        let rollout = match &s.rollout {
-            Some(Rollout::Hold { reached }) => format!(
-                "<strong>Hold its rollout</strong> where it is (it has reached the {reached} ring): do not widen it"
-            ),
-            Some(Rollout::RollBack { broad_machines }) => format!(
-                "<strong>Roll it back</strong>: it is already on {broad_machines} broad-ring workstation(s)"
-            ),
-            None => String::new(),
-        };
-        let rings: Vec<String> = s
-            .count
-            .rings
-            .iter()
-            .map(|r| format!("{} {} of {}", r.ring, r.affected, r.machines))
-            .collect();
-        let _ = write!(
-            warning,
-            "<li>{} {}: {} of its {} workstations failed ({}; by ring: {}), against {} on the other versions. {rollout}, and look at these machines first: {}{more}.</li>",
-            escape(&s.count.component),
-            escape(&s.count.version),
-            s.count.affected,
-            s.count.machines,
-            percent(s.rate),
-            rings.join(", "),
-            s.others_rate.map_or("-".into(), percent),
-            machines.join(", "),
-        );
-    }
-    let suspects = if warning.is_empty() {
-        "<p class=\"nhsuk-body\">No version stands out: failures are spread across versions as the machines are.</p>".to_owned()
-    } else {
-        format!("<div class=\"nhsuk-warning-callout\"><h3 class=\"nhsuk-warning-callout__label\">Failures follow a version</h3><ul class=\"nhsuk-list nhsuk-list--bullet\">{warning}</ul></div>")
-    };
-    let cell = |s: &str| format!("<td class=\"nhsuk-table__cell\">{s}</td>");
-    let rows: String = r
+    let suspects = r
         .rates
         .iter()
-        .map(|v| {
-            format!(
-                "<tr class=\"nhsuk-table__row\">{}{}{}{}{}{}{}</tr>",
-                cell(&escape(&v.count.component)),
-                cell(&escape(&v.count.version)),
-                cell(&v.count.machines.to_string()),
-                cell(&v.count.failures.to_string()),
-                cell(&percent(v.rate)),
-                cell(&v.others_rate.map_or("-".into(), percent)),
-                cell(if v.suspect { "suspect" } else { "" }),
-            )
+        .filter(|v| v.suspect)
+        .map(|s| {
+            let more = s.count.affected_hosts.len().saturating_sub(MACHINES_LISTED);
+            let rings: Vec<String> = s
+                .count
+                .rings
+                .iter()
+                .map(|r| format!("{} of {} in the {} ring", r.affected, r.machines, r.ring))
+                .collect();
+            Suspect {
+                what: format!(
+                    "{}, version {}",
+                    component(&state, &s.count.component),
+                    s.count.version
+                ),
+                failed: format!(
+                    "{} of its {} failed ({}; {}), against {} on the other versions",
+                    s.count.affected,
+                    counted(s.count.machines, "workstation", "workstations"),
+                    percent(s.rate),
+                    rings.join(", "),
+                    s.others_rate.map_or("none".into(), percent),
+                ),
+                rollout: s.rollout.as_ref().map(|r| match r {
+                    Rollout::Hold { reached } => (
+                        "Hold its rollout".to_owned(),
+                        format!(
+                            " where it is (it has reached the {reached} ring): do not widen it"
+                        ),
+                    ),
+                    Rollout::RollBack { broad_machines } => (
+                        "Roll it back".to_owned(),
+                        format!(
+                            ": it is already on {} in the broad ring",
+                            counted(*broad_machines, "workstation", "workstations")
+                        ),
+                    ),
+                }),
+                machines: s
+                    .count
+                    .affected_hosts
+                    .iter()
+                    .take(MACHINES_LISTED)
+                    .cloned()
+                    .collect(),
+                more: if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                },
+            }
         })
         .collect();
-    let th = |c: &str| format!("<th class=\"nhsuk-table__header\" scope=\"col\">{c}</th>");
-    let body = format!(
-        "<form method=\"get\" class=\"nhsuk-u-margin-bottom-4\"><div class=\"nhsuk-form-group\">\
-         <label class=\"nhsuk-label\" for=\"days\">Period (days back from today)</label>\
-         <input class=\"nhsuk-input nhsuk-input--width-4\" id=\"days\" name=\"days\" inputmode=\"numeric\" value=\"{days}\"></div>\
-         <button class=\"nhsuk-button nhsuk-button--secondary\">Show</button> <a href=\"/api/v1/reports?days={days}\">JSON</a></form>\n\
-         <h2 class=\"nhsuk-heading-m\">Staff time lost</h2>\
-         <p class=\"nhsuk-body\">{ended} incident(s) in the last {days} days ended with a time to fix: \
-         <strong>{hours:.1} hours</strong> ({minutes:.0} minutes) in which a card holder could not work with their card — \
-         and whoever helped them spent at least as long. Clinics overrun and prescriptions wait \
-         on top of this; see <a href=\"/incidents\">incidents by cause and time to fix</a>.</p>\n\
-         <h2 class=\"nhsuk-heading-m\">Failure rate by software version</h2>\
-         <p class=\"nhsuk-body\">Workstations on each version of their smartcard software, Windows build \
-         (<em>windows</em>) and reader firmware (<em>reader</em> and the model), and the share of them \
-         that failed in the period — an incident raised on it, or a signing self-test its agent ran that \
-         the card refused at sign-in (not for the PIN) or while signing — against the same share on \
-         the other versions. \
-         A version is a suspect when its share is at least twice the others', on at least three \
-         machines, and unlikely to be chance.</p>{suspects}\
-         <table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\">{}{}{}{}{}{}{}</tr></thead>\
-         <tbody class=\"nhsuk-table__body\">{rows}</tbody></table>\n\
-         <h2 class=\"nhsuk-heading-m\">Elsewhere</h2><ul class=\"nhsuk-list\">\
-         <li><a href=\"/plan\">Expiries per week against RA capacity</a></li>\
-         <li><a href=\"/incidents\">Incidents by cause, and minutes to fix over time</a></li>\
-         <li><a href=\"/findings\">Findings by severity and site</a></li></ul>",
-        th("Component"),
-        th("Version"),
-        th("Workstations"),
-        th("Failures"),
-        th("Share that failed"),
-        th("Other versions"),
-        th("Verdict"),
-        days = r.days,
-        minutes = r.minutes,
-        ended = r.ended,
-    );
-    crate::web::layout::page("Reports", Some(&caller), &body).into_response()
+    let rows = r
+        .rates
+        .iter()
+        .map(|v| Row {
+            component: component(&state, &v.count.component),
+            version: v.count.version.clone(),
+            machines: v.count.machines,
+            failures: v.count.failures,
+            rate: percent(v.rate),
+            others: v.others_rate.map_or("—".into(), percent),
+            verdict: if v.suspect { "Suspect" } else { "No" },
+        })
+        .collect();
+    let mut json = url::form_urlencoded::Serializer::new(String::new());
+    json.append_pair("days", &r.days.to_string());
+    let page = ReportsPage {
+        typed: if refused.is_some() {
+            typed
+        } else {
+            r.days.to_string()
+        },
+        problem: refused.map(|e| e.parts()),
+        days: r.days,
+        ended: counted(r.ended, "incident", "incidents"),
+        hours: format!("{:.1} hours", r.minutes / 60.0),
+        minutes: counted(r.minutes.round() as u64, "minute", "minutes"),
+        suspects,
+        rows,
+        json: format!("/api/v1/reports?{}", json.finish()),
+    };
+    let status = if page.problem.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    // Rendering only fails on a formatter error writing into a String, which cannot happen.
+    let body = askama::Template::render(&page).unwrap_or_default();
+    (
+        status,
+        crate::web::layout::page("Reports", Some(&caller), &body),
+    )
+        .into_response()
 }

@@ -4,8 +4,6 @@
 //! rather than at the `retention` job's next run (CSRF-checked, each erasure audited without the
 //! data it erased).
 
-use std::fmt::Write as _;
-
 use axum::extract::{Form, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -17,7 +15,7 @@ use serde_json::json;
 
 use crate::web::auth::Caller;
 use crate::web::scope::{form_viewer, viewer, Viewer};
-use crate::web::{blocking, escape, layout};
+use crate::web::{blocking, layout};
 use crate::web::{change, settled};
 use crate::AppState;
 
@@ -62,45 +60,52 @@ pub(crate) async fn page(State(state): State<AppState>, caller: Caller) -> Respo
     }
 }
 
+#[derive(askama::Template)]
+#[template(path = "retention.html")]
+struct RetentionPage<'a> {
+    said: Option<(bool, String)>,
+    days: i32,
+    count: String,
+    rows: Vec<Row>,
+    csrf: &'a str,
+    button: String,
+}
+
+struct Row {
+    uuid: String,
+    site: String,
+    last_day: String,
+}
+
+/// A number of leavers, the plural right.
+fn leavers(n: usize) -> String {
+    format!("{n} {}", if n == 1 { "leaver" } else { "leavers" })
+}
+
 async fn render(state: &AppState, v: &Viewer, message: Option<(bool, String)>) -> Response {
     let list = match due(state, v).await {
         Ok(l) => l,
         Err(r) => return r,
     };
-    let days = state.checks.thresholds.leaver_retention_days;
-    let cell = |s: &str| format!("<td class=\"nhsuk-table__cell\">{}</td>", escape(s));
-    let mut rows = String::new();
-    for d in &list {
-        let _ = write!(
-            rows,
-            "<tr class=\"nhsuk-table__row\"><td class=\"nhsuk-table__cell\"><a href=\"/people/{0}\">{0}</a></td>{1}{2}</tr>",
-            escape(&d.uuid),
-            cell(&d.site_ods),
-            cell(&d.employment_end),
-        );
-    }
-    let table = if list.is_empty() {
-        "<p class=\"nhsuk-body\">No one is due: every leaver past the period has been erased already, or still has a card in use or a position in force (the health checks list those for the RA).</p>".to_owned()
-    } else {
-        let th = |c: &str| format!("<th class=\"nhsuk-table__header\" scope=\"col\">{c}</th>");
-        format!(
-            "<table class=\"nhsuk-table\"><caption class=\"nhsuk-table__caption\">Due for erasure</caption><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\">{}{}{}</tr></thead><tbody class=\"nhsuk-table__body\">{rows}</tbody></table>\
-             <form method=\"post\" action=\"/admin/retention\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
-             <button class=\"nhsuk-button nhsuk-button--warning\" type=\"submit\">Erase these {} now</button></form>",
-            th("Person (UUID)"),
-            th("Site"),
-            th("Last day"),
-            escape(&v.caller.csrf),
-            list.len(),
-        )
+    let rows: Vec<Row> = list
+        .iter()
+        .map(|d| Row {
+            uuid: d.uuid.clone(),
+            site: d.site_ods.clone(),
+            last_day: Date::parse(&d.employment_end)
+                .map_or_else(|_| d.employment_end.clone(), Date::long),
+        })
+        .collect();
+    let page = RetentionPage {
+        said: message,
+        days: state.checks.thresholds.leaver_retention_days,
+        count: format!("{} due to be erased.", leavers(rows.len())),
+        button: format!("Erase these {} now", leavers(rows.len())),
+        rows,
+        csrf: &v.caller.csrf,
     };
-    let body = format!(
-        "{}<p class=\"nhsuk-body\">A leaver's name, email and staff role are kept for {days} days after their last day \
-         (<code>[health] leaver_retention_days</code>), then erased by the <code>retention</code> job — once no card of \
-         theirs is in use and no position of theirs is requested, approved or active. Their UUID stays, so their cards, \
-         certificates and incidents keep their history. Each erasure is in the audit log, without what it erased.</p>{table}",
-        layout::said(message)
-    );
+    // Rendering only fails on a formatter error writing into a String, which cannot happen.
+    let body = askama::Template::render(&page).unwrap_or_default();
     layout::page("Retention of personal data", Some(&v.caller), &body).into_response()
 }
 
@@ -127,9 +132,10 @@ pub(crate) async fn erase(
         Ok(
             retention::erase(s, cutoff, sites.as_deref(), &change).map(|erased| {
                 format!(
-                "Erased the name, email and staff role of {} leaver(s) who left before {cutoff}.",
-                erased.len()
-            )
+                    "Erased the name, email and staff role of {} who left before {}.",
+                    leavers(erased.len()),
+                    cutoff.long()
+                )
             }),
         )
     })
