@@ -1750,6 +1750,7 @@ fn every_page_passes_axe_in_chromium() {
         "/".to_owned(),
         "/findings".into(),
         "/plan?capacity=3".into(),
+        "/plan/migration".into(),
         "/plan".into(),
         "/plan?capacity=abc".into(),
         "/triage".into(),
@@ -3478,7 +3479,35 @@ fn the_migration_plan_api_shows_the_callers_sites() {
     let mine = body_json(&get_as(&addr, "/api/v1/plan/migration", &pm).1);
     let bad = get_as(&addr, "/api/v1/plan/migration?per_day=0", &admin);
     let unknown = get_as(&addr, "/api/v1/plan/migration?capacity=3", &admin);
+    let page_all = get_as(&addr, "/plan/migration?per_day=5", &admin);
+    let page_mine = get_as(&addr, "/plan/migration", &pm);
+    let page_bad = get_as(&addr, "/plan/migration?per_day=abc", &admin);
     stop(child);
+    // The page: the deadline in words, the counts, every site's machines, scoped like the API.
+    assert_eq!(page_all.0, 200, "{}", page_all.1);
+    assert!(
+        page_all.1.contains("stops working after 28 February 2027")
+            && page_all.1.contains("days from today")
+            && page_all.1.contains("planned in time")
+            && page_all.1.contains("A10001"),
+        "{}",
+        page_all.1
+    );
+    assert!(
+        page_mine.1.contains("A10000") && !page_mine.1.contains("A10001"),
+        "{}",
+        page_mine.1
+    );
+    // A refused value: the error summary on the page, what was typed kept, no JSON.
+    assert_eq!(page_bad.0, 400, "{}", page_bad.1);
+    assert!(
+        page_bad.1.contains("nhsuk-error-summary")
+            && page_bad.1.contains("href=\"#per_day\"")
+            && page_bad.1.contains("value=\"abc\"")
+            && !page_bad.1.contains("\"code\":"),
+        "{}",
+        page_bad.1
+    );
     let sites = |v: &serde_json::Value| -> Vec<String> {
         v["plan"]["sites"]
             .as_array()

@@ -117,6 +117,7 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
             get(govern::reviews::page).post(govern::reviews::decide),
         )
         .route("/plan", get(prevent::plan::page))
+        .route("/plan/migration", get(prevent::migration::page))
         .route("/estate/{kind}", get(estate::lists::page))
         .route("/admin/users", get(admin::users::page))
         .route("/admin/jobs", get(notify::jobs_page::page))

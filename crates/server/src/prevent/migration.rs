@@ -9,7 +9,7 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::date::Date;
-use cardwatch_core::migration::{plan, Settings, Totals};
+use cardwatch_core::migration::{plan, MigrationPlan, Settings, SitePlan, State as Stands, Totals};
 use cardwatch_store::load_workstations;
 use serde_json::json;
 
@@ -89,4 +89,255 @@ pub(crate) async fn api(
     plan.sites.retain(|s| viewer.sees_site(&s.site));
     let totals = plan.totals();
     axum::Json(json!({"plan": plan, "totals": totals})).into_response()
+}
+
+#[derive(askama::Template)]
+#[template(path = "plan_migration.html")]
+struct Page {
+    problem: Option<(String, String)>,
+    per_day: String,
+    plan: Option<Shown>,
+    pages: String,
+}
+
+struct Shown {
+    from_client: String,
+    works_until: String,
+    lead: String,
+    tiles: Vec<(usize, &'static str)>,
+    sites_heading: String,
+    sites: Vec<SiteShown>,
+    api: String,
+}
+
+struct SiteShown {
+    site: String,
+    summary: String,
+    machines: Vec<MachineShown>,
+}
+
+struct MachineShown {
+    hostname: String,
+    when: String,
+}
+
+/// Sites a page shows.
+const SITES_PER_PAGE: usize = 50;
+
+/// A number of things, the plural right.
+fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Where a machine stands, in words.
+fn when(state: &Stands) -> String {
+    match state {
+        Stands::Moved => "already on Smartcard Connect".into(),
+        Stands::Planned {
+            day,
+            step,
+            after,
+            late,
+        } => format!(
+            "{}{}, {}{}",
+            day.long(),
+            after
+                .as_ref()
+                .map_or(String::new(), |a| format!(" after {a}")),
+            step.as_str(),
+            if *late {
+                " — later than it should be"
+            } else {
+                ""
+            }
+        ),
+        Stands::Blocked { by } => format!("held up by {}", by.join(", ")),
+    }
+}
+
+/// A site's line: what is left and when.
+fn site_summary(s: &SitePlan) -> String {
+    let t = s.totals();
+    let left = t.planned + t.late + t.blocked;
+    if left == 0 {
+        return format!("all {} moved", counted(t.moved, "computer", "computers"));
+    }
+    let mut parts = vec![format!(
+        "{} to move",
+        counted(left, "computer", "computers")
+    )];
+    let days: Vec<_> = s
+        .machines
+        .iter()
+        .filter_map(|m| match &m.state {
+            Stands::Planned { day, .. } => Some(*day),
+            _ => None,
+        })
+        .collect();
+    if let (Some(first), Some(last)) = (days.iter().min(), days.iter().max()) {
+        parts.push(if first == last {
+            format!("on {}", first.long())
+        } else {
+            format!("from {} to {}", first.long(), last.long())
+        });
+    }
+    if t.blocked > 0 {
+        parts.push(format!("{} held up", t.blocked));
+    }
+    if t.late > 0 {
+        parts.push(format!("{} late", t.late));
+    }
+    parts.join(", ")
+}
+
+fn shown(plan: &MigrationPlan, today: Date, per_day: Option<u32>, offset: usize) -> Shown {
+    let t = plan.totals();
+    let left = t.planned + t.late + t.blocked;
+    let days = plan.works_until.days() - today.days();
+    let lead = if left == 0 {
+        format!("Every computer at your sites is on {}.", plan.to_client)
+    } else {
+        format!(
+            "{} at your sites still {} in with {}, which stops working after {} ({} from today). Move {} to {} by {}{}.",
+            counted(left, "computer", "computers"),
+            if left == 1 { "signs" } else { "sign" },
+            plan.from_client,
+            plan.works_until.long(),
+            counted(days.max(0) as usize, "day", "days"),
+            if left == 1 { "it" } else { "them" },
+            plan.to_client,
+            plan.move_by.long(),
+            if t.late > 0 {
+                format!(
+                    "; at this pace {} would move later than that",
+                    counted(t.late, "computer", "computers")
+                )
+            } else {
+                String::new()
+            }
+        )
+    };
+    // Sites with work left first, then those done; each in the plan's order.
+    let mut order: Vec<&SitePlan> = plan.sites.iter().collect();
+    order.sort_by_key(|s| {
+        let t = s.totals();
+        t.planned + t.late + t.blocked == 0
+    });
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(n) = per_day {
+        query.append_pair("per_day", &n.to_string());
+    }
+    Shown {
+        from_client: plan.from_client.clone(),
+        works_until: plan.works_until.long(),
+        lead,
+        tiles: vec![
+            (t.moved, "already moved"),
+            (t.planned, "planned in time"),
+            (t.late, "planned too late"),
+            (t.blocked, "held up by an application"),
+        ],
+        sites_heading: format!(
+            "{}, most work first",
+            counted(plan.sites.len(), "site", "sites")
+        ),
+        sites: order
+            .into_iter()
+            .skip(offset)
+            .take(SITES_PER_PAGE)
+            .map(|s| SiteShown {
+                site: s.site.clone(),
+                summary: site_summary(s),
+                machines: s
+                    .machines
+                    .iter()
+                    .map(|m| MachineShown {
+                        hostname: m.hostname.clone(),
+                        when: when(&m.state),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        api: format!("/api/v1/plan/migration?{}", query.finish()),
+    }
+}
+
+/// `GET /plan/migration`: the move to Smartcard Connect for the caller's sites, as a page.
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let viewer = match viewer(&state, caller, Permission::ViewEstate, false).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let typed = q.get("per_day").cloned().unwrap_or_default();
+    let offset: usize = q.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+    let mut wanted: HashMap<String, String> = q
+        .iter()
+        .filter(|(k, _)| k.as_str() == "per_day")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    // A refused value is shown on the page with what was typed; the plan is made without it.
+    let (problem, p) = match params(&wanted) {
+        Ok(p) => (None, p),
+        Err(e) => {
+            wanted.clear();
+            (
+                Some(e.parts()),
+                params(&wanted).unwrap_or(Params {
+                    from: None,
+                    per_day: None,
+                    margin_days: 14,
+                }),
+            )
+        }
+    };
+    let estate = match blocking(&state, load_workstations).await {
+        Ok(e) => e,
+        Err(f) => return f.into_response(),
+    };
+    let today = (state.now)().date();
+    let checks = &state.checks;
+    let settings = Settings {
+        from: today,
+        calendar: &checks.calendar,
+        per_day: p.per_day,
+        margin_days: p.margin_days,
+    };
+    let made = plan(&estate, &checks.catalogue, &settings).map(|mut plan| {
+        plan.sites.retain(|s| viewer.sees_site(&s.site));
+        plan
+    });
+    let pages = made.as_ref().map_or(String::new(), |plan| {
+        crate::web::layout::pager(offset, SITES_PER_PAGE, plan.sites.len(), |o| {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            if let Some(n) = p.per_day {
+                query.append_pair("per_day", &n.to_string());
+            }
+            query.append_pair("offset", &o.to_string());
+            crate::web::escape(&format!("/plan/migration?{}", query.finish()))
+        })
+    });
+    let page = Page {
+        per_day: typed,
+        plan: made
+            .as_ref()
+            .map(|plan| shown(plan, today, p.per_day, offset)),
+        pages,
+        problem,
+    };
+    let status = if page.problem.is_some() {
+        axum::http::StatusCode::BAD_REQUEST
+    } else {
+        axum::http::StatusCode::OK
+    };
+    // Rendering only fails on a formatter error writing into a String, which cannot happen.
+    let body = askama::Template::render(&page).unwrap_or_default();
+    (
+        status,
+        crate::web::layout::page("Move to Smartcard Connect", Some(&viewer.caller), &body),
+    )
+        .into_response()
 }
