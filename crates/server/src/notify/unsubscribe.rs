@@ -7,21 +7,31 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_store::notify;
 
-use crate::web::{blocking, escape, layout};
+use crate::web::{blocking, layout};
 use crate::AppState;
 
+#[derive(askama::Template)]
+#[template(path = "unsubscribe.html")]
+struct UnsubscribePage<'a> {
+    /// Where the digests go, while asking to confirm.
+    email: Option<&'a str>,
+    secret: &'a str,
+    stopped: bool,
+}
+
+fn shown(title: &str, page: &UnsubscribePage<'_>) -> axum::response::Html<String> {
+    // Rendering only fails on a formatter error writing into a String, which cannot happen.
+    let body = askama::Template::render(page).unwrap_or_default();
+    layout::page(title, None, &body)
+}
+
 fn unknown() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        layout::page(
-            "Link not recognised",
-            None,
-            "<p class=\"nhsuk-body\">This unsubscribe link is not recognised. If you still \
-             receive digests, change them in Cardwatch under your account, or ask an \
-             administrator.</p>",
-        ),
-    )
-        .into_response()
+    let page = UnsubscribePage {
+        email: None,
+        secret: "",
+        stopped: false,
+    };
+    (StatusCode::NOT_FOUND, shown("Link not recognised", &page)).into_response()
 }
 
 /// `GET /unsubscribe/{secret}`: asks to confirm.
@@ -32,19 +42,14 @@ pub(crate) async fn ask(State(state): State<AppState>, Path(secret): Path<String
     })
     .await;
     match who {
-        Ok(Some(email)) => layout::page(
-            "Stop Cardwatch digests",
-            None,
-            &format!(
-                "<h1 class=\"nhsuk-heading-l\">Stop Cardwatch digests</h1>\
-                 <p class=\"nhsuk-body\">Digests of findings are sent to {}.</p>\
-                 <form method=\"post\" action=\"/unsubscribe/{}\">\
-                 <button class=\"nhsuk-button\" type=\"submit\">Stop sending them</button></form>",
-                escape(&email),
-                escape(&secret)
-            ),
-        )
-        .into_response(),
+        Ok(Some(email)) => {
+            let page = UnsubscribePage {
+                email: Some(&email),
+                secret: &secret,
+                stopped: false,
+            };
+            shown("Stop Cardwatch digests", &page).into_response()
+        }
         Ok(None) => unknown(),
         Err(f) => f.into_response(),
     }
@@ -57,13 +62,14 @@ pub(crate) async fn confirm(State(state): State<AppState>, Path(secret): Path<St
         at: (state.now)(),
     };
     match blocking(&state, move |s| notify::unsubscribe(s, &secret, &change)).await {
-        Ok(Some(_)) => layout::page(
-            "Digests stopped",
-            None,
-            "<h1 class=\"nhsuk-heading-l\">Digests stopped</h1><p class=\"nhsuk-body\">You will \
-             not receive Cardwatch digests any more. An administrator can turn them on again.</p>",
-        )
-        .into_response(),
+        Ok(Some(_)) => {
+            let page = UnsubscribePage {
+                email: None,
+                secret: "",
+                stopped: true,
+            };
+            shown("Digests stopped", &page).into_response()
+        }
         Ok(None) => unknown(),
         Err(f) => f.into_response(),
     }
