@@ -3,8 +3,6 @@
 //! [`Caller`] is the only way a handler learns who is asking; a request without a live session
 //! never reaches a handler that takes one.
 
-use std::fmt::Write as _;
-
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use axum::extract::{Form, FromRequestParts, State};
@@ -19,8 +17,6 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 pub use crate::web::caller::{Caller, Forbidden};
-use crate::web::escape;
-use crate::web::layout::{alert, field};
 use crate::AppState;
 
 /// The session cookie's name.
@@ -314,18 +310,24 @@ pub(crate) fn on_this_server(next: &str) -> String {
     }
 }
 
-fn login_form(next: &str, message: Option<&str>) -> String {
-    let mut b = alert(message);
-    let _ = write!(
-        b,
-        "<form method=\"post\" action=\"/login\" novalidate>\n\
-         <input type=\"hidden\" name=\"next\" value=\"{}\">\n{}{}\
-         <button class=\"nhsuk-button\" type=\"submit\">Sign in</button>\n</form>",
-        escape(next),
-        field("username", "User name", "text", "username"),
-        field("password", "Password", "password", "current-password"),
-    );
-    page("Sign in", None, &b)
+#[derive(askama::Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    problem: Option<&'a str>,
+    next: &'a str,
+    /// The user name as typed, kept after a refusal (never the password).
+    username: &'a str,
+}
+
+fn login_form(next: &str, username: &str, message: Option<&str>) -> String {
+    let form = LoginPage {
+        problem: message,
+        next,
+        username,
+    };
+    // Rendering only fails on a formatter error writing into a String, which cannot happen.
+    let body = askama::Template::render(&form).unwrap_or_default();
+    page("Sign in", None, &body)
 }
 
 #[derive(Deserialize)]
@@ -336,7 +338,7 @@ pub(crate) struct NextQuery {
 pub(crate) async fn login_page(
     axum::extract::Query(q): axum::extract::Query<NextQuery>,
 ) -> Html<String> {
-    Html(login_form(q.next.as_deref().unwrap_or("/"), None))
+    Html(login_form(q.next.as_deref().unwrap_or("/"), "", None))
 }
 
 #[derive(Deserialize)]
@@ -354,6 +356,7 @@ pub(crate) async fn login(
 ) -> Response {
     let next = on_this_server(&f.next);
     let now = (state.now)();
+    let typed = f.username.clone();
     let result = crate::web::blocking(&state, move |s| {
         Ok(match sign_in(s, &f.username, &f.password, now)? {
             Ok(user) => Ok(start_session(s, &user, now)?.0),
@@ -377,7 +380,7 @@ pub(crate) async fn login(
             tracing::warn!(?refused, "sign-in refused");
             (
                 StatusCode::UNAUTHORIZED,
-                Html(login_form(&next, Some(&refused.message()))),
+                Html(login_form(&next, &typed, Some(&refused.message()))),
             )
                 .into_response()
         }

@@ -182,24 +182,3 @@ pub(crate) fn pager(
     }
     out
 }
-
-/// A message at the top of a form, in the NHS.UK error summary, read out by screen readers.
-pub(crate) fn alert(message: Option<&str>) -> String {
-    message.map_or(String::new(), |m| {
-        format!(
-            "<div class=\"nhsuk-error-summary\" role=\"alert\" tabindex=\"-1\">\
-             <h2 class=\"nhsuk-error-summary__title\">There is a problem</h2>\
-             <div class=\"nhsuk-error-summary__body\"><p>{}</p></div></div>\n",
-            escape(m)
-        )
-    })
-}
-
-/// A labelled input in the NHS.UK form style.
-pub(crate) fn field(id: &str, label: &str, kind: &str, autocomplete: &str) -> String {
-    format!(
-        "<div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"{id}\">{label}</label>\
-         <input class=\"nhsuk-input nhsuk-u-width-two-thirds\" id=\"{id}\" name=\"{id}\" type=\"{kind}\" \
-         autocomplete=\"{autocomplete}\" required></div>\n"
-    )
-}
