@@ -18,6 +18,7 @@ use cardwatch_core::records::{Cell, Kind, Value};
 use cardwatch_core::triage::{CauseCount, Incident, IncidentStatus, IncidentStep, NewIncident};
 
 pub mod agents;
+pub mod backup;
 mod batch;
 pub mod contacts;
 mod estate;
