@@ -4,9 +4,9 @@
 //! reason; each decision is audited.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use axum::extract::{Form, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cardwatch_core::access::Permission;
@@ -103,7 +103,44 @@ pub(crate) async fn page(
     caller: Caller,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    render(&state, caller, &q, None).await
+    render(&state, caller, &q, None, None).await
+}
+
+#[derive(askama::Template)]
+#[template(path = "reviews.html")]
+struct ReviewsPage<'a> {
+    problem: Option<(String, String)>,
+    notice: Option<String>,
+    which: String,
+    all: bool,
+    decides: bool,
+    csrf: &'a str,
+    rows: Vec<Row>,
+    pages: String,
+}
+
+struct Row {
+    uuid: String,
+    name: String,
+    site: String,
+    ods: String,
+    role_code: String,
+    role: String,
+    activities: String,
+    approved: String,
+    last: String,
+    /// The reason typed, kept when the decision on this row was refused.
+    reason: String,
+    refused: bool,
+}
+
+/// A decision on one position that was refused: which (holder, organisation, role) and the
+/// reason as typed.
+type Typed = (String, String, String, String);
+
+/// A number of roles, the plural right.
+fn roles(n: u64) -> String {
+    format!("{n} {}", if n == 1 { "role" } else { "roles" })
 }
 
 async fn render(
@@ -111,90 +148,111 @@ async fn render(
     caller: Caller,
     q: &HashMap<String, String>,
     said: Option<(bool, String)>,
+    typed: Option<Typed>,
 ) -> Response {
-    let (v, lq, total, list) = match listed(state, caller, q, false).await {
+    // A refused filter is shown on the page with what was typed, never as the API's JSON.
+    let (q, mut problem) = match list_query(q) {
+        Ok(_) => (q.clone(), None),
+        Err(e) => {
+            let (field, message) = e.parts();
+            let field = if field == "show" {
+                field
+            } else {
+                "show".into()
+            };
+            (HashMap::new(), Some((field, message)))
+        }
+    };
+    let (v, lq, total, list) = match listed(state, caller, &q, false).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let decides = v.caller.user.user.role.can(Permission::ManageCards);
-    let csrf = escape(&v.caller.csrf);
-    let cell = |s: &str| format!("<td class=\"nhsuk-table__cell\">{}</td>", escape(s));
-    let mut rows = String::new();
-    for (i, r) in list.iter().enumerate() {
-        let last = r.last.as_ref().map_or("never".to_owned(), |d| {
-            format!(
-                "{} by {} on {}: {}",
-                d.decision,
-                d.reviewer,
-                d.at.date(),
-                d.reason
-            )
-        });
-        let form = if decides {
-            format!(
-                "<td class=\"nhsuk-table__cell\"><form method=\"post\" action=\"/reviews\" class=\"nhsuk-u-margin-bottom-0\">\
-                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"holder_uuid\" value=\"{}\">\
-                 <input type=\"hidden\" name=\"ods_code\" value=\"{}\"><input type=\"hidden\" name=\"role_code\" value=\"{}\">\
-                 <label class=\"nhsuk-label\" for=\"why-{i}\">Why</label><input class=\"nhsuk-input\" id=\"why-{i}\" name=\"reason\" maxlength=\"200\">\
-                 <button class=\"nhsuk-button nhsuk-button--secondary nhsuk-u-margin-bottom-0\" name=\"decision\" value=\"keep\">Keep</button> \
-                 <button class=\"nhsuk-button nhsuk-button--warning nhsuk-u-margin-bottom-0\" name=\"decision\" value=\"remove\">Remove</button></form></td>",
-                escape(&r.holder_uuid),
-                escape(&r.ods_code),
-                escape(&r.role_code),
-            )
-        } else {
-            String::new()
-        };
-        let _ = write!(
-            rows,
-            "<tr class=\"nhsuk-table__row\"><td class=\"nhsuk-table__cell\"><a href=\"/people/{uuid}\">{}</a></td>{}{}{}{}{}{form}</tr>",
-            escape(&r.name),
-            cell(&r.site_ods),
-            cell(&format!("{} {} at {}", r.role_code, r.role_name, r.ods_code)),
-            cell(&r.activity_codes),
-            cell(r.approved_on.as_deref().unwrap_or("-")),
-            cell(&last),
-            uuid = escape(&r.holder_uuid),
-        );
+    let mut notice = None;
+    let mut refused_at = None;
+    match said {
+        Some((true, m)) => notice = Some(m),
+        Some((false, m)) => problem = Some((String::new(), m)),
+        None => {}
     }
-    let mut head: Vec<&str> = vec![
-        "Holder",
-        "Site",
-        "Role",
-        "Activity codes",
-        "Approved",
-        "Last review",
-    ];
-    if decides {
-        head.push("Decide");
-    }
-    let head: String = head
+    let rows: Vec<Row> = list
         .iter()
-        .map(|c| format!("<th class=\"nhsuk-table__header\" scope=\"col\">{c}</th>"))
+        .enumerate()
+        .map(|(i, r)| {
+            let mine = typed.as_ref().filter(|(h, o, role, _)| {
+                *h == r.holder_uuid && *o == r.ods_code && *role == r.role_code
+            });
+            if mine.is_some() {
+                refused_at = Some(i + 1);
+            }
+            Row {
+                uuid: r.holder_uuid.clone(),
+                name: r.name.clone(),
+                site: r.site_ods.clone(),
+                ods: r.ods_code.clone(),
+                role_code: r.role_code.clone(),
+                role: format!("{} ({}) at {}", r.role_name, r.role_code, r.ods_code),
+                activities: r.activity_codes.clone(),
+                approved: r.approved_on.as_deref().map_or("Not recorded".into(), |d| {
+                    cardwatch_core::date::Date::parse(d).map_or_else(|_| d.to_owned(), |d| d.long())
+                }),
+                last: r.last.as_ref().map_or("Never".to_owned(), |d| {
+                    let what = match d.decision.as_str() {
+                        "keep" => "Kept",
+                        "remove" => "Removed",
+                        other => other,
+                    };
+                    let who = d.reviewer.strip_prefix("web:").unwrap_or(&d.reviewer);
+                    format!("{what} by {who} on {}: {}", d.at.date().long(), d.reason)
+                }),
+                reason: mine.map_or(String::new(), |t| t.3.clone()),
+                refused: mine.is_some() && problem.is_some(),
+            }
+        })
         .collect();
+    // A refused decision's summary links to the reason on its row, or to the table.
+    if let Some((field, _)) = problem.as_mut().filter(|(f, _)| f.is_empty()) {
+        *field = refused_at.map_or("decisions".into(), |i| format!("why-{i}"));
+    }
     let show = if lq.all { "all" } else { "due" };
+    // The pager writes markup, so its links go in escaped.
     let pages = layout::pager(lq.offset, lq.limit, total as usize, |offset| {
-        format!(
-            "/reviews?show={show}&amp;offset={offset}&amp;limit={}",
-            lq.limit
-        )
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query
+            .append_pair("show", show)
+            .append_pair("offset", &offset.to_string())
+            .append_pair("limit", &lq.limit.to_string());
+        escape(&format!("/reviews?{}", query.finish()))
     });
     let which = if lq.all {
-        format!("All {total} position(s) in force. <a href=\"/reviews\">Only those due</a>.")
+        format!("{} in force.", roles(total))
     } else {
         format!(
-            "{total} position(s) in force not reviewed in the last {REVIEW_EVERY_DAYS} days. <a href=\"/reviews?show=all\">All positions</a>."
+            "{} in force not reviewed in the last {REVIEW_EVERY_DAYS} days.",
+            roles(total)
         )
     };
-    let body = format!(
-        "<h1 class=\"nhsuk-heading-l\">Access reviews</h1>{}\
-         <p class=\"nhsuk-body\">Who holds which role at your sites, and whether they still need it. Keep records the review; Remove takes the role away. Each decision goes in the audit log with its reason.</p>\
-         <p class=\"nhsuk-body\">{which}</p>\
-         <table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\">{head}</tr></thead><tbody class=\"nhsuk-table__body\">{rows}</tbody></table>\
-         <p class=\"nhsuk-body\">{pages}</p>",
-        layout::said(said),
-    );
-    layout::page("Access reviews", Some(&v.caller), &body).into_response()
+    let status = if problem.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let page = ReviewsPage {
+        problem,
+        notice,
+        which,
+        all: lq.all,
+        decides: v.caller.user.user.role.can(Permission::ManageCards),
+        csrf: &v.caller.csrf,
+        rows,
+        pages,
+    };
+    // Rendering only fails on a formatter error writing into a String, which cannot happen.
+    let body = askama::Template::render(&page).unwrap_or_default();
+    (
+        status,
+        layout::page("Access reviews", Some(&v.caller), &body),
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]
@@ -245,19 +303,26 @@ pub(crate) async fn decide(
         return not_found(false, &v.caller, &m);
     }
     let reason = f.reason.trim().to_owned();
+    let typed = Some((
+        holder.clone(),
+        f.ods_code.trim().to_ascii_uppercase(),
+        f.role_code.trim().to_ascii_uppercase(),
+        f.reason.clone(),
+    ));
     let decision = match Decision::parse(&f.decision) {
         Ok(_) if reason.is_empty() || reason.chars().count() > 200 => {
             let m = "Say why in 1 to 200 characters: the reason is kept in the audit log.";
-            return render(&state, v.caller, &no_query, Some((false, m.into()))).await;
+            return render(&state, v.caller, &no_query, Some((false, m.into())), typed).await;
         }
         Ok(d) => d,
-        Err(m) => return render(&state, v.caller, &no_query, Some((false, m))).await,
+        Err(m) => return render(&state, v.caller, &no_query, Some((false, m)), typed).await,
     };
     let change = change(&v.caller, &state);
     let (ods, role) = (
         f.ods_code.trim().to_ascii_uppercase(),
         f.role_code.trim().to_ascii_uppercase(),
     );
+    let typed_again = Some((holder.clone(), ods.clone(), role.clone(), f.reason.clone()));
     let done = blocking(&state, move |s| {
         Ok(
             decide_on(s, &holder, &ods, &role, decision, &reason, &change)
@@ -275,7 +340,8 @@ pub(crate) async fn decide(
     })
     .await;
     match settled(done) {
-        Ok(message) => render(&state, v.caller, &no_query, Some(message)).await,
+        Ok((true, m)) => render(&state, v.caller, &no_query, Some((true, m)), None).await,
+        Ok(refused) => render(&state, v.caller, &no_query, Some(refused), typed_again).await,
         Err(r) => *r,
     }
 }

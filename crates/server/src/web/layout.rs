@@ -11,7 +11,6 @@ use axum::response::{Html, IntoResponse, Response};
 
 use cardwatch_core::access::Permission;
 
-use crate::web::escape;
 use crate::web::Caller;
 
 #[derive(Template)]
@@ -146,21 +145,6 @@ pub(crate) fn sortable_header(
 }
 
 /// "Previous N" and "Next N" links for a list of `total` shown `limit` at a time from `offset`.
-/// What a page says after a change: its outcome (`true`) or why it was refused, or nothing.
-pub(crate) fn said(outcome: Option<(bool, String)>) -> String {
-    outcome.map_or(String::new(), |(ok, m)| {
-        let class = if ok {
-            "nhsuk-inset-text"
-        } else {
-            "nhsuk-error-summary"
-        };
-        format!(
-            "<div class=\"{class}\" role=\"alert\"><p class=\"nhsuk-body\">{}</p></div>",
-            escape(&m)
-        )
-    })
-}
-
 pub(crate) fn pager(
     offset: usize,
     limit: usize,
