@@ -204,6 +204,8 @@ fn action(a: &str) -> String {
         "status" => "Changed the status of",
         "revoke" => "Revoked",
         "erase" => "Erased the personal data of",
+        "keep" => "Reviewed and kept",
+        "remove" => "Reviewed and removed",
         other => return other.to_owned(),
     }
     .to_owned()
@@ -230,7 +232,7 @@ fn kind(k: &str) -> String {
         "notify_prefs" => "Email digest of",
         "agent" => "Workstation agent",
         "enrolment_token" => "Agent enrolment token",
-        "access_review" => "Access review of",
+        "access_review" => "the role",
         other => return other.to_owned(),
     }
     .to_owned()
@@ -265,7 +267,8 @@ pub(crate) async fn page(
                 who: who(&x.actor),
                 action: action(&x.action),
                 kind: kind(&x.entity_kind),
-                key: x.entity_key.clone(),
+                // A key of several parts is stored with a unit separator between them.
+                key: x.entity_key.replace('\u{1f}', " · "),
                 note: x.note.clone(),
                 seq: x.seq,
             }

@@ -282,6 +282,8 @@ pub(crate) async fn decide(
         Err(r) => return r,
     };
     let no_query = HashMap::new();
+    // A refused decision shows every position, so the row it was typed on is there to keep it.
+    let every = HashMap::from([("show".to_owned(), "all".to_owned())]);
     // Only a holder the caller sees.
     let holder = f.holder_uuid.trim().to_owned();
     let key = holder.clone();
@@ -312,10 +314,10 @@ pub(crate) async fn decide(
     let decision = match Decision::parse(&f.decision) {
         Ok(_) if reason.is_empty() || reason.chars().count() > 200 => {
             let m = "Say why in 1 to 200 characters: the reason is kept in the audit log.";
-            return render(&state, v.caller, &no_query, Some((false, m.into())), typed).await;
+            return render(&state, v.caller, &every, Some((false, m.into())), typed).await;
         }
         Ok(d) => d,
-        Err(m) => return render(&state, v.caller, &no_query, Some((false, m)), typed).await,
+        Err(m) => return render(&state, v.caller, &every, Some((false, m)), typed).await,
     };
     let change = change(&v.caller, &state);
     let (ods, role) = (
@@ -341,7 +343,7 @@ pub(crate) async fn decide(
     .await;
     match settled(done) {
         Ok((true, m)) => render(&state, v.caller, &no_query, Some((true, m)), None).await,
-        Ok(refused) => render(&state, v.caller, &no_query, Some(refused), typed_again).await,
+        Ok(refused) => render(&state, v.caller, &every, Some(refused), typed_again).await,
         Err(r) => *r,
     }
 }
