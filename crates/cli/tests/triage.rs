@@ -745,6 +745,15 @@ fn cheat_sheet_for_a_site_with_its_contacts() {
         text.contains("IT service desk: Riverside IT, 0161 000 0000"),
         "{text}"
     );
+    // A10000's computers are all on the Identity Agent; A10001 has some on Smartcard Connect,
+    // and its sheet says what is new there.
+    assert!(!text.contains("Since Smartcard Connect"), "{text}");
+    let connect = ok(&cardwatch_on(DAY, &db, &["cheatsheet", "--site", "A10001"]));
+    assert!(
+        connect.contains("Since Smartcard Connect, no PIN box when the card goes in")
+            && connect.contains("Nothing needs fixing: this computer uses NHS Smartcard Connect"),
+        "{connect}"
+    );
     assert!(!text.contains("Other IT"), "{text}");
     assert!(text.contains("Logs in but cannot sign"), "{text}");
     let html = ok(&cardwatch_on(
@@ -973,7 +982,8 @@ fn cheat_sheet_prints_on_one_a4_page_in_chromium() {
         ok(&cardwatch_on(
             DAY,
             &db,
-            &["cheatsheet", "--site", "A10000", "--format", "html"],
+            // The longer sheet: a site with computers on Smartcard Connect.
+            &["cheatsheet", "--site", "A10001", "--format", "html"],
         )),
     )
     .expect("write");

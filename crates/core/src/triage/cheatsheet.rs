@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::engine::{Case, StepKind, NOT_FIXED};
+use super::engine::{Case, Fact, StepKind, NOT_FIXED};
 use super::kb::KnowledgeBase;
 
 /// A local contact, from the configuration (`[[contacts]]`).
@@ -93,9 +93,15 @@ impl KnowledgeBase {
     /// The steps a person at the desk takes for a symptom, in the engine's order with these
     /// priors: the engine's likeliest path (each check answered as most likely, each fix not
     /// working), keeping the steps that need no IT rights.
-    pub fn desk_steps(&self, symptom: usize, priors: Option<Vec<f64>>) -> Vec<String> {
+    pub fn desk_steps(
+        &self,
+        symptom: usize,
+        priors: Option<Vec<f64>>,
+        facts: Vec<Fact>,
+    ) -> Vec<String> {
         let mut case = Case {
             priors,
+            facts,
             ..Case::default()
         };
         let mut steps = Vec::new();
@@ -133,24 +139,65 @@ impl KnowledgeBase {
         steps
     }
 
-    /// The cheat sheet for a site; `priors` gives a symptom's learned priors there, if any.
+    /// The cheat sheet for a site; `priors` gives a symptom's learned priors there, if any, and
+    /// `smartcard_connect` the component of NHS Smartcard Connect when some of the site's
+    /// computers run it — the sheet then says what is new on them, which needs no fixing.
     pub fn cheat_sheet(
         &self,
         site: &str,
         site_name: Option<&str>,
         priors: impl Fn(usize) -> Option<Vec<f64>>,
         contacts: &[Contact],
+        smartcard_connect: Option<&str>,
     ) -> CheatSheet {
-        let sections = self
+        let mut sections: Vec<SheetSection> = self
             .settings
             .cheat_sheet
             .iter()
             .filter_map(|id| self.symptom(id))
             .map(|s| SheetSection {
                 symptom: self.symptoms[s].name.clone(),
-                steps: self.desk_steps(s, priors(s)),
+                steps: self.desk_steps(s, priors(s), Vec::new()),
             })
             .collect();
+        if let Some(component) = smartcard_connect {
+            // Asked on one of those computers: the engine knows the client, so its first step
+            // says what the behaviour is rather than looking for a fault.
+            let on_it = || {
+                vec![Fact {
+                    key: "workstation.auth-client".into(),
+                    value: component.to_owned(),
+                    because: "the computer runs NHS Smartcard Connect".into(),
+                }]
+            };
+            // One section for them all, with each one's first step (what the behaviour is):
+            // should it be a fault after all, the everyday sections above apply, and the sheet
+            // stays one page.
+            let new: Vec<usize> = self
+                .settings
+                .cheat_sheet_smartcard_connect
+                .iter()
+                .filter_map(|id| self.symptom(id))
+                .collect();
+            let mut steps: Vec<String> = Vec::new();
+            for &s in &new {
+                if let Some(first) = self.desk_steps(s, priors(s), on_it()).into_iter().next() {
+                    if !steps.contains(&first) {
+                        steps.push(first);
+                    }
+                }
+            }
+            if !steps.is_empty() {
+                sections.push(SheetSection {
+                    symptom: new
+                        .iter()
+                        .map(|&s| self.symptoms[s].plain.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    steps,
+                });
+            }
+        }
         let s = &self.settings;
         CheatSheet {
             site: site.to_owned(),

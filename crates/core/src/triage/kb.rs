@@ -129,6 +129,9 @@ pub struct Settings {
     /// The everyday symptoms a site's cheat sheet covers, in order.
     #[serde(default)]
     pub cheat_sheet: Vec<String>,
+    /// The symptoms added to the sheet of a site with computers on Smartcard Connect.
+    #[serde(default)]
+    pub cheat_sheet_smartcard_connect: Vec<String>,
     /// Where these come from.
     pub source: String,
 }

@@ -961,7 +961,13 @@ fn cheat_sheet_for_a_site() {
             serves: vec!["B82002".into()],
         },
     ];
-    let sheet = kb.cheat_sheet("A81001", Some("Riverside Surgery"), |_| None, &contacts);
+    let sheet = kb.cheat_sheet(
+        "A81001",
+        Some("Riverside Surgery"),
+        |_| None,
+        &contacts,
+        None,
+    );
     assert_eq!(sheet.sections.len(), kb.settings.cheat_sheet.len());
     for s in &sheet.sections {
         assert!(!s.steps.is_empty() && s.steps.len() <= 4, "{s:?}");
@@ -1000,8 +1006,8 @@ fn cheat_sheet_for_a_site() {
     let mut site = Tally::new();
     site.add(&kb, s, firmware, 200.0);
     let learned = learned_priors(&kb, s, &Tally::new(), Some(&site));
-    let shipped_steps = kb.desk_steps(s, None);
-    let local_steps = kb.desk_steps(s, Some(learned));
+    let shipped_steps = kb.desk_steps(s, None, Vec::new());
+    let local_steps = kb.desk_steps(s, Some(learned), Vec::new());
     assert_ne!(
         shipped_steps.first(),
         local_steps.first(),
@@ -1218,4 +1224,22 @@ fn an_expired_certificate_is_never_sent_to_self_renewal() {
             }
         }
     }
+}
+
+/// A site with computers on Smartcard Connect: its sheet says plainly that no PIN box when the
+/// card goes in, and staying signed in when it comes out, are how the new client works.
+#[test]
+fn a_sheet_for_a_smartcard_connect_site_explains_what_is_new() {
+    let kb = kb();
+    let plain = kb.cheat_sheet("A81001", None, |_| None, &[], None);
+    let connect = kb.cheat_sheet("A81001", None, |_| None, &[], Some("smartcard-connect"));
+    assert_eq!(connect.sections.len(), plain.sections.len() + 1);
+    let explain = &kb.fixes[kb.fix("explain-smartcard-connect").unwrap()].prompt;
+    let new = connect.sections.last().unwrap();
+    assert_eq!(new.steps, vec![explain.clone()], "{}", new.symptom);
+    assert!(
+        new.symptom.contains("no PIN box") && new.symptom.contains("does not sign out"),
+        "{}",
+        new.symptom
+    );
 }

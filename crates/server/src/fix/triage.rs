@@ -118,12 +118,41 @@ pub fn cheat_sheet(
     // The site's own contacts first, then the configuration's.
     let mut contacts = cardwatch_store::contacts::site_contacts(store, site.as_str())?;
     contacts.extend(checks.contacts.iter().cloned());
+    let successor = site_runs_successor(store, checks, site)?;
     Ok(kb.cheat_sheet(
         site.as_str(),
         name.as_deref(),
         |s| (!counts.is_empty()).then(|| learned_priors(kb, s, &estate, Some(&local))),
         &contacts,
+        successor.as_deref(),
     ))
+}
+
+/// The component of the sign-in client that replaces a retiring one (NHS Smartcard Connect), when
+/// any of the site's workstations runs it.
+fn site_runs_successor(
+    store: &dyn Store,
+    checks: &Checks,
+    site: &OdsCode,
+) -> Result<Option<String>, StoreError> {
+    let Some((_, successor, _)) = checks.catalogue.retiring() else {
+        return Ok(None);
+    };
+    // A practice's workstations are tens, each with a handful of software lines.
+    const MOST: usize = 100_000;
+    for ws in store.records_where(Kind::Workstations, "site_ods", site.as_str(), MOST)? {
+        let Some(Value::Text(host)) = ws.first() else {
+            continue;
+        };
+        let runs = store
+            .records_where(Kind::Software, "hostname", host, MOST)?
+            .iter()
+            .any(|sw| matches!(sw.get(1), Some(Value::Text(c)) if *c == successor.component));
+        if runs {
+            return Ok(Some(successor.component.clone()));
+        }
+    }
+    Ok(None)
 }
 
 /// The first place of a triage the viewer's organisations do not cover, as (field, message):

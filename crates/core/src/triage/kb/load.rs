@@ -393,6 +393,7 @@ impl KnowledgeBase {
             .settings
             .cheat_sheet
             .iter()
+            .chain(&kb.settings.cheat_sheet_smartcard_connect)
             .find(|id| kb.symptom(id).is_none())
         {
             return Err(files.error(
