@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod card_status;
 pub mod catalogue;
 pub mod chart;
+pub mod cim;
 pub mod date;
 pub mod demo;
 pub mod estate;
