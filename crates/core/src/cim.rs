@@ -338,11 +338,27 @@ impl CimMapping {
     /// The report a file's header is an export of, if any: every column its `recognise` names
     /// has a header in the file; when several fit, the one using most of the file's headers
     /// (`kind` narrows the choice). `Err` when two fit equally, naming them.
+    /// A header using any of Cardwatch's own column names of several words (`card_serial`)
+    /// is never an export.
     pub fn recognise<S: AsRef<str>>(
         &self,
         header: &[S],
         kind: Option<Kind>,
     ) -> Result<Option<Matched>, String> {
+        // A header in Cardwatch's own names is a Cardwatch file, even with a column wrong or
+        // missing: its problems are named as such, not read as an export. Cardwatch's names of
+        // more than one word are joined by `_`; an export's headers are taken to be words with
+        // spaces, as CIM's screens show its fields (unconfirmed for the files themselves).
+        let own = |h: &str| {
+            let h = h.trim().trim_start_matches('\u{feff}');
+            h.contains('_')
+                && Kind::ALL
+                    .iter()
+                    .any(|k| k.columns().iter().any(|c| c.name.eq_ignore_ascii_case(h)))
+        };
+        if header.iter().any(|h| own(h.as_ref())) {
+            return Ok(None);
+        }
         let norm: Vec<String> = header.iter().map(|h| normalise(h.as_ref())).collect();
         let mut best: Option<(usize, &Report)> = None;
         let mut tied: Option<&Report> = None;

@@ -11,6 +11,7 @@ use std::sync::mpsc::{channel, sync_channel};
 use std::sync::Arc;
 
 use cardwatch_core::audit::AuditRecord;
+use cardwatch_core::cim::CimMapping;
 use cardwatch_core::records::{display_key, key_of, Kind};
 
 use crate::batch::Batch;
@@ -129,6 +130,9 @@ pub struct ImportOptions {
     /// secondary indexes (and on PostgreSQL its foreign keys) are rebuilt once at the end
     /// instead of row by row. `None` means [`BULK_FROM_BYTES`].
     pub bulk_from_bytes: Option<u64>,
+    /// How Care Identity Management report exports are read (`core::cim`): the operator's
+    /// mapping laid over the shipped one. `None` means the shipped mapping.
+    pub mapping: Option<Arc<CimMapping>>,
 }
 
 /// Default size from which a file loads in bulk (see [`ImportOptions::bulk_from_bytes`]).
@@ -141,6 +145,7 @@ impl fmt::Debug for ImportOptions {
             .field("check_only", &self.check_only)
             .field("progress", &self.progress.is_some())
             .field("bulk_from_bytes", &self.bulk_from_bytes)
+            .field("mapping", &self.mapping.is_some())
             .finish()
     }
 }
@@ -209,6 +214,13 @@ pub struct FileReport {
     pub updated: u64,
     /// Records already as the file says.
     pub unchanged: u64,
+    /// The Care Identity Management report the file was read as an export of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cim_report: Option<String>,
+    /// The file's columns the mapping does not use, as its header writes them: ignored, not
+    /// refused, since CIM's exports may carry columns Cardwatch has no place for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<String>,
 }
 
 /// What an import did (or, with `check_only`, would do).
@@ -398,8 +410,13 @@ pub(crate) fn run(
     // Every header is read first, so that files apply in dependency order whatever the order
     // given, and a wrong header is reported before any row is read.
     let mut plan = Vec::new();
+    let mapping: &CimMapping = match options.mapping.as_deref() {
+        Some(m) => m,
+        None => CimMapping::shipped(),
+    };
     for (i, input) in inputs.iter().enumerate() {
-        match read::header(input, options.kind).and_then(|h| read::layouts(input, h, options.kind))
+        match read::header(input, options.kind)
+            .and_then(|h| read::layouts(input, h, options.kind, mapping))
         {
             Ok(ls) => plan.extend(ls.into_iter().map(|l| (i, l))),
             Err(message) => problems.push(file_problem(&input.name, message)),
@@ -427,6 +444,12 @@ pub(crate) fn run(
                 created: 0,
                 updated: 0,
                 unchanged: 0,
+                cim_report: layout.cim.as_ref().map(|m| m.report.clone()),
+                ignored: layout
+                    .cim
+                    .as_ref()
+                    .map(|m| m.ignored.clone())
+                    .unwrap_or_default(),
             },
             problems: Problems::default(),
         };

@@ -2005,6 +2005,166 @@ fn missing_column(db: &TestDb) {
     );
 }
 
+// ---- Care Identity Management report exports ----
+
+/// CIM exports as Excel saves them (byte-order mark, CRLF), with columns Cardwatch has no
+/// place for.
+const CIM_USERS: &str = include_str!("data/cim/users.csv");
+const CIM_SMARTCARDS: &str = include_str!("data/cim/smartcards.csv");
+const CIM_POSITIONS: &str = include_str!("data/cim/positions.csv");
+
+fn cim_exports() -> Vec<ImportInput> {
+    // Named as a download might be: the header, not the name, says what each holds.
+    vec![
+        ImportInput::bytes("CIM report 3.csv", CIM_POSITIONS),
+        ImportInput::bytes("CIM report 2.csv", CIM_SMARTCARDS),
+        ImportInput::bytes("CIM report 1.csv", CIM_USERS),
+    ]
+}
+
+/// A CIM Users, Smartcards and Positions export import by header name through the shipped
+/// mapping: names joined, values translated, unknown columns named as ignored; a person already
+/// in the store keeps what the export has no column for; importing them again changes nothing.
+fn cim_exports_import_by_header_name(db: &TestDb) {
+    seeded(db);
+    let report = import(db, &cim_exports());
+    let read: Vec<_> = report
+        .files
+        .iter()
+        .map(|f| {
+            let ignored = f.ignored.iter().map(String::as_str).collect();
+            (
+                f.kind,
+                f.cim_report.as_deref(),
+                ignored,
+                f.created,
+                f.updated,
+            )
+        })
+        .collect();
+    assert_eq!(
+        read,
+        [
+            (
+                Kind::People,
+                Some("Users"),
+                vec!["User status", "Workgroups"],
+                2,
+                1
+            ),
+            (
+                Kind::Cards,
+                Some("Smartcards"),
+                vec!["Date of expiry", "Type", "Organisation"],
+                2,
+                0
+            ),
+            (
+                Kind::Positions,
+                Some("Positions"),
+                vec!["Name", "Start date", "End date"],
+                2,
+                0
+            ),
+        ]
+    );
+    let people = exported(db, Kind::People);
+    for line in [
+        // Renamed by the export; role, admin training and RA roles kept as stored.
+        "555123456789,Asha Patel,asha.patel@nhs.net,GP,A81001,,yes,sponsor",
+        "555123456791,Priya Shah,priya.shah@nhs.net,,A81001,,no,",
+        "555123456792,Tom Reed,,,A81001,,no,",
+    ] {
+        assert!(people.contains(line), "{line} in\n{people}");
+    }
+    let cards = exported(db, Kind::Cards);
+    for line in [
+        "0912345601,555123456791,9,active,2024-12-05,",
+        // Expired certificates: the card is still the holder's.
+        "1012345602,555123456792,10,active,2023-03-14,",
+    ] {
+        assert!(cards.contains(line), "{line} in\n{cards}");
+    }
+    let positions = exported(db, Kind::Positions);
+    for line in [
+        "555123456791,A81001,R8000,GP Clinical,B0068 B0420,active,,",
+        "555123456792,A81001,R8008,Receptionist,,active,,",
+    ] {
+        assert!(positions.contains(line), "{line} in\n{positions}");
+    }
+    let before = (db.snapshot(), db.audit_len());
+    let again = import(db, &cim_exports());
+    assert!(
+        again
+            .files
+            .iter()
+            .all(|f| f.created + f.updated == 0 && f.unchanged == f.rows),
+        "{again:?}"
+    );
+    assert_eq!((db.snapshot(), db.audit_len()), before);
+}
+
+/// An export without a column its kind requires is refused before any row is read, naming
+/// the column and the headers looked for; nothing is written.
+fn cim_missing_required_column_is_refused(db: &TestDb) {
+    let text = CIM_SMARTCARDS
+        .replace(",Date of issue", "")
+        .replace(",05/12/2024", "")
+        .replace(",14/03/2023", "");
+    let p = rejected(db, "smartcards-report.csv", &text);
+    let p = one(&p);
+    assert_eq!(p.at, Location::File, "{p}");
+    for says in [
+        "Smartcards report",
+        "column issued_on is missing",
+        "\"Date of issue\"",
+        "--mapping",
+    ] {
+        assert!(p.message.contains(says), "{p} should say {says:?}");
+    }
+}
+
+/// A bad value in an export is named by its line (CRLF counted right) and by both the
+/// Cardwatch column and the export's header.
+fn cim_bad_value_names_its_header(db: &TestDb) {
+    seeded(db);
+    let text = CIM_SMARTCARDS.replace("14/03/2023", "31/02/2023");
+    let inputs = [
+        ImportInput::bytes("users-report.csv", CIM_USERS),
+        ImportInput::bytes("smartcards-report.csv", text),
+    ];
+    let p = refused(db, &inputs, &ImportOptions::default());
+    assert_eq!(one(&p).file, "smartcards-report.csv");
+    assert_at(one(&p), 3, "issued_on (Date of issue)", "no such day");
+}
+
+/// An operator's mapping names their export's header where the shipped one does not know it.
+fn cim_operator_mapping_overrides_a_default(db: &TestDb) {
+    seeded(db);
+    let people = ImportInput::bytes("users.csv", CIM_USERS);
+    import(db, &[people]);
+    let text = CIM_SMARTCARDS.replace("Smartcard serial number", "Card No");
+    let file = || vec![ImportInput::bytes("smartcards.csv", text.as_str())];
+    // Unknown to the shipped mapping, the file is not recognised.
+    refused(db, &file(), &ImportOptions::default());
+    let mapping = cardwatch_core::cim::CimMapping::shipped()
+        .with_file(
+            "mine.toml",
+            "[[report]]\nname = \"Smartcards\"\n[report.columns]\ncard_serial = [\"Card No\"]\n",
+        )
+        .expect("valid mapping");
+    let options = ImportOptions {
+        mapping: Some(std::sync::Arc::new(mapping)),
+        ..ImportOptions::default()
+    };
+    let report = db
+        .store
+        .import(&file(), &options, &change())
+        .expect("imported");
+    assert_eq!(report.files[0].created, 2, "{report:?}");
+    assert!(exported(db, Kind::Cards).contains("0912345601,555123456791,9,active,2024-12-05,"));
+}
+
 /// The CSV text of one kind as the store holds it.
 fn exported(db: &TestDb, kind: Kind) -> String {
     let mut out = Vec::new();
@@ -3186,6 +3346,10 @@ on_both_backends!(
     absent_columns_keep_stored_values,
     json_optional_fields_may_be_left_out,
     ods_extracts_become_practices_and_sites,
+    cim_exports_import_by_header_name,
+    cim_missing_required_column_is_refused,
+    cim_bad_value_names_its_header,
+    cim_operator_mapping_overrides_a_default,
     ods_damaged_line_is_refused,
     ord_record_of_a_practice,
     wrong_field_count,

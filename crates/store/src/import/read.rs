@@ -7,6 +7,7 @@ use std::io::{self, Read};
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender};
 
+use cardwatch_core::cim::{CimMapping, Matched};
 use cardwatch_core::ods::{self, Extract, OdsOrganisation};
 use cardwatch_core::records::{
     display_key, key_of, references_of, to_values, Cell, Column, Kind, Record, Reference,
@@ -53,6 +54,8 @@ pub(super) struct Layout {
     json: Option<JsonDoc>,
     /// A published organisation file, read as this layout's kind.
     ods: Option<Ods>,
+    /// A Care Identity Management report export, read through the mapping.
+    pub(super) cim: Option<Matched>,
     /// Files of one kind apply in this order, then as given (branches after the practices
     /// they name).
     pub(super) rank: u8,
@@ -64,8 +67,14 @@ pub(super) fn layouts(
     input: &ImportInput,
     header: Header,
     forced: Option<Kind>,
+    mapping: &CimMapping,
 ) -> Result<Vec<Layout>, String> {
     let Some(ods) = header.ods else {
+        if header.json.is_none() {
+            if let Some(matched) = mapping.recognise(&header.names, forced)? {
+                return cim_layout(matched, mapping).map(|l| vec![l]);
+            }
+        }
         return layout(input, header, forced).map(|l| vec![l]);
     };
     let rank = match &ods {
@@ -80,9 +89,33 @@ pub(super) fn layouts(
             absent: 0,
             json: None,
             ods: Some(ods.clone()),
+            cim: None,
             rank,
         })
         .collect())
+}
+
+/// The layout of a Care Identity Management export: its kind and columns come from the
+/// mapping; a required column it has no header for refuses the file, naming the headers looked
+/// for.
+fn cim_layout(matched: Matched, mapping: &CimMapping) -> Result<Layout, String> {
+    let missing = matched.missing(mapping);
+    if !missing.is_empty() {
+        return Err(format!(
+            "read as Care Identity Management's {} report: {}",
+            matched.report,
+            missing.join("; ")
+        ));
+    }
+    Ok(Layout {
+        kind: matched.kind,
+        index: Vec::new(),
+        absent: matched.keep(),
+        json: None,
+        ods: None,
+        cim: Some(matched),
+        rank: 0,
+    })
 }
 
 /// Decides a file's kind and column layout from its header, or says exactly what is wrong.
@@ -153,6 +186,7 @@ fn layout(input: &ImportInput, header: Header, forced: Option<Kind>) -> Result<L
             absent,
             json: header.json,
             ods: None,
+            cim: None,
             rank: 0,
         })
     } else {
@@ -308,6 +342,8 @@ struct Parser<'a> {
     /// Per reference column, where in its earlier file's keys the last lookup ended.
     near: Vec<usize>,
     parsed: Parsed,
+    /// For a Care Identity Management export, the mapping that names its headers in problems.
+    cim: Option<&'a Matched>,
 }
 
 /// The applying side has stopped (it failed, and will report why).
@@ -342,7 +378,12 @@ impl Parser<'_> {
             Ok(record) => record.with_cells(|cells| self.accept(at, line, fields, cells, keep)),
             Err(errors) => {
                 for e in errors {
-                    self.problem(at, e.column, &e.value, e.message);
+                    // An export's problem names the header the value was read from too.
+                    let column = match self.cim {
+                        Some(m) => m.label(e.column),
+                        None => e.column.to_owned(),
+                    };
+                    self.problem(at, &column, &e.value, e.message);
                 }
                 Ok(())
             }
@@ -470,6 +511,7 @@ pub(super) fn parse_file(
             key_codes: Vec::new(),
             not_practices: Vec::new(),
         },
+        cim: layout.cim.as_ref(),
     };
     let sha256 = match (&layout.json, &layout.ods) {
         (_, Some(Ods::Extract(extract))) => read_ods(input, *extract, options, &mut p)?,
@@ -546,6 +588,17 @@ fn read_csv(
                 rec.len()
             );
             p.file_problem(Location::Line(line), message);
+            continue;
+        }
+        if let Some(cim) = &layout.cim {
+            let read: Vec<&str> = rec.iter().collect();
+            let owned = cim.row(&read);
+            let fields: Vec<&str> = owned.iter().map(String::as_str).collect();
+            if p.row(Location::Line(line), line, &fields, layout.absent)
+                .is_err()
+            {
+                break;
+            }
             continue;
         }
         let mut fields = [""; MAX_COLUMNS];
