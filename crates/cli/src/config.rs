@@ -16,6 +16,9 @@
 //! [schedule]                                            # cron-like, UTC; "off" stops a job
 //! digest = "0 30 6 * * *"
 //!
+//! [log]
+//! format = "json"                                       # one JSON object a line; default "text"
+//!
 //! [[contacts]]                                          # on the sites' cheat sheets
 //! role = "IT service desk"
 //! name = "Riverside IT"
@@ -59,6 +62,17 @@ struct File {
     /// Each job's schedule (cron-like, UTC), or "off".
     #[serde(default)]
     schedule: std::collections::BTreeMap<String, String>,
+    /// How log lines are written.
+    #[serde(default)]
+    log: LogEntry,
+}
+
+/// The `[log]` table: read by `logging` when logging starts, checked here with the rest.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogEntry {
+    /// `text` (the default) or `json`.
+    format: Option<String>,
 }
 
 /// The `[notify]` table.
@@ -143,6 +157,10 @@ pub fn load(config: Option<&Path>, catalogue: Option<&Path>) -> Result<Settings>
             file.health
                 .validate()
                 .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+            if let Some(f) = &file.log.format {
+                crate::logging::Format::parse(f)
+                    .map_err(|e| anyhow!("{}: {e} — fix the configuration", path.display()))?;
+            }
             file
         }
     };

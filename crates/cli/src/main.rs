@@ -11,6 +11,7 @@ mod checks;
 mod clock;
 mod config;
 mod demo;
+mod logging;
 mod migration;
 mod notify;
 mod plan;
@@ -596,13 +597,8 @@ impl std::fmt::Display for Exit {
 impl std::error::Error for Exit {}
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(io::stderr)
-        .init();
     let cli = Cli::parse();
+    logging::init(cli.config.as_deref());
     clock::start_at(cli.now);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

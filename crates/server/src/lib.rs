@@ -2,7 +2,6 @@
 //! certificates that expire soonest. The store is synchronous, so every handler runs its store
 //! calls on the blocking thread pool.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -60,6 +59,8 @@ pub struct AppState {
     findings: Arc<tokio::sync::Mutex<Option<prevent::check::Cached>>>,
     /// The site map scoped callers are resolved with, and the chain length it was read at.
     sites: Arc<tokio::sync::Mutex<Option<web::scope::CachedSites>>>,
+    /// What `/metrics` reports that is counted as the server runs.
+    metrics: Arc<web::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -80,6 +81,7 @@ impl AppState {
             checks: Arc::new(checks),
             findings: Arc::default(),
             sites: Arc::default(),
+            metrics: Arc::default(),
         }
     }
 }
@@ -169,6 +171,11 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .layer(axum::middleware::from_fn(web::headers::secure))
+        // Outermost, so that the time and the request id cover everything else.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            web::metrics::track,
+        ))
         .with_state(state)
 }
 
@@ -185,22 +192,90 @@ async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Result<Response, web::Failure> {
-    let (counts, audit) = web::blocking(&state, |s| Ok((s.counts()?, s.audit_length()?))).await?;
-    let mut out = String::new();
-    out.push_str("# HELP cardwatch_records Records in the estate, by kind.\n");
-    out.push_str("# TYPE cardwatch_records gauge\n");
-    for (kind, n) in counts {
-        let _ = writeln!(out, "cardwatch_records{{kind=\"{kind}\"}} {n}");
-    }
-    out.push_str("# HELP cardwatch_audit_records Records in the audit chain.\n");
-    out.push_str("# TYPE cardwatch_audit_records gauge\n");
-    let _ = writeln!(out, "cardwatch_audit_records {audit}");
-    out.push_str("# HELP cardwatch_uptime_seconds Seconds since the server started.\n");
-    out.push_str("# TYPE cardwatch_uptime_seconds gauge\n");
-    let _ = writeln!(
-        out,
-        "cardwatch_uptime_seconds {}",
-        state.started.elapsed().as_secs()
+    let now = (state.now)();
+    let names: Vec<&'static str> = notify::jobs::Job::ALL.iter().map(|j| j.name()).collect();
+    let (counts, audit, ops) = web::blocking(&state, move |s| {
+        Ok((
+            s.counts()?,
+            s.audit_length()?,
+            cardwatch_store::observe::operations(s, &names, now)?,
+        ))
+    })
+    .await?;
+    let mut out = web::metrics::Text::default();
+    out.family(
+        "cardwatch_records",
+        "gauge",
+        "Records in the estate, by kind.",
     );
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
+    for (kind, n) in counts {
+        out.sample("cardwatch_records", &[("kind", &kind.to_string())], n);
+    }
+    out.family(
+        "cardwatch_audit_records",
+        "gauge",
+        "Records in the audit chain.",
+    );
+    out.sample("cardwatch_audit_records", &[], audit);
+    out.family(
+        "cardwatch_uptime_seconds",
+        "gauge",
+        "Seconds since the server started.",
+    );
+    out.sample(
+        "cardwatch_uptime_seconds",
+        &[],
+        state.started.elapsed().as_secs(),
+    );
+    out.family(
+        "cardwatch_ra_capacity_renewals_per_day",
+        "gauge",
+        "Renewals the RA teams can do in a working day: the configured teams' capacities, or [notify] ra_capacity when none is configured.",
+    );
+    let teams: u64 = state
+        .checks
+        .teams
+        .iter()
+        .map(|t| u64::from(t.capacity))
+        .sum();
+    out.sample(
+        "cardwatch_ra_capacity_renewals_per_day",
+        &[],
+        if teams > 0 {
+            teams
+        } else {
+            u64::from(state.checks.notify.ra_capacity)
+        },
+    );
+    let jobs: Vec<web::metrics::JobState<'_>> = ops
+        .jobs
+        .iter()
+        .zip(notify::jobs::Job::ALL)
+        .map(|(h, &job)| (job.name(), last_due(&state, job, now.unix()), h))
+        .collect();
+    web::metrics::write_operations(&mut out, &jobs, &ops);
+    state.metrics.write(&mut out);
+    // The estate's families come from a full health check; a scrape never waits for one, but
+    // the first scrape of a server that has run none starts one.
+    if !state.metrics.has_estate() {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let _ = prevent::check::all_findings(&state, None).await;
+        });
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out.0).into_response())
+}
+
+/// The newest moment `job` was due at or before `now`, if it is scheduled: looked for in a
+/// minute, then an hour, a day and eight days back, so a frequent job costs a few steps.
+fn last_due(state: &AppState, job: notify::jobs::Job, now: i64) -> Option<i64> {
+    let (_, schedule) = state
+        .checks
+        .notify
+        .schedules
+        .iter()
+        .find(|(j, _)| *j == job)?;
+    [60, 3600, 86_400, 8 * 86_400]
+        .into_iter()
+        .find_map(|window| schedule.last_at_or_before(now, window))
 }

@@ -29,6 +29,7 @@ mod incidents;
 pub mod inventory;
 mod migrations;
 pub mod notify;
+pub mod observe;
 mod pool;
 pub mod positions;
 mod postgres;

@@ -188,11 +188,15 @@ pub(crate) async fn events(
 ) -> Response {
     let agent = match agent_of(&state, &headers).await {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => {
+            state.metrics.agent_batch_refused();
+            return r;
+        }
     };
     let Json(b) = match body {
         Ok(b) => b,
         Err(e) => {
+            state.metrics.agent_batch_refused();
             return error(
                 StatusCode::BAD_REQUEST,
                 "invalid_body",
@@ -201,10 +205,11 @@ pub(crate) async fn events(
                     e.body_text()
                 ),
                 Some("events"),
-            )
+            );
         }
     };
     if b.events.len() > MAX_BATCH || b.events.iter().any(|e| e.id.is_empty() || e.id.len() > 100) {
+        state.metrics.agent_batch_refused();
         return error(
             StatusCode::BAD_REQUEST,
             "invalid_parameter",
@@ -223,6 +228,9 @@ pub(crate) async fn events(
     .await
     {
         Ok((accepted, duplicates)) => {
+            state
+                .metrics
+                .agent_events(accepted as u64, duplicates as u64);
             Json(json!({"accepted": accepted, "duplicates": duplicates})).into_response()
         }
         Err(f) => f.into_response(),

@@ -21,6 +21,7 @@ use cardwatch_core::records::{Cell, Kind};
 use cardwatch_core::schedule::Schedule;
 use cardwatch_store::notify::{self as outbox, Claim, Outgoing};
 use cardwatch_store::{renewals_due, Store, StoreError};
+use tracing::Instrument as _;
 
 use crate::notify::send::SmtpRelay;
 use crate::web::auth::Caller;
@@ -234,10 +235,15 @@ pub(crate) fn spawn(state: AppState) {
                         busy.insert(*job);
                         let (state, owner, job, done) =
                             (state.clone(), owner.clone(), *job, done_tx.clone());
-                        tokio::spawn(async move {
-                            run_claimed(&state, &owner, job, slot, attempt).await;
-                            let _ = done.send(job);
-                        });
+                        // Every log line of the run, the store's included, names its task.
+                        let span = tracing::info_span!("job", task = job.name());
+                        tokio::spawn(
+                            async move {
+                                run_claimed(&state, &owner, job, slot, attempt).await;
+                                let _ = done.send(job);
+                            }
+                            .instrument(span),
+                        );
                     }
                     Ok(Claim::Taken) => {}
                     Err(e) => tracing::warn!(job = job.name(), error = %e.0, "cannot claim a run"),
@@ -280,6 +286,7 @@ async fn run_claimed(state: &AppState, owner: &Arc<str>, job: Job, slot: Timesta
     };
     let outcome = run(state, owner, job, slot).await;
     renew.abort();
+    state.metrics.job_ended(job.name(), outcome.is_ok());
     let now = (state.now)();
     match &outcome {
         Ok(d) => tracing::debug!(job = job.name(), %slot, detail = %d, "job done"),
@@ -615,7 +622,9 @@ async fn deliver(state: &AppState, owner: &str) -> Result<String, String> {
                                 now().unix() + backoff(notify.retry_base_seconds, m.attempts),
                             )
                         });
-                        tracing::warn!(key = %m.key, attempt = m.attempts, error = %e, retry = retry.is_some(), "message not sent");
+                        // The key names the holder's card and the recipient may be quoted in
+                        // the error: the log gets the message's number and the error without it.
+                        tracing::warn!(outbox_id = m.id, channel = %m.channel, attempt = m.attempts, error = %crate::web::logs::without_addresses(&e), retry = retry.is_some(), "message not sent");
                         outbox::mark_failed(s, m.id, &owner, &e, retry)?;
                         failed.fetch_add(1, Ordering::Relaxed);
                     }

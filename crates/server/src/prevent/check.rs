@@ -93,6 +93,7 @@ pub(crate) async fn all_findings(state: &AppState, known: Option<i64>) -> Result
         }
     }
     let checks = state.checks.clone();
+    let started = std::time::Instant::now();
     let all = blocking(state, move |s| {
         let cx = Context {
             today,
@@ -103,10 +104,18 @@ pub(crate) async fn all_findings(state: &AppState, known: Option<i64>) -> Result
         let findings = current_findings(s, &cx, Family::ALL)?;
         let expiring = s.expiring_certificates(100)?;
         let open = cardwatch_store::open_incidents_by_site(s)?;
-        Ok((findings, expiring, open))
+        // The move to the successor client is counted with the check, for the metrics.
+        let migration = crate::prevent::risk::migration(s, &checks, today)?;
+        Ok((findings, expiring, open, migration))
     })
     .await
     .map_err(IntoResponse::into_response)?;
+    state.metrics.set_estate(crate::prevent::risk::text(
+        &all.0,
+        all.3,
+        (state.now)(),
+        started.elapsed(),
+    ));
     let check = Check::new(all.0, all.1, all.2);
     *cache = Some(Cached {
         audit_length: length,

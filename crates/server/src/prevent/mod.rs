@@ -6,3 +6,4 @@ pub mod findings;
 pub mod migration;
 pub mod overview;
 pub mod plan;
+pub(crate) mod risk;

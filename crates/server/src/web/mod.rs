@@ -13,6 +13,8 @@ pub mod auth;
 pub mod caller;
 pub mod headers;
 pub mod layout;
+pub mod logs;
+pub mod metrics;
 pub mod scope;
 
 pub use caller::Caller;
@@ -44,7 +46,9 @@ pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, Failure> {
     let store = state.store.clone();
-    tokio::task::spawn_blocking(move || f(&*store))
+    // The store's log lines belong to the request (or job) that asked: its span goes along.
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(|| f(&*store)))
         .await
         .map_err(|e| Failure(StoreError::Database(format!("worker failed: {e}"))))?
         .map_err(Failure)

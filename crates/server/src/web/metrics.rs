@@ -1,0 +1,502 @@
+//! What `/metrics` reports, kept as the server runs, and the Prometheus text it is written in.
+//!
+//! Written by hand rather than with a metrics crate: the families are few and fixed, a scrape is
+//! a few string writes under short locks, and the build stays lean. Every label is bounded — a
+//! route template (never the path asked for), a method, a status class, a job, a channel, a rule
+//! or severity — so no site, person or card ever becomes a series. A scheduled job is labelled
+//! `task`, because Prometheus gives every scraped series its own `job` label.
+
+use std::collections::HashMap;
+use std::fmt::{Display, Write as _};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument as _;
+
+use cardwatch_store::observe::{JobHealth, Operations};
+
+use crate::AppState;
+
+/// Upper bounds of the latency histogram's buckets, in seconds: from a cached page (a few
+/// milliseconds) to a national health check run by a request (several seconds).
+const BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The label for a request no route matched (a mistyped or probing address): one series for
+/// all of them, so a scanner cannot add series.
+const UNMATCHED: &str = "unmatched";
+
+/// One route template's requests.
+#[derive(Debug, Default)]
+struct Route {
+    /// (method, status class) → requests.
+    counts: HashMap<(&'static str, u16), u64>,
+    /// Requests per latency bucket (not cumulative; the last is above every bound).
+    buckets: [u64; BUCKETS.len() + 1],
+    /// Seconds spent, summed.
+    seconds: f64,
+    /// Requests timed.
+    timed: u64,
+}
+
+/// What the server counts while it runs. Figures read from the store (jobs, the outbox, agents)
+/// are read when scraped; the estate's risk is written once per health check.
+#[derive(Debug)]
+pub(crate) struct Metrics {
+    /// Route template → its requests.
+    http: Mutex<HashMap<String, Route>>,
+    /// The estate's families as text, written when a full health check finishes.
+    estate: Mutex<Option<Arc<str>>>,
+    /// Job → (runs that finished, runs that failed) in this process.
+    jobs: Mutex<HashMap<&'static str, (u64, u64)>>,
+    /// Agent events recorded for the first time.
+    agent_events_accepted: AtomicU64,
+    /// Agent events sent again (already recorded).
+    agent_events_duplicate: AtomicU64,
+    /// Agent event batches refused (unreadable, too large, or from an agent not let in).
+    agent_batches_refused: AtomicU64,
+    /// This process's prefix for the request ids it makes.
+    id_prefix: String,
+    /// Requests given an id made here.
+    ids_made: AtomicU64,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Metrics {
+            http: Mutex::default(),
+            estate: Mutex::default(),
+            jobs: Mutex::default(),
+            agent_events_accepted: AtomicU64::new(0),
+            agent_events_duplicate: AtomicU64::new(0),
+            agent_batches_refused: AtomicU64::new(0),
+            // The start in milliseconds and the process id tell apart the ids of replicas and of
+            // restarts; the counter tells apart a process's own requests. Nothing secret is in an
+            // id, so nothing random is needed.
+            id_prefix: format!("{:x}-{:x}", started.as_millis(), std::process::id()),
+            ids_made: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Metrics {
+    fn request(&self, route: &str, method: &'static str, status: u16, took: Duration) {
+        let mut http = self.http.lock().unwrap_or_else(PoisonError::into_inner);
+        let r = match http.get_mut(route) {
+            Some(r) => r,
+            None => http.entry(route.to_owned()).or_default(),
+        };
+        *r.counts.entry((method, status / 100)).or_default() += 1;
+        let s = took.as_secs_f64();
+        let i = BUCKETS
+            .iter()
+            .position(|&b| s <= b)
+            .unwrap_or(BUCKETS.len());
+        r.buckets[i] += 1;
+        r.seconds += s;
+        r.timed += 1;
+    }
+
+    /// The estate's families, as text, from the health check just finished.
+    pub(crate) fn set_estate(&self, text: String) {
+        *self.estate.lock().unwrap_or_else(PoisonError::into_inner) = Some(text.into());
+    }
+
+    /// Whether a health check has written the estate's families yet.
+    pub(crate) fn has_estate(&self) -> bool {
+        self.estate
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+
+    /// A scheduled job's run ended here, well or not.
+    pub(crate) fn job_ended(&self, job: &'static str, ok: bool) {
+        let mut jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
+        let e = jobs.entry(job).or_default();
+        e.0 += 1;
+        e.1 += u64::from(!ok);
+    }
+
+    /// An agent's batch was recorded: events new and events already held.
+    pub(crate) fn agent_events(&self, accepted: u64, duplicates: u64) {
+        self.agent_events_accepted
+            .fetch_add(accepted, Ordering::Relaxed);
+        self.agent_events_duplicate
+            .fetch_add(duplicates, Ordering::Relaxed);
+    }
+
+    /// An agent's batch was refused.
+    pub(crate) fn agent_batch_refused(&self) {
+        self.agent_batches_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A request id: the proxy's when it sent a usable one, else one made here.
+    fn request_id(&self, sent: Option<&HeaderValue>) -> String {
+        match sent.and_then(|v| v.to_str().ok()).map(str::trim) {
+            // Only short ids of plain characters are taken, so an id cannot forge a log line
+            // or carry a message.
+            Some(id)
+                if !id.is_empty()
+                    && id.len() <= 64
+                    && id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)) =>
+            {
+                id.to_owned()
+            }
+            _ => format!(
+                "{}-{}",
+                self.id_prefix,
+                self.ids_made.fetch_add(1, Ordering::Relaxed) + 1
+            ),
+        }
+    }
+
+    /// Writes the families this process counts: requests, jobs' runs, agents' events, and the
+    /// estate's families from the last health check.
+    pub(crate) fn write(&self, out: &mut Text) {
+        self.write_http(out);
+        out.family(
+            "cardwatch_job_runs_total",
+            "counter",
+            "Scheduled job runs this server finished, by task.",
+        );
+        out.family(
+            "cardwatch_job_failures_total",
+            "counter",
+            "Scheduled job runs this server finished with a failure, by task.",
+        );
+        {
+            let jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut names: Vec<_> = jobs.keys().copied().collect();
+            names.sort_unstable();
+            for j in &names {
+                out.sample("cardwatch_job_runs_total", &[("task", j)], jobs[j].0);
+            }
+            for j in &names {
+                out.sample("cardwatch_job_failures_total", &[("task", j)], jobs[j].1);
+            }
+        }
+        out.family(
+            "cardwatch_agent_events_total",
+            "counter",
+            "Events agents sent, by outcome: accepted (recorded) or duplicate (already held).",
+        );
+        out.sample(
+            "cardwatch_agent_events_total",
+            &[("outcome", "accepted")],
+            self.agent_events_accepted.load(Ordering::Relaxed),
+        );
+        out.sample(
+            "cardwatch_agent_events_total",
+            &[("outcome", "duplicate")],
+            self.agent_events_duplicate.load(Ordering::Relaxed),
+        );
+        out.family(
+            "cardwatch_agent_batches_refused_total",
+            "counter",
+            "Batches of agent events refused: unreadable, too large, or from an agent not let in.",
+        );
+        out.sample(
+            "cardwatch_agent_batches_refused_total",
+            &[],
+            self.agent_batches_refused.load(Ordering::Relaxed),
+        );
+        let estate = self
+            .estate
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(text) = estate {
+            out.0.push_str(&text);
+        }
+    }
+
+    fn write_http(&self, out: &mut Text) {
+        let http = self.http.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut routes: Vec<(&String, &Route)> = http.iter().collect();
+        routes.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        out.family(
+            "cardwatch_http_requests_total",
+            "counter",
+            "HTTP requests answered, by route template, method and status class.",
+        );
+        for (route, r) in &routes {
+            let mut counts: Vec<_> = r.counts.iter().collect();
+            counts.sort_unstable();
+            for ((method, class), n) in counts {
+                let status = format!("{class}xx");
+                out.sample(
+                    "cardwatch_http_requests_total",
+                    &[("route", route), ("method", method), ("status", &status)],
+                    n,
+                );
+            }
+        }
+        out.family(
+            "cardwatch_http_request_duration_seconds",
+            "histogram",
+            "Time from a request's arrival to its answer's headers, by route template.",
+        );
+        for (route, r) in &routes {
+            let mut cumulative = 0;
+            for (i, bound) in BUCKETS.iter().enumerate() {
+                cumulative += r.buckets[i];
+                out.sample(
+                    "cardwatch_http_request_duration_seconds_bucket",
+                    &[("route", route), ("le", &bound.to_string())],
+                    cumulative,
+                );
+            }
+            out.sample(
+                "cardwatch_http_request_duration_seconds_bucket",
+                &[("route", route), ("le", "+Inf")],
+                r.timed,
+            );
+            out.sample(
+                "cardwatch_http_request_duration_seconds_sum",
+                &[("route", route)],
+                r.seconds,
+            );
+            out.sample(
+                "cardwatch_http_request_duration_seconds_count",
+                &[("route", route)],
+                r.timed,
+            );
+        }
+    }
+}
+
+/// What one job's schedule and runs say: its name, the newest scheduled moment that has come
+/// (none when switched off), and how it has run across every replica.
+pub(crate) type JobState<'a> = (&'static str, Option<i64>, &'a JobHealth);
+
+/// Writes the figures read from the store at scrape time: jobs, the outbox and agents.
+pub(crate) fn write_operations(out: &mut Text, jobs: &[JobState<'_>], ops: &Operations) {
+    out.family(
+        "cardwatch_job_last_due_timestamp_seconds",
+        "gauge",
+        "The newest moment a scheduled job was due to run (Unix time), by task; absent when switched off.",
+    );
+    for (task, due, _) in jobs {
+        if let Some(due) = due {
+            out.sample(
+                "cardwatch_job_last_due_timestamp_seconds",
+                &[("task", task)],
+                due,
+            );
+        }
+    }
+    out.family(
+        "cardwatch_job_last_success_timestamp_seconds",
+        "gauge",
+        "When a scheduled job's newest successful run ended, on any replica (Unix time), by task.",
+    );
+    for (task, _, h) in jobs {
+        if let Some((at, _)) = h.last_success {
+            out.sample(
+                "cardwatch_job_last_success_timestamp_seconds",
+                &[("task", task)],
+                at.unix(),
+            );
+        }
+    }
+    out.family(
+        "cardwatch_job_last_success_duration_seconds",
+        "gauge",
+        "How long a scheduled job's newest successful run took, by task.",
+    );
+    for (task, _, h) in jobs {
+        if let Some((_, secs)) = h.last_success {
+            out.sample(
+                "cardwatch_job_last_success_duration_seconds",
+                &[("task", task)],
+                secs,
+            );
+        }
+    }
+    out.family(
+        "cardwatch_job_consecutive_failures",
+        "gauge",
+        "Runs of a scheduled job that failed since its newest successful run, on any replica, by task.",
+    );
+    for (task, _, h) in jobs {
+        out.sample(
+            "cardwatch_job_consecutive_failures",
+            &[("task", task)],
+            h.failures_since_success,
+        );
+    }
+    out.family(
+        "cardwatch_outbox_messages",
+        "gauge",
+        "Messages in the outbox not sent: pending (waiting or being retried) or failed (given up), by channel.",
+    );
+    for channel in ["email", "webhook"] {
+        for state in ["pending", "failed"] {
+            let n = ops
+                .outbox
+                .iter()
+                .find(|(c, s, _)| c == channel && s == state)
+                .map_or(0, |o| o.2);
+            out.sample(
+                "cardwatch_outbox_messages",
+                &[("channel", channel), ("state", state)],
+                n,
+            );
+        }
+    }
+    out.family(
+        "cardwatch_agents_enrolled",
+        "gauge",
+        "Workstation agents enrolled and not revoked.",
+    );
+    out.sample("cardwatch_agents_enrolled", &[], ops.agents_enrolled);
+    out.family(
+        "cardwatch_agents_seen",
+        "gauge",
+        "Agents not revoked that were heard from within the last hour (1h) or day (1d).",
+    );
+    out.sample(
+        "cardwatch_agents_seen",
+        &[("within", "1h")],
+        ops.agents_seen_hour,
+    );
+    out.sample(
+        "cardwatch_agents_seen",
+        &[("within", "1d")],
+        ops.agents_seen_day,
+    );
+}
+
+/// Prometheus's text exposition format, written family by family.
+#[derive(Debug, Default)]
+pub(crate) struct Text(pub(crate) String);
+
+impl Text {
+    /// A family's HELP and TYPE lines.
+    pub(crate) fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+
+    /// One sample; label values are escaped as the format asks.
+    pub(crate) fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl Display) {
+        self.0.push_str(name);
+        if !labels.is_empty() {
+            self.0.push('{');
+            for (i, (k, v)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.0.push(',');
+                }
+                self.0.push_str(k);
+                self.0.push_str("=\"");
+                for c in v.chars() {
+                    match c {
+                        '\\' => self.0.push_str("\\\\"),
+                        '"' => self.0.push_str("\\\""),
+                        '\n' => self.0.push_str("\\n"),
+                        c => self.0.push(c),
+                    }
+                }
+                self.0.push('"');
+            }
+            self.0.push('}');
+        }
+        let _ = writeln!(self.0, " {value}");
+    }
+}
+
+/// The method as a bounded label: the standard ones by name, anything else as `other`.
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Every request: given an id (the proxy's `X-Request-Id`, else one made here) that its answer
+/// returns and every log line it causes carries (a span named `request`, with the route template
+/// and never the path, which can name a card or a person); counted and timed by route template.
+pub(crate) async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(UNMATCHED, MatchedPath::as_str)
+        .to_owned();
+    let method = method_label(req.method());
+    let id = state.metrics.request_id(req.headers().get("x-request-id"));
+    let span = tracing::info_span!("request", request_id = %id, method, route = %route);
+    let mut res = next.run(req).instrument(span.clone()).await;
+    let took = started.elapsed();
+    let status = res.status().as_u16();
+    state.metrics.request(&route, method, status, took);
+    span.in_scope(|| {
+        tracing::info!(status, ms = took.as_secs_f64() * 1000.0, "answered");
+    });
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        let mut t = Text::default();
+        t.sample("x", &[("a", "q\"b\\c\nd")], 1);
+        assert_eq!(t.0, "x{a=\"q\\\"b\\\\c\\nd\"} 1\n");
+    }
+
+    #[test]
+    fn a_sent_request_id_is_kept_only_when_plain() {
+        let m = Metrics::default();
+        let kept = HeaderValue::from_static("abc-123_x.y:z");
+        assert_eq!(m.request_id(Some(&kept)), "abc-123_x.y:z");
+        let forged = HeaderValue::from_static("a\" level=error msg=x");
+        let made = m.request_id(Some(&forged));
+        assert!(made.starts_with(&m.id_prefix), "{made}");
+        assert_ne!(m.request_id(None), made, "each made id is new");
+    }
+
+    #[test]
+    fn latencies_fall_in_cumulative_buckets() {
+        let m = Metrics::default();
+        m.request("/x", "GET", 200, Duration::from_millis(3));
+        m.request("/x", "GET", 503, Duration::from_millis(700));
+        m.request("/x", "GET", 200, Duration::from_secs(20));
+        let mut t = Text::default();
+        m.write_http(&mut t);
+        for line in [
+            "cardwatch_http_requests_total{route=\"/x\",method=\"GET\",status=\"2xx\"} 2",
+            "cardwatch_http_requests_total{route=\"/x\",method=\"GET\",status=\"5xx\"} 1",
+            "cardwatch_http_request_duration_seconds_bucket{route=\"/x\",le=\"0.005\"} 1",
+            "cardwatch_http_request_duration_seconds_bucket{route=\"/x\",le=\"0.5\"} 1",
+            "cardwatch_http_request_duration_seconds_bucket{route=\"/x\",le=\"1\"} 2",
+            "cardwatch_http_request_duration_seconds_bucket{route=\"/x\",le=\"10\"} 2",
+            "cardwatch_http_request_duration_seconds_bucket{route=\"/x\",le=\"+Inf\"} 3",
+            "cardwatch_http_request_duration_seconds_count{route=\"/x\"} 3",
+        ] {
+            assert!(t.0.lines().any(|l| l == line), "{line} in\n{}", t.0);
+        }
+    }
+}
