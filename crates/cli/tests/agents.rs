@@ -5,7 +5,9 @@ mod common;
 #[path = "../../agent/tests/softhsm/mod.rs"]
 mod softhsm;
 
-use common::{body_json, cardwatch, ok, scratch_db, serve_demo, stop, text};
+use common::{
+    body_json, cardwatch, get, ok, scratch_db, serve_demo, serve_demo_signed_in, stop, text,
+};
 
 /// A JSON POST with extra headers; (status, whole response).
 fn post(addr: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
@@ -249,6 +251,56 @@ fn an_agent_enrols_over_https_with_a_pinned_certificate_and_keeps_its_credential
     ]);
     assert!(text(&missing.stderr).contains("not enrolled"));
     stop(server);
+}
+
+/// Over TLS every answer tells the browser to stay on HTTPS (HSTS); over plain HTTP none does.
+#[test]
+fn answers_over_tls_carry_strict_transport_security() {
+    let (tmp, db) = scratch_db();
+    let (cert, key) = certificate(tmp.path());
+    ok(&cardwatch(&db, &["demo", "--practices", "1"]));
+    let port = free_port();
+    let server = tls_server(&db, port, &cert, &key);
+    let mut client = std::process::Command::new("openssl")
+        .args([
+            "s_client",
+            "-quiet",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl s_client");
+    use std::io::Write;
+    client
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let out = client.wait_with_output().expect("s_client");
+    stop(server);
+    let answer = text(&out.stdout).to_ascii_lowercase();
+    assert!(answer.starts_with("http/1.1 200"), "{answer}");
+    assert!(
+        answer.contains("strict-transport-security: max-age=31536000"),
+        "{answer}"
+    );
+    // Plain HTTP: no HSTS (a browser would ignore it there anyway).
+    let (_tmp2, db2) = scratch_db();
+    let (child, addr, _cookie) = serve_demo_signed_in(&db2, "1");
+    let plain = get(&addr, "/login");
+    stop(child);
+    assert!(
+        !plain
+            .1
+            .to_ascii_lowercase()
+            .contains("strict-transport-security"),
+        "{}",
+        plain.1
+    );
 }
 
 /// A TLS server on a given port over `db`, with the test's certificate.
