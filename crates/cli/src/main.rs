@@ -107,6 +107,10 @@ enum Command {
         /// Validate only; write nothing.
         #[arg(long)]
         check: bool,
+        /// How to read Care Identity Management report exports (TOML), laid over the shipped
+        /// mapping (knowledge/cim-mapping.toml): see docs/IMPORT.md.
+        #[arg(long)]
+        mapping: Option<PathBuf>,
     },
     /// Write every record of a kind to standard output (or --out), in key order.
     Export {
@@ -668,13 +672,21 @@ fn run(cli: Cli) -> Result<()> {
             let checks = server_checks(settings, kb);
             serve(Arc::from(store), &bind, checks, sign_in, tls)
         }
-        Command::Import { files, kind, check } => {
+        Command::Import {
+            files,
+            kind,
+            check,
+            mapping,
+        } => {
+            // A bad mapping is refused before the store is opened, with its line.
+            let mapping = mapping.as_deref().map(cim_mapping).transpose()?;
             let store = open(&database_url)?;
             let inputs: Vec<ImportInput> = files.iter().map(ImportInput::file).collect();
             let options = ImportOptions {
                 kind,
                 check_only: check,
                 progress: progress_bar(),
+                mapping: mapping.map(Arc::new),
                 ..ImportOptions::default()
             };
             let started = Instant::now();
@@ -1078,6 +1090,20 @@ fn import(
     }
 }
 
+/// The shipped CIM mapping with the operator's file laid over it; a bad file exits 2 naming
+/// its line.
+fn cim_mapping(path: &std::path::Path) -> Result<cardwatch_core::cim::CimMapping> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    cardwatch_core::cim::CimMapping::shipped()
+        .with_file(&path.display().to_string(), &text)
+        .map_err(|e| {
+            eprintln!("{e}");
+            eprintln!("cardwatch: the mapping file is refused; nothing was imported");
+            Exit(2).into()
+        })
+}
+
 fn print_report(report: &ImportReport, started: Instant) {
     let secs = started.elapsed().as_secs_f64();
     let mut rows = 0;
@@ -1087,6 +1113,15 @@ fn print_report(report: &ImportReport, started: Instant) {
             "{:<14} {:>9} rows: {} new, {} changed, {} unchanged  ({})",
             f.kind, f.rows, f.created, f.updated, f.unchanged, f.file
         );
+        if let Some(name) = &f.cim_report {
+            println!(
+                "{:<14} read as Care Identity Management's {name} report",
+                ""
+            );
+        }
+        if !f.ignored.is_empty() {
+            println!("{:<14} columns ignored: {}", "", f.ignored.join(", "));
+        }
     }
     let verb = if report.checked_only {
         "checked (nothing written)"
