@@ -765,6 +765,36 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_mapping_file_is_valid() {
+        let doc = include_str!("../../../docs/IMPORT.md");
+        let from = doc.find("**A mapping file**").expect("the section");
+        let block = doc[from..]
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|b| b.split("```").next())
+            .expect("the example");
+        let m = CimMapping::shipped()
+            .with_file("cim.toml", block)
+            .expect("the example is valid");
+        let header = [
+            "UUID",
+            "First name",
+            "Last name",
+            "Org code",
+            "Leaving date",
+        ];
+        let matched = m.recognise(&header, None).expect("ok").expect("leavers");
+        assert_eq!(matched.report, "Leavers");
+        let e = CimMapping::shipped()
+            .with_file(
+                "cim.toml",
+                "[[report]]\nname = \"Logins\"\nkind = \"logins\"\n",
+            )
+            .expect_err("refused");
+        assert!(doc.contains(&e.to_string()[..40]), "{e}");
+    }
+
+    #[test]
     fn two_reports_that_fit_equally_are_named() {
         let text = "[[report]]\nname = \"Other\"\nkind = \"cards\"\nrecognise = [\"card_serial\"]\n[report.columns]\ncard_serial = [\"Smartcard serial number\"]\nholder_uuid = [\"UUID\"]\nstatus = [\"Status\"]\nissued_on = [\"Date of issue\"]\n";
         let m = CimMapping::shipped()
