@@ -44,6 +44,18 @@ impl Role {
         }
     }
 
+    /// The role as operators say it, for pages ("Practice manager"); `as_str` is the code kept
+    /// in the store, the API and the command line.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Role::Administrator => "Administrator",
+            Role::Support => "IT support",
+            Role::PracticeManager => "Practice manager",
+            Role::RegistrationAuthority => "Registration Authority",
+            Role::Auditor => "Auditor",
+        }
+    }
+
     /// Parses the text form (any case; `-` or `_` between words).
     pub fn parse(s: &str) -> Result<Role, String> {
         let t = s.trim().to_ascii_lowercase().replace('-', "_");
@@ -346,6 +358,11 @@ mod tests {
         assert!(!Role::Auditor.can(Permission::Triage));
         assert!(Role::RegistrationAuthority.can(Permission::ManageCards));
         assert!(!Role::PracticeManager.can(Permission::ManageCards));
+        assert_eq!(Role::PracticeManager.label(), "Practice manager");
+        assert_eq!(
+            Role::RegistrationAuthority.label(),
+            "Registration Authority"
+        );
         assert!(!Role::Support.can(Permission::ViewAudit));
     }
 

@@ -2,8 +2,6 @@
 //! add one, disable or enable, and reset a password; a new or reset password is random and shown
 //! once. Every form carries the session's CSRF token; every change is audited by the store.
 
-use std::fmt::Write as _;
-
 use axum::extract::{Form, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -14,77 +12,109 @@ use serde::Deserialize;
 
 use crate::web::auth::{hash_password, random_password, Caller};
 use crate::web::scope::viewer;
-use crate::web::{blocking, change, escape, settled};
+use crate::web::{blocking, change, settled};
 use crate::AppState;
 
-async fn list(state: &AppState, caller: &Caller, message: Option<(bool, String)>) -> Response {
+#[derive(askama::Template)]
+#[template(path = "admin_users.html")]
+struct UsersPage<'a> {
+    /// A refusal: (the id of the field or row it is about, what was wrong).
+    problem: Option<(String, String)>,
+    /// The refused field of the add form, to mark it (empty when none is).
+    refused: &'a str,
+    message: &'a str,
+    notice: Option<String>,
+    count: String,
+    csrf: &'a str,
+    rows: Vec<Row>,
+    roles: Vec<(&'static str, &'static str)>,
+    typed: Typed,
+}
+
+struct Row {
+    username: String,
+    name: String,
+    role: &'static str,
+    organisations: String,
+    added: String,
+    disabled: bool,
+}
+
+/// What was typed into the add form, kept when it is refused.
+#[derive(Default)]
+struct Typed {
+    username: String,
+    name: String,
+    role: String,
+    organisations: String,
+}
+
+/// What a page says after a change: done, or refused (the field it is about, or the user name
+/// whose row it is about, and why).
+enum Said {
+    Done(String),
+    Refused(&'static str, String),
+    RefusedFor(String, String),
+}
+
+async fn list(state: &AppState, caller: &Caller, said: Option<Said>, typed: Typed) -> Response {
     let users = match blocking(state, |s| s.users()).await {
         Ok(u) => u,
         Err(f) => return f.into_response(),
     };
-    let csrf = escape(&caller.csrf);
-    let mut rows = String::new();
-    for u in &users {
-        let name = escape(u.user.username.as_str());
-        let orgs: Vec<&str> = u.user.organisations.iter().map(OdsCode::as_str).collect();
-        let (action, label) = if u.disabled {
-            ("enable", "Enable")
-        } else {
-            ("disable", "Disable")
-        };
-        let _ = writeln!(
-            rows,
-            "<tr class=\"nhsuk-table__row\"><td class=\"nhsuk-table__cell\">{name}</td><td class=\"nhsuk-table__cell\">{}</td>\
-             <td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td>\
-             <td class=\"nhsuk-table__cell\"><form method=\"post\" action=\"/admin/users/{action}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-             <input type=\"hidden\" name=\"username\" value=\"{name}\"><button class=\"nhsuk-button nhsuk-button--secondary nhsuk-button--small\">{label}</button></form>\
-             <form method=\"post\" action=\"/admin/users/reset\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-             <input type=\"hidden\" name=\"username\" value=\"{name}\"><button class=\"nhsuk-button nhsuk-button--secondary nhsuk-button--small\">Reset password</button></form></td></tr>",
-            escape(&u.user.display_name),
-            u.user.role.as_str(),
-            escape(&orgs.join(" ")),
-            if u.disabled { "disabled" } else { "active" },
-        );
-    }
-    let notice = match &message {
-        Some((true, m)) => format!("<div class=\"nhsuk-inset-text\"><p>{}</p></div>", escape(m)),
-        Some((false, m)) => format!(
-            "<div class=\"nhsuk-error-summary\" role=\"alert\" tabindex=\"-1\"><h2 class=\"nhsuk-error-summary__title\">There is a problem</h2><div class=\"nhsuk-error-summary__body\"><p>{}</p></div></div>",
-            escape(m)
-        ),
-        None => String::new(),
-    };
-    let roles: String = Role::ALL
+    let rows: Vec<Row> = users
         .iter()
-        .map(|r| {
-            format!(
-                "<option value=\"{0}\">{1}</option>",
-                r.as_str(),
-                r.as_str().replace('_', " ")
-            )
+        .map(|u| Row {
+            username: u.user.username.as_str().to_owned(),
+            name: u.user.display_name.clone(),
+            role: u.user.role.label(),
+            organisations: if u.user.role.sees_everything() && u.user.organisations.is_empty() {
+                "Every organisation".to_owned()
+            } else {
+                let orgs: Vec<&str> = u.user.organisations.iter().map(OdsCode::as_str).collect();
+                orgs.join(", ")
+            },
+            added: u.created_at.date().long(),
+            disabled: u.disabled,
         })
         .collect();
-    let body = format!(
-        "{notice}<p class=\"nhsuk-body\">Administration also has: <a href=\"/admin/jobs\">scheduled jobs and the outbox</a> · \
-         <a href=\"/admin/agents\">workstation agents</a> · <a href=\"/admin/import\">importing estate files</a> · \
-         <a href=\"/admin/sites\">sites</a> · <a href=\"/admin/retention\">retention of personal data</a>.</p>\
-         <h2 class=\"nhsuk-heading-m\">Operators</h2><table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\">\
-         <th class=\"nhsuk-table__header\" scope=\"col\">User name</th><th class=\"nhsuk-table__header\" scope=\"col\">Name</th>\
-         <th class=\"nhsuk-table__header\" scope=\"col\">Role</th><th class=\"nhsuk-table__header\" scope=\"col\">Organisations</th>\
-         <th class=\"nhsuk-table__header\" scope=\"col\">State</th><th class=\"nhsuk-table__header\" scope=\"col\">Change</th></tr></thead>\
-         <tbody class=\"nhsuk-table__body\">{rows}</tbody></table>\n\
-         <h2 class=\"nhsuk-heading-m\">Add an operator</h2>\n<form method=\"post\" action=\"/admin/users/add\" novalidate>\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"username\">User name (e.g. their NHSmail address)</label><input class=\"nhsuk-input nhsuk-u-width-one-half\" id=\"username\" name=\"username\"></div>\
-         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"name\">Name</label><input class=\"nhsuk-input nhsuk-u-width-one-half\" id=\"name\" name=\"name\"></div>\
-         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"role\">Role</label><select class=\"nhsuk-select\" id=\"role\" name=\"role\">{roles}</select></div>\
-         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"organisations\">Organisations, sites or ICBs (ODS codes, separated by spaces)</label><input class=\"nhsuk-input nhsuk-u-width-one-half\" id=\"organisations\" name=\"organisations\"></div>\
-         <button class=\"nhsuk-button\">Add</button></form>"
-    );
-    let status = match message {
-        Some((false, _)) => StatusCode::BAD_REQUEST,
-        _ => StatusCode::OK,
+    let (mut problem, mut notice, mut refused) = (None, None, "");
+    match said {
+        Some(Said::Done(m)) => notice = Some(m),
+        Some(Said::Refused(field, m)) => {
+            refused = field;
+            problem = Some((field.to_owned(), m));
+        }
+        // A refusal about one operator links to their row, or to the table if they are not in it.
+        Some(Said::RefusedFor(username, m)) => {
+            let at = rows.iter().position(|r| r.username == username);
+            let id = at.map_or("operators".to_owned(), |i| format!("user-{}", i + 1));
+            problem = Some((id, m));
+        }
+        None => {}
+    }
+    let message = problem.as_ref().map_or(String::new(), |p| p.1.clone());
+    let status = if problem.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
     };
+    let page = UsersPage {
+        problem,
+        refused,
+        message: &message,
+        notice,
+        count: match rows.len() {
+            1 => "1 operator.".to_owned(),
+            n => format!("{n} operators."),
+        },
+        csrf: &caller.csrf,
+        rows,
+        roles: Role::ALL.iter().map(|r| (r.as_str(), r.label())).collect(),
+        typed,
+    };
+    // Rendering only fails on a formatter error writing into a String, which cannot happen.
+    let body = askama::Template::render(&page).unwrap_or_default();
     (
         status,
         crate::web::layout::page("Operators", Some(caller), &body),
@@ -130,7 +160,7 @@ pub(crate) async fn api(State(state): State<AppState>, caller: Caller) -> Respon
 
 pub(crate) async fn page(State(state): State<AppState>, caller: Caller) -> Response {
     match admin(&state, caller).await {
-        Ok(c) => list(&state, &c, None).await,
+        Ok(c) => list(&state, &c, None, Typed::default()).await,
         Err(r) => r,
     }
 }
@@ -154,9 +184,11 @@ async fn after(
     state: &AppState,
     caller: &Caller,
     r: Result<Result<String, StoreError>, crate::web::Failure>,
+    typed: Typed,
 ) -> Response {
     match settled(r) {
-        Ok(message) => list(state, caller, Some(message)).await,
+        Ok((true, m)) => list(state, caller, Some(Said::Done(m)), Typed::default()).await,
+        Ok((false, m)) => list(state, caller, Some(Said::Refused("username", m)), typed).await,
         Err(r) => *r,
     }
 }
@@ -173,21 +205,39 @@ pub(crate) async fn add(
     if let Err(r) = caller.check_csrf(&f.csrf) {
         return r.into_response();
     }
-    let parsed = (|| -> Result<NewUser, String> {
-        let role = Role::parse(&f.role)?;
+    let typed = Typed {
+        username: f.username.clone(),
+        name: f.name.clone(),
+        role: f.role.clone(),
+        organisations: f.organisations.clone(),
+    };
+    // Each refusal names the field it is about, so the page can link to it.
+    let parsed = (|| -> Result<NewUser, (&'static str, String)> {
+        let username = Username::parse(&f.username).map_err(|e| ("username", e.0))?;
+        let role = Role::parse(&f.role).map_err(|e| ("role", e))?;
         let organisations = f
             .organisations
             .split_whitespace()
-            .map(|o| OdsCode::parse(o).map_err(|e| format!("{o:?}: {e}")))
+            .map(|o| {
+                OdsCode::parse(o)
+                    .map_err(|e| ("organisations", format!("“{o}” is not an ODS code: {e}")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         if organisations.is_empty() && !role.sees_everything() {
-            return Err(format!(
-                "a {} works for particular organisations — give at least one ODS code",
-                role.as_str().replace('_', " ")
+            return Err((
+                "organisations",
+                format!(
+                    "Give at least one ODS code: a {} works for particular organisations, sites or ICBs",
+                    match role {
+                        Role::RegistrationAuthority => "Registration Authority operator",
+                        Role::Support => "member of IT support",
+                        _ => "practice manager",
+                    }
+                ),
             ));
         }
         Ok(NewUser {
-            username: Username::parse(&f.username).map_err(|e| e.0)?,
+            username,
             display_name: f.name.trim().to_owned(),
             role,
             organisations,
@@ -196,7 +246,9 @@ pub(crate) async fn add(
     })();
     let mut user = match parsed {
         Ok(u) => u,
-        Err(m) => return list(&state, &caller, Some((false, m))).await,
+        Err((field, m)) => {
+            return list(&state, &caller, Some(Said::Refused(field, m)), typed).await
+        }
     };
     let password = random_password();
     user.password_hash = hash_password(&password);
@@ -208,7 +260,7 @@ pub(crate) async fn add(
         }))
     })
     .await;
-    after(&state, &caller, result).await
+    after(&state, &caller, result, typed).await
 }
 
 #[derive(Deserialize)]
@@ -227,17 +279,14 @@ async fn one(state: AppState, caller: Caller, f: UserForm, action: &'static str)
     if let Err(r) = caller.check_csrf(&f.csrf) {
         return r.into_response();
     }
+    let refused = |m: String| Some(Said::RefusedFor(f.username.clone(), m));
     let name = match Username::parse(&f.username) {
         Ok(n) => n,
-        Err(e) => return list(&state, &caller, Some((false, e.0))).await,
+        Err(e) => return list(&state, &caller, refused(e.0), Typed::default()).await,
     };
     if name == caller.user.user.username && action == "disable" {
-        return list(
-            &state,
-            &caller,
-            Some((false, "you cannot disable yourself".into())),
-        )
-        .await;
+        let m = "You cannot disable yourself: another administrator can.".to_owned();
+        return list(&state, &caller, refused(m), Typed::default()).await;
     }
     let change = change(&caller, &state);
     let result = blocking(&state, move |s| {
@@ -252,7 +301,11 @@ async fn one(state: AppState, caller: Caller, f: UserForm, action: &'static str)
         })
     })
     .await;
-    after(&state, &caller, result).await
+    match settled(result) {
+        Ok((true, m)) => list(&state, &caller, Some(Said::Done(m)), Typed::default()).await,
+        Ok((false, m)) => list(&state, &caller, refused(m), Typed::default()).await,
+        Err(r) => *r,
+    }
 }
 
 pub(crate) async fn disable(
