@@ -70,7 +70,8 @@ pub(super) fn layouts(
     mapping: &CimMapping,
 ) -> Result<Vec<Layout>, String> {
     let Some(ods) = header.ods else {
-        if header.json.is_none() {
+        // A file Cardwatch's own header names fit is read as before, whatever a mapping says.
+        if header.json.is_none() && Kind::from_header(&header.names).is_none() {
             if let Some(matched) = mapping.recognise(&header.names, forced)? {
                 return cim_layout(matched, mapping).map(|l| vec![l]);
             }
