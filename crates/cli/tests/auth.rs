@@ -2738,10 +2738,13 @@ fn sites_core_hours_and_contacts_are_administered_in_the_browser() {
             ("core_hours", "Mon-Fri 25:00-18:30"),
         ],
     );
-    assert_eq!(bad.0, 200);
+    assert_eq!(bad.0, 400);
     assert!(
-        bad.1.contains("Not saved") && bad.1.contains("25:00"),
-        "{}",
+        bad.1.contains("There is a problem")
+            && bad.1.contains("Nothing was saved")
+            && bad.1.contains("href=\"#core_hours\"")
+            && bad.1.contains("value=\"Mon-Fri 25:00-18:30\""),
+        "refused in the error summary, linking to the hours, what was typed kept: {}",
         bad.1
     );
     assert_eq!(
@@ -2791,7 +2794,9 @@ fn sites_core_hours_and_contacts_are_administered_in_the_browser() {
         ],
     );
     assert!(
-        unreachable.1.contains("give a phone number or an email"),
+        unreachable.1.contains("give a phone number or an email")
+            && unreachable.1.contains("href=\"#c-phone\"")
+            && unreachable.1.contains("value=\"Riverside IT\""),
         "{}",
         unreachable.1
     );
@@ -2847,9 +2852,13 @@ fn sites_core_hours_and_contacts_are_administered_in_the_browser() {
         "the count is in the estate"
     );
     let bad = stock("lots", "2");
+    assert_eq!(bad.0, 400);
     assert!(
-        bad.1.contains("Not saved") && bad.1.contains("quantity lots"),
-        "{}",
+        bad.1.contains("Nothing was saved")
+            && bad.1.contains("Spare now “lots”")
+            && bad.1.contains("href=\"#s-quantity\"")
+            && bad.1.contains("value=\"lots\""),
+        "refused in the error summary, linking to the count, what was typed kept: {}",
         bad.1
     );
     assert!(ok(&cardwatch(&db, &["export", "stock"])).contains("A10000,reader,5,2"));

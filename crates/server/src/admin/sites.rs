@@ -5,7 +5,6 @@
 //! and audited exactly as an import is.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
@@ -19,7 +18,7 @@ use serde::Deserialize;
 
 use crate::web::auth::Caller;
 use crate::web::scope::{form_viewer, not_found, viewer, Viewer};
-use crate::web::{blocking, escape, layout};
+use crate::web::{blocking, layout};
 use crate::AppState;
 
 /// A site's stored record: (ODS code, organisation, name, core hours).
@@ -75,19 +74,51 @@ async fn editing(
     Ok((v, row))
 }
 
-/// The site's page again, saying how a change went.
+/// The site's page again, saying how a change went: done, or refused with the id of the field
+/// the refusal is about and what was typed kept.
 async fn answer(
     state: &AppState,
     v: &Viewer,
     ods: &str,
-    outcome: Result<Result<(), String>, crate::web::Failure>,
+    outcome: Result<Result<(), (&'static str, String)>, crate::web::Failure>,
     done: &str,
+    typed: Typed,
 ) -> Response {
     match outcome {
-        Ok(Ok(())) => one(state, v, ods, Some(Ok(done.to_owned()))).await,
-        Ok(Err(why)) => one(state, v, ods, Some(Err(why))).await,
+        Ok(Ok(())) => {
+            one(
+                state,
+                v,
+                ods,
+                Some(Said::Done(done.to_owned())),
+                Typed::default(),
+            )
+            .await
+        }
+        Ok(Err((field, why))) => one(state, v, ods, Some(Said::Refused(field, why)), typed).await,
         Err(f) => f.into_response(),
     }
+}
+
+/// What a site's page says after a change.
+enum Said {
+    Done(String),
+    /// The id of the field the refusal is about, and why.
+    Refused(&'static str, String),
+}
+
+/// What was typed into the site's forms, kept when one is refused; the stored hours and the
+/// usual stock item and reorder level otherwise.
+#[derive(Default)]
+struct Typed {
+    core_hours: Option<String>,
+    item: Option<String>,
+    quantity: String,
+    minimum: Option<String>,
+    role: String,
+    name: String,
+    phone: String,
+    email: String,
 }
 
 fn change(v: &Viewer, state: &AppState) -> Change {
@@ -108,9 +139,25 @@ pub(crate) async fn page(
         Err(r) => return r,
     };
     match q.get("site").map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        Some(code) => one(&state, &v, code, None).await,
+        Some(code) => one(&state, &v, code, None, Typed::default()).await,
         None => list(&state, &v).await,
     }
+}
+
+#[derive(askama::Template)]
+#[template(path = "admin_sites.html")]
+struct SitesPage {
+    count: String,
+    /// (link to the site's page, code, name, core hours).
+    rows: Vec<(String, String, String, String)>,
+}
+
+/// A link to a page with one query parameter, encoded.
+fn with_site(path: &str, code: &str) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("site", code)
+        .finish();
+    format!("{path}?{query}")
 }
 
 async fn list(state: &AppState, v: &Viewer) -> Response {
@@ -131,29 +178,81 @@ async fn list(state: &AppState, v: &Viewer) -> Response {
         Ok(r) => r,
         Err(f) => return f.into_response(),
     };
-    let mut body = String::new();
-    for (code, name, hours) in rows.iter().filter(|r| v.sees_site(&r.0)) {
-        let _ = write!(
-            body,
-            "<tr class=\"nhsuk-table__row\"><td class=\"nhsuk-table__cell\"><a href=\"/admin/sites?site={c}\">{c}</a></td><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td></tr>",
-            escape(name),
-            escape(hours),
-            c = escape(code),
-        );
-    }
-    let page = format!(
-        "<h1 class=\"nhsuk-heading-l\">Sites</h1><p class=\"nhsuk-body\">Each site's core clinic hours (updates scheduled inside them are flagged) and the contacts on its cheat sheet. Choose a site to change them.</p>\
-         <table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\"><th class=\"nhsuk-table__header\" scope=\"col\">Site</th><th class=\"nhsuk-table__header\" scope=\"col\">Name</th><th class=\"nhsuk-table__header\" scope=\"col\">Core hours</th></tr></thead><tbody class=\"nhsuk-table__body\">{body}</tbody></table>"
-    );
-    layout::page("Sites", Some(&v.caller), &page).into_response()
+    let rows: Vec<_> = rows
+        .into_iter()
+        .filter(|r| v.sees_site(&r.0))
+        .map(|(code, name, hours)| {
+            let hours = if hours.is_empty() {
+                "Not recorded".to_owned()
+            } else {
+                hours
+            };
+            (with_site("/admin/sites", &code), code, name, hours)
+        })
+        .collect();
+    let page = SitesPage {
+        count: match rows.len() {
+            1 => "1 site.".to_owned(),
+            n => format!("{n} sites."),
+        },
+        rows,
+    };
+    // Rendering only fails on a formatter error writing into a String, which cannot happen.
+    let body = askama::Template::render(&page).unwrap_or_default();
+    layout::page("Sites", Some(&v.caller), &body).into_response()
 }
 
-/// One site's page, with a message after a change (`Ok` said, `Err` refused).
+#[derive(askama::Template)]
+#[template(path = "admin_site.html")]
+struct SitePage<'a> {
+    /// (the id of the refused field, why) — both empty when nothing was refused.
+    problem: (String, String),
+    notice: Option<String>,
+    name: &'a str,
+    csrf: &'a str,
+    site: &'a str,
+    typed: TypedHours,
+    /// (item, spare, order more below).
+    spares: Vec<(String, String, String)>,
+    /// (id, name, label, width class, value).
+    stock_fields: [(
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        String,
+    ); 3],
+    contacts: Vec<ContactRow>,
+    /// (id, name, label, width class, input type, value).
+    contact_fields: [(
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        String,
+    ); 4],
+    sheet: String,
+}
+
+struct TypedHours {
+    core_hours: String,
+}
+
+struct ContactRow {
+    role: String,
+    name: String,
+    phone: String,
+    email: String,
+}
+
+/// One site's page, with what a change said and what was typed.
 async fn one(
     state: &AppState,
     v: &Viewer,
     code: &str,
-    said: Option<Result<String, String>>,
+    said: Option<Said>,
+    typed: Typed,
 ) -> Response {
     let (ods, _, name, hours) = match site_of(state, v, code).await {
         Ok(s) => s,
@@ -170,77 +269,122 @@ async fn one(
         Ok(c) => c,
         Err(f) => return f.into_response(),
     };
-    let mut spares = String::new();
-    for r in &stock {
-        let n = |i: usize| r.get(i).map(Value::to_csv).unwrap_or_default();
-        let _ = write!(
-            spares,
-            "<tr class=\"nhsuk-table__row\"><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td></tr>",
-            escape(&n(1)),
-            escape(&n(2)),
-            escape(&n(3)),
-        );
-    }
-    let csrf = escape(&v.caller.csrf);
-    let site = escape(&ods);
-    let mut rows = String::new();
-    for c in &listed {
-        let _ = write!(
-            rows,
-            "<tr class=\"nhsuk-table__row\"><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td>\
-             <td class=\"nhsuk-table__cell\"><form method=\"post\" action=\"/admin/sites/contacts/remove\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"site\" value=\"{site}\"><input type=\"hidden\" name=\"role\" value=\"{}\"><input type=\"hidden\" name=\"name\" value=\"{}\"><button class=\"nhsuk-button nhsuk-button--secondary nhsuk-button--small\">Remove</button></form></td></tr>",
-            escape(&c.role),
-            escape(&c.name),
-            escape(c.phone.as_deref().unwrap_or("")),
-            escape(c.email.as_deref().unwrap_or("")),
-            escape(&c.role),
-            escape(&c.name),
-        );
-    }
-    let message = match said {
-        Some(Ok(m)) => format!("<div class=\"nhsuk-inset-text\"><p>{}</p></div>", escape(&m)),
-        Some(Err(m)) => format!(
-            "<div class=\"nhsuk-error-summary\" role=\"alert\" tabindex=\"-1\"><h2 class=\"nhsuk-error-summary__title\">Not saved</h2><div class=\"nhsuk-error-summary__body\"><p>{}</p></div></div>",
-            escape(&m)
-        ),
-        None => String::new(),
+    let spares = stock
+        .iter()
+        .map(|r| {
+            let n = |i: usize| r.get(i).map(Value::to_csv).unwrap_or_default();
+            (n(1), n(2), n(3))
+        })
+        .collect();
+    let (problem, notice) = match said {
+        Some(Said::Done(m)) => ((String::new(), String::new()), Some(m)),
+        Some(Said::Refused(field, m)) => ((field.to_owned(), m), None),
+        None => ((String::new(), String::new()), None),
     };
-    let body = format!(
-        "<h1 class=\"nhsuk-heading-l\">{site} {}</h1>{message}\
-         <h2 class=\"nhsuk-heading-m\">Core clinic hours</h2>\
-         <form method=\"post\" action=\"/admin/sites/hours\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"site\" value=\"{site}\">\
-         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"core_hours\">Hours, e.g. Mon-Fri 08:00-18:30; Sat 09:00-12:00</label><input class=\"nhsuk-input nhsuk-u-width-one-half\" id=\"core_hours\" name=\"core_hours\" value=\"{}\"></div>\
-         <button class=\"nhsuk-button nhsuk-button--secondary\">Save hours</button></form>\
-         <h2 class=\"nhsuk-heading-m\">Spare stock</h2>\
-         <table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\"><th class=\"nhsuk-table__header\" scope=\"col\">Item</th><th class=\"nhsuk-table__header\" scope=\"col\">Spare</th><th class=\"nhsuk-table__header\" scope=\"col\">Order more below</th></tr></thead><tbody class=\"nhsuk-table__body\">{spares}</tbody></table>\
-         <form method=\"post\" action=\"/admin/sites/stock\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"site\" value=\"{site}\">\
-         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"s-item\">Item (reader, card, or another)</label><input class=\"nhsuk-input nhsuk-input--width-20\" id=\"s-item\" name=\"item\" value=\"reader\"></div>\
-         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"s-quantity\">Spare now</label><input class=\"nhsuk-input nhsuk-input--width-4\" id=\"s-quantity\" name=\"quantity\" inputmode=\"numeric\"></div>\
-         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"s-minimum\">Order more below</label><input class=\"nhsuk-input nhsuk-input--width-4\" id=\"s-minimum\" name=\"minimum\" inputmode=\"numeric\" value=\"2\"></div>\
-         <button class=\"nhsuk-button nhsuk-button--secondary\">Save stock</button></form>\
-         <h2 class=\"nhsuk-heading-m\">Contacts on the cheat sheet</h2>\
-         <table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\"><th class=\"nhsuk-table__header\" scope=\"col\">For</th><th class=\"nhsuk-table__header\" scope=\"col\">Name</th><th class=\"nhsuk-table__header\" scope=\"col\">Phone</th><th class=\"nhsuk-table__header\" scope=\"col\">Email</th><th class=\"nhsuk-table__header\" scope=\"col\">Change</th></tr></thead><tbody class=\"nhsuk-table__body\">{rows}</tbody></table>\
-         <form method=\"post\" action=\"/admin/sites/contacts\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"site\" value=\"{site}\">\
-         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"c-role\">What they are for (e.g. IT service desk, Registration Authority)</label><input class=\"nhsuk-input nhsuk-u-width-one-half\" id=\"c-role\" name=\"role\"></div>\
-         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"c-name\">Name or team</label><input class=\"nhsuk-input nhsuk-u-width-one-half\" id=\"c-name\" name=\"name\"></div>\
-         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"c-phone\">Phone</label><input class=\"nhsuk-input nhsuk-input--width-20\" id=\"c-phone\" name=\"phone\" type=\"tel\"></div>\
-         <div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"c-email\">Email</label><input class=\"nhsuk-input nhsuk-u-width-one-half\" id=\"c-email\" name=\"email\" type=\"email\"></div>\
-         <button class=\"nhsuk-button nhsuk-button--secondary\">Add contact</button></form>\
-         <p class=\"nhsuk-body\"><a href=\"/cheatsheet?site={site}\">The site's cheat sheet</a> · <a href=\"/admin/sites\">All sites</a></p>",
-        escape(&name),
-        escape(&hours),
-    );
-    layout::page(&format!("Site {ods}"), Some(&v.caller), &body).into_response()
+    let status = if problem.1.is_empty() {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::BAD_REQUEST
+    };
+    let page = SitePage {
+        problem,
+        notice,
+        name: &name,
+        csrf: &v.caller.csrf,
+        site: &ods,
+        typed: TypedHours {
+            core_hours: typed.core_hours.unwrap_or(hours),
+        },
+        spares,
+        stock_fields: [
+            (
+                "s-item",
+                "item",
+                "Item (reader, card, or another)",
+                "nhsuk-input--width-20",
+                typed.item.unwrap_or_else(|| "reader".into()),
+            ),
+            (
+                "s-quantity",
+                "quantity",
+                "Spare now",
+                "nhsuk-input--width-4",
+                typed.quantity,
+            ),
+            (
+                "s-minimum",
+                "minimum",
+                "Order more below",
+                "nhsuk-input--width-4",
+                typed.minimum.unwrap_or_else(|| "2".into()),
+            ),
+        ],
+        contacts: listed
+            .iter()
+            .map(|c| ContactRow {
+                role: c.role.clone(),
+                name: c.name.clone(),
+                phone: c.phone.clone().unwrap_or_default(),
+                email: c.email.clone().unwrap_or_default(),
+            })
+            .collect(),
+        contact_fields: [
+            (
+                "c-role",
+                "role",
+                "What they are for (for example IT service desk, Registration Authority)",
+                "nhsuk-u-width-one-half",
+                "text",
+                typed.role,
+            ),
+            (
+                "c-name",
+                "name",
+                "Name or team",
+                "nhsuk-u-width-one-half",
+                "text",
+                typed.name,
+            ),
+            (
+                "c-phone",
+                "phone",
+                "Phone",
+                "nhsuk-input--width-20",
+                "tel",
+                typed.phone,
+            ),
+            (
+                "c-email",
+                "email",
+                "Email",
+                "nhsuk-u-width-one-half",
+                "email",
+                typed.email,
+            ),
+        ],
+        sheet: with_site("/cheatsheet", &ods),
+    };
+    // Rendering only fails on a formatter error writing into a String, which cannot happen.
+    let body = askama::Template::render(&page).unwrap_or_default();
+    (
+        status,
+        layout::page(&format!("Site {ods}"), Some(&v.caller), &body),
+    )
+        .into_response()
 }
 
 /// One record through the import — validated and audited as any import is: `Ok(Ok)`, or the
-/// problems in words.
+/// first problem's field (by `ids`, from the import's column to the form's field; `fallback`
+/// when the column is not one of them) and every problem in words, each column named as the
+/// form labels it.
 async fn import_one(
     state: &AppState,
     v: &Viewer,
     kind: &'static str,
     fields: &[(&str, &str)],
-) -> Result<Result<(), String>, crate::web::Failure> {
+    ids: &'static [(&'static str, &'static str, &'static str)],
+    fallback: &'static str,
+) -> Result<Result<(), (&'static str, String)>, crate::web::Failure> {
     let record: serde_json::Map<String, serde_json::Value> = fields
         .iter()
         .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
@@ -250,21 +394,30 @@ async fn import_one(
     blocking(state, move |s| {
         match s.import(&[input], &ImportOptions::default(), &change) {
             Ok(_) => Ok(Ok(())),
-            Err(StoreError::Rejected(problems)) => Ok(Err(problems
-                .iter()
-                .map(|p| {
-                    let column = p
-                        .column
-                        .as_deref()
-                        .map_or(String::new(), |c| format!("{c} "));
-                    format!(
-                        "{column}{}: {}",
-                        p.value.as_deref().unwrap_or(""),
-                        p.message
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("; "))),
+            Err(StoreError::Rejected(problems)) => {
+                let field = |column: Option<&str>| {
+                    ids.iter()
+                        .find(|(c, ..)| Some(*c) == column)
+                        .map(|(_, id, label)| (*id, *label))
+                };
+                let id = problems
+                    .iter()
+                    .find_map(|p| field(p.column.as_deref()))
+                    .map_or(fallback, |(id, _)| id);
+                let words = problems
+                    .iter()
+                    .map(|p| {
+                        let column = p.column.as_deref();
+                        let label = field(column).map_or(column.unwrap_or(""), |(_, l)| l);
+                        match p.value.as_deref().filter(|v| !v.is_empty()) {
+                            Some(value) => format!("{label} “{value}”: {}", p.message),
+                            None => format!("{label}: {}", p.message),
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                Ok(Err((id, words)))
+            }
             Err(e) => Err(e),
         }
     })
@@ -307,9 +460,22 @@ pub(crate) async fn stock(
             ("quantity", f.quantity.trim()),
             ("minimum", f.minimum.trim()),
         ],
+        &[
+            ("item", "s-item", "Item"),
+            ("quantity", "s-quantity", "Spare now"),
+            ("minimum", "s-minimum", "Order more below"),
+        ],
+        "s-item",
     )
     .await;
-    answer(&state, &v, &ods, outcome, &format!("Spare {item} saved.")).await
+    let typed = Typed {
+        item: Some(f.item),
+        quantity: f.quantity,
+        minimum: Some(f.minimum),
+        ..Typed::default()
+    };
+    let done = format!("Spare {item} saved.");
+    answer(&state, &v, &ods, outcome, &done, typed).await
 }
 
 #[derive(Deserialize)]
@@ -342,9 +508,15 @@ pub(crate) async fn hours(
             ("name", &name),
             ("core_hours", f.core_hours.trim()),
         ],
+        &[("core_hours", "core_hours", "Hours")],
+        "core_hours",
     )
     .await;
-    answer(&state, &v, &ods, outcome, "Core hours saved.").await
+    let typed = Typed {
+        core_hours: Some(f.core_hours),
+        ..Typed::default()
+    };
+    answer(&state, &v, &ods, outcome, "Core hours saved.", typed).await
 }
 
 #[derive(Deserialize)]
@@ -381,19 +553,36 @@ pub(crate) async fn add_contact(
         email: some(&f.email),
         serves: vec![],
     };
+    // The field a refusal is about, in the order `Contact::problem` checks them.
+    let field = if c.role.is_empty() {
+        "c-role"
+    } else if c.name.is_empty() {
+        "c-name"
+    } else if c.phone.is_none() && c.email.is_none() {
+        "c-phone"
+    } else {
+        "c-email"
+    };
     let problem = c.problem();
+    let typed = Typed {
+        role: f.role,
+        name: f.name,
+        phone: f.phone,
+        email: f.email,
+        ..Typed::default()
+    };
     if let Some(p) = problem {
-        return one(&state, &v, &ods, Some(Err(p))).await;
+        return one(&state, &v, &ods, Some(Said::Refused(field, p)), typed).await;
     }
     let (change, key) = (change(&v, &state), ods.clone());
     let outcome = blocking(&state, move |s| {
         match contacts::add_site_contact(s, &key, &c, &change) {
-            Err(StoreError::Invalid(m)) => Ok(Err(m)),
+            Err(StoreError::Invalid(m)) => Ok(Err(("c-name", m))),
             other => other.map(Ok),
         }
     })
     .await;
-    answer(&state, &v, &ods, outcome, "Contact added.").await
+    answer(&state, &v, &ods, outcome, "Contact added.", typed).await
 }
 
 /// `POST /admin/sites/contacts/remove`
@@ -409,10 +598,11 @@ pub(crate) async fn remove_contact(
     let (change, key, role, name) = (change(&v, &state), ods.clone(), f.role, f.name);
     let outcome = blocking(&state, move |s| {
         match contacts::remove_site_contact(s, &key, &role, &name, &change) {
-            Err(StoreError::NotFound(m)) => Ok(Err(m)),
+            Err(StoreError::NotFound(m)) => Ok(Err(("contacts", m))),
             other => other.map(Ok),
         }
     })
     .await;
-    answer(&state, &v, &ods, outcome, "Contact removed.").await
+    let done = "Contact removed.";
+    answer(&state, &v, &ods, outcome, done, Typed::default()).await
 }
