@@ -3067,18 +3067,33 @@ fn administrators_import_estate_files_in_the_browser() {
         &[("sites.csv", site)],
     );
     assert_eq!(checked.0, 200, "{}", checked.1);
-    assert!(checked.1.contains("Nothing was written"), "{}", checked.1);
+    assert!(
+        checked.1.contains("Nothing was written")
+            && checked
+                .1
+                .contains("<td class=\"nhsuk-table__cell\">1 to add</td>"),
+        "{}",
+        checked.1
+    );
     assert!(!sites().contains("A10009"));
     let done = upload(&admin, &[("csrf", &csrf)], &[("sites.csv", site)]);
     assert!(
-        done.1.contains("Imported, and recorded in the audit log"),
+        done.1.contains("Imported, and recorded in the audit log")
+            && done
+                .1
+                .contains("<td class=\"nhsuk-table__cell\">1 added</td>"),
         "{}",
         done.1
     );
     assert!(sites().contains("A10009,A10000,Riverside Branch Surgery"));
     let again = upload(&admin, &[("csrf", &csrf)], &[("sites.csv", site)]);
     assert!(
-        again.1.contains("<td class=\"nhsuk-table__cell\">1</td><td class=\"nhsuk-table__cell\">0</td><td class=\"nhsuk-table__cell\">0</td><td class=\"nhsuk-table__cell\">1</td>"),
+        again
+            .1
+            .contains("<td class=\"nhsuk-table__cell\">1 site</td>")
+            && again
+                .1
+                .contains("<td class=\"nhsuk-table__cell\">1 already up to date</td>"),
         "the same file again changes nothing: {}",
         again.1
     );
@@ -3093,7 +3108,10 @@ fn administrators_import_estate_files_in_the_browser() {
     );
     assert_eq!(bad.0, 400, "{}", bad.1);
     assert!(
-        bad.1.contains("nothing was imported") && bad.1.contains("people.csv:2: uuid: 1.23457E+11"),
+        bad.1
+            .contains("1 problem: nothing was imported — correct the row and import again")
+            && bad.1.contains("people.csv:2: uuid: 1.23457E+11")
+            && bad.1.contains("href=\"#files\""),
         "{}",
         bad.1
     );

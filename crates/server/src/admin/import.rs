@@ -3,18 +3,17 @@
 //! organisation's records, so only those who see every organisation run one). "Check only"
 //! validates without writing. A refused file lists every bad row with its line and column.
 
-use std::fmt::Write as _;
-
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
+use cardwatch_core::records::Kind;
 use cardwatch_store::{ImportInput, ImportOptions, ImportReport, StoreError};
 
 use crate::web::auth::Caller;
 use crate::web::change;
 use crate::web::scope::viewer;
-use crate::web::{blocking, escape, layout};
+use crate::web::{blocking, layout};
 use crate::AppState;
 
 /// The largest upload the page takes; bigger estates go through `cardwatch import`.
@@ -35,22 +34,57 @@ async fn admin(state: &AppState, caller: Caller) -> Result<Caller, Response> {
 /// `GET /admin/import`
 pub(crate) async fn page(State(state): State<AppState>, caller: Caller) -> Response {
     match admin(&state, caller).await {
-        Ok(c) => render(&c, StatusCode::OK, ""),
+        Ok(c) => render(&c, StatusCode::OK, Outcome::default()),
         Err(r) => r,
     }
 }
 
-fn render(caller: &Caller, status: StatusCode, outcome: &str) -> Response {
-    let body = format!(
-        r#"<h1 class="nhsuk-heading-l">Import estate files</h1>{outcome}
-<p class="nhsuk-body">CSV or JSON files as <code>docs/IMPORT.md</code> describes them (organisations, sites, people, cards, certificates, positions, workstations, software, readers, stock, lockouts), each known by its header; and NHS England's ODS extracts <code>epraccur.csv</code> and <code>ebranchs.csv</code> as published, or an ORD API record of one practice. All of them go in, or — if any row is bad — none, and every bad row is listed. Importing the same file again changes nothing. Up to {} MB here; larger estates with <code>cardwatch import</code>.</p>
-<form method="post" action="/admin/import" enctype="multipart/form-data" novalidate><input type="hidden" name="csrf" value="{}">
-<div class="nhsuk-form-group"><label class="nhsuk-label" for="files">Files</label><input class="nhsuk-file-upload" id="files" name="files" type="file" multiple accept=".csv,.json,text/csv,application/json"></div>
-<div class="nhsuk-checkboxes__item nhsuk-u-margin-bottom-4"><input class="nhsuk-checkboxes__input" id="check" name="check" type="checkbox" value="yes"><label class="nhsuk-label nhsuk-checkboxes__label" for="check">Check only: write nothing</label></div>
-<button class="nhsuk-button" type="submit">Import</button></form>"#,
-        MAX_UPLOAD_BYTES >> 20,
-        escape(&caller.csrf)
-    );
+#[derive(askama::Template)]
+#[template(path = "admin_import.html")]
+struct ImportPage<'a> {
+    csrf: &'a str,
+    max_mb: usize,
+    check: bool,
+    refused: String,
+    problems: Vec<String>,
+    report: Option<Report>,
+}
+
+/// What the page says after a POST: what an import did, or why it was refused (in its error
+/// summary), and whether "Check only" was ticked, so it stays ticked.
+#[derive(Default)]
+struct Outcome {
+    check: bool,
+    refused: String,
+    problems: Vec<String>,
+    report: Option<Report>,
+}
+
+struct Report {
+    said: &'static str,
+    caption: String,
+    checked_only: bool,
+    files: Vec<FileRow>,
+}
+
+struct FileRow {
+    file: String,
+    held: String,
+    outcome: String,
+    notes: Vec<String>,
+}
+
+fn render(caller: &Caller, status: StatusCode, outcome: Outcome) -> Response {
+    let page = ImportPage {
+        csrf: &caller.csrf,
+        max_mb: MAX_UPLOAD_BYTES >> 20,
+        check: outcome.check,
+        refused: outcome.refused,
+        problems: outcome.problems,
+        report: outcome.report,
+    };
+    // Rendering only fails on a formatter error writing into a String, which cannot happen.
+    let body = askama::Template::render(&page).unwrap_or_default();
     (
         status,
         layout::page("Import estate files", Some(caller), &body),
@@ -58,47 +92,106 @@ fn render(caller: &Caller, status: StatusCode, outcome: &str) -> Response {
         .into_response()
 }
 
-/// What an import did, as a table.
-fn report(r: &ImportReport) -> String {
-    let mut rows = String::new();
-    for f in &r.files {
-        let _ = write!(
-            rows,
-            "<tr class=\"nhsuk-table__row\"><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td><td class=\"nhsuk-table__cell\">{}</td></tr>",
-            escape(&f.file),
-            f.kind.name(),
-            f.rows,
-            f.created,
-            f.updated,
-            f.unchanged
-        );
-    }
-    let said = if r.checked_only {
-        "Checked: every row is valid. Nothing was written."
-    } else {
-        "Imported, and recorded in the audit log."
-    };
-    format!(
-        "<div class=\"nhsuk-inset-text\" role=\"alert\"><p class=\"nhsuk-body\">{said}</p></div>\
-         <table class=\"nhsuk-table\"><thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\">\
-         <th class=\"nhsuk-table__header\" scope=\"col\">File</th><th class=\"nhsuk-table__header\" scope=\"col\">Kind</th>\
-         <th class=\"nhsuk-table__header\" scope=\"col\">Rows</th><th class=\"nhsuk-table__header\" scope=\"col\">New</th>\
-         <th class=\"nhsuk-table__header\" scope=\"col\">Changed</th><th class=\"nhsuk-table__header\" scope=\"col\">Unchanged</th></tr></thead>\
-         <tbody class=\"nhsuk-table__body\">{rows}</tbody></table>"
-    )
+/// A number of things, the plural right.
+fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// Why an import was refused, as an error summary listing each problem.
-fn refusal(message: &str, problems: &[String]) -> String {
-    let items: String = problems
+/// What a kind of record is called, one and many.
+fn record_words(kind: Kind) -> (&'static str, &'static str) {
+    match kind {
+        Kind::Organisations => ("organisation", "organisations"),
+        Kind::Sites => ("site", "sites"),
+        Kind::People => ("person", "people"),
+        Kind::Cards => ("card", "cards"),
+        Kind::Certificates => ("certificate", "certificates"),
+        Kind::Positions => ("role held", "roles held"),
+        Kind::Workstations => ("workstation", "workstations"),
+        Kind::Software => ("software version", "software versions"),
+        Kind::Readers => ("card reader", "card readers"),
+        Kind::Stock => ("spare stock count", "spare stock counts"),
+        Kind::Lockouts => ("lockout", "lockouts"),
+        Kind::Integrations => ("integration", "integrations"),
+        Kind::IntegrationCards => ("integration's card", "integrations' cards"),
+    }
+}
+
+/// "a", "a and b", "a, b and c".
+fn and_list(parts: &[String]) -> String {
+    match parts {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// What an import did (or, checked only, would do), a row per file in words.
+fn report(r: &ImportReport) -> Report {
+    let files = r
+        .files
         .iter()
-        .map(|p| format!("<li>{}</li>", escape(p)))
-        .collect();
-    format!(
-        "<div class=\"nhsuk-error-summary\" role=\"alert\"><h2 class=\"nhsuk-error-summary__title\">{}</h2>\
-         <div class=\"nhsuk-error-summary__body\"><ul class=\"nhsuk-list nhsuk-error-summary__list\">{items}</ul></div></div>",
-        escape(message)
-    )
+        .map(|f| {
+            let (one, many) = record_words(f.kind);
+            let (added, changed) = if r.checked_only {
+                ("to add", "to change")
+            } else {
+                ("added", "changed")
+            };
+            let parts: Vec<String> = [
+                (f.created, added),
+                (f.updated, changed),
+                (f.unchanged, "already up to date"),
+            ]
+            .into_iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| format!("{n} {what}"))
+            .collect();
+            let mut notes = Vec::new();
+            if let Some(cim) = &f.cim_report {
+                notes.push(format!(
+                    "Read as Care Identity Management's “{cim}” report."
+                ));
+            }
+            if !f.ignored.is_empty() {
+                notes.push(format!("Columns not used: {}.", f.ignored.join(", ")));
+            }
+            FileRow {
+                file: f.file.clone(),
+                held: counted(f.rows, one, many),
+                outcome: if parts.is_empty() {
+                    "Nothing".to_owned()
+                } else {
+                    and_list(&parts)
+                },
+                notes,
+            }
+        })
+        .collect::<Vec<_>>();
+    let n = files.len() as u64;
+    Report {
+        said: if r.checked_only {
+            "Checked: every row is valid. Nothing was written."
+        } else {
+            "Imported, and recorded in the audit log."
+        },
+        caption: if r.checked_only {
+            format!("{} checked", counted(n, "file", "files"))
+        } else {
+            format!("{} imported", counted(n, "file", "files"))
+        },
+        checked_only: r.checked_only,
+        files,
+    }
+}
+
+/// Why an import was refused: a sentence and each problem, for the error summary.
+fn refusal(check: bool, message: String, problems: Vec<String>) -> Outcome {
+    Outcome {
+        check,
+        refused: message,
+        problems,
+        report: None,
+    }
 }
 
 /// `POST /admin/import` (multipart: `csrf`, `check`, `files`).
@@ -118,14 +211,15 @@ pub(crate) async fn import(
             Ok(None) => break,
             Err(e) => {
                 let m = refusal(
-                    "The upload could not be read",
-                    &[format!(
+                    check,
+                    "The upload could not be read.".into(),
+                    vec![format!(
                         "{} — files here are limited to {} MB",
                         e.body_text(),
                         MAX_UPLOAD_BYTES >> 20
                     )],
                 );
-                return render(&caller, e.status(), &m);
+                return render(&caller, e.status(), m);
             }
         };
         let name = field.name().unwrap_or_default().to_owned();
@@ -133,8 +227,12 @@ pub(crate) async fn import(
         let bytes = match field.bytes().await {
             Ok(b) => b,
             Err(e) => {
-                let m = refusal("The upload could not be read", &[e.body_text()]);
-                return render(&caller, e.status(), &m);
+                let m = refusal(
+                    check,
+                    "The upload could not be read.".into(),
+                    vec![e.body_text()],
+                );
+                return render(&caller, e.status(), m);
             }
         };
         match (name.as_str(), file) {
@@ -151,8 +249,12 @@ pub(crate) async fn import(
         return r.into_response();
     }
     if inputs.is_empty() {
-        let m = refusal("Choose at least one file", &["no file was sent".to_owned()]);
-        return render(&caller, StatusCode::BAD_REQUEST, &m);
+        let m = refusal(
+            check,
+            "Choose at least one file.".into(),
+            vec!["No file was sent: choose one or more files to import".to_owned()],
+        );
+        return render(&caller, StatusCode::BAD_REQUEST, m);
     }
     let change = change(&caller, &state);
     let options = ImportOptions {
@@ -161,22 +263,29 @@ pub(crate) async fn import(
     };
     let done = blocking(&state, move |s| Ok(s.import(&inputs, &options, &change))).await;
     match done {
-        Ok(Ok(r)) => render(&caller, StatusCode::OK, &report(&r)),
+        Ok(Ok(r)) => {
+            let done = Outcome {
+                check,
+                report: Some(report(&r)),
+                ..Outcome::default()
+            };
+            render(&caller, StatusCode::OK, done)
+        }
         Ok(Err(StoreError::Rejected(problems))) => {
             let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
-            let m = refusal(
-                &format!(
-                    "{} problem(s): nothing was imported — correct the rows and import again",
-                    list.len()
-                ),
-                &list,
+            let n = list.len() as u64;
+            let message = format!(
+                "{}: nothing was imported — correct the {} and import again.",
+                counted(n, "problem", "problems"),
+                if n == 1 { "row" } else { "rows" }
             );
-            render(&caller, StatusCode::BAD_REQUEST, &m)
+            let m = refusal(check, message, list);
+            render(&caller, StatusCode::BAD_REQUEST, m)
         }
         Ok(Err(e @ (StoreError::Invalid(_) | StoreError::Url(_)))) => render(
             &caller,
             StatusCode::BAD_REQUEST,
-            &refusal("The import was refused", &[e.to_string()]),
+            refusal(check, "The import was refused.".into(), vec![e.to_string()]),
         ),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "import from the browser failed");
