@@ -194,22 +194,38 @@ async fn healthz(State(state): State<AppState>) -> Response {
 async fn metrics(State(state): State<AppState>) -> Result<Response, web::Failure> {
     let now = (state.now)();
     let names: Vec<&'static str> = notify::jobs::Job::ALL.iter().map(|j| j.name()).collect();
-    let (counts, audit, ops) = web::blocking(&state, move |s| {
+    let counted = state.metrics.records_version();
+    let (audit, counts, ops) = web::blocking(&state, move |s| {
+        let audit = s.audit_length()?;
+        // Counted again only when the estate has changed since.
+        let counts = if counted == Some(audit) {
+            None
+        } else {
+            Some(s.counts()?)
+        };
         Ok((
-            s.counts()?,
-            s.audit_length()?,
+            audit,
+            counts,
             cardwatch_store::observe::operations(s, &names, now)?,
         ))
     })
     .await?;
+    let counts = match counts {
+        Some(c) => {
+            let c: web::metrics::Records = c.into_iter().map(|(k, n)| (k.to_string(), n)).collect();
+            state.metrics.set_records(audit, c.clone());
+            c
+        }
+        None => state.metrics.records().unwrap_or_default(),
+    };
     let mut out = web::metrics::Text::default();
     out.family(
         "cardwatch_records",
         "gauge",
         "Records in the estate, by kind.",
     );
-    for (kind, n) in counts {
-        out.sample("cardwatch_records", &[("kind", &kind.to_string())], n);
+    for (kind, n) in counts.iter() {
+        out.sample("cardwatch_records", &[("kind", kind)], n);
     }
     out.family(
         "cardwatch_audit_records",

@@ -32,6 +32,9 @@ const BUCKETS: [f64; 11] = [
 /// all of them, so a scanner cannot add series.
 const UNMATCHED: &str = "unmatched";
 
+/// Records per kind, by the kind's name.
+pub(crate) type Records = Arc<[(String, i64)]>;
+
 /// One route template's requests.
 #[derive(Debug, Default)]
 struct Route {
@@ -53,6 +56,10 @@ pub(crate) struct Metrics {
     http: Mutex<HashMap<String, Route>>,
     /// The estate's families as text, written when a full health check finishes.
     estate: Mutex<Option<Arc<str>>>,
+    /// Records per kind and the estate's version they were counted at: counting is a scan of
+    /// every table, which at national size costs more than a scrape may, and every change to
+    /// the estate advances the version.
+    records: Mutex<Option<(i64, Records)>>,
     /// Job → (runs that finished, runs that failed) in this process.
     jobs: Mutex<HashMap<&'static str, (u64, u64)>>,
     /// Agent events recorded for the first time.
@@ -75,6 +82,7 @@ impl Default for Metrics {
         Metrics {
             http: Mutex::default(),
             estate: Mutex::default(),
+            records: Mutex::default(),
             jobs: Mutex::default(),
             agent_events_accepted: AtomicU64::new(0),
             agent_events_duplicate: AtomicU64::new(0),
@@ -109,6 +117,23 @@ impl Metrics {
     /// The estate's families, as text, from the health check just finished.
     pub(crate) fn set_estate(&self, text: String) {
         *self.estate.lock().unwrap_or_else(PoisonError::into_inner) = Some(text.into());
+    }
+
+    /// The records per kind last counted.
+    pub(crate) fn records(&self) -> Option<Records> {
+        let records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        records.as_ref().map(|(_, r)| r.clone())
+    }
+
+    /// The version the records were last counted at.
+    pub(crate) fn records_version(&self) -> Option<i64> {
+        let records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        records.as_ref().map(|(v, _)| *v)
+    }
+
+    /// Records per kind, counted at the estate's version `version`.
+    pub(crate) fn set_records(&self, version: i64, counts: Records) {
+        *self.records.lock().unwrap_or_else(PoisonError::into_inner) = Some((version, counts));
     }
 
     /// Whether a health check has written the estate's families yet.
