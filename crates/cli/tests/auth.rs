@@ -1145,6 +1145,7 @@ fn estate_lists_filter_sort_page_and_stay_in_scope() {
     let filtered = get_as(&addr, "/api/v1/estate/workstations?q=ws001", &pm);
     let csv = get_as(&addr, "/api/v1/estate/readers?format=csv", &pm);
     let page = get_as(&addr, "/estate/people?sort=name", &pm);
+    let paged = get_as(&addr, "/estate/people?sort=name&limit=3&offset=3", &pm);
     let bad_kind = get_as(&addr, "/api/v1/estate/secrets", &pm);
     let bad_sort = get_as(&addr, "/api/v1/estate/people?sort=salary", &pm);
     stop(child);
@@ -1187,6 +1188,19 @@ fn estate_lists_filter_sort_page_and_stay_in_scope() {
     assert!(!csv.1.contains(",A10001,"), "scoped CSV too");
     assert_eq!(page.0, 200);
     assert!(page.1.contains("aria-sort=\"ascending\""), "{}", page.1);
+    // The NHS.UK pagination either side of the second page, its links escaped by the template.
+    assert!(
+        paged.1.contains("&#38;offset=0&#38;limit=3\" rel=\"prev\"")
+            && paged.1.contains("&#38;offset=6&#38;limit=3\" rel=\"next\"")
+            && paged
+                .1
+                .contains("<span class=\"nhsuk-pagination__page\">1 to 3 of ")
+            && paged
+                .1
+                .contains("<span class=\"nhsuk-pagination__page\">7 to 9 of "),
+        "{}",
+        paged.1
+    );
     assert_eq!(bad_kind.0, 400);
     assert_eq!(body_json(&bad_kind.1)["error"]["field"], "kind");
     assert_eq!(bad_sort.0, 400);

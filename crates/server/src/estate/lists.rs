@@ -15,9 +15,9 @@ use cardwatch_core::records::{row_json, to_values, Kind, Value};
 use serde_json::{json, Map};
 
 use crate::web::auth::Caller;
+use crate::web::blocking;
 use crate::web::scope::{viewer, Viewer};
 use crate::web::{bad_request, BadParam};
-use crate::web::{blocking, escape};
 use crate::AppState;
 
 /// The kinds listed, with the column that places a record at a site (for scoping).
@@ -319,9 +319,9 @@ struct ListPage {
     descending: bool,
     csv: String,
     count: String,
-    head: String,
+    head: Vec<crate::web::layout::Column>,
     rows: Vec<Vec<Cell>>,
-    pages: String,
+    pages: crate::web::layout::Pager,
 }
 
 struct Cell {
@@ -393,9 +393,9 @@ pub(crate) async fn page(
             descending: false,
             csv: String::new(),
             count: String::new(),
-            head: String::new(),
+            head: Vec::new(),
             rows: Vec::new(),
-            pages: String::new(),
+            pages: crate::web::layout::Pager::default(),
         };
         return respond(status, "No such list", &v.caller, &list);
     }
@@ -426,18 +426,18 @@ pub(crate) async fn page(
         .zip(cols)
         .map(|(label, c)| (label.as_str(), c.name))
         .collect();
-    // The header and pager helpers write markup, so their links go in escaped.
+    // Plain links: the templates escape them.
     let head = crate::web::layout::sortable_header(
         &keys,
         cols[p.sort].name,
         p.descending,
         |key, descending| {
             let at = cols.iter().position(|c| c.name == key).unwrap_or(0);
-            escape(&link(at, descending, 0, false))
+            link(at, descending, 0, false)
         },
     );
     let pages = crate::web::layout::pager(p.offset, p.limit, found.len(), |offset| {
-        escape(&link(p.sort, p.descending, offset, false))
+        link(p.sort, p.descending, offset, false)
     });
     // A person's UUID, a workstation's name and an integration's id open their pages.
     let opens = match p.kind {

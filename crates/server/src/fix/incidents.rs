@@ -15,9 +15,9 @@ use serde_json::json;
 
 use crate::fix::triage::{parse_desk, prepare};
 use crate::web::auth::Caller;
+use crate::web::blocking;
 use crate::web::scope::{refuse, viewer, Viewer};
 use crate::web::{bad_request, BadParam};
-use crate::web::{blocking, escape};
 use crate::AppState;
 use cardwatch_store::{incident_page, incident_tally, IncidentQuery, IncidentSort, IncidentTally};
 
@@ -214,9 +214,9 @@ struct ListPage<'a> {
     site: &'a str,
     csv: String,
     count: String,
-    head: String,
+    head: Vec<crate::web::layout::Column>,
     rows: Vec<Row>,
-    pages: String,
+    pages: crate::web::layout::Pager,
     causes_chart: String,
     minutes_chart: String,
 }
@@ -312,7 +312,7 @@ pub(crate) async fn page(
         };
         format!("{base}?{}", query.finish())
     };
-    // The header and pager helpers write markup, so their links go in escaped.
+    // Plain links: the templates escape them.
     let head = crate::web::layout::sortable_header(
         &[
             ("Incident", ""),
@@ -325,10 +325,10 @@ pub(crate) async fn page(
         ],
         lq.sort,
         lq.descending,
-        |key, descending| escape(&link(key, descending, 0, false)),
+        |key, descending| link(key, descending, 0, false),
     );
     let pages = crate::web::layout::pager(lq.offset, lq.limit, total as usize, |offset| {
-        escape(&link(lq.sort, lq.descending, offset, false))
+        link(lq.sort, lq.descending, offset, false)
     });
     let (causes, minutes) = match blocking(&state, move |s| incident_tally(s, &query)).await {
         Ok(t) => charts(&t, kb),

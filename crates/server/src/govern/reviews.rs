@@ -19,7 +19,7 @@ use serde_json::json;
 use crate::web::auth::Caller;
 use crate::web::scope::{form_viewer, not_found, viewer, Viewer};
 use crate::web::{bad_request, BadParam};
-use crate::web::{blocking, escape, layout};
+use crate::web::{blocking, layout};
 use crate::web::{change, settled};
 use crate::AppState;
 
@@ -116,7 +116,7 @@ struct ReviewsPage<'a> {
     decides: bool,
     csrf: &'a str,
     rows: Vec<Row>,
-    pages: String,
+    pages: layout::Pager,
 }
 
 struct Row {
@@ -214,14 +214,14 @@ async fn render(
         *field = refused_at.map_or("decisions".into(), |i| format!("why-{i}"));
     }
     let show = if lq.all { "all" } else { "due" };
-    // The pager writes markup, so its links go in escaped.
+    // A plain link: the template escapes it.
     let pages = layout::pager(lq.offset, lq.limit, total as usize, |offset| {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         query
             .append_pair("show", show)
             .append_pair("offset", &offset.to_string())
             .append_pair("limit", &lq.limit.to_string());
-        escape(&format!("/reviews?{}", query.finish()))
+        format!("/reviews?{}", query.finish())
     });
     let which = if lq.all {
         format!("{} in force.", roles(total))

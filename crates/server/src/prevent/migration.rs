@@ -97,7 +97,7 @@ struct Page {
     problem: Option<(String, String)>,
     per_day: String,
     plan: Option<Shown>,
-    pages: String,
+    pages: crate::web::layout::Pager,
 }
 
 struct Shown {
@@ -310,14 +310,14 @@ pub(crate) async fn page(
         plan.sites.retain(|s| viewer.sees_site(&s.site));
         plan
     });
-    let pages = made.as_ref().map_or(String::new(), |plan| {
+    let pages = made.as_ref().map_or_else(Default::default, |plan| {
         crate::web::layout::pager(offset, SITES_PER_PAGE, plan.sites.len(), |o| {
             let mut query = url::form_urlencoded::Serializer::new(String::new());
             if let Some(n) = p.per_day {
                 query.append_pair("per_day", &n.to_string());
             }
             query.append_pair("offset", &o.to_string());
-            crate::web::escape(&format!("/plan/migration?{}", query.finish()))
+            format!("/plan/migration?{}", query.finish())
         })
     });
     let page = Page {

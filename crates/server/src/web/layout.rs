@@ -112,57 +112,68 @@ pub(crate) async fn image(Path(name): Path<String>) -> Response {
     }
 }
 
+/// One cell of a table's header row (`templates/sortable_header.html`): `href` sorts by the
+/// column, `sort` is its `aria-sort` when the table is sorted by it.
+pub(crate) struct Column {
+    pub label: String,
+    pub href: Option<String>,
+    pub sort: Option<&'static str>,
+}
+
 /// A table's header row whose sortable columns (those with a key) link to sorting by them — the
-/// current one the other way round — and say how they are sorted (`aria-sort`).
+/// current one the other way round — and say how they are sorted. `link` gives a plain URL; the
+/// template escapes it.
 pub(crate) fn sortable_header(
     columns: &[(&str, &str)],
     by: &str,
     descending: bool,
     link: impl Fn(&str, bool) -> String,
-) -> String {
-    use std::fmt::Write as _;
-    let mut head = String::new();
-    for (label, key) in columns {
-        if key.is_empty() {
-            let _ = write!(
-                head,
-                "<th class=\"nhsuk-table__header\" scope=\"col\">{label}</th>"
-            );
-            continue;
-        }
-        let (aria, mark) = match (*key == by, descending) {
-            (true, false) => (" aria-sort=\"ascending\"", " ▲"),
-            (true, true) => (" aria-sort=\"descending\"", " ▼"),
-            _ => ("", ""),
-        };
-        let _ = write!(
-            head,
-            "<th class=\"nhsuk-table__header\" scope=\"col\"{aria}><a href=\"{}\">{label}{mark}</a></th>",
-            link(key, *key == by && !descending)
-        );
-    }
-    head
+) -> Vec<Column> {
+    columns
+        .iter()
+        .map(|(label, key)| {
+            let current = !key.is_empty() && *key == by;
+            Column {
+                label: (*label).to_owned(),
+                href: (!key.is_empty()).then(|| link(key, current && !descending)),
+                sort: current.then_some(if descending {
+                    "descending"
+                } else {
+                    "ascending"
+                }),
+            }
+        })
+        .collect()
 }
 
-/// "Previous N" and "Next N" links for a list of `total` shown `limit` at a time from `offset`.
+/// A link to another page of a list, with what it shows ("201 to 400 of 530").
+pub(crate) struct PageLink {
+    pub href: String,
+    pub label: String,
+}
+
+/// The previous and next pages of a list, for `templates/pager.html` (the NHS.UK pagination
+/// component).
+#[derive(Default)]
+pub(crate) struct Pager {
+    pub previous: Option<PageLink>,
+    pub next: Option<PageLink>,
+}
+
+/// The pages either side of a list of `total` shown `limit` at a time from `offset`; `link`
+/// gives a plain URL for an offset, the template escapes it.
 pub(crate) fn pager(
     offset: usize,
     limit: usize,
     total: usize,
     link: impl Fn(usize) -> String,
-) -> String {
-    let mut out = String::new();
-    if offset > 0 {
-        out.push_str(&format!(
-            "<a class=\"nhsuk-link\" href=\"{}\">Previous {limit}</a> ",
-            link(offset.saturating_sub(limit))
-        ));
+) -> Pager {
+    let at = |from: usize| PageLink {
+        href: link(from),
+        label: format!("{} to {} of {total}", from + 1, (from + limit).min(total)),
+    };
+    Pager {
+        previous: (offset > 0).then(|| at(offset.saturating_sub(limit))),
+        next: (offset + limit < total).then(|| at(offset + limit)),
     }
-    if offset + limit < total {
-        out.push_str(&format!(
-            "<a class=\"nhsuk-link\" href=\"{}\">Next {limit}</a>",
-            link(offset + limit)
-        ));
-    }
-    out
 }
