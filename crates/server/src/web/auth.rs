@@ -202,11 +202,12 @@ impl IntoResponse for Forbidden {
     fn into_response(self) -> Response {
         (
             StatusCode::FORBIDDEN,
-            Html(page(
+            crate::web::layout::message_page(
                 "Form expired",
                 None,
-                "<p>This form has expired or did not come from Cardwatch. Go back, reload the page and try again.</p>",
-            )),
+                "This form has expired or did not come from Cardwatch. Go back, reload the page and try again.",
+                None,
+            ),
         )
             .into_response()
     }

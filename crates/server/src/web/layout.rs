@@ -25,7 +25,8 @@ struct Layout<'a> {
     body: &'a str,
 }
 
-/// A page: `body` is markup the caller has already escaped; `caller` shows who is signed in.
+/// A page: `body` is a page's own template, rendered (escaped by askama); `caller` shows who is
+/// signed in.
 pub fn page(title: &str, caller: Option<&Caller>, body: &str) -> Html<String> {
     let layout = Layout {
         title,
@@ -38,6 +39,26 @@ pub fn page(title: &str, caller: Option<&Caller>, body: &str) -> Html<String> {
     };
     // Rendering only fails on a formatter error writing into a String, which cannot happen.
     Html(layout.render().unwrap_or_default())
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct Message<'a> {
+    message: &'a str,
+    link: Option<(&'a str, &'a str)>,
+}
+
+/// A page that only says `message` (a refusal, something not found), with a link on (`href`,
+/// label) if given; the template escapes both.
+pub fn message_page(
+    title: &str,
+    caller: Option<&Caller>,
+    message: &str,
+    link: Option<(&str, &str)>,
+) -> Html<String> {
+    // Rendering only fails on a formatter error writing into a String, which cannot happen.
+    let body = Message { message, link }.render().unwrap_or_default();
+    page(title, caller, &body)
 }
 
 const CSS: &[u8] = include_bytes!("../../assets/nhsuk/nhsuk-frontend.min.css");

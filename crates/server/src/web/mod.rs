@@ -84,13 +84,6 @@ where
     }
 }
 
-/// Text made safe inside HTML, by askama's escaper (the one every template uses).
-pub(crate) fn escape(s: &str) -> String {
-    askama::filters::escape(s, askama::filters::Html)
-        .map(|safe| safe.to_string())
-        .unwrap_or_default()
-}
-
 /// A query value, form-encoded (`a b&c` → `a+b%26c`).
 pub(crate) fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()

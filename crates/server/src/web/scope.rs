@@ -76,13 +76,10 @@ pub fn refuse(api: bool, field: Option<&str>, message: &str) -> Response {
         )
             .into_response();
     }
-    let body = format!(
-        "<p class=\"nhsuk-body\">{}</p><p class=\"nhsuk-body\"><a href=\"/account\">Your account</a></p>",
-        crate::web::escape(message)
-    );
+    let link = Some(("/account", "Your account"));
     (
         StatusCode::FORBIDDEN,
-        crate::web::layout::page("Not allowed", None, &body),
+        crate::web::layout::message_page("Not allowed", None, message, link),
     )
         .into_response()
 }
@@ -94,13 +91,9 @@ pub fn not_found(api: bool, caller: &Caller, message: &str) -> Response {
         let body = serde_json::json!({"error": {"code": "not_found", "message": message}});
         return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
     }
-    let body = format!(
-        "<p class=\"nhsuk-body\">{}</p>",
-        crate::web::escape(message)
-    );
     (
         StatusCode::NOT_FOUND,
-        crate::web::layout::page("Not found", Some(caller), &body),
+        crate::web::layout::message_page("Not found", Some(caller), message, None),
     )
         .into_response()
 }
