@@ -189,6 +189,17 @@ impl Timestamp {
         self.0
     }
 
+    /// As people write it: "5 December 2026 at 09:41" (UTC, as stored).
+    pub fn long(self) -> String {
+        let minute = self.0.rem_euclid(86_400) / 60;
+        format!(
+            "{} at {:02}:{:02}",
+            self.date().long(),
+            minute / 60,
+            minute % 60
+        )
+    }
+
     /// The calendar date (UTC) this moment falls on.
     pub const fn date(self) -> Date {
         Date(self.0.div_euclid(86_400) as i32)

@@ -12,6 +12,7 @@ use cardwatch_store::{ImportInput, ImportOptions, ImportReport, StoreError};
 
 use crate::web::auth::Caller;
 use crate::web::change;
+use crate::web::counted;
 use crate::web::scope::viewer;
 use crate::web::{blocking, layout};
 use crate::AppState;
@@ -90,11 +91,6 @@ fn render(caller: &Caller, status: StatusCode, outcome: Outcome) -> Response {
         layout::page("Import estate files", Some(caller), &body),
     )
         .into_response()
-}
-
-/// A number of things, the plural right.
-fn counted(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// What a kind of record is called, one and many.

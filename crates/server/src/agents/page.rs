@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::web::auth::{new_token_secret, random_token, token_hash, Caller};
+use crate::web::counted;
 use crate::web::scope::{form_viewer, viewer};
 use crate::web::{blocking, layout};
 use crate::web::{change, settled};
@@ -75,23 +76,6 @@ struct Row {
     live: bool,
 }
 
-/// "5 December 2026 at 09:41" (UTC, as stored). The agents sit beside the estate, not above it,
-/// so they keep their own copy of this small helper.
-fn when(t: Timestamp) -> String {
-    let minute = t.unix().rem_euclid(86_400) / 60;
-    format!(
-        "{} at {:02}:{:02}",
-        t.date().long(),
-        minute / 60,
-        minute % 60
-    )
-}
-
-/// A number of things, the plural right: "1 agent", "2 agents".
-fn counted(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 async fn render(state: &AppState, caller: &Caller, message: Option<(bool, String)>) -> Response {
     let all = match list(state).await {
         Ok(a) => a,
@@ -105,9 +89,9 @@ async fn render(state: &AppState, caller: &Caller, message: Option<(bool, String
                 && a.last_seen
                     .is_some_and(|t| now.unix() - t.unix() > SILENT_SECONDS);
             let heard = match (a.revoked_at, a.last_seen) {
-                (Some(t), _) => format!("Revoked on {}", when(t)),
-                (None, Some(t)) if silent => format!("Silent since {}", when(t)),
-                (None, Some(t)) => when(t),
+                (Some(t), _) => format!("Revoked on {}", t.long()),
+                (None, Some(t)) if silent => format!("Silent since {}", t.long()),
+                (None, Some(t)) => t.long(),
                 (None, None) => "Never".to_owned(),
             };
             Row {
@@ -193,7 +177,7 @@ pub(crate) async fn token(
         .map(|()| {
             format!(
                 "Enrolment token {id}, for one use, expires on {} — shown only now: {secret}",
-                when(expires)
+                expires.long()
             )
         }))
     })

@@ -17,11 +17,12 @@ use cardwatch_core::vocab::HashAlgorithm;
 use cardwatch_store::{incident_page, triage_context, AuditQuery, IncidentQuery};
 use serde_json::json;
 
-use crate::estate::lists::{counted, page_of, sentence, when};
+use crate::estate::lists::{page_of, sentence};
 use crate::estate::people::{activity_codes, plain_state, purpose, role};
 use crate::web::auth::Caller;
 use crate::web::bad_request;
 use crate::web::blocking;
+use crate::web::counted;
 use crate::web::scope::{form_viewer, not_found, viewer};
 use crate::AppState;
 
@@ -233,7 +234,7 @@ async fn render(
         .map(|h| {
             let r = &h.record;
             [
-                when(r.at),
+                r.at.long(),
                 r.actor.strip_prefix("web:").unwrap_or(&r.actor).to_owned(),
                 if r.action == "status" {
                     "Status changed".to_owned()
@@ -250,7 +251,7 @@ async fn render(
         .map(|i| IncidentRow {
             link: format!("/incidents/{}/packet", i.id),
             id: i.id,
-            reported: when(i.opened_at),
+            reported: i.opened_at.long(),
             problem: kb
                 .symptom(&i.opened.symptom)
                 .map_or(i.opened.symptom.clone(), |s| kb.symptoms[s].plain.clone()),

@@ -12,11 +12,12 @@ use cardwatch_core::ids::IntegrationId;
 use cardwatch_core::records::{row_json, Kind, Value};
 use serde_json::{json, Map};
 
-use crate::estate::lists::{counted, page_of, sentence};
+use crate::estate::lists::{page_of, sentence};
 use crate::prevent::check::all_findings;
 use crate::web::auth::Caller;
 use crate::web::bad_request;
 use crate::web::blocking;
+use crate::web::counted;
 use crate::web::scope::{not_found, viewer};
 use crate::AppState;
 

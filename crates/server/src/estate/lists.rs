@@ -10,12 +10,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
-use cardwatch_core::date::Timestamp;
 use cardwatch_core::records::{row_json, to_values, Kind, Value};
 use serde_json::{json, Map};
 
 use crate::web::auth::Caller;
 use crate::web::blocking;
+use crate::web::counted;
 use crate::web::scope::{viewer, Viewer};
 use crate::web::{bad_request, BadParam};
 use crate::AppState;
@@ -265,22 +265,6 @@ pub(crate) fn sentence(code: &str) -> String {
     })
 }
 
-/// "5 December 2026 at 09:41" (UTC, as stored).
-pub(crate) fn when(t: Timestamp) -> String {
-    let minute = t.unix().rem_euclid(86_400) / 60;
-    format!(
-        "{} at {:02}:{:02}",
-        t.date().long(),
-        minute / 60,
-        minute % 60
-    )
-}
-
-/// A number of things, the plural right: "1 card", "2 cards".
-pub(crate) fn counted(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 /// A value as a person reads it: dates written out, yes or no, nothing as a dash.
 fn shown(v: &Value) -> String {
     match v {
@@ -288,7 +272,7 @@ fn shown(v: &Value) -> String {
         Value::Bool(true) => "Yes".to_owned(),
         Value::Bool(false) => "No".to_owned(),
         Value::Date(d) => d.long(),
-        Value::Timestamp(t) => when(*t),
+        Value::Timestamp(t) => t.long(),
         other => other.to_csv(),
     }
 }

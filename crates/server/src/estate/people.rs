@@ -14,10 +14,11 @@ use cardwatch_store::positions::set_position_status;
 use cardwatch_store::{records_of, Store, StoreError};
 use serde_json::json;
 
-use crate::estate::lists::{counted, page_of, sentence};
+use crate::estate::lists::{page_of, sentence};
 use crate::web::auth::Caller;
 use crate::web::bad_request;
 use crate::web::blocking;
+use crate::web::counted;
 use crate::web::scope::{form_viewer, not_found, viewer};
 use crate::AppState;
 

@@ -11,10 +11,11 @@ use cardwatch_core::triage::estate_facts;
 use cardwatch_store::triage_context;
 use serde_json::json;
 
-use crate::estate::lists::{counted, sentence, when};
+use crate::estate::lists::sentence;
 use crate::web::auth::Caller;
 use crate::web::bad_request;
 use crate::web::blocking;
+use crate::web::counted;
 use crate::web::scope::{not_found, viewer};
 use crate::AppState;
 
@@ -159,7 +160,7 @@ pub(crate) async fn page(
             w.os_build.clone()
         },
         ring: sentence(w.update_ring.as_str()),
-        last_seen: w.last_seen.map_or("Never".into(), when),
+        last_seen: w.last_seen.map_or("Never".into(), |t| t.long()),
         applications,
         software,
         readers_count: counted(view.cx.readers.len(), "reader", "readers"),

@@ -16,6 +16,7 @@ use serde_json::json;
 use crate::fix::triage::{parse_desk, prepare};
 use crate::web::auth::Caller;
 use crate::web::blocking;
+use crate::web::counted;
 use crate::web::scope::{refuse, viewer, Viewer};
 use crate::web::{bad_request, BadParam};
 use crate::AppState;
@@ -240,22 +241,6 @@ fn outcome(s: IncidentStatus) -> &'static str {
     }
 }
 
-/// "5 December 2026 at 09:41".
-fn when(t: cardwatch_core::date::Timestamp) -> String {
-    let minute = t.unix().rem_euclid(86_400) / 60;
-    format!(
-        "{} at {:02}:{:02}",
-        t.date().long(),
-        minute / 60,
-        minute % 60
-    )
-}
-
-/// A number of things, the plural right.
-fn counted(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 pub(crate) async fn page(
     State(state): State<AppState>,
     caller: Caller,
@@ -276,7 +261,7 @@ pub(crate) async fn page(
         .iter()
         .map(|i| Row {
             id: i.id,
-            opened: when(i.opened_at),
+            opened: i.opened_at.long(),
             site: i.opened.site.clone().unwrap_or_else(|| "—".into()),
             problem: kb
                 .symptom(&i.opened.symptom)

@@ -170,17 +170,6 @@ struct Row {
     seq: i64,
 }
 
-/// "5 December 2026 at 09:41" (UTC, as the log records it).
-fn when(t: cardwatch_core::date::Timestamp) -> String {
-    let minute = t.unix().rem_euclid(86_400) / 60;
-    format!(
-        "{} at {:02}:{:02}",
-        t.date().long(),
-        minute / 60,
-        minute % 60
-    )
-}
-
 /// Who made a change, as people say it: an operator's user name without the channel's prefix.
 fn who(actor: &str) -> String {
     match actor.split_once(':') {
@@ -263,7 +252,7 @@ pub(crate) async fn page(
         .map(|r| {
             let x = &r.record;
             Row {
-                when: when(x.at),
+                when: x.at.long(),
                 who: who(&x.actor),
                 action: action(&x.action),
                 kind: kind(&x.entity_kind),

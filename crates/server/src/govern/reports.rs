@@ -15,6 +15,7 @@ use serde_json::json;
 
 use crate::web::auth::Caller;
 use crate::web::blocking;
+use crate::web::counted;
 use crate::web::scope::viewer;
 use crate::web::{bad_request, BadParam};
 use crate::AppState;
@@ -102,11 +103,6 @@ pub(crate) async fn api(
 
 fn percent(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
-}
-
-/// A number of things, the plural right.
-fn counted(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 #[derive(askama::Template)]

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use crate::notify::jobs::Job;
 use crate::web::auth::Caller;
+use crate::web::counted;
 use crate::web::scope::viewer;
 use crate::web::{blocking, layout};
 use crate::AppState;
@@ -113,22 +114,6 @@ fn job_name(j: Job) -> &'static str {
     }
 }
 
-/// "5 December 2026 at 09:41".
-fn when(t: cardwatch_core::date::Timestamp) -> String {
-    let minute = t.unix().rem_euclid(86_400) / 60;
-    format!(
-        "{} at {:02}:{:02}",
-        t.date().long(),
-        minute / 60,
-        minute % 60
-    )
-}
-
-/// A number of things, the plural right.
-fn counted(n: i64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 const WEEKDAYS: [&str; 7] = [
     "Sunday",
     "Monday",
@@ -226,7 +211,7 @@ pub(crate) async fn page(State(state): State<AppState>, caller: Caller) -> Respo
         .iter()
         .map(|r| RunRow {
             job: Job::parse(&r.job).map_or_else(|_| r.job.clone(), |j| job_name(j).to_owned()),
-            slot: when(r.slot),
+            slot: r.slot.long(),
             state: match r.state.as_str() {
                 "failed" => "Failed".to_owned(),
                 s => state_words(s),

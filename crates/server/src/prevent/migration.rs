@@ -14,6 +14,7 @@ use cardwatch_store::load_workstations;
 use serde_json::json;
 
 use crate::web::auth::Caller;
+use crate::web::counted;
 use crate::web::scope::viewer;
 use crate::web::{bad_request, blocking, BadParam};
 use crate::AppState;
@@ -123,11 +124,6 @@ struct MachineShown {
 
 /// Sites a page shows.
 const SITES_PER_PAGE: usize = 50;
-
-/// A number of things, the plural right.
-fn counted(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
 
 /// Where a machine stands, in words.
 fn when(state: &Stands) -> String {

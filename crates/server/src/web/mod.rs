@@ -84,6 +84,15 @@ where
     }
 }
 
+/// A number of things, the plural right: "1 card", "2 cards".
+pub(crate) fn counted<N>(n: N, one: &str, many: &str) -> String
+where
+    N: TryInto<u64> + std::fmt::Display + Copy,
+{
+    let single = n.try_into().is_ok_and(|v| v == 1);
+    format!("{n} {}", if single { one } else { many })
+}
+
 /// A query value, form-encoded (`a b&c` → `a+b%26c`).
 pub(crate) fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
