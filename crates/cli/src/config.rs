@@ -19,6 +19,10 @@
 //! [log]
 //! format = "json"                                       # one JSON object a line; default "text"
 //!
+//! [backup]                                              # the nightly "backup" job (schedule.backup)
+//! dir = "/var/backups/cardwatch"                        # an existing folder
+//! keep = 14                                             # the newest copies kept (default 7)
+//!
 //! [[contacts]]                                          # on the sites' cheat sheets
 //! role = "IT service desk"
 //! name = "Riverside IT"
@@ -37,7 +41,7 @@ use cardwatch_core::ids::OdsCode;
 use cardwatch_core::planner::Team;
 use cardwatch_core::schedule::Schedule;
 use cardwatch_core::triage::Contact;
-use cardwatch_server::notify::jobs::{Job, Notify};
+use cardwatch_server::notify::jobs::{BackupPlan, Job, Notify};
 use cardwatch_server::notify::send::SmtpRelay;
 use serde::Deserialize;
 
@@ -62,6 +66,9 @@ struct File {
     /// Each job's schedule (cron-like, UTC), or "off".
     #[serde(default)]
     schedule: std::collections::BTreeMap<String, String>,
+    /// The nightly backups.
+    #[serde(default)]
+    backup: BackupEntry,
     /// How log lines are written.
     #[serde(default)]
     log: LogEntry,
@@ -73,6 +80,14 @@ struct File {
 struct LogEntry {
     /// `text` (the default) or `json`.
     format: Option<String>,
+}
+
+/// The `[backup]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackupEntry {
+    dir: Option<PathBuf>,
+    keep: Option<i64>,
 }
 
 /// The `[notify]` table.
@@ -229,8 +244,10 @@ pub fn load(config: Option<&Path>, catalogue: Option<&Path>) -> Result<Settings>
             c
         })
         .collect();
-    let notify = notify(file.notify, &file.schedule)
+    let mut notify = notify(file.notify, &file.schedule)
         .map_err(|e| anyhow!("{where_}{e} — fix the configuration"))?;
+    notify.backup =
+        backup(file.backup).map_err(|e| anyhow!("{where_}{e} — fix the configuration"))?;
     Ok(Settings {
         notify,
         contacts,
@@ -240,6 +257,28 @@ pub fn load(config: Option<&Path>, catalogue: Option<&Path>) -> Result<Settings>
         calendar: Calendar::england_and_wales().with_closed(closed),
         teams,
     })
+}
+
+/// The `[backup]` table: a folder that exists, and how many copies to keep.
+fn backup(b: BackupEntry) -> std::result::Result<Option<BackupPlan>, String> {
+    let Some(dir) = b.dir else {
+        return match b.keep {
+            Some(_) => Err("backup.keep is set but no backup.dir: set the folder too".into()),
+            None => Ok(None),
+        };
+    };
+    if !dir.is_dir() {
+        return Err(format!(
+            "backup.dir: {} is not a folder — create it (writable by Cardwatch) or choose another",
+            dir.display()
+        ));
+    }
+    let keep = match b.keep {
+        Some(k) if k < 1 => return Err(format!("backup.keep: {k} must be at least 1")),
+        Some(k) => k as usize,
+        None => 7,
+    };
+    Ok(Some(BackupPlan { dir, keep }))
 }
 
 /// The `[notify]` and `[schedule]` tables over the defaults; `CARDWATCH_SMTP_URL` wins over

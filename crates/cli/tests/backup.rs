@@ -170,3 +170,78 @@ fn a_backup_from_a_newer_cardwatch_or_of_another_kind_is_refused_before_anything
         &["restore", file.to_str().unwrap()],
     ));
 }
+
+#[test]
+fn the_nightly_job_backs_up_into_its_folder_and_keeps_the_newest() {
+    let (tmp, db) = scratch_db();
+    ok(&cardwatch_on(
+        DAY,
+        &db,
+        &["demo", "--practices", "1", "--seed", "3", "--today", DAY],
+    ));
+    let dir = tmp.path().join("backups");
+    std::fs::create_dir(&dir).unwrap();
+    // Files the job did not make are never touched.
+    std::fs::write(dir.join("notes.txt"), "keep me").unwrap();
+    std::fs::write(dir.join("other.backup"), "keep me too").unwrap();
+    let cfg = tmp.path().join("cardwatch.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[backup]\ndir = {:?}\nkeep = 2\n",
+            dir.display().to_string()
+        ),
+    )
+    .unwrap();
+    let cfg = cfg.display().to_string();
+    for day in ["2026-11-22", "2026-11-23", "2026-11-24"] {
+        let out = ok(&cardwatch_on(
+            day,
+            &db,
+            &["--config", &cfg, "jobs", "run", "backup"],
+        ));
+        assert!(out.contains("backed up the"), "{out}");
+    }
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert!(names[0].starts_with("cardwatch-20261123"), "{names:?}");
+    assert!(names[1].starts_with("cardwatch-20261124"), "{names:?}");
+    assert_eq!(&names[2..], ["notes.txt", "other.backup"]);
+    // The newest restores.
+    let (_pg, restored) = another_store(tmp.path());
+    ok(&cardwatch_on(
+        DAY,
+        &restored,
+        &["restore", dir.join(&names[1]).to_str().unwrap()],
+    ));
+
+    // A folder that does not exist, or nothing kept, is refused when the configuration is read.
+    for (bad, says) in [
+        (
+            "[backup]\ndir = \"/nonexistent/backups\"\n",
+            "is not a folder",
+        ),
+        (
+            &*format!(
+                "[backup]\ndir = {:?}\nkeep = 0\n",
+                dir.display().to_string()
+            ),
+            "must be at least 1",
+        ),
+        ("[backup]\nkeep = 3\n", "no backup.dir"),
+    ] {
+        let file = tmp.path().join("bad.toml");
+        std::fs::write(&file, bad).unwrap();
+        let out = cardwatch_on(
+            DAY,
+            &db,
+            &["--config", file.to_str().unwrap(), "jobs", "run", "backup"],
+        );
+        assert!(!out.status.success());
+        assert!(text(&out.stderr).contains(says), "{}", text(&out.stderr));
+    }
+}

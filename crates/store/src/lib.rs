@@ -177,6 +177,9 @@ pub trait Store: Send + Sync {
     /// Where the data is, for logs (never includes a password).
     fn describe(&self) -> String;
 
+    /// A backup of this store into the new file `to` (see [`backup`]).
+    fn backup_to(&self, to: &std::path::Path) -> Result<backup::Backup, StoreError>;
+
     /// Checks the database answers.
     fn ping(&self) -> Result<(), StoreError>;
 

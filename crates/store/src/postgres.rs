@@ -42,6 +42,8 @@ const MIGRATION_LOCK: i64 = 0x00ca_4d3a_7c00;
 /// A Cardwatch store in a PostgreSQL database.
 pub(crate) struct PgStore {
     shown: String,
+    /// The connection URL, for `pg_dump` (it may hold a password: never shown or logged).
+    url: String,
     pool: Pool<Client>,
     /// Connections for large reads (`copy_out`).
     streamers: Pool<Streamer>,
@@ -82,6 +84,7 @@ impl PgStore {
         let for_streams = url.to_owned();
         Ok(PgStore {
             shown: redact(url),
+            url: url.to_owned(),
             // Enough idle connections for a busy server's workers: under load, opening a
             // connection per request (a new server process each) costs more than the query.
             pool: Pool::new(IDLE_CONNECTIONS, Box::new(move || connect(&owned))),
@@ -888,6 +891,10 @@ impl Store for PgStore {
 
     fn describe(&self) -> String {
         self.shown.clone()
+    }
+
+    fn backup_to(&self, to: &std::path::Path) -> Result<crate::backup::Backup, StoreError> {
+        crate::backup::backup(&self.url, to)
     }
 
     fn ping(&self) -> Result<(), StoreError> {

@@ -492,6 +492,10 @@ impl Store for SqliteStore {
         format!("sqlite://{}", self.path.display())
     }
 
+    fn backup_to(&self, to: &Path) -> Result<crate::backup::Backup, StoreError> {
+        crate::backup::backup(&format!("sqlite://{}", self.path.display()), to)
+    }
+
     fn ping(&self) -> Result<(), StoreError> {
         self.pool.get()?.query_row("SELECT 1", [], |_| Ok(()))?;
         Ok(())

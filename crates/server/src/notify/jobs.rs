@@ -64,6 +64,51 @@ jobs! {
     Deliver = "deliver", "*/10 * * * * *", "Send what the outbox holds, retrying failures with backoff.";
     Purge = "purge", "0 0 3 * * *", "Delete sent messages and finished runs past the retention period.";
     Retention = "retention", "0 30 3 * * *", "Erase leavers' names, emails and staff roles past the retention period (health.leaver_retention_days).";
+    Backup = "backup", "0 0 2 * * *", "Back the store up into the [backup] folder, keeping the newest copies.";
+}
+
+/// Where the nightly backups go, and how many are kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackupPlan {
+    /// The folder.
+    pub dir: std::path::PathBuf,
+    /// The newest this many are kept; older ones are deleted after each backup.
+    pub keep: usize,
+}
+
+/// The files a backup job makes are named `cardwatch-<UTC time>.backup`, so that sorting their
+/// names sorts them by age and nothing else in the folder is ever deleted.
+fn backup_name(at: Timestamp) -> String {
+    let digits: String = at
+        .to_string()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    format!("cardwatch-{digits}.backup")
+}
+
+/// Deletes all but the newest `keep` backups the job made in `dir`.
+fn prune(dir: &std::path::Path, keep: usize) -> Result<usize, StoreError> {
+    let io = |source| StoreError::Io {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut made: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("cardwatch-") && n.ends_with(".backup"))
+        })
+        .collect();
+    made.sort();
+    let old = made.len().saturating_sub(keep);
+    for p in &made[..old] {
+        std::fs::remove_file(p).map_err(io)?;
+    }
+    Ok(old)
 }
 
 impl Job {
@@ -113,6 +158,8 @@ pub struct Notify {
     pub ra_capacity: u32,
     /// Whether the scheduler runs in this process.
     pub enabled: bool,
+    /// The nightly backups, when a folder is configured.
+    pub backup: Option<BackupPlan>,
 }
 
 impl Default for Notify {
@@ -133,6 +180,7 @@ impl Default for Notify {
             retention_days: 90,
             ra_capacity: 50,
             enabled: true,
+            backup: None,
         }
     }
 }
@@ -379,6 +427,25 @@ pub(crate) async fn run(
                 .await
                 .map_err(|f| db(f.0))?;
             Ok(format!("deleted {sent} sent messages and {runs} runs"))
+        }
+        Job::Backup => {
+            let Some(plan) = state.checks.notify.backup.clone() else {
+                return Ok(
+                    "no backup folder is configured ([backup] dir): nothing backed up".into(),
+                );
+            };
+            let file = plan.dir.join(backup_name((state.now)()));
+            let shown = file.display().to_string();
+            let (made, deleted) = crate::web::blocking(state, move |s| {
+                let made = s.backup_to(&file)?;
+                Ok((made, prune(&plan.dir, plan.keep)?))
+            })
+            .await
+            .map_err(|f| f.0.to_string())?;
+            Ok(format!(
+                "backed up the {} store (schema {}, {} bytes) to {shown}; deleted {deleted} older",
+                made.kind, made.schema, made.bytes
+            ))
         }
         Job::Retention => {
             let now = (state.now)();

@@ -111,6 +111,7 @@ fn job_name(j: Job) -> &'static str {
         Job::Deliver => "Send messages",
         Job::Purge => "Clear out old messages",
         Job::Retention => "Erase leavers' personal data",
+        Job::Backup => "Back up the store",
     }
 }
 
