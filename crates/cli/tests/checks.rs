@@ -344,7 +344,7 @@ fn findings_api_and_page() {
         sorted_page.1
     );
     assert!(
-        sorted_page.1.contains("sort=site&amp;order=desc"),
+        sorted_page.1.contains("sort=site&#38;order=desc"),
         "the header turns it round"
     );
     // The NHS.UK pagination: a next page from the first, a previous one from the second.
@@ -580,7 +580,7 @@ fn the_plan_page_opens_with_an_answer_at_the_configured_capacity() {
     );
     assert!(page.contains(&sentence), "{sentence}\n{page}");
     assert!(
-        page.contains("/api/v1/plan?capacity=50&amp;format=csv"),
+        page.contains("/api/v1/plan?capacity=50&#38;format=csv"),
         "the downloads carry the capacity used: {page}"
     );
 }
@@ -654,7 +654,7 @@ fn plan_api() {
     assert!(page.1.contains("nhsuk-table__caption"), "and its table");
     assert!(page.1.contains("waiting for the prompt"), "{}", page.1);
     assert!(
-        page.1.contains("/api/v1/plan?capacity=3&amp;format=csv"),
+        page.1.contains("/api/v1/plan?capacity=3&#38;format=csv"),
         "{}",
         page.1
     );

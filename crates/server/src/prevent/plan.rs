@@ -474,8 +474,8 @@ pub(crate) async fn page(
         })
         .collect();
     let query = p_query(&asked);
-    out.csv = format!("/api/v1/plan?{query}&amp;format=csv");
-    out.ics = format!("/api/v1/plan?{query}&amp;format=ics");
+    out.csv = format!("/api/v1/plan?{query}&format=csv");
+    out.ics = format!("/api/v1/plan?{query}&format=ics");
     render(&out, &viewer).into_response()
 }
 
@@ -485,16 +485,15 @@ fn render(out: &PlanPage, viewer: &crate::web::scope::Viewer) -> axum::response:
     crate::web::layout::page("Renewal plan", Some(&viewer.caller), &body)
 }
 
-/// The page's query again, for its download links, ready for an attribute: the values are
-/// percent-encoded and the keys known ones (`params` refuses others), so the `&` between them is
-/// the one character to escape, and the template writes the links as they are.
+/// The page's query again, for its download links (the keys are known ones: `params` refuses
+/// others); the template escapes it.
 fn p_query(q: &HashMap<String, String>) -> String {
     let mut keys: Vec<_> = q.iter().filter(|(k, _)| k.as_str() != "format").collect();
     keys.sort();
     keys.iter()
         .map(|(k, v)| format!("{k}={}", crate::web::enc(v)))
         .collect::<Vec<_>>()
-        .join("&amp;")
+        .join("&")
 }
 
 #[cfg(test)]
