@@ -7,8 +7,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::Child;
 
 use cardwatch_core::date::{Date, Timestamp};
 use common::*;
@@ -19,38 +18,7 @@ const PRACTICES: &str = "6";
 /// `serve --demo` with its clock started on [`DAY`], signed in as the demo's operator: the
 /// process, its address and the session cookie.
 fn serve_demo_on_day(db: &str) -> (Child, String, String) {
-    let mut child = command(db, Some(DAY))
-        .args(["serve", "--demo", "--practices", PRACTICES])
-        .args(["--bind", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read");
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_owned();
-    let password = line
-        .split("password ")
-        .nth(1)
-        .map(str::trim)
-        .unwrap_or_else(|| panic!("no demo password in {line:?}"));
-    let (status, response) = request(
-        &addr,
-        "POST",
-        "/login",
-        None,
-        Some(&format!("username=demo&password={password}")),
-    );
-    assert_eq!(status, 303, "{response}");
-    let token = set_cookie(&response, "cw_session").expect("a session cookie");
-    (child, addr, format!("cw_session={token}"))
+    serve_demo_signed_in_on(db, PRACTICES, Some(DAY))
 }
 
 fn incidents(addr: &str, cookie: &str) -> Vec<serde_json::Value> {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{body_json, cardwatch, get_as, ok, scratch_db, serve_demo_signed_in, stop};
+use common::{body_json, cardwatch, get_as, ok, scratch_db, serve_demo_signed_in, shown, stop};
 
 /// Text that breaks out of an element, out of a double- and a single-quoted attribute, and
 /// carries an entity that must stay literal.
@@ -29,24 +29,6 @@ fn import_files(db: &str, dir: &std::path::Path, files: &[(&str, String)]) {
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     ok(&cardwatch(db, &args));
-}
-
-/// Whether `page` holds `text` escaped as HTML, by name (`&lt;`) or by number (`&#60;`).
-fn shown(page: &str, text: &str) -> bool {
-    let by = |amp: &str, lt: &str, gt: &str, quot: &str, apos: &str| {
-        text.replace('&', amp)
-            .replace('<', lt)
-            .replace('>', gt)
-            .replace('"', quot)
-            .replace('\'', apos)
-    };
-    [
-        by("&amp;", "&lt;", "&gt;", "&quot;", "&#39;"),
-        by("&amp;", "&lt;", "&gt;", "&quot;", "&#x27;"),
-        by("&#38;", "&#60;", "&#62;", "&#34;", "&#39;"),
-    ]
-    .iter()
-    .any(|escaped| page.contains(escaped.as_str()))
 }
 
 /// Nothing hostile reached the page as markup, and the text is there, escaped.

@@ -106,14 +106,23 @@ pub fn get(addr: &str, path: &str) -> (u16, String) {
 
 /// Starts `serve --demo` on a free port; returns the process and its address.
 pub fn serve_demo(db: &str, practices: &str) -> (Child, String) {
-    let (child, addr, _) = serve_demo_banner(db, practices);
+    let (child, addr, _) = serve_demo_banner(db, practices, None);
     (child, addr)
 }
 
 /// Starts `serve --demo` and signs in as its operator; returns the process, its address and the
 /// session cookie (`cw_session=…`).
 pub fn serve_demo_signed_in(db: &str, practices: &str) -> (Child, String, String) {
-    let (child, addr, banner) = serve_demo_banner(db, practices);
+    serve_demo_signed_in_on(db, practices, None)
+}
+
+/// As [`serve_demo_signed_in`], with the server's clock started on `day` when given.
+pub fn serve_demo_signed_in_on(
+    db: &str,
+    practices: &str,
+    day: Option<&str>,
+) -> (Child, String, String) {
+    let (child, addr, banner) = serve_demo_banner(db, practices, day);
     let password = banner
         .split("password ")
         .nth(1)
@@ -137,17 +146,9 @@ pub fn get_as(addr: &str, path: &str, cookie: &str) -> (u16, String) {
     request(addr, "GET", path, Some(cookie), None)
 }
 
-fn serve_demo_banner(db: &str, practices: &str) -> (Child, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cardwatch"))
-        .env("RUST_LOG", "warn")
-        .args([
-            "--database-url",
-            db,
-            "serve",
-            "--demo",
-            "--practices",
-            practices,
-        ])
+fn serve_demo_banner(db: &str, practices: &str, day: Option<&str>) -> (Child, String, String) {
+    let mut child = command(db, day)
+        .args(["serve", "--demo", "--practices", practices])
         .args(["--bind", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -357,4 +358,22 @@ pub fn pg_database() -> PgDatabase {
     let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
     let url = format!("{base}/{name}");
     PgDatabase { admin, name, url }
+}
+
+/// Whether `page` holds `text` escaped as HTML, by name (`&lt;`) or by number (`&#60;`).
+pub fn shown(page: &str, text: &str) -> bool {
+    let by = |amp: &str, lt: &str, gt: &str, quot: &str, apos: &str| {
+        text.replace('&', amp)
+            .replace('<', lt)
+            .replace('>', gt)
+            .replace('"', quot)
+            .replace('\'', apos)
+    };
+    [
+        by("&amp;", "&lt;", "&gt;", "&quot;", "&#39;"),
+        by("&amp;", "&lt;", "&gt;", "&quot;", "&#x27;"),
+        by("&#38;", "&#60;", "&#62;", "&#34;", "&#39;"),
+    ]
+    .iter()
+    .any(|escaped| page.contains(escaped.as_str()))
 }

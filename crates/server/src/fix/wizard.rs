@@ -75,14 +75,6 @@ impl WizardQuery {
         Ok(w)
     }
 
-    /// Minutes since the fault was brought to the desk, by the clock, when the address is fresh.
-    fn elapsed_minutes(&self, now: i64) -> Option<f64> {
-        let gone = now - self.opened?;
-        (0..=LONGEST_RUN_SECONDS)
-            .contains(&gone)
-            .then(|| gone as f64 / 60.0)
-    }
-
     /// The fields that say where, as (name, value).
     fn desk(&self) -> Vec<(&'static str, String)> {
         [
@@ -116,6 +108,15 @@ impl WizardQuery {
         );
         out
     }
+}
+
+/// Minutes since the fault was brought to the desk (`opened`), by the clock, when the address is
+/// fresh.
+fn elapsed_minutes(opened: Option<i64>, now: i64) -> Option<f64> {
+    let gone = now - opened?;
+    (0..=LONGEST_RUN_SECONDS)
+        .contains(&gone)
+        .then(|| gone as f64 / 60.0)
 }
 
 /// The address of the wizard with these fields.
@@ -349,7 +350,7 @@ pub(crate) async fn page_handler(
     w.opened = w.opened.or(Some(now.unix()));
     let given = Case {
         observations: w.obs.clone(),
-        elapsed_minutes: w.elapsed_minutes(now.unix()),
+        elapsed_minutes: elapsed_minutes(w.opened, now.unix()),
         ..Case::default()
     };
     let checks = state.checks.clone();
@@ -521,11 +522,7 @@ pub(crate) async fn record(
                 None,
                 Case {
                     observations: obs.clone(),
-                    elapsed_minutes: WizardQuery {
-                        opened,
-                        ..WizardQuery::default()
-                    }
-                    .elapsed_minutes(now.unix()),
+                    elapsed_minutes: elapsed_minutes(opened, now.unix()),
                     ..Case::default()
                 },
             )?;
