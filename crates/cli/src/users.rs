@@ -8,6 +8,7 @@ use anyhow::Result;
 use cardwatch_core::access::{check_password, NewUser, Role, Token, TokenKind, Username};
 use cardwatch_core::ids::OdsCode;
 use cardwatch_server::web::auth::{hash_password, new_token_secret, random_password, token_hash};
+use cardwatch_server::web::scope;
 use cardwatch_store::Store;
 
 use crate::{change, now, Exit, TokenCommand, UserCommand};
@@ -156,6 +157,29 @@ pub fn demo_operator(store: &dyn Store) -> Result<String> {
     Ok(format!("sign in as demo with password {pw}"))
 }
 
+/// Refuses a site outside an operator's organisations, as their account page does: whatever is
+/// made for an operator (a calendar feed of one site) reaches only what they may see.
+fn site_of_operator(store: &dyn Store, owner: &Username, site: &OdsCode) -> Result<()> {
+    let Some(user) = store.user(owner)? else {
+        return Err(refuse(format!(
+            "--user {owner}: no such operator (see `cardwatch user list`)"
+        )));
+    };
+    if scope::operator_covers_site(store, &user, site.as_str())? {
+        return Ok(());
+    }
+    let orgs: Vec<&str> = user
+        .user
+        .organisations
+        .iter()
+        .map(OdsCode::as_str)
+        .collect();
+    Err(refuse(format!(
+        "--site {site}: outside {owner}'s organisations ({}) — give a site of theirs, or leave --site out for all of them",
+        orgs.join(", ")
+    )))
+}
+
 /// Runs one `token` command.
 pub fn tokens(store: &dyn Store, command: TokenCommand) -> Result<()> {
     let mut out = io::stdout().lock();
@@ -169,11 +193,15 @@ pub fn tokens(store: &dyn Store, command: TokenCommand) -> Result<()> {
             let site = site
                 .map(|s| OdsCode::parse(&s).map_err(|e| refuse(format!("--site {s:?}: {e}"))))
                 .transpose()?;
+            let owner = name(&user)?;
+            if let Some(site) = &site {
+                site_of_operator(store, &owner, site)?;
+            }
             let secret = new_token_secret();
             let hash = token_hash(&secret);
             let token = Token {
                 id: hash[..12].to_owned(),
-                username: name(&user)?,
+                username: owner,
                 name: what,
                 kind: if calendar {
                     TokenKind::Calendar

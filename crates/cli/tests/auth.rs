@@ -785,9 +785,12 @@ fn calendar_feed_parses_with_an_independent_parser() {
         .expect("feed")
         .to_owned();
     let id = out.split_whitespace().nth(1).expect("id").to_owned();
-    let site_only = token(
+    // A site outside the owner's organisations is refused, as their account page refuses it;
+    // a site of theirs is taken.
+    let other_site = cardwatch(
         &db,
         &[
+            "token",
             "add",
             "--user",
             "pm@nhs.net",
@@ -798,14 +801,20 @@ fn calendar_feed_parses_with_an_independent_parser() {
             "A10001",
         ],
     );
-    let other_path = site_only
-        .split("feed: ")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .expect("feed")
-        .to_owned();
+    let own_site = token(
+        &db,
+        &[
+            "add",
+            "--user",
+            "pm@nhs.net",
+            "--name",
+            "own site",
+            "--calendar",
+            "--site",
+            "a10000",
+        ],
+    );
     let feed = get(&addr, &path);
-    let other = get(&addr, &other_path);
     let junk = get(&addr, "/feeds/nonsense.ics");
     token(&db, &["revoke", &id]);
     let revoked = get(&addr, &path);
@@ -841,9 +850,19 @@ print(len(events), len(alarms), ','.join(sites))
         Some("A10000"),
         "only the practice's own site: {parsed}"
     );
-    // A site outside the owner's organisations gives an empty calendar, not its certificates.
-    assert_eq!(other.0, 200);
-    assert!(!other.1.contains("BEGIN:VEVENT"), "{}", other.1);
+    assert_eq!(other_site.status.code(), Some(2), "{other_site:?}");
+    assert!(
+        text(&other_site.stderr)
+            .contains("--site A10001: outside pm@nhs.net's organisations (A10000)"),
+        "{}",
+        text(&other_site.stderr)
+    );
+    assert!(own_site.contains("(calendar)"), "{own_site}");
+    let list = token(&db, &["list"]);
+    assert!(
+        list.contains("own site") && !list.contains("other site"),
+        "no feed made outside: {list}"
+    );
     assert_eq!(junk.0, 404);
     assert_eq!(revoked.0, 404);
 }

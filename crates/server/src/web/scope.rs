@@ -227,6 +227,24 @@ pub(crate) async fn sites(state: &AppState) -> Result<(Arc<SiteMap>, i64), Respo
     Ok((map, length))
 }
 
+/// Whether an operator's organisations cover a site (or organisation), read from the store: for
+/// the command line, which acts for an operator outside any request (a calendar feed it makes for
+/// them, say) and must refuse what the web would.
+pub fn operator_covers_site(
+    store: &dyn cardwatch_store::Store,
+    user: &cardwatch_core::access::User,
+    site: &str,
+) -> Result<bool, cardwatch_store::StoreError> {
+    let scope = user.scope();
+    if scope == Scope::All {
+        return Ok(true);
+    }
+    Ok(match site_map(store)?.get(site) {
+        Some((org, parent)) => scope.covers(site, org, parent.as_deref()),
+        None => scope.covers(site, site, None),
+    })
+}
+
 /// Every site's organisation and that organisation's parent.
 fn site_map(
     store: &dyn cardwatch_store::Store,
