@@ -13,6 +13,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::postgres::connect::Target;
 use crate::url::DatabaseUrl;
 use crate::{migrations, StoreError};
 
@@ -141,8 +142,10 @@ fn tool_failed(name: &str, e: std::io::Error) -> StoreError {
 }
 
 fn pg_backup(url: &str, to: &Path) -> Result<(&'static str, i64), StoreError> {
-    let mut client = postgres::Client::connect(url, postgres::NoTls)
-        .map_err(|e| StoreError::Database(e.to_string()))?;
+    // The store's own reading of the URL (TLS as its sslmode asks); pg_dump reads the same
+    // sslmode and sslrootcert itself, and is given the URL less Cardwatch's pool settings.
+    let target = Target::parse(url)?;
+    let mut client = target.client()?;
     let schema = pg_schema(&mut client)?;
     drop(client);
     let mut out = std::fs::File::create(to).map_err(io(to))?;
@@ -154,7 +157,7 @@ fn pg_backup(url: &str, to: &Path) -> Result<(&'static str, i64), StoreError> {
             "--no-privileges",
             "--quote-all-identifiers",
             "--dbname",
-            url,
+            &target.libpq,
         ])
         .stdout(out)
         .stderr(Stdio::piped())
@@ -255,8 +258,8 @@ pub fn restore(from: &Path, url: &str) -> Result<Restored, StoreError> {
             if schema > latest_schema() {
                 return Err(newer(schema));
             }
-            let mut client = postgres::Client::connect(&url, postgres::NoTls)
-                .map_err(|e| StoreError::Database(e.to_string()))?;
+            let target = Target::parse(&url)?;
+            let mut client = target.client()?;
             let tables: i64 = client
                 .query_one(
                     "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'",
@@ -278,7 +281,7 @@ pub fn restore(from: &Path, url: &str) -> Result<Restored, StoreError> {
                     "--set",
                     "ON_ERROR_STOP=1",
                     "--dbname",
-                    &url,
+                    &target.libpq,
                     "--file",
                 ])
                 .arg(from)

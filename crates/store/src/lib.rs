@@ -169,6 +169,17 @@ impl fmt::Display for Backend {
     }
 }
 
+/// A store's database connections at one moment, for monitoring.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Connections {
+    /// Lent out to a caller now.
+    pub in_use: usize,
+    /// Open and waiting to be lent.
+    pub idle: usize,
+    /// The most that may be open at once.
+    pub max: usize,
+}
+
 /// Everything Cardwatch keeps, behind one interface with a backend per database.
 pub trait Store: Send + Sync {
     /// Which backend this is.
@@ -182,6 +193,12 @@ pub trait Store: Send + Sync {
 
     /// Checks the database answers.
     fn ping(&self) -> Result<(), StoreError>;
+
+    /// The connections to a database server, for a store whose pool is capped (PostgreSQL);
+    /// `None` for an embedded database. Read without touching the database.
+    fn connections(&self) -> Option<Connections> {
+        None
+    }
 
     /// Imports files in one transaction: all of them, or (on any bad row) none.
     fn import(

@@ -3,8 +3,10 @@
 //! existing records, and new records stream in through `COPY` (into a table that was empty, one
 //! `COPY` for a whole file).
 
+pub(crate) mod connect;
 mod copy_out;
 mod incidents;
+mod tls;
 mod users;
 
 use std::collections::{HashMap, HashSet};
@@ -19,14 +21,15 @@ use cardwatch_core::ids::CardSerial;
 use cardwatch_core::records::{key_of, to_values, Cell, ColType, Kind, Value, MAX_COLUMNS};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
-use postgres::{Client, NoTls, Transaction};
+use postgres::{Client, Transaction};
 
 use self::copy_out::{Fields, Streamer};
 use crate::batch::{Batch, Row};
 use crate::exec::{Entry, Exec, P, V};
 use crate::import::{self, ImportInput, ImportOptions, ImportReport};
 use crate::migrations;
-use crate::pool::Pool;
+use crate::pool::{Limit, Pool};
+use self::connect::Target;
 use crate::sql::{self, ident, Dialect};
 use crate::tx::AuditChain;
 use crate::tx::{self, check_update, Book, Outcome, Tx};
@@ -42,60 +45,64 @@ const MIGRATION_LOCK: i64 = 0x00ca_4d3a_7c00;
 /// A Cardwatch store in a PostgreSQL database.
 pub(crate) struct PgStore {
     shown: String,
-    /// The connection URL, for `pg_dump` (it may hold a password: never shown or logged).
+    /// The URL for `pg_dump` (it may hold a password: never shown or logged).
     url: String,
     pool: Pool<Client>,
     /// Connections for large reads (`copy_out`).
     streamers: Pool<Streamer>,
+    /// The most connections open at once, both pools together.
+    max: usize,
 }
 
-fn connect(url: &str) -> Result<Client, StoreError> {
-    Client::connect(url, NoTls).map_err(|e| unreachable_server(url, &StoreError::from(e)))
-}
+/// A connection idle this long is asked a round trip before it is used again: long enough idle
+/// for a server restart or a firewall's idle timeout to have broken it. One used more recently
+/// is only checked for having seen its end.
+const IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(30);
 
-fn unreachable_server(url: &str, e: &dyn std::fmt::Display) -> StoreError {
-    StoreError::Database(format!(
-        "cannot connect to PostgreSQL at {}: {e} — check the server is running and the URL",
-        redact(url),
-    ))
-}
-
-/// The URL without its password, for messages and logs.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let userinfo = &url[s + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
+/// How long that round trip may take.
+const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl PgStore {
     pub(crate) fn open(url: &str) -> Result<PgStore, StoreError> {
-        /// Connections kept open between requests (PostgreSQL allows 100 by default).
-        const IDLE_CONNECTIONS: usize = 32;
-        let mut client = connect(url)?;
-        migrate(&mut client)?;
-        let owned = url.to_owned();
-        let for_streams = url.to_owned();
-        Ok(PgStore {
-            shown: redact(url),
-            url: url.to_owned(),
-            // Enough idle connections for a busy server's workers: under load, opening a
-            // connection per request (a new server process each) costs more than the query.
-            pool: Pool::new(IDLE_CONNECTIONS, Box::new(move || connect(&owned))),
-            // Large reads run a few at a time (the health checks read four tables at once).
-            streamers: Pool::new(
-                4,
-                Box::new(move || {
-                    Streamer::connect(&for_streams)
-                        .map_err(|e| unreachable_server(&for_streams, &e))
-                }),
+        let target = std::sync::Arc::new(Target::parse(url)?);
+        // Large reads run a few at a time (the health checks read a dozen tables, which then
+        // queue for these); everything else shares the rest. Both count towards `pool_max`.
+        let streams = (target.pool_max / 4).clamp(1, 4);
+        let queries = target.pool_max - streams;
+        let limit = |n: usize, what: &str| Limit {
+            max: n,
+            wait: target.pool_wait,
+            exhausted: format!(
+                "all {n} of the store's PostgreSQL connections for {what} stayed in use for {} s \
+                 (the pool of {} is exhausted) — raise pool_max in the database URL (e.g. \
+                 pool_max={}, keeping every replica's total under the server's max_connections), \
+                 or pool_wait to wait longer; pg_stat_activity shows what the connections are doing",
+                target.pool_wait.as_secs(),
+                target.pool_max,
+                target.pool_max * 2,
             ),
+        };
+        let for_queries = target.clone();
+        let for_streams = target.clone();
+        let pool = Pool::capped(
+            limit(queries, "queries"),
+            Box::new(move || for_queries.client()),
+            Box::new(|c: &mut Client, idle| {
+                !c.is_closed() && (idle < IDLE_CHECK || c.is_valid(CHECK_TIMEOUT).is_ok())
+            }),
+        );
+        // Migrations run on the pool's first connection, which stays for reuse.
+        migrate(&mut *pool.get()?)?;
+        Ok(PgStore {
+            shown: target.shown.clone(),
+            url: target.libpq.clone(),
+            pool,
+            streamers: Pool::capped(
+                limit(streams, "large reads"),
+                Box::new(move || Streamer::connect(&for_streams)),
+                Box::new(|s: &mut Streamer, idle| s.usable(idle >= IDLE_CHECK, CHECK_TIMEOUT)),
+            ),
+            max: target.pool_max,
         })
     }
 
@@ -895,6 +902,15 @@ impl Store for PgStore {
 
     fn backup_to(&self, to: &std::path::Path) -> Result<crate::backup::Backup, StoreError> {
         crate::backup::backup(&self.url, to)
+    }
+
+    fn connections(&self) -> Option<crate::Connections> {
+        let (q, s) = (self.pool.figures(), self.streamers.figures());
+        Some(crate::Connections {
+            in_use: q.in_use + s.in_use,
+            idle: q.idle + s.idle,
+            max: self.max,
+        })
     }
 
     fn ping(&self) -> Result<(), StoreError> {

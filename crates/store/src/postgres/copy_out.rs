@@ -11,8 +11,9 @@ use cardwatch_core::records::MAX_COLUMNS;
 use futures_util::Stream;
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
+use super::connect::Target;
 use super::COPY_SIGNATURE;
 use crate::StoreError;
 
@@ -29,20 +30,35 @@ pub(super) struct Streamer {
 }
 
 impl Streamer {
-    pub(super) fn connect(url: &str) -> Result<Streamer, String> {
+    pub(super) fn connect(target: &Target) -> Result<Streamer, StoreError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| StoreError::Database(format!("cannot start a runtime: {e}")))?;
         let (client, connection) = runtime
-            .block_on(tokio_postgres::connect(url, NoTls))
-            .map_err(|e| StoreError::from(e).to_string())?;
+            .block_on(target.driver().connect(target.tls()))
+            .map_err(|e| target.failed(&e))?;
         let connection = runtime.spawn(connection);
         Ok(Streamer {
             runtime,
             client: Some(client),
             connection,
         })
+    }
+
+    /// Whether the connection can still be used; with `ask`, a round trip (of at most
+    /// `timeout`) makes sure.
+    pub(super) fn usable(&mut self, ask: bool, timeout: std::time::Duration) -> bool {
+        let Some(client) = &self.client else {
+            return false;
+        };
+        if client.is_closed() || self.connection.is_finished() {
+            return false;
+        }
+        !ask || self
+            .runtime
+            .block_on(tokio::time::timeout(timeout, client.simple_query("")))
+            .is_ok_and(|r| r.is_ok())
     }
 
     /// Runs `COPY (select) TO STDOUT (FORMAT binary)`, handing each row's `columns` fields to
