@@ -6,8 +6,9 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
+use hmac::{Hmac, Mac};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use crate::date::{Date, Timestamp};
 use crate::health::{Finding, Severity};
@@ -462,28 +463,27 @@ pub fn hook_body(
     body.to_string()
 }
 
-/// HMAC-SHA-256 (RFC 2104) of `body` under `secret`, as the `X-Cardwatch-Signature` header
-/// carries it: `sha256=` and lower-case hex. The receiver recomputes it to trust the body.
+/// HMAC-SHA-256 (RFC 2104) of `timestamp.body` under `secret`, as the `X-Cardwatch-Signature`
+/// header carries it: `sha256=` and lower-case hex. The receiver recomputes it to trust the body.
+/// RustCrypto's `hmac` does the keying (a secret longer than SHA-256's 64-byte block, which every
+/// generated secret is, is hashed first), so none of it is written here.
 pub fn sign(secret: &[u8], timestamp: i64, body: &str) -> String {
-    const BLOCK: usize = 64;
-    let mut key = [0u8; BLOCK];
-    if secret.len() > BLOCK {
-        key[..32].copy_from_slice(&Sha256::digest(secret));
-    } else {
-        key[..secret.len()].copy_from_slice(secret);
+    let mac = hmac_sha256(
+        secret,
+        &[timestamp.to_string().as_bytes(), b".", body.as_bytes()],
+    );
+    format!("sha256={}", hex::encode(mac))
+}
+
+/// HMAC-SHA-256 under `key` of the parts one after another.
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    // HMAC takes a key of any length, so `new_from_slice` cannot fail here.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|e| unreachable!("HMAC accepts keys of any length: {e}"));
+    for part in parts {
+        mac.update(part);
     }
-    let pad = |b: u8| key.map(|k| k ^ b);
-    let inner = Sha256::new()
-        .chain_update(pad(0x36))
-        .chain_update(timestamp.to_string().as_bytes())
-        .chain_update(b".")
-        .chain_update(body.as_bytes())
-        .finalize();
-    let outer = Sha256::new()
-        .chain_update(pad(0x5c))
-        .chain_update(inner)
-        .finalize();
-    format!("sha256={}", hex::encode(outer))
+    mac.finalize().into_bytes().into()
 }
 
 #[cfg(test)]
@@ -492,34 +492,58 @@ mod tests {
     use crate::health::{Owner, SubjectKind};
     use std::borrow::Cow;
 
-    fn hmac(secret: &[u8], msg: &str) -> String {
-        // Plain HMAC-SHA-256 over a whole message, to check against RFC 4231's vectors.
-        const BLOCK: usize = 64;
-        let mut key = [0u8; BLOCK];
-        key[..secret.len()].copy_from_slice(secret);
-        let inner = Sha256::new()
-            .chain_update(key.map(|k| k ^ 0x36))
-            .chain_update(msg.as_bytes())
-            .finalize();
-        hex::encode(
-            Sha256::new()
-                .chain_update(key.map(|k| k ^ 0x5c))
-                .chain_update(inner)
-                .finalize(),
-        )
+    /// RFC 4231 section 4, HMAC-SHA-256: (key, data, expected MAC as hex). Case 5's MAC is
+    /// truncated to 128 bits there, so only that prefix is compared.
+    fn rfc_4231() -> Vec<(Vec<u8>, Vec<u8>, &'static str)> {
+        let h = |s: &str| hex::decode(s).unwrap();
+        vec![
+            (vec![0x0b; 20], b"Hi There".to_vec(),
+             "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
+            (b"Jefe".to_vec(), b"what do ya want for nothing?".to_vec(),
+             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
+            (vec![0xaa; 20], vec![0xdd; 50],
+             "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe"),
+            (h("0102030405060708090a0b0c0d0e0f10111213141516171819"), vec![0xcd; 50],
+             "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b"),
+            (vec![0x0c; 20], b"Test With Truncation".to_vec(),
+             "a3b6167473100ee06e0c796c2955552b"),
+            (vec![0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First".to_vec(),
+             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"),
+            (vec![0xaa; 131],
+             b"This is a test using a larger than block-size key and a larger than block-size data. The key needs to be hashed before being used by the HMAC algorithm.".to_vec(),
+             "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"),
+        ]
     }
 
     #[test]
     fn signatures_are_rfc_4231_hmac_sha256() {
-        // RFC 4231 test case 2.
+        for (i, (key, data, want)) in rfc_4231().into_iter().enumerate() {
+            // Split where a signature's parts meet, to check the parts are MACed as one message.
+            let (head, tail) = data.split_at(data.len() / 3);
+            let got = hex::encode(hmac_sha256(&key, &[head, tail]));
+            assert!(got.starts_with(want), "RFC 4231 case {}: {got}", i + 1);
+            assert_eq!(got.len(), 64);
+        }
+    }
+
+    #[test]
+    fn sign_is_hmac_over_timestamp_dot_body() {
+        // Expected values from Python's hmac module, an implementation independent of this one:
+        // hmac.new(key, b"12.body", hashlib.sha256).hexdigest().
         assert_eq!(
-            hmac(b"Jefe", "what do ya want for nothing?"),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+            sign(&[0xaa; 131], 12, "body"),
+            "sha256=91d8cefadfdd99aeba5f8af1470e36b3aedb1414f33e707b07b7669d3d2d3e12"
         );
-        // `sign` is HMAC over "timestamp.body".
         assert_eq!(
             sign(b"Jefe", 12, "body"),
-            format!("sha256={}", hmac(b"Jefe", "12.body"))
+            "sha256=7a2ce2402de2c5d2be800321a847e14a5fc9fe9ae7839bcdb00a8625ed49b888"
+        );
+        assert_eq!(
+            sign(b"Jefe", 12, "body"),
+            format!(
+                "sha256={}",
+                hex::encode(hmac_sha256(b"Jefe", &[b"12.body"]))
+            )
         );
         assert_ne!(sign(b"Jefe", 12, "body"), sign(b"Jefe", 13, "body"));
     }

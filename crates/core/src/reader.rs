@@ -40,7 +40,7 @@ pub fn text_attribute(raw: Option<&[u8]>) -> Option<String> {
 /// An ATR as upper-case hex bytes separated by spaces, as `pcsc_scan` shows it.
 pub fn atr_text(atr: &[u8]) -> String {
     atr.iter()
-        .map(|b| format!("{b:02X}"))
+        .map(|b| hex::encode_upper([*b]))
         .collect::<Vec<_>>()
         .join(" ")
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use cardwatch_core::demo::{self, DemoConfig};
 use cardwatch_core::records::{Cell, Kind};
 
+use crate::csv_out::CsvOut;
 use crate::{Store, StoreError};
 
 /// Export formats.
@@ -33,35 +34,35 @@ impl Format {
 #[derive(Debug)]
 pub struct RecordWriter<W: Write> {
     kind: Kind,
-    format: Format,
-    out: W,
+    out: Out<W>,
     rows: u64,
     line: String,
 }
 
-fn csv_field(out: &mut String, s: &str) {
-    if s.contains([',', '"', '\n', '\r']) || s.starts_with(' ') || s.ends_with(' ') {
-        out.push('"');
-        out.push_str(&s.replace('"', "\"\""));
-        out.push('"');
-    } else {
-        out.push_str(s);
-    }
+/// Where rows go: CSV through the one CSV writer, JSON written here.
+#[derive(Debug)]
+enum Out<W: Write> {
+    // Boxed: the csv crate's writer carries its buffer's bookkeeping, JSON only the output.
+    Csv(Box<CsvOut<W>>),
+    Json(W),
 }
 
 impl<W: Write> RecordWriter<W> {
     /// Starts the output (the CSV header, or the JSON array's opening).
     pub fn new(kind: Kind, format: Format, mut out: W) -> io::Result<RecordWriter<W>> {
-        match format {
+        let out = match format {
             Format::Csv => {
-                let names: Vec<&str> = kind.columns().iter().map(|c| c.name).collect();
-                writeln!(out, "{}", names.join(","))?;
+                let mut csv = CsvOut::new(out);
+                csv.row(kind.columns().iter().map(|c| c.name))?;
+                Out::Csv(Box::new(csv))
             }
-            Format::Json => out.write_all(b"[")?,
-        }
+            Format::Json => {
+                out.write_all(b"[")?;
+                Out::Json(out)
+            }
+        };
         Ok(RecordWriter {
             kind,
-            format,
             out,
             rows: 0,
             line: String::new(),
@@ -70,51 +71,43 @@ impl<W: Write> RecordWriter<W> {
 
     /// Writes one row of values in canonical column order.
     pub fn write(&mut self, cells: &[Cell<'_>]) -> io::Result<()> {
+        let out = match &mut self.out {
+            Out::Csv(csv) => {
+                self.rows += 1;
+                return csv.cells(cells);
+            }
+            Out::Json(out) => out,
+        };
         self.line.clear();
-        match self.format {
-            Format::Csv => {
-                for (i, cell) in cells.iter().enumerate() {
-                    if i > 0 {
-                        self.line.push(',');
-                    }
-                    match cell {
-                        Cell::Text(s) => csv_field(&mut self.line, s),
-                        other => csv_field(&mut self.line, &other.to_csv()),
-                    }
-                }
-                self.line.push('\n');
+        // Written by hand to keep the columns in contract order.
+        self.line
+            .push_str(if self.rows == 0 { "\n  {" } else { ",\n  {" });
+        for (i, (c, v)) in self.kind.columns().iter().zip(cells).enumerate() {
+            if i > 0 {
+                self.line.push(',');
             }
-            Format::Json => {
-                // Written by hand to keep the columns in contract order.
-                self.line
-                    .push_str(if self.rows == 0 { "\n  {" } else { ",\n  {" });
-                for (i, (c, v)) in self.kind.columns().iter().zip(cells).enumerate() {
-                    if i > 0 {
-                        self.line.push(',');
-                    }
-                    self.line.push('"');
-                    self.line.push_str(c.name);
-                    self.line.push_str("\":");
-                    self.line.push_str(&v.to_json().to_string());
-                }
-                self.line.push('}');
-            }
+            self.line.push('"');
+            self.line.push_str(c.name);
+            self.line.push_str("\":");
+            self.line.push_str(&v.to_json().to_string());
         }
+        self.line.push('}');
         self.rows += 1;
-        self.out.write_all(self.line.as_bytes())
+        out.write_all(self.line.as_bytes())
     }
 
     /// Ends the output and returns the writer.
-    pub fn finish(mut self) -> io::Result<W> {
-        if self.format == Format::Json {
-            self.out
-                .write_all(if self.rows == 0 { b"]\n" } else { b"\n]\n" })?;
+    pub fn finish(self) -> io::Result<W> {
+        match self.out {
+            Out::Csv(csv) => csv.into_inner(),
+            Out::Json(mut out) => {
+                out.write_all(if self.rows == 0 { b"]\n" } else { b"\n]\n" })?;
+                out.flush()?;
+                Ok(out)
+            }
         }
-        self.out.flush()?;
-        Ok(self.out)
     }
 }
-
 /// Exports every record of a kind, in key order, to `out`. Returns the number of records.
 pub fn export(
     store: &dyn Store,

@@ -21,6 +21,7 @@ pub mod agents;
 pub mod backup;
 mod batch;
 pub mod contacts;
+pub mod csv_out;
 mod estate;
 pub mod exec;
 mod files;

@@ -605,7 +605,8 @@ fn read_csv(
         let mut fields = [""; MAX_COLUMNS];
         for (f, i) in fields.iter_mut().zip(&layout.index) {
             if let Some(i) = *i {
-                *f = &rec[i];
+                // A cell Cardwatch's export guarded against spreadsheets reads back as it was.
+                *f = crate::csv_out::restore(&rec[i]);
             }
         }
         let fields = &fields[..layout.index.len()];
