@@ -752,6 +752,160 @@ fn the_move_to_smartcard_connect_is_planned_per_site_and_machine() {
     );
 }
 
+/// A calendar feed's address from `cardwatch token add … --calendar`.
+fn feed_path(db: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "token",
+        "add",
+        "--user",
+        "demo",
+        "--name",
+        "move",
+        "--calendar",
+    ];
+    args.extend_from_slice(extra);
+    ok(&cardwatch(db, &args))
+        .split("feed: ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("a feed address")
+        .to_owned()
+}
+
+/// The move events of a feed, read by python3's icalendar: (uid, day, summary, description).
+fn move_events(dir: &std::path::Path, feed: &str) -> Vec<(String, String, String, String)> {
+    let file = dir.join("feed.ics");
+    std::fs::write(&file, feed.split("\r\n\r\n").nth(1).expect("body")).expect("write");
+    let script = r#"
+import sys, json, icalendar
+cal = icalendar.Calendar.from_ical(open(sys.argv[1], 'rb').read())
+out = []
+for e in cal.walk('VEVENT'):
+    uid = str(e.get('uid'))
+    if uid.startswith('smartcard-connect-'):
+        alarms = [a for a in e.walk('VALARM')]
+        assert alarms, uid
+        out.append([uid, e.decoded('dtstart').isoformat(), str(e.get('summary')), str(e.get('description'))])
+print(json.dumps(out))
+"#;
+    let out = std::process::Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&file)
+        .output()
+        .expect("python3 (scripts/test installs python3-icalendar)");
+    let rows: Vec<Vec<String>> = serde_json::from_str(&ok(&out)).expect("json");
+    rows.into_iter()
+        .map(|r| (r[0].clone(), r[1].clone(), r[2].clone(), r[3].clone()))
+        .collect()
+}
+
+/// The calendar feed holds each site's move days from the migration plan, named, with the
+/// computers to move and what holds any up; a feed for one site holds that site's only.
+#[test]
+fn the_calendar_feed_holds_each_sites_move_to_smartcard_connect() {
+    let (tmp, db) = scratch_db();
+    let (child, addr, cookie) = serve_demo_signed_in_on(&db, "2", Some(DAY));
+    let plan = body_json(&get_as(&addr, "/api/v1/plan/migration", &cookie).1);
+    let sites = body_json(&get_as(&addr, "/api/v1/estate/sites?limit=1000", &cookie).1);
+    let all = get(&addr, &feed_path(&db, &[]));
+    // The plan's days per site, and the sites with machines held up.
+    let mut days: std::collections::BTreeMap<(String, String), usize> = Default::default();
+    let mut held: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for site in plan["plan"]["sites"].as_array().expect("sites") {
+        let code = site["site"].as_str().expect("code").to_owned();
+        for m in site["machines"].as_array().expect("machines") {
+            match m["state"].as_str().expect("state") {
+                "planned" => {
+                    *days
+                        .entry((code.clone(), m["day"].as_str().expect("day").to_owned()))
+                        .or_default() += 1
+                }
+                "blocked" => held
+                    .entry(code.clone())
+                    .or_default()
+                    .push(m["hostname"].as_str().expect("host").to_owned()),
+                _ => {}
+            }
+        }
+    }
+    assert!(
+        !days.is_empty() && !held.is_empty(),
+        "the demo has machines to move and held up: {plan}"
+    );
+    let one = days.keys().next().expect("a site").0.clone();
+    let one_site = get(&addr, &feed_path(&db, &["--site", &one]));
+    stop(child);
+    assert_eq!(all.0, 200, "{}", all.1);
+    let events = move_events(tmp.path(), &all.1);
+    let move_days: Vec<&(String, String, String, String)> = events
+        .iter()
+        .filter(|e| !e.0.ends_with("-held@cardwatch"))
+        .collect();
+    assert_eq!(
+        move_days.len(),
+        days.len(),
+        "one event per site and day: {events:?}"
+    );
+    let name_of = |code: &str| {
+        sites["items"]
+            .as_array()
+            .expect("sites")
+            .iter()
+            .find(|s| s["site_ods"] == code)
+            .and_then(|s| s["name"].as_str())
+            .unwrap_or_else(|| panic!("site {code} in {sites}"))
+            .to_owned()
+    };
+    for ((code, day), n) in &days {
+        let e = move_days
+            .iter()
+            .find(|e| e.0 == format!("smartcard-connect-{code}-{day}@cardwatch"))
+            .unwrap_or_else(|| panic!("{code} on {day} in {events:?}"));
+        assert_eq!(&e.1, day);
+        let computers = if *n == 1 {
+            "1 computer".to_owned()
+        } else {
+            format!("{n} computers")
+        };
+        assert_eq!(
+            e.2,
+            format!(
+                "Move {computers} to NHS Smartcard Connect (CIS2 authentication) ({}, site {code})",
+                name_of(code)
+            )
+        );
+        for host in held.get(code).into_iter().flatten() {
+            assert!(
+                e.3.contains(&format!("{host} by ")),
+                "{host} held up: {}",
+                e.3
+            );
+        }
+    }
+    // A site whose machines are all held up is in the calendar on the move-by day.
+    let move_by = plan["plan"]["move_by"].as_str().expect("move_by");
+    for (code, hosts) in &held {
+        if days.keys().any(|(c, _)| c == code) {
+            continue;
+        }
+        let e = events
+            .iter()
+            .find(|e| e.0 == format!("smartcard-connect-{code}-held@cardwatch"))
+            .unwrap_or_else(|| panic!("{code} held up in {events:?}"));
+        assert_eq!(e.1, move_by);
+        assert!(hosts.iter().all(|h| e.3.contains(h.as_str())), "{}", e.3);
+    }
+    // The feed of one site: its days only.
+    let mine = move_events(tmp.path(), &one_site.1);
+    assert!(!mine.is_empty());
+    assert!(
+        mine.iter()
+            .all(|e| e.0.starts_with(&format!("smartcard-connect-{one}-"))),
+        "{mine:?}"
+    );
+}
+
 /// An HTML attribute's value as written by askama, read back.
 fn unescape(s: &str) -> String {
     s.replace("&amp;", "&")

@@ -12,6 +12,7 @@ use crate::catalogue::{Catalogue, ClientEntry};
 use crate::date::Date;
 use crate::fasthash::FastMap;
 use crate::health::Estate;
+use crate::ics::Event;
 use crate::vocab::UpdateRing;
 
 /// What the plan is asked for.
@@ -334,6 +335,130 @@ pub fn plan(estate: &Estate, cat: &Catalogue, s: &Settings<'_>) -> Option<Migrat
     })
 }
 
+/// Days before a move day that its calendar event's reminder fires: the evening before, to
+/// warn the site that its computers change after closing.
+const MOVE_REMINDER_DAYS: u32 = 1;
+
+/// "a", "a and b", "a, b and c".
+fn and_list(parts: &[String]) -> String {
+    match parts {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+impl MigrationPlan {
+    /// One site's calendar events: one per day it has machines to move, naming the site, the
+    /// computers and what holds any of its others up. A site whose machines are all held up gets
+    /// one event on the move-by day instead, so that the hold-up is in the calendar before the
+    /// client stops. `name` is the site's name when known.
+    pub fn site_events(&self, site: &SitePlan, name: Option<&str>) -> Vec<Event> {
+        let place = match name {
+            Some(n) => format!("{n}, site {}", site.site),
+            None => format!("site {}", site.site),
+        };
+        let held: Vec<String> = site
+            .machines
+            .iter()
+            .filter_map(|m| match &m.state {
+                State::Blocked { by } => Some(format!("{} by {}", m.hostname, and_list(by))),
+                _ => None,
+            })
+            .collect();
+        let held_text = if held.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " Held up, not planned: {}. Each moves once its applications support {}.",
+                held.join("; "),
+                self.to_client
+            )
+        };
+        let deadline = format!(
+            "{} stops working after {}; every computer should have moved by {}.",
+            self.from_client,
+            self.works_until.long(),
+            self.move_by.long()
+        );
+        let mut days: std::collections::BTreeMap<Date, Vec<&Machine>> = Default::default();
+        for m in &site.machines {
+            if let State::Planned { day, .. } = m.state {
+                days.entry(day).or_default().push(m);
+            }
+        }
+        let computers = |n: usize| {
+            if n == 1 {
+                "1 computer".to_owned()
+            } else {
+                format!("{n} computers")
+            }
+        };
+        if days.is_empty() {
+            if held.is_empty() {
+                return Vec::new();
+            }
+            return vec![Event {
+                uid: format!("smartcard-connect-{}-held@cardwatch", site.site),
+                date: self.move_by,
+                summary: format!(
+                    "{} held up, cannot move to {} ({place})",
+                    computers(held.len()),
+                    self.to_client
+                ),
+                description: format!("{deadline}{held_text}"),
+                remind_days_before: MOVE_REMINDER_DAYS,
+            }];
+        }
+        days.into_iter()
+            .map(|(day, machines)| {
+                let mut steps: Vec<&str> = Vec::new();
+                let mut after = None;
+                let mut late = false;
+                for m in &machines {
+                    if let State::Planned {
+                        step,
+                        after: a,
+                        late: l,
+                        ..
+                    } = &m.state
+                    {
+                        if !steps.contains(&step.as_str()) {
+                            steps.push(step.as_str());
+                        }
+                        after = after.or(a.as_deref());
+                        late |= *l;
+                    }
+                }
+                let hosts: Vec<String> = machines.iter().map(|m| m.hostname.clone()).collect();
+                Event {
+                    uid: format!("smartcard-connect-{}-{day}@cardwatch", site.site),
+                    date: day,
+                    summary: format!(
+                        "Move {} to {} ({place})",
+                        computers(machines.len()),
+                        self.to_client
+                    ),
+                    description: format!(
+                        "Move {} ({}) from {} to {}{}.{} {deadline}{held_text}",
+                        and_list(&hosts),
+                        steps.join(", "),
+                        self.from_client,
+                        self.to_client,
+                        after.map_or(String::new(), |a| format!(", {a} (out of core hours)")),
+                        if late {
+                            " This is later than the move-by day: move them sooner if the team can."
+                        } else {
+                            ""
+                        },
+                    ),
+                    remind_days_before: MOVE_REMINDER_DAYS,
+                }
+            })
+            .collect()
+    }
+}
+
 /// Where a machine sorts in its site's list.
 fn order(s: &State) -> (u8, Option<Date>) {
     match s {
@@ -541,6 +666,76 @@ mod tests {
         };
         let t = plan(&e, &Catalogue::shipped(), &late).unwrap().totals();
         assert!(t.late > 0 && t.late + t.planned == 6, "{t:?}");
+    }
+
+    #[test]
+    fn each_move_day_is_an_event_naming_the_site_computers_and_hold_ups() {
+        let mut e = Estate::default();
+        site(
+            &mut e,
+            "A81001",
+            &[
+                ("ws1", "canary", "ia", ""),
+                ("ws2", "broad", "ia", ""),
+                ("ws3", "broad", "ia", ""),
+                ("ws4", "broad", "ia", "emis-web"),
+            ],
+        );
+        site(&mut e, "A81002", &[("ws9", "broad", "ia", "emis-web")]);
+        site(&mut e, "A81003", &[("ws8", "broad", "sc", "")]);
+        let cal = Calendar::weekends_only();
+        let p = plan(&e, &Catalogue::shipped(), &settings(&cal, None)).unwrap();
+        let events: Vec<Event> = p
+            .sites
+            .iter()
+            .flat_map(|s| p.site_events(s, (s.site == "A81001").then_some("Riverside Surgery")))
+            .collect();
+        let got: Vec<(&str, Date, &str)> = events
+            .iter()
+            .map(|ev| (ev.uid.as_str(), ev.date, ev.summary.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "smartcard-connect-A81001-2026-12-07@cardwatch",
+                    d("2026-12-07"),
+                    "Move 1 computer to NHS Smartcard Connect (CIS2 authentication) (Riverside Surgery, site A81001)"
+                ),
+                (
+                    "smartcard-connect-A81001-2026-12-08@cardwatch",
+                    d("2026-12-08"),
+                    "Move 2 computers to NHS Smartcard Connect (CIS2 authentication) (Riverside Surgery, site A81001)"
+                ),
+                (
+                    "smartcard-connect-A81002-held@cardwatch",
+                    d("2027-02-14"),
+                    "1 computer held up, cannot move to NHS Smartcard Connect (CIS2 authentication) (site A81002)"
+                ),
+            ],
+            "a site already moved has nothing in the calendar"
+        );
+        assert!(
+            events[1].description.starts_with(
+                "Move ws2 and ws3 (broad ring) from NHS Identity Agent (CIS1 authentication) to NHS Smartcard Connect (CIS2 authentication), after 18:30 (out of core hours)."
+            ),
+            "{}",
+            events[1].description
+        );
+        for ev in &events {
+            assert!(ev
+                .description
+                .contains("every computer should have moved by 14 February 2027"));
+            assert_eq!(ev.remind_days_before, 1);
+        }
+        assert!(
+            events[0]
+                .description
+                .contains("Held up, not planned: ws4 by EMIS Web (readiness unconfirmed)."),
+            "{}",
+            events[0].description
+        );
+        assert!(events[2].description.contains("ws9 by EMIS Web"));
     }
 
     #[test]

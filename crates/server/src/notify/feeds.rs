@@ -2,8 +2,9 @@
 //! no cookies), revocable with `cardwatch token revoke`. It holds the certificate expiries of the
 //! token owner's organisations (or the token's one site) from 30 days ago to 120 days ahead,
 //! each with a reminder, and — when RA teams serving every site are configured — each
-//! certificate's planned renewal day from the estate's plan. Operators make and revoke their own
-//! feeds on their account page.
+//! certificate's planned renewal day from the estate's plan, and each site's planned days for
+//! the move to Smartcard Connect (the migration page's plan, with the computers to move and what
+//! holds any up). Operators make and revoke their own feeds on their account page.
 
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -11,8 +12,10 @@ use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::TokenKind;
 use cardwatch_core::date::Timestamp;
 use cardwatch_core::ics::{calendar, Event};
+use cardwatch_core::migration;
 use cardwatch_core::planner::{plan_teams, Renewal, Settings};
-use cardwatch_store::renewals_due;
+use cardwatch_core::records::{Cell, Kind};
+use cardwatch_store::{load_workstations, renewals_due, Store, StoreError};
 
 use crate::web::auth::{token_hash, token_shaped, Caller};
 use crate::web::scope::Viewer;
@@ -56,6 +59,47 @@ fn expiry_event(r: &Renewal, today: cardwatch_core::date::Date) -> Event {
     }
 }
 
+/// Each seen site's days in the move to the retiring client's successor, within the feed's
+/// reach. The plan is the migration page's (no daily limit, a fortnight's margin), made for the
+/// whole estate and then cut to the sites wanted, as the page does.
+fn migration_events(
+    store: &dyn Store,
+    checks: &crate::Checks,
+    today: cardwatch_core::date::Date,
+    wanted: &dyn Fn(&str) -> bool,
+    to: cardwatch_core::date::Date,
+) -> Result<Vec<Event>, StoreError> {
+    if checks.catalogue.retiring().is_none() {
+        return Ok(Vec::new());
+    }
+    let estate = load_workstations(store)?;
+    let settings = migration::Settings {
+        from: today,
+        calendar: &checks.calendar,
+        per_day: None,
+        margin_days: 14,
+    };
+    let Some(plan) = migration::plan(&estate, &checks.catalogue, &settings) else {
+        return Ok(Vec::new());
+    };
+    let mut names = std::collections::HashMap::new();
+    store.scan(Kind::Sites, &[0, 2], false, &mut |r| {
+        if let (Cell::Text(code), Cell::Text(name)) = (&r[0], &r[1]) {
+            if wanted(code) {
+                names.insert((*code).to_owned(), (*name).to_owned());
+            }
+        }
+        Ok(())
+    })?;
+    Ok(plan
+        .sites
+        .iter()
+        .filter(|s| wanted(&s.site))
+        .flat_map(|s| plan.site_events(s, names.get(&s.site).map(String::as_str)))
+        .filter(|e| e.date <= to)
+        .collect())
+}
+
 pub(crate) async fn feed(State(state): State<AppState>, Path(file): Path<String>) -> Response {
     let Some(token) = file.strip_suffix(".ics").filter(|t| token_shaped(t)) else {
         return not_found();
@@ -79,12 +123,9 @@ pub(crate) async fn feed(State(state): State<AppState>, Path(file): Path<String>
     let site = token.site.clone();
     let events = crate::web::blocking(&state, move |s| {
         let all = renewals_due(s, &checks.thresholds)?;
-        let wanted = |r: &Renewal| {
-            r.expiry >= from
-                && r.expiry <= to
-                && site.as_ref().is_none_or(|x| x.as_str() == r.site)
-                && viewer.sees_site(&r.site)
-        };
+        let seen =
+            |code: &str| site.as_ref().is_none_or(|x| x.as_str() == code) && viewer.sees_site(code);
+        let wanted = |r: &Renewal| r.expiry >= from && r.expiry <= to && seen(&r.site);
         let mut events: Vec<Event> = all
             .iter()
             .filter(|r| wanted(r))
@@ -109,6 +150,7 @@ pub(crate) async fn feed(State(state): State<AppState>, Path(file): Path<String>
                 }
             }
         }
+        events.extend(migration_events(s, &checks, today, &seen, to)?);
         Ok(events)
     })
     .await;
