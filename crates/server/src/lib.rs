@@ -270,6 +270,25 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, web::Failure
         .map(|(h, &job)| (job.name(), last_due(&state, job, now.unix()), h))
         .collect();
     web::metrics::write_operations(&mut out, &jobs, &ops);
+    if let Some(c) = state.store.connections() {
+        out.family(
+            "cardwatch_store_connections",
+            "gauge",
+            "The store's connections to PostgreSQL, by state: in_use (lent to a request or job) or idle (open, kept for reuse).",
+        );
+        out.sample(
+            "cardwatch_store_connections",
+            &[("state", "in_use")],
+            c.in_use,
+        );
+        out.sample("cardwatch_store_connections", &[("state", "idle")], c.idle);
+        out.family(
+            "cardwatch_store_connections_max",
+            "gauge",
+            "The most connections the store opens to PostgreSQL at once (pool_max in the database URL).",
+        );
+        out.sample("cardwatch_store_connections_max", &[], c.max);
+    }
     state.metrics.write(&mut out);
     // The estate's families come from a full health check; a scrape never waits for one, but
     // the first scrape of a server that has run none starts one.
