@@ -76,8 +76,14 @@ fn an_agent_enrols_once_reports_and_is_revoked() {
         "{}",
         bad_host.1
     );
+    // The token is checked before anything else: without a usable one, 401 whatever the body.
     let not_json = post(&addr, "/api/v1/agents/enrol", &[], "{oops");
-    assert_eq!(not_json.0, 400, "{}", not_json.1);
+    assert_eq!(not_json.0, 401, "{}", not_json.1);
+    let bogus_old = enrol("cw_not-a-token", "x.y");
+    assert_eq!(bogus_old.0, 401, "{}", bogus_old.1);
+    let live_bad_version = enrol(&token(&db, &[]), "x.y");
+    assert_eq!(live_bad_version.0, 400, "{}", live_bad_version.1);
+    assert!(live_bad_version.1.contains("invalid_version"));
 
     let auth = format!("Agent {credential}");
     let beat = |version: &str| {
@@ -97,6 +103,29 @@ fn an_agent_enrols_once_reports_and_is_revoked() {
     assert!(body_json(&alive.1)["server_time"].is_string());
     assert_eq!(beat("0.0.9").0, 426);
     assert_eq!(beat("").0, 400, "a request without its version is refused");
+    assert_eq!(
+        beat("01.1.0").0,
+        400,
+        "only the version as an agent writes it"
+    );
+    // The credential is checked before the version: an anonymous caller learns nothing else.
+    let anonymous = post(
+        &addr,
+        "/api/v1/agents/heartbeat",
+        &[("X-Cardwatch-Agent-Version", "nonsense")],
+        "",
+    );
+    assert_eq!(anonymous.0, 401, "{}", anonymous.1);
+    let forged = post(
+        &addr,
+        "/api/v1/agents/events",
+        &[
+            ("Authorization", "Agent cwt_forged"),
+            ("X-Cardwatch-Agent-Version", "0.0.1"),
+        ],
+        "{}",
+    );
+    assert_eq!(forged.0, 401, "{}", forged.1);
     let listed = ok(&cardwatch(&db, &["agent", "list"]));
     assert!(
         listed.contains(&agent_id) && listed.contains("a10000-ws001") && listed.contains("0.1.2"),

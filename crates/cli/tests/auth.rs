@@ -1130,7 +1130,12 @@ fn the_openapi_document_matches_the_routes_and_validates() {
     }
     stop(child);
     for (path, status) in &answers {
-        assert!([200, 400].contains(status), "{path} answered {status}");
+        // An agent's operations want an agent's credential, not an operator's session.
+        let agents_only = path.starts_with("/api/v1/agents/") && *status == 401;
+        assert!(
+            [200, 400].contains(status) || agents_only,
+            "{path} answered {status}"
+        );
     }
     // An independent validator agrees it is OpenAPI 3.1.
     let file = tmp.path().join("openapi.json");
@@ -2047,7 +2052,7 @@ fn findings_are_acknowledged_and_reopened_in_the_browser() {
 }
 
 #[test]
-fn schemathesis_finds_no_server_error() {
+fn schemathesis_finds_the_api_keeps_its_document() {
     let (tmp, db) = scratch_db();
     let (child, addr, _) = serve_demo_signed_in(&db, "2");
     ok(&user(
@@ -2072,33 +2077,146 @@ fn schemathesis_finds_no_server_error() {
         .and_then(|r| r.split_whitespace().next())
         .expect("secret")
         .to_owned();
-    // Run in the temporary folder: schemathesis keeps a cache where it runs.
-    let run = Command::new("schemathesis")
-        .current_dir(tmp.path())
-        .args(["run", &format!("http://{addr}/api/v1/openapi.json")])
-        .args(["-H", &format!("Authorization: Bearer {secret}")])
-        .args([
-            "--checks",
-            "not_a_server_error",
-            "--max-examples",
-            "25",
-            "--seed",
-            "7",
-        ])
-        .output()
-        .expect("schemathesis (scripts/test installs it)");
+    // An enrolled agent, so the agents' own operations are tried past their credential.
+    let enrolment = ok(&cardwatch(&db, &["agent", "token"]))
+        .lines()
+        .last()
+        .expect("an enrolment token")
+        .trim()
+        .to_owned();
+    let enrolled = send_with(
+        &addr,
+        "POST",
+        "/api/v1/agents/enrol",
+        &[],
+        Some((
+            "application/json",
+            &format!(r#"{{"token": "{enrolment}", "hostname": "fuzz-ws", "version": "0.1.0"}}"#),
+        )),
+    );
+    assert_eq!(enrolled.0, 201, "{}", enrolled.1);
+    let credential = body_json(&enrolled.1)["credential"]
+        .as_str()
+        .expect("credential")
+        .to_owned();
+    // Every conformance check schemathesis 4.32 has but the stateful ones (which need links
+    // the document does not declare) and ignored_auth (the anonymous run below covers it, and
+    // asserts more: 401 on every operation).
+    let checks = "not_a_server_error,status_code_conformance,content_type_conformance,\
+                  response_headers_conformance,response_schema_conformance,\
+                  negative_data_rejection,positive_data_acceptance,missing_required_header,\
+                  unsupported_method";
+    let document = format!("http://{addr}/api/v1/openapi.json");
+    let run = |name: &str, args: &[String]| {
+        let started = std::time::Instant::now();
+        // Run in the temporary folder, with no example database: nothing lands in the tree.
+        let out = Command::new("schemathesis")
+            .current_dir(tmp.path())
+            .args(["run", &document, "--checks", checks])
+            .args(["--max-examples", "100", "--seed", "7"])
+            .args(["--generation-database", "none", "--no-color"])
+            .args(args)
+            .output()
+            .expect("schemathesis (scripts/test installs it)");
+        let said = format!("{}\n{}", text(&out.stdout), text(&out.stderr));
+        eprintln!(
+            "schemathesis {name}: {:.1} s, {}",
+            started.elapsed().as_secs_f64(),
+            said.lines()
+                .find(|l| l.contains("generated"))
+                .unwrap_or("")
+                .trim()
+        );
+        (out.status.success(), said)
+    };
+    let operator = run(
+        "with a token",
+        &["-H".into(), format!("Authorization: Bearer {secret}")],
+    );
+    let agent = run(
+        "as an agent",
+        &[
+            "-H".into(),
+            format!("Authorization: Agent {credential}"),
+            "--include-path-regex".into(),
+            "/agents/(heartbeat|events)$".into(),
+        ],
+    );
+    let har = tmp.path().join("anonymous.har");
+    let anonymous = run(
+        "anonymously",
+        &[
+            "--report".into(),
+            "har".into(),
+            "--report-har-path".into(),
+            har.display().to_string(),
+        ],
+    );
+    let doc = body_json(&get(&addr, "/api/v1/openapi.json").1);
     stop(child);
-    assert!(
-        run.status.success(),
-        "schemathesis found a server error:\n{}\n{}",
-        text(&run.stdout),
-        text(&run.stderr)
-    );
-    assert!(
-        text(&run.stdout).contains("passed"),
-        "{}",
-        text(&run.stdout)
-    );
+    for (name, (passed, said)) in [
+        ("with a token", &operator),
+        ("as an agent", &agent),
+        ("anonymously", &anonymous),
+    ] {
+        assert!(
+            *passed && said.contains(" passed") && !said.contains("failures"),
+            "schemathesis {name} found the API breaking its document:\n{said}"
+        );
+    }
+    // Anonymously, every documented operation answers 401 to every request; only a method the
+    // document does not list gets 405 first.
+    let har: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&har).expect("the HAR report")).expect("HAR");
+    let documented: Vec<(String, String)> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .flat_map(|(path, ops)| {
+            let ops = ops.as_object().expect("operations");
+            ops.keys()
+                .map(|m| (m.to_uppercase(), path.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let matches = |method: &str, url: &str, (m, path): &(String, String)| {
+        let url_path = url.split('?').next().unwrap_or(url);
+        let url_path = &url_path[url_path.find("/api/").unwrap_or(0)..];
+        let segments: Vec<&str> = url_path.split('/').collect();
+        let pattern: Vec<&str> = path.split('/').collect();
+        m == method
+            && segments.len() == pattern.len()
+            && segments
+                .iter()
+                .zip(&pattern)
+                .all(|(s, p)| p.starts_with('{') || s == p)
+    };
+    let mut answered: std::collections::HashMap<&(String, String), usize> = Default::default();
+    let entries = har["log"]["entries"].as_array().expect("entries");
+    for e in entries {
+        let (method, url) = (
+            e["request"]["method"].as_str().expect("method"),
+            e["request"]["url"].as_str().expect("url"),
+        );
+        let status = e["response"]["status"].as_u64().expect("status");
+        match documented.iter().find(|op| matches(method, url, op)) {
+            Some(op) => {
+                assert_eq!(
+                    status, 401,
+                    "{method} {url} answered an anonymous caller {status}"
+                );
+                *answered.entry(op).or_default() += 1;
+            }
+            None => assert_eq!(status, 405, "{method} {url}: {status}"),
+        }
+    }
+    for op in &documented {
+        assert!(
+            answered.get(op).copied().unwrap_or(0) > 0,
+            "{op:?} was never tried anonymously"
+        );
+    }
+    assert!(documented.len() >= 25, "{documented:?}");
 }
 
 #[test]

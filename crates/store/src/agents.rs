@@ -157,6 +157,47 @@ pub fn enrol(
     })
 }
 
+/// Why an enrolment token (by hash) cannot enrol an agent now — unknown, spent or expired — or
+/// `None` when it can. Read only: the server asks this before it looks at the rest of an
+/// enrolment, so a caller without a usable token learns nothing else; [`enrol`] checks again
+/// as it spends the token.
+pub fn enrolment_refusal(
+    store: &dyn Store,
+    token_hash: &str,
+    now: Timestamp,
+) -> Result<Option<String>, StoreError> {
+    crate::exec::with_read(store, |x| {
+        let row = x.rows(
+            "SELECT used_at, expires_at FROM enrolment_tokens WHERE token_hash = $1",
+            &[token_hash.into()],
+        )?;
+        Ok(match row.first() {
+            None => Some("the enrolment token is not one this server made — ask an administrator for a new one".into()),
+            Some(r) if r[0].opt_int().is_some() => Some("the enrolment token has been used already: each enrols one agent — ask an administrator for a new one".into()),
+            Some(r) if r[1].opt_int().is_none_or(|e| e <= now.unix()) => {
+                Some("the enrolment token has expired — ask an administrator for a new one".into())
+            }
+            Some(_) => None,
+        })
+    })
+}
+
+/// The live agent holding a credential (by hash), read only (nothing marked seen); `None` for
+/// an unknown or revoked credential.
+pub fn live_agent(store: &dyn Store, credential_hash: &str) -> Result<Option<Agent>, StoreError> {
+    crate::exec::with_read(store, |x| {
+        Ok(x.rows(
+            &format!(
+                "SELECT {COLUMNS} FROM agents WHERE credential_hash = $1 AND revoked_at IS NULL"
+            ),
+            &[credential_hash.into()],
+        )?
+        .into_iter()
+        .next()
+        .map(agent))
+    })
+}
+
 /// How stale an agent's `last_seen` may get before a request writes it again: a busy agent
 /// sends many batches a minute, and a write for each would make the store's one writer the
 /// ingest's limit.

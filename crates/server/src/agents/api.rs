@@ -3,6 +3,7 @@
 //! agent says it is alive (with `Authorization: Agent CREDENTIAL`). Every agent request carries
 //! `X-Cardwatch-Agent-Version`; an agent older than the server understands is refused (426).
 
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -31,9 +32,25 @@ fn error(status: StatusCode, code: &str, message: String, field: Option<&str>) -
         .into_response()
 }
 
-/// `major.minor.patch`, each a number.
+/// The versions this server takes, as the API document states them: `major.minor.patch`, each
+/// 0 or 1 to 9 digits without a leading zero, and not older than [`MIN_AGENT_VERSION`].
+pub const VERSION_PATTERN: &str =
+    "^(0\\.[1-9][0-9]{0,8}|[1-9][0-9]{0,8}\\.(0|[1-9][0-9]{0,8}))\\.(0|[1-9][0-9]{0,8})$";
+// VERSION_PATTERN spells out 0.1.0 as the oldest: change both together.
+const _: () = assert!(
+    MIN_AGENT_VERSION.0 == 0 && MIN_AGENT_VERSION.1 == 1 && MIN_AGENT_VERSION.2 == 0,
+    "VERSION_PATTERN states 0.1.0 as the oldest version taken"
+);
+
+/// `major.minor.patch`, each 0 or 1 to 9 digits without a leading zero (as an agent writes it).
 fn parse_version(s: &str) -> Option<(u32, u32, u32)> {
-    let mut it = s.trim().split('.').map(|p| p.parse::<u32>().ok());
+    let number = |p: &str| {
+        let canonical = (1..=9).contains(&p.len())
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && (p == "0" || !p.starts_with('0'));
+        canonical.then(|| p.parse::<u32>().ok()).flatten()
+    };
+    let mut it = s.split('.').map(number);
     let v = (it.next()??, it.next()??, it.next()??);
     it.next().is_none().then_some(v)
 }
@@ -62,26 +79,50 @@ fn version_refused(v: &str) -> Option<Response> {
 
 #[derive(Deserialize)]
 pub(crate) struct EnrolBody {
-    token: String,
     hostname: String,
     version: String,
 }
 
 /// `POST /api/v1/agents/enrol` `{token, hostname, version}` → 201 `{agent_id, credential}`.
-pub(crate) async fn enrol(
-    State(state): State<AppState>,
-    body: Result<Json<EnrolBody>, JsonRejection>,
-) -> Response {
-    let Json(b) = match body {
+/// The token is checked before anything else in the body: without a usable one the answer is
+/// 401 whatever the rest holds.
+pub(crate) async fn enrol(State(state): State<AppState>, body: Bytes) -> Response {
+    let refused = |m: String| {
+        error(
+            StatusCode::UNAUTHORIZED,
+            "enrolment_refused",
+            m,
+            Some("token"),
+        )
+    };
+    let token = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("token")?.as_str().map(|t| t.trim().to_owned()))
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
+        return refused(
+            "no enrolment token: send {\"token\", \"hostname\", \"version\"} with one from `cardwatch agent token`".into(),
+        );
+    };
+    let hash = token_hash(&token);
+    let now = (state.now)();
+    match blocking(&state, {
+        let hash = hash.clone();
+        move |s| agents::enrolment_refusal(s, &hash, now)
+    })
+    .await
+    {
+        Ok(None) => {}
+        Ok(Some(m)) => return refused(m),
+        Err(f) => return f.into_response(),
+    }
+    let b: EnrolBody = match serde_json::from_slice(&body) {
         Ok(b) => b,
         Err(e) => {
             return error(
                 StatusCode::BAD_REQUEST,
                 "invalid_body",
-                format!(
-                    "{} — send {{\"token\", \"hostname\", \"version\"}}",
-                    e.body_text()
-                ),
+                format!("{e} — send {{\"token\", \"hostname\", \"version\"}}"),
                 None,
             )
         }
@@ -102,7 +143,7 @@ pub(crate) async fn enrol(
     };
     let agent_id = format!("ag_{}", &random_token()[..12]);
     let credential = new_token_secret();
-    let (hash, cred_hash) = (token_hash(b.token.trim()), token_hash(&credential));
+    let cred_hash = token_hash(&credential);
     let change = Change {
         actor: format!("agent:{agent_id}"),
         at: (state.now)(),
@@ -135,15 +176,9 @@ pub(crate) async fn enrol(
     }
 }
 
-/// The enrolled, live agent a request comes from (its version checked), or the refusal.
+/// The enrolled, live agent a request comes from (its version checked), or the refusal. The
+/// credential is checked first: without a live one the answer is 401 whatever the version.
 async fn agent_of(state: &AppState, headers: &HeaderMap) -> Result<agents::Agent, Response> {
-    let version = headers
-        .get("x-cardwatch-agent-version")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if let Some(r) = version_refused(version) {
-        return Err(r);
-    }
     let not_enrolled =
         |m: &str| error(StatusCode::UNAUTHORIZED, "not_enrolled", m.to_owned(), None);
     let credential = headers
@@ -151,13 +186,31 @@ async fn agent_of(state: &AppState, headers: &HeaderMap) -> Result<agents::Agent
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Agent "))
         .map(str::trim)
+        .filter(|c| !c.is_empty())
         .ok_or_else(|| not_enrolled("no agent credential: enrol first (cardwatch-agent enrol)"))?;
-    let (hash, version, now) = (token_hash(credential), version.to_owned(), (state.now)());
+    let unknown = || {
+        not_enrolled(
+            "this agent's credential is unknown or revoked: enrol it again with a new token",
+        )
+    };
+    let hash = token_hash(credential);
+    let version = headers
+        .get("x-cardwatch-agent-version")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if let Some(r) = version_refused(version) {
+        // Whether the credential is live decides between 401 and the version's refusal; nothing
+        // is marked seen with a version that cannot be used.
+        return match blocking(state, move |s| agents::live_agent(s, &hash)).await {
+            Ok(Some(_)) => Err(r),
+            Ok(None) => Err(unknown()),
+            Err(f) => Err(f.into_response()),
+        };
+    }
+    let (version, now) = (version.to_owned(), (state.now)());
     match blocking(state, move |s| agents::agent_seen(s, &hash, &version, now)).await {
         Ok(Some(a)) => Ok(a),
-        Ok(None) => Err(not_enrolled(
-            "this agent's credential is unknown or revoked: enrol it again with a new token",
-        )),
+        Ok(None) => Err(unknown()),
         Err(f) => Err(f.into_response()),
     }
 }

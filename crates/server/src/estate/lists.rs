@@ -31,6 +31,13 @@ const LISTED: &[(Kind, &str)] = &[
     (Kind::Integrations, "site_ods"),
 ];
 
+/// Each kind listed with the columns it sorts by, for the API document.
+pub(crate) fn kinds() -> impl Iterator<Item = (&'static str, Vec<&'static str>)> {
+    LISTED
+        .iter()
+        .map(|(k, _)| (k.name(), k.columns().iter().map(|c| c.name).collect()))
+}
+
 struct Params {
     kind: Kind,
     site_col: usize,
@@ -99,8 +106,11 @@ fn params(kind: &str, q: &HashMap<String, String>) -> Result<Params, BadParam> {
             Some("desc") => true,
             Some(o) => return Err(bad_request("order", format!("{o:?} is not asc or desc"))),
         },
-        offset: number("offset", 0, usize::MAX)?,
-        limit: number("limit", 100, 5000)?.max(1),
+        offset: number("offset", 0, 1_000_000_000)?,
+        limit: match number("limit", 100, 5000)? {
+            0 => return Err(bad_request("limit", "limit must be 1 to 5000".into())),
+            n => n,
+        },
         csv: match text("format") {
             None | Some("json") | Some("html") => false,
             Some("csv") => true,

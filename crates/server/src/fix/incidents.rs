@@ -86,7 +86,13 @@ fn list_query(q: &HashMap<String, String>) -> Result<ListQuery, BadParam> {
         status: get("status")
             .map(|v| IncidentStatus::parse(v).map_err(|e| bad("status", e)))
             .transpose()?,
-        site: get("site").map(|v| v.to_ascii_uppercase()),
+        site: get("site")
+            .map(|v| {
+                cardwatch_core::ids::OdsCode::parse(v)
+                    .map(|o| o.as_str().to_owned())
+                    .map_err(|e| bad("site", format!("site {v:?}: {e}")))
+            })
+            .transpose()?,
         sort: match get("sort") {
             None => "opened",
             Some(v) => SORTABLE

@@ -215,6 +215,19 @@ pub fn parse_desk(
     })
 }
 
+/// A count, as JSON may write it: `3` or `3.0` (one number to JSON Schema's `integer`).
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = f64::deserialize(d)?;
+    if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) {
+        Ok(n as u32)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "{n} is not a whole number from 0 to {}",
+            u32::MAX
+        )))
+    }
+}
+
 /// The request body.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -227,7 +240,7 @@ struct NextRequest {
     #[serde(default)]
     facts: BTreeMap<String, String>,
     elapsed_minutes: Option<f64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     others_affected: u32,
     site: Option<String>,
     card_serial: Option<String>,

@@ -23,13 +23,19 @@ use crate::web::{bad_request, enc};
 use crate::AppState;
 
 /// The most findings one API page returns.
-const MAX_LIMIT: usize = 10_000;
+pub(crate) const MAX_LIMIT: usize = 10_000;
+
+/// The furthest a page may start (far beyond any estate: a bound the API document can state).
+pub(crate) const MAX_OFFSET: usize = 1_000_000_000;
+
+/// What [`cursor`] writes, as the API document states it: "after N" in hex.
+pub(crate) const CURSOR_PATTERN: &str = "^616674657220(3[0-9]){1,10}$";
 
 /// Findings a page shows unless asked otherwise.
 const DEFAULT_LIMIT: usize = 50;
 
 /// The columns findings sort by (instead of the queue's order).
-const SORTABLE: [&str; 6] = ["site", "severity", "rule", "subject", "owner", "due"];
+pub(crate) const SORTABLE: [&str; 6] = ["site", "severity", "rule", "subject", "owner", "due"];
 
 /// The query parameters both views accept, validated.
 #[derive(Clone, Debug)]
@@ -69,11 +75,11 @@ fn cursor(offset: usize) -> String {
 
 fn read_cursor(c: &str) -> Option<usize> {
     let bytes = hex::decode(c).ok()?;
-    std::str::from_utf8(&bytes)
-        .ok()?
-        .strip_prefix("after ")?
-        .parse()
-        .ok()
+    let n = std::str::from_utf8(&bytes).ok()?.strip_prefix("after ")?;
+    // Only what `cursor` writes (and CURSOR_PATTERN states): 1 to 10 digits.
+    ((1..=10).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| n.parse().ok())
+        .flatten()
 }
 
 pub(crate) fn params(q: &HashMap<String, String>, view: View) -> Result<Params, Refused> {
@@ -109,9 +115,12 @@ pub(crate) fn params(q: &HashMap<String, String>, view: View) -> Result<Params, 
     let get = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
     let number = |k: &'static str, default: usize| match get(k) {
         None => Ok(default),
-        Some(v) => v
-            .parse::<usize>()
-            .map_err(|_| refused(k, format!("{k} {v:?} is not a whole number"))),
+        Some(v) => v.parse::<usize>().map_err(|_| {
+            refused(
+                k,
+                format!("{k} {v:?} is not a whole number (0 to {MAX_OFFSET})"),
+            )
+        }),
     };
     let min_severity = get("min_severity")
         .map(|v| {
@@ -168,21 +177,34 @@ pub(crate) fn params(q: &HashMap<String, String>, view: View) -> Result<Params, 
     if limit == 0 || limit > MAX_LIMIT {
         return Err(refused("limit", format!("limit must be 1 to {MAX_LIMIT}")));
     }
-    let offset = match (get("cursor"), get("offset")) {
-        (Some(_), Some(_)) => {
-            return Err(refused("cursor", "give cursor or offset, not both".into()))
-        }
-        (Some(c), None) => read_cursor(c).ok_or_else(|| {
+    // An offset with a cursor skips that many more after the cursor's position.
+    let skip = number("offset", 0)?;
+    if skip > MAX_OFFSET {
+        return Err(refused(
+            "offset",
+            format!("offset must be 0 to {MAX_OFFSET}"),
+        ));
+    }
+    let from = match get("cursor") {
+        Some(c) => read_cursor(c).ok_or_else(|| {
             refused(
                 "cursor",
                 "cursor is not one this server gave — start again without it".into(),
             )
         })?,
-        (None, _) => number("offset", 0)?,
+        None => 0,
     };
+    let offset = from.saturating_add(skip);
+    let site = get("site")
+        .map(|v| {
+            cardwatch_core::ids::OdsCode::parse(v)
+                .map(|o| o.as_str().to_owned())
+                .map_err(|e| refused("site", format!("site {v:?}: {e}")))
+        })
+        .transpose()?;
     Ok(Params {
         filter: Filter {
-            site: get("site").map(str::to_owned),
+            site,
             min_severity,
             include_snoozed: all,
             rule: get("rule").map(str::to_owned),

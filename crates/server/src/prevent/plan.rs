@@ -75,7 +75,13 @@ fn params(q: &HashMap<String, String>) -> Result<Params, BadParam> {
         from: get("from")
             .map(|v| Date::parse(v).map_err(|e| bad_request("from", format!("from {v:?}: {e}"))))
             .transpose()?,
-        site: get("site").map(str::to_owned),
+        site: get("site")
+            .map(|v| {
+                cardwatch_core::ids::OdsCode::parse(v)
+                    .map(|o| o.as_str().to_owned())
+                    .map_err(|e| bad_request("site", format!("site {v:?}: {e}")))
+            })
+            .transpose()?,
         wait_days: number("wait_days", Some(30), 1..=90)?.unwrap_or(30) as i32,
         format: match get("format") {
             None | Some("json") => "json",
