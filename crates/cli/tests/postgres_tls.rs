@@ -427,7 +427,8 @@ fn the_pool_cap_holds_under_200_concurrent_requests() {
         failed.len()
     );
     eprintln!(
-        "200 requests in {took:?}; the store's connections at most {most} (cap {CAP}), {samples} samples"
+        "200 requests in {took:?}; the store's connections at most {most} (cap {CAP}), \
+         {samples} samples"
     );
     assert!(
         most <= CAP,

@@ -11,6 +11,7 @@ mod users;
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
+use std::time::Duration;
 
 use cardwatch_core::access::{NewUser, Token, User, Username};
 use cardwatch_core::audit::{self, AuditRecord, StoredAudit};
@@ -23,13 +24,13 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use postgres::{Client, Transaction};
 
+use self::connect::Target;
 use self::copy_out::{Fields, Streamer};
 use crate::batch::{Batch, Row};
 use crate::exec::{Entry, Exec, P, V};
 use crate::import::{self, ImportInput, ImportOptions, ImportReport};
 use crate::migrations;
 use crate::pool::{Limit, Pool};
-use self::connect::Target;
 use crate::sql::{self, ident, Dialect};
 use crate::tx::AuditChain;
 use crate::tx::{self, check_update, Book, Outcome, Tx};
@@ -57,10 +58,26 @@ pub(crate) struct PgStore {
 /// A connection idle this long is asked a round trip before it is used again: long enough idle
 /// for a server restart or a firewall's idle timeout to have broken it. One used more recently
 /// is only checked for having seen its end.
-const IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(30);
+const IDLE_CHECK: Duration = Duration::from_secs(30);
 
 /// How long that round trip may take.
-const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The least time a large read waits for a connection of its own (`pool_wait` if longer).
+const LARGE_READ_WAIT: Duration = Duration::from_secs(300);
+
+/// What a caller is told when every connection stayed in use for the whole wait.
+fn exhausted(n: usize, what: &str, wait: Duration, pool_max: usize) -> String {
+    format!(
+        "all {n} of the store's PostgreSQL connections for {what} stayed in use for {} s \
+         (the pool of {pool_max} is exhausted) — raise pool_max in the database URL \
+         (e.g. pool_max={}, keeping every replica's total under the server's \
+         max_connections), or pool_wait to wait longer; pg_stat_activity shows what the \
+         connections are doing",
+        wait.as_secs(),
+        pool_max * 2,
+    )
+}
 
 impl PgStore {
     pub(crate) fn open(url: &str) -> Result<PgStore, StoreError> {
@@ -69,23 +86,15 @@ impl PgStore {
         // queue for these); everything else shares the rest. Both count towards `pool_max`.
         let streams = (target.pool_max / 4).clamp(1, 4);
         let queries = target.pool_max - streams;
-        let limit = |n: usize, what: &str| Limit {
+        let limit = |n: usize, what: &str, wait: Duration| Limit {
             max: n,
-            wait: target.pool_wait,
-            exhausted: format!(
-                "all {n} of the store's PostgreSQL connections for {what} stayed in use for {} s \
-                 (the pool of {} is exhausted) — raise pool_max in the database URL (e.g. \
-                 pool_max={}, keeping every replica's total under the server's max_connections), \
-                 or pool_wait to wait longer; pg_stat_activity shows what the connections are doing",
-                target.pool_wait.as_secs(),
-                target.pool_max,
-                target.pool_max * 2,
-            ),
+            wait,
+            exhausted: exhausted(n, what, wait, target.pool_max),
         };
         let for_queries = target.clone();
         let for_streams = target.clone();
         let pool = Pool::capped(
-            limit(queries, "queries"),
+            limit(queries, "queries", target.pool_wait),
             Box::new(move || for_queries.client()),
             Box::new(|c: &mut Client, idle| {
                 !c.is_closed() && (idle < IDLE_CHECK || c.is_valid(CHECK_TIMEOUT).is_ok())
@@ -98,7 +107,13 @@ impl PgStore {
             url: target.libpq.clone(),
             pool,
             streamers: Pool::capped(
-                limit(streams, "large reads"),
+                // A health check queues a dozen reads for these by design: waiting seconds for
+                // one is normal, so they wait at least LARGE_READ_WAIT.
+                limit(
+                    streams,
+                    "large reads",
+                    target.pool_wait.max(LARGE_READ_WAIT),
+                ),
                 Box::new(move || Streamer::connect(&for_streams)),
                 Box::new(|s: &mut Streamer, idle| s.usable(idle >= IDLE_CHECK, CHECK_TIMEOUT)),
             ),

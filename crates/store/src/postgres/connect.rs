@@ -44,7 +44,9 @@ impl SslMode {
             // should, so it is refused rather than quietly read as something else.
             other => {
                 return Err(StoreError::Url(format!(
-                    "sslmode={other} in the database URL is not one Cardwatch knows — use disable, prefer, require, verify-ca or verify-full (verify-full checks the server is the one named)"
+                    "sslmode={other} in the database URL is not one Cardwatch knows — use disable, \
+                     prefer, require, verify-ca or verify-full (verify-full checks the server is \
+                     the one named)"
                 )))
             }
         })
@@ -110,7 +112,8 @@ fn whole(
         .filter(|n| range.contains(n))
         .ok_or_else(|| {
             StoreError::Url(format!(
-                "{key}={value} in the database URL: give a whole number from {} to {}, e.g. {example}",
+                "{key}={value} in the database URL: give a whole number from {} to {}, \
+                 e.g. {example}",
                 range.start(),
                 range.end()
             ))
@@ -138,7 +141,9 @@ impl Target {
                     let path = decoded(&key, raw_value)?;
                     if path == "system" {
                         return Err(StoreError::Url(
-                            "sslrootcert=system is not supported — give the path of the PEM certificate of the authority that signed the server's certificate".into(),
+                            "sslrootcert=system is not supported — give the path of the PEM \
+                             certificate of the authority that signed the server's certificate"
+                                .into(),
                         ));
                     }
                     root = Some(PathBuf::from(path));
@@ -159,7 +164,9 @@ impl Target {
                 }
                 k if UNSUPPORTED.contains(&k) => {
                     return Err(StoreError::Url(format!(
-                        "{k}= in the database URL is not supported: Cardwatch does not send client certificates or read revocation lists — sign in with a password, over sslmode=verify-full"
+                        "{k}= in the database URL is not supported: Cardwatch does not send \
+                         client certificates or read revocation lists — sign in with a password, \
+                         over sslmode=verify-full"
                     )));
                 }
                 k => {
@@ -171,7 +178,8 @@ impl Target {
         }
         if matches!(mode, SslMode::VerifyCa | SslMode::VerifyFull) && root.is_none() {
             return Err(StoreError::Url(format!(
-                "sslmode={} needs sslrootcert=PATH in the database URL: the PEM certificate of the authority that signed the server's certificate",
+                "sslmode={} needs sslrootcert=PATH in the database URL: the PEM certificate of \
+                 the authority that signed the server's certificate",
                 mode.name()
             )));
         }
@@ -258,6 +266,7 @@ impl Target {
     }
 
     fn hint(&self, e: &postgres::Error) -> String {
+        use CertificateError as C;
         let mode = self.mode.name();
         let root = self
             .root
@@ -266,18 +275,22 @@ impl Target {
         if let Some(tls) = rustls_error(e) {
             return match tls {
                 rustls::Error::InvalidCertificate(
-                    CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+                    C::NotValidForName | C::NotValidForNameContext { .. },
                 ) => format!(
-                    "the server's certificate does not name the host in the URL (sslmode={mode} checks it): connect by a name or address the certificate holds"
+                    "the server's certificate does not name the host in the URL (sslmode={mode} \
+                     checks it): connect by a name or address the certificate holds"
                 ),
                 rustls::Error::InvalidCertificate(
-                    CertificateError::Expired
-                    | CertificateError::ExpiredContext { .. }
-                    | CertificateError::NotValidYet
-                    | CertificateError::NotValidYetContext { .. },
-                ) => "the server's certificate is outside its dates: renew it, or check this machine's clock".into(),
+                    C::Expired
+                    | C::ExpiredContext { .. }
+                    | C::NotValidYet
+                    | C::NotValidYetContext { .. },
+                ) => "the server's certificate is outside its dates: renew it, or check this \
+                      machine's clock"
+                    .into(),
                 rustls::Error::InvalidCertificate(_) => format!(
-                    "the server's certificate is not signed by the authority in sslrootcert={root}: give the certificate of the authority that signed it"
+                    "the server's certificate is not signed by the authority in \
+                     sslrootcert={root}: give the certificate of the authority that signed it"
                 ),
                 _ => format!("the TLS handshake failed (sslmode={mode})"),
             };
@@ -288,9 +301,14 @@ impl Target {
             .map(|d| d.message().to_owned())
             .unwrap_or_default();
         if text.contains("server does not support TLS") {
-            format!("the server does not offer TLS, which sslmode={mode} requires: turn ssl on in its postgresql.conf")
+            format!(
+                "the server does not offer TLS, which sslmode={mode} requires: turn ssl on in its \
+                 postgresql.conf"
+            )
         } else if db.contains("no encryption") {
-            "the server accepts only encrypted connections from here: set sslmode=verify-full and sslrootcert=PATH in the URL".into()
+            "the server accepts only encrypted connections from here: set sslmode=verify-full \
+             and sslrootcert=PATH in the URL"
+                .into()
         } else {
             "check the server is running and the URL".into()
         }
@@ -347,7 +365,8 @@ mod tests {
     #[test]
     fn cardwatch_settings_are_read_and_kept_from_libpq() {
         let t = Target::parse(
-            "postgres://cw:secret@db.example:5433/cw?connect_timeout=5&pool_max=40&sslmode=require&pool_wait=7",
+            "postgres://cw:secret@db.example:5433/cw?connect_timeout=5&pool_max=40&sslmode=require\
+             &pool_wait=7",
         )
         .unwrap();
         assert_eq!(t.pool_max, 40);
@@ -356,7 +375,11 @@ mod tests {
             t.libpq,
             "postgres://cw:secret@db.example:5433/cw?connect_timeout=5&sslmode=require"
         );
-        assert_eq!(t.shown, "postgres://cw:***@db.example:5433/cw?connect_timeout=5&pool_max=40&sslmode=require&pool_wait=7");
+        assert_eq!(
+            t.shown,
+            "postgres://cw:***@db.example:5433/cw?connect_timeout=5&pool_max=40&sslmode=require\
+             &pool_wait=7"
+        );
         assert_eq!(t.driver.get_ssl_mode(), DriverMode::Require);
         assert_eq!(t.driver.get_application_name(), Some(APPLICATION_NAME));
         let plain = Target::parse("postgres://cw@h/cw?application_name=ours").unwrap();

@@ -36,7 +36,8 @@ pub(crate) enum Check {
 /// The trust anchors in a PEM file of one or more certificates.
 pub(crate) fn read_roots(path: &Path) -> Result<RootCertStore, String> {
     let shown = path.display();
-    let what = "give sslrootcert=PATH of the PEM certificate of the authority that signed the server's certificate";
+    let what = "give sslrootcert=PATH of the PEM certificate of the authority that signed the \
+                server's certificate";
     let text = std::fs::read(path).map_err(|e| format!("sslrootcert={shown}: {e} — {what}"))?;
     let mut roots = RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(&text) {
