@@ -55,8 +55,8 @@ pub fn run(store: &dyn Store, command: AgentCommand) -> Result<()> {
                 return Err(Exit(2).into());
             }
             let c = change();
-            let secret = new_token_secret();
-            let id = format!("et_{}", &random_token()[..8]);
+            let secret = new_token_secret()?;
+            let id = format!("et_{}", &random_token()?[..8]);
             let expires = Timestamp::from_unix(c.at.unix() + i64::from(hours) * 3600);
             let site = match site.as_deref().map(OdsCode::parse).transpose() {
                 Ok(s) => s,

@@ -9,6 +9,7 @@ use cardwatch_core::date::Date;
 use cardwatch_core::health::{
     Context, Family, Filter, FindingNote, NoteState, Noted, Severity, CSV_COLUMNS,
 };
+use cardwatch_store::csv_out::CsvOut;
 use cardwatch_store::{current_findings, Change, Store, StoreError};
 
 use crate::config::Settings;
@@ -111,17 +112,15 @@ const CSV_CHUNK: usize = 16_384;
 /// thread; chunks are written in order, and at most a few are held at once.
 fn csv_rows(out: &mut impl Write, shown: &[&Noted], chunk: usize) -> Result<()> {
     fn format(rows: &[&Noted], buf: Vec<u8>) -> Result<Vec<u8>> {
-        let mut w = csv::WriterBuilder::new()
-            .has_headers(false)
-            .from_writer(buf);
+        let mut w = CsvOut::new(buf);
         for n in rows {
-            w.write_record(n.csv_fields().iter().map(|f| f.as_bytes()))?;
+            w.row(n.csv_fields())?;
         }
-        Ok(w.into_inner().map_err(|e| e.into_error())?)
+        Ok(w.into_inner()?)
     }
-    let mut header = csv::Writer::from_writer(Vec::new());
-    header.write_record(CSV_COLUMNS)?;
-    out.write_all(&header.into_inner().map_err(|e| e.into_error())?)?;
+    let mut header = CsvOut::new(Vec::new());
+    header.row(CSV_COLUMNS)?;
+    out.write_all(&header.into_inner()?)?;
     let chunks: Vec<&[&Noted]> = shown.chunks(chunk).collect();
     let chunks = &chunks;
     std::thread::scope(|s| {
@@ -428,11 +427,10 @@ mod tests {
     fn csv_printed_in_chunks_on_two_threads_is_csv_printed_in_one_pass() {
         let all: Vec<Noted> = (0..7).map(noted).collect();
         let shown: Vec<&Noted> = all.iter().collect();
-        let mut w = csv::Writer::from_writer(Vec::new());
-        w.write_record(CSV_COLUMNS).unwrap();
+        let mut w = CsvOut::new(Vec::new());
+        w.row(CSV_COLUMNS).unwrap();
         for n in &shown {
-            w.write_record(n.csv_fields().iter().map(|f| f.as_bytes()))
-                .unwrap();
+            w.row(n.csv_fields()).unwrap();
         }
         let expected = w.into_inner().unwrap();
         for chunk in [1, 2, 3, 6, 7, 100] {

@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use anyhow::Result;
 use cardwatch_core::date::Date;
 use cardwatch_core::migration::{plan, MigrationPlan, Settings, State};
+use cardwatch_store::csv_out::CsvOut;
 use cardwatch_store::{load_workstations, Store};
 
 use crate::config::Settings as Config;
@@ -71,8 +72,8 @@ pub fn run(store: &dyn Store, config: &Config, args: &Args, today: Date) -> Resu
 }
 
 fn csv(p: &MigrationPlan, out: &mut impl Write) -> Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record([
+    let mut w = CsvOut::new(out);
+    w.row([
         "site",
         "hostname",
         "ring",
@@ -102,8 +103,8 @@ fn csv(p: &MigrationPlan, out: &mut impl Write) -> Result<()> {
                 ),
                 State::Blocked { by } => ("blocked", "", String::new(), "", "", by.join("; ")),
             };
-            w.write_record([
-                &s.site,
+            w.row([
+                s.site.as_str(),
                 &m.hostname,
                 m.ring.as_str(),
                 state,

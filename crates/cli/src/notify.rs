@@ -304,7 +304,7 @@ pub fn notify(store: &dyn Store, checks: &Checks, command: NotifyCommand) -> Res
                     .transpose()
                     .map_err(refuse)?,
             };
-            let secret = cardwatch_server::web::auth::new_token_secret();
+            let secret = cardwatch_server::web::auth::new_token_secret()?;
             store::set_prefs(store, &prefs, &secret, &change()).map_err(store_refused)?;
             println!(
                 "{}: {} digest of {} and above to {}{}",
@@ -365,7 +365,10 @@ pub fn webhook(store: &dyn Store, command: WebhookCommand) -> Result<()> {
                 name,
                 url,
                 format: HookFormat::parse(&format).map_err(refuse)?,
-                secret: secret.unwrap_or_else(cardwatch_server::web::auth::new_token_secret),
+                secret: match secret {
+                    Some(s) => s,
+                    None => cardwatch_server::web::auth::new_token_secret()?,
+                },
                 min_severity: Severity::parse(&min_severity)
                     .map_err(|e| refuse(format!("--min-severity: {e}")))?,
             };

@@ -8,6 +8,7 @@ use cardwatch_core::date::{Date, Timestamp};
 use cardwatch_core::planner::{
     plan_teams, Outcome, Settings as PlanSettings, TeamPlan, CSV_COLUMNS,
 };
+use cardwatch_store::csv_out::CsvOut;
 use cardwatch_store::{renewals_due, Store};
 
 use crate::config::Settings;
@@ -95,12 +96,12 @@ pub fn run(store: &dyn Store, settings: &Settings, req: &Request, now: Timestamp
             )?;
         }
         Format::Csv => {
-            let mut w = csv::Writer::from_writer(&mut out);
-            w.write_record(CSV_COLUMNS)?;
+            let mut w = CsvOut::new(&mut out);
+            w.row(CSV_COLUMNS)?;
             for p in &plans {
                 let r = &p.report;
                 for i in r.of_site(site) {
-                    w.write_record(r.renewals[i].csv_fields(&r.plan.targets[i], &p.team))?;
+                    w.row(r.renewals[i].csv_fields(&r.plan.targets[i], &p.team))?;
                 }
             }
             w.flush()?;

@@ -22,7 +22,7 @@ fn refuse(message: impl std::fmt::Display) -> anyhow::Error {
 fn password() -> Result<(String, bool)> {
     let stdin = io::stdin();
     if stdin.is_terminal() {
-        return Ok((random_password(), true));
+        return Ok((random_password()?, true));
     }
     let mut line = String::new();
     stdin.lock().read_line(&mut line)?;
@@ -70,7 +70,7 @@ pub fn run(store: &dyn Store, command: UserCommand) -> Result<()> {
                 display_name: display,
                 role,
                 organisations,
-                password_hash: hash_password(&pw),
+                password_hash: hash_password(&pw)?,
             };
             store.add_user(&user, &change()).map_err(refused)?;
             writeln!(out, "added {username} ({role})")?;
@@ -120,7 +120,7 @@ pub fn run(store: &dyn Store, command: UserCommand) -> Result<()> {
             let username = name(&username)?;
             let (pw, random) = password()?;
             store
-                .set_user_password(&username, &hash_password(&pw), &change())
+                .set_user_password(&username, &hash_password(&pw)?, &change())
                 .map_err(refused)?;
             writeln!(
                 out,
@@ -138,8 +138,8 @@ pub fn run(store: &dyn Store, command: UserCommand) -> Result<()> {
 /// demo starts (printed beside the address, so only whoever started it can sign in).
 pub fn demo_operator(store: &dyn Store) -> Result<String> {
     let name = Username::parse("demo").map_err(|e| anyhow::anyhow!("{e}"))?;
-    let pw = random_password();
-    let hash = hash_password(&pw);
+    let pw = random_password()?;
+    let hash = hash_password(&pw)?;
     if store.user(&name)?.is_some() {
         store.set_user_password(&name, &hash, &change())?;
     } else {
@@ -197,7 +197,7 @@ pub fn tokens(store: &dyn Store, command: TokenCommand) -> Result<()> {
             if let Some(site) = &site {
                 site_of_operator(store, &owner, site)?;
             }
-            let secret = new_token_secret();
+            let secret = new_token_secret()?;
             let hash = token_hash(&secret);
             let token = Token {
                 id: hash[..12].to_owned(),

@@ -120,7 +120,8 @@ pub(crate) async fn save(
         actor: format!("web:{}", caller.user.user.username),
         at: (state.now)(),
     };
-    let secret = crate::web::auth::new_token_secret();
+    let secret =
+        crate::web::auth::new_token_secret().map_err(|e| Refused::Answer(e.into_response()))?;
     match blocking(state, move |s| {
         notify::set_prefs(s, &prefs, &secret, &change)
     })

@@ -88,7 +88,7 @@ pub(crate) async fn make(
             )));
         }
     }
-    let secret = new_token_secret();
+    let secret = new_token_secret().map_err(|e| Refused::Answer(e.into_response()))?;
     let hash = token_hash(&secret);
     let now = (state.now)();
     let token = Token {

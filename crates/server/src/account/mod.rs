@@ -229,7 +229,7 @@ pub(crate) async fn change_password(
             at: now,
         };
         // A new password ends every session, this one included; a fresh one replaces it.
-        s.set_user_password(&user.user.username, &hash_password(&f.new), &change)?;
+        s.set_user_password(&user.user.username, &hash_password(&f.new)?, &change)?;
         start_session(s, &user, now)
     })
     .await;

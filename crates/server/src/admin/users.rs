@@ -250,8 +250,11 @@ pub(crate) async fn add(
             return list(&state, &caller, Some(Said::Refused(field, m)), typed).await
         }
     };
-    let password = random_password();
-    user.password_hash = hash_password(&password);
+    let (password, hash) = match random_password().and_then(|p| Ok((hash_password(&p)?, p))) {
+        Ok((h, p)) => (p, h),
+        Err(e) => return e.into_response(),
+    };
+    user.password_hash = hash;
     let change = change(&caller, &state);
     let name = user.username.clone();
     let result = blocking(&state, move |s| {
@@ -293,11 +296,11 @@ async fn one(state: AppState, caller: Caller, f: UserForm, action: &'static str)
         Ok(match action {
             "disable" => s.set_user_disabled(&name, true, &change).map(|()| format!("Disabled {name}; their sessions have ended.")),
             "enable" => s.set_user_disabled(&name, false, &change).map(|()| format!("Enabled {name}.")),
-            _ => {
-                let password = random_password();
-                s.set_user_password(&name, &hash_password(&password), &change)
+            _ => (|| {
+                let password = random_password()?;
+                s.set_user_password(&name, &hash_password(&password)?, &change)
                     .map(|()| format!("New password for {name}, shown only now: {password} — their sessions have ended."))
-            }
+            })(),
         })
     })
     .await;

@@ -141,8 +141,10 @@ pub(crate) async fn enrol(State(state): State<AppState>, body: Bytes) -> Respons
             )
         }
     };
-    let agent_id = format!("ag_{}", &random_token()[..12]);
-    let credential = new_token_secret();
+    let (agent_id, credential) = match (random_token(), new_token_secret()) {
+        (Ok(id), Ok(credential)) => (format!("ag_{}", &id[..12]), credential),
+        (Err(e), _) | (_, Err(e)) => return e.into_response(),
+    };
     let cred_hash = token_hash(&credential);
     let change = Change {
         actor: format!("agent:{agent_id}"),

@@ -161,8 +161,10 @@ pub(crate) async fn token(
         },
     };
     let change = change(&caller, &state);
-    let secret = new_token_secret();
-    let id = format!("et_{}", &random_token()[..8]);
+    let (secret, id) = match (new_token_secret(), random_token()) {
+        (Ok(secret), Ok(id)) => (secret, format!("et_{}", &id[..8])),
+        (Err(e), _) | (_, Err(e)) => return e.into_response(),
+    };
     let expires = Timestamp::from_unix(change.at.unix() + hours * 3600);
     let hash = token_hash(&secret);
     let done = blocking(&state, move |s| {

@@ -7,6 +7,8 @@
 //! dies, the row stays `running` past its lease and the next replica to look takes it over.
 //! Jobs only write messages to the outbox (under idempotency keys); `deliver` sends them.
 
+use rand::rngs::{StdRng, SysRng};
+use rand::{RngExt, SeedableRng};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -195,15 +197,20 @@ impl Notify {
     }
 }
 
-/// This process's name in the runs and outbox tables: host, process id and a random part.
-fn owner_id() -> String {
+/// This process's name in the runs and outbox tables: host, process id and a random part. Two
+/// replicas on one host must never share it, so a random source that fails is an error.
+fn owner_id() -> Result<String, crate::web::auth::NoRandomness> {
     let host = std::fs::read_to_string("/etc/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "host".to_owned());
-    let mut r = [0u8; 3];
-    let _ = rand_core::RngCore::try_fill_bytes(&mut rand_core::OsRng, &mut r);
-    format!("{}:{}:{}", host.trim(), std::process::id(), hex::encode(r))
+    let r = crate::web::auth::random_token()?;
+    Ok(format!(
+        "{}:{}:{}",
+        host.trim(),
+        std::process::id(),
+        &r[..6]
+    ))
 }
 
 /// Runs the scheduler until the process ends.
@@ -212,7 +219,13 @@ pub(crate) fn spawn(state: AppState) {
         return;
     }
     tokio::spawn(async move {
-        let owner: Arc<str> = owner_id().into();
+        let owner: Arc<str> = match owner_id() {
+            Ok(o) => o.into(),
+            Err(e) => {
+                tracing::error!(error = %e, "scheduler not started");
+                return;
+            }
+        };
         tracing::info!(%owner, "scheduler started");
         let now = (state.now)().unix();
         // Each job's cursor: the moment after which its next slot is looked for. A replica
@@ -649,9 +662,9 @@ fn reminders(
 /// with up to a fifth more at random so replicas and recipients are not retried in lockstep.
 fn backoff(first: i64, failures: i64) -> i64 {
     let base = (first << (failures.clamp(1, 8) - 1)).min(3600);
-    let mut r = [0u8; 2];
-    let _ = rand_core::RngCore::try_fill_bytes(&mut rand_core::OsRng, &mut r);
-    base + base * i64::from(u16::from_le_bytes(r) % 200) / 1000
+    // Only the spread is random: should the source fail, the wait is simply not spread.
+    let per_mille = StdRng::try_from_rng(&mut SysRng).map_or(0, |mut r| r.random_range(0..200));
+    base + base * per_mille / 1000
 }
 
 /// Sends what is due, a batch at a time, until nothing is.
@@ -758,7 +771,7 @@ pub async fn run_now(
     job: Job,
 ) -> Result<String, String> {
     let state = crate::AppState::new(store, now, checks);
-    let owner: Arc<str> = owner_id().into();
+    let owner: Arc<str> = owner_id().map_err(|e| e.to_string())?.into();
     let lease = state.checks.notify.lease_seconds;
     // A moment is one second: a run already made this second (by us or a scheduler) is
     // followed by one the next second, not refused.

@@ -53,47 +53,58 @@ impl std::fmt::Display for SmtpRelay {
     }
 }
 
+/// A user name or password from the URL, `%`-escapes decoded. `url` keeps a malformed escape as
+/// it was written (as the URL standard says), so each `%` is checked to be followed by two hex
+/// digits first: a mistyped escape is refused rather than sent to the relay as typed.
 fn percent_decode(s: &str) -> Result<String, String> {
     let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = s
+    if let Some(i) = (0..b.len()).find(|&i| {
+        b[i] == b'%'
+            && !b
                 .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| format!("{:?} has a broken %-escape", s))?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    }) {
+        return Err(format!(
+            "the user name or password has a broken %-escape at character {} \
+             (a % must be followed by two hex digits, e.g. %40 for @)",
+            i + 1
+        ));
     }
-    String::from_utf8(out).map_err(|_| format!("{s:?} is not UTF-8 once decoded"))
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map(|d| d.into_owned())
+        .map_err(|_| "the user name or password is not UTF-8 once its %-escapes are decoded".into())
 }
 
 impl SmtpRelay {
-    /// Parses an SMTP URL; the error says what is wrong and shows the accepted forms.
+    /// Parses an SMTP URL (with the `url` crate); the error says what is wrong and shows the
+    /// accepted forms.
     pub fn parse(url: &str) -> Result<SmtpRelay, String> {
         let forms = "use smtp://user:pass@relay.example:587?tls=starttls, smtps://relay.example:465 or smtp://127.0.0.1:2525";
         let bad = |why: &str| format!("smtp_url: {why} — {forms}");
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("no scheme"))?;
-        let (rest, query) = match rest.split_once('?') {
-            Some((r, q)) => (r, Some(q)),
-            None => (rest, None),
-        };
-        let rest = rest.trim_end_matches('/');
-        let (userinfo, hostport) = match rest.rsplit_once('@') {
-            Some((u, h)) => (Some(u), h),
-            None => (None, rest),
-        };
+        if !url.contains("://") {
+            return Err(bad("no scheme"));
+        }
+        let parsed = url::Url::parse(url).map_err(|e| match e {
+            url::ParseError::InvalidPort => bad("the port is not a number from 0 to 65535"),
+            url::ParseError::EmptyHost => bad("no host"),
+            other => bad(&format!("it is not a URL ({other})")),
+        })?;
+        let scheme = parsed.scheme();
         let mut tls = match scheme {
             "smtp" => SmtpTls::None,
             "smtps" => SmtpTls::Wrapper,
             other => return Err(bad(&format!("the scheme {other:?} is not smtp or smtps"))),
         };
-        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        if !matches!(parsed.path(), "" | "/") || parsed.fragment().is_some() {
+            return Err(bad("a relay's URL has no path or #fragment"));
+        }
+        for pair in parsed
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .filter(|p| !p.is_empty())
+        {
             match pair.split_once('=') {
                 Some(("tls", "starttls" | "required")) if scheme == "smtp" => {
                     tls = SmtpTls::StartTls
@@ -102,36 +113,26 @@ impl SmtpRelay {
                 _ => return Err(bad(&format!("{pair:?} is not a known setting"))),
             }
         }
-        let (host, port) = match hostport.rsplit_once(':') {
-            Some((h, p)) => (
-                h,
-                p.parse::<u16>()
-                    .map_err(|_| bad(&format!("the port {p:?} is not a number")))?,
-            ),
-            None => (
-                hostport,
-                match tls {
-                    SmtpTls::Wrapper => 465,
-                    SmtpTls::StartTls => 587,
-                    SmtpTls::None => 25,
-                },
-            ),
+        let host = match parsed.host() {
+            Some(url::Host::Domain(d)) if !d.is_empty() => d.to_owned(),
+            Some(url::Host::Ipv4(a)) => a.to_string(),
+            Some(url::Host::Ipv6(a)) => a.to_string(),
+            _ => return Err(bad("no host")),
         };
-        if host.is_empty() {
-            return Err(bad("no host"));
-        }
-        let credentials = match userinfo {
-            None => None,
-            Some(u) => {
-                let (user, pass) = u.split_once(':').unwrap_or((u, ""));
-                Some((
-                    percent_decode(user).map_err(|e| bad(&e))?,
-                    percent_decode(pass).map_err(|e| bad(&e))?,
-                ))
-            }
+        let port = parsed.port().unwrap_or(match tls {
+            SmtpTls::Wrapper => 465,
+            SmtpTls::StartTls => 587,
+            SmtpTls::None => 25,
+        });
+        let credentials = match (parsed.username(), parsed.password()) {
+            ("", None) => None,
+            (user, pass) => Some((
+                percent_decode(user).map_err(|e| bad(&e))?,
+                percent_decode(pass.unwrap_or("")).map_err(|e| bad(&e))?,
+            )),
         };
         Ok(SmtpRelay {
-            host: host.to_owned(),
+            host,
             port,
             tls,
             credentials,
@@ -265,6 +266,11 @@ mod tests {
             (2525, SmtpTls::None, None)
         );
         assert_eq!(SmtpRelay::parse("smtps://relay.example").unwrap().port, 465);
+        let v6 = SmtpRelay::parse("smtp://[::1]:2525/").unwrap();
+        assert_eq!((v6.host.as_str(), v6.port), ("::1", 2525));
+        // A password with an @ and a % in it, escaped.
+        let at = SmtpRelay::parse("smtp://pm:a%40b%25c@relay.example").unwrap();
+        assert_eq!(at.credentials, Some(("pm".into(), "a@b%c".into())));
         assert_eq!(
             SmtpRelay::parse("smtp://relay.example?tls=starttls")
                 .unwrap()
@@ -277,7 +283,13 @@ mod tests {
             ("smtp://relay.example:port", "not a number"),
             ("smtp://relay.example?tls=maybe", "not a known setting"),
             ("smtp://:25", "no host"),
-            ("smtp://u%zz:p@relay.example", "%-escape"),
+            ("smtp://u%zz:p@relay.example", "%-escape at character 2"),
+            ("smtp://u:p%+1@relay.example", "%-escape at character 2"),
+            ("smtp://u:p%2@relay.example", "%-escape"),
+            ("smtp://u:p%@relay.example", "%-escape"),
+            ("smtp://u:%ff@relay.example", "not UTF-8"),
+            ("smtp://relay.example:70000", "not a number"),
+            ("smtp://relay.example/inbox", "no path"),
         ] {
             let e = SmtpRelay::parse(bad).unwrap_err();
             assert!(e.contains(says) && e.contains("smtp://"), "{bad}: {e}");

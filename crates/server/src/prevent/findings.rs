@@ -358,9 +358,7 @@ pub(crate) async fn api(
         return crate::web::csv_download(
             "findings.csv",
             &CSV_COLUMNS,
-            list.rows
-                .iter()
-                .map(|(_, n)| n.csv_fields().map(|f| f.into_owned().into_bytes())),
+            list.rows.iter().map(|(_, n)| n.csv_fields()),
         );
     }
     let list = listing(&check, &viewer, &p);

@@ -3,7 +3,7 @@
 //! [`Caller`] is the only way a handler learns who is asking; a request without a live session
 //! never reaches a handler that takes one.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use axum::extract::{Form, FromRequestParts, State};
 use axum::http::header::{AUTHORIZATION, COOKIE, LOCATION, SET_COOKIE};
@@ -12,27 +12,19 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use cardwatch_core::access::{locked_until, TokenKind, User, Username};
 use cardwatch_core::date::Timestamp;
-use rand_core::{OsRng, RngCore};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 pub use crate::web::caller::{Caller, Forbidden};
+pub use crate::web::secrets::{
+    hash_password, new_token_secret, random_password, random_token, NoRandomness, TOKEN_PREFIX,
+};
 use crate::AppState;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "cw_session";
 /// How long a session lasts: one working day.
 pub const SESSION_SECONDS: i64 = 12 * 3600;
-
-/// An argon2id hash (PHC string) of a password, with a fresh salt.
-pub fn hash_password(password: &str) -> String {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        // Hashing only fails on parameters out of range; the defaults are not.
-        .unwrap_or_else(|e| panic!("argon2id with default parameters failed: {e}"))
-}
 
 /// Whether a password matches a stored hash.
 pub fn verify_password(hash: &str, password: &str) -> bool {
@@ -45,28 +37,6 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// A random secret: 32 bytes from the operating system, as hex.
-pub fn random_token() -> String {
-    let mut b = [0u8; 32];
-    OsRng.fill_bytes(&mut b);
-    hex::encode(b)
-}
-
-/// A random password for a new or reset operator: five groups of four letters and digits.
-pub fn random_password() -> String {
-    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
-    let mut b = [0u8; 20];
-    OsRng.fill_bytes(&mut b);
-    let mut out = String::new();
-    for (i, x) in b.iter().enumerate() {
-        if i > 0 && i % 4 == 0 {
-            out.push('-');
-        }
-        out.push(ALPHABET[*x as usize % ALPHABET.len()] as char);
-    }
-    out
-}
-
 /// How a session is stored: the SHA-256 of its token, never the token.
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -76,7 +46,12 @@ pub fn token_hash(token: &str) -> String {
 /// as a wrong password.
 fn decoy() -> &'static str {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DECOY.get_or_init(|| hash_password("not a password anyone has"))
+    // Its salt need not be secret or random: nothing signs in with it.
+    DECOY.get_or_init(|| {
+        let salt = SaltString::from_b64("Y2FyZHdhdGNoZGVjb3k")
+            .unwrap_or_else(|e| unreachable!("a valid salt: {e}"));
+        crate::web::secrets::argon2_hash("not a password anyone has", &salt)
+    })
 }
 
 /// Why a sign-in was refused.
@@ -137,8 +112,8 @@ pub(crate) fn start_session(
     user: &User,
     now: Timestamp,
 ) -> Result<(String, String), cardwatch_store::StoreError> {
-    let token = random_token();
-    let csrf = random_token();
+    let token = random_token()?;
+    let csrf = random_token()?;
     store.create_session(
         &token_hash(&token),
         &user.user.username,
@@ -161,14 +136,6 @@ pub(crate) fn cookie(value: &str, max_age: i64, headers: &HeaderMap) -> HeaderVa
         if secure { "; Secure" } else { "" }
     );
     HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-/// An API token's shape: a prefix that says what it is, then 64 hex digits.
-pub const TOKEN_PREFIX: &str = "cwt_";
-
-/// A new token's secret.
-pub fn new_token_secret() -> String {
-    format!("{TOKEN_PREFIX}{}", random_token())
 }
 
 /// Whether text has a token's shape (so nothing else is looked up).

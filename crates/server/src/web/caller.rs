@@ -2,6 +2,7 @@
 //! not come from their session. How a request becomes a [`Caller`] is in `auth`.
 
 use cardwatch_core::access::User;
+use subtle::ConstantTimeEq;
 
 /// The signed-in operator making a request.
 #[derive(Clone, Debug)]
@@ -26,15 +27,10 @@ impl Caller {
 
     /// Refuses a state-changing request whose form does not carry the session's CSRF token.
     pub fn check_csrf(&self, given: &str) -> Result<(), Forbidden> {
-        // Compared in full whatever the first difference, so timing says nothing.
-        // A caller by API token has no session and no forms to send.
-        let same = !self.csrf.is_empty()
-            && given.len() == self.csrf.len()
-            && given
-                .bytes()
-                .zip(self.csrf.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0;
+        // `subtle` compares in constant time, so how long a refusal takes says nothing about
+        // how much of a guess was right. A caller by API token has no session and no forms.
+        let same =
+            !self.csrf.is_empty() && bool::from(given.as_bytes().ct_eq(self.csrf.as_bytes()));
         if same {
             Ok(())
         } else {
@@ -46,3 +42,47 @@ impl Caller {
 /// A form without the session's CSRF token.
 #[derive(Debug)]
 pub struct Forbidden;
+
+#[cfg(test)]
+mod tests {
+    use super::Caller;
+    use cardwatch_core::access::{NewUser, Role, User, Username};
+    use cardwatch_core::date::Timestamp;
+
+    fn caller(csrf: &str) -> Caller {
+        let user = User {
+            user: NewUser {
+                username: Username::parse("pm.test").unwrap(),
+                display_name: "Practice manager".into(),
+                role: Role::PracticeManager,
+                organisations: vec![],
+                password_hash: String::new(),
+            },
+            disabled: false,
+            failures: 0,
+            last_failure: None,
+            created_at: Timestamp::from_unix(0),
+        };
+        Caller {
+            user,
+            csrf: csrf.into(),
+            token_hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn only_the_sessions_own_csrf_token_passes() {
+        let c = caller("0123456789abcdef");
+        assert!(c.check_csrf("0123456789abcdef").is_ok());
+        for wrong in [
+            "0123456789abcdee",
+            "0123456789abcde",
+            "0123456789abcdef0",
+            "",
+        ] {
+            assert!(c.check_csrf(wrong).is_err(), "{wrong:?}");
+        }
+        // A caller by API token has no session token: nothing matches it, not even "".
+        assert!(caller("").check_csrf("").is_err());
+    }
+}

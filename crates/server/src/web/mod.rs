@@ -4,6 +4,7 @@
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use cardwatch_store::csv_out::CsvOut;
 use cardwatch_store::{Change, Store, StoreError};
 use serde_json::json;
 
@@ -16,6 +17,7 @@ pub mod layout;
 pub mod logs;
 pub mod metrics;
 pub mod scope;
+pub mod secrets;
 
 pub use caller::Caller;
 
@@ -54,7 +56,8 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(Failure)
 }
 
-/// A CSV download: the header, then each row's fields (written as they come, not collected).
+/// A CSV download: the header, then each row's fields, through the one CSV writer
+/// (`cardwatch_store::csv_out`), which keeps a cell from running as a spreadsheet formula.
 pub(crate) fn csv_download<R, F>(
     filename: &str,
     header: &[&str],
@@ -62,12 +65,12 @@ pub(crate) fn csv_download<R, F>(
 ) -> Response
 where
     R: IntoIterator<Item = F>,
-    F: AsRef<[u8]>,
+    F: AsRef<str>,
 {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = CsvOut::new(Vec::new());
     let written = w
-        .write_record(header)
-        .and_then(|()| rows.into_iter().try_for_each(|r| w.write_record(r)));
+        .row(header)
+        .and_then(|()| rows.into_iter().try_for_each(|r| w.row(r)));
     match (written, w.into_inner()) {
         (Ok(()), Ok(body)) => (
             [
