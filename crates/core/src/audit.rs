@@ -160,6 +160,88 @@ pub fn verify(
     Ok(last)
 }
 
+/// A record's place and hash written down outside the store (printed by `cardwatch audit verify`,
+/// kept in a ticket, a log server or on paper). The chain alone cannot show a rewrite by someone
+/// who recomputed every hash after an edit and moved the head to match, since the hash is
+/// unkeyed and the head lives in the same database; a record's hash kept elsewhere can.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Anchor {
+    /// The record's position in the chain.
+    pub seq: i64,
+    /// Its hash when the anchor was taken.
+    pub hash: String,
+}
+
+/// How a chain fails an anchor kept outside it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AnchorBreak {
+    /// The chain no longer reaches the anchored record.
+    #[error("the audit log has no record {seq}, but the anchor kept outside the store says it was written: records were deleted")]
+    Missing {
+        /// The anchored record.
+        seq: i64,
+    },
+    /// The anchored record's hash changed: it or a record before it was rewritten, with every
+    /// later hash recomputed.
+    #[error("audit record {seq} has hash {found}, but the anchor kept outside the store says {expected}: the chain was rewritten at or before record {seq}")]
+    Rewritten {
+        /// The anchored record.
+        seq: i64,
+        /// The hash kept outside.
+        expected: String,
+        /// The hash the store holds now.
+        found: String,
+    },
+}
+
+impl Anchor {
+    /// An anchor written as `SEQ:HASH` (the form `cardwatch audit verify` prints).
+    pub fn parse(text: &str) -> Result<Anchor, String> {
+        let bad = || {
+            format!(
+                "{text:?} is not an audit anchor — write it as printed by `cardwatch audit verify`: \
+                 the record number, a colon and its 64-character hash (12:3f9a…)"
+            )
+        };
+        let (seq, hash) = text.trim().split_once(':').ok_or_else(bad)?;
+        let seq: i64 = seq.trim().parse().map_err(|_| bad())?;
+        let hash = hash.trim().to_ascii_lowercase();
+        if seq < 1 || hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        Ok(Anchor { seq, hash })
+    }
+
+    /// The anchor of a stored record.
+    pub fn of(record: &StoredAudit) -> Anchor {
+        Anchor {
+            seq: record.record.seq,
+            hash: record.hash.clone(),
+        }
+    }
+
+    /// Checks the record the chain holds at the anchor's place (`None`: the chain is shorter).
+    /// Run it after [`verify`]: on an intact chain, an anchored record that still matches
+    /// vouches for every record up to it.
+    pub fn check(&self, found: Option<&StoredAudit>) -> Result<(), AnchorBreak> {
+        match found {
+            Some(r) if r.record.seq == self.seq && r.hash == self.hash => Ok(()),
+            Some(r) if r.record.seq == self.seq => Err(AnchorBreak::Rewritten {
+                seq: self.seq,
+                expected: self.hash.clone(),
+                found: r.hash.clone(),
+            }),
+            _ => Err(AnchorBreak::Missing { seq: self.seq }),
+        }
+    }
+}
+
+impl std::fmt::Display for Anchor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.seq, self.hash)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,5 +323,74 @@ mod tests {
             verify(truncated, h),
             Err(ChainBreak::Truncated { last: 4, head: 5 })
         );
+    }
+
+    /// Rewrites the chain from record `from` on as someone with write access to the database
+    /// could: the edit, every later hash recomputed and the head moved to match.
+    fn rewritten(c: &[StoredAudit], from: usize) -> Vec<StoredAudit> {
+        let mut out: Vec<StoredAudit> = c[..from].to_vec();
+        let mut prev = out.last().map_or(GENESIS.to_owned(), |r| r.hash.clone());
+        for r in &c[from..] {
+            let mut record = r.record.clone();
+            if record.seq == from as i64 + 1 {
+                record.after = Some(r#"{"status":"active"}"#.into());
+            }
+            let sealed = record.seal(prev);
+            prev = sealed.hash.clone();
+            out.push(sealed);
+        }
+        out
+    }
+
+    #[test]
+    fn a_rewritten_chain_passes_verify_but_fails_an_anchor_kept_outside() {
+        let c = chain(5);
+        let anchor = Anchor::parse(&Anchor::of(&c[3]).to_string()).unwrap();
+        assert_eq!(anchor, Anchor::of(&c[3]));
+        assert_eq!(anchor.check(Some(&c[3])), Ok(()));
+
+        // Record 2 edited, records 2 to 5 resealed, the head moved: the chain alone is intact.
+        let forged = rewritten(&c, 1);
+        assert_eq!(verify(forged.clone(), head(&forged)), Ok(5));
+        assert_eq!(
+            anchor.check(forged.get(3)),
+            Err(AnchorBreak::Rewritten {
+                seq: 4,
+                expected: c[3].hash.clone(),
+                found: forged[3].hash.clone(),
+            })
+        );
+        // A rewrite after the anchored record leaves it standing: the anchor vouches for the
+        // records up to it, no further.
+        let later = rewritten(&c, 4);
+        assert_eq!(anchor.check(later.get(3)), Ok(()));
+        // A chain cut back to before the anchor, resealed and with a head to match.
+        assert_eq!(
+            anchor.check(c[..2].get(3)),
+            Err(AnchorBreak::Missing { seq: 4 })
+        );
+    }
+
+    #[test]
+    fn anchors_are_read_as_printed_and_bad_ones_refused_with_the_form() {
+        let hash = "AB".repeat(32);
+        assert_eq!(
+            Anchor::parse(&format!(" 7:{hash} ")),
+            Ok(Anchor {
+                seq: 7,
+                hash: hash.to_ascii_lowercase()
+            })
+        );
+        for bad in [
+            "",
+            "7",
+            "x:ab",
+            "0:ab",
+            &format!("7:{}", "g".repeat(64)),
+            "7:abc",
+        ] {
+            let e = Anchor::parse(bad).unwrap_err();
+            assert!(e.contains("record number, a colon"), "{bad}: {e}");
+        }
     }
 }

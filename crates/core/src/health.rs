@@ -219,6 +219,10 @@ pub struct Thresholds {
     /// kept (once nothing of theirs is in force); then the `retention` job erases them. Set it to
     /// the organisation's records retention schedule.
     pub leaver_retention_days: i32,
+    /// Days after a catalogue fact's `as_of` that it is reported as due to be checked against
+    /// its source again: a deadline or version that moved since is otherwise judged by its old
+    /// value with no sign anything is wrong.
+    pub catalogue_max_age_days: i32,
 }
 
 impl Default for Thresholds {
@@ -239,6 +243,9 @@ impl Default for Thresholds {
                 .to_vec(),
             clock_skew_seconds: 120,
             leaver_retention_days: 6 * 365,
+            // About six months, so that every fact is looked at again at least twice a year: a
+            // judgement, since no published review period for these facts was found (unconfirmed).
+            catalogue_max_age_days: 183,
         }
     }
 }
@@ -259,6 +266,7 @@ impl Thresholds {
             ("dormant_days", self.dormant_days),
             ("lockout_window_days", self.lockout_window_days),
             ("approval_working_days", self.approval_working_days),
+            ("catalogue_max_age_days", self.catalogue_max_age_days),
         ];
         if let Some((name, n)) = days.iter().find(|(_, n)| !(1..=3650).contains(n)) {
             return Err(format!(
