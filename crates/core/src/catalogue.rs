@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::date::Date;
 
+mod age;
+pub use age::{age_warning, AgedFact};
+
 /// The catalogue shipped with Cardwatch.
 pub const SHIPPED: &str = include_str!("../../../knowledge/catalogue.toml");
 
