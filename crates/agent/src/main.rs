@@ -281,7 +281,7 @@ fn run(cli: Cli) -> Result<()> {
             let host = collect::this_host(looks.hostname, Some(&enrolled))?;
             let mut inv = collect::inventory(&host, looks.module.as_deref(), &config);
             inv.clock_offset_seconds = collect::clock_offset(&enrolled);
-            let inventory = spool::event("inventory", serde_json::to_value(&inv)?, now);
+            let inventory = spool::event("inventory", serde_json::to_value(&inv)?, now)?;
             let dropped = spool.push(vec![inventory], now)?;
             if dropped > 0 {
                 eprintln!(
@@ -335,7 +335,7 @@ fn run(cli: Cli) -> Result<()> {
                     sign_test::run(&module, token.as_deref(), pin)
                 },
             );
-            let mut events = vec![spool::event("diagnosis", serde_json::to_value(&d)?, d.at)];
+            let mut events = vec![spool::event("diagnosis", serde_json::to_value(&d)?, d.at)?];
             if let Some(r) = &signed {
                 let outcome = match r {
                     Ok(done) => serde_json::json!({"passed": true, "token": done.token}),
@@ -345,7 +345,7 @@ fn run(cli: Cli) -> Result<()> {
                         "why": format!("{:#}", f.error),
                     }),
                 };
-                events.push(spool::event("signing_test", outcome, now()));
+                events.push(spool::event("signing_test", outcome, now())?);
             }
             if let Some(e) = &enrolled {
                 let spool = spool::Spool::new(&state_dir, 10_000);

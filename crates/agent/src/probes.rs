@@ -152,48 +152,67 @@ fn package_version(package: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// `(DisplayName, DisplayVersion)` of each entry in `reg query … /s` output. Used on Windows;
-/// tested everywhere.
+/// The programs worth keeping from the uninstall entries' `(DisplayName, DisplayVersion)`: an
+/// entry needs both, non-blank (updates and components often register a key with neither), and
+/// an entry listed twice (the same program in two views) is kept once.
 #[cfg_attr(not(windows), allow(dead_code))]
-pub fn registry_entries(text: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let (mut name, mut version) = (None::<String>, None::<String>);
-    let mut flush = |name: &mut Option<String>, version: &mut Option<String>| {
-        if let (Some(n), Some(v)) = (name.take(), version.take()) {
-            out.push((n, v));
-        }
-    };
-    for line in text.lines() {
-        if line.starts_with("HKEY_") {
-            flush(&mut name, &mut version);
-            continue;
-        }
-        let mut parts = line.trim().splitn(3, "    ");
-        let (Some(key), Some(_kind), Some(value)) = (parts.next(), parts.next(), parts.next())
-        else {
+fn installed_entries(
+    entries: impl IntoIterator<Item = (Option<String>, Option<String>)>,
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (name, version) in entries {
+        let (Some(name), Some(version)) = (name, version) else {
             continue;
         };
-        match key {
-            "DisplayName" => name = Some(value.trim().to_owned()),
-            "DisplayVersion" => version = Some(value.trim().to_owned()),
-            _ => {}
+        let (name, version) = (name.trim(), version.trim());
+        if name.is_empty() || version.is_empty() {
+            continue;
+        }
+        if !out.iter().any(|(n, v)| n == name && v == version) {
+            out.push((name.to_owned(), version.to_owned()));
         }
     }
-    flush(&mut name, &mut version);
     out
 }
 
-/// Every program the Windows uninstall keys list (64- and 32-bit).
+/// The first program whose name contains `want`, ignoring case.
+fn program_named<'a>(programs: &'a [(String, String)], want: &str) -> Option<&'a (String, String)> {
+    let want = want.to_lowercase();
+    programs
+        .iter()
+        .find(|(name, _)| name.to_lowercase().contains(&want))
+}
+
+/// Every program the Windows uninstall keys list: the machine's, in the 64- and 32-bit views of
+/// the registry, and the user's own. Read with `winreg`; what to keep is `installed_entries`.
 #[cfg(windows)]
 fn installed_programs() -> Vec<(String, String)> {
-    [
-        r"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall",
-        r"HKLM\SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\Uninstall",
-    ]
-    .iter()
-    .filter_map(|k| output("reg", &["query", k, "/s"]))
-    .flat_map(|t| registry_entries(&t))
-    .collect()
+    use winreg::enums::{
+        HKEY_CURRENT_USER, HKEY_LOCAL_MACHINE, KEY_READ, KEY_WOW64_32KEY, KEY_WOW64_64KEY,
+    };
+    use winreg::RegKey;
+    const UNINSTALL: &str = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall";
+    let mut entries = Vec::new();
+    for (hive, view) in [
+        (HKEY_LOCAL_MACHINE, KEY_WOW64_64KEY),
+        (HKEY_LOCAL_MACHINE, KEY_WOW64_32KEY),
+        (HKEY_CURRENT_USER, 0),
+    ] {
+        // A key that is missing or not readable is simply not listed.
+        let Ok(uninstall) = RegKey::predef(hive).open_subkey_with_flags(UNINSTALL, KEY_READ | view)
+        else {
+            continue;
+        };
+        for key in uninstall.enum_keys().flatten() {
+            if let Ok(entry) = uninstall.open_subkey_with_flags(&key, KEY_READ | view) {
+                entries.push((
+                    entry.get_value::<String, _>("DisplayName").ok(),
+                    entry.get_value::<String, _>("DisplayVersion").ok(),
+                ));
+            }
+        }
+    }
+    installed_entries(entries)
 }
 
 #[cfg(not(windows))]
@@ -211,10 +230,7 @@ pub fn software(config: &Config) -> Vec<Installed> {
     let mut out = Vec::new();
     for p in &config.software {
         let from_registry = p.windows.as_ref().and_then(|want| {
-            programs
-                .iter()
-                .find(|(name, _)| name.to_lowercase().contains(&want.to_lowercase()))
-                .map(|(name, v)| (v.clone(), format!("registry: {name}")))
+            program_named(&programs, want).map(|(name, v)| (v.clone(), format!("registry: {name}")))
         });
         let found = from_registry
             .or_else(|| {
@@ -241,22 +257,18 @@ pub fn software(config: &Config) -> Vec<Installed> {
 pub fn os() -> Option<Os> {
     #[cfg(windows)]
     {
-        let key = r"HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion";
-        let text = output("reg", &["query", key])?;
-        let value = |name: &str| {
-            text.lines().find_map(|l| {
-                let mut p = l.trim().splitn(3, "    ");
-                (p.next()? == name).then(|| p.nth(1).map(|v| v.trim().to_owned()))?
-            })
-        };
-        let build = value("CurrentBuild")?;
-        let ubr = value("UBR")
-            .and_then(|u| i64::from_str_radix(u.trim_start_matches("0x"), 16).ok())
-            .map_or(String::new(), |u| format!(".{u}"));
-        Some(Os {
-            name: value("ProductName").unwrap_or_else(|| "Windows".into()),
-            build: format!("{build}{ubr}"),
-        })
+        use winreg::enums::{HKEY_LOCAL_MACHINE, KEY_READ, KEY_WOW64_64KEY};
+        let key = winreg::RegKey::predef(HKEY_LOCAL_MACHINE)
+            .open_subkey_with_flags(
+                r"SOFTWARE\Microsoft\Windows NT\CurrentVersion",
+                KEY_READ | KEY_WOW64_64KEY,
+            )
+            .ok()?;
+        windows_os(
+            key.get_value::<String, _>("ProductName").ok(),
+            key.get_value::<String, _>("CurrentBuild").ok(),
+            key.get_value::<u32, _>("UBR").ok(),
+        )
     }
     #[cfg(not(windows))]
     {
@@ -276,6 +288,22 @@ pub fn os() -> Option<Os> {
             .unwrap_or_default();
         Some(Os { name, build })
     }
+}
+
+/// Windows' name and build from its CurrentVersion key: the build is `CurrentBuild.UBR` (the
+/// update build revision, when there is one), as `winver` shows it.
+#[cfg_attr(not(windows), allow(dead_code))]
+fn windows_os(product: Option<String>, build: Option<String>, ubr: Option<u32>) -> Option<Os> {
+    let build = build.filter(|b| !b.trim().is_empty())?;
+    Some(Os {
+        name: product
+            .filter(|p| !p.trim().is_empty())
+            .unwrap_or_else(|| "Windows".into()),
+        build: match ubr {
+            Some(u) => format!("{}.{u}", build.trim()),
+            None => build.trim().to_owned(),
+        },
+    })
 }
 
 /// Which of the local ports answer a TCP connection.
@@ -331,15 +359,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn registry_output_gives_names_and_versions() {
-        let text = "\r\nHKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\{A1}\r\n    DisplayName    REG_SZ    NHS Identity Agent\r\n    DisplayVersion    REG_SZ    2.4.10.0\r\n    Publisher    REG_SZ    NHS England\r\n\r\nHKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\{B2}\r\n    DisplayName    REG_SZ    Some tool without a version\r\n\r\nHKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\{C3}\r\n    DisplayVersion    REG_SZ    6.2.0.4\r\n    DisplayName    REG_SZ    Oberthur Card Systems middleware\r\n";
+    fn uninstall_entries_need_a_name_and_a_version() {
+        let s = |v: &str| Some(v.to_owned());
+        let entries = vec![
+            (s("NHS Identity Agent"), s("2.4.10.0")),
+            (s("Some tool without a version"), None),
+            (None, s("1.0")),
+            (s("  "), s("1.0")),
+            (s("Blank version"), s(" ")),
+            (s(" Oberthur Card Systems middleware "), s("6.2.0.4 ")),
+            // The same program seen in the 64- and 32-bit views.
+            (s("NHS Identity Agent"), s("2.4.10.0")),
+        ];
+        let kept = installed_entries(entries);
         assert_eq!(
-            registry_entries(text),
+            kept,
             vec![
                 ("NHS Identity Agent".into(), "2.4.10.0".into()),
                 ("Oberthur Card Systems middleware".into(), "6.2.0.4".into()),
             ]
         );
+        assert_eq!(
+            program_named(&kept, "oberthur").map(|(_, v)| v.as_str()),
+            Some("6.2.0.4")
+        );
+        assert_eq!(program_named(&kept, "Gemalto"), None);
+    }
+
+    #[test]
+    fn windows_build_is_current_build_and_update_revision() {
+        let s = |v: &str| Some(v.to_owned());
+        let os = windows_os(s("Windows 10 Enterprise"), s("19045"), Some(5371)).unwrap();
+        assert_eq!(
+            (os.name.as_str(), os.build.as_str()),
+            ("Windows 10 Enterprise", "19045.5371")
+        );
+        assert_eq!(windows_os(None, s("22631"), None).unwrap().build, "22631");
+        assert_eq!(windows_os(None, s("22631"), None).unwrap().name, "Windows");
+        assert!(windows_os(s("Windows 11"), None, Some(1)).is_none());
     }
 
     #[test]

@@ -94,7 +94,7 @@ pub fn run(o: Options) -> Result<()> {
         match watcher.wait(wait) {
             Ok(seen) => {
                 if pcsc_down {
-                    new.push(event("pcsc_available", json!({}), now));
+                    new.push(event("pcsc_available", json!({}), now)?);
                     pcsc_down = false;
                 }
                 if let Some(before) = &view {
@@ -102,7 +102,7 @@ pub fn run(o: Options) -> Result<()> {
                         if kind.starts_with("card_") {
                             next_inventory = next_inventory.min(Instant::now() + SETTLE);
                         }
-                        new.push(event(kind, data, now));
+                        new.push(event(kind, data, now)?);
                     }
                 }
                 view = Some(seen);
@@ -114,7 +114,7 @@ pub fn run(o: Options) -> Result<()> {
                         "pcsc_unavailable",
                         json!({"error": format!("{e:#}")}),
                         now,
-                    ));
+                    )?);
                     pcsc_down = true;
                 }
                 std::thread::sleep(wait.min(Duration::from_secs(5)));
@@ -135,7 +135,7 @@ pub fn run(o: Options) -> Result<()> {
                                 "clock_offset",
                                 json!({"seconds": offset}),
                                 crate::now(),
-                            ));
+                            )?);
                         }
                     }
                 }
@@ -143,7 +143,7 @@ pub fn run(o: Options) -> Result<()> {
                     "inventory",
                     serde_json::to_value(&inv)?,
                     crate::now(),
-                ));
+                )?);
                 last_sent = Some(seen);
                 next_heartbeat = Instant::now() + o.interval;
             }

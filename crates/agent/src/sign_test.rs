@@ -4,10 +4,10 @@
 //! memory as soon as the card has it; a refused PIN is never tried again (three wrong PINs lock
 //! a card).
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::Path;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
 use cryptoki::context::Pkcs11;
 use cryptoki::error::{Error as P11Error, RvError};
 use cryptoki::mechanism::Mechanism;
@@ -77,44 +77,24 @@ pub struct Outcome {
 /// is not a terminal (scripts). The buffer is wiped when dropped.
 pub fn read_pin() -> Result<Zeroizing<String>> {
     let stdin = std::io::stdin();
-    let mut line = Zeroizing::new(String::new());
-    if stdin.is_terminal() {
-        eprint!("PIN for the card (not shown, not kept): ");
-        std::io::stderr().flush()?;
-        let echo = Echo::off();
-        stdin.lock().read_line(&mut line)?;
-        drop(echo);
-        eprintln!();
+    let line = if stdin.is_terminal() {
+        // `rpassword` turns echo off on the console itself (the Windows console API, termios on
+        // Unix), so the PIN is hidden where the agent runs. It reads the terminal (/dev/tty,
+        // CONIN$), not standard input, which is why a piped PIN is read below instead.
+        Zeroizing::new(
+            rpassword::prompt_password("PIN for the card (not shown, not kept): ")
+                .context("cannot read the PIN from the terminal")?,
+        )
     } else {
+        let mut line = Zeroizing::new(String::new());
         stdin.lock().read_line(&mut line)?;
-    }
+        line
+    };
     let pin = Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned());
     if pin.is_empty() {
         return Err(anyhow!("no PIN was given — nothing was sent to the card"));
     }
     Ok(pin)
-}
-
-/// Terminal echo turned off for as long as this lives (`stty`, so no unsafe code here).
-struct Echo;
-
-impl Echo {
-    fn off() -> Echo {
-        let _ = std::process::Command::new("stty")
-            .arg("-echo")
-            .stdin(std::process::Stdio::inherit())
-            .status();
-        Echo
-    }
-}
-
-impl Drop for Echo {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("stty")
-            .arg("echo")
-            .stdin(std::process::Stdio::inherit())
-            .status();
-    }
 }
 
 /// What a refused login means for the holder, in plain words.

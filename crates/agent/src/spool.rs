@@ -20,15 +20,19 @@ pub struct Spool {
     max: usize,
 }
 
-fn new_id() -> String {
+/// An event's id: 12 random bytes as hex. The server drops an event whose id it has seen, so a
+/// random source that fails is an error here, never an id of zeros that would lose events.
+fn new_id() -> Result<String> {
     let mut b = [0u8; 12];
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b).map_err(|_| {
+        anyhow::anyhow!("the operating system's random source failed: no event id can be made")
+    })?;
+    Ok(hex::encode(b))
 }
 
 /// An event happening now.
-pub fn event(kind: &str, data: serde_json::Value, now: Timestamp) -> Event {
-    json!({"id": new_id(), "at": now, "kind": kind, "data": data})
+pub fn event(kind: &str, data: serde_json::Value, now: Timestamp) -> Result<Event> {
+    Ok(json!({"id": new_id()?, "at": now, "kind": kind, "data": data}))
 }
 
 impl Spool {
@@ -82,7 +86,7 @@ impl Spool {
                 "spool_overflow",
                 json!({"dropped": dropped, "note": "the server was unreachable too long: the oldest events were dropped"}),
                 now,
-            ));
+            )?);
         }
         self.write(&all)?;
         Ok(dropped)
@@ -101,6 +105,7 @@ impl Spool {
 pub fn backoff(base_ms: u64, tries: u32) -> std::time::Duration {
     let wait = (base_ms << tries.saturating_sub(1).min(16)).min(60_000);
     let mut j = [0u8; 1];
+    // Only the jitter is random: should the source fail, the wait is simply not spread.
     let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut j);
     std::time::Duration::from_millis(wait + wait * u64::from(j[0] % 50) / 255)
 }
