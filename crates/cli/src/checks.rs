@@ -41,8 +41,22 @@ impl Output {
 /// Exit status when a finding at or above `--fail-on` is open.
 pub const EXIT_FINDINGS: u8 = 4;
 
-/// Warns (on stderr) that an operator's catalogue was refused and the shipped one is in force.
+/// Warns (on stderr) when catalogue facts were last checked longer ago than
+/// `health.catalogue_max_age_days`, seen from this run's today.
+pub fn warn_aged(settings: &Settings) {
+    let limit = settings.thresholds.catalogue_max_age_days;
+    let aged = settings
+        .catalogue
+        .facts_older_than(crate::clock::today(), limit);
+    if let Some(w) = cardwatch_core::catalogue::age_warning(&aged, limit) {
+        eprintln!("cardwatch: {w}");
+    }
+}
+
+/// Warns (on stderr) that an operator's catalogue was refused and the shipped one is in force,
+/// and that facts are past their age.
 pub fn warn_refused(settings: &Settings) {
+    warn_aged(settings);
     if let Some(e) = &settings.catalogue_refused {
         eprintln!("cardwatch: catalogue override refused: {e}");
         eprintln!(
@@ -389,6 +403,7 @@ pub fn show_catalogue(settings: &Settings, json: bool) -> Result<()> {
         warn_refused(settings);
         return Err(Exit(2).into());
     }
+    warn_aged(settings);
     Ok(())
 }
 

@@ -45,6 +45,9 @@ use cardwatch_server::notify::jobs::{BackupPlan, Job, Notify};
 use cardwatch_server::notify::send::SmtpRelay;
 use serde::Deserialize;
 
+mod reference;
+pub use reference::markdown as reference_markdown;
+
 /// The configuration file's contents.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -365,3 +368,67 @@ fn read_catalogue(path: &Path, shipped: Catalogue) -> Result<Catalogue, Catalogu
     })?;
     shipped.with_file(&name, &text)
 }
+
+/// The tables of the configuration file, each with the serde struct that reads it: `[[name]]`
+/// tables (arrays) end in `[]`. `cardwatch config reference` and its test read the structs'
+/// field names from serde itself, so a field missing from [`REFERENCE`] fails the test. A new
+/// table is one line here and its keys' rows below.
+pub(crate) const TABLES: &[(&str, reference::Fields)] = &[
+    ("", reference::fields::<File>),
+    ("health", reference::fields::<Thresholds>),
+    ("planner", reference::fields::<Planner>),
+    ("planner.teams[]", reference::fields::<TeamEntry>),
+    ("contacts[]", reference::fields::<Contact>),
+    ("notify", reference::fields::<NotifyEntry>),
+    ("backup", reference::fields::<BackupEntry>),
+    ("log", reference::fields::<LogEntry>),
+];
+
+/// Every key of the configuration file, as docs/operations/CONFIGURATION.md lists it (written
+/// by `cardwatch config reference`): the key, its type, its default (read from the code that
+/// applies it wherever the code holds it as a value) and what it means. A new key is one row;
+/// `[schedule]`'s keys are the scheduler's jobs, listed from `Job::ALL`.
+#[rustfmt::skip]
+pub(crate) const REFERENCE: &[reference::Key] = {
+    use reference::{key, list, none};
+    &[
+        key("catalogue", "path", none, "An operator's catalogue file (TOML), laid over the shipped one; `--catalogue` wins. A file that does not load is reported and the shipped catalogue stays in force."),
+        key("health.renewal_window_days", "days, 1–3650", || Thresholds::default().renewal_window_days.to_string(), "Days before expiry that holders may self-renew (and are prompted at each login): the first certificate warning."),
+        key("health.soon_days", "days, 1–3650", || Thresholds::default().soon_days.to_string(), "Days before expiry that a certificate is urgent. `imminent_days` < `soon_days` < `renewal_window_days` must hold."),
+        key("health.imminent_days", "days, 1–3650", || Thresholds::default().imminent_days.to_string(), "Days before expiry that a certificate is about to stop someone working."),
+        key("health.dormant_days", "days, 1–3650", || Thresholds::default().dormant_days.to_string(), "Days without use that make an active card dormant."),
+        key("health.lockouts", "integer ≥ 1", || Thresholds::default().lockouts.to_string(), "Lockouts within `lockout_window_days` that count as repeated."),
+        key("health.lockout_window_days", "days, 1–3650", || Thresholds::default().lockout_window_days.to_string(), "The window for repeated lockouts."),
+        key("health.approval_working_days", "working days, 1–3650", || Thresholds::default().approval_working_days.to_string(), "Working days a role request may wait for RA approval."),
+        key("health.min_spare_readers", "integer", || Thresholds::default().min_spare_readers.to_string(), "Spare readers each site should keep."),
+        key("health.min_local_admins", "integer", || Thresholds::default().min_local_admins.to_string(), "Trained local smartcard admins each site should have."),
+        key("health.prescribing_activities", "list of activity codes (B and four digits)", || list(&Thresholds::default().prescribing_activities), "Activity codes that make a position's holder a prescriber, whose signing certificate is judged a level more serious."),
+        key("health.clock_skew_seconds", "seconds, 1–86400", || Thresholds::default().clock_skew_seconds.to_string(), "How far a workstation's clock may be off the server's (Kerberos refuses sign-in at five minutes)."),
+        key("health.leaver_retention_days", "days, 30–36500", || Thresholds::default().leaver_retention_days.to_string(), "Days after a leaver's last day of employment that their name, email and staff role are kept; then the `retention` job erases them. Set it to the organisation's records retention schedule."),
+        key("health.catalogue_max_age_days", "days, 1–3650", || Thresholds::default().catalogue_max_age_days.to_string(), "Days after a catalogue fact's `as_of` that it is due to be checked against its source again: `catalogue show`, `check`, `serve` and `triage` warn on stderr, naming the oldest."),
+        key("planner.closed", "list of dates (2026-12-24)", || "[]".into(), "Days the RA teams do not work besides weekends and England and Wales bank holidays."),
+        key("planner.teams[].name", "text, required", none, "An RA team's name, unique."),
+        key("planner.teams[].capacity", "integer ≥ 1, required", none, "Renewals the team handles per working day."),
+        key("planner.teams[].serves", "list of ODS codes, required", none, "Sites, organisations or ICBs the team serves."),
+        key("contacts[].role", "text, required", none, "What the contact is for (\"IT service desk\"), on the sites' cheat sheets."),
+        key("contacts[].name", "text, required", none, "Name or team."),
+        key("contacts[].phone", "text", none, "Telephone; a contact needs a phone or an email."),
+        key("contacts[].email", "text", none, "Email."),
+        key("contacts[].serves", "list of ODS codes", || "[]".into(), "Sites, organisations or ICBs served; empty: every site."),
+        key("notify.smtp_url", "URL (smtp:// or smtps://)", none, "The SMTP relay (`?tls=starttls` for STARTTLS); `CARDWATCH_SMTP_URL` wins. Without one, email waits in the outbox."),
+        key("notify.smtp_ca_file", "path to PEM", none, "Certificate authorities trusted for the relay besides the public roots; needs `smtp_url`."),
+        key("notify.from", "email address", || format!("{:?}", Notify::default().from), "The sender of every message."),
+        key("notify.public_url", "URL (http:// or https://)", || format!("{:?}", Notify::default().public_url), "The address people reach this server at, for links in messages."),
+        key("notify.lease_seconds", "seconds ≥ 1", || Notify::default().lease_seconds.to_string(), "How long a claimed run or message is held before another replica may take it."),
+        key("notify.retries", "integer (0 is taken as 1)", || Notify::default().retries.to_string(), "Tries before a message is marked failed."),
+        key("notify.retry_base_seconds", "seconds ≥ 1", || Notify::default().retry_base_seconds.to_string(), "The wait after a first failed try; it doubles with each further failure."),
+        key("notify.delivery_workers", "integer, 1–64", || Notify::default().delivery_workers.to_string(), "Messages sent at once, each over its own connection (more than 64 is taken as 64)."),
+        key("notify.catch_up_seconds", "seconds ≥ 1", || Notify::default().catch_up_seconds.to_string(), "How late a scheduled moment may still be run, after a restart."),
+        key("notify.retention_days", "days ≥ 1", || Notify::default().retention_days.to_string(), "Days sent messages and finished runs are kept (the `purge` job)."),
+        key("notify.ra_capacity", "integer ≥ 1", || Notify::default().ra_capacity.to_string(), "Renewals per working day for sites no `[[planner.teams]]` team serves."),
+        key("notify.scheduler", "true or false", || Notify::default().enabled.to_string(), "Whether this process runs the scheduler; with several replicas each claims runs by lease, so any may."),
+        key("backup.dir", "path to an existing folder", none, "Where the `backup` job writes `cardwatch-<time>.backup`; without it the job does nothing."),
+        key("backup.keep", "integer ≥ 1", || "7".into(), "How many of the newest backups the job keeps; it deletes older ones it made, never other files. Needs `dir`."),
+        key("log.format", "`text` or `json`", || "\"text\"".into(), "How log lines are written: plain text, or one JSON object a line."),
+    ]
+};

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use cardwatch_core::audit::Anchor;
 use cardwatch_core::card_status::CardStatus;
 use cardwatch_core::date::{Date, Timestamp};
 use cardwatch_core::demo::DemoConfig;
@@ -158,6 +159,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// The configuration file.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
     },
     /// Cards.
     Card {
@@ -518,9 +524,22 @@ enum CatalogueCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Print every key of the configuration file as Markdown: its type, default and meaning
+    /// (docs/operations/CONFIGURATION.md is this output).
+    Reference,
+}
+
+#[derive(Subcommand, Debug)]
 enum AuditCommand {
-    /// Check every record's hash and link; name the first broken record.
-    Verify,
+    /// Check every record's hash and link; name the first broken record. Prints the newest
+    /// record's anchor (`SEQ:HASH`) to keep outside this server.
+    Verify {
+        /// An anchor printed by an earlier verify: fails (exit 3) when that record's hash has
+        /// changed, which shows a chain rewritten with every later hash recomputed.
+        #[arg(long, value_parser = parse_anchor)]
+        anchor: Option<Anchor>,
+    },
     /// Print audit records as JSON lines, oldest first.
     Show {
         /// Start after this record.
@@ -552,6 +571,10 @@ fn parse_kind(s: &str) -> Result<Kind, String> {
         let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
         format!("unknown kind {s:?} — use one of: {}", names.join(", "))
     })
+}
+
+fn parse_anchor(s: &str) -> Result<Anchor, String> {
+    Anchor::parse(s)
 }
 
 fn parse_date(s: &str) -> Result<Date, String> {
@@ -814,12 +837,34 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        Command::Config {
+            command: ConfigCommand::Reference,
+        } => {
+            print!("{}", config::reference_markdown());
+            Ok(())
+        }
         Command::Audit { command } => {
             let store = open(&database_url)?;
             match command {
-                AuditCommand::Verify => match store.verify_audit()? {
+                AuditCommand::Verify { anchor } => match store.verify_audit()? {
                     AuditVerdict::Intact(n) => {
+                        if let Some(a) = &anchor {
+                            let found = store.audit_records(a.seq - 1, 1)?;
+                            if let Err(b) = a.check(found.first()) {
+                                eprintln!("audit chain BROKEN: {b}");
+                                return Err(Exit(3).into());
+                            }
+                        }
                         println!("audit chain intact: {n} records");
+                        if let Some(a) = anchor {
+                            println!("anchor {a} matches: records 1 to {} are as they were when it was taken", a.seq);
+                        }
+                        if let Some(newest) = store.audit_records(n - 1, 1)?.first() {
+                            println!(
+                                "anchor {} — keep it outside this server; `cardwatch audit verify --anchor` with it later shows whether any record up to {n} was rewritten",
+                                Anchor::of(newest)
+                            );
+                        }
                         Ok(())
                     }
                     AuditVerdict::Broken(b) => {
