@@ -154,6 +154,138 @@ fn tampered_audit_exits_3_naming_the_record() {
     );
 }
 
+#[test]
+fn a_chain_rewritten_with_its_hashes_is_found_by_an_anchor_kept_outside() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("cw.sqlite");
+    let url = db.display().to_string();
+    let files = demo_files(&tmp.path().join("demo"));
+    ok(&import_all(&url, &files));
+    let printed = ok(&cardwatch(&url, &["audit", "verify"]));
+    let anchor = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("anchor ")?.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no anchor printed: {printed}"))
+        .to_owned();
+    let n = anchor.split(':').next().unwrap_or_default().to_owned();
+    assert!(
+        printed.contains(&format!("audit chain intact: {n} records")),
+        "the anchor is the newest record's: {printed}"
+    );
+    let same = ok(&cardwatch(&url, &["audit", "verify", "--anchor", &anchor]));
+    assert!(same.contains(&format!("anchor {anchor} matches")), "{same}");
+
+    // Someone with write access edits record 4, reseals every later record and moves the head.
+    rewrite_audit_from(&db, 4);
+    let alone = ok(&cardwatch(&url, &["audit", "verify"]));
+    assert!(
+        alone.contains(&format!("intact: {n} records")),
+        "the forgery fools the chain alone: {alone}"
+    );
+    let out = cardwatch(&url, &["audit", "verify", "--anchor", &anchor]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("audit record {n} has hash"))
+            && err.contains(&format!("rewritten at or before record {n}")),
+        "{err}"
+    );
+    let bad = cardwatch(&url, &["audit", "verify", "--anchor", &n]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("record number, a colon"),
+        "{}",
+        text(&bad.stderr)
+    );
+}
+
+#[test]
+fn catalogue_facts_past_their_age_are_warned_of_until_checked() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let url = tmp.path().join("cw.sqlite").display().to_string();
+    let limit = tmp.path().join("limit.toml");
+    std::fs::write(&limit, "[health]\ncatalogue_max_age_days = 3650\n").expect("config");
+    let warned = |out: &std::process::Output| text(&out.stderr).contains("catalogue fact");
+
+    // Far ahead, every shipped fact is older than the default six months.
+    let late = cardwatch(&url, &["--now", "2040-01-01", "catalogue", "show"]);
+    ok(&late);
+    let err = text(&late.stderr);
+    assert!(
+        err.contains("catalogue facts last checked more than 183 days ago")
+            && err.contains("update the catalogue file"),
+        "{err}"
+    );
+    let check = cardwatch(&url, &["--now", "2040-01-01", "check"]);
+    assert!(warned(&check), "{}", text(&check.stderr));
+
+    // The shipped facts were checked in December 2026: none is ten years old then, nor is any
+    // fact older than the default on the day the catalogue was last read.
+    let limit = limit.display().to_string();
+    let fresh = cardwatch(
+        &url,
+        &[
+            "--config",
+            &limit,
+            "--now",
+            "2026-12-06",
+            "catalogue",
+            "show",
+        ],
+    );
+    ok(&fresh);
+    assert!(!warned(&fresh), "{}", text(&fresh.stderr));
+    let day = cardwatch(&url, &["--now", "2026-12-06", "catalogue", "show"]);
+    assert!(!warned(&day), "{}", text(&day.stderr));
+}
+
+/// Edits record `from` and recomputes every hash after it and the head, as someone able to write
+/// to the database and who knows the hashing (it is unkeyed) could.
+fn rewrite_audit_from(db: &Path, from: i64) {
+    use cardwatch_core::audit::{AuditRecord, GENESIS};
+    use cardwatch_core::date::Timestamp;
+    let conn = rusqlite::Connection::open(db).expect("open");
+    let rows: Vec<AuditRecord> = conn
+        .prepare("SELECT seq, at, actor, action, entity_kind, entity_key, note, before, after FROM audit_log ORDER BY seq")
+        .expect("prepare")
+        .query_map([], |r| {
+            Ok(AuditRecord {
+                seq: r.get(0)?,
+                at: Timestamp::from_unix(r.get(1)?),
+                actor: r.get(2)?,
+                action: r.get(3)?,
+                entity_kind: r.get(4)?,
+                entity_key: r.get(5)?,
+                note: r.get(6)?,
+                before: r.get(7)?,
+                after: r.get(8)?,
+            })
+        })
+        .expect("query")
+        .map(|r| r.expect("row"))
+        .collect();
+    let mut prev = GENESIS.to_owned();
+    for mut record in rows {
+        if record.seq == from {
+            record.note = "rewritten".into();
+        }
+        let sealed = record.seal(prev);
+        conn.execute(
+            "UPDATE audit_log SET note = ?1, prev_hash = ?2, hash = ?3 WHERE seq = ?4",
+            rusqlite::params![
+                sealed.record.note,
+                sealed.prev_hash,
+                sealed.hash,
+                sealed.record.seq
+            ],
+        )
+        .expect("update");
+        prev = sealed.hash;
+    }
+    conn.execute("UPDATE audit_head SET hash = ?1", [&prev])
+        .expect("head");
+}
+
 /// Edits record 4 with the sqlite3 command, as someone with file access could.
 fn edit_audit_with_sqlite3(db: &Path) -> bool {
     Command::new("sqlite3")
