@@ -57,6 +57,9 @@ pub fn inventory(hostname: &str, module: Option<&Path>, config: &probes::Config)
         problems,
         // Asked of the server only with a heartbeat: it would make every inventory differ.
         clock_offset_seconds: None,
+        // Not listed yet: the uninstall entries are read inside `probes` for its own probes
+        // only. None tells the server the list was not read, so nothing is taken as removed.
+        programs: None,
     }
 }
 

@@ -294,9 +294,28 @@ pub struct ApplicationEntry {
     pub name: String,
     /// Whether it supports CIS2 authentication.
     pub cis2: Readiness,
+    /// Texts the name of its installed program contains (case ignored), as an agent reports
+    /// the programs installed on a workstation (Windows' uninstall entries): how an agent's
+    /// report puts it in the workstation's applications. None for an application used in a
+    /// browser, which installs nothing to see.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub installed_as: Vec<String>,
+    /// Where those names come from, or `unconfirmed: …`; required with `installed_as`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installed_as_source: Option<String>,
     /// Where this comes from.
     #[serde(flatten)]
     pub source: Source,
+}
+
+impl ApplicationEntry {
+    /// Whether an installed program's name is this application's.
+    pub fn is_installed_as(&self, program: &str) -> bool {
+        let program = program.to_lowercase();
+        self.installed_as
+            .iter()
+            .any(|p| program.contains(&p.to_lowercase()))
+    }
 }
 
 /// A card series and what it can do.
@@ -506,6 +525,29 @@ impl Catalogue {
                 return Err(at(
                     find(&format!("\"{}\"", a.id)),
                     format!("application {:?} is listed twice — keep one entry", a.id),
+                ));
+            }
+            // An empty text is in every name: it would put the application on every machine.
+            if a.installed_as.iter().any(|p| p.trim().is_empty()) {
+                return Err(at(
+                    find(&format!("\"{}\"", a.id)),
+                    format!(
+                        "application {:?}: installed_as holds an empty name — give the text its program's name contains",
+                        a.id
+                    ),
+                ));
+            }
+            if !a.installed_as.is_empty()
+                && a.installed_as_source
+                    .as_deref()
+                    .is_none_or(|s| s.trim().is_empty())
+            {
+                return Err(at(
+                    find(&format!("\"{}\"", a.id)),
+                    format!(
+                        "application {:?}: installed_as needs installed_as_source — a public source for the names, or \"unconfirmed: …\"",
+                        a.id
+                    ),
                 ));
             }
         }

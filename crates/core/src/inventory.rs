@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::catalogue::Catalogue;
 use crate::date::Timestamp;
 use crate::reader::{CardCertificate, Readers};
 use crate::x509::CertPurpose;
@@ -28,6 +29,16 @@ pub struct Installed {
     pub version: String,
     /// How it was found ("registry: NHS Identity Agent", "dpkg: opensc", "file: …").
     pub source: String,
+}
+
+/// A program the operating system lists as installed (Windows' uninstall entries): what the
+/// server recognises the catalogue's applications by.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Program {
+    /// Its name as listed ("EMIS Web").
+    pub name: String,
+    /// Its version as listed.
+    pub version: String,
 }
 
 /// A workstation's inventory. Parts the agent could not read are `None`, with the reason in
@@ -55,6 +66,50 @@ pub struct Inventory {
     /// This clock minus the server's, in seconds, when the agent asked the server just before.
     #[serde(default)]
     pub clock_offset_seconds: Option<i64>,
+    /// Every program the operating system lists as installed, if the agent could list them
+    /// (none from an older agent, or where there is no such list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub programs: Option<Vec<Program>>,
+}
+
+impl Inventory {
+    /// The catalogue's applications found among the installed programs (by the names the
+    /// catalogue gives for them) added to the software, each as its application id with the
+    /// program's version, and every application the catalogue can recognise counted as looked
+    /// for — so that one uninstalled since is removed from the workstation, as a smartcard
+    /// component is. Nothing changes when the programs could not be listed: an unread list is
+    /// never taken as empty. Software already reported under an application's id is kept.
+    pub fn with_applications(mut self, cat: &Catalogue) -> Inventory {
+        let Some(programs) = &self.programs else {
+            return self;
+        };
+        for app in cat
+            .applications
+            .iter()
+            .filter(|a| !a.installed_as.is_empty())
+        {
+            if !self.probed.contains(&app.id) {
+                self.probed.push(app.id.clone());
+            }
+            if self.software.iter().any(|s| s.component == app.id) {
+                continue;
+            }
+            if let Some(p) = programs.iter().find(|p| app.is_installed_as(&p.name)) {
+                // The estate's software needs a version; an entry without one still says
+                // the application is there.
+                let version = match p.version.trim() {
+                    "" => "unknown",
+                    v => v,
+                };
+                self.software.push(Installed {
+                    component: app.id.clone(),
+                    version: version.to_owned(),
+                    source: format!("program: {}", p.name),
+                });
+            }
+        }
+        self
+    }
 }
 
 /// One configured endpoint's reachability over TLS.
@@ -211,6 +266,98 @@ mod tests {
                 hash_algorithm: hash.into(),
             },
         }
+    }
+
+    fn program(name: &str, version: &str) -> Program {
+        Program {
+            name: name.into(),
+            version: version.into(),
+        }
+    }
+
+    fn listing(programs: Option<Vec<Program>>) -> Inventory {
+        Inventory {
+            hostname: "gp-a81001-03".into(),
+            agent_version: "0.1.0".into(),
+            os: None,
+            readers: None,
+            certificates: None,
+            software: vec![Installed {
+                component: "identity-agent".into(),
+                version: "2.4.10.0".into(),
+                source: "registry: NHS Identity Agent".into(),
+            }],
+            probed: vec!["identity-agent".into()],
+            problems: vec![],
+            clock_offset_seconds: None,
+            programs,
+        }
+    }
+
+    #[test]
+    fn installed_programs_put_the_catalogues_applications_on_the_workstation() {
+        let cat = Catalogue::shipped();
+        let inv = listing(Some(vec![
+            program("Microsoft Edge", "131.0"),
+            program("emis web Health Care System", "9.12.4"),
+            program("SystmOne Client", ""),
+        ]))
+        .with_applications(&cat);
+        let found: Vec<(&str, &str, &str)> = inv
+            .software
+            .iter()
+            .map(|s| (s.component.as_str(), s.version.as_str(), s.source.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                ("identity-agent", "2.4.10.0", "registry: NHS Identity Agent"),
+                ("emis-web", "9.12.4", "program: emis web Health Care System"),
+                ("systmone", "unknown", "program: SystmOne Client"),
+            ]
+        );
+        // Every application the catalogue can recognise was looked for, so one gone is removed;
+        // a browser application (no installed name) never is.
+        for id in ["identity-agent", "emis-web", "systmone", "vision"] {
+            assert!(inv.probed.iter().any(|p| p == id), "{id}: {:?}", inv.probed);
+        }
+        assert!(!inv.probed.iter().any(|p| p == "eps"));
+        // No program list (an older agent, or none to read): nothing is taken as uninstalled.
+        let unread = listing(None).with_applications(&cat);
+        assert_eq!(unread, listing(None));
+        // A near miss: a name that only resembles one is not it.
+        let near =
+            listing(Some(vec![program("Vision Express Optical", "1.0")])).with_applications(&cat);
+        assert_eq!(near.software.len(), 1, "{:?}", near.software);
+    }
+
+    #[test]
+    fn a_catalogue_name_for_programs_needs_its_source_and_cannot_be_empty() {
+        let entry = |extra: &str| {
+            format!(
+                "[[applications]]\nid = \"pathlinks\"\nname = \"Pathology links\"\ncis2 = \"unconfirmed\"\n{extra}source = \"unconfirmed\"\nas_of = 2026-12-06\n"
+            )
+        };
+        let no_source = Catalogue::parse("local.toml", &entry("installed_as = [\"Path\"]\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            no_source.contains("local.toml:2") && no_source.contains("installed_as_source"),
+            "{no_source}"
+        );
+        let empty = Catalogue::parse(
+            "local.toml",
+            &entry("installed_as = [\" \"]\ninstalled_as_source = \"unconfirmed\"\n"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(empty.contains("empty name"), "{empty}");
+        let good = Catalogue::parse(
+            "local.toml",
+            &entry("installed_as = [\"Path\"]\ninstalled_as_source = \"unconfirmed\"\n"),
+        )
+        .expect("parses");
+        assert!(good.applications[0].is_installed_as("PATH Links 2"));
     }
 
     fn verdicts(certs: &[CardCertificate]) -> String {

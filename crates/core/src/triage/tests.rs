@@ -413,6 +413,7 @@ fn an_agents_report_answers_the_checks_it_can_see() {
         probed: vec!["oberthur-middleware".into()],
         problems: vec![],
         clock_offset_seconds: None,
+        programs: None,
     };
     let probes = Probes {
         credential_management_ports: vec![(43487, false)],
