@@ -542,6 +542,7 @@ fn visits(route: &str, fx: &Fixture) -> Vec<String> {
             format!("/triage?symptom=cannot-sign&text={e}&site=A10000&card_serial={CARD}&hostname={HOST}"),
             format!("/triage?symptom=cannot-sign&text={e}&obs={e}"),
             format!("/triage?symptom={e}"),
+            format!("/triage?symptom=cannot-sign&site={e}&card_serial={e}&hostname={e}"),
         ],
         "/login" => vec!["/login".into(), format!("/login?next={}", enc(LINK))],
         "/login/oidc" => vec![format!("/login/oidc?next={}", enc(LINK))],
@@ -697,9 +698,22 @@ fn refused_forms(fx: &Fixture) -> Vec<Posted> {
             ]),
         ),
         (
-            "/admin/retention",
-            c(&[("uuid", HOSTILE), ("confirm", HOSTILE)]),
+            "/admin/agents/token",
+            c(&[("site", HOSTILE), ("hours", HOSTILE)]),
         ),
+        ("/admin/agents/revoke", c(&[("id", HOSTILE)])),
+        ("/admin/users/disable", c(&[("username", HOSTILE)])),
+        (
+            "/admin/sites/contacts/remove",
+            c(&[("site", "A10000"), ("id", HOSTILE)]),
+        ),
+        ("/account/feeds/revoke", c(&[("id", HOSTILE)])),
+        (
+            "/account/password",
+            c(&[("current", HOSTILE), ("new", HOSTILE)]),
+        ),
+        ("/login", c(&[("username", HOSTILE), ("password", HOSTILE)])),
+        (&format!("/unsubscribe/{}", enc(HOSTILE)), c(&[])),
     ]
     .into_iter()
     .map(|(path, fields)| Posted {
