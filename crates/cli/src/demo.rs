@@ -5,7 +5,7 @@
 //! chain holds them like any other change.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use cardwatch_core::demo::history::{history, History, REPORTER};
@@ -48,6 +48,83 @@ fn add_lockouts(path: &Path, lockouts: &[Lockout]) -> Result<()> {
     Ok(())
 }
 
+/// An ODS status as the extracts write it (A, C, D, P).
+fn ods_status(status: &str) -> &'static str {
+    match status {
+        "closed" => "C",
+        "dormant" => "D",
+        "proposed" => "P",
+        _ => "A",
+    }
+}
+
+/// The demo estate's files as an operator has them: one CSV per kind, except that the GP
+/// practices come in NHS England's ODS practices extract (`epraccur.csv`: 27 quoted fields, no
+/// header, dates as YYYYMMDD, CRLF) rather than in `organisations.csv`, so the demo shows — and
+/// is imported through — each kind of file a real estate comes in. The ICB and branch
+/// surgeries stay in `organisations.csv`; the practices' main surgeries stay in `sites.csv`
+/// with their core hours, which the extract does not carry.
+pub fn write_files(cfg: &DemoConfig, dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = cardwatch_store::write_demo(cfg, dir)?;
+    let Some(orgs) = files
+        .iter()
+        .find(|f| {
+            f.file_stem()
+                .is_some_and(|s| s == Kind::Organisations.name())
+        })
+        .cloned()
+    else {
+        return Ok(files);
+    };
+    let mut reader =
+        csv::Reader::from_path(&orgs).with_context(|| format!("cannot read {}", orgs.display()))?;
+    let header = reader.headers()?.clone();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .with_context(|| format!("{} has no {name} column", orgs.display()))
+    };
+    let (code, name, kind, parent, status, closed) = (
+        col("ods_code")?,
+        col("name")?,
+        col("type")?,
+        col("parent_ods")?,
+        col("status")?,
+        col("closed_on")?,
+    );
+    let mut kept = csv::Writer::from_writer(Vec::new());
+    kept.write_record(&header)?;
+    let mut extract = csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::Always)
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    for row in reader.records() {
+        let row = row.with_context(|| format!("cannot read {}", orgs.display()))?;
+        if &row[kind] != "gp_practice" {
+            kept.write_record(&row)?;
+            continue;
+        }
+        let mut fields = vec![String::new(); cardwatch_core::ods::FIELDS];
+        fields[0] = row[code].to_owned();
+        fields[1] = row[name].to_owned();
+        fields[3] = row[parent].to_owned();
+        fields[11] = row[closed].replace('-', "");
+        fields[12] = ods_status(&row[status]).to_owned();
+        // Prescribing setting 4: a GP practice.
+        fields[25] = "4".to_owned();
+        extract.write_record(&fields)?;
+    }
+    let write = |path: &Path, bytes: Vec<u8>| {
+        std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+    };
+    write(&orgs, kept.into_inner().context("organisations.csv")?)?;
+    let epraccur = dir.join("epraccur.csv");
+    write(&epraccur, extract.into_inner().context("epraccur.csv")?)?;
+    files.push(epraccur);
+    Ok(files)
+}
+
 fn by(at: cardwatch_core::date::Timestamp) -> Change {
     Change {
         actor: REPORTER.to_owned(),
@@ -60,7 +137,7 @@ fn by(at: cardwatch_core::date::Timestamp) -> Change {
 pub fn fill(store: &dyn Store, cfg: &DemoConfig, kb: &KnowledgeBase) -> Result<Filled> {
     let past = history(cfg, kb);
     let dir = tempfile::tempdir().context("cannot make a temporary folder")?;
-    let files = cardwatch_store::write_demo(cfg, dir.path())?;
+    let files = write_files(cfg, dir.path())?;
     if let Some(path) = files
         .iter()
         .find(|f| f.file_stem().is_some_and(|s| s == Kind::Lockouts.name()))

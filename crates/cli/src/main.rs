@@ -752,7 +752,7 @@ fn run(cli: Cli) -> Result<()> {
             let started = Instant::now();
             match out {
                 Some(dir) => {
-                    let files = cardwatch_store::write_demo(&cfg, &dir)?;
+                    let files = demo::write_files(&cfg, &dir)?;
                     eprintln!(
                         "wrote {} files to {} in {:.1}s",
                         files.len(),
@@ -1182,7 +1182,7 @@ fn print_report(report: &ImportReport, started: Instant) {
 /// Generates a demo estate into a temporary folder and imports it.
 fn demo_into(store: &dyn Store, cfg: &DemoConfig) -> Result<ImportReport> {
     let dir = tempfile::tempdir().context("cannot make a temporary folder")?;
-    let files = cardwatch_store::write_demo(cfg, dir.path())?;
+    let files = demo::write_files(cfg, dir.path())?;
     let inputs: Vec<ImportInput> = files.iter().map(ImportInput::file).collect();
     let options = ImportOptions {
         progress: progress_bar(),

@@ -176,3 +176,56 @@ fn the_same_day_gives_the_same_demo() {
     assert!(!seen[0].is_empty());
     assert_eq!(seen[0], seen[1]);
 }
+
+/// `cardwatch demo --out` writes the GP practices as NHS England's ODS practices extract —
+/// 27 quoted fields, no header, CRLF, prescribing setting 4 — not in organisations.csv, and the
+/// estate imports through it: the practices stand under their ICB with their surgeries, and
+/// importing the same files again changes nothing.
+#[test]
+fn the_demos_files_hold_an_ods_practices_extract_the_import_reads() {
+    let (tmp, db) = scratch_db();
+    let dir = tmp.path().join("csv");
+    let files = demo_files(&dir);
+    let extract = std::fs::read_to_string(dir.join("epraccur.csv")).expect("epraccur.csv");
+    assert!(extract.ends_with("\r\n"), "CRLF: {extract:?}");
+    let lines: Vec<Vec<&str>> = extract
+        .split_terminator("\r\n")
+        .map(|l| {
+            assert!(l.starts_with('"') && l.ends_with('"'), "quoted: {l}");
+            l[1..l.len() - 1].split("\",\"").collect()
+        })
+        .collect();
+    assert_eq!(lines.len(), 3, "the three practices: {extract}");
+    for l in &lines {
+        assert_eq!(l.len(), 27, "{l:?}");
+        assert!(l[0].starts_with('A'), "no header, an ODS code first: {l:?}");
+        assert_eq!((l[12], l[25]), ("A", "4"), "active GP practices: {l:?}");
+    }
+    let orgs = std::fs::read_to_string(dir.join("organisations.csv")).expect("organisations");
+    assert!(!orgs.contains(",gp_practice,"), "{orgs}");
+    let first = ok(&import_all(&db, &files));
+    assert!(
+        first
+            .lines()
+            .any(|l| l.starts_with("organisations") && l.contains("epraccur.csv")),
+        "{first}"
+    );
+    let exported = ok(&cardwatch(&db, &["export", "organisations"]));
+    for l in &lines {
+        let row = format!("{},{},gp_practice,{},active,", l[0], l[1], l[3]);
+        assert!(exported.lines().any(|e| e == row), "{row} in {exported}");
+    }
+    let sites = ok(&cardwatch(&db, &["export", "sites"]));
+    assert!(
+        sites.contains(&format!("{0},{0},{1},Mon-Fri", lines[0][0], lines[0][1])),
+        "the surgery keeps sites.csv's core hours: {sites}"
+    );
+    let again = ok(&import_all(&db, &files));
+    assert!(
+        again
+            .lines()
+            .filter(|l| l.contains(" rows: "))
+            .all(|l| l.contains(" 0 new, 0 changed")),
+        "{again}"
+    );
+}
