@@ -31,7 +31,7 @@ const MARKERS: [&str; 5] = [
     "Z{{7*7}}Z",
 ];
 
-/// The same without spaces, as an SMTP relay's host.
+/// The same without spaces, for fields that refuse them: an SMTP relay's host, a workstation's name.
 const HOSTILE_WORD: &str =
     "<script>window.__pwned=1</script>\"><img/src=x/onerror=window.__pwned=1>'onmouseover='window.__pwned=1";
 
