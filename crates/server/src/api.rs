@@ -42,6 +42,8 @@ const SERIAL: Ty = Ty::Pat("^[A-Za-z0-9-]{4,32}$");
 /// A host name: 1 to 63 letters, digits, hyphens, underscores or dots (not `.` or `..`, which
 /// a client would resolve as a path).
 const HOST: Ty = Ty::Pat("^(?!\\.{1,2}$)[A-Za-z0-9._-]{1,63}$");
+/// Text without a NUL character (which the database cannot hold).
+const NO_NUL: Ty = Ty::Pat("^[^\\x00]*$");
 /// A list's JSON or CSV.
 const JSON_OR_CSV: Ty = Ty::Words(&["json", "csv"]);
 /// Sort order.
@@ -215,9 +217,9 @@ const ENDPOINTS: &[Endpoint] = &[
                 "type": "array", "maxItems": agents::api::MAX_BATCH,
                 "description": "The events, each recorded once by its id.",
                 "items": {"type": "object", "required": ["id", "at", "kind", "data"], "properties": {
-                    "id": {"type": "string", "minLength": 1, "maxLength": 100, "description": "Unique per agent: a retry sends the same id."},
+                    "id": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[^\\x00]*$", "description": "Unique per agent: a retry sends the same id."},
                     "at": {"type": "string", "pattern": timestamp_pattern(), "description": "When it happened on the workstation (UTC)."},
-                    "kind": {"type": "string", "description": "card_inserted, reader_detached, diagnosis, inventory, …"},
+                    "kind": {"type": "string", "pattern": "^[^\\x00]*$", "description": "card_inserted, reader_detached, diagnosis, inventory, …"},
                     "data": {"description": "Its details."},
                 }}}}})
         }),
@@ -352,9 +354,9 @@ const ENDPOINTS: &[Endpoint] = &[
         needs: "view audit (administrators, auditors)",
         caller: Caller::Operator,
         query: &[
-            p("entity", Ty::Text, "Only this kind of entity."),
-            p("key", Ty::Text, "Only this entity's key."),
-            p("actor", Ty::Text, "Only this actor."),
+            p("entity", NO_NUL, "Only this kind of entity."),
+            p("key", NO_NUL, "Only this entity's key."),
+            p("actor", NO_NUL, "Only this actor."),
             p("before", Ty::Int(1, i64::MAX), "Only records before this sequence number."),
             p("limit", Ty::Int(1, 1000), "At most this many (default 100)."),
             p("format", JSON_OR_CSV, "json (default) or csv."),

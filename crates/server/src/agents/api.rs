@@ -263,19 +263,30 @@ pub(crate) async fn events(
             );
         }
     };
-    if b.events.len() > MAX_BATCH || b.events.iter().any(|e| e.id.is_empty() || e.id.len() > 100) {
+    // PostgreSQL's text holds no NUL character: an id or kind with one is refused on either
+    // store, and one inside the free-form details is replaced.
+    let unusable = |t: &str| t.contains('\0');
+    if b.events.len() > MAX_BATCH
+        || b.events.iter().any(|e| {
+            e.id.is_empty() || e.id.chars().count() > 100 || unusable(&e.id) || unusable(&e.kind)
+        })
+    {
         state.metrics.agent_batch_refused();
         return error(
             StatusCode::BAD_REQUEST,
             "invalid_parameter",
             format!(
-                "a batch holds 1 to {MAX_BATCH} events, each with an id of 1 to 100 characters"
+                "a batch holds up to {MAX_BATCH} events, each with an id of 1 to 100 characters; no id or kind may hold a NUL character"
             ),
             Some("events"),
         );
     }
     let now = (state.now)();
     match blocking(&state, move |s| {
+        let mut b = b;
+        for e in &mut b.events {
+            without_nul(&mut e.data);
+        }
         let counts = agents::record_events(s, &agent.id, &b.events, now)?;
         estate_inventory(s, &agent, &b.events, now)?;
         Ok(counts)
@@ -295,6 +306,25 @@ pub(crate) async fn events(
 /// The newest inventory in a batch, if newer than the one the estate has from this agent, into
 /// the estate (audited as the agent). An inventory that cannot be read is noted on the agent,
 /// not refused: the events are the agent's record either way.
+/// Replaces each NUL character in a JSON value's strings (keys included) with U+FFFD, the
+/// character for one that cannot be kept.
+fn without_nul(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) if s.contains('\0') => *s = s.replace('\0', "\u{fffd}"),
+        Value::Array(items) => items.iter_mut().for_each(without_nul),
+        Value::Object(map) if map.keys().any(|k| k.contains('\0')) => {
+            let old = std::mem::take(map);
+            for (k, mut x) in old {
+                without_nul(&mut x);
+                map.insert(k.replace('\0', "\u{fffd}"), x);
+            }
+        }
+        Value::Object(map) => map.values_mut().for_each(without_nul),
+        _ => {}
+    }
+}
+
 fn estate_inventory(
     store: &dyn cardwatch_store::Store,
     agent: &agents::Agent,

@@ -36,6 +36,16 @@ fn query(q: &HashMap<String, String>) -> Result<(AuditQuery, bool), BadParam> {
             format!("unknown parameter {k:?} — use {}", KNOWN.join(", ")),
         ));
     }
+    // PostgreSQL's text holds no NUL character, so no record has one: refused, not searched.
+    if let Some(k) = ["entity", "key", "actor"]
+        .into_iter()
+        .find(|k| q.get(*k).is_some_and(|v| v.contains('\0')))
+    {
+        return Err(bad_request(
+            k,
+            format!("{k} holds a NUL character, which no record has — remove it"),
+        ));
+    }
     let text = |k: &str| {
         q.get(k)
             .map(|v| v.trim().to_owned())

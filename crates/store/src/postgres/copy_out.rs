@@ -55,9 +55,10 @@ impl Streamer {
         if client.is_closed() || self.connection.is_finished() {
             return false;
         }
+        // The timeout is made inside the runtime: its timer needs the runtime's reactor.
         !ask || self
             .runtime
-            .block_on(tokio::time::timeout(timeout, client.simple_query("")))
+            .block_on(async { tokio::time::timeout(timeout, client.simple_query("")).await })
             .is_ok_and(|r| r.is_ok())
     }
 
