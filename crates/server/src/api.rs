@@ -369,7 +369,7 @@ const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         method: "get",
         path: "/api/v1/estate/{kind}",
-        summary: "Records of one kind at the caller's sites, filtered, sorted and paged.",
+        summary: "Records of one kind at the caller's sites (each kind documented as a path of its own).",
         needs: "view estate (people: view people)",
         caller: Caller::Operator,
         query: &[
@@ -666,7 +666,9 @@ pub fn document(checks: &Checks) -> Value {
             for (kind, columns) in lists::kinds() {
                 let sort = json!({"type": "string", "enum": columns});
                 let mut op = operation(e, checks, Vec::new(), Some(sort));
-                op["summary"] = json!(format!("{} {kind}", e.summary));
+                op["summary"] = json!(format!(
+                    "The {kind} records at the caller's sites, filtered, sorted and paged."
+                ));
                 add(e.path.replace("{kind}", kind), e.method, op);
             }
             continue;
