@@ -23,6 +23,9 @@
 //! dir = "/var/backups/cardwatch"                        # an existing folder
 //! keep = 14                                             # the newest copies kept (default 7)
 //!
+//! [import]
+//! mapping = "/etc/cardwatch/cim-mapping.toml"           # CIM exports, when no --mapping is given
+//!
 //! [[contacts]]                                          # on the sites' cheat sheets
 //! role = "IT service desk"
 //! name = "Riverside IT"
@@ -75,6 +78,37 @@ struct File {
     /// How log lines are written.
     #[serde(default)]
     log: LogEntry,
+    /// Imports.
+    #[serde(default)]
+    import: ImportEntry,
+}
+
+/// The `[import]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportEntry {
+    /// How to read Care Identity Management report exports, laid over the shipped mapping.
+    mapping: Option<PathBuf>,
+}
+
+/// The `[import]` table's mapping file read and laid over the shipped mapping; refused with the
+/// key, the file and what is wrong with it.
+fn import_mapping(
+    path: Option<PathBuf>,
+) -> std::result::Result<Option<cardwatch_core::cim::CimMapping>, String> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "import.mapping: cannot read {}: {e} — give the path of a CIM mapping file (docs/IMPORT.md)",
+            path.display()
+        )
+    })?;
+    cardwatch_core::cim::CimMapping::shipped()
+        .with_file(&path.display().to_string(), &text)
+        .map(Some)
+        .map_err(|e| format!("import.mapping: {e}"))
 }
 
 /// The `[log]` table: read by `logging` when logging starts, checked here with the rest.
@@ -149,6 +183,8 @@ pub struct Settings {
     pub contacts: Vec<Contact>,
     /// The scheduler, email and webhooks.
     pub notify: Notify,
+    /// The CIM mapping imports use when no `--mapping` is given (`[import] mapping`).
+    pub import_mapping: Option<cardwatch_core::cim::CimMapping>,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -251,7 +287,10 @@ pub fn load(config: Option<&Path>, catalogue: Option<&Path>) -> Result<Settings>
         .map_err(|e| anyhow!("{where_}{e} — fix the configuration"))?;
     notify.backup =
         backup(file.backup).map_err(|e| anyhow!("{where_}{e} — fix the configuration"))?;
+    let import_mapping = import_mapping(file.import.mapping)
+        .map_err(|e| anyhow!("{where_}{e} — fix the configuration"))?;
     Ok(Settings {
+        import_mapping,
         notify,
         contacts,
         catalogue,
@@ -382,6 +421,7 @@ pub(crate) const TABLES: &[(&str, reference::Fields)] = &[
     ("notify", reference::fields::<NotifyEntry>),
     ("backup", reference::fields::<BackupEntry>),
     ("log", reference::fields::<LogEntry>),
+    ("import", reference::fields::<ImportEntry>),
 ];
 
 /// Every key of the configuration file, as docs/operations/CONFIGURATION.md lists it (written
@@ -430,5 +470,6 @@ pub(crate) const REFERENCE: &[reference::Key] = {
         key("backup.dir", "path to an existing folder", none, "Where the `backup` job writes `cardwatch-<time>.backup`; without it the job does nothing."),
         key("backup.keep", "integer ≥ 1", || "7".into(), "How many of the newest backups the job keeps; it deletes older ones it made, never other files. Needs `dir`."),
         key("log.format", "`text` or `json`", || "\"text\"".into(), "How log lines are written: plain text, or one JSON object a line."),
+        key("import.mapping", "path", none, "A Care Identity Management mapping file (TOML) laid over the shipped one, used by `cardwatch import` when no `--mapping` is given. A path that cannot be read, or a file that is refused, stops the command when the configuration is read (docs/IMPORT.md)."),
     ]
 };

@@ -701,8 +701,12 @@ fn run(cli: Cli) -> Result<()> {
             check,
             mapping,
         } => {
-            // A bad mapping is refused before the store is opened, with its line.
-            let mapping = mapping.as_deref().map(cim_mapping).transpose()?;
+            // A bad mapping is refused before the store is opened, with its line; without
+            // --mapping, the configuration's [import] mapping (checked when it is read).
+            let mapping = match mapping {
+                Some(path) => Some(cim_mapping(&path)?),
+                None => settings()?.import_mapping,
+            };
             let store = open(&database_url)?;
             let inputs: Vec<ImportInput> = files.iter().map(ImportInput::file).collect();
             let options = ImportOptions {
