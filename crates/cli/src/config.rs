@@ -44,6 +44,7 @@ use cardwatch_core::ids::OdsCode;
 use cardwatch_core::planner::Team;
 use cardwatch_core::schedule::Schedule;
 use cardwatch_core::triage::Contact;
+use cardwatch_server::account::oidc::{Config as OidcConfig, CALLBACK_PATH};
 use cardwatch_server::notify::jobs::{BackupPlan, Job, Notify};
 use cardwatch_server::notify::send::SmtpRelay;
 use serde::Deserialize;
@@ -81,6 +82,23 @@ struct File {
     /// Imports.
     #[serde(default)]
     import: ImportEntry,
+    /// Single sign-on through an OpenID Connect provider.
+    oidc: Option<OidcEntry>,
+}
+
+/// The `[oidc]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OidcEntry {
+    issuer: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    client_secret_file: Option<PathBuf>,
+    claim: Option<String>,
+    redirect_url: Option<String>,
+    name: Option<String>,
+    button: Option<String>,
+    local_passwords: Option<bool>,
 }
 
 /// The `[import]` table.
@@ -185,6 +203,8 @@ pub struct Settings {
     pub notify: Notify,
     /// The CIM mapping imports use when no `--mapping` is given (`[import] mapping`).
     pub import_mapping: Option<cardwatch_core::cim::CimMapping>,
+    /// Single sign-on, when `[oidc]` is configured (its provider is found when serving starts).
+    pub oidc: Option<OidcConfig>,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -289,7 +309,13 @@ pub fn load(config: Option<&Path>, catalogue: Option<&Path>) -> Result<Settings>
         backup(file.backup).map_err(|e| anyhow!("{where_}{e} — fix the configuration"))?;
     let import_mapping = import_mapping(file.import.mapping)
         .map_err(|e| anyhow!("{where_}{e} — fix the configuration"))?;
+    let oidc = file
+        .oidc
+        .map(|o| oidc(o, &notify.public_url))
+        .transpose()
+        .map_err(|e| anyhow!("{where_}{e} — fix the configuration"))?;
     Ok(Settings {
+        oidc,
         import_mapping,
         notify,
         contacts,
@@ -298,6 +324,87 @@ pub fn load(config: Option<&Path>, catalogue: Option<&Path>) -> Result<Settings>
         thresholds: file.health,
         calendar: Calendar::england_and_wales().with_closed(closed),
         teams,
+    })
+}
+
+/// The `[oidc]` table: an issuer, a client id and secret (`CARDWATCH_OIDC_CLIENT_SECRET` wins
+/// over the file's), and a redirect URL given or made from `notify.public_url`.
+fn oidc(o: OidcEntry, public_url: &str) -> std::result::Result<OidcConfig, String> {
+    let url = |key: &str, v: &str| {
+        let host = v
+            .strip_prefix("https://")
+            .or_else(|| v.strip_prefix("http://"))
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or("");
+        if host.is_empty() {
+            Err(format!(
+                "oidc.{key}: {v:?} is not an http:// or https:// address"
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    let issuer = o
+        .issuer
+        .map(|i| i.trim().to_owned())
+        .filter(|i| !i.is_empty())
+        .ok_or("oidc.issuer is missing: set the provider's issuer URL (its discovery document is under it)")?;
+    url("issuer", &issuer)?;
+    let client_id = o
+        .client_id
+        .map(|i| i.trim().to_owned())
+        .filter(|i| !i.is_empty())
+        .ok_or("oidc.client_id is missing: set the client (application) id the provider gave Cardwatch")?;
+    let from_env = std::env::var("CARDWATCH_OIDC_CLIENT_SECRET")
+        .ok()
+        .filter(|s| !s.trim().is_empty());
+    let client_secret = match (from_env, o.client_secret, o.client_secret_file) {
+        (Some(s), _, _) => s,
+        (None, Some(_), Some(_)) => {
+            return Err("oidc: set client_secret or client_secret_file, not both".into())
+        }
+        (None, Some(s), None) => s,
+        (None, None, Some(path)) => std::fs::read_to_string(&path)
+            .map_err(|e| format!("oidc.client_secret_file: cannot read {}: {e}", path.display()))?,
+        (None, None, None) => {
+            return Err("oidc: set client_secret_file (or client_secret, or CARDWATCH_OIDC_CLIENT_SECRET) to the secret the provider gave Cardwatch".into())
+        }
+    };
+    let client_secret = client_secret.trim().to_owned();
+    if client_secret.is_empty() {
+        return Err("oidc: the client secret is empty".into());
+    }
+    let redirect_url = match o.redirect_url {
+        Some(r) => r.trim().to_owned(),
+        None => format!("{}{CALLBACK_PATH}", public_url.trim_end_matches('/')),
+    };
+    url("redirect_url", &redirect_url)?;
+    if !redirect_url.ends_with(CALLBACK_PATH) {
+        return Err(format!(
+            "oidc.redirect_url: {redirect_url:?} must end in {CALLBACK_PATH}, where Cardwatch answers"
+        ));
+    }
+    let claim = o
+        .claim
+        .map_or_else(|| "email".to_owned(), |c| c.trim().to_owned());
+    if claim.is_empty() {
+        return Err("oidc.claim is empty: name the claim that holds the operator's user name, e.g. \"email\"".into());
+    }
+    let name = o
+        .name
+        .map_or_else(|| "single sign-on".to_owned(), |n| n.trim().to_owned());
+    let button = o
+        .button
+        .map_or_else(|| format!("Sign in with {name}"), |b| b.trim().to_owned());
+    Ok(OidcConfig {
+        issuer,
+        client_id,
+        client_secret,
+        claim,
+        redirect_url,
+        name,
+        button,
+        local_passwords: o.local_passwords.unwrap_or(true),
     })
 }
 
@@ -421,6 +528,7 @@ pub(crate) const TABLES: &[(&str, reference::Fields)] = &[
     ("notify", reference::fields::<NotifyEntry>),
     ("backup", reference::fields::<BackupEntry>),
     ("log", reference::fields::<LogEntry>),
+    ("oidc", reference::fields::<OidcEntry>),
     ("import", reference::fields::<ImportEntry>),
 ];
 
@@ -470,6 +578,15 @@ pub(crate) const REFERENCE: &[reference::Key] = {
         key("backup.dir", "path to an existing folder", none, "Where the `backup` job writes `cardwatch-<time>.backup`; without it the job does nothing."),
         key("backup.keep", "integer ≥ 1", || "7".into(), "How many of the newest backups the job keeps; it deletes older ones it made, never other files. Needs `dir`."),
         key("log.format", "`text` or `json`", || "\"text\"".into(), "How log lines are written: plain text, or one JSON object a line."),
+        key("oidc.issuer", "URL (https://…), required", none, "The OpenID Connect provider's issuer, exactly as its discovery document states it. `serve` reads `<issuer>/.well-known/openid-configuration` and the provider's keys when it starts, and does not start if it cannot."),
+        key("oidc.client_id", "text, required", none, "The client (application) id the provider gave Cardwatch."),
+        key("oidc.client_secret", "text", none, "The client secret. `client_secret_file` keeps it out of this file; `CARDWATCH_OIDC_CLIENT_SECRET` wins over both. One of the three is required."),
+        key("oidc.client_secret_file", "path", none, "A file holding the client secret (white space around it ignored)."),
+        key("oidc.claim", "claim name", || "\"email\"".into(), "The claim that names the operator, read from the ID token or else the userinfo endpoint: it must equal an existing, enabled operator's user name (in any case). An `email` the provider marks unverified is refused."),
+        key("oidc.redirect_url", "URL ending in /login/oidc/callback", none, "Where the provider sends the browser back, as registered with it; without it, `notify.public_url` followed by `/login/oidc/callback`."),
+        key("oidc.name", "text", || "\"single sign-on\"".into(), "What people call the provider (\"NHSmail\"), in the sign-in button and the refusals."),
+        key("oidc.button", "text", none, "The sign-in button's words; without it, \"Sign in with \" and `name`."),
+        key("oidc.local_passwords", "true or false", || "true".into(), "Whether operators may also sign in with a Cardwatch password. `false` leaves only the single sign-on button on the sign-in page and refuses `POST /login` before any password is checked."),
         key("import.mapping", "path", none, "A Care Identity Management mapping file (TOML) laid over the shipped one, used by `cardwatch import` when no `--mapping` is given. A path that cannot be read, or a file that is refused, stops the command when the configuration is read (docs/IMPORT.md)."),
     ]
 };

@@ -600,6 +600,7 @@ fn server_checks(
         contacts: settings.contacts,
         notify: settings.notify,
         triage,
+        sso: None,
     }
 }
 
@@ -683,8 +684,17 @@ fn run(cli: Cli) -> Result<()> {
                 None if demo => "cardwatch-demo.sqlite".to_owned(),
                 None => database_url,
             };
-            let settings = settings()?;
+            let mut settings = settings()?;
             checks::warn_refused(&settings);
+            // The provider is asked for its discovery document now, so a wrong issuer stops
+            // the server from starting rather than the first sign-in.
+            let sso = settings
+                .oidc
+                .take()
+                .map(cardwatch_server::account::oidc::Sso::discover)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("single sign-on: {e}"))?
+                .map(Arc::new);
             let kb = triage::knowledge_base(cli.triage_kb.as_deref())?;
             let store = open(&url)?;
             let mut sign_in = None;
@@ -692,7 +702,8 @@ fn run(cli: Cli) -> Result<()> {
                 fill_demo(&*store, practices, &kb)?;
                 sign_in = Some(users::demo_operator(&*store)?);
             }
-            let checks = server_checks(settings, kb);
+            let mut checks = server_checks(settings, kb);
+            checks.sso = sso;
             serve(Arc::from(store), &bind, checks, sign_in, tls)
         }
         Command::Import {

@@ -46,6 +46,8 @@ pub struct Checks {
     pub contacts: Vec<Contact>,
     /// The scheduler, email and webhooks.
     pub notify: notify::jobs::Notify,
+    /// Single sign-on through an OpenID Connect provider, when configured.
+    pub sso: Option<Arc<account::oidc::Sso>>,
 }
 
 /// What handlers share.
@@ -101,7 +103,14 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/cheatsheet", get(fix::triage::cheat_sheet_page))
         .route("/triage", get(fix::wizard::page_handler))
         .route("/triage/record", post(fix::wizard::record))
-        .route("/login", get(web::auth::login_page).post(web::auth::login))
+        .route(
+            "/login",
+            get(web::auth::login_page).post(web::auth::login).layer(
+                axum::middleware::from_fn_with_state(state.clone(), account::oidc::passwords_off),
+            ),
+        )
+        .route("/login/oidc", get(account::oidc::start))
+        .route(account::oidc::CALLBACK_PATH, get(account::oidc::callback))
         .route("/logout", post(web::auth::logout))
         .route("/account", get(account::page))
         .route("/account/password", post(account::change_password))

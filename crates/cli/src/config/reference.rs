@@ -226,6 +226,10 @@ mod tests {
                     // `keep` is refused without the folder it keeps copies in.
                     text.push_str(&format!("dir = {:?}\n", dir.path().display().to_string()));
                 }
+                if t == "oidc" {
+                    // Single sign-on is refused without a provider and a client to be there.
+                    text.push_str("issuer = \"https://id.example\"\nclient_id = \"c\"\nclient_secret = \"s\"\n");
+                }
             }
             text.push_str(&format!("{name} = {value}\n"));
         }

@@ -17,6 +17,7 @@ use crate::AppState;
 
 pub mod digest;
 pub mod feeds;
+pub mod oidc;
 
 /// Why a form on the account page was refused: the field (its id on the page) and the words,
 /// or an answer that is not the page (not allowed, the database down).

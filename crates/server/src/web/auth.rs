@@ -285,13 +285,25 @@ struct LoginPage<'a> {
     next: &'a str,
     /// The user name as typed, kept after a refusal (never the password).
     username: &'a str,
+    /// Single sign-on's button: its words and address (`account::oidc`).
+    sso: Option<(&'a str, String)>,
+    /// Whether the password form is shown (not when single sign-on turns passwords off).
+    passwords: bool,
 }
 
-fn login_form(next: &str, username: &str, message: Option<&str>) -> String {
+fn login_form(state: &AppState, next: &str, username: &str, message: Option<&str>) -> String {
+    let sso = state.checks.sso.as_deref();
     let form = LoginPage {
         problem: message,
         next,
         username,
+        sso: sso.map(|s| {
+            (
+                s.button(),
+                format!("/login/oidc?next={}", crate::web::enc(next)),
+            )
+        }),
+        passwords: sso.is_none_or(|s| s.local_passwords()),
     };
     // Rendering only fails on a formatter error writing into a String, which cannot happen.
     let body = askama::Template::render(&form).unwrap_or_default();
@@ -304,9 +316,15 @@ pub(crate) struct NextQuery {
 }
 
 pub(crate) async fn login_page(
+    State(state): State<AppState>,
     axum::extract::Query(q): axum::extract::Query<NextQuery>,
 ) -> Html<String> {
-    Html(login_form(q.next.as_deref().unwrap_or("/"), "", None))
+    Html(login_form(
+        &state,
+        q.next.as_deref().unwrap_or("/"),
+        "",
+        None,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -348,7 +366,7 @@ pub(crate) async fn login(
             tracing::warn!(?refused, "sign-in refused");
             (
                 StatusCode::UNAUTHORIZED,
-                Html(login_form(&next, &typed, Some(&refused.message()))),
+                Html(login_form(&state, &next, &typed, Some(&refused.message()))),
             )
                 .into_response()
         }
