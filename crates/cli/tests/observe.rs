@@ -429,3 +429,114 @@ fn json_logs_follow_each_request_and_name_no_person_card_or_email() {
         found.first()
     );
 }
+
+/// Whether a JSON log line was written inside a span holding `field` = `value`.
+fn in_span(line: &serde_json::Value, field: &str, value: &str) -> bool {
+    line["spans"]
+        .as_array()
+        .is_some_and(|spans| spans.iter().any(|s| s[field] == value))
+}
+
+/// The store's reader threads and a job's senders log on threads of their own: those lines
+/// still name the request or the job run that caused them.
+#[test]
+fn log_lines_from_worker_threads_carry_the_request_id_or_the_job_run() {
+    let (tmp, db) = scratch_db();
+    let files = demo_files(&tmp.path().join("demo"));
+    let cfg = tmp.path().join("cardwatch.toml");
+    std::fs::write(&cfg, "[log]\nformat = \"json\"\n").expect("config");
+    let mut import = vec!["import"];
+    import.extend(files.iter().map(String::as_str));
+    ok(&cardwatch(&db, &import));
+
+    // A job run by hand: its health check reads each kind on a thread of its own.
+    let mut digest = command(&db, None);
+    json_logging(&mut digest, &cfg);
+    let digest = digest
+        .args(["jobs", "run", "digest"])
+        .output()
+        .expect("jobs run");
+    ok(&digest);
+    let mut log = text(&digest.stderr);
+
+    // No scheduler: its findings job would run the check before the request could.
+    let serve_cfg = tmp.path().join("serve.toml");
+    std::fs::write(
+        &serve_cfg,
+        "[log]\nformat = \"json\"\n\n[notify]\nscheduler = false\n",
+    )
+    .expect("config");
+    let log_file = tmp.path().join("serve.log");
+    let mut serve = command(&db, None);
+    json_logging(&mut serve, &serve_cfg);
+    let mut child = serve
+        .args([
+            "serve",
+            "--demo",
+            "--practices",
+            "3",
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log_file).expect("log file"))
+        .spawn()
+        .expect("serve");
+    let mut banner = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut banner)
+        .expect("banner");
+    let addr = banner
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .expect("address")
+        .to_owned();
+    let password = banner.split("password ").nth(1).expect("password").trim();
+    let signed = request(
+        &addr,
+        "POST",
+        "/login",
+        None,
+        Some(&format!("username=demo&password={password}")),
+    );
+    let cookie = format!(
+        "cw_session={}",
+        set_cookie(&signed.1, "cw_session").expect("cookie")
+    );
+    // The first page that needs the findings runs the health check within its request.
+    let traced = send_with(
+        &addr,
+        "GET",
+        "/findings",
+        &[("Cookie", &cookie), ("X-Request-Id", "worker-trace-9")],
+        None,
+    );
+    stop(child);
+    assert_eq!(traced.0, 200);
+    log.push_str(&std::fs::read_to_string(&log_file).expect("log"));
+
+    let reads: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not JSON: {l}")))
+        .filter(|l: &serde_json::Value| {
+            l["target"] == "cardwatch_store::estate" && l["message"] == "read"
+        })
+        .collect();
+    let job_reads: Vec<&serde_json::Value> = reads
+        .iter()
+        .filter(|l| in_span(l, "task", "digest"))
+        .collect();
+    assert!(!job_reads.is_empty(), "no store read within the job: {log}");
+    for l in &job_reads {
+        let run = l["spans"][0]["run_id"].as_str().unwrap_or_default();
+        assert!(run.starts_with("digest-"), "{l}");
+    }
+    assert!(
+        reads
+            .iter()
+            .any(|l| in_span(l, "request_id", "worker-trace-9")),
+        "no store read within the request: {log}"
+    );
+}

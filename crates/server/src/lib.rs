@@ -303,9 +303,10 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, web::Failure
     // the first scrape of a server that has run none starts one.
     if !state.metrics.has_estate() {
         let state = state.clone();
-        tokio::spawn(async move {
+        // The check's log lines belong to the scrape that started it.
+        tokio::spawn(tracing::Instrument::in_current_span(async move {
             let _ = prevent::check::all_findings(&state, None).await;
-        });
+        }));
     }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out.0).into_response())
 }

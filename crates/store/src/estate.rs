@@ -114,10 +114,14 @@ fn load_kinds(
     kinds: &[(Kind, Records<'_>)],
     lean: bool,
 ) -> Result<Estate, StoreError> {
+    // A reader thread's log lines belong to the request or job that asked: its span goes along.
+    let span = &tracing::Span::current();
     let parts: Vec<Result<Estate, StoreError>> = std::thread::scope(|s| {
         let handles: Vec<_> = kinds
             .iter()
-            .map(|&(kind, records)| s.spawn(move || read_kind(store, kind, lean, records)))
+            .map(|&(kind, records)| {
+                s.spawn(move || span.in_scope(|| read_kind(store, kind, lean, records)))
+            })
             .collect();
         handles.into_iter().map(joined).collect()
     });
@@ -163,9 +167,11 @@ fn load_certificate_reach(store: &dyn Store, cx: &Context<'_>) -> Result<Estate,
     let due = store.cards_with_certificates_due(certificate_reach(cx))?;
     let serials: Vec<&str> = due.iter().map(|d| d.serial.as_str()).collect();
     let found = started.elapsed();
+    let span = tracing::Span::current();
     let (certificates, estate) = std::thread::scope(|s| {
-        let certificates =
-            s.spawn(|| read_kind(store, Kind::Certificates, true, Records::Keyed(&serials)));
+        let certificates = s.spawn(|| {
+            span.in_scope(|| read_kind(store, Kind::Certificates, true, Records::Keyed(&serials)))
+        });
         let cards_and_holders = || {
             let cards = read_kind(store, Kind::Cards, true, Records::Keyed(&serials))?;
             let mut holders: Vec<&str> =

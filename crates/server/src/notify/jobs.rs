@@ -296,15 +296,10 @@ pub(crate) fn spawn(state: AppState) {
                         busy.insert(*job);
                         let (state, owner, job, done) =
                             (state.clone(), owner.clone(), *job, done_tx.clone());
-                        // Every log line of the run, the store's included, names its task.
-                        let span = tracing::info_span!("job", task = job.name());
-                        tokio::spawn(
-                            async move {
-                                run_claimed(&state, &owner, job, slot, attempt).await;
-                                let _ = done.send(job);
-                            }
-                            .instrument(span),
-                        );
+                        tokio::spawn(async move {
+                            run_claimed(&state, &owner, job, slot, attempt).await;
+                            let _ = done.send(job);
+                        });
                     }
                     Ok(Claim::Taken) => {}
                     Err(e) => tracing::warn!(job = job.name(), error = %e.0, "cannot claim a run"),
@@ -317,6 +312,26 @@ pub(crate) fn spawn(state: AppState) {
 
 /// Runs a claimed run, renewing its lease meanwhile, and records how it ended.
 async fn run_claimed(state: &AppState, owner: &Arc<str>, job: Job, slot: Timestamp, attempt: i64) {
+    // Every log line of the run, its store calls' and sending threads' included, names its task
+    // and the run: the slot's second and the try, as `cardwatch jobs` lists the run
+    // (scheduled or run by hand, the same span).
+    let span = tracing::info_span!(
+        "job",
+        task = job.name(),
+        run_id = %format_args!("{}-{}-{attempt}", job.name(), slot.unix())
+    );
+    run_claimed_in_span(state, owner, job, slot, attempt)
+        .instrument(span)
+        .await;
+}
+
+async fn run_claimed_in_span(
+    state: &AppState,
+    owner: &Arc<str>,
+    job: Job,
+    slot: Timestamp,
+    attempt: i64,
+) {
     let lease = state.checks.notify.lease_seconds;
     if attempt > 1 {
         tracing::info!(job = job.name(), %slot, attempt, "taking over a run another server left");
@@ -343,7 +358,7 @@ async fn run_claimed(state: &AppState, owner: &Arc<str>, job: Job, slot: Timesta
                     Err(e) => tracing::warn!(error = %e.0, "cannot renew a lease"),
                 }
             }
-        })
+        }.in_current_span())
     };
     let outcome = run(state, owner, job, slot).await;
     renew.abort();
@@ -712,9 +727,11 @@ async fn deliver(state: &AppState, owner: &str) -> Result<String, String> {
             }
             Ok(())
         };
+        // The senders' log lines belong to the run: its span goes along.
+        let span = &tracing::Span::current();
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..notify.delivery_workers.max(1))
-                .map(|_| scope.spawn(worker))
+                .map(|_| scope.spawn(|| span.in_scope(worker)))
                 .collect();
             handles.into_iter().try_for_each(|h| {
                 h.join()
