@@ -851,3 +851,105 @@ fn post_json_agent(addr: &str, token: &str, hostname: &str) -> (u16, String) {
         &format!(r#"{{"token":"{token}","hostname":"{hostname}","version":"0.1.0"}}"#),
     )
 }
+
+/// An agent's inventory naming the programs installed (as Windows lists them) puts the
+/// catalogue's applications on its workstation, and the move to Smartcard Connect sees them: a
+/// workstation whose agent saw EMIS Web is held up by it; once the program is gone the next
+/// inventory removes it (audited) and the workstation is planned. An inventory without a
+/// program list (an older agent) removes nothing.
+#[test]
+fn installed_programs_reported_by_an_agent_fill_the_workstations_applications() {
+    let (_tmp, db) = scratch_db();
+    let (child, addr) = serve_demo(&db, "1");
+    let t = token(&db, &["--site", "A10000"]);
+    let enrolled = post_json_agent(&addr, &t, "NEW-WS-02");
+    assert_eq!(enrolled.0, 201, "{}", enrolled.1);
+    let credential = body_json(&enrolled.1)["credential"]
+        .as_str()
+        .expect("credential")
+        .to_owned();
+    let auth = format!("Agent {credential}");
+    let send = |n: u32, programs: Option<&[(&str, &str)]>| {
+        let mut data = serde_json::json!({
+            "hostname": "NEW-WS-02",
+            "agent_version": "0.1.0",
+            "os": null,
+            "readers": null,
+            "certificates": null,
+            "software": [{"component": "identity-agent", "version": "2.4.10.0", "source": "registry: NHS Identity Agent"}],
+            "probed": ["identity-agent"],
+        });
+        if let Some(list) = programs {
+            data["programs"] = list
+                .iter()
+                .map(|(name, version)| serde_json::json!({"name": name, "version": version}))
+                .collect();
+        }
+        let body = serde_json::json!({"events": [{
+            "id": format!("inventory-{n}"),
+            "at": format!("2026-12-06T09:0{n}:00Z"),
+            "kind": "inventory",
+            "data": data,
+        }]});
+        let answer = post(
+            &addr,
+            "/api/v1/agents/events",
+            &[
+                ("Authorization", &auth),
+                ("X-Cardwatch-Agent-Version", "0.1.0"),
+            ],
+            &body.to_string(),
+        );
+        assert_eq!(answer.0, 200, "{}", answer.1);
+    };
+    let software = || exported(&db, "software", "new-ws-02,").join("\n");
+    let state = || {
+        let plan: serde_json::Value = serde_json::from_str(&ok(&cardwatch(
+            &db,
+            &["plan", "migration", "--format", "json"],
+        )))
+        .expect("json");
+        plan["plan"]["sites"]
+            .as_array()
+            .expect("sites")
+            .iter()
+            .flat_map(|s| s["machines"].as_array().expect("machines").iter())
+            .find(|m| m["hostname"] == "new-ws-02")
+            .cloned()
+            .unwrap_or_else(|| panic!("new-ws-02 in {plan}"))
+    };
+    send(
+        1,
+        Some(&[
+            ("Microsoft Edge", "131.0.2903.86"),
+            ("EMIS Web Health Care System", "9.12.4"),
+        ]),
+    );
+    let sw = software();
+    assert!(sw.contains("new-ws-02,emis-web,9.12.4"), "{sw}");
+    assert!(
+        !sw.to_lowercase().contains("edge"),
+        "only the catalogue's applications: {sw}"
+    );
+    let held = state();
+    assert_eq!(held["state"], "blocked", "{held}");
+    assert_eq!(held["by"][0], "EMIS Web (readiness unconfirmed)", "{held}");
+    // An older agent's inventory, with no program list: the application stays.
+    send(2, None);
+    assert!(software().contains("new-ws-02,emis-web,9.12.4"));
+    // EMIS Web uninstalled: the next list no longer names it, so it goes, and the machine moves.
+    send(3, Some(&[("Microsoft Edge", "131.0.2903.86")]));
+    let sw = software();
+    assert!(!sw.contains("emis-web"), "{sw}");
+    assert!(sw.contains("new-ws-02,identity-agent,2.4.10.0"), "{sw}");
+    assert_eq!(state()["state"], "planned");
+    stop(child);
+    let audit = ok(&cardwatch(&db, &["audit", "show", "--limit", "1000000"]));
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains("\"delete\"") && l.contains("emis-web")),
+        "the removal is audited"
+    );
+    assert!(ok(&cardwatch(&db, &["audit", "verify"])).contains("intact"));
+}

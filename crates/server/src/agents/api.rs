@@ -282,13 +282,14 @@ pub(crate) async fn events(
         );
     }
     let now = (state.now)();
+    let checks = state.checks.clone();
     match blocking(&state, move |s| {
         let mut b = b;
         for e in &mut b.events {
             without_nul(&mut e.data);
         }
         let counts = agents::record_events(s, &agent.id, &b.events, now)?;
-        estate_inventory(s, &agent, &b.events, now)?;
+        estate_inventory(s, &agent, &b.events, &checks.catalogue, now)?;
         Ok(counts)
     })
     .await
@@ -303,9 +304,6 @@ pub(crate) async fn events(
     }
 }
 
-/// The newest inventory in a batch, if newer than the one the estate has from this agent, into
-/// the estate (audited as the agent). An inventory that cannot be read is noted on the agent,
-/// not refused: the events are the agent's record either way.
 /// Replaces each NUL character in a JSON value's strings (keys included) with U+FFFD, the
 /// character for one that cannot be kept.
 fn without_nul(v: &mut serde_json::Value) {
@@ -325,10 +323,15 @@ fn without_nul(v: &mut serde_json::Value) {
     }
 }
 
+/// The newest inventory in a batch, if newer than the one the estate has from this agent, into
+/// the estate (audited as the agent), with the catalogue's applications recognised among its
+/// installed programs. An inventory that cannot be read is noted on the agent, not refused: the
+/// events are the agent's record either way.
 fn estate_inventory(
     store: &dyn cardwatch_store::Store,
     agent: &agents::Agent,
     events: &[agents::AgentEvent],
+    catalogue: &cardwatch_core::catalogue::Catalogue,
     now: cardwatch_core::date::Timestamp,
 ) -> Result<(), StoreError> {
     let Some(newest) = events
@@ -350,8 +353,10 @@ fn estate_inventory(
             .map_or(Ok(()), |o| {
                 agents::note_clock(store, &agent.id, o, newest.at)
             })
-            .and_then(|()| apply_inventory(store, agent, &inv, newest.at, &change))
-        {
+            .and_then(|()| {
+                let inv = inv.with_applications(catalogue);
+                apply_inventory(store, agent, &inv, newest.at, &change)
+            }) {
             Ok(_) => Ok(()),
             // A report the estate's rules refuse (a bad version text, say) is the agent's
             // problem to see, not a reason to lose its events.
