@@ -554,6 +554,7 @@ pub(crate) const REFERENCE: &[reference::Key] = {
         key("health.clock_skew_seconds", "seconds, 1–86400", || Thresholds::default().clock_skew_seconds.to_string(), "How far a workstation's clock may be off the server's (Kerberos refuses sign-in at five minutes)."),
         key("health.leaver_retention_days", "days, 30–36500", || Thresholds::default().leaver_retention_days.to_string(), "Days after a leaver's last day of employment that their name, email and staff role are kept; then the `retention` job erases them. Set it to the organisation's records retention schedule."),
         key("health.catalogue_max_age_days", "days, 1–3650", || Thresholds::default().catalogue_max_age_days.to_string(), "Days after a catalogue fact's `as_of` that it is due to be checked against its source again: `catalogue show`, `check`, `serve` and `triage` warn on stderr, naming the oldest."),
+        key("health.stale_data_days", "days, 1–3650", || Thresholds::default().stale_data_days.to_string(), "Days a site's card data may go without an import naming one of its cards or an agent report from one of its workstations before `site-data-stale` raises it: stale data hides expiries."),
         key("planner.closed", "list of dates (2026-12-24)", || "[]".into(), "Days the RA teams do not work besides weekends and England and Wales bank holidays."),
         key("planner.teams[].name", "text, required", none, "An RA team's name, unique."),
         key("planner.teams[].capacity", "integer ≥ 1, required", none, "Renewals the team handles per working day."),

@@ -1061,3 +1061,75 @@ fn every_overview_tile_opens_the_list_it_counts() {
         "a certificate tile filters by the start of rule ids"
     );
 }
+
+/// Hazard H-001: a site whose card data stops arriving is raised once it is older than
+/// `[health] stale_data_days` (35), and an import of the same files — which changes nothing and
+/// writes no audit record — counts as a refresh and clears it.
+#[test]
+fn a_site_whose_card_data_is_not_refreshed_is_raised_until_it_is_imported_again() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (_store, db) = store_in(tmp.path());
+    let files = demo_files(&tmp.path().join("csv"));
+    let mut import = vec!["import"];
+    import.extend(files.iter().map(String::as_str));
+    ok(&cardwatch_on(DAY, &db, &import));
+    let stale = |day: &str| -> Vec<String> {
+        let csv = ok(&cardwatch_on(
+            day,
+            &db,
+            &["check", "--rule", "site-data-stale", "--format", "csv"],
+        ));
+        csv.lines().skip(1).map(str::to_owned).collect()
+    };
+    let sites = ok(&cardwatch_on(DAY, &db, &["export", "sites"]));
+    let sites: Vec<&str> = sites
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().expect("site_ods"))
+        .collect();
+    assert!(sites.len() >= 3, "{sites:?}");
+
+    // 35 days on is within the limit; 36 days on every site is raised, in plain words.
+    assert_eq!(stale("2026-12-27"), Vec::<String>::new());
+    let raised = stale("2026-12-28");
+    assert_eq!(raised.len(), sites.len(), "{raised:#?}");
+    for site in &sites {
+        let line = raised
+            .iter()
+            .find(|l| l.starts_with(&format!("site-data-stale/{site},")))
+            .unwrap_or_else(|| panic!("{site} not raised: {raised:#?}"));
+        assert!(
+            line.contains("Cardwatch has not had new card data for")
+                && line.contains(&format!("({site}) since 22 November 2026"))
+                && line.contains(",urgent,"),
+            "{line}"
+        );
+    }
+
+    // The same cards and certificates again, that day: nothing changes, and the data is fresh.
+    let audit_before = ok(&cardwatch_on("2026-12-28", &db, &["audit", "verify"]));
+    let again: Vec<&str> = files
+        .iter()
+        .map(String::as_str)
+        .filter(|f| {
+            let name = std::path::Path::new(f).file_name();
+            name.is_some_and(|n| n == "cards.csv" || n == "certificates.csv")
+        })
+        .collect();
+    assert_eq!(again.len(), 2, "{files:?}");
+    let mut import = vec!["import"];
+    import.extend(&again);
+    ok(&cardwatch_on("2026-12-28", &db, &import));
+    assert_eq!(
+        ok(&cardwatch_on("2026-12-28", &db, &["audit", "verify"])),
+        audit_before,
+        "an import that changes nothing adds nothing to the audit chain"
+    );
+    assert_eq!(stale("2026-12-28"), Vec::<String>::new());
+    assert_eq!(
+        stale("2027-02-01"),
+        Vec::<String>::new(),
+        "35 days from the re-import"
+    );
+    assert_eq!(stale("2027-02-02").len(), sites.len());
+}

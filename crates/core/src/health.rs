@@ -68,6 +68,7 @@ macro_rules! ordered_words {
 
 mod clients;
 mod estate;
+mod freshness;
 mod integrations;
 mod notes;
 mod organisations;
@@ -223,6 +224,10 @@ pub struct Thresholds {
     /// its source again: a deadline or version that moved since is otherwise judged by its old
     /// value with no sign anything is wrong.
     pub catalogue_max_age_days: i32,
+    /// Days a site's card data may go without an import naming one of its cards or an agent
+    /// report from one of its workstations before it is raised as stale: stale data hides
+    /// certificates that have since come into their renewal window.
+    pub stale_data_days: i32,
 }
 
 impl Default for Thresholds {
@@ -246,6 +251,11 @@ impl Default for Thresholds {
             // About six months, so that every fact is looked at again at least twice a year: a
             // judgement, since no published review period for these facts was found (unconfirmed).
             catalogue_max_age_days: 183,
+            // A month between imports (the cadence of a monthly report export) and a few days'
+            // grace: a site on a monthly routine is never raised, one that misses a month is
+            // raised within a week — while a certificate first seen inside its 90-day window
+            // still has most of it left. A judgement (unconfirmed: no published cadence).
+            stale_data_days: 35,
         }
     }
 }
@@ -267,6 +277,7 @@ impl Thresholds {
             ("lockout_window_days", self.lockout_window_days),
             ("approval_working_days", self.approval_working_days),
             ("catalogue_max_age_days", self.catalogue_max_age_days),
+            ("stale_data_days", self.stale_data_days),
         ];
         if let Some((name, n)) = days.iter().find(|(_, n)| !(1..=3650).contains(n)) {
             return Err(format!(
@@ -466,6 +477,7 @@ pub fn check_only(estate: &mut Estate, cx: &Context<'_>, families: &[Family]) ->
         }
         if on(Family::Sites) {
             sites(estate, cx, &mut out);
+            freshness::stale_data(estate, cx, &mut out);
             organisations::closed_in_use(estate, cx, &mut out);
         }
         if on(Family::Integrations) {

@@ -97,6 +97,7 @@ pub fn load_estate(store: &dyn Store) -> Result<Estate, StoreError> {
     let kinds: Vec<(Kind, Records)> = Kind::ALL[1..].iter().map(|&k| (k, Records::All)).collect();
     let mut estate = load_kinds(store, &kinds, false)?;
     estate.clocks = crate::agents::clocks(store)?;
+    estate.refreshes = crate::refreshes::site_refreshes(store)?;
     Ok(estate)
 }
 
@@ -249,6 +250,9 @@ pub fn current_findings(
     };
     if families.contains(&Family::Workstations) {
         estate.clocks = crate::agents::clocks(store)?;
+    }
+    if families.contains(&Family::Sites) {
+        estate.refreshes = crate::refreshes::site_refreshes(store)?;
     }
     let loaded = started.elapsed();
     let findings = check_only(&mut estate, cx, families);

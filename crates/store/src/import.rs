@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use cardwatch_core::audit::AuditRecord;
 use cardwatch_core::cim::CimMapping;
-use cardwatch_core::records::{display_key, key_of, Kind};
+use cardwatch_core::records::{display_key, key_of, Cell, Kind};
 
 use crate::batch::Batch;
 pub use crate::batch::Location;
@@ -302,6 +302,43 @@ struct Applier<'a> {
     change: &'a Change,
     report: FileReport,
     problems: Problems,
+    refreshed: &'a mut Refreshed,
+}
+
+/// What an import says of how fresh each site's card data is: the cards its cards and
+/// certificates files name, changed or not (an unchanged re-import writes no audit record, so
+/// this is the only trace of it), and the sites it creates. Kept as JSON arrays, one statement's
+/// parameter each, so that a national file's million serials cost a string, not a query each.
+#[derive(Default)]
+struct Refreshed {
+    cards: String,
+    /// The serial named last: a card's certificates come one after another.
+    last: String,
+    new_sites: String,
+}
+
+impl Refreshed {
+    fn card(&mut self, serial: &str) {
+        if serial != self.last {
+            push_json(&mut self.cards, serial);
+            self.last.clear();
+            self.last.push_str(serial);
+        }
+    }
+}
+
+/// Appends `key` to a JSON array being written (its `]` added by [`json_list`]).
+fn push_json(list: &mut String, key: &str) {
+    list.push(if list.is_empty() { '[' } else { ',' });
+    list.push_str(&serde_json::Value::from(key).to_string());
+}
+
+fn json_list(list: &str) -> String {
+    if list.is_empty() {
+        "[]".to_owned()
+    } else {
+        format!("{list}]")
+    }
 }
 
 impl Applier<'_> {
@@ -320,6 +357,19 @@ impl Applier<'_> {
     fn book(&mut self, batch: &Batch, outcomes: Vec<Outcome>) -> Vec<AuditRecord> {
         let mut audit = Vec::new();
         for (row, outcome) in batch.rows().zip(outcomes) {
+            let written = matches!(
+                outcome,
+                Outcome::Created | Outcome::Unchanged | Outcome::Updated { .. }
+            );
+            if let (true, Cell::Text(key)) = (written, row.cell(0)) {
+                match self.kind {
+                    Kind::Cards | Kind::Certificates => self.refreshed.card(key),
+                    Kind::Sites if outcome == Outcome::Created => {
+                        push_json(&mut self.refreshed.new_sites, key)
+                    }
+                    _ => {}
+                }
+            }
             match outcome {
                 Outcome::Created => self.report.created += 1,
                 Outcome::Unchanged => self.report.unchanged += 1,
@@ -430,6 +480,7 @@ pub(crate) fn run(
     let mut chain = AuditChain { seq, hash };
     let mut files = Vec::new();
     let mut loaded = read::Earlier::default();
+    let mut refreshed = Refreshed::default();
     for (i, layout) in plan {
         let input = &inputs[i];
         let mut applier = Applier {
@@ -452,6 +503,7 @@ pub(crate) fn run(
                     .unwrap_or_default(),
             },
             problems: Problems::default(),
+            refreshed: &mut refreshed,
         };
         let size = input.len();
         tx.begin_bulk(
@@ -521,6 +573,13 @@ pub(crate) fn run(
     }
     if let Some(e) = problems.take_error() {
         return Err(e);
+    }
+    if !(refreshed.cards.is_empty() && refreshed.new_sites.is_empty()) {
+        tx.note_refreshed(
+            &json_list(&refreshed.cards),
+            &json_list(&refreshed.new_sites),
+            change.at,
+        )?;
     }
     tx.set_audit_head(chain.seq, &chain.hash)?;
     Ok(ImportReport {

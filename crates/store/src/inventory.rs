@@ -136,6 +136,9 @@ pub fn apply_inventory(
         .iter()
         .fold((0, 0), |(c, u), f| (c + f.created, u + f.updated));
     let removed = remove_uninstalled(store, host, inv, change)?;
+    // The agent's report is the site's card data as it stands, whether or not a card was in a
+    // reader (an agent clock ahead of the server's cannot date it into the future).
+    crate::refreshes::note_site_refreshed(store, &site, seen.min(change.at))?;
     let skipped = inv
         .certificates
         .iter()

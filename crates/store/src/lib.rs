@@ -34,6 +34,7 @@ pub mod observe;
 mod pool;
 pub mod positions;
 mod postgres;
+pub mod refreshes;
 pub mod reports;
 pub mod retention;
 pub mod reviews;

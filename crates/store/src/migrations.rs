@@ -37,4 +37,5 @@ migrations! {
     14 "sha1_signing" "0014_sha1_signing",
     15 "workstation_applications" "0015_workstation_applications",
     16 "organisation_status" "0016_organisation_status",
+    17 "site_refreshes" "0017_site_refreshes",
 }

@@ -870,6 +870,29 @@ impl Tx for PgTx<'_, '_> {
         };
         Ok(())
     }
+
+    fn note_refreshed(
+        &mut self,
+        cards: &str,
+        new_sites: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO site_refreshes (site_ods, refreshed_at)
+             SELECT DISTINCT p.site_ods, $2::bigint FROM cards c JOIN people p ON p.uuid = c.holder_uuid
+             WHERE c.card_serial IN (SELECT json_array_elements_text($1::text::json))
+             ON CONFLICT (site_ods) DO UPDATE
+             SET refreshed_at = GREATEST(site_refreshes.refreshed_at, EXCLUDED.refreshed_at)",
+            &[&cards, &at.unix()],
+        )?;
+        self.tx.execute(
+            "INSERT INTO site_refreshes (site_ods, refreshed_at)
+             SELECT json_array_elements_text($1::text::json), $2::bigint
+             ON CONFLICT (site_ods) DO NOTHING",
+            &[&new_sites, &at.unix()],
+        )?;
+        Ok(())
+    }
 }
 
 /// The note columns, the date as ISO text.

@@ -446,6 +446,29 @@ impl Tx for SqliteTx<'_> {
         };
         Ok(())
     }
+
+    fn note_refreshed(
+        &mut self,
+        cards: &str,
+        new_sites: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        // `WHERE true` tells SQLite's parser the ON CONFLICT is the upsert's, not a join's.
+        self.tx.execute(
+            "INSERT INTO site_refreshes (site_ods, refreshed_at)
+             SELECT DISTINCT p.site_ods, ?2 FROM cards c JOIN people p ON p.uuid = c.holder_uuid
+             WHERE c.card_serial IN (SELECT value FROM json_each(?1))
+             ON CONFLICT (site_ods) DO UPDATE
+             SET refreshed_at = max(refreshed_at, excluded.refreshed_at)",
+            params![cards, at.unix()],
+        )?;
+        self.tx.execute(
+            "INSERT INTO site_refreshes (site_ods, refreshed_at)
+             SELECT value, ?2 FROM json_each(?1) WHERE true ON CONFLICT (site_ods) DO NOTHING",
+            params![new_sites, at.unix()],
+        )?;
+        Ok(())
+    }
 }
 
 type NoteColumns = (String, String, String, String, i64, String);

@@ -103,6 +103,15 @@ pub(crate) trait Tx {
     fn finding_note(&mut self, id: &str) -> Result<Option<FindingNote>, StoreError>;
     /// Writes (or, with `None`, deletes) the note on a finding.
     fn put_finding_note(&mut self, id: &str, note: Option<&FindingNote>) -> Result<(), StoreError>;
+    /// Marks sites' card data refreshed at `at` (never moving a later time back): the sites of
+    /// the holders of `cards`, and, only if they have no time yet, `new_sites`. Both are JSON
+    /// arrays of keys, so that a national import's million serials are one parameter.
+    fn note_refreshed(
+        &mut self,
+        cards: &str,
+        new_sites: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError>;
 }
 
 /// [`Tx::apply_all`] a batch at a time.

@@ -1681,6 +1681,67 @@ fn agents_clocks_reach_the_health_check(db: &TestDb) {
     );
 }
 
+/// Each site's last refresh of its card data (migration 0017): set by an import naming its cards,
+/// changed or not, and by an agent's report, never moved back, and not by a check-only run.
+fn site_refreshes_follow_imports_and_agents(db: &TestDb) {
+    use cardwatch_store::refreshes::{note_site_refreshed, site_refreshes};
+    let store = &*db.store;
+    let t = |s: i64| Timestamp::from_unix(1_800_000_000 + s);
+    let run = |inputs: &[ImportInput], at: i64, check_only: bool| {
+        let options = ImportOptions {
+            check_only,
+            ..ImportOptions::default()
+        };
+        let change = Change {
+            actor: "cli:root".into(),
+            at: t(at),
+        };
+        store.import(inputs, &options, &change).expect("import");
+    };
+    let refreshed = || -> Vec<(String, String, Option<Timestamp>)> {
+        site_refreshes(store)
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.site_ods, r.name, r.refreshed_at))
+            .collect()
+    };
+    let other = "site_ods,organisation_ods,name,core_hours\nB82002,A81001,Hill Branch,\n";
+    let mut first = base();
+    first.push(ImportInput::bytes("more-sites.csv", other));
+    run(&first, 0, false);
+    let riverside = |at| {
+        (
+            "A81001".to_owned(),
+            "Riverside Surgery".to_owned(),
+            Some(t(at)),
+        )
+    };
+    let hill = ("B82002".to_owned(), "Hill Branch".to_owned(), Some(t(0)));
+    assert_eq!(refreshed(), vec![riverside(0), hill.clone()]);
+    // The certificates again, unchanged: no audit record, but Riverside's data is fresh.
+    let audit = db.audit_len();
+    run(&[ImportInput::bytes("certificates.csv", CERTS)], 100, false);
+    assert_eq!(db.audit_len(), audit);
+    assert_eq!(refreshed(), vec![riverside(100), hill.clone()]);
+    run(&[ImportInput::bytes("cards.csv", CARDS)], 150, true);
+    assert_eq!(
+        refreshed()[0],
+        riverside(100),
+        "a check-only import refreshes nothing"
+    );
+    note_site_refreshed(store, "A81001", t(50)).unwrap();
+    assert_eq!(
+        refreshed()[0],
+        riverside(100),
+        "an older report does not move it back"
+    );
+    note_site_refreshed(store, "B82002", t(200)).unwrap();
+    assert_eq!(
+        refreshed(),
+        vec![riverside(100), (hill.0, hill.1, Some(t(200)))]
+    );
+}
+
 const INTEGRATIONS: &str = "integration,service,site_ods,clinical_system,required_roles,required_activity_codes,emis_cdb,service_emis_cdb,systmone_profile,service_systmone_profile
 ht1-a81001,Healthtech-1 Digital Assistant,A81001,emis,R8008,,01234,01243,,
 ";
@@ -3329,6 +3390,7 @@ on_both_backends!(
     crlf_files_name_the_right_line,
     positions_are_reviewed_and_moved_on,
     agents_clocks_reach_the_health_check,
+    site_refreshes_follow_imports_and_agents,
     uuid_lost_leading_zero,
     integration_profiles_reach_the_health_check,
     integration_files_refused_with_every_problem,

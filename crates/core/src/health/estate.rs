@@ -209,6 +209,18 @@ pub struct ClockFacts {
     pub at: Timestamp,
 }
 
+/// When a site's card data was last refreshed (by an import naming one of its cards or an agent
+/// report from one of its workstations), with its name for the finding's words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SiteRefreshFacts {
+    /// ODS code.
+    pub site_ods: String,
+    /// The site's name.
+    pub name: String,
+    /// The last refresh; `None` if the store has none for the site.
+    pub refreshed_at: Option<Timestamp>,
+}
+
 /// The whole estate as the rules read it.
 #[derive(Clone, Debug, Default)]
 pub struct Estate {
@@ -240,6 +252,8 @@ pub struct Estate {
     pub integration_cards: Vec<IntegrationCardFacts>,
     /// Workstations' clocks, from their agents (not a record kind: the store reads them apart).
     pub clocks: Vec<ClockFacts>,
+    /// Each site's last refresh of its card data (not a record kind: the store reads it apart).
+    pub refreshes: Vec<SiteRefreshFacts>,
     /// Text shared between facts while they are read.
     strings: Strings,
 }

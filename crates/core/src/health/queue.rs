@@ -137,6 +137,7 @@ const ACTIONS: &[(&str, &str)] = &[
     ("spare-readers-low", "Order spare card readers"),
     ("stock-below-minimum", "Restock smartcard supplies"),
     ("local-admins-low", "Train more local smartcard admins"),
+    ("site-data-stale", "Bring sites' card data up to date"),
     (
         "closed-practice-in-use",
         "Move people and workstations off a closed practice",

@@ -106,6 +106,11 @@ fn healthy() -> Estate {
         "RD3,HID Omnikey,3021,6.00,,A81001,spare",
     );
     add(&mut e, Kind::Stock, "A81001,card,5,5");
+    e.refreshes.push(SiteRefreshFacts {
+        site_ods: "A81001".into(),
+        name: "Riverside".into(),
+        refreshed_at: Some(Timestamp::start_of(today().add_days(-1))),
+    });
     e
 }
 
@@ -441,6 +446,66 @@ fn spare_readers_stock_and_local_admins() {
         vec!["local-admins-low"],
         "a leaver is no longer an admin"
     );
+}
+
+#[test]
+fn stale_site_data_is_raised_past_its_limit() {
+    let refreshed = |days_ago: i32, hour: i64| {
+        Some(Timestamp::from_unix(
+            Timestamp::start_of(today().add_days(-days_ago)).unix() + hour * 3600,
+        ))
+    };
+    let mut e = healthy();
+    e.refreshes[0].refreshed_at = refreshed(35, 23);
+    assert_eq!(run(&e), vec![], "35 days is within the default limit");
+    e.refreshes[0].refreshed_at = refreshed(36, 0);
+    let f = one(&e, "site-data-stale");
+    assert_eq!(
+        (
+            f.severity,
+            f.owner,
+            f.subject.as_str(),
+            f.site.as_str(),
+            f.due
+        ),
+        (
+            Severity::Urgent,
+            Owner::PracticeManager,
+            "A81001",
+            "A81001",
+            today()
+        )
+    );
+    assert!(
+        f.why.starts_with(
+            "Cardwatch has not had new card data for Riverside (A81001) since 13 October 2026"
+        ),
+        "{}",
+        f.why
+    );
+    assert!(
+        f.fix.contains("import") && f.fix.contains("agent"),
+        "{}",
+        f.fix
+    );
+    let patient = Thresholds {
+        stale_data_days: 36,
+        ..Thresholds::default()
+    };
+    assert_eq!(run_with(&e, &patient, &Catalogue::shipped()), vec![]);
+    e.refreshes[0].refreshed_at = None;
+    assert_eq!(
+        run(&e),
+        vec![],
+        "a site with no time has nothing to be stale against"
+    );
+    assert!(Thresholds {
+        stale_data_days: 0,
+        ..Thresholds::default()
+    }
+    .validate()
+    .unwrap_err()
+    .contains("stale_data_days"));
 }
 
 #[test]
