@@ -79,6 +79,9 @@ struct File {
     /// How log lines are written.
     #[serde(default)]
     log: LogEntry,
+    /// Serving: client addresses behind a proxy, TLS handshakes.
+    #[serde(default)]
+    server: ServerEntry,
     /// Imports.
     #[serde(default)]
     import: ImportEntry,
@@ -127,6 +130,58 @@ fn import_mapping(
         .with_file(&path.display().to_string(), &text)
         .map(Some)
         .map_err(|e| format!("import.mapping: {e}"))
+}
+
+/// The `[server]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerEntry {
+    trusted_proxies: Option<Vec<String>>,
+    tls_handshake_timeout_secs: Option<i64>,
+    tls_max_handshakes: Option<i64>,
+}
+
+/// How `serve` treats connections (`[server]`).
+#[derive(Debug)]
+pub struct Serving {
+    /// Proxies whose `X-Forwarded-For` names the client (for sign-in throttling).
+    pub trusted_proxies: Vec<cardwatch_core::access::Network>,
+    /// TLS handshakes' time limit and how many may be unfinished at once.
+    pub tls: crate::tls::Limits,
+}
+
+/// The `[server]` table over the defaults.
+fn serving(s: ServerEntry) -> std::result::Result<Serving, String> {
+    let mut trusted_proxies = Vec::new();
+    for p in s.trusted_proxies.unwrap_or_default() {
+        trusted_proxies.push(
+            cardwatch_core::access::Network::parse(&p)
+                .map_err(|e| format!("server.trusted_proxies: {e}"))?,
+        );
+    }
+    let mut tls = crate::tls::Limits::default();
+    match s.tls_handshake_timeout_secs {
+        Some(n) if !(1..=300).contains(&n) => {
+            return Err(format!(
+                "server.tls_handshake_timeout_secs: {n} must be from 1 to 300 seconds"
+            ))
+        }
+        Some(n) => tls.handshake_timeout = std::time::Duration::from_secs(n as u64),
+        None => {}
+    }
+    match s.tls_max_handshakes {
+        Some(n) if !(1..=100_000).contains(&n) => {
+            return Err(format!(
+                "server.tls_max_handshakes: {n} must be from 1 to 100000"
+            ))
+        }
+        Some(n) => tls.max_handshakes = n as usize,
+        None => {}
+    }
+    Ok(Serving {
+        trusted_proxies,
+        tls,
+    })
 }
 
 /// The `[log]` table: read by `logging` when logging starts, checked here with the rest.
@@ -201,6 +256,8 @@ pub struct Settings {
     pub contacts: Vec<Contact>,
     /// The scheduler, email and webhooks.
     pub notify: Notify,
+    /// How `serve` treats connections.
+    pub serving: Serving,
     /// The CIM mapping imports use when no `--mapping` is given (`[import] mapping`).
     pub import_mapping: Option<cardwatch_core::cim::CimMapping>,
     /// Single sign-on, when `[oidc]` is configured (its provider is found when serving starts).
@@ -314,7 +371,10 @@ pub fn load(config: Option<&Path>, catalogue: Option<&Path>) -> Result<Settings>
         .map(|o| oidc(o, &notify.public_url))
         .transpose()
         .map_err(|e| anyhow!("{where_}{e} — fix the configuration"))?;
+    let serving =
+        serving(file.server).map_err(|e| anyhow!("{where_}{e} — fix the configuration"))?;
     Ok(Settings {
+        serving,
         oidc,
         import_mapping,
         notify,
@@ -528,6 +588,7 @@ pub(crate) const TABLES: &[(&str, reference::Fields)] = &[
     ("notify", reference::fields::<NotifyEntry>),
     ("backup", reference::fields::<BackupEntry>),
     ("log", reference::fields::<LogEntry>),
+    ("server", reference::fields::<ServerEntry>),
     ("oidc", reference::fields::<OidcEntry>),
     ("import", reference::fields::<ImportEntry>),
 ];
@@ -579,6 +640,9 @@ pub(crate) const REFERENCE: &[reference::Key] = {
         key("backup.dir", "path to an existing folder", none, "Where the `backup` job writes `cardwatch-<time>.backup`; without it the job does nothing."),
         key("backup.keep", "integer ≥ 1", || "7".into(), "How many of the newest backups the job keeps; it deletes older ones it made, never other files. Needs `dir`."),
         key("log.format", "`text` or `json`", || "\"text\"".into(), "How log lines are written: plain text, or one JSON object a line."),
+        key("server.trusted_proxies", "list of IP addresses or blocks (`10.0.0.0/8`)", || "[]".into(), "Reverse proxies whose `X-Forwarded-For` names the client; from anyone else the header is ignored and the connection's address is the client's. Sign-in throttling counts failures per client address (docs/operations/serving.md)."),
+        key("server.tls_handshake_timeout_secs", "seconds, 1–300", || crate::tls::Limits::default().handshake_timeout.as_secs().to_string(), "With `--tls-cert`: how long a client has to finish the TLS handshake before its connection is closed."),
+        key("server.tls_max_handshakes", "integer, 1–100000", || crate::tls::Limits::default().max_handshakes.to_string(), "With `--tls-cert`: TLS handshakes unfinished at once; one more closes the oldest, so connections that never finish cannot keep a real client out."),
         key("oidc.issuer", "URL (https://…), required", none, "The OpenID Connect provider's issuer, exactly as its discovery document states it. `serve` reads `<issuer>/.well-known/openid-configuration` and the provider's keys when it starts, and does not start if it cannot."),
         key("oidc.client_id", "text, required", none, "The client (application) id the provider gave Cardwatch."),
         key("oidc.client_secret", "text", none, "The client secret. `client_secret_file` keeps it out of this file; `CARDWATCH_OIDC_CLIENT_SECRET` wins over both. One of the three is required."),

@@ -601,6 +601,7 @@ fn server_checks(
         notify: settings.notify,
         triage,
         sso: None,
+        sign_in: cardwatch_server::web::auth::SignInGuard::new(settings.serving.trusted_proxies),
     }
 }
 
@@ -702,6 +703,7 @@ fn run(cli: Cli) -> Result<()> {
                 fill_demo(&*store, practices, &kb)?;
                 sign_in = Some(users::demo_operator(&*store)?);
             }
+            let tls = tls.map(|t| (t, settings.serving.tls));
             let mut checks = server_checks(settings, kb);
             checks.sso = sso;
             serve(Arc::from(store), &bind, checks, sign_in, tls)
@@ -1245,7 +1247,7 @@ fn serve(
     bind: &str,
     checks: cardwatch_server::Checks,
     sign_in: Option<String>,
-    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    tls: Option<(Arc<tokio_rustls::rustls::ServerConfig>, tls::Limits)>,
 ) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -1263,9 +1265,11 @@ fn serve(
         );
         io::stdout().flush()?;
         let app = cardwatch_server::router(store, now, checks);
-        if let Some(tls) = tls {
-            return tls::serve(listener, app, tls).await;
+        if let Some((tls, limits)) = tls {
+            return tls::serve(listener, app, tls, limits).await;
         }
+        // Each request carries its client's address, for sign-in throttling.
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;

@@ -278,7 +278,7 @@ fn sign_in_session_csrf_and_sign_out() {
 }
 
 #[test]
-fn five_failures_make_the_account_wait_and_a_disabled_one_cannot_sign_in() {
+fn failures_slow_the_address_they_come_from_and_a_disabled_one_cannot_sign_in() {
     let (_tmp, db) = scratch_db();
     ok(&user(
         &db,
@@ -312,7 +312,10 @@ fn five_failures_make_the_account_wait_and_a_disabled_one_cannot_sign_in() {
         ("username", "ra@nhs.net"),
         ("password", "wrong wrong wrong"),
     ]);
-    let fails: Vec<u16> = (0..5)
+    // Five failures are let through, then this address waits 1 s, 2 s… between tries: after
+    // seven tries sent at once at least the last waits (crates/cli/tests/throttle.rs shows that
+    // another address is not slowed, and the figures).
+    let fails: Vec<u16> = (0..7)
         .map(|_| request(&addr, "POST", "/login", None, Some(&bad)).0)
         .collect();
     let locked = request(
@@ -330,8 +333,10 @@ fn five_failures_make_the_account_wait_and_a_disabled_one_cannot_sign_in() {
         Some(&form(&[("username", "gone@nhs.net"), ("password", PW)])),
     );
     stop(child);
-    assert_eq!(fails, vec![401; 5]);
-    assert_eq!(locked.0, 401, "{}", locked.1);
+    assert_eq!(fails[..5], [401; 5]);
+    assert!(fails[5..].contains(&429), "{fails:?}");
+    assert_eq!(locked.0, 429, "{}", locked.1);
+    assert!(locked.1.contains("Retry-After") || locked.1.contains("retry-after"));
     assert!(
         locked.1.contains("Too many failed sign-ins"),
         "{}",
@@ -339,7 +344,7 @@ fn five_failures_make_the_account_wait_and_a_disabled_one_cannot_sign_in() {
     );
     assert_eq!(disabled.0, 401);
     assert!(disabled.1.contains("disabled"), "{}", disabled.1);
-    // An administrator's reset lets them in again.
+    // An administrator's reset password works.
     ok(&user(
         &db,
         &["reset-password", "ra@nhs.net"],

@@ -46,6 +46,8 @@ pub struct Checks {
     pub contacts: Vec<Contact>,
     /// The scheduler, email and webhooks.
     pub notify: notify::jobs::Notify,
+    /// Which proxies say who the client is, and the failed sign-ins counted.
+    pub sign_in: web::auth::SignInGuard,
     /// Single sign-on through an OpenID Connect provider, when configured.
     pub sso: Option<Arc<account::oidc::Sso>>,
 }

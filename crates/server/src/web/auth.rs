@@ -1,16 +1,22 @@
 //! Sign-in: argon2id password hashes, server-side sessions behind an HttpOnly cookie, a CSRF
-//! token per session checked on every state-changing form, and a wait after repeated failures.
+//! token per session checked on every state-changing form, and failed sign-ins slowed per
+//! (client address, user name) and per client address (`core::access::Throttle`), never a
+//! lock-out that someone else's guesses could impose on an operator.
 //! [`Caller`] is the only way a handler learns who is asking; a request without a live session
 //! never reaches a handler that takes one.
 
 use argon2::password_hash::{PasswordHash, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use axum::extract::{Form, FromRequestParts, State};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Form, FromRequestParts, State};
 use axum::http::header::{AUTHORIZATION, COOKIE, LOCATION, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use cardwatch_core::access::{locked_until, TokenKind, User, Username};
+use cardwatch_core::access::{
+    client_address, Network, Slowed, Throttle, TokenKind, User, Username,
+};
 use cardwatch_core::date::Timestamp;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -54,6 +60,83 @@ fn decoy() -> &'static str {
     })
 }
 
+/// Entries of each kind the throttle keeps: about 150 bytes each, so at most some 30 MB.
+const THROTTLE_ENTRIES: usize = 100_000;
+
+/// Who may say which client a request came from, and the failed sign-ins counted so far. The
+/// counts live in this server's memory: each replica counts its own, and a restart forgets them.
+pub struct SignInGuard {
+    trusted_proxies: Vec<Network>,
+    throttle: std::sync::Mutex<Throttle>,
+}
+
+impl SignInGuard {
+    /// A guard believing `X-Forwarded-For` only from these proxies.
+    pub fn new(trusted_proxies: Vec<Network>) -> SignInGuard {
+        SignInGuard {
+            trusted_proxies,
+            throttle: std::sync::Mutex::new(Throttle::new(THROTTLE_ENTRIES)),
+        }
+    }
+
+    fn throttle(&self) -> std::sync::MutexGuard<'_, Throttle> {
+        // The table holds counts only: one a panicking holder left is still usable.
+        self.throttle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl std::fmt::Debug for SignInGuard {
+    // The counts' addresses and names stay out of anything printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignInGuard")
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("entries", &self.throttle().len())
+            .finish()
+    }
+}
+
+impl Default for SignInGuard {
+    fn default() -> SignInGuard {
+        SignInGuard::new(Vec::new())
+    }
+}
+
+/// The address of the client a request came from: the connection's peer, or what a trusted
+/// proxy says (`core::access::client_address`). Without a known peer (a request handed to the
+/// router in-process) it is 0.0.0.0.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddress(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(peer) = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+        else {
+            return Ok(ClientAddress(IpAddr::V4(Ipv4Addr::UNSPECIFIED)));
+        };
+        let hops: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        Ok(ClientAddress(client_address(
+            peer,
+            &hops,
+            &state.checks.sign_in.trusted_proxies,
+        )))
+    }
+}
+
 /// Why a sign-in was refused.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refused {
@@ -70,14 +153,15 @@ impl Refused {
         match self {
             Refused::Wrong => "The user name or password is wrong.".into(),
             Refused::Wait(t) => format!(
-                "Too many failed sign-ins: try again after {t}, or ask an administrator to reset the password."
+                "Too many failed sign-ins from this address: try again after {t}. Someone else's failures elsewhere do not stop you signing in from your own computer."
             ),
             Refused::Disabled => "This account is disabled — ask an administrator.".into(),
         }
     }
 }
 
-/// Checks a user name and password, counting failures; returns the operator.
+/// Checks a user name and password, counting failures; returns the operator. Throttling is the
+/// caller's ([`SignInGuard`]); this only says whether the password is right.
 pub fn sign_in(
     store: &dyn cardwatch_store::Store,
     name: &str,
@@ -92,9 +176,6 @@ pub fn sign_in(
         verify_password(decoy(), password);
         return Ok(Err(Refused::Wrong));
     };
-    if let Some(until) = locked_until(user.failures, user.last_failure, now) {
-        return Ok(Err(Refused::Wait(until)));
-    }
     if !verify_password(&user.user.password_hash, password) {
         store.record_sign_in(&name, false, now)?;
         return Ok(Err(Refused::Wrong));
@@ -104,6 +185,53 @@ pub fn sign_in(
     }
     store.record_sign_in(&name, true, now)?;
     Ok(Ok(user))
+}
+
+/// Records a refused sign-in in the audit log: who it was for (an operator's user name, or
+/// `unknown` — a name that is no operator's is not kept, as it may be anyone's address or a
+/// password typed in the wrong box), from which client address, and why. Never the password.
+fn audit_refusal(
+    store: &dyn cardwatch_store::Store,
+    client: IpAddr,
+    typed: &str,
+    refused: &Refused,
+    now: Timestamp,
+) -> Result<(), cardwatch_store::StoreError> {
+    let known = match Username::parse(typed) {
+        Ok(name) => store.user(&name)?.map(|u| u.user.username),
+        Err(_) => None,
+    };
+    let key = known.as_ref().map_or("unknown", |n| n.as_str());
+    let (action, after) = match refused {
+        Refused::Wrong => (
+            "sign_in_failed",
+            serde_json::json!({"client": client.to_string(), "reason": "wrong user name or password"}),
+        ),
+        Refused::Disabled => (
+            "sign_in_failed",
+            serde_json::json!({"client": client.to_string(), "reason": "operator disabled"}),
+        ),
+        Refused::Wait(until) => (
+            "sign_in_throttled",
+            serde_json::json!({"client": client.to_string(), "until": until.to_string()}),
+        ),
+    };
+    let change = cardwatch_store::Change {
+        actor: format!("client:{client}"),
+        at: now,
+    };
+    cardwatch_store::exec::with_exec(store, |x| {
+        x.audit(
+            &change,
+            &cardwatch_store::exec::Entry {
+                action,
+                kind: "operator",
+                key,
+                before: None,
+                after: Some(after.to_string()),
+            },
+        )
+    })
 }
 
 /// Starts a session for an operator: the cookie to set and its CSRF token.
@@ -337,17 +465,35 @@ pub(crate) struct LoginForm {
 
 pub(crate) async fn login(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
     let next = on_this_server(&f.next);
     let now = (state.now)();
     let typed = f.username.clone();
+    // Let in or slowed before the password is looked at: a guess sent while waiting costs the
+    // server no password hash and tells the sender nothing.
+    let let_in = state.checks.sign_in.throttle().attempt(client, &typed, now);
+    let checks = state.checks.clone();
     let result = crate::web::blocking(&state, move |s| {
-        Ok(match sign_in(s, &f.username, &f.password, now)? {
-            Ok(user) => Ok(start_session(s, &user, now)?.0),
-            Err(r) => Err(r),
-        })
+        let outcome = match let_in {
+            Err(slowed) => Err(Refused::Wait(Slowed::until(slowed))),
+            Ok(()) => match sign_in(s, &f.username, &f.password, now)? {
+                Ok(user) => {
+                    checks.sign_in.throttle().succeeded(client, &f.username);
+                    Ok(user)
+                }
+                Err(r) => Err(r),
+            },
+        };
+        match outcome {
+            Ok(user) => Ok(Ok(start_session(s, &user, now)?.0)),
+            Err(r) => {
+                audit_refusal(s, client, &f.username, &r, now)?;
+                Ok(Err(r))
+            }
+        }
     })
     .await;
     match result {
@@ -363,12 +509,26 @@ pub(crate) async fn login(
         )
             .into_response(),
         Ok(Err(refused)) => {
+            // No name or address in the log line (docs/PRIVACY.md): the audit log has them.
             tracing::warn!(?refused, "sign-in refused");
-            (
-                StatusCode::UNAUTHORIZED,
+            let status = match refused {
+                Refused::Wait(_) => StatusCode::TOO_MANY_REQUESTS,
+                _ => StatusCode::UNAUTHORIZED,
+            };
+            let mut response = (
+                status,
                 Html(login_form(&state, &next, &typed, Some(&refused.message()))),
             )
-                .into_response()
+                .into_response();
+            if let Refused::Wait(until) = refused {
+                let seconds = (until.unix() - now.unix()).max(1);
+                if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
+                    response
+                        .headers_mut()
+                        .insert(axum::http::header::RETRY_AFTER, v);
+                }
+            }
+            response
         }
         Err(f) => f.into_response(),
     }
