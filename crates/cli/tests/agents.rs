@@ -953,3 +953,53 @@ fn installed_programs_reported_by_an_agent_fill_the_workstations_applications() 
     );
     assert!(ok(&cardwatch(&db, &["audit", "verify"])).contains("intact"));
 }
+
+/// How long the oldest event of an agent's batch waited in its spool reaches `/metrics` as the
+/// largest over the agents, with no label: 0 before any batch, then the wait of an event kept
+/// two hours while the server was unreachable.
+#[test]
+fn the_longest_an_agents_spooled_event_waited_is_a_metric() {
+    let (_tmp, db) = scratch_db();
+    let (child, addr) = serve_demo(&db, "1");
+    let spool_metric = || {
+        let (status, page) = get(&addr, "/metrics");
+        assert_eq!(status, 200, "{page}");
+        page.lines()
+            .find_map(|l| l.strip_prefix("cardwatch_agent_spool_oldest_seconds "))
+            .unwrap_or_else(|| panic!("no spool metric in {page}"))
+            .trim()
+            .parse::<u64>()
+            .expect("a whole number of seconds")
+    };
+    assert_eq!(spool_metric(), 0, "no batch yet");
+    let enrolled = post_json_agent(&addr, &token(&db, &["--site", "A10000"]), "SPOOL-WS-01");
+    assert_eq!(enrolled.0, 201, "{}", enrolled.1);
+    let auth = format!(
+        "Agent {}",
+        body_json(&enrolled.1)["credential"]
+            .as_str()
+            .expect("credential")
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let at = |ago: i64| cardwatch_core::date::Timestamp::from_unix(now - ago).to_string();
+    let body = serde_json::json!({"events": [
+        {"id": "old", "at": at(7200), "kind": "card_removed", "data": {}},
+        {"id": "new", "at": at(0), "kind": "card_inserted", "data": {}},
+    ]});
+    let sent = post(
+        &addr,
+        "/api/v1/agents/events",
+        &[
+            ("Authorization", &auth),
+            ("X-Cardwatch-Agent-Version", "0.1.0"),
+        ],
+        &body.to_string(),
+    );
+    assert_eq!(sent.0, 200, "{}", sent.1);
+    let waited = spool_metric();
+    stop(child);
+    assert!((7200..7200 + 120).contains(&waited), "{waited}");
+}

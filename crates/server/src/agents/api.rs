@@ -282,6 +282,15 @@ pub(crate) async fn events(
         );
     }
     let now = (state.now)();
+    // How long the batch's oldest event waited in the agent's spool, by the agent's clock for
+    // when it happened (a clock ahead of the server's counts as no wait).
+    let waited = b
+        .events
+        .iter()
+        .map(|e| e.at)
+        .min()
+        .map(|oldest| (now.unix() - oldest.unix()).max(0) as u64);
+    let agent_id = agent.id.clone();
     let checks = state.checks.clone();
     match blocking(&state, move |s| {
         let mut b = b;
@@ -298,6 +307,9 @@ pub(crate) async fn events(
             state
                 .metrics
                 .agent_events(accepted as u64, duplicates as u64);
+            if let Some(w) = waited {
+                state.metrics.agent_spool_oldest(&agent_id, w);
+            }
             Json(json!({"accepted": accepted, "duplicates": duplicates})).into_response()
         }
         Err(f) => f.into_response(),

@@ -48,6 +48,9 @@ struct Route {
     timed: u64,
 }
 
+/// How long an agent's spool report counts towards `cardwatch_agent_spool_oldest_seconds`.
+const AGENT_SPOOL_WINDOW: Duration = Duration::from_secs(3600);
+
 /// What the server counts while it runs. Figures read from the store (jobs, the outbox, agents)
 /// are read when scraped; the estate's risk is written once per health check.
 #[derive(Debug)]
@@ -68,6 +71,9 @@ pub(crate) struct Metrics {
     agent_events_duplicate: AtomicU64,
     /// Agent event batches refused (unreadable, too large, or from an agent not let in).
     agent_batches_refused: AtomicU64,
+    /// Agent id → how long the oldest event of its latest batch had waited in its spool
+    /// (seconds), and when that batch came. One entry per agent, so bounded by the estate.
+    agent_spool: Mutex<HashMap<String, (u64, std::time::Instant)>>,
     /// This process's prefix for the request ids it makes.
     id_prefix: String,
     /// Requests given an id made here.
@@ -87,6 +93,7 @@ impl Default for Metrics {
             agent_events_accepted: AtomicU64::new(0),
             agent_events_duplicate: AtomicU64::new(0),
             agent_batches_refused: AtomicU64::new(0),
+            agent_spool: Mutex::default(),
             // The start in milliseconds and the process id tell apart the ids of replicas and of
             // restarts; the counter tells apart a process's own requests. Nothing secret is in an
             // id, so nothing random is needed.
@@ -165,6 +172,27 @@ impl Metrics {
         self.agent_batches_refused.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// An agent's batch came whose oldest event had waited `seconds` in its spool (events go to
+    /// the spool as they happen and leave it oldest first, so a batch's oldest event is the
+    /// oldest the spool held when it was sent).
+    pub(crate) fn agent_spool_oldest(&self, agent: &str, seconds: u64) {
+        self.agent_spool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(agent.to_owned(), (seconds, std::time::Instant::now()));
+    }
+
+    /// The longest wait among the batches of the last hour (0 when none came); older reports
+    /// are forgotten, so an agent that caught up long ago does not hold the figure up.
+    fn agent_spool_oldest_seconds(&self) -> u64 {
+        let mut spools = self
+            .agent_spool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        spools.retain(|_, (_, at)| at.elapsed() < AGENT_SPOOL_WINDOW);
+        spools.values().map(|(s, _)| *s).max().unwrap_or(0)
+    }
+
     /// A request id: the proxy's when it sent a usable one, else one made here.
     fn request_id(&self, sent: Option<&HeaderValue>) -> String {
         match sent.and_then(|v| v.to_str().ok()).map(str::trim) {
@@ -236,6 +264,18 @@ impl Metrics {
             "cardwatch_agent_batches_refused_total",
             &[],
             self.agent_batches_refused.load(Ordering::Relaxed),
+        );
+        // The largest over agents, with no agent or site label: a label per agent would be a
+        // series per workstation.
+        out.family(
+            "cardwatch_agent_spool_oldest_seconds",
+            "gauge",
+            "The longest the oldest event of an agent's batch had waited in the agent's spool, over the batches taken in the last hour (0 when none came).",
+        );
+        out.sample(
+            "cardwatch_agent_spool_oldest_seconds",
+            &[],
+            self.agent_spool_oldest_seconds(),
         );
         let estate = self
             .estate
