@@ -229,3 +229,68 @@ fn the_demos_files_hold_an_ods_practices_extract_the_import_reads() {
         "{again}"
     );
 }
+
+/// Files of one kind may name each other in any order: the demo's branch surgeries, in
+/// organisations.csv, name practices that only the ODS extract given after it holds — the order
+/// `serve --demo` imports them in.
+#[test]
+fn a_branch_may_name_its_practice_in_a_file_given_after_it() {
+    let (tmp, db) = scratch_db();
+    let dir = tmp.path().join("csv");
+    let dir_arg = dir.display().to_string();
+    ok(&cardwatch_on(
+        DAY,
+        &db,
+        &[
+            "demo",
+            "--practices",
+            "25",
+            "--seed",
+            "9",
+            "--today",
+            DAY,
+            "--out",
+            &dir_arg,
+        ],
+    ));
+    let orgs = dir.join("organisations.csv").display().to_string();
+    let branches = std::fs::read_to_string(&orgs).expect("organisations.csv");
+    let branch = branches
+        .lines()
+        .find(|l| l.contains(",branch,"))
+        .expect("25 practices have a branch surgery")
+        .to_owned();
+    let mut files = vec![orgs.clone()];
+    for entry in std::fs::read_dir(&dir).expect("dir") {
+        let path = entry.expect("entry").path().display().to_string();
+        if path != orgs {
+            files.push(path);
+        }
+    }
+    assert!(files
+        .last()
+        .is_some_and(|f| !f.ends_with("organisations.csv")));
+    ok(&import_all(&db, &files));
+    let exported = ok(&cardwatch(&db, &["export", "organisations"]));
+    let code = branch.split(',').next().expect("code");
+    assert!(
+        exported
+            .lines()
+            .any(|l| l.starts_with(code) && l.contains(",branch,")),
+        "{code} in {exported}"
+    );
+    // A branch naming a practice no file gives is still refused, naming file and line.
+    let lone = tmp.path().join("lone.csv");
+    std::fs::write(
+        &lone,
+        "ods_code,name,type,parent_ods,status,closed_on\nZ99999001,Lone Branch,branch,Z99999,active,\n",
+    )
+    .expect("write");
+    let refused = cardwatch(&db, &["import", &lone.display().to_string()]);
+    assert!(!refused.status.success());
+    let said = common::text(&refused.stderr);
+    assert!(
+        said.contains("lone.csv") && said.contains("Z99999"),
+        "{said}"
+    );
+}

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use cardwatch_core::audit::AuditRecord;
 use cardwatch_core::cim::CimMapping;
-use cardwatch_core::records::{display_key, key_of, Cell, Kind};
+use cardwatch_core::records::{display_key, key_of, Cell, Kind, Reference};
 
 use crate::batch::Batch;
 pub use crate::batch::Location;
@@ -481,7 +481,16 @@ pub(crate) fn run(
     let mut files = Vec::new();
     let mut loaded = read::Earlier::default();
     let mut refreshed = Refreshed::default();
+    // References to a record of the same kind, checked once every file of that kind is in:
+    // a branch surgery in one file may name its practice in another given after it.
+    let mut same_kind: Vec<(Kind, String, u64, Reference)> = Vec::new();
     for (i, layout) in plan {
+        if same_kind
+            .first()
+            .is_some_and(|(kind, ..)| *kind != layout.kind)
+        {
+            check_same_kind(tx, &mut same_kind, &mut problems)?;
+        }
         let input = &inputs[i];
         let mut applier = Applier {
             file: &input.name,
@@ -520,17 +529,14 @@ pub(crate) fn run(
             p.finish();
         }
         let parsed = parsed?;
-        // Self-references can point forwards in the file: resolved once every row is in.
-        for (line, r) in &parsed.pending {
-            if !parsed.own_keys.contains(&r.key) && !tx.exists(r.target, &r.key)? {
-                applier.problem(
-                    Location::Line(*line),
-                    r.column,
-                    &r.key,
-                    missing_message(r.target),
-                );
-            }
-        }
+        // Self-references can point forwards in the file, or into a later file of the kind.
+        same_kind.extend(
+            parsed
+                .pending
+                .iter()
+                .filter(|(_, r)| !parsed.own_keys.contains(&r.key))
+                .map(|(line, r)| (layout.kind, input.name.clone(), *line, r.clone())),
+        );
         tx.end_bulk()?;
         loaded.not_practices.extend(parsed.not_practices);
         let slot = &mut loaded.keys[layout.kind as usize];
@@ -571,6 +577,7 @@ pub(crate) fn run(
         }
         files.push(report);
     }
+    check_same_kind(tx, &mut same_kind, &mut problems)?;
     if let Some(e) = problems.take_error() {
         return Err(e);
     }
@@ -586,6 +593,26 @@ pub(crate) fn run(
         files,
         checked_only: options.check_only,
     })
+}
+
+/// Lists each same-kind reference that no file of its kind gave, and empties the list.
+fn check_same_kind(
+    tx: &mut dyn Tx,
+    refs: &mut Vec<(Kind, String, u64, Reference)>,
+    problems: &mut Problems,
+) -> Result<(), StoreError> {
+    for (_, file, line, r) in refs.drain(..) {
+        if !tx.exists(r.target, &r.key)? {
+            problems.push(ImportProblem {
+                file,
+                at: Location::Line(line),
+                column: Some(r.column.to_owned()),
+                value: Some(r.key),
+                message: missing_message(r.target),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn missing_message(target: Kind) -> String {
