@@ -2376,10 +2376,14 @@ fn the_overview_counts_the_callers_sites_and_follows_every_change() {
             })
             .count() as u64
     };
-    assert_eq!(mine["expired"].as_u64(), Some(rules("-expired")), "{mine}");
     assert_eq!(
-        mine["within_30_days"].as_u64(),
-        Some(rules("-30d")),
+        mine["certificates_expired"].as_u64(),
+        Some(rules("-expired")),
+        "{mine}"
+    );
+    assert_eq!(
+        mine["certificates_in_renewal_window"].as_u64(),
+        Some(rules("-7d") + rules("-30d") + rules("-90d")),
         "{mine}"
     );
     let urgent = list
@@ -2387,7 +2391,10 @@ fn the_overview_counts_the_callers_sites_and_follows_every_change() {
         .filter(|f| matches!(f["severity"].as_str(), Some("urgent" | "critical")))
         .count() as u64;
     assert_eq!(mine["urgent_findings"].as_u64(), Some(urgent));
-    assert!(all["within_90_days"].as_u64() >= mine["within_90_days"].as_u64());
+    assert!(
+        all["certificates_in_renewal_window"].as_u64()
+            >= mine["certificates_in_renewal_window"].as_u64()
+    );
     assert!(
         all["urgent_findings"].as_u64() > mine["urgent_findings"].as_u64(),
         "the administrator sees both practices"

@@ -916,6 +916,61 @@ fn unescape(s: &str) -> String {
         .replace("&#x3d;", "=")
 }
 
+/// The overview page and `GET /api/v1/overview` give the same numbers: each tile's number, and
+/// the line about workstations to move, is the API's figure whose list is that link.
+#[test]
+fn the_overview_page_and_its_api_give_the_same_numbers() {
+    let (_tmp, db) = scratch_db();
+    let (child, addr, cookie) = serve_demo_signed_in(&db, "2");
+    let home = get_as(&addr, "/", &cookie);
+    let api = get_as(&addr, "/api/v1/overview", &cookie);
+    stop(child);
+    assert_eq!(home.0, 200, "{}", home.1);
+    assert_eq!(api.0, 200, "{}", api.1);
+    let api = body_json(&api.1);
+    let lists = api["lists"].as_object().expect("lists");
+    // (link, number) of every link on the page that starts with a number: the tiles' numbers
+    // are in a span, the workstations' line starts its link with one.
+    let shown: Vec<(String, u64)> = body(&home.1)
+        .split("<a class=\"nhsuk-link\" href=\"")
+        .skip(1)
+        .filter_map(|t| {
+            let (href, rest) = t.split_once("\">")?;
+            let rest = rest
+                .strip_prefix("<span class=\"nhsuk-heading-l nhsuk-u-margin-bottom-0\">")
+                .unwrap_or(rest);
+            let n: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == ',')
+                .filter(|c| *c != ',')
+                .collect();
+            Some((unescape(href), n.parse().ok()?))
+        })
+        .collect();
+    assert_eq!(
+        shown.len(),
+        9,
+        "eight tiles and the workstations: {shown:?}"
+    );
+    assert_eq!(lists.len(), shown.len(), "{api}");
+    for (href, n) in &shown {
+        let (name, _) = lists
+            .iter()
+            .find(|(_, list)| list.as_str() == Some(href.as_str()))
+            .unwrap_or_else(|| panic!("{href}: no figure in the API counts it: {api}"));
+        assert_eq!(api[name].as_u64(), Some(*n), "{name} ({href}): {api}");
+    }
+    let held_up = api["workstations_held_up"].as_u64().expect("held up");
+    if held_up > 0 {
+        let verb = if held_up == 1 { "is" } else { "are" };
+        assert!(
+            body(&home.1).contains(&format!("; {held_up} {verb} held up")),
+            "{held_up} held up: {}",
+            home.1
+        );
+    }
+}
+
 /// Every overview tile opens exactly the list it counts: following its link, the page shows the
 /// tile's number, the API for the same filters counts it too, and what the list holds is what
 /// the tile's words say (expired certificates only, sites rather than findings, …).

@@ -125,7 +125,7 @@ const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         method: "get",
         path: "/api/v1/overview",
-        summary: "The caller's organisations at a glance: certificates expired and expiring within 7, 30 and 90 days, urgent findings, open incidents, spares below minimum, software below mandatory.",
+        summary: "The caller's organisations at a glance, the overview page's numbers: certificates_expired, certificates_to_renew_this_week, certificates_in_renewal_window, urgent_findings, open_incidents, sites_short_of_spare_readers, supplies_to_reorder, required_software_updates, workstations_to_move and workstations_held_up (counts), and under lists the list each counts (a /findings or /incidents link with its filters; /api/v1/findings and /api/v1/incidents take the same filters).",
         needs: "view estate",
         caller: Caller::Operator,
         query: &[],

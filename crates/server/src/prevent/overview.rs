@@ -3,7 +3,8 @@
 //! supplies to reorder and required software updates — each tile a link to the list it counts.
 //! A tile's number is that list's own count: the findings tiles run their link's filters through
 //! the findings queue of the cached check (a pass over its compact items, no new check), the
-//! incidents tile counts the incidents list's query.
+//! incidents tile counts the incidents list's query. `GET /api/v1/overview` answers the same
+//! figures from the same function ([`figures`]), so the page and the API cannot differ.
 
 use std::collections::HashMap;
 
@@ -24,54 +25,73 @@ use crate::web::blocking;
 use crate::web::scope::{viewer, Viewer};
 use crate::AppState;
 
-/// `GET /api/v1/overview`.
+/// `GET /api/v1/overview`: each tile's number under its name, the workstations to move and
+/// those held up, and under `lists` the list each number counts.
 pub(crate) async fn api(State(state): State<AppState>, caller: Caller) -> Response {
     let v = match viewer(&state, caller, Permission::ViewEstate, true).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    match all_findings(&state, v.version).await {
-        Ok(check) => axum::Json(count(&check, &v)).into_response(),
-        Err(r) => r,
+    let f = match figures(&state, &v).await {
+        Ok((_, f)) => f,
+        Err(r) => return r,
+    };
+    let mut body = serde_json::Map::new();
+    let mut lists = serde_json::Map::new();
+    for t in &f.tiles {
+        body.insert(t.name.into(), t.count.into());
+        lists.insert(t.name.into(), t.href.into());
     }
+    body.insert("workstations_to_move".into(), f.to_move.into());
+    body.insert("workstations_held_up".into(), f.held_up.into());
+    lists.insert("workstations_to_move".into(), TO_MOVE.into());
+    body.insert("lists".into(), lists.into());
+    axum::Json(body).into_response()
 }
 
-/// The findings tiles: words for one and for many, and the list they count. The filters say
-/// what the words say: only expired certificates are the RA's, the holder renews the rest (the
-/// rules in `health.rs`), and urgent is within 7 days or a prescriber's signing certificate
-/// within 30.
-const FINDING_TILES: [(&str, &str, &str); 7] = [
+/// The findings tiles: their name in the API, words for one and for many, and the list they
+/// count. The filters say what the words say: only expired certificates are the RA's, the
+/// holder renews the rest (the rules in `health.rs`), and urgent is within 7 days or a
+/// prescriber's signing certificate within 30.
+const FINDING_TILES: [(&str, &str, &str, &str); 7] = [
     (
+        "certificates_expired",
         "certificate expired",
         "certificates expired",
         "/findings?rule=cert-&owner=ra",
     ),
     (
+        "certificates_to_renew_this_week",
         "certificate to renew this week",
         "certificates to renew this week",
         "/findings?rule=cert-&owner=holder&min_severity=urgent",
     ),
     (
+        "certificates_in_renewal_window",
         "certificate in its 90-day renewal window",
         "certificates in their 90-day renewal window",
         "/findings?rule=cert-&owner=holder",
     ),
     (
+        "urgent_findings",
         "urgent or critical finding",
         "urgent or critical findings",
         "/findings?min_severity=urgent",
     ),
     (
+        "sites_short_of_spare_readers",
         "site short of spare card readers",
         "sites short of spare card readers",
         "/findings?rule=spare-readers-low",
     ),
     (
+        "supplies_to_reorder",
         "supply to reorder",
         "supplies to reorder",
         "/findings?rule=stock-below-minimum",
     ),
     (
+        "required_software_updates",
         "required software update",
         "required software updates",
         "/findings?rule=software-below-mandatory",
@@ -89,6 +109,24 @@ struct Tile {
     count: String,
     label: &'static str,
     href: &'static str,
+}
+
+/// One of the overview's numbers: its name in the API, its words for one and for many, and the
+/// list it counts.
+struct Figure {
+    name: &'static str,
+    count: usize,
+    one: &'static str,
+    many: &'static str,
+    href: &'static str,
+}
+
+/// The overview's numbers, in the tiles' order, and the workstations that must move from a
+/// retiring sign-in client (and of those, the ones held up).
+struct Figures {
+    tiles: Vec<Figure>,
+    to_move: usize,
+    held_up: usize,
 }
 
 /// The overview's tiles, and above them, while a client is retiring, how many of the caller's
@@ -179,39 +217,66 @@ fn open_incidents_query(v: &Viewer) -> IncidentQuery {
     }
 }
 
-/// The overview's panel, from the check the page already holds and the open incidents' count.
-fn panel(check: &Check, v: &Viewer, catalogue: &Catalogue, open_incidents: usize) -> String {
-    let o = count(check, v);
-    let to_move = findings_at(check, v, TO_MOVE);
+/// The overview's numbers for a viewer, and the check they were counted from: what the page
+/// shows and the API answers. Each findings tile is its link's count, the incidents tile the
+/// incidents list's.
+async fn figures(state: &AppState, v: &Viewer) -> Result<(Check, Figures), Response> {
+    let check = all_findings(state, v.version).await?;
+    let asked = open_incidents_query(v);
+    let open_incidents = match blocking(state, move |s| incident_page(s, &asked)).await {
+        Ok((n, _)) => n as usize,
+        Err(f) => return Err(f.into_response()),
+    };
+    let mut tiles: Vec<Figure> = FINDING_TILES
+        .iter()
+        .map(|&(name, one, many, href)| Figure {
+            name,
+            count: findings_at(&check, v, href),
+            one,
+            many,
+            href,
+        })
+        .collect();
+    tiles.insert(
+        4,
+        Figure {
+            name: "open_incidents",
+            count: open_incidents,
+            one: "open incident",
+            many: "open incidents",
+            href: OPEN_INCIDENTS,
+        },
+    );
+    let figures = Figures {
+        tiles,
+        to_move: findings_at(&check, v, TO_MOVE),
+        held_up: count(&check, v).workstations_held_up,
+    };
+    Ok((check, figures))
+}
+
+/// The overview's panel, from its figures.
+fn panel(f: &Figures, catalogue: &Catalogue) -> String {
     let deadline = catalogue
         .retiring()
-        .filter(|_| to_move > 0)
+        .filter(|_| f.to_move > 0)
         .map(|(old, new, end)| Deadline {
-            to_move,
-            held_up: o.workstations_held_up,
+            to_move: f.to_move,
+            held_up: f.held_up,
             href: TO_MOVE,
             old: &old.name,
             new: &new.name,
             date: end.long(),
         });
-    let tile = |n: usize, one: &'static str, many: &'static str, href: &'static str| Tile {
-        count: thousands(n),
-        label: if n == 1 { one } else { many },
-        href,
-    };
-    let mut tiles: Vec<Tile> = FINDING_TILES
+    let tiles: Vec<Tile> = f
+        .tiles
         .iter()
-        .map(|&(one, many, href)| tile(findings_at(check, v, href), one, many, href))
+        .map(|t| Tile {
+            count: thousands(t.count),
+            label: if t.count == 1 { t.one } else { t.many },
+            href: t.href,
+        })
         .collect();
-    tiles.insert(
-        4,
-        tile(
-            open_incidents,
-            "open incident",
-            "open incidents",
-            OPEN_INCIDENTS,
-        ),
-    );
     Panel { deadline, tiles }
         .render()
         // Rendering into a String cannot fail.
@@ -246,16 +311,11 @@ pub(crate) async fn page(State(state): State<AppState>, caller: Caller) -> Respo
         Err(r) => return r,
     };
     // The counts and the table come with the cached check; the open incidents are one count.
-    let check = match all_findings(&state, viewer.version).await {
-        Ok(c) => c,
+    let (check, figures) = match figures(&state, &viewer).await {
+        Ok(f) => f,
         Err(r) => return r,
     };
-    let asked = open_incidents_query(&viewer);
-    let open = match blocking(&state, move |s| incident_page(s, &asked)).await {
-        Ok((n, _)) => n as usize,
-        Err(f) => return f.into_response(),
-    };
-    let panel = panel(&check, &viewer, &state.checks.catalogue, open);
+    let panel = panel(&figures, &state.checks.catalogue);
     let today: Date = (state.now)().date();
     let rows: Vec<Row> = check
         .expiring
