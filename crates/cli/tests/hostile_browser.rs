@@ -8,12 +8,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 use common::{
-    body_json, cardwatch_on, command, csrf_of, get_as, ok, request, scratch_db, set_cookie, stop,
-    text, DAY,
+    body_json, cardwatch_on, command, csrf_of, get_as, ok, request, scratch_db, set_cookie,
+    spawn_serving, stop, text, DAY,
 };
 
 /// Breaks out of an element, a double- and a single-quoted attribute and a textarea, and carries
@@ -201,31 +200,16 @@ fn cells(line: &str) -> Vec<String> {
 /// `serve --demo` on the tests' day with a configuration file; signed in as its administrator.
 /// Returns the process, its address and the session cookie.
 fn serve(db: &str, config: &std::path::Path) -> (Child, String, String) {
-    let mut child = command(db, Some(DAY))
-        .arg("--config")
-        .arg(config)
-        .args([
-            "serve",
-            "--demo",
-            "--practices",
-            "1",
-            "--bind",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut banner = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut banner)
-        .expect("read");
-    let addr = banner
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap_or_else(|| panic!("no URL in {banner:?}"))
-        .to_owned();
+    let mut serve = command(db, Some(DAY));
+    serve.arg("--config").arg(config).args([
+        "serve",
+        "--demo",
+        "--practices",
+        "1",
+        "--bind",
+        "127.0.0.1:0",
+    ]);
+    let (child, addr, banner) = spawn_serving(serve);
     let password = banner
         .split("password ")
         .nth(1)

@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -379,22 +379,9 @@ fn add_administrator(url: &str, name: &str, passphrase: &str) {
 fn serve_signed_in(url: &str) -> (std::process::Child, String, String) {
     const PASSPHRASE: &str = "pool test administrator passphrase";
     add_administrator(url, "pool-admin", PASSPHRASE);
-    let mut child = command(url, None)
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("cardwatch serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("the serving line");
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
+    let mut serve = command(url, None);
+    serve.args(["serve", "--bind", "127.0.0.1:0"]);
+    let (child, addr, _) = spawn_serving(serve);
     let (status, response) = request(
         &addr,
         "POST",

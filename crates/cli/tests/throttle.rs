@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -45,24 +45,12 @@ fn add_operator(db: &str, name: &str) {
 fn serve(db: &str, dir: &std::path::Path, config: &str) -> (Child, String) {
     let path = dir.join("cardwatch.toml");
     std::fs::write(&path, config).expect("config");
-    let mut child = command(db, None)
+    let mut serve = command(db, None);
+    serve
         .arg("--config")
         .arg(&path)
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("banner");
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_owned();
+        .args(["serve", "--bind", "127.0.0.1:0"]);
+    let (child, addr, _) = spawn_serving(serve);
     (child, addr)
 }
 

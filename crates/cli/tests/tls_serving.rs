@@ -5,10 +5,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -43,27 +43,15 @@ fn tls_server(dir: &Path, config: &str) -> (Child, String, PathBuf) {
     let path = dir.join("cardwatch.toml");
     std::fs::write(&path, config).expect("config");
     let db = dir.join("cardwatch.sqlite").display().to_string();
-    let mut child = command(&db, None)
+    let mut serve = command(&db, None);
+    serve
         .arg("--config")
         .arg(&path)
         .args(["serve", "--bind", "127.0.0.1:0", "--tls-cert"])
         .arg(&cert)
         .arg("--tls-key")
-        .arg(&key)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("banner");
-    let addr = line
-        .split("https://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_owned();
+        .arg(&key);
+    let (child, addr, _) = spawn_serving(serve);
     (child, addr, cert)
 }
 

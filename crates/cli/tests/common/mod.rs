@@ -147,21 +147,29 @@ pub fn get_as(addr: &str, path: &str, cookie: &str) -> (u16, String) {
 }
 
 fn serve_demo_banner(db: &str, practices: &str, day: Option<&str>) -> (Child, String, String) {
-    let mut child = command(db, day)
+    let mut serve = command(db, day);
+    serve
         .args(["serve", "--demo", "--practices", practices])
-        .args(["--bind", "127.0.0.1:0"])
+        .args(["--bind", "127.0.0.1:0"]);
+    spawn_serving(serve)
+}
+
+/// Starts a `cardwatch serve` command and reads the line it prints once it listens: the
+/// process, the address that line names (`host:port`, served over http or https) and the line.
+pub fn spawn_serving(mut serve: Command) -> (Child, String, String) {
+    let mut child = serve
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("spawn");
+        .expect("spawn cardwatch serve");
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut line)
-        .expect("read");
+        .expect("the serving line");
     let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
+        .split_once("http://")
+        .or_else(|| line.split_once("https://"))
+        .and_then(|(_, r)| r.split('/').next())
         .unwrap_or_else(|| panic!("no URL in {line:?}"))
         .to_owned();
     (child, addr, line)
