@@ -194,6 +194,8 @@ fn sign_in_session_csrf_and_sign_out() {
         "\\/evil.example",
         "https:evil.example",
         "/\n/evil.example",
+        "/%2F%2Fevil.example",
+        "/%5Cevil.example",
     ] {
         let (status, response) = request(
             &addr,

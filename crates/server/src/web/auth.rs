@@ -398,12 +398,21 @@ pub(crate) fn on_this_server(next: &str) -> String {
         return "/".into();
     };
     match home.join(next) {
-        Ok(u) if u.origin() == home.origin() => match u.query() {
-            Some(q) => format!("{}?{q}", u.path()),
-            None => u.path().to_owned(),
-        },
+        // A path that decodes to `//host` or `/\host` is harmless as a path here, but a proxy or
+        // a later handler that decodes it once more could make a host of it: home instead.
+        Ok(u) if u.origin() == home.origin() && !decodes_to_another_host(u.path()) => {
+            match u.query() {
+                Some(q) => format!("{}?{q}", u.path()),
+                None => u.path().to_owned(),
+            }
+        }
         _ => "/".into(),
     }
+}
+
+fn decodes_to_another_host(path: &str) -> bool {
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    decoded.starts_with("//") || decoded.starts_with("/\\")
 }
 
 #[derive(askama::Template)]
@@ -596,8 +605,11 @@ mod tests {
             ("http://cardwatch.invalid@evil.example/", "/"),
             ("javascript:alert(1)", "/"),
             ("///evil.example", "/"),
-            // An encoded slash stays a path here: no browser makes a host of it.
-            ("/%2F%2Fevil.example", "/%2F%2Fevil.example"),
+            ("/%2F%2Fevil.example", "/"),
+            ("/%2f/evil.example", "/"),
+            ("/%5C%5Cevil.example", "/"),
+            ("/%5Cevil.example", "/"),
+            ("/cards/CS%2F01", "/cards/CS%2F01"),
             ("findings", "/findings"),
         ] {
             assert_eq!(on_this_server(next), to, "{next:?}");
