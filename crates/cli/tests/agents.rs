@@ -1003,3 +1003,84 @@ fn the_longest_an_agents_spooled_event_waited_is_a_metric() {
     stop(child);
     assert!((7200..7200 + 120).contains(&waited), "{waited}");
 }
+
+/// The alert "agents silent at a site's hours" reads two counts from `/metrics`: sites inside
+/// their own core hours (UK local time) with agents, and those whose agents have all been quiet
+/// for an hour. Two demo practices open Mon-Fri 08:00-18:30, one agent each, enrolled at 08:00
+/// BST on a Monday (07:00 UTC, before opening by UTC); at 10:00 BST one has reported since and
+/// the other not for two hours.
+#[test]
+fn a_site_whose_agents_are_quiet_for_an_hour_in_its_core_hours_is_counted_silent() {
+    let (_tmp, db) = scratch_db();
+    let serve_at = |at: &str| {
+        let mut serve = common::command(&db, Some(at));
+        serve.args([
+            "serve",
+            "--demo",
+            "--practices",
+            "2",
+            "--bind",
+            "127.0.0.1:0",
+        ]);
+        common::spawn_serving(serve)
+    };
+    let sites = |addr: &str| -> (u64, u64) {
+        let (status, page) = get(addr, "/metrics");
+        assert_eq!(status, 200, "{page}");
+        let value = |name: &str| {
+            page.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .unwrap_or_else(|| panic!("no {name} in {page}"))
+                .trim()
+                .parse::<u64>()
+                .expect("a count")
+        };
+        (
+            value("cardwatch_sites_open_with_agents "),
+            value("cardwatch_sites_agents_silent "),
+        )
+    };
+    let (child, addr, _) = serve_at("2026-07-06T07:00:00Z");
+    let mut credentials = Vec::new();
+    for (site, host) in [("A10000", "a10000-ws001"), ("A10001", "a10001-ws001")] {
+        let made = ok(&common::cardwatch_on(
+            "2026-07-06T07:00:00Z",
+            &db,
+            &["agent", "token", "--site", site],
+        ));
+        let token = made.lines().last().expect("the token").trim().to_owned();
+        let enrolled = post_json_agent(&addr, &token, host);
+        assert_eq!(enrolled.0, 201, "{}", enrolled.1);
+        credentials.push(
+            body_json(&enrolled.1)["credential"]
+                .as_str()
+                .expect("credential")
+                .to_owned(),
+        );
+    }
+    let at_opening = sites(&addr);
+    stop(child);
+    assert_eq!(
+        at_opening,
+        (2, 0),
+        "both open at 08:00 BST, just heard from"
+    );
+
+    let (child, addr, _) = serve_at("2026-07-06T09:00:00Z");
+    let body = serde_json::json!({"events": [
+        {"id": "e1", "at": "2026-07-06T09:00:00Z", "kind": "card_inserted", "data": {}},
+    ]});
+    let sent = post(
+        &addr,
+        "/api/v1/agents/events",
+        &[
+            ("Authorization", &format!("Agent {}", credentials[0])),
+            ("X-Cardwatch-Agent-Version", "0.1.0"),
+        ],
+        &body.to_string(),
+    );
+    let later = sites(&addr);
+    stop(child);
+    assert_eq!(sent.0, 200, "{}", sent.1);
+    assert_eq!(later, (2, 1), "A10001's agent last reported two hours ago");
+}

@@ -27,6 +27,7 @@ pub mod records;
 pub mod renewal;
 pub mod reports;
 pub mod schedule;
+pub mod silence;
 pub mod triage;
 pub mod vocab;
 pub mod x509;

@@ -280,7 +280,7 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, web::Failure
         .zip(notify::jobs::Job::ALL)
         .map(|(h, &job)| (job.name(), last_due(&state, job, now.unix()), h))
         .collect();
-    web::metrics::write_operations(&mut out, &jobs, &ops);
+    web::metrics::write_operations(&mut out, &jobs, &ops, now);
     if let Some(c) = state.store.connections() {
         out.family(
             "cardwatch_store_connections",

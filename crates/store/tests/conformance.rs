@@ -1681,6 +1681,65 @@ fn agents_clocks_reach_the_health_check(db: &TestDb) {
     );
 }
 
+/// What a scrape reads for `cardwatch_sites_agents_silent`: per site with core hours, its live
+/// agents (through their workstations) and their newest contact, in one grouped query.
+fn site_agents_are_read_for_the_silence_metrics(db: &TestDb) {
+    use cardwatch_store::agents::{agent_seen, revoke_agent};
+    use cardwatch_store::observe::{operations, SiteAgents};
+    seeded(db);
+    let store = &*db.store;
+    let t = |s: i64| Timestamp::from_unix(1_800_000_000 + s);
+    import(
+        db,
+        &[
+            ImportInput::bytes(
+                "sites.csv",
+                "site_ods,organisation_ods,name,core_hours\nB82002,A81001,Hill Branch,Sat 09:00-12:00\nC83003,A81001,Annexe,\n",
+            ),
+            ImportInput::bytes(
+                "workstations.csv",
+                "hostname,site_ods,os,os_build,update_ring,last_seen,update_window\n\
+                 ws-a1,A81001,,,pilot,,\nws-a2,A81001,,,pilot,,\nws-a3,A81001,,,pilot,,\n\
+                 ws-b1,B82002,,,pilot,,\nws-c1,C83003,,,pilot,,\n",
+            ),
+        ],
+    );
+    enrolled(db, "ag1", "ws-a1", t(0));
+    enrolled(db, "ag2", "ws-a2", t(0));
+    enrolled(db, "ag3", "ws-b1", t(0));
+    enrolled(db, "ag4", "ws-c1", t(0));
+    enrolled(db, "ag5", "not-a-workstation", t(0));
+    // ag1 was heard last but is revoked: its contact must not hide ag2's silence.
+    agent_seen(store, "c-ag2", "0.1.0", t(500)).unwrap();
+    agent_seen(store, "c-ag1", "0.1.0", t(900)).unwrap();
+    revoke_agent(
+        store,
+        "ag1",
+        &Change {
+            actor: "cli:root".into(),
+            at: t(950),
+        },
+    )
+    .unwrap();
+    let ops = operations(store, &[], t(1000)).unwrap();
+    assert_eq!(
+        ops.sites,
+        vec![
+            SiteAgents {
+                core_hours: "Mon-Fri 08:00-18:30".into(),
+                agents: 1,
+                last_seen: Some(t(500).unix()),
+            },
+            SiteAgents {
+                core_hours: "Sat 09:00-12:00".into(),
+                agents: 1,
+                last_seen: Some(t(0).unix()),
+            },
+        ],
+        "the annexe has no hours; ag5's host is no workstation"
+    );
+}
+
 /// Each site's last refresh of its card data (migration 0017): set by an import naming its cards,
 /// changed or not, and by an agent's report, never moved back, and not by a check-only run.
 fn site_refreshes_follow_imports_and_agents(db: &TestDb) {
@@ -3390,6 +3449,7 @@ on_both_backends!(
     crlf_files_name_the_right_line,
     positions_are_reviewed_and_moved_on,
     agents_clocks_reach_the_health_check,
+    site_agents_are_read_for_the_silence_metrics,
     site_refreshes_follow_imports_and_agents,
     uuid_lost_leading_zero,
     integration_profiles_reach_the_health_check,

@@ -18,6 +18,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument as _;
 
+use cardwatch_core::date::Timestamp;
+use cardwatch_core::estate::CoreHours;
+use cardwatch_core::silence::{silent_sites, SiteContact};
 use cardwatch_store::observe::{JobHealth, Operations};
 
 use crate::AppState;
@@ -346,8 +349,14 @@ impl Metrics {
 /// (none when switched off), and how it has run across every replica.
 pub(crate) type JobState<'a> = (&'static str, Option<i64>, &'a JobHealth);
 
-/// Writes the figures read from the store at scrape time: jobs, the outbox and agents.
-pub(crate) fn write_operations(out: &mut Text, jobs: &[JobState<'_>], ops: &Operations) {
+/// Writes the figures read from the store at scrape time: jobs, the outbox and agents, the
+/// sites' silence judged at `now`.
+pub(crate) fn write_operations(
+    out: &mut Text,
+    jobs: &[JobState<'_>],
+    ops: &Operations,
+    now: Timestamp,
+) {
     out.family(
         "cardwatch_job_last_due_timestamp_seconds",
         "gauge",
@@ -442,6 +451,37 @@ pub(crate) fn write_operations(out: &mut Text, jobs: &[JobState<'_>], ops: &Oper
         &[("within", "1d")],
         ops.agents_seen_day,
     );
+    // Counts over sites, never a site label. Stored hours were checked when imported; one that
+    // no longer reads is left out rather than failing the scrape.
+    let hours: Vec<Option<CoreHours>> = ops
+        .sites
+        .iter()
+        .map(|s| CoreHours::parse(&s.core_hours).ok())
+        .collect();
+    let silence = silent_sites(
+        ops.sites.iter().zip(&hours).map(|(s, h)| SiteContact {
+            hours: h.as_ref(),
+            agents: u64::try_from(s.agents).unwrap_or(0),
+            last_contact: s.last_seen.map(Timestamp::from_unix),
+        }),
+        now,
+    );
+    out.family(
+        "cardwatch_sites_open_with_agents",
+        "gauge",
+        "Sites inside their own core hours (UK local time) with at least one enrolled agent.",
+    );
+    out.sample(
+        "cardwatch_sites_open_with_agents",
+        &[],
+        silence.in_hours_with_agents,
+    );
+    out.family(
+        "cardwatch_sites_agents_silent",
+        "gauge",
+        "Sites inside their own core hours with at least one enrolled agent from which no agent has reported in the last hour.",
+    );
+    out.sample("cardwatch_sites_agents_silent", &[], silence.silent);
 }
 
 /// Prometheus's text exposition format, written family by family.
