@@ -1007,8 +1007,8 @@ fn the_longest_an_agents_spooled_event_waited_is_a_metric() {
 /// The alert "agents silent at a site's hours" reads two counts from `/metrics`: sites inside
 /// their own core hours (UK local time) with agents, and those whose agents have all been quiet
 /// for an hour. Two demo practices open Mon-Fri 08:00-18:30, one agent each, enrolled at 08:00
-/// BST on a Monday (07:00 UTC, before opening by UTC); at 10:00 BST one has reported since and
-/// the other not for two hours.
+/// BST on a Monday (07:00 UTC, before opening by UTC); at 10:00 BST both silent, then one reports
+/// and, once the server has read the sites again (a minute at most), only the other is silent.
 #[test]
 fn a_site_whose_agents_are_quiet_for_an_hour_in_its_core_hours_is_counted_silent() {
     let (_tmp, db) = scratch_db();
@@ -1066,7 +1066,9 @@ fn a_site_whose_agents_are_quiet_for_an_hour_in_its_core_hours_is_counted_silent
         "both open at 08:00 BST, just heard from"
     );
 
+    // Two hours on, both quiet: the first scrape reads the sites at once.
     let (child, addr, _) = serve_at("2026-07-06T09:00:00Z");
+    let both_quiet = sites(&addr);
     let body = serde_json::json!({"events": [
         {"id": "e1", "at": "2026-07-06T09:00:00Z", "kind": "card_inserted", "data": {}},
     ]});
@@ -1079,8 +1081,28 @@ fn a_site_whose_agents_are_quiet_for_an_hour_in_its_core_hours_is_counted_silent
         ],
         &body.to_string(),
     );
-    let later = sites(&addr);
+    // Later scrapes use that read and refresh it in the background once it is a minute old.
+    let cached = sites(&addr);
+    let started = std::time::Instant::now();
+    let later = loop {
+        let now = sites(&addr);
+        if now != cached || started.elapsed() > std::time::Duration::from_secs(120) {
+            break now;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    let waited = started.elapsed();
     stop(child);
     assert_eq!(sent.0, 200, "{}", sent.1);
+    assert_eq!(
+        both_quiet,
+        (2, 2),
+        "both agents last reported two hours ago"
+    );
+    assert_eq!(cached, (2, 2), "the read a second old is used");
     assert_eq!(later, (2, 1), "A10001's agent last reported two hours ago");
+    assert!(
+        waited < std::time::Duration::from_secs(70),
+        "the read is refreshed once a minute old: {waited:?}"
+    );
 }

@@ -229,6 +229,7 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, web::Failure
         }
         None => state.metrics.records().unwrap_or_default(),
     };
+    let sites = web::metrics::site_agents(&state).await?;
     let mut out = web::metrics::Text::default();
     out.family(
         "cardwatch_records",
@@ -280,7 +281,7 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, web::Failure
         .zip(notify::jobs::Job::ALL)
         .map(|(h, &job)| (job.name(), last_due(&state, job, now.unix()), h))
         .collect();
-    web::metrics::write_operations(&mut out, &jobs, &ops, now);
+    web::metrics::write_operations(&mut out, &jobs, &ops, &sites, now);
     if let Some(c) = state.store.connections() {
         out.family(
             "cardwatch_store_connections",

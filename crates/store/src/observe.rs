@@ -1,7 +1,8 @@
 //! What an operator's monitoring reads from the store on each scrape: how the scheduled jobs last
-//! ran, what waits or failed in the outbox, how many agents have reported lately and when each
-//! site's agents last did. Each figure comes from an index, a small table or one grouped pass,
-//! so a scrape stays cheap at national size.
+//! ran, what waits or failed in the outbox, and how many agents have reported lately. Each
+//! figure comes from an index or a small table, so a scrape stays cheap at national size. When
+//! each site's agents last reported (`site_agents`) scans every agent, so the server reads it
+//! apart from the scrape.
 
 use cardwatch_core::date::Timestamp;
 
@@ -32,8 +33,6 @@ pub struct Operations {
     pub agents_seen_hour: i64,
     /// Heard from within the last day.
     pub agents_seen_day: i64,
-    /// Each site with core hours and at least one agent not revoked on its workstations.
-    pub sites: Vec<SiteAgents>,
 }
 
 /// A site's agents as one scrape reads them; `core::silence` decides whether it is silent.
@@ -106,25 +105,31 @@ pub fn operations(
             out.agents_seen_hour = r[1].int();
             out.agents_seen_day = r[2].int();
         }
+        Ok(out)
+    })
+}
+
+/// Each site with core hours and at least one agent not revoked on its workstations, with its
+/// agents' newest contact, in site order.
+pub fn site_agents(store: &dyn Store) -> Result<Vec<SiteAgents>, StoreError> {
+    with_read(store, |x| {
         // One grouped pass over the agents, each joined to its workstation and site through
         // their primary keys, rather than a query per site: 90,000 agents over 8,000 sites at
         // national size. An agent whose hostname names no workstation belongs to no site.
-        out.sites = x
-            .rows(
-                "SELECT s.core_hours, COUNT(*), MAX(a.last_seen) FROM agents a \
+        Ok(x.rows(
+            "SELECT s.core_hours, COUNT(*), MAX(a.last_seen) FROM agents a \
                  JOIN workstations w ON w.hostname = a.hostname \
                  JOIN sites s ON s.site_ods = w.site_ods \
                  WHERE a.revoked_at IS NULL AND s.core_hours IS NOT NULL \
                  GROUP BY s.site_ods, s.core_hours ORDER BY s.site_ods",
-                &[],
-            )?
-            .into_iter()
-            .map(|mut r| SiteAgents {
-                agents: r[1].int(),
-                last_seen: r[2].opt_int(),
-                core_hours: std::mem::replace(&mut r[0], V::Null).into_text(),
-            })
-            .collect();
-        Ok(out)
+            &[],
+        )?
+        .into_iter()
+        .map(|mut r| SiteAgents {
+            agents: r[1].int(),
+            last_seen: r[2].opt_int(),
+            core_hours: std::mem::replace(&mut r[0], V::Null).into_text(),
+        })
+        .collect())
     })
 }

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::fmt::{Display, Write as _};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,7 @@ use tracing::Instrument as _;
 use cardwatch_core::date::Timestamp;
 use cardwatch_core::estate::CoreHours;
 use cardwatch_core::silence::{silent_sites, SiteContact};
-use cardwatch_store::observe::{JobHealth, Operations};
+use cardwatch_store::observe::{JobHealth, Operations, SiteAgents};
 
 use crate::AppState;
 
@@ -77,6 +77,12 @@ pub(crate) struct Metrics {
     /// Agent id → how long the oldest event of its latest batch had waited in its spool
     /// (seconds), and when that batch came. One entry per agent, so bounded by the estate.
     agent_spool: Mutex<HashMap<String, (u64, std::time::Instant)>>,
+    /// Each site's agents as last read, and when. The read scans every agent (90,000 at national
+    /// size, about 100 ms), more than a scrape may cost, so a scrape uses the last read and
+    /// starts the next in the background once it is a minute old; only the first scrape waits.
+    sites: Mutex<Option<(Instant, Arc<Vec<SiteAgents>>)>>,
+    /// Whether a background read of the sites' agents is under way.
+    sites_reading: AtomicBool,
     /// This process's prefix for the request ids it makes.
     id_prefix: String,
     /// Requests given an id made here.
@@ -97,6 +103,8 @@ impl Default for Metrics {
             agent_events_duplicate: AtomicU64::new(0),
             agent_batches_refused: AtomicU64::new(0),
             agent_spool: Mutex::default(),
+            sites: Mutex::default(),
+            sites_reading: AtomicBool::new(false),
             // The start in milliseconds and the process id tell apart the ids of replicas and of
             // restarts; the counter tells apart a process's own requests. Nothing secret is in an
             // id, so nothing random is needed.
@@ -122,6 +130,13 @@ impl Metrics {
         r.buckets[i] += 1;
         r.seconds += s;
         r.timed += 1;
+    }
+
+    fn set_sites(&self, rows: Vec<SiteAgents>) -> Arc<Vec<SiteAgents>> {
+        let rows = Arc::new(rows);
+        *self.sites.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((Instant::now(), rows.clone()));
+        rows
     }
 
     /// The estate's families, as text, from the health check just finished.
@@ -349,12 +364,54 @@ impl Metrics {
 /// (none when switched off), and how it has run across every replica.
 pub(crate) type JobState<'a> = (&'static str, Option<i64>, &'a JobHealth);
 
+/// How old the sites' agents may be before a scrape starts reading them again.
+const SITES_READ_EVERY: Duration = Duration::from_secs(60);
+
+/// Each site's agents for a scrape: the last read, a new one started in the background when it
+/// is older than [`SITES_READ_EVERY`]; read at once only when there is none yet. A contact that
+/// came after the read is missed for at most that long, against the alert's 30 minutes.
+pub(crate) async fn site_agents(state: &AppState) -> Result<Arc<Vec<SiteAgents>>, super::Failure> {
+    let last = state
+        .metrics
+        .sites
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    let Some((read, rows)) = last else {
+        let rows = super::blocking(state, cardwatch_store::observe::site_agents).await?;
+        return Ok(state.metrics.set_sites(rows));
+    };
+    if read.elapsed() >= SITES_READ_EVERY
+        && state
+            .metrics
+            .sites_reading
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    {
+        let state = state.clone();
+        tokio::spawn(
+            async move {
+                match super::blocking(&state, cardwatch_store::observe::site_agents).await {
+                    Ok(rows) => {
+                        state.metrics.set_sites(rows);
+                    }
+                    Err(e) => tracing::warn!(error = %e.0, "reading the sites' agents for /metrics failed; the last read stays"),
+                }
+                state.metrics.sites_reading.store(false, Ordering::Release);
+            }
+            .instrument(tracing::Span::current()),
+        );
+    }
+    Ok(rows)
+}
+
 /// Writes the figures read from the store at scrape time: jobs, the outbox and agents, the
 /// sites' silence judged at `now`.
 pub(crate) fn write_operations(
     out: &mut Text,
     jobs: &[JobState<'_>],
     ops: &Operations,
+    sites: &[SiteAgents],
     now: Timestamp,
 ) {
     out.family(
@@ -453,13 +510,12 @@ pub(crate) fn write_operations(
     );
     // Counts over sites, never a site label. Stored hours were checked when imported; one that
     // no longer reads is left out rather than failing the scrape.
-    let hours: Vec<Option<CoreHours>> = ops
-        .sites
+    let hours: Vec<Option<CoreHours>> = sites
         .iter()
         .map(|s| CoreHours::parse(&s.core_hours).ok())
         .collect();
     let silence = silent_sites(
-        ops.sites.iter().zip(&hours).map(|(s, h)| SiteContact {
+        sites.iter().zip(&hours).map(|(s, h)| SiteContact {
             hours: h.as_ref(),
             agents: u64::try_from(s.agents).unwrap_or(0),
             last_contact: s.last_seen.map(Timestamp::from_unix),
