@@ -26,8 +26,9 @@ fn import_export_and_reimport() {
     assert!(parsed.as_array().is_some_and(|a| !a.is_empty()));
 
     assert!(
-        ok(&cardwatch(&db, &["audit", "verify"])).contains("intact: 13 records"),
-        "one import record per kind"
+        ok(&cardwatch(&db, &["audit", "verify"])).contains("intact: 14 records"),
+        "one import record per file and kind that changed: the ODS extract's practices, not its \
+         surgeries, which sites.csv gave first"
     );
 }
 
@@ -357,9 +358,10 @@ fn serve_demo_answers_health_metrics_and_page() {
         "{}",
         metrics.1
     );
-    // Eleven demo files imported, the demo's past written — each incident opened, each step
-    // recorded, each incident closed, each position's review decided — and the demo operator
-    // added.
+    // Twelve import records (one per demo file and kind that changed; the ODS extract's
+    // surgeries change nothing after sites.csv), the demo's past written — each incident
+    // opened, each step recorded, each incident closed, each position's review decided — and
+    // the demo operator added.
     let past: usize = incidents["incidents"]
         .as_array()
         .expect("incidents")
@@ -376,7 +378,7 @@ fn serve_demo_answers_health_metrics_and_page() {
     assert!(
         metrics
             .1
-            .contains(&format!("cardwatch_audit_records {}", 11 + past + 1)),
+            .contains(&format!("cardwatch_audit_records {}", 12 + past + 1)),
         "{}",
         metrics.1
     );

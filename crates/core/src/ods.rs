@@ -60,12 +60,15 @@ impl Extract {
         }
     }
 
-    /// The order in which extracts of one import are applied: practices before the branches
-    /// that name them as parents.
+    /// The order in which the files of one kind are applied within an import: Cardwatch's own
+    /// files first (0), then the published extracts over them, practices before the branches
+    /// that name them as parents. The published names and statuses thus win for the fields an
+    /// extract carries, and a record the operator's file describes in full (a site's core hours,
+    /// an ICB's name) is not first made half-empty by the extract and then changed again.
     pub const fn rank(self) -> u8 {
         match self {
-            Extract::Branches => 1,
-            _ => 0,
+            Extract::Branches => 2,
+            _ => 1,
         }
     }
 }
