@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
@@ -224,6 +224,49 @@ fn column(file: &Path, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// `serve --demo` of three practices with the configuration `cfg` and JSON logs written to
+/// `log_file`, signed in as the demo's operator: the process, its address and the cookie.
+fn serve_logged(db: &str, cfg: &Path, log_file: &Path) -> (Child, String, String) {
+    let mut serve = command(db, None);
+    json_logging(&mut serve, cfg);
+    let mut child = serve
+        .args([
+            "serve",
+            "--demo",
+            "--practices",
+            "3",
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(log_file).expect("log file"))
+        .spawn()
+        .expect("serve");
+    let mut banner = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut banner)
+        .expect("banner");
+    let addr = banner
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .expect("address")
+        .to_owned();
+    let password = banner.split("password ").nth(1).expect("password").trim();
+    let signed = request(
+        &addr,
+        "POST",
+        "/login",
+        None,
+        Some(&format!("username=demo&password={password}")),
+    );
+    let cookie = format!(
+        "cw_session={}",
+        set_cookie(&signed.1, "cw_session").expect("cookie")
+    );
+    (child, addr, cookie)
+}
+
 /// JSON logging, and the most the server's own crates write.
 fn json_logging(c: &mut Command, cfg: &Path) {
     c.env(
@@ -259,43 +302,7 @@ fn json_logs_follow_each_request_and_name_no_person_card_or_email() {
 
     // The demo's operator on the imported estate (not topped up), its log to a file.
     let log_file = tmp.path().join("serve.log");
-    let mut serve = command(&db, None);
-    json_logging(&mut serve, &cfg);
-    let mut child = serve
-        .args([
-            "serve",
-            "--demo",
-            "--practices",
-            "3",
-            "--bind",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log_file).expect("log file"))
-        .spawn()
-        .expect("serve");
-    let mut banner = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut banner)
-        .expect("banner");
-    let addr = banner
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .expect("address")
-        .to_owned();
-    let password = banner.split("password ").nth(1).expect("password").trim();
-    let signed = request(
-        &addr,
-        "POST",
-        "/login",
-        None,
-        Some(&format!("username=demo&password={password}")),
-    );
-    let cookie = format!(
-        "cw_session={}",
-        set_cookie(&signed.1, "cw_session").expect("cookie")
-    );
+    let (child, addr, cookie) = serve_logged(&db, &cfg, &log_file);
     let people = column(&tmp.path().join("demo/people.csv"), "uuid");
     let serials = column(&tmp.path().join("demo/cards.csv"), "card_serial");
     let sites = column(&tmp.path().join("demo/sites.csv"), "site_ods");
@@ -467,43 +474,7 @@ fn log_lines_from_worker_threads_carry_the_request_id_or_the_job_run() {
     )
     .expect("config");
     let log_file = tmp.path().join("serve.log");
-    let mut serve = command(&db, None);
-    json_logging(&mut serve, &serve_cfg);
-    let mut child = serve
-        .args([
-            "serve",
-            "--demo",
-            "--practices",
-            "3",
-            "--bind",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log_file).expect("log file"))
-        .spawn()
-        .expect("serve");
-    let mut banner = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut banner)
-        .expect("banner");
-    let addr = banner
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .expect("address")
-        .to_owned();
-    let password = banner.split("password ").nth(1).expect("password").trim();
-    let signed = request(
-        &addr,
-        "POST",
-        "/login",
-        None,
-        Some(&format!("username=demo&password={password}")),
-    );
-    let cookie = format!(
-        "cw_session={}",
-        set_cookie(&signed.1, "cw_session").expect("cookie")
-    );
+    let (child, addr, cookie) = serve_logged(&db, &serve_cfg, &log_file);
     // The first page that needs the findings runs the health check within its request.
     let traced = send_with(
         &addr,
