@@ -15,7 +15,7 @@ use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
 use axum::extract::{Query, Request, State};
-use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
+use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -39,7 +39,7 @@ use openidconnect::{
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::web::auth::{cookie, on_this_server, start_session, SESSION_SECONDS};
+use crate::web::auth::{self, cookie, on_this_server, start_session, SESSION_SECONDS};
 use crate::web::layout;
 use crate::AppState;
 
@@ -450,27 +450,11 @@ struct Flow {
 }
 
 fn flow_cookie(value: &str, max_age: i64, headers: &HeaderMap) -> HeaderValue {
-    let secure = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
-    // SameSite=Lax: the provider sends the browser back with a top-level GET, which Lax allows.
-    let c = format!(
-        "{FLOW_COOKIE}={value}; Path=/login/oidc; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
-        if secure { "; Secure" } else { "" }
-    );
-    HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static(""))
+    auth::set_cookie(FLOW_COOKIE, "/login/oidc", value, max_age, headers)
 }
 
 fn flow_value(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == FLOW_COOKIE)
-        .map(|(_, v)| v.to_owned())
+    auth::cookie_value(headers, FLOW_COOKIE)
 }
 
 fn not_configured() -> Response {

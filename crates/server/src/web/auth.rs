@@ -252,18 +252,42 @@ pub(crate) fn start_session(
     Ok((token, csrf))
 }
 
-/// The session cookie: HttpOnly always, SameSite=Lax, Secure when the request came over TLS
-/// (directly or through a proxy that says so).
+/// The session cookie.
 pub(crate) fn cookie(value: &str, max_age: i64, headers: &HeaderMap) -> HeaderValue {
+    set_cookie(SESSION_COOKIE, "/", value, max_age, headers)
+}
+
+/// One of Cardwatch's cookies: HttpOnly always, SameSite=Lax (a provider's or a link's top-level
+/// GET back to us carries it, another site's form does not), Secure when the request came over
+/// TLS (directly or through a proxy that says so).
+pub(crate) fn set_cookie(
+    name: &str,
+    path: &str,
+    value: &str,
+    max_age: i64,
+    headers: &HeaderMap,
+) -> HeaderValue {
     let secure = headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("https"));
     let c = format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+        "{name}={value}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
         if secure { "; Secure" } else { "" }
     );
     HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The value of the cookie `name` the request carries.
+pub(crate) fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
 }
 
 /// Whether text has a token's shape (so nothing else is looked up).
@@ -282,14 +306,7 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
 }
 
 fn session_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
-        .map(|(_, v)| v.to_owned())
+    cookie_value(headers, SESSION_COOKIE)
         .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
