@@ -110,21 +110,14 @@ fn config(issuer: &str, addr: &str, extra: &str) -> String {
 
 /// Adds an operator with a password.
 fn add_operator(db: &str, username: &str, name: &str, password: &str) {
-    let mut child = command(db, None)
-        .args(["user", "add", username, "--name", name])
-        .args(["--role", "practice_manager", "--org", "A81001"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{password}\n").as_bytes())
-        .expect("password");
-    ok(&child.wait_with_output().expect("wait"));
+    let mut add = command(db, None);
+    add.args(["user", "add", username, "--name", name]).args([
+        "--role",
+        "practice_manager",
+        "--org",
+        "A81001",
+    ]);
+    ok(&run_with_input(add, &format!("{password}\n")));
 }
 
 /// An HTTP/1.1 client over plain TCP that keeps each host's cookies (by name, with their

@@ -8,7 +8,7 @@ mod common;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -362,16 +362,10 @@ fn each_sslmode_checks_what_it_says_and_backups_use_the_same_url() {
 
 /// Adds an administrator to the store at `url`, the passphrase given on standard input.
 fn add_administrator(url: &str, name: &str, passphrase: &str) {
-    let mut add = command(url, None)
-        .args(["user", "add", name, "--name", "Test administrator"])
-        .args(["--role", "administrator"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cardwatch user add");
-    writeln!(add.stdin.take().expect("stdin"), "{passphrase}").expect("passphrase");
-    ok(&add.wait_with_output().expect("cardwatch user add"));
+    let mut add = command(url, None);
+    add.args(["user", "add", name, "--name", "Test administrator"])
+        .args(["--role", "administrator"]);
+    ok(&run_with_input(add, &format!("{passphrase}\n")));
 }
 
 /// `cardwatch serve` on `url` with an administrator added first and signed in: the process,

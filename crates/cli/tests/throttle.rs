@@ -7,7 +7,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use cardwatch_core::access::{PER_ADDRESS, PER_NAME};
@@ -17,28 +17,17 @@ const PW: &str = "riverside surgery reception";
 
 /// Adds an operator with the password `PW`.
 fn add_operator(db: &str, name: &str) {
-    let mut child = command(db, None)
-        .args([
-            "user",
-            "add",
-            name,
-            "--name",
-            "Test Operator",
-            "--role",
-            "auditor",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{PW}\n").as_bytes())
-        .expect("password");
-    ok(&child.wait_with_output().expect("wait"));
+    let mut add = command(db, None);
+    add.args([
+        "user",
+        "add",
+        name,
+        "--name",
+        "Test Operator",
+        "--role",
+        "auditor",
+    ]);
+    ok(&run_with_input(add, &format!("{PW}\n")));
 }
 
 /// `cardwatch serve` over `db` with a configuration file holding `config`; its address.

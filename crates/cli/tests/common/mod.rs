@@ -154,6 +154,24 @@ fn serve_demo_banner(db: &str, practices: &str, day: Option<&str>) -> (Child, St
     spawn_serving(serve)
 }
 
+/// Runs `cmd` with `input` on its standard input (a password, the wizard's answers) and
+/// waits for it.
+pub fn run_with_input(mut cmd: Command, input: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn cardwatch");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write standard input");
+    child.wait_with_output().expect("wait")
+}
+
 /// Starts a `cardwatch serve` command and reads the line it prints once it listens: the
 /// process, the address that line names (`host:port`, served over http or https) and the line.
 pub fn spawn_serving(mut serve: Command) -> (Child, String, String) {
