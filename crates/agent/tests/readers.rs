@@ -210,13 +210,15 @@ fn the_running_agent_reports_cards_inserted_and_removed_as_they_happen() {
     let mut card = Card::insert(35963);
     let inserted = match event_within(&lines, "card_inserted", 10) {
         Some(e) => e,
+        // The card reached the slot only as the wait ended (a loaded machine): the agent has a
+        // few seconds more to report what PC/SC already sees, no longer.
+        None if present(&readers(), "Virtual PCD 00 00") => {
+            event_within(&lines, "card_inserted", 5)
+                .expect("PC/SC sees the card but the agent reported no card_inserted")
+        }
         None => {
             // Under a full test run vicc now and then fails to reach vpcd's slot. That is the
-            // test's card not going in, not the agent missing it — unless PC/SC saw the card.
-            assert!(
-                !present(&readers(), "Virtual PCD 00 00"),
-                "PC/SC sees the card but the agent reported no card_inserted"
-            );
+            // test's card not going in, not the agent missing it.
             drop(card);
             card = Card::insert(35963);
             next_event(&lines, "card_inserted")
