@@ -175,6 +175,11 @@ fn next_event(lines: &std::sync::mpsc::Receiver<String>, kind: &str) -> serde_js
 #[test]
 fn the_running_agent_reports_cards_inserted_and_removed_as_they_happen() {
     let _slots = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
+    // The slot empty first: a card another test has just taken out can still be seen for a
+    // moment, and an agent starting then takes it for present and reports no insertion.
+    until("the virtual reader, empty", |r| {
+        !present(r, "Virtual PCD 00 00")
+    });
     let tmp = tempfile::tempdir().expect("tmp");
     let state = tmp.path().display().to_string();
     let mut child = Command::new(env!("CARGO_BIN_EXE_cardwatch-agent"))
