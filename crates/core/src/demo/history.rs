@@ -125,11 +125,11 @@ pub struct PastIncident {
     pub opened: NewIncident,
     /// The checks answered and fixes tried, in order.
     pub steps: Vec<IncidentStep>,
-    /// Resolved or escalated.
+    /// Resolved or escalated; open for one of [`desk_today`]'s still being worked.
     pub status: IncidentStatus,
     /// For a resolved one, the cause the working fix confirmed.
     pub cause: Option<String>,
-    /// When it was resolved or handed over.
+    /// When it was resolved or handed over (for an open one, its last step).
     pub closed_at: Timestamp,
 }
 
@@ -877,6 +877,162 @@ pub fn history(cfg: &DemoConfig, kb: &KnowledgeBase) -> History {
     h.incidents.sort_by_key(|i| i.opened_at);
     h.lockouts.sort_by_key(|l| l.locked_at);
     h
+}
+
+/// The desk's morning on the demo's today: incidents still being worked when the demo starts,
+/// so the open incidents on the overview and the incidents page have something to show. Each is
+/// a problem the desk meets, at a practice with a carded holder and a machine:
+/// - a card not recognised, opened 25 minutes before `now`, one check answered, still open;
+/// - a card that will not sign, opened 50 minutes before, a check answered and a fix tried that
+///   did not work, still open;
+/// - a missing role, opened 95 minutes before, its checks answered as a role awaiting the
+///   Registration Authority answers them, then handed over (escalated) to the RA 20 minutes ago.
+///
+/// The moments count back from `now` to the minute, never before the start of its day; the rest
+/// is decided by the estate `cfg` makes, so the same `now` gives the same incidents. Steps are
+/// answered with each check's likeliest result for the cause. Oldest first.
+pub fn desk_today(cfg: &DemoConfig, kb: &KnowledgeBase, now: Timestamp) -> Vec<PastIncident> {
+    let f = Facts::of(cfg);
+    // Practices with a carded holder at a site with a machine, in the estate's order.
+    let places: Vec<(&Holder, &Host)> = f
+        .practices
+        .iter()
+        .filter_map(|pr| {
+            pr.holders.iter().find_map(|&h| {
+                let holder = &f.holders[h];
+                holder.card.as_ref()?;
+                let host = pr.hosts.iter().find(|&&x| f.hosts[x].site == holder.site)?;
+                Some((holder, &f.hosts[*host]))
+            })
+        })
+        .collect();
+    if places.is_empty() {
+        return Vec::new();
+    }
+    let minute = now.unix() - now.unix().rem_euclid(60);
+    let day_start = Timestamp::start_of(now.date()).unix();
+    let ago = |minutes: i64| Timestamp::from_unix((minute - minutes * 60).max(day_start));
+    // (symptom, cause, minutes ago opened, steps: (check or fix id, result), escalated minutes ago)
+    type Plan<'a> = (
+        &'a str,
+        &'a str,
+        i64,
+        Vec<&'a str>,
+        Option<&'a str>,
+        Option<i64>,
+    );
+    let plans: [Plan<'_>; 3] = [
+        (
+            "limited-functionality",
+            "role-awaiting-approval",
+            95,
+            vec!["position-approved", "roles-shown"],
+            None,
+            Some(20),
+        ),
+        (
+            "cannot-sign",
+            "middleware-outdated",
+            50,
+            vec!["signing-cert-status"],
+            Some("refresh-signing-cert"),
+            None,
+        ),
+        (
+            "card-not-recognised",
+            "reader-disconnected",
+            25,
+            vec!["reader-light"],
+            None,
+            None,
+        ),
+    ];
+    let mut out = Vec::new();
+    for (k, (symptom, cause, opened_ago, checks, fix, escalated)) in plans.into_iter().enumerate() {
+        let Some(s) = kb.symptom(symptom) else {
+            continue;
+        };
+        let sym = &kb.symptoms[s];
+        // The named cause if the base has it for this symptom, else the symptom's likeliest.
+        let c = kb
+            .cause(cause)
+            .filter(|c| sym.causes.iter().any(|(x, _)| x == c))
+            .or_else(|| {
+                sym.causes
+                    .iter()
+                    .max_by(|a, b| a.1.total_cmp(&b.1))
+                    .map(|&(c, _)| c)
+            });
+        let (holder, host) = places[k % places.len()];
+        let opened_at = ago(opened_ago);
+        let mut steps = Vec::new();
+        let mut at = opened_at.unix();
+        for id in checks {
+            let Some(check) = kb.checks.iter().find(|x| x.id == id) else {
+                continue;
+            };
+            if !sym.checks.iter().any(|&x| kb.checks[x].id == id) {
+                continue;
+            }
+            let likeliest = c
+                .and_then(|c| check.likelihood.get(c))
+                .and_then(|l| {
+                    l.iter()
+                        .enumerate()
+                        .max_by(|a, b| a.1.total_cmp(b.1))
+                        .map(|(i, _)| i)
+                })
+                .and_then(|i| check.results.get(i));
+            if let Some(result) = likeliest {
+                at = (at + (check.cost_minutes * 60.0).max(60.0) as i64).min(minute);
+                steps.push(IncidentStep {
+                    at: Timestamp::from_unix(at),
+                    id: check.id.clone(),
+                    result: result.clone(),
+                });
+            }
+        }
+        if let Some(id) = fix.filter(|id| sym.fixes.iter().any(|&x| kb.fixes[x].id == *id)) {
+            let cost = kb
+                .fixes
+                .iter()
+                .find(|x| x.id == id)
+                .map_or(5.0, |x| x.cost_minutes);
+            at = (at + (cost * 60.0).max(60.0) as i64).min(minute);
+            steps.push(IncidentStep {
+                at: Timestamp::from_unix(at),
+                id: id.to_owned(),
+                result: NOT_FIXED.to_owned(),
+            });
+        }
+        let opened = NewIncident {
+            reporter: REPORTER.to_owned(),
+            site: Some(holder.site.clone()),
+            card_serial: holder.card.clone(),
+            hostname: Some(host.hostname.clone()),
+            application: host.apps.first().cloned(),
+            doing: None,
+            symptom: sym.id.clone(),
+            error_text: None,
+        };
+        let (status, closed_at) = match escalated {
+            Some(m) => (
+                IncidentStatus::Escalated,
+                ago(m).max(Timestamp::from_unix(at)),
+            ),
+            None => (IncidentStatus::Open, Timestamp::from_unix(at)),
+        };
+        out.push(PastIncident {
+            opened_at,
+            opened,
+            steps,
+            status,
+            cause: None,
+            closed_at,
+        });
+    }
+    out.sort_by_key(|i| i.opened_at);
+    out
 }
 
 #[cfg(test)]

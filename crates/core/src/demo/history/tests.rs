@@ -244,3 +244,52 @@ fn whatever_the_day_of_the_week_the_past_stays_in_its_window_and_on_weekdays() {
         assert!(h.lockouts.iter().all(|l| l.locked_at >= first));
     }
 }
+
+#[test]
+fn the_desk_has_two_incidents_open_and_one_with_the_ra_this_morning() {
+    let kb = kb();
+    let c = cfg(5);
+    let now = Timestamp::from_unix(Timestamp::start_of(c.today).unix() + 10 * 3600 + 30 * 60 + 17);
+    let today = desk_today(&c, &kb, now);
+    assert_eq!(
+        today,
+        desk_today(&c, &kb, now),
+        "the same now, the same incidents"
+    );
+    let status: Vec<IncidentStatus> = today.iter().map(|i| i.status).collect();
+    assert_eq!(
+        status,
+        [
+            IncidentStatus::Escalated,
+            IncidentStatus::Open,
+            IncidentStatus::Open
+        ],
+        "{today:?}"
+    );
+    for i in &today {
+        assert!(i.opened_at.date() == c.today && i.opened_at <= now, "{i:?}");
+        assert!(!i.steps.is_empty(), "{i:?}");
+        let s = kb
+            .symptom(&i.opened.symptom)
+            .expect("a symptom of the base");
+        let mut at = i.opened_at;
+        for step in &i.steps {
+            assert!(step.at >= at && step.at <= now, "steps in order: {i:?}");
+            at = step.at;
+            let known = kb.symptoms[s]
+                .checks
+                .iter()
+                .map(|&c| &kb.checks[c].id)
+                .chain(kb.symptoms[s].fixes.iter().map(|&f| &kb.fixes[f].id))
+                .any(|id| *id == step.id);
+            assert!(known, "a step of the symptom: {step:?}");
+        }
+        assert!(i.closed_at >= at && i.closed_at <= now, "{i:?}");
+        assert!(i.opened.site.is_some() && i.opened.card_serial.is_some());
+    }
+    // Just after midnight nothing is put on the day before.
+    let early = Timestamp::from_unix(Timestamp::start_of(c.today).unix() + 5);
+    assert!(desk_today(&c, &kb, early)
+        .iter()
+        .all(|i| i.opened_at.date() == c.today && i.closed_at <= early));
+}
