@@ -42,13 +42,16 @@ pub fn inventory(hostname: &str, module: Option<&Path>, config: &probes::Config)
         .and_then(|m| pkcs11_certs::certificates(&m))
         .map_err(|e| problems.push(format!("card certificates: {e:#}")))
         .ok();
+    let uninstall = probes::uninstall_entries();
+    let (programs, unlisted) = probes::programs(config, uninstall.as_deref());
+    problems.extend(unlisted);
     Inventory {
         hostname: hostname.to_owned(),
         agent_version: server::VERSION.to_owned(),
         os: probes::os(),
         readers,
         certificates,
-        software: probes::software(config),
+        software: probes::software(config, uninstall.as_deref()),
         probed: config
             .software
             .iter()
@@ -57,9 +60,9 @@ pub fn inventory(hostname: &str, module: Option<&Path>, config: &probes::Config)
         problems,
         // Asked of the server only with a heartbeat: it would make every inventory differ.
         clock_offset_seconds: None,
-        // Not listed yet: the uninstall entries are read inside `probes` for its own probes
-        // only. None tells the server the list was not read, so nothing is taken as removed.
-        programs: None,
+        // None where there is no list (not Windows, no programs file) or it could not be had:
+        // the server then takes no application as removed.
+        programs,
     }
 }
 

@@ -5,6 +5,7 @@ mod diagnose;
 mod pcsc_readers;
 mod pkcs11_certs;
 mod probes;
+mod programs;
 mod run;
 mod server;
 mod sign_test;

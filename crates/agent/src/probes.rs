@@ -12,9 +12,11 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
-use cardwatch_core::inventory::{Endpoint, Installed, Os};
+use cardwatch_core::inventory::{Endpoint, Installed, Os, Program};
 use serde::Deserialize;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
+
+use crate::programs::{self, UninstallEntry};
 
 /// The probes in force.
 #[derive(Clone, Debug, Deserialize)]
@@ -29,6 +31,18 @@ pub struct Config {
     /// Endpoints whose TLS reachability is checked.
     #[serde(default)]
     pub endpoints: Endpoints,
+    /// Where the installed programs are listed, instead of the uninstall keys.
+    #[serde(default)]
+    pub programs: ProgramsProbe,
+}
+
+/// Where the installed programs come from.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramsProbe {
+    /// A file listing them, one a line: name, a tab, version (see `programs::read_file`) — for
+    /// a system without the Windows uninstall keys, or a list a management tool exports.
+    pub file: Option<PathBuf>,
 }
 
 /// Where one component's version is found; the first that answers wins.
@@ -152,10 +166,9 @@ fn package_version(package: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// The programs worth keeping from the uninstall entries' `(DisplayName, DisplayVersion)`: an
+/// The components worth looking for among the uninstall entries' `(DisplayName, DisplayVersion)`: an
 /// entry needs both, non-blank (updates and components often register a key with neither), and
 /// an entry listed twice (the same program in two views) is kept once.
-#[cfg_attr(not(windows), allow(dead_code))]
 fn installed_entries(
     entries: impl IntoIterator<Item = (Option<String>, Option<String>)>,
 ) -> Vec<(String, String)> {
@@ -183,16 +196,19 @@ fn program_named<'a>(programs: &'a [(String, String)], want: &str) -> Option<&'a
         .find(|(name, _)| name.to_lowercase().contains(&want))
 }
 
-/// Every program the Windows uninstall keys list: the machine's, in the 64- and 32-bit views of
-/// the registry, and the user's own. Read with `winreg`; what to keep is `installed_entries`.
+/// Every entry the Windows uninstall keys hold: the machine's, in the 64- and 32-bit views of
+/// the registry, and the user's own; `None` when none of the keys could be opened. Read with
+/// `winreg`; what is kept is decided by `installed_entries` (the component probes) and
+/// `programs::keep` (the programs reported).
 #[cfg(windows)]
-fn installed_programs() -> Vec<(String, String)> {
+pub fn uninstall_entries() -> Option<Vec<UninstallEntry>> {
     use winreg::enums::{
         HKEY_CURRENT_USER, HKEY_LOCAL_MACHINE, KEY_READ, KEY_WOW64_32KEY, KEY_WOW64_64KEY,
     };
     use winreg::RegKey;
     const UNINSTALL: &str = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall";
     let mut entries = Vec::new();
+    let mut opened = false;
     for (hive, view) in [
         (HKEY_LOCAL_MACHINE, KEY_WOW64_64KEY),
         (HKEY_LOCAL_MACHINE, KEY_WOW64_32KEY),
@@ -203,30 +219,36 @@ fn installed_programs() -> Vec<(String, String)> {
         else {
             continue;
         };
+        opened = true;
         for key in uninstall.enum_keys().flatten() {
             if let Ok(entry) = uninstall.open_subkey_with_flags(&key, KEY_READ | view) {
-                entries.push((
-                    entry.get_value::<String, _>("DisplayName").ok(),
-                    entry.get_value::<String, _>("DisplayVersion").ok(),
-                ));
+                entries.push(UninstallEntry {
+                    name: entry.get_value::<String, _>("DisplayName").ok(),
+                    version: entry.get_value::<String, _>("DisplayVersion").ok(),
+                    system_component: entry.get_value::<u32, _>("SystemComponent").ok() == Some(1),
+                    has_parent: entry.get_value::<String, _>("ParentKeyName").is_ok(),
+                    release_type: entry.get_value::<String, _>("ReleaseType").ok(),
+                });
             }
         }
     }
-    installed_entries(entries)
+    opened.then_some(entries)
 }
 
+/// No uninstall keys here.
 #[cfg(not(windows))]
-fn installed_programs() -> Vec<(String, String)> {
-    Vec::new()
+pub fn uninstall_entries() -> Option<Vec<UninstallEntry>> {
+    None
 }
 
-/// The versions the probes find.
-pub fn software(config: &Config) -> Vec<Installed> {
-    let programs = if config.software.iter().any(|p| p.windows.is_some()) {
-        installed_programs()
-    } else {
-        Vec::new()
-    };
+/// The versions the probes find; `uninstall` is what the Windows uninstall keys hold, if read.
+pub fn software(config: &Config, uninstall: Option<&[UninstallEntry]>) -> Vec<Installed> {
+    let programs = installed_entries(
+        uninstall
+            .unwrap_or_default()
+            .iter()
+            .map(|e| (e.name.clone(), e.version.clone())),
+    );
     let mut out = Vec::new();
     for p in &config.software {
         let from_registry = p.windows.as_ref().and_then(|want| {
@@ -251,6 +273,33 @@ pub fn software(config: &Config) -> Vec<Installed> {
         }
     }
     out
+}
+
+/// The installed programs to report: from the configured file, else from the uninstall keys
+/// when they were read; `None` where there is no list (not Windows, no file) — with the reason
+/// when a list was expected and could not be had, so the server never takes it as empty.
+pub fn programs(
+    config: &Config,
+    uninstall: Option<&[UninstallEntry]>,
+) -> (Option<Vec<Program>>, Option<String>) {
+    let entries = match (&config.programs.file, uninstall) {
+        (Some(file), _) => match programs::read_file(file) {
+            Ok(entries) => entries,
+            Err(e) => return (None, Some(e)),
+        },
+        (None, Some(entries)) => entries.to_vec(),
+        (None, None) if cfg!(windows) => {
+            return (
+                None,
+                Some("programs: the uninstall keys could not be read".to_owned()),
+            )
+        }
+        (None, None) => return (None, None),
+    };
+    match programs::keep(entries) {
+        Ok(kept) => (Some(kept), None),
+        Err(e) => (None, Some(e)),
+    }
 }
 
 /// The operating system's name and build.
