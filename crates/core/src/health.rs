@@ -73,10 +73,12 @@ mod integrations;
 mod notes;
 mod organisations;
 mod queue;
+mod recheck;
 pub use estate::*;
 pub use integrations::integration_card_subject;
 pub use notes::*;
 pub use queue::*;
+pub use recheck::*;
 
 ordered_words!(
     /// How serious a finding is, least first.
@@ -391,6 +393,16 @@ ordered_words!(
 );
 
 impl Family {
+    /// The families whose findings a site's own records decide (every one but the integration
+    /// rules, see [`reach`]): what a re-check of some sites runs.
+    pub const LOCAL: &'static [Family] = &[
+        Family::Certificates,
+        Family::Cards,
+        Family::Positions,
+        Family::Workstations,
+        Family::Sites,
+    ];
+
     /// Whether the family's rules read positions' organisations and roles, not only whether
     /// they prescribe ([`LEAN_POSITION_COLUMNS`] is enough for the others).
     pub fn reads_position_roles(self) -> bool {

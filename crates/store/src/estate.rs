@@ -6,7 +6,7 @@
 use cardwatch_core::date::Date;
 use cardwatch_core::health::{
     certificate_reach, check_only, fact_columns, renewals, with_notes, Context, Estate, Family,
-    Noted, Thresholds, LEAN_POSITION_COLUMNS,
+    FindingNote, Noted, Thresholds, LEAN_POSITION_COLUMNS,
 };
 use cardwatch_core::planner::Renewal;
 use cardwatch_core::records::{Cell, Kind};
@@ -47,6 +47,8 @@ enum Records<'a> {
     All,
     /// Those whose first key column is one of these.
     Keyed(&'a [&'a str]),
+    /// Those whose named column is one of these.
+    By(&'a str, &'a [&'a str]),
     /// Those of the cards with a certificate expiring by this day or signing with SHA-1: the
     /// only cards the certificate rules can find something on ([`certificate_reach`]).
     OfCardsDue(Date),
@@ -78,6 +80,7 @@ fn read_kind(
     let rows = match records {
         Records::All => store.scan(kind, columns, false, &mut each)?,
         Records::Keyed(keys) => store.scan_keyed(kind, columns, keys, &mut each)?,
+        Records::By(column, keys) => store.scan_by(kind, columns, column, keys, &mut each)?,
         Records::OfCardsDue(by) => {
             let due = store.cards_with_certificates_due(by)?;
             let serials: Vec<&str> = due.iter().map(|d| d.serial.as_str()).collect();
@@ -263,6 +266,118 @@ pub fn current_findings(
     let noted = with_notes(findings, &store.finding_notes()?, cx.today);
     tracing::debug!(?loaded, ?checked, total = ?started.elapsed(), findings = noted.len(), "health check");
     Ok(noted)
+}
+
+/// The findings of some sites, each with the note that still applies to it: the rules of
+/// [`Family::LOCAL`] over those sites' records alone (their people, the cards those people hold
+/// with the cards' certificates, lockouts and positions, their workstations with their software,
+/// readers and stock; every organisation), keeping the findings filed under those sites. For a
+/// re-check ([`cardwatch_core::health::reach`] says why these are the same findings a full check
+/// gives those sites).
+pub fn site_findings(
+    store: &dyn Store,
+    cx: &Context<'_>,
+    sites: &[&str],
+    notes: &[FindingNote],
+) -> Result<Vec<Noted>, StoreError> {
+    let started = std::time::Instant::now();
+    let first = load_kinds(
+        store,
+        &[
+            (Kind::Organisations, Records::All),
+            (Kind::Sites, Records::Keyed(sites)),
+            (Kind::People, Records::By("site_ods", sites)),
+            (Kind::Workstations, Records::By("site_ods", sites)),
+            (Kind::Readers, Records::By("site_ods", sites)),
+            (Kind::Stock, Records::Keyed(sites)),
+        ],
+        false,
+    )?;
+    let people: Vec<&str> = first.people.iter().map(|p| p.uuid.as_str()).collect();
+    let hosts: Vec<&str> = first
+        .workstations
+        .iter()
+        .map(|w| w.hostname.as_str())
+        .collect();
+    let second = load_kinds(
+        store,
+        &[
+            (Kind::Cards, Records::By("holder_uuid", &people)),
+            (Kind::Positions, Records::Keyed(&people)),
+            (Kind::Software, Records::Keyed(&hosts)),
+        ],
+        false,
+    )?;
+    let cards: Vec<&str> = second
+        .cards
+        .iter()
+        .map(|c| c.card_serial.as_str())
+        .collect();
+    let third = load_kinds(
+        store,
+        &[
+            (Kind::Certificates, Records::Keyed(&cards)),
+            (Kind::Lockouts, Records::Keyed(&cards)),
+        ],
+        false,
+    )?;
+    let wanted: std::collections::BTreeSet<&str> = sites.iter().copied().collect();
+    let mut refreshes = crate::refreshes::site_refreshes(store)?;
+    refreshes.retain(|r| wanted.contains(r.site_ods.as_str()));
+    let mut estate = Estate::default();
+    estate.organisations = first.organisations;
+    estate.sites = first.sites;
+    estate.people = first.people;
+    estate.workstations = first.workstations;
+    estate.readers = first.readers;
+    estate.stock = first.stock;
+    estate.cards = second.cards;
+    estate.positions = second.positions;
+    estate.software = second.software;
+    estate.certificates = third.certificates;
+    estate.lockouts = third.lockouts;
+    estate.clocks = crate::agents::clocks(store)?;
+    estate.refreshes = refreshes;
+    let loaded = started.elapsed();
+    let mut findings = check_only(&mut estate, cx, Family::LOCAL);
+    findings.retain(|f| wanted.contains(f.site.as_str()));
+    tracing::debug!(sites = sites.len(), ?loaded, total = ?started.elapsed(), findings = findings.len(), "sites re-checked");
+    Ok(with_notes(findings, notes, cx.today))
+}
+
+/// The findings of every integration, each with the note that still applies to it: the
+/// integration rules over the integrations, their cards, those cards' holders' positions and the
+/// sites (for each one's organisation), and nothing else.
+pub fn integration_findings(
+    store: &dyn Store,
+    cx: &Context<'_>,
+    notes: &[FindingNote],
+) -> Result<Vec<Noted>, StoreError> {
+    let mut estate = load_kinds(
+        store,
+        &[
+            (Kind::Sites, Records::All),
+            (Kind::Integrations, Records::All),
+            (Kind::IntegrationCards, Records::All),
+        ],
+        false,
+    )?;
+    let mut serials: Vec<&str> = estate
+        .integration_cards
+        .iter()
+        .map(|c| c.card_serial.as_str())
+        .collect();
+    serials.sort_unstable();
+    serials.dedup();
+    let cards = read_kind(store, Kind::Cards, false, Records::Keyed(&serials))?;
+    let mut holders: Vec<&str> = cards.cards.iter().map(|c| c.holder_uuid.as_str()).collect();
+    holders.sort_unstable();
+    holders.dedup();
+    let positions = read_kind(store, Kind::Positions, false, Records::Keyed(&holders))?;
+    estate.cards = cards.cards;
+    estate.positions = positions.positions;
+    let findings = check_only(&mut estate, cx, &[Family::Integrations]);
+    Ok(with_notes(findings, notes, cx.today))
 }
 
 /// Every certificate the renewal planner places (the newest of each purpose on each card in use).

@@ -34,6 +34,7 @@ pub mod observe;
 mod pool;
 pub mod positions;
 mod postgres;
+pub mod recheck;
 pub mod refreshes;
 pub mod reports;
 pub mod retention;
@@ -46,7 +47,10 @@ mod tx;
 mod url;
 mod users;
 
-pub use estate::{current_findings, load_estate, load_workstations, renewals_due, DueCard};
+pub use estate::{
+    current_findings, integration_findings, load_estate, load_workstations, renewals_due,
+    site_findings, DueCard,
+};
 pub use files::{export, write_demo, Format, RecordWriter};
 pub use import::{
     FileReport, ImportInput, ImportOptions, ImportProblem, ImportReport, InputData, Location,
@@ -240,6 +244,18 @@ pub trait Store: Send + Sync {
         &self,
         kind: Kind,
         columns: &[usize],
+        keys: &[&str],
+        each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
+    ) -> Result<u64, StoreError>;
+
+    /// Streams some columns of the records of a kind whose column `by` (one of the kind's
+    /// columns, e.g. a person's or workstation's `site_ods`) is one of `keys`, in no particular
+    /// order: a few sites' records without the rest of the table.
+    fn scan_by(
+        &self,
+        kind: Kind,
+        columns: &[usize],
+        by: &str,
         keys: &[&str],
         each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
     ) -> Result<u64, StoreError>;

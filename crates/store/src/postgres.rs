@@ -1015,6 +1015,31 @@ impl Store for PgStore {
         copy_cells(&self.streamers, &select, kind, columns, each)
     }
 
+    fn scan_by(
+        &self,
+        kind: Kind,
+        columns: &[usize],
+        by: &str,
+        keys: &[&str],
+        each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
+    ) -> Result<u64, StoreError> {
+        // Only one of the kind's own column names goes into the query.
+        let by = kind
+            .columns()
+            .iter()
+            .find(|c| c.name == by)
+            .map(|c| c.name)
+            .ok_or_else(|| StoreError::Invalid(format!("{} has no column {by}", kind.name())))?;
+        let select = format!(
+            "SELECT {} FROM {} WHERE {} = ANY({}::text[])",
+            sql::some_columns(kind, columns),
+            kind.name(),
+            ident(by),
+            array_literal(keys),
+        );
+        copy_cells(&self.streamers, &select, kind, columns, each)
+    }
+
     fn cards_with_certificates_due(&self, by: Date) -> Result<Vec<DueCard>, StoreError> {
         // The partial index of migration 0014 serves the SHA-1 condition, `certificates_not_after`
         // the dates: one bitmap OR. `by` is a validated date, safe to write into the query.

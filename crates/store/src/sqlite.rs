@@ -576,6 +576,33 @@ impl Store for SqliteStore {
         Ok(n)
     }
 
+    fn scan_by(
+        &self,
+        kind: Kind,
+        columns: &[usize],
+        by: &str,
+        keys: &[&str],
+        each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
+    ) -> Result<u64, StoreError> {
+        // Only one of the kind's own column names goes into the query.
+        let by = kind
+            .columns()
+            .iter()
+            .find(|c| c.name == by)
+            .map(|c| c.name)
+            .ok_or_else(|| StoreError::Invalid(format!("{} has no column {by}", kind.name())))?;
+        let conn = self.pool.get()?;
+        let keys = serde_json::to_string(keys).map_err(|e| StoreError::Database(e.to_string()))?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {} FROM {} WHERE {} IN (SELECT value FROM json_each(?1))",
+            sql::some_columns(kind, columns),
+            kind.name(),
+            sql::ident(by),
+        ))?;
+        let n = stream_cells(kind, columns, stmt.query([keys])?, each)?;
+        Ok(n)
+    }
+
     fn cards_with_certificates_due(&self, by: Date) -> Result<Vec<DueCard>, StoreError> {
         let conn = self.pool.get()?;
         // Two searches, each on its own index (both hold the table's key, so the card serial and

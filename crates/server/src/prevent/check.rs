@@ -1,25 +1,34 @@
-//! The latest full health check, shared by every page and job that shows findings or counts
-//! them: computed once per change to the estate (and per day), then read from the cache.
+//! The latest health check, shared by every page and job that shows findings or counts them:
+//! computed in full once a day (on the day's first request or job that asks), and after a change
+//! to the estate re-checked for the sites the change touched only
+//! ([`cardwatch_core::health::reach`]), then read from the cache.
 
 use std::collections::HashMap;
 
 use axum::response::{IntoResponse, Response};
-use cardwatch_core::health::{Context, Family, Noted, Severity};
-use cardwatch_store::current_findings;
+use cardwatch_core::fasthash::FastSet;
+use cardwatch_core::health::{
+    reach, renote, splice, Context, Family, Noted, Reach, Severity, RECHECK_MAX_RECORDS,
+};
+use cardwatch_core::migration::Totals;
+use cardwatch_store::recheck::touched_sites;
+use cardwatch_store::{current_findings, integration_findings, site_findings};
 use serde::Serialize;
 
 use crate::web::blocking;
 use crate::web::scope::Viewer;
 use crate::AppState;
 
-/// A full health check and what it was computed from: every change to the estate (and every
-/// note on a finding) adds to the audit chain, so an unchanged chain length on the same day means
-/// the findings are still right.
+/// A health check and what it was computed from: every change to the estate (and every note on
+/// a finding) adds to the audit chain, so an unchanged chain length on the same day means the
+/// findings are still right, and the records added since say what to check again.
 #[derive(Debug)]
 pub(crate) struct Cached {
     audit_length: i64,
     day: cardwatch_core::date::Date,
     check: Check,
+    /// The move between authentication clients, as the last full check counted it.
+    migration: Option<Totals>,
 }
 
 /// Every current finding, and by site: the indexes of its findings (in rank order) and the
@@ -76,9 +85,10 @@ impl Check {
     }
 }
 
-/// Every current finding of the estate, from the cache when the estate and the day are unchanged.
-/// One request computes at a time; the others wait for its answer rather than repeat the work.
-/// `known` is the estate's version when this request has read it already (a scoped viewer has).
+/// Every current finding of the estate, from the cache when the estate and the day are unchanged,
+/// re-checked for what changed when only the estate did. One request computes at a time; the
+/// others wait for its answer rather than repeat the work. `known` is the estate's version when
+/// this request has read it already (a scoped viewer has).
 pub(crate) async fn all_findings(state: &AppState, known: Option<i64>) -> Result<Check, Response> {
     let today = (state.now)().date();
     // The chain's length is read before waiting for the cache, so requests do not queue on it.
@@ -92,6 +102,38 @@ pub(crate) async fn all_findings(state: &AppState, known: Option<i64>) -> Result
             return Ok(c.check.clone());
         }
     }
+    // The same day, and the chain grew: re-check what the new records touched. A new day (the
+    // nightly full check) or a chain that is not the cached one's continuation runs in full.
+    if let Some(old) = cache.take_if(|c| c.day == today && c.audit_length < length) {
+        let started = std::time::Instant::now();
+        let migration = old.migration;
+        match recheck(state, old, length, today).await? {
+            Ok(check) => {
+                tracing::info!(took = ?started.elapsed(), findings = check.all.len(), "health re-check");
+                publish_later(state, check.all.clone(), migration, started);
+                *cache = Some(Cached {
+                    audit_length: length,
+                    day: today,
+                    check: check.clone(),
+                    migration,
+                });
+                return Ok(check);
+            }
+            Err(why) => tracing::info!(%why, "a full health check instead of a re-check"),
+        }
+    }
+    let check = full_check(state, length, today).await?;
+    let out = check.check.clone();
+    *cache = Some(check);
+    Ok(out)
+}
+
+/// A full health check of the whole estate, its metrics written.
+async fn full_check(
+    state: &AppState,
+    length: i64,
+    today: cardwatch_core::date::Date,
+) -> Result<Cached, Response> {
     let checks = state.checks.clone();
     let started = std::time::Instant::now();
     let all = blocking(state, move |s| {
@@ -116,13 +158,98 @@ pub(crate) async fn all_findings(state: &AppState, known: Option<i64>) -> Result
         (state.now)(),
         started.elapsed(),
     ));
-    let check = Check::new(all.0, all.1, all.2);
-    *cache = Some(Cached {
+    Ok(Cached {
         audit_length: length,
         day: today,
-        check: check.clone(),
-    });
-    Ok(check)
+        check: Check::new(all.0, all.1, all.2),
+        migration: all.3,
+    })
+}
+
+/// The last check with the findings of the sites the audit records after it touched (up to
+/// `length`) checked again, or why a full check must run instead.
+async fn recheck(
+    state: &AppState,
+    old: Cached,
+    length: i64,
+    today: cardwatch_core::date::Date,
+) -> Result<Result<Check, String>, Response> {
+    let checks = state.checks.clone();
+    blocking(state, move |s| {
+        let cx = Context {
+            today,
+            catalogue: &checks.catalogue,
+            thresholds: &checks.thresholds,
+            calendar: &checks.calendar,
+        };
+        let wanted = (length - old.audit_length) as usize;
+        if wanted > RECHECK_MAX_RECORDS {
+            return Ok(Err(format!("{wanted} audit records since the last check")));
+        }
+        let records: Vec<_> = s
+            .audit_records(old.audit_length, wanted)?
+            .into_iter()
+            .map(|r| r.record)
+            .collect();
+        let touched = match reach(&records) {
+            Reach::Full(why) => return Ok(Err(why)),
+            Reach::Touched(t) => t,
+        };
+        let sites = match touched.facts {
+            false => None,
+            true => match touched_sites(s, &touched)? {
+                Some(sites) => Some(sites),
+                None => return Ok(Err("a changed record is no longer in the estate".into())),
+            },
+        };
+        let notes = s.finding_notes()?;
+        let Check { all, expiring, .. } = old.check;
+        // The cache held the only other reference unless a page is still being cut from it.
+        let mut all = std::sync::Arc::try_unwrap(all).unwrap_or_else(|a| (*a).clone());
+        let expiring = match &sites {
+            None => (*expiring).clone(),
+            Some(sites) => {
+                let list: Vec<&str> = sites.iter().map(String::as_str).collect();
+                let fresh = if list.is_empty() {
+                    Vec::new()
+                } else {
+                    site_findings(s, &cx, &list, &notes)?
+                };
+                let integrations = integration_findings(s, &cx, &notes)?;
+                let set: FastSet<&str> = list.iter().copied().collect();
+                all = splice(all, &set, vec![fresh, integrations]);
+                s.expiring_certificates(100)?
+            }
+        };
+        renote(&mut all, &touched.notes, &notes, today);
+        let open = cardwatch_store::open_incidents_by_site(s)?;
+        Ok(Ok(Check::new(all, expiring, open)))
+    })
+    .await
+    .map_err(IntoResponse::into_response)
+}
+
+/// Writes the estate's metrics from a re-check in the background, so the page that asked does
+/// not wait for them: the move between authentication clients is counted again, the findings'
+/// families from the new findings.
+fn publish_later(
+    state: &AppState,
+    all: std::sync::Arc<Vec<Noted>>,
+    migration: Option<Totals>,
+    started: std::time::Instant,
+) {
+    let state = state.clone();
+    let took = started.elapsed();
+    tokio::spawn(tracing::Instrument::in_current_span(async move {
+        let (checks, today) = (state.checks.clone(), (state.now)().date());
+        let migration = blocking(&state, move |s| {
+            crate::prevent::risk::migration(s, &checks, today)
+        })
+        .await
+        .unwrap_or(migration);
+        let text = crate::prevent::risk::text(&all, migration, (state.now)(), took);
+        state.metrics.set_estate(text);
+    }));
 }
 
 /// The overview's figures.

@@ -1,0 +1,394 @@
+//! The health check after a change re-checks only the sites the change touched: a running
+//! server's findings, updated that way after each kind of change (a practice's import with an
+//! expired certificate, a downgraded middleware and a person moved to another site; an agent's
+//! report; edits on the web; a note on a finding), are exactly a fresh server's full check of
+//! the same store — the same findings in the same order, the same counts. A change the audit
+//! chain cannot place (an import creating a person) falls back to a full check.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Stdio};
+
+use common::*;
+
+/// A server on `db` seen from the tests' day, logging at info to `log`, signed in as `user`
+/// (added first): the process, its address and the session cookie.
+fn serve(db: &str, user: &str, log: &Path) -> (Child, String, String) {
+    const PASSPHRASE: &str = "recheck test administrator passphrase";
+    add_administrator(db, user, PASSPHRASE);
+    let mut serve = command(db, Some(DAY));
+    serve
+        .env("RUST_LOG", "info")
+        .args(["serve", "--bind", "127.0.0.1:0"]);
+    let (child, addr, _) =
+        spawn_serving_to(serve, Stdio::from(std::fs::File::create(log).expect("log")));
+    let (status, response) = request(
+        &addr,
+        "POST",
+        "/login",
+        None,
+        Some(&form(&[("username", user), ("password", PASSPHRASE)])),
+    );
+    assert_eq!(status, 303, "{response}");
+    let token = set_cookie(&response, "cw_session").expect("a session cookie");
+    (child, addr, format!("cw_session={token}"))
+}
+
+fn body(response: &str) -> String {
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default()
+}
+
+/// What a server shows of its check: every finding (snoozed too) in the queue's order as CSV,
+/// and the overview's counts.
+fn shown(addr: &str, cookie: &str) -> (String, serde_json::Value) {
+    let (status, findings) = get_as(addr, "/api/v1/findings?format=csv&all=true", cookie);
+    assert_eq!(status, 200, "{findings}");
+    let (status, overview) = get_as(addr, "/api/v1/overview", cookie);
+    assert_eq!(status, 200, "{overview}");
+    let mut counts = body_json(&overview);
+    // When it was computed is not a count.
+    if let Some(o) = counts.as_object_mut() {
+        o.retain(|k, _| k != "generated_at" && k != "as_of");
+    }
+    (body(&findings), counts)
+}
+
+/// Checks the running server's findings against a fresh server's full check of the same store,
+/// and that the running one re-checked (`full` false) or ran in full (`full` true) for it.
+struct Compare<'a> {
+    db: &'a str,
+    dir: &'a Path,
+    addr: String,
+    cookie: String,
+    log: std::path::PathBuf,
+    fresh: u32,
+    rechecks: usize,
+    fulls: usize,
+}
+
+impl Compare<'_> {
+    fn log_count(&self, what: &str) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .matches(what)
+            .count()
+    }
+
+    fn same_as_a_full_check(&mut self, step: &str, full: bool) -> String {
+        let ours = shown(&self.addr, &self.cookie);
+        let (rechecks, fulls) = (
+            self.log_count("health re-check"),
+            self.log_count("a full health check instead of a re-check"),
+        );
+        // A page fetched for its form's token may have re-checked already: at least once.
+        if full {
+            assert_eq!(
+                fulls,
+                self.fulls + 1,
+                "{step}: a full check, not a re-check"
+            );
+        } else {
+            assert!(rechecks > self.rechecks, "{step}: re-checked");
+            assert_eq!(fulls, self.fulls, "{step}: not in full");
+        }
+        (self.rechecks, self.fulls) = (rechecks, fulls);
+        self.fresh += 1;
+        let log = self.dir.join(format!("fresh-{}.log", self.fresh));
+        let (child, addr, cookie) = serve(self.db, &format!("fresh{}", self.fresh), &log);
+        let theirs = shown(&addr, &cookie);
+        stop(child);
+        // A fresh server's sign-in is an audit record: the running one sees it as a change that
+        // touches no fact, and keeps its findings.
+        assert_eq!(ours.1, theirs.1, "{step}: the overview's counts");
+        let (a, b): (Vec<&str>, Vec<&str>) = (ours.0.lines().collect(), theirs.0.lines().collect());
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            assert_eq!(x, y, "{step}: finding {i} of {}", b.len());
+        }
+        assert_eq!(a.len(), b.len(), "{step}: the number of findings");
+        ours.0
+    }
+}
+
+/// The exported records of a kind (header first).
+fn exported(db: &str, kind: &str) -> Vec<Vec<String>> {
+    ok(&cardwatch_on(DAY, db, &["export", kind]))
+        .lines()
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect()
+}
+
+fn column(header: &[String], name: &str) -> usize {
+    header
+        .iter()
+        .position(|c| c == name)
+        .unwrap_or_else(|| panic!("no {name} in {header:?}"))
+}
+
+/// Writes `rows` under `header` to `name` in `dir` and imports it with the command line.
+fn import(db: &str, dir: &Path, name: &str, header: &[String], rows: &[Vec<String>]) {
+    let path = dir.join(name);
+    let mut text = header.join(",");
+    for r in rows {
+        text.push('\n');
+        text.push_str(&r.join(","));
+    }
+    text.push('\n');
+    std::fs::write(&path, text).expect("write");
+    ok(&cardwatch_on(
+        DAY,
+        db,
+        &["import", &path.display().to_string()],
+    ));
+}
+
+#[test]
+fn findings_re_checked_after_each_change_equal_a_full_check() {
+    let (tmp, db) = scratch_db();
+    let dir = tmp.path();
+    let csv = dir.join("csv");
+    std::fs::create_dir_all(&csv).expect("dir");
+    ok(&import_all(&db, &demo_files(&csv)));
+    let log = dir.join("serve.log");
+    let (child, addr, cookie) = serve(&db, "running", &log);
+    let mut c = Compare {
+        db: &db,
+        dir,
+        addr,
+        cookie,
+        log,
+        fresh: 0,
+        rechecks: 0,
+        fulls: 0,
+    };
+    // Warm: the day's full check.
+    let first = shown(&c.addr, &c.cookie).0;
+    assert!(first.lines().count() > 50, "{first}");
+
+    let people = exported(&db, "people");
+    let cards = exported(&db, "cards");
+    let certificates = exported(&db, "certificates");
+    let software = exported(&db, "software");
+    let workstations = exported(&db, "workstations");
+    let site_of = |uuid: &str| {
+        let at = column(&people[0], "site_ods");
+        people[1..]
+            .iter()
+            .find(|p| p[0] == uuid)
+            .map(|p| p[at].clone())
+            .expect("the holder")
+    };
+    let holder_of = |serial: &str| {
+        let at = column(&cards[0], "holder_uuid");
+        cards[1..]
+            .iter()
+            .find(|c| c[0] == serial)
+            .map(|c| c[at].clone())
+            .expect("the card")
+    };
+    let sites: std::collections::BTreeSet<String> = people[1..]
+        .iter()
+        .map(|p| p[column(&people[0], "site_ods")].clone())
+        .collect();
+    assert!(sites.len() >= 3, "{sites:?}");
+
+    // One practice's import: a card's authentication certificate has expired, …
+    let (before, after) = (
+        column(&certificates[0], "not_before"),
+        column(&certificates[0], "not_after"),
+    );
+    let mut cert = certificates[1..]
+        .iter()
+        .find(|c| {
+            c[1] == "authentication"
+                && c[before].as_str() < "2026-01-01"
+                && c[after].as_str() > "2027-06-01"
+        })
+        .expect("a certificate valid well past the day")
+        .clone();
+    let practice = site_of(&holder_of(&cert[0]));
+    cert[after] = "2026-11-01".into();
+    import(
+        &db,
+        dir,
+        "certificates.csv",
+        &certificates[0],
+        &[cert.clone()],
+    );
+    let out = c.same_as_a_full_check("a certificate expired", false);
+    assert!(
+        out.lines()
+            .any(|l| l.contains("cert-authentication-expired") && l.contains(&cert[0])),
+        "the expiry is found"
+    );
+
+    // … a workstation's middleware downgraded, …
+    let host_site = column(&workstations[0], "site_ods");
+    let hosts: Vec<&String> = workstations[1..]
+        .iter()
+        .filter(|w| w[host_site] == practice)
+        .map(|w| &w[0])
+        .collect();
+    let mut old = software[1..]
+        .iter()
+        .find(|s| hosts.contains(&&s[0]))
+        .expect("software at the practice")
+        .clone();
+    let version = column(&software[0], "version");
+    old[version] = "1.0.0.0".into();
+    import(&db, dir, "software.csv", &software[0], &[old.clone()]);
+    let out = c.same_as_a_full_check("a middleware downgraded", false);
+    assert!(
+        out.lines()
+            .any(|l| l.contains(&old[0]) && l.contains("1.0.0.0")),
+        "the downgrade is found"
+    );
+
+    // … and a person moved to another site (their cards' findings go with them).
+    let mover_card = certificates[1..]
+        .iter()
+        .find(|c| site_of(&holder_of(&c[0])) == practice && c[after].as_str() < "2027-01-01")
+        .map(|c| c[0].clone())
+        .unwrap_or_else(|| cert[0].clone());
+    let mover = holder_of(&mover_card);
+    let elsewhere = sites
+        .iter()
+        .find(|s| **s != practice)
+        .expect("another site")
+        .clone();
+    let mut person = people[1..]
+        .iter()
+        .find(|p| p[0] == mover)
+        .expect("the mover")
+        .clone();
+    person[column(&people[0], "site_ods")] = elsewhere.clone();
+    import(&db, dir, "people.csv", &people[0], &[person]);
+    let out = c.same_as_a_full_check("a person moved", false);
+    assert!(
+        out.lines()
+            .any(|l| l.contains(&mover_card) && l.contains(&elsewhere)),
+        "the card's findings moved with its holder"
+    );
+
+    // An agent's report from one of the practice's workstations: its middleware as it is.
+    let token = ok(&cardwatch_on(
+        DAY,
+        &db,
+        &["agent", "token", "--site", &practice],
+    ))
+    .lines()
+    .last()
+    .expect("token")
+    .trim()
+    .to_owned();
+    let host = hosts[0].clone();
+    let server = c.addr.clone();
+    let agent = |path: &str, headers: &[(&str, &str)], body: &str| {
+        send_with(
+            &server,
+            "POST",
+            path,
+            headers,
+            Some(("application/json", body)),
+        )
+    };
+    let enrolled = agent(
+        "/api/v1/agents/enrol",
+        &[],
+        &format!(r#"{{"token":"{token}","hostname":"{host}","version":"0.1.0"}}"#),
+    );
+    assert_eq!(enrolled.0, 201, "{}", enrolled.1);
+    let credential = body_json(&enrolled.1)["credential"]
+        .as_str()
+        .expect("credential")
+        .to_owned();
+    c.same_as_a_full_check("an agent enrolled", false);
+    let report = serde_json::json!({"events": [{
+        "id": "inventory-1",
+        "at": format!("{DAY}T09:00:00Z"),
+        "kind": "inventory",
+        "data": {
+            "hostname": host,
+            "agent_version": "0.1.0",
+            "os": null,
+            "readers": null,
+            "certificates": null,
+            "software": [{"component": old[1], "version": "0.9.0.0", "source": "registry"}],
+            "probed": [old[1]],
+        },
+    }]});
+    let sent = agent(
+        "/api/v1/agents/events",
+        &[
+            ("Authorization", &format!("Agent {credential}")),
+            ("X-Cardwatch-Agent-Version", "0.1.0"),
+        ],
+        &report.to_string(),
+    );
+    assert_eq!(sent.0, 200, "{}", sent.1);
+    let out = c.same_as_a_full_check("an agent's report", false);
+    assert!(out.contains("0.9.0.0"), "the agent's version is judged");
+
+    // A web edit: a card at another site locked.
+    let locked = cards[1..]
+        .iter()
+        .find(|k| {
+            k[column(&cards[0], "status")] == "active"
+                && site_of(&k[column(&cards[0], "holder_uuid")]) != practice
+        })
+        .expect("an active card elsewhere")[0]
+        .clone();
+    let (_, page) = get_as(&c.addr, &format!("/cards/{locked}"), &c.cookie);
+    let (status, response) = request(
+        &c.addr,
+        "POST",
+        &format!("/cards/{locked}/status"),
+        Some(&c.cookie),
+        Some(&form(&[
+            ("csrf", &csrf_of(&page)),
+            ("status", "locked"),
+            ("reason", "forgot PIN"),
+        ])),
+    );
+    assert!(status == 303 || status == 200, "{response}");
+    c.same_as_a_full_check("a card locked on the web", false);
+
+    // A note on a finding: no fact changed, and the finding shows its note.
+    let id = out
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split(',').next())
+        .expect("a finding's id")
+        .to_owned();
+    let (_, page) = get_as(&c.addr, "/findings", &c.cookie);
+    let (status, response) = request(
+        &c.addr,
+        "POST",
+        "/findings/note",
+        Some(&c.cookie),
+        Some(&form(&[
+            ("csrf", &csrf_of(&page)),
+            ("id", &id),
+            ("action", "acknowledged"),
+            ("reason", "booked for Monday"),
+        ])),
+    );
+    assert!(status == 303 || status == 200, "{response}");
+    let out = c.same_as_a_full_check("a note on a finding", false);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&format!("{id},")) && l.contains("acknowledged")),
+        "the note shows: {id}"
+    );
+
+    // The near miss: an import that creates a person cannot be placed from the audit chain
+    // (an import audits its created records as a count): a full check.
+    let mut newcomer = people[1].clone();
+    newcomer[0] = "555999999999".into();
+    import(&db, dir, "people.csv", &people[0], &[newcomer]);
+    c.same_as_a_full_check("a person created", true);
+    stop(child);
+}
