@@ -260,6 +260,8 @@ pub struct Settings {
     pub serving: Serving,
     /// The CIM mapping imports use when no `--mapping` is given (`[import] mapping`).
     pub import_mapping: Option<cardwatch_core::cim::CimMapping>,
+    /// The file `import_mapping` was read from.
+    pub import_mapping_file: Option<PathBuf>,
     /// Single sign-on, when `[oidc]` is configured (its provider is found when serving starts).
     pub oidc: Option<OidcConfig>,
 }
@@ -364,6 +366,7 @@ pub fn load(config: Option<&Path>, catalogue: Option<&Path>) -> Result<Settings>
         .map_err(|e| anyhow!("{where_}{e} — fix the configuration"))?;
     notify.backup =
         backup(file.backup).map_err(|e| anyhow!("{where_}{e} — fix the configuration"))?;
+    let import_mapping_file = file.import.mapping.clone();
     let import_mapping = import_mapping(file.import.mapping)
         .map_err(|e| anyhow!("{where_}{e} — fix the configuration"))?;
     let oidc = file
@@ -377,6 +380,7 @@ pub fn load(config: Option<&Path>, catalogue: Option<&Path>) -> Result<Settings>
         serving,
         oidc,
         import_mapping,
+        import_mapping_file,
         notify,
         contacts,
         catalogue,
@@ -652,6 +656,6 @@ pub(crate) const REFERENCE: &[reference::Key] = {
         key("oidc.name", "text", || "\"single sign-on\"".into(), "What people call the provider (\"NHSmail\"), in the sign-in button and the refusals."),
         key("oidc.button", "text", none, "The sign-in button's words; without it, \"Sign in with \" and `name`."),
         key("oidc.local_passwords", "true or false", || "true".into(), "Whether operators may also sign in with a Cardwatch password. `false` leaves only the single sign-on button on the sign-in page and refuses `POST /login` before any password is checked."),
-        key("import.mapping", "path", none, "A Care Identity Management mapping file (TOML) laid over the shipped one, used by `cardwatch import` when no `--mapping` is given. A path that cannot be read, or a file that is refused, stops the command when the configuration is read (docs/IMPORT.md)."),
+        key("import.mapping", "path", none, "A Care Identity Management mapping file (TOML) laid over the shipped one, used by `cardwatch import` when no `--mapping` is given and by uploads at `/admin/import`, whose page names it. A path that cannot be read, or a file that is refused, stops the command (`serve` too, before it listens) when the configuration is read (docs/IMPORT.md)."),
     ]
 };

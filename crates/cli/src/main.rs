@@ -602,6 +602,14 @@ fn server_checks(
         triage,
         sso: None,
         sign_in: cardwatch_server::web::auth::SignInGuard::new(settings.serving.trusted_proxies),
+        // Read and checked with the configuration: a bad file has stopped `serve` already.
+        import_mapping: settings
+            .import_mapping
+            .zip(settings.import_mapping_file)
+            .map(|(mapping, file)| cardwatch_server::admin::import::Mapping {
+                file: file.display().to_string(),
+                mapping: std::sync::Arc::new(mapping),
+            }),
     }
 }
 

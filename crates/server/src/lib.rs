@@ -50,6 +50,9 @@ pub struct Checks {
     pub sign_in: web::auth::SignInGuard,
     /// Single sign-on through an OpenID Connect provider, when configured.
     pub sso: Option<Arc<account::oidc::Sso>>,
+    /// The operator's Care Identity Management mapping (`[import] mapping`), which uploads at
+    /// `/admin/import` read exports with; `None`: the shipped mapping.
+    pub import_mapping: Option<admin::import::Mapping>,
 }
 
 /// What handlers share.

@@ -3,10 +3,13 @@
 //! organisation's records, so only those who see every organisation run one). "Check only"
 //! validates without writing. A refused file lists every bad row with its line and column.
 
+use std::sync::Arc;
+
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
+use cardwatch_core::cim::CimMapping;
 use cardwatch_core::records::Kind;
 use cardwatch_store::{ImportInput, ImportOptions, ImportReport, StoreError};
 
@@ -19,6 +22,28 @@ use crate::AppState;
 
 /// The largest upload the page takes; bigger estates go through `cardwatch import`.
 pub(crate) const MAX_UPLOAD_BYTES: usize = 32 << 20;
+
+/// An operator's Care Identity Management mapping, laid over the shipped one, and the file it
+/// was read from (checked when the configuration is read, so a server never starts with a bad
+/// one).
+#[derive(Clone, Debug)]
+pub struct Mapping {
+    /// The mapping file, as the configuration names it.
+    pub file: String,
+    /// The shipped mapping with the file laid over it.
+    pub mapping: Arc<CimMapping>,
+}
+
+/// Which mapping the page reads Care Identity Management exports with, in a sentence.
+fn mapping_in_use(mapping: Option<&Mapping>) -> String {
+    match mapping {
+        Some(m) => format!(
+            "Care Identity Management exports are read with the mapping in {} (the configuration's [import] mapping), laid over the shipped one.",
+            m.file
+        ),
+        None => "Care Identity Management exports are read with the shipped mapping (knowledge/cim-mapping.toml), whose header names are unconfirmed: if your exports' headers differ, name a mapping file in the configuration's [import] mapping (docs/IMPORT.md).".to_owned(),
+    }
+}
 
 async fn admin(state: &AppState, caller: Caller) -> Result<Caller, Response> {
     let v = viewer(state, caller, Permission::EditEstate, false).await?;
@@ -35,7 +60,7 @@ async fn admin(state: &AppState, caller: Caller) -> Result<Caller, Response> {
 /// `GET /admin/import`
 pub(crate) async fn page(State(state): State<AppState>, caller: Caller) -> Response {
     match admin(&state, caller).await {
-        Ok(c) => render(&c, StatusCode::OK, Outcome::default()),
+        Ok(c) => render(&state, &c, StatusCode::OK, Outcome::default()),
         Err(r) => r,
     }
 }
@@ -45,6 +70,7 @@ pub(crate) async fn page(State(state): State<AppState>, caller: Caller) -> Respo
 struct ImportPage<'a> {
     csrf: &'a str,
     max_mb: usize,
+    mapping: String,
     check: bool,
     refused: String,
     problems: Vec<String>,
@@ -75,10 +101,11 @@ struct FileRow {
     notes: Vec<String>,
 }
 
-fn render(caller: &Caller, status: StatusCode, outcome: Outcome) -> Response {
+fn render(state: &AppState, caller: &Caller, status: StatusCode, outcome: Outcome) -> Response {
     let page = ImportPage {
         csrf: &caller.csrf,
         max_mb: MAX_UPLOAD_BYTES >> 20,
+        mapping: mapping_in_use(state.checks.import_mapping.as_ref()),
         check: outcome.check,
         refused: outcome.refused,
         problems: outcome.problems,
@@ -215,7 +242,7 @@ pub(crate) async fn import(
                         MAX_UPLOAD_BYTES >> 20
                     )],
                 );
-                return render(&caller, e.status(), m);
+                return render(&state, &caller, e.status(), m);
             }
         };
         let name = field.name().unwrap_or_default().to_owned();
@@ -228,7 +255,7 @@ pub(crate) async fn import(
                     "The upload could not be read.".into(),
                     vec![e.body_text()],
                 );
-                return render(&caller, e.status(), m);
+                return render(&state, &caller, e.status(), m);
             }
         };
         match (name.as_str(), file) {
@@ -250,11 +277,16 @@ pub(crate) async fn import(
             "Choose at least one file.".into(),
             vec!["No file was sent: choose one or more files to import".to_owned()],
         );
-        return render(&caller, StatusCode::BAD_REQUEST, m);
+        return render(&state, &caller, StatusCode::BAD_REQUEST, m);
     }
     let change = change(&caller, &state);
     let options = ImportOptions {
         check_only: check,
+        mapping: state
+            .checks
+            .import_mapping
+            .as_ref()
+            .map(|m| Arc::clone(&m.mapping)),
         ..ImportOptions::default()
     };
     let done = blocking(&state, move |s| Ok(s.import(&inputs, &options, &change))).await;
@@ -265,7 +297,7 @@ pub(crate) async fn import(
                 report: Some(report(&r)),
                 ..Outcome::default()
             };
-            render(&caller, StatusCode::OK, done)
+            render(&state, &caller, StatusCode::OK, done)
         }
         Ok(Err(StoreError::Rejected(problems))) => {
             let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
@@ -276,9 +308,10 @@ pub(crate) async fn import(
                 if n == 1 { "row" } else { "rows" }
             );
             let m = refusal(check, message, list);
-            render(&caller, StatusCode::BAD_REQUEST, m)
+            render(&state, &caller, StatusCode::BAD_REQUEST, m)
         }
         Ok(Err(e @ (StoreError::Invalid(_) | StoreError::Url(_)))) => render(
+            &state,
             &caller,
             StatusCode::BAD_REQUEST,
             refusal(check, "The import was refused.".into(), vec![e.to_string()]),
