@@ -291,9 +291,12 @@ pub struct HoursSpan {
 pub struct HoursError(String);
 
 fn parse_day(s: &str) -> Option<u32> {
+    // The first three bytes, when they are whole characters: a day's name is ASCII, and a
+    // letter of more than one byte must not be cut in half.
+    let head = s.get(..3)?;
     DAY_NAMES
         .iter()
-        .position(|d| s.len() >= 3 && d.eq_ignore_ascii_case(&s[..3]))
+        .position(|d| d.eq_ignore_ascii_case(head))
         .map(|i| i as u32)
 }
 
@@ -419,6 +422,10 @@ mod tests {
         assert!(CoreHours::parse("Mon 18:00-08:00").is_err());
         assert!(CoreHours::parse("Mon 25:00-26:00").is_err());
         assert!(CoreHours::parse("").is_err());
+        // A letter of several bytes where a day's name starts is refused, not cut in half.
+        let e = CoreHours::parse("M\u{e9}n-Fri 08:00-18:00").unwrap_err();
+        assert!(e.to_string().contains("not a day"), "{e}");
+        assert!(CoreHours::parse("\u{1bc80} 0").is_err());
     }
 
     #[test]
