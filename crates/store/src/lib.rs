@@ -28,6 +28,7 @@ mod files;
 pub mod import;
 mod incidents;
 pub mod inventory;
+pub mod lists;
 mod migrations;
 pub mod notify;
 pub mod observe;
@@ -305,6 +306,10 @@ pub trait Store: Send + Sync {
         reason: &str,
         change: &Change,
     ) -> Result<bool, StoreError>;
+
+    /// One page of an estate list, read by keyset and counted from the counts the store keeps
+    /// (see [`lists`]).
+    fn list_page(&self, q: &lists::ListQuery) -> Result<lists::ListPage, StoreError>;
 
     /// Records of a kind whose (text) column equals a value — a card's certificates, a holder's
     /// positions, a workstation's software — in key order, at most `limit`.

@@ -38,4 +38,5 @@ migrations! {
     15 "workstation_applications" "0015_workstation_applications",
     16 "organisation_status" "0016_organisation_status",
     17 "site_refreshes" "0017_site_refreshes",
+    18 "estate_lists" "0018_estate_lists",
 }

@@ -266,14 +266,41 @@ pub fn send_with(
         ));
     }
     write!(s, "{head}\r\n{content}").expect("send");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read");
+    let out = dechunked(&raw);
     let status = out
         .split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
     (status, out)
+}
+
+/// A response as text, a chunked body (a streamed download) joined up again as any HTTP
+/// client does.
+fn dechunked(raw: &[u8]) -> String {
+    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return text(raw);
+    };
+    let (head, mut rest) = (&raw[..end + 4], &raw[end + 4..]);
+    if !text(head)
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        return text(raw);
+    }
+    let mut body = head.to_vec();
+    while let Some(line) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(text(&rest[..line]).trim(), 16).expect("a chunk size");
+        if size == 0 {
+            break;
+        }
+        let chunk = &rest[line + 2..];
+        body.extend_from_slice(&chunk[..size]);
+        rest = &chunk[size + 2..];
+    }
+    text(&body)
 }
 
 /// The value a response sets for a cookie, if it sets one.

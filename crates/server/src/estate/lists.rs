@@ -1,17 +1,24 @@
 //! The estate's lists: `GET /estate/{kind}` (a page) and `GET /api/v1/estate/{kind}` (JSON or
-//! CSV) for organisations, sites, people, workstations, readers, stock and integrations — each filtered by
-//! text, sorted by any column, paged, and limited to the caller's sites. People need the right
-//! to see people.
+//! CSV) for organisations, sites, people, workstations, readers, stock and integrations — each
+//! filtered by the start of a few columns, sorted by an indexed column, paged by cursor, and
+//! limited to the caller's sites. People need the right to see people.
+//!
+//! At national scale (a million people) a page is one keyset read in the store
+//! (`cardwatch_store::lists`): a cursor names the last row shown, never a number of rows to
+//! skip, and the total comes from the per-site counts the store keeps.
 
-use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
 use cardwatch_core::access::Permission;
-use cardwatch_core::records::{row_json, to_values, Kind, Value};
+use cardwatch_core::records::{row_json, Kind, Value};
+use cardwatch_store::csv_out::CsvOut;
+use cardwatch_store::lists::{self, ListQuery, Listed, Position, Total};
 use serde_json::{json, Map};
+use std::io::Write as _;
 
 use crate::web::auth::Caller;
 use crate::web::blocking;
@@ -20,42 +27,93 @@ use crate::web::scope::{viewer, Viewer};
 use crate::web::{bad_request, BadParam};
 use crate::AppState;
 
-/// The kinds listed, with the column that places a record at a site (for scoping).
-const LISTED: &[(Kind, &str)] = &[
-    (Kind::Organisations, "ods_code"),
-    (Kind::Sites, "site_ods"),
-    (Kind::People, "site_ods"),
-    (Kind::Workstations, "site_ods"),
-    (Kind::Readers, "site_ods"),
-    (Kind::Stock, "site_ods"),
-    (Kind::Integrations, "site_ods"),
-];
-
 /// Each kind listed with the columns it sorts by, for the API document.
 pub(crate) fn kinds() -> impl Iterator<Item = (&'static str, Vec<&'static str>)> {
-    LISTED
+    lists::LISTED
         .iter()
-        .map(|(k, _)| (k.name(), k.columns().iter().map(|c| c.name).collect()))
+        .map(|l| (l.kind.name(), l.sortable.to_vec()))
 }
 
+/// A page of a CSV download's rows read at a time, and the bytes sent at a time.
+const CSV_PAGE: usize = 5000;
+const CSV_CHUNK: usize = 64 * 1024;
+
 struct Params {
-    kind: Kind,
-    site_col: usize,
+    listed: &'static Listed,
     filter: Option<String>,
-    sort: usize,
+    sort: &'static str,
     descending: bool,
-    offset: usize,
+    from: Option<Position>,
     limit: usize,
     csv: bool,
 }
 
+/// What a cursor is: `a` (the rows after) or `b` (the rows before) a position, then each of the
+/// position's values — the sort column's, then the key's other columns' — as `.` and its UTF-8
+/// in URL-safe base64 (the `base64` crate; no padding). Callers treat it as opaque. Any text of
+/// [`CURSOR_PATTERN`] is a position (a value that is not UTF-8 is read as best it can be), so
+/// the API document's pattern is exactly what is taken; a position grants nothing, as every
+/// read is still limited to the caller's sites.
+pub(crate) const CURSOR_PATTERN: &str =
+    "^[ab](\\.(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?){1,2}$";
+
+/// The cursors' base64: URL-safe without padding, reading the unused bits of a last character
+/// whatever they are (so that every text of the pattern decodes).
+const CURSOR_BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireNone),
+);
+
+fn encode(at: Position) -> String {
+    let mut out = String::from(if at.before { "b" } else { "a" });
+    for v in &at.values {
+        out.push('.');
+        out.push_str(&CURSOR_BASE64.encode(v.as_bytes()));
+    }
+    out
+}
+
+/// The position a cursor names, with as many values as the list's order has (missing ones
+/// empty, which sorts first), or why it is refused.
+fn decode(text: &str, width: usize) -> Result<Position, BadParam> {
+    let bad = || {
+        bad_request(
+            "cursor",
+            "this is not a cursor this list gave — leave cursor out to start from the first \
+             page, or pass the next_cursor or previous_cursor of the last answer"
+                .into(),
+        )
+    };
+    let before = match text.get(..1) {
+        Some("a") => false,
+        Some("b") => true,
+        _ => return Err(bad()),
+    };
+    let rest = text[1..].strip_prefix('.').ok_or_else(bad)?;
+    let mut values = rest
+        .split('.')
+        .map(|part| {
+            let bytes = CURSOR_BASE64.decode(part).map_err(|_| bad())?;
+            // No stored text holds a NUL, and PostgreSQL refuses one in a parameter.
+            Ok(String::from_utf8_lossy(&bytes).replace('\0', ""))
+        })
+        .collect::<Result<Vec<String>, BadParam>>()?;
+    if values.len() > 2 {
+        return Err(bad());
+    }
+    values.resize(width, String::new());
+    Ok(Position { before, values })
+}
+
 fn params(kind: &str, q: &HashMap<String, String>) -> Result<Params, BadParam> {
-    let (kind, site) = LISTED
+    let listed = lists::LISTED
         .iter()
-        .find(|(k, _)| k.name() == kind)
-        .copied()
+        .find(|l| l.kind.name() == kind)
         .ok_or_else(|| {
-            let names: Vec<&str> = LISTED.iter().map(|(k, _)| k.name()).collect();
+            let names: Vec<&str> = lists::LISTED.iter().map(|l| l.kind.name()).collect();
             bad_request(
                 "kind",
                 format!(
@@ -64,53 +122,82 @@ fn params(kind: &str, q: &HashMap<String, String>) -> Result<Params, BadParam> {
                 ),
             )
         })?;
-    const KNOWN: [&str; 6] = ["q", "sort", "order", "offset", "limit", "format"];
+    const KNOWN: [&str; 6] = ["q", "sort", "order", "cursor", "limit", "format"];
+    if q.contains_key("offset") {
+        return Err(bad_request(
+            "offset",
+            "offset is not taken: a long list is paged by cursor — leave offset out for the \
+             first page, then pass the answer's next_cursor as cursor"
+                .into(),
+        ));
+    }
     if let Some(k) = q.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(bad_request(
             k,
             format!("unknown parameter {k:?} — use {}", KNOWN.join(", ")),
         ));
     }
+    let kind = listed.kind;
     let cols = kind.columns();
     let text = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
     let sort = match text("sort") {
-        None => 0,
-        Some(c) => cols.iter().position(|x| x.name == c).ok_or_else(|| {
-            let names: Vec<&str> = cols.iter().map(|c| c.name).collect();
-            bad_request(
-                "sort",
-                format!(
-                    "{kind} has no column {c:?} — use one of: {}",
-                    names.join(", ")
-                ),
-            )
-        })?,
+        None => listed.sortable[0],
+        Some(c) => match listed.sortable.iter().find(|s| **s == c) {
+            Some(s) => s,
+            None => {
+                let choices = listed.sortable.join(", ");
+                let why = if cols.iter().any(|x| x.name == c) {
+                    format!("{kind} are not sorted by {c:?} (no index keeps them in that order)")
+                } else {
+                    format!("{kind} has no column {c:?}")
+                };
+                return Err(bad_request(
+                    "sort",
+                    format!("{why} — sort by one of: {choices}"),
+                ));
+            }
+        },
     };
-    let number = |k: &str, default: usize, max: usize| -> Result<usize, BadParam> {
-        match text(k) {
-            None => Ok(default),
-            Some(v) => v
-                .parse::<usize>()
-                .ok()
-                .filter(|n| *n <= max)
-                .ok_or_else(|| bad_request(k, format!("{v:?} is not a whole number up to {max}"))),
-        }
+    let descending = match text("order") {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(o) => return Err(bad_request("order", format!("{o:?} is not asc or desc"))),
     };
+    let limit = match text("limit") {
+        None => 100,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=5000).contains(n))
+            .ok_or_else(|| {
+                bad_request(
+                    "limit",
+                    format!("{v:?} is not a whole number from 1 to 5000"),
+                )
+            })?,
+    };
+    let width = 1
+        + (0..kind.key_len())
+            .filter(|&k| cols[k].name != sort)
+            .count();
+    let from = match text("cursor") {
+        None => None,
+        Some(c) => Some(decode(c, width)?),
+    };
+    let filter = text("q").map(str::to_owned);
+    if filter.as_deref().is_some_and(|f| f.contains('\0')) {
+        return Err(bad_request(
+            "q",
+            "the filter holds a NUL character, which no record does — type the text again".into(),
+        ));
+    }
     Ok(Params {
-        kind,
-        site_col: cols.iter().position(|c| c.name == site).unwrap_or(0),
-        filter: text("q").map(str::to_lowercase),
+        listed,
+        filter,
         sort,
-        descending: match text("order") {
-            None | Some("asc") => false,
-            Some("desc") => true,
-            Some(o) => return Err(bad_request("order", format!("{o:?} is not asc or desc"))),
-        },
-        offset: number("offset", 0, 1_000_000_000)?,
-        limit: match number("limit", 100, 5000)? {
-            0 => return Err(bad_request("limit", "limit must be 1 to 5000".into())),
-            n => n,
-        },
+        descending,
+        from,
+        limit,
         csv: match text("format") {
             None | Some("json") | Some("html") => false,
             Some("csv") => true,
@@ -119,47 +206,31 @@ fn params(kind: &str, q: &HashMap<String, String>) -> Result<Params, BadParam> {
     })
 }
 
-fn cmp(a: &Value, b: &Value) -> Ordering {
-    match (a, b) {
-        (Value::Int(x), Value::Int(y)) => x.cmp(y),
-        (Value::Date(x), Value::Date(y)) => x.cmp(y),
-        (Value::Timestamp(x), Value::Timestamp(y)) => x.cmp(y),
-        (Value::Null, Value::Null) => Ordering::Equal,
-        (Value::Null, _) => Ordering::Greater,
-        (_, Value::Null) => Ordering::Less,
-        _ => a.to_csv().cmp(&b.to_csv()),
+/// The store's query for the caller's page of the list.
+fn query(v: &Viewer, p: &Params) -> ListQuery {
+    ListQuery {
+        kind: p.listed.kind,
+        sites: v.visible_sites(),
+        prefix: p.filter.clone(),
+        sort: p.sort,
+        descending: p.descending,
+        from: p.from.clone(),
+        limit: p.limit,
     }
 }
 
-/// The caller's records of a kind, filtered and sorted: (all that match, the page's).
-async fn rows(state: &AppState, v: &Viewer, p: &Params) -> Result<Vec<Vec<Value>>, Response> {
-    let kind = p.kind;
-    let mut all: Vec<Vec<Value>> = blocking(state, move |s| {
-        let mut out = Vec::new();
-        s.export(kind, &mut |cells| {
-            out.push(to_values(cells));
-            Ok(())
-        })?;
-        Ok(out)
-    })
-    .await
-    .map_err(IntoResponse::into_response)?;
-    all.retain(|r| {
-        let site = r[p.site_col].to_csv();
-        v.sees_site(&site)
-            && p.filter
-                .as_ref()
-                .is_none_or(|f| r.iter().any(|x| x.to_csv().to_lowercase().contains(f)))
-    });
-    all.sort_by(|a, b| {
-        let o = cmp(&a[p.sort], &b[p.sort]);
-        if p.descending {
-            o.reverse()
-        } else {
-            o
-        }
-    });
-    Ok(all)
+/// The cursors of the pages either side of one read: (previous, next).
+fn cursors(p: &Params, q: &ListQuery, page: &lists::ListPage) -> (Option<String>, Option<String>) {
+    let (Some(first), Some(last)) = (page.rows.first(), page.rows.last()) else {
+        return (None, None);
+    };
+    let back = p.from.as_ref().is_some_and(|f| f.before);
+    let previous = if back { page.more } else { p.from.is_some() };
+    let next = if back { true } else { page.more };
+    (
+        previous.then(|| encode(q.position_of(first, true))),
+        next.then(|| encode(q.position_of(last, false))),
+    )
 }
 
 async fn prepared(
@@ -168,16 +239,109 @@ async fn prepared(
     kind: &str,
     q: &HashMap<String, String>,
     api: bool,
-) -> Result<(Viewer, Params, Vec<Vec<Value>>), Response> {
+) -> Result<(Viewer, Params), Response> {
     let p = params(kind, q).map_err(IntoResponse::into_response)?;
-    let need = if p.kind == Kind::People {
+    let need = if p.listed.kind == Kind::People {
         Permission::ViewPeople
     } else {
         Permission::ViewEstate
     };
     let v = viewer(state, caller, need, api).await?;
-    let found = rows(state, &v, &p).await?;
-    Ok((v, p, found))
+    Ok((v, p))
+}
+
+async fn read(state: &AppState, q: ListQuery) -> Result<lists::ListPage, Response> {
+    blocking(state, move |s| s.list_page(&q))
+        .await
+        .map_err(IntoResponse::into_response)
+}
+
+/// Bytes written to a channel a chunk at a time, for a streamed download.
+struct Chunks {
+    buf: Vec<u8>,
+    tx: tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
+}
+
+impl Chunks {
+    fn send(&mut self) -> std::io::Result<()> {
+        let chunk = std::mem::take(&mut self.buf);
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::other("the client went away"))
+    }
+}
+
+impl std::io::Write for Chunks {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CSV_CHUNK {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            Ok(())
+        } else {
+            self.send()
+        }
+    }
+}
+
+/// Every row of the list as CSV, streamed: read a page at a time by cursor and sent as it is
+/// written, so a million rows never sit in memory.
+fn csv_stream(state: &AppState, mut q: ListQuery) -> Response {
+    let kind = q.kind;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let store = state.store.clone();
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || {
+        span.in_scope(|| {
+            let mut out = CsvOut::new(Chunks {
+                buf: Vec::with_capacity(CSV_CHUNK),
+                tx: tx.clone(),
+            });
+            let header: Vec<&str> = kind.columns().iter().map(|c| c.name).collect();
+            let written = (|| -> std::io::Result<()> {
+                out.row(&header)?;
+                q.from = None;
+                q.limit = CSV_PAGE;
+                loop {
+                    let page = store
+                        .list_page(&q)
+                        .map_err(|e| std::io::Error::other(e.to_string()))?;
+                    for r in &page.rows {
+                        out.row(r.iter().map(Value::to_csv))?;
+                    }
+                    match page.rows.last() {
+                        Some(last) if page.more => q.from = Some(q.position_of(last, false)),
+                        _ => break,
+                    }
+                }
+                out.into_inner()?.flush()
+            })();
+            if let Err(e) = written {
+                // Headers are gone: the client sees the download cut short.
+                tracing::warn!(error = %e, %kind, "a list's CSV download stopped");
+                let _ = tx.blocking_send(Err(e));
+            }
+        })
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}.csv\"", kind.name()),
+            ),
+        ],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
 }
 
 pub(crate) async fn api(
@@ -186,24 +350,36 @@ pub(crate) async fn api(
     Path(kind): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let (_, p, found) = match prepared(&state, caller, &kind, &q, true).await {
+    let (v, p) = match prepared(&state, caller, &kind, &q, true).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let cols = p.kind.columns();
-    let page = found.iter().skip(p.offset).take(p.limit);
+    let query = query(&v, &p);
     if p.csv {
-        let header: Vec<&str> = cols.iter().map(|c| c.name).collect();
-        return crate::web::csv_download(
-            &format!("{}.csv", p.kind.name()),
-            &header,
-            found
-                .iter()
-                .map(|r| r.iter().map(Value::to_csv).collect::<Vec<_>>()),
-        );
+        return csv_stream(&state, query);
     }
-    let items: Vec<Map<String, serde_json::Value>> = page.map(|r| row_json(p.kind, r)).collect();
-    axum::Json(json!({"kind": p.kind.name(), "total": found.len(), "offset": p.offset, "limit": p.limit, "items": items})).into_response()
+    let page = match read(&state, query.clone()).await {
+        Ok(page) => page,
+        Err(r) => return r,
+    };
+    let (previous, next) = cursors(&p, &query, &page);
+    let (total, exact) = match page.total {
+        Total::Exact(n) => (n, true),
+        Total::MoreThan(n) => (n, false),
+    };
+    let kind = p.listed.kind;
+    let items: Vec<Map<String, serde_json::Value>> =
+        page.rows.iter().map(|r| row_json(kind, r)).collect();
+    axum::Json(json!({
+        "kind": kind.name(),
+        "total": total,
+        "total_exact": exact,
+        "limit": p.limit,
+        "items": items,
+        "next_cursor": next,
+        "previous_cursor": previous,
+    }))
+    .into_response()
 }
 
 /// Each list's title and what one and many of its records are called.
@@ -308,6 +484,7 @@ struct ListPage {
     many: &'static str,
     listed: bool,
     filter: String,
+    matches: String,
     columns: Vec<(&'static str, String)>,
     sort: String,
     descending: bool,
@@ -330,6 +507,32 @@ fn anchor(field: &str) -> String {
         "kind" => "kinds".to_owned(),
         _ => "q".to_owned(),
     }
+}
+
+/// A column's label inside a sentence: "Computer name" as "computer name", "User ID (UUID)"
+/// as "user ID (UUID)".
+fn in_sentence(label: &str) -> String {
+    let mut chars = label.chars();
+    match (chars.next(), chars.next()) {
+        (Some(first), Some(second)) if second.is_lowercase() || second == ' ' => {
+            first.to_lowercase().chain(label.chars().skip(1)).collect()
+        }
+        _ => label.to_owned(),
+    }
+}
+
+/// What the filter matches, said plainly: "Finds people whose user ID (UUID) or name starts
+/// with what you type, in capitals or not."
+fn matches(listed: &Listed, many: &str) -> String {
+    let labels: Vec<String> = listed
+        .matched
+        .iter()
+        .map(|c| in_sentence(&column_label(c)))
+        .collect();
+    format!(
+        "Finds {many} whose {} starts with what you type, in capitals or not.",
+        labels.join(" or ")
+    )
 }
 
 pub(crate) async fn page(
@@ -358,13 +561,13 @@ pub(crate) async fn page(
     }
     let typed = q.get("q").cloned().unwrap_or_default();
     let kinds = |current: Option<Kind>| {
-        LISTED
+        lists::LISTED
             .iter()
-            .map(|(k, _)| {
+            .map(|l| {
                 (
-                    page_of("estate", k.name()),
-                    named(*k).0,
-                    Some(*k) == current,
+                    page_of("estate", l.kind.name()),
+                    named(l.kind).0,
+                    Some(l.kind) == current,
                 )
             })
             .collect::<Vec<_>>()
@@ -382,6 +585,7 @@ pub(crate) async fn page(
             many: "",
             listed: false,
             filter: String::new(),
+            matches: String::new(),
             columns: Vec::new(),
             sort: String::new(),
             descending: false,
@@ -393,14 +597,20 @@ pub(crate) async fn page(
         };
         return respond(status, "No such list", &v.caller, &list);
     }
-    let (v, p, found) = match prepared(&state, caller, &kind, &kept, false).await {
+    let (v, p) = match prepared(&state, caller, &kind, &kept, false).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let cols = p.kind.columns();
-    let name = p.kind.name();
+    let query = query(&v, &p);
+    let found = match read(&state, query.clone()).await {
+        Ok(page) => page,
+        Err(r) => return r,
+    };
+    let kind = p.listed.kind;
+    let cols = kind.columns();
+    let name = kind.name();
     let filter = p.filter.clone().unwrap_or_default();
-    let link = |sort: usize, descending: bool, offset: usize, csv: bool| {
+    let link = |sort: &str, descending: bool, cursor: Option<&str>, csv: bool| {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         query.append_pair("q", &filter);
         if csv {
@@ -408,42 +618,55 @@ pub(crate) async fn page(
             return format!("/api/v1/estate/{name}?{}", query.finish());
         }
         query
-            .append_pair("sort", cols[sort].name)
-            .append_pair("order", if descending { "desc" } else { "asc" })
-            .append_pair("offset", &offset.to_string())
-            .append_pair("limit", &p.limit.to_string());
+            .append_pair("sort", sort)
+            .append_pair("order", if descending { "desc" } else { "asc" });
+        if let Some(c) = cursor {
+            query.append_pair("cursor", c);
+        }
+        query.append_pair("limit", &p.limit.to_string());
         format!("/estate/{name}?{}", query.finish())
     };
     let labels: Vec<String> = cols.iter().map(|c| column_label(c.name)).collect();
+    // Only the indexed columns sort: the others' headers are plain.
     let keys: Vec<(&str, &str)> = labels
         .iter()
         .zip(cols)
-        .map(|(label, c)| (label.as_str(), c.name))
+        .map(|(label, c)| {
+            let key = if p.listed.sortable.contains(&c.name) {
+                c.name
+            } else {
+                ""
+            };
+            (label.as_str(), key)
+        })
         .collect();
     // Plain links: the templates escape them.
-    let head = crate::web::layout::sortable_header(
-        &keys,
-        cols[p.sort].name,
-        p.descending,
-        |key, descending| {
-            let at = cols.iter().position(|c| c.name == key).unwrap_or(0);
-            link(at, descending, 0, false)
-        },
-    );
-    let pages = crate::web::layout::pager(p.offset, p.limit, found.len(), |offset| {
-        link(p.sort, p.descending, offset, false)
-    });
+    let head =
+        crate::web::layout::sortable_header(&keys, p.sort, p.descending, |key, descending| {
+            link(key, descending, None, false)
+        });
+    let (title, one, many) = named(kind);
+    let (previous, next) = cursors(&p, &query, &found);
+    let pages = crate::web::layout::Pager {
+        previous: previous.map(|c| crate::web::layout::PageLink {
+            href: link(p.sort, p.descending, Some(&c), false),
+            label: format!("The {} {many} before these", p.limit),
+        }),
+        next: next.map(|c| crate::web::layout::PageLink {
+            href: link(p.sort, p.descending, Some(&c), false),
+            label: format!("Up to {} more {many}", p.limit),
+        }),
+    };
     // A person's UUID, a workstation's name and an integration's id open their pages.
-    let opens = match p.kind {
+    let opens = match kind {
         Kind::People => Some("people"),
         Kind::Workstations => Some("workstations"),
         Kind::Integrations => Some("integrations"),
         _ => None,
     };
     let rows = found
+        .rows
         .iter()
-        .skip(p.offset)
-        .take(p.limit)
         .map(|r| {
             r.iter()
                 .enumerate()
@@ -456,10 +679,13 @@ pub(crate) async fn page(
                 .collect()
         })
         .collect();
-    let (title, one, many) = named(p.kind);
+    let count = match found.total {
+        Total::Exact(n) => format!("{}.", counted(n, one, many)),
+        Total::MoreThan(n) => format!("More than {} {many} match.", thousands(n)),
+    };
     let list = ListPage {
         problem,
-        kinds: kinds(Some(p.kind)),
+        kinds: kinds(Some(kind)),
         name,
         title,
         many,
@@ -469,14 +695,17 @@ pub(crate) async fn page(
         } else {
             typed
         },
-        columns: cols
+        matches: matches(p.listed, many),
+        columns: p
+            .listed
+            .sortable
             .iter()
-            .map(|c| (c.name, column_label(c.name)))
+            .map(|c| (*c, column_label(c)))
             .collect(),
-        sort: cols[p.sort].name.to_owned(),
+        sort: p.sort.to_owned(),
         descending: p.descending,
-        csv: link(p.sort, p.descending, 0, true),
-        count: format!("{}.", counted(found.len(), one, many)),
+        csv: link(p.sort, p.descending, None, true),
+        count,
         head,
         rows,
         pages,
@@ -484,8 +713,42 @@ pub(crate) async fn page(
     respond(status, title, &v.caller, &list)
 }
 
+/// A number with thousands separated: 10,000.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn respond(status: StatusCode, title: &str, caller: &Caller, list: &ListPage) -> Response {
     // Rendering only fails on a formatter error writing into a String, which cannot happen.
     let body = askama::Template::render(list).unwrap_or_default();
     (status, crate::web::layout::page(title, Some(caller), &body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_are_separated() {
+        assert_eq!(thousands(lists::COUNT_CAP), "10,000");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+    }
+
+    #[test]
+    fn the_filter_is_described_in_plain_words() {
+        let people = lists::listed(Kind::People).expect("listed");
+        assert_eq!(
+            matches(people, "people"),
+            "Finds people whose user ID (UUID) or name starts with what you type, in capitals or not."
+        );
+    }
 }

@@ -1,0 +1,365 @@
+//! One page of an estate list (organisations, sites, people, workstations, readers, stock,
+//! integrations) at national scale: read by keyset — the rows after (or before) the last one
+//! shown, in (sort column, key) order, through an index in that order (migration 0018) — never
+//! by skipping rows; limited to the caller's sites; filtered by the start of a few columns; and
+//! counted from the per-site counts the store keeps (`list_counts`), not by counting rows.
+//! The SQL is written here once for both backends, which only run it.
+
+use cardwatch_core::records::{Kind, Value};
+
+use crate::exec::P;
+use crate::sql::{ident, Dialect};
+
+/// A kind that is listed: the column placing its records at a site, the columns it sorts by
+/// (each with an index in (column, key) order; the key's own column first, the default), and the
+/// columns whose start the filter matches (each with an index on its lower case).
+#[derive(Debug)]
+pub struct Listed {
+    /// The kind.
+    pub kind: Kind,
+    /// Its column naming the site (an organisation's own code for organisations).
+    pub site: &'static str,
+    /// The columns it sorts by.
+    pub sortable: &'static [&'static str],
+    /// The columns the filter matches the start of.
+    pub matched: &'static [&'static str],
+}
+
+/// Every listed kind, in the order the lists are offered.
+pub const LISTED: &[Listed] = &[
+    Listed {
+        kind: Kind::Organisations,
+        site: "ods_code",
+        sortable: &["ods_code", "name", "type"],
+        matched: &["ods_code", "name"],
+    },
+    Listed {
+        kind: Kind::Sites,
+        site: "site_ods",
+        sortable: &["site_ods", "organisation_ods", "name"],
+        matched: &["site_ods", "name"],
+    },
+    Listed {
+        kind: Kind::People,
+        site: "site_ods",
+        sortable: &["uuid", "name", "site_ods"],
+        matched: &["uuid", "name"],
+    },
+    Listed {
+        kind: Kind::Workstations,
+        site: "site_ods",
+        sortable: &["hostname", "site_ods", "update_ring"],
+        matched: &["hostname"],
+    },
+    Listed {
+        kind: Kind::Readers,
+        site: "site_ods",
+        sortable: &["reader_serial", "site_ods", "model", "status"],
+        matched: &["reader_serial", "model"],
+    },
+    Listed {
+        kind: Kind::Stock,
+        site: "site_ods",
+        sortable: &["site_ods", "item"],
+        matched: &["site_ods", "item"],
+    },
+    Listed {
+        kind: Kind::Integrations,
+        site: "site_ods",
+        sortable: &["integration", "site_ods", "service", "clinical_system"],
+        matched: &["integration", "service"],
+    },
+];
+
+/// How a kind is listed, if it is.
+pub fn listed(kind: Kind) -> Option<&'static Listed> {
+    LISTED.iter().find(|l| l.kind == kind)
+}
+
+/// A filtered list is counted exactly up to this many; past it, "more than" this.
+pub const COUNT_CAP: u64 = 10_000;
+
+/// Where a page starts: after (or, going back, before) the row whose (sort column, key columns
+/// other than the sort column) are `values`, all text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Position {
+    /// The rows before this one, nearest last (the previous page); otherwise the rows after.
+    pub before: bool,
+    /// The sort column's value, then the key's other columns'.
+    pub values: Vec<String>,
+}
+
+/// One page of a list to read.
+#[derive(Clone, Debug)]
+pub struct ListQuery {
+    /// The kind (one of [`LISTED`]).
+    pub kind: Kind,
+    /// The sites the caller sees; `None` for every site.
+    pub sites: Option<Vec<String>>,
+    /// Only records where one of the kind's matched columns starts with this, in any case.
+    pub prefix: Option<String>,
+    /// The column sorted by (one of the kind's sortable columns).
+    pub sort: &'static str,
+    /// Last to first.
+    pub descending: bool,
+    /// Where the page starts; `None` for the first page.
+    pub from: Option<Position>,
+    /// At most this many rows.
+    pub limit: usize,
+}
+
+/// How many records a list holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Total {
+    /// Exactly this many.
+    Exact(u64),
+    /// More than this many ([`COUNT_CAP`]): a filtered list is not counted further.
+    MoreThan(u64),
+}
+
+/// One page of a list.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListPage {
+    /// The rows, in the list's order, every column of the kind.
+    pub rows: Vec<Vec<Value>>,
+    /// Whether there are more rows beyond the page in the direction read (after its last row
+    /// reading forward, before its first reading back).
+    pub more: bool,
+    /// How many records the whole list holds.
+    pub total: Total,
+}
+
+impl ListQuery {
+    /// The position of a row of this list (every column of the kind), for a page to start at.
+    pub fn position_of(&self, row: &[Value], before: bool) -> Position {
+        Position {
+            before,
+            values: self
+                .order_columns()
+                .iter()
+                .map(|&i| row.get(i).map(Value::to_csv).unwrap_or_default())
+                .collect(),
+        }
+    }
+
+    /// The columns (indexes into the kind's) the list is ordered by: the sort column, then the
+    /// key's other columns.
+    fn order_columns(&self) -> Vec<usize> {
+        let cols = self.kind.columns();
+        let sort = cols.iter().position(|c| c.name == self.sort).unwrap_or(0);
+        std::iter::once(sort)
+            .chain((0..self.kind.key_len()).filter(|&k| k != sort))
+            .collect()
+    }
+}
+
+/// A parameter owned by the built SQL.
+#[derive(Clone, Debug)]
+pub(crate) enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// Parameters as the backends' `P`s, borrowing from `args`.
+pub(crate) fn params(args: &[Arg]) -> Vec<P<'_>> {
+    args.iter()
+        .map(|a| match a {
+            Arg::Text(t) => P::T(t),
+            Arg::Int(n) => P::I(*n),
+        })
+        .collect()
+}
+
+/// A list's two statements: its page and its count, each with its parameters.
+pub(crate) struct Built {
+    pub page: String,
+    pub page_args: Vec<Arg>,
+    pub count: String,
+    pub count_args: Vec<Arg>,
+    /// Whether the count is of matching rows (capped), rather than a sum of kept counts.
+    pub counted_rows: bool,
+}
+
+/// A builder of `WHERE` conditions with their numbered parameters.
+struct Conditions {
+    d: Dialect,
+    terms: Vec<String>,
+    args: Vec<Arg>,
+}
+
+impl Conditions {
+    fn text(&mut self, v: &str) -> String {
+        self.args.push(Arg::Text(v.to_owned()));
+        let n = self.args.len();
+        match self.d {
+            Dialect::Sqlite => format!("?{n}"),
+            Dialect::Postgres => format!("${n}::text"),
+        }
+    }
+
+    fn int(&mut self, v: i64) -> String {
+        self.args.push(Arg::Int(v));
+        let n = self.args.len();
+        match self.d {
+            Dialect::Sqlite => format!("?{n}"),
+            Dialect::Postgres => format!("${n}::bigint"),
+        }
+    }
+
+    /// `column IN (…)` over the sites; no sites, no rows.
+    fn sites(&mut self, column: &str, sites: &Option<Vec<String>>) {
+        let Some(sites) = sites else { return };
+        if sites.is_empty() {
+            self.terms.push("1 = 0".into());
+            return;
+        }
+        let marks: Vec<String> = sites.iter().map(|s| self.text(s)).collect();
+        self.terms
+            .push(format!("{column} IN ({})", marks.join(", ")));
+    }
+
+    fn clause(&self) -> String {
+        if self.terms.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.terms.join(" AND "))
+        }
+    }
+}
+
+/// The start of a text in lower case as a range any string starting with it falls in: from the
+/// text itself up to the text followed by the last character there is.
+fn prefix_range(prefix: &str) -> (String, String) {
+    let low = prefix.to_ascii_lowercase();
+    let high = format!("{low}{}", char::MAX);
+    (low, high)
+}
+
+/// The SQL of a list query, with `select` the backend's list of every column of the kind.
+pub(crate) fn build(q: &ListQuery, d: Dialect, select: &str) -> Result<Built, crate::StoreError> {
+    let listed = listed(q.kind)
+        .ok_or_else(|| crate::StoreError::Invalid(format!("{} is not a listed kind", q.kind)))?;
+    if !listed.sortable.contains(&q.sort) {
+        return Err(crate::StoreError::Invalid(format!(
+            "{} is not sorted by {:?} — use one of: {}",
+            q.kind,
+            q.sort,
+            listed.sortable.join(", ")
+        )));
+    }
+    let table = q.kind.name();
+    let site = ident(listed.site);
+    let mut filter = Conditions {
+        d,
+        terms: Vec::new(),
+        args: Vec::new(),
+    };
+    filter.sites(&site, &q.sites);
+    if let Some(prefix) = q.prefix.as_deref().filter(|p| !p.is_empty()) {
+        let (low, high) = prefix_range(prefix);
+        let (lo, hi) = (filter.text(&low), filter.text(&high));
+        // Each column's range on its own lower-case index; the planner takes their union.
+        let any: Vec<String> = listed
+            .matched
+            .iter()
+            .map(|c| {
+                let e = format!("lower({})", ident(c));
+                format!("({e} >= {lo} AND {e} < {hi})")
+            })
+            .collect();
+        filter.terms.push(format!("({})", any.join(" OR ")));
+    }
+    let counted_rows = q.prefix.as_deref().is_some_and(|p| !p.is_empty());
+    let (count, count_args) = if counted_rows {
+        let mut c = Conditions {
+            d,
+            terms: filter.terms.clone(),
+            args: filter.args.clone(),
+        };
+        let cap = c.int(COUNT_CAP as i64 + 1);
+        (
+            format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM {table}{} LIMIT {cap}) AS matched",
+                c.clause()
+            ),
+            c.args,
+        )
+    } else {
+        let mut c = Conditions {
+            d,
+            terms: Vec::new(),
+            args: Vec::new(),
+        };
+        let kind = c.text(table);
+        c.terms.push(format!("kind = {kind}"));
+        c.sites("site_ods", &q.sites);
+        (
+            format!(
+                "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM list_counts{}",
+                c.clause()
+            ),
+            c.args,
+        )
+    };
+    let cols = q.kind.columns();
+    let order: Vec<String> = q
+        .order_columns()
+        .iter()
+        .map(|&i| ident(cols[i].name))
+        .collect();
+    let before = q.from.as_ref().is_some_and(|f| f.before);
+    // Reading back is reading the reversed order forward.
+    let descending = q.descending != before;
+    if let Some(from) = &q.from {
+        if from.values.len() != order.len() {
+            return Err(crate::StoreError::Invalid(format!(
+                "a position in {table} by {} has {} values, not {}",
+                q.sort,
+                order.len(),
+                from.values.len()
+            )));
+        }
+        let marks: Vec<String> = from.values.iter().map(|v| filter.text(v)).collect();
+        let op = if descending { "<" } else { ">" };
+        filter.terms.push(if order.len() == 1 {
+            format!("{} {op} {}", order[0], marks[0])
+        } else {
+            format!("({}) {op} ({})", order.join(", "), marks.join(", "))
+        });
+    }
+    let direction = if descending { " DESC" } else { "" };
+    let order_by: Vec<String> = order.iter().map(|c| format!("{c}{direction}")).collect();
+    let limit = filter.int(q.limit as i64 + 1);
+    Ok(Built {
+        page: format!(
+            "SELECT {select} FROM {table}{} ORDER BY {} LIMIT {limit}",
+            filter.clause(),
+            order_by.join(", ")
+        ),
+        page_args: filter.args,
+        count,
+        count_args,
+        counted_rows,
+    })
+}
+
+/// The page from the rows read (one more than the limit, if there are more) and the count.
+pub(crate) fn page(
+    q: &ListQuery,
+    mut rows: Vec<Vec<Value>>,
+    count: i64,
+    built: &Built,
+) -> ListPage {
+    let more = rows.len() > q.limit;
+    rows.truncate(q.limit);
+    if q.from.as_ref().is_some_and(|f| f.before) {
+        rows.reverse();
+    }
+    let count = count.max(0) as u64;
+    let total = if built.counted_rows && count > COUNT_CAP {
+        Total::MoreThan(COUNT_CAP)
+    } else {
+        Total::Exact(count)
+    };
+    ListPage { rows, more, total }
+}
