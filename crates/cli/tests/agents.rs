@@ -1106,3 +1106,89 @@ fn a_site_whose_agents_are_quiet_for_an_hour_in_its_core_hours_is_counted_silent
         "the read is refreshed once a minute old: {waited:?}"
     );
 }
+
+/// The agent's own inventory carries the installed programs — here from a programs file, as
+/// Linux has no uninstall keys — and the workstation's page lists the catalogue's applications
+/// found among them. An inventory with no list (the agent on Linux without a file) leaves them;
+/// an empty list removes them, audited: why the agent never sends a list it could not read.
+#[test]
+fn the_programs_an_agent_reports_put_applications_on_the_workstations_page() {
+    let (tmp, db) = scratch_db();
+    let dir = tmp.path();
+    let (cert, key) = certificate(dir);
+    ok(&cardwatch(&db, &["demo", "--practices", "1"]));
+    let port = free_port();
+    let server = tls_server(&db, port, &cert, &key);
+    let url = format!("https://127.0.0.1:{port}");
+    let state = dir.join("state").display().to_string();
+    let t = token(&db, &["--site", "A10000"]);
+    let enrolled = enrol(&url, &t, &cert, "NEW-WS-07", &state);
+    assert!(enrolled.status.success(), "{}", text(&enrolled.stderr));
+    let list = dir.join("programs.txt");
+    let probes = |name: &str, programs: bool| {
+        let path = dir.join(name);
+        let text = if programs {
+            format!("[programs]\nfile = {:?}\n", list.display().to_string())
+        } else {
+            String::new()
+        };
+        std::fs::write(&path, text).expect("probes");
+        path.display().to_string()
+    };
+    let (listed, unlisted) = (probes("listed.toml", true), probes("unlisted.toml", false));
+    let report = |probes: &str| {
+        let out = agent(&[
+            "report",
+            "--state-dir",
+            &state,
+            "--backoff-ms",
+            "50",
+            "--probes",
+            probes,
+        ]);
+        assert!(
+            text(&out.stdout).contains("reported: 1 new event(s)"),
+            "{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    };
+    let software = || exported(&db, "software", "new-ws-07,").join("\n");
+
+    std::fs::write(
+        &list,
+        "EMIS Web Health Care System\t9.12.4\r\nMicrosoft Edge\t131.0.2903.86\r\n",
+    )
+    .expect("list");
+    report(&listed);
+    let sw = software();
+    assert!(sw.contains("new-ws-07,emis-web,9.12.4"), "{sw}");
+    // No list: nothing is taken as removed.
+    report(&unlisted);
+    assert!(software().contains("new-ws-07,emis-web,9.12.4"));
+    stop(server);
+
+    let (child, addr, cookie) = serve_demo_signed_in(&db, "1");
+    let (status, page) = common::get_as(&addr, "/workstations/new-ws-07", &cookie);
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("Applications</dt><dd class=\"nhsuk-summary-list__value\">EMIS Web</dd>"),
+        "{page}"
+    );
+    stop(child);
+
+    // An empty list says nothing is installed: the application goes, audited.
+    let server = tls_server(&db, port, &cert, &key);
+    std::fs::write(&list, "# nothing installed\r\n").expect("list");
+    report(&listed);
+    stop(server);
+    assert!(!software().contains("emis-web"), "{}", software());
+    let audit = ok(&cardwatch(&db, &["audit", "show", "--limit", "1000000"]));
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains("\"delete\"") && l.contains("new-ws-07") && l.contains("emis-web")),
+        "the removal is audited"
+    );
+    assert!(ok(&cardwatch(&db, &["audit", "verify"])).contains("intact"));
+}

@@ -142,10 +142,20 @@ pub(crate) async fn page(
             ]
         })
         .collect();
-    let applications = if w.applications.is_empty() {
+    // Those listed for the workstation and those its agent found installed, by name.
+    let cat = &state.checks.catalogue;
+    let listed = w.applications.join(" ");
+    let used = cat.applications_used(
+        Some(&listed),
+        view.cx.software.iter().map(|s| s.component.as_str()),
+    );
+    let applications = if used.is_empty() {
         "None recorded".to_owned()
     } else {
-        w.applications.join(", ")
+        used.iter()
+            .map(|id| cat.application(id).map_or(*id, |a| a.name.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     let page = WorkstationPage {
         site: w.site_ods.as_str().to_owned(),
