@@ -480,6 +480,47 @@ fn with_local_passwords_off_only_single_sign_on_signs_in() {
         "{}",
         tried.body
     );
+    // Refused and audited as the other refused sign-ins are, naming why; a name that is no
+    // operator's is kept as `unknown`, and the password is in no record.
+    let stranger = b.request(
+        "POST",
+        &format!("http://{addr}/login"),
+        Some(&form(&[
+            ("username", "someone.else@nhs.net"),
+            ("password", "Another-secret-77"),
+        ])),
+    );
+    assert_eq!(stranger.status, 403, "{stranger:?}");
+    let records = audit(&db);
+    let failed: Vec<String> = records
+        .iter()
+        .filter(|r| r.to_string().contains("\"sign_in_failed\""))
+        .map(|r| r.to_string())
+        .collect();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(
+        failed
+            .iter()
+            .all(|r| r.contains("local passwords are turned off")),
+        "{failed:?}"
+    );
+    assert!(
+        failed.iter().any(|r| r.contains("asha.patel@nhs.net")),
+        "{failed:?}"
+    );
+    assert!(
+        failed.iter().any(|r| r.contains("\"unknown\"")),
+        "{failed:?}"
+    );
+    assert!(
+        !failed.iter().any(|r| r.contains("someone.else")),
+        "{failed:?}"
+    );
+    let all = records.iter().map(|r| r.to_string()).collect::<String>();
+    assert!(
+        !all.contains("Correct-horse-battery-9") && !all.contains("Another-secret-77"),
+        "no password in the audit log"
+    );
 
     // Through the provider she signs in.
     let back = through_provider(&mut b, &addr, "asha.patel@nhs.net", "/account");
