@@ -40,6 +40,168 @@ pub struct RingCount {
     pub affected: u64,
 }
 
+/// Workstations at one site on one version of one component, in one update ring: what the
+/// store counts once per change to the estate, for the reports to add up over the sites a caller
+/// sees (a practice its own, an ICB its practices', the whole country every site).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SiteMachines {
+    /// The site's ODS code.
+    pub site: String,
+    /// Component id, as in [`VersionCount`].
+    pub component: String,
+    /// Version.
+    pub version: String,
+    /// The workstations' update ring.
+    pub ring: UpdateRing,
+    /// How many workstations.
+    pub machines: u64,
+}
+
+/// One failure in the reports' window on a workstation, with one version that workstation runs
+/// (a failure on a machine running three counted components comes as three).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailedVersion {
+    /// Component id.
+    pub component: String,
+    /// Version.
+    pub version: String,
+    /// The workstation's update ring.
+    pub ring: UpdateRing,
+    /// The workstation.
+    pub hostname: String,
+    /// What identifies the failure (an incident, or an agent's event), to count it once.
+    pub failure: String,
+}
+
+/// The machines of every site by version and ring, held for adding up: each (component,
+/// version) named once, each site's counts and the whole estate's ready.
+#[derive(Clone, Debug, Default)]
+pub struct Machines {
+    /// Every (component, version), sorted.
+    keys: Vec<(String, String)>,
+    /// Site → (key, ring, machines), sorted.
+    sites: std::collections::HashMap<String, Vec<(u32, UpdateRing, u64)>>,
+    /// The whole estate's (key, ring, machines), sorted.
+    all: Vec<(u32, UpdateRing, u64)>,
+}
+
+impl Machines {
+    /// Indexes the counts of every site.
+    pub fn new(rows: &[SiteMachines]) -> Machines {
+        let mut keys: Vec<(String, String)> = rows
+            .iter()
+            .map(|r| (r.component.clone(), r.version.clone()))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let key = |r: &SiteMachines| {
+            keys.binary_search_by(|(c, v)| {
+                (c.as_str(), v.as_str()).cmp(&(&r.component, &r.version))
+            })
+            .map_or(0, |i| i as u32)
+        };
+        let mut sites: std::collections::HashMap<String, Vec<(u32, UpdateRing, u64)>> =
+            std::collections::HashMap::new();
+        let mut all: std::collections::BTreeMap<(u32, UpdateRing), u64> = Default::default();
+        for r in rows {
+            let k = key(r);
+            sites
+                .entry(r.site.clone())
+                .or_default()
+                .push((k, r.ring, r.machines));
+            *all.entry((k, r.ring)).or_default() += r.machines;
+        }
+        for counts in sites.values_mut() {
+            counts.sort_unstable();
+        }
+        Machines {
+            all: all.into_iter().map(|((k, ring), n)| (k, ring, n)).collect(),
+            keys,
+            sites,
+        }
+    }
+
+    /// Each version's machines at the sites (`None`: every site) with the failures found on
+    /// them: the same counts as one recount of the store over those sites. A failure on a
+    /// version none of the sites' machines is counted on (a machine added since the counts)
+    /// is left out, so no version has more machines failed than machines.
+    pub fn counts(&self, sites: Option<&[String]>, failed: &[FailedVersion]) -> Vec<VersionCount> {
+        use std::collections::{BTreeMap, BTreeSet};
+        // (key, ring) → machines, over the sites asked for.
+        let mut machines: BTreeMap<(u32, UpdateRing), u64> = BTreeMap::new();
+        match sites {
+            None => machines.extend(self.all.iter().map(|&(k, ring, n)| ((k, ring), n))),
+            Some(sites) => {
+                for counts in sites.iter().filter_map(|s| self.sites.get(s)) {
+                    for &(k, ring, n) in counts {
+                        *machines.entry((k, ring)).or_default() += n;
+                    }
+                }
+            }
+        }
+        // (key, ring) → (hosts failed, failures); key → hosts failed.
+        /// The machines that failed and the failures.
+        type Failed<'a> = (BTreeSet<&'a str>, BTreeSet<&'a str>);
+        let mut failures: BTreeMap<(u32, UpdateRing), Failed<'_>> = BTreeMap::new();
+        let mut hosts: BTreeMap<u32, BTreeSet<&str>> = BTreeMap::new();
+        for f in failed {
+            let Ok(k) = self.keys.binary_search_by(|(c, v)| {
+                (c.as_str(), v.as_str()).cmp(&(f.component.as_str(), f.version.as_str()))
+            }) else {
+                continue;
+            };
+            let k = k as u32;
+            if !machines.contains_key(&(k, f.ring)) {
+                continue;
+            }
+            let e = failures.entry((k, f.ring)).or_default();
+            e.0.insert(&f.hostname);
+            e.1.insert(&f.failure);
+            hosts.entry(k).or_default().insert(&f.hostname);
+        }
+        let mut out: Vec<VersionCount> = Vec::new();
+        // The rings of a version in their words' order, as people read a list.
+        let mut rows: Vec<(u32, UpdateRing, u64)> =
+            machines.into_iter().map(|((k, r), n)| (k, r, n)).collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.as_str().cmp(b.1.as_str())));
+        for (k, ring, n) in rows {
+            let (component, version) = &self.keys[k as usize];
+            if out
+                .last()
+                .is_none_or(|c| &c.component != component || &c.version != version)
+            {
+                out.push(VersionCount {
+                    component: component.clone(),
+                    version: version.clone(),
+                    machines: 0,
+                    affected: 0,
+                    failures: 0,
+                    affected_hosts: hosts
+                        .get(&k)
+                        .map(|h| h.iter().map(|h| (*h).to_owned()).collect())
+                        .unwrap_or_default(),
+                    rings: Vec::new(),
+                });
+            }
+            let (affected, failures) = failures
+                .get(&(k, ring))
+                .map_or((0, 0), |(h, f)| (h.len() as u64, f.len() as u64));
+            // Pushed just above when not already there.
+            if let Some(c) = out.last_mut() {
+                c.machines += n;
+                c.affected += affected;
+                c.failures += failures;
+                c.rings.push(RingCount {
+                    ring,
+                    machines: n,
+                    affected,
+                });
+            }
+        }
+        out
+    }
+}
+
 /// What to do with a suspect version's staged rollout (canary → pilot → broad).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "action")]
@@ -198,6 +360,65 @@ mod tests {
         );
         assert!(!rates[1].suspect);
         assert!(rates[1].count.affected_hosts.is_empty());
+    }
+
+    #[test]
+    fn site_counts_add_up_over_the_sites_asked_for() {
+        let at = |site: &str, version: &str, ring, machines| SiteMachines {
+            site: site.into(),
+            component: "oberthur-middleware".into(),
+            version: version.into(),
+            ring,
+            machines,
+        };
+        let machines = Machines::new(&[
+            at("A81001", "6.1.0.3", UpdateRing::Canary, 2),
+            at("A81001", "6.1.0.3", UpdateRing::Broad, 3),
+            at("B82002", "6.1.0.3", UpdateRing::Broad, 4),
+            at("B82002", "6.2.0.4", UpdateRing::Pilot, 1),
+        ]);
+        let failed = |version: &str, ring, host: &str, failure: &str| FailedVersion {
+            component: "oberthur-middleware".into(),
+            version: version.into(),
+            ring,
+            hostname: host.into(),
+            failure: failure.into(),
+        };
+        let failures = [
+            failed("6.1.0.3", UpdateRing::Canary, "ws1", "incident 1"),
+            failed("6.1.0.3", UpdateRing::Canary, "ws1", "incident 2"),
+            failed("6.1.0.3", UpdateRing::Broad, "ws9", "incident 3"),
+            // A version none of the machines counted runs (a machine added since): left out.
+            failed("7.0.0.0", UpdateRing::Broad, "ws8", "incident 4"),
+        ];
+        let all = machines.counts(None, &failures);
+        let line = |c: &VersionCount| {
+            let rings: Vec<String> = c
+                .rings
+                .iter()
+                .map(|r| format!("{} {}/{}", r.ring, r.machines, r.affected))
+                .collect();
+            format!(
+                "{} {}/{}/{} {:?} {rings:?}",
+                c.version, c.machines, c.affected, c.failures, c.affected_hosts
+            )
+        };
+        let lines: Vec<String> = all.iter().map(line).collect();
+        assert_eq!(
+            lines,
+            [
+                r#"6.1.0.3 9/2/3 ["ws1", "ws9"] ["broad 7/1", "canary 2/1"]"#,
+                r#"6.2.0.4 1/0/0 [] ["pilot 1/0"]"#,
+            ]
+        );
+        let one = machines.counts(Some(&["A81001".to_owned()]), &failures[..2]);
+        assert_eq!(
+            one.iter().map(line).collect::<Vec<_>>(),
+            [r#"6.1.0.3 5/1/2 ["ws1"] ["broad 3/0", "canary 2/1"]"#]
+        );
+        assert!(machines
+            .counts(Some(&["Z99999".to_owned()]), &[])
+            .is_empty());
     }
 
     #[test]

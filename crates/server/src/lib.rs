@@ -68,6 +68,14 @@ pub struct AppState {
     sites: Arc<tokio::sync::Mutex<Option<web::scope::CachedSites>>>,
     /// What `/metrics` reports that is counted as the server runs.
     metrics: Arc<web::metrics::Metrics>,
+    /// Every site's machines by version, for the reports, and the chain length they were read at.
+    machines: Arc<tokio::sync::Mutex<Option<govern::reports::CachedMachines>>>,
+    /// The overview's findings counts of the last check, by the sites callers see.
+    overview: Arc<std::sync::Mutex<prevent::overview::CachedCounts>>,
+    /// Every renewal the plan places, and the chain length it was read at.
+    renewals: Arc<tokio::sync::Mutex<Option<prevent::plan::cache::CachedRenewals>>>,
+    /// The renewal plan's last answers.
+    plans: Arc<std::sync::Mutex<prevent::plan::cache::Answers>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -89,6 +97,10 @@ impl AppState {
             findings: Arc::default(),
             sites: Arc::default(),
             metrics: Arc::default(),
+            machines: Arc::default(),
+            overview: Arc::default(),
+            renewals: Arc::default(),
+            plans: Arc::default(),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! versions of the workstations they happened on. The judging is `core::reports`.
 
 use cardwatch_core::date::Timestamp;
-use cardwatch_core::reports::{RingCount, VersionCount};
+use cardwatch_core::reports::{FailedVersion, RingCount, SiteMachines, VersionCount};
 use cardwatch_core::vocab::UpdateRing;
 
 use crate::exec::{with_read, P};
@@ -35,9 +35,135 @@ pub fn time_lost(
     })
 }
 
-/// For each version of each smartcard software component, each Windows build (component
-/// `windows`) and each reader model's firmware (`reader VENDOR MODEL`) at the sites (`None`: every
-/// site): how many workstations have it, how many of them failed since `since`, how many failures
+/// For each site, each version of each smartcard software component, each Windows build
+/// (component `windows`) and each reader model's firmware (`reader VENDOR MODEL`), and each update
+/// ring: how many workstations have it. What the reports add up over a caller's sites; it changes
+/// only with the estate, so the server reads it once per change ([`failed_versions`] is what
+/// changes with the day and the incidents).
+pub fn site_machines(store: &dyn crate::Store) -> Result<Vec<SiteMachines>, StoreError> {
+    let versions = versions("TRUE");
+    with_read(store, |x| {
+        let rows = x.rows(
+            &format!(
+                "SELECT v.site, v.component, v.version, v.ring, COUNT(DISTINCT v.hostname) \
+                 FROM ({versions}) v GROUP BY v.site, v.component, v.version, v.ring"
+            ),
+            &[],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok(SiteMachines {
+                    site: r[0].text().to_owned(),
+                    component: r[1].text().to_owned(),
+                    version: r[2].text().to_owned(),
+                    ring: ring(r[3].text())?,
+                    machines: r[4].int() as u64,
+                })
+            })
+            .collect()
+    })
+}
+
+/// Every failure since `since` on a workstation at the sites (`None`: every site), once for each
+/// version it runs that the reports count (see [`version_counts`] for what a failure is). Read
+/// from the failures to their machines, by hostname, so its cost follows the failures, not the
+/// estate.
+pub fn failed_versions(
+    store: &dyn crate::Store,
+    sites: Option<&[String]>,
+    since: Timestamp,
+) -> Result<Vec<FailedVersion>, StoreError> {
+    if sites.is_some_and(|s| s.is_empty()) {
+        return Ok(Vec::new());
+    }
+    with_read(store, |x| {
+        let mut failures: Vec<(String, String)> = x
+            .rows(FAILURES, &[P::I(since.unix())])?
+            .iter()
+            .map(|r| (r[0].text().to_owned(), r[1].text().to_owned()))
+            .collect();
+        failures.sort_unstable();
+        let mut hosts: Vec<String> = failures.iter().map(|f| f.0.clone()).collect();
+        hosts.dedup();
+        let mut out = Vec::new();
+        // The versions of the machines that failed, a batch of hostnames at a time (each
+        // batch's parameters well under both backends' limits).
+        for batch in hosts.chunks(500) {
+            let mut params: Vec<P> = Vec::new();
+            let named = crate::exec::in_list("w.hostname", batch, &mut params);
+            let scope = match sites {
+                None => "TRUE".to_owned(),
+                Some(sites) => crate::exec::in_list("w.site_ods", sites, &mut params),
+            };
+            let rows = x.rows(
+                &format!(
+                    "SELECT s.component, s.version, w.update_ring, w.hostname \
+                     FROM workstations w JOIN software s ON s.hostname = w.hostname \
+                     WHERE {named} AND {scope} \
+                     UNION ALL SELECT 'windows', w.os_build, w.update_ring, w.hostname \
+                     FROM workstations w WHERE w.os_build IS NOT NULL AND {named} AND {scope} \
+                     UNION ALL SELECT 'reader ' || r.vendor || ' ' || r.model, r.firmware, \
+                     w.update_ring, w.hostname \
+                     FROM workstations w JOIN readers r ON r.hostname = w.hostname \
+                     WHERE r.firmware IS NOT NULL AND {named} AND {scope}"
+                ),
+                &params,
+            )?;
+            for r in rows {
+                let host = r[3].text();
+                let ring = ring(r[2].text())?;
+                let from = failures.partition_point(|f| f.0.as_str() < host);
+                for (_, failure) in failures[from..].iter().take_while(|f| f.0 == host) {
+                    out.push(FailedVersion {
+                        component: r[0].text().to_owned(),
+                        version: r[1].text().to_owned(),
+                        ring,
+                        hostname: host.to_owned(),
+                        failure: failure.clone(),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    })
+}
+
+fn ring(text: &str) -> Result<UpdateRing, StoreError> {
+    UpdateRing::parse(text)
+        .map_err(|e| StoreError::Database(format!("a stored workstation's update ring: {e}")))
+}
+
+/// The three things a machine runs that a bad release can break, as (site, component, version,
+/// hostname, ring) over the workstations `scope` (a condition on `w`) keeps.
+fn versions(scope: &str) -> String {
+    format!(
+        "SELECT w.site_ods AS site, s.component AS component, s.version AS version, \
+         s.hostname AS hostname, w.update_ring AS ring \
+         FROM software s JOIN workstations w ON w.hostname = s.hostname WHERE {scope} \
+         UNION ALL SELECT w.site_ods, 'windows', w.os_build, w.hostname, w.update_ring \
+         FROM workstations w WHERE w.os_build IS NOT NULL AND {scope} \
+         UNION ALL SELECT w.site_ods, 'reader ' || r.vendor || ' ' || r.model, r.firmware, \
+         r.hostname, w.update_ring FROM readers r JOIN workstations w ON w.hostname = r.hostname \
+         WHERE r.firmware IS NOT NULL AND {scope}"
+    )
+}
+
+/// The failures since `$1`, as (hostname, failure): incidents raised on a workstation, and
+/// signing self-tests an agent ran that the card refused at sign-in for a reason other than the
+/// PIN, or while signing (stages `login` and `signing`: what middleware can cause). The events'
+/// data is compact JSON with sorted keys, as the server stored it.
+const FAILURES: &str =
+    "SELECT i.hostname AS hostname, 'incident ' || CAST(i.id AS TEXT) AS failure \
+     FROM incidents i WHERE i.opened_at >= $1 AND i.hostname IS NOT NULL \
+     UNION ALL SELECT a.hostname, 'agent ' || e.agent_id || ' ' || e.event_id \
+     FROM agents a JOIN agent_events e ON e.agent_id = a.id \
+     WHERE e.kind = 'signing_test' AND e.at >= $1 \
+     AND (e.data LIKE '%\"stage\":\"login\"%' OR e.data LIKE '%\"stage\":\"signing\"%')";
+
+/// The recount in one pass of the store, the reports' reference: for each version of each
+/// smartcard software component, each Windows build (component `windows`) and each reader
+/// model's firmware (`reader VENDOR MODEL`) at the sites (`None`: every site): how many
+/// workstations have it, how many of them failed since `since`, how many failures
 /// those were, and which machines they were. A failure is an incident raised on the workstation,
 /// or a signing self-test its agent ran that the card refused at sign-in for a reason other than
 /// the PIN, or while signing (stages `login` and `signing`: what middleware can cause).
@@ -52,26 +178,8 @@ pub fn version_counts(
         Some([]) => return Ok(Vec::new()),
         Some(sites) => crate::exec::in_list("w.site_ods", sites, &mut params),
     };
-    // The three things a machine runs that a bad release can break, as (component, version,
-    // hostname) over the workstations in scope: joined once to count machines, once to
-    // failures to find the machines that failed.
-    let versions = format!(
-        "SELECT s.component AS component, s.version AS version, s.hostname AS hostname, \
-         w.update_ring AS ring \
-         FROM software s JOIN workstations w ON w.hostname = s.hostname WHERE {scope} \
-         UNION ALL SELECT 'windows', w.os_build, w.hostname, w.update_ring FROM workstations w \
-         WHERE w.os_build IS NOT NULL AND {scope} \
-         UNION ALL SELECT 'reader ' || r.vendor || ' ' || r.model, r.firmware, r.hostname, \
-         w.update_ring FROM readers r JOIN workstations w ON w.hostname = r.hostname \
-         WHERE r.firmware IS NOT NULL AND {scope}"
-    );
-    // The events' data is compact JSON with sorted keys, as the server stored it.
-    let failures = "SELECT i.hostname AS hostname, 'incident ' || CAST(i.id AS TEXT) AS failure \
-         FROM incidents i WHERE i.opened_at >= $1 AND i.hostname IS NOT NULL \
-         UNION ALL SELECT a.hostname, 'agent ' || e.agent_id || ' ' || e.event_id \
-         FROM agents a JOIN agent_events e ON e.agent_id = a.id \
-         WHERE e.kind = 'signing_test' AND e.at >= $1 \
-         AND (e.data LIKE '%\"stage\":\"login\"%' OR e.data LIKE '%\"stage\":\"signing\"%')";
+    let versions = versions(&scope);
+    let failures = FAILURES;
     with_read(store, |x| {
         let rows = x.rows(
             &format!(
@@ -95,9 +203,7 @@ pub fn version_counts(
         let mut out: Vec<VersionCount> = Vec::new();
         for r in rows {
             let (component, version) = (r[0].text(), r[1].text());
-            let ring = UpdateRing::parse(r[2].text()).map_err(|e| {
-                StoreError::Database(format!("a stored workstation's update ring: {e}"))
-            })?;
+            let ring = ring(r[2].text())?;
             let (machines, affected, failures) =
                 (r[3].int() as u64, r[4].int() as u64, r[5].int() as u64);
             let at = match out.last() {

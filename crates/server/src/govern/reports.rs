@@ -5,12 +5,13 @@
 //! incidents by cause and time to fix on the incidents page.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
-use cardwatch_core::reports::{version_rates, Rollout, VersionRate};
+use cardwatch_core::reports::{version_rates, Machines, Rollout, VersionRate};
 use serde_json::json;
 
 use crate::web::auth::Caller;
@@ -64,13 +65,15 @@ async fn report(
     let v = viewer(state, caller, Permission::ViewEstate, api).await?;
     let query = crate::fix::incidents::seen_by(&v);
     let since = cardwatch_core::date::Timestamp::start_of((state.now)().date().add_days(-days));
-    let (lost, counts) = blocking(state, move |s| {
+    let machines = machines(state, v.version).await?;
+    let (lost, failed, query) = blocking(state, move |s| {
         let lost = cardwatch_store::reports::time_lost(s, &query, since)?;
-        let counts = cardwatch_store::reports::version_counts(s, query.sites.as_deref(), since)?;
-        Ok((lost, counts))
+        let failed = cardwatch_store::reports::failed_versions(s, query.sites.as_deref(), since)?;
+        Ok((lost, failed, query))
     })
     .await
     .map_err(IntoResponse::into_response)?;
+    let counts = machines.counts(query.sites.as_deref(), &failed);
     Ok((
         v.caller,
         Report {
@@ -80,6 +83,33 @@ async fn report(
             rates: version_rates(&counts),
         },
     ))
+}
+
+/// Every site's machines by version and ring, and the estate's version they were counted at.
+pub(crate) type CachedMachines = (i64, Arc<Machines>);
+
+/// Every site's machines by version, from the cache while the estate is unchanged (every change
+/// to workstations, their software and readers adds to the audit chain, an agent's inventory
+/// included): counted once per change, then added up per request over the caller's sites. One
+/// request counts at a time; the others wait for its answer rather than repeat the work.
+/// `known` is the estate's version when this request has read it already (a scoped viewer has).
+async fn machines(state: &AppState, known: Option<i64>) -> Result<Arc<Machines>, Response> {
+    let length = match known {
+        Some(v) => v,
+        None => crate::web::version(state).await?,
+    };
+    let mut cache = state.machines.lock().await;
+    if let Some((at, m)) = cache.as_ref() {
+        if *at == length {
+            return Ok(m.clone());
+        }
+    }
+    let rows = blocking(state, cardwatch_store::reports::site_machines)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let m = Arc::new(Machines::new(&rows));
+    *cache = Some((length, m.clone()));
+    Ok(m)
 }
 
 pub(crate) async fn api(

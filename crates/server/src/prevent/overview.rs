@@ -2,11 +2,13 @@
 //! the 90-day window, urgent and critical findings, open incidents, sites short of spare readers,
 //! supplies to reorder and required software updates — each tile a link to the list it counts.
 //! A tile's number is that list's own count: the findings tiles run their link's filters through
-//! the findings queue of the cached check (a pass over its compact items, no new check), the
+//! the findings queue of the cached check (a pass over its compact items, no new check), once
+//! per check for each set of sites callers see ([`CachedCounts`]), the
 //! incidents tile counts the incidents list's query. `GET /api/v1/overview` answers the same
 //! figures from the same function ([`figures`]), so the page and the API cannot differ.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::State;
@@ -217,6 +219,64 @@ fn open_incidents_query(v: &Viewer) -> IncidentQuery {
     }
 }
 
+/// The findings tiles' counts, the workstations to move and those held up, for one scope.
+#[derive(Clone, Copy, Debug)]
+struct Counted {
+    tiles: [usize; FINDING_TILES.len()],
+    to_move: usize,
+    held_up: usize,
+}
+
+/// The findings tiles' counts of one check by the sites a viewer sees (`None`: every site), so
+/// that the whole estate's — a pass over every finding per tile — is counted once per check, not
+/// per request. Holding the check's findings keeps them from being freed, so a new check can never
+/// be mistaken for the one counted.
+#[derive(Debug, Default)]
+pub(crate) struct CachedCounts {
+    check: Option<Arc<Vec<cardwatch_core::health::Noted>>>,
+    by_scope: HashMap<Option<Vec<String>>, Counted>,
+}
+
+/// Scopes kept per check: every unscoped caller shares one, each practice or ICB its own.
+const SCOPES_KEPT: usize = 1_024;
+
+/// The findings tiles' counts for a viewer, from the cache when this check was counted for the
+/// same sites.
+fn counted(state: &AppState, check: &Check, v: &Viewer) -> Counted {
+    let scope = v.visible_sites();
+    {
+        let cache = state.overview.lock().unwrap_or_else(|e| e.into_inner());
+        if cache
+            .check
+            .as_ref()
+            .is_some_and(|c| Arc::ptr_eq(c, &check.all))
+        {
+            if let Some(c) = cache.by_scope.get(&scope) {
+                return *c;
+            }
+        }
+    }
+    let c = Counted {
+        tiles: FINDING_TILES.map(|(_, _, _, href)| findings_at(check, v, href)),
+        to_move: findings_at(check, v, TO_MOVE),
+        held_up: count(check, v).workstations_held_up,
+    };
+    let mut cache = state.overview.lock().unwrap_or_else(|e| e.into_inner());
+    if !cache
+        .check
+        .as_ref()
+        .is_some_and(|c| Arc::ptr_eq(c, &check.all))
+        || cache.by_scope.len() >= SCOPES_KEPT
+    {
+        *cache = CachedCounts {
+            check: Some(check.all.clone()),
+            by_scope: HashMap::new(),
+        };
+    }
+    cache.by_scope.insert(scope, c);
+    c
+}
+
 /// The overview's numbers for a viewer, and the check they were counted from: what the page
 /// shows and the API answers. Each findings tile is its link's count, the incidents tile the
 /// incidents list's.
@@ -227,11 +287,13 @@ async fn figures(state: &AppState, v: &Viewer) -> Result<(Check, Figures), Respo
         Ok((n, _)) => n as usize,
         Err(f) => return Err(f.into_response()),
     };
+    let counts = counted(state, &check, v);
     let mut tiles: Vec<Figure> = FINDING_TILES
         .iter()
-        .map(|&(name, one, many, href)| Figure {
+        .zip(counts.tiles)
+        .map(|(&(name, one, many, href), count)| Figure {
             name,
-            count: findings_at(&check, v, href),
+            count,
             one,
             many,
             href,
@@ -249,8 +311,8 @@ async fn figures(state: &AppState, v: &Viewer) -> Result<(Check, Figures), Respo
     );
     let figures = Figures {
         tiles,
-        to_move: findings_at(&check, v, TO_MOVE),
-        held_up: count(&check, v).workstations_held_up,
+        to_move: counts.to_move,
+        held_up: counts.held_up,
     };
     Ok((check, figures))
 }

@@ -11,7 +11,6 @@ use cardwatch_core::access::Permission;
 use cardwatch_core::chart::{Bar, BarChart};
 use cardwatch_core::date::{Date, Timestamp};
 use cardwatch_core::planner::{plan_teams, Settings, TeamPlan, CSV_COLUMNS};
-use cardwatch_store::renewals_due;
 use serde_json::json;
 
 use crate::prevent::overview::thousands;
@@ -20,6 +19,8 @@ use crate::web::blocking;
 use crate::web::scope::viewer;
 use crate::web::{bad_request, BadParam};
 use crate::AppState;
+
+pub(crate) mod cache;
 
 struct Params {
     capacity: Option<u32>,
@@ -99,12 +100,13 @@ fn params(q: &HashMap<String, String>) -> Result<Params, BadParam> {
     })
 }
 
-/// Plans every RA team's renewals from `from`: the plans, or the parameter that cannot be
-/// planned with (the server's own failure as its response).
+/// Plans every RA team's renewals from `from` over the estate at `version`: the plans, or the
+/// parameter that cannot be planned with (the server's own failure as its response).
 async fn compute(
     state: &AppState,
     p: &Params,
     from: Date,
+    version: i64,
 ) -> Result<Result<Vec<TeamPlan>, BadParam>, Response> {
     let checks = state.checks.clone();
     if p.capacity.is_none() && checks.teams.is_empty() {
@@ -114,8 +116,11 @@ async fn compute(
         )));
     }
     let (rest, wait_days) = (p.capacity, p.wait_days);
-    match blocking(state, move |s| {
-        let renewals = renewals_due(s, &checks.thresholds)?;
+    let due = cache::renewals(state, version)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    match blocking(state, move |_| {
+        let renewals = due.renewals();
         let settings = Settings {
             from,
             capacity: 1,
@@ -152,8 +157,26 @@ pub(crate) async fn api(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let from = p.from.unwrap_or_else(|| (state.now)().date());
-    let plans = match compute(&state, &p, from).await {
+    let today = (state.now)().date();
+    let from = p.from.unwrap_or(today);
+    let version = match viewer.version {
+        Some(v) => v,
+        None => match crate::web::version(&state).await {
+            Ok(v) => v,
+            Err(r) => return r,
+        },
+    };
+    // The same question on the same estate and day has the same answer: the sites the caller
+    // sees are part of the question.
+    let key =
+        (p.format == "json").then(|| format!("api {:?} {}", viewer.visible_sites(), p_query(&q)));
+    if let Some(answer) = key
+        .as_deref()
+        .and_then(|k| cache::answered(&state, k, version, today))
+    {
+        return json_text(answer.as_str().to_owned());
+    }
+    let plans = match compute(&state, &p, from, version).await {
         Ok(Ok(plans)) => plans,
         Ok(Err(bad)) => return bad.into_response(),
         Err(r) => return r,
@@ -209,17 +232,32 @@ pub(crate) async fn api(
                     row
                 })
                 .collect();
-            axum::Json(json!({
+            let answer = json!({
                 "from": from,
                 "teams": teams,
                 "total": shown.len(),
                 "offset": p.offset,
                 "limit": p.limit,
                 "renewals": renewals,
-            }))
-            .into_response()
+            })
+            .to_string();
+            if let Some(key) = key {
+                cache::keep(
+                    &state,
+                    key,
+                    version,
+                    today,
+                    std::sync::Arc::new(answer.clone()),
+                );
+            }
+            json_text(answer)
         }
     }
+}
+
+/// A JSON answer already written out.
+fn json_text(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// One RA team's part of the page.
@@ -412,8 +450,22 @@ pub(crate) async fn page(
     };
     out.capacity = per_day(capacity);
     out.wait_days = p.wait_days;
-    let from = p.from.unwrap_or_else(|| (state.now)().date());
-    let plans = match compute(&state, &p, from).await {
+    let today = (state.now)().date();
+    let from = p.from.unwrap_or(today);
+    let version = match viewer.version {
+        Some(v) => v,
+        None => match crate::web::version(&state).await {
+            Ok(v) => v,
+            Err(r) => return r,
+        },
+    };
+    // The page shows every team's plan whoever asks: the question is the query alone.
+    let key = format!("page {}", p_query(&q));
+    if let Some(body) = cache::answered(&state, &key, version, today) {
+        return crate::web::layout::page("Renewal plan", Some(&viewer.caller), &body)
+            .into_response();
+    }
+    let plans = match compute(&state, &p, from, version).await {
         Ok(Ok(plans)) => plans,
         Ok(Err(e)) => {
             let (field, message) = e.parts();
@@ -482,7 +534,11 @@ pub(crate) async fn page(
     let query = p_query(&asked);
     out.csv = format!("/api/v1/plan?{query}&format=csv");
     out.ics = format!("/api/v1/plan?{query}&format=ics");
-    render(&out, &viewer).into_response()
+    // Rendering only fails on a formatter error writing into a String, which cannot happen.
+    let body = out.render().unwrap_or_default();
+    let page = crate::web::layout::page("Renewal plan", Some(&viewer.caller), &body);
+    cache::keep(&state, key, version, today, std::sync::Arc::new(body));
+    page.into_response()
 }
 
 fn render(out: &PlanPage, viewer: &crate::web::scope::Viewer) -> axum::response::Html<String> {
