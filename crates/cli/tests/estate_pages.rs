@@ -1,11 +1,18 @@
 //! The estate's pages and the agents page as the desk reads them: hostile text imported into
 //! every field they show comes back escaped (askama's templates, issue 32), and the words are
 //! plain (issue 28): columns named as people say them, dates written out, plurals right, and a
-//! refused filter shown on the page rather than as the API's JSON.
+//! refused filter shown on the page rather than as the API's JSON. Every address a person's
+//! browser reaches with a value that names nothing or is not one — a record's page, the cheat
+//! sheet, the triage wizard, an escalation packet, the findings' and triage's forms — answers a
+//! page with the NHS.UK error summary and what was typed kept (issue 28, item 7), accessible and
+//! fitting a phone in Chromium (item 9).
 
 mod common;
 
-use common::{body_json, cardwatch, get_as, ok, scratch_db, serve_demo_signed_in, shown, stop};
+use common::{
+    body_json, cardwatch, csrf_of, get_as, ok, request, scratch_db, serve_demo_signed_in, shown,
+    stop,
+};
 
 /// Text that breaks out of an element, out of a double- and a single-quoted attribute, and
 /// carries an entity that must stay literal.
@@ -197,4 +204,494 @@ fn hostile_text_in_every_estate_field_is_escaped_on_every_estate_page() {
     assert!(
         no_such.1.contains("nhsuk-error-summary") && no_such.1.contains("href=\"/estate/people\"")
     );
+}
+
+/// Every byte but letters, digits and `-._~` percent-encoded, as a browser sends a path segment.
+fn pct(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A form body (or query) with every name and value percent-encoded.
+fn form_encoded(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", pct(k), pct(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// One refused address: what the test calls it, the path, the form posted (none for a GET), the
+/// status, the box the error summary links to (none for a refusal the page cannot put right)
+/// and what was typed that the page must show back.
+struct Refusal {
+    label: &'static str,
+    path: String,
+    fields: Option<Vec<(String, String)>>,
+    status: u16,
+    field: Option<&'static str>,
+    typed: Option<&'static str>,
+    /// The box that keeps what was typed, when it is not the one at fault.
+    kept_in: Option<&'static str>,
+}
+
+impl Refusal {
+    /// What was typed is kept in box `id` (not the one the summary links to).
+    fn kept_in(mut self, id: &'static str) -> Refusal {
+        self.kept_in = Some(id);
+        self
+    }
+
+    /// The box that keeps what was typed.
+    fn keeper(&self) -> Option<&'static str> {
+        self.kept_in.or(self.field)
+    }
+}
+
+fn get_refusal(
+    label: &'static str,
+    path: String,
+    status: u16,
+    field: Option<&'static str>,
+    typed: Option<&'static str>,
+) -> Refusal {
+    Refusal {
+        label,
+        path,
+        fields: None,
+        status,
+        field,
+        typed,
+        kept_in: None,
+    }
+}
+
+fn post_refusal(
+    label: &'static str,
+    path: &str,
+    fields: &[(&str, &str)],
+    status: u16,
+    field: Option<&'static str>,
+    typed: Option<&'static str>,
+) -> Refusal {
+    Refusal {
+        label,
+        path: path.to_owned(),
+        fields: Some(
+            fields
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        ),
+        status,
+        field,
+        typed,
+        kept_in: None,
+    }
+}
+
+/// The refused addresses of a one-practice demo: each record page with a value that is not one
+/// and with one that names nothing, the cheat sheet, the wizard, the packet and the two forms.
+fn refusals(addr: &str, cookie: &str) -> Vec<Refusal> {
+    let h = pct(HOSTILE);
+    let q = form_encoded(&[("site", HOSTILE)]);
+    let finding = body_json(&get_as(addr, "/api/v1/findings?limit=1", cookie).1)["findings"][0]
+        ["id"]
+        .as_str()
+        .expect("the demo has a finding")
+        .to_owned();
+    let csrf = csrf_of(&get_as(addr, "/account", cookie).1);
+    let step = form_encoded(&[("symptom", "cannot-sign"), ("text", HOSTILE)]);
+    let c = csrf.as_str();
+    vec![
+        get_refusal(
+            "card not a number",
+            format!("/cards/{h}"),
+            400,
+            Some("serial"),
+            Some(HOSTILE),
+        ),
+        get_refusal(
+            "card search empty",
+            "/cards?serial=".into(),
+            400,
+            Some("serial"),
+            None,
+        ),
+        get_refusal(
+            "card unknown",
+            "/cards/CS0999999999".into(),
+            404,
+            Some("serial"),
+            Some("CS0999999999"),
+        ),
+        get_refusal(
+            "person not a UUID",
+            format!("/people/{h}"),
+            400,
+            Some("q"),
+            Some(HOSTILE),
+        ),
+        get_refusal(
+            "person unknown",
+            "/people/009999999999".into(),
+            404,
+            Some("q"),
+            Some("009999999999"),
+        ),
+        get_refusal(
+            "workstation not a name",
+            format!("/workstations/{h}"),
+            400,
+            Some("q"),
+            Some(HOSTILE),
+        ),
+        get_refusal(
+            "workstation unknown",
+            "/workstations/zz-nowhere-01".into(),
+            404,
+            Some("q"),
+            Some("zz-nowhere-01"),
+        ),
+        get_refusal(
+            "integration not a name",
+            format!("/integrations/{h}"),
+            400,
+            Some("q"),
+            Some(HOSTILE),
+        ),
+        get_refusal(
+            "integration unknown",
+            "/integrations/zz-none".into(),
+            404,
+            Some("q"),
+            Some("zz-none"),
+        ),
+        get_refusal(
+            "cheat sheet no site",
+            "/cheatsheet".into(),
+            400,
+            Some("site"),
+            None,
+        ),
+        get_refusal(
+            "cheat sheet not a site",
+            format!("/cheatsheet?{q}"),
+            400,
+            Some("site"),
+            Some(HOSTILE),
+        ),
+        get_refusal(
+            "cheat sheet unknown site",
+            "/cheatsheet?site=Z99999".into(),
+            404,
+            Some("site"),
+            Some("Z99999"),
+        ),
+        get_refusal(
+            "triage unknown symptom",
+            format!("/triage?symptom={h}"),
+            400,
+            Some("text"),
+            None,
+        ),
+        get_refusal(
+            "triage link cut short",
+            "/triage?symptom=cannot-sign&obs=middleware-version".into(),
+            400,
+            None,
+            None,
+        ),
+        get_refusal(
+            "packet not a number",
+            format!("/incidents/{h}/packet"),
+            400,
+            None,
+            None,
+        ),
+        get_refusal(
+            "packet unknown",
+            "/incidents/999999/packet".into(),
+            404,
+            None,
+            None,
+        ),
+        post_refusal(
+            "note without a reason",
+            "/findings/note",
+            &[
+                ("csrf", c),
+                ("id", &finding),
+                ("action", "acknowledged"),
+                ("reason", ""),
+            ],
+            400,
+            Some("reason"),
+            None,
+        ),
+        post_refusal(
+            "note with no such action",
+            "/findings/note",
+            &[
+                ("csrf", c),
+                ("id", &finding),
+                ("action", HOSTILE),
+                ("reason", HOSTILE),
+            ],
+            400,
+            Some("action-acknowledged"),
+            Some(HOSTILE),
+        )
+        .kept_in("reason"),
+        post_refusal(
+            "note on no finding",
+            "/findings/note",
+            &[
+                ("csrf", c),
+                ("id", HOSTILE),
+                ("action", "snoozed"),
+                ("reason", "on it"),
+            ],
+            403,
+            None,
+            None,
+        ),
+        post_refusal(
+            "record with no such system",
+            "/triage/record",
+            &[
+                ("csrf", c),
+                ("query", &step),
+                ("outcome", "escalated"),
+                ("application", HOSTILE),
+                ("doing", HOSTILE),
+            ],
+            400,
+            Some("application"),
+            Some(HOSTILE),
+        ),
+        post_refusal(
+            "record with a changed link",
+            "/triage/record",
+            &[
+                ("csrf", c),
+                ("query", "obs=nothing"),
+                ("outcome", "escalated"),
+            ],
+            400,
+            None,
+            None,
+        ),
+        post_refusal(
+            "record with no outcome",
+            "/triage/record",
+            &[("csrf", c), ("query", &step), ("outcome", HOSTILE)],
+            400,
+            None,
+            None,
+        ),
+    ]
+}
+
+/// The body of a response: after its headers.
+fn body(response: &str) -> &str {
+    response.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+}
+
+#[test]
+fn every_refused_address_answers_a_page_with_the_error_summary_and_what_was_typed() {
+    let (_tmp, db) = scratch_db();
+    let (child, addr, cookie) = serve_demo_signed_in(&db, "1");
+    let cases = refusals(&addr, &cookie);
+    let answered: Vec<(u16, String)> = cases
+        .iter()
+        .map(|r| match &r.fields {
+            None => get_as(&addr, &r.path, &cookie),
+            Some(f) => {
+                let pairs: Vec<(&str, &str)> =
+                    f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                request(
+                    &addr,
+                    "POST",
+                    &r.path,
+                    Some(&cookie),
+                    Some(&form_encoded(&pairs)),
+                )
+            }
+        })
+        .collect();
+    // The card box's search goes to the card's page.
+    let found = get_as(&addr, "/cards?serial=+CS0999999999", &cookie);
+    // The API's twins keep their JSON errors.
+    let api_bad = get_as(&addr, &format!("/api/v1/cards/{}", pct(HOSTILE)), &cookie);
+    let api_unknown = get_as(&addr, "/api/v1/people/009999999999", &cookie);
+    let api_sheet = get_as(&addr, "/api/v1/cheatsheet", &cookie);
+    stop(child);
+
+    for (r, (status, response)) in cases.iter().zip(&answered) {
+        let label = r.label;
+        let page = body(response);
+        assert_eq!(*status, r.status, "{label}: {response}");
+        assert!(
+            response
+                .to_ascii_lowercase()
+                .contains("content-type: text/html"),
+            "{label}: a page, not JSON or plain text: {response}"
+        );
+        assert!(page.starts_with("<!DOCTYPE html>"), "{label}: {page}");
+        assert!(!page.contains("\"error\":"), "{label}: {page}");
+        assert!(
+            page.contains("nhsuk-error-summary") && page.contains("There is a problem")
+                || page.contains("nhsuk-error-summary__title"),
+            "{label}: the error summary: {page}"
+        );
+        if let Some(field) = r.field {
+            assert!(
+                page.contains(&format!("href=\"#{field}\""))
+                    && page.contains(&format!("id=\"{field}\"")),
+                "{label}: the summary links to the box #{field}: {page}"
+            );
+        } else {
+            // Nothing to put right on the page: a link on instead.
+            assert!(
+                page.contains("class=\"nhsuk-link\" href=\"/"),
+                "{label}: a way on: {page}"
+            );
+        }
+        // Nothing typed reached the page as markup; what was typed is shown back, escaped, in
+        // its box.
+        assert!(
+            !page.contains("<script>alert") && !page.contains("\"onmouseover="),
+            "{label}: {page}"
+        );
+        if let Some(typed) = r.typed {
+            let field = r.keeper().expect("a box");
+            let value = page
+                .split(&format!("id=\"{field}\""))
+                .nth(1)
+                .and_then(|rest| rest.split("value=\"").nth(1))
+                .and_then(|rest| rest.split('"').next())
+                .unwrap_or("");
+            assert!(
+                shown(value, typed) || value == typed,
+                "{label}: the box #{field} keeps {typed:?}, got {value:?}: {page}"
+            );
+        }
+    }
+    let page = |label: &str| {
+        let i = cases.iter().position(|r| r.label == label).expect("a case");
+        body(&answered[i].1).to_owned()
+    };
+    // Plain words, with the way back to the list and a search of it.
+    let card = page("card unknown");
+    assert!(
+        card.contains("check the number on the back of the card"),
+        "{card}"
+    );
+    assert!(card.contains("href=\"/estate/people\"") && card.contains("action=\"/cards\""));
+    assert!(page("person not a UUID").contains("is not a UUID"));
+    assert!(page("cheat sheet unknown site").contains("No site with the code Z99999"));
+    assert!(page("triage unknown symptom").contains("Or choose the problem"));
+    assert!(page("packet unknown").contains("href=\"/incidents\""));
+    let record = page("record with no such system");
+    assert!(
+        record.contains("is not a system Cardwatch knows"),
+        "{record}"
+    );
+    // What they were doing is kept too.
+    let doing = record
+        .split("id=\"doing\"")
+        .nth(1)
+        .and_then(|rest| rest.split("value=\"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or("");
+    assert!(shown(doing, HOSTILE), "{record}");
+    assert!(page("note without a reason").contains("Acknowledging needs a reason"));
+
+    assert_eq!(found.0, 303, "{}", found.1);
+    assert!(
+        found.1.contains("location: /cards/CS0999999999\r\n"),
+        "{}",
+        found.1
+    );
+    assert_eq!(api_bad.0, 400, "{}", api_bad.1);
+    assert_eq!(body_json(&api_bad.1)["error"]["code"], "invalid_parameter");
+    assert_eq!(api_unknown.0, 404, "{}", api_unknown.1);
+    assert_eq!(body_json(&api_unknown.1)["error"]["code"], "not_found");
+    assert_eq!(api_sheet.0, 400, "{}", api_sheet.1);
+    assert_eq!(body_json(&api_sheet.1)["error"]["field"], "site");
+}
+
+/// Each refusal page in real Chromium at a desk's 1280 px and a phone's 390 px: axe finds nothing
+/// serious or critical, nothing scrolls sideways, the error summary is there and what was typed
+/// is in its box (forms posted by the browser itself).
+#[test]
+fn every_refusal_page_is_accessible_and_fits_a_phone_in_chromium() {
+    let (_tmp, db) = scratch_db();
+    let (child, addr, cookie) = serve_demo_signed_in(&db, "1");
+    let cases = refusals(&addr, &cookie);
+    let specs: Vec<serde_json::Value> = cases
+        .iter()
+        .map(|r| {
+            let mut spec = serde_json::json!({"label": r.label, "path": r.path});
+            if let Some(f) = &r.fields {
+                spec["fields"] = serde_json::json!(f);
+            }
+            spec
+        })
+        .collect();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser/refusals.mjs");
+    let reports: Vec<(u32, serde_json::Value)> = [1280, 390]
+        .into_iter()
+        .map(|width| {
+            let out = std::process::Command::new("node")
+                .env_remove("LD_PRELOAD")
+                .arg(&script)
+                .arg(format!("--width={width}"))
+                .arg(format!("http://{addr}"))
+                .arg(&cookie)
+                .arg(serde_json::Value::Array(specs.clone()).to_string())
+                .output()
+                .expect("node (scripts/test installs the browser tests' packages)");
+            (width, serde_json::from_str(&ok(&out)).expect("json"))
+        })
+        .collect();
+    stop(child);
+    for (width, report) in &reports {
+        for r in &cases {
+            let label = r.label;
+            let got = &report[label];
+            assert_eq!(got["status"], r.status, "{label} at {width} px: {got}");
+            let v = got["violations"].as_array().expect("violations");
+            assert!(
+                v.is_empty(),
+                "{label} at {width} px: {}",
+                serde_json::to_string_pretty(v).unwrap_or_default()
+            );
+            let w = &got["width"];
+            let px = |k: &str| {
+                w[k].as_u64()
+                    .unwrap_or_else(|| panic!("{label}: no {k} in {w}"))
+            };
+            assert!(
+                px("scroll") <= px("client") && px("client") <= px("inner"),
+                "{label} scrolls sideways at {width} px: {w}, past the edge: {}",
+                got["overflow"]
+            );
+            assert!(
+                got["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                "{label} at {width} px: the error summary: {got}"
+            );
+            if let (Some(field), Some(typed)) = (r.keeper(), r.typed) {
+                assert_eq!(got["typed"][field], typed, "{label} at {width} px: {got}");
+            }
+        }
+    }
 }

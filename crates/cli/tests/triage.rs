@@ -822,9 +822,15 @@ fn cheat_sheet_page() {
         "{}",
         page.1
     );
+    // No site, or a code that is not one: the page asks for it again, never the API's JSON.
     assert_eq!(missing.0, 400);
-    assert!(missing.1.contains("\"field\":\"site\""), "{}", missing.1);
+    assert!(
+        missing.1.contains("nhsuk-error-summary") && missing.1.contains("href=\"#site\""),
+        "{}",
+        missing.1
+    );
     assert_eq!(bad.0, 400);
+    assert!(bad.1.contains("value=\"!!\""), "{}", bad.1);
 }
 
 #[test]

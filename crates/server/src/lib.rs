@@ -170,6 +170,7 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/admin/users/disable", post(admin::users::disable))
         .route("/admin/users/enable", post(admin::users::enable))
         .route("/admin/users/reset", post(admin::users::reset))
+        .route("/cards", get(estate::cards::find))
         .route("/cards/{serial}", get(estate::cards::page))
         .route("/cards/{serial}/status", post(estate::cards::change_status))
         .route("/people/{uuid}", get(estate::people::page))

@@ -4,7 +4,7 @@
 //! caller's organisations is answered as not found. Operators who manage cards change its status
 //! there (`POST /cards/{serial}/status`), through the card's state machine, with a reason, audited.
 
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
@@ -23,6 +23,7 @@ use crate::web::auth::Caller;
 use crate::web::bad_request;
 use crate::web::blocking;
 use crate::web::counted;
+use crate::web::lookup;
 use crate::web::scope::{form_viewer, not_found, viewer};
 use crate::AppState;
 
@@ -38,9 +39,27 @@ async fn load(
     serial: &str,
     api: bool,
 ) -> Result<(Caller, CardView), Response> {
-    let serial = CardSerial::parse(serial)
-        .map_err(|e| bad_request("serial", e.to_string()).into_response())?;
+    let parsed = CardSerial::parse(serial);
+    if api {
+        if let Err(e) = &parsed {
+            return Err(bad_request("serial", e.to_string()).into_response());
+        }
+    }
     let v = viewer(state, caller, Permission::ViewPeople, api).await?;
+    let Ok(serial) = parsed else {
+        let message = format!(
+            "“{}” is not a card number. Check the number on the back of the card: it is 4 to 32 letters and digits, like CS0000000001.",
+            serial.trim()
+        );
+        return Err(lookup::refused(
+            &v.caller,
+            StatusCode::BAD_REQUEST,
+            "Check the card number",
+            &message,
+            serial,
+            &lookup::CARDS,
+        ));
+    };
     let s = serial.clone();
     let view = blocking(state, move |store| {
         let cx = triage_context(store, None, Some(&s), None)?;
@@ -75,6 +94,19 @@ async fn load(
             .as_deref()
             .is_some_and(|site| v.sees_site(site));
     if !visible {
+        if !api {
+            let message = format!(
+                "No card with the number {serial} among your organisations' cards — check the number on the back of the card, or search for it."
+            );
+            return Err(lookup::refused(
+                &v.caller,
+                StatusCode::NOT_FOUND,
+                "Card not found",
+                &message,
+                serial.as_str(),
+                &lookup::CARDS,
+            ));
+        }
         let message = format!("no card {serial} among your organisations' cards");
         return Err(not_found(api, &v.caller, &message));
     }
@@ -131,6 +163,33 @@ pub(crate) async fn page(
     Path(serial): Path<String>,
 ) -> Response {
     render(&state, caller, &serial, None).await
+}
+
+/// `GET /cards?serial=`: the card's page for the number typed into a refusal page's box; with
+/// no number, the page that asks for it.
+pub(crate) async fn find(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let typed = q.get("serial").map_or("", |s| s.trim());
+    if typed.is_empty() {
+        let v = match viewer(&state, caller, Permission::ViewPeople, false).await {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
+        return lookup::refused(
+            &v.caller,
+            StatusCode::BAD_REQUEST,
+            "Which card?",
+            "Enter the card number from the back of the card.",
+            "",
+            &lookup::CARDS,
+        );
+    }
+    // The card's own page says whether the number is one, and whether it is the caller's.
+    let to = page_of("cards", typed);
+    (StatusCode::SEE_OTHER, [(axum::http::header::LOCATION, to)]).into_response()
 }
 
 #[derive(askama::Template)]

@@ -5,6 +5,7 @@
 //! Another organisation's profile is answered as not found.
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::health::{integration_card_subject, Noted};
@@ -18,6 +19,7 @@ use crate::web::auth::Caller;
 use crate::web::bad_request;
 use crate::web::blocking;
 use crate::web::counted;
+use crate::web::lookup;
 use crate::web::scope::{not_found, viewer};
 use crate::AppState;
 
@@ -36,9 +38,27 @@ struct View {
 }
 
 async fn load(state: &AppState, caller: Caller, id: &str, api: bool) -> Result<View, Response> {
-    let id = IntegrationId::parse(id)
-        .map_err(|e| bad_request("integration", e.to_string()).into_response())?;
+    let parsed = IntegrationId::parse(id);
+    if api {
+        if let Err(e) = &parsed {
+            return Err(bad_request("integration", e.to_string()).into_response());
+        }
+    }
     let v = viewer(state, caller, Permission::ViewEstate, api).await?;
+    let Ok(id) = parsed else {
+        let message = format!(
+            "“{}” is not an integration's name. Names are 2 to 40 letters, digits and hyphens, like ht1-a81001 — check it, or search for it.",
+            id.trim()
+        );
+        return Err(lookup::refused(
+            &v.caller,
+            StatusCode::BAD_REQUEST,
+            "Check the integration",
+            &message,
+            id,
+            &lookup::INTEGRATIONS,
+        ));
+    };
     let key = id.to_string();
     let (profile, cards) = blocking(state, move |s| {
         let profile = s.records_where(Kind::Integrations, "integration", &key, 1)?;
@@ -49,6 +69,19 @@ async fn load(state: &AppState, caller: Caller, id: &str, api: bool) -> Result<V
     .map_err(IntoResponse::into_response)?;
     let site = profile.as_ref().map(|p| p[2].to_csv()).unwrap_or_default();
     let Some(profile) = profile.filter(|_| v.sees_site(&site)) else {
+        if !api {
+            let message = format!(
+                "No integration called {id} at your organisations' sites — check its name, or search for it."
+            );
+            return Err(lookup::refused(
+                &v.caller,
+                StatusCode::NOT_FOUND,
+                "Integration not found",
+                &message,
+                id.as_ref(),
+                &lookup::INTEGRATIONS,
+            ));
+        }
         let message = format!("no integration {id} among your organisations' sites");
         return Err(not_found(api, &v.caller, &message));
     };

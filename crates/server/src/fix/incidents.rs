@@ -17,6 +17,7 @@ use crate::fix::triage::{parse_desk, prepare};
 use crate::web::auth::Caller;
 use crate::web::blocking;
 use crate::web::counted;
+use crate::web::lookup;
 use crate::web::scope::{refuse, viewer, Viewer};
 use crate::web::{bad_request, BadParam};
 use crate::AppState;
@@ -363,11 +364,25 @@ pub(crate) async fn page(
 pub(crate) async fn packet(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    Path(typed): Path<String>,
 ) -> Response {
     let v = match viewer(&state, caller, Permission::ViewPeople, false).await {
         Ok(v) => v,
         Err(r) => return r,
+    };
+    let back = ("/incidents", "Back to the incidents");
+    let Some(id) = typed.trim().parse::<i64>().ok().filter(|&n| n > 0) else {
+        let message = format!(
+            "“{}” is not an incident number. Open the incident from the list of incidents to print its escalation packet.",
+            typed.trim()
+        );
+        return lookup::plain(
+            &v.caller,
+            StatusCode::BAD_REQUEST,
+            "Check the incident number",
+            &message,
+            back,
+        );
     };
     let found = match blocking(&state, move |s| s.incident(id)).await {
         Ok(f) => f,
@@ -375,7 +390,16 @@ pub(crate) async fn packet(
     };
     // Another organisation's incident is answered as if it did not exist.
     let Some(inc) = found.filter(|i| visible(&v, i)) else {
-        return (StatusCode::NOT_FOUND, "no such incident\n").into_response();
+        let message = format!(
+            "No incident {id} among your organisations' incidents — open it from the list of incidents."
+        );
+        return lookup::plain(
+            &v.caller,
+            StatusCode::NOT_FOUND,
+            "Incident not found",
+            &message,
+            back,
+        );
     };
     let kb = &state.checks.triage;
     let Some(symptom) = kb.symptom(&inc.opened.symptom) else {
@@ -391,7 +415,16 @@ pub(crate) async fn packet(
         inc.opened.hostname.as_deref(),
     ) {
         Ok(d) => d,
-        Err((field, message)) => return bad_request(field, message).into_response(),
+        Err((_, message)) => {
+            let message = format!("Incident {id}'s record cannot make a packet: {message}.");
+            return lookup::plain(
+                &v.caller,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Packet not available",
+                &message,
+                back,
+            );
+        }
     };
     let now = inc.closed_at.unwrap_or_else(state.now);
     let checks = state.checks.clone();
@@ -407,7 +440,19 @@ pub(crate) async fn packet(
     };
     let advice = match kb.answer(symptom, &case) {
         Ok(a) => a,
-        Err(e) => return bad_request(&e.field, e.message).into_response(),
+        Err(e) => {
+            let message = format!(
+                "Incident {id}'s steps do not fit the triage knowledge in force ({}), so no packet can be made.",
+                e.message
+            );
+            return lookup::plain(
+                &v.caller,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Packet not available",
+                &message,
+                back,
+            );
+        }
     };
     let mut p = kb.packet(&inc, &advice, &cx, now);
     if p.escalate_because.is_empty() {

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::date::Timestamp;
@@ -23,6 +24,7 @@ use serde_json::json;
 
 use crate::web::auth::Caller;
 use crate::web::bad_request;
+use crate::web::lookup;
 use crate::web::scope::{refuse, viewer, Viewer};
 use crate::{AppState, Checks};
 
@@ -391,8 +393,9 @@ async fn answer(state: &AppState, viewer: &Viewer, req: NextRequest) -> Response
     }
 }
 
-/// `GET /cheatsheet?site=ODS`: the site's cheat sheet as a page that prints on one A4 sheet.
-/// The cheat sheet of the site `?site=` names, if the caller sees that site.
+/// The cheat sheet of the site `?site=` names, if the caller sees that site. A page's caller
+/// who gives no code, a code that is not one, or one the estate does not hold gets the page that
+/// asks for it again (what was typed kept); the API answers JSON.
 async fn site_sheet(
     state: &AppState,
     caller: Caller,
@@ -400,8 +403,33 @@ async fn site_sheet(
     api: bool,
 ) -> Result<CheatSheet, Response> {
     let viewer = viewer(state, caller, Permission::ViewEstate, api).await?;
+    let typed = q.get("site").map_or("", |s| s.trim());
+    let ask_again = |status, title: &str, message: &str| {
+        lookup::refused(
+            &viewer.caller,
+            status,
+            title,
+            message,
+            typed,
+            &lookup::SITES,
+        )
+    };
     let site = match q.get("site").map(|s| OdsCode::parse(s)) {
         Some(Ok(s)) => s,
+        Some(Err(_)) if !api && !typed.is_empty() => {
+            return Err(ask_again(
+                StatusCode::BAD_REQUEST,
+                "Check the site code",
+                &format!("“{typed}” is not a site code. A practice's ODS code is letters and digits, like A81001 — check it and try again."),
+            ))
+        }
+        None | Some(Err(_)) if !api => {
+            return Err(ask_again(
+                StatusCode::BAD_REQUEST,
+                "Which site?",
+                "Enter the practice or site code (ODS code) to print its cheat sheet.",
+            ))
+        }
         Some(Err(e)) => return Err(bad_request("site", e.to_string()).into_response()),
         None => {
             return Err(
@@ -418,9 +446,24 @@ async fn site_sheet(
         ));
     }
     let checks = state.checks.clone();
-    crate::web::blocking(state, move |store| cheat_sheet(store, &checks, &site))
-        .await
-        .map_err(IntoResponse::into_response)
+    let code = site.clone();
+    let sheet = crate::web::blocking(state, move |store| {
+        // Whether the estate holds the site: a page shows no sheet for a code it does not know.
+        let known = !store
+            .records_where(Kind::Sites, "site_ods", code.as_str(), 1)?
+            .is_empty();
+        Ok((known, cheat_sheet(store, &checks, &code)?))
+    })
+    .await
+    .map_err(IntoResponse::into_response)?;
+    match sheet {
+        (false, _) if !api => Err(ask_again(
+            StatusCode::NOT_FOUND,
+            "Site not found",
+            &format!("No site with the code {site} in the estate — check the code, or find the site in the list of sites."),
+        )),
+        (_, sheet) => Ok(sheet),
+    }
 }
 
 /// `GET /cheatsheet?site=`: the one-page sheet, to print.

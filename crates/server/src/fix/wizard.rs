@@ -5,6 +5,7 @@
 
 use askama::Template;
 use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::triage::matching::{recognise, Recognised};
@@ -15,12 +16,12 @@ use cardwatch_core::triage::{
 use crate::fix::triage::{outside, parse_desk, prepare};
 use crate::web::auth::Caller;
 use crate::web::bad_request;
-use crate::web::scope::{refuse, viewer};
+use crate::web::scope::{refuse, viewer, Viewer};
 use crate::AppState;
 
 /// What the wizard's address carries: what is happening (or the symptom chosen), where, and the
 /// answers so far.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct WizardQuery {
     /// Present (perhaps empty) once the form was sent.
     text: Option<String>,
@@ -32,6 +33,9 @@ struct WizardQuery {
     opened: Option<i64>,
     obs: Vec<(String, String)>,
 }
+
+/// The most characters "what were they doing" keeps (the store's limit).
+const MAX_DOING: usize = 2000;
 
 /// How long a wizard's clock runs: an address older than this is a stale link, not a fault still
 /// being worked on.
@@ -178,6 +182,21 @@ struct StepPage<'a> {
     guardrail: &'a str,
     reason: &'a str,
     causes: Vec<(String, String)>,
+    /// The record form's field at fault and what to do, with what was typed kept.
+    problem: Option<(&'static str, String)>,
+    application: String,
+    doing: String,
+    status: StatusCode,
+}
+
+impl StepPage<'_> {
+    /// The problem's message when `field` is the one at fault.
+    fn error_on(&self, field: &str) -> Option<&str> {
+        self.problem
+            .as_ref()
+            .filter(|p| p.0 == field)
+            .map(|p| p.1.as_str())
+    }
 }
 
 const TITLE: &str = "Smartcard problem";
@@ -291,10 +310,41 @@ pub(crate) async fn page_handler(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let mut w = match WizardQuery::parse(q.as_deref().unwrap_or("")) {
+    let w = match WizardQuery::parse(q.as_deref().unwrap_or("")) {
         Ok(w) => w,
-        Err(e) => return e.into_response(),
+        Err(e) => return changed_link(&viewer.caller, e),
     };
+    show(&state, &viewer, w, Typed::default()).await
+}
+
+/// A triage address that was changed or cut short (the wizard writes every one it links to):
+/// nothing on the page can put it right, so the desk starts again.
+fn changed_link(caller: &Caller, e: crate::web::BadParam) -> Response {
+    let (_, detail) = e.parts();
+    let message = format!(
+        "This triage link has been changed or cut short ({detail}). Start again and say what is happening."
+    );
+    crate::web::lookup::plain(
+        caller,
+        StatusCode::BAD_REQUEST,
+        TITLE,
+        &message,
+        ("/triage", "Start again"),
+    )
+}
+
+/// What was typed into the record form, kept when it is shown again with a problem.
+#[derive(Default)]
+struct Typed {
+    /// The field at fault and what to do, for the error summary and the field.
+    problem: Option<(&'static str, String)>,
+    application: String,
+    doing: String,
+}
+
+/// The wizard's page for an address: the box, the question that tells symptoms apart, the next
+/// step, or the end with the form that records the run (with `typed` and its problem kept).
+async fn show(state: &AppState, viewer: &Viewer, mut w: WizardQuery, typed: Typed) -> Response {
     let kb = &state.checks.triage;
     let caller = &viewer.caller;
     let desk = match parse_desk(w.site.as_deref(), w.card.as_deref(), w.host.as_deref()) {
@@ -316,7 +366,19 @@ pub(crate) async fn page_handler(
     let s = match (&w.symptom, w.text.as_deref()) {
         (Some(id), _) => match kb.symptom(id) {
             Some(s) => s,
-            None => return bad_request("symptom", format!("no symptom {id:?}")).into_response(),
+            None => {
+                // An address from an older knowledge base, or one typed by hand: the box again,
+                // with the problems Cardwatch knows to choose from.
+                let problem = Problem {
+                    title: "Cardwatch does not know that problem".into(),
+                    detail: format!("There is no problem called “{id}” in Cardwatch's triage."),
+                    field: "text",
+                    link: "Say what is happening, or choose the problem from the list below".into(),
+                };
+                let mut r = start(caller, kb, &w, Some(problem), Vec::new());
+                *r.status_mut() = StatusCode::BAD_REQUEST;
+                return r;
+            }
         },
         (None, None) => return start(caller, kb, &w, None, Vec::new()),
         (None, Some("")) => {
@@ -354,14 +416,14 @@ pub(crate) async fn page_handler(
         ..Case::default()
     };
     let checks = state.checks.clone();
-    let prepared = crate::web::blocking(&state, {
+    let prepared = crate::web::blocking(state, {
         let desk = desk.clone();
         move |store| prepare(store, &checks, s, &desk, now, None, given)
     })
     .await;
     let case = match prepared {
         Ok((cx, c)) => {
-            if let Some((field, message)) = outside(&viewer, &desk, &cx) {
+            if let Some((field, message)) = outside(viewer, &desk, &cx) {
                 return refuse(false, Some(field), &message);
             }
             c
@@ -370,7 +432,21 @@ pub(crate) async fn page_handler(
     };
     let a = match kb.answer(s, &case) {
         Ok(a) => a,
-        Err(e) => return bad_request(&e.field, e.message).into_response(),
+        Err(e) => {
+            let mut first = w.carried(0);
+            first.retain(|(k, _)| *k != "symptom" && *k != "opened");
+            let message = format!(
+                "An answer in this triage link does not fit the question asked ({}). Start again; what was typed is kept.",
+                e.message
+            );
+            return crate::web::lookup::plain(
+                caller,
+                StatusCode::BAD_REQUEST,
+                TITLE,
+                &message,
+                (&address(&first), "Start again"),
+            );
+        }
     };
     let carried = w.carried(w.obs.len());
     // Back undoes the last answer; before any, it returns to the box with the words kept.
@@ -437,8 +513,19 @@ pub(crate) async fn page_handler(
             .take(3)
             .map(|&(c, p)| (kb.causes[c].name.clone(), format!("{:.0}", p * 100.0)))
             .collect(),
+        status: if typed.problem.is_some() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        },
+        problem: typed.problem,
+        application: typed.application,
+        doing: typed.doing,
     };
-    render(caller, page.render())
+    let status = page.status;
+    let mut r = render(caller, page.render());
+    *r.status_mut() = status;
+    r
 }
 
 #[derive(serde::Deserialize)]
@@ -469,6 +556,44 @@ pub(crate) async fn record(
     if let Err(r) = viewer.caller.check_csrf(&f.csrf) {
         return r.into_response();
     }
+    let w = match WizardQuery::parse(&f.query) {
+        Ok(w) => w,
+        Err(e) => return changed_link(&viewer.caller, e),
+    };
+    // The step's address, to go back to when the form cannot be put right on its page.
+    let step = address(&w.carried(w.obs.len()));
+    let cannot = |message: String| {
+        crate::web::lookup::plain(
+            &viewer.caller,
+            StatusCode::BAD_REQUEST,
+            TITLE,
+            &message,
+            (&step, "Back to the triage"),
+        )
+    };
+    // A field typed wrong: the same page again, the problem shown and what was typed kept.
+    let typed = |field: &'static str, message: String| Typed {
+        problem: Some((field, message)),
+        application: f.application.clone(),
+        doing: f.doing.clone(),
+    };
+    let application = match f.application.trim() {
+        "" => None,
+        a => match cardwatch_core::triage::parse_application(a) {
+            Ok(a) => Some(a),
+            Err(_) => {
+                let m = format!(
+                    "“{a}” is not a system Cardwatch knows — enter one of {}, or leave it empty",
+                    cardwatch_core::triage::APPLICATIONS.join(", ")
+                );
+                return show(&state, &viewer, w, typed("application", m)).await;
+            }
+        },
+    };
+    if f.doing.trim().chars().count() > MAX_DOING {
+        let m = format!("Say what they were doing in at most {MAX_DOING} characters");
+        return show(&state, &viewer, w, typed("doing", m)).await;
+    }
     let WizardQuery {
         symptom,
         text: error_text,
@@ -477,32 +602,32 @@ pub(crate) async fn record(
         host,
         opened,
         obs,
-    } = match WizardQuery::parse(&f.query) {
-        Ok(w) => w,
-        Err(e) => return e.into_response(),
-    };
-    let application = match f.application.trim() {
-        "" => None,
-        a => match cardwatch_core::triage::parse_application(a) {
-            Ok(a) => Some(a),
-            Err(e) => return bad_request("application", e).into_response(),
-        },
-    };
+    } = w;
     let desk = match parse_desk(site.as_deref(), card.as_deref(), host.as_deref()) {
         Ok(d) => d,
-        Err((field, message)) => return bad_request(field, message).into_response(),
+        Err((_, message)) => {
+            return cannot(format!(
+                "Where it happened cannot be read ({message}). Go back to the triage and record it again."
+            ))
+        }
     };
     let kb = &state.checks.triage;
     let (s, _) = match kb.resolve(symptom.as_deref(), error_text.as_deref()) {
         Ok(x) => x,
-        Err(e) => return bad_request(&e.field, e.message).into_response(),
+        Err(e) => {
+            return cannot(format!(
+                "Cardwatch cannot tell which problem this was ({}). Go back to the triage and record it again.",
+                e.message
+            ))
+        }
     };
     let outcome = match f.outcome.as_str() {
         "escalated" => cardwatch_core::triage::IncidentStatus::Escalated,
         "resolved" => cardwatch_core::triage::IncidentStatus::Resolved,
-        other => {
-            return bad_request("outcome", format!("{other:?} is not escalated or resolved"))
-                .into_response()
+        _ => {
+            return cannot(
+                "The form did not say whether the problem was fixed or passed to support. Go back to the triage and press the button again.".into(),
+            )
         }
     };
     let now = (state.now)();
@@ -539,7 +664,12 @@ pub(crate) async fn record(
     }
     let advice = match kb.answer(s, &case) {
         Ok(a) => a,
-        Err(e) => return bad_request(&e.field, e.message).into_response(),
+        Err(e) => {
+            return cannot(format!(
+                "An answer in this triage does not fit the question asked ({}). Go back to the triage and record it again.",
+                e.message
+            ))
+        }
     };
     let cause = advice.confirmed_cause.map(|c| kb.causes[c].id.clone());
     // No site named or found: an operator of one organisation is at that one.
@@ -591,6 +721,10 @@ pub(crate) async fn record(
                 [(axum::http::header::LOCATION, to)],
             )
                 .into_response()
+        }
+        // The store refuses what it cannot keep (text too long, say) in words for the desk.
+        Err(crate::web::Failure(cardwatch_store::StoreError::Invalid(m))) => {
+            cannot(format!("The incident was not recorded: {m}."))
         }
         Err(f) => f.into_response(),
     }

@@ -13,8 +13,8 @@ use cardwatch_core::health::{action, FindingNote, NoteState, Noted, Severity};
 use crate::prevent::check::{all_findings, Check};
 use crate::prevent::findings::{finding_href, params, state_words, tag, View};
 use crate::web::auth::Caller;
+use crate::web::blocking;
 use crate::web::scope::{not_found, refuse, viewer, Viewer};
-use crate::web::{bad_request, blocking};
 use crate::AppState;
 
 /// The most findings one bulk change takes (a page is 50; a longer page up to this).
@@ -46,6 +46,22 @@ struct FindingPage<'a> {
     can_act: bool,
     csrf: &'a str,
     list: String,
+    /// The action ticked: the one sent, or acknowledging.
+    chosen: &'static str,
+    /// The note form's field at fault and what to do.
+    problem: Option<(&'static str, String)>,
+    /// The reason typed, kept.
+    reason: String,
+}
+
+impl FindingPage<'_> {
+    /// The problem's message when `field` is the one at fault.
+    fn error_on(&self, field: &str) -> Option<&str> {
+        self.problem
+            .as_ref()
+            .filter(|p| p.0 == field)
+            .map(|p| p.1.as_str())
+    }
 }
 
 /// `GET /findings/{rule}/{subject}`: one finding in full, with its note form.
@@ -70,7 +86,26 @@ pub(crate) async fn page(
             "No such finding among your sites today — a fixed condition closes its finding by itself.",
         );
     };
+    render(&viewer, n, NoteTyped::default())
+}
+
+/// What was sent in the note form, kept when the page shows it again with a problem.
+#[derive(Default)]
+struct NoteTyped {
+    /// The field at fault (its id) and what to do.
+    problem: Option<(&'static str, String)>,
+    action: String,
+    reason: String,
+}
+
+/// The finding's page, with the note form's problem and what was typed when there is one.
+fn render(viewer: &Viewer, n: &Noted, typed: NoteTyped) -> Response {
     let f = &n.finding;
+    let status = if typed.problem.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
     let body = FindingPage {
         n,
         what: action(f.rule).into_owned(),
@@ -90,10 +125,21 @@ pub(crate) async fn page(
         can_act: viewer.caller.user.user.role.can(Permission::ActOnFindings),
         csrf: &viewer.caller.csrf,
         list: format!("/findings?site={}", crate::web::enc(&f.site)),
+        chosen: match typed.action.as_str() {
+            "snoozed" => "snoozed",
+            "reopen" if n.note.is_some() => "reopen",
+            _ => "acknowledged",
+        },
+        problem: typed.problem,
+        reason: typed.reason,
     }
     .render()
     .unwrap_or_default();
-    crate::web::layout::page(&body_title(n), Some(&viewer.caller), &body).into_response()
+    (
+        status,
+        crate::web::layout::page(&body_title(n), Some(&viewer.caller), &body),
+    )
+        .into_response()
 }
 
 fn body_title(n: &Noted) -> String {
@@ -115,6 +161,14 @@ fn refused(viewer: &Viewer, message: &str, back: &str) -> Response {
         crate::web::layout::page("Findings", Some(&viewer.caller), &body),
     )
         .into_response()
+}
+
+/// A message from the core as the page's sentence: its first letter a capital.
+fn sentence_case(m: &str) -> String {
+    let mut c = m.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
 }
 
 fn see_other(to: &str) -> Response {
@@ -161,13 +215,54 @@ pub(crate) async fn note(
         Err(r) => return r,
     };
     let Some(found) = find(&check, &viewer, &f.id) else {
-        return refuse(false, Some("id"), "no such finding among your sites today (a fixed condition closes its finding by itself)");
+        let message = if f.id.trim().is_empty() {
+            "The form did not say which finding it was about. Open the finding from the list and try again."
+        } else {
+            "That finding is not among your sites today — a fixed condition closes its finding by itself. Open it again from the list of findings."
+        };
+        let status = if f.id.trim().is_empty() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        return crate::web::lookup::plain(
+            &viewer.caller,
+            status,
+            "Findings",
+            message,
+            ("/findings", "Back to the findings"),
+        );
     };
     let back = finding_href(found);
     let now = (state.now)();
     let change = crate::web::change(&viewer.caller, &state);
     let id = f.id.clone();
+    // A field sent wrong: the finding's page again, the problem shown and what was typed kept.
+    let again = |field: &'static str, message: String| {
+        render(
+            &viewer,
+            found,
+            NoteTyped {
+                problem: Some((field, message)),
+                action: f.action.clone(),
+                reason: f.reason.clone(),
+            },
+        )
+    };
     let note = match (how_long(&f.action), f.action.as_str()) {
+        (Some((kind, _)), _) if f.reason.trim().is_empty() => {
+            let doing = if kind == NoteState::Snoozed {
+                "Snoozing"
+            } else {
+                "Acknowledging"
+            };
+            return again(
+                "reason",
+                format!(
+                    "{doing} needs a reason — say why, for example “renewal booked for 3 December”"
+                ),
+            );
+        }
         (Some((kind, days)), _) => {
             match FindingNote::new(
                 &id,
@@ -178,20 +273,27 @@ pub(crate) async fn note(
                 now,
             ) {
                 Ok(n) => Some(n),
-                Err(e) => return refused(&viewer, &e, &back),
+                Err(e) => return again("reason", sentence_case(&e)),
             }
         }
         (None, "reopen") if f.reason.trim().is_empty() => {
-            return bad_request("reason", "reopening needs a reason — say why".into())
-                .into_response()
+            return again(
+                "reason",
+                "Reopening needs a reason — say why, for example “booking cancelled”".into(),
+            )
+        }
+        (None, "reopen") if found.note.is_none() => {
+            return again(
+                "action-acknowledged",
+                "This finding is open already — choose to acknowledge or snooze it".into(),
+            )
         }
         (None, "reopen") => None,
-        (None, other) => {
-            return bad_request(
-                "action",
-                format!("{other:?} is not acknowledged, snoozed or reopen"),
+        (None, _) => {
+            return again(
+                "action-acknowledged",
+                "Choose what you are doing about it: acknowledge, snooze or reopen".into(),
             )
-            .into_response()
         }
     };
     let reason = f.reason.clone();

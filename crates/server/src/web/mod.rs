@@ -15,6 +15,7 @@ pub mod caller;
 pub mod headers;
 pub mod layout;
 pub mod logs;
+pub mod lookup;
 pub mod metrics;
 pub mod scope;
 pub mod secrets;
