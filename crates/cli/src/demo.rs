@@ -1,18 +1,18 @@
 //! `serve --demo`'s estate with its past: the synthetic estate imported as an operator would
 //! import it, then the history `core::demo::history` draws for it written through the store's
 //! ordinary operations — each incident opened, stepped and closed as the triage wizard records a
-//! run, each review decided as the reviews page decides one — at the moments they happened, so the audit
+//! run (today's few still open), each review decided as the reviews page decides one — at the moments they happened, so the audit
 //! chain holds them like any other change.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use cardwatch_core::demo::history::{history, History, REPORTER};
+use cardwatch_core::demo::history::{desk_today, history, History, PastIncident, REPORTER};
 use cardwatch_core::demo::DemoConfig;
 use cardwatch_core::estate::Lockout;
 use cardwatch_core::records::{Kind, Record};
-use cardwatch_core::triage::KnowledgeBase;
+use cardwatch_core::triage::{IncidentStatus, KnowledgeBase};
 use cardwatch_store::reviews::{keep_all, Kept};
 use cardwatch_store::{
     Change, Format, ImportInput, ImportOptions, ImportReport, RecordWriter, Store,
@@ -125,6 +125,19 @@ pub fn write_files(cfg: &DemoConfig, dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// One incident written as the triage wizard records a run: opened, each step, then resolved or
+/// handed over — or left open while it is still being worked.
+fn write_incident(store: &dyn Store, i: &PastIncident) -> Result<()> {
+    let id = store.open_incident(&i.opened, &by(i.opened_at))?;
+    for step in &i.steps {
+        store.record_incident_step(id, step, &by(step.at))?;
+    }
+    if i.status != IncidentStatus::Open {
+        store.close_incident(id, i.status, i.cause.as_deref(), &by(i.closed_at))?;
+    }
+    Ok(())
+}
+
 fn by(at: cardwatch_core::date::Timestamp) -> Change {
     Change {
         actor: REPORTER.to_owned(),
@@ -133,7 +146,8 @@ fn by(at: cardwatch_core::date::Timestamp) -> Change {
 }
 
 /// Imports the demo estate `cfg` makes (with the lockouts its past adds to the estate's own), then
-/// writes its incidents and access reviews.
+/// writes its incidents, the desk's incidents of today (counted back from the clock's now) and
+/// its access reviews.
 pub fn fill(store: &dyn Store, cfg: &DemoConfig, kb: &KnowledgeBase) -> Result<Filled> {
     let past = history(cfg, kb);
     let dir = tempfile::tempdir().context("cannot make a temporary folder")?;
@@ -154,11 +168,12 @@ pub fn fill(store: &dyn Store, cfg: &DemoConfig, kb: &KnowledgeBase) -> Result<F
         },
     )?;
     for i in &past.incidents {
-        let id = store.open_incident(&i.opened, &by(i.opened_at))?;
-        for step in &i.steps {
-            store.record_incident_step(id, step, &by(step.at))?;
-        }
-        store.close_incident(id, i.status, i.cause.as_deref(), &by(i.closed_at))?;
+        write_incident(store, i)?;
+    }
+    // Today's, after the past's, so numbers follow time.
+    let today = desk_today(cfg, kb, crate::clock::now());
+    for i in &today {
+        write_incident(store, i)?;
     }
     // The reviews in one transaction: hundreds of past decisions, not hundreds of commits.
     let kept: Vec<Kept> = past

@@ -360,13 +360,16 @@ fn serve_demo_answers_health_metrics_and_page() {
     );
     // Twelve import records (one per demo file and kind that changed; the ODS extract's
     // surgeries change nothing after sites.csv), the demo's past written — each incident
-    // opened, each step recorded, each incident closed, each position's review decided — and
-    // the demo operator added.
+    // opened, each step recorded, each incident closed (but today's still open), each
+    // position's review decided — and the demo operator added.
     let past: usize = incidents["incidents"]
         .as_array()
         .expect("incidents")
         .iter()
-        .map(|i| 2 + i["steps"].as_array().expect("steps").len())
+        .map(|i| {
+            let closed = usize::from(i["status"] != "open");
+            1 + closed + i["steps"].as_array().expect("steps").len()
+        })
         .sum::<usize>()
         + reviews["positions"]
             .as_array()
@@ -412,7 +415,9 @@ fn serve_demo_answers_health_metrics_and_page() {
     stop(child);
     // Only the demo operator's fresh password is new.
     assert!(
-        again.1.contains("cardwatch_audit_records 13"),
+        again
+            .1
+            .contains(&format!("cardwatch_audit_records {}\n", 12 + past + 2)),
         "{}",
         again.1
     );
