@@ -110,6 +110,28 @@ pub fn backoff(base_ms: u64, tries: u32) -> std::time::Duration {
     std::time::Duration::from_millis(wait + wait * u64::from(j[0] % 50) / 255)
 }
 
+/// The most events a batch carries.
+const BATCH_EVENTS: usize = 500;
+/// The most bytes of events a batch carries (the server reads a request body of up to 2 MB):
+/// inventories listing the installed programs are large, and a spool that filled while the
+/// server was away holds many of them.
+const BATCH_BYTES: usize = 1 << 20;
+
+/// How many of the first `waiting` events go in the next batch: up to `max_events`, and no more
+/// than `max_bytes` of them as JSON — but always one, so a single large event is still sent.
+fn batch_len(waiting: &[Event], max_events: usize, max_bytes: usize) -> usize {
+    let mut bytes = 0;
+    let mut n = 0;
+    for e in waiting.iter().take(max_events) {
+        bytes += e.to_string().len() + 1;
+        if n > 0 && bytes > max_bytes {
+            break;
+        }
+        n += 1;
+    }
+    n
+}
+
 impl Spool {
     /// Sends what waits in batches, retrying a failed batch `retries` times with [`backoff`];
     /// stops for now when the tries run out (the events stay queued). (new, duplicates).
@@ -119,14 +141,13 @@ impl Spool {
         retries: u32,
         backoff_ms: u64,
     ) -> Result<(u64, u64)> {
-        const BATCH: usize = 500;
         let (mut accepted, mut duplicates) = (0, 0);
         loop {
             let waiting = self.read()?;
             if waiting.is_empty() {
                 return Ok((accepted, duplicates));
             }
-            let batch = &waiting[..waiting.len().min(BATCH)];
+            let batch = &waiting[..batch_len(&waiting, BATCH_EVENTS, BATCH_BYTES)];
             let mut tries = 0;
             let sent = loop {
                 match crate::server::send_events(e, batch) {
@@ -152,5 +173,26 @@ impl Spool {
             accepted += sent.0;
             duplicates += sent.1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_stops_at_its_count_or_its_size_and_always_carries_one() {
+        let event = |n: usize| json!({"id": n.to_string(), "data": "x".repeat(n)});
+        let small: Vec<Event> = (0..10).map(|_| event(10)).collect();
+        let one = small[0].to_string().len() + 1;
+        assert_eq!(batch_len(&small, 500, 1 << 20), 10);
+        assert_eq!(batch_len(&small, 4, 1 << 20), 4, "the count");
+        assert_eq!(batch_len(&small, 500, 3 * one), 3, "the size, to the byte");
+        assert_eq!(batch_len(&small, 500, 3 * one - 1), 2);
+        // An event larger than a batch goes on its own, so the spool never sticks on it.
+        let big = vec![event(5000), event(10)];
+        assert_eq!(batch_len(&big, 500, 1000), 1);
+        assert_eq!(batch_len(&big[1..], 500, 1000), 1);
+        assert_eq!(batch_len(&[], 500, 1000), 0);
     }
 }
