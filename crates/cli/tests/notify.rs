@@ -10,76 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{cardwatch, get, ok, pg_database, request, stop, store_in, text, PgDatabase};
+use common::{
+    cardwatch, free_port, get, header, ok, pg_database, request, stop, store_in, text, PgDatabase,
+    Smtp,
+};
 
 const SCRIPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/notify");
-
-/// A free TCP port on loopback.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// The SMTP server, writing each message it accepts into `dir`.
-struct Smtp {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Smtp {
-    fn start(port: u16, dir: &Path, extra: &[&str]) -> Smtp {
-        std::fs::create_dir_all(dir).expect("mail dir");
-        let mut child = Command::new("/usr/bin/python3")
-            .arg(format!("{SCRIPTS}/smtp_sink.py"))
-            .args(["--port", &port.to_string(), "--out"])
-            .arg(dir)
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3-aiosmtpd (scripts/test installs it)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read");
-        assert_eq!(line.trim(), "ready", "the SMTP server did not start");
-        Smtp {
-            child,
-            dir: dir.to_owned(),
-        }
-    }
-
-    /// Every message received: (envelope recipients, the raw message).
-    fn messages(&self) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = std::fs::read_dir(&self.dir)
-            .expect("dir")
-            .filter_map(|e| e.ok())
-            .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
-            .map(|e| {
-                let raw = std::fs::read_to_string(e.path()).expect("read");
-                let to = raw
-                    .lines()
-                    .next()
-                    .and_then(|l| l.strip_prefix("X-Envelope-To: "))
-                    .unwrap_or("")
-                    .to_owned();
-                (to, raw)
-            })
-            .collect();
-        out.sort();
-        out
-    }
-}
-
-impl Drop for Smtp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The webhook receiver, checking signatures with `secret` and logging each request.
 struct Receiver {
@@ -126,12 +62,6 @@ impl Drop for Receiver {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
-    raw.lines()
-        .take_while(|l| !l.is_empty())
-        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
 }
 
 /// Quoted-printable undone, enough to read links in the parts.

@@ -6,8 +6,7 @@
 
 mod common;
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
@@ -15,103 +14,18 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// Runs a program, failing the test with its output when it fails.
-fn run(what: &str, c: &mut Command) {
-    let out = c
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
-    assert!(
-        out.status.success(),
-        "{what}: {}\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-}
-
-/// The newest PostgreSQL server programs installed (scripts/test installs them).
-fn pg_bin() -> PathBuf {
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .expect("PostgreSQL's server programs in /usr/lib/postgresql (scripts/test installs them)")
-        .filter_map(|e| Some(e.ok()?.path().join("bin")))
-        .filter(|b| b.join("initdb").is_file())
-        .collect();
-    found.sort_by_key(|b| {
-        b.parent()
-            .and_then(|v| v.file_name()?.to_str()?.parse::<u32>().ok())
-    });
-    found.pop().expect("initdb under /usr/lib/postgresql/*/bin")
-}
-
-/// A PostgreSQL server of the test's own, stopped when dropped.
-struct TlsServer {
-    dir: tempfile::TempDir,
-    bin: PathBuf,
-    port: u16,
-}
-
-impl TlsServer {
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// Runs one of PostgreSQL's programs as the `postgres` user when the test runs as root
-    /// (PostgreSQL refuses to run as root), else as the test's own user.
-    fn as_postgres(&self, program: &str) -> Command {
-        let program = self.bin.join(program);
-        if is_root() {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(program);
-            c
-        } else {
-            Command::new(program)
-        }
-    }
-
-    /// A URL for the store: `host` in the URL (what the certificate is checked against),
-    /// always reaching 127.0.0.1.
-    fn url(&self, host: &str, params: &str) -> String {
-        format!(
-            "postgres://postgres@{host}:{}/postgres?hostaddr=127.0.0.1&{params}",
-            self.port
-        )
-    }
-
-    /// A connection for the test itself, over the server's Unix socket (not counted as the
-    /// store's: it has no application name).
-    fn admin(&self) -> postgres::Client {
-        postgres::Client::connect(
-            &format!(
-                "host={} port={} user=postgres dbname=postgres",
-                self.path("run").display(),
-                self.port
-            ),
-            postgres::NoTls,
-        )
-        .expect("the test's own connection over the Unix socket")
-    }
-}
-
-impl Drop for TlsServer {
-    fn drop(&mut self) {
-        let _ = self
-            .as_postgres("pg_ctl")
-            .arg("-D")
-            .arg(self.path("pg"))
-            .args(["-m", "immediate", "stop"])
-            .output();
-    }
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| text(&o.stdout).trim() == "0")
+/// A URL for the store on `server`: `host` in the URL (what the certificate is checked
+/// against), always reaching 127.0.0.1.
+fn url(server: &PgCluster, host: &str, params: &str) -> String {
+    format!(
+        "postgres://postgres@{host}:{}/postgres?hostaddr=127.0.0.1&{params}",
+        server.port
+    )
 }
 
 /// Makes a certificate authority (`NAME.crt`, `NAME.key`) in `dir`.
 fn authority(dir: &Path, name: &str) {
-    run(
+    must_run(
         "openssl req (authority)",
         Command::new("openssl")
             .current_dir(dir)
@@ -130,12 +44,12 @@ fn authority(dir: &Path, name: &str) {
 
 /// Starts a server whose certificate, signed by the authority `ca`, names 127.0.0.1 only, and
 /// which accepts TCP connections only over TLS.
-fn start() -> TlsServer {
-    let dir = tempfile::tempdir().expect("tmp");
-    let d = dir.path();
+fn start() -> PgCluster {
+    let server = PgCluster::new();
+    let d = &server.path("");
     authority(d, "ca");
     authority(d, "other-ca");
-    run(
+    must_run(
         "openssl req (server)",
         Command::new("openssl")
             .current_dir(d)
@@ -150,7 +64,7 @@ fn start() -> TlsServer {
             .args(["-out", "server.csr", "-subj", "/CN=127.0.0.1"]),
     );
     std::fs::write(d.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
-    run(
+    must_run(
         "openssl x509 (server)",
         Command::new("openssl")
             .current_dir(d)
@@ -158,76 +72,27 @@ fn start() -> TlsServer {
             .args(["-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt"])
             .args(["-days", "2", "-extfile", "san.ext"]),
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let server = TlsServer {
-        bin: pg_bin(),
-        port,
-        dir,
-    };
-    let d = server.dir.path();
-    std::fs::create_dir(d.join("run")).unwrap();
     if is_root() {
-        // The folder tempfile makes is the test's alone: the server's user must reach into it.
-        run("chmod", Command::new("chmod").arg("755").arg(d));
-        run(
+        must_run(
             "chown",
             Command::new("chown")
                 .arg("postgres:")
-                .arg(d.join("run"))
                 .arg(d.join("server.key"))
                 .arg(d.join("server.crt")),
         );
     }
-    run(
+    must_run(
         "chmod server.key",
         Command::new("chmod").arg("600").arg(d.join("server.key")),
     );
-    let pg = d.join("pg");
-    std::fs::create_dir(&pg).unwrap();
-    if is_root() {
-        run("chown", Command::new("chown").arg("postgres:").arg(&pg));
-    }
-    run(
-        "initdb",
-        server.as_postgres("initdb").arg("-D").arg(&pg).args([
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-            "--no-sync",
-        ]),
-    );
-    let mut conf = std::fs::OpenOptions::new()
-        .append(true)
-        .open(pg.join("postgresql.conf"))
-        .unwrap();
-    write!(
-        conf,
-        "\nssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\nlisten_addresses = '127.0.0.1'\n\
-         port = {port}\nunix_socket_directories = '{}'\nfsync = off\nmax_connections = 100\n",
-        d.join("server.crt").display(),
-        d.join("server.key").display(),
-        d.join("run").display(),
-    )
-    .unwrap();
     // Over TCP only TLS; the test's own connection comes over the Unix socket.
-    std::fs::write(
-        pg.join("pg_hba.conf"),
+    server.start(
+        &format!(
+            "ssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'",
+            d.join("server.crt").display(),
+            d.join("server.key").display(),
+        ),
         "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
-    )
-    .unwrap();
-    run(
-        "pg_ctl start",
-        server
-            .as_postgres("pg_ctl")
-            .arg("-D")
-            .arg(&pg)
-            .arg("-l")
-            .arg(d.join("run").join("pg.log"))
-            .args(["-w", "start"]),
     );
     server
 }
@@ -260,7 +125,8 @@ fn each_sslmode_checks_what_it_says_and_backups_use_the_same_url() {
     let mut admin = server.admin();
 
     // verify-full with the authority that signed the certificate: connected, encrypted.
-    let full = server.url(
+    let full = url(
+        &server,
         "127.0.0.1",
         &format!("sslmode=verify-full&sslrootcert={ca}"),
     );
@@ -275,7 +141,8 @@ fn each_sslmode_checks_what_it_says_and_backups_use_the_same_url() {
     drop(store);
 
     // Another authority: refused, saying what to check.
-    let e = refused(&server.url(
+    let e = refused(&url(
+        &server,
         "127.0.0.1",
         &format!("sslmode=verify-full&sslrootcert={}", other.display()),
     ));
@@ -286,7 +153,8 @@ fn each_sslmode_checks_what_it_says_and_backups_use_the_same_url() {
 
     // A host name the certificate does not hold: refused by verify-full, accepted by
     // verify-ca, which checks the authority only.
-    let e = refused(&server.url(
+    let e = refused(&url(
+        &server,
         "localhost",
         &format!("sslmode=verify-full&sslrootcert={ca}"),
     ));
@@ -294,13 +162,18 @@ fn each_sslmode_checks_what_it_says_and_backups_use_the_same_url() {
         e.contains("does not name the host in the URL") && e.contains("localhost"),
         "{e}"
     );
-    let by_ca = server.url("localhost", &format!("sslmode=verify-ca&sslrootcert={ca}"));
+    let by_ca = url(
+        &server,
+        "localhost",
+        &format!("sslmode=verify-ca&sslrootcert={ca}"),
+    );
     cardwatch_store::open(&by_ca)
         .expect("verify-ca does not check the host name")
         .ping()
         .expect("ping");
     // A wrong authority fails verify-ca too.
-    let e = refused(&server.url(
+    let e = refused(&url(
+        &server,
         "localhost",
         &format!("sslmode=verify-ca&sslrootcert={}", other.display()),
     ));
@@ -308,20 +181,21 @@ fn each_sslmode_checks_what_it_says_and_backups_use_the_same_url() {
 
     // require encrypts without checking the certificate, as libpq does without a root
     // certificate.
-    cardwatch_store::open(&server.url("localhost", "sslmode=require"))
+    cardwatch_store::open(&url(&server, "localhost", "sslmode=require"))
         .expect("require without a root certificate")
         .ping()
         .expect("ping");
 
     // No encryption against a server that takes only TLS: refused, saying what to set.
-    let e = refused(&server.url("127.0.0.1", "sslmode=disable"));
+    let e = refused(&url(&server, "127.0.0.1", "sslmode=disable"));
     assert!(
         e.contains("accepts only encrypted connections") && e.contains("sslmode=verify-full"),
         "{e}"
     );
 
     // Through the command as an operator runs it: the message reaches them, exit non-zero.
-    let wrong = server.url(
+    let wrong = url(
+        &server,
         "localhost",
         &format!("sslmode=verify-full&sslrootcert={ca}"),
     );
@@ -360,42 +234,12 @@ fn each_sslmode_checks_what_it_says_and_backups_use_the_same_url() {
     assert_eq!(users, ok(&cardwatch(&full_capped, &["user", "list"])));
 }
 
-/// Adds an administrator to the store at `url`, the passphrase given on standard input.
-fn add_administrator(url: &str, name: &str, passphrase: &str) {
-    let mut add = command(url, None);
-    add.args(["user", "add", name, "--name", "Test administrator"])
-        .args(["--role", "administrator"]);
-    ok(&run_with_input(add, &format!("{passphrase}\n")));
-}
-
-/// `cardwatch serve` on `url` with an administrator added first and signed in: the process,
-/// its address and the session cookie.
-fn serve_signed_in(url: &str) -> (std::process::Child, String, String) {
-    const PASSPHRASE: &str = "pool test administrator passphrase";
-    add_administrator(url, "pool-admin", PASSPHRASE);
-    let mut serve = command(url, None);
-    serve.args(["serve", "--bind", "127.0.0.1:0"]);
-    let (child, addr, _) = spawn_serving(serve);
-    let (status, response) = request(
-        &addr,
-        "POST",
-        "/login",
-        None,
-        Some(&form(&[
-            ("username", "pool-admin"),
-            ("password", PASSPHRASE),
-        ])),
-    );
-    assert_eq!(status, 303, "{response}");
-    let token = set_cookie(&response, "cw_session").expect("a session cookie");
-    (child, addr, format!("cw_session={token}"))
-}
-
 #[test]
 fn the_pool_cap_holds_under_200_concurrent_requests() {
     const CAP: i64 = 6;
     let server = start();
-    let url = server.url(
+    let url = url(
+        &server,
         "127.0.0.1",
         &format!(
             "sslmode=verify-full&sslrootcert={}&pool_max={CAP}",

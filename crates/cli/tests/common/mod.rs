@@ -174,10 +174,15 @@ pub fn run_with_input(mut cmd: Command, input: &str) -> Output {
 
 /// Starts a `cardwatch serve` command and reads the line it prints once it listens: the
 /// process, the address that line names (`host:port`, served over http or https) and the line.
-pub fn spawn_serving(mut serve: Command) -> (Child, String, String) {
+pub fn spawn_serving(serve: Command) -> (Child, String, String) {
+    spawn_serving_to(serve, Stdio::null())
+}
+
+/// As [`spawn_serving`], the server's standard error going to `stderr` (a log file to read).
+pub fn spawn_serving_to(mut serve: Command, stderr: Stdio) -> (Child, String, String) {
     let mut child = serve
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("spawn cardwatch serve");
     let mut line = String::new();
@@ -196,6 +201,42 @@ pub fn spawn_serving(mut serve: Command) -> (Child, String, String) {
 pub fn stop(mut child: Child) {
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Adds an administrator to the store at `url`, the passphrase given on standard input.
+pub fn add_administrator(url: &str, name: &str, passphrase: &str) {
+    let mut add = command(url, None);
+    add.args(["user", "add", name, "--name", "Test administrator"])
+        .args(["--role", "administrator"]);
+    ok(&run_with_input(add, &format!("{passphrase}\n")));
+}
+
+/// `cardwatch serve` on `url` with an administrator added first and signed in: the process,
+/// its address and the session cookie.
+pub fn serve_signed_in(url: &str) -> (Child, String, String) {
+    serve_signed_in_to(url, Stdio::null())
+}
+
+/// As [`serve_signed_in`], the server's standard error going to `stderr`.
+pub fn serve_signed_in_to(url: &str, stderr: Stdio) -> (Child, String, String) {
+    const PASSPHRASE: &str = "pool test administrator passphrase";
+    add_administrator(url, "pool-admin", PASSPHRASE);
+    let mut serve = command(url, None);
+    serve.args(["serve", "--bind", "127.0.0.1:0"]);
+    let (child, addr, _) = spawn_serving_to(serve, stderr);
+    let (status, response) = request(
+        &addr,
+        "POST",
+        "/login",
+        None,
+        Some(&form(&[
+            ("username", "pool-admin"),
+            ("password", PASSPHRASE),
+        ])),
+    );
+    assert_eq!(status, 303, "{response}");
+    let token = set_cookie(&response, "cw_session").expect("a session cookie");
+    (child, addr, format!("cw_session={token}"))
 }
 
 /// A JSON POST with a session cookie; returns the status and the whole response.
@@ -395,6 +436,21 @@ impl Drop for PgDatabase {
     }
 }
 
+/// A new database of the test's own on `CARDWATCH_TEST_PG` holding a copy of `template`
+/// (which nothing may be connected to), dropped with the value.
+pub fn pg_copy(template: &PgDatabase) -> PgDatabase {
+    let copy = pg_database();
+    let mut c = postgres::Client::connect(&copy.admin, postgres::NoTls).expect("PostgreSQL");
+    c.batch_execute(&format!("DROP DATABASE {} WITH (FORCE)", copy.name))
+        .expect("drop the empty database");
+    c.batch_execute(&format!(
+        "CREATE DATABASE {} TEMPLATE {}",
+        copy.name, template.name
+    ))
+    .expect("copy the test's database");
+    copy
+}
+
 pub fn pg_database() -> PgDatabase {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let admin = std::env::var("CARDWATCH_TEST_PG")
@@ -429,4 +485,240 @@ pub fn shown(page: &str, text: &str) -> bool {
     ]
     .iter()
     .any(|escaped| page.contains(escaped.as_str()))
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Runs a program, failing the test with its output when it fails.
+pub fn must_run(what: &str, c: &mut Command) {
+    let out = c
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    assert!(
+        out.status.success(),
+        "{what}: {}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| text(&o.stdout).trim() == "0")
+}
+
+/// The newest PostgreSQL server programs installed (scripts/test installs them).
+fn pg_bin() -> std::path::PathBuf {
+    let mut found: Vec<std::path::PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL's server programs in /usr/lib/postgresql (scripts/test installs them)")
+        .filter_map(|e| Some(e.ok()?.path().join("bin")))
+        .filter(|b| b.join("initdb").is_file())
+        .collect();
+    found.sort_by_key(|b| {
+        b.parent()
+            .and_then(|v| v.file_name()?.to_str()?.parse::<u32>().ok())
+    });
+    found.pop().expect("initdb under /usr/lib/postgresql/*/bin")
+}
+
+/// A PostgreSQL server of the test's own in a scratch folder, on a free port of 127.0.0.1,
+/// stopped when dropped: for tests that change the server itself (its TLS, a restart), which
+/// the shared one on `CARDWATCH_TEST_PG` must not see.
+pub struct PgCluster {
+    dir: tempfile::TempDir,
+    bin: std::path::PathBuf,
+    pub port: u16,
+}
+
+impl PgCluster {
+    /// The folder, with `run` (the Unix socket and the server's log) made; nothing started.
+    /// Files the server must read go in [`PgCluster::path`] before [`PgCluster::start`].
+    pub fn new() -> PgCluster {
+        let dir = tempfile::tempdir().expect("tmp");
+        let port = free_port();
+        let cluster = PgCluster {
+            bin: pg_bin(),
+            port,
+            dir,
+        };
+        let run = cluster.path("run");
+        std::fs::create_dir(&run).unwrap();
+        if is_root() {
+            // The folder tempfile makes is the test's alone: the server's user must reach into it.
+            must_run(
+                "chmod",
+                Command::new("chmod").arg("755").arg(cluster.path("")),
+            );
+            must_run("chown", Command::new("chown").arg("postgres:").arg(&run));
+        }
+        cluster
+    }
+
+    pub fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs one of PostgreSQL's programs as the `postgres` user when the test runs as root
+    /// (PostgreSQL refuses to run as root), else as the test's own user.
+    pub fn as_postgres(&self, program: &str) -> Command {
+        let program = self.bin.join(program);
+        if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(program);
+            c
+        } else {
+            Command::new(program)
+        }
+    }
+
+    /// Makes the cluster (user `postgres`, trust) with `conf` added to postgresql.conf and
+    /// `hba` as pg_hba.conf, and starts it.
+    pub fn start(&self, conf: &str, hba: &str) {
+        let pg = self.path("pg");
+        std::fs::create_dir(&pg).unwrap();
+        if is_root() {
+            must_run("chown", Command::new("chown").arg("postgres:").arg(&pg));
+        }
+        must_run(
+            "initdb",
+            self.as_postgres("initdb").arg("-D").arg(&pg).args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ]),
+        );
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(pg.join("postgresql.conf"))
+            .unwrap();
+        write!(
+            file,
+            "\nlisten_addresses = '127.0.0.1'\nport = {}\nunix_socket_directories = '{}'\n\
+             fsync = off\nmax_connections = 100\n{conf}\n",
+            self.port,
+            self.path("run").display(),
+        )
+        .unwrap();
+        std::fs::write(pg.join("pg_hba.conf"), hba).unwrap();
+        self.pg_ctl(&["-w", "start"]);
+    }
+
+    /// `pg_ctl` on the cluster with `args` (its log in `run/pg.log`), failing the test if it
+    /// fails.
+    pub fn pg_ctl(&self, args: &[&str]) {
+        must_run(
+            &format!("pg_ctl {}", args.join(" ")),
+            self.as_postgres("pg_ctl")
+                .arg("-D")
+                .arg(self.path("pg"))
+                .arg("-l")
+                .arg(self.path("run").join("pg.log"))
+                .args(args),
+        );
+    }
+
+    /// A connection for the test itself, over the server's Unix socket (not counted as the
+    /// store's: it has no application name).
+    pub fn admin(&self) -> postgres::Client {
+        postgres::Client::connect(
+            &format!(
+                "host={} port={} user=postgres dbname=postgres",
+                self.path("run").display(),
+                self.port
+            ),
+            postgres::NoTls,
+        )
+        .expect("the test's own connection over the Unix socket")
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let _ = self
+            .as_postgres("pg_ctl")
+            .arg("-D")
+            .arg(self.path("pg"))
+            .args(["-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+/// The test SMTP server (aiosmtpd, tests/notify/smtp_sink.py), writing each message it
+/// accepts into `dir`.
+pub struct Smtp {
+    child: Child,
+    dir: std::path::PathBuf,
+}
+
+impl Smtp {
+    pub fn start(port: u16, dir: &Path, extra: &[&str]) -> Smtp {
+        std::fs::create_dir_all(dir).expect("mail dir");
+        let mut child = Command::new("/usr/bin/python3")
+            .arg(format!(
+                "{}/../../tests/notify/smtp_sink.py",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .args(["--port", &port.to_string(), "--out"])
+            .arg(dir)
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3-aiosmtpd (scripts/test installs it)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read");
+        assert_eq!(line.trim(), "ready", "the SMTP server did not start");
+        Smtp {
+            child,
+            dir: dir.to_owned(),
+        }
+    }
+
+    /// Every message received: (envelope recipients, the raw message).
+    pub fn messages(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = std::fs::read_dir(&self.dir)
+            .expect("dir")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+            .map(|e| {
+                let raw = std::fs::read_to_string(e.path()).expect("read");
+                let to = raw
+                    .lines()
+                    .next()
+                    .and_then(|l| l.strip_prefix("X-Envelope-To: "))
+                    .unwrap_or("")
+                    .to_owned();
+                (to, raw)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A header of a raw message, by name.
+pub fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
+    raw.lines()
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
 }
