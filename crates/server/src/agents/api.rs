@@ -4,7 +4,7 @@
 //! `X-Cardwatch-Agent-Version`; an agent older than the server understands is refused (426).
 
 use axum::body::Bytes;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -86,7 +86,26 @@ pub(crate) struct EnrolBody {
 /// `POST /api/v1/agents/enrol` `{token, hostname, version}` → 201 `{agent_id, credential}`.
 /// The token is checked before anything else in the body: without a usable one the answer is
 /// 401 whatever the rest holds.
-pub(crate) async fn enrol(State(state): State<AppState>, body: Bytes) -> Response {
+pub(crate) async fn enrol(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    // A body that cannot be read (over the size limit) is refused as JSON, as every other
+    // answer to an agent is.
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return error(
+                e.status(),
+                "invalid_body",
+                format!(
+                    "{} — send {{\"token\", \"hostname\", \"version\"}}",
+                    e.body_text()
+                ),
+                None,
+            )
+        }
+    };
     let refused = |m: String| {
         error(
             StatusCode::UNAUTHORIZED,
@@ -119,12 +138,23 @@ pub(crate) async fn enrol(State(state): State<AppState>, body: Bytes) -> Respons
     let b: EnrolBody = match serde_json::from_slice(&body) {
         Ok(b) => b,
         Err(e) => {
+            // The body is JSON with a token (read above): name the field that is missing or
+            // not text.
+            let doc = serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default();
+            let field = ["hostname", "version"]
+                .into_iter()
+                .find(|f| !doc.get(f).is_some_and(serde_json::Value::is_string));
             return error(
                 StatusCode::BAD_REQUEST,
                 "invalid_body",
-                format!("{e} — send {{\"token\", \"hostname\", \"version\"}}"),
-                None,
-            )
+                match field {
+                    Some(f) => format!(
+                        "{f} is missing or not text — send {{\"token\", \"hostname\", \"version\"}}"
+                    ),
+                    None => format!("{e} — send {{\"token\", \"hostname\", \"version\"}}"),
+                },
+                field,
+            );
         }
     };
     if let Some(r) = version_refused(&b.version) {
