@@ -612,7 +612,9 @@ fn a_replica_killed_while_it_runs_a_job_leaves_each_slot_run_once_and_each_messa
         &["demo", "--practices", "3", "--seed", "9"],
     ));
     let port = free_port();
-    // A slow relay and one sender, so a delivery run lasts seconds and is caught mid-way.
+    // A slow relay and one sender, so a delivery run lasts seconds and is caught mid-way; one
+    // delivery run (the moment at the top of the hour, which a starting server catches up on),
+    // so the sender killed is the only one; the findings job every two seconds besides.
     let smtp = Smtp::start(port, &dir.path().join("mail"), &["--delay-rcpt", "0.2"]);
     let cfg = dir.path().join("cardwatch.toml");
     std::fs::write(
@@ -620,7 +622,7 @@ fn a_replica_killed_while_it_runs_a_job_leaves_each_slot_run_once_and_each_messa
         format!(
             "[notify]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\nlease_seconds = 3\n\
              delivery_workers = 1\n\
-             [schedule]\ndeliver = \"*/5 * * * * *\"\nfindings = \"*/2 * * * * *\"\n\
+             [schedule]\ndeliver = \"0 0 * * * *\"\nfindings = \"*/2 * * * * *\"\n\
              digest = \"off\"\nreminders = \"off\"\nstock = \"off\"\npurge = \"off\"\n"
         ),
     )
