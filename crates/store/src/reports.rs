@@ -41,13 +41,23 @@ pub fn time_lost(
 /// only with the estate, so the server reads it once per change ([`failed_versions`] is what
 /// changes with the day and the incidents).
 pub fn site_machines(store: &dyn crate::Store) -> Result<Vec<SiteMachines>, StoreError> {
-    let versions = versions("TRUE");
+    // Each kind grouped on its own, a third cheaper than grouping their union: a workstation has
+    // one version of each component and one build, so those count rows; it may have two readers
+    // of one model, so readers count hostnames.
     with_read(store, |x| {
         let rows = x.rows(
-            &format!(
-                "SELECT v.site, v.component, v.version, v.ring, COUNT(DISTINCT v.hostname) \
-                 FROM ({versions}) v GROUP BY v.site, v.component, v.version, v.ring"
-            ),
+            "SELECT w.site_ods, s.component, s.version, w.update_ring, COUNT(*) \
+             FROM software s JOIN workstations w ON w.hostname = s.hostname \
+             GROUP BY w.site_ods, s.component, s.version, w.update_ring \
+             UNION ALL SELECT w.site_ods, 'windows', w.os_build, w.update_ring, COUNT(*) \
+             FROM workstations w WHERE w.os_build IS NOT NULL \
+             GROUP BY w.site_ods, w.os_build, w.update_ring \
+             UNION ALL SELECT w.site_ods, 'reader ' || r.vendor || ' ' || r.model, r.firmware, \
+             w.update_ring, COUNT(DISTINCT r.hostname) \
+             FROM readers r JOIN workstations w ON w.hostname = r.hostname \
+             WHERE r.firmware IS NOT NULL \
+             GROUP BY w.site_ods, 'reader ' || r.vendor || ' ' || r.model, r.firmware, \
+             w.update_ring",
             &[],
         )?;
         rows.iter()

@@ -103,6 +103,27 @@ fn counts_by_site_add_up_to_a_recount(db: &TestDb) {
     ] {
         incident_on(db, &w[0], &w[1], at);
     }
+    // An agent's signing self-test the card refused at sign-in on another machine (counted once
+    // however often it is sent), and one refused for a wrong PIN (the holder's, not counted).
+    {
+        use cardwatch_store::agents::{add_enrolment_token, enrol, record_events, AgentEvent};
+        let when = Timestamp::parse("2026-11-21T10:00:00Z").unwrap();
+        let by = Change {
+            actor: "cli:root".into(),
+            at: when,
+        };
+        let expires = Timestamp::from_unix(when.unix() + 3600);
+        add_enrolment_token(&*db.store, "h-ag", "et-ag", expires, None, &by).expect("token");
+        enrol(&*db.store, "h-ag", "ag", &hosts[2][0], "0.1.0", "c-ag", &by).expect("enrol");
+        let test = |id: &str, stage: &str| AgentEvent {
+            id: id.into(),
+            at: when,
+            kind: "signing_test".into(),
+            data: serde_json::json!({"passed": false, "stage": stage, "why": "x"}),
+        };
+        let sent = [test("e1", "login"), test("e1", "login"), test("e2", "pin")];
+        record_events(&*db.store, "ag", &sent, when).expect("events");
+    }
     // Some machines in the canary and pilot rings, so versions span rings.
     let header = "hostname,site_ods,os_build,update_ring\n";
     let rings: String = hosts
@@ -123,6 +144,12 @@ fn counts_by_site_add_up_to_a_recount(db: &TestDb) {
     );
     let since = Timestamp::parse("2026-11-01T00:00:00Z").unwrap();
     let before = equal_to_a_recount(db, since);
+    assert!(
+        before
+            .iter()
+            .any(|c| c.affected_hosts.contains(&hosts[2][0])),
+        "the agent's refused self-test is a failure of its machine: {before:#?}"
+    );
 
     // Edits: a card's status, and one workstation moved to another build and ring. The chain
     // grows with each, so the server counts again.

@@ -120,7 +120,7 @@ async fn compute(
         .await
         .map_err(IntoResponse::into_response)?;
     match blocking(state, move |_| {
-        let renewals = due.renewals();
+        let renewals = due.renewals(!checks.teams.is_empty());
         let settings = Settings {
             from,
             capacity: 1,
@@ -188,7 +188,7 @@ pub(crate) async fn api(
         .flat_map(|t| t.report.of_site(site).into_iter().map(move |i| (t, i)))
         .filter(|(t, i)| viewer.sees_site(&t.report.renewals[*i].site))
         .collect();
-    match p.format {
+    let response = match p.format {
         "csv" => crate::web::csv_download(
             "renewal-plan.csv",
             &CSV_COLUMNS,
@@ -252,7 +252,16 @@ pub(crate) async fn api(
             }
             json_text(answer)
         }
-    }
+    };
+    drop(shown);
+    let_go(plans);
+    response
+}
+
+/// Frees a national plan's millions of small strings on another thread, so the answer does
+/// not wait for it.
+fn let_go(plans: Vec<TeamPlan>) {
+    std::thread::spawn(move || drop(plans));
 }
 
 /// A JSON answer already written out.
@@ -536,6 +545,7 @@ pub(crate) async fn page(
     out.ics = format!("/api/v1/plan?{query}&format=ics");
     // Rendering only fails on a formatter error writing into a String, which cannot happen.
     let body = out.render().unwrap_or_default();
+    let_go(plans);
     let page = crate::web::layout::page("Renewal plan", Some(&viewer.caller), &body);
     cache::keep(&state, key, version, today, std::sync::Arc::new(body));
     page.into_response()

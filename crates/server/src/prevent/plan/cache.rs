@@ -72,8 +72,9 @@ impl Renewals {
         out
     }
 
-    /// The renewals again, in the order they were read, for the planner.
-    pub(crate) fn renewals(&self) -> Vec<Renewal> {
+    /// The renewals again, in the order they were read, for the planner; their organisations
+    /// only when `teams` (RA teams are configured: only a team's `serves` list reads them).
+    pub(crate) fn renewals(&self, teams: bool) -> Vec<Renewal> {
         self.rows
             .iter()
             .map(|r| {
@@ -87,7 +88,11 @@ impl Renewals {
                     site: site.clone(),
                     expiry: r.expiry,
                     prescriber_signing: r.prescriber_signing,
-                    organisations: organisations.clone(),
+                    organisations: if teams {
+                        organisations.clone()
+                    } else {
+                        Default::default()
+                    },
                 }
             })
             .collect()
