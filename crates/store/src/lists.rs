@@ -76,8 +76,13 @@ pub fn listed(kind: Kind) -> Option<&'static Listed> {
     LISTED.iter().find(|l| l.kind == kind)
 }
 
-/// A filtered list is counted exactly up to this many; past it, "more than" this.
-pub const COUNT_CAP: u64 = 10_000;
+/// A filtered list is counted exactly up to this many; past it, "more than" this (a filter that
+/// matches more is one to type more of).
+pub const COUNT_CAP: u64 = 1_000;
+
+/// The rows a filtered list reads in order, looking for a page of matches, before it asks the
+/// filter's indexes instead.
+const SCAN_FIRST: i64 = 20_000;
 
 /// Where a page starts: after (or, going back, before) the row whose (sort column, key columns
 /// other than the sort column) are `values`, all text.
@@ -174,6 +179,8 @@ pub(crate) fn params(args: &[Arg]) -> Vec<P<'_>> {
 pub(crate) struct Built {
     pub page: String,
     pub page_args: Vec<Arg>,
+    /// A filtered list's first try: the first rows in order, then the filter (see [`build`]).
+    pub scan: Option<(String, Vec<Arg>)>,
     pub count: String,
     pub count_args: Vec<Arg>,
     /// Whether the count is of matching rows (capped), rather than a sum of kept counts.
@@ -255,6 +262,9 @@ pub(crate) fn build(q: &ListQuery, d: Dialect, select: &str) -> Result<Built, cr
         args: Vec::new(),
     };
     filter.sites(&site, &q.sites);
+    // The filter's condition is kept apart from the others: the scan below applies it after
+    // reading rows in order.
+    let mut matched = None;
     if let Some(prefix) = q.prefix.as_deref().filter(|p| !p.is_empty()) {
         let (low, high) = prefix_range(prefix);
         let (lo, hi) = (filter.text(&low), filter.text(&high));
@@ -267,13 +277,12 @@ pub(crate) fn build(q: &ListQuery, d: Dialect, select: &str) -> Result<Built, cr
                 format!("({e} >= {lo} AND {e} < {hi})")
             })
             .collect();
-        filter.terms.push(format!("({})", any.join(" OR ")));
+        matched = Some(format!("({})", any.join(" OR ")));
     }
-    let counted_rows = q.prefix.as_deref().is_some_and(|p| !p.is_empty());
-    let (count, count_args) = if counted_rows {
+    let (count, count_args) = if let Some(m) = &matched {
         let mut c = Conditions {
             d,
-            terms: filter.terms.clone(),
+            terms: filter.terms.iter().cloned().chain([m.clone()]).collect(),
             args: filter.args.clone(),
         };
         let cap = c.int(COUNT_CAP as i64 + 1);
@@ -329,18 +338,77 @@ pub(crate) fn build(q: &ListQuery, d: Dialect, select: &str) -> Result<Built, cr
     }
     let direction = if descending { " DESC" } else { "" };
     let order_by: Vec<String> = order.iter().map(|c| format!("{c}{direction}")).collect();
+    let order_by = order_by.join(", ");
     let limit = filter.int(q.limit as i64 + 1);
+    let scope = filter.clause();
+    let mut scan = None;
+    let page = match &matched {
+        None => format!("SELECT {select} FROM {table}{scope} ORDER BY {order_by} LIMIT {limit}"),
+        Some(m) => {
+            // A filter matching many rows (a common first name) is served by reading the list
+            // in order and keeping the matches: the page fills within a few thousand rows,
+            // where the filter's indexes would find tens of thousands to sort. Only when that
+            // read does not fill the page (the matches are few) do the indexes find them.
+            let mut args = filter.args.clone();
+            args.push(Arg::Int(SCAN_FIRST));
+            let mark = match d {
+                Dialect::Sqlite => format!("?{}", args.len()),
+                Dialect::Postgres => format!("${}::bigint", args.len()),
+            };
+            scan = Some((
+                format!(
+                    "SELECT {select} FROM (SELECT * FROM {table}{scope} ORDER BY {order_by} \
+                     LIMIT {mark}) AS listed WHERE {m} ORDER BY {order_by} LIMIT {limit}"
+                ),
+                args,
+            ));
+            let both = if scope.is_empty() {
+                format!(" WHERE {m}")
+            } else {
+                format!("{scope} AND {m}")
+            };
+            format!("SELECT {select} FROM {table}{both} ORDER BY {order_by} LIMIT {limit}")
+        }
+    };
     Ok(Built {
-        page: format!(
-            "SELECT {select} FROM {table}{} ORDER BY {} LIMIT {limit}",
-            filter.clause(),
-            order_by.join(", ")
-        ),
+        page,
         page_args: filter.args,
+        scan,
         count,
         count_args,
-        counted_rows,
+        counted_rows: matched.is_some(),
     })
+}
+
+/// A backend's read of rows (every column of the kind) by a statement and its parameters.
+pub(crate) type ReadRows<'a> =
+    dyn FnMut(&str, &[P<'_>]) -> Result<Vec<Vec<Value>>, crate::StoreError> + 'a;
+
+/// A backend's read of one number by a statement and its parameters.
+pub(crate) type ReadNumber<'a> = dyn FnMut(&str, &[P<'_>]) -> Result<i64, crate::StoreError> + 'a;
+
+/// Runs a list query with a backend's two ways of reading.
+pub(crate) fn run(
+    q: &ListQuery,
+    d: Dialect,
+    select: &str,
+    rows: &mut ReadRows<'_>,
+    number: &mut ReadNumber<'_>,
+) -> Result<ListPage, crate::StoreError> {
+    let built = build(q, d, select)?;
+    let mut found = None;
+    if let Some((sql, args)) = &built.scan {
+        let read = rows(sql, &params(args))?;
+        if read.len() > q.limit {
+            found = Some(read);
+        }
+    }
+    let found = match found {
+        Some(read) => read,
+        None => rows(&built.page, &params(&built.page_args))?,
+    };
+    let count = number(&built.count, &params(&built.count_args))?;
+    Ok(page(q, found, count, &built))
 }
 
 /// The page from the rows read (one more than the limit, if there are more) and the count.

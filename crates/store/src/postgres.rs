@@ -1115,21 +1115,24 @@ impl Store for PgStore {
     }
 
     fn list_page(&self, q: &crate::lists::ListQuery) -> Result<crate::lists::ListPage, StoreError> {
-        let built = crate::lists::build(q, Dialect::Postgres, &select_list(q.kind, ""))?;
         let mut client = self.pool.get()?;
-        let args = crate::lists::params(&built.page_args);
-        let owned = pg_params(&args);
-        let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| &**b).collect();
-        let rows = client.query(&built.page, &refs)?;
-        let rows = rows
-            .iter()
-            .map(|r| read_values(q.kind, r))
-            .collect::<Result<_, _>>()?;
-        let args = crate::lists::params(&built.count_args);
-        let owned = pg_params(&args);
-        let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| &**b).collect();
-        let count: i64 = client.query_one(&built.count, &refs)?.get(0);
-        Ok(crate::lists::page(q, rows, count, &built))
+        let client = std::cell::RefCell::new(&mut *client);
+        crate::lists::run(
+            q,
+            Dialect::Postgres,
+            &select_list(q.kind, ""),
+            &mut |sql, args| {
+                let owned = pg_params(args);
+                let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| &**b).collect();
+                let rows = client.borrow_mut().query(sql, &refs)?;
+                rows.iter().map(|r| read_values(q.kind, r)).collect()
+            },
+            &mut |sql, args| {
+                let owned = pg_params(args);
+                let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| &**b).collect();
+                Ok(client.borrow_mut().query_one(sql, &refs)?.get(0))
+            },
+        )
     }
 
     fn add_user(&self, u: &NewUser, change: &Change) -> Result<(), StoreError> {

@@ -674,18 +674,22 @@ impl Store for SqliteStore {
 
     fn list_page(&self, q: &crate::lists::ListQuery) -> Result<crate::lists::ListPage, StoreError> {
         let list = sql::column_list(q.kind, |c, _| c.to_owned());
-        let built = crate::lists::build(q, Dialect::Sqlite, &list)?;
         let conn = self.pool.get()?;
-        let args = crate::lists::params(&built.page_args);
-        let rows = conn
-            .prepare_cached(&built.page)?
-            .query_map(rusqlite::params_from_iter(args), |r| read_values(q.kind, r))?
-            .collect::<Result<_, _>>()?;
-        let args = crate::lists::params(&built.count_args);
-        let count: i64 = conn
-            .prepare_cached(&built.count)?
-            .query_row(rusqlite::params_from_iter(args), |r| r.get(0))?;
-        Ok(crate::lists::page(q, rows, count, &built))
+        crate::lists::run(
+            q,
+            Dialect::Sqlite,
+            &list,
+            &mut |sql, args| {
+                let mut stmt = conn.prepare_cached(sql)?;
+                let rows =
+                    stmt.query_map(rusqlite::params_from_iter(args), |r| read_values(q.kind, r))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            },
+            &mut |sql, args| {
+                let mut stmt = conn.prepare_cached(sql)?;
+                Ok(stmt.query_row(rusqlite::params_from_iter(args), |r| r.get(0))?)
+            },
+        )
     }
 
     fn add_user(&self, u: &NewUser, change: &Change) -> Result<(), StoreError> {

@@ -738,7 +738,8 @@ mod tests {
 
     #[test]
     fn thousands_are_separated() {
-        assert_eq!(thousands(lists::COUNT_CAP), "10,000");
+        assert_eq!(thousands(lists::COUNT_CAP), "1,000");
+        assert_eq!(thousands(10_000), "10,000");
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1_000_000), "1,000,000");
     }
