@@ -564,3 +564,54 @@ fn a_provider_that_cannot_be_found_stops_the_server_starting_and_names_the_issue
     );
     assert!(text(&out.stdout).is_empty(), "nothing was served");
 }
+
+/// Single sign-on in Debian's headless Chromium: the sign-in page passes axe at desktop and phone
+/// widths; its single sign-on button leads to the provider's own login page, and signing in
+/// there lands back at Cardwatch signed in as the operator the provider named.
+#[test]
+fn in_chromium_the_single_sign_on_button_signs_the_operator_in_through_the_provider() {
+    let (tmp, db) = scratch_db();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let (_op, issuer) = provider(&format!("http://{addr}/login/oidc/callback"), None);
+    add_operator(
+        &db,
+        "asha.patel@nhs.net",
+        "Asha Patel",
+        "Correct-horse-battery-9",
+    );
+    let _cw = serve(&db, tmp.path(), &addr, &config(&issuer, &addr, ""));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser/sso.mjs");
+    let run = Command::new("node")
+        .env_remove("LD_PRELOAD")
+        .arg(&script)
+        .arg(format!("http://{addr}"))
+        // The provider's name for her, in another case: matched case-insensitively.
+        .arg("Asha.Patel@NHS.net")
+        .output()
+        .expect("node (scripts/test installs the browser tests' packages)");
+    let seen: serde_json::Value =
+        serde_json::from_str(&ok(&run)).unwrap_or_else(|e| panic!("{e}: {}", text(&run.stderr)));
+    for width in ["1280", "390"] {
+        assert_eq!(
+            seen["axe"][width],
+            serde_json::json!([]),
+            "axe on /login at {width} px: {seen}"
+        );
+    }
+    assert_eq!(seen["atProvider"], true, "{seen}");
+    assert_eq!(seen["landed"], "/", "{seen}");
+    assert_eq!(seen["session"], true, "{seen}");
+    let account = seen["account"].as_str().unwrap_or("");
+    assert!(
+        account.contains("Asha Patel") && account.contains("asha.patel@nhs.net"),
+        "{seen}"
+    );
+    let signed_in = audit(&db)
+        .iter()
+        .filter(|r| {
+            let s = r.to_string();
+            s.contains("\"sign_in\"") && s.contains("openid_connect") && s.contains("asha.patel")
+        })
+        .count();
+    assert_eq!(signed_in, 1, "the sign-in is audited once");
+}
