@@ -372,4 +372,47 @@ mod tests {
         assert_eq!(seen.insert(code, first, 5_003), Some(5_002));
         assert_eq!(seen.into_sorted().len(), 2_001);
     }
+
+    /// Keys as files write them (codes, serials, UUIDs, odd text): a key's code is always the
+    /// same, two different keys never share an exact code, and a sorted list of codes finds each
+    /// of its own wherever the last lookup ended and no exact code it lacks.
+    fn key() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::prop_oneof![
+            "[0-9A-Z-]{0,13}",
+            "[0-9]{0,19}",
+            proptest::arbitrary::any::<String>(),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: 500,
+            failure_persistence: None,
+            ..proptest::test_runner::Config::default()
+        })]
+
+        #[test]
+        fn different_keys_never_share_an_exact_code(
+            a in key(),
+            b in key(),
+            keys in proptest::collection::vec(key(), 0..40),
+            near in 0usize..50,
+        ) {
+            proptest::prop_assert_eq!(code(&a), code(&a));
+            if a != b && code(&a).exact() && code(&b).exact() {
+                proptest::prop_assert_ne!(code(&a), code(&b), "{:?} and {:?}", a, b);
+            }
+            let mut sorted: Vec<KeyCode> = keys.iter().map(|k| code(k)).collect();
+            sorted.sort();
+            for k in &keys {
+                let mut at = near;
+                proptest::prop_assert!(find_near(&sorted, code(k), &mut at), "{:?}", k);
+                proptest::prop_assert_eq!(sorted[at], code(k));
+            }
+            if code(&a).exact() && !keys.contains(&a) {
+                let mut at = near;
+                proptest::prop_assert!(!find_near(&sorted, code(&a), &mut at), "{:?}", a);
+            }
+        }
+    }
 }
