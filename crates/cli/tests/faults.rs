@@ -13,7 +13,7 @@ use std::hash::{Hash, Hasher};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -210,24 +210,10 @@ fn an_import_killed_at_random_moments_leaves_the_before_or_the_after_state() {
     const KILLS: usize = 10;
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path();
-    let demo = |practices: &str, out: &str| {
-        ok(&Command::new(env!("CARGO_BIN_EXE_cardwatch"))
-            .args(["demo", "--practices", practices, "--seed", "9"])
-            .args(["--today", DAY, "--out"])
-            .arg(dir.join(out))
-            .output()
-            .expect("demo"));
-        let mut files: Vec<String> = std::fs::read_dir(dir.join(out))
-            .expect("dir")
-            .map(|e| e.expect("entry").path().display().to_string())
-            .collect();
-        files.sort();
-        files
-    };
     // Before: a small estate. The import: the same seed's larger estate over it (new rows and
     // changed ones), sized so that it takes a second or two.
-    let small = demo("20", "small");
-    let large = demo("300", "large");
+    let small = demo_files_of(&dir.join("small"), "20");
+    let large = demo_files_of(&dir.join("large"), "300");
     let import = |db: &str| {
         let mut c = command(db, Some(DAY));
         c.arg("import").args(&large);
@@ -260,9 +246,9 @@ fn an_import_killed_at_random_moments_leaves_the_before_or_the_after_state() {
 
     let seed = seed();
     let mut rng = Rng::new(seed);
-    // Each moment is a seeded fraction of how long an import takes; an import that finished
-    // before its kill shows the estimate was long, so it shrinks (the reference import's time
-    // varies with the machine's load).
+    // Each moment is a seeded fraction of how long an import takes: first the reference
+    // import's time, then that of any import that ended before its moment (the time varies
+    // with the machine's load).
     let mut estimate = took;
     let (mut saw_before, mut saw_after, mut while_running) = (0, 0, 0);
     let mut moments = Vec::new();
@@ -276,13 +262,22 @@ fn an_import_killed_at_random_moments_leaves_the_before_or_the_after_state() {
             base.copy()
         });
         let at = estimate.mul_f64(rng.between(2, 100) as f64 / 100.0);
+        let spawned = Instant::now();
         let mut child = import(&work)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn import");
-        std::thread::sleep(at);
-        let finished = child.try_wait().expect("try_wait").is_some();
+        // Until the moment, watching for an import that ends first: how long it took is then
+        // the estimate.
+        let mut finished = None;
+        while spawned.elapsed() < at {
+            if child.try_wait().expect("try_wait").is_some() {
+                finished = Some(spawned.elapsed());
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
         child.kill().expect("SIGKILL");
         child.wait().expect("wait");
         settle(&work);
@@ -305,15 +300,14 @@ fn an_import_killed_at_random_moments_leaves_the_before_or_the_after_state() {
                  found {now:?}"
             )
         };
-        if finished {
-            estimate = at.mul_f64(0.9);
-        } else {
-            while_running += 1;
+        match finished {
+            Some(took) => estimate = took,
+            None => while_running += 1,
         }
         moments.push(format!(
             "{}ms:{state}{}",
             at.as_millis(),
-            if finished { "(done)" } else { "" }
+            if finished.is_some() { "(done)" } else { "" }
         ));
         if state == "before" {
             current = Some((work_pg, work));
@@ -330,8 +324,9 @@ fn an_import_killed_at_random_moments_leaves_the_before_or_the_after_state() {
     }
     eprintln!(
         "import kills ({}; seed {seed}): {KILLS} kills at moments within a {took:?} import of \
-         {} rows, {while_running} while it ran, on {stores} copies of the before store; before {saw_before}, after {saw_after}, partial 0; moments {moments:?}; \
-         then the import succeeded",
+         {} rows, {while_running} while it ran, on {stores} copies of the before store; \
+         before {saw_before}, after {saw_after}, partial 0; moments {moments:?}; then the \
+         import succeeded",
         if sqlite { "sqlite" } else { "postgres" },
         after.rows() - before.rows(),
     );
@@ -473,6 +468,10 @@ fn a_server_killed_under_agent_batches_keeps_every_acknowledged_event_once() {
         .sum();
     assert_eq!(stored_ours as usize, total * PER_BATCH, "no stray event");
     assert!(resent > 0, "acknowledged batches were sent again");
+    assert!(
+        accepted <= stored_ours as u64,
+        "{accepted} events acknowledged as new, {stored_ours} stored: some counted new twice"
+    );
     eprintln!(
         "agent ingest kills: {} kills after {kills:?} acknowledged batches; {} events in {total} \
          batches from {AGENTS} agents; sends without an acknowledgement {failed}; acknowledged \

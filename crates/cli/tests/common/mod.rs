@@ -57,11 +57,17 @@ pub fn ok(out: &Output) -> String {
 }
 
 pub fn demo_files(dir: &Path) -> Vec<String> {
+    demo_files_of(dir, "3")
+}
+
+/// The demo estate of `practices` practices (seed 9, seen from [`DAY`]) written as CSV files
+/// into `dir`: their paths, sorted.
+pub fn demo_files_of(dir: &Path, practices: &str) -> Vec<String> {
     let out = Command::new(env!("CARGO_BIN_EXE_cardwatch"))
         .args([
             "demo",
             "--practices",
-            "3",
+            practices,
             "--seed",
             "9",
             "--today",
