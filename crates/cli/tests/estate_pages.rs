@@ -449,6 +449,22 @@ fn refusals(addr: &str, cookie: &str) -> Vec<Refusal> {
             Some(HOSTILE),
         )
         .kept_in("reason"),
+        // A name sent twice takes its last value, as a browser's form means it: the page, never
+        // the form extractor's plain-text refusal.
+        post_refusal(
+            "note with the reason sent twice",
+            "/findings/note",
+            &[
+                ("csrf", c),
+                ("id", &finding),
+                ("action", "snoozed"),
+                ("reason", "renewal booked"),
+                ("reason", ""),
+            ],
+            400,
+            Some("reason"),
+            None,
+        ),
         post_refusal(
             "note on no finding",
             "/findings/note",
@@ -483,6 +499,19 @@ fn refusals(addr: &str, cookie: &str) -> Vec<Refusal> {
                 ("csrf", c),
                 ("query", "obs=nothing"),
                 ("outcome", "escalated"),
+            ],
+            400,
+            None,
+            None,
+        ),
+        post_refusal(
+            "record with the outcome sent twice",
+            "/triage/record",
+            &[
+                ("csrf", c),
+                ("query", &step),
+                ("outcome", "escalated"),
+                ("outcome", HOSTILE),
             ],
             400,
             None,

@@ -528,18 +528,35 @@ async fn show(state: &AppState, viewer: &Viewer, mut w: WizardQuery, typed: Type
     r
 }
 
-#[derive(serde::Deserialize)]
+/// The record form's fields.
+#[derive(Default)]
 pub(crate) struct RecordForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     query: String,
-    #[serde(default)]
     outcome: String,
-    #[serde(default)]
     application: String,
-    #[serde(default)]
     doing: String,
+}
+
+impl RecordForm {
+    /// The fields of a form body, read as a browser sends them: unknown names ignored and a name
+    /// sent twice taking its last value, so no body is answered with the extractor's plain-text
+    /// refusal instead of a page.
+    fn from_body(body: &[u8]) -> RecordForm {
+        let mut f = RecordForm::default();
+        for (k, v) in url::form_urlencoded::parse(body) {
+            let v = v.into_owned();
+            match &*k {
+                "csrf" => f.csrf = v,
+                "query" => f.query = v,
+                "outcome" => f.outcome = v,
+                "application" => f.application = v,
+                "doing" => f.doing = v,
+                _ => {}
+            }
+        }
+        f
+    }
 }
 
 /// `POST /triage/record`: the web wizard's run kept as an incident — its answers as steps, then
@@ -547,8 +564,9 @@ pub(crate) struct RecordForm {
 pub(crate) async fn record(
     State(state): State<AppState>,
     caller: Caller,
-    axum::extract::Form(f): axum::extract::Form<RecordForm>,
+    body: axum::body::Bytes,
 ) -> Response {
+    let f = RecordForm::from_body(&body);
     let viewer = match viewer(&state, caller, Permission::Triage, false).await {
         Ok(v) => v,
         Err(r) => return r,

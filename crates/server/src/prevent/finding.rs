@@ -184,16 +184,33 @@ fn how_long(action: &str) -> Option<(NoteState, i32)> {
     }
 }
 
-#[derive(serde::Deserialize)]
+/// The note form's fields.
+#[derive(Default)]
 pub(crate) struct NoteForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     id: String,
-    #[serde(default)]
     action: String,
-    #[serde(default)]
     reason: String,
+}
+
+impl NoteForm {
+    /// The fields of a form body, read as a browser sends them: unknown names ignored and a name
+    /// sent twice taking its last value, so no body is answered with the extractor's plain-text
+    /// refusal instead of the page.
+    fn from_body(body: &[u8]) -> NoteForm {
+        let mut f = NoteForm::default();
+        for (k, v) in url::form_urlencoded::parse(body) {
+            let v = v.into_owned();
+            match &*k {
+                "csrf" => f.csrf = v,
+                "id" => f.id = v,
+                "action" => f.action = v,
+                "reason" => f.reason = v,
+                _ => {}
+            }
+        }
+        f
+    }
 }
 
 /// `POST /findings/note`: acknowledge (30 days), snooze (7 days) or reopen a finding of the
@@ -201,8 +218,9 @@ pub(crate) struct NoteForm {
 pub(crate) async fn note(
     State(state): State<AppState>,
     caller: Caller,
-    axum::extract::Form(f): axum::extract::Form<NoteForm>,
+    body: axum::body::Bytes,
 ) -> Response {
+    let f = NoteForm::from_body(&body);
     let viewer = match viewer(&state, caller, Permission::ActOnFindings, false).await {
         Ok(v) => v,
         Err(r) => return r,
