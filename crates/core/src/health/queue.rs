@@ -301,9 +301,16 @@ fn urgency(f: &Finding) -> (std::cmp::Reverse<Severity>, Date) {
 impl Queue {
     /// The queue over a check's findings (in the check's order).
     pub fn new(all: &[Noted]) -> Queue {
-        let mut order: Vec<u32> = (0..all.len() as u32).collect();
-        // Stable on the index, so equal findings keep the check's order.
-        order.sort_by_key(|&i| (urgency(&all[i as usize].finding), i));
+        // Stable on the index, so equal findings keep the check's order. The keys are taken
+        // once, in the findings' order, and sorted on their own: a million findings read
+        // through their indexes during the sort cost several times more.
+        let mut keyed: Vec<_> = all
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (urgency(&n.finding), i as u32))
+            .collect();
+        keyed.sort_unstable();
+        let order: Vec<u32> = keyed.into_iter().map(|(_, i)| i).collect();
         let mut place = vec![0u32; all.len()];
         for (p, &i) in order.iter().enumerate() {
             place[i as usize] = p as u32;

@@ -6,9 +6,8 @@
 use std::collections::HashMap;
 
 use axum::response::{IntoResponse, Response};
-use cardwatch_core::fasthash::FastSet;
 use cardwatch_core::health::{
-    reach, renote, splice, Context, Family, Noted, Reach, Severity, RECHECK_MAX_RECORDS,
+    reach, renote, splice_in_place, Context, Family, Noted, Reach, Severity, RECHECK_MAX_RECORDS,
 };
 use cardwatch_core::migration::Totals;
 use cardwatch_store::recheck::touched_sites;
@@ -56,10 +55,16 @@ impl Check {
     ) -> Check {
         let mut sites: HashMap<String, (Vec<u32>, crate::prevent::check::Overview)> =
             HashMap::new();
-        for (i, n) in all.iter().enumerate() {
-            let e = sites.entry(n.finding.site.to_string()).or_default();
-            e.0.push(i as u32);
-            e.1.add(&n.finding);
+        // The findings are in site order: each site's run is looked up once.
+        let mut at = 0;
+        while at < all.len() {
+            let site = all[at].finding.site.as_str();
+            let e = sites.entry(site.to_owned()).or_default();
+            while at < all.len() && all[at].finding.site == site {
+                e.0.push(at as u32);
+                e.1.add(&all[at].finding);
+                at += 1;
+            }
         }
         let queue = cardwatch_core::health::Queue::new(&all);
         Check {
@@ -110,7 +115,7 @@ pub(crate) async fn all_findings(state: &AppState, known: Option<i64>) -> Result
         match recheck(state, old, length, today).await? {
             Ok(check) => {
                 tracing::info!(took = ?started.elapsed(), findings = check.all.len(), "health re-check");
-                publish_later(state, check.all.clone(), migration, started);
+                publish_later(state, migration, started);
                 *cache = Some(Cached {
                     audit_length: length,
                     day: today,
@@ -176,6 +181,7 @@ async fn recheck(
 ) -> Result<Result<Check, String>, Response> {
     let checks = state.checks.clone();
     blocking(state, move |s| {
+        let started = std::time::Instant::now();
         let cx = Context {
             today,
             catalogue: &checks.catalogue,
@@ -204,8 +210,8 @@ async fn recheck(
         };
         let notes = s.finding_notes()?;
         let Check { all, expiring, .. } = old.check;
-        // The cache held the only other reference unless a page is still being cut from it.
-        let mut all = std::sync::Arc::try_unwrap(all).unwrap_or_else(|a| (*a).clone());
+        let placed = started.elapsed();
+        let mut all = owned(all);
         let expiring = match &sites {
             None => (*expiring).clone(),
             Some(sites) => {
@@ -216,28 +222,42 @@ async fn recheck(
                     site_findings(s, &cx, &list, &notes)?
                 };
                 let integrations = integration_findings(s, &cx, &notes)?;
-                let set: FastSet<&str> = list.iter().copied().collect();
-                all = splice(all, &set, vec![fresh, integrations]);
+                let checked = started.elapsed();
+                splice_in_place(&mut all, &list, fresh, integrations);
+                tracing::debug!(sites = list.len(), ?placed, ?checked, spliced = ?started.elapsed(), "sites re-checked");
                 s.expiring_certificates(100)?
             }
         };
         renote(&mut all, &touched.notes, &notes, today);
         let open = cardwatch_store::open_incidents_by_site(s)?;
-        Ok(Ok(Check::new(all, expiring, open)))
+        let read = started.elapsed();
+        let check = Check::new(all, expiring, open);
+        tracing::debug!(?read, indexed = ?started.elapsed(), "re-check");
+        Ok(Ok(check))
     })
     .await
     .map_err(IntoResponse::into_response)
 }
 
+/// The findings of the last check to change: the cache held the only other reference, unless a
+/// page is still being cut from them or the metrics are being written from them (both brief),
+/// for which it waits a little before copying them.
+fn owned(all: std::sync::Arc<Vec<Noted>>) -> Vec<Noted> {
+    let mut all = all;
+    for _ in 0..50 {
+        match std::sync::Arc::try_unwrap(all) {
+            Ok(v) => return v,
+            Err(shared) => all = shared,
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    (*all).clone()
+}
+
 /// Writes the estate's metrics from a re-check in the background, so the page that asked does
 /// not wait for them: the move between authentication clients is counted again, the findings'
 /// families from the new findings.
-fn publish_later(
-    state: &AppState,
-    all: std::sync::Arc<Vec<Noted>>,
-    migration: Option<Totals>,
-    started: std::time::Instant,
-) {
+fn publish_later(state: &AppState, migration: Option<Totals>, started: std::time::Instant) {
     let state = state.clone();
     let took = started.elapsed();
     tokio::spawn(tracing::Instrument::in_current_span(async move {
@@ -247,8 +267,24 @@ fn publish_later(
         })
         .await
         .unwrap_or(migration);
-        let text = crate::prevent::risk::text(&all, migration, (state.now)(), took);
-        state.metrics.set_estate(text);
+        // The findings as they are now (a later re-check may have replaced them meanwhile),
+        // held only while their families are counted.
+        let Some(all) = state
+            .findings
+            .lock()
+            .await
+            .as_ref()
+            .map(|c| c.check.all.clone())
+        else {
+            return;
+        };
+        let text = tokio::task::spawn_blocking(move || {
+            crate::prevent::risk::text(&all, migration, (state.now)(), took)
+        })
+        .await;
+        if let Ok(text) = text {
+            state.metrics.set_estate(text);
+        }
     }));
 }
 
