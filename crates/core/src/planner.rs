@@ -95,24 +95,78 @@ pub struct Unserved {
     pub example: String,
 }
 
+/// Some of a shared list of renewals, read in place: a team's share of the estate's, in the
+/// list's order. Planning a national estate again (another capacity, another day) copies none
+/// of its two million renewals.
+#[derive(Clone, Debug)]
+pub struct Share {
+    all: Arc<[Renewal]>,
+    /// Indexes into `all`, ascending; `None`: every renewal.
+    rows: Option<Vec<u32>>,
+}
+
+impl Share {
+    /// Every renewal of the list.
+    pub fn all(all: Arc<[Renewal]>) -> Share {
+        Share { all, rows: None }
+    }
+
+    /// How many renewals.
+    pub fn len(&self) -> usize {
+        self.rows.as_ref().map_or(self.all.len(), Vec::len)
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The renewals, in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &Renewal> + '_ {
+        let n = self.len();
+        (0..n).map(move |i| &self[i])
+    }
+}
+
+impl std::ops::Index<usize> for Share {
+    type Output = Renewal;
+
+    fn index(&self, i: usize) -> &Renewal {
+        match &self.rows {
+            Some(rows) => &self.all[rows[i] as usize],
+            None => &self.all[i],
+        }
+    }
+}
+
 /// Splits the renewals between RA teams (the first team that serves a site takes it; those no
-/// team serves go to "everyone else" with capacity `rest`) and plans each team on its own.
+/// team serves go to "everyone else" with capacity `rest`) and plans each team on its own. The
+/// renewals are read in place: pass an `Arc<[Renewal]>` kept between plans to copy none.
 pub fn plan_teams(
-    renewals: Vec<Renewal>,
+    renewals: impl Into<Arc<[Renewal]>>,
     teams: &[Team],
     rest: Option<u32>,
     s: &Settings<'_>,
     react_days: i32,
 ) -> Result<Vec<TeamPlan>, Unserved> {
-    let mut shares: Vec<Vec<Renewal>> = vec![Vec::new(); teams.len() + 1];
-    for r in renewals {
-        let k = teams
-            .iter()
-            .position(|t| r.served_by(t))
-            .unwrap_or(teams.len());
-        shares[k].push(r);
-    }
-    let others = shares.pop().unwrap_or_default();
+    let all: Arc<[Renewal]> = renewals.into();
+    // With no teams every renewal is everyone else's: no split to make.
+    let mut shares: Vec<Vec<u32>> = vec![Vec::new(); teams.len() + 1];
+    let others = if teams.is_empty() {
+        Share::all(all.clone())
+    } else {
+        for (i, r) in all.iter().enumerate() {
+            let k = teams
+                .iter()
+                .position(|t| r.served_by(t))
+                .unwrap_or(teams.len());
+            shares[k].push(i as u32);
+        }
+        Share {
+            all: all.clone(),
+            rows: shares.pop(),
+        }
+    };
     if rest.is_none() && !others.is_empty() {
         return Err(Unserved {
             count: others.len(),
@@ -122,11 +176,14 @@ pub fn plan_teams(
     let mut plans: Vec<TeamPlan> = teams
         .iter()
         .zip(shares)
-        .map(|(t, share)| TeamPlan {
+        .map(|(t, rows)| TeamPlan {
             team: t.name.clone(),
             capacity: t.capacity,
             report: Report::new(
-                share,
+                Share {
+                    all: all.clone(),
+                    rows: Some(rows),
+                },
                 &Settings {
                     capacity: t.capacity,
                     ..*s
@@ -712,8 +769,8 @@ fn weekly(jobs: &[Job], targets: &[Target], s: &Settings<'_>, days: &mut Days<'_
 /// The renewals, their plan, and what waiting for the prompt would do instead.
 #[derive(Clone, Debug)]
 pub struct Report {
-    /// The certificates, in card order.
-    pub renewals: Vec<Renewal>,
+    /// The certificates, in card order (read in place from the list planned).
+    pub renewals: Share,
     /// The plan (targets in the same order).
     pub plan: Plan,
     /// Everyone waiting for the prompt.
@@ -722,7 +779,7 @@ pub struct Report {
 
 impl Report {
     /// Plans the renewals and simulates waiting (`react_days` before expiry) with the same team.
-    pub fn new(renewals: Vec<Renewal>, s: &Settings<'_>, react_days: i32) -> Report {
+    pub fn new(renewals: Share, s: &Settings<'_>, react_days: i32) -> Report {
         let jobs: Vec<Job> = renewals.iter().map(Renewal::job).collect();
         Report {
             plan: plan(&jobs, s),

@@ -120,20 +120,13 @@ async fn compute(
         .await
         .map_err(IntoResponse::into_response)?;
     match blocking(state, move |_| {
-        let renewals = due.renewals(!checks.teams.is_empty());
         let settings = Settings {
             from,
             capacity: 1,
             window_days: checks.thresholds.renewal_window_days,
             calendar: &checks.calendar,
         };
-        Ok(plan_teams(
-            renewals,
-            &checks.teams,
-            rest,
-            &settings,
-            wait_days,
-        ))
+        Ok(plan_teams(due, &checks.teams, rest, &settings, wait_days))
     })
     .await
     {
@@ -182,24 +175,27 @@ pub(crate) async fn api(
         Err(r) => return r,
     };
     let site = p.site.as_deref();
-    // Every shown renewal as (team, index into its report).
-    let shown: Vec<(&TeamPlan, usize)> = plans
-        .iter()
-        .flat_map(|t| t.report.of_site(site).into_iter().map(move |i| (t, i)))
-        .filter(|(t, i)| viewer.sees_site(&t.report.renewals[*i].site))
-        .collect();
+    // Every shown renewal as (team, index into its report), read as needed: a page of JSON
+    // needs only its own rows and the count.
+    let shown = || {
+        plans
+            .iter()
+            .flat_map(|t| (0..t.report.renewals.len()).map(move |i| (t, i)))
+            .filter(|&(t, i)| {
+                let r = &t.report.renewals[i];
+                site.is_none_or(|s| r.site.eq_ignore_ascii_case(s)) && viewer.sees_site(&r.site)
+            })
+    };
     let response = match p.format {
         "csv" => crate::web::csv_download(
             "renewal-plan.csv",
             &CSV_COLUMNS,
-            shown
-                .iter()
-                .map(|&(t, i)| t.report.renewals[i].csv_fields(&t.report.plan.targets[i], &t.team)),
+            shown()
+                .map(|(t, i)| t.report.renewals[i].csv_fields(&t.report.plan.targets[i], &t.team)),
         ),
         "ics" => {
-            let events: Vec<_> = shown
-                .iter()
-                .map(|&(t, i)| t.report.renewals[i].event(&t.report.plan.targets[i]))
+            let events: Vec<_> = shown()
+                .map(|(t, i)| t.report.renewals[i].event(&t.report.plan.targets[i]))
                 .collect();
             let now = Timestamp::start_of((state.now)().date());
             (
@@ -222,20 +218,20 @@ pub(crate) async fn api(
                     })
                 })
                 .collect();
-            let renewals: Vec<_> = shown
-                .iter()
-                .skip(p.offset)
-                .take(p.limit)
-                .map(|&(t, i)| {
+            let mut total = 0usize;
+            let mut renewals = Vec::new();
+            for (t, i) in shown() {
+                if total >= p.offset && renewals.len() < p.limit {
                     let mut row = t.report.json_row(i);
                     row["ra_team"] = t.team.clone().into();
-                    row
-                })
-                .collect();
+                    renewals.push(row);
+                }
+                total += 1;
+            }
             let answer = json!({
                 "from": from,
                 "teams": teams,
-                "total": shown.len(),
+                "total": total,
                 "offset": p.offset,
                 "limit": p.limit,
                 "renewals": renewals,
@@ -253,15 +249,7 @@ pub(crate) async fn api(
             json_text(answer)
         }
     };
-    drop(shown);
-    let_go(plans);
     response
-}
-
-/// Frees a national plan's millions of small strings on another thread, so the answer does
-/// not wait for it.
-fn let_go(plans: Vec<TeamPlan>) {
-    std::thread::spawn(move || drop(plans));
 }
 
 /// A JSON answer already written out.
@@ -545,7 +533,6 @@ pub(crate) async fn page(
     out.ics = format!("/api/v1/plan?{query}&format=ics");
     // Rendering only fails on a formatter error writing into a String, which cannot happen.
     let body = out.render().unwrap_or_default();
-    let_go(plans);
     let page = crate::web::layout::page("Renewal plan", Some(&viewer.caller), &body);
     cache::keep(&state, key, version, today, std::sync::Arc::new(body));
     page.into_response()
