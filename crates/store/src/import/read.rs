@@ -145,10 +145,15 @@ fn layout(input: &ImportInput, header: Header, forced: Option<Kind>) -> Result<L
                 })
                 .max()
                 .unwrap_or((0, Kind::Organisations));
-            if shared == 0 {
+            // A guess from a minority of the columns would blame the wrong kind's columns
+            // (a Care Identity Management export with headers no mapping knows shares a "Name"
+            // or "Status" with organisations), so the message asks for the kind instead.
+            if shared == 0 || shared * 2 < norm.len() {
                 return Err(format!(
                     "cannot tell what this file holds from its header ({}) — the header must name \
-                     the columns of one kind (see docs/IMPORT.md), or pass --kind",
+                     the columns of one kind (see docs/IMPORT.md), or pass --kind; a Care \
+                     Identity Management report export needs a mapping that names its headers \
+                     (--mapping FILE, or [import] mapping in the configuration)",
                     header.names.join(",")
                 ));
             }
