@@ -193,6 +193,12 @@ fn place_import(r: &AuditRecord, t: &mut Touched) -> Result<(), String> {
         .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
         .and_then(|v| v.get("created").and_then(|c| c.as_u64()))
         .ok_or("an import record without its count of created records")?;
+    // A cards, certificates or sites import marks refreshed the sites of every card it names,
+    // unchanged ones too: a site's data can turn fresh again with nothing created.
+    let agent = r.entity_key.starts_with("agent ");
+    if !agent && matches!(r.entity_kind.as_str(), "cards" | "certificates" | "sites") {
+        t.refreshed_since = earliest(t.refreshed_since, r.at);
+    }
     if created == 0 {
         return Ok(());
     }
@@ -207,10 +213,7 @@ fn place_import(r: &AuditRecord, t: &mut Touched) -> Result<(), String> {
     match r.entity_kind.as_str() {
         // The import marks the sites of every card it names, and every site it creates,
         // refreshed at its own time.
-        "cards" | "certificates" | "sites" => {
-            t.refreshed_since = earliest(t.refreshed_since, r.at);
-            Ok(())
-        }
+        "cards" | "certificates" | "sites" => Ok(()),
         "integrations" | "integration_cards" => Ok(()),
         other => Err(format!("an import created {created} {other} record(s)")),
     }
@@ -463,6 +466,16 @@ mod tests {
             Some(r#"{"created":0,"updated":2}"#),
         )]);
         assert!(t.sites.is_empty() && t.refreshed_since.is_none());
+        // A cards import that changed nothing still marks its cards' sites refreshed, which
+        // can clear their stale-data findings.
+        let t = touched(&[record(
+            "import",
+            "cards",
+            "cards.csv",
+            None,
+            Some(r#"{"created":0,"updated":0}"#),
+        )]);
+        assert_eq!(t.refreshed_since, Some(Timestamp::from_unix(1_700_000_000)));
     }
 
     #[test]
