@@ -229,11 +229,12 @@ struct Counted {
 
 /// The findings tiles' counts of one check by the sites a viewer sees (`None`: every site), so
 /// that the whole estate's — a pass over every finding per tile — is counted once per check, not
-/// per request. Holding the check's findings keeps them from being freed, so a new check can never
-/// be mistaken for the one counted.
+/// per request. A weak reference to the check's findings keeps their allocation's address from
+/// being reused, so a new check can never be mistaken for the one counted, without holding the
+/// findings themselves: a re-check takes them over in place only when no one else holds them.
 #[derive(Debug, Default)]
 pub(crate) struct CachedCounts {
-    check: Option<Arc<Vec<cardwatch_core::health::Noted>>>,
+    check: Option<std::sync::Weak<Vec<cardwatch_core::health::Noted>>>,
     by_scope: HashMap<Option<Vec<String>>, Counted>,
 }
 
@@ -249,7 +250,7 @@ fn counted(state: &AppState, check: &Check, v: &Viewer) -> Counted {
         if cache
             .check
             .as_ref()
-            .is_some_and(|c| Arc::ptr_eq(c, &check.all))
+            .is_some_and(|c| std::ptr::eq(c.as_ptr(), Arc::as_ptr(&check.all)))
         {
             if let Some(c) = cache.by_scope.get(&scope) {
                 return *c;
@@ -265,11 +266,11 @@ fn counted(state: &AppState, check: &Check, v: &Viewer) -> Counted {
     if !cache
         .check
         .as_ref()
-        .is_some_and(|c| Arc::ptr_eq(c, &check.all))
+        .is_some_and(|c| std::ptr::eq(c.as_ptr(), Arc::as_ptr(&check.all)))
         || cache.by_scope.len() >= SCOPES_KEPT
     {
         *cache = CachedCounts {
-            check: Some(check.all.clone()),
+            check: Some(Arc::downgrade(&check.all)),
             by_scope: HashMap::new(),
         };
     }
