@@ -101,12 +101,34 @@ pub(crate) async fn all_findings(state: &AppState, known: Option<i64>) -> Result
         Some(v) => v,
         None => crate::web::version(state).await?,
     };
-    let mut cache = state.findings.lock().await;
+    let cache = state.findings.clone().lock_owned().await;
     if let Some(c) = cache.as_ref() {
         if c.audit_length == length && c.day == today {
             return Ok(c.check.clone());
         }
     }
+    // The work runs in a task of its own, holding the cache: a client that goes away mid-check
+    // leaves its result cached for the next request rather than throwing the last check away.
+    let task = state.clone();
+    tokio::spawn(async move { refresh(&task, cache, length, today).await })
+        .await
+        .unwrap_or_else(|_| {
+            Err((
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "the health check stopped unexpectedly; try again",
+            )
+                .into_response())
+        })
+}
+
+/// Brings the cached check up to `length` on `today`: re-checked where it can be, in full
+/// otherwise.
+async fn refresh(
+    state: &AppState,
+    mut cache: tokio::sync::OwnedMutexGuard<Option<Cached>>,
+    length: i64,
+    today: cardwatch_core::date::Date,
+) -> Result<Check, Response> {
     // The same day, and the chain grew: re-check what the new records touched. A new day (the
     // nightly full check) or a chain that is not the cached one's continuation runs in full.
     if let Some(old) = cache.take_if(|c| c.day == today && c.audit_length < length) {
