@@ -230,6 +230,15 @@ async fn recheck(
                 None => return Ok(Err("a changed record is no longer in the estate".into())),
             },
         };
+        if !touched.facts && touched.notes.is_empty() {
+            // Sign-ins, incidents and the like: the findings stand as they are, without being
+            // indexed again; only the open incidents are read.
+            let open = cardwatch_store::open_incidents_by_site(s)?;
+            return Ok(Ok(Check {
+                open_incidents: std::sync::Arc::new(open),
+                ..old.check
+            }));
+        }
         let notes = s.finding_notes()?;
         let Check { all, expiring, .. } = old.check;
         let placed = started.elapsed();
