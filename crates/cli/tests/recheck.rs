@@ -392,3 +392,59 @@ fn findings_re_checked_after_each_change_equal_a_full_check() {
     c.same_as_a_full_check("a person created", true);
     stop(child);
 }
+
+/// Failed sign-ins add to the audit chain but change no fact of the estate: the reports' machines
+/// and the plan's renewals stay as they were counted and read, so a stranger's sign-ins cannot
+/// make the server count the estate again; an import that changes a fact has them counted and
+/// read again.
+#[test]
+fn failed_sign_ins_leave_the_reports_and_the_plan_as_counted() {
+    let (tmp, db) = scratch_db();
+    let dir = tmp.path();
+    let csv = dir.join("csv");
+    std::fs::create_dir_all(&csv).expect("dir");
+    ok(&import_all(&db, &demo_files(&csv)));
+    let log = dir.join("serve.log");
+    let (child, addr, cookie) = serve(&db, "keeper", &log);
+    let logged = |what: &str| {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches(what)
+            .count()
+    };
+    let counted = || {
+        for path in ["/api/v1/reports", "/api/v1/plan?capacity=50"] {
+            let (status, body) = get_as(&addr, path, &cookie);
+            assert_eq!(status, 200, "{path}: {body}");
+        }
+        (
+            logged("machines counted for the reports"),
+            logged("renewals read for the plan"),
+        )
+    };
+    assert_eq!(counted(), (1, 1), "counted and read once");
+    let chain = || ok(&cardwatch_on(DAY, &db, &["audit", "verify"]));
+    let before = chain();
+    for _ in 0..3 {
+        let (status, response) = request(
+            &addr,
+            "POST",
+            "/login",
+            None,
+            Some(&form(&[
+                ("username", "keeper"),
+                ("password", "not the passphrase"),
+            ])),
+        );
+        assert_ne!(status, 303, "{response}");
+    }
+    assert_ne!(chain(), before, "the failed sign-ins are audited");
+    assert_eq!(counted(), (1, 1), "nothing counted again for sign-ins");
+
+    let software = exported(&db, "software");
+    let mut changed = software[1].clone();
+    changed[column(&software[0], "version")] = "1.0.0.0".into();
+    import(&db, dir, "software.csv", &software[0], &[changed]);
+    assert_eq!(counted(), (2, 2), "counted and read again after an import");
+    stop(child);
+}

@@ -76,6 +76,8 @@ pub struct AppState {
     renewals: Arc<tokio::sync::Mutex<Option<prevent::plan::cache::CachedRenewals>>>,
     /// The renewal plan's last answers.
     plans: Arc<std::sync::Mutex<prevent::plan::cache::Answers>>,
+    /// The chain length last seen, and the length at which the estate's facts last changed.
+    facts: Arc<tokio::sync::Mutex<(i64, i64)>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -98,6 +100,7 @@ impl AppState {
             sites: Arc::default(),
             metrics: Arc::default(),
             machines: Arc::default(),
+            facts: Arc::default(),
             overview: Arc::default(),
             renewals: Arc::default(),
             plans: Arc::default(),

@@ -88,16 +88,13 @@ async fn report(
 /// Every site's machines by version and ring, and the estate's version they were counted at.
 pub(crate) type CachedMachines = (i64, Arc<Machines>);
 
-/// Every site's machines by version, from the cache while the estate is unchanged (every change
-/// to workstations, their software and readers adds to the audit chain, an agent's inventory
-/// included): counted once per change, then added up per request over the caller's sites. One
+/// Every site's machines by version, from the cache while the estate's facts are unchanged
+/// (every change to workstations, their software and readers adds to the audit chain, an agent's
+/// inventory included): counted once per change, then added up per request over the caller's sites. One
 /// request counts at a time; the others wait for its answer rather than repeat the work.
 /// `known` is the estate's version when this request has read it already (a scoped viewer has).
 async fn machines(state: &AppState, known: Option<i64>) -> Result<Arc<Machines>, Response> {
-    let length = match known {
-        Some(v) => v,
-        None => crate::web::version(state).await?,
-    };
+    let length = crate::prevent::check::facts_version(state, known).await?;
     let mut cache = state.machines.lock().await;
     if let Some((at, m)) = cache.as_ref() {
         if *at == length {
@@ -108,6 +105,7 @@ async fn machines(state: &AppState, known: Option<i64>) -> Result<Arc<Machines>,
         .await
         .map_err(IntoResponse::into_response)?;
     let m = Arc::new(Machines::new(&rows));
+    tracing::info!(sites = rows.len(), "machines counted for the reports");
     *cache = Some((length, m.clone()));
     Ok(m)
 }

@@ -110,15 +110,14 @@ pub(crate) async fn all_findings(state: &AppState, known: Option<i64>) -> Result
     // The work runs in a task of its own, holding the cache: a client that goes away mid-check
     // leaves its result cached for the next request rather than throwing the last check away.
     let task = state.clone();
-    tokio::spawn(async move { refresh(&task, cache, length, today).await })
-        .await
-        .unwrap_or_else(|_| {
-            Err((
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                "the health check stopped unexpectedly; try again",
-            )
-                .into_response())
-        })
+    match tokio::spawn(async move { refresh(&task, cache, length, today).await }).await {
+        Ok(done) => done,
+        Err(_) => Err((
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "the health check stopped unexpectedly; try again",
+        )
+            .into_response()),
+    }
 }
 
 /// Brings the cached check up to `length` on `today`: re-checked where it can be, in full
@@ -153,6 +152,36 @@ async fn refresh(
     let out = check.check.clone();
     *cache = Some(check);
     Ok(out)
+}
+
+/// The estate's version as far as its facts go: the chain length at which a fact last changed,
+/// for the caches that hold what is computed from facts alone (the reports' machines, the plan's
+/// renewals and answers). Sign-ins, incidents and notes on findings add to the chain without
+/// changing a fact, so they leave it as it was: a stranger's failed sign-ins cannot make the
+/// server count the estate again.
+/// `known` is the chain's length when the request has read it already (a scoped viewer has).
+pub(crate) async fn facts_version(state: &AppState, known: Option<i64>) -> Result<i64, Response> {
+    let length = match known {
+        Some(v) => v,
+        None => crate::web::version(state).await?,
+    };
+    let mut facts = state.facts.lock().await;
+    let (seen, at) = *facts;
+    if length == seen {
+        return Ok(at);
+    }
+    let wanted = length - seen;
+    let unchanged = seen > 0
+        && (1..=RECHECK_MAX_RECORDS as i64).contains(&wanted)
+        && blocking(state, move |s| s.audit_records(seen, wanted as usize))
+            .await
+            .map_err(IntoResponse::into_response)
+            .map(|records| {
+                let records: Vec<_> = records.into_iter().map(|r| r.record).collect();
+                matches!(reach(&records), Reach::Touched(t) if !t.facts)
+            })?;
+    *facts = (length, if unchanged { at } else { length });
+    Ok(facts.1)
 }
 
 /// A full health check of the whole estate, its metrics written.

@@ -152,12 +152,9 @@ pub(crate) async fn api(
     };
     let today = (state.now)().date();
     let from = p.from.unwrap_or(today);
-    let version = match viewer.version {
-        Some(v) => v,
-        None => match crate::web::version(&state).await {
-            Ok(v) => v,
-            Err(r) => return r,
-        },
+    let version = match crate::prevent::check::facts_version(&state, viewer.version).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     // The same question on the same estate and day has the same answer: the sites the caller
     // sees are part of the question.
@@ -449,12 +446,9 @@ pub(crate) async fn page(
     out.wait_days = p.wait_days;
     let today = (state.now)().date();
     let from = p.from.unwrap_or(today);
-    let version = match viewer.version {
-        Some(v) => v,
-        None => match crate::web::version(&state).await {
-            Ok(v) => v,
-            Err(r) => return r,
-        },
+    let version = match crate::prevent::check::facts_version(&state, viewer.version).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     // The page shows every team's plan whoever asks: the question is the query alone.
     let key = format!("page {}", p_query(&q));

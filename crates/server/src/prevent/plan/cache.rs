@@ -33,6 +33,7 @@ pub(crate) async fn renewals(
     let thresholds = state.checks.thresholds.clone();
     let read: Arc<[Renewal]> =
         blocking(state, move |s| Ok(renewals_due(s, &thresholds)?.into())).await?;
+    tracing::info!(renewals = read.len(), "renewals read for the plan");
     *cache = Some((version, read.clone()));
     Ok(read)
 }
