@@ -110,7 +110,12 @@ pub(crate) async fn all_findings(state: &AppState, known: Option<i64>) -> Result
     // The work runs in a task of its own, holding the cache: a client that goes away mid-check
     // leaves its result cached for the next request rather than throwing the last check away.
     let task = state.clone();
-    match tokio::spawn(async move { refresh(&task, cache, length, today).await }).await {
+    // The task carries the caller's span (its request or job), as the store's reads inside it log.
+    let work =
+        tracing::Instrument::in_current_span(
+            async move { refresh(&task, cache, length, today).await },
+        );
+    match tokio::spawn(work).await {
         Ok(done) => done,
         Err(_) => Err((
             axum::http::StatusCode::INTERNAL_SERVER_ERROR,
