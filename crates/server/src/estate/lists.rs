@@ -20,6 +20,7 @@ use cardwatch_store::lists::{self, ListQuery, Listed, Position, Total};
 use serde_json::{json, Map};
 use std::io::Write as _;
 
+use crate::prevent::overview::thousands;
 use crate::web::auth::Caller;
 use crate::web::blocking;
 use crate::web::counted;
@@ -711,19 +712,6 @@ pub(crate) async fn page(
         pages,
     };
     respond(status, title, &v.caller, &list)
-}
-
-/// A number with thousands separated: 10,000.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn respond(status: StatusCode, title: &str, caller: &Caller, list: &ListPage) -> Response {

@@ -170,7 +170,7 @@ struct Row {
 }
 
 /// `n` with commas between thousands, as people write it.
-pub(crate) fn thousands(n: usize) -> String {
+pub(crate) fn thousands(n: impl std::fmt::Display) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
