@@ -19,13 +19,21 @@ use serde_json::json;
 
 use crate::estate::lists::{page_of, sentence};
 use crate::estate::people::{activity_codes, plain_state, purpose, role};
+use crate::estate::Named;
 use crate::web::auth::Caller;
-use crate::web::bad_request;
 use crate::web::blocking;
 use crate::web::counted;
 use crate::web::lookup;
-use crate::web::scope::{form_viewer, not_found, viewer};
+use crate::web::scope::{form_viewer, viewer};
 use crate::AppState;
+
+/// A card's address: its serial, found again by the box that takes a card number.
+const CARD: Named = Named {
+    field: "serial",
+    lookup: &lookup::CARDS,
+    malformed: "Check the card number",
+    missing: "Card not found",
+};
 
 struct CardView {
     cx: TriageContext,
@@ -39,27 +47,17 @@ async fn load(
     serial: &str,
     api: bool,
 ) -> Result<(Caller, CardView), Response> {
-    let parsed = CardSerial::parse(serial);
-    if api {
-        if let Err(e) = &parsed {
-            return Err(bad_request("serial", e.to_string()).into_response());
-        }
-    }
-    let v = viewer(state, caller, Permission::ViewPeople, api).await?;
-    let Ok(serial) = parsed else {
-        let message = format!(
-            "“{}” is not a card number. Check the number on the back of the card: it is 4 to 32 letters and digits, like CS0000000001.",
-            serial.trim()
-        );
-        return Err(lookup::refused(
-            &v.caller,
-            StatusCode::BAD_REQUEST,
-            "Check the card number",
-            &message,
+    let (v, serial) = CARD
+        .key(
+            state,
+            caller,
+            Permission::ViewPeople,
+            api,
             serial,
-            &lookup::CARDS,
-        ));
-    };
+            CardSerial::parse,
+            |typed| format!("“{typed}” is not a card number. Check the number on the back of the card: it is 4 to 32 letters and digits, like CS0000000001."),
+        )
+        .await?;
     let s = serial.clone();
     let view = blocking(state, move |store| {
         let cx = triage_context(store, None, Some(&s), None)?;
@@ -94,21 +92,13 @@ async fn load(
             .as_deref()
             .is_some_and(|site| v.sees_site(site));
     if !visible {
-        if !api {
-            let message = format!(
-                "No card with the number {serial} among your organisations' cards — check the number on the back of the card, or search for it."
-            );
-            return Err(lookup::refused(
-                &v.caller,
-                StatusCode::NOT_FOUND,
-                "Card not found",
-                &message,
-                serial.as_str(),
-                &lookup::CARDS,
-            ));
-        }
-        let message = format!("no card {serial} among your organisations' cards");
-        return Err(not_found(api, &v.caller, &message));
+        return Err(CARD.missing(
+            &v.caller,
+            api,
+            serial.as_str(),
+            &format!("No card with the number {serial} among your organisations' cards — check the number on the back of the card, or search for it."),
+            &format!("no card {serial} among your organisations' cards"),
+        ));
     }
     Ok((v.caller, view))
 }

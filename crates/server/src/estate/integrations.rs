@@ -5,7 +5,6 @@
 //! Another organisation's profile is answered as not found.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::health::{integration_card_subject, Noted};
@@ -14,14 +13,21 @@ use cardwatch_core::records::{row_json, Kind, Value};
 use serde_json::{json, Map};
 
 use crate::estate::lists::{page_of, sentence};
+use crate::estate::Named;
 use crate::prevent::check::all_findings;
 use crate::web::auth::Caller;
-use crate::web::bad_request;
 use crate::web::blocking;
 use crate::web::counted;
 use crate::web::lookup;
-use crate::web::scope::{not_found, viewer};
 use crate::AppState;
+
+/// An integration's address: its name, found again by the integrations' search.
+const INTEGRATION: Named = Named {
+    field: "integration",
+    lookup: &lookup::INTEGRATIONS,
+    malformed: "Check the integration",
+    missing: "Integration not found",
+};
 
 /// The most cards one profile lists; a service acts with a handful.
 const MAX_CARDS: usize = 500;
@@ -38,27 +44,17 @@ struct View {
 }
 
 async fn load(state: &AppState, caller: Caller, id: &str, api: bool) -> Result<View, Response> {
-    let parsed = IntegrationId::parse(id);
-    if api {
-        if let Err(e) = &parsed {
-            return Err(bad_request("integration", e.to_string()).into_response());
-        }
-    }
-    let v = viewer(state, caller, Permission::ViewEstate, api).await?;
-    let Ok(id) = parsed else {
-        let message = format!(
-            "“{}” is not an integration's name. Names are 2 to 40 letters, digits and hyphens, like ht1-a81001 — check it, or search for it.",
-            id.trim()
-        );
-        return Err(lookup::refused(
-            &v.caller,
-            StatusCode::BAD_REQUEST,
-            "Check the integration",
-            &message,
+    let (v, id) = INTEGRATION
+        .key(
+            state,
+            caller,
+            Permission::ViewEstate,
+            api,
             id,
-            &lookup::INTEGRATIONS,
-        ));
-    };
+            IntegrationId::parse,
+            |typed| format!("“{typed}” is not an integration's name. Names are 2 to 40 letters, digits and hyphens, like ht1-a81001 — check it, or search for it."),
+        )
+        .await?;
     let key = id.to_string();
     let (profile, cards) = blocking(state, move |s| {
         let profile = s.records_where(Kind::Integrations, "integration", &key, 1)?;
@@ -69,21 +65,13 @@ async fn load(state: &AppState, caller: Caller, id: &str, api: bool) -> Result<V
     .map_err(IntoResponse::into_response)?;
     let site = profile.as_ref().map(|p| p[2].to_csv()).unwrap_or_default();
     let Some(profile) = profile.filter(|_| v.sees_site(&site)) else {
-        if !api {
-            let message = format!(
-                "No integration called {id} at your organisations' sites — check its name, or search for it."
-            );
-            return Err(lookup::refused(
-                &v.caller,
-                StatusCode::NOT_FOUND,
-                "Integration not found",
-                &message,
-                id.as_ref(),
-                &lookup::INTEGRATIONS,
-            ));
-        }
-        let message = format!("no integration {id} among your organisations' sites");
-        return Err(not_found(api, &v.caller, &message));
+        return Err(INTEGRATION.missing(
+            &v.caller,
+            api,
+            id.as_ref(),
+            &format!("No integration called {id} at your organisations' sites — check its name, or search for it."),
+            &format!("no integration {id} among your organisations' sites"),
+        ));
     };
     // The readiness rules run with the rest of the health check (cached while the estate is
     // unchanged); this profile's findings are among its site's.

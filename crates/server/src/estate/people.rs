@@ -3,7 +3,6 @@
 //! site is answered as not found.
 
 use axum::extract::{Form, Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::estate::{Card, Certificate, Person, Position};
@@ -16,13 +15,21 @@ use cardwatch_store::{records_of, Store, StoreError};
 use serde_json::json;
 
 use crate::estate::lists::{page_of, sentence};
+use crate::estate::Named;
 use crate::web::auth::Caller;
-use crate::web::bad_request;
 use crate::web::blocking;
 use crate::web::counted;
 use crate::web::lookup;
 use crate::web::scope::{form_viewer, not_found, viewer};
 use crate::AppState;
+
+/// A person's address: their UUID, found again by the people list's search.
+const PERSON: Named = Named {
+    field: "uuid",
+    lookup: &lookup::PEOPLE,
+    malformed: "Check the UUID",
+    missing: "Person not found",
+};
 
 struct PersonView {
     person: Person,
@@ -75,27 +82,17 @@ async fn find(
     uuid: &str,
     api: bool,
 ) -> Result<(Caller, PersonView), Response> {
-    let parsed = Uuid::parse(uuid);
-    if api {
-        if let Err(e) = &parsed {
-            return Err(bad_request("uuid", e.to_string()).into_response());
-        }
-    }
-    let v = viewer(state, caller, Permission::ViewPeople, api).await?;
-    let Ok(uuid) = parsed else {
-        let message = format!(
-            "“{}” is not a UUID. A person's UUID is the 12-digit number on their smartcard record — check it, or search by their name.",
-            uuid.trim()
-        );
-        return Err(lookup::refused(
-            &v.caller,
-            StatusCode::BAD_REQUEST,
-            "Check the UUID",
-            &message,
+    let (v, uuid) = PERSON
+        .key(
+            state,
+            caller,
+            Permission::ViewPeople,
+            api,
             uuid,
-            &lookup::PEOPLE,
-        ));
-    };
+            Uuid::parse,
+            |typed| format!("“{typed}” is not a UUID. A person's UUID is the 12-digit number on their smartcard record — check it, or search by their name."),
+        )
+        .await?;
     let found = blocking(state, {
         let uuid = uuid.clone();
         move |s| load(s, &uuid)
@@ -104,23 +101,13 @@ async fn find(
     .map_err(IntoResponse::into_response)?;
     match found.filter(|p| v.sees_site(p.person.site_ods.as_str())) {
         Some(p) => Ok((v.caller, p)),
-        None if !api => {
-            let message = format!(
-                "No one with the UUID {uuid} among your organisations' people — check the number on their smartcard record, or search by their name."
-            );
-            Err(lookup::refused(
-                &v.caller,
-                StatusCode::NOT_FOUND,
-                "Person not found",
-                &message,
-                uuid.as_str(),
-                &lookup::PEOPLE,
-            ))
-        }
-        None => {
-            let message = format!("no one with UUID {uuid} among your organisations' people");
-            Err(not_found(api, &v.caller, &message))
-        }
+        None => Err(PERSON.missing(
+            &v.caller,
+            api,
+            uuid.as_str(),
+            &format!("No one with the UUID {uuid} among your organisations' people — check the number on their smartcard record, or search by their name."),
+            &format!("no one with UUID {uuid} among your organisations' people"),
+        )),
     }
 }
 

@@ -12,13 +12,20 @@ use cardwatch_store::triage_context;
 use serde_json::json;
 
 use crate::estate::lists::sentence;
+use crate::estate::Named;
 use crate::web::auth::Caller;
-use crate::web::bad_request;
 use crate::web::blocking;
 use crate::web::counted;
 use crate::web::lookup;
-use crate::web::scope::{not_found, viewer};
 use crate::AppState;
+
+/// A workstation's address: the name Windows shows, found again by the workstations' search.
+const WORKSTATION: Named = Named {
+    field: "hostname",
+    lookup: &lookup::WORKSTATIONS,
+    malformed: "Check the computer name",
+    missing: "Computer not found",
+};
 
 /// What the page shows: the workstation, each component with its version and verdict, readers.
 struct View {
@@ -32,27 +39,17 @@ async fn load(
     host: &str,
     api: bool,
 ) -> Result<(Caller, View), Response> {
-    let parsed = Hostname::parse(host);
-    if api {
-        if let Err(e) = &parsed {
-            return Err(bad_request("hostname", e.to_string()).into_response());
-        }
-    }
-    let v = viewer(state, caller, Permission::ViewEstate, api).await?;
-    let Ok(host) = parsed else {
-        let message = format!(
-            "“{}” is not a computer name. Computer names are letters, digits and hyphens, as Windows shows them in Settings, System, About — check it, or search for it.",
-            host.trim()
-        );
-        return Err(lookup::refused(
-            &v.caller,
-            StatusCode::BAD_REQUEST,
-            "Check the computer name",
-            &message,
+    let (v, host) = WORKSTATION
+        .key(
+            state,
+            caller,
+            Permission::ViewEstate,
+            api,
             host,
-            &lookup::WORKSTATIONS,
-        ));
-    };
+            Hostname::parse,
+            |typed| format!("“{typed}” is not a computer name. Computer names are letters, digits and hyphens, as Windows shows them in Settings, System, About — check it, or search for it."),
+        )
+        .await?;
     let h = host.clone();
     let cx = blocking(state, move |s| triage_context(s, None, None, Some(&h)))
         .await
@@ -61,22 +58,14 @@ async fn load(
         .workstation
         .as_ref()
         .is_some_and(|w| v.sees_site(w.site_ods.as_str()));
-    if !visible && !api {
-        let message = format!(
-            "No computer called {host} at your organisations' sites — check the name Windows shows, or search for it."
-        );
-        return Err(lookup::refused(
-            &v.caller,
-            StatusCode::NOT_FOUND,
-            "Computer not found",
-            &message,
-            host.as_str(),
-            &lookup::WORKSTATIONS,
-        ));
-    }
     if !visible {
-        let message = format!("no workstation {host} among your organisations' sites");
-        return Err(not_found(api, &v.caller, &message));
+        return Err(WORKSTATION.missing(
+            &v.caller,
+            api,
+            host.as_str(),
+            &format!("No computer called {host} at your organisations' sites — check the name Windows shows, or search for it."),
+            &format!("no workstation {host} among your organisations' sites"),
+        ));
     }
     let today = (state.now)().date();
     // The catalogue's verdicts are the facts triage reads: one judgement of "current".
