@@ -39,22 +39,8 @@ fn serve_with(db: &str, config: Option<&str>) -> (std::process::Child, String, S
         "127.0.0.1:0",
     ]);
     let (child, addr, banner) = spawn_serving(serve);
-    let password = banner
-        .split("password ")
-        .nth(1)
-        .map(str::trim)
-        .unwrap_or_else(|| panic!("no demo password in {banner:?}"))
-        .to_owned();
-    let (status, response) = request(
-        &addr,
-        "POST",
-        "/login",
-        None,
-        Some(&format!("username=demo&password={password}")),
-    );
-    assert_eq!(status, 303, "{response}");
-    let token = set_cookie(&response, "cw_session").expect("a session cookie");
-    (child, addr, format!("cw_session={token}"))
+    let cookie = sign_in_demo(&addr, &banner);
+    (child, addr, cookie)
 }
 
 /// The import form posted with `files` (name, content).

@@ -9,40 +9,10 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::{
-    body_json, cardwatch, command, form, get_as, ok, request, run_with_input, scratch_db,
-    serve_demo_signed_in, set_cookie, stop,
+    body_json, cardwatch, get_as, ok, practice_manager, scratch_db, serve_demo_signed_in, stop,
 };
 
 const PW: &str = "riverside surgery reception";
-
-/// A practice manager at one site, signed in: their session cookie.
-fn practice_manager(db: &str, addr: &str, name: &str, site: &str) -> String {
-    let mut add = command(db, None);
-    add.args([
-        "user",
-        "add",
-        name,
-        "--name",
-        "Pat Manager",
-        "--role",
-        "practice_manager",
-        "--org",
-        site,
-    ]);
-    ok(&run_with_input(add, &format!("{PW}\n")));
-    let r = request(
-        addr,
-        "POST",
-        "/login",
-        None,
-        Some(&form(&[("username", name), ("password", PW)])),
-    );
-    assert_eq!(r.0, 303, "{}", r.1);
-    format!(
-        "cw_session={}",
-        set_cookie(&r.1, "cw_session").expect("cookie")
-    )
-}
 
 /// A JSON answer that must be 200.
 fn json_ok(r: &(u16, String), what: &str) -> serde_json::Value {
@@ -149,7 +119,7 @@ fn walk(addr: &str, cookie: &str, base: &str, key: &[&str]) -> (Vec<String>, Vec
 fn estate_lists_page_by_cursor_in_every_order_filter_count_and_stay_in_scope() {
     let (tmp, db) = scratch_db();
     let (child, addr, admin) = serve_demo_signed_in(&db, "2");
-    let pm = practice_manager(&db, &addr, "pm@nhs.net", "A10000");
+    let pm = practice_manager(&db, &addr, "pm@nhs.net", "A10000", PW);
     let kinds: [(&str, &[&str], usize); 7] = [
         ("organisations", &["ods_code"], 0),
         ("sites", &["site_ods"], 0),

@@ -7,7 +7,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::process::Stdio;
 
 use common::*;
 
@@ -33,21 +32,6 @@ fn answers(addr: &str, cookie: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn sign_in(addr: &str) -> String {
-    let r = request(
-        addr,
-        "POST",
-        "/login",
-        None,
-        Some(&form(&[("username", PM), ("password", PW)])),
-    );
-    assert_eq!(r.0, 303, "{}", r.1);
-    format!(
-        "cw_session={}",
-        set_cookie(&r.1, "cw_session").expect("cookie")
-    )
-}
-
 /// Machines on `version` of the oberthur middleware in a reports answer.
 fn on(report: &serde_json::Value, version: &str) -> u64 {
     report["versions"]
@@ -63,22 +47,7 @@ fn on(report: &serde_json::Value, version: &str) -> u64 {
 fn kept_counts_follow_the_estate_and_the_callers_sites() {
     let (tmp, db) = scratch_db();
     let (child, addr, admin) = serve_demo_signed_in(&db, "2");
-    let mut add = command(&db, None);
-    add.args([
-        "user",
-        "add",
-        PM,
-        "--name",
-        "Pat Manager",
-        "--role",
-        "practice_manager",
-        "--org",
-        "A10000",
-    ])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    ok(&run_with_input(add, &format!("{PW}\n")));
-    let pm = sign_in(&addr);
+    let pm = practice_manager(&db, &addr, PM, "A10000", PW);
     let admin_before = answers(&addr, &admin);
     let pm_before = answers(&addr, &pm);
     // Asked twice: the kept answers.

@@ -129,22 +129,44 @@ pub fn serve_demo_signed_in_on(
     day: Option<&str>,
 ) -> (Child, String, String) {
     let (child, addr, banner) = serve_demo_banner(db, practices, day);
+    let cookie = sign_in_demo(&addr, &banner);
+    (child, addr, cookie)
+}
+
+/// Signs in at `addr` as `name` with `password`, which must succeed: the session cookie
+/// (`cw_session=…`).
+pub fn sign_in(addr: &str, name: &str, password: &str) -> String {
+    let (status, response) = request(
+        addr,
+        "POST",
+        "/login",
+        None,
+        Some(&form(&[("username", name), ("password", password)])),
+    );
+    assert_eq!(status, 303, "signing in as {name}: {response}");
+    let token = set_cookie(&response, "cw_session").expect("a session cookie");
+    format!("cw_session={token}")
+}
+
+/// Signs in as `serve --demo`'s operator, whose password is in the line it printed when it
+/// started listening (`banner`): the session cookie.
+pub fn sign_in_demo(addr: &str, banner: &str) -> String {
     let password = banner
         .split("password ")
         .nth(1)
         .map(str::trim)
-        .unwrap_or_else(|| panic!("no demo password in {banner:?}"))
-        .to_owned();
-    let (status, response) = request(
-        &addr,
-        "POST",
-        "/login",
-        None,
-        Some(&format!("username=demo&password={password}")),
-    );
-    assert_eq!(status, 303, "{response}");
-    let token = set_cookie(&response, "cw_session").expect("a session cookie");
-    (child, addr, format!("cw_session={token}"))
+        .unwrap_or_else(|| panic!("no demo password in {banner:?}"));
+    sign_in(addr, "demo", password)
+}
+
+/// Adds a practice manager called `name` ("Pat Manager") at `site` to the store at `db`, with
+/// `password`, and signs them in at `addr`: their session cookie.
+pub fn practice_manager(db: &str, addr: &str, name: &str, site: &str, password: &str) -> String {
+    let mut add = command(db, None);
+    add.args(["user", "add", name, "--name", "Pat Manager"])
+        .args(["--role", "practice_manager", "--org", site]);
+    ok(&run_with_input(add, &format!("{password}\n")));
+    sign_in(addr, name, password)
 }
 
 /// A GET with a session cookie.
@@ -230,19 +252,8 @@ pub fn serve_signed_in_to(url: &str, stderr: Stdio) -> (Child, String, String) {
     let mut serve = command(url, None);
     serve.args(["serve", "--bind", "127.0.0.1:0"]);
     let (child, addr, _) = spawn_serving_to(serve, stderr);
-    let (status, response) = request(
-        &addr,
-        "POST",
-        "/login",
-        None,
-        Some(&form(&[
-            ("username", "pool-admin"),
-            ("password", PASSPHRASE),
-        ])),
-    );
-    assert_eq!(status, 303, "{response}");
-    let token = set_cookie(&response, "cw_session").expect("a session cookie");
-    (child, addr, format!("cw_session={token}"))
+    let cookie = sign_in(&addr, "pool-admin", PASSPHRASE);
+    (child, addr, cookie)
 }
 
 /// A JSON POST with a session cookie; returns the status and the whole response.
