@@ -1,8 +1,10 @@
 //! `serve --demo`'s estate with its past: the synthetic estate imported as an operator would
 //! import it, then the history `core::demo::history` draws for it written through the store's
 //! ordinary operations — each incident opened, stepped and closed as the triage wizard records a
-//! run (today's few still open), each review decided as the reviews page decides one — at the moments they happened, so the audit
-//! chain holds them like any other change.
+//! run (today's few still open), each review decided as the reviews page decides one — at the
+//! moments they happened, so the audit chain holds them like any other change. The incidents go
+//! in one transaction (`Store::record_incidents`), audited change by change as the wizard's
+//! calls audit them, rather than a commit for each of hundreds of changes.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,7 +17,7 @@ use cardwatch_core::records::{Kind, Record};
 use cardwatch_core::triage::{IncidentStatus, KnowledgeBase};
 use cardwatch_store::reviews::{keep_all, Kept};
 use cardwatch_store::{
-    Change, Format, ImportInput, ImportOptions, ImportReport, RecordWriter, Store,
+    Change, Format, ImportInput, ImportOptions, ImportReport, RecordWriter, RecordedIncident, Store,
 };
 
 /// What a filled demo holds.
@@ -125,17 +127,16 @@ pub fn write_files(cfg: &DemoConfig, dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// One incident written as the triage wizard records a run: opened, each step, then resolved or
-/// handed over — or left open while it is still being worked.
-fn write_incident(store: &dyn Store, i: &PastIncident) -> Result<()> {
-    let id = store.open_incident(&i.opened, &by(i.opened_at))?;
-    for step in &i.steps {
-        store.record_incident_step(id, step, &by(step.at))?;
+/// One incident as the triage wizard records a run: opened, each step, then resolved or handed
+/// over — or left open while it is still being worked.
+fn recorded(i: &PastIncident) -> RecordedIncident {
+    RecordedIncident {
+        opened: i.opened.clone(),
+        opened_by: by(i.opened_at),
+        steps: i.steps.iter().map(|s| (s.clone(), by(s.at))).collect(),
+        closed: (i.status != IncidentStatus::Open)
+            .then(|| (i.status, i.cause.clone(), by(i.closed_at))),
     }
-    if i.status != IncidentStatus::Open {
-        store.close_incident(id, i.status, i.cause.as_deref(), &by(i.closed_at))?;
-    }
-    Ok(())
 }
 
 fn by(at: cardwatch_core::date::Timestamp) -> Change {
@@ -167,14 +168,11 @@ pub fn fill(store: &dyn Store, cfg: &DemoConfig, kb: &KnowledgeBase) -> Result<F
             ..ImportOptions::default()
         },
     )?;
-    for i in &past.incidents {
-        write_incident(store, i)?;
-    }
-    // Today's, after the past's, so numbers follow time.
+    // Today's after the past's, so numbers follow time.
     let today = desk_today(cfg, kb, crate::clock::now());
-    for i in &today {
-        write_incident(store, i)?;
-    }
+    let incidents: Vec<RecordedIncident> =
+        past.incidents.iter().chain(&today).map(recorded).collect();
+    store.record_incidents(&incidents)?;
     // The reviews in one transaction: hundreds of past decisions, not hundreds of commits.
     let kept: Vec<Kept> = past
         .reviews

@@ -1,10 +1,13 @@
 //! Triage incidents: what a backend's transaction must do with them, and the operations written
-//! once on top (open, record a step, close), each audited in the same transaction.
+//! once on top (open, record a step, close), each audited in the same transaction — and a whole
+//! history of them recorded at once (the demo's past), audited as those operations audit them.
 
 use cardwatch_core::date::Timestamp;
 use cardwatch_core::triage::{Incident, IncidentStatus, IncidentStep, NewIncident};
 
-use crate::tx::{append_one, Tx};
+use cardwatch_core::audit::AuditRecord;
+
+use crate::tx::{AuditChain, Tx};
 use crate::{Change, StoreError};
 
 /// The columns both backends read an incident from, in [`from_columns`] order.
@@ -66,6 +69,79 @@ pub(crate) trait IncidentTx {
     fn incident_for_update(&mut self, id: i64) -> Result<Option<Incident>, StoreError>;
     /// Writes an incident's steps and outcome.
     fn put_incident(&mut self, i: &Incident) -> Result<(), StoreError>;
+    /// Inserts whole incidents (their `id`s ignored) in a few multi-row statements; returns
+    /// their new numbers, in order.
+    fn insert_incidents(&mut self, list: &[Incident]) -> Result<Vec<i64>, StoreError>;
+}
+
+/// How many incidents one multi-row insert carries: 14 parameters each stays well inside both
+/// backends' limits on parameters (SQLite 32,766, PostgreSQL 65,535).
+pub(crate) const INSERT_ROWS: usize = 500;
+
+/// The incidents' numbers from a multi-row insert's `RETURNING id`, in the order of its rows:
+/// each row draws the next number as it is inserted, so ascending numbers are the rows' order
+/// whatever order the database returns them in.
+pub(crate) fn in_row_order(mut ids: Vec<i64>) -> Vec<i64> {
+    ids.sort_unstable();
+    ids
+}
+
+/// Appends audit records to the chain in this transaction, in order.
+fn audit(tx: &mut dyn Tx, records: Vec<AuditRecord>) -> Result<(), StoreError> {
+    let (seq, hash) = tx.audit_head()?;
+    let mut chain = AuditChain { seq, hash };
+    chain.append(tx, records)?;
+    tx.set_audit_head(chain.seq, &chain.hash)
+}
+
+/// One audit record about incident `id`.
+fn record(
+    change: &Change,
+    action: &str,
+    id: i64,
+    note: &str,
+    after: Option<String>,
+) -> AuditRecord {
+    AuditRecord {
+        seq: 0,
+        at: change.at,
+        actor: change.actor.clone(),
+        action: action.to_owned(),
+        entity_kind: "incident".to_owned(),
+        entity_key: id.to_string(),
+        note: note.trim().to_owned(),
+        before: None,
+        after,
+    }
+}
+
+/// The audit record of an incident's opening.
+fn opened_record(id: i64, n: &NewIncident, change: &Change) -> AuditRecord {
+    let after = serde_json::to_string(n).unwrap_or_default();
+    record(change, "open", id, &n.symptom, Some(after))
+}
+
+/// The audit record of a step.
+fn step_record(id: i64, step: &IncidentStep, change: &Change) -> AuditRecord {
+    let after = serde_json::to_string(step).unwrap_or_default();
+    record(change, "step", id, "", Some(after))
+}
+
+/// The audit record of an incident's closing.
+fn closed_record(i: &Incident, change: &Change) -> AuditRecord {
+    let cause = i.confirmed_cause.as_deref();
+    let after = serde_json::json!({
+        "status": i.status.as_str(),
+        "confirmed_cause": cause,
+        "minutes_to_fix": i.minutes_to_fix,
+    });
+    record(
+        change,
+        i.status.as_str(),
+        i.id,
+        cause.unwrap_or(""),
+        Some(after.to_string()),
+    )
 }
 
 fn text(what: &str, v: &Option<String>, max: usize) -> Result<(), StoreError> {
@@ -80,12 +156,8 @@ fn text(what: &str, v: &Option<String>, max: usize) -> Result<(), StoreError> {
     }
 }
 
-/// Opens an incident, audited.
-pub(crate) fn open(
-    tx: &mut dyn IncidentTx,
-    n: &NewIncident,
-    change: &Change,
-) -> Result<i64, StoreError> {
+/// Refuses a new incident whose fields are empty or too long.
+fn check_new(n: &NewIncident) -> Result<(), StoreError> {
     text("the reporter", &Some(n.reporter.clone()), 200)?;
     text("the symptom", &Some(n.symptom.clone()), 100)?;
     for (what, v) in [
@@ -97,19 +169,18 @@ pub(crate) fn open(
         text(what, v, 100)?;
     }
     text("what the user was doing", &n.doing, 2000)?;
-    text("the error text", &n.error_text, 2000)?;
+    text("the error text", &n.error_text, 2000)
+}
+
+/// Opens an incident, audited.
+pub(crate) fn open(
+    tx: &mut dyn IncidentTx,
+    n: &NewIncident,
+    change: &Change,
+) -> Result<i64, StoreError> {
+    check_new(n)?;
     let id = tx.insert_incident(change.at, n)?;
-    let after = serde_json::to_string(n).unwrap_or_default();
-    append_one(
-        tx.as_tx(),
-        change,
-        "open",
-        "incident",
-        &id.to_string(),
-        &n.symptom,
-        None,
-        Some(after),
-    )?;
+    audit(tx.as_tx(), vec![opened_record(id, n, change)])?;
     Ok(id)
 }
 
@@ -136,16 +207,7 @@ pub(crate) fn record_step(
     let mut i = open_one(tx, id)?;
     i.steps.push(step.clone());
     tx.put_incident(&i)?;
-    append_one(
-        tx.as_tx(),
-        change,
-        "step",
-        "incident",
-        &id.to_string(),
-        "",
-        None,
-        Some(serde_json::to_string(step).unwrap_or_default()),
-    )
+    audit(tx.as_tx(), vec![step_record(id, step, change)])
 }
 
 /// Closes an open incident as resolved (with the cause a fix confirmed) or escalated, audited.
@@ -162,27 +224,94 @@ pub(crate) fn close(
         ));
     }
     let mut i = open_one(tx, id)?;
+    closing(&mut i, status, cause, change)?;
+    tx.put_incident(&i)?;
+    audit(tx.as_tx(), vec![closed_record(&i, change)])?;
+    Ok(i)
+}
+
+/// An open incident closed at `change.at`: its status, cause and minutes to fix (counted from its
+/// opening).
+fn closing(
+    i: &mut Incident,
+    status: IncidentStatus,
+    cause: Option<&str>,
+    change: &Change,
+) -> Result<(), StoreError> {
+    if status == IncidentStatus::Open {
+        return Err(StoreError::Invalid(
+            "an incident is closed as resolved or escalated".into(),
+        ));
+    }
     i.status = status;
     i.confirmed_cause = cause.map(str::to_owned);
     i.closed_at = Some(change.at);
     i.minutes_to_fix = Some((change.at.unix() - i.opened_at.unix()).max(0) as f64 / 60.0);
-    tx.put_incident(&i)?;
-    let after = serde_json::json!({
-        "status": status.as_str(),
-        "confirmed_cause": cause,
-        "minutes_to_fix": i.minutes_to_fix,
-    });
-    append_one(
-        tx.as_tx(),
-        change,
-        status.as_str(),
-        "incident",
-        &id.to_string(),
-        cause.unwrap_or(""),
-        None,
-        Some(after.to_string()),
-    )?;
-    Ok(i)
+    Ok(())
+}
+
+/// An incident's whole run as a batch records it: its opening, each step and, unless it is still
+/// open, its closing — each with who did it and when.
+#[derive(Clone, Debug)]
+pub struct RecordedIncident {
+    /// What was known when it was opened.
+    pub opened: NewIncident,
+    /// Who opened it, and when.
+    pub opened_by: Change,
+    /// The checks answered and fixes tried, in order, each with who recorded it and when.
+    pub steps: Vec<(IncidentStep, Change)>,
+    /// Resolved (with the cause the working fix confirmed) or escalated, by whom and when;
+    /// `None` for one still open.
+    pub closed: Option<(IncidentStatus, Option<String>, Change)>,
+}
+
+/// Records many incidents' whole runs in one transaction: the incidents in multi-row inserts,
+/// then their audit records — each the one [`open`], [`record_step`] and [`close`] would append,
+/// in the order those calls would append them (an incident's opening, its steps, its closing,
+/// then the next incident) — so the history and the chain come out as if each had been recorded
+/// as it happened, for a commit or two rather than one for each. Any bad incident refuses the
+/// lot. Returns the incidents' numbers, in order.
+pub(crate) fn record_all(
+    tx: &mut dyn IncidentTx,
+    list: &[RecordedIncident],
+) -> Result<Vec<i64>, StoreError> {
+    let mut whole = Vec::with_capacity(list.len());
+    for r in list {
+        check_new(&r.opened)?;
+        let mut i = Incident {
+            id: 0,
+            opened_at: r.opened_by.at,
+            opened: r.opened.clone(),
+            steps: r.steps.iter().map(|(s, _)| s.clone()).collect(),
+            status: IncidentStatus::Open,
+            confirmed_cause: None,
+            minutes_to_fix: None,
+            closed_at: None,
+        };
+        if let Some((status, cause, change)) = &r.closed {
+            closing(&mut i, *status, cause.as_deref(), change)?;
+        }
+        whole.push(i);
+    }
+    let ids = tx.insert_incidents(&whole)?;
+    if ids.len() != whole.len() {
+        return Err(StoreError::Database(format!(
+            "{} incidents inserted, {} numbers returned",
+            whole.len(),
+            ids.len()
+        )));
+    }
+    let mut records = Vec::new();
+    for ((r, i), &id) in list.iter().zip(&mut whole).zip(&ids) {
+        i.id = id;
+        records.push(opened_record(id, &r.opened, &r.opened_by));
+        records.extend(r.steps.iter().map(|(s, c)| step_record(id, s, c)));
+        if let Some((_, _, change)) = &r.closed {
+            records.push(closed_record(i, change));
+        }
+    }
+    audit(tx.as_tx(), records)?;
+    Ok(ids)
 }
 
 /// What a list of incidents sorts by.

@@ -59,7 +59,7 @@ pub use import::{
 };
 pub use incidents::{
     open_by_site as open_incidents_by_site, page as incident_page, tally as incident_tally,
-    IncidentQuery, IncidentSort, IncidentTally,
+    IncidentQuery, IncidentSort, IncidentTally, RecordedIncident,
 };
 pub use triage::{records_of, triage_context};
 pub use url::DatabaseUrl;
@@ -401,6 +401,12 @@ pub trait Store: Send + Sync {
         cause: Option<&str>,
         change: &Change,
     ) -> Result<Incident, StoreError>;
+
+    /// Records many incidents' whole runs (opened, stepped, closed) in one transaction, the
+    /// incidents in multi-row inserts, each change audited as [`Store::open_incident`],
+    /// [`Store::record_incident_step`] and [`Store::close_incident`] audit it; any bad incident
+    /// refuses the lot. Returns their numbers, in order.
+    fn record_incidents(&self, list: &[RecordedIncident]) -> Result<Vec<i64>, StoreError>;
 
     /// One incident.
     fn incident(&self, id: i64) -> Result<Option<Incident>, StoreError>;

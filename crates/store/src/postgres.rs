@@ -1239,6 +1239,13 @@ impl Store for PgStore {
         })
     }
 
+    fn record_incidents(
+        &self,
+        list: &[crate::incidents::RecordedIncident],
+    ) -> Result<Vec<i64>, StoreError> {
+        self.write(true, |tx| crate::incidents::record_all(tx, list))
+    }
+
     fn incident(&self, id: i64) -> Result<Option<Incident>, StoreError> {
         incidents::one(&mut *self.pool.get()?, id)
     }

@@ -798,6 +798,13 @@ impl Store for SqliteStore {
         })
     }
 
+    fn record_incidents(
+        &self,
+        list: &[crate::incidents::RecordedIncident],
+    ) -> Result<Vec<i64>, StoreError> {
+        self.write(false, true, |tx| crate::incidents::record_all(tx, list))
+    }
+
     fn incident(&self, id: i64) -> Result<Option<Incident>, StoreError> {
         incidents::one(&*self.pool.get()?, id)
     }

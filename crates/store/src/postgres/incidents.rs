@@ -76,6 +76,64 @@ impl IncidentTx for PgTx<'_, '_> {
         )?;
         Ok(())
     }
+
+    fn insert_incidents(&mut self, list: &[Incident]) -> Result<Vec<i64>, StoreError> {
+        let mut ids = Vec::with_capacity(list.len());
+        for chunk in list.chunks(crate::incidents::INSERT_ROWS) {
+            let steps: Vec<String> = chunk
+                .iter()
+                .map(|i| serde_json::to_string(&i.steps).unwrap_or_default())
+                .collect();
+            let (opened, closed): (Vec<i64>, Vec<Option<i64>>) = chunk
+                .iter()
+                .map(|i| (i.opened_at.unix(), i.closed_at.map(Timestamp::unix)))
+                .unzip();
+            let status: Vec<&str> = chunk.iter().map(|i| i.status.as_str()).collect();
+            let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = Vec::new();
+            let mut rows = Vec::with_capacity(chunk.len());
+            for (k, i) in chunk.iter().enumerate() {
+                let n = params.len();
+                rows.push(format!(
+                    "({})",
+                    (1..=14)
+                        .map(|c| format!("${}", n + c))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                params.extend_from_slice(&[
+                    &opened[k],
+                    &i.opened.reporter,
+                    &i.opened.site,
+                    &i.opened.card_serial,
+                    &i.opened.hostname,
+                    &i.opened.application,
+                    &i.opened.doing,
+                    &i.opened.symptom,
+                    &i.opened.error_text,
+                    &steps[k],
+                    &status[k],
+                    &i.confirmed_cause,
+                    &i.minutes_to_fix,
+                    &closed[k],
+                ]);
+            }
+            let inserted = self.tx.query(
+                &format!(
+                    "INSERT INTO incidents (opened_at, reporter, site, card_serial, hostname, \
+                     application, doing, symptom, error_text, steps, status, confirmed_cause, \
+                     minutes_to_fix, closed_at) VALUES {} RETURNING id",
+                    rows.join(", ")
+                ),
+                &params,
+            )?;
+            let got: Vec<i64> = inserted
+                .iter()
+                .map(|r| r.try_get(0))
+                .collect::<Result<_, _>>()?;
+            ids.extend(crate::incidents::in_row_order(got));
+        }
+        Ok(ids)
+    }
 }
 
 pub(super) fn one(client: &mut Client, id: i64) -> Result<Option<Incident>, StoreError> {

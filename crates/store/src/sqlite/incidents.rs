@@ -81,6 +81,55 @@ impl IncidentTx for SqliteTx<'_> {
         )?;
         Ok(())
     }
+
+    fn insert_incidents(&mut self, list: &[Incident]) -> Result<Vec<i64>, StoreError> {
+        let mut ids = Vec::with_capacity(list.len());
+        for chunk in list.chunks(crate::incidents::INSERT_ROWS) {
+            let mut params: Vec<rusqlite::types::Value> = Vec::with_capacity(chunk.len() * 14);
+            let mut rows = Vec::with_capacity(chunk.len());
+            for i in chunk {
+                let n = params.len();
+                rows.push(format!(
+                    "({})",
+                    (1..=14)
+                        .map(|c| format!("?{}", n + c))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                let text = |t: &Option<String>| {
+                    t.clone()
+                        .map_or(rusqlite::types::Value::Null, rusqlite::types::Value::Text)
+                };
+                params.extend([
+                    i.opened_at.unix().into(),
+                    i.opened.reporter.clone().into(),
+                    text(&i.opened.site),
+                    text(&i.opened.card_serial),
+                    text(&i.opened.hostname),
+                    text(&i.opened.application),
+                    text(&i.opened.doing),
+                    i.opened.symptom.clone().into(),
+                    text(&i.opened.error_text),
+                    serde_json::to_string(&i.steps).unwrap_or_default().into(),
+                    i.status.as_str().to_owned().into(),
+                    text(&i.confirmed_cause),
+                    i.minutes_to_fix.into(),
+                    i.closed_at.map(Timestamp::unix).into(),
+                ]);
+            }
+            let mut stmt = self.tx.prepare(&format!(
+                "INSERT INTO incidents (opened_at, reporter, site, card_serial, hostname, \
+                 application, doing, symptom, error_text, steps, status, confirmed_cause, \
+                 minutes_to_fix, closed_at) VALUES {} RETURNING id",
+                rows.join(", ")
+            ))?;
+            let got = stmt
+                .query_map(rusqlite::params_from_iter(params), |r| r.get(0))?
+                .collect::<Result<Vec<i64>, _>>()?;
+            ids.extend(crate::incidents::in_row_order(got));
+        }
+        Ok(ids)
+    }
 }
 
 pub(super) fn one(conn: &Connection, id: i64) -> Result<Option<Incident>, StoreError> {
