@@ -18,6 +18,9 @@ use serde::Serialize;
 use crate::calendar::Calendar;
 use crate::date::Date;
 
+mod update;
+pub use update::{renewal_order, replace_sites};
+
 /// One renewal to plan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Job {
@@ -100,14 +103,14 @@ pub struct Unserved {
 /// of its two million renewals.
 #[derive(Clone, Debug)]
 pub struct Share {
-    all: Arc<[Renewal]>,
+    all: Arc<Vec<Renewal>>,
     /// Indexes into `all`, ascending; `None`: every renewal.
     rows: Option<Vec<u32>>,
 }
 
 impl Share {
     /// Every renewal of the list.
-    pub fn all(all: Arc<[Renewal]>) -> Share {
+    pub fn all(all: Arc<Vec<Renewal>>) -> Share {
         Share { all, rows: None }
     }
 
@@ -141,15 +144,17 @@ impl std::ops::Index<usize> for Share {
 
 /// Splits the renewals between RA teams (the first team that serves a site takes it; those no
 /// team serves go to "everyone else" with capacity `rest`) and plans each team on its own. The
-/// renewals are read in place: pass an `Arc<[Renewal]>` kept between plans to copy none.
+/// renewals are read in place: pass an `Arc<Vec<Renewal>>` kept between plans to copy none (a
+/// `Vec`, rather than a slice, so that the keeper can bring it up to date in place
+/// ([`replace_sites`]) once no plan reads it).
 pub fn plan_teams(
-    renewals: impl Into<Arc<[Renewal]>>,
+    renewals: impl Into<Arc<Vec<Renewal>>>,
     teams: &[Team],
     rest: Option<u32>,
     s: &Settings<'_>,
     react_days: i32,
 ) -> Result<Vec<TeamPlan>, Unserved> {
-    let all: Arc<[Renewal]> = renewals.into();
+    let all: Arc<Vec<Renewal>> = renewals.into();
     // With no teams every renewal is everyone else's: no split to make.
     let mut shares: Vec<Vec<u32>> = vec![Vec::new(); teams.len() + 1];
     let others = if teams.is_empty() {
@@ -781,9 +786,16 @@ impl Report {
     /// Plans the renewals and simulates waiting (`react_days` before expiry) with the same team.
     pub fn new(renewals: Share, s: &Settings<'_>, react_days: i32) -> Report {
         let jobs: Vec<Job> = renewals.iter().map(Renewal::job).collect();
+        // The two are independent: the comparison runs on the second core meanwhile.
+        let (plan, wait) = std::thread::scope(|scope| {
+            let wait = scope.spawn(|| wait_for_prompt(&jobs, s, react_days));
+            let plan = plan(&jobs, s);
+            let wait = wait.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (plan, wait)
+        });
         Report {
-            plan: plan(&jobs, s),
-            wait: wait_for_prompt(&jobs, s, react_days),
+            plan,
+            wait,
             renewals,
         }
     }

@@ -394,3 +394,49 @@ pub fn renewals_due(store: &dyn Store, t: &Thresholds) -> Result<Vec<Renewal>, S
     let mut estate = load_kinds(store, &kinds, true)?;
     Ok(renewals(&mut estate, t))
 }
+
+/// The renewals filed under some sites (their holders' sites), as [`renewals_due`] gives them,
+/// reading only those sites' people, the cards they hold with the cards' certificates, their
+/// positions, the sites and every organisation: what a renewal of theirs is decided by
+/// (`cardwatch_core::planner::replace_sites` says why). In card and purpose order.
+pub fn renewals_of_sites(
+    store: &dyn Store,
+    t: &Thresholds,
+    sites: &[&str],
+) -> Result<Vec<Renewal>, StoreError> {
+    if sites.is_empty() {
+        return Ok(Vec::new());
+    }
+    let first = load_kinds(
+        store,
+        &[
+            (Kind::Organisations, Records::All),
+            (Kind::Sites, Records::Keyed(sites)),
+            (Kind::People, Records::By("site_ods", sites)),
+        ],
+        true,
+    )?;
+    let people: Vec<&str> = first.people.iter().map(|p| p.uuid.as_str()).collect();
+    let second = load_kinds(
+        store,
+        &[
+            (Kind::Cards, Records::By("holder_uuid", &people)),
+            (Kind::Positions, Records::Keyed(&people)),
+        ],
+        true,
+    )?;
+    let cards: Vec<&str> = second
+        .cards
+        .iter()
+        .map(|c| c.card_serial.as_str())
+        .collect();
+    let third = read_kind(store, Kind::Certificates, true, Records::Keyed(&cards))?;
+    let mut estate = Estate::default();
+    estate.organisations = first.organisations;
+    estate.sites = first.sites;
+    estate.people = first.people;
+    estate.cards = second.cards;
+    estate.positions = second.positions;
+    estate.certificates = third.certificates;
+    Ok(renewals(&mut estate, t))
+}

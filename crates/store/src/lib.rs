@@ -50,7 +50,7 @@ mod users;
 
 pub use estate::{
     current_findings, integration_findings, load_estate, load_workstations, renewals_due,
-    site_findings, DueCard,
+    renewals_of_sites, site_findings, DueCard,
 };
 pub use files::{export, write_demo, Format, RecordWriter};
 pub use import::{

@@ -1,29 +1,34 @@
-//! What the renewal plan keeps between requests: every renewal the planner places, read once per
-//! change to the estate (the reading costs most of a plan: about a second at national size) and
-//! shared with every plan made from it (the planner reads them in place, so a new question
-//! copies none of them), and the last answers given, so the same plan asked for again on an
-//! unchanged estate and day is not planned again.
+//! What the renewal plan keeps between requests: every renewal the planner places, and the last
+//! answers given, so the same plan asked for again on an unchanged estate and day is not planned
+//! again. The renewals are read in full once (about four seconds at national size, two million
+//! of them), then brought up to date after each change by reading again only the renewals of
+//! the sites the change touched, and shared with every plan made from them (the planner reads
+//! them in place, so a new question copies none of them).
 
 use std::sync::Arc;
 
 use cardwatch_core::date::Date;
-use cardwatch_core::planner::Renewal;
-use cardwatch_store::renewals_due;
+use cardwatch_core::fasthash::FastSet;
+use cardwatch_core::health::{reach, Reach, Thresholds, RECHECK_MAX_RECORDS};
+use cardwatch_core::planner::{replace_sites, Renewal};
+use cardwatch_store::recheck::touched_sites;
+use cardwatch_store::{renewals_due, renewals_of_sites, Store, StoreError};
 
 use crate::web::blocking;
 use crate::AppState;
 
 /// The renewals and the estate's version they were read at.
-pub(crate) type CachedRenewals = (i64, Arc<[Renewal]>);
+pub(crate) type CachedRenewals = (i64, Arc<Vec<Renewal>>);
 
-/// Every renewal the planner places, read again only when the estate has changed (every change
-/// to people, cards, certificates, positions, sites and organisations adds to the audit chain;
-/// which renewals there are does not depend on the day). One request reads at a time; the
-/// others wait for its answer rather than repeat the work.
+/// Every renewal the planner places, as of the estate's facts at `version` (every change to
+/// people, cards, certificates, positions, sites and organisations adds to the audit chain;
+/// which renewals there are does not depend on the day). After a change the kept renewals are
+/// updated for the sites it touched; what cannot be placed on sites is read in full. One request
+/// reads at a time; the others wait for its answer rather than repeat the work.
 pub(crate) async fn renewals(
     state: &AppState,
     version: i64,
-) -> Result<Arc<[Renewal]>, crate::web::Failure> {
+) -> Result<Arc<Vec<Renewal>>, crate::web::Failure> {
     let mut cache = state.renewals.lock().await;
     if let Some((at, r)) = cache.as_ref() {
         if *at == version {
@@ -31,11 +36,82 @@ pub(crate) async fn renewals(
         }
     }
     let thresholds = state.checks.thresholds.clone();
-    let read: Arc<[Renewal]> =
-        blocking(state, move |s| Ok(renewals_due(s, &thresholds)?.into())).await?;
-    tracing::info!(renewals = read.len(), "renewals read for the plan");
+    // Taken out for the update (a failure leaves nothing kept, and the next request reads in
+    // full); a version not after the kept one is no continuation of it.
+    let kept = cache.take().filter(|(at, _)| *at < version);
+    let read = blocking(state, move |s| {
+        let started = std::time::Instant::now();
+        if let Some((at, old)) = kept {
+            match updated(s, &thresholds, at, version, old)? {
+                Ok((all, sites)) => {
+                    tracing::info!(renewals = all.len(), sites, in_full = false, took = ?started.elapsed(), "renewals read for the plan");
+                    return Ok(Arc::new(all));
+                }
+                Err(why) => tracing::info!(%why, "the plan's renewals cannot be updated"),
+            }
+        }
+        let all = renewals_due(s, &thresholds)?;
+        tracing::info!(renewals = all.len(), in_full = true, took = ?started.elapsed(), "renewals read for the plan");
+        Ok(Arc::new(all))
+    })
+    .await?;
     *cache = Some((version, read.clone()));
     Ok(read)
+}
+
+/// The renewals kept at the chain length `at` brought up to `version`: those of the sites the
+/// audit records between touched read again and put in place of theirs (with how many sites),
+/// or why they must be read in full.
+fn updated(
+    s: &dyn Store,
+    t: &Thresholds,
+    at: i64,
+    version: i64,
+    old: Arc<Vec<Renewal>>,
+) -> Result<Result<(Vec<Renewal>, usize), String>, StoreError> {
+    let wanted = (version - at) as usize;
+    if wanted > RECHECK_MAX_RECORDS {
+        return Ok(Err(format!("{wanted} audit records since they were read")));
+    }
+    let records: Vec<_> = s
+        .audit_records(at, wanted)?
+        .into_iter()
+        .map(|r| r.record)
+        .collect();
+    let touched = match reach(&records) {
+        Reach::Full(why) => return Ok(Err(why)),
+        Reach::Touched(t) => t,
+    };
+    let sites = match touched.facts {
+        false => Default::default(),
+        true => match touched_sites(s, &touched)? {
+            Some(sites) => sites,
+            None => return Ok(Err("a changed record is no longer in the estate".into())),
+        },
+    };
+    let started = std::time::Instant::now();
+    let list: Vec<&str> = sites.iter().map(String::as_str).collect();
+    let fresh = renewals_of_sites(s, t, &list)?;
+    let read = started.elapsed();
+    let mut all = owned(old);
+    let set: FastSet<&str> = list.iter().copied().collect();
+    replace_sites(&mut all, &set, fresh);
+    tracing::debug!(?read, replaced = ?started.elapsed(), "renewals of the touched sites");
+    Ok(Ok((all, list.len())))
+}
+
+/// The kept renewals to change: the cache held the only other reference, unless a plan made from
+/// them is still being written out (briefly), for which it waits a little before copying them.
+fn owned(all: Arc<Vec<Renewal>>) -> Vec<Renewal> {
+    let mut all = all;
+    for _ in 0..50 {
+        match Arc::try_unwrap(all) {
+            Ok(v) => return v,
+            Err(shared) => all = shared,
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    (*all).clone()
 }
 
 /// Answers kept: a few plans asked for at once (a team's capacity tried at several values)

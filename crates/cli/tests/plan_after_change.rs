@@ -1,0 +1,332 @@
+//! The renewal plan after a change: a running server keeps the estate's renewals and, after each
+//! change it can place on sites (a certificate renewed, a person moved, a position that now
+//! prescribes, a card cancelled, a new card with its certificates, a site moved to another
+//! organisation), reads again only the renewals of the sites the change touched. Its plans, every
+//! renewal with its target day, are exactly those of a fresh server planning from the whole store;
+//! a change it cannot place (an organisation's parent) has the renewals read in full.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Stdio};
+
+use common::*;
+
+/// A server on `db` seen from the tests' day, logging at info to `log`, signed in as `user`
+/// (added first): the process, its address and the session cookie.
+fn serve(db: &str, user: &str, log: &Path) -> (Child, String, String) {
+    const PASSPHRASE: &str = "plan test administrator passphrase";
+    add_administrator(db, user, PASSPHRASE);
+    let mut serve = command(db, Some(DAY));
+    serve
+        .env("RUST_LOG", "info")
+        .args(["serve", "--bind", "127.0.0.1:0"]);
+    let (child, addr, _) =
+        spawn_serving_to(serve, Stdio::from(std::fs::File::create(log).expect("log")));
+    let (status, response) = request(
+        &addr,
+        "POST",
+        "/login",
+        None,
+        Some(&form(&[("username", user), ("password", PASSPHRASE)])),
+    );
+    assert_eq!(status, 303, "{response}");
+    let token = set_cookie(&response, "cw_session").expect("a session cookie");
+    (child, addr, format!("cw_session={token}"))
+}
+
+/// What a server plans: every renewal with its target day and team (CSV), and the teams'
+/// outcomes with the first page of renewals (JSON), at two capacities.
+fn planned(addr: &str, cookie: &str) -> Vec<String> {
+    [
+        "/api/v1/plan?capacity=3&format=csv",
+        "/api/v1/plan?capacity=3&limit=10000",
+        "/api/v1/plan?capacity=40",
+    ]
+    .iter()
+    .map(|path| {
+        let (status, response) = get_as(addr, path, cookie);
+        assert_eq!(status, 200, "{path}: {response}");
+        response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default()
+    })
+    .collect()
+}
+
+/// The exported records of a kind (header first).
+fn exported(db: &str, kind: &str) -> Vec<Vec<String>> {
+    ok(&cardwatch_on(DAY, db, &["export", kind]))
+        .lines()
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect()
+}
+
+fn column(header: &[String], name: &str) -> usize {
+    header
+        .iter()
+        .position(|c| c == name)
+        .unwrap_or_else(|| panic!("no {name} in {header:?}"))
+}
+
+/// Writes `rows` under `header` to `name` in `dir` and imports it with the command line.
+fn import(db: &str, dir: &Path, name: &str, header: &[String], rows: &[Vec<String>]) {
+    let path = dir.join(name);
+    let mut text = header.join(",");
+    for r in rows {
+        text.push('\n');
+        text.push_str(&r.join(","));
+    }
+    text.push('\n');
+    std::fs::write(&path, text).expect("write");
+    ok(&cardwatch_on(
+        DAY,
+        db,
+        &["import", &path.display().to_string()],
+    ));
+}
+
+struct Running<'a> {
+    db: &'a str,
+    dir: &'a Path,
+    addr: String,
+    cookie: String,
+    log: std::path::PathBuf,
+    fresh: u32,
+}
+
+impl Running<'_> {
+    fn logged(&self, what: &str) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .matches(what)
+            .count()
+    }
+
+    /// The running server's plans after `step`, checked against a fresh server's of the same
+    /// store, having updated its renewals (`in_full` false) or read them in full (true).
+    fn same_as_a_fresh_plan(&mut self, step: &str, in_full: bool) -> Vec<String> {
+        let (updates, reads) = (self.logged("in_full=false"), self.logged("in_full=true"));
+        let ours = planned(&self.addr, &self.cookie);
+        let (u, r) = (self.logged("in_full=false"), self.logged("in_full=true"));
+        if in_full {
+            assert_eq!((u, r), (updates, reads + 1), "{step}: read in full");
+        } else {
+            assert_eq!(
+                (u, r),
+                (updates + 1, reads),
+                "{step}: updated, not read in full"
+            );
+        }
+        self.fresh += 1;
+        let log = self.dir.join(format!("fresh-{}.log", self.fresh));
+        let (child, addr, cookie) = serve(self.db, &format!("fresh{}", self.fresh), &log);
+        let theirs = planned(&addr, &cookie);
+        stop(child);
+        for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+            if a != b {
+                let first = a
+                    .lines()
+                    .zip(b.lines())
+                    .position(|(x, y)| x != y)
+                    .unwrap_or(0);
+                panic!(
+                    "{step}: plan {i} differs from a fresh server's at line {first}:\n ours   {:?}\n theirs {:?}",
+                    a.lines().nth(first),
+                    b.lines().nth(first)
+                );
+            }
+        }
+        ours
+    }
+}
+
+#[test]
+fn the_plan_after_each_change_equals_a_fresh_servers() {
+    let (tmp, db) = scratch_db();
+    let dir = tmp.path();
+    let csv = dir.join("csv");
+    std::fs::create_dir_all(&csv).expect("dir");
+    ok(&import_all(&db, &demo_files(&csv)));
+    let log = dir.join("serve.log");
+    let (child, addr, cookie) = serve(&db, "running", &log);
+    let mut run = Running {
+        db: &db,
+        dir,
+        addr,
+        cookie,
+        log,
+        fresh: 0,
+    };
+    // The first plan reads every renewal.
+    let first = planned(&run.addr, &run.cookie);
+    assert_eq!(run.logged("in_full=true"), 1, "read in full once");
+    let renewals = first[0].lines().count() - 1;
+    assert!(renewals > 100, "{}", first[0]);
+
+    let people = exported(&db, "people");
+    let cards = exported(&db, "cards");
+    let certificates = exported(&db, "certificates");
+    let positions = exported(&db, "positions");
+    let sites = exported(&db, "sites");
+    let site_at = column(&people[0], "site_ods");
+    let holder_at = column(&cards[0], "holder_uuid");
+    let site_of = |uuid: &str| {
+        people[1..]
+            .iter()
+            .find(|p| p[0] == uuid)
+            .map(|p| p[site_at].clone())
+            .expect("the holder")
+    };
+    let holder_of = |serial: &str| {
+        cards[1..]
+            .iter()
+            .find(|c| c[0] == serial)
+            .map(|c| c[holder_at].clone())
+            .expect("the card")
+    };
+    let status_at = column(&cards[0], "status");
+    let active = |serial: &str| {
+        cards[1..]
+            .iter()
+            .any(|c| c[0] == serial && c[status_at] == "active")
+    };
+
+    // A certificate renewed early: its card's renewal moves later in the plan.
+    let after = column(&certificates[0], "not_after");
+    let mut cert = certificates[1..]
+        .iter()
+        .find(|c| c[1] == "signing" && active(&c[0]) && c[after].as_str() < "2027-03-01")
+        .expect("a signing certificate due soon on an active card")
+        .clone();
+    let practice = site_of(&holder_of(&cert[0]));
+    cert[after] = "2029-10-01".into();
+    import(
+        &db,
+        dir,
+        "certificates.csv",
+        &certificates[0],
+        &[cert.clone()],
+    );
+    let out = run.same_as_a_fresh_plan("a certificate renewed", false);
+    assert!(
+        out[0]
+            .lines()
+            .any(|l| l.contains(&cert[0]) && l.contains("2029-10-01")),
+        "the renewed certificate is planned at its new expiry"
+    );
+
+    // A person moved to another site: their renewals go with them.
+    let elsewhere = people[1..]
+        .iter()
+        .map(|p| p[site_at].clone())
+        .find(|s| *s != practice)
+        .expect("another site");
+    let mover = holder_of(&cert[0]);
+    let mut person = people[1..]
+        .iter()
+        .find(|p| p[0] == mover)
+        .expect("the mover")
+        .clone();
+    person[site_at] = elsewhere.clone();
+    import(&db, dir, "people.csv", &people[0], &[person]);
+    let out = run.same_as_a_fresh_plan("a person moved", false);
+    assert!(
+        out[0]
+            .lines()
+            .any(|l| l.contains(&cert[0]) && l.contains(&elsewhere)),
+        "the card's renewals moved with its holder"
+    );
+
+    // A position that now prescribes: its holder's signing renewal is favoured.
+    let codes = column(&positions[0], "activity_codes");
+    let status = column(&positions[0], "status");
+    let mut position = positions[1..]
+        .iter()
+        .find(|p| {
+            !p[codes].contains("B0420")
+                && matches!(p[status].as_str(), "active" | "approved")
+                && cards[1..]
+                    .iter()
+                    .any(|c| c[holder_at] == p[0] && c[status_at] == "active")
+        })
+        .expect("a position that does not prescribe, of a holder with an active card")
+        .clone();
+    position[codes] = "B0420".into();
+    import(&db, dir, "positions.csv", &positions[0], &[position]);
+    run.same_as_a_fresh_plan("a position that prescribes", false);
+
+    // A card cancelled: its renewals leave the plan.
+    let mut cancelled = cards[1..]
+        .iter()
+        .find(|c| c[status_at] == "active" && site_of(&c[holder_at]) != practice)
+        .expect("an active card")
+        .clone();
+    cancelled[status_at] = "cancelled".into();
+    import(&db, dir, "cards.csv", &cards[0], &[cancelled.clone()]);
+    let out = run.same_as_a_fresh_plan("a card cancelled", false);
+    assert!(
+        !out[0].contains(&cancelled[0]),
+        "the cancelled card is not planned"
+    );
+    let listed = out[0].lines().count();
+
+    // A new card for someone at the practice, with its two certificates.
+    let holder = people[1..]
+        .iter()
+        .find(|p| p[site_at] == practice)
+        .expect("someone at the practice")[0]
+        .clone();
+    let mut card = cards[1].clone();
+    card[0] = "CSPLAN000001".into();
+    card[holder_at] = holder;
+    card[status_at] = "active".into();
+    import(&db, dir, "cards.csv", &cards[0], &[card]);
+    let mut new_certs = Vec::new();
+    for (purpose, serial) in [("authentication", "0FA1"), ("signing", "0FA2")] {
+        let mut c = certificates[1].clone();
+        c[0] = "CSPLAN000001".into();
+        c[1] = purpose.into();
+        c[2] = serial.into();
+        c[after] = "2027-02-01".into();
+        new_certs.push(c);
+    }
+    import(&db, dir, "certificates.csv", &certificates[0], &new_certs);
+    let out = run.same_as_a_fresh_plan("a new card", false);
+    assert_eq!(
+        out[0]
+            .lines()
+            .filter(|l| l.contains("CSPLAN000001"))
+            .count(),
+        2,
+        "the new card's two renewals are planned"
+    );
+    assert_eq!(out[0].lines().count(), listed + 2);
+
+    // A site moved to another organisation: its renewals name the new one (which RA teams
+    // match on).
+    let org = column(&sites[0], "organisation_ods");
+    let mut site = sites[1..]
+        .iter()
+        .find(|s| s[0] == practice)
+        .expect("the practice's site")
+        .clone();
+    let other = sites[1..]
+        .iter()
+        .map(|s| s[org].clone())
+        .find(|o| *o != site[org])
+        .expect("another organisation");
+    site[org] = other;
+    import(&db, dir, "sites.csv", &sites[0], &[site]);
+    run.same_as_a_fresh_plan("a site moved to another organisation", false);
+
+    // An organisation changed: not placed on sites, so every renewal is read again.
+    let organisations = exported(&db, "organisations");
+    let mut changed = organisations[1].clone();
+    let name = column(&organisations[0], "name");
+    changed[name] = format!("{} renamed", changed[name]);
+    import(&db, dir, "organisations.csv", &organisations[0], &[changed]);
+    run.same_as_a_fresh_plan("an organisation changed", true);
+    stop(child);
+}
