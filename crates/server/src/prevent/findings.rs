@@ -1,8 +1,9 @@
 //! The findings of the health checks as a work queue: `GET /api/v1/findings` (JSON, paged by
 //! `limit` and an opaque `cursor`, or CSV) and the page `/findings`, both grouped by what to do
 //! and who does it, the most urgent first, with the filters of `cardwatch check` and an owner.
-//! Each page is cut from the cached check's queue order (`Check::queue`), so a request costs a
-//! pass over the caller's findings, never a sort or a copy of them.
+//! Each page is cut from what the cached check keeps ([`queue_index`]): a page of the whole
+//! estate's queue is read from its index in what a page costs, a scoped caller's from a pass over
+//! their own findings — never a sort or a copy of them.
 
 use std::collections::HashMap;
 
@@ -10,13 +11,14 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use cardwatch_core::access::Permission;
+use cardwatch_core::access::{Permission, Scope};
 use cardwatch_core::health::{
-    action, rules_with_actions, Filter, Group, Noted, Owner, Severity, CSV_COLUMNS,
+    action, rules_with_actions, Filter, Group, Noted, Owner, QueuePage, Severity, CSV_COLUMNS,
 };
 use serde_json::json;
 
 use crate::prevent::check::{all_findings, Check};
+use crate::prevent::queue_index;
 use crate::web::auth::Caller;
 use crate::web::scope::{viewer, Viewer};
 use crate::web::{bad_request, enc};
@@ -288,15 +290,19 @@ pub(crate) struct Listing<'a> {
 }
 
 pub(crate) fn listing<'a>(check: &'a Check, viewer: &Viewer, p: &Params) -> Listing<'a> {
-    let mine = check.viewer_findings(viewer);
-    let places = mine.as_ref().map(|i| check.queue.places(i.iter().copied()));
-    let wanted = check.queue.wanted(&p.filter, p.owner);
+    let kept = queue_index::kept(check);
+    let mine = kept.places(check, viewer);
     let all: &[Noted] = &check.all;
     match p.sort {
         None => {
-            let q = check
-                .queue
-                .page(places.as_deref(), &wanted, p.offset, p.limit);
+            let q = queue_page(
+                check,
+                &kept,
+                mine.as_ref().map(|m| m.as_slice()),
+                p,
+                p.offset,
+                p.limit,
+            );
             Listing {
                 groups: q.groups,
                 total: q.total,
@@ -309,8 +315,14 @@ pub(crate) fn listing<'a>(check: &'a Check, viewer: &Viewer, p: &Params) -> List
         }
         Some((by, descending)) => {
             // Sorting by a column is asked for, not the default: it sorts the caller's findings.
-            let q = check.queue.page(places.as_deref(), &wanted, 0, 0);
-            let mut idx = mine.unwrap_or_else(|| (0..all.len() as u32).collect());
+            let q = queue_page(check, &kept, mine.as_ref().map(|m| m.as_slice()), p, 0, 0);
+            let mut idx: Vec<u32> = match &mine {
+                Some(places) => places
+                    .iter()
+                    .map(|&at| check.queue.order()[at as usize])
+                    .collect(),
+                None => (0..all.len() as u32).collect(),
+            };
             idx.sort_unstable();
             let mut found: Vec<&Noted> = idx
                 .iter()
@@ -332,6 +344,53 @@ pub(crate) fn listing<'a>(check: &'a Check, viewer: &Viewer, p: &Params) -> List
     }
 }
 
+/// The page `[offset, offset + limit)` of the queue for the viewer's findings (`mine`: their
+/// places; none: the whole estate's). The whole estate's, unfiltered by site, is read from the
+/// check's index in what a page costs; a site's or a scoped viewer's findings are few and are
+/// passed over.
+fn queue_page(
+    check: &Check,
+    kept: &queue_index::Kept,
+    mine: Option<&[u32]>,
+    p: &Params,
+    offset: usize,
+    limit: usize,
+) -> QueuePage {
+    let wanted = || check.queue.wanted(&p.filter, p.owner);
+    match (mine, p.filter.site.as_deref()) {
+        (Some(places), _) => check.queue.page(Some(places), &wanted(), offset, limit),
+        // One site of the whole estate: its findings from the check's index by site.
+        (None, Some(site)) => {
+            let places = check.queue.places(
+                check
+                    .sites
+                    .iter()
+                    .filter(|(s, _)| s.eq_ignore_ascii_case(site))
+                    .flat_map(|(_, (i, _))| i.iter().copied()),
+            );
+            check.queue.page(Some(&places), &wanted(), offset, limit)
+        }
+        (None, None) => match kept.index(check) {
+            Some(index) => index.page(check.queue.order(), &p.filter, p.owner, offset, limit),
+            None => check.queue.page(None, &wanted(), offset, limit),
+        },
+    }
+}
+
+/// Builds the check's index off the request threads before a page of the whole estate reads it,
+/// so the first request after a check does not hold up the server's others while it is built.
+async fn index_ready(check: &Check, viewer: &Viewer) {
+    if !matches!(viewer.caller.user.scope(), Scope::All) {
+        return;
+    }
+    let kept = queue_index::kept(check);
+    if kept.built() {
+        return;
+    }
+    let check = check.clone();
+    let _ = tokio::task::spawn_blocking(move || kept.index(&check).is_some()).await;
+}
+
 /// `GET /api/v1/findings?site=&owner=&min_severity=&rule=&all=&format=json|csv&limit=&cursor=`
 pub(crate) async fn api(
     State(state): State<AppState>,
@@ -350,6 +409,7 @@ pub(crate) async fn api(
         Ok(c) => c,
         Err(r) => return r,
     };
+    index_ready(&check, &viewer).await;
     if p.csv {
         // The export is every finding that passes, in the same order.
         p.offset = 0;
@@ -659,6 +719,7 @@ pub(crate) async fn page(
         Ok(c) => c,
         Err(r) => return r,
     };
+    index_ready(&check, &viewer).await;
     let list = listing(&check, &viewer, &p);
     out.done = done(&q);
     out.include_snoozed = p.filter.include_snoozed;

@@ -6,4 +6,5 @@ pub mod findings;
 pub mod migration;
 pub mod overview;
 pub mod plan;
+pub(crate) mod queue_index;
 pub(crate) mod risk;

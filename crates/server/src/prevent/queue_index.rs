@@ -1,0 +1,466 @@
+//! What the work queue keeps per health check, so that a page costs what a page costs.
+//!
+//! For a viewer of the whole estate, an index: each group's findings (one owner, one rule) in
+//! queue order, the snoozed apart, with where each severity's run ends and its soonest due date.
+//! The queue's order puts the most serious findings first, so in a group's list the findings at a
+//! severity or worse are a prefix of it: a page's groups, counts, worst severity and first due
+//! are read from a few numbers per group, and its rows straight from the groups' lists — not two
+//! passes over every finding of the estate ([`Queue::page`], 1.3 million at national size).
+//!
+//! For a scoped viewer (a practice, an ICB), the places of the findings they see: finding those
+//! asks each of the estate's thousands of sites whether the viewer sees it, once per scope and
+//! check rather than per request; a page then passes over those few ([`Queue::page`]).
+//!
+//! Both are built on first use and kept while their check is in use.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use cardwatch_core::access::Scope;
+
+use cardwatch_core::date::Date;
+use cardwatch_core::fasthash::FastMap;
+use cardwatch_core::health::{Filter, Group, NoteState, Noted, Owner, Queue, QueuePage, Severity};
+
+use crate::prevent::check::Check;
+use crate::web::scope::Viewer;
+
+/// The index of one check's queue.
+#[derive(Debug, Default)]
+pub(crate) struct Index {
+    groups: Vec<GroupRuns>,
+}
+
+/// One group's findings: not snoozed, and snoozed.
+#[derive(Debug)]
+struct GroupRuns {
+    owner: Owner,
+    rule: &'static str,
+    runs: [Run; 2],
+}
+
+/// Some of a group's findings in queue order.
+#[derive(Debug, Default)]
+struct Run {
+    /// Their places in the queue, ascending: most serious first, then soonest due.
+    places: Vec<u32>,
+    /// By severity (its order, information first): how many are at it or worse, a prefix of
+    /// `places`.
+    at_least: [u32; SEVERITIES],
+    /// By severity: the soonest due of those at exactly it (the first of its run).
+    first_due: [Option<Date>; SEVERITIES],
+}
+
+const SEVERITIES: usize = Severity::ALL.len();
+
+impl Run {
+    /// How many are at `min` or worse.
+    fn passing(&self, min: usize) -> usize {
+        self.at_least[min] as usize
+    }
+}
+
+/// What is kept for one check: its index, and each scoped viewer's findings' places.
+#[derive(Debug, Default)]
+pub(crate) struct Kept {
+    index: OnceLock<Option<Index>>,
+    /// A scope's organisations → its findings' places in the queue, ascending. The sites a
+    /// scope covers change only with the estate's facts, which make a new check.
+    scoped: Mutex<HashMap<String, Arc<Vec<u32>>>>,
+}
+
+/// The scopes kept per check at most (a practice manager's each): past it they start again.
+const MAX_SCOPES: usize = 10_000;
+
+/// Which check the kept parts are for: they live while its check does.
+type Entry = (Weak<Queue>, Weak<Vec<Noted>>, Arc<Kept>);
+
+/// The kept parts of the checks still in use (the cache's, and one a slow request still reads).
+static KEPT: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+
+/// What is kept for a check.
+pub(crate) fn kept(check: &Check) -> Arc<Kept> {
+    let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
+    kept.retain(|(q, a, _)| q.strong_count() > 0 && a.strong_count() > 0);
+    let found = kept.iter().find(|(q, a, _)| {
+        std::ptr::eq(q.as_ptr(), Arc::as_ptr(&check.queue))
+            && std::ptr::eq(a.as_ptr(), Arc::as_ptr(&check.all))
+    });
+    match found {
+        Some((_, _, k)) => k.clone(),
+        None => {
+            let k = Arc::new(Kept::default());
+            kept.push((
+                Arc::downgrade(&check.queue),
+                Arc::downgrade(&check.all),
+                k.clone(),
+            ));
+            k
+        }
+    }
+}
+
+impl Kept {
+    /// The check's index, built on first use (one builder; others wait for it); none when the
+    /// queue's order does not put the most serious first (pages then pass over the queue).
+    pub(crate) fn index(&self, check: &Check) -> Option<&Index> {
+        self.index
+            .get_or_init(|| Index::build(&check.all, check.queue.order()))
+            .as_ref()
+    }
+
+    /// Whether the index is built (or found not to apply).
+    pub(crate) fn built(&self) -> bool {
+        self.index.get().is_some()
+    }
+
+    /// The places in the queue of the findings a viewer sees, ascending; none for a viewer of
+    /// the whole estate. Found once per scope and check: finding them means asking each of the
+    /// estate's sites whether the viewer sees it.
+    pub(crate) fn places(&self, check: &Check, viewer: &Viewer) -> Option<Arc<Vec<u32>>> {
+        let Scope::Only(codes) = viewer.caller.user.scope() else {
+            return None;
+        };
+        let key = codes
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        let lock = || self.scoped.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = lock().get(&key) {
+            return Some(p.clone());
+        }
+        let mine = check.viewer_findings(viewer).unwrap_or_default();
+        let places = Arc::new(check.queue.places(mine.into_iter()));
+        let mut scoped = lock();
+        if scoped.len() >= MAX_SCOPES {
+            scoped.clear();
+        }
+        scoped.insert(key, places.clone());
+        Some(places)
+    }
+}
+
+impl Index {
+    /// The index over a check's findings and its queue's order (every finding's index, most
+    /// urgent first); none when that order is not most serious first.
+    pub(crate) fn build(all: &[Noted], order: &[u32]) -> Option<Index> {
+        if order.len() != all.len() {
+            return None;
+        }
+        if all.is_empty() {
+            return Some(Index::default());
+        }
+        // Each finding's group, read in the findings' own order (a read across memory per finding
+        // in queue order costs several times more), then written to its place in the queue.
+        let mut ids: FastMap<(Owner, &'static str), u32> = FastMap::default();
+        let mut groups: Vec<GroupRuns> = Vec::new();
+        let mut place = vec![0u32; all.len()];
+        for (p, &i) in order.iter().enumerate() {
+            *place.get_mut(i as usize)? = p as u32;
+        }
+        #[derive(Clone, Copy)]
+        struct Slot {
+            run: u32,
+            severity: u8,
+            due: Date,
+        }
+        let filler = Slot {
+            run: 0,
+            severity: 0,
+            due: all[0].finding.due,
+        };
+        let mut slots = vec![filler; all.len()];
+        for (i, n) in all.iter().enumerate() {
+            let f = &n.finding;
+            let g = *ids.entry((f.owner, f.rule)).or_insert_with(|| {
+                groups.push(GroupRuns {
+                    owner: f.owner,
+                    rule: f.rule,
+                    runs: Default::default(),
+                });
+                (groups.len() - 1) as u32
+            });
+            let snoozed = n.state == NoteState::Snoozed.as_str();
+            slots[place[i] as usize] = Slot {
+                run: g * 2 + u32::from(snoozed),
+                severity: f.severity as u8,
+                due: f.due,
+            };
+        }
+        drop(place);
+        let mut counts = vec![[0u32; SEVERITIES]; groups.len() * 2];
+        let mut last = vec![u8::MAX; groups.len() * 2];
+        for (p, s) in slots.iter().enumerate() {
+            let r = s.run as usize;
+            // A severity above the run's last breaks the prefix the counts rest on.
+            if s.severity > last[r] {
+                return None;
+            }
+            last[r] = s.severity;
+            let run = &mut groups[r / 2].runs[r % 2];
+            run.places.push(p as u32);
+            let sev = s.severity as usize;
+            if counts[r][sev] == 0 {
+                run.first_due[sev] = Some(s.due);
+            }
+            counts[r][sev] += 1;
+        }
+        for (r, c) in counts.iter().enumerate() {
+            let run = &mut groups[r / 2].runs[r % 2];
+            let mut worse = 0;
+            for sev in (0..SEVERITIES).rev() {
+                worse += c[sev];
+                run.at_least[sev] = worse;
+            }
+        }
+        Some(Index { groups })
+    }
+
+    /// The page `[offset, offset + limit)` of the whole queue that `filter` (no site) and `owner`
+    /// keep, as [`Queue::page`] cuts it: the groups ranked by their most urgent finding, their
+    /// counts, and the rows (group, finding index) in group then queue order. `order` is the
+    /// queue's (`Queue::order`).
+    pub(crate) fn page(
+        &self,
+        order: &[u32],
+        filter: &Filter,
+        owner: Option<Owner>,
+        offset: usize,
+        limit: usize,
+    ) -> QueuePage {
+        let min = filter.min_severity.map_or(0, |s| s as usize);
+        let runs = if filter.include_snoozed { 2 } else { 1 };
+        // The groups that keep any finding, ranked by their first (most urgent) one.
+        let mut ranked: Vec<(u32, Group, &GroupRuns)> = self
+            .groups
+            .iter()
+            .filter(|g| owner.is_none_or(|o| g.owner == o))
+            .filter(|g| filter.rule.as_deref().is_none_or(|r| g.rule.starts_with(r)))
+            .filter_map(|g| {
+                let used = &g.runs[..runs];
+                let first = used
+                    .iter()
+                    .filter(|r| r.passing(min) > 0)
+                    .map(|r| r.places[0])
+                    .min()?;
+                // Each severity kept has its first due: the soonest of all is the least of them.
+                let first_due = used
+                    .iter()
+                    .flat_map(|r| r.first_due[min..].iter().flatten())
+                    .min()
+                    .copied()?;
+                let worst = (min..SEVERITIES)
+                    .rev()
+                    .find(|&s| used.iter().any(|r| r.first_due[s].is_some()))?;
+                let group = Group {
+                    owner: g.owner,
+                    rule: g.rule,
+                    count: used.iter().map(|r| r.passing(min)).sum(),
+                    worst: Severity::ALL[worst],
+                    first_due,
+                };
+                Some((first, group, g))
+            })
+            .collect();
+        ranked.sort_unstable_by_key(|x| x.0);
+        let (runs_of, groups): (Vec<&GroupRuns>, Vec<Group>) =
+            ranked.into_iter().map(|(_, group, g)| (g, group)).unzip();
+        let total: usize = groups.iter().map(|g| g.count).sum();
+        let end = offset.saturating_add(limit).min(total);
+        let mut rows: Vec<(usize, u32)> = Vec::with_capacity(end.saturating_sub(offset));
+        let mut start = 0;
+        for (rank, (g, runs_of)) in groups.iter().zip(&runs_of).enumerate() {
+            let (from, to) = (offset.max(start), end.min(start + g.count));
+            if from < to {
+                let a = &runs_of.runs[0].places[..runs_of.runs[0].passing(min)];
+                let b = if runs == 2 {
+                    &runs_of.runs[1].places[..runs_of.runs[1].passing(min)]
+                } else {
+                    &[][..]
+                };
+                merged(a, b, from - start, to - from, |p| {
+                    rows.push((rank, order[p as usize]))
+                });
+            }
+            start += g.count;
+            if start >= end {
+                break;
+            }
+        }
+        QueuePage {
+            groups,
+            total,
+            rows,
+        }
+    }
+}
+
+/// Calls `each` with the `take` places after the first `skip` of two ascending, disjoint lists
+/// merged, in ascending order.
+fn merged(a: &[u32], b: &[u32], skip: usize, take: usize, mut each: impl FnMut(u32)) {
+    // How many of the skipped come from `a`: the least i for which a[i] follows b's last skipped.
+    let (mut lo, mut hi) = (skip.saturating_sub(b.len()), skip.min(a.len()));
+    while lo < hi {
+        let i = (lo + hi) / 2;
+        let j = skip - i;
+        if j > 0 && b[j - 1] > a[i] {
+            lo = i + 1;
+        } else {
+            hi = i;
+        }
+    }
+    let (mut i, mut j) = (lo, skip - lo);
+    for _ in 0..take {
+        let from_a = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) => x < y,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return,
+        };
+        if from_a {
+            each(a[i]);
+            i += 1;
+        } else {
+            each(b[j]);
+            j += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cardwatch_core::health::{Finding, SubjectKind};
+
+    /// A small xorshift: the same findings every run.
+    fn next(seed: &mut u64) -> u64 {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        *seed
+    }
+
+    const RULES: [&str; 6] = [
+        "cert-signing-90d",
+        "cert-signing-7d",
+        "cert-authentication-30d",
+        "spare-readers-low",
+        "integration-emis-cdb",
+        "leaver-card",
+    ];
+
+    /// Findings with every owner, severity and note state, due over a few weeks (many ties).
+    fn findings(n: usize, mut seed: u64) -> Vec<Noted> {
+        let today = Date::from_ymd(2026, 11, 22).expect("date");
+        (0..n)
+            .map(|i| {
+                let mut pick = |k: usize| (next(&mut seed) % k as u64) as usize;
+                let finding = Finding {
+                    rule: RULES[pick(RULES.len())],
+                    severity: Severity::ALL[pick(SEVERITIES)],
+                    subject_kind: SubjectKind::Card,
+                    subject: format!("s{i}"),
+                    site: format!("A8100{}", pick(4)),
+                    owner: Owner::ALL[pick(Owner::ALL.len())],
+                    due: today.add_days(pick(30) as i32),
+                    why: String::new(),
+                    fix: std::borrow::Cow::Borrowed(""),
+                };
+                let state = match pick(8) {
+                    0 | 1 => NoteState::Snoozed.as_str(),
+                    2 => NoteState::Acknowledged.as_str(),
+                    _ => "open",
+                };
+                Noted {
+                    finding,
+                    state,
+                    note: None,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_page_equals_the_queues_pass_over_every_finding() {
+        let mut severities: Vec<Option<Severity>> = vec![None];
+        severities.extend(Severity::ALL.iter().copied().map(Some));
+        let mut owners: Vec<Option<Owner>> = vec![None];
+        owners.extend(Owner::ALL.iter().copied().map(Some));
+        let rules = [
+            None,
+            Some("cert-"),
+            Some("cert-signing-7d"),
+            Some("none-such"),
+        ];
+        let cuts = [
+            (0, 50),
+            (0, 0),
+            (7, 13),
+            (40, 1),
+            (100, 50),
+            (250, 1_000),
+            (10_000, 5),
+            (0, usize::MAX),
+        ];
+        let mut compared = 0;
+        for seed in 1..12u64 {
+            let all = findings(60 + seed as usize * 41, seed * 7919);
+            let queue = Queue::new(&all);
+            let index = Index::build(&all, queue.order()).expect("most serious first");
+            for min_severity in &severities {
+                for include_snoozed in [false, true] {
+                    for rule in rules {
+                        let filter = Filter {
+                            site: None,
+                            min_severity: *min_severity,
+                            include_snoozed,
+                            rule: rule.map(str::to_owned),
+                        };
+                        for owner in &owners {
+                            let wanted = queue.wanted(&filter, *owner);
+                            for (offset, limit) in cuts {
+                                let scan = queue.page(None, &wanted, offset, limit);
+                                let read =
+                                    index.page(queue.order(), &filter, *owner, offset, limit);
+                                let at = (seed, &filter, owner, offset, limit);
+                                assert_eq!(read.groups, scan.groups, "{at:?}");
+                                assert_eq!(read.total, scan.total, "{at:?}");
+                                assert_eq!(read.rows, scan.rows, "{at:?}");
+                                compared += usize::from(!scan.rows.is_empty());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // The comparison is not of empty pages only.
+        assert!(compared > 1_000, "{compared}");
+    }
+
+    #[test]
+    fn an_order_not_most_serious_first_is_not_indexed() {
+        let all = findings(50, 3);
+        let mut order: Vec<u32> = (0..all.len() as u32).collect();
+        // In the findings' own order the severities are mixed.
+        assert!(Index::build(&all, &order).is_none());
+        order.pop();
+        assert!(Index::build(&all, &order).is_none());
+        assert!(Index::build(&[], &[]).is_some_and(|i| i.groups.is_empty()));
+    }
+
+    #[test]
+    fn merging_skips_and_takes_across_both_lists() {
+        let (a, b) = ([1, 4, 5, 9, 10], [2, 3, 6, 11]);
+        let mut whole: Vec<u32> = a.iter().chain(&b).copied().collect();
+        whole.sort_unstable();
+        for skip in 0..=whole.len() + 1 {
+            for take in 0..=whole.len() + 1 {
+                let mut got = Vec::new();
+                merged(&a, &b, skip, take, |p| got.push(p));
+                let want: Vec<u32> = whole.iter().skip(skip).take(take).copied().collect();
+                assert_eq!(got, want, "skip {skip} take {take}");
+            }
+        }
+    }
+}
