@@ -333,11 +333,13 @@ fn push_json(list: &mut String, key: &str) {
     list.push_str(&serde_json::Value::from(key).to_string());
 }
 
-fn json_list(list: &str) -> String {
+/// Closes a JSON array being written, taking it (a national import's list is 15 MB: not copied).
+fn json_list(list: &mut String) -> String {
     if list.is_empty() {
         "[]".to_owned()
     } else {
-        format!("{list}]")
+        list.push(']');
+        std::mem::take(list)
     }
 }
 
@@ -363,7 +365,11 @@ impl Applier<'_> {
             );
             if let (true, Cell::Text(key)) = (written, row.cell(0)) {
                 match self.kind {
-                    Kind::Cards | Kind::Certificates => self.refreshed.card(key),
+                    Kind::Cards => self.refreshed.card(key),
+                    // A certificate of a card an earlier (cards) file of this import named adds
+                    // nothing: that file listed the card. A national import's list is then its
+                    // million cards, not its two million certificates' cards again.
+                    Kind::Certificates if !row.refs_loaded => self.refreshed.card(key),
                     Kind::Sites if outcome == Outcome::Created => {
                         push_json(&mut self.refreshed.new_sites, key)
                     }
@@ -583,8 +589,8 @@ pub(crate) fn run(
     }
     if !(refreshed.cards.is_empty() && refreshed.new_sites.is_empty()) {
         tx.note_refreshed(
-            &json_list(&refreshed.cards),
-            &json_list(&refreshed.new_sites),
+            &json_list(&mut refreshed.cards),
+            &json_list(&mut refreshed.new_sites),
             change.at,
         )?;
     }

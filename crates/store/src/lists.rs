@@ -76,6 +76,20 @@ pub fn listed(kind: Kind) -> Option<&'static Listed> {
     LISTED.iter().find(|l| l.kind == kind)
 }
 
+/// The statements (the same in both dialects) that count a listed kind's records at each site
+/// afresh, replacing what `list_counts` held for it. A bulk load fills an empty table with its
+/// counting triggers off (on SQLite a trigger per row, on PostgreSQL a transition table holding
+/// every row loaded) and runs this once at its end, in the same transaction.
+pub(crate) fn recount(kind: Kind) -> Option<String> {
+    let site = ident(listed(kind)?.site);
+    let table = kind.name();
+    Some(format!(
+        "DELETE FROM list_counts WHERE kind = '{table}';
+         INSERT INTO list_counts (kind, site_ods, n)
+             SELECT '{table}', {site}, COUNT(*) FROM {table} GROUP BY {site};"
+    ))
+}
+
 /// A filtered list is counted exactly up to this many; past it, "more than" this (a filter that
 /// matches more is one to type more of).
 pub const COUNT_CAP: u64 = 1_000;

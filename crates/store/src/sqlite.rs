@@ -231,7 +231,8 @@ struct SqliteTx<'a> {
     /// Keys confirmed to exist, per kind: most rows refer to the same few sites, or to the card
     /// on the row before, so this saves most reference lookups. Cleared when large.
     known: [HashSet<String>; Kind::ALL.len()],
-    /// Definitions of indexes dropped for a bulk load, to build again at its end.
+    /// Definitions of indexes and counting triggers dropped for a bulk load, to create again at
+    /// its end, then the recount of what the triggers count.
     dropped: Vec<String>,
 }
 
@@ -318,17 +319,24 @@ impl Tx for SqliteTx<'_> {
         if !bulk || self.exists_any(kind)? {
             return Ok(());
         }
+        // The triggers counting the table's rows per site go too (one upsert per row), and
+        // the sites are counted once at the end, after the indexes (`lists::recount`).
         let mut stmt = self.tx.prepare(
-            "SELECT name, sql FROM sqlite_master
-             WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL",
+            "SELECT type, name, sql FROM sqlite_master
+             WHERE tbl_name = ?1 AND sql IS NOT NULL
+               AND (type = 'index' OR (type = 'trigger' AND sql LIKE '%list_counts%'))
+             ORDER BY type",
         )?;
-        let indexes: Vec<(String, String)> = stmt
-            .query_map([kind.name()], |r| Ok((r.get(0)?, r.get(1)?)))?
+        let dropped: Vec<(String, String, String)> = stmt
+            .query_map([kind.name()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<Result<_, _>>()?;
-        for (name, _) in &indexes {
-            self.tx.execute_batch(&format!("DROP INDEX \"{name}\""))?;
+        for (what, name, _) in &dropped {
+            self.tx.execute_batch(&format!("DROP {what} \"{name}\""))?;
         }
-        self.dropped = indexes.into_iter().map(|(_, sql)| sql).collect();
+        let recount = dropped.iter().any(|(what, ..)| what == "trigger");
+        self.dropped = dropped.into_iter().map(|(_, _, sql)| sql).collect();
+        self.dropped
+            .extend(crate::lists::recount(kind).filter(|_| recount));
         Ok(())
     }
 
