@@ -1058,12 +1058,7 @@ impl Store for PgStore {
         each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
     ) -> Result<u64, StoreError> {
         // Only one of the kind's own column names goes into the query.
-        let by = kind
-            .columns()
-            .iter()
-            .find(|c| c.name == by)
-            .map(|c| c.name)
-            .ok_or_else(|| StoreError::Invalid(format!("{} has no column {by}", kind.name())))?;
+        let by = sql::own_column(kind, by)?;
         let select = format!(
             "SELECT {} FROM {} WHERE {} = ANY({}::text[])",
             sql::some_columns(kind, columns),

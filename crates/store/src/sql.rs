@@ -139,6 +139,19 @@ pub(crate) fn insert(kind: Kind, d: Dialect) -> String {
     )
 }
 
+/// The kind's own column called `name`, the only column name a caller's words may put into a
+/// query; an error naming the kind's columns when it has none by that name.
+pub(crate) fn own_column(kind: Kind, name: &str) -> Result<&'static str, crate::StoreError> {
+    if let Some(c) = kind.columns().iter().find(|c| c.name == name) {
+        return Ok(c.name);
+    }
+    let names: Vec<&str> = kind.columns().iter().map(|c| c.name).collect();
+    Err(crate::StoreError::Invalid(format!(
+        "{kind} has no column {name:?} — use one of: {}",
+        names.join(", ")
+    )))
+}
+
 /// `SELECT list FROM table WHERE column = first parameter ORDER BY key LIMIT second`, or an error
 /// naming the kind's columns when `column` is not one of them.
 pub(crate) fn select_where(
@@ -147,13 +160,7 @@ pub(crate) fn select_where(
     column: &str,
     d: Dialect,
 ) -> Result<String, crate::StoreError> {
-    if !kind.columns().iter().any(|c| c.name == column) {
-        let names: Vec<&str> = kind.columns().iter().map(|c| c.name).collect();
-        return Err(crate::StoreError::Invalid(format!(
-            "{kind} has no column {column:?} — use one of: {}",
-            names.join(", ")
-        )));
-    }
+    let column = own_column(kind, column)?;
     let key: Vec<String> = kind.columns()[..kind.key_len()]
         .iter()
         .map(|c| ident(c.name))

@@ -593,12 +593,7 @@ impl Store for SqliteStore {
         each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
     ) -> Result<u64, StoreError> {
         // Only one of the kind's own column names goes into the query.
-        let by = kind
-            .columns()
-            .iter()
-            .find(|c| c.name == by)
-            .map(|c| c.name)
-            .ok_or_else(|| StoreError::Invalid(format!("{} has no column {by}", kind.name())))?;
+        let by = sql::own_column(kind, by)?;
         let conn = self.pool.get()?;
         let keys = serde_json::to_string(keys).map_err(|e| StoreError::Database(e.to_string()))?;
         let mut stmt = conn.prepare(&format!(

@@ -871,6 +871,18 @@ fn triage_context_reads_one_card_and_workstation(db: &TestDb) {
         e.to_string().contains("cards has no column \"colour\""),
         "{e}"
     );
+    // And by a scan of some sites' records, before anything is read.
+    let e = db
+        .store
+        .scan_by(Kind::Workstations, &[0], "colour", &["A81001"], &mut |_| {
+            panic!("no row is read for a column the kind does not have")
+        })
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("workstations has no column \"colour\""),
+        "{e}"
+    );
 }
 
 fn operators_and_sessions(db: &TestDb) {
