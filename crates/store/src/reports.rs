@@ -41,25 +41,18 @@ pub fn time_lost(
 /// only with the estate, so the server reads it once per change ([`failed_versions`] is what
 /// changes with the day and the incidents).
 pub fn site_machines(store: &dyn crate::Store) -> Result<Vec<SiteMachines>, StoreError> {
-    // Each kind grouped on its own, a third cheaper than grouping their union: a workstation has
-    // one version of each component and one build, so those count rows; it may have two readers
-    // of one model, so readers count hostnames.
+    // Each thing grouped on its own, a third cheaper than grouping their union (`machines` says
+    // what each counts).
+    // Grouped by position: PostgreSQL refuses a constant component (`'windows'`) by name.
+    let grouped = each_thing(|t| {
+        format!(
+            "SELECT w.site_ods, {}, {}, w.update_ring, COUNT({}) FROM {} WHERE {} \
+             GROUP BY 1, 2, 3, 4",
+            t.component, t.version, t.machines, t.from, t.present
+        )
+    });
     with_read(store, |x| {
-        let rows = x.rows(
-            "SELECT w.site_ods, s.component, s.version, w.update_ring, COUNT(*) \
-             FROM software s JOIN workstations w ON w.hostname = s.hostname \
-             GROUP BY w.site_ods, s.component, s.version, w.update_ring \
-             UNION ALL SELECT w.site_ods, 'windows', w.os_build, w.update_ring, COUNT(*) \
-             FROM workstations w WHERE w.os_build IS NOT NULL \
-             GROUP BY w.site_ods, w.os_build, w.update_ring \
-             UNION ALL SELECT w.site_ods, 'reader ' || r.vendor || ' ' || r.model, r.firmware, \
-             w.update_ring, COUNT(DISTINCT r.hostname) \
-             FROM readers r JOIN workstations w ON w.hostname = r.hostname \
-             WHERE r.firmware IS NOT NULL \
-             GROUP BY w.site_ods, 'reader ' || r.vendor || ' ' || r.model, r.firmware, \
-             w.update_ring",
-            &[],
-        )?;
+        let rows = x.rows(&grouped, &[])?;
         rows.iter()
             .map(|r| {
                 Ok(SiteMachines {
@@ -106,17 +99,12 @@ pub fn failed_versions(
                 Some(sites) => crate::exec::in_list("w.site_ods", sites, &mut params),
             };
             let rows = x.rows(
-                &format!(
-                    "SELECT s.component, s.version, w.update_ring, w.hostname \
-                     FROM workstations w JOIN software s ON s.hostname = w.hostname \
-                     WHERE {named} AND {scope} \
-                     UNION ALL SELECT 'windows', w.os_build, w.update_ring, w.hostname \
-                     FROM workstations w WHERE w.os_build IS NOT NULL AND {named} AND {scope} \
-                     UNION ALL SELECT 'reader ' || r.vendor || ' ' || r.model, r.firmware, \
-                     w.update_ring, w.hostname \
-                     FROM workstations w JOIN readers r ON r.hostname = w.hostname \
-                     WHERE r.firmware IS NOT NULL AND {named} AND {scope}"
-                ),
+                &each_thing(|t| {
+                    format!(
+                        "SELECT {}, {}, w.update_ring, {} FROM {} WHERE {} AND {named} AND {scope}",
+                        t.component, t.version, t.hostname, t.from, t.present
+                    )
+                }),
                 &params,
             )?;
             for r in rows {
@@ -143,19 +131,72 @@ fn ring(text: &str) -> Result<UpdateRing, StoreError> {
         .map_err(|e| StoreError::Database(format!("a stored workstation's update ring: {e}")))
 }
 
-/// The three things a machine runs that a bad release can break, as (site, component, version,
-/// hostname, ring) over the workstations `scope` (a condition on `w`) keeps.
+/// One of the three things a machine runs that a bad release can break — its smartcard
+/// software, its Windows build, its readers' firmware — as SQL over its tables, the workstation
+/// always `w`.
+struct Thing {
+    /// The tables, joined to the workstation.
+    from: &'static str,
+    /// The component (`windows`, `reader VENDOR MODEL`) and its version, as expressions.
+    component: &'static str,
+    version: &'static str,
+    /// The machine's hostname, as an expression.
+    hostname: &'static str,
+    /// When a row counts (a build or firmware not reported is no version).
+    present: &'static str,
+    /// What `COUNT` counts for a site's machines with one version: rows, where a workstation
+    /// has one version of each component and one build; hostnames for readers, as it may have
+    /// two of one model.
+    machines: &'static str,
+}
+
+const THINGS: [Thing; 3] = [
+    Thing {
+        from: "software s JOIN workstations w ON w.hostname = s.hostname",
+        component: "s.component",
+        version: "s.version",
+        hostname: "s.hostname",
+        present: "TRUE",
+        machines: "*",
+    },
+    Thing {
+        from: "workstations w",
+        component: "'windows'",
+        version: "w.os_build",
+        hostname: "w.hostname",
+        present: "w.os_build IS NOT NULL",
+        machines: "*",
+    },
+    Thing {
+        from: "readers r JOIN workstations w ON w.hostname = r.hostname",
+        component: "'reader ' || r.vendor || ' ' || r.model",
+        version: "r.firmware",
+        hostname: "r.hostname",
+        present: "r.firmware IS NOT NULL",
+        machines: "DISTINCT r.hostname",
+    },
+];
+
+/// One `SELECT` per thing, made by `select`, as their `UNION ALL`: the one place the reports
+/// say what a machine runs.
+fn each_thing(select: impl Fn(&Thing) -> String) -> String {
+    THINGS
+        .iter()
+        .map(select)
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ")
+}
+
+/// The three things a machine runs, as (site, component, version, hostname, ring) over the
+/// workstations `scope` (a condition on `w`) keeps.
 fn versions(scope: &str) -> String {
-    format!(
-        "SELECT w.site_ods AS site, s.component AS component, s.version AS version, \
-         s.hostname AS hostname, w.update_ring AS ring \
-         FROM software s JOIN workstations w ON w.hostname = s.hostname WHERE {scope} \
-         UNION ALL SELECT w.site_ods, 'windows', w.os_build, w.hostname, w.update_ring \
-         FROM workstations w WHERE w.os_build IS NOT NULL AND {scope} \
-         UNION ALL SELECT w.site_ods, 'reader ' || r.vendor || ' ' || r.model, r.firmware, \
-         r.hostname, w.update_ring FROM readers r JOIN workstations w ON w.hostname = r.hostname \
-         WHERE r.firmware IS NOT NULL AND {scope}"
-    )
+    each_thing(|t| {
+        format!(
+            "SELECT w.site_ods AS site, {} AS component, {} AS version, {} AS hostname, \
+             w.update_ring AS ring FROM {} WHERE {} AND {scope}",
+            t.component, t.version, t.hostname, t.from, t.present
+        )
+    })
 }
 
 /// The failures since `$1`, as (hostname, failure): incidents raised on a workstation, and
