@@ -5,6 +5,7 @@
 //! estate's queue is read from its index in what a page costs, a scoped caller's from a pass over
 //! their own findings — never a sort or a copy of them.
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use askama::Template;
@@ -263,22 +264,25 @@ impl Params {
 
 /// Sorts findings by a column (ties keep the order they came in).
 fn sort(found: &mut [&Noted], by: &str, descending: bool) {
-    found.sort_by(|a, b| {
-        let (x, y) = (&a.finding, &b.finding);
-        let o = match by {
-            "site" => x.site.cmp(&y.site),
-            "severity" => x.severity.cmp(&y.severity),
-            "rule" => x.rule.cmp(y.rule),
-            "subject" => x.subject.cmp(&y.subject),
-            "owner" => x.owner.cmp(&y.owner),
-            _ => x.due.cmp(&y.due),
-        };
-        if descending {
-            o.reverse()
-        } else {
-            o
-        }
-    });
+    found.sort_by(|a, b| column_order(a, b, by, descending));
+}
+
+/// Two findings' order by a column, descending or not (ties are equal).
+pub(crate) fn column_order(a: &Noted, b: &Noted, by: &str, descending: bool) -> Ordering {
+    let (x, y) = (&a.finding, &b.finding);
+    let o = match by {
+        "site" => x.site.cmp(&y.site),
+        "severity" => x.severity.cmp(&y.severity),
+        "rule" => x.rule.cmp(y.rule),
+        "subject" => x.subject.cmp(&y.subject),
+        "owner" => x.owner.cmp(&y.owner),
+        _ => x.due.cmp(&y.due),
+    };
+    if descending {
+        o.reverse()
+    } else {
+        o
+    }
 }
 
 /// One page of the caller's findings: the groups of all that pass the filters, their total,
@@ -316,13 +320,27 @@ pub(crate) fn listing<'a>(check: &'a Check, viewer: &Viewer, p: &Params) -> List
         Some((by, descending)) => {
             // Sorting by a column is asked for, not the default: it sorts the caller's findings.
             let q = queue_page(check, &kept, mine.as_ref().map(|m| m.as_slice()), p, 0, 0);
-            let mut idx: Vec<u32> = match &mine {
-                Some(places) => places
-                    .iter()
-                    .map(|&at| check.queue.order()[at as usize])
-                    .collect(),
-                None => (0..all.len() as u32).collect(),
+            let Some(places) = &mine else {
+                // The whole estate's, in the column's order kept with the check: a page reads
+                // from its start until it has its findings.
+                let sorted = kept.sorted(check, by, descending);
+                return Listing {
+                    groups: q.groups,
+                    total: q.total,
+                    rows: sorted
+                        .iter()
+                        .map(|&i| &all[i as usize])
+                        .filter(|n| p.keep(n))
+                        .skip(p.offset)
+                        .take(p.limit)
+                        .map(|n| (None, n))
+                        .collect(),
+                };
             };
+            let mut idx: Vec<u32> = places
+                .iter()
+                .map(|&at| check.queue.order()[at as usize])
+                .collect();
             idx.sort_unstable();
             let mut found: Vec<&Noted> = idx
                 .iter()
@@ -377,18 +395,25 @@ fn queue_page(
     }
 }
 
-/// Builds the check's index off the request threads before a page of the whole estate reads it,
-/// so the first request after a check does not hold up the server's others while it is built.
-async fn index_ready(check: &Check, viewer: &Viewer) {
+/// Builds what a page of the whole estate reads (the check's index, or its order by the column
+/// asked for) off the request threads, so the first request after a check does not hold up the
+/// server's others while it is built.
+async fn index_ready(check: &Check, viewer: &Viewer, p: &Params) {
     if !matches!(viewer.caller.user.scope(), Scope::All) {
         return;
     }
     let kept = queue_index::kept(check);
-    if kept.built() {
+    if kept.built() && p.sort.is_none_or(|(by, desc)| kept.sorted_built(by, desc)) {
         return;
     }
-    let check = check.clone();
-    let _ = tokio::task::spawn_blocking(move || kept.index(&check).is_some()).await;
+    let (check, sort) = (check.clone(), p.sort);
+    let _ = tokio::task::spawn_blocking(move || {
+        kept.index(&check);
+        if let Some((by, desc)) = sort {
+            kept.sorted(&check, by, desc);
+        }
+    })
+    .await;
 }
 
 /// `GET /api/v1/findings?site=&owner=&min_severity=&rule=&all=&format=json|csv&limit=&cursor=`
@@ -409,7 +434,7 @@ pub(crate) async fn api(
         Ok(c) => c,
         Err(r) => return r,
     };
-    index_ready(&check, &viewer).await;
+    index_ready(&check, &viewer, &p).await;
     if p.csv {
         // The export is every finding that passes, in the same order.
         p.offset = 0;
@@ -719,7 +744,7 @@ pub(crate) async fn page(
         Ok(c) => c,
         Err(r) => return r,
     };
-    index_ready(&check, &viewer).await;
+    index_ready(&check, &viewer, &p).await;
     let list = listing(&check, &viewer, &p);
     out.done = done(&q);
     out.include_snoozed = p.filter.include_snoozed;

@@ -67,7 +67,12 @@ pub(crate) struct Kept {
     /// A scope's organisations → its findings' places in the queue, ascending. The sites a
     /// scope covers change only with the estate's facts, which make a new check.
     scoped: Mutex<HashMap<String, Arc<Vec<u32>>>>,
+    /// (column, descending) → every finding's index in that order, ties in the check's order.
+    sorted: Mutex<HashMap<(&'static str, bool), Arc<Sorted>>>,
 }
+
+/// Every finding's index in a column's order, once built.
+type Sorted = OnceLock<Arc<Vec<u32>>>;
 
 /// The scopes kept per check at most (a practice manager's each): past it they start again.
 const MAX_SCOPES: usize = 10_000;
@@ -107,6 +112,47 @@ impl Kept {
         self.index
             .get_or_init(|| Index::build(&check.all, check.queue.order()))
             .as_ref()
+    }
+
+    /// Every finding's index sorted by a column (as the findings page sorts: ties in the check's
+    /// order), built on first use.
+    pub(crate) fn sorted(
+        &self,
+        check: &Check,
+        by: &'static str,
+        descending: bool,
+    ) -> Arc<Vec<u32>> {
+        let cell = self
+            .sorted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((by, descending))
+            .or_default()
+            .clone();
+        cell.get_or_init(|| {
+            let all = &check.all;
+            let mut order: Vec<u32> = (0..all.len() as u32).collect();
+            order.sort_unstable_by(|&a, &b| {
+                crate::prevent::findings::column_order(
+                    &all[a as usize],
+                    &all[b as usize],
+                    by,
+                    descending,
+                )
+                .then(a.cmp(&b))
+            });
+            Arc::new(order)
+        })
+        .clone()
+    }
+
+    /// Whether the order by a column is built.
+    pub(crate) fn sorted_built(&self, by: &str, descending: bool) -> bool {
+        self.sorted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|((b, d), cell)| *b == by && *d == descending && cell.get().is_some())
     }
 
     /// Whether the index is built (or found not to apply).
@@ -436,6 +482,39 @@ mod tests {
         }
         // The comparison is not of empty pages only.
         assert!(compared > 1_000, "{compared}");
+    }
+
+    #[test]
+    fn a_columns_order_is_the_stable_sort_of_the_checks() {
+        let all = findings(700, 11);
+        let check = Check {
+            queue: Arc::new(Queue::new(&all)),
+            all: Arc::new(all),
+            sites: Arc::default(),
+            expiring: Arc::default(),
+            open_incidents: Arc::default(),
+        };
+        let kept = kept(&check);
+        for by in crate::prevent::findings::SORTABLE {
+            for descending in [false, true] {
+                let mut stable: Vec<usize> = (0..check.all.len()).collect();
+                stable.sort_by(|&a, &b| {
+                    crate::prevent::findings::column_order(
+                        &check.all[a],
+                        &check.all[b],
+                        by,
+                        descending,
+                    )
+                });
+                let kept: Vec<usize> = kept
+                    .sorted(&check, by, descending)
+                    .iter()
+                    .map(|&i| i as usize)
+                    .collect();
+                assert_eq!(kept, stable, "{by} {descending}");
+                assert!(self::kept(&check).sorted_built(by, descending));
+            }
+        }
     }
 
     #[test]
