@@ -4,6 +4,8 @@
 //! successor held up by an application that does not yet support it.
 
 use crate::catalogue::{Catalogue, ClientEntry};
+use crate::date::Date;
+use crate::fasthash::FastMap;
 
 use super::{Context, Out, Owner, Severity, SoftwareFacts, SubjectKind, WorkstationFacts};
 
@@ -33,30 +35,63 @@ fn severity_before(days_left: i32) -> Severity {
 /// machine that goes first, out of core hours, before the rest follow in rings.
 const MOVE_MARGIN_DAYS: i32 = 14;
 
+/// What the client rules write is the same for every workstation on the same client (and, for
+/// a blocked move, the same applications): written once per check and copied, since a national
+/// estate has hundreds of thousands of workstations and a handful of distinct texts.
+#[derive(Default)]
+pub(super) struct Words<'c> {
+    /// `auth-client-missing`'s fix.
+    missing_fix: Option<String>,
+    /// Per client (by its place in the catalogue): the retiring finding's fields, once
+    /// computed; `None` inside when the client has no end.
+    retiring: Vec<Option<Option<Retiring<'c>>>>,
+    /// `auth-client-move-blocked`'s why, per successor and applications used (`None`: ready).
+    blocked: FastMap<(usize, Vec<&'c str>), Option<String>>,
+}
+
+/// The fields of one client's `auth-client-retiring` finding.
+struct Retiring<'c> {
+    severity: Severity,
+    due: Date,
+    why: String,
+    fix: String,
+    /// The successor, when it needs the applications used to be ready for it.
+    next: Option<(usize, &'c ClientEntry)>,
+}
+
 /// The rules for one workstation's client(s).
-pub(super) fn judge(
-    ws: &WorkstationFacts,
-    installed: &[SoftwareFacts],
-    clients: &[&ClientEntry],
-    cx: &Context<'_>,
+pub(super) fn judge<'c>(
+    ws: &'c WorkstationFacts,
+    installed: &'c [SoftwareFacts],
+    clients: &[&'c ClientEntry],
+    cx: &Context<'c>,
+    words: &mut Words<'c>,
     out: &mut Out,
 ) {
     let host = ws.hostname.as_str();
     let site = &*ws.site_ods;
     let cat = cx.catalogue;
     match clients {
-        [] if !cat.clients.is_empty() => out.push(
-            "auth-client-missing",
-            Severity::Urgent,
-            SubjectKind::Workstation,
-            host,
-            site,
-            Owner::It,
-            cx.today.add_days(7),
-            "no smartcard authentication client is installed, so no card can sign in here".into(),
-            format!("install {} and restart the workstation", preferred(cat).map_or("a current client", |c| c.name.as_str()))
-                .into(),
-        ),
+        [] if !cat.clients.is_empty() => {
+            let fix = words.missing_fix.get_or_insert_with(|| {
+                format!(
+                    "install {} and restart the workstation",
+                    preferred(cat).map_or("a current client", |c| c.name.as_str())
+                )
+            });
+            out.push(
+                "auth-client-missing",
+                Severity::Urgent,
+                SubjectKind::Workstation,
+                host,
+                site,
+                Owner::It,
+                cx.today.add_days(7),
+                "no smartcard authentication client is installed, so no card can sign in here"
+                    .into(),
+                fix.clone().into(),
+            )
+        }
         [_, _, ..] => out.push(
             "auth-clients-both",
             Severity::Urgent,
@@ -72,7 +107,7 @@ pub(super) fn judge(
             "keep one: uninstall the other out of clinic hours, restart, and check a card signs in and signs"
                 .into(),
         ),
-        [client] => retiring(ws, installed, client, cx, out),
+        [client] => retiring(ws, installed, client, cx, words, out),
         [] => {}
     }
 }
@@ -94,18 +129,78 @@ fn preferred(cat: &Catalogue) -> Option<&ClientEntry> {
 
 /// A client that stops working on a date: the workstation must move to its successor before
 /// then, unless an application it uses is not ready for the successor.
-fn retiring(
-    ws: &WorkstationFacts,
-    installed: &[SoftwareFacts],
-    client: &ClientEntry,
-    cx: &Context<'_>,
+fn retiring<'c>(
+    ws: &'c WorkstationFacts,
+    installed: &'c [SoftwareFacts],
+    client: &'c ClientEntry,
+    cx: &Context<'c>,
+    words: &mut Words<'c>,
     out: &mut Out,
 ) {
-    let Some(end) = client.works_until else {
+    let cat = cx.catalogue;
+    let Some(at) = cat.clients.iter().position(|c| std::ptr::eq(c, client)) else {
+        return;
+    };
+    if words.retiring.len() < cat.clients.len() {
+        words.retiring.resize_with(cat.clients.len(), || None);
+    }
+    let Some(r) = words.retiring[at]
+        .get_or_insert_with(|| retiring_words(client, cx))
+        .as_ref()
+    else {
         return;
     };
     let host = ws.hostname.as_str();
     let site = &*ws.site_ods;
+    out.push(
+        "auth-client-retiring",
+        r.severity,
+        SubjectKind::Workstation,
+        host,
+        site,
+        Owner::It,
+        r.due,
+        r.why.clone(),
+        r.fix.clone().into(),
+    );
+    let Some((next_at, next)) = r.next else {
+        return;
+    };
+    let installed = installed.iter().map(|s| &*s.component);
+    let used = cat.applications_used(ws.applications.as_deref(), installed);
+    let why = words
+        .blocked
+        .entry((next_at, used))
+        .or_insert_with_key(|(_, used)| {
+            let waiting = cat.not_ready(used.iter().copied());
+            (!waiting.is_empty()).then(|| {
+                format!(
+                    "cannot move to {} until every application used here supports it: {}",
+                    next.name,
+                    waiting.join(", ")
+                )
+            })
+        });
+    let Some(why) = why else {
+        return;
+    };
+    out.push(
+        "auth-client-move-blocked",
+        r.severity,
+        SubjectKind::Workstation,
+        host,
+        site,
+        Owner::It,
+        r.due,
+        why.clone(),
+        "ask each supplier when it supports CIS2 authentication (Smartcard Connect) and record the answer in the catalogue; move the workstation once all do"
+            .into(),
+    );
+}
+
+/// A retiring client's finding, the same on every workstation that signs in with it.
+fn retiring_words<'c>(client: &'c ClientEntry, cx: &Context<'c>) -> Option<Retiring<'c>> {
+    let end = client.works_until?;
     let days = cx.today.days_until(end);
     let severity = severity_before(days);
     let next = client
@@ -119,48 +214,19 @@ fn retiring(
     } else {
         format!("stops working on {end} ({})", days_left(days))
     };
-    out.push(
-        "auth-client-retiring",
+    Some(Retiring {
         severity,
-        SubjectKind::Workstation,
-        host,
-        site,
-        Owner::It,
-        if days < 0 { cx.today } else { move_by },
-        format!("signs in with {}, which {when}", client.name),
-        format!(
+        due: if days < 0 { cx.today } else { move_by },
+        why: format!("signs in with {}, which {when}", client.name),
+        fix: format!(
             "move it to {next_name} by {move_by}: one machine first, out of core hours, then the rest in rings; uninstall {} as {next_name} goes on (never both)",
             client.name
-        )
-        .into(),
-    );
-    let Some(next) = next.filter(|n| n.needs_ready_applications) else {
-        return;
-    };
-    let installed = installed.iter().map(|s| &*s.component);
-    let waiting = cx.catalogue.not_ready(
-        cx.catalogue
-            .applications_used(ws.applications.as_deref(), installed),
-    );
-    if waiting.is_empty() {
-        return;
-    }
-    out.push(
-        "auth-client-move-blocked",
-        severity,
-        SubjectKind::Workstation,
-        host,
-        site,
-        Owner::It,
-        if days < 0 { cx.today } else { move_by },
-        format!(
-            "cannot move to {} until every application used here supports it: {}",
-            next.name,
-            waiting.join(", ")
         ),
-        "ask each supplier when it supports CIS2 authentication (Smartcard Connect) and record the answer in the catalogue; move the workstation once all do"
-            .into(),
-    );
+        next: next.filter(|n| n.needs_ready_applications).and_then(|n| {
+            let at = cx.catalogue.clients.iter().position(|c| std::ptr::eq(c, n))?;
+            Some((at, n))
+        }),
+    })
 }
 
 /// "84 days", "1 day", "today".

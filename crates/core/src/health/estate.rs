@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::card_status::CardStatus;
 use crate::date::{Date, Timestamp};
 use crate::estate::CoreHours;
-use crate::fasthash::FastSet;
+use crate::fasthash::{FastMap, FastSet};
 use crate::records::{Cell, Kind, Record};
 use crate::vocab::{
     ClinicalSystem, HashAlgorithm, OrgStatus, PositionStatus, Purpose, ReaderStatus, UpdateRing,
@@ -265,9 +265,28 @@ pub struct Estate {
 struct Strings {
     seen: FastSet<Arc<str>>,
     last: [Option<Arc<str>>; 12],
+    /// Per column, the last value [`Strings::common_in`] gave.
+    last_common: [Option<Arc<str>>; 12],
+    /// Clinic hours and update windows already parsed: a few distinct texts on a national
+    /// estate's workstations, each costly to parse.
+    hours: FastMap<Box<str>, CoreHours>,
 }
 
 impl Strings {
+    /// For low-cardinality text: one copy per distinct value. The value the same column held
+    /// on the row before (a site's people and workstations are read together) is checked
+    /// first, without hashing.
+    fn common_in(&mut self, column: usize, s: &str) -> Arc<str> {
+        if let Some(a) = &self.last_common[column] {
+            if &**a == s {
+                return a.clone();
+            }
+        }
+        let a = self.common(s);
+        self.last_common[column] = Some(a.clone());
+        a
+    }
+
     /// For low-cardinality text: one copy per distinct value.
     fn common(&mut self, s: &str) -> Arc<str> {
         if let Some(a) = self.seen.get(s) {
@@ -358,12 +377,12 @@ impl<'b> Take<'_, 'b> {
 
     fn common(&mut self) -> Result<Arc<str>, String> {
         let s = self.str()?;
-        Ok(self.strings.common(s))
+        Ok(self.strings.common_in(self.at - 1, s))
     }
 
     fn opt_common(&mut self) -> Option<Arc<str>> {
         match self.next() {
-            Cell::Text(s) => Some(self.strings.common(s)),
+            Cell::Text(s) => Some(self.strings.common_in(self.at - 1, s)),
             _ => None,
         }
     }
@@ -404,9 +423,14 @@ impl<'b> Take<'_, 'b> {
 
     fn hours(&mut self) -> Result<Option<CoreHours>, String> {
         match self.next() {
-            Cell::Text(s) => CoreHours::parse(s)
-                .map(Some)
-                .or_else(|e| self.bad(&e.to_string())),
+            Cell::Text(s) => {
+                if let Some(h) = self.strings.hours.get(s) {
+                    return Ok(Some(h.clone()));
+                }
+                let h = CoreHours::parse(s).or_else(|e| self.bad(&e.to_string()))?;
+                self.strings.hours.insert(s.into(), h.clone());
+                Ok(Some(h))
+            }
             _ => Ok(None),
         }
     }

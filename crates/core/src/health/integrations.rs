@@ -236,7 +236,7 @@ fn shared_accounts(
                 "integration-emis-account",
                 Severity::Urgent,
                 SubjectKind::Integration,
-                &integration_card_subject(&i.integration, serial),
+                integration_card_subject(&i.integration, serial),
                 &i.site_ods,
                 Owner::PracticeManager,
                 cx.today.add_days(7),

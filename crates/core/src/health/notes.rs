@@ -192,11 +192,16 @@ impl Noted {
             Cow::Borrowed(f.subject.as_str()),
             Cow::Borrowed(f.site.as_str()),
             Cow::Borrowed(f.owner.as_str()),
-            Cow::Owned(f.due.to_string()),
+            Cow::Owned(iso(f.due)),
             Cow::Borrowed(f.why.as_str()),
             Cow::Borrowed(&f.fix),
             note.map_or(Cow::Borrowed(""), |n| Cow::Borrowed(n.reason.as_str())),
-            note.map_or(Cow::Borrowed(""), |n| Cow::Owned(n.until.to_string())),
+            note.map_or(Cow::Borrowed(""), |n| Cow::Owned(iso(n.until))),
         ]
     }
+}
+
+/// `yyyy-mm-dd`, without the formatting machinery (a row of every finding in a CSV has one).
+fn iso(d: Date) -> String {
+    d.iso().iter().map(|&b| char::from(b)).collect()
 }

@@ -1168,3 +1168,12 @@ fn two_clients_or_none_are_found() {
     assert!(f.fix.contains("NHS Smartcard Connect"), "{}", f.fix);
     assert!(of_rule(&healthy(), "auth-client-missing").is_empty());
 }
+
+#[test]
+fn numbers_are_written_as_format_writes_them() {
+    for n in [0, 1, 7, 10, 89, 90, 123, 4_096, -1, -30, i32::MAX, i32::MIN] {
+        let mut s = String::from("x");
+        push_number(&mut s, n);
+        assert_eq!(s, format!("x{n}"));
+    }
+}
