@@ -610,10 +610,11 @@ impl Store for SqliteStore {
         let conn = self.pool.get()?;
         // Two searches, each on its own index (both hold the table's key, so the card serial and
         // the purpose too; migration 0014's partial index the SHA-1 condition): with OR, SQLite
-        // would read every certificate. UNION sorts and dedups.
+        // would read every certificate. UNION ALL, since `from_pairs` sorts and merges repeats
+        // anyway: a UNION would build and search a temporary b-tree of every row first.
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT card_serial, purpose = 'signing' FROM certificates WHERE not_after <= ?1
-             UNION
+             UNION ALL
              SELECT card_serial, 1 FROM certificates WHERE {}",
             sql::SHA1_SIGNING
         ))?;
