@@ -10,20 +10,19 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use cardwatch_core::access::Permission;
 use cardwatch_core::records::{row_json, Kind, Value};
-use cardwatch_store::csv_out::CsvOut;
 use cardwatch_store::lists::{self, ListQuery, Listed, Position, Total};
 use serde_json::{json, Map};
-use std::io::Write as _;
 
 use crate::prevent::overview::thousands;
 use crate::web::auth::Caller;
 use crate::web::blocking;
 use crate::web::counted;
+use crate::web::csv_streamed;
 use crate::web::scope::{viewer, Viewer};
 use crate::web::{bad_request, BadParam};
 use crate::AppState;
@@ -35,9 +34,8 @@ pub(crate) fn kinds() -> impl Iterator<Item = (&'static str, Vec<&'static str>)>
         .map(|l| (l.kind.name(), l.sortable.to_vec()))
 }
 
-/// A page of a CSV download's rows read at a time, and the bytes sent at a time.
+/// A CSV download's rows read at a time.
 const CSV_PAGE: usize = 5000;
-const CSV_CHUNK: usize = 64 * 1024;
 
 struct Params {
     listed: &'static Listed,
@@ -257,92 +255,27 @@ async fn read(state: &AppState, q: ListQuery) -> Result<lists::ListPage, Respons
         .map_err(IntoResponse::into_response)
 }
 
-/// Bytes written to a channel a chunk at a time, for a streamed download.
-struct Chunks {
-    buf: Vec<u8>,
-    tx: tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
-}
-
-impl Chunks {
-    fn send(&mut self) -> std::io::Result<()> {
-        let chunk = std::mem::take(&mut self.buf);
-        self.tx
-            .blocking_send(Ok(chunk))
-            .map_err(|_| std::io::Error::other("the client went away"))
-    }
-}
-
-impl std::io::Write for Chunks {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= CSV_CHUNK {
-            self.send()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            Ok(())
-        } else {
-            self.send()
-        }
-    }
-}
-
 /// Every row of the list as CSV, streamed: read a page at a time by cursor and sent as it is
 /// written, so a million rows never sit in memory.
 fn csv_stream(state: &AppState, mut q: ListQuery) -> Response {
     let kind = q.kind;
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
-    let store = state.store.clone();
-    let span = tracing::Span::current();
-    tokio::task::spawn_blocking(move || {
-        span.in_scope(|| {
-            let mut out = CsvOut::new(Chunks {
-                buf: Vec::with_capacity(CSV_CHUNK),
-                tx: tx.clone(),
-            });
-            let header: Vec<&str> = kind.columns().iter().map(|c| c.name).collect();
-            let written = (|| -> std::io::Result<()> {
-                out.row(&header)?;
-                q.from = None;
-                q.limit = CSV_PAGE;
-                loop {
-                    let page = store
-                        .list_page(&q)
-                        .map_err(|e| std::io::Error::other(e.to_string()))?;
-                    for r in &page.rows {
-                        out.row(r.iter().map(Value::to_csv))?;
-                    }
-                    match page.rows.last() {
-                        Some(last) if page.more => q.from = Some(q.position_of(last, false)),
-                        _ => break,
-                    }
-                }
-                out.into_inner()?.flush()
-            })();
-            if let Err(e) = written {
-                // Headers are gone: the client sees the download cut short.
-                tracing::warn!(error = %e, %kind, "a list's CSV download stopped");
-                let _ = tx.blocking_send(Err(e));
+    let header = kind.columns().iter().map(|c| c.name).collect();
+    csv_streamed(state, format!("{}.csv", kind.name()), header, move |store, out| {
+        q.from = None;
+        q.limit = CSV_PAGE;
+        loop {
+            let page = store
+                .list_page(&q)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            for r in &page.rows {
+                out.row(r.iter().map(Value::to_csv))?;
             }
-        })
-    });
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|chunk| (chunk, rx))
-    });
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{}.csv\"", kind.name()),
-            ),
-        ],
-        axum::body::Body::from_stream(body),
-    )
-        .into_response()
+            match page.rows.last() {
+                Some(last) if page.more => q.from = Some(q.position_of(last, false)),
+                _ => return Ok(()),
+            }
+        }
+    })
 }
 
 pub(crate) async fn api(

@@ -2,9 +2,8 @@
 //! estate's version, refusals and failures, and the small encodings pages share. Nothing here
 //! knows a capability; the capabilities' folders build on it.
 
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use cardwatch_store::csv_out::CsvOut;
 use cardwatch_store::{Change, Store, StoreError};
 use serde_json::json;
 
@@ -21,6 +20,9 @@ pub mod scope;
 pub mod secrets;
 
 pub use caller::Caller;
+
+mod csv;
+pub(crate) use csv::{csv_download, csv_streamed};
 
 /// The estate's version: the audit chain's length, which every change to the estate advances.
 /// Read on every request that uses a cache, so a change is seen by the very next request.
@@ -55,37 +57,6 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .await
         .map_err(|e| Failure(StoreError::Database(format!("worker failed: {e}"))))?
         .map_err(Failure)
-}
-
-/// A CSV download: the header, then each row's fields, through the one CSV writer
-/// (`cardwatch_store::csv_out`), which keeps a cell from running as a spreadsheet formula.
-pub(crate) fn csv_download<R, F>(
-    filename: &str,
-    header: &[&str],
-    rows: impl Iterator<Item = R>,
-) -> Response
-where
-    R: IntoIterator<Item = F>,
-    F: AsRef<str>,
-{
-    let mut w = CsvOut::new(Vec::new());
-    let written = w
-        .row(header)
-        .and_then(|()| rows.into_iter().try_for_each(|r| w.row(r)));
-    match (written, w.into_inner()) {
-        (Ok(()), Ok(body)) => (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"{filename}\""),
-                ),
-            ],
-            body,
-        )
-            .into_response(),
-        _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
 }
 
 /// A number of things, the plural right: "1 card", "2 cards".
