@@ -74,17 +74,17 @@ pub fn run(store: &dyn Store, command: AgentCommand) -> Result<()> {
                 }
                 Err(e) => return Err(e.into()),
             }
-            println!("enrolment token {id}, one use, expires {expires}:\n{secret}");
+            outln!("enrolment token {id}, one use, expires {expires}:\n{secret}");
             Ok(())
         }
         AgentCommand::List { json } => {
             let all = agents::agents(store)?;
             if json {
-                println!("{}", serde_json::to_string(&all)?);
+                outln!("{}", serde_json::to_string(&all)?);
                 return Ok(());
             }
             for a in all {
-                println!(
+                outln!(
                     "{:<16} {:<24} {:<8} enrolled {} last seen {}{}{}",
                     a.id,
                     a.hostname,
@@ -101,13 +101,13 @@ pub fn run(store: &dyn Store, command: AgentCommand) -> Result<()> {
         }
         AgentCommand::Events { id, limit } => {
             for e in agents::agent_events(store, &id, limit)? {
-                println!("{}", serde_json::to_string(&e)?);
+                outln!("{}", serde_json::to_string(&e)?);
             }
             Ok(())
         }
         AgentCommand::Revoke { id } => match agents::revoke_agent(store, &id, &change()) {
             Ok(()) => {
-                println!("agent {id} revoked");
+                outln!("agent {id} revoked");
                 Ok(())
             }
             Err(StoreError::NotFound(m)) => {

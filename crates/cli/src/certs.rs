@@ -109,7 +109,7 @@ pub fn run(command: CertsCommand, now: Timestamp) -> Result<()> {
                 days_left: cert.days_left(now),
             })
             .collect();
-        println!("{}", serde_json::to_string(&rows)?);
+        outln!("{}", serde_json::to_string(&rows)?);
     } else {
         for (file, c) in &found {
             let days = c.days_left(now);
@@ -118,7 +118,7 @@ pub fn run(command: CertsCommand, now: Timestamp) -> Result<()> {
             } else {
                 format!("{days} days left")
             };
-            println!(
+            outln!(
                 "{file}: {} — {}; valid {} to {} ({left}); {}; issued by {}",
                 c.subject,
                 c.purpose.as_str(),
@@ -129,7 +129,7 @@ pub fn run(command: CertsCommand, now: Timestamp) -> Result<()> {
             );
         }
         if found.is_empty() && problems.is_empty() {
-            println!("no certificate files found");
+            outln!("no certificate files found");
         }
     }
     for p in &problems {

@@ -237,7 +237,7 @@ pub fn note(
         }
     };
     store.note_finding(&note, change)?;
-    println!("{id} {state} until {until}");
+    outln!("{id} {state} until {until}");
     Ok(())
 }
 
@@ -245,11 +245,11 @@ pub fn note(
 pub fn reopen(store: &dyn Store, change: &Change, id: &str, reason: &str) -> Result<()> {
     match store.reopen_finding(id, reason, change) {
         Ok(true) => {
-            println!("{id} is open again");
+            outln!("{id} is open again");
             Ok(())
         }
         Ok(false) => {
-            println!("{id} had no acknowledgement or snooze; nothing changed");
+            outln!("{id} had no acknowledgement or snooze; nothing changed");
             Ok(())
         }
         Err(e @ StoreError::Invalid(_)) => {

@@ -5,6 +5,22 @@
 //! with bad rows, an illegal status change, a bad catalogue override); 3 the audit chain is
 //! broken; 4 `check --fail-on` found an open finding at or above that severity.
 
+/// `println!` for the CLI's output: ends quietly when the reader closed the pipe (see `output`).
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::output::line(format_args!($($arg)*))
+    };
+}
+
+/// `print!` for the CLI's output: ends quietly when the reader closed the pipe (see `output`).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::output::text(format_args!($($arg)*))
+    };
+}
+
+mod output;
+
 mod agents;
 mod certs;
 mod checks;
@@ -655,7 +671,7 @@ fn main() -> ExitCode {
 
 /// Whether the error is output going to a pipe its reader closed (`| head`).
 fn closed_pipe(e: &anyhow::Error) -> bool {
-    let broken = |io: &io::Error| io.kind() == io::ErrorKind::BrokenPipe;
+    let broken = output::closed;
     e.chain().any(|c| {
         c.downcast_ref::<io::Error>().is_some_and(broken)
             || matches!(c.downcast_ref::<StoreError>(), Some(StoreError::Io { source, .. }) if broken(source))
@@ -810,20 +826,20 @@ fn run(cli: Cli) -> Result<()> {
                 cardwatch_store::retention::due(&*store, cutoff, None)?
             };
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({"left_before": cutoff, "erased": apply, "people": list})
                 );
             } else {
                 for d in &list {
-                    println!("{}  {}  left {}", d.uuid, d.site_ods, d.employment_end);
+                    outln!("{}  {}  left {}", d.uuid, d.site_ods, d.employment_end);
                 }
                 let what = if apply {
                     "erased"
                 } else {
                     "due for erasure (run with --apply to erase)"
                 };
-                println!(
+                outln!(
                     "{} leaver(s) who left before {cutoff} ({days} days) {what}",
                     list.len()
                 );
@@ -832,7 +848,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Backup { file } => {
             let b = cardwatch_store::backup::backup(&database_url, &file)?;
-            println!(
+            outln!(
                 "backed up the {} store (schema {}) to {}: {} bytes",
                 b.kind,
                 b.schema,
@@ -847,7 +863,7 @@ fn run(cli: Cli) -> Result<()> {
             let store = open(&database_url)?;
             match store.verify_audit()? {
                 AuditVerdict::Intact(n) => {
-                    println!(
+                    outln!(
                         "restored {} (a {} backup at schema {}) into {}; audit chain intact: {n} records",
                         file.display(),
                         r.kind,
@@ -865,7 +881,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Config {
             command: ConfigCommand::Reference,
         } => {
-            print!("{}", config::reference_markdown());
+            out!("{}", config::reference_markdown());
             Ok(())
         }
         Command::Audit { command } => {
@@ -880,12 +896,12 @@ fn run(cli: Cli) -> Result<()> {
                                 return Err(Exit(3).into());
                             }
                         }
-                        println!("audit chain intact: {n} records");
+                        outln!("audit chain intact: {n} records");
                         if let Some(a) = anchor {
-                            println!("anchor {a} matches: records 1 to {} are as they were when it was taken", a.seq);
+                            outln!("anchor {a} matches: records 1 to {} are as they were when it was taken", a.seq);
                         }
                         if let Some(newest) = store.audit_records(n - 1, 1)?.first() {
-                            println!(
+                            outln!(
                                 "anchor {} — keep it outside this server; `cardwatch audit verify --anchor` with it later shows whether any record up to {n} was rewritten",
                                 Anchor::of(newest)
                             );
@@ -919,7 +935,7 @@ fn run(cli: Cli) -> Result<()> {
             let store = open(&database_url)?;
             match store.set_card_status(&serial, to, &reason, &change()) {
                 Ok(s) => {
-                    println!("card {} is now {s}", serial.as_ref());
+                    outln!("card {} is now {s}", serial.as_ref());
                     Ok(())
                 }
                 Err(e @ (StoreError::Invalid(_) | StoreError::NotFound(_))) => {
@@ -1179,18 +1195,18 @@ fn print_report(report: &ImportReport, started: Instant) {
     let mut rows = 0;
     for f in &report.files {
         rows += f.rows;
-        println!(
+        outln!(
             "{:<14} {:>9} rows: {} new, {} changed, {} unchanged  ({})",
             f.kind, f.rows, f.created, f.updated, f.unchanged, f.file
         );
         if let Some(name) = &f.cim_report {
-            println!(
+            outln!(
                 "{:<14} read as Care Identity Management's {name} report",
                 ""
             );
         }
         if !f.ignored.is_empty() {
-            println!("{:<14} columns ignored: {}", "", f.ignored.join(", "));
+            outln!("{:<14} columns ignored: {}", "", f.ignored.join(", "));
         }
     }
     let verb = if report.checked_only {
@@ -1198,7 +1214,7 @@ fn print_report(report: &ImportReport, started: Instant) {
     } else {
         "imported"
     };
-    println!(
+    outln!(
         "{verb} {rows} rows in {secs:.1}s ({:.0} rows/s)",
         rows as f64 / secs.max(1e-9)
     );
@@ -1265,7 +1281,7 @@ fn serve(
             format!("cannot listen on {bind} — is another program using it? try --bind 127.0.0.1:0")
         })?;
         let addr = listener.local_addr()?;
-        println!(
+        outln!(
             "Cardwatch is serving {} at {}://{addr}/{}",
             store.describe(),
             if tls.is_some() { "https" } else { "http" },

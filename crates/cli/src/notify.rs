@@ -137,18 +137,18 @@ pub fn jobs(store: Arc<dyn Store>, checks: Checks, command: Option<JobsCommand>)
             if json {
                 let counts: HashMap<_, _> = counts.into_iter().collect();
                 let failed: Vec<_> = failed.iter().map(outgoing_json).collect();
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({"runs": runs, "outbox": counts, "failed": failed})
                 );
                 return Ok(());
             }
-            println!(
+            outln!(
                 "{:<10} {:<20} {:<8} {:>3}  {:<28} detail",
                 "job", "slot", "state", "try", "owner"
             );
             for r in &runs {
-                println!(
+                outln!(
                     "{:<10} {:<20} {:<8} {:>3}  {:<28} {}",
                     r.job,
                     r.slot.to_string(),
@@ -159,7 +159,7 @@ pub fn jobs(store: Arc<dyn Store>, checks: Checks, command: Option<JobsCommand>)
                 );
             }
             let c: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
-            println!(
+            outln!(
                 "\noutbox: {}",
                 if c.is_empty() {
                     "empty".to_owned()
@@ -168,7 +168,7 @@ pub fn jobs(store: Arc<dyn Store>, checks: Checks, command: Option<JobsCommand>)
                 }
             );
             for f in &failed {
-                println!(
+                outln!(
                     "failed: {} to {} after {} tries: {}",
                     f.key,
                     f.recipient,
@@ -186,7 +186,7 @@ pub fn jobs(store: Arc<dyn Store>, checks: Checks, command: Option<JobsCommand>)
             drop(store);
             match outcome {
                 Ok(detail) => {
-                    println!("{}: {detail}", job.name());
+                    outln!("{}: {detail}", job.name());
                     Ok(())
                 }
                 Err(e) => Err(anyhow!("{} failed: {e}", job.name())),
@@ -195,7 +195,7 @@ pub fn jobs(store: Arc<dyn Store>, checks: Checks, command: Option<JobsCommand>)
         JobsCommand::Schedule => {
             for j in Job::ALL {
                 let s = checks.notify.schedule_text(*j);
-                println!("{:<10} {:<18} {}", j.name(), s, j.about());
+                outln!("{:<10} {:<18} {}", j.name(), s, j.about());
             }
             Ok(())
         }
@@ -279,7 +279,7 @@ pub fn notify(store: &dyn Store, checks: &Checks, command: NotifyCommand) -> Res
             let mut transport = None;
             jobs::send_one(&checks.notify, &hooks, &mut transport, &m, at.unix())
                 .map_err(|e| anyhow!("the test message was not sent: {e}"))?;
-            println!("sent a test message to {}", m.recipient);
+            outln!("sent a test message to {}", m.recipient);
             Ok(())
         }
         NotifyCommand::Prefs {
@@ -306,7 +306,7 @@ pub fn notify(store: &dyn Store, checks: &Checks, command: NotifyCommand) -> Res
             };
             let secret = cardwatch_server::web::auth::new_token_secret()?;
             store::set_prefs(store, &prefs, &secret, &change()).map_err(store_refused)?;
-            println!(
+            outln!(
                 "{}: {} digest of {} and above to {}{}",
                 prefs.username,
                 prefs.frequency.as_str(),
@@ -321,7 +321,7 @@ pub fn notify(store: &dyn Store, checks: &Checks, command: NotifyCommand) -> Res
         NotifyCommand::List => {
             for s in store::subscribers(store)? {
                 let p = &s.prefs;
-                println!(
+                outln!(
                     "{:<24} {:<32} {:<7} {:<9} {}",
                     p.username,
                     p.email,
@@ -373,14 +373,14 @@ pub fn webhook(store: &dyn Store, command: WebhookCommand) -> Result<()> {
                     .map_err(|e| refuse(format!("--min-severity: {e}")))?,
             };
             store::put_webhook(store, &hook, &change()).map_err(store_refused)?;
-            println!(
+            outln!(
                 "webhook {} posts {} to {}",
                 hook.name,
                 hook.format.as_str(),
                 hook.url
             );
             if generated {
-                println!(
+                outln!(
                     "signing secret (shown once; the receiver checks X-Cardwatch-Signature with it): {}",
                     hook.secret
                 );
@@ -389,7 +389,7 @@ pub fn webhook(store: &dyn Store, command: WebhookCommand) -> Result<()> {
         }
         WebhookCommand::List => {
             for h in store::webhooks(store)? {
-                println!(
+                outln!(
                     "{:<16} {:<6} {:<9} {}",
                     h.name,
                     h.format.as_str(),
@@ -401,7 +401,7 @@ pub fn webhook(store: &dyn Store, command: WebhookCommand) -> Result<()> {
         }
         WebhookCommand::Remove { name } => {
             store::remove_webhook(store, &name, &change()).map_err(store_refused)?;
-            println!("webhook {name} removed");
+            outln!("webhook {name} removed");
             Ok(())
         }
     }
