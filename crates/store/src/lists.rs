@@ -23,6 +23,9 @@ pub struct Listed {
     pub sortable: &'static [&'static str],
     /// The columns the filter matches the start of.
     pub matched: &'static [&'static str],
+    /// A name column whose last word's start the filter matches too: a person's surname, as
+    /// people type "smith" to find Jane Smith (indexed by migration 0021, see [`surname`]).
+    pub surname: Option<&'static str>,
 }
 
 /// Every listed kind, in the order the lists are offered.
@@ -32,42 +35,49 @@ pub const LISTED: &[Listed] = &[
         site: "ods_code",
         sortable: &["ods_code", "name", "type"],
         matched: &["ods_code", "name"],
+        surname: None,
     },
     Listed {
         kind: Kind::Sites,
         site: "site_ods",
         sortable: &["site_ods", "organisation_ods", "name"],
         matched: &["site_ods", "name"],
+        surname: None,
     },
     Listed {
         kind: Kind::People,
         site: "site_ods",
         sortable: &["uuid", "name", "site_ods"],
         matched: &["uuid", "name"],
+        surname: Some("name"),
     },
     Listed {
         kind: Kind::Workstations,
         site: "site_ods",
         sortable: &["hostname", "site_ods", "update_ring"],
         matched: &["hostname"],
+        surname: None,
     },
     Listed {
         kind: Kind::Readers,
         site: "site_ods",
         sortable: &["reader_serial", "site_ods", "model", "status"],
         matched: &["reader_serial", "model"],
+        surname: None,
     },
     Listed {
         kind: Kind::Stock,
         site: "site_ods",
         sortable: &["site_ods", "item"],
         matched: &["site_ods", "item"],
+        surname: None,
     },
     Listed {
         kind: Kind::Integrations,
         site: "site_ods",
         sortable: &["integration", "site_ods", "service", "clinical_system"],
         matched: &["integration", "service"],
+        surname: None,
     },
 ];
 
@@ -256,6 +266,13 @@ fn prefix_range(prefix: &str) -> (String, String) {
     (low, high)
 }
 
+/// The last word of a name column in lower case — the name without everything up to its last
+/// space, the whole name when it has none — written as migration 0021's index of people's
+/// surnames is, so that the planner finds that index for it. The same in both dialects.
+pub fn surname(column: &str) -> String {
+    format!("lower(replace({column}, rtrim({column}, replace({column}, ' ', '')), ''))")
+}
+
 /// The SQL of a list query, with `select` the backend's list of every column of the kind.
 pub(crate) fn build(q: &ListQuery, d: Dialect, select: &str) -> Result<Built, crate::StoreError> {
     let listed = listed(q.kind)
@@ -286,10 +303,9 @@ pub(crate) fn build(q: &ListQuery, d: Dialect, select: &str) -> Result<Built, cr
         let any: Vec<String> = listed
             .matched
             .iter()
-            .map(|c| {
-                let e = format!("lower({})", ident(c));
-                format!("({e} >= {lo} AND {e} < {hi})")
-            })
+            .map(|c| format!("lower({})", ident(c)))
+            .chain(listed.surname.map(surname))
+            .map(|e| format!("({e} >= {lo} AND {e} < {hi})"))
             .collect();
         matched = Some(format!("({})", any.join(" OR ")));
     }

@@ -456,15 +456,20 @@ fn in_sentence(label: &str) -> String {
 }
 
 /// What the filter matches, said plainly: "Finds people whose user ID (UUID) or name starts
-/// with what you type, in capitals or not."
+/// with what you type, or whose surname does, in capitals or not."
 fn matches(listed: &Listed, many: &str) -> String {
     let labels: Vec<String> = listed
         .matched
         .iter()
         .map(|c| in_sentence(&column_label(c)))
         .collect();
+    let surname = if listed.surname.is_some() {
+        ", or whose surname does"
+    } else {
+        ""
+    };
     format!(
-        "Finds {many} whose {} starts with what you type, in capitals or not.",
+        "Finds {many} whose {} starts with what you type{surname}, in capitals or not.",
         labels.join(" or ")
     )
 }
