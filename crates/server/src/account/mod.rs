@@ -1,7 +1,7 @@
 //! An operator's own account page: who they are, their password, their calendar feeds and their
 //! email digest.
 
-use axum::extract::{Form, State};
+use axum::extract::State;
 use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::web::auth::{
     cookie, hash_password, start_session, verify_password, Caller, SESSION_SECONDS,
 };
+use crate::web::form::PageForm;
 use crate::web::blocking;
 use crate::web::layout;
 use crate::AppState;
@@ -149,7 +150,7 @@ where
 pub(crate) async fn make_feed(
     State(state): State<AppState>,
     caller: Caller,
-    Form(f): Form<feeds::FeedForm>,
+    PageForm(f): PageForm<feeds::FeedForm>,
 ) -> Response {
     let csrf = f.csrf.clone();
     let typed = Typed {
@@ -166,7 +167,7 @@ pub(crate) async fn make_feed(
 pub(crate) async fn revoke_feed(
     State(state): State<AppState>,
     caller: Caller,
-    Form(f): Form<feeds::FeedForm>,
+    PageForm(f): PageForm<feeds::FeedForm>,
 ) -> Response {
     let csrf = f.csrf.clone();
     after_form(state, caller, &csrf, Typed::default(), |s, c| async move {
@@ -179,7 +180,7 @@ pub(crate) async fn revoke_feed(
 pub(crate) async fn save_digest(
     State(state): State<AppState>,
     caller: Caller,
-    Form(f): Form<digest::DigestForm>,
+    PageForm(f): PageForm<digest::DigestForm>,
 ) -> Response {
     let csrf = f.csrf.clone();
     let typed = Typed {
@@ -204,7 +205,7 @@ pub(crate) async fn change_password(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Form(f): Form<PasswordForm>,
+    PageForm(f): PageForm<PasswordForm>,
 ) -> Response {
     if let Err(r) = caller.check_csrf(&f.csrf) {
         return r.into_response();

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -217,15 +218,32 @@ fn refusal(check: bool, message: String, problems: Vec<String>) -> Outcome {
     }
 }
 
+/// Why a request that carried no upload was refused: the files are sent by the page's own form.
+fn not_an_upload() -> Outcome {
+    refusal(
+        false,
+        "Nothing was imported: the files did not arrive as an upload.".into(),
+        vec![
+            "Choose one or more files here and select Import — the request came without any files (it was not sent by this page's form)".to_owned(),
+        ],
+    )
+}
+
 /// `POST /admin/import` (multipart: `csrf`, `check`, `files`).
 pub(crate) async fn import(
     State(state): State<AppState>,
     caller: Caller,
-    mut form: Multipart,
+    form: Result<Multipart, MultipartRejection>,
 ) -> Response {
     let caller = match admin(&state, caller).await {
         Ok(c) => c,
         Err(r) => return r,
+    };
+    // A body that is no upload at all (a plain form, or nothing) has no files and no "Check
+    // only" to read: the page again, saying so, with nothing written.
+    let mut form = match form {
+        Ok(f) => f,
+        Err(_) => return render(&state, &caller, StatusCode::BAD_REQUEST, not_an_upload()),
     };
     let (mut csrf, mut check, mut inputs) = (String::new(), false, Vec::new());
     loop {

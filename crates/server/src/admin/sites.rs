@@ -17,6 +17,7 @@ use cardwatch_store::{Change, ImportInput, ImportOptions, StoreError};
 use serde::Deserialize;
 
 use crate::web::auth::Caller;
+use crate::web::form::PageForm;
 use crate::web::scope::{form_viewer, not_found, viewer, Viewer};
 use crate::web::{blocking, layout};
 use crate::AppState;
@@ -443,7 +444,7 @@ pub(crate) struct StockForm {
 pub(crate) async fn stock(
     State(state): State<AppState>,
     caller: Caller,
-    axum::extract::Form(f): axum::extract::Form<StockForm>,
+    PageForm(f): PageForm<StockForm>,
 ) -> Response {
     let (v, (ods, ..)) = match editing(&state, caller, &f.csrf, &f.site).await {
         Ok(x) => x,
@@ -492,7 +493,7 @@ pub(crate) struct HoursForm {
 pub(crate) async fn hours(
     State(state): State<AppState>,
     caller: Caller,
-    axum::extract::Form(f): axum::extract::Form<HoursForm>,
+    PageForm(f): PageForm<HoursForm>,
 ) -> Response {
     let (v, (ods, org, name, _)) = match editing(&state, caller, &f.csrf, &f.site).await {
         Ok(x) => x,
@@ -539,7 +540,7 @@ pub(crate) struct ContactForm {
 pub(crate) async fn add_contact(
     State(state): State<AppState>,
     caller: Caller,
-    axum::extract::Form(f): axum::extract::Form<ContactForm>,
+    PageForm(f): PageForm<ContactForm>,
 ) -> Response {
     let (v, (ods, ..)) = match editing(&state, caller, &f.csrf, &f.site).await {
         Ok(x) => x,
@@ -589,7 +590,7 @@ pub(crate) async fn add_contact(
 pub(crate) async fn remove_contact(
     State(state): State<AppState>,
     caller: Caller,
-    axum::extract::Form(f): axum::extract::Form<ContactForm>,
+    PageForm(f): PageForm<ContactForm>,
 ) -> Response {
     let (v, (ods, ..)) = match editing(&state, caller, &f.csrf, &f.site).await {
         Ok(x) => x,

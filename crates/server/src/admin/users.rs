@@ -2,7 +2,7 @@
 //! add one, disable or enable, and reset a password; a new or reset password is random and shown
 //! once. Every form carries the session's CSRF token; every change is audited by the store.
 
-use axum::extract::{Form, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::{NewUser, Permission, Role, Username};
@@ -11,6 +11,7 @@ use cardwatch_store::StoreError;
 use serde::Deserialize;
 
 use crate::web::auth::{hash_password, random_password, Caller};
+use crate::web::form::PageForm;
 use crate::web::scope::viewer;
 use crate::web::{blocking, change, settled};
 use crate::AppState;
@@ -196,7 +197,7 @@ async fn after(
 pub(crate) async fn add(
     State(state): State<AppState>,
     caller: Caller,
-    Form(f): Form<AddForm>,
+    PageForm(f): PageForm<AddForm>,
 ) -> Response {
     let caller = match admin(&state, caller).await {
         Ok(c) => c,
@@ -314,7 +315,7 @@ async fn one(state: AppState, caller: Caller, f: UserForm, action: &'static str)
 pub(crate) async fn disable(
     State(state): State<AppState>,
     caller: Caller,
-    Form(f): Form<UserForm>,
+    PageForm(f): PageForm<UserForm>,
 ) -> Response {
     one(state, caller, f, "disable").await
 }
@@ -322,7 +323,7 @@ pub(crate) async fn disable(
 pub(crate) async fn enable(
     State(state): State<AppState>,
     caller: Caller,
-    Form(f): Form<UserForm>,
+    PageForm(f): PageForm<UserForm>,
 ) -> Response {
     one(state, caller, f, "enable").await
 }
@@ -330,7 +331,7 @@ pub(crate) async fn enable(
 pub(crate) async fn reset(
     State(state): State<AppState>,
     caller: Caller,
-    Form(f): Form<UserForm>,
+    PageForm(f): PageForm<UserForm>,
 ) -> Response {
     one(state, caller, f, "reset").await
 }

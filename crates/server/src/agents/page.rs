@@ -3,7 +3,7 @@
 //! from and what became of its latest inventory; a one-time enrolment token made here (shown
 //! once), and an agent revoked (both audited).
 
-use axum::extract::{Form, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cardwatch_core::access::Permission;
@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::web::auth::{new_token_secret, random_token, token_hash, Caller};
+use crate::web::form::PageForm;
 use crate::web::counted;
 use crate::web::scope::{form_viewer, viewer};
 use crate::web::{blocking, layout};
@@ -140,7 +141,7 @@ pub(crate) struct TokenForm {
 pub(crate) async fn token(
     State(state): State<AppState>,
     caller: Caller,
-    Form(f): Form<TokenForm>,
+    PageForm(f): PageForm<TokenForm>,
 ) -> Response {
     let caller = match form_viewer(&state, caller, Permission::ManageUsers, &f.csrf).await {
         Ok(v) => v.caller,
@@ -199,7 +200,7 @@ pub(crate) struct RevokeForm {
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
-    Form(f): Form<RevokeForm>,
+    PageForm(f): PageForm<RevokeForm>,
 ) -> Response {
     let caller = match form_viewer(&state, caller, Permission::ManageUsers, &f.csrf).await {
         Ok(v) => v.caller,

@@ -4,7 +4,7 @@
 //! caller's organisations is answered as not found. Operators who manage cards change its status
 //! there (`POST /cards/{serial}/status`), through the card's state machine, with a reason, audited.
 
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
@@ -21,6 +21,7 @@ use crate::estate::lists::{page_of, sentence};
 use crate::estate::people::{activity_codes, plain_state, purpose, role};
 use crate::estate::Named;
 use crate::web::auth::Caller;
+use crate::web::form::PageForm;
 use crate::web::blocking;
 use crate::web::counted;
 use crate::web::lookup;
@@ -379,7 +380,7 @@ pub(crate) async fn change_status(
     State(state): State<AppState>,
     caller: Caller,
     Path(serial): Path<String>,
-    Form(f): Form<StatusForm>,
+    PageForm(f): PageForm<StatusForm>,
 ) -> Response {
     let v = match form_viewer(&state, caller, Permission::ManageCards, &f.csrf).await {
         Ok(v) => v,

@@ -2,7 +2,7 @@
 //! positions, and each of their cards with both certificates. Someone at another organisation's
 //! site is answered as not found.
 
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::estate::{Card, Certificate, Person, Position};
@@ -17,6 +17,7 @@ use serde_json::json;
 use crate::estate::lists::{page_of, sentence};
 use crate::estate::Named;
 use crate::web::auth::Caller;
+use crate::web::form::PageForm;
 use crate::web::blocking;
 use crate::web::counted;
 use crate::web::lookup;
@@ -343,7 +344,7 @@ pub(crate) async fn change_position(
     State(state): State<AppState>,
     caller: Caller,
     Path(uuid): Path<String>,
-    Form(f): Form<PositionForm>,
+    PageForm(f): PageForm<PositionForm>,
 ) -> Response {
     let v = match form_viewer(&state, caller, Permission::ManageCards, &f.csrf).await {
         Ok(v) => v,

@@ -4,7 +4,7 @@
 //! rather than at the `retention` job's next run (CSRF-checked, each erasure audited without the
 //! data it erased).
 
-use axum::extract::{Form, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cardwatch_core::access::Permission;
@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::web::auth::Caller;
+use crate::web::form::PageForm;
 use crate::web::scope::{form_viewer, viewer, Viewer};
 use crate::web::{blocking, layout};
 use crate::web::{change, settled};
@@ -119,7 +120,7 @@ pub(crate) struct EraseForm {
 pub(crate) async fn erase(
     State(state): State<AppState>,
     caller: Caller,
-    Form(f): Form<EraseForm>,
+    PageForm(f): PageForm<EraseForm>,
 ) -> Response {
     let v = match form_viewer(&state, caller, Permission::ManageUsers, &f.csrf).await {
         Ok(v) => v,

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Form, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::web::auth::Caller;
+use crate::web::form::PageForm;
 use crate::web::scope::{form_viewer, not_found, viewer, Viewer};
 use crate::web::{bad_request, BadParam};
 use crate::web::{blocking, layout};
@@ -275,7 +276,7 @@ pub(crate) struct DecisionForm {
 pub(crate) async fn decide(
     State(state): State<AppState>,
     caller: Caller,
-    Form(f): Form<DecisionForm>,
+    PageForm(f): PageForm<DecisionForm>,
 ) -> Response {
     let v = match form_viewer(&state, caller, Permission::ManageCards, &f.csrf).await {
         Ok(v) => v,

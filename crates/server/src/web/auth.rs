@@ -9,7 +9,7 @@ use argon2::password_hash::{PasswordHash, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use axum::extract::{ConnectInfo, Form, FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::header::{AUTHORIZATION, COOKIE, LOCATION, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -25,6 +25,7 @@ pub use crate::web::caller::{Caller, Forbidden};
 pub use crate::web::secrets::{
     hash_password, new_token_secret, random_password, random_token, NoRandomness, TOKEN_PREFIX,
 };
+use crate::web::form::PageForm;
 use crate::AppState;
 
 /// The session cookie's name.
@@ -493,7 +494,7 @@ pub(crate) async fn login(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,
     headers: HeaderMap,
-    Form(f): Form<LoginForm>,
+    PageForm(f): PageForm<LoginForm>,
 ) -> Response {
     let next = on_this_server(&f.next);
     let now = (state.now)();
@@ -570,7 +571,7 @@ pub(crate) async fn logout(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Form(f): Form<CsrfForm>,
+    PageForm(f): PageForm<CsrfForm>,
 ) -> Response {
     if let Err(r) = caller.check_csrf(&f.csrf) {
         return r.into_response();
