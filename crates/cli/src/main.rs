@@ -1197,7 +1197,12 @@ fn print_report(report: &ImportReport, started: Instant) {
         rows += f.rows;
         outln!(
             "{:<14} {:>9} rows: {} new, {} changed, {} unchanged  ({})",
-            f.kind, f.rows, f.created, f.updated, f.unchanged, f.file
+            f.kind,
+            f.rows,
+            f.created,
+            f.updated,
+            f.unchanged,
+            f.file
         );
         if let Some(name) = &f.cim_report {
             outln!(

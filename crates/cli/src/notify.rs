@@ -145,7 +145,11 @@ pub fn jobs(store: Arc<dyn Store>, checks: Checks, command: Option<JobsCommand>)
             }
             outln!(
                 "{:<10} {:<20} {:<8} {:>3}  {:<28} detail",
-                "job", "slot", "state", "try", "owner"
+                "job",
+                "slot",
+                "state",
+                "try",
+                "owner"
             );
             for r in &runs {
                 outln!(

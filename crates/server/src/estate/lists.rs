@@ -260,22 +260,27 @@ async fn read(state: &AppState, q: ListQuery) -> Result<lists::ListPage, Respons
 fn csv_stream(state: &AppState, mut q: ListQuery) -> Response {
     let kind = q.kind;
     let header = kind.columns().iter().map(|c| c.name).collect();
-    csv_streamed(state, format!("{}.csv", kind.name()), header, move |store, out| {
-        q.from = None;
-        q.limit = CSV_PAGE;
-        loop {
-            let page = store
-                .list_page(&q)
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
-            for r in &page.rows {
-                out.row(r.iter().map(Value::to_csv))?;
+    csv_streamed(
+        state,
+        format!("{}.csv", kind.name()),
+        header,
+        move |store, out| {
+            q.from = None;
+            q.limit = CSV_PAGE;
+            loop {
+                let page = store
+                    .list_page(&q)
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
+                for r in &page.rows {
+                    out.row(r.iter().map(Value::to_csv))?;
+                }
+                match page.rows.last() {
+                    Some(last) if page.more => q.from = Some(q.position_of(last, false)),
+                    _ => return Ok(()),
+                }
             }
-            match page.rows.last() {
-                Some(last) if page.more => q.from = Some(q.position_of(last, false)),
-                _ => return Ok(()),
-            }
-        }
-    })
+        },
+    )
 }
 
 pub(crate) async fn api(
