@@ -24,7 +24,7 @@ pub struct Listed {
     /// The columns the filter matches the start of.
     pub matched: &'static [&'static str],
     /// A name column whose last word's start the filter matches too: a person's surname, as
-    /// people type "smith" to find Jane Smith (indexed by migration 0021, see [`surname`]).
+    /// people type "smith" to find Jane Smith (indexed by migration 0019, see [`surname`]).
     pub surname: Option<&'static str>,
 }
 
@@ -267,7 +267,7 @@ fn prefix_range(prefix: &str) -> (String, String) {
 }
 
 /// The last word of a name column in lower case — the name without everything up to its last
-/// space, the whole name when it has none — written as migration 0021's index of people's
+/// space, the whole name when it has none — written as migration 0019's index of people's
 /// surnames is, so that the planner finds that index for it. The same in both dialects.
 pub fn surname(column: &str) -> String {
     format!("lower(replace({column}, rtrim({column}, replace({column}, ' ', '')), ''))")

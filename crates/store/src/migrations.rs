@@ -39,5 +39,5 @@ migrations! {
     16 "organisation_status" "0016_organisation_status",
     17 "site_refreshes" "0017_site_refreshes",
     18 "estate_lists" "0018_estate_lists",
-    21 "people_surname" "0021_people_surname",
+    19 "people_surname" "0019_people_surname",
 }

@@ -1,6 +1,6 @@
 //! The people list's filter (issue 26): what is typed matches the start of a person's UUID, of
 //! their name, or of their surname — "smith" finds Jane Smith — in capitals or not, and the
-//! surname is found through its index (migration 0021), as the other filtered columns are, so
+//! surname is found through its index (migration 0019), as the other filtered columns are, so
 //! the filter stays fast at a million people. On SQLite and on PostgreSQL.
 
 mod common;
