@@ -136,6 +136,11 @@ pub fn recognise(kb: &KnowledgeBase, typed: &str) -> Recognised {
             return Recognised::Symptom(m.clone());
         }
     }
+    // A description about a printer, email or Wi-Fi matches nothing, whatever words it shares
+    // with a smartcard fault ("wifi keeps dropping out"); a code above still decides.
+    if reading.elsewhere() {
+        return Recognised::Nothing;
+    }
     let mut fits = reading.fits();
     if let Some(m) = exact {
         // A message quoted whole weighs its words; part of one typed alone weighs what was typed.

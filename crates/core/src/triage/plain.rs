@@ -17,10 +17,35 @@ use super::matching::normalise;
 const NOT: &str = "not";
 /// The concept that says something did not work, negating what is near it too ("signing fails").
 const FAIL: &str = "fail";
+/// The concept that says nothing happened, negating what is near it too ("nothing asks for a pin").
+const NOTHING: &str = "nothing";
+/// The concept that turns to another part of the description ("logs in fine but can't sign"):
+/// no negation reaches across it, nor across a full stop, comma or other clause mark.
+const BUT: &str = "but";
+/// The concept for things that are not smartcards (a printer, email, Wi-Fi, a Windows password):
+/// a description that names one, and none of [`SMARTCARD`], is about that thing and matches
+/// nothing ("wifi keeps dropping out" is not a Spine timeout).
+const ELSEWHERE: &str = "elsewhere";
+/// The concepts that make a description about a smartcard whatever else it names.
+const SMARTCARD: &[&str] = &[
+    "card",
+    "reader",
+    "certificate",
+    "prompt",
+    "smartcard-connect",
+    "identity-agent",
+    "credential-management",
+    "spine",
+];
 /// How many words before a concept a negation reaches ("won't let her sign": three).
 const NEGATION_BEFORE: usize = 4;
 /// How many words after a concept a negation or failure reaches ("signing isn't working").
 const NEGATION_AFTER: usize = 3;
+/// The entry whose ways of saying are everyday words in their own right: known, so never mended
+/// into a word of the base ("says" is not "stays"), and never folded into a concept.
+const FILLER: &str = "filler";
+/// Where a clause ends in what was said: no word is normalised to it.
+const CLAUSE: &str = "|";
 
 /// The knowledge base's vocabulary: every way of saying a concept, and the words it knows (what
 /// a misspelling is mended to).
@@ -32,6 +57,9 @@ pub struct Vocabulary {
     longest: usize,
     /// Every word the base knows: ways of saying, concepts, and the words of phrasings and texts.
     known: BTreeSet<String>,
+    /// Everyday words (`filler`): never mended, and never what a misspelling is mended to ("ligt"
+    /// is "light", though "list" is as near).
+    everyday: BTreeSet<String>,
 }
 
 impl Vocabulary {
@@ -43,13 +71,20 @@ impl Vocabulary {
         let mut v = Vocabulary::default();
         for (entry, (concept, also)) in words.into_iter().enumerate() {
             let refuse = |m: String| Err((entry, m));
-            v.known.insert(concept.to_owned());
+            if concept != FILLER {
+                v.known.insert(concept.to_owned());
+            }
             for way in also {
                 let key = normalise(way);
                 if key.is_empty() {
                     return refuse(format!(
                         "word {concept:?}: {way:?} has no letters or digits to match"
                     ));
+                }
+                if concept == FILLER {
+                    // Known as itself; a concept that also claims it still folds it.
+                    v.everyday.extend(key.split(' ').map(str::to_owned));
+                    continue;
                 }
                 if let Some(other) = v.says.get(&key) {
                     if other != concept {
@@ -107,13 +142,48 @@ impl Vocabulary {
         out
     }
 
+    /// Text as concepts like [`Vocabulary::concepts`], each clause (cut at `.`, `,`, `;`, `:`, `!`,
+    /// `?`, brackets, dashes and line ends) ended by a mark that no negation reaches across.
+    fn clauses(&self, text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let cuts = |c: char| {
+            matches!(
+                c,
+                '.' | ',' | ';' | ':' | '!' | '?' | '(' | ')' | '\n' | '–' | '—'
+            )
+        };
+        for clause in text.split(cuts).filter(|c| !normalise(c).is_empty()) {
+            if !out.is_empty() {
+                out.push(CLAUSE.to_owned());
+            }
+            out.extend(self.concepts(clause));
+        }
+        out
+    }
+
     /// A word the base does not know, mended to the one known word it is a slip away from: one
     /// letter added, dropped, changed or two swapped (two such slips in a long word). Short words
     /// and words with digits are left alone: "pin" and "pen", "400" and "401" mean different things.
     fn mend(&self, word: &str) -> String {
         let len = word.chars().count();
-        if len < 4 || self.known.contains(word) || word.bytes().any(|b| b.is_ascii_digit()) {
+        if len < 4
+            || self.known.contains(word)
+            || self.everyday.contains(word)
+            || word.bytes().any(|b| b.is_ascii_digit())
+        {
             return word.to_owned();
+        }
+        // An ending the base has not seen on a word it knows ("unlocking", "reboots"): the word.
+        for ending in ["ing", "ed", "es", "s", "ly"] {
+            if let Some(stem) = word.strip_suffix(ending) {
+                if stem.chars().count() >= 4 {
+                    for known in [stem.to_owned(), format!("{stem}e")] {
+                        if self.known.contains(&known) {
+                            return known;
+                        }
+                    }
+                }
+            }
         }
         let reach = if len >= 8 { 2 } else { 1 };
         let near: Vec<(usize, &String)> = self
@@ -218,19 +288,46 @@ impl Phrasing {
 struct Said {
     concepts: Vec<String>,
     negated: Vec<bool>,
+    /// Negated from before ("no card", "doesn't have a smartcard"), not after ("card not read").
+    denied: Vec<bool>,
 }
 
 impl Said {
     fn new(concepts: Vec<String>) -> Said {
-        let negates = |c: &String| c == NOT || c == FAIL;
+        let ends = |c: &String| c == CLAUSE || c == BUT;
+        // "nothing asks for her pin" negates the asking as "it never asks" does.
+        let negates = |c: &String| c == NOT || c == FAIL || c == NOTHING;
+        let start = |i: usize| concepts[..i].iter().rposition(ends).map_or(0, |b| b + 1);
+        let denied = (0..concepts.len())
+            .map(|i| {
+                concepts[i.saturating_sub(NEGATION_BEFORE).max(start(i))..i]
+                    .iter()
+                    .any(|c| c == NOT)
+            })
+            .collect();
         let negated = (0..concepts.len())
             .map(|i| {
-                let before = i.saturating_sub(NEGATION_BEFORE)..i;
-                let after = i + 1..(i + 1 + NEGATION_AFTER).min(concepts.len());
+                // The clause around the concept, and the windows inside it.
+                let start = start(i);
+                let end = concepts[i + 1..]
+                    .iter()
+                    .position(ends)
+                    .map_or(concepts.len(), |b| i + 1 + b);
+                let before = i.saturating_sub(NEGATION_BEFORE).max(start)..i;
+                let after = i + 1..(i + 1 + NEGATION_AFTER).min(end);
                 concepts[before].iter().any(negates) || concepts[after].iter().any(negates)
             })
             .collect();
-        Said { concepts, negated }
+        Said {
+            concepts,
+            negated,
+            denied,
+        }
+    }
+
+    /// True when the concept is said and not negated somewhere.
+    fn affirms(&self, concept: &str) -> bool {
+        self.at(concept).iter().any(|&i| !self.negated[i])
     }
 
     fn at(&self, concept: &str) -> Vec<usize> {
@@ -266,8 +363,19 @@ impl<'kb> Reading<'kb> {
     pub fn new(kb: &'kb KnowledgeBase, text: &str) -> Reading<'kb> {
         Reading {
             kb,
-            said: Said::new(kb.vocabulary.concepts(text)),
+            said: Said::new(kb.vocabulary.clauses(text)),
         }
+    }
+
+    /// True when the description is about something that is not a smartcard: it names one (a
+    /// printer, email, Wi-Fi) and names no card, reader, certificate or smartcard software.
+    pub fn elsewhere(&self) -> bool {
+        // "the scanner won't pick up" names a scanner, negated or not; "she doesn't have a
+        // smartcard" names no card, but "the card isn't read" does.
+        !self.said.at(ELSEWHERE).is_empty()
+            && !SMARTCARD
+                .iter()
+                .any(|c| self.said.at(c).iter().any(|&i| !self.said.denied[i]))
     }
 
     /// True when the description says something that rules the symptom out (one of its
@@ -277,12 +385,15 @@ impl<'kb> Reading<'kb> {
         self.kb.symptoms[symptom]
             .unless
             .iter()
-            .any(|c| self.said.at(c).iter().any(|&i| !self.said.negated[i]))
+            .any(|c| self.said.affirms(c))
     }
 
     /// Every symptom whose phrasings fit the description and that it does not rule out, best
     /// first (one entry a symptom, ties in the knowledge base's order).
     pub fn fits(&self) -> Vec<Fit> {
+        if self.elsewhere() {
+            return Vec::new();
+        }
         let mut out: Vec<Fit> = self
             .kb
             .symptoms
