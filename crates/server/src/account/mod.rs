@@ -11,8 +11,8 @@ use serde::Deserialize;
 use crate::web::auth::{
     cookie, hash_password, start_session, verify_password, Caller, SESSION_SECONDS,
 };
-use crate::web::form::PageForm;
 use crate::web::blocking;
+use crate::web::form::PageForm;
 use crate::web::layout;
 use crate::AppState;
 

@@ -15,8 +15,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::web::auth::{new_token_secret, random_token, token_hash, Caller};
-use crate::web::form::PageForm;
 use crate::web::counted;
+use crate::web::form::PageForm;
 use crate::web::scope::{form_viewer, viewer};
 use crate::web::{blocking, layout};
 use crate::web::{change, settled};

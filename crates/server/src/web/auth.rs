@@ -22,10 +22,10 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 pub use crate::web::caller::{Caller, Forbidden};
+use crate::web::form::PageForm;
 pub use crate::web::secrets::{
     hash_password, new_token_secret, random_password, random_token, NoRandomness, TOKEN_PREFIX,
 };
-use crate::web::form::PageForm;
 use crate::AppState;
 
 /// The session cookie's name.
