@@ -252,7 +252,7 @@ const ENDPOINTS: &[Endpoint] = &[
             p("rule", Ty::Text, "Only rules whose id starts with this (a rule, or a group such as integration-)."),
             p("all", Ty::Bool, "Include snoozed findings."),
             p("format", JSON_OR_CSV, "json (default) or csv (every finding that passes, in the same order)."),
-            p("sort", Ty::Words(&findings::SORTABLE), "Sort by this column (default: the queue's order)."),
+            p("sort", Ty::Words(&crate::prevent::columns::SORTABLE), "Sort by this column (default: the queue's order)."),
             p("order", ORDER, "asc (default) or desc."),
             p("limit", Ty::Int(1, findings::MAX_LIMIT as i64), "At most this many (default 50)."),
             p("cursor", Ty::Pat(findings::CURSOR_PATTERN), "The next page: an answer's next_cursor, with the same filters."),

@@ -39,10 +39,9 @@ use openidconnect::{
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::web::auth::{
-    self, cookie, on_this_server, start_session, ClientAddress, SESSION_SECONDS,
-};
+use crate::web::auth::{self, cookie, start_session, ClientAddress, SESSION_SECONDS};
 use crate::web::layout;
+use crate::web::redirect::on_this_server;
 use crate::AppState;
 
 /// The cookie that carries a sign-in between its two legs.

@@ -5,7 +5,6 @@
 //! estate's queue is read from its index in what a page costs, a scoped caller's from a pass over
 //! their own findings — never a sort or a copy of them.
 
-use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use askama::Template;
@@ -19,6 +18,7 @@ use cardwatch_core::health::{
 use serde_json::json;
 
 use crate::prevent::check::{all_findings, Check};
+use crate::prevent::columns::{column_order, SORTABLE};
 use crate::prevent::queue_index;
 use crate::web::auth::Caller;
 use crate::web::scope::{viewer, Viewer};
@@ -36,9 +36,6 @@ pub(crate) const CURSOR_PATTERN: &str = "^616674657220(3[0-9]){1,10}$";
 
 /// Findings a page shows unless asked otherwise.
 const DEFAULT_LIMIT: usize = 50;
-
-/// The columns findings sort by (instead of the queue's order).
-pub(crate) const SORTABLE: [&str; 6] = ["site", "severity", "rule", "subject", "owner", "due"];
 
 /// The query parameters both views accept, validated.
 #[derive(Clone, Debug)]
@@ -265,24 +262,6 @@ impl Params {
 /// Sorts findings by a column (ties keep the order they came in).
 fn sort(found: &mut [&Noted], by: &str, descending: bool) {
     found.sort_by(|a, b| column_order(a, b, by, descending));
-}
-
-/// Two findings' order by a column, descending or not (ties are equal).
-pub(crate) fn column_order(a: &Noted, b: &Noted, by: &str, descending: bool) -> Ordering {
-    let (x, y) = (&a.finding, &b.finding);
-    let o = match by {
-        "site" => x.site.cmp(&y.site),
-        "severity" => x.severity.cmp(&y.severity),
-        "rule" => x.rule.cmp(y.rule),
-        "subject" => x.subject.cmp(&y.subject),
-        "owner" => x.owner.cmp(&y.owner),
-        _ => x.due.cmp(&y.due),
-    };
-    if descending {
-        o.reverse()
-    } else {
-        o
-    }
 }
 
 /// One page of the caller's findings: the groups of all that pass the filters, their total,

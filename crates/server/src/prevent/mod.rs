@@ -1,6 +1,7 @@
 //! Prevent: the health check's findings, the overview counted from them, and the renewal plan.
 
 pub mod check;
+pub(crate) mod columns;
 pub mod finding;
 pub mod findings;
 pub mod migration;

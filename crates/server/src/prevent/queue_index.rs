@@ -133,7 +133,7 @@ impl Kept {
             let all = &check.all;
             let mut order: Vec<u32> = (0..all.len() as u32).collect();
             order.sort_unstable_by(|&a, &b| {
-                crate::prevent::findings::column_order(
+                crate::prevent::columns::column_order(
                     &all[a as usize],
                     &all[b as usize],
                     by,
@@ -495,11 +495,11 @@ mod tests {
             open_incidents: Arc::default(),
         };
         let kept = kept(&check);
-        for by in crate::prevent::findings::SORTABLE {
+        for by in crate::prevent::columns::SORTABLE {
             for descending in [false, true] {
                 let mut stable: Vec<usize> = (0..check.all.len()).collect();
                 stable.sort_by(|&a, &b| {
-                    crate::prevent::findings::column_order(
+                    crate::prevent::columns::column_order(
                         &check.all[a],
                         &check.all[b],
                         by,

@@ -17,6 +17,7 @@ pub mod layout;
 pub mod logs;
 pub mod lookup;
 pub mod metrics;
+pub mod redirect;
 pub mod scope;
 pub mod secrets;
 
