@@ -149,7 +149,7 @@ fn back(parts: &Parts) -> Option<String> {
         Some(q) => format!("{}?{q}", referer.path()),
         None => referer.path().to_owned(),
     };
-    Some(crate::web::auth::on_this_server(&path))
+    Some(crate::web::redirect::on_this_server(&path))
 }
 
 #[derive(Template)]
@@ -193,7 +193,19 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for PageForm<T> {
         }
         let bytes = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
             Ok(b) => b,
-            Err(_) => return Err(refused(parts, state, Unread::TooLarge).await),
+            Err(e) => {
+                // Over the limit, or a body that broke off (a reset, a timeout): only the first
+                // is the sender's to shorten.
+                let over =
+                    std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+                        .any(|e| e.is::<http_body_util::LengthLimitError>());
+                let why = if over {
+                    Unread::TooLarge
+                } else {
+                    Unread::Unreadable
+                };
+                return Err(refused(parts, state, why).await);
+            }
         };
         if let Some(name) = repeated(&bytes) {
             return Err(refused(parts, state, Unread::Twice(name)).await);
