@@ -29,34 +29,48 @@ pub(crate) async fn renewals(
     state: &AppState,
     version: i64,
 ) -> Result<Arc<Vec<Renewal>>, crate::web::Failure> {
-    let mut cache = state.renewals.lock().await;
+    let mut cache = state.renewals.clone().lock_owned().await;
+    // A version read before waiting for another request's update may be older than the kept
+    // one: what is kept is the estate as it is now, as a read in full would be.
     if let Some((at, r)) = cache.as_ref() {
-        if *at == version {
+        if *at >= version {
             return Ok(r.clone());
         }
     }
-    let thresholds = state.checks.thresholds.clone();
-    // Taken out for the update (a failure leaves nothing kept, and the next request reads in
-    // full); a version not after the kept one is no continuation of it.
-    let kept = cache.take().filter(|(at, _)| *at < version);
-    let read = blocking(state, move |s| {
-        let started = std::time::Instant::now();
-        if let Some((at, old)) = kept {
-            match updated(s, &thresholds, at, version, old)? {
-                Ok((all, sites)) => {
-                    tracing::info!(renewals = all.len(), sites, in_full = false, took = ?started.elapsed(), "renewals read for the plan");
-                    return Ok(Arc::new(all));
+    // The work runs in a task of its own holding the cache, so a client that goes away
+    // mid-update leaves the renewals kept for the next request instead of losing them to a
+    // read in full; the task carries the caller's span, as the store's reads inside it log.
+    let task = state.clone();
+    let work = tracing::Instrument::in_current_span(async move {
+        let thresholds = task.checks.thresholds.clone();
+        // Taken out for the update: a failure leaves nothing kept, and the next request reads
+        // in full.
+        let kept = cache.take();
+        let read = blocking(&task, move |s| {
+            let started = std::time::Instant::now();
+            if let Some((at, old)) = kept {
+                match updated(s, &thresholds, at, version, old)? {
+                    Ok((all, sites)) => {
+                        tracing::info!(renewals = all.len(), sites, in_full = false, took = ?started.elapsed(), "renewals read for the plan");
+                        return Ok(Arc::new(all));
+                    }
+                    Err(why) => tracing::info!(%why, "the plan's renewals cannot be updated"),
                 }
-                Err(why) => tracing::info!(%why, "the plan's renewals cannot be updated"),
             }
-        }
-        let all = renewals_due(s, &thresholds)?;
-        tracing::info!(renewals = all.len(), in_full = true, took = ?started.elapsed(), "renewals read for the plan");
-        Ok(Arc::new(all))
-    })
-    .await?;
-    *cache = Some((version, read.clone()));
-    Ok(read)
+            let all = renewals_due(s, &thresholds)?;
+            tracing::info!(renewals = all.len(), in_full = true, took = ?started.elapsed(), "renewals read for the plan");
+            Ok(Arc::new(all))
+        })
+        .await?;
+        *cache = Some((version, read.clone()));
+        Ok(read)
+    });
+    match tokio::spawn(work).await {
+        Ok(done) => done,
+        Err(e) => Err(crate::web::Failure(StoreError::Database(format!(
+            "the plan's renewals task failed: {e}"
+        )))),
+    }
 }
 
 /// The renewals kept at the chain length `at` brought up to `version`: those of the sites the
@@ -101,17 +115,10 @@ fn updated(
 }
 
 /// The kept renewals to change: the cache held the only other reference, unless a plan made from
-/// them is still being written out (briefly), for which it waits a little before copying them.
+/// them is still being written out, when they are copied rather than waited for (the copy is
+/// cheaper than holding every other plan request behind the lock).
 fn owned(all: Arc<Vec<Renewal>>) -> Vec<Renewal> {
-    let mut all = all;
-    for _ in 0..50 {
-        match Arc::try_unwrap(all) {
-            Ok(v) => return v,
-            Err(shared) => all = shared,
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    (*all).clone()
+    Arc::try_unwrap(all).unwrap_or_else(|shared| (*shared).clone())
 }
 
 /// Answers kept: a few plans asked for at once (a team's capacity tried at several values)
