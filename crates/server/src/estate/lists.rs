@@ -680,7 +680,7 @@ mod tests {
         let people = lists::listed(Kind::People).expect("listed");
         assert_eq!(
             matches(people, "people"),
-            "Finds people whose user ID (UUID) or name starts with what you type, in capitals or not."
+            "Finds people whose user ID (UUID) or name starts with what you type, or whose surname does, in capitals or not."
         );
     }
 }
