@@ -8,32 +8,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Stdio};
 
 use common::*;
-
-/// A server on `db` seen from the tests' day, logging at info to `log`, signed in as `user`
-/// (added first): the process, its address and the session cookie.
-fn serve(db: &str, user: &str, log: &Path) -> (Child, String, String) {
-    const PASSPHRASE: &str = "plan test administrator passphrase";
-    add_administrator(db, user, PASSPHRASE);
-    let mut serve = command(db, Some(DAY));
-    serve
-        .env("RUST_LOG", "info")
-        .args(["serve", "--bind", "127.0.0.1:0"]);
-    let (child, addr, _) =
-        spawn_serving_to(serve, Stdio::from(std::fs::File::create(log).expect("log")));
-    let (status, response) = request(
-        &addr,
-        "POST",
-        "/login",
-        None,
-        Some(&form(&[("username", user), ("password", PASSPHRASE)])),
-    );
-    assert_eq!(status, 303, "{response}");
-    let token = set_cookie(&response, "cw_session").expect("a session cookie");
-    (child, addr, format!("cw_session={token}"))
-}
 
 /// What a server plans: every renewal with its target day and team (CSV), and the teams'
 /// outcomes with the first page of renewals (JSON), at two capacities.
@@ -53,38 +29,6 @@ fn planned(addr: &str, cookie: &str) -> Vec<String> {
             .unwrap_or_default()
     })
     .collect()
-}
-
-/// The exported records of a kind (header first).
-fn exported(db: &str, kind: &str) -> Vec<Vec<String>> {
-    ok(&cardwatch_on(DAY, db, &["export", kind]))
-        .lines()
-        .map(|l| l.split(',').map(str::to_owned).collect())
-        .collect()
-}
-
-fn column(header: &[String], name: &str) -> usize {
-    header
-        .iter()
-        .position(|c| c == name)
-        .unwrap_or_else(|| panic!("no {name} in {header:?}"))
-}
-
-/// Writes `rows` under `header` to `name` in `dir` and imports it with the command line.
-fn import(db: &str, dir: &Path, name: &str, header: &[String], rows: &[Vec<String>]) {
-    let path = dir.join(name);
-    let mut text = header.join(",");
-    for r in rows {
-        text.push('\n');
-        text.push_str(&r.join(","));
-    }
-    text.push('\n');
-    std::fs::write(&path, text).expect("write");
-    ok(&cardwatch_on(
-        DAY,
-        db,
-        &["import", &path.display().to_string()],
-    ));
 }
 
 struct Running<'a> {
@@ -121,7 +65,8 @@ impl Running<'_> {
         }
         self.fresh += 1;
         let log = self.dir.join(format!("fresh-{}.log", self.fresh));
-        let (child, addr, cookie) = serve(self.db, &format!("fresh{}", self.fresh), &log);
+        let (child, addr, cookie) =
+            serve_logging_to(self.db, &format!("fresh{}", self.fresh), &log);
         let theirs = planned(&addr, &cookie);
         stop(child);
         for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
@@ -150,7 +95,7 @@ fn the_plan_after_each_change_equals_a_fresh_servers() {
     std::fs::create_dir_all(&csv).expect("dir");
     ok(&import_all(&db, &demo_files(&csv)));
     let log = dir.join("serve.log");
-    let (child, addr, cookie) = serve(&db, "running", &log);
+    let (child, addr, cookie) = serve_logging_to(&db, "running", &log);
     let mut run = Running {
         db: &db,
         dir,
@@ -165,13 +110,13 @@ fn the_plan_after_each_change_equals_a_fresh_servers() {
     let renewals = first[0].lines().count() - 1;
     assert!(renewals > 100, "{}", first[0]);
 
-    let people = exported(&db, "people");
-    let cards = exported(&db, "cards");
-    let certificates = exported(&db, "certificates");
-    let positions = exported(&db, "positions");
-    let sites = exported(&db, "sites");
-    let site_at = column(&people[0], "site_ods");
-    let holder_at = column(&cards[0], "holder_uuid");
+    let people = exported_records(&db, "people");
+    let cards = exported_records(&db, "cards");
+    let certificates = exported_records(&db, "certificates");
+    let positions = exported_records(&db, "positions");
+    let sites = exported_records(&db, "sites");
+    let site_at = column_of(&people[0], "site_ods");
+    let holder_at = column_of(&cards[0], "holder_uuid");
     let site_of = |uuid: &str| {
         people[1..]
             .iter()
@@ -186,7 +131,7 @@ fn the_plan_after_each_change_equals_a_fresh_servers() {
             .map(|c| c[holder_at].clone())
             .expect("the card")
     };
-    let status_at = column(&cards[0], "status");
+    let status_at = column_of(&cards[0], "status");
     let active = |serial: &str| {
         cards[1..]
             .iter()
@@ -194,7 +139,7 @@ fn the_plan_after_each_change_equals_a_fresh_servers() {
     };
 
     // A certificate renewed early: its card's renewal moves later in the plan.
-    let after = column(&certificates[0], "not_after");
+    let after = column_of(&certificates[0], "not_after");
     let mut cert = certificates[1..]
         .iter()
         .find(|c| c[1] == "signing" && active(&c[0]) && c[after].as_str() < "2027-03-01")
@@ -202,7 +147,7 @@ fn the_plan_after_each_change_equals_a_fresh_servers() {
         .clone();
     let practice = site_of(&holder_of(&cert[0]));
     cert[after] = "2029-10-01".into();
-    import(
+    import_rows(
         &db,
         dir,
         "certificates.csv",
@@ -230,7 +175,7 @@ fn the_plan_after_each_change_equals_a_fresh_servers() {
         .expect("the mover")
         .clone();
     person[site_at] = elsewhere.clone();
-    import(&db, dir, "people.csv", &people[0], &[person]);
+    import_rows(&db, dir, "people.csv", &people[0], &[person]);
     let out = run.same_as_a_fresh_plan("a person moved", false);
     assert!(
         out[0]
@@ -240,8 +185,8 @@ fn the_plan_after_each_change_equals_a_fresh_servers() {
     );
 
     // A position that now prescribes: its holder's signing renewal is favoured.
-    let codes = column(&positions[0], "activity_codes");
-    let status = column(&positions[0], "status");
+    let codes = column_of(&positions[0], "activity_codes");
+    let status = column_of(&positions[0], "status");
     let mut position = positions[1..]
         .iter()
         .find(|p| {
@@ -254,7 +199,7 @@ fn the_plan_after_each_change_equals_a_fresh_servers() {
         .expect("a position that does not prescribe, of a holder with an active card")
         .clone();
     position[codes] = "B0420".into();
-    import(&db, dir, "positions.csv", &positions[0], &[position]);
+    import_rows(&db, dir, "positions.csv", &positions[0], &[position]);
     run.same_as_a_fresh_plan("a position that prescribes", false);
 
     // A card cancelled: its renewals leave the plan.
@@ -264,7 +209,7 @@ fn the_plan_after_each_change_equals_a_fresh_servers() {
         .expect("an active card")
         .clone();
     cancelled[status_at] = "cancelled".into();
-    import(&db, dir, "cards.csv", &cards[0], &[cancelled.clone()]);
+    import_rows(&db, dir, "cards.csv", &cards[0], &[cancelled.clone()]);
     let out = run.same_as_a_fresh_plan("a card cancelled", false);
     assert!(
         !out[0].contains(&cancelled[0]),
@@ -282,7 +227,7 @@ fn the_plan_after_each_change_equals_a_fresh_servers() {
     card[0] = "CSPLAN000001".into();
     card[holder_at] = holder;
     card[status_at] = "active".into();
-    import(&db, dir, "cards.csv", &cards[0], &[card]);
+    import_rows(&db, dir, "cards.csv", &cards[0], &[card]);
     let mut new_certs = Vec::new();
     for (purpose, serial) in [("authentication", "0FA1"), ("signing", "0FA2")] {
         let mut c = certificates[1].clone();
@@ -292,7 +237,7 @@ fn the_plan_after_each_change_equals_a_fresh_servers() {
         c[after] = "2027-02-01".into();
         new_certs.push(c);
     }
-    import(&db, dir, "certificates.csv", &certificates[0], &new_certs);
+    import_rows(&db, dir, "certificates.csv", &certificates[0], &new_certs);
     let out = run.same_as_a_fresh_plan("a new card", false);
     assert_eq!(
         out[0]
@@ -306,7 +251,7 @@ fn the_plan_after_each_change_equals_a_fresh_servers() {
 
     // A site moved to another organisation: its renewals name the new one (which RA teams
     // match on).
-    let org = column(&sites[0], "organisation_ods");
+    let org = column_of(&sites[0], "organisation_ods");
     let mut site = sites[1..]
         .iter()
         .find(|s| s[0] == practice)
@@ -318,15 +263,15 @@ fn the_plan_after_each_change_equals_a_fresh_servers() {
         .find(|o| *o != site[org])
         .expect("another organisation");
     site[org] = other;
-    import(&db, dir, "sites.csv", &sites[0], &[site]);
+    import_rows(&db, dir, "sites.csv", &sites[0], &[site]);
     run.same_as_a_fresh_plan("a site moved to another organisation", false);
 
     // An organisation changed: not placed on sites, so every renewal is read again.
-    let organisations = exported(&db, "organisations");
+    let organisations = exported_records(&db, "organisations");
     let mut changed = organisations[1].clone();
-    let name = column(&organisations[0], "name");
+    let name = column_of(&organisations[0], "name");
     changed[name] = format!("{} renamed", changed[name]);
-    import(&db, dir, "organisations.csv", &organisations[0], &[changed]);
+    import_rows(&db, dir, "organisations.csv", &organisations[0], &[changed]);
     run.same_as_a_fresh_plan("an organisation changed", true);
     stop(child);
 }

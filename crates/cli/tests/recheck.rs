@@ -8,32 +8,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Stdio};
 
 use common::*;
-
-/// A server on `db` seen from the tests' day, logging at info to `log`, signed in as `user`
-/// (added first): the process, its address and the session cookie.
-fn serve(db: &str, user: &str, log: &Path) -> (Child, String, String) {
-    const PASSPHRASE: &str = "recheck test administrator passphrase";
-    add_administrator(db, user, PASSPHRASE);
-    let mut serve = command(db, Some(DAY));
-    serve
-        .env("RUST_LOG", "info")
-        .args(["serve", "--bind", "127.0.0.1:0"]);
-    let (child, addr, _) =
-        spawn_serving_to(serve, Stdio::from(std::fs::File::create(log).expect("log")));
-    let (status, response) = request(
-        &addr,
-        "POST",
-        "/login",
-        None,
-        Some(&form(&[("username", user), ("password", PASSPHRASE)])),
-    );
-    assert_eq!(status, 303, "{response}");
-    let token = set_cookie(&response, "cw_session").expect("a session cookie");
-    (child, addr, format!("cw_session={token}"))
-}
 
 fn body(response: &str) -> String {
     response
@@ -98,7 +74,8 @@ impl Compare<'_> {
         (self.rechecks, self.fulls) = (rechecks, fulls);
         self.fresh += 1;
         let log = self.dir.join(format!("fresh-{}.log", self.fresh));
-        let (child, addr, cookie) = serve(self.db, &format!("fresh{}", self.fresh), &log);
+        let (child, addr, cookie) =
+            serve_logging_to(self.db, &format!("fresh{}", self.fresh), &log);
         let theirs = shown(&addr, &cookie);
         stop(child);
         // A fresh server's sign-in is an audit record: the running one sees it as a change that
@@ -113,38 +90,6 @@ impl Compare<'_> {
     }
 }
 
-/// The exported records of a kind (header first).
-fn exported(db: &str, kind: &str) -> Vec<Vec<String>> {
-    ok(&cardwatch_on(DAY, db, &["export", kind]))
-        .lines()
-        .map(|l| l.split(',').map(str::to_owned).collect())
-        .collect()
-}
-
-fn column(header: &[String], name: &str) -> usize {
-    header
-        .iter()
-        .position(|c| c == name)
-        .unwrap_or_else(|| panic!("no {name} in {header:?}"))
-}
-
-/// Writes `rows` under `header` to `name` in `dir` and imports it with the command line.
-fn import(db: &str, dir: &Path, name: &str, header: &[String], rows: &[Vec<String>]) {
-    let path = dir.join(name);
-    let mut text = header.join(",");
-    for r in rows {
-        text.push('\n');
-        text.push_str(&r.join(","));
-    }
-    text.push('\n');
-    std::fs::write(&path, text).expect("write");
-    ok(&cardwatch_on(
-        DAY,
-        db,
-        &["import", &path.display().to_string()],
-    ));
-}
-
 #[test]
 fn findings_re_checked_after_each_change_equal_a_full_check() {
     let (tmp, db) = scratch_db();
@@ -153,7 +98,7 @@ fn findings_re_checked_after_each_change_equal_a_full_check() {
     std::fs::create_dir_all(&csv).expect("dir");
     ok(&import_all(&db, &demo_files(&csv)));
     let log = dir.join("serve.log");
-    let (child, addr, cookie) = serve(&db, "running", &log);
+    let (child, addr, cookie) = serve_logging_to(&db, "running", &log);
     let mut c = Compare {
         db: &db,
         dir,
@@ -168,13 +113,13 @@ fn findings_re_checked_after_each_change_equal_a_full_check() {
     let first = shown(&c.addr, &c.cookie).0;
     assert!(first.lines().count() > 50, "{first}");
 
-    let people = exported(&db, "people");
-    let cards = exported(&db, "cards");
-    let certificates = exported(&db, "certificates");
-    let software = exported(&db, "software");
-    let workstations = exported(&db, "workstations");
+    let people = exported_records(&db, "people");
+    let cards = exported_records(&db, "cards");
+    let certificates = exported_records(&db, "certificates");
+    let software = exported_records(&db, "software");
+    let workstations = exported_records(&db, "workstations");
     let site_of = |uuid: &str| {
-        let at = column(&people[0], "site_ods");
+        let at = column_of(&people[0], "site_ods");
         people[1..]
             .iter()
             .find(|p| p[0] == uuid)
@@ -182,7 +127,7 @@ fn findings_re_checked_after_each_change_equal_a_full_check() {
             .expect("the holder")
     };
     let holder_of = |serial: &str| {
-        let at = column(&cards[0], "holder_uuid");
+        let at = column_of(&cards[0], "holder_uuid");
         cards[1..]
             .iter()
             .find(|c| c[0] == serial)
@@ -191,14 +136,14 @@ fn findings_re_checked_after_each_change_equal_a_full_check() {
     };
     let sites: std::collections::BTreeSet<String> = people[1..]
         .iter()
-        .map(|p| p[column(&people[0], "site_ods")].clone())
+        .map(|p| p[column_of(&people[0], "site_ods")].clone())
         .collect();
     assert!(sites.len() >= 3, "{sites:?}");
 
     // One practice's import: a card's authentication certificate has expired, …
     let (before, after) = (
-        column(&certificates[0], "not_before"),
-        column(&certificates[0], "not_after"),
+        column_of(&certificates[0], "not_before"),
+        column_of(&certificates[0], "not_after"),
     );
     let mut cert = certificates[1..]
         .iter()
@@ -211,7 +156,7 @@ fn findings_re_checked_after_each_change_equal_a_full_check() {
         .clone();
     let practice = site_of(&holder_of(&cert[0]));
     cert[after] = "2026-11-01".into();
-    import(
+    import_rows(
         &db,
         dir,
         "certificates.csv",
@@ -226,7 +171,7 @@ fn findings_re_checked_after_each_change_equal_a_full_check() {
     );
 
     // … a workstation's middleware downgraded, …
-    let host_site = column(&workstations[0], "site_ods");
+    let host_site = column_of(&workstations[0], "site_ods");
     let hosts: Vec<&String> = workstations[1..]
         .iter()
         .filter(|w| w[host_site] == practice)
@@ -237,9 +182,9 @@ fn findings_re_checked_after_each_change_equal_a_full_check() {
         .find(|s| hosts.contains(&&s[0]))
         .expect("software at the practice")
         .clone();
-    let version = column(&software[0], "version");
+    let version = column_of(&software[0], "version");
     old[version] = "1.0.0.0".into();
-    import(&db, dir, "software.csv", &software[0], &[old.clone()]);
+    import_rows(&db, dir, "software.csv", &software[0], &[old.clone()]);
     let out = c.same_as_a_full_check("a middleware downgraded", false);
     assert!(
         out.lines()
@@ -264,8 +209,8 @@ fn findings_re_checked_after_each_change_equal_a_full_check() {
         .find(|p| p[0] == mover)
         .expect("the mover")
         .clone();
-    person[column(&people[0], "site_ods")] = elsewhere.clone();
-    import(&db, dir, "people.csv", &people[0], &[person]);
+    person[column_of(&people[0], "site_ods")] = elsewhere.clone();
+    import_rows(&db, dir, "people.csv", &people[0], &[person]);
     let out = c.same_as_a_full_check("a person moved", false);
     assert!(
         out.lines()
@@ -336,8 +281,8 @@ fn findings_re_checked_after_each_change_equal_a_full_check() {
     let locked = cards[1..]
         .iter()
         .find(|k| {
-            k[column(&cards[0], "status")] == "active"
-                && site_of(&k[column(&cards[0], "holder_uuid")]) != practice
+            k[column_of(&cards[0], "status")] == "active"
+                && site_of(&k[column_of(&cards[0], "holder_uuid")]) != practice
         })
         .expect("an active card elsewhere")[0]
         .clone();
@@ -388,7 +333,7 @@ fn findings_re_checked_after_each_change_equal_a_full_check() {
     // (an import audits its created records as a count): a full check.
     let mut newcomer = people[1].clone();
     newcomer[0] = "555999999999".into();
-    import(&db, dir, "people.csv", &people[0], &[newcomer]);
+    import_rows(&db, dir, "people.csv", &people[0], &[newcomer]);
     c.same_as_a_full_check("a person created", true);
     stop(child);
 }
@@ -405,7 +350,7 @@ fn failed_sign_ins_leave_the_reports_and_the_plan_as_counted() {
     std::fs::create_dir_all(&csv).expect("dir");
     ok(&import_all(&db, &demo_files(&csv)));
     let log = dir.join("serve.log");
-    let (child, addr, cookie) = serve(&db, "keeper", &log);
+    let (child, addr, cookie) = serve_logging_to(&db, "keeper", &log);
     let logged = |what: &str| {
         std::fs::read_to_string(&log)
             .unwrap_or_default()
@@ -441,10 +386,10 @@ fn failed_sign_ins_leave_the_reports_and_the_plan_as_counted() {
     assert_ne!(chain(), before, "the failed sign-ins are audited");
     assert_eq!(counted(), (1, 1), "nothing counted again for sign-ins");
 
-    let software = exported(&db, "software");
+    let software = exported_records(&db, "software");
     let mut changed = software[1].clone();
-    changed[column(&software[0], "version")] = "1.0.0.0".into();
-    import(&db, dir, "software.csv", &software[0], &[changed]);
+    changed[column_of(&software[0], "version")] = "1.0.0.0".into();
+    import_rows(&db, dir, "software.csv", &software[0], &[changed]);
     assert_eq!(counted(), (2, 2), "counted and read again after an import");
     stop(child);
 }

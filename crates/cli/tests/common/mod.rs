@@ -739,3 +739,58 @@ pub fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
         .take_while(|l| !l.is_empty())
         .find_map(|l| l.strip_prefix(&format!("{name}: ")))
 }
+
+/// A server on `db` seen from the tests' day, logging at info to `log`, signed in as `user`
+/// (added first): the process, its address and the session cookie.
+pub fn serve_logging_to(db: &str, user: &str, log: &Path) -> (Child, String, String) {
+    const PASSPHRASE: &str = "change test administrator passphrase";
+    add_administrator(db, user, PASSPHRASE);
+    let mut serve = command(db, Some(DAY));
+    serve
+        .env("RUST_LOG", "info")
+        .args(["serve", "--bind", "127.0.0.1:0"]);
+    let (child, addr, _) =
+        spawn_serving_to(serve, Stdio::from(std::fs::File::create(log).expect("log")));
+    let (status, response) = request(
+        &addr,
+        "POST",
+        "/login",
+        None,
+        Some(&form(&[("username", user), ("password", PASSPHRASE)])),
+    );
+    assert_eq!(status, 303, "{response}");
+    let token = set_cookie(&response, "cw_session").expect("a session cookie");
+    (child, addr, format!("cw_session={token}"))
+}
+
+/// The exported records of a kind (header first).
+pub fn exported_records(db: &str, kind: &str) -> Vec<Vec<String>> {
+    ok(&cardwatch_on(DAY, db, &["export", kind]))
+        .lines()
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect()
+}
+
+pub fn column_of(header: &[String], name: &str) -> usize {
+    header
+        .iter()
+        .position(|c| c == name)
+        .unwrap_or_else(|| panic!("no {name} in {header:?}"))
+}
+
+/// Writes `rows` under `header` to `name` in `dir` and imports it with the command line.
+pub fn import_rows(db: &str, dir: &Path, name: &str, header: &[String], rows: &[Vec<String>]) {
+    let path = dir.join(name);
+    let mut text = header.join(",");
+    for r in rows {
+        text.push('\n');
+        text.push_str(&r.join(","));
+    }
+    text.push('\n');
+    std::fs::write(&path, text).expect("write");
+    ok(&cardwatch_on(
+        DAY,
+        db,
+        &["import", &path.display().to_string()],
+    ));
+}
