@@ -3,10 +3,33 @@
 
 use std::collections::BTreeSet;
 
-use cardwatch_core::health::Touched;
+use cardwatch_core::health::{reach, Reach, Touched, RECHECK_MAX_RECORDS};
 
 use crate::exec::{with_read, Exec, P};
 use crate::{Store, StoreError};
+
+/// What the changes recorded in the audit chain between lengths `from` and `to` touched, or why
+/// they cannot be placed (too many to read, or a change no site bounds) and everything must be
+/// read again. Shared by the health re-check and the renewal plan's update.
+pub fn touched_since(
+    store: &dyn Store,
+    from: i64,
+    to: i64,
+) -> Result<Result<Touched, String>, StoreError> {
+    let wanted = (to - from) as usize;
+    if wanted > RECHECK_MAX_RECORDS {
+        return Ok(Err(format!("{wanted} audit records to read")));
+    }
+    let records: Vec<_> = store
+        .audit_records(from, wanted)?
+        .into_iter()
+        .map(|r| r.record)
+        .collect();
+    Ok(match reach(&records) {
+        Reach::Full(why) => Err(why),
+        Reach::Touched(t) => Ok(t),
+    })
+}
 
 /// The sites `t` touched, as the estate stands; `None` when something it names cannot be placed
 /// (a card or workstation no longer in the estate, an agent without a workstation), for which

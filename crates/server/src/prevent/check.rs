@@ -6,11 +6,9 @@
 use std::collections::HashMap;
 
 use axum::response::{IntoResponse, Response};
-use cardwatch_core::health::{
-    reach, renote, splice_in_place, Context, Family, Noted, Reach, Severity, RECHECK_MAX_RECORDS,
-};
+use cardwatch_core::health::{renote, splice_in_place, Context, Family, Noted, Severity};
 use cardwatch_core::migration::Totals;
-use cardwatch_store::recheck::touched_sites;
+use cardwatch_store::recheck::{touched_since, touched_sites};
 use cardwatch_store::{current_findings, integration_findings, site_findings};
 use serde::Serialize;
 
@@ -175,16 +173,12 @@ pub(crate) async fn facts_version(state: &AppState, known: Option<i64>) -> Resul
     if length == seen {
         return Ok(at);
     }
-    let wanted = length - seen;
     let unchanged = seen > 0
-        && (1..=RECHECK_MAX_RECORDS as i64).contains(&wanted)
-        && blocking(state, move |s| s.audit_records(seen, wanted as usize))
+        && length > seen
+        && blocking(state, move |s| touched_since(s, seen, length))
             .await
             .map_err(IntoResponse::into_response)
-            .map(|records| {
-                let records: Vec<_> = records.into_iter().map(|r| r.record).collect();
-                matches!(reach(&records), Reach::Touched(t) if !t.facts)
-            })?;
+            .map(|touched| matches!(touched, Ok(t) if !t.facts))?;
     *facts = (length, if unchanged { at } else { length });
     Ok(facts.1)
 }
@@ -244,18 +238,9 @@ async fn recheck(
             thresholds: &checks.thresholds,
             calendar: &checks.calendar,
         };
-        let wanted = (length - old.audit_length) as usize;
-        if wanted > RECHECK_MAX_RECORDS {
-            return Ok(Err(format!("{wanted} audit records since the last check")));
-        }
-        let records: Vec<_> = s
-            .audit_records(old.audit_length, wanted)?
-            .into_iter()
-            .map(|r| r.record)
-            .collect();
-        let touched = match reach(&records) {
-            Reach::Full(why) => return Ok(Err(why)),
-            Reach::Touched(t) => t,
+        let touched = match touched_since(s, old.audit_length, length)? {
+            Ok(t) => t,
+            Err(why) => return Ok(Err(why)),
         };
         let sites = match touched.facts {
             false => None,

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use cardwatch_core::date::Date;
 use cardwatch_core::fasthash::FastSet;
-use cardwatch_core::health::{reach, Reach, Thresholds, RECHECK_MAX_RECORDS};
+use cardwatch_core::health::Thresholds;
 use cardwatch_core::planner::{replace_sites, Renewal};
-use cardwatch_store::recheck::touched_sites;
+use cardwatch_store::recheck::{touched_since, touched_sites};
 use cardwatch_store::{renewals_due, renewals_of_sites, Store, StoreError};
 
 use crate::web::blocking;
@@ -83,18 +83,9 @@ fn updated(
     version: i64,
     old: Arc<Vec<Renewal>>,
 ) -> Result<Result<(Vec<Renewal>, usize), String>, StoreError> {
-    let wanted = (version - at) as usize;
-    if wanted > RECHECK_MAX_RECORDS {
-        return Ok(Err(format!("{wanted} audit records since they were read")));
-    }
-    let records: Vec<_> = s
-        .audit_records(at, wanted)?
-        .into_iter()
-        .map(|r| r.record)
-        .collect();
-    let touched = match reach(&records) {
-        Reach::Full(why) => return Ok(Err(why)),
-        Reach::Touched(t) => t,
+    let touched = match touched_since(s, at, version)? {
+        Ok(t) => t,
+        Err(why) => return Ok(Err(why)),
     };
     let sites = match touched.facts {
         false => Default::default(),
