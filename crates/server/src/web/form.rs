@@ -183,6 +183,18 @@ async fn refused(mut parts: Parts, state: &AppState, why: Unread) -> Response {
         .into_response()
 }
 
+/// Why a body could not be read: over the limit, or broken off (a reset, a timeout). Only the
+/// first is the sender's to shorten.
+fn unread_body(e: &axum::Error) -> Unread {
+    let over = std::iter::successors(Some(e as &dyn std::error::Error), |e| e.source())
+        .any(|e| e.is::<http_body_util::LengthLimitError>());
+    if over {
+        Unread::TooLarge
+    } else {
+        Unread::Unreadable
+    }
+}
+
 impl<T: DeserializeOwned + Send> FromRequest<AppState> for PageForm<T> {
     type Rejection = Response;
 
@@ -193,19 +205,7 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for PageForm<T> {
         }
         let bytes = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
             Ok(b) => b,
-            Err(e) => {
-                // Over the limit, or a body that broke off (a reset, a timeout): only the first
-                // is the sender's to shorten.
-                let over =
-                    std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
-                        .any(|e| e.is::<http_body_util::LengthLimitError>());
-                let why = if over {
-                    Unread::TooLarge
-                } else {
-                    Unread::Unreadable
-                };
-                return Err(refused(parts, state, why).await);
-            }
+            Err(e) => return Err(refused(parts, state, unread_body(&e)).await),
         };
         if let Some(name) = repeated(&bytes) {
             return Err(refused(parts, state, Unread::Twice(name)).await);
@@ -226,6 +226,19 @@ mod tests {
         #[serde(default)]
         csrf: String,
         password: String,
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_too_large_and_one_broken_off_unreadable() {
+        let long = axum::body::Body::from(vec![b'a'; 300]);
+        let e = axum::body::to_bytes(long, 100).await.unwrap_err();
+        assert_eq!(unread_body(&e), Unread::TooLarge);
+        let broken = axum::body::Body::from_stream(futures_util::stream::iter([
+            Ok(axum::body::Bytes::from_static(b"csrf=")),
+            Err(std::io::Error::from(std::io::ErrorKind::ConnectionReset)),
+        ]));
+        let e = axum::body::to_bytes(broken, 100).await.unwrap_err();
+        assert_eq!(unread_body(&e), Unread::Unreadable);
     }
 
     #[tokio::test]
