@@ -318,3 +318,56 @@ fn teams_take_the_sites_they_serve_and_the_rest_share_the_remainder() {
     let e = plan_teams(renewals, &[north], None, &s, 30).unwrap_err();
     assert_eq!((e.count, e.example.as_str()), (1, "B82002"));
 }
+
+/// A holder who moves from site A into site B after the plan's keeper worked out that only B
+/// changed: the read of B holds their card, the kept list still has it under A. The fresh
+/// renewal replaces the one under A, so the card is planned once, at B.
+#[test]
+fn a_card_read_fresh_under_a_touched_site_leaves_its_old_site() {
+    let renewal = |card: &str, purpose, site: &str, day| Renewal {
+        card_serial: card.into(),
+        purpose,
+        holder_uuid: format!("holder-of-{card}"),
+        site: site.into(),
+        expiry: from().add_days(day),
+        prescriber_signing: false,
+        organisations: [None, None],
+    };
+    use crate::vocab::Purpose::{Authentication, Signing};
+    let mut all = vec![
+        renewal("C001", Authentication, "A", 10),
+        renewal("C002", Authentication, "A", 20),
+        renewal("C002", Signing, "A", 20),
+        renewal("C003", Authentication, "B", 30),
+        renewal("C004", Signing, "C", 40),
+    ];
+    all.sort_by(renewal_order);
+    // C002's holder is at B now (and renewed their signing certificate); B is the only site
+    // touched.
+    let fresh = vec![
+        renewal("C003", Authentication, "B", 30),
+        renewal("C002", Signing, "B", 400),
+        renewal("C002", Authentication, "B", 20),
+    ];
+    let sites: crate::fasthash::FastSet<&str> = ["B"].into_iter().collect();
+    replace_sites(&mut all, &sites, fresh);
+    let listed: Vec<(&str, crate::vocab::Purpose, &str, Date)> = all
+        .iter()
+        .map(|r| (r.card_serial.as_str(), r.purpose, r.site.as_str(), r.expiry))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            ("C001", Authentication, "A", from().add_days(10)),
+            ("C002", Authentication, "B", from().add_days(20)),
+            ("C002", Signing, "B", from().add_days(400)),
+            ("C003", Authentication, "B", from().add_days(30)),
+            ("C004", Signing, "C", from().add_days(40)),
+        ]
+    );
+    // Only the touched site's renewals, and none of another's card: nothing moves.
+    let before = all.clone();
+    let fresh: Vec<Renewal> = all.iter().filter(|r| r.site == "B").cloned().collect();
+    replace_sites(&mut all, &sites, fresh);
+    assert_eq!(all, before);
+}

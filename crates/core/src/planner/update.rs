@@ -29,6 +29,11 @@ pub fn renewal_order(a: &Renewal, b: &Renewal) -> Ordering {
 /// the sites (a certificate renewed, a holder moved between the sites, a position that now
 /// prescribes) takes its place. Only renewals that come or go (a card cancelled or new) make one
 /// pass that moves what follows them.
+///
+/// The fresh renewals are read after the sites were worked out, so a holder who moved from a
+/// site outside `sites` into one of them in between is read fresh under the new site while the
+/// list still has them under the old one (which the next change's sites will hold): the fresh
+/// renewal wins, and the one listed elsewhere goes, so no card and purpose is ever listed twice.
 pub fn replace_sites(all: &mut Vec<Renewal>, sites: &FastSet<&str>, mut fresh: Vec<Renewal>) {
     fresh.retain(|r| sites.contains(r.site.as_str()));
     fresh.sort_unstable_by(renewal_order);
@@ -37,7 +42,17 @@ pub fn replace_sites(all: &mut Vec<Renewal>, sites: &FastSet<&str>, mut fresh: V
     let listed: Vec<usize> = (0..all.len())
         .filter(|&i| sites.contains(all[i].site.as_str()))
         .collect();
-    let mut gone: Vec<usize> = Vec::new();
+    // The same card and purpose listed under another site: found by halving the list (in
+    // order, one renewal a key), a few dozen comparisons for each of the few fresh renewals
+    // rather than a look-up for each of the two million listed.
+    let mut gone: Vec<usize> = fresh
+        .iter()
+        .filter_map(|f| {
+            let i = all.binary_search_by(|r| renewal_order(r, f)).ok()?;
+            (!sites.contains(all[i].site.as_str())).then_some(i)
+        })
+        .collect();
+    let elsewhere = gone.len();
     let mut added: Vec<Renewal> = Vec::new();
     let mut old = listed.into_iter().peekable();
     for f in fresh {
@@ -60,6 +75,9 @@ pub fn replace_sites(all: &mut Vec<Renewal>, sites: &FastSet<&str>, mut fresh: V
     gone.extend(old);
     if gone.is_empty() && added.is_empty() {
         return;
+    }
+    if elsewhere > 0 {
+        gone.sort_unstable();
     }
     // Those that went, out in one pass.
     if !gone.is_empty() {
