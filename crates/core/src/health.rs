@@ -378,6 +378,32 @@ impl Out {
             fix,
         });
     }
+
+    /// A finding for IT about a workstation (or one of its components), filed under its site.
+    #[allow(clippy::too_many_arguments)]
+    fn it_workstation(
+        &mut self,
+        rule: &'static str,
+        severity: Severity,
+        subject: impl Into<String>,
+        site: &str,
+        due: Date,
+        why: String,
+        fix: Cow<'static, str>,
+    ) {
+        let kind = SubjectKind::Workstation;
+        self.push(
+            rule,
+            severity,
+            kind,
+            subject,
+            site,
+            Owner::It,
+            due,
+            why,
+            fix,
+        );
+    }
 }
 
 ordered_words!(
@@ -1223,20 +1249,18 @@ fn workstations(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
                     ),
                 ]
             };
-            match (entry.presence, found) {
+            // Rule, severity, due, why and fix: every software finding is IT's, about one
+            // component of the workstation.
+            let finding = match (entry.presence, found) {
                 (Presence::Required, None) => {
                     let [why, fix, _] = words.entries[at].get_or_insert_with(texts);
-                    out.push(
+                    Some((
                         "software-missing",
                         Severity::Urgent,
-                        SubjectKind::Workstation,
-                        host_subject(host, &entry.id),
-                        site,
-                        Owner::It,
                         cx.today.add_days(7),
-                        why.clone(),
-                        fix.clone().into(),
-                    )
+                        &*why,
+                        &*fix,
+                    ))
                 }
                 (Presence::Remove, Some(s)) => {
                     let [_, _, fix] = words.entries[at].get_or_insert_with(texts);
@@ -1246,49 +1270,41 @@ fn workstations(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
                             entry.name, s.version
                         )
                     });
-                    out.push(
+                    Some((
                         "software-to-remove",
                         Severity::Warning,
-                        SubjectKind::Workstation,
-                        host_subject(host, &entry.id),
-                        site,
-                        Owner::It,
                         cx.today.add_days(30),
-                        why.clone(),
-                        fix.clone().into(),
-                    )
+                        &*why,
+                        &*fix,
+                    ))
                 }
-                (_, Some(s)) => {
-                    let found = words
-                        .versions
-                        .entry((at, &*s.version))
-                        .or_insert_with(|| software_version(entry, &s.version, cx));
-                    if let Some((rule, severity, due, why, fix)) = found {
-                        out.push(
-                            rule,
-                            *severity,
-                            SubjectKind::Workstation,
-                            host_subject(host, &entry.id),
-                            site,
-                            Owner::It,
-                            *due,
-                            why.clone(),
-                            fix.clone().into(),
-                        );
-                    }
-                }
-                _ => {}
+                (_, Some(s)) => words
+                    .versions
+                    .entry((at, &*s.version))
+                    .or_insert_with(|| software_version(entry, &s.version, cx))
+                    .as_ref()
+                    .map(|(rule, severity, due, why, fix)| (*rule, *severity, *due, why, fix)),
+                _ => None,
+            };
+            if let Some((rule, severity, due, why, fix)) = finding {
+                out.it_workstation(
+                    rule,
+                    severity,
+                    host_subject(host, &entry.id),
+                    site,
+                    due,
+                    why.clone(),
+                    fix.clone().into(),
+                );
             }
         }
         if let (Some(window), Some(hours)) = (&ws.update_window, core_hours.get(site)) {
             if let Some(clash) = overlap(window, hours) {
-                out.push(
+                out.it_workstation(
                     "updates-in-clinic-hours",
                     Severity::Warning,
-                    SubjectKind::Workstation,
                     host,
                     site,
-                    Owner::It,
                     cx.today.add_days(14),
                     format!("updates are scheduled {window}, inside core clinic hours ({hours}) at {clash}"),
                     "move the update window out of hours (evenings or weekends) so a failed update cannot stop a clinic".into(),
@@ -1448,13 +1464,11 @@ fn clock_skew(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
         } else {
             (-c.offset_seconds, "behind")
         };
-        out.push(
+        out.it_workstation(
             "workstation-clock-skew",
             Severity::Warning,
-            SubjectKind::Workstation,
-            &ws.hostname,
+            ws.hostname.as_str(),
             &ws.site_ods,
-            Owner::It,
             cx.today.add_days(7),
             format!(
                 "its clock was {n} s {way} the server's when its agent last reported ({}); smartcard sign-in fails at five minutes",

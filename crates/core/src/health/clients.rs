@@ -3,11 +3,13 @@
 //! working on a date the catalogue gives, two clients at once, none at all, and a move to the
 //! successor held up by an application that does not yet support it.
 
+use std::borrow::Cow;
+
 use crate::catalogue::{Catalogue, ClientEntry};
 use crate::date::Date;
 use crate::fasthash::FastMap;
 
-use super::{Context, Out, Owner, Severity, SoftwareFacts, SubjectKind, WorkstationFacts};
+use super::{Context, Out, Severity, SoftwareFacts, WorkstationFacts};
 
 /// The clients whose component is installed, in the catalogue's order.
 pub(super) fn clients_of<'c>(
@@ -68,9 +70,18 @@ pub(super) fn judge<'c>(
     words: &mut Words<'c>,
     out: &mut Out,
 ) {
-    let host = ws.hostname.as_str();
-    let site = &*ws.site_ods;
     let cat = cx.catalogue;
+    let urgent = |rule, why: String, fix: Cow<'static, str>, out: &mut Out| {
+        push(
+            ws,
+            rule,
+            Severity::Urgent,
+            cx.today.add_days(7),
+            why,
+            fix,
+            out,
+        )
+    };
     match clients {
         [] if !cat.clients.is_empty() => {
             let fix = words.missing_fix.get_or_insert_with(|| {
@@ -79,37 +90,48 @@ pub(super) fn judge<'c>(
                     preferred(cat).map_or("a current client", |c| c.name.as_str())
                 )
             });
-            out.push(
+            urgent(
                 "auth-client-missing",
-                Severity::Urgent,
-                SubjectKind::Workstation,
-                host,
-                site,
-                Owner::It,
-                cx.today.add_days(7),
                 "no smartcard authentication client is installed, so no card can sign in here"
                     .into(),
                 fix.clone().into(),
+                out,
             )
         }
-        [_, _, ..] => out.push(
+        [_, _, ..] => urgent(
             "auth-clients-both",
-            Severity::Urgent,
-            SubjectKind::Workstation,
-            host,
-            site,
-            Owner::It,
-            cx.today.add_days(7),
             format!(
                 "{} are installed together; they are never meant to be on one machine",
                 clients.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(" and ")
             ),
             "keep one: uninstall the other out of clinic hours, restart, and check a card signs in and signs"
                 .into(),
+            out,
         ),
         [client] => retiring(ws, installed, client, cx, words, out),
         [] => {}
     }
+}
+
+/// Every client finding is IT's, about one workstation.
+fn push(
+    ws: &WorkstationFacts,
+    rule: &'static str,
+    severity: Severity,
+    due: Date,
+    why: String,
+    fix: Cow<'static, str>,
+    out: &mut Out,
+) {
+    out.it_workstation(
+        rule,
+        severity,
+        ws.hostname.as_str(),
+        &ws.site_ods,
+        due,
+        why,
+        fix,
+    );
 }
 
 /// The client the catalogue moves everyone to: one with no end date that is some other client's
@@ -150,18 +172,14 @@ fn retiring<'c>(
     else {
         return;
     };
-    let host = ws.hostname.as_str();
-    let site = &*ws.site_ods;
-    out.push(
+    push(
+        ws,
         "auth-client-retiring",
         r.severity,
-        SubjectKind::Workstation,
-        host,
-        site,
-        Owner::It,
         r.due,
         r.why.clone(),
         r.fix.clone().into(),
+        out,
     );
     let Some((next_at, next)) = r.next else {
         return;
@@ -184,17 +202,15 @@ fn retiring<'c>(
     let Some(why) = why else {
         return;
     };
-    out.push(
+    push(
+        ws,
         "auth-client-move-blocked",
         r.severity,
-        SubjectKind::Workstation,
-        host,
-        site,
-        Owner::It,
         r.due,
         why.clone(),
         "ask each supplier when it supports CIS2 authentication (Smartcard Connect) and record the answer in the catalogue; move the workstation once all do"
             .into(),
+        out,
     );
 }
 

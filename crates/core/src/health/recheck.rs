@@ -386,6 +386,17 @@ mod tests {
         }
     }
 
+    /// An import of a kind's file that created and updated so many records.
+    fn imported(kind: &str, created: u32, updated: u32) -> AuditRecord {
+        let counts = format!(r#"{{"created":{created},"updated":{updated}}}"#);
+        record("import", kind, &format!("{kind}.csv"), None, Some(&counts))
+    }
+
+    /// A change to one record, whose before and after the placing does not need.
+    fn changed(kind: &str, key: &str) -> AuditRecord {
+        record("update", kind, key, None, None)
+    }
+
     fn touched(records: &[AuditRecord]) -> Touched {
         match reach(records) {
             Reach::Touched(t) => t,
@@ -403,20 +414,8 @@ mod tests {
                 Some(r#"{"uuid":"555000000001","site_ods":"A81001"}"#),
                 Some(r#"{"uuid":"555000000001","site_ods":"A81002"}"#),
             ),
-            record(
-                "update",
-                "certificates",
-                "CS0000000042/authentication/01",
-                None,
-                None,
-            ),
-            record(
-                "update",
-                "software",
-                "a81003-ws001/identity-agent",
-                None,
-                None,
-            ),
+            changed("certificates", "CS0000000042/authentication/01"),
+            changed("software", "a81003-ws001/identity-agent"),
             record(
                 "delete",
                 "software",
@@ -449,47 +448,23 @@ mod tests {
         ]);
         assert!(!t.facts);
         assert_eq!(t.notes, ["cert-signing-30d/CS1".to_owned()].into());
-        let t = touched(&[record(
-            "import",
-            "certificates",
-            "certs.csv",
-            None,
-            Some(r#"{"created":3,"updated":0}"#),
-        )]);
+        let t = touched(&[imported("certificates", 3, 0)]);
         assert_eq!(t.refreshed_since, Some(Timestamp::from_unix(1_700_000_000)));
         // An import that only changed records has their own records to place.
-        let t = touched(&[record(
-            "import",
-            "people",
-            "people.csv",
-            None,
-            Some(r#"{"created":0,"updated":2}"#),
-        )]);
+        let t = touched(&[imported("people", 0, 2)]);
         assert!(t.sites.is_empty() && t.refreshed_since.is_none());
         // A cards import that changed nothing still marks its cards' sites refreshed, which
         // can clear their stale-data findings.
-        let t = touched(&[record(
-            "import",
-            "cards",
-            "cards.csv",
-            None,
-            Some(r#"{"created":0,"updated":0}"#),
-        )]);
+        let t = touched(&[imported("cards", 0, 0)]);
         assert_eq!(t.refreshed_since, Some(Timestamp::from_unix(1_700_000_000)));
     }
 
     #[test]
     fn near_misses_fall_back_to_a_full_check() {
         for r in [
-            record(
-                "import",
-                "people",
-                "people.csv",
-                None,
-                Some(r#"{"created":1,"updated":0}"#),
-            ),
-            record("update", "organisations", "A81001", None, None),
-            record("update", "something_new", "x", None, None),
+            imported("people", 1, 0),
+            changed("organisations", "A81001"),
+            changed("something_new", "x"),
             record("import", "stock", "stock.csv", None, None),
         ] {
             assert!(
@@ -517,14 +492,21 @@ mod tests {
         }
     }
 
+    /// A check's findings over three sites, in the check's order.
+    fn old() -> Vec<Noted> {
+        [
+            ("A1", Severity::Urgent, "cert-a", "CS1"),
+            ("A2", Severity::Critical, "cert-a", "CS2"),
+            ("A2", Severity::Info, "integration-x", "i/CS2"),
+            ("A3", Severity::Info, "cert-a", "CS3"),
+        ]
+        .map(|(site, severity, rule, subject)| noted(site, severity, rule, subject))
+        .into()
+    }
+
     #[test]
     fn spliced_findings_replace_the_sites_and_keep_the_checks_order() {
-        let old = vec![
-            noted("A1", Severity::Urgent, "cert-a", "CS1"),
-            noted("A2", Severity::Critical, "cert-a", "CS2"),
-            noted("A2", Severity::Info, "integration-x", "i/CS2"),
-            noted("A3", Severity::Info, "cert-a", "CS3"),
-        ];
+        let old = old();
         let sites: FastSet<&str> = ["A2"].into_iter().collect();
         let fresh = vec![noted("A2", Severity::Warning, "cert-b", "CS9")];
         let integrations = vec![noted("A1", Severity::Info, "integration-x", "i/CS1")];
@@ -541,12 +523,7 @@ mod tests {
 
     #[test]
     fn spliced_in_place_when_the_integrations_are_unchanged_as_in_full() {
-        let old = vec![
-            noted("A1", Severity::Urgent, "cert-a", "CS1"),
-            noted("A2", Severity::Critical, "cert-a", "CS2"),
-            noted("A2", Severity::Info, "integration-x", "i/CS2"),
-            noted("A3", Severity::Info, "cert-a", "CS3"),
-        ];
+        let old = old();
         let fresh = vec![
             noted("A2", Severity::Warning, "cert-b", "CS9"),
             noted("A2", Severity::Info, "cert-b", "CS8"),
