@@ -1,7 +1,7 @@
 //! The findings work queue over HTTP: grouped and counted, paged by cursor and by page with the
 //! filters kept, a refused filter shown on the page, bulk acknowledgement audited finding by
-//! finding, each finding's own page, a scoped operator's reach, and the page in Chromium at a
-//! phone's and a desktop's width.
+//! finding, each finding's own page (every finding's, in and out of a scoped operator's reach),
+//! a scoped operator's reach, and the page in Chromium at a phone's and a desktop's width.
 
 mod common;
 
@@ -359,6 +359,116 @@ fn bulk_acknowledgement_audits_each_finding_and_stays_in_scope() {
             f["site"].as_str().is_some_and(|s| s.starts_with("A10000")),
             "{f}"
         );
+    }
+}
+
+/// A path segment with every byte but the unreserved ones percent-encoded.
+fn segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Each finding's own page is found by its id: for every finding of the estate (snoozed ones
+/// too) the administrator's page shows that finding, and a practice manager's shows it when it
+/// is one of theirs; every other id is answered as before — not found on the page, refused by
+/// the note form, nothing written.
+#[test]
+fn each_findings_own_page_is_that_finding_and_only_in_scope() {
+    let (_tmp, db) = scratch_db();
+    let (child, addr, admin) = serve_demo_signed_in(&db, "4");
+    let pm = pm(&db, &addr);
+    let every = "/api/v1/findings?all=true&limit=10000";
+    let estate = body_json(&get_as(&addr, every, &admin).1);
+    let mine: HashSet<String> = ids(&body_json(&get_as(&addr, every, &pm).1))
+        .into_iter()
+        .collect();
+    let findings = estate["findings"].as_array().expect("findings").clone();
+    let pages: Vec<_> = findings
+        .iter()
+        .map(|f| {
+            let path = format!(
+                "/findings/{}/{}",
+                f["rule"].as_str().expect("rule"),
+                segment(f["subject"].as_str().expect("subject"))
+            );
+            (get_as(&addr, &path, &admin), get_as(&addr, &path, &pm))
+        })
+        .collect();
+    let outside: Vec<String> = ids(&estate)
+        .into_iter()
+        .filter(|i| !mine.contains(i))
+        .take(3)
+        .collect();
+    let csrf = csrf_of(&get_as(&addr, "/findings", &pm).1);
+    let notes: Vec<_> = outside
+        .iter()
+        .map(|id| {
+            let body = form(&[
+                ("csrf", &csrf),
+                ("id", id),
+                ("action", "acknowledged"),
+                ("reason", "not mine"),
+            ]);
+            request(&addr, "POST", "/findings/note", Some(&pm), Some(&body))
+        })
+        .collect();
+    let none_such = [
+        get_as(&addr, "/findings/cert-signing-7d/NOSUCHCARD", &admin),
+        get_as(&addr, "/findings/none-such-rule/A10000", &pm),
+    ];
+    stop(child);
+
+    let all = ids(&estate);
+    assert_eq!(all.len() as u64, estate["total"].as_u64().expect("total"));
+    assert_eq!(
+        all.iter().collect::<HashSet<_>>().len(),
+        all.len(),
+        "one finding per id, so each page has one finding to show"
+    );
+    let (mut theirs, mut others) = (0, 0);
+    for (f, (by_admin, by_pm)) in findings.iter().zip(&pages) {
+        let id = f["id"].as_str().expect("id");
+        let site = f["site"].as_str().expect("site");
+        let site_row = format!("Site</dt><dd class=\"nhsuk-summary-list__value\">{site}</dd>");
+        assert_eq!(by_admin.0, 200, "{id}: {}", by_admin.1);
+        assert_eq!(ticks(&by_admin.1), [id], "{id}: the page is its finding");
+        assert!(
+            by_admin.1.contains(&site_row),
+            "{id} at {site}: {}",
+            by_admin.1
+        );
+        if mine.contains(id) {
+            theirs += 1;
+            assert_eq!(by_pm.0, 200, "{id}: {}", by_pm.1);
+            assert_eq!(ticks(&by_pm.1), [id], "{id}: the page is its finding");
+            assert!(by_pm.1.contains(&site_row), "{id} at {site}");
+        } else {
+            others += 1;
+            assert_eq!(by_pm.0, 404, "{id} is not the practice's: {}", by_pm.1);
+            assert!(
+                by_pm.1.contains("No such finding among your sites today"),
+                "{}",
+                by_pm.1
+            );
+            assert!(!by_pm.1.contains(&site_row), "nothing of it shown");
+        }
+    }
+    assert!(theirs > 0 && others > 0, "{theirs} theirs, {others} others");
+    assert_eq!(notes.len(), 3);
+    for (id, r) in outside.iter().zip(&notes) {
+        assert_eq!(r.0, 403, "{id}: {}", r.1);
+        assert!(r.1.contains("not among your sites today"), "{}", r.1);
+    }
+    let audit = ok(&cardwatch(&db, &["audit", "show", "--limit", "1000"]));
+    assert!(!audit.contains("not mine"), "nothing written: {audit}");
+    for r in &none_such {
+        assert_eq!(r.0, 404, "{}", r.1);
     }
 }
 

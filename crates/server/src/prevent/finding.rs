@@ -3,8 +3,6 @@
 //! (`POST /findings/note`) or the ticked rows of the work queue together (`POST
 //! /findings/bulk`), each with a reason, each finding audited on its own by the store.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -24,69 +22,15 @@ use crate::AppState;
 const MAX_BULK: usize = 500;
 
 /// The viewer's finding with this id (snoozed ones included), if it is among their sites today.
-fn find<'a>(check: &'a Check, viewer: &Viewer, id: &str) -> Option<&'a Noted> {
-    find_all(check, viewer, &[id]).pop().flatten()
+async fn find<'a>(check: &'a Check, viewer: &Viewer, id: &str) -> Option<&'a Noted> {
+    find_all(check, viewer, &[id]).await.pop().flatten()
 }
 
-/// The viewer's findings with these ids, each the first in the check's order with its id: one
-/// pass over the viewer's findings for them all (a bulk change names up to [`MAX_BULK`]).
-fn find_all<'a>(check: &'a Check, viewer: &Viewer, ids: &[&str]) -> Vec<Option<&'a Noted>> {
-    let mut wanted: HashMap<(&str, &str), usize> = HashMap::with_capacity(ids.len());
-    for (at, id) in ids.iter().enumerate() {
-        // An id is the rule, a slash, and the subject (rules have none).
-        if let Some(key) = id.split_once('/') {
-            wanted.entry(key).or_insert(at);
-        }
-    }
-    // The few rules named, compared before anything is hashed: most findings are of others.
-    let mut rules: Vec<&str> = wanted.keys().map(|(rule, _)| *rule).collect();
-    rules.sort_unstable();
-    rules.dedup();
-    let mut found: Vec<Option<&Noted>> = vec![None; ids.len()];
-    let mut left = wanted.len();
-    let mut look = |n: &'a Noted| {
-        if !rules.contains(&n.finding.rule) {
-            return true;
-        }
-        if let Some(&at) = wanted.get(&(n.finding.rule, n.finding.subject.as_str())) {
-            if found[at].is_none() {
-                found[at] = Some(n);
-                left -= 1;
-            }
-        }
-        left > 0
-    };
-    match queue_index::kept(check).places(check, viewer) {
-        None => {
-            for n in check.all.iter() {
-                if !look(n) {
-                    break;
-                }
-            }
-        }
-        Some(places) => {
-            // The viewer's findings in the check's order, as the whole estate's are read.
-            let mut mine: Vec<u32> = places
-                .iter()
-                .map(|&p| check.queue.order()[p as usize])
-                .collect();
-            mine.sort_unstable();
-            for i in mine {
-                if !look(&check.all[i as usize]) {
-                    break;
-                }
-            }
-        }
-    }
-    // An id named twice is found once, at its first mention.
-    for (at, id) in ids.iter().enumerate() {
-        if let Some(key) = id.split_once('/') {
-            if let Some(&first) = wanted.get(&key) {
-                found[at] = found[first];
-            }
-        }
-    }
-    found
+/// The viewer's findings with these ids, each the first in the check's order with its id:
+/// looked up by id in what the check keeps (a bulk change names up to [`MAX_BULK`]).
+async fn find_all<'a>(check: &'a Check, viewer: &Viewer, ids: &[&str]) -> Vec<Option<&'a Noted>> {
+    queue_index::ids_ready(check).await;
+    queue_index::kept(check).find(check, viewer, ids)
 }
 
 #[derive(Template)]
@@ -137,7 +81,7 @@ pub(crate) async fn page(
         Err(r) => return r,
     };
     let id = format!("{rule}/{subject}");
-    let Some(n) = find(&check, &viewer, &id) else {
+    let Some(n) = find(&check, &viewer, &id).await else {
         return not_found(
             false,
             &viewer.caller,
@@ -290,7 +234,7 @@ pub(crate) async fn note(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let Some(found) = find(&check, &viewer, &f.id) else {
+    let Some(found) = find(&check, &viewer, &f.id).await else {
         let message = if f.id.trim().is_empty() {
             "The form did not say which finding it was about. Open the finding from the list and try again."
         } else {
@@ -454,7 +398,7 @@ pub(crate) async fn bulk(
         Err(r) => return r,
     };
     let named: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let found = find_all(&check, &viewer, &named);
+    let found = find_all(&check, &viewer, &named).await;
     if let Some((missing, _)) = ids.iter().zip(&found).find(|(_, n)| n.is_none()) {
         return refuse(
             false,

@@ -6,6 +6,7 @@
 //! their own findings — never a sort or a copy of them.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -275,12 +276,22 @@ pub(crate) struct Listing<'a> {
 pub(crate) fn listing<'a>(check: &'a Check, viewer: &Viewer, p: &Params) -> Listing<'a> {
     let kept = queue_index::kept(check);
     let mine = kept.places(check, viewer);
+    listing_of(check, &kept, mine, p)
+}
+
+/// The listing of the findings at `mine` (their places in the queue; none: the whole estate's).
+fn listing_of<'a>(
+    check: &'a Check,
+    kept: &queue_index::Kept,
+    mine: Option<Arc<Vec<u32>>>,
+    p: &Params,
+) -> Listing<'a> {
     let all: &[Noted] = &check.all;
     match p.sort {
         None => {
             let q = queue_page(
                 check,
-                &kept,
+                kept,
                 mine.as_ref().map(|m| m.as_slice()),
                 p,
                 p.offset,
@@ -298,7 +309,7 @@ pub(crate) fn listing<'a>(check: &'a Check, viewer: &Viewer, p: &Params) -> List
         }
         Some((by, descending)) => {
             // Sorting by a column is asked for, not the default: it sorts the caller's findings.
-            let q = queue_page(check, &kept, mine.as_ref().map(|m| m.as_slice()), p, 0, 0);
+            let q = queue_page(check, kept, mine.as_ref().map(|m| m.as_slice()), p, 0, 0);
             let Some(places) = &mine else {
                 // The whole estate's, in the column's order kept with the check: a page reads
                 // from its start until it has its findings.
@@ -374,15 +385,15 @@ fn queue_page(
     }
 }
 
-/// Builds what a page of the whole estate reads (the check's index, or its order by the column
+/// Builds what a page of the whole estate reads (the check's index, or its orders by the column
 /// asked for) off the request threads, so the first request after a check does not hold up the
-/// server's others while it is built.
+/// server's others while it is built; and starts building the rest of what the check's pages
+/// read (every column's orders, the findings by id) in the background.
 async fn index_ready(check: &Check, viewer: &Viewer, p: &Params) {
-    if !matches!(viewer.caller.user.scope(), Scope::All) {
-        return;
-    }
+    let whole = matches!(viewer.caller.user.scope(), Scope::All);
     let kept = queue_index::kept(check);
-    if kept.built() && p.sort.is_none_or(|(by, desc)| kept.sorted_built(by, desc)) {
+    kept.warm(check, whole);
+    if !whole || (kept.built() && p.sort.is_none_or(|(by, _)| kept.sorted_built(by))) {
         return;
     }
     let (check, sort) = (check.clone(), p.sort);
@@ -415,14 +426,22 @@ pub(crate) async fn api(
     };
     index_ready(&check, &viewer, &p).await;
     if p.csv {
-        // The export is every finding that passes, in the same order.
+        // The export is every finding that passes, in the same order, written as it is sent: a
+        // national check's is half a gigabyte.
         p.offset = 0;
         p.limit = usize::MAX;
-        let list = listing(&check, &viewer, &p);
-        return crate::web::csv_download(
-            "findings.csv",
-            &CSV_COLUMNS,
-            list.rows.iter().map(|(_, n)| n.csv_fields()),
+        let kept = queue_index::kept(&check);
+        let mine = kept.places(&check, &viewer);
+        return crate::web::csv_streamed(
+            &state,
+            "findings.csv".into(),
+            CSV_COLUMNS.to_vec(),
+            move |_, out| {
+                let list = listing_of(&check, &kept, mine, &p);
+                list.rows
+                    .iter()
+                    .try_for_each(|(_, n)| out.row(n.csv_fields()))
+            },
         );
     }
     let list = listing(&check, &viewer, &p);

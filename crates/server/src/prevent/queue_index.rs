@@ -6,23 +6,32 @@
 //! severity or worse are a prefix of it: a page's groups, counts, worst severity and first due
 //! are read from a few numbers per group, and its rows straight from the groups' lists — not two
 //! passes over every finding of the estate ([`Queue::page`], 1.3 million at national size).
+//! Beside it, every finding in each sortable column's order, both ways.
 //!
 //! For a scoped viewer (a practice, an ICB), the places of the findings they see: finding those
 //! asks each of the estate's thousands of sites whether the viewer sees it, once per scope and
 //! check rather than per request; a page then passes over those few ([`Queue::page`]).
 //!
-//! Both are built on first use and kept while their check is in use.
+//! For every viewer, the findings by id: one finding's page looks its id up instead of passing
+//! over the estate's findings.
+//!
+//! Each part is built once per check — by [`Kept::warm`] off the request threads as soon as a
+//! findings request has the check, or by the first request that needs it before then (a second
+//! waits for the first's build) — and kept while its check is in use.
 
 use std::collections::HashMap;
+use std::hash::Hasher;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use cardwatch_core::access::Scope;
 
 use cardwatch_core::date::Date;
-use cardwatch_core::fasthash::FastMap;
+use cardwatch_core::fasthash::{FastMap, FxHasher};
 use cardwatch_core::health::{Filter, Group, NoteState, Noted, Owner, Queue, QueuePage, Severity};
 
 use crate::prevent::check::Check;
+use crate::prevent::columns::SORTABLE;
 use crate::web::scope::Viewer;
 
 /// The index of one check's queue.
@@ -60,19 +69,31 @@ impl Run {
     }
 }
 
-/// What is kept for one check: its index, and each scoped viewer's findings' places.
+/// What is kept for one check: its index, its columns' orders, its findings by id, and each
+/// scoped viewer's findings' places.
 #[derive(Debug, Default)]
 pub(crate) struct Kept {
     index: OnceLock<Option<Index>>,
     /// A scope's organisations → its findings' places in the queue, ascending. The sites a
     /// scope covers change only with the estate's facts, which make a new check.
     scoped: Mutex<HashMap<String, Arc<Vec<u32>>>>,
-    /// (column, descending) → every finding's index in that order, ties in the check's order.
-    sorted: Mutex<HashMap<(&'static str, bool), Arc<Sorted>>>,
+    /// By [`SORTABLE`] column: every finding's index in its order, ascending and descending,
+    /// ties in the check's order.
+    columns: [OnceLock<Orders>; SORTABLE.len()],
+    /// Every finding's (id's hash, index), in that order.
+    ids: OnceLock<Vec<(u64, u32)>>,
+    /// Whether a background build has started: of the ids, and of everything a viewer of the
+    /// whole estate reads.
+    warming_ids: AtomicBool,
+    warming_all: AtomicBool,
 }
 
-/// Every finding's index in a column's order, once built.
-type Sorted = OnceLock<Arc<Vec<u32>>>;
+/// A column's two orders.
+#[derive(Debug)]
+struct Orders {
+    ascending: Arc<Vec<u32>>,
+    descending: Arc<Vec<u32>>,
+}
 
 /// The scopes kept per check at most (a practice manager's each): past it they start again.
 const MAX_SCOPES: usize = 10_000;
@@ -105,7 +126,63 @@ pub(crate) fn kept(check: &Check) -> Arc<Kept> {
     }
 }
 
+/// The column's place in [`SORTABLE`] (an unknown one sorts as the last, due, does in
+/// [`crate::prevent::columns::column_order`]).
+fn column(by: &str) -> usize {
+    SORTABLE
+        .iter()
+        .position(|c| *c == by)
+        .unwrap_or(SORTABLE.len() - 1)
+}
+
 impl Kept {
+    /// Starts building what this check's pages read, off the request threads, once per check:
+    /// the findings by id, and for a viewer of the whole estate (`whole`) also the index and
+    /// every column's orders — so that no request, a sorted page's first included, pays for
+    /// them. A request needing a part before it is built waits for this build of it.
+    pub(crate) fn warm(self: &Arc<Self>, check: &Check, whole: bool) {
+        // The whole estate's build makes the ids too.
+        let started = if whole {
+            self.warming_all.swap(true, Ordering::AcqRel)
+        } else {
+            self.warming_all.load(Ordering::Acquire)
+                || self.warming_ids.swap(true, Ordering::AcqRel)
+        };
+        if started {
+            return;
+        }
+        let (kept, check) = (self.clone(), check.clone());
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            span.in_scope(|| {
+                let timed = |what: &str, build: &dyn Fn()| {
+                    let began = std::time::Instant::now();
+                    build();
+                    tracing::debug!(
+                        findings = check.all.len(),
+                        ms = began.elapsed().as_secs_f64() * 1e3,
+                        "findings kept per check: {what} built"
+                    );
+                };
+                if whole {
+                    timed("the index", &|| {
+                        kept.index(&check);
+                    });
+                }
+                timed("the ids", &|| {
+                    kept.id_table(&check);
+                });
+                if whole {
+                    for by in SORTABLE {
+                        timed(by, &|| {
+                            kept.sorted(&check, by, false);
+                        });
+                    }
+                }
+            })
+        });
+    }
+
     /// The check's index, built on first use (one builder; others wait for it); none when the
     /// queue's order does not put the most serious first (pages then pass over the queue).
     pub(crate) fn index(&self, check: &Check) -> Option<&Index> {
@@ -115,49 +192,59 @@ impl Kept {
     }
 
     /// Every finding's index sorted by a column (as the findings page sorts: ties in the check's
-    /// order), built on first use.
+    /// order), built on first use with the other way's.
     pub(crate) fn sorted(
         &self,
         check: &Check,
         by: &'static str,
         descending: bool,
     ) -> Arc<Vec<u32>> {
-        let cell = self
-            .sorted
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry((by, descending))
-            .or_default()
-            .clone();
-        cell.get_or_init(|| {
-            let all = &check.all;
-            let mut order: Vec<u32> = (0..all.len() as u32).collect();
-            order.sort_unstable_by(|&a, &b| {
-                crate::prevent::columns::column_order(
-                    &all[a as usize],
-                    &all[b as usize],
-                    by,
-                    descending,
-                )
-                .then(a.cmp(&b))
-            });
-            Arc::new(order)
-        })
-        .clone()
+        let orders = self.columns[column(by)].get_or_init(|| {
+            let (ascending, descending) = crate::prevent::columns::orders(&check.all, by);
+            Orders {
+                ascending: Arc::new(ascending),
+                descending: Arc::new(descending),
+            }
+        });
+        if descending {
+            orders.descending.clone()
+        } else {
+            orders.ascending.clone()
+        }
     }
 
-    /// Whether the order by a column is built.
-    pub(crate) fn sorted_built(&self, by: &str, descending: bool) -> bool {
-        self.sorted
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .any(|((b, d), cell)| *b == by && *d == descending && cell.get().is_some())
+    /// Whether the orders by a column are built.
+    pub(crate) fn sorted_built(&self, by: &str) -> bool {
+        self.columns[column(by)].get().is_some()
     }
 
     /// Whether the index is built (or found not to apply).
     pub(crate) fn built(&self) -> bool {
         self.index.get().is_some()
+    }
+
+    /// Whether the findings by id are built.
+    pub(crate) fn ids_built(&self) -> bool {
+        self.ids.get().is_some()
+    }
+
+    fn id_table(&self, check: &Check) -> &[(u64, u32)] {
+        self.ids.get_or_init(|| id_table(&check.all))
+    }
+
+    /// The viewer's findings with these ids (snoozed ones included), each the first in the
+    /// check's order with its id among those the viewer sees; none for an id that names none of
+    /// them (or is not an id).
+    pub(crate) fn find<'a>(
+        &self,
+        check: &'a Check,
+        viewer: &Viewer,
+        ids: &[&str],
+    ) -> Vec<Option<&'a Noted>> {
+        let table = self.id_table(check);
+        ids.iter()
+            .map(|id| lookup(&check.all, table, id, |site| viewer.sees_site(site)))
+            .collect()
     }
 
     /// The places in the queue of the findings a viewer sees, ascending; none for a viewer of
@@ -185,6 +272,58 @@ impl Kept {
         scoped.insert(key, places.clone());
         Some(places)
     }
+}
+
+/// The check's findings by id built, off the request threads; a request arriving while the
+/// background build runs waits for it.
+pub(crate) async fn ids_ready(check: &Check) {
+    let kept = kept(check);
+    kept.warm(check, false);
+    if kept.ids_built() {
+        return;
+    }
+    let check = check.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        kept.id_table(&check);
+    })
+    .await;
+}
+
+/// A finding id's hash: its rule and its subject (an id is the rule, a slash, the subject).
+fn id_hash(rule: &str, subject: &str) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(rule.as_bytes());
+    h.write(subject.as_bytes());
+    h.finish()
+}
+
+/// Every finding's (id's hash, index), sorted: the findings with one id are together, in the
+/// check's order.
+fn id_table(all: &[Noted]) -> Vec<(u64, u32)> {
+    let mut table: Vec<(u64, u32)> = all
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (id_hash(n.finding.rule, &n.finding.subject), i as u32))
+        .collect();
+    table.sort_unstable();
+    table
+}
+
+/// The first finding in the check's order with this id whose site `sees` lets through.
+fn lookup<'a>(
+    all: &'a [Noted],
+    table: &[(u64, u32)],
+    id: &str,
+    sees: impl Fn(&str) -> bool,
+) -> Option<&'a Noted> {
+    let (rule, subject) = id.split_once('/')?;
+    let hash = id_hash(rule, subject);
+    let from = table.partition_point(|&(h, _)| h < hash);
+    table[from..]
+        .iter()
+        .take_while(|&&(h, _)| h == hash)
+        .map(|&(_, i)| &all[i as usize])
+        .find(|n| n.finding.rule == rule && n.finding.subject == subject && sees(&n.finding.site))
 }
 
 impl Index {
@@ -484,37 +623,113 @@ mod tests {
         assert!(compared > 1_000, "{compared}");
     }
 
-    #[test]
-    fn a_columns_order_is_the_stable_sort_of_the_checks() {
-        let all = findings(700, 11);
-        let check = Check {
+    /// Findings whose subjects repeat, share long heads, differ past their 16th byte, run
+    /// shorter than 16 bytes and are empty — every path of the subjects' ranking — and whose
+    /// ids repeat, some at other sites.
+    fn awkward(n: usize, seed: u64) -> Vec<Noted> {
+        let mut all = findings(n, seed);
+        let mut s = seed;
+        for (i, x) in all.iter_mut().enumerate() {
+            let k = next(&mut s) % 1_000;
+            x.finding.subject = match next(&mut s) % 6 {
+                0 => format!("CS{k:010}"),
+                1 => format!("CS0000000000000000{k}"),
+                2 => format!("CS00000000000000{}", k % 3),
+                3 => String::new(),
+                4 => format!("{k:x}\u{e9}/{}", i % 7),
+                _ => x.finding.subject.clone(),
+            };
+        }
+        all
+    }
+
+    fn check_of(all: Vec<Noted>) -> Check {
+        Check {
             queue: Arc::new(Queue::new(&all)),
             all: Arc::new(all),
             sites: Arc::default(),
             expiring: Arc::default(),
             open_incidents: Arc::default(),
-        };
-        let kept = kept(&check);
-        for by in crate::prevent::columns::SORTABLE {
-            for descending in [false, true] {
-                let mut stable: Vec<usize> = (0..check.all.len()).collect();
-                stable.sort_by(|&a, &b| {
-                    crate::prevent::columns::column_order(
-                        &check.all[a],
-                        &check.all[b],
-                        by,
-                        descending,
-                    )
-                });
-                let kept: Vec<usize> = kept
-                    .sorted(&check, by, descending)
-                    .iter()
-                    .map(|&i| i as usize)
-                    .collect();
-                assert_eq!(kept, stable, "{by} {descending}");
-                assert!(self::kept(&check).sorted_built(by, descending));
+        }
+    }
+
+    #[test]
+    fn a_columns_order_is_the_stable_sort_of_the_checks() {
+        for (n, seed) in [(700, 11), (3_000, 5), (1, 2), (0, 1)] {
+            let check = check_of(awkward(n, seed));
+            let kept = kept(&check);
+            for by in SORTABLE {
+                assert!(!kept.sorted_built(by));
+                for descending in [false, true] {
+                    let mut stable: Vec<usize> = (0..check.all.len()).collect();
+                    stable.sort_by(|&a, &b| {
+                        crate::prevent::columns::column_order(
+                            &check.all[a],
+                            &check.all[b],
+                            by,
+                            descending,
+                        )
+                    });
+                    let kept: Vec<usize> = kept
+                        .sorted(&check, by, descending)
+                        .iter()
+                        .map(|&i| i as usize)
+                        .collect();
+                    assert_eq!(kept, stable, "{n} {by} {descending}");
+                    assert!(self::kept(&check).sorted_built(by));
+                }
             }
         }
+    }
+
+    /// A finding found by its id is the one the pass over the findings finds: the first in the
+    /// check's order with that id among those the viewer sees.
+    #[test]
+    fn a_finding_by_its_id_is_the_first_a_pass_finds() {
+        let all = awkward(4_000, 17);
+        let table = id_table(&all);
+        let scan = |id: &str, sees: &dyn Fn(&str) -> bool| {
+            let (rule, subject) = id.split_once('/')?;
+            all.iter().find(|n| {
+                n.finding.rule == rule && n.finding.subject == subject && sees(&n.finding.site)
+            })
+        };
+        let mut ids: Vec<String> = all.iter().map(|n| n.finding.id()).collect();
+        ids.extend(
+            [
+                "",
+                "/",
+                "no-slash",
+                "cert-signing-7d/",
+                "cert-signing-7d/NOSUCH",
+                "none-such/CS0000000001",
+            ]
+            .map(str::to_owned),
+        );
+        let scopes: [&dyn Fn(&str) -> bool; 4] = [
+            &|_| true,
+            &|s| s == "A81001",
+            &|s| s == "A81002" || s == "A81003",
+            &|_| false,
+        ];
+        let (mut found, mut refused) = (0, 0);
+        for (k, sees) in scopes.iter().enumerate() {
+            for id in &ids {
+                let by_id = lookup(&all, &table, id, sees);
+                let passed = scan(id, sees);
+                assert_eq!(
+                    by_id.map(|n| n as *const Noted),
+                    passed.map(|n| n as *const Noted),
+                    "scope {k}, {id:?}"
+                );
+                found += usize::from(by_id.is_some());
+                refused += usize::from(by_id.is_none());
+            }
+        }
+        // Found and refused both, and an id repeated at other sites found in scope.
+        assert!(found > 4_000 && refused > 4_000, "{found} {refused}");
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert!(distinct.len() < all.len(), "some ids repeat");
     }
 
     #[test]
