@@ -786,11 +786,11 @@ fn administrators_make_tokens_and_revoke_agents_on_the_agents_page() {
     for (pairs, want) in [
         (
             vec![("csrf", csrf.as_str()), ("hours", "0")],
-            "give a whole number from 1 to 720",
+            "as a whole number from 1 to 720",
         ),
         (
             vec![("csrf", csrf.as_str()), ("hours", "2"), ("site", "Z99999")],
-            "no site Z99999",
+            "There is no site Z99999",
         ),
         (
             vec![
@@ -798,11 +798,11 @@ fn administrators_make_tokens_and_revoke_agents_on_the_agents_page() {
                 ("hours", "2"),
                 ("site", "not an ods!"),
             ],
-            "Site: ",
+            "Enter the site code (ODS code)",
         ),
     ] {
         let (status, body) = post("/admin/agents/token", &pairs);
-        assert_eq!(status, 200);
+        assert_eq!(status, 400);
         assert!(body.contains(want), "{want}: {body}");
     }
     let forged = post("/admin/agents/token", &[("csrf", "nope"), ("hours", "2")]);

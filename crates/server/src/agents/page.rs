@@ -51,7 +51,7 @@ pub(crate) async fn api(State(state): State<AppState>, caller: Caller) -> Respon
 /// `GET /admin/agents`
 pub(crate) async fn page(State(state): State<AppState>, caller: Caller) -> Response {
     match admin(&state, caller, false).await {
-        Ok(c) => render(&state, &c, None).await,
+        Ok(c) => render(&state, &c, None, Typed::default()).await,
         Err(r) => r,
     }
 }
@@ -61,6 +61,9 @@ pub(crate) async fn page(State(state): State<AppState>, caller: Caller) -> Respo
 struct AgentsPage {
     done: Option<String>,
     refused: Option<String>,
+    /// The token form's refused field (its id, the message), shown beside it.
+    problem: Option<(&'static str, String)>,
+    typed: Typed,
     csrf: String,
     count: String,
     agents: Vec<Row>,
@@ -77,7 +80,30 @@ struct Row {
     live: bool,
 }
 
-async fn render(state: &AppState, caller: &Caller, message: Option<(bool, String)>) -> Response {
+/// What was typed in the token form: kept when it is refused, the default hours otherwise.
+struct Typed {
+    site: String,
+    hours: String,
+    problem: Option<(&'static str, String)>,
+}
+
+impl Default for Typed {
+    fn default() -> Self {
+        Typed {
+            site: String::new(),
+            hours: "24".into(),
+            problem: None,
+        }
+    }
+}
+
+/// The page; a refused token form (`typed.problem`) answers 400 with what was typed.
+async fn render(
+    state: &AppState,
+    caller: &Caller,
+    message: Option<(bool, String)>,
+    mut typed: Typed,
+) -> Response {
     let all = match list(state).await {
         Ok(a) => a,
         Err(r) => return r,
@@ -115,16 +141,28 @@ async fn render(state: &AppState, caller: &Caller, message: Option<(bool, String
         Some((false, m)) => (None, Some(m)),
         None => (None, None),
     };
+    let problem = typed.problem.take();
+    let status = if problem.is_some() {
+        axum::http::StatusCode::BAD_REQUEST
+    } else {
+        axum::http::StatusCode::OK
+    };
     let page = AgentsPage {
         done,
         refused,
+        problem,
+        typed,
         csrf: caller.csrf.clone(),
         count: counted(all.len(), "agent", "agents"),
         agents,
     };
     // Rendering only fails on a formatter error writing into a String, which cannot happen.
     let body = askama::Template::render(&page).unwrap_or_default();
-    layout::page("Workstation agents", Some(caller), &body).into_response()
+    (
+        status,
+        layout::page("Workstation agents", Some(caller), &body),
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]
@@ -147,19 +185,29 @@ pub(crate) async fn token(
         Ok(v) => v.caller,
         Err(r) => return r,
     };
-    let hours = match f.hours.trim().parse::<i64>() {
-        Ok(h) if (1..=720).contains(&h) => h,
-        _ => {
-            let m = format!("Hours {:?}: give a whole number from 1 to 720.", f.hours);
-            return render(&state, &caller, Some((false, m))).await;
-        }
+    let refuse = |field: &'static str, m: String| Typed {
+        site: f.site.clone(),
+        hours: f.hours.clone(),
+        problem: Some((field, m)),
     };
     let site = match f.site.trim() {
         "" => None,
         s => match OdsCode::parse(s) {
             Ok(s) => Some(s),
-            Err(e) => return render(&state, &caller, Some((false, format!("Site: {e}")))).await,
+            Err(_) => {
+                let m = "Enter the site code (ODS code) as 1 to 9 letters and numbers, like A81001, or leave it empty".to_owned();
+                return render(&state, &caller, None, refuse("site", m)).await;
+            }
         },
+    };
+    let hours = match f.hours.trim().parse::<i64>() {
+        Ok(h) if (1..=720).contains(&h) => h,
+        _ => {
+            let m =
+                "Enter the hours until the token expires as a whole number from 1 to 720, like 24"
+                    .to_owned();
+            return render(&state, &caller, None, refuse("hours", m)).await;
+        }
     };
     let change = change(&caller, &state);
     let (secret, id) = match (new_token_secret(), random_token()) {
@@ -168,6 +216,7 @@ pub(crate) async fn token(
     };
     let expires = Timestamp::from_unix(change.at.unix() + hours * 3600);
     let hash = token_hash(&secret);
+    let named = site.as_ref().map(|s| s.as_str().to_owned());
     let done = blocking(&state, move |s| {
         Ok(agents::add_enrolment_token(
             s,
@@ -185,7 +234,18 @@ pub(crate) async fn token(
         }))
     })
     .await;
-    after(&state, &caller, done).await
+    match settled(done) {
+        Ok((true, m)) => render(&state, &caller, Some((true, m)), Typed::default()).await,
+        // The store refuses only a site it does not know.
+        Ok((false, _)) => {
+            let m = format!(
+                "There is no site {} in Cardwatch: check the code on the Sites page, or leave it empty",
+                named.unwrap_or_default()
+            );
+            render(&state, &caller, None, refuse("site", m)).await
+        }
+        Err(r) => *r,
+    }
 }
 
 #[derive(Deserialize)]
@@ -227,7 +287,7 @@ async fn after(
     r: Result<Result<String, StoreError>, crate::web::Failure>,
 ) -> Response {
     match settled(r) {
-        Ok(message) => render(state, caller, Some(message)).await,
+        Ok(message) => render(state, caller, Some(message), Typed::default()).await,
         Err(r) => *r,
     }
 }

@@ -11,6 +11,7 @@ use crate::AppState;
 
 pub mod auth;
 pub mod caller;
+pub mod fields;
 pub mod form;
 pub mod headers;
 pub mod layout;
