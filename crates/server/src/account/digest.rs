@@ -89,9 +89,9 @@ pub(crate) async fn save(
     };
     let email = f.email.trim().to_owned();
     if cardwatch_core::ids::Email::parse(&email).is_err() {
-        return Err(refuse(
+        return Err(Refused::Field(
             "digest-email",
-            format!("{email:?} is not an email address"),
+            format!("“{email}” is not an email address: enter one like pat.jones@nhs.net"),
         ));
     }
     let frequency = match Frequency::parse(&f.frequency) {
@@ -106,7 +106,10 @@ pub(crate) async fn save(
         "" => None,
         q => match Quiet::parse(q) {
             Ok(x) => Some(x),
-            Err(e) => return Err(refuse("digest-quiet", e)),
+            Err(_) => {
+                let m = "Enter the quiet hours as two times of day, HH:MM-HH:MM, like 20:00-07:00, or leave it empty";
+                return Err(Refused::Field("digest-quiet", m.into()));
+            }
         },
     };
     let prefs = Prefs {

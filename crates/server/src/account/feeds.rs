@@ -73,7 +73,10 @@ pub(crate) async fn make(
         "" => None,
         s => match OdsCode::parse(s) {
             Ok(s) => Some(s),
-            Err(e) => return Err(Refused::Field("feed-site", e.to_string())),
+            Err(_) => {
+                let m = "Enter the site code (ODS code) as 1 to 9 letters and numbers, like A81001, or leave it empty for all your sites";
+                return Err(Refused::Field("feed-site", m.into()));
+            }
         },
     };
     if let Some(s) = &site {

@@ -55,13 +55,6 @@ struct AccountPage<'a> {
     quiet: String,
 }
 
-impl AccountPage<'_> {
-    /// Whether `field` is the one refused (marked in red on the page).
-    fn wrong(&self, field: &str) -> bool {
-        self.problem.as_ref().is_some_and(|(f, _)| *f == field)
-    }
-}
-
 /// `GET /account`.
 pub(crate) async fn page(State(state): State<AppState>, caller: Caller) -> Response {
     render(&state, &caller, Ok(None), Typed::default()).await
