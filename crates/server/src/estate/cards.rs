@@ -153,7 +153,7 @@ pub(crate) async fn page(
     caller: Caller,
     Path(serial): Path<String>,
 ) -> Response {
-    render(&state, caller, &serial, None).await
+    render(&state, caller, &serial, None, Typed::default()).await
 }
 
 /// `GET /cards?serial=`: the card's page for the number typed into a refusal page's box; with
@@ -188,6 +188,10 @@ pub(crate) async fn find(
 struct CardPage {
     done: Option<String>,
     refused: Option<String>,
+    /// The status form's refused field (its id, the message).
+    problem: Option<(&'static str, String)>,
+    /// The status and reason as typed.
+    typed: Typed,
     holder: String,
     holder_link: String,
     site: String,
@@ -237,11 +241,22 @@ fn outcome(s: IncidentStatus) -> &'static str {
 }
 
 /// The card's page, with the outcome of a status change when there was one.
+/// What was typed in the status form, kept when it is refused, and the field refused.
+#[derive(Default)]
+struct Typed {
+    problem: Option<(&'static str, String)>,
+    status: String,
+    reason: String,
+}
+
+/// The card's page; `said` is what a change did (or why the store refused it), `typed` a refused
+/// status form (answered 400 with what was typed).
 async fn render(
     state: &AppState,
     caller: Caller,
     serial: &str,
     said: Option<(bool, String)>,
+    typed: Typed,
 ) -> Response {
     let (caller, view) = match load(state, caller, serial, false).await {
         Ok(x) => x,
@@ -332,9 +347,16 @@ async fn render(
                 card.status.as_str()
             ),
         });
+    let status = if typed.problem.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
     let page = CardPage {
         done,
         refused,
+        problem: typed.problem.clone(),
+        typed,
         holder: format!(
             "{} ({})",
             cx.holder_name.as_deref().unwrap_or("name not known"),
@@ -356,12 +378,15 @@ async fn render(
     };
     // Rendering only fails on a formatter error writing into a String, which cannot happen.
     let body = askama::Template::render(&page).unwrap_or_default();
-    crate::web::layout::page(
-        &format!("Card {}", card.card_serial.as_str()),
-        Some(&caller),
-        &body,
+    (
+        status,
+        crate::web::layout::page(
+            &format!("Card {}", card.card_serial.as_str()),
+            Some(&caller),
+            &body,
+        ),
     )
-    .into_response()
+        .into_response()
 }
 
 #[derive(serde::Deserialize)]
@@ -392,14 +417,22 @@ pub(crate) async fn change_status(
         Err(r) => return r,
     };
     let reason = f.reason.trim().to_owned();
+    let refuse = |field: &'static str, m: &str| Typed {
+        problem: Some((field, m.to_owned())),
+        status: f.status.clone(),
+        reason: f.reason.clone(),
+    };
     let to = match CardStatus::parse(&f.status) {
-        Err(e) => {
-            let m = format!("Status {:?}: {e}", f.status);
-            return render(&state, caller, &serial, Some((false, m))).await;
+        Err(_) => {
+            let m = format!(
+                "“{}” is not a status this card can move to: choose one from the list",
+                f.status.trim()
+            );
+            return render(&state, caller, &serial, None, refuse("status", &m)).await;
         }
         Ok(_) if reason.is_empty() || reason.chars().count() > 200 => {
-            let m = "Say why in 1 to 200 characters: the reason is kept in the audit log.";
-            return render(&state, caller, &serial, Some((false, m.into()))).await;
+            let m = "Say why the status changes, in 1 to 200 characters, like “lost on the bus”: the reason is kept in the audit log";
+            return render(&state, caller, &serial, None, refuse("reason", m)).await;
         }
         Ok(to) => to,
     };
@@ -415,7 +448,7 @@ pub(crate) async fn change_status(
     })
     .await;
     match crate::web::settled(done) {
-        Ok(message) => render(&state, caller, &serial, Some(message)).await,
+        Ok(message) => render(&state, caller, &serial, Some(message), Typed::default()).await,
         Err(r) => *r,
     }
 }

@@ -132,7 +132,6 @@ struct Row {
     last: String,
     /// The reason typed, kept when the decision on this row was refused.
     reason: String,
-    refused: bool,
 }
 
 /// A decision on one position that was refused: which (holder, organisation, role) and the
@@ -206,7 +205,6 @@ async fn render(
                     format!("{what} by {who} on {}: {}", d.at.date().long(), d.reason)
                 }),
                 reason: mine.map_or(String::new(), |t| t.3.clone()),
-                refused: mine.is_some() && problem.is_some(),
             }
         })
         .collect();
@@ -314,7 +312,7 @@ pub(crate) async fn decide(
     ));
     let decision = match Decision::parse(&f.decision) {
         Ok(_) if reason.is_empty() || reason.chars().count() > 200 => {
-            let m = "Say why in 1 to 200 characters: the reason is kept in the audit log.";
+            let m = "Say why you keep or remove this role, in 1 to 200 characters, like “still works here as a GP”: the reason is kept in the audit log.";
             return render(&state, v.caller, &every, Some((false, m.into())), typed).await;
         }
         Ok(d) => d,
