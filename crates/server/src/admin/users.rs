@@ -21,9 +21,6 @@ use crate::AppState;
 struct UsersPage<'a> {
     /// A refusal: (the id of the field or row it is about, what was wrong).
     problem: Option<(String, String)>,
-    /// The refused field of the add form, to mark it (empty when none is).
-    refused: &'a str,
-    message: &'a str,
     notice: Option<String>,
     count: String,
     csrf: &'a str,
@@ -79,13 +76,10 @@ async fn list(state: &AppState, caller: &Caller, said: Option<Said>, typed: Type
             disabled: u.disabled,
         })
         .collect();
-    let (mut problem, mut notice, mut refused) = (None, None, "");
+    let (mut problem, mut notice) = (None, None);
     match said {
         Some(Said::Done(m)) => notice = Some(m),
-        Some(Said::Refused(field, m)) => {
-            refused = field;
-            problem = Some((field.to_owned(), m));
-        }
+        Some(Said::Refused(field, m)) => problem = Some((field.to_owned(), m)),
         // A refusal about one operator links to their row, or to the table if they are not in it.
         Some(Said::RefusedFor(username, m)) => {
             let at = rows.iter().position(|r| r.username == username);
@@ -94,7 +88,6 @@ async fn list(state: &AppState, caller: &Caller, said: Option<Said>, typed: Type
         }
         None => {}
     }
-    let message = problem.as_ref().map_or(String::new(), |p| p.1.clone());
     let status = if problem.is_some() {
         StatusCode::BAD_REQUEST
     } else {
@@ -102,8 +95,6 @@ async fn list(state: &AppState, caller: &Caller, said: Option<Said>, typed: Type
     };
     let page = UsersPage {
         problem,
-        refused,
-        message: &message,
         notice,
         count: match rows.len() {
             1 => "1 operator.".to_owned(),
