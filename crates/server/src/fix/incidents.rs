@@ -248,17 +248,29 @@ fn outcome(s: IncidentStatus) -> &'static str {
     }
 }
 
+/// A refused filter as the page says it, for the boxes a person types in.
+fn in_words((field, message): (String, String)) -> (String, String) {
+    let m = match field.as_str() {
+        "site" => "Enter the practice or site code (ODS code) as 1 to 9 letters and numbers, like A81001, or leave it empty for every site",
+        "status" => "Choose an outcome from the list, or Any",
+        _ => return (field, message),
+    };
+    (field, m.to_owned())
+}
+
 pub(crate) async fn page(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    // A refused filter is shown on the page, with what was typed, not as the API's JSON.
+    // A refused filter is shown on the page, with what was typed, not as the API's JSON; the
+    // list below it is every incident.
+    let typed_status = q.get("status").cloned().unwrap_or_default();
+    let typed_site = q.get("site").cloned().unwrap_or_default();
     let (problem, q) = match list_query(&q) {
         Ok(_) => (None, q),
-        Err(e) => (Some(e), HashMap::new()),
+        Err(e) => (Some(in_words(e.parts())), HashMap::new()),
     };
-    let typed_status = q.get("status").cloned().unwrap_or_default();
     let (v, total, list, lq, query) = match listed(&state, caller, &q, false).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -326,8 +338,9 @@ pub(crate) async fn page(
         Ok(t) => charts(&t, kb),
         Err(f) => return f.into_response(),
     };
+    let problem_site = problem.is_some();
     let page = ListPage {
-        problem: problem.map(|e| e.parts()),
+        problem,
         statuses: [
             ("open", "Still open"),
             ("resolved", "Fixed"),
@@ -338,7 +351,7 @@ pub(crate) async fn page(
         } else {
             status
         },
-        site: &site,
+        site: if problem_site { &typed_site } else { &site },
         csv: link(lq.sort, lq.descending, 0, true),
         count: format!("{}.", counted(total, "incident", "incidents")),
         head,

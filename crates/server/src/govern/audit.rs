@@ -237,6 +237,18 @@ fn kind(k: &str) -> String {
     .to_owned()
 }
 
+/// A refused filter as the page says it: a box's own name, not the API's parameter.
+fn in_words((field, message): (String, String)) -> (String, String) {
+    let label = match field.as_str() {
+        "entity" => "Kind of record",
+        "key" => "Which record",
+        "actor" => "Changed by",
+        _ => return (field, message),
+    };
+    let m = format!("{label} holds an invisible character (NUL) that no record has: delete what is in the box and type it again");
+    (field, m)
+}
+
 pub(crate) async fn page(
     State(state): State<AppState>,
     caller: Caller,
@@ -254,7 +266,7 @@ pub(crate) async fn page(
             if let Err(r) = viewer(&state, caller, Permission::ViewAudit, false).await {
                 return r;
             }
-            (Vec::new(), None, Some(e.parts()))
+            (Vec::new(), None, Some(in_words(e.parts())))
         }
     };
     let rows: Vec<Row> = records

@@ -276,7 +276,15 @@ pub(crate) async fn page(
         } else {
             r.days.to_string()
         },
-        problem: refused.map(|e| e.parts()),
+        // The form's one box, in the page's words.
+        problem: refused.map(|e| match e.parts() {
+            (f, _) if f == "days" => {
+                let m =
+                    "Enter how many days back from today as a whole number from 1 to 730, like 90";
+                (f, m.to_owned())
+            }
+            other => other,
+        }),
         days: r.days,
         ended: counted(r.ended, "incident", "incidents"),
         hours: format!("{:.1} hours", r.minutes / 60.0),

@@ -280,8 +280,10 @@ pub(crate) async fn page(
         Ok(p) => (None, p),
         Err(e) => {
             wanted.clear();
+            let (field, _) = e.parts();
+            let m = "Enter the computers IT can move in a working day as a whole number from 1 to 100000, like 20, or leave it empty for no limit";
             (
-                Some(e.parts()),
+                Some((field, m.to_owned())),
                 params(&wanted).unwrap_or(Params {
                     from: None,
                     per_day: None,
