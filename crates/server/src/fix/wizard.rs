@@ -153,6 +153,10 @@ struct Listed {
 #[template(path = "triage_start.html")]
 struct Start<'a> {
     problem: Option<Problem>,
+    /// The field at fault and what to type there, for its error message.
+    wrong: Option<(&'static str, String)>,
+    /// Whether "where it is happening" is shown open: a field in it is at fault.
+    desk_open: bool,
     text: &'a str,
     choices: Vec<Choice>,
     desk: Vec<(&'static str, String)>,
@@ -189,16 +193,6 @@ struct StepPage<'a> {
     status: StatusCode,
 }
 
-impl StepPage<'_> {
-    /// The problem's message when `field` is the one at fault.
-    fn error_on(&self, field: &str) -> Option<&str> {
-        self.problem
-            .as_ref()
-            .filter(|p| p.0 == field)
-            .map(|p| p.1.as_str())
-    }
-}
-
 const TITLE: &str = "Smartcard problem";
 
 fn render(caller: &Caller, body: Result<String, askama::Error>) -> Response {
@@ -216,7 +210,10 @@ fn start(
     choices: Vec<usize>,
 ) -> Response {
     let listed = problem.is_some() && problem.as_ref().is_some_and(|p| p.field == "text");
+    let wrong = problem.as_ref().map(|p| (p.field, p.link.clone()));
     let page = Start {
+        desk_open: wrong.as_ref().is_some_and(|(f, _)| *f != "text"),
+        wrong,
         text: w.text.as_deref().unwrap_or(""),
         choices: choices
             .iter()
@@ -360,7 +357,9 @@ async fn show(state: &AppState, viewer: &Viewer, mut w: WizardQuery, typed: Type
                     _ => "Enter the computer's name as Windows shows it".into(),
                 },
             };
-            return start(caller, kb, &w, Some(problem), Vec::new());
+            let mut r = start(caller, kb, &w, Some(problem), Vec::new());
+            *r.status_mut() = StatusCode::BAD_REQUEST;
+            return r;
         }
     };
     let s = match (&w.symptom, w.text.as_deref()) {
@@ -388,7 +387,9 @@ async fn show(state: &AppState, viewer: &Viewer, mut w: WizardQuery, typed: Type
                 field: "text",
                 link: "Say what is happening, in the clinician's words".into(),
             };
-            return start(caller, kb, &w, Some(problem), Vec::new());
+            let mut r = start(caller, kb, &w, Some(problem), Vec::new());
+            *r.status_mut() = StatusCode::BAD_REQUEST;
+            return r;
         }
         (None, Some(text)) => match recognise(kb, text) {
             Recognised::Symptom(m) => m.symptom,
