@@ -40,4 +40,5 @@ migrations! {
     17 "site_refreshes" "0017_site_refreshes",
     18 "estate_lists" "0018_estate_lists",
     19 "people_surname" "0019_people_surname",
+    20 "people_list_folded" "0020_people_list_folded",
 }

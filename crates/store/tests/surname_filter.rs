@@ -52,7 +52,7 @@ fn matches(uuid: &str, name: &str, typed: &str) -> bool {
 
 /// The plan the database makes for a filter on the surname alone.
 fn plan(db: &TestDb) -> String {
-    let e = surname("name");
+    let e = surname("name", db.store.backend());
     let sql = format!("SELECT uuid FROM people WHERE {e} >= 'smi' AND {e} < 'smj'");
     if db.store.backend() == cardwatch_store::Backend::Postgres {
         let mut c = ::postgres::Client::connect(&db.url, ::postgres::NoTls).expect("connect");
