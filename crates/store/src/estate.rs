@@ -163,6 +163,61 @@ fn joined<T>(
         .unwrap_or_else(|_| Err(StoreError::Database("a reader thread panicked".into())))
 }
 
+/// The records of some sites, of the kinds wanted (the others are left empty): every
+/// organisation, those sites, their people and the cards those people hold with the cards'
+/// certificates, lockouts and positions, their workstations with their software, readers and
+/// stock. Read in three rounds, each kind of a round at once: a round's keys are the records
+/// the round before found (people for cards and positions, workstations for software, cards for
+/// certificates and lockouts). With `lean`, positions are read only for whether they prescribe.
+fn load_sites(
+    store: &dyn Store,
+    sites: &[&str],
+    kinds: &[Kind],
+    lean: bool,
+) -> Result<Estate, StoreError> {
+    let wants = |k: Kind| kinds.contains(&k);
+    // A round reads the kinds wanted of its list, and the next round's keys come from them.
+    let round = |list: &[(Kind, Records<'_>)]| {
+        let wanted: Vec<(Kind, Records<'_>)> =
+            list.iter().copied().filter(|(k, _)| wants(*k)).collect();
+        load_kinds(store, &wanted, lean)
+    };
+    let mut estate = round(&[
+        (Kind::Organisations, Records::All),
+        (Kind::Sites, Records::Keyed(sites)),
+        (Kind::People, Records::By("site_ods", sites)),
+        (Kind::Workstations, Records::By("site_ods", sites)),
+        (Kind::Readers, Records::By("site_ods", sites)),
+        (Kind::Stock, Records::Keyed(sites)),
+    ])?;
+    let people: Vec<&str> = estate.people.iter().map(|p| p.uuid.as_str()).collect();
+    let hosts: Vec<&str> = estate
+        .workstations
+        .iter()
+        .map(|w| w.hostname.as_str())
+        .collect();
+    let second = round(&[
+        (Kind::Cards, Records::By("holder_uuid", &people)),
+        (Kind::Positions, Records::Keyed(&people)),
+        (Kind::Software, Records::Keyed(&hosts)),
+    ])?;
+    let cards: Vec<&str> = second
+        .cards
+        .iter()
+        .map(|c| c.card_serial.as_str())
+        .collect();
+    let third = round(&[
+        (Kind::Certificates, Records::Keyed(&cards)),
+        (Kind::Lockouts, Records::Keyed(&cards)),
+    ])?;
+    estate.cards = second.cards;
+    estate.positions = second.positions;
+    estate.software = second.software;
+    estate.certificates = third.certificates;
+    estate.lockouts = third.lockouts;
+    Ok(estate)
+}
+
 /// What the certificate rules read, of only the cards they can find something on
 /// ([`certificate_reach`]): those cards and their certificates, the cards' holders, and the
 /// positions of the holders of cards due for a signing certificate.
@@ -281,61 +336,15 @@ pub fn site_findings(
     notes: &[FindingNote],
 ) -> Result<Vec<Noted>, StoreError> {
     let started = std::time::Instant::now();
-    let first = load_kinds(
-        store,
-        &[
-            (Kind::Organisations, Records::All),
-            (Kind::Sites, Records::Keyed(sites)),
-            (Kind::People, Records::By("site_ods", sites)),
-            (Kind::Workstations, Records::By("site_ods", sites)),
-            (Kind::Readers, Records::By("site_ods", sites)),
-            (Kind::Stock, Records::Keyed(sites)),
-        ],
-        false,
-    )?;
-    let people: Vec<&str> = first.people.iter().map(|p| p.uuid.as_str()).collect();
-    let hosts: Vec<&str> = first
-        .workstations
-        .iter()
-        .map(|w| w.hostname.as_str())
-        .collect();
-    let second = load_kinds(
-        store,
-        &[
-            (Kind::Cards, Records::By("holder_uuid", &people)),
-            (Kind::Positions, Records::Keyed(&people)),
-            (Kind::Software, Records::Keyed(&hosts)),
-        ],
-        false,
-    )?;
-    let cards: Vec<&str> = second
-        .cards
-        .iter()
-        .map(|c| c.card_serial.as_str())
-        .collect();
-    let third = load_kinds(
-        store,
-        &[
-            (Kind::Certificates, Records::Keyed(&cards)),
-            (Kind::Lockouts, Records::Keyed(&cards)),
-        ],
-        false,
-    )?;
     let wanted: std::collections::BTreeSet<&str> = sites.iter().copied().collect();
+    let kinds: Vec<Kind> = Family::LOCAL
+        .iter()
+        .flat_map(|f| f.kinds())
+        .copied()
+        .collect();
+    let mut estate = load_sites(store, sites, &kinds, false)?;
     let mut refreshes = crate::refreshes::site_refreshes(store)?;
     refreshes.retain(|r| wanted.contains(r.site_ods.as_str()));
-    let mut estate = Estate::default();
-    estate.organisations = first.organisations;
-    estate.sites = first.sites;
-    estate.people = first.people;
-    estate.workstations = first.workstations;
-    estate.readers = first.readers;
-    estate.stock = first.stock;
-    estate.cards = second.cards;
-    estate.positions = second.positions;
-    estate.software = second.software;
-    estate.certificates = third.certificates;
-    estate.lockouts = third.lockouts;
     estate.clocks = crate::agents::clocks(store)?;
     estate.refreshes = refreshes;
     let loaded = started.elapsed();
@@ -407,36 +416,14 @@ pub fn renewals_of_sites(
     if sites.is_empty() {
         return Ok(Vec::new());
     }
-    let first = load_kinds(
-        store,
-        &[
-            (Kind::Organisations, Records::All),
-            (Kind::Sites, Records::Keyed(sites)),
-            (Kind::People, Records::By("site_ods", sites)),
-        ],
-        true,
-    )?;
-    let people: Vec<&str> = first.people.iter().map(|p| p.uuid.as_str()).collect();
-    let second = load_kinds(
-        store,
-        &[
-            (Kind::Cards, Records::By("holder_uuid", &people)),
-            (Kind::Positions, Records::Keyed(&people)),
-        ],
-        true,
-    )?;
-    let cards: Vec<&str> = second
-        .cards
-        .iter()
-        .map(|c| c.card_serial.as_str())
-        .collect();
-    let third = read_kind(store, Kind::Certificates, true, Records::Keyed(&cards))?;
-    let mut estate = Estate::default();
-    estate.organisations = first.organisations;
-    estate.sites = first.sites;
-    estate.people = first.people;
-    estate.cards = second.cards;
-    estate.positions = second.positions;
-    estate.certificates = third.certificates;
+    let kinds = [
+        Kind::Organisations,
+        Kind::Sites,
+        Kind::People,
+        Kind::Cards,
+        Kind::Certificates,
+        Kind::Positions,
+    ];
+    let mut estate = load_sites(store, sites, &kinds, true)?;
     Ok(renewals(&mut estate, t))
 }
