@@ -9,8 +9,10 @@ use cardwatch_core::date::Date;
 use cardwatch_core::health::{
     Context, Family, Filter, FindingNote, NoteState, Noted, Severity, CSV_COLUMNS,
 };
-use cardwatch_store::csv_out::CsvOut;
-use cardwatch_store::{current_findings, Change, Store, StoreError};
+use cardwatch_store::csv_out::push_row;
+use cardwatch_store::{
+    current_findings, current_findings_keeping_facts, Change, Store, StoreError,
+};
 
 use crate::config::Settings;
 use crate::Exit;
@@ -85,7 +87,9 @@ pub fn check(
     families: &[Family],
 ) -> Result<()> {
     warn_refused(settings);
-    let all = current_findings(store, &context(settings, today), families)?;
+    // The facts are kept rather than freed on another thread: the process ends after printing,
+    // and freeing them would take a core from the printing.
+    let (all, facts) = current_findings_keeping_facts(store, &context(settings, today), families)?;
     let shown: Vec<&Noted> = all.iter().filter(|n| filter.keep(n)).collect();
     let started = std::time::Instant::now();
     let mut out = io::BufWriter::new(io::stdout().lock());
@@ -106,9 +110,9 @@ pub fn check(
             .count()
     });
     drop(shown);
-    // A national estate's findings are millions of small strings, and the process ends next:
-    // the freeing is left to another thread, which the exit cuts short.
-    std::thread::spawn(move || drop(all));
+    // A national estate's findings and facts are millions of small strings, and the process
+    // ends next: the freeing is left to another thread, which the exit cuts short.
+    std::thread::spawn(move || drop((all, facts)));
     if failing > 0 {
         if let Some(level) = fail_on {
             eprintln!("cardwatch: {failing} open finding(s) at or above {level}");
@@ -125,16 +129,15 @@ const CSV_CHUNK: usize = 16_384;
 /// second to format on one core, so every other chunk of `chunk` rows is formatted on a second
 /// thread; chunks are written in order, and at most a few are held at once.
 fn csv_rows(out: &mut impl Write, shown: &[&Noted], chunk: usize) -> Result<()> {
-    fn format(rows: &[&Noted], buf: Vec<u8>) -> Result<Vec<u8>> {
-        let mut w = CsvOut::new(buf);
+    fn format(rows: &[&Noted], mut buf: Vec<u8>) -> Result<Vec<u8>> {
         for n in rows {
-            w.row(n.csv_fields())?;
+            push_row(&mut buf, n.csv_fields());
         }
-        Ok(w.into_inner()?)
+        Ok(buf)
     }
-    let mut header = CsvOut::new(Vec::new());
-    header.row(CSV_COLUMNS)?;
-    out.write_all(&header.into_inner()?)?;
+    let mut header = Vec::new();
+    push_row(&mut header, CSV_COLUMNS);
+    out.write_all(&header)?;
     let chunks: Vec<&[&Noted]> = shown.chunks(chunk).collect();
     let chunks = &chunks;
     std::thread::scope(|s| {
@@ -417,6 +420,7 @@ mod tests {
     use std::borrow::Cow;
 
     use cardwatch_core::health::{Finding, Owner, SubjectKind};
+    use cardwatch_store::csv_out::CsvOut;
 
     use super::*;
 

@@ -281,6 +281,27 @@ pub fn current_findings(
     cx: &Context<'_>,
     families: &[Family],
 ) -> Result<Vec<Noted>, StoreError> {
+    Ok(findings_of(store, cx, families, false)?.0)
+}
+
+/// [`current_findings`] and the facts they were found in, for a caller that ends soon after
+/// and need not spend a core on freeing them meanwhile (`cardwatch check`).
+pub fn current_findings_keeping_facts(
+    store: &dyn Store,
+    cx: &Context<'_>,
+    families: &[Family],
+) -> Result<(Vec<Noted>, Estate), StoreError> {
+    let (noted, facts) = findings_of(store, cx, families, true)?;
+    Ok((noted, facts.unwrap_or_default()))
+}
+
+/// The findings, and with `keep` the facts; without, the facts are freed on another thread.
+fn findings_of(
+    store: &dyn Store,
+    cx: &Context<'_>,
+    families: &[Family],
+    keep: bool,
+) -> Result<(Vec<Noted>, Option<Estate>), StoreError> {
     let started = std::time::Instant::now();
     let mut estate = if families == [Family::Certificates] {
         load_certificate_reach(store, cx)?
@@ -317,10 +338,15 @@ pub fn current_findings(
     let checked = started.elapsed();
     // Freeing millions of small strings takes a while: let another thread do it while the
     // notes are read and the findings printed.
-    std::thread::spawn(move || drop(estate));
+    let kept = if keep {
+        Some(estate)
+    } else {
+        std::thread::spawn(move || drop(estate));
+        None
+    };
     let noted = with_notes(findings, &store.finding_notes()?, cx.today);
     tracing::debug!(?loaded, ?checked, total = ?started.elapsed(), findings = noted.len(), "health check");
-    Ok(noted)
+    Ok((noted, kept))
 }
 
 /// The findings of some sites, each with the note that still applies to it: the rules of
