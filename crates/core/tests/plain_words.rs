@@ -149,13 +149,16 @@ fn plain_words_read_a_desk_set_written_before_the_words_were_widened() {
     assert_eq!(s.unrelated_matched, 0, "an unrelated description matched");
 }
 
-/// The second desk set is for tuning: it has no floor, only its figure and misses printed, and
-/// fails only on a case labelled with a symptom the knowledge base does not have.
+/// The second desk set is for tuning: its figure and misses are printed. Its first reading was
+/// 86.0% (154 of 179, 1 of 26 unrelated matched); the third widening was read against it and
+/// reaches 97.2% with no unrelated description matched, which the floor keeps.
 #[test]
 fn plain_words_read_a_second_desk_set_written_apart_from_the_matcher() {
     let kb = knowledge_base();
     let s = score(&kb, "triage-descriptions-desk2.toml", true);
-    report("second desk set", &s);
+    let share = report("second desk set", &s);
+    assert!(share >= 0.95, "top-1 {share:.3} is under 0.95");
+    assert_eq!(s.unrelated_matched, 0, "an unrelated description matched");
 }
 
 #[test]
@@ -164,8 +167,9 @@ fn plain_words_hold_on_a_second_set_their_author_never_read() {
     let s = score(&kb, "triage-descriptions-unseen.toml", false);
     let share = report("unseen set", &s);
     // Its first reading was 70% (56 of 80); after the words were widened against the desk set
-    // (clauses, `elsewhere`, everyday words, endings) it reads 68.8% (55 of 80, 5 of 12 unrelated
-    // matched): the widening did not reach it. The floor keeps it from slipping further;
-    // docs/PERFORMANCE.md says what is left.
-    assert!(share >= 0.68, "top-1 {share:.3} is under 0.68");
+    // it read 68.8% (55 of 80, 5 of 12 unrelated matched); after the third widening (families
+    // of ways of saying, fallback phrasings, endings, codes in any order) 76.2% (61 of 80, 4 of
+    // 12 unrelated matched). The floor keeps it from slipping; docs/PERFORMANCE.md says what is
+    // left.
+    assert!(share >= 0.76, "top-1 {share:.3} is under 0.76");
 }

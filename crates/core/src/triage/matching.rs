@@ -107,6 +107,51 @@ fn word_matches(hay: &str, needle: &str) -> bool {
             .all(|(h, n)| if n == '#' { h.is_ascii_digit() } else { h == n })
 }
 
+/// Words that name an error code when a number follows or precedes them.
+const CODE_WORDS: &[&str] = &["error", "err", "errors", "code", "codes"];
+/// Words people put between "error" and its number ("error code 1002", "error no. 1002").
+const CODE_FILLER: &[&str] = &["code", "number", "no", "num", "message", "msg", "ref"];
+
+/// Normalised text with each error number in the form messages use, so "error code 1002",
+/// "code 1002" and "1002 error" all read "error 1002".
+fn code_form(text: &str) -> String {
+    let words: Vec<&str> = text.split(' ').collect();
+    let numbered = |w: &str| w.bytes().filter(u8::is_ascii_digit).count() >= 3;
+    let mut out: Vec<&str> = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        let w = words[i];
+        if CODE_WORDS.contains(&w) {
+            let mut j = i + 1;
+            while j < words.len() && CODE_FILLER.contains(&words[j]) {
+                j += 1;
+            }
+            if j < words.len() && j > i + 1 && numbered(words[j]) {
+                out.extend(["error", words[j]]);
+                i = j + 1;
+                continue;
+            }
+            if j < words.len() && numbered(words[j]) && w != "err" && w != "error" {
+                out.extend(["error", words[j]]);
+                i = j + 1;
+                continue;
+            }
+        } else if numbered(w)
+            && words.get(i + 1).is_some_and(|n| CODE_WORDS.contains(n))
+            && !out
+                .last()
+                .is_some_and(|p| CODE_WORDS.contains(p) || p.bytes().any(|b| b.is_ascii_digit()))
+        {
+            out.extend(["error", w]);
+            i += 2;
+            continue;
+        }
+        out.push(w);
+        i += 1;
+    }
+    out.join(" ")
+}
+
 /// What a description was recognised as.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Recognised {
@@ -128,7 +173,7 @@ const MOST_CHOICES: usize = 3;
 pub fn recognise(kb: &KnowledgeBase, typed: &str) -> Recognised {
     let reading = super::plain::Reading::new(kb, typed);
     // Codes and messages are looked for in the words as mended ("eror 1002" is "error 1002").
-    let text = kb.vocabulary.mended(typed);
+    let text = code_form(&kb.vocabulary.mended(typed));
     let exact = find_symptom(kb, &text).filter(|m| !reading.rules_out(m.symptom));
     let coded = |p: &str| p.bytes().any(|b| b.is_ascii_digit() || b == b'#');
     if let Some(m) = &exact {
@@ -179,4 +224,36 @@ pub fn recognise(kb: &KnowledgeBase, typed: &str) -> Recognised {
         symptom: best.symptom,
         pattern: best.phrasing.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_numbers_read_as_messages_write_them() {
+        assert_eq!(code_form("error code 1002 on pc 3"), "error 1002 on pc 3");
+        assert_eq!(code_form("error no 1002"), "error 1002");
+        assert_eq!(code_form("code 1002"), "error 1002");
+        assert_eq!(code_form("1002 error"), "error 1002");
+        // A code already whole, a number of a code's parts, or a short number stay as written.
+        assert_eq!(code_form("err 1002"), "err 1002");
+        assert_eq!(code_form("400 645 error"), "400 645 error");
+        assert_eq!(code_form("room 12 error"), "room 12 error");
+    }
+
+    #[test]
+    fn a_code_in_other_words_finds_its_symptom() {
+        let kb = KnowledgeBase::shipped();
+        for (text, id) in [
+            ("got error code 1002 again", "err1002"),
+            ("1002 error on the front desk pc", "err1002"),
+            ("INF 1014 when the sponsor renews a card", "inf1014-err5022"),
+        ] {
+            match recognise(&kb, text) {
+                Recognised::Symptom(m) => assert_eq!(kb.symptoms[m.symptom].id, id, "{text}"),
+                other => panic!("{text:?} read as {other:?}"),
+            }
+        }
+    }
 }

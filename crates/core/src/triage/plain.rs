@@ -19,6 +19,9 @@ const NOT: &str = "not";
 const FAIL: &str = "fail";
 /// The concept that says nothing happened, negating what is near it too ("nothing asks for a pin").
 const NOTHING: &str = "nothing";
+/// The concept that says something stopped, negating what is near it too ("the reader has
+/// stopped working", "signing broke").
+const STOP: &str = "stop";
 /// The concept that turns to another part of the description ("logs in fine but can't sign"):
 /// no negation reaches across it, nor across a full stop, comma or other clause mark.
 const BUT: &str = "but";
@@ -26,6 +29,10 @@ const BUT: &str = "but";
 /// a description that names one, and none of [`SMARTCARD`], is about that thing and matches
 /// nothing ("wifi keeps dropping out" is not a Spine timeout).
 const ELSEWHERE: &str = "elsewhere";
+/// The concept for cards that are not smartcards (a bank card, a door fob, a SIM): beside it a
+/// bare "card" or "card reader" is that card's, so only another of [`SMARTCARD`] makes the
+/// description about a smartcard ("the card machine won't read cards" matches nothing).
+const OTHER_CARD: &str = "payment-card";
 /// The concepts that make a description about a smartcard whatever else it names.
 const SMARTCARD: &[&str] = &[
     "card",
@@ -38,7 +45,7 @@ const SMARTCARD: &[&str] = &[
     "spine",
 ];
 /// How many words before a concept a negation reaches ("won't let her sign": three).
-const NEGATION_BEFORE: usize = 4;
+const NEGATION_BEFORE: usize = 5;
 /// How many words after a concept a negation or failure reaches ("signing isn't working").
 const NEGATION_AFTER: usize = 3;
 /// The entry whose ways of saying are everyday words in their own right: known, so never mended
@@ -57,6 +64,9 @@ pub struct Vocabulary {
     longest: usize,
     /// Every word the base knows: ways of saying, concepts, and the words of phrasings and texts.
     known: BTreeSet<String>,
+    /// The known words of four letters or more by their length in bytes, each with its
+    /// [`letters`]: what a slip can be mended to, looked through only at lengths a slip can reach.
+    by_length: Vec<Vec<(String, Letters)>>,
     /// Everyday words (`filler`): never mended, and never what a misspelling is mended to ("ligt"
     /// is "light", though "list" is as near).
     everyday: BTreeSet<String>,
@@ -72,7 +82,7 @@ impl Vocabulary {
         for (entry, (concept, also)) in words.into_iter().enumerate() {
             let refuse = |m: String| Err((entry, m));
             if concept != FILLER {
-                v.known.insert(concept.to_owned());
+                v.know(concept);
             }
             for way in also {
                 let key = normalise(way);
@@ -93,7 +103,9 @@ impl Vocabulary {
                         ));
                     }
                 }
-                v.known.extend(key.split(' ').map(str::to_owned));
+                for w in key.split(' ') {
+                    v.know(w);
+                }
                 v.longest = v.longest.max(key.split(' ').count());
                 v.says.insert(key, concept.to_owned());
             }
@@ -101,19 +113,36 @@ impl Vocabulary {
         Ok(v)
     }
 
+    fn know(&mut self, word: &str) {
+        if self.known.insert(word.to_owned()) && word.chars().count() >= 4 {
+            if self.by_length.len() <= word.len() {
+                self.by_length.resize(word.len() + 1, Vec::new());
+            }
+            self.by_length[word.len()].push((word.to_owned(), letters(word)));
+        }
+    }
+
     /// Adds the words of a phrasing or text to what misspellings are mended to.
     pub fn learn(&mut self, text: &str) {
-        self.known
-            .extend(normalise(text).split(' ').map(str::to_owned));
+        for w in normalise(text).split(' ') {
+            self.know(w);
+        }
     }
 
     /// Text normalised with its misspellings mended, words not folded into concepts.
     pub fn mended(&self, text: &str) -> String {
-        let words: Vec<String> = normalise(text)
-            .split(' ')
-            .filter(|w| !w.is_empty())
-            .map(|w| self.mend(w))
-            .collect();
+        let mut words: Vec<String> = Vec::new();
+        for w in normalise(text).split(' ').filter(|w| !w.is_empty()) {
+            let w = self.mend(w);
+            // "smart card" is "smartcard" and "pass code" "passcode", as messages spell them.
+            match (words.last().map(String::as_str), w.as_str()) {
+                (Some("smart"), "card" | "cards") | (Some("pass"), "code" | "codes") => {
+                    let first = words.pop().unwrap_or_default();
+                    words.push(format!("{first}{w}"));
+                }
+                _ => words.push(w),
+            }
+        }
         words.join(" ")
     }
 
@@ -124,10 +153,22 @@ impl Vocabulary {
         let words: Vec<&str> = mended.split(' ').filter(|w| !w.is_empty()).collect();
         let mut out = Vec::with_capacity(words.len());
         let mut i = 0;
-        while i < words.len() {
-            let found = (1..=self.longest.min(words.len() - i))
+        let longest_at = |i: usize| {
+            (1..=self.longest.min(words.len() - i))
                 .rev()
-                .find_map(|n| self.says.get(&words[i..i + n].join(" ")).map(|c| (n, c)));
+                .find_map(|n| self.says.get(&words[i..i + n].join(" ")).map(|c| (n, c)))
+        };
+        while i < words.len() {
+            let mut found = longest_at(i);
+            // A longer way of saying that starts inside this one and reaches past it takes its
+            // words: "card out of date" is `card` and `expired`, not `remove` and "of date".
+            if let Some((n, _)) = found {
+                let overtaken = (i + 1..i + n)
+                    .any(|j| longest_at(j).is_some_and(|(m, _)| j + m > i + n && m > n));
+                if overtaken {
+                    found = None;
+                }
+            }
             match found {
                 Some((n, concept)) => {
                     out.push(concept.clone());
@@ -161,6 +202,49 @@ impl Vocabulary {
         out
     }
 
+    /// The known word a word is with another ending or spelling: an ending the base has not seen
+    /// ("unlocking", "reboots", "plugging", "retries"), or an American spelling of a British
+    /// word ("authorized" is "authorised", "synchronizing" "synchronising").
+    fn stem(&self, word: &str) -> Option<String> {
+        let known = |w: &str| self.known.contains(w) || self.says.contains_key(w);
+        if word.contains('z') {
+            let british = word.replace("iz", "is").replace("yz", "ys");
+            if british != word {
+                if known(&british) {
+                    return Some(british);
+                }
+                if let Some(k) = self.stem(&british) {
+                    return Some(k);
+                }
+            }
+        }
+        for ending in ["ing", "ed", "es", "s", "ly"] {
+            let Some(stem) = word.strip_suffix(ending) else {
+                continue;
+            };
+            if stem.chars().count() < 4 {
+                continue;
+            }
+            let mut forms = vec![stem.to_owned(), format!("{stem}e")];
+            // "plugging", "stopped": the doubled last letter is the ending's.
+            let b = stem.as_bytes();
+            if b.len() >= 2 && b[b.len() - 1] == b[b.len() - 2] {
+                forms.push(stem[..stem.len() - 1].to_owned());
+            }
+            // "retries", "tried": the "y" the ending replaced.
+            if let Some(s) = stem.strip_suffix('i') {
+                forms.push(format!("{s}y"));
+            }
+            if let Some(f) = forms
+                .into_iter()
+                .find(|f| f.chars().count() >= 4 && known(f))
+            {
+                return Some(f);
+            }
+        }
+        None
+    }
+
     /// A word the base does not know, mended to the one known word it is a slip away from: one
     /// letter added, dropped, changed or two swapped (two such slips in a long word). Short words
     /// and words with digits are left alone: "pin" and "pen", "400" and "401" mean different things.
@@ -173,26 +257,30 @@ impl Vocabulary {
         {
             return word.to_owned();
         }
-        // An ending the base has not seen on a word it knows ("unlocking", "reboots"): the word.
-        for ending in ["ing", "ed", "es", "s", "ly"] {
-            if let Some(stem) = word.strip_suffix(ending) {
-                if stem.chars().count() >= 4 {
-                    for known in [stem.to_owned(), format!("{stem}e")] {
-                        if self.known.contains(&known) {
-                            return known;
-                        }
-                    }
-                }
-            }
+        if let Some(known) = self.stem(word) {
+            return known;
         }
         let reach = if len >= 8 { 2 } else { 1 };
-        let near: Vec<(usize, &String)> = self
-            .known
-            .iter()
-            .filter(|k| k.len().abs_diff(word.len()) <= reach && k.chars().count() >= 4)
-            .map(|k| (strsim::osa_distance(word, k), k))
+        let lengths = word.len().saturating_sub(reach)..=word.len() + reach;
+        let own = letters(word);
+        let mut near: Vec<(usize, &String)> = lengths
+            .filter_map(|n| self.by_length.get(n))
+            .flatten()
+            // Each slip changes the count of at most two letters by one: a word whose letters
+            // differ more is no slip away, and is passed over before the costlier distance.
+            .filter(|(_, l)| {
+                let apart: usize = own
+                    .iter()
+                    .zip(l)
+                    .map(|(a, b)| usize::from(a.abs_diff(*b)))
+                    .sum();
+                apart <= 2 * reach
+            })
+            .map(|(k, _)| (strsim::osa_distance(word, k), k))
             .filter(|&(d, _)| d <= reach)
             .collect();
+        // In the words' order, so the same slip always mends to the same word.
+        near.sort_unstable_by(|a, b| a.1.cmp(b.1));
         let Some(closest) = near.iter().map(|&(d, _)| d).min() else {
             return word.to_owned();
         };
@@ -214,6 +302,22 @@ impl Vocabulary {
     }
 }
 
+/// How many times each letter a–z occurs in a word (anything else counted last).
+type Letters = [u8; 27];
+
+fn letters(word: &str) -> Letters {
+    let mut l = [0u8; 27];
+    for c in word.chars() {
+        let i = if c.is_ascii_lowercase() {
+            usize::from(c as u8 - b'a')
+        } else {
+            26
+        };
+        l[i] = l[i].saturating_add(1);
+    }
+    l
+}
+
 /// One concept a phrasing needs, perhaps negated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Term {
@@ -230,6 +334,9 @@ pub struct Phrasing {
     pub text: String,
     /// What it needs.
     pub terms: Vec<Term>,
+    /// Written with a closing `?`: a last resort that says little ("card fail?" — a card that
+    /// plays up), weighing nothing, so any phrasing that says more wins over it.
+    pub fallback: bool,
 }
 
 impl Phrasing {
@@ -237,6 +344,7 @@ impl Phrasing {
     pub fn parse(text: &str, vocabulary: &Vocabulary) -> Result<Phrasing, String> {
         let mut terms = Vec::new();
         let mut negate = false;
+        let fallback = text.trim_end().ends_with('?');
         for c in vocabulary.concepts(text) {
             if c == NOT {
                 negate = true;
@@ -259,12 +367,16 @@ impl Phrasing {
         Ok(Phrasing {
             text: text.to_owned(),
             terms,
+            fallback,
         })
     }
 
     /// How much it says: one for each concept and one for each negation, three for a code
-    /// (`x509`), which names one fault where words can name several.
+    /// (`x509`), which names one fault where words can name several; nothing for a fallback.
     pub fn weight(&self) -> usize {
+        if self.fallback {
+            return 0;
+        }
         self.terms
             .iter()
             .map(|t| {
@@ -295,8 +407,9 @@ struct Said {
 impl Said {
     fn new(concepts: Vec<String>) -> Said {
         let ends = |c: &String| c == CLAUSE || c == BUT;
-        // "nothing asks for her pin" negates the asking as "it never asks" does.
-        let negates = |c: &String| c == NOT || c == FAIL || c == NOTHING;
+        // "nothing asks for her pin" negates the asking as "it never asks" does, and "the card
+        // stopped working" the working.
+        let negates = |c: &String| c == NOT || c == FAIL || c == NOTHING || c == STOP;
         let start = |i: usize| concepts[..i].iter().rposition(ends).map_or(0, |b| b + 1);
         let denied = (0..concepts.len())
             .map(|i| {
@@ -368,13 +481,16 @@ impl<'kb> Reading<'kb> {
     }
 
     /// True when the description is about something that is not a smartcard: it names one (a
-    /// printer, email, Wi-Fi) and names no card, reader, certificate or smartcard software.
+    /// printer, email, Wi-Fi, a bank card) and names no card, reader, certificate or smartcard
+    /// software.
     pub fn elsewhere(&self) -> bool {
         // "the scanner won't pick up" names a scanner, negated or not; "she doesn't have a
         // smartcard" names no card, but "the card isn't read" does.
-        !self.said.at(ELSEWHERE).is_empty()
+        let other_card = !self.said.at(OTHER_CARD).is_empty();
+        (other_card || !self.said.at(ELSEWHERE).is_empty())
             && !SMARTCARD
                 .iter()
+                .filter(|&&c| !(other_card && (c == "card" || c == "reader")))
                 .any(|c| self.said.at(c).iter().any(|&i| !self.said.denied[i]))
     }
 
@@ -415,5 +531,80 @@ impl<'kb> Reading<'kb> {
             .collect();
         out.sort_by(|a, b| b.weight.cmp(&a.weight).then(a.symptom.cmp(&b.symptom)));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::matching::{recognise, Recognised};
+    use super::*;
+
+    fn read_as(kb: &KnowledgeBase, text: &str) -> Option<String> {
+        match recognise(kb, text) {
+            Recognised::Symptom(m) => Some(kb.symptoms[m.symptom].id.clone()),
+            Recognised::Choose(c) => panic!("{text:?} offered a choice of {c:?}"),
+            Recognised::Nothing => None,
+        }
+    }
+
+    #[test]
+    fn a_longer_way_of_saying_that_starts_inside_another_takes_its_words() {
+        let kb = KnowledgeBase::shipped();
+        assert_eq!(
+            kb.vocabulary.concepts("card out of date"),
+            ["card", "expired"]
+        );
+        assert_eq!(
+            kb.vocabulary.concepts("smart card out of date"),
+            ["card", "expired"]
+        );
+        assert_eq!(kb.vocabulary.concepts("card out"), ["remove"]);
+    }
+
+    #[test]
+    fn other_endings_and_spellings_of_a_known_word_are_that_word() {
+        let kb = KnowledgeBase::shipped();
+        assert_eq!(kb.vocabulary.concepts("synchronizes"), ["sync"]);
+        assert_eq!(kb.vocabulary.concepts("smart card"), ["card"]);
+        // A stem of three letters is no word of the base's ("missed" is not "mis").
+        assert_eq!(kb.vocabulary.concepts("missed"), ["missed"]);
+    }
+
+    #[test]
+    fn a_fallback_phrasing_gives_way_to_any_that_says_more() {
+        let kb = KnowledgeBase::shipped();
+        let said = |t: &str| Phrasing::parse(t, &kb.vocabulary).unwrap();
+        assert!(said("card fail?").fallback);
+        assert_eq!(said("card fail?").weight(), 0);
+        assert_eq!(
+            read_as(&kb, "her smartcard is playing up again").as_deref(),
+            Some("card-not-recognised")
+        );
+        assert_eq!(
+            read_as(&kb, "smartcard authentication failed").as_deref(),
+            Some("auth-failure")
+        );
+    }
+
+    #[test]
+    fn stopping_negates_what_stopped() {
+        let kb = KnowledgeBase::shipped();
+        assert_eq!(
+            read_as(&kb, "her card has stopped working").as_deref(),
+            Some("card-not-recognised")
+        );
+    }
+
+    #[test]
+    fn a_bank_cards_reader_or_an_accounts_password_is_no_smartcard_fault() {
+        let kb = KnowledgeBase::shipped();
+        for text in [
+            "the card machine wont read the patients bank card",
+            "chip and pin card reader declined a payment",
+            "screen reader isnt reading out the letters",
+            "emis says her username and password are wrong",
+        ] {
+            assert_eq!(read_as(&kb, text), None, "{text:?}");
+        }
     }
 }
