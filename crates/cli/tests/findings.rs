@@ -243,6 +243,11 @@ fn the_page_groups_pages_with_filters_and_names_a_bad_filter() {
     );
     assert!(bad.1.contains("nhsuk-error-summary") && bad.1.contains("href=\"#min_severity\""));
     assert!(bad.1.contains("nhsuk-select--error"));
+    assert!(
+        bad.1.contains("id=\"min_severity-error\"")
+            && bad.1.contains("aria-describedby=\"min_severity-error\""),
+        "the field's own message, named by the control"
+    );
     assert!(bad.1.contains("value=\"A10000\""), "the typed site is kept");
     assert!(
         bad.1.contains("<option value=\"abc\" selected>"),

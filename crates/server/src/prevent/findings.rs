@@ -586,12 +586,9 @@ struct ListPage {
 
 impl ListPage {
     /// Whether the refused parameter is this form field.
-    fn err(&self, field: &str) -> bool {
-        self.error.as_ref().is_some_and(|e| e.field == field)
-    }
-
-    fn message(&self) -> &str {
-        self.error.as_ref().map_or("", |e| e.message.as_str())
+    /// The refused filter as the `field.html` macros read it.
+    fn problem(&self) -> Option<(&'static str, &str)> {
+        self.error.as_ref().map(|e| (e.field, e.message.as_str()))
     }
 
     /// Where the error summary's link goes: the field, or the form when it is not one of its.
