@@ -441,13 +441,58 @@ impl Waiting {
 
 /// Plans every job. Deterministic: the same jobs and settings give the same plan.
 ///
+/// The jobs are planned in order of expiry ([`plan_in_order`]), each day's and each deadline's
+/// jobs in the order given, and the targets put back in the order given: the passes below read
+/// and write each job's deadline, place and target as they go, and two million jobs in the
+/// estate's order (by card) make each of those a jump through memory, where in expiry order
+/// they follow one another. The plan is the one the jobs' own order gives: every choice between
+/// jobs is between jobs of the same deadline, whose order is kept.
+pub fn plan(jobs: &[Job], s: &Settings<'_>) -> Plan {
+    let order = expiry_order(jobs);
+    let sorted: Vec<Job> = order.iter().map(|&i| jobs[i as usize]).collect();
+    let mut planned = plan_in_order(&sorted, s);
+    let mut targets = planned.targets.clone();
+    for (k, &i) in order.iter().enumerate() {
+        targets[i as usize] = planned.targets[k];
+    }
+    planned.targets = targets;
+    planned
+}
+
+/// The jobs' indexes by expiry, those of one day in the order given: counted out by day, in
+/// two passes over the jobs.
+fn expiry_order(jobs: &[Job]) -> Vec<u32> {
+    let Some(first) = jobs.iter().map(|j| j.expiry).min() else {
+        return Vec::new();
+    };
+    let day = |j: &Job| first.days_until(j.expiry) as usize;
+    let last = jobs.iter().map(day).max().unwrap_or(0);
+    // Where each day's jobs start in the order.
+    let mut at = vec![0u32; last + 2];
+    for j in jobs {
+        at[day(j) + 1] += 1;
+    }
+    for d in 1..at.len() {
+        at[d] += at[d - 1];
+    }
+    let mut order = vec![0u32; jobs.len()];
+    for (i, j) in jobs.iter().enumerate() {
+        let d = day(j);
+        order[at[d] as usize] = i as u32;
+        at[d] += 1;
+    }
+    order
+}
+
+/// Plans every job, in the order given (see [`plan`]).
+///
 /// Three passes. First, the largest set of jobs that can be on time (earliest deadline first,
 /// day by day). Second, the latest day each of those could be done (the same, backwards in
 /// time), which says how many places each day must keep for them. Third, day by day: the jobs
 /// that cannot wait any longer; then, in the places left, holders who have lapsed (they are
 /// locked out now), oldest first; then on-time renewals pulled forward, earliest deadline first,
 /// so that capacity not needed today is not wasted.
-pub fn plan(jobs: &[Job], s: &Settings<'_>) -> Plan {
+fn plan_in_order(jobs: &[Job], s: &Settings<'_>) -> Plan {
     assert!(s.capacity > 0, "capacity is validated by the caller");
     let mut days = Days::new(s.from, s.calendar);
     let deadlines: Vec<i64> = jobs

@@ -130,6 +130,23 @@ proptest! {
             prop_assert!(best_on_time(&jobs, &short) < valid);
         }
     }
+
+    /// Planning in order of expiry gives every job the target the jobs' own order gives it:
+    /// many jobs a day, expired ones and favoured ones among them, tight capacity.
+    #[test]
+    fn planning_in_expiry_order_gives_the_plan_of_the_order_given(
+        offsets in prop::collection::vec((-30i32..200, any::<bool>()), 0..400),
+        capacity in 1u32..12,
+        window_days in 1i32..90,
+    ) {
+        let calendar = Calendar::england_and_wales();
+        let s = settings(capacity, window_days, &calendar);
+        let jobs: Vec<Job> = offsets
+            .iter()
+            .map(|&(d, priority)| Job { expiry: from().add_days(d), priority })
+            .collect();
+        prop_assert_eq!(plan(&jobs, &s), plan_in_order(&jobs, &s));
+    }
 }
 
 #[test]
