@@ -113,6 +113,7 @@ impl AppState {
 pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> Router {
     let state = AppState::new(store, now, checks);
     notify::jobs::spawn(state.clone());
+    prevent::plan::cache::read_ahead(state.clone());
     Router::new()
         .merge(api::routes())
         .route("/", get(prevent::overview::page))

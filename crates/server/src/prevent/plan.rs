@@ -158,8 +158,8 @@ pub(crate) async fn api(
     };
     // The same question on the same estate and day has the same answer: the sites the caller
     // sees are part of the question.
-    let key =
-        (p.format == "json").then(|| format!("api {:?} {}", viewer.visible_sites(), p_query(&q)));
+    let visible = viewer.visible_sites();
+    let key = (p.format == "json").then(|| format!("api {visible:?} {}", p_query(&q)));
     if let Some(answer) = key
         .as_deref()
         .and_then(|k| cache::answered(&state, k, version, today))
@@ -215,16 +215,33 @@ pub(crate) async fn api(
                     })
                 })
                 .collect();
-            let mut total = 0usize;
-            let mut renewals = Vec::new();
-            for (t, i) in shown() {
-                if total >= p.offset && renewals.len() < p.limit {
-                    let mut row = t.report.json_row(i);
-                    row["ra_team"] = t.team.clone().into();
-                    renewals.push(row);
+            let row = |(t, i): (&TeamPlan, usize)| {
+                let mut row = t.report.json_row(i);
+                row["ra_team"] = t.team.clone().into();
+                row
+            };
+            // A caller who sees every site, asking for no one site, is shown every renewal: the
+            // count is the teams' and the page is read by place, rather than looking at each of
+            // two million renewals' sites.
+            let (total, renewals): (usize, Vec<_>) = if site.is_none() && visible.is_none() {
+                let every = plans
+                    .iter()
+                    .flat_map(|t| (0..t.report.renewals.len()).map(move |i| (t, i)));
+                (
+                    plans.iter().map(|t| t.report.renewals.len()).sum(),
+                    every.skip(p.offset).take(p.limit).map(row).collect(),
+                )
+            } else {
+                let mut total = 0usize;
+                let mut renewals = Vec::new();
+                for shown in shown() {
+                    if total >= p.offset && renewals.len() < p.limit {
+                        renewals.push(row(shown));
+                    }
+                    total += 1;
                 }
-                total += 1;
-            }
+                (total, renewals)
+            };
             let answer = json!({
                 "from": from,
                 "teams": teams,

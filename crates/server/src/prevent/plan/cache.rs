@@ -29,7 +29,39 @@ pub(crate) async fn renewals(
     state: &AppState,
     version: i64,
 ) -> Result<Arc<Vec<Renewal>>, crate::web::Failure> {
-    let mut cache = state.renewals.clone().lock_owned().await;
+    let cache = state.renewals.clone().lock_owned().await;
+    kept_or_read(state, cache, version).await
+}
+
+/// Starts reading every renewal as the server starts, when the store holds an estate, so that
+/// the first plan (four to twenty seconds of reading at national size) finds them read or being
+/// read. The kept renewals are taken before it returns: a plan request arriving first waits for
+/// this read instead of starting a second one. Nothing else waits for it.
+pub(crate) fn read_ahead(state: AppState) {
+    let Ok(cache) = state.renewals.clone().try_lock_owned() else {
+        return;
+    };
+    tokio::spawn(async move {
+        let Ok(version) = crate::prevent::check::facts_version(&state, None).await else {
+            return;
+        };
+        let estate = blocking(&state, |s| {
+            cardwatch_store::exec::with_read(s, |x| x.rows("SELECT 1 FROM cards LIMIT 1", &[]))
+        })
+        .await;
+        if matches!(estate, Ok(rows) if !rows.is_empty()) {
+            // A failure is the first plan's to report: it reads again.
+            let _ = kept_or_read(&state, cache, version).await;
+        }
+    });
+}
+
+/// The kept renewals at `version` or later, read (updated or in full) into `cache` when not.
+async fn kept_or_read(
+    state: &AppState,
+    mut cache: tokio::sync::OwnedMutexGuard<Option<CachedRenewals>>,
+    version: i64,
+) -> Result<Arc<Vec<Renewal>>, crate::web::Failure> {
     // A version read before waiting for another request's update may be older than the kept
     // one: what is kept is the estate as it is now, as a read in full would be.
     if let Some((at, r)) = cache.as_ref() {
@@ -147,3 +179,6 @@ pub(crate) fn keep(state: &AppState, key: String, version: i64, day: Date, answe
     }
     answers.0.push((key, version, day, answer));
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,191 @@
+//! The kept renewals against a real store, a SQLite file holding a demo estate: a request that
+//! read its version before a newer update keeps the newer renewals, and a client that goes away
+//! mid-update leaves them updated for the next request.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use cardwatch_core::calendar::Calendar;
+use cardwatch_core::catalogue::Catalogue;
+use cardwatch_core::date::Timestamp;
+use cardwatch_core::demo::DemoConfig;
+use cardwatch_core::health::Thresholds;
+use cardwatch_core::planner::Renewal;
+use cardwatch_core::triage::KnowledgeBase;
+use cardwatch_store::{renewals_due, Change, ImportInput, ImportOptions, Store};
+
+use super::renewals;
+use crate::{AppState, Checks};
+
+fn now() -> Timestamp {
+    Timestamp::parse("2026-11-22T09:00:00Z").expect("a time")
+}
+
+fn change() -> Change {
+    Change {
+        actor: "cli:test".into(),
+        at: now(),
+    }
+}
+
+/// A server's state over a demo estate of three practices in a SQLite file.
+struct Estate {
+    state: AppState,
+    store: Arc<dyn Store>,
+    /// The demo's files.
+    files: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn estate() -> Estate {
+    let dir = tempfile::tempdir().expect("a folder");
+    let files = dir.path().join("csv");
+    let cfg = DemoConfig {
+        practices: 3,
+        holders: None,
+        seed: 1,
+        today: now().date(),
+    };
+    let written = cardwatch_store::write_demo(&cfg, &files).expect("the demo's files");
+    let url = dir.path().join("cw.sqlite").display().to_string();
+    let store: Arc<dyn Store> = cardwatch_store::open(&url).expect("a store").into();
+    let inputs: Vec<ImportInput> = written.iter().map(ImportInput::file).collect();
+    store
+        .import(&inputs, &ImportOptions::default(), &change())
+        .expect("the demo imported");
+    let checks = Checks {
+        catalogue: Catalogue::shipped(),
+        thresholds: Thresholds::default(),
+        calendar: Calendar::england_and_wales(),
+        teams: Vec::new(),
+        triage: KnowledgeBase::shipped(),
+        contacts: Vec::new(),
+        notify: Default::default(),
+        sign_in: Default::default(),
+        sso: None,
+        import_mapping: None,
+    };
+    Estate {
+        state: AppState::new(store.clone(), now, checks),
+        store,
+        files,
+        _dir: dir,
+    }
+}
+
+impl Estate {
+    fn length(&self) -> i64 {
+        self.store.audit_length().expect("the chain's length")
+    }
+
+    /// Every renewal as a read in full finds them.
+    fn read_in_full(&self) -> Vec<Renewal> {
+        renewals_due(&*self.store, &Thresholds::default()).expect("the renewals")
+    }
+
+    /// Another process renews a planned certificate: its newest certificate of that purpose
+    /// expires in 2029.
+    fn renew_a_certificate(&self) {
+        let first = self.read_in_full().into_iter().next().expect("a renewal");
+        let text = std::fs::read_to_string(self.files.join("certificates.csv")).expect("read");
+        let mut lines = text.lines();
+        let header = lines.next().expect("a header");
+        let after = header
+            .split(',')
+            .position(|c| c == "not_after")
+            .expect("not_after");
+        let row = lines
+            .filter(|l| l.starts_with(&format!("{},{},", first.card_serial, first.purpose)))
+            .max_by_key(|l| l.split(',').nth(after).map(str::to_owned))
+            .expect("the renewal's certificate");
+        let mut cells: Vec<&str> = row.split(',').collect();
+        cells[after] = "2029-10-01";
+        let csv = format!("{header}\n{}\n", cells.join(","));
+        self.store
+            .import(
+                &[ImportInput::bytes("certificates.csv", csv)],
+                &ImportOptions::default(),
+                &change(),
+            )
+            .expect("the change imported");
+    }
+}
+
+async fn kept(state: &AppState) -> Option<(i64, Arc<Vec<Renewal>>)> {
+    state.renewals.lock().await.clone()
+}
+
+/// A request that read the estate's version before another request brought the kept renewals
+/// up to a newer one answers from those: they are the estate as it is, and are neither thrown
+/// away nor read again in full.
+#[tokio::test]
+async fn a_request_with_an_older_version_keeps_the_newer_renewals() {
+    let e = estate();
+    let before = e.length();
+    let first = renewals(&e.state, before)
+        .await
+        .map_err(|f| f.0)
+        .expect("read");
+    assert_eq!(*first, e.read_in_full());
+    e.renew_a_certificate();
+    let after = e.length();
+    assert!(after > before);
+    let newer = renewals(&e.state, after)
+        .await
+        .map_err(|f| f.0)
+        .expect("updated");
+    assert_ne!(
+        *newer, *first,
+        "the renewed certificate is planned at its new expiry"
+    );
+    assert_eq!(*newer, e.read_in_full());
+
+    let late = renewals(&e.state, before)
+        .await
+        .map_err(|f| f.0)
+        .expect("kept");
+    assert!(
+        Arc::ptr_eq(&late, &newer),
+        "the kept renewals answer, not a read of the older version's own"
+    );
+    let (at, list) = kept(&e.state).await.expect("renewals kept");
+    assert_eq!(at, after, "the kept renewals stay at the newer version");
+    assert!(Arc::ptr_eq(&list, &newer));
+}
+
+/// A client that goes away while the kept renewals are being brought up to date (its request
+/// dropped mid-update) leaves them updated and kept, rather than taken out and lost.
+#[tokio::test]
+async fn a_client_leaving_mid_update_leaves_the_renewals_kept() {
+    let e = estate();
+    let before = e.length();
+    renewals(&e.state, before)
+        .await
+        .map_err(|f| f.0)
+        .expect("read");
+    e.renew_a_certificate();
+    let after = e.length();
+
+    let update = renewals(&e.state, after);
+    tokio::pin!(update);
+    // Polled until the update holds the kept renewals, then dropped: the client went away.
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut update => panic!("the update finished before the client could leave"),
+            _ = tokio::task::yield_now() => {}
+        }
+        if e.state.renewals.try_lock().is_err() {
+            break;
+        }
+    }
+    drop(update);
+
+    let (at, list) = kept(&e.state).await.expect("the renewals are still kept");
+    assert_eq!(at, after, "kept at the version the update was for");
+    assert_eq!(
+        *list,
+        e.read_in_full(),
+        "updated as a read in full finds them"
+    );
+}
