@@ -1,4 +1,5 @@
-//! The renewal plan after a change: a running server keeps the estate's renewals and, after each
+//! The renewal plan after a change: a running server reads the estate's renewals as it starts
+//! (the first plan uses that read), keeps them and, after each
 //! change it can place on sites (a certificate renewed, a person moved, a position that now
 //! prescribes, a card cancelled, a new card with its certificates, a site moved to another
 //! organisation), reads again only the renewals of the sites the change touched. Its plans, every
@@ -7,7 +8,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::time::{Duration, Instant};
 
 use common::*;
 
@@ -23,98 +24,70 @@ fn planned(addr: &str, cookie: &str) -> Vec<String> {
     .map(|path| {
         let (status, response) = get_as(addr, path, cookie);
         assert_eq!(status, 200, "{path}: {response}");
-        response
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default()
+        body_of(&response)
     })
     .collect()
 }
 
-struct Running<'a> {
-    db: &'a str,
-    dir: &'a Path,
-    addr: String,
-    cookie: String,
-    log: std::path::PathBuf,
-    fresh: u32,
-}
-
-impl Running<'_> {
-    fn logged(&self, what: &str) -> usize {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .matches(what)
-            .count()
+/// The running server's plans after `step`, checked against a fresh server's of the same
+/// store, having updated its renewals (`in_full` false) or read them in full (true).
+fn same_as_a_fresh_plan(run: &mut Changed, step: &str, in_full: bool) -> Vec<String> {
+    let (updates, reads) = (run.logged("in_full=false"), run.logged("in_full=true"));
+    let ours = planned(&run.addr, &run.cookie);
+    let (u, r) = (run.logged("in_full=false"), run.logged("in_full=true"));
+    if in_full {
+        assert_eq!((u, r), (updates, reads + 1), "{step}: read in full");
+    } else {
+        assert_eq!(
+            (u, r),
+            (updates + 1, reads),
+            "{step}: updated, not read in full"
+        );
     }
-
-    /// The running server's plans after `step`, checked against a fresh server's of the same
-    /// store, having updated its renewals (`in_full` false) or read them in full (true).
-    fn same_as_a_fresh_plan(&mut self, step: &str, in_full: bool) -> Vec<String> {
-        let (updates, reads) = (self.logged("in_full=false"), self.logged("in_full=true"));
-        let ours = planned(&self.addr, &self.cookie);
-        let (u, r) = (self.logged("in_full=false"), self.logged("in_full=true"));
-        if in_full {
-            assert_eq!((u, r), (updates, reads + 1), "{step}: read in full");
-        } else {
-            assert_eq!(
-                (u, r),
-                (updates + 1, reads),
-                "{step}: updated, not read in full"
+    let theirs = run.on_a_fresh_server(planned);
+    for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+        if a != b {
+            let first = a
+                .lines()
+                .zip(b.lines())
+                .position(|(x, y)| x != y)
+                .unwrap_or(0);
+            panic!(
+                "{step}: plan {i} differs from a fresh server's at line {first}:\n ours   {:?}\n theirs {:?}",
+                a.lines().nth(first),
+                b.lines().nth(first)
             );
         }
-        self.fresh += 1;
-        let log = self.dir.join(format!("fresh-{}.log", self.fresh));
-        let (child, addr, cookie) =
-            serve_logging_to(self.db, &format!("fresh{}", self.fresh), &log);
-        let theirs = planned(&addr, &cookie);
-        stop(child);
-        for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
-            if a != b {
-                let first = a
-                    .lines()
-                    .zip(b.lines())
-                    .position(|(x, y)| x != y)
-                    .unwrap_or(0);
-                panic!(
-                    "{step}: plan {i} differs from a fresh server's at line {first}:\n ours   {:?}\n theirs {:?}",
-                    a.lines().nth(first),
-                    b.lines().nth(first)
-                );
-            }
-        }
-        ours
     }
+    ours
 }
 
 #[test]
 fn the_plan_after_each_change_equals_a_fresh_servers() {
-    let (tmp, db) = scratch_db();
-    let dir = tmp.path();
-    let csv = dir.join("csv");
-    std::fs::create_dir_all(&csv).expect("dir");
-    ok(&import_all(&db, &demo_files(&csv)));
-    let log = dir.join("serve.log");
-    let (child, addr, cookie) = serve_logging_to(&db, "running", &log);
-    let mut run = Running {
-        db: &db,
-        dir,
-        addr,
-        cookie,
-        log,
-        fresh: 0,
-    };
-    // The first plan reads every renewal.
+    let mut run = Changed::start("running");
+    // The server reads every renewal as it starts, before any plan is asked for, and the first
+    // plan uses that read.
+    let started = Instant::now();
+    while run.logged("in_full=true") == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the renewals are read as the server starts"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let first = planned(&run.addr, &run.cookie);
     assert_eq!(run.logged("in_full=true"), 1, "read in full once");
+    assert_eq!(run.logged("in_full=false"), 0, "and not updated");
     let renewals = first[0].lines().count() - 1;
     assert!(renewals > 100, "{}", first[0]);
 
-    let people = exported_records(&db, "people");
-    let cards = exported_records(&db, "cards");
-    let certificates = exported_records(&db, "certificates");
-    let positions = exported_records(&db, "positions");
-    let sites = exported_records(&db, "sites");
+    let (db, dir) = (run.db.clone(), run.dir().to_owned());
+    let (db, dir) = (db.as_str(), dir.as_path());
+    let people = exported_records(db, "people");
+    let cards = exported_records(db, "cards");
+    let certificates = exported_records(db, "certificates");
+    let positions = exported_records(db, "positions");
+    let sites = exported_records(db, "sites");
     let site_at = column_of(&people[0], "site_ods");
     let holder_at = column_of(&cards[0], "holder_uuid");
     let site_of = |uuid: &str| {
@@ -148,13 +121,13 @@ fn the_plan_after_each_change_equals_a_fresh_servers() {
     let practice = site_of(&holder_of(&cert[0]));
     cert[after] = "2029-10-01".into();
     import_rows(
-        &db,
+        db,
         dir,
         "certificates.csv",
         &certificates[0],
         &[cert.clone()],
     );
-    let out = run.same_as_a_fresh_plan("a certificate renewed", false);
+    let out = same_as_a_fresh_plan(&mut run, "a certificate renewed", false);
     assert!(
         out[0]
             .lines()
@@ -175,8 +148,8 @@ fn the_plan_after_each_change_equals_a_fresh_servers() {
         .expect("the mover")
         .clone();
     person[site_at] = elsewhere.clone();
-    import_rows(&db, dir, "people.csv", &people[0], &[person]);
-    let out = run.same_as_a_fresh_plan("a person moved", false);
+    import_rows(db, dir, "people.csv", &people[0], &[person]);
+    let out = same_as_a_fresh_plan(&mut run, "a person moved", false);
     assert!(
         out[0]
             .lines()
@@ -199,8 +172,8 @@ fn the_plan_after_each_change_equals_a_fresh_servers() {
         .expect("a position that does not prescribe, of a holder with an active card")
         .clone();
     position[codes] = "B0420".into();
-    import_rows(&db, dir, "positions.csv", &positions[0], &[position]);
-    run.same_as_a_fresh_plan("a position that prescribes", false);
+    import_rows(db, dir, "positions.csv", &positions[0], &[position]);
+    same_as_a_fresh_plan(&mut run, "a position that prescribes", false);
 
     // A card cancelled: its renewals leave the plan.
     let mut cancelled = cards[1..]
@@ -209,8 +182,8 @@ fn the_plan_after_each_change_equals_a_fresh_servers() {
         .expect("an active card")
         .clone();
     cancelled[status_at] = "cancelled".into();
-    import_rows(&db, dir, "cards.csv", &cards[0], &[cancelled.clone()]);
-    let out = run.same_as_a_fresh_plan("a card cancelled", false);
+    import_rows(db, dir, "cards.csv", &cards[0], &[cancelled.clone()]);
+    let out = same_as_a_fresh_plan(&mut run, "a card cancelled", false);
     assert!(
         !out[0].contains(&cancelled[0]),
         "the cancelled card is not planned"
@@ -227,7 +200,7 @@ fn the_plan_after_each_change_equals_a_fresh_servers() {
     card[0] = "CSPLAN000001".into();
     card[holder_at] = holder;
     card[status_at] = "active".into();
-    import_rows(&db, dir, "cards.csv", &cards[0], &[card]);
+    import_rows(db, dir, "cards.csv", &cards[0], &[card]);
     let mut new_certs = Vec::new();
     for (purpose, serial) in [("authentication", "0FA1"), ("signing", "0FA2")] {
         let mut c = certificates[1].clone();
@@ -237,8 +210,8 @@ fn the_plan_after_each_change_equals_a_fresh_servers() {
         c[after] = "2027-02-01".into();
         new_certs.push(c);
     }
-    import_rows(&db, dir, "certificates.csv", &certificates[0], &new_certs);
-    let out = run.same_as_a_fresh_plan("a new card", false);
+    import_rows(db, dir, "certificates.csv", &certificates[0], &new_certs);
+    let out = same_as_a_fresh_plan(&mut run, "a new card", false);
     assert_eq!(
         out[0]
             .lines()
@@ -263,15 +236,15 @@ fn the_plan_after_each_change_equals_a_fresh_servers() {
         .find(|o| *o != site[org])
         .expect("another organisation");
     site[org] = other;
-    import_rows(&db, dir, "sites.csv", &sites[0], &[site]);
-    run.same_as_a_fresh_plan("a site moved to another organisation", false);
+    import_rows(db, dir, "sites.csv", &sites[0], &[site]);
+    same_as_a_fresh_plan(&mut run, "a site moved to another organisation", false);
 
     // An organisation changed: not placed on sites, so every renewal is read again.
-    let organisations = exported_records(&db, "organisations");
+    let organisations = exported_records(db, "organisations");
     let mut changed = organisations[1].clone();
     let name = column_of(&organisations[0], "name");
     changed[name] = format!("{} renamed", changed[name]);
-    import_rows(&db, dir, "organisations.csv", &organisations[0], &[changed]);
-    run.same_as_a_fresh_plan("an organisation changed", true);
-    stop(child);
+    import_rows(db, dir, "organisations.csv", &organisations[0], &[changed]);
+    same_as_a_fresh_plan(&mut run, "an organisation changed", true);
+    run.stop();
 }

@@ -7,16 +7,7 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::*;
-
-fn body(response: &str) -> String {
-    response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default()
-}
 
 /// What a server shows of its check: every finding (snoozed too) in the queue's order as CSV,
 /// and the overview's counts.
@@ -30,35 +21,23 @@ fn shown(addr: &str, cookie: &str) -> (String, serde_json::Value) {
     if let Some(o) = counts.as_object_mut() {
         o.retain(|k, _| k != "generated_at" && k != "as_of");
     }
-    (body(&findings), counts)
+    (body_of(&findings), counts)
 }
 
 /// Checks the running server's findings against a fresh server's full check of the same store,
 /// and that the running one re-checked (`full` false) or ran in full (`full` true) for it.
-struct Compare<'a> {
-    db: &'a str,
-    dir: &'a Path,
-    addr: String,
-    cookie: String,
-    log: std::path::PathBuf,
-    fresh: u32,
+struct Compare {
+    run: Changed,
     rechecks: usize,
     fulls: usize,
 }
 
-impl Compare<'_> {
-    fn log_count(&self, what: &str) -> usize {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .matches(what)
-            .count()
-    }
-
+impl Compare {
     fn same_as_a_full_check(&mut self, step: &str, full: bool) -> String {
-        let ours = shown(&self.addr, &self.cookie);
+        let ours = shown(&self.run.addr, &self.run.cookie);
         let (rechecks, fulls) = (
-            self.log_count("health re-check"),
-            self.log_count("a full health check instead of a re-check"),
+            self.run.logged("health re-check"),
+            self.run.logged("a full health check instead of a re-check"),
         );
         // A page fetched for its form's token may have re-checked already: at least once.
         if full {
@@ -72,12 +51,7 @@ impl Compare<'_> {
             assert_eq!(fulls, self.fulls, "{step}: not in full");
         }
         (self.rechecks, self.fulls) = (rechecks, fulls);
-        self.fresh += 1;
-        let log = self.dir.join(format!("fresh-{}.log", self.fresh));
-        let (child, addr, cookie) =
-            serve_logging_to(self.db, &format!("fresh{}", self.fresh), &log);
-        let theirs = shown(&addr, &cookie);
-        stop(child);
+        let theirs = self.run.on_a_fresh_server(shown);
         // A fresh server's sign-in is an audit record: the running one sees it as a change that
         // touches no fact, and keeps its findings.
         assert_eq!(ours.1, theirs.1, "{step}: the overview's counts");
@@ -92,32 +66,22 @@ impl Compare<'_> {
 
 #[test]
 fn findings_re_checked_after_each_change_equal_a_full_check() {
-    let (tmp, db) = scratch_db();
-    let dir = tmp.path();
-    let csv = dir.join("csv");
-    std::fs::create_dir_all(&csv).expect("dir");
-    ok(&import_all(&db, &demo_files(&csv)));
-    let log = dir.join("serve.log");
-    let (child, addr, cookie) = serve_logging_to(&db, "running", &log);
     let mut c = Compare {
-        db: &db,
-        dir,
-        addr,
-        cookie,
-        log,
-        fresh: 0,
+        run: Changed::start("running"),
         rechecks: 0,
         fulls: 0,
     };
+    let (db, dir) = (c.run.db.clone(), c.run.dir().to_owned());
+    let (db, dir) = (db.as_str(), dir.as_path());
     // Warm: the day's full check.
-    let first = shown(&c.addr, &c.cookie).0;
+    let first = shown(&c.run.addr, &c.run.cookie).0;
     assert!(first.lines().count() > 50, "{first}");
 
-    let people = exported_records(&db, "people");
-    let cards = exported_records(&db, "cards");
-    let certificates = exported_records(&db, "certificates");
-    let software = exported_records(&db, "software");
-    let workstations = exported_records(&db, "workstations");
+    let people = exported_records(db, "people");
+    let cards = exported_records(db, "cards");
+    let certificates = exported_records(db, "certificates");
+    let software = exported_records(db, "software");
+    let workstations = exported_records(db, "workstations");
     let site_of = |uuid: &str| {
         let at = column_of(&people[0], "site_ods");
         people[1..]
@@ -157,7 +121,7 @@ fn findings_re_checked_after_each_change_equal_a_full_check() {
     let practice = site_of(&holder_of(&cert[0]));
     cert[after] = "2026-11-01".into();
     import_rows(
-        &db,
+        db,
         dir,
         "certificates.csv",
         &certificates[0],
@@ -184,7 +148,7 @@ fn findings_re_checked_after_each_change_equal_a_full_check() {
         .clone();
     let version = column_of(&software[0], "version");
     old[version] = "1.0.0.0".into();
-    import_rows(&db, dir, "software.csv", &software[0], &[old.clone()]);
+    import_rows(db, dir, "software.csv", &software[0], &[old.clone()]);
     let out = c.same_as_a_full_check("a middleware downgraded", false);
     assert!(
         out.lines()
@@ -210,7 +174,7 @@ fn findings_re_checked_after_each_change_equal_a_full_check() {
         .expect("the mover")
         .clone();
     person[column_of(&people[0], "site_ods")] = elsewhere.clone();
-    import_rows(&db, dir, "people.csv", &people[0], &[person]);
+    import_rows(db, dir, "people.csv", &people[0], &[person]);
     let out = c.same_as_a_full_check("a person moved", false);
     assert!(
         out.lines()
@@ -221,7 +185,7 @@ fn findings_re_checked_after_each_change_equal_a_full_check() {
     // An agent's report from one of the practice's workstations: its middleware as it is.
     let token = ok(&cardwatch_on(
         DAY,
-        &db,
+        db,
         &["agent", "token", "--site", &practice],
     ))
     .lines()
@@ -230,7 +194,7 @@ fn findings_re_checked_after_each_change_equal_a_full_check() {
     .trim()
     .to_owned();
     let host = hosts[0].clone();
-    let server = c.addr.clone();
+    let server = c.run.addr.clone();
     let agent = |path: &str, headers: &[(&str, &str)], body: &str| {
         send_with(
             &server,
@@ -286,12 +250,12 @@ fn findings_re_checked_after_each_change_equal_a_full_check() {
         })
         .expect("an active card elsewhere")[0]
         .clone();
-    let (_, page) = get_as(&c.addr, &format!("/cards/{locked}"), &c.cookie);
+    let (_, page) = get_as(&c.run.addr, &format!("/cards/{locked}"), &c.run.cookie);
     let (status, response) = request(
-        &c.addr,
+        &c.run.addr,
         "POST",
         &format!("/cards/{locked}/status"),
-        Some(&c.cookie),
+        Some(&c.run.cookie),
         Some(&form(&[
             ("csrf", &csrf_of(&page)),
             ("status", "locked"),
@@ -308,12 +272,12 @@ fn findings_re_checked_after_each_change_equal_a_full_check() {
         .and_then(|l| l.split(',').next())
         .expect("a finding's id")
         .to_owned();
-    let (_, page) = get_as(&c.addr, "/findings", &c.cookie);
+    let (_, page) = get_as(&c.run.addr, "/findings", &c.run.cookie);
     let (status, response) = request(
-        &c.addr,
+        &c.run.addr,
         "POST",
         "/findings/note",
-        Some(&c.cookie),
+        Some(&c.run.cookie),
         Some(&form(&[
             ("csrf", &csrf_of(&page)),
             ("id", &id),
@@ -333,9 +297,9 @@ fn findings_re_checked_after_each_change_equal_a_full_check() {
     // (an import audits its created records as a count): a full check.
     let mut newcomer = people[1].clone();
     newcomer[0] = "555999999999".into();
-    import_rows(&db, dir, "people.csv", &people[0], &[newcomer]);
+    import_rows(db, dir, "people.csv", &people[0], &[newcomer]);
     c.same_as_a_full_check("a person created", true);
-    stop(child);
+    c.run.stop();
 }
 
 /// Failed sign-ins add to the audit chain but change no fact of the estate: the reports' machines
@@ -344,19 +308,9 @@ fn findings_re_checked_after_each_change_equal_a_full_check() {
 /// read again.
 #[test]
 fn failed_sign_ins_leave_the_reports_and_the_plan_as_counted() {
-    let (tmp, db) = scratch_db();
-    let dir = tmp.path();
-    let csv = dir.join("csv");
-    std::fs::create_dir_all(&csv).expect("dir");
-    ok(&import_all(&db, &demo_files(&csv)));
-    let log = dir.join("serve.log");
-    let (child, addr, cookie) = serve_logging_to(&db, "keeper", &log);
-    let logged = |what: &str| {
-        std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .matches(what)
-            .count()
-    };
+    let run = Changed::start("keeper");
+    let (db, dir, addr, cookie) = (run.db.as_str(), run.dir(), &run.addr, &run.cookie);
+    let logged = |what: &str| run.logged(what);
     let counted = || {
         for path in ["/api/v1/reports", "/api/v1/plan?capacity=50"] {
             let (status, body) = get_as(&addr, path, &cookie);
@@ -368,7 +322,7 @@ fn failed_sign_ins_leave_the_reports_and_the_plan_as_counted() {
         )
     };
     assert_eq!(counted(), (1, 1), "counted and read once");
-    let chain = || ok(&cardwatch_on(DAY, &db, &["audit", "verify"]));
+    let chain = || ok(&cardwatch_on(DAY, db, &["audit", "verify"]));
     let before = chain();
     for _ in 0..3 {
         let (status, response) = request(
@@ -386,10 +340,9 @@ fn failed_sign_ins_leave_the_reports_and_the_plan_as_counted() {
     assert_ne!(chain(), before, "the failed sign-ins are audited");
     assert_eq!(counted(), (1, 1), "nothing counted again for sign-ins");
 
-    let software = exported_records(&db, "software");
+    let software = exported_records(db, "software");
     let mut changed = software[1].clone();
     changed[column_of(&software[0], "version")] = "1.0.0.0".into();
-    import_rows(&db, dir, "software.csv", &software[0], &[changed]);
+    import_rows(db, dir, "software.csv", &software[0], &[changed]);
     assert_eq!(counted(), (2, 2), "counted and read again after an import");
-    stop(child);
 }

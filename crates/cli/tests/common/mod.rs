@@ -6,6 +6,9 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
+mod changed;
+pub use changed::{body_of, Changed};
+
 /// The day the tests' fixed demo estates are seen from. A test that builds its estate for this
 /// day runs every later command on it too (`cardwatch_on`), so it means the same on any date.
 pub const DAY: &str = "2026-11-22";
