@@ -166,8 +166,8 @@ async fn a_client_leaving_mid_update_leaves_the_renewals_kept() {
     e.renew_a_certificate();
     let after = e.length();
 
-    let update = renewals(&e.state, after);
-    tokio::pin!(update);
+    // Boxed, so that dropping it drops the request's future itself.
+    let mut update = Box::pin(renewals(&e.state, after));
     // Polled until the update holds the kept renewals, then dropped: the client went away.
     loop {
         tokio::select! {
