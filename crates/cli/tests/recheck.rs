@@ -313,7 +313,7 @@ fn failed_sign_ins_leave_the_reports_and_the_plan_as_counted() {
     let logged = |what: &str| run.logged(what);
     let counted = || {
         for path in ["/api/v1/reports", "/api/v1/plan?capacity=50"] {
-            let (status, body) = get_as(&addr, path, &cookie);
+            let (status, body) = get_as(addr, path, cookie);
             assert_eq!(status, 200, "{path}: {body}");
         }
         (
@@ -326,7 +326,7 @@ fn failed_sign_ins_leave_the_reports_and_the_plan_as_counted() {
     let before = chain();
     for _ in 0..3 {
         let (status, response) = request(
-            &addr,
+            addr,
             "POST",
             "/login",
             None,

@@ -7,6 +7,8 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
 mod changed;
+// Only the tests that change an estate under a running server use these.
+#[allow(unused_imports)]
 pub use changed::{body_of, Changed};
 
 /// The day the tests' fixed demo estates are seen from. A test that builds its estate for this
