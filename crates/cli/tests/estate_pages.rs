@@ -10,8 +10,8 @@
 mod common;
 
 use common::{
-    body_json, cardwatch, csrf_of, get_as, ok, request, scratch_db, serve_demo_signed_in, shown,
-    stop,
+    body_json, cardwatch, csrf_of, get_as, ok, refusals_in_chromium, request, scratch_db,
+    serve_demo_signed_in, shown, stop,
 };
 
 /// Text that breaks out of an element, out of a double- and a single-quoted attribute, and
@@ -675,23 +675,7 @@ fn every_refusal_page_is_accessible_and_fits_a_phone_in_chromium() {
             spec
         })
         .collect();
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser/refusals.mjs");
-    let reports: Vec<(u32, serde_json::Value)> = [1280, 390]
-        .into_iter()
-        .map(|width| {
-            let out = std::process::Command::new("node")
-                .env_remove("LD_PRELOAD")
-                .arg(&script)
-                .arg(format!("--width={width}"))
-                .arg(format!("http://{addr}"))
-                .arg(&cookie)
-                .arg(serde_json::Value::Array(specs.clone()).to_string())
-                .output()
-                .expect("node (scripts/test installs the browser tests' packages)");
-            (width, serde_json::from_str(&ok(&out)).expect("json"))
-        })
-        .collect();
+    let reports = refusals_in_chromium(&addr, &cookie, &specs);
     stop(child);
     for (width, report) in &reports {
         for r in &cases {

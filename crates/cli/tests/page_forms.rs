@@ -12,8 +12,8 @@
 mod common;
 
 use common::{
-    body_json, csrf_of, exported_records, get_as, request, scratch_db, send_with,
-    serve_demo_signed_in, shown, stop,
+    active_card, body_json, csrf_of, get_as, request, scratch_db, send_with, serve_demo_signed_in,
+    shown, stop,
 };
 
 /// The response's body.
@@ -443,13 +443,7 @@ fn account_forms_keep_what_was_typed_but_never_a_password() {
 fn card_status_form_keeps_the_reason_and_changes_nothing() {
     let (_dir, db) = scratch_db();
     let (child, addr, cookie) = serve_demo_signed_in(&db, "1");
-    let cards = exported_records(&db, "cards");
-    let status_at = cards[0].iter().position(|c| c == "status").expect("status");
-    let card = cards[1..]
-        .iter()
-        .find(|r| r[status_at] == "active")
-        .map(|r| r[0].clone())
-        .expect("an active card");
+    let card = active_card(&db);
     let path = format!("/cards/{card}");
     let (_, page) = get_as(&addr, &path, &cookie);
     let c = csrf_of(&page);

@@ -6,7 +6,9 @@
 
 mod common;
 
-use common::{csrf_of, exported_records, get_as, ok, scratch_db, serve_demo_signed_in, stop};
+use common::{
+    active_card, csrf_of, get_as, refusals_in_chromium, scratch_db, serve_demo_signed_in, stop,
+};
 
 /// One form sent wrong: a label, where, the fields (none for a GET), the box that keeps what was
 /// typed and what that is.
@@ -22,13 +24,7 @@ struct Sent {
 fn forms_sent_wrong_are_accessible_and_fit_a_phone_in_chromium() {
     let (_tmp, db) = scratch_db();
     let (child, addr, cookie) = serve_demo_signed_in(&db, "1");
-    let cards = exported_records(&db, "cards");
-    let status_at = cards[0].iter().position(|c| c == "status").expect("status");
-    let card = cards[1..]
-        .iter()
-        .find(|r| r[status_at] == "active")
-        .map(|r| r[0].clone())
-        .expect("an active card");
+    let card = active_card(&db);
     let csrf = csrf_of(&get_as(&addr, "/account", &cookie).1);
     let c = || ("csrf", csrf.clone());
     let sent = vec![
@@ -105,23 +101,7 @@ fn forms_sent_wrong_are_accessible_and_fit_a_phone_in_chromium() {
             spec
         })
         .collect();
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser/refusals.mjs");
-    let reports: Vec<(u32, serde_json::Value)> = [1280, 390]
-        .into_iter()
-        .map(|width| {
-            let out = std::process::Command::new("node")
-                .env_remove("LD_PRELOAD")
-                .arg(&script)
-                .arg(format!("--width={width}"))
-                .arg(format!("http://{addr}"))
-                .arg(&cookie)
-                .arg(serde_json::Value::Array(specs.clone()).to_string())
-                .output()
-                .expect("node (scripts/test installs the browser tests' packages)");
-            (width, serde_json::from_str(&ok(&out)).expect("json"))
-        })
-        .collect();
+    let reports = refusals_in_chromium(&addr, &cookie, &specs);
     stop(child);
     for (width, report) in &reports {
         for s in &sent {

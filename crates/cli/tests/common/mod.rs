@@ -799,3 +799,41 @@ pub fn import_rows(db: &str, dir: &Path, name: &str, header: &[String], rows: &[
         &["import", &path.display().to_string()],
     ));
 }
+
+/// An active card of the store's estate (its serial), for a test that changes one.
+pub fn active_card(db: &str) -> String {
+    let cards = exported_records(db, "cards");
+    let status_at = column_of(&cards[0], "status");
+    cards[1..]
+        .iter()
+        .find(|r| r[status_at] == "active")
+        .map(|r| r[0].clone())
+        .expect("an active card")
+}
+
+/// Each of `specs` (`{"label", "path", "fields"?}`: a page asked for, or a form the browser posts
+/// itself) in real Chromium at a desk's 1280 px and a phone's 390 px, through
+/// `tests/browser/refusals.mjs`: its report for each width, keyed by label.
+pub fn refusals_in_chromium(
+    addr: &str,
+    cookie: &str,
+    specs: &[serde_json::Value],
+) -> Vec<(u32, serde_json::Value)> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser/refusals.mjs");
+    let specs = serde_json::Value::Array(specs.to_vec()).to_string();
+    [1280, 390]
+        .into_iter()
+        .map(|width| {
+            let out = Command::new("node")
+                .env_remove("LD_PRELOAD")
+                .arg(&script)
+                .arg(format!("--width={width}"))
+                .arg(format!("http://{addr}"))
+                .arg(cookie)
+                .arg(&specs)
+                .output()
+                .expect("node (scripts/test installs the browser tests' packages)");
+            (width, serde_json::from_str(&ok(&out)).expect("json"))
+        })
+        .collect()
+}
