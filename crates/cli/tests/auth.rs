@@ -1877,22 +1877,7 @@ fn every_page_passes_axe_in_chromium() {
                 200
             };
             assert_eq!(r["status"], status, "{p} at {width} px: {r}");
-            let v = r["violations"].as_array().expect("violations");
-            assert!(
-                v.is_empty(),
-                "{p} at {width} px: {}",
-                serde_json::to_string_pretty(v).unwrap_or_default()
-            );
-            let w = &r["width"];
-            let px = |k: &str| {
-                w[k].as_u64()
-                    .unwrap_or_else(|| panic!("{p}: no {k} in {w}"))
-            };
-            assert!(
-                px("scroll") <= px("client") && px("client") <= px("inner"),
-                "{p} scrolls sideways at {width} px: {w}, past the edge: {}",
-                r["overflow"]
-            );
+            assert_accessible_and_fits(p, *width, r);
             assert_eq!(r["offsite"], serde_json::json!([]), "{p} at {width} px");
             if *width == 390 && p != "/login" {
                 assert_eq!(r["menu"], true, "{p}: the header's menu folds on a phone");

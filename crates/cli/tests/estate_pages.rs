@@ -10,8 +10,8 @@
 mod common;
 
 use common::{
-    body_json, cardwatch, csrf_of, get_as, ok, refusals_in_chromium, request, scratch_db,
-    serve_demo_signed_in, shown, stop,
+    assert_accessible_and_fits, body_json, cardwatch, csrf_of, get_as, ok, refusals_in_chromium,
+    request, scratch_db, serve_demo_signed_in, shown, stop,
 };
 
 /// Text that breaks out of an element, out of a double- and a single-quoted attribute, and
@@ -682,22 +682,7 @@ fn every_refusal_page_is_accessible_and_fits_a_phone_in_chromium() {
             let label = r.label;
             let got = &report[label];
             assert_eq!(got["status"], r.status, "{label} at {width} px: {got}");
-            let v = got["violations"].as_array().expect("violations");
-            assert!(
-                v.is_empty(),
-                "{label} at {width} px: {}",
-                serde_json::to_string_pretty(v).unwrap_or_default()
-            );
-            let w = &got["width"];
-            let px = |k: &str| {
-                w[k].as_u64()
-                    .unwrap_or_else(|| panic!("{label}: no {k} in {w}"))
-            };
-            assert!(
-                px("scroll") <= px("client") && px("client") <= px("inner"),
-                "{label} scrolls sideways at {width} px: {w}, past the edge: {}",
-                got["overflow"]
-            );
+            assert_accessible_and_fits(label, *width, got);
             assert!(
                 got["summary"].as_str().is_some_and(|s| !s.is_empty()),
                 "{label} at {width} px: the error summary: {got}"

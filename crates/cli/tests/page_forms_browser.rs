@@ -7,7 +7,8 @@
 mod common;
 
 use common::{
-    active_card, csrf_of, get_as, refusals_in_chromium, scratch_db, serve_demo_signed_in, stop,
+    active_card, assert_accessible_and_fits, csrf_of, get_as, refusals_in_chromium, scratch_db,
+    serve_demo_signed_in, stop,
 };
 
 /// One form sent wrong: a label, where, the fields (none for a GET), the box that keeps what was
@@ -108,22 +109,7 @@ fn forms_sent_wrong_are_accessible_and_fit_a_phone_in_chromium() {
             let label = s.label;
             let got = &report[label];
             assert_eq!(got["status"], 400, "{label} at {width} px: {got}");
-            let v = got["violations"].as_array().expect("violations");
-            assert!(
-                v.is_empty(),
-                "{label} at {width} px: {}",
-                serde_json::to_string_pretty(v).unwrap_or_default()
-            );
-            let w = &got["width"];
-            let px = |k: &str| {
-                w[k].as_u64()
-                    .unwrap_or_else(|| panic!("{label}: no {k} in {w}"))
-            };
-            assert!(
-                px("scroll") <= px("client") && px("client") <= px("inner"),
-                "{label} scrolls sideways at {width} px: {w}, past the edge: {}",
-                got["overflow"]
-            );
+            assert_accessible_and_fits(label, *width, got);
             assert!(
                 got["summary"]
                     .as_str()

@@ -415,17 +415,20 @@ pub fn integration_findings(
     Ok(with_notes(findings, notes, cx.today))
 }
 
+/// What a renewal is decided by: its card and certificates, the holder and their positions, the
+/// site and the organisations above it.
+const RENEWAL_KINDS: [Kind; 6] = [
+    Kind::Organisations,
+    Kind::Sites,
+    Kind::People,
+    Kind::Cards,
+    Kind::Certificates,
+    Kind::Positions,
+];
+
 /// Every certificate the renewal planner places (the newest of each purpose on each card in use).
 pub fn renewals_due(store: &dyn Store, t: &Thresholds) -> Result<Vec<Renewal>, StoreError> {
-    let kinds = [
-        Kind::Organisations,
-        Kind::Sites,
-        Kind::People,
-        Kind::Cards,
-        Kind::Certificates,
-        Kind::Positions,
-    ]
-    .map(|k| (k, Records::All));
+    let kinds = RENEWAL_KINDS.map(|k| (k, Records::All));
     let mut estate = load_kinds(store, &kinds, true)?;
     Ok(renewals(&mut estate, t))
 }
@@ -442,14 +445,6 @@ pub fn renewals_of_sites(
     if sites.is_empty() {
         return Ok(Vec::new());
     }
-    let kinds = [
-        Kind::Organisations,
-        Kind::Sites,
-        Kind::People,
-        Kind::Cards,
-        Kind::Certificates,
-        Kind::Positions,
-    ];
-    let mut estate = load_sites(store, sites, &kinds, true)?;
+    let mut estate = load_sites(store, sites, &RENEWAL_KINDS, true)?;
     Ok(renewals(&mut estate, t))
 }

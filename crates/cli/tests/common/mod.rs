@@ -837,3 +837,24 @@ pub fn refusals_in_chromium(
         })
         .collect()
 }
+
+/// A page's report from one of the browser scripts at `width` px: axe found nothing serious or
+/// critical, and nothing scrolls sideways.
+pub fn assert_accessible_and_fits(what: &str, width: u32, got: &serde_json::Value) {
+    let v = got["violations"].as_array().expect("violations");
+    assert!(
+        v.is_empty(),
+        "{what} at {width} px: {}",
+        serde_json::to_string_pretty(v).unwrap_or_default()
+    );
+    let w = &got["width"];
+    let px = |k: &str| {
+        w[k].as_u64()
+            .unwrap_or_else(|| panic!("{what}: no {k} in {w}"))
+    };
+    assert!(
+        px("scroll") <= px("client") && px("client") <= px("inner"),
+        "{what} scrolls sideways at {width} px: {w}, past the edge: {}",
+        got["overflow"]
+    );
+}
