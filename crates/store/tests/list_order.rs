@@ -10,7 +10,7 @@ mod common;
 use cardwatch_core::records::{Kind, Value};
 use cardwatch_store::lists::ListQuery;
 use cardwatch_store::ImportInput;
-use common::{demo_inputs, import, TestDb};
+use common::{demo_inputs, import, query_plan, TestDb};
 
 /// Names whose order by lower case differs from their order byte by byte, or that sit at its
 /// edges: a lower-case particle, the same name in other cases, an apostrophe, a space, letters
@@ -86,30 +86,6 @@ fn query(sites: Option<Vec<String>>, prefix: Option<&str>, descending: bool) -> 
         descending,
         from: None,
         limit: 4,
-    }
-}
-
-/// The plan the database makes for `sql` (every row of people, as a national table would be).
-fn plan(db: &TestDb, sql: &str) -> String {
-    if db.store.backend() == cardwatch_store::Backend::Postgres {
-        let mut c = ::postgres::Client::connect(&db.url, ::postgres::NoTls).expect("connect");
-        c.batch_execute("SET enable_seqscan = off; SET enable_sort = off")
-            .expect("set");
-        c.query(&format!("EXPLAIN {sql}"), &[])
-            .expect("explain")
-            .iter()
-            .map(|r| r.get::<_, String>(0))
-            .collect::<Vec<_>>()
-            .join("\n")
-    } else {
-        let c = rusqlite::Connection::open(db.url.trim_start_matches("sqlite://")).expect("open");
-        let mut stmt = c
-            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .expect("explain");
-        let rows = stmt.query_map([], |r| r.get::<_, String>(3)).expect("plan");
-        rows.collect::<Result<Vec<_>, _>>()
-            .expect("plan")
-            .join("\n")
     }
 }
 
@@ -221,7 +197,7 @@ fn people_sort_by_name_in_lower_case_then_uuid(db: &TestDb) {
     );
 
     // One index serves the order and the filter; the UUID's start is found by the key.
-    let order = plan(
+    let order = query_plan(
         db,
         "SELECT uuid FROM people ORDER BY lower(name), uuid LIMIT 5",
     );
@@ -229,7 +205,7 @@ fn people_sort_by_name_in_lower_case_then_uuid(db: &TestDb) {
         order.contains("people_name_list"),
         "the order's index: {order}"
     );
-    let filter = plan(
+    let filter = query_plan(
         db,
         "SELECT uuid FROM people WHERE lower(name) >= 'smi' AND lower(name) < 'smj'",
     );
@@ -237,7 +213,7 @@ fn people_sort_by_name_in_lower_case_then_uuid(db: &TestDb) {
         filter.contains("people_name_list"),
         "the filter's index: {filter}"
     );
-    let key = plan(
+    let key = query_plan(
         db,
         "SELECT name FROM people WHERE uuid >= '5999' AND uuid < '599:'",
     );

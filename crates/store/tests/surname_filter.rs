@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use cardwatch_core::records::Kind;
 use cardwatch_store::lists::{surname, ListQuery, Total};
-use common::{demo_inputs, import, TestDb};
+use common::{demo_inputs, import, query_plan, TestDb};
 
 /// The UUIDs of the people the list shows for `typed`, read page by page.
 fn listed(db: &TestDb, typed: &str) -> (BTreeSet<String>, Total) {
@@ -53,27 +53,10 @@ fn matches(uuid: &str, name: &str, typed: &str) -> bool {
 /// The plan the database makes for a filter on the surname alone.
 fn plan(db: &TestDb) -> String {
     let e = surname("name", db.store.backend());
-    let sql = format!("SELECT uuid FROM people WHERE {e} >= 'smi' AND {e} < 'smj'");
-    if db.store.backend() == cardwatch_store::Backend::Postgres {
-        let mut c = ::postgres::Client::connect(&db.url, ::postgres::NoTls).expect("connect");
-        // The demo's few people would be read whole; a national table would not be.
-        c.batch_execute("SET enable_seqscan = off").expect("set");
-        c.query(&format!("EXPLAIN {sql}"), &[])
-            .expect("explain")
-            .iter()
-            .map(|r| r.get::<_, String>(0))
-            .collect::<Vec<_>>()
-            .join("\n")
-    } else {
-        let c = rusqlite::Connection::open(db.url.trim_start_matches("sqlite://")).expect("open");
-        let mut stmt = c
-            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .expect("explain");
-        let rows = stmt.query_map([], |r| r.get::<_, String>(3)).expect("plan");
-        rows.collect::<Result<Vec<_>, _>>()
-            .expect("plan")
-            .join("\n")
-    }
+    query_plan(
+        db,
+        &format!("SELECT uuid FROM people WHERE {e} >= 'smi' AND {e} < 'smj'"),
+    )
 }
 
 fn people_are_found_by_the_start_of_their_surname(db: &TestDb) {

@@ -253,3 +253,28 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// The plan the database makes for `sql`, with reading a whole table or sorting it priced out (as
+/// at national size, where the demo's few rows would otherwise be read whole).
+pub fn query_plan(db: &TestDb, sql: &str) -> String {
+    if db.store.backend() == cardwatch_store::Backend::Postgres {
+        let mut c = ::postgres::Client::connect(&db.url, ::postgres::NoTls).expect("connect");
+        c.batch_execute("SET enable_seqscan = off; SET enable_sort = off")
+            .expect("set");
+        c.query(&format!("EXPLAIN {sql}"), &[])
+            .expect("explain")
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect::<Vec<_>>()
+            .join("\n")
+    } else {
+        let c = rusqlite::Connection::open(db.url.trim_start_matches("sqlite://")).expect("open");
+        let mut stmt = c
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("explain");
+        let rows = stmt.query_map([], |r| r.get::<_, String>(3)).expect("plan");
+        rows.collect::<Result<Vec<_>, _>>()
+            .expect("plan")
+            .join("\n")
+    }
+}
