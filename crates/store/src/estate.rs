@@ -426,6 +426,13 @@ const RENEWAL_KINDS: [Kind; 6] = [
     Kind::Positions,
 ];
 
+/// Whether the store holds any card: an estate to plan renewals for.
+pub fn holds_cards(store: &dyn Store) -> Result<bool, StoreError> {
+    crate::exec::with_read(store, |x| {
+        Ok(!x.rows("SELECT 1 FROM cards LIMIT 1", &[])?.is_empty())
+    })
+}
+
 /// Every certificate the renewal planner places (the newest of each purpose on each card in use).
 pub fn renewals_due(store: &dyn Store, t: &Thresholds) -> Result<Vec<Renewal>, StoreError> {
     let kinds = RENEWAL_KINDS.map(|k| (k, Records::All));

@@ -49,8 +49,8 @@ mod url;
 mod users;
 
 pub use estate::{
-    current_findings, current_findings_keeping_facts, integration_findings, load_estate,
-    load_workstations, renewals_due, renewals_of_sites, site_findings, DueCard,
+    current_findings, current_findings_keeping_facts, holds_cards, integration_findings,
+    load_estate, load_workstations, renewals_due, renewals_of_sites, site_findings, DueCard,
 };
 pub use files::{export, write_demo, Format, RecordWriter};
 pub use import::{

@@ -45,11 +45,8 @@ pub(crate) fn read_ahead(state: AppState) {
         let Ok(version) = crate::prevent::check::facts_version(&state, None).await else {
             return;
         };
-        let estate = blocking(&state, |s| {
-            cardwatch_store::exec::with_read(s, |x| x.rows("SELECT 1 FROM cards LIMIT 1", &[]))
-        })
-        .await;
-        if matches!(estate, Ok(rows) if !rows.is_empty()) {
+        let estate = blocking(&state, |s| cardwatch_store::holds_cards(s)).await;
+        if matches!(estate, Ok(true)) {
             // A failure is the first plan's to report: it reads again.
             let _ = kept_or_read(&state, cache, version).await;
         }
