@@ -866,48 +866,61 @@ impl Report {
 /// "Everyone waits for the prompt": each holder asks for renewal on a day in the last
 /// `react_days` before expiry (spread evenly, in a fixed order), or on the first day when that is
 /// past; the team works through requests first come, first served, `capacity` a working day.
+///
+/// Requests asked on the same day for the same deadline are alike to the team, so the queue is
+/// kept as runs of them counted by (request day, deadline), in that order: one pass over the jobs
+/// and one over the days and their deadlines, with no sort of millions of requests.
 pub fn wait_for_prompt(jobs: &[Job], s: &Settings<'_>, react_days: i32) -> Outcome {
     let react = react_days.max(1);
     // Request day per job: spread by a multiplicative hash of its index, so the simulation is
     // deterministic and the spread even.
-    let mut requests: Vec<(i64, i64)> = jobs
-        .iter()
-        .enumerate()
-        .map(|(i, j)| {
-            let deadline = i64::from(s.from.days_until(j.expiry));
-            let spread = ((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % react as u64;
-            ((deadline - spread as i64).max(0), deadline)
-        })
-        .collect();
-    requests.sort_unstable();
+    let requests = jobs.iter().enumerate().map(|(i, j)| {
+        let deadline = i64::from(s.from.days_until(j.expiry));
+        let spread = ((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % react as u64;
+        ((deadline - spread as i64).max(0), deadline)
+    });
+    let (lo, hi) = jobs.iter().fold((0i64, 0i64), |(lo, hi), j| {
+        let d = i64::from(s.from.days_until(j.expiry));
+        (lo.min(d), hi.max(d))
+    });
+    let runs = request_runs(requests, lo, hi, i64::from(react));
     let mut days = Days::new(s.from, s.calendar);
     let mut out = Outcome {
         renewals: jobs.len(),
-        already_expired: requests.iter().filter(|r| r.1 < 0).count(),
+        already_expired: runs.iter().filter(|r| r.1 < 0).map(|r| r.2 as usize).sum(),
         ..Outcome::default()
     };
-    let mut queue: VecDeque<i64> = VecDeque::new();
+    // (deadline, requests) in the order asked; `queued` requests in all.
+    let mut queue: VecDeque<(i64, u64)> = VecDeque::new();
+    let mut queued = 0u64;
     let mut next = 0usize;
     let mut day = 0i64;
-    while next < requests.len() || !queue.is_empty() {
-        while next < requests.len() && requests[next].0 <= day {
-            queue.push_back(requests[next].1);
+    while next < runs.len() || queued > 0 {
+        while next < runs.len() && runs[next].0 <= day {
+            queue.push_back((runs[next].1, runs[next].2));
+            queued += runs[next].2;
             next += 1;
         }
         if days.is_working(day as usize) {
-            let mut load = 0;
+            let mut load = 0u32;
             while load < s.capacity {
-                let Some(deadline) = queue.pop_front() else {
+                let Some((deadline, count)) = queue.front_mut() else {
                     break;
                 };
-                if day > deadline {
-                    out.lapsed += 1;
-                    out.lapsed_holder_days += (day - deadline) as u64;
+                let k = (*count).min(u64::from(s.capacity - load));
+                if day > *deadline {
+                    out.lapsed += k as usize;
+                    out.lapsed_holder_days += k * (day - *deadline) as u64;
                 }
-                load += 1;
+                *count -= k;
+                if *count == 0 {
+                    queue.pop_front();
+                }
+                queued -= k;
+                load += k as u32;
             }
             out.peak_day = out.peak_day.max(load);
-            out.peak_queue = out.peak_queue.max(queue.len());
+            out.peak_queue = out.peak_queue.max(queued as usize);
             if load > 0 {
                 out.last_day = Some(s.from.add_days(day as i32));
             }
@@ -915,6 +928,47 @@ pub fn wait_for_prompt(jobs: &[Job], s: &Settings<'_>, react_days: i32) -> Outco
         day += 1;
     }
     out
+}
+
+/// The requests (request day, deadline) as runs (request day, deadline, how many) in order of
+/// request day, then deadline. Deadlines lie in `lo..=hi`; a request is asked `0..react` days
+/// before its deadline, or on day 0. Counted in a grid of request days by days before the
+/// deadline, day 0 by deadline (anything before `react` can be asked on it). Dates are of the
+/// years 1900 to 2199, so the grid holds at most about six million counters.
+fn request_runs(
+    requests: impl Iterator<Item = (i64, i64)>,
+    lo: i64,
+    hi: i64,
+    react: i64,
+) -> Vec<(i64, i64, u64)> {
+    let first: i64 = lo.min(0);
+    let rows = hi.max(0);
+    // Day 0: by deadline from `first`; day r ≥ 1: by deadline − r.
+    let mut zero = vec![0u32; (react - first) as usize];
+    let mut grid = vec![0u32; (rows * react) as usize];
+    for (r, d) in requests {
+        if r == 0 {
+            zero[(d - first) as usize] += 1;
+        } else {
+            grid[((r - 1) * react + (d - r)) as usize] += 1;
+        }
+    }
+    let mut runs: Vec<(i64, i64, u64)> = zero
+        .iter()
+        .enumerate()
+        .filter(|(_, &n)| n > 0)
+        .map(|(k, &n)| (0, first + k as i64, u64::from(n)))
+        .collect();
+    runs.extend(
+        grid.iter()
+            .enumerate()
+            .filter(|(_, &n)| n > 0)
+            .map(|(k, &n)| {
+                let r = k as i64 / react + 1;
+                (r, r + k as i64 % react, u64::from(n))
+            }),
+    );
+    runs
 }
 
 /// A synthetic national picture: `background` certificates expiring evenly over three years

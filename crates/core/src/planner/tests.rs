@@ -388,3 +388,91 @@ fn a_card_read_fresh_under_a_touched_site_leaves_its_old_site() {
     replace_sites(&mut all, &sites, fresh);
     assert_eq!(all, before);
 }
+
+/// Everyone waiting for the prompt as one queue of requests, each sorted by (request day,
+/// deadline) and served one at a time: what [`wait_for_prompt`] counts in runs.
+fn wait_one_by_one(jobs: &[Job], s: &Settings<'_>, react_days: i32) -> Outcome {
+    let react = react_days.max(1);
+    let mut requests: Vec<(i64, i64)> = jobs
+        .iter()
+        .enumerate()
+        .map(|(i, j)| {
+            let deadline = i64::from(s.from.days_until(j.expiry));
+            let spread = ((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % react as u64;
+            ((deadline - spread as i64).max(0), deadline)
+        })
+        .collect();
+    requests.sort_unstable();
+    let mut days = Days::new(s.from, s.calendar);
+    let mut out = Outcome {
+        renewals: jobs.len(),
+        already_expired: requests.iter().filter(|r| r.1 < 0).count(),
+        ..Outcome::default()
+    };
+    let mut queue: VecDeque<i64> = VecDeque::new();
+    let (mut next, mut day) = (0usize, 0i64);
+    while next < requests.len() || !queue.is_empty() {
+        while next < requests.len() && requests[next].0 <= day {
+            queue.push_back(requests[next].1);
+            next += 1;
+        }
+        if days.is_working(day as usize) {
+            let mut load = 0;
+            while load < s.capacity {
+                let Some(deadline) = queue.pop_front() else {
+                    break;
+                };
+                if day > deadline {
+                    out.lapsed += 1;
+                    out.lapsed_holder_days += (day - deadline) as u64;
+                }
+                load += 1;
+            }
+            out.peak_day = out.peak_day.max(load);
+            out.peak_queue = out.peak_queue.max(queue.len());
+            if load > 0 {
+                out.last_day = Some(s.from.add_days(day as i32));
+            }
+        }
+        day += 1;
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Counting the requests by (request day, deadline) gives what serving them one by one
+    /// gives: many a day, expired ones, tight capacity.
+    #[test]
+    fn waiting_counted_by_day_is_waiting_one_by_one(
+        offsets in prop::collection::vec((-120i32..400, any::<bool>()), 0..600),
+        capacity in 1u32..15,
+        react_days in 0i32..40,
+    ) {
+        let calendar = Calendar::england_and_wales();
+        let s = settings(capacity, 90, &calendar);
+        let jobs: Vec<Job> = offsets
+            .iter()
+            .map(|&(d, priority)| Job { expiry: from().add_days(d), priority })
+            .collect();
+        prop_assert_eq!(wait_for_prompt(&jobs, &s, react_days), wait_one_by_one(&jobs, &s, react_days));
+    }
+}
+
+#[test]
+fn waiting_with_dates_far_apart_is_waiting_one_by_one() {
+    let calendar = Calendar::weekends_only();
+    let s = settings(2, 4, &calendar);
+    let mut jobs = spike_scenario(300, 40, from().add_days(20), from());
+    for date in ["1900-01-01", "2199-12-31"] {
+        jobs.push(Job {
+            expiry: Date::parse(date).unwrap(),
+            priority: false,
+        });
+    }
+    assert_eq!(
+        wait_for_prompt(&jobs, &s, 30),
+        wait_one_by_one(&jobs, &s, 30)
+    );
+}
