@@ -60,6 +60,9 @@ pub fn readers() -> Result<Readers> {
     Ok(Readers::new(found))
 }
 
+/// The longest one wait trusts PC/SC to announce a change before looking afresh.
+const FRESH_LOOK: Duration = Duration::from_secs(2);
+
 /// Watches the readers: each call waits for PC/SC to report a change (a card in or out, a
 /// reader plugged or unplugged) or for the timeout, and returns what it sees. A stopped PC/SC
 /// service is an error for that call; the next call connects afresh.
@@ -78,7 +81,8 @@ impl std::fmt::Debug for Watcher {
 }
 
 impl Watcher {
-    /// What the readers show after a change, or after `timeout` without one.
+    /// What the readers show after a change, or after `timeout` (at most `FRESH_LOOK`) without
+    /// one.
     pub fn wait(&mut self, timeout: Duration) -> Result<Vec<Seen>> {
         let done = self.try_wait(timeout);
         if done.is_err() {
@@ -124,8 +128,20 @@ impl Watcher {
         for s in &mut self.states {
             s.sync_current_state();
         }
-        match ctx.get_status_change(timeout, &mut self.states) {
-            Ok(()) | Err(pcsc::Error::Timeout) => {}
+        match ctx.get_status_change(timeout.min(FRESH_LOOK), &mut self.states) {
+            Ok(()) => {}
+            Err(pcsc::Error::Timeout) => {
+                // A wait that ends without news is checked against a fresh look: a change
+                // whose notification was lost (seen under load, and on Windows after a
+                // timeout) is then reported within FRESH_LOOK, not at the next inventory.
+                for s in &mut self.states {
+                    *s = ReaderState::new(s.name().to_owned(), State::UNAWARE);
+                }
+                match ctx.get_status_change(Duration::ZERO, &mut self.states) {
+                    Ok(()) | Err(pcsc::Error::Timeout) => {}
+                    Err(e) => return Err(unreachable(e)),
+                }
+            }
             Err(e) => return Err(unreachable(e)),
         }
         Ok(self
