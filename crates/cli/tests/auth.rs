@@ -2355,7 +2355,15 @@ fn operators_make_and_revoke_their_own_calendar_feeds() {
     );
     assert_eq!(calendar.0, 200);
     assert!(calendar.1.contains("BEGIN:VCALENDAR"));
-    assert_eq!(other_site.0, 403);
+    // Refused on the form, with what was typed kept.
+    assert_eq!(other_site.0, 400, "{}", other_site.1);
+    assert!(
+        other_site.1.contains("A10001 is not one of your sites")
+            && other_site.1.contains("value=\"theirs\"")
+            && other_site.1.contains("value=\"A10001\""),
+        "{}",
+        other_site.1
+    );
     assert_eq!(forged.0, 403);
     assert_eq!(revoked.0, 200);
     assert!(revoked.1.contains("revoked"), "{}", revoked.1);

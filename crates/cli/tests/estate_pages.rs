@@ -10,8 +10,8 @@
 mod common;
 
 use common::{
-    assert_accessible_and_fits, body_json, cardwatch, csrf_of, get_as, ok, refusals_in_chromium,
-    request, scratch_db, serve_demo_signed_in, shown, stop,
+    assert_accessible_and_fits, body_json, cardwatch, csrf_of, get_as, ok, refusal_spec,
+    refusals_in_chromium, request, scratch_db, serve_demo_signed_in, shown, stop,
 };
 
 /// Text that breaks out of an element, out of a double- and a single-quoted attribute, and
@@ -667,13 +667,7 @@ fn every_refusal_page_is_accessible_and_fits_a_phone_in_chromium() {
     let cases = refusals(&addr, &cookie);
     let specs: Vec<serde_json::Value> = cases
         .iter()
-        .map(|r| {
-            let mut spec = serde_json::json!({"label": r.label, "path": r.path});
-            if let Some(f) = &r.fields {
-                spec["fields"] = serde_json::json!(f);
-            }
-            spec
-        })
+        .map(|r| refusal_spec(r.label, &r.path, r.fields.as_ref()))
         .collect();
     let reports = refusals_in_chromium(&addr, &cookie, &specs);
     stop(child);

@@ -7,8 +7,8 @@
 mod common;
 
 use common::{
-    active_card, assert_accessible_and_fits, csrf_of, get_as, refusals_in_chromium, scratch_db,
-    serve_demo_signed_in, stop,
+    active_card, assert_accessible_and_fits, csrf_of, get_as, refusal_spec, refusals_in_chromium,
+    scratch_db, serve_demo_signed_in, stop,
 };
 
 /// One form sent wrong: a label, where, the fields (none for a GET), the box that keeps what was
@@ -94,13 +94,7 @@ fn forms_sent_wrong_are_accessible_and_fit_a_phone_in_chromium() {
     ];
     let specs: Vec<serde_json::Value> = sent
         .iter()
-        .map(|s| {
-            let mut spec = serde_json::json!({"label": s.label, "path": s.path});
-            if let Some(f) = &s.fields {
-                spec["fields"] = serde_json::json!(f);
-            }
-            spec
-        })
+        .map(|s| refusal_spec(s.label, &s.path, s.fields.as_ref()))
         .collect();
     let reports = refusals_in_chromium(&addr, &cookie, &specs);
     stop(child);

@@ -811,6 +811,20 @@ pub fn active_card(db: &str) -> String {
         .expect("an active card")
 }
 
+/// One page for `refusals_in_chromium`: asked for at `path`, or, with `fields`, a form the
+/// browser posts there itself.
+pub fn refusal_spec<F: serde::Serialize>(
+    label: &str,
+    path: &str,
+    fields: Option<&F>,
+) -> serde_json::Value {
+    let mut spec = serde_json::json!({"label": label, "path": path});
+    if let Some(f) = fields {
+        spec["fields"] = serde_json::json!(f);
+    }
+    spec
+}
+
 /// Each of `specs` (`{"label", "path", "fields"?}`: a page asked for, or a form the browser posts
 /// itself) in real Chromium at a desk's 1280 px and a phone's 390 px, through
 /// `tests/browser/refusals.mjs`: its report for each width, keyed by label.

@@ -84,11 +84,10 @@ pub(crate) async fn make(
             .await
             .map_err(Refused::Answer)?;
         if !v.sees_site(s.as_str()) {
-            return Err(Refused::Answer(crate::web::scope::refuse(
-                false,
-                Some("site"),
-                &format!("{s} is not one of your organisations"),
-            )));
+            // Said on the form, what was typed kept: a code mistyped by one character is the
+            // usual cause, and the page tells no more than the caller typed.
+            let m = format!("{s} is not one of your sites: enter one of your sites' codes, or leave it empty for all your sites");
+            return Err(Refused::Field("feed-site", m));
         }
     }
     let secret = new_token_secret().map_err(|e| Refused::Answer(e.into_response()))?;
