@@ -8,7 +8,7 @@
 //! The matcher is data: how people describe a fault lives in `knowledge/triage/*.toml` beside
 //! the symptom, where support staff can add the words their callers use.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::kb::KnowledgeBase;
 use super::matching::normalise;
@@ -62,6 +62,8 @@ pub struct Vocabulary {
     says: HashMap<String, String>,
     /// The most words any way of saying takes.
     longest: usize,
+    /// Every concept (`[[word]]` id but `filler`): what a negation can belong to.
+    ideas: HashSet<String>,
     /// Every word the base knows: ways of saying, concepts, and the words of phrasings and texts.
     known: BTreeSet<String>,
     /// The known words of four letters or more by their length in bytes, each with its
@@ -83,6 +85,7 @@ impl Vocabulary {
             let refuse = |m: String| Err((entry, m));
             if concept != FILLER {
                 v.know(concept);
+                v.ideas.insert(concept.to_owned());
             }
             for way in also {
                 let key = normalise(way);
@@ -129,11 +132,22 @@ impl Vocabulary {
         }
     }
 
+    /// True when a word is one of the base's concepts (as [`Vocabulary::concepts`] gives them),
+    /// not a word left as typed.
+    pub fn is_concept(&self, word: &str) -> bool {
+        self.ideas.contains(word)
+    }
+
     /// Text normalised with its misspellings mended, words not folded into concepts.
     pub fn mended(&self, text: &str) -> String {
         let mut words: Vec<String> = Vec::new();
         for w in normalise(text).split(' ').filter(|w| !w.is_empty()) {
-            let w = self.mend(w);
+            let mut w = self.mend(w);
+            // "won't except her pin": after a negation, "except" is the "accept" it sounds like
+            // (nobody says "won't except" for "won't, but").
+            if w == "except" && self.negates_last(&words) {
+                w = "accept".to_owned();
+            }
             // "smart card" is "smartcard" and "pass code" "passcode", as messages spell them.
             match (words.last().map(String::as_str), w.as_str()) {
                 (Some("smart"), "card" | "cards") | (Some("pass"), "code" | "codes") => {
@@ -144,6 +158,15 @@ impl Vocabulary {
             }
         }
         words.join(" ")
+    }
+
+    /// True when the words so far end in a way of saying `not` ("won't", "won t", "does not").
+    fn negates_last(&self, words: &[String]) -> bool {
+        (1..=self.longest.min(words.len())).any(|n| {
+            self.says
+                .get(&words[words.len() - n..].join(" "))
+                .is_some_and(|c| c == NOT)
+        })
     }
 
     /// Text as concepts, in order: misspellings mended, each way of saying replaced by its
@@ -405,30 +428,52 @@ struct Said {
 }
 
 impl Said {
-    fn new(concepts: Vec<String>) -> Said {
+    /// What was said, as [`Vocabulary::clauses`] gives it; `vocabulary` tells its concepts from
+    /// the words left as typed.
+    fn new(concepts: Vec<String>, vocabulary: &Vocabulary) -> Said {
         let ends = |c: &String| c == CLAUSE || c == BUT;
         // "nothing asks for her pin" negates the asking as "it never asks" does, and "the card
         // stopped working" the working.
         let negates = |c: &String| c == NOT || c == FAIL || c == NOTHING || c == STOP;
         let start = |i: usize| concepts[..i].iter().rposition(ends).map_or(0, |b| b + 1);
+        let end = |i: usize| {
+            concepts[i + 1..]
+                .iter()
+                .position(ends)
+                .map_or(concepts.len(), |b| i + 1 + b)
+        };
+        // A negation belongs to the first concept after it: "no card" denies the card, "not
+        // reading the smartcard" the reading, and the card is still named.
         let denied = (0..concepts.len())
             .map(|i| {
                 concepts[i.saturating_sub(NEGATION_BEFORE).max(start(i))..i]
                     .iter()
-                    .any(|c| c == NOT)
+                    .rev()
+                    .find(|c| vocabulary.is_concept(c))
+                    .is_some_and(|c| c == NOT)
             })
             .collect();
+        // A clause that is a negation and nothing else ("expected the pin box when the card went
+        // in, didn't get one") negates the clause before it.
+        let bare_negation = |mark: usize| {
+            concepts[mark] == CLAUSE && {
+                let clause = &concepts[mark + 1..end(mark)];
+                clause.iter().any(negates)
+                    && clause
+                        .iter()
+                        .all(|c| negates(c) || !vocabulary.is_concept(c))
+            }
+        };
         let negated = (0..concepts.len())
             .map(|i| {
                 // The clause around the concept, and the windows inside it.
                 let start = start(i);
-                let end = concepts[i + 1..]
-                    .iter()
-                    .position(ends)
-                    .map_or(concepts.len(), |b| i + 1 + b);
+                let end = end(i);
                 let before = i.saturating_sub(NEGATION_BEFORE).max(start)..i;
                 let after = i + 1..(i + 1 + NEGATION_AFTER).min(end);
-                concepts[before].iter().any(negates) || concepts[after].iter().any(negates)
+                concepts[before].iter().any(negates)
+                    || concepts[after].iter().any(negates)
+                    || (end < concepts.len() && bare_negation(end))
             })
             .collect();
         Said {
@@ -476,7 +521,7 @@ impl<'kb> Reading<'kb> {
     pub fn new(kb: &'kb KnowledgeBase, text: &str) -> Reading<'kb> {
         Reading {
             kb,
-            said: Said::new(kb.vocabulary.clauses(text)),
+            said: Said::new(kb.vocabulary.clauses(text), &kb.vocabulary),
         }
     }
 
@@ -485,13 +530,22 @@ impl<'kb> Reading<'kb> {
     /// software.
     pub fn elsewhere(&self) -> bool {
         // "the scanner won't pick up" names a scanner, negated or not; "she doesn't have a
-        // smartcard" names no card, but "the card isn't read" does.
+        // smartcard" names no card, but "the card isn't read" does. A certificate right after
+        // something that is not a smartcard is that thing's ("the fire extinguisher certificate").
         let other_card = !self.said.at(OTHER_CARD).is_empty();
+        let owned = |c: &str, i: usize| {
+            c == "certificate" && i > 0 && self.said.concepts[i - 1] == ELSEWHERE
+        };
         (other_card || !self.said.at(ELSEWHERE).is_empty())
             && !SMARTCARD
                 .iter()
                 .filter(|&&c| !(other_card && (c == "card" || c == "reader")))
-                .any(|c| self.said.at(c).iter().any(|&i| !self.said.denied[i]))
+                .any(|c| {
+                    self.said
+                        .at(c)
+                        .iter()
+                        .any(|&i| !self.said.denied[i] && !owned(c, i))
+                })
     }
 
     /// True when the description says something that rules the symptom out (one of its
@@ -592,6 +646,60 @@ mod tests {
         assert_eq!(
             read_as(&kb, "her card has stopped working").as_deref(),
             Some("card-not-recognised")
+        );
+    }
+
+    #[test]
+    fn a_negation_belongs_to_the_first_concept_after_it() {
+        let kb = KnowledgeBase::shipped();
+        // "not reading the smartcard" denies the reading, not the card: the description is
+        // about a smartcard, though it names a keyboard.
+        assert_eq!(
+            read_as(&kb, "the pc is not reading the smartcard in the keyboard").as_deref(),
+            Some("card-not-recognised")
+        );
+        assert_eq!(
+            read_as(&kb, "she doesnt have a smartcard, windows is down"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_clause_that_only_negates_negates_the_clause_before_it() {
+        let kb = KnowledgeBase::shipped();
+        assert_eq!(
+            read_as(
+                &kb,
+                "on smartcard connect she expected the pin screen when her card went in, didnt get one"
+            )
+            .as_deref(),
+            Some("no-pin-prompt")
+        );
+    }
+
+    #[test]
+    fn except_after_a_negation_is_accept() {
+        let kb = KnowledgeBase::shipped();
+        assert_eq!(
+            kb.vocabulary.concepts("wont except her pin"),
+            ["not", "accept", "her", "pin"]
+        );
+        assert_eq!(
+            kb.vocabulary.concepts("all except her pin"),
+            ["all", "but", "her", "pin"]
+        );
+    }
+
+    #[test]
+    fn a_certificate_named_after_something_else_is_that_things() {
+        let kb = KnowledgeBase::shipped();
+        assert_eq!(
+            read_as(&kb, "the fire extinguisher certificate has expired"),
+            None
+        );
+        assert_eq!(
+            read_as(&kb, "her certificate has expired").as_deref(),
+            Some("credentials-not-valid")
         );
     }
 
