@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::calendar::Calendar;
 use crate::date::Date;
 
+mod sorted;
 mod update;
 pub use update::{renewal_order, replace_sites};
 
@@ -441,16 +442,17 @@ impl Waiting {
 
 /// Plans every job. Deterministic: the same jobs and settings give the same plan.
 ///
-/// The jobs are planned in order of expiry ([`plan_in_order`]), each day's and each deadline's
-/// jobs in the order given, and the targets put back in the order given: the passes below read
-/// and write each job's deadline, place and target as they go, and two million jobs in the
-/// estate's order (by card) make each of those a jump through memory, where in expiry order
-/// they follow one another. The plan is the one the jobs' own order gives: every choice between
-/// jobs is between jobs of the same deadline, whose order is kept.
+/// The jobs are planned in order of expiry, each day's and each deadline's jobs in the order
+/// given, and the targets put back in the order given: the passes read and write each job's
+/// deadline, place and target as they go, and two million jobs in the estate's order (by card)
+/// make each of those a jump through memory, where in expiry order they follow one another, and
+/// each deadline's jobs are one run of the list, walked by cursors rather than copied into
+/// queues (`sorted`). The plan is the one the jobs' own order gives: every choice between jobs
+/// is between jobs of the same deadline, whose order is kept.
 pub fn plan(jobs: &[Job], s: &Settings<'_>) -> Plan {
     let order = expiry_order(jobs);
     let sorted: Vec<Job> = order.iter().map(|&i| jobs[i as usize]).collect();
-    let mut planned = plan_in_order(&sorted, s);
+    let mut planned = sorted::plan_sorted(&sorted, s);
     let mut targets = planned.targets.clone();
     for (k, &i) in order.iter().enumerate() {
         targets[i as usize] = planned.targets[k];
@@ -484,7 +486,8 @@ fn expiry_order(jobs: &[Job]) -> Vec<u32> {
     order
 }
 
-/// Plans every job, in the order given (see [`plan`]).
+/// Plans every job, in the order given (see [`plan`]): the general passes, with lists per day
+/// and per deadline, that the planner over runs of one deadline (`sorted`) is tested against.
 ///
 /// Three passes. First, the largest set of jobs that can be on time (earliest deadline first,
 /// day by day). Second, the latest day each of those could be done (the same, backwards in
@@ -492,6 +495,7 @@ fn expiry_order(jobs: &[Job]) -> Vec<u32> {
 /// that cannot wait any longer; then, in the places left, holders who have lapsed (they are
 /// locked out now), oldest first; then on-time renewals pulled forward, earliest deadline first,
 /// so that capacity not needed today is not wasted.
+#[cfg(test)]
 fn plan_in_order(jobs: &[Job], s: &Settings<'_>) -> Plan {
     assert!(s.capacity > 0, "capacity is validated by the caller");
     let mut days = Days::new(s.from, s.calendar);
@@ -588,14 +592,26 @@ fn plan_in_order(jobs: &[Job], s: &Settings<'_>) -> Plan {
         }
         day += 1;
     }
+    finish(jobs, targets, outcome, s, &mut days)
+}
+
+/// The plan from its targets and the day-by-day totals: the lapses counted, the capacity that
+/// lapses no one, the weeks.
+fn finish(
+    jobs: &[Job],
+    targets: Vec<Target>,
+    mut outcome: Outcome,
+    s: &Settings<'_>,
+    days: &mut Days<'_>,
+) -> Plan {
     for t in &targets {
         if t.lapsed_days > 0 {
             outcome.lapsed += 1;
             outcome.lapsed_holder_days += u64::from(t.lapsed_days);
         }
     }
-    let capacity_for_no_lapses = capacity_needed(jobs, s, &mut days);
-    let weeks = weekly(jobs, &targets, s, &mut days);
+    let capacity_for_no_lapses = capacity_needed(jobs, s, days);
+    let weeks = weekly(jobs, &targets, s, days);
     Plan {
         targets,
         outcome,
@@ -649,6 +665,7 @@ fn on_time_set(
 
 /// For each job of the on-time set, the latest day it can be done with the whole set still on
 /// time: earliest-deadline-first run backwards (latest release first, from the last deadline).
+#[cfg(test)]
 fn latest_days(
     deadlines: &[i64],
     releases: &[usize],

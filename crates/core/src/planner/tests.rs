@@ -476,3 +476,29 @@ fn waiting_with_dates_far_apart_is_waiting_one_by_one() {
         wait_one_by_one(&jobs, &s, 30)
     );
 }
+
+/// The national figure in process, the planner over runs against the general passes and the
+/// counted comparison against serving one by one, back to back, best of five each:
+/// `cargo test --release -p cardwatch-core --lib planner::tests::timing -- --ignored --nocapture`.
+#[test]
+#[ignore = "a timing, run by hand in release"]
+fn timing_two_million_renewals() {
+    let calendar = Calendar::england_and_wales();
+    let jobs = spike_scenario(1_860_000, 140_000, from().add_days(140), from());
+    let s = settings(4_000, 90, &calendar);
+    let best = |f: &dyn Fn()| {
+        (0..5)
+            .map(|_| {
+                let started = std::time::Instant::now();
+                f();
+                started.elapsed().as_secs_f64()
+            })
+            .fold(f64::MAX, f64::min)
+    };
+    let general = best(&|| drop(plan_in_order(&jobs, &s)));
+    let runs = best(&|| drop(sorted::plan_sorted(&jobs, &s)));
+    let one_by_one = best(&|| drop(wait_one_by_one(&jobs, &s, 30)));
+    let counted = best(&|| drop(wait_for_prompt(&jobs, &s, 30)));
+    println!("plan: general passes {general:.3} s, over runs {runs:.3} s; waiting: one by one {one_by_one:.3} s, counted {counted:.3} s");
+    assert_eq!(plan_in_order(&jobs, &s), sorted::plan_sorted(&jobs, &s));
+}
