@@ -81,11 +81,7 @@ fn read_kind(
         Records::All => store.scan(kind, columns, false, &mut each)?,
         Records::Keyed(keys) => store.scan_keyed(kind, columns, keys, &mut each)?,
         Records::By(column, keys) => store.scan_by(kind, columns, column, keys, &mut each)?,
-        Records::OfCardsDue(by) => {
-            let due = store.cards_with_certificates_due(by)?;
-            let serials: Vec<&str> = due.iter().map(|d| d.serial.as_str()).collect();
-            store.scan_keyed(kind, columns, &serials, &mut each)?
-        }
+        Records::OfCardsDue(by) => store.scan_of_cards_due(kind, columns, by, &mut each)?,
     };
     tracing::debug!(%kind, rows, took = ?started.elapsed(), "read");
     match bad {
@@ -112,7 +108,9 @@ pub fn load_workstations(store: &dyn Store) -> Result<Estate, StoreError> {
 }
 
 /// Reads the facts of some kinds, each whole or only some records (the other kinds are left
-/// empty). With `lean`, positions are read only for whether they prescribe.
+/// empty), as many at once as the store reads large results at once
+/// ([`Store::large_reads_at_once`]), starting them in the list's order. With `lean`, positions
+/// are read only for whether they prescribe.
 fn load_kinds(
     store: &dyn Store,
     kinds: &[(Kind, Records<'_>)],
@@ -120,19 +118,36 @@ fn load_kinds(
 ) -> Result<Estate, StoreError> {
     // A reader thread's log lines belong to the request or job that asked: its span goes along.
     let span = &tracing::Span::current();
-    let parts: Vec<Result<Estate, StoreError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = kinds
-            .iter()
-            .map(|&(kind, records)| {
-                s.spawn(move || span.in_scope(|| read_kind(store, kind, lean, records)))
+    // Each reader takes the next kind of the list when its last is read: a thread per kind
+    // would queue for the store's connections in no set order, and a long read could start last.
+    let next = &std::sync::atomic::AtomicUsize::new(0);
+    let readers = store.large_reads_at_once().clamp(1, kinds.len().max(1));
+    let parts: Vec<Result<Vec<Estate>, StoreError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..readers)
+            .map(|_| {
+                s.spawn(move || {
+                    span.in_scope(|| {
+                        let mut read = Vec::new();
+                        while let Some(&(kind, records)) =
+                            kinds.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                        {
+                            read.push(read_kind(store, kind, lean, records)?);
+                        }
+                        Ok(read)
+                    })
+                })
             })
             .collect();
         handles.into_iter().map(joined).collect()
     });
     // Each part holds one kind; moving its list in is free.
     let mut estate = Estate::default();
-    for part in parts {
-        let p = part?;
+    for p in parts
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+    {
         macro_rules! take {
             ($($f:ident),+) => { $( if !p.$f.is_empty() { estate.$f = p.$f; } )+ };
         }
@@ -295,6 +310,28 @@ pub fn current_findings_keeping_facts(
     Ok((noted, facts.unwrap_or_default()))
 }
 
+/// The order a health check of every card starts its reads in, the longest first. On
+/// PostgreSQL a dozen reads queue for a few connections, and one started last would run alone
+/// at the end with a core idle. The certificates of the due cards come first: two reads, one
+/// after the other (the due cards, then their certificates). The rest by their rows and columns
+/// at national size (a million rows each of software, cards, positions and people; a third of
+/// that of readers and workstations).
+const FULL_READ_ORDER: [Kind; 13] = [
+    Kind::Certificates,
+    Kind::Cards,
+    Kind::Positions,
+    Kind::People,
+    Kind::Software,
+    Kind::Readers,
+    Kind::Workstations,
+    Kind::Lockouts,
+    Kind::Stock,
+    Kind::Organisations,
+    Kind::Sites,
+    Kind::IntegrationCards,
+    Kind::Integrations,
+];
+
 /// The findings, and with `keep` the facts; without, the facts are freed on another thread.
 fn findings_of(
     store: &dyn Store,
@@ -324,6 +361,7 @@ fn findings_of(
             .collect();
         kinds.sort_by_key(|k| k.0);
         kinds.dedup_by_key(|k| k.0);
+        kinds.sort_by_key(|k| FULL_READ_ORDER.iter().position(|&o| o == k.0));
         let lean = !families.iter().any(|f| f.reads_position_roles());
         load_kinds(store, &kinds, lean)?
     };

@@ -266,6 +266,28 @@ pub trait Store: Send + Sync {
     /// ([`cardwatch_core::health::certificate_reach`]). In serial order, each once.
     fn cards_with_certificates_due(&self, by: Date) -> Result<Vec<DueCard>, StoreError>;
 
+    /// How many large reads ([`Store::scan`] and the like) the store serves at once: a reader
+    /// of many kinds starts no more than this, so that they start in the order it chooses.
+    fn large_reads_at_once(&self) -> usize {
+        usize::MAX
+    }
+
+    /// Streams some columns of the records of a kind keyed by card (certificates, lockouts) of
+    /// the cards [`Store::cards_with_certificates_due`] finds, in no particular order. A store
+    /// may answer both on one connection, so that a health check's longest read does not wait
+    /// for a connection between its two halves.
+    fn scan_of_cards_due(
+        &self,
+        kind: Kind,
+        columns: &[usize],
+        by: Date,
+        each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
+    ) -> Result<u64, StoreError> {
+        let due = self.cards_with_certificates_due(by)?;
+        let serials: Vec<&str> = due.iter().map(|d| d.serial.as_str()).collect();
+        self.scan_keyed(kind, columns, &serials, each)
+    }
+
     /// Changes a card's status through the state machine, audited.
     fn set_card_status(
         &self,

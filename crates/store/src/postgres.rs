@@ -79,12 +79,18 @@ fn exhausted(n: usize, what: &str, wait: Duration, pool_max: usize) -> String {
     )
 }
 
+/// How many of `pool_max` connections serve large reads: a few, for a health check's dozen
+/// reads to queue for.
+fn large_reads(pool_max: usize) -> usize {
+    (pool_max / 4).clamp(1, 4)
+}
+
 impl PgStore {
     pub(crate) fn open(url: &str) -> Result<PgStore, StoreError> {
         let target = std::sync::Arc::new(Target::parse(url)?);
         // Large reads run a few at a time (the health checks read a dozen tables, which then
         // queue for these); everything else shares the rest. Both count towards `pool_max`.
-        let streams = (target.pool_max / 4).clamp(1, 4);
+        let streams = large_reads(target.pool_max);
         let queries = target.pool_max - streams;
         let limit = |n: usize, what: &str, wait: Duration| Limit {
             max: n,
@@ -273,6 +279,38 @@ fn array_literal(items: &[&str]) -> String {
     out
 }
 
+/// The query of [`Store::scan_keyed`]. COPY takes no parameters, so the keys are written into
+/// the query as one array literal: fetching a few hundred thousand rows through a portal costs
+/// the client several times what COPY does.
+fn keyed_select(kind: Kind, columns: &[usize], keys: &[&str]) -> String {
+    format!(
+        "SELECT {} FROM {} WHERE {} = ANY({}::text[])",
+        sql::some_columns(kind, columns),
+        kind.name(),
+        ident(kind.columns()[0].name),
+        array_literal(keys),
+    )
+}
+
+/// [`Store::cards_with_certificates_due`] on a connection the caller holds. The partial index
+/// of migration 0014 serves the SHA-1 condition, `certificates_not_after` the dates: one bitmap
+/// OR. `by` is a validated date, safe to write into the query.
+fn cards_due_on(conn: &mut Streamer, by: Date) -> Result<Vec<DueCard>, StoreError> {
+    let select = format!(
+        "SELECT card_serial, purpose FROM certificates
+         WHERE not_after <= DATE '{by}' OR ({})",
+        sql::SHA1_SIGNING
+    );
+    let mut pairs = Vec::new();
+    copy_cells_on(conn, &select, Kind::Certificates, &[0, 1], &mut |cells| {
+        if let [Cell::Text(serial), Cell::Text(purpose)] = cells {
+            pairs.push(((*serial).to_owned(), *purpose == "signing"));
+        }
+        Ok(())
+    })?;
+    Ok(DueCard::from_pairs(pairs))
+}
+
 /// Streams the rows of `select` (some `columns` of a `kind`) to `each`, through
 /// `COPY … TO STDOUT (FORMAT binary)`: several times faster than fetching them through a
 /// portal, and binary spares the server formatting dates and numbers as text.
@@ -284,6 +322,22 @@ fn copy_cells(
     each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
 ) -> Result<u64, StoreError> {
     let mut conn = streamers.get()?;
+    let read = copy_cells_on(&mut conn, select, kind, columns, each);
+    if read.is_err() {
+        // The stream may have been left half read.
+        conn.discard();
+    }
+    read
+}
+
+/// [`copy_cells`] on a connection the caller holds (and discards if this fails).
+fn copy_cells_on(
+    conn: &mut Streamer,
+    select: &str,
+    kind: Kind,
+    columns: &[usize],
+    each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
+) -> Result<u64, StoreError> {
     let bad = |e: String| StoreError::Database(format!("{kind}: COPY: {e}"));
     let mut row = |fields: &Fields<'_>| {
         let mut cells = [Cell::Null; MAX_COLUMNS];
@@ -295,12 +349,7 @@ fn copy_cells(
             source,
         })
     };
-    let read = conn.copy_rows(select, columns.len(), &mut row);
-    if read.is_err() {
-        // The stream may have been left half read.
-        conn.discard();
-    }
-    read
+    conn.copy_rows(select, columns.len(), &mut row)
 }
 
 /// One binary field as a cell of the column's type.
@@ -1036,17 +1085,13 @@ impl Store for PgStore {
         keys: &[&str],
         each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
     ) -> Result<u64, StoreError> {
-        // COPY takes no parameters, so the keys are written into the query as one array
-        // literal: fetching a few hundred thousand rows through a portal costs the client
-        // several times what COPY does.
-        let select = format!(
-            "SELECT {} FROM {} WHERE {} = ANY({}::text[])",
-            sql::some_columns(kind, columns),
-            kind.name(),
-            ident(kind.columns()[0].name),
-            array_literal(keys),
-        );
-        copy_cells(&self.streamers, &select, kind, columns, each)
+        copy_cells(
+            &self.streamers,
+            &keyed_select(kind, columns, keys),
+            kind,
+            columns,
+            each,
+        )
     }
 
     fn scan_by(
@@ -1070,27 +1115,43 @@ impl Store for PgStore {
     }
 
     fn cards_with_certificates_due(&self, by: Date) -> Result<Vec<DueCard>, StoreError> {
-        // The partial index of migration 0014 serves the SHA-1 condition, `certificates_not_after`
-        // the dates: one bitmap OR. `by` is a validated date, safe to write into the query.
-        let select = format!(
-            "SELECT card_serial, purpose FROM certificates
-             WHERE not_after <= DATE '{by}' OR ({})",
-            sql::SHA1_SIGNING
-        );
-        let mut pairs = Vec::new();
-        copy_cells(
-            &self.streamers,
-            &select,
-            Kind::Certificates,
-            &[0, 1],
-            &mut |cells| {
-                if let [Cell::Text(serial), Cell::Text(purpose)] = cells {
-                    pairs.push(((*serial).to_owned(), *purpose == "signing"));
-                }
-                Ok(())
-            },
-        )?;
-        Ok(DueCard::from_pairs(pairs))
+        let mut conn = self.streamers.get()?;
+        let due = cards_due_on(&mut conn, by);
+        if due.is_err() {
+            conn.discard();
+        }
+        due
+    }
+
+    fn large_reads_at_once(&self) -> usize {
+        large_reads(self.max)
+    }
+
+    fn scan_of_cards_due(
+        &self,
+        kind: Kind,
+        columns: &[usize],
+        by: Date,
+        each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
+    ) -> Result<u64, StoreError> {
+        // Both reads on one connection: a health check queues a dozen reads for a few
+        // connections, and the second half of its longest read would otherwise wait behind
+        // them, reading alone at the end while a core stands idle.
+        let mut conn = self.streamers.get()?;
+        let read = cards_due_on(&mut conn, by).and_then(|due| {
+            let serials: Vec<&str> = due.iter().map(|d| d.serial.as_str()).collect();
+            copy_cells_on(
+                &mut conn,
+                &keyed_select(kind, columns, &serials),
+                kind,
+                columns,
+                each,
+            )
+        });
+        if read.is_err() {
+            conn.discard();
+        }
+        read
     }
 
     fn set_card_status(

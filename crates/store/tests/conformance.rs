@@ -428,6 +428,30 @@ fn certificate_rules_read_only_the_cards_they_can_judge(db: &TestDb) {
             "(Text(\"CS000005\"), Text(\"0D01\"))"
         ]
     );
+    // The certificates of the due cards, read in one go (on one connection on PostgreSQL),
+    // are those cards' keyed read: every certificate of theirs, due or not, and no others.
+    let serials: Vec<&str> = due.iter().map(|d| d.serial.as_str()).collect();
+    let mut keyed = Vec::new();
+    db.store
+        .scan_keyed(Kind::Certificates, &[0, 2, 5], &serials, &mut |c| {
+            keyed.push(format!("{c:?}"));
+            Ok(())
+        })
+        .expect("keyed due");
+    let mut of_due = Vec::new();
+    let n = db
+        .store
+        .scan_of_cards_due(Kind::Certificates, &[0, 2, 5], reach, &mut |c| {
+            of_due.push(format!("{c:?}"));
+            Ok(())
+        })
+        .expect("of the due cards");
+    keyed.sort();
+    of_due.sort();
+    assert_eq!(usize::try_from(n).expect("count"), of_due.len());
+    assert_eq!(of_due, keyed);
+    assert!(of_due.iter().any(|r| r.contains("0C03")), "{of_due:?}");
+    assert!(!of_due.iter().any(|r| r.contains("CS000005")), "{of_due:?}");
     let none = db
         .store
         .scan_keyed(Kind::People, &[0], &[], &mut |_| panic!("no keys, no rows"))
