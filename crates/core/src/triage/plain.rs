@@ -210,13 +210,23 @@ impl Vocabulary {
     /// `?`, brackets, dashes and line ends) ended by a mark that no negation reaches across.
     fn clauses(&self, text: &str) -> Vec<String> {
         let mut out = Vec::new();
-        let cuts = |c: char| {
-            matches!(
-                c,
-                '.' | ',' | ';' | ':' | '!' | '?' | '(' | ')' | '\n' | '–' | '—'
-            )
-        };
-        for clause in text.split(cuts).filter(|c| !normalise(c).is_empty()) {
+        // A full stop inside a word ("P.I.N", "x.509", "v6.2") is no clause's end.
+        let mut pieces = Vec::new();
+        let mut from = 0;
+        let mut chars = text.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            let ends = match c {
+                '.' => chars.peek().is_none_or(|&(_, n)| !n.is_alphanumeric()),
+                ',' | ';' | ':' | '!' | '?' | '(' | ')' | '\n' | '–' | '—' => true,
+                _ => false,
+            };
+            if ends {
+                pieces.push(&text[from..i]);
+                from = i + c.len_utf8();
+            }
+        }
+        pieces.push(&text[from..]);
+        for clause in pieces.into_iter().filter(|c| !normalise(c).is_empty()) {
             if !out.is_empty() {
                 out.push(CLAUSE.to_owned());
             }
@@ -674,6 +684,15 @@ mod tests {
             )
             .as_deref(),
             Some("no-pin-prompt")
+        );
+    }
+
+    #[test]
+    fn a_full_stop_inside_a_word_ends_no_clause() {
+        let kb = KnowledgeBase::shipped();
+        assert_eq!(
+            read_as(&kb, "her P.I.N. isnt accepted").as_deref(),
+            Some("pin-rejected")
         );
     }
 
