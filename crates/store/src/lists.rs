@@ -333,6 +333,7 @@ pub(crate) fn build(q: &ListQuery, d: Dialect, select: &str) -> Result<Built, cr
     // The filter's condition is kept apart from the others: the scan below applies it after
     // reading rows in order.
     let mut matched = None;
+    let mut branches: Vec<String> = Vec::new();
     if let Some(prefix) = q.prefix.as_deref().filter(|p| !p.is_empty()) {
         let (low, high) = prefix_range(prefix);
         let (lo, hi) = (filter.text(&low), filter.text(&high));
@@ -360,6 +361,7 @@ pub(crate) fn build(q: &ListQuery, d: Dialect, select: &str) -> Result<Built, cr
             .map(|e| format!("({e} >= {lo} AND {e} < {hi})"))
             .collect();
         matched = Some(format!("({})", any.join(" OR ")));
+        branches = any;
     }
     let (count, count_args) = if let Some(m) = &matched {
         let mut c = Conditions {
@@ -462,25 +464,50 @@ pub(crate) fn build(q: &ListQuery, d: Dialect, select: &str) -> Result<Built, cr
             // in order and keeping the matches: the page fills within a few thousand rows,
             // where the filter's indexes would find tens of thousands to sort. Only when that
             // read does not fill the page (the matches are few) do the indexes find them.
-            let mut args = filter.args.clone();
-            args.push(Arg::Int(SCAN_FIRST));
-            let mark = match d {
-                Dialect::Sqlite => format!("?{}", args.len()),
-                Dialect::Postgres => format!("${}::bigint", args.len()),
-            };
-            scan = Some((
-                format!(
-                    "SELECT {select} FROM (SELECT * FROM {table}{scope} ORDER BY {order_by} \
-                     LIMIT {mark}) AS listed WHERE {m} ORDER BY {order_by} LIMIT {limit}"
-                ),
-                args,
-            ));
-            let both = if scope.is_empty() {
-                format!(" WHERE {m}")
-            } else {
-                format!("{scope} AND {m}")
-            };
-            format!("SELECT {select} FROM {table}{both} ORDER BY {order_by} LIMIT {limit}")
+            // Not when the list is sorted by a folded column the filter matches (people by
+            // name): that column's matches lie together in the list's order, read straight from
+            // its index below, where the read in order meets none of them in its first rows
+            // (400,000 names come before "May": 50–80 ms spent on 20,000 of them for nothing).
+            let together = folded && listed.matched.contains(&q.sort);
+            if !together {
+                let mut args = filter.args.clone();
+                args.push(Arg::Int(SCAN_FIRST));
+                let mark = match d {
+                    Dialect::Sqlite => format!("?{}", args.len()),
+                    Dialect::Postgres => format!("${}::bigint", args.len()),
+                };
+                scan = Some((
+                    format!(
+                        "SELECT {select} FROM (SELECT * FROM {table}{scope} ORDER BY {order_by} \
+                         LIMIT {mark}) AS listed WHERE {m} ORDER BY {order_by} LIMIT {limit}"
+                    ),
+                    args,
+                ));
+            }
+            // Each column's matches on their own, each in the list's order up to a page, then
+            // the page of their union: a column whose range is the sort's own (a name sorted by
+            // name) reads its page straight from the index, where one condition over every
+            // column walks the sort's index from its start testing each row (PostgreSQL: 1.07 s
+            // past 400,000 names to the first May, against 1.6 ms) or gathers every match to
+            // sort them.
+            let each: Vec<String> = branches
+                .iter()
+                .map(|b| {
+                    let both = if scope.is_empty() {
+                        format!(" WHERE {b}")
+                    } else {
+                        format!("{scope} AND {b}")
+                    };
+                    format!(
+                        "SELECT * FROM (SELECT * FROM {table}{both} ORDER BY {order_by} \
+                         LIMIT {limit}) AS branch"
+                    )
+                })
+                .collect();
+            format!(
+                "SELECT {select} FROM ({}) AS matched ORDER BY {order_by} LIMIT {limit}",
+                each.join(" UNION ")
+            )
         }
     };
     Ok(Built {

@@ -5,6 +5,7 @@ use cardwatch_core::date::Timestamp;
 use postgres::GenericClient;
 
 use super::PgTx;
+use crate::exec::P;
 use crate::tx::Tx;
 use crate::users::{
     from_columns, organisations, session_columns, token_from_columns, Columns, TokenColumns,
@@ -220,14 +221,18 @@ pub(super) fn session(
     token_hash: &str,
     now: Timestamp,
 ) -> Result<Option<(User, String)>, StoreError> {
-    let row = c.query_opt(
+    // Asked on every signed-in request: sent unprepared, one round trip (`read_rows`).
+    let row = super::read_rows(
+        c,
         &format!(
             "SELECT {} FROM sessions s JOIN users u ON u.username = s.username \
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND NOT u.disabled",
             session_columns()
         ),
-        &[&token_hash, &now.unix()],
-    )?;
+        &[P::T(token_hash), P::I(now.unix())],
+    )?
+    .into_iter()
+    .next();
     row.map(|r| Ok((from_columns(columns(&r)?)?, r.try_get::<_, String>(9)?)))
         .transpose()
 }
