@@ -723,14 +723,14 @@ impl Tx for PgTx<'_, '_> {
         Ok(!self.missing(kind, HashSet::from([key]))?.contains(key))
     }
 
-    fn begin_bulk(&mut self, kind: Kind, bulk: bool) -> Result<(), StoreError> {
+    fn begin_bulk(&mut self, kind: Kind, bulk: bool) -> Result<bool, StoreError> {
         let table = kind.name();
         self.fresh = self
             .tx
             .query_opt(&format!("SELECT 1 FROM {table} LIMIT 1"), &[])?
             .is_none();
         if !self.fresh || !bulk {
-            return Ok(());
+            return Ok(self.fresh);
         }
         // Filling an empty table from a large file: its keys and indexes go, and come back at
         // the end built in one pass each (a sort, not a B-tree insert per row). Its foreign keys
@@ -824,7 +824,7 @@ impl Tx for PgTx<'_, '_> {
         restore.extend(crate::lists::recount(kind).filter(|_| !counting.is_empty()));
         self.dropped = restore;
         self.bulk = Some(kind);
-        Ok(())
+        Ok(true)
     }
 
     fn end_bulk(&mut self) -> Result<(), StoreError> {
@@ -946,24 +946,33 @@ impl Tx for PgTx<'_, '_> {
 
     fn note_refreshed(
         &mut self,
-        cards: &str,
+        cards: Option<&str>,
         new_sites: &str,
         at: Timestamp,
     ) -> Result<(), StoreError> {
         // The planner takes any list for 100 rows and looks each card and holder up by index: a
         // national import's million cards took 57 s so, 9 s joined by hashing (loaded machine).
-        let many = cards.len() > 1 << 20;
+        let many = cards.is_none_or(|list| list.len() > 1 << 20);
         if many {
             self.tx.batch_execute("SET LOCAL enable_nestloop = off")?;
         }
-        self.tx.execute(
-            "INSERT INTO site_refreshes (site_ods, refreshed_at)
-             SELECT DISTINCT p.site_ods, $2::bigint FROM cards c JOIN people p ON p.uuid = c.holder_uuid
-             WHERE c.card_serial IN (SELECT json_array_elements_text($1::text::json))
-             ON CONFLICT (site_ods) DO UPDATE
-             SET refreshed_at = GREATEST(site_refreshes.refreshed_at, EXCLUDED.refreshed_at)",
-            &[&cards, &at.unix()],
-        )?;
+        match cards {
+            Some(list) => self.tx.execute(
+                "INSERT INTO site_refreshes (site_ods, refreshed_at)
+                 SELECT DISTINCT p.site_ods, $2::bigint FROM cards c JOIN people p ON p.uuid = c.holder_uuid
+                 WHERE c.card_serial IN (SELECT json_array_elements_text($1::text::json))
+                 ON CONFLICT (site_ods) DO UPDATE
+                 SET refreshed_at = GREATEST(site_refreshes.refreshed_at, EXCLUDED.refreshed_at)",
+                &[&list, &at.unix()],
+            )?,
+            None => self.tx.execute(
+                "INSERT INTO site_refreshes (site_ods, refreshed_at)
+                 SELECT DISTINCT p.site_ods, $1::bigint FROM cards c JOIN people p ON p.uuid = c.holder_uuid
+                 ON CONFLICT (site_ods) DO UPDATE
+                 SET refreshed_at = GREATEST(site_refreshes.refreshed_at, EXCLUDED.refreshed_at)",
+                &[&at.unix()],
+            )?,
+        };
         if many {
             self.tx
                 .batch_execute("SET LOCAL enable_nestloop = DEFAULT")?;

@@ -312,12 +312,13 @@ impl Tx for SqliteTx<'_> {
         Ok(out)
     }
 
-    fn begin_bulk(&mut self, kind: Kind, bulk: bool) -> Result<(), StoreError> {
+    fn begin_bulk(&mut self, kind: Kind, bulk: bool) -> Result<bool, StoreError> {
         // Filling an empty table from a large file: drop its secondary indexes and build them
         // once at the end (a sort), instead of one random B-tree insert per row. Inside the
         // transaction, so a refused import puts them back.
-        if !bulk || self.exists_any(kind)? {
-            return Ok(());
+        let empty = !self.exists_any(kind)?;
+        if !bulk || !empty {
+            return Ok(empty);
         }
         // The triggers counting the table's rows per site go too (one upsert per row), and
         // the sites are counted once at the end, after the indexes (`lists::recount`).
@@ -337,7 +338,7 @@ impl Tx for SqliteTx<'_> {
         self.dropped = dropped.into_iter().map(|(_, _, sql)| sql).collect();
         self.dropped
             .extend(crate::lists::recount(kind).filter(|_| recount));
-        Ok(())
+        Ok(true)
     }
 
     fn end_bulk(&mut self) -> Result<(), StoreError> {
@@ -457,19 +458,32 @@ impl Tx for SqliteTx<'_> {
 
     fn note_refreshed(
         &mut self,
-        cards: &str,
+        cards: Option<&str>,
         new_sites: &str,
         at: Timestamp,
     ) -> Result<(), StoreError> {
+        // Every card: each person's site, read in site order from the people list's index,
+        // asked once whether the person holds a card (1.1 s for a million people at load 7,
+        // against 3.7 s for a list of every card looked up one by one).
+        match cards {
+            Some(list) => self.tx.execute(
+                "INSERT INTO site_refreshes (site_ods, refreshed_at)
+                 SELECT DISTINCT p.site_ods, ?2 FROM cards c JOIN people p ON p.uuid = c.holder_uuid
+                 WHERE c.card_serial IN (SELECT value FROM json_each(?1))
+                 ON CONFLICT (site_ods) DO UPDATE
+                 SET refreshed_at = max(refreshed_at, excluded.refreshed_at)",
+                params![list, at.unix()],
+            )?,
+            None => self.tx.execute(
+                "INSERT INTO site_refreshes (site_ods, refreshed_at)
+                 SELECT DISTINCT p.site_ods, ?1 FROM people p
+                 WHERE EXISTS (SELECT 1 FROM cards c WHERE c.holder_uuid = p.uuid)
+                 ON CONFLICT (site_ods) DO UPDATE
+                 SET refreshed_at = max(refreshed_at, excluded.refreshed_at)",
+                params![at.unix()],
+            )?,
+        };
         // `WHERE true` tells SQLite's parser the ON CONFLICT is the upsert's, not a join's.
-        self.tx.execute(
-            "INSERT INTO site_refreshes (site_ods, refreshed_at)
-             SELECT DISTINCT p.site_ods, ?2 FROM cards c JOIN people p ON p.uuid = c.holder_uuid
-             WHERE c.card_serial IN (SELECT value FROM json_each(?1))
-             ON CONFLICT (site_ods) DO UPDATE
-             SET refreshed_at = max(refreshed_at, excluded.refreshed_at)",
-            params![cards, at.unix()],
-        )?;
         self.tx.execute(
             "INSERT INTO site_refreshes (site_ods, refreshed_at)
              SELECT value, ?2 FROM json_each(?1) WHERE true ON CONFLICT (site_ods) DO NOTHING",

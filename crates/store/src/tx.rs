@@ -76,10 +76,8 @@ pub(crate) trait Tx {
         apply_each(self, batches, chain, book)
     }
     /// A file of this kind is about to be applied; `bulk` when it is large enough that the
-    /// backend may prepare for a bulk load.
-    fn begin_bulk(&mut self, _kind: Kind, _bulk: bool) -> Result<(), StoreError> {
-        Ok(())
-    }
+    /// backend may prepare for a bulk load. Says whether the kind's table holds no record.
+    fn begin_bulk(&mut self, kind: Kind, bulk: bool) -> Result<bool, StoreError>;
     /// The file begun last is fully applied.
     fn end_bulk(&mut self) -> Result<(), StoreError> {
         Ok(())
@@ -104,11 +102,12 @@ pub(crate) trait Tx {
     /// Writes (or, with `None`, deletes) the note on a finding.
     fn put_finding_note(&mut self, id: &str, note: Option<&FindingNote>) -> Result<(), StoreError>;
     /// Marks sites' card data refreshed at `at` (never moving a later time back): the sites of
-    /// the holders of `cards`, and, only if they have no time yet, `new_sites`. Both are JSON
-    /// arrays of keys, so that a national import's million serials are one parameter.
+    /// the holders of `cards` (`None`: of every card in the store), and, only if they have no
+    /// time yet, `new_sites`. Both are JSON arrays of keys, so that a large import's serials are
+    /// one parameter.
     fn note_refreshed(
         &mut self,
-        cards: &str,
+        cards: Option<&str>,
         new_sites: &str,
         at: Timestamp,
     ) -> Result<(), StoreError>;
