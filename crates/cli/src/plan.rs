@@ -203,7 +203,7 @@ fn table(out: &mut impl Write, from: Date, team: &TeamPlan) -> io::Result<()> {
         writeln!(
             out,
             "{new_lapses} certificate(s) still valid today lapse whatever is done at this capacity; \
-             {} renewals a working day would save them all.",
+             {} renewals a working day would save every one a working day can still reach.",
             plan.capacity_for_no_lapses
         )?;
     }

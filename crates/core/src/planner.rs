@@ -707,9 +707,9 @@ fn latest_days(
 /// likely a mistake in the data, and must not make the plan take hours.
 const MAX_SPAN_SEARCH_DAYS: usize = 4_000;
 
-/// The least capacity with which every job still valid on the first day is on time, by
-/// bisection: each step is one earliest-deadline pass.
-fn capacity_by_bisection(jobs: &[Job], s: &Settings<'_>, days: &mut Days<'_>) -> u32 {
+/// The least capacity with which `valid` jobs (those that can be on time) are, by bisection:
+/// each step is one earliest-deadline pass.
+fn capacity_by_bisection(jobs: &[Job], s: &Settings<'_>, days: &mut Days<'_>, valid: usize) -> u32 {
     let deadlines: Vec<i64> = jobs
         .iter()
         .map(|j| i64::from(s.from.days_until(j.expiry)))
@@ -718,7 +718,6 @@ fn capacity_by_bisection(jobs: &[Job], s: &Settings<'_>, days: &mut Days<'_>) ->
         .iter()
         .map(|d| (d - i64::from(s.window_days)).max(0) as usize)
         .collect();
-    let valid = deadlines.iter().filter(|&&d| d >= 0).count();
     let (mut lo, mut hi) = (1u32, u32::try_from(valid.max(1)).unwrap_or(u32::MAX));
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
@@ -736,9 +735,12 @@ fn capacity_by_bisection(jobs: &[Job], s: &Settings<'_>, days: &mut Days<'_>) ->
     lo
 }
 
-/// The least daily capacity with which every job still valid on the first day is on time. By
-/// Hall's condition for interval scheduling, that is the largest, over spans of days [a, b], of
-/// the jobs that must be done inside the span divided by its working days (rounded up).
+/// The least daily capacity with which every job that can be on time is: still valid on the
+/// first day, with a working day between its release and its expiry. (One with none — a
+/// certificate expiring on the Sunday a plan starts — lapses at any capacity, and is left out
+/// rather than asking for a capacity no team has.) By Hall's condition for interval scheduling,
+/// that is the largest, over spans of days [a, b], of the jobs that must be done inside the span
+/// divided by its working days (rounded up).
 fn capacity_needed(jobs: &[Job], s: &Settings<'_>, days: &mut Days<'_>) -> u32 {
     let horizon = jobs
         .iter()
@@ -746,24 +748,28 @@ fn capacity_needed(jobs: &[Job], s: &Settings<'_>, days: &mut Days<'_>) -> u32 {
         .max()
         .unwrap_or(0)
         .max(0) as usize;
-    if horizon > MAX_SPAN_SEARCH_DAYS {
-        return capacity_by_bisection(jobs, s, days);
-    }
-    // Jobs by deadline day; prefix sums of them and of working days.
-    let mut by_deadline = vec![0u64; horizon + 2];
-    for j in jobs {
-        let d = s.from.days_until(j.expiry);
-        if d >= 0 {
-            by_deadline[d as usize] += 1;
-        }
-    }
-    let mut jobs_upto = vec![0u64; horizon + 2]; // jobs with deadline < i
+    let w = s.window_days.max(0) as usize;
     let mut work_upto = vec![0u64; horizon + 2]; // working days < i
     for i in 0..=horizon {
-        jobs_upto[i + 1] = jobs_upto[i] + by_deadline[i];
         work_upto[i + 1] = work_upto[i] + u64::from(days.is_working(i));
     }
-    let w = s.window_days.max(0) as usize;
+    let reachable = |j: &Job| {
+        let d = s.from.days_until(j.expiry);
+        d >= 0 && work_upto[d as usize + 1] > work_upto[(d as usize).saturating_sub(w)]
+    };
+    if horizon > MAX_SPAN_SEARCH_DAYS {
+        let valid = jobs.iter().filter(|&j| reachable(j)).count();
+        return capacity_by_bisection(jobs, s, days, valid);
+    }
+    // Jobs by deadline day, and their prefix sums.
+    let mut by_deadline = vec![0u64; horizon + 2];
+    for j in jobs.iter().filter(|&j| reachable(j)) {
+        by_deadline[s.from.days_until(j.expiry) as usize] += 1;
+    }
+    let mut jobs_upto = vec![0u64; horizon + 2]; // jobs with deadline < i
+    for i in 0..=horizon {
+        jobs_upto[i + 1] = jobs_upto[i] + by_deadline[i];
+    }
     let mut need = 0u64;
     for a in 0..=horizon {
         // Jobs that cannot start before day a: released on a or later, i.e. deadline ≥ a + w
@@ -777,13 +783,11 @@ fn capacity_needed(jobs: &[Job], s: &Settings<'_>, days: &mut Days<'_>) -> u32 {
             if n == 0 {
                 continue;
             }
+            // A span without a working day holds no job in reach (each has one in its window).
             let work = work_upto[b + 1] - work_upto[a];
-            let cap = if work == 0 {
-                u64::MAX
-            } else {
-                n.div_ceil(work)
-            };
-            need = need.max(cap);
+            if work > 0 {
+                need = need.max(n.div_ceil(work));
+            }
         }
     }
     need.min(u64::from(u32::MAX)) as u32

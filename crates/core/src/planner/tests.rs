@@ -180,6 +180,36 @@ fn enough_capacity_means_no_lapses_and_prescribers_first() {
     assert_eq!(plan.weeks[1].expiring, 3);
 }
 
+/// A plan that starts on a Saturday: the certificates expiring that weekend lapse at any
+/// capacity, and the capacity that saves the rest is what Monday needs, not "every renewal at
+/// once" (the first day's Sunday once made it 4,294,967,295, shown on the plan page).
+#[test]
+fn certificates_out_of_reach_leave_the_capacity_that_saves_the_rest() {
+    let calendar = Calendar::weekends_only();
+    let saturday = Date::parse("2026-11-28").unwrap();
+    let job = |d: i32| Job {
+        expiry: saturday.add_days(d),
+        priority: false,
+    };
+    let jobs = vec![job(0), job(1), job(2), job(2), job(2), job(30)];
+    let s = Settings {
+        from: saturday,
+        ..settings(3, 90, &calendar)
+    };
+    let plan = check_plan(&jobs, &s);
+    assert_eq!(plan.capacity_for_no_lapses, 3, "Monday's three");
+    assert_eq!(
+        plan.outcome.lapsed, 2,
+        "the weekend's two, whatever the capacity"
+    );
+    let short = Settings { capacity: 2, ..s };
+    assert_eq!(
+        check_plan(&jobs, &short).outcome.lapsed,
+        3,
+        "one of Monday's too"
+    );
+}
+
 #[test]
 fn exactly_at_capacity_and_one_over() {
     let calendar = Calendar::weekends_only();

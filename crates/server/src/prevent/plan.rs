@@ -527,9 +527,8 @@ pub(crate) async fn page(
                     sentence.push(' ');
                 }
                 sentence.push_str(&format!(
-                    "At {}, none still valid on {} would lapse.",
+                    "At {}, no certificate that can still be renewed in time would lapse.",
                     per_day(t.report.plan.capacity_for_no_lapses),
-                    from.long()
                 ));
             }
             TeamView {
