@@ -206,11 +206,12 @@ fn findings_at(check: &Check, v: &Viewer, href: &str) -> usize {
 }
 
 /// The incidents the list at [`OPEN_INCIDENTS`] shows the viewer: what the incidents page asks
-/// the store (`fix::incidents::seen_by`, above this module, so restated here) with status open.
-fn open_incidents_query(v: &Viewer) -> IncidentQuery {
+/// the store (`fix::incidents::seen_by`, above this module, so restated here) with status open;
+/// `sites` are the viewer's [`Viewer::visible_sites`].
+fn open_incidents_query(v: &Viewer, sites: Option<Vec<String>>) -> IncidentQuery {
     let me = &v.caller.user.user;
     IncidentQuery {
-        sites: v.visible_sites(),
+        sites,
         siteless: me.role.sees_everything(),
         reporter: format!("web:{}", me.username),
         status: Some(IncidentStatus::Open),
@@ -236,15 +237,21 @@ struct Counted {
 pub(crate) struct CachedCounts {
     check: Option<std::sync::Weak<Vec<cardwatch_core::health::Noted>>>,
     by_scope: HashMap<Option<Vec<String>>, Counted>,
+    /// The open incidents tile's counts at one length of the audit chain, by what the
+    /// incidents list filters on (the reporter, whether site-less ones show, the sites).
+    incidents: Option<(i64, HashMap<IncidentScope, usize>)>,
 }
+
+/// What the open incidents' count depends on besides the incidents: the viewer's
+/// [`open_incidents_query`] without its fixed parts.
+type IncidentScope = (String, bool, Option<Vec<String>>);
 
 /// Scopes kept per check: every unscoped caller shares one, each practice or ICB its own.
 const SCOPES_KEPT: usize = 1_024;
 
 /// The findings tiles' counts for a viewer, from the cache when this check was counted for the
-/// same sites.
-fn counted(state: &AppState, check: &Check, v: &Viewer) -> Counted {
-    let scope = v.visible_sites();
+/// same sites (`scope`, the viewer's [`Viewer::visible_sites`]).
+fn counted(state: &AppState, check: &Check, v: &Viewer, scope: Option<Vec<String>>) -> Counted {
     {
         let cache = state.overview.lock().unwrap_or_else(|e| e.into_inner());
         if cache
@@ -269,26 +276,66 @@ fn counted(state: &AppState, check: &Check, v: &Viewer) -> Counted {
         .is_some_and(|c| std::ptr::eq(c.as_ptr(), Arc::as_ptr(&check.all)))
         || cache.by_scope.len() >= SCOPES_KEPT
     {
-        *cache = CachedCounts {
-            check: Some(Arc::downgrade(&check.all)),
-            by_scope: HashMap::new(),
-        };
+        cache.check = Some(Arc::downgrade(&check.all));
+        cache.by_scope = HashMap::new();
     }
     cache.by_scope.insert(scope, c);
     c
+}
+
+/// How many incidents the list at [`OPEN_INCIDENTS`] shows the viewer, counted by the incidents
+/// list's own query once per length of the audit chain for each scope: every change to an
+/// incident (opened, a step, closed, a batch recorded) adds to the chain, and the length is read
+/// before the count, so a kept count is never older than the chain it is kept for.
+async fn open_incidents(
+    state: &AppState,
+    v: &Viewer,
+    sites: Option<Vec<String>>,
+    length: i64,
+) -> Result<usize, Response> {
+    let asked = open_incidents_query(v, sites);
+    let key: IncidentScope = (asked.reporter.clone(), asked.siteless, asked.sites.clone());
+    {
+        let cache = state.overview.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, counts)) = &cache.incidents {
+            if *at == length {
+                if let Some(n) = counts.get(&key) {
+                    return Ok(*n);
+                }
+            }
+        }
+    }
+    let n = match blocking(state, move |s| incident_page(s, &asked)).await {
+        Ok((n, _)) => n as usize,
+        Err(f) => return Err(f.into_response()),
+    };
+    let mut cache = state.overview.lock().unwrap_or_else(|e| e.into_inner());
+    match &mut cache.incidents {
+        Some((at, counts)) if *at == length && counts.len() < SCOPES_KEPT => {
+            counts.insert(key, n);
+        }
+        // An older chain's counts give way; a newer one's are kept (this count may be older).
+        Some((at, _)) if *at > length => {}
+        kept => *kept = Some((length, HashMap::from([(key, n)]))),
+    }
+    Ok(n)
 }
 
 /// The overview's numbers for a viewer, and the check they were counted from: what the page
 /// shows and the API answers. Each findings tile is its link's count, the incidents tile the
 /// incidents list's.
 async fn figures(state: &AppState, v: &Viewer) -> Result<(Check, Figures), Response> {
-    let check = all_findings(state, v.version).await?;
-    let asked = open_incidents_query(v);
-    let open_incidents = match blocking(state, move |s| incident_page(s, &asked)).await {
-        Ok((n, _)) => n as usize,
-        Err(f) => return Err(f.into_response()),
+    // The chain's length, read once for the check and the incidents (a scoped viewer's was read
+    // with its sites).
+    let length = match v.version {
+        Some(l) => l,
+        None => crate::web::version(state).await?,
     };
-    let counts = counted(state, &check, v);
+    let check = all_findings(state, Some(length)).await?;
+    // Every site of the estate asked whether the viewer sees it: once per request.
+    let scope = v.visible_sites();
+    let open_incidents = open_incidents(state, v, scope.clone(), length).await?;
+    let counts = counted(state, &check, v, scope);
     let mut tiles: Vec<Figure> = FINDING_TILES
         .iter()
         .zip(counts.tiles)
