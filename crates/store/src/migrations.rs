@@ -41,4 +41,5 @@ migrations! {
     18 "estate_lists" "0018_estate_lists",
     19 "people_surname" "0019_people_surname",
     20 "people_list_folded" "0020_people_list_folded",
+    21 "incidents_reporter" "0021_incidents_reporter",
 }

@@ -5,7 +5,7 @@ use cardwatch_core::date::Timestamp;
 use cardwatch_core::reports::{FailedVersion, RingCount, SiteMachines, VersionCount};
 use cardwatch_core::vocab::UpdateRing;
 
-use crate::exec::{with_read, P};
+use crate::exec::{with_read, Exec, P};
 use crate::incidents::{filter, IncidentQuery};
 use crate::StoreError;
 
@@ -16,23 +16,42 @@ pub fn time_lost(
     q: &IncidentQuery,
     since: Timestamp,
 ) -> Result<(u64, f64), StoreError> {
+    with_read(store, |x| time_lost_in(x, q, since))
+}
+
+/// What a period's reports read, in one read transaction: the [`time_lost`] of the incidents `q`
+/// matches, and the [`failed_versions`] at `q`'s sites.
+pub fn period(
+    store: &dyn crate::Store,
+    q: &IncidentQuery,
+    since: Timestamp,
+) -> Result<((u64, f64), Vec<FailedVersion>), StoreError> {
+    with_read(store, |x| {
+        let lost = time_lost_in(x, q, since)?;
+        Ok((lost, failed_versions_in(x, q.sites.as_deref(), since)?))
+    })
+}
+
+fn time_lost_in(
+    x: &mut dyn Exec,
+    q: &IncidentQuery,
+    since: Timestamp,
+) -> Result<(u64, f64), StoreError> {
     let (filter, mut params) = filter(q);
     params.push(P::I(since.unix()));
     let n = params.len();
-    with_read(store, |x| {
-        let rows = x.rows(
-            &format!(
-                "SELECT COUNT(*), SUM(minutes_to_fix) FROM incidents \
-                 WHERE {filter} AND minutes_to_fix IS NOT NULL AND opened_at >= ${n}"
-            ),
-            &params,
-        )?;
-        let row = rows.first();
-        Ok((
-            row.map_or(0, |r| r[0].int() as u64),
-            row.and_then(|r| r[1].opt_real()).unwrap_or(0.0),
-        ))
-    })
+    let rows = x.rows(
+        &format!(
+            "SELECT COUNT(*), SUM(minutes_to_fix) FROM incidents \
+             WHERE {filter} AND minutes_to_fix IS NOT NULL AND opened_at >= ${n}"
+        ),
+        &params,
+    )?;
+    let row = rows.first();
+    Ok((
+        row.map_or(0, |r| r[0].int() as u64),
+        row.and_then(|r| r[1].opt_real()).unwrap_or(0.0),
+    ))
 }
 
 /// For each site, each version of each smartcard software component, each Windows build
@@ -76,54 +95,72 @@ pub fn failed_versions(
     sites: Option<&[String]>,
     since: Timestamp,
 ) -> Result<Vec<FailedVersion>, StoreError> {
+    with_read(store, |x| failed_versions_in(x, sites, since))
+}
+
+fn failed_versions_in(
+    x: &mut dyn Exec,
+    sites: Option<&[String]>,
+    since: Timestamp,
+) -> Result<Vec<FailedVersion>, StoreError> {
     if sites.is_some_and(|s| s.is_empty()) {
         return Ok(Vec::new());
     }
-    with_read(store, |x| {
-        let mut failures: Vec<(String, String)> = x
-            .rows(FAILURES, &[P::I(since.unix())])?
-            .iter()
-            .map(|r| (r[0].text().to_owned(), r[1].text().to_owned()))
-            .collect();
-        failures.sort_unstable();
-        let mut hosts: Vec<String> = failures.iter().map(|f| f.0.clone()).collect();
-        hosts.dedup();
-        let mut out = Vec::new();
-        // The versions of the machines that failed, a batch of hostnames at a time (each
-        // batch's parameters well under both backends' limits).
-        for batch in hosts.chunks(500) {
-            let mut params: Vec<P> = Vec::new();
-            let named = crate::exec::in_list("w.hostname", batch, &mut params);
-            let scope = match sites {
-                None => "TRUE".to_owned(),
-                Some(sites) => crate::exec::in_list("w.site_ods", sites, &mut params),
-            };
-            let rows = x.rows(
-                &each_thing(|t| {
-                    format!(
-                        "SELECT {}, {}, w.update_ring, {} FROM {} WHERE {} AND {named} AND {scope}",
-                        t.component, t.version, t.hostname, t.from, t.present
-                    )
-                }),
-                &params,
-            )?;
-            for r in rows {
-                let host = r[3].text();
-                let ring = ring(r[2].text())?;
-                let from = failures.partition_point(|f| f.0.as_str() < host);
-                for (_, failure) in failures[from..].iter().take_while(|f| f.0 == host) {
-                    out.push(FailedVersion {
-                        component: r[0].text().to_owned(),
-                        version: r[1].text().to_owned(),
-                        ring,
-                        hostname: host.to_owned(),
-                        failure: failure.clone(),
-                    });
-                }
+    // The failures on the sites' machines only (`None`: every failure), found from the sites'
+    // workstations by hostname, so a practice's cost follows its own machines.
+    let mut params = vec![P::I(since.unix())];
+    let asked = match sites {
+        None => failures("IS NOT NULL"),
+        Some(sites) => {
+            let scope = crate::exec::in_list("w.site_ods", sites, &mut params);
+            failures(&format!(
+                "IN (SELECT w.hostname FROM workstations w WHERE {scope})"
+            ))
+        }
+    };
+    let mut failures: Vec<(String, String)> = x
+        .rows(&asked, &params)?
+        .iter()
+        .map(|r| (r[0].text().to_owned(), r[1].text().to_owned()))
+        .collect();
+    failures.sort_unstable();
+    let mut hosts: Vec<String> = failures.iter().map(|f| f.0.clone()).collect();
+    hosts.dedup();
+    let mut out = Vec::new();
+    // The versions of the machines that failed, a batch of hostnames at a time (each
+    // batch's parameters well under both backends' limits).
+    for batch in hosts.chunks(500) {
+        let mut params: Vec<P> = Vec::new();
+        let named = crate::exec::in_list("w.hostname", batch, &mut params);
+        let scope = match sites {
+            None => "TRUE".to_owned(),
+            Some(sites) => crate::exec::in_list("w.site_ods", sites, &mut params),
+        };
+        let rows = x.rows(
+            &each_thing(|t| {
+                format!(
+                    "SELECT {}, {}, w.update_ring, {} FROM {} WHERE {} AND {named} AND {scope}",
+                    t.component, t.version, t.hostname, t.from, t.present
+                )
+            }),
+            &params,
+        )?;
+        for r in rows {
+            let host = r[3].text();
+            let ring = ring(r[2].text())?;
+            let from = failures.partition_point(|f| f.0.as_str() < host);
+            for (_, failure) in failures[from..].iter().take_while(|f| f.0 == host) {
+                out.push(FailedVersion {
+                    component: r[0].text().to_owned(),
+                    version: r[1].text().to_owned(),
+                    ring,
+                    hostname: host.to_owned(),
+                    failure: failure.clone(),
+                });
             }
         }
-        Ok(out)
-    })
+    }
+    Ok(out)
 }
 
 fn ring(text: &str) -> Result<UpdateRing, StoreError> {
@@ -199,17 +236,22 @@ fn versions(scope: &str) -> String {
     })
 }
 
-/// The failures since `$1`, as (hostname, failure): incidents raised on a workstation, and
-/// signing self-tests an agent ran that the card refused at sign-in for a reason other than the
-/// PIN, or while signing (stages `login` and `signing`: what middleware can cause). The events'
-/// data is compact JSON with sorted keys, as the server stored it.
-const FAILURES: &str =
-    "SELECT i.hostname AS hostname, 'incident ' || CAST(i.id AS TEXT) AS failure \
-     FROM incidents i WHERE i.opened_at >= $1 AND i.hostname IS NOT NULL \
-     UNION ALL SELECT a.hostname, 'agent ' || e.agent_id || ' ' || e.event_id \
-     FROM agents a JOIN agent_events e ON e.agent_id = a.id \
-     WHERE e.kind = 'signing_test' AND e.at >= $1 \
-     AND (e.data LIKE '%\"stage\":\"login\"%' OR e.data LIKE '%\"stage\":\"signing\"%')";
+/// The failures since `$1`, as (hostname, failure), on the machines whose hostname `hosts` keeps
+/// (a condition to follow a hostname column: `IS NOT NULL` for every machine, `IN (…)` for
+/// some, tested in each part so that each reads its table by hostname): incidents raised on a
+/// workstation, and signing self-tests an agent ran that the card refused at sign-in for a reason
+/// other than the PIN, or while signing (stages `login` and `signing`: what middleware can cause).
+/// The events' data is compact JSON with sorted keys, as the server stored it.
+fn failures(hosts: &str) -> String {
+    format!(
+        "SELECT i.hostname AS hostname, 'incident ' || CAST(i.id AS TEXT) AS failure \
+         FROM incidents i WHERE i.opened_at >= $1 AND i.hostname {hosts} \
+         UNION ALL SELECT a.hostname, 'agent ' || e.agent_id || ' ' || e.event_id \
+         FROM agents a JOIN agent_events e ON e.agent_id = a.id \
+         WHERE e.kind = 'signing_test' AND e.at >= $1 AND a.hostname {hosts} \
+         AND (e.data LIKE '%\"stage\":\"login\"%' OR e.data LIKE '%\"stage\":\"signing\"%')"
+    )
+}
 
 /// The recount in one pass of the store, the reports' reference: for each version of each
 /// smartcard software component, each Windows build (component `windows`) and each reader
@@ -230,7 +272,7 @@ pub fn version_counts(
         Some(sites) => crate::exec::in_list("w.site_ods", sites, &mut params),
     };
     let versions = versions(&scope);
-    let failures = FAILURES;
+    let failures = failures("IS NOT NULL");
     with_read(store, |x| {
         let rows = x.rows(
             &format!(
