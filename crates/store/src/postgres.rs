@@ -311,6 +311,32 @@ fn cards_due_on(conn: &mut Streamer, by: Date) -> Result<Vec<DueCard>, StoreErro
     Ok(DueCard::from_pairs(pairs))
 }
 
+/// The query of [`Store::scan_of_cards_due`]: the records of a kind keyed by card whose card
+/// holds a certificate due by `by` or a SHA-1 signing certificate ([`cards_due_on`]'s cards).
+/// `by` is a validated date, safe to write into the query.
+fn of_cards_due_select(kind: Kind, columns: &[usize], by: Date) -> String {
+    format!(
+        "SELECT {} FROM {} WHERE {} IN (SELECT card_serial FROM certificates
+         WHERE not_after <= DATE '{by}' OR ({}))",
+        sql::some_columns(kind, columns),
+        kind.name(),
+        ident(kind.columns()[0].name),
+        sql::SHA1_SIGNING
+    )
+}
+
+/// Settings for [`of_cards_due_select`], whose join hashes the due cards (12 MB at national
+/// size). With the default `work_mem` of 4 MB the hash spilled to disk in two batches; the
+/// setting is raised to 64 MB for this statement alone, never lowered. No parallel workers:
+/// the rows all pass through the one process that sends them, and on a server with few cores
+/// the workers took CPU from the other reads of a health check.
+const HASH_SETTINGS: &str = "SELECT set_config('work_mem', \
+     greatest(pg_size_bytes(current_setting('work_mem')), 64 * 1024 * 1024) / 1024 || 'kB', \
+     false); SET max_parallel_workers_per_gather = 0";
+
+/// The connection's own settings back, after [`HASH_SETTINGS`].
+const HASH_SETTINGS_RESET: &str = "RESET work_mem; RESET max_parallel_workers_per_gather";
+
 /// Streams the rows of `select` (some `columns` of a `kind`) to `each`, through
 /// `COPY … TO STDOUT (FORMAT binary)`: several times faster than fetching them through a
 /// portal, and binary spares the server formatting dates and numbers as text.
@@ -1143,20 +1169,23 @@ impl Store for PgStore {
         by: Date,
         each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
     ) -> Result<u64, StoreError> {
-        // Both reads on one connection: a health check queues a dozen reads for a few
-        // connections, and the second half of its longest read would otherwise wait behind
-        // them, reading alone at the end while a core stands idle.
+        // One statement: the server finds the due cards and joins them to the records itself,
+        // by hashing. Fetching the cards first and sending them back as a list of a few
+        // hundred thousand serials cost the client that list and the server parsing it, and
+        // made the health check's longest read two reads one after the other.
         let mut conn = self.streamers.get()?;
-        let read = cards_due_on(&mut conn, by).and_then(|due| {
-            let serials: Vec<&str> = due.iter().map(|d| d.serial.as_str()).collect();
-            copy_cells_on(
-                &mut conn,
-                &keyed_select(kind, columns, &serials),
-                kind,
-                columns,
-                each,
-            )
-        });
+        let read = conn
+            .batch(HASH_SETTINGS)
+            .and_then(|()| {
+                copy_cells_on(
+                    &mut conn,
+                    &of_cards_due_select(kind, columns, by),
+                    kind,
+                    columns,
+                    each,
+                )
+            })
+            .and_then(|rows| conn.batch(HASH_SETTINGS_RESET).map(|()| rows));
         if read.is_err() {
             conn.discard();
         }

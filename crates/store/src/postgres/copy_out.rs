@@ -39,11 +39,25 @@ impl Streamer {
             .block_on(target.driver().connect(target.tls()))
             .map_err(|e| target.failed(&e))?;
         let connection = runtime.spawn(connection);
-        Ok(Streamer {
+        let mut streamer = Streamer {
             runtime,
             client: Some(client),
             connection,
-        })
+        };
+        // JIT compiling a plain scan costs more than it saves. A large read (a national
+        // export, a table for the health checks) is one statement of seconds: like `pg_dump`,
+        // it lifts a `statement_timeout` the role has for everyday queries. Set once for the
+        // connection, which serves nothing but large reads.
+        streamer.batch("SET jit = off; SET statement_timeout = 0")?;
+        Ok(streamer)
+    }
+
+    /// Runs statements whose results are not wanted (settings).
+    pub(super) fn batch(&mut self, statements: &str) -> Result<(), StoreError> {
+        let Some(client) = &self.client else {
+            return Err(StoreError::Database("the connection is closing".into()));
+        };
+        Ok(self.runtime.block_on(client.batch_execute(statements))?)
     }
 
     /// Whether the connection can still be used; with `ask`, a round trip (of at most
@@ -74,12 +88,6 @@ impl Streamer {
             return Err(StoreError::Database("the connection is closing".into()));
         };
         self.runtime.block_on(async {
-            // JIT compiling a plain scan costs more than it saves. A large read (a national
-            // export, a table for the health checks) is one statement of seconds: like
-            // `pg_dump`, it lifts a `statement_timeout` the role has for everyday queries.
-            client
-                .batch_execute("SET jit = off; SET statement_timeout = 0")
-                .await?;
             let query = format!("COPY ({select}) TO STDOUT (FORMAT binary)");
             let mut stream = pin!(client.copy_out(&query).await?);
             let mut rows = CopyRows::new(columns);
