@@ -348,7 +348,9 @@ fn in_use(status: CardStatus) -> bool {
 
 struct Out {
     today: Date,
-    findings: Vec<Finding>,
+    /// Each open: the notes are set in place afterwards ([`check_noted`]), without a second
+    /// list of a million findings.
+    findings: Vec<Noted>,
 }
 
 impl Out {
@@ -366,7 +368,7 @@ impl Out {
         why: String,
         fix: Cow<'static, str>,
     ) {
-        self.findings.push(Finding {
+        self.findings.push(Noted::open(Finding {
             rule,
             severity,
             subject_kind,
@@ -376,7 +378,7 @@ impl Out {
             due: due.max(self.today),
             why,
             fix,
-        });
+        }));
     }
 
     /// A finding for IT about a workstation (or one of its components), filed under its site.
@@ -488,6 +490,28 @@ pub fn check(estate: &mut Estate, cx: &Context<'_>) -> Vec<Finding> {
 
 /// Runs the rules of some families only (the estate needs only their [`Family::kinds`]).
 pub fn check_only(estate: &mut Estate, cx: &Context<'_>, families: &[Family]) -> Vec<Finding> {
+    // Collected in place: a finding is the first part of a noted one.
+    run_rules(estate, cx, families)
+        .into_iter()
+        .map(|n| n.finding)
+        .collect()
+}
+
+/// [`check_only`] with the notes that still apply ([`with_notes`]), set in place on the
+/// findings as the rules wrote them.
+pub fn check_noted(
+    estate: &mut Estate,
+    cx: &Context<'_>,
+    families: &[Family],
+    notes: &[FindingNote],
+) -> Vec<Noted> {
+    let mut noted = run_rules(estate, cx, families);
+    apply_notes(&mut noted, notes, cx.today);
+    noted
+}
+
+/// The findings of some families' rules, in [`check`]'s order, each open.
+fn run_rules(estate: &mut Estate, cx: &Context<'_>, families: &[Family]) -> Vec<Noted> {
     estate.sort();
     let estate = &*estate;
     let on = |f: Family| families.contains(&f);
@@ -591,7 +615,7 @@ pub fn renewals(estate: &mut Estate, t: &Thresholds) -> Vec<crate::planner::Rene
 /// and each subject's first 16 bytes carried in the key, so that nearly every comparison is of
 /// integers held in the key itself (card serials and UUIDs fit whole) rather than of strings
 /// reached through the findings.
-fn sort_findings(findings: &mut [Finding]) {
+fn sort_findings(findings: &mut [Noted]) {
     /// The distinct values' ranks in sorted order: a hash pass, then a sort of the few distinct.
     fn ranks<'a>(values: impl Iterator<Item = &'a str>) -> FastMap<&'a str, u32> {
         let mut rank: FastMap<&str, u32> = FastMap::default();
@@ -612,13 +636,14 @@ fn sort_findings(findings: &mut [Finding]) {
         b[..n].copy_from_slice(&s.as_bytes()[..n]);
         u128::from_be_bytes(b)
     }
-    let site_rank = ranks(findings.iter().map(|f| f.site.as_str()));
-    let rule_rank = ranks(findings.iter().map(|f| f.rule));
+    let site_rank = ranks(findings.iter().map(|n| n.finding.site.as_str()));
+    let rule_rank = ranks(findings.iter().map(|n| n.finding.rule));
     type Key = (u32, std::cmp::Reverse<Severity>, u32, u128, usize);
     let mut keyed: Vec<Key> = findings
         .iter()
         .enumerate()
-        .map(|(i, f)| {
+        .map(|(i, n)| {
+            let f = &n.finding;
             (
                 site_rank[f.site.as_str()],
                 std::cmp::Reverse(f.severity),
@@ -628,11 +653,11 @@ fn sort_findings(findings: &mut [Finding]) {
             )
         })
         .collect();
-    let all: &[Finding] = findings;
+    let all: &[Noted] = findings;
     let cmp = |a: &Key, b: &Key| {
         (a.0, a.1, a.2, a.3)
             .cmp(&(b.0, b.1, b.2, b.3))
-            .then_with(|| all[a.4].subject.cmp(&all[b.4].subject))
+            .then_with(|| all[a.4].finding.subject.cmp(&all[b.4].finding.subject))
             .then(a.4.cmp(&b.4))
     };
     // Each half sorted on its own core, then merged.

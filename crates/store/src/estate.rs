@@ -5,8 +5,8 @@
 
 use cardwatch_core::date::Date;
 use cardwatch_core::health::{
-    certificate_reach, check_only, fact_columns, renewals, with_notes, Context, Estate, Family,
-    FindingNote, Noted, Thresholds, LEAN_POSITION_COLUMNS,
+    certificate_reach, check_noted, fact_columns, renewals, Context, Estate, Family, FindingNote,
+    Noted, Thresholds, LEAN_POSITION_COLUMNS,
 };
 use cardwatch_core::planner::Renewal;
 use cardwatch_core::records::{Cell, Kind};
@@ -372,17 +372,17 @@ fn findings_of(
         estate.refreshes = crate::refreshes::site_refreshes(store)?;
     }
     let loaded = started.elapsed();
-    let findings = check_only(&mut estate, cx, families);
+    let notes = store.finding_notes()?;
+    let noted = check_noted(&mut estate, cx, families, &notes);
     let checked = started.elapsed();
     // Freeing millions of small strings takes a while: let another thread do it while the
-    // notes are read and the findings printed.
+    // findings are printed.
     let kept = if keep {
         Some(estate)
     } else {
         std::thread::spawn(move || drop(estate));
         None
     };
-    let noted = with_notes(findings, &store.finding_notes()?, cx.today);
     tracing::debug!(?loaded, ?checked, total = ?started.elapsed(), findings = noted.len(), "health check");
     Ok((noted, kept))
 }
@@ -412,10 +412,10 @@ pub fn site_findings(
     estate.clocks = crate::agents::clocks(store)?;
     estate.refreshes = refreshes;
     let loaded = started.elapsed();
-    let mut findings = check_only(&mut estate, cx, Family::LOCAL);
-    findings.retain(|f| wanted.contains(f.site.as_str()));
+    let mut findings = check_noted(&mut estate, cx, Family::LOCAL, notes);
+    findings.retain(|n| wanted.contains(n.finding.site.as_str()));
     tracing::debug!(sites = sites.len(), ?loaded, total = ?started.elapsed(), findings = findings.len(), "sites re-checked");
-    Ok(with_notes(findings, notes, cx.today))
+    Ok(findings)
 }
 
 /// The findings of every integration, each with the note that still applies to it: the
@@ -449,8 +449,7 @@ pub fn integration_findings(
     let positions = read_kind(store, Kind::Positions, false, Records::Keyed(&holders))?;
     estate.cards = cards.cards;
     estate.positions = positions.positions;
-    let findings = check_only(&mut estate, cx, &[Family::Integrations]);
-    Ok(with_notes(findings, notes, cx.today))
+    Ok(check_noted(&mut estate, cx, &[Family::Integrations], notes))
 }
 
 /// What a renewal is decided by: its card and certificates, the holder and their positions, the

@@ -97,8 +97,9 @@ pub struct Noted {
     pub finding: Finding,
     /// `open`, `acknowledged` or `snoozed`.
     pub state: &'static str,
-    /// The note, while it applies.
-    pub note: Option<FindingNote>,
+    /// The note, while it applies. Boxed: nearly every finding has none, and a national check
+    /// holds over a million of them.
+    pub note: Option<Box<FindingNote>>,
 }
 
 impl Noted {
@@ -111,25 +112,39 @@ impl Noted {
 /// Joins findings with the notes that still apply. A note whose finding is gone (the condition
 /// was fixed) or whose day has passed has no effect.
 pub fn with_notes(findings: Vec<Finding>, notes: &[FindingNote], today: Date) -> Vec<Noted> {
+    let mut noted: Vec<Noted> = findings.into_iter().map(Noted::open).collect();
+    apply_notes(&mut noted, notes, today);
+    noted
+}
+
+impl Noted {
+    /// A finding nobody has noted.
+    pub fn open(finding: Finding) -> Noted {
+        Noted {
+            finding,
+            state: "open",
+            note: None,
+        }
+    }
+}
+
+/// Sets on open findings, in place, the notes that still apply ([`with_notes`]).
+pub fn apply_notes(all: &mut [Noted], notes: &[FindingNote], today: Date) {
     // Keyed by (rule, subject): an id is the rule, a slash, and the subject (rules have none).
     let live: FastMap<(&str, &str), &FindingNote> = notes
         .iter()
         .filter(|n| n.applies(today))
         .filter_map(|n| n.finding_id.split_once('/').map(|k| (k, n)))
         .collect();
-    findings
-        .into_iter()
-        .map(|finding| {
-            let note = live
-                .get(&(finding.rule, finding.subject.as_str()))
-                .map(|n| (*n).clone());
-            Noted {
-                state: note.as_ref().map_or("open", |n| n.state.as_str()),
-                finding,
-                note,
-            }
-        })
-        .collect()
+    if live.is_empty() {
+        return;
+    }
+    for n in all {
+        if let Some(note) = live.get(&(n.finding.rule, n.finding.subject.as_str())) {
+            n.state = note.state.as_str();
+            n.note = Some(Box::new((*note).clone()));
+        }
+    }
 }
 
 /// Which findings to show.

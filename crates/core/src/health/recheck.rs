@@ -355,7 +355,7 @@ pub fn renote(
         let note = live
             .iter()
             .find(|x| n.finding.has_id(&x.finding_id))
-            .map(|x| (*x).clone());
+            .map(|x| Box::new((*x).clone()));
         n.state = note.as_ref().map_or("open", |x| x.state.as_str());
         n.note = note;
     }

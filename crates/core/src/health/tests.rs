@@ -714,8 +714,10 @@ fn findings_sort_as_a_plain_sort_by_site_severity_rule_and_subject_would() {
                 b.subject.as_str(),
             ))
     });
-    sort_findings(&mut findings);
-    assert_eq!(findings, plain);
+    let mut noted: Vec<Noted> = findings.into_iter().map(Noted::open).collect();
+    sort_findings(&mut noted);
+    let sorted: Vec<Finding> = noted.into_iter().map(|n| n.finding).collect();
+    assert_eq!(sorted, plain);
 }
 
 /// A demo estate of 40 practices.
@@ -854,6 +856,58 @@ fn notes_apply_until_their_day_and_need_a_reason() {
     assert_eq!(
         (noted[0].finding.rule, noted[0].state),
         ("cert-authentication-7d", "open")
+    );
+}
+
+#[test]
+fn notes_set_in_place_on_the_rules_findings_are_the_notes_joined_afterwards() {
+    let mut e = demo_estate(7);
+    let t = Thresholds::default();
+    let catalogue = Catalogue::shipped();
+    let cx = Context {
+        today: today(),
+        catalogue: &catalogue,
+        thresholds: &t,
+        calendar: &Calendar::england_and_wales(),
+    };
+    let found = check_only(&mut e, &cx, Family::ALL);
+    assert!(found.len() > 100, "the demo estate has findings");
+    let now = Timestamp::start_of(today());
+    let note = |i: usize, state: NoteState, until: Date| {
+        FindingNote::new(&found[i].id(), state, "on it", until, "ann", now).unwrap()
+    };
+    let mut notes = vec![
+        note(0, NoteState::Acknowledged, today()),
+        note(found.len() / 2, NoteState::Snoozed, today().add_days(30)),
+        // Ended yesterday: no effect.
+        note(found.len() - 1, NoteState::Snoozed, today()),
+    ];
+    notes[2].until = today().add_days(-1);
+    // A finding that is gone: no effect.
+    notes.push(
+        FindingNote::new(
+            "cert-signing-7d/NO-SUCH-CARD",
+            NoteState::Snoozed,
+            "x",
+            today(),
+            "ann",
+            now,
+        )
+        .unwrap(),
+    );
+    let joined = with_notes(found.clone(), &notes, today());
+    let noted = check_noted(&mut e, &cx, Family::ALL, &notes);
+    assert_eq!(noted, joined);
+    let states: Vec<&str> = noted
+        .iter()
+        .filter(|n| !n.is_open())
+        .map(|n| n.state)
+        .collect();
+    assert_eq!(states, ["acknowledged", "snoozed"]);
+    assert_eq!(noted[found.len() / 2].note.as_deref(), Some(&notes[1]));
+    assert_eq!(
+        check_noted(&mut e, &cx, Family::ALL, &[]),
+        with_notes(found, &[], today())
     );
 }
 
