@@ -493,6 +493,134 @@ impl Queue {
     }
 }
 
+/// A column the queue keeps of each finding, for [`Queue::first_by`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Column {
+    Site,
+    Severity,
+    Rule,
+    Owner,
+    Due,
+}
+
+impl Queue {
+    /// The first `k` findings (their indexes) that `wanted` keeps in a column's order, descending
+    /// or not, ties in the check's order either way: the start of every finding stably sorted by
+    /// the column and filtered. One pass over the few bytes the queue keeps of each finding,
+    /// keeping the least `k` met so far; the sites and rules are ranked once per call.
+    pub fn first_by(
+        &self,
+        column: Column,
+        descending: bool,
+        wanted: &Wanted,
+        k: usize,
+    ) -> Vec<u32> {
+        fn ranks<T>(values: &[T], cmp: impl Fn(&T, &T) -> std::cmp::Ordering) -> Vec<u32> {
+            let mut sorted: Vec<u32> = (0..values.len() as u32).collect();
+            sorted.sort_unstable_by(|&a, &b| cmp(&values[a as usize], &values[b as usize]));
+            let mut rank = vec![0u32; values.len()];
+            for (r, &id) in sorted.iter().enumerate() {
+                rank[id as usize] = r as u32;
+            }
+            rank
+        }
+        match column {
+            Column::Site => {
+                let rank = ranks(&self.sites, |a, b| a.cmp(b));
+                self.first_by_key(descending, wanted, k, |x| rank[x.site as usize])
+            }
+            Column::Rule => {
+                let rank = ranks(&self.rules, |a, b| a.cmp(b));
+                self.first_by_key(descending, wanted, k, |x| rank[x.rule as usize])
+            }
+            Column::Severity => self.first_by_key(descending, wanted, k, |x| x.severity),
+            Column::Owner => self.first_by_key(descending, wanted, k, |x| x.owner),
+            Column::Due => self.first_by_key(descending, wanted, k, |x| x.due),
+        }
+    }
+
+    /// As [`Queue::first_by`], by a key given per finding in queue order (`keys[p]` the key of
+    /// the finding at place `p`), findings with equal keys ordered by `tie` (their indexes; equal
+    /// there too, by the check's order).
+    pub fn first_by_keys<K: Ord + Copy>(
+        &self,
+        keys: &[K],
+        descending: bool,
+        wanted: &Wanted,
+        k: usize,
+        tie: impl Fn(u32, u32) -> std::cmp::Ordering,
+    ) -> Vec<u32> {
+        let kept = self
+            .items
+            .iter()
+            .zip(&self.order)
+            .zip(keys)
+            .filter(|((x, _), _)| wanted.keeps(x))
+            .map(|((_, &i), &key)| (key, i));
+        let cmp = |a: &(K, u32), b: &(K, u32)| {
+            let o = a.0.cmp(&b.0).then_with(|| tie(a.1, b.1));
+            let o = if descending { o.reverse() } else { o };
+            o.then(a.1.cmp(&b.1))
+        };
+        least(kept, k, cmp).into_iter().map(|(_, i)| i).collect()
+    }
+
+    fn first_by_key<K: Ord + Copy>(
+        &self,
+        descending: bool,
+        wanted: &Wanted,
+        k: usize,
+        key: impl Fn(&Item) -> K,
+    ) -> Vec<u32> {
+        let kept = self
+            .items
+            .iter()
+            .zip(&self.order)
+            .filter(|(x, _)| wanted.keeps(x))
+            .map(|(x, &i)| (key(x), i));
+        let first = if descending {
+            least(kept, k, |a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)))
+        } else {
+            least(kept, k, |a, b| a.cmp(b))
+        };
+        first.into_iter().map(|(_, i)| i).collect()
+    }
+}
+
+/// The least `k` of `items` by `cmp`, in its order: a buffer of twice `k` is cut back to its
+/// least `k` when full (`select_nth_unstable_by`), and an item no less than the `k`-th kept is
+/// passed over — a pass over the items, never a sort of them. `cmp` must order no two items
+/// equal, or which of equals are kept is not defined.
+pub fn least<T: Copy>(
+    items: impl Iterator<Item = T>,
+    k: usize,
+    cmp: impl Fn(&T, &T) -> std::cmp::Ordering,
+) -> Vec<T> {
+    if k == 0 {
+        return Vec::new();
+    }
+    let room = k.saturating_mul(2).max(64);
+    let mut kept: Vec<T> = Vec::with_capacity(room.min(1 << 20));
+    let mut bound: Option<T> = None;
+    for x in items {
+        if bound
+            .as_ref()
+            .is_some_and(|b| cmp(&x, b) != std::cmp::Ordering::Less)
+        {
+            continue;
+        }
+        kept.push(x);
+        if kept.len() >= room {
+            kept.select_nth_unstable_by(k - 1, &cmp);
+            kept.truncate(k);
+            bound = Some(kept[k - 1]);
+        }
+    }
+    kept.sort_unstable_by(&cmp);
+    kept.truncate(k);
+    kept
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -610,6 +738,76 @@ mod tests {
         let p = q.page(Some(&few), &any, 0, 10);
         let rows: Vec<u32> = p.rows.iter().map(|r| r.1).collect();
         assert_eq!(rows, [10, 11, 0]);
+    }
+
+    #[test]
+    fn the_least_k_are_the_start_of_the_sorted_items() {
+        let mut seed = 7u64;
+        let mut items: Vec<(u32, u32)> = (0..5_000u32)
+            .map(|i| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                ((seed % 300) as u32, i)
+            })
+            .collect();
+        let mut sorted = items.clone();
+        sorted.sort_unstable();
+        for k in [
+            0, 1, 2, 31, 32, 33, 64, 100, 2_499, 2_500, 4_999, 5_000, 9_999,
+        ] {
+            let got = least(items.iter().copied(), k, |a, b| a.cmp(b));
+            assert_eq!(got, sorted[..k.min(sorted.len())], "{k}");
+        }
+        // Items met in descending order: every one passes the bound until it is cut back.
+        items.sort_unstable_by(|a, b| b.cmp(a));
+        assert_eq!(
+            least(items.iter().copied(), 50, |a, b| a.cmp(b)),
+            sorted[..50]
+        );
+    }
+
+    #[test]
+    fn the_first_by_a_column_are_the_stable_sorts_start() {
+        let all = sample();
+        let q = Queue::new(&all);
+        let columns = [
+            Column::Site,
+            Column::Severity,
+            Column::Rule,
+            Column::Owner,
+            Column::Due,
+        ];
+        for column in columns {
+            for descending in [false, true] {
+                for owner in [None, Some(Owner::Holder)] {
+                    let wanted = q.wanted(&Default::default(), owner);
+                    let mut stable: Vec<u32> = (0..all.len() as u32)
+                        .filter(|&i| owner.is_none_or(|o| all[i as usize].finding.owner == o))
+                        .collect();
+                    stable.sort_by(|&a, &b| {
+                        let (x, y) = (&all[a as usize].finding, &all[b as usize].finding);
+                        let o = match column {
+                            Column::Site => x.site.cmp(&y.site),
+                            Column::Severity => x.severity.cmp(&y.severity),
+                            Column::Rule => x.rule.cmp(y.rule),
+                            Column::Owner => x.owner.cmp(&y.owner),
+                            Column::Due => x.due.cmp(&y.due),
+                        };
+                        if descending {
+                            o.reverse()
+                        } else {
+                            o
+                        }
+                    });
+                    for k in [0, 1, 5, 12, 100] {
+                        let got = q.first_by(column, descending, &wanted, k);
+                        let at = (column, descending, owner, k);
+                        assert_eq!(got, stable[..k.min(stable.len())], "{at:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

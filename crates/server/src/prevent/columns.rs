@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 use std::hash::Hash;
 
 use cardwatch_core::fasthash::FastMap;
-use cardwatch_core::health::Noted;
+use cardwatch_core::health::{Column, Noted, Queue, Wanted};
 
 /// The columns findings sort by (instead of the queue's order).
 pub(crate) const SORTABLE: [&str; 6] = ["site", "severity", "rule", "subject", "owner", "due"];
@@ -26,6 +26,47 @@ pub(crate) fn column_order(a: &Noted, b: &Noted, by: &str, descending: bool) -> 
     } else {
         o
     }
+}
+
+/// The first `k` findings (their indexes) in a column's order, descending or not, among those
+/// `wanted` keeps: the start of the column's order from [`orders`] filtered, picked in one pass
+/// over what the queue keeps of each finding (16 bytes) instead of ranking and counting out all
+/// of them. The subjects are read from `heads` ([`subject_heads`]), only subjects with equal
+/// heads compared whole.
+pub(crate) fn first(
+    all: &[Noted],
+    queue: &Queue,
+    heads: impl FnOnce() -> std::sync::Arc<Vec<u128>>,
+    by: &str,
+    descending: bool,
+    wanted: &Wanted,
+    k: usize,
+) -> Vec<u32> {
+    let column = match by {
+        "site" => Column::Site,
+        "severity" => Column::Severity,
+        "rule" => Column::Rule,
+        "owner" => Column::Owner,
+        "subject" => {
+            let subject = |i: u32| all[i as usize].finding.subject.as_bytes();
+            return queue.first_by_keys(&heads(), descending, wanted, k, |a, b| {
+                subject(a).cmp(subject(b))
+            });
+        }
+        _ => Column::Due,
+    };
+    queue.first_by(column, descending, wanted, k)
+}
+
+/// Every finding's subject's first 16 bytes as a number ([`head`]), in the queue's order: the
+/// subjects read once, in the findings' order, so that a page sorted by subject passes over
+/// these instead of reaching each subject across memory.
+pub(crate) fn subject_heads(all: &[Noted], queue: &Queue) -> Vec<u128> {
+    let heads: Vec<u128> = all
+        .iter()
+        .map(|n| head(n.finding.subject.as_bytes()))
+        .collect();
+    queue.order().iter().map(|&i| heads[i as usize]).collect()
 }
 
 /// Every finding's index in a column's order, ascending and descending, ties in the findings'

@@ -19,7 +19,7 @@ use cardwatch_core::health::{
 use serde_json::json;
 
 use crate::prevent::check::{all_findings, Check};
-use crate::prevent::columns::{column_order, SORTABLE};
+use crate::prevent::columns::{self, column_order, SORTABLE};
 use crate::prevent::queue_index;
 use crate::web::auth::Caller;
 use crate::web::scope::{viewer, Viewer};
@@ -274,17 +274,32 @@ pub(crate) struct Listing<'a> {
 }
 
 pub(crate) fn listing<'a>(check: &'a Check, viewer: &Viewer, p: &Params) -> Listing<'a> {
+    listing_from(check, viewer, p, None)
+}
+
+/// The listing, its sorted rows read from `first` when given: the start of the column's order
+/// among the findings the page keeps, picked by [`index_ready`] while the column's orders are
+/// being built.
+fn listing_from<'a>(
+    check: &'a Check,
+    viewer: &Viewer,
+    p: &Params,
+    first: Option<Vec<u32>>,
+) -> Listing<'a> {
     let kept = queue_index::kept(check);
     let mine = kept.places(check, viewer);
-    listing_of(check, &kept, mine, p)
+    listing_of(check, &kept, mine, p, first.as_deref())
 }
 
 /// The listing of the findings at `mine` (their places in the queue; none: the whole estate's).
+/// A sorted listing of the whole estate's reads its rows from `first` when given (see
+/// [`listing_from`]), else from the column's orders kept with the check.
 fn listing_of<'a>(
     check: &'a Check,
     kept: &queue_index::Kept,
     mine: Option<Arc<Vec<u32>>>,
     p: &Params,
+    first: Option<&[u32]>,
 ) -> Listing<'a> {
     let all: &[Noted] = &check.all;
     match p.sort {
@@ -311,13 +326,18 @@ fn listing_of<'a>(
             // Sorting by a column is asked for, not the default: it sorts the caller's findings.
             let q = queue_page(check, kept, mine.as_ref().map(|m| m.as_slice()), p, 0, 0);
             let Some(places) = &mine else {
-                // The whole estate's, in the column's order kept with the check: a page reads
-                // from its start until it has its findings.
-                let sorted = kept.sorted(check, by, descending);
-                return Listing {
-                    groups: q.groups,
-                    total: q.total,
-                    rows: sorted
+                let rows = match first {
+                    // The start of the order, the page's filters applied.
+                    Some(first) => first
+                        .iter()
+                        .skip(p.offset)
+                        .take(p.limit)
+                        .map(|&i| (None, &all[i as usize]))
+                        .collect(),
+                    // The whole estate's, in the column's order kept with the check: a page
+                    // reads from its start until it has its findings.
+                    None => kept
+                        .sorted(check, by, descending)
                         .iter()
                         .map(|&i| &all[i as usize])
                         .filter(|n| p.keep(n))
@@ -325,6 +345,11 @@ fn listing_of<'a>(
                         .take(p.limit)
                         .map(|n| (None, n))
                         .collect(),
+                };
+                return Listing {
+                    groups: q.groups,
+                    total: q.total,
+                    rows,
                 };
             };
             let mut idx: Vec<u32> = places
@@ -385,25 +410,57 @@ fn queue_page(
     }
 }
 
+/// The furthest a sorted page may end (its offset and limit) to be picked from the findings
+/// while its column's orders are being built: a cursor followed 400 pages of 50 in, or two of
+/// the API's largest pages. A page further in waits for the orders.
+const FIRST_MOST: usize = 20_000;
+
 /// Builds what a page of the whole estate reads (the check's index, or its orders by the column
 /// asked for) off the request threads, so the first request after a check does not hold up the
 /// server's others while it is built; and starts building the rest of what the check's pages
 /// read (every column's orders, the findings by id) in the background.
-async fn index_ready(check: &Check, viewer: &Viewer, p: &Params) {
+///
+/// A sorted page near the start whose column's orders are not built yet does not wait for them:
+/// its start of the order — the first `offset + limit` findings the page keeps, in the column's
+/// order — is picked in one pass over what the queue keeps of each finding ([`columns::first`])
+/// and returned for [`listing_from`].
+async fn index_ready(check: &Check, viewer: &Viewer, p: &Params) -> Option<Vec<u32>> {
     let whole = matches!(viewer.caller.user.scope(), Scope::All);
     let kept = queue_index::kept(check);
     kept.warm(check, whole);
-    if !whole || (kept.built() && p.sort.is_none_or(|(by, _)| kept.sorted_built(by))) {
-        return;
+    if !whole {
+        return None;
     }
-    let (check, sort) = (check.clone(), p.sort);
-    let _ = tokio::task::spawn_blocking(move || {
+    let unbuilt = p.sort.filter(|(by, _)| !kept.sorted_built(by));
+    if kept.built() && unbuilt.is_none() {
+        return None;
+    }
+    let k = p.offset.saturating_add(p.limit);
+    let (check, p) = (check.clone(), p.clone());
+    tokio::task::spawn_blocking(move || {
         kept.index(&check);
-        if let Some((by, desc)) = sort {
-            kept.sorted(&check, by, desc);
+        let (by, descending) = unbuilt?;
+        if k > FIRST_MOST {
+            kept.sorted(&check, by, descending);
+            return None;
         }
+        if kept.sorted_built(by) {
+            return None;
+        }
+        let wanted = check.queue.wanted(&p.filter, p.owner);
+        Some(columns::first(
+            &check.all,
+            &check.queue,
+            || kept.subject_heads(&check),
+            by,
+            descending,
+            &wanted,
+            k,
+        ))
     })
-    .await;
+    .await
+    .ok()
+    .flatten()
 }
 
 /// `GET /api/v1/findings?site=&owner=&min_severity=&rule=&all=&format=json|csv&limit=&cursor=`
@@ -424,12 +481,14 @@ pub(crate) async fn api(
         Ok(c) => c,
         Err(r) => return r,
     };
-    index_ready(&check, &viewer, &p).await;
     if p.csv {
         // The export is every finding that passes, in the same order, written as it is sent: a
         // national check's is half a gigabyte.
         p.offset = 0;
         p.limit = usize::MAX;
+    }
+    let first = index_ready(&check, &viewer, &p).await;
+    if p.csv {
         let kept = queue_index::kept(&check);
         let mine = kept.places(&check, &viewer);
         return crate::web::csv_streamed(
@@ -437,14 +496,14 @@ pub(crate) async fn api(
             "findings.csv".into(),
             CSV_COLUMNS.to_vec(),
             move |_, out| {
-                let list = listing_of(&check, &kept, mine, &p);
+                let list = listing_of(&check, &kept, mine, &p, None);
                 list.rows
                     .iter()
                     .try_for_each(|(_, n)| out.row(n.csv_fields()))
             },
         );
     }
-    let list = listing(&check, &viewer, &p);
+    let list = listing_from(&check, &viewer, &p, first);
     let next = p.offset + list.rows.len();
     let groups: Vec<_> = list
         .groups
@@ -739,8 +798,8 @@ pub(crate) async fn page(
         Ok(c) => c,
         Err(r) => return r,
     };
-    index_ready(&check, &viewer, &p).await;
-    let list = listing(&check, &viewer, &p);
+    let first = index_ready(&check, &viewer, &p).await;
+    let list = listing_from(&check, &viewer, &p, first);
     out.done = done(&q);
     out.include_snoozed = p.filter.include_snoozed;
     out.total = list.total;
@@ -861,4 +920,79 @@ fn render(out: &ListPage, viewer: &Viewer) -> axum::response::Html<String> {
     // Rendering only fails on a formatter error writing into a String, which cannot happen.
     let body = out.render().unwrap_or_default();
     crate::web::layout::page("Findings", Some(&viewer.caller), &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prevent::queue_index::tests::{awkward, check_of};
+
+    /// A sorted page of the whole estate picked from the findings (as one asked for while its
+    /// column's orders are being built is) has the rows the built orders give: every column
+    /// both ways, with each filter, and the API's cursor followed page after page.
+    #[test]
+    fn findings_sorted_picked_before_the_orders_equal_the_orders_page() {
+        let check = check_of(awkward(6_000, 23));
+        let kept = queue_index::kept(&check);
+        let queries: [&[(&str, &str)]; 9] = [
+            &[],
+            &[("all", "yes")],
+            &[("min_severity", "urgent")],
+            &[("rule", "cert-"), ("all", "yes")],
+            &[("owner", "it")],
+            &[("site", "A81002")],
+            &[("limit", "7")],
+            &[("limit", "1000"), ("all", "yes")],
+            &[("offset", "5980"), ("all", "yes")],
+        ];
+        let (mut pages, mut rows, mut short) = (0, 0, 0);
+        for by in SORTABLE {
+            for order in ["asc", "desc"] {
+                for q in queries {
+                    let mut query: HashMap<String, String> = q
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect();
+                    query.insert("sort".into(), by.into());
+                    query.insert("order".into(), order.into());
+                    for _ in 0..4 {
+                        let p = params(&query, View::Api).expect("params");
+                        let wanted = check.queue.wanted(&p.filter, p.owner);
+                        let first = columns::first(
+                            &check.all,
+                            &check.queue,
+                            || kept.subject_heads(&check),
+                            by,
+                            order == "desc",
+                            &wanted,
+                            p.offset + p.limit,
+                        );
+                        let picked = listing_of(&check, &kept, None, &p, Some(&first));
+                        let built = listing_of(&check, &kept, None, &p, None);
+                        let at = (by, order, q, p.offset);
+                        assert_eq!(picked.total, built.total, "{at:?}");
+                        assert_eq!(picked.groups, built.groups, "{at:?}");
+                        let ptr = |l: &Listing| -> Vec<*const Noted> {
+                            l.rows.iter().map(|(_, n)| *n as *const Noted).collect()
+                        };
+                        assert_eq!(ptr(&picked), ptr(&built), "{at:?}");
+                        pages += 1;
+                        rows += built.rows.len();
+                        short += usize::from(built.rows.len() < p.limit);
+                        let next = p.offset + built.rows.len();
+                        if next >= built.total {
+                            break;
+                        }
+                        query.remove("offset");
+                        query.insert("cursor".into(), cursor(next));
+                    }
+                }
+            }
+        }
+        // Full pages, cut ones at the end, and pages reached by a cursor.
+        assert!(
+            pages > 300 && rows > 50_000 && short >= 12,
+            "{pages} {rows} {short}"
+        );
+    }
 }

@@ -17,7 +17,9 @@
 //!
 //! Each part is built once per check — by [`Kept::warm`] off the request threads as soon as a
 //! findings request has the check, or by the first request that needs it before then (a second
-//! waits for the first's build) — and kept while its check is in use.
+//! waits for the first's build) — and kept while its check is in use. A sorted page near the
+//! start does not wait for its column's orders: it picks its findings in one pass
+//! ([`crate::prevent::columns::first`]) until they are built.
 
 use std::collections::HashMap;
 use std::hash::Hasher;
@@ -82,6 +84,8 @@ pub(crate) struct Kept {
     columns: [OnceLock<Orders>; SORTABLE.len()],
     /// Every finding's (id's hash, index), in that order.
     ids: OnceLock<Vec<(u64, u32)>>,
+    /// Every finding's subject's head, in queue order ([`crate::prevent::columns::subject_heads`]).
+    heads: OnceLock<Arc<Vec<u128>>>,
     /// Whether a background build has started: of the ids, and of everything a viewer of the
     /// whole estate reads.
     warming_ids: AtomicBool,
@@ -139,7 +143,8 @@ impl Kept {
     /// Starts building what this check's pages read, off the request threads, once per check:
     /// the findings by id, and for a viewer of the whole estate (`whole`) also the index and
     /// every column's orders — so that no request, a sorted page's first included, pays for
-    /// them. A request needing a part before it is built waits for this build of it.
+    /// them. A request needing a part before it is built waits for this build of it (a sorted
+    /// page near the start picks its findings itself instead).
     pub(crate) fn warm(self: &Arc<Self>, check: &Check, whole: bool) {
         // The whole estate's build makes the ids too.
         let started = if whole {
@@ -150,6 +155,14 @@ impl Kept {
         };
         if started {
             return;
+        }
+        if whole {
+            // Beside the index (which a first page waits for): what a page sorted by subject
+            // reads before that column's orders are built.
+            let (kept, check) = (self.clone(), check.clone());
+            tokio::task::spawn_blocking(move || {
+                kept.subject_heads(&check);
+            });
         }
         let (kept, check) = (self.clone(), check.clone());
         let span = tracing::Span::current();
@@ -211,6 +224,19 @@ impl Kept {
         } else {
             orders.ascending.clone()
         }
+    }
+
+    /// Every finding's subject's head in queue order, built on first use (one builder; others
+    /// wait for it).
+    pub(crate) fn subject_heads(&self, check: &Check) -> Arc<Vec<u128>> {
+        self.heads
+            .get_or_init(|| {
+                Arc::new(crate::prevent::columns::subject_heads(
+                    &check.all,
+                    &check.queue,
+                ))
+            })
+            .clone()
     }
 
     /// Whether the orders by a column are built.
@@ -514,7 +540,7 @@ fn merged(a: &[u32], b: &[u32], skip: usize, take: usize, mut each: impl FnMut(u
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use cardwatch_core::health::{Finding, SubjectKind};
 
@@ -626,7 +652,7 @@ mod tests {
     /// Findings whose subjects repeat, share long heads, differ past their 16th byte, run
     /// shorter than 16 bytes and are empty — every path of the subjects' ranking — and whose
     /// ids repeat, some at other sites.
-    fn awkward(n: usize, seed: u64) -> Vec<Noted> {
+    pub(crate) fn awkward(n: usize, seed: u64) -> Vec<Noted> {
         let mut all = findings(n, seed);
         let mut s = seed;
         for (i, x) in all.iter_mut().enumerate() {
@@ -643,7 +669,7 @@ mod tests {
         all
     }
 
-    fn check_of(all: Vec<Noted>) -> Check {
+    pub(crate) fn check_of(all: Vec<Noted>) -> Check {
         Check {
             queue: Arc::new(Queue::new(&all)),
             all: Arc::new(all),
