@@ -312,8 +312,8 @@ pub fn current_findings_keeping_facts(
 
 /// The order a health check of every card starts its reads in, the longest first. On
 /// PostgreSQL a dozen reads queue for a few connections, and one started last would run alone
-/// at the end with a core idle. The certificates of the due cards come first: two reads, one
-/// after the other (the due cards, then their certificates). The rest by their rows and columns
+/// at the end with a core idle. The certificates of the due cards come first: the longest read
+/// (a million rows and the server's join of the due cards). The rest by their rows and columns
 /// at national size (a million rows each of software, cards, positions and people; a third of
 /// that of readers and workstations).
 const FULL_READ_ORDER: [Kind; 13] = [
