@@ -733,19 +733,40 @@ fn demo_estate(seed: u64) -> Estate {
     e
 }
 
+/// What a check runs with by default: the thresholds, the shipped catalogue and the calendar.
+struct Defaults {
+    thresholds: Thresholds,
+    catalogue: Catalogue,
+    calendar: Calendar,
+}
+
+impl Defaults {
+    fn new() -> Defaults {
+        Defaults {
+            thresholds: Thresholds::default(),
+            catalogue: Catalogue::shipped(),
+            calendar: Calendar::england_and_wales(),
+        }
+    }
+
+    /// Today's context over these.
+    fn context(&self) -> Context<'_> {
+        Context {
+            today: today(),
+            catalogue: &self.catalogue,
+            thresholds: &self.thresholds,
+            calendar: &self.calendar,
+        }
+    }
+}
+
 #[test]
 fn the_cards_judged_in_two_halves_give_what_one_pass_gives() {
     let mut e = demo_estate(5);
     e.sort();
-    let t = Thresholds::default();
-    let catalogue = Catalogue::shipped();
-    let cx = Context {
-        today: today(),
-        catalogue: &catalogue,
-        thresholds: &t,
-        calendar: &Calendar::england_and_wales(),
-    };
-    let holders = Holders::new(&e, &t);
+    let d = Defaults::new();
+    let cx = d.context();
+    let holders = Holders::new(&e, &d.thresholds);
     let judged = |halves: bool| {
         let mut out = Out {
             today: cx.today,
@@ -862,14 +883,8 @@ fn notes_apply_until_their_day_and_need_a_reason() {
 #[test]
 fn notes_set_in_place_on_the_rules_findings_are_the_notes_joined_afterwards() {
     let mut e = demo_estate(7);
-    let t = Thresholds::default();
-    let catalogue = Catalogue::shipped();
-    let cx = Context {
-        today: today(),
-        catalogue: &catalogue,
-        thresholds: &t,
-        calendar: &Calendar::england_and_wales(),
-    };
+    let d = Defaults::new();
+    let cx = d.context();
     let found = check_only(&mut e, &cx, Family::ALL);
     assert!(found.len() > 100, "the demo estate has findings");
     let now = Timestamp::start_of(today());
