@@ -103,6 +103,15 @@ pub struct Noted {
 }
 
 impl Noted {
+    /// A finding nobody has noted.
+    pub fn open(finding: Finding) -> Noted {
+        Noted {
+            finding,
+            state: "open",
+            note: None,
+        }
+    }
+
     /// Whether it should alert (open: neither acknowledged nor snoozed).
     pub fn is_open(&self) -> bool {
         self.note.is_none()
@@ -115,17 +124,6 @@ pub fn with_notes(findings: Vec<Finding>, notes: &[FindingNote], today: Date) ->
     let mut noted: Vec<Noted> = findings.into_iter().map(Noted::open).collect();
     apply_notes(&mut noted, notes, today);
     noted
-}
-
-impl Noted {
-    /// A finding nobody has noted.
-    pub fn open(finding: Finding) -> Noted {
-        Noted {
-            finding,
-            state: "open",
-            note: None,
-        }
-    }
 }
 
 /// Sets on open findings, in place, the notes that still apply ([`with_notes`]).
