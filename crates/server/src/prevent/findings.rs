@@ -418,7 +418,8 @@ const FIRST_MOST: usize = 20_000;
 /// Builds what a page of the whole estate reads (the check's index, or its orders by the column
 /// asked for) off the request threads, so the first request after a check does not hold up the
 /// server's others while it is built; and starts building the rest of what the check's pages
-/// read (every column's orders, the findings by id) in the background.
+/// read (every column's orders, the findings by id) in the background, at the lowest priority
+/// and never waited for ([`queue_index::Kept::warm`]).
 ///
 /// A sorted page near the start whose column's orders are not built yet does not wait for them:
 /// its start of the order — the first `offset + limit` findings the page keeps, in the column's
@@ -436,8 +437,17 @@ async fn index_ready(check: &Check, viewer: &Viewer, p: &Params) -> Option<Vec<u
         return None;
     }
     let k = p.offset.saturating_add(p.limit);
+    // The check's first page of the whole estate builds the subjects' heads beside its index:
+    // a page sorted by subject asked next reads them, and the background build, behind every
+    // request, would come to them last.
+    let heads = (!kept.built()).then(|| {
+        let (kept, check) = (kept.clone(), check.clone());
+        tokio::task::spawn_blocking(move || {
+            kept.subject_heads(&check);
+        })
+    });
     let (check, p) = (check.clone(), p.clone());
-    tokio::task::spawn_blocking(move || {
+    let first = tokio::task::spawn_blocking(move || {
         kept.index(&check);
         let (by, descending) = unbuilt?;
         if k > FIRST_MOST {
@@ -460,7 +470,11 @@ async fn index_ready(check: &Check, viewer: &Viewer, p: &Params) -> Option<Vec<u
     })
     .await
     .ok()
-    .flatten()
+    .flatten();
+    if let Some(heads) = heads {
+        let _ = heads.await;
+    }
+    first
 }
 
 /// `GET /api/v1/findings?site=&owner=&min_severity=&rule=&all=&format=json|csv&limit=&cursor=`

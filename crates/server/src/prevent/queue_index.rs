@@ -15,9 +15,10 @@
 //! For every viewer, the findings by id: one finding's page looks its id up instead of passing
 //! over the estate's findings.
 //!
-//! Each part is built once per check — by [`Kept::warm`] off the request threads as soon as a
-//! findings request has the check, or by the first request that needs it before then (a second
-//! waits for the first's build) — and kept while its check is in use. A sorted page near the
+//! Each part is built once per check — by [`Kept::warm`] off the request threads, at the lowest
+//! priority, as soon as a findings request has the check, or by the first request that needs it
+//! before then (a second request waits for the first's build; none waits for the background's)
+//! — and kept while its check is in use. A sorted page near the
 //! start does not wait for its column's orders: it picks its findings in one pass
 //! ([`crate::prevent::columns::first`]) until they are built.
 
@@ -90,6 +91,12 @@ pub(crate) struct Kept {
     /// whole estate reads.
     warming_ids: AtomicBool,
     warming_all: AtomicBool,
+    /// In tests: the background build waits before each part while this is held, and counts
+    /// the parts it came to.
+    #[cfg(test)]
+    hold: Mutex<()>,
+    #[cfg(test)]
+    entered: std::sync::atomic::AtomicUsize,
 }
 
 /// A column's two orders.
@@ -97,6 +104,26 @@ pub(crate) struct Kept {
 struct Orders {
     ascending: Arc<Vec<u32>>,
     descending: Arc<Vec<u32>>,
+}
+
+/// A column's two orders over a check's findings.
+fn orders(check: &Check, by: &str) -> Orders {
+    let (ascending, descending) = crate::prevent::columns::orders(&check.all, by);
+    Orders {
+        ascending: Arc::new(ascending),
+        descending: Arc::new(descending),
+    }
+}
+
+/// Lowers the calling thread's scheduling priority to the least (nice 19): the server's
+/// request threads, at the default, run before it whenever both are ready. Only a thread of
+/// its own is lowered (on Linux a thread's id names that one thread): an unprivileged thread
+/// cannot raise its priority again, and a pooled thread would carry it into later requests.
+fn lowest_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19) {
+        tracing::debug!(error = %e, "the findings' background build runs at the default priority");
+    }
 }
 
 /// The scopes kept per check at most (a practice manager's each): past it they start again.
@@ -141,10 +168,18 @@ fn column(by: &str) -> usize {
 
 impl Kept {
     /// Starts building what this check's pages read, off the request threads, once per check:
-    /// the findings by id, and for a viewer of the whole estate (`whole`) also the index and
-    /// every column's orders — so that no request, a sorted page's first included, pays for
-    /// them. A request needing a part before it is built waits for this build of it (a sorted
-    /// page near the start picks its findings itself instead).
+    /// the findings by id, and for a viewer of the whole estate (`whole`) also every column's
+    /// orders — so that no request, a sorted page's first included, pays for them.
+    ///
+    /// The build runs on a thread of its own at the lowest scheduling priority
+    /// ([`lowest_priority`]): a request's threads run before it whenever both are ready, where a
+    /// build at the requests' priority took half the processor from the pages asked straight
+    /// after a check (at load 14, 3–29 ms of work waited 60–240 ms for the processor). No
+    /// request waits for it: each part is built outside its lock and put in place when done, so
+    /// a request needing a part before then builds it itself (a sorted page near the start
+    /// picks its findings instead, [`crate::prevent::columns::first`]). The index and the
+    /// subjects' heads are not built here: every page of the whole estate needs the index, and
+    /// the first builds both, side by side ([`crate::prevent::findings`]).
     pub(crate) fn warm(self: &Arc<Self>, check: &Check, whole: bool) {
         // The whole estate's build makes the ids too.
         let started = if whole {
@@ -156,44 +191,55 @@ impl Kept {
         if started {
             return;
         }
-        if whole {
-            // Beside the index (which a first page waits for): what a page sorted by subject
-            // reads before that column's orders are built.
-            let (kept, check) = (self.clone(), check.clone());
-            tokio::task::spawn_blocking(move || {
-                kept.subject_heads(&check);
-            });
-        }
         let (kept, check) = (self.clone(), check.clone());
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
-            span.in_scope(|| {
-                let timed = |what: &str, build: &dyn Fn()| {
-                    let began = std::time::Instant::now();
-                    build();
-                    tracing::debug!(
-                        findings = check.all.len(),
-                        ms = began.elapsed().as_secs_f64() * 1e3,
-                        "findings kept per check: {what} built"
-                    );
-                };
-                if whole {
-                    timed("the index", &|| {
-                        kept.index(&check);
+        let spawned = std::thread::Builder::new()
+            .name("findings-kept".into())
+            .spawn(move || {
+                lowest_priority();
+                span.in_scope(|| kept.build(&check, whole));
+            });
+        if let Err(e) = spawned {
+            // The pages build what they need themselves.
+            tracing::warn!(error = %e, "the findings' background build did not start");
+        }
+    }
+
+    /// The background build ([`Kept::warm`]): each part not yet built, built and put in place.
+    fn build(&self, check: &Check, whole: bool) {
+        let timed = |what: &str, build: &dyn Fn()| {
+            let began = std::time::Instant::now();
+            self.held();
+            build();
+            tracing::debug!(
+                findings = check.all.len(),
+                ms = began.elapsed().as_secs_f64() * 1e3,
+                "findings kept per check: {what} built"
+            );
+        };
+        if self.ids.get().is_none() {
+            timed("the ids", &|| {
+                let _ = self.ids.set(id_table(&check.all));
+            });
+        }
+        if whole {
+            for by in SORTABLE {
+                if !self.sorted_built(by) {
+                    timed(by, &|| {
+                        let _ = self.columns[column(by)].set(orders(check, by));
                     });
                 }
-                timed("the ids", &|| {
-                    kept.id_table(&check);
-                });
-                if whole {
-                    for by in SORTABLE {
-                        timed(by, &|| {
-                            kept.sorted(&check, by, false);
-                        });
-                    }
-                }
-            })
-        });
+            }
+        }
+    }
+
+    /// In tests, waits while the test holds the background build (`hold`), before each part.
+    fn held(&self) {
+        #[cfg(test)]
+        {
+            self.entered.fetch_add(1, Ordering::AcqRel);
+            drop(self.hold.lock().unwrap_or_else(|e| e.into_inner()));
+        }
     }
 
     /// The check's index, built on first use (one builder; others wait for it); none when the
@@ -212,13 +258,7 @@ impl Kept {
         by: &'static str,
         descending: bool,
     ) -> Arc<Vec<u32>> {
-        let orders = self.columns[column(by)].get_or_init(|| {
-            let (ascending, descending) = crate::prevent::columns::orders(&check.all, by);
-            Orders {
-                ascending: Arc::new(ascending),
-                descending: Arc::new(descending),
-            }
-        });
+        let orders = self.columns[column(by)].get_or_init(|| orders(check, by));
         if descending {
             orders.descending.clone()
         } else {
@@ -706,6 +746,91 @@ pub(crate) mod tests {
                 }
             }
         }
+    }
+
+    /// The nice value of this process's thread named `name`, from /proc (Linux).
+    #[cfg(target_os = "linux")]
+    fn nice_of(name: &str) -> Option<i64> {
+        std::fs::read_dir("/proc/self/task")
+            .ok()?
+            .flatten()
+            .find_map(|t| {
+                let comm = std::fs::read_to_string(t.path().join("comm")).ok()?;
+                if comm.trim() != name {
+                    return None;
+                }
+                let stat = std::fs::read_to_string(t.path().join("stat")).ok()?;
+                // After the name's closing parenthesis: state is field 3, nice field 19.
+                let rest = &stat[stat.rfind(')')? + 2..];
+                rest.split_whitespace().nth(16)?.parse().ok()
+            })
+    }
+
+    /// While the background build is under way (held here at its first part, at the lowest
+    /// priority), a page gets every part it reads without waiting for it: the index, the
+    /// subjects' heads, each column's orders and the findings by id, each built by the asking
+    /// thread. A background build holding a part's lock while it builds it made the page wait
+    /// for a thread that, at the lowest priority on a loaded machine, runs last.
+    #[test]
+    fn no_page_waits_for_the_background_build() {
+        use std::time::{Duration, Instant};
+        let check = check_of(awkward(3_000, 29));
+        let kept = kept(&check);
+        let hold = kept.hold.lock().expect("hold");
+        kept.warm(&check, true);
+        let began = Instant::now();
+        while kept.entered.load(Ordering::Acquire) == 0 {
+            assert!(
+                began.elapsed() < Duration::from_secs(60),
+                "no background build"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        #[cfg(target_os = "linux")]
+        assert_eq!(nice_of("findings-kept"), Some(19), "the build's priority");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (k, c) = (kept.clone(), check.clone());
+        std::thread::spawn(move || {
+            let index = k.index(&c).is_some();
+            let heads = k.subject_heads(&c).len();
+            let orders: usize = SORTABLE.iter().map(|by| k.sorted(&c, by, true).len()).sum();
+            let ids = k.id_table(&c).len();
+            let _ = tx.send((index, heads, orders, ids));
+        });
+        let got = rx.recv_timeout(Duration::from_secs(60));
+        drop(hold);
+        assert_eq!(
+            got,
+            Ok((true, 3_000, 3_000 * SORTABLE.len(), 3_000)),
+            "a page's part waited for the held background build"
+        );
+        // Held once, at its first part: the rest it found built.
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(kept.entered.load(Ordering::Acquire), 1);
+    }
+
+    /// The background build, not held, puts every part in place, the same as a request builds.
+    #[test]
+    fn the_background_build_puts_every_part_in_place() {
+        use std::time::{Duration, Instant};
+        let check = check_of(awkward(2_000, 31));
+        let kept = kept(&check);
+        kept.warm(&check, true);
+        let began = Instant::now();
+        while !(kept.ids_built() && SORTABLE.iter().all(|by| kept.sorted_built(by))) {
+            assert!(began.elapsed() < Duration::from_secs(60), "not built");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        // Every part, each once: the ids and six columns.
+        assert_eq!(kept.entered.load(Ordering::Acquire), 1 + SORTABLE.len());
+        assert_eq!(kept.id_table(&check), id_table(&check.all));
+        for by in SORTABLE {
+            let (ascending, descending) = crate::prevent::columns::orders(&check.all, by);
+            assert_eq!(*kept.sorted(&check, by, false), ascending, "{by}");
+            assert_eq!(*kept.sorted(&check, by, true), descending, "{by}");
+        }
+        // The index and the heads are the first page's to build.
+        assert!(!kept.built() && kept.heads.get().is_none());
     }
 
     /// A finding found by its id is the one the pass over the findings finds: the first in the
