@@ -32,6 +32,7 @@ pub mod lists;
 mod migrations;
 pub mod notify;
 pub mod observe;
+pub mod plan_snapshot;
 mod pool;
 pub mod positions;
 mod postgres;

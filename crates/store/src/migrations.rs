@@ -42,4 +42,5 @@ migrations! {
     19 "people_surname" "0019_people_surname",
     20 "people_list_folded" "0020_people_list_folded",
     21 "incidents_reporter" "0021_incidents_reporter",
+    22 "plan_snapshot" "0022_plan_snapshot",
 }

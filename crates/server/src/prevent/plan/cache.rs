@@ -3,7 +3,9 @@
 //! again. The renewals are read in full once (about four seconds at national size, two million
 //! of them), then brought up to date after each change by reading again only the renewals of
 //! the sites the change touched, and shared with every plan made from them (the planner reads
-//! them in place, so a new question copies none of them).
+//! them in place, so a new question copies none of them). They are also written to the store
+//! ([`snapshot`]), and a server with none kept (as it starts) takes them from there and brings
+//! them up to date the same way, instead of reading the estate in full.
 
 use std::sync::Arc;
 
@@ -75,23 +77,32 @@ async fn kept_or_read(
         // Taken out for the update: a failure leaves nothing kept, and the next request reads
         // in full.
         let kept = cache.take();
-        let read = blocking(&task, move |s| {
+        let (at, read, in_full) = blocking(&task, move |s| {
             let started = std::time::Instant::now();
+            // None kept (a server starting): the store's snapshot, if it can be used.
+            let kept = kept.or_else(|| snapshot::load(s, &thresholds));
             if let Some((at, old)) = kept {
+                if at >= version {
+                    return Ok((at, old, false));
+                }
                 match updated(s, &thresholds, at, version, old)? {
                     Ok((all, sites)) => {
                         tracing::info!(renewals = all.len(), sites, in_full = false, took = ?started.elapsed(), "renewals read for the plan");
-                        return Ok(Arc::new(all));
+                        return Ok((version, Arc::new(all), false));
                     }
                     Err(why) => tracing::info!(%why, "the plan's renewals cannot be updated"),
                 }
             }
             let all = renewals_due(s, &thresholds)?;
             tracing::info!(renewals = all.len(), in_full = true, took = ?started.elapsed(), "renewals read for the plan");
-            Ok(Arc::new(all))
+            Ok((version, Arc::new(all), true))
         })
         .await?;
-        *cache = Some((version, read.clone()));
+        *cache = Some((at, read.clone()));
+        drop(cache);
+        // After a read in full the store's snapshot, if any, could not be brought up to date
+        // (or was unusable): a server starting would read in full too, so it is written again.
+        snapshot::refresh(&task, at, read.clone(), in_full);
         Ok(read)
     });
     match tokio::spawn(work).await {
@@ -176,6 +187,8 @@ pub(crate) fn keep(state: &AppState, key: String, version: i64, day: Date, answe
     }
     answers.0.push((key, version, day, answer));
 }
+
+mod snapshot;
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,389 @@
+//! The renewal plan's kept renewals written to the store (migration 0022), so that a server
+//! starting, or a second replica, takes them from here instead of reading the whole estate
+//! (about two million renewals nationally: seconds of reading against a fraction of one).
+//!
+//! A snapshot is stamped with the audit chain's length it is valid at, the hash of the record at
+//! that length (a chain cut or replaced there no longer matches) and a fingerprint of what
+//! decided it (the thresholds, this format, the program's version). Anything that does not
+//! match, will not parse or fails its parts' checksums is refused with the reason, and the
+//! caller reads in full: a snapshot never gives a wrong list.
+//!
+//! Each renewal is a CSV line (card, purpose, holder, place, expiry, prescriber's signing); the
+//! site and the organisations above it are written once per distinct place and named by number.
+//! The renewals hold keys, dates and codes only — no name, email or role, which retention
+//! erases — and nothing that the estate's audit chain does not hold as well.
+
+use std::sync::Arc;
+
+use cardwatch_core::date::Date;
+use cardwatch_core::fasthash::FastMap;
+use cardwatch_core::health::Thresholds;
+use cardwatch_core::planner::Renewal;
+use cardwatch_core::vocab::Purpose;
+use sha2::{Digest, Sha256};
+
+use crate::exec::{with_exec, with_read, Exec, P, V};
+use crate::{Store, StoreError};
+
+/// The layout of the parts; a snapshot of another is refused.
+pub const FORMAT: i64 = 1;
+
+/// Renewals per part: a part is one value of a few megabytes, and the parts are parsed on
+/// several threads.
+const PART: usize = 100_000;
+
+/// What a kept snapshot says of itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stamp {
+    /// The layout it was written in.
+    pub format: i64,
+    /// What decided it ([`fingerprint`]).
+    pub fingerprint: String,
+    /// The audit chain's length it is valid at.
+    pub version: i64,
+    /// How many renewals it holds.
+    pub renewals: i64,
+}
+
+/// What decides which renewals there are and how they are written: the thresholds, the format
+/// and the program's version (whose code decides the renewals).
+pub fn fingerprint(t: &Thresholds) -> String {
+    let mut h = Sha256::new();
+    h.update(FORMAT.to_be_bytes());
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    h.update([0]);
+    h.update(serde_json::to_vec(t).unwrap_or_default());
+    hex::encode(h.finalize())
+}
+
+/// The kept snapshot's stamp, if there is one.
+pub fn stamp(store: &dyn Store) -> Result<Option<Stamp>, StoreError> {
+    with_read(store, |x| {
+        let rows = x.rows(
+            "SELECT format, fingerprint, version, renewals FROM plan_snapshot WHERE id = 1",
+            &[],
+        )?;
+        Ok(rows.into_iter().next().map(|r| Stamp {
+            format: r[0].int(),
+            fingerprint: r[1].text().to_owned(),
+            version: r[2].int(),
+            renewals: r[3].int(),
+        }))
+    })
+}
+
+/// Writes `all`, the renewals of the estate at the chain length `version` decided with `t`, in
+/// place of the kept snapshot, in one transaction. Not audited: it is derived from the estate,
+/// not a change to it. False (nothing written) when the chain holds no record at `version`.
+/// Whether to write is the caller's to decide (see the server's plan cache): a snapshot at any
+/// version the chain holds is right, so two servers writing at once leave a right one.
+pub fn write(
+    store: &dyn Store,
+    t: &Thresholds,
+    version: i64,
+    all: &[Renewal],
+) -> Result<bool, StoreError> {
+    let fingerprint = fingerprint(t);
+    let (places, rows) = places(all);
+    with_exec(store, |x| {
+        let Some(hash) = chain_hash(x, version)? else {
+            return Ok(false);
+        };
+        x.exec("DELETE FROM plan_snapshot_parts", &[])?;
+        x.exec("DELETE FROM plan_snapshot", &[])?;
+        x.exec(
+            "INSERT INTO plan_snapshot (id, format, fingerprint, version, chain_hash, renewals, \
+             places, checksum) VALUES (1, $1, $2, $3, $4, $5, $6, $7)",
+            &[
+                P::I(FORMAT),
+                P::T(&fingerprint),
+                P::I(version),
+                P::T(&hash),
+                P::I(all.len() as i64),
+                P::T(&places),
+                P::T(&checksum(&places)),
+            ],
+        )?;
+        for (n, part) in all.chunks(PART).enumerate() {
+            let body = encode(part, &rows[n * PART..n * PART + part.len()])?;
+            let sum = checksum(&body);
+            x.exec(
+                "INSERT INTO plan_snapshot_parts (part, checksum, body) VALUES ($1, $2, $3)",
+                &[P::I(n as i64), P::T(&sum), P::T(&body)],
+            )?;
+        }
+        Ok(true)
+    })
+}
+
+/// The kept renewals and the chain length they are valid at, or why they cannot be used (none
+/// kept, decided with other thresholds or another format or version, a chain that no longer
+/// holds the record they were stamped with, or parts that do not read back whole).
+pub fn load(
+    store: &dyn Store,
+    t: &Thresholds,
+) -> Result<Result<(i64, Vec<Renewal>), String>, StoreError> {
+    let fingerprint = fingerprint(t);
+    let read = with_read(store, |x| {
+        let rows = x.rows(
+            "SELECT format, fingerprint, version, chain_hash, renewals, places, checksum \
+             FROM plan_snapshot WHERE id = 1",
+            &[],
+        )?;
+        let Some(head) = rows.into_iter().next() else {
+            return Ok(Err("no snapshot kept".to_owned()));
+        };
+        if head[0].int() != FORMAT {
+            return Ok(Err(format!("a snapshot of format {}", head[0].int())));
+        }
+        if head[1].text() != fingerprint {
+            return Ok(Err("a snapshot decided with other thresholds".to_owned()));
+        }
+        let version = head[2].int();
+        if chain_hash(x, version)?.as_deref() != Some(head[3].text()) {
+            return Ok(Err(format!(
+                "the audit chain no longer holds the snapshot's record {version}"
+            )));
+        }
+        let parts = x.rows(
+            "SELECT part, checksum, body FROM plan_snapshot_parts ORDER BY part",
+            &[],
+        )?;
+        if checksum(head[5].text()) != head[6].text() {
+            return Ok(Err(
+                "the snapshot's places do not match their checksum".to_owned()
+            ));
+        }
+        Ok(Ok((
+            version,
+            head[4].int(),
+            head[5].text().to_owned(),
+            parts,
+        )))
+    })?;
+    let (version, count, places, parts) = match read {
+        Ok(r) => r,
+        Err(why) => return Ok(Err(why)),
+    };
+    let parts: Vec<(i64, String, String)> = parts
+        .into_iter()
+        .map(|mut r| {
+            let body = std::mem::replace(&mut r[2], V::Null).into_text();
+            (r[0].int(), r[1].text().to_owned(), body)
+        })
+        .collect();
+    if parts.iter().enumerate().any(|(i, p)| p.0 != i as i64) {
+        return Ok(Err("the snapshot's parts are not whole".to_owned()));
+    }
+    Ok(decode(&places, &parts).and_then(|all| {
+        if all.len() as i64 == count {
+            Ok((version, all))
+        } else {
+            Err(format!(
+                "the snapshot holds {} renewals, not {count}",
+                all.len()
+            ))
+        }
+    }))
+}
+
+/// Removes the kept snapshot (nothing then starts from it).
+pub fn clear(store: &dyn Store) -> Result<(), StoreError> {
+    with_exec(store, |x| {
+        x.exec("DELETE FROM plan_snapshot_parts", &[])?;
+        x.exec("DELETE FROM plan_snapshot", &[]).map(drop)
+    })
+}
+
+/// The SHA-256 of a part's text, in hex.
+fn checksum(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// The hash of the audit record at `version` (the chain's start for 0), if the chain holds one.
+fn chain_hash(x: &mut dyn Exec, version: i64) -> Result<Option<String>, StoreError> {
+    if version == 0 {
+        return Ok(Some("0".repeat(64)));
+    }
+    let rows = x.rows(
+        "SELECT hash FROM audit_log WHERE seq = $1",
+        &[P::I(version)],
+    )?;
+    Ok(rows.into_iter().next().map(|r| r[0].text().to_owned()))
+}
+
+/// The distinct places (site and the organisations above it) as CSV, and each renewal's place.
+fn places(all: &[Renewal]) -> (String, Vec<u32>) {
+    let mut seen: FastMap<(&str, Option<&str>, Option<&str>), u32> = FastMap::default();
+    let mut out = csv::WriterBuilder::new().from_writer(Vec::new());
+    let rows = all
+        .iter()
+        .map(|r| {
+            let [o, p] = &r.organisations;
+            let key = (r.site.as_str(), o.as_deref(), p.as_deref());
+            let next = seen.len() as u32;
+            *seen.entry(key).or_insert_with(|| {
+                // Absent and empty differ: `-` marks none, and an empty code is written quoted.
+                let code = |c: Option<&str>| c.map_or("-".to_owned(), |c| format!("={c}"));
+                let _ = out.write_record([r.site.as_str(), &code(key.1), &code(key.2)]);
+                next
+            })
+        })
+        .collect();
+    let text = out
+        .into_inner()
+        .map(|b| String::from_utf8_lossy(&b).into_owned());
+    (text.unwrap_or_default(), rows)
+}
+
+/// One part's renewals as CSV lines.
+fn encode(part: &[Renewal], places: &[u32]) -> Result<String, StoreError> {
+    let mut out = csv::WriterBuilder::new().from_writer(Vec::with_capacity(part.len() * 80));
+    let failed = |e: csv::Error| StoreError::Database(format!("the plan's snapshot: {e}"));
+    for (r, place) in part.iter().zip(places) {
+        let expiry = r.expiry.iso();
+        let place = place.to_string();
+        let record: [&[u8]; 6] = [
+            r.card_serial.as_bytes(),
+            purpose_code(r.purpose).as_bytes(),
+            r.holder_uuid.as_bytes(),
+            place.as_bytes(),
+            &expiry,
+            if r.prescriber_signing { b"1" } else { b"0" },
+        ];
+        out.write_record(record).map_err(failed)?;
+    }
+    let bytes = out
+        .into_inner()
+        .map_err(|e| StoreError::Database(format!("the plan's snapshot: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| StoreError::Database(e.to_string()))
+}
+
+fn purpose_code(p: Purpose) -> &'static str {
+    match p {
+        Purpose::Authentication => "a",
+        Purpose::Signing => "s",
+    }
+}
+
+/// The renewals of every part, in order, or why they do not read back (a checksum that does
+/// not match, a line that does not parse). Parts are parsed on as many threads as there are
+/// processors.
+fn decode(places: &str, parts: &[(i64, String, String)]) -> Result<Vec<Renewal>, String> {
+    let places = decode_places(places)?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per = parts.len().div_ceil(threads.max(1)).max(1);
+    let decoded: Vec<Result<Vec<Vec<Renewal>>, String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = parts
+            .chunks(per)
+            .map(|group| {
+                let places = &places;
+                s.spawn(move || {
+                    group
+                        .iter()
+                        .map(|(n, sum, body)| decode_part(*n, sum, body, places))
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a part's reader failed".to_owned()))
+            })
+            .collect()
+    });
+    let mut all = Vec::new();
+    for group in decoded {
+        for part in group? {
+            if all.is_empty() {
+                all.reserve(part.len() * parts.len());
+            }
+            all.extend(part);
+        }
+    }
+    Ok(all)
+}
+
+/// A place: the site and the organisations above it, shared by its renewals.
+type Place = (String, [Option<Arc<str>>; 2]);
+
+fn decode_places(text: &str) -> Result<Vec<Place>, String> {
+    let mut codes: FastMap<String, Arc<str>> = FastMap::default();
+    let mut code = |c: &str| -> Result<Option<Arc<str>>, String> {
+        match (c, c.strip_prefix('=')) {
+            ("-", _) => Ok(None),
+            (_, Some(c)) => Ok(Some(
+                codes
+                    .entry(c.to_owned())
+                    .or_insert_with(|| Arc::from(c))
+                    .clone(),
+            )),
+            _ => Err(format!("the snapshot's place code {c:?}")),
+        }
+    };
+    let mut out = Vec::new();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes());
+    for record in reader.records() {
+        let record = record.map_err(|e| format!("the snapshot's places: {e}"))?;
+        if record.len() != 3 {
+            return Err("the snapshot's places: a line of the wrong length".to_owned());
+        }
+        out.push((record[0].to_owned(), [code(&record[1])?, code(&record[2])?]));
+    }
+    Ok(out)
+}
+
+fn decode_part(n: i64, sum: &str, body: &str, places: &[Place]) -> Result<Vec<Renewal>, String> {
+    if checksum(body) != sum {
+        return Err(format!(
+            "the snapshot's part {n} does not match its checksum"
+        ));
+    }
+    let bad = |what: &str| format!("the snapshot's part {n}: {what}");
+    let mut out = Vec::with_capacity(PART);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(body.as_bytes());
+    let mut record = csv::StringRecord::new();
+    while reader
+        .read_record(&mut record)
+        .map_err(|e| bad(&e.to_string()))?
+    {
+        if record.len() != 6 {
+            return Err(bad("a line of the wrong length"));
+        }
+        let purpose = match &record[1] {
+            "a" => Purpose::Authentication,
+            "s" => Purpose::Signing,
+            _ => return Err(bad("a purpose")),
+        };
+        let place = record[3]
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| places.get(i))
+            .ok_or_else(|| bad("a place"))?;
+        let expiry = Date::parse(&record[4]).map_err(|_| bad("an expiry"))?;
+        let prescriber_signing = match &record[5] {
+            "1" => true,
+            "0" => false,
+            _ => return Err(bad("a prescriber's flag")),
+        };
+        out.push(Renewal {
+            card_serial: record[0].to_owned(),
+            purpose,
+            holder_uuid: record[2].to_owned(),
+            site: place.0.clone(),
+            expiry,
+            prescriber_signing,
+            organisations: place.1.clone(),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;
