@@ -15,7 +15,7 @@ use cardwatch_core::ics::{calendar, Event};
 use cardwatch_core::migration;
 use cardwatch_core::planner::{plan_teams, Renewal, Settings};
 use cardwatch_core::records::{Cell, Kind};
-use cardwatch_store::{load_workstations, renewals_due, Store, StoreError};
+use cardwatch_store::{load_workstations, Store, StoreError};
 
 use crate::web::auth::{token_hash, token_shaped, Caller};
 use crate::web::scope::Viewer;
@@ -121,8 +121,15 @@ pub(crate) async fn feed(State(state): State<AppState>, Path(file): Path<String>
     let (from, to) = (today.add_days(-PAST_DAYS), today.add_days(AHEAD_DAYS));
     let checks = state.checks.clone();
     let site = token.site.clone();
+    // The renewal plan's kept renewals: a feed read does not read every renewal again.
+    let all = match crate::notify::jobs::kept_renewals(&state).await {
+        Ok(all) => all,
+        Err(why) => {
+            tracing::warn!(%why, "the calendar feed's renewals");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
     let events = crate::web::blocking(&state, move |s| {
-        let all = renewals_due(s, &checks.thresholds)?;
         let seen =
             |code: &str| site.as_ref().is_none_or(|x| x.as_str() == code) && viewer.sees_site(code);
         let wanted = |r: &Renewal| r.expiry >= from && r.expiry <= to && seen(&r.site);

@@ -18,11 +18,11 @@ use cardwatch_core::date::{Date, Timestamp};
 use cardwatch_core::notify::{
     digest, hook_body, reminder, reminder_stage, Channel, DigestFor, Message, ReminderFor,
 };
-use cardwatch_core::planner::{plan_teams, Settings};
+use cardwatch_core::planner::{plan_teams, Renewal, Settings};
 use cardwatch_core::records::{Cell, Kind};
 use cardwatch_core::schedule::Schedule;
 use cardwatch_store::notify::{self as outbox, Claim, Outgoing};
-use cardwatch_store::{renewals_due, Store, StoreError};
+use cardwatch_store::{Store, StoreError};
 use tracing::Instrument as _;
 
 use crate::notify::send::SmtpRelay;
@@ -400,7 +400,8 @@ pub(crate) async fn run(
         Job::Digest => digests(state, slot).await,
         Job::Reminders => {
             let (checks, today) = (state.checks.clone(), (state.now)().date());
-            let messages = crate::web::blocking(state, move |s| reminders(s, &checks, today))
+            let due = kept_renewals(state).await?;
+            let messages = crate::web::blocking(state, move |s| reminders(s, &checks, today, due))
                 .await
                 .map_err(|f| db(f.0))?;
             enqueue(state, messages).await
@@ -611,13 +612,25 @@ async fn digests(state: &AppState, slot: Timestamp) -> Result<String, String> {
     Ok(summary)
 }
 
-/// Reminders due today for the renewal plan's certificates, to holders with an address.
+/// Every renewal of the estate as it is, the renewal plan's kept ones (read once and shared,
+/// not read again for each job: two million renewals nationally).
+pub(crate) async fn kept_renewals(state: &AppState) -> Result<Arc<Vec<Renewal>>, String> {
+    let version = crate::prevent::check::facts_version(state, None)
+        .await
+        .map_err(|_| "the estate's version could not be read — see the log".to_owned())?;
+    crate::prevent::plan::cache::renewals(state, version)
+        .await
+        .map_err(|f| f.0.to_string())
+}
+
+/// Reminders due today for the renewal plan's certificates (`renewals`, every one of the
+/// estate), to holders with an address.
 fn reminders(
     store: &dyn Store,
     checks: &crate::Checks,
     today: Date,
+    renewals: Arc<Vec<Renewal>>,
 ) -> Result<Vec<Message>, StoreError> {
-    let renewals = renewals_due(store, &checks.thresholds)?;
     let settings = Settings {
         from: today,
         capacity: 1,
