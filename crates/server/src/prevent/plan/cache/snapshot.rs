@@ -17,7 +17,7 @@ use crate::AppState;
 /// touched, which is refused past [`RECHECK_MAX_RECORDS`] (then it reads in full); a quarter of
 /// that leaves room for the changes made while no server runs, keeps a start's update to a few
 /// thousand records' sites, and writes the snapshot (a few seconds of background work, about
-/// 150 MB nationally) at most once per few thousand changes rather than after each import.
+/// 91 MB nationally) at most once per few thousand changes rather than after each import.
 pub(crate) const REWRITE_AFTER: i64 = (RECHECK_MAX_RECORDS / 4) as i64;
 
 /// One snapshot written at a time by this server: a second waits and then finds the first's.
