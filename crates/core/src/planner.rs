@@ -443,34 +443,31 @@ impl Waiting {
 /// Plans every job. Deterministic: the same jobs and settings give the same plan.
 ///
 /// The jobs are planned in order of expiry, each day's and each deadline's jobs in the order
-/// given, and the targets put back in the order given: the passes read and write each job's
+/// given, and each target written in the order given: the passes read and write each job's
 /// deadline, place and target as they go, and two million jobs in the estate's order (by card)
 /// make each of those a jump through memory, where in expiry order they follow one another, and
 /// each deadline's jobs are one run of the list, walked by cursors rather than copied into
 /// queues (`sorted`). The plan is the one the jobs' own order gives: every choice between jobs
 /// is between jobs of the same deadline, whose order is kept.
 pub fn plan(jobs: &[Job], s: &Settings<'_>) -> Plan {
-    let order = expiry_order(jobs);
-    let sorted: Vec<Job> = order.iter().map(|&i| jobs[i as usize]).collect();
-    let mut planned = sorted::plan_sorted(&sorted, s);
-    let mut targets = planned.targets.clone();
-    for (k, &i) in order.iter().enumerate() {
-        targets[i as usize] = planned.targets[k];
-    }
-    planned.targets = targets;
-    planned
+    let (order, sorted) = expiry_order(jobs);
+    sorted::plan_sorted(&sorted, s, Some(&order))
 }
 
-/// The jobs' indexes by expiry, those of one day in the order given: counted out by day, in
-/// two passes over the jobs.
-fn expiry_order(jobs: &[Job]) -> Vec<u32> {
-    let Some(first) = jobs.iter().map(|j| j.expiry).min() else {
-        return Vec::new();
+/// The jobs' indexes by expiry, those of one day in the order given, and the jobs in that
+/// order: counted out by day, in two passes over the jobs. Each job is copied as its index is
+/// placed, so the jobs in expiry order are written a day's run at a time (a thousand or so runs
+/// filled side by side) rather than read back by index from all over the list.
+fn expiry_order(jobs: &[Job]) -> (Vec<u32>, Vec<Job>) {
+    let Some(one) = jobs.first() else {
+        return (Vec::new(), Vec::new());
     };
+    let (first, last) = jobs.iter().fold((one.expiry, one.expiry), |(lo, hi), j| {
+        (lo.min(j.expiry), hi.max(j.expiry))
+    });
     let day = |j: &Job| first.days_until(j.expiry) as usize;
-    let last = jobs.iter().map(day).max().unwrap_or(0);
     // Where each day's jobs start in the order.
-    let mut at = vec![0u32; last + 2];
+    let mut at = vec![0u32; first.days_until(last) as usize + 2];
     for j in jobs {
         at[day(j) + 1] += 1;
     }
@@ -478,12 +475,15 @@ fn expiry_order(jobs: &[Job]) -> Vec<u32> {
         at[d] += at[d - 1];
     }
     let mut order = vec![0u32; jobs.len()];
+    let mut sorted = vec![*one; jobs.len()];
     for (i, j) in jobs.iter().enumerate() {
         let d = day(j);
-        order[at[d] as usize] = i as u32;
+        let k = at[d] as usize;
+        order[k] = i as u32;
+        sorted[k] = *j;
         at[d] += 1;
     }
-    order
+    (order, sorted)
 }
 
 /// Plans every job, in the order given (see [`plan`]): the general passes, with lists per day
@@ -596,7 +596,9 @@ fn plan_in_order(jobs: &[Job], s: &Settings<'_>) -> Plan {
 }
 
 /// The plan from its targets and the day-by-day totals: the lapses counted, the capacity that
-/// lapses no one, the weeks.
+/// lapses no one, the weeks. (The planner over runs counts these from its runs and its days
+/// instead: `sorted`.)
+#[cfg(test)]
 fn finish(
     jobs: &[Job],
     targets: Vec<Target>,
@@ -741,30 +743,39 @@ fn capacity_by_bisection(jobs: &[Job], s: &Settings<'_>, days: &mut Days<'_>, va
 /// rather than asking for a capacity no team has.) By Hall's condition for interval scheduling,
 /// that is the largest, over spans of days [a, b], of the jobs that must be done inside the span
 /// divided by its working days (rounded up).
+#[cfg(test)]
 fn capacity_needed(jobs: &[Job], s: &Settings<'_>, days: &mut Days<'_>) -> u32 {
-    let horizon = jobs
-        .iter()
-        .map(|j| s.from.days_until(j.expiry))
-        .max()
-        .unwrap_or(0)
-        .max(0) as usize;
+    let deadlines = jobs.iter().map(|j| (s.from.days_until(j.expiry), 1));
+    capacity_needed_counted(jobs, deadlines, s, days)
+}
+
+/// The capacity needed, as `capacity_needed` says, from the jobs counted by deadline (days from
+/// the first day, in any order, a deadline more than once): the planner over runs has them
+/// counted already, and reads the jobs themselves only when their dates lie too far apart for
+/// the search over spans.
+fn capacity_needed_counted(
+    jobs: &[Job],
+    deadlines: impl Iterator<Item = (i32, u64)> + Clone,
+    s: &Settings<'_>,
+    days: &mut Days<'_>,
+) -> u32 {
+    let horizon = deadlines.clone().map(|(d, _)| d).max().unwrap_or(0).max(0) as usize;
     let w = s.window_days.max(0) as usize;
     let mut work_upto = vec![0u64; horizon + 2]; // working days < i
     for i in 0..=horizon {
         work_upto[i + 1] = work_upto[i] + u64::from(days.is_working(i));
     }
-    let reachable = |j: &Job| {
-        let d = s.from.days_until(j.expiry);
+    let reachable = |&(d, _): &(i32, u64)| {
         d >= 0 && work_upto[d as usize + 1] > work_upto[(d as usize).saturating_sub(w)]
     };
     if horizon > MAX_SPAN_SEARCH_DAYS {
-        let valid = jobs.iter().filter(|&j| reachable(j)).count();
-        return capacity_by_bisection(jobs, s, days, valid);
+        let valid: u64 = deadlines.filter(reachable).map(|(_, n)| n).sum();
+        return capacity_by_bisection(jobs, s, days, valid as usize);
     }
     // Jobs by deadline day, and their prefix sums.
     let mut by_deadline = vec![0u64; horizon + 2];
-    for j in jobs.iter().filter(|&j| reachable(j)) {
-        by_deadline[s.from.days_until(j.expiry) as usize] += 1;
+    for (d, n) in deadlines.filter(reachable) {
+        by_deadline[d as usize] += n;
     }
     let mut jobs_upto = vec![0u64; horizon + 2]; // jobs with deadline < i
     for i in 0..=horizon {
@@ -793,12 +804,26 @@ fn capacity_needed(jobs: &[Job], s: &Settings<'_>, days: &mut Days<'_>) -> u32 {
     need.min(u64::from(u32::MAX)) as u32
 }
 
+#[cfg(test)]
 fn weekly(jobs: &[Job], targets: &[Target], s: &Settings<'_>, days: &mut Days<'_>) -> Vec<Week> {
+    let expiring = jobs.iter().map(|j| (j.expiry, 1));
+    weekly_counted(expiring, targets.iter().map(|t| (t.date, 1)), s, days)
+}
+
+/// The weeks from the certificates counted by last valid day and the renewals by planned day
+/// (in any order, a day more than once; only days with renewals planned): the planner over runs
+/// counts them by run and by day instead of reading two million targets.
+fn weekly_counted(
+    expiring: impl Iterator<Item = (Date, u32)> + Clone,
+    planned: impl Iterator<Item = (Date, u32)> + Clone,
+    s: &Settings<'_>,
+    days: &mut Days<'_>,
+) -> Vec<Week> {
     let monday = s.from.add_days(-(s.from.weekday() as i32));
-    let last = jobs
-        .iter()
-        .map(|j| j.expiry)
-        .chain(targets.iter().map(|t| t.date))
+    let last = expiring
+        .clone()
+        .map(|(d, _)| d)
+        .chain(planned.clone().map(|(d, _)| d))
         .max()
         .unwrap_or(s.from)
         .max(s.from);
@@ -815,14 +840,14 @@ fn weekly(jobs: &[Job], targets: &[Target], s: &Settings<'_>, days: &mut Days<'_
         let k = monday.days_until(d);
         (k >= 0).then_some((k / 7) as usize)
     };
-    for j in jobs {
-        if let Some(w) = week_of(j.expiry) {
-            weeks[w].expiring += 1;
+    for (d, n) in expiring {
+        if let Some(w) = week_of(d) {
+            weeks[w].expiring += n;
         }
     }
-    for t in targets {
-        if let Some(w) = week_of(t.date) {
-            weeks[w].planned += 1;
+    for (d, n) in planned {
+        if let Some(w) = week_of(d) {
+            weeks[w].planned += n;
         }
     }
     for (w, week) in weeks.iter_mut().enumerate() {

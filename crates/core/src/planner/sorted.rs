@@ -88,8 +88,10 @@ impl Stacks {
     }
 }
 
-/// Plans jobs given in order of expiry: `plan_in_order`'s plan, found without its lists.
-pub(super) fn plan_sorted(jobs: &[Job], s: &Settings<'_>) -> Plan {
+/// Plans jobs given in order of expiry: `plan_in_order`'s plan, found without its lists. With
+/// `given` (each job's place in the caller's own order) each target is written at that place,
+/// so the plan's targets are in the caller's order without a second list of them.
+pub(super) fn plan_sorted(jobs: &[Job], s: &Settings<'_>, given: Option<&[u32]>) -> Plan {
     assert!(s.capacity > 0, "capacity is validated by the caller");
     let mut days = Days::new(s.from, s.calendar);
     let runs = Runs::new(jobs, s);
@@ -141,6 +143,8 @@ pub(super) fn plan_sorted(jobs: &[Job], s: &Settings<'_>) -> Plan {
             .sum(),
         ..Outcome::default()
     };
+    // Renewals planned by working day, for the weeks: the days with any.
+    let mut loads: Vec<(usize, u32)> = Vec::new();
     let mut left = jobs.len();
     let mut day = 0usize;
     while left > 0 {
@@ -158,10 +162,15 @@ pub(super) fn plan_sorted(jobs: &[Job], s: &Settings<'_>) -> Plan {
                 }
                 done[i] = true;
                 let deadline = s.from.days_until(jobs[i].expiry);
-                targets[i] = Target {
+                let lapsed_days = (day as i64 - i64::from(deadline)).max(0) as u32;
+                targets[given.map_or(i, |g| g[i] as usize)] = Target {
                     date: s.from.add_days(day as i32),
-                    lapsed_days: (day as i64 - i64::from(deadline)).max(0) as u32,
+                    lapsed_days,
                 };
+                if lapsed_days > 0 {
+                    outcome.lapsed += 1;
+                    outcome.lapsed_holder_days += u64::from(lapsed_days);
+                }
                 1
             };
             if day + 1 < must_at.len() {
@@ -196,11 +205,25 @@ pub(super) fn plan_sorted(jobs: &[Job], s: &Settings<'_>) -> Plan {
             outcome.peak_queue = outcome.peak_queue.max(lapsing_len);
             if load > 0 {
                 outcome.last_day = Some(s.from.add_days(day as i32));
+                loads.push((day, load));
             }
         }
         day += 1;
     }
-    super::finish(jobs, targets, outcome, s, &mut days)
+    // The lapses were counted as the jobs were placed; the capacity needed and the weeks are
+    // counted by run and by day, not read again from two million jobs and targets.
+    let by_run = (0..runs.len()).map(|g| (runs.deadline[g], runs.range(g).len()));
+    let deadlines = by_run.clone().map(|(d, n)| (d as i32, n as u64));
+    let capacity_for_no_lapses = super::capacity_needed_counted(jobs, deadlines, s, &mut days);
+    let expiring = by_run.map(|(d, n)| (s.from.add_days(d as i32), n as u32));
+    let planned = loads.iter().map(|&(d, n)| (s.from.add_days(d as i32), n));
+    let weeks = super::weekly_counted(expiring, planned, s, &mut days);
+    Plan {
+        targets,
+        outcome,
+        capacity_for_no_lapses,
+        weeks,
+    }
 }
 
 /// The next job of the released runs `from..released` that `fits`, from the earliest run
