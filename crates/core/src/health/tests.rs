@@ -1246,3 +1246,54 @@ fn numbers_are_written_as_format_writes_them() {
         assert_eq!(s, format!("x{n}"));
     }
 }
+
+/// The workstation rules judge the machines in two halves on two threads: the findings are
+/// those of one pass over every machine, in the same order, wherever the halves split (the
+/// software of the machine each half starts at found from the middle of the sorted list), and
+/// with one machine or none.
+#[test]
+fn workstations_judged_in_halves_find_what_one_pass_finds() {
+    let d = Defaults::new();
+    let cx = d.context();
+    let one_pass = |e: &Estate| {
+        let mut out = Out {
+            today: cx.today,
+            findings: Vec::new(),
+        };
+        workstations_in(e, 0..e.workstations.len(), &cx, &mut out);
+        workstations_together(e, &cx, &mut out);
+        out.findings
+    };
+    let halves = |e: &Estate| {
+        let mut out = Out {
+            today: cx.today,
+            findings: Vec::new(),
+        };
+        workstations(e, &cx, &mut out);
+        out.findings
+    };
+    let mut e = demo_estate(4);
+    e.sort();
+    let whole = one_pass(&e);
+    assert!(
+        whole
+            .iter()
+            .filter(|n| n.finding.rule.starts_with("software-"))
+            .count()
+            > 10,
+        "the demo estate has software findings to compare"
+    );
+    assert!(halves(&e) == whole);
+    // Fewer machines: every split point of a short list, down to one machine and none.
+    for n in [0, 1, 2, 3, 7] {
+        let mut few = e.clone();
+        few.workstations.truncate(n);
+        let whole = one_pass(&few);
+        assert!(halves(&few) == whole, "{n} machines");
+        if n == 0 {
+            assert!(whole
+                .iter()
+                .all(|f| !f.finding.rule.starts_with("software-")));
+        }
+    }
+}
