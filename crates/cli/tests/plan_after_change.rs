@@ -15,18 +15,15 @@ use common::*;
 /// What a server plans: every renewal with its target day and team (CSV), and the teams'
 /// outcomes with the first page of renewals (JSON), at two capacities.
 fn planned(addr: &str, cookie: &str) -> Vec<String> {
-    [
-        "/api/v1/plan?capacity=3&format=csv",
-        "/api/v1/plan?capacity=3&limit=10000",
-        "/api/v1/plan?capacity=40",
-    ]
-    .iter()
-    .map(|path| {
-        let (status, response) = get_as(addr, path, cookie);
-        assert_eq!(status, 200, "{path}: {response}");
-        body_of(&response)
-    })
-    .collect()
+    answers(
+        addr,
+        cookie,
+        &[
+            "/api/v1/plan?capacity=3&format=csv",
+            "/api/v1/plan?capacity=3&limit=10000",
+            "/api/v1/plan?capacity=40",
+        ],
+    )
 }
 
 /// The running server's plans after `step`, checked against a fresh server's of the same

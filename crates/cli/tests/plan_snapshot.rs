@@ -20,17 +20,14 @@ const PASSPHRASE: &str = "snapshot test administrator passphrase";
 /// What a server plans: every renewal with its target day and team (CSV), and the teams'
 /// outcomes (JSON), at two capacities.
 fn planned(addr: &str, cookie: &str) -> Vec<String> {
-    [
-        "/api/v1/plan?capacity=3&format=csv",
-        "/api/v1/plan?capacity=40",
-    ]
-    .iter()
-    .map(|path| {
-        let (status, response) = get_as(addr, path, cookie);
-        assert_eq!(status, 200, "{path}: {response}");
-        body_of(&response)
-    })
-    .collect()
+    answers(
+        addr,
+        cookie,
+        &[
+            "/api/v1/plan?capacity=3&format=csv",
+            "/api/v1/plan?capacity=40",
+        ],
+    )
 }
 
 /// A server on `db` (with `config`, if given) logging at info to `log`, signed in as `user`.

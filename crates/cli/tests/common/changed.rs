@@ -93,3 +93,16 @@ pub fn body_of(response: &str) -> String {
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default()
 }
+
+/// The bodies of the answers to some GET requests made as the operator of `cookie`, each
+/// checked to be 200.
+pub fn answers(addr: &str, cookie: &str, paths: &[&str]) -> Vec<String> {
+    paths
+        .iter()
+        .map(|path| {
+            let (status, response) = get_as(addr, path, cookie);
+            assert_eq!(status, 200, "{path}: {response}");
+            body_of(&response)
+        })
+        .collect()
+}

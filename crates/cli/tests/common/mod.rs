@@ -9,7 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 mod changed;
 // Only the tests that change an estate under a running server use these.
 #[allow(unused_imports)]
-pub use changed::{body_of, Changed};
+pub use changed::{answers, body_of, Changed};
 
 /// The day the tests' fixed demo estates are seen from. A test that builds its estate for this
 /// day runs every later command on it too (`cardwatch_on`), so it means the same on any date.
