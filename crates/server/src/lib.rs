@@ -112,8 +112,10 @@ impl AppState {
 /// The scheduler starts with it (inside the caller's runtime) unless `notify.enabled` is off.
 pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> Router {
     let state = AppState::new(store, now, checks);
-    notify::jobs::spawn(state.clone());
+    // The read-ahead takes the kept renewals before the scheduler's task can start: its jobs
+    // wait for that read.
     prevent::plan::cache::read_ahead(state.clone());
+    notify::jobs::spawn(state.clone());
     Router::new()
         .merge(api::routes())
         .route("/", get(prevent::overview::page))

@@ -226,6 +226,11 @@ pub(crate) fn spawn(state: AppState) {
                 return;
             }
         };
+        // The renewal plan's start-up read (`prevent::plan::cache::read_ahead`) holds the kept
+        // renewals until it ends. Jobs caught up at start would share the processor with it and
+        // the first plan asked for as the server comes back would wait for both, so they start
+        // after it: a second or two from the store's snapshot, well inside the catch-up window.
+        drop(state.renewals.lock().await);
         tracing::info!(%owner, "scheduler started");
         let now = (state.now)().unix();
         // Each job's cursor: the moment after which its next slot is looked for. A replica
@@ -859,6 +864,48 @@ mod tests {
         assert!(Job::parse("digests")
             .unwrap_err()
             .contains("findings, digest"));
+    }
+
+    /// No job is claimed while the renewal plan's start-up read holds the kept renewals; a job
+    /// due then runs once it ends.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn jobs_start_after_the_plans_start_up_read() {
+        fn now() -> Timestamp {
+            Timestamp::parse("2026-11-22T09:00:00Z").expect("a time")
+        }
+        let dir = tempfile::tempdir().expect("a folder");
+        let url = dir.path().join("cw.sqlite").display().to_string();
+        let store: Arc<dyn Store> = cardwatch_store::open(&url).expect("a store").into();
+        let every_second = Schedule::parse("* * * * * *").expect("a schedule");
+        let checks = crate::Checks {
+            catalogue: cardwatch_core::catalogue::Catalogue::shipped(),
+            thresholds: Default::default(),
+            calendar: cardwatch_core::calendar::Calendar::england_and_wales(),
+            teams: Vec::new(),
+            triage: cardwatch_core::triage::KnowledgeBase::shipped(),
+            contacts: Vec::new(),
+            notify: Notify {
+                schedules: vec![(Job::Deliver, every_second)],
+                ..Notify::default()
+            },
+            sign_in: Default::default(),
+            sso: None,
+            import_mapping: None,
+        };
+        let state = AppState::new(store.clone(), now, checks);
+        let runs = || outbox::job_runs(&*store, None, 10).expect("the runs");
+        let read = state.renewals.clone().lock_owned().await;
+        spawn(state.clone());
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(runs().is_empty(), "a job ran during the start-up read");
+        drop(read);
+        for _ in 0..100 {
+            if !runs().is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no job ran once the start-up read ended");
     }
 
     #[test]

@@ -36,9 +36,10 @@ pub(crate) async fn renewals(
 }
 
 /// Starts reading every renewal as the server starts, when the store holds an estate, so that
-/// the first plan (four to twenty seconds of reading at national size) finds them read or being
-/// read. The kept renewals are taken before it returns: a plan request arriving first waits for
-/// this read instead of starting a second one. Nothing else waits for it.
+/// the first plan finds them read or being read (under a second from the store's snapshot at
+/// national size, four to twenty seconds reading the estate). The kept renewals are taken before
+/// it returns: a plan request arriving first waits for this read instead of starting a second
+/// one, and the scheduler's jobs start after it (`notify::jobs::spawn`). Pages do not wait.
 pub(crate) fn read_ahead(state: AppState) {
     let Ok(cache) = state.renewals.clone().try_lock_owned() else {
         return;
