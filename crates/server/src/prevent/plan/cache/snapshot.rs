@@ -55,8 +55,8 @@ pub(crate) fn stale(kept: Option<&plan_snapshot::Stamp>, t: &Thresholds, version
 
 /// After the kept renewals were read at `version`: writes them to the store in the background
 /// when its snapshot is [`stale`], or always after a read `in_full` (the snapshot kept, if any,
-/// could not be used or brought up to date). Nothing waits for it but a caller that wants to (tests);
-/// a failure is logged and the next read tries again.
+/// could not be used or brought up to date). Nothing waits for it but a caller that wants to
+/// (tests); a failure is logged and the next read tries again.
 pub(super) fn refresh(
     state: &AppState,
     version: i64,
