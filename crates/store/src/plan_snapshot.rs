@@ -85,6 +85,16 @@ pub fn write(
 ) -> Result<bool, StoreError> {
     let fingerprint = fingerprint(t);
     let (places, rows) = places(all);
+    // Encoded before the transaction: on SQLite it holds the store's one writer, and sign-ins,
+    // imports and agent reports wait for it.
+    let parts = all
+        .chunks(PART)
+        .enumerate()
+        .map(|(n, part)| {
+            let body = encode(part, &rows[n * PART..n * PART + part.len()])?;
+            Ok((checksum(&body), body))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
     with_exec(store, |x| {
         let Some(hash) = chain_hash(x, version)? else {
             return Ok(false);
@@ -104,12 +114,10 @@ pub fn write(
                 P::T(&checksum(&places)),
             ],
         )?;
-        for (n, part) in all.chunks(PART).enumerate() {
-            let body = encode(part, &rows[n * PART..n * PART + part.len()])?;
-            let sum = checksum(&body);
+        for (n, (sum, body)) in parts.iter().enumerate() {
             x.exec(
                 "INSERT INTO plan_snapshot_parts (part, checksum, body) VALUES ($1, $2, $3)",
-                &[P::I(n as i64), P::T(&sum), P::T(&body)],
+                &[P::I(n as i64), P::T(sum), P::T(body)],
             )?;
         }
         Ok(true)
