@@ -417,7 +417,7 @@ fn params(values: &[Value]) -> Vec<Box<dyn ToSql + Sync>> {
         .iter()
         .map(|v| -> Box<dyn ToSql + Sync> {
             match v {
-                Value::Null => Box::new(None::<String>),
+                Value::Null => Box::new(AnyNull),
                 Value::Text(s) => Box::new(s.clone()),
                 Value::Int(n) => Box::new(*n),
                 Value::Bool(b) => Box::new(*b),
@@ -426,6 +426,28 @@ fn params(values: &[Value]) -> Vec<Box<dyn ToSql + Sync>> {
             }
         })
         .collect()
+}
+
+/// NULL for a parameter of whatever type the statement gives it. The driver checks a value's
+/// type before sending it, NULL or not: `None::<String>` is refused for a number column (an
+/// empty `last_seen` checked against a stored workstation).
+#[derive(Debug)]
+struct AnyNull;
+
+impl ToSql for AnyNull {
+    fn to_sql(
+        &self,
+        _: &postgres::types::Type,
+        _: &mut bytes::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(postgres::types::IsNull::Yes)
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
 }
 
 fn as_refs(p: &[Box<dyn ToSql + Sync>]) -> Vec<&(dyn ToSql + Sync)> {
@@ -1565,7 +1587,7 @@ fn pg_params<'a>(params: &[P<'a>]) -> Vec<Box<dyn ToSql + Sync + 'a>> {
                 P::I(n) => Box::new(n),
                 P::T(t) => Box::new(t),
                 // Untyped NULLs take the column's type from the statement.
-                P::Null => Box::new(None::<String>),
+                P::Null => Box::new(AnyNull),
             }
         })
         .collect()

@@ -296,6 +296,26 @@ fn damaged_import_files_are_refused_by_place_on_postgres() {
     damaged_json_is_refused_by_item(&db, 40);
 }
 
+/// A workstation's `last_seen` emptied (a number column when stored) in a file checked against
+/// the estate that holds it: found by the damaged-files property on PostgreSQL, where the empty
+/// value reached the driver as a NULL of the wrong type instead of a NULL of the column's.
+#[test]
+fn an_emptied_last_seen_is_checked_on_both_stores() {
+    let (name, bytes) = bases()
+        .into_iter()
+        .find(|(n, _)| n == "workstations.csv")
+        .expect("the demo's workstations");
+    let emptied = apply(
+        &Damage::Field(306693895658281, 3096327614064763213, String::new()),
+        &bytes,
+    );
+    assert_ne!(emptied, bytes, "a field was emptied");
+    for db in [TestDb::sqlite(), TestDb::postgres()] {
+        let db = store_with_demo(db);
+        check(&db, &name, &emptied).expect("checked, or refused by place");
+    }
+}
+
 #[test]
 fn crlf_and_a_byte_order_mark_import_the_same_records() {
     let plain = TestDb::sqlite();
