@@ -99,8 +99,7 @@ pub fn write(
         let Some(hash) = chain_hash(x, version)? else {
             return Ok(false);
         };
-        x.exec("DELETE FROM plan_snapshot_parts", &[])?;
-        x.exec("DELETE FROM plan_snapshot", &[])?;
+        delete(x)?;
         x.exec(
             "INSERT INTO plan_snapshot (id, format, fingerprint, version, chain_hash, renewals, \
              places, checksum) VALUES (1, $1, $2, $3, $4, $5, $6, $7)",
@@ -153,15 +152,15 @@ pub fn load(
                 "the audit chain no longer holds the snapshot's record {version}"
             )));
         }
-        let parts = x.rows(
-            "SELECT part, checksum, body FROM plan_snapshot_parts ORDER BY part",
-            &[],
-        )?;
         if checksum(head[5].text()) != head[6].text() {
             return Ok(Err(
                 "the snapshot's places do not match their checksum".to_owned()
             ));
         }
+        let parts = x.rows(
+            "SELECT part, checksum, body FROM plan_snapshot_parts ORDER BY part",
+            &[],
+        )?;
         Ok(Ok((
             version,
             head[4].int(),
@@ -197,10 +196,12 @@ pub fn load(
 
 /// Removes the kept snapshot (nothing then starts from it).
 pub fn clear(store: &dyn Store) -> Result<(), StoreError> {
-    with_exec(store, |x| {
-        x.exec("DELETE FROM plan_snapshot_parts", &[])?;
-        x.exec("DELETE FROM plan_snapshot", &[]).map(drop)
-    })
+    with_exec(store, delete)
+}
+
+fn delete(x: &mut dyn Exec) -> Result<(), StoreError> {
+    x.exec("DELETE FROM plan_snapshot_parts", &[])?;
+    x.exec("DELETE FROM plan_snapshot", &[]).map(drop)
 }
 
 /// The SHA-256 of a part's text, in hex.

@@ -44,7 +44,7 @@ pub(super) fn load(s: &dyn Store, t: &Thresholds) -> Option<(i64, Arc<Vec<Renewa
 
 /// Whether a snapshot stamped `kept` should be replaced by renewals at `version`: there is none,
 /// it was decided otherwise, or it is [`REWRITE_AFTER`] records behind.
-pub(crate) fn stale(kept: Option<&plan_snapshot::Stamp>, t: &Thresholds, version: i64) -> bool {
+fn stale(kept: Option<&plan_snapshot::Stamp>, t: &Thresholds, version: i64) -> bool {
     match kept {
         None => true,
         Some(k) if k.format != plan_snapshot::FORMAT => true,
