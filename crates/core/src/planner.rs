@@ -20,7 +20,7 @@ use crate::date::Date;
 
 mod sorted;
 mod update;
-pub use update::{renewal_order, replace_sites};
+pub use update::{renewal_order, replace_sites, replace_sites_numbered, SiteNumbers};
 
 /// One renewal to plan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
