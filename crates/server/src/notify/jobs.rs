@@ -27,6 +27,7 @@ use tracing::Instrument as _;
 
 use crate::notify::send::SmtpRelay;
 use crate::web::auth::Caller;
+use crate::web::background::{self, Priority};
 use crate::web::scope::Viewer;
 use crate::AppState;
 
@@ -302,7 +303,8 @@ pub(crate) fn spawn(state: AppState) {
                         let (state, owner, job, done) =
                             (state.clone(), owner.clone(), *job, done_tx.clone());
                         tokio::spawn(async move {
-                            run_claimed(&state, &owner, job, slot, attempt).await;
+                            run_claimed(&state, &owner, job, slot, attempt, Priority::Background)
+                                .await;
                             let _ = done.send(job);
                         });
                     }
@@ -315,8 +317,17 @@ pub(crate) fn spawn(state: AppState) {
     });
 }
 
-/// Runs a claimed run, renewing its lease meanwhile, and records how it ended.
-async fn run_claimed(state: &AppState, owner: &Arc<str>, job: Job, slot: Timestamp, attempt: i64) {
+/// Runs a claimed run, its work at `priority`, renewing its lease meanwhile, and records how
+/// it ended. The claim, the lease and the record run at the default priority whatever the
+/// work's: a lease renewed late would let another replica take over a run still under way.
+async fn run_claimed(
+    state: &AppState,
+    owner: &Arc<str>,
+    job: Job,
+    slot: Timestamp,
+    attempt: i64,
+    priority: Priority,
+) {
     // Every log line of the run, its store calls' and sending threads' included, names its task
     // and the run: the slot's second and the try, as `cardwatch jobs` lists the run
     // (scheduled or run by hand, the same span).
@@ -325,7 +336,7 @@ async fn run_claimed(state: &AppState, owner: &Arc<str>, job: Job, slot: Timesta
         task = job.name(),
         run_id = %format_args!("{}-{}-{attempt}", job.name(), slot.unix())
     );
-    run_claimed_in_span(state, owner, job, slot, attempt)
+    run_claimed_in_span(state, owner, job, slot, attempt, priority)
         .instrument(span)
         .await;
 }
@@ -336,6 +347,7 @@ async fn run_claimed_in_span(
     job: Job,
     slot: Timestamp,
     attempt: i64,
+    priority: Priority,
 ) {
     let lease = state.checks.notify.lease_seconds;
     if attempt > 1 {
@@ -365,7 +377,7 @@ async fn run_claimed_in_span(
             }
         }.in_current_span())
     };
-    let outcome = run(state, owner, job, slot).await;
+    let outcome = run(state, owner, job, slot, priority).await;
     renew.abort();
     state.metrics.job_ended(job.name(), outcome.is_ok());
     let now = (state.now)();
@@ -387,45 +399,58 @@ async fn run_claimed_in_span(
     .await;
 }
 
-/// Runs one job for one moment; a summary, or why it failed.
+/// Runs one job for one moment, its reading and computing at `priority`; a summary, or why it
+/// failed.
+///
+/// Its writes run at the default priority whatever `priority` is: each holds the store's one
+/// writer (on SQLite), and one that gave way to every request while holding it would keep
+/// sign-ins, imports and agent reports waiting.
 pub(crate) async fn run(
     state: &AppState,
     owner: &str,
     job: Job,
     slot: Timestamp,
+    priority: Priority,
 ) -> Result<String, String> {
     let db = |e: StoreError| e.to_string();
     match job {
         Job::Findings => {
-            let check = crate::prevent::check::all_findings(state, None)
+            let check = crate::prevent::check::all_findings_at(state, None, priority)
                 .await
                 .map_err(|_| "the health check failed — see the log".to_owned())?;
             Ok(format!("{} findings", check.all.len()))
         }
-        Job::Digest => digests(state, slot).await,
+        Job::Digest => digests(state, slot, priority).await,
         Job::Reminders => {
             let (checks, today) = (state.checks.clone(), (state.now)().date());
             let due = kept_renewals(state).await?;
-            let messages = crate::web::blocking(state, move |s| reminders(s, &checks, today, due))
-                .await
-                .map_err(|f| db(f.0))?;
+            let messages =
+                background::blocking(state, priority, move |s| reminders(s, &checks, today, due))
+                    .await
+                    .map_err(|f| db(f.0))?;
             enqueue(state, messages).await
         }
         Job::Stock => {
-            let check = crate::prevent::check::all_findings(state, None)
+            let check = crate::prevent::check::all_findings_at(state, None, priority)
                 .await
                 .map_err(|_| "the health check failed — see the log".to_owned())?;
-            let short: Vec<String> = check
-                .all
-                .iter()
-                .filter(|n| n.state == "open")
-                .filter(|n| matches!(n.finding.rule, "stock-below-minimum" | "spare-readers-low"))
-                .map(|n| format!("{}: {}", n.finding.site, n.finding.why))
-                .collect();
+            let short: Vec<String> = background::compute(priority, move || {
+                check
+                    .all
+                    .iter()
+                    .filter(|n| n.state == "open")
+                    .filter(|n| {
+                        matches!(n.finding.rule, "stock-below-minimum" | "spare-readers-low")
+                    })
+                    .map(|n| format!("{}: {}", n.finding.site, n.finding.why))
+                    .collect()
+            })
+            .await
+            .map_err(|f| db(f.0))?;
             if short.is_empty() {
                 return Ok("no site short of spares".to_owned());
             }
-            let hooks = crate::web::blocking(state, |s| outbox::webhooks(s))
+            let hooks = background::blocking(state, priority, |s| outbox::webhooks(s))
                 .await
                 .map_err(|f| db(f.0))?;
             let link = format!(
@@ -452,7 +477,7 @@ pub(crate) async fn run(
                 .collect();
             enqueue(state, messages).await
         }
-        Job::Deliver => deliver(state, owner).await,
+        Job::Deliver => deliver(state, owner, priority).await,
         Job::Purge => {
             let before = Timestamp::from_unix(
                 (state.now)().unix() - state.checks.notify.retention_days * 86_400,
@@ -470,7 +495,7 @@ pub(crate) async fn run(
             };
             let file = plan.dir.join(backup_name((state.now)()));
             let shown = file.display().to_string();
-            let (made, deleted) = crate::web::blocking(state, move |s| {
+            let (made, deleted) = background::blocking(state, priority, move |s| {
                 let made = s.backup_to(&file)?;
                 Ok((made, prune(&plan.dir, plan.keep)?))
             })
@@ -511,105 +536,112 @@ async fn enqueue(state: &AppState, messages: Vec<Message>) -> Result<String, Str
 }
 
 /// Each subscribed operator's digest over their organisations, and each webhook's summary.
-async fn digests(state: &AppState, slot: Timestamp) -> Result<String, String> {
-    let check = crate::prevent::check::all_findings(state, None)
+async fn digests(state: &AppState, slot: Timestamp, priority: Priority) -> Result<String, String> {
+    let check = crate::prevent::check::all_findings_at(state, None, priority)
         .await
         .map_err(|_| "the health check failed — see the log".to_owned())?;
-    let (subs, hooks) = crate::web::blocking(state, |s| {
+    let (subs, hooks) = background::blocking(state, priority, |s| {
         Ok((outbox::subscribers(s)?, outbox::webhooks(s)?))
     })
     .await
     .map_err(|f| f.0.to_string())?;
-    let notify = &state.checks.notify;
-    let open: Vec<&cardwatch_core::health::Noted> =
-        check.all.iter().filter(|n| n.state == "open").collect();
     let (map, _) = crate::web::scope::sites(state)
         .await
         .map_err(|_| "cannot read the sites".to_owned())?;
-    let index = crate::web::scope::SiteIndex::new(&map, check.sites.keys());
     let users: HashMap<String, cardwatch_core::access::User> =
-        crate::web::blocking(state, |s| s.users())
+        background::blocking(state, priority, |s| s.users())
             .await
             .map_err(|f| f.0.to_string())?
             .into_iter()
             .map(|u| (u.user.username.as_str().to_owned(), u))
             .collect();
-    let mut messages = Vec::new();
-    let mut covered = Vec::new();
-    for sub in &subs {
-        let p = &sub.prefs;
-        if !p.frequency.due_at(slot) {
-            continue;
-        }
-        let Some(user) = users
-            .get(&p.username)
-            .filter(|u| !u.disabled && u.user.role.can(Permission::ViewEstate))
-        else {
-            continue;
-        };
-        let viewer = Viewer::with_sites(Caller::by_token(user.clone()), map.clone());
-        // Findings are indexed by site: an operator's own sites are read, not every finding.
-        let theirs: Vec<&cardwatch_core::health::Finding> = match viewer.sites_in(&index) {
-            None => open.iter().map(|n| &n.finding).collect(),
-            Some(sites) => sites
-                .iter()
-                .filter_map(|s| check.sites.get(*s))
-                .flat_map(|(idx, _)| idx.iter())
-                .map(|&i| &check.all[i as usize])
-                .filter(|n| n.state == "open")
-                .map(|n| &n.finding)
-                .collect(),
-        };
-        let seen: HashSet<String> = sub.last_digest.iter().cloned().collect();
-        let who = DigestFor {
-            username: &p.username,
-            email: &p.email,
-            min_severity: p.min_severity,
-            seen: &seen,
-            unsubscribe: &sub.unsubscribe,
-        };
-        if let Some((mut m, ids)) = digest(&who, &theirs, slot, &notify.public_url) {
-            if let Some(q) = p.quiet {
-                m.not_before = q.release(slot);
+    let notify = state.checks.notify.clone();
+    // Each operator's digest is cut from the findings off the async threads, at the job's
+    // priority: nationally that is a pass over their sites' findings per operator.
+    let (messages, covered) = background::compute(priority, move || {
+        let open: Vec<&cardwatch_core::health::Noted> =
+            check.all.iter().filter(|n| n.state == "open").collect();
+        let index = crate::web::scope::SiteIndex::new(&map, check.sites.keys());
+        let mut messages = Vec::new();
+        let mut covered = Vec::new();
+        for sub in &subs {
+            let p = &sub.prefs;
+            if !p.frequency.due_at(slot) {
+                continue;
             }
-            messages.push(m);
-            covered.push((p.username.clone(), ids));
+            let Some(user) = users
+                .get(&p.username)
+                .filter(|u| !u.disabled && u.user.role.can(Permission::ViewEstate))
+            else {
+                continue;
+            };
+            let viewer = Viewer::with_sites(Caller::by_token(user.clone()), map.clone());
+            // Findings are indexed by site: an operator's own sites are read, not every finding.
+            let theirs: Vec<&cardwatch_core::health::Finding> = match viewer.sites_in(&index) {
+                None => open.iter().map(|n| &n.finding).collect(),
+                Some(sites) => sites
+                    .iter()
+                    .filter_map(|s| check.sites.get(*s))
+                    .flat_map(|(idx, _)| idx.iter())
+                    .map(|&i| &check.all[i as usize])
+                    .filter(|n| n.state == "open")
+                    .map(|n| &n.finding)
+                    .collect(),
+            };
+            let seen: HashSet<String> = sub.last_digest.iter().cloned().collect();
+            let who = DigestFor {
+                username: &p.username,
+                email: &p.email,
+                min_severity: p.min_severity,
+                seen: &seen,
+                unsubscribe: &sub.unsubscribe,
+            };
+            if let Some((mut m, ids)) = digest(&who, &theirs, slot, &notify.public_url) {
+                if let Some(q) = p.quiet {
+                    m.not_before = q.release(slot);
+                }
+                messages.push(m);
+                covered.push((p.username.clone(), ids));
+            }
         }
-    }
-    for h in &hooks {
-        let items: Vec<String> = open
-            .iter()
-            .filter(|n| n.finding.severity >= h.min_severity)
-            .take(20)
-            .map(|n| {
-                let f = &n.finding;
-                format!("[{}] {} at {}: {}", f.severity, f.subject, f.site, f.why)
-            })
-            .collect();
-        let count = open
-            .iter()
-            .filter(|n| n.finding.severity >= h.min_severity)
-            .count();
-        if count == 0 {
-            continue;
+        for h in &hooks {
+            let items: Vec<String> = open
+                .iter()
+                .filter(|n| n.finding.severity >= h.min_severity)
+                .take(20)
+                .map(|n| {
+                    let f = &n.finding;
+                    format!("[{}] {} at {}: {}", f.severity, f.subject, f.site, f.why)
+                })
+                .collect();
+            let count = open
+                .iter()
+                .filter(|n| n.finding.severity >= h.min_severity)
+                .count();
+            if count == 0 {
+                continue;
+            }
+            let title = format!("{count} open findings at or above {}", h.min_severity);
+            messages.push(Message {
+                key: format!("digest:{}:{}", h.name, slot.unix()),
+                channel: Channel::Webhook,
+                recipient: h.name.clone(),
+                subject: title.clone(),
+                text: hook_body(
+                    h.format,
+                    "digest",
+                    &title,
+                    &items,
+                    &format!("{}/findings", notify.public_url),
+                ),
+                html: String::new(),
+                not_before: slot,
+            });
         }
-        let title = format!("{count} open findings at or above {}", h.min_severity);
-        messages.push(Message {
-            key: format!("digest:{}:{}", h.name, slot.unix()),
-            channel: Channel::Webhook,
-            recipient: h.name.clone(),
-            subject: title.clone(),
-            text: hook_body(
-                h.format,
-                "digest",
-                &title,
-                &items,
-                &format!("{}/findings", notify.public_url),
-            ),
-            html: String::new(),
-            not_before: slot,
-        });
-    }
+        (messages, covered)
+    })
+    .await
+    .map_err(|f| f.0.to_string())?;
     let summary = enqueue(state, messages).await?;
     crate::web::blocking(state, move |s| outbox::set_last_digests(s, &covered))
         .await
@@ -700,12 +732,14 @@ fn backoff(first: i64, failures: i64) -> i64 {
     base + base * per_mille / 1000
 }
 
-/// Sends what is due, a batch at a time, until nothing is.
-async fn deliver(state: &AppState, owner: &str) -> Result<String, String> {
+/// Sends what is due, a batch at a time, until nothing is. The senders (threads of the
+/// caller's) run at `priority`: a message's lease outlasts its sending by far, the sending being
+/// mostly a wait on the relay.
+async fn deliver(state: &AppState, owner: &str, priority: Priority) -> Result<String, String> {
     let notify = state.checks.notify.clone();
     let owner = owner.to_owned();
     let now = state.now;
-    crate::web::blocking(state, move |s| {
+    background::blocking(state, priority, move |s| {
         let hooks: HashMap<String, outbox::Webhook> = outbox::webhooks(s)?
             .into_iter()
             .map(|h| (h.name.clone(), h))
@@ -833,7 +867,9 @@ pub async fn run_now(
             }
         }
     };
-    run_claimed(&state, &owner, job, slot, attempt).await;
+    // At the default priority: someone waits at the terminal for it, and this process (the
+    // command's own) serves no pages for it to give way to.
+    run_claimed(&state, &owner, job, slot, attempt, Priority::Asked).await;
     let runs = crate::web::blocking(&state, move |s| outbox::job_runs(s, Some(job.name()), 1))
         .await
         .map_err(|f| f.0.to_string())?;
@@ -906,6 +942,116 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("no job ran once the start-up read ended");
+    }
+
+    /// This thread's nice (field 19 of its stat, after the name's closing parenthesis).
+    #[cfg(target_os = "linux")]
+    fn own_nice() -> i64 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("the thread's stat");
+        let rest = &stat[stat.rfind(')').expect("a name") + 2..];
+        let nice = rest.split_whitespace().nth(16).and_then(|n| n.parse().ok());
+        nice.expect("a nice")
+    }
+
+    /// Notes the nice of each thread other than `here` that enters a span: the work a job or
+    /// request hands to other threads enters the caller's span there.
+    #[cfg(target_os = "linux")]
+    #[derive(Clone)]
+    struct Probe {
+        here: std::thread::ThreadId,
+        nice: Arc<std::sync::Mutex<Vec<i64>>>,
+    }
+
+    #[cfg(target_os = "linux")]
+    impl Probe {
+        /// The nice of each entry noted since the last call.
+        fn taken(&self) -> Vec<i64> {
+            std::mem::take(&mut *self.nice.lock().expect("the notes"))
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Probe {
+        fn on_enter(&self, _: &tracing::span::Id, _: tracing_subscriber::layer::Context<'_, S>) {
+            if std::thread::current().id() != self.here {
+                self.nice.lock().expect("the notes").push(own_nice());
+            }
+        }
+    }
+
+    /// A scheduled run's work (the health check's store reads and its computing) runs on
+    /// threads at the lowest priority, nice 19; a request's asked afterwards, and a run by hand,
+    /// at the default: a pooled thread does not carry the job's priority into them.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_scheduled_runs_work_runs_at_the_lowest_priority_and_a_requests_does_not() {
+        fn now() -> Timestamp {
+            Timestamp::parse("2026-11-22T09:00:00Z").expect("a time")
+        }
+        let dir = tempfile::tempdir().expect("a folder");
+        let url = dir.path().join("cw.sqlite").display().to_string();
+        let store: Arc<dyn Store> = cardwatch_store::open(&url).expect("a store").into();
+        let checks = || crate::Checks {
+            catalogue: cardwatch_core::catalogue::Catalogue::shipped(),
+            thresholds: Default::default(),
+            calendar: cardwatch_core::calendar::Calendar::england_and_wales(),
+            teams: Vec::new(),
+            triage: cardwatch_core::triage::KnowledgeBase::shipped(),
+            contacts: Vec::new(),
+            notify: Notify::default(),
+            sign_in: Default::default(),
+            sso: None,
+            import_mapping: None,
+        };
+        let probe = Probe {
+            here: std::thread::current().id(),
+            nice: Default::default(),
+        };
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let probing = tracing_subscriber::registry().with(probe.clone());
+        let _probing = tracing::subscriber::set_default(probing);
+        let asked = own_nice();
+        assert_ne!(asked, 19, "the test runs at the lowest priority already");
+
+        let state = AppState::new(store.clone(), now, checks());
+        let job = run(&state, "test", Job::Findings, now(), Priority::Background)
+            .instrument(tracing::info_span!("scheduled"))
+            .await;
+        assert_eq!(job.as_deref(), Ok("0 findings"));
+        let nice = probe.taken();
+        assert!(
+            !nice.is_empty(),
+            "the job's work ran on no thread of its own"
+        );
+        assert!(nice.iter().all(|&n| n == 19), "the job's work at {nice:?}");
+
+        // The same store and runtime, a cache of its own: the request checks in full.
+        let fresh = AppState::new(store.clone(), now, checks());
+        let check = crate::prevent::check::all_findings(&fresh, None)
+            .instrument(tracing::info_span!("request"))
+            .await;
+        assert!(check.is_ok(), "the request's check failed");
+        let nice = probe.taken();
+        assert!(
+            !nice.is_empty(),
+            "the request's work ran on no other thread"
+        );
+        assert!(
+            nice.iter().all(|&n| n == asked),
+            "the request's work at {nice:?}"
+        );
+
+        let by_hand = AppState::new(store, now, checks());
+        let job = run(&by_hand, "test", Job::Findings, now(), Priority::Asked)
+            .instrument(tracing::info_span!("by hand"))
+            .await;
+        assert_eq!(job.as_deref(), Ok("0 findings"));
+        let nice = probe.taken();
+        assert!(!nice.is_empty(), "the run's work ran on no other thread");
+        assert!(
+            nice.iter().all(|&n| n == asked),
+            "a run by hand at {nice:?}"
+        );
     }
 
     #[test]

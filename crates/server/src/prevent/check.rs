@@ -12,6 +12,7 @@ use cardwatch_store::recheck::{touched_since, touched_sites};
 use cardwatch_store::{current_findings, integration_findings, site_findings};
 use serde::Serialize;
 
+use crate::web::background::Priority;
 use crate::web::blocking;
 use crate::web::scope::Viewer;
 use crate::AppState;
@@ -93,11 +94,25 @@ impl Check {
 /// others wait for its answer rather than repeat the work. `known` is the estate's version when
 /// this request has read it already (a scoped viewer has).
 pub(crate) async fn all_findings(state: &AppState, known: Option<i64>) -> Result<Check, Response> {
+    all_findings_at(state, known, Priority::Asked).await
+}
+
+/// [`all_findings`] with the check's work at `priority`: a scheduled job's at the lowest, so
+/// that pages asked meanwhile have the processor first. A page that needs the findings while
+/// such a check runs waits for it as for any other, the check running whenever no request's
+/// work is ready to.
+pub(crate) async fn all_findings_at(
+    state: &AppState,
+    known: Option<i64>,
+    priority: Priority,
+) -> Result<Check, Response> {
     let today = (state.now)().date();
     // The chain's length is read before waiting for the cache, so requests do not queue on it.
     let length = match known {
         Some(v) => v,
-        None => crate::web::version(state).await?,
+        None => crate::web::background::blocking(state, priority, |s| s.audit_length())
+            .await
+            .map_err(IntoResponse::into_response)?,
     };
     let cache = state.findings.clone().lock_owned().await;
     if let Some(c) = cache.as_ref() {
@@ -109,10 +124,9 @@ pub(crate) async fn all_findings(state: &AppState, known: Option<i64>) -> Result
     // leaves its result cached for the next request rather than throwing the last check away.
     let task = state.clone();
     // The task carries the caller's span (its request or job), as the store's reads inside it log.
-    let work =
-        tracing::Instrument::in_current_span(
-            async move { refresh(&task, cache, length, today).await },
-        );
+    let work = tracing::Instrument::in_current_span(async move {
+        refresh(&task, cache, length, today, priority).await
+    });
     match tokio::spawn(work).await {
         Ok(done) => done,
         Err(_) => Err((
@@ -130,16 +144,17 @@ async fn refresh(
     mut cache: tokio::sync::OwnedMutexGuard<Option<Cached>>,
     length: i64,
     today: cardwatch_core::date::Date,
+    priority: Priority,
 ) -> Result<Check, Response> {
     // The same day, and the chain grew: re-check what the new records touched. A new day (the
     // nightly full check) or a chain that is not the cached one's continuation runs in full.
     if let Some(old) = cache.take_if(|c| c.day == today && c.audit_length < length) {
         let started = std::time::Instant::now();
         let migration = old.migration;
-        match recheck(state, old, length, today).await? {
+        match recheck(state, old, length, today, priority).await? {
             Ok(check) => {
                 tracing::info!(took = ?started.elapsed(), findings = check.all.len(), "health re-check");
-                publish_later(state, migration, started);
+                publish_later(state, migration, started, priority);
                 *cache = Some(Cached {
                     audit_length: length,
                     day: today,
@@ -151,7 +166,7 @@ async fn refresh(
             Err(why) => tracing::info!(%why, "a full health check instead of a re-check"),
         }
     }
-    let check = full_check(state, length, today).await?;
+    let check = full_check(state, length, today, priority).await?;
     let out = check.check.clone();
     *cache = Some(check);
     Ok(out)
@@ -188,10 +203,11 @@ async fn full_check(
     state: &AppState,
     length: i64,
     today: cardwatch_core::date::Date,
+    priority: Priority,
 ) -> Result<Cached, Response> {
     let checks = state.checks.clone();
     let started = std::time::Instant::now();
-    let all = blocking(state, move |s| {
+    let all = crate::web::background::blocking(state, priority, move |s| {
         let cx = Context {
             today,
             catalogue: &checks.catalogue,
@@ -228,9 +244,10 @@ async fn recheck(
     old: Cached,
     length: i64,
     today: cardwatch_core::date::Date,
+    priority: Priority,
 ) -> Result<Result<Check, String>, Response> {
     let checks = state.checks.clone();
-    blocking(state, move |s| {
+    crate::web::background::blocking(state, priority, move |s| {
         let started = std::time::Instant::now();
         let cx = Context {
             today,
@@ -306,13 +323,18 @@ fn owned(all: std::sync::Arc<Vec<Noted>>) -> Vec<Noted> {
 
 /// Writes the estate's metrics from a re-check in the background, so the page that asked does
 /// not wait for them: the move between authentication clients is counted again, the findings'
-/// families from the new findings.
-fn publish_later(state: &AppState, migration: Option<Totals>, started: std::time::Instant) {
+/// families from the new findings. At `priority`, the re-check's.
+fn publish_later(
+    state: &AppState,
+    migration: Option<Totals>,
+    started: std::time::Instant,
+    priority: Priority,
+) {
     let state = state.clone();
     let took = started.elapsed();
     tokio::spawn(tracing::Instrument::in_current_span(async move {
         let (checks, today) = (state.checks.clone(), (state.now)().date());
-        let migration = blocking(&state, move |s| {
+        let migration = crate::web::background::blocking(&state, priority, move |s| {
             crate::prevent::risk::migration(s, &checks, today)
         })
         .await
@@ -328,7 +350,7 @@ fn publish_later(state: &AppState, migration: Option<Totals>, started: std::time
         else {
             return;
         };
-        let text = tokio::task::spawn_blocking(move || {
+        let text = crate::web::background::compute(priority, move || {
             crate::prevent::risk::text(&all, migration, (state.now)(), took)
         })
         .await;

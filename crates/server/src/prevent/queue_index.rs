@@ -115,17 +115,6 @@ fn orders(check: &Check, by: &str) -> Orders {
     }
 }
 
-/// Lowers the calling thread's scheduling priority to the least (nice 19): the server's
-/// request threads, at the default, run before it whenever both are ready. Only a thread of
-/// its own is lowered (on Linux a thread's id names that one thread): an unprivileged thread
-/// cannot raise its priority again, and a pooled thread would carry it into later requests.
-fn lowest_priority() {
-    #[cfg(target_os = "linux")]
-    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19) {
-        tracing::debug!(error = %e, "the findings' background build runs at the default priority");
-    }
-}
-
 /// The scopes kept per check at most (a practice manager's each): past it they start again.
 const MAX_SCOPES: usize = 10_000;
 
@@ -172,14 +161,14 @@ impl Kept {
     /// orders — so that no request, a sorted page's first included, pays for them.
     ///
     /// The build runs on a thread of its own at the lowest scheduling priority
-    /// ([`lowest_priority`]): a request's threads run before it whenever both are ready, where a
-    /// build at the requests' priority took half the processor from the pages asked straight
-    /// after a check (at load 14, 3–29 ms of work waited 60–240 ms for the processor). No
-    /// request waits for it: each part is built outside its lock and put in place when done, so
-    /// a request needing a part before then builds it itself (a sorted page near the start
-    /// picks its findings instead, [`crate::prevent::columns::first`]). The index and the
-    /// subjects' heads are not built here: every page of the whole estate needs the index, and
-    /// the first builds both, side by side ([`crate::prevent::findings`]).
+    /// ([`crate::web::background::lowest_priority`]): a request's threads run before it whenever
+    /// both are ready, where a build at the requests' priority took half the processor from the
+    /// pages asked straight after a check (at load 14, 3–29 ms of work waited 60–240 ms for the
+    /// processor). No request waits for it: each part is built outside its lock and put in place
+    /// when done, so a request needing a part before then builds it itself (a sorted page near the
+    /// start picks its findings instead, [`crate::prevent::columns::first`]). The index and the
+    /// subjects' heads are not built here: every page of the whole estate needs the index, and the
+    /// first builds both, side by side ([`crate::prevent::findings`]).
     pub(crate) fn warm(self: &Arc<Self>, check: &Check, whole: bool) {
         // The whole estate's build makes the ids too.
         let started = if whole {
@@ -196,7 +185,7 @@ impl Kept {
         let spawned = std::thread::Builder::new()
             .name("findings-kept".into())
             .spawn(move || {
-                lowest_priority();
+                crate::web::background::lowest_priority("the findings' background build");
                 span.in_scope(|| kept.build(&check, whole));
             });
         if let Err(e) = spawned {

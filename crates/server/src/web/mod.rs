@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::AppState;
 
 pub mod auth;
+pub(crate) mod background;
 pub mod caller;
 pub mod fields;
 pub mod form;
