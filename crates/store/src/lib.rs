@@ -389,6 +389,18 @@ pub trait Store: Send + Sync {
         now: Timestamp,
     ) -> Result<Option<(User, String)>, StoreError>;
 
+    /// A live session (as [`Store::session`]) and the audit chain's length, read together: what
+    /// every signed-in request asks first. PostgreSQL answers both in one round trip.
+    fn session_with_length(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<(User, String, i64)>, StoreError> {
+        self.session(token_hash, now)?
+            .map(|(user, csrf)| Ok((user, csrf, self.audit_length()?)))
+            .transpose()
+    }
+
     /// Ends a session.
     fn end_session(&self, token_hash: &str) -> Result<(), StoreError>;
 

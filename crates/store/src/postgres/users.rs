@@ -237,6 +237,38 @@ pub(super) fn session(
         .transpose()
 }
 
+/// A live session and the audit chain's length in one round trip, the statement prepared once per
+/// connection: asked first by every signed-in request.
+pub(super) fn session_with_length(
+    c: &mut super::Conn,
+    token_hash: &str,
+    now: Timestamp,
+) -> Result<Option<(User, String, i64)>, StoreError> {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        format!(
+            "SELECT {}, (SELECT seq FROM audit_head WHERE id = 1) FROM sessions s \
+             JOIN users u ON u.username = s.username \
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND NOT u.disabled",
+            session_columns()
+        )
+    });
+    let rows = c.cached(
+        sql,
+        &[postgres::types::Type::TEXT, postgres::types::Type::INT8],
+        &[&token_hash, &now.unix()],
+    )?;
+    rows.first()
+        .map(|r| {
+            Ok((
+                from_columns(columns(r)?)?,
+                r.try_get::<_, String>(9)?,
+                r.try_get::<_, i64>(10)?,
+            ))
+        })
+        .transpose()
+}
+
 pub(super) fn end_session(c: &mut impl GenericClient, token_hash: &str) -> Result<(), StoreError> {
     c.execute("DELETE FROM sessions WHERE token_hash = $1", &[&token_hash])?;
     Ok(())
