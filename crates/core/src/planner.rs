@@ -155,7 +155,36 @@ pub fn plan_teams(
     s: &Settings<'_>,
     react_days: i32,
 ) -> Result<Vec<TeamPlan>, Unserved> {
-    let all: Arc<Vec<Renewal>> = renewals.into();
+    plan_teams_with(renewals.into(), None, teams, rest, s, react_days)
+}
+
+/// [`plan_teams`] with the renewals' jobs kept beside them ([`Jobs`], of exactly these
+/// renewals): a plan of every renewal neither builds its two million jobs nor puts them in
+/// order of expiry, and a team's share takes its jobs from the kept ones.
+pub fn plan_teams_kept(
+    renewals: Arc<Vec<Renewal>>,
+    jobs: &Jobs,
+    teams: &[Team],
+    rest: Option<u32>,
+    s: &Settings<'_>,
+    react_days: i32,
+) -> Result<Vec<TeamPlan>, Unserved> {
+    debug_assert_eq!(
+        jobs.jobs.len(),
+        renewals.len(),
+        "the jobs of these renewals"
+    );
+    plan_teams_with(renewals, Some(jobs), teams, rest, s, react_days)
+}
+
+fn plan_teams_with(
+    all: Arc<Vec<Renewal>>,
+    kept: Option<&Jobs>,
+    teams: &[Team],
+    rest: Option<u32>,
+    s: &Settings<'_>,
+    react_days: i32,
+) -> Result<Vec<TeamPlan>, Unserved> {
     // With no teams every renewal is everyone else's: no split to make.
     let mut shares: Vec<Vec<u32>> = vec![Vec::new(); teams.len() + 1];
     let others = if teams.is_empty() {
@@ -185,11 +214,12 @@ pub fn plan_teams(
         .map(|(t, rows)| TeamPlan {
             team: t.name.clone(),
             capacity: t.capacity,
-            report: Report::new(
+            report: Report::of_share(
                 Share {
                     all: all.clone(),
                     rows: Some(rows),
                 },
+                kept,
                 &Settings {
                     capacity: t.capacity,
                     ..*s
@@ -207,7 +237,7 @@ pub fn plan_teams(
             }
             .to_owned(),
             capacity,
-            report: Report::new(others, &Settings { capacity, ..*s }, react_days),
+            report: Report::of_share(others, kept, &Settings { capacity, ..*s }, react_days),
         });
     }
     Ok(plans)
@@ -452,6 +482,97 @@ impl Waiting {
 pub fn plan(jobs: &[Job], s: &Settings<'_>) -> Plan {
     let (order, sorted) = expiry_order(jobs);
     sorted::plan_sorted(&sorted, s, Some(&order))
+}
+
+/// The jobs of a kept list of renewals, in the list's order and in order of expiry (what
+/// [`plan`] works out for each plan), kept beside the list and brought up to date with it:
+/// a plan of the whole list starts from them, rather than building two million jobs and
+/// ordering them for each question.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Jobs {
+    /// Each renewal's job, in the list's order.
+    jobs: Vec<Job>,
+    /// The list's indexes by expiry, one day's in the list's order (as [`plan`] orders them).
+    order: Vec<u32>,
+    /// The jobs in that order.
+    sorted: Vec<Job>,
+}
+
+impl Jobs {
+    /// The jobs of `all`.
+    pub fn new(all: &[Renewal]) -> Jobs {
+        let jobs: Vec<Job> = all.iter().map(Renewal::job).collect();
+        let (order, sorted) = expiry_order(&jobs);
+        Jobs {
+            jobs,
+            order,
+            sorted,
+        }
+    }
+
+    /// Brought up to date with `all` after the renewals at `changed` were replaced in place,
+    /// none coming or going (what [`replace_sites_numbered`] reports): each changed job moves
+    /// to its new day's place in the order, the jobs between shifting by one.
+    pub fn replaced(&mut self, all: &[Renewal], changed: &[usize]) {
+        debug_assert_eq!(all.len(), self.jobs.len(), "replaced in place");
+        for &i in changed {
+            let new = all[i].job();
+            let old = self.jobs[i];
+            if new == old {
+                continue;
+            }
+            self.jobs[i] = new;
+            let from = self.place(i, old.expiry);
+            // Where `i` goes among the other jobs: after those of earlier days and those of its
+            // day listed before it.
+            let key = |k: usize| (self.sorted[k].expiry, self.order[k]);
+            let at = (new.expiry, i as u32);
+            let to = match new.expiry.cmp(&old.expiry) {
+                std::cmp::Ordering::Less => first_not(0, from, |k| key(k) < at),
+                std::cmp::Ordering::Equal => from,
+                std::cmp::Ordering::Greater => {
+                    first_not(from + 1, self.order.len(), |k| key(k) < at) - 1
+                }
+            };
+            if to < from {
+                self.order[to..=from].rotate_right(1);
+                self.sorted[to..=from].rotate_right(1);
+            } else if to > from {
+                self.order[from..=to].rotate_left(1);
+                self.sorted[from..=to].rotate_left(1);
+            }
+            self.order[to] = i as u32;
+            self.sorted[to] = new;
+        }
+    }
+
+    /// Whether these are the jobs of `all`, as [`Jobs::new`] gives them.
+    pub fn matches(&self, all: &[Renewal]) -> bool {
+        *self == Jobs::new(all)
+    }
+
+    /// Where job `i`, of last valid day `expiry`, is in the order.
+    fn place(&self, i: usize, expiry: Date) -> usize {
+        let day = self.sorted.partition_point(|j| j.expiry < expiry);
+        let end = day + self.sorted[day..].partition_point(|j| j.expiry == expiry);
+        day + self.order[day..end]
+            .binary_search(&(i as u32))
+            .expect("a kept job is in the order")
+    }
+}
+
+/// The first of `lo..hi` for which `before` is false, `before` being true up to some point of
+/// the range and false after it.
+fn first_not(mut lo: usize, mut hi: usize, before: impl Fn(usize) -> bool) -> usize {
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if before(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
 }
 
 /// The jobs' indexes by expiry, those of one day in the order given, and the jobs in that
@@ -876,11 +997,36 @@ pub struct Report {
 impl Report {
     /// Plans the renewals and simulates waiting (`react_days` before expiry) with the same team.
     pub fn new(renewals: Share, s: &Settings<'_>, react_days: i32) -> Report {
-        let jobs: Vec<Job> = renewals.iter().map(Renewal::job).collect();
+        Report::of_share(renewals, None, s, react_days)
+    }
+
+    /// [`Report::new`], with the jobs of the whole list kept (`kept`): a share of every
+    /// renewal plans from them as they are, a team's share takes its jobs from them.
+    fn of_share(renewals: Share, kept: Option<&Jobs>, s: &Settings<'_>, react_days: i32) -> Report {
+        let built: Vec<Job>;
+        // The jobs in the share's order, and in order of expiry when kept.
+        let mut ordered: Option<&Jobs> = None;
+        let jobs: &[Job] = match (kept, &renewals.rows) {
+            (Some(k), None) => {
+                ordered = Some(k);
+                &k.jobs
+            }
+            (Some(k), Some(rows)) => {
+                built = rows.iter().map(|&r| k.jobs[r as usize]).collect();
+                &built
+            }
+            (None, _) => {
+                built = renewals.iter().map(Renewal::job).collect();
+                &built
+            }
+        };
         // The two are independent: the comparison runs on the second core meanwhile.
         let (plan, wait) = std::thread::scope(|scope| {
-            let wait = scope.spawn(|| wait_for_prompt(&jobs, s, react_days));
-            let plan = plan(&jobs, s);
+            let wait = scope.spawn(|| wait_for_prompt(jobs, s, react_days));
+            let plan = match ordered {
+                Some(k) => sorted::plan_sorted(&k.sorted, s, Some(&k.order)),
+                None => plan(jobs, s),
+            };
             let wait = wait.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
             (plan, wait)
         });

@@ -540,3 +540,80 @@ fn timing_two_million_renewals() {
         sorted::plan_sorted(&jobs, &s, None)
     );
 }
+
+/// Renewals of cards `C00000`… in card order, each job given by (days from the first day,
+/// prescriber's signing), at sites A and B.
+fn listed(jobs: &[(i32, bool)]) -> Vec<Renewal> {
+    jobs.iter()
+        .enumerate()
+        .map(|(i, &(day, favoured))| Renewal {
+            card_serial: format!("C{i:05}"),
+            purpose: crate::vocab::Purpose::Signing,
+            holder_uuid: format!("H{i:05}"),
+            site: if i % 3 == 0 { "A" } else { "B" }.into(),
+            expiry: from().add_days(day),
+            prescriber_signing: favoured,
+            organisations: [None, None],
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Kept jobs brought up to date after renewals replaced in place (certificates renewed,
+    /// prescribing that starts or stops, several at once, some unchanged) are the jobs built
+    /// afresh: each in the list's order, and in order of expiry with one day's jobs in the
+    /// list's order.
+    #[test]
+    fn kept_jobs_replaced_in_place_are_the_jobs_built_again(
+        jobs in prop::collection::vec((-5i32..40, any::<bool>()), 1..120),
+        changes in prop::collection::vec(
+            prop::collection::vec((any::<prop::sample::Index>(), -5i32..40, any::<bool>()), 0..6),
+            1..6,
+        ),
+    ) {
+        let mut all = listed(&jobs);
+        let mut kept = Jobs::new(&all);
+        for batch in changes {
+            let mut changed = Vec::new();
+            for (at, day, favoured) in batch {
+                let i = at.index(all.len());
+                all[i].expiry = from().add_days(day);
+                all[i].prescriber_signing = favoured;
+                changed.push(i);
+            }
+            // A replaced renewal not changed at all is reported too.
+            changed.push(0);
+            kept.replaced(&all, &changed);
+            prop_assert!(kept.matches(&all));
+        }
+    }
+
+    /// Planning from kept jobs gives each team the plan and the comparison of planning from
+    /// the renewals alone, with and without teams.
+    #[test]
+    fn planning_from_kept_jobs_is_planning_from_the_renewals(
+        jobs in prop::collection::vec((-5i32..200, any::<bool>()), 0..150),
+        capacity in 1u32..5,
+        teams in any::<bool>(),
+    ) {
+        let calendar = Calendar::england_and_wales();
+        let s = settings(capacity, 90, &calendar);
+        let all = Arc::new(listed(&jobs));
+        let kept = Jobs::new(&all);
+        let teams: Vec<Team> = if teams {
+            vec![Team { name: "A".into(), capacity: capacity + 1, serves: vec!["A".into()] }]
+        } else {
+            Vec::new()
+        };
+        let plain = plan_teams(all.clone(), &teams, Some(capacity), &s, 30).unwrap();
+        let from_kept = plan_teams_kept(all, &kept, &teams, Some(capacity), &s, 30).unwrap();
+        prop_assert_eq!(plain.len(), from_kept.len());
+        for (a, b) in plain.iter().zip(&from_kept) {
+            prop_assert_eq!(&a.team, &b.team);
+            prop_assert_eq!(&a.report.plan, &b.report.plan);
+            prop_assert_eq!(a.report.wait, b.report.wait);
+        }
+    }
+}

@@ -89,12 +89,15 @@ pub fn replace_sites(all: &mut Vec<Renewal>, sites: &FastSet<&str>, fresh: Vec<R
 }
 
 /// [`replace_sites`] with the list's sites numbered (`numbers`, brought up to date with it).
+/// When no renewal came or went, the places of those replaced (whether or not they changed),
+/// for what is kept beside the list by place ([`super::Jobs::replaced`]); `None` when the list
+/// changed shape.
 pub fn replace_sites_numbered(
     all: &mut Vec<Renewal>,
     numbers: &mut SiteNumbers,
     sites: &FastSet<&str>,
     mut fresh: Vec<Renewal>,
-) {
+) -> Option<Vec<usize>> {
     debug_assert_eq!(numbers.of.len(), all.len(), "numbers kept beside the list");
     fresh.retain(|r| sites.contains(r.site.as_str()));
     fresh.sort_unstable_by(renewal_order);
@@ -122,6 +125,7 @@ pub fn replace_sites_numbered(
         .collect();
     let elsewhere = gone.len();
     let mut added: Vec<(Renewal, u32)> = Vec::new();
+    let mut replaced: Vec<usize> = Vec::new();
     let mut old = listed.into_iter().peekable();
     for f in fresh {
         while let Some(&i) = old.peek() {
@@ -138,6 +142,7 @@ pub fn replace_sites_numbered(
             Some(&i) if renewal_order(&all[i], &f) == Ordering::Equal => {
                 all[i] = f;
                 numbers.of[i] = k;
+                replaced.push(i);
                 old.next();
             }
             _ => added.push((f, k)),
@@ -145,7 +150,7 @@ pub fn replace_sites_numbered(
     }
     gone.extend(old);
     if gone.is_empty() && added.is_empty() {
-        return;
+        return Some(replaced);
     }
     if elsewhere > 0 {
         gone.sort_unstable();
@@ -156,7 +161,7 @@ pub fn replace_sites_numbered(
         remove_at(&mut numbers.of, &gone);
     }
     if added.is_empty() {
-        return;
+        return None;
     }
     // Those that came, merged from the back: the listed renewals move up into the room the new
     // ones need, each at most once. Positions from `i` to `w` are free (holding stand-ins or
@@ -178,6 +183,7 @@ pub fn replace_sites_numbered(
         of[w - 1] = k;
         w -= 1;
     }
+    None
 }
 
 /// Removes the items at `gone` (ascending positions) in one pass.
@@ -198,6 +204,7 @@ fn remove_at<T>(items: &mut Vec<T>, gone: &[usize]) {
 mod tests {
     use super::*;
     use crate::date::Date;
+    use crate::planner::Jobs;
     use crate::vocab::Purpose;
 
     fn renewal(card: &str, purpose: Purpose, site: &str, day: u32) -> Renewal {
@@ -210,6 +217,16 @@ mod tests {
             prescriber_signing: false,
             organisations: [None, None],
         }
+    }
+
+    /// Brings kept jobs up to date with `all` as their keeper does (in place when the list kept
+    /// its shape, else again), and checks them against jobs built afresh.
+    fn kept_jobs(jobs: &mut Jobs, all: &[Renewal], changed: Option<Vec<usize>>) {
+        match changed {
+            Some(changed) => jobs.replaced(all, &changed),
+            None => *jobs = Jobs::new(all),
+        }
+        assert!(jobs.matches(all), "the kept jobs are the list's");
     }
 
     /// Each site's renewals replaced, on lists of every shape, equal the list built whole.
@@ -256,12 +273,14 @@ mod tests {
                     // The same with the sites' numbers kept beside the list.
                     let mut all = before.clone();
                     let mut numbers = SiteNumbers::new(&all);
-                    replace_sites_numbered(&mut all, &mut numbers, &set, fresh);
+                    let mut jobs = Jobs::new(&all);
+                    let changed = replace_sites_numbered(&mut all, &mut numbers, &set, fresh);
                     assert_eq!(all, expected, "n {n}, seed {seed}, sites {touched:?}");
                     assert!(
                         numbers.matches(&all),
                         "n {n}, seed {seed}, sites {touched:?}"
                     );
+                    kept_jobs(&mut jobs, &all, changed);
                 }
             }
         }
@@ -297,6 +316,7 @@ mod tests {
         };
         let mut all = estate(0);
         let mut numbers = SiteNumbers::new(&all);
+        let mut jobs = Jobs::new(&all);
         for seed in 1..24u32 {
             let after = estate(seed);
             let touched: Vec<&str> = names
@@ -322,9 +342,10 @@ mod tests {
                     true
                 }
             });
-            replace_sites_numbered(&mut all, &mut numbers, &set, after.clone());
+            let changed = replace_sites_numbered(&mut all, &mut numbers, &set, after.clone());
             assert_eq!(all, expected, "seed {seed}, sites {touched:?}");
             assert!(numbers.matches(&all), "seed {seed}, sites {touched:?}");
+            kept_jobs(&mut jobs, &all, changed);
         }
     }
 }

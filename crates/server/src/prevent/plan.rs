@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::chart::{Bar, BarChart};
 use cardwatch_core::date::{Date, Timestamp};
-use cardwatch_core::planner::{plan_teams, Settings, TeamPlan, CSV_COLUMNS};
+use cardwatch_core::planner::{plan_teams_kept, Settings, TeamPlan, CSV_COLUMNS};
 use serde_json::json;
 
 use crate::prevent::overview::thousands;
@@ -116,7 +116,7 @@ async fn compute(
         )));
     }
     let (rest, wait_days) = (p.capacity, p.wait_days);
-    let due = cache::renewals(state, version)
+    let (due, jobs) = cache::renewals_and_jobs(state, version)
         .await
         .map_err(IntoResponse::into_response)?;
     match blocking(state, move |_| {
@@ -126,7 +126,14 @@ async fn compute(
             window_days: checks.thresholds.renewal_window_days,
             calendar: &checks.calendar,
         };
-        Ok(plan_teams(due, &checks.teams, rest, &settings, wait_days))
+        Ok(plan_teams_kept(
+            due,
+            &jobs,
+            &checks.teams,
+            rest,
+            &settings,
+            wait_days,
+        ))
     })
     .await
     {

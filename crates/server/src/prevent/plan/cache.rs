@@ -12,15 +12,36 @@ use std::sync::Arc;
 use cardwatch_core::date::Date;
 use cardwatch_core::fasthash::FastSet;
 use cardwatch_core::health::Thresholds;
-use cardwatch_core::planner::{replace_sites, Renewal};
+use cardwatch_core::planner::{replace_sites_numbered, Jobs, Renewal, SiteNumbers};
 use cardwatch_store::recheck::{touched_since, touched_sites};
 use cardwatch_store::{renewals_due, renewals_of_sites, Store, StoreError};
 
 use crate::web::blocking;
 use crate::AppState;
 
-/// The renewals and the estate's version they were read at.
-pub(crate) type CachedRenewals = (i64, Arc<Vec<Renewal>>);
+/// The renewals, the estate's version they were read at, their jobs in the renewals' order and
+/// in order of expiry (what every plan of them starts from, brought up to date by each update
+/// rather than worked out for each plan), and their sites' numbers for the next update
+/// (numbered by the first update rather than as they are read, which a plan asked for as the
+/// server starts would wait for).
+#[derive(Clone, Debug)]
+pub(crate) struct CachedRenewals {
+    at: i64,
+    all: Arc<Vec<Renewal>>,
+    jobs: Arc<Jobs>,
+    sites: Option<SiteNumbers>,
+}
+
+impl CachedRenewals {
+    fn read(at: i64, all: Arc<Vec<Renewal>>) -> CachedRenewals {
+        CachedRenewals {
+            at,
+            jobs: Arc::new(Jobs::new(&all)),
+            all,
+            sites: None,
+        }
+    }
+}
 
 /// Every renewal the planner places, as of the estate's facts at `version` (every change to
 /// people, cards, certificates, positions, sites and organisations adds to the audit chain;
@@ -31,6 +52,14 @@ pub(crate) async fn renewals(
     state: &AppState,
     version: i64,
 ) -> Result<Arc<Vec<Renewal>>, crate::web::Failure> {
+    Ok(renewals_and_jobs(state, version).await?.0)
+}
+
+/// [`renewals`], with their jobs ([`cardwatch_core::planner::plan_teams_kept`] plans from them).
+pub(crate) async fn renewals_and_jobs(
+    state: &AppState,
+    version: i64,
+) -> Result<(Arc<Vec<Renewal>>, Arc<Jobs>), crate::web::Failure> {
     let cache = state.renewals.clone().lock_owned().await;
     kept_or_read(state, cache, version).await
 }
@@ -61,12 +90,12 @@ async fn kept_or_read(
     state: &AppState,
     mut cache: tokio::sync::OwnedMutexGuard<Option<CachedRenewals>>,
     version: i64,
-) -> Result<Arc<Vec<Renewal>>, crate::web::Failure> {
+) -> Result<(Arc<Vec<Renewal>>, Arc<Jobs>), crate::web::Failure> {
     // A version read before waiting for another request's update may be older than the kept
     // one: what is kept is the estate as it is now, as a read in full would be.
-    if let Some((at, r)) = cache.as_ref() {
-        if *at >= version {
-            return Ok(r.clone());
+    if let Some(kept) = cache.as_ref() {
+        if kept.at >= version {
+            return Ok((kept.all.clone(), kept.jobs.clone()));
         }
     }
     // The work runs in a task of its own holding the cache, so a client that goes away
@@ -78,33 +107,36 @@ async fn kept_or_read(
         // Taken out for the update: a failure leaves nothing kept, and the next request reads
         // in full.
         let kept = cache.take();
-        let (at, read, in_full) = blocking(&task, move |s| {
+        let (kept, in_full) = blocking(&task, move |s| {
             let started = std::time::Instant::now();
             // None kept (a server starting): the store's snapshot, if it can be used.
-            let kept = kept.or_else(|| snapshot::load(s, &thresholds));
-            if let Some((at, old)) = kept {
-                if at >= version {
-                    return Ok((at, old, false));
+            let kept = kept.or_else(|| {
+                snapshot::load(s, &thresholds).map(|(at, all)| CachedRenewals::read(at, all))
+            });
+            if let Some(old) = kept {
+                if old.at >= version {
+                    return Ok((old, false));
                 }
-                match updated(s, &thresholds, at, version, old)? {
-                    Ok((all, sites)) => {
-                        tracing::info!(renewals = all.len(), sites, in_full = false, took = ?started.elapsed(), "renewals read for the plan");
-                        return Ok((version, Arc::new(all), false));
+                match updated(s, &thresholds, version, old)? {
+                    Ok((new, sites)) => {
+                        tracing::info!(renewals = new.all.len(), sites, in_full = false, took = ?started.elapsed(), "renewals read for the plan");
+                        return Ok((new, false));
                     }
                     Err(why) => tracing::info!(%why, "the plan's renewals cannot be updated"),
                 }
             }
             let all = renewals_due(s, &thresholds)?;
             tracing::info!(renewals = all.len(), in_full = true, took = ?started.elapsed(), "renewals read for the plan");
-            Ok((version, Arc::new(all), true))
+            Ok((CachedRenewals::read(version, Arc::new(all)), true))
         })
         .await?;
-        *cache = Some((at, read.clone()));
+        let (at, read, jobs) = (kept.at, kept.all.clone(), kept.jobs.clone());
+        *cache = Some(kept);
         drop(cache);
         // After a read in full the store's snapshot, if any, could not be brought up to date
         // (or was unusable): a server starting would read in full too, so it is written again.
         snapshot::refresh(&task, at, read.clone(), in_full);
-        Ok(read)
+        Ok((read, jobs))
     });
     match tokio::spawn(work).await {
         Ok(done) => done,
@@ -114,17 +146,16 @@ async fn kept_or_read(
     }
 }
 
-/// The renewals kept at the chain length `at` brought up to `version`: those of the sites the
-/// audit records between touched read again and put in place of theirs (with how many sites),
-/// or why they must be read in full.
+/// The renewals kept brought up to `version`: those of the sites the audit records since
+/// touched read again and put in place of theirs (with how many sites), or why they must be
+/// read in full.
 fn updated(
     s: &dyn Store,
     t: &Thresholds,
-    at: i64,
     version: i64,
-    old: Arc<Vec<Renewal>>,
-) -> Result<Result<(Vec<Renewal>, usize), String>, StoreError> {
-    let touched = match touched_since(s, at, version)? {
+    old: CachedRenewals,
+) -> Result<Result<(CachedRenewals, usize), String>, StoreError> {
+    let touched = match touched_since(s, old.at, version)? {
         Ok(t) => t,
         Err(why) => return Ok(Err(why)),
     };
@@ -139,11 +170,30 @@ fn updated(
     let list: Vec<&str> = sites.iter().map(String::as_str).collect();
     let fresh = renewals_of_sites(s, t, &list)?;
     let read = started.elapsed();
-    let mut all = owned(old);
+    let mut all = owned(old.all);
+    // Numbered once, by the first update after a read; kept and brought up to date after.
+    let mut numbers = old.sites.unwrap_or_else(|| SiteNumbers::new(&all));
     let set: FastSet<&str> = list.iter().copied().collect();
-    replace_sites(&mut all, &set, fresh);
-    tracing::debug!(?read, replaced = ?started.elapsed(), "renewals of the touched sites");
-    Ok(Ok((all, list.len())))
+    let changed = replace_sites_numbered(&mut all, &mut numbers, &set, fresh);
+    let replaced = started.elapsed();
+    // Renewals replaced in place (a certificate renewed, a holder moved) move only their own
+    // jobs; a card that came or went shifts every place after it, and the jobs are built again.
+    let jobs = match changed {
+        Some(changed) => {
+            let mut jobs = Arc::try_unwrap(old.jobs).unwrap_or_else(|shared| (*shared).clone());
+            jobs.replaced(&all, &changed);
+            jobs
+        }
+        None => Jobs::new(&all),
+    };
+    tracing::debug!(?read, ?replaced, jobs = ?started.elapsed(), "renewals of the touched sites");
+    let new = CachedRenewals {
+        at: version,
+        all: Arc::new(all),
+        jobs: Arc::new(jobs),
+        sites: Some(numbers),
+    };
+    Ok(Ok((new, list.len())))
 }
 
 /// The kept renewals to change: the cache held the only other reference, unless a plan made from

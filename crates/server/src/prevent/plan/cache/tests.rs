@@ -112,7 +112,8 @@ impl Estate {
 }
 
 async fn kept(state: &AppState) -> Option<(i64, Arc<Vec<Renewal>>)> {
-    state.renewals.lock().await.clone()
+    let kept = state.renewals.lock().await.clone()?;
+    Some((kept.at, kept.all))
 }
 
 /// A request that read the estate's version before another request brought the kept renewals
@@ -151,6 +152,18 @@ async fn a_request_with_an_older_version_keeps_the_newer_renewals() {
     let (at, list) = kept(&e.state).await.expect("renewals kept");
     assert_eq!(at, after, "the kept renewals stay at the newer version");
     assert!(Arc::ptr_eq(&list, &newer));
+    // The update numbered the sites, and keeps their numbers beside the renewals for the next.
+    let cache = e.state.renewals.lock().await;
+    let kept = cache.as_ref().expect("renewals kept");
+    let numbers = kept
+        .sites
+        .as_ref()
+        .expect("the sites numbered by the update");
+    assert!(numbers.matches(&kept.all));
+    assert!(
+        kept.jobs.matches(&kept.all),
+        "the jobs kept are those of the renewals kept"
+    );
 }
 
 /// A client that goes away while the kept renewals are being brought up to date (its request
