@@ -389,15 +389,16 @@ impl FromRequestParts<AppState> for Caller {
         let now = (state.now)();
         let found = crate::web::blocking(state, {
             let hash = hash.clone();
-            move |s| s.session(&hash, now)
+            move |s| s.session_with_length(&hash, now)
         })
         .await
         .map_err(IntoResponse::into_response)?;
         match found {
-            Some((user, csrf)) => Ok(Caller {
+            Some((user, csrf, length)) => Ok(Caller {
                 user,
                 csrf,
                 token_hash: hash,
+                version: Some(length),
             }),
             None => Err(refused()),
         }

@@ -13,6 +13,9 @@ pub struct Caller {
     pub csrf: String,
     /// The session's token hash.
     pub(crate) token_hash: String,
+    /// The audit chain's length, read with the session (none for an API token): the estate's
+    /// version for this request's caches, which would otherwise cost another round trip.
+    pub(crate) version: Option<i64>,
 }
 
 impl Caller {
@@ -22,6 +25,7 @@ impl Caller {
             user,
             csrf: String::new(),
             token_hash: String::new(),
+            version: None,
         }
     }
 
@@ -67,6 +71,7 @@ mod tests {
             user,
             csrf: csrf.into(),
             token_hash: String::new(),
+            version: None,
         }
     }
 
