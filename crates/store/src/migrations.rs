@@ -43,4 +43,5 @@ migrations! {
     20 "people_list_folded" "0020_people_list_folded",
     21 "incidents_reporter" "0021_incidents_reporter",
     22 "plan_snapshot" "0022_plan_snapshot",
+    23 "plan_snapshot_generations" "0023_plan_snapshot_generations",
 }

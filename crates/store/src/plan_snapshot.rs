@@ -73,10 +73,19 @@ pub fn stamp(store: &dyn Store) -> Result<Option<Stamp>, StoreError> {
 }
 
 /// Writes `all`, the renewals of the estate at the chain length `version` decided with `t`, in
-/// place of the kept snapshot, in one transaction. Not audited: it is derived from the estate,
-/// not a change to it. False (nothing written) when the chain holds no record at `version`.
-/// Whether to write is the caller's to decide (see the server's plan cache): a snapshot at any
-/// version the chain holds is right, so two servers writing at once leave a right one.
+/// place of the kept snapshot. Not audited: it is derived from the estate, not a change to it.
+/// False (nothing written) when the chain holds no record at `version`, or when another writer
+/// removed this one's parts before they were kept (see below). Whether to write is the caller's
+/// to decide (see the server's plan cache): a snapshot at any version the chain holds is right,
+/// so two servers writing at once leave a right one.
+///
+/// No transaction is long, since on SQLite each holds the store's one writer (sign-ins,
+/// imports and agent reports wait for it): the parts are written each in a transaction of
+/// their own under a generation of their own, which the stamp names once they are all there
+/// (one small transaction), and the old generation's parts are removed after it, one at a
+/// time. A reader takes the parts of the generation its stamp names, so it never sees a mix;
+/// a write stopped part way leaves the kept snapshot as it was, and its parts are removed by
+/// the next write.
 pub fn write(
     store: &dyn Store,
     t: &Thresholds,
@@ -84,25 +93,30 @@ pub fn write(
     all: &[Renewal],
 ) -> Result<bool, StoreError> {
     let fingerprint = fingerprint(t);
-    let (places, rows) = places(all);
-    // Encoded before the transaction: on SQLite it holds the store's one writer, and sign-ins,
-    // imports and agent reports wait for it.
-    let parts = all
-        .chunks(PART)
-        .enumerate()
-        .map(|(n, part)| {
-            let body = encode(part, &rows[n * PART..n * PART + part.len()])?;
-            Ok((checksum(&body), body))
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    with_exec(store, |x| {
+    let (places, bodies) = encoded(all)?;
+    remove_unkept(store)?;
+    let generation = new_generation();
+    for (n, (sum, body)) in bodies.iter().enumerate() {
+        write_part(store, generation, n, sum, body)?;
+    }
+    let swapped = with_exec(store, |x| {
         let Some(hash) = chain_hash(x, version)? else {
-            return Ok(false);
+            return Ok(None);
         };
-        delete(x)?;
+        // Another writer's start removes the parts of every generation no stamp names, this
+        // one's too if it was still writing them: a stamp never names a generation not whole.
+        let count = x.rows(
+            "SELECT COUNT(*) FROM plan_snapshot_parts WHERE generation = $1",
+            &[P::I(generation)],
+        )?;
+        if count.first().map(|r| r[0].int()) != Some(bodies.len() as i64) {
+            return Ok(None);
+        }
+        let old = kept_generation(x)?;
+        x.exec("DELETE FROM plan_snapshot", &[])?;
         x.exec(
             "INSERT INTO plan_snapshot (id, format, fingerprint, version, chain_hash, renewals, \
-             places, checksum) VALUES (1, $1, $2, $3, $4, $5, $6, $7)",
+             places, checksum, generation) VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8)",
             &[
                 P::I(FORMAT),
                 P::T(&fingerprint),
@@ -111,16 +125,143 @@ pub fn write(
                 P::I(all.len() as i64),
                 P::T(&places),
                 P::T(&checksum(&places)),
+                P::I(generation),
             ],
         )?;
-        for (n, (sum, body)) in parts.iter().enumerate() {
-            x.exec(
-                "INSERT INTO plan_snapshot_parts (part, checksum, body) VALUES ($1, $2, $3)",
-                &[P::I(n as i64), P::T(sum), P::T(body)],
-            )?;
+        Ok(Some(old))
+    })?;
+    match swapped {
+        Some(old) => {
+            if let Some(old) = old {
+                remove_generation(store, old)?;
+            }
+            Ok(true)
         }
-        Ok(true)
+        None => {
+            remove_generation(store, generation)?;
+            Ok(false)
+        }
+    }
+}
+
+/// The places' text and each part's checksum and text: encoded before any transaction, so
+/// none waits for it.
+fn encoded(all: &[Renewal]) -> Result<(String, Vec<(String, String)>), StoreError> {
+    let (places, rows) = places(all);
+    let parts = all
+        .chunks(PART)
+        .enumerate()
+        .map(|(n, part)| {
+            let body = encode(part, &rows[n * PART..n * PART + part.len()])?;
+            Ok((checksum(&body), body))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok((places, parts))
+}
+
+/// Writes the first `parts` parts of `all` under a generation no stamp names and stops, as a
+/// write cut short (a crash, a store gone away) does: for tests of what a reader and the next
+/// write make of it.
+#[doc(hidden)]
+pub fn write_unfinished(
+    store: &dyn Store,
+    all: &[Renewal],
+    parts: usize,
+) -> Result<(), StoreError> {
+    let (_, bodies) = encoded(all)?;
+    let generation = new_generation();
+    for (n, (sum, body)) in bodies.iter().enumerate().take(parts) {
+        write_part(store, generation, n, sum, body)?;
+    }
+    Ok(())
+}
+
+/// One part, in a transaction of its own.
+fn write_part(
+    store: &dyn Store,
+    generation: i64,
+    n: usize,
+    sum: &str,
+    body: &str,
+) -> Result<(), StoreError> {
+    with_exec(store, |x| {
+        x.exec(
+            "INSERT INTO plan_snapshot_parts (generation, part, checksum, body) \
+             VALUES ($1, $2, $3, $4)",
+            &[P::I(generation), P::I(n as i64), P::T(sum), P::T(body)],
+        )
+        .map(drop)
     })
+}
+
+/// A generation for a write's parts: unlike a count from the largest kept, two writers at
+/// once (two servers) never take the same one, even when one has removed the other's parts.
+fn new_generation() -> i64 {
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut h = Sha256::new();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    h.update(now.as_nanos().to_be_bytes());
+    h.update(std::process::id().to_be_bytes());
+    h.update(
+        WRITES
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .to_be_bytes(),
+    );
+    h.update(format!("{:?}", std::thread::current().id()).as_bytes());
+    let mut first = [0; 8];
+    first.copy_from_slice(&h.finalize()[..8]);
+    // Positive and not 0, the generation of a snapshot kept before generations were.
+    (i64::from_be_bytes(first) & i64::MAX).max(1)
+}
+
+/// The generation the stamp names, if a snapshot is kept.
+fn kept_generation(x: &mut dyn Exec) -> Result<Option<i64>, StoreError> {
+    let rows = x.rows("SELECT generation FROM plan_snapshot WHERE id = 1", &[])?;
+    Ok(rows.first().map(|r| r[0].int()))
+}
+
+/// Removes the parts of the generations no stamp names (writes cut short, or a snapshot
+/// cleared), one part a transaction.
+fn remove_unkept(store: &dyn Store) -> Result<(), StoreError> {
+    let unkept = with_read(store, |x| {
+        x.rows(
+            "SELECT generation, part FROM plan_snapshot_parts WHERE generation NOT IN \
+             (SELECT generation FROM plan_snapshot)",
+            &[],
+        )
+    })?;
+    remove_parts(store, unkept.iter().map(|r| (r[0].int(), r[1].int())))
+}
+
+/// Removes the parts of `generation`, one a transaction.
+fn remove_generation(store: &dyn Store, generation: i64) -> Result<(), StoreError> {
+    let parts = with_read(store, |x| {
+        x.rows(
+            "SELECT part FROM plan_snapshot_parts WHERE generation = $1",
+            &[P::I(generation)],
+        )
+    })?;
+    remove_parts(store, parts.iter().map(|r| (generation, r[0].int())))
+}
+
+/// Each part its own transaction: a part is a few megabytes, the whole snapshot about 91
+/// (nationally), and the store's other writers wait for each.
+fn remove_parts(
+    store: &dyn Store,
+    parts: impl Iterator<Item = (i64, i64)>,
+) -> Result<(), StoreError> {
+    for (generation, part) in parts {
+        with_exec(store, |x| {
+            x.exec(
+                "DELETE FROM plan_snapshot_parts WHERE generation = $1 AND part = $2",
+                &[P::I(generation), P::I(part)],
+            )
+            .map(drop)
+        })?;
+    }
+    Ok(())
 }
 
 /// The kept renewals and the chain length they are valid at, or why they cannot be used (none
@@ -133,8 +274,8 @@ pub fn load(
     let fingerprint = fingerprint(t);
     let read = with_read(store, |x| {
         let rows = x.rows(
-            "SELECT format, fingerprint, version, chain_hash, renewals, places, checksum \
-             FROM plan_snapshot WHERE id = 1",
+            "SELECT format, fingerprint, version, chain_hash, renewals, places, checksum, \
+             generation FROM plan_snapshot WHERE id = 1",
             &[],
         )?;
         let Some(head) = rows.into_iter().next() else {
@@ -157,9 +298,12 @@ pub fn load(
                 "the snapshot's places do not match their checksum".to_owned()
             ));
         }
+        // The parts of the generation the stamp names: a write under way or cut short keeps
+        // its own apart.
         let parts = x.rows(
-            "SELECT part, checksum, body FROM plan_snapshot_parts ORDER BY part",
-            &[],
+            "SELECT part, checksum, body FROM plan_snapshot_parts WHERE generation = $1 \
+             ORDER BY part",
+            &[P::I(head[7].int())],
         )?;
         Ok(Ok((
             version,
@@ -194,14 +338,13 @@ pub fn load(
     }))
 }
 
-/// Removes the kept snapshot (nothing then starts from it).
+/// Removes the kept snapshot (nothing then starts from it): the stamp first, in one small
+/// transaction, then its parts one at a time.
 pub fn clear(store: &dyn Store) -> Result<(), StoreError> {
-    with_exec(store, delete)
-}
-
-fn delete(x: &mut dyn Exec) -> Result<(), StoreError> {
-    x.exec("DELETE FROM plan_snapshot_parts", &[])?;
-    x.exec("DELETE FROM plan_snapshot", &[]).map(drop)
+    with_exec(store, |x| {
+        x.exec("DELETE FROM plan_snapshot", &[]).map(drop)
+    })?;
+    remove_unkept(store)
 }
 
 /// The SHA-256 of a part's text, in hex.
