@@ -33,7 +33,7 @@ fn round_trip(all: &[Renewal]) -> Result<Vec<Renewal>, String> {
             (n as i64, checksum(&body), body)
         })
         .collect();
-    decode(&text, &parts)
+    decode(&text, &parts, 2, all.len())
 }
 
 #[test]
@@ -68,15 +68,57 @@ fn lines_that_do_not_parse_are_refused() {
         ("C1,s,H1,-1,2027-02-28,0\n", "place"),
         ("C1,s,H1,0,2027-02-30,0\n", "expiry"),
         ("C1,s,H1,0,2027-02-28,yes\n", "prescriber"),
+        ("C1,s,H1,0,2027-02-28,0,\n", "wrong length"),
+        // Read by the CSV reader (a quoted field) rather than split in place.
+        ("\"C,1\",s,H1,0,2027-02-28\n", "wrong length"),
+        ("\"C,1\",x,H1,0,2027-02-28,0\n", "purpose"),
+        ("\"C,1\",s,H1,1,2027-02-28,0\n", "place"),
+        ("\"C,1\",s,H1,0,2027-02-28,yes\n", "prescriber"),
     ] {
         let parts = [(0, checksum(body), body.to_owned())];
-        let err = decode(places, &parts).expect_err(body);
+        let err = decode(places, &parts, 1, 1).expect_err(body);
         assert!(err.contains(why), "{body}: {err}");
     }
+    for body in ["C1,s,H1,0,2027-02-28,0\n", "\"C,1\",s,H1,0,2027-02-28,0\n"] {
+        let parts = [(0, checksum(body), body.to_owned())];
+        assert!(decode(places, &parts, 1, 1).is_ok(), "{body}");
+    }
     let body = "C1,s,H1,0,2027-02-28,0\n";
-    assert!(decode(places, &[(0, checksum(body), body.to_owned())]).is_ok());
-    let err = decode(places, &[(0, checksum("other"), body.to_owned())]).expect_err("sum");
+    let err = decode(places, &[(0, checksum("other"), body.to_owned())], 1, 1).expect_err("sum");
     assert!(err.contains("checksum"), "{err}");
-    let err = decode("A81001,QE1,=Y60\n", &[]).expect_err("a code without its mark");
+    let err = decode("A81001,QE1,=Y60\n", &[], 1, 0).expect_err("a code without its mark");
     assert!(err.contains("place code"), "{err}");
+}
+
+/// Each part holds as many renewals as it was written with (all but the last a whole part): a
+/// part with a line more or less, or a part missing or added, is refused.
+#[test]
+fn parts_of_another_length_are_refused() {
+    let places = "A81001,=QE1,=Y60\n";
+    let line = "C1,s,H1,0,2027-02-28,0\n";
+    let part = |lines: usize| {
+        let body = line.repeat(lines);
+        (0, checksum(&body), body)
+    };
+    let parts = |sizes: &[usize]| -> Vec<(i64, String, String)> {
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(n, s)| (n as i64, part(*s).1, part(*s).2))
+            .collect()
+    };
+    assert_eq!(
+        decode(places, &parts(&[3, 3, 1]), 3, 7).map(|a| a.len()),
+        Ok(7)
+    );
+    for (sizes, count, why) in [
+        (&[3, 2, 2][..], 7, "fewer renewals"),
+        (&[3, 4, 0][..], 7, "more renewals"),
+        (&[3, 3][..], 7, "renewals, not 3"),
+        (&[3, 3, 1, 1][..], 7, "renewals, not 3"),
+        (&[][..], 7, "renewals, not 3"),
+    ] {
+        let err = decode(places, &parts(sizes), 3, count).expect_err(why);
+        assert!(err.contains(why), "{sizes:?}: {err}");
+    }
 }
