@@ -92,8 +92,42 @@ pub fn write(
     version: i64,
     all: &[Renewal],
 ) -> Result<bool, StoreError> {
+    write_encoded(store, t, version, &encoded(all)?)
+}
+
+/// The renewals as they are written: the places' text and each part's checksum and text.
+/// Encoded before any transaction, so none waits for it, and so the caller can let the
+/// renewals go before the write (a server's kept renewals, shared with the write, would be
+/// copied by the next update rather than changed in place).
+pub struct Encoded {
+    renewals: usize,
+    places: String,
+    bodies: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for Encoded {
+    // The text runs to 91 MB nationally: its sizes say enough.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encoded")
+            .field("renewals", &self.renewals)
+            .field("parts", &self.bodies.len())
+            .finish()
+    }
+}
+
+/// [`write`] of renewals already [`encoded`].
+pub fn write_encoded(
+    store: &dyn Store,
+    t: &Thresholds,
+    version: i64,
+    encoded: &Encoded,
+) -> Result<bool, StoreError> {
     let fingerprint = fingerprint(t);
-    let (places, bodies) = encoded(all)?;
+    let Encoded {
+        renewals,
+        places,
+        bodies,
+    } = encoded;
     remove_unkept(store)?;
     let generation = new_generation();
     for (n, (sum, body)) in bodies.iter().enumerate() {
@@ -122,9 +156,9 @@ pub fn write(
                 P::T(&fingerprint),
                 P::I(version),
                 P::T(&hash),
-                P::I(all.len() as i64),
-                P::T(&places),
-                P::T(&checksum(&places)),
+                P::I(*renewals as i64),
+                P::T(places),
+                P::T(&checksum(places)),
                 P::I(generation),
             ],
         )?;
@@ -144,9 +178,8 @@ pub fn write(
     }
 }
 
-/// The places' text and each part's checksum and text: encoded before any transaction, so
-/// none waits for it.
-fn encoded(all: &[Renewal]) -> Result<(String, Vec<(String, String)>), StoreError> {
+/// The renewals encoded for [`write_encoded`].
+pub fn encoded(all: &[Renewal]) -> Result<Encoded, StoreError> {
     let (places, rows) = places(all);
     let parts = all
         .chunks(PART)
@@ -156,7 +189,11 @@ fn encoded(all: &[Renewal]) -> Result<(String, Vec<(String, String)>), StoreErro
             Ok((checksum(&body), body))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    Ok((places, parts))
+    Ok(Encoded {
+        renewals: all.len(),
+        places,
+        bodies: parts,
+    })
 }
 
 /// Writes the first `parts` parts of `all` under a generation no stamp names and stops, as a
@@ -168,9 +205,9 @@ pub fn write_unfinished(
     all: &[Renewal],
     parts: usize,
 ) -> Result<(), StoreError> {
-    let (_, bodies) = encoded(all)?;
+    let encoded = encoded(all)?;
     let generation = new_generation();
-    for (n, (sum, body)) in bodies.iter().enumerate().take(parts) {
+    for (n, (sum, body)) in encoded.bodies.iter().enumerate().take(parts) {
         write_part(store, generation, n, sum, body)?;
     }
     Ok(())

@@ -72,8 +72,13 @@ pub(super) fn refresh(
                 return Ok(None);
             }
             let started = std::time::Instant::now();
-            let wrote = plan_snapshot::write(s, &t, version, &all)?;
-            Ok(wrote.then(|| (all.len(), started.elapsed())))
+            let renewals = all.len();
+            let encoded = plan_snapshot::encoded(&all)?;
+            // Let go before the write's seconds: an update meanwhile then changes the kept
+            // renewals in place instead of copying two million of them.
+            drop(all);
+            let wrote = plan_snapshot::write_encoded(s, &t, version, &encoded)?;
+            Ok(wrote.then(|| (renewals, started.elapsed())))
         })
         .await;
         match wrote {

@@ -202,3 +202,36 @@ async fn a_client_leaving_mid_update_leaves_the_renewals_kept() {
         "updated as a read in full finds them"
     );
 }
+
+/// The snapshot's write lets the kept renewals go once they are encoded, before it waits for
+/// the store: an update meanwhile then changes them in place instead of copying two million.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_snapshot_write_lets_the_renewals_go_before_it_waits_for_the_store() {
+    let e = estate();
+    let all = Arc::new(e.read_in_full());
+    // Another connection holds SQLite's one writer, as an import would.
+    let other = rusqlite::Connection::open(e._dir.path().join("cw.sqlite")).expect("open");
+    other
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("the writer held");
+
+    let write = super::snapshot::refresh(&e.state, e.length(), all.clone(), true);
+    // Well inside the store's 10 s wait for its writer, after which a write gives up and
+    // would let them go anyway.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(4);
+    while Arc::strong_count(&all) > 1 {
+        assert!(
+            std::time::Instant::now() < until,
+            "the write holds the renewals while it waits for the store"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    other.execute_batch("COMMIT").expect("the writer let go");
+    write.await.expect("the write's task");
+    let stamp = cardwatch_store::plan_snapshot::stamp(&*e.store).expect("read");
+    assert_eq!(
+        stamp.map(|s| s.version),
+        Some(e.length()),
+        "the snapshot written"
+    );
+}
