@@ -181,14 +181,40 @@ pub fn write_encoded(
 /// The renewals encoded for [`write_encoded`].
 pub fn encoded(all: &[Renewal]) -> Result<Encoded, StoreError> {
     let (places, rows) = places(all);
-    let parts = all
-        .chunks(PART)
-        .enumerate()
-        .map(|(n, part)| {
-            let body = encode(part, &rows[n * PART..n * PART + part.len()])?;
-            Ok((checksum(&body), body))
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+    let parts: Vec<(usize, &[Renewal])> = all.chunks(PART).enumerate().collect();
+    // On every core, as the load decodes: the server keeps the renewals shared with this until
+    // it ends, and an update meanwhile waits for them (`prevent::plan::cache::owned`).
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let group = parts.len().div_ceil(threads.max(1)).max(1);
+    let encoded: Vec<Result<Vec<(String, String)>, StoreError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = parts
+            .chunks(group)
+            .map(|group| {
+                let rows = &rows;
+                s.spawn(move || {
+                    group
+                        .iter()
+                        .map(|&(n, part)| {
+                            let body = encode(part, &rows[n * PART..n * PART + part.len()])?;
+                            Ok((checksum(&body), body))
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(StoreError::Database("a part's encoder failed".to_owned()))
+                })
+            })
+            .collect()
+    });
+    let mut parts = Vec::with_capacity(all.len().div_ceil(PART));
+    for group in encoded {
+        parts.extend(group?);
+    }
     Ok(Encoded {
         renewals: all.len(),
         places,

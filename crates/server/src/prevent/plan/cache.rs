@@ -135,7 +135,7 @@ async fn kept_or_read(
         drop(cache);
         // After a read in full the store's snapshot, if any, could not be brought up to date
         // (or was unusable): a server starting would read in full too, so it is written again.
-        snapshot::refresh(&task, at, read.clone(), in_full);
+        snapshot::refresh(&task, at, &read, in_full);
         Ok((read, jobs))
     });
     match tokio::spawn(work).await {
@@ -196,11 +196,26 @@ fn updated(
     Ok(Ok((new, list.len())))
 }
 
-/// The kept renewals to change: the cache held the only other reference, unless a plan made from
-/// them is still being written out, when they are copied rather than waited for (the copy is
-/// cheaper than holding every other plan request behind the lock).
-fn owned(all: Arc<Vec<Renewal>>) -> Vec<Renewal> {
-    Arc::try_unwrap(all).unwrap_or_else(|shared| (*shared).clone())
+/// How long an update waits for the kept renewals' other holders before it copies them.
+const SHARED_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The kept renewals to change. The cache held the only other reference, unless a plan made
+/// from them is still being written out or the store's snapshot is being encoded from them
+/// (each well under a second). No one takes a new share while the update holds the cache, so
+/// it waits for those to end, which costs no processor, where copying two million renewals
+/// cost 0.6–1.3 s of it beside the snapshot's encoding; after [`SHARED_WAIT`] it copies them.
+fn owned(mut all: Arc<Vec<Renewal>>) -> Vec<Renewal> {
+    let until = std::time::Instant::now() + SHARED_WAIT;
+    loop {
+        match Arc::try_unwrap(all) {
+            Ok(only) => return only,
+            Err(shared) if std::time::Instant::now() < until => {
+                all = shared;
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            Err(shared) => return (*shared).clone(),
+        }
+    }
 }
 
 /// Answers kept: a few plans asked for at once (a team's capacity tried at several values)

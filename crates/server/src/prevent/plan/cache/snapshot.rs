@@ -3,6 +3,7 @@
 //! through the same update as after a change is the list a read in full gives, in a fraction
 //! of the time. A snapshot that cannot be used is logged with the reason and read past.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use cardwatch_core::health::{Thresholds, RECHECK_MAX_RECORDS};
@@ -53,29 +54,42 @@ fn stale(kept: Option<&plan_snapshot::Stamp>, t: &Thresholds, version: i64) -> b
     }
 }
 
+/// A write after a read in full that found its renewals replaced before it could encode them:
+/// the next refresh writes whatever the stamp says, as that one would have.
+static OWED: AtomicBool = AtomicBool::new(false);
+
 /// After the kept renewals were read at `version`: writes them to the store in the background
 /// when its snapshot is [`stale`], or always after a read `in_full` (the snapshot kept, if any,
 /// could not be used or brought up to date). Nothing waits for it but a caller that wants to
 /// (tests); a failure is logged and the next read tries again.
+///
+/// It holds the renewals only while it encodes them, not while it waits for another write or
+/// for the store: an update meanwhile changes them in place (a shared list is waited for, then
+/// copied — two million renewals). Renewals an update replaced before this began are left to
+/// that update's own refresh.
 pub(super) fn refresh(
     state: &AppState,
     version: i64,
-    all: Arc<Vec<Renewal>>,
+    all: &Arc<Vec<Renewal>>,
     in_full: bool,
 ) -> tokio::task::JoinHandle<()> {
     let state = state.clone();
+    let all = Arc::downgrade(all);
     tokio::spawn(async move {
         let t = state.checks.thresholds.clone();
         let wrote = blocking(&state, move |s| {
             let _one = WRITING.lock().unwrap_or_else(|e| e.into_inner());
-            if !in_full && !stale(plan_snapshot::stamp(s)?.as_ref(), &t, version) {
+            let owed = in_full || OWED.swap(false, Ordering::Relaxed);
+            if !owed && !stale(plan_snapshot::stamp(s)?.as_ref(), &t, version) {
                 return Ok(None);
             }
+            let Some(all) = all.upgrade() else {
+                OWED.fetch_or(owed, Ordering::Relaxed);
+                return Ok(None);
+            };
             let started = std::time::Instant::now();
             let renewals = all.len();
             let encoded = plan_snapshot::encoded(&all)?;
-            // Let go before the write's seconds: an update meanwhile then changes the kept
-            // renewals in place instead of copying two million of them.
             drop(all);
             let wrote = plan_snapshot::write_encoded(s, &t, version, &encoded)?;
             Ok(wrote.then(|| (renewals, started.elapsed())))

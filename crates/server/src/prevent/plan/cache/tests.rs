@@ -203,35 +203,82 @@ async fn a_client_leaving_mid_update_leaves_the_renewals_kept() {
     );
 }
 
-/// The snapshot's write lets the kept renewals go once they are encoded, before it waits for
-/// the store: an update meanwhile then changes them in place instead of copying two million.
+/// The snapshot's write holds the kept renewals only while it encodes them, not while it waits
+/// for the store or for another write: an update meanwhile then changes them in place instead
+/// of copying two million.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_snapshot_write_lets_the_renewals_go_before_it_waits_for_the_store() {
+async fn the_snapshot_write_lets_the_renewals_go_before_it_waits() {
     let e = estate();
     let all = Arc::new(e.read_in_full());
+    let later = Arc::new(e.read_in_full());
     // Another connection holds SQLite's one writer, as an import would.
     let other = rusqlite::Connection::open(e._dir.path().join("cw.sqlite")).expect("open");
     other
         .execute_batch("BEGIN IMMEDIATE")
         .expect("the writer held");
 
-    let write = super::snapshot::refresh(&e.state, e.length(), all.clone(), true);
+    // The first waits for the store, the second for the first.
+    let first = super::snapshot::refresh(&e.state, e.length(), &all, true);
+    let second = super::snapshot::refresh(&e.state, e.length(), &later, true);
     // Well inside the store's 10 s wait for its writer, after which a write gives up and
     // would let them go anyway.
     let until = std::time::Instant::now() + std::time::Duration::from_secs(4);
-    while Arc::strong_count(&all) > 1 {
+    while Arc::strong_count(&all) > 1 || Arc::strong_count(&later) > 1 {
         assert!(
             std::time::Instant::now() < until,
-            "the write holds the renewals while it waits for the store"
+            "a write holds the renewals while it waits"
         );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     other.execute_batch("COMMIT").expect("the writer let go");
-    write.await.expect("the write's task");
+    first.await.expect("the first write's task");
+    second.await.expect("the second write's task");
     let stamp = cardwatch_store::plan_snapshot::stamp(&*e.store).expect("read");
     assert_eq!(
         stamp.map(|s| s.version),
         Some(e.length()),
         "the snapshot written"
+    );
+}
+
+/// An update waits for a share of the kept renewals that ends soon (a plan being written out,
+/// the snapshot being encoded) and changes them in place, rather than copying two million.
+#[test]
+fn an_update_waits_for_a_short_share_instead_of_copying() {
+    let e = estate();
+    let all = Arc::new(e.read_in_full());
+    let at = all.as_ptr();
+    let other = all.clone();
+    let holder = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        drop(other);
+    });
+    let owned = super::owned(all);
+    holder.join().expect("the holder");
+    assert_eq!(owned.as_ptr(), at, "the same list, not a copy");
+}
+
+/// A write owed after a read in full, whose renewals an update replaced before it could encode
+/// them, is made by the next refresh even where the stamp looks current.
+#[tokio::test]
+async fn a_write_owed_after_a_read_in_full_is_made_by_the_next() {
+    let e = estate();
+    let all = e.read_in_full();
+    let t = Thresholds::default();
+    let version = e.length();
+    cardwatch_store::plan_snapshot::write(&*e.store, &t, version, &all[..10]).expect("written");
+
+    // This runtime runs one task at a time: the renewals are gone before the refresh runs.
+    let gone = super::snapshot::refresh(&e.state, version, &Arc::new(all.clone()), true);
+    gone.await.expect("the refresh's task");
+    let kept = Arc::new(all);
+    let next = super::snapshot::refresh(&e.state, version, &kept, false);
+    next.await.expect("the next refresh's task");
+
+    let loaded = cardwatch_store::plan_snapshot::load(&*e.store, &t).expect("read");
+    assert_eq!(
+        loaded.map(|(_, l)| l.len()).ok(),
+        Some(kept.len()),
+        "written in full"
     );
 }
