@@ -477,7 +477,7 @@ pub(crate) async fn run(
                 .collect();
             enqueue(state, messages).await
         }
-        Job::Deliver => deliver(state, owner, priority).await,
+        Job::Deliver => deliver(state, owner).await,
         Job::Purge => {
             let before = Timestamp::from_unix(
                 (state.now)().unix() - state.checks.notify.retention_days * 86_400,
@@ -732,14 +732,16 @@ fn backoff(first: i64, failures: i64) -> i64 {
     base + base * per_mille / 1000
 }
 
-/// Sends what is due, a batch at a time, until nothing is. The senders (threads of the
-/// caller's) run at `priority`: a message's lease outlasts its sending by far, the sending being
-/// mostly a wait on the relay.
-async fn deliver(state: &AppState, owner: &str, priority: Priority) -> Result<String, String> {
+/// Sends what is due, a batch at a time, until nothing is. The senders run at the default
+/// priority whatever the run's: sending is waiting on the relay, not computing, and a sender
+/// starved between the relay accepting a message and the outbox recording it widens the moment
+/// in which a replica's death has the message sent twice (a scheduled delivery at nice 19 beside
+/// a busy machine did send one twice).
+async fn deliver(state: &AppState, owner: &str) -> Result<String, String> {
     let notify = state.checks.notify.clone();
     let owner = owner.to_owned();
     let now = state.now;
-    background::blocking(state, priority, move |s| {
+    background::blocking(state, Priority::Asked, move |s| {
         let hooks: HashMap<String, outbox::Webhook> = outbox::webhooks(s)?
             .into_iter()
             .map(|h| (h.name.clone(), h))
