@@ -904,6 +904,22 @@ mod tests {
             .contains("findings, digest"));
     }
 
+    /// The shipped catalogue, calendar and knowledge base, with `notify`.
+    fn checks(notify: Notify) -> crate::Checks {
+        crate::Checks {
+            catalogue: cardwatch_core::catalogue::Catalogue::shipped(),
+            thresholds: Default::default(),
+            calendar: cardwatch_core::calendar::Calendar::england_and_wales(),
+            teams: Vec::new(),
+            triage: cardwatch_core::triage::KnowledgeBase::shipped(),
+            contacts: Vec::new(),
+            notify,
+            sign_in: Default::default(),
+            sso: None,
+            import_mapping: None,
+        }
+    }
+
     /// No job is claimed while the renewal plan's start-up read holds the kept renewals; a job
     /// due then runs once it ends.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -915,21 +931,10 @@ mod tests {
         let url = dir.path().join("cw.sqlite").display().to_string();
         let store: Arc<dyn Store> = cardwatch_store::open(&url).expect("a store").into();
         let every_second = Schedule::parse("* * * * * *").expect("a schedule");
-        let checks = crate::Checks {
-            catalogue: cardwatch_core::catalogue::Catalogue::shipped(),
-            thresholds: Default::default(),
-            calendar: cardwatch_core::calendar::Calendar::england_and_wales(),
-            teams: Vec::new(),
-            triage: cardwatch_core::triage::KnowledgeBase::shipped(),
-            contacts: Vec::new(),
-            notify: Notify {
-                schedules: vec![(Job::Deliver, every_second)],
-                ..Notify::default()
-            },
-            sign_in: Default::default(),
-            sso: None,
-            import_mapping: None,
-        };
+        let checks = checks(Notify {
+            schedules: vec![(Job::Deliver, every_second)],
+            ..Notify::default()
+        });
         let state = AppState::new(store.clone(), now, checks);
         let runs = || outbox::job_runs(&*store, None, 10).expect("the runs");
         let read = state.renewals.clone().lock_owned().await;
@@ -993,18 +998,6 @@ mod tests {
         let dir = tempfile::tempdir().expect("a folder");
         let url = dir.path().join("cw.sqlite").display().to_string();
         let store: Arc<dyn Store> = cardwatch_store::open(&url).expect("a store").into();
-        let checks = || crate::Checks {
-            catalogue: cardwatch_core::catalogue::Catalogue::shipped(),
-            thresholds: Default::default(),
-            calendar: cardwatch_core::calendar::Calendar::england_and_wales(),
-            teams: Vec::new(),
-            triage: cardwatch_core::triage::KnowledgeBase::shipped(),
-            contacts: Vec::new(),
-            notify: Notify::default(),
-            sign_in: Default::default(),
-            sso: None,
-            import_mapping: None,
-        };
         let probe = Probe {
             here: std::thread::current().id(),
             nice: Default::default(),
@@ -1015,7 +1008,7 @@ mod tests {
         let asked = own_nice();
         assert_ne!(asked, 19, "the test runs at the lowest priority already");
 
-        let state = AppState::new(store.clone(), now, checks());
+        let state = AppState::new(store.clone(), now, checks(Notify::default()));
         let job = run(&state, "test", Job::Findings, now(), Priority::Background)
             .instrument(tracing::info_span!("scheduled"))
             .await;
@@ -1028,7 +1021,7 @@ mod tests {
         assert!(nice.iter().all(|&n| n == 19), "the job's work at {nice:?}");
 
         // The same store and runtime, a cache of its own: the request checks in full.
-        let fresh = AppState::new(store.clone(), now, checks());
+        let fresh = AppState::new(store.clone(), now, checks(Notify::default()));
         let check = crate::prevent::check::all_findings(&fresh, None)
             .instrument(tracing::info_span!("request"))
             .await;
@@ -1043,7 +1036,7 @@ mod tests {
             "the request's work at {nice:?}"
         );
 
-        let by_hand = AppState::new(store, now, checks());
+        let by_hand = AppState::new(store, now, checks(Notify::default()));
         let job = run(&by_hand, "test", Job::Findings, now(), Priority::Asked)
             .instrument(tracing::info_span!("by hand"))
             .await;
