@@ -13,7 +13,7 @@ use cardwatch_core::access::TokenKind;
 use cardwatch_core::date::Timestamp;
 use cardwatch_core::ics::{calendar, Event};
 use cardwatch_core::migration;
-use cardwatch_core::planner::{plan_teams, Renewal, Settings};
+use cardwatch_core::planner::{plan_teams_kept, Renewal, Settings};
 use cardwatch_core::records::{Cell, Kind};
 use cardwatch_store::{load_workstations, Store, StoreError};
 
@@ -122,8 +122,8 @@ pub(crate) async fn feed(State(state): State<AppState>, Path(file): Path<String>
     let checks = state.checks.clone();
     let site = token.site.clone();
     // The renewal plan's kept renewals: a feed read does not read every renewal again.
-    let all = match crate::notify::jobs::kept_renewals(&state).await {
-        Ok(all) => all,
+    let (all, jobs) = match crate::notify::jobs::kept_renewals(&state).await {
+        Ok(kept) => kept,
         Err(why) => {
             tracing::warn!(%why, "the calendar feed's renewals");
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -147,7 +147,7 @@ pub(crate) async fn feed(State(state): State<AppState>, Path(file): Path<String>
             };
             // The estate's plan, so each day is the one the RA team will keep; only when every
             // site has a team (otherwise there is no capacity to plan the rest with).
-            if let Ok(plans) = plan_teams(all, &checks.teams, None, &settings, 30) {
+            if let Ok(plans) = plan_teams_kept(all, &jobs, &checks.teams, None, &settings, 30) {
                 for t in &plans {
                     for (i, r) in t.report.renewals.iter().enumerate() {
                         if wanted(r) {

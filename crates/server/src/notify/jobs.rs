@@ -18,7 +18,7 @@ use cardwatch_core::date::{Date, Timestamp};
 use cardwatch_core::notify::{
     digest, hook_body, reminder, reminder_stage, Channel, DigestFor, Message, ReminderFor,
 };
-use cardwatch_core::planner::{plan_teams, Renewal, Settings};
+use cardwatch_core::planner::{plan_teams_kept, Jobs, Renewal, Settings};
 use cardwatch_core::records::{Cell, Kind};
 use cardwatch_core::schedule::Schedule;
 use cardwatch_store::notify::{self as outbox, Claim, Outgoing};
@@ -423,11 +423,12 @@ pub(crate) async fn run(
         Job::Digest => digests(state, slot, priority).await,
         Job::Reminders => {
             let (checks, today) = (state.checks.clone(), (state.now)().date());
-            let due = kept_renewals(state).await?;
-            let messages =
-                background::blocking(state, priority, move |s| reminders(s, &checks, today, due))
-                    .await
-                    .map_err(|f| db(f.0))?;
+            let (due, jobs) = kept_renewals(state).await?;
+            let messages = background::blocking(state, priority, move |s| {
+                reminders(s, &checks, today, due, &jobs)
+            })
+            .await
+            .map_err(|f| db(f.0))?;
             enqueue(state, messages).await
         }
         Job::Stock => {
@@ -650,8 +651,11 @@ async fn digests(state: &AppState, slot: Timestamp, priority: Priority) -> Resul
 }
 
 /// Every renewal of the estate as it is, the renewal plan's kept ones (read once and shared,
-/// not read again for each job: two million renewals nationally).
-pub(crate) async fn kept_renewals(state: &AppState) -> Result<Arc<Vec<Renewal>>, String> {
+/// not read again for each job: two million renewals nationally), with their kept jobs (a plan
+/// of them neither builds nor sorts its jobs again).
+pub(crate) async fn kept_renewals(
+    state: &AppState,
+) -> Result<(Arc<Vec<Renewal>>, Arc<Jobs>), String> {
     let version = crate::prevent::check::facts_version(state, None)
         .await
         .map_err(|_| "the estate's version could not be read — see the log".to_owned())?;
@@ -661,12 +665,13 @@ pub(crate) async fn kept_renewals(state: &AppState) -> Result<Arc<Vec<Renewal>>,
 }
 
 /// Reminders due today for the renewal plan's certificates (`renewals`, every one of the
-/// estate), to holders with an address.
+/// estate, and their `jobs`), to holders with an address.
 fn reminders(
     store: &dyn Store,
     checks: &crate::Checks,
     today: Date,
     renewals: Arc<Vec<Renewal>>,
+    jobs: &Jobs,
 ) -> Result<Vec<Message>, StoreError> {
     let settings = Settings {
         from: today,
@@ -674,8 +679,9 @@ fn reminders(
         window_days: checks.thresholds.renewal_window_days,
         calendar: &checks.calendar,
     };
-    let plans = plan_teams(
+    let plans = plan_teams_kept(
         renewals,
+        jobs,
         &checks.teams,
         Some(checks.notify.ra_capacity),
         &settings,
@@ -904,6 +910,16 @@ mod tests {
             .contains("findings, digest"));
     }
 
+    fn now() -> Timestamp {
+        Timestamp::parse("2026-11-22T09:00:00Z").expect("a time")
+    }
+
+    /// An empty SQLite store in `dir`.
+    fn sqlite_store(dir: &tempfile::TempDir) -> Arc<dyn Store> {
+        let url = dir.path().join("cw.sqlite").display().to_string();
+        cardwatch_store::open(&url).expect("a store").into()
+    }
+
     /// The shipped catalogue, calendar and knowledge base, with `notify`.
     fn checks(notify: Notify) -> crate::Checks {
         crate::Checks {
@@ -924,12 +940,8 @@ mod tests {
     /// due then runs once it ends.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn jobs_start_after_the_plans_start_up_read() {
-        fn now() -> Timestamp {
-            Timestamp::parse("2026-11-22T09:00:00Z").expect("a time")
-        }
         let dir = tempfile::tempdir().expect("a folder");
-        let url = dir.path().join("cw.sqlite").display().to_string();
-        let store: Arc<dyn Store> = cardwatch_store::open(&url).expect("a store").into();
+        let store = sqlite_store(&dir);
         let every_second = Schedule::parse("* * * * * *").expect("a schedule");
         let checks = checks(Notify {
             schedules: vec![(Job::Deliver, every_second)],
@@ -992,12 +1004,8 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn a_scheduled_runs_work_runs_at_the_lowest_priority_and_a_requests_does_not() {
-        fn now() -> Timestamp {
-            Timestamp::parse("2026-11-22T09:00:00Z").expect("a time")
-        }
         let dir = tempfile::tempdir().expect("a folder");
-        let url = dir.path().join("cw.sqlite").display().to_string();
-        let store: Arc<dyn Store> = cardwatch_store::open(&url).expect("a store").into();
+        let store = sqlite_store(&dir);
         let probe = Probe {
             here: std::thread::current().id(),
             nice: Default::default(),

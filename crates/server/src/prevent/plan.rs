@@ -116,7 +116,7 @@ async fn compute(
         )));
     }
     let (rest, wait_days) = (p.capacity, p.wait_days);
-    let (due, jobs) = cache::renewals_and_jobs(state, version)
+    let (due, jobs) = cache::renewals(state, version)
         .await
         .map_err(IntoResponse::into_response)?;
     match blocking(state, move |_| {

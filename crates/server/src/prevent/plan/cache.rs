@@ -48,15 +48,9 @@ impl CachedRenewals {
 /// which renewals there are does not depend on the day). After a change the kept renewals are
 /// updated for the sites it touched; what cannot be placed on sites is read in full. One request
 /// reads at a time; the others wait for its answer rather than repeat the work.
+///
+/// With them come their jobs ([`cardwatch_core::planner::plan_teams_kept`] plans from them).
 pub(crate) async fn renewals(
-    state: &AppState,
-    version: i64,
-) -> Result<Arc<Vec<Renewal>>, crate::web::Failure> {
-    Ok(renewals_and_jobs(state, version).await?.0)
-}
-
-/// [`renewals`], with their jobs ([`cardwatch_core::planner::plan_teams_kept`] plans from them).
-pub(crate) async fn renewals_and_jobs(
     state: &AppState,
     version: i64,
 ) -> Result<(Arc<Vec<Renewal>>, Arc<Jobs>), crate::web::Failure> {
@@ -180,7 +174,7 @@ fn updated(
     // jobs; a card that came or went shifts every place after it, and the jobs are built again.
     let jobs = match changed {
         Some(changed) => {
-            let mut jobs = Arc::try_unwrap(old.jobs).unwrap_or_else(|shared| (*shared).clone());
+            let mut jobs = owned(old.jobs);
             jobs.replaced(&all, &changed);
             jobs
         }
@@ -199,12 +193,12 @@ fn updated(
 /// How long an update waits for the kept renewals' other holders before it copies them.
 const SHARED_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// The kept renewals to change. The cache held the only other reference, unless a plan made
-/// from them is still being written out or the store's snapshot is being encoded from them
-/// (each well under a second). No one takes a new share while the update holds the cache, so
+/// The kept renewals (or their jobs) to change. The cache held the only other reference,
+/// unless a plan made from them is still being written out or the store's snapshot is being
+/// encoded from them (each well under a second). No one takes a new share while the update holds the cache, so
 /// it waits for those to end, which costs no processor, where copying two million renewals
 /// cost 0.6–1.3 s of it beside the snapshot's encoding; after [`SHARED_WAIT`] it copies them.
-fn owned(mut all: Arc<Vec<Renewal>>) -> Vec<Renewal> {
+fn owned<T: Clone>(mut all: Arc<T>) -> T {
     let until = std::time::Instant::now() + SHARED_WAIT;
     loop {
         match Arc::try_unwrap(all) {

@@ -14,7 +14,6 @@ use cardwatch_core::planner::Renewal;
 use cardwatch_core::triage::KnowledgeBase;
 use cardwatch_store::{renewals_due, Change, ImportInput, ImportOptions, Store};
 
-use super::renewals;
 use crate::{AppState, Checks};
 
 fn now() -> Timestamp {
@@ -26,6 +25,11 @@ fn change() -> Change {
         actor: "cli:test".into(),
         at: now(),
     }
+}
+
+/// The kept renewals at `version` or later, without their jobs.
+async fn list(state: &AppState, version: i64) -> Result<Arc<Vec<Renewal>>, crate::web::Failure> {
+    Ok(super::renewals(state, version).await?.0)
 }
 
 /// A server's state over a demo estate of three practices in a SQLite file.
@@ -123,15 +127,12 @@ async fn kept(state: &AppState) -> Option<(i64, Arc<Vec<Renewal>>)> {
 async fn a_request_with_an_older_version_keeps_the_newer_renewals() {
     let e = estate();
     let before = e.length();
-    let first = renewals(&e.state, before)
-        .await
-        .map_err(|f| f.0)
-        .expect("read");
+    let first = list(&e.state, before).await.map_err(|f| f.0).expect("read");
     assert_eq!(*first, e.read_in_full());
     e.renew_a_certificate();
     let after = e.length();
     assert!(after > before);
-    let newer = renewals(&e.state, after)
+    let newer = list(&e.state, after)
         .await
         .map_err(|f| f.0)
         .expect("updated");
@@ -141,10 +142,7 @@ async fn a_request_with_an_older_version_keeps_the_newer_renewals() {
     );
     assert_eq!(*newer, e.read_in_full());
 
-    let late = renewals(&e.state, before)
-        .await
-        .map_err(|f| f.0)
-        .expect("kept");
+    let late = list(&e.state, before).await.map_err(|f| f.0).expect("kept");
     assert!(
         Arc::ptr_eq(&late, &newer),
         "the kept renewals answer, not a read of the older version's own"
@@ -172,15 +170,12 @@ async fn a_request_with_an_older_version_keeps_the_newer_renewals() {
 async fn a_client_leaving_mid_update_leaves_the_renewals_kept() {
     let e = estate();
     let before = e.length();
-    renewals(&e.state, before)
-        .await
-        .map_err(|f| f.0)
-        .expect("read");
+    list(&e.state, before).await.map_err(|f| f.0).expect("read");
     e.renew_a_certificate();
     let after = e.length();
 
     // Boxed, so that dropping it drops the request's future itself.
-    let mut update = Box::pin(renewals(&e.state, after));
+    let mut update = Box::pin(list(&e.state, after));
     // Polled until the update holds the kept renewals, then dropped: the client went away.
     loop {
         tokio::select! {
