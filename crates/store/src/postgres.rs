@@ -391,16 +391,40 @@ const HASH_SETTINGS: &str = "SELECT set_config('work_mem', \
 /// The connection's own settings back, after [`HASH_SETTINGS`].
 const HASH_SETTINGS_RESET: &str = "RESET work_mem; RESET max_parallel_workers_per_gather";
 
+/// Keyed reads of at most this many keys are small: a practice's or a few sites' records (an
+/// import of one practice names a few hundred people or cards).
+const SMALL_READ_KEYS: usize = 2_000;
+
+/// Kinds small enough at any size to be read whole as a small read: one record per organisation
+/// or site, tens of thousands at most.
+fn small_kind(kind: Kind) -> bool {
+    matches!(kind, Kind::Organisations | Kind::Sites)
+}
+
 /// Streams the rows of `select` (some `columns` of a `kind`) to `each`, through
 /// `COPY … TO STDOUT (FORMAT binary)`: several times faster than fetching them through a
-/// portal, and binary spares the server formatting dates and numbers as text.
+/// portal, and binary spares the server formatting dates and numbers as text. A large read
+/// takes a connection of `streamers`; a `small` one a connection of the query `pool`, so that a
+/// request's few sites do not queue behind a health check's dozen large reads.
 fn copy_cells(
     streamers: &Pool<Streamer>,
+    pool: &Pool<Conn>,
+    small: bool,
     select: &str,
     kind: Kind,
     columns: &[usize],
     each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
 ) -> Result<u64, StoreError> {
+    if small {
+        let mut conn = pool.get()?;
+        let read = cells_of_rows(kind, columns, each, |row| {
+            copy_out::copy_rows_on_client(&mut conn.client, select, columns.len(), row)
+        });
+        if read.is_err() {
+            conn.discard();
+        }
+        return read;
+    }
     let mut conn = streamers.get()?;
     let read = copy_cells_on(&mut conn, select, kind, columns, each);
     if read.is_err() {
@@ -410,13 +434,26 @@ fn copy_cells(
     read
 }
 
-/// [`copy_cells`] on a connection the caller holds (and discards if this fails).
+/// [`copy_cells`] on a streamer the caller holds (and discards if this fails).
 fn copy_cells_on(
     conn: &mut Streamer,
     select: &str,
     kind: Kind,
     columns: &[usize],
     each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
+) -> Result<u64, StoreError> {
+    cells_of_rows(kind, columns, each, |row| {
+        conn.copy_rows(select, columns.len(), row)
+    })
+}
+
+/// Runs `copy`, which hands each row's binary fields to the handler it is given, and hands
+/// them on to `each` as cells of the `columns`' types.
+fn cells_of_rows(
+    kind: Kind,
+    columns: &[usize],
+    each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
+    copy: impl FnOnce(&mut dyn FnMut(&Fields<'_>) -> Result<(), StoreError>) -> Result<u64, StoreError>,
 ) -> Result<u64, StoreError> {
     let bad = |e: String| StoreError::Database(format!("{kind}: COPY: {e}"));
     let mut row = |fields: &Fields<'_>| {
@@ -429,7 +466,7 @@ fn copy_cells_on(
             source,
         })
     };
-    conn.copy_rows(select, columns.len(), &mut row)
+    copy(&mut row)
 }
 
 /// One binary field as a cell of the column's type.
@@ -1186,7 +1223,15 @@ impl Store for PgStore {
             sql::some_columns(kind, columns),
             kind.name()
         );
-        copy_cells(&self.streamers, &select, kind, columns, each)
+        copy_cells(
+            &self.streamers,
+            &self.pool,
+            small_kind(kind),
+            &select,
+            kind,
+            columns,
+            each,
+        )
     }
 
     fn scan_keyed(
@@ -1198,6 +1243,8 @@ impl Store for PgStore {
     ) -> Result<u64, StoreError> {
         copy_cells(
             &self.streamers,
+            &self.pool,
+            keys.len() <= SMALL_READ_KEYS,
             &keyed_select(kind, columns, keys),
             kind,
             columns,
@@ -1222,7 +1269,15 @@ impl Store for PgStore {
             ident(by),
             array_literal(keys),
         );
-        copy_cells(&self.streamers, &select, kind, columns, each)
+        copy_cells(
+            &self.streamers,
+            &self.pool,
+            keys.len() <= SMALL_READ_KEYS,
+            &select,
+            kind,
+            columns,
+            each,
+        )
     }
 
     fn cards_with_certificates_due(&self, by: Date) -> Result<Vec<DueCard>, StoreError> {

@@ -99,6 +99,33 @@ impl Streamer {
     }
 }
 
+/// [`Streamer::copy_rows`] on a connection of the query pool, through the `postgres` crate: for
+/// a small read (a few sites' records), which would otherwise wait for a streamer behind a
+/// health check's large reads. Its runtime bookkeeping per message, which made large reads
+/// use a streamer, costs little on a few thousand rows.
+pub(super) fn copy_rows_on_client(
+    client: &mut postgres::Client,
+    select: &str,
+    columns: usize,
+    row: &mut dyn FnMut(&Fields<'_>) -> Result<(), StoreError>,
+) -> Result<u64, StoreError> {
+    use std::io::BufRead;
+    let mut reader = client.copy_out(&format!("COPY ({select}) TO STDOUT (FORMAT binary)"))?;
+    let mut rows = CopyRows::new(columns);
+    loop {
+        let chunk = reader
+            .fill_buf()
+            .map_err(|e| StoreError::Database(format!("reading a COPY stream: {e}")))?;
+        if chunk.is_empty() {
+            break;
+        }
+        let n = chunk.len();
+        rows.feed(chunk, row)?;
+        reader.consume(n);
+    }
+    rows.finish()
+}
+
 impl Drop for Streamer {
     fn drop(&mut self) {
         // Dropping the client asks the server to end the session; the connection task sends
