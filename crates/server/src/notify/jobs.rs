@@ -214,6 +214,18 @@ fn owner_id() -> Result<String, crate::web::auth::NoRandomness> {
     ))
 }
 
+/// The longest jobs caught up at start wait for the requests being answered to end: a server
+/// never quiet still runs them.
+const START_QUIET: Duration = Duration::from_secs(10);
+
+/// Returns once no request is being answered, or after `at_most`.
+async fn quiet(metrics: &crate::web::metrics::Metrics, at_most: Duration) {
+    let until = tokio::time::Instant::now() + at_most;
+    while metrics.in_flight() > 0 && tokio::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// Runs the scheduler until the process ends.
 pub(crate) fn spawn(state: AppState) {
     if !state.checks.notify.enabled || state.checks.notify.schedules.is_empty() {
@@ -232,6 +244,10 @@ pub(crate) fn spawn(state: AppState) {
         // the first plan asked for as the server comes back would wait for both, so they start
         // after it: a second or two from the store's snapshot, well inside the catch-up window.
         drop(state.renewals.lock().await);
+        // Then the requests being answered as it comes back (the first plan, which waited for
+        // that read) finish first: on PostgreSQL a health check's large reads run in the
+        // database's own processes, at a priority this process cannot lower.
+        quiet(&state.metrics, START_QUIET).await;
         tracing::info!(%owner, "scheduler started");
         let now = (state.now)().unix();
         // Each job's cursor: the moment after which its next slot is looked for. A replica
@@ -938,6 +954,46 @@ mod tests {
 
     /// No job is claimed while the renewal plan's start-up read holds the kept renewals; a job
     /// due then runs once it ends.
+    #[tokio::test]
+    async fn jobs_caught_up_at_start_wait_for_the_requests_being_answered() {
+        let metrics = Arc::new(crate::web::metrics::Metrics::default());
+        let started = std::time::Instant::now();
+        quiet(&metrics, Duration::from_secs(30)).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "none answered: no wait"
+        );
+
+        let answered = metrics.clone();
+        let (held_tx, held) = tokio::sync::oneshot::channel();
+        let request = tokio::spawn(async move {
+            let _answering = answered.answering();
+            held_tx.send(()).expect("the test waits");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        });
+        held.await.expect("a request being answered");
+        let started = std::time::Instant::now();
+        quiet(&metrics, Duration::from_secs(30)).await;
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(250),
+            "waited {waited:?} for the answer"
+        );
+        assert!(
+            waited < Duration::from_secs(30),
+            "the answer ended the wait"
+        );
+        request.await.expect("answered");
+
+        let _never_answered = metrics.answering();
+        let started = std::time::Instant::now();
+        quiet(&metrics, Duration::from_millis(200)).await;
+        assert!(
+            started.elapsed() >= Duration::from_millis(200),
+            "waited at most that"
+        );
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn jobs_start_after_the_plans_start_up_read() {
         let dir = tempfile::tempdir().expect("a folder");

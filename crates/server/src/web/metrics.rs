@@ -87,6 +87,8 @@ pub(crate) struct Metrics {
     id_prefix: String,
     /// Requests given an id made here.
     ids_made: AtomicU64,
+    /// Requests being answered.
+    in_flight: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -110,11 +112,33 @@ impl Default for Metrics {
             // id, so nothing random is needed.
             id_prefix: format!("{:x}-{:x}", started.as_millis(), std::process::id()),
             ids_made: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
         }
     }
 }
 
+/// A request being answered, counted in [`Metrics::in_flight`] until dropped (also when its
+/// client goes away and the answer is abandoned).
+pub(crate) struct Answering<'a>(&'a AtomicU64);
+
+impl Drop for Answering<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 impl Metrics {
+    /// Counts a request as being answered until what this returns is dropped.
+    pub(crate) fn answering(&self) -> Answering<'_> {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        Answering(&self.in_flight)
+    }
+
+    /// How many requests are being answered.
+    pub(crate) fn in_flight(&self) -> u64 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
     fn request(&self, route: &str, method: &'static str, status: u16, took: Duration) {
         let mut http = self.http.lock().unwrap_or_else(PoisonError::into_inner);
         let r = match http.get_mut(route) {
@@ -326,6 +350,12 @@ impl Metrics {
                 );
             }
         }
+        out.family(
+            "cardwatch_http_requests_in_flight",
+            "gauge",
+            "HTTP requests being answered.",
+        );
+        out.sample("cardwatch_http_requests_in_flight", &[], self.in_flight());
         out.family(
             "cardwatch_http_request_duration_seconds",
             "histogram",
@@ -596,6 +626,7 @@ fn method_label(m: &Method) -> &'static str {
 /// and never the path, which can name a card or a person); counted and timed by route template.
 pub(crate) async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
+    let _answering = state.metrics.answering();
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -645,6 +676,7 @@ mod tests {
         m.request("/x", "GET", 200, Duration::from_millis(3));
         m.request("/x", "GET", 503, Duration::from_millis(700));
         m.request("/x", "GET", 200, Duration::from_secs(20));
+        let answering = m.answering();
         let mut t = Text::default();
         m.write_http(&mut t);
         for line in [
@@ -656,8 +688,11 @@ mod tests {
             "cardwatch_http_request_duration_seconds_bucket{route=\"/x\",le=\"10\"} 2",
             "cardwatch_http_request_duration_seconds_bucket{route=\"/x\",le=\"+Inf\"} 3",
             "cardwatch_http_request_duration_seconds_count{route=\"/x\"} 3",
+            "cardwatch_http_requests_in_flight 1",
         ] {
             assert!(t.0.lines().any(|l| l == line), "{line} in\n{}", t.0);
         }
+        drop(answering);
+        assert_eq!(m.in_flight(), 0, "an answer given leaves the count");
     }
 }
