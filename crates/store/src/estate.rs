@@ -45,6 +45,9 @@ impl DueCard {
 enum Records<'a> {
     /// Every record.
     All,
+    /// Every record of a kind with one per organisation or site, read beside a few sites'
+    /// records ([`Store::scan_reference`]).
+    Reference,
     /// Those whose first key column is one of these.
     Keyed(&'a [&'a str]),
     /// Those whose named column is one of these.
@@ -79,6 +82,7 @@ fn read_kind(
     };
     let rows = match records {
         Records::All => store.scan(kind, columns, false, &mut each)?,
+        Records::Reference => store.scan_reference(kind, columns, &mut each)?,
         Records::Keyed(keys) => store.scan_keyed(kind, columns, keys, &mut each)?,
         Records::By(column, keys) => store.scan_by(kind, columns, column, keys, &mut each)?,
         Records::OfCardsDue(by) => store.scan_of_cards_due(kind, columns, by, &mut each)?,
@@ -198,7 +202,7 @@ fn load_sites(
         load_kinds(store, &wanted, lean)
     };
     let mut estate = round(&[
-        (Kind::Organisations, Records::All),
+        (Kind::Organisations, Records::Reference),
         (Kind::Sites, Records::Keyed(sites)),
         (Kind::People, Records::By("site_ods", sites)),
         (Kind::Workstations, Records::By("site_ods", sites)),

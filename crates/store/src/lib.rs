@@ -239,6 +239,18 @@ pub trait Store: Send + Sync {
         each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
     ) -> Result<u64, StoreError>;
 
+    /// [`Store::scan`] unordered, of a kind with one record per organisation or site (tens of
+    /// thousands at most), read beside a few sites' records: a store may serve it as it serves
+    /// everyday queries, rather than queue it behind large reads.
+    fn scan_reference(
+        &self,
+        kind: Kind,
+        columns: &[usize],
+        each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
+    ) -> Result<u64, StoreError> {
+        self.scan(kind, columns, false, each)
+    }
+
     /// Streams some columns of the records of a kind whose first key column (a card's serial
     /// for cards and certificates, a person's UUID for people and positions) is one of `keys`,
     /// in no particular order: some cards' or people's rows without the rest of the table.

@@ -181,6 +181,39 @@ impl PgStore {
         })
     }
 
+    /// Streams the rows of `select` (some `columns` of a `kind`) to `each`, through
+    /// `COPY … TO STDOUT (FORMAT binary)`: several times faster than fetching them through a
+    /// portal, and binary spares the server formatting dates and numbers as text. A large read
+    /// takes a streamer; a `small` one (a few sites' records) a connection of the query pool,
+    /// so that it does not queue behind a health check's dozen large reads, and like every
+    /// everyday query it keeps the role's `statement_timeout`.
+    fn copy_cells(
+        &self,
+        small: bool,
+        select: &str,
+        kind: Kind,
+        columns: &[usize],
+        each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
+    ) -> Result<u64, StoreError> {
+        if small {
+            let mut conn = self.pool.get()?;
+            let read = cells_of_rows(kind, columns, each, |row| {
+                copy_out::copy_rows_on_client(&mut conn.client, select, columns.len(), row)
+            });
+            if read.is_err() {
+                conn.discard();
+            }
+            return read;
+        }
+        let mut conn = self.streamers.get()?;
+        let read = copy_cells_on(&mut conn, select, kind, columns, each);
+        if read.is_err() {
+            // The stream may have been left half read.
+            conn.discard();
+        }
+        read
+    }
+
     fn write<T>(
         &self,
         commit: bool,
@@ -395,46 +428,7 @@ const HASH_SETTINGS_RESET: &str = "RESET work_mem; RESET max_parallel_workers_pe
 /// import of one practice names a few hundred people or cards).
 const SMALL_READ_KEYS: usize = 2_000;
 
-/// Kinds small enough at any size to be read whole as a small read: one record per organisation
-/// or site, tens of thousands at most.
-fn small_kind(kind: Kind) -> bool {
-    matches!(kind, Kind::Organisations | Kind::Sites)
-}
-
-/// Streams the rows of `select` (some `columns` of a `kind`) to `each`, through
-/// `COPY … TO STDOUT (FORMAT binary)`: several times faster than fetching them through a
-/// portal, and binary spares the server formatting dates and numbers as text. A large read
-/// takes a connection of `streamers`; a `small` one a connection of the query `pool`, so that a
-/// request's few sites do not queue behind a health check's dozen large reads.
-fn copy_cells(
-    streamers: &Pool<Streamer>,
-    pool: &Pool<Conn>,
-    small: bool,
-    select: &str,
-    kind: Kind,
-    columns: &[usize],
-    each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
-) -> Result<u64, StoreError> {
-    if small {
-        let mut conn = pool.get()?;
-        let read = cells_of_rows(kind, columns, each, |row| {
-            copy_out::copy_rows_on_client(&mut conn.client, select, columns.len(), row)
-        });
-        if read.is_err() {
-            conn.discard();
-        }
-        return read;
-    }
-    let mut conn = streamers.get()?;
-    let read = copy_cells_on(&mut conn, select, kind, columns, each);
-    if read.is_err() {
-        // The stream may have been left half read.
-        conn.discard();
-    }
-    read
-}
-
-/// [`copy_cells`] on a streamer the caller holds (and discards if this fails).
+/// [`PgStore::copy_cells`] on a streamer the caller holds (and discards if this fails).
 fn copy_cells_on(
     conn: &mut Streamer,
     select: &str,
@@ -1223,15 +1217,21 @@ impl Store for PgStore {
             sql::some_columns(kind, columns),
             kind.name()
         );
-        copy_cells(
-            &self.streamers,
-            &self.pool,
-            small_kind(kind),
-            &select,
-            kind,
-            columns,
-            each,
-        )
+        self.copy_cells(false, &select, kind, columns, each)
+    }
+
+    fn scan_reference(
+        &self,
+        kind: Kind,
+        columns: &[usize],
+        each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
+    ) -> Result<u64, StoreError> {
+        let select = format!(
+            "SELECT {} FROM {}",
+            sql::some_columns(kind, columns),
+            kind.name()
+        );
+        self.copy_cells(true, &select, kind, columns, each)
     }
 
     fn scan_keyed(
@@ -1241,9 +1241,7 @@ impl Store for PgStore {
         keys: &[&str],
         each: &mut dyn FnMut(&[Cell<'_>]) -> std::io::Result<()>,
     ) -> Result<u64, StoreError> {
-        copy_cells(
-            &self.streamers,
-            &self.pool,
+        self.copy_cells(
             keys.len() <= SMALL_READ_KEYS,
             &keyed_select(kind, columns, keys),
             kind,
@@ -1269,15 +1267,7 @@ impl Store for PgStore {
             ident(by),
             array_literal(keys),
         );
-        copy_cells(
-            &self.streamers,
-            &self.pool,
-            keys.len() <= SMALL_READ_KEYS,
-            &select,
-            kind,
-            columns,
-            each,
-        )
+        self.copy_cells(keys.len() <= SMALL_READ_KEYS, &select, kind, columns, each)
     }
 
     fn cards_with_certificates_due(&self, by: Date) -> Result<Vec<DueCard>, StoreError> {
