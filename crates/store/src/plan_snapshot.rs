@@ -604,18 +604,35 @@ fn decode_part(
             put(std::array::from_fn(|i| &record[i]))?;
         }
     } else {
-        for line in body.split('\n').filter(|l| !l.is_empty()) {
-            let mut cells = line.split(',');
-            let mut fields = [""; 6];
-            for f in &mut fields {
-                *f = cells
-                    .next()
-                    .ok_or_else(|| bad("a line of the wrong length"))?;
+        // One pass over the bytes: splitting at a `char` looks for it and then compares it
+        // again, which was a fifth of the load's time.
+        let mut fields = [""; 6];
+        let (mut n, mut start) = (0, 0);
+        let wrong_length = || bad("a line of the wrong length");
+        for (i, b) in body.bytes().enumerate() {
+            match b {
+                b',' if n < 5 => {
+                    fields[n] = &body[start..i];
+                    (n, start) = (n + 1, i + 1);
+                }
+                b',' => return Err(wrong_length()),
+                b'\n' if n == 0 && start == i => start = i + 1,
+                b'\n' if n == 5 => {
+                    fields[5] = &body[start..i];
+                    put(fields)?;
+                    (n, start) = (0, i + 1);
+                }
+                b'\n' => return Err(wrong_length()),
+                _ => {}
             }
-            if cells.next().is_some() {
-                return Err(bad("a line of the wrong length"));
-            }
-            put(fields)?;
+        }
+        match (n, start < body.len()) {
+            (0, false) => {}
+            (5, _) => put({
+                fields[5] = &body[start..];
+                fields
+            })?,
+            _ => return Err(wrong_length()),
         }
     }
     if slots.next().is_some() {

@@ -69,6 +69,9 @@ fn lines_that_do_not_parse_are_refused() {
         ("C1,s,H1,0,2027-02-30,0\n", "expiry"),
         ("C1,s,H1,0,2027-02-28,yes\n", "prescriber"),
         ("C1,s,H1,0,2027-02-28,0,\n", "wrong length"),
+        ("C1,s,H1,0,2027-02-28", "wrong length"),
+        ("C1\n", "wrong length"),
+        ("C1,s,H1,0,2027-02-28,0\nC2", "wrong length"),
         // Read by the CSV reader (a quoted field) rather than split in place.
         ("\"C,1\",s,H1,0,2027-02-28\n", "wrong length"),
         ("\"C,1\",x,H1,0,2027-02-28,0\n", "purpose"),
@@ -79,7 +82,12 @@ fn lines_that_do_not_parse_are_refused() {
         let err = decode(places, &parts, 1, 1).expect_err(body);
         assert!(err.contains(why), "{body}: {err}");
     }
-    for body in ["C1,s,H1,0,2027-02-28,0\n", "\"C,1\",s,H1,0,2027-02-28,0\n"] {
+    for body in [
+        "C1,s,H1,0,2027-02-28,0\n",
+        "C1,s,H1,0,2027-02-28,0",
+        "\n\nC1,s,H1,0,2027-02-28,0\n\n",
+        "\"C,1\",s,H1,0,2027-02-28,0\n",
+    ] {
         let parts = [(0, checksum(body), body.to_owned())];
         assert!(decode(places, &parts, 1, 1).is_ok(), "{body}");
     }
