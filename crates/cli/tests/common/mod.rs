@@ -825,6 +825,39 @@ pub fn refusal_spec<F: serde::Serialize>(
     spec
 }
 
+/// The browser tests' driver (node, which starts Chromium). Under `scripts/test-ahead` the
+/// server runs on a clock moved a year on by libfaketime, but Chromium stalls on a faked clock
+/// and decides no dates: the driver and its browser keep the real one.
+pub fn browser() -> Command {
+    let mut c = Command::new("node");
+    c.env_remove("LD_PRELOAD");
+    c
+}
+
+/// `pages` through `tests/browser/a11y.mjs` at a phone's 390 px and a desk's 1280 px: its report
+/// for each width, keyed by page.
+pub fn axe_in_chromium(
+    addr: &str,
+    cookie: &str,
+    pages: &[String],
+) -> Vec<(u32, serde_json::Value)> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser/a11y.mjs");
+    [390, 1280]
+        .into_iter()
+        .map(|width| {
+            let out = browser()
+                .arg(&script)
+                .arg(format!("--width={width}"))
+                .arg(format!("http://{addr}"))
+                .arg(cookie)
+                .args(pages)
+                .output()
+                .expect("node (scripts/test installs the browser tests' packages)");
+            (width, serde_json::from_str(&ok(&out)).expect("json"))
+        })
+        .collect()
+}
+
 /// Each of `specs` (`{"label", "path", "fields"?}`: a page asked for, or a form the browser posts
 /// itself) in real Chromium at a desk's 1280 px and a phone's 390 px, through
 /// `tests/browser/refusals.mjs`: its report for each width, keyed by label.
@@ -838,8 +871,7 @@ pub fn refusals_in_chromium(
     [1280, 390]
         .into_iter()
         .map(|width| {
-            let out = Command::new("node")
-                .env_remove("LD_PRELOAD")
+            let out = browser()
                 .arg(&script)
                 .arg(format!("--width={width}"))
                 .arg(format!("http://{addr}"))

@@ -1,0 +1,82 @@
+// The desk on a phone (390 px) in Debian's headless Chromium, signed in as a practice manager:
+// reception types what the clinician said into the triage box and submits once; then the
+// findings, grouped by what to do and who does it, with two of them snoozed together with one
+// reason. For each page: its status, whether it scrolls sideways, and axe-core's serious and
+// critical violations (WCAG 2.x A and AA). Prints one JSON object, each page's width as a11y.mjs
+// gives it.
+//   node desk.mjs BASE_URL COOKIE DESCRIPTION
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const [base, cookie, description] = process.argv.slice(2);
+const [name, value] = cookie.split('=');
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+// axe is the test's own script, which the pages' Content-Security-Policy would refuse.
+const context = await browser.newContext({ bypassCSP: true, viewport: { width: 390, height: 844 } });
+await context.addCookies([{ name, value, url: base }]);
+const page = await context.newPage();
+
+const look = async (status) => {
+  await page.addScriptTag({ content: axeSource });
+  const violations = await page.evaluate(async () => {
+    const r = await window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] },
+    });
+    return r.violations
+      .filter(v => v.impact === 'serious' || v.impact === 'critical')
+      .map(v => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ')) }));
+  });
+  const width = await page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    inner: window.innerWidth,
+    client: document.documentElement.clientWidth,
+  }));
+  return { status, violations, width };
+};
+
+const seen = {};
+
+// Reception: one box, one submit.
+await page.goto(base + '/triage');
+await page.fill('#text', description);
+const [answered] = await Promise.all([
+  page.waitForNavigation(),
+  page.click('form[action="/triage"] button[type=submit]'),
+]);
+seen.triage = await look(answered.status());
+seen.triage.step = (await page.textContent('legend'))?.trim() ?? null;
+seen.triage.answers = await page.$$eval('input[name="obs"][type=radio]',
+  inputs => inputs.map(i => document.querySelector(`label[for="${i.id}"]`).textContent.trim()));
+// The list of every symptom is what a description that matched nothing falls back to.
+seen.triage.symptomLinks = (await page.$$('a[href*="symptom="]')).length;
+
+// The practice manager: what to do, for whom; two findings snoozed with one reason.
+const queue = await page.goto(base + '/findings');
+seen.findings = await look(queue.status());
+// The table of groups is the one captioned with what to do and who does it.
+seen.findings.groups = await page.$$eval('main table', tables => {
+  const groups = tables.find(t => t.caption?.textContent.includes('who does it'));
+  return groups ? [...groups.tBodies[0].rows].map(r =>
+    [...r.cells].map(td => td.lastChild.textContent.trim())) : [];
+});
+const boxes = await page.$$('input[name=id][type=checkbox]');
+seen.findings.ticked = boxes.length >= 2;
+if (seen.findings.ticked) {
+  await boxes[0].check();
+  await boxes[1].check();
+  await page.check('#bulk-snoozed');
+  await page.fill('#bulk-reason', 'cards ordered for both');
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/findings/bulk"] button[type=submit]')]);
+  seen.findings.after = (await page.textContent('main')).replace(/\s+/g, ' ');
+}
+
+await browser.close();
+console.log(JSON.stringify(seen));
