@@ -1,7 +1,7 @@
 // The desk on a phone (390 px) in Debian's headless Chromium, signed in as a practice manager:
 // reception types what the clinician said into the triage box and submits once; then the
 // findings, grouped by what to do and who does it, with two of them snoozed together with one
-// reason. For each page: its status, whether it scrolls sideways, and axe-core's serious and
+// reason; and a wide table's first column kept in view as the table scrolls. For each page: its status, whether it scrolls sideways, and axe-core's serious and
 // critical violations (WCAG 2.x A and AA). Prints one JSON object, each page's width as a11y.mjs
 // gives it.
 //   node desk.mjs BASE_URL COOKIE DESCRIPTION
@@ -77,6 +77,21 @@ if (seen.findings.ticked) {
   await Promise.all([page.waitForNavigation(), page.click('form[action="/findings/bulk"] button[type=submit]')]);
   seen.findings.after = (await page.textContent('main')).replace(/\s+/g, ' ');
 }
+
+// A wide table on a phone scrolls in its own box with its first column kept in view: scrolled
+// sideways, the row's name stays where it was and the next cell slides under it.
+await page.goto(base + '/estate/workstations');
+seen.wide = await page.evaluate(async () => {
+  const box = document.querySelector('.cardwatch-table-scroll--scrolls');
+  if (!box) return { scrolls: false };
+  const row = box.querySelector('tbody tr');
+  const at = () => [row.cells[0].getBoundingClientRect().left, row.cells[1].getBoundingClientRect().left];
+  const [first, second] = at();
+  box.scrollLeft = 120;
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  const [firstAfter, secondAfter] = at();
+  return { scrolls: true, scrolled: box.scrollLeft, firstMoved: firstAfter - first, secondMoved: secondAfter - second };
+});
 
 await browser.close();
 console.log(JSON.stringify(seen));

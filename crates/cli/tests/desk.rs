@@ -1,7 +1,8 @@
 //! The desk in real Chromium, as its people use it: reception types what the clinician said on a
 //! phone and reaches a first step in one submit; a practice manager sees on one screen what to
-//! do and for whom, and snoozes several findings with one reason; and the pages the overall axe
-//! walk (`auth.rs`) does not visit pass axe at both widths too.
+//! do and for whom, and snoozes several findings with one reason; a wide table keeps its first
+//! column in view as it scrolls; and the pages the overall axe walk (`auth.rs`) does not visit
+//! pass axe at both widths too.
 
 mod common;
 
@@ -65,6 +66,22 @@ fn reception_reaches_a_first_step_in_one_submit_and_a_manager_snoozes_two_findin
     assert_eq!(findings["ticked"], true, "two findings to tick: {seen}");
     let after = findings["after"].as_str().expect("the page after");
     assert!(after.contains("2 findings snoozed for 7 days"), "{after}");
+    let wide = &seen["wide"];
+    assert_eq!(
+        wide["scrolls"], true,
+        "the workstations scroll in their box: {wide}"
+    );
+    assert!(wide["scrolled"].as_f64() > Some(0.0), "{wide}");
+    assert_eq!(
+        wide["firstMoved"].as_f64(),
+        Some(0.0),
+        "the first column stays: {wide}"
+    );
+    assert!(
+        wide["secondMoved"].as_f64() < Some(-50.0),
+        "the rest slide: {wide}"
+    );
+
     let audit = ok(&cardwatch(&db, &["audit", "show", "--limit", "100000"]));
     let snoozed: Vec<&str> = audit
         .lines()
