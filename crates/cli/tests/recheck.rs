@@ -2,8 +2,9 @@
 //! server's findings, updated that way after each kind of change (a practice's import with an
 //! expired certificate, a downgraded middleware and a person moved to another site; an agent's
 //! report; edits on the web; a note on a finding), are exactly a fresh server's full check of
-//! the same store — the same findings in the same order, the same counts. A change the audit
-//! chain cannot place (an import creating a person) falls back to a full check.
+//! the same store — the same findings in the same order, the same counts. An import creating
+//! records of each kind is re-checked too, by the sites its summary record names. A change the
+//! audit chain cannot place (an organisation renamed) falls back to a full check.
 
 mod common;
 
@@ -293,12 +294,97 @@ fn findings_re_checked_after_each_change_equal_a_full_check() {
         "the note shows: {id}"
     );
 
-    // The near miss: an import that creates a person cannot be placed from the audit chain
-    // (an import audits its created records as a count): a full check.
+    // Imports that create records: each one's summary record names the sites of what it
+    // created, so each is re-checked, not checked in full, and each changes the findings.
+    // First a person at a practice short of local administrators, who is one.
+    let short = out
+        .lines()
+        .find(|l| l.contains("local-admins-low"))
+        .and_then(|l| sites.iter().find(|s| l.contains(&format!(",{s},"))))
+        .expect("a site short of local administrators")
+        .clone();
+    let mut out = out;
+    let mut created = |c: &mut Compare, what: &str, kind: &str, rows: &[Vec<String>]| {
+        let records = exported_records(db, kind);
+        import_rows(db, dir, &format!("{kind}.csv"), &records[0], rows);
+        let now = c.same_as_a_full_check(what, false);
+        assert_ne!(now, out, "{what}: the findings changed");
+        out = now;
+    };
     let mut newcomer = people[1].clone();
     newcomer[0] = "555999999999".into();
-    import_rows(db, dir, "people.csv", &people[0], &[newcomer]);
-    c.same_as_a_full_check("a person created", true);
+    newcomer[column_of(&people[0], "site_ods")] = short.clone();
+    newcomer[column_of(&people[0], "local_admin")] = "yes".into();
+    created(&mut c, "a person created", "people", &[newcomer]);
+    // A workstation, with no software yet; then its software, a version behind.
+    let mut ws = workstations[1..]
+        .iter()
+        .find(|w| w[host_site] == elsewhere)
+        .expect("a workstation elsewhere")
+        .clone();
+    let new_host = "zz-new-ws001".to_owned();
+    let from_host = std::mem::replace(&mut ws[0], new_host.clone());
+    created(&mut c, "a workstation created", "workstations", &[ws]);
+    let mut installed: Vec<Vec<String>> = software[1..]
+        .iter()
+        .filter(|s| s[0] == from_host)
+        .cloned()
+        .collect();
+    assert!(!installed.is_empty(), "software on {from_host}");
+    for s in &mut installed {
+        s[0] = new_host.clone();
+    }
+    installed[0][version] = "1.0.0.0".into();
+    created(&mut c, "software created", "software", &installed);
+    // A reader on old firmware.
+    let readers = exported_records(db, "readers");
+    let mut reader = readers[1..]
+        .iter()
+        .find(|r| r[column_of(&readers[0], "status")] == "in_service")
+        .expect("a reader in service")
+        .clone();
+    reader[0] = "RD-99999-0001".into();
+    reader[column_of(&readers[0], "firmware")] = "0.1".into();
+    created(&mut c, "a reader created", "readers", &[reader]);
+    // Stock of a new item, short, at two sites.
+    let short_stock: Vec<Vec<String>> = [&practice, &elsewhere]
+        .map(|site| vec![site.clone(), "lanyard".into(), "0".into(), "3".into()])
+        .into();
+    created(&mut c, "stock created", "stock", &short_stock);
+    // A position requested long ago and not approved.
+    let positions = exported_records(db, "positions");
+    let mut position = positions[1].clone();
+    position[column_of(&positions[0], "role_code")] = "R8001".into();
+    position[column_of(&positions[0], "status")] = "requested".into();
+    position[column_of(&positions[0], "requested_on")] = "2026-09-01".into();
+    position[column_of(&positions[0], "approved_on")] = String::new();
+    created(&mut c, "a position created", "positions", &[position]);
+    // Two more lockouts of a card locked once: locked repeatedly.
+    let lockouts = exported_records(db, "lockouts");
+    let once = lockouts[1..]
+        .iter()
+        .map(|l| &l[0])
+        .find(|serial| lockouts[1..].iter().filter(|l| &l[0] == *serial).count() == 1)
+        .expect("a card locked once")
+        .clone();
+    let locks: Vec<Vec<String>> = ["2026-11-10T08:00:00Z", "2026-11-12T08:00:00Z"]
+        .map(|at| vec![once.clone(), at.into(), String::new()])
+        .into();
+    created(&mut c, "lockouts created", "lockouts", &locks);
+
+    // The near miss: a change to an organisation cannot be bounded by sites (it can close many
+    // at once): a full check.
+    let organisations = exported_records(db, "organisations");
+    let mut organisation = organisations[1].clone();
+    organisation[1] = format!("{} (renamed)", organisation[1]);
+    import_rows(
+        db,
+        dir,
+        "organisations.csv",
+        &organisations[0],
+        &[organisation],
+    );
+    c.same_as_a_full_check("an organisation renamed", true);
     c.run.stop();
 }
 

@@ -3,6 +3,7 @@
 //! backend in batches inside one transaction. Every problem is collected with its file, line and
 //! column, so one run lists them all; any problem rejects the whole import.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -12,10 +13,11 @@ use std::sync::Arc;
 
 use cardwatch_core::audit::AuditRecord;
 use cardwatch_core::cim::CimMapping;
+use cardwatch_core::health::IMPORT_SITES_MAX;
 use cardwatch_core::records::{display_key, key_of, Cell, Kind, Reference};
 
-use crate::batch::Batch;
 pub use crate::batch::Location;
+use crate::batch::{Batch, Row};
 use crate::tx::{values_json, AuditChain, Outcome, Tx};
 use crate::{Change, StoreError};
 
@@ -305,6 +307,90 @@ struct Applier<'a> {
     report: FileReport,
     problems: Problems,
     refreshed: &'a mut Refreshed,
+    created: CreatedSites,
+}
+
+/// Past this many created records whose sites are their parents' (software, positions,
+/// lockouts), a file's summary names no sites: a practice's import creates a few hundred, and a
+/// larger list is not looked up at the import's cost only for a full check to follow anyway.
+const CREATED_KEYS_MAX: usize = 50_000;
+
+/// The sites of the records a file created, named in its summary record (`created_sites`) so
+/// that a health re-check places them: the audit chain has no record of each created record.
+/// People, workstations, readers and stock name their site; the parents of software, positions
+/// and lockouts are kept as a JSON array and looked up once, after the file, in the import's
+/// transaction (where records the import created are found too).
+#[derive(Default)]
+struct CreatedSites {
+    /// The sites named so far.
+    sites: BTreeSet<String>,
+    /// The parents' keys, a JSON array being written.
+    keys: String,
+    /// The key pushed last: a workstation's software, a holder's positions and a card's
+    /// lockouts come one after another.
+    last: String,
+    /// How many keys `keys` holds.
+    count: usize,
+    /// Past a bound (or a row without its reference): the summary names no sites.
+    over: bool,
+}
+
+impl CreatedSites {
+    fn add(&mut self, kind: Kind, row: &Row<'_>) {
+        if self.over {
+            return;
+        }
+        let (column, own) = match kind {
+            Kind::People => (4, true),
+            Kind::Workstations => (1, true),
+            Kind::Readers => (5, true),
+            Kind::Stock => (0, true),
+            Kind::Software | Kind::Positions | Kind::Lockouts => (0, false),
+            _ => return,
+        };
+        let Cell::Text(key) = row.cell(column) else {
+            self.give_up();
+            return;
+        };
+        if own {
+            if !self.sites.contains(key) {
+                self.sites.insert(key.to_owned());
+                if self.sites.len() > IMPORT_SITES_MAX {
+                    self.give_up();
+                }
+            }
+        } else if key != self.last {
+            push_json(&mut self.keys, key);
+            self.last.clear();
+            self.last.push_str(key);
+            self.count += 1;
+            if self.count > CREATED_KEYS_MAX {
+                self.give_up();
+            }
+        }
+    }
+
+    fn give_up(&mut self) {
+        self.over = true;
+        self.sites = BTreeSet::new();
+        self.keys = String::new();
+    }
+
+    /// The sites to name, `None` past the bound.
+    fn finish(mut self, tx: &mut dyn Tx, kind: Kind) -> Result<Option<Vec<String>>, StoreError> {
+        if !self.over && !self.keys.is_empty() {
+            let found = tx.created_sites(kind, &json_list(&mut self.keys))?;
+            self.sites.extend(found);
+        }
+        if self.over || self.sites.len() > IMPORT_SITES_MAX {
+            tracing::debug!(
+                kind = kind.name(),
+                "created records' sites not named: too many"
+            );
+            return Ok(None);
+        }
+        Ok(Some(self.sites.into_iter().collect()))
+    }
 }
 
 /// What an import says of how fresh each site's card data is: the cards its cards and
@@ -386,7 +472,10 @@ impl Applier<'_> {
                 }
             }
             match outcome {
-                Outcome::Created => self.report.created += 1,
+                Outcome::Created => {
+                    self.report.created += 1;
+                    self.created.add(self.kind, &row);
+                }
                 Outcome::Unchanged => self.report.unchanged += 1,
                 Outcome::Updated { before } => {
                     self.report.updated += 1;
@@ -528,6 +617,7 @@ pub(crate) fn run(
             },
             problems: Problems::default(),
             refreshed: &mut refreshed,
+            created: CreatedSites::default(),
         };
         let size = input.len();
         let empty = tx.begin_bulk(
@@ -570,6 +660,10 @@ pub(crate) fn run(
             }
         }));
         let mut report = applier.report;
+        let created_sites = match report.created > 0 && names_created_sites(layout.kind) {
+            true => applier.created.finish(tx, layout.kind)?,
+            false => None,
+        };
         report.rows = parsed.rows;
         report.sha256 = parsed.sha256;
         // The reader and the writer each found problems; list them in file order.
@@ -578,11 +672,14 @@ pub(crate) fn run(
         found.sort();
         problems.absorb(found);
         if report.created + report.updated > 0 {
-            let summary = serde_json::json!({
+            let mut summary = serde_json::json!({
                 "file": report.file, "sha256": report.sha256, "rows": report.rows,
                 "created": report.created, "updated": report.updated,
                 "unchanged": report.unchanged,
             });
+            if let Some(sites) = created_sites {
+                summary["created_sites"] = sites.into();
+            }
             let record = AuditRecord {
                 seq: 0,
                 at: change.at,
@@ -618,6 +715,20 @@ pub(crate) fn run(
         files,
         checked_only: options.check_only,
     })
+}
+
+/// Whether a file of `kind` names the sites of the records it created in its summary record.
+fn names_created_sites(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::People
+            | Kind::Positions
+            | Kind::Workstations
+            | Kind::Software
+            | Kind::Readers
+            | Kind::Stock
+            | Kind::Lockouts
+    )
 }
 
 /// Lists each same-kind reference that no file of its kind gave, and empties the list.

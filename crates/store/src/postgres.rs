@@ -1118,6 +1118,18 @@ impl Tx for PgTx<'_, '_> {
         )?;
         Ok(())
     }
+
+    fn created_sites(&mut self, kind: Kind, keys: &str) -> Result<Vec<String>, StoreError> {
+        let elements = "SELECT json_array_elements_text($1::text::json)";
+        let Some(sql) = tx::created_sites_sql(kind, elements) else {
+            return Ok(Vec::new());
+        };
+        let rows = self.tx.query(&sql, &[&keys])?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?)
+    }
 }
 
 /// The note columns, the date as ISO text.

@@ -516,6 +516,15 @@ impl Tx for SqliteTx<'_> {
         )?;
         Ok(())
     }
+
+    fn created_sites(&mut self, kind: Kind, keys: &str) -> Result<Vec<String>, StoreError> {
+        let Some(sql) = tx::created_sites_sql(kind, "SELECT value FROM json_each(?1)") else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = self.tx.prepare(&sql)?;
+        let sites = stmt.query_map([keys], |r| r.get(0))?;
+        Ok(sites.collect::<Result<_, _>>()?)
+    }
 }
 
 type NoteColumns = (String, String, String, String, i64, String);

@@ -4,7 +4,7 @@
 use cardwatch_core::audit::AuditRecord;
 use cardwatch_core::card_status::CardStatus;
 use cardwatch_core::date::{Date, Timestamp};
-use cardwatch_core::health::{FindingNote, NoteState};
+use cardwatch_core::health::{FindingNote, NoteState, IMPORT_SITES_MAX};
 use cardwatch_core::records::{display_key, Cell, Kind, Value};
 
 use crate::batch::{Batch, Location};
@@ -111,6 +111,25 @@ pub(crate) trait Tx {
         new_sites: &str,
         at: Timestamp,
     ) -> Result<(), StoreError>;
+    /// The sites of the records of `kind` whose keys (a JSON array) [`created_sites_sql`]
+    /// looks up, at most [`IMPORT_SITES_MAX`] + 1 of them: one statement for a file's keys.
+    fn created_sites(&mut self, kind: Kind, keys: &str) -> Result<Vec<String>, StoreError>;
+}
+
+/// The statement finding the sites of records of `kind` from the keys `keys` (the backend's
+/// rows of a JSON array's elements) names: a workstation's (software), a holder's (positions) or
+/// a card's holder's (lockouts). `None` for kinds whose records name their own site.
+pub(crate) fn created_sites_sql(kind: Kind, keys: &str) -> Option<String> {
+    let from = match kind {
+        Kind::Software => "workstations x WHERE x.hostname",
+        Kind::Positions => "people x WHERE x.uuid",
+        Kind::Lockouts => "cards c JOIN people x ON x.uuid = c.holder_uuid WHERE c.card_serial",
+        _ => return None,
+    };
+    Some(format!(
+        "SELECT DISTINCT x.site_ods FROM {from} IN ({keys}) LIMIT {}",
+        IMPORT_SITES_MAX + 1
+    ))
 }
 
 /// [`Tx::apply_all`] a batch at a time.

@@ -24,12 +24,15 @@
 //!   those cards' holders' positions), and so they are run again over every integration on each
 //!   re-check and replace all the integration findings.
 //!
-//! Changes the audit chain cannot place fall back to a full check: records of an import that
-//! created people, positions, workstations, software, readers, stock or lockouts (an import
-//! audits the records it changes one by one, but those it creates only as a count), changes
-//! to organisations, and any kind of record this module does not know. Created cards and
-//! certificates are placed by the sites their import marked refreshed (`site_refreshes`, the
-//! import's own time). Notes on findings change no fact: only the notes are read again.
+//! An import audits the records it changes one by one, but those it creates only as a count in
+//! its summary record. For created people, positions, workstations, software, readers, stock
+//! and lockouts that record names their sites (`created_sites`, found by the import in its own
+//! transaction); created cards and certificates are placed by the sites their import marked
+//! refreshed (`site_refreshes`, the import's own time). Changes the audit chain cannot place
+//! fall back to a full check: an import's created records whose sites its record does not name
+//! (past [`IMPORT_SITES_MAX`] sites, or a record written before imports named them), changes to
+//! organisations, and any kind of record this module does not know. Notes on findings change no
+//! fact: only the notes are read again.
 
 use std::collections::BTreeSet;
 
@@ -40,6 +43,11 @@ use crate::fasthash::FastSet;
 
 /// The most audit records a re-check reads; past that a full check costs less than placing them.
 pub const RECHECK_MAX_RECORDS: usize = 20_000;
+
+/// The most sites an import's summary record names for the records it created: past that (a
+/// regional or national import) it names none, and a full check, which costs about as much as
+/// re-checking a quarter of the national estate's sites, runs instead.
+pub const IMPORT_SITES_MAX: usize = 2_000;
 
 /// What a run of audit records touched, before the store places it on sites.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -185,12 +193,14 @@ fn place(r: &AuditRecord, t: &mut Touched) -> Result<(), String> {
 }
 
 /// An import's summary record: the records it changed have records of their own; those it
-/// created are only counted.
+/// created are counted, and for the kinds not placed by the refresh marks their sites named.
 fn place_import(r: &AuditRecord, t: &mut Touched) -> Result<(), String> {
-    let created = r
+    let summary = r
         .after
         .as_deref()
-        .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
+        .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok());
+    let created = summary
+        .as_ref()
         .and_then(|v| v.get("created").and_then(|c| c.as_u64()))
         .ok_or("an import record without its count of created records")?;
     // A cards, certificates or sites import marks refreshed the sites of every card it names,
@@ -215,6 +225,28 @@ fn place_import(r: &AuditRecord, t: &mut Touched) -> Result<(), String> {
         // refreshed at its own time.
         "cards" | "certificates" | "sites" => Ok(()),
         "integrations" | "integration_cards" => Ok(()),
+        kind @ ("people" | "positions" | "workstations" | "software" | "readers" | "stock"
+        | "lockouts") => {
+            let sites = summary.as_ref().and_then(|v| v.get("created_sites"));
+            let Some(sites) = sites else {
+                return Err(format!(
+                    "an import created {created} {kind} record(s) and its record names no \
+                     sites for them (an import past {IMPORT_SITES_MAX} sites names none)"
+                ));
+            };
+            let list = sites
+                .as_array()
+                .ok_or_else(|| format!("an import's created sites are not a list: {sites}"))?;
+            for site in list {
+                match site.as_str() {
+                    Some(s) if !s.is_empty() => {
+                        t.sites.insert(s.to_owned());
+                    }
+                    _ => return Err(format!("an import's created site is not a site: {site}")),
+                }
+            }
+            Ok(())
+        }
         other => Err(format!("an import created {created} {other} record(s)")),
     }
 }
@@ -472,6 +504,80 @@ mod tests {
                 "{r:?}"
             );
         }
+    }
+
+    /// An import of a kind's file that created records at `sites` (the summary's JSON value).
+    fn created_at(kind: &str, created: u32, sites: &str) -> AuditRecord {
+        let summary = format!(r#"{{"created":{created},"updated":0,"created_sites":{sites}}}"#);
+        record("import", kind, &format!("{kind}.csv"), None, Some(&summary))
+    }
+
+    #[test]
+    fn created_records_are_placed_on_the_sites_their_import_names() {
+        for kind in [
+            "people",
+            "positions",
+            "workstations",
+            "software",
+            "readers",
+            "stock",
+            "lockouts",
+        ] {
+            let t = touched(&[
+                created_at(kind, 3, r#"["A81001","A81002"]"#),
+                imported(kind, 0, 1),
+            ]);
+            assert_eq!(
+                t.sites,
+                ["A81001", "A81002"].map(String::from).into(),
+                "{kind}"
+            );
+            assert!(
+                t.facts && t.people.is_empty() && t.hosts.is_empty(),
+                "{kind}"
+            );
+            assert!(t.refreshed_since.is_none(), "{kind}");
+            // Without the sites (past the bound, or recorded before imports named them): in
+            // full, saying why.
+            match reach(&[imported(kind, 3, 0)]) {
+                Reach::Full(why) => assert!(
+                    why.contains(&format!("created 3 {kind} record(s)"))
+                        && why.contains("names no sites"),
+                    "{why}"
+                ),
+                other => panic!("{kind}: {other:?}"),
+            }
+        }
+        // Sites named for kinds the refresh marks place add to them.
+        let t = touched(&[created_at("cards", 2, r#"["A81009"]"#)]);
+        assert_eq!(t.refreshed_since, Some(Timestamp::from_unix(1_700_000_000)));
+    }
+
+    #[test]
+    fn malformed_created_sites_fall_back_to_a_full_check_with_a_reason() {
+        for (sites, reason) in [
+            (r#""A81001""#, "not a list"),
+            ("{}", "not a list"),
+            ("null", "not a list"),
+            ("[1]", "not a site: 1"),
+            (r#"["A81001",null]"#, "not a site: null"),
+            (r#"[["A81001"]]"#, "not a site"),
+            (r#"[""]"#, "not a site"),
+        ] {
+            match reach(&[created_at("people", 1, sites)]) {
+                Reach::Full(why) => assert!(why.contains(reason), "{sites}: {why}"),
+                other => panic!("{sites}: {other:?}"),
+            }
+        }
+        // A summary that is not JSON at all.
+        let r = record(
+            "import",
+            "people",
+            "people.csv",
+            None,
+            Some("created_sites"),
+        );
+        assert!(matches!(reach(&[r]), Reach::Full(_)));
     }
 
     fn noted(site: &str, severity: Severity, rule: &'static str, subject: &str) -> Noted {
