@@ -137,6 +137,8 @@ fn import_mapping(
 #[serde(deny_unknown_fields)]
 struct ServerEntry {
     trusted_proxies: Option<Vec<String>>,
+    /// Read as any value so that a wrong one is refused with the key named.
+    behind_tls_proxy: Option<toml::Value>,
     tls_handshake_timeout_secs: Option<i64>,
     tls_max_handshakes: Option<i64>,
 }
@@ -144,8 +146,12 @@ struct ServerEntry {
 /// How `serve` treats connections (`[server]`).
 #[derive(Debug)]
 pub struct Serving {
-    /// Proxies whose `X-Forwarded-For` names the client (for sign-in throttling).
+    /// Proxies whose `X-Forwarded-For` names the client (for sign-in throttling) and whose
+    /// `X-Forwarded-Proto` says whether the client came over TLS.
     pub trusted_proxies: Vec<cardwatch_core::access::Network>,
+    /// A TLS proxy terminates every connection: every answer carries HSTS and every cookie is
+    /// `Secure`, whatever a request says.
+    pub behind_tls_proxy: bool,
     /// TLS handshakes' time limit and how many may be unfinished at once.
     pub tls: crate::tls::Limits,
 }
@@ -159,6 +165,20 @@ fn serving(s: ServerEntry) -> std::result::Result<Serving, String> {
                 .map_err(|e| format!("server.trusted_proxies: {e}"))?,
         );
     }
+    let behind_tls_proxy = match s.behind_tls_proxy {
+        None => false,
+        Some(toml::Value::Boolean(b)) => b,
+        Some(v) => {
+            let v = match v {
+                toml::Value::String(s) => format!("{s:?}"),
+                toml::Value::Integer(n) => n.to_string(),
+                other => format!("a value of type {}", other.type_str()),
+            };
+            return Err(format!(
+                "server.behind_tls_proxy: {v} must be true or false"
+            ));
+        }
+    };
     let mut tls = crate::tls::Limits::default();
     match s.tls_handshake_timeout_secs {
         Some(n) if !(1..=300).contains(&n) => {
@@ -180,6 +200,7 @@ fn serving(s: ServerEntry) -> std::result::Result<Serving, String> {
     }
     Ok(Serving {
         trusted_proxies,
+        behind_tls_proxy,
         tls,
     })
 }
@@ -644,7 +665,8 @@ pub(crate) const REFERENCE: &[reference::Key] = {
         key("backup.dir", "path to an existing folder", none, "Where the `backup` job writes `cardwatch-<time>.backup`; without it the job does nothing."),
         key("backup.keep", "integer ≥ 1", || "7".into(), "How many of the newest backups the job keeps; it deletes older ones it made, never other files. Needs `dir`."),
         key("log.format", "`text` or `json`", || "\"text\"".into(), "How log lines are written: plain text, or one JSON object a line."),
-        key("server.trusted_proxies", "list of IP addresses or blocks (`10.0.0.0/8`)", || "[]".into(), "Reverse proxies whose `X-Forwarded-For` names the client; from anyone else the header is ignored and the connection's address is the client's. Sign-in throttling counts failures per client address (docs/operations/serving.md)."),
+        key("server.trusted_proxies", "list of IP addresses or blocks (`10.0.0.0/8`)", || "[]".into(), "Reverse proxies whose `X-Forwarded-For` names the client and whose `X-Forwarded-Proto: https` marks a request as having come over TLS (HSTS, `Secure` cookies); from anyone else both headers are ignored and the connection's address is the client's. Sign-in throttling counts failures per client address (docs/operations/serving.md)."),
+        key("server.behind_tls_proxy", "true or false", || "false".into(), "A TLS proxy in front terminates every connection, so every answer carries `Strict-Transport-Security` and every cookie is `Secure`, whatever a request says. Otherwise a request counts as TLS when `serve --tls-cert` decrypted it, or when `X-Forwarded-Proto: https` comes from a proxy in `trusted_proxies`; from anyone else that header is ignored (docs/operations/serving.md)."),
         key("server.tls_handshake_timeout_secs", "seconds, 1–300", || crate::tls::Limits::default().handshake_timeout.as_secs().to_string(), "With `--tls-cert`: how long a client has to finish the TLS handshake before its connection is closed."),
         key("server.tls_max_handshakes", "integer, 1–100000", || crate::tls::Limits::default().max_handshakes.to_string(), "With `--tls-cert`: TLS handshakes unfinished at once; one more closes the oldest, so connections that never finish cannot keep a real client out."),
         key("oidc.issuer", "URL (https://…), required", none, "The OpenID Connect provider's issuer, exactly as its discovery document states it. `serve` reads `<issuer>/.well-known/openid-configuration` and the provider's keys when it starts, and does not start if it cannot."),

@@ -617,7 +617,8 @@ fn server_checks(
         notify: settings.notify,
         triage,
         sso: None,
-        sign_in: cardwatch_server::web::auth::SignInGuard::new(settings.serving.trusted_proxies),
+        sign_in: cardwatch_server::web::auth::SignInGuard::new(settings.serving.trusted_proxies)
+            .behind_tls_proxy(settings.serving.behind_tls_proxy),
         // Read and checked with the configuration: a bad file has stopped `serve` already.
         import_mapping: settings
             .import_mapping

@@ -1,7 +1,8 @@
 //! Serving over TLS directly (`serve --tls-cert FILE --tls-key FILE`), for agents that must
 //! report over HTTPS when no TLS proxy stands in front. Requests that arrived over TLS are
-//! marked `X-Forwarded-Proto: https`, as a proxy would mark them, so cookies are `Secure`, and
-//! carry the client's address (`ConnectInfo`), as plain HTTP's do, for sign-in throttling.
+//! marked (`web::headers::DirectTls`, among the request's extensions, where no client can put
+//! it), so answers carry HSTS and cookies are `Secure`, and carry the client's address
+//! (`ConnectInfo`), as plain HTTP's do, for sign-in throttling.
 //!
 //! A handshake has `[server] tls_handshake_timeout_secs` (10 s) to finish, and at most
 //! `tls_max_handshakes` (256) may be unfinished at once: a connection beyond that ends the
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 use axum::Router;
+use cardwatch_server::web::headers::DirectTls;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use rustls_pki_types::pem::PemObject;
@@ -108,15 +110,6 @@ pub async fn serve(
     limits: Limits,
 ) -> Result<()> {
     let acceptor = TlsAcceptor::from(tls);
-    let app = app.layer(axum::middleware::map_request(
-        |mut req: axum::extract::Request| async move {
-            req.headers_mut().insert(
-                "x-forwarded-proto",
-                axum::http::HeaderValue::from_static("https"),
-            );
-            req
-        },
-    ));
     let pending = Arc::new(Mutex::new(Pending::default()));
     loop {
         let (tcp, peer) = match listener.accept().await {
@@ -146,6 +139,7 @@ pub async fn serve(
             let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
                 req.extensions_mut()
                     .insert(axum::extract::ConnectInfo::<SocketAddr>(peer));
+                req.extensions_mut().insert(DirectTls);
                 tower_service::Service::call(&mut app.clone(), req)
             });
             let _ = Builder::new(TokioExecutor::new())

@@ -203,7 +203,10 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/assets/images/{name}", get(web::layout::image))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .layer(axum::middleware::from_fn(web::headers::secure))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            web::headers::secure,
+        ))
         // Outermost, so that the time and the request id cover everything else.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use axum::http::header::{LOCATION, SET_COOKIE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::check_password;
 use serde::Deserialize;
@@ -197,7 +197,6 @@ pub(crate) struct PasswordForm {
 pub(crate) async fn change_password(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
     PageForm(f): PageForm<PasswordForm>,
 ) -> Response {
     if let Err(r) = caller.check_csrf(&f.csrf) {
@@ -232,7 +231,7 @@ pub(crate) async fn change_password(
         Ok((token, _)) => (
             StatusCode::SEE_OTHER,
             [
-                (SET_COOKIE, cookie(&token, SESSION_SECONDS, &headers)),
+                (SET_COOKIE, cookie(&token, SESSION_SECONDS)),
                 (LOCATION, HeaderValue::from_static("/account")),
             ],
         )

@@ -450,8 +450,8 @@ struct Flow {
     expires: i64,
 }
 
-fn flow_cookie(value: &str, max_age: i64, headers: &HeaderMap) -> HeaderValue {
-    auth::set_cookie(FLOW_COOKIE, "/login/oidc", value, max_age, headers)
+fn flow_cookie(value: &str, max_age: i64) -> HeaderValue {
+    auth::set_cookie(FLOW_COOKIE, "/login/oidc", value, max_age)
 }
 
 fn flow_value(headers: &HeaderMap) -> Option<String> {
@@ -478,11 +478,7 @@ pub(crate) struct StartQuery {
 
 /// `GET /login/oidc`: sends the browser to the provider with a fresh state, nonce and PKCE
 /// challenge, remembered in the flow cookie.
-pub(crate) async fn start(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<StartQuery>,
-) -> Response {
+pub(crate) async fn start(State(state): State<AppState>, Query(q): Query<StartQuery>) -> Response {
     let Some(sso) = state.checks.sso.clone() else {
         return not_configured();
     };
@@ -508,10 +504,7 @@ pub(crate) async fn start(
     (
         StatusCode::SEE_OTHER,
         [
-            (
-                SET_COOKIE,
-                flow_cookie(&sso.seal(&flow), FLOW_SECONDS, &headers),
-            ),
+            (SET_COOKIE, flow_cookie(&sso.seal(&flow), FLOW_SECONDS)),
             (
                 LOCATION,
                 HeaderValue::from_str(url.as_str()).unwrap_or(HeaderValue::from_static("/login")),
@@ -530,10 +523,10 @@ pub(crate) struct CallbackQuery {
 }
 
 /// A refusal page, clearing the flow cookie.
-fn refused(status: StatusCode, headers: &HeaderMap, title: &str, message: &str) -> Response {
+fn refused(status: StatusCode, title: &str, message: &str) -> Response {
     (
         status,
-        [(SET_COOKIE, flow_cookie("", 0, headers))],
+        [(SET_COOKIE, flow_cookie("", 0))],
         layout::message_page(title, None, message, Some(("/login", "Back to sign in"))),
     )
         .into_response()
@@ -563,7 +556,6 @@ pub(crate) async fn callback(
         tracing::warn!("single sign-on callback without a live flow cookie");
         return refused(
             StatusCode::BAD_REQUEST,
-            &headers,
             "Sign-in expired",
             &format!("This sign-in did not start here, took longer than ten minutes or was already used. {again}"),
         );
@@ -572,7 +564,6 @@ pub(crate) async fn callback(
         tracing::warn!("single sign-on callback with a state that does not match its cookie");
         return refused(
             StatusCode::BAD_REQUEST,
-            &headers,
             "Sign-in refused",
             &format!(
                 "The answer from the identity provider does not belong to this sign-in. {again}"
@@ -584,7 +575,6 @@ pub(crate) async fn callback(
         let said = q.error_description.unwrap_or(error);
         return refused(
             StatusCode::UNAUTHORIZED,
-            &headers,
             "Not signed in",
             &format!("{} did not sign you in: {said}. {again}", sso.name),
         );
@@ -592,7 +582,6 @@ pub(crate) async fn callback(
     let Some(code) = q.code else {
         return refused(
             StatusCode::BAD_REQUEST,
-            &headers,
             "Sign-in refused",
             &format!("The answer from the identity provider has no code. {again}"),
         );
@@ -613,7 +602,6 @@ pub(crate) async fn callback(
             tracing::warn!(issuer = sso.issuer.as_str(), %why, "single sign-on failed");
             return refused(
                 StatusCode::BAD_GATEWAY,
-                &headers,
                 "Sign-in failed",
                 &format!(
                     "Cardwatch could not confirm who you are with {}: {why}. {again} If it happens again, tell your administrator.",
@@ -668,13 +656,13 @@ pub(crate) async fn callback(
         Ok(outcome)
     })
     .await;
-    let clear = (SET_COOKIE, flow_cookie("", 0, &headers));
+    let clear = (SET_COOKIE, flow_cookie("", 0));
     match outcome {
         Ok(Outcome::In(token)) => (
             StatusCode::SEE_OTHER,
             [
                 clear,
-                (SET_COOKIE, cookie(&token, SESSION_SECONDS, &headers)),
+                (SET_COOKIE, cookie(&token, SESSION_SECONDS)),
                 (
                     LOCATION,
                     HeaderValue::from_str(&flow.next).unwrap_or(HeaderValue::from_static("/")),
@@ -684,7 +672,6 @@ pub(crate) async fn callback(
             .into_response(),
         Ok(Outcome::Unknown) => refused(
             StatusCode::FORBIDDEN,
-            &headers,
             "Not set up in Cardwatch",
             &format!(
                 "Your {} account ({identity}) is not set up in Cardwatch; ask your administrator to add you as an operator.",
@@ -693,7 +680,6 @@ pub(crate) async fn callback(
         ),
         Ok(Outcome::Disabled) => refused(
             StatusCode::FORBIDDEN,
-            &headers,
             "Account disabled",
             &format!(
                 "Your Cardwatch account ({identity}) is disabled; ask your administrator."

@@ -65,20 +65,54 @@ fn decoy() -> &'static str {
 /// Entries of each kind the throttle keeps: about 150 bytes each, so at most some 30 MB.
 const THROTTLE_ENTRIES: usize = 100_000;
 
-/// Who may say which client a request came from, and the failed sign-ins counted so far. The
-/// counts live in this server's memory: each replica counts its own, and a restart forgets them.
+/// Who may say which client a request came from and whether it came over TLS, and the failed
+/// sign-ins counted so far. The counts live in this server's memory: each replica counts its
+/// own, and a restart forgets them.
 pub struct SignInGuard {
     trusted_proxies: Vec<Network>,
+    behind_tls_proxy: bool,
     throttle: std::sync::Mutex<Throttle>,
 }
 
 impl SignInGuard {
-    /// A guard believing `X-Forwarded-For` only from these proxies.
+    /// A guard believing `X-Forwarded-For` and `X-Forwarded-Proto` only from these proxies.
     pub fn new(trusted_proxies: Vec<Network>) -> SignInGuard {
         SignInGuard {
             trusted_proxies,
+            behind_tls_proxy: false,
             throttle: std::sync::Mutex::new(Throttle::new(THROTTLE_ENTRIES)),
         }
+    }
+
+    /// With `yes`, every request is taken to have come over TLS to a proxy in front
+    /// (`[server] behind_tls_proxy`), whatever it says.
+    pub fn behind_tls_proxy(mut self, yes: bool) -> SignInGuard {
+        self.behind_tls_proxy = yes;
+        self
+    }
+
+    /// Whether a request this server did not decrypt itself reached the proxy in front over
+    /// TLS: always behind a TLS proxy; otherwise as `X-Forwarded-Proto` says when the
+    /// connection's `peer` is a trusted proxy, its last entry being the one the nearest proxy
+    /// wrote. From anyone else the header is ignored: a client could claim TLS for an answer
+    /// that travels over plain HTTP. Without a known peer (a request handed to the router
+    /// in-process) only the setting counts.
+    pub(crate) fn proxied_tls(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> bool {
+        if self.behind_tls_proxy {
+            return true;
+        }
+        let trusted = peer.is_some_and(|p| {
+            let p = p.to_canonical();
+            self.trusted_proxies.iter().any(|n| n.contains(p))
+        });
+        trusted
+            && headers
+                .get_all("x-forwarded-proto")
+                .iter()
+                .next_back()
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
     }
 
     fn throttle(&self) -> std::sync::MutexGuard<'_, Throttle> {
@@ -94,6 +128,7 @@ impl std::fmt::Debug for SignInGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SignInGuard")
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("behind_tls_proxy", &self.behind_tls_proxy)
             .field("entries", &self.throttle().len())
             .finish()
     }
@@ -255,28 +290,15 @@ pub(crate) fn start_session(
 }
 
 /// The session cookie.
-pub(crate) fn cookie(value: &str, max_age: i64, headers: &HeaderMap) -> HeaderValue {
-    set_cookie(SESSION_COOKIE, "/", value, max_age, headers)
+pub(crate) fn cookie(value: &str, max_age: i64) -> HeaderValue {
+    set_cookie(SESSION_COOKIE, "/", value, max_age)
 }
 
 /// One of Cardwatch's cookies: HttpOnly always, SameSite=Lax (a provider's or a link's top-level
-/// GET back to us carries it, another site's form does not), Secure when the request came over
-/// TLS (directly or through a proxy that says so).
-pub(crate) fn set_cookie(
-    name: &str,
-    path: &str,
-    value: &str,
-    max_age: i64,
-    headers: &HeaderMap,
-) -> HeaderValue {
-    let secure = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
-    let c = format!(
-        "{name}={value}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
-        if secure { "; Secure" } else { "" }
-    );
+/// GET back to us carries it, another site's form does not). `web::headers::secure` marks it
+/// Secure when the request came over TLS, as it does every cookie.
+pub(crate) fn set_cookie(name: &str, path: &str, value: &str, max_age: i64) -> HeaderValue {
+    let c = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={max_age}");
     HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
@@ -469,7 +491,6 @@ pub(crate) struct LoginForm {
 pub(crate) async fn login(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,
-    headers: HeaderMap,
     PageForm(f): PageForm<LoginForm>,
 ) -> Response {
     let next = on_this_server(&f.next);
@@ -503,7 +524,7 @@ pub(crate) async fn login(
         Ok(Ok(token)) => (
             StatusCode::SEE_OTHER,
             [
-                (SET_COOKIE, cookie(&token, SESSION_SECONDS, &headers)),
+                (SET_COOKIE, cookie(&token, SESSION_SECONDS)),
                 (
                     LOCATION,
                     HeaderValue::from_str(&next).unwrap_or(HeaderValue::from_static("/")),
@@ -546,7 +567,6 @@ pub(crate) struct CsrfForm {
 pub(crate) async fn logout(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
     PageForm(f): PageForm<CsrfForm>,
 ) -> Response {
     if let Err(r) = caller.check_csrf(&f.csrf) {
@@ -559,7 +579,7 @@ pub(crate) async fn logout(
     (
         StatusCode::SEE_OTHER,
         [
-            (SET_COOKIE, cookie("", 0, &headers)),
+            (SET_COOKIE, cookie("", 0)),
             (LOCATION, HeaderValue::from_static("/login")),
         ],
     )
