@@ -549,18 +549,29 @@ fn escalation_prints_the_packet() {
     );
     assert!(s.contains("SMARTCARD ESCALATION — incident 1"), "{s}");
     for want in [
-        "Card UUID                005550000005",
-        "Exact error              0x53494705 No X.509 Signing certificate found",
-        "Windows build            Windows",
-        "Application              eps",
-        "Doing                    signing a prescription",
-        "Readers                  Thales IDBridge CT40 firmware",
+        "Card number (UUID): 005550000005",
+        "Message on the screen: 0x53494705 No X.509 Signing certificate found",
+        "Windows version: Windows",
+        "System in use: Electronic Prescription Service (EPS)",
+        "What they were doing: signing a prescription",
+        "Card readers: Thales IDBridge CT40 firmware",
         "oberthur-middleware 6.2.0.4",
-        "check other-workstation: no",
+        "Reported: 22 November 2026 at ",
+        "by reception, at Cardwatch's command line",
+        "WHAT CARDWATCH'S RECORDS ANSWERED (nobody was asked)",
+        "   Answer: No, still not working",
+        "   Answer: No",
+        "WHAT TO TELL THE CLINICIAN MEANWHILE",
         "Never use another person's card",
     ] {
         assert!(s.contains(want), "{want:?} missing:\n{s}");
     }
+    // Each step as its question and answer in words, not its id and code; no ISO dates.
+    let packet = &s[s.find("SMARTCARD ESCALATION").expect("packet")..];
+    for raw in ["check other-workstation", "not-fixed", ": eps"] {
+        assert!(!packet.contains(raw), "{raw:?} in {packet}");
+    }
+    assert_eq!(iso_date_in(packet), None, "{packet}");
     let p: serde_json::Value = serde_json::from_str(&ok(&cardwatch_on(
         DAY,
         &db,
@@ -570,7 +581,17 @@ fn escalation_prints_the_packet() {
     assert_eq!(p["incident"], 1);
     assert_eq!(p["card_uuid"], "005550000005");
     assert!(p["person"].is_string());
-    assert!(!p["steps"].as_array().expect("steps").is_empty());
+    let steps = p["steps"].as_array().expect("steps");
+    assert!(!steps.is_empty());
+    // The JSON keeps the ids and codes beside the words.
+    assert!(steps
+        .iter()
+        .any(|s| s["id"] == "other-workstation" && s["result"] == "no" && s["answer"] == "No"));
+    assert_eq!(p["application"], "eps");
+    assert_eq!(
+        p["application_name"],
+        "Electronic Prescription Service (EPS)"
+    );
     assert!(!p["escalate_because"].as_array().expect("why").is_empty());
     let list: serde_json::Value = serde_json::from_str(&ok(&cardwatch_on(
         DAY,
@@ -1037,6 +1058,52 @@ fn cheat_sheet_prints_on_one_a4_page_in_chromium() {
     );
 }
 
+/// A form value percent-encoded in full (the test's own, independent of the server's encoder).
+fn encoded(v: &str) -> String {
+    v.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// A percent-encoded text decoded (the test's own decoder, so the server's encoding is checked
+/// against an independent reading of RFC 3986).
+fn decoded(v: &str) -> String {
+    let b = v.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).expect("hex");
+            out.push(u8::from_str_radix(hex, 16).expect("hex"));
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).expect("utf-8")
+}
+
+/// The wizard's clock on its first step page (Unix seconds): the server's now.
+fn wizard_clock(page: &str) -> i64 {
+    page.split("name=\"opened\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("the first step carries its clock: {page}"))
+}
+
+/// A date and time as the packet writes it ("22 November 2026 at 09:41").
+fn long(unix: i64) -> String {
+    cardwatch_core::date::Timestamp::from_unix(unix).long()
+}
+
 #[test]
 fn a_web_escalation_carries_what_the_desk_typed_and_the_estate_knows() {
     let (_tmp, db) = scratch_db();
@@ -1047,16 +1114,36 @@ fn a_web_escalation_carries_what_the_desk_typed_and_the_estate_knows() {
         &cookie,
     );
     let csrf = csrf_of(&step.1);
-    let query = "symptom%3Dcannot-sign%26text%3Dcant%2Bsign%2Bscripts%26site%3DA10000%26card_serial%3DCS0000000001%26hostname%3DA10000-WS001%26obs%3Dmiddleware-version%253Acurrent";
-    let recorded = request(
+    let now = wizard_clock(&step.1);
+    // The fault reached the desk 25 minutes ago; the middleware was checked 5 minutes in.
+    let (opened, answered) = (now - 25 * 60, now - 20 * 60);
+    // The next page stamps the answer just given with its time, and carries it on.
+    let next = get_as(
         &addr,
-        "POST",
-        "/triage/record",
-        Some(&cookie),
-        Some(&format!(
-            "csrf={csrf}&query={query}&outcome=escalated&application=emis-web&doing=signing+repeats"
-        )),
+        &format!("/triage?symptom=cannot-sign&opened={opened}&obs=middleware-version%3Acurrent"),
+        &cookie,
     );
+    let query = |opened: i64, answered: i64| {
+        encoded(&format!(
+            "symptom=cannot-sign&text=cant+sign+scripts&site=A10000&card_serial=CS0000000001&hostname=A10000-WS001&opened={opened}&obs=middleware-version%3Acurrent&answered={answered}"
+        ))
+    };
+    let record = |query: &str| {
+        request(
+            &addr,
+            "POST",
+            "/triage/record",
+            Some(&cookie),
+            Some(&format!(
+                "csrf={csrf}&query={query}&outcome=escalated&application=emis-web&doing=signing+repeats"
+            )),
+        )
+    };
+    let recorded = record(&query(opened, answered));
+    // What a forged or stale address says about time is refused, and nothing is recorded.
+    let too_old = record(&query(now - 2 * 86_400, now - 2 * 86_400 + 60));
+    let future = record(&query(now + 3600, now + 3660));
+    let out_of_order = record(&query(opened, opened - 60));
     let packet_at = recorded
         .1
         .lines()
@@ -1066,36 +1153,150 @@ fn a_web_escalation_carries_what_the_desk_typed_and_the_estate_knows() {
         .to_owned();
     let packet = get_as(&addr, &packet_at, &cookie);
     stop(child);
+    assert!(
+        next.1
+            .contains("obs=middleware-version%3Acurrent&#38;answered="),
+        "the answer's time travels on: {}",
+        next.1
+    );
     assert_eq!(recorded.0, 303, "{}", recorded.1);
     assert_eq!(packet.0, 200, "{}", packet.1);
-    let p = &packet.1;
-    for (label, want) in [
-        ("Site", "A10000"),
-        ("Card serial", "CS0000000001"),
-        ("Application", "emis-web"),
-        ("Doing", "signing repeats"),
-        ("Exact error", "cant sign scripts"),
-        ("Workstation", "a10000-ws001"),
+    for (what, r, says) in [
+        ("a day-old start", &too_old, "more than 24 hours ago"),
+        ("a start in the future", &future, "later than now"),
+        (
+            "answers out of order",
+            &out_of_order,
+            "not ones Cardwatch gave",
+        ),
     ] {
-        let line = p
+        assert_eq!(r.0, 400, "{what}: {}", r.1);
+        assert!(r.1.contains(says), "{what}: {}", r.1);
+        assert!(r.1.contains("Start the triage again"), "{what}: {}", r.1);
+    }
+    let id = packet_at
+        .trim_start_matches("/incidents/")
+        .trim_end_matches("/packet")
+        .to_owned();
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(&cardwatch(&db, &["incident", "list", "--json"]))).expect("json");
+    let ours: Vec<&serde_json::Value> = listed
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|i| i["error_text"] == "cant sign scripts")
+        .collect();
+    assert_eq!(ours.len(), 1, "the refused ones are not recorded: {listed}");
+    // Opened when the wizard began, the step when it was answered.
+    let stored = ours[0];
+    assert_eq!(stored["id"].to_string(), id);
+    assert_eq!(
+        stored["opened_at"],
+        cardwatch_core::date::Timestamp::from_unix(opened).to_string()
+    );
+    assert_eq!(
+        stored["steps"][0]["at"],
+        cardwatch_core::date::Timestamp::from_unix(answered).to_string()
+    );
+
+    let page = &packet.1;
+    // The copy control, hidden until the page's own script shows it, and the email link.
+    assert!(
+        page.contains("id=\"packet-copy\" data-copy=\"packet-text\"")
+            && page.contains("<script type=\"module\" src=\"/assets/cardwatch.js\"></script>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<pre class=\"packet-text\" id=\"packet-text\">SMARTCARD ESCALATION"),
+        "the text is on the page without JavaScript: {page}"
+    );
+    let href = page
+        .split("href=\"mailto:")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("no email link: {page}"))
+        .replace("&#38;", "&")
+        .replace("&#39;", "'");
+    assert!(page.contains(">Email it</a>"), "{page}");
+    let (subject, body) = href
+        .strip_prefix("?subject=")
+        .and_then(|r| r.split_once("&body="))
+        .unwrap_or_else(|| panic!("mailto:{href}"));
+    assert!(
+        !body.contains([' ', '\n', '&', '+', '=']),
+        "the body is encoded: {body}"
+    );
+    assert_eq!(
+        decoded(subject),
+        format!("SMARTCARD ESCALATION — incident {id}")
+    );
+    // The email's body is the packet's text, line for line (CRLF as RFC 6068 asks).
+    let text = decoded(body).replace("\r\n", "\n");
+    let cli = ok(&cardwatch(&db, &["incident", "packet", &id]));
+    assert_eq!(text, cli);
+
+    for (label, want) in [
+        ("Site (ODS code)", "A10000"),
+        ("Card serial number", "CS0000000001"),
+        ("System in use", "EMIS Web"),
+        ("What they were doing", "signing repeats"),
+        ("Message on the screen", "cant sign scripts"),
+        ("Computer name", "a10000-ws001"),
+        ("Reported", &long(opened)),
+    ] {
+        let line = text
             .lines()
-            .find(|l| l.starts_with(label) && l[label.len()..].starts_with(' '))
-            .unwrap_or_else(|| panic!("no {label} line: {p}"));
+            .find(|l| l.starts_with(&format!("{label}: ")))
+            .unwrap_or_else(|| panic!("no {label} line: {text}"));
         assert!(line.contains(want), "{label}: {line}");
     }
     // What the estate knows about the card and the workstation is filled in, not "not known".
     for label in [
         "Person",
-        "Card UUID",
-        "Windows build",
-        "Readers",
+        "Card number (UUID)",
+        "Windows version",
+        "Card readers",
         "Smartcard software",
     ] {
-        let line = p
+        let line = text
             .lines()
-            .find(|l| l.starts_with(label))
-            .unwrap_or_else(|| panic!("no {label} line: {p}"));
+            .find(|l| l.starts_with(&format!("{label}: ")))
+            .unwrap_or_else(|| panic!("no {label} line: {text}"));
         assert!(!line.contains("not known"), "{line}");
     }
-    assert!(p.contains("check middleware-version: current"), "{p}");
+    // The step as its question and the answer in words, with when it was answered.
+    assert!(
+        text.contains(
+            "1. In Settings → Apps, is the smartcard middleware (Oberthur/IDEMIA) at the current version in the catalogue?\n   Answer: Current (answered "
+        ) && text.contains(&format!("(answered {})", long(answered))),
+        "{text}"
+    );
+    // Real minutes, the same everywhere they are said.
+    assert!(
+        text.contains("25 minutes after it was reported")
+            && text.contains("25 minutes have gone since the fault was reported"),
+        "{text}"
+    );
+    assert!(!text.contains(" 0 minutes"), "{text}");
+    // No codes, ids or ISO times where words belong.
+    for raw in [
+        "emis-web",
+        "check middleware-version",
+        "middleware-version:",
+        "not-fixed",
+    ] {
+        assert!(!text.contains(raw), "{raw:?} in {text}");
+    }
+    assert_eq!(iso_date_in(&text), None, "{text}");
+}
+
+/// The first ISO date (`2026-11-22`) in a text, if any.
+fn iso_date_in(text: &str) -> Option<&str> {
+    let b = text.as_bytes();
+    (0..b.len().saturating_sub(9)).find_map(|i| {
+        let w = &b[i..i + 10];
+        let digits = |r: std::ops::Range<usize>| w[r].iter().all(u8::is_ascii_digit);
+        (digits(0..4) && w[4] == b'-' && digits(5..7) && w[7] == b'-' && digits(8..10))
+            .then(|| &text[i..i + 10])
+    })
 }

@@ -45,3 +45,32 @@ function mark() {
 }
 mark();
 window.addEventListener('resize', mark);
+
+// A Copy button (the escalation packet's): shown only once this script runs — without it the
+// text is there to select — it copies its block's text and says so where a screen reader hears
+// it. Over plain HTTP the clipboard API is absent, so the text is selected and copied instead.
+for (const button of document.querySelectorAll('button[data-copy]')) {
+  const source = document.getElementById(button.dataset.copy);
+  const status = document.getElementById(button.dataset.copyStatus);
+  if (!source) continue;
+  button.hidden = false;
+  button.addEventListener('click', async () => {
+    let copied = false;
+    try {
+      await navigator.clipboard.writeText(source.textContent);
+      copied = true;
+    } catch {
+      const range = document.createRange();
+      range.selectNodeContents(source);
+      const selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      copied = document.execCommand('copy');
+    }
+    if (status) {
+      status.textContent = copied
+        ? 'Copied. Paste it into the support ticket or email.'
+        : 'Select the text below and copy it (Ctrl+C).';
+    }
+  });
+}

@@ -1,12 +1,14 @@
 //! The escalation packet: everything support needs to skip the first twenty minutes (seed 002's
 //! list — who, card UUID, application, exact error, Windows build and reader model, software
 //! versions, last successful signing, time, what they were doing, every check and its result).
+//! Its text is written for people: dates as "5 December 2026 at 14:05", each step as its
+//! question and the answer given, applications by name; the JSON keeps the ids beside the words.
 
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::engine::Advice;
+use super::engine::{Advice, StepKind, CANNOT, FIXED, NOT_FIXED};
 use super::facts::Context;
 use super::incident::Incident;
 use super::kb::KnowledgeBase;
@@ -15,16 +17,36 @@ use crate::date::Timestamp;
 /// One step as support reads it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PacketStep {
-    /// When it was answered.
+    /// When it was recorded.
     pub at: Timestamp,
+    /// Whether `at` is when it was answered: false when other steps of the incident share the
+    /// same second (answers recorded together afterwards), so the text gives no time for it.
+    pub timed: bool,
     /// check or fix.
     pub kind: &'static str,
     /// Its id.
     pub id: String,
     /// What was asked or done.
     pub prompt: String,
-    /// The answer.
+    /// The answer, as recorded.
     pub result: String,
+    /// The answer in plain words ("No, still not working").
+    pub answer: String,
+}
+
+/// A check the estate's records answered, so nobody was asked.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PacketFact {
+    /// The check's id.
+    pub check: String,
+    /// Its question.
+    pub prompt: String,
+    /// The answer the records give, as the knowledge base words it.
+    pub result: String,
+    /// The answer in plain words.
+    pub answer: String,
+    /// Where it comes from.
+    pub because: String,
 }
 
 /// A likely cause with its probability.
@@ -57,12 +79,16 @@ pub struct Packet {
     pub card_serial: Option<String>,
     /// The site.
     pub site: Option<String>,
-    /// The application in use.
+    /// The application in use, by its code (`emis-web`).
     pub application: Option<String>,
+    /// The application in use, by its name (EMIS Web).
+    pub application_name: Option<String>,
     /// What the user was doing.
     pub doing: Option<String>,
     /// The symptom.
     pub symptom: String,
+    /// The symptom as the desk says it.
+    pub problem: String,
     /// The exact error text.
     pub error_text: Option<String>,
     /// The workstation's host name.
@@ -81,12 +107,92 @@ pub struct Packet {
     pub escalate_because: Vec<String>,
     /// The likeliest causes after every check.
     pub likely_causes: Vec<Likely>,
+    /// The checks the estate's records answered.
+    pub known: Vec<PacketFact>,
     /// Every step and its result.
     pub steps: Vec<PacketStep>,
-    /// Minutes spent so far.
+    /// Whole minutes from the report to the packet, rounded as the engine's reasons round them.
     pub minutes_so_far: f64,
     /// What to do meanwhile, and what never to do.
     pub guardrail: String,
+}
+
+/// An application's name, for its code in [`super::APPLICATIONS`]; an unknown code as it is.
+pub fn application_name(code: &str) -> &str {
+    match code {
+        "emis-web" => "EMIS Web",
+        "systmone" => "SystmOne",
+        "vision" => "Vision",
+        "eps" => "Electronic Prescription Service (EPS)",
+        "care-identity" => "Care Identity Service",
+        "nhsmail" => "NHSmail",
+        "other" => "another system",
+        other => other,
+    }
+}
+
+/// An answer in the words the wizard offers it: a fix's outcome as "Yes, that fixed it" or "No,
+/// still not working", "I can't check this" (or try, for a fix), and a check's own answer as the
+/// knowledge base words it, hyphens as spaces ("not-running" → "Not running").
+pub fn answer_in_words(kind: StepKind, result: &str) -> String {
+    match (kind, result) {
+        (_, FIXED) => "Yes, that fixed it".into(),
+        (_, NOT_FIXED) => "No, still not working".into(),
+        (StepKind::Fix, CANNOT) => "I can't try this".into(),
+        (_, CANNOT) => "I can't check this".into(),
+        (_, r) => {
+            let words = r.replace('-', " ");
+            let mut c = words.chars();
+            c.next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                .unwrap_or_default()
+        }
+    }
+}
+
+/// A sentence with its ISO dates (`2027-01-03`, as the estate's facts give them) written as
+/// people write them ("3 January 2027").
+fn dates_in_words(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut from = 0;
+    let mut i = 0;
+    while i + 10 <= b.len() {
+        let w = &b[i..i + 10];
+        let digits = |r: std::ops::Range<usize>| w[r].iter().all(u8::is_ascii_digit);
+        let bounded = (i == 0 || !b[i - 1].is_ascii_alphanumeric())
+            && b.get(i + 10).is_none_or(|c| !c.is_ascii_alphanumeric());
+        if bounded && digits(0..4) && w[4] == b'-' && digits(5..7) && w[7] == b'-' && digits(8..10)
+        {
+            if let Ok(d) = crate::date::Date::parse(&text[i..i + 10]) {
+                out.push_str(&text[from..i]);
+                out.push_str(&d.long());
+                i += 10;
+                from = i;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out.push_str(&text[from..]);
+    out
+}
+
+/// Who ran the triage, from the reporter recorded (`web:NAME`, `cli:NAME`).
+fn reporter_in_words(reporter: &str) -> String {
+    match reporter.split_once(':') {
+        Some(("web", who)) => format!("{who}, in Cardwatch's web pages"),
+        Some(("cli", who)) => format!("{who}, at Cardwatch's command line"),
+        _ => reporter.to_owned(),
+    }
+}
+
+fn minutes(n: f64) -> String {
+    if n == 1.0 {
+        "1 minute".into()
+    } else {
+        format!("{n:.0} minutes")
+    }
 }
 
 impl KnowledgeBase {
@@ -96,25 +202,48 @@ impl KnowledgeBase {
             .steps
             .iter()
             .map(|s| {
-                let (kind, prompt) = match (self.check(&s.id), self.fix(&s.id)) {
-                    (Some(c), _) => ("check", self.checks[c].prompt.clone()),
-                    (_, Some(f)) => ("fix", self.fixes[f].prompt.clone()),
-                    _ => ("step", String::new()),
+                let (kind, step_kind, prompt) = match (self.check(&s.id), self.fix(&s.id)) {
+                    (Some(c), _) => ("check", StepKind::Check, self.checks[c].prompt.clone()),
+                    (_, Some(f)) => ("fix", StepKind::Fix, self.fixes[f].prompt.clone()),
+                    _ => ("step", StepKind::Check, s.id.replace('-', " ")),
                 };
                 PacketStep {
                     at: s.at,
+                    timed: inc.steps.iter().filter(|o| o.at == s.at).count() == 1,
                     kind,
                     id: s.id.clone(),
                     prompt,
                     result: s.result.clone(),
+                    answer: answer_in_words(step_kind, &s.result),
                 }
             })
             .collect();
-        let symptom = self
-            .symptom(&inc.opened.symptom)
-            .map_or(inc.opened.symptom.clone(), |s| {
-                self.symptoms[s].name.clone()
-            });
+        let (symptom, problem) = self.symptom(&inc.opened.symptom).map_or_else(
+            || (inc.opened.symptom.clone(), inc.opened.symptom.clone()),
+            |s| {
+                (
+                    self.symptoms[s].name.clone(),
+                    self.symptoms[s].plain.clone(),
+                )
+            },
+        );
+        let known = advice
+            .known
+            .iter()
+            .map(|k| PacketFact {
+                check: k.check.clone(),
+                prompt: self.check(&k.check).map_or_else(
+                    || k.check.replace('-', " "),
+                    |c| self.checks[c].prompt.clone(),
+                ),
+                result: k.result.clone(),
+                answer: answer_in_words(StepKind::Check, &k.result),
+                because: dates_in_words(&k.because),
+            })
+            .collect();
+        // Whole minutes rounded half to even, as the engine's "N minutes have gone" formats
+        // them, so the two never differ by one.
+        let gone = (now.unix() - inc.opened_at.unix()).max(0) as f64 / 60.0;
         Packet {
             incident: inc.id,
             opened_at: inc.opened_at,
@@ -125,8 +254,14 @@ impl KnowledgeBase {
             card_serial: inc.opened.card_serial.clone(),
             site: inc.opened.site.clone().or_else(|| cx.site.clone()),
             application: inc.opened.application.clone(),
+            application_name: inc
+                .opened
+                .application
+                .as_deref()
+                .map(|a| application_name(a).to_owned()),
             doing: inc.opened.doing.clone(),
             symptom,
+            problem,
             error_text: inc.opened.error_text.clone(),
             hostname: inc.opened.hostname.clone(),
             windows_build: cx
@@ -154,11 +289,18 @@ impl KnowledgeBase {
                 .card
                 .as_ref()
                 .and_then(|c| c.last_used_on)
-                .map(|d| d.to_string()),
+                .map(|d| d.long()),
             last_successful_signing: cx.last_signing.as_ref().map(|(at, token)| {
-                format!("{at}: card {token}, the workstation agent's signing self-test")
+                format!(
+                    "{}: card {token}, the workstation agent's signing self-test",
+                    at.long()
+                )
             }),
-            escalate_because: advice.escalate_because.clone(),
+            escalate_because: advice
+                .escalate_because
+                .iter()
+                .map(|b| dates_in_words(b))
+                .collect(),
             likely_causes: advice
                 .posterior
                 .iter()
@@ -169,47 +311,26 @@ impl KnowledgeBase {
                     probability: (p * 1000.0).round() / 1000.0,
                 })
                 .collect(),
+            known,
             steps,
-            minutes_so_far: ((now.unix() - inc.opened_at.unix()).max(0) as f64 / 60.0).round(),
+            minutes_so_far: gone.round_ties_even(),
             guardrail: advice.guardrail.clone(),
         }
     }
 }
 
 impl Packet {
-    /// The packet as plain text, for an email or a ticket.
+    /// The packet's first line, its title.
+    pub fn title(&self) -> String {
+        format!("SMARTCARD ESCALATION — incident {}", self.incident)
+    }
+
+    /// The packet as plain text, for an email or a ticket: its title, then one "Label: value"
+    /// line a field (no column padding, which a mail client's proportional font would undo) in
+    /// headed groups.
     pub fn to_text(&self) -> String {
         let mut t = String::new();
         let or = |v: &Option<String>| v.clone().unwrap_or_else(|| "not known".into());
-        let _ = writeln!(t, "SMARTCARD ESCALATION — incident {}", self.incident);
-        let _ = writeln!(
-            t,
-            "Reported {} by {}; escalated {} ({} minutes so far)",
-            self.opened_at, self.reporter, self.escalated_at, self.minutes_so_far
-        );
-        let _ = writeln!(t, "Why now: {}", self.escalate_because.join("; "));
-        let _ = writeln!(t);
-        for (label, value) in [
-            ("Person", or(&self.person)),
-            ("Card UUID", or(&self.card_uuid)),
-            ("Card serial", or(&self.card_serial)),
-            ("Site", or(&self.site)),
-            ("Application", or(&self.application)),
-            ("Doing", or(&self.doing)),
-            ("Symptom", self.symptom.clone()),
-            ("Exact error", or(&self.error_text)),
-            ("Workstation", or(&self.hostname)),
-            ("Windows build", or(&self.windows_build)),
-            ("Last successful use", or(&self.last_successful_use)),
-            (
-                "Last successful signing",
-                self.last_successful_signing
-                    .clone()
-                    .unwrap_or_else(|| "not recorded (no agent report yet)".into()),
-            ),
-        ] {
-            let _ = writeln!(t, "{label:<24} {value}");
-        }
         let list = |v: &[String]| {
             if v.is_empty() {
                 "not known".to_owned()
@@ -217,20 +338,116 @@ impl Packet {
                 v.join("; ")
             }
         };
-        let _ = writeln!(t, "{:<24} {}", "Readers", list(&self.readers));
-        let _ = writeln!(t, "{:<24} {}", "Smartcard software", list(&self.software));
-        let _ = writeln!(t, "\nLikeliest causes now:");
-        for l in &self.likely_causes {
-            let _ = writeln!(t, "  {:>3.0}%  {}", l.probability * 100.0, l.name);
+        let _ = writeln!(t, "{}", self.title());
+        let _ = writeln!(
+            t,
+            "Reported: {}, by {}",
+            self.opened_at.long(),
+            reporter_in_words(&self.reporter)
+        );
+        let _ = writeln!(
+            t,
+            "Passed to support: {}, {} after it was reported",
+            self.escalated_at.long(),
+            minutes(self.minutes_so_far)
+        );
+        let _ = writeln!(t, "Why now: {}", self.escalate_because.join("; "));
+        let group = |t: &mut String, heading: &str, lines: &[(&str, String)]| {
+            let _ = writeln!(t, "\n{heading}");
+            for (label, value) in lines {
+                let _ = writeln!(t, "{label}: {value}");
+            }
+        };
+        group(
+            &mut t,
+            "WHO AND WHERE",
+            &[
+                ("Person", or(&self.person)),
+                ("Card number (UUID)", or(&self.card_uuid)),
+                ("Card serial number", or(&self.card_serial)),
+                ("Site (ODS code)", or(&self.site)),
+                ("System in use", or(&self.application_name)),
+                ("What they were doing", or(&self.doing)),
+            ],
+        );
+        group(
+            &mut t,
+            "THE PROBLEM",
+            &[
+                ("Problem", self.problem.clone()),
+                ("Message on the screen", or(&self.error_text)),
+            ],
+        );
+        group(
+            &mut t,
+            "THE COMPUTER AND THE CARD",
+            &[
+                ("Computer name", or(&self.hostname)),
+                ("Windows version", or(&self.windows_build)),
+                ("Card readers", list(&self.readers)),
+                ("Smartcard software", list(&self.software)),
+                ("Card last used", or(&self.last_successful_use)),
+                (
+                    "Last signing that worked",
+                    self.last_successful_signing
+                        .clone()
+                        .unwrap_or_else(|| "not recorded (no agent report yet)".into()),
+                ),
+            ],
+        );
+        let _ = writeln!(t, "\nWHAT CARDWATCH'S RECORDS ANSWERED (nobody was asked)");
+        if self.known.is_empty() {
+            let _ = writeln!(t, "Nothing.");
         }
-        let _ = writeln!(t, "\nChecks and fixes so far:");
+        for k in &self.known {
+            let _ = writeln!(t, "- {}\n  {} ({})", k.prompt, k.answer, k.because);
+        }
+        let _ = writeln!(t, "\nWHAT WAS TRIED");
         if self.steps.is_empty() {
-            let _ = writeln!(t, "  none");
+            let _ = writeln!(t, "Nothing yet.");
         }
-        for s in &self.steps {
-            let _ = writeln!(t, "  {}  {} {}: {}", s.at, s.kind, s.id, s.result);
+        for (n, s) in self.steps.iter().enumerate() {
+            let _ = writeln!(t, "{}. {}", n + 1, s.prompt);
+            if s.timed {
+                let _ = writeln!(t, "   Answer: {} (answered {})", s.answer, s.at.long());
+            } else {
+                let _ = writeln!(t, "   Answer: {}", s.answer);
+            }
         }
-        let _ = writeln!(t, "\n{}", self.guardrail);
+        let _ = writeln!(t, "\nLIKELIEST CAUSES NOW");
+        for l in &self.likely_causes {
+            let _ = writeln!(t, "{:.0}% {}", l.probability * 100.0, l.name);
+        }
+        let _ = writeln!(
+            t,
+            "\nWHAT TO TELL THE CLINICIAN MEANWHILE\n{}",
+            self.guardrail
+        );
         t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dates_in_words;
+
+    #[test]
+    fn iso_dates_are_written_in_words_and_nothing_else_is() {
+        assert_eq!(
+            dates_in_words("valid until 2027-01-03, seen 2026-12-05"),
+            "valid until 3 January 2027, seen 5 December 2026"
+        );
+        // Not dates: a longer number, a version, an impossible day.
+        for kept in [
+            "12026-12-051",
+            "v2026-12-05b",
+            "2026-13-45",
+            "6.2.0.4",
+            "",
+            "2026-12-0",
+        ] {
+            assert_eq!(dates_in_words(kept), kept);
+        }
+        assert_eq!(dates_in_words("é 2026-12-05 é"), "é 5 December 2026 é");
     }
 }

@@ -26,9 +26,46 @@ impl Styles {
 #[derive(Template)]
 #[template(path = "packet.html")]
 struct PacketPage<'a> {
+    heading: String,
     title: &'a str,
-    body: &'a str,
+    text: &'a str,
+    mailto: String,
     inline_css: Option<&'static str>,
+}
+
+/// What a `mailto:` address's subject and body must not carry as they are (RFC 6068): controls,
+/// space, and the characters that delimit or escape an address's parts — `&` and `=` would end
+/// a field, `+` would read as a space to some clients. Everything else stays readable, so the
+/// address stays short enough for mail clients that limit its length.
+const MAILTO_FIELD: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'&')
+    .add(b'+')
+    .add(b'<')
+    .add(b'=')
+    .add(b'>')
+    .add(b'?')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+/// A `mailto:` address with no recipient (the desk fills in support's) and this subject and
+/// body, lines ending CRLF as RFC 6068 asks.
+pub fn mailto(subject: &str, body: &str) -> String {
+    let body = body.replace("\r\n", "\n").replace('\n', "\r\n");
+    format!(
+        "mailto:?subject={}&body={}",
+        percent_encoding::utf8_percent_encode(subject, MAILTO_FIELD),
+        percent_encoding::utf8_percent_encode(&body, MAILTO_FIELD)
+    )
 }
 
 #[derive(Template)]
@@ -40,13 +77,16 @@ struct SheetPage<'a> {
     inline_css: Option<&'static str>,
 }
 
-/// The escalation packet as a page that prints on A4: the same lines as its text.
+/// The escalation packet as a page that prints on A4: its text in one block, with a button that
+/// copies it and a link that opens it as an email.
 pub fn packet_page(packet: &Packet, styles: Styles) -> String {
     let text = packet.to_text();
-    let (title, body) = text.split_once('\n').unwrap_or((&text, ""));
+    let title = packet.title();
     let page = PacketPage {
-        title,
-        body,
+        heading: format!("Escalation packet for incident {}", packet.incident),
+        mailto: mailto(&title, &text),
+        title: &title,
+        text: &text,
         inline_css: styles.css(),
     };
     // Rendering only fails on a formatter error writing into a String, which cannot happen.

@@ -9,9 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::triage::matching::{recognise, Recognised};
-use cardwatch_core::triage::{
-    minutes_text, Advice, Case, KnowledgeBase, StepKind, Who, CANNOT, FIXED, NOT_FIXED,
-};
+use cardwatch_core::triage::{minutes_text, Advice, Case, KnowledgeBase, StepKind, Who, CANNOT};
 
 use crate::fix::triage::{outside, parse_desk, prepare};
 use crate::web::auth::Caller;
@@ -32,6 +30,9 @@ struct WizardQuery {
     /// When the fault was first brought to the desk (Unix seconds), set by the first step.
     opened: Option<i64>,
     obs: Vec<(String, String)>,
+    /// When each answer in `obs` was given (Unix seconds), in order, stamped by the page that
+    /// received it: empty or short in an address made by hand or before answers were timed.
+    answered: Vec<i64>,
 }
 
 /// The most characters "what were they doing" keeps (the store's limit).
@@ -64,6 +65,10 @@ impl WizardQuery {
                     Ok(t) => w.opened = Some(t),
                     Err(_) => return Err(bad_request("opened", format!("{v:?} is not a time"))),
                 },
+                "answered" => match v.parse() {
+                    Ok(t) => w.answered.push(t),
+                    Err(_) => return Err(bad_request("answered", format!("{v:?} is not a time"))),
+                },
                 "obs" => match v.split_once(':') {
                     Some((id, r)) => w.obs.push((id.to_owned(), r.to_owned())),
                     None => return Err(bad_request("obs", format!("{v:?} is not CHECK:RESULT"))),
@@ -71,7 +76,7 @@ impl WizardQuery {
                 _ => {
                     return Err(bad_request(
                         &k,
-                        format!("unknown parameter {k:?} — use text, symptom, obs, site, card_serial, hostname, opened"),
+                        format!("unknown parameter {k:?} — use text, symptom, obs, site, card_serial, hostname, opened, answered"),
                     ))
                 }
             }
@@ -110,7 +115,62 @@ impl WizardQuery {
                 .take(answers)
                 .map(|(id, r)| ("obs", format!("{id}:{r}"))),
         );
+        out.extend(
+            self.answered
+                .iter()
+                .take(answers)
+                .map(|t| ("answered", t.to_string())),
+        );
         out
+    }
+
+    /// Stamps the answer just given with `now`, and forgets the answers' times when they do not
+    /// fit the address (one for each answer, none before the start, none later than `now`, in
+    /// order): a time the wizard did not give is not one to record.
+    fn stamp(&mut self, now: i64) {
+        if self.answered.len() + 1 == self.obs.len() {
+            self.answered.push(now);
+        }
+        if answer_times(self, now).is_err() {
+            self.answered.clear();
+        }
+    }
+}
+
+/// The time each answer was given, when the address says (one time for each answer, from the
+/// start to `now`, in order); `Ok(None)` when it does not say, and what is wrong with times that
+/// cannot be true.
+fn answer_times(w: &WizardQuery, now: i64) -> Result<Option<Vec<i64>>, String> {
+    if w.answered.len() != w.obs.len() || w.obs.is_empty() {
+        return Ok(None);
+    }
+    let start = w.opened.unwrap_or(now);
+    let mut last = start;
+    for &t in &w.answered {
+        if t < last || t > now {
+            return Err(
+                "the times of its answers are not ones Cardwatch gave (before the triage began, out of order or later than now)".into(),
+            );
+        }
+        last = t;
+    }
+    Ok(Some(w.answered.clone()))
+}
+
+/// When a recorded run began: the wizard's start when it is neither later than `now` nor more
+/// than [`LONGEST_RUN_SECONDS`] before it, else what is wrong, for the desk; `now` when the
+/// address has no start (made by hand).
+fn start_of_run(opened: Option<i64>, now: i64) -> Result<i64, String> {
+    match opened {
+        None => Ok(now),
+        Some(t) if t > now => Err(
+            "its start time is later than now, so it is not one Cardwatch gave".into(),
+        ),
+        Some(t) if now - t > LONGEST_RUN_SECONDS => Err(format!(
+            "it began {}, more than 24 hours ago — too long ago to be recorded as the fault being worked on now",
+            cardwatch_core::date::Timestamp::from_unix(t).long()
+        )),
+        Some(t) => Ok(t),
     }
 }
 
@@ -260,19 +320,7 @@ fn who(w: Who) -> &'static str {
 
 /// An answer in plain words.
 fn answer_label(kind: StepKind, result: &str) -> String {
-    match (kind, result) {
-        (_, FIXED) => "Yes, that fixed it".into(),
-        (_, NOT_FIXED) => "No, still not working".into(),
-        (StepKind::Fix, CANNOT) => "I can't try this".into(),
-        (_, CANNOT) => "I can't check this".into(),
-        (_, r) => {
-            let words = r.replace('-', " ");
-            let mut c = words.chars();
-            c.next()
-                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-                .unwrap_or_default()
-        }
-    }
+    cardwatch_core::triage::answer_in_words(kind, result)
 }
 
 /// Why this step, in a sentence a receptionist can read out: the likeliest cause, who can do it
@@ -411,6 +459,7 @@ async fn show(state: &AppState, viewer: &Viewer, mut w: WizardQuery, typed: Type
     let now = (state.now)();
     // The clock starts when the fault reaches its first step.
     w.opened = w.opened.or(Some(now.unix()));
+    w.stamp(now.unix());
     let given = Case {
         observations: w.obs.clone(),
         elapsed_minutes: elapsed_minutes(w.opened, now.unix()),
@@ -613,6 +662,25 @@ pub(crate) async fn record(
         let m = format!("Say what they were doing in at most {MAX_DOING} characters");
         return show(&state, &viewer, w, typed("doing", m)).await;
     }
+    let now = (state.now)();
+    // The address travels through the browser unsigned, so its times are only taken within
+    // what they can truly be: a run that began in the last day, answers in order since.
+    let began = match start_of_run(w.opened, now.unix()) {
+        Ok(t) => cardwatch_core::date::Timestamp::from_unix(t),
+        Err(why) => {
+            return cannot(format!(
+                "This triage cannot be recorded: {why}. Start the triage again from the beginning."
+            ))
+        }
+    };
+    let times = match answer_times(&w, now.unix()) {
+        Ok(t) => t,
+        Err(why) => {
+            return cannot(format!(
+                "This triage cannot be recorded: {why}. Start the triage again from the beginning."
+            ))
+        }
+    };
     let WizardQuery {
         symptom,
         text: error_text,
@@ -621,6 +689,7 @@ pub(crate) async fn record(
         host,
         opened,
         obs,
+        answered: _,
     } = w;
     let desk = match parse_desk(site.as_deref(), card.as_deref(), host.as_deref()) {
         Ok(d) => d,
@@ -649,7 +718,6 @@ pub(crate) async fn record(
             )
         }
     };
-    let now = (state.now)();
     let checks = state.checks.clone();
     let reporter = format!("web:{}", viewer.caller.user.user.username);
     let doing = Some(f.doing.trim().to_owned()).filter(|d| !d.is_empty());
@@ -696,7 +764,7 @@ pub(crate) async fn record(
         [one] => Some(one.as_str().to_owned()),
         _ => None,
     };
-    let opened = cardwatch_core::triage::NewIncident {
+    let new = cardwatch_core::triage::NewIncident {
         reporter: reporter.clone(),
         site: cx.site.clone().or(cx.holder_site.clone()).or(only),
         card_serial: desk.card.as_ref().map(|c| c.as_str().to_owned()),
@@ -706,26 +774,42 @@ pub(crate) async fn record(
         symptom: symptom_id,
         error_text,
     };
-    let steps = case.observations.clone();
+    let by = |at| cardwatch_store::Change {
+        actor: reporter.clone(),
+        at,
+    };
+    // Opened when the wizard began and each step when it was answered, as if recorded as it
+    // happened; steps whose times the address does not carry are recorded now, all together,
+    // which the packet reads as not timed.
+    let run = cardwatch_store::RecordedIncident {
+        opened: new,
+        opened_by: by(began),
+        steps: case
+            .observations
+            .iter()
+            .enumerate()
+            .map(|(n, (step, result))| {
+                let at = times
+                    .as_ref()
+                    .and_then(|t| t.get(n))
+                    .map_or(now, |&t| cardwatch_core::date::Timestamp::from_unix(t));
+                let step = cardwatch_core::triage::IncidentStep {
+                    at,
+                    id: step.clone(),
+                    result: result.clone(),
+                };
+                (step, by(at))
+            })
+            .collect(),
+        closed: Some((outcome, cause, by(now))),
+    };
     let made = crate::web::blocking(&state, move |store| {
-        let change = cardwatch_store::Change {
-            actor: reporter,
-            at: now,
-        };
-        let id = store.open_incident(&opened, &change)?;
-        for (step, result) in steps {
-            store.record_incident_step(
-                id,
-                &cardwatch_core::triage::IncidentStep {
-                    at: now,
-                    id: step,
-                    result,
-                },
-                &change,
-            )?;
-        }
-        store.close_incident(id, outcome, cause.as_deref(), &change)?;
-        Ok(id)
+        let ids = store.record_incidents(&[run])?;
+        ids.first().copied().ok_or_else(|| {
+            cardwatch_store::StoreError::Database(
+                "the incident was recorded without a number".into(),
+            )
+        })
     })
     .await;
     match made {
