@@ -165,10 +165,13 @@ const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         method: "get",
         path: "/api/v1/agents",
-        summary: "The workstation agents: workstation, version, enrolled, last heard from, revoked, the site their token named, and what became of their latest inventory.",
+        summary: "The workstation agents, newest enrolment first, a page at a time: agents (each one's workstation, version, enrolled, last heard from, revoked, the site its token named, and what became of its latest inventory), total (every agent, revoked ones too), next_cursor and previous_cursor (the pages either side, null at either end).",
         needs: "manage users (administrators)",
         caller: Caller::Operator,
-        query: &[],
+        query: &[
+            p("cursor", Ty::Pat(agents::page::CURSOR_PATTERN), "Where the page starts: next_cursor or previous_cursor of an answer (leave out for the first page). offset is not taken."),
+            p("limit", Ty::Int(1, 5000), "At most this many (default 100)."),
+        ],
         body: None,
         also: &[],
         not_found: false,

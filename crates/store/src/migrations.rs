@@ -44,4 +44,5 @@ migrations! {
     21 "incidents_reporter" "0021_incidents_reporter",
     22 "plan_snapshot" "0022_plan_snapshot",
     23 "plan_snapshot_generations" "0023_plan_snapshot_generations",
+    24 "agents_list" "0024_agents_list",
 }

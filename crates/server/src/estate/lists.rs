@@ -66,7 +66,7 @@ const CURSOR_BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPur
         .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireNone),
 );
 
-fn encode(at: Position) -> String {
+pub(crate) fn encode(at: Position) -> String {
     let mut out = String::from(if at.before { "b" } else { "a" });
     for v in &at.values {
         out.push('.');
@@ -77,7 +77,7 @@ fn encode(at: Position) -> String {
 
 /// The position a cursor names, with as many values as the list's order has (missing ones
 /// empty, which sorts first), or why it is refused.
-fn decode(text: &str, width: usize) -> Result<Position, BadParam> {
+pub(crate) fn decode(text: &str, width: usize) -> Result<Position, BadParam> {
     let bad = || {
         bad_request(
             "cursor",
