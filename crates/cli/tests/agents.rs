@@ -6,7 +6,8 @@ mod common;
 mod softhsm;
 
 use common::{
-    body_json, cardwatch, get, ok, scratch_db, serve_demo, serve_demo_signed_in, stop, text,
+    body_json, cardwatch, certificate, get, ok, scratch_db, serve_demo, serve_demo_signed_in, stop,
+    text,
 };
 
 /// A JSON POST with extra headers; (status, whole response).
@@ -363,31 +364,6 @@ fn tls_server(
         .expect("banner");
     assert!(line.contains("https://"), "{line}");
     child
-}
-
-fn certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-        ])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl");
-    assert!(made.status.success());
-    (cert, key)
 }
 
 #[test]

@@ -1847,22 +1847,7 @@ fn every_page_passes_axe_in_chromium() {
         .iter()
         .map(|p| (p, get_as(&addr, p, &admin).1))
         .collect();
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser/a11y.mjs");
-    let reports: Vec<(u32, serde_json::Value)> = [390, 1280]
-        .into_iter()
-        .map(|width| {
-            let out = browser()
-                .arg(&script)
-                .arg(format!("--width={width}"))
-                .arg(format!("http://{addr}"))
-                .arg(&admin)
-                .args(&pages)
-                .output()
-                .expect("node (scripts/test installs the browser tests' packages)");
-            (width, serde_json::from_str(&ok(&out)).expect("json"))
-        })
-        .collect();
+    let reports = axe_in_chromium(&addr, &admin, &pages);
     stop(child);
     for (p, page) in &html {
         let elsewhere = other_hosts(page, &addr);
@@ -3665,15 +3650,6 @@ fn everything_held_about_a_person_exports_for_a_subject_access_request() {
     );
     assert_eq!(get_as(&addr, "/people/999999999999/export", &admin).0, 404);
     stop(child);
-}
-
-/// The browser tests' driver (node, which starts Chromium). Under `scripts/test-ahead` the
-/// server runs on a clock moved a year on by libfaketime, but Chromium stalls on a faked clock
-/// and decides no dates: the driver and its browser keep the real one.
-fn browser() -> Command {
-    let mut c = Command::new("node");
-    c.env_remove("LD_PRELOAD");
-    c
 }
 
 /// The plan of the move to Smartcard Connect over the API: made for the whole estate, shown for

@@ -485,9 +485,7 @@ fn the_findings_page_fits_a_phone_and_a_desktop_in_chromium() {
     let (child, addr, admin) = serve_demo_signed_in(&db, "3");
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser/findings.mjs");
-    let mut node = Command::new("node");
-    node.env_remove("LD_PRELOAD");
-    let out = node
+    let out = browser()
         .arg(&script)
         .arg(format!("http://{addr}"))
         .arg(&admin)

@@ -229,25 +229,6 @@ fn serve(dir: &Path, db: &str, config: &str, tls: bool) -> Server {
     }
 }
 
-/// A self-signed certificate for 127.0.0.1 and its key, made by openssl.
-fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        ])
-        .args(["-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl");
-    assert!(made.status.success(), "{}", text(&made.stderr));
-    (cert, key)
-}
-
 /// A one-practice demo estate with an administrator and a practice manager at A10000.
 fn estate(db: &str) {
     ok(&cardwatch(db, &["demo", "--practices", "1"]));

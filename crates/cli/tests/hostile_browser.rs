@@ -8,11 +8,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
 use common::{
-    body_json, cardwatch_on, command, csrf_of, get_as, ok, request, scratch_db, set_cookie,
-    spawn_serving, stop, text, DAY,
+    body_json, browser, cardwatch_on, command, csrf_of, get_as, ok, request, scratch_db,
+    set_cookie, spawn_serving, stop, text, DAY,
 };
 
 /// Breaks out of an element, a double- and a single-quoted attribute and a textarea, and carries
@@ -735,12 +735,6 @@ fn uploads() -> Vec<(&'static str, String, String, bool)> {
     ]
 }
 
-fn node() -> Command {
-    let mut c = Command::new("node");
-    c.env_remove("LD_PRELOAD");
-    c
-}
-
 #[test]
 fn hostile_text_in_every_field_injects_nothing_on_any_page_in_chromium() {
     // Every GET route of the router is either opened as a page or shown not to be one.
@@ -819,7 +813,7 @@ fn hostile_text_in_every_field_injects_nothing_on_any_page_in_chromium() {
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser/hostile.mjs");
     let started = std::time::Instant::now();
-    let out = node()
+    let out = browser()
         .arg(&script)
         .arg(&spec_file)
         .output()

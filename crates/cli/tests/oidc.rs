@@ -581,8 +581,7 @@ fn in_chromium_the_single_sign_on_button_signs_the_operator_in_through_the_provi
     );
     let _cw = serve(&db, tmp.path(), &addr, &config(&issuer, &addr, ""));
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser/sso.mjs");
-    let run = Command::new("node")
-        .env_remove("LD_PRELOAD")
+    let run = browser()
         .arg(&script)
         .arg(format!("http://{addr}"))
         // The provider's name for her, in another case: matched case-insensitively.

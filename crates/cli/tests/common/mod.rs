@@ -825,6 +825,25 @@ pub fn refusal_spec<F: serde::Serialize>(
     spec
 }
 
+/// A self-signed certificate for 127.0.0.1 and its key, made by openssl in `dir`.
+pub fn certificate(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    (cert, key)
+}
+
 /// The browser tests' driver (node, which starts Chromium). Under `scripts/test-ahead` the
 /// server runs on a clock moved a year on by libfaketime, but Chromium stalls on a faked clock
 /// and decides no dates: the driver and its browser keep the real one.
@@ -834,15 +853,19 @@ pub fn browser() -> Command {
     c
 }
 
-/// `pages` through `tests/browser/a11y.mjs` at a phone's 390 px and a desk's 1280 px: its report
-/// for each width, keyed by page.
-pub fn axe_in_chromium(
+/// `script` (of tests/browser) at each of `widths`, given `--width=PX`, the server's address, a
+/// session cookie and `args`: its JSON report for each width.
+fn at_widths(
+    script: &str,
+    widths: [u32; 2],
     addr: &str,
     cookie: &str,
-    pages: &[String],
+    args: &[String],
 ) -> Vec<(u32, serde_json::Value)> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser/a11y.mjs");
-    [390, 1280]
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/browser")
+        .join(script);
+    widths
         .into_iter()
         .map(|width| {
             let out = browser()
@@ -850,12 +873,22 @@ pub fn axe_in_chromium(
                 .arg(format!("--width={width}"))
                 .arg(format!("http://{addr}"))
                 .arg(cookie)
-                .args(pages)
+                .args(args)
                 .output()
                 .expect("node (scripts/test installs the browser tests' packages)");
             (width, serde_json::from_str(&ok(&out)).expect("json"))
         })
         .collect()
+}
+
+/// `pages` through `tests/browser/a11y.mjs` at a phone's 390 px and a desk's 1280 px: its report
+/// for each width, keyed by page.
+pub fn axe_in_chromium(
+    addr: &str,
+    cookie: &str,
+    pages: &[String],
+) -> Vec<(u32, serde_json::Value)> {
+    at_widths("a11y.mjs", [390, 1280], addr, cookie, pages)
 }
 
 /// Each of `specs` (`{"label", "path", "fields"?}`: a page asked for, or a form the browser posts
@@ -866,22 +899,8 @@ pub fn refusals_in_chromium(
     cookie: &str,
     specs: &[serde_json::Value],
 ) -> Vec<(u32, serde_json::Value)> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser/refusals.mjs");
     let specs = serde_json::Value::Array(specs.to_vec()).to_string();
-    [1280, 390]
-        .into_iter()
-        .map(|width| {
-            let out = browser()
-                .arg(&script)
-                .arg(format!("--width={width}"))
-                .arg(format!("http://{addr}"))
-                .arg(cookie)
-                .arg(&specs)
-                .output()
-                .expect("node (scripts/test installs the browser tests' packages)");
-            (width, serde_json::from_str(&ok(&out)).expect("json"))
-        })
-        .collect()
+    at_widths("refusals.mjs", [1280, 390], addr, cookie, &[specs])
 }
 
 /// A page's report from one of the browser scripts at `width` px: axe found nothing serious or
