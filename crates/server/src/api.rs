@@ -378,7 +378,7 @@ const ENDPOINTS: &[Endpoint] = &[
         query: &[
             p("q", NO_NUL, "Only records where one of the kind's matched columns (its key and name, as the page says) starts with this, in capitals or not. A filtered total is exact up to 1,000 (total_exact false past it: type more)."),
             p("order", ORDER, "asc (default) or desc."),
-            p("cursor", Ty::Pat(lists::CURSOR_PATTERN), "Where the page starts: next_cursor or previous_cursor of an answer in the same sort and order (leave out for the first page). offset is not taken."),
+            p("cursor", Ty::Pat(crate::web::cursor::CURSOR_PATTERN), "Where the page starts: next_cursor or previous_cursor of an answer in the same sort and order (leave out for the first page). offset is not taken."),
             p("limit", Ty::Int(1, 5000), "At most this many (default 100)."),
             p("format", JSON_OR_CSV, "json (default) or csv (every match, streamed)."),
         ],

@@ -20,9 +20,9 @@ use cardwatch_store::StoreError;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::estate::lists;
 use crate::web::auth::{new_token_secret, random_token, token_hash, Caller};
 use crate::web::counted;
+use crate::web::cursor;
 use crate::web::form::PageForm;
 use crate::web::scope::{form_viewer, viewer};
 use crate::web::{bad_request, BadParam};
@@ -47,7 +47,7 @@ const API_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 5000;
 
 /// The agents' cursors, as the API document states them: the estate lists' encoding
-/// ([`lists::encode`]) of a position of two values, an agent's enrolment in Unix seconds and
+/// ([`cursor::encode`]) of a position of two values, an agent's enrolment in Unix seconds and
 /// its id. The enrolment only as the server writes it — 1 to 18 digits, in base64 with no
 /// unused bit set: three digits to four characters, the first `M`, `N` or `O` and each of the
 /// others one of the few a digit's bits allow — so that a text of the pattern is always taken
@@ -62,7 +62,7 @@ pub(crate) const CURSOR_PATTERN: &str = concat!(
 
 /// The cursor naming an agent's place in the list: the page after it or, `before`, before it.
 fn cursor(a: &agents::Agent, before: bool) -> String {
-    lists::encode(Position {
+    cursor::encode(Position {
         before,
         values: vec![a.enrolled_at.unix().to_string(), a.id.clone()],
     })
@@ -78,7 +78,7 @@ fn position(text: &str) -> Result<AgentsFrom, BadParam> {
                 .into(),
         )
     };
-    let Position { before, mut values } = lists::decode(text, 2)?;
+    let Position { before, mut values } = cursor::decode(text, 2)?;
     let id = values.pop().unwrap_or_default();
     let enrolled = values.pop().unwrap_or_default();
     // The enrolment only as the server writes it: its digits, encoded back, are the text given.
@@ -88,7 +88,7 @@ fn position(text: &str) -> Result<AgentsFrom, BadParam> {
     };
     let digits = (1..=18).contains(&enrolled.len()) && enrolled.bytes().all(|b| b.is_ascii_digit());
     let same = || {
-        lists::encode(Position {
+        cursor::encode(Position {
             before,
             values: vec![enrolled.clone()],
         }) == written

@@ -12,6 +12,7 @@ use crate::AppState;
 pub mod auth;
 pub(crate) mod background;
 pub mod caller;
+pub(crate) mod cursor;
 pub mod fields;
 pub mod form;
 pub mod headers;
