@@ -1134,7 +1134,8 @@ fn the_packet_names_the_workstations_last_successful_signing() {
     let text = kb.packet(&inc, &advice, &cx, at).to_text();
     assert!(
         text.contains(
-            "2026-11-19T16:05:00Z: card CS000001, the workstation agent's signing self-test"
+            "Last signing that worked: 19 November 2026 at 16:05: card CS000001, the \
+             workstation agent's signing self-test"
         ),
         "{text}"
     );
