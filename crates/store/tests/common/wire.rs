@@ -83,9 +83,8 @@ fn to_server(mut from: TcpStream, mut to: TcpStream, counts: &Counts) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        if to.write_all(&buf[..n]).is_err() {
-            break;
-        }
+        // Counted before they are passed on: once the server has them, its answer can reach
+        // the client, and the test read the counts, before this thread counts them.
         pending.extend_from_slice(&buf[..n]);
         loop {
             let head = if started { 5 } else { 4 };
@@ -110,6 +109,9 @@ fn to_server(mut from: TcpStream, mut to: TcpStream, counts: &Counts) {
                 started = !matches!(code, 80_877_103 | 80_877_104);
             }
             pending.drain(..at + len);
+        }
+        if to.write_all(&buf[..n]).is_err() {
+            break;
         }
     }
     let _ = to.shutdown(std::net::Shutdown::Both);
