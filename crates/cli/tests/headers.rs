@@ -16,8 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
+use rustls_pki_types::ServerName;
 use tokio_rustls::rustls;
 
 const ADMIN: &str = "admin@nhs.net";
@@ -118,18 +117,7 @@ enum Link {
 
 impl Link {
     fn tls(ca: &Path) -> Link {
-        let mut roots = rustls::RootCertStore::empty();
-        for c in CertificateDer::pem_file_iter(ca).expect("ca") {
-            roots.add(c.expect("a certificate")).expect("trusted");
-        }
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        Link::Tls(Arc::new(config))
+        Link::Tls(client_trusting(ca))
     }
 
     /// One request (a form body when given); the status and the answer's head, lower-cased.
@@ -203,13 +191,7 @@ impl Drop for Server {
 
 /// `cardwatch serve` over `db` with `config`, over TLS with a fresh certificate when `tls`.
 fn serve(dir: &Path, db: &str, config: &str, tls: bool) -> Server {
-    let path = dir.join("cardwatch.toml");
-    std::fs::write(&path, config).expect("config");
-    let mut serve = command(db, None);
-    serve
-        .arg("--config")
-        .arg(&path)
-        .args(["serve", "--bind", "127.0.0.1:0"]);
+    let mut serve = serve_configured(db, dir, config);
     let link = if tls {
         let (cert, key) = certificate(dir);
         serve

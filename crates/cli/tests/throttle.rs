@@ -32,14 +32,7 @@ fn add_operator(db: &str, name: &str) {
 
 /// `cardwatch serve` over `db` with a configuration file holding `config`; its address.
 fn serve(db: &str, dir: &std::path::Path, config: &str) -> (Child, String) {
-    let path = dir.join("cardwatch.toml");
-    std::fs::write(&path, config).expect("config");
-    let mut serve = command(db, None);
-    serve
-        .arg("--config")
-        .arg(&path)
-        .args(["serve", "--bind", "127.0.0.1:0"]);
-    let (child, addr, _) = spawn_serving(serve);
+    let (child, addr, _) = spawn_serving(serve_configured(db, dir, config));
     (child, addr)
 }
 

@@ -9,14 +9,11 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Child;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
+use rustls_pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_rustls::rustls;
 
 /// `cardwatch serve` over TLS with `config` as its configuration file; its address.
 fn tls_server(dir: &Path, config: &str) -> (Child, String, PathBuf) {
@@ -39,18 +36,7 @@ fn tls_server(dir: &Path, config: &str) -> (Child, String, PathBuf) {
 /// `GET /healthz` over TLS with a rustls client trusting only the test's certificate; the
 /// status line and how long the whole exchange took.
 fn real_client(addr: &str, ca: &Path) -> (String, Duration) {
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(ca).expect("ca") {
-        roots.add(c.expect("a certificate")).expect("trusted");
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let connector = tokio_rustls::TlsConnector::from(client_trusting(ca));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -844,6 +844,37 @@ pub fn certificate(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     (cert, key)
 }
 
+/// A TLS client trusting only the certificates in `ca` (the test's own, from [`certificate`]).
+pub fn client_trusting(ca: &Path) -> std::sync::Arc<tokio_rustls::rustls::ClientConfig> {
+    use rustls_pki_types::pem::PemObject;
+    use tokio_rustls::rustls;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pki_types::CertificateDer::pem_file_iter(ca).expect("ca") {
+        roots.add(c.expect("a certificate")).expect("trusted");
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    std::sync::Arc::new(config)
+}
+
+/// `cardwatch serve` over `db` on a free loopback port, with a configuration file holding
+/// `config` written into `dir`.
+pub fn serve_configured(db: &str, dir: &Path, config: &str) -> Command {
+    let path = dir.join("cardwatch.toml");
+    std::fs::write(&path, config).expect("config");
+    let mut serve = command(db, None);
+    serve
+        .arg("--config")
+        .arg(&path)
+        .args(["serve", "--bind", "127.0.0.1:0"]);
+    serve
+}
+
 /// The browser tests' driver (node, which starts Chromium). Under `scripts/test-ahead` the
 /// server runs on a clock moved a year on by libfaketime, but Chromium stalls on a faked clock
 /// and decides no dates: the driver and its browser keep the real one.

@@ -70,14 +70,7 @@ fn cursor(a: &agents::Agent, before: bool) -> String {
 
 /// The position a cursor names, or why it is refused: any text of [`CURSOR_PATTERN`].
 fn position(text: &str) -> Result<AgentsFrom, BadParam> {
-    let bad = || {
-        bad_request(
-            "cursor",
-            "this is not a cursor this list gave — leave cursor out to start from the first \
-             page, or pass the next_cursor or previous_cursor of the last answer"
-                .into(),
-        )
-    };
+    let bad = cursor::refused;
     let Position { before, mut values } = cursor::decode(text, 2)?;
     let id = values.pop().unwrap_or_default();
     let enrolled = values.pop().unwrap_or_default();

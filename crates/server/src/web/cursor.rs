@@ -37,14 +37,7 @@ pub(crate) fn encode(at: Position) -> String {
 /// The position a cursor names, with as many values as the list's order has (missing ones
 /// empty, which sorts first), or why it is refused.
 pub(crate) fn decode(text: &str, width: usize) -> Result<Position, BadParam> {
-    let bad = || {
-        bad_request(
-            "cursor",
-            "this is not a cursor this list gave — leave cursor out to start from the first \
-             page, or pass the next_cursor or previous_cursor of the last answer"
-                .into(),
-        )
-    };
+    let bad = refused;
     let before = match text.get(..1) {
         Some("a") => false,
         Some("b") => true,
@@ -64,4 +57,14 @@ pub(crate) fn decode(text: &str, width: usize) -> Result<Position, BadParam> {
     }
     values.resize(width, String::new());
     Ok(Position { before, values })
+}
+
+/// What a cursor no list gave is told.
+pub(crate) fn refused() -> BadParam {
+    bad_request(
+        "cursor",
+        "this is not a cursor this list gave — leave cursor out to start from the first page, \
+         or pass the next_cursor or previous_cursor of the last answer"
+            .into(),
+    )
 }
