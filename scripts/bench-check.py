@@ -16,7 +16,7 @@ import shlex
 import sys
 from pathlib import Path
 
-OPTIONS_WITH_VALUE = {"--holders", "--runs"}
+OPTIONS_WITH_VALUE = {"--holders", "--practices", "--runs"}
 
 
 def crate_dirs(root):

@@ -144,10 +144,12 @@ enum Command {
     },
     /// Make a deterministic synthetic estate: into the store, or as CSV files with --out.
     Demo {
-        /// GP practices (ignored when --holders is given).
-        #[arg(long, default_value_t = 25)]
-        practices: u32,
-        /// Total card holders, spread over practices at the national average (e.g. 1000000).
+        /// GP practices (default 25; with --holders, as many as the national average staff
+        /// count gives, or this many: `--holders 280000 --practices 8000` is an ICB of small
+        /// practices).
+        #[arg(long)]
+        practices: Option<u32>,
+        /// Total card holders, spread over the practices (e.g. 1000000).
         #[arg(long)]
         holders: Option<u64>,
         /// Random seed: the same seed gives the same estate.
@@ -782,11 +784,11 @@ fn run(cli: Cli) -> Result<()> {
             out,
         } => {
             let day = day.unwrap_or_else(today);
-            let cfg = match holders {
-                Some(h) => DemoConfig::national(h, seed, day),
-                None => DemoConfig {
-                    practices,
-                    holders: None,
+            let cfg = match (holders, practices) {
+                (Some(h), None) => DemoConfig::national(h, seed, day),
+                (holders, practices) => DemoConfig {
+                    practices: practices.unwrap_or(25),
+                    holders,
                     seed,
                     today: day,
                 },

@@ -294,3 +294,33 @@ fn a_branch_may_name_its_practice_in_a_file_given_after_it() {
         "{said}"
     );
 }
+
+/// An ICB of small practices: `--holders` spread over the `--practices` asked for, where
+/// `--holders` alone takes the national average staff count.
+#[test]
+fn holders_spread_over_the_practices_asked_for() {
+    let (tmp, db) = scratch_db();
+    let lines = |dir: &std::path::Path, file: &str| {
+        std::fs::read_to_string(dir.join(file))
+            .unwrap_or_else(|e| panic!("{file}: {e}"))
+            .lines()
+            .count()
+    };
+    for (practices, expected) in [(None, 5), (Some("20"), 20)] {
+        let dir = tmp.path().join(format!("csv-{expected}"));
+        let dir_arg = dir.display().to_string();
+        let mut args = vec![
+            "demo",
+            "--holders",
+            "700",
+            "--today",
+            DAY,
+            "--out",
+            &dir_arg,
+        ];
+        args.extend(practices.iter().flat_map(|p| ["--practices", p]));
+        ok(&cardwatch_on(DAY, &db, &args));
+        assert_eq!(lines(&dir, "epraccur.csv"), expected, "practices");
+        assert_eq!(lines(&dir, "people.csv"), 701, "holders and a header");
+    }
+}
