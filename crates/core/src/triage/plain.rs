@@ -15,8 +15,11 @@ use super::matching::normalise;
 
 /// The concept that negates what is near it.
 const NOT: &str = "not";
-/// The concept that says something did not work, negating what is near it too ("signing fails").
+/// The concept that says something did not work, negating what is near it too ("signing fails"),
+/// but for [`APPEAR`]: a failure that pops up is a message shown ("auth failure pops up").
 const FAIL: &str = "fail";
+/// The concept for something coming up on the screen.
+const APPEAR: &str = "appear";
 /// The concept that says nothing happened, negating what is near it too ("nothing asks for a pin").
 const NOTHING: &str = "nothing";
 /// The concept that says something stopped, negating what is near it too ("the reader has
@@ -481,6 +484,8 @@ impl Said {
                 let end = end(i);
                 let before = i.saturating_sub(NEGATION_BEFORE).max(start)..i;
                 let after = i + 1..(i + 1 + NEGATION_AFTER).min(end);
+                // A failure beside something appearing is what appeared, not its absence.
+                let negates = |c: &String| negates(c) && !(c == FAIL && concepts[i] == APPEAR);
                 concepts[before].iter().any(negates)
                     || concepts[after].iter().any(negates)
                     || (end < concepts.len() && bare_negation(end))
@@ -655,6 +660,24 @@ mod tests {
         let kb = KnowledgeBase::shipped();
         assert_eq!(
             read_as(&kb, "her card has stopped working").as_deref(),
+            Some("card-not-recognised")
+        );
+    }
+
+    #[test]
+    fn a_failure_that_appears_is_a_message_shown() {
+        let kb = KnowledgeBase::shipped();
+        // The failure is what popped up: no card went unread and no PIN box was missing.
+        assert_eq!(
+            read_as(
+                &kb,
+                "smartcard auth failure keeps popping up on the nhs page"
+            )
+            .as_deref(),
+            Some("auth-failure")
+        );
+        assert_eq!(
+            read_as(&kb, "the card goes in but the pin box fails to appear").as_deref(),
             Some("card-not-recognised")
         );
     }
