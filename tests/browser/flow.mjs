@@ -50,7 +50,7 @@ for (let i = 0; i < 20 && !(await page.content()).includes(escalating); i++) {
 }
 seen.escalated = (await page.content()).includes(escalating);
 await shot('5-escalate');
-await page.fill('#application', 'emis-web');
+await page.selectOption('#application', 'emis-web');
 await page.fill('#doing', 'logging in at reception');
 await Promise.all([page.waitForNavigation(), page.click('form[action="/triage/record"] button')]);
 seen.packet = (await page.content()).includes('SMARTCARD ESCALATION');

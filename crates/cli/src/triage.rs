@@ -253,7 +253,7 @@ pub fn wizard(checks: &Checks, store: &dyn Store, opening: Opening) -> Result<()
                 return Ok(());
             }
             StepKind::Escalate => {
-                let packet = kb.packet(&incident, &advice, &cx, now);
+                let packet = kb.packet(&incident, &advice, &cx, &checks.catalogue, now);
                 store.close_incident(id, IncidentStatus::Escalated, None, &crate::change())?;
                 writeln!(out, "\n{}", packet.to_text())?;
                 writeln!(out, "Incident {id} escalated: send the packet above to support (`cardwatch incident packet {id}` prints it again).")?;
@@ -437,7 +437,7 @@ pub fn packet(checks: &Checks, store: &dyn Store, id: i64, format: &str) -> Resu
     let advice = kb
         .answer(symptom, &case)
         .map_err(|e| anyhow::anyhow!("{}: {}", e.field, e.message))?;
-    let mut p = kb.packet(&inc, &advice, &cx, now);
+    let mut p = kb.packet(&inc, &advice, &cx, &checks.catalogue, now);
     if p.escalate_because.is_empty() {
         p.escalate_because.push("asked for by the operator".into());
     }

@@ -491,7 +491,10 @@ fn refusals(addr: &str, cookie: &str) -> Vec<Refusal> {
             400,
             Some("application"),
             Some(HOSTILE),
-        ),
+        )
+        // The system is chosen from a list, which cannot show a value not on it; what they
+        // were doing is kept.
+        .kept_in("doing"),
         post_refusal(
             "record with a changed link",
             "/triage/record",
@@ -630,7 +633,7 @@ fn every_refused_address_answers_a_page_with_the_error_summary_and_what_was_type
     assert!(page("packet unknown").contains("href=\"/incidents\""));
     let record = page("record with no such system");
     assert!(
-        record.contains("is not a system Cardwatch knows"),
+        record.contains("Choose the system from the list, or leave it as Not known"),
         "{record}"
     );
     // What they were doing is kept too.

@@ -555,7 +555,8 @@ fn escalation_prints_the_packet() {
         "System in use: Electronic Prescription Service (EPS)",
         "What they were doing: signing a prescription",
         "Card readers: Thales IDBridge CT40 firmware",
-        "oberthur-middleware 6.2.0.4",
+        "Smartcard software: ",
+        "Oberthur (IDEMIA) smartcard middleware 6.2.0.4",
         "Reported: 22 November 2026 at ",
         "by reception, at Cardwatch's command line",
         "WHAT CARDWATCH'S RECORDS ANSWERED (nobody was asked)",
@@ -568,7 +569,13 @@ fn escalation_prints_the_packet() {
     }
     // Each step as its question and answer in words, not its id and code; no ISO dates.
     let packet = &s[s.find("SMARTCARD ESCALATION").expect("packet")..];
-    for raw in ["check other-workstation", "not-fixed", ": eps"] {
+    for raw in [
+        "check other-workstation",
+        "not-fixed",
+        ": eps",
+        "oberthur-middleware",
+        "identity-agent",
+    ] {
         assert!(!packet.contains(raw), "{raw:?} in {packet}");
     }
     assert_eq!(iso_date_in(packet), None, "{packet}");
@@ -1144,6 +1151,25 @@ fn a_web_escalation_carries_what_the_desk_typed_and_the_estate_knows() {
     let too_old = record(&query(now - 2 * 86_400, now - 2 * 86_400 + 60));
     let future = record(&query(now + 3600, now + 3660));
     let out_of_order = record(&query(opened, opened - 60));
+    // The record form with the system chosen from a list: a value not on it is refused, and a
+    // refusal keeps what was chosen and typed.
+    let form = |application: &str, doing: &str| {
+        request(
+            &addr,
+            "POST",
+            "/triage/record",
+            Some(&cookie),
+            Some(&format!(
+                "csrf={csrf}&query={}&outcome=escalated&application={}&doing={}",
+                query(opened, answered),
+                encoded(application),
+                encoded(doing)
+            )),
+        )
+    };
+    let unknown = form("not-a-system", "signing repeats");
+    let typed_name = form("EMIS Web", "signing repeats");
+    let chosen_kept = form("systmone", &"x".repeat(2001));
     let packet_at = recorded
         .1
         .lines()
@@ -1161,6 +1187,58 @@ fn a_web_escalation_carries_what_the_desk_typed_and_the_estate_knows() {
     );
     assert_eq!(recorded.0, 303, "{}", recorded.1);
     assert_eq!(packet.0, 200, "{}", packet.1);
+    let systems = [
+        ("", "Not known"),
+        ("emis-web", "EMIS Web"),
+        ("systmone", "SystmOne"),
+        ("vision", "Vision"),
+        ("eps", "Electronic Prescription Service (EPS)"),
+        ("care-identity", "Care Identity Service"),
+        ("nhsmail", "NHSmail"),
+        ("other", "Another system"),
+    ];
+    for (what, r) in [
+        ("an unknown system", &unknown),
+        ("a name typed", &typed_name),
+    ] {
+        assert_eq!(r.0, 400, "{what}: {}", r.1);
+        let page = &r.1;
+        assert!(
+            page.contains("<a href=\"#application\">Choose the system from the list, or leave it as Not known</a>"),
+            "{what}: the error summary in words: {page}"
+        );
+        assert!(
+            page.contains("<select class=\"nhsuk-select nhsuk-select--error\" id=\"application\" name=\"application\" aria-describedby=\"application-error\">"),
+            "{what}: {page}"
+        );
+        // Every system by its name, none chosen, and no codes to copy.
+        for (value, name) in systems {
+            assert!(
+                page.contains(&format!("<option value=\"{value}\">{name}</option>")),
+                "{what}: {name}: {page}"
+            );
+        }
+        assert!(!page.contains(" selected>"), "{what}: {page}");
+        assert!(!page.contains("emis-web, systmone"), "{what}: {page}");
+        assert!(
+            page.contains("id=\"doing\" name=\"doing\" type=\"text\" value=\"signing repeats\""),
+            "{what}: what they were doing is kept: {page}"
+        );
+    }
+    // Refused for another field, the system chosen stays chosen.
+    assert_eq!(chosen_kept.0, 400, "{}", chosen_kept.1);
+    assert!(
+        chosen_kept
+            .1
+            .contains("<option value=\"systmone\" selected>SystmOne</option>"),
+        "{}",
+        chosen_kept.1
+    );
+    assert!(
+        chosen_kept.1.contains("at most 2000 characters"),
+        "{}",
+        chosen_kept.1
+    );
     for (what, r, says) in [
         ("a day-old start", &too_old, "more than 24 hours ago"),
         ("a start in the future", &future, "later than now"),
@@ -1242,6 +1320,10 @@ fn a_web_escalation_carries_what_the_desk_typed_and_the_estate_knows() {
         ("What they were doing", "signing repeats"),
         ("Message on the screen", "cant sign scripts"),
         ("Computer name", "a10000-ws001"),
+        (
+            "Smartcard software",
+            "Oberthur (IDEMIA) smartcard middleware 6.2.0.4",
+        ),
         ("Reported", &long(opened)),
     ] {
         let line = text
@@ -1281,6 +1363,9 @@ fn a_web_escalation_carries_what_the_desk_typed_and_the_estate_knows() {
     // No codes, ids or ISO times where words belong.
     for raw in [
         "emis-web",
+        "oberthur-middleware",
+        "identity-agent",
+        "smartcard-connect",
         "check middleware-version",
         "middleware-version:",
         "not-fixed",

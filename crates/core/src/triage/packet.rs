@@ -2,7 +2,8 @@
 //! list — who, card UUID, application, exact error, Windows build and reader model, software
 //! versions, last successful signing, time, what they were doing, every check and its result).
 //! Its text is written for people: dates as "5 December 2026 at 14:05", each step as its
-//! question and the answer given, applications by name; the JSON keeps the ids beside the words.
+//! question and the answer given, applications and smartcard software by name; the JSON keeps
+//! the ids beside the words.
 
 use std::fmt::Write as _;
 
@@ -12,6 +13,7 @@ use super::engine::{Advice, StepKind, CANNOT, FIXED, NOT_FIXED};
 use super::facts::Context;
 use super::incident::Incident;
 use super::kb::KnowledgeBase;
+use crate::catalogue::Catalogue;
 use crate::date::Timestamp;
 
 /// One step as support reads it.
@@ -97,8 +99,11 @@ pub struct Packet {
     pub windows_build: Option<String>,
     /// Readers on it: vendor, model, firmware.
     pub readers: Vec<String>,
-    /// Smartcard software on it: component and version.
+    /// Smartcard software on it: component id and version (`smartcard-connect 4.1.0.12`).
     pub software: Vec<String>,
+    /// The same software by the catalogue's names ("NHS Smartcard Connect (with NHS Credential
+    /// Management 4.1) 4.1.0.12"), a component the catalogue does not list by its id.
+    pub software_names: Vec<String>,
     /// The card's last recorded successful use (authentication).
     pub last_successful_use: Option<String>,
     /// The last successful signing on the workstation, when its agent has seen one.
@@ -128,6 +133,26 @@ pub fn application_name(code: &str) -> &str {
         "nhsmail" => "NHSmail",
         "other" => "another system",
         other => other,
+    }
+}
+
+/// A software component's name as the catalogue gives it (an application installed as a
+/// component by the application's name); a component the catalogue does not list by its id.
+pub fn component_name<'a>(catalogue: &'a Catalogue, component: &'a str) -> &'a str {
+    catalogue
+        .software(component)
+        .map(|s| s.name.as_str())
+        .or_else(|| catalogue.application(component).map(|a| a.name.as_str()))
+        .unwrap_or(component)
+}
+
+/// An answer as the desk reads it: [`answer_in_words`], except that an answer naming a software
+/// component the catalogue lists ("smartcard-connect", to "which smartcard software does this
+/// computer use?") is given by its name.
+pub fn answer_named(catalogue: &Catalogue, kind: StepKind, result: &str) -> String {
+    match catalogue.software(result) {
+        Some(s) => s.name.clone(),
+        None => answer_in_words(kind, result),
     }
 }
 
@@ -196,8 +221,16 @@ fn minutes(n: f64) -> String {
 }
 
 impl KnowledgeBase {
-    /// The packet for an incident, from the engine's advice on it and the estate's records.
-    pub fn packet(&self, inc: &Incident, advice: &Advice, cx: &Context, now: Timestamp) -> Packet {
+    /// The packet for an incident, from the engine's advice on it and the estate's records;
+    /// `catalogue` names the smartcard software.
+    pub fn packet(
+        &self,
+        inc: &Incident,
+        advice: &Advice,
+        cx: &Context,
+        catalogue: &Catalogue,
+        now: Timestamp,
+    ) -> Packet {
         let steps = inc
             .steps
             .iter()
@@ -214,7 +247,7 @@ impl KnowledgeBase {
                     id: s.id.clone(),
                     prompt,
                     result: s.result.clone(),
-                    answer: answer_in_words(step_kind, &s.result),
+                    answer: answer_named(catalogue, step_kind, &s.result),
                 }
             })
             .collect();
@@ -237,7 +270,7 @@ impl KnowledgeBase {
                     |c| self.checks[c].prompt.clone(),
                 ),
                 result: k.result.clone(),
-                answer: answer_in_words(StepKind::Check, &k.result),
+                answer: answer_named(catalogue, StepKind::Check, &k.result),
                 because: dates_in_words(&k.because),
             })
             .collect();
@@ -284,6 +317,11 @@ impl KnowledgeBase {
                 .software
                 .iter()
                 .map(|s| format!("{} {}", s.component, s.version))
+                .collect(),
+            software_names: cx
+                .software
+                .iter()
+                .map(|s| format!("{} {}", component_name(catalogue, &s.component), s.version))
                 .collect(),
             last_successful_use: cx
                 .card
@@ -385,7 +423,7 @@ impl Packet {
                 ("Computer name", or(&self.hostname)),
                 ("Windows version", or(&self.windows_build)),
                 ("Card readers", list(&self.readers)),
-                ("Smartcard software", list(&self.software)),
+                ("Smartcard software", list(&self.software_names)),
                 ("Card last used", or(&self.last_successful_use)),
                 (
                     "Last signing that worked",

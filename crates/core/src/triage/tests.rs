@@ -1122,7 +1122,8 @@ fn the_packet_names_the_workstations_last_successful_signing() {
     let s = sym(&kb, "cannot-sign");
     let advice = kb.advise(s, &Case::default()).unwrap();
     let mut cx = context();
-    let packet = kb.packet(&inc, &advice, &cx, at);
+    let catalogue = crate::catalogue::Catalogue::shipped();
+    let packet = kb.packet(&inc, &advice, &cx, &catalogue, at);
     assert_eq!(
         packet.last_successful_signing, None,
         "no agent has seen one"
@@ -1131,7 +1132,7 @@ fn the_packet_names_the_workstations_last_successful_signing() {
         Timestamp::parse("2026-11-19T16:05:00Z").unwrap(),
         "CS000001".into(),
     ));
-    let text = kb.packet(&inc, &advice, &cx, at).to_text();
+    let text = kb.packet(&inc, &advice, &cx, &catalogue, at).to_text();
     assert!(
         text.contains(
             "Last signing that worked: 19 November 2026 at 16:05: card CS000001, the \
@@ -1139,6 +1140,89 @@ fn the_packet_names_the_workstations_last_successful_signing() {
         ),
         "{text}"
     );
+}
+
+#[test]
+fn the_packet_names_smartcard_software_as_the_catalogue_does() {
+    let kb = kb();
+    use crate::date::Timestamp;
+    let at = Timestamp::parse("2026-11-20T10:00:00Z").unwrap();
+    let inc = Incident {
+        id: 8,
+        opened_at: at,
+        opened: NewIncident {
+            reporter: "web:reception".into(),
+            hostname: Some("GP-A81001-01".into()),
+            application: Some("emis-web".into()),
+            symptom: "no-pin-prompt".into(),
+            ..NewIncident::default()
+        },
+        steps: vec![IncidentStep {
+            at,
+            id: "auth-client".into(),
+            result: "smartcard-connect".into(),
+        }],
+        status: IncidentStatus::Escalated,
+        confirmed_cause: None,
+        minutes_to_fix: None,
+        closed_at: None,
+    };
+    let s = sym(&kb, &inc.opened.symptom);
+    let advice = kb.advise(s, &inc.case(at)).unwrap();
+    let mut cx = context();
+    // A component the catalogue does not list keeps its id.
+    let sw = match record(
+        crate::records::Kind::Software,
+        "GP-A81001-01,acme-helper,1.2",
+    ) {
+        crate::records::Record::Software(s) => s,
+        _ => unreachable!(),
+    };
+    cx.software.push(sw);
+    let catalogue = crate::catalogue::Catalogue::shipped();
+    let p = kb.packet(&inc, &advice, &cx, &catalogue, at);
+    assert_eq!(
+        p.software_names,
+        [
+            "Oberthur (IDEMIA) smartcard middleware 6.0.0.1",
+            "NHS Identity Agent 2.4.10.0",
+            "Gemalto (Thales) smartcard middleware 7.1",
+            "acme-helper 1.2",
+        ]
+    );
+    // The JSON keeps the ids beside the names.
+    assert_eq!(p.software[0], "oberthur-middleware 6.0.0.1");
+    assert_eq!(p.application_name.as_deref(), Some("EMIS Web"));
+    // An answer that is a component is given by its name, in the steps and the text.
+    assert_eq!(
+        p.steps[0].answer,
+        "NHS Smartcard Connect (with NHS Credential Management 4.1)"
+    );
+    assert_eq!(p.steps[0].result, "smartcard-connect");
+    let text = p.to_text();
+    assert!(
+        text.contains(
+            "Smartcard software: Oberthur (IDEMIA) smartcard middleware 6.0.0.1; NHS Identity \
+             Agent 2.4.10.0; Gemalto (Thales) smartcard middleware 7.1; acme-helper 1.2\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("Answer: NHS Smartcard Connect (with NHS Credential Management 4.1)"),
+        "{text}"
+    );
+    for id in ["oberthur-middleware", "identity-agent", "smartcard-connect"] {
+        assert!(!text.contains(id), "{id:?} in {text}");
+    }
+    // With no catalogue to name them, every component keeps its id.
+    let bare = kb.packet(
+        &inc,
+        &advice,
+        &cx,
+        &crate::catalogue::Catalogue::default(),
+        at,
+    );
+    assert_eq!(bare.software_names, bare.software);
 }
 
 #[test]

@@ -467,7 +467,7 @@ pub(crate) async fn packet(
             );
         }
     };
-    let mut p = kb.packet(&inc, &advice, &cx, now);
+    let mut p = kb.packet(&inc, &advice, &cx, &state.checks.catalogue, now);
     if p.escalate_because.is_empty() {
         p.escalate_because.push("asked for by the operator".into());
     }

@@ -9,7 +9,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::triage::matching::{recognise, Recognised};
-use cardwatch_core::triage::{minutes_text, Advice, Case, KnowledgeBase, StepKind, Who, CANNOT};
+use cardwatch_core::catalogue::Catalogue;
+use cardwatch_core::triage::{
+    application_name, minutes_text, Advice, Case, KnowledgeBase, StepKind, Who, APPLICATIONS,
+    CANNOT,
+};
 
 use crate::fix::triage::{outside, parse_desk, prepare};
 use crate::web::auth::Caller;
@@ -248,6 +252,9 @@ struct StepPage<'a> {
     causes: Vec<(String, String)>,
     /// The record form's field at fault and what to do, with what was typed kept.
     problem: Option<(&'static str, String)>,
+    /// The systems the record form offers, as (id, name).
+    systems: Vec<(&'static str, String)>,
+    /// The system chosen, by its id.
     application: String,
     doing: String,
     status: StatusCode,
@@ -318,9 +325,26 @@ fn who(w: Who) -> &'static str {
     }
 }
 
-/// An answer in plain words.
-fn answer_label(kind: StepKind, result: &str) -> String {
-    cardwatch_core::triage::answer_in_words(kind, result)
+/// An answer in plain words, smartcard software by the catalogue's name.
+fn answer_label(catalogue: &Catalogue, kind: StepKind, result: &str) -> String {
+    cardwatch_core::triage::answer_named(catalogue, kind, result)
+}
+
+/// The systems a clinician may have been using, as (id, name), in the order Cardwatch lists
+/// them: the names the escalation packet gives them, so the desk chooses what support reads.
+fn systems() -> Vec<(&'static str, String)> {
+    APPLICATIONS
+        .iter()
+        .map(|&a| {
+            let name = application_name(a);
+            let mut c = name.chars();
+            let name = c
+                .next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                .unwrap_or_default();
+            (a, name)
+        })
+        .collect()
 }
 
 /// Why this step, in a sentence a receptionist can read out: the likeliest cause, who can do it
@@ -509,16 +533,17 @@ async fn show(state: &AppState, viewer: &Viewer, mut w: WizardQuery, typed: Type
         n => address(&w.carried(n - 1)),
     };
     let next = &a.next;
+    let catalogue = &state.checks.catalogue;
     let (escalate, done) = (next.kind == StepKind::Escalate, next.kind == StepKind::Done);
     let mut answers: Vec<(String, String)> = next
         .results
         .iter()
-        .map(|r| (format!("{}:{r}", next.id), answer_label(next.kind, r)))
+        .map(|r| (format!("{}:{r}", next.id), answer_label(catalogue, next.kind, r)))
         .collect();
     if matches!(next.kind, StepKind::Check | StepKind::Fix) {
         answers.push((
             format!("{}:{CANNOT}", next.id),
-            answer_label(next.kind, CANNOT),
+            answer_label(catalogue, next.kind, CANNOT),
         ));
     }
     let page = StepPage {
@@ -528,10 +553,14 @@ async fn show(state: &AppState, viewer: &Viewer, mut w: WizardQuery, typed: Type
             .known
             .iter()
             .map(|k| {
+                // The question in the knowledge base's words and the answer the records give,
+                // as the packet lists them.
+                let asked = kb
+                    .check(&k.check)
+                    .map_or_else(|| k.check.replace('-', " "), |c| kb.checks[c].prompt.clone());
                 format!(
-                    "{}: {} ({})",
-                    k.check.replace('-', " "),
-                    k.result.replace('-', " "),
+                    "{asked} {} ({})",
+                    answer_label(catalogue, StepKind::Check, &k.result),
                     k.because
                 )
             })
@@ -569,6 +598,7 @@ async fn show(state: &AppState, viewer: &Viewer, mut w: WizardQuery, typed: Type
             StatusCode::OK
         },
         problem: typed.problem,
+        systems: systems(),
         application: typed.application,
         doing: typed.doing,
     };
@@ -645,18 +675,14 @@ pub(crate) async fn record(
         application: f.application.clone(),
         doing: f.doing.clone(),
     };
-    let application = match f.application.trim() {
+    // The form's list sends a system's id exactly; anything else did not come from it.
+    let application = match f.application.as_str() {
         "" => None,
-        a => match cardwatch_core::triage::parse_application(a) {
-            Ok(a) => Some(a),
-            Err(_) => {
-                let m = format!(
-                    "“{a}” is not a system Cardwatch knows — enter one of {}, or leave it empty",
-                    cardwatch_core::triage::APPLICATIONS.join(", ")
-                );
-                return show(&state, &viewer, w, typed("application", m)).await;
-            }
-        },
+        a if APPLICATIONS.contains(&a) => Some(a.to_owned()),
+        _ => {
+            let m = "Choose the system from the list, or leave it as Not known".to_owned();
+            return show(&state, &viewer, w, typed("application", m)).await;
+        }
     };
     if f.doing.trim().chars().count() > MAX_DOING {
         let m = format!("Say what they were doing in at most {MAX_DOING} characters");
