@@ -1170,6 +1170,13 @@ fn a_web_escalation_carries_what_the_desk_typed_and_the_estate_knows() {
     let unknown = form("not-a-system", "signing repeats");
     let typed_name = form("EMIS Web", "signing repeats");
     let chosen_kept = form("systmone", &"x".repeat(2001));
+    // What the estate answered, as the question and the answer in words: smartcard software by
+    // its name, not the check's id and the component's.
+    let which = get_as(
+        &addr,
+        "/triage?symptom=no-pin-prompt&site=A10000&hostname=a10000-ws001",
+        &cookie,
+    );
     let packet_at = recorded
         .1
         .lines()
@@ -1225,6 +1232,18 @@ fn a_web_escalation_carries_what_the_desk_typed_and_the_estate_knows() {
             "{what}: what they were doing is kept: {page}"
         );
     }
+    assert_eq!(which.0, 200, "{}", which.1);
+    let known = which
+        .1
+        .split("<li>Which smartcard software does this computer use?")
+        .nth(1)
+        .and_then(|r| r.split("</li>").next())
+        .unwrap_or_else(|| panic!("the records answer which software: {}", which.1));
+    assert!(
+        known.contains("? NHS Identity Agent (not asked: the estate records NHS Identity Agent"),
+        "{known}"
+    );
+    assert!(!which.1.contains("auth client:"), "{}", which.1);
     // Refused for another field, the system chosen stays chosen.
     assert_eq!(chosen_kept.0, 400, "{}", chosen_kept.1);
     assert!(
