@@ -932,15 +932,20 @@ impl Tx for PgTx<'_, '_> {
                 format!("ALTER TABLE {table} ADD CONSTRAINT \"{name}\" {def}"),
             );
         }
-        // The statement triggers counting the table's rows per site are off for the load (each
-        // would hold every row loaded in a transition table); the sites are counted once after
-        // it instead (`lists::recount`).
+        // The statement triggers counting the table's rows per site (`list_counts`) and the
+        // reports' machines (`site_machine_counts`) are off for the load (each would hold every
+        // row loaded in a transition table); what they count is counted once after it instead
+        // (`lists::recount`, `reports::recount`).
         let counting = self.tx.query(
-            "SELECT t.tgname, t.tgenabled::text FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+            "SELECT t.tgname, t.tgenabled::text, p.prosrc LIKE '%list_counts%',
+                    p.prosrc LIKE '%site_machine_counts%'
+             FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
              WHERE t.tgrelid = $1::text::regclass AND NOT t.tgisinternal AND t.tgenabled <> 'D'
-               AND p.prosrc LIKE '%list_counts%'",
+               AND (p.prosrc LIKE '%list_counts%' OR p.prosrc LIKE '%site_machine_counts%')",
             &[&table],
         )?;
+        let counted = |n: usize| counting.iter().any(|t| t.get::<_, bool>(n));
+        let (lists, machines) = (counted(2), counted(3));
         for trigger in &counting {
             let (name, enabled): (String, String) = (trigger.get(0), trigger.get(1));
             self.tx
@@ -954,7 +959,8 @@ impl Tx for PgTx<'_, '_> {
                 "ALTER TABLE {table} ENABLE {how}TRIGGER \"{name}\""
             ));
         }
-        restore.extend(crate::lists::recount(kind).filter(|_| !counting.is_empty()));
+        restore.extend(crate::lists::recount(kind).filter(|_| lists));
+        restore.extend(crate::reports::recount(kind).filter(|_| machines));
         self.dropped = restore;
         self.bulk = Some(kind);
         Ok(true)

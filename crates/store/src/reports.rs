@@ -2,6 +2,7 @@
 //! versions of the workstations they happened on. The judging is `core::reports`.
 
 use cardwatch_core::date::Timestamp;
+use cardwatch_core::records::Kind;
 use cardwatch_core::reports::{FailedVersion, RingCount, SiteMachines, VersionCount};
 use cardwatch_core::vocab::UpdateRing;
 
@@ -58,8 +59,22 @@ fn time_lost_in(
 /// (component `windows`) and each reader model's firmware (`reader VENDOR MODEL`), and each update
 /// ring: how many workstations have it. What the reports add up over a caller's sites; it changes
 /// only with the estate, so the server reads it once per change ([`failed_versions`] is what
-/// changes with the day and the incidents).
+/// changes with the day and the incidents). Read from the counts the store keeps
+/// (`site_machine_counts`, migration 0027: triggers in the transaction that changes the estate,
+/// [`recount`] after a bulk load), a few thousand rows, not a grouping of the estate.
 pub fn site_machines(store: &dyn crate::Store) -> Result<Vec<SiteMachines>, StoreError> {
+    with_read(store, |x| {
+        site_machines_from(x.rows(
+            "SELECT site_ods, component, version, update_ring, machines \
+             FROM site_machine_counts WHERE machines > 0",
+            &[],
+        )?)
+    })
+}
+
+/// [`site_machines`] counted from the estate itself, grouping every workstation, its software
+/// and its readers: the reference the kept counts are tested against.
+pub fn site_machines_recounted(store: &dyn crate::Store) -> Result<Vec<SiteMachines>, StoreError> {
     // Each thing grouped on its own, a third cheaper than grouping their union (`machines` says
     // what each counts).
     // Grouped by position: PostgreSQL refuses a constant component (`'windows'`) by name.
@@ -70,20 +85,54 @@ pub fn site_machines(store: &dyn crate::Store) -> Result<Vec<SiteMachines>, Stor
             t.component, t.version, t.machines, t.from, t.present
         )
     });
-    with_read(store, |x| {
-        let rows = x.rows(&grouped, &[])?;
-        rows.iter()
-            .map(|r| {
-                Ok(SiteMachines {
-                    site: r[0].text().to_owned(),
-                    component: r[1].text().to_owned(),
-                    version: r[2].text().to_owned(),
-                    ring: ring(r[3].text())?,
-                    machines: r[4].int() as u64,
-                })
+    with_read(store, |x| site_machines_from(x.rows(&grouped, &[])?))
+}
+
+fn site_machines_from(rows: Vec<Vec<crate::exec::V>>) -> Result<Vec<SiteMachines>, StoreError> {
+    rows.iter()
+        .map(|r| {
+            Ok(SiteMachines {
+                site: r[0].text().to_owned(),
+                component: r[1].text().to_owned(),
+                version: r[2].text().to_owned(),
+                ring: ring(r[3].text())?,
+                machines: r[4].int() as u64,
             })
-            .collect()
-    })
+        })
+        .collect()
+}
+
+/// The statements (the same in both dialects) that count afresh what `site_machine_counts`
+/// holds from a table's rows (and, for readers, each workstation's readers of a model and
+/// firmware in `machine_readers`): a bulk load fills an empty table with its counting triggers
+/// off and runs this once at its end, in the same transaction. Workstations' rows carry every
+/// count (their site and ring), so loading them counts all three tables'.
+pub(crate) fn recount(kind: Kind) -> Option<String> {
+    const WINDOWS: &str = "DELETE FROM site_machine_counts WHERE source = 'workstations';
+         INSERT INTO site_machine_counts (site_ods, source, component, version, update_ring, machines)
+             SELECT site_ods, 'workstations', 'windows', os_build, update_ring, COUNT(*)
+             FROM workstations WHERE os_build IS NOT NULL GROUP BY site_ods, os_build, update_ring;";
+    const SOFTWARE: &str = "DELETE FROM site_machine_counts WHERE source = 'software';
+         INSERT INTO site_machine_counts (site_ods, source, component, version, update_ring, machines)
+             SELECT w.site_ods, 'software', s.component, s.version, w.update_ring, COUNT(*)
+             FROM software s JOIN workstations w ON w.hostname = s.hostname
+             GROUP BY w.site_ods, s.component, s.version, w.update_ring;";
+    const READERS: &str = "DELETE FROM site_machine_counts WHERE source = 'readers';
+         INSERT INTO site_machine_counts (site_ods, source, component, version, update_ring, machines)
+             SELECT w.site_ods, 'readers', m.component, m.version, w.update_ring, COUNT(*)
+             FROM machine_readers m JOIN workstations w ON w.hostname = m.hostname
+             GROUP BY w.site_ods, m.component, m.version, w.update_ring;";
+    const MACHINE_READERS: &str = "DELETE FROM machine_readers;
+         INSERT INTO machine_readers (hostname, component, version, readers)
+             SELECT hostname, 'reader ' || vendor || ' ' || model, firmware, COUNT(*)
+             FROM readers WHERE hostname IS NOT NULL AND firmware IS NOT NULL
+             GROUP BY 1, 2, 3;";
+    match kind {
+        Kind::Workstations => Some(format!("{WINDOWS}\n{SOFTWARE}\n{READERS}")),
+        Kind::Software => Some(SOFTWARE.to_owned()),
+        Kind::Readers => Some(format!("{MACHINE_READERS}\n{READERS}")),
+        _ => None,
+    }
 }
 
 /// Every failure since `since` on a workstation at the sites (`None`: every site), once for each

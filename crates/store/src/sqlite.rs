@@ -341,12 +341,14 @@ impl Tx for SqliteTx<'_> {
         if !bulk || !empty {
             return Ok(empty);
         }
-        // The triggers counting the table's rows per site go too (one upsert per row), and
-        // the sites are counted once at the end, after the indexes (`lists::recount`).
+        // The triggers counting the table's rows per site (`list_counts`) and the reports'
+        // machines (`site_machine_counts`) go too (upserts per row), and what they count is
+        // counted once at the end, after the indexes (`lists::recount`, `reports::recount`).
         let mut stmt = self.tx.prepare(
             "SELECT type, name, sql FROM sqlite_master
              WHERE tbl_name = ?1 AND sql IS NOT NULL
-               AND (type = 'index' OR (type = 'trigger' AND sql LIKE '%list_counts%'))
+               AND (type = 'index' OR (type = 'trigger' AND (sql LIKE '%list_counts%'
+                                                          OR sql LIKE '%site_machine_counts%')))
              ORDER BY type",
         )?;
         let dropped: Vec<(String, String, String)> = stmt
@@ -355,10 +357,17 @@ impl Tx for SqliteTx<'_> {
         for (what, name, _) in &dropped {
             self.tx.execute_batch(&format!("DROP {what} \"{name}\""))?;
         }
-        let recount = dropped.iter().any(|(what, ..)| what == "trigger");
+        let counted = |table: &str| {
+            dropped
+                .iter()
+                .any(|(what, _, sql)| what == "trigger" && sql.contains(table))
+        };
+        let (lists, machines) = (counted("list_counts"), counted("site_machine_counts"));
         self.dropped = dropped.into_iter().map(|(_, _, sql)| sql).collect();
         self.dropped
-            .extend(crate::lists::recount(kind).filter(|_| recount));
+            .extend(crate::lists::recount(kind).filter(|_| lists));
+        self.dropped
+            .extend(crate::reports::recount(kind).filter(|_| machines));
         Ok(true)
     }
 
