@@ -333,7 +333,7 @@ const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         method: "get",
         path: "/api/v1/incidents",
-        summary: "Triage incidents of the caller's sites, newest first: filtered, sorted, paged, or as CSV.",
+        summary: "Triage incidents of the caller's sites, newest first: filtered, sorted, paged (by cursor: next_cursor and previous_cursor lead to the pages either side, null where there is none; total counts every match), or as CSV.",
         needs: "view estate",
         caller: Caller::Operator,
         query: &[
@@ -342,7 +342,8 @@ const ENDPOINTS: &[Endpoint] = &[
             p("sort", Ty::Words(&["opened", "site", "symptom", "status", "minutes", "cause"]), "opened (default, newest first)."),
             p("order", ORDER, "asc or desc."),
             p("format", JSON_OR_CSV, "json (default) or csv."),
-            p("offset", Ty::Int(0, 1_000_000), "Skip this many."),
+            p("offset", Ty::Int(0, 1_000_000), "Skip this many (not used with cursor)."),
+            p("cursor", Ty::Pat(incidents::CURSOR_PATTERN), "Where the page starts: next_cursor or previous_cursor of an answer in the same sort, order and filters (leave out for the first page)."),
             p("limit", Ty::Int(1, 5000), "At most this many (default 200)."),
         ],
         body: None,

@@ -7,6 +7,7 @@ use cardwatch_core::triage::{Incident, IncidentStatus, IncidentStep, NewIncident
 
 use cardwatch_core::audit::AuditRecord;
 
+use crate::lists::Position;
 use crate::tx::{AuditChain, Tx};
 use crate::{Change, StoreError};
 
@@ -399,36 +400,71 @@ impl IncidentQuery {
     }
 }
 
-/// The WHERE clause of a query, with its parameters (`$1`…).
+/// The WHERE clause of a query, with its parameters (`$1`…). A caller who sees every incident
+/// (every site, and those without one) is not limited at all: a condition every row meets would
+/// only stand between the planner and the list's indexes.
 pub(crate) fn filter(q: &IncidentQuery) -> (String, Vec<crate::exec::P<'_>>) {
     use crate::exec::P;
-    let mut params: Vec<P> = vec![P::T(&q.reporter)];
-    // Seen: recorded by the caller, or at a site they see, or site-less for those who see all.
-    let mut sql = String::from("(reporter = $1");
-    if q.siteless {
-        sql.push_str(" OR site IS NULL");
-    }
-    match &q.sites {
-        None => sql.push_str(" OR site IS NOT NULL)"),
-        Some(sites) if sites.is_empty() => sql.push(')'),
-        Some(sites) => {
-            let within = crate::exec::in_list("site", sites, &mut params);
-            sql.push_str(&format!(" OR {within})"));
+    let mut params: Vec<P> = Vec::new();
+    let mut terms: Vec<String> = Vec::new();
+    if q.sites.is_some() || !q.siteless {
+        // Seen: recorded by the caller, or at a site they see, or site-less for those who see
+        // all.
+        params.push(P::T(&q.reporter));
+        let mut seen = format!("(reporter = ${}", params.len());
+        if q.siteless {
+            seen.push_str(" OR site IS NULL");
         }
+        match &q.sites {
+            None => seen.push_str(" OR site IS NOT NULL"),
+            Some(sites) if sites.is_empty() => {}
+            Some(sites) => {
+                let within = crate::exec::in_list("site", sites, &mut params);
+                seen.push_str(&format!(" OR {within}"));
+            }
+        }
+        seen.push(')');
+        terms.push(seen);
     }
     if let Some(status) = q.status {
         params.push(P::T(status.as_str()));
-        sql.push_str(&format!(" AND status = ${}", params.len()));
+        terms.push(format!("status = ${}", params.len()));
     }
     if let Some(site) = &q.site {
         params.push(P::T(site));
-        sql.push_str(&format!(" AND site = ${}", params.len()));
+        terms.push(format!("site = ${}", params.len()));
     }
     if let Some(card) = &q.card_serial {
         params.push(P::T(card));
-        sql.push_str(&format!(" AND card_serial = ${}", params.len()));
+        terms.push(format!("card_serial = ${}", params.len()));
     }
-    (sql, params)
+    if terms.is_empty() {
+        terms.push("1 = 1".into());
+    }
+    (terms.join(" AND "), params)
+}
+
+/// An incident from a row of [`COLUMNS`].
+fn incident_of_row(mut r: Vec<crate::exec::V>) -> Result<Incident, StoreError> {
+    use crate::exec::V;
+    let mut take = |i: usize| std::mem::replace(&mut r[i], V::Null);
+    from_columns((
+        take(0).int(),
+        take(1).int(),
+        take(2).into_text(),
+        take(3).opt_text().map(str::to_owned),
+        take(4).opt_text().map(str::to_owned),
+        take(5).opt_text().map(str::to_owned),
+        take(6).opt_text().map(str::to_owned),
+        take(7).opt_text().map(str::to_owned),
+        take(8).into_text(),
+        take(9).opt_text().map(str::to_owned),
+        take(10).into_text(),
+        take(11).into_text(),
+        take(12).opt_text().map(str::to_owned),
+        take(13).opt_real(),
+        take(14).opt_int(),
+    ))
 }
 
 /// The incidents a query asks for, filtered, sorted and paged in the database: (how many match
@@ -437,7 +473,7 @@ pub fn page(
     store: &dyn crate::Store,
     q: &IncidentQuery,
 ) -> Result<(u64, Vec<Incident>), StoreError> {
-    use crate::exec::{counted_page, with_read, V};
+    use crate::exec::{counted_page, with_read};
     let (filter, params) = filter(q);
     let dir = if q.descending { "DESC" } else { "ASC" };
     // NULLs sort as the smallest in both orders on both backends.
@@ -457,34 +493,215 @@ pub fn page(
         )?;
         let list = rows
             .into_iter()
-            .map(|mut r| {
-                let mut take = |i: usize| std::mem::replace(&mut r[i], V::Null);
-                from_columns((
-                    take(0).int(),
-                    take(1).int(),
-                    take(2).into_text(),
-                    take(3).opt_text().map(str::to_owned),
-                    take(4).opt_text().map(str::to_owned),
-                    take(5).opt_text().map(str::to_owned),
-                    take(6).opt_text().map(str::to_owned),
-                    take(7).opt_text().map(str::to_owned),
-                    take(8).into_text(),
-                    take(9).opt_text().map(str::to_owned),
-                    take(10).into_text(),
-                    take(11).into_text(),
-                    take(12).opt_text().map(str::to_owned),
-                    take(13).opt_real(),
-                    take(14).opt_int(),
-                ))
-            })
+            .map(incident_of_row)
             .collect::<Result<Vec<Incident>, StoreError>>()?;
         Ok((total, list))
     })
 }
 
+/// Where a sort puts a position's value: NULL (before every value), a value, or past every
+/// value (a cursor's value that is no number in a list sorted by a number).
+#[derive(Clone, Debug, PartialEq)]
+enum At {
+    Null,
+    Int(i64),
+    /// Text, or a real as [`real_text`] writes it.
+    Text(String),
+    Past,
+}
+
+/// A real as a position carries it: the shortest text that reads back as the same number.
+fn real_text(x: f64) -> String {
+    format!("{x:e}")
+}
+
+impl IncidentSort {
+    /// Whether the sort column holds NULLs (the minutes' expression never does).
+    fn nullable(self) -> bool {
+        matches!(self, IncidentSort::Site | IncidentSort::Cause)
+    }
+
+    /// An incident's value in this sort's column, as a position carries it.
+    fn value_of(self, i: &Incident) -> Option<String> {
+        match self {
+            IncidentSort::Opened => Some(i.opened_at.unix().to_string()),
+            IncidentSort::Site => i.opened.site.clone(),
+            IncidentSort::Symptom => Some(i.opened.symptom.clone()),
+            IncidentSort::Status => Some(i.status.as_str().to_owned()),
+            IncidentSort::Minutes => Some(real_text(i.minutes_to_fix.unwrap_or(1e18))),
+            IncidentSort::Cause => i.confirmed_cause.clone(),
+        }
+    }
+
+    /// A position's value read as this sort's column holds it.
+    fn at(self, value: Option<&str>) -> At {
+        let Some(v) = value else { return At::Null };
+        match self {
+            IncidentSort::Opened => v.parse().map_or(At::Past, At::Int),
+            IncidentSort::Minutes => match v.parse::<f64>() {
+                Ok(x) if x.is_finite() => At::Text(real_text(x)),
+                _ => At::Past,
+            },
+            _ => At::Text(v.to_owned()),
+        }
+    }
+}
+
+impl IncidentQuery {
+    /// The position of an incident in this query's order, for a page to start after it (or,
+    /// `before`, to end before it): its value in the sort column, then its number — only its
+    /// number when that value is NULL.
+    pub fn position_of(&self, i: &Incident, before: bool) -> Position {
+        Position {
+            before,
+            values: self
+                .sort
+                .value_of(i)
+                .into_iter()
+                .chain([i.id.to_string()])
+                .collect(),
+        }
+    }
+
+    /// One page of the incidents this query matches, read by keyset: the `limit` after `from`
+    /// (or before it, going back; the first when `None`) in the query's order, which is
+    /// [`page`]'s — by the sort column then the number, NULLs first going up and last going
+    /// down. `offset` is not used. Returns the page in the list's order, and whether there are
+    /// more beyond it in the direction read.
+    ///
+    /// A page is a short range of the list's indexes (migration 0025) in either direction,
+    /// never a sort of every match: the rows without a value in a nullable sort column (the
+    /// site, the cause) are read apart from those with one, each range in index order.
+    /// A position is [`position_of`](Self::position_of)'s: the sort column's value (absent for
+    /// NULL), then the number; a value that is no number where the sort is by one (when opened,
+    /// minutes) stands past every value.
+    pub fn keyset_page(
+        &self,
+        store: &dyn crate::Store,
+        from: Option<&Position>,
+    ) -> Result<(Vec<Incident>, bool), StoreError> {
+        use crate::exec::P;
+        let at = match from.map(|f| f.values.as_slice()) {
+            None => None,
+            Some([id]) => Some((At::Null, id)),
+            Some([value, id]) => Some((self.sort.at(Some(value)), id)),
+            Some(v) => {
+                return Err(StoreError::Invalid(format!(
+                    "a position in the incidents has 1 or 2 values, not {}",
+                    v.len()
+                )))
+            }
+        };
+        let at = match at {
+            None => None,
+            Some((value, id)) => Some((
+                value,
+                id.parse::<i64>().map_err(|_| {
+                    StoreError::Invalid(format!("{id:?} is not an incident's number"))
+                })?,
+            )),
+        };
+        let before = from.is_some_and(|f| f.before);
+        // Reading back is reading the reversed order forward.
+        let desc = self.descending != before;
+        let limit = self.limit.unwrap_or(usize::MAX).min(i64::MAX as usize - 1);
+        let take = limit + 1;
+        // What to read, in the order read: the NULLs' range (`true`) or the values' range, each
+        // from the position when it lies there.
+        type Range = (bool, Option<(At, i64)>);
+        let nulls = |bound| (true, bound);
+        let values = |bound| (false, bound);
+        let reads: Vec<Range> = match (desc, at) {
+            (false, None) => vec![nulls(None), values(None)],
+            (false, Some((At::Null, id))) => vec![nulls(Some((At::Null, id))), values(None)],
+            (false, Some((At::Past, _))) => vec![],
+            (false, Some(v)) => vec![values(Some(v))],
+            (true, None | Some((At::Past, _))) => vec![values(None), nulls(None)],
+            (true, Some((At::Null, id))) => vec![nulls(Some((At::Null, id)))],
+            (true, Some(v)) => vec![values(Some(v)), nulls(None)],
+        };
+        let (filter, params) = filter(self);
+        let x = self.sort.sql();
+        let (dir, past, past_or_at) = if desc {
+            ("DESC", "<", "<=")
+        } else {
+            ("ASC", ">", ">=")
+        };
+        crate::exec::with_read(store, |db| {
+            let mut rows = Vec::new();
+            for (null, bound) in &reads {
+                if rows.len() >= take {
+                    break;
+                }
+                if *null && !self.sort.nullable() {
+                    continue;
+                }
+                let mut params = params.clone();
+                let mut sql = format!("SELECT {COLUMNS} FROM incidents WHERE {filter}");
+                let order = if *null {
+                    sql.push_str(&format!(" AND {x} IS NULL"));
+                    format!("id {dir}")
+                } else {
+                    if self.sort.nullable() {
+                        sql.push_str(&format!(" AND {x} IS NOT NULL"));
+                    }
+                    format!("{x} {dir}, id {dir}")
+                };
+                match bound {
+                    None => {}
+                    Some((At::Null, id)) => {
+                        params.push(P::I(*id));
+                        sql.push_str(&format!(" AND id {past} ${}", params.len()));
+                    }
+                    Some((value, id)) => {
+                        let mark = match value {
+                            At::Int(n) => {
+                                params.push(P::I(*n));
+                                format!("${}", params.len())
+                            }
+                            At::Text(t) => {
+                                params.push(P::T(t));
+                                if self.sort == IncidentSort::Minutes {
+                                    format!("CAST(${} AS DOUBLE PRECISION)", params.len())
+                                } else {
+                                    format!("${}", params.len())
+                                }
+                            }
+                            At::Null | At::Past => unreachable!("handled above"),
+                        };
+                        params.push(P::I(*id));
+                        // The bound on the column alone is what starts the index's range at
+                        // the position; the other term drops the same value's incidents on the
+                        // wrong side of it.
+                        sql.push_str(&format!(
+                            " AND {x} {past_or_at} {mark} AND ({x} {past} {mark} OR id {past} ${})",
+                            params.len()
+                        ));
+                    }
+                }
+                params.push(P::I((take - rows.len()) as i64));
+                sql.push_str(&format!(" ORDER BY {order} LIMIT ${}", params.len()));
+                rows.extend(db.rows(&sql, &params)?);
+            }
+            let more = rows.len() > limit;
+            rows.truncate(limit);
+            if before {
+                rows.reverse();
+            }
+            let list = rows
+                .into_iter()
+                .map(incident_of_row)
+                .collect::<Result<Vec<Incident>, StoreError>>()?;
+            Ok((list, more))
+        })
+    }
+}
+
 /// What the charts of a list need over every incident that matches (not just one page).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct IncidentTally {
+    /// How many incidents match.
+    pub matched: u64,
     /// Confirmed causes and how many incidents each.
     pub causes: Vec<(String, u64)>,
     /// Weeks (counted from Monday 1970-01-05) with the incidents fixed in them: (week, total
@@ -492,10 +709,18 @@ pub struct IncidentTally {
     pub weeks: Vec<(i64, f64, u64)>,
 }
 
-/// The causes and the minutes to fix by week of every incident a query matches.
+/// How many incidents a query matches, their causes and their minutes to fix by week, read
+/// together (one read transaction, so they agree).
 pub fn tally(store: &dyn crate::Store, q: &IncidentQuery) -> Result<IncidentTally, StoreError> {
     let (filter, params) = filter(q);
     crate::exec::with_read(store, |x| {
+        let matched = x
+            .rows(
+                &format!("SELECT COUNT(*) FROM incidents WHERE {filter}"),
+                &params,
+            )?
+            .first()
+            .map_or(0, |r| r[0].int()) as u64;
         let causes = x
             .rows(
                 &format!(
@@ -526,7 +751,11 @@ pub fn tally(store: &dyn crate::Store, q: &IncidentQuery) -> Result<IncidentTall
                 )
             })
             .collect();
-        Ok(IncidentTally { causes, weeks })
+        Ok(IncidentTally {
+            matched,
+            causes,
+            weeks,
+        })
     })
 }
 

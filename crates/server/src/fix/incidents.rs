@@ -2,8 +2,15 @@
 //! JSON twin, and `GET /incidents/{id}/packet` — the escalation packet as a page that prints on
 //! A4, for operators allowed to see people. An incident with no site is seen only by those who
 //! see every organisation and by whoever recorded it.
+//!
+//! At national scale (150,000 incidents in 90 days) a page is one keyset read in the store
+//! (`IncidentQuery::keyset_page`): a cursor names the incident shown last (or first), never a
+//! number of rows to skip, and the total and the charts over every match are counted once per
+//! length of the audit chain for each scope and filter (`prevent::overview::incidents_tallied`).
+//! The API still takes `offset`, read as before (counted and skipped).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -14,14 +21,17 @@ use cardwatch_core::triage::{Incident, IncidentStatus, KnowledgeBase};
 use serde_json::json;
 
 use crate::fix::triage::{parse_desk, prepare};
+use crate::prevent::overview::incidents_tallied;
 use crate::web::auth::Caller;
 use crate::web::blocking;
 use crate::web::counted;
+use crate::web::cursor;
 use crate::web::lookup;
 use crate::web::scope::{refuse, viewer, Viewer};
 use crate::web::{bad_request, BadParam};
 use crate::AppState;
-use cardwatch_store::{incident_page, incident_tally, IncidentQuery, IncidentSort, IncidentTally};
+use cardwatch_store::lists::Position;
+use cardwatch_store::{incident_page, IncidentQuery, IncidentSort, IncidentTally};
 
 fn visible(v: &Viewer, i: &Incident) -> bool {
     let me = &v.caller.user.user;
@@ -40,8 +50,44 @@ struct ListQuery {
     sort: &'static str,
     descending: bool,
     offset: usize,
+    /// Where the page starts (`cursor`); `offset` is not used with it.
+    from: Option<Position>,
     limit: usize,
     csv: bool,
+}
+
+/// The incidents' cursors, as the API document states them: the lists' encoding
+/// ([`cursor::encode`]) of a position of one or two values — the incident's value in the sort
+/// column (left out where it has none), then its number. The number only as the server writes
+/// it — 1 to 18 digits, in base64 with no unused bit set: three digits to four characters, the
+/// first `M`, `N` or `O` and each of the others one of the few a digit's bits allow (the
+/// agents' cursors write their enrolment so) — so that a text of the pattern is always taken
+/// and any other refused; the sort value any text the lists' cursors take (one that is no
+/// number where the sort is by one stands past every value).
+pub(crate) const CURSOR_PATTERN: &str = concat!(
+    "^[ab](?:\\.(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?)?\\.(?:",
+    "(?:(?:[MN][DTjz]|O[DT])[AEIMQUYcgk][w-z0-5]){1,6}",
+    "|(?:(?:[MN][DTjz]|O[DT])[AEIMQUYcgk][w-z0-5]){0,5}",
+    "(?:[MN][AQgw]|O[AQ]|(?:[MN][DTjz]|O[DT])[AEIMQUYcgk])",
+    ")$"
+);
+
+/// The position a cursor names, or why it is refused: any text of [`CURSOR_PATTERN`].
+fn position(text: &str) -> Result<Position, BadParam> {
+    let at = cursor::decode_given(text)?;
+    let number = at.values.last().cloned().unwrap_or_default();
+    // The number only as the server writes it: its digits, encoded back, end the text given.
+    let digits = (1..=18).contains(&number.len()) && number.bytes().all(|b| b.is_ascii_digit());
+    let written = cursor::encode(Position {
+        before: at.before,
+        values: vec![number],
+    });
+    let tail = written.get(1..).unwrap_or_default();
+    if digits && text.ends_with(tail) {
+        Ok(at)
+    } else {
+        Err(cursor::refused())
+    }
 }
 
 /// The columns the list sorts by.
@@ -55,8 +101,8 @@ const SORTABLE: [(&str, IncidentSort); 6] = [
 ];
 
 fn list_query(q: &HashMap<String, String>) -> Result<ListQuery, BadParam> {
-    const KNOWN: [&str; 7] = [
-        "status", "site", "sort", "order", "offset", "limit", "format",
+    const KNOWN: [&str; 8] = [
+        "status", "site", "sort", "order", "offset", "cursor", "limit", "format",
     ];
     let bad = |field: &str, m: String| bad_request(field, m);
     if let Some(k) = q.keys().find(|k| !KNOWN.contains(&k.as_str())) {
@@ -115,6 +161,7 @@ fn list_query(q: &HashMap<String, String>) -> Result<ListQuery, BadParam> {
             Some(v) => return Err(bad("order", format!("order {v:?}: use asc or desc"))),
         },
         offset: number("offset", 0, 0..=1_000_000)?,
+        from: get("cursor").map(position).transpose()?,
         limit: number("limit", 200, 1..=5000)?,
         csv: match get("format") {
             None | Some("json" | "html") => false,
@@ -136,14 +183,27 @@ pub(crate) fn seen_by(v: &Viewer) -> IncidentQuery {
     }
 }
 
-/// The caller's incidents that match, sorted and paged by the database: (the caller, how many
-/// match in all, the page — every match for CSV —, the list's query and the store's).
+/// One read of the list: the page with the cursors either side of it, and the figures over
+/// every match.
+struct Listed {
+    viewer: Viewer,
+    lq: ListQuery,
+    page: Vec<Incident>,
+    /// How many match in all, and the charts' tally (every match for CSV: not read).
+    tally: Arc<IncidentTally>,
+    previous: Option<String>,
+    next: Option<String>,
+}
+
+/// The caller's incidents that match, sorted and paged by the database: by keyset from the
+/// cursor (or the first page), by `offset` when one is given without a cursor, every match for
+/// CSV. The total and the charts' tally are the kept ones for the chain's length.
 async fn listed(
     state: &AppState,
     caller: Caller,
     q: &HashMap<String, String>,
     api: bool,
-) -> Result<(Viewer, u64, Vec<Incident>, ListQuery, IncidentQuery), Response> {
+) -> Result<Listed, Response> {
     let v = viewer(state, caller, Permission::ViewEstate, api).await?;
     let lq = list_query(q).map_err(IntoResponse::into_response)?;
     let query = IncidentQuery {
@@ -158,11 +218,69 @@ async fn listed(
         limit: (!lq.csv).then_some(lq.limit),
         ..seen_by(&v)
     };
+    if lq.csv {
+        let asked = query.clone();
+        let (_, page) = blocking(state, move |s| incident_page(s, &asked))
+            .await
+            .map_err(IntoResponse::into_response)?;
+        return Ok(Listed {
+            viewer: v,
+            lq,
+            page,
+            tally: Arc::default(),
+            previous: None,
+            next: None,
+        });
+    }
+    // The chain's length before the figures, so the kept ones are never older than it (a
+    // scoped viewer's was read with its sites).
+    let length = match v.version {
+        Some(l) => l,
+        None => crate::web::version(state).await?,
+    };
+    let tally = incidents_tallied(state, &query, length).await?;
     let asked = query.clone();
-    let (total, page) = blocking(state, move |s| incident_page(s, &asked))
-        .await
-        .map_err(IntoResponse::into_response)?;
-    Ok((v, total, page, lq, query))
+    let (page, previous, next) = match (&lq.from, lq.offset) {
+        (None, offset) if offset > 0 => {
+            let (total, page) = blocking(state, move |s| incident_page(s, &asked))
+                .await
+                .map_err(IntoResponse::into_response)?;
+            let more = (offset + page.len()) < total as usize;
+            let previous = page.first().map(|i| query.position_of(i, true));
+            let next = page
+                .last()
+                .filter(|_| more)
+                .map(|i| query.position_of(i, false));
+            (page, previous, next)
+        }
+        (from, _) => {
+            let from = from.clone();
+            let back = from.as_ref().is_some_and(|f| f.before);
+            let started = from.is_some();
+            let (page, more) = blocking(state, move |s| asked.keyset_page(s, from.as_ref()))
+                .await
+                .map_err(IntoResponse::into_response)?;
+            // A cursor names an incident shown on a page, and incidents are never deleted:
+            // there is a page on the side the cursor came from.
+            let previous = page
+                .first()
+                .filter(|_| if back { more } else { started })
+                .map(|i| query.position_of(i, true));
+            let next = page
+                .last()
+                .filter(|_| back || more)
+                .map(|i| query.position_of(i, false));
+            (page, previous, next)
+        }
+    };
+    Ok(Listed {
+        viewer: v,
+        lq,
+        page,
+        tally,
+        previous: previous.map(cursor::encode),
+        next: next.map(cursor::encode),
+    })
 }
 
 const CSV_HEADER: [&str; 9] = [
@@ -204,9 +322,14 @@ pub(crate) async fn api(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     match listed(&state, caller, &q, true).await {
-        Ok((_, _, list, lq, _)) if lq.csv => csv(&list),
-        Ok((_, total, page, lq, _)) => axum::Json(json!({
-            "total": total, "offset": lq.offset, "limit": lq.limit, "incidents": page,
+        Ok(l) if l.lq.csv => csv(&l.page),
+        Ok(l) => axum::Json(json!({
+            "total": l.tally.matched,
+            "offset": if l.lq.from.is_some() { 0 } else { l.lq.offset },
+            "limit": l.lq.limit,
+            "incidents": l.page,
+            "next_cursor": l.next,
+            "previous_cursor": l.previous,
         }))
         .into_response(),
         Err(r) => r,
@@ -253,6 +376,15 @@ fn in_words((field, message): (String, String)) -> (String, String) {
     let m = match field.as_str() {
         "site" => "Enter the practice or site code (ODS code) as 1 to 9 letters and numbers, like A81001, or leave it empty for every site",
         "status" => "Choose an outcome from the list, or Any",
+        // No box to point at: the summary links to the count above the list.
+        "cursor" => {
+            return (
+                "list".into(),
+                "That link is not to a page of this list, so the first page is shown: use the \
+                 Previous and Next links below the incidents"
+                    .into(),
+            )
+        }
         _ => return (field, message),
     };
     (field, m.to_owned())
@@ -264,17 +396,36 @@ pub(crate) async fn page(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     // A refused filter is shown on the page, with what was typed, not as the API's JSON; the
-    // list below it is every incident.
+    // list below it is every incident. A refused cursor shows the first page of the same list.
     let typed_status = q.get("status").cloned().unwrap_or_default();
     let typed_site = q.get("site").cloned().unwrap_or_default();
     let (problem, q) = match list_query(&q) {
         Ok(_) => (None, q),
-        Err(e) => (Some(in_words(e.parts())), HashMap::new()),
+        Err(e) => {
+            let (field, message) = e.parts();
+            let mut kept = q.clone();
+            kept.remove(&field);
+            let kept = if field == "cursor" && list_query(&kept).is_ok() {
+                kept
+            } else {
+                HashMap::new()
+            };
+            (Some(in_words((field, message))), kept)
+        }
     };
-    let (v, total, list, lq, query) = match listed(&state, caller, &q, false).await {
+    let Listed {
+        viewer: v,
+        lq,
+        page: list,
+        tally,
+        previous,
+        next,
+        ..
+    } = match listed(&state, caller, &q, false).await {
         Ok(x) => x,
         Err(r) => return r,
     };
+    let total = tally.matched;
     let kb = &state.checks.triage;
     let rows = list
         .iter()
@@ -297,17 +448,20 @@ pub(crate) async fn page(
         .collect();
     let status = lq.status.map_or("", |s| s.as_str());
     let site = lq.site.clone().unwrap_or_default();
-    let link = |sort: &str, descending: bool, offset: usize, csv: bool| {
+    let link = |sort: &str, descending: bool, cursor: Option<&str>, csv: bool| {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         query
             .append_pair("status", status)
             .append_pair("site", &site)
             .append_pair("sort", sort)
-            .append_pair("order", if descending { "desc" } else { "asc" })
-            .append_pair("offset", &offset.to_string())
-            .append_pair("limit", &lq.limit.to_string());
+            .append_pair("order", if descending { "desc" } else { "asc" });
+        if let Some(c) = cursor {
+            query.append_pair("cursor", c);
+        }
         if csv {
             query.append_pair("format", "csv");
+        } else {
+            query.append_pair("limit", &lq.limit.to_string());
         }
         let base = if csv {
             "/api/v1/incidents"
@@ -329,15 +483,19 @@ pub(crate) async fn page(
         ],
         lq.sort,
         lq.descending,
-        |key, descending| link(key, descending, 0, false),
+        |key, descending| link(key, descending, None, false),
     );
-    let pages = crate::web::layout::pager(lq.offset, lq.limit, total as usize, |offset| {
-        link(lq.sort, lq.descending, offset, false)
-    });
-    let (causes, minutes) = match blocking(&state, move |s| incident_tally(s, &query)).await {
-        Ok(t) => charts(&t, kb),
-        Err(f) => return f.into_response(),
+    let pages = crate::web::layout::Pager {
+        previous: previous.map(|c| crate::web::layout::PageLink {
+            href: link(lq.sort, lq.descending, Some(&c), false),
+            label: format!("The {} incidents before these", lq.limit),
+        }),
+        next: next.map(|c| crate::web::layout::PageLink {
+            href: link(lq.sort, lq.descending, Some(&c), false),
+            label: format!("Up to {} more incidents", lq.limit),
+        }),
     };
+    let (causes, minutes) = charts(&tally, kb);
     let problem_site = problem.is_some();
     let page = ListPage {
         problem,
@@ -352,7 +510,7 @@ pub(crate) async fn page(
             status
         },
         site: if problem_site { &typed_site } else { &site },
-        csv: link(lq.sort, lq.descending, 0, true),
+        csv: link(lq.sort, lq.descending, None, true),
         count: format!("{}.", counted(total, "incident", "incidents")),
         head,
         rows,

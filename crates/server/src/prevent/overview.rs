@@ -18,7 +18,7 @@ use cardwatch_core::catalogue::Catalogue;
 use cardwatch_core::date::Date;
 use cardwatch_core::renewal::Window;
 use cardwatch_core::triage::IncidentStatus;
-use cardwatch_store::{incident_page, IncidentQuery};
+use cardwatch_store::{incident_page, incident_tally, IncidentQuery, IncidentTally};
 
 use crate::prevent::check::{all_findings, count, Check};
 use crate::prevent::findings::{listing, params, View};
@@ -240,6 +240,64 @@ pub(crate) struct CachedCounts {
     /// The open incidents tile's counts at one length of the audit chain, by what the
     /// incidents list filters on (the reporter, whether site-less ones show, the sites).
     incidents: Option<(i64, HashMap<IncidentScope, usize>)>,
+    /// The incidents list's figures over every match (how many, the charts' tally) at one
+    /// length of the audit chain, by the list's query without its order and page.
+    incident_lists: Option<(i64, HashMap<IncidentMatch, Arc<IncidentTally>>)>,
+}
+
+/// What the incidents list's figures over every match depend on: who sees what (the reporter,
+/// whether site-less ones show, the sites) and the filters (status, site, card).
+type IncidentMatch = (
+    String,
+    bool,
+    Option<Vec<String>>,
+    Option<&'static str>,
+    Option<String>,
+    Option<String>,
+);
+
+/// How many incidents a list's query matches and its charts' tally, counted once per length of
+/// the audit chain for each scope and filter, not on every page: as for the open incidents tile
+/// ([`open_incidents`]), every change to an incident adds to the chain, and `length` is read
+/// before the count, so a kept tally is never older than the chain it is kept for.
+pub(crate) async fn incidents_tallied(
+    state: &AppState,
+    q: &IncidentQuery,
+    length: i64,
+) -> Result<Arc<IncidentTally>, Response> {
+    let key: IncidentMatch = (
+        q.reporter.clone(),
+        q.siteless,
+        q.sites.clone(),
+        q.status.map(IncidentStatus::as_str),
+        q.site.clone(),
+        q.card_serial.clone(),
+    );
+    {
+        let cache = state.overview.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, kept)) = &cache.incident_lists {
+            if *at == length {
+                if let Some(t) = kept.get(&key) {
+                    return Ok(t.clone());
+                }
+            }
+        }
+    }
+    let asked = q.clone();
+    let t = match blocking(state, move |s| incident_tally(s, &asked)).await {
+        Ok(t) => Arc::new(t),
+        Err(f) => return Err(f.into_response()),
+    };
+    let mut cache = state.overview.lock().unwrap_or_else(|e| e.into_inner());
+    match &mut cache.incident_lists {
+        Some((at, kept)) if *at == length && kept.len() < SCOPES_KEPT => {
+            kept.insert(key, t.clone());
+        }
+        // An older chain's tallies give way; a newer one's are kept (this tally may be older).
+        Some((at, _)) if *at > length => {}
+        kept => *kept = Some((length, HashMap::from([(key, t.clone())]))),
+    }
+    Ok(t)
 }
 
 /// What the open incidents' count depends on besides the incidents: the viewer's

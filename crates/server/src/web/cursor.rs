@@ -1,5 +1,5 @@
-//! The lists' cursors (the estate's lists, the agents'): a position in a list's order, opaque to
-//! callers, which the store reads from by keyset.
+//! The lists' cursors (the estate's lists, the agents', the incidents'): a position in a list's
+//! order, opaque to callers, which the store reads from by keyset.
 
 use base64::Engine as _;
 use cardwatch_store::lists::Position;
@@ -37,6 +37,15 @@ pub(crate) fn encode(at: Position) -> String {
 /// The position a cursor names, with as many values as the list's order has (missing ones
 /// empty, which sorts first), or why it is refused.
 pub(crate) fn decode(text: &str, width: usize) -> Result<Position, BadParam> {
+    let mut at = decode_given(text)?;
+    at.values.resize(width, String::new());
+    Ok(at)
+}
+
+/// The position a cursor names with only the values it holds (one or two), or why it is
+/// refused: for a list whose positions differ in how many values they carry (the incidents',
+/// whose sort value is left out where it is NULL).
+pub(crate) fn decode_given(text: &str) -> Result<Position, BadParam> {
     let bad = refused;
     let before = match text.get(..1) {
         Some("a") => false,
@@ -44,7 +53,7 @@ pub(crate) fn decode(text: &str, width: usize) -> Result<Position, BadParam> {
         _ => return Err(bad()),
     };
     let rest = text[1..].strip_prefix('.').ok_or_else(bad)?;
-    let mut values = rest
+    let values = rest
         .split('.')
         .map(|part| {
             let bytes = CURSOR_BASE64.decode(part).map_err(|_| bad())?;
@@ -55,7 +64,6 @@ pub(crate) fn decode(text: &str, width: usize) -> Result<Position, BadParam> {
     if values.len() > 2 {
         return Err(bad());
     }
-    values.resize(width, String::new());
     Ok(Position { before, values })
 }
 
