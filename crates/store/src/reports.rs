@@ -61,7 +61,8 @@ fn time_lost_in(
 /// only with the estate, so the server reads it once per change ([`failed_versions`] is what
 /// changes with the day and the incidents). Read from the counts the store keeps
 /// (`site_machine_counts`, migration 0027: triggers in the transaction that changes the estate,
-/// [`recount`] after a bulk load), a few thousand rows, not a grouping of the estate.
+/// [`recount`] after a bulk load), a row per site, version and ring, not a grouping of the
+/// estate.
 pub fn site_machines(store: &dyn crate::Store) -> Result<Vec<SiteMachines>, StoreError> {
     with_read(store, |x| {
         site_machines_from(x.rows(
