@@ -149,12 +149,13 @@ const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         method: "get",
         path: "/api/v1/reviews",
-        summary: "Access reviews: the positions in force at the caller's sites with each one's latest decision; by default only those not reviewed within a year.",
+        summary: "Access reviews: the positions in force at the caller's sites with each one's latest decision, by the holder's site, the holder's name (capitals or not), the holder, then where and which role; by default only those not reviewed within a year. A page at a time: positions, total (every position listed, not only the page's), offset, limit, due_after_days, next_cursor and previous_cursor (the pages either side, null at either end).",
         needs: "view people",
         caller: Caller::Operator,
         query: &[
             p("show", Ty::Words(&["due", "all"]), "due (default) or all"),
-            p("offset", Ty::Int(0, 1_000_000), "Skip this many."),
+            p("cursor", Ty::Pat(crate::web::cursor::FIVE_VALUE_CURSOR_PATTERN), "Where the page starts: next_cursor or previous_cursor of an answer with the same show (leave out for the first page). Not with offset."),
+            p("offset", Ty::Int(0, 1_000_000), "Skip this many (each skipped position is read: a cursor reads a deep page as fast as the first). Not with cursor."),
             p("limit", Ty::Int(1, 5000), "At most this many (200 by default)."),
         ],
         body: None,

@@ -46,5 +46,6 @@ migrations! {
     23 "plan_snapshot_generations" "0023_plan_snapshot_generations",
     24 "agents_list" "0024_agents_list",
     25 "incidents_list" "0025_incidents_list",
+    26 "reviews_list" "0026_reviews_list",
     27 "site_machine_counts" "0027_site_machine_counts",
 }

@@ -86,18 +86,142 @@ pub struct ReviewQuery {
     pub limit: usize,
 }
 
-/// The positions in force that a query asks for, by site, holder and role: (how many in all,
-/// the page).
+/// The positions in force that a query asks for, in the list's order (see [`reviews_page`]):
+/// (how many in all, the page). Counts on every call; the pages count once per change through
+/// [`review_counts`].
 pub fn to_review(store: &dyn Store, q: &ReviewQuery) -> Result<(u64, Vec<ToReview>), StoreError> {
-    let mut params: Vec<P> = Vec::new();
-    let mut filter = String::from("p.status = 'active'");
-    if let Some(sites) = &q.sites {
-        if sites.is_empty() {
-            return Ok((0, Vec::new()));
+    let counts = review_counts(
+        store,
+        q.sites.as_deref(),
+        q.not_since.unwrap_or(Timestamp::from_unix(i64::MIN)),
+    )?;
+    let page = reviews_page(
+        store,
+        &ReviewsQuery {
+            sites: q.sites.clone(),
+            not_since: q.not_since,
+            from: ReviewsFrom::Offset(q.offset),
+            limit: q.limit,
+        },
+    )?;
+    let total = if q.not_since.is_some() {
+        counts.due
+    } else {
+        counts.in_force
+    };
+    Ok((total, page.positions))
+}
+
+/// A place in the reviews list: a position in force by its holder's site, the holder's name
+/// (compared in lower case, A–Z folded, as the list orders it), the holder, and where and which
+/// role. Any values name a place, whether or not a position is there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReviewPlace {
+    /// The holder's site.
+    pub site_ods: String,
+    /// The holder's name.
+    pub name: String,
+    /// The holder's UUID.
+    pub holder_uuid: String,
+    /// Where the role is held.
+    pub ods_code: String,
+    /// The role's code.
+    pub role_code: String,
+}
+
+impl ToReview {
+    /// This position's place in the list.
+    pub fn place(&self) -> ReviewPlace {
+        ReviewPlace {
+            site_ods: self.site_ods.clone(),
+            name: self.name.clone(),
+            holder_uuid: self.holder_uuid.clone(),
+            ods_code: self.ods_code.clone(),
+            role_code: self.role_code.clone(),
         }
-        let within = crate::exec::in_list("pe.site_ods", sites, &mut params);
-        filter.push_str(&format!(" AND {within}"));
     }
+}
+
+/// Where a page of the reviews list starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReviewsFrom {
+    /// After skipping this many (0: the first page). Each skipped row is read: a deep offset
+    /// costs what it skips, where a place costs what the first page does.
+    Offset(usize),
+    /// The positions after this place.
+    After(ReviewPlace),
+    /// The positions before this place (the previous page).
+    Before(ReviewPlace),
+}
+
+/// One page of the reviews list to read.
+#[derive(Clone, Debug)]
+pub struct ReviewsQuery {
+    /// The holders' sites the caller sees; `None` for every site.
+    pub sites: Option<Vec<String>>,
+    /// Only those not reviewed since this moment (due); `None` for all.
+    pub not_since: Option<Timestamp>,
+    /// Where the page starts.
+    pub from: ReviewsFrom,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// One page of the reviews list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReviewsPage {
+    /// The positions, in the list's order.
+    pub positions: Vec<ToReview>,
+    /// Whether there are more beyond the page in the direction read (after its last reading
+    /// forward or by offset, before its first reading back).
+    pub more: bool,
+}
+
+/// The columns of a listed position, `p` a position, `pe` its holder and `r` its newest decision.
+const COLUMNS: &str = "p.holder_uuid, pe.name, pe.site_ods, p.ods_code, p.role_code, p.role_name, \
+     p.activity_codes, CAST(p.approved_on AS TEXT), r.decided_at, r.reviewer, r.decision, r.reason";
+
+/// The holders, then their positions in force: written as a CROSS JOIN, which SQLite joins in the
+/// order written (it keeps no statistics to choose by, and otherwise reads every position to sort
+/// them), so that a page walks the holders in the list's order and stops; PostgreSQL chooses that
+/// order itself for a page and is free to choose another for a count.
+const HOLDERS_THEN_POSITIONS: &str = "people pe CROSS JOIN positions p";
+
+/// Each position's newest decision, if any: one entry of the decisions' key from its end.
+const NEWEST_DECISION: &str = "(SELECT MAX(r2.decided_at) FROM access_reviews r2 \
+     WHERE r2.holder_uuid = p.holder_uuid AND r2.ods_code = p.ods_code \
+     AND r2.role_code = p.role_code)";
+
+/// The conditions every read of the list shares: positions in force, of holders at `sites`
+/// (`None`: every site); no sites, no rows.
+fn in_force<'a>(sites: Option<&'a [String]>, params: &mut Vec<P<'a>>) -> String {
+    let mut filter = String::from("p.holder_uuid = pe.uuid AND p.status = 'active'");
+    match sites {
+        Some([]) => filter.push_str(" AND 1 = 0"),
+        Some(sites) => {
+            let within = crate::exec::in_list("pe.site_ods", sites, params);
+            filter.push_str(&format!(" AND {within}"));
+        }
+        None => {}
+    }
+    filter
+}
+
+/// At most `limit` positions in force from a place in the list, or from an offset. The list's
+/// order is the holder's site, the holder's name in lower case (A–Z folded, as the people list
+/// sorts names), the holder's UUID, then where and which role: the order of the people index
+/// `people_site_name_list` (migration 0020), so that a page walks that index from its place —
+/// a practice's holders, or every holder for the whole estate — and each holder's positions
+/// by their key, and stops when the page is full; only a holder's few positions are sorted.
+/// The name in lower case rather than as written so that the holders' own index serves the
+/// list, where an index of names as written would be one more for a national import of people
+/// to build. A position's newest decision is read from the end of its decisions' key (which
+/// migration 0026 makes comparable with the positions' on PostgreSQL). Due positions (not
+/// reviewed since `not_since`) are those of the holders walked: a page costs the holders read
+/// to fill it.
+pub fn reviews_page(store: &dyn Store, q: &ReviewsQuery) -> Result<ReviewsPage, StoreError> {
+    let mut params: Vec<P> = Vec::new();
+    let mut filter = in_force(q.sites.as_deref(), &mut params);
     if let Some(t) = q.not_since {
         params.push(P::I(t.unix()));
         filter.push_str(&format!(
@@ -105,47 +229,150 @@ pub fn to_review(store: &dyn Store, q: &ReviewQuery) -> Result<(u64, Vec<ToRevie
             params.len()
         ));
     }
-    // Each position with its newest decision, if any.
-    let from = "positions p JOIN people pe ON pe.uuid = p.holder_uuid \
+    // The place's name folded as lower() folds it on both stores (A–Z only), here rather than
+    // by lower() on a parameter, whose collation would be the database's.
+    let folded;
+    let (before, offset) = match &q.from {
+        ReviewsFrom::Offset(n) => (false, *n),
+        ReviewsFrom::After(at) | ReviewsFrom::Before(at) => {
+            let before = matches!(q.from, ReviewsFrom::Before(_));
+            folded = at.name.to_ascii_lowercase();
+            let n = params.len();
+            params.extend([
+                P::T(&at.site_ods),
+                P::T(&folded),
+                P::T(&at.holder_uuid),
+                P::T(&at.ods_code),
+                P::T(&at.role_code),
+            ]);
+            let (or_same, beyond) = if before { ("<=", "<") } else { (">=", ">") };
+            // The bound on the site alone starts SQLite's walk of the index at the place's site
+            // (it reads no range from a row value over an expression's index); the holder's row
+            // value starts PostgreSQL's at the holder itself; the whole row value drops the
+            // holder's positions on the wrong side of the place.
+            filter.push_str(&format!(
+                " AND pe.site_ods {or_same} ${s} \
+                 AND (pe.site_ods, lower(pe.name), pe.uuid) {or_same} (${s}, ${l}, ${u}) \
+                 AND (pe.site_ods, lower(pe.name), pe.uuid, p.ods_code, p.role_code) \
+                 {beyond} (${s}, ${l}, ${u}, ${o}, ${r})",
+                s = n + 1,
+                l = n + 2,
+                u = n + 3,
+                o = n + 4,
+                r = n + 5,
+            ));
+            (before, 0)
+        }
+    };
+    // Reading back is reading the reversed order forward.
+    let direction = if before { " DESC" } else { "" };
+    let order = [
+        "pe.site_ods",
+        "lower(pe.name)",
+        "pe.uuid",
+        "p.ods_code",
+        "p.role_code",
+    ]
+    .map(|c| format!("{c}{direction}"))
+    .join(", ");
+    let take = q.limit.min(i64::MAX as usize - 1) as i64 + 1;
+    params.push(P::I(take));
+    params.push(P::I(offset.min(i64::MAX as usize) as i64));
+    let sql = format!(
+        "SELECT {COLUMNS} FROM {HOLDERS_THEN_POSITIONS} \
          LEFT JOIN access_reviews r ON r.holder_uuid = p.holder_uuid AND r.ods_code = p.ods_code \
-         AND r.role_code = p.role_code AND r.decided_at = (SELECT MAX(r2.decided_at) \
-         FROM access_reviews r2 WHERE r2.holder_uuid = p.holder_uuid \
-         AND r2.ods_code = p.ods_code AND r2.role_code = p.role_code)";
+         AND r.role_code = p.role_code AND r.decided_at = {NEWEST_DECISION} \
+         WHERE {filter} ORDER BY {order} LIMIT ${} OFFSET ${}",
+        params.len() - 1,
+        params.len()
+    );
     with_read(store, |x| {
-        let (total, rows) = crate::exec::counted_page(
-            x,
-            "p.holder_uuid, pe.name, pe.site_ods, p.ods_code, p.role_code, p.role_name, \
-             p.activity_codes, CAST(p.approved_on AS TEXT), r.decided_at, r.reviewer, \
-             r.decision, r.reason",
-            &format!("{from} WHERE {filter}"),
-            "pe.site_ods, pe.name, p.holder_uuid, p.ods_code, p.role_code",
-            &params,
-            Some(q.limit),
-            q.offset,
-        )?;
-        let list = rows
+        let mut rows = x.rows(&sql, &params)?;
+        let more = rows.len() > q.limit;
+        rows.truncate(q.limit);
+        if before {
+            rows.reverse();
+        }
+        Ok(ReviewsPage {
+            positions: rows.into_iter().map(to_review_row).collect(),
+            more,
+        })
+    })
+}
+
+fn to_review_row(mut r: Vec<V>) -> ToReview {
+    let mut take = |i: usize| std::mem::replace(&mut r[i], V::Null);
+    ToReview {
+        holder_uuid: take(0).into_text(),
+        name: take(1).into_text(),
+        site_ods: take(2).into_text(),
+        ods_code: take(3).into_text(),
+        role_code: take(4).into_text(),
+        role_name: take(5).into_text(),
+        activity_codes: take(6).into_text(),
+        approved_on: take(7).opt_text().map(str::to_owned),
+        last: take(8).opt_int().map(|at| Decided {
+            at: Timestamp::from_unix(at),
+            reviewer: take(9).into_text(),
+            decision: take(10).into_text(),
+            reason: take(11).into_text(),
+        }),
+    }
+}
+
+/// How many positions in force a scope holds and how many of them are due, at one moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReviewCounts {
+    /// Positions in force.
+    pub in_force: u64,
+    /// Of those, the ones not reviewed since the moment counted for.
+    pub due: u64,
+    /// The newest decision of a position not due, at or after the moment counted for, the
+    /// oldest such: as the moment passes it, that position falls due. `None`: none to fall due.
+    pub next_due: Option<Timestamp>,
+}
+
+impl ReviewCounts {
+    /// Whether these counts, made for the moment `counted_for`, hold for the moment `not_since`
+    /// too with nothing else changed: no position's newest decision lies between the two.
+    pub fn hold_for(&self, counted_for: Timestamp, not_since: Timestamp) -> bool {
+        not_since.unix() >= counted_for.unix()
+            && self.next_due.is_none_or(|t| not_since.unix() <= t.unix())
+    }
+}
+
+/// The positions in force at `sites` (`None`: every site), those of them not reviewed since
+/// `not_since`, and when the next falls due: one pass over the scope's positions, for callers
+/// that keep the answer while the positions and decisions are unchanged (the audit chain
+/// unchanged: every decision and every change of a position or holder is audited) and the moment
+/// has not passed [`ReviewCounts::next_due`].
+pub fn review_counts(
+    store: &dyn Store,
+    sites: Option<&[String]>,
+    not_since: Timestamp,
+) -> Result<ReviewCounts, StoreError> {
+    let mut params: Vec<P> = Vec::new();
+    let filter = in_force(sites, &mut params);
+    params.push(P::I(not_since.unix()));
+    let t = params.len();
+    let sql = format!(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN newest IS NULL OR newest < ${t} THEN 1 \
+         ELSE 0 END), 0) AS BIGINT), MIN(CASE WHEN newest >= ${t} THEN newest END) \
+         FROM (SELECT {NEWEST_DECISION} AS newest FROM {HOLDERS_THEN_POSITIONS} \
+         WHERE {filter}) AS listed"
+    );
+    with_read(store, |x| {
+        let row = x
+            .rows(&sql, &params)?
             .into_iter()
-            .map(|mut r| {
-                let mut take = |i: usize| std::mem::replace(&mut r[i], V::Null);
-                ToReview {
-                    holder_uuid: take(0).into_text(),
-                    name: take(1).into_text(),
-                    site_ods: take(2).into_text(),
-                    ods_code: take(3).into_text(),
-                    role_code: take(4).into_text(),
-                    role_name: take(5).into_text(),
-                    activity_codes: take(6).into_text(),
-                    approved_on: take(7).opt_text().map(str::to_owned),
-                    last: take(8).opt_int().map(|at| Decided {
-                        at: Timestamp::from_unix(at),
-                        reviewer: take(9).into_text(),
-                        decision: take(10).into_text(),
-                        reason: take(11).into_text(),
-                    }),
-                }
-            })
-            .collect();
-        Ok((total, list))
+            .next()
+            .unwrap_or_default();
+        let at = |i: usize| row.get(i).cloned().unwrap_or(V::Null);
+        Ok(ReviewCounts {
+            in_force: u64::try_from(at(0).int()).unwrap_or(0),
+            due: u64::try_from(at(1).int()).unwrap_or(0),
+            next_due: at(2).opt_int().map(Timestamp::from_unix),
+        })
     })
 }
 

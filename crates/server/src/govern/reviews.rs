@@ -2,8 +2,13 @@
 //! caller's sites, with its latest decision; those not reviewed within a year are due. Operators
 //! who manage positions attest "keep" or remove one (through the position's lifecycle), with a
 //! reason; each decision is audited.
+//!
+//! At national size (a million positions in force) both read a page at a time by keyset
+//! (`cardwatch_store::reviews::reviews_page`), with cursors of five values, and count the list
+//! once per change of the estate ([`counts`]) rather than on every request.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -12,11 +17,17 @@ use axum::Json;
 use cardwatch_core::access::Permission;
 use cardwatch_core::date::Timestamp;
 use cardwatch_core::records::Kind;
-use cardwatch_store::reviews::{decide as decide_on, to_review, Decision, ReviewQuery, ToReview};
+use cardwatch_store::lists::Position;
+use cardwatch_store::reviews::{
+    decide as decide_on, review_counts, reviews_page, Decision, ReviewCounts, ReviewPlace,
+    ReviewsFrom, ReviewsPage as Page, ReviewsQuery, ToReview,
+};
+use cardwatch_store::Store;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::web::auth::Caller;
+use crate::web::cursor;
 use crate::web::form::PageForm;
 use crate::web::scope::{form_viewer, not_found, viewer, Viewer};
 use crate::web::{bad_request, BadParam};
@@ -27,38 +38,197 @@ use crate::AppState;
 /// A position not reviewed for this long is due.
 const REVIEW_EVERY_DAYS: i64 = 365;
 
-/// The list's query: due only or all, and the page.
+/// Positions shown at a time unless asked otherwise, and at most.
+const LIMIT: usize = 200;
+const MAX_LIMIT: usize = 5000;
+
+/// The list's query: due only or all, where the page starts, and how many.
 struct ListQuery {
     all: bool,
-    offset: usize,
+    from: ReviewsFrom,
     limit: usize,
 }
 
+impl ListQuery {
+    /// The offset asked for (0 when the page starts at a cursor).
+    fn offset(&self) -> usize {
+        match self.from {
+            ReviewsFrom::Offset(n) => n,
+            _ => 0,
+        }
+    }
+}
+
+/// A position's cursor: the estate lists' encoding ([`cursor::encode`]) of its place, five
+/// values — its holder's site, name and UUID, where and which role.
+fn cursor_of(r: &ToReview, before: bool) -> String {
+    let at = r.place();
+    cursor::encode(Position {
+        before,
+        values: vec![
+            at.site_ods,
+            at.name,
+            at.holder_uuid,
+            at.ods_code,
+            at.role_code,
+        ],
+    })
+}
+
+/// The place a cursor names, or why it is refused: any text of
+/// [`cursor::FIVE_VALUE_CURSOR_PATTERN`] names one (a place grants nothing: every read is
+/// still limited to the caller's sites).
+fn place(text: &str) -> Result<ReviewsFrom, BadParam> {
+    let Position { before, values } = cursor::decode_exactly(text, 5)?;
+    let [site_ods, name, holder_uuid, ods_code, role_code]: [String; 5] =
+        values.try_into().map_err(|_| cursor::refused())?;
+    let at = ReviewPlace {
+        site_ods,
+        name,
+        holder_uuid,
+        ods_code,
+        role_code,
+    };
+    Ok(if before {
+        ReviewsFrom::Before(at)
+    } else {
+        ReviewsFrom::After(at)
+    })
+}
+
 fn list_query(q: &HashMap<String, String>) -> Result<ListQuery, BadParam> {
-    const KNOWN: [&str; 3] = ["show", "offset", "limit"];
+    const KNOWN: [&str; 4] = ["show", "cursor", "offset", "limit"];
     if let Some(k) = q.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(bad_request(
             k,
             format!("unknown parameter {k:?} — use {}", KNOWN.join(", ")),
         ));
     }
-    let number = |k: &str, default: usize, max: usize| match q.get(k).map(|v| v.trim()) {
-        None | Some("") => Ok(default),
+    let text = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let number = |k: &str, default: usize, max: usize| match text(k) {
+        None => Ok(default),
         Some(v) => v
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=max).contains(n) || (k == "offset" && *n == 0))
             .ok_or_else(|| bad_request(k, format!("{k} {v:?}: give a whole number up to {max}"))),
     };
-    Ok(ListQuery {
-        all: match q.get("show").map(|v| v.trim()) {
-            None | Some("" | "due") => false,
-            Some("all") => true,
-            Some(v) => return Err(bad_request("show", format!("show {v:?}: use due or all"))),
-        },
-        offset: number("offset", 0, 1_000_000)?,
-        limit: number("limit", 200, 5000)?,
+    let all = match text("show") {
+        None | Some("due") => false,
+        Some("all") => true,
+        Some(v) => return Err(bad_request("show", format!("show {v:?}: use due or all"))),
+    };
+    let offset = number("offset", 0, 1_000_000)?;
+    let limit = number("limit", LIMIT, MAX_LIMIT)?;
+    let from = match (text("cursor"), offset) {
+        (None, n) => ReviewsFrom::Offset(n),
+        (Some(c), 0) => place(c)?,
+        (Some(_), _) => {
+            return Err(bad_request(
+                "offset",
+                "give cursor or offset, not both — a cursor says where the page starts".into(),
+            ))
+        }
+    };
+    Ok(ListQuery { all, from, limit })
+}
+
+/// The reviews list's counts, kept per store: a national list's count is a pass over a million
+/// positions and their decisions (seconds), where a page reads a few hundred. What it counts
+/// changes only with the estate — a decision, a position coming into force or going, a holder
+/// moving site: each of them audited — or as time passes a decision's anniversary. So each
+/// scope's counts are kept with the audit chain's length read before they were counted (a kept
+/// count is never older than its length) and the moment they were counted for, and serve every
+/// request at that length until the oldest decision of a position not due turns a year old
+/// ([`ReviewCounts::hold_for`]): exact, as a count on each request would be. Counts kept by
+/// the database (a count per site kept by triggers, as the estate lists' `list_counts`) could
+/// not follow a decision's anniversary, and a bulk import loads positions with triggers off.
+struct KeptCounts {
+    /// The store counted: its allocation, which this reference keeps from being reused, tells
+    /// a server's store from another's (tests run several servers in one process).
+    store: Weak<dyn Store>,
+    /// By the sites a viewer sees (`None`: every site): the counts, behind a lock held while
+    /// they are counted, so that callers asking at once count once.
+    by_scope: HashMap<Option<Vec<String>>, Arc<tokio::sync::Mutex<Option<Counted>>>>,
+}
+
+/// One scope's counts: the chain's length read before they were counted, the moment they were
+/// counted for, the counts.
+struct Counted {
+    length: i64,
+    counted_for: Timestamp,
+    counts: ReviewCounts,
+}
+
+static KEPT: Mutex<Option<KeptCounts>> = Mutex::new(None);
+
+/// Scopes kept: every unscoped caller shares one, each practice or ICB its own.
+const SCOPES_KEPT: usize = 1_024;
+
+/// The positions in force and those due in a viewer's scope, from [`KEPT`] when they hold.
+async fn counts(
+    state: &AppState,
+    v: &Viewer,
+    sites: Option<Vec<String>>,
+    not_since: Timestamp,
+) -> Result<ReviewCounts, Response> {
+    // The chain's length before the count (a scoped viewer's was read with its sites).
+    let length = match v.version {
+        Some(l) => l,
+        None => crate::web::version(state).await?,
+    };
+    let slot = {
+        let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
+        let ours = |k: &KeptCounts| {
+            std::ptr::eq(
+                k.store.as_ptr() as *const (),
+                Arc::as_ptr(&state.store) as *const (),
+            )
+        };
+        if !kept.as_ref().is_some_and(ours)
+            || kept.as_ref().is_some_and(|k| {
+                k.by_scope.len() >= SCOPES_KEPT && !k.by_scope.contains_key(&sites)
+            })
+        {
+            *kept = Some(KeptCounts {
+                store: Arc::downgrade(&state.store),
+                by_scope: HashMap::new(),
+            });
+        }
+        let Some(k) = kept.as_mut() else {
+            unreachable!("kept counts set above");
+        };
+        k.by_scope.entry(sites.clone()).or_default().clone()
+    };
+    let mut slot = slot.lock().await;
+    if let Some(c) = slot
+        .as_ref()
+        .filter(|c| c.length >= length && c.counts.hold_for(c.counted_for, not_since))
+    {
+        return Ok(c.counts);
+    }
+    let counts = blocking(state, move |s| {
+        review_counts(s, sites.as_deref(), not_since)
     })
+    .await
+    .map_err(IntoResponse::into_response)?;
+    *slot = Some(Counted {
+        length,
+        counted_for: not_since,
+        counts,
+    });
+    Ok(counts)
+}
+
+/// A page of the list as asked, with its count and the cursors either side of it.
+struct Listed {
+    v: Viewer,
+    lq: ListQuery,
+    /// Every position the list holds (due ones, or all): not only the page's.
+    total: u64,
+    page: Page,
+    previous: Option<String>,
+    next: Option<String>,
 }
 
 async fn listed(
@@ -66,20 +236,43 @@ async fn listed(
     caller: Caller,
     q: &HashMap<String, String>,
     api: bool,
-) -> Result<(Viewer, ListQuery, u64, Vec<ToReview>), Response> {
+) -> Result<Listed, Response> {
     let v = viewer(state, caller, Permission::ViewPeople, api).await?;
     let lq = list_query(q).map_err(IntoResponse::into_response)?;
     let now = (state.now)();
-    let query = ReviewQuery {
-        sites: v.visible_sites(),
-        not_since: (!lq.all).then(|| Timestamp::from_unix(now.unix() - REVIEW_EVERY_DAYS * 86_400)),
-        offset: lq.offset,
+    let cutoff = Timestamp::from_unix(now.unix() - REVIEW_EVERY_DAYS * 86_400);
+    let sites = v.visible_sites();
+    let counted = counts(state, &v, sites.clone(), cutoff).await?;
+    let query = ReviewsQuery {
+        sites,
+        not_since: (!lq.all).then_some(cutoff),
+        from: lq.from.clone(),
         limit: lq.limit,
     };
-    let (total, list) = blocking(state, move |s| to_review(s, &query))
+    let page = blocking(state, move |s| reviews_page(s, &query))
         .await
         .map_err(IntoResponse::into_response)?;
-    Ok((v, lq, total, list))
+    let back = matches!(lq.from, ReviewsFrom::Before(_));
+    let started = lq.from != ReviewsFrom::Offset(0);
+    let (previous, next) = match (page.positions.first(), page.positions.last()) {
+        (Some(first), Some(last)) => (
+            (if back { page.more } else { started }).then(|| cursor_of(first, true)),
+            (back || page.more).then(|| cursor_of(last, false)),
+        ),
+        _ => (None, None),
+    };
+    Ok(Listed {
+        v,
+        total: if lq.all {
+            counted.in_force
+        } else {
+            counted.due
+        },
+        lq,
+        page,
+        previous,
+        next,
+    })
 }
 
 /// `GET /api/v1/reviews`
@@ -89,9 +282,11 @@ pub(crate) async fn api(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     match listed(&state, caller, &q, true).await {
-        Ok((_, lq, total, list)) => Json(json!({
-            "total": total, "offset": lq.offset, "limit": lq.limit, "due_after_days": REVIEW_EVERY_DAYS,
-            "positions": list,
+        Ok(l) => Json(json!({
+            "total": l.total, "offset": l.lq.offset(), "limit": l.lq.limit,
+            "due_after_days": REVIEW_EVERY_DAYS,
+            "positions": l.page.positions,
+            "next_cursor": l.next, "previous_cursor": l.previous,
         }))
         .into_response(),
         Err(r) => r,
@@ -150,20 +345,31 @@ async fn render(
     said: Option<(bool, String)>,
     typed: Option<Typed>,
 ) -> Response {
-    // A refused filter is shown on the page with what was typed, never as the API's JSON.
+    // A refused filter or cursor is shown on the page over the first page, never as the API's
+    // JSON.
     let (q, mut problem) = match list_query(q) {
         Ok(_) => (q.clone(), None),
         Err(e) => {
             let (field, message) = e.parts();
-            let field = if field == "show" {
-                field
+            let message = if field == "cursor" {
+                "That link is not to a page of this list, so the first page is shown: use the \
+                 Previous and Next links below the roles"
+                    .to_owned()
             } else {
-                "show".into()
+                message
             };
-            (HashMap::new(), Some((field, message)))
+            // The summary links to the list's sentence, where show is chosen.
+            (HashMap::new(), Some(("show".to_owned(), message)))
         }
     };
-    let (v, lq, total, list) = match listed(state, caller, &q, false).await {
+    let Listed {
+        v,
+        lq,
+        total,
+        page: list,
+        previous,
+        next,
+    } = match listed(state, caller, &q, false).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -175,6 +381,7 @@ async fn render(
         None => {}
     }
     let rows: Vec<Row> = list
+        .positions
         .iter()
         .enumerate()
         .map(|(i, r)| {
@@ -213,15 +420,25 @@ async fn render(
         *field = refused_at.map_or("decisions".into(), |i| format!("why-{i}"));
     }
     let show = if lq.all { "all" } else { "due" };
-    // A plain link: the template escapes it.
-    let pages = layout::pager(lq.offset, lq.limit, total as usize, |offset| {
+    // Plain links, keeping what is shown: the template escapes them.
+    let link = |c: String| {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
-        query
-            .append_pair("show", show)
-            .append_pair("offset", &offset.to_string())
-            .append_pair("limit", &lq.limit.to_string());
+        query.append_pair("show", show).append_pair("cursor", &c);
+        if lq.limit != LIMIT {
+            query.append_pair("limit", &lq.limit.to_string());
+        }
         format!("/reviews?{}", query.finish())
-    });
+    };
+    let pages = layout::Pager {
+        previous: previous.map(|c| layout::PageLink {
+            href: link(c),
+            label: format!("The {} roles before these", lq.limit),
+        }),
+        next: next.map(|c| layout::PageLink {
+            href: link(c),
+            label: format!("Up to {} more roles", lq.limit),
+        }),
+    };
     let which = if lq.all {
         format!("{} in force.", roles(total))
     } else {

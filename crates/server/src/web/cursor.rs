@@ -76,3 +76,33 @@ pub(crate) fn refused() -> BadParam {
             .into(),
     )
 }
+
+/// The pattern of a cursor of exactly five values, for a list ordered by more columns than
+/// [`CURSOR_PATTERN`]'s two (the access reviews': a holder's site, name and UUID, then where
+/// and which role), encoded as [`encode`] encodes any.
+pub(crate) const FIVE_VALUE_CURSOR_PATTERN: &str =
+    "^[ab](\\.(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?){5}$";
+
+/// The position a cursor of exactly `width` values names, or why it is refused: any text of
+/// `^[ab]`, then `width` times `.` and base64 as [`CURSOR_PATTERN`]'s values are (for `width` 5,
+/// [`FIVE_VALUE_CURSOR_PATTERN`]).
+pub(crate) fn decode_exactly(text: &str, width: usize) -> Result<Position, BadParam> {
+    let before = match text.get(..1) {
+        Some("a") => false,
+        Some("b") => true,
+        _ => return Err(refused()),
+    };
+    let rest = text[1..].strip_prefix('.').ok_or_else(refused)?;
+    let values = rest
+        .split('.')
+        .map(|part| {
+            let bytes = CURSOR_BASE64.decode(part).map_err(|_| refused())?;
+            // No stored text holds a NUL, and PostgreSQL refuses one in a parameter.
+            Ok(String::from_utf8_lossy(&bytes).replace('\0', ""))
+        })
+        .collect::<Result<Vec<String>, BadParam>>()?;
+    if values.len() != width {
+        return Err(refused());
+    }
+    Ok(Position { before, values })
+}

@@ -1,0 +1,5 @@
+-- The access reviews list (issue 26) needs no index of its own on SQLite: a page walks
+-- people_site_name_list (migration 0020) in the list's order, each holder's positions by their
+-- key, and each position's newest decision from the end of the decisions' key, whose text
+-- compares byte by byte as the positions' does (store::reviews::reviews_page). PostgreSQL's
+-- migration 0026 makes its decisions' key compare that way too.
