@@ -1,10 +1,18 @@
 //! `cardwatch backup` and `cardwatch restore` on the test's store (SQLite, or PostgreSQL in
 //! scripts/test's second run): a restored store has the same records and an intact audit
-//! chain, and every refusal leaves what it refused untouched.
+//! chain, every refusal leaves what it refused untouched, and a backup taken while the store is
+//! written holds exactly the changes committed before one moment.
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+
+use cardwatch_core::card_status::CardStatus;
+use cardwatch_core::date::Timestamp;
+use cardwatch_core::ids::CardSerial;
 use cardwatch_core::records::Kind;
+use cardwatch_store::Change;
 use common::*;
 
 /// Every kind's records in key order, as `cardwatch export` writes them.
@@ -237,5 +245,287 @@ fn the_nightly_job_backs_up_into_its_folder_and_keeps_the_newest() {
         );
         assert!(!out.status.success());
         assert!(text(&out.stderr).contains(says), "{}", text(&out.stderr));
+    }
+}
+
+/// How far the writer has gone: the changes it has begun and those committed (each counted from
+/// 1), and whether it is to stop.
+struct Progress {
+    begun: AtomicUsize,
+    committed: AtomicUsize,
+    stop: AtomicBool,
+}
+
+/// A backup taken while the writer ran.
+#[derive(Debug)]
+struct During {
+    file: std::path::PathBuf,
+    /// Changes committed when it began: it must hold them all.
+    committed: usize,
+    /// Changes begun when it ended: it can hold no later one.
+    begun_after: usize,
+    /// Whether a whole change was made while it ran.
+    spanned: bool,
+}
+
+/// Change k (from 1) locks or unlocks one of `cards` in turn: the first round locks each, the
+/// next unlocks each, and so on, with the reason `change k`, each in its own transaction through
+/// the store, until told to stop. The audit chain's length before the first change and after
+/// each.
+fn lock_and_unlock(db: &str, cards: &[String], progress: &Progress) -> Vec<i64> {
+    let store = cardwatch_store::open(db).expect("open the store");
+    let start = Timestamp::parse("2026-11-22T09:00:00Z")
+        .expect("time")
+        .unix();
+    let mut lengths = vec![store.audit_length().expect("audit length")];
+    for k in 1.. {
+        if progress.stop.load(SeqCst) {
+            break;
+        }
+        let (round, serial) = ((k - 1) / cards.len(), &cards[(k - 1) % cards.len()]);
+        let to = if round % 2 == 0 {
+            CardStatus::Locked
+        } else {
+            CardStatus::Active
+        };
+        // Each change at its own second, so each lock is a lockout of its own.
+        let change = Change {
+            actor: "test:writer".into(),
+            at: Timestamp::from_unix(start + k as i64),
+        };
+        progress.begun.store(k, SeqCst);
+        let got = store
+            .set_card_status(
+                &CardSerial::parse(serial).expect("serial"),
+                to,
+                &format!("change {k}"),
+                &change,
+            )
+            .expect("a status change");
+        assert_eq!(got, to);
+        progress.committed.store(k, SeqCst);
+        lengths.push(store.audit_length().expect("audit length"));
+        // A short pause, so the backup shares the machine with a writer, not a busy loop.
+        std::thread::sleep(std::time::Duration::from_millis(4));
+    }
+    lengths
+}
+
+/// The lines of an export with its header first and its records sorted.
+fn sorted(csv: &str) -> Vec<String> {
+    let mut lines: Vec<String> = csv.lines().map(str::to_owned).collect();
+    lines[1..].sort();
+    lines
+}
+
+/// The first field of a CSV line (every key the writer touches is a plain card serial).
+fn key(line: &str) -> &str {
+    line.split(',').next().unwrap_or("")
+}
+
+/// Every kind's export (sorted) as the source held it after the writer's change `m`, from the
+/// exports before its first change and after its last. Card `i` of `cards` was changed by
+/// changes i+1, i+1+N, i+1+2N… (N cards), locked by the first, unlocked by the second, and so
+/// on; each lock added a lockout, later ones at later times.
+fn exports_at(m: usize, cards: &[String], before: &[String], after: &[String]) -> Vec<Vec<String>> {
+    let changes_of = |serial: &str| match cards.iter().position(|c| c == serial) {
+        Some(i) if m > i => (m - 1 - i) / cards.len() + 1,
+        _ => 0,
+    };
+    Kind::ALL
+        .iter()
+        .zip(before.iter().zip(after))
+        .map(|(kind, (was, is))| match kind {
+            Kind::Cards => {
+                let header: Vec<&str> = was.lines().next().unwrap_or("").split(',').collect();
+                let status = header.iter().position(|c| *c == "status").expect("status");
+                let lines: Vec<String> = was
+                    .lines()
+                    .enumerate()
+                    .map(|(n, l)| {
+                        if n == 0 || changes_of(key(l)) % 2 == 0 {
+                            return l.to_owned();
+                        }
+                        let mut fields: Vec<&str> = l.split(',').collect();
+                        fields[status] = "locked";
+                        fields.join(",")
+                    })
+                    .collect();
+                sorted(&lines.join("\n"))
+            }
+            Kind::Lockouts => {
+                let old: std::collections::HashSet<&str> = was.lines().collect();
+                let mut new: Vec<&str> = is.lines().filter(|l| !old.contains(l)).collect();
+                new.sort();
+                let mut lines: Vec<String> = was.lines().map(str::to_owned).collect();
+                for serial in cards {
+                    let locks = changes_of(serial).div_ceil(2);
+                    let mine = new.iter().filter(|l| key(l) == serial);
+                    lines.extend(mine.take(locks).map(|l| l.to_string()));
+                }
+                sorted(&lines.join("\n"))
+            }
+            _ => sorted(was),
+        })
+        .collect()
+}
+
+#[test]
+fn a_backup_taken_while_the_store_is_written_holds_exactly_the_changes_committed_before_one_moment()
+{
+    let (tmp, db) = scratch_db();
+    ok(&cardwatch_on(
+        DAY,
+        &db,
+        &["demo", "--practices", "5", "--seed", "3", "--today", DAY],
+    ));
+    let before = exports(&db);
+    let cards: Vec<String> = {
+        let cards = exported_records(&db, "cards");
+        let status = column_of(&cards[0], "status");
+        cards[1..]
+            .iter()
+            .filter(|r| r[status] == "active")
+            .map(|r| r[0].clone())
+            .collect()
+    };
+    assert!(cards.len() >= 10, "only {} active cards", cards.len());
+
+    let progress = Arc::new(Progress {
+        begun: AtomicUsize::new(0),
+        committed: AtomicUsize::new(0),
+        stop: AtomicBool::new(false),
+    });
+    let writer = {
+        let (db, cards, progress) = (db.clone(), cards.clone(), progress.clone());
+        std::thread::spawn(move || lock_and_unlock(&db, &cards, &progress))
+    };
+    while progress.committed.load(SeqCst) < 2 {
+        assert!(!writer.is_finished(), "the writer stopped before it began");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+
+    // Backups while the writer runs, each with the changes committed when it began and those
+    // begun when it ended. At least one must span a whole change (begun after the backup began,
+    // committed before it ended): up to ten are taken until one does, and at least two.
+    let mut backups = Vec::new();
+    for n in 0..10 {
+        let file = tmp.path().join(format!("during-{n}.backup"));
+        let (committed, begun) = (progress.committed.load(SeqCst), progress.begun.load(SeqCst));
+        ok(&cardwatch_on(DAY, &db, &["backup", file.to_str().unwrap()]));
+        let (committed_after, begun_after) =
+            (progress.committed.load(SeqCst), progress.begun.load(SeqCst));
+        assert!(!writer.is_finished(), "the writer failed during backup {n}");
+        backups.push(During {
+            file,
+            committed,
+            begun_after,
+            spanned: committed_after > begun,
+        });
+        if backups.iter().any(|b| b.spanned) && backups.len() >= 2 {
+            break;
+        }
+    }
+    progress.stop.store(true, SeqCst);
+    let lengths = writer.join().expect("the writer");
+    assert!(
+        backups.iter().any(|b| b.spanned),
+        "no backup spanned a whole change: {backups:?}"
+    );
+    let written = lengths.len() - 1;
+    let after = exports(&db);
+    let source_audit: Vec<String> = ok(&cardwatch_on(
+        DAY,
+        &db,
+        &["audit", "show", "--limit", "1000000"],
+    ))
+    .lines()
+    .map(str::to_owned)
+    .collect();
+    assert_eq!(source_audit.len() as i64, lengths[written]);
+
+    // The writer touched the cards it changed and their lockouts, nothing else, as
+    // `exports_at` reckons.
+    assert_eq!(
+        exports_at(written, &cards, &before, &after),
+        after.iter().map(|csv| sorted(csv)).collect::<Vec<_>>()
+    );
+
+    for (n, b) in backups.iter().enumerate() {
+        let sub = tmp.path().join(format!("restored-{n}"));
+        std::fs::create_dir(&sub).expect("dir");
+        let (_pg, restored) = store_in(&sub);
+        let out = ok(&cardwatch_on(
+            DAY,
+            &restored,
+            &["restore", b.file.to_str().unwrap()],
+        ));
+        assert!(out.contains("audit chain intact"), "{out}");
+        let verified = ok(&cardwatch_on(DAY, &restored, &["audit", "verify"]));
+        let length: i64 = verified
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("audit chain intact: "))
+            .and_then(|l| l.strip_suffix(" records"))
+            .and_then(|l| l.parse().ok())
+            .unwrap_or_else(|| panic!("backup {n}: {verified}"));
+
+        // The writer's changes it holds, in chain order: exactly 1..m.
+        let audit: Vec<String> = ok(&cardwatch_on(
+            DAY,
+            &restored,
+            &["audit", "show", "--limit", "1000000"],
+        ))
+        .lines()
+        .map(str::to_owned)
+        .collect();
+        let changes: Vec<usize> = audit
+            .iter()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
+            .filter(|r| r["actor"] == "test:writer")
+            .map(|r| {
+                r["note"]
+                    .as_str()
+                    .and_then(|n| n.strip_prefix("change "))
+                    .and_then(|k| k.parse().ok())
+                    .unwrap_or_else(|| panic!("backup {n}: a writer's record {r}"))
+            })
+            .collect();
+        let m = changes.len();
+        assert_eq!(
+            changes,
+            (1..=m).collect::<Vec<_>>(),
+            "backup {n}: not a prefix of the changes"
+        );
+        // Every change committed before the backup began, none begun after it ended.
+        assert!(
+            b.committed <= m && m <= b.begun_after,
+            "backup {n} holds changes 1..{m}; {} were committed before it began, {} begun before it ended",
+            b.committed,
+            b.begun_after
+        );
+        // Its chain is the source's as it stood at change m: the same length, the same records.
+        assert_eq!(
+            length, lengths[m],
+            "backup {n}: the chain's length at change {m}"
+        );
+        assert_eq!(
+            audit,
+            source_audit[..lengths[m] as usize],
+            "backup {n}: the chain at change {m}"
+        );
+
+        // Every kind as the source held it after change m.
+        for ((kind, got), expected) in Kind::ALL
+            .iter()
+            .zip(exports(&restored))
+            .zip(exports_at(m, &cards, &before, &after))
+        {
+            assert_eq!(
+                sorted(&got),
+                expected,
+                "backup {n}: {kind} after change {m}"
+            );
+        }
     }
 }
