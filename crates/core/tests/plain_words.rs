@@ -203,7 +203,11 @@ fn plain_words_hold_on_a_fourth_set_their_author_never_read() {
     let s = score(&kb, "triage-descriptions-unseen3.toml", true);
     let share = report("third unseen set", &s);
     // Its first reading, after the fifth widening, was 75.0% (150 of 200, 0 of 30 unrelated
-    // matched), the last figure taken before its cases were read.
-    assert!(share >= 0.75, "top-1 {share:.3} is under 0.75");
+    // matched), the last figure taken before its cases were read; after the sixth 86.0% (172 of
+    // 200) with no unrelated description matched, which the floor keeps. Of the 28 it misses, 27
+    // are labels the knowledge base's own symptoms disagree with (a coded message or Credential
+    // Management's at sign-in, which have symptoms of their own; an expired certificate; a PIN
+    // box that never comes up with no word of Smartcard Connect).
+    assert!(share >= 0.86, "top-1 {share:.3} is under 0.86");
     assert_eq!(s.unrelated_matched, 0, "an unrelated description matched");
 }

@@ -109,8 +109,11 @@ fn word_matches(hay: &str, needle: &str) -> bool {
 
 /// Words that name an error code when a number follows or precedes them.
 const CODE_WORDS: &[&str] = &["error", "err", "errors", "code", "codes"];
-/// Words people put between "error" and its number ("error code 1002", "error no. 1002").
-const CODE_FILLER: &[&str] = &["code", "number", "no", "num", "message", "msg", "ref"];
+/// Words people put between "error" and its number ("error code 1002", "error no. 1002", "error
+/// says 1002").
+const CODE_FILLER: &[&str] = &[
+    "code", "number", "no", "num", "message", "msg", "ref", "says", "said", "saying",
+];
 
 /// Normalised text with each error number in the form messages use, so "error code 1002",
 /// "code 1002" and "1002 error" all read "error 1002".
@@ -234,6 +237,7 @@ mod tests {
     fn error_numbers_read_as_messages_write_them() {
         assert_eq!(code_form("error code 1002 on pc 3"), "error 1002 on pc 3");
         assert_eq!(code_form("error no 1002"), "error 1002");
+        assert_eq!(code_form("error says 1002"), "error 1002");
         assert_eq!(code_form("code 1002"), "error 1002");
         assert_eq!(code_form("1002 error"), "error 1002");
         // A code already whole, a number of a code's parts, or a short number stay as written.

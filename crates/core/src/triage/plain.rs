@@ -47,6 +47,10 @@ const SMARTCARD: &[&str] = &[
     "credential-management",
     "spine",
 ];
+/// The concepts for signing and for prescriptions: prescriptions that will not sign are a
+/// smartcard's, whatever else is named.
+const SIGN: &str = "sign";
+const PRESCRIPTION: &str = "prescription";
 /// How many words before a concept a negation reaches ("won't let her sign": three).
 const NEGATION_BEFORE: usize = 5;
 /// How many words after a concept a negation or failure reaches ("signing isn't working").
@@ -179,20 +183,23 @@ impl Vocabulary {
         let words: Vec<&str> = mended.split(' ').filter(|w| !w.is_empty()).collect();
         let mut out = Vec::with_capacity(words.len());
         let mut i = 0;
-        let longest_at = |i: usize| {
-            (1..=self.longest.min(words.len() - i))
+        // The longest way of saying at `i` of at most `most` words.
+        let longest_at = |i: usize, most: usize| {
+            (1..=self.longest.min(most).min(words.len() - i))
                 .rev()
                 .find_map(|n| self.says.get(&words[i..i + n].join(" ")).map(|c| (n, c)))
         };
         while i < words.len() {
-            let mut found = longest_at(i);
+            let mut found = longest_at(i, usize::MAX);
             // A longer way of saying that starts inside this one and reaches past it takes its
-            // words: "card out of date" is `card` and `expired`, not `remove` and "of date".
+            // words, and what comes before it is read on its own: "card out of date" is `card`
+            // and `expired`, not `remove` and "of date", and "smartcard out of date" the same.
             if let Some((n, _)) = found {
-                let overtaken = (i + 1..i + n)
-                    .any(|j| longest_at(j).is_some_and(|(m, _)| j + m > i + n && m > n));
-                if overtaken {
-                    found = None;
+                let overtaker = (i + 1..i + n).find(|&j| {
+                    longest_at(j, usize::MAX).is_some_and(|(m, _)| j + m > i + n && m > n)
+                });
+                if let Some(j) = overtaker {
+                    found = longest_at(i, j - i);
                 }
             }
             match found {
@@ -551,7 +558,13 @@ impl<'kb> Reading<'kb> {
         let owned = |c: &str, i: usize| {
             c == "certificate" && i > 0 && self.said.concepts[i - 1] == ELSEWHERE
         };
+        // Prescriptions that will not sign ("her prescriptions won't sign") are the smartcard's,
+        // whatever the description goes on to name ("so she's printing them"); a letter that
+        // will not sign in Docman is not.
+        let signing_refused = !self.said.at(PRESCRIPTION).is_empty()
+            && self.said.at(SIGN).iter().any(|&i| self.said.denied[i]);
         (other_card || !self.said.at(ELSEWHERE).is_empty())
+            && !signing_refused
             && !SMARTCARD
                 .iter()
                 .filter(|&&c| !(other_card && (c == "card" || c == "reader")))
@@ -743,6 +756,26 @@ mod tests {
             read_as(&kb, "her certificate has expired").as_deref(),
             Some("credentials-not-valid")
         );
+    }
+
+    #[test]
+    fn prescriptions_that_will_not_sign_are_the_smartcards_whatever_else_is_named() {
+        let kb = KnowledgeBase::shipped();
+        assert_eq!(
+            read_as(
+                &kb,
+                "her prescriptions won't sign electronically so she's printing them all"
+            )
+            .as_deref(),
+            Some("cannot-sign")
+        );
+        // Printing prescriptions for signing, or a letter in Docman, is no smartcard's.
+        for text in [
+            "the printer wont print the prescriptions for the doctor to sign",
+            "cant sign the letters in docman",
+        ] {
+            assert_eq!(read_as(&kb, text), None, "{text:?}");
+        }
     }
 
     #[test]
