@@ -8,8 +8,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
-use cardwatch_core::triage::matching::{recognise, Recognised};
 use cardwatch_core::catalogue::Catalogue;
+use cardwatch_core::triage::matching::{recognise, Recognised};
 use cardwatch_core::triage::{
     application_name, minutes_text, Advice, Case, KnowledgeBase, StepKind, Who, APPLICATIONS,
     CANNOT,
@@ -538,7 +538,12 @@ async fn show(state: &AppState, viewer: &Viewer, mut w: WizardQuery, typed: Type
     let mut answers: Vec<(String, String)> = next
         .results
         .iter()
-        .map(|r| (format!("{}:{r}", next.id), answer_label(catalogue, next.kind, r)))
+        .map(|r| {
+            (
+                format!("{}:{r}", next.id),
+                answer_label(catalogue, next.kind, r),
+            )
+        })
         .collect();
     if matches!(next.kind, StepKind::Check | StepKind::Fix) {
         answers.push((
@@ -555,9 +560,10 @@ async fn show(state: &AppState, viewer: &Viewer, mut w: WizardQuery, typed: Type
             .map(|k| {
                 // The question in the knowledge base's words and the answer the records give,
                 // as the packet lists them.
-                let asked = kb
-                    .check(&k.check)
-                    .map_or_else(|| k.check.replace('-', " "), |c| kb.checks[c].prompt.clone());
+                let asked = kb.check(&k.check).map_or_else(
+                    || k.check.replace('-', " "),
+                    |c| kb.checks[c].prompt.clone(),
+                );
                 format!(
                     "{asked} {} ({})",
                     answer_label(catalogue, StepKind::Check, &k.result),
