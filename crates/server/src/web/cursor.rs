@@ -46,6 +46,15 @@ pub(crate) fn decode(text: &str, width: usize) -> Result<Position, BadParam> {
 /// refused: for a list whose positions differ in how many values they carry (the incidents',
 /// whose sort value is left out where it is NULL).
 pub(crate) fn decode_given(text: &str) -> Result<Position, BadParam> {
+    let at = parse(text)?;
+    if at.values.len() > 2 {
+        return Err(refused());
+    }
+    Ok(at)
+}
+
+/// `a` or `b`, then any number of `.` and a value in the cursors' base64.
+fn parse(text: &str) -> Result<Position, BadParam> {
     let bad = refused;
     let before = match text.get(..1) {
         Some("a") => false,
@@ -61,9 +70,6 @@ pub(crate) fn decode_given(text: &str) -> Result<Position, BadParam> {
             Ok(String::from_utf8_lossy(&bytes).replace('\0', ""))
         })
         .collect::<Result<Vec<String>, BadParam>>()?;
-    if values.len() > 2 {
-        return Err(bad());
-    }
     Ok(Position { before, values })
 }
 
@@ -87,22 +93,9 @@ pub(crate) const FIVE_VALUE_CURSOR_PATTERN: &str =
 /// `^[ab]`, then `width` times `.` and base64 as [`CURSOR_PATTERN`]'s values are (for `width` 5,
 /// [`FIVE_VALUE_CURSOR_PATTERN`]).
 pub(crate) fn decode_exactly(text: &str, width: usize) -> Result<Position, BadParam> {
-    let before = match text.get(..1) {
-        Some("a") => false,
-        Some("b") => true,
-        _ => return Err(refused()),
-    };
-    let rest = text[1..].strip_prefix('.').ok_or_else(refused)?;
-    let values = rest
-        .split('.')
-        .map(|part| {
-            let bytes = CURSOR_BASE64.decode(part).map_err(|_| refused())?;
-            // No stored text holds a NUL, and PostgreSQL refuses one in a parameter.
-            Ok(String::from_utf8_lossy(&bytes).replace('\0', ""))
-        })
-        .collect::<Result<Vec<String>, BadParam>>()?;
-    if values.len() != width {
+    let at = parse(text)?;
+    if at.values.len() != width {
         return Err(refused());
     }
-    Ok(Position { before, values })
+    Ok(at)
 }
