@@ -76,6 +76,8 @@ pub struct AppState {
     renewals: Arc<tokio::sync::Mutex<Option<prevent::plan::cache::CachedRenewals>>>,
     /// The renewal plan's last answers.
     plans: Arc<std::sync::Mutex<prevent::plan::cache::Answers>>,
+    /// The access reviews list's counts, by the sites callers see.
+    reviews: Arc<std::sync::Mutex<govern::reviews::KeptCounts>>,
     /// The chain length last seen, and the length at which the estate's facts last changed.
     facts: Arc<tokio::sync::Mutex<(i64, i64)>>,
 }
@@ -104,6 +106,7 @@ impl AppState {
             overview: Arc::default(),
             renewals: Arc::default(),
             plans: Arc::default(),
+            reviews: Arc::default(),
         }
     }
 }

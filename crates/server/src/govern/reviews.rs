@@ -8,7 +8,7 @@
 //! once per change of the estate ([`counts`]) rather than on every request.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -22,7 +22,6 @@ use cardwatch_store::reviews::{
     decide as decide_on, review_counts, reviews_page, Decision, ReviewCounts, ReviewPlace,
     ReviewsFrom, ReviewsPage as Page, ReviewsQuery, ToReview,
 };
-use cardwatch_store::Store;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -133,20 +132,18 @@ fn list_query(q: &HashMap<String, String>) -> Result<ListQuery, BadParam> {
     Ok(ListQuery { all, from, limit })
 }
 
-/// The reviews list's counts, kept per store: a national list's count is a pass over a million
-/// positions and their decisions (seconds), where a page reads a few hundred. What it counts
-/// changes only with the estate — a decision, a position coming into force or going, a holder
-/// moving site: each of them audited — or as time passes a decision's anniversary. So each
+/// The reviews list's counts, kept in the server's state: a national list's count is a pass over
+/// a million positions and their decisions (seconds), where a page reads a few hundred. What it
+/// counts changes only with the estate — a decision, a position coming into force or going, a
+/// holder moving site: each of them audited — or as time passes a decision's anniversary. So each
 /// scope's counts are kept with the audit chain's length read before they were counted (a kept
 /// count is never older than its length) and the moment they were counted for, and serve every
 /// request at that length until the oldest decision of a position not due turns a year old
 /// ([`ReviewCounts::hold_for`]): exact, as a count on each request would be. Counts kept by
 /// the database (a count per site kept by triggers, as the estate lists' `list_counts`) could
 /// not follow a decision's anniversary, and a bulk import loads positions with triggers off.
-struct KeptCounts {
-    /// The store counted: its allocation, which this reference keeps from being reused, tells
-    /// a server's store from another's (tests run several servers in one process).
-    store: Weak<dyn Store>,
+#[derive(Default)]
+pub(crate) struct KeptCounts {
     /// By the sites a viewer sees (`None`: every site): the counts, behind a lock held while
     /// they are counted, so that callers asking at once count once.
     by_scope: HashMap<Option<Vec<String>>, Arc<tokio::sync::Mutex<Option<Counted>>>>,
@@ -160,12 +157,10 @@ struct Counted {
     counts: ReviewCounts,
 }
 
-static KEPT: Mutex<Option<KeptCounts>> = Mutex::new(None);
-
 /// Scopes kept: every unscoped caller shares one, each practice or ICB its own.
 const SCOPES_KEPT: usize = 1_024;
 
-/// The positions in force and those due in a viewer's scope, from [`KEPT`] when they hold.
+/// The positions in force and those due in a viewer's scope, from those kept when they hold.
 async fn counts(
     state: &AppState,
     v: &Viewer,
@@ -178,27 +173,11 @@ async fn counts(
         None => crate::web::version(state).await?,
     };
     let slot = {
-        let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
-        let ours = |k: &KeptCounts| {
-            std::ptr::eq(
-                k.store.as_ptr() as *const (),
-                Arc::as_ptr(&state.store) as *const (),
-            )
-        };
-        if !kept.as_ref().is_some_and(ours)
-            || kept.as_ref().is_some_and(|k| {
-                k.by_scope.len() >= SCOPES_KEPT && !k.by_scope.contains_key(&sites)
-            })
-        {
-            *kept = Some(KeptCounts {
-                store: Arc::downgrade(&state.store),
-                by_scope: HashMap::new(),
-            });
+        let mut kept = state.reviews.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.by_scope.len() >= SCOPES_KEPT && !kept.by_scope.contains_key(&sites) {
+            kept.by_scope.clear();
         }
-        let Some(k) = kept.as_mut() else {
-            unreachable!("kept counts set above");
-        };
-        k.by_scope.entry(sites.clone()).or_default().clone()
+        kept.by_scope.entry(sites.clone()).or_default().clone()
     };
     let mut slot = slot.lock().await;
     if let Some(c) = slot
