@@ -78,6 +78,8 @@ pub struct AppState {
     plans: Arc<std::sync::Mutex<prevent::plan::cache::Answers>>,
     /// The access reviews list's counts, by the sites callers see.
     reviews: Arc<std::sync::Mutex<govern::reviews::KeptCounts>>,
+    /// The reports' periods, by the sites callers see and the period's start.
+    reports: Arc<std::sync::Mutex<govern::reports::KeptReports>>,
     /// The chain length last seen, and the length at which the estate's facts last changed.
     facts: Arc<tokio::sync::Mutex<(i64, i64)>>,
 }
@@ -107,6 +109,7 @@ impl AppState {
             renewals: Arc::default(),
             plans: Arc::default(),
             reviews: Arc::default(),
+            reports: Arc::default(),
         }
     }
 }
