@@ -9,7 +9,7 @@ use cardwatch_core::date::Timestamp;
 use cardwatch_store::agents;
 use cardwatch_store::Change;
 use common::{
-    assert_accessible_and_fits, axe_in_chromium, body_json, get_as, scratch_db,
+    assert_accessible_and_fits, axe_in_chromium, body_json, get_as, pagination_links, scratch_db,
     serve_demo_signed_in, stop,
 };
 
@@ -171,23 +171,6 @@ fn the_agents_api_is_paged_by_cursor_forward_to_the_end_and_back() {
     stop(child);
 }
 
-/// The `href`s of the page's pagination links: (previous, next).
-fn links(page: &str) -> (Option<String>, Option<String>) {
-    let href = |rel: &str| {
-        page.split(&format!("rel=\"{rel}\""))
-            .next()
-            .and_then(|before| {
-                before
-                    .rsplit("href=\"")
-                    .next()
-                    .filter(|_| page.contains(&format!("rel=\"{rel}\"")))
-                    .and_then(|h| h.split('"').next())
-                    .map(|h| h.replace("&amp;", "&").replace("&#x2e;", "."))
-            })
-    };
-    (href("prev"), href("next"))
-}
-
 /// The workstations of the agents a page shows, in its order.
 fn hosts(page: &str) -> Vec<String> {
     page.split("<td class=\"nhsuk-table__cell\">")
@@ -212,7 +195,7 @@ fn the_agents_page_shows_fifty_with_links_either_side_and_passes_axe() {
     );
     assert_eq!(first.matches("action=\"/admin/agents/revoke\"").count(), 50);
     assert_eq!(hosts(&first), want[..50]);
-    let (previous, Some(second_href)) = links(&first) else {
+    let (previous, Some(second_href)) = pagination_links(&first) else {
         panic!("a next link: {first}")
     };
     assert!(previous.is_none(), "nothing before the first page");
@@ -222,14 +205,18 @@ fn the_agents_page_shows_fifty_with_links_either_side_and_passes_axe() {
     assert_eq!(status, 200, "{second}");
     assert!(second.contains("120 agents enrolled."));
     assert_eq!(hosts(&second), want[50..100]);
-    let (Some(back_href), Some(third_href)) = links(&second) else {
+    let (Some(back_href), Some(third_href)) = pagination_links(&second) else {
         panic!("links either side: {second}")
     };
     assert!(second.contains("The 50 agents before these"));
 
     let (_, third) = get_as(&addr, &third_href, &admin);
     assert_eq!(hosts(&third), want[100..]);
-    assert_eq!(links(&third).1, None, "nothing after the last page");
+    assert_eq!(
+        pagination_links(&third).1,
+        None,
+        "nothing after the last page"
+    );
     let (_, back) = get_as(&addr, &back_href, &admin);
     assert_eq!(
         hosts(&back),

@@ -233,27 +233,6 @@ fn the_incidents_api_pages_by_cursor_in_every_sort_and_still_takes_offset() {
     stop(child);
 }
 
-/// The `href`s of the page's pagination links: (previous, next).
-fn links(page: &str) -> (Option<String>, Option<String>) {
-    let href = |rel: &str| {
-        page.split(&format!("rel=\"{rel}\""))
-            .next()
-            .and_then(|before| {
-                before
-                    .rsplit("href=\"")
-                    .next()
-                    .filter(|_| page.contains(&format!("rel=\"{rel}\"")))
-                    .and_then(|h| h.split('"').next())
-                    .map(|h| {
-                        h.replace("&amp;", "&")
-                            .replace("&#38;", "&")
-                            .replace("&#x2e;", ".")
-                    })
-            })
-    };
-    (href("prev"), href("next"))
-}
-
 /// The incidents a page shows, in its order.
 fn shown(page: &str) -> Vec<i64> {
     page.split("<a href=\"/incidents/")
@@ -278,7 +257,7 @@ fn the_incidents_page_links_either_side_keeping_filters_and_sort() {
         first.contains(&format!("{} incidents.", want.len())),
         "{first}"
     );
-    let (previous, Some(second_href)) = links(&first) else {
+    let (previous, Some(second_href)) = pagination_links(&first) else {
         panic!("a next link: {first}")
     };
     assert!(previous.is_none(), "nothing before the first page");
@@ -296,7 +275,7 @@ fn the_incidents_page_links_either_side_keeping_filters_and_sort() {
     let (status, second) = get_as(&addr, &second_href, &admin);
     assert_eq!(status, 200, "{second}");
     assert_eq!(shown(&second), want[4..8], "{second_href}");
-    let (Some(back_href), Some(_)) = links(&second) else {
+    let (Some(back_href), Some(_)) = pagination_links(&second) else {
         panic!("links either side: {second}")
     };
     assert!(second.contains("The 4 incidents before these"));

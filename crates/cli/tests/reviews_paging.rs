@@ -7,7 +7,9 @@
 
 mod common;
 
-use common::{body_json, get_as, practice_manager, scratch_db, serve_demo_signed_in, stop};
+use common::{
+    body_json, get_as, pagination_links, practice_manager, scratch_db, serve_demo_signed_in, stop,
+};
 
 /// A position's place in the list: (holder's site, holder, where, role).
 type Key = (String, String, String, String);
@@ -70,20 +72,6 @@ fn walk(addr: &str, cookie: &str, show: &str, limit: usize) -> (Vec<Key>, Vec<Ke
     (forward, back, totals)
 }
 
-/// The `href`s of the page's pagination links: (previous, next).
-fn links(page: &str) -> (Option<String>, Option<String>) {
-    let href = |rel: &str| {
-        let (before, _) = page.split_once(&format!("rel=\"{rel}\""))?;
-        let h = before.rsplit("href=\"").next()?.split('"').next()?;
-        Some(
-            h.replace("&amp;", "&")
-                .replace("&#38;", "&")
-                .replace("&#x2e;", "."),
-        )
-    };
-    (href("prev"), href("next"))
-}
-
 #[test]
 fn reviews_are_paged_by_cursor_both_ways() {
     let (_tmp, db) = scratch_db();
@@ -136,7 +124,7 @@ fn reviews_are_paged_by_cursor_both_ways() {
     // the first page with why.
     let (status, page) = get_as(&addr, "/reviews?show=all&limit=7", &admin);
     assert_eq!(status, 200);
-    let (previous, next) = links(&page);
+    let (previous, next) = pagination_links(&page);
     assert!(previous.is_none(), "the first page");
     let href = next.expect("a link to the next page");
     assert!(href.starts_with("/reviews?show=all&cursor=a."), "{href}");
@@ -145,14 +133,16 @@ fn reviews_are_paged_by_cursor_both_ways() {
     let (status, second) = get_as(&addr, &href, &admin);
     assert_eq!(status, 200, "{second}");
     assert!(second.contains("The 7 roles before these"), "{second}");
-    let (previous, _) = links(&second);
+    let (previous, _) = pagination_links(&second);
     let previous = previous.expect("a link to the first page");
     assert!(
         previous.starts_with("/reviews?show=all&cursor=b."),
         "{previous}"
     );
     assert_eq!(
-        links(&get_as(&addr, &previous, &admin).1).1.as_deref(),
+        pagination_links(&get_as(&addr, &previous, &admin).1)
+            .1
+            .as_deref(),
         Some(href.as_str()),
         "back at the first page"
     );

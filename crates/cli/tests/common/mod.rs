@@ -954,3 +954,18 @@ pub fn assert_accessible_and_fits(what: &str, width: u32, got: &serde_json::Valu
         got["overflow"]
     );
 }
+
+/// The `href`s of a page's pagination links (`rel="prev"`, `rel="next"`), unescaped: (previous,
+/// next).
+pub fn pagination_links(page: &str) -> (Option<String>, Option<String>) {
+    let href = |rel: &str| {
+        let (before, _) = page.split_once(&format!("rel=\"{rel}\""))?;
+        let h = before.rsplit("href=\"").next()?.split('"').next()?;
+        Some(
+            h.replace("&amp;", "&")
+                .replace("&#38;", "&")
+                .replace("&#x2e;", "."),
+        )
+    };
+    (href("prev"), href("next"))
+}
