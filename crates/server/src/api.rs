@@ -154,8 +154,8 @@ const ENDPOINTS: &[Endpoint] = &[
         caller: Caller::Operator,
         query: &[
             p("show", Ty::Words(&["due", "all"]), "due (default) or all"),
-            p("cursor", Ty::Pat(crate::web::cursor::FIVE_VALUE_CURSOR_PATTERN), "Where the page starts: next_cursor or previous_cursor of an answer with the same show (leave out for the first page). Not with offset."),
-            p("offset", Ty::Int(0, 1_000_000), "Skip this many (each skipped position is read: a cursor reads a deep page as fast as the first). Not with cursor."),
+            p("cursor", Ty::Pat(crate::web::cursor::FIVE_VALUE_CURSOR_PATTERN), "Where the page starts: next_cursor or previous_cursor of an answer with the same show (leave out for the first page)."),
+            p("offset", Ty::Int(0, 1_000_000), "Skip this many (each skipped position is read: a cursor reads a deep page as fast as the first; not used with cursor)."),
             p("limit", Ty::Int(1, 5000), "At most this many (200 by default)."),
         ],
         body: None,

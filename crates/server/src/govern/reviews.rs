@@ -119,15 +119,11 @@ fn list_query(q: &HashMap<String, String>) -> Result<ListQuery, BadParam> {
     };
     let offset = number("offset", 0, 1_000_000)?;
     let limit = number("limit", LIMIT, MAX_LIMIT)?;
-    let from = match (text("cursor"), offset) {
-        (None, n) => ReviewsFrom::Offset(n),
-        (Some(c), 0) => place(c)?,
-        (Some(_), _) => {
-            return Err(bad_request(
-                "offset",
-                "give cursor or offset, not both — a cursor says where the page starts".into(),
-            ))
-        }
+    // A cursor says where the page starts; an offset beside it is not used (as on the
+    // incidents' list), since the API's document allows each parameter on its own terms.
+    let from = match text("cursor") {
+        None => ReviewsFrom::Offset(offset),
+        Some(c) => place(c)?,
     };
     Ok(ListQuery { all, from, limit })
 }
