@@ -145,7 +145,7 @@ fn cert_fact(
         format!(
             "the estate has the {purpose} certificate of card {} valid until {}",
             card.card_serial.as_str(),
-            cert.not_after
+            cert.not_after.long()
         ),
     ));
 }
@@ -425,7 +425,7 @@ pub fn agent_facts(
                     found(format!(
                         "the {p} certificate of card {} valid until {}",
                         c.token,
-                        c.cert.not_after.date()
+                        c.cert.not_after.date().long()
                     )),
                 ));
             }
