@@ -141,6 +141,7 @@ struct ServerEntry {
     behind_tls_proxy: Option<toml::Value>,
     tls_handshake_timeout_secs: Option<i64>,
     tls_max_handshakes: Option<i64>,
+    report_wait_ms: Option<i64>,
 }
 
 /// How `serve` treats connections (`[server]`).
@@ -154,7 +155,12 @@ pub struct Serving {
     pub behind_tls_proxy: bool,
     /// TLS handshakes' time limit and how many may be unfinished at once.
     pub tls: crate::tls::Limits,
+    /// The longest a request waits for a report's reading.
+    pub report_wait: std::time::Duration,
 }
+
+/// How long a request waits for a report's reading unless `[server] report_wait_ms` says.
+pub const REPORT_WAIT_MS: u64 = 1_000;
 
 /// The `[server]` table over the defaults.
 fn serving(s: ServerEntry) -> std::result::Result<Serving, String> {
@@ -198,10 +204,20 @@ fn serving(s: ServerEntry) -> std::result::Result<Serving, String> {
         Some(n) => tls.max_handshakes = n as usize,
         None => {}
     }
+    let report_wait_ms = match s.report_wait_ms {
+        Some(n) if !(0..=600_000).contains(&n) => {
+            return Err(format!(
+                "server.report_wait_ms: {n} must be from 0 to 600000 milliseconds"
+            ))
+        }
+        Some(n) => n as u64,
+        None => REPORT_WAIT_MS,
+    };
     Ok(Serving {
         trusted_proxies,
         behind_tls_proxy,
         tls,
+        report_wait: std::time::Duration::from_millis(report_wait_ms),
     })
 }
 
@@ -669,6 +685,7 @@ pub(crate) const REFERENCE: &[reference::Key] = {
         key("server.behind_tls_proxy", "true or false", || "false".into(), "A TLS proxy in front terminates every connection, so every answer carries `Strict-Transport-Security` and every cookie is `Secure`, whatever a request says. Otherwise a request counts as TLS when `serve --tls-cert` decrypted it, or when `X-Forwarded-Proto: https` comes from a proxy in `trusted_proxies`; from anyone else that header is ignored (docs/operations/serving.md)."),
         key("server.tls_handshake_timeout_secs", "seconds, 1–300", || crate::tls::Limits::default().handshake_timeout.as_secs().to_string(), "With `--tls-cert`: how long a client has to finish the TLS handshake before its connection is closed."),
         key("server.tls_max_handshakes", "integer, 1–100000", || crate::tls::Limits::default().max_handshakes.to_string(), "With `--tls-cert`: TLS handshakes unfinished at once; one more closes the oldest, so connections that never finish cannot keep a real client out."),
+        key("server.report_wait_ms", "milliseconds, 0–600000", || REPORT_WAIT_MS.to_string(), "The longest a request waits for a report's figures to be read (`/reports`, `/api/v1/reports`). A report whose last reading took longer is answered from that reading, the page saying when it was read, while it is read again in the background; 0 answers every report but the first from its last reading. At demo size a reading takes milliseconds; a national administrator's takes seconds."),
         key("oidc.issuer", "URL (https://…), required", none, "The OpenID Connect provider's issuer, exactly as its discovery document states it. `serve` reads `<issuer>/.well-known/openid-configuration` and the provider's keys when it starts, and does not start if it cannot."),
         key("oidc.client_id", "text, required", none, "The client (application) id the provider gave Cardwatch."),
         key("oidc.client_secret", "text", none, "The client secret. `client_secret_file` keeps it out of this file; `CARDWATCH_OIDC_CLIENT_SECRET` wins over both. One of the three is required."),

@@ -621,6 +621,7 @@ fn server_checks(
         sso: None,
         sign_in: cardwatch_server::web::auth::SignInGuard::new(settings.serving.trusted_proxies)
             .behind_tls_proxy(settings.serving.behind_tls_proxy),
+        report_wait: settings.serving.report_wait,
         // Read and checked with the configuration: a bad file has stopped `serve` already.
         import_mapping: settings
             .import_mapping

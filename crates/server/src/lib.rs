@@ -53,6 +53,10 @@ pub struct Checks {
     /// The operator's Care Identity Management mapping (`[import] mapping`), which uploads at
     /// `/admin/import` read exports with; `None`: the shipped mapping.
     pub import_mapping: Option<admin::import::Mapping>,
+    /// The longest a request waits for a report's reading (`[server] report_wait_ms`): a
+    /// report whose last reading took longer answers from that reading, saying when it was
+    /// read, while it is read again in the background.
+    pub report_wait: std::time::Duration,
 }
 
 /// What handlers share.
@@ -121,6 +125,7 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
     // The read-ahead takes the kept renewals before the scheduler's task can start: its jobs
     // wait for that read.
     prevent::plan::cache::read_ahead(state.clone());
+    govern::reports::read_ahead(state.clone());
     notify::jobs::spawn(state.clone());
     Router::new()
         .merge(api::routes())

@@ -11,10 +11,13 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
+use cardwatch_core::date::Timestamp;
 use cardwatch_core::reports::{version_rates, Machines, Rollout, VersionRate};
+use cardwatch_store::IncidentQuery;
 use serde_json::json;
 
 use crate::web::auth::Caller;
+use crate::web::background::{self, Priority};
 use crate::web::blocking;
 use crate::web::counted;
 use crate::web::scope::viewer;
@@ -24,6 +27,9 @@ use crate::AppState;
 /// Machines named per suspect on the page (the JSON has them all).
 const MACHINES_LISTED: usize = 20;
 
+/// The period unless one is asked for, in days back from today.
+const DEFAULT_DAYS: i32 = 90;
+
 /// What the reports show for one caller and period.
 #[derive(Clone)]
 struct Report {
@@ -32,6 +38,11 @@ struct Report {
     ended: u64,
     minutes: f64,
     rates: Vec<VersionRate>,
+    /// The moment its figures were read.
+    read_at: Timestamp,
+    /// Whether it was answered from the last reading while a new one runs (see
+    /// [`Checks::report_wait`](crate::Checks::report_wait)).
+    kept: bool,
 }
 
 fn days(q: &HashMap<String, String>) -> Result<i32, BadParam> {
@@ -42,7 +53,7 @@ fn days(q: &HashMap<String, String>) -> Result<i32, BadParam> {
         ));
     }
     match q.get("days").map(|d| d.trim()).filter(|d| !d.is_empty()) {
-        None => Ok(90),
+        None => Ok(DEFAULT_DAYS),
         Some(d) => d
             .parse::<i32>()
             .ok()
@@ -65,61 +76,155 @@ async fn report(
     let days = days(q).map_err(IntoResponse::into_response)?;
     let v = viewer(state, caller, Permission::ViewEstate, api).await?;
     let query = crate::fix::incidents::seen_by(&v);
-    let since = cardwatch_core::date::Timestamp::start_of((state.now)().date().add_days(-days));
+    let since = Timestamp::start_of((state.now)().date().add_days(-days));
     // The chain's length before anything is read (a scoped viewer's was read with its sites).
     let length = match v.version {
         Some(l) => l,
         None => crate::web::version(state).await?,
     };
+    let slot = slot(state, &query, since);
+    // Callers asking at once for one scope and period wait for one reading.
+    let mut held = slot.lock().await;
+    if let Some(k) = &held.kept {
+        if k.length >= length && k.read.elapsed() < AGENTS_FRESH {
+            return Ok((v.caller, k.report.clone()));
+        }
+        if k.took >= state.checks.report_wait {
+            // Too slow to wait for: the last reading answers, saying when it was read, while
+            // one reading at a time runs in the background.
+            let report = Report {
+                kept: true,
+                ..k.report.clone()
+            };
+            if !held.reading {
+                held.reading = true;
+                let (state, slot) = (state.clone(), slot.clone());
+                tokio::spawn(tracing::Instrument::in_current_span(async move {
+                    let read = read(&state, query, since, days, length, Priority::Background).await;
+                    let mut held = slot.lock().await;
+                    held.reading = false;
+                    match read {
+                        Ok(k) if held.kept.as_ref().is_none_or(|h| h.length <= k.length) => {
+                            held.kept = Some(k)
+                        }
+                        Ok(_) => {}
+                        Err(_) => tracing::warn!("a report read in the background failed"),
+                    }
+                }));
+            }
+            return Ok((v.caller, report));
+        }
+    }
+    let k = read(state, query, since, days, length, Priority::Asked).await?;
+    let report = k.report.clone();
+    held.kept = Some(k);
+    Ok((v.caller, report))
+}
+
+/// The kept report of the incidents `query` matches since `since`.
+fn slot(
+    state: &AppState,
+    query: &IncidentQuery,
+    since: Timestamp,
+) -> Arc<tokio::sync::Mutex<Slot>> {
+    // Whoever sees every site and the site-less incidents sees every incident, whoever
+    // recorded them: every administrator shares one report.
+    let everything = query.sites.is_none() && query.siteless;
     let key = (
         query.sites.clone(),
         query.siteless,
-        query.reporter.clone(),
+        if everything {
+            String::new()
+        } else {
+            query.reporter.clone()
+        },
         since.unix(),
     );
-    let slot = {
-        let mut kept = state.reports.lock().unwrap_or_else(|e| e.into_inner());
-        if kept.len() >= SCOPES_KEPT && !kept.contains_key(&key) {
-            kept.clear();
-        }
-        kept.entry(key).or_default().clone()
-    };
-    // Callers asking at once for one scope and period wait for one reading.
-    let mut slot = slot.lock().await;
-    if let Some(k) = slot
-        .as_ref()
-        .filter(|k| k.length >= length && k.read.elapsed() < AGENTS_FRESH)
-    {
-        return Ok((v.caller, k.report.clone()));
+    let mut kept = state.reports.lock().unwrap_or_else(|e| e.into_inner());
+    if kept.len() >= SCOPES_KEPT && !kept.contains_key(&key) {
+        kept.clear();
     }
+    kept.entry(key).or_default().clone()
+}
+
+/// Starts reading the administrators' report of the default period as the server starts, so that the first one asked for finds it read or being read
+/// (seconds at national size). The report is taken before this returns: a request arriving
+/// first waits for this reading instead of starting a second.
+pub(crate) fn read_ahead(state: AppState) {
+    let query = IncidentQuery::everything();
+    let since = Timestamp::start_of((state.now)().date().add_days(-DEFAULT_DAYS));
+    let Ok(mut held) = slot(&state, &query, since).try_lock_owned() else {
+        return;
+    };
+    tokio::spawn(async move {
+        let Ok(length) = crate::web::version(&state).await else {
+            return;
+        };
+        // A failure is the first request's to report: it reads again.
+        if let Ok(k) = read(
+            &state,
+            query,
+            since,
+            DEFAULT_DAYS,
+            length,
+            Priority::Background,
+        )
+        .await
+        {
+            held.kept = Some(k);
+        }
+    });
+}
+
+/// One reading of a period's report for the incidents `query` matches, at chain `length`.
+async fn read(
+    state: &AppState,
+    query: IncidentQuery,
+    since: Timestamp,
+    days: i32,
+    length: i64,
+    priority: Priority,
+) -> Result<KeptReport, Response> {
+    let started = std::time::Instant::now();
+    let read_at = (state.now)();
     let machines = machines(state, Some(length)).await?;
     // The period's reads in one read transaction (on PostgreSQL, a BEGIN and COMMIT fewer).
-    let ((lost, failed), query) = blocking(state, move |s| {
+    let ((lost, failed), query) = background::blocking(state, priority, move |s| {
         Ok((cardwatch_store::reports::period(s, &query, since)?, query))
     })
     .await
     .map_err(IntoResponse::into_response)?;
     let counts = machines.counts(query.sites.as_deref(), &failed);
-    let report = Report {
-        days,
-        ended: lost.0,
-        minutes: lost.1,
-        rates: version_rates(&counts),
-    };
-    *slot = Some(KeptReport {
+    Ok(KeptReport {
         length,
         read: std::time::Instant::now(),
-        report: report.clone(),
-    });
-    Ok((v.caller, report))
+        took: started.elapsed(),
+        report: Report {
+            days,
+            ended: lost.0,
+            minutes: lost.1,
+            rates: version_rates(&counts),
+            read_at,
+            kept: false,
+        },
+    })
 }
 
 /// A period's report for one scope, read once per length of the audit chain: at national size
 /// with 150,000 incidents in 90 days, an administrator's period is a read of every failure and
 /// its machines (seconds), which every incident's change adds to the chain. The agents' signing
 /// self-tests count as failures too and are not audited, so a report is read again once it is
-/// [`AGENTS_FRESH`] old.
-pub(crate) type KeptReports = HashMap<ReportScope, Arc<tokio::sync::Mutex<Option<KeptReport>>>>;
+/// [`AGENTS_FRESH`] old. A reading that took longer than a request should wait
+/// ([`Checks::report_wait`](crate::Checks::report_wait)) is read again in the background, the
+/// last one answering meanwhile.
+pub(crate) type KeptReports = HashMap<ReportScope, Arc<tokio::sync::Mutex<Slot>>>;
+
+/// One scope's last reading, and whether a reading of it is running in the background.
+#[derive(Default)]
+pub(crate) struct Slot {
+    kept: Option<KeptReport>,
+    reading: bool,
+}
 
 /// Whose report (the sites seen, whether site-less incidents show, the reporter) and from when.
 type ReportScope = (Option<Vec<String>>, bool, String, i64);
@@ -127,6 +232,8 @@ type ReportScope = (Option<Vec<String>>, bool, String, i64);
 pub(crate) struct KeptReport {
     length: i64,
     read: std::time::Instant,
+    /// How long the reading took.
+    took: std::time::Duration,
     report: Report,
 }
 
@@ -174,6 +281,8 @@ pub(crate) async fn api(
                 "holder_minutes": r.minutes,
             },
             "versions": r.rates,
+            "read_at": r.read_at.to_string(),
+            "being_read_again": r.kept,
         }))
         .into_response(),
         Err(r) => r,
@@ -196,6 +305,8 @@ struct ReportsPage {
     suspects: Vec<Suspect>,
     rows: Vec<Row>,
     json: String,
+    /// When the figures were read, if they are being read again.
+    kept: Option<String>,
 }
 
 struct Suspect {
@@ -343,6 +454,7 @@ pub(crate) async fn page(
         suspects,
         rows,
         json: format!("/api/v1/reports?{}", json.finish()),
+        kept: r.kept.then(|| r.read_at.long()),
     };
     let status = if page.problem.is_some() {
         StatusCode::BAD_REQUEST

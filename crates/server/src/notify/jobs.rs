@@ -949,6 +949,7 @@ mod tests {
             sign_in: Default::default(),
             sso: None,
             import_mapping: None,
+            report_wait: std::time::Duration::from_secs(1),
         }
     }
 

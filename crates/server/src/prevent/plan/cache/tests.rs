@@ -68,6 +68,7 @@ fn estate() -> Estate {
         sign_in: Default::default(),
         sso: None,
         import_mapping: None,
+        report_wait: std::time::Duration::from_secs(1),
     };
     Estate {
         state: AppState::new(store.clone(), now, checks),

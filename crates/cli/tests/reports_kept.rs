@@ -1,0 +1,132 @@
+//! A report too slow to wait for (issue 26): where reading a report's figures took longer than
+//! `[server] report_wait_ms` (seconds at national size; 0 here, so every reading counts as
+//! slow), a request after a change is answered at once from the last reading, saying when it
+//! was read, while the report is read again in the background; the next request after that
+//! reading has the change. Against a real `cardwatch serve` on the store CARDWATCH_TEST_STORE
+//! names.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use cardwatch_core::date::Timestamp;
+use cardwatch_core::triage::{IncidentStatus, NewIncident};
+use cardwatch_store::Change;
+use common::*;
+
+/// Opens an incident at a demo practice an hour ago and closes it 20 minutes later, from
+/// another process's connection to the store: a change the server did not make.
+fn add_incident(db: &str) {
+    let store = cardwatch_store::open(db).expect("open");
+    let opened = Timestamp::from_unix(now() - 3600);
+    let at = |t: Timestamp| Change {
+        actor: "test".into(),
+        at: t,
+    };
+    let id = store
+        .open_incident(
+            &NewIncident {
+                reporter: "reception".into(),
+                site: Some("A10000".into()),
+                symptom: "cannot-sign".into(),
+                ..NewIncident::default()
+            },
+            &at(opened),
+        )
+        .expect("open an incident");
+    store
+        .close_incident(
+            id,
+            IncidentStatus::Resolved,
+            Some("middleware-outdated"),
+            &at(Timestamp::from_unix(opened.unix() + 1200)),
+        )
+        .expect("close");
+}
+
+/// Seconds since the epoch as the server's clock has it (the system's: no `CARDWATCH_NOW` is set).
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+fn report(addr: &str, cookie: &str) -> serde_json::Value {
+    let (status, response) = get_as(addr, "/api/v1/reports", cookie);
+    assert_eq!(status, 200, "{response}");
+    body_json(&response)
+}
+
+fn ended(r: &serde_json::Value) -> u64 {
+    r["staff_time_lost"]["incidents"]
+        .as_u64()
+        .expect("incidents")
+}
+
+#[test]
+fn a_slow_report_answers_from_its_last_reading_while_it_is_read_again() {
+    let (tmp, db) = scratch_db();
+    let mut serve = serve_configured(&db, tmp.path(), "[server]\nreport_wait_ms = 0\n");
+    serve.args(["--demo", "--practices", "2"]);
+    let (child, addr, banner) = spawn_serving(serve);
+    let admin = sign_in_demo(&addr, &banner);
+
+    // The first reading is waited for, the server reading it as it started.
+    let first = report(&addr, &admin);
+    assert_eq!(first["being_read_again"], false, "{first}");
+
+    add_incident(&db);
+    // Asked after the change: the last reading, at once, saying so.
+    let kept = report(&addr, &admin);
+    assert_eq!(kept["being_read_again"], true, "{kept}");
+    assert_eq!(kept["read_at"], first["read_at"], "{kept}");
+    assert_eq!(ended(&kept), ended(&first), "{kept}");
+
+    // Read again in the background: a later request has the incident.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let fresh = loop {
+        let r = report(&addr, &admin);
+        if r["being_read_again"] == false {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "still being read: {r}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(ended(&fresh), ended(&first) + 1, "{fresh}");
+
+    // The page says when the figures it shows were read, in words.
+    add_incident(&db);
+    let (status, page) = get_as(&addr, "/reports", &admin);
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("These figures were read on ")
+            && page.contains("Newer ones are being read now"),
+        "{page}"
+    );
+    stop(child);
+}
+
+#[test]
+fn a_report_wait_out_of_range_is_refused() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("cardwatch.sqlite").display().to_string();
+    for (value, want) in [
+        (
+            "-1",
+            "server.report_wait_ms: -1 must be from 0 to 600000 milliseconds",
+        ),
+        ("\"1s\"", "bad.toml:2: invalid type: string \"1s\""),
+    ] {
+        let path = tmp.path().join("bad.toml");
+        std::fs::write(&path, format!("[server]\nreport_wait_ms = {value}\n")).expect("config");
+        let out = command(&db, None)
+            .arg("--config")
+            .arg(&path)
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .output()
+            .expect("serve");
+        assert!(!out.status.success(), "{value} was taken");
+        assert!(text(&out.stderr).contains(want), "{}", text(&out.stderr));
+    }
+}
