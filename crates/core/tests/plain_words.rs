@@ -218,21 +218,21 @@ fn plain_words_hold_on_a_fourth_set_their_author_never_read() {
 
 /// The fourth unseen set (200 desk descriptions, 30 of them not smartcard faults) was written by
 /// someone who read neither the matcher nor the words nor the other sets, labelling by the
-/// symptoms' own plain descriptions, and is kept unread: its test prints only counts, the figure
-/// to expect on descriptions nobody has seen.
+/// symptoms' own plain descriptions, and kept unread until its first figure was taken; its figure
+/// and misses are printed like the others'.
 #[test]
-fn plain_words_hold_on_a_fifth_set_nobody_has_read() {
+fn plain_words_hold_on_a_fifth_set_their_author_never_read() {
     let kb = knowledge_base();
-    let s = score(&kb, "triage-descriptions-unseen4.toml", false);
-    report("fourth unseen set (unread)", &s);
+    let s = score(&kb, "triage-descriptions-unseen4.toml", true);
+    report("fourth unseen set", &s);
+    // Its first reading, after the sixth widening, was 82.5% (165 of 200, 1 of 30 unrelated
+    // matched), the last figure taken before its cases were read, which the floor keeps.
     assert!(
         s.right >= FLOOR4,
         "{} of {} right, under {FLOOR4}",
         s.right,
         s.cases
     );
-    // One of its unrelated descriptions matched a symptom at the first reading; which one stays
-    // unread with the rest, so the floor holds it at one.
     assert!(
         s.unrelated_matched <= 1,
         "{} unrelated descriptions matched",
