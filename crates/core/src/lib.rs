@@ -26,6 +26,7 @@ pub mod reader;
 pub mod records;
 pub mod renewal;
 pub mod reports;
+pub mod reviews;
 pub mod schedule;
 pub mod silence;
 pub mod triage;

@@ -2,7 +2,13 @@
 //! positions in force at the caller's sites with each one's latest decision, and decisions
 //! recorded — audited, in the same transaction. Written once for both backends.
 
+use std::collections::BTreeMap;
+
+use cardwatch_core::audit::AuditRecord;
 use cardwatch_core::date::Timestamp;
+use cardwatch_core::health::RECHECK_MAX_RECORDS;
+pub use cardwatch_core::reviews::ReviewCounts;
+use cardwatch_core::reviews::{after_keeps, bearing, Placed, PositionKey};
 use serde::Serialize;
 
 use crate::exec::{with_exec, with_read, Entry, P, V};
@@ -320,44 +326,48 @@ fn to_review_row(mut r: Vec<V>) -> ToReview {
     }
 }
 
-/// How many positions in force a scope holds and how many of them are due, at one moment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ReviewCounts {
-    /// Positions in force.
-    pub in_force: u64,
-    /// Of those, the ones not reviewed since the moment counted for.
-    pub due: u64,
-    /// The newest decision of a position not due, at or after the moment counted for, the
-    /// oldest such: as the moment passes it, that position falls due. `None`: none to fall due.
-    pub next_due: Option<Timestamp>,
-}
-
-impl ReviewCounts {
-    /// Whether these counts, made for the moment `counted_for`, hold for the moment `not_since`
-    /// too with nothing else changed: no position's newest decision lies between the two.
-    pub fn hold_for(&self, counted_for: Timestamp, not_since: Timestamp) -> bool {
-        not_since.unix() >= counted_for.unix()
-            && self.next_due.is_none_or(|t| not_since.unix() <= t.unix())
-    }
-}
-
 /// The positions in force at `sites` (`None`: every site), those of them not reviewed since
-/// `not_since`, and when the next falls due: one pass over the scope's positions, for callers
-/// that keep the answer while the positions and decisions are unchanged (the audit chain
-/// unchanged: every decision and every change of a position or holder is audited) and the moment
-/// has not passed [`ReviewCounts::next_due`].
+/// `not_since`, and when the next falls due: one pass over the scope's positions. Callers that
+/// keep the answer use [`review_counts_at`], which says at which length of the audit chain it
+/// was counted.
 pub fn review_counts(
     store: &dyn Store,
     sites: Option<&[String]>,
     not_since: Timestamp,
 ) -> Result<ReviewCounts, StoreError> {
+    Ok(review_counts_at(store, sites, not_since)?.counts)
+}
+
+/// Counts and the audit chain's head they were counted at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CountedAt {
+    /// The chain's length.
+    pub length: i64,
+    /// Its last record's hash: a chain replaced since (a restore) is told apart by it.
+    pub hash: String,
+    /// The counts.
+    pub counts: ReviewCounts,
+}
+
+/// As [`review_counts`], with the audit chain's head read by the same statement, so that the
+/// counts are exactly those of the estate at that length: every change to a position, a holder
+/// or a decision is audited in the transaction that makes it. For callers that keep the counts
+/// and move them on with [`carried`] as the chain grows, until the moment passes
+/// [`ReviewCounts::next_due`].
+pub fn review_counts_at(
+    store: &dyn Store,
+    sites: Option<&[String]>,
+    not_since: Timestamp,
+) -> Result<CountedAt, StoreError> {
     let mut params: Vec<P> = Vec::new();
     let filter = in_force(sites, &mut params);
     params.push(P::I(not_since.unix()));
     let t = params.len();
+    // The head as scalar subqueries, read once, so that the count's plan is the count's alone.
     let sql = format!(
         "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN newest IS NULL OR newest < ${t} THEN 1 \
-         ELSE 0 END), 0) AS BIGINT), MIN(CASE WHEN newest >= ${t} THEN newest END) \
+         ELSE 0 END), 0) AS BIGINT), MIN(CASE WHEN newest >= ${t} THEN newest END), \
+         (SELECT seq FROM audit_head WHERE id = 1), (SELECT hash FROM audit_head WHERE id = 1) \
          FROM (SELECT {NEWEST_DECISION} AS newest FROM {HOLDERS_THEN_POSITIONS} \
          WHERE {filter}) AS listed"
     );
@@ -368,12 +378,163 @@ pub fn review_counts(
             .next()
             .unwrap_or_default();
         let at = |i: usize| row.get(i).cloned().unwrap_or(V::Null);
-        Ok(ReviewCounts {
-            in_force: u64::try_from(at(0).int()).unwrap_or(0),
-            due: u64::try_from(at(1).int()).unwrap_or(0),
-            next_due: at(2).opt_int().map(Timestamp::from_unix),
+        Ok(CountedAt {
+            length: at(3).int(),
+            hash: at(4).into_text(),
+            counts: ReviewCounts {
+                in_force: u64::try_from(at(0).int()).unwrap_or(0),
+                due: u64::try_from(at(1).int()).unwrap_or(0),
+                next_due: at(2).opt_int().map(Timestamp::from_unix),
+            },
         })
     })
+}
+
+/// The most positions kept in one run of the chain that [`carried`] looks up, one read each;
+/// past that (a backlog of reviews recorded at once) a recount costs less.
+pub const CARRY_MAX_POSITIONS: usize = 1_000;
+
+/// `kept` (counts of `sites` for the moment `not_since`) carried to the audit chain's head, from
+/// the records written since they were counted: unchanged when none of them can change them
+/// (incidents, cards, findings' notes, sign-ins…), moved by the "keep" decisions among them,
+/// each position kept read by its key; or why they cannot be (a removal, a change to people or
+/// positions, more records than [`RECHECK_MAX_RECORDS`], a chain that is not the one counted
+/// on), for a recount. The head is read again after the positions: if it moved, what was read
+/// may be of a later estate, and the answer is a recount.
+pub fn carried(
+    store: &dyn Store,
+    sites: Option<&[String]>,
+    not_since: Timestamp,
+    kept: &CountedAt,
+) -> Result<Result<CountedAt, String>, StoreError> {
+    with_read(store, |x| {
+        let head = read_head(x)?;
+        if head.0 < kept.length {
+            return Ok(Err(format!(
+                "the audit chain holds {} records, fewer than the {} counted at",
+                head.0, kept.length
+            )));
+        }
+        let wanted = head.0 - kept.length;
+        if wanted > RECHECK_MAX_RECORDS as i64 {
+            return Ok(Err(format!("{wanted} audit records to read")));
+        }
+        let records = x.rows(
+            "SELECT seq, at, actor, action, entity_kind, entity_key, note, before, after, hash \
+             FROM audit_log WHERE seq >= $1 AND seq <= $2 ORDER BY seq",
+            &[P::I(kept.length), P::I(head.0)],
+        )?;
+        // The record counted at is still the chain's (none when the chain was empty).
+        let counted_on = records
+            .first()
+            .filter(|r| r[0].int() == kept.length)
+            .map(|r| r[9].text().to_owned());
+        if kept.length > 0 && counted_on.as_deref() != Some(kept.hash.as_str()) {
+            return Ok(Err("the audit chain is not the one counted on".into()));
+        }
+        let records: Vec<AuditRecord> = records
+            .into_iter()
+            .filter(|r| r[0].int() > kept.length)
+            .map(audit_record)
+            .collect();
+        if records.len() as i64 != wanted {
+            return Ok(Err(format!(
+                "{} audit records read of {wanted}",
+                records.len()
+            )));
+        }
+        let keeps = match bearing(&records) {
+            Ok(k) => k,
+            Err(why) => return Ok(Err(why)),
+        };
+        let mut placed: BTreeMap<PositionKey, Option<Placed>> = BTreeMap::new();
+        for k in &keeps {
+            if placed.contains_key(&k.position) {
+                continue;
+            }
+            if placed.len() == CARRY_MAX_POSITIONS {
+                return Ok(Err(format!(
+                    "more than {CARRY_MAX_POSITIONS} positions kept"
+                )));
+            }
+            placed.insert(k.position.clone(), place(x, &k.position)?);
+        }
+        if read_head(x)? != head {
+            return Ok(Err("the audit chain moved while the keeps were read".into()));
+        }
+        let counts = match after_keeps(kept.counts, not_since, sites, &keeps, &placed) {
+            Ok(c) => c,
+            Err(why) => return Ok(Err(why)),
+        };
+        Ok(Ok(CountedAt {
+            length: head.0,
+            hash: head.1,
+            counts,
+        }))
+    })
+}
+
+/// The audit chain's head: its length and its last record's hash.
+fn read_head(x: &mut dyn crate::exec::Exec) -> Result<(i64, String), StoreError> {
+    let row = x
+        .rows("SELECT seq, hash FROM audit_head WHERE id = 1", &[])?
+        .into_iter()
+        .next()
+        .ok_or_else(|| StoreError::Database("the audit chain has no head".into()))?;
+    Ok((row[0].int(), row[1].text().to_owned()))
+}
+
+/// An audit record from its columns (seq, at, actor, action, entity_kind, entity_key, note,
+/// before, after).
+fn audit_record(mut r: Vec<V>) -> AuditRecord {
+    let mut take = |i: usize| std::mem::replace(&mut r[i], V::Null);
+    AuditRecord {
+        seq: take(0).int(),
+        at: Timestamp::from_unix(take(1).int()),
+        actor: take(2).into_text(),
+        action: take(3).into_text(),
+        entity_kind: take(4).into_text(),
+        entity_key: take(5).into_text(),
+        note: take(6).into_text(),
+        before: take(7).opt_text().map(str::to_owned),
+        after: take(8).opt_text().map(str::to_owned),
+    }
+}
+
+/// A position as the counts see it: its holder's site, whether it is in force, and the moments
+/// of its decisions; `None` when it or its holder is not in the estate. By the positions' and
+/// the decisions' keys.
+fn place(
+    x: &mut dyn crate::exec::Exec,
+    (holder, ods, role): &PositionKey,
+) -> Result<Option<Placed>, StoreError> {
+    let keys = [P::T(holder), P::T(ods), P::T(role)];
+    let Some(row) = x
+        .rows(
+            "SELECT pe.site_ods, p.status FROM positions p JOIN people pe \
+             ON pe.uuid = p.holder_uuid \
+             WHERE p.holder_uuid = $1 AND p.ods_code = $2 AND p.role_code = $3",
+            &keys,
+        )?
+        .into_iter()
+        .next()
+    else {
+        return Ok(None);
+    };
+    let decided = x
+        .rows(
+            "SELECT decided_at FROM access_reviews \
+             WHERE holder_uuid = $1 AND ods_code = $2 AND role_code = $3",
+            &keys,
+        )?
+        .into_iter()
+        .map(|r| Timestamp::from_unix(r[0].int()))
+        .collect();
+    Ok(Some(Placed {
+        site_ods: row[0].text().to_owned(),
+        in_force: row[1].text() == "active",
+        decided,
+    }))
 }
 
 /// Decides on a holder's position in force (audited as `access_review`): keep attests it; remove
@@ -430,7 +591,9 @@ fn keep(
     record(x, holder, ods, role, Decision::Keep, reason, change)
 }
 
-/// Writes a decision and its audit record.
+/// Writes a decision and its audit record. A decision on the same position at the same moment
+/// (second) is replaced, and the record's `before` holds it: what the reviews list's kept counts
+/// read to tell a decision the record wrote from one that was there before it.
 fn record(
     x: &mut dyn crate::exec::Exec,
     holder: &str,
@@ -440,28 +603,54 @@ fn record(
     reason: &str,
     change: &Change,
 ) -> Result<(), StoreError> {
-    x.exec(
+    let row = [
+        holder.into(),
+        ods.into(),
+        role.into(),
+        change.at.unix().into(),
+        change.actor.as_str().into(),
+        decision.as_str().into(),
+        reason.into(),
+    ];
+    // Inserted unless one is there (waiting for a writer of the same key to finish), so that
+    // whether one was replaced is known for certain.
+    let inserted = x.exec(
         "INSERT INTO access_reviews (holder_uuid, ods_code, role_code, decided_at, reviewer, \
          decision, reason) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-         ON CONFLICT (holder_uuid, ods_code, role_code, decided_at) DO UPDATE SET \
-         reviewer = excluded.reviewer, decision = excluded.decision, reason = excluded.reason",
-        &[
-            holder.into(),
-            ods.into(),
-            role.into(),
-            change.at.unix().into(),
-            change.actor.as_str().into(),
-            decision.as_str().into(),
-            reason.into(),
-        ],
+         ON CONFLICT (holder_uuid, ods_code, role_code, decided_at) DO NOTHING",
+        &row,
     )?;
+    let before = if inserted == 1 {
+        None
+    } else {
+        let replaced = x
+            .rows(
+                "SELECT reviewer, decision, reason FROM access_reviews WHERE holder_uuid = $1 \
+                 AND ods_code = $2 AND role_code = $3 AND decided_at = $4",
+                &row[..4],
+            )?
+            .into_iter()
+            .next()
+            .map(|r| {
+                serde_json::json!({
+                    "reviewer": r[0].text(), "decision": r[1].text(), "reason": r[2].text(),
+                })
+            })
+            .unwrap_or_default();
+        x.exec(
+            "UPDATE access_reviews SET reviewer = $5, decision = $6, reason = $7 \
+             WHERE holder_uuid = $1 AND ods_code = $2 AND role_code = $3 AND decided_at = $4",
+            &row,
+        )?;
+        Some(replaced.to_string())
+    };
     x.audit(
         change,
         &Entry {
             action: decision.as_str(),
             kind: "access_review",
             key: &format!("{holder}\u{1f}{ods}\u{1f}{role}"),
-            before: None,
+            before,
             after: Some(serde_json::json!({ "reason": reason }).to_string()),
         },
     )

@@ -5,7 +5,8 @@
 //!
 //! At national size (a million positions in force) both read a page at a time by keyset
 //! (`cardwatch_store::reviews::reviews_page`), with cursors of five values, and count the list
-//! once per change of the estate ([`counts`]) rather than on every request.
+//! once, then follow the changes the audit chain records ([`counts`]) rather than count on every
+//! request.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,8 +20,8 @@ use cardwatch_core::date::Timestamp;
 use cardwatch_core::records::Kind;
 use cardwatch_store::lists::Position;
 use cardwatch_store::reviews::{
-    decide as decide_on, review_counts, reviews_page, Decision, ReviewCounts, ReviewPlace,
-    ReviewsFrom, ReviewsPage as Page, ReviewsQuery, ToReview,
+    carried, decide as decide_on, review_counts_at, reviews_page, CountedAt, Decision,
+    ReviewCounts, ReviewPlace, ReviewsFrom, ReviewsPage as Page, ReviewsQuery, ToReview,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -131,13 +132,22 @@ fn list_query(q: &HashMap<String, String>) -> Result<ListQuery, BadParam> {
 /// The reviews list's counts, kept in the server's state: a national list's count is a pass over
 /// a million positions and their decisions (seconds), where a page reads a few hundred. What it
 /// counts changes only with the estate — a decision, a position coming into force or going, a
-/// holder moving site: each of them audited — or as time passes a decision's anniversary. So each
-/// scope's counts are kept with the audit chain's length read before they were counted (a kept
-/// count is never older than its length) and the moment they were counted for, and serve every
-/// request at that length until the oldest decision of a position not due turns a year old
-/// ([`ReviewCounts::hold_for`]): exact, as a count on each request would be. Counts kept by
-/// the database (a count per site kept by triggers, as the estate lists' `list_counts`) could
-/// not follow a decision's anniversary, and a bulk import loads positions with triggers off.
+/// holder moving site: each of them audited in the transaction that makes it — or as time
+/// passes a decision's anniversary. So each scope's counts are kept with the audit chain's head
+/// they were counted at (read by the count's own statement) and the moment they were counted
+/// for, and serve every request until the oldest decision of a position not due turns a year
+/// old ([`ReviewCounts::hold_for`]).
+///
+/// When the chain has grown, the records written since are read
+/// ([`cardwatch_store::reviews::carried`]): most changes (an incident, a card locked, a finding
+/// acknowledged, a sign-in) cannot change the counts, which are carried to the new head as they
+/// are; a "keep" decision moves them by its position alone (it stops being due if its newest
+/// decision before was a year old or none); anything else — a removal, a change to people,
+/// positions, sites or organisations, a kind of record not known — and the scope is counted
+/// again, each time counted in `cardwatch_review_counts_total`. Exact, as a count on each
+/// request would be. Counts kept by the database (a count per site kept by triggers, as the
+/// estate lists' `list_counts`) could not follow a decision's anniversary, and a bulk import
+/// loads positions with triggers off.
 #[derive(Default)]
 pub(crate) struct KeptCounts {
     /// By the sites a viewer sees (`None`: every site): the counts, behind a lock held while
@@ -145,12 +155,10 @@ pub(crate) struct KeptCounts {
     by_scope: HashMap<Option<Vec<String>>, Arc<tokio::sync::Mutex<Option<Counted>>>>,
 }
 
-/// One scope's counts: the chain's length read before they were counted, the moment they were
-/// counted for, the counts.
+/// One scope's counts: as counted (with the chain's head) and the moment they were counted for.
 struct Counted {
-    length: i64,
+    at: CountedAt,
     counted_for: Timestamp,
-    counts: ReviewCounts,
 }
 
 /// Scopes kept: every unscoped caller shares one, each practice or ICB its own.
@@ -163,7 +171,7 @@ async fn counts(
     sites: Option<Vec<String>>,
     not_since: Timestamp,
 ) -> Result<ReviewCounts, Response> {
-    // The chain's length before the count (a scoped viewer's was read with its sites).
+    // The chain's length as the request found it (a scoped viewer's was read with its sites).
     let length = match v.version {
         Some(l) => l,
         None => crate::web::version(state).await?,
@@ -178,19 +186,39 @@ async fn counts(
     let mut slot = slot.lock().await;
     if let Some(c) = slot
         .as_ref()
-        .filter(|c| c.length >= length && c.counts.hold_for(c.counted_for, not_since))
+        .filter(|c| c.at.counts.hold_for(c.counted_for, not_since))
     {
-        return Ok(c.counts);
+        if c.at.length >= length {
+            return Ok(c.at.counts);
+        }
+        let (scope, counted_for, kept) = (sites.clone(), c.counted_for, c.at.clone());
+        let moved = blocking(state, move |s| {
+            carried(s, scope.as_deref(), counted_for, &kept)
+        })
+        .await
+        .map_err(IntoResponse::into_response)?;
+        match moved {
+            // A keep dated before the moment asked for could fall due by it.
+            Ok(at) if at.counts.hold_for(counted_for, not_since) => {
+                let counts = at.counts;
+                *slot = Some(Counted { at, counted_for });
+                return Ok(counts);
+            }
+            Ok(_) => tracing::debug!("access reviews counted again: a keep falls due"),
+            Err(why) => tracing::debug!(%why, "access reviews counted again"),
+        }
     }
-    let counts = blocking(state, move |s| {
-        review_counts(s, sites.as_deref(), not_since)
+    let scope = sites.clone();
+    let at = blocking(state, move |s| {
+        review_counts_at(s, scope.as_deref(), not_since)
     })
     .await
     .map_err(IntoResponse::into_response)?;
+    state.metrics.review_counted();
+    let counts = at.counts;
     *slot = Some(Counted {
-        length,
+        at,
         counted_for: not_since,
-        counts,
     });
     Ok(counts)
 }

@@ -89,6 +89,8 @@ pub(crate) struct Metrics {
     ids_made: AtomicU64,
     /// Requests being answered.
     in_flight: AtomicU64,
+    /// Whole-scope counts of the access reviews list (not those carried from kept counts).
+    review_counts: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -113,6 +115,7 @@ impl Default for Metrics {
             id_prefix: format!("{:x}-{:x}", started.as_millis(), std::process::id()),
             ids_made: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
+            review_counts: AtomicU64::new(0),
         }
     }
 }
@@ -207,6 +210,11 @@ impl Metrics {
             .fetch_add(accepted, Ordering::Relaxed);
         self.agent_events_duplicate
             .fetch_add(duplicates, Ordering::Relaxed);
+    }
+
+    /// A scope of the access reviews list was counted whole.
+    pub(crate) fn review_counted(&self) {
+        self.review_counts.fetch_add(1, Ordering::Relaxed);
     }
 
     /// An agent's batch was refused.
@@ -318,6 +326,16 @@ impl Metrics {
             "cardwatch_agent_spool_oldest_seconds",
             &[],
             self.agent_spool_oldest_seconds(),
+        );
+        out.family(
+            "cardwatch_review_counts_total",
+            "counter",
+            "Whole-scope counts of the access reviews list's positions in force and due: a scope's first count and each recount after a change that can move them (counts carried past other changes, or moved by keep decisions, are not counted).",
+        );
+        out.sample(
+            "cardwatch_review_counts_total",
+            &[],
+            self.review_counts.load(Ordering::Relaxed),
         );
         let estate = self
             .estate
