@@ -262,6 +262,11 @@ fn the_incidents_page_links_either_side_keeping_filters_and_sort() {
     };
     assert!(previous.is_none(), "nothing before the first page");
     assert!(first.contains("Up to 4 more incidents"));
+    // The chart's weeks in words ("7 Sep 2026"), as the plan's chart writes them.
+    assert!(
+        (2020..2040).all(|y| !first.contains(&format!(">{y}-"))),
+        "an ISO date shown: {first}"
+    );
     for kept in [
         "status=resolved",
         "sort=minutes",

@@ -108,6 +108,16 @@ impl Date {
         format!("{d} {} {y}", MONTHS[(m - 1) as usize])
     }
 
+    /// The date as a chart's axis writes it, its month cut to three letters: "5 Dec 2026".
+    pub fn short(self) -> String {
+        let long = self.long();
+        let mut parts = long.splitn(3, ' ');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(day), Some(month), Some(year)) => format!("{day} {} {year}", &month[..3]),
+            _ => long,
+        }
+    }
+
     /// Day of the week, 0 = Monday … 6 = Sunday.
     pub const fn weekday(self) -> u32 {
         // 1970-01-01 was a Thursday (3).
@@ -321,6 +331,8 @@ mod tests {
             "28 February 2027"
         );
         assert_eq!(Date::parse("2026-12-05").unwrap().long(), "5 December 2026");
+        assert_eq!(Date::parse("2026-12-05").unwrap().short(), "5 Dec 2026");
+        assert_eq!(Date::parse("2027-05-31").unwrap().short(), "31 May 2027");
     }
 
     #[test]

@@ -674,7 +674,8 @@ fn charts(t: &IncidentTally, kb: &KnowledgeBase) -> (BarChart, BarChart) {
         bars: weeks
             .into_iter()
             .map(|(w, (total, n))| Bar {
-                label: cardwatch_core::date::Date::from_days((w * 7 + 4) as i32).to_string(),
+                // The week's Monday, as the plan's chart writes a week.
+                label: cardwatch_core::date::Date::from_days((w * 7 + 4) as i32).short(),
                 values: vec![total / n],
             })
             .collect(),

@@ -346,18 +346,6 @@ fn sentence(wait: usize, planned: usize, at: &str) -> String {
     )
 }
 
-/// A week's first day on the chart's axis: "5 Dec 2026".
-fn short(d: Date) -> String {
-    let long = d.long();
-    let mut parts = long.split(' ');
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(day), Some(month), Some(year)) => {
-            format!("{day} {} {year}", month.get(..3).unwrap_or(month))
-        }
-        _ => long,
-    }
-}
-
 /// A team's chart of its next 52 weeks: certificates expiring and renewals planned, against
 /// its capacity.
 fn chart(t: &TeamPlan, named: bool) -> String {
@@ -376,7 +364,7 @@ fn chart(t: &TeamPlan, named: bool) -> String {
         bars: weeks
             .iter()
             .map(|w| Bar {
-                label: short(w.starts),
+                label: w.starts.short(),
                 values: vec![f64::from(w.expiring), f64::from(w.planned)],
             })
             .collect(),
@@ -586,7 +574,6 @@ mod tests {
             sentence(1, 1, &format!("at {}", per_day(1))),
             "Without a plan, 1 certificate would lapse before it is renewed; with this plan, 1 lapses at 1 renewal a working day."
         );
-        assert_eq!(short(Date::parse("2026-12-05").unwrap()), "5 Dec 2026");
         assert!(typed_capacity(" 12 ").is_ok());
         for bad in ["abc", "-1", "0", "1.5", "1000001"] {
             assert!(typed_capacity(bad).is_err(), "{bad}");
