@@ -274,17 +274,23 @@ pub(crate) async fn api(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     match report(&state, caller, &q, true).await {
-        Ok((_, r)) => axum::Json(json!({
-            "days": r.days,
-            "staff_time_lost": {
-                "incidents": r.ended,
-                "holder_minutes": r.minutes,
-            },
-            "versions": r.rates,
-            "read_at": r.read_at.to_string(),
-            "being_read_again": r.kept,
-        }))
-        .into_response(),
+        Ok((_, r)) => {
+            let mut body = json!({
+                "days": r.days,
+                "staff_time_lost": {
+                    "incidents": r.ended,
+                    "holder_minutes": r.minutes,
+                },
+                "versions": r.rates,
+                "being_read_again": r.kept,
+            });
+            // When the figures were read, only where they are not the latest: an answer read
+            // for its request is the same whenever it was asked.
+            if r.kept {
+                body["read_at"] = json!(r.read_at.to_string());
+            }
+            axum::Json(body).into_response()
+        }
         Err(r) => r,
     }
 }
