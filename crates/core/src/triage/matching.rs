@@ -260,4 +260,34 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn a_pin_typed_on_the_readers_keypad_and_a_missing_signing_certificate_find_their_symptoms() {
+        let kb = KnowledgeBase::shipped();
+        // What is typed on the reader's own keypad is the PIN, and a signing certificate that is
+        // missing is the "no signing certificate" message, not a smartcard that will not sign.
+        for (text, id) in [
+            (
+                "code not recognised at login, typed on the keypad on the reader",
+                "pin-rejected",
+            ),
+            (
+                "her signing certificate is missing",
+                "no-signing-certificate",
+            ),
+        ] {
+            match recognise(&kb, text) {
+                Recognised::Symptom(m) => assert_eq!(kb.symptoms[m.symptom].id, id, "{text}"),
+                other => panic!("{text:?} read as {other:?}"),
+            }
+        }
+        // A till's card reader takes payment cards.
+        assert_eq!(
+            recognise(
+                &kb,
+                "the card reader on the pharmacy till wont read the card"
+            ),
+            Recognised::Nothing
+        );
+    }
 }
