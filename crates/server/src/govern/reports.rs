@@ -195,10 +195,18 @@ async fn read(
     .await
     .map_err(IntoResponse::into_response)?;
     let counts = machines.counts(query.sites.as_deref(), &failed);
+    let took = started.elapsed();
+    // How long a reading takes says whether requests wait for it (`report_wait`).
+    tracing::info!(
+        took_ms = took.as_millis() as u64,
+        failures = failed.len(),
+        background = matches!(priority, Priority::Background),
+        "a report's period read"
+    );
     Ok(KeptReport {
         length,
         read: std::time::Instant::now(),
-        took: started.elapsed(),
+        took,
         report: Report {
             days,
             ended: lost.0,
