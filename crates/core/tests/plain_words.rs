@@ -11,9 +11,10 @@ use serde::Deserialize;
 /// to the words may raise it, never lower it.
 const FLOOR4: usize = 177;
 
-/// The fifth unseen set's first reading, after the seventh widening (90.0%, 2 of its 30
-/// unrelated descriptions matched): a change to the words may raise it, never lower it.
-const FLOOR5: usize = 180;
+/// The fifth unseen set's figure, still unread, after the eighth widening (90.5%, 1 of its 30
+/// unrelated descriptions matched; its first reading, after the seventh, was 90.0% with 2): a
+/// change to the words may raise it, never lower it.
+const FLOOR5: usize = 181;
 
 /// The near-miss set's figure after the eighth widening, which was read against it: a change to
 /// the words may raise it, never lower it.
@@ -271,10 +272,11 @@ fn plain_words_hold_on_a_sixth_set_nobody_has_read() {
         s.right,
         s.cases
     );
-    // Two of its unrelated descriptions matched a symptom at the first reading; which ones
-    // stays unread with the rest, so the floor holds it at two.
+    // Two of its unrelated descriptions matched a symptom at the first reading, one after the
+    // eighth widening (read against the near misses); which one stays unread with the rest, so
+    // the floor holds it at one.
     assert!(
-        s.unrelated_matched <= 2,
+        s.unrelated_matched <= 1,
         "{} unrelated descriptions matched",
         s.unrelated_matched
     );
