@@ -20,6 +20,9 @@ const FLOOR5: usize = 181;
 /// the words may raise it, never lower it.
 const NEAR_FLOOR: usize = 120;
 
+/// The second near-miss set's figure: a change to the words may raise it, never lower it.
+const NEAR2_FLOOR: usize = 113;
+
 #[derive(Deserialize)]
 struct Set {
     case: Vec<Case>,
@@ -307,4 +310,26 @@ fn plain_words_turn_away_near_misses_that_are_no_smartcards() {
         s.cases
     );
     assert_eq!(s.unrelated_matched, 0, "an unrelated description matched");
+}
+
+/// The second near-miss set (120 desk descriptions: 90 that sound like smartcard faults but are
+/// not, and 30 real faults) was written by someone who read neither the matcher nor the words nor
+/// the other sets, the first near-miss set among them; its figure and misses are printed like the
+/// others'.
+#[test]
+fn plain_words_turn_away_a_second_set_of_near_misses() {
+    let kb = knowledge_base();
+    let s = score(&kb, "triage-descriptions-near-misses2.toml", true);
+    report("second near-miss set", &s);
+    // Its first reading, after the eighth widening and before its cases were read, was 94.2%
+    // (113 of 120): 6 of its 90 unrelated descriptions matched a symptom (an authenticator app's
+    // prompt, a website's expired certificate, a referral locked by another user, a pensions
+    // portal's password, a life-support course's certificate, a second screen not detected), and
+    // one real fault was taken for another symptom.
+    assert!(
+        s.right >= NEAR2_FLOOR,
+        "{} of {} right, under {NEAR2_FLOOR}",
+        s.right,
+        s.cases
+    );
 }
