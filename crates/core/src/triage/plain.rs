@@ -553,10 +553,21 @@ impl<'kb> Reading<'kb> {
     pub fn elsewhere(&self) -> bool {
         // "the scanner won't pick up" names a scanner, negated or not; "she doesn't have a
         // smartcard" names no card, but "the card isn't read" does. A certificate right after
-        // something that is not a smartcard is that thing's ("the fire extinguisher certificate").
+        // something that is not a smartcard is that thing's ("the fire extinguisher certificate"),
+        // and so is one that opens the clause after it ("the website says your connection is not
+        // private, certificate expired").
         let other_card = !self.said.at(OTHER_CARD).is_empty();
+        let concepts = &self.said.concepts;
         let owned = |c: &str, i: usize| {
-            c == "certificate" && i > 0 && self.said.concepts[i - 1] == ELSEWHERE
+            c == "certificate"
+                && match i {
+                    0 => false,
+                    1 => concepts[0] == ELSEWHERE,
+                    _ => {
+                        concepts[i - 1] == ELSEWHERE
+                            || (concepts[i - 1] == CLAUSE && concepts[i - 2] == ELSEWHERE)
+                    }
+                }
         };
         // Prescriptions that will not sign ("her prescriptions won't sign") are the smartcard's,
         // whatever the description goes on to name ("so she's printing them"); a letter that
@@ -750,6 +761,14 @@ mod tests {
         let kb = KnowledgeBase::shipped();
         assert_eq!(
             read_as(&kb, "the fire extinguisher certificate has expired"),
+            None
+        );
+        // A certificate that opens the clause after the thing is that thing's too.
+        assert_eq!(
+            read_as(
+                &kb,
+                "the browser says your connection is not private, certificate expired"
+            ),
             None
         );
         assert_eq!(
