@@ -11,10 +11,10 @@ use serde::Deserialize;
 /// to the words may raise it, never lower it.
 const FLOOR4: usize = 177;
 
-/// The fifth unseen set's figure, still unread, after the eighth widening (90.5%, 1 of its 30
-/// unrelated descriptions matched; its first reading, after the seventh, was 90.0% with 2): a
-/// change to the words may raise it, never lower it.
-const FLOOR5: usize = 181;
+/// The fifth unseen set's figure, still unread, after the ninth widening (91.0%, none of its 30
+/// unrelated descriptions matched; its first reading, after the seventh, was 90.0% with 2 of 30
+/// matched): a change to the words may raise it, never lower it.
+const FLOOR5: usize = 182;
 
 /// The near-miss set's figure after the eighth widening, which was read against it: a change to
 /// the words may raise it, never lower it.
@@ -277,13 +277,8 @@ fn plain_words_hold_on_a_sixth_set_nobody_has_read() {
         s.cases
     );
     // Two of its unrelated descriptions matched a symptom at the first reading, one after the
-    // eighth widening (read against the near misses); which one stays unread with the rest, so
-    // the floor holds it at one.
-    assert!(
-        s.unrelated_matched <= 1,
-        "{} unrelated descriptions matched",
-        s.unrelated_matched
-    );
+    // eighth widening and none after the ninth (both read against near misses written apart).
+    assert_eq!(s.unrelated_matched, 0, "an unrelated description matched");
 }
 
 /// The near-miss set (120 desk descriptions: 90 that sound like smartcard faults but are not —
