@@ -862,6 +862,19 @@ pub fn client_trusting(ca: &Path) -> std::sync::Arc<tokio_rustls::rustls::Client
     std::sync::Arc::new(config)
 }
 
+/// `cardwatch serve` with the configuration file `config` on a scratch store, which must refuse
+/// to start: what it said on standard error.
+pub fn serve_refused(config: &str) -> String {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("cardwatch.sqlite").display().to_string();
+    let out = serve_configured(&db, tmp.path(), config)
+        .output()
+        .expect("serve");
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{config:?} was taken: {err}");
+    err
+}
+
 /// `cardwatch serve` over `db` on a free loopback port, with a configuration file holding
 /// `config` written into `dir`.
 pub fn serve_configured(db: &str, dir: &Path, config: &str) -> Command {
