@@ -261,3 +261,25 @@ fn review_counts_follow_changes_without_a_recount_and_recount_exactly() {
     );
     stop(child);
 }
+
+/// The server counts the whole estate's list as it starts, so the first administrator to open
+/// `/reviews` finds the counts made: counted once before anyone asks, and not again by the first
+/// request.
+#[test]
+fn the_whole_list_is_counted_as_the_server_starts() {
+    let (_tmp, db) = scratch_db();
+    let (child, addr, admin) = serve_demo_signed_in(&db, "2");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while recounts(&addr) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not counted as the server started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(recounts(&addr), 1);
+    let store = cardwatch_store::open(&db).expect("open");
+    exact(&addr, &admin, &*store, None, "the first request");
+    assert_eq!(recounts(&addr), 1, "the first request counted again");
+    stop(child);
+}

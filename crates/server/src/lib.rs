@@ -126,6 +126,7 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
     // wait for that read.
     prevent::plan::cache::read_ahead(state.clone());
     govern::reports::read_ahead(state.clone());
+    govern::reviews::read_ahead(state.clone());
     notify::jobs::spawn(state.clone());
     Router::new()
         .merge(api::routes())

@@ -6,7 +6,8 @@
 //! At national size (a million positions in force) both read a page at a time by keyset
 //! (`cardwatch_store::reviews::reviews_page`), with cursors of five values, and count the list
 //! once, then follow the changes the audit chain records ([`counts`]) rather than count on every
-//! request.
+//! request. The whole estate's count, which every administrator shares, begins as the server
+//! starts ([`read_ahead`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::web::auth::Caller;
+use crate::web::background::{self, Priority};
 use crate::web::cursor;
 use crate::web::form::PageForm;
 use crate::web::scope::{form_viewer, not_found, viewer, Viewer};
@@ -164,6 +166,48 @@ struct Counted {
 /// Scopes kept: every unscoped caller shares one, each practice or ICB its own.
 const SCOPES_KEPT: usize = 1_024;
 
+/// The kept counts of the sites a viewer sees (`None`: every site).
+fn scope_slot(
+    state: &AppState,
+    sites: &Option<Vec<String>>,
+) -> Arc<tokio::sync::Mutex<Option<Counted>>> {
+    let mut kept = state.reviews.lock().unwrap_or_else(|e| e.into_inner());
+    if kept.by_scope.len() >= SCOPES_KEPT && !kept.by_scope.contains_key(sites) {
+        kept.by_scope.clear();
+    }
+    kept.by_scope.entry(sites.clone()).or_default().clone()
+}
+
+/// Starts counting the list for those who see every site as the server starts, so that the
+/// first administrator's `/reviews` finds the counts made or being made (seconds at national
+/// size) instead of starting them. The scope's counts are taken before this returns: a request
+/// arriving first waits for this count rather than starting a second.
+pub(crate) fn read_ahead(state: AppState) {
+    let Ok(mut slot) = scope_slot(&state, &None).try_lock_owned() else {
+        return;
+    };
+    let not_since = due_before((state.now)());
+    tokio::spawn(async move {
+        let counted = background::blocking(&state, Priority::Background, move |s| {
+            review_counts_at(s, None, not_since)
+        })
+        .await;
+        // A failure is the first request's to report: it counts again.
+        if let Ok(at) = counted {
+            state.metrics.review_counted();
+            *slot = Some(Counted {
+                at,
+                counted_for: not_since,
+            });
+        }
+    });
+}
+
+/// The moment a position's newest decision must be after not to be due, at `now`.
+fn due_before(now: Timestamp) -> Timestamp {
+    Timestamp::from_unix(now.unix() - REVIEW_EVERY_DAYS * 86_400)
+}
+
 /// The positions in force and those due in a viewer's scope, from those kept when they hold.
 async fn counts(
     state: &AppState,
@@ -176,14 +220,7 @@ async fn counts(
         Some(l) => l,
         None => crate::web::version(state).await?,
     };
-    let slot = {
-        let mut kept = state.reviews.lock().unwrap_or_else(|e| e.into_inner());
-        if kept.by_scope.len() >= SCOPES_KEPT && !kept.by_scope.contains_key(&sites) {
-            kept.by_scope.clear();
-        }
-        kept.by_scope.entry(sites.clone()).or_default().clone()
-    };
-    let mut slot = slot.lock().await;
+    let mut slot = scope_slot(state, &sites).lock_owned().await;
     if let Some(c) = slot
         .as_ref()
         .filter(|c| c.at.counts.hold_for(c.counted_for, not_since))
@@ -243,7 +280,7 @@ async fn listed(
     let v = viewer(state, caller, Permission::ViewPeople, api).await?;
     let lq = list_query(q).map_err(IntoResponse::into_response)?;
     let now = (state.now)();
-    let cutoff = Timestamp::from_unix(now.unix() - REVIEW_EVERY_DAYS * 86_400);
+    let cutoff = due_before(now);
     let sites = v.visible_sites();
     let counted = counts(state, &v, sites.clone(), cutoff).await?;
     let query = ReviewsQuery {
