@@ -440,7 +440,7 @@ const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         method: "get",
         path: "/api/v1/reports",
-        summary: "Staff time lost to card failures over a period, and the failure rate of each smartcard software version against the component's other versions, suspects named.",
+        summary: "Staff time lost to card failures over a period, and the failure rate of each smartcard software version against the component's other versions, suspects named. Where reading the figures takes longer than `[server] report_wait_ms`, they may be the last reading while a newer one is read: `being_read_again` true, with `read_at`.",
         needs: "view estate",
         caller: Caller::Operator,
         query: &[p("days", Ty::Int(1, 730), "The period, in days back from today (default 90).")],

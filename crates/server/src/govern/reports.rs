@@ -147,9 +147,10 @@ fn slot(
     kept.entry(key).or_default().clone()
 }
 
-/// Starts reading the administrators' report of the default period as the server starts, so that the first one asked for finds it read or being read
-/// (seconds at national size). The report is taken before this returns: a request arriving
-/// first waits for this reading instead of starting a second.
+/// Starts reading the administrators' report of the default period as the server starts, so
+/// that the first one asked for finds it read or being read (seconds at national size). The
+/// report is taken before this returns: a request arriving first waits for this reading instead
+/// of starting a second.
 pub(crate) fn read_ahead(state: AppState) {
     let query = IncidentQuery::everything();
     let since = Timestamp::start_of((state.now)().date().add_days(-DEFAULT_DAYS));
