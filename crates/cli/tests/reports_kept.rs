@@ -10,7 +10,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use cardwatch_core::date::Timestamp;
-use cardwatch_core::triage::{IncidentStatus, NewIncident};
+use cardwatch_core::triage::IncidentStatus;
 use cardwatch_store::Change;
 use common::*;
 
@@ -18,38 +18,19 @@ use common::*;
 /// another process's connection to the store: a change the server did not make.
 fn add_incident(db: &str) {
     let store = cardwatch_store::open(db).expect("open");
-    let opened = Timestamp::from_unix(now() - 3600);
-    let at = |t: Timestamp| Change {
-        actor: "test".into(),
-        at: t,
-    };
-    let id = store
-        .open_incident(
-            &NewIncident {
-                reporter: "reception".into(),
-                site: Some("A10000".into()),
-                symptom: "cannot-sign".into(),
-                ..NewIncident::default()
-            },
-            &at(opened),
-        )
-        .expect("open an incident");
+    let opened = unix_now() - 3600;
+    let id = open_incident_at(&*store, "A10000", opened);
     store
         .close_incident(
             id,
             IncidentStatus::Resolved,
             Some("middleware-outdated"),
-            &at(Timestamp::from_unix(opened.unix() + 1200)),
+            &Change {
+                actor: "test".into(),
+                at: Timestamp::from_unix(opened + 1200),
+            },
         )
         .expect("close");
-}
-
-/// Seconds since the epoch as the server's clock has it (the system's: no `CARDWATCH_NOW` is set).
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64
 }
 
 fn report(addr: &str, cookie: &str) -> serde_json::Value {
@@ -82,7 +63,10 @@ fn a_slow_report_answers_from_its_last_reading_while_it_is_read_again() {
     assert_eq!(kept["being_read_again"], true, "{kept}");
     assert!(first.get("read_at").is_none(), "{first}");
     let read_at = kept["read_at"].as_str().expect("read_at");
-    assert!(Timestamp::parse(read_at).unwrap().unix() <= now(), "{kept}");
+    assert!(
+        Timestamp::parse(read_at).unwrap().unix() <= unix_now(),
+        "{kept}"
+    );
     assert_eq!(ended(&kept), ended(&first), "{kept}");
 
     // Read again in the background: a later request has the incident.

@@ -8,7 +8,6 @@
 mod common;
 
 use cardwatch_core::date::Timestamp;
-use cardwatch_core::triage::NewIncident;
 use cardwatch_store::reviews::{decide, review_counts, Decision};
 use cardwatch_store::Change;
 use common::*;
@@ -61,11 +60,8 @@ fn exact(
         answered, counted,
         "{what}: the totals and the positions listed"
     );
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64;
-    let fresh = review_counts(store, sites, Timestamp::from_unix(now - YEAR)).expect("counts");
+    let fresh =
+        review_counts(store, sites, Timestamp::from_unix(unix_now() - YEAR)).expect("counts");
     assert_eq!(
         answered,
         (fresh.in_force, fresh.due),
@@ -131,24 +127,9 @@ fn review_counts_follow_changes_without_a_recount_and_recount_exactly() {
     let length = store.audit_length().expect("length");
     let now = Change {
         actor: "test".into(),
-        at: Timestamp::from_unix(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .expect("clock")
-                .as_secs() as i64,
-        ),
+        at: Timestamp::from_unix(unix_now()),
     };
-    store
-        .open_incident(
-            &NewIncident {
-                reporter: "reception".into(),
-                site: Some("A10000".into()),
-                symptom: "cannot-sign".into(),
-                ..NewIncident::default()
-            },
-            &now,
-        )
-        .expect("an incident");
+    open_incident_at(&*store, "A10000", now.at.unix());
     let card = active_card(&db);
     ok(&cardwatch(
         &db,

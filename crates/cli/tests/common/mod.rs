@@ -862,6 +862,34 @@ pub fn client_trusting(ca: &Path) -> std::sync::Arc<tokio_rustls::rustls::Client
     std::sync::Arc::new(config)
 }
 
+/// Opens a "cannot sign" incident recorded by reception at `site`, at `at` by the system's clock
+/// (seconds since the epoch), through the store's own connection: a change the server under test
+/// did not make. Its id.
+pub fn open_incident_at(store: &dyn cardwatch_store::Store, site: &str, at: i64) -> i64 {
+    store
+        .open_incident(
+            &cardwatch_core::triage::NewIncident {
+                reporter: "reception".into(),
+                site: Some(site.into()),
+                symptom: "cannot-sign".into(),
+                ..cardwatch_core::triage::NewIncident::default()
+            },
+            &cardwatch_store::Change {
+                actor: "test".into(),
+                at: cardwatch_core::date::Timestamp::from_unix(at),
+            },
+        )
+        .expect("open an incident")
+}
+
+/// Seconds since the epoch by the system's clock (the server's, when no `CARDWATCH_NOW` is set).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
 /// `cardwatch serve` with the configuration file `config` on a scratch store, which must refuse
 /// to start: what it said on standard error.
 pub fn serve_refused(config: &str) -> String {
