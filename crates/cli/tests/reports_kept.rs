@@ -106,3 +106,51 @@ fn a_report_wait_out_of_range_is_refused() {
         assert!(err.contains(want), "{value}: {err}");
     }
 }
+
+/// The server reads the administrators' report of the default period as it starts: logged as a
+/// background reading before anyone asks, and the first administrator's request waits for no
+/// second one.
+#[test]
+fn the_administrators_report_is_read_as_the_server_starts() {
+    let (tmp, db) = scratch_db();
+    let log = tmp.path().join("serve.log");
+    let mut serve = command(&db, None);
+    serve.env("RUST_LOG", "info").args([
+        "serve",
+        "--demo",
+        "--practices",
+        "2",
+        "--bind",
+        "127.0.0.1:0",
+    ]);
+    let (child, addr, banner) = spawn_serving_to(
+        serve,
+        std::process::Stdio::from(std::fs::File::create(&log).expect("log")),
+    );
+    let read = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("a report's period read"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while read().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "no reading as the server started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(read()[0].contains("background=true"), "{:?}", read());
+    let admin = sign_in_demo(&addr, &banner);
+    assert_eq!(report(&addr, &admin)["being_read_again"], false);
+    assert_eq!(
+        read().len(),
+        1,
+        "the first request read again: {:?}",
+        read()
+    );
+    stop(child);
+}
