@@ -57,10 +57,27 @@ pub struct SiteMachines {
     pub machines: u64,
 }
 
-/// One failure in the reports' window on a workstation, with one version that workstation runs
-/// (a failure on a machine running three counted components comes as three).
+/// The failures in the reports' window on the machines of one version of one component in one
+/// update ring: what the store groups, one row per version and ring rather than one per failure
+/// and version (830,000 at national size).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FailedVersion {
+pub struct FailedCount {
+    /// Component id.
+    pub component: String,
+    /// Version.
+    pub version: String,
+    /// The workstations' update ring.
+    pub ring: UpdateRing,
+    /// Workstations on it that failed at least once.
+    pub machines: u64,
+    /// Their failures.
+    pub failures: u64,
+}
+
+/// A workstation on one version that failed in the window: read for the suspects only, whose
+/// machines the reports name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailedMachine {
     /// Component id.
     pub component: String,
     /// Version.
@@ -69,8 +86,6 @@ pub struct FailedVersion {
     pub ring: UpdateRing,
     /// The workstation.
     pub hostname: String,
-    /// What identifies the failure (an incident, or an agent's event), to count it once.
-    pub failure: String,
 }
 
 /// The machines of every site by version and ring, held for adding up: each (component,
@@ -122,10 +137,16 @@ impl Machines {
     }
 
     /// Each version's machines at the sites (`None`: every site) with the failures found on
-    /// them: the same counts as one recount of the store over those sites. A failure on a
-    /// version none of the sites' machines is counted on (a machine added since the counts)
-    /// is left out, so no version has more machines failed than machines.
-    pub fn counts(&self, sites: Option<&[String]>, failed: &[FailedVersion]) -> Vec<VersionCount> {
+    /// them, naming the machines `named` holds (the suspects'): the same counts as one recount
+    /// of the store over those sites. A failure on a version none of the sites' machines is
+    /// counted on (a machine added since the counts) is left out, so no version has more
+    /// machines failed than machines.
+    pub fn counts(
+        &self,
+        sites: Option<&[String]>,
+        failed: &[FailedCount],
+        named: &[FailedMachine],
+    ) -> Vec<VersionCount> {
         use std::collections::{BTreeMap, BTreeSet};
         // (key, ring) → machines, over the sites asked for.
         let mut machines: BTreeMap<(u32, UpdateRing), u64> = BTreeMap::new();
@@ -139,25 +160,27 @@ impl Machines {
                 }
             }
         }
-        // (key, ring) → (hosts failed, failures); key → hosts failed.
-        /// The machines that failed and the failures.
-        type Failed<'a> = (BTreeSet<&'a str>, BTreeSet<&'a str>);
-        let mut failures: BTreeMap<(u32, UpdateRing), Failed<'_>> = BTreeMap::new();
-        let mut hosts: BTreeMap<u32, BTreeSet<&str>> = BTreeMap::new();
+        let counted = |component: &str, version: &str, ring: UpdateRing| {
+            let k = self
+                .keys
+                .binary_search_by(|(c, v)| (c.as_str(), v.as_str()).cmp(&(component, version)))
+                .ok()? as u32;
+            machines.contains_key(&(k, ring)).then_some(k)
+        };
+        // (key, ring) → (machines failed, failures); key → the machines named.
+        let mut failures: BTreeMap<(u32, UpdateRing), (u64, u64)> = BTreeMap::new();
         for f in failed {
-            let Ok(k) = self.keys.binary_search_by(|(c, v)| {
-                (c.as_str(), v.as_str()).cmp(&(f.component.as_str(), f.version.as_str()))
-            }) else {
-                continue;
-            };
-            let k = k as u32;
-            if !machines.contains_key(&(k, f.ring)) {
-                continue;
+            if let Some(k) = counted(&f.component, &f.version, f.ring) {
+                let e = failures.entry((k, f.ring)).or_default();
+                e.0 += f.machines;
+                e.1 += f.failures;
             }
-            let e = failures.entry((k, f.ring)).or_default();
-            e.0.insert(&f.hostname);
-            e.1.insert(&f.failure);
-            hosts.entry(k).or_default().insert(&f.hostname);
+        }
+        let mut hosts: BTreeMap<u32, BTreeSet<&str>> = BTreeMap::new();
+        for m in named {
+            if let Some(k) = counted(&m.component, &m.version, m.ring) {
+                hosts.entry(k).or_default().insert(&m.hostname);
+            }
         }
         let mut out: Vec<VersionCount> = Vec::new();
         // The rings of a version in their words' order, as people read a list.
@@ -183,9 +206,7 @@ impl Machines {
                     rings: Vec::new(),
                 });
             }
-            let (affected, failures) = failures
-                .get(&(k, ring))
-                .map_or((0, 0), |(h, f)| (h.len() as u64, f.len() as u64));
+            let (affected, failures) = failures.get(&(k, ring)).copied().unwrap_or_default();
             // Pushed just above when not already there.
             if let Some(c) = out.last_mut() {
                 c.machines += n;
@@ -199,6 +220,20 @@ impl Machines {
             }
         }
         out
+    }
+
+    /// The (component, version) of each suspect among the counts at the sites: the versions
+    /// whose failed machines the reports name, so only theirs are read by name.
+    pub fn suspects(
+        &self,
+        sites: Option<&[String]>,
+        failed: &[FailedCount],
+    ) -> Vec<(String, String)> {
+        version_rates(&self.counts(sites, failed, &[]))
+            .into_iter()
+            .filter(|r| r.suspect)
+            .map(|r| (r.count.component, r.count.version))
+            .collect()
     }
 }
 
@@ -377,21 +412,32 @@ mod tests {
             at("B82002", "6.1.0.3", UpdateRing::Broad, 4),
             at("B82002", "6.2.0.4", UpdateRing::Pilot, 1),
         ]);
-        let failed = |version: &str, ring, host: &str, failure: &str| FailedVersion {
+        let failed = |version: &str, ring, machines, failures| FailedCount {
+            component: "oberthur-middleware".into(),
+            version: version.into(),
+            ring,
+            machines,
+            failures,
+        };
+        let named = |version: &str, ring, host: &str| FailedMachine {
             component: "oberthur-middleware".into(),
             version: version.into(),
             ring,
             hostname: host.into(),
-            failure: failure.into(),
         };
         let failures = [
-            failed("6.1.0.3", UpdateRing::Canary, "ws1", "incident 1"),
-            failed("6.1.0.3", UpdateRing::Canary, "ws1", "incident 2"),
-            failed("6.1.0.3", UpdateRing::Broad, "ws9", "incident 3"),
+            // ws1 failed twice in the canary ring, ws9 once in the broad.
+            failed("6.1.0.3", UpdateRing::Canary, 1, 2),
+            failed("6.1.0.3", UpdateRing::Broad, 1, 1),
             // A version none of the machines counted runs (a machine added since): left out.
-            failed("7.0.0.0", UpdateRing::Broad, "ws8", "incident 4"),
+            failed("7.0.0.0", UpdateRing::Broad, 1, 1),
         ];
-        let all = machines.counts(None, &failures);
+        let names = [
+            named("6.1.0.3", UpdateRing::Canary, "ws1"),
+            named("6.1.0.3", UpdateRing::Broad, "ws9"),
+            named("7.0.0.0", UpdateRing::Broad, "ws8"),
+        ];
+        let all = machines.counts(None, &failures, &names);
         let line = |c: &VersionCount| {
             let rings: Vec<String> = c
                 .rings
@@ -411,14 +457,49 @@ mod tests {
                 r#"6.2.0.4 1/0/0 [] ["pilot 1/0"]"#,
             ]
         );
-        let one = machines.counts(Some(&["A81001".to_owned()]), &failures[..2]);
+        let one = machines.counts(Some(&["A81001".to_owned()]), &failures[..1], &names[..1]);
         assert_eq!(
             one.iter().map(line).collect::<Vec<_>>(),
             [r#"6.1.0.3 5/1/2 ["ws1"] ["broad 3/0", "canary 2/1"]"#]
         );
         assert!(machines
-            .counts(Some(&["Z99999".to_owned()]), &[])
+            .counts(Some(&["Z99999".to_owned()]), &[], &[])
             .is_empty());
+        // Named or not, the counts are the same; only the names differ.
+        let unnamed = machines.counts(None, &failures, &[]);
+        assert_eq!(unnamed.len(), all.len());
+        for (u, a) in unnamed.iter().zip(&all) {
+            assert!(u.affected_hosts.is_empty());
+            assert_eq!(
+                (u.machines, u.affected, u.failures, &u.rings),
+                (a.machines, a.affected, a.failures, &a.rings)
+            );
+        }
+    }
+
+    #[test]
+    fn only_the_suspects_machines_are_asked_for_by_name() {
+        let at = |version: &str, machines| SiteMachines {
+            site: "A81001".into(),
+            component: "oberthur-middleware".into(),
+            version: version.into(),
+            ring: UpdateRing::Broad,
+            machines,
+        };
+        let failed = |version: &str, machines| FailedCount {
+            component: "oberthur-middleware".into(),
+            version: version.into(),
+            ring: UpdateRing::Broad,
+            machines,
+            failures: machines,
+        };
+        let machines = Machines::new(&[at("6.2.0.4", 400), at("6.1.0.3", 60)]);
+        let failures = [failed("6.2.0.4", 8), failed("6.1.0.3", 9)];
+        assert_eq!(
+            machines.suspects(None, &failures),
+            [("oberthur-middleware".to_owned(), "6.1.0.3".to_owned())]
+        );
+        assert!(machines.suspects(None, &failures[..1]).is_empty());
     }
 
     #[test]

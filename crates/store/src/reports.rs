@@ -3,7 +3,7 @@
 
 use cardwatch_core::date::Timestamp;
 use cardwatch_core::records::Kind;
-use cardwatch_core::reports::{FailedVersion, RingCount, SiteMachines, VersionCount};
+use cardwatch_core::reports::{FailedCount, FailedMachine, RingCount, SiteMachines, VersionCount};
 use cardwatch_core::vocab::UpdateRing;
 
 use crate::exec::{with_read, Exec, P};
@@ -21,16 +21,36 @@ pub fn time_lost(
 }
 
 /// What a period's reports read, in one read transaction: the [`time_lost`] of the incidents `q`
-/// matches, and the [`failed_versions`] at `q`'s sites.
+/// matches, the [`failed_counts`] at `q`'s sites, and the [`failed_machines`] of the versions
+/// `suspects` picks from those counts.
 pub fn period(
     store: &dyn crate::Store,
     q: &IncidentQuery,
     since: Timestamp,
-) -> Result<((u64, f64), Vec<FailedVersion>), StoreError> {
+    suspects: impl FnOnce(&[FailedCount]) -> Vec<(String, String)>,
+) -> Result<Period, StoreError> {
     with_read(store, |x| {
         let lost = time_lost_in(x, q, since)?;
-        Ok((lost, failed_versions_in(x, q.sites.as_deref(), since)?))
+        let sites = q.sites.as_deref();
+        let failed = failed_counts_in(x, sites, since)?;
+        let named = failed_machines_in(x, sites, since, &suspects(&failed))?;
+        Ok(Period {
+            lost,
+            failed,
+            named,
+        })
     })
+}
+
+/// A period's reading, from [`period`].
+#[derive(Debug)]
+pub struct Period {
+    /// Incidents that ended with a time to fix, and their minutes to fix in all.
+    pub lost: (u64, f64),
+    /// Failures by version and ring.
+    pub failed: Vec<FailedCount>,
+    /// The failed machines of the versions asked for.
+    pub named: Vec<FailedMachine>,
 }
 
 fn time_lost_in(
@@ -136,81 +156,173 @@ pub(crate) fn recount(kind: Kind) -> Option<String> {
     }
 }
 
-/// Every failure since `since` on a workstation at the sites (`None`: every site), once for each
-/// version it runs that the reports count (see [`version_counts`] for what a failure is). Read
-/// from the failures to their machines, by hostname, so its cost follows the failures, not the
-/// estate.
-pub fn failed_versions(
+/// The failures since `since` on the workstations at the sites (`None`: every site), by each
+/// version they run that the reports count and the workstation's update ring: how many machines
+/// failed and how many failures (see [`version_counts`] for what a failure is). Grouped by the
+/// store from the failures to their machines, by hostname, so its cost follows the failures, not
+/// the estate, and what comes back is a row per version and ring.
+pub fn failed_counts(
     store: &dyn crate::Store,
     sites: Option<&[String]>,
     since: Timestamp,
-) -> Result<Vec<FailedVersion>, StoreError> {
-    with_read(store, |x| failed_versions_in(x, sites, since))
+) -> Result<Vec<FailedCount>, StoreError> {
+    with_read(store, |x| failed_counts_in(x, sites, since))
 }
 
-fn failed_versions_in(
+fn failed_counts_in(
     x: &mut dyn Exec,
     sites: Option<&[String]>,
     since: Timestamp,
-) -> Result<Vec<FailedVersion>, StoreError> {
-    if sites.is_some_and(|s| s.is_empty()) {
+) -> Result<Vec<FailedCount>, StoreError> {
+    let Some((failed, params)) = failed_hosts(sites, since) else {
+        return Ok(Vec::new());
+    };
+    // A machine is one row of each thing's per-machine table (its readers of a model and
+    // firmware are one row of `machine_readers`), so the rows count machines and their `n`s add
+    // up to the failures.
+    let each = per_machine(|t| {
+        format!(
+            "SELECT {} AS component, {} AS version, w.update_ring AS ring, f.n AS n FROM f \
+             JOIN workstations w ON w.hostname = f.hostname {} WHERE {}",
+            t.component, t.version, t.join, t.present
+        )
+    });
+    x.rows(
+        &format!(
+            "WITH f AS {failed} SELECT v.component, v.version, v.ring, COUNT(*), \
+             CAST(SUM(v.n) AS BIGINT) FROM ({each}) v GROUP BY v.component, v.version, v.ring"
+        ),
+        &params,
+    )?
+    .iter()
+    .map(|r| {
+        Ok(FailedCount {
+            component: r[0].text().to_owned(),
+            version: r[1].text().to_owned(),
+            ring: ring(r[2].text())?,
+            machines: r[3].int() as u64,
+            failures: r[4].int() as u64,
+        })
+    })
+    .collect()
+}
+
+/// The workstations at the sites (`None`: every site) that failed since `since` and run one of
+/// `versions` ((component, version)): the machines a suspect version names.
+pub fn failed_machines(
+    store: &dyn crate::Store,
+    sites: Option<&[String]>,
+    since: Timestamp,
+    versions: &[(String, String)],
+) -> Result<Vec<FailedMachine>, StoreError> {
+    with_read(store, |x| failed_machines_in(x, sites, since, versions))
+}
+
+fn failed_machines_in(
+    x: &mut dyn Exec,
+    sites: Option<&[String]>,
+    since: Timestamp,
+    versions: &[(String, String)],
+) -> Result<Vec<FailedMachine>, StoreError> {
+    if versions.is_empty() {
         return Ok(Vec::new());
     }
-    // The failures on the sites' machines only (`None`: every failure), found from the sites'
-    // workstations by hostname, so a practice's cost follows its own machines.
+    let Some((failed, mut params)) = failed_hosts(sites, since) else {
+        return Ok(Vec::new());
+    };
+    let mut asked = Vec::new();
+    for (component, version) in versions {
+        let n = params.len();
+        asked.push(format!("(c = ${} AND v = ${})", n + 1, n + 2));
+        params.extend([P::T(component), P::T(version)]);
+    }
+    let each = per_machine(|t| {
+        format!(
+            "SELECT {} AS c, {} AS v, w.update_ring AS ring, w.hostname AS hostname FROM f \
+             JOIN workstations w ON w.hostname = f.hostname {} WHERE {}",
+            t.component, t.version, t.join, t.present
+        )
+    });
+    x.rows(
+        &format!(
+            "WITH f AS {failed} SELECT c, v, ring, hostname FROM ({each}) m \
+             WHERE {} ORDER BY c, v, hostname",
+            asked.join(" OR ")
+        ),
+        &params,
+    )?
+    .iter()
+    .map(|r| {
+        Ok(FailedMachine {
+            component: r[0].text().to_owned(),
+            version: r[1].text().to_owned(),
+            ring: ring(r[2].text())?,
+            hostname: r[3].text().to_owned(),
+        })
+    })
+    .collect()
+}
+
+/// The failed machines since `since` at the sites (`None`: every site), as the body of a
+/// common table expression `f` of (hostname, n failures), and its parameters; `None` when no site is asked for. The
+/// failures are found from the sites' workstations by hostname, so a practice's cost follows
+/// its own machines.
+fn failed_hosts<'a>(sites: Option<&'a [String]>, since: Timestamp) -> Option<(String, Vec<P<'a>>)> {
     let mut params = vec![P::I(since.unix())];
-    let asked = match sites {
-        None => failures("IS NOT NULL"),
+    let hosts = match sites {
+        None => "IS NOT NULL".to_owned(),
+        Some([]) => return None,
         Some(sites) => {
             let scope = crate::exec::in_list("w.site_ods", sites, &mut params);
-            failures(&format!(
-                "IN (SELECT w.hostname FROM workstations w WHERE {scope})"
-            ))
+            format!("IN (SELECT w.hostname FROM workstations w WHERE {scope})")
         }
     };
-    let mut failures: Vec<(String, String)> = x
-        .rows(&asked, &params)?
-        .iter()
-        .map(|r| (r[0].text().to_owned(), r[1].text().to_owned()))
-        .collect();
-    failures.sort_unstable();
-    let mut hosts: Vec<String> = failures.iter().map(|f| f.0.clone()).collect();
-    hosts.dedup();
-    let mut out = Vec::new();
-    // The versions of the machines that failed, a batch of hostnames at a time (each
-    // batch's parameters well under both backends' limits).
-    for batch in hosts.chunks(500) {
-        let mut params: Vec<P> = Vec::new();
-        let named = crate::exec::in_list("w.hostname", batch, &mut params);
-        let scope = match sites {
-            None => "TRUE".to_owned(),
-            Some(sites) => crate::exec::in_list("w.site_ods", sites, &mut params),
-        };
-        let rows = x.rows(
-            &each_thing(|t| {
-                format!(
-                    "SELECT {}, {}, w.update_ring, {} FROM {} WHERE {} AND {named} AND {scope}",
-                    t.component, t.version, t.hostname, t.from, t.present
-                )
-            }),
-            &params,
-        )?;
-        for r in rows {
-            let host = r[3].text();
-            let ring = ring(r[2].text())?;
-            let from = failures.partition_point(|f| f.0.as_str() < host);
-            for (_, failure) in failures[from..].iter().take_while(|f| f.0 == host) {
-                out.push(FailedVersion {
-                    component: r[0].text().to_owned(),
-                    version: r[1].text().to_owned(),
-                    ring,
-                    hostname: host.to_owned(),
-                    failure: failure.clone(),
-                });
-            }
-        }
-    }
-    Ok(out)
+    Some((
+        format!(
+            "(SELECT hostname, COUNT(*) AS n FROM ({}) x GROUP BY hostname)",
+            failures(&hosts)
+        ),
+        params,
+    ))
+}
+
+/// The three things a machine runs, each as one row per machine and version: its smartcard
+/// software, its Windows build, and its readers of one model and firmware (`machine_readers`,
+/// where a machine with two readers alike is one row). As SQL joined to the workstation `w`,
+/// for a table of hostnames `f`.
+fn per_machine(select: impl Fn(&PerMachine) -> String) -> String {
+    const EACH: [PerMachine; 3] = [
+        PerMachine {
+            join: "JOIN software s ON s.hostname = f.hostname",
+            component: "s.component",
+            version: "s.version",
+            present: "TRUE",
+        },
+        PerMachine {
+            join: "",
+            component: "'windows'",
+            version: "w.os_build",
+            present: "w.os_build IS NOT NULL",
+        },
+        PerMachine {
+            join: "JOIN machine_readers m ON m.hostname = f.hostname",
+            component: "m.component",
+            version: "m.version",
+            present: "TRUE",
+        },
+    ];
+    EACH.iter()
+        .map(select)
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ")
+}
+
+/// One of [`per_machine`]'s things.
+struct PerMachine {
+    join: &'static str,
+    component: &'static str,
+    version: &'static str,
+    present: &'static str,
 }
 
 fn ring(text: &str) -> Result<UpdateRing, StoreError> {

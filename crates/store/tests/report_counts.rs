@@ -12,7 +12,7 @@ use cardwatch_core::ids::CardSerial;
 use cardwatch_core::records::Kind;
 use cardwatch_core::reports::{Machines, VersionCount};
 use cardwatch_core::triage::NewIncident;
-use cardwatch_store::reports::{failed_versions, site_machines, version_counts};
+use cardwatch_store::reports::{failed_counts, failed_machines, site_machines, version_counts};
 use cardwatch_store::{Change, ImportInput};
 use common::{change, demo_inputs, import, TestDb};
 
@@ -28,11 +28,17 @@ fn workstations(db: &TestDb) -> Vec<[String; 4]> {
     out
 }
 
-/// The counts the reports show for a scope: the per-site counts added up, with the failures.
+/// The counts the reports show for a scope: the per-site counts added up, with the failures by
+/// version and ring, every version's failed machines named (the reports name the suspects').
 fn added_up(db: &TestDb, sites: Option<&[String]>, since: Timestamp) -> Vec<VersionCount> {
     let machines = Machines::new(&site_machines(&*db.store).expect("site machines"));
-    let failed = failed_versions(&*db.store, sites, since).expect("failed versions");
-    machines.counts(sites, &failed)
+    let failed = failed_counts(&*db.store, sites, since).expect("failed counts");
+    let versions: Vec<(String, String)> = failed
+        .iter()
+        .map(|f| (f.component.clone(), f.version.clone()))
+        .collect();
+    let named = failed_machines(&*db.store, sites, since, &versions).expect("failed machines");
+    machines.counts(sites, &failed, &named)
 }
 
 /// Asserts the added-up counts equal the recount for the whole estate, each site, two sites
@@ -142,8 +148,31 @@ fn counts_by_site_add_up_to_a_recount(db: &TestDb) {
             format!("{header}{rings}"),
         )],
     );
+    // A second reader of the same model and firmware on the machine that failed twice: still
+    // one machine on that firmware, with two failures.
+    let mut readers =
+        String::from("reader_serial,vendor,model,firmware,hostname,site_ods,status\n");
+    let mut twin = None;
+    db.store
+        .scan(Kind::Readers, &[0, 1, 2, 3, 4, 5, 6], true, &mut |c| {
+            let row: Vec<String> = c.iter().map(|v| v.to_csv()).collect();
+            if row[4] == first[0] && !row[3].is_empty() {
+                twin = Some(format!("RD-TWIN,{}\n", row[1..].join(",")));
+            }
+            readers.push_str(&format!("{}\n", row.join(",")));
+            Ok(())
+        })
+        .expect("readers");
+    readers.push_str(&twin.expect("the first machine has a reader with firmware"));
+    import(db, &[ImportInput::bytes("readers.csv", readers)]);
     let since = Timestamp::parse("2026-11-01T00:00:00Z").unwrap();
     let before = equal_to_a_recount(db, since);
+    assert!(
+        before
+            .iter()
+            .any(|c| c.component.starts_with("reader ") && c.affected_hosts.contains(&first[0])),
+        "the twin readers' firmware is among the failures: {before:#?}"
+    );
     assert!(
         before
             .iter()

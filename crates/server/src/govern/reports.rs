@@ -189,18 +189,25 @@ async fn read(
     let started = std::time::Instant::now();
     let read_at = (state.now)();
     let machines = machines(state, Some(length)).await?;
-    // The period's reads in one read transaction (on PostgreSQL, a BEGIN and COMMIT fewer).
-    let ((lost, failed), query) = background::blocking(state, priority, move |s| {
-        Ok((cardwatch_store::reports::period(s, &query, since)?, query))
+    // The period's reads in one read transaction (on PostgreSQL, a BEGIN and COMMIT fewer),
+    // the suspects' machines named from the counts read in it.
+    let counted = machines.clone();
+    let (period, query) = background::blocking(state, priority, move |s| {
+        let sites = query.sites.clone();
+        let period = cardwatch_store::reports::period(s, &query, since, |failed| {
+            counted.suspects(sites.as_deref(), failed)
+        })?;
+        Ok((period, query))
     })
     .await
     .map_err(IntoResponse::into_response)?;
-    let counts = machines.counts(query.sites.as_deref(), &failed);
+    let counts = machines.counts(query.sites.as_deref(), &period.failed, &period.named);
     let took = started.elapsed();
     // How long a reading takes says whether requests wait for it (`report_wait`).
     tracing::info!(
         took_ms = took.as_millis() as u64,
-        failures = failed.len(),
+        versions = period.failed.len(),
+        named = period.named.len(),
         background = matches!(priority, Priority::Background),
         "a report's period read"
     );
@@ -210,8 +217,8 @@ async fn read(
         took,
         report: Report {
             days,
-            ended: lost.0,
-            minutes: lost.1,
+            ended: period.lost.0,
+            minutes: period.lost.1,
             rates: version_rates(&counts),
             read_at,
             kept: false,
