@@ -180,13 +180,7 @@ fn failed_counts_in(
     // A machine is one row of each thing's per-machine table (its readers of a model and
     // firmware are one row of `machine_readers`), so the rows count machines and their `n`s add
     // up to the failures.
-    let each = per_machine(|t| {
-        format!(
-            "SELECT {} AS component, {} AS version, w.update_ring AS ring, f.n AS n FROM f \
-             JOIN workstations w ON w.hostname = f.hostname {} WHERE {}",
-            t.component, t.version, t.join, t.present
-        )
-    });
+    let each = per_machine("f.n AS n");
     x.rows(
         &format!(
             "WITH f AS {failed} SELECT v.component, v.version, v.ring, COUNT(*), \
@@ -233,20 +227,14 @@ fn failed_machines_in(
     let mut asked = Vec::new();
     for (component, version) in versions {
         let n = params.len();
-        asked.push(format!("(c = ${} AND v = ${})", n + 1, n + 2));
+        asked.push(format!("(component = ${} AND version = ${})", n + 1, n + 2));
         params.extend([P::T(component), P::T(version)]);
     }
-    let each = per_machine(|t| {
-        format!(
-            "SELECT {} AS c, {} AS v, w.update_ring AS ring, w.hostname AS hostname FROM f \
-             JOIN workstations w ON w.hostname = f.hostname {} WHERE {}",
-            t.component, t.version, t.join, t.present
-        )
-    });
+    let each = per_machine("w.hostname AS hostname");
     x.rows(
         &format!(
-            "WITH f AS {failed} SELECT c, v, ring, hostname FROM ({each}) m \
-             WHERE {} ORDER BY c, v, hostname",
+            "WITH f AS {failed} SELECT component, version, ring, hostname FROM ({each}) m \
+             WHERE {} ORDER BY component, version, hostname",
             asked.join(" OR ")
         ),
         &params,
@@ -264,9 +252,9 @@ fn failed_machines_in(
 }
 
 /// The failed machines since `since` at the sites (`None`: every site), as the body of a
-/// common table expression `f` of (hostname, n failures), and its parameters; `None` when no site is asked for. The
-/// failures are found from the sites' workstations by hostname, so a practice's cost follows
-/// its own machines.
+/// common table expression `f` of (hostname, n failures), and its parameters; `None` when no
+/// site is asked for. The failures are found from the sites' workstations by hostname, so a
+/// practice's cost follows its own machines.
 fn failed_hosts<'a>(sites: Option<&'a [String]>, since: Timestamp) -> Option<(String, Vec<P<'a>>)> {
     let mut params = vec![P::I(since.unix())];
     let hosts = match sites {
@@ -286,11 +274,11 @@ fn failed_hosts<'a>(sites: Option<&'a [String]>, since: Timestamp) -> Option<(St
     ))
 }
 
-/// The three things a machine runs, each as one row per machine and version: its smartcard
-/// software, its Windows build, and its readers of one model and firmware (`machine_readers`,
-/// where a machine with two readers alike is one row). As SQL joined to the workstation `w`,
-/// for a table of hostnames `f`.
-fn per_machine(select: impl Fn(&PerMachine) -> String) -> String {
+/// The three things a machine runs, each as one row per failed machine and version: its
+/// smartcard software, its Windows build, and its readers of one model and firmware
+/// (`machine_readers`, where a machine with two readers alike is one row). As the union of
+/// (component, version, ring, `last`) over the failed machines `f` and their workstations `w`.
+fn per_machine(last: &str) -> String {
     const EACH: [PerMachine; 3] = [
         PerMachine {
             join: "JOIN software s ON s.hostname = f.hostname",
@@ -312,7 +300,13 @@ fn per_machine(select: impl Fn(&PerMachine) -> String) -> String {
         },
     ];
     EACH.iter()
-        .map(select)
+        .map(|t| {
+            format!(
+                "SELECT {} AS component, {} AS version, w.update_ring AS ring, {last} FROM f \
+                 JOIN workstations w ON w.hostname = f.hostname {} WHERE {}",
+                t.component, t.version, t.join, t.present
+            )
+        })
         .collect::<Vec<_>>()
         .join(" UNION ALL ")
 }
