@@ -48,4 +48,5 @@ migrations! {
     25 "incidents_list" "0025_incidents_list",
     26 "reviews_list" "0026_reviews_list",
     27 "site_machine_counts" "0027_site_machine_counts",
+    28 "agent_signing_tests" "0028_agent_signing_tests",
 }

@@ -174,31 +174,32 @@ fn failed_counts_in(
     sites: Option<&[String]>,
     since: Timestamp,
 ) -> Result<Vec<FailedCount>, StoreError> {
-    let Some((failed, params)) = failed_hosts(sites, since) else {
+    let Some((failed, params)) = failed_machines_table(sites, since) else {
         return Ok(Vec::new());
     };
     // A machine is one row of each thing's per-machine table (its readers of a model and
     // firmware are one row of `machine_readers`), so the rows count machines and their `n`s add
-    // up to the failures.
-    let each = per_machine("f.n AS n");
-    x.rows(
-        &format!(
-            "WITH f AS {failed} SELECT v.component, v.version, v.ring, COUNT(*), \
-             CAST(SUM(v.n) AS BIGINT) FROM ({each}) v GROUP BY v.component, v.version, v.ring"
-        ),
-        &params,
-    )?
-    .iter()
-    .map(|r| {
-        Ok(FailedCount {
-            component: r[0].text().to_owned(),
-            version: r[1].text().to_owned(),
-            ring: ring(r[2].text())?,
-            machines: r[3].int() as u64,
-            failures: r[4].int() as u64,
+    // up to the failures. Each thing is grouped on its own: a few dozen rows are put together,
+    // not a row per machine and version (on PostgreSQL that sort spilled to disk).
+    let each = per_machine(|t| {
+        Some(format!(
+            "SELECT {}, {}, fw.ring, COUNT(*), CAST(SUM(fw.n) AS BIGINT) FROM {} WHERE {} \
+             GROUP BY {}, fw.ring",
+            t.component, t.version, t.from, t.present, t.group
+        ))
+    });
+    x.rows(&format!("{failed} {each}"), &params)?
+        .iter()
+        .map(|r| {
+            Ok(FailedCount {
+                component: r[0].text().to_owned(),
+                version: r[1].text().to_owned(),
+                ring: ring(r[2].text())?,
+                machines: r[3].int() as u64,
+                failures: r[4].int() as u64,
+            })
         })
-    })
-    .collect()
+        .collect()
 }
 
 /// The workstations at the sites (`None`: every site) that failed since `since` and run one of
@@ -221,22 +222,36 @@ fn failed_machines_in(
     if versions.is_empty() {
         return Ok(Vec::new());
     }
-    let Some((failed, mut params)) = failed_hosts(sites, since) else {
+    let Some((failed, mut params)) = failed_machines_table(sites, since) else {
         return Ok(Vec::new());
     };
+    // Each (component, version) asked for, as its parameters' numbers.
     let mut asked = Vec::new();
     for (component, version) in versions {
-        let n = params.len();
-        asked.push(format!("(component = ${} AND version = ${})", n + 1, n + 2));
+        asked.push((component.as_str(), params.len() + 1));
         params.extend([P::T(component), P::T(version)]);
     }
-    let each = per_machine("w.hostname AS hostname");
+    // Each thing's rows only for the versions asked of it, tested where its key is sought.
+    let each = per_machine(|t| {
+        let mine: Vec<String> = asked
+            .iter()
+            .filter(|(component, _)| (t.holds)(component))
+            .map(|(_, n)| format!("({} = ${n} AND {} = ${})", t.component, t.version, n + 1))
+            .collect();
+        (!mine.is_empty()).then(|| {
+            format!(
+                "SELECT {} AS component, {} AS version, fw.ring AS ring, fw.hostname AS hostname \
+                 FROM {} WHERE {} AND ({})",
+                t.component,
+                t.version,
+                t.from,
+                t.present,
+                mine.join(" OR ")
+            )
+        })
+    });
     x.rows(
-        &format!(
-            "WITH f AS {failed} SELECT component, version, ring, hostname FROM ({each}) m \
-             WHERE {} ORDER BY component, version, hostname",
-            asked.join(" OR ")
-        ),
+        &format!("{failed} SELECT * FROM ({each}) m ORDER BY component, version, hostname"),
         &params,
     )?
     .iter()
@@ -251,11 +266,15 @@ fn failed_machines_in(
     .collect()
 }
 
-/// The failed machines since `since` at the sites (`None`: every site), as the body of a
-/// common table expression `f` of (hostname, n failures), and its parameters; `None` when no
-/// site is asked for. The failures are found from the sites' workstations by hostname, so a
-/// practice's cost follows its own machines.
-fn failed_hosts<'a>(sites: Option<&'a [String]>, since: Timestamp) -> Option<(String, Vec<P<'a>>)> {
+/// The machines at the sites (`None`: every site) that failed since `since`, as the common
+/// table expressions that begin a statement: `fw` holds each one's hostname, failures (`n`),
+/// update ring and Windows build (`os_build`), read once for every thing [`per_machine`] joins
+/// to it. With its parameters; `None` when no site is asked for. The failures are found from the
+/// sites' workstations by hostname, so a practice's cost follows its own machines.
+fn failed_machines_table<'a>(
+    sites: Option<&'a [String]>,
+    since: Timestamp,
+) -> Option<(String, Vec<P<'a>>)> {
     let mut params = vec![P::I(since.unix())];
     let hosts = match sites {
         None => "IS NOT NULL".to_owned(),
@@ -267,56 +286,67 @@ fn failed_hosts<'a>(sites: Option<&'a [String]>, since: Timestamp) -> Option<(St
     };
     Some((
         format!(
-            "(SELECT hostname, COUNT(*) AS n FROM ({}) x GROUP BY hostname)",
+            "WITH f AS (SELECT x.hostname AS hostname, COUNT(*) AS n FROM ({}) x \
+             GROUP BY x.hostname), \
+             fw AS (SELECT f.hostname AS hostname, f.n AS n, w.update_ring AS ring, \
+             w.os_build AS os_build FROM f JOIN workstations w ON w.hostname = f.hostname)",
             failures(&hosts)
         ),
         params,
     ))
 }
 
-/// The three things a machine runs, each as one row per failed machine and version: its
-/// smartcard software, its Windows build, and its readers of one model and firmware
-/// (`machine_readers`, where a machine with two readers alike is one row). As the union of
-/// (component, version, ring, `last`) over the failed machines `f` and their workstations `w`.
-fn per_machine(last: &str) -> String {
+/// The three things a machine runs, each read over the failed machines `fw` as a row per machine
+/// and version: its smartcard software, its Windows build, and its readers of one model and
+/// firmware (`machine_readers`, where a machine with two readers alike is one row). The union of
+/// what `select` makes of each thing, leaving out those it makes nothing of.
+fn per_machine(select: impl Fn(&PerMachine) -> Option<String>) -> String {
     const EACH: [PerMachine; 3] = [
         PerMachine {
-            join: "JOIN software s ON s.hostname = f.hostname",
+            from: "fw JOIN software s ON s.hostname = fw.hostname",
             component: "s.component",
             version: "s.version",
             present: "TRUE",
+            group: "s.component, s.version",
+            holds: |c| c != "windows" && !c.starts_with("reader "),
         },
         PerMachine {
-            join: "",
+            from: "fw",
             component: "'windows'",
-            version: "w.os_build",
-            present: "w.os_build IS NOT NULL",
+            version: "fw.os_build",
+            present: "fw.os_build IS NOT NULL",
+            // PostgreSQL refuses to group by a constant.
+            group: "fw.os_build",
+            holds: |c| c == "windows",
         },
         PerMachine {
-            join: "JOIN machine_readers m ON m.hostname = f.hostname",
+            from: "fw JOIN machine_readers m ON m.hostname = fw.hostname",
             component: "m.component",
             version: "m.version",
             present: "TRUE",
+            group: "m.component, m.version",
+            holds: |c| c.starts_with("reader "),
         },
     ];
     EACH.iter()
-        .map(|t| {
-            format!(
-                "SELECT {} AS component, {} AS version, w.update_ring AS ring, {last} FROM f \
-                 JOIN workstations w ON w.hostname = f.hostname {} WHERE {}",
-                t.component, t.version, t.join, t.present
-            )
-        })
+        .filter_map(select)
         .collect::<Vec<_>>()
         .join(" UNION ALL ")
 }
 
 /// One of [`per_machine`]'s things.
 struct PerMachine {
-    join: &'static str,
+    /// The tables, joined to the failed machines `fw`.
+    from: &'static str,
+    /// The component and its version, as expressions.
     component: &'static str,
     version: &'static str,
+    /// When a row counts (a build not reported is no version).
     present: &'static str,
+    /// What to group by for one row per version.
+    group: &'static str,
+    /// Whether a component id is one of this thing's.
+    holds: fn(&str) -> bool,
 }
 
 fn ring(text: &str) -> Result<UpdateRing, StoreError> {

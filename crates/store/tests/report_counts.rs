@@ -2,7 +2,8 @@
 //! request over a caller's sites, against a recount of the store in one pass: equal after an
 //! import, after edits, and after a second import that changes one practice, on SQLite and on
 //! PostgreSQL. Every change the counts follow adds to the audit chain, which is what the server
-//! keys its copy on.
+//! keys its copy on. The failures are grouped by the store, a machine with two readers alike
+//! counted once, and the agents' signing self-tests are read from their own index.
 
 mod common;
 
@@ -14,7 +15,7 @@ use cardwatch_core::reports::{Machines, VersionCount};
 use cardwatch_core::triage::NewIncident;
 use cardwatch_store::reports::{failed_counts, failed_machines, site_machines, version_counts};
 use cardwatch_store::{Change, ImportInput};
-use common::{change, demo_inputs, import, TestDb};
+use common::{change, demo_inputs, import, query_plan, TestDb};
 
 /// (hostname, site, os build, update ring) of every workstation, by hostname.
 fn workstations(db: &TestDb) -> Vec<[String; 4]> {
@@ -245,4 +246,19 @@ fn counts_by_site_add_up_to_a_recount(db: &TestDb) {
     assert_eq!(on_new.affected_hosts, [other[0].clone()]);
 }
 
-on_both_backends!(counts_by_site_add_up_to_a_recount);
+/// The reports read a period's signing self-tests among every agent's events by kind and time,
+/// a range of their own index, not a pass over the events (inventories and diagnoses from every
+/// agent, growing with the days).
+fn signing_tests_are_read_from_their_index(db: &TestDb) {
+    let plan = query_plan(
+        db,
+        "SELECT agent_id, event_id FROM agent_events \
+         WHERE kind = 'signing_test' AND at >= 1700000000",
+    );
+    assert!(plan.contains("agent_events_signing_tests"), "{plan}");
+}
+
+on_both_backends!(
+    counts_by_site_add_up_to_a_recount,
+    signing_tests_are_read_from_their_index
+);
