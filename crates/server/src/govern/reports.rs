@@ -148,7 +148,7 @@ fn slot(
 }
 
 /// Starts reading the administrators' report of the default period as the server starts, so
-/// that the first one asked for finds it read or being read (seconds at national size). The
+/// that the first one asked for finds it read or being read (over a second at national size). The
 /// report is taken before this returns: a request arriving first waits for this reading instead
 /// of starting a second.
 pub(crate) fn read_ahead(state: AppState) {
@@ -228,7 +228,7 @@ async fn read(
 
 /// A period's report for one scope, read once per length of the audit chain: at national size
 /// with 150,000 incidents in 90 days, an administrator's period is a read of every failure and
-/// its machines (seconds), which every incident's change adds to the chain. The agents' signing
+/// its machines (over a second), which every incident's change adds to the chain. The agents' signing
 /// self-tests count as failures too and are not audited, so a report is read again once it is
 /// [`AGENTS_FRESH`] old. A reading that took longer than a request should wait
 /// ([`Checks::report_wait`](crate::Checks::report_wait)) is read again in the background, the
