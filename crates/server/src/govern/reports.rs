@@ -228,9 +228,9 @@ async fn read(
 
 /// A period's report for one scope, read once per length of the audit chain: at national size
 /// with 150,000 incidents in 90 days, an administrator's period is a read of every failure and
-/// its machines (over a second), which every incident's change adds to the chain. The agents' signing
-/// self-tests count as failures too and are not audited, so a report is read again once it is
-/// [`AGENTS_FRESH`] old. A reading that took longer than a request should wait
+/// its machines (over a second), which every incident's change adds to the chain. The agents'
+/// signing self-tests count as failures too and are not audited, so a report is read again once
+/// it is [`AGENTS_FRESH`] old. A reading that took longer than a request should wait
 /// ([`Checks::report_wait`](crate::Checks::report_wait)) is read again in the background, the
 /// last one answering meanwhile.
 pub(crate) type KeptReports = HashMap<ReportScope, Arc<tokio::sync::Mutex<Slot>>>;
