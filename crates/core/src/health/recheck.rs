@@ -309,13 +309,14 @@ pub fn splice(old: Vec<Noted>, sites: &FastSet<&str>, fresh: Vec<Vec<Noted>>) ->
 /// As [`splice`], in place: when the integration findings are unchanged (their rules re-run to
 /// the same findings, as after any change that names no integration or its cards) and few sites
 /// were re-checked, only those sites' runs of findings are replaced, the rest of the million
-/// staying where they are. Otherwise the whole list is spliced again.
+/// staying where they are. Otherwise the whole list is spliced again. Whether only the sites'
+/// runs changed, every other site's findings the same and in the same order.
 pub fn splice_in_place(
     all: &mut Vec<Noted>,
     sites: &[&str],
     fresh: Vec<Noted>,
     integrations: Vec<Noted>,
-) {
+) -> bool {
     /// Past this many sites one pass over every finding costs less than a move of the tail each.
     const FEW_SITES: usize = 8;
     let unchanged = sites.len() <= FEW_SITES && {
@@ -326,7 +327,7 @@ pub fn splice_in_place(
         let set: FastSet<&str> = sites.iter().copied().collect();
         let old = std::mem::take(all);
         *all = splice(old, &set, vec![fresh, integrations]);
-        return;
+        return false;
     }
     let mut sites = sites.to_vec();
     sites.sort_unstable();
@@ -342,6 +343,7 @@ pub fn splice_in_place(
         );
         all.splice(from..to, run);
     }
+    true
 }
 
 /// Two lists in the check's order as one; on a tie the first list's finding comes first.
@@ -636,7 +638,7 @@ mod tests {
         ];
         let same = vec![noted("A2", Severity::Info, "integration-x", "i/CS2")];
         let changed = vec![noted("A3", Severity::Info, "integration-x", "i/CS3")];
-        for integrations in [same, changed] {
+        for (integrations, in_place) in [(same, true), (changed, false)] {
             let sites: FastSet<&str> = ["A2"].into_iter().collect();
             let whole = splice(
                 old.clone(),
@@ -644,7 +646,11 @@ mod tests {
                 vec![fresh.clone(), integrations.clone()],
             );
             let mut all = old.clone();
-            splice_in_place(&mut all, &["A2"], fresh.clone(), integrations);
+            assert_eq!(
+                splice_in_place(&mut all, &["A2"], fresh.clone(), integrations),
+                in_place,
+                "only the site's run changed when the integrations did not"
+            );
             assert_eq!(all, whole);
             assert_eq!(all.len(), 5);
         }

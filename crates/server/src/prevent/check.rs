@@ -47,7 +47,7 @@ pub(crate) struct Check {
 }
 
 impl Check {
-    fn new(
+    pub(crate) fn new(
         all: Vec<Noted>,
         expiring: Vec<cardwatch_store::ExpiringCertificate>,
         open_incidents: Vec<(Option<String>, usize)>,
@@ -276,11 +276,19 @@ async fn recheck(
             }));
         }
         let notes = s.finding_notes()?;
-        let Check { all, expiring, .. } = old.check;
+        // The findings by id, if built, are carried to the new check where only some sites'
+        // findings change (before the findings are taken, which ends the old check's parts).
+        let old_ids = crate::prevent::queue_index::built_ids(&old.check);
+        let Check {
+            all,
+            expiring,
+            sites: old_sites,
+            ..
+        } = old.check;
         let placed = started.elapsed();
         let mut all = owned(all);
-        let expiring = match &sites {
-            None => (*expiring).clone(),
+        let (expiring, changed) = match &sites {
+            None => ((*expiring).clone(), Some(Vec::new())),
             Some(sites) => {
                 let list: Vec<&str> = sites.iter().map(String::as_str).collect();
                 let fresh = if list.is_empty() {
@@ -290,15 +298,18 @@ async fn recheck(
                 };
                 let integrations = integration_findings(s, &cx, &notes)?;
                 let checked = started.elapsed();
-                splice_in_place(&mut all, &list, fresh, integrations);
+                let in_place = splice_in_place(&mut all, &list, fresh, integrations);
                 tracing::debug!(sites = list.len(), ?placed, ?checked, spliced = ?started.elapsed(), "sites re-checked");
-                s.expiring_certificates(100)?
+                (s.expiring_certificates(100)?, in_place.then_some(list))
             }
         };
         renote(&mut all, &touched.notes, &notes, today);
         let open = cardwatch_store::open_incidents_by_site(s)?;
         let read = started.elapsed();
         let check = Check::new(all, expiring, open);
+        if let (Some(ids), Some(changed)) = (old_ids, changed) {
+            crate::prevent::queue_index::carry_ids(&check, &ids, &old_sites, &changed);
+        }
         tracing::debug!(?read, indexed = ?started.elapsed(), "re-check");
         Ok(Ok(check))
     })
