@@ -307,10 +307,11 @@ async fn recheck(
         let open = cardwatch_store::open_incidents_by_site(s)?;
         let read = started.elapsed();
         let check = Check::new(all, expiring, open);
+        let indexed = started.elapsed();
         if let (Some(ids), Some(changed)) = (old_ids, changed) {
             crate::prevent::queue_index::carry_ids(&check, &ids, &old_sites, &changed);
         }
-        tracing::debug!(?read, indexed = ?started.elapsed(), "re-check");
+        tracing::debug!(?read, ?indexed, ids = ?started.elapsed(), "re-check");
         Ok(Ok(check))
     })
     .await
