@@ -2,7 +2,8 @@
 //! server's findings, updated that way after each kind of change (a practice's import with an
 //! expired certificate, a downgraded middleware and a person moved to another site; an agent's
 //! report; edits on the web; a note on a finding), are exactly a fresh server's full check of
-//! the same store — the same findings in the same order, the same counts. An import creating
+//! the same store — the same findings in the same order, the same counts, and a finding's page
+//! found by its id, carried from the last check. An import creating
 //! records of each kind is re-checked too, by the sites its summary record names. A change the
 //! audit chain cannot place (an organisation renamed) falls back to a full check.
 
@@ -61,6 +62,21 @@ impl Compare {
             assert_eq!(x, y, "{step}: finding {i} of {}", b.len());
         }
         assert_eq!(a.len(), b.len(), "{step}: the number of findings");
+        // A finding's own page looks it up by id, so this check's findings by id are built and
+        // the next step's re-check carries them past its sites (checked against the ids built
+        // afresh in these tests' builds).
+        let (status, listed) = get_as(
+            &self.run.addr,
+            "/api/v1/findings?all=true&limit=1",
+            &self.run.cookie,
+        );
+        assert_eq!(status, 200, "{listed}");
+        let listed = body_json(&listed);
+        let id = listed["findings"][0]["id"]
+            .as_str()
+            .expect("a finding's id");
+        let (status, page) = get_as(&self.run.addr, &format!("/findings/{id}"), &self.run.cookie);
+        assert_eq!(status, 200, "{step}: the page of {id}: {page}");
         ours.0
     }
 }

@@ -12,6 +12,7 @@ use cardwatch_store::recheck::{touched_since, touched_sites};
 use cardwatch_store::{current_findings, integration_findings, site_findings};
 use serde::Serialize;
 
+use crate::prevent::finding_ids::carried;
 use crate::web::background::Priority;
 use crate::web::blocking;
 use crate::web::scope::Viewer;
@@ -44,6 +45,10 @@ pub(crate) struct Check {
     /// The findings as a work queue: its order, computed once per check so that a page of it
     /// costs a pass over the findings, not a sort.
     pub queue: std::sync::Arc<cardwatch_core::health::Queue>,
+    /// The findings by id ([`crate::prevent::finding_ids`]): built once, off the request threads
+    /// or by the first page that looks a finding up, or carried from the last check by a
+    /// re-check.
+    pub ids: std::sync::Arc<std::sync::OnceLock<Vec<(u64, u32)>>>,
 }
 
 impl Check {
@@ -72,6 +77,7 @@ impl Check {
             sites: std::sync::Arc::new(sites),
             expiring: std::sync::Arc::new(expiring),
             open_incidents: std::sync::Arc::new(open_incidents),
+            ids: std::sync::Arc::default(),
         }
     }
 
@@ -277,12 +283,12 @@ async fn recheck(
         }
         let notes = s.finding_notes()?;
         // The findings by id, if built, are carried to the new check where only some sites'
-        // findings change (before the findings are taken, which ends the old check's parts).
-        let old_ids = crate::prevent::queue_index::built_ids(&old.check);
+        // findings change.
         let Check {
             all,
             expiring,
             sites: old_sites,
+            ids: old_ids,
             ..
         } = old.check;
         let placed = started.elapsed();
@@ -308,8 +314,9 @@ async fn recheck(
         let read = started.elapsed();
         let check = Check::new(all, expiring, open);
         let indexed = started.elapsed();
-        if let (Some(ids), Some(changed)) = (old_ids, changed) {
-            crate::prevent::queue_index::carry_ids(&check, &ids, &old_sites, &changed);
+        if let (Some(ids), Some(changed)) = (old_ids.get(), changed) {
+            let carried = carried(ids, &old_sites, &check.all, &check.sites, &changed);
+            let _ = check.ids.set(carried);
         }
         tracing::debug!(?read, ?indexed, ids = ?started.elapsed(), "re-check");
         Ok(Ok(check))

@@ -3,6 +3,7 @@
 pub mod check;
 pub(crate) mod columns;
 pub mod finding;
+pub(crate) mod finding_ids;
 pub mod findings;
 pub mod migration;
 pub mod overview;

@@ -23,18 +23,18 @@
 //! ([`crate::prevent::columns::first`]) until they are built.
 
 use std::collections::HashMap;
-use std::hash::Hasher;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use cardwatch_core::access::Scope;
 
 use cardwatch_core::date::Date;
-use cardwatch_core::fasthash::{FastMap, FastSet, FxHasher};
+use cardwatch_core::fasthash::FastMap;
 use cardwatch_core::health::{Filter, Group, NoteState, Noted, Owner, Queue, QueuePage, Severity};
 
 use crate::prevent::check::Check;
 use crate::prevent::columns::SORTABLE;
+use crate::prevent::finding_ids;
 use crate::web::scope::Viewer;
 
 /// The index of one check's queue.
@@ -72,8 +72,8 @@ impl Run {
     }
 }
 
-/// What is kept for one check: its index, its columns' orders, its findings by id, and each
-/// scoped viewer's findings' places.
+/// What is kept for one check: its index, its columns' orders, and each scoped viewer's
+/// findings' places (its findings by id are the check's own, [`Check::ids`]).
 #[derive(Debug, Default)]
 pub(crate) struct Kept {
     index: OnceLock<Option<Index>>,
@@ -83,8 +83,6 @@ pub(crate) struct Kept {
     /// By [`SORTABLE`] column: every finding's index in its order, ascending and descending,
     /// ties in the check's order.
     columns: [OnceLock<Orders>; SORTABLE.len()],
-    /// Every finding's (id's hash, index), in that order.
-    ids: OnceLock<Vec<(u64, u32)>>,
     /// Every finding's subject's head, in queue order ([`crate::prevent::columns::subject_heads`]).
     heads: OnceLock<Arc<Vec<u128>>>,
     /// Whether a background build has started: of the ids, and of everything a viewer of the
@@ -206,9 +204,9 @@ impl Kept {
                 "findings kept per check: {what} built"
             );
         };
-        if self.ids.get().is_none() {
+        if check.ids.get().is_none() {
             timed("the ids", &|| {
-                let _ = self.ids.set(id_table(&check.all));
+                let _ = check.ids.set(finding_ids::table(&check.all));
             });
         }
         if whole {
@@ -278,13 +276,9 @@ impl Kept {
         self.index.get().is_some()
     }
 
-    /// Whether the findings by id are built.
-    pub(crate) fn ids_built(&self) -> bool {
-        self.ids.get().is_some()
-    }
-
-    fn id_table(&self, check: &Check) -> &[(u64, u32)] {
-        self.ids.get_or_init(|| id_table(&check.all))
+    /// The check's findings by id, built now if they are not yet.
+    fn id_table<'a>(&self, check: &'a Check) -> &'a [(u64, u32)] {
+        check.ids.get_or_init(|| finding_ids::table(&check.all))
     }
 
     /// The viewer's findings with these ids (snoozed ones included), each the first in the
@@ -298,7 +292,7 @@ impl Kept {
     ) -> Vec<Option<&'a Noted>> {
         let table = self.id_table(check);
         ids.iter()
-            .map(|id| lookup(&check.all, table, id, |site| viewer.sees_site(site)))
+            .map(|id| finding_ids::lookup(&check.all, table, id, |site| viewer.sees_site(site)))
             .collect()
     }
 
@@ -334,7 +328,7 @@ impl Kept {
 pub(crate) async fn ids_ready(check: &Check) {
     let kept = kept(check);
     kept.warm(check, false);
-    if kept.ids_built() {
+    if check.ids.get().is_some() {
         return;
     }
     let check = check.clone();
@@ -342,108 +336,6 @@ pub(crate) async fn ids_ready(check: &Check) {
         kept.id_table(&check);
     })
     .await;
-}
-
-/// A finding id's hash: its rule and its subject (an id is the rule, a slash, the subject).
-fn id_hash(rule: &str, subject: &str) -> u64 {
-    let mut h = FxHasher::default();
-    h.write(rule.as_bytes());
-    h.write(subject.as_bytes());
-    h.finish()
-}
-
-/// Every finding's (id's hash, index), sorted: the findings with one id are together, in the
-/// check's order.
-fn id_table(all: &[Noted]) -> Vec<(u64, u32)> {
-    let mut table: Vec<(u64, u32)> = all
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (id_hash(n.finding.rule, &n.finding.subject), i as u32))
-        .collect();
-    table.sort_unstable();
-    table
-}
-
-/// The findings by id of `old`'s check, as built (none while they are not).
-pub(crate) fn built_ids(old: &Check) -> Option<Vec<(u64, u32)>> {
-    kept(old).ids.get().cloned()
-}
-
-/// Puts in place the findings by id of `new`, a check made from an old one (`old_ids` its
-/// findings by id, `old_sites` its site index) by replacing the findings of the sites `changed`,
-/// every other site's findings the same and in the same order: the old table with those
-/// findings' indexes moved to their new places, and only the changed sites' ids hashed afresh.
-/// Equal to [`id_table`] of the new findings for a pass over the table, where hashing every id
-/// again (0.35–0.5 s at national size) was what the finding's page after a re-check waited for.
-pub(crate) fn carry_ids(
-    new: &Check,
-    old_ids: &[(u64, u32)],
-    old_sites: &HashMap<String, (Vec<u32>, crate::prevent::check::Overview)>,
-    changed: &[&str],
-) {
-    // Each old finding's new index, or none where its site changed.
-    let mut moved = vec![u32::MAX; old_ids.len()];
-    let mut carried: FastSet<&str> = FastSet::default();
-    for (site, (was, _)) in old_sites {
-        match new.sites.get(site) {
-            Some((now, _)) if now.len() == was.len() && !changed.contains(&site.as_str()) => {
-                for (&o, &n) in was.iter().zip(now) {
-                    if let Some(m) = moved.get_mut(o as usize) {
-                        *m = n;
-                    }
-                }
-                carried.insert(site);
-            }
-            _ => {}
-        }
-    }
-    let mut fresh: Vec<(u64, u32)> = new
-        .sites
-        .iter()
-        .filter(|(site, _)| !carried.contains(site.as_str()))
-        .flat_map(|(_, (now, _))| now.iter())
-        .map(|&i| {
-            let f = &new.all[i as usize].finding;
-            (id_hash(f.rule, &f.subject), i)
-        })
-        .collect();
-    fresh.sort_unstable();
-    // Indexes move in step (both lists are in site order), so the old table stays sorted.
-    let mut old = old_ids
-        .iter()
-        .filter_map(|&(h, o)| Some((h, *moved.get(o as usize)?)))
-        .filter(|&(_, n)| n != u32::MAX)
-        .peekable();
-    let mut table = Vec::with_capacity(new.all.len());
-    let mut fresh = fresh.into_iter().peekable();
-    while let (Some(a), Some(b)) = (old.peek(), fresh.peek()) {
-        table.extend(if a <= b { old.next() } else { fresh.next() });
-    }
-    table.extend(old);
-    table.extend(fresh);
-    // Every re-check in the tests' builds proves the carried table equal to a fresh one.
-    debug_assert!(
-        table == id_table(&new.all),
-        "the carried ids differ from the findings'"
-    );
-    let _ = kept(new).ids.set(table);
-}
-
-/// The first finding in the check's order with this id whose site `sees` lets through.
-fn lookup<'a>(
-    all: &'a [Noted],
-    table: &[(u64, u32)],
-    id: &str,
-    sees: impl Fn(&str) -> bool,
-) -> Option<&'a Noted> {
-    let (rule, subject) = id.split_once('/')?;
-    let hash = id_hash(rule, subject);
-    let from = table.partition_point(|&(h, _)| h < hash);
-    table[from..]
-        .iter()
-        .take_while(|&&(h, _)| h == hash)
-        .map(|&(_, i)| &all[i as usize])
-        .find(|n| n.finding.rule == rule && n.finding.subject == subject && sees(&n.finding.site))
 }
 
 impl Index {
@@ -766,7 +658,7 @@ pub(crate) mod tests {
     #[test]
     fn the_ids_carried_past_a_sites_change_equal_the_ids_built_afresh() {
         // A check in site order, some ids shared by several findings (as a holder's card is at
-        // two sites), its ids built.
+        // two sites).
         let site_order = |mut all: Vec<Noted>| {
             all.sort_by(|a, b| a.finding.site.cmp(&b.finding.site));
             all
@@ -776,8 +668,7 @@ pub(crate) mod tests {
             n.finding.subject = format!("s{}", i % 1_500);
         }
         let old = Check::new(site_order(all.clone()), Vec::new(), Vec::new());
-        let old_ids = id_table(&old.all);
-        // A8100 1 re-checked to fewer findings, A8100 2 to more, A8100 4 new, A8100 0 gone.
+        // A81001 re-checked to fewer findings, A81002 to more, A81004 new, A81000 gone.
         let mut now: Vec<Noted> = all
             .iter()
             .filter(|n| n.finding.site == "A81003")
@@ -793,25 +684,29 @@ pub(crate) mod tests {
                 .filter(|n| n.finding.site != "A81001" || n.finding.subject.as_str() < "s3"),
         );
         let new = Check::new(site_order(now), Vec::new(), Vec::new());
-        carry_ids(
-            &new,
-            &old_ids,
+        let ids = finding_ids::carried(
+            &finding_ids::table(&old.all),
             &old.sites,
+            &new.all,
+            &new.sites,
             &["A81000", "A81001", "A81002", "A81004"],
         );
-        assert_eq!(built_ids(&new), Some(id_table(&new.all)));
+        assert_eq!(ids, finding_ids::table(&new.all));
         for id in [
             "cert-signing-90d/s7",
             "leaver-card/s1499",
             "spare-readers-low/s3",
         ] {
             let (rule, subject) = id.split_once('/').unwrap();
-            let found = lookup(&new.all, &built_ids(&new).unwrap(), id, |_| true);
             let first = new
                 .all
                 .iter()
                 .find(|n| n.finding.rule == rule && n.finding.subject == subject);
-            assert_eq!(found, first, "{id}");
+            assert_eq!(
+                finding_ids::lookup(&new.all, &ids, id, |_| true),
+                first,
+                "{id}"
+            );
         }
     }
 
@@ -822,6 +717,7 @@ pub(crate) mod tests {
             sites: Arc::default(),
             expiring: Arc::default(),
             open_incidents: Arc::default(),
+            ids: Arc::default(),
         }
     }
 
@@ -923,13 +819,13 @@ pub(crate) mod tests {
         let kept = kept(&check);
         kept.warm(&check, true);
         let began = Instant::now();
-        while !(kept.ids_built() && SORTABLE.iter().all(|by| kept.sorted_built(by))) {
+        while !(check.ids.get().is_some() && SORTABLE.iter().all(|by| kept.sorted_built(by))) {
             assert!(began.elapsed() < Duration::from_secs(60), "not built");
             std::thread::sleep(Duration::from_millis(2));
         }
         // Every part, each once: the ids and six columns.
         assert_eq!(kept.entered.load(Ordering::Acquire), 1 + SORTABLE.len());
-        assert_eq!(kept.id_table(&check), id_table(&check.all));
+        assert_eq!(kept.id_table(&check), finding_ids::table(&check.all));
         for by in SORTABLE {
             let (ascending, descending) = crate::prevent::columns::orders(&check.all, by);
             assert_eq!(*kept.sorted(&check, by, false), ascending, "{by}");
@@ -944,7 +840,7 @@ pub(crate) mod tests {
     #[test]
     fn a_finding_by_its_id_is_the_first_a_pass_finds() {
         let all = awkward(4_000, 17);
-        let table = id_table(&all);
+        let table = finding_ids::table(&all);
         let scan = |id: &str, sees: &dyn Fn(&str) -> bool| {
             let (rule, subject) = id.split_once('/')?;
             all.iter().find(|n| {
@@ -972,7 +868,7 @@ pub(crate) mod tests {
         let (mut found, mut refused) = (0, 0);
         for (k, sees) in scopes.iter().enumerate() {
             for id in &ids {
-                let by_id = lookup(&all, &table, id, sees);
+                let by_id = finding_ids::lookup(&all, &table, id, sees);
                 let passed = scan(id, sees);
                 assert_eq!(
                     by_id.map(|n| n as *const Noted),
