@@ -1135,6 +1135,7 @@ fn run(cli: Cli) -> Result<()> {
                     }
                     let case = Case {
                         observations: args.observations,
+                        words: error_text.clone(),
                         elapsed_minutes: args.elapsed,
                         others_affected: args.others,
                         ..Case::default()

@@ -159,6 +159,64 @@ fn what_is_happening_in_plain_words_reaches_a_first_step_or_one_question() {
 }
 
 #[test]
+fn what_the_desk_typed_is_not_asked_again() {
+    // The command line: the PIN box that never came up is known, and not asked.
+    let v = json(&triage(&[
+        "the pin box doesnt come up when she puts her card in",
+        "--json",
+    ]));
+    assert_eq!(v["symptom"]["id"], "card-not-recognised", "{v}");
+    assert_eq!(v["known"][0]["check"], "ia-window", "{v}");
+    assert_eq!(v["known"][0]["result"], "no", "{v}");
+    assert!(
+        v["known"][0]["because"]
+            .as_str()
+            .is_some_and(|b| b.contains("the pin box doesnt come up")),
+        "{v}"
+    );
+    assert_ne!(v["next"]["id"], "ia-window", "{v}");
+    // The API and the page, from the words alone.
+    let (_tmp, db) = scratch_db();
+    let (child, addr, cookie) = serve_demo_signed_in(&db, "1");
+    let api = get_as(
+        &addr,
+        "/api/v1/triage/next?text=the+reader+light+is+off",
+        &cookie,
+    );
+    let page = get_as(
+        &addr,
+        "/triage?text=the+reader+light+is+off&site=A10000",
+        &cookie,
+    );
+    let answered_since = get_as(
+        &addr,
+        "/triage?text=the+reader+light+is+off&symptom=card-not-recognised&obs=reader-light%3Ayes",
+        &cookie,
+    );
+    stop(child);
+    assert_eq!(api.0, 200, "{}", api.1);
+    let v = body_json(&api.1);
+    assert_eq!(v["known"][0]["check"], "reader-light", "{v}");
+    assert_eq!(v["known"][0]["result"], "no", "{v}");
+    assert_ne!(v["next"]["id"], "reader-light", "{v}");
+    assert_eq!(page.0, 200, "{}", page.1);
+    let p = &page.1;
+    assert!(p.contains("Cardwatch already knows:"), "{p}");
+    assert!(
+        p.contains("Is the reader&#39;s light on, and does it flicker when the card goes in? No (not asked: the problem was described as"),
+        "{p}"
+    );
+    assert!(!p.contains("value=\"reader-light:yes\""), "{p}");
+    // An answer given since wins over the words.
+    assert_eq!(answered_since.0, 200, "{}", answered_since.1);
+    assert!(
+        !answered_since.1.contains("Cardwatch already knows:"),
+        "{}",
+        answered_since.1
+    );
+}
+
+#[test]
 fn an_operators_folder_overrides_and_a_bad_one_is_refused_by_line() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().join("kb");

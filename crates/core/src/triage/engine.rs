@@ -11,6 +11,7 @@
 //! `docs/TRIAGE.md` gives the maths.
 
 use super::kb::{KnowledgeBase, Who};
+use super::plain::Reading;
 
 /// A fact the estate or an agent already knows, that answers a check without asking.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +31,9 @@ pub struct Case {
     /// Observations in the order they were made: a check's id and its result, or a fix's id and
     /// `fixed` / `not-fixed`.
     pub observations: Vec<(String, String)>,
+    /// The problem as the person at the desk described it: the checks it already answers are
+    /// not asked ("the reader's light is off").
+    pub words: Option<String>,
     /// Facts from the estate and the agent.
     pub facts: Vec<Fact>,
     /// Learned priors over the symptom's causes (in the symptom's order), if any.
@@ -485,9 +489,30 @@ impl KnowledgeBase {
                 return Err(CaseError::UnknownStep { id: id.clone() });
             }
         }
+        // What was said when the problem was described answers the checks it plainly settles:
+        // asking "is the reader's light on?" of someone who said it is off wastes their minutes
+        // and their trust. An answer given since wins, as a person's words win over the facts.
+        let mut known = Vec::new();
+        if let Some(words) = case
+            .words
+            .as_deref()
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+        {
+            for (ch, r) in Reading::new(self, words).answers(symptom) {
+                if state.asked[ch] {
+                    continue;
+                }
+                self.observe(symptom, &mut state, ch, r);
+                known.push(Known {
+                    check: self.checks[ch].id.clone(),
+                    result: self.checks[ch].results[r].clone(),
+                    because: format!("not asked: the problem was described as \"{words}\""),
+                });
+            }
+        }
         // Facts answer the checks nobody has asked yet; a fact whose value is not one of the
         // check's results is not evidence about it and is left alone.
-        let mut known = Vec::new();
         for &ch in &sym.checks {
             let check = &self.checks[ch];
             if state.asked[ch] {

@@ -129,6 +129,7 @@ impl Incident {
                 .iter()
                 .map(|s| (s.id.clone(), s.result.clone()))
                 .collect(),
+            words: self.opened.error_text.clone(),
             elapsed_minutes: Some((now.unix() - self.opened_at.unix()).max(0) as f64 / 60.0),
             ..Case::default()
         }

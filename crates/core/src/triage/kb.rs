@@ -166,6 +166,9 @@ pub struct Check {
     pub fact: Option<String>,
     /// P(result | cause), `likelihood[cause][result]`, for every cause of the base.
     pub likelihood: Vec<Vec<f64>>,
+    /// What a description can say that answers it (`said = { no = ["light dark"] }`): a result
+    /// and the phrasings that give it, in the vocabulary's concepts.
+    pub said: Vec<(usize, Vec<Phrasing>)>,
     /// Where the figures come from.
     pub source: String,
 }

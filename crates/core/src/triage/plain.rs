@@ -60,6 +60,12 @@ const NEGATION_AFTER: usize = 3;
 const FILLER: &str = "filler";
 /// Where a clause ends in what was said: no word is normalised to it.
 const CLAUSE: &str = "|";
+/// The words a question opens with ("is the light meant to be on", "did an update break it"):
+/// a clause they open asks, and answers no check.
+const ASKING: &[&str] = &[
+    "is", "are", "was", "were", "does", "do", "did", "has", "have", "can", "could", "should",
+    "would", "will", "why", "how", "what",
+];
 
 /// The knowledge base's vocabulary: every way of saying a concept, and the words it knows (what
 /// a misspelling is mended to).
@@ -429,6 +435,27 @@ impl Phrasing {
             .sum()
     }
 
+    /// True when what was said says what the phrasing says, denials read only where a negation
+    /// comes before what it denies ("no light", "it doesn't ask for the pin"), not where a
+    /// failure is near ("stopped working after the update" denies no update). A phrasing that
+    /// negates nothing needs every concept said and not denied ("the light isn't on" does not say
+    /// "light on"); one that negates needs those concepts denied and the others named.
+    fn said_plainly(&self, said: &Said) -> bool {
+        let denies = self.terms.iter().any(|t| t.negated);
+        self.terms.iter().all(|t| {
+            said.at(&t.concept)
+                .iter()
+                .filter(|&&i| !said.asking[i])
+                .any(|&i| {
+                    if t.negated {
+                        said.denied[i]
+                    } else {
+                        denies || !said.denied[i]
+                    }
+                })
+        })
+    }
+
     fn matches(&self, said: &Said) -> bool {
         self.terms.iter().all(|t| {
             said.at(&t.concept)
@@ -445,6 +472,8 @@ struct Said {
     negated: Vec<bool>,
     /// Negated from before ("no card", "doesn't have a smartcard"), not after ("card not read").
     denied: Vec<bool>,
+    /// In a clause that asks rather than tells ([`ASKING`]).
+    asking: Vec<bool>,
 }
 
 impl Said {
@@ -464,6 +493,9 @@ impl Said {
         };
         // A negation belongs to the first concept after it: "no card" denies the card, "not
         // reading the smartcard" the reading, and the card is still named.
+        let asking = (0..concepts.len())
+            .map(|i| ASKING.contains(&concepts[start(i)].as_str()))
+            .collect();
         let denied = (0..concepts.len())
             .map(|i| {
                 concepts[i.saturating_sub(NEGATION_BEFORE).max(start(i))..i]
@@ -502,6 +534,7 @@ impl Said {
             concepts,
             negated,
             denied,
+            asking,
         }
     }
 
@@ -595,6 +628,25 @@ impl<'kb> Reading<'kb> {
             .unless
             .iter()
             .any(|c| self.said.affirms(c))
+    }
+
+    /// The symptom's checks the description already answers, as (check, result): "the light on
+    /// the reader is off" answers whether the reader's light is on. A check the words give two
+    /// answers to is left to be asked.
+    pub fn answers(&self, symptom: usize) -> Vec<(usize, usize)> {
+        self.kb.symptoms[symptom]
+            .checks
+            .iter()
+            .filter_map(|&ch| {
+                let mut given = self.kb.checks[ch]
+                    .said
+                    .iter()
+                    .filter(|(_, phrasings)| phrasings.iter().any(|p| p.said_plainly(&self.said)))
+                    .map(|&(r, _)| r);
+                let r = given.next()?;
+                given.next().is_none().then_some((ch, r))
+            })
+            .collect()
     }
 
     /// Every symptom whose phrasings fit the description and that it does not rule out, best

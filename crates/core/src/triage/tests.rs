@@ -365,6 +365,197 @@ fn known_facts_are_used_not_asked() {
     assert_ne!(a.next.id, "update-middleware");
 }
 
+fn described(kb: &KnowledgeBase, id: &str, words: &str, observations: &[(&str, &str)]) -> Advice {
+    let case = Case {
+        words: Some(words.to_owned()),
+        observations: observations
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect(),
+        ..Case::default()
+    };
+    kb.advise(sym(kb, id), &case).unwrap()
+}
+
+/// The checks a description answered, as `check=result`.
+fn answered(a: &Advice) -> Vec<String> {
+    a.known
+        .iter()
+        .map(|k| format!("{}={}", k.check, k.result))
+        .collect()
+}
+
+#[test]
+fn what_was_said_is_not_asked_again() {
+    let kb = kb();
+    // Someone who said the light is off is not asked whether it is on; the answer weighs as if
+    // given, and costs nothing.
+    let a = described(&kb, "card-not-recognised", "the reader light is off", &[]);
+    assert_eq!(answered(&a), ["reader-light=no"]);
+    assert_ne!(a.next.id, "reader-light");
+    assert!(
+        a.known[0].because.contains("the reader light is off"),
+        "{}",
+        a.known[0].because
+    );
+    assert!(a.minutes_spent == 0.0, "words cost nothing");
+    let asked = advise(&kb, "card-not-recognised", &[("reader-light", "no")]);
+    assert_eq!(a.posterior, asked.posterior);
+    // An answer given since wins over the words.
+    let a = described(
+        &kb,
+        "card-not-recognised",
+        "the reader light is off",
+        &[("reader-light", "yes")],
+    );
+    assert!(a.known.is_empty());
+    assert_eq!(
+        a.posterior,
+        advise(&kb, "card-not-recognised", &[("reader-light", "yes")]).posterior
+    );
+    // Words that fit two answers leave the check to be asked.
+    let a = described(
+        &kb,
+        "card-not-recognised",
+        "the light on the reader is off",
+        &[],
+    );
+    assert!(a.known.is_empty(), "{:?}", answered(&a));
+    // Only the symptom's own checks are answered: whether others are hit does not tell a
+    // reader's causes apart.
+    let a = described(
+        &kb,
+        "card-not-recognised",
+        "everyone's card is not recognised",
+        &[],
+    );
+    assert!(a.known.is_empty(), "{:?}", answered(&a));
+    // The words win over the estate's facts, as any person's answer does.
+    let case = Case {
+        words: Some("she says her card is locked".into()),
+        facts: vec![fact("card.status", "active")],
+        ..Case::default()
+    };
+    let a = kb.advise(sym(&kb, "pin-rejected"), &case).unwrap();
+    assert_eq!(
+        answered(&a),
+        ["screen-says-locked=yes", "card-status=active"]
+    );
+}
+
+#[test]
+fn descriptions_answer_the_checks_they_settle_and_no_others() {
+    let kb = kb();
+    for (symptom, words, expected) in [
+        (
+            "card-not-recognised",
+            "the reader light is off",
+            "reader-light=no",
+        ),
+        (
+            "card-not-recognised",
+            "the light isn't on",
+            "reader-light=no",
+        ),
+        (
+            "card-not-recognised",
+            "no lights on the reader at all",
+            "reader-light=no",
+        ),
+        (
+            "card-not-recognised",
+            "the light flashes but nothing happens",
+            "reader-light=yes",
+        ),
+        (
+            "card-not-recognised",
+            "the pin box doesn't come up",
+            "ia-window=no",
+        ),
+        (
+            "card-not-recognised",
+            "it doesn't ask for her pin when the card goes in",
+            "ia-window=no",
+        ),
+        (
+            "card-not-recognised",
+            "the pin box comes up then says problem reading",
+            "ia-window=yes",
+        ),
+        (
+            "card-not-recognised",
+            "works fine on the pc next door",
+            "other-workstation=yes",
+        ),
+        (
+            "card-not-recognised",
+            "doesn't work on other computers either",
+            "other-workstation=no",
+        ),
+        (
+            "spine-timeouts",
+            "everyone at the surgery keeps timing out",
+            "others-affected=yes",
+        ),
+        (
+            "spine-timeouts",
+            "no one else has the timeouts",
+            "others-affected=no",
+        ),
+        // A failure near the update denies no update.
+        (
+            "after-update",
+            "stopped working after the windows update",
+            "recent-update=yes",
+        ),
+        (
+            "after-update",
+            "card stopped working, there have been no updates",
+            "recent-update=no",
+        ),
+        (
+            "pin-rejected",
+            "her pin is definitely right but it says wrong",
+            "pin-sure=sure",
+        ),
+        (
+            "pin-rejected",
+            "pin refused, the card is not locked",
+            "screen-says-locked=no",
+        ),
+        (
+            "limited-functionality",
+            "she can't see her prescribing role",
+            "roles-shown=some-missing",
+        ),
+        (
+            "no-pin-prompt",
+            "we moved to smartcard connect and there is no pin box",
+            "auth-client=smartcard-connect",
+        ),
+    ] {
+        let a = described(&kb, symptom, words, &[]);
+        assert_eq!(answered(&a), [expected], "{words:?}");
+        assert_ne!(a.next.id, expected.split('=').next().unwrap(), "{words:?}");
+    }
+    // Descriptions that say nothing a check asks.
+    for (symptom, words) in [
+        ("card-not-recognised", "card not recognised"),
+        ("card-not-recognised", "the card reader is not reading"),
+        // Questions tell nothing.
+        (
+            "card-not-recognised",
+            "is the light supposed to be on? the card isn't read",
+        ),
+        ("cannot-sign", "she can log in but can't sign"),
+        ("pin-rejected", "not sure if the pin is right"),
+        ("after-update", "did an update break it"),
+    ] {
+        let a = described(&kb, symptom, words, &[]);
+        assert!(a.known.is_empty(), "{words:?}: {:?}", answered(&a));
+    }
+}
+
 #[test]
 fn an_agents_report_answers_the_checks_it_can_see() {
     use crate::catalogue::Catalogue;
@@ -672,6 +863,15 @@ fn loader_refuses_inconsistent_bases_with_file_and_line() {
     // A cause no fix repairs cannot be a symptom's cause.
     let e = with_extra("[[cause]]\nid = \"gremlins\"\nname = \"G\"\nsource = \"s\"\n[[symptom]]\nid = \"x\"\nname = \"X\"\nsource = \"s\"\n[symptom.causes]\ngremlins = 1.0\n").unwrap_err();
     assert!(e.message.contains("no fix repairs"), "{e}");
+    // What a description says must name one of the check's results, and say it plainly.
+    let e = with_extra("[[check]]\nid = \"c\"\nkind = \"question\"\nprompt = \"?\"\nwho = \"reception\"\ncost_minutes = 1\nresults = [\"yes\", \"no\"]\nsource = \"s\"\nsaid = { perhaps = [\"light\"] }\n[check.likelihood]\ncard-faulty = { yes = 0.5 }\notherwise = { yes = 0.2 }\n").unwrap_err();
+    assert_eq!((e.file.as_str(), e.line), ("extra.toml", 9), "{e}");
+    assert!(
+        e.message.contains("said names the result \"perhaps\""),
+        "{e}"
+    );
+    let e = with_extra("[[check]]\nid = \"c\"\nkind = \"question\"\nprompt = \"?\"\nwho = \"reception\"\ncost_minutes = 1\nresults = [\"yes\", \"no\"]\nsource = \"s\"\nsaid = { no = [\"light fail?\"] }\n[check.likelihood]\ncard-faulty = { yes = 0.5 }\notherwise = { yes = 0.2 }\n").unwrap_err();
+    assert!(e.message.contains("says so plainly"), "{e}");
     // Settings out of range.
     let e = with_extra("[settings]\nescalate_after_minutes = 0\nescalation_minutes = 60\ncluster_people = 2\ncluster_window_minutes = 60\nprior_strength = 20\nguardrail = \"g\"\nsource = \"s\"\n").unwrap_err();
     assert!(e.message.contains("15 to 20"), "{e}");

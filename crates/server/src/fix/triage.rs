@@ -358,6 +358,7 @@ async fn answer(state: &AppState, viewer: &Viewer, req: NextRequest) -> Response
     };
     let given = Case {
         observations: req.observations.into_iter().collect(),
+        words: req.error_text.clone(),
         facts: req
             .facts
             .into_iter()

@@ -486,6 +486,7 @@ async fn show(state: &AppState, viewer: &Viewer, mut w: WizardQuery, typed: Type
     w.stamp(now.unix());
     let given = Case {
         observations: w.obs.clone(),
+        words: w.text.clone(),
         elapsed_minutes: elapsed_minutes(w.opened, now.unix()),
         ..Case::default()
     };
@@ -756,6 +757,7 @@ pub(crate) async fn record(
     let symptom_id = kb.symptoms[s].id.clone();
     let result = crate::web::blocking(&state, {
         let desk = desk.clone();
+        let words = error_text.clone();
         move |store| {
             let (cx, case) = prepare(
                 store,
@@ -766,6 +768,7 @@ pub(crate) async fn record(
                 None,
                 Case {
                     observations: obs.clone(),
+                    words: words.clone(),
                     elapsed_minutes: elapsed_minutes(opened, now.unix()),
                     ..Case::default()
                 },

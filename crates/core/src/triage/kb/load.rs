@@ -55,6 +55,9 @@ struct RawCheck {
     fact: Option<String>,
     /// cause id → result → probability; `otherwise` for every cause not named.
     likelihood: BTreeMap<Spanned<String>, BTreeMap<Spanned<String>, Spanned<f64>>>,
+    /// result → phrasings of a description that give it.
+    #[serde(default)]
+    said: BTreeMap<Spanned<String>, Vec<String>>,
     source: String,
 }
 
@@ -345,7 +348,10 @@ impl KnowledgeBase {
             });
         }
         let fix_ix = fixes.index();
-        let vocabulary = compile_vocabulary(&files, &words, &symptoms)?;
+        let vocabulary = compile_vocabulary(&files, &words, &checks, &symptoms)?;
+        for ((id, p), check) in checks.in_order().zip(&mut checks_out) {
+            check.said = said(&files, p, id, check, &vocabulary)?;
+        }
         let mut symptoms_out = Vec::new();
         for (id, p) in symptoms.in_order() {
             symptoms_out.push(compile_symptom(
@@ -596,6 +602,8 @@ fn compile_check(
         results: raw.results.clone(),
         fact: raw.fact.clone(),
         likelihood,
+        // Read once the vocabulary is known.
+        said: Vec::new(),
         source: raw.source.clone(),
     })
 }
@@ -803,11 +811,46 @@ fn only_after(
         .collect()
 }
 
+/// A check's `said`: each result it names with its phrasings, in the vocabulary's concepts.
+fn said(
+    files: &Files<'_>,
+    p: &Placed<RawCheck>,
+    id: &str,
+    check: &Check,
+    vocabulary: &Vocabulary,
+) -> Result<Vec<(usize, Vec<Phrasing>)>, KbError> {
+    let mut out = Vec::new();
+    for (result, texts) in &p.value.said {
+        let err = |m: String| files.error(p.file, result.span().start, m);
+        let Some(r) = check.results.iter().position(|x| x == result.get_ref()) else {
+            return Err(err(format!(
+                "check {id:?}: said names the result {:?}, which is not one of {:?}",
+                result.get_ref(),
+                check.results
+            )));
+        };
+        let mut phrasings = Vec::new();
+        for t in texts {
+            let ph =
+                Phrasing::parse(t, vocabulary).map_err(|m| err(format!("check {id:?}: {m}")))?;
+            if ph.fallback {
+                return Err(err(format!(
+                    "check {id:?}: the phrasing {t:?} ends with `?` — a description answers a check only when it says so plainly"
+                )));
+            }
+            phrasings.push(ph);
+        }
+        out.push((r, phrasings));
+    }
+    Ok(out)
+}
+
 /// The vocabulary of every `[[word]]`, knowing too the words of every symptom's texts and
-/// phrasings, so a misspelling is mended to any word the base uses.
+/// phrasings and of what answers a check, so a misspelling is mended to any word the base uses.
 fn compile_vocabulary(
     files: &Files<'_>,
     words: &Table<RawWord>,
+    checks: &Table<RawCheck>,
     symptoms: &Table<RawSymptom>,
 ) -> Result<Vocabulary, KbError> {
     let mut vocabulary = Vocabulary::new(
@@ -821,6 +864,11 @@ fn compile_vocabulary(
     })?;
     for (_, p) in symptoms.in_order() {
         for t in p.value.texts.iter().chain(&p.value.phrasings) {
+            vocabulary.learn(t);
+        }
+    }
+    for (_, p) in checks.in_order() {
+        for t in p.value.said.values().flatten() {
             vocabulary.learn(t);
         }
     }
