@@ -55,7 +55,8 @@ fn scripted_json_has_the_documented_shape() {
         "--json",
     ]));
     assert_eq!(v["most_likely"]["id"], "signing-cert-expired");
-    assert_eq!(v["next"]["kind"], "fix");
+    // An expired certificate does not refresh itself: one more check before the RA's appointment.
+    assert_eq!(v["next"]["kind"], "check");
     assert_eq!(v["minutes_spent"], 6.0);
 
     // Time is up: escalate.
@@ -528,9 +529,9 @@ fn the_wizard_records_an_incident_and_uses_the_estate() {
             "--doing",
             "signing a prescription",
         ],
-        // The middleware update first (the estate's "current" leaves it likely), then whether
-        // the card works elsewhere, then the reader.
-        "PIN works to log in but not to sign\nnot-fixed\nyes\nfixed\n",
+        // With the middleware current and the signing certificate valid, whether the card works
+        // elsewhere first; it does, so the workstation's middleware update.
+        "PIN works to log in but not to sign\nyes\nfixed\n",
     );
     assert!(s.contains("Incident 1 opened."), "{s}");
     assert!(
@@ -556,10 +557,10 @@ fn the_wizard_records_an_incident_and_uses_the_estate() {
     assert_eq!(i["error_text"], "PIN works to log in but not to sign");
     assert_eq!(i["reporter"], "cli:reception");
     let steps = i["steps"].as_array().expect("steps");
-    assert_eq!(steps.len(), 3, "{i}");
+    assert_eq!(steps.len(), 2, "{i}");
     assert!(steps[0]["at"].as_str().expect("at").ends_with('Z'));
-    assert_eq!(steps[1]["id"], "other-workstation");
-    assert_eq!(steps[2]["result"], "fixed");
+    assert_eq!(steps[0]["id"], "other-workstation");
+    assert_eq!(steps[1]["result"], "fixed");
     assert!(i["confirmed_cause"].is_string(), "{i}");
     assert!(i["minutes_to_fix"].as_f64().is_some());
     let shown: serde_json::Value =
@@ -574,8 +575,8 @@ fn the_wizard_records_an_incident_and_uses_the_estate() {
         &["audit", "show", "--limit", "1000"],
     ));
     assert!(
-        audit.matches("\"entity_kind\":\"incident\"").count() >= 5,
-        "open, three steps, resolved"
+        audit.matches("\"entity_kind\":\"incident\"").count() >= 4,
+        "open, two steps, resolved"
     );
     // Bad ids.
     let out = cardwatch_on(DAY, &db, &["incident", "show", "99"]);
@@ -927,6 +928,11 @@ fn web_wizard_one_question_per_page() {
     let start = page("");
     let first = page("?text=PIN+works+to+log+in%2C+but+not+to+sign&site=A10000");
     let second = page("?symptom=cannot-sign&text=PIN+works+to+log+in&site=A10000&obs=middleware-version%3Aoutdated");
+    // Continue with nothing chosen; Back to the first question, and Back again to the box.
+    let unanswered =
+        page("?symptom=cannot-sign&text=PIN+works+to+log+in&site=A10000&step=middleware-version");
+    let undone = page("?symptom=cannot-sign&text=PIN+works+to+log+in&site=A10000&was=middleware-version%3Aoutdated");
+    let again = page("?text=PIN+works+to+log+in%2C+but+not+to+sign&site=A10000&again=1");
     let skipped = page("?symptom=cannot-sign&obs=middleware-version%3Acannot");
     let old_link = page("?error_text=cant+sign");
     let unknown = page("?text=my+coffee+is+cold&site=A10000");
@@ -969,6 +975,12 @@ fn web_wizard_one_question_per_page() {
         "{f}"
     );
     assert!(f.contains("I can&#39;t check this"), "{f}");
+    // Nothing is ticked for the desk: Continue alone must not answer for them.
+    assert!(!f.contains(" checked>"), "{f}");
+    assert!(
+        f.contains("<input type=\"hidden\" name=\"step\" value=\"middleware-version\">"),
+        "{f}"
+    );
     assert!(
         f.contains("The likeliest cause is smartcard middleware out of date"),
         "{f}"
@@ -983,7 +995,25 @@ fn web_wizard_one_question_per_page() {
     );
     assert!(f.contains("name=\"site\" value=\"A10000\""), "{f}");
     // Back from the first step returns to the box with the words kept.
-    assert!(f.contains("class=\"nhsuk-back-link\" href=\"/triage?text=PIN+works+to+log+in%2C+but+not+to+sign&#38;site=A10000\""), "{f}");
+    assert!(f.contains("class=\"nhsuk-back-link\" href=\"/triage?text=PIN+works+to+log+in%2C+but+not+to+sign&#38;site=A10000&#38;again=1\""), "{f}");
+    assert_eq!(again.0, 200, "{}", again.1);
+    assert!(
+        again
+            .1
+            .contains(">PIN works to log in, but not to sign</textarea>")
+            && !again.1.contains("name=\"obs\""),
+        "{}",
+        again.1
+    );
+    // Continue with nothing chosen: the same question, with the error summary.
+    assert_eq!(unanswered.0, 400, "{}", unanswered.1);
+    let u = &unanswered.1;
+    assert!(
+        u.contains("nhsuk-error-summary") && u.contains("Choose an answer, or"),
+        "{u}"
+    );
+    assert!(u.contains("value=\"middleware-version:current\""), "{u}");
+    assert!(u.contains("nhsuk-form-group--error"), "{u}");
 
     assert_eq!(second.0, 200, "{}", second.1);
     assert_ne!(first.1, second.1);
@@ -991,10 +1021,20 @@ fn web_wizard_one_question_per_page() {
     assert!(
         second.1.contains(
             "href=\"/triage?symptom=cannot-sign&#38;text=PIN+works+to+log+in&#38;site=A10000&#38;opened="
-        ),
+        ) && second.1.contains("&#38;was=middleware-version%3Aoutdated\""),
         "{}",
         second.1
     );
+    // The question Back returns to shows the answer it undid, and only that one, ticked.
+    assert_eq!(undone.0, 200, "{}", undone.1);
+    assert!(
+        undone
+            .1
+            .contains("value=\"middleware-version:outdated\" checked>"),
+        "{}",
+        undone.1
+    );
+    assert_eq!(undone.1.matches(" checked>").count(), 1, "{}", undone.1);
     assert_eq!(skipped.0, 200, "{}", skipped.1);
     assert!(
         !skipped.1.contains("value=\"middleware-version:current\""),

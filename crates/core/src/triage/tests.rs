@@ -64,11 +64,15 @@ fn shipped_base_has_every_symptom_the_issue_names() {
     ] {
         sym(&kb, id);
     }
-    // Seed 002's figures: middleware about 8 in 10, the three common causes about 19 in 20.
+    // Seed 002's figures: middleware about 8 in 10, the three common causes about 19 in 20 (the
+    // signing certificate's share is one not refreshed and one expired).
     let s = &kb.symptoms[sym(&kb, "cannot-sign")];
     let p = |c: &str| s.causes.iter().find(|x| kb.causes[x.0].id == c).unwrap().1;
     assert!((p("middleware-outdated") - 0.8).abs() < 1e-9);
-    let three = p("middleware-outdated") + p("signing-cert-expired") + p("reader-firmware-old");
+    let three = p("middleware-outdated")
+        + p("signing-cert-not-refreshed")
+        + p("signing-cert-expired")
+        + p("reader-firmware-old");
     assert!((three - 0.95).abs() < 1e-9, "{three}");
     // Every fact has a source.
     assert!(kb.causes.iter().all(|c| !c.source.is_empty()));
@@ -169,10 +173,12 @@ fn first_steps_per_symptom() {
         ("auth-failure-400-645", StepKind::Check, "cm-status"),
         ("error-1000", StepKind::Check, "ia-window"),
         ("inf1014-err5022", StepKind::Check, "cis-domains-open"),
+        // The certificate's two causes, not refreshed and expired, each less likely than old
+        // middleware.
         (
             "no-signing-certificate",
             StepKind::Check,
-            "signing-cert-status",
+            "middleware-version",
         ),
         ("pr30007", StepKind::Fix, "start-cm"),
         ("credentials-not-valid", StepKind::Check, "roles-shown"),
@@ -236,7 +242,7 @@ fn cannot_sign_follows_seed_002_and_reissues_last() {
     let a = advise(&kb, "cannot-sign", &[("middleware-version", "current")]);
     let top = &kb.causes[a.posterior[0].0].id;
     assert!(
-        top == "signing-cert-expired" || top == "reader-firmware-old",
+        top == "signing-cert-not-refreshed" || top == "reader-firmware-old",
         "{top}"
     );
     // Walk the whole way with every fix failing: re-issue comes after the other fixes.
@@ -333,8 +339,8 @@ fn known_facts_are_used_not_asked() {
     assert_eq!(a.known.len(), 1);
     assert_eq!(a.known[0].check, "middleware-version");
     assert!(a.known[0].because.starts_with("not asked: the estate says"));
-    // The middleware is current and the signing certificate expired: straight to the refresh,
-    // neither question asked.
+    // The middleware is current and the signing certificate expired: neither question asked, and
+    // no refresh, which an expired certificate does not take.
     let case = Case {
         facts: vec![
             fact("software.oberthur-middleware", "current"),
@@ -343,7 +349,7 @@ fn known_facts_are_used_not_asked() {
         ..Case::default()
     };
     let a = kb.advise(sym(&kb, "cannot-sign"), &case).unwrap();
-    assert_eq!(a.next.kind, StepKind::Fix, "{}", a.next.reason);
+    assert_ne!(a.next.id, "refresh-signing-cert", "{}", a.next.reason);
     assert_eq!(kb.causes[a.posterior[0].0].id, "signing-cert-expired");
     assert_eq!(a.known.len(), 2);
     assert!(a.minutes_spent == 0.0, "facts cost nothing");
@@ -1455,7 +1461,12 @@ fn a_step_that_cannot_be_made_teaches_nothing_and_is_not_offered_again() {
 #[test]
 fn an_expired_certificate_is_never_sent_to_self_renewal() {
     let kb = kb();
-    for symptom in ["renewal-prompt", "credentials-not-valid", "cannot-sign"] {
+    for symptom in [
+        "renewal-prompt",
+        "credentials-not-valid",
+        "cannot-sign",
+        "no-signing-certificate",
+    ] {
         let s = sym(&kb, symptom);
         for auth in ["valid", "in-window", "expired", "unknown"] {
             for signing in ["valid", "expiring", "expired", "unknown"] {
@@ -1483,6 +1494,7 @@ fn an_expired_certificate_is_never_sent_to_self_renewal() {
                         "auth-cert-status" if auth != "unknown" => auth.to_owned(),
                         "auth-cert-status" => "expired".to_owned(),
                         "signing-cert-status" if signing != "unknown" => signing.to_owned(),
+                        "signing-cert-status" => "expired".to_owned(),
                         _ if kb.fix(&a.next.id).is_some() => NOT_FIXED.to_owned(),
                         _ => a.next.results[0].clone(),
                     };
@@ -1506,7 +1518,25 @@ fn an_expired_certificate_is_never_sent_to_self_renewal() {
                         "{state}: self-renewal before the window was confirmed: {proposed:?}"
                     );
                 }
-                if symptom != "cannot-sign" && auth == "expired" {
+                // Nor is an expired signing certificate sent to refresh itself, from the moment
+                // it is known to have expired.
+                let signing_known = match signing {
+                    "expired" => Some(0),
+                    "unknown" => proposed
+                        .iter()
+                        .position(|p| p == "signing-cert-status")
+                        .map(|at| at + 1),
+                    _ => None,
+                };
+                if let Some(from) = signing_known {
+                    assert!(
+                        !proposed[from..].iter().any(|p| p == "refresh-signing-cert"),
+                        "{state}: an expired signing certificate sent to refresh: {proposed:?}"
+                    );
+                }
+                if !["cannot-sign", "no-signing-certificate"].contains(&symptom)
+                    && auth == "expired"
+                {
                     assert!(
                         proposed.iter().any(|p| p == "ra-renew"),
                         "{state}: no RA renewal before the hand-over: {proposed:?}"
