@@ -37,6 +37,13 @@ struct WizardQuery {
     /// When each answer in `obs` was given (Unix seconds), in order, stamped by the page that
     /// received it: empty or short in an address made by hand or before answers were timed.
     answered: Vec<i64>,
+    /// The step the page's form asked: sent with no answer to it, the question is asked again
+    /// with an error. Never carried on.
+    step: Option<String>,
+    /// The answer Back undid (`CHECK:RESULT`), ticked again on the question. Never carried on.
+    was: Option<String>,
+    /// Back from the first question: the box again, with what was typed. Never carried on.
+    again: bool,
 }
 
 /// The most characters "what were they doing" keeps (the store's limit).
@@ -77,10 +84,13 @@ impl WizardQuery {
                     Some((id, r)) => w.obs.push((id.to_owned(), r.to_owned())),
                     None => return Err(bad_request("obs", format!("{v:?} is not CHECK:RESULT"))),
                 },
+                "step" => w.step = Some(v.to_owned()),
+                "was" => w.was = Some(v.to_owned()),
+                "again" => w.again = true,
                 _ => {
                     return Err(bad_request(
                         &k,
-                        format!("unknown parameter {k:?} — use text, symptom, obs, site, card_serial, hostname, opened, answered"),
+                        format!("unknown parameter {k:?} — use text, symptom, obs, site, card_serial, hostname, opened, answered, step, was, again"),
                     ))
                 }
             }
@@ -234,6 +244,12 @@ struct Start<'a> {
 #[template(path = "triage_step.html")]
 struct StepPage<'a> {
     back: String,
+    /// The step the question asks, sent back with the answer.
+    step: &'a str,
+    /// The answer to show ticked (`CHECK:RESULT`): the one Back undid; none otherwise.
+    ticked: String,
+    /// The form was sent without choosing an answer.
+    unanswered: bool,
     symptom: &'a str,
     known: Vec<String>,
     escalate: bool,
@@ -452,6 +468,7 @@ async fn show(state: &AppState, viewer: &Viewer, mut w: WizardQuery, typed: Type
             }
         },
         (None, None) => return start(caller, kb, &w, None, Vec::new()),
+        (None, Some(_)) if w.again => return start(caller, kb, &w, None, Vec::new()),
         (None, Some("")) => {
             let problem = Problem {
                 title: "There is a problem".into(),
@@ -524,16 +541,29 @@ async fn show(state: &AppState, viewer: &Viewer, mut w: WizardQuery, typed: Type
         }
     };
     let carried = w.carried(w.obs.len());
-    // Back undoes the last answer; before any, it returns to the box with the words kept.
-    let back = match w.obs.len() {
-        0 => {
+    // Back undoes the last answer, which the question it returns to shows ticked; before any,
+    // it returns to the box with the words kept.
+    let back = match w.obs.last() {
+        None => {
             let mut first = w.carried(0);
             first.retain(|(k, _)| *k != "symptom" && *k != "opened");
+            if first.iter().any(|(k, _)| *k == "text") {
+                first.push(("again", "1".into()));
+            }
             address(&first)
         }
-        n => address(&w.carried(n - 1)),
+        Some((id, r)) => {
+            let mut before = w.carried(w.obs.len() - 1);
+            before.push(("was", format!("{id}:{r}")));
+            address(&before)
+        }
     };
     let next = &a.next;
+    // The form was sent without an answer to its question: asked again, saying so.
+    let unanswered = w
+        .step
+        .as_deref()
+        .is_some_and(|asked| asked == next.id && w.obs.last().is_none_or(|(id, _)| id != asked));
     let catalogue = &state.checks.catalogue;
     let (escalate, done) = (next.kind == StepKind::Escalate, next.kind == StepKind::Done);
     let mut answers: Vec<(String, String)> = next
@@ -554,6 +584,9 @@ async fn show(state: &AppState, viewer: &Viewer, mut w: WizardQuery, typed: Type
     }
     let page = StepPage {
         back,
+        step: &next.id,
+        ticked: w.was.clone().unwrap_or_default(),
+        unanswered,
         symptom: &kb.symptoms[s].plain,
         known: a
             .known
@@ -599,7 +632,7 @@ async fn show(state: &AppState, viewer: &Viewer, mut w: WizardQuery, typed: Type
             .take(3)
             .map(|&(c, p)| (kb.causes[c].name.clone(), format!("{:.0}", p * 100.0)))
             .collect(),
-        status: if typed.problem.is_some() {
+        status: if typed.problem.is_some() || unanswered {
             StatusCode::BAD_REQUEST
         } else {
             StatusCode::OK
@@ -723,6 +756,9 @@ pub(crate) async fn record(
         opened,
         obs,
         answered: _,
+        step: _,
+        was: _,
+        again: _,
     } = w;
     let desk = match parse_desk(site.as_deref(), card.as_deref(), host.as_deref()) {
         Ok(d) => d,
