@@ -1,7 +1,8 @@
 // The desk on a phone (390 px) in Debian's headless Chromium, signed in as a practice manager:
 // reception types what the clinician said into the triage box and submits once; then the
 // findings, grouped by what to do and who does it, with two of them snoozed together with one
-// reason; and a wide table's first column kept in view as the table scrolls. For each page: its status, whether it scrolls sideways, and axe-core's serious and
+// reason, and a save without a reason refused on the same list; her sites' renewal plan; and a
+// wide table's first column kept in view as the table scrolls. For each page: its status, whether it scrolls sideways, and axe-core's serious and
 // critical violations (WCAG 2.x A and AA). Prints one JSON object, each page's width as a11y.mjs
 // gives it.
 //   node desk.mjs BASE_URL COOKIE DESCRIPTION
@@ -77,6 +78,29 @@ if (seen.findings.ticked) {
   await Promise.all([page.waitForNavigation(), page.click('form[action="/findings/bulk"] button[type=submit]')]);
   seen.findings.after = (await page.textContent('main')).replace(/\s+/g, ' ');
 }
+
+// Saved without a reason: the same list, saying why, with the tick kept.
+await page.goto(base + '/findings');
+const again = await page.$$('input[name=id][type=checkbox]');
+if (again.length >= 1) {
+  await again[0].check();
+  const [refused] = await Promise.all([page.waitForNavigation(), page.click('form[action="/findings/bulk"] button[type=submit]')]);
+  seen.refused = await look(refused.status());
+  seen.refused.summary = (await page.textContent('.nhsuk-error-summary'))?.replace(/\s+/g, ' ').trim() ?? null;
+  seen.refused.ticked = await page.$$eval('input[name=id][type=checkbox]:checked', b => b.length);
+}
+
+// The renewal plan: her sites' part first, in words, and a chart she can read, scrolling in its
+// own box rather than shrinking to fit.
+const plan = await page.goto(base + '/plan');
+seen.plan = await look(plan.status());
+seen.plan.yours = (await page.textContent('#yours'))?.trim() ?? null;
+seen.plan.settings = (await page.content()).includes('ra_capacity');
+seen.plan.chart = await page.evaluate(() => {
+  const f = document.querySelector('figure');
+  const svg = f && f.querySelector('svg');
+  return svg ? { width: svg.getBoundingClientRect().width, scrolls: f.scrollWidth > f.clientWidth } : null;
+});
 
 // A wide table on a phone scrolls in its own box with its first column kept in view: scrolled
 // sideways, the row's name stays where it was and the next cell slides under it.

@@ -66,6 +66,30 @@ fn reception_reaches_a_first_step_in_one_submit_and_a_manager_snoozes_two_findin
     assert_eq!(findings["ticked"], true, "two findings to tick: {seen}");
     let after = findings["after"].as_str().expect("the page after");
     assert!(after.contains("2 findings snoozed for 7 days"), "{after}");
+    let refused = &seen["refused"];
+    assert_eq!(refused["status"], 400, "{seen}");
+    assert_accessible_and_fits("the refused findings form", 390, refused);
+    assert!(
+        refused["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("Say why")),
+        "{refused}"
+    );
+    assert_eq!(refused["ticked"], 1, "the tick kept: {refused}");
+    let plan = &seen["plan"];
+    assert_eq!(plan["status"], 200, "{seen}");
+    assert_accessible_and_fits("the renewal plan", 390, plan);
+    let yours = plan["yours"].as_str().expect("her sites' part of the plan");
+    assert!(yours.starts_with("Your sites have "), "{yours}");
+    assert_eq!(
+        plan["settings"], false,
+        "no configuration file for a practice manager"
+    );
+    assert!(
+        plan["chart"]["width"].as_f64() >= Some(600.0),
+        "readable: {plan}"
+    );
+    assert_eq!(plan["chart"]["scrolls"], true, "in its own box: {plan}");
     let wide = &seen["wide"];
     assert_eq!(
         wide["scrolls"], true,

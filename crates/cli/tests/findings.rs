@@ -299,6 +299,7 @@ fn bulk_acknowledgement_audits_each_finding_and_stays_in_scope() {
         ("action", "snoozed"),
         ("reason", ""),
         ("id", &chosen[0]),
+        ("back", "/findings?owner=practice_manager"),
     ]);
     let none_ticked = post(&[("csrf", &csrf), ("action", "snoozed"), ("reason", "x")]);
     let forged = post(&[
@@ -322,8 +323,27 @@ fn bulk_acknowledgement_audits_each_finding_and_stays_in_scope() {
         "another organisation's finding: {}",
         out_of_scope.1
     );
+    // No reason: the same list again, saying why, with the tick, the choice and the filters kept.
     assert_eq!(no_reason.0, 400);
-    assert!(no_reason.1.contains("needs a reason") && no_reason.1.contains("nhsuk-error-summary"));
+    let n = &no_reason.1;
+    assert!(
+        n.contains("nhsuk-error-summary") && n.contains("href=\"#bulk-reason\">Say why"),
+        "{n}"
+    );
+    assert!(n.contains("nhsuk-input--error"), "{n}");
+    assert!(
+        n.contains(&format!(
+            "value=\"{}\" type=\"checkbox\" checked>",
+            chosen[0]
+        )),
+        "{n}"
+    );
+    assert_eq!(n.matches("type=\"checkbox\" checked>").count(), 1, "{n}");
+    assert!(n.contains("value=\"snoozed\" checked>"), "{n}");
+    assert!(
+        n.contains("<option value=\"practice_manager\" selected>"),
+        "{n}"
+    );
     assert_eq!(none_ticked.0, 400);
     assert!(none_ticked.1.contains("Tick at least one finding"));
     assert_eq!(forged.0, 403);

@@ -15,9 +15,16 @@ for (const table of document.querySelectorAll('main table')) {
   box.append(table);
   boxes.push(box);
 }
+// A chart keeps its size on a phone and scrolls in its own figure (cardwatch.css).
+boxes.push(...document.querySelectorAll('main figure'));
 
-// What a scrolling box holds, for a screen reader: the table's caption, else the heading above it.
+// What a scrolling box holds, for a screen reader: the table's caption, else the heading above it;
+// a chart by the caption of the table of its figures that follows it.
 function nameOf(box) {
+  if (box.tagName === 'FIGURE') {
+    const caption = box.nextElementSibling?.querySelector('caption');
+    return caption ? `${caption.textContent.trim()} (chart)` : 'Chart';
+  }
   const caption = box.querySelector('caption');
   if (caption && caption.textContent.trim()) return caption.textContent.trim();
   for (let el = box.previousElementSibling; el; el = el.previousElementSibling) {

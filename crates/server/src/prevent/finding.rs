@@ -3,6 +3,8 @@
 //! (`POST /findings/note`) or the ticked rows of the work queue together (`POST
 //! /findings/bulk`), each with a reason, each finding audited on its own by the store.
 
+use std::collections::HashMap;
+
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -11,7 +13,9 @@ use cardwatch_core::access::Permission;
 use cardwatch_core::health::{action, FindingNote, NoteState, Noted, Severity};
 
 use crate::prevent::check::{all_findings, Check};
-use crate::prevent::findings::{finding_href, params, state_words, tag, View};
+use crate::prevent::findings::{
+    finding_href, list_page, params, state_words, tag, BulkTyped, View,
+};
 use crate::prevent::queue_index;
 use crate::web::auth::Caller;
 use crate::web::blocking;
@@ -146,23 +150,6 @@ fn render(viewer: &Viewer, n: &Noted, typed: NoteTyped) -> Response {
 
 fn body_title(n: &Noted) -> String {
     format!("{} {}", n.finding.subject_kind.label(), n.finding.subject)
-}
-
-#[derive(Template)]
-#[template(path = "findings_refused.html")]
-struct Refusal<'a> {
-    message: &'a str,
-    back: &'a str,
-}
-
-/// A refused change, on a page that names the problem and leads back.
-fn refused(viewer: &Viewer, message: &str, back: &str) -> Response {
-    let body = Refusal { message, back }.render().unwrap_or_default();
-    (
-        StatusCode::BAD_REQUEST,
-        crate::web::layout::page("Findings", Some(&viewer.caller), &body),
-    )
-        .into_response()
 }
 
 /// A message from the core as the page's sentence: its first letter a capital.
@@ -372,27 +359,48 @@ pub(crate) async fn bulk(
         .map_or("/findings".to_owned(), |p| p.href(p.sort, p.offset));
     ids.sort();
     ids.dedup();
+    // A form that cannot be saved comes back as it was sent, on the same list, saying why.
+    let query: HashMap<String, String> = url::Url::parse(&format!("http://x{back}"))
+        .map(|u| u.query_pairs().into_owned().collect())
+        .unwrap_or_default();
+    let again = |field: &'static str, message: String| {
+        let typed = BulkTyped {
+            ticked: ids.clone(),
+            action: act.clone(),
+            reason: reason.clone(),
+            field,
+            message,
+        };
+        list_page(&state, &viewer, &query, Some(typed))
+    };
     if ids.is_empty() {
-        return refused(
-            &viewer,
-            "Tick at least one finding, then choose what to do with them.",
-            &back,
-        );
+        return again(
+            "pick-0",
+            "Tick at least one finding, then choose what to do with them".into(),
+        )
+        .await;
     }
     if ids.len() > MAX_BULK {
-        return refused(
-            &viewer,
-            &format!("Tick at most {MAX_BULK} findings at a time."),
-            &back,
-        );
+        return again(
+            "pick-0",
+            format!("Tick at most {MAX_BULK} findings at a time"),
+        )
+        .await;
     }
     let Some((kind, days)) = how_long(&act) else {
-        return refused(
-            &viewer,
-            "Choose to acknowledge or snooze the ticked findings.",
-            &back,
-        );
+        return again(
+            "bulk-acknowledged",
+            "Choose to acknowledge or snooze the ticked findings".into(),
+        )
+        .await;
     };
+    if reason.trim().is_empty() {
+        return again(
+            "bulk-reason",
+            "Say why, for example \"renewals booked for 3 December\"".into(),
+        )
+        .await;
+    }
     let check = match all_findings(&state, viewer.version).await {
         Ok(c) => c,
         Err(r) => return r,
@@ -419,7 +427,7 @@ pub(crate) async fn bulk(
             now,
         ) {
             Ok(n) => notes.push(n),
-            Err(e) => return refused(&viewer, &e, &back),
+            Err(e) => return again("bulk-reason", sentence_case(&e)).await,
         }
     }
     let count = notes.len();

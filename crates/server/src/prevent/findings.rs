@@ -636,6 +636,8 @@ struct PageLink {
 #[template(path = "findings.html")]
 struct ListPage {
     error: Option<Refused>,
+    /// The bulk form refused, as it was sent.
+    bulk: Option<BulkTyped>,
     done: Option<String>,
     typed: Typed,
     owners: Vec<Choice>,
@@ -662,6 +664,31 @@ impl ListPage {
     /// The refused filter as the `field.html` macros read it.
     fn problem(&self) -> Option<(&'static str, &str)> {
         self.error.as_ref().map(|e| (e.field, e.message.as_str()))
+    }
+
+    /// Whether the refused bulk form had this finding ticked.
+    fn ticked(&self, id: &str) -> bool {
+        self.bulk
+            .as_ref()
+            .is_some_and(|b| b.ticked.iter().any(|t| t == id))
+    }
+
+    /// Whether the refused bulk form chose to snooze.
+    fn snoozing(&self) -> bool {
+        self.bulk.as_ref().is_some_and(|b| b.action == "snoozed")
+    }
+
+    /// The refused bulk form's reason, kept.
+    fn bulk_reason(&self) -> &str {
+        self.bulk.as_ref().map_or("", |b| b.reason.as_str())
+    }
+
+    /// The refused bulk form's field at fault and what to do.
+    fn bulk_problem(&self, field: &str) -> Option<&str> {
+        self.bulk
+            .as_ref()
+            .filter(|b| b.field == field)
+            .map(|b| b.message.as_str())
     }
 
     /// Where the error summary's link goes: the field, or the form when it is not one of its.
@@ -747,6 +774,27 @@ pub(crate) async fn page(
         Ok(v) => v,
         Err(r) => return r,
     };
+    list_page(&state, &viewer, &q, None).await
+}
+
+/// The bulk form as it was sent, when it was refused: the list again with the problem named,
+/// the same findings ticked, the same choice and reason.
+pub(crate) struct BulkTyped {
+    pub ticked: Vec<String>,
+    pub action: String,
+    pub reason: String,
+    /// The form field at fault (`bulk-reason`, `bulk-acknowledged`, or `pick-0` for the ticks).
+    pub field: &'static str,
+    pub message: String,
+}
+
+/// The findings page for a query, with the refused bulk form shown again when there is one.
+pub(crate) async fn list_page(
+    state: &AppState,
+    viewer: &Viewer,
+    q: &HashMap<String, String>,
+    bulk: Option<BulkTyped>,
+) -> Response {
     let typed = Typed {
         site: q.get("site").cloned().unwrap_or_default(),
         owner: q.get("owner").cloned().unwrap_or_default(),
@@ -780,6 +828,7 @@ pub(crate) async fn page(
     let can_act = viewer.caller.user.user.role.can(Permission::ActOnFindings);
     let mut out = ListPage {
         error: None,
+        bulk,
         done: None,
         typed,
         owners,
@@ -800,21 +849,21 @@ pub(crate) async fn page(
         pages: Vec::new(),
         csv: String::new(),
     };
-    let p = match params(&q, View::Page) {
+    let p = match params(q, View::Page) {
         Ok(p) => p,
         Err(e) => {
             // The page again with the problem named and what was typed kept.
             out.error = Some(e);
-            return (StatusCode::BAD_REQUEST, render(&out, &viewer)).into_response();
+            return (StatusCode::BAD_REQUEST, render(&out, viewer)).into_response();
         }
     };
-    let check = match all_findings(&state, viewer.version).await {
+    let check = match all_findings(state, viewer.version).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let first = index_ready(&check, &viewer, &p).await;
-    let list = listing_from(&check, &viewer, &p, first);
-    out.done = done(&q);
+    let first = index_ready(&check, viewer, &p).await;
+    let list = listing_from(&check, viewer, &p, first);
+    out.done = done(q);
     out.include_snoozed = p.filter.include_snoozed;
     out.total = list.total;
     out.first = (p.offset + 1).min(list.total);
@@ -913,7 +962,12 @@ pub(crate) async fn page(
         out.next = Some(p.href(p.sort, p.offset + p.limit));
     }
     out.pages = page_numbers(&p, list.total);
-    render(&out, &viewer).into_response()
+    let status = if out.bulk.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    (status, render(&out, viewer)).into_response()
 }
 
 /// What the page says after a bulk change (`done=acknowledged&count=3`).

@@ -306,9 +306,79 @@ struct PlanPage {
     wait_days: i32,
     summary: String,
     expired: Option<String>,
+    /// For a caller who sees only some sites: their holders' part of the plan, in words.
+    yours: Option<Yours>,
+    /// Whether the caller can change the configuration (an administrator).
+    configures: bool,
     teams: Vec<TeamView>,
     csv: String,
     ics: String,
+}
+
+/// A practice's own renewals in the plan, in words.
+struct Yours {
+    /// What is due and what the plan does with it.
+    sentence: String,
+    /// Those already expired, who need an RA in person.
+    expired: Option<String>,
+}
+
+/// The caller's sites' renewals in the teams' plans: how many, how many already expired, how
+/// many the plan books after expiry, and the first booked.
+fn yours(plans: &[TeamPlan], viewer: &crate::web::scope::Viewer, from: Date) -> Yours {
+    let (mut due, mut expired, mut late) = (0usize, 0usize, 0usize);
+    let mut first: Option<Date> = None;
+    for t in plans {
+        for (r, target) in t.report.renewals.iter().zip(&t.report.plan.targets) {
+            if !viewer.sees_site(&r.site) {
+                continue;
+            }
+            due += 1;
+            if r.expiry < from {
+                expired += 1;
+            } else {
+                if target.lapsed_days > 0 {
+                    late += 1;
+                }
+                first = Some(first.map_or(target.date, |f| f.min(target.date)));
+            }
+        }
+    }
+    let mut sentence = format!("Your sites have {} in the plan.", certificates(due));
+    if let Some(first) = first {
+        let which = if expired == 0 {
+            "each"
+        } else {
+            "each still in time"
+        };
+        sentence.push_str(&format!(
+            " It books {which} before it expires, the first on {}",
+            first.long()
+        ));
+        sentence.push_str(&match late {
+            0 => ".".to_owned(),
+            1 => "; the RA team cannot reach 1 in time at this capacity.".to_owned(),
+            n => format!(
+                "; the RA team cannot reach {} in time at this capacity.",
+                thousands(n)
+            ),
+        });
+    }
+    Yours {
+        sentence,
+        expired: (expired > 0).then(|| {
+            format!(
+                "{} had already expired on {}: {} need to see an RA in person.",
+                certificates(expired),
+                from.long(),
+                if expired == 1 {
+                    "its holder"
+                } else {
+                    "their holders"
+                },
+            )
+        }),
+    }
 }
 
 /// "1 certificate", "1,240 certificates".
@@ -422,6 +492,8 @@ pub(crate) async fn page(
         wait_days: 30,
         summary: String::new(),
         expired: None,
+        yours: None,
+        configures: viewer.visible_sites().is_none(),
         teams: Vec::new(),
         csv: String::new(),
         ics: String::new(),
@@ -462,8 +534,10 @@ pub(crate) async fn page(
         Ok(v) => v,
         Err(r) => return r,
     };
-    // The page shows every team's plan whoever asks: the question is the query alone.
-    let key = format!("page {}", p_query(&q));
+    // The teams' plans are the same whoever asks; a practice's own part is not, so the sites the
+    // caller sees are part of the question.
+    let visible = viewer.visible_sites();
+    let key = format!("page {visible:?} {}", p_query(&q));
     if let Some(body) = cache::answered(&state, &key, version, today) {
         return crate::web::layout::page("Renewal plan", Some(&viewer.caller), &body)
             .into_response();
@@ -483,6 +557,9 @@ pub(crate) async fn page(
             e + t.report.plan.outcome.already_expired,
         )
     });
+    if visible.is_some() {
+        out.yours = Some(yours(&plans, &viewer, from));
+    }
     let named = plans.len() > 1;
     out.summary = sentence(
         wait,
