@@ -218,6 +218,37 @@ fn what_the_desk_typed_is_not_asked_again() {
 }
 
 #[test]
+fn a_site_that_is_not_yours_is_asked_again_with_what_was_typed() {
+    let (_tmp, db) = scratch_db();
+    let (child, addr, _admin) = serve_demo_signed_in(&db, "2");
+    let pm = practice_manager(
+        &db,
+        &addr,
+        "pm@nhs.net",
+        "A10000",
+        "riverside surgery reception",
+    );
+    let other = get_as(&addr, "/triage?text=cant+sign&site=A10001", &pm);
+    let own = get_as(&addr, "/triage?text=cant+sign&site=A10000", &pm);
+    stop(child);
+    assert_eq!(other.0, 403, "{}", other.1);
+    let o = &other.1;
+    assert!(
+        o.contains("nhsuk-error-summary")
+            && o.contains("href=\"#site\">Enter one of your practices&#39; ODS codes"),
+        "{o}"
+    );
+    assert!(o.contains(">cant sign</textarea>"), "{o}");
+    assert!(o.contains("value=\"A10001\""), "{o}");
+    assert!(
+        !o.contains("name=\"obs\""),
+        "no step for another's site: {o}"
+    );
+    assert_eq!(own.0, 200, "{}", own.1);
+    assert!(own.1.contains("name=\"obs\""), "{}", own.1);
+}
+
+#[test]
 fn an_operators_folder_overrides_and_a_bad_one_is_refused_by_line() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().join("kb");

@@ -17,8 +17,8 @@ use cardwatch_core::triage::{
 
 use crate::fix::triage::{outside, parse_desk, prepare};
 use crate::web::auth::Caller;
-use crate::web::bad_request;
 use crate::web::scope::{refuse, viewer, Viewer};
+use crate::web::{bad_request, sentence_case};
 use crate::AppState;
 
 /// What the wizard's address carries: what is happening (or the symptom chosen), where, and the
@@ -515,8 +515,23 @@ async fn show(state: &AppState, viewer: &Viewer, mut w: WizardQuery, typed: Type
     .await;
     let case = match prepared {
         Ok((cx, c)) => {
+            // A site, card or computer that is not the caller's: the box again, with what was
+            // typed and the field to correct.
             if let Some((field, message)) = outside(viewer, &desk, &cx) {
-                return refuse(false, Some(field), &message);
+                let problem = Problem {
+                    title: "Check where it is happening".into(),
+                    detail: sentence_case(&message),
+                    field,
+                    link: match field {
+                        "site" => "Enter one of your practices' ODS codes, or leave it empty",
+                        "card_serial" => "Check the card number, or leave it empty",
+                        _ => "Check the computer's name, or leave it empty",
+                    }
+                    .into(),
+                };
+                let mut r = start(caller, kb, &w, Some(problem), Vec::new());
+                *r.status_mut() = StatusCode::FORBIDDEN;
+                return r;
             }
             c
         }

@@ -18,8 +18,8 @@ use crate::prevent::findings::{
 };
 use crate::prevent::queue_index;
 use crate::web::auth::Caller;
-use crate::web::blocking;
 use crate::web::scope::{not_found, refuse, viewer, Viewer};
+use crate::web::{blocking, sentence_case};
 use crate::AppState;
 
 /// The most findings one bulk change takes (a page is 50; a longer page up to this).
@@ -150,14 +150,6 @@ fn render(viewer: &Viewer, n: &Noted, typed: NoteTyped) -> Response {
 
 fn body_title(n: &Noted) -> String {
     format!("{} {}", n.finding.subject_kind.label(), n.finding.subject)
-}
-
-/// A message from the core as the page's sentence: its first letter a capital.
-fn sentence_case(m: &str) -> String {
-    let mut c = m.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
 }
 
 fn see_other(to: &str) -> Response {

@@ -73,6 +73,14 @@ where
     format!("{n} {}", if single { one } else { many })
 }
 
+/// A message from the core as the page's sentence: its first letter a capital.
+pub(crate) fn sentence_case(m: &str) -> String {
+    let mut c = m.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
 /// A query value, form-encoded (`a b&c` → `a+b%26c`).
 pub(crate) fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
