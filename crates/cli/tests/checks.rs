@@ -1088,7 +1088,7 @@ fn every_overview_tile_opens_the_list_it_counts() {
             w if w.contains("90-day renewal window") => {
                 only(&|r| cert(r, &["-7d", "-30d", "-90d"]))
             }
-            w if w.contains("to renew this week") => {
+            w if w.contains("to renew urgently") => {
                 assert!(list.iter().all(|r| cert(r, &["-7d", "-30d"])), "{list:?}");
                 let week = findings.iter().filter(|f| cert(&rule(f), &["-7d"])).count() as u64;
                 assert!(*n >= week, "every certificate within 7 days is in {n}");

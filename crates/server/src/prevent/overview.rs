@@ -1,4 +1,4 @@
-//! The overview of the caller's organisations — certificates expired, to renew this week and in
+//! The overview of the caller's organisations — certificates expired, to renew urgently and in
 //! the 90-day window, urgent and critical findings, open incidents, sites short of spare readers,
 //! supplies to reorder and required software updates — each tile a link to the list it counts.
 //! A tile's number is that list's own count: the findings tiles run their link's filters through
@@ -64,8 +64,8 @@ const FINDING_TILES: [(&str, &str, &str, &str); 7] = [
     ),
     (
         "certificates_to_renew_this_week",
-        "certificate to renew this week",
-        "certificates to renew this week",
+        "certificate to renew urgently",
+        "certificates to renew urgently",
         "/findings?rule=cert-&owner=holder&min_severity=urgent",
     ),
     (
