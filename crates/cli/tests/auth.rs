@@ -3102,9 +3102,9 @@ fn registration_authorities_change_a_cards_status_in_the_browser() {
         &mine,
         to("locked", "three wrong passcodes at reception"),
     );
-    assert!(locked.1.contains("it is now locked"), "{}", locked.1);
+    assert!(locked.1.contains("The card is now locked."), "{}", locked.1);
     let lost = send(&ra, &mine, to("lost", "left on the bus"));
-    assert!(lost.1.contains("it is now lost"), "{}", lost.1);
+    assert!(lost.1.contains("The card is now lost."), "{}", lost.1);
     // The state machine holds: a lost card never becomes active again.
     let back = send(&ra, &mine, to("active", "found it"));
     assert!(back.1.contains("never trusted again"), "{}", back.1);

@@ -690,3 +690,145 @@ fn every_refusal_page_is_accessible_and_fits_a_phone_in_chromium() {
         }
     }
 }
+
+/// The text of every table cell on a page, in order (`<td …>text</td>`, a link's text as its).
+fn cells(page: &str) -> Vec<String> {
+    page.split("<td class=\"nhsuk-table__cell\">")
+        .skip(1)
+        .map(|c| {
+            let text = c.split("</td>").next().unwrap_or("");
+            let text = text.strip_prefix("<a href=\"").map_or(text, |linked| {
+                linked
+                    .split_once("\">")
+                    .map_or("", |(_, t)| t)
+                    .trim_end_matches("</a>")
+            });
+            text.to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn estate_lists_show_stored_codes_in_words_and_keep_the_codes_for_machines() {
+    let (tmp, db) = scratch_db();
+    let (child, addr, admin) = serve_demo_signed_in(&db, "2");
+    import_files(
+        &db,
+        tmp.path(),
+        &[
+            (
+                "people.csv",
+                "uuid,name,email,staff_role,site_ods,employment_end,local_admin,ra_roles\n009990000002,Ada Admin,,Practice manager,A10000,,yes,local_smartcard_administrator ra_agent\n".into(),
+            ),
+            (
+                "workstations.csv",
+                "hostname,site_ods,os,os_build,update_ring,last_seen,update_window,applications\na10000-ws902,A10000,Windows 11,26100,canary,,,care-identity e-rs emis-web\na10000-ws903,A10000,Windows 11,26100,pilot,,,\na10000-ws904,A10000,Windows 11,26100,broad,,,\n".into(),
+            ),
+            (
+                "integrations.csv",
+                "integration,service,site_ods,clinical_system,required_roles,required_activity_codes,emis_cdb,service_emis_cdb,systmone_profile,service_systmone_profile\nt8-a10000,Assistant,A10000,emis,,,11111,11111,,\nt9-a10000,Assistant,A10000,systmone,,,,,Assistant,Assistant\n".into(),
+            ),
+        ],
+    );
+    let pages = [
+        "/estate/organisations",
+        "/estate/people?q=009990000002",
+        "/estate/workstations?q=a10000-ws90",
+        "/estate/readers",
+        "/estate/stock",
+        "/estate/integrations?q=t",
+    ];
+    let seen: Vec<(&str, (u16, String))> = pages
+        .iter()
+        .map(|p| (*p, get_as(&addr, p, &admin)))
+        .collect();
+    let api = get_as(&addr, "/api/v1/estate/readers", &admin);
+    let csv = get_as(&addr, "/api/v1/estate/organisations?format=csv", &admin);
+    let sorted = get_as(
+        &addr,
+        "/estate/workstations?q=a10000-ws90&sort=update_ring&order=asc",
+        &admin,
+    );
+    stop(child);
+
+    // Each list shows its codes in words, and no cell holds a bare code.
+    let expect: [(&str, &[&str], &[&str]); 6] = [
+        (
+            "/estate/organisations",
+            &["GP practice", "Active", "Integrated care board"],
+            &["gp_practice", "active", "icb"],
+        ),
+        (
+            "/estate/people?q=009990000002",
+            &["RA agent, Local smartcard administrator"],
+            &["local_smartcard_administrator ra_agent"],
+        ),
+        (
+            "/estate/workstations?q=a10000-ws90",
+            &[
+                "Canary (updates first)",
+                "Pilot (updates next)",
+                "Broad (updates last)",
+                "Care Identity Management, NHS e-Referral Service, EMIS Web",
+            ],
+            &["canary", "pilot", "broad", "care-identity e-rs emis-web"],
+        ),
+        ("/estate/readers", &["In service"], &["in_service"]),
+        (
+            "/estate/stock",
+            &["Smartcard", "Card reader"],
+            &["card", "reader"],
+        ),
+        (
+            "/estate/integrations?q=t",
+            &["EMIS Web", "SystmOne"],
+            &["emis", "systmone"],
+        ),
+    ];
+    for (path, words, codes) in expect {
+        let (status, page) = &seen.iter().find(|(p, _)| *p == path).expect("visited").1;
+        assert_eq!(*status, 200, "{path}: {page}");
+        let shown_cells = cells(page);
+        for w in words {
+            assert!(
+                shown_cells.iter().any(|c| c == w),
+                "{path}: no cell reads {w:?}: {shown_cells:?}"
+            );
+        }
+        for c in codes {
+            assert!(
+                !page.contains(&format!(">{c}<")),
+                "{path}: the code {c:?} is shown: {shown_cells:?}"
+            );
+        }
+    }
+    // The sort still goes by the stored code (broad, canary, pilot), and the filter by the start
+    // of a hostname.
+    assert_eq!(sorted.0, 200, "{}", sorted.1);
+    let rings: Vec<String> = cells(&sorted.1)
+        .into_iter()
+        .filter(|c| c.contains("(updates"))
+        .collect();
+    assert_eq!(
+        rings,
+        [
+            "Broad (updates last)",
+            "Canary (updates first)",
+            "Pilot (updates next)"
+        ]
+    );
+    // Machines keep the codes: the JSON and the CSV download are as stored.
+    assert_eq!(api.0, 200, "{}", api.1);
+    let json = body_json(&api.1);
+    let statuses: Vec<&str> = json["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["status"].as_str())
+        .collect();
+    assert!(statuses.contains(&"in_service"), "{statuses:?}");
+    assert!(!statuses.contains(&"In service"), "{statuses:?}");
+    assert_eq!(csv.0, 200, "{}", csv.1);
+    assert!(csv.1.contains(",gp_practice,"), "{}", csv.1);
+    assert!(!csv.1.contains("GP practice"), "{}", csv.1);
+}

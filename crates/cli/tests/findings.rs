@@ -388,6 +388,14 @@ fn bulk_acknowledgement_audits_each_finding_and_stays_in_scope() {
 }
 
 /// A path segment with every byte but the unreserved ones percent-encoded.
+/// Whether the text holds a date as `2026-10-09`.
+fn has_iso_date(text: &str) -> bool {
+    text.as_bytes().windows(10).any(|w| {
+        let digits = |r: std::ops::Range<usize>| w[r].iter().all(u8::is_ascii_digit);
+        digits(0..4) && w[4] == b'-' && digits(5..7) && w[7] == b'-' && digits(8..10)
+    })
+}
+
 fn segment(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
@@ -468,6 +476,20 @@ fn each_findings_own_page_is_that_finding_and_only_in_scope() {
             "{id} at {site}: {}",
             by_admin.1
         );
+        // Dates in words, plurals right: what a practice manager reads between clinics.
+        for key in ["Why it matters", "Fix"] {
+            let cell = by_admin
+                .1
+                .split(&format!(
+                    "{key}</dt><dd class=\"nhsuk-summary-list__value\">"
+                ))
+                .nth(1)
+                .and_then(|r| r.split("</dd>").next())
+                .unwrap_or_default();
+            assert!(!cell.is_empty(), "{id}: {key}");
+            assert!(!has_iso_date(cell), "{id}: {key}: {cell}");
+            assert!(!cell.contains("(s)"), "{id}: {key}: {cell}");
+        }
         if mine.contains(id) {
             theirs += 1;
             assert_eq!(by_pm.0, 200, "{id}: {}", by_pm.1);

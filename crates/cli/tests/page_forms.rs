@@ -476,7 +476,7 @@ fn card_status_form_keeps_the_reason_and_changes_nothing() {
     kept("a reason too long", &page, "reason", &long);
     assert_eq!(changes_by_demo(&addr, &cookie), before, "nothing changed");
     let (_, page) = get_as(&addr, &path, &cookie);
-    assert!(!page.contains("it is now locked"), "{page}");
+    assert!(!page.contains("The card is now locked"), "{page}");
     stop(child);
 }
 

@@ -639,7 +639,7 @@ fn escalation_prints_the_packet() {
     );
     assert!(s.contains("SMARTCARD ESCALATION — incident 1"), "{s}");
     for want in [
-        "Card number (UUID): 005550000005",
+        "User ID printed on the card (UUID): 005550000005",
         "Message on the screen: 0x53494705 No X.509 Signing certificate found",
         "Windows version: Windows",
         "System in use: Electronic Prescription Service (EPS)",
@@ -1013,7 +1013,7 @@ fn web_wizard_one_question_per_page() {
         "{f}"
     );
     assert!(
-        f.contains("The likeliest cause is smartcard middleware out of date"),
+        f.contains("The likeliest cause: Smartcard middleware out of date (about 8 in 10)."),
         "{f}"
     );
     assert!(f.contains("Never use another person"), "{f}");
@@ -1483,7 +1483,7 @@ fn a_web_escalation_carries_what_the_desk_typed_and_the_estate_knows() {
     // What the estate knows about the card and the workstation is filled in, not "not known".
     for label in [
         "Person",
-        "Card number (UUID)",
+        "User ID printed on the card (UUID)",
         "Windows version",
         "Card readers",
         "Smartcard software",

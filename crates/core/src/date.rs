@@ -170,6 +170,34 @@ impl Date {
     }
 }
 
+/// A sentence with its ISO dates (`2027-01-03`, as the estate's facts give them) written as
+/// people write them ("3 January 2027").
+pub fn dates_in_words(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut from = 0;
+    let mut i = 0;
+    while i + 10 <= b.len() {
+        let w = &b[i..i + 10];
+        let digits = |r: std::ops::Range<usize>| w[r].iter().all(u8::is_ascii_digit);
+        let bounded = (i == 0 || !b[i - 1].is_ascii_alphanumeric())
+            && b.get(i + 10).is_none_or(|c| !c.is_ascii_alphanumeric());
+        if bounded && digits(0..4) && w[4] == b'-' && digits(5..7) && w[7] == b'-' && digits(8..10)
+        {
+            if let Ok(d) = Date::parse(&text[i..i + 10]) {
+                out.push_str(&text[from..i]);
+                out.push_str(&d.long());
+                i += 10;
+                from = i;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out.push_str(&text[from..]);
+    out
+}
+
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let iso = self.iso();

@@ -1579,7 +1579,8 @@ fn sites(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
                 Owner::PracticeManager,
                 cx.today.add_days(14),
                 format!(
-                    "{n} spare reader(s) on site; keep at least {}",
+                    "{n} spare {} on site; keep at least {}",
+                    if n == 1 { "reader" } else { "readers" },
                     t.min_spare_readers
                 ),
                 "order spare readers so a failed reader is swapped in minutes, not days".into(),
@@ -1596,10 +1597,16 @@ fn sites(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
                 Owner::PracticeManager,
                 cx.today.add_days(30),
                 format!(
-                    "{n} trained local smartcard admin(s) on site; at least {} means one is always in",
+                    "{n} trained local smartcard {} on site; at least {} means one is always in",
+                    if n == 1 {
+                        "administrator"
+                    } else {
+                        "administrators"
+                    },
                     t.min_local_admins
                 ),
-                "train another member of staff (not IT) to unlock cards and help with renewals".into(),
+                "train another member of staff (not IT) to unlock cards and help with renewals"
+                    .into(),
             );
         }
     }

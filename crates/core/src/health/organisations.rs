@@ -75,8 +75,14 @@ pub(super) fn closed_in_use(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
             if cards > 0 { Owner::Ra } else { Owner::It },
             cx.today.add_days(14),
             format!(
-                "{org} closed{closed_on} (ODS), but {cards} card(s) in use and {machines} \
-                 workstation(s) still point at site {site}"
+                "{org} closed{closed_on} (ODS), but {cards} {} in use and {machines} {} still \
+                 point at site {site}",
+                if cards == 1 { "card" } else { "cards" },
+                if machines == 1 {
+                    "workstation"
+                } else {
+                    "workstations"
+                },
             ),
             "move each person and workstation to the site they work at now (import people.csv \
              and workstations.csv with the new site_ods); cancel the cards of anyone who has left. \
@@ -178,14 +184,14 @@ mod tests {
         );
         assert!(
             f[0].why.contains(
-                "A81002 closed on 2025-03-31 (ODS), but 1 card(s) in use and 0 workstation(s)"
+                "A81002 closed on 2025-03-31 (ODS), but 1 card in use and 0 workstations"
             ),
             "{}",
             f[0].why
         );
         assert!(
             f[1].why
-                .contains("0 card(s) in use and 1 workstation(s) still point at site A81002001"),
+                .contains("0 cards in use and 1 workstation still point at site A81002001"),
             "{}",
             f[1].why
         );

@@ -567,10 +567,7 @@ impl KnowledgeBase {
                 kind: StepKind::Done,
                 id: "done".into(),
                 prompt: "The card works again: close the incident.".into(),
-                reason: format!(
-                    "{} worked; the cause it most likely cleared: {name}.",
-                    self.fixes[f].id
-                ),
+                reason: format!("That worked. The cause it most likely cleared: {name}."),
                 cost_minutes: 0.0,
                 who: None,
                 results: Vec::new(),
@@ -590,7 +587,7 @@ impl KnowledgeBase {
             ));
         } else if minutes_spent >= settings.escalate_after_minutes {
             because.push(format!(
-                "the steps so far take about {minutes_spent:.0} minutes (escalate after {:.0})",
+                "the steps tried so far take about {minutes_spent:.0} minutes by Cardwatch's estimates (escalate after {:.0})",
                 settings.escalate_after_minutes
             ));
         }
@@ -699,7 +696,10 @@ impl KnowledgeBase {
 
 /// "1 minute", "0.5 minutes", "15 minutes".
 pub fn minutes_text(m: f64) -> String {
-    if (m - 1.0).abs() < 1e-9 {
+    if m < 1.0 - 1e-9 {
+        // Under a minute reads as seconds ("30 seconds", not "0.5 minutes").
+        format!("{:.0} seconds", (m * 60.0).round().max(1.0))
+    } else if (m - 1.0).abs() < 1e-9 {
         "1 minute".into()
     } else if (m - m.round()).abs() < 1e-9 {
         format!("{m:.0} minutes")

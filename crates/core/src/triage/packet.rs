@@ -14,7 +14,7 @@ use super::facts::Context;
 use super::incident::Incident;
 use super::kb::KnowledgeBase;
 use crate::catalogue::Catalogue;
-use crate::date::Timestamp;
+use crate::date::{dates_in_words, Timestamp};
 
 /// One step as support reads it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -173,34 +173,6 @@ pub fn answer_in_words(kind: StepKind, result: &str) -> String {
                 .unwrap_or_default()
         }
     }
-}
-
-/// A sentence with its ISO dates (`2027-01-03`, as the estate's facts give them) written as
-/// people write them ("3 January 2027").
-fn dates_in_words(text: &str) -> String {
-    let b = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let mut from = 0;
-    let mut i = 0;
-    while i + 10 <= b.len() {
-        let w = &b[i..i + 10];
-        let digits = |r: std::ops::Range<usize>| w[r].iter().all(u8::is_ascii_digit);
-        let bounded = (i == 0 || !b[i - 1].is_ascii_alphanumeric())
-            && b.get(i + 10).is_none_or(|c| !c.is_ascii_alphanumeric());
-        if bounded && digits(0..4) && w[4] == b'-' && digits(5..7) && w[7] == b'-' && digits(8..10)
-        {
-            if let Ok(d) = crate::date::Date::parse(&text[i..i + 10]) {
-                out.push_str(&text[from..i]);
-                out.push_str(&d.long());
-                i += 10;
-                from = i;
-                continue;
-            }
-        }
-        i += 1;
-    }
-    out.push_str(&text[from..]);
-    out
 }
 
 /// Who ran the triage, from the reporter recorded (`web:NAME`, `cli:NAME`).
@@ -401,7 +373,7 @@ impl Packet {
             "WHO AND WHERE",
             &[
                 ("Person", or(&self.person)),
-                ("Card number (UUID)", or(&self.card_uuid)),
+                ("User ID printed on the card (UUID)", or(&self.card_uuid)),
                 ("Card serial number", or(&self.card_serial)),
                 ("Site (ODS code)", or(&self.site)),
                 ("System in use", or(&self.application_name)),
@@ -467,7 +439,7 @@ impl Packet {
 
 #[cfg(test)]
 mod tests {
-    use super::dates_in_words;
+    use crate::date::dates_in_words;
 
     #[test]
     fn iso_dates_are_written_in_words_and_nothing_else_is() {

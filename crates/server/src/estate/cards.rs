@@ -443,8 +443,9 @@ pub(crate) async fn change_status(
         return StatusCode::NOT_FOUND.into_response();
     };
     let done = blocking(&state, move |s| {
+        // The store answers with the status the card has now.
         Ok(s.set_card_status(&card, to, &reason, &change)
-            .map(|from| format!("The card was {from}; it is now {to}.")))
+            .map(|now| format!("The card is now {now}.")))
     })
     .await;
     match crate::web::settled(done) {

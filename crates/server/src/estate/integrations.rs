@@ -173,12 +173,10 @@ struct IntegrationPage {
 
 /// A clinical system as its users name it.
 fn system_name(code: &str) -> String {
-    match code {
-        "emis" => "EMIS Web".to_owned(),
-        "systmone" => "SystmOne".to_owned(),
-        "" => "Not recorded".to_owned(),
-        other => other.to_owned(),
+    if code.is_empty() {
+        return "Not recorded".to_owned();
     }
+    super::clinical_system_words(code)
 }
 
 pub(crate) async fn page(

@@ -13,6 +13,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
+use cardwatch_core::catalogue::Catalogue;
 use cardwatch_core::records::{row_json, Kind, Value};
 use cardwatch_store::lists::{self, ListQuery, Listed, Position, Total};
 use serde_json::{json, Map};
@@ -342,6 +343,26 @@ fn shown(v: &Value) -> String {
     }
 }
 
+/// A cell as a person reads it: a stored code in words (the estate module's `*_words`, one for
+/// each column holding codes), anything else as [`shown`] writes it. Only the page's cells: the
+/// filter, the sort, the CSV and the JSON keep the codes as stored.
+fn cell_text(kind: Kind, column: &str, v: &Value, catalogue: &Catalogue) -> String {
+    let Value::Text(code) = v else {
+        return shown(v);
+    };
+    match (kind, column) {
+        (Kind::Organisations, "type") => super::org_type_words(code),
+        (Kind::Organisations, "status") => super::org_status_words(code),
+        (Kind::People, "ra_roles") => super::ra_roles_words(code),
+        (Kind::Workstations, "update_ring") => super::update_ring_words(code),
+        (Kind::Workstations, "applications") => super::applications_words(catalogue, code),
+        (Kind::Readers, "status") => super::reader_status_words(code),
+        (Kind::Stock, "item") => super::stock_item_words(code),
+        (Kind::Integrations, "clinical_system") => super::clinical_system_words(code),
+        _ => shown(v),
+    }
+}
+
 /// The path of a record's own page (`/people/{uuid}`), the key encoded as a path segment.
 pub(crate) fn page_of(section: &str, key: &str) -> String {
     let Ok(mut url) = url::Url::parse("http://cardwatch/") else {
@@ -548,6 +569,7 @@ pub(crate) async fn page(
         Kind::Integrations => Some("integrations"),
         _ => None,
     };
+    let catalogue = &state.checks.catalogue;
     let rows = found
         .rows
         .iter()
@@ -555,7 +577,7 @@ pub(crate) async fn page(
             r.iter()
                 .enumerate()
                 .map(|(i, x)| Cell {
-                    text: shown(x),
+                    text: cell_text(kind, cols[i].name, x, catalogue),
                     link: opens
                         .filter(|_| i == 0)
                         .map(|section| page_of(section, &x.to_csv())),

@@ -437,8 +437,16 @@ pub(crate) async fn page(
                 .symptom(&i.opened.symptom)
                 .map_or(i.opened.symptom.clone(), |s| kb.symptoms[s].plain.clone()),
             outcome: outcome(i.status),
+            // An escalated incident was not fixed at the desk: its minutes are the time until it
+            // was passed on.
             minutes: i.minutes_to_fix.map_or("—".into(), |m| {
-                counted(m.round() as u64, "minute", "minutes")
+                let spent = counted(m.round() as u64, "minute", "minutes");
+                match i.status {
+                    cardwatch_core::triage::IncidentStatus::Escalated => {
+                        format!("Passed on after {spent}")
+                    }
+                    _ => spent,
+                }
             }),
             cause: i.confirmed_cause.as_deref().map_or("—".into(), |c| {
                 kb.cause(c)

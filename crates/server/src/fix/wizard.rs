@@ -363,19 +363,26 @@ fn systems() -> Vec<(&'static str, String)> {
         .collect()
 }
 
+/// A probability as a desk says it: "about 8 in 10", "nearly certain", "about 1 in 20".
+fn chance_in_words(p: f64) -> String {
+    match p {
+        p if p >= 0.95 => "nearly certain".into(),
+        p if p >= 0.1 => format!("about {:.0} in 10", (p * 10.0).round()),
+        p if p >= 0.01 => format!("about 1 in {:.0}", (1.0 / p).round()),
+        _ => "less than 1 in 100".into(),
+    }
+}
+
 /// Why this step, in a sentence a receptionist can read out: the likeliest cause, who can do it
 /// and how long it takes.
 fn plain_why(kb: &KnowledgeBase, a: &Advice) -> String {
+    // The cause's name as the knowledge base writes it (many begin with a product's name), and
+    // its chance in words a desk reads out.
     let cause = a.posterior.first().map(|&(c, p)| {
-        let name = &kb.causes[c].name;
-        let mut n = name.chars();
-        let lower = n
-            .next()
-            .map(|f| f.to_lowercase().collect::<String>() + n.as_str())
-            .unwrap_or_default();
         format!(
-            "The likeliest cause is {lower} (about {:.0} in 100). ",
-            p * 100.0
+            "The likeliest cause: {} ({}). ",
+            kb.causes[c].name,
+            chance_in_words(p)
         )
     });
     let doer = a.next.who.map_or("Someone at the desk", who);

@@ -10,6 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
+use cardwatch_core::date::dates_in_words;
 use cardwatch_core::health::{action, FindingNote, NoteState, Noted, Severity};
 
 use crate::prevent::check::{all_findings, Check};
@@ -42,6 +43,9 @@ async fn find_all<'a>(check: &'a Check, viewer: &Viewer, ids: &[&str]) -> Vec<Op
 struct FindingPage<'a> {
     n: &'a Noted,
     what: String,
+    /// Why it matters and the fix, their dates in words.
+    why: String,
+    fix: String,
     who: &'static str,
     severity: Severity,
     tag: &'static str,
@@ -115,6 +119,8 @@ fn render(viewer: &Viewer, n: &Noted, typed: NoteTyped) -> Response {
     let body = FindingPage {
         n,
         what: action(f.rule).into_owned(),
+        why: dates_in_words(&f.why),
+        fix: dates_in_words(&f.fix),
         who: f.owner.label(),
         severity: f.severity,
         tag: tag(&f.severity),

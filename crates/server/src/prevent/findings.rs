@@ -924,7 +924,7 @@ pub(crate) async fn list_page(
             _ => out.sections.push(Section {
                 count: g.map_or(list.total, |g| list.groups[g].count),
                 fix: if g.is_some() {
-                    f.fix.to_string()
+                    cardwatch_core::date::dates_in_words(&f.fix)
                 } else {
                     String::new()
                 },

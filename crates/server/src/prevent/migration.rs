@@ -139,7 +139,8 @@ fn when(state: &Stands) -> String {
             day.long(),
             after
                 .as_ref()
-                .map_or(String::new(), |a| format!(" after {a}")),
+                // The core says it whole ("after 18:30").
+                .map_or(String::new(), |a| format!(" {a}")),
             step.as_str(),
             if *late {
                 " — later than it should be"
