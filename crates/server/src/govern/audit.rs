@@ -196,8 +196,14 @@ fn who(actor: &str) -> String {
 /// What was done, in words; an action the page does not know is shown as recorded.
 fn action(a: &str) -> String {
     match a {
-        "create" => "Added",
+        "create" | "add" => "Added",
         "update" => "Changed",
+        "reset-password" => "Reset the password of",
+        "disable" => "Disabled",
+        "enable" => "Enabled",
+        "acknowledged" => "Acknowledged",
+        "snoozed" => "Snoozed",
+        "reopen" => "Reopened",
         "delete" => "Removed",
         "import" => "Imported",
         "status" => "Changed the status of",
