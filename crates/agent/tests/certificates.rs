@@ -300,7 +300,7 @@ fn diagnose_says_a_card_that_logs_in_cannot_sign_when_its_signing_certificate_ex
         format!("card CARD-CS0001: logs in, cannot sign: signing certificate expired on {day}"),
         "For \"Logs in but cannot sign".to_owned(),
         "→ expired (not asked: the agent on GP-A81001-03 found the signing certificate".to_owned(),
-        "Most likely: Signing certificate expired or not refreshed".to_owned(),
+        "Most likely: Signing certificate expired (past its end date)".to_owned(),
         "identity-agent 2.4.10.0 (file: ".to_owned(),
         "oberthur-middleware 6.2.0.4 (file: ".to_owned(),
         "opensc 0.".to_owned(),
