@@ -58,6 +58,15 @@ seen.triage.answers = await page.$$eval('input[name="obs"][type=radio]',
   inputs => inputs.map(i => document.querySelector(`label[for="${i.id}"]`).textContent.trim()));
 // The list of every symptom is what a description that matched nothing falls back to.
 seen.triage.symptomLinks = (await page.$$('a[href*="symptom="]')).length;
+// Nothing is ticked for the desk; Continue with nothing chosen asks again, saying why.
+seen.triage.ticked = await page.$$eval('input[name="obs"]:checked', b => b.length);
+const [askedAgain] = await Promise.all([
+  page.waitForNavigation(),
+  page.click('form[action="/triage"] button[type=submit]'),
+]);
+seen.unanswered = await look(askedAgain.status());
+seen.unanswered.summary = (await page.textContent('.nhsuk-error-summary'))?.replace(/\s+/g, ' ').trim() ?? null;
+seen.unanswered.step = (await page.textContent('legend'))?.trim() ?? null;
 
 // The practice manager: what to do, for whom; two findings snoozed with one reason.
 const queue = await page.goto(base + '/findings');

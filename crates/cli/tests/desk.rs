@@ -46,6 +46,17 @@ fn reception_reaches_a_first_step_in_one_submit_and_a_manager_snoozes_two_findin
         .collect();
     assert!(answers.len() >= 2, "choices to answer: {answers:?}");
     assert!(answers.contains(&"I can't check this"), "{answers:?}");
+    assert_eq!(triage["ticked"], 0, "no answer chosen for the desk: {seen}");
+    let unanswered = &seen["unanswered"];
+    assert_eq!(unanswered["status"], 400, "{seen}");
+    assert_accessible_and_fits("the question asked again", 390, unanswered);
+    assert!(
+        unanswered["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("Choose an answer")),
+        "{unanswered}"
+    );
+    assert_eq!(unanswered["step"], triage["step"], "the same question");
 
     let findings = &seen["findings"];
     assert_eq!(findings["status"], 200, "{seen}");
