@@ -9,7 +9,18 @@ fn sym(kb: &KnowledgeBase, id: &str) -> usize {
 }
 
 fn advise(kb: &KnowledgeBase, id: &str, observations: &[(&str, &str)]) -> Advice {
+    advise_told(kb, id, None, observations)
+}
+
+/// Advice after the problem was described in `words` (if any) and the observations made.
+fn advise_told(
+    kb: &KnowledgeBase,
+    id: &str,
+    words: Option<&str>,
+    observations: &[(&str, &str)],
+) -> Advice {
     let case = Case {
+        words: words.map(str::to_owned),
         observations: observations
             .iter()
             .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
@@ -372,15 +383,7 @@ fn known_facts_are_used_not_asked() {
 }
 
 fn described(kb: &KnowledgeBase, id: &str, words: &str, observations: &[(&str, &str)]) -> Advice {
-    let case = Case {
-        words: Some(words.to_owned()),
-        observations: observations
-            .iter()
-            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
-            .collect(),
-        ..Case::default()
-    };
-    kb.advise(sym(kb, id), &case).unwrap()
+    advise_told(kb, id, Some(words), observations)
 }
 
 /// The checks a description answered, as `check=result`.
