@@ -46,6 +46,21 @@ impl SubjectKind {
             SubjectKind::Integration => "Service card",
         }
     }
+
+    /// A finding's subject as people read it: the key it is kept by joins its parts with `/`
+    /// (a position is holder/site/role, a workstation's software host/component, a stock line
+    /// site/item), which reads as "005550000069 (role R8000 at A10000)" and
+    /// "a10000-ws001 (gemalto-middleware)".
+    pub fn subject_words(self, subject: &str) -> String {
+        let parts: Vec<&str> = subject.split('/').collect();
+        match (self, parts.as_slice()) {
+            (SubjectKind::Person, [holder, site, role]) => {
+                format!("{holder} (role {role} at {site})")
+            }
+            (_, [what, detail]) => format!("{what} ({detail})"),
+            _ => subject.to_owned(),
+        }
+    }
 }
 
 /// What to do about a rule's findings, in a few plain words: the heading of its group.
@@ -626,6 +641,23 @@ mod tests {
     use super::*;
     use crate::health::with_notes;
     use std::borrow::Cow;
+
+    #[test]
+    fn a_subject_kept_by_its_parts_reads_as_words() {
+        assert_eq!(
+            SubjectKind::Person.subject_words("005550000069/A10000/R8000"),
+            "005550000069 (role R8000 at A10000)"
+        );
+        assert_eq!(
+            SubjectKind::Workstation.subject_words("a10000-ws001/gemalto-middleware"),
+            "a10000-ws001 (gemalto-middleware)"
+        );
+        assert_eq!(
+            SubjectKind::Card.subject_words("CS0000000001"),
+            "CS0000000001"
+        );
+        assert_eq!(SubjectKind::Site.subject_words("A10000"), "A10000");
+    }
 
     fn finding(
         rule: &'static str,

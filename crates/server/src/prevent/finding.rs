@@ -155,7 +155,11 @@ fn render(viewer: &Viewer, n: &Noted, typed: NoteTyped) -> Response {
 }
 
 fn body_title(n: &Noted) -> String {
-    format!("{} {}", n.finding.subject_kind.label(), n.finding.subject)
+    format!(
+        "{} {}",
+        n.finding.subject_kind.label(),
+        n.finding.subject_kind.subject_words(&n.finding.subject)
+    )
 }
 
 fn see_other(to: &str) -> Response {

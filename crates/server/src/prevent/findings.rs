@@ -904,7 +904,7 @@ pub(crate) async fn list_page(
             severity: f.severity,
             tag: tag(&f.severity),
             kind: f.subject_kind.label(),
-            subject: f.subject.clone(),
+            subject: f.subject_kind.subject_words(&f.subject),
             site: f.site.clone(),
             due: f.due.long(),
             state: state_words(n),

@@ -346,21 +346,18 @@ fn yours(plans: &[TeamPlan], viewer: &crate::web::scope::Viewer, from: Date) -> 
     }
     let mut sentence = format!("Your sites have {} in the plan.", certificates(due));
     if let Some(first) = first {
-        let which = if expired == 0 {
-            "each"
-        } else {
-            "each still in time"
-        };
-        sentence.push_str(&format!(
-            " It books {which} before it expires, the first on {}",
-            first.long()
-        ));
         sentence.push_str(&match late {
-            0 => ".".to_owned(),
-            1 => "; the RA team cannot reach 1 in time at this capacity.".to_owned(),
+            0 => format!(
+                " It books {} before it expires, the first on {}.",
+                if expired == 0 { "each" } else { "each still in time" },
+                first.long()
+            ),
             n => format!(
-                "; the RA team cannot reach {} in time at this capacity.",
-                thousands(n)
+                " It books the first on {}; at this capacity the RA team cannot reach {} before {} expire{}.",
+                first.long(),
+                thousands(n),
+                if n == 1 { "it" } else { "they" },
+                if n == 1 { "s" } else { "" },
             ),
         });
     }
@@ -368,13 +365,13 @@ fn yours(plans: &[TeamPlan], viewer: &crate::web::scope::Viewer, from: Date) -> 
         sentence,
         expired: (expired > 0).then(|| {
             format!(
-                "{} had already expired on {}: {} need to see an RA in person.",
+                "{} had already expired on {}: {} to see an RA in person.",
                 certificates(expired),
                 from.long(),
                 if expired == 1 {
-                    "its holder"
+                    "its holder needs"
                 } else {
-                    "their holders"
+                    "their holders need"
                 },
             )
         }),
@@ -575,10 +572,14 @@ pub(crate) async fn page(
     );
     if expired > 0 {
         out.expired = Some(format!(
-            "{} of these had already expired on {}: {} holders need to see an RA in person whatever the plan.",
+            "{} of these had already expired on {}: {} to see an RA in person whatever the plan.",
             thousands(expired),
             from.long(),
-            if expired == 1 { "its" } else { "their" },
+            if expired == 1 {
+                "its holder needs"
+            } else {
+                "their holders need"
+            },
         ));
     }
     out.teams = plans
