@@ -1276,6 +1276,27 @@ fn a_web_escalation_carries_what_the_desk_typed_and_the_estate_knows() {
         )
     };
     let recorded = record(&query(opened, answered));
+    // Recorded as fixed: the list says so.
+    let fixed = request(
+        &addr,
+        "POST",
+        "/triage/record",
+        Some(&cookie),
+        Some(&format!(
+            "csrf={csrf}&query={}&outcome=resolved&application=emis-web&doing=signing",
+            encoded(&format!(
+                "symptom=cannot-sign&site=A10000&opened={opened}&obs=middleware-version%3Aoutdated&obs=update-middleware%3Afixed"
+            ))
+        )),
+    );
+    let fixed_at = fixed
+        .1
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
+    let fixed_list = get_as(&addr, &fixed_at, &cookie);
     // What a forged or stale address says about time is refused, and nothing is recorded.
     let too_old = record(&query(now - 2 * 86_400, now - 2 * 86_400 + 60));
     let future = record(&query(now + 3600, now + 3660));
@@ -1315,6 +1336,17 @@ fn a_web_escalation_carries_what_the_desk_typed_and_the_estate_knows() {
         .to_owned();
     let packet = get_as(&addr, &packet_at, &cookie);
     stop(child);
+    assert_eq!(fixed.0, 303, "{}", fixed.1);
+    assert!(fixed_at.starts_with("/incidents?recorded="), "{}", fixed.1);
+    assert_eq!(fixed_list.0, 200, "{}", fixed_list.1);
+    assert!(
+        fixed_list.1.contains(&format!(
+            "Incident {} is recorded as fixed.",
+            fixed_at.trim_start_matches("/incidents?recorded=")
+        )),
+        "{}",
+        fixed_list.1
+    );
     assert!(
         next.1
             .contains("obs=middleware-version%3Acurrent&#38;answered="),

@@ -12,7 +12,7 @@ use cardwatch_store::triage_context;
 use serde_json::json;
 
 use crate::estate::lists::sentence;
-use crate::estate::Named;
+use crate::estate::{reader_status_words, update_ring_words, Named};
 use crate::web::auth::Caller;
 use crate::web::blocking;
 use crate::web::counted;
@@ -159,7 +159,7 @@ pub(crate) async fn page(
                 r.reader_serial.clone(),
                 format!("{} {}", r.vendor, r.model),
                 r.firmware.clone().unwrap_or_else(|| "Not reported".into()),
-                sentence(r.status.as_str()),
+                reader_status_words(r.status.as_str()),
             ]
         })
         .collect();
@@ -190,7 +190,8 @@ pub(crate) async fn page(
         } else {
             w.os_build.clone()
         },
-        ring: sentence(w.update_ring.as_str()),
+        // In the words the workstations list uses.
+        ring: update_ring_words(w.update_ring.as_str()),
         last_seen: w.last_seen.map_or("Never".into(), |t| t.long()),
         applications,
         software,

@@ -340,6 +340,8 @@ pub(crate) async fn api(
 #[template(path = "incidents.html")]
 struct ListPage<'a> {
     problem: Option<(String, String)>,
+    /// The incident the wizard has just recorded as fixed.
+    recorded: Option<i64>,
     statuses: [(&'static str, &'static str); 3],
     status: &'a str,
     site: &'a str,
@@ -397,6 +399,10 @@ pub(crate) async fn page(
 ) -> Response {
     // A refused filter is shown on the page, with what was typed, not as the API's JSON; the
     // list below it is every incident. A refused cursor shows the first page of the same list.
+    // Just recorded from the wizard: said above the list, not a filter.
+    let recorded = q.get("recorded").and_then(|v| v.parse::<i64>().ok());
+    let mut q = q;
+    q.remove("recorded");
     let typed_status = q.get("status").cloned().unwrap_or_default();
     let typed_site = q.get("site").cloned().unwrap_or_default();
     let (problem, q) = match list_query(&q) {
@@ -507,6 +513,7 @@ pub(crate) async fn page(
     let problem_site = problem.is_some();
     let page = ListPage {
         problem,
+        recorded,
         statuses: [
             ("open", "Still open"),
             ("resolved", "Fixed"),

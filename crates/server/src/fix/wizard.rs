@@ -910,7 +910,8 @@ pub(crate) async fn record(
             let to = if outcome == cardwatch_core::triage::IncidentStatus::Escalated {
                 format!("/incidents/{id}/packet")
             } else {
-                "/incidents".to_owned()
+                // The list says it was kept, so the desk knows the fix counted.
+                format!("/incidents?recorded={id}")
             };
             (
                 axum::http::StatusCode::SEE_OTHER,
