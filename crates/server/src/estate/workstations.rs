@@ -12,7 +12,7 @@ use cardwatch_store::triage_context;
 use serde_json::json;
 
 use crate::estate::lists::sentence;
-use crate::estate::{reader_status_words, update_ring_words, Named};
+use crate::estate::{applications_words, reader_status_words, update_ring_words, Named};
 use crate::web::auth::Caller;
 use crate::web::blocking;
 use crate::web::counted;
@@ -173,10 +173,7 @@ pub(crate) async fn page(
     let applications = if used.is_empty() {
         "None recorded".to_owned()
     } else {
-        used.iter()
-            .map(|id| cat.application(id).map_or(*id, |a| a.name.as_str()))
-            .collect::<Vec<_>>()
-            .join(", ")
+        applications_words(cat, &used.join(" "))
     };
     let page = WorkstationPage {
         site: w.site_ods.as_str().to_owned(),

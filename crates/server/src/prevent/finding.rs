@@ -351,20 +351,24 @@ pub(crate) async fn bulk(
     }
     // Back to the same filters and page: rebuilt from the validated filters, never taken as
     // given, so it can only lead to the findings page.
-    let filters = url::Url::parse(&format!("http://x{back}"))
+    let sent: HashMap<String, String> = url::Url::parse(&format!("http://x{back}"))
         .ok()
         .filter(|u| u.path() == "/findings")
         .map(|u| u.query_pairs().into_owned().collect())
-        .and_then(|q| params(&q, View::Page).ok());
+        .unwrap_or_default();
+    let filters = params(&sent, View::Page).ok();
     let back = filters
         .as_ref()
         .map_or("/findings".to_owned(), |p| p.href(p.sort, p.offset));
     ids.sort();
     ids.dedup();
-    // A form that cannot be saved comes back as it was sent, on the same list, saying why.
-    let query: HashMap<String, String> = url::Url::parse(&format!("http://x{back}"))
-        .map(|u| u.query_pairs().into_owned().collect())
-        .unwrap_or_default();
+    // A form that cannot be saved comes back as it was sent, on the same list (its filters when
+    // they were valid), saying why.
+    let query = if filters.is_some() {
+        sent
+    } else {
+        HashMap::new()
+    };
     let again = |field: &'static str, message: String| {
         let typed = BulkTyped {
             ticked: ids.clone(),
