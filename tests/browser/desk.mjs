@@ -105,6 +105,10 @@ const plan = await page.goto(base + '/plan');
 seen.plan = await look(plan.status());
 seen.plan.yours = (await page.textContent('#yours'))?.trim() ?? null;
 seen.plan.settings = (await page.content()).includes('ra_capacity');
+seen.plan.charts = await page.$$eval('figure + details caption', c => c.map(x => x.textContent.trim()));
+// The header says which page this is, in words and to a screen reader, wherever its script put
+// the link (in the bar, or in the "More" menu on a phone).
+seen.plan.current = await page.$$eval('header [aria-current]', l => l.map(a => [a.textContent.trim(), a.getAttribute('aria-current')]));
 seen.plan.chart = await page.evaluate(() => {
   const f = document.querySelector('figure');
   const svg = f && f.querySelector('svg');

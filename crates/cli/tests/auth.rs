@@ -896,8 +896,10 @@ fn the_audit_log_is_for_auditors_and_administrators() {
         page.1
     );
     assert!(
-        page.1.contains(">Audit log</a>"),
-        "the menu offers it to an auditor"
+        page.1.contains(
+            "<a class=\"nhsuk-header__navigation-link\" href=\"/audit\" aria-current=\"page\"><strong class=\"nhsuk-header__navigation-item-current-fallback\">Audit log</strong></a>"
+        ),
+        "the menu offers it to an auditor, marked as the page shown"
     );
     assert!(
         !page.1.contains(">import<"),
@@ -1772,7 +1774,7 @@ fn administrators_manage_operators_in_the_browser() {
     stop(child);
     assert_eq!(page.0, 200);
     assert!(
-        page.1.contains(">Administration</a>")
+        page.1.contains("aria-current=\"page\"><strong class=\"nhsuk-header__navigation-item-current-fallback\">Administration</strong></a>")
             && page.1.contains("href=\"/admin/agents\"")
             && page.1.contains("href=\"/admin/import\"")
             && page.1.contains("demo"),

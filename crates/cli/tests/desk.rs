@@ -101,6 +101,17 @@ fn reception_reaches_a_first_step_in_one_submit_and_a_manager_snoozes_two_findin
         "readable: {plan}"
     );
     assert_eq!(plan["chart"]["scrolls"], true, "in its own box: {plan}");
+    assert!(
+        plan["charts"][0]
+            .as_str()
+            .is_some_and(|c| c.starts_with("Your sites:")),
+        "her sites' own chart first: {plan}"
+    );
+    assert_eq!(
+        plan["current"],
+        serde_json::json!([["Renewal plan", "page"]]),
+        "the header marks the page: {plan}"
+    );
     let wide = &seen["wide"];
     assert_eq!(
         wide["scrolls"], true,

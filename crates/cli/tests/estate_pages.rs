@@ -744,6 +744,17 @@ fn estate_lists_show_stored_codes_in_words_and_keep_the_codes_for_machines() {
         .collect();
     let api = get_as(&addr, "/api/v1/estate/readers", &admin);
     let csv = get_as(&addr, "/api/v1/estate/organisations?format=csv", &admin);
+    // The filter finds what the page shows, as well as the stored code's start.
+    let by_words: Vec<(&str, (u16, String))> = [
+        "/estate/stock?q=Smart",
+        "/estate/readers?q=in%20serv",
+        "/estate/workstations?q=updates%20first",
+        "/estate/organisations?q=gp%20pract",
+        "/api/v1/estate/stock?q=smartcard%20READER",
+    ]
+    .iter()
+    .map(|p| (*p, get_as(&addr, p, &admin)))
+    .collect();
     let sorted = get_as(
         &addr,
         "/estate/workstations?q=a10000-ws90&sort=update_ring&order=asc",
@@ -776,7 +787,7 @@ fn estate_lists_show_stored_codes_in_words_and_keep_the_codes_for_machines() {
         ("/estate/readers", &["In service"], &["in_service"]),
         (
             "/estate/stock",
-            &["Smartcard", "Card reader"],
+            &["Smartcard", "Smartcard reader"],
             &["card", "reader"],
         ),
         (
@@ -802,8 +813,54 @@ fn estate_lists_show_stored_codes_in_words_and_keep_the_codes_for_machines() {
             );
         }
     }
-    // The sort still goes by the stored code (broad, canary, pilot), and the filter by the start
-    // of a hostname.
+    let found = |path: &str| {
+        let (status, page) = &by_words.iter().find(|(p, _)| *p == path).expect("asked").1;
+        assert_eq!(*status, 200, "{path}: {page}");
+        cells(page)
+    };
+    let stock = found("/estate/stock?q=Smart");
+    assert!(
+        stock.iter().any(|c| c == "Smartcard") && stock.iter().any(|c| c == "Smartcard reader"),
+        "{stock:?}"
+    );
+    for (path, shown, not) in [
+        (
+            "/estate/readers?q=in%20serv",
+            "In service",
+            ["Spare", "Faulty"],
+        ),
+        (
+            "/estate/workstations?q=updates%20first",
+            "Canary (updates first)",
+            ["Pilot (updates next)", "Broad (updates last)"],
+        ),
+        (
+            "/estate/organisations?q=gp%20pract",
+            "GP practice",
+            ["Integrated care board", "PCN (primary care network)"],
+        ),
+    ] {
+        let c = found(path);
+        assert!(c.iter().any(|c| c == shown), "{path}: {c:?}");
+        assert!(
+            !c.iter().any(|c| not.contains(&c.as_str())),
+            "{path}: {c:?}"
+        );
+    }
+    let (status, body) = &by_words[4].1;
+    assert_eq!(*status, 200, "{body}");
+    let items: Vec<String> = body_json(body)["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["item"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        !items.is_empty() && items.iter().all(|i| i == "reader"),
+        "{items:?}"
+    );
+    // The sort goes by the stored code, whose order is the words' (broad, canary, pilot), and
+    // the filter by the start of a hostname.
     assert_eq!(sorted.0, 200, "{}", sorted.1);
     let rings: Vec<String> = cells(&sorted.1)
         .into_iter()

@@ -1361,7 +1361,7 @@ fn a_web_escalation_carries_what_the_desk_typed_and_the_estate_knows() {
         ("systmone", "SystmOne"),
         ("vision", "Vision"),
         ("eps", "Electronic Prescription Service (EPS)"),
-        ("care-identity", "Care Identity Service"),
+        ("care-identity", "Care Identity Management"),
         ("nhsmail", "NHSmail"),
         ("other", "Another system"),
     ];

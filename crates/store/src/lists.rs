@@ -155,6 +155,10 @@ pub struct ListQuery {
     pub sites: Option<Vec<String>>,
     /// Only records where one of the kind's matched columns starts with this, in any case.
     pub prefix: Option<String>,
+    /// With a prefix, records whose sortable column holds one of these codes match it too: the
+    /// codes whose words on the page the prefix starts (a stock item `card`, shown as
+    /// "Smartcard", for "smart"), each found through the column's own index.
+    pub meaning: Vec<(&'static str, Vec<String>)>,
     /// The column sorted by (one of the kind's sortable columns).
     pub sort: &'static str,
     /// Last to first.
@@ -360,6 +364,19 @@ pub(crate) fn build(q: &ListQuery, d: Dialect, select: &str) -> Result<Built, cr
             }))
             .map(|e| format!("({e} >= {lo} AND {e} < {hi})"))
             .collect();
+        let mut any = any;
+        for (column, codes) in &q.meaning {
+            if codes.is_empty() {
+                continue;
+            }
+            if !listed.sortable.contains(column) || listed.folded.contains(column) {
+                return Err(crate::StoreError::Invalid(format!(
+                    "{table} are not found by the words of {column:?} (no index keeps its codes)"
+                )));
+            }
+            let marks: Vec<String> = codes.iter().map(|c| filter.text(c)).collect();
+            any.push(format!("({} IN ({}))", ident(column), marks.join(", ")));
+        }
         matched = Some(format!("({})", any.join(" OR ")));
         branches = any;
     }

@@ -73,6 +73,7 @@ fn query(l: &Listed, sites: Option<Vec<String>>, sort: &'static str, limit: usiz
         kind: l.kind,
         sites,
         prefix: None,
+        meaning: Vec::new(),
         sort,
         descending: false,
         from: None,

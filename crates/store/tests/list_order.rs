@@ -82,6 +82,7 @@ fn query(sites: Option<Vec<String>>, prefix: Option<&str>, descending: bool) -> 
         kind: Kind::People,
         sites,
         prefix: prefix.map(str::to_owned),
+        meaning: Vec::new(),
         sort: "name",
         descending,
         from: None,

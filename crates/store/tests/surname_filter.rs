@@ -17,6 +17,7 @@ fn listed(db: &TestDb, typed: &str) -> (BTreeSet<String>, Total) {
         kind: Kind::People,
         sites: None,
         prefix: Some(typed.to_owned()),
+        meaning: Vec::new(),
         sort: "name",
         descending: false,
         from: None,

@@ -129,7 +129,7 @@ pub fn application_name(code: &str) -> &str {
         "systmone" => "SystmOne",
         "vision" => "Vision",
         "eps" => "Electronic Prescription Service (EPS)",
-        "care-identity" => "Care Identity Service",
+        "care-identity" => "Care Identity Management",
         "nhsmail" => "NHSmail",
         "other" => "another system",
         other => other,

@@ -152,6 +152,11 @@ fn query(v: &Viewer, p: &Params) -> ListQuery {
         kind: p.listed.kind,
         sites: v.visible_sites(),
         prefix: p.filter.clone(),
+        meaning: p
+            .filter
+            .as_deref()
+            .map(|typed| super::codes_meaning(p.listed.kind, typed))
+            .unwrap_or_default(),
         sort: p.sort,
         descending: p.descending,
         from: p.from.clone(),
@@ -422,7 +427,8 @@ fn in_sentence(label: &str) -> String {
 }
 
 /// What the filter matches, said plainly: "Finds people whose user ID (UUID) or name starts
-/// with what you type, or whose surname does, in capitals or not."
+/// with what you type, or whose surname does, in capitals or not."; a list with columns shown
+/// in words adds "or whose status says it".
 fn matches(listed: &Listed, many: &str) -> String {
     let labels: Vec<String> = listed
         .matched
@@ -434,8 +440,17 @@ fn matches(listed: &Listed, many: &str) -> String {
     } else {
         ""
     };
+    let worded: Vec<String> = super::worded(listed.kind)
+        .iter()
+        .map(|(c, _)| in_sentence(&column_label(c)))
+        .collect();
+    let says = if worded.is_empty() {
+        String::new()
+    } else {
+        format!(", or whose {} says it", worded.join(" or "))
+    };
     format!(
-        "Finds {many} whose {} starts with what you type{surname}, in capitals or not.",
+        "Finds {many} whose {} starts with what you type{surname}{says}, in capitals or not.",
         labels.join(" or ")
     )
 }
@@ -643,6 +658,11 @@ mod tests {
         assert_eq!(
             matches(people, "people"),
             "Finds people whose user ID (UUID) or name starts with what you type, or whose surname does, in capitals or not."
+        );
+        let readers = lists::listed(Kind::Readers).expect("listed");
+        assert_eq!(
+            matches(readers, "card readers"),
+            "Finds card readers whose reader serial number or model starts with what you type, or whose status says it, in capitals or not."
         );
     }
 }

@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::catalogue::Catalogue;
+use cardwatch_core::records::Kind;
 use cardwatch_core::triage::application_name;
 use cardwatch_core::vocab::{ClinicalSystem, OrgStatus, OrgType, RaRole, ReaderStatus, UpdateRing};
 
@@ -111,11 +112,11 @@ pub(crate) fn org_type_words(code: &str) -> String {
     match kind {
         OrgType::Icb => "Integrated care board",
         OrgType::SubIcb => "Sub-ICB location",
-        OrgType::Pcn => "Primary care network",
+        OrgType::Pcn => "PCN (primary care network)",
         OrgType::GpPractice => "GP practice",
         OrgType::Branch => "Branch surgery",
-        OrgType::Trust => "NHS trust",
-        OrgType::Pharmacy => "Community pharmacy",
+        OrgType::Trust => "Trust",
+        OrgType::Pharmacy => "Pharmacy",
         OrgType::Other => "Other",
     }
     .to_owned()
@@ -194,12 +195,12 @@ pub(crate) fn reader_status_words(code: &str) -> String {
     .to_owned()
 }
 
-/// A spare stock item ("Smartcard" for `card`, "Card reader" for `reader`): the two items
+/// A spare stock item ("Smartcard" for `card`, "Smartcard reader" for `reader`): the two items
 /// Cardwatch knows; a site's own item (any word) is shown as it was imported.
 pub(crate) fn stock_item_words(code: &str) -> String {
     match code {
         "card" => "Smartcard",
-        "reader" => "Card reader",
+        "reader" => "Smartcard reader",
         other => other,
     }
     .to_owned()
@@ -215,9 +216,78 @@ pub(crate) fn clinical_system_words(code: &str) -> String {
         ClinicalSystem::Emis => "EMIS Web",
         ClinicalSystem::Systmone => "SystmOne",
         ClinicalSystem::Vision => "Vision",
-        ClinicalSystem::Other => "Another system",
+        ClinicalSystem::Other => "Other system",
     }
     .to_owned()
+}
+
+/// The columns of a listed kind that hold one code each and sort, each with every code it knows
+/// and its words. The words are chosen to sort as their codes do ("Broad (updates last)",
+/// "Canary …", "Pilot …"; "Smartcard" before "Smartcard reader"), so a list sorted by such a
+/// column through its index reads in the order of what it shows.
+pub(crate) fn worded(kind: Kind) -> Vec<(&'static str, Vec<(&'static str, String)>)> {
+    fn every<T: Copy>(
+        all: &[T],
+        code: fn(T) -> &'static str,
+        words: fn(&str) -> String,
+    ) -> Vec<(&'static str, String)> {
+        all.iter().map(|&v| (code(v), words(code(v)))).collect()
+    }
+    match kind {
+        Kind::Organisations => vec![("type", every(OrgType::ALL, OrgType::as_str, org_type_words))],
+        Kind::Workstations => vec![(
+            "update_ring",
+            every(UpdateRing::ALL, UpdateRing::as_str, update_ring_words),
+        )],
+        Kind::Readers => vec![(
+            "status",
+            every(ReaderStatus::ALL, ReaderStatus::as_str, reader_status_words),
+        )],
+        Kind::Stock => vec![("item", every(&["card", "reader"], |c| c, stock_item_words))],
+        Kind::Integrations => vec![(
+            "clinical_system",
+            every(
+                ClinicalSystem::ALL,
+                ClinicalSystem::as_str,
+                clinical_system_words,
+            ),
+        )],
+        _ => Vec::new(),
+    }
+}
+
+/// For a list's filter, the codes of each [`worded`] column whose words have a word starting
+/// with what was typed, or hold it anywhere once it is three characters or more, in capitals or
+/// not: "smart" or "card" is the stock item `card` ("Smartcard") and `reader` ("Smartcard
+/// reader"), "in serv" a reader `in_service`. A letter or two inside a word ("a" in "Canary")
+/// would find every row; three inside a compound ("card" in "Smartcard") finds what was meant.
+/// Columns none match are left out.
+pub(crate) fn codes_meaning(kind: Kind, typed: &str) -> Vec<(&'static str, Vec<String>)> {
+    let typed = typed.trim().to_lowercase();
+    if typed.is_empty() {
+        return Vec::new();
+    }
+    let holds = |words: &str| {
+        let words = words.to_lowercase();
+        words.match_indices(&typed).any(|(i, _)| {
+            typed.chars().count() >= 3
+                || words[..i]
+                    .chars()
+                    .next_back()
+                    .is_none_or(|c| !c.is_alphanumeric())
+        })
+    };
+    worded(kind)
+        .into_iter()
+        .filter_map(|(column, codes)| {
+            let found: Vec<String> = codes
+                .into_iter()
+                .filter(|(_, words)| holds(words))
+                .map(|(code, _)| code.to_owned())
+                .collect();
+            (!found.is_empty()).then_some((column, found))
+        })
+        .collect()
 }
 
 /// A list of codes separated by spaces (as the store keeps them), each in words, joined by
@@ -244,7 +314,7 @@ mod tests {
         );
         assert_eq!(update_ring_words("canary"), "Canary (updates first)");
         assert_eq!(reader_status_words("in_service"), "In service");
-        assert_eq!(stock_item_words("reader"), "Card reader");
+        assert_eq!(stock_item_words("reader"), "Smartcard reader");
         assert_eq!(clinical_system_words("systmone"), "SystmOne");
         assert_eq!(
             applications_words(&Catalogue::default(), "emis-web made-up"),
@@ -260,5 +330,58 @@ mod tests {
         assert_eq!(reader_status_words("lost"), "lost");
         assert_eq!(stock_item_words("toner"), "toner");
         assert_eq!(ra_roles_words(""), "");
+    }
+
+    #[test]
+    fn worded_columns_sort_as_their_words_read() {
+        for kind in Kind::ALL {
+            for (column, codes) in worded(kind) {
+                let mut by_code = codes.clone();
+                by_code.sort_by(|a, b| a.0.cmp(b.0));
+                let mut by_words = codes.clone();
+                by_words.sort_by_key(|(_, words)| words.to_lowercase());
+                assert_eq!(by_code, by_words, "{kind} {column}");
+            }
+        }
+    }
+
+    #[test]
+    fn what_is_typed_finds_the_codes_whose_words_hold_it() {
+        let codes = |kind, typed| codes_meaning(kind, typed);
+        assert_eq!(
+            codes(Kind::Stock, "Smart"),
+            vec![("item", vec!["card".to_owned(), "reader".to_owned()])]
+        );
+        assert_eq!(
+            codes(Kind::Stock, "card reader"),
+            vec![("item", vec!["reader".to_owned()])]
+        );
+        assert_eq!(
+            codes(Kind::Readers, "in serv"),
+            vec![("status", vec!["in_service".to_owned()])]
+        );
+        assert_eq!(
+            codes(Kind::Workstations, "FIRST"),
+            vec![("update_ring", vec!["canary".to_owned()])]
+        );
+        assert_eq!(
+            codes(Kind::Organisations, "gp"),
+            vec![("type", vec!["gp_practice".to_owned()])]
+        );
+        assert_eq!(
+            codes(Kind::Integrations, "systm"),
+            vec![("clinical_system", vec!["systmone".to_owned()])]
+        );
+        assert_eq!(
+            codes(Kind::Stock, "CARD"),
+            vec![("item", vec!["card".to_owned(), "reader".to_owned()])]
+        );
+        // Words no code has, a letter or two inside a word, or nothing typed, find nothing; nor
+        // does a kind without such columns.
+        assert!(codes(Kind::Stock, "toner").is_empty());
+        assert!(codes(Kind::Workstations, "a").is_empty());
+        assert!(codes(Kind::Workstations, "an").is_empty());
+        assert!(codes(Kind::Stock, "  ").is_empty());
+        assert!(codes(Kind::People, "agent").is_empty());
     }
 }

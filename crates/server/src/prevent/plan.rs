@@ -321,6 +321,9 @@ struct Yours {
     sentence: String,
     /// Those already expired, who need an RA in person.
     expired: Option<String>,
+    /// Their certificates expiring and renewals booked each week (markup from
+    /// `cardwatch_core::chart`, escaped there); none when the plan holds none of theirs.
+    chart: Option<String>,
 }
 
 /// The caller's sites' renewals in the teams' plans: how many, how many already expired, how
@@ -328,12 +331,35 @@ struct Yours {
 fn yours(plans: &[TeamPlan], viewer: &crate::web::scope::Viewer, from: Date) -> Yours {
     let (mut due, mut expired, mut late) = (0usize, 0usize, 0usize);
     let mut first: Option<Date> = None;
+    // The same 52 weeks as the teams' charts, each team's plan starting on the same Monday.
+    let weeks: Vec<Date> = plans
+        .first()
+        .map(|t| {
+            t.report
+                .plan
+                .weeks
+                .iter()
+                .take(52)
+                .map(|w| w.starts)
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut counts = vec![[0.0f64; 2]; weeks.len()];
+    let mut count = |date: Date, series: usize| {
+        let Some(start) = weeks.first() else { return };
+        let week = start.days_until(date).div_euclid(7);
+        if let Some(c) = usize::try_from(week).ok().and_then(|w| counts.get_mut(w)) {
+            c[series] += 1.0;
+        }
+    };
     for t in plans {
         for (r, target) in t.report.renewals.iter().zip(&t.report.plan.targets) {
             if !viewer.sees_site(&r.site) {
                 continue;
             }
             due += 1;
+            count(r.expiry, 0);
+            count(target.date, 1);
             if r.expiry < from {
                 expired += 1;
             } else {
@@ -361,8 +387,25 @@ fn yours(plans: &[TeamPlan], viewer: &crate::web::scope::Viewer, from: Date) -> 
             ),
         });
     }
+    let chart = (due > 0).then(|| {
+        BarChart {
+            title: "Your sites: certificates expiring and renewals booked each week".into(),
+            series: vec!["Certificates expiring".into(), "Renewals booked".into()],
+            bars: weeks
+                .iter()
+                .zip(&counts)
+                .map(|(starts, c)| Bar {
+                    label: starts.short(),
+                    values: c.to_vec(),
+                })
+                .collect(),
+            limit: None,
+        }
+        .figure(900.0, 220.0)
+    });
     Yours {
         sentence,
+        chart,
         expired: (expired > 0).then(|| {
             format!(
                 "{} had already expired on {}: {} to see an RA in person.",

@@ -421,6 +421,7 @@ impl FromRequestParts<AppState> for Caller {
                 csrf,
                 token_hash: hash,
                 version: Some(length),
+                path: parts.uri.path().to_owned(),
             }),
             None => Err(refused()),
         }

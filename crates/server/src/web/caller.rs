@@ -16,6 +16,8 @@ pub struct Caller {
     /// The audit chain's length, read with the session (none for an API token): the estate's
     /// version for this request's caches, which would otherwise cost another round trip.
     pub(crate) version: Option<i64>,
+    /// The path asked for, so the header can mark the section the page is in.
+    pub(crate) path: String,
 }
 
 impl Caller {
@@ -26,6 +28,7 @@ impl Caller {
             csrf: String::new(),
             token_hash: String::new(),
             version: None,
+            path: String::new(),
         }
     }
 
@@ -72,6 +75,7 @@ mod tests {
             csrf: csrf.into(),
             token_hash: String::new(),
             version: None,
+            path: String::new(),
         }
     }
 

@@ -19,10 +19,87 @@ struct Layout<'a> {
     title: &'a str,
     who: Option<&'a str>,
     csrf: &'a str,
-    audit: bool,
-    admin: bool,
-    sites: bool,
+    nav: Vec<NavItem>,
     body: &'a str,
+}
+
+/// A link in the header's menu, and whether the page is it (`aria-current="page"`) or inside
+/// its section (`"true"`), as the NHS.UK header marks the current item.
+struct NavItem {
+    href: &'static str,
+    label: &'static str,
+    current: Option<&'static str>,
+}
+
+/// The header's sections: each link, who sees it, and the paths whose pages are in it (a path
+/// ending in `/` holds everything under it).
+const SECTIONS: &[(&str, &str, Option<Permission>, &[&str])] = &[
+    ("/", "Overview", None, &["/reports"]),
+    (
+        "/estate/sites",
+        "Estate",
+        None,
+        &[
+            "/estate/",
+            "/cards",
+            "/people/",
+            "/workstations/",
+            "/integrations/",
+        ],
+    ),
+    ("/findings", "Findings", None, &["/findings/"]),
+    ("/plan", "Renewal plan", None, &["/plan/"]),
+    ("/triage", "Triage", None, &["/triage/", "/cheatsheet"]),
+    ("/incidents", "Incidents", None, &["/incidents/"]),
+    ("/reviews", "Reviews", None, &[]),
+    ("/audit", "Audit log", Some(Permission::ViewAudit), &[]),
+    (
+        "/admin/sites",
+        "Sites",
+        Some(Permission::EditEstate),
+        &["/admin/sites/"],
+    ),
+    (
+        "/admin/users",
+        "Administration",
+        Some(Permission::ManageUsers),
+        &["/admin/"],
+    ),
+];
+
+/// The header's menu for `caller`, the link to the page asked for or to its section marked. A
+/// path in two sections (`/admin/sites/…` is under `/admin/` too) is marked in the first.
+fn nav(caller: &Caller) -> Vec<NavItem> {
+    let path = caller.path.as_str();
+    let inside = |href: &str, more: &[&str]| {
+        (href != "/" && path.starts_with(&format!("{href}/")))
+            || more.iter().any(|m| match m.strip_suffix('/') {
+                Some(dir) => path == dir || path.starts_with(m),
+                None => path == *m,
+            })
+    };
+    let mut marked = false;
+    SECTIONS
+        .iter()
+        .filter(|(_, _, needs, _)| needs.is_none_or(|p| caller.user.user.role.can(p)))
+        .map(|&(href, label, _, more)| {
+            let current = if marked {
+                None
+            } else if path == href {
+                Some("page")
+            } else if inside(href, more) {
+                Some("true")
+            } else {
+                None
+            };
+            marked |= current.is_some();
+            NavItem {
+                href,
+                label,
+                current,
+            }
+        })
+        .collect()
 }
 
 /// A page: `body` is a page's own template, rendered (escaped by askama); `caller` shows who is
@@ -32,9 +109,7 @@ pub fn page(title: &str, caller: Option<&Caller>, body: &str) -> Html<String> {
         title,
         who: caller.map(|c| c.user.user.username.as_str()),
         csrf: caller.map_or("", |c| c.csrf.as_str()),
-        audit: caller.is_some_and(|c| c.user.user.role.can(Permission::ViewAudit)),
-        admin: caller.is_some_and(|c| c.user.user.role.can(Permission::ManageUsers)),
-        sites: caller.is_some_and(|c| c.user.user.role.can(Permission::EditEstate)),
+        nav: caller.map(nav).unwrap_or_default(),
         body,
     };
     // Rendering only fails on a formatter error writing into a String, which cannot happen.
@@ -196,5 +271,78 @@ pub(crate) fn pager(
     Pager {
         previous: (offset > 0).then(|| at(offset.saturating_sub(limit))),
         next: (offset + limit < total).then(|| at(offset + limit)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{nav, Caller};
+    use cardwatch_core::access::{NewUser, Role, User, Username};
+    use cardwatch_core::date::Timestamp;
+
+    fn at(path: &str, role: Role) -> Vec<(&'static str, Option<&'static str>)> {
+        let user = User {
+            user: NewUser {
+                username: Username::parse("someone").unwrap(),
+                display_name: "Someone".into(),
+                role,
+                organisations: vec![],
+                password_hash: String::new(),
+            },
+            disabled: false,
+            failures: 0,
+            last_failure: None,
+            created_at: Timestamp::from_unix(0),
+        };
+        let mut caller = Caller::by_token(user);
+        caller.path = path.into();
+        nav(&caller)
+            .into_iter()
+            .map(|i| (i.label, i.current))
+            .collect()
+    }
+
+    fn marked(items: &[(&'static str, Option<&'static str>)]) -> Vec<(&'static str, &'static str)> {
+        items
+            .iter()
+            .filter_map(|&(label, current)| current.map(|c| (label, c)))
+            .collect()
+    }
+
+    #[test]
+    fn the_header_marks_the_page_or_its_section_and_nothing_else() {
+        let admin = Role::Administrator;
+        for (path, want) in [
+            ("/", vec![("Overview", "page")]),
+            ("/reports", vec![("Overview", "true")]),
+            ("/findings", vec![("Findings", "page")]),
+            (
+                "/findings/cert-expired/card/123",
+                vec![("Findings", "true")],
+            ),
+            ("/people/555000000001", vec![("Estate", "true")]),
+            ("/cards", vec![("Estate", "true")]),
+            ("/estate/readers", vec![("Estate", "true")]),
+            ("/estate/sites", vec![("Estate", "page")]),
+            ("/plan/migration", vec![("Renewal plan", "true")]),
+            ("/triage/record", vec![("Triage", "true")]),
+            ("/incidents/4/packet", vec![("Incidents", "true")]),
+            ("/admin/sites/hours", vec![("Sites", "true")]),
+            ("/admin/users", vec![("Administration", "page")]),
+            ("/admin/jobs", vec![("Administration", "true")]),
+            ("/account", vec![]),
+            ("/planning", vec![]),
+            ("/findingsx", vec![]),
+        ] {
+            assert_eq!(marked(&at(path, admin)), want, "{path}");
+        }
+        let pm: Vec<_> = at("/audit", Role::PracticeManager)
+            .into_iter()
+            .map(|(label, _)| label)
+            .collect();
+        assert!(
+            !pm.contains(&"Audit log") && !pm.contains(&"Administration"),
+            "{pm:?}"
+        );
     }
 }
