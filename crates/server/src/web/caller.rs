@@ -51,17 +51,18 @@ impl Caller {
 pub struct Forbidden;
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::Caller;
     use cardwatch_core::access::{NewUser, Role, User, Username};
     use cardwatch_core::date::Timestamp;
 
-    fn caller(csrf: &str) -> Caller {
+    /// A signed-in operator in `role`, of no organisation, with the session's CSRF token `csrf`.
+    pub(crate) fn caller_as(role: Role, csrf: &str) -> Caller {
         let user = User {
             user: NewUser {
-                username: Username::parse("pm.test").unwrap(),
-                display_name: "Practice manager".into(),
-                role: Role::PracticeManager,
+                username: Username::parse("someone.test").unwrap(),
+                display_name: "Someone".into(),
+                role,
                 organisations: vec![],
                 password_hash: String::new(),
             },
@@ -77,6 +78,10 @@ mod tests {
             version: None,
             path: String::new(),
         }
+    }
+
+    fn caller(csrf: &str) -> Caller {
+        caller_as(Role::PracticeManager, csrf)
     }
 
     #[test]

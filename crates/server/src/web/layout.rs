@@ -276,25 +276,12 @@ pub(crate) fn pager(
 
 #[cfg(test)]
 mod tests {
-    use super::{nav, Caller};
-    use cardwatch_core::access::{NewUser, Role, User, Username};
-    use cardwatch_core::date::Timestamp;
+    use super::nav;
+    use crate::web::caller::tests::caller_as;
+    use cardwatch_core::access::Role;
 
     fn at(path: &str, role: Role) -> Vec<(&'static str, Option<&'static str>)> {
-        let user = User {
-            user: NewUser {
-                username: Username::parse("someone").unwrap(),
-                display_name: "Someone".into(),
-                role,
-                organisations: vec![],
-                password_hash: String::new(),
-            },
-            disabled: false,
-            failures: 0,
-            last_failure: None,
-            created_at: Timestamp::from_unix(0),
-        };
-        let mut caller = Caller::by_token(user);
+        let mut caller = caller_as(role, "");
         caller.path = path.into();
         nav(&caller)
             .into_iter()
