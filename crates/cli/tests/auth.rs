@@ -1694,6 +1694,16 @@ fn administrators_manage_operators_in_the_browser() {
             ("organisations", "A10000"),
         ],
     );
+    let no_role = post(
+        "/admin/users/add",
+        &[
+            ("csrf", &csrf),
+            ("username", "x5@nhs.net"),
+            ("name", "X"),
+            ("role", ""),
+            ("organisations", "A10000"),
+        ],
+    );
     let no_org = post(
         "/admin/users/add",
         &[
@@ -1785,6 +1795,23 @@ fn administrators_manage_operators_in_the_browser() {
     assert_eq!(first.0, 303, "the new operator signs in: {}", first.1);
     assert_eq!(refused.0, 400);
     assert!(refused.1.contains("is not a role"), "{}", refused.1);
+    assert_eq!(no_role.0, 400, "{}", no_role.1);
+    assert!(
+        no_role
+            .1
+            .contains("<a href=\"#role\">Choose the operator&#39;s role</a>")
+            && no_role
+                .1
+                .contains("<option value=\"\" selected>Choose a role</option>"),
+        "nobody is made an administrator by default: {}",
+        no_role.1
+    );
+    assert!(
+        page.1
+            .contains("<option value=\"\" selected>Choose a role</option>"),
+        "the list starts unchosen: {}",
+        page.1
+    );
     assert_eq!(no_org.0, 400);
     assert!(no_org.1.contains("at least one ODS code"));
     assert_eq!(forged.0, 403);

@@ -889,3 +889,35 @@ fn estate_lists_show_stored_codes_in_words_and_keep_the_codes_for_machines() {
     assert!(csv.1.contains(",gp_practice,"), "{}", csv.1);
     assert!(!csv.1.contains("GP practice"), "{}", csv.1);
 }
+
+#[test]
+fn an_address_no_page_has_answers_a_page_saying_so_with_the_way_back() {
+    let (_tmp, db) = scratch_db();
+    let (child, addr, admin) = serve_demo_signed_in(&db, "1");
+    let pages: Vec<(u16, String)> = ["/nonexistent", "/estate", "/incidents/1"]
+        .iter()
+        .map(|p| get_as(&addr, p, &admin))
+        .collect();
+    let signed_out = request(&addr, "GET", "/nonexistent", None, None);
+    let api = get_as(&addr, "/api/v1/nonexistent", &admin);
+    stop(child);
+    for (status, page) in &pages {
+        assert_eq!(*status, 404, "{page}");
+        assert!(
+            page.contains("<title>Page not found – Cardwatch</title>")
+                && page.contains("There is no page at this address.")
+                && page.contains("<a href=\"/\">Go to the overview</a>")
+                && page.contains("nhsuk-header__navigation-link"),
+            "{page}"
+        );
+    }
+    assert_eq!(signed_out.0, 404, "{}", signed_out.1);
+    assert!(
+        signed_out.1.contains("Page not found")
+            && !signed_out.1.contains("nhsuk-header__navigation-link"),
+        "no menu for someone not signed in: {}",
+        signed_out.1
+    );
+    assert_eq!(api.0, 404, "{}", api.1);
+    assert_eq!(body_json(&api.1)["error"]["code"], "not_found", "{}", api.1);
+}

@@ -25,7 +25,7 @@ const PW: &str = "headers test passphrase long enough";
 
 /// Every path the server routes, read from its source: `.route("…", …)`, `.route(CONST, …)`
 /// with the constant's value, and the API table's `path: "…"` rows (mounted by
-/// `.route(e.path, …)`). A way of adding routes this does not know fails the test rather than
+/// `.route(e.path, …)`), with an address only the fallback answers. A way of adding routes this does not know fails the test rather than
 /// leaving routes out.
 fn routes_from_source() -> BTreeSet<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../server/src");
@@ -40,12 +40,17 @@ fn routes_from_source() -> BTreeSet<String> {
         .collect();
     let mut routes = BTreeSet::new();
     for (file, src) in &sources {
-        for other in [".nest(", ".nest_service(", ".route_service(", ".fallback("] {
+        for other in [".nest(", ".nest_service(", ".route_service("] {
             assert!(
                 !src.contains(other),
                 "{}: `{other}` mounts routes this test does not read; teach it",
                 file.display()
             );
+        }
+        // The fallback answers every address no route has: a page's and the API's.
+        if src.contains(".fallback(") {
+            routes.insert("/no-such-page".to_owned());
+            routes.insert("/api/v1/no-such-address".to_owned());
         }
         for (at, _) in src.match_indices(".route(") {
             let arg = src[at + ".route(".len()..].trim_start();

@@ -640,7 +640,7 @@ fn escalation_prints_the_packet() {
     assert!(s.contains("SMARTCARD ESCALATION — incident 1"), "{s}");
     for want in [
         "User ID printed on the card (UUID): 005550000005",
-        "Message on the screen: 0x53494705 No X.509 Signing certificate found",
+        "What was reported, as typed: 0x53494705 No X.509 Signing certificate found",
         "Windows version: Windows",
         "System in use: Electronic Prescription Service (EPS)",
         "What they were doing: signing a prescription",
@@ -1498,7 +1498,7 @@ fn a_web_escalation_carries_what_the_desk_typed_and_the_estate_knows() {
         ("Card serial number", "CS0000000001"),
         ("System in use", "EMIS Web"),
         ("What they were doing", "signing repeats"),
-        ("Message on the screen", "cant sign scripts"),
+        ("What was reported, as typed", "cant sign scripts"),
         ("Computer name", "a10000-ws001"),
         (
             "Smartcard software",

@@ -1018,7 +1018,7 @@ fn certificate(
     if days >= 0 {
         why.push_str(" (");
         push_number(&mut why, days);
-        why.push_str(" days)");
+        why.push_str(if days == 1 { " day)" } else { " days)" });
     }
     let due = if days < 0 { cx.today } else { cert.not_after };
     out.push(
@@ -1612,10 +1612,11 @@ fn sites(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
     }
     for s in &estate.stock {
         if s.quantity < s.minimum {
-            let what = match &*s.item {
-                "card" => "spare cards",
-                "reader" => "spare readers (stock count)",
-                other => other,
+            let short = s.minimum - s.quantity;
+            let (one, many) = match &*s.item {
+                "card" => ("spare card", "spare cards"),
+                "reader" => ("spare reader", "spare readers"),
+                other => (other, other),
             };
             out.push(
                 "stock-below-minimum",
@@ -1625,8 +1626,8 @@ fn sites(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
                 &s.site_ods,
                 Owner::PracticeManager,
                 cx.today.add_days(14),
-                format!("{what}: {} in stock, minimum {}", s.quantity, s.minimum),
-                format!("order {} more {what}", s.minimum - s.quantity).into(),
+                format!("{many}: {} in stock, minimum {}", s.quantity, s.minimum),
+                format!("order {short} more {}", if short == 1 { one } else { many }).into(),
             );
         }
     }

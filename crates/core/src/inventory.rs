@@ -222,9 +222,10 @@ pub fn certificate_verdicts(certs: &[CardCertificate], now: Timestamp) -> Vec<St
                 "card {token}: signing certificate uses SHA-1: electronic prescriptions need SHA-256 (series 8 or later)"
             )),
             Some(s) if left(s) <= SIGNING_SOON_DAYS => out.push(format!(
-                "card {token}: signing certificate expires on {} ({} days)",
+                "card {token}: signing certificate expires on {} ({} day{})",
                 day(s),
-                left(s)
+                left(s),
+                if left(s) == 1 { "" } else { "s" }
             )),
             _ => {}
         }

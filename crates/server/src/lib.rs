@@ -215,6 +215,7 @@ pub fn router(store: Arc<dyn Store>, now: fn() -> Timestamp, checks: Checks) -> 
         .route("/assets/images/{name}", get(web::layout::image))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .fallback(web::layout::no_such_page)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             web::headers::secure,

@@ -582,12 +582,12 @@ impl KnowledgeBase {
         let clock = case.elapsed_minutes.unwrap_or(0.0);
         if clock >= settings.escalate_after_minutes && clock >= minutes_spent {
             because.push(format!(
-                "{clock:.0} minutes have gone since the fault was reported (escalate after {:.0})",
+                "{clock:.0} minutes have gone since the fault was reported (pass it on after {:.0} minutes)",
                 settings.escalate_after_minutes
             ));
         } else if minutes_spent >= settings.escalate_after_minutes {
             because.push(format!(
-                "the steps tried so far take about {minutes_spent:.0} minutes by Cardwatch's estimates (escalate after {:.0})",
+                "the steps tried so far take about {minutes_spent:.0} minutes by Cardwatch's estimates (pass it on after {:.0} minutes)",
                 settings.escalate_after_minutes
             ));
         }

@@ -385,7 +385,7 @@ impl Packet {
             "THE PROBLEM",
             &[
                 ("Problem", self.problem.clone()),
-                ("Message on the screen", or(&self.error_text)),
+                ("What was reported, as typed", or(&self.error_text)),
             ],
         );
         group(

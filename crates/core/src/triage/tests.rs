@@ -426,7 +426,7 @@ fn what_was_said_is_not_asked_again() {
     let a = described(
         &kb,
         "card-not-recognised",
-        "the light on the reader is off",
+        "the light is on then goes off",
         &[],
     );
     assert!(a.known.is_empty(), "{:?}", answered(&a));
@@ -474,6 +474,17 @@ fn descriptions_answer_the_checks_they_settle_and_no_others() {
         (
             "card-not-recognised",
             "the light flashes but nothing happens",
+            "reader-light=yes",
+        ),
+        // "On" as where the light is, not whether it is lit.
+        (
+            "card-not-recognised",
+            "the light on the reader is off",
+            "reader-light=no",
+        ),
+        (
+            "card-not-recognised",
+            "the light is on but it doesn't read the card",
             "reader-light=yes",
         ),
         (

@@ -206,6 +206,11 @@ pub(crate) async fn add(
     // Each refusal names the field it is about, so the page can link to it.
     let parsed = (|| -> Result<NewUser, (&'static str, String)> {
         let username = Username::parse(&f.username).map_err(|e| ("username", e.0))?;
+        // No role is chosen for the administrator: the list starts at "Choose a role", so that
+        // nobody is made an administrator by leaving the list as it was.
+        if f.role.trim().is_empty() {
+            return Err(("role", "Choose the operator's role".to_owned()));
+        }
         let role = Role::parse(&f.role).map_err(|e| ("role", e))?;
         let organisations = f
             .organisations

@@ -41,7 +41,7 @@ const SECTIONS: &[(&str, &str, Option<Permission>, &[&str])] = &[
         None,
         &[
             "/estate/",
-            "/cards",
+            "/cards/",
             "/people/",
             "/workstations/",
             "/integrations/",
@@ -134,6 +134,29 @@ pub fn message_page(
     // Rendering only fails on a formatter error writing into a String, which cannot happen.
     let body = Message { message, link }.render().unwrap_or_default();
     page(title, caller, &body)
+}
+
+/// Any address no route answers: the API's JSON error under `/api/`, otherwise a page saying so
+/// with the way back (the header's menu too, for someone signed in), never an empty body.
+pub(crate) async fn no_such_page(
+    uri: axum::http::Uri,
+    caller: Result<Caller, Response>,
+) -> Response {
+    if uri.path().starts_with("/api/") {
+        let body = serde_json::json!({"error": {"code": "not_found", "message": "no such address in the API: see /api/v1/openapi.json for the addresses there are"}});
+        return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
+    }
+    let caller = caller.ok();
+    (
+        StatusCode::NOT_FOUND,
+        message_page(
+            "Page not found",
+            caller.as_ref(),
+            "There is no page at this address. If you typed it, check it; if a link brought you here, go back and try another way.",
+            Some(("/", "Go to the overview")),
+        ),
+    )
+        .into_response()
 }
 
 const CSS: &[u8] = include_bytes!("../../assets/nhsuk/nhsuk-frontend.min.css");
@@ -309,6 +332,7 @@ mod tests {
             ),
             ("/people/555000000001", vec![("Estate", "true")]),
             ("/cards", vec![("Estate", "true")]),
+            ("/cards/CS0000000025/status", vec![("Estate", "true")]),
             ("/estate/readers", vec![("Estate", "true")]),
             ("/estate/sites", vec![("Estate", "page")]),
             ("/plan/migration", vec![("Renewal plan", "true")]),
