@@ -2396,6 +2396,7 @@ fn the_overview_counts_the_callers_sites_and_follows_every_change() {
     let mine = body_json(&get_as(&addr, "/api/v1/overview", &pm).1);
     let all = body_json(&get_as(&addr, "/api/v1/overview", &admin).1);
     let findings = body_json(&get_as(&addr, "/api/v1/findings?limit=10000", &pm).1);
+    let migration = body_json(&get_as(&addr, "/api/v1/plan/migration", &pm).1);
     let list = findings["findings"].as_array().expect("findings");
     let rules = |suffix: &str| {
         list.iter()
@@ -2441,6 +2442,24 @@ fn the_overview_counts_the_callers_sites_and_follows_every_change() {
         mine["workstations_to_move"].as_u64(),
         Some(to_move),
         "{mine}"
+    );
+    // The migration plan the line links to counts the same machines, and the same held up.
+    let machines: Vec<&serde_json::Value> = migration["plan"]["sites"]
+        .as_array()
+        .expect("sites")
+        .iter()
+        .flat_map(|s| s["machines"].as_array().expect("machines"))
+        .collect();
+    let state = |st: &str| machines.iter().filter(|m| m["state"] == st).count() as u64;
+    assert_eq!(
+        Some(machines.len() as u64 - state("moved")),
+        mine["workstations_to_move"].as_u64(),
+        "{migration}"
+    );
+    assert_eq!(
+        Some(state("blocked")),
+        mine["workstations_held_up"].as_u64(),
+        "{migration}"
     );
     assert!(
         home.1.contains(&format!(

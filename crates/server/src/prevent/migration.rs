@@ -235,7 +235,7 @@ fn shown(plan: &MigrationPlan, today: Date, per_day: Option<u32>, offset: usize)
             (t.blocked, "held up by an application"),
         ],
         sites_heading: format!(
-            "{}, most work first",
+            "{}, in the order the plan moves them (those with nothing left to move last)",
             counted(plan.sites.len(), "site", "sites")
         ),
         sites: order
