@@ -184,12 +184,12 @@ fn first_steps_per_symptom() {
         ("auth-failure-400-645", StepKind::Check, "cm-status"),
         ("error-1000", StepKind::Check, "ia-window"),
         ("inf1014-err5022", StepKind::Check, "cis-domains-open"),
-        // The certificate's two causes, not refreshed and expired, each less likely than old
-        // middleware.
+        // The certificate's two causes, not refreshed and expired, together likelier than old
+        // middleware, and its lookup tells them from everything else.
         (
             "no-signing-certificate",
             StepKind::Check,
-            "middleware-version",
+            "signing-cert-status",
         ),
         ("pr30007", StepKind::Fix, "start-cm"),
         ("credentials-not-valid", StepKind::Check, "roles-shown"),
@@ -239,6 +239,33 @@ fn first_steps_per_symptom() {
         );
         assert!(a.next.cost_minutes > 0.0);
     }
+}
+
+#[test]
+fn a_certificates_recorded_dates_outweigh_a_symptoms_usual_causes() {
+    let kb = kb();
+    let top = |a: &Advice| kb.causes[a.posterior[0].0].id.clone();
+    // A signing certificate past its date cannot sign whatever else is wrong: it is the
+    // likeliest cause of "cannot sign", even on a series 10 card, over old middleware.
+    let a = advise(&kb, "cannot-sign", &[("signing-cert-status", "expired")]);
+    assert_eq!(top(&a), "signing-cert-expired", "{:?}", a.posterior);
+    assert!(a.posterior[0].1 > 0.75, "{:?}", a.posterior);
+    let a = advise(
+        &kb,
+        "cannot-sign",
+        &[
+            ("signing-cert-status", "expired"),
+            ("card-series", "series-10"),
+        ],
+    );
+    assert_eq!(top(&a), "signing-cert-expired", "{:?}", a.posterior);
+    // An authentication certificate whose record runs on is not the expired one.
+    let a = advise(
+        &kb,
+        "credentials-not-valid",
+        &[("auth-cert-status", "in-window")],
+    );
+    assert_ne!(top(&a), "auth-cert-expired", "{:?}", a.posterior);
 }
 
 #[test]
