@@ -3619,6 +3619,11 @@ fn access_reviews_keep_and_remove_positions_in_scope() {
     // organisation's holder or without the form's token.
     let pm_page = get_as(&addr, "/reviews?show=all", &pm).1;
     assert!(!pm_page.contains(">Decide<"));
+    assert!(
+        pm_page.contains("Your Registration Authority (RA) reviews each one")
+            && !pm_page.contains("Keep records that the role was reviewed"),
+        "a practice manager is told who decides: {pm_page}"
+    );
     let pm_csrf = csrf_of(&get_as(&addr, "/account", &pm).1);
     assert_eq!(decide(&pm, &mine, "keep", "fine", &pm_csrf).0, 403);
     assert_eq!(decide(&ra, &theirs, "keep", "fine", &csrf).0, 404);

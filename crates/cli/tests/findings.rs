@@ -455,7 +455,35 @@ fn each_findings_own_page_is_that_finding_and_only_in_scope() {
         get_as(&addr, "/findings/cert-signing-7d/NOSUCHCARD", &admin),
         get_as(&addr, "/findings/none-such-rule/A10000", &pm),
     ];
+    // Each finding's "About" opens what it is about: the first of each kind of page is there.
+    let about = |page: &str| -> Option<String> {
+        let cell = page.split("About</dt>").nth(1)?.split("</dd>").next()?;
+        let href = cell.split("<a class=\"nhsuk-link\" href=\"").nth(1)?;
+        Some(
+            href[..href.find('"')?]
+                .replace("&#38;", "&")
+                .replace("&amp;", "&"),
+        )
+    };
+    let mut opened: Vec<(String, u16)> = Vec::new();
+    for ((by_admin, _), f) in pages.iter().zip(&findings) {
+        let href = about(&by_admin.1)
+            .unwrap_or_else(|| panic!("{}: no link to what it is about: {}", f["id"], by_admin.1));
+        let kind = href.split(['/', '?']).nth(1).unwrap_or_default().to_owned();
+        if !opened
+            .iter()
+            .any(|(h, _)| h.split(['/', '?']).nth(1) == Some(kind.as_str()))
+        {
+            let status = get_as(&addr, &href, &admin).0;
+            opened.push((href, status));
+        }
+    }
     stop(child);
+    assert!(
+        opened.len() >= 4,
+        "cards, people, workstations, sites at least: {opened:?}"
+    );
+    assert!(opened.iter().all(|(_, s)| *s == 200), "{opened:?}");
 
     let all = ids(&estate);
     assert_eq!(all.len() as u64, estate["total"].as_u64().expect("total"));
@@ -489,6 +517,10 @@ fn each_findings_own_page_is_that_finding_and_only_in_scope() {
             assert!(!cell.is_empty(), "{id}: {key}");
             assert!(!has_iso_date(cell), "{id}: {key}: {cell}");
             assert!(!cell.contains("(s)"), "{id}: {key}: {cell}");
+            assert!(
+                !cell.contains("(1 days)") && !cell.contains(" 1 more spare readers"),
+                "{id}: {key}: {cell}"
+            );
         }
         if mine.contains(id) {
             theirs += 1;

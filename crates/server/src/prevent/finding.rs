@@ -11,7 +11,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::date::dates_in_words;
-use cardwatch_core::health::{action, FindingNote, NoteState, Noted, Severity};
+use cardwatch_core::health::{action, FindingNote, NoteState, Noted, Severity, SubjectKind};
 
 use crate::prevent::check::{all_findings, Check};
 use crate::prevent::findings::{
@@ -56,6 +56,9 @@ struct FindingPage<'a> {
     can_act: bool,
     csrf: &'a str,
     list: String,
+    /// The page of what the finding is about (a card's, a person's, a computer's), or the list
+    /// that finds it (a reader, a site).
+    subject_page: Option<String>,
     /// The action ticked: the one sent, or acknowledging.
     chosen: &'static str,
     /// The note form's field at fault and what to do.
@@ -137,6 +140,7 @@ fn render(viewer: &Viewer, n: &Noted, typed: NoteTyped) -> Response {
         can_act: viewer.caller.user.user.role.can(Permission::ActOnFindings),
         csrf: &viewer.caller.csrf,
         list: format!("/findings?site={}", crate::web::enc(&f.site)),
+        subject_page: subject_page(f.subject_kind, &f.subject),
         chosen: match typed.action.as_str() {
             "snoozed" => "snoozed",
             "reopen" if n.note.is_some() => "reopen",
@@ -152,6 +156,23 @@ fn render(viewer: &Viewer, n: &Noted, typed: NoteTyped) -> Response {
         crate::web::layout::page(&body_title(n), Some(&viewer.caller), &body),
     )
         .into_response()
+}
+
+/// Where what a finding is about is shown: its own page for a card (`CS…`), a person
+/// (`holder/site/role`), a workstation (`hostname` or `hostname/component`) or an integration;
+/// the list filtered to it for a reader or a site, which have no page of their own.
+fn subject_page(kind: SubjectKind, subject: &str) -> Option<String> {
+    use crate::estate::lists::page_of;
+    let first = subject.split('/').next().filter(|s| !s.is_empty())?;
+    let listed = |kind: &str| format!("/estate/{kind}?q={}", crate::web::enc(first));
+    Some(match kind {
+        SubjectKind::Card => page_of("cards", first),
+        SubjectKind::Person => page_of("people", first),
+        SubjectKind::Workstation => page_of("workstations", first),
+        SubjectKind::Integration => page_of("integrations", first),
+        SubjectKind::Reader => listed("readers"),
+        SubjectKind::Site => listed("sites"),
+    })
 }
 
 fn body_title(n: &Noted) -> String {
