@@ -253,7 +253,9 @@ pub fn wizard(checks: &Checks, store: &dyn Store, opening: Opening) -> Result<()
                 return Ok(());
             }
             StepKind::Escalate => {
-                let packet = kb.packet(&incident, &advice, &cx, &checks.catalogue, now);
+                let mut packet = kb.packet(&incident, &advice, &cx, &checks.catalogue, now);
+                // Written as it is handed over.
+                packet.status = IncidentStatus::Escalated;
                 store.close_incident(id, IncidentStatus::Escalated, None, &crate::change())?;
                 writeln!(out, "\n{}", packet.to_text())?;
                 writeln!(out, "Incident {id} escalated: send the packet above to support (`cardwatch incident packet {id}` prints it again).")?;

@@ -45,7 +45,35 @@ fn a_fresh_demo_has_a_past_every_page_can_show() {
     let reports = get_as(&addr, "/api/v1/reports", &cookie);
     let reports_page = get_as(&addr, "/reports", &cookie);
     let incidents_page = get_as(&addr, "/incidents", &cookie);
+    // The packet of an incident still being worked says so, and of one passed on, when it was.
+    let packet_of = |status: &str| {
+        let id = list
+            .iter()
+            .find(|i| i["status"] == status)
+            .and_then(|i| i["id"].as_i64())
+            .unwrap_or_else(|| panic!("a {status} incident"));
+        get_as(&addr, &format!("/incidents/{id}/packet"), &cookie)
+    };
+    let (open_packet, passed_packet) = (packet_of("open"), packet_of("escalated"));
     stop(child);
+    assert_eq!(open_packet.0, 200, "{}", open_packet.1);
+    assert!(
+        open_packet.1.contains("Written: ")
+            && open_packet
+                .1
+                .contains("; the incident is still open at the desk")
+            && !open_packet.1.contains("Passed to support")
+            && open_packet
+                .1
+                .contains("<a href=\"/incidents\">Back to the incidents</a>"),
+        "{}",
+        open_packet.1
+    );
+    assert!(
+        passed_packet.1.contains("Passed to support: "),
+        "{}",
+        passed_packet.1
+    );
 
     // Incidents over the ninety days before the day, none after it.
     let day = Timestamp::start_of(Date::parse(DAY).expect("day"));

@@ -55,8 +55,9 @@ fn scripted_json_has_the_documented_shape() {
         "--json",
     ]));
     assert_eq!(v["most_likely"]["id"], "signing-cert-expired");
-    // An expired certificate does not refresh itself: one more check before the RA's appointment.
-    assert_eq!(v["next"]["kind"], "check");
+    // An expired certificate does not refresh itself: the RA renews it in person.
+    assert_eq!(v["next"]["kind"], "fix");
+    assert_eq!(v["next"]["id"], "ra-renew");
     assert_eq!(v["minutes_spent"], 6.0);
 
     // Time is up: escalate.

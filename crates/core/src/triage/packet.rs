@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::engine::{Advice, StepKind, CANNOT, FIXED, NOT_FIXED};
 use super::facts::Context;
-use super::incident::Incident;
+use super::incident::{Incident, IncidentStatus};
 use super::kb::KnowledgeBase;
 use crate::catalogue::Catalogue;
 use crate::date::{dates_in_words, Timestamp};
@@ -71,6 +71,9 @@ pub struct Packet {
     pub opened_at: Timestamp,
     /// When the packet was made.
     pub escalated_at: Timestamp,
+    /// The incident's state when it was made: still open (the packet is only a draft so far),
+    /// fixed, or passed to support.
+    pub status: IncidentStatus,
     /// Who ran the triage.
     pub reporter: String,
     /// The card holder's name, if known.
@@ -253,6 +256,7 @@ impl KnowledgeBase {
             incident: inc.id,
             opened_at: inc.opened_at,
             escalated_at: now,
+            status: inc.status,
             reporter: inc.opened.reporter.clone(),
             person: cx.holder_name.clone(),
             card_uuid: cx.card.as_ref().map(|c| c.holder_uuid.as_str().to_owned()),
@@ -357,9 +361,19 @@ impl Packet {
         );
         let _ = writeln!(
             t,
-            "Passed to support: {}, {} after it was reported",
+            "{}: {}, {} after it was reported{}",
+            match self.status {
+                IncidentStatus::Escalated => "Passed to support",
+                IncidentStatus::Resolved => "Fixed",
+                IncidentStatus::Open => "Written",
+            },
             self.escalated_at.long(),
-            minutes(self.minutes_so_far)
+            minutes(self.minutes_so_far),
+            if self.status == IncidentStatus::Open {
+                "; the incident is still open at the desk"
+            } else {
+                ""
+            }
         );
         let _ = writeln!(t, "Why now: {}", self.escalate_because.join("; "));
         let group = |t: &mut String, heading: &str, lines: &[(&str, String)]| {
