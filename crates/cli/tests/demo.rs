@@ -55,7 +55,22 @@ fn a_fresh_demo_has_a_past_every_page_can_show() {
         get_as(&addr, &format!("/incidents/{id}/packet"), &cookie)
     };
     let (open_packet, passed_packet) = (packet_of("open"), packet_of("escalated"));
+    let open_list = get_as(&addr, "/incidents?status=open", &cookie);
     stop(child);
+    // Incidents still open have found no cause: no empty charts, a sentence instead.
+    assert_eq!(open_list.0, 200, "{}", open_list.1);
+    assert!(
+        open_list
+            .1
+            .contains("None of these incidents has been fixed yet, so no cause has been found.")
+            && !open_list.1.contains("<figure>"),
+        "{}",
+        open_list.1
+    );
+    assert!(
+        incidents_page.1.contains("<figure>"),
+        "the fixed ones are charted"
+    );
     assert_eq!(open_packet.0, 200, "{}", open_packet.1);
     assert!(
         open_packet.1.contains("Written: ")

@@ -49,8 +49,11 @@ impl BarChart {
             .iter()
             .flat_map(|b| b.values.iter().copied())
             .chain(self.limit.iter().flat_map(|(_, l)| l.iter().copied()))
-            .fold(0.0_f64, f64::max)
-            .max(1.0);
+            .fold(0.0_f64, f64::max);
+        // The axis runs to three whole steps at or above the tallest value, so each of its four
+        // labels is a different whole number (1 would label 0, 0, 1, 1 in thirds).
+        let step = (max / 3.0).ceil().max(1.0);
+        let max = step * 3.0;
         let n = self.bars.len().max(1) as f64;
         let group = plot_w / n;
         let k = self.series.len().max(1) as f64;
@@ -63,7 +66,7 @@ impl BarChart {
         );
         // Axis and three gridlines, labelled.
         for i in 0..=3 {
-            let v = max * f64::from(i) / 3.0;
+            let v = step * f64::from(i);
             let yy = y(v);
             let _ = write!(
                 s,
@@ -223,5 +226,28 @@ mod tests {
         };
         assert!(c.svg(100.0, 100.0).contains("a&amp;b"));
         assert!(c.table().contains("&lt;x&gt;"));
+    }
+
+    #[test]
+    fn the_axis_is_labelled_in_distinct_whole_numbers() {
+        let labels = |top: f64| -> Vec<String> {
+            let c = BarChart {
+                title: "t".into(),
+                series: vec!["s".into()],
+                bars: vec![Bar {
+                    label: "a".into(),
+                    values: vec![top],
+                }],
+                limit: None,
+            };
+            c.svg(600.0, 240.0)
+                .split("text-anchor=\"end\">")
+                .skip(1)
+                .map(|t| t.split('<').next().unwrap_or_default().to_owned())
+                .collect()
+        };
+        assert_eq!(labels(1.0), ["0", "1", "2", "3"]);
+        assert_eq!(labels(0.0), ["0", "1", "2", "3"]);
+        assert_eq!(labels(100.0), ["0", "34", "68", "102"]);
     }
 }

@@ -350,8 +350,9 @@ struct ListPage<'a> {
     head: Vec<crate::web::layout::Column>,
     rows: Vec<Row>,
     pages: crate::web::layout::Pager,
-    causes_chart: String,
-    minutes_chart: String,
+    /// The charts of the fixed incidents among these; none when there are none.
+    causes_chart: Option<String>,
+    minutes_chart: Option<String>,
 }
 
 struct Row {
@@ -530,8 +531,8 @@ pub(crate) async fn page(
         head,
         rows,
         pages,
-        causes_chart: causes.figure(900.0, 240.0),
-        minutes_chart: minutes.figure(900.0, 240.0),
+        causes_chart: (!causes.bars.is_empty()).then(|| causes.figure(900.0, 240.0)),
+        minutes_chart: (!minutes.bars.is_empty()).then(|| minutes.figure(900.0, 240.0)),
     };
     let status_code = if page.problem.is_some() {
         StatusCode::BAD_REQUEST
