@@ -231,7 +231,29 @@ fn a_site_that_is_not_yours_is_asked_again_with_what_was_typed() {
     );
     let other = get_as(&addr, "/triage?text=cant+sign&site=A10001", &pm);
     let own = get_as(&addr, "/triage?text=cant+sign&site=A10000", &pm);
+    // A card or computer no organisation has is asked again as another's is, not ignored.
+    let no_card = get_as(&addr, "/triage?text=cant+sign&card_serial=CS9999", &pm);
+    let no_host = get_as(&addr, "/triage?text=cant+sign&hostname=nowhere-pc", &pm);
     stop(child);
+    assert_eq!(no_card.0, 403, "{}", no_card.1);
+    assert!(
+        no_card
+            .1
+            .contains("Card CS9999 is not among your organisations&#39; cards")
+            && no_card
+                .1
+                .contains("href=\"#card_serial\">Check the card number"),
+        "{}",
+        no_card.1
+    );
+    assert_eq!(no_host.0, 403, "{}", no_host.1);
+    assert!(
+        no_host
+            .1
+            .contains("nowhere-pc is not at one of your organisations&#39; sites"),
+        "{}",
+        no_host.1
+    );
     assert_eq!(other.0, 403, "{}", other.1);
     let o = &other.1;
     assert!(

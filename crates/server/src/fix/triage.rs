@@ -169,6 +169,20 @@ pub(crate) fn outside(
             return Some(("site", format!("{s} is not one of your organisations")));
         }
     }
+    // A card or computer typed that the estate does not hold is answered as another
+    // organisation's is: the number is checked again, and whether it exists elsewhere is not said.
+    if let (Some(h), None) = (&desk.hostname, &cx.workstation) {
+        return Some((
+            "hostname",
+            format!("workstation {h} is not at one of your organisations' sites"),
+        ));
+    }
+    if let (Some(c), None) = (&desk.card, &cx.card) {
+        return Some((
+            "card_serial",
+            format!("card {c} is not among your organisations' cards"),
+        ));
+    }
     if let Some(w) = &cx.workstation {
         if !viewer.sees_site(w.site_ods.as_str()) {
             return Some((
