@@ -2573,6 +2573,19 @@ fn a_workstations_page_judges_its_software_against_the_catalogue() {
     assert!(!v["readers"].as_array().expect("readers").is_empty());
     assert_eq!(page.0, 200);
     assert!(page.1.contains("against the catalogue"), "{}", page.1);
+    // Each verdict in what to do, each component by the catalogue's name.
+    let said = |verdict: &str| match verdict {
+        "current" => "Up to date",
+        "outdated" => "Out of date: update it",
+        "missing" => "Not installed: install it",
+        "present" => "Installed: remove it",
+        _ => "Not installed, as it should be",
+    };
+    for s in sw {
+        let verdict = s["verdict"].as_str().expect("verdict");
+        assert!(page.1.contains(said(verdict)), "{verdict}: {}", page.1);
+    }
+    assert!(page.1.contains("NHS Identity Agent"), "{}", page.1);
     assert_eq!(other.0, 404);
     assert_eq!(bad.0, 400);
     assert!(

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::ids::Hostname;
-use cardwatch_core::triage::estate_facts;
+use cardwatch_core::triage::{component_name, estate_facts};
 use cardwatch_store::triage_context;
 use serde_json::json;
 
@@ -143,9 +143,9 @@ pub(crate) async fn page(
                 .find(|s| &s.component == component)
                 .map_or("Not installed", |s| s.version.as_str());
             [
-                sentence(&component.replace('-', " ")),
+                component_name(&state.checks.catalogue, component).to_owned(),
                 installed.to_owned(),
-                sentence(verdict),
+                verdict_words(verdict),
                 because.clone(),
             ]
         })
@@ -203,4 +203,18 @@ pub(crate) async fn page(
         &body,
     )
     .into_response()
+}
+
+/// A component's verdict against the catalogue as the person who acts on it reads it: software
+/// to remove that is still there is not merely "present".
+fn verdict_words(verdict: &str) -> String {
+    match verdict {
+        "current" => "Up to date",
+        "outdated" => "Out of date: update it",
+        "missing" => "Not installed: install it",
+        "present" => "Installed: remove it",
+        "absent" => "Not installed, as it should be",
+        other => return sentence(other),
+    }
+    .to_owned()
 }
