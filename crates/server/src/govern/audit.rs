@@ -74,7 +74,7 @@ fn query(q: &HashMap<String, String>) -> Result<(AuditQuery, bool), BadParam> {
     };
     Ok((
         AuditQuery {
-            entity_kind: text("entity"),
+            entity_kind: text("entity").map(|t| kind_code(&t)),
             entity_key: text("key"),
             actor: text("actor"),
             before_seq: number("before", 1, i64::MAX)?,
@@ -216,6 +216,49 @@ fn action(a: &str) -> String {
     .to_owned()
 }
 
+/// The kinds of record the audit log names, as the store writes them.
+const KINDS: &[&str] = &[
+    "people",
+    "cards",
+    "certificates",
+    "positions",
+    "sites",
+    "organisations",
+    "workstations",
+    "software",
+    "readers",
+    "stock",
+    "user",
+    "incident",
+    "finding",
+    "token",
+    "webhook",
+    "site_contact",
+    "notify_prefs",
+    "agent",
+    "enrolment_token",
+    "access_review",
+];
+
+/// A kind of record as typed in the filter — its code, its name in words, singular or plural
+/// ("card", "Cards", "person", "operator") — as the code the log holds; anything else as typed,
+/// which matches nothing.
+fn kind_code(typed: &str) -> String {
+    let t = typed.trim().to_lowercase();
+    let one = |w: &str| -> String {
+        let w = w.trim().to_lowercase().replace(['_', '-'], " ");
+        match w.as_str() {
+            "people" | "persons" => "person".to_owned(),
+            "operator" | "operators" | "users" => "user".to_owned(),
+            _ => w.strip_suffix('s').map_or(w.clone(), str::to_owned),
+        }
+    };
+    KINDS
+        .iter()
+        .find(|&&c| c == t || one(c) == one(&t) || one(&kind(c)) == one(&t))
+        .map_or(t, |c| (*c).to_owned())
+}
+
 /// The kind of record, in words.
 fn kind(k: &str) -> String {
     match k {
@@ -317,4 +360,31 @@ pub(crate) async fn page(
         crate::web::layout::page("Audit log", Some(&who_asks), &body),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kind_code;
+
+    #[test]
+    fn a_kind_of_record_is_found_by_its_code_or_its_words() {
+        for (typed, code) in [
+            ("cards", "cards"),
+            ("card", "cards"),
+            (" Card ", "cards"),
+            ("person", "people"),
+            ("People", "people"),
+            ("operator", "user"),
+            ("operators", "user"),
+            ("user", "user"),
+            ("findings", "finding"),
+            ("card reader", "readers"),
+            ("workstation", "workstations"),
+            ("incidents", "incident"),
+            ("access_review", "access_review"),
+            ("spaceship", "spaceship"),
+        ] {
+            assert_eq!(kind_code(typed), code, "{typed:?}");
+        }
+    }
 }
