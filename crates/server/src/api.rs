@@ -359,7 +359,7 @@ const ENDPOINTS: &[Endpoint] = &[
         needs: "view audit (administrators, auditors)",
         caller: Caller::Operator,
         query: &[
-            p("entity", NO_NUL, "Only this kind of entity."),
+            p("entity", NO_NUL, "Only this kind of record: its code (people, cards, user, incident, finding…) or its name in words, singular or plural (card, person, operator)."),
             p("key", NO_NUL, "Only this entity's key."),
             p("actor", NO_NUL, "Only this actor."),
             p("before", Ty::Int(1, i64::MAX), "Only records before this sequence number."),
