@@ -45,8 +45,13 @@ const look = async (status) => {
 
 const seen = {};
 
-// Reception: one box, one submit.
+// Reception: one box, one submit. On a phone the header's script moves Triage into "More",
+// which is then underlined as the current page's link is.
 await page.goto(base + '/triage');
+seen.moreMarked = await page.evaluate(() => {
+  const toggle = document.querySelector('.nhsuk-header__menu:not([hidden]) > .nhsuk-header__menu-toggle');
+  return toggle ? getComputedStyle(toggle, '::before').borderBottomWidth : null;
+});
 await page.fill('#text', description);
 const [answered] = await Promise.all([
   page.waitForNavigation(),

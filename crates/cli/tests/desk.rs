@@ -32,6 +32,10 @@ fn reception_reaches_a_first_step_in_one_submit_and_a_manager_snoozes_two_findin
     let seen: serde_json::Value =
         serde_json::from_str(&ok(&out)).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
 
+    assert_eq!(
+        seen["moreMarked"], "4px",
+        "the phone's More holds the current page and says so: {seen}"
+    );
     let triage = &seen["triage"];
     assert_eq!(triage["status"], 200, "{seen}");
     assert_accessible_and_fits("the triage step", 390, triage);
