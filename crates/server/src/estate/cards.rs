@@ -17,7 +17,7 @@ use cardwatch_core::vocab::HashAlgorithm;
 use cardwatch_store::{incident_page, triage_context, AuditQuery, IncidentQuery};
 use serde_json::json;
 
-use crate::estate::lists::{page_of, sentence};
+use crate::estate::lists::sentence;
 use crate::estate::people::{activity_codes, plain_state, purpose, role};
 use crate::estate::Named;
 use crate::web::auth::Caller;
@@ -25,6 +25,7 @@ use crate::web::blocking;
 use crate::web::counted;
 use crate::web::form::PageForm;
 use crate::web::lookup;
+use crate::web::page_of;
 use crate::web::scope::{form_viewer, viewer};
 use crate::AppState;
 

@@ -12,13 +12,14 @@ use cardwatch_core::ids::IntegrationId;
 use cardwatch_core::records::{row_json, Kind, Value};
 use serde_json::{json, Map};
 
-use crate::estate::lists::{page_of, sentence};
+use crate::estate::lists::sentence;
 use crate::estate::Named;
 use crate::prevent::check::all_findings;
 use crate::web::auth::Caller;
 use crate::web::blocking;
 use crate::web::counted;
 use crate::web::lookup;
+use crate::web::page_of;
 use crate::AppState;
 
 /// An integration's address: its name, found again by the integrations' search.

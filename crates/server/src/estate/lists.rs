@@ -24,6 +24,7 @@ use crate::web::blocking;
 use crate::web::counted;
 use crate::web::csv_streamed;
 use crate::web::cursor::{decode, encode};
+use crate::web::page_of;
 use crate::web::scope::{viewer, Viewer};
 use crate::web::{bad_request, BadParam};
 use crate::AppState;
@@ -366,17 +367,6 @@ fn cell_text(kind: Kind, column: &str, v: &Value, catalogue: &Catalogue) -> Stri
         (Kind::Integrations, "clinical_system") => super::clinical_system_words(code),
         _ => shown(v),
     }
-}
-
-/// The path of a record's own page (`/people/{uuid}`), the key encoded as a path segment.
-pub(crate) fn page_of(section: &str, key: &str) -> String {
-    let Ok(mut url) = url::Url::parse("http://cardwatch/") else {
-        return String::new();
-    };
-    if let Ok(mut segments) = url.path_segments_mut() {
-        segments.push(section).push(key);
-    }
-    url.path().to_owned()
 }
 
 #[derive(askama::Template)]

@@ -14,13 +14,14 @@ use cardwatch_store::positions::set_position_status;
 use cardwatch_store::{records_of, Store, StoreError};
 use serde_json::json;
 
-use crate::estate::lists::{page_of, sentence};
+use crate::estate::lists::sentence;
 use crate::estate::Named;
 use crate::web::auth::Caller;
 use crate::web::blocking;
 use crate::web::counted;
 use crate::web::form::PageForm;
 use crate::web::lookup;
+use crate::web::page_of;
 use crate::web::scope::{form_viewer, not_found, viewer};
 use crate::AppState;
 

@@ -162,7 +162,7 @@ fn render(viewer: &Viewer, n: &Noted, typed: NoteTyped) -> Response {
 /// (`holder/site/role`), a workstation (`hostname` or `hostname/component`) or an integration;
 /// the list filtered to it for a reader or a site, which have no page of their own.
 fn subject_page(kind: SubjectKind, subject: &str) -> Option<String> {
-    use crate::estate::lists::page_of;
+    use crate::web::page_of;
     let first = subject.split('/').next().filter(|s| !s.is_empty())?;
     let listed = |kind: &str| format!("/estate/{kind}?q={}", crate::web::enc(first));
     Some(match kind {

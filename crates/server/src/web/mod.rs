@@ -155,3 +155,14 @@ pub(crate) fn settled(
         Err(f) => Err(Box::new(f.into_response())),
     }
 }
+
+/// The path of a record's own page (`/people/{uuid}`), the key encoded as a path segment.
+pub(crate) fn page_of(section: &str, key: &str) -> String {
+    let Ok(mut url) = url::Url::parse("http://cardwatch/") else {
+        return String::new();
+    };
+    if let Ok(mut segments) = url.path_segments_mut() {
+        segments.push(section).push(key);
+    }
+    url.path().to_owned()
+}
