@@ -504,6 +504,23 @@ fn each_findings_own_page_is_that_finding_and_only_in_scope() {
             "{id} at {site}: {}",
             by_admin.1
         );
+        // A person's finding is titled by their name, not their number.
+        if f["subject_kind"] == "person" {
+            let uuid = f["subject"]
+                .as_str()
+                .and_then(|s| s.split('/').next())
+                .expect("a holder");
+            let h1 = by_admin
+                .1
+                .split("<h1 class=\"nhsuk-heading-l\">")
+                .nth(1)
+                .and_then(|r| r.split("</h1>").next())
+                .unwrap_or_default();
+            assert!(
+                h1.starts_with("Person ") && !h1.contains(uuid),
+                "{id}: {h1}"
+            );
+        }
         // Dates in words, plurals right: what a practice manager reads between clinics.
         for key in ["Why it matters", "Fix"] {
             let cell = by_admin

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use cardwatch_core::access::Permission;
 use cardwatch_core::date::dates_in_words;
 use cardwatch_core::health::{action, FindingNote, NoteState, Noted, Severity, SubjectKind};
+use cardwatch_core::records::{Kind, Record};
 
 use crate::prevent::check::{all_findings, Check};
 use crate::prevent::findings::{
@@ -99,7 +100,29 @@ pub(crate) async fn page(
             "No such finding among your sites today — a fixed condition closes its finding by itself.",
         );
     };
-    render(&viewer, n, NoteTyped::default())
+    let holder = holder_name(&state, &viewer, n).await;
+    render(&viewer, n, holder.as_deref(), NoteTyped::default())
+}
+
+/// The name of the person a finding is about, for a caller who may see people: the page is
+/// titled by who it is, not by a 12-digit number.
+async fn holder_name(state: &AppState, viewer: &Viewer, n: &Noted) -> Option<String> {
+    let f = &n.finding;
+    if f.subject_kind != SubjectKind::Person
+        || !viewer.caller.user.user.role.can(Permission::ViewPeople)
+    {
+        return None;
+    }
+    let uuid = f.subject.split('/').next()?.to_owned();
+    let found = blocking(state, move |s| {
+        cardwatch_store::records_of(s, Kind::People, "uuid", &uuid)
+    })
+    .await
+    .ok()?;
+    found.into_iter().find_map(|r| match r {
+        Record::Person(p) => Some(p.name),
+        _ => None,
+    })
 }
 
 /// What was sent in the note form, kept when the page shows it again with a problem.
@@ -112,7 +135,7 @@ struct NoteTyped {
 }
 
 /// The finding's page, with the note form's problem and what was typed when there is one.
-fn render(viewer: &Viewer, n: &Noted, typed: NoteTyped) -> Response {
+fn render(viewer: &Viewer, n: &Noted, holder: Option<&str>, typed: NoteTyped) -> Response {
     let f = &n.finding;
     let status = if typed.problem.is_some() {
         StatusCode::BAD_REQUEST
@@ -153,7 +176,7 @@ fn render(viewer: &Viewer, n: &Noted, typed: NoteTyped) -> Response {
     .unwrap_or_default();
     (
         status,
-        crate::web::layout::page(&body_title(n), Some(&viewer.caller), &body),
+        crate::web::layout::page(&body_title(n, holder), Some(&viewer.caller), &body),
     )
         .into_response()
 }
@@ -175,12 +198,16 @@ fn subject_page(kind: SubjectKind, subject: &str) -> Option<String> {
     })
 }
 
-fn body_title(n: &Noted) -> String {
-    format!(
-        "{} {}",
-        n.finding.subject_kind.label(),
-        n.finding.subject_kind.subject_words(&n.finding.subject)
-    )
+/// "Person Jane Smith (role R8000 at A10000)" when the holder's name is known, otherwise their
+/// number in its place.
+fn body_title(n: &Noted, holder: Option<&str>) -> String {
+    let f = &n.finding;
+    let words = f.subject_kind.subject_words(&f.subject);
+    let words = match (holder, f.subject.split('/').next()) {
+        (Some(name), Some(uuid)) => words.replacen(uuid, name, 1),
+        _ => words,
+    };
+    format!("{} {words}", f.subject_kind.label())
 }
 
 fn see_other(to: &str) -> Response {
@@ -267,11 +294,13 @@ pub(crate) async fn note(
     let now = (state.now)();
     let change = crate::web::change(&viewer.caller, &state);
     let id = f.id.clone();
+    let holder = holder_name(&state, &viewer, found).await;
     // A field sent wrong: the finding's page again, the problem shown and what was typed kept.
     let again = |field: &'static str, message: String| {
         render(
             &viewer,
             found,
+            holder.as_deref(),
             NoteTyped {
                 problem: Some((field, message)),
                 action: f.action.clone(),
