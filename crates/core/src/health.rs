@@ -1566,10 +1566,14 @@ fn sites(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
             *admins.entry(&*p.site_ods).or_default() += 1;
         }
     }
+    // Sites told to order spare readers from the readers list: their stock count of readers
+    // says the same shortage again, so it is not raised twice.
+    let mut short_of_readers: FastMap<&str, ()> = FastMap::default();
     for site in &estate.sites {
         let ods = site.site_ods.as_str();
         let n = spares.get(ods).copied().unwrap_or(0);
         if n < t.min_spare_readers {
+            short_of_readers.insert(ods, ());
             out.push(
                 "spare-readers-low",
                 Severity::Warning,
@@ -1611,7 +1615,9 @@ fn sites(estate: &Estate, cx: &Context<'_>, out: &mut Out) {
         }
     }
     for s in &estate.stock {
-        if s.quantity < s.minimum {
+        if s.quantity < s.minimum
+            && !(&*s.item == "reader" && short_of_readers.contains_key(&*s.site_ods))
+        {
             let short = s.minimum - s.quantity;
             let (one, many) = match &*s.item {
                 "card" => ("spare card", "spare cards"),
