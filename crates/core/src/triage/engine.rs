@@ -122,6 +122,9 @@ pub struct Advice {
     pub confirmed_cause: Option<usize>,
     /// What to do meanwhile, and what never to do.
     pub guardrail: String,
+    /// Said beside the step when others at the site report the same but this card's or this
+    /// person's own record explains it better (so the step is not a hand-over).
+    pub aside: Option<String>,
 }
 
 /// An observation that cannot be used.
@@ -539,6 +542,20 @@ impl KnowledgeBase {
             .map(|(&(c, _), &w)| (c, if total > 0.0 { w / total } else { 0.0 }))
             .collect();
         posterior.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        // Others at the site with the same symptom point to a shared fault, unless this card's
+        // or this person's own record already makes a fault of their own the likelier (an
+        // expired certificate, a locked card): handing that over as a site's fault would send
+        // support the wrong way and keep the holder from the step that fixes it.
+        let aside: Option<String> = (case.others_affected + 1 >= settings.cluster_people)
+            .then_some(posterior[0])
+            .filter(|&(top, p)| self.causes[top].personal && p > 0.5)
+            .map(|_| {
+                format!(
+                    "{} people at this site reported the same within {} minutes, but this looks like a fault of this card or this person's record, not the site's.",
+                    case.others_affected + 1,
+                    settings.cluster_window_minutes
+                )
+            });
         let minutes_spent = state.spent;
         let base = |next: Step, escalate_because: Vec<String>, expected: f64, confirmed| Advice {
             symptom,
@@ -551,6 +568,7 @@ impl KnowledgeBase {
             expected_minutes: expected,
             confirmed_cause: confirmed,
             guardrail: settings.guardrail.clone(),
+            aside: aside.clone(),
         };
 
         if let Some((f, before)) = fixed_by {
@@ -591,7 +609,7 @@ impl KnowledgeBase {
                 settings.escalate_after_minutes
             ));
         }
-        if case.others_affected + 1 >= settings.cluster_people {
+        if case.others_affected + 1 >= settings.cluster_people && aside.is_none() {
             because.push(format!(
                 "{} people at this site reported the same symptom within {} minutes — likely a shared fault",
                 case.others_affected + 1,
@@ -639,11 +657,12 @@ impl KnowledgeBase {
                     id: check.id.clone(),
                     prompt: check.prompt.clone(),
                     reason: format!(
-                        "Most likely: {}, {}; asking this first saves about {:.1} minutes on average; {}.",
+                        "Most likely: {}, {}; asking this first saves about {:.1} minutes on average; {}.{}",
                         self.causes[top_cause].name,
                         pct(top_p),
                         saving,
-                        minutes_text(check.cost_minutes)
+                        minutes_text(check.cost_minutes),
+                        aside_text(aside.as_deref())
                     ),
                     cost_minutes: check.cost_minutes,
                     who: Some(check.who),
@@ -679,9 +698,10 @@ impl KnowledgeBase {
                     id: fix.id.clone(),
                     prompt: fix.prompt.clone(),
                     reason: format!(
-                        "{lead}; {} chance this fixes it; {}.{last}",
+                        "{lead}; {} chance this fixes it; {}.{last}{}",
                         pct(chance),
-                        minutes_text(fix.cost_minutes)
+                        minutes_text(fix.cost_minutes),
+                        aside_text(aside.as_deref())
                     ),
                     cost_minutes: fix.cost_minutes,
                     who: Some(fix.who),
@@ -692,6 +712,11 @@ impl KnowledgeBase {
         };
         Ok(base(next, Vec::new(), expected, None))
     }
+}
+
+/// An aside as the end of a reason: a space and the sentence, or nothing.
+fn aside_text(aside: Option<&str>) -> String {
+    aside.map(|a| format!(" {a}")).unwrap_or_default()
 }
 
 /// "1 minute", "0.5 minutes", "15 minutes".

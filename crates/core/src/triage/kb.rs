@@ -145,6 +145,9 @@ pub struct Cause {
     pub name: String,
     /// Where the fact comes from.
     pub source: String,
+    /// A fault of one card or one person's record (an expired certificate, a locked card, a
+    /// missing role), which others at the site reporting the same does not make a shared one.
+    pub personal: bool,
 }
 
 /// A check: a question, a lookup or a probe, with what each answer says about each cause.

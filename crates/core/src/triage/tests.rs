@@ -269,6 +269,51 @@ fn a_certificates_recorded_dates_outweigh_a_symptoms_usual_causes() {
 }
 
 #[test]
+fn others_at_the_site_do_not_hand_over_a_fault_the_cards_own_record_explains() {
+    let kb = kb();
+    let s = sym(&kb, "cannot-sign");
+    let case = |facts: Vec<Fact>| Case {
+        facts,
+        others_affected: 1,
+        ..Case::default()
+    };
+    // Nothing known of this card: two people at the site point to a shared fault.
+    let a = kb.advise(s, &case(Vec::new())).unwrap();
+    assert!(a.escalate, "{}", a.next.reason);
+    assert_eq!(a.aside, None);
+    // This card's signing certificate is past its date: another person's report does not make
+    // that the site's fault, so the step is the holder's own (an RA renewal), not a hand-over.
+    let a = kb
+        .advise(s, &case(vec![fact("cert.signing", "expired")]))
+        .unwrap();
+    assert!(!a.escalate, "{:?}", a.escalate_because);
+    assert_eq!(kb.causes[a.posterior[0].0].id, "signing-cert-expired");
+    let aside = a.aside.as_deref().unwrap_or_default();
+    assert!(aside.contains("2 people at this site"), "{aside}");
+    assert!(a.next.reason.ends_with(aside), "{}", a.next.reason);
+    // A shared cause made likely by the record (old middleware on the computer) still goes over
+    // as the site's.
+    let a = kb
+        .advise(
+            s,
+            &case(vec![fact("software.oberthur-middleware", "outdated")]),
+        )
+        .unwrap();
+    assert!(a.escalate, "{}", a.next.reason);
+    // Every personal cause is one a card or a person's record can hold; none of the site's
+    // shared ones (network, Spine, domains, software) is marked.
+    for id in [
+        "network-down",
+        "spine-outage",
+        "domains-blocked",
+        "middleware-outdated",
+    ] {
+        let c = kb.causes.iter().find(|c| c.id == id).unwrap();
+        assert!(!c.personal, "{id}");
+    }
+}
+
+#[test]
 fn cannot_sign_follows_seed_002_and_reissues_last() {
     let kb = kb();
     // Middleware confirmed out of date: update it.
@@ -1600,7 +1645,7 @@ fn a_sheet_for_a_smartcard_connect_site_explains_what_is_new() {
     let new = connect.sections.last().unwrap();
     assert_eq!(new.steps, vec![explain.clone()], "{}", new.symptom);
     assert!(
-        new.symptom.contains("no PIN box") && new.symptom.contains("does not sign out"),
+        new.symptom.contains("no passcode box") && new.symptom.contains("does not sign out"),
         "{}",
         new.symptom
     );

@@ -386,8 +386,13 @@ fn plain_why(kb: &KnowledgeBase, a: &Advice) -> String {
         )
     });
     let doer = a.next.who.map_or("Someone at the desk", who);
+    let aside = a
+        .aside
+        .as_deref()
+        .map(|t| format!(" {t}"))
+        .unwrap_or_default();
     format!(
-        "{}{doer} can do this in about {}.",
+        "{}{doer} can do this in about {}.{aside}",
         cause.unwrap_or_default(),
         minutes_text(a.next.cost_minutes)
     )

@@ -41,6 +41,8 @@ struct RawCause {
     id: Spanned<String>,
     name: String,
     source: String,
+    #[serde(default)]
+    personal: bool,
 }
 
 #[derive(Deserialize)]
@@ -302,6 +304,7 @@ impl KnowledgeBase {
                 id: id.clone(),
                 name: p.value.name.clone(),
                 source: p.value.source.clone(),
+                personal: p.value.personal,
             })
             .collect();
         let find_cause = |file: usize, id: &Spanned<String>, what: &str| {
