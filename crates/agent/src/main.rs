@@ -147,7 +147,7 @@ enum Command {
         /// The symptom: its id (`cannot-sign`) or the error text the user saw.
         #[arg(long)]
         symptom: Option<String>,
-        /// Ask for the card's PIN and sign a random challenge with its signing key, checked
+        /// Ask for the card's passcode (PIN) and sign a random challenge with its signing key, checked
         /// against its signing certificate. The PIN is never stored, logged or sent.
         #[arg(long)]
         sign_test: bool,

@@ -82,8 +82,8 @@ pub fn read_pin() -> Result<Zeroizing<String>> {
         // Unix), so the PIN is hidden where the agent runs. It reads the terminal (/dev/tty,
         // CONIN$), not standard input, which is why a piped PIN is read below instead.
         Zeroizing::new(
-            rpassword::prompt_password("PIN for the card (not shown, not kept): ")
-                .context("cannot read the PIN from the terminal")?,
+            rpassword::prompt_password("Passcode for the card (not shown, not kept): ")
+                .context("cannot read the passcode from the terminal")?,
         )
     } else {
         let mut line = Zeroizing::new(String::new());
@@ -92,7 +92,9 @@ pub fn read_pin() -> Result<Zeroizing<String>> {
     };
     let pin = Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned());
     if pin.is_empty() {
-        return Err(anyhow!("no PIN was given — nothing was sent to the card"));
+        return Err(anyhow!(
+            "no passcode was given — nothing was sent to the card"
+        ));
     }
     Ok(pin)
 }
@@ -103,14 +105,14 @@ fn login_refused(e: P11Error) -> Failure {
         P11Error::Pkcs11(RvError::PinIncorrect, _) => (
             Stage::Pin,
             anyhow!(
-                "the card did not accept the PIN. It was tried once and will not be tried again: \
-                 three wrong PINs lock a card. Check the PIN with the holder before another test"
+                "the card did not accept the passcode. It was tried once and will not be tried again: \
+                 three wrong passcodes lock a card. Check the passcode with the holder before another test"
             ),
         ),
         P11Error::Pkcs11(RvError::PinLocked, _) => (
             Stage::Pin,
             anyhow!(
-                "the card is locked after too many wrong PINs: a Local Smartcard Administrator or \
+                "the card is locked after too many wrong passcodes: a Local Smartcard Administrator or \
                  the RA can unlock it (the holder needs their card and ID)"
             ),
         ),

@@ -177,7 +177,7 @@ fn the_signing_self_test_signs_with_the_card_and_never_retries_a_pin() {
     );
     assert!(!wrong.status.success());
     assert!(
-        err.contains("did not accept the PIN") && err.contains("will not be tried again"),
+        err.contains("did not accept the passcode") && err.contains("will not be tried again"),
         "{err}"
     );
     assert!(!err.contains("000000") && !String::from_utf8_lossy(&wrong.stdout).contains("000000"));
@@ -188,7 +188,7 @@ fn the_signing_self_test_signs_with_the_card_and_never_retries_a_pin() {
     assert_eq!(logins(&count), 2);
 
     let empty = agent_with(&conf, &test, "\n");
-    assert!(String::from_utf8_lossy(&empty.stderr).contains("no PIN was given"));
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("no passcode was given"));
 
     // A key that does not belong to the signing certificate: the card signs, the check fails.
     card(

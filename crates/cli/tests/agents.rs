@@ -679,7 +679,7 @@ fn an_agents_inventory_updates_the_estate_and_its_diagnosis_answers_a_triage() {
     let tested = tested.wait_with_output().expect("diagnose");
     assert!(!tested.status.success());
     assert!(
-        text(&tested.stderr).contains("did not accept the PIN"),
+        text(&tested.stderr).contains("did not accept the passcode"),
         "{}",
         text(&tested.stderr)
     );
@@ -691,7 +691,7 @@ fn an_agents_inventory_updates_the_estate_and_its_diagnosis_answers_a_triage() {
     assert!(
         outcome.contains("\"passed\":false")
             && outcome.contains("\"stage\":\"pin\"")
-            && outcome.contains("PIN"),
+            && outcome.contains("passcode"),
         "{outcome}"
     );
     assert!(

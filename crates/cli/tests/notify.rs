@@ -210,7 +210,7 @@ fn digests_and_reminders_arrive_with_both_parts_and_a_working_unsubscribe_link()
         .iter()
         .find(|(_, r)| header(r, "Subject").is_some_and(|s| s.contains("certificate: renew by")))
         .expect("a reminder");
-    assert!(unqp(&reminder.1).contains("Never share your card or PIN"));
+    assert!(unqp(&reminder.1).contains("Never share your card or passcode"));
     // Running the jobs again sends nothing twice.
     ok(&with_config(&db, &cfg, &["jobs", "run", "reminders"]));
     ok(&with_config(&db, &cfg, &["jobs", "run", "deliver"]));

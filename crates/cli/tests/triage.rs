@@ -891,7 +891,7 @@ fn cheat_sheet_for_a_site_with_its_contacts() {
     assert!(!text.contains("Since Smartcard Connect"), "{text}");
     let connect = ok(&cardwatch_on(DAY, &db, &["cheatsheet", "--site", "A10001"]));
     assert!(
-        connect.contains("Since Smartcard Connect, no PIN box when the card goes in")
+        connect.contains("Since Smartcard Connect, no passcode box when the card goes in")
             && connect.contains("Nothing needs fixing: this computer uses NHS Smartcard Connect"),
         "{connect}"
     );

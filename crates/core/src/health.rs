@@ -1133,7 +1133,7 @@ fn card_rules(
                 Owner::PracticeManager,
                 cx.today.add_days(7),
                 format!("locked {n} times in the last {} days", t.lockout_window_days),
-                "talk to the holder: check the PIN they use and the card on another reader; set up self-service unlock (needs an email on their profile)".into(),
+                "talk to the holder: check the passcode they use and the card on another reader; set up self-service unlock (needs an email on their profile)".into(),
             );
         }
     }

@@ -353,7 +353,7 @@ pub fn reminder(r: &ReminderFor<'_>, stage: i32, today: Date) -> Message {
         format!(
             "It expires on {}, before your planned date, so please renew it yourself now: insert \
              your card, open the Care Identity Service (Credential Management), choose \"Renew \
-             certificates\" and enter your PIN. If it expires first, you will need to book your \
+             certificates\" and enter your passcode. If it expires first, you will need to book your \
              Registration Authority ({}) in person.",
             r.expiry, r.ra
         )
@@ -361,7 +361,7 @@ pub fn reminder(r: &ReminderFor<'_>, stage: i32, today: Date) -> Message {
         format!(
             "It expires on {}. You can renew it yourself from 90 days before: insert your card, \
              open the Care Identity Service (Credential Management), choose \"Renew \
-             certificates\" and enter your PIN. It takes a few minutes; do it on or before {}.",
+             certificates\" and enter your passcode. It takes a few minutes; do it on or before {}.",
             r.expiry, r.planned
         )
     };
@@ -371,13 +371,13 @@ pub fn reminder(r: &ReminderFor<'_>, stage: i32, today: Date) -> Message {
     );
     let text = format!(
         "Dear {},\n\nYour smartcard {} has a {} certificate to renew. {how}\n\nNever share your \
-         card or PIN, and nobody from IT will ask for your PIN.\n",
+         card or passcode, and nobody from IT will ask for your passcode.\n",
         r.name, r.card_serial, r.purpose
     );
     let html = format!(
         "<!doctype html><html lang=\"en\"><body><p>Dear {},</p><p>Your smartcard {} has a {} \
-         certificate to renew. {}</p><p>Never share your card or PIN, and nobody from IT will \
-         ask for your PIN.</p></body></html>",
+         certificate to renew. {}</p><p>Never share your card or passcode, and nobody from IT \
+         will ask for your passcode.</p></body></html>",
         esc(r.name),
         esc(r.card_serial),
         esc(r.purpose),
