@@ -367,3 +367,113 @@ fn holders_spread_over_the_practices_asked_for() {
         assert_eq!(lines(&dir, "people.csv"), 701, "holders and a header");
     }
 }
+
+/// What a tag-free reading of some markup says.
+fn words(markup: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for c in markup.chars() {
+        match c {
+            '<' => inside = true,
+            '>' => inside = false,
+            c if !inside => out.push(c),
+            _ => {}
+        }
+    }
+    out.trim().to_owned()
+}
+
+/// The cells of every table on a page under the column headed `label`, in words.
+fn column(page: &str, label: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for table in page.split("<table").skip(1) {
+        let table = table.split("</table>").next().unwrap_or_default();
+        let Some((head, body)) = table.split_once("<tbody") else {
+            continue;
+        };
+        // The column headings: `th` cells, not the `thead` around them.
+        let head = head.replace("<thead", "<head");
+        let headers: Vec<String> = head
+            .split("<th")
+            .skip(1)
+            .map(|h| words(&format!("<th{h}")))
+            .collect();
+        let Some(at) = headers.iter().position(|h| h == label) else {
+            continue;
+        };
+        for row in body.split("<tr").skip(1) {
+            // A row's heading cell (`th`) is a cell like the others.
+            let row = row.replace("<th", "<td").replace("</th>", "</td>");
+            if let Some(cell) = row.split("<td").nth(at + 1) {
+                let cell = cell.split("</td>").next().unwrap_or_default();
+                // A phone's heading inside the cell is not what the cell says.
+                let said = match cell.split_once("<span class=\"nhsuk-table-responsive__heading\"")
+                {
+                    Some((before, after)) => {
+                        format!(
+                            "{before}{}",
+                            after.split_once("</span>").map_or("", |x| x.1)
+                        )
+                    }
+                    None => cell.to_owned(),
+                };
+                out.push(words(&format!("<td{said}")));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn pages_that_list_by_site_name_the_site_beside_its_code() {
+    let (_tmp, db) = scratch_db();
+    let (child, addr, cookie) = serve_demo_on_day(&db);
+    let sites = get_as(&addr, "/api/v1/estate/sites?limit=1000", &cookie);
+    let findings = get_as(&addr, "/findings", &cookie);
+    let incidents = get_as(&addr, "/incidents", &cookie);
+    let home = get_as(&addr, "/", &cookie);
+    let migration = get_as(&addr, "/plan/migration", &cookie);
+    stop(child);
+    let names: std::collections::HashMap<String, String> = body_json(&sites.1)["items"]
+        .as_array()
+        .expect("sites")
+        .iter()
+        .map(|s| (text(s, "site_ods").to_owned(), text(s, "name").to_owned()))
+        .collect();
+    assert!(!names.is_empty());
+    // Each shown site reads "Name (CODE)", its name the estate's for that code.
+    let named = |shown: &str| {
+        let (name, code) = shown
+            .trim()
+            .strip_suffix(')')
+            .and_then(|s| s.rsplit_once(" ("))
+            .unwrap_or_else(|| panic!("{shown:?} is not a name and a code"));
+        let known = names
+            .get(code)
+            .unwrap_or_else(|| panic!("{code} is no site"));
+        // The page escapes what it shows (an apostrophe in "St Mary's").
+        let escaped = known
+            .replace('&', "&#38;")
+            .replace('\'', "&#39;")
+            .replace('<', "&#60;")
+            .replace('>', "&#62;");
+        assert_eq!(name, escaped, "{shown:?}");
+    };
+    for (page, shown) in [
+        (&findings.1, column(&findings.1, "Site")),
+        (&incidents.1, column(&incidents.1, "Site")),
+        (&home.1, column(&home.1, "Site")),
+        (
+            &migration.1,
+            migration
+                .1
+                .split("<span class=\"nhsuk-details__summary-text\">")
+                .skip(1)
+                .filter_map(|s| s.split_once(':').map(|x| x.0.to_owned()))
+                .collect(),
+        ),
+    ] {
+        assert!(!shown.is_empty(), "no sites shown in {page}");
+        shown.iter().for_each(|s| named(s));
+    }
+}

@@ -28,6 +28,7 @@ use crate::web::counted;
 use crate::web::cursor;
 use crate::web::lookup;
 use crate::web::scope::{refuse, viewer, Viewer};
+use crate::web::sites;
 use crate::web::{bad_request, BadParam};
 use crate::AppState;
 use cardwatch_store::lists::Position;
@@ -433,13 +434,18 @@ pub(crate) async fn page(
         Err(r) => return r,
     };
     let total = tally.matched;
+    let names = sites::names(&state, &v).await;
     let kb = &state.checks.triage;
     let rows = list
         .iter()
         .map(|i| Row {
             id: i.id,
             opened: i.opened_at.long(),
-            site: i.opened.site.clone().unwrap_or_else(|| "—".into()),
+            site: i
+                .opened
+                .site
+                .as_deref()
+                .map_or_else(|| "—".into(), |c| sites::named(c, &names)),
             problem: kb
                 .symptom(&i.opened.symptom)
                 .map_or(i.opened.symptom.clone(), |s| kb.symptoms[s].plain.clone()),

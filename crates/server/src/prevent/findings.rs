@@ -23,7 +23,7 @@ use crate::prevent::columns::{self, column_order, SORTABLE};
 use crate::prevent::queue_index;
 use crate::web::auth::Caller;
 use crate::web::scope::{viewer, Viewer};
-use crate::web::{bad_request, enc};
+use crate::web::{bad_request, enc, sites};
 use crate::AppState;
 
 /// The most findings one API page returns.
@@ -863,6 +863,7 @@ pub(crate) async fn list_page(
     };
     let first = index_ready(&check, viewer, &p).await;
     let list = listing_from(&check, viewer, &p, first);
+    let names = sites::names(state, viewer).await;
     out.done = done(q);
     out.include_snoozed = p.filter.include_snoozed;
     out.total = list.total;
@@ -905,7 +906,7 @@ pub(crate) async fn list_page(
             tag: tag(&f.severity),
             kind: f.subject_kind.label(),
             subject: f.subject_kind.subject_words(&f.subject),
-            site: f.site.clone(),
+            site: sites::named(&f.site, &names),
             due: f.due.long(),
             state: state_words(n),
         };

@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::web::auth::Caller;
 use crate::web::counted;
 use crate::web::scope::viewer;
-use crate::web::{bad_request, blocking, BadParam};
+use crate::web::{bad_request, blocking, sites, BadParam};
 use crate::AppState;
 
 /// The query parameters, validated.
@@ -319,11 +319,18 @@ pub(crate) async fn page(
             format!("/plan/migration?{}", query.finish())
         })
     });
+    let mut plan_shown = made
+        .as_ref()
+        .map(|plan| shown(plan, today, p.per_day, offset));
+    if let Some(s) = plan_shown.as_mut() {
+        let names = sites::names(&state, &viewer).await;
+        for x in &mut s.sites {
+            x.site = sites::named(&x.site, &names);
+        }
+    }
     let page = Page {
         per_day: typed,
-        plan: made
-            .as_ref()
-            .map(|plan| shown(plan, today, p.per_day, offset)),
+        plan: plan_shown,
         pages,
         problem,
     };

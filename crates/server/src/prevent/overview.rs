@@ -25,6 +25,7 @@ use crate::prevent::findings::{listing, params, View};
 use crate::web::auth::Caller;
 use crate::web::blocking;
 use crate::web::scope::{viewer, Viewer};
+use crate::web::sites;
 use crate::AppState;
 
 /// `GET /api/v1/overview`: each tile's number under its name, the workstations to move and
@@ -485,6 +486,7 @@ pub(crate) async fn page(State(state): State<AppState>, caller: Caller) -> Respo
     };
     let panel = panel(&figures, &state.checks.catalogue);
     let today: Date = (state.now)().date();
+    let names = sites::names(&state, &viewer).await;
     let rows: Vec<Row> = check
         .expiring
         .iter()
@@ -501,7 +503,7 @@ pub(crate) async fn page(State(state): State<AppState>, caller: Caller) -> Respo
             purpose: purpose(&c.purpose),
             last_day: c.not_after.long(),
             left: time_left(today.days_until(c.not_after)),
-            site: c.site_ods.clone(),
+            site: sites::named(&c.site_ods, &names),
         })
         .collect();
     let home = Home {

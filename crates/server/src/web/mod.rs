@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod redirect;
 pub mod scope;
 pub mod secrets;
+pub(crate) mod sites;
 
 pub use caller::Caller;
 

@@ -31,8 +31,12 @@ pub struct Viewer {
 /// Site → (organisation, the organisation's parent).
 pub(crate) type SiteMap = HashMap<String, (String, Option<String>)>;
 
-/// The site map, its index by ODS code, and the audit chain's length when it was read.
-pub(crate) type CachedSites = (i64, Arc<SiteMap>, Arc<SiteIndex>);
+/// Each site's and organisation's code → its name, for the pages that show sites by name.
+pub(crate) type SiteNames = HashMap<String, String>;
+
+/// The site map, its index by ODS code, the names, and the audit chain's length when they were
+/// read.
+pub(crate) type CachedSites = (i64, Arc<SiteMap>, Arc<SiteIndex>, Arc<SiteNames>);
 
 impl Viewer {
     /// The ODS codes the caller sees — every site of the estate they cover and their own
@@ -156,7 +160,7 @@ impl Viewer {
         let (sites, index, version) = match scope {
             Scope::All => (Arc::default(), None, None),
             Scope::Only(_) => {
-                let (map, index, v) = sites_indexed(state, caller.version).await?;
+                let (map, index, _, v) = sites_indexed(state, caller.version).await?;
                 (map, Some(index), Some(v))
             }
         };
@@ -229,35 +233,45 @@ impl SiteIndex {
 /// The site map, read again only when the audit chain has grown (an import or edit may have
 /// moved a site).
 pub(crate) async fn sites(state: &AppState) -> Result<(Arc<SiteMap>, i64), Response> {
-    let (map, _, length) = sites_indexed(state, None).await?;
+    let (map, _, _, length) = sites_indexed(state, None).await?;
     Ok((map, length))
 }
 
-/// The site map and its index as of the chain's length `known` (read with the caller's
-/// session), or of the length read now.
+/// Every site's and organisation's name, read with the site map as of the chain's length
+/// `known` (a scoped viewer's, read with their session: no more reads while the estate is
+/// unchanged), or of the length read now.
+pub(crate) async fn site_names(
+    state: &AppState,
+    known: Option<i64>,
+) -> Result<Arc<SiteNames>, Response> {
+    Ok(sites_indexed(state, known).await?.2)
+}
+
+/// The site map, its index and the names as of the chain's length `known` (read with the
+/// caller's session), or of the length read now.
 async fn sites_indexed(
     state: &AppState,
     known: Option<i64>,
-) -> Result<(Arc<SiteMap>, Arc<SiteIndex>, i64), Response> {
+) -> Result<(Arc<SiteMap>, Arc<SiteIndex>, Arc<SiteNames>, i64), Response> {
     let length = match known {
         Some(l) => l,
         None => crate::web::version(state).await?,
     };
     let mut cache = state.sites.lock().await;
-    if let Some((at, map, index)) = cache.as_ref() {
+    if let Some((at, map, index, names)) = cache.as_ref() {
         if *at == length {
-            return Ok((map.clone(), index.clone(), length));
+            return Ok((map.clone(), index.clone(), names.clone(), length));
         }
     }
-    let (map, index) = crate::web::blocking(state, |s| {
-        let map = site_map(s)?;
+    let (map, index, names) = crate::web::blocking(state, |s| {
+        let (map, names) = site_map(s)?;
         let index = SiteIndex::new(&map, std::iter::empty());
-        Ok((Arc::new(map), Arc::new(index)))
+        Ok((Arc::new(map), Arc::new(index), Arc::new(names)))
     })
     .await
     .map_err(IntoResponse::into_response)?;
-    *cache = Some((length, map.clone(), index.clone()));
-    Ok((map, index, length))
+    *cache = Some((length, map.clone(), index.clone(), names.clone()));
+    Ok((map, index, names, length))
 }
 
 /// Whether an operator's organisations cover a site (or organisation), read from the store: for
@@ -272,36 +286,44 @@ pub fn operator_covers_site(
     if scope == Scope::All {
         return Ok(true);
     }
-    Ok(match site_map(store)?.get(site) {
+    Ok(match site_map(store)?.0.get(site) {
         Some((org, parent)) => scope.covers(site, org, parent.as_deref()),
         None => scope.covers(site, site, None),
     })
 }
 
-/// Every site's organisation and that organisation's parent.
+/// Every site's organisation and that organisation's parent; and every site's and
+/// organisation's name (a site's own where both have the code).
 fn site_map(
     store: &dyn cardwatch_store::Store,
-) -> Result<HashMap<String, (String, Option<String>)>, cardwatch_store::StoreError> {
+) -> Result<(SiteMap, SiteNames), cardwatch_store::StoreError> {
     let text = |c: &Cell<'_>| match c {
         Cell::Text(s) => Some((*s).to_owned()),
         _ => None,
     };
     let mut parents: HashMap<String, Option<String>> = HashMap::new();
-    store.scan(Kind::Organisations, &[0, 3], false, &mut |row| {
+    let mut names = HashMap::new();
+    store.scan(Kind::Organisations, &[0, 1, 3], false, &mut |row| {
         if let Some(ods) = text(&row[0]) {
-            parents.insert(ods, text(&row[1]));
+            if let Some(name) = text(&row[1]) {
+                names.insert(ods.clone(), name);
+            }
+            parents.insert(ods, text(&row[2]));
         }
         Ok(())
     })?;
     let mut sites = HashMap::new();
-    store.scan(Kind::Sites, &[0, 1], false, &mut |row| {
+    store.scan(Kind::Sites, &[0, 1, 2], false, &mut |row| {
         if let (Some(site), Some(org)) = (text(&row[0]), text(&row[1])) {
+            if let Some(name) = text(&row[2]) {
+                names.insert(site.clone(), name);
+            }
             let parent = parents.get(&org).cloned().flatten();
             sites.insert(site, (org, parent));
         }
         Ok(())
     })?;
-    Ok(sites)
+    Ok((sites, names))
 }
 
 #[cfg(test)]
