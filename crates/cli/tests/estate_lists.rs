@@ -212,10 +212,39 @@ fn estate_lists_page_by_cursor_in_every_order_filter_count_and_stay_in_scope() {
         &["uuid"],
     );
     assert!(found.iter().all(|u| u.starts_with(by_uuid)) && !found.is_empty());
+    // A site's code, as typed in lower case, finds everyone at the sites it starts.
+    let site = header
+        .iter()
+        .position(|h| h == "site_ods")
+        .expect("site_ods");
+    let by_site = everyone[0][site][..4].to_ascii_lowercase();
+    let (found, _, _) = walk(
+        &addr,
+        &admin,
+        &format!("/api/v1/estate/people?q={by_site}"),
+        &["uuid"],
+    );
+    let at_sites: BTreeSet<String> = everyone
+        .iter()
+        .filter(|r| {
+            let surname = r[name].rsplit(' ').next().unwrap_or_default();
+            [&r[site], &r[name], &r[uuid], surname]
+                .iter()
+                .any(|t| t.to_ascii_lowercase().starts_with(&by_site))
+        })
+        .map(|r| r[uuid].clone())
+        .collect();
+    assert!(!at_sites.is_empty());
+    assert_eq!(
+        found.into_iter().collect::<BTreeSet<_>>(),
+        at_sites,
+        "q={by_site}"
+    );
     let page = get_as(&addr, &format!("/estate/people?q={q}"), &admin);
     assert!(
-        page.1
-            .contains("Finds people whose user ID (UUID) or name starts with what you type"),
+        page.1.contains(
+            "Finds people whose user ID (UUID), name or site code starts with what you type"
+        ),
         "the page says what the filter matches: {}",
         page.1
     );

@@ -378,7 +378,7 @@ const ENDPOINTS: &[Endpoint] = &[
         needs: "view estate (people: view people)",
         caller: Caller::Operator,
         query: &[
-            p("q", NO_NUL, "Only records where one of the kind's matched columns (its key and name, as the page says) starts with this, in capitals or not, or whose code column (a reader's status, a stock item, a workstation's update ring, an organisation's type, an integration's clinical system) is shown on the page in words holding it (\"smartcard\" finds the stock items card and reader). A filtered total is exact up to 1,000 (total_exact false past it: type more)."),
+            p("q", NO_NUL, "Only records where one of the kind's matched columns (its key and name, and the site's ODS code of a person, computer, reader or integration, as the page says) starts with this, or any word of a site's or an organisation's name does, in capitals or not, or whose code column (a reader's status, a stock item, a workstation's update ring, an organisation's type, an integration's clinical system) is shown on the page in words holding it (\"smartcard\" finds the stock items card and reader). A filtered total is exact up to 1,000 (total_exact false past it: type more)."),
             p("order", ORDER, "asc (default) or desc."),
             p("cursor", Ty::Pat(crate::web::cursor::CURSOR_PATTERN), "Where the page starts: next_cursor or previous_cursor of an answer in the same sort and order (leave out for the first page). offset is not taken."),
             p("limit", Ty::Int(1, 5000), "At most this many (default 100)."),

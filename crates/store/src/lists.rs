@@ -36,6 +36,16 @@ pub struct Listed {
     /// column already has: a person's UUID is digits (`core::ids::Uuid`), so the key's own
     /// index finds its start and no index of its lower case is built (migration 0020).
     pub caseless: &'static [&'static str],
+    /// Sortable columns of ODS codes, which the store holds in capitals
+    /// (`core::ids::OdsCode`): the filter matches their start with what was typed in capitals,
+    /// through the index the column's sort already has, so a person, computer or reader is
+    /// found by their site's code ("a81") with no index of its lower case.
+    pub coded: &'static [&'static str],
+    /// A name column of a kind with one record per organisation or site (tens of thousands at
+    /// most), whose every word's start the filter matches too: "riverside" finds "The Riverside
+    /// Surgery" and "smith" "Dr Smith and Partners". Read without an index (a LIKE over a few
+    /// thousand names), which only a kind this small affords.
+    pub any_word: Option<&'static str>,
     /// A name column whose last word's start the filter matches too: a person's surname, as
     /// people type "smith" to find Jane Smith (indexed by migrations 0019 and 0020, see
     /// [`surname`]).
@@ -51,6 +61,8 @@ pub const LISTED: &[Listed] = &[
         folded: &[],
         matched: &["ods_code", "name"],
         caseless: &[],
+        coded: &[],
+        any_word: Some("name"),
         surname: None,
     },
     Listed {
@@ -60,6 +72,8 @@ pub const LISTED: &[Listed] = &[
         folded: &[],
         matched: &["site_ods", "name"],
         caseless: &[],
+        coded: &[],
+        any_word: Some("name"),
         surname: None,
     },
     Listed {
@@ -69,6 +83,8 @@ pub const LISTED: &[Listed] = &[
         folded: &["name"],
         matched: &["uuid", "name"],
         caseless: &["uuid"],
+        coded: &["site_ods"],
+        any_word: None,
         surname: Some("name"),
     },
     Listed {
@@ -78,6 +94,8 @@ pub const LISTED: &[Listed] = &[
         folded: &[],
         matched: &["hostname"],
         caseless: &[],
+        coded: &["site_ods"],
+        any_word: None,
         surname: None,
     },
     Listed {
@@ -87,6 +105,8 @@ pub const LISTED: &[Listed] = &[
         folded: &[],
         matched: &["reader_serial", "model"],
         caseless: &[],
+        coded: &["site_ods"],
+        any_word: None,
         surname: None,
     },
     Listed {
@@ -96,6 +116,8 @@ pub const LISTED: &[Listed] = &[
         folded: &[],
         matched: &["site_ods", "item"],
         caseless: &[],
+        coded: &[],
+        any_word: None,
         surname: None,
     },
     Listed {
@@ -105,6 +127,8 @@ pub const LISTED: &[Listed] = &[
         folded: &[],
         matched: &["integration", "service"],
         caseless: &[],
+        coded: &["site_ods"],
+        any_word: None,
         surname: None,
     },
 ];
@@ -365,6 +389,29 @@ pub(crate) fn build(q: &ListQuery, d: Dialect, select: &str) -> Result<Built, cr
             .map(|e| format!("({e} >= {lo} AND {e} < {hi})"))
             .collect();
         let mut any = any;
+        if !listed.coded.is_empty() {
+            let upper = prefix.to_ascii_uppercase();
+            let (lo, hi) = (
+                filter.text(&upper),
+                filter.text(&format!("{upper}{}", char::MAX)),
+            );
+            for c in listed.coded {
+                let c = ident(c);
+                any.push(format!("({c} >= {lo} AND {c} < {hi})"));
+            }
+        }
+        if let Some(c) = listed.any_word {
+            // A word after a space, the typed text's own wildcards taken as written.
+            let escaped: String = low
+                .chars()
+                .flat_map(|ch| match ch {
+                    '%' | '_' | '\\' => vec!['\\', ch],
+                    _ => vec![ch],
+                })
+                .collect();
+            let pattern = filter.text(&format!("% {escaped}%"));
+            any.push(format!("(lower({}) LIKE {pattern} ESCAPE '\\')", ident(c)));
+        }
         for (column, codes) in &q.meaning {
             if codes.is_empty() {
                 continue;

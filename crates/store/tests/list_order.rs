@@ -154,12 +154,15 @@ fn people_sort_by_name_in_lower_case_then_uuid(db: &TestDb) {
         }
         e
     };
+    // The start of the practice's code as someone types it, in lower case.
+    let code = practice[..3].to_ascii_lowercase();
     for descending in [false, true] {
         for (label, sites, prefix) in [
             ("everyone", None, None),
             ("the practice", Some(vec![practice.clone()]), None),
             ("filtered by \"de s\"", None, Some("de s")),
             ("filtered by \"É\"", None, Some("É")),
+            ("filtered by the site's code", None, Some(code.as_str())),
         ] {
             let want = expected(
                 &|(n, u, s): &(String, String, String)| {
@@ -167,7 +170,7 @@ fn people_sort_by_name_in_lower_case_then_uuid(db: &TestDb) {
                         && prefix.is_none_or(|p| {
                             let p = p.to_ascii_lowercase();
                             let last = n.rsplit(' ').next().unwrap_or(n);
-                            [n.as_str(), u.as_str(), last]
+                            [n.as_str(), u.as_str(), last, s.as_str()]
                                 .iter()
                                 .any(|t| t.to_ascii_lowercase().starts_with(&p))
                         })
@@ -218,6 +221,14 @@ fn people_sort_by_name_in_lower_case_then_uuid(db: &TestDb) {
         db,
         "SELECT name FROM people WHERE uuid >= '5999' AND uuid < '599:'",
     );
+    let site = query_plan(
+        db,
+        "SELECT name FROM people WHERE site_ods >= 'A8' AND site_ods < 'A9'",
+    );
+    assert!(
+        !site.contains("SCAN people") && !site.contains("Seq Scan"),
+        "the site's code by the site's sort index: {site}"
+    );
     assert!(
         !key.contains("SCAN people") && !key.contains("Seq Scan"),
         "the UUID's start by the key: {key}"
@@ -239,6 +250,11 @@ fn folded_and_caseless_columns_are_sorted_and_matched_columns() {
         }
         for c in l.caseless {
             assert!(l.matched.contains(c), "{}: {c} is not matched", l.kind);
+        }
+        // A code column is matched through its sort's index, so it is sorted by and not folded.
+        for c in l.coded {
+            assert!(l.sortable.contains(c), "{}: {c} is not sorted by", l.kind);
+            assert!(!l.folded.contains(c), "{}: {c} is folded", l.kind);
         }
     }
 }

@@ -42,11 +42,12 @@ fn start(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
 
-/// Whether the filter should show the person: the start of their UUID, name or last word.
-fn matches(uuid: &str, name: &str, typed: &str) -> bool {
+/// Whether the filter should show the person: the start of their UUID, name, last word or
+/// site's code.
+fn matches((uuid, name, site): &(String, String, String), typed: &str) -> bool {
     let typed = typed.to_lowercase();
     let last = name.rsplit(' ').next().unwrap_or(name);
-    [uuid, name, last]
+    [uuid, name, last, site]
         .iter()
         .any(|t| t.to_lowercase().starts_with(&typed))
 }
@@ -67,17 +68,22 @@ fn people_are_found_by_the_start_of_their_surname(db: &TestDb) {
         .iter()
         .position(|c| c.name == "name")
         .expect("a name column");
-    let mut people: Vec<(String, String)> = Vec::new();
+    let site_at = Kind::People
+        .columns()
+        .iter()
+        .position(|c| c.name == "site_ods")
+        .expect("a site column");
+    let mut people: Vec<(String, String, String)> = Vec::new();
     db.store
-        .scan(Kind::People, &[0, name_at], true, &mut |c| {
-            people.push((c[0].to_csv(), c[1].to_csv()));
+        .scan(Kind::People, &[0, name_at, site_at], true, &mut |c| {
+            people.push((c[0].to_csv(), c[1].to_csv(), c[2].to_csv()));
             Ok(())
         })
         .expect("people");
     // Someone whose surname's start is not their first name's: only the surname finds them.
-    let (uuid, name) = people
+    let (uuid, name, _) = people
         .iter()
-        .find(|(_, n)| {
+        .find(|(_, n, _)| {
             let last = n.rsplit(' ').next().unwrap_or(n);
             let first3 = start(last, 3).to_lowercase();
             n.contains(' ') && first3.chars().count() == 3 && !n.to_lowercase().starts_with(&first3)
@@ -97,8 +103,8 @@ fn people_are_found_by_the_start_of_their_surname(db: &TestDb) {
         let (shown, total) = listed(db, typed);
         let expected: BTreeSet<String> = people
             .iter()
-            .filter(|(u, n)| matches(u, n, typed))
-            .map(|(u, _)| u.clone())
+            .filter(|p| matches(p, typed))
+            .map(|(u, _, _)| u.clone())
             .collect();
         assert_eq!(shown, expected, "{typed:?}");
         assert_eq!(total, Total::Exact(expected.len() as u64), "{typed:?}");

@@ -416,6 +416,15 @@ fn in_sentence(label: &str) -> String {
     }
 }
 
+/// "a", "a or b", "a, b or c".
+fn alternatives(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
 /// What the filter matches, said plainly: "Finds people whose user ID (UUID) or name starts
 /// with what you type, or whose surname does, in capitals or not."; a list with columns shown
 /// in words adds "or whose status says it".
@@ -423,10 +432,13 @@ fn matches(listed: &Listed, many: &str) -> String {
     let labels: Vec<String> = listed
         .matched
         .iter()
+        .chain(listed.coded)
         .map(|c| in_sentence(&column_label(c)))
         .collect();
     let surname = if listed.surname.is_some() {
         ", or whose surname does"
+    } else if listed.any_word.is_some() {
+        ", or any word of whose name does"
     } else {
         ""
     };
@@ -441,7 +453,7 @@ fn matches(listed: &Listed, many: &str) -> String {
     };
     format!(
         "Finds {many} whose {} starts with what you type{surname}{says}, in capitals or not.",
-        labels.join(" or ")
+        alternatives(&labels)
     )
 }
 
