@@ -143,8 +143,9 @@ pub(crate) async fn no_such_page(
     caller: Result<Caller, Response>,
 ) -> Response {
     if uri.path().starts_with("/api/") {
-        let body = serde_json::json!({"error": {"code": "not_found", "message": "no such address in the API: see /api/v1/openapi.json for the addresses there are"}});
-        return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
+        return crate::web::api_not_found(
+            "no such address in the API: see /api/v1/openapi.json for the addresses there are",
+        );
     }
     let caller = caller.ok();
     (

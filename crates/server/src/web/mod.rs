@@ -38,6 +38,12 @@ pub(crate) async fn version(state: &AppState) -> Result<i64, Response> {
         .map_err(IntoResponse::into_response)
 }
 
+/// The API's answer for something that is not there: 404 with its error object.
+pub(crate) fn api_not_found(message: &str) -> Response {
+    let body = serde_json::json!({"error": {"code": "not_found", "message": message}});
+    (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+}
+
 /// A failure shown to the client without internals; the detail goes to the log.
 pub(crate) struct Failure(pub(crate) StoreError);
 

@@ -108,8 +108,7 @@ pub fn refuse(api: bool, field: Option<&str>, message: &str) -> Response {
 /// API, a page otherwise.
 pub fn not_found(api: bool, caller: &Caller, message: &str) -> Response {
     if api {
-        let body = serde_json::json!({"error": {"code": "not_found", "message": message}});
-        return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
+        return crate::web::api_not_found(message);
     }
     (
         StatusCode::NOT_FOUND,
