@@ -402,6 +402,12 @@ fn smartcard_connect_behaviour_is_explained_not_fixed() {
             "still logged in after taking my card out",
             "still-signed-in-after-removal",
         ),
+        // Credential Management's port message told from memory, the software named as the
+        // newer client: the message, not the client, is what it is.
+        (
+            "smartcard connect says running on port but not connected",
+            "error-1000",
+        ),
     ] {
         let matching::Recognised::Symptom(m) = matching::recognise(&kb, text) else {
             panic!("{text:?}")

@@ -25,7 +25,7 @@ use serde_json::json;
 use crate::web::auth::Caller;
 use crate::web::bad_request;
 use crate::web::lookup;
-use crate::web::scope::{refuse, viewer, Viewer};
+use crate::web::scope::{refuse, viewer, SiteNames, Viewer};
 use crate::{AppState, Checks};
 
 /// Where a triage happens: the site, the card and the workstation, each if known.
@@ -159,14 +159,33 @@ fn site_runs_successor(
 
 /// The first place of a triage the viewer's organisations do not cover, as (field, message):
 /// then nothing the estate knows about it may be shown.
+/// The sites' names when a site was typed (to tell a code the estate does not hold), and none
+/// otherwise: a request without a site reads nothing more.
+pub(crate) async fn desk_site_names(
+    state: &AppState,
+    viewer: &Viewer,
+    desk: &Desk,
+) -> std::sync::Arc<SiteNames> {
+    match desk.site {
+        Some(_) => crate::web::sites::names(state, viewer).await,
+        None => std::sync::Arc::default(),
+    }
+}
+
 pub(crate) fn outside(
     viewer: &Viewer,
     desk: &Desk,
     cx: &TriageContext,
+    names: &SiteNames,
 ) -> Option<(&'static str, String)> {
     if let Some(s) = &desk.site {
         if !viewer.sees_site(s.as_str()) {
             return Some(("site", format!("{s} is not one of your organisations")));
+        }
+        // One the caller may see but the estate does not hold (a mistyped code): an incident
+        // filed under it would be counted at no site anyone looks at.
+        if !names.contains_key(s.as_str()) {
+            return Some(("site", format!("there is no site {s} in the estate")));
         }
     }
     // A card or computer typed that the estate does not hold is answered as another
@@ -395,7 +414,8 @@ async fn answer(state: &AppState, viewer: &Viewer, req: NextRequest) -> Response
     .await;
     let case = match prepared {
         Ok((cx, case)) => {
-            if let Some((field, message)) = outside(viewer, &desk, &cx) {
+            let names = desk_site_names(state, viewer, &desk).await;
+            if let Some((field, message)) = outside(viewer, &desk, &cx, &names) {
                 return refuse(true, Some(field), &message);
             }
             case

@@ -15,7 +15,7 @@ use cardwatch_core::triage::{
     CANNOT,
 };
 
-use crate::fix::triage::{outside, parse_desk, prepare};
+use crate::fix::triage::{desk_site_names, outside, parse_desk, prepare};
 use crate::web::auth::Caller;
 use crate::web::scope::{refuse, viewer, Viewer};
 use crate::web::{bad_request, sentence_case};
@@ -229,8 +229,12 @@ struct Start<'a> {
     problem: Option<Problem>,
     /// The field at fault and what to type there, for its error message.
     wrong: Option<(&'static str, String)>,
-    /// Whether "where it is happening" is shown open: a field in it is at fault.
+    /// Whether "where it is happening" is shown open: a field in it is at fault, or was filled
+    /// in (so what was typed is seen, not hidden, when Back comes here).
     desk_open: bool,
+    /// What to do meanwhile and never to do, said when nothing was recognised: no step follows
+    /// to carry it.
+    guardrail: Option<&'a str>,
     text: &'a str,
     choices: Vec<Choice>,
     desk: Vec<(&'static str, String)>,
@@ -295,7 +299,11 @@ fn start(
     let listed = problem.is_some() && problem.as_ref().is_some_and(|p| p.field == "text");
     let wrong = problem.as_ref().map(|p| (p.field, p.link.clone()));
     let page = Start {
-        desk_open: wrong.as_ref().is_some_and(|(f, _)| *f != "text"),
+        desk_open: wrong.as_ref().is_some_and(|(f, _)| *f != "text")
+            || [&w.site, &w.card, &w.host]
+                .iter()
+                .any(|v| v.as_deref().is_some_and(|v| !v.is_empty())),
+        guardrail: listed.then_some(kb.settings.guardrail.as_str()),
         wrong,
         text: w.text.as_deref().unwrap_or(""),
         choices: choices
@@ -391,8 +399,14 @@ fn plain_why(kb: &KnowledgeBase, a: &Advice) -> String {
         .as_deref()
         .map(|t| format!(" {t}"))
         .unwrap_or_default();
+    // A check finds out, it fixes nothing: said so, lest "the likeliest cause: certificate
+    // expired … anyone at the desk can do this" read as the desk renewing it.
+    let what = match a.next.kind {
+        StepKind::Check => "This check tells the likely causes apart. ",
+        _ => "",
+    };
     format!(
-        "{}{doer} can do this in about {}.{aside}",
+        "{}{what}{doer} can do it in about {}.{aside}",
         cause.unwrap_or_default(),
         minutes_text(a.next.cost_minutes)
     )
@@ -529,7 +543,8 @@ async fn show(state: &AppState, viewer: &Viewer, mut w: WizardQuery, typed: Type
         Ok((cx, c)) => {
             // A site, card or computer that is not the caller's: the box again, with what was
             // typed and the field to correct.
-            if let Some((field, message)) = outside(viewer, &desk, &cx) {
+            let names = desk_site_names(state, viewer, &desk).await;
+            if let Some((field, message)) = outside(viewer, &desk, &cx, &names) {
                 let problem = Problem {
                     title: "Check where it is happening".into(),
                     detail: sentence_case(&message),
@@ -844,7 +859,8 @@ pub(crate) async fn record(
         Ok(x) => x,
         Err(f) => return f.into_response(),
     };
-    if let Some((field, message)) = outside(&viewer, &desk, &cx) {
+    let names = desk_site_names(&state, &viewer, &desk).await;
+    if let Some((field, message)) = outside(&viewer, &desk, &cx, &names) {
         return refuse(false, Some(field), &message);
     }
     let advice = match kb.answer(s, &case) {
