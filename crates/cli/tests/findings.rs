@@ -496,13 +496,19 @@ fn each_findings_own_page_is_that_finding_and_only_in_scope() {
     for (f, (by_admin, by_pm)) in findings.iter().zip(&pages) {
         let id = f["id"].as_str().expect("id");
         let site = f["site"].as_str().expect("site");
-        let site_row = format!("Site</dt><dd class=\"nhsuk-summary-list__value\">{site}</dd>");
         assert_eq!(by_admin.0, 200, "{id}: {}", by_admin.1);
         assert_eq!(ticks(&by_admin.1), [id], "{id}: the page is its finding");
+        // The site by its name, its code beside it.
+        let site_row = format!(" ({site})</dd>");
+        let site_cell = by_admin
+            .1
+            .split("Site</dt><dd class=\"nhsuk-summary-list__value\">")
+            .nth(1)
+            .and_then(|c| c.split("</dd>").next())
+            .unwrap_or_default();
         assert!(
-            by_admin.1.contains(&site_row),
-            "{id} at {site}: {}",
-            by_admin.1
+            site_cell.ends_with(&format!(" ({site})")) && site_cell.len() > site.len() + 3,
+            "{id} at {site}: {site_cell:?}"
         );
         // A person's finding is titled by their name, not their number.
         if f["subject_kind"] == "person" {

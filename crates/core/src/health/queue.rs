@@ -7,6 +7,7 @@
 //! of thousands of findings never sorts or copies them.
 
 use super::{Finding, Noted, Owner, Severity, SubjectKind};
+use crate::catalogue::Catalogue;
 use crate::date::Date;
 use crate::fasthash::FastMap;
 
@@ -50,12 +51,18 @@ impl SubjectKind {
     /// A finding's subject as people read it: the key it is kept by joins its parts with `/`
     /// (a position is holder/site/role, a workstation's software host/component, a stock line
     /// site/item), which reads as "005550000069 (role R8000 at A10000)" and
-    /// "a10000-ws001 (gemalto-middleware)".
-    pub fn subject_words(self, subject: &str) -> String {
+    /// "a10000-ws001 (Gemalto middleware)", a component by the catalogue's name for it.
+    pub fn subject_words(self, subject: &str, catalogue: &Catalogue) -> String {
         let parts: Vec<&str> = subject.split('/').collect();
         match (self, parts.as_slice()) {
             (SubjectKind::Person, [holder, site, role]) => {
                 format!("{holder} (role {role} at {site})")
+            }
+            (SubjectKind::Workstation, [host, component]) => {
+                let name = catalogue
+                    .software(component)
+                    .map_or(*component, |s| s.name.as_str());
+                format!("{host} ({name})")
             }
             (_, [what, detail]) => format!("{what} ({detail})"),
             _ => subject.to_owned(),
@@ -644,19 +651,25 @@ mod tests {
 
     #[test]
     fn a_subject_kept_by_its_parts_reads_as_words() {
+        let c = Catalogue::shipped();
         assert_eq!(
-            SubjectKind::Person.subject_words("005550000069/A10000/R8000"),
+            SubjectKind::Person.subject_words("005550000069/A10000/R8000", &c),
             "005550000069 (role R8000 at A10000)"
         );
+        let gemalto = &c.software("gemalto-middleware").unwrap().name;
         assert_eq!(
-            SubjectKind::Workstation.subject_words("a10000-ws001/gemalto-middleware"),
-            "a10000-ws001 (gemalto-middleware)"
+            SubjectKind::Workstation.subject_words("a10000-ws001/gemalto-middleware", &c),
+            format!("a10000-ws001 ({gemalto})")
         );
         assert_eq!(
-            SubjectKind::Card.subject_words("CS0000000001"),
+            SubjectKind::Workstation.subject_words("a10000-ws001/unknown-thing", &c),
+            "a10000-ws001 (unknown-thing)"
+        );
+        assert_eq!(
+            SubjectKind::Card.subject_words("CS0000000001", &c),
             "CS0000000001"
         );
-        assert_eq!(SubjectKind::Site.subject_words("A10000"), "A10000");
+        assert_eq!(SubjectKind::Site.subject_words("A10000", &c), "A10000");
     }
 
     fn finding(

@@ -56,6 +56,10 @@ struct FindingPage<'a> {
     noted_by: String,
     can_act: bool,
     csrf: &'a str,
+    /// The site by name and code.
+    site: String,
+    /// What the finding is about, in words.
+    about: String,
     list: String,
     /// The page of what the finding is about (a card's, a person's, a computer's), or the list
     /// that finds it (a reader, a site).
@@ -100,8 +104,24 @@ pub(crate) async fn page(
             "No such finding among your sites today — a fixed condition closes its finding by itself.",
         );
     };
-    let holder = holder_name(&state, &viewer, n).await;
-    render(&viewer, n, holder.as_deref(), NoteTyped::default())
+    let shown = shown(&state, &viewer, n).await;
+    render(&viewer, n, &shown, NoteTyped::default())
+}
+
+/// What a finding's page names in words rather than codes: its person, its site, its software.
+struct Shown {
+    holder: Option<String>,
+    site: String,
+    checks: std::sync::Arc<crate::Checks>,
+}
+
+async fn shown(state: &AppState, viewer: &Viewer, n: &Noted) -> Shown {
+    let names = crate::web::sites::names(state, viewer).await;
+    Shown {
+        holder: holder_name(state, viewer, n).await,
+        site: crate::web::sites::named(&n.finding.site, &names),
+        checks: state.checks.clone(),
+    }
 }
 
 /// The name of the person a finding is about, for a caller who may see people: the page is
@@ -135,7 +155,7 @@ struct NoteTyped {
 }
 
 /// The finding's page, with the note form's problem and what was typed when there is one.
-fn render(viewer: &Viewer, n: &Noted, holder: Option<&str>, typed: NoteTyped) -> Response {
+fn render(viewer: &Viewer, n: &Noted, shown: &Shown, typed: NoteTyped) -> Response {
     let f = &n.finding;
     let status = if typed.problem.is_some() {
         StatusCode::BAD_REQUEST
@@ -145,8 +165,8 @@ fn render(viewer: &Viewer, n: &Noted, holder: Option<&str>, typed: NoteTyped) ->
     let body = FindingPage {
         n,
         what: action(f.rule).into_owned(),
-        why: dates_in_words(&f.why),
-        fix: dates_in_words(&f.fix),
+        why: sentence_case(&dates_in_words(&f.why)),
+        fix: sentence_case(&dates_in_words(&f.fix)),
         who: f.owner.label(),
         severity: f.severity,
         tag: tag(&f.severity),
@@ -162,6 +182,10 @@ fn render(viewer: &Viewer, n: &Noted, holder: Option<&str>, typed: NoteTyped) ->
         }),
         can_act: viewer.caller.user.user.role.can(Permission::ActOnFindings),
         csrf: &viewer.caller.csrf,
+        site: shown.site.clone(),
+        about: f
+            .subject_kind
+            .subject_words(&f.subject, &shown.checks.catalogue),
         list: format!("/findings?site={}", crate::web::enc(&f.site)),
         subject_page: subject_page(f.subject_kind, &f.subject),
         chosen: match typed.action.as_str() {
@@ -176,7 +200,7 @@ fn render(viewer: &Viewer, n: &Noted, holder: Option<&str>, typed: NoteTyped) ->
     .unwrap_or_default();
     (
         status,
-        crate::web::layout::page(&body_title(n, holder), Some(&viewer.caller), &body),
+        crate::web::layout::page(&body_title(n, shown), Some(&viewer.caller), &body),
     )
         .into_response()
 }
@@ -200,10 +224,12 @@ fn subject_page(kind: SubjectKind, subject: &str) -> Option<String> {
 
 /// "Person Jane Smith (role R8000 at A10000)" when the holder's name is known, otherwise their
 /// number in its place.
-fn body_title(n: &Noted, holder: Option<&str>) -> String {
+fn body_title(n: &Noted, shown: &Shown) -> String {
     let f = &n.finding;
-    let words = f.subject_kind.subject_words(&f.subject);
-    let words = match (holder, f.subject.split('/').next()) {
+    let words = f
+        .subject_kind
+        .subject_words(&f.subject, &shown.checks.catalogue);
+    let words = match (shown.holder.as_deref(), f.subject.split('/').next()) {
         (Some(name), Some(uuid)) => words.replacen(uuid, name, 1),
         _ => words,
     };
@@ -294,13 +320,13 @@ pub(crate) async fn note(
     let now = (state.now)();
     let change = crate::web::change(&viewer.caller, &state);
     let id = f.id.clone();
-    let holder = holder_name(&state, &viewer, found).await;
+    let shown = shown(&state, &viewer, found).await;
     // A field sent wrong: the finding's page again, the problem shown and what was typed kept.
     let again = |field: &'static str, message: String| {
         render(
             &viewer,
             found,
-            holder.as_deref(),
+            &shown,
             NoteTyped {
                 problem: Some((field, message)),
                 action: f.action.clone(),

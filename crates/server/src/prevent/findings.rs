@@ -22,6 +22,7 @@ use crate::prevent::check::{all_findings, Check};
 use crate::prevent::columns::{self, column_order, SORTABLE};
 use crate::prevent::queue_index;
 use crate::web::auth::Caller;
+use crate::web::scope::SiteNames;
 use crate::web::scope::{viewer, Viewer};
 use crate::web::{bad_request, enc, sites};
 use crate::AppState;
@@ -477,6 +478,28 @@ async fn index_ready(check: &Check, viewer: &Viewer, p: &Params) -> Option<Vec<u
     first
 }
 
+/// A site filter names a site the caller sees: "nothing to do" for a site that is not theirs,
+/// or not in the estate, would read as all being well there.
+fn known_site(p: &Params, viewer: &Viewer, names: &SiteNames) -> Result<(), Refused> {
+    let Some(site) = p.filter.site.as_deref() else {
+        return Ok(());
+    };
+    let code = site.to_ascii_uppercase();
+    if !viewer.sees_site(&code) {
+        return Err(refused(
+            "site",
+            format!("{code} is not one of your sites: enter one of yours, or leave it empty for all of them"),
+        ));
+    }
+    if !names.contains_key(&code) {
+        return Err(refused(
+            "site",
+            format!("There is no site {code} in the estate: check the code, or leave it empty for every site"),
+        ));
+    }
+    Ok(())
+}
+
 /// `GET /api/v1/findings?site=&owner=&min_severity=&rule=&all=&format=json|csv&limit=&cursor=`
 pub(crate) async fn api(
     State(state): State<AppState>,
@@ -849,7 +872,8 @@ pub(crate) async fn list_page(
         pages: Vec::new(),
         csv: String::new(),
     };
-    let p = match params(q, View::Page) {
+    let names = sites::names(state, viewer).await;
+    let p = match params(q, View::Page).and_then(|p| known_site(&p, viewer, &names).map(|()| p)) {
         Ok(p) => p,
         Err(e) => {
             // The page again with the problem named and what was typed kept.
@@ -863,7 +887,6 @@ pub(crate) async fn list_page(
     };
     let first = index_ready(&check, viewer, &p).await;
     let list = listing_from(&check, viewer, &p, first);
-    let names = sites::names(state, viewer).await;
     out.done = done(q);
     out.include_snoozed = p.filter.include_snoozed;
     out.total = list.total;
@@ -905,7 +928,9 @@ pub(crate) async fn list_page(
             severity: f.severity,
             tag: tag(&f.severity),
             kind: f.subject_kind.label(),
-            subject: f.subject_kind.subject_words(&f.subject),
+            subject: f
+                .subject_kind
+                .subject_words(&f.subject, &state.checks.catalogue),
             site: sites::named(&f.site, &names),
             due: f.due.long(),
             state: state_words(n),
