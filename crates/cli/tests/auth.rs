@@ -2328,13 +2328,15 @@ fn operators_make_and_revoke_their_own_calendar_feeds() {
             ("site", "A10000"),
         ],
     );
-    let feed = made
+    // The whole address, the server's configured one in front, to copy as it is.
+    let address = made
         .1
         .split("shown only now: ")
         .nth(1)
         .and_then(|r| r.split(' ').next())
-        .expect("the address")
-        .to_owned();
+        .expect("the address");
+    assert!(address.starts_with("http"), "{address}");
+    let feed = address[address.find("/feeds/").expect("a feed's path")..].to_owned();
     let calendar = get(&addr, &feed);
     let other_site = post(
         "/account/feeds",

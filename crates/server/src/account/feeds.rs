@@ -69,6 +69,10 @@ pub(crate) async fn make(
     caller: &Caller,
     f: FeedForm,
 ) -> Result<String, Refused> {
+    if f.name.trim().is_empty() {
+        let m = "Enter a name for the feed that says what it is for, like Renewals at my practice";
+        return Err(Refused::Field("feed-name", m.into()));
+    }
     let site = match f.site.trim() {
         "" => None,
         s => match OdsCode::parse(s) {
@@ -89,6 +93,13 @@ pub(crate) async fn make(
             let m = format!("{s} is not one of your sites: enter one of your sites' codes, or leave it empty for all your sites");
             return Err(Refused::Field("feed-site", m));
         }
+        if !crate::web::sites::names(state, &v)
+            .await
+            .contains_key(s.as_str())
+        {
+            let m = format!("There is no site {s} in the estate: check the code, or leave it empty for all your sites");
+            return Err(Refused::Field("feed-site", m));
+        }
     }
     let secret = new_token_secret().map_err(|e| Refused::Answer(e.into_response()))?;
     let hash = token_hash(&secret);
@@ -107,7 +118,10 @@ pub(crate) async fn make(
         at: now,
     };
     match crate::web::blocking(state, move |s| Ok(s.add_token(&token, &hash, &change))).await {
-        Ok(Ok(())) => Ok(format!("Your feed's address, shown only now: /feeds/{secret}.ics — add this server's address in front of it in your calendar.")),
+        Ok(Ok(())) => Ok(format!(
+            "Your feed's address, shown only now: {}/feeds/{secret}.ics — copy it into your calendar's \"add by address\" (or \"subscribe\") box.",
+            state.checks.notify.public_url.trim_end_matches('/')
+        )),
         Ok(Err(cardwatch_store::StoreError::Invalid(m))) => Err(Refused::Field("feed-name", m)),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "feed not made");
