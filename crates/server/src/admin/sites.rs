@@ -410,9 +410,15 @@ async fn import_one(
                     .map(|p| {
                         let column = p.column.as_deref();
                         let label = field(column).map_or(column.unwrap_or(""), |(_, l)| l);
-                        match p.value.as_deref().filter(|v| !v.is_empty()) {
-                            Some(value) => format!("{label} “{value}”: {}", p.message),
-                            None => format!("{label}: {}", p.message),
+                        // The import names the column as its file does ("item is required"):
+                        // here it is the form's label that is said.
+                        let said = column
+                            .and_then(|c| p.message.strip_prefix(c))
+                            .filter(|rest| rest.starts_with(' '));
+                        match (said, p.value.as_deref().filter(|v| !v.is_empty())) {
+                            (Some(rest), None) => format!("{label}{rest}"),
+                            (_, Some(value)) => format!("{label} “{value}”: {}", p.message),
+                            (None, None) => format!("{label}: {}", p.message),
                         }
                     })
                     .collect::<Vec<_>>()
