@@ -169,6 +169,19 @@ fn a_fresh_demo_has_a_past_every_page_can_show() {
         v["staff_time_lost"]["holder_minutes"].as_f64() > Some(100.0),
         "{v}"
     );
+    // Those passed on to support are counted apart: the holder could not work after either.
+    let passed = &v["staff_time_lost"]["passed_on"];
+    assert!(passed["incidents"].as_u64() > Some(0), "{v}");
+    assert!(
+        passed["incidents"].as_u64() < v["staff_time_lost"]["incidents"].as_u64(),
+        "{v}"
+    );
+    assert!(
+        reports_page.1.contains("passed on to support, after")
+            && reports_page.1.contains("the time lost is more than this"),
+        "{}",
+        reports_page.1
+    );
     let suspects: Vec<_> = v["versions"]
         .as_array()
         .expect("versions")

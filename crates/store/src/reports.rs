@@ -10,13 +10,27 @@ use crate::exec::{with_read, Exec, P};
 use crate::incidents::{filter, IncidentQuery};
 use crate::StoreError;
 
-/// Incidents a query matches that were opened since `since` and have ended with a time to fix:
-/// (how many, their minutes to fix in all).
+/// Incidents that ended with a time recorded: fixed at the desk, or passed on to support (their
+/// minutes until then; the holder still could not work after).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TimeLost {
+    /// Incidents with a time recorded.
+    pub incidents: u64,
+    /// Their minutes in all.
+    pub minutes: f64,
+    /// Of those, the incidents passed on to support.
+    pub passed_on: u64,
+    /// Their minutes until passed on.
+    pub passed_on_minutes: f64,
+}
+
+/// Incidents a query matches that were opened since `since` and have ended with a time to fix
+/// or to hand-over.
 pub fn time_lost(
     store: &dyn crate::Store,
     q: &IncidentQuery,
     since: Timestamp,
-) -> Result<(u64, f64), StoreError> {
+) -> Result<TimeLost, StoreError> {
     with_read(store, |x| time_lost_in(x, q, since))
 }
 
@@ -45,8 +59,8 @@ pub fn period(
 /// A period's reading, from [`period`].
 #[derive(Debug)]
 pub struct Period {
-    /// Incidents that ended with a time to fix, and their minutes to fix in all.
-    pub lost: (u64, f64),
+    /// Incidents that ended with a time to fix or to hand-over.
+    pub lost: TimeLost,
     /// Failures by version and ring.
     pub failed: Vec<FailedCount>,
     /// The failed machines of the versions asked for.
@@ -57,22 +71,32 @@ fn time_lost_in(
     x: &mut dyn Exec,
     q: &IncidentQuery,
     since: Timestamp,
-) -> Result<(u64, f64), StoreError> {
+) -> Result<TimeLost, StoreError> {
     let (filter, mut params) = filter(q);
     params.push(P::I(since.unix()));
     let n = params.len();
+    let passed = "status = 'escalated'";
     let rows = x.rows(
         &format!(
-            "SELECT COUNT(*), SUM(minutes_to_fix) FROM incidents \
+            "SELECT COUNT(*), SUM(minutes_to_fix), \
+                    SUM(CASE WHEN {passed} THEN 1 ELSE 0 END), \
+                    SUM(CASE WHEN {passed} THEN minutes_to_fix ELSE 0 END) \
+             FROM incidents \
              WHERE {filter} AND minutes_to_fix IS NOT NULL AND opened_at >= ${n}"
         ),
         &params,
     )?;
-    let row = rows.first();
-    Ok((
-        row.map_or(0, |r| r[0].int() as u64),
-        row.and_then(|r| r[1].opt_real()).unwrap_or(0.0),
-    ))
+    let Some(r) = rows.first() else {
+        return Ok(TimeLost::default());
+    };
+    let whole = |i: usize| r[i].opt_int().unwrap_or(0) as u64;
+    let real = |i: usize| r[i].opt_real().unwrap_or(0.0);
+    Ok(TimeLost {
+        incidents: whole(0),
+        minutes: real(1),
+        passed_on: whole(2),
+        passed_on_minutes: real(3),
+    })
 }
 
 /// For each site, each version of each smartcard software component, each Windows build

@@ -1979,9 +1979,42 @@ ws3,identity-agent,2.4.10.0
         ];
         record_events(&*db.store, "ag3", &sent, when).unwrap();
     }
+    // One passed on to support after 25 minutes, on no workstation (no version's failure).
+    let passed = db
+        .store
+        .open_incident(
+            &NewIncident {
+                reporter: "reception".into(),
+                site: Some("A81001".into()),
+                card_serial: None,
+                hostname: None,
+                application: None,
+                doing: None,
+                symptom: "cannot-sign".into(),
+                error_text: None,
+            },
+            &at("2026-11-22T09:00:00Z"),
+        )
+        .unwrap();
+    db.store
+        .close_incident(
+            passed,
+            IncidentStatus::Escalated,
+            None,
+            &at("2026-11-22T09:25:00Z"),
+        )
+        .unwrap();
     let since = Timestamp::parse("2026-11-01T00:00:00Z").unwrap();
     let all = IncidentQuery::everything();
-    assert_eq!(time_lost(&*db.store, &all, since).unwrap(), (1, 18.0));
+    assert_eq!(
+        time_lost(&*db.store, &all, since).unwrap(),
+        cardwatch_store::reports::TimeLost {
+            incidents: 2,
+            minutes: 43.0,
+            passed_on: 1,
+            passed_on_minutes: 25.0,
+        }
+    );
     let counts = version_counts(&*db.store, None, since).unwrap();
     // component version: machines/failed/failures [machines that failed]
     let got: Vec<String> = counts

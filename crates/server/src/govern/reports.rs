@@ -34,9 +34,8 @@ const DEFAULT_DAYS: i32 = 90;
 #[derive(Clone)]
 struct Report {
     days: i32,
-    /// Incidents ended with a time to fix, and those minutes in all.
-    ended: u64,
-    minutes: f64,
+    /// Incidents ended with a time to fix or to hand-over, and those minutes.
+    lost: cardwatch_store::reports::TimeLost,
     rates: Vec<VersionRate>,
     /// The moment its figures were read.
     read_at: Timestamp,
@@ -217,8 +216,7 @@ async fn read(
         took,
         report: Report {
             days,
-            ended: period.lost.0,
-            minutes: period.lost.1,
+            lost: period.lost,
             rates: version_rates(&counts),
             read_at,
             kept: false,
@@ -294,8 +292,12 @@ pub(crate) async fn api(
             let mut body = json!({
                 "days": r.days,
                 "staff_time_lost": {
-                    "incidents": r.ended,
-                    "holder_minutes": r.minutes,
+                    "incidents": r.lost.incidents,
+                    "holder_minutes": r.lost.minutes,
+                    "passed_on": {
+                        "incidents": r.lost.passed_on,
+                        "holder_minutes": r.lost.passed_on_minutes,
+                    },
                 },
                 "versions": r.rates,
                 "being_read_again": r.kept,
@@ -324,6 +326,8 @@ struct ReportsPage {
     ended: String,
     hours: String,
     minutes: String,
+    /// How many of them were passed on, said when any were.
+    passed_on: Option<String>,
     suspects: Vec<Suspect>,
     rows: Vec<Row>,
     json: String,
@@ -470,9 +474,17 @@ pub(crate) async fn page(
             other => other,
         }),
         days: r.days,
-        ended: counted(r.ended, "incident", "incidents"),
-        hours: format!("{:.1} hours", r.minutes / 60.0),
-        minutes: counted(r.minutes.round() as u64, "minute", "minutes"),
+        ended: counted(r.lost.incidents, "incident", "incidents"),
+        hours: format!("{:.1} hours", r.lost.minutes / 60.0),
+        minutes: counted(r.lost.minutes.round() as u64, "minute", "minutes"),
+        passed_on: (r.lost.passed_on > 0).then(|| {
+            format!(
+                "{} of them {} passed on to support, after {} in all; the holder could not work after that either, so the time lost is more than this.",
+                r.lost.passed_on,
+                if r.lost.passed_on == 1 { "was" } else { "were" },
+                counted(r.lost.passed_on_minutes.round() as u64, "minute", "minutes")
+            )
+        }),
         suspects,
         rows,
         json: format!("/api/v1/reports?{}", json.finish()),
