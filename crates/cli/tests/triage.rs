@@ -1358,7 +1358,34 @@ fn a_web_escalation_carries_what_the_desk_typed_and_the_estate_knows() {
         .unwrap_or_else(|| panic!("no packet: {}", recorded.1))
         .to_owned();
     let packet = get_as(&addr, &packet_at, &cookie);
+    // Passed on before the system was asked: the system the description names is recorded (at
+    // no site, so the site's count of reports above stays as it is).
+    let named = request(
+        &addr,
+        "POST",
+        "/triage/record",
+        Some(&cookie),
+        Some(&format!(
+            "csrf={csrf}&query={}&outcome=escalated&application=&doing=",
+            encoded(&format!(
+                "symptom=cannot-sign&text=EPS+signing+greyed+out+in+emis&opened={opened}"
+            ))
+        )),
+    );
+    let named_at = named
+        .1
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no packet: {}", named.1))
+        .to_owned();
+    let named_packet = get_as(&addr, &named_at, &cookie);
     stop(child);
+    assert!(
+        named_packet.1.contains("System in use: EMIS Web"),
+        "{}",
+        named_packet.1
+    );
     assert_eq!(fixed.0, 303, "{}", fixed.1);
     assert!(fixed_at.starts_with("/incidents?recorded="), "{}", fixed.1);
     assert_eq!(fixed_list.0, 200, "{}", fixed_list.1);

@@ -33,6 +33,27 @@ pub fn parse_application(s: &str) -> Result<String, String> {
     }
 }
 
+/// The application a description names ("EPS signing greyed out in emis" is EMIS Web), for an
+/// incident recorded without one chosen; none when it names none, or more than one. Only the
+/// systems the vocabulary knows by name (EMIS Web, SystmOne) are read.
+pub fn application_said(kb: &KnowledgeBase, text: &str) -> Option<&'static str> {
+    let mut named: Vec<&'static str> = kb
+        .vocabulary
+        .concepts(text)
+        .iter()
+        .filter_map(|c| match c.as_str() {
+            "emis" => Some("emis-web"),
+            "systmone" => Some("systmone"),
+            _ => None,
+        })
+        .collect();
+    named.dedup();
+    match named.as_slice() {
+        [one] => Some(one),
+        _ => None,
+    }
+}
+
 /// How an incident stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -1656,3 +1656,17 @@ fn a_sheet_for_a_smartcard_connect_site_explains_what_is_new() {
         new.symptom
     );
 }
+
+#[test]
+fn a_description_that_names_one_system_gives_the_incidents_application() {
+    let kb = kb();
+    for (text, want) in [
+        ("EPS signing greyed out in emis", Some("emis-web")),
+        ("cant get into emis web, card not read", Some("emis-web")),
+        ("s1 keeps logging her out", Some("systmone")),
+        ("works in emis but not in systmone", None),
+        ("the card logs in but wont sign", None),
+    ] {
+        assert_eq!(application_said(&kb, text), want, "{text:?}");
+    }
+}

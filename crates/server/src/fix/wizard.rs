@@ -11,8 +11,8 @@ use cardwatch_core::access::Permission;
 use cardwatch_core::catalogue::Catalogue;
 use cardwatch_core::triage::matching::{recognise, Recognised};
 use cardwatch_core::triage::{
-    application_name, minutes_text, Advice, Case, KnowledgeBase, StepKind, Who, APPLICATIONS,
-    CANNOT,
+    application_name, application_said, minutes_text, Advice, Case, KnowledgeBase, StepKind, Who,
+    APPLICATIONS, CANNOT,
 };
 
 use crate::fix::triage::{desk_site_names, outside, parse_desk, prepare};
@@ -759,7 +759,12 @@ pub(crate) async fn record(
     };
     // The form's list sends a system's id exactly; anything else did not come from it.
     let application = match f.application.as_str() {
-        "" => None,
+        // Not chosen (or passed on before the question): the system the description names.
+        "" => w
+            .text
+            .as_deref()
+            .and_then(|t| application_said(&state.checks.triage, t))
+            .map(str::to_owned),
         a if APPLICATIONS.contains(&a) => Some(a.to_owned()),
         _ => {
             let m = "Choose the system from the list, or leave it as Not known".to_owned();
