@@ -2928,7 +2928,7 @@ fn operators_set_their_digest_on_the_account_page() {
 #[test]
 fn sites_core_hours_and_contacts_are_administered_in_the_browser() {
     let (_tmp, db) = scratch_db();
-    let (child, addr, _) = serve_demo_signed_in(&db, "2");
+    let (child, addr, admin) = serve_demo_signed_in(&db, "2");
     ok(&user(
         &db,
         &[
@@ -2983,6 +2983,13 @@ fn sites_core_hours_and_contacts_are_administered_in_the_browser() {
         ],
     );
     assert!(good.1.contains("Core hours saved"), "{}", good.1);
+    // The audit log says where the change was made, not the one-record file it went through.
+    let log = get_as(&addr, "/audit?entity=sites&key=A10000", &admin);
+    assert!(
+        log.1.contains("saved on a site&#39;s page") && !log.1.contains("sites.json"),
+        "{}",
+        log.1
+    );
     assert!(ok(&cardwatch(&db, &["export", "sites"])).contains("A10000,A10000,"));
     assert!(ok(&cardwatch(&db, &["export", "sites"])).contains("Mon-Fri 07:30-19:00"));
     // Another organisation's site is not there for this operator; no token, no change.

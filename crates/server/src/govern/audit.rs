@@ -211,9 +211,26 @@ fn action(a: &str) -> String {
         "erase" => "Erased the personal data of",
         "keep" => "Reviewed and kept",
         "remove" => "Reviewed and removed",
+        "open" => "Opened",
+        "step" => "Recorded a step of",
+        "escalated" => "Passed to support",
+        "resolved" => "Recorded as fixed",
         other => return other.to_owned(),
     }
     .to_owned()
+}
+
+/// A note in words: an incident's symptom or cause by its name, as the triage pages say them;
+/// any other note as written.
+fn note_words(kind: &str, note: &str, kb: &cardwatch_core::triage::KnowledgeBase) -> String {
+    if kind != "incident" {
+        return note.to_owned();
+    }
+    if let Some(s) = kb.symptom(note) {
+        return kb.symptoms[s].plain.clone();
+    }
+    kb.cause(note)
+        .map_or_else(|| note.to_owned(), |c| kb.causes[c].name.clone())
 }
 
 /// The kinds of record the audit log names, as the store writes them.
@@ -322,14 +339,32 @@ pub(crate) async fn page(
         .iter()
         .map(|r| {
             let x = &r.record;
+            // A form on a site's page saves through the import, as a one-record file of the
+            // kind's name: said as the page it came from, not as a file nobody chose.
+            let own_file = format!("{}.json", x.entity_kind);
+            let from_page = x.actor.starts_with("web:")
+                && ((x.action == "import" && x.entity_key == own_file)
+                    || x.note == format!("import {own_file}"));
             Row {
                 when: x.at.long(),
                 who: who(&x.actor),
-                action: action(&x.action),
+                action: if from_page && x.action == "import" {
+                    "Saved".to_owned()
+                } else {
+                    action(&x.action)
+                },
                 kind: kind(&x.entity_kind),
                 // A key of several parts is stored with a unit separator between them.
-                key: x.entity_key.replace('\u{1f}', " · "),
-                note: x.note.clone(),
+                key: if from_page && x.action == "import" {
+                    "on a site's page".to_owned()
+                } else {
+                    x.entity_key.replace('\u{1f}', " · ")
+                },
+                note: if from_page {
+                    "saved on a site's page".to_owned()
+                } else {
+                    note_words(&x.entity_kind, &x.note, &state.checks.triage)
+                },
                 seq: x.seq,
             }
         })
@@ -364,7 +399,36 @@ pub(crate) async fn page(
 
 #[cfg(test)]
 mod tests {
-    use super::kind_code;
+    use super::{action, kind_code, note_words};
+
+    #[test]
+    fn an_incidents_actions_and_notes_read_as_words() {
+        let kb = cardwatch_core::triage::KnowledgeBase::shipped();
+        for (code, words) in [
+            ("open", "Opened"),
+            ("step", "Recorded a step of"),
+            ("escalated", "Passed to support"),
+            ("resolved", "Recorded as fixed"),
+        ] {
+            assert_eq!(action(code), words);
+        }
+        let symptom = kb.symptom("cannot-sign").unwrap();
+        assert_eq!(
+            note_words("incident", "cannot-sign", &kb),
+            kb.symptoms[symptom].plain
+        );
+        let cause = kb.cause("middleware-outdated").unwrap();
+        assert_eq!(
+            note_words("incident", "middleware-outdated", &kb),
+            kb.causes[cause].name
+        );
+        // Another kind's note, or one the base does not know, as written.
+        assert_eq!(note_words("cards", "cannot-sign", &kb), "cannot-sign");
+        assert_eq!(
+            note_words("incident", "typed by hand", &kb),
+            "typed by hand"
+        );
+    }
 
     #[test]
     fn a_kind_of_record_is_found_by_its_code_or_its_words() {
