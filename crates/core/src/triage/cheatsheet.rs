@@ -29,18 +29,64 @@ pub struct Contact {
     pub serves: Vec<String>,
 }
 
+/// The most characters a contact's role or name may have.
+const CONTACT_WORDS_MOST: usize = 100;
+
+/// Whether a contact's phone is a number someone can dial: 6 to 20 digits, with spaces, `+`,
+/// brackets, hyphens or dots between them, and perhaps an extension ("ext 214", "x214").
+fn is_phone_number(p: &str) -> bool {
+    let lower = p.to_lowercase();
+    let dialled = lower
+        .replace("extension", " ")
+        .replace("ext", " ")
+        .replace('x', " ");
+    let digits = dialled.chars().filter(char::is_ascii_digit).count();
+    (6..=20).contains(&digits)
+        && dialled
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +()-.".contains(c))
+}
+
 impl Contact {
     /// What stops reception using this contact, if anything: the same rule for the
     /// configuration's contacts and the ones kept for a site.
     pub fn problem(&self) -> Option<String> {
-        if self.role.trim().is_empty() || self.name.trim().is_empty() {
-            return Some("a contact needs a role (what they are for) and a name".to_owned());
+        self.problem_at().map(|(_, m)| m)
+    }
+
+    /// [`Contact::problem`] with the field it is about: `role`, `name`, `phone`, `email` or
+    /// `serves`.
+    pub fn problem_at(&self) -> Option<(&'static str, String)> {
+        for (field, text) in [("role", &self.role), ("name", &self.name)] {
+            if text.trim().is_empty() {
+                let m = "a contact needs a role (what they are for) and a name";
+                return Some((field, m.to_owned()));
+            }
+            // Longer than a name or a team's name runs, it would crowd the printed sheet.
+            if text.chars().count() > CONTACT_WORDS_MOST {
+                return Some((
+                    field,
+                    format!("a contact's role and name are at most {CONTACT_WORDS_MOST} characters each — shorten them"),
+                ));
+            }
+        }
+        if let Some(p) = self.phone.as_deref().filter(|p| !is_phone_number(p)) {
+            return Some((
+                "phone",
+                format!(
+                    "contact {:?}: {p:?} is not a phone number — give its digits, like 0113 496 0000 (spaces, +, brackets and an extension are fine)",
+                    self.name
+                ),
+            ));
         }
         if self.phone.is_none() && self.email.is_none() {
-            return Some(format!(
-                "contact {:?} needs a phone or an email — give a phone number or an email \
-                 address, so reception can reach them",
-                self.name
+            return Some((
+                "phone",
+                format!(
+                    "contact {:?} needs a phone or an email — give a phone number or an email \
+                     address, so reception can reach them",
+                    self.name
+                ),
             ));
         }
         if let Some(e) = self
@@ -48,15 +94,20 @@ impl Contact {
             .as_deref()
             .filter(|e| crate::ids::Email::parse(e).is_err())
         {
-            return Some(format!(
-                "contact {:?}: {e:?} is not an email address",
-                self.name
+            return Some((
+                "email",
+                format!("contact {:?}: {e:?} is not an email address", self.name),
             ));
         }
         self.serves
             .iter()
             .find(|s| crate::ids::OdsCode::parse(s).is_err())
-            .map(|s| format!("contact {:?}: {s:?} is not an ODS code", self.name))
+            .map(|s| {
+                (
+                    "serves",
+                    format!("contact {:?}: {s:?} is not an ODS code", self.name),
+                )
+            })
     }
 }
 

@@ -1670,3 +1670,35 @@ fn a_description_that_names_one_system_gives_the_incidents_application() {
         assert_eq!(application_said(&kb, text), want, "{text:?}");
     }
 }
+
+#[test]
+fn a_contact_is_refused_without_a_dialable_number_or_with_an_overlong_name() {
+    let contact = |name: &str, phone: &str| Contact {
+        role: "IT service desk".into(),
+        name: name.into(),
+        phone: Some(phone.into()),
+        email: None,
+        serves: Vec::new(),
+    };
+    for phone in [
+        "0113 496 0000",
+        "+44 (0)113 496-0000",
+        "0113 496 0000 ext 214",
+        "01632960000x12",
+    ] {
+        assert_eq!(contact("Riverside IT", phone).problem(), None, "{phone}");
+    }
+    for phone in [
+        "call me maybe",
+        "12345",
+        "0113 496 0000 or 0114",
+        "<script>",
+    ] {
+        let p = contact("Riverside IT", phone).problem().unwrap_or_default();
+        assert!(p.contains("is not a phone number"), "{phone}: {p}");
+    }
+    let p = contact(&"x".repeat(101), "0113 496 0000")
+        .problem()
+        .unwrap_or_default();
+    assert!(p.contains("at most 100 characters"), "{p}");
+}

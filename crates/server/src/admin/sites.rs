@@ -560,17 +560,15 @@ pub(crate) async fn add_contact(
         email: some(&f.email),
         serves: vec![],
     };
-    // The field a refusal is about, in the order `Contact::problem` checks them.
-    let field = if c.role.is_empty() {
-        "c-role"
-    } else if c.name.is_empty() {
-        "c-name"
-    } else if c.phone.is_none() && c.email.is_none() {
-        "c-phone"
-    } else {
-        "c-email"
-    };
-    let problem = c.problem();
+    let problem = c.problem_at().map(|(field, m)| {
+        let id = match field {
+            "role" => "c-role",
+            "name" => "c-name",
+            "phone" => "c-phone",
+            _ => "c-email",
+        };
+        (id, m)
+    });
     let typed = Typed {
         role: f.role,
         name: f.name,
@@ -578,7 +576,7 @@ pub(crate) async fn add_contact(
         email: f.email,
         ..Typed::default()
     };
-    if let Some(p) = problem {
+    if let Some((field, p)) = problem {
         return one(&state, &v, &ods, Some(Said::Refused(field, p)), typed).await;
     }
     let (change, key) = (change(&v, &state), ods.clone());
