@@ -469,14 +469,16 @@ fn practice(
             };
             today.add_days(-(ago as i32)).max(issued_on)
         });
-        emit(Record::Card(Card {
+        // Emitted after its certificates: a card cannot have been used to sign in after its
+        // authentication certificate expired.
+        let mut card = Card {
             card_serial: card_serial.clone(),
             holder_uuid: uuid.clone(),
             series: Series::new(i64::from(series)).unwrap_or_else(|| unreachable!()),
             status,
             issued_on,
             last_used_on,
-        }));
+        };
         // Lockouts in the last 30 days: a locked card has one or more (some, repeatedly); a few
         // others locked once and were unlocked.
         let lockouts = if status == CardStatus::Locked {
@@ -522,7 +524,13 @@ fn practice(
                 not_after,
                 hash_algorithm: hash,
             }));
+            if purpose == Purpose::Authentication {
+                card.last_used_on = card
+                    .last_used_on
+                    .map(|d| d.min(not_after).max(card.issued_on));
+            }
         }
+        emit(Record::Card(card));
 
         let pending = rng.chance(0.02);
         let removed = leaver && rng.chance(0.5);
@@ -812,6 +820,31 @@ mod tests {
         assert_eq!(n[&Kind::People], 1_000);
         assert_eq!(n[&Kind::Cards], 1_000);
         assert_eq!(n[&Kind::Certificates], 2_000);
+    }
+
+    #[test]
+    fn no_card_was_used_after_its_authentication_certificate_expired() {
+        let today = Date::parse("2026-11-21").unwrap();
+        let cfg = DemoConfig::national(3_000, 7, today);
+        let (mut expiry, mut used) = (HashMap::new(), Vec::new());
+        generate(&cfg, |r| match r {
+            Record::Certificate(c) if c.purpose == Purpose::Authentication => {
+                expiry.insert(c.card_serial, c.not_after);
+            }
+            Record::Card(c) => used.extend(c.last_used_on.map(|d| (c.card_serial, d))),
+            _ => {}
+        });
+        assert!(
+            used.iter().any(|(card, _)| expiry[card] < today),
+            "some expired"
+        );
+        for (card, day) in used {
+            assert!(
+                day <= expiry[&card],
+                "{card:?} used {day} after {}",
+                expiry[&card]
+            );
+        }
     }
 
     #[test]

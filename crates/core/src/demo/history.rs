@@ -391,10 +391,22 @@ fn walk(
         let c = checks.remove(rng.range(0, checks.len() as i64) as usize);
         let check = &kb.checks[c];
         let result = match cause {
+            // As the cause answers it; an answer the cause seldom gives (a reader's light off
+            // when the passcode was typed too soon) would read as a contradiction on the
+            // incident's page, so the cause's usual answer stands in for it.
             Some(k) => check
                 .likelihood
                 .get(k)
-                .map(|l| draw(rng, l))
+                .map(|l| {
+                    let r = draw(rng, l);
+                    if l[r] >= 0.15 {
+                        r
+                    } else {
+                        (0..l.len())
+                            .max_by(|&a, &b| l[a].total_cmp(&l[b]))
+                            .unwrap_or(r)
+                    }
+                })
                 .and_then(|r| check.results.get(r).cloned()),
             None => RELEASE_ANSWERS
                 .iter()
