@@ -3345,6 +3345,18 @@ fn administrators_import_estate_files_in_the_browser() {
         bad.1
     );
     assert!(!sites().contains("A10008"), "nothing half-imported");
+    // A header naming no kind's columns is the file's to correct, not a row's.
+    let unknown = upload(
+        &admin,
+        &[("csrf", &csrf)],
+        &[("mystery.csv", "colour,flavour\r\nred,lemon\r\n")],
+    );
+    assert_eq!(unknown.0, 400, "{}", unknown.1);
+    assert!(
+        unknown.1.contains("correct the file and import again"),
+        "{}",
+        unknown.1
+    );
     let none = upload(&admin, &[("csrf", &csrf)], &[]);
     assert_eq!(none.0, 400);
     assert!(none.1.contains("Choose at least one file"));

@@ -320,10 +320,18 @@ pub(crate) async fn import(
         Ok(Err(StoreError::Rejected(problems))) => {
             let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
             let n = list.len() as u64;
+            // A problem with the file as a whole (its header, its kind) is no row's to correct.
+            let whole = problems
+                .iter()
+                .all(|p| matches!(p.at, cardwatch_store::import::Location::File));
+            let what = match (whole, n) {
+                (true, _) => "file",
+                (false, 1) => "row",
+                (false, _) => "rows",
+            };
             let message = format!(
-                "{}: nothing was imported — correct the {} and import again.",
+                "{}: nothing was imported — correct the {what} and import again.",
                 counted(n, "problem", "problems"),
-                if n == 1 { "row" } else { "rows" }
             );
             let m = refusal(check, message, list);
             render(&state, &caller, StatusCode::BAD_REQUEST, m)

@@ -386,13 +386,34 @@ fn chance_in_words(p: f64) -> String {
 fn plain_why(kb: &KnowledgeBase, a: &Advice) -> String {
     // The cause's name as the knowledge base writes it (many begin with a product's name), and
     // its chance in words a desk reads out.
-    let cause = a.posterior.first().map(|&(c, p)| {
+    let likeliest = a.posterior.first().map(|&(c, p)| {
         format!(
             "The likeliest cause: {} ({}). ",
             kb.causes[c].name,
             chance_in_words(p)
         )
     });
+    // A fix for another cause than the likeliest (a cheap one tried first) says which it is
+    // for: "clean the chip" beside "likeliest: reader unplugged" reads as a mistake.
+    let cleared = (a.next.kind == StepKind::Fix)
+        .then(|| kb.fix(&a.next.id))
+        .flatten()
+        .and_then(|f| {
+            a.posterior
+                .iter()
+                .map(|&(c, p)| (c, p * kb.fixes[f].success[c]))
+                .max_by(|x, y| x.1.total_cmp(&y.1))
+        })
+        .filter(|&(c, _)| a.posterior.first().is_some_and(|&(top, _)| top != c))
+        .and_then(|(c, _)| a.posterior.iter().find(|x| x.0 == c).copied());
+    let cause = match (cleared, likeliest) {
+        (Some((c, p)), Some(l)) => Some(format!(
+            "This step is for: {} ({}). {l}",
+            kb.causes[c].name,
+            chance_in_words(p)
+        )),
+        (_, l) => l,
+    };
     let doer = a.next.who.map_or("Someone at the desk", who);
     let aside = a
         .aside
@@ -950,5 +971,61 @@ pub(crate) async fn record(
             cannot(format!("The incident was not recorded: {m}."))
         }
         Err(f) => f.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cardwatch_core::triage::NOT_FIXED;
+
+    /// Every first step and every step after fixes that failed, for every symptom: a check says
+    /// it tells causes apart; a fix for another cause than the likeliest names the one it is for.
+    #[test]
+    fn why_a_step_says_what_it_is_for() {
+        let kb = KnowledgeBase::shipped();
+        let (mut checks, mut aside) = (0, 0);
+        for s in 0..kb.symptoms.len() {
+            let mut case = Case::default();
+            for _ in 0..6 {
+                let Ok(a) = kb.advise(s, &case) else { break };
+                let why = plain_why(&kb, &a);
+                match a.next.kind {
+                    StepKind::Check => {
+                        checks += 1;
+                        assert!(
+                            why.contains("This check tells the likely causes apart."),
+                            "{why}"
+                        );
+                        // Answer it as its first result, to walk on.
+                        case.observations
+                            .push((a.next.id.clone(), a.next.results[0].clone()));
+                    }
+                    StepKind::Fix => {
+                        let f = kb.fix(&a.next.id).unwrap();
+                        let (for_cause, _) = a
+                            .posterior
+                            .iter()
+                            .map(|&(c, p)| (c, p * kb.fixes[f].success[c]))
+                            .max_by(|x, y| x.1.total_cmp(&y.1))
+                            .unwrap();
+                        if for_cause != a.posterior[0].0 {
+                            aside += 1;
+                            let said = format!("This step is for: {}", kb.causes[for_cause].name);
+                            assert!(why.starts_with(&said), "{why}");
+                        } else {
+                            assert!(why.starts_with("The likeliest cause: "), "{why}");
+                        }
+                        case.observations
+                            .push((a.next.id.clone(), NOT_FIXED.into()));
+                    }
+                    _ => break,
+                }
+            }
+        }
+        assert!(
+            checks > 0 && aside > 0,
+            "checks {checks}, fixes for another cause {aside}"
+        );
     }
 }
