@@ -1544,7 +1544,7 @@ fn a_web_escalation_carries_what_the_desk_typed_and_the_estate_knows() {
     assert_eq!(text, cli);
 
     for (label, want) in [
-        ("Site (ODS code)", "A10000"),
+        ("Site", "Riverside Medical Practice 1 (ODS code A10000)"),
         ("Card serial number", "CS0000000001"),
         ("System in use", "EMIS Web"),
         ("What they were doing", "signing repeats"),

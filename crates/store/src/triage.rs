@@ -43,6 +43,14 @@ pub fn triage_context(
         site: site.map(|s| s.as_str().to_owned()),
         ..TriageContext::default()
     };
+    if let Some(code) = site {
+        cx.site_name = records_of(store, Kind::Sites, "site_ods", code.as_str())?
+            .into_iter()
+            .find_map(|r| match r {
+                Record::Site(s) => Some(s.name),
+                _ => None,
+            });
+    }
     if let Some(serial) = card_serial.map(CardSerial::as_str) {
         if let Some(Record::Card(card)) = records_of(store, Kind::Cards, "card_serial", serial)?
             .into_iter()

@@ -21,6 +21,8 @@ use super::engine::Fact;
 pub struct Context {
     /// The site (ODS code) the person is at.
     pub site: Option<String>,
+    /// Its name, if the estate has the site.
+    pub site_name: Option<String>,
     /// The card, if the estate has it.
     pub card: Option<Card>,
     /// Its certificates.

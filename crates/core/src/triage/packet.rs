@@ -84,6 +84,8 @@ pub struct Packet {
     pub card_serial: Option<String>,
     /// The site.
     pub site: Option<String>,
+    /// The site's name, where the caller knows it (the server's pages do).
+    pub site_name: Option<String>,
     /// The application in use, by its code (`emis-web`).
     pub application: Option<String>,
     /// The application in use, by its name (EMIS Web).
@@ -262,6 +264,7 @@ impl KnowledgeBase {
             card_uuid: cx.card.as_ref().map(|c| c.holder_uuid.as_str().to_owned()),
             card_serial: inc.opened.card_serial.clone(),
             site: inc.opened.site.clone().or_else(|| cx.site.clone()),
+            site_name: cx.site_name.clone(),
             application: inc.opened.application.clone(),
             application_name: inc
                 .opened
@@ -389,7 +392,10 @@ impl Packet {
                 ("Person", or(&self.person)),
                 ("User ID printed on the card (UUID)", or(&self.card_uuid)),
                 ("Card serial number", or(&self.card_serial)),
-                ("Site (ODS code)", or(&self.site)),
+                match (&self.site_name, &self.site) {
+                    (Some(name), Some(code)) => ("Site", format!("{name} (ODS code {code})")),
+                    _ => ("Site (ODS code)", or(&self.site)),
+                },
                 ("System in use", or(&self.application_name)),
                 ("What they were doing", or(&self.doing)),
             ],

@@ -1108,6 +1108,7 @@ fn context() -> TriageContext {
     };
     TriageContext {
         site: Some("A81001".into()),
+        site_name: Some("Riverside Surgery".into()),
         card: Some(card),
         certificates: vec![
             cert("CS000001,authentication,01,NHS,2024-01-10,2027-06-30,sha256"),
