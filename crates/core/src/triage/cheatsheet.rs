@@ -30,7 +30,7 @@ pub struct Contact {
 }
 
 /// The most characters a contact's role or name may have.
-const CONTACT_WORDS_MOST: usize = 100;
+const CONTACT_WORDS_MOST: usize = 200;
 
 /// Whether a contact's phone is a number someone can dial: 6 to 20 digits, with spaces, `+`,
 /// brackets, hyphens or dots between them, and perhaps an extension ("ext 214", "x214").

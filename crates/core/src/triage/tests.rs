@@ -1698,8 +1698,8 @@ fn a_contact_is_refused_without_a_dialable_number_or_with_an_overlong_name() {
         let p = contact("Riverside IT", phone).problem().unwrap_or_default();
         assert!(p.contains("is not a phone number"), "{phone}: {p}");
     }
-    let p = contact(&"x".repeat(101), "0113 496 0000")
+    let p = contact(&"x".repeat(201), "0113 496 0000")
         .problem()
         .unwrap_or_default();
-    assert!(p.contains("at most 100 characters"), "{p}");
+    assert!(p.contains("at most 200 characters"), "{p}");
 }

@@ -364,7 +364,10 @@ async fn render(
             card.holder_uuid.as_str()
         ),
         holder_link: page_of("people", card.holder_uuid.as_str()),
-        site: cx.holder_site.clone().unwrap_or_else(|| "Not known".into()),
+        site: match &cx.holder_site {
+            Some(code) => crate::web::sites::named_now(state, code).await,
+            None => "Not known".into(),
+        },
         series: card.series.number().to_string(),
         status: sentence(card.status.as_str()),
         last_used: card

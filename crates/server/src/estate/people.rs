@@ -305,7 +305,7 @@ async fn render(
         } else {
             person.staff_role.clone()
         },
-        site: person.site_ods.as_str().to_owned(),
+        site: crate::web::sites::named_now(state, person.site_ods.as_str()).await,
         ends: person
             .employment_end
             .map_or("Not recorded".into(), |d| d.long()),

@@ -176,7 +176,7 @@ pub(crate) async fn page(
         applications_words(cat, &used.join(" "))
     };
     let page = WorkstationPage {
-        site: w.site_ods.as_str().to_owned(),
+        site: crate::web::sites::named_now(&state, w.site_ods.as_str()).await,
         os: if w.os.trim().is_empty() {
             "Not recorded".to_owned()
         } else {

@@ -413,6 +413,7 @@ async fn render(
         Ok(x) => x,
         Err(r) => return r,
     };
+    let names = crate::web::sites::names(state, &v).await;
     let mut notice = None;
     let mut refused_at = None;
     match said {
@@ -434,7 +435,7 @@ async fn render(
             Row {
                 uuid: r.holder_uuid.clone(),
                 name: r.name.clone(),
-                site: r.site_ods.clone(),
+                site: crate::web::sites::named(&r.site_ods, &names),
                 ods: r.ods_code.clone(),
                 role_code: r.role_code.clone(),
                 role: format!("{} ({}) at {}", r.role_name, r.role_code, r.ods_code),

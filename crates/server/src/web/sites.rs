@@ -11,10 +11,22 @@ use crate::AppState;
 /// the estate. A page still shows its codes when the names cannot be read, so a failed read is
 /// logged and leaves them empty rather than failing the page.
 pub(crate) async fn names(state: &AppState, viewer: &Viewer) -> Arc<SiteNames> {
-    site_names(state, viewer.version).await.unwrap_or_else(|_| {
+    names_at(state, viewer.version).await
+}
+
+/// [`names`] as of the estate's version `known`, or as it is now (one more read) when the
+/// caller has not read it.
+pub(crate) async fn names_at(state: &AppState, known: Option<i64>) -> Arc<SiteNames> {
+    site_names(state, known).await.unwrap_or_else(|_| {
         tracing::warn!("sites' names not read: shown by code");
         Arc::default()
     })
+}
+
+/// One site as a page shows it, its name read as of now: for a record's own page, which shows
+/// one site.
+pub(crate) async fn named_now(state: &AppState, code: &str) -> String {
+    named(code, &*names_at(state, None).await)
 }
 
 /// A site as a page shows it: "Riverside Surgery (A81001)", or the code alone when its name is
