@@ -1615,3 +1615,66 @@ fn iso_date_in(text: &str) -> Option<&str> {
             .then(|| &text[i..i + 10])
     })
 }
+
+/// A step only the Registration Authority can take (an expired certificate renewed in person)
+/// is not offered as a fix to try at the desk and answer "No, still not working": the desk books
+/// it and passes the incident on, and the packet says why.
+#[test]
+fn an_ra_step_is_passed_on_not_tried_at_the_desk() {
+    let (_tmp, db) = scratch_db();
+    let (child, addr, cookie) = serve_demo_signed_in(&db, "1");
+    let step = get_as(
+        &addr,
+        "/triage?symptom=cannot-sign&obs=middleware-version%3Acurrent&obs=signing-cert-status%3Aexpired",
+        &cookie,
+    );
+    let query = step
+        .1
+        .split("name=\"query\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the record form's query")
+        .replace("&#38;", "&");
+    let recorded = request(
+        &addr,
+        "POST",
+        "/triage/record",
+        Some(&cookie),
+        Some(&format!(
+            "csrf={}&query={}&outcome=escalated&application=&doing=",
+            csrf_of(&step.1),
+            encoded(&query)
+        )),
+    );
+    let packet_at = recorded
+        .1
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no packet: {}", recorded.1))
+        .to_owned();
+    let packet = get_as(&addr, &packet_at, &cookie);
+    stop(child);
+    assert_eq!(step.0, 200, "{}", step.1);
+    let page = &step.1;
+    assert!(
+        page.contains("For the Registration Authority")
+            && page.contains(
+                "Book the Registration Authority: an expired certificate is renewed in person"
+            )
+            && page.contains("Passed to the RA: record it and open the packet"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("No, still not working") && !page.contains("name=\"obs\" type=\"radio\""),
+        "nothing to answer at the desk: {page}"
+    );
+    assert_eq!(packet.0, 200, "{}", packet.1);
+    assert!(
+        packet
+            .1
+            .contains("Why now: the next step is the Registration Authority&#39;s, in person: Book the Registration Authority"),
+        "{}",
+        packet.1
+    );
+}

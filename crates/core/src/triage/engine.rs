@@ -714,6 +714,14 @@ impl KnowledgeBase {
     }
 }
 
+impl Advice {
+    /// Whether the next step is the Registration Authority's to do in person (a renewal, a
+    /// re-issue): the desk books it, and cannot say there and then whether it worked.
+    pub fn books_ra(&self) -> bool {
+        self.next.kind == StepKind::Fix && self.next.who == Some(Who::Ra)
+    }
+}
+
 /// An aside as the end of a reason: a space and the sentence, or nothing.
 fn aside_text(aside: Option<&str>) -> String {
     aside.map(|a| format!(" {a}")).unwrap_or_default()

@@ -313,11 +313,19 @@ impl KnowledgeBase {
                     at.long()
                 )
             }),
-            escalate_because: advice
-                .escalate_because
-                .iter()
-                .map(|b| dates_in_words(b))
-                .collect(),
+            escalate_because: if advice.escalate_because.is_empty() && advice.books_ra() {
+                // Passed on to book the RA: the step is theirs, in person, not a fix that failed.
+                vec![format!(
+                    "the next step is the Registration Authority's, in person: {}",
+                    advice.next.prompt
+                )]
+            } else {
+                advice
+                    .escalate_because
+                    .iter()
+                    .map(|b| dates_in_words(b))
+                    .collect()
+            },
             likely_causes: advice
                 .posterior
                 .iter()

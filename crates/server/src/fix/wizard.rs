@@ -257,6 +257,9 @@ struct StepPage<'a> {
     symptom: &'a str,
     known: Vec<String>,
     escalate: bool,
+    /// The step is the Registration Authority's, in person: the desk books it and passes the
+    /// incident on, rather than answering whether it worked.
+    booking: bool,
     done: bool,
     because: &'a [String],
     prompt: &'a str,
@@ -669,6 +672,7 @@ async fn show(state: &AppState, viewer: &Viewer, mut w: WizardQuery, typed: Type
             })
             .collect(),
         escalate,
+        booking: !escalate && a.books_ra(),
         done,
         because: &a.escalate_because,
         prompt: &next.prompt,
@@ -684,6 +688,8 @@ async fn show(state: &AppState, viewer: &Viewer, mut w: WizardQuery, typed: Type
         outcome: if done { "resolved" } else { "escalated" },
         record_label: if done {
             "Record the fix"
+        } else if a.books_ra() {
+            "Passed to the RA: record it and open the packet"
         } else {
             "Record it and open the escalation packet"
         },
