@@ -214,8 +214,20 @@ fn the_page_groups_pages_with_filters_and_names_a_bad_filter() {
     let (rule, subject) = id.split_once('/').expect("an id");
     let own = get_as(&addr, &format!("/findings/{rule}/{subject}"), &admin);
     let missing = get_as(&addr, "/findings/cert-signing-7d/NOSUCHCARD", &admin);
+    let past_the_end = get_as(&addr, "/findings?owner=holder&offset=99999", &admin);
     stop(child);
 
+    // An address past the list's end says so and leads back to its start.
+    assert!(
+        past_the_end
+            .1
+            .contains("This page starts after the last of the")
+            && past_the_end
+                .1
+                .contains("href=\"/findings?owner=holder\">Go to the first page</a>"),
+        "{}",
+        past_the_end.1
+    );
     assert_eq!(page.0, 200);
     let body = &page.1;
     assert!(body.contains("What to do, and who does it"), "{body}");

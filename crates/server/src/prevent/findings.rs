@@ -676,6 +676,8 @@ struct ListPage {
     can_act: bool,
     csrf: String,
     back: String,
+    /// The first page of the same list, for an address past its end.
+    start: String,
     previous: Option<String>,
     next: Option<String>,
     pages: Vec<Option<PageLink>>,
@@ -867,6 +869,7 @@ pub(crate) async fn list_page(
         can_act,
         csrf: viewer.caller.csrf.clone(),
         back: String::new(),
+        start: String::new(),
         previous: None,
         next: None,
         pages: Vec::new(),
@@ -893,6 +896,7 @@ pub(crate) async fn list_page(
     out.first = (p.offset + 1).min(list.total);
     out.last = p.offset + list.rows.len();
     out.back = p.href(p.sort, p.offset);
+    out.start = p.href(p.sort, 0);
     out.csv = p.href(None, 0).replacen("/findings", "/api/v1/findings", 1);
     out.csv.push(if out.csv.contains('?') { '&' } else { '?' });
     out.csv.push_str("format=csv");
