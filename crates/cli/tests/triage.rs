@@ -1312,13 +1312,7 @@ fn a_web_escalation_carries_what_the_desk_typed_and_the_estate_knows() {
             ))
         )),
     );
-    let fixed_at = fixed
-        .1
-        .lines()
-        .find_map(|l| l.strip_prefix("location: "))
-        .map(str::trim)
-        .unwrap_or_default()
-        .to_owned();
+    let fixed_at = location(&fixed);
     let fixed_list = get_as(&addr, &fixed_at, &cookie);
     // What a forged or stale address says about time is refused, and nothing is recorded.
     let too_old = record(&query(now - 2 * 86_400, now - 2 * 86_400 + 60));
@@ -1350,13 +1344,8 @@ fn a_web_escalation_carries_what_the_desk_typed_and_the_estate_knows() {
         "/triage?symptom=no-pin-prompt&site=A10000&hostname=a10000-ws001",
         &cookie,
     );
-    let packet_at = recorded
-        .1
-        .lines()
-        .find_map(|l| l.strip_prefix("location: "))
-        .map(str::trim)
-        .unwrap_or_else(|| panic!("no packet: {}", recorded.1))
-        .to_owned();
+    let packet_at = location(&recorded);
+    assert!(!packet_at.is_empty(), "no packet: {}", recorded.1);
     let packet = get_as(&addr, &packet_at, &cookie);
     // Passed on before the system was asked: the system the description names is recorded (at
     // no site, so the site's count of reports above stays as it is).
@@ -1372,13 +1361,8 @@ fn a_web_escalation_carries_what_the_desk_typed_and_the_estate_knows() {
             ))
         )),
     );
-    let named_at = named
-        .1
-        .lines()
-        .find_map(|l| l.strip_prefix("location: "))
-        .map(str::trim)
-        .unwrap_or_else(|| panic!("no packet: {}", named.1))
-        .to_owned();
+    let named_at = location(&named);
+    assert!(!named_at.is_empty(), "no packet: {}", named.1);
     let named_packet = get_as(&addr, &named_at, &cookie);
     stop(child);
     assert!(
@@ -1646,13 +1630,8 @@ fn an_ra_step_is_passed_on_not_tried_at_the_desk() {
             encoded(&query)
         )),
     );
-    let packet_at = recorded
-        .1
-        .lines()
-        .find_map(|l| l.strip_prefix("location: "))
-        .map(str::trim)
-        .unwrap_or_else(|| panic!("no packet: {}", recorded.1))
-        .to_owned();
+    let packet_at = location(&recorded);
+    assert!(!packet_at.is_empty(), "no packet: {}", recorded.1);
     let packet = get_as(&addr, &packet_at, &cookie);
     stop(child);
     assert_eq!(step.0, 200, "{}", step.1);
@@ -1677,4 +1656,15 @@ fn an_ra_step_is_passed_on_not_tried_at_the_desk() {
         "{}",
         packet.1
     );
+}
+
+/// Where a redirecting answer sends the browser (its `location` header), or "" when it does not.
+fn location(answer: &(u16, String)) -> String {
+    answer
+        .1
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned()
 }

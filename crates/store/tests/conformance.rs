@@ -1932,11 +1932,26 @@ ws3,identity-agent,2.4.10.0
             ImportInput::bytes("readers.csv", readers),
         ],
     );
-    // Two incidents on ws1 (one fixed in 18 minutes), one on ws3 long ago.
+    // Two incidents on ws1 (one fixed in 18 minutes), one on ws3 long ago, and one passed on to
+    // support after 25 minutes on no workstation (no version's failure).
+    let fixed = IncidentStatus::Resolved;
     for (host, opened, closed) in [
-        ("ws1", "2026-11-20T09:00:00Z", Some("2026-11-20T09:18:00Z")),
-        ("ws1", "2026-11-21T09:00:00Z", None),
-        ("ws3", "2026-01-01T09:00:00Z", Some("2026-01-01T10:00:00Z")),
+        (
+            Some("ws1"),
+            "2026-11-20T09:00:00Z",
+            Some(("2026-11-20T09:18:00Z", fixed)),
+        ),
+        (Some("ws1"), "2026-11-21T09:00:00Z", None),
+        (
+            Some("ws3"),
+            "2026-01-01T09:00:00Z",
+            Some(("2026-01-01T10:00:00Z", fixed)),
+        ),
+        (
+            None,
+            "2026-11-22T09:00:00Z",
+            Some(("2026-11-22T09:25:00Z", IncidentStatus::Escalated)),
+        ),
     ] {
         let id = db
             .store
@@ -1945,7 +1960,7 @@ ws3,identity-agent,2.4.10.0
                     reporter: "reception".into(),
                     site: Some("A81001".into()),
                     card_serial: None,
-                    hostname: Some(host.into()),
+                    hostname: host.map(Into::into),
                     application: None,
                     doing: None,
                     symptom: "cannot-sign".into(),
@@ -1954,9 +1969,9 @@ ws3,identity-agent,2.4.10.0
                 &at(opened),
             )
             .unwrap();
-        if let Some(closed) = closed {
+        if let Some((closed, status)) = closed {
             db.store
-                .close_incident(id, IncidentStatus::Resolved, None, &at(closed))
+                .close_incident(id, status, None, &at(closed))
                 .unwrap();
         }
     }
@@ -1979,31 +1994,6 @@ ws3,identity-agent,2.4.10.0
         ];
         record_events(&*db.store, "ag3", &sent, when).unwrap();
     }
-    // One passed on to support after 25 minutes, on no workstation (no version's failure).
-    let passed = db
-        .store
-        .open_incident(
-            &NewIncident {
-                reporter: "reception".into(),
-                site: Some("A81001".into()),
-                card_serial: None,
-                hostname: None,
-                application: None,
-                doing: None,
-                symptom: "cannot-sign".into(),
-                error_text: None,
-            },
-            &at("2026-11-22T09:00:00Z"),
-        )
-        .unwrap();
-    db.store
-        .close_incident(
-            passed,
-            IncidentStatus::Escalated,
-            None,
-            &at("2026-11-22T09:25:00Z"),
-        )
-        .unwrap();
     let since = Timestamp::parse("2026-11-01T00:00:00Z").unwrap();
     let all = IncidentQuery::everything();
     assert_eq!(
