@@ -659,12 +659,17 @@ mod tests {
         let people = lists::listed(Kind::People).expect("listed");
         assert_eq!(
             matches(people, "people"),
-            "Finds people whose user ID (UUID) or name starts with what you type, or whose surname does, in capitals or not."
+            "Finds people whose user ID (UUID), name or site code starts with what you type, or whose surname does, in capitals or not."
         );
         let readers = lists::listed(Kind::Readers).expect("listed");
         assert_eq!(
             matches(readers, "card readers"),
-            "Finds card readers whose reader serial number or model starts with what you type, or whose status says it, in capitals or not."
+            "Finds card readers whose reader serial number, model or site code starts with what you type, or whose status says it, in capitals or not."
+        );
+        let sites = lists::listed(Kind::Sites).expect("listed");
+        assert_eq!(
+            matches(sites, "sites"),
+            "Finds sites whose site code or name starts with what you type, or any word of whose name does, in capitals or not."
         );
     }
 }
