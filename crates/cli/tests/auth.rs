@@ -1706,6 +1706,16 @@ fn administrators_manage_operators_in_the_browser() {
             ("organisations", ""),
         ],
     );
+    let unknown_org = post(
+        "/admin/users/add",
+        &[
+            ("csrf", &csrf),
+            ("username", "x5@nhs.net"),
+            ("name", "X"),
+            ("role", "practice_manager"),
+            ("organisations", "A10000 ZZZ99"),
+        ],
+    );
     let forged = post(
         "/admin/users/add",
         &[
@@ -1806,6 +1816,15 @@ fn administrators_manage_operators_in_the_browser() {
     );
     assert_eq!(no_org.0, 400);
     assert!(no_org.1.contains("at least one ODS code"));
+    assert_eq!(unknown_org.0, 400, "{}", unknown_org.1);
+    assert!(
+        unknown_org
+            .1
+            .contains("There is no organisation, site or ICB ZZZ99 in the estate")
+            && unknown_org.1.contains("value=\"A10000 ZZZ99\""),
+        "refused, what was typed kept: {}",
+        unknown_org.1
+    );
     assert_eq!(forged.0, 403);
     assert!(myself.1.contains("cannot disable yourself"));
     assert!(disabled.1.contains("Disabled new.pm@nhs.net"));

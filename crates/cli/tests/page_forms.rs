@@ -411,6 +411,22 @@ fn account_forms_keep_what_was_typed_but_never_a_password() {
         "is not an email address: enter one like pat.jones@nhs.net",
     );
     kept("digest email", &page, "digest-email", "pat@");
+    refused_field(
+        "a digest to no address",
+        post(
+            &addr,
+            &cookie,
+            "/account/digest",
+            &[
+                ("csrf", &c),
+                ("email", ""),
+                ("frequency", "weekly"),
+                ("min_severity", "urgent"),
+            ],
+        ),
+        "digest-email",
+        "Enter the email address the digest goes to, like pat.jones@nhs.net",
+    );
     kept("digest email", &page, "digest-quiet", "20:00-07:00");
     assert!(
         page.contains("<option value=\"weekly\" selected>"),

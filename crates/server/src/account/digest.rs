@@ -88,6 +88,12 @@ pub(crate) async fn save(
         Refused::Field(field, format!("{m} — change it and save again"))
     };
     let email = f.email.trim().to_owned();
+    if email.is_empty() {
+        return Err(Refused::Field(
+            "digest-email",
+            "Enter the email address the digest goes to, like pat.jones@nhs.net".into(),
+        ));
+    }
     if cardwatch_core::ids::Email::parse(&email).is_err() {
         return Err(Refused::Field(
             "digest-email",

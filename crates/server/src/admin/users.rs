@@ -247,6 +247,25 @@ pub(crate) async fn add(
             return list(&state, &caller, Some(Said::Refused(field, m)), typed).await
         }
     };
+    // A code the estate does not hold (mistyped, or not imported yet) would give the operator
+    // nothing to see, with nothing to say why.
+    let unknown = match unknown_codes(&state, &user.organisations).await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    if !unknown.is_empty() {
+        let m = format!(
+            "There is no organisation, site or ICB {} in the estate: check the code, or import the organisation first",
+            unknown.join(" or ")
+        );
+        return list(
+            &state,
+            &caller,
+            Some(Said::Refused("organisations", m)),
+            typed,
+        )
+        .await;
+    }
     let (password, hash) = match random_password().and_then(|p| Ok((hash_password(&p)?, p))) {
         Ok((h, p)) => (p, h),
         Err(e) => return e.into_response(),
@@ -261,6 +280,24 @@ pub(crate) async fn add(
     })
     .await;
     after(&state, &caller, result, typed).await
+}
+
+/// The codes among `codes` that are no site, organisation or organisation's parent (an ICB) of
+/// the estate.
+async fn unknown_codes(state: &AppState, codes: &[OdsCode]) -> Result<Vec<String>, Response> {
+    if codes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (map, length) = crate::web::scope::sites(state).await?;
+    let names = crate::web::scope::site_names(state, Some(length)).await?;
+    Ok(codes
+        .iter()
+        .map(OdsCode::as_str)
+        .filter(|c| {
+            !names.contains_key(*c) && !map.values().any(|(_, parent)| parent.as_deref() == Some(c))
+        })
+        .map(str::to_owned)
+        .collect())
 }
 
 #[derive(Deserialize)]
