@@ -125,6 +125,9 @@ pub struct Advice {
     /// Said beside the step when others at the site report the same but this card's or this
     /// person's own record explains it better (so the step is not a hand-over).
     pub aside: Option<String>,
+    /// When the next step is a fix: the cause it most likely clears, which may be another than
+    /// the likeliest (a cheap fix tried first).
+    pub fix_for: Option<usize>,
 }
 
 /// An observation that cannot be used.
@@ -569,6 +572,7 @@ impl KnowledgeBase {
             confirmed_cause: confirmed,
             guardrail: settings.guardrail.clone(),
             aside: aside.clone(),
+            fix_for: None,
         };
 
         if let Some((f, before)) = fixed_by {
@@ -649,6 +653,7 @@ impl KnowledgeBase {
         }
         let pct = |p: f64| format!("{:.0}%", p * 100.0);
         let (top_cause, top_p) = posterior[0];
+        let mut fix_for = None;
         let next = match decision {
             Decision::Check(ch) => {
                 let check = &self.checks[ch];
@@ -676,6 +681,7 @@ impl KnowledgeBase {
                     .map(|&(c, p)| (c, p * fix.success[c]))
                     .max_by(|a, b| a.1.total_cmp(&b.1))
                     .map_or(top_cause, |x| x.0);
+                fix_for = Some(cause);
                 let chance: f64 = posterior.iter().map(|&(c, p)| p * fix.success[c]).sum();
                 let lead = if cause == top_cause {
                     format!("Most likely: {}, {}", self.causes[cause].name, pct(top_p))
@@ -710,7 +716,10 @@ impl KnowledgeBase {
             }
             Decision::Handover => unreachable!("escalated above"),
         };
-        Ok(base(next, Vec::new(), expected, None))
+        Ok(Advice {
+            fix_for,
+            ..base(next, Vec::new(), expected, None)
+        })
     }
 }
 

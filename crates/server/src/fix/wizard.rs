@@ -398,17 +398,10 @@ fn plain_why(kb: &KnowledgeBase, a: &Advice) -> String {
     });
     // A fix for another cause than the likeliest (a cheap one tried first) says which it is
     // for: "clean the chip" beside "likeliest: reader unplugged" reads as a mistake.
-    let cleared = (a.next.kind == StepKind::Fix)
-        .then(|| kb.fix(&a.next.id))
-        .flatten()
-        .and_then(|f| {
-            a.posterior
-                .iter()
-                .map(|&(c, p)| (c, p * kb.fixes[f].success[c]))
-                .max_by(|x, y| x.1.total_cmp(&y.1))
-        })
-        .filter(|&(c, _)| a.posterior.first().is_some_and(|&(top, _)| top != c))
-        .and_then(|(c, _)| a.posterior.iter().find(|x| x.0 == c).copied());
+    let cleared = a
+        .fix_for
+        .filter(|&c| a.posterior.first().is_some_and(|&(top, _)| top != c))
+        .and_then(|c| a.posterior.iter().find(|x| x.0 == c).copied());
     let cause = match (cleared, likeliest) {
         (Some((c, p)), Some(l)) => Some(format!(
             "This step is for: {} ({}). {l}",
